@@ -1,0 +1,346 @@
+/* audit.c - reading the ledger: notes, batches, the log, checkpoints, keys and proofs. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "note.h"
+
+int ctm_audit_note(ctm_db *db, const char *text, const char *meaning)
+{
+    ctm__clear_error();
+    int rc = ctm__require_user(db, 0, "audit note");
+    if (rc == CTM_OK)
+        rc = ctm__check_text("note", text, CTM_MAX_NOTE);
+    if (rc == CTM_OK && meaning != NULL)
+        rc = ctm__check_text("meaning", meaning, 100);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "audit.note", "")) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "text", text);
+    a.esig_meaning = meaning;
+    return ctm__action_commit(&a);
+}
+
+int ctm_batch_begin(ctm_db *db)
+{
+    ctm__clear_error();
+    if (db == NULL)
+        return ctm__err(CTM_EMISUSE, "batch: no database handle");
+    if (db->batch || db->tx_open)
+        return ctm__err(CTM_EMISUSE, "batch: a batch is already open on this handle");
+    if (db->readonly)
+        return ctm__err(CTM_EMISUSE, "batch: the database is open read-only");
+    int rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", "batch");
+    if (rc != CTM_OK)
+        return rc;
+    db->batch = 1;
+    db->tx_open = 1;
+    db->batch_entries = 0;
+    db->frontier_loaded = 0;
+    return CTM_OK;
+}
+
+static void batch_end(ctm_db *db)
+{
+    db->batch = 0;
+    db->tx_open = 0;
+    db->batch_entries = 0;
+    db->frontier_loaded = 0;
+}
+
+int ctm_batch_commit(ctm_db *db)
+{
+    ctm__clear_error();
+    if (db == NULL || !db->batch)
+        return ctm__err(CTM_EMISUSE, "batch commit: no batch is open");
+    int rc = CTM_OK;
+    if (db->batch_entries > 0)
+        rc = ctm__checkpoint_write(db);
+    if (rc == CTM_OK)
+        rc = ctm__exec(db->sql, "COMMIT", "batch commit");
+    if (rc != CTM_OK)
+        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    batch_end(db);
+    return rc;
+}
+
+int ctm_batch_rollback(ctm_db *db)
+{
+    ctm__clear_error();
+    if (db == NULL || !db->batch)
+        return ctm__err(CTM_EMISUSE, "batch rollback: no batch is open");
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    batch_end(db);
+    return CTM_OK;
+}
+
+int ctm_audit_size(ctm_db *db, uint64_t *size)
+{
+    ctm__clear_error();
+    if (db == NULL || size == NULL)
+        return ctm__err(CTM_EINVAL, "audit size: NULL argument");
+    ctm__frontier f;
+    int rc = ctm__ledger_state(db, &f);
+    if (rc == CTM_OK)
+        *size = f.size;
+    return rc;
+}
+
+/* Which values a blinded user may not see: any column that names a treatment arm. */
+static int blinded_column(const char *table, const char *column, void *ctx)
+{
+    (void)table;
+    (void)ctx;
+    size_t n = strlen(column);
+    return strcmp(column, "arm") == 0 || (n > 4 && strcmp(column + n - 4, "_arm") == 0);
+}
+
+static const char *const log_columns[] = {
+    "seq",       "time",      "user",         "action",    "reason",   "params",
+    "changes",   "esig_user", "esig_name",    "esig_meaning", "esig_time", "leaf_hash",
+};
+#define LOG_NCOLS ((int)(sizeof log_columns / sizeof log_columns[0]))
+
+typedef struct log_ctx {
+    int unblinded;
+} log_ctx;
+
+static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
+{
+    log_ctx *ctx = vctx;
+    int64_t seq = sqlite3_column_int64(st, 0);
+    ctm__entry e;
+    char why[128];
+    const uint8_t *p = sqlite3_column_blob(st, 1);
+    int n = sqlite3_column_bytes(st, 1);
+    if (ctm__entry_decode(&e, p, (size_t)n, why, sizeof why) != 0)
+        return ctm__err(CTM_EINTEGRITY, "ledger seq %lld: entry cannot be decoded: %s",
+                        (long long)seq, why);
+    char time[40], leaf[65];
+    ctm__format_time(e.time_us, time, sizeof time);
+    char *params = ctm__entry_params_json(&e);
+    char *changes = ctm__entry_changes_json(&e, ctx->unblinded ? NULL : blinded_column, NULL);
+    int rc = params != NULL && changes != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
+    ctm__row_set_int(row, 0, seq);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 1, time);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 2, e.user);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 3, e.action);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 4, e.reason);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 5, params);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, 6, changes);
+    if (rc == CTM_OK && e.has_esig) {
+        rc = ctm__row_set_text(row, 7, e.esig.user);
+        if (rc == CTM_OK)
+            rc = ctm__row_set_text(row, 8, e.esig.printed_name);
+        if (rc == CTM_OK)
+            rc = ctm__row_set_text(row, 9, e.esig.meaning);
+        if (rc == CTM_OK)
+            rc = ctm__row_set_text(row, 10, time);
+    }
+    if (rc == CTM_OK && sqlite3_column_bytes(st, 2) == CTM_HASH_SIZE) {
+        ctm__hex(sqlite3_column_blob(st, 2), CTM_HASH_SIZE, leaf);
+        rc = ctm__row_set_text(row, 11, leaf);
+    }
+    free(params);
+    free(changes);
+    ctm__entry_free(&e);
+    return rc;
+}
+
+int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "audit log");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->sql,
+                                 "SELECT seq, entry, leaf_hash FROM ledger WHERE seq >= ?1"
+                                 " ORDER BY seq LIMIT ?2",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return ctm__sqlerr(db->sql, src, "audit log");
+    sqlite3_bind_int64(st, 1, from_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)from_seq);
+    sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+    log_ctx *ctx = malloc(sizeof *ctx);
+    if (ctx == NULL) {
+        sqlite3_finalize(st);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    ctx->unblinded = db->user_unblinded;
+    return ctm__query_new(out, st, log_columns, LOG_NCOLS, log_row, ctx, free);
+}
+
+/* The newest checkpoint note as stored (not yet verified). */
+static int latest_checkpoint(ctm_db *db, char **note, uint64_t *size)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql,
+                                "SELECT note, size FROM checkpoints ORDER BY size DESC LIMIT 1", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "reading checkpoints");
+    rc = sqlite3_step(st);
+    int out = CTM_OK;
+    if (rc == SQLITE_ROW) {
+        *note = ctm__strdup((const char *)sqlite3_column_text(st, 0));
+        *size = (uint64_t)sqlite3_column_int64(st, 1);
+        if (*note == NULL)
+            out = ctm__err(CTM_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        out = ctm__err(CTM_ENOTFOUND, "no checkpoint yet: the site is not initialised");
+    } else {
+        out = ctm__sqlerr(db->sql, rc, "reading checkpoints");
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+int ctm_audit_checkpoint(char **note, ctm_db *db)
+{
+    ctm__clear_error();
+    if (note == NULL || db == NULL)
+        return ctm__err(CTM_EINVAL, "audit checkpoint: NULL argument");
+    *note = NULL;
+    uint64_t size;
+    return latest_checkpoint(db, note, &size);
+}
+
+int ctm_audit_vkey(char **vkey, ctm_db *db)
+{
+    ctm__clear_error();
+    if (vkey == NULL || db == NULL)
+        return ctm__err(CTM_EINVAL, "audit vkey: NULL argument");
+    *vkey = NULL;
+    char *origin;
+    uint8_t pub[32];
+    int rc = ctm__site_info(db, &origin, pub);
+    if (rc != CTM_OK)
+        return rc;
+    *vkey = ctm__note_vkey(origin, pub);
+    return *vkey != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
+}
+
+int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves)
+{
+    *leaves = NULL;
+    if (size == 0)
+        return CTM_OK;
+    ctm_hash *l = malloc(size * sizeof *l);
+    if (l == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory for %llu leaf hashes", (unsigned long long)size);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT seq, leaf_hash FROM ledger WHERE seq < ?1 ORDER BY seq",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        free(l);
+        return ctm__sqlerr(db->sql, rc, "reading the ledger");
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    uint64_t i = 0;
+    int out = CTM_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((uint64_t)sqlite3_column_int64(st, 0) != i ||
+            sqlite3_column_bytes(st, 1) != CTM_HASH_SIZE) {
+            out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing or damaged (run verify)",
+                           (unsigned long long)i);
+            break;
+        }
+        memcpy(l[i++], sqlite3_column_blob(st, 1), CTM_HASH_SIZE);
+    }
+    sqlite3_finalize(st);
+    if (out == CTM_OK && i != size)
+        out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing (run verify)", (unsigned long long)i);
+    if (out != CTM_OK) {
+        free(l);
+        return out;
+    }
+    *leaves = l;
+    return CTM_OK;
+}
+
+/* The root signed in the newest checkpoint, after checking its signature. */
+static int signed_root(ctm_db *db, uint64_t *size, ctm_hash root)
+{
+    char *origin, *note = NULL, *body = NULL, *corigin = NULL;
+    uint8_t pub[32];
+    int rc = ctm__site_info(db, &origin, pub);
+    if (rc == CTM_OK)
+        rc = latest_checkpoint(db, &note, size);
+    if (rc != CTM_OK)
+        return rc;
+    uint64_t csize = 0;
+    if (ctm__note_verify(note, origin, pub, &body) != 0 ||
+        ctm__checkpoint_parse(body, &corigin, &csize, root) != 0 || csize != *size ||
+        strcmp(corigin, origin) != 0)
+        rc = ctm__err(CTM_EINTEGRITY, "checkpoint %llu: bad signature or body (run verify)",
+                      (unsigned long long)*size);
+    free(note);
+    free(body);
+    free(corigin);
+    return rc;
+}
+
+static char *format_proof(uint64_t seq, uint64_t size, const ctm_hash leaf, const ctm_hash root,
+                          const ctm_hash *proof, size_t count)
+{
+    size_t cap = 160 + (count + 2) * 72;
+    char *out = malloc(cap), hex[65];
+    if (out == NULL)
+        return NULL;
+    size_t n = (size_t)snprintf(out, cap, "seq %llu\nsize %llu\n", (unsigned long long)seq,
+                                (unsigned long long)size);
+    ctm__hex(leaf, CTM_HASH_SIZE, hex);
+    n += (size_t)snprintf(out + n, cap - n, "leaf %s\n", hex);
+    ctm__hex(root, CTM_HASH_SIZE, hex);
+    n += (size_t)snprintf(out + n, cap - n, "root %s\n", hex);
+    for (size_t i = 0; i < count; i++) {
+        ctm__hex(proof[i], CTM_HASH_SIZE, hex);
+        n += (size_t)snprintf(out + n, cap - n, "proof %s\n", hex);
+    }
+    return out;
+}
+
+int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq)
+{
+    ctm__clear_error();
+    if (proof == NULL || db == NULL)
+        return ctm__err(CTM_EINVAL, "audit prove: NULL argument");
+    *proof = NULL;
+    uint64_t size = 0;
+    ctm_hash root, *leaves = NULL, *path = NULL;
+    size_t count = 0;
+    int rc = signed_root(db, &size, root);
+    if (rc != CTM_OK)
+        return rc;
+    if (seq >= size)
+        return ctm__err(CTM_ENOTFOUND, "seq: %llu is not in the signed log of %llu entries",
+                        (unsigned long long)seq, (unsigned long long)size);
+    if ((rc = ctm__load_leaves(db, size, &leaves)) != CTM_OK)
+        return rc;
+    if (ctm__inclusion_proof(leaves, seq, size, &path, &count) != 0)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    else if (ctm__verify_inclusion(seq, size, leaves[seq], (const ctm_hash *)path, count, root) != 0)
+        rc = ctm__err(CTM_EINTEGRITY,
+                      "seq %llu: the stored leaf hashes do not match the signed root (run verify)",
+                      (unsigned long long)seq);
+    else if ((*proof = format_proof(seq, size, leaves[seq], root, (const ctm_hash *)path, count)) ==
+             NULL)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    free(path);
+    free(leaves);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* internal.h - what the library's modules share; never installed. */
+#ifndef CTM_INTERNAL_H
+#define CTM_INTERNAL_H
+
+/* Debian's SQLite is built with the session extension; its API is declared only on request. */
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "ctm.h"
+#include "entry.h"
+#include "merkle.h"
+
+#define CTM_SCHEMA_VERSION 1
+#define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
+
+#define CTM_MAX_NAME 64
+#define CTM_MAX_TEXT 200
+#define CTM_MAX_REASON 2000
+#define CTM_MAX_NOTE 10000
+#define CTM_MIN_PASSWORD 8
+#define CTM_MAX_PASSWORD 1024
+#define CTM_LOCKOUT_FAILURES 5
+
+/* ---- error.c ---- */
+/* Set the thread's last error (printf-style message) and return code, for `return ctm__err(...)`. */
+int ctm__err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Map a SQLite failure on db to a status with the SQLite message and what we were doing. */
+int ctm__sqlerr(sqlite3 *db, int rc, const char *doing);
+void ctm__clear_error(void);
+
+/* ---- util.c ---- */
+int64_t ctm__now_us(void);
+/* "2026-11-23T06:01:02.123456Z" into buf (>= 32 bytes). */
+void ctm__format_time(int64_t us, char *buf, size_t len);
+void ctm__hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
+/* Validation with messages naming the field: each returns CTM_OK or CTM_EINVAL with ctm__err set. */
+int ctm__check_name(const char *field, const char *s);               /* [A-Za-z0-9._@-]{1,64} */
+int ctm__check_text(const char *field, const char *s, size_t max);   /* 1..max bytes of printable UTF-8 */
+int ctm__check_password(const char *field, const char *s);
+int ctm__check_role(const char *role);
+int ctm__utf8_valid(const uint8_t *p, size_t n);
+char *ctm__strdup(const char *s);
+
+/* ---- store.c ---- */
+struct ctm_db {
+    sqlite3 *sql;
+    char *path;
+    char *key_path;
+    unsigned flags;
+    int readonly;
+    unsigned char *site_seed;    /* sodium_malloc'd 32 bytes when supplied by the application */
+    unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
+    char *origin;                /* checkpoint origin and key name, once loaded */
+    uint8_t site_pub[32];
+    /* logged-in user */
+    int64_t user_id;
+    char *user;
+    char *user_printed;
+    char *user_role;
+    int user_unblinded;
+    unsigned char *user_sk;      /* sodium_malloc'd 64-byte e-signature key while logged in */
+    /* transactions */
+    int batch;                   /* inside ctm_batch_begin */
+    int batch_entries;
+    unsigned savepoint_seq;
+    int tx_open;                 /* a transaction with ledger appends is under way */
+    ctm__frontier frontier;      /* the tree as of the open transaction */
+    int frontier_loaded;
+};
+
+/* The schema, for the live database and for the replay copy built by verify. */
+int ctm__schema_create(sqlite3 *sql);
+/* The ledger's own tables (ledger, checkpoints, ledger_state, sqlite_*): every other table is
+ * row-audited, its changes recorded in entries and replayed by verify. */
+int ctm__table_is_internal(const char *table);
+/* Non-zero when a table's non-key values are secrets recorded only as digests. */
+int ctm__table_is_secret(const char *table);
+/* Register the SQL function ctm_digest(x) on a connection (same digest as entries). */
+int ctm__register_functions(sqlite3 *sql);
+/* Run one SQL statement with no result rows. */
+int ctm__exec(sqlite3 *sql, const char *sqltext, const char *doing);
+/* The site's Ed25519 secret key, loaded from the seed or key file on first use. */
+int ctm__site_key(ctm_db *db, const unsigned char **sk);
+int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32]);
+/* Write a new key file (mode 0600, never over an existing one). */
+int ctm__write_key_file(const char *path, const unsigned char *seed);
+
+/* ---- ledger.c: the write path ----
+ * ctm__action_begin opens a transaction (or a savepoint inside a batch) and starts capturing row
+ * changes; ctm__action_commit appends the entry and, outside a batch, signs the checkpoint and
+ * commits; ctm__action_rollback undoes everything since begin. */
+typedef struct ctm__action {
+    ctm_db *db;
+    const char *name;           /* "user.add" */
+    const char *user;           /* acting user name ("" for system actions) */
+    const char *reason;
+    ctm__param params[16];
+    uint32_t nparams;
+    const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
+    sqlite3_session *session;
+    int open;
+    unsigned savepoint;
+} ctm__action;
+
+int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
+void ctm__action_param(ctm__action *a, const char *key, const char *value);
+int ctm__action_commit(ctm__action *a);
+void ctm__action_rollback(ctm__action *a);
+/* Sign and store the checkpoint for the current tree size (inside the open transaction). */
+int ctm__checkpoint_write(ctm_db *db);
+/* The leaf hashes of seq 0..size-1 as stored (malloc'd array). */
+int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves);
+/* Current tree size and frontier. */
+int ctm__ledger_state(ctm_db *db, ctm__frontier *f);
+
+/* ---- users.c ---- */
+/* Require a logged-in, enabled user; with role_mask non-zero require one of those roles. */
+#define CTM_ROLEBIT_ADMIN 0x1
+#define CTM_ROLEBIT_PHARMACIST 0x2
+#define CTM_ROLEBIT_TECHNICIAN 0x4
+#define CTM_ROLEBIT_INVESTIGATOR 0x8
+#define CTM_ROLEBIT_MONITOR 0x10
+int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
+
+/* ---- query.c ---- */
+/* A result set over a prepared statement; `transform`, when given, may rewrite the row values
+ * (used by the audit log to decode entries). */
+typedef struct ctm__row {
+    int ncols;
+    int *types;
+    int64_t *ints;
+    double *reals;
+    char **texts;
+} ctm__row;
+typedef int (*ctm__row_fn)(sqlite3_stmt *st, ctm__row *row, void *ctx);
+int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
+                   ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+/* Setters for transforms: the row owns copies. */
+int ctm__row_set_text(ctm__row *row, int col, const char *s);
+void ctm__row_set_int(ctm__row *row, int col, int64_t v);
+void ctm__row_set_null(ctm__row *row, int col);
+
+#endif

@@ -1,0 +1,229 @@
+/* query.c - result sets: the one shape every listing and report takes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct ctm_query {
+    sqlite3_stmt *st;
+    char **names;
+    ctm__row row;
+    char **shown;           /* text renderings of numbers, made on demand */
+    ctm__row_fn fn;
+    void *ctx;
+    void (*ctx_free)(void *);
+    int finished;
+};
+
+static void row_clear(ctm_query *q)
+{
+    for (int i = 0; i < q->row.ncols; i++) {
+        free(q->row.texts[i]);
+        free(q->shown[i]);
+        q->row.texts[i] = NULL;
+        q->shown[i] = NULL;
+        q->row.types[i] = CTM_NULL;
+        q->row.ints[i] = 0;
+        q->row.reals[i] = 0;
+    }
+}
+
+void ctm_query_free(ctm_query *q)
+{
+    if (q == NULL)
+        return;
+    if (q->row.types != NULL)
+        row_clear(q);
+    sqlite3_finalize(q->st);
+    if (q->names != NULL)
+        for (int i = 0; i < q->row.ncols; i++)
+            free(q->names[i]);
+    free(q->names);
+    free(q->row.types);
+    free(q->row.ints);
+    free(q->row.reals);
+    free(q->row.texts);
+    free(q->shown);
+    if (q->ctx_free != NULL)
+        q->ctx_free(q->ctx);
+    free(q);
+}
+
+int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
+                   ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    *out = NULL;
+    ctm_query *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        sqlite3_finalize(st);
+        if (ctx_free != NULL)
+            ctx_free(ctx);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    q->st = st;
+    q->fn = fn;
+    q->ctx = ctx;
+    q->ctx_free = ctx_free;
+    int n = colnames != NULL ? ncols : sqlite3_column_count(st);
+    q->row.ncols = n;
+    size_t cells = n > 0 ? (size_t)n : 1;
+    q->names = calloc(cells, sizeof *q->names);
+    q->row.types = calloc(cells, sizeof *q->row.types);
+    q->row.ints = calloc(cells, sizeof *q->row.ints);
+    q->row.reals = calloc(cells, sizeof *q->row.reals);
+    q->row.texts = calloc(cells, sizeof *q->row.texts);
+    q->shown = calloc(cells, sizeof *q->shown);
+    int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts && q->shown;
+    for (int i = 0; ok && i < n; i++) {
+        q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : sqlite3_column_name(st, i));
+        ok = q->names[i] != NULL;
+    }
+    if (!ok) {
+        ctm_query_free(q);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    *out = q;
+    return CTM_OK;
+}
+
+int ctm__row_set_text(ctm__row *row, int col, const char *s)
+{
+    free(row->texts[col]);
+    row->texts[col] = NULL;
+    if (s == NULL) {
+        row->types[col] = CTM_NULL;
+        return CTM_OK;
+    }
+    row->texts[col] = ctm__strdup(s);
+    row->types[col] = CTM_TEXT;
+    return row->texts[col] != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
+}
+
+void ctm__row_set_int(ctm__row *row, int col, int64_t v)
+{
+    row->types[col] = CTM_INTEGER;
+    row->ints[col] = v;
+}
+
+void ctm__row_set_null(ctm__row *row, int col)
+{
+    free(row->texts[col]);
+    row->texts[col] = NULL;
+    row->types[col] = CTM_NULL;
+}
+
+static int copy_row(sqlite3_stmt *st, ctm__row *row)
+{
+    for (int i = 0; i < row->ncols; i++) {
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            ctm__row_set_int(row, i, sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_FLOAT:
+            row->types[i] = CTM_REAL;
+            row->reals[i] = sqlite3_column_double(st, i);
+            break;
+        case SQLITE_NULL:
+            ctm__row_set_null(row, i);
+            break;
+        default:
+            if (ctm__row_set_text(row, i, (const char *)sqlite3_column_text(st, i)) != CTM_OK)
+                return CTM_ENOMEM;
+            break;
+        }
+    }
+    return CTM_OK;
+}
+
+int ctm_query_next(ctm_query *q)
+{
+    ctm__clear_error();
+    if (q == NULL)
+        return ctm__err(CTM_EMISUSE, "query: NULL");
+    row_clear(q);
+    if (q->finished)
+        return CTM_DONE;
+    int rc = sqlite3_step(q->st);
+    if (rc == SQLITE_DONE) {
+        q->finished = 1;
+        return CTM_DONE;
+    }
+    if (rc != SQLITE_ROW)
+        return ctm__sqlerr(sqlite3_db_handle(q->st), rc, "reading results");
+    rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : copy_row(q->st, &q->row);
+    return rc == CTM_OK ? CTM_ROW : rc;
+}
+
+int ctm_query_column_count(const ctm_query *q)
+{
+    return q != NULL ? q->row.ncols : 0;
+}
+
+const char *ctm_query_column_name(const ctm_query *q, int col)
+{
+    if (q == NULL || col < 0 || col >= q->row.ncols)
+        return NULL;
+    return q->names[col];
+}
+
+int ctm_query_column_type(const ctm_query *q, int col)
+{
+    if (q == NULL || col < 0 || col >= q->row.ncols)
+        return CTM_NULL;
+    return q->row.types[col];
+}
+
+const char *ctm_query_text(ctm_query *q, int col)
+{
+    if (q == NULL || col < 0 || col >= q->row.ncols)
+        return NULL;
+    char buf[64];
+    switch (q->row.types[col]) {
+    case CTM_TEXT:
+        return q->row.texts[col];
+    case CTM_INTEGER:
+        snprintf(buf, sizeof buf, "%lld", (long long)q->row.ints[col]);
+        break;
+    case CTM_REAL:
+        snprintf(buf, sizeof buf, "%.15g", q->row.reals[col]);
+        break;
+    default:
+        return NULL;
+    }
+    if (q->shown[col] == NULL)
+        q->shown[col] = ctm__strdup(buf);
+    return q->shown[col];
+}
+
+int64_t ctm_query_int64(const ctm_query *q, int col)
+{
+    if (q == NULL || col < 0 || col >= q->row.ncols)
+        return 0;
+    switch (q->row.types[col]) {
+    case CTM_INTEGER:
+        return q->row.ints[col];
+    case CTM_REAL:
+        return (int64_t)q->row.reals[col];
+    case CTM_TEXT:
+        return strtoll(q->row.texts[col], NULL, 10);
+    default:
+        return 0;
+    }
+}
+
+double ctm_query_double(const ctm_query *q, int col)
+{
+    if (q == NULL || col < 0 || col >= q->row.ncols)
+        return 0.0;
+    switch (q->row.types[col]) {
+    case CTM_INTEGER:
+        return (double)q->row.ints[col];
+    case CTM_REAL:
+        return q->row.reals[col];
+    case CTM_TEXT:
+        return strtod(q->row.texts[col], NULL);
+    default:
+        return 0.0;
+    }
+}

@@ -1,0 +1,416 @@
+/* store.c - opening a database: pragmas, the schema and its migrations, the site key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "note.h"
+
+/* Each migration takes the schema from version i to i + 1.  Shipped migrations never change:
+ * a new version appends one.  verify builds its replay copy from the same list, so the replay
+ * schema is always the live schema. */
+static const char *const migrations[] = {
+    /* 0 -> 1: site, users and the ledger */
+    "CREATE TABLE site("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  name TEXT NOT NULL,"
+    "  origin TEXT NOT NULL,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY,"
+    "  username TEXT NOT NULL UNIQUE,"
+    "  printed_name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','pharmacist','technician','investigator','monitor')),"
+    "  unblinded INTEGER NOT NULL CHECK (unblinded IN (0, 1)),"
+    "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  failed_logins INTEGER NOT NULL DEFAULT 0,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE credentials("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+    "  password_hash TEXT NOT NULL,"
+    "  key_salt BLOB NOT NULL,"
+    "  key_nonce BLOB NOT NULL,"
+    "  sealed_key BLOB NOT NULL,"
+    "  opslimit INTEGER NOT NULL,"
+    "  memlimit INTEGER NOT NULL);"
+    "CREATE TABLE ledger("
+    "  seq INTEGER PRIMARY KEY,"
+    "  entry BLOB NOT NULL,"
+    "  leaf_hash BLOB NOT NULL);"
+    "CREATE TABLE checkpoints("
+    "  size INTEGER PRIMARY KEY,"
+    "  note TEXT NOT NULL);"
+    "CREATE TABLE ledger_state("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  size INTEGER NOT NULL,"
+    "  frontier BLOB NOT NULL);",
+};
+
+
+int ctm__table_is_secret(const char *table)
+{
+    return strcmp(table, "credentials") == 0;
+}
+
+int ctm__exec(sqlite3 *sql, const char *sqltext, const char *doing)
+{
+    int rc = sqlite3_exec(sql, sqltext, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(sql, rc, doing);
+}
+
+static int apply_migrations(sqlite3 *sql, int from)
+{
+    int n = (int)(sizeof migrations / sizeof migrations[0]);
+    for (int v = from; v < n; v++) {
+        int rc = ctm__exec(sql, migrations[v], "schema migration");
+        if (rc != CTM_OK)
+            return rc;
+    }
+    char pragma[96];
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             CTM_APPLICATION_ID, CTM_SCHEMA_VERSION);
+    return ctm__exec(sql, pragma, "schema version");
+}
+
+int ctm__schema_create(sqlite3 *sql)
+{
+    return apply_migrations(sql, 0);
+}
+
+static void digest_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    ctm__value v = {0};
+    switch (sqlite3_value_type(argv[0])) {
+    case SQLITE_INTEGER:
+        v.tag = CTM_V_INT;
+        v.i = sqlite3_value_int64(argv[0]);
+        break;
+    case SQLITE_FLOAT:
+        v.tag = CTM_V_REAL;
+        v.r = sqlite3_value_double(argv[0]);
+        break;
+    case SQLITE_TEXT:
+        v.tag = CTM_V_TEXT;
+        v.p = sqlite3_value_text(argv[0]);
+        v.n = (uint32_t)sqlite3_value_bytes(argv[0]);
+        break;
+    case SQLITE_BLOB:
+        v.tag = CTM_V_BLOB;
+        v.p = sqlite3_value_blob(argv[0]);
+        v.n = (uint32_t)sqlite3_value_bytes(argv[0]);
+        break;
+    default:
+        v.tag = CTM_V_NULL;
+        break;
+    }
+    uint8_t d[32];
+    ctm__value_digest(&v, d);
+    sqlite3_result_blob(ctx, d, sizeof d, SQLITE_TRANSIENT);
+}
+
+int ctm__register_functions(sqlite3 *sql)
+{
+    int rc = sqlite3_create_function(sql, "ctm_digest", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                     NULL, digest_fn, NULL, NULL);
+    return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(sql, rc, "registering SQL functions");
+}
+
+static int query_int(sqlite3 *sql, const char *q, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(sql, q, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Decide what the file is before touching it: libctm (maybe older), empty, or something else. */
+static int check_identity(ctm_db *db, int *needs_schema, int *version)
+{
+    int64_t app = 0, ver = 0, objects = 0;
+    int rc = query_int(db->sql, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK)
+        rc = query_int(db->sql, "PRAGMA user_version", &ver);
+    if (rc == SQLITE_OK)
+        rc = query_int(db->sql, "SELECT count(*) FROM sqlite_master", &objects);
+    if ((rc & 0xff) == SQLITE_NOTADB)
+        return ctm__err(CTM_ENOTDB, "%s: not a libctm database (not an SQLite file)", db->path);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, db->path);
+    *needs_schema = 0;
+    *version = (int)ver;
+    if (app == 0 && ver == 0 && objects == 0) {
+        if (!(db->flags & CTM_OPEN_CREATE))
+            return ctm__err(CTM_ENOTDB, "%s: empty file, not a libctm database (create it with init)",
+                            db->path);
+        *needs_schema = 1;
+        return CTM_OK;
+    }
+    if (app != CTM_APPLICATION_ID)
+        return ctm__err(CTM_ENOTDB, "%s: not a libctm database (application id 0x%08llx)", db->path,
+                        (unsigned long long)app);
+    if (ver > CTM_SCHEMA_VERSION)
+        return ctm__err(CTM_EVERSION,
+                        "%s: schema version %lld comes from a newer libctm (this one knows %d)",
+                        db->path, (long long)ver, CTM_SCHEMA_VERSION);
+    return CTM_OK;
+}
+
+static int configure(ctm_db *db, int busy_ms)
+{
+    sqlite3_busy_timeout(db->sql, busy_ms > 0 ? busy_ms : 5000);
+    sqlite3_extended_result_codes(db->sql, 1);
+    int rc = CTM_OK;
+    if (!db->readonly)
+        rc = ctm__exec(db->sql, "PRAGMA journal_mode = WAL", "setting WAL mode");
+    if (rc == CTM_OK)
+        rc = ctm__exec(db->sql, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                       "setting pragmas");
+    if (rc == CTM_OK)
+        rc = ctm__register_functions(db->sql);
+    return rc;
+}
+
+static int migrate(ctm_db *db, int needs_schema, int version)
+{
+    if (!needs_schema && version == CTM_SCHEMA_VERSION)
+        return CTM_OK;
+    if (db->readonly)
+        return ctm__err(CTM_EMISUSE, "%s: schema version %d needs a migration; open it read-write",
+                        db->path, version);
+    int rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", "schema migration");
+    if (rc != CTM_OK)
+        return rc;
+    /* Another process may have migrated between our look and the lock. */
+    int64_t now = 0;
+    if (query_int(db->sql, "PRAGMA user_version", &now) == SQLITE_OK && now >= CTM_SCHEMA_VERSION)
+        return ctm__exec(db->sql, "COMMIT", "schema migration");
+    rc = apply_migrations(db->sql, (int)now);
+    if (rc == CTM_OK)
+        return ctm__exec(db->sql, "COMMIT", "schema migration");
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    if (opts != NULL) {
+        size_t n = opts->struct_size < sizeof o ? opts->struct_size : sizeof o;
+        if (n < sizeof(size_t))
+            return ctm__err(CTM_EINVAL, "options: struct_size is %zu; use CTM_OPEN_OPTIONS_INIT",
+                            opts->struct_size);
+        memcpy(&o, opts, n);
+    }
+    db->flags = o.flags;
+    db->readonly = (o.flags & CTM_OPEN_READONLY) != 0;
+    *busy_ms = o.busy_timeout_ms;
+    if (o.key_path != NULL)
+        db->key_path = ctm__strdup(o.key_path);
+    else if ((db->key_path = malloc(strlen(db->path) + 5)) != NULL)
+        sprintf(db->key_path, "%s.key", db->path);
+    if (db->key_path == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    if (o.site_seed != NULL) {
+        db->site_seed = sodium_malloc(crypto_sign_SEEDBYTES);
+        if (db->site_seed == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        memcpy(db->site_seed, o.site_seed, crypto_sign_SEEDBYTES);
+    }
+    return CTM_OK;
+}
+
+int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return ctm__err(CTM_EINVAL, "database path: missing");
+    if (sodium_init() < 0)
+        return ctm__err(CTM_ERROR, "libsodium could not be initialised");
+    ctm_db *db = calloc(1, sizeof *db);
+    if (db == NULL || (db->path = ctm__strdup(path)) == NULL) {
+        free(db);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    int busy_ms = 0, needs_schema = 0, version = 0;
+    int rc = open_options(db, opts, &busy_ms);
+    if (rc != CTM_OK)
+        goto fail;
+    int flags = db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (!db->readonly && (db->flags & CTM_OPEN_CREATE))
+        flags |= SQLITE_OPEN_CREATE;
+    int src = sqlite3_open_v2(path, &db->sql, flags | SQLITE_OPEN_EXRESCODE, NULL);
+    if (src != SQLITE_OK) {
+        rc = ctm__err(CTM_EIO, "%s: cannot open: %s%s", path,
+                      db->sql != NULL ? sqlite3_errmsg(db->sql) : sqlite3_errstr(src),
+                      (flags & SQLITE_OPEN_CREATE) ? "" : " (no such database?)");
+        goto fail;
+    }
+    rc = check_identity(db, &needs_schema, &version);
+    if (rc == CTM_OK)
+        rc = configure(db, busy_ms);
+    if (rc == CTM_OK)
+        rc = migrate(db, needs_schema, version);
+    if (rc != CTM_OK)
+        goto fail;
+    *out = db;
+    return CTM_OK;
+fail:
+    ctm_close(db);
+    return rc;
+}
+
+void ctm_close(ctm_db *db)
+{
+    if (db == NULL)
+        return;
+    ctm_logout(db);
+    if (db->sql != NULL) {
+        if (db->tx_open || db->batch)
+            sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        /* close_v2: result sets still open keep the connection alive until they are freed. */
+        sqlite3_close_v2(db->sql);
+    }
+    sodium_free(db->site_seed);
+    sodium_free(db->site_sk);
+    free(db->origin);
+    free(db->path);
+    free(db->key_path);
+    free(db);
+}
+
+int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32])
+{
+    if (db->origin == NULL) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db->sql, "SELECT origin, public_key FROM site WHERE id = 1",
+                                    -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return ctm__sqlerr(db->sql, rc, "reading the site");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW || sqlite3_column_bytes(st, 1) != 32) {
+            sqlite3_finalize(st);
+            if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+                return ctm__err(CTM_EMISUSE, "%s: the site is not initialised (run init first)",
+                                db->path);
+            return ctm__sqlerr(db->sql, rc, "reading the site");
+        }
+        db->origin = ctm__strdup((const char *)sqlite3_column_text(st, 0));
+        memcpy(db->site_pub, sqlite3_column_blob(st, 1), 32);
+        sqlite3_finalize(st);
+        if (db->origin == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    if (origin != NULL)
+        *origin = db->origin;
+    if (pub != NULL)
+        memcpy(pub, db->site_pub, 32);
+    return CTM_OK;
+}
+
+/* The key file holds one line: "libctm-site-key-v1 <base64 seed>". */
+static int read_key_file(ctm_db *db, unsigned char *seed)
+{
+    int fd = open(db->key_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ctm__err(CTM_EIO, "site key file %s: %s", db->key_path, strerror(errno));
+    struct stat stbuf;
+    if (fstat(fd, &stbuf) != 0 || (stbuf.st_mode & 077) != 0) {
+        close(fd);
+        return ctm__err(CTM_EIO, "site key file %s: readable by others (mode %03o); chmod 600 it",
+                        db->key_path, (unsigned)(stbuf.st_mode & 0777));
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    static const char prefix[] = "libctm-site-key-v1 ";
+    size_t plen = sizeof prefix - 1, seedlen = 0;
+    if (n <= (ssize_t)plen || memcmp(buf, prefix, plen) != 0) {
+        sodium_memzero(buf, sizeof buf);
+        return ctm__err(CTM_EIO, "site key file %s: not a libctm key file", db->key_path);
+    }
+    buf[n] = '\0';
+    int bad = sodium_base642bin(seed, crypto_sign_SEEDBYTES, buf + plen, (size_t)n - plen, "\n",
+                                &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(buf, sizeof buf);
+    if (bad != 0 || seedlen != crypto_sign_SEEDBYTES)
+        return ctm__err(CTM_EIO, "site key file %s: damaged key", db->key_path);
+    return CTM_OK;
+}
+
+int ctm__write_key_file(const char *path, const unsigned char *seed)
+{
+    char b64[sodium_base64_ENCODED_LEN(crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, seed, crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        sodium_memzero(b64, sizeof b64);
+        return ctm__err(e == EEXIST ? CTM_EEXISTS : CTM_EIO, "site key file %s: %s%s", path,
+                        strerror(e), e == EEXIST ? " (refusing to overwrite a key)" : "");
+    }
+    char line[128];
+    int len = snprintf(line, sizeof line, "libctm-site-key-v1 %s\n", b64);
+    sodium_memzero(b64, sizeof b64);
+    int ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
+    sodium_memzero(line, sizeof line);
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok) {
+        unlink(path);
+        return ctm__err(CTM_EIO, "site key file %s: cannot write: %s", path, strerror(errno));
+    }
+    return CTM_OK;
+}
+
+int ctm__site_key(ctm_db *db, const unsigned char **sk)
+{
+    if (db->site_sk == NULL) {
+        uint8_t pub[32], derived[32];
+        int rc = ctm__site_info(db, NULL, pub);
+        if (rc != CTM_OK)
+            return rc;
+        unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+        unsigned char *skbuf = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+        if (seed == NULL || skbuf == NULL) {
+            sodium_free(seed);
+            sodium_free(skbuf);
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        }
+        if (db->site_seed != NULL)
+            memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+        else
+            rc = read_key_file(db, seed);
+        if (rc == CTM_OK) {
+            crypto_sign_seed_keypair(derived, skbuf, seed);
+            if (sodium_memcmp(derived, pub, 32) != 0)
+                rc = ctm__err(CTM_EIO, "site key %s does not belong to this database's site",
+                              db->site_seed != NULL ? "(supplied by the application)" : db->key_path);
+        }
+        sodium_free(seed);
+        if (rc != CTM_OK) {
+            sodium_free(skbuf);
+            return rc;
+        }
+        db->site_sk = skbuf;
+    }
+    *sk = db->site_sk;
+    return CTM_OK;
+}

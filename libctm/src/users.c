@@ -1,0 +1,826 @@
+/* users.c - the site, users, roles, passwords, sealed signing keys and sessions. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "note.h"
+
+#define PW_OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define PW_MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
+#define SEALED_BYTES (crypto_sign_SEEDBYTES + crypto_secretbox_MACBYTES)
+#define MEANING_ACCOUNT "authorized account change"
+
+typedef struct user_row {
+    int64_t id;
+    char role[16];
+    int unblinded;
+    int disabled;
+    int failed_logins;
+    uint8_t public_key[32];
+    char *printed_name;
+    char password_hash[crypto_pwhash_STRBYTES];
+    uint8_t salt[crypto_pwhash_SALTBYTES];
+    uint8_t nonce[crypto_secretbox_NONCEBYTES];
+    uint8_t sealed[SEALED_BYTES];
+    unsigned long long opslimit;
+    size_t memlimit;
+} user_row;
+
+static void user_row_free(user_row *u)
+{
+    free(u->printed_name);
+    sodium_memzero(u, sizeof *u);
+}
+
+static int copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+{
+    if ((size_t)sqlite3_column_bytes(st, col) != n)
+        return -1;
+    memcpy(out, sqlite3_column_blob(st, col), n);
+    return 0;
+}
+
+/* Load a user with credentials; CTM_ENOTFOUND when there is no such user. */
+static int load_user(ctm_db *db, const char *name, user_row *u)
+{
+    memset(u, 0, sizeof *u);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db->sql,
+        "SELECT u.id, u.role, u.unblinded, u.disabled, u.failed_logins, u.public_key,"
+        " u.printed_name, c.password_hash, c.key_salt, c.key_nonce, c.sealed_key, c.opslimit,"
+        " c.memlimit FROM users u JOIN credentials c ON c.user_id = u.id WHERE u.username = ?1",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "reading users");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int out = CTM_OK;
+    if (rc == SQLITE_ROW) {
+        u->id = sqlite3_column_int64(st, 0);
+        snprintf(u->role, sizeof u->role, "%s", (const char *)sqlite3_column_text(st, 1));
+        u->unblinded = sqlite3_column_int(st, 2);
+        u->disabled = sqlite3_column_int(st, 3);
+        u->failed_logins = sqlite3_column_int(st, 4);
+        u->printed_name = ctm__strdup((const char *)sqlite3_column_text(st, 6));
+        snprintf(u->password_hash, sizeof u->password_hash, "%s",
+                 (const char *)sqlite3_column_text(st, 7));
+        u->opslimit = (unsigned long long)sqlite3_column_int64(st, 11);
+        u->memlimit = (size_t)sqlite3_column_int64(st, 12);
+        if (u->printed_name == NULL)
+            out = ctm__err(CTM_ENOMEM, "out of memory");
+        else if (copy_blob(st, 5, u->public_key, 32) || copy_blob(st, 8, u->salt, sizeof u->salt) ||
+                 copy_blob(st, 9, u->nonce, sizeof u->nonce) ||
+                 copy_blob(st, 10, u->sealed, sizeof u->sealed))
+            out = ctm__err(CTM_EINTEGRITY, "user '%s': damaged credentials", name);
+    } else if (rc == SQLITE_DONE) {
+        out = ctm__err(CTM_ENOTFOUND, "user '%s' does not exist", name);
+    } else {
+        out = ctm__sqlerr(db->sql, rc, "reading users");
+    }
+    sqlite3_finalize(st);
+    if (out != CTM_OK)
+        user_row_free(u);
+    return out;
+}
+
+/* Seal a signing-key seed with a key derived from the password (Argon2id). */
+static int seal_seed(const char *password, const unsigned char *seed, uint8_t *salt, uint8_t *nonce,
+                     uint8_t *sealed)
+{
+    unsigned char *key = sodium_malloc(crypto_secretbox_KEYBYTES);
+    if (key == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    randombytes_buf(salt, crypto_pwhash_SALTBYTES);
+    randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+    int bad = crypto_pwhash(key, crypto_secretbox_KEYBYTES, password, strlen(password), salt,
+                            PW_OPSLIMIT, PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13);
+    if (!bad)
+        crypto_secretbox_easy(sealed, seed, crypto_sign_SEEDBYTES, nonce, key);
+    sodium_free(key);
+    return bad ? ctm__err(CTM_ENOMEM, "password hashing: out of memory") : CTM_OK;
+}
+
+/* Unseal a user's signing key into sodium memory (*sk, 64 bytes); checks it matches the public key. */
+static int unseal_key(const user_row *u, const char *password, unsigned char **sk)
+{
+    unsigned char *key = sodium_malloc(crypto_secretbox_KEYBYTES);
+    unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+    unsigned char *out = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    int rc = CTM_OK;
+    if (key == NULL || seed == NULL || out == NULL) {
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, password, strlen(password), u->salt,
+                      u->opslimit, u->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0 ||
+        crypto_secretbox_open_easy(seed, u->sealed, sizeof u->sealed, u->nonce, key) != 0) {
+        rc = ctm__err(CTM_EINTEGRITY, "the signing key of this user cannot be unsealed");
+        goto done;
+    }
+    uint8_t pub[32];
+    crypto_sign_seed_keypair(pub, out, seed);
+    if (sodium_memcmp(pub, u->public_key, 32) != 0) {
+        rc = ctm__err(CTM_EINTEGRITY, "the sealed signing key does not match the user's public key");
+        goto done;
+    }
+    *sk = out;
+    out = NULL;
+done:
+    sodium_free(key);
+    sodium_free(seed);
+    sodium_free(out);
+    return rc;
+}
+
+static int step_done(ctm_db *db, sqlite3_stmt *st, const char *doing)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
+}
+
+static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
+                             const unsigned char *seed, int replace)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES], sealed[SEALED_BYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), PW_OPSLIMIT, PW_MEMLIMIT) != 0)
+        return ctm__err(CTM_ENOMEM, "password hashing: out of memory");
+    int rc = seal_seed(password, seed, salt, nonce, sealed);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    const char *sql = replace
+        ? "UPDATE credentials SET password_hash = ?2, key_salt = ?3, key_nonce = ?4,"
+          " sealed_key = ?5, opslimit = ?6, memlimit = ?7 WHERE user_id = ?1"
+        : "INSERT INTO credentials(user_id, password_hash, key_salt, key_nonce, sealed_key,"
+          " opslimit, memlimit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    int src = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return ctm__sqlerr(db->sql, src, "storing credentials");
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 3, salt, sizeof salt, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 4, nonce, sizeof nonce, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 5, sealed, sizeof sealed, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)PW_OPSLIMIT);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)PW_MEMLIMIT);
+    sodium_memzero(hash, sizeof hash);
+    return step_done(db, st, "storing credentials");
+}
+
+static int user_exists(ctm_db *db, const char *user, int *exists)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT 1 FROM users WHERE username = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "reading users");
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ctm__sqlerr(db->sql, rc, "reading users");
+    *exists = rc == SQLITE_ROW;
+    return CTM_OK;
+}
+
+/* Insert a user with a fresh signing key.  *sk_out (optional) receives the secret key. */
+static int create_user(ctm_db *db, const char *user, const char *role, int unblinded,
+                       const char *printed_name, const char *password, unsigned char **sk_out)
+{
+    unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+    unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t pub[32];
+    int rc = CTM_OK;
+    if (seed == NULL || sk == NULL) {
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto done;
+    }
+    randombytes_buf(seed, crypto_sign_SEEDBYTES);
+    crypto_sign_seed_keypair(pub, sk, seed);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->sql,
+                                 "INSERT INTO users(username, printed_name, role, unblinded,"
+                                 " public_key, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = ctm__sqlerr(db->sql, src, "adding the user");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, printed_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, unblinded ? 1 : 0);
+    sqlite3_bind_blob(st, 5, pub, sizeof pub, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, ctm__now_us());
+    rc = step_done(db, st, "adding the user");
+    if (rc == CTM_OK)
+        rc = store_credentials(db, sqlite3_last_insert_rowid(db->sql), password, seed, 0);
+    if (rc == CTM_OK && sk_out != NULL) {
+        *sk_out = sk;
+        sk = NULL;
+    }
+done:
+    sodium_free(seed);
+    sodium_free(sk);
+    return rc;
+}
+
+static void set_session(ctm_db *db, int64_t id, const char *user, const char *printed,
+                        const char *role, int unblinded, unsigned char *sk)
+{
+    ctm_logout(db);
+    db->user_id = id;
+    db->user = ctm__strdup(user);
+    db->user_printed = ctm__strdup(printed);
+    db->user_role = ctm__strdup(role);
+    db->user_unblinded = unblinded;
+    db->user_sk = sk;
+}
+
+void ctm_logout(ctm_db *db)
+{
+    if (db == NULL)
+        return;
+    sodium_free(db->user_sk);
+    db->user_sk = NULL;
+    free(db->user);
+    free(db->user_printed);
+    free(db->user_role);
+    db->user = db->user_printed = db->user_role = NULL;
+    db->user_id = 0;
+    db->user_unblinded = 0;
+}
+
+const char *ctm_current_user(const ctm_db *db)
+{
+    return db != NULL ? db->user : NULL;
+}
+
+static int check_origin(const char *origin)
+{
+    size_t n = strlen(origin);
+    if (n == 0 || n > 128)
+        return ctm__err(CTM_EINVAL, "origin: must be 1 to 128 characters, got %zu", n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)origin[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("._/:-", c) != NULL))
+            return ctm__err(CTM_EINVAL, "origin: character %zu (0x%02x) is not allowed", i + 1, c);
+    }
+    return CTM_OK;
+}
+
+/* "libctm/<slug of the site name>": lower-case letters and digits, runs of others as one '-'. */
+static void derive_origin(const char *site, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "libctm/");
+    int dash = 0;
+    for (const unsigned char *p = (const unsigned char *)site; *p && n + 2 < len; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            out[n++] = (char)c;
+            dash = 0;
+        } else if (c >= 'A' && c <= 'Z') {
+            out[n++] = (char)(c - 'A' + 'a');
+            dash = 0;
+        } else if (!dash && n > 7) {
+            out[n++] = '-';
+            dash = 1;
+        }
+    }
+    while (n > 7 && out[n - 1] == '-')
+        n--;
+    if (n == 7)
+        n += (size_t)snprintf(out + n, len - n, "site");
+    out[n] = '\0';
+}
+
+static int check_init_args(const char *site, const char *origin, const char *admin,
+                           const char *printed, const char *password)
+{
+    int rc = ctm__check_text("site name", site, CTM_MAX_TEXT);
+    if (rc == CTM_OK && origin != NULL)
+        rc = check_origin(origin);
+    if (rc == CTM_OK)
+        rc = ctm__check_name("admin user", admin);
+    if (rc == CTM_OK && printed != NULL)
+        rc = ctm__check_text("printed name", printed, CTM_MAX_TEXT);
+    if (rc == CTM_OK)
+        rc = ctm__check_password("password", password);
+    return rc;
+}
+
+static int insert_site(ctm_db *db, const char *site, const char *origin, const uint8_t pub[32])
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->sql,
+                                 "INSERT INTO site(id, name, origin, public_key, created_us)"
+                                 " VALUES (1, ?1, ?2, ?3, ?4)",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return ctm__sqlerr(db->sql, src, "creating the site");
+    sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, pub, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, ctm__now_us());
+    return step_done(db, st, "creating the site");
+}
+
+static int site_exists(ctm_db *db, int *exists)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM site", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "reading the site");
+    rc = sqlite3_step(st);
+    *exists = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? CTM_OK : ctm__sqlerr(db->sql, rc, "reading the site");
+}
+
+/* Create site + first admin in one action, signed by the new admin. */
+static int init_action(ctm_db *db, const char *site, const char *origin, const uint8_t pub[32],
+                       const char *admin, const char *printed, const char *password)
+{
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "site.init", "");
+    if (rc != CTM_OK)
+        return rc;
+    a.user = admin;
+    ctm__action_param(&a, "site", site);
+    ctm__action_param(&a, "origin", origin);
+    ctm__action_param(&a, "admin", admin);
+    a.esig_meaning = "site initialised";
+    unsigned char *sk = NULL;
+    rc = insert_site(db, site, origin, pub);
+    if (rc == CTM_OK)
+        rc = create_user(db, admin, "admin", 1, printed, password, &sk);
+    if (rc != CTM_OK) {
+        ctm__action_rollback(&a);
+        return rc;
+    }
+    /* credentials.user_id is its rowid, so the last insert id is the new user's id */
+    set_session(db, sqlite3_last_insert_rowid(db->sql), admin, printed, "admin", 1, sk);
+    rc = ctm__action_commit(&a);
+    if (rc != CTM_OK)
+        ctm_logout(db);
+    return rc;
+}
+
+int ctm_init(ctm_db *db, const char *site_name, const char *origin, const char *admin_user,
+             const char *printed_name, const char *password)
+{
+    ctm__clear_error();
+    if (db == NULL)
+        return ctm__err(CTM_EMISUSE, "init: no database handle");
+    if (printed_name == NULL)
+        printed_name = admin_user;
+    int rc = check_init_args(site_name, origin, admin_user, printed_name, password);
+    if (rc != CTM_OK)
+        return rc;
+    if (db->readonly)
+        return ctm__err(CTM_EMISUSE, "init: the database is open read-only");
+    int exists = 0;
+    if ((rc = site_exists(db, &exists)) != CTM_OK)
+        return rc;
+    if (exists)
+        return ctm__err(CTM_EEXISTS, "%s: the site is already initialised", db->path);
+    char derived[160];
+    if (origin == NULL) {
+        derive_origin(site_name, derived, sizeof derived);
+        origin = derived;
+    }
+    unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+    unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t pub[32];
+    int wrote_key = 0;
+    if (seed == NULL || sk == NULL) {
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (db->site_seed != NULL)
+        memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+    else
+        randombytes_buf(seed, crypto_sign_SEEDBYTES);
+    crypto_sign_seed_keypair(pub, sk, seed);
+    if (db->site_seed == NULL) {
+        if ((rc = ctm__write_key_file(db->key_path, seed)) != CTM_OK)
+            goto done;
+        wrote_key = 1;
+    }
+    free(db->origin);
+    db->origin = ctm__strdup(origin);
+    memcpy(db->site_pub, pub, 32);
+    db->site_sk = sk;
+    sk = NULL;
+    rc = db->origin == NULL ? ctm__err(CTM_ENOMEM, "out of memory")
+                            : init_action(db, site_name, origin, pub, admin_user, printed_name,
+                                          password);
+    if (rc != CTM_OK) {
+        free(db->origin);
+        db->origin = NULL;
+        sodium_free(db->site_sk);
+        db->site_sk = NULL;
+        if (wrote_key)
+            unlink(db->key_path);
+    }
+done:
+    sodium_free(seed);
+    sodium_free(sk);
+    return rc;
+}
+
+static unsigned role_bit(const char *role)
+{
+    if (strcmp(role, "admin") == 0)
+        return CTM_ROLEBIT_ADMIN;
+    if (strcmp(role, "pharmacist") == 0)
+        return CTM_ROLEBIT_PHARMACIST;
+    if (strcmp(role, "technician") == 0)
+        return CTM_ROLEBIT_TECHNICIAN;
+    if (strcmp(role, "investigator") == 0)
+        return CTM_ROLEBIT_INVESTIGATOR;
+    if (strcmp(role, "monitor") == 0)
+        return CTM_ROLEBIT_MONITOR;
+    return 0;
+}
+
+int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action)
+{
+    if (db == NULL)
+        return ctm__err(CTM_EMISUSE, "%s: no database handle", action);
+    if (db->user == NULL)
+        return ctm__err(CTM_EMISUSE, "%s: nobody is logged in", action);
+    /* Re-read the account: another administrator may have disabled it or changed its role. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT disabled, role, unblinded FROM users WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, action);
+    sqlite3_bind_int64(st, 1, db->user_id);
+    rc = sqlite3_step(st);
+    int out = CTM_OK;
+    if (rc != SQLITE_ROW) {
+        out = rc == SQLITE_DONE ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
+                                           db->user)
+                                : ctm__sqlerr(db->sql, rc, action);
+    } else if (sqlite3_column_int(st, 0) != 0) {
+        out = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
+    } else {
+        char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
+        if (role == NULL) {
+            out = ctm__err(CTM_ENOMEM, "out of memory");
+        } else {
+            free(db->user_role);
+            db->user_role = role;
+            db->user_unblinded = sqlite3_column_int(st, 2);
+            if (role_mask != 0 && (role_bit(role) & role_mask) == 0)
+                out = ctm__err(CTM_EDENIED, "%s: not allowed for the role '%s' of user '%s'",
+                               action, role, db->user);
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* A wrong password or unknown user: record it, and lock the account after too many. */
+static int record_failure(ctm_db *db, const char *user, const user_row *u)
+{
+    if (db->readonly)
+        return CTM_OK;
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "auth.failed", "");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "user", user);
+    if (u != NULL) {
+        a.user = user;
+        int lock = u->failed_logins + 1 >= CTM_LOCKOUT_FAILURES;
+        sqlite3_stmt *st = NULL;
+        int src = sqlite3_prepare_v2(db->sql,
+                                     "UPDATE users SET failed_logins = failed_logins + 1,"
+                                     " disabled = CASE WHEN ?2 THEN 1 ELSE disabled END WHERE id = ?1",
+                                     -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, u->id);
+            sqlite3_bind_int(st, 2, lock);
+            rc = step_done(db, st, "recording the failed login");
+        } else {
+            rc = ctm__sqlerr(db->sql, src, "recording the failed login");
+        }
+        if (lock)
+            ctm__action_param(&a, "locked", "account disabled after repeated failures");
+    }
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+static int reset_failures(ctm_db *db)
+{
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "auth.reset", "successful login after failed attempts");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->sql, "UPDATE users SET failed_logins = 0 WHERE id = ?1", -1,
+                                 &st, NULL);
+    if (src != SQLITE_OK) {
+        ctm__action_rollback(&a);
+        return ctm__sqlerr(db->sql, src, "resetting failed logins");
+    }
+    sqlite3_bind_int64(st, 1, db->user_id);
+    rc = step_done(db, st, "resetting failed logins");
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_login(ctm_db *db, const char *user, const char *password)
+{
+    ctm__clear_error();
+    if (db == NULL)
+        return ctm__err(CTM_EMISUSE, "login: no database handle");
+    ctm_logout(db);
+    int rc = ctm__check_name("user", user);
+    if (rc != CTM_OK)
+        return rc;
+    if (password == NULL || strlen(password) > CTM_MAX_PASSWORD)
+        return ctm__err(CTM_EINVAL, "password: missing or longer than %d bytes", CTM_MAX_PASSWORD);
+    user_row u;
+    rc = load_user(db, user, &u);
+    if (rc == CTM_ENOTFOUND) {
+        record_failure(db, user, NULL);
+        return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
+    }
+    if (rc != CTM_OK)
+        return rc;
+    if (u.disabled) {
+        user_row_free(&u);
+        return ctm__err(CTM_EDISABLED, "login: user '%s' is disabled", user);
+    }
+    if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) != 0) {
+        record_failure(db, user, &u);
+        user_row_free(&u);
+        return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
+    }
+    unsigned char *sk = NULL;
+    rc = unseal_key(&u, password, &sk);
+    if (rc == CTM_OK) {
+        set_session(db, u.id, user, u.printed_name, u.role, u.unblinded, sk);
+        if (u.failed_logins > 0 && !db->readonly)
+            rc = reset_failures(db);
+        if (rc != CTM_OK)
+            ctm_logout(db);
+    }
+    user_row_free(&u);
+    return rc;
+}
+
+static int check_reason(const char *reason)
+{
+    return ctm__check_text("reason", reason, CTM_MAX_REASON);
+}
+
+int ctm_user_add(ctm_db *db, const char *user, const char *role, int unblinded,
+                 const char *printed_name, const char *password)
+{
+    ctm__clear_error();
+    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user add");
+    if (rc != CTM_OK)
+        return rc;
+    if (printed_name == NULL)
+        printed_name = user;
+    if ((rc = ctm__check_name("user name", user)) != CTM_OK ||
+        (rc = ctm__check_role(role)) != CTM_OK ||
+        (rc = ctm__check_text("printed name", printed_name, CTM_MAX_TEXT)) != CTM_OK ||
+        (rc = ctm__check_password("password", password)) != CTM_OK)
+        return rc;
+    int exists = 0;
+    if ((rc = user_exists(db, user, &exists)) != CTM_OK)
+        return rc;
+    if (exists)
+        return ctm__err(CTM_EEXISTS, "user name: '%s' already exists", user);
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "user.add", "")) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "user", user);
+    ctm__action_param(&a, "role", role);
+    ctm__action_param(&a, "unblinded", unblinded ? "yes" : "no");
+    a.esig_meaning = MEANING_ACCOUNT;
+    rc = create_user(db, user, role, unblinded, printed_name, password, NULL);
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+/* Shared shape of the admin's account changes: checks, then one UPDATE in one signed action. */
+static int account_change(ctm_db *db, const char *action, const char *user, const char *reason,
+                          const char *sql, const char *role, int flag, user_row *target)
+{
+    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, action);
+    if (rc == CTM_OK)
+        rc = ctm__check_name("user name", user);
+    if (rc == CTM_OK)
+        rc = check_reason(reason);
+    if (rc == CTM_OK)
+        rc = load_user(db, user, target);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, action, reason)) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "user", user);
+    if (role != NULL) {
+        ctm__action_param(&a, "role", role);
+        ctm__action_param(&a, "unblinded", flag ? "yes" : "no");
+    }
+    a.esig_meaning = MEANING_ACCOUNT;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        ctm__action_rollback(&a);
+        return ctm__sqlerr(db->sql, src, action);
+    }
+    sqlite3_bind_int64(st, 1, target->id);
+    if (role != NULL) {
+        sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, flag ? 1 : 0);
+    }
+    rc = step_done(db, st, action);
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_user_disable(ctm_db *db, const char *user, const char *reason)
+{
+    ctm__clear_error();
+    if (db != NULL && db->user != NULL && user != NULL && strcmp(user, db->user) == 0)
+        return ctm__err(CTM_ERULE, "user disable: an administrator cannot disable their own account");
+    user_row u;
+    memset(&u, 0, sizeof u);
+    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user disable");
+    if (rc == CTM_OK && ctm__check_name("user name", user) == CTM_OK &&
+        load_user(db, user, &u) == CTM_OK && u.disabled)
+        rc = ctm__err(CTM_ERULE, "user disable: '%s' is already disabled", user);
+    user_row_free(&u);
+    if (rc != CTM_OK)
+        return rc;
+    rc = account_change(db, "user.disable", user, reason,
+                        "UPDATE users SET disabled = 1 WHERE id = ?1", NULL, 0, &u);
+    user_row_free(&u);
+    return rc;
+}
+
+int ctm_user_enable(ctm_db *db, const char *user, const char *reason)
+{
+    ctm__clear_error();
+    user_row u;
+    int rc = account_change(db, "user.enable", user, reason,
+                            "UPDATE users SET disabled = 0, failed_logins = 0 WHERE id = ?1", NULL,
+                            0, &u);
+    user_row_free(&u);
+    return rc;
+}
+
+static int enabled_admins_other_than(ctm_db *db, int64_t id, int *count)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql,
+                                "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0"
+                                " AND id != ?1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "counting administrators");
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    *count = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? CTM_OK : ctm__sqlerr(db->sql, rc, "counting administrators");
+}
+
+int ctm_user_set_role(ctm_db *db, const char *user, const char *role, int unblinded,
+                      const char *reason)
+{
+    ctm__clear_error();
+    int rc = ctm__check_role(role);
+    if (rc != CTM_OK)
+        return rc;
+    user_row u;
+    memset(&u, 0, sizeof u);
+    rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user role");
+    if (rc == CTM_OK && strcmp(role, "admin") != 0 && ctm__check_name("user name", user) == CTM_OK &&
+        load_user(db, user, &u) == CTM_OK && strcmp(u.role, "admin") == 0) {
+        int others = 0;
+        rc = enabled_admins_other_than(db, u.id, &others);
+        if (rc == CTM_OK && others == 0)
+            rc = ctm__err(CTM_ERULE, "user role: '%s' is the last enabled administrator", user);
+    }
+    user_row_free(&u);
+    if (rc != CTM_OK)
+        return rc;
+    rc = account_change(db, "user.role", user, reason,
+                        "UPDATE users SET role = ?2, unblinded = ?3 WHERE id = ?1", role, unblinded,
+                        &u);
+    user_row_free(&u);
+    return rc;
+}
+
+/* A password reset by an administrator gives the user a new key: the old one stays sealed with a
+ * password nobody else knows. */
+static int passwd_action(ctm_db *db, const user_row *u, const char *user, int self,
+                         const char *password)
+{
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "user.passwd", self ? "" : "password reset by administrator");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "user", user);
+    ctm__action_param(&a, "new_signing_key", self ? "no" : "yes");
+    if (!self)
+        a.esig_meaning = MEANING_ACCOUNT;
+    unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+    if (seed == NULL) {
+        ctm__action_rollback(&a);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    if (self) {
+        crypto_sign_ed25519_sk_to_seed(seed, db->user_sk);
+    } else {
+        uint8_t pub[32];
+        unsigned char sk[crypto_sign_SECRETKEYBYTES];
+        randombytes_buf(seed, crypto_sign_SEEDBYTES);
+        crypto_sign_seed_keypair(pub, sk, seed);
+        sodium_memzero(sk, sizeof sk);
+        sqlite3_stmt *st = NULL;
+        int src = sqlite3_prepare_v2(db->sql, "UPDATE users SET public_key = ?2 WHERE id = ?1", -1,
+                                     &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, u->id);
+            sqlite3_bind_blob(st, 2, pub, 32, SQLITE_TRANSIENT);
+            rc = step_done(db, st, "user passwd");
+        } else {
+            rc = ctm__sqlerr(db->sql, src, "user passwd");
+        }
+    }
+    if (rc == CTM_OK)
+        rc = store_credentials(db, u->id, password, seed, 1);
+    sodium_free(seed);
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_user_passwd(ctm_db *db, const char *user, const char *new_password)
+{
+    ctm__clear_error();
+    int rc = ctm__require_user(db, 0, "user passwd");
+    if (rc != CTM_OK)
+        return rc;
+    if (user == NULL)
+        user = db->user;
+    int self = strcmp(user, db->user) == 0;
+    if (!self && (rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user passwd")) != CTM_OK)
+        return rc;
+    if ((rc = ctm__check_name("user name", user)) != CTM_OK ||
+        (rc = ctm__check_password("new password", new_password)) != CTM_OK)
+        return rc;
+    user_row u;
+    if ((rc = load_user(db, user, &u)) != CTM_OK)
+        return rc;
+    rc = passwd_action(db, &u, user, self, new_password);
+    user_row_free(&u);
+    return rc;
+}
+
+int ctm_user_list(ctm_query **out, ctm_db *db)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "user list");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        db->sql,
+        "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', created_us / 1000000, 'unixepoch') AS created,"
+        " lower(hex(public_key)) AS public_key FROM users ORDER BY username",
+        -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return ctm__sqlerr(db->sql, src, "user list");
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}

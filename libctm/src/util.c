@@ -1,0 +1,164 @@
+/* util.c - time, hex and the validation of names and texts shared by every module. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+int64_t ctm__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ctm__format_time(int64_t us, char *buf, size_t len)
+{
+    int64_t secs = us / 1000000;
+    int64_t frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+}
+
+void ctm__hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+char *ctm__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+int ctm__utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        uint32_t cp;
+        size_t len;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            cp = c & 0x1f;
+            len = 2;
+        } else if ((c & 0xf0) == 0xe0) {
+            cp = c & 0x0f;
+            len = 3;
+        } else if ((c & 0xf8) == 0xf0) {
+            cp = c & 0x07;
+            len = 4;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+int ctm__check_name(const char *field, const char *s)
+{
+    if (s == NULL)
+        return ctm__err(CTM_EINVAL, "%s: missing", field);
+    size_t n = strlen(s);
+    if (n == 0 || n > CTM_MAX_NAME)
+        return ctm__err(CTM_EINVAL, "%s: must be 1 to %d characters, got %zu", field, CTM_MAX_NAME,
+                        n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return ctm__err(CTM_EINVAL,
+                            "%s: character %zu (0x%02x) is not allowed; use letters, digits and . _ - @",
+                            field, i + 1, c);
+    }
+    return CTM_OK;
+}
+
+int ctm__check_text(const char *field, const char *s, size_t max)
+{
+    if (s == NULL)
+        return ctm__err(CTM_EINVAL, "%s: missing", field);
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return ctm__err(CTM_EINVAL, "%s: must be 1 to %zu bytes, got %zu", field, max, n);
+    if (!ctm__utf8_valid((const uint8_t *)s, n))
+        return ctm__err(CTM_EINVAL, "%s: not valid UTF-8", field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            return ctm__err(CTM_EINVAL, "%s: control character 0x%02x at byte %zu", field, c,
+                            i + 1);
+    }
+    /* Leading or trailing blanks make two records look the same on paper. */
+    if (s[0] == ' ' || s[n - 1] == ' ')
+        return ctm__err(CTM_EINVAL, "%s: must not begin or end with a space", field);
+    return CTM_OK;
+}
+
+int ctm__check_password(const char *field, const char *s)
+{
+    if (s == NULL)
+        return ctm__err(CTM_EINVAL, "%s: missing", field);
+    size_t n = strlen(s);
+    if (n < CTM_MIN_PASSWORD || n > CTM_MAX_PASSWORD)
+        return ctm__err(CTM_EINVAL, "%s: must be %d to %d bytes long", field, CTM_MIN_PASSWORD,
+                        CTM_MAX_PASSWORD);
+    return CTM_OK;
+}
+
+static const char *const roles[] = {"admin", "pharmacist", "technician", "investigator", "monitor",
+                                    NULL};
+
+int ctm__check_role(const char *role)
+{
+    if (role == NULL)
+        return ctm__err(CTM_EINVAL, "role: missing");
+    for (int i = 0; roles[i] != NULL; i++)
+        if (strcmp(role, roles[i]) == 0)
+            return CTM_OK;
+    return ctm__err(CTM_EINVAL,
+                    "role: '%.64s' is not one of admin, pharmacist, technician, investigator, monitor",
+                    role);
+}
+
+const char *ctm_version(void)
+{
+    return CTM_VERSION_STRING;
+}
+
+int ctm_version_number(void)
+{
+    return CTM_VERSION_NUMBER;
+}
