@@ -75,7 +75,8 @@ typedef struct ctm__entry {
 typedef struct ctm__buf {
     uint8_t *p;
     size_t n, cap;
-    int oom;                 /* set once an allocation failed; further writes are ignored */
+    int oom;                 /* set once an allocation failed or a write could not be encoded (NULL
+                              * string, unknown value tag); further writes are ignored */
 } ctm__buf;
 
 void ctm__buf_init(ctm__buf *b);
@@ -89,11 +90,13 @@ void ctm__buf_value(ctm__buf *b, const ctm__value *v);  /* tag + payload */
 
 /*
  * Encode e into out (appended).  If e->has_esig, the signature bytes come last: the signed content
- * is everything before them (see ctm__entry_signed_len).  Returns 0, or -1 on no memory.
+ * is everything before them (see ctm__entry_signed_len).  Returns 0, or -1 on no memory or if e
+ * breaks a rule ctm__entry_decode enforces (then nothing is appended), so that no entry is written
+ * that could not be read back.  e->version 0 means CTM_ENTRY_VERSION.
  */
 int ctm__entry_encode(ctm__buf *out, const ctm__entry *e);
 
-/* Length of the signed prefix of an encoded entry that has an e-signature (len - 64). */
+/* Length of the signed prefix of an encoded entry that has an e-signature (len - 64; 0 if len < 64). */
 size_t ctm__entry_signed_len(size_t len);
 
 /*

@@ -23,7 +23,7 @@ char *ctm__note_vkey(const char *name, const uint8_t pub[32]);
 int ctm__note_vkey_parse(const char *vkey, char **name, uint8_t pub[32]);
 
 /*
- * Sign text (must be non-empty, end in '\n', contain no "\n\n"... per C2SP: any UTF-8 text without
+ * Sign text (must be non-empty, end in '\n', per C2SP: any UTF-8 text without
  * control characters other than '\n', ending in '\n') with the Ed25519 secret key sk (libsodium
  * 64-byte form).  Returns the malloc'd note: text "\n" "— <name> <base64(keyid || sig)>\n".
  * NULL on invalid text/name or no memory.

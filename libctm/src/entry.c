@@ -1,0 +1,944 @@
+/* entry.c - canonical byte encoding of ledger entries, its strict decoder and JSON listings. */
+#include "entry.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+_Static_assert(sizeof(double) == 8, "REAL values are IEEE 754 binary64");
+
+/* Smallest possible encodings: a count larger than the remaining input divided by these cannot be
+ * genuine, so it is rejected before anything is allocated for it. */
+#define MIN_PARAM_LEN 8u   /* two empty strings */
+#define MIN_COLUMN_LEN 7u  /* empty name, is_pk, two tag-only values */
+#define MIN_CHANGE_LEN 16u /* empty table, op, ncols, one column */
+
+#define DIGEST_LEN 32u
+#define ESIG_KEY_LEN 32u
+#define ESIG_SIG_LEN 64u
+#define ARENA_BLOCK 4096u
+#define VALUE_HEAD_MAX 9u /* tag + 8 bytes */
+
+/* ---- UTF-8 ---- */
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if ill-formed: overlong forms,
+ * surrogates and code points above U+10FFFF are ill-formed (RFC 3629). */
+static size_t utf8_seq_len(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4;
+    else
+        return 0;
+    /* The second byte carries the overlong, surrogate and range limits. */
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Offset of the first ill-formed sequence or NUL in p, or SIZE_MAX if there is none. */
+static size_t utf8_find_bad(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq_len(p + i, n - i);
+        if (k == 0 || p[i] == 0)
+            return i;
+        i += k;
+    }
+    return SIZE_MAX;
+}
+
+static int str_encodable(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t len = strlen(s);
+    return (uint64_t)len <= UINT32_MAX && utf8_find_bad((const uint8_t *)s, len) == SIZE_MAX;
+}
+
+/* ---- values ---- */
+
+static uint64_t load_be(const uint8_t *p, size_t k)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < k; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void store_be(uint8_t *p, uint64_t v, size_t k)
+{
+    for (size_t i = k; i-- > 0; v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* Conversions that do not rely on implementation-defined signed overflow. */
+static int64_t i64_from_bits(uint64_t u)
+{
+    return u <= INT64_MAX ? (int64_t)u : -(int64_t)(UINT64_MAX - u) - 1;
+}
+
+static uint64_t real_bits(double r)
+{
+    uint64_t u;
+    memcpy(&u, &r, sizeof u);
+    return u;
+}
+
+/*
+ * Split a value's encoding into a fixed head (tag + fixed payload or length) and a body of borrowed
+ * bytes, so that the digest can stream large blobs without copying them.  Returns the head length,
+ * or 0 if v cannot be encoded (unknown tag, missing bytes).
+ */
+static size_t value_head(const ctm__value *v, uint8_t head[VALUE_HEAD_MAX], const uint8_t **body,
+                         size_t *body_n)
+{
+    *body = NULL;
+    *body_n = 0;
+    head[0] = (uint8_t)v->tag;
+    switch (v->tag) {
+    case CTM_V_ABSENT:
+    case CTM_V_NULL:
+        return 1;
+    case CTM_V_INT:
+        store_be(head + 1, (uint64_t)v->i, 8);
+        return 9;
+    case CTM_V_REAL:
+        store_be(head + 1, real_bits(v->r), 8);
+        return 9;
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        if (v->p == NULL && v->n > 0)
+            return 0;
+        store_be(head + 1, v->n, 4);
+        *body = v->p;
+        *body_n = v->n;
+        return 5;
+    case CTM_V_DIGEST:
+        if (v->p == NULL)
+            return 0;
+        *body = v->p;
+        *body_n = DIGEST_LEN;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int value_encodable(const ctm__value *v)
+{
+    uint8_t head[VALUE_HEAD_MAX];
+    const uint8_t *body;
+    size_t body_n;
+
+    if (value_head(v, head, &body, &body_n) == 0)
+        return 0;
+    return v->tag != CTM_V_TEXT || utf8_find_bad(body, body_n) == SIZE_MAX;
+}
+
+/* Equality of canonical encodings: REAL compares bits, so -0.0 differs from 0.0 and NaN equals itself. */
+static int value_equal(const ctm__value *a, const ctm__value *b)
+{
+    if (a->tag != b->tag)
+        return 0;
+    switch (a->tag) {
+    case CTM_V_INT:
+        return a->i == b->i;
+    case CTM_V_REAL:
+        return real_bits(a->r) == real_bits(b->r);
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
+    case CTM_V_DIGEST:
+        return memcmp(a->p, b->p, DIGEST_LEN) == 0;
+    default:
+        return 1;
+    }
+}
+
+void ctm__value_digest(const ctm__value *v, uint8_t out[32])
+{
+    uint8_t head[VALUE_HEAD_MAX];
+    const uint8_t *body;
+    size_t body_n;
+    size_t head_n = value_head(v, head, &body, &body_n);
+    crypto_hash_sha256_state st;
+
+    /* An unencodable value has no canonical encoding to hash; all zeros cannot collide with a real digest
+     * in practice and is easy to spot. */
+    if (head_n == 0) {
+        memset(out, 0, 32);
+        return;
+    }
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, head, head_n);
+    if (body_n > 0)
+        crypto_hash_sha256_update(&st, body, body_n);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* The value rules of a row change, shared by the encoder and the decoder so that the ledger can never
+ * write an entry it would refuse to read.  Returns NULL or the problem, with the column in *col. */
+static const char *change_problem(const ctm__row_change *c, uint32_t *col)
+{
+    int has_pk = 0;
+
+    *col = 0;
+    if (c->op != 'I' && c->op != 'U' && c->op != 'D')
+        return "unknown op";
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        const ctm__column_change *cc = &c->cols[i];
+        int has_old = cc->old_value.tag != CTM_V_ABSENT;
+        int has_new = cc->new_value.tag != CTM_V_ABSENT;
+        *col = i;
+        if (c->op == 'I' && (has_old || !has_new))
+            return "insert needs an absent old value and a present new value";
+        if (c->op == 'D' && (!has_old || has_new))
+            return "delete needs a present old value and an absent new value";
+        if (c->op == 'U' && (!has_old || !has_new))
+            return "update needs both old and new values";
+        if (cc->is_pk && c->op == 'U' && !value_equal(&cc->old_value, &cc->new_value))
+            return "update changes a primary key column";
+        has_pk |= cc->is_pk != 0;
+    }
+    *col = 0;
+    return has_pk ? NULL : "no primary key column";
+}
+
+/* ---- buffer ---- */
+
+void ctm__buf_init(ctm__buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void ctm__buf_free(ctm__buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static int buf_reserve(ctm__buf *b, size_t extra)
+{
+    if (b->cap - b->n >= extra)
+        return 0;
+    if (extra > SIZE_MAX / 2 - b->n) {
+        b->oom = 1;
+        return -1;
+    }
+    size_t cap = b->cap > 0 ? b->cap : 64;
+    while (cap - b->n < extra)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void ctm__buf_put(ctm__buf *b, const void *p, size_t n)
+{
+    if (b->oom || n == 0 || buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+void ctm__buf_u8(ctm__buf *b, uint8_t v)
+{
+    ctm__buf_put(b, &v, 1);
+}
+
+void ctm__buf_u32(ctm__buf *b, uint32_t v)
+{
+    uint8_t t[4];
+    store_be(t, v, 4);
+    ctm__buf_put(b, t, 4);
+}
+
+void ctm__buf_u64(ctm__buf *b, uint64_t v)
+{
+    uint8_t t[8];
+    store_be(t, v, 8);
+    ctm__buf_put(b, t, 8);
+}
+
+void ctm__buf_str(ctm__buf *b, const char *s)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    /* A half-written field would shift everything after it: poison the buffer instead. */
+    if (s == NULL || (uint64_t)len > UINT32_MAX) {
+        b->oom = 1;
+        return;
+    }
+    ctm__buf_u32(b, (uint32_t)len);
+    ctm__buf_put(b, s, len);
+}
+
+void ctm__buf_value(ctm__buf *b, const ctm__value *v)
+{
+    uint8_t head[VALUE_HEAD_MAX];
+    const uint8_t *body;
+    size_t body_n;
+    size_t head_n = value_head(v, head, &body, &body_n);
+
+    if (head_n == 0) {
+        b->oom = 1;
+        return;
+    }
+    ctm__buf_put(b, head, head_n);
+    ctm__buf_put(b, body, body_n);
+}
+
+/* ---- encoder ---- */
+
+static int change_encodable(const ctm__row_change *c)
+{
+    uint32_t col;
+
+    if (!str_encodable(c->table) || (c->ncols > 0 && c->cols == NULL))
+        return 0;
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        const ctm__column_change *cc = &c->cols[i];
+        if (!str_encodable(cc->name) || !value_encodable(&cc->old_value) ||
+            !value_encodable(&cc->new_value))
+            return 0;
+    }
+    return change_problem(c, &col) == NULL;
+}
+
+static int entry_encodable(const ctm__entry *e)
+{
+    if (e->version != 0 && e->version != CTM_ENTRY_VERSION)
+        return 0;
+    if (!str_encodable(e->user) || !str_encodable(e->action) || !str_encodable(e->reason))
+        return 0;
+    if ((e->nparams > 0 && e->params == NULL) || (e->nchanges > 0 && e->changes == NULL))
+        return 0;
+    for (uint32_t i = 0; i < e->nparams; i++)
+        if (!str_encodable(e->params[i].key) || !str_encodable(e->params[i].value))
+            return 0;
+    for (uint32_t i = 0; i < e->nchanges; i++)
+        if (!change_encodable(&e->changes[i]))
+            return 0;
+    return !e->has_esig || (str_encodable(e->esig.user) && str_encodable(e->esig.printed_name) &&
+                            str_encodable(e->esig.meaning));
+}
+
+static void put_change(ctm__buf *out, const ctm__row_change *c)
+{
+    ctm__buf_str(out, c->table);
+    ctm__buf_u8(out, (uint8_t)c->op);
+    ctm__buf_u32(out, c->ncols);
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        const ctm__column_change *cc = &c->cols[i];
+        ctm__buf_str(out, cc->name);
+        ctm__buf_u8(out, cc->is_pk ? 1 : 0);
+        ctm__buf_value(out, &cc->old_value);
+        ctm__buf_value(out, &cc->new_value);
+    }
+}
+
+int ctm__entry_encode(ctm__buf *out, const ctm__entry *e)
+{
+    if (!entry_encodable(e))
+        return -1;
+    ctm__buf_u8(out, CTM_ENTRY_VERSION);
+    ctm__buf_u64(out, e->seq);
+    ctm__buf_u64(out, (uint64_t)e->time_us);
+    ctm__buf_str(out, e->user);
+    ctm__buf_str(out, e->action);
+    ctm__buf_str(out, e->reason);
+    ctm__buf_u32(out, e->nparams);
+    for (uint32_t i = 0; i < e->nparams; i++) {
+        ctm__buf_str(out, e->params[i].key);
+        ctm__buf_str(out, e->params[i].value);
+    }
+    ctm__buf_u32(out, e->nchanges);
+    for (uint32_t i = 0; i < e->nchanges; i++)
+        put_change(out, &e->changes[i]);
+    ctm__buf_u8(out, e->has_esig ? 1 : 0);
+    if (e->has_esig) {
+        ctm__buf_str(out, e->esig.user);
+        ctm__buf_str(out, e->esig.printed_name);
+        ctm__buf_str(out, e->esig.meaning);
+        ctm__buf_put(out, e->esig.public_key, ESIG_KEY_LEN);
+        ctm__buf_put(out, e->esig.signature, ESIG_SIG_LEN);
+    }
+    return out->oom ? -1 : 0;
+}
+
+size_t ctm__entry_signed_len(size_t len)
+{
+    return len >= ESIG_SIG_LEN ? len - ESIG_SIG_LEN : 0;
+}
+
+/* ---- decode arena ---- */
+
+struct arena_block {
+    struct arena_block *next;
+    size_t cap, used;
+    max_align_t data[];
+};
+
+static void arena_free(struct arena_block *a)
+{
+    while (a != NULL) {
+        struct arena_block *next = a->next;
+        free(a);
+        a = next;
+    }
+}
+
+static void *arena_alloc(struct arena_block **head, size_t size)
+{
+    const size_t align = _Alignof(max_align_t);
+    struct arena_block *b = *head;
+
+    if (size > SIZE_MAX - sizeof *b - align)
+        return NULL;
+    size = (size + align - 1) / align * align;
+    if (b == NULL || b->cap - b->used < size) {
+        size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = *head;
+        *head = b;
+    }
+    void *p = (unsigned char *)b->data + b->used;
+    b->used += size;
+    return p;
+}
+
+/* ---- decoder ---- */
+
+struct reader {
+    const uint8_t *p;
+    size_t n, off;
+    struct arena_block *arena;
+    char *why;
+    size_t why_len;
+};
+
+__attribute__((format(printf, 2, 3))) static void explain(struct reader *r, const char *fmt, ...)
+{
+    if (r->why != NULL && r->why_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->why, r->why_len, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* A macro so that static analyzers, which do not follow variadic calls, see every failure yield -1. */
+#define FAIL(r, ...) (explain((r), __VA_ARGS__), -1)
+
+static size_t remaining(const struct reader *r)
+{
+    return r->n - r->off;
+}
+
+static int rd_need(struct reader *r, size_t k)
+{
+    return remaining(r) < k ? FAIL(r, "truncated at byte %zu", r->off) : 0;
+}
+
+static int rd_uint(struct reader *r, size_t k, uint64_t *v)
+{
+    if (rd_need(r, k) != 0)
+        return -1;
+    *v = load_be(r->p + r->off, k);
+    r->off += k;
+    return 0;
+}
+
+static int rd_u8(struct reader *r, uint8_t *v)
+{
+    uint64_t t;
+    if (rd_uint(r, 1, &t) != 0)
+        return -1;
+    *v = (uint8_t)t;
+    return 0;
+}
+
+static int rd_u32(struct reader *r, uint32_t *v)
+{
+    uint64_t t;
+    if (rd_uint(r, 4, &t) != 0)
+        return -1;
+    *v = (uint32_t)t;
+    return 0;
+}
+
+static int rd_flag(struct reader *r, const char *what, int *v)
+{
+    size_t at = r->off;
+    uint8_t t;
+    if (rd_u8(r, &t) != 0)
+        return -1;
+    if (t > 1)
+        return FAIL(r, "%s is %u, not 0 or 1, at byte %zu", what, t, at);
+    *v = t;
+    return 0;
+}
+
+/* Reads a count and rejects it unless the rest of the input could hold that many items. */
+static int rd_count(struct reader *r, const char *what, size_t min_item, uint32_t *count)
+{
+    size_t at = r->off;
+    if (rd_u32(r, count) != 0)
+        return -1;
+    if (*count > remaining(r) / min_item)
+        return FAIL(r, "%s count %" PRIu32 " at byte %zu exceeds the input", what, *count, at);
+    return 0;
+}
+
+static int rd_array(struct reader *r, uint32_t count, size_t size, void **out)
+{
+    *out = NULL;
+    if (count == 0)
+        return 0;
+    if (count > SIZE_MAX / size)
+        return FAIL(r, "out of memory");
+    *out = arena_alloc(&r->arena, count * size);
+    if (*out == NULL)
+        return FAIL(r, "out of memory");
+    memset(*out, 0, count * size);
+    return 0;
+}
+
+/* Copies len bytes into the arena, NUL-terminated so that texts are usable as C strings. */
+static int rd_bytes(struct reader *r, size_t len, int is_text, const uint8_t **out)
+{
+    size_t at = r->off;
+    if (rd_need(r, len) != 0)
+        return -1;
+    const uint8_t *src = r->p + r->off;
+    if (is_text) {
+        size_t bad = utf8_find_bad(src, len);
+        if (bad != SIZE_MAX)
+            return FAIL(r, "invalid UTF-8 or NUL at byte %zu", at + bad);
+    }
+    uint8_t *copy = arena_alloc(&r->arena, len + 1);
+    if (copy == NULL)
+        return FAIL(r, "out of memory");
+    if (len > 0)
+        memcpy(copy, src, len);
+    copy[len] = 0;
+    r->off += len;
+    *out = copy;
+    return 0;
+}
+
+static int rd_str(struct reader *r, const char **s)
+{
+    uint32_t len;
+    const uint8_t *bytes;
+    if (rd_u32(r, &len) != 0 || rd_bytes(r, len, 1, &bytes) != 0)
+        return -1;
+    *s = (const char *)bytes;
+    return 0;
+}
+
+static int rd_value(struct reader *r, ctm__value *v)
+{
+    size_t at = r->off;
+    uint8_t tag;
+    uint64_t u;
+
+    if (rd_u8(r, &tag) != 0)
+        return -1;
+    v->tag = tag;
+    switch (tag) {
+    case CTM_V_ABSENT:
+    case CTM_V_NULL:
+        return 0;
+    case CTM_V_INT:
+        if (rd_uint(r, 8, &u) != 0)
+            return -1;
+        v->i = i64_from_bits(u);
+        return 0;
+    case CTM_V_REAL:
+        if (rd_uint(r, 8, &u) != 0)
+            return -1;
+        memcpy(&v->r, &u, sizeof v->r);
+        return 0;
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        if (rd_u32(r, &v->n) != 0)
+            return -1;
+        return rd_bytes(r, v->n, tag == CTM_V_TEXT, &v->p);
+    case CTM_V_DIGEST:
+        return rd_bytes(r, DIGEST_LEN, 0, &v->p);
+    default:
+        return FAIL(r, "unknown value tag %u at byte %zu", tag, at);
+    }
+}
+
+static int rd_column(struct reader *r, ctm__column_change *cc)
+{
+    if (rd_str(r, &cc->name) != 0 || rd_flag(r, "is_pk", &cc->is_pk) != 0)
+        return -1;
+    if (rd_value(r, &cc->old_value) != 0 || rd_value(r, &cc->new_value) != 0)
+        return -1;
+    return 0;
+}
+
+static int rd_change(struct reader *r, uint32_t index, ctm__row_change *c)
+{
+    size_t at;
+    uint8_t op;
+    uint32_t col;
+    void *cols;
+
+    if (rd_str(r, &c->table) != 0)
+        return -1;
+    at = r->off;
+    if (rd_u8(r, &op) != 0)
+        return -1;
+    if (op != 'I' && op != 'U' && op != 'D')
+        return FAIL(r, "unknown op 0x%02x at byte %zu", op, at);
+    c->op = (char)op;
+    if (rd_count(r, "column", MIN_COLUMN_LEN, &c->ncols) != 0 ||
+        rd_array(r, c->ncols, sizeof *c->cols, &cols) != 0)
+        return -1;
+    c->cols = cols;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        if (rd_column(r, &c->cols[i]) != 0)
+            return -1;
+    const char *problem = change_problem(c, &col);
+    if (problem != NULL)
+        return FAIL(r, "change %" PRIu32 " (%s), column %" PRIu32 ": %s", index, c->table, col,
+                    problem);
+    return 0;
+}
+
+static int rd_params(struct reader *r, ctm__entry *e)
+{
+    void *params;
+    if (rd_count(r, "param", MIN_PARAM_LEN, &e->nparams) != 0 ||
+        rd_array(r, e->nparams, sizeof *e->params, &params) != 0)
+        return -1;
+    e->params = params;
+    for (uint32_t i = 0; i < e->nparams; i++)
+        if (rd_str(r, &e->params[i].key) != 0 || rd_str(r, &e->params[i].value) != 0)
+            return -1;
+    return 0;
+}
+
+static int rd_changes(struct reader *r, ctm__entry *e)
+{
+    void *changes;
+    if (rd_count(r, "change", MIN_CHANGE_LEN, &e->nchanges) != 0 ||
+        rd_array(r, e->nchanges, sizeof *e->changes, &changes) != 0)
+        return -1;
+    e->changes = changes;
+    for (uint32_t i = 0; i < e->nchanges; i++)
+        if (rd_change(r, i, &e->changes[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static int rd_esig(struct reader *r, ctm__esig *s)
+{
+    if (rd_str(r, &s->user) != 0 || rd_str(r, &s->printed_name) != 0 || rd_str(r, &s->meaning) != 0)
+        return -1;
+    if (rd_need(r, ESIG_KEY_LEN + ESIG_SIG_LEN) != 0)
+        return -1;
+    memcpy(s->public_key, r->p + r->off, ESIG_KEY_LEN);
+    memcpy(s->signature, r->p + r->off + ESIG_KEY_LEN, ESIG_SIG_LEN);
+    r->off += ESIG_KEY_LEN + ESIG_SIG_LEN;
+    return 0;
+}
+
+static int rd_entry(struct reader *r, ctm__entry *e)
+{
+    uint64_t seq, time_us;
+
+    if (rd_u8(r, &e->version) != 0)
+        return -1;
+    if (e->version != CTM_ENTRY_VERSION)
+        return FAIL(r, "unsupported version %u", e->version);
+    if (rd_uint(r, 8, &seq) != 0 || rd_uint(r, 8, &time_us) != 0)
+        return -1;
+    e->seq = seq;
+    e->time_us = i64_from_bits(time_us);
+    if (rd_str(r, &e->user) != 0 || rd_str(r, &e->action) != 0 || rd_str(r, &e->reason) != 0)
+        return -1;
+    if (rd_params(r, e) != 0 || rd_changes(r, e) != 0)
+        return -1;
+    if (rd_flag(r, "has_esig", &e->has_esig) != 0)
+        return -1;
+    if (e->has_esig && rd_esig(r, &e->esig) != 0)
+        return -1;
+    if (r->off != r->n)
+        return FAIL(r, "%zu trailing bytes at byte %zu", remaining(r), r->off);
+    return 0;
+}
+
+int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len)
+{
+    struct reader r = {.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len};
+
+    memset(e, 0, sizeof *e);
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
+    if (rd_entry(&r, e) != 0) {
+        arena_free(r.arena);
+        memset(e, 0, sizeof *e);
+        return -1;
+    }
+    e->arena_ = r.arena;
+    return 0;
+}
+
+void ctm__entry_free(ctm__entry *e)
+{
+    if (e == NULL)
+        return;
+    arena_free(e->arena_);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- JSON ---- */
+
+static void json_raw(ctm__buf *b, const char *s)
+{
+    ctm__buf_put(b, s, strlen(s));
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Ill-formed UTF-8 (only possible in entries built in memory) becomes U+FFFD so the JSON stays valid. */
+static void json_string(ctm__buf *b, const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+
+    ctm__buf_u8(b, '"');
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t k = utf8_seq_len(s + i, n - i);
+        if (k == 0) {
+            json_raw(b, "\\ufffd");
+            k = 1;
+        } else if (c == '"' || c == '\\') {
+            ctm__buf_u8(b, '\\');
+            ctm__buf_u8(b, c);
+        } else if (c < 0x20) {
+            json_raw(b, "\\u00");
+            ctm__buf_u8(b, (uint8_t)hex_digits[c >> 4]);
+            ctm__buf_u8(b, (uint8_t)hex_digits[c & 15]);
+        } else {
+            ctm__buf_put(b, s + i, k);
+        }
+        i += k;
+    }
+    ctm__buf_u8(b, '"');
+}
+
+static void json_cstr(ctm__buf *b, const char *s)
+{
+    if (s == NULL)
+        json_raw(b, "null");
+    else
+        json_string(b, (const uint8_t *)s, strlen(s));
+}
+
+static void json_hex(ctm__buf *b, const char *prefix, const uint8_t *p, size_t n)
+{
+    ctm__buf_u8(b, '"');
+    json_raw(b, prefix);
+    for (size_t i = 0; i < n; i++) {
+        ctm__buf_u8(b, (uint8_t)hex_digits[p[i] >> 4]);
+        ctm__buf_u8(b, (uint8_t)hex_digits[p[i] & 15]);
+    }
+    ctm__buf_u8(b, '"');
+}
+
+static void json_real(ctm__buf *b, double r)
+{
+    char tmp[64];
+    size_t j = 0;
+
+    if (isnan(r)) {
+        json_raw(b, "\"NaN\"");
+        return;
+    }
+    if (isinf(r)) {
+        json_raw(b, r > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%.17g", r);
+    /* printf follows LC_NUMERIC: whatever the locale put in as a decimal point (maybe several bytes)
+     * becomes one '.', as JSON requires. */
+    for (size_t i = 0; tmp[i] != '\0'; i++) {
+        if (strchr("0123456789+-eE", tmp[i]) != NULL)
+            tmp[j++] = tmp[i];
+        else if (j == 0 || tmp[j - 1] != '.')
+            tmp[j++] = '.';
+    }
+    tmp[j] = '\0';
+    json_raw(b, tmp);
+}
+
+static void json_value(ctm__buf *b, const ctm__value *v)
+{
+    char tmp[32];
+
+    switch (v->tag) {
+    case CTM_V_INT:
+        snprintf(tmp, sizeof tmp, "%" PRId64, v->i);
+        json_raw(b, tmp);
+        break;
+    case CTM_V_REAL:
+        json_real(b, v->r);
+        break;
+    case CTM_V_TEXT:
+        json_string(b, v->p, v->p != NULL ? v->n : 0);
+        break;
+    case CTM_V_BLOB:
+        json_hex(b, "hex:", v->p, v->p != NULL ? v->n : 0);
+        break;
+    case CTM_V_DIGEST:
+        if (v->p != NULL) {
+            json_hex(b, "sha256:", v->p, DIGEST_LEN);
+            break;
+        }
+        /* fall through */
+    default:
+        json_raw(b, "null");
+        break;
+    }
+}
+
+static char *buf_finish(ctm__buf *b)
+{
+    ctm__buf_u8(b, 0);
+    if (b->oom) {
+        ctm__buf_free(b);
+        return NULL;
+    }
+    return (char *)b->p;
+}
+
+char *ctm__entry_params_json(const ctm__entry *e)
+{
+    ctm__buf b;
+
+    ctm__buf_init(&b);
+    ctm__buf_u8(&b, '{');
+    for (uint32_t i = 0; e->params != NULL && i < e->nparams; i++) {
+        if (i > 0)
+            ctm__buf_u8(&b, ',');
+        json_cstr(&b, e->params[i].key);
+        ctm__buf_u8(&b, ':');
+        json_cstr(&b, e->params[i].value);
+    }
+    ctm__buf_u8(&b, '}');
+    return buf_finish(&b);
+}
+
+typedef int (*redact_fn)(const char *table, const char *column, void *ctx);
+
+static const char *op_name(char op)
+{
+    switch (op) {
+    case 'I':
+        return "\"insert\"";
+    case 'U':
+        return "\"update\"";
+    case 'D':
+        return "\"delete\"";
+    default:
+        return "null";
+    }
+}
+
+/* Appends "name":value for the columns whose is_pk equals want_pk: the key object or the columns object. */
+static void json_columns(ctm__buf *b, const ctm__row_change *c, int want_pk, redact_fn redact,
+                         void *ctx)
+{
+    int first = 1;
+
+    ctm__buf_u8(b, '{');
+    for (uint32_t i = 0; c->cols != NULL && i < c->ncols; i++) {
+        const ctm__column_change *cc = &c->cols[i];
+        if ((cc->is_pk != 0) != want_pk)
+            continue;
+        int blind = redact != NULL && redact(c->table, cc->name, ctx) != 0;
+        if (!first)
+            ctm__buf_u8(b, ',');
+        first = 0;
+        json_cstr(b, cc->name);
+        ctm__buf_u8(b, ':');
+        if (want_pk && blind)
+            json_raw(b, "\"(blinded)\"");
+        else if (want_pk)
+            json_value(b, c->op == 'I' ? &cc->new_value : &cc->old_value);
+        else if (blind)
+            json_raw(b, "[\"(blinded)\",\"(blinded)\"]");
+        else {
+            ctm__buf_u8(b, '[');
+            json_value(b, &cc->old_value);
+            ctm__buf_u8(b, ',');
+            json_value(b, &cc->new_value);
+            ctm__buf_u8(b, ']');
+        }
+    }
+    ctm__buf_u8(b, '}');
+}
+
+char *ctm__entry_changes_json(const ctm__entry *e, redact_fn redact, void *ctx)
+{
+    ctm__buf b;
+
+    ctm__buf_init(&b);
+    ctm__buf_u8(&b, '[');
+    for (uint32_t i = 0; e->changes != NULL && i < e->nchanges; i++) {
+        const ctm__row_change *c = &e->changes[i];
+        if (i > 0)
+            ctm__buf_u8(&b, ',');
+        json_raw(&b, "{\"table\":");
+        json_cstr(&b, c->table);
+        json_raw(&b, ",\"op\":");
+        json_raw(&b, op_name(c->op));
+        json_raw(&b, ",\"key\":");
+        json_columns(&b, c, 1, redact, ctx);
+        json_raw(&b, ",\"columns\":");
+        json_columns(&b, c, 0, redact, ctx);
+        ctm__buf_u8(&b, '}');
+    }
+    ctm__buf_u8(&b, ']');
+    return buf_finish(&b);
+}

@@ -1,0 +1,473 @@
+/* test_verify.c - verification catches every edit made outside the library, and names it. */
+#include <check.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctm.h"
+#include "merkle.h"
+#include "testutil.h"
+
+#define PW "correct horse 1"
+
+/* One template database for the suite, copied for each test: users, notes, role and password
+ * changes, a batch; plus the verifier key and a checkpoint "held outside" at an earlier size. */
+static char *template_dir;
+static char *vkey;
+static char *held_early;  /* checkpoint after the first actions */
+static uint64_t held_early_size;
+
+static char *dir;
+static char db_path[4096];
+
+static void ok(int rc)
+{
+    ck_assert_msg(rc == CTM_OK, "status %d: %s", rc, ctm_errmsg());
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n = 0;
+    char *data = tu_read_file(from, &n);
+    ck_assert_msg(data != NULL, "cannot read %s", from);
+    FILE *f = fopen(to, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+    free(data);
+}
+
+static void build_template(void)
+{
+    template_dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t.db", template_dir);
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    ok(ctm_open(&db, path, &o));
+    ok(ctm_init(db, "Verify Test Pharmacy", NULL, "anna", "Anna Berg", PW));
+    ok(ctm_user_add(db, "bob", "pharmacist", 1, "Bob Ek", PW));
+    ok(ctm_audit_note(db, "first note", NULL));
+    ok(ctm_audit_vkey(&vkey, db));
+    ok(ctm_audit_checkpoint(&held_early, db));
+    ok(ctm_audit_size(db, &held_early_size));
+    ok(ctm_user_add(db, "carl", "technician", 0, "Carl Ny", PW));
+    ok(ctm_user_set_role(db, "carl", "investigator", 0, "moved to the ward"));
+    ok(ctm_batch_begin(db));
+    ok(ctm_audit_note(db, "batch one", "reviewed"));
+    ok(ctm_audit_note(db, "batch two", NULL));
+    ok(ctm_batch_commit(db));
+    ok(ctm_user_disable(db, "carl", "left the trial team"));
+    ok(ctm_audit_note(db, "last note", NULL));
+    ctm_close(db);
+}
+
+static void setup(void)
+{
+    if (template_dir == NULL)
+        build_template();
+    dir = tu_tmpdir();
+    char from[4096], to[4096];
+    snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+    snprintf(from, sizeof from, "%s/t.db", template_dir);
+    copy_file(from, db_path);
+    snprintf(from, sizeof from, "%s/t.db.key", template_dir);
+    snprintf(to, sizeof to, "%s/t.db.key", dir);
+    copy_file(from, to);
+    chmod(to, 0600);
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+    dir = NULL;
+}
+
+/* Run SQL on the file directly, as someone with the sqlite3 shell would. */
+static void tamper(const char *sql)
+{
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(s, sql, NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "tamper SQL failed: %s", err ? err : "");
+    sqlite3_close(s);
+}
+
+static int verify(const char *key, const char *held, ctm_verify_result *r)
+{
+    ctm_db *db = NULL;
+    ok(ctm_open(&db, db_path, NULL));
+    memset(r, 0, sizeof *r);
+    r->struct_size = sizeof *r;
+    int rc = ctm_audit_verify(db, key, held, r);
+    ctm_close(db);
+    return rc;
+}
+
+static void expect_failure(const char *table, int64_t seq)
+{
+    ctm_verify_result r;
+    int rc = verify(vkey, NULL, &r);
+    ck_assert_msg(rc == CTM_EINTEGRITY, "verify returned %d (%s), expected an integrity failure", rc,
+                  ctm_errmsg());
+    if (table != NULL)
+        ck_assert_msg(strcmp(r.failed_table, table) == 0, "failed table '%s', expected '%s': %s",
+                      r.failed_table, table, ctm_errmsg());
+    if (seq >= 0)
+        ck_assert_msg(r.failed_seq == seq, "failed seq %lld, expected %lld: %s",
+                      (long long)r.failed_seq, (long long)seq, ctm_errmsg());
+}
+
+START_TEST(untouched_database_verifies)
+{
+    ctm_verify_result r;
+    ok(verify(vkey, NULL, &r));
+    ck_assert_uint_eq(r.entries, 9);
+    ck_assert_uint_eq(r.checkpoints, 8); /* one per transaction: the batch of 2 shares one */
+    ck_assert_uint_ge(r.esignatures, 6);
+    ck_assert_uint_eq(r.rows, 7);         /* site + 3 users + 3 credentials */
+    ck_assert_int_eq(r.failed_seq, -1);
+    ck_assert_int_eq(r.key_from_database, 0);
+    ck_assert_uint_eq(strlen(r.root_hex), 64);
+    ok(verify(NULL, NULL, &r));
+    ck_assert_int_eq(r.key_from_database, 1);
+}
+END_TEST
+
+START_TEST(changed_row_is_named)
+{
+    tamper("UPDATE users SET role = 'admin' WHERE username = 'bob'");
+    expect_failure("users", -1);
+    ck_assert_msg(strstr(ctm_errmsg(), "id=2") != NULL, "key not named: %s", ctm_errmsg());
+}
+END_TEST
+
+START_TEST(changed_site_is_named)
+{
+    tamper("UPDATE site SET name = 'Other Pharmacy'");
+    expect_failure("site", -1);
+}
+END_TEST
+
+START_TEST(deleted_row_is_named)
+{
+    tamper("PRAGMA foreign_keys = OFF; DELETE FROM credentials WHERE user_id = 3;"
+           " DELETE FROM users WHERE username = 'carl'");
+    expect_failure(NULL, -1);
+    ck_assert_msg(strstr(ctm_errmsg(), "missing") != NULL, "%s", ctm_errmsg());
+}
+END_TEST
+
+START_TEST(inserted_row_is_named)
+{
+    tamper("INSERT INTO users(username, printed_name, role, unblinded, public_key, created_us)"
+           " VALUES ('eve', 'Eve', 'admin', 1, zeroblob(32), 0)");
+    expect_failure("users", -1);
+}
+END_TEST
+
+START_TEST(changed_secret_is_named)
+{
+    tamper("UPDATE credentials SET password_hash = 'x' WHERE user_id = 2");
+    expect_failure("credentials", -1);
+}
+END_TEST
+
+START_TEST(deleted_entry_is_named)
+{
+    tamper("DELETE FROM ledger WHERE seq = 3");
+    expect_failure("ledger", 3);
+}
+END_TEST
+
+START_TEST(deleted_last_entry_is_caught)
+{
+    tamper("DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)");
+    expect_failure(NULL, -1);
+}
+END_TEST
+
+START_TEST(swapped_entries_are_named)
+{
+    tamper("UPDATE ledger SET seq = -1 WHERE seq = 4; UPDATE ledger SET seq = 4 WHERE seq = 5;"
+           " UPDATE ledger SET seq = 5 WHERE seq = -1");
+    expect_failure("ledger", 4);
+}
+END_TEST
+
+START_TEST(edited_entry_bytes_are_named)
+{
+    /* Change one byte inside entry 2 (the note text) and keep everything else. */
+    tamper("UPDATE ledger SET entry = replace(entry, CAST('first note' AS BLOB),"
+           " CAST('forged note' AS BLOB)) WHERE seq = 2");
+    expect_failure("ledger", 2);
+}
+END_TEST
+
+START_TEST(edited_entry_with_new_leaf_hash_fails_the_checkpoint)
+{
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT entry FROM ledger WHERE seq = 2", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_bytes(st, 0);
+    uint8_t *e = malloc((size_t)n);
+    memcpy(e, sqlite3_column_blob(st, 0), (size_t)n);
+    sqlite3_finalize(st);
+    uint8_t *p = memmem(e, (size_t)n, "first", 5);
+    ck_assert_ptr_nonnull(p);
+    p[0] = 'F';
+    ctm_hash leaf;
+    ctm__leaf_hash(e, (size_t)n, leaf);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET entry = ?1, leaf_hash = ?2 WHERE seq = 2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, e, n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, leaf, 32, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    free(e);
+    expect_failure("checkpoints", 2);
+}
+END_TEST
+
+START_TEST(forged_checkpoint_is_named)
+{
+    tamper("UPDATE checkpoints SET note = replace(note, 'libctm/', 'libctX/') WHERE size = 3");
+    expect_failure("checkpoints", 2);
+}
+END_TEST
+
+START_TEST(deleted_checkpoint_of_last_entry_is_caught)
+{
+    tamper("DELETE FROM checkpoints WHERE size = (SELECT max(size) FROM checkpoints)");
+    expect_failure("checkpoints", -1);
+}
+END_TEST
+
+START_TEST(ledger_state_edit_is_caught)
+{
+    tamper("UPDATE ledger_state SET size = size - 1");
+    expect_failure("ledger_state", -1);
+}
+END_TEST
+
+START_TEST(wrong_key_fails)
+{
+    uint8_t pub[32], sk[64];
+    crypto_sign_keypair(pub, sk);
+    char other[200], b64[64];
+    uint8_t k[33] = {0x01};
+    memcpy(k + 1, pub, 32);
+    sodium_bin2base64(b64, sizeof b64, k, 33, sodium_base64_VARIANT_ORIGINAL);
+    /* same name as the site, other key: the key id will not match the signatures */
+    const char *plus = strchr(vkey, '+');
+    snprintf(other, sizeof other, "%.*s+00000000+%s", (int)(plus - vkey), vkey, b64);
+    ctm_verify_result r;
+    int rc = verify(other, NULL, &r);
+    ck_assert_msg(rc == CTM_EINVAL || rc == CTM_EINTEGRITY, "rc %d: %s", rc, ctm_errmsg());
+}
+END_TEST
+
+START_TEST(held_checkpoint_proves_growth)
+{
+    ctm_verify_result r;
+    ok(verify(vkey, held_early, &r));
+}
+END_TEST
+
+START_TEST(rolled_back_copy_fails_against_held_checkpoint)
+{
+    /* Keep today's checkpoint outside, then put back an older copy of the database. */
+    char *held_now = NULL;
+    ctm_db *db = NULL;
+    char old_path[4096];
+    snprintf(old_path, sizeof old_path, "%s/old.db", dir);
+    copy_file(db_path, old_path);
+    ok(ctm_open(&db, db_path, NULL));
+    ok(ctm_login(db, "anna", PW));
+    ok(ctm_audit_note(db, "after the copy", NULL));
+    ok(ctm_audit_checkpoint(&held_now, db));
+    ctm_close(db);
+    copy_file(old_path, db_path);
+    ctm_verify_result r;
+    ok(verify(vkey, NULL, &r)); /* on its own the old copy is consistent */
+    ck_assert_int_eq(verify(vkey, held_now, &r), CTM_EINTEGRITY);
+    ck_assert_msg(strstr(ctm_errmsg(), "rolled back") != NULL, "%s", ctm_errmsg());
+    ctm_free(held_now);
+}
+END_TEST
+
+START_TEST(truncation_is_caught_by_held_checkpoint)
+{
+    /* Cut the last entry (a note: no rows) with its checkpoint and rewind ledger_state: only a
+     * checkpoint held outside can tell, and it does. */
+    char *held_now = NULL;
+    ctm_db *db = NULL;
+    ok(ctm_open(&db, db_path, NULL));
+    ok(ctm_audit_checkpoint(&held_now, db));
+    uint64_t size = 0;
+    ok(ctm_audit_size(db, &size));
+    ctm_close(db);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TEMP TABLE keep AS SELECT * FROM ledger_state;"
+             "DELETE FROM ledger WHERE seq = %llu; DELETE FROM checkpoints WHERE size = %llu;",
+             (unsigned long long)size - 1, (unsigned long long)size);
+    tamper(sql);
+    /* rebuild the frontier of size-1 from the remaining leaves */
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ctm__frontier f;
+    ctm__frontier_init(&f);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT leaf_hash FROM ledger ORDER BY seq", -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        ctm__frontier_append(&f, sqlite3_column_blob(st, 0));
+    sqlite3_finalize(st);
+    uint8_t buf[8 + 64 * 32];
+    size_t len = ctm__frontier_encode(&f, buf);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger_state SET size = ?1, frontier = ?2", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)f.size);
+    sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    ctm_verify_result r;
+    ok(verify(vkey, NULL, &r));
+    ck_assert_int_eq(verify(vkey, held_now, &r), CTM_EINTEGRITY);
+    ctm_free(held_now);
+}
+END_TEST
+
+START_TEST(held_checkpoint_of_other_site_is_refused)
+{
+    ctm_verify_result r;
+    const char *bogus = "other.example/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"
+                        "\xe2\x80\x94 other.example/log AAAAAAAA\n";
+    ck_assert_int_eq(verify(vkey, bogus, &r), CTM_EINVAL);
+}
+END_TEST
+
+START_TEST(inclusion_proofs_check_against_the_signed_root)
+{
+    ctm_db *db = NULL;
+    ok(ctm_open(&db, db_path, NULL));
+    uint64_t size = 0;
+    ok(ctm_audit_size(db, &size));
+    for (uint64_t seq = 0; seq < size; seq++) {
+        char *proof = NULL;
+        ok(ctm_audit_prove(&proof, db, seq));
+        char expect[64];
+        snprintf(expect, sizeof expect, "seq %llu\nsize %llu\n", (unsigned long long)seq,
+                 (unsigned long long)size);
+        ck_assert_msg(strncmp(proof, expect, strlen(expect)) == 0, "%s", proof);
+        /* parse it back and check it independently */
+        ctm_hash leaf, root, path[64];
+        size_t count = 0;
+        char *line = strstr(proof, "leaf ");
+        char hex[65];
+        ck_assert_int_eq(sscanf(line, "leaf %64s", hex), 1);
+        ck_assert_int_eq(tu_hex_decode(hex, leaf, 32), 32);
+        line = strstr(proof, "root ");
+        ck_assert_int_eq(sscanf(line, "root %64s", hex), 1);
+        ck_assert_int_eq(tu_hex_decode(hex, root, 32), 32);
+        while ((line = strstr(line + 1, "proof ")) != NULL) {
+            ck_assert_int_eq(sscanf(line, "proof %64s", hex), 1);
+            ck_assert_int_eq(tu_hex_decode(hex, path[count++], 32), 32);
+        }
+        ck_assert_int_eq(ctm__verify_inclusion(seq, size, leaf, (const ctm_hash *)path, count, root),
+                         0);
+        ctm_free(proof);
+    }
+    char *proof = NULL;
+    ck_assert_int_eq(ctm_audit_prove(&proof, db, size), CTM_ENOTFOUND);
+    ck_assert_ptr_null(proof);
+    ctm_close(db);
+}
+END_TEST
+
+START_TEST(verify_needs_no_login_and_writes_nothing)
+{
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_READONLY;
+    ok(ctm_open(&db, db_path, &o));
+    ctm_verify_result r = {.struct_size = sizeof r};
+    ok(ctm_audit_verify(db, vkey, held_early, &r));
+    ck_assert_uint_eq(r.entries, 9);
+    ctm_close(db);
+}
+END_TEST
+
+static Suite *verify_suite(void)
+{
+    Suite *s = suite_create("verify");
+    TCase *tc = tcase_create("intact");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, untouched_database_verifies);
+    tcase_add_test(tc, held_checkpoint_proves_growth);
+    tcase_add_test(tc, inclusion_proofs_check_against_the_signed_root);
+    tcase_add_test(tc, verify_needs_no_login_and_writes_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("tables edited outside");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, changed_row_is_named);
+    tcase_add_test(tc, changed_site_is_named);
+    tcase_add_test(tc, deleted_row_is_named);
+    tcase_add_test(tc, inserted_row_is_named);
+    tcase_add_test(tc, changed_secret_is_named);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ledger edited outside");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, deleted_entry_is_named);
+    tcase_add_test(tc, deleted_last_entry_is_caught);
+    tcase_add_test(tc, swapped_entries_are_named);
+    tcase_add_test(tc, edited_entry_bytes_are_named);
+    tcase_add_test(tc, edited_entry_with_new_leaf_hash_fails_the_checkpoint);
+    tcase_add_test(tc, forged_checkpoint_is_named);
+    tcase_add_test(tc, deleted_checkpoint_of_last_entry_is_caught);
+    tcase_add_test(tc, ledger_state_edit_is_caught);
+    tcase_add_test(tc, wrong_key_fails);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("copies and truncation");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, rolled_back_copy_fails_against_held_checkpoint);
+    tcase_add_test(tc, truncation_is_caught_by_held_checkpoint);
+    tcase_add_test(tc, held_checkpoint_of_other_site_is_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    int rc = tu_run_suite(verify_suite());
+    if (template_dir != NULL)
+        tu_rmtree(template_dir);
+    free(template_dir);
+    ctm_free(vkey);
+    ctm_free(held_early);
+    return rc;
+}
