@@ -50,6 +50,7 @@ static void batch_end(ctm_db *db)
     db->tx_open = 0;
     db->batch_entries = 0;
     db->frontier_loaded = 0;
+    db->user_checked = 0;
 }
 
 int ctm_batch_commit(ctm_db *db)
@@ -189,8 +190,9 @@ static int latest_checkpoint(ctm_db *db, char **note, uint64_t *size)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db->sql,
-                                "SELECT note, size FROM checkpoints ORDER BY size DESC LIMIT 1", -1,
-                                &st, NULL);
+                                "SELECT checkpoint, seq + 1 FROM ledger WHERE checkpoint IS NOT NULL"
+                                " ORDER BY seq DESC LIMIT 1",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK)
         return ctm__sqlerr(db->sql, rc, "reading checkpoints");
     rc = sqlite3_step(st);

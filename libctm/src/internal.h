@@ -65,11 +65,33 @@ struct ctm_db {
     /* transactions */
     int batch;                   /* inside ctm_batch_begin */
     int batch_entries;
-    unsigned savepoint_seq;
     int tx_open;                 /* a transaction with ledger appends is under way */
     ctm__frontier frontier;      /* the tree as of the open transaction */
     int frontier_loaded;
+    uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
+    int user_checked;            /* the user was re-checked inside the open batch */
+    sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
 };
+
+/* Statements of the hot write path, prepared once per handle (store.c). */
+enum ctm__stmt_id {
+    CTM_ST_BEGIN,
+    CTM_ST_COMMIT,
+    CTM_ST_SAVEPOINT,
+    CTM_ST_RELEASE,
+    CTM_ST_LEDGER_INSERT,
+    CTM_ST_LEDGER_TAIL,
+    CTM_ST_LEDGER_CLEAR_FRONTIER,
+    CTM_ST_LEDGER_SEAL,
+    CTM_ST_USER_CHECK,
+    CTM_ST_COLUMNS,
+    CTM_ST_COUNT
+};
+/* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
+int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st);
+/* Step a statement without result rows (a cached one or not); CTM_OK when done. */
+int ctm__step(ctm_db *db, sqlite3_stmt *st, const char *doing);
+_Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
 
 /* The schema, for the live database and for the replay copy built by verify. */
 int ctm__schema_create(sqlite3 *sql);
@@ -102,14 +124,14 @@ typedef struct ctm__action {
     const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
     sqlite3_session *session;
     int open;
-    unsigned savepoint;
 } ctm__action;
 
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
 void ctm__action_param(ctm__action *a, const char *key, const char *value);
 int ctm__action_commit(ctm__action *a);
 void ctm__action_rollback(ctm__action *a);
-/* Sign and store the checkpoint for the current tree size (inside the open transaction). */
+/* Sign the checkpoint of the current tree and store it, with the frontier, on the newest entry
+ * (inside the open transaction, before COMMIT). */
 int ctm__checkpoint_write(ctm_db *db);
 /* The leaf hashes of seq 0..size-1 as stored (malloc'd array). */
 int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves);

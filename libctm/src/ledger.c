@@ -24,22 +24,23 @@ int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
 {
     sqlite3_stmt *st = NULL;
     ctm__frontier_init(f);
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT size, frontier FROM ledger_state WHERE id = 1", -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading the ledger state");
-    rc = sqlite3_step(st);
+    int rc = ctm__stmt(db, CTM_ST_LEDGER_TAIL, &st);
+    if (rc != CTM_OK)
+        return rc;
+    int src = sqlite3_step(st);
     int out = CTM_OK;
-    if (rc == SQLITE_ROW) {
+    if (src == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(st, 1);
         int n = sqlite3_column_bytes(st, 1);
-        if (ctm__frontier_decode(f, p, (size_t)n) != 0 ||
-            (int64_t)f->size != sqlite3_column_int64(st, 0))
-            out = ctm__err(CTM_EINTEGRITY, "ledger_state: the stored tree frontier is damaged");
-    } else if (rc != SQLITE_DONE) {
-        out = ctm__sqlerr(db->sql, rc, "reading the ledger state");
+        int64_t seq = sqlite3_column_int64(st, 0);
+        if (p == NULL || ctm__frontier_decode(f, p, (size_t)n) != 0 || (int64_t)f->size != seq + 1)
+            out = ctm__err(CTM_EINTEGRITY,
+                           "ledger seq %lld: the tree state of the newest entry is missing or damaged",
+                           (long long)seq);
+    } else if (src != SQLITE_DONE) {
+        out = ctm__sqlerr(db->sql, src, "reading the ledger state");
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return out;
 }
 
@@ -54,10 +55,7 @@ static void rollback_to_start(ctm__action *a)
         return;
     a->open = 0;
     if (db->batch) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "ROLLBACK TO ctm_action_%u; RELEASE ctm_action_%u", a->savepoint,
-                 a->savepoint);
-        sqlite3_exec(db->sql, sql, NULL, NULL, NULL);
+        sqlite3_exec(db->sql, "ROLLBACK TO ctm_action; RELEASE ctm_action", NULL, NULL, NULL);
     } else {
         sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
         db->tx_open = 0;
@@ -79,18 +77,14 @@ int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *
     a->user = db->user != NULL ? db->user : "";
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "%s: the database is open read-only", name);
-    int rc;
-    if (db->batch) {
-        char sql[64];
-        a->savepoint = ++db->savepoint_seq;
-        snprintf(sql, sizeof sql, "SAVEPOINT ctm_action_%u", a->savepoint);
-        rc = ctm__exec(db->sql, sql, name);
-    } else {
-        rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", name);
-        if (rc == CTM_OK) {
-            db->tx_open = 1;
-            db->frontier_loaded = 0;
-        }
+    /* Actions never nest, so inside a batch one savepoint name serves every action. */
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__stmt(db, db->batch ? CTM_ST_SAVEPOINT : CTM_ST_BEGIN, &st);
+    if (rc == CTM_OK)
+        rc = ctm__step(db, st, name);
+    if (rc == CTM_OK && !db->batch) {
+        db->tx_open = 1;
+        db->frontier_loaded = 0;
     }
     if (rc != CTM_OK)
         return rc;
@@ -142,18 +136,17 @@ static int colnames_load(ctm_db *db, colnames *c, const char *table, int ncol)
     c->n = ncol;
     snprintf(c->table, sizeof c->table, "%s", table);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT name FROM pragma_table_info(?1) ORDER BY cid", -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading column names");
+    int rc = ctm__stmt(db, CTM_ST_COLUMNS, &st);
+    if (rc != CTM_OK)
+        return rc;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     int i = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < ncol) {
+    while (sqlite3_step(st) == SQLITE_ROW && i < ncol) {
         c->names[i] = ctm__strdup((const char *)sqlite3_column_text(st, 0));
         if (c->names[i++] == NULL)
             break;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (i != ncol || c->names[ncol - 1] == NULL) {
         colnames_clear(c);
         return ctm__err(CTM_ERROR, "table %s: column names do not match the change", table);
@@ -322,18 +315,13 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq, int n, void *
 static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b, const ctm_hash leaf)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "INSERT INTO ledger(seq, entry, leaf_hash) VALUES (?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-        sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, leaf, CTM_HASH_SIZE, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, rc, "appending to the ledger");
-    return CTM_OK;
+    int rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT, &st);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, leaf, CTM_HASH_SIZE, SQLITE_STATIC);
+    return ctm__step(db, st, "appending to the ledger");
 }
 
 int ctm__checkpoint_write(ctm_db *db)
@@ -352,49 +340,44 @@ int ctm__checkpoint_write(ctm_db *db)
     free(body);
     if (note == NULL)
         return ctm__err(CTM_ENOMEM, "signing the checkpoint: out of memory");
-    uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
-    size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql, "INSERT INTO checkpoints(size, note) VALUES (?, ?)", -1,
-                                 &st, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->frontier.size);
+    /* The frontier lives on the newest entry only: take it off the one before this transaction. */
+    if (db->tx_start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->tx_start_size - 1);
+        rc = ctm__step(db, st, "storing the checkpoint");
+    }
+    if (rc == CTM_OK)
+        rc = ctm__stmt(db, CTM_ST_LEDGER_SEAL, &st);
+    if (rc == CTM_OK) {
+        uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
+        size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->frontier.size - 1);
         sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
-        src = sqlite3_step(st);
+        sqlite3_bind_blob(st, 3, fbuf, (int)flen, SQLITE_STATIC);
+        rc = ctm__step(db, st, "storing the checkpoint");
     }
-    sqlite3_finalize(st);
     free(note);
-    if (src != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, src, "storing the checkpoint");
-    src = sqlite3_prepare_v2(db->sql,
-                             "INSERT OR REPLACE INTO ledger_state(id, size, frontier) VALUES (1, ?, ?)",
-                             -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->frontier.size);
-        sqlite3_bind_blob(st, 2, fbuf, (int)flen, SQLITE_STATIC);
-        src = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, src, "storing the ledger state");
-    return CTM_OK;
+    return rc;
 }
 
 static int finish(ctm__action *a)
 {
     ctm_db *db = a->db;
+    sqlite3_stmt *st = NULL;
     int rc;
     if (db->batch) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "RELEASE ctm_action_%u", a->savepoint);
-        rc = ctm__exec(db->sql, sql, a->name);
+        rc = ctm__stmt(db, CTM_ST_RELEASE, &st);
+        if (rc == CTM_OK)
+            rc = ctm__step(db, st, a->name);
         if (rc == CTM_OK)
             db->batch_entries++;
         return rc;
     }
     rc = ctm__checkpoint_write(db);
     if (rc == CTM_OK)
-        rc = ctm__exec(db->sql, "COMMIT", a->name);
+        rc = ctm__stmt(db, CTM_ST_COMMIT, &st);
+    if (rc == CTM_OK)
+        rc = ctm__step(db, st, a->name);
     if (rc == CTM_OK) {
         db->tx_open = 0;
         db->frontier_loaded = 0;
@@ -407,7 +390,10 @@ int ctm__action_commit(ctm__action *a)
     ctm_db *db = a->db;
     void *cs = NULL;
     int ncs = 0;
-    int src = sqlite3session_changeset(a->session, &ncs, &cs);
+    /* Most actions of a batch change no rows (notes) or few: asking an empty session for its
+     * changeset would still run two SQL statements. */
+    int src = sqlite3session_isempty(a->session) ? SQLITE_OK
+                                                 : sqlite3session_changeset(a->session, &ncs, &cs);
     sqlite3session_delete(a->session);
     a->session = NULL;
     if (src != SQLITE_OK) {
@@ -419,6 +405,7 @@ int ctm__action_commit(ctm__action *a)
     if (!db->frontier_loaded) {
         rc = ctm__ledger_state(db, &db->frontier);
         db->frontier_loaded = rc == CTM_OK;
+        db->tx_start_size = db->frontier.size;
     }
     ctm__frontier next = db->frontier;
     ctm__buf b;

@@ -43,16 +43,14 @@ static const char *const migrations[] = {
     "CREATE TABLE ledger("
     "  seq INTEGER PRIMARY KEY,"
     "  entry BLOB NOT NULL,"
-    "  leaf_hash BLOB NOT NULL);"
-    "CREATE TABLE checkpoints("
-    "  size INTEGER PRIMARY KEY,"
-    "  note TEXT NOT NULL);"
-    "CREATE TABLE ledger_state("
-    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
-    "  size INTEGER NOT NULL,"
-    "  frontier BLOB NOT NULL);",
+    "  leaf_hash BLOB NOT NULL,"
+    /* The signed checkpoint of the tree of seq + 1 entries, on each transaction's last entry,
+     * and the tree's compact frontier on the newest entry only: one row, one page per commit. */
+    "  checkpoint TEXT,"
+    "  frontier BLOB);"
+    "CREATE VIEW checkpoints AS"
+    "  SELECT seq + 1 AS size, checkpoint AS note FROM ledger WHERE checkpoint IS NOT NULL;",
 };
-
 
 int ctm__table_is_secret(const char *table)
 {
@@ -277,6 +275,41 @@ fail:
     return rc;
 }
 
+static const char *const stmt_sql[CTM_ST_COUNT] = {
+    [CTM_ST_BEGIN] = "BEGIN IMMEDIATE",
+    [CTM_ST_COMMIT] = "COMMIT",
+    [CTM_ST_SAVEPOINT] = "SAVEPOINT ctm_action",
+    [CTM_ST_RELEASE] = "RELEASE ctm_action",
+    [CTM_ST_LEDGER_INSERT] = "INSERT INTO ledger(seq, entry, leaf_hash) VALUES (?1, ?2, ?3)",
+    [CTM_ST_LEDGER_TAIL] = "SELECT seq, frontier FROM ledger ORDER BY seq DESC LIMIT 1",
+    [CTM_ST_LEDGER_CLEAR_FRONTIER] = "UPDATE ledger SET frontier = NULL WHERE seq = ?1",
+    [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
+    [CTM_ST_USER_CHECK] = "SELECT disabled, role, unblinded, public_key FROM users WHERE id = ?1",
+    [CTM_ST_COLUMNS] = "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+};
+
+int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st)
+{
+    if (db->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(db->sql, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &db->stmts[id], NULL);
+        if (rc != SQLITE_OK)
+            return ctm__sqlerr(db->sql, rc, stmt_sql[id]);
+    } else {
+        sqlite3_reset(db->stmts[id]);
+        sqlite3_clear_bindings(db->stmts[id]);
+    }
+    *st = db->stmts[id];
+    return CTM_OK;
+}
+
+int ctm__step(ctm_db *db, sqlite3_stmt *st, const char *doing)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
+}
+
 void ctm_close(ctm_db *db)
 {
     if (db == NULL)
@@ -285,6 +318,8 @@ void ctm_close(ctm_db *db)
     if (db->sql != NULL) {
         if (db->tx_open || db->batch)
             sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < CTM_ST_COUNT; i++)
+            sqlite3_finalize(db->stmts[i]);
         /* close_v2: result sets still open keep the connection alive until they are freed. */
         sqlite3_close_v2(db->sql);
     }

@@ -254,6 +254,7 @@ void ctm_logout(ctm_db *db)
     db->user = db->user_printed = db->user_role = NULL;
     db->user_id = 0;
     db->user_unblinded = 0;
+    db->user_checked = 0;
 }
 
 const char *ctm_current_user(const ctm_db *db)
@@ -450,42 +451,67 @@ static unsigned role_bit(const char *role)
     return 0;
 }
 
+/* A password reset by an administrator replaces the user's key: a session that unsealed the old
+ * one must not sign with it any more. */
+static int session_key_current(ctm_db *db, sqlite3_stmt *st)
+{
+    uint8_t pub[32];
+    if (db->user_sk == NULL || sqlite3_column_bytes(st, 3) != 32)
+        return 0;
+    crypto_sign_ed25519_sk_to_pk(pub, db->user_sk);
+    return sodium_memcmp(pub, sqlite3_column_blob(st, 3), 32) == 0;
+}
+
+/* Re-read the account: another administrator may have disabled it or changed its role.  Inside
+ * a batch this handle holds the write lock, so nobody else can have changed it since the first
+ * check. */
+static int refresh_user(ctm_db *db, const char *action)
+{
+    if (db->batch && db->user_checked)
+        return CTM_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__stmt(db, CTM_ST_USER_CHECK, &st);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, db->user_id);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
+                                           db->user)
+                                : ctm__sqlerr(db->sql, src, action);
+    } else if (sqlite3_column_int(st, 0) != 0) {
+        rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
+    } else if (!session_key_current(db, st)) {
+        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password reset); "
+                                 "log in again", action, db->user);
+    } else if (strcmp((const char *)sqlite3_column_text(st, 1), db->user_role) != 0) {
+        char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
+        if (role == NULL) {
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+        } else {
+            free(db->user_role);
+            db->user_role = role;
+        }
+    }
+    if (rc == CTM_OK) {
+        db->user_unblinded = sqlite3_column_int(st, 2);
+        db->user_checked = db->batch;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action)
 {
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "%s: no database handle", action);
     if (db->user == NULL)
         return ctm__err(CTM_EMISUSE, "%s: nobody is logged in", action);
-    /* Re-read the account: another administrator may have disabled it or changed its role. */
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT disabled, role, unblinded FROM users WHERE id = ?1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, action);
-    sqlite3_bind_int64(st, 1, db->user_id);
-    rc = sqlite3_step(st);
-    int out = CTM_OK;
-    if (rc != SQLITE_ROW) {
-        out = rc == SQLITE_DONE ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
-                                           db->user)
-                                : ctm__sqlerr(db->sql, rc, action);
-    } else if (sqlite3_column_int(st, 0) != 0) {
-        out = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
-    } else {
-        char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
-        if (role == NULL) {
-            out = ctm__err(CTM_ENOMEM, "out of memory");
-        } else {
-            free(db->user_role);
-            db->user_role = role;
-            db->user_unblinded = sqlite3_column_int(st, 2);
-            if (role_mask != 0 && (role_bit(role) & role_mask) == 0)
-                out = ctm__err(CTM_EDENIED, "%s: not allowed for the role '%s' of user '%s'",
-                               action, role, db->user);
-        }
-    }
-    sqlite3_finalize(st);
-    return out;
+    int rc = refresh_user(db, action);
+    if (rc == CTM_OK && role_mask != 0 && (role_bit(db->user_role) & role_mask) == 0)
+        rc = ctm__err(CTM_EDENIED, "%s: not allowed for the role '%s' of user '%s'", action,
+                      db->user_role, db->user);
+    return rc;
 }
 
 /* A wrong password or unknown user: record it, and lock the account after too many. */
@@ -626,6 +652,7 @@ int ctm_user_add(ctm_db *db, const char *user, const char *role, int unblinded,
 static int account_change(ctm_db *db, const char *action, const char *user, const char *reason,
                           const char *sql, const char *role, int flag, user_row *target)
 {
+    memset(target, 0, sizeof *target);
     int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, action);
     if (rc == CTM_OK)
         rc = ctm__check_name("user name", user);

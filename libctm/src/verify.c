@@ -16,10 +16,8 @@ typedef struct vstate {
     uint8_t pub[32];
     ctm__frontier frontier;
     ctm_verify_result r;
-    /* checkpoints of the database, ascending */
-    uint64_t *cp_sizes;
-    char **cp_notes;
-    size_t ncp, cp_next;
+    uint64_t last_checkpoint;    /* size of the newest checkpoint seen so far */
+    int64_t frontier_seq;        /* the entry carrying the stored tree state, or -1 */
     /* the checkpoint held outside */
     int have_held;
     uint64_t held_size;
@@ -84,60 +82,26 @@ static int open_checkpoint(vstate *v, const char *note, uint64_t *size, ctm_hash
     return ok ? 0 : -1;
 }
 
-static int load_checkpoints(vstate *v)
+/* The checkpoint stored on the entry that ends a transaction: signed by the site over the
+ * root of the entries so far; and, on the newest entry, the stored tree state. */
+static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const void *frontier,
+                               int frontier_len)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT size, note FROM live.checkpoints ORDER BY size", -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK)
-        return fail(v, -1, "checkpoints", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
-    size_t cap = 0;
-    int out = CTM_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (v->ncp == cap) {
-            cap = cap ? cap * 2 : 64;
-            uint64_t *s = realloc(v->cp_sizes, cap * sizeof *s);
-            if (s != NULL)
-                v->cp_sizes = s;
-            char **n = realloc(v->cp_notes, cap * sizeof *n);
-            if (n != NULL)
-                v->cp_notes = n;
-            if (s == NULL || n == NULL) {
-                out = ctm__err(CTM_ENOMEM, "out of memory");
-                break;
-            }
-        }
-        const char *note = (const char *)sqlite3_column_text(st, 1);
-        v->cp_sizes[v->ncp] = (uint64_t)sqlite3_column_int64(st, 0);
-        v->cp_notes[v->ncp] = ctm__strdup(note != NULL ? note : "");
-        if (v->cp_notes[v->ncp++] == NULL) {
-            out = ctm__err(CTM_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
-static int check_checkpoint_at(vstate *v, uint64_t size)
-{
-    while (v->cp_next < v->ncp && v->cp_sizes[v->cp_next] < size)
-        v->cp_next++; /* a size already passed: cannot happen with ordered sizes */
     ctm_hash root;
-    ctm__frontier_root(&v->frontier, root);
-    if (v->cp_next < v->ncp && v->cp_sizes[v->cp_next] == size) {
+    int need_root = note != NULL || (v->have_held && v->held_size == size);
+    if (need_root)
+        ctm__frontier_root(&v->frontier, root);
+    if (note != NULL) {
         uint64_t csize;
         ctm_hash croot;
-        if (open_checkpoint(v, v->cp_notes[v->cp_next], &csize, croot) != 0)
-            return fail(v, (int64_t)size - 1, "checkpoints", NULL,
-                        "checkpoint of size %llu: signature does not verify with the site key %s",
-                        (unsigned long long)size, v->origin);
+        if (open_checkpoint(v, note, &csize, croot) != 0)
+            return fail(v, (int64_t)size - 1, "ledger", NULL,
+                        "the checkpoint does not verify with the site key %s", v->origin);
         if (csize != size || sodium_memcmp(croot, root, CTM_HASH_SIZE) != 0)
-            return fail(v, (int64_t)size - 1, "checkpoints", NULL,
-                        "checkpoint of size %llu: signed root differs from the entries' root",
-                        (unsigned long long)size);
+            return fail(v, (int64_t)size - 1, "ledger", NULL,
+                        "the checkpoint signs another tree than the entries up to here make");
         v->r.checkpoints++;
-        v->cp_next++;
+        v->last_checkpoint = size;
     }
     if (v->have_held && v->held_size == size &&
         sodium_memcmp(v->held_root, root, CTM_HASH_SIZE) != 0)
@@ -145,6 +109,14 @@ static int check_checkpoint_at(vstate *v, uint64_t size)
                     "the log at size %llu differs from the checkpoint held outside: entries were "
                     "rewritten",
                     (unsigned long long)size);
+    if (frontier != NULL) {
+        uint8_t buf[8 + 64 * CTM_HASH_SIZE];
+        size_t len = ctm__frontier_encode(&v->frontier, buf);
+        if (v->frontier_seq >= 0 || (size_t)frontier_len != len || memcmp(frontier, buf, len) != 0)
+            return fail(v, (int64_t)size - 1, "ledger", NULL,
+                        "the stored tree state does not match the entries");
+        v->frontier_seq = (int64_t)size - 1;
+    }
     return CTM_OK;
 }
 
@@ -349,9 +321,12 @@ static int keep_leaf(vstate *v, uint64_t seq, const ctm_hash leaf)
     return CTM_OK;
 }
 
-static int check_entry(vstate *v, uint64_t seq, const uint8_t *p, size_t n, const void *stored_leaf,
-                       int stored_len)
+static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 {
+    const uint8_t *p = sqlite3_column_blob(row, 1);
+    size_t n = (size_t)sqlite3_column_bytes(row, 1);
+    const void *stored_leaf = sqlite3_column_blob(row, 2);
+    int stored_len = sqlite3_column_bytes(row, 2);
     ctm__entry e;
     char why[128];
     if (ctm__entry_decode(&e, p, n, why, sizeof why) != 0)
@@ -375,7 +350,8 @@ static int check_entry(vstate *v, uint64_t seq, const uint8_t *p, size_t n, cons
     if (rc == CTM_OK) {
         ctm__frontier_append(&v->frontier, leaf);
         v->r.entries++;
-        rc = check_checkpoint_at(v, seq + 1);
+        rc = check_checkpoint_at(v, seq + 1, (const char *)sqlite3_column_text(row, 3),
+                                 sqlite3_column_blob(row, 4), sqlite3_column_bytes(row, 4));
     }
     return rc;
 }
@@ -383,7 +359,7 @@ static int check_entry(vstate *v, uint64_t seq, const uint8_t *p, size_t n, cons
 static int walk_ledger(vstate *v)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, leaf_hash FROM live.ledger ORDER BY seq",
+    int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, leaf_hash, checkpoint, frontier FROM live.ledger ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fail(v, -1, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
@@ -396,9 +372,7 @@ static int walk_ledger(vstate *v)
                        "entry missing (the next stored entry is seq %lld)", (long long)seq);
             break;
         }
-        const uint8_t *p = sqlite3_column_blob(st, 1);
-        size_t n = (size_t)sqlite3_column_bytes(st, 1);
-        out = check_entry(v, expect, p, n, sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2));
+        out = check_entry(v, expect, st);
         expect++;
     }
     if (out == CTM_OK && rc != SQLITE_DONE)
@@ -407,19 +381,18 @@ static int walk_ledger(vstate *v)
     return out;
 }
 
-/* After the walk: no checkpoint beyond the log, the last one covers it all, state agrees. */
+/* After the walk: the last checkpoint covers the whole log, the newest entry holds the tree
+ * state, and a checkpoint held outside is consistent with it. */
 static int check_tail(vstate *v)
 {
     uint64_t n = v->frontier.size;
-    if (v->cp_next < v->ncp)
-        return fail(v, (int64_t)v->cp_sizes[v->cp_next] - 1, "checkpoints", NULL,
-                    "a checkpoint of size %llu has no matching entries: the log was truncated",
-                    (unsigned long long)v->cp_sizes[v->cp_next]);
-    if (n > 0 && (v->ncp == 0 || v->cp_sizes[v->ncp - 1] != n))
-        return fail(v, (int64_t)(v->ncp ? v->cp_sizes[v->ncp - 1] : 0), "checkpoints", NULL,
-                    "entries after the last signed checkpoint (log of %llu entries): added outside "
-                    "libctm",
-                    (unsigned long long)n);
+    if (n > 0 && v->last_checkpoint != n)
+        return fail(v, (int64_t)v->last_checkpoint, "ledger", NULL,
+                    "entries after the last signed checkpoint (size %llu of %llu): added outside "
+                    "libctm or its checkpoint removed",
+                    (unsigned long long)v->last_checkpoint, (unsigned long long)n);
+    if (n > 0 && v->frontier_seq != (int64_t)n - 1)
+        return fail(v, (int64_t)n - 1, "ledger", NULL, "the newest entry lacks the tree state");
     if (v->have_held && v->held_size > n)
         return fail(v, (int64_t)n, NULL, NULL,
                     "the database has %llu entries but the checkpoint held outside has %llu: the "
@@ -438,23 +411,6 @@ static int check_tail(vstate *v)
             return fail(v, (int64_t)v->held_size, NULL, NULL,
                         "no consistency proof from the checkpoint held outside");
     }
-    sqlite3_stmt *st = NULL;
-    int ok = 0;
-    if (sqlite3_prepare_v2(v->sql, "SELECT size, frontier FROM live.ledger_state WHERE id = 1", -1,
-                           &st, NULL) == SQLITE_OK) {
-        int rc = sqlite3_step(st);
-        uint8_t buf[8 + 64 * CTM_HASH_SIZE];
-        size_t len = ctm__frontier_encode(&v->frontier, buf);
-        ok = (rc == SQLITE_DONE && n == 0) ||
-             (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) == n &&
-              (size_t)sqlite3_column_bytes(st, 1) == len &&
-              memcmp(sqlite3_column_blob(st, 1), buf, len) == 0);
-    }
-    sqlite3_finalize(st);
-    if (!ok)
-        return fail(v, (int64_t)n, "ledger_state", NULL,
-                    "the stored tree state does not match the log of %llu entries",
-                    (unsigned long long)n);
     return CTM_OK;
 }
 
@@ -614,10 +570,6 @@ static void vstate_free(vstate *v)
         sqlite3_exec(v->sql, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(v->sql);
     }
-    for (size_t i = 0; i < v->ncp; i++)
-        free(v->cp_notes[i]);
-    free(v->cp_notes);
-    free(v->cp_sizes);
     free(v->origin);
     free(v->leaves);
 }
@@ -632,14 +584,13 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     memset(&v, 0, sizeof v);
     v.r.struct_size = sizeof v.r;
     v.r.failed_seq = -1;
+    v.frontier_seq = -1;
     ctm__frontier_init(&v.frontier);
     int rc = load_key(&v, db, vkey);
     if (rc == CTM_OK)
         rc = load_held(&v, held_checkpoint);
     if (rc == CTM_OK)
         rc = open_replay(&v, db);
-    if (rc == CTM_OK)
-        rc = load_checkpoints(&v);
     if (rc == CTM_OK)
         rc = walk_ledger(&v);
     if (rc == CTM_OK)

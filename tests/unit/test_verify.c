@@ -237,28 +237,28 @@ START_TEST(edited_entry_with_new_leaf_hash_fails_the_checkpoint)
     sqlite3_finalize(st);
     sqlite3_close(s);
     free(e);
-    expect_failure("checkpoints", 2);
+    expect_failure("ledger", 2);
 }
 END_TEST
 
 START_TEST(forged_checkpoint_is_named)
 {
-    tamper("UPDATE checkpoints SET note = replace(note, 'libctm/', 'libctX/') WHERE size = 3");
-    expect_failure("checkpoints", 2);
+    tamper("UPDATE ledger SET checkpoint = replace(checkpoint, 'libctm/', 'libctX/') WHERE seq = 2");
+    expect_failure("ledger", 2);
 }
 END_TEST
 
 START_TEST(deleted_checkpoint_of_last_entry_is_caught)
 {
-    tamper("DELETE FROM checkpoints WHERE size = (SELECT max(size) FROM checkpoints)");
-    expect_failure("checkpoints", -1);
+    tamper("UPDATE ledger SET checkpoint = NULL WHERE seq = (SELECT max(seq) FROM ledger)");
+    expect_failure("ledger", -1);
 }
 END_TEST
 
-START_TEST(ledger_state_edit_is_caught)
+START_TEST(tree_state_edit_is_caught)
 {
-    tamper("UPDATE ledger_state SET size = size - 1");
-    expect_failure("ledger_state", -1);
+    tamper("UPDATE ledger SET frontier = substr(frontier, 1, 40) WHERE seq = (SELECT max(seq) FROM ledger)");
+    expect_failure("ledger", 8);
 }
 END_TEST
 
@@ -310,7 +310,7 @@ END_TEST
 
 START_TEST(truncation_is_caught_by_held_checkpoint)
 {
-    /* Cut the last entry (a note: no rows) with its checkpoint and rewind ledger_state: only a
+    /* Cut the last entry (a note: no rows) with its checkpoint and rewrite the stored tree state: only a
      * checkpoint held outside can tell, and it does. */
     char *held_now = NULL;
     ctm_db *db = NULL;
@@ -321,9 +321,7 @@ START_TEST(truncation_is_caught_by_held_checkpoint)
     ctm_close(db);
     char sql[512];
     snprintf(sql, sizeof sql,
-             "CREATE TEMP TABLE keep AS SELECT * FROM ledger_state;"
-             "DELETE FROM ledger WHERE seq = %llu; DELETE FROM checkpoints WHERE size = %llu;",
-             (unsigned long long)size - 1, (unsigned long long)size);
+             "DELETE FROM ledger WHERE seq = %llu", (unsigned long long)size - 1);
     tamper(sql);
     /* rebuild the frontier of size-1 from the remaining leaves */
     sqlite3 *s = NULL;
@@ -338,7 +336,7 @@ START_TEST(truncation_is_caught_by_held_checkpoint)
     sqlite3_finalize(st);
     uint8_t buf[8 + 64 * 32];
     size_t len = ctm__frontier_encode(&f, buf);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger_state SET size = ?1, frontier = ?2", -1, &st,
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET frontier = ?2 WHERE seq = ?1 - 1", -1, &st,
                                         NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)f.size);
@@ -445,7 +443,7 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, edited_entry_with_new_leaf_hash_fails_the_checkpoint);
     tcase_add_test(tc, forged_checkpoint_is_named);
     tcase_add_test(tc, deleted_checkpoint_of_last_entry_is_caught);
-    tcase_add_test(tc, ledger_state_edit_is_caught);
+    tcase_add_test(tc, tree_state_edit_is_caught);
     tcase_add_test(tc, wrong_key_fails);
     suite_add_tcase(s, tc);
 

@@ -1,0 +1,279 @@
+/* bench_ledger.c - ledger throughput against raw baselines measured in the same run.
+ *
+ *   build/bench/bench_ledger [--quick] [DIR]
+ *
+ * Prints, for each figure, libctm's rate beside a raw baseline doing the least the same job
+ * needs, and their ratio:
+ *   durable single actions   ctm_audit_note, one transaction each  vs  one-row INSERT + COMMIT
+ *                            (WAL, synchronous=FULL) of a row the size of the entry
+ *   entries in one batch     N ctm_audit_note in ctm_batch_*        vs  N INSERTs in one transaction
+ *   e-signature cost         raw crypto_sign_detached/s over entry-sized messages (for reference)
+ *   verify                   ctm_audit_verify entries/s              vs  SHA-256 leaf hashes/s of
+ *                                                                      the same entry bytes
+ * docs/performance.md keeps the figures.
+ */
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctm.h"
+#include "merkle.h"
+
+#define PW "benchmark password"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench: %s failed (%d): %s\n", what, rc, ctm_errmsg());
+    exit(1);
+}
+
+static void report(const char *name, double ours, double raw, const char *unit, double target)
+{
+    double ratio = ours / raw;
+    printf("%-28s %12.0f %-10s raw %12.0f   ratio %5.2f   target >= %.2f  %s\n", name, ours, unit,
+           raw, ratio, target, ratio >= target ? "ok" : "BELOW TARGET");
+}
+
+/* A note text that makes an entry of about `entry_bytes` bytes. */
+static char *note_text(size_t len)
+{
+    char *t = malloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (char)('a' + i % 26);
+    t[len] = '\0';
+    return t;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *s = NULL;
+    remove(path);
+    if (sqlite3_open(path, &s) != SQLITE_OK)
+        die("raw open", -1);
+    sqlite3_exec(s,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                 "CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+                 NULL, NULL, NULL);
+    return s;
+}
+
+/* Raw rows/s: n INSERTs of `size`-byte blobs, one transaction each or all in one. */
+static double raw_inserts(const char *path, int n, size_t size, int one_transaction)
+{
+    sqlite3 *s = raw_open(path);
+    sqlite3_stmt *st = NULL;
+    uint8_t *blob = malloc(size);
+    randombytes_buf(blob, size);
+    sqlite3_prepare_v2(s, "INSERT INTO t(data) VALUES (?1)", -1, &st, NULL);
+    double t0 = now();
+    if (one_transaction)
+        sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        if (!one_transaction)
+            sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        blob[0] = (uint8_t)i;
+        sqlite3_bind_blob(st, 1, blob, (int)size, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            die("raw insert", -1);
+        sqlite3_reset(st);
+        if (!one_transaction)
+            sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+    }
+    if (one_transaction)
+        sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+    double t = now() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    free(blob);
+    return n / t;
+}
+
+static ctm_db *make_db(const char *path)
+{
+    char key[4200];
+    snprintf(key, sizeof key, "%s.key", path);
+    remove(path);
+    remove(key);
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    int rc = ctm_open(&db, path, &o);
+    if (rc != CTM_OK)
+        die("ctm_open", rc);
+    if ((rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW)) != CTM_OK)
+        die("ctm_init", rc);
+    return db;
+}
+
+/* The average entry size of the notes, read back from the ledger. */
+static size_t entry_size(const char *path)
+{
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    double avg = 0;
+    sqlite3_open(path, &s);
+    sqlite3_prepare_v2(s, "SELECT avg(length(entry)) FROM ledger WHERE seq > 0", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        avg = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return (size_t)avg;
+}
+
+static double ours_single(ctm_db *db, int n, const char *text)
+{
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        int rc = ctm_audit_note(db, text, NULL);
+        if (rc != CTM_OK)
+            die("ctm_audit_note", rc);
+    }
+    return n / (now() - t0);
+}
+
+static double ours_batch(ctm_db *db, int n, const char *text)
+{
+    double t0 = now();
+    int rc = ctm_batch_begin(db);
+    for (int i = 0; rc == CTM_OK && i < n; i++)
+        rc = ctm_audit_note(db, text, NULL);
+    if (rc == CTM_OK)
+        rc = ctm_batch_commit(db);
+    if (rc != CTM_OK)
+        die("batch", rc);
+    return n / (now() - t0);
+}
+
+static double raw_sign(int n, size_t size)
+{
+    uint8_t pk[32], sk[64], sig[64];
+    uint8_t *msg = malloc(size);
+    randombytes_buf(msg, size);
+    crypto_sign_keypair(pk, sk);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        msg[0] = (uint8_t)i;
+        crypto_sign_detached(sig, NULL, msg, size, sk);
+    }
+    double t = now() - t0;
+    free(msg);
+    return n / t;
+}
+
+/* Raw: SHA-256 leaf hashes of the very entry bytes verify will hash, already in memory. */
+static double raw_leaf_hashes(const char *path, uint64_t *count)
+{
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    sqlite3_open(path, &s);
+    sqlite3_prepare_v2(s, "SELECT entry FROM ledger ORDER BY seq", -1, &st, NULL);
+    size_t cap = 1024, n = 0;
+    uint8_t **bufs = malloc(cap * sizeof *bufs);
+    size_t *lens = malloc(cap * sizeof *lens);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap *= 2;
+            bufs = realloc(bufs, cap * sizeof *bufs);
+            lens = realloc(lens, cap * sizeof *lens);
+        }
+        lens[n] = (size_t)sqlite3_column_bytes(st, 0);
+        bufs[n] = malloc(lens[n]);
+        memcpy(bufs[n], sqlite3_column_blob(st, 0), lens[n]);
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    ctm_hash h, acc = {0};
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        ctm__leaf_hash(bufs[i], lens[i], h);
+        acc[0] ^= h[0];
+    }
+    double t = now() - t0;
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    *count = n + acc[0] * 0;
+    return n / t;
+}
+
+static double ours_verify(const char *path, uint64_t *entries)
+{
+    ctm_db *db = NULL;
+    int rc = ctm_open(&db, path, NULL);
+    if (rc != CTM_OK)
+        die("ctm_open", rc);
+    ctm_verify_result r = {.struct_size = sizeof r};
+    double t0 = now();
+    rc = ctm_audit_verify(db, NULL, NULL, &r);
+    double t = now() - t0;
+    if (rc != CTM_OK)
+        die("verify", rc);
+    ctm_close(db);
+    *entries = r.entries;
+    return r.entries / t;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *dir = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else
+            dir = argv[i];
+    }
+    if (sodium_init() < 0)
+        return 1;
+    int n_single = quick ? 100 : 500;
+    int n_batch = quick ? 5000 : 50000;
+    char path[4096], raw[4096];
+    snprintf(path, sizeof path, "%s/ctm-bench.db", dir);
+    snprintf(raw, sizeof raw, "%s/ctm-bench-raw.db", dir);
+    char *text = note_text(200);
+
+    printf("libctm %s ledger benchmark (%s)\n", ctm_version(), quick ? "quick" : "full");
+    ctm_db *db = make_db(path);
+    /* warm up: first entries create pages and load the site key */
+    ours_single(db, 10, text);
+    double single = ours_single(db, n_single, text);
+    size_t esize = entry_size(path);
+    printf("entry size: %zu bytes (a %zu-byte note)\n\n", esize, strlen(text));
+    double raw_single = raw_inserts(raw, n_single, esize, 0);
+    report("durable single actions", single, raw_single, "entries/s", 0.8);
+
+    double batch = ours_batch(db, n_batch, text);
+    double raw_batch = raw_inserts(raw, n_batch, esize, 1);
+    report("entries in one batch", batch, raw_batch, "entries/s", 0.5);
+    ctm_close(db);
+
+    printf("%-28s %12.0f %-10s (raw crypto_sign_detached over %zu bytes)\n", "e-signatures", raw_sign(20000, esize),
+           "signs/s", esize);
+
+    uint64_t entries = 0, hashed = 0;
+    double ver = ours_verify(path, &entries);
+    double hashes = raw_leaf_hashes(path, &hashed);
+    char label[64];
+    snprintf(label, sizeof label, "verify (%llu entries)", (unsigned long long)entries);
+    report(label, ver, hashes, "entries/s", 0.5);
+
+    char key[4200];
+    snprintf(key, sizeof key, "%s.key", path);
+    remove(path);
+    remove(key);
+    remove(raw);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,691 @@
+"""libctm for Python: clinical trial medication management with a signed audit ledger.
+
+This is the Pythonic layer over the SWIG-generated low-level module ``ctm._ctm`` (which mirrors
+``ctm.h`` one to one).  Here every libctm failure becomes an exception (a subclass of
+:class:`ctm.Error`), handles are objects with context managers, and result sets are iterators of
+dicts::
+
+    import ctm
+
+    with ctm.init("site.db", site="Hospital Pharmacy", admin="alice",
+                  password="correct horse battery") as db:
+        db.user_add("bob", "pharmacist", "another long password", printed_name="Bob Smith")
+        db.note("monitor visit", meaning="reviewed")
+
+    with ctm.open("site.db", user="alice", password="correct horse battery") as db:
+        for event in db.events():
+            print(event["seq"], event["action"], event["user"])
+        print(db.verify())
+
+Objects from one :class:`Database` (its :class:`Query` results) keep the database alive, and
+everything refuses use after :meth:`Database.close` with :class:`MisuseError` instead of crashing.
+One Database is meant for one thread at a time, like the C handle it wraps.
+"""
+
+import contextlib
+import csv
+import itertools
+import json
+import os
+
+from . import _ctm as _c
+
+__all__ = [
+    "Error", "InvalidError", "NoMemoryError", "FileError", "NotADatabaseError", "VersionError",
+    "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
+    "IntegrityError", "BusyError", "MisuseError", "DisabledError",
+    "Database", "Query", "open", "init", "version", "ROLES",
+]
+
+__version__ = _c.ctm_version()
+
+#: The roles libctm knows, as accepted by :meth:`Database.user_add`.
+ROLES = ("admin", "pharmacist", "technician", "investigator", "monitor")
+
+
+def version():
+    """Return the version of the libctm shared library in use, e.g. ``"0.1.0"``."""
+    return _c.ctm_version()
+
+
+# ---------------------------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------------------------
+
+class Error(Exception):
+    """A libctm failure.
+
+    Attributes:
+        code: the libctm status code (a negative ``CTM_E*`` value).
+        message: the message from ``ctm_errmsg()``, naming the offending field or value (or the
+            static text for the code when the library gave none).
+    """
+
+    code = _c.CTM_ERROR
+
+    def __init__(self, message="", code=None):
+        if code is None:
+            code = type(self).code
+        self.code = code
+        self.message = message or _c.ctm_errstr(code)
+        super().__init__(self.message)
+
+
+class InvalidError(Error, ValueError):
+    """Bad input: a name, value or argument is not acceptable (``CTM_EINVAL``)."""
+    code = _c.CTM_EINVAL
+
+
+class NoMemoryError(Error, MemoryError):
+    """Out of memory (``CTM_ENOMEM``)."""
+    code = _c.CTM_ENOMEM
+
+
+class FileError(Error):
+    """A file (database, key file) could not be read or written (``CTM_EIO``)."""
+    code = _c.CTM_EIO
+
+
+class NotADatabaseError(Error):
+    """The file is not a libctm database (``CTM_ENOTDB``)."""
+    code = _c.CTM_ENOTDB
+
+
+class VersionError(Error):
+    """The database was written by a newer libctm (``CTM_EVERSION``)."""
+    code = _c.CTM_EVERSION
+
+
+class AuthError(Error):
+    """Authentication failed: unknown user or wrong password (``CTM_EAUTH``)."""
+    code = _c.CTM_EAUTH
+
+
+class PermissionDenied(Error):
+    """The user's role does not allow the action (``CTM_EDENIED``)."""
+    code = _c.CTM_EDENIED
+
+
+class BlindingError(Error):
+    """The action would reveal blinded information to a blinded user (``CTM_EBLINDED``)."""
+    code = _c.CTM_EBLINDED
+
+
+class NotFoundError(Error, LookupError):
+    """The named record does not exist (``CTM_ENOTFOUND``)."""
+    code = _c.CTM_ENOTFOUND
+
+
+class ExistsError(Error):
+    """A record with that name or number already exists (``CTM_EEXISTS``)."""
+    code = _c.CTM_EEXISTS
+
+
+class RuleError(Error):
+    """A rule of the trade refuses the action in the current state (``CTM_ERULE``)."""
+    code = _c.CTM_ERULE
+
+
+class IntegrityError(Error):
+    """Verification failed: the ledger or the tables were altered (``CTM_EINTEGRITY``).
+
+    Attributes:
+        result: the verification result dict (see :meth:`Database.verify`) when raised by
+            verify(), with ``failed_seq``, ``failed_table`` and ``failed_key``; otherwise None.
+    """
+    code = _c.CTM_EINTEGRITY
+
+    def __init__(self, message="", code=None, result=None):
+        super().__init__(message, code)
+        self.result = result
+
+
+class BusyError(Error):
+    """The database is locked by another writer beyond the busy timeout (``CTM_EBUSY``)."""
+    code = _c.CTM_EBUSY
+
+
+class MisuseError(Error):
+    """The API was used out of order: no login, no site, or a closed handle (``CTM_EMISUSE``)."""
+    code = _c.CTM_EMISUSE
+
+
+class DisabledError(Error):
+    """The user account is disabled (``CTM_EDISABLED``)."""
+    code = _c.CTM_EDISABLED
+
+
+_ERRORS = {cls.code: cls for cls in (
+    InvalidError, NoMemoryError, FileError, NotADatabaseError, VersionError, AuthError,
+    PermissionDenied, BlindingError, NotFoundError, ExistsError, RuleError, IntegrityError,
+    BusyError, MisuseError, DisabledError)}
+
+
+def _error(rc):
+    """The exception for status rc, with the calling thread's last libctm message."""
+    message = _c.ctm_errmsg()  # first: it is only valid until the next libctm call
+    return _ERRORS.get(rc, Error)(message, rc)
+
+
+def _check(rc):
+    """Raise the exception for a negative status; return rc otherwise."""
+    if rc < 0:
+        raise _error(rc)
+    return rc
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks (before anything reaches C)
+# ---------------------------------------------------------------------------------------------
+
+def _text(name, value, optional=False):
+    """Check that value is a str fit for C (no NUL, encodable as UTF-8); None only if optional."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidError("%s: required, got None" % name)
+    if not isinstance(value, str):
+        raise InvalidError("%s: expected str, got %s" % (name, type(value).__name__))
+    nul = value.find("\0")
+    if nul >= 0:
+        raise InvalidError("%s: contains a NUL character at index %d" % (name, nul))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidError("%s: not encodable as UTF-8 at index %d" % (name, exc.start)) from None
+    return value
+
+
+def _path(name, value, optional=False):
+    """Accept str, bytes or os.PathLike as a file name and return it as checked str."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, bytes, os.PathLike)):
+        value = os.fsdecode(os.fspath(value))
+    return _text(name, value, optional)
+
+
+def _count(name, value):
+    """Check a non-negative integer that fits uint64_t."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidError("%s: expected int, got %s" % (name, type(value).__name__))
+    if value < 0 or value >= 1 << 64:
+        raise InvalidError("%s: must be between 0 and 2**64-1, got %d" % (name, value))
+    return value
+
+
+def _seed(value):
+    if value is None:
+        return None
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidError("site_seed: expected 32 bytes, got %s" % type(value).__name__)
+    value = bytes(value)
+    if len(value) != 32:
+        raise InvalidError("site_seed: expected 32 bytes, got %d" % len(value))
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Result sets
+# ---------------------------------------------------------------------------------------------
+
+def _parse_json_columns(row, names=("params", "changes")):
+    for name in names:
+        value = row.get(name)
+        if isinstance(value, str):
+            try:
+                row[name] = json.loads(value)
+            except ValueError:
+                pass  # keep the text, e.g. "(blinded)"
+    return row
+
+
+class Query:
+    """A libctm result set: an iterator of dicts mapping column names to values.
+
+    Values are None, int, float or str as the library types them.  A Query is a single-pass
+    cursor like a DB-API cursor: once iterated to the end it yields nothing more.  It keeps its
+    Database alive, is freed when exhausted, closed or garbage-collected, and raises
+    :class:`MisuseError` when used after its Database was closed.
+    """
+
+    def __init__(self, db, handle, transform=None):
+        self._db = db
+        self._token = db._register(handle)
+        self._transform = transform
+        self._done = False
+        n = _c.ctm_query_column_count(handle)
+        self._columns = tuple(_c.ctm_query_column_name(handle, i) for i in range(n))
+
+    @property
+    def columns(self):
+        """The column names, in order (a tuple of str)."""
+        return self._columns
+
+    def _handle(self):
+        self._db._handle()  # MisuseError once the database is closed
+        return self._db._live.get(self._token)
+
+    def _next_raw(self):
+        q = self._handle()
+        if q is None or self._done:
+            raise StopIteration
+        rc = _c.ctm_query_next(q)
+        if rc == _c.CTM_DONE:
+            self._done = True
+            self.close()
+            raise StopIteration
+        if rc != _c.CTM_ROW:
+            _check(rc)
+            raise Error("ctm_query_next: unexpected status %d" % rc)
+        row = {}
+        for i, name in enumerate(self._columns):
+            kind = _c.ctm_query_column_type(q, i)
+            if kind == _c.CTM_NULL:
+                value = None
+            elif kind == _c.CTM_INTEGER:
+                value = _c.ctm_query_int64(q, i)
+            elif kind == _c.CTM_REAL:
+                value = _c.ctm_query_double(q, i)
+            else:
+                value = _c.ctm_query_text(q, i)
+            row[name] = value
+        return row
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self._next_raw()
+        return self._transform(row) if self._transform else row
+
+    def fetchall(self):
+        """Return the remaining rows as a list of dicts."""
+        return list(self)
+
+    def close(self):
+        """Free the result set now (also done at exhaustion and by the garbage collector)."""
+        self._done = True
+        db = self.__dict__.get("_db")
+        if db is not None:
+            db._unregister(self.__dict__.get("_token"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def to_pandas(self):
+        """Return the remaining rows as a pandas DataFrame with :attr:`columns` as its columns.
+
+        pandas is imported only here; it is optional (Debian: python3-pandas).
+        """
+        try:
+            import pandas
+        except ImportError as exc:
+            raise ImportError("ctm.Query.to_pandas() needs pandas, which is not installed "
+                              "(Debian: apt install python3-pandas)") from exc
+        return pandas.DataFrame.from_records(list(self), columns=list(self._columns))
+
+    def to_csv(self, path_or_file):
+        """Write the remaining rows as CSV (a header line, then one line per row).
+
+        path_or_file: a file name (str or os.PathLike; written as UTF-8) or an open text file.
+        Values are written as the library returns them (JSON columns stay JSON text).
+        Returns the number of rows written.
+        """
+        if hasattr(path_or_file, "write"):
+            return self._write_csv(path_or_file)
+        with builtin_open(os.fspath(path_or_file), "w", newline="", encoding="utf-8") as f:
+            return self._write_csv(f)
+
+    def _write_csv(self, f):
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(self._columns)
+        n = 0
+        while True:
+            try:
+                row = self._next_raw()
+            except StopIteration:
+                return n
+            writer.writerow(["" if row[c] is None else row[c] for c in self._columns])
+            n += 1
+
+    def __repr__(self):
+        state = "closed" if self._done else "open"
+        return "<ctm.Query %s columns=%r>" % (state, list(self._columns))
+
+
+builtin_open = open  # the module defines its own open()
+
+
+# ---------------------------------------------------------------------------------------------
+# Database
+# ---------------------------------------------------------------------------------------------
+
+class Database:
+    """An open libctm database (one ``ctm_db`` handle) with at most one logged-in user.
+
+    Obtain one with :func:`ctm.open` or :func:`ctm.init`.  Use it as a context manager to close
+    it on exit.  After :meth:`close`, every method raises :class:`MisuseError`.
+    """
+
+    def __init__(self, handle, path, readonly=False):
+        self._h = handle
+        self._path = path
+        self._readonly = readonly
+        self._live = {}  # token -> ctm_query handle of every Query not yet freed
+        self._tokens = itertools.count(1)
+
+    # -- handle bookkeeping --------------------------------------------------------------------
+
+    def _handle(self):
+        h = self.__dict__.get("_h")
+        if h is None:
+            raise MisuseError("database %r is closed" % self.__dict__.get("_path"))
+        return h
+
+    def _register(self, qhandle):
+        token = next(self._tokens)
+        self._live[token] = qhandle
+        return token
+
+    def _unregister(self, token):
+        live = self.__dict__.get("_live")
+        q = live.pop(token, None) if live is not None else None
+        if q is not None:
+            _c.ctm_query_free(q)
+
+    def close(self):
+        """Close the database: free its open result sets, log out and wipe key material.
+
+        Closing twice is harmless.
+        """
+        h = self.__dict__.get("_h")
+        if h is None:
+            return
+        self._h = None
+        live, self._live = self._live, {}
+        for q in live.values():
+            _c.ctm_query_free(q)
+        _c.ctm_close(h)
+
+    @property
+    def closed(self):
+        """True once :meth:`close` has been called."""
+        return self.__dict__.get("_h") is None
+
+    @property
+    def path(self):
+        """The database file name."""
+        return self._path
+
+    @property
+    def readonly(self):
+        """True when opened with ``readonly=True``."""
+        return self._readonly
+
+    def __enter__(self):
+        self._handle()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def __repr__(self):
+        if self.closed:
+            return "<ctm.Database %r closed>" % (self._path,)
+        return "<ctm.Database %r user=%r>" % (self._path, self.current_user)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def login(self, user, password):
+        """Log user in on this handle; they become the acting user of every write.
+
+        A wrong password raises :class:`AuthError` and is recorded in the ledger
+        ("auth.failed"); five consecutive failures disable the account.
+        Raises AuthError, DisabledError, InvalidError.
+        """
+        user = _text("user", user)
+        password = _text("password", password)
+        _check(_c.ctm_login(self._handle(), user, password))
+
+    def logout(self):
+        """Forget the logged-in user and wipe their unsealed key (harmless when nobody is)."""
+        _c.ctm_logout(self._handle())
+
+    @property
+    def current_user(self):
+        """The logged-in user's name, or None."""
+        return _c.ctm_current_user(self._handle())
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def user_add(self, name, role, password, unblinded=False, printed_name=None):
+        """Add a user (admins only).
+
+        role: one of :data:`ROLES`.  unblinded: True lets the user see treatment arms.
+        printed_name: the name shown on e-signatures (default: the user name).
+        Audited as "user.add", e-signed by the admin.
+        Raises InvalidError, ExistsError, PermissionDenied, MisuseError (no login).
+        """
+        name = _text("name", name)
+        role = _text("role", role)
+        password = _text("password", password)
+        printed_name = _text("printed_name", printed_name, optional=True)
+        _check(_c.ctm_user_add(self._handle(), name, role, 1 if unblinded else 0, printed_name,
+                               password))
+
+    def user_disable(self, name, reason):
+        """Disable a user (admins only; not oneself).  reason is mandatory."""
+        name = _text("name", name)
+        reason = _text("reason", reason)
+        _check(_c.ctm_user_disable(self._handle(), name, reason))
+
+    def user_enable(self, name, reason):
+        """Re-enable a disabled user (admins only).  reason is mandatory."""
+        name = _text("name", name)
+        reason = _text("reason", reason)
+        _check(_c.ctm_user_enable(self._handle(), name, reason))
+
+    def user_set_role(self, name, role, reason, unblinded=False):
+        """Change a user's role and unblinded flag (admins only).  reason is mandatory."""
+        name = _text("name", name)
+        role = _text("role", role)
+        reason = _text("reason", reason)
+        _check(_c.ctm_user_set_role(self._handle(), name, role, 1 if unblinded else 0, reason))
+
+    def user_passwd(self, new_password, user=None):
+        """Change a password: one's own (user None), or as an admin another user's.
+
+        Resetting another user's password gives them a new signing key.
+        Raises InvalidError, PermissionDenied, NotFoundError, MisuseError.
+        """
+        new_password = _text("new_password", new_password)
+        user = _text("user", user, optional=True)
+        _check(_c.ctm_user_passwd(self._handle(), user, new_password))
+
+    def users(self):
+        """List the users (any logged-in user may).
+
+        Returns a :class:`Query` of dicts with user, printed_name, role, unblinded (0/1),
+        disabled (0/1), failed_logins, created (ISO time) and public_key (hex).
+        """
+        rc, q = _c.ctm_user_list(self._handle())
+        _check(rc)
+        return Query(self, q)
+
+    # -- the audit ledger ----------------------------------------------------------------------
+
+    def note(self, text, meaning=None):
+        """Record a free-text note in the audit trail ("audit.note").
+
+        meaning: when given (1-100 characters), the note is e-signed by the logged-in user with
+        that meaning.
+        """
+        text = _text("text", text)
+        meaning = _text("meaning", meaning, optional=True)
+        _check(_c.ctm_audit_note(self._handle(), text, meaning))
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Group the actions in a with-block into one transaction and one signed checkpoint.
+
+        Commits when the block ends normally; rolls everything back when an exception leaves it
+        (and re-raises).  An action failing inside the block fails alone if you catch its
+        exception there.  Batches do not nest (MisuseError).
+        """
+        _check(_c.ctm_batch_begin(self._handle()))
+        try:
+            yield self
+        except BaseException:
+            h = self.__dict__.get("_h")
+            if h is not None:
+                _c.ctm_batch_rollback(h)
+            raise
+        rc = _c.ctm_batch_commit(self._handle())
+        if rc < 0:
+            err = _error(rc)
+            _c.ctm_batch_rollback(self._handle())  # leave no batch open behind us
+            raise err
+
+    def events(self, from_seq=0, limit=0):
+        """The audit log, oldest first, as a :class:`Query` of dicts.
+
+        Columns: seq, time, user, action, reason, params (parsed from JSON into a dict), changes
+        (parsed into a list of {"table", "op", "key", "columns"}), esig_user, esig_name,
+        esig_meaning, esig_time and leaf_hash.  from_seq/limit select a window (limit 0: all).
+        Needs a logged-in user.
+        """
+        from_seq = _count("from_seq", from_seq)
+        limit = _count("limit", limit)
+        rc, q = _c.ctm_audit_log(self._handle(), from_seq, limit)
+        _check(rc)
+        return Query(self, q, _parse_json_columns)
+
+    @property
+    def size(self):
+        """The number of entries in the ledger (the tree size)."""
+        rc, n = _c.ctm_audit_size(self._handle())
+        _check(rc)
+        return n
+
+    def checkpoint(self):
+        """The latest signed checkpoint (a C2SP signed note) as a str.  Needs no login."""
+        rc, note = _c.ctm_audit_checkpoint(self._handle())
+        _check(rc)
+        return note
+
+    def vkey(self):
+        """The site's verifier key ("<origin>+<key id>+<base64 key>") as a str."""
+        rc, key = _c.ctm_audit_vkey(self._handle())
+        _check(rc)
+        return key
+
+    def prove(self, seq):
+        """An inclusion proof (text) for ledger entry seq in the tree of the latest checkpoint."""
+        seq = _count("seq", seq)
+        rc, proof = _c.ctm_audit_prove(self._handle(), seq)
+        _check(rc)
+        return proof
+
+    def verify(self, vkey=None, checkpoint=None):
+        """Verify the whole database offline (ledger, signatures, e-signatures, live tables).
+
+        vkey: the site's verifier key held outside (recommended); None trusts the key stored in
+        the database.  checkpoint: a signed checkpoint held outside; the log must have only grown
+        since it.  Needs no login.
+
+        Returns a dict: entries, checkpoints, esignatures, rows, failed_seq (-1), failed_table,
+        failed_key, root_hex, key_from_database (bool).  Raises :class:`IntegrityError` on
+        failure, with this dict as ``exc.result``.
+        """
+        vkey = _text("vkey", vkey, optional=True)
+        checkpoint = _text("checkpoint", checkpoint, optional=True)
+        rc, result = _c.ctm_audit_verify(self._handle(), vkey, checkpoint)
+        if rc == _c.CTM_EINTEGRITY:
+            raise IntegrityError(_c.ctm_errmsg(), rc, result)
+        _check(rc)
+        return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening
+# ---------------------------------------------------------------------------------------------
+
+def _open(path, flags, key_path, site_seed):
+    path = _path("path", path)
+    key_path = _path("key_path", key_path, optional=True)
+    site_seed = _seed(site_seed)
+    rc, h = _c.ctm_open(path, (flags, key_path, site_seed, 0))
+    _check(rc)
+    if h is None:
+        raise Error("ctm_open returned no handle")
+    return Database(h, path, bool(flags & _c.CTM_OPEN_READONLY))
+
+
+def open(path, user=None, password=None, create=False, key_path=None, site_seed=None,
+         readonly=False):
+    """Open a libctm database and return a :class:`Database` (a context manager).
+
+    path: the database file.  user/password: log in at once when user is given.
+    create: create the file when it does not exist (then see :func:`init`).
+    key_path: the site key file (default "<path>.key").  site_seed: 32 bytes of Ed25519 seed
+    instead of a key file.  readonly: open for reading and verification only.
+
+    Raises FileError (no such file without create), NotADatabaseError, VersionError, and on
+    login AuthError/DisabledError (the database is closed again then).
+    """
+    if user is not None and password is None:
+        raise InvalidError("password: required when user is given")
+    flags = (_c.CTM_OPEN_CREATE if create else 0) | (_c.CTM_OPEN_READONLY if readonly else 0)
+    db = _open(path, flags, key_path, site_seed)
+    if user is not None:
+        try:
+            db.login(user, password)
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+def init(path, site, admin, password, printed_name=None, origin=None, key_path=None,
+         site_seed=None):
+    """Create a database, initialise its site and first administrator, and return it logged in.
+
+    site: the site name (1-200 printable characters).  admin: the administrator's user name.
+    printed_name: the administrator's printed name (default: admin).  origin: the checkpoint
+    origin line (default "libctm/<site slug>").  The signing key comes from site_seed (32 bytes)
+    or is generated into key_path (default "<path>.key"; never overwritten).
+
+    Raises InvalidError (a field, named in the message), ExistsError (already initialised, or the
+    key file exists), FileError.
+    """
+    site = _text("site", site)
+    admin = _text("admin", admin)
+    password = _text("password", password)
+    printed_name = _text("printed_name", printed_name, optional=True)
+    origin = _text("origin", origin, optional=True)
+    db = _open(path, _c.CTM_OPEN_CREATE, key_path, site_seed)
+    try:
+        _check(_c.ctm_init(db._handle(), site, origin, admin,
+                           admin if printed_name is None else printed_name, password))
+    except BaseException:
+        db.close()
+        raise
+    return db

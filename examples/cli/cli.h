@@ -1,0 +1,123 @@
+/*
+ * cli.h - the pieces of the `ctm` command shared between its files.
+ *
+ * The command uses nothing but the public API in ctm.h.  Every command is described by a
+ * struct cli_command (its words, synopsis, options and what access it needs); ctm.c finds the
+ * command, args.c parses its options, ctm.c opens the database and logs in as the command needs,
+ * and the command's run function does the rest.  Run functions return a process exit status.
+ */
+#ifndef CTM_CLI_H
+#define CTM_CLI_H
+
+#include <ctm.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+#define CLI_MAX_OPTS 8
+#define CLI_MAX_POS 4
+
+enum cli_opt_kind {
+    OPT_FLAG,   /* "--name" */
+    OPT_VALUE,  /* "--name VALUE" or "--name=VALUE" */
+    OPT_NUMBER, /* an OPT_VALUE that must be a decimal unsigned number */
+};
+
+/* Mistakes in options are all found before the database is opened or a password asked. */
+struct cli_opt {
+    const char *name;     /* without the leading "--" */
+    enum cli_opt_kind kind;
+    int required;         /* the command refuses to run without it */
+    const char *excludes; /* another option of the command that may not be given with it */
+};
+
+/* What a command needs before it runs. */
+enum cli_access {
+    ACCESS_NONE,   /* no database (help, version) */
+    ACCESS_CREATE, /* open, creating the file (init) */
+    ACCESS_READ,   /* open read-only, no login (verification) */
+    ACCESS_LOGIN,  /* open and log in as the acting user */
+};
+
+struct cli_session;
+struct cli_args;
+
+typedef int (*cli_run_fn)(struct cli_session *s, const struct cli_args *a);
+
+struct cli_command {
+    const char *name;        /* "user add" */
+    const char *synopsis;    /* what follows the name in a usage line */
+    const char *summary;     /* one line for `ctm help` */
+    const char *details;     /* further paragraphs for `ctm help COMMAND`, or NULL */
+    const struct cli_opt *opts; /* terminated by { NULL } */
+    const char *pos_name;    /* name of the positional argument(s) in messages, or NULL */
+    int min_pos, max_pos;
+    int numeric_pos;         /* the positional arguments must be decimal unsigned numbers */
+    enum cli_access access;
+    cli_run_fn run;
+};
+
+struct cli_args {
+    const struct cli_command *cmd;
+    const char *value[CLI_MAX_OPTS]; /* by index into cmd->opts; flags given are "" */
+    const char *pos[CLI_MAX_POS];
+    int npos;
+    int help;                        /* --help or -h was given */
+};
+
+struct cli_session {
+    const char *db_path;  /* --db or $CTM_DB */
+    const char *user;     /* --user or $CTM_USER */
+    ctm_db *db;           /* open once the command's access is granted */
+};
+
+/* args.c */
+int cli_parse_args(struct cli_args *a, struct cli_session *s, const struct cli_command *cmd,
+                   int argc, char **argv);
+const char *cli_arg(const struct cli_args *a, const char *name);
+int cli_flag(const struct cli_args *a, const char *name);
+int cli_number(const char *text, uint64_t *out);
+
+/* ctm.c: messages.  Each prints exactly one line on stderr and returns the exit status. */
+int cli_usage(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fail_ctm(int rc);
+
+/* password.c: passwords from the environment or a no-echo prompt on the terminal. */
+#define CLI_SECRET_MAX 4096
+struct cli_secret {
+    char text[CLI_SECRET_MAX + 1];
+};
+int cli_secret_get(struct cli_secret *sec, const char *env, const char *who);
+int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
+                   const char *who);
+void cli_secret_wipe(struct cli_secret *sec);
+
+/* output.c: printing a ctm_query as a table, JSON or CSV. */
+enum cli_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
+enum cli_format cli_format_of(const struct cli_args *a);
+int cli_print_query(FILE *out, ctm_query *q, enum cli_format format);
+int cli_query_column(const ctm_query *q, const char *name);
+void cli_put_display(FILE *out, const char *text);
+
+/* The commands, by file. */
+int cmd_init(struct cli_session *s, const struct cli_args *a);
+int cmd_version(struct cli_session *s, const struct cli_args *a);
+int cmd_user_add(struct cli_session *s, const struct cli_args *a);
+int cmd_user_list(struct cli_session *s, const struct cli_args *a);
+int cmd_user_disable(struct cli_session *s, const struct cli_args *a);
+int cmd_user_enable(struct cli_session *s, const struct cli_args *a);
+int cmd_user_role(struct cli_session *s, const struct cli_args *a);
+int cmd_user_passwd(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_log(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_note(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_verify(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_checkpoint(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_pubkey(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_prove(struct cli_session *s, const struct cli_args *a);
+
+#endif /* CTM_CLI_H */

@@ -1,0 +1,50 @@
+/*
+ * cmd_site.c - `ctm init` and `ctm version`.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+
+static void print_key_advice(ctm_db *db, const char *db_path)
+{
+    char *vkey = NULL;
+    if (ctm_audit_vkey(&vkey, db) != CTM_OK) {
+        /* The site exists; only the courtesy print failed. */
+        printf("Run 'ctm audit pubkey' to see the site's verifier key.\n");
+        return;
+    }
+    printf("Verifier key: %s\n"
+           "Site signing key file: %s.key\n\n"
+           "Keep a copy of the verifier key outside this machine (for example with the trial\n"
+           "monitor): 'ctm audit verify --key VKEY' then checks the ledger against a key that\n"
+           "nobody with access to the database can change.  Back up the key file with the\n"
+           "database: without it no further change can be signed.\n",
+           vkey, db_path);
+    ctm_free(vkey);
+}
+
+int cmd_init(struct cli_session *s, const struct cli_args *a)
+{
+    struct cli_secret pw;
+    const char *admin = cli_arg(a, "admin");
+    const char *site = cli_arg(a, "site");
+    const char *printed = cli_arg(a, "name");
+    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", "CTM_PASSWORD", admin);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_init(s->db, site, cli_arg(a, "origin"), admin, printed ? printed : admin, pw.text);
+    cli_secret_wipe(&pw);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    printf("Initialised site \"%s\" in %s with administrator %s.\n", site, s->db_path, admin);
+    print_key_advice(s->db, s->db_path);
+    return CLI_OK;
+}
+
+int cmd_version(struct cli_session *s, const struct cli_args *a)
+{
+    (void)s;
+    (void)a;
+    printf("ctm %s (libctm %s)\n", CTM_VERSION_STRING, ctm_version());
+    return CLI_OK;
+}

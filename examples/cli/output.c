@@ -1,0 +1,375 @@
+/*
+ * output.c - printing any ctm_query as a human table, JSON or CSV.
+ *
+ * Every listing goes through cli_print_query().  Data is never truncated.  JSON and CSV are exact;
+ * the human table shows control characters as escapes (\n, \t, \xNN) so that a value from the
+ * database can neither break the layout nor send escape sequences to the terminal.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The format asked for with --json or --csv (the parser has refused both at once). */
+enum cli_format cli_format_of(const struct cli_args *a)
+{
+    return cli_flag(a, "json") ? FORMAT_JSON : cli_flag(a, "csv") ? FORMAT_CSV : FORMAT_TABLE;
+}
+
+/* The index of the column called name, or -1. */
+int cli_query_column(const ctm_query *q, const char *name)
+{
+    int n = ctm_query_column_count(q);
+    for (int i = 0; i < n; i++) {
+        const char *c = ctm_query_column_name(q, i);
+        if (c && strcmp(c, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* ---- display text (human views) ---- */
+
+static const char *short_escape(unsigned char c)
+{
+    switch (c) {
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    default: return NULL;
+    }
+}
+
+void cli_put_display(FILE *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            fputc(*p, out);
+        else if (short_escape(*p))
+            fputs(short_escape(*p), out);
+        else
+            fprintf(out, "\\x%02x", *p);
+    }
+}
+
+/* Columns text takes on a terminal once escaped: one per character, not per byte. */
+static size_t display_width(const char *text)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p & 0xc0) == 0x80)
+            continue;
+        if (*p >= 0x20 && *p != 0x7f)
+            w += 1;
+        else
+            w += short_escape(*p) ? 2 : 4;
+    }
+    return w;
+}
+
+/* ---- the human table: rows are kept until the widths are known ---- */
+
+struct table {
+    int ncols;
+    size_t nrows, cap;
+    char **cells;      /* nrows * ncols, NULL for SQL NULL */
+    size_t *width;     /* per column */
+    int *numeric;      /* per column: every value is a number, so align right */
+};
+
+static void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->width);
+    free(t->numeric);
+}
+
+static int table_init(struct table *t, ctm_query *q)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ctm_query_column_count(q);
+    if (t->ncols < 0)
+        t->ncols = 0;
+    t->width = calloc((size_t)t->ncols + 1, sizeof *t->width);
+    t->numeric = calloc((size_t)t->ncols + 1, sizeof *t->numeric);
+    if (!t->width || !t->numeric)
+        return -1;
+    for (int c = 0; c < t->ncols; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        t->width[c] = display_width(name ? name : "");
+        t->numeric[c] = 1;
+    }
+    return 0;
+}
+
+static int table_grow(struct table *t)
+{
+    if (t->nrows < t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    size_t per_row = t->ncols > 0 ? (size_t)t->ncols : 1;
+    char **cells = realloc(t->cells, cap * per_row * sizeof *cells);
+    if (!cells)
+        return -1;
+    t->cells = cells;
+    t->cap = cap;
+    return 0;
+}
+
+static int table_add_row(struct table *t, ctm_query *q)
+{
+    if (table_grow(t) != 0)
+        return -1;
+    char **row = t->cells + t->nrows * (size_t)t->ncols;
+    for (int c = 0; c < t->ncols; c++)
+        row[c] = NULL;
+    t->nrows++;
+    for (int c = 0; c < t->ncols; c++) {
+        int type = ctm_query_column_type(q, c);
+        const char *text = ctm_query_text(q, c);
+        if (type == CTM_NULL || !text)
+            continue;
+        if (!(row[c] = strdup(text)))
+            return -1;
+        if (type != CTM_INTEGER && type != CTM_REAL)
+            t->numeric[c] = 0;
+        size_t w = display_width(text);
+        if (w > t->width[c])
+            t->width[c] = w;
+    }
+    return 0;
+}
+
+static void put_padding(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
+}
+
+static void table_put_cell(FILE *out, const struct table *t, int c, const char *text)
+{
+    size_t pad = t->width[c] - display_width(text);
+    int last = c == t->ncols - 1;
+    if (c > 0)
+        fputs("  ", out);
+    if (t->numeric[c])
+        put_padding(out, pad);
+    cli_put_display(out, text);
+    if (!t->numeric[c] && !last)
+        put_padding(out, pad);
+}
+
+static void table_print(FILE *out, const struct table *t, ctm_query *q)
+{
+    for (int c = 0; c < t->ncols; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        table_put_cell(out, t, c, name ? name : "");
+    }
+    fputc('\n', out);
+    for (int c = 0; c < t->ncols; c++) {
+        fputs(c > 0 ? "  " : "", out);
+        for (size_t i = 0; i < t->width[c]; i++)
+            fputc('-', out);
+    }
+    fputc('\n', out);
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            const char *text = t->cells[r * (size_t)t->ncols + c];
+            table_put_cell(out, t, c, text ? text : "");
+        }
+        fputc('\n', out);
+    }
+}
+
+static int print_table(FILE *out, ctm_query *q)
+{
+    struct table t;
+    int rc;
+    if (table_init(&t, q) != 0) {
+        rc = CTM_ENOMEM;
+        goto out;
+    }
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        if (table_add_row(&t, q) != 0) {
+            rc = CTM_ENOMEM;
+            goto out;
+        }
+    }
+    if (rc == CTM_DONE) {
+        table_print(out, &t, q);
+        rc = CTM_OK;
+    }
+out:
+    table_free(&t);
+    if (rc == CTM_ENOMEM)
+        return cli_fail("out of memory");
+    return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* ---- JSON ---- */
+
+/* Length of the valid UTF-8 sequence at p, or 0 when the bytes there are not one. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0) { n = 2; min = 0x80; cp = p[0] & 0x1f; }
+    else if ((p[0] & 0xf0) == 0xe0) { n = 3; min = 0x800; cp = p[0] & 0x0f; }
+    else if ((p[0] & 0xf8) == 0xf0) { n = 4; min = 0x10000; cp = p[0] & 0x07; }
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void json_put_char(FILE *out, unsigned char c)
+{
+    switch (c) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\r': fputs("\\r", out); break;
+    case '\t': fputs("\\t", out); break;
+    case '\b': fputs("\\b", out); break;
+    case '\f': fputs("\\f", out); break;
+    default:
+        if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD so the output always parses. */
+static void json_put_string(FILE *out, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    fputc('"', out);
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (n == 0) {
+            fputs("\\ufffd", out);
+            p++;
+        } else if (n == 1) {
+            json_put_char(out, *p++);
+        } else {
+            fwrite(p, 1, n, out);
+            p += n;
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_put_value(FILE *out, ctm_query *q, int c)
+{
+    switch (ctm_query_column_type(q, c)) {
+    case CTM_INTEGER:
+        fprintf(out, "%" PRId64, ctm_query_int64(q, c));
+        break;
+    case CTM_REAL: {
+        double d = ctm_query_double(q, c);
+        if (isfinite(d))
+            fprintf(out, "%.17g", d);
+        else
+            fputs("null", out);
+        break;
+    }
+    case CTM_TEXT: {
+        const char *text = ctm_query_text(q, c);
+        if (text)
+            json_put_string(out, text);
+        else
+            fputs("null", out);
+        break;
+    }
+    default:
+        fputs("null", out);
+    }
+}
+
+static void json_put_row(FILE *out, ctm_query *q)
+{
+    int n = ctm_query_column_count(q);
+    fputs("  {", out);
+    for (int c = 0; c < n; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        fputs(c > 0 ? ", " : "", out);
+        json_put_string(out, name ? name : "");
+        fputs(": ", out);
+        json_put_value(out, q, c);
+    }
+    fputc('}', out);
+}
+
+static int print_json(FILE *out, ctm_query *q)
+{
+    int rc;
+    size_t rows = 0;
+    fputc('[', out);
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        fputs(rows++ ? ",\n" : "\n", out);
+        json_put_row(out, q);
+    }
+    fputs(rows ? "\n]\n" : "]\n", out);
+    return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* ---- CSV (RFC 4180: CRLF line ends, fields quoted when they hold , " CR or LF) ---- */
+
+static void csv_put_field(FILE *out, const char *text)
+{
+    if (!text)
+        return;
+    if (!strpbrk(text, ",\"\r\n")) {
+        fputs(text, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static int print_csv(FILE *out, ctm_query *q)
+{
+    int n = ctm_query_column_count(q);
+    int rc;
+    for (int c = 0; c < n; c++) {
+        fputs(c > 0 ? "," : "", out);
+        csv_put_field(out, ctm_query_column_name(q, c));
+    }
+    fputs("\r\n", out);
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        for (int c = 0; c < n; c++) {
+            fputs(c > 0 ? "," : "", out);
+            csv_put_field(out, ctm_query_text(q, c));
+        }
+        fputs("\r\n", out);
+    }
+    return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* Print every remaining row of q.  Returns an exit status (the failure already printed). */
+int cli_print_query(FILE *out, ctm_query *q, enum cli_format format)
+{
+    switch (format) {
+    case FORMAT_JSON: return print_json(out, q);
+    case FORMAT_CSV: return print_csv(out, q);
+    default: return print_table(out, q);
+    }
+}

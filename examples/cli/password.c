@@ -1,0 +1,169 @@
+/*
+ * password.c - passwords from the environment or from a no-echo prompt on the terminal.
+ *
+ * Passwords are never printed.  They are read byte by byte with read(2) so that no copy stays in
+ * a stdio buffer, and every buffer that held one is wiped before it is released.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+/*
+ * The terminal settings to restore if a signal arrives while echo is off.  A signal handler can
+ * reach nothing else, which is why this one piece of state is file-wide.
+ */
+static struct termios saved_termios;
+static volatile sig_atomic_t echo_is_off;
+
+static const int restore_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define N_RESTORE_SIGNALS (sizeof restore_signals / sizeof restore_signals[0])
+
+static void restore_and_reraise(int sig)
+{
+    if (echo_is_off)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+void cli_secret_wipe(struct cli_secret *sec)
+{
+    wipe(sec->text, sizeof sec->text);
+}
+
+/* Read one line from the terminal into buf (without the newline).  -1 on EOF, error or overflow. */
+static int read_line(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t got = read(STDIN_FILENO, &c, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (n == 0)
+                return -1;
+            break;
+        }
+        if (c == '\n' || c == '\r')
+            break;
+        if (n + 1 >= size)
+            return -1;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+static int prompt_no_echo(char *buf, size_t size, const char *prompt)
+{
+    struct sigaction act, old[N_RESTORE_SIGNALS];
+    struct termios quiet;
+
+    if (tcgetattr(STDIN_FILENO, &saved_termios) != 0)
+        return -1;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = restore_and_reraise;
+    for (size_t i = 0; i < N_RESTORE_SIGNALS; i++)
+        sigaction(restore_signals[i], &act, &old[i]);
+    quiet = saved_termios;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    /* Echo goes off before the prompt shows, so nothing typed after the prompt is echoed;
+     * a terminal that cannot stop echoing gets no password typed into it. */
+    int rc = -1;
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0) {
+        echo_is_off = 1;
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
+        rc = read_line(buf, size);
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+        echo_is_off = 0;
+    }
+    for (size_t i = 0; i < N_RESTORE_SIGNALS; i++)
+        sigaction(restore_signals[i], &old[i], NULL);
+    return rc;
+}
+
+static int from_env(struct cli_secret *sec, const char *env)
+{
+    const char *value = env ? getenv(env) : NULL;
+    if (!value)
+        return 0;
+    size_t len = strlen(value);
+    if (len > CLI_SECRET_MAX) {
+        cli_fail("$%s: longer than %d bytes", env, CLI_SECRET_MAX);
+        return -1;
+    }
+    memcpy(sec->text, value, len + 1);
+    return 1;
+}
+
+static int need_terminal(const char *env)
+{
+    if (isatty(STDIN_FILENO))
+        return CLI_OK;
+    return cli_fail("no password: set $%s or run ctm on a terminal to be asked", env);
+}
+
+/*
+ * The password of `who`: $env if set, otherwise asked once on the terminal.
+ * Returns CLI_OK, or an exit status after printing the reason.
+ */
+int cli_secret_get(struct cli_secret *sec, const char *env, const char *who)
+{
+    char prompt[256];
+    int got = from_env(sec, env);
+    if (got != 0)
+        return got > 0 ? CLI_OK : CLI_FAIL;
+    if (need_terminal(env))
+        return CLI_FAIL;
+    snprintf(prompt, sizeof prompt, "Password for %s: ", who);
+    if (prompt_no_echo(sec->text, sizeof sec->text, prompt) != 0) {
+        cli_secret_wipe(sec);
+        return cli_fail("no password read from the terminal");
+    }
+    return CLI_OK;
+}
+
+/*
+ * A new password for `who`: $env, else $fallback_env (may be NULL), else asked twice on the
+ * terminal; both answers must match.
+ */
+int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
+                   const char *who)
+{
+    char prompt[256];
+    struct cli_secret again;
+    int got = from_env(sec, env);
+    if (got == 0)
+        got = from_env(sec, fallback_env);
+    if (got != 0)
+        return got > 0 ? CLI_OK : CLI_FAIL;
+    if (need_terminal(env))
+        return CLI_FAIL;
+    snprintf(prompt, sizeof prompt, "New password for %s: ", who);
+    int rc = prompt_no_echo(sec->text, sizeof sec->text, prompt);
+    if (rc == 0)
+        rc = prompt_no_echo(again.text, sizeof again.text, "Repeat the new password: ");
+    int same = rc == 0 && strcmp(sec->text, again.text) == 0;
+    cli_secret_wipe(&again);
+    if (same)
+        return CLI_OK;
+    cli_secret_wipe(sec);
+    if (rc != 0)
+        return cli_fail("no password read from the terminal");
+    return cli_fail("the two passwords do not match; nothing was changed");
+}

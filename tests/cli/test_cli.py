@@ -1,0 +1,457 @@
+"""Tests of the `ctm` command, driving the real binary.
+
+The binary comes from $CTM_CLI (set by meson), else build/examples/cli/ctm.  Each test works in
+a fresh temporary directory.  Argon2id makes every login cost a noticeable fraction of a second,
+so one initialised site is made once per session and copied into each test's directory.
+"""
+import csv
+import io
+import json
+import os
+import re
+import select
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = os.environ.get("CTM_CLI") or str(ROOT / "build" / "examples" / "cli" / "ctm")
+
+ADMIN = "admin"
+ADMIN_PW = "admin-pass-1234"
+PHARM = "phil"
+PHARM_PW = "phil-pass-1234"
+ACCOUNT_CHANGE = "authorized account change"
+SECRETS = (ADMIN_PW, PHARM_PW, "new-pass-5678", "wrong-pass-999")
+
+
+class Site:
+    """A database in a directory, and a way to run `ctm` on it as some user."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.db = self.dir / "site.db"
+
+    def run(self, *args, user=ADMIN, password=ADMIN_PW, new_password=None, expect=0, db=True):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
+        if db:
+            env["CTM_DB"] = str(self.db)
+        if user is not None:
+            env["CTM_USER"] = user
+        if password is not None:
+            env["CTM_PASSWORD"] = password
+        if new_password is not None:
+            env["CTM_NEW_PASSWORD"] = new_password
+        proc = subprocess.run([CLI, *args], env=env, cwd=self.dir, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=120)
+        for secret in SECRETS:
+            assert secret not in proc.stdout + proc.stderr, "a password was printed"
+        if expect is not None:
+            assert proc.returncode == expect, (args, proc.returncode, proc.stdout, proc.stderr)
+        return proc
+
+    def fails(self, *args, code=None, **kw):
+        """Run a command that must fail with exactly one line "ctm: ..." on stderr."""
+        proc = self.run(*args, expect=None, **kw)
+        assert proc.returncode != 0, (args, proc.stdout)
+        if code is not None:
+            assert proc.returncode == code, (args, proc.returncode, proc.stderr)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ctm: "), proc.stderr
+        return proc
+
+    def json(self, *args, **kw):
+        return json.loads(self.run(*args, "--json", **kw).stdout)
+
+    def users(self):
+        return {u["user"]: u for u in self.json("user", "list")}
+
+    def log(self):
+        return self.json("audit", "log")
+
+    def add_pharmacist(self):
+        self.run("user", "add", PHARM, "--role", "pharmacist", "--name", "Phil Pharma",
+                 new_password=PHARM_PW)
+
+    def vkey(self):
+        return self.run("audit", "pubkey", user=None, password=None).stdout.strip()
+
+    def checkpoint(self):
+        return self.run("audit", "checkpoint", user=None, password=None).stdout
+
+    def verify(self, *args, expect=0):
+        return self.run("audit", "verify", *args, user=None, password=None, expect=expect)
+
+    def sql(self, statement, params=()):
+        """Change the database behind the library's back, as an intruder with file access would."""
+        con = sqlite3.connect(self.db)
+        try:
+            con.execute(statement, params)
+            con.commit()
+        finally:
+            con.close()
+
+    def files(self):
+        return [p for p in self.dir.iterdir() if p.name.startswith(self.db.name)]
+
+    def snapshot(self, where):
+        """Copy the database files at rest (WAL folded in) to directory where."""
+        con = sqlite3.connect(self.db)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        where.mkdir()
+        for f in self.files():
+            shutil.copy2(f, where / f.name)
+
+    def restore(self, where):
+        for f in self.files():
+            if f.suffix in (".db-wal", ".db-shm") or f.name.endswith(("-wal", "-shm")):
+                f.unlink()
+        for f in where.iterdir():
+            shutil.copy2(f, self.dir / f.name)
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    site = Site(tmp_path_factory.mktemp("template"))
+    out = site.run("init", "--site", "Test Site Pharmacy", "--admin", ADMIN, "--name", "Ada Admin",
+                   user=None).stdout
+    return site, out
+
+
+@pytest.fixture
+def site(template, tmp_path):
+    source, _ = template
+    for f in source.files():
+        shutil.copy2(f, tmp_path / f.name)
+    return Site(tmp_path)
+
+
+# ---- help, usage, version (no database) ----
+
+def test_help_lists_commands():
+    proc = Site(".").run("help", db=False, user=None, password=None)
+    for command in ("init", "user add", "user list", "user passwd", "audit log", "audit note",
+                    "audit verify", "audit checkpoint", "audit pubkey", "audit prove", "version"):
+        assert command in proc.stdout
+    sub = Site(".").run("audit", "verify", "--help", db=False, user=None, password=None)
+    assert sub.stdout.startswith("usage: ctm audit verify")
+    assert "--checkpoint" in Site(".").run("help", "audit", "verify", db=False).stdout
+
+
+def test_version():
+    out = Site(".").run("version", db=False).stdout
+    assert re.match(r"ctm \d+\.\d+\.\d+ \(libctm \d+\.\d+\.\d+\)$", out.strip())
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["frobnicate"],
+    ["user"],
+    ["user", "frobnicate"],
+    ["user", "add"],
+    ["user", "add", "bob"],
+    ["user", "add", "bob", "--role"],
+    ["user", "add", "bob", "--role", "pharmacist", "--bogus"],
+    ["user", "list", "--json", "--csv"],
+    ["user", "disable", "bob"],
+    ["user", "role", "bob", "--role", "monitor", "--reason", "x", "--blinded", "--unblinded"],
+    ["audit", "log", "--limit", "ten"],
+    ["audit", "prove", "x"],
+    ["audit", "note", "one", "two"],
+    ["audit", "verify", "--key", "k", "--key-file", "f"],
+    ["--nonsense", "help"],
+])
+def test_usage_errors_exit_2(tmp_path, args):
+    Site(tmp_path).fails(*args, code=2)
+
+
+def test_missing_database_is_a_usage_error(tmp_path):
+    Site(tmp_path).fails("user", "list", db=False, code=2)
+
+
+# ---- init ----
+
+def test_init_prints_verifier_key_and_key_file(template):
+    site, out = template
+    assert site.vkey() in out
+    assert str(site.db) + ".key" in out
+    assert (site.dir / "site.db.key").exists()
+    assert "outside" in out
+
+
+def test_init_twice_fails(site):
+    site.fails("init", "--site", "Again", "--admin", "root", user=None)
+
+
+def test_init_without_password_fails_clearly(tmp_path):
+    proc = Site(tmp_path).fails("init", "--site", "S", "--admin", ADMIN, user=None, password=None)
+    assert "CTM_NEW_PASSWORD" in proc.stderr
+
+
+# ---- passwords typed on a terminal ----
+
+def run_on_terminal(site, args, answers, user=ADMIN):
+    """Run ctm with stdin and stderr on a pseudo-terminal, answering each prompt in turn.
+    Returns (exit status, stdout, everything the terminal showed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
+    env.update(CTM_DB=str(site.db), CTM_USER=user)
+    master, slave = os.openpty()
+    proc = subprocess.Popen([CLI, *args], env=env, cwd=site.dir, stdin=slave, stderr=slave,
+                            stdout=subprocess.PIPE, text=True)
+    os.close(slave)
+    shown = b""
+    pending = list(answers)
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        assert ready, "ctm did not prompt: " + shown.decode(errors="replace")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if pending and shown.rstrip().endswith(b":"):
+            os.write(master, pending.pop(0).encode() + b"\n")
+            shown += b"<answered>"
+    out = proc.stdout.read()
+    status = proc.wait(timeout=60)
+    os.close(master)
+    return status, out, shown.decode(errors="replace")
+
+
+def test_password_prompt_does_not_echo(site):
+    status, out, shown = run_on_terminal(site, ["user", "list"], [ADMIN_PW])
+    assert status == 0, shown
+    assert "Password for admin:" in shown and ADMIN_PW not in shown
+    assert ADMIN in out
+
+
+def test_new_password_asked_twice_must_match(site):
+    status, _, shown = run_on_terminal(site, ["user", "passwd"],
+                                       [ADMIN_PW, "new-pass-5678", "new-pass-5679"])
+    assert status == 1 and "do not match" in shown
+    assert "new-pass-567" not in shown
+    site.run("user", "list")  # the old password still works
+
+
+# ---- users ----
+
+def test_user_add_and_list_json(site):
+    site.add_pharmacist()
+    users = site.users()
+    assert set(users) == {ADMIN, PHARM}
+    phil = users[PHARM]
+    assert phil["role"] == "pharmacist" and phil["printed_name"] == "Phil Pharma"
+    assert phil["unblinded"] == 0 and phil["disabled"] == 0
+    assert isinstance(phil["failed_logins"], int)
+    assert users[ADMIN]["role"] == "admin"
+
+
+def test_user_list_csv_and_table(site):
+    site.add_pharmacist()
+    rows = list(csv.DictReader(io.StringIO(site.run("user", "list", "--csv").stdout, newline="")))
+    assert {r["user"] for r in rows} == {ADMIN, PHARM}
+    assert next(r for r in rows if r["user"] == PHARM)["role"] == "pharmacist"
+    table = site.run("user", "list").stdout.splitlines()
+    assert table[0].split()[:3] == ["user", "printed_name", "role"]
+    assert set(table[1]) <= {"-", " "}
+    assert len(table) == 4
+    phil_row = next(line for line in table if line.startswith(PHARM + " "))
+    assert phil_row.index("pharmacist") == table[0].index("role")
+
+
+def test_wrong_password_fails_with_one_line(site):
+    proc = site.fails("user", "list", password="wrong-pass-999")
+    assert proc.stdout == ""
+    assert "auth.failed" in [e["action"] for e in site.log()]
+
+
+def test_no_password_and_no_terminal_fails_clearly(site):
+    proc = site.fails("user", "list", password=None)
+    assert "CTM_PASSWORD" in proc.stderr
+
+
+def test_disabled_user_cannot_act(site):
+    site.add_pharmacist()
+    site.run("user", "disable", PHARM, "--reason", "left the trial")
+    site.fails("audit", "note", "hello", user=PHARM, password=PHARM_PW)
+    assert site.users()[PHARM]["disabled"] == 1
+    site.run("user", "enable", PHARM, "--reason", "came back")
+    site.run("audit", "note", "hello", user=PHARM, password=PHARM_PW)
+
+
+def test_non_admin_cannot_add_users(site):
+    site.add_pharmacist()
+    site.fails("user", "add", "eve", "--role", "admin", user=PHARM, password=PHARM_PW,
+               new_password="new-pass-5678")
+    assert "eve" not in site.users()
+
+
+def test_user_role_keeps_blinding_unless_told(site):
+    site.run("user", "add", "ivy", "--role", "investigator", "--unblinded",
+             new_password="new-pass-5678")
+    site.run("user", "role", "ivy", "--role", "monitor", "--reason", "changed job")
+    assert site.users()["ivy"]["role"] == "monitor"
+    assert site.users()["ivy"]["unblinded"] == 1
+    site.run("user", "role", "ivy", "--role", "monitor", "--blinded", "--reason", "blinded")
+    assert site.users()["ivy"]["unblinded"] == 0
+
+
+def test_user_passwd_own_and_reset(site):
+    site.add_pharmacist()
+    site.run("user", "passwd", user=PHARM, password=PHARM_PW, new_password="new-pass-5678")
+    site.fails("user", "list", user=PHARM, password=PHARM_PW)
+    site.run("user", "passwd", PHARM, new_password=PHARM_PW)  # the admin resets it
+    site.run("audit", "note", "back in", "--sign", "confirmed", user=PHARM, password=PHARM_PW)
+    site.verify()
+
+
+# ---- the audit trail ----
+
+def test_audit_log_json_in_order_with_esignature(site):
+    site.add_pharmacist()
+    site.run("user", "disable", PHARM, "--reason", "on leave")
+    log = site.log()
+    actions = [e["action"] for e in log]
+    assert actions[0] == "site.init"
+    assert actions.index("user.add") < actions.index("user.disable")
+    seqs = [e["seq"] for e in log]
+    assert seqs == sorted(seqs) and all(isinstance(s, int) for s in seqs)
+    add = next(e for e in log if e["action"] == "user.add")
+    assert add["esig_meaning"] == ACCOUNT_CHANGE
+    assert add["esig_user"] == ADMIN and add["esig_name"] == "Ada Admin"
+    assert json.loads(add["params"]) is not None
+    assert isinstance(json.loads(add["changes"]), list)
+    assert next(e for e in log if e["action"] == "user.disable")["reason"] == "on leave"
+
+
+def test_audit_log_human_view(site):
+    site.add_pharmacist()
+    out = site.run("audit", "log").stdout
+    blocks = out.strip().split("\n\n")
+    assert len(blocks) == len(site.log())
+    assert blocks[0].startswith("seq ")
+    assert "site.init" in blocks[0]
+    assert re.search(r"^  signed by Ada Admin \(admin\) at \d{4}-\d\d-\d\dT[\d:.]+Z: "
+                     + ACCOUNT_CHANGE + "$", out, re.M)
+
+
+def test_audit_log_window(site):
+    for i in range(4):
+        site.run("audit", "note", f"note {i}")
+    log = site.log()
+    second = log[1]["seq"]
+    window = site.json("audit", "log", "--from", str(second), "--limit", "2")
+    assert [e["seq"] for e in window] == [second, log[2]["seq"]]
+
+
+def test_audit_note_signed_and_exact_in_json_and_csv(site):
+    text = 'Monitor visit, "all fine"\nsecond line, caf\u00e9 \u2713'
+    site.run("audit", "note", text, "--sign", "reviewed and approved")
+    note = site.log()[-1]
+    assert note["action"] == "audit.note"
+    assert note["esig_meaning"] == "reviewed and approved" and note["esig_user"] == ADMIN
+    assert text in json.loads(note["params"]).values()
+    rows = list(csv.DictReader(io.StringIO(site.run("audit", "log", "--csv").stdout, newline="")))
+    assert rows[-1]["params"] == note["params"]
+    assert rows[-1]["esig_meaning"] == "reviewed and approved"
+    human = site.run("audit", "log").stdout
+    assert not any(line.startswith("second line") for line in human.splitlines())
+
+
+# ---- verification ----
+
+def test_verify_ok_warns_without_external_key(site):
+    site.add_pharmacist()
+    proc = site.verify()
+    assert re.match(r"OK: \d+ entries, \d+ checkpoints, \d+ e-signatures, \d+ rows; root [0-9a-f]{64}$",
+                    proc.stdout.strip())
+    assert "warning" in proc.stderr and "key" in proc.stderr
+    proc = site.verify("--key", site.vkey())
+    assert proc.stderr == ""
+
+
+def test_checkpoint_and_pubkey_are_usable(site):
+    vkey = site.vkey()
+    assert re.match(r"^[A-Za-z0-9._/:-]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$", vkey)
+    held = site.checkpoint()
+    assert held.endswith("\n") and "\n\n\u2014 " in held
+    (site.dir / "held.txt").write_text(held)
+    (site.dir / "vkey.txt").write_text(vkey + "\n")
+    site.add_pharmacist()
+    site.run("audit", "note", "later")
+    assert site.checkpoint() != held
+    site.verify("--checkpoint", "held.txt", "--key", vkey)
+    site.verify("--checkpoint", "held.txt", "--key-file", "vkey.txt")
+
+
+def test_verify_with_wrong_key_fails(site, tmp_path_factory):
+    other = Site(tmp_path_factory.mktemp("other"))
+    other.run("init", "--site", "Other Site", "--admin", ADMIN, user=None)
+    site.fails("audit", "verify", "--key", other.vkey(), user=None, password=None, code=1)
+
+
+def test_prove(site):
+    site.run("audit", "note", "something")
+    seq = site.log()[0]["seq"]
+    out = site.run("audit", "prove", str(seq), user=None, password=None).stdout
+    assert out.startswith(f"seq {seq}\n")
+    assert re.search(r"^root [0-9a-f]{64}$", out, re.M)
+    site.fails("audit", "prove", "999999", user=None, password=None)
+
+
+def test_verification_commands_need_no_login(site):
+    for args in (["audit", "pubkey"], ["audit", "checkpoint"], ["audit", "verify"]):
+        site.run(*args, user=None, password=None)
+
+
+# ---- tampering is caught ----
+
+def failed_verify(site, *args):
+    proc = site.fails("audit", "verify", "--key", site.vkey(), *args, user=None, password=None,
+                      code=1)
+    return proc.stderr
+
+
+def test_tamper_users_table(site):
+    site.add_pharmacist()
+    site.sql("UPDATE users SET role = 'admin' WHERE username = ?", (PHARM,))
+    err = failed_verify(site)
+    assert "users" in err
+
+
+def test_tamper_delete_last_entry(site):
+    site.add_pharmacist()
+    site.run("audit", "note", "last words")
+    site.sql("DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)")
+    err = failed_verify(site)
+    assert re.search(r"seq|ledger|checkpoint|size", err)
+
+
+def test_tamper_swap_entries(site):
+    site.add_pharmacist()
+    site.run("audit", "note", "one")
+    site.run("audit", "note", "two")
+    top = site.log()[-1]["seq"]
+    site.sql("UPDATE ledger SET entry = CASE seq WHEN :a THEN (SELECT entry FROM ledger WHERE seq = :b)"
+             " ELSE (SELECT entry FROM ledger WHERE seq = :a) END WHERE seq IN (:a, :b)",
+             {"a": top - 1, "b": top})
+    err = failed_verify(site)
+    assert re.search(r"seq", err)
+
+
+def test_tamper_restore_older_copy_while_monitor_holds_newer_checkpoint(site):
+    site.add_pharmacist()
+    site.snapshot(site.dir / "older")
+    site.run("user", "role", PHARM, "--role", "technician", "--reason", "demoted")
+    (site.dir / "held.txt").write_text(site.checkpoint())
+    site.restore(site.dir / "older")
+    # The old copy is self-consistent; only the held checkpoint shows it was rolled back.
+    site.verify("--key", site.vkey())
+    err = failed_verify(site, "--checkpoint", "held.txt")
+    assert re.search(r"seq|size|checkpoint", err)

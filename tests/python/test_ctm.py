@@ -1,0 +1,233 @@
+"""Tests of the ctm Python bindings (the Pythonic layer over the SWIG module ctm._ctm).
+
+Run with /usr/bin/python3 -m pytest and PYTHONPATH=<builddir>/bindings/python (meson test does).
+"""
+import gc
+import io
+import sqlite3
+
+import pytest
+
+import ctm
+from conftest import ADMIN, ADMIN_PW, SITE, TECH, TECH_PW
+
+
+def _sql(path, query, *args):
+    """Run SQL on the database file directly, behind libctm's back."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_version():
+    assert ctm.version() == ctm.__version__
+    assert ctm.__version__.count(".") == 2
+    assert ctm._ctm.ctm_version_number() == ctm._ctm.CTM_VERSION_NUMBER
+
+
+def test_init_open_login(db_path):
+    with ctm.init(db_path, SITE, ADMIN, ADMIN_PW) as db:
+        assert db.current_user == ADMIN
+        assert db.size >= 1
+    with ctm.open(db_path) as db:
+        assert db.current_user is None
+        db.login(ADMIN, ADMIN_PW)
+        assert db.current_user == ADMIN
+        db.logout()
+        assert db.current_user is None
+    with ctm.open(db_path, user=ADMIN, password=ADMIN_PW) as db:
+        assert db.current_user == ADMIN
+        assert [u["user"] for u in db.users()] == [ADMIN]
+
+
+def test_context_manager_closes(db):
+    with db as same:
+        assert same is db
+    assert db.closed
+    db.close()  # twice is harmless
+
+
+def test_wrong_password_is_audited(db_path):
+    ctm.init(db_path, SITE, ADMIN, ADMIN_PW).close()
+    with pytest.raises(ctm.AuthError) as excinfo:
+        ctm.open(db_path, user=ADMIN, password="wrong-password")
+    assert excinfo.value.code == ctm._ctm.CTM_EAUTH
+    assert excinfo.value.message
+    with ctm.open(db_path, user=ADMIN, password=ADMIN_PW) as db:
+        failed = [e for e in db.events() if e["action"] == "auth.failed"]
+    assert len(failed) == 1
+
+
+def test_user_add_by_non_admin_denied(db):
+    db.user_add(TECH, "technician", TECH_PW)
+    db.logout()
+    db.login(TECH, TECH_PW)
+    with pytest.raises(ctm.PermissionDenied):
+        db.user_add("eve", "pharmacist", "eve-password-1")
+
+
+def test_duplicate_user(db):
+    db.user_add(TECH, "technician", TECH_PW)
+    with pytest.raises(ctm.ExistsError):
+        db.user_add(TECH, "pharmacist", TECH_PW)
+    assert sorted(u["user"] for u in db.users()) == [ADMIN, TECH]
+
+
+@pytest.mark.parametrize("name", ["", "x" * 65, "bo\0b"], ids=["empty", "65chars", "nul"])
+def test_bad_user_name(shared_db, name):
+    size = shared_db.size
+    with pytest.raises(ctm.InvalidError) as excinfo:
+        shared_db.user_add(name, "technician", TECH_PW)
+    assert "name" in str(excinfo.value)
+    assert isinstance(excinfo.value, ValueError)
+    assert shared_db.size == size
+
+
+def test_nul_in_password_is_refused_before_c(shared_db):
+    with pytest.raises(ctm.InvalidError) as excinfo:
+        shared_db.login(ADMIN, "secret\0tail")
+    assert "password" in str(excinfo.value)
+    assert "secret" not in str(excinfo.value)
+    with pytest.raises(ctm.InvalidError):
+        shared_db.note(42)
+
+
+def test_events(db):
+    db.user_add(TECH, "technician", TECH_PW, printed_name="Tom Tech")
+    db.note("monitor visit", meaning="reviewed")
+    q = db.events()
+    assert "seq" in q.columns and "esig_meaning" in q.columns
+    events = list(q)
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert len(events) == db.size
+    assert events[0]["action"] == "site.init"
+    add = [e for e in events if e["action"] == "user.add"]
+    assert len(add) == 1
+    assert add[0]["esig_meaning"] == "authorized account change"
+    assert add[0]["esig_user"] == ADMIN
+    assert add[0]["user"] == ADMIN
+    assert isinstance(add[0]["params"], dict)
+    assert isinstance(add[0]["changes"], list)
+    assert any(c["table"] == "users" for c in add[0]["changes"])
+    note = events[-1]
+    assert note["action"] == "audit.note" and note["esig_meaning"] == "reviewed"
+    window = list(db.events(from_seq=1, limit=1))
+    assert [e["seq"] for e in window] == [1]
+
+
+def test_batch_groups_notes(db, db_path):
+    def checkpoints():
+        return _sql(db_path, "SELECT count(*) FROM checkpoints")[0][0]
+
+    size, cps = db.size, checkpoints()
+    with db.batch():
+        for i in range(3):
+            db.note("note %d" % i)
+    assert db.size == size + 3
+    assert checkpoints() == cps + 1
+    assert ("\n%d\n" % (size + 3)) in db.checkpoint()
+
+
+def test_batch_rolls_back_on_exception(db):
+    size = db.size
+    with pytest.raises(RuntimeError):
+        with db.batch():
+            db.note("dropped")
+            raise RuntimeError("boom")
+    assert db.size == size
+    with db.batch():  # no batch was left open
+        db.note("kept")
+    assert db.size == size + 1
+
+
+def test_verify_ok(db):
+    db.user_add(TECH, "technician", TECH_PW)
+    result = db.verify()
+    assert result["entries"] == db.size
+    assert result["checkpoints"] >= 1
+    assert result["esignatures"] >= 1
+    assert result["rows"] >= 2
+    assert result["failed_seq"] == -1
+    assert result["failed_table"] == ""
+    assert len(result["root_hex"]) == 64
+    assert result["key_from_database"] is True
+    held = db.checkpoint()
+    db.note("after the held checkpoint")
+    result = db.verify(vkey=db.vkey(), checkpoint=held)
+    assert result["key_from_database"] is False
+    assert db.prove(1).startswith("seq 1\n")
+
+
+def test_tamper_detected(db, db_path):
+    db.user_add(TECH, "technician", TECH_PW)
+    db.close()
+    _sql(db_path, "UPDATE users SET printed_name = 'X'")
+    with ctm.open(db_path) as db2:
+        with pytest.raises(ctm.IntegrityError) as excinfo:
+            db2.verify()
+    exc = excinfo.value
+    assert "users" in str(exc)
+    assert exc.result["failed_table"] == "users"
+    assert exc.code == ctm._ctm.CTM_EINTEGRITY
+
+
+def test_to_pandas(shared_db):
+    pandas = pytest.importorskip("pandas")
+    q = shared_db.events()
+    df = q.to_pandas()
+    assert isinstance(df, pandas.DataFrame)
+    assert list(df.columns) == list(q.columns)
+    assert len(df) == shared_db.size
+
+
+def test_to_csv(shared_db, tmp_path):
+    buf = io.StringIO()
+    n = shared_db.users().to_csv(buf)
+    lines = buf.getvalue().splitlines()
+    assert n == 1 and len(lines) == 2
+    assert lines[0].startswith("user,")
+    path = tmp_path / "events.csv"
+    assert shared_db.events().to_csv(path) == shared_db.size
+
+
+def test_use_after_close(db):
+    q = db.events()
+    db.close()
+    with pytest.raises(ctm.MisuseError):
+        db.note("too late")
+    with pytest.raises(ctm.MisuseError):
+        db.size
+    with pytest.raises(ctm.MisuseError):
+        next(q)
+    with pytest.raises(ctm.MisuseError):
+        db.login(ADMIN, ADMIN_PW)
+
+
+def test_query_keeps_database_alive(db_path):
+    ctm.init(db_path, SITE, ADMIN, ADMIN_PW).close()
+    q = ctm.open(db_path, user=ADMIN, password=ADMIN_PW).users()  # no other reference to the db
+    gc.collect()
+    assert [row["user"] for row in q] == [ADMIN]
+    assert list(q) == []  # exhausted cursors stay exhausted
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not a database\n" * 100)
+    with pytest.raises(ctm.NotADatabaseError):
+        ctm.open(path)
+    with pytest.raises(ctm.FileError):
+        ctm.open(tmp_path / "missing.db")
+
+
+def test_disabled_user(db):
+    db.user_add(TECH, "technician", TECH_PW)
+    db.user_disable(TECH, "left the trial")
+    db.logout()
+    with pytest.raises(ctm.DisabledError):
+        db.login(TECH, TECH_PW)
+    with pytest.raises(ctm.MisuseError):  # nobody logged in
+        db.note("anonymous")

@@ -1,0 +1,512 @@
+/* test_batch.c - batches: several actions, one transaction, one signed checkpoint. */
+#include "ctm.h"
+#include "internal.h" /* white-box: one test drives an action that fails after it began */
+#include "testutil.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ADMIN "admin"
+#define ADMIN_PW "admin-password"
+#define PHARM "pharm"
+#define PHARM_PW "pharm-password"
+
+/* The initialised site (admin + one pharmacist) is built once; each test works on its own copy. */
+static char *template_dir;
+static char *tdir;
+static char dbpath[4096];
+static char keypath[4200];
+static ctm_db *db_a, *db_b;
+
+static int copy_file(const char *from, const char *to)
+{
+    size_t n = 0;
+    char *p = tu_read_file(from, &n);
+    if (p == NULL)
+        return -1;
+    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int ok = fd >= 0 && write(fd, p, n) == (ssize_t)n;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    free(p);
+    return ok ? 0 : -1;
+}
+
+static int copy_site(const char *from_dir, const char *to_dir)
+{
+    static const char *const names[] = {"site.db", "site.db.key", "site.db-wal"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char from[4200], to[4200];
+        snprintf(from, sizeof from, "%s/%s", from_dir, names[i]);
+        snprintf(to, sizeof to, "%s/%s", to_dir, names[i]);
+        if (access(from, F_OK) != 0 && i == 2)
+            continue;
+        if (copy_file(from, to) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int build_template(void)
+{
+    template_dir = tu_tmpdir();
+    if (template_dir == NULL)
+        return -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/site.db", template_dir);
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    ctm_db *h = NULL;
+    int rc = ctm_open(&h, path, &o);
+    if (rc == CTM_OK)
+        rc = ctm_init(h, "St Example Pharmacy", "example.org/pharmacy-1", ADMIN, "Ada Admin",
+                      ADMIN_PW);
+    if (rc == CTM_OK)
+        rc = ctm_user_add(h, PHARM, "pharmacist", 0, "Phil Pharmacist", PHARM_PW);
+    if (rc != CTM_OK)
+        fprintf(stderr, "building the template site: %s\n", ctm_errmsg());
+    ctm_close(h);
+    return rc == CTM_OK ? 0 : -1;
+}
+
+static ctm_db *open_db(int busy_ms)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.busy_timeout_ms = busy_ms;
+    ctm_db *h = NULL;
+    int rc = ctm_open(&h, dbpath, &o);
+    ck_assert_msg(rc == CTM_OK, "open: %s", ctm_errmsg());
+    return h;
+}
+
+static void login(ctm_db *h, const char *user, const char *pw)
+{
+    int rc = ctm_login(h, user, pw);
+    ck_assert_msg(rc == CTM_OK, "login %s: %s", user, ctm_errmsg());
+}
+
+static void setup(void)
+{
+    ck_assert_ptr_nonnull(template_dir);
+    tdir = tu_tmpdir();
+    ck_assert_ptr_nonnull(tdir);
+    ck_assert_int_eq(copy_site(template_dir, tdir), 0);
+    snprintf(dbpath, sizeof dbpath, "%s/site.db", tdir);
+    snprintf(keypath, sizeof keypath, "%s.key", dbpath);
+    db_b = NULL;
+    db_a = open_db(0);
+    login(db_a, ADMIN, ADMIN_PW);
+}
+
+static void teardown(void)
+{
+    ctm_close(db_a);
+    ctm_close(db_b);
+    db_a = db_b = NULL;
+    tu_rmtree(tdir);
+    free(tdir);
+    tdir = NULL;
+}
+
+/* ---- inspection ---- */
+
+static uint64_t size_of(ctm_db *h)
+{
+    uint64_t n = 0;
+    int rc = ctm_audit_size(h, &n);
+    ck_assert_msg(rc == CTM_OK, "audit size: %s", ctm_errmsg());
+    return n;
+}
+
+static void assert_verifies(ctm_db *h)
+{
+    ctm_verify_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    int rc = ctm_audit_verify(h, NULL, NULL, &res);
+    ck_assert_msg(rc == CTM_OK, "verify: %s", ctm_errmsg());
+    ck_assert_int_eq(res.failed_seq, -1);
+    ck_assert_uint_eq(res.entries, size_of(h));
+}
+
+/* Through a connection of its own, so it sees only what is committed. */
+static int64_t sql_int(const char *query)
+{
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    int rc = sqlite3_prepare_v2(s, query, -1, &st, NULL);
+    ck_assert_msg(rc == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(s));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return v;
+}
+
+static int64_t checkpoints(void)
+{
+    return sql_int("SELECT count(*) FROM checkpoints");
+}
+
+/* The tree size the newest signed checkpoint covers (its second line). */
+static uint64_t checkpoint_size(ctm_db *h)
+{
+    char *note = NULL;
+    int rc = ctm_audit_checkpoint(&note, h);
+    ck_assert_msg(rc == CTM_OK, "checkpoint: %s", ctm_errmsg());
+    const char *nl = strchr(note, '\n');
+    ck_assert_ptr_nonnull(nl);
+    uint64_t n = strtoull(nl + 1, NULL, 10);
+    ctm_free(note);
+    return n;
+}
+
+static char *log_action(ctm_db *h, uint64_t seq)
+{
+    ctm_query *q = NULL;
+    int rc = ctm_audit_log(&q, h, seq, 1);
+    ck_assert_msg(rc == CTM_OK, "audit log: %s", ctm_errmsg());
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    char *a = strdup(ctm_query_text(q, 3));
+    ctm_query_free(q);
+    return a;
+}
+
+static void note(ctm_db *h, const char *text)
+{
+    int rc = ctm_audit_note(h, text, NULL);
+    ck_assert_msg(rc == CTM_OK, "note '%s': %s", text, ctm_errmsg());
+}
+
+/* ---- commit ---- */
+
+START_TEST(test_commit_three_notes_one_checkpoint)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "first");
+    note(db_a, "second");
+    ck_assert_int_eq(ctm_audit_note(db_a, "third, signed", "reviewed"), CTM_OK);
+    /* Nobody else sees them yet. */
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ledger"), (int64_t)n);
+    ck_assert_int_eq(checkpoints(), cps);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 3);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ledger"), (int64_t)n + 3);
+    ck_assert_int_eq(checkpoints(), cps + 1);
+    ck_assert_uint_eq(checkpoint_size(db_a), n + 3);
+    for (uint64_t i = 0; i < 3; i++) {
+        char *a = log_action(db_a, n + i);
+        ck_assert_str_eq(a, "audit.note");
+        free(a);
+    }
+    assert_verifies(db_a);
+    /* The handle is back to one transaction per action. */
+    note(db_a, "after the batch");
+    ck_assert_int_eq(checkpoints(), cps + 2);
+    ck_assert_uint_eq(checkpoint_size(db_a), n + 4);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* The handle sees its own uncommitted entries: the size counts them, the log lists them. */
+START_TEST(test_size_and_log_inside_batch)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "one");
+    note(db_a, "two");
+    uint64_t inside = 0;
+    int rc = ctm_audit_size(db_a, &inside);
+    ck_assert_msg(rc == CTM_OK, "audit size inside a batch: %s", ctm_errmsg());
+    ck_assert_uint_eq(inside, n + 2);
+    char *a = log_action(db_a, n + 1);
+    ck_assert_str_eq(a, "audit.note");
+    free(a);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 2);
+    assert_verifies(db_a);
+}
+END_TEST
+
+START_TEST(test_failing_action_fails_alone)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "before the failure");
+    ck_assert_int_eq(ctm_user_add(db_a, PHARM, "technician", 0, NULL, "duplicate-pw"),
+                     CTM_EEXISTS);
+    ck_assert_int_eq(ctm_user_disable(db_a, ADMIN, "self"), CTM_ERULE);
+    ck_assert_int_eq(ctm_audit_note(db_a, "", NULL), CTM_EINVAL);
+    ck_assert_int_eq(ctm_user_add(db_a, "nina", "technician", 0, NULL, "nina-password"), CTM_OK);
+    note(db_a, "after the failure");
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 3);
+    ck_assert_int_eq(checkpoints(), cps + 1);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'nina'"), 1);
+    ck_assert_int_eq(sql_int("SELECT role = 'pharmacist' FROM users WHERE username = 'pharm'"), 1);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* White-box: an action that has changed rows and then fails is rolled back to where it began,
+ * leaving the batch's other actions in place. */
+START_TEST(test_failed_action_rolls_back_to_its_start)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "kept");
+    ctm__action a;
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, "test.failing", "white-box"), CTM_OK);
+    ck_assert_int_eq(sqlite3_exec(db_a->sql,
+                                  "UPDATE users SET printed_name = 'Changed' WHERE username = 'pharm'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ctm__action_rollback(&a);
+    note(db_a, "kept too");
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE printed_name = 'Changed'"), 0);
+    assert_verifies(db_a);
+}
+END_TEST
+
+START_TEST(test_empty_commit_no_checkpoint)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_int_eq(checkpoints(), cps);
+    /* Only failures inside: still nothing to sign. */
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    ck_assert_int_eq(ctm_user_add(db_a, PHARM, "technician", 0, NULL, "duplicate-pw"),
+                     CTM_EEXISTS);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_int_eq(checkpoints(), cps);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* ---- rollback ---- */
+
+START_TEST(test_rollback_drops_everything)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    char *cp_before = NULL;
+    ck_assert_int_eq(ctm_audit_checkpoint(&cp_before, db_a), CTM_OK);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "to be dropped");
+    ck_assert_int_eq(ctm_user_add(db_a, "nina", "technician", 0, NULL, "nina-password"), CTM_OK);
+    ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "technician", 0, "reorganisation"), CTM_OK);
+    ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_int_eq(checkpoints(), cps);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'nina'"), 0);
+    ck_assert_int_eq(sql_int("SELECT role = 'pharmacist' FROM users WHERE username = 'pharm'"), 1);
+    char *cp_after = NULL;
+    ck_assert_int_eq(ctm_audit_checkpoint(&cp_after, db_a), CTM_OK);
+    ck_assert_str_eq(cp_after, cp_before);
+    ctm_free(cp_before);
+    ctm_free(cp_after);
+    assert_verifies(db_a);
+    /* The handle writes normally afterwards, continuing the same log. */
+    note(db_a, "after the rollback");
+    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(checkpoint_size(db_a), n + 1);
+    assert_verifies(db_a);
+}
+END_TEST
+
+START_TEST(test_close_with_open_batch_drops_it)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "never committed");
+    ctm_close(db_a);
+    db_a = open_db(0);
+    ck_assert_uint_eq(size_of(db_a), n);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* ---- misuse ---- */
+
+START_TEST(test_nested_begin_refused)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "outer");
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_EMISUSE);
+    ck_assert_str_ne(ctm_errmsg(), "");
+    /* The outer batch is intact. */
+    note(db_a, "still outer");
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
+    assert_verifies(db_a);
+}
+END_TEST
+
+START_TEST(test_commit_or_rollback_without_begin)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
+    ck_assert_str_ne(ctm_errmsg(), "");
+    ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_EMISUSE);
+    ck_assert_int_eq(ctm_batch_commit(NULL), CTM_EMISUSE);
+    ck_assert_int_eq(ctm_batch_begin(NULL), CTM_EMISUSE);
+    ck_assert_int_eq(ctm_batch_rollback(NULL), CTM_EMISUSE);
+    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_int_eq(checkpoints(), cps);
+    /* Nothing was left half-open. */
+    note(db_a, "ordinary write");
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ledger"), (int64_t)n + 1);
+}
+END_TEST
+
+/* ---- with other handles ---- */
+
+START_TEST(test_batch_holds_write_lock)
+{
+    db_b = open_db(100);
+    login(db_b, PHARM, PHARM_PW);
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "in the batch");
+    ck_assert_uint_eq(size_of(db_b), n);
+    ck_assert_int_eq(ctm_audit_note(db_b, "from the other handle", NULL), CTM_EBUSY);
+    ck_assert_int_eq(ctm_batch_begin(db_b), CTM_EBUSY);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_b), n + 1);
+    /* Once committed the other handle writes again, after the batch's entries. */
+    note(db_b, "from the other handle");
+    ck_assert_uint_eq(size_of(db_a), n + 2);
+    assert_verifies(db_b);
+}
+END_TEST
+
+START_TEST(test_commit_fails_without_site_key)
+{
+    uint64_t n = size_of(db_a);
+    int64_t cps = checkpoints();
+    ck_assert_int_eq(chmod(keypath, 0644), 0);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    note(db_a, "cannot be signed");
+    note(db_a, "neither can this");
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EIO);
+    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_int_eq(checkpoints(), cps);
+    /* The batch is over: no commit twice, and with the key fixed writes go through. */
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
+    ck_assert_int_eq(chmod(keypath, 0600), 0);
+    note(db_a, "signed now");
+    ck_assert_uint_eq(size_of(db_a), n + 1);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* ---- what a batch must not undo or hide ---- */
+
+/* A role change inside a batch applies to the actions after it, as it would outside one. */
+START_TEST(test_role_change_inside_batch_applies)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "admin", 1, "second administrator"), CTM_OK);
+    ck_assert_int_eq(ctm_user_set_role(db_a, ADMIN, "pharmacist", 0, "stepping down"), CTM_OK);
+    ck_assert_int_eq(ctm_user_add(db_a, "late", "admin", 1, NULL, "late-password"), CTM_EDENIED);
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'late'"), 0);
+    assert_verifies(db_a);
+}
+END_TEST
+
+/* A failed login is a security record: rolling back a batch must not erase it (or login inside a
+ * batch is refused outright). */
+START_TEST(test_failed_login_survives_rollback)
+{
+    uint64_t n = size_of(db_a);
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    int rc = ctm_login(db_a, PHARM, "guessing-123");
+    ck_assert_msg(rc == CTM_EAUTH || rc == CTM_EMISUSE, "login in a batch: %d", rc);
+    ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
+    if (rc == CTM_EAUTH) {
+        ck_assert_uint_eq(size_of(db_a), n + 1);
+        ck_assert_int_eq(sql_int("SELECT failed_logins FROM users WHERE username = 'pharm'"), 1);
+    } else {
+        ck_assert_uint_eq(size_of(db_a), n);
+    }
+    assert_verifies(db_a);
+}
+END_TEST
+
+static Suite *batch_suite(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc;
+
+    tc = tcase_create("commit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_commit_three_notes_one_checkpoint);
+    tcase_add_test(tc, test_size_and_log_inside_batch);
+    tcase_add_test(tc, test_failing_action_fails_alone);
+    tcase_add_test(tc, test_failed_action_rolls_back_to_its_start);
+    tcase_add_test(tc, test_empty_commit_no_checkpoint);
+    tcase_add_test(tc, test_commit_fails_without_site_key);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("rollback");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_rollback_drops_everything);
+    tcase_add_test(tc, test_close_with_open_batch_drops_it);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("misuse");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_nested_begin_refused);
+    tcase_add_test(tc, test_commit_or_rollback_without_begin);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("concurrency");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_batch_holds_write_lock);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("security");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_role_change_inside_batch_applies);
+    tcase_add_test(tc, test_failed_login_survives_rollback);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0 || build_template() != 0)
+        return EXIT_FAILURE;
+    int rc = tu_run_suite(batch_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    return rc;
+}
