@@ -84,6 +84,11 @@ int ctm_audit_size(ctm_db *db, uint64_t *size)
     ctm__clear_error();
     if (db == NULL || size == NULL)
         return ctm__err(CTM_EINVAL, "audit size: NULL argument");
+    /* Inside a batch the tree state is written at commit; the handle knows it meanwhile. */
+    if (db->batch && db->frontier_loaded) {
+        *size = db->frontier.size;
+        return CTM_OK;
+    }
     ctm__frontier f;
     int rc = ctm__ledger_state(db, &f);
     if (rc == CTM_OK)

@@ -432,5 +432,8 @@ int ctm__action_commit(ctm__action *a)
         return rc;
     }
     a->open = 0;
+    /* Rows changed: the acting user's own account may be among them. */
+    if (ncs > 0)
+        db->user_checked = 0;
     return CTM_OK;
 }

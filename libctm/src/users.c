@@ -574,6 +574,9 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     ctm__clear_error();
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "login: no database handle");
+    /* A failed attempt must be recorded for good, which an open batch could roll back. */
+    if (db->batch)
+        return ctm__err(CTM_EMISUSE, "login: a batch is open on this handle; commit or roll it back first");
     ctm_logout(db);
     int rc = ctm__check_name("user", user);
     if (rc != CTM_OK)

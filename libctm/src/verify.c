@@ -290,19 +290,46 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
         return fail(v, (int64_t)e->seq, NULL, NULL, "signed by %s but recorded as done by %s",
                     e->esig.user, e->user);
     sqlite3_stmt *st = NULL;
-    int ok = 0;
-    if (sqlite3_prepare_v2(v->sql, "SELECT public_key FROM main.users WHERE username = ?1", -1, &st,
-                           NULL) == SQLITE_OK) {
+    int key_ok = 0, name_ok = 0, enabled = 0;
+    if (sqlite3_prepare_v2(v->sql,
+                           "SELECT public_key, printed_name, disabled FROM main.users"
+                           " WHERE username = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, e->esig.user, -1, SQLITE_STATIC);
-        ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&
-             memcmp(sqlite3_column_blob(st, 0), e->esig.public_key, 32) == 0;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            key_ok = sqlite3_column_bytes(st, 0) == 32 &&
+                     memcmp(sqlite3_column_blob(st, 0), e->esig.public_key, 32) == 0;
+            const char *printed = (const char *)sqlite3_column_text(st, 1);
+            name_ok = printed != NULL && strcmp(printed, e->esig.printed_name) == 0;
+            enabled = sqlite3_column_int(st, 2) == 0;
+        }
     }
     sqlite3_finalize(st);
-    if (!ok)
+    if (!key_ok)
         return fail(v, (int64_t)e->seq, "users", e->esig.user,
                     "the e-signature key is not the key of user %s at that time", e->esig.user);
+    if (!name_ok || !enabled)
+        return fail(v, (int64_t)e->seq, "users", e->esig.user,
+                    "the e-signature of %s shows another printed name, or the account was disabled",
+                    e->esig.user);
     v->r.esignatures++;
     return CTM_OK;
+}
+
+/* The actions libctm always e-signs (docs/audit-format.md): one missing its signature was
+ * written by something else. */
+static int needs_esig(const ctm__entry *e)
+{
+    static const char *const signed_actions[] = {"site.init", "user.add", "user.disable",
+                                                 "user.enable", "user.role", NULL};
+    for (int i = 0; signed_actions[i] != NULL; i++)
+        if (strcmp(e->action, signed_actions[i]) == 0)
+            return 1;
+    if (strcmp(e->action, "user.passwd") == 0)
+        for (uint32_t i = 0; i < e->nparams; i++)
+            if (strcmp(e->params[i].key, "new_signing_key") == 0)
+                return strcmp(e->params[i].value, "yes") == 0;
+    return 0;
 }
 
 static int keep_leaf(vstate *v, uint64_t seq, const ctm_hash leaf)
@@ -344,6 +371,9 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
         rc = apply_change(v, seq, &e.changes[i]);
     if (rc == CTM_OK && e.has_esig)
         rc = check_esig(v, &e, p, n);
+    else if (rc == CTM_OK && needs_esig(&e))
+        rc = fail(v, (int64_t)seq, "ledger", NULL, "the action %s carries no e-signature",
+                  e.action);
     if (rc == CTM_OK)
         rc = keep_leaf(v, seq, leaf);
     ctm__entry_free(&e);
@@ -552,6 +582,36 @@ static int open_replay(vstate *v, ctm_db *db)
     return ctm__exec(v->sql, "BEGIN", "verify");
 }
 
+/* The live schema must be the one libctm's migrations make: a table, trigger, index or view
+ * added or changed by hand could hide or forge changes. */
+static int compare_schema(vstate *v)
+{
+    static const char *const sql[2] = {
+        "SELECT type, name FROM (SELECT type, name, tbl_name, sql FROM live.sqlite_master EXCEPT"
+        " SELECT type, name, tbl_name, sql FROM main.sqlite_master) LIMIT 1",
+        "SELECT type, name FROM (SELECT type, name, tbl_name, sql FROM main.sqlite_master EXCEPT"
+        " SELECT type, name, tbl_name, sql FROM live.sqlite_master) LIMIT 1"};
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(v->sql, sql[k], -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return ctm__sqlerr(v->sql, rc, "verify: reading the schema");
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            char what[200];
+            snprintf(what, sizeof what, "%s %s", (const char *)sqlite3_column_text(st, 0),
+                     (const char *)sqlite3_column_text(st, 1));
+            sqlite3_finalize(st);
+            return fail(v, -1, "schema", what,
+                        k == 0 ? "added or changed outside libctm" : "missing or changed");
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return ctm__sqlerr(v->sql, rc, "verify: reading the schema");
+    }
+    return CTM_OK;
+}
+
 static int load_held(vstate *v, const char *held)
 {
     if (held == NULL)
@@ -591,6 +651,8 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
         rc = load_held(&v, held_checkpoint);
     if (rc == CTM_OK)
         rc = open_replay(&v, db);
+    if (rc == CTM_OK)
+        rc = compare_schema(&v);
     if (rc == CTM_OK)
         rc = walk_ledger(&v);
     if (rc == CTM_OK)

@@ -173,6 +173,24 @@ START_TEST(inserted_row_is_named)
 }
 END_TEST
 
+START_TEST(added_table_is_named)
+{
+    tamper("CREATE TABLE shadow(id INTEGER PRIMARY KEY, arm TEXT); INSERT INTO shadow VALUES (1, 'A')");
+    expect_failure("schema", -1);
+    ck_assert_msg(strstr(ctm_errmsg(), "shadow") != NULL, "%s", ctm_errmsg());
+}
+END_TEST
+
+START_TEST(added_trigger_is_named)
+{
+    /* a trigger would slip its own changes into later, signed entries */
+    tamper("CREATE TRIGGER sneaky AFTER UPDATE ON users BEGIN"
+           " UPDATE users SET role = 'admin' WHERE username = 'carl'; END");
+    expect_failure("schema", -1);
+    ck_assert_msg(strstr(ctm_errmsg(), "trigger sneaky") != NULL, "%s", ctm_errmsg());
+}
+END_TEST
+
 START_TEST(changed_secret_is_named)
 {
     tamper("UPDATE credentials SET password_hash = 'x' WHERE user_id = 2");
@@ -431,6 +449,8 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, deleted_row_is_named);
     tcase_add_test(tc, inserted_row_is_named);
     tcase_add_test(tc, changed_secret_is_named);
+    tcase_add_test(tc, added_table_is_named);
+    tcase_add_test(tc, added_trigger_is_named);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ledger edited outside");
