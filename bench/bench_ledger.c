@@ -225,6 +225,32 @@ static double ours_verify(const char *path, uint64_t *entries)
     return r.entries / t;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Durable commits depend on the disk's fsync, which drifts: alternate short rounds of ours and
+ * raw and keep the median of the per-round ratios. */
+static void single_rounds(ctm_db *db, const char *raw, const char *text, size_t esize, int rounds,
+                          int per_round)
+{
+    double ratios[64], ours_sum = 0, raw_sum = 0;
+    for (int r = 0; r < rounds; r++) {
+        double rw = raw_inserts(raw, per_round, esize, 0);
+        double us = ours_single(db, per_round, text);
+        ratios[r] = us / rw;
+        ours_sum += us;
+        raw_sum += rw;
+    }
+    qsort(ratios, (size_t)rounds, sizeof ratios[0], cmp_double);
+    double median = ratios[rounds / 2];
+    printf("%-28s %12.0f %-10s raw %12.0f   ratio %5.2f   target >= %.2f  %s  (median of %d rounds)\n",
+           "durable single actions", ours_sum / rounds, "entries/s", raw_sum / rounds, median, 0.8,
+           median >= 0.8 ? "ok" : "BELOW TARGET", rounds);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -237,32 +263,39 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return 1;
-    int n_single = quick ? 100 : 500;
+    int rounds = quick ? 3 : 9, per_round = quick ? 50 : 150;
     int n_batch = quick ? 5000 : 50000;
     char path[4096], raw[4096];
     snprintf(path, sizeof path, "%s/ctm-bench.db", dir);
     snprintf(raw, sizeof raw, "%s/ctm-bench-raw.db", dir);
     char *text = note_text(200);
 
-    printf("libctm %s ledger benchmark (%s)\n", ctm_version(), quick ? "quick" : "full");
+    printf("libctm %s ledger benchmark (%s), databases in %s\n", ctm_version(),
+           quick ? "quick" : "full", dir);
     ctm_db *db = make_db(path);
     /* warm up: first entries create pages and load the site key */
     ours_single(db, 10, text);
-    double single = ours_single(db, n_single, text);
-    size_t esize = entry_size(path);
-    printf("entry size: %zu bytes (a %zu-byte note)\n\n", esize, strlen(text));
-    double raw_single = raw_inserts(raw, n_single, esize, 0);
-    report("durable single actions", single, raw_single, "entries/s", 0.8);
+    size_t esize = entry_size(path) + CTM_HASH_SIZE; /* the raw row carries the leaf hash too */
+    printf("ledger row: %zu bytes (entry of a %zu-byte note + leaf hash)\n\n", esize, strlen(text));
+    single_rounds(db, raw, text, esize, rounds, per_round);
 
+    ctm_close(db);
+    /* Verification of single actions is bound by one checkpoint signature per entry; report it,
+     * then measure hashing on a log written in batches, where checkpoints are rare. */
+    uint64_t entries = 0, hashed = 0;
+    double ver_single = ours_verify(path, &entries);
+    printf("%-28s %12.0f %-10s (one signed checkpoint per entry, %llu entries)\n",
+           "verify single-action log", ver_single, "entries/s", (unsigned long long)entries);
+
+    db = make_db(path);
     double batch = ours_batch(db, n_batch, text);
     double raw_batch = raw_inserts(raw, n_batch, esize, 1);
     report("entries in one batch", batch, raw_batch, "entries/s", 0.5);
     ctm_close(db);
 
-    printf("%-28s %12.0f %-10s (raw crypto_sign_detached over %zu bytes)\n", "e-signatures", raw_sign(20000, esize),
-           "signs/s", esize);
+    printf("%-28s %12.0f %-10s (raw crypto_sign_detached over %zu bytes)\n", "e-signatures",
+           raw_sign(20000, esize), "signs/s", esize);
 
-    uint64_t entries = 0, hashed = 0;
     double ver = ours_verify(path, &entries);
     double hashes = raw_leaf_hashes(path, &hashed);
     char label[64];

@@ -168,8 +168,10 @@ CTM_API CTM_WARN_UNUSED int ctm_init(ctm_db *db, const char *site_name, const ch
 /**
  * Log a user in on this handle (the two components of the first signing of a session).
  * Unseals the user's signing key into protected memory until ctm_logout() or ctm_close().
- * A wrong password is recorded in the ledger ("auth.failed"); five consecutive failures disable
- * the account ("auth.locked").
+ * A wrong password or unknown user is recorded in the ledger ("auth.failed"); the fifth
+ * consecutive failure also disables the account (that entry carries the parameter "locked").
+ * A successful login after failures resets the count ("auth.reset").  Refused while a batch is
+ * open on the handle (CTM_EMISUSE).  A failed login leaves nobody logged in.
  * Errors: CTM_EAUTH (unknown user or wrong password), CTM_EDISABLED, CTM_EINVAL, CTM_EMISUSE.
  */
 CTM_API CTM_WARN_UNUSED int ctm_login(ctm_db *db, const char *user, const char *password);

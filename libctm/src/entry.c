@@ -61,10 +61,23 @@ static size_t utf8_seq_len(const uint8_t *p, size_t n)
 }
 
 /* Offset of the first ill-formed sequence or NUL in p, or SIZE_MAX if there is none. */
+/* Non-zero when one of the eight bytes is non-ASCII or NUL. */
+static int word_not_plain_ascii(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return ((w | ((w - 0x0101010101010101ull) & ~w)) & 0x8080808080808080ull) != 0;
+}
+
 static size_t utf8_find_bad(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* Names and notes are mostly ASCII: skip it eight bytes at a time. */
+        while (i + 8 <= n && !word_not_plain_ascii(p + i))
+            i += 8;
+        if (i >= n)
+            break;
         size_t k = utf8_seq_len(p + i, n - i);
         if (k == 0 || p[i] == 0)
             return i;

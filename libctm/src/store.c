@@ -254,7 +254,8 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
     int flags = db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (!db->readonly && (db->flags & CTM_OPEN_CREATE))
         flags |= SQLITE_OPEN_CREATE;
-    int src = sqlite3_open_v2(path, &db->sql, flags | SQLITE_OPEN_EXRESCODE, NULL);
+    /* One handle is used by one thread at a time (ctm.h), so SQLite need not lock each call. */
+    int src = sqlite3_open_v2(path, &db->sql, flags | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX, NULL);
     if (src != SQLITE_OK) {
         rc = ctm__err(CTM_EIO, "%s: cannot open: %s%s", path,
                       db->sql != NULL ? sqlite3_errmsg(db->sql) : sqlite3_errstr(src),

@@ -562,7 +562,8 @@ static int compare_tables(vstate *v)
 
 static int open_replay(vstate *v, ctm_db *db)
 {
-    int rc = sqlite3_open_v2(":memory:", &v->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = sqlite3_open_v2(":memory:", &v->sql,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return ctm__err(CTM_ENOMEM, "verify: cannot create the replay database");
     int out = ctm__schema_create(v->sql);

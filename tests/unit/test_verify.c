@@ -41,6 +41,15 @@ static void copy_file(const char *from, const char *to)
     free(data);
 }
 
+/* Outside a running test Check cannot report, so the template's set-up stops the program. */
+static void must(int rc)
+{
+    if (rc != CTM_OK) {
+        fprintf(stderr, "test_verify: building the template failed (%d): %s\n", rc, ctm_errmsg());
+        exit(EXIT_FAILURE);
+    }
+}
+
 static void build_template(void)
 {
     template_dir = tu_tmpdir();
@@ -49,28 +58,26 @@ static void build_template(void)
     ctm_db *db = NULL;
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_CREATE;
-    ok(ctm_open(&db, path, &o));
-    ok(ctm_init(db, "Verify Test Pharmacy", NULL, "anna", "Anna Berg", PW));
-    ok(ctm_user_add(db, "bob", "pharmacist", 1, "Bob Ek", PW));
-    ok(ctm_audit_note(db, "first note", NULL));
-    ok(ctm_audit_vkey(&vkey, db));
-    ok(ctm_audit_checkpoint(&held_early, db));
-    ok(ctm_audit_size(db, &held_early_size));
-    ok(ctm_user_add(db, "carl", "technician", 0, "Carl Ny", PW));
-    ok(ctm_user_set_role(db, "carl", "investigator", 0, "moved to the ward"));
-    ok(ctm_batch_begin(db));
-    ok(ctm_audit_note(db, "batch one", "reviewed"));
-    ok(ctm_audit_note(db, "batch two", NULL));
-    ok(ctm_batch_commit(db));
-    ok(ctm_user_disable(db, "carl", "left the trial team"));
-    ok(ctm_audit_note(db, "last note", NULL));
+    must(ctm_open(&db, path, &o));
+    must(ctm_init(db, "Verify Test Pharmacy", NULL, "anna", "Anna Berg", PW));
+    must(ctm_user_add(db, "bob", "pharmacist", 1, "Bob Ek", PW));
+    must(ctm_audit_note(db, "first note", NULL));
+    must(ctm_audit_vkey(&vkey, db));
+    must(ctm_audit_checkpoint(&held_early, db));
+    must(ctm_audit_size(db, &held_early_size));
+    must(ctm_user_add(db, "carl", "technician", 0, "Carl Ny", PW));
+    must(ctm_user_set_role(db, "carl", "investigator", 0, "moved to the ward"));
+    must(ctm_batch_begin(db));
+    must(ctm_audit_note(db, "batch one", "reviewed"));
+    must(ctm_audit_note(db, "batch two", NULL));
+    must(ctm_batch_commit(db));
+    must(ctm_user_disable(db, "carl", "left the trial team"));
+    must(ctm_audit_note(db, "last note", NULL));
     ctm_close(db);
 }
 
 static void setup(void)
 {
-    if (template_dir == NULL)
-        build_template();
     dir = tu_tmpdir();
     char from[4096], to[4096];
     snprintf(db_path, sizeof db_path, "%s/t.db", dir);
@@ -481,6 +488,8 @@ int main(void)
 {
     if (sodium_init() < 0)
         return EXIT_FAILURE;
+    /* built once, before the runner forks, and copied for each test */
+    build_template();
     int rc = tu_run_suite(verify_suite());
     if (template_dir != NULL)
         tu_rmtree(template_dir);
