@@ -40,7 +40,7 @@ if [ $quick -eq 0 ]; then
     run "unit + abi suites under ASan+UBSan (clang)" meson test -C build-asan --suite unit --suite abi --print-errorlogs --no-rebuild
     cp build-asan/meson-logs/testlog.json "$logs/asan.json" 2>/dev/null
     for f in build-asan/tests/fuzz/fuzz_*; do
-      [ -x "$f" ] || continue
+      [ -f "$f" ] && [ -x "$f" ] || continue
       echo "== $(basename "$f"): 15 s of fuzzing"
       corpus=$(mktemp -d)
       if "$f" -max_total_time=15 -rss_limit_mb=2048 "$corpus" >"$logs/$(basename "$f").log" 2>&1; then
@@ -56,32 +56,31 @@ if [ $quick -eq 0 ]; then
 fi
 
 /usr/bin/python3 - "$logs" "${fuzz_results[@]}" <<'PY'
+# Count test cases, not suites: Check prints "Checks: N, Failures: F, Errors: E", pytest
+# "N passed, F failed, E error in Ts"; any other test counts once by its result.
 import json, pathlib, re, sys
-logs = pathlib.Path(sys.argv[1])
 passed = failed = 0
-for f in sorted(logs.glob("*.json")):
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
     for line in f.read_text().splitlines():
         t = json.loads(line)
-        out = t.get("stdout", "") or ""
+        out = t.get("stdout") or ""
+        ok = t.get("result") in ("OK", "EXPECTEDFAIL")
         check = re.findall(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", out)
-        pyt = re.search(r"=+ (.*) in [0-9.]+s", out) or re.search(r"^(\d+ (?:passed|failed).*) in [0-9.]+s", out, re.M)
+        summary = re.findall(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [0-9.]+s", out, re.M)
+        p = x = 0
         if check:
             n, fl, er = map(int, check[-1])
-            passed += n - fl - er
-            failed += fl + er
-        elif pyt:
-            s = pyt.group(1)
-            p = re.search(r"(\d+) passed", s); x = re.search(r"(\d+) failed", s); e = re.search(r"(\d+) error", s)
-            passed += int(p.group(1)) if p else 0
-            failed += (int(x.group(1)) if x else 0) + (int(e.group(1)) if e else 0)
-        elif t.get("result") == "OK":
-            passed += 1
+            p, x = n - fl - er, fl + er
+        elif summary:
+            counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (\w+)", summary[-1]))
+            p = counts.get("passed", 0)
+            x = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
         else:
-            failed += 1
-        if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and not (check or pyt):
-            pass
-        elif t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and failed == 0:
-            failed += 1  # a suite that failed without naming a failing case
+            p, x = (1, 0) if ok else (0, 1)
+        if not ok and x == 0:
+            x = 1  # the suite failed without naming a failing case (crash, timeout)
+        passed += p
+        failed += x
 for r in sys.argv[2:]:
     passed += r == "pass"
     failed += r == "fail"
