@@ -172,7 +172,9 @@ CTM_API CTM_WARN_UNUSED int ctm_init(ctm_db *db, const char *site_name, const ch
  * consecutive failure also disables the account (that entry carries the parameter "locked").
  * A successful login after failures resets the count ("auth.reset").  Refused while a batch is
  * open on the handle (CTM_EMISUSE).  A failed login leaves nobody logged in.
- * Errors: CTM_EAUTH (unknown user or wrong password), CTM_EDISABLED, CTM_EINVAL, CTM_EMISUSE.
+ * Errors: CTM_EAUTH (unknown user or wrong password), CTM_EDISABLED (right password, disabled
+ * account), CTM_EINVAL, CTM_EMISUSE, CTM_EINTEGRITY (the sealed key does not open: the credentials
+ * were altered).
  */
 CTM_API CTM_WARN_UNUSED int ctm_login(ctm_db *db, const char *user, const char *password);
 
@@ -195,14 +197,23 @@ CTM_API CTM_WARN_UNUSED int ctm_user_add(ctm_db *db, const char *user, const cha
                                          int unblinded, const char *printed_name,
                                          const char *password);
 
-/** Disable a user (admins only; not oneself); reason is mandatory.  Audited "user.disable". */
+/**
+ * Disable a user (admins only; not oneself); reason is mandatory.  Audited "user.disable", e-signed
+ * "authorized account change".  Errors: CTM_EDENIED, CTM_EINVAL (name, reason), CTM_ENOTFOUND,
+ * CTM_ERULE (oneself, or already disabled), CTM_EMISUSE.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_user_disable(ctm_db *db, const char *user, const char *reason);
 
-/** Re-enable a disabled user (admins only); reason is mandatory.  Audited "user.enable". */
+/**
+ * Re-enable a user (admins only); reason is mandatory; the failed-login count starts again.
+ * Audited "user.enable", e-signed.  Errors: CTM_EDENIED, CTM_EINVAL, CTM_ENOTFOUND, CTM_EMISUSE.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_user_enable(ctm_db *db, const char *user, const char *reason);
 
 /**
- * Change a user's role and unblinded flag (admins only; reason mandatory).  Audited "user.role".
+ * Change a user's role and unblinded flag (admins only; reason mandatory).  Audited "user.role",
+ * e-signed.  Errors: CTM_EDENIED, CTM_EINVAL, CTM_ENOTFOUND, CTM_ERULE (the last enabled
+ * administrator would lose the role), CTM_EMISUSE.
  */
 CTM_API CTM_WARN_UNUSED int ctm_user_set_role(ctm_db *db, const char *user, const char *role,
                                               int unblinded, const char *reason);

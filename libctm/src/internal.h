@@ -95,7 +95,7 @@ _Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
 
 /* The schema, for the live database and for the replay copy built by verify. */
 int ctm__schema_create(sqlite3 *sql);
-/* The ledger's own tables (ledger, checkpoints, ledger_state, sqlite_*): every other table is
+/* The ledger's own table (ledger) and SQLite's (sqlite_*): every other table is
  * row-audited, its changes recorded in entries and replayed by verify. */
 int ctm__table_is_internal(const char *table);
 /* Non-zero when a table's non-key values are secrets recorded only as digests. */

@@ -10,8 +10,7 @@
 /* The ledger's own tables are not row-audited: they are the audit. */
 int ctm__table_is_internal(const char *table)
 {
-    return strcmp(table, "ledger") == 0 || strcmp(table, "checkpoints") == 0 ||
-           strcmp(table, "ledger_state") == 0 || strncmp(table, "sqlite_", 7) == 0;
+    return strcmp(table, "ledger") == 0 || strncmp(table, "sqlite_", 7) == 0;
 }
 
 static int session_filter(void *ctx, const char *table)

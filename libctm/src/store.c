@@ -263,6 +263,10 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
         goto fail;
     }
     rc = check_identity(db, &needs_schema, &version);
+    /* A new database holds password hashes and sealed keys: private to its owner, like the
+     * key file.  SQLite gives its -wal and -shm files the database file's mode. */
+    if (rc == CTM_OK && needs_schema && chmod(path, 0600) != 0)
+        rc = ctm__err(CTM_EIO, "%s: cannot make the new database private: %s", path, strerror(errno));
     if (rc == CTM_OK)
         rc = configure(db, busy_ms);
     if (rc == CTM_OK)

@@ -591,14 +591,15 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     }
     if (rc != CTM_OK)
         return rc;
-    if (u.disabled) {
-        user_row_free(&u);
-        return ctm__err(CTM_EDISABLED, "login: user '%s' is disabled", user);
-    }
+    /* The password first: only its holder learns that the account is disabled. */
     if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) != 0) {
         record_failure(db, user, &u);
         user_row_free(&u);
         return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
+    }
+    if (u.disabled) {
+        user_row_free(&u);
+        return ctm__err(CTM_EDISABLED, "login: user '%s' is disabled", user);
     }
     unsigned char *sk = NULL;
     rc = unseal_key(&u, password, &sk);
@@ -695,11 +696,11 @@ static int account_change(ctm_db *db, const char *action, const char *user, cons
 int ctm_user_disable(ctm_db *db, const char *user, const char *reason)
 {
     ctm__clear_error();
-    if (db != NULL && db->user != NULL && user != NULL && strcmp(user, db->user) == 0)
-        return ctm__err(CTM_ERULE, "user disable: an administrator cannot disable their own account");
     user_row u;
     memset(&u, 0, sizeof u);
     int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user disable");
+    if (rc == CTM_OK && user != NULL && strcmp(user, db->user) == 0)
+        return ctm__err(CTM_ERULE, "user disable: an administrator cannot disable their own account");
     if (rc == CTM_OK && ctm__check_name("user name", user) == CTM_OK &&
         load_user(db, user, &u) == CTM_OK && u.disabled)
         rc = ctm__err(CTM_ERULE, "user disable: '%s' is already disabled", user);

@@ -416,6 +416,10 @@ static int walk_ledger(vstate *v)
 static int check_tail(vstate *v)
 {
     uint64_t n = v->frontier.size;
+    if (n == 0 && !v->r.key_from_database)
+        return fail(v, 0, "ledger", NULL,
+                    "the log is empty: nothing in this database is signed by the key %s",
+                    v->origin);
     if (n > 0 && v->last_checkpoint != n)
         return fail(v, (int64_t)v->last_checkpoint, "ledger", NULL,
                     "entries after the last signed checkpoint (size %llu of %llu): added outside "

@@ -340,6 +340,37 @@ START_TEST(test_create_sets_wal_and_identity)
 }
 END_TEST
 
+START_TEST(test_new_database_is_private)
+{
+    /* it holds password hashes and sealed keys, like the key file it is kept beside */
+    mode_t old = umask(022);
+    db_a = open_with(dbpath, CTM_OPEN_CREATE, NULL);
+    umask(old);
+    struct stat st;
+    ck_assert_int_eq(stat(dbpath, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(test_empty_log_fails_against_an_outside_key)
+{
+    /* a database emptied of everything is no proof of anything signed by the site */
+    db_a = open_with(dbpath, CTM_OPEN_CREATE, NULL);
+    init_site(db_a, NULL);
+    char *vkey = NULL;
+    ck_assert_int_eq(ctm_audit_vkey(&vkey, db_a), CTM_OK);
+    ctm_close(db_a);
+    db_a = NULL;
+    char other[4200];
+    snprintf(other, sizeof other, "%s/empty.db", tdir);
+    db_b = open_with(other, CTM_OPEN_CREATE, NULL);
+    ctm_verify_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(ctm_audit_verify(db_b, vkey, NULL, &r), CTM_EINTEGRITY);
+    ck_assert_msg(strstr(ctm_errmsg(), "empty") != NULL, "%s", ctm_errmsg());
+    ctm_free(vkey);
+}
+END_TEST
+
 /* ---- status codes, messages, versions ---- */
 
 START_TEST(test_close_null_harmless)
@@ -703,6 +734,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_open_foreign_sqlite_db_untouched);
     tcase_add_test(tc, test_open_newer_version_refused);
     tcase_add_test(tc, test_create_sets_wal_and_identity);
+    tcase_add_test(tc, test_new_database_is_private);
+    tcase_add_test(tc, test_empty_log_fails_against_an_outside_key);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api_basics");

@@ -503,11 +503,19 @@ class Database:
         reason = _text("reason", reason)
         _check(_c.ctm_user_enable(self._handle(), name, reason))
 
-    def user_set_role(self, name, role, reason, unblinded=False):
-        """Change a user's role and unblinded flag (admins only).  reason is mandatory."""
+    def user_set_role(self, name, role, reason, unblinded=None):
+        """Change a user's role (admins only).  reason is mandatory.
+
+        unblinded: True or False sets the flag; None (the default) keeps the user's current one.
+        """
         name = _text("name", name)
         role = _text("role", role)
         reason = _text("reason", reason)
+        if unblinded is None:
+            current = [u for u in self.users() if u["user"] == name]
+            if not current:
+                raise NotFoundError("user '%s' does not exist" % name)
+            unblinded = bool(current[0]["unblinded"])
         _check(_c.ctm_user_set_role(self._handle(), name, role, 1 if unblinded else 0, reason))
 
     def user_passwd(self, new_password, user=None):
