@@ -62,6 +62,8 @@ import json, pathlib, re, sys
 passed = failed = 0
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
     for line in f.read_text().splitlines():
+        if not line.strip():
+            continue
         t = json.loads(line)
         out = t.get("stdout") or ""
         ok = t.get("result") in ("OK", "EXPECTEDFAIL")

@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""Independent verifier of a libctm audit ledger.
+
+Written from docs/audit-format.md alone: no libctm code, only Python's sqlite3 and hashlib and
+Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that document.
+
+    python3 verify_ledger.py DB --key VKEY [--checkpoint FILE]
+
+VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
+outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
+"OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
+"""
+import argparse
+import base64
+import hashlib
+import os
+import pathlib
+import re
+import sqlite3
+import struct
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+APPLICATION_ID, SCHEMA_VERSION = 0x43544D31, 1    # §1: "CTM1", schema version 1
+AUDITED = ("site", "users", "credentials")        # §1: schema 1's audited tables
+SECRET = {"credentials"}                          # §1, §3.3: schema 1's only secret table
+SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role"}  # §4.4
+ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
+UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
+
+# §1.1: the rows (type, name, tbl_name, sql) of sqlite_master in schema version 1, byte for byte.
+SCHEMA = {
+    ("table", "site", "site", "CREATE TABLE site("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),  name TEXT NOT NULL,  origin TEXT NOT NULL,"
+     "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),  created_us INTEGER NOT NULL)"),
+    ("table", "users", "users", "CREATE TABLE users("
+     "  id INTEGER PRIMARY KEY,  username TEXT NOT NULL UNIQUE,  printed_name TEXT NOT NULL,"
+     "  role TEXT NOT NULL CHECK (role IN"
+     " ('admin','pharmacist','technician','investigator','monitor')),"
+     "  unblinded INTEGER NOT NULL CHECK (unblinded IN (0, 1)),"
+     "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+     "  failed_logins INTEGER NOT NULL DEFAULT 0,"
+     "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),  created_us INTEGER NOT NULL)"),
+    ("index", "sqlite_autoindex_users_1", "users", None),  # for UNIQUE (username); no sql
+    ("table", "credentials", "credentials", "CREATE TABLE credentials("
+     "  user_id INTEGER PRIMARY KEY REFERENCES users(id),  password_hash TEXT NOT NULL,"
+     "  key_salt BLOB NOT NULL,  key_nonce BLOB NOT NULL,  sealed_key BLOB NOT NULL,"
+     "  opslimit INTEGER NOT NULL,  memlimit INTEGER NOT NULL)"),
+    ("table", "ledger", "ledger", "CREATE TABLE ledger("
+     "  seq INTEGER PRIMARY KEY,  entry BLOB NOT NULL,  leaf_hash BLOB NOT NULL,"
+     "  checkpoint TEXT,  frontier BLOB)"),
+    ("view", "checkpoints", "checkpoints", "CREATE VIEW checkpoints AS"
+     "  SELECT seq + 1 AS size, checkpoint AS note FROM ledger WHERE checkpoint IS NOT NULL"),
+}
+
+class Fail(Exception):
+    """A verification failure, located by seq, table and key where known."""
+
+    def __init__(self, msg, seq=None, table=None, key=None):
+        where = "" if seq is None else "seq %d: " % seq
+        if table is not None:
+            where += "table %s%s: " % (table, "" if key is None else ", key " + key)
+        super().__init__(where + msg)
+
+def H(*parts):
+    return hashlib.sha256(b"".join(parts)).digest()
+
+def ed25519_ok(pub, sig, msg):
+    try:
+        Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+def b64decode(s):
+    """Strict standard base64 with padding (conventions): the canonical encoding only."""
+    out = base64.b64decode(s, validate=True)  # no whitespace or other characters, full padding
+    if base64.b64encode(out).decode() != s:
+        raise ValueError("not canonical base64")
+    return out
+
+# ---- §2 entry decoding -----------------------------------------------------------------------
+
+class Reader:
+    def __init__(self, data):
+        self.b, self.off = data, 0
+
+    def take(self, n):
+        if self.off + n > len(self.b):
+            raise ValueError("truncated at byte %d" % self.off)
+        self.off += n
+        return self.b[self.off - n:self.off]
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u32(self):
+        return struct.unpack(">I", self.take(4))[0]
+
+    def flag(self, what):
+        v = self.u8()
+        if v > 1:
+            raise ValueError("%s is %d, not 0 or 1, at byte %d" % (what, v, self.off - 1))
+        return v
+
+    def utf8(self, n):
+        raw = self.take(n)
+        raw.decode("utf-8")  # strict: no overlong forms, surrogates or code points > U+10FFFF
+        if b"\0" in raw:
+            raise ValueError("NUL in text at byte %d" % (self.off - n))
+        return raw
+
+    def str(self):
+        return self.utf8(self.u32()).decode()
+
+    def value(self):
+        """A value's canonical encoding (tag + payload): values compare by these (§2.1)."""
+        start, tag = self.off, self.u8()
+        if tag in (INT, REAL):
+            self.take(8)
+        elif tag == TEXT:
+            self.utf8(self.u32())
+        elif tag == BLOB:
+            self.take(self.u32())
+        elif tag == DIGEST:
+            self.take(32)
+        elif tag not in (ABSENT, NULL):
+            raise ValueError("unknown value tag %d at byte %d" % (tag, start))
+        return self.b[start:self.off]
+
+def decode_entry(data):
+    r = Reader(data)
+    e = {"version": r.u8()}
+    if e["version"] != 1:
+        raise ValueError("unsupported version %d" % e["version"])
+    e["seq"], e["time"] = struct.unpack(">Qq", r.take(16))
+    e["user"], e["action"], e["reason"] = r.str(), r.str(), r.str()
+    e["params"] = [(r.str(), r.str()) for _ in range(r.u32())]
+    e["changes"] = []
+    for _ in range(r.u32()):
+        table, op = r.str(), chr(r.u8())
+        if op not in "IUD":
+            raise ValueError("unknown op 0x%02x at byte %d" % (ord(op), r.off - 1))
+        cols = [(r.str(), r.flag("is_pk"), r.value(), r.value()) for _ in range(r.u32())]
+        check_change_rules(table, op, cols)
+        e["changes"].append((table, op, cols))
+    e["esig"] = None
+    if r.flag("has_esig"):
+        e["esig"] = {"signer": r.str(), "printed_name": r.str(), "meaning": r.str(),
+                     "public_key": r.take(32), "signature": r.take(64)}
+    if r.off != len(data):
+        raise ValueError("%d trailing bytes at byte %d" % (len(data) - r.off, r.off))
+    return e
+
+def check_change_rules(table, op, cols):
+    """§3.1."""
+    absent = bytes([ABSENT])
+    for name, is_pk, old, new in cols:
+        if op == "I" and (old != absent or new == absent):
+            raise ValueError("%s: insert needs an absent old and a present new value" % table)
+        if op == "D" and (old == absent or new != absent):
+            raise ValueError("%s: delete needs a present old and an absent new value" % table)
+        if op == "U" and (old == absent or new == absent or (is_pk and old != new)):
+            raise ValueError("%s: update needs old and new values, and an unchanged key" % table)
+    if not any(c[1] for c in cols):
+        raise ValueError("%s: change without a primary key column" % table)
+
+# ---- values of live rows (§2.1) ----------------------------------------------------------------
+
+class TextBytes(bytes):
+    """TEXT read from SQLite as its stored bytes (sqlite3 text_factory), distinct from BLOB."""
+
+def encode(v):
+    if v is None:
+        return bytes([NULL])
+    if isinstance(v, str):
+        v = TextBytes(v.encode())
+    if isinstance(v, bytes):
+        return bytes([TEXT if isinstance(v, TextBytes) else BLOB]) + struct.pack(">I", len(v)) + v
+    if isinstance(v, int):
+        return bytes([INT]) + struct.pack(">q", v)
+    return bytes([REAL]) + struct.pack(">d", v)
+
+def show(enc):
+    """A value for messages."""
+    if enc[0] == INT:
+        return str(struct.unpack(">q", enc[1:])[0])
+    if enc[0] == TEXT:
+        return enc[5:].decode()[:60]
+    return "0x" + enc[1:].hex()[:64]
+
+def key_text(key):
+    return ",".join("%s=%s" % (name, show(enc)) for name, enc in key)
+
+# ---- §6 signed notes and checkpoints -----------------------------------------------------------
+
+def name_ok(name):
+    return name != "" and all(ord(c) > 0x20 and not 0x7F <= ord(c) <= 0x9F and c != "+"
+                              and ord(c) not in UNICODE_SPACES for c in name)
+
+def keyid(name, pub):
+    return H(name.encode(), b"\n\x01", pub)[:4]
+
+def parse_vkey(vkey):
+    """§6.3."""
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3 or not name_ok(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        raise ValueError("not a verifier key <name>+<key id>+<base64 key>")
+    key = b64decode(parts[2])
+    if len(key) != 33 or key[0] != 1 or keyid(parts[0], key[1:]).hex() != parts[1]:
+        raise ValueError("verifier key: bad algorithm, length or key id")
+    return parts[0], key[1:]
+
+def open_checkpoint(note, name, pub):
+    """§6.2: verify a signed note and parse its checkpoint body; returns (size, root)."""
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise ValueError("no blank line before the signatures")
+    text, sigs = note[:split + 1], note[split + 2:]
+    if any(ord(c) < 0x20 and c != "\n" or ord(c) == 0x7F for c in text):
+        raise ValueError("control character in the note text")
+    if not sigs.endswith("\n") or sigs.count("\n") > 100:
+        raise ValueError("malformed signature block")
+    verified = False
+    for line in sigs[:-1].split("\n"):
+        signer, _, sig64 = line[2:].partition(" ")
+        if not line.startswith("\u2014 ") or not name_ok(signer):
+            raise ValueError("malformed signature line")
+        blob = b64decode(sig64)
+        if len(blob) < 5:
+            raise ValueError("malformed signature line")
+        if signer == name and blob[:4] == keyid(name, pub):
+            if len(blob) != 68 or not ed25519_ok(pub, blob[4:], text.encode()):
+                raise ValueError("the signature of %s does not verify" % name)
+            verified = True
+    if not verified:
+        raise ValueError("no signature by %s" % name)
+    lines = text[:-1].split("\n")   # §6.1: origin, size, root, then non-empty extension lines
+    if len(lines) < 3 or lines[0] != name or "" in lines[3:]:
+        raise ValueError("not a checkpoint of %s" % name)
+    if not re.fullmatch(r"0|[1-9][0-9]*", lines[1]) or int(lines[1]) >= 2 ** 64:
+        raise ValueError("bad checkpoint size")
+    root = b64decode(lines[2])
+    if len(root) != 32:
+        raise ValueError("bad checkpoint root")
+    return int(lines[1]), root
+
+# ---- §5 the tree -----------------------------------------------------------------------------
+
+class Frontier:
+    def __init__(self):
+        self.size, self.nodes = 0, []
+
+    def append(self, h):
+        s = self.size
+        while s & 1:
+            h = H(b"\x01", self.nodes.pop(), h)
+            s >>= 1
+        self.nodes.append(h)
+        self.size += 1
+
+    def root(self):
+        r = self.nodes[-1] if self.nodes else H(b"")
+        for n in reversed(self.nodes[:-1]):
+            r = H(b"\x01", n, r)
+        return r
+
+    def encode(self):
+        return struct.pack(">Q", self.size) + b"".join(self.nodes)
+
+# ---- §8 verification -------------------------------------------------------------------------
+
+def check_schema(db):
+    """§8 step 3: a libctm database of schema version 1 whose sqlite_master is exactly §1.1."""
+    if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        raise Fail("not a libctm database (application_id)")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        raise Fail("schema version %d; this verifier knows version %d" % (version, SCHEMA_VERSION))
+    live = {tuple(None if v is None else bytes(v).decode(errors="replace") for v in row)
+            for row in db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    for rows, others, what in ((live, SCHEMA, "added or changed outside libctm"),
+                               (SCHEMA, live, "missing or changed")):
+        for row in sorted(rows - others, key=str):
+            raise Fail(what, None, "schema", "%s %s" % row[:2])
+
+def audited_tables(db):
+    """§1: {table: [(column, is_pk), ...]} in column order, read from the checked schema."""
+    return {t: [(bytes(r[1]).decode(), r[5] > 0)
+                for r in db.execute("SELECT * FROM pragma_table_info(?)", (t,))] for t in AUDITED}
+
+def apply_change(replay, tables, seq, table, op, cols):
+    """§8 step 5: replay one row change, checking the recorded old values."""
+    key = tuple(sorted((n, (old if op != "I" else new)) for n, pk, old, new in cols if pk))
+    if table not in tables:
+        raise Fail("the entry changes a table that is not audited", seq, table, key_text(key))
+    known = {c for c, _ in tables[table]}
+    for n, _, _, _ in cols:
+        if n not in known:
+            raise Fail("unknown column %s" % n, seq, table, key_text(key))
+    rows = replay.setdefault(table, {})
+    if op == "I":
+        if key in rows:
+            raise Fail("insert of a row that already exists", seq, table, key_text(key))
+        rows[key] = {n: new for n, _, _, new in cols}
+        return
+    row = rows.get(key)
+    if row is None or any(row.get(n) != old for n, _, old, _ in cols):
+        raise Fail("the entry's old values do not match the row as the ledger left it",
+                   seq, table, key_text(key))
+    if op == "D":
+        del rows[key]
+    else:
+        row.update({n: new for n, _, _, new in cols})
+
+def check_esig(replay, seq, e, data):
+    """§4.2, against the replay after the entry's changes."""
+    s = e["esig"]
+    if not ed25519_ok(s["public_key"], s["signature"], data[:-64]):
+        raise Fail("the e-signature of %s does not verify" % s["signer"], seq)
+    if s["signer"] != e["user"]:
+        raise Fail("signed by %s but recorded as done by %s" % (s["signer"], e["user"]), seq)
+    name = encode(s["signer"])
+    users = [r for r in replay.get("users", {}).values() if r.get("username") == name]
+    if len(users) != 1 or users[0].get("public_key") != encode(s["public_key"]):
+        raise Fail("the e-signature key is not the key of user %s at that time" % s["signer"],
+                   seq, "users", s["signer"])
+    if users[0].get("printed_name") != encode(s["printed_name"]):
+        raise Fail("the e-signature shows the printed name %r, not that of user %s" % (
+            s["printed_name"], s["signer"]), seq, "users", s["signer"])
+    if users[0].get("disabled") != encode(0):
+        raise Fail("the e-signature is by the disabled account %s" % s["signer"], seq, "users",
+                   s["signer"])
+
+def needs_esig(e):
+    """§4.4: the signing policy."""
+    if e["action"] == "user.passwd":
+        return next((v for k, v in e["params"] if k == "new_signing_key"), None) == "yes"
+    return e["action"] in SIGNED_ACTIONS
+
+def walk(db, tables, name, pub, held):
+    """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
+    frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
+    sql = "SELECT seq, entry, leaf_hash, checkpoint, frontier FROM ledger ORDER BY seq"
+    for i, (seq, data, leaf, note, stored_frontier) in enumerate(db.execute(sql)):
+        if seq != i:                                                   # step 4
+            raise Fail("entry missing (the next stored entry is seq %s)" % seq, i, "ledger")
+        try:
+            if not isinstance(data, bytes):
+                raise ValueError("not a blob")
+            data = bytes(data)
+            e = decode_entry(data)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise Fail("the entry cannot be decoded: %s" % err, i, "ledger")
+        if e["seq"] != i:
+            raise Fail("the entry stored here is seq %d: entries were moved or reordered"
+                       % e["seq"], i, "ledger")
+        if not isinstance(leaf, bytes) or bytes(leaf) != H(b"\x00", data):
+            raise Fail("the stored leaf hash does not match the entry", i, "ledger")
+        for table, op, cols in e["changes"]:                           # step 5
+            apply_change(replay, tables, i, table, op, cols)
+        if e["esig"] is not None:                                      # step 6
+            check_esig(replay, i, e, data)
+            esigs += 1
+        elif needs_esig(e):
+            raise Fail("the action %s carries no e-signature" % e["action"], i, "ledger")
+        frontier.append(H(b"\x00", data))                              # step 7
+        if note is not None:
+            try:
+                size, root = open_checkpoint(bytes(note).decode(), name, pub)
+            except (ValueError, UnicodeDecodeError) as err:
+                raise Fail("checkpoint of size %d: %s" % (i + 1, err), i, "ledger")
+            if size != i + 1 or root != frontier.root():
+                raise Fail("checkpoint of size %d: signed root differs from the entries' root"
+                           % (i + 1), i, "ledger")
+            checked, last_checkpoint = checked + 1, i + 1
+        if held is not None and held[0] == i + 1 and held[1] != frontier.root():
+            raise Fail("the log at size %d differs from the checkpoint held outside: entries were "
+                       "rewritten" % (i + 1), i)
+        if stored_frontier is not None:
+            if frontier_at is not None or bytes(stored_frontier) != frontier.encode():
+                raise Fail("the stored tree state does not match the entries", i, "ledger")
+            frontier_at = i
+    n = frontier.size                                                  # step 8
+    if n > 0 and last_checkpoint != n:
+        raise Fail("entries after the last signed checkpoint (size %d of %d): added outside libctm "
+                   "or its checkpoint removed" % (last_checkpoint, n), last_checkpoint, "ledger")
+    if n > 0 and frontier_at != n - 1:
+        raise Fail("the newest entry lacks the tree state", n - 1, "ledger")
+    if held is not None and held[0] > n:
+        raise Fail("the database has %d entries but the checkpoint held outside has %d: the "
+                   "database was rolled back or truncated" % (n, held[0]), n)
+    if held is not None and held[0] == 0 and n > 0:
+        raise Fail("the held checkpoint is of the empty log: it proves nothing", 0)
+    return frontier, replay, checked, esigs
+
+def compare_tables(db, tables, replay):
+    """§8 step 9: the live tables must equal the replay."""
+    rows_seen = 0
+    for table, cols in sorted(tables.items()):
+        live = {}
+        for values in db.execute('SELECT * FROM "%s"' % table.replace('"', '""')):
+            row = {name: encode(v) for (name, _), v in zip(cols, values)}
+            if table in SECRET:  # §3.3: non-key values compare by digest
+                row.update({name: bytes([DIGEST]) + H(row[name]) for name, pk in cols if not pk})
+            live[tuple(sorted((n, row[n]) for n, pk in cols if pk))] = row
+        ledger = replay.get(table, {})
+        rows_seen += len(live)
+        for key, row in sorted(live.items()):
+            if ledger.get(key) != row:
+                raise Fail("the live row differs from the ledger or was added outside libctm",
+                           None, table, key_text(key))
+        for key in sorted(ledger):
+            if key not in live:
+                raise Fail("the row the ledger records is missing or changed", None, table,
+                           key_text(key))
+    return rows_seen
+
+def verify(path, vkey, held_note=None):
+    name, pub = parse_vkey(vkey)                                       # step 1
+    held = None
+    if held_note is not None:                                          # step 2
+        try:
+            held = open_checkpoint(held_note, name, pub)
+        except ValueError as err:
+            raise Fail("held checkpoint: %s" % err)
+    if not os.path.exists(path):
+        raise Fail("%s: no such file" % path)
+    db = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True,
+                         isolation_level=None)
+    try:
+        db.text_factory = TextBytes
+        db.execute("BEGIN")                                            # one snapshot for everything
+        check_schema(db)                                               # step 3
+        tables = audited_tables(db)
+        frontier, replay, checked, esigs = walk(db, tables, name, pub, held)  # steps 4 to 8
+        rows = compare_tables(db, tables, replay)                      # step 9
+    finally:
+        db.close()
+    return frontier.size, checked, esigs, rows, frontier.root().hex(), held
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Verify a libctm audit ledger without libctm.")
+    ap.add_argument("db", help="the libctm database file")
+    ap.add_argument("--key", required=True, help="the site's verifier key, or a file holding it")
+    ap.add_argument("--checkpoint", help="a signed checkpoint held outside the database")
+    args = ap.parse_args(argv)
+    try:
+        vkey = pathlib.Path(args.key).read_text("utf-8") if os.path.isfile(args.key) else args.key
+        held = pathlib.Path(args.checkpoint).read_bytes().decode() if args.checkpoint else None
+        n, checked, esigs, rows, root, held = verify(args.db, vkey.strip(), held)
+    except (Fail, ValueError, OSError, sqlite3.Error) as err:
+        print("FAIL: %s" % err)
+        return 1
+    print("OK: %d entries, %d checkpoints, %d e-signatures, %d rows; root %s%s"
+          % (n, checked, esigs, rows, root,
+             "" if held is None else "; grew from the held checkpoint of size %d" % held[0]))
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
