@@ -49,8 +49,7 @@ SCHEMA = {
      "  key_salt BLOB NOT NULL,  key_nonce BLOB NOT NULL,  sealed_key BLOB NOT NULL,"
      "  opslimit INTEGER NOT NULL,  memlimit INTEGER NOT NULL)"),
     ("table", "ledger", "ledger", "CREATE TABLE ledger("
-     "  seq INTEGER PRIMARY KEY,  entry BLOB NOT NULL,  leaf_hash BLOB NOT NULL,"
-     "  checkpoint TEXT,  frontier BLOB)"),
+     "  seq INTEGER PRIMARY KEY,  entry BLOB NOT NULL,  checkpoint TEXT,  frontier BLOB)"),
     ("view", "checkpoints", "checkpoints", "CREATE VIEW checkpoints AS"
      "  SELECT seq + 1 AS size, checkpoint AS note FROM ledger WHERE checkpoint IS NOT NULL"),
 }
@@ -343,8 +342,8 @@ def needs_esig(e):
 def walk(db, tables, name, pub, held):
     """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
     frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
-    sql = "SELECT seq, entry, leaf_hash, checkpoint, frontier FROM ledger ORDER BY seq"
-    for i, (seq, data, leaf, note, stored_frontier) in enumerate(db.execute(sql)):
+    sql = "SELECT seq, entry, checkpoint, frontier FROM ledger ORDER BY seq"
+    for i, (seq, data, note, stored_frontier) in enumerate(db.execute(sql)):
         if seq != i:                                                   # step 4
             raise Fail("entry missing (the next stored entry is seq %s)" % seq, i, "ledger")
         try:
@@ -357,8 +356,6 @@ def walk(db, tables, name, pub, held):
         if e["seq"] != i:
             raise Fail("the entry stored here is seq %d: entries were moved or reordered"
                        % e["seq"], i, "ledger")
-        if not isinstance(leaf, bytes) or bytes(leaf) != H(b"\x00", data):
-            raise Fail("the stored leaf hash does not match the entry", i, "ledger")
         for table, op, cols in e["changes"]:                           # step 5
             apply_change(replay, tables, i, table, op, cols)
         if e["esig"] is not None:                                      # step 6

@@ -18,7 +18,7 @@ int ctm_audit_note(ctm_db *db, const char *text, const char *meaning)
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "audit.note", "")) != CTM_OK)
+    if ((rc = ctm__action_begin_entry_only(&a, db, "audit.note", "")) != CTM_OK)
         return rc;
     ctm__action_param(&a, "text", text);
     a.esig_meaning = meaning;
@@ -46,6 +46,9 @@ int ctm_batch_begin(ctm_db *db)
 
 static void batch_end(ctm_db *db)
 {
+    ctm__hasher_abort(db->hasher);
+    db->hasher = NULL;
+    db->batch_broken = 0;
     db->batch = 0;
     db->tx_open = 0;
     db->batch_entries = 0;
@@ -59,7 +62,17 @@ int ctm_batch_commit(ctm_db *db)
     if (db == NULL || !db->batch)
         return ctm__err(CTM_EMISUSE, "batch commit: no batch is open");
     int rc = CTM_OK;
-    if (db->batch_entries > 0)
+    if (db->batch_broken)
+        rc = ctm__err(CTM_ERROR, "batch commit: an entry of the batch could not be hashed; "
+                                 "the batch was rolled back");
+    if (rc == CTM_OK && db->hasher != NULL) {
+        ctm__hasher_finish(db->hasher, &db->frontier);
+        db->hasher = NULL;
+        if (db->frontier.size != db->next_seq)
+            rc = ctm__err(CTM_ERROR, "batch commit: %llu entries hashed of %llu",
+                          (unsigned long long)db->frontier.size, (unsigned long long)db->next_seq);
+    }
+    if (rc == CTM_OK && db->batch_entries > 0)
         rc = ctm__checkpoint_write(db);
     if (rc == CTM_OK)
         rc = ctm__exec(db->sql, "COMMIT", "batch commit");
@@ -86,7 +99,7 @@ int ctm_audit_size(ctm_db *db, uint64_t *size)
         return ctm__err(CTM_EINVAL, "audit size: NULL argument");
     /* Inside a batch the tree state is written at commit; the handle knows it meanwhile. */
     if (db->batch && db->frontier_loaded) {
-        *size = db->frontier.size;
+        *size = db->next_seq;
         return CTM_OK;
     }
     ctm__frontier f;
@@ -153,8 +166,10 @@ static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
         if (rc == CTM_OK)
             rc = ctm__row_set_text(row, 10, time);
     }
-    if (rc == CTM_OK && sqlite3_column_bytes(st, 2) == CTM_HASH_SIZE) {
-        ctm__hex(sqlite3_column_blob(st, 2), CTM_HASH_SIZE, leaf);
+    if (rc == CTM_OK) {
+        ctm_hash h;
+        ctm__leaf_hash(p, (size_t)n, h);
+        ctm__hex(h, CTM_HASH_SIZE, leaf);
         rc = ctm__row_set_text(row, 11, leaf);
     }
     free(params);
@@ -174,7 +189,7 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
         return rc;
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(db->sql,
-                                 "SELECT seq, entry, leaf_hash FROM ledger WHERE seq >= ?1"
+                                 "SELECT seq, entry FROM ledger WHERE seq >= ?1"
                                  " ORDER BY seq LIMIT ?2",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
@@ -241,6 +256,7 @@ int ctm_audit_vkey(char **vkey, ctm_db *db)
     return *vkey != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
 }
 
+/* Leaf hashes are derived, never stored: hash the entries themselves. */
 int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves)
 {
     *leaves = NULL;
@@ -250,7 +266,7 @@ int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves)
     if (l == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory for %llu leaf hashes", (unsigned long long)size);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT seq, leaf_hash FROM ledger WHERE seq < ?1 ORDER BY seq",
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT seq, entry FROM ledger WHERE seq < ?1 ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
         free(l);
@@ -260,13 +276,12 @@ int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves)
     uint64_t i = 0;
     int out = CTM_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((uint64_t)sqlite3_column_int64(st, 0) != i ||
-            sqlite3_column_bytes(st, 1) != CTM_HASH_SIZE) {
-            out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing or damaged (run verify)",
+        if ((uint64_t)sqlite3_column_int64(st, 0) != i) {
+            out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing (run verify)",
                            (unsigned long long)i);
             break;
         }
-        memcpy(l[i++], sqlite3_column_blob(st, 1), CTM_HASH_SIZE);
+        ctm__leaf_hash(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), l[i++]);
     }
     sqlite3_finalize(st);
     if (out == CTM_OK && i != size)
@@ -342,7 +357,7 @@ int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq)
         rc = ctm__err(CTM_ENOMEM, "out of memory");
     else if (ctm__verify_inclusion(seq, size, leaves[seq], (const ctm_hash *)path, count, root) != 0)
         rc = ctm__err(CTM_EINTEGRITY,
-                      "seq %llu: the stored leaf hashes do not match the signed root (run verify)",
+                      "seq %llu: the entries do not match the signed root (run verify)",
                       (unsigned long long)seq);
     else if ((*proof = format_proof(seq, size, leaves[seq], root, (const ctm_hash *)path, count)) ==
              NULL)

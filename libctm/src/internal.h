@@ -69,6 +69,9 @@ struct ctm_db {
     ctm__frontier frontier;      /* the tree as of the open transaction */
     int frontier_loaded;
     uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
+    uint64_t next_seq;           /* seq of the next entry in the open transaction */
+    struct ctm__hasher *hasher;  /* hashes a batch's entries on another thread (hasher.c) */
+    int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
     sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
 };
@@ -122,11 +125,15 @@ typedef struct ctm__action {
     ctm__param params[16];
     uint32_t nparams;
     const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
-    sqlite3_session *session;
+    sqlite3_session *session;    /* NULL for actions that write nothing but their entry */
     int open;
+    int savepoint;               /* a savepoint was taken inside a batch */
 } ctm__action;
 
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
+/* The same for an action whose only write is its own entry (a note): no change capture, and in
+ * a batch no savepoint, since a single INSERT is atomic on its own. */
+int ctm__action_begin_entry_only(ctm__action *a, ctm_db *db, const char *name, const char *reason);
 void ctm__action_param(ctm__action *a, const char *key, const char *value);
 int ctm__action_commit(ctm__action *a);
 void ctm__action_rollback(ctm__action *a);
@@ -137,6 +144,17 @@ int ctm__checkpoint_write(ctm_db *db);
 int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves);
 /* Current tree size and frontier. */
 int ctm__ledger_state(ctm_db *db, ctm__frontier *f);
+
+/* ---- hasher.c ---- */
+typedef struct ctm__hasher ctm__hasher;
+/* Start a worker thread that appends leaf hashes to a copy of *start. */
+int ctm__hasher_start(ctm__hasher **out, const ctm__frontier *start);
+/* Queue one entry (copied); blocks while the queue is full.  CTM_ENOMEM on failure. */
+int ctm__hasher_push(ctm__hasher *h, const uint8_t *entry, size_t len);
+/* Wait for every queued entry, give the resulting frontier and free the hasher. */
+void ctm__hasher_finish(ctm__hasher *h, ctm__frontier *out);
+/* Drop the hasher and what it still holds (NULL is fine). */
+void ctm__hasher_abort(ctm__hasher *h);
 
 /* ---- users.c ---- */
 /* Require a logged-in, enabled user; with role_mask non-zero require one of those roles. */

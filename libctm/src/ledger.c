@@ -54,7 +54,9 @@ static void rollback_to_start(ctm__action *a)
         return;
     a->open = 0;
     if (db->batch) {
-        sqlite3_exec(db->sql, "ROLLBACK TO ctm_action; RELEASE ctm_action", NULL, NULL, NULL);
+        /* an action that writes only its entry took no savepoint and wrote nothing yet */
+        if (a->savepoint)
+            sqlite3_exec(db->sql, "ROLLBACK TO ctm_action; RELEASE ctm_action", NULL, NULL, NULL);
     } else {
         sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
         db->tx_open = 0;
@@ -67,7 +69,7 @@ void ctm__action_rollback(ctm__action *a)
     rollback_to_start(a);
 }
 
-int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason)
+static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reason, int capture)
 {
     memset(a, 0, sizeof *a);
     a->db = db;
@@ -76,11 +78,17 @@ int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *
     a->user = db->user != NULL ? db->user : "";
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "%s: the database is open read-only", name);
+    if (db->batch && db->batch_broken)
+        return ctm__err(CTM_EMISUSE, "%s: the open batch failed; roll it back", name);
     /* Actions never nest, so inside a batch one savepoint name serves every action. */
     sqlite3_stmt *st = NULL;
-    int rc = ctm__stmt(db, db->batch ? CTM_ST_SAVEPOINT : CTM_ST_BEGIN, &st);
-    if (rc == CTM_OK)
-        rc = ctm__step(db, st, name);
+    int rc = CTM_OK;
+    if (!db->batch || capture) {
+        rc = ctm__stmt(db, db->batch ? CTM_ST_SAVEPOINT : CTM_ST_BEGIN, &st);
+        if (rc == CTM_OK)
+            rc = ctm__step(db, st, name);
+        a->savepoint = db->batch;
+    }
     if (rc == CTM_OK && !db->batch) {
         db->tx_open = 1;
         db->frontier_loaded = 0;
@@ -88,6 +96,8 @@ int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *
     if (rc != CTM_OK)
         return rc;
     a->open = 1;
+    if (!capture)
+        return CTM_OK;
     int src = sqlite3session_create(db->sql, "main", &a->session);
     if (src == SQLITE_OK) {
         sqlite3session_table_filter(a->session, session_filter, NULL);
@@ -98,6 +108,16 @@ int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *
         rollback_to_start(a);
     }
     return rc;
+}
+
+int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason)
+{
+    return begin(a, db, name, reason, 1);
+}
+
+int ctm__action_begin_entry_only(ctm__action *a, ctm_db *db, const char *name, const char *reason)
+{
+    return begin(a, db, name, reason, 0);
 }
 
 void ctm__action_param(ctm__action *a, const char *key, const char *value)
@@ -311,7 +331,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq, int n, void *
     return rc;
 }
 
-static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b, const ctm_hash leaf)
+static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b)
 {
     sqlite3_stmt *st = NULL;
     int rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT, &st);
@@ -319,7 +339,6 @@ static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b, const ctm_h
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
     sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, leaf, CTM_HASH_SIZE, SQLITE_STATIC);
     return ctm__step(db, st, "appending to the ledger");
 }
 
@@ -359,41 +378,66 @@ int ctm__checkpoint_write(ctm_db *db)
     return rc;
 }
 
-static int finish(ctm__action *a)
+/* Inside a batch: the action's changes stay in the open transaction and its entry goes to the
+ * hashing thread; the checkpoint comes with ctm_batch_commit(). */
+static int finish_in_batch(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
     sqlite3_stmt *st = NULL;
-    int rc;
-    if (db->batch) {
+    int rc = CTM_OK;
+    if (a->savepoint) {
         rc = ctm__stmt(db, CTM_ST_RELEASE, &st);
         if (rc == CTM_OK)
             rc = ctm__step(db, st, a->name);
-        if (rc == CTM_OK)
-            db->batch_entries++;
+        if (rc != CTM_OK)
+            return rc;
+    }
+    a->open = 0;
+    if (db->hasher == NULL)
+        rc = ctm__hasher_start(&db->hasher, &db->frontier);
+    if (rc == CTM_OK)
+        rc = ctm__hasher_push(db->hasher, b->p, b->n);
+    if (rc != CTM_OK) {
+        /* the entry is in the transaction but not in the tree: only a rollback is safe now */
+        db->batch_broken = 1;
         return rc;
     }
-    rc = ctm__checkpoint_write(db);
+    db->next_seq++;
+    db->batch_entries++;
+    return CTM_OK;
+}
+
+/* A single action: hash, sign the checkpoint, commit. */
+static int finish_alone(ctm__action *a, const ctm__buf *b)
+{
+    ctm_db *db = a->db;
+    ctm_hash leaf;
+    ctm__leaf_hash(b->p, b->n, leaf);
+    ctm__frontier_append(&db->frontier, leaf);
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__checkpoint_write(db);
     if (rc == CTM_OK)
         rc = ctm__stmt(db, CTM_ST_COMMIT, &st);
     if (rc == CTM_OK)
         rc = ctm__step(db, st, a->name);
-    if (rc == CTM_OK) {
-        db->tx_open = 0;
-        db->frontier_loaded = 0;
-    }
-    return rc;
+    if (rc != CTM_OK)
+        return rc;
+    a->open = 0;
+    db->tx_open = 0;
+    db->frontier_loaded = 0;
+    return CTM_OK;
 }
 
 int ctm__action_commit(ctm__action *a)
 {
     ctm_db *db = a->db;
     void *cs = NULL;
-    int ncs = 0;
-    /* Most actions of a batch change no rows (notes) or few: asking an empty session for its
-     * changeset would still run two SQL statements. */
-    int src = sqlite3session_isempty(a->session) ? SQLITE_OK
-                                                 : sqlite3session_changeset(a->session, &ncs, &cs);
-    sqlite3session_delete(a->session);
+    int ncs = 0, src = SQLITE_OK;
+    /* Asking an empty session for its changeset would still run two SQL statements. */
+    if (a->session != NULL && !sqlite3session_isempty(a->session))
+        src = sqlite3session_changeset(a->session, &ncs, &cs);
+    if (a->session != NULL)
+        sqlite3session_delete(a->session);
     a->session = NULL;
     if (src != SQLITE_OK) {
         int rc = ctm__sqlerr(db->sql, src, "collecting row changes");
@@ -404,33 +448,22 @@ int ctm__action_commit(ctm__action *a)
     if (!db->frontier_loaded) {
         rc = ctm__ledger_state(db, &db->frontier);
         db->frontier_loaded = rc == CTM_OK;
-        db->tx_start_size = db->frontier.size;
+        db->tx_start_size = db->next_seq = db->frontier.size;
     }
-    ctm__frontier next = db->frontier;
     ctm__buf b;
     ctm__buf_init(&b);
     if (rc == CTM_OK)
-        rc = encode_entry(a, &b, next.size, ncs, cs);
+        rc = encode_entry(a, &b, db->next_seq, ncs, cs);
     sqlite3_free(cs);
-    ctm_hash leaf;
-    if (rc == CTM_OK) {
-        ctm__leaf_hash(b.p, b.n, leaf);
-        rc = insert_entry(db, next.size, &b, leaf);
-    }
+    if (rc == CTM_OK)
+        rc = insert_entry(db, db->next_seq, &b);
+    if (rc == CTM_OK)
+        rc = db->batch ? finish_in_batch(a, &b) : finish_alone(a, &b);
     ctm__buf_free(&b);
-    if (rc == CTM_OK) {
-        ctm__frontier_append(&next, leaf);
-        ctm__frontier saved = db->frontier;
-        db->frontier = next;
-        rc = finish(a);
-        if (rc != CTM_OK)
-            db->frontier = saved;
-    }
     if (rc != CTM_OK) {
         rollback_to_start(a);
         return rc;
     }
-    a->open = 0;
     /* Rows changed: the acting user's own account may be among them. */
     if (ncs > 0)
         db->user_checked = 0;

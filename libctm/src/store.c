@@ -43,7 +43,6 @@ static const char *const migrations[] = {
     "CREATE TABLE ledger("
     "  seq INTEGER PRIMARY KEY,"
     "  entry BLOB NOT NULL,"
-    "  leaf_hash BLOB NOT NULL,"
     /* The signed checkpoint of the tree of seq + 1 entries, on each transaction's last entry,
      * and the tree's compact frontier on the newest entry only: one row, one page per commit. */
     "  checkpoint TEXT,"
@@ -285,7 +284,7 @@ static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_COMMIT] = "COMMIT",
     [CTM_ST_SAVEPOINT] = "SAVEPOINT ctm_action",
     [CTM_ST_RELEASE] = "RELEASE ctm_action",
-    [CTM_ST_LEDGER_INSERT] = "INSERT INTO ledger(seq, entry, leaf_hash) VALUES (?1, ?2, ?3)",
+    [CTM_ST_LEDGER_INSERT] = "INSERT INTO ledger(seq, entry) VALUES (?1, ?2)",
     [CTM_ST_LEDGER_TAIL] = "SELECT seq, frontier FROM ledger ORDER BY seq DESC LIMIT 1",
     [CTM_ST_LEDGER_CLEAR_FRONTIER] = "UPDATE ledger SET frontier = NULL WHERE seq = ?1",
     [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
@@ -321,6 +320,8 @@ void ctm_close(ctm_db *db)
         return;
     ctm_logout(db);
     if (db->sql != NULL) {
+        ctm__hasher_abort(db->hasher);
+        db->hasher = NULL;
         if (db->tx_open || db->batch)
             sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
         for (int i = 0; i < CTM_ST_COUNT; i++)

@@ -352,8 +352,6 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 {
     const uint8_t *p = sqlite3_column_blob(row, 1);
     size_t n = (size_t)sqlite3_column_bytes(row, 1);
-    const void *stored_leaf = sqlite3_column_blob(row, 2);
-    int stored_len = sqlite3_column_bytes(row, 2);
     ctm__entry e;
     char why[128];
     if (ctm__entry_decode(&e, p, n, why, sizeof why) != 0)
@@ -365,8 +363,6 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
                   "the entry stored here is seq %llu: entries were moved or reordered",
                   (unsigned long long)e.seq);
-    else if (stored_len != CTM_HASH_SIZE || memcmp(stored_leaf, leaf, CTM_HASH_SIZE) != 0)
-        rc = fail(v, (int64_t)seq, "ledger", NULL, "the stored leaf hash does not match the entry");
     for (uint32_t i = 0; rc == CTM_OK && i < e.nchanges; i++)
         rc = apply_change(v, seq, &e.changes[i]);
     if (rc == CTM_OK && e.has_esig)
@@ -380,8 +376,8 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
     if (rc == CTM_OK) {
         ctm__frontier_append(&v->frontier, leaf);
         v->r.entries++;
-        rc = check_checkpoint_at(v, seq + 1, (const char *)sqlite3_column_text(row, 3),
-                                 sqlite3_column_blob(row, 4), sqlite3_column_bytes(row, 4));
+        rc = check_checkpoint_at(v, seq + 1, (const char *)sqlite3_column_text(row, 2),
+                                 sqlite3_column_blob(row, 3), sqlite3_column_bytes(row, 3));
     }
     return rc;
 }
@@ -389,7 +385,7 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 static int walk_ledger(vstate *v)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, leaf_hash, checkpoint, frontier FROM live.ledger ORDER BY seq",
+    int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, checkpoint, frontier FROM live.ledger ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fail(v, -1, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));

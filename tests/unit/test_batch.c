@@ -217,6 +217,39 @@ START_TEST(test_commit_three_notes_one_checkpoint)
 }
 END_TEST
 
+/* Thousands of entries cross many of the hashing thread's chunks, one of them larger than a
+ * chunk; the signed root must be the root of exactly these entries in this order. */
+START_TEST(test_large_batch_hashes_every_entry_in_order)
+{
+    uint64_t n = size_of(db_a);
+    char *big = malloc(9001);
+    memset(big, 'k', 9000);
+    big[9000] = '\0';
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    for (int i = 0; i < 3000; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "stock count line %d", i);
+        note(db_a, i == 1234 ? big : text);
+        if (i == 2000)
+            ck_assert_int_eq(ctm_user_add(db_a, "mid", "technician", 0, NULL, "mid-batch-pw"),
+                             CTM_OK);
+    }
+    ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
+    free(big);
+    ck_assert_uint_eq(size_of(db_a), n + 3001);
+    ck_assert_uint_eq(checkpoint_size(db_a), n + 3001);
+    assert_verifies(db_a);
+    /* and a rolled-back large batch leaves nothing behind */
+    ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
+    for (int i = 0; i < 1000; i++)
+        note(db_a, "to be rolled back");
+    ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
+    ck_assert_uint_eq(size_of(db_a), n + 3001);
+    note(db_a, "after the rollback");
+    assert_verifies(db_a);
+}
+END_TEST
+
 /* The handle sees its own uncommitted entries: the size counts them, the log lists them. */
 START_TEST(test_size_and_log_inside_batch)
 {
@@ -459,6 +492,7 @@ static Suite *batch_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_commit_three_notes_one_checkpoint);
+    tcase_add_test(tc, test_large_batch_hashes_every_entry_in_order);
     tcase_add_test(tc, test_size_and_log_inside_batch);
     tcase_add_test(tc, test_failing_action_fails_alone);
     tcase_add_test(tc, test_failed_action_rolls_back_to_its_start);
