@@ -110,8 +110,14 @@ int ctm__exec(sqlite3 *sql, const char *sqltext, const char *doing);
 /* The site's Ed25519 secret key, loaded from the seed or key file on first use. */
 int ctm__site_key(ctm_db *db, const unsigned char **sk);
 int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32]);
-/* Write a new key file (mode 0600, never over an existing one). */
+/* The site key file is written in two steps so that an interrupted init leaves either no site or
+ * a site with its key: ctm__write_key_file writes "<path>.pending" (mode 0600, refusing when
+ * <path> exists); after the site is committed ctm__commit_key_file renames it into place (and
+ * opening a site whose key is still pending finishes that); ctm__drop_key_file removes it when
+ * init fails. */
 int ctm__write_key_file(const char *path, const unsigned char *seed);
+int ctm__commit_key_file(const char *path);
+void ctm__drop_key_file(const char *path);
 
 /* ---- ledger.c: the write path ----
  * ctm__action_begin opens a transaction (or a savepoint inside a batch) and starts capturing row

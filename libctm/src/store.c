@@ -366,9 +366,25 @@ int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32])
     return CTM_OK;
 }
 
+static void pending_key_path(const char *key_path, char *out, size_t len)
+{
+    snprintf(out, len, "%s.pending", key_path);
+}
+
+/* Init writes the key as "<key>.pending" and renames it once the site is committed.  A site whose
+ * key is still pending was interrupted between the two: finish the rename. */
+static void finish_pending_key(ctm_db *db)
+{
+    char pending[4200];
+    pending_key_path(db->key_path, pending, sizeof pending);
+    if (access(db->key_path, F_OK) != 0 && errno == ENOENT && access(pending, F_OK) == 0)
+        ctm__commit_key_file(db->key_path);
+}
+
 /* The key file holds one line: "libctm-site-key-v1 <base64 seed>". */
 static int read_key_file(ctm_db *db, unsigned char *seed)
 {
+    finish_pending_key(db);
     int fd = open(db->key_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ctm__err(CTM_EIO, "site key file %s: %s", db->key_path, strerror(errno));
@@ -398,14 +414,19 @@ static int read_key_file(ctm_db *db, unsigned char *seed)
 
 int ctm__write_key_file(const char *path, const unsigned char *seed)
 {
+    if (access(path, F_OK) == 0)
+        return ctm__err(CTM_EEXISTS, "site key file %s: exists (refusing to overwrite a key)", path);
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    /* A pending key left by an init that never committed belongs to no site. */
+    unlink(pending);
     char b64[sodium_base64_ENCODED_LEN(crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(b64, sizeof b64, seed, crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(pending, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
         sodium_memzero(b64, sizeof b64);
-        return ctm__err(e == EEXIST ? CTM_EEXISTS : CTM_EIO, "site key file %s: %s%s", path,
-                        strerror(e), e == EEXIST ? " (refusing to overwrite a key)" : "");
+        return ctm__err(CTM_EIO, "site key file %s: %s", pending, strerror(e));
     }
     char line[128];
     int len = snprintf(line, sizeof line, "libctm-site-key-v1 %s\n", b64);
@@ -415,8 +436,38 @@ int ctm__write_key_file(const char *path, const unsigned char *seed)
     if (close(fd) != 0)
         ok = 0;
     if (!ok) {
-        unlink(path);
-        return ctm__err(CTM_EIO, "site key file %s: cannot write: %s", path, strerror(errno));
+        unlink(pending);
+        return ctm__err(CTM_EIO, "site key file %s: cannot write: %s", pending, strerror(errno));
+    }
+    return CTM_OK;
+}
+
+void ctm__drop_key_file(const char *path)
+{
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    unlink(pending);
+}
+
+int ctm__commit_key_file(const char *path)
+{
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    if (rename(pending, path) != 0)
+        return ctm__err(CTM_EIO, "site key file %s: cannot put it in place: %s", path,
+                        strerror(errno));
+    /* make the rename itself durable */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
     }
     return CTM_OK;
 }

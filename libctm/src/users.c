@@ -422,13 +422,15 @@ int ctm_init(ctm_db *db, const char *site_name, const char *origin, const char *
     rc = db->origin == NULL ? ctm__err(CTM_ENOMEM, "out of memory")
                             : init_action(db, site_name, origin, pub, admin_user, printed_name,
                                           password);
+    if (rc == CTM_OK && wrote_key)
+        ctm__commit_key_file(db->key_path); /* if this fails, the next open finishes it */
     if (rc != CTM_OK) {
         free(db->origin);
         db->origin = NULL;
         sodium_free(db->site_sk);
         db->site_sk = NULL;
         if (wrote_key)
-            unlink(db->key_path);
+            ctm__drop_key_file(db->key_path);
     }
 done:
     sodium_free(seed);
