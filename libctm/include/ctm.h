@@ -341,6 +341,249 @@ CTM_API CTM_WARN_UNUSED int ctm_audit_verify(ctm_db *db, const char *vkey,
                                              const char *held_checkpoint,
                                              ctm_verify_result *result);
 
+/* ---------------------------------------------------------------------------------------------
+ * Trials and set-up (admins and pharmacists; each call one audited action)
+ *
+ * Codes (trial, arm, kit type, location) are 1-64 characters of [A-Za-z0-9._@-] (arms 1-32 of
+ * [A-Za-z0-9._-]); temperatures are in degrees Celsius and kept to the milli-degree.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Add a trial.  arms: "A:1,B:1" or "ACTIVE:2,PLACEBO:1" (code:ratio, ratio 1-100, at least one
+ * arm; a blinded trial needs two or more).  Audited "trial.add".
+ * Errors: CTM_EINVAL (the field named), CTM_EEXISTS, CTM_EDENIED, CTM_EMISUSE.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_trial_add(ctm_db *db, const char *code, const char *title,
+                                          const char *sponsor, int blinded, const char *arms);
+
+/** Trials: code, title, sponsor, blinded (0/1), arms ("A:1,B:1"), created.  Any logged-in user. */
+CTM_API CTM_WARN_UNUSED int ctm_trial_list(ctm_query **out, ctm_db *db);
+
+/** Optional properties of a kit type.  Initialise with CTM_KITTYPE_OPTIONS_INIT. */
+typedef struct ctm_kittype_options {
+    size_t struct_size;
+    const char *dose_form;        /* "tablet"; NULL: none */
+    const char *strength;         /* "10 mg"; NULL: none */
+    int excursion_budget_minutes; /* cumulative time allowed out of range; -1: none given */
+    double excursion_max_c;       /* the highest temperature that budget allows; ignored at -1 */
+    int dispensing_days;          /* days one kit covers; 0: not given */
+} ctm_kittype_options;
+
+#define CTM_KITTYPE_OPTIONS_INIT { sizeof(ctm_kittype_options), NULL, NULL, -1, 0.0, 0 }
+
+/**
+ * Add a kit type (product) to a trial: what a kit holds (name, units per kit), its storage range
+ * and its do-not-dispense window in days before expiry.  opts may be NULL.  Audited "kittype.add".
+ * Errors: CTM_EINVAL, CTM_ENOTFOUND (trial), CTM_EEXISTS, CTM_EDENIED, CTM_EMISUSE.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_kittype_add(ctm_db *db, const char *trial, const char *code,
+                                            const char *name, int units, double storage_min_c,
+                                            double storage_max_c, int dnd_days,
+                                            const ctm_kittype_options *opts);
+
+/** Kit types of a trial (NULL: all): trial, code, name, dose_form, strength, units, storage_min,
+ *  storage_max, dnd_days, excursion_budget_minutes, excursion_max, dispensing_days. */
+CTM_API CTM_WARN_UNUSED int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial);
+
+/**
+ * Add a storage location (fridge, freezer, room, cabinet...) with its temperature range.
+ * kind: 1-32 printable characters.  Audited "location.add".
+ */
+CTM_API CTM_WARN_UNUSED int ctm_location_add(ctm_db *db, const char *name, const char *kind,
+                                             double min_c, double max_c);
+
+/** Locations: name, kind, min, max, kits (number of kits there now). */
+CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
+
+/* ---------------------------------------------------------------------------------------------
+ * Receipt of shipments
+ *
+ * ctm_receive() registers an arrived shipment from its manifest: every kit is created in status
+ * "received" at the location and stays there, unusable, until the receipt is confirmed.  Kits
+ * are checked one by one with ctm_receive_scan() (a GS1 string or a kit number); what does not
+ * match is recorded as a discrepancy.  ctm_receive_confirm(), e-signed, ends the receipt: checked
+ * kits become "available" (or "quarantined" when the shipment's logger showed an excursion, or
+ * when their lot or expiry did not match), damaged ones "damaged", unchecked ones "missing".
+ *
+ * The manifest is CSV with the header kit_number,kit_type,lot,expiry and optional columns arm,
+ * gtin, serial; any order; expiry as YYYY-MM-DD.  A malformed manifest is refused whole, with its
+ * line and field; no message ever shows an arm.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Options of a receipt.  Initialise with CTM_RECEIVE_OPTIONS_INIT. */
+typedef struct ctm_receive_options {
+    size_t struct_size;
+    const char *origin;        /* depot or sponsor; NULL: not given */
+    const char *date_received; /* "YYYY-MM-DD" when it arrived (may be before today); NULL: today */
+    int excursion;             /* non-zero: the shipment's logger showed an excursion */
+} ctm_receive_options;
+
+#define CTM_RECEIVE_OPTIONS_INIT { sizeof(ctm_receive_options), NULL, NULL, 0 }
+
+/**
+ * Register an arrived shipment of a trial from its manifest (manifest_len bytes of CSV) at a
+ * location, in one audited action "shipment.receive", however many kits.  Shipment numbers are
+ * unique per site.  Pharmacists and technicians.
+ * Errors: CTM_EINVAL (manifest line and field; unknown kit type; arm not in the trial; a kit number
+ * already in the trial), CTM_ENOTFOUND (trial, location), CTM_EEXISTS (shipment), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive(ctm_db *db, const char *trial, const char *shipment,
+                                        const char *manifest, size_t manifest_len,
+                                        const char *location, const ctm_receive_options *opts);
+
+#define CTM_SCAN_OK 0       /* the kit is on the manifest and matches it */
+#define CTM_SCAN_REPEAT 1   /* the kit was already checked: nothing recorded */
+#define CTM_SCAN_MISMATCH 2 /* on the manifest, but the scanned lot or expiry differs (recorded) */
+#define CTM_SCAN_EXTRA 3    /* not on the manifest (recorded as a discrepancy; no kit is made) */
+
+/** What one scan found.  Initialise struct_size = sizeof(ctm_scan_result). */
+typedef struct ctm_scan_result {
+    size_t struct_size;
+    int outcome;            /* CTM_SCAN_* */
+    char kit_number[48];    /* the kit matched, or what was scanned for an extra */
+    char detail[160];       /* a sentence for the pharmacist; never shows an arm */
+    uint64_t checked;       /* kits of the shipment checked so far */
+    uint64_t expected;      /* kits on the manifest */
+} ctm_scan_result;
+
+/**
+ * Check one kit of a shipment under receipt.  scan: a GS1 element string (see ctm_gs1_parse()),
+ * whose (21) serial or the manifest's serial identifies the kit, or a typed kit number.  A scan
+ * fills in a GTIN or serial the manifest lacked but never erases a known value.  damaged: the
+ * pack is damaged (recorded).  Audited "shipment.scan" unless the outcome is CTM_SCAN_REPEAT.
+ * Errors: CTM_EINVAL (an unreadable barcode, with the reason), CTM_ENOTFOUND (shipment), CTM_ERULE
+ * (the receipt is already confirmed), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan,
+                                             int damaged, ctm_scan_result *result);
+
+/**
+ * Confirm a receipt, e-signed by the logged-in pharmacist ("receipt confirmed").  unchecked_present:
+ * non-zero declares that the kits not scanned were checked by hand and are present; zero makes
+ * them "missing".  Audited "shipment.confirm" as one action.
+ * Errors: CTM_ENOTFOUND, CTM_ERULE (already confirmed), CTM_EDENIED (pharmacists only).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive_confirm(ctm_db *db, const char *shipment,
+                                                int unchecked_present);
+
+/** Discrepancies of a shipment: kit_number, kind (missing, extra, damaged, lot_mismatch,
+ *  expiry_mismatch), detail, recorded (ISO time), recorded_by. */
+CTM_API CTM_WARN_UNUSED int ctm_receive_discrepancies(ctm_query **out, ctm_db *db,
+                                                      const char *shipment);
+
+/** Shipments: number, trial, direction (in/out), origin, destination, date_received, status
+ *  (receiving, confirmed, sent), kits, checked. */
+CTM_API CTM_WARN_UNUSED int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial);
+
+/* ---------------------------------------------------------------------------------------------
+ * Stock
+ *
+ * Kit statuses (stable names): in_transit, received, available, dispensed, returned,
+ * pending_destruction, destroyed, returned_to_sponsor, quarantined, damaged, missing,
+ * lost_by_subject, expired, not_dispensed.  One transition table in the library decides which
+ * changes are allowed.  A kit's arm is secret in a blinded trial: blinded users see "(blinded)".
+ * ------------------------------------------------------------------------------------------- */
+
+/** Which kits ctm_kits() lists.  Initialise with CTM_KIT_FILTER_INIT; NULL fields do not filter. */
+typedef struct ctm_kit_filter {
+    size_t struct_size;
+    const char *trial;
+    const char *status;
+    const char *location;
+    const char *lot;
+    int expiring_within_days; /* >= 0: only kits whose expiry falls within that many days (or has
+                                 passed); -1: no filter */
+} ctm_kit_filter;
+
+#define CTM_KIT_FILTER_INIT { sizeof(ctm_kit_filter), NULL, NULL, NULL, NULL, -1 }
+
+/**
+ * Kits: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else the lot's),
+ * status, location, units, arm, dispensable (1 when available, not expired and outside the
+ * do-not-dispense window today), shipment.  Ordered by trial and kit number.  Any logged-in user.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter);
+
+/**
+ * Change a kit's status by hand, with a mandatory reason (quarantine, release from quarantine,
+ * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
+ * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
+ * calls.  Pharmacists (technicians may quarantine and report damaged or missing kits).
+ * Audited "kit.status".
+ */
+CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit,
+                                               const char *status, const char *reason);
+
+/**
+ * Extend the expiry of kits on the sponsor's written instruction (relabelling): the kits of a lot
+ * (lot non-NULL, kits NULL) or the listed kits, to new_expiry ("YYYY-MM-DD", later than the
+ * current one), with the sponsor's reference; e-signed by the pharmacist ("expiry extended").
+ * Audited "expiry.extend" as one action.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot,
+                                              const char *const *kits, size_t nkits,
+                                              const char *new_expiry, const char *reference);
+
+/**
+ * Move kits of a trial to another storage location of the site (the location history keeps the
+ * times).  reason may be NULL.  Audited "kit.transfer" as one action.  Pharmacists and
+ * technicians.  Errors: CTM_ENOTFOUND (kit, location), CTM_ERULE (a kit not on site).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits,
+                                         size_t nkits, const char *location, const char *reason);
+
+/**
+ * Send kits of a trial to another site as an outgoing shipment: the kits become "in_transit" and
+ * leave the site's stock.  Audited "shipment.send".  Pharmacists.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits,
+                                             size_t nkits, const char *destination,
+                                             const char *shipment, const char *reason);
+
+/** A kit's locations over time: location, since, until (NULL while it is there). */
+CTM_API CTM_WARN_UNUSED int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial,
+                                            const char *kit);
+
+/* ---------------------------------------------------------------------------------------------
+ * GS1 barcodes
+ *
+ * Element strings as scanners deliver them from the DataMatrix on a pack (an optional symbology
+ * identifier ]d2, ]Q3 or ]C1, variable-length fields ended by the GS byte 0x1D) and in the
+ * bracketed human-readable form "(01)05909990329717(10)NE76571(17)270430".  Parsing needs no
+ * database and no login.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct ctm_gs1 ctm_gs1;
+
+/**
+ * Parse a scanned or typed GS1 element string.  Accepted application identifiers: (01) GTIN-14
+ * with its check digit, (10) batch/lot, (11) production date, (15) best before, (17) expiry
+ * (YYMMDD; day 00 is the last day of the month; the century puts the year within -49..+50 of
+ * the current year), (21) serial, (7003) expiry date and time, (7240) protocol; other AIs of the
+ * GS1 table are accepted when their syntax is valid.  Rejected, with the reason and the AI named in
+ * ctm_errmsg(): a bad check digit, an impossible date, a field too long or too short, characters
+ * outside the GS1 set for that AI, a missing companion AI (a (21) serial without (01)), an AI
+ * given twice, an unknown AI.  On success the caller frees *out with ctm_gs1_free().
+ * Errors: CTM_EINVAL (the string, with the reason), CTM_ENOMEM.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_gs1_parse(ctm_gs1 **out, const char *input);
+
+/** Number of element strings parsed. */
+CTM_API int ctm_gs1_count(const ctm_gs1 *g);
+/** The i-th AI ("01") and its raw value, in scan order; borrowed until ctm_gs1_free().  NULL when
+ *  i is out of range. */
+CTM_API const char *ctm_gs1_ai(const ctm_gs1 *g, int i);
+CTM_API const char *ctm_gs1_value(const ctm_gs1 *g, int i);
+/** The raw value of an AI ("10"), or NULL when the string did not carry it.  Borrowed. */
+CTM_API const char *ctm_gs1_get(const ctm_gs1 *g, const char *ai);
+/** The expiry from (17) (or (7003)) as "YYYY-MM-DD", or NULL when there is none.  Borrowed. */
+CTM_API const char *ctm_gs1_expiry(const ctm_gs1 *g);
+/** The parse as JSON: {"ai":{"01":"...",...},"gtin":..,"lot":..,"serial":..,"expiry":"YYYY-MM-DD"}
+ *  (absent fields are null).  Free with ctm_free(). */
+CTM_API CTM_WARN_UNUSED int ctm_gs1_json(char **json, const ctm_gs1 *g);
+/** Free a parse.  NULL is fine. */
+CTM_API void ctm_gs1_free(ctm_gs1 *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,7 @@
 #include "entry.h"
 #include "merkle.h"
 
-#define CTM_SCHEMA_VERSION 1
+#define CTM_SCHEMA_VERSION 2
 #define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
 
 #define CTM_MAX_NAME 64
@@ -43,6 +43,15 @@ int ctm__check_password(const char *field, const char *s);
 int ctm__check_role(const char *role);
 int ctm__utf8_valid(const uint8_t *p, size_t n);
 char *ctm__strdup(const char *s);
+/* Dates as days since 1970-01-01 (UTC); "YYYY-MM-DD" at the edges. */
+int ctm__parse_date(const char *field, const char *s, int64_t *days);
+void ctm__format_date(int64_t days, char out[11]);
+int ctm__days_in_month(int y, int m);
+int64_t ctm__today(void);
+/* A code: ctm__check_name's characters, at most max long. */
+int ctm__check_code(const char *field, const char *s, size_t max);
+/* Degrees Celsius to milli-degrees, refusing what no storage can be. */
+int ctm__temp_mc(const char *field, double c, int64_t *mc);
 
 /* ---- store.c ---- */
 struct ctm_db {

@@ -162,3 +162,76 @@ int ctm_version_number(void)
 {
     return CTM_VERSION_NUMBER;
 }
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int ctm__days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : days[m - 1];
+}
+
+int ctm__parse_date(const char *field, const char *s, int64_t *days)
+{
+    int y, m, d;
+    char extra;
+    if (s == NULL)
+        return ctm__err(CTM_EINVAL, "%s: missing", field);
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || s[4] != '-' ||
+        s[7] != '-')
+        return ctm__err(CTM_EINVAL, "%s: '%.16s' is not a date as YYYY-MM-DD", field, s);
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return ctm__err(CTM_EINVAL, "%s: '%.16s' is not a date as YYYY-MM-DD", field, s);
+    if (y < 1970 || y > 2999 || m < 1 || m > 12 || d < 1 || d > ctm__days_in_month(y, m))
+        return ctm__err(CTM_EINVAL, "%s: %s is not a calendar date", field, s);
+    *days = days_from_civil(y, m, d);
+    return CTM_OK;
+}
+
+void ctm__format_date(int64_t days, char out[11])
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    snprintf(out, 11, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+}
+
+int64_t ctm__today(void)
+{
+    int64_t us = ctm__now_us();
+    return us / 1000000 / 86400;
+}
+
+int ctm__check_code(const char *field, const char *s, size_t max)
+{
+    int rc = ctm__check_name(field, s);
+    if (rc == CTM_OK && strlen(s) > max)
+        return ctm__err(CTM_EINVAL, "%s: must be 1 to %zu characters", field, max);
+    return rc;
+}
+
+int ctm__temp_mc(const char *field, double c, int64_t *mc)
+{
+    if (!(c >= -273.15 && c <= 1000.0))
+        return ctm__err(CTM_EINVAL, "%s: %g degrees C is not a storage temperature", field, c);
+    *mc = (int64_t)(c * 1000.0 + (c >= 0 ? 0.5 : -0.5));
+    return CTM_OK;
+}

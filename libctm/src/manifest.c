@@ -1,0 +1,590 @@
+/* manifest.c - a shipment manifest (RFC 4180 CSV) parsed into kits, every field checked.
+ *
+ * One pass over the text, line by line.  Each data line is decoded straight into an arena block
+ * (fields NUL-terminated in place), so a manifest costs one block chain, one row array and a
+ * transient hash set of kit numbers, never an allocation per field. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "manifest.h"
+
+#define MANIFEST_MAX_LINE 4096     /* bytes per line, line end excluded */
+#define MANIFEST_MAX_KITS 1000000  /* data lines */
+#define MANIFEST_QUOTE_MAX 40      /* bytes of a field quoted in a message */
+#define ARENA_BLOCK_MIN (256 * 1024)
+
+enum column { COL_KIT_NUMBER, COL_KIT_TYPE, COL_LOT, COL_EXPIRY, COL_ARM, COL_GTIN, COL_SERIAL,
+              NCOLUMNS };
+
+static const char *const column_names[NCOLUMNS] = {
+    "kit_number", "kit_type", "lot", "expiry", "arm", "gtin", "serial",
+};
+
+static int column_required(enum column c)
+{
+    return c <= COL_EXPIRY;
+}
+
+/* ---- arena: a chain of blocks, newest first; strings are bumped out of the newest ---- */
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+} arena_block;
+
+/* At least n free bytes at the end of the newest block (committed later by arena_commit). */
+static char *arena_reserve(arena_block **head, size_t n, size_t first_cap)
+{
+    arena_block *b = *head;
+    if (b != NULL && b->cap - b->used >= n)
+        return b->data + b->used;
+    size_t cap = b == NULL ? first_cap : ARENA_BLOCK_MIN;
+    if (cap < n)
+        cap = n;
+    b = malloc(sizeof *b + cap);
+    if (b == NULL)
+        return NULL;
+    b->next = *head;
+    b->used = 0;
+    b->cap = cap;
+    *head = b;
+    return b->data;
+}
+
+static void arena_commit(arena_block *head, size_t n)
+{
+    head->used += n;
+}
+
+static void arena_free(arena_block *b)
+{
+    while (b != NULL) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* ---- the parser's state ---- */
+
+typedef struct field {
+    char *s;
+    size_t len;
+} field;
+
+typedef struct parser {
+    ctm__manifest *m;
+    arena_block *arena;
+    size_t first_block;
+    size_t rows_cap;
+    uint64_t line;                 /* the line being parsed, 1-based */
+    size_t ncols;
+    enum column col_at[NCOLUMNS];  /* column of each field position */
+    int pos_of[NCOLUMNS];          /* field position of each column, -1 when absent */
+    /* Kit numbers seen: (hash << 32) | (row index + 1), 0 = empty; open addressing. */
+    uint64_t *set;
+    size_t set_cap, set_n;
+} parser;
+
+/* ---- messages ---- */
+
+/* 'value' for a message: at most MANIFEST_QUOTE_MAX bytes, anything outside printable ASCII (and
+ * the quote and backslash) as \xNN, "..." when cut.  out holds MANIFEST_QUOTE_MAX * 4 + 8. */
+static void quote_value(char *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0, take = n < MANIFEST_QUOTE_MAX ? n : MANIFEST_QUOTE_MAX;
+
+    out[k++] = '\'';
+    for (size_t i = 0; i < take; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '\\';
+            out[k++] = 'x';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 0xf];
+        }
+    }
+    out[k++] = '\'';
+    if (take < n) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+/* A bad field.  Values are quoted only in manifests without an arm column: a blinded manifest's
+ * lines all may carry an arm, and no part of such a line may reach a message. */
+static int field_error(const parser *p, enum column c, const char *s, size_t n, const char *why)
+{
+    char q[MANIFEST_QUOTE_MAX * 4 + 8];
+
+    if (c == COL_ARM)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field arm: not a valid arm code",
+                        p->line);
+    if (p->m->has_arm || n == 0)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s", p->line,
+                        column_names[c], why);
+    quote_value(q, s, n);
+    return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s (%s)", p->line,
+                    column_names[c], why, q);
+}
+
+/* ---- CSV ---- */
+
+/* Split one line (line end removed) into fields, decoded into out (capacity n + 1): each field
+ * NUL-terminated, '""' inside quotes made '"'.  Only the first maxf fields are kept in f; *nf
+ * counts them all.  On a quoting error returns -1 with the field's position in *bad. */
+static int split_line(const char *s, size_t n, char *out, field *f, size_t maxf, size_t *nf,
+                      size_t *bad, const char **why)
+{
+    size_t i = 0, k = 0;
+
+    for (;;) {
+        char *start = out;
+        if (i < n && s[i] == '"') {
+            for (i++;; i++) {
+                if (i >= n) {
+                    *why = "quoted field not closed on its line (no line breaks inside quotes)";
+                    goto fail;
+                }
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"')
+                        i++;
+                    else
+                        break;
+                }
+                *out++ = s[i];
+            }
+            i++; /* the closing quote */
+            if (i < n && s[i] != ',') {
+                *why = "text after the closing quote";
+                goto fail;
+            }
+        } else {
+            for (; i < n && s[i] != ','; i++) {
+                if (s[i] == '"') {
+                    *why = "quote character inside an unquoted field";
+                    goto fail;
+                }
+                *out++ = s[i];
+            }
+        }
+        if (k < maxf) {
+            f[k].s = start;
+            f[k].len = (size_t)(out - start);
+            *out++ = '\0';
+        } else {
+            out = start;
+        }
+        k++;
+        if (i >= n)
+            break;
+        i++; /* the comma */
+    }
+    *nf = k;
+    return 0;
+fail:
+    *bad = k;
+    return -1;
+}
+
+/* ---- header ---- */
+
+static int header_error_split(size_t pos, const char *why)
+{
+    return ctm__err(CTM_EINVAL, "manifest line 1, column %zu: %s", pos + 1, why);
+}
+
+static int column_lookup(const field *f)
+{
+    for (int c = 0; c < NCOLUMNS; c++)
+        if (strlen(column_names[c]) == f->len && memcmp(column_names[c], f->s, f->len) == 0)
+            return c;
+    return -1;
+}
+
+static int parse_header(parser *p, const char *s, size_t n)
+{
+    char buf[MANIFEST_MAX_LINE + 1];
+    char q[MANIFEST_QUOTE_MAX * 4 + 8];
+    field f[NCOLUMNS + 1];
+    size_t nf, bad, known = 0;
+    const char *why;
+
+    if (split_line(s, n, buf, f, NCOLUMNS + 1, &nf, &bad, &why) != 0)
+        return header_error_split(bad, why);
+    size_t kept = nf < NCOLUMNS + 1 ? nf : NCOLUMNS + 1;
+    for (size_t i = 0; i < kept; i++)
+        known += column_lookup(&f[i]) >= 0;
+    /* A first line without a single column name is data, not a header; it may hold an arm, so
+     * nothing of it is quoted. */
+    if (known == 0)
+        return ctm__err(CTM_EINVAL, "manifest line 1: not a header (no known column name; "
+                                    "expected kit_number, kit_type, lot, expiry and optionally "
+                                    "arm, gtin, serial)");
+    for (int c = 0; c < NCOLUMNS; c++)
+        p->pos_of[c] = -1;
+    /* Eight fields cannot all be distinct known names, so the loop fails before running out. */
+    for (size_t i = 0; i < kept; i++) {
+        int c = column_lookup(&f[i]);
+        if (c < 0) {
+            quote_value(q, f[i].s, f[i].len);
+            return ctm__err(CTM_EINVAL, "manifest line 1, column %zu: unknown column name %s",
+                            i + 1, q);
+        }
+        if (p->pos_of[c] >= 0)
+            return ctm__err(CTM_EINVAL, "manifest line 1, column %zu: column %s repeats column %d",
+                            i + 1, column_names[c], p->pos_of[c] + 1);
+        p->pos_of[c] = (int)i;
+        p->col_at[i] = (enum column)c;
+    }
+    for (int c = 0; c < NCOLUMNS; c++)
+        if (column_required((enum column)c) && p->pos_of[c] < 0)
+            return ctm__err(CTM_EINVAL, "manifest line 1: missing column %s", column_names[c]);
+    p->ncols = nf;
+    p->m->has_arm = p->pos_of[COL_ARM] >= 0;
+    p->m->has_gtin = p->pos_of[COL_GTIN] >= 0;
+    p->m->has_serial = p->pos_of[COL_SERIAL] >= 0;
+    return CTM_OK;
+}
+
+/* ---- field rules ---- */
+
+static int is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Non-zero when every byte is a letter, a digit or one of extra. */
+static int only_alnum_and(const char *s, size_t n, const char *extra)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alnum(c) && (c == '\0' || strchr(extra, c) == NULL))
+            return 0;
+    }
+    return 1;
+}
+
+/* GS1 AI encodable character set 82 and the GS1 mod-10 check digit.  gs1.c keeps its own copies
+ * static; should gs1.h export them (ctm__gs1_cset82, ctm__gs1_check_digit_ok), use those. */
+static int gs1_cset82(const char *s, size_t n)
+{
+    return only_alnum_and(s, n, "!\"%&'()*+,-./:;<=>?_");
+}
+
+static int gs1_check_digit_ok(const char *digits, size_t n)
+{
+    int sum = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        sum += (digits[i] - '0') * ((n - 1 - i) % 2 == 1 ? 3 : 1); /* 3 next to the check digit */
+    return digits[n - 1] - '0' == (10 - sum % 10) % 10;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* NULL and "YYYY-MM-DD" in out when s is a good expiry; otherwise what is wrong. */
+static const char *expiry_problem(const char *s, size_t n, char out[11])
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const char *const form = "not a date in the form YYYY-MM-DD or YYYYMMDD";
+    char d[8];
+
+    if (n == 10 && s[4] == '-' && s[7] == '-') {
+        memcpy(d, s, 4);
+        memcpy(d + 4, s + 5, 2);
+        memcpy(d + 6, s + 8, 2);
+    } else if (n == 8) {
+        memcpy(d, s, 8);
+    } else {
+        return form;
+    }
+    for (int i = 0; i < 8; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return form;
+    int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    int mo = (d[4] - '0') * 10 + (d[5] - '0');
+    int dd = (d[6] - '0') * 10 + (d[7] - '0');
+    if (y < 2000 || y > 2099)
+        return "year outside 2000-2099";
+    if (mo < 1 || mo > 12 || dd < 1 || dd > mdays[mo - 1] + (mo == 2 && is_leap(y)))
+        return "not a real calendar date";
+    memcpy(out, d, 4);
+    out[4] = '-';
+    memcpy(out + 5, d + 4, 2);
+    out[7] = '-';
+    memcpy(out + 8, d + 6, 2);
+    out[10] = '\0';
+    return NULL;
+}
+
+/* NULL when the non-empty field s (NUL-terminated, n bytes) is a good value of column c. */
+static const char *field_problem(enum column c, const char *s, size_t n, char expiry[11])
+{
+    if (s[0] == ' ' || s[n - 1] == ' ')
+        return "begins or ends with a space";
+    switch (c) {
+    case COL_KIT_NUMBER:
+        if (!only_alnum_and(s, n, "._/-"))
+            return "character outside [A-Za-z0-9._/-]";
+        return n > 40 ? "longer than 40 characters" : NULL;
+    case COL_KIT_TYPE:
+        if (!only_alnum_and(s, n, "._@-"))
+            return "character outside [A-Za-z0-9._@-]";
+        return n > 64 ? "longer than 64 characters" : NULL;
+    case COL_LOT:
+    case COL_SERIAL:
+        if (!gs1_cset82(s, n))
+            return "character outside GS1 character set 82";
+        return n > 20 ? "longer than 20 characters" : NULL;
+    case COL_EXPIRY:
+        return expiry_problem(s, n, expiry);
+    case COL_ARM:
+        return n <= 32 && only_alnum_and(s, n, "._-") ? NULL : "not a valid arm code";
+    case COL_GTIN:
+        if (n != 14 || strspn(s, "0123456789") != n)
+            return "not 14 digits";
+        return gs1_check_digit_ok(s, n) ? NULL : "wrong check digit";
+    default:
+        return "unknown column";
+    }
+}
+
+/* ---- kit number set ---- */
+
+static uint32_t kit_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int set_grow(parser *p)
+{
+    size_t cap = p->set_cap == 0 ? 1024 : p->set_cap * 2;
+    uint64_t *set = calloc(cap, sizeof *set);
+    if (set == NULL)
+        return CTM_ENOMEM;
+    for (size_t i = 0; i < p->set_cap; i++) {
+        uint64_t e = p->set[i];
+        if (e == 0)
+            continue;
+        size_t j = (size_t)(e >> 32) & (cap - 1);
+        while (set[j] != 0)
+            j = (j + 1) & (cap - 1);
+        set[j] = e;
+    }
+    free(p->set);
+    p->set = set;
+    p->set_cap = cap;
+    return CTM_OK;
+}
+
+/* Add the kit number of the row about to become rows[m->n]; *dup is the index of an earlier row
+ * with the same number (and nothing is added), or SIZE_MAX. */
+static int set_add(parser *p, const char *kit, size_t *dup)
+{
+    *dup = SIZE_MAX;
+    if ((p->set_n + 1) * 2 > p->set_cap && set_grow(p) != CTM_OK)
+        return CTM_ENOMEM;
+    uint32_t h = kit_hash(kit);
+    size_t j = h & (p->set_cap - 1);
+    for (; p->set[j] != 0; j = (j + 1) & (p->set_cap - 1)) {
+        uint64_t e = p->set[j];
+        size_t idx = (size_t)(e & 0xffffffffu) - 1;
+        if ((uint32_t)(e >> 32) == h && strcmp(p->m->rows[idx].kit_number, kit) == 0) {
+            *dup = idx;
+            return CTM_OK;
+        }
+    }
+    p->set[j] = ((uint64_t)h << 32) | (uint64_t)(p->m->n + 1);
+    p->set_n++;
+    return CTM_OK;
+}
+
+/* ---- data lines ---- */
+
+static int row_append(parser *p, const ctm__manifest_row *r)
+{
+    ctm__manifest *m = p->m;
+    if (m->n == p->rows_cap) {
+        size_t cap = p->rows_cap == 0 ? 1024 : p->rows_cap * 2;
+        ctm__manifest_row *rows = realloc(m->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return ctm__err(CTM_ENOMEM, "manifest: out of memory");
+        m->rows = rows;
+        p->rows_cap = cap;
+    }
+    m->rows[m->n++] = *r;
+    return CTM_OK;
+}
+
+static int split_error(const parser *p, size_t pos, const char *why)
+{
+    if (pos < p->ncols)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s", p->line,
+                        column_names[p->col_at[pos]], why);
+    return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": field %zu beyond the header's %zu: %s",
+                    p->line, pos + 1, p->ncols, why);
+}
+
+static int parse_row(parser *p, const char *s, size_t n)
+{
+    field f[NCOLUMNS];
+    size_t nf, bad, dup;
+    const char *why;
+    const char *value[NCOLUMNS] = {NULL};
+
+    if (p->m->n >= MANIFEST_MAX_KITS)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": more than %d kits", p->line,
+                        MANIFEST_MAX_KITS);
+    /* The decoded fields take at most n + 1 bytes; 11 more hold a normalised expiry. */
+    char *out = arena_reserve(&p->arena, n + 1 + 11, p->first_block);
+    if (out == NULL)
+        return ctm__err(CTM_ENOMEM, "manifest: out of memory");
+    if (split_line(s, n, out, f, p->ncols, &nf, &bad, &why) != 0)
+        return split_error(p, bad, why);
+    if (nf != p->ncols)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": %zu fields, the header has %zu",
+                        p->line, nf, p->ncols);
+    char *expiry = f[nf - 1].s + f[nf - 1].len + 1;
+    for (size_t i = 0; i < nf; i++) {
+        enum column c = p->col_at[i];
+        if (f[i].len == 0) {
+            if (column_required(c))
+                return field_error(p, c, f[i].s, 0, "empty");
+            continue;
+        }
+        why = field_problem(c, f[i].s, f[i].len, expiry);
+        if (why != NULL)
+            return field_error(p, c, f[i].s, f[i].len, why);
+        value[c] = c == COL_EXPIRY ? expiry : f[i].s;
+    }
+    ctm__manifest_row r = {
+        .line = (uint32_t)p->line,
+        .kit_number = value[COL_KIT_NUMBER],
+        .kit_type = value[COL_KIT_TYPE],
+        .lot = value[COL_LOT],
+        .expiry = value[COL_EXPIRY],
+        .arm = value[COL_ARM],
+        .gtin = value[COL_GTIN],
+        .serial = value[COL_SERIAL],
+    };
+    if (set_add(p, r.kit_number, &dup) != CTM_OK)
+        return ctm__err(CTM_ENOMEM, "manifest: out of memory");
+    if (dup != SIZE_MAX) {
+        const field *k = &f[p->pos_of[COL_KIT_NUMBER]];
+        char q[MANIFEST_QUOTE_MAX * 4 + 8];
+        if (p->m->has_arm)
+            return ctm__err(CTM_EINVAL,
+                            "manifest line %" PRIu64 ", field kit_number: repeats line %" PRIu32,
+                            p->line, p->m->rows[dup].line);
+        quote_value(q, k->s, k->len);
+        return ctm__err(CTM_EINVAL,
+                        "manifest line %" PRIu64 ", field kit_number: %s repeats line %" PRIu32,
+                        p->line, q, p->m->rows[dup].line);
+    }
+    int rc = row_append(p, &r);
+    if (rc != CTM_OK)
+        return rc;
+    arena_commit(p->arena, (size_t)(expiry - out) + 11);
+    return CTM_OK;
+}
+
+/* ---- the whole text ---- */
+
+/* Line-level checks that come before any splitting: none of them quotes the line. */
+static int line_error(const parser *p, const char *s, size_t n)
+{
+    if (n > MANIFEST_MAX_LINE)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": longer than %d bytes", p->line,
+                        MANIFEST_MAX_LINE);
+    if (memchr(s, '\0', n) != NULL)
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": NUL byte", p->line);
+    if (!ctm__utf8_valid((const uint8_t *)s, n))
+        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": not valid UTF-8", p->line);
+    return CTM_OK;
+}
+
+static int parse_text(parser *p, const char *text, size_t len)
+{
+    size_t pos = 0;
+    uint64_t blank = 0; /* the first blank line after the header, 0 if none yet */
+    int rc;
+
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        pos = 3;
+    while (pos < len) {
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl != NULL ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl != NULL);
+        if (nl != NULL && n > 0 && s[n - 1] == '\r')
+            n--;
+        p->line++;
+        if ((rc = line_error(p, s, n)) != CTM_OK)
+            return rc;
+        if (n == 0) {
+            if (p->line == 1)
+                return ctm__err(CTM_EINVAL, "manifest line 1: blank where the header belongs");
+            if (blank == 0)
+                blank = p->line;
+            continue;
+        }
+        if (blank != 0)
+            return ctm__err(CTM_EINVAL,
+                            "manifest line %" PRIu64 ": blank line inside the manifest", blank);
+        rc = p->line == 1 ? parse_header(p, s, n) : parse_row(p, s, n);
+        if (rc != CTM_OK)
+            return rc;
+    }
+    if (p->line == 0)
+        return ctm__err(CTM_EINVAL, "manifest: empty (no header)");
+    if (p->m->n == 0)
+        return ctm__err(CTM_EINVAL, "manifest: no kits");
+    return CTM_OK;
+}
+
+int ctm__manifest_parse(ctm__manifest *m, const char *text, size_t len)
+{
+    parser p;
+    int rc;
+
+    if (m == NULL)
+        return ctm__err(CTM_EINVAL, "manifest: no manifest to fill");
+    memset(m, 0, sizeof *m);
+    if (text == NULL && len > 0)
+        return ctm__err(CTM_EINVAL, "manifest: no text");
+    if (len == 0)
+        return ctm__err(CTM_EINVAL, "manifest: empty (no header)");
+    memset(&p, 0, sizeof p);
+    p.m = m;
+    /* Decoded fields never outgrow their line, so one block of the text's size holds nearly all. */
+    p.first_block = len + 1 + 11 + 64;
+    rc = parse_text(&p, text, len);
+    free(p.set);
+    m->arena_ = p.arena;
+    if (rc != CTM_OK)
+        ctm__manifest_free(m);
+    return rc;
+}
+
+void ctm__manifest_free(ctm__manifest *m)
+{
+    if (m == NULL)
+        return;
+    arena_free(m->arena_);
+    free(m->rows);
+    memset(m, 0, sizeof *m);
+}

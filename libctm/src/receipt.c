@@ -1,0 +1,706 @@
+/* receipt.c - shipments in: register from the manifest, check kit by kit, confirm. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gs1.h"
+#include "manifest.h"
+#include "stock.h"
+
+#define RECEIPT_ROLES (CTM_ROLEBIT_PHARMACIST | CTM_ROLEBIT_TECHNICIAN)
+
+/* ---- registering a shipment ---- */
+
+typedef struct kit_type_ref {
+    char code[CTM_MAX_NAME + 1];
+    int64_t id;
+    int units;
+} kit_type_ref;
+
+/* What the manifest is checked against: the trial's kit types and arms. */
+typedef struct trial_refs {
+    kit_type_ref *types;
+    int ntypes;
+    char (*arms)[33];
+    int narms;
+} trial_refs;
+
+static void refs_free(trial_refs *r)
+{
+    free(r->types);
+    free(r->arms);
+}
+
+static int load_refs(ctm_db *db, int64_t trial_id, trial_refs *r)
+{
+    memset(r, 0, sizeof *r);
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT code, id, units FROM kit_types WHERE trial_id = ?1");
+    int cap = 0;
+    if (rc == CTM_OK)
+        sqlite3_bind_int64(st, 1, trial_id);
+    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (r->ntypes == cap) {
+            cap = cap ? cap * 2 : 8;
+            kit_type_ref *t = realloc(r->types, (size_t)cap * sizeof *t);
+            if (t == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            r->types = t;
+        }
+        kit_type_ref *t = &r->types[r->ntypes++];
+        snprintf(t->code, sizeof t->code, "%s", (const char *)sqlite3_column_text(st, 0));
+        t->id = sqlite3_column_int64(st, 1);
+        t->units = sqlite3_column_int(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, "SELECT code FROM arms WHERE trial_id = ?1");
+    cap = 0;
+    if (rc == CTM_OK)
+        sqlite3_bind_int64(st, 1, trial_id);
+    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (r->narms == cap) {
+            cap = cap ? cap * 2 : 8;
+            char(*a)[33] = realloc(r->arms, (size_t)cap * sizeof *a);
+            if (a == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            r->arms = a;
+        }
+        snprintf(r->arms[r->narms++], 33, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const kit_type_ref *find_type(const trial_refs *r, const char *code)
+{
+    for (int i = 0; i < r->ntypes; i++)
+        if (strcmp(r->types[i].code, code) == 0)
+            return &r->types[i];
+    return NULL;
+}
+
+static int known_arm(const trial_refs *r, const char *arm)
+{
+    for (int i = 0; i < r->narms; i++)
+        if (strcmp(r->arms[i], arm) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every row against the trial, before anything is written.  No message names an arm. */
+static int check_rows(const ctm__manifest *m, const trial_refs *r, const char *trial)
+{
+    if (r->narms > 1 && !m->has_arm)
+        return ctm__err(CTM_EINVAL,
+                        "manifest: trial %s has %d arms; the manifest needs the arm column", trial,
+                        r->narms);
+    for (size_t i = 0; i < m->n; i++) {
+        const ctm__manifest_row *row = &m->rows[i];
+        if (find_type(r, row->kit_type) == NULL)
+            return ctm__err(CTM_EINVAL, "manifest line %u, field kit_type: '%s' is not a kit type of trial %s",
+                            row->line, row->kit_type, trial);
+        if (row->arm == NULL && r->narms > 1)
+            return ctm__err(CTM_EINVAL, "manifest line %u, field arm: missing", row->line);
+        if (row->arm != NULL && !known_arm(r, row->arm))
+            return ctm__err(CTM_EINVAL, "manifest line %u, field arm: not an arm of trial %s",
+                            row->line, trial);
+    }
+    return CTM_OK;
+}
+
+static int insert_shipment(ctm_db *db, int64_t trial_id, const char *number, int64_t location,
+                           const ctm_receive_options *o, const char *date, int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO shipments(trial_id, number, direction, origin, date_received,"
+                          " registered_us, location_id, excursion, status)"
+                          " VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, 'receiving')");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    if (o->origin != NULL)
+        sqlite3_bind_text(st, 3, o->origin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, date, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, ctm__now_us());
+    sqlite3_bind_int64(st, 6, location);
+    sqlite3_bind_int(st, 7, o->excursion ? 1 : 0);
+    if ((rc = ctm__step_done(db, st, "adding the shipment")) == CTM_OK)
+        *id = sqlite3_last_insert_rowid(db->sql);
+    return rc;
+}
+
+/* The lot of a row: found (its kit type and expiry must agree) or made. */
+static int lot_for_row(ctm_db *db, int64_t trial_id, const ctm__manifest_row *row,
+                       const kit_type_ref *type, int64_t *lot_id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT id, kit_type_id, expiry FROM lots WHERE trial_id = ?1 AND batch = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, row->lot, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *lot_id = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int64(st, 1) != type->id)
+            rc = ctm__err(CTM_EINVAL, "manifest line %u, field lot: lot %s belongs to another kit type",
+                          row->line, row->lot);
+        else if (strcmp((const char *)sqlite3_column_text(st, 2), row->expiry) != 0)
+            rc = ctm__err(CTM_EINVAL, "manifest line %u, field expiry: lot %s expires %s, not %s",
+                          row->line, row->lot, (const char *)sqlite3_column_text(st, 2),
+                          row->expiry);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return ctm__sqlerr(db->sql, src, "reading lots");
+    if ((rc = ctm__prepare(db, &st,
+                           "INSERT INTO lots(trial_id, kit_type_id, batch, expiry, gtin)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)")) != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_int64(st, 2, type->id);
+    sqlite3_bind_text(st, 3, row->lot, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->expiry, -1, SQLITE_STATIC);
+    if (row->gtin != NULL)
+        sqlite3_bind_text(st, 5, row->gtin, -1, SQLITE_STATIC);
+    if ((rc = ctm__step_done(db, st, "adding the lot")) == CTM_OK)
+        *lot_id = sqlite3_last_insert_rowid(db->sql);
+    return rc;
+}
+
+static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
+                       const trial_refs *r, int64_t shipment_id, int64_t location)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
+                          " location_id, units, gtin, serial, shipment_id)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9, ?10)");
+    const char *last_lot = NULL;
+    int64_t lot_id = 0;
+    for (size_t i = 0; rc == CTM_OK && i < m->n; i++) {
+        const ctm__manifest_row *row = &m->rows[i];
+        const kit_type_ref *type = find_type(r, row->kit_type);
+        /* manifests run lot by lot: look the lot up only when it changes */
+        if (last_lot == NULL || strcmp(last_lot, row->lot) != 0) {
+            if ((rc = lot_for_row(db, trial_id, row, type, &lot_id)) != CTM_OK)
+                break;
+            last_lot = row->lot;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, trial_id);
+        sqlite3_bind_text(st, 2, row->kit_number, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, type->id);
+        sqlite3_bind_int64(st, 4, lot_id);
+        if (row->arm != NULL)
+            sqlite3_bind_text(st, 5, row->arm, -1, SQLITE_STATIC);
+        else if (r->narms == 1)
+            sqlite3_bind_text(st, 5, r->arms[0], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 5);
+        sqlite3_bind_int64(st, 6, location);
+        sqlite3_bind_int(st, 7, type->units);
+        if (row->gtin != NULL)
+            sqlite3_bind_text(st, 8, row->gtin, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 8);
+        if (row->serial != NULL)
+            sqlite3_bind_text(st, 9, row->serial, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 9);
+        sqlite3_bind_int64(st, 10, shipment_id);
+        int src = sqlite3_step(st);
+        if ((src & 0xff) == SQLITE_CONSTRAINT)
+            rc = ctm__err(CTM_EINVAL, "manifest line %u, field kit_number: '%s' is already in trial %s",
+                          row->line, row->kit_number, trial);
+        else if (src != SQLITE_DONE)
+            rc = ctm__sqlerr(db->sql, src, "adding kits");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int check_receive(ctm_db *db, const char *shipment, const ctm_receive_options *o,
+                         char date[11])
+{
+    int rc = ctm__check_code("shipment", shipment, CTM_MAX_NAME);
+    if (rc == CTM_OK && o->origin != NULL)
+        rc = ctm__check_text("origin", o->origin, CTM_MAX_TEXT);
+    int64_t today = ctm__today(), days = today;
+    if (rc == CTM_OK && o->date_received != NULL)
+        rc = ctm__parse_date("date received", o->date_received, &days);
+    if (rc == CTM_OK && days > today)
+        rc = ctm__err(CTM_EINVAL, "date received: %s is in the future", o->date_received);
+    if (rc == CTM_OK) {
+        ctm__format_date(days, date);
+        sqlite3_stmt *st = NULL;
+        rc = ctm__prepare(db, &st, "SELECT 1 FROM shipments WHERE direction = 'in' AND number = ?1");
+        if (rc == CTM_OK) {
+            sqlite3_bind_text(st, 1, shipment, -1, SQLITE_STATIC);
+            int src = sqlite3_step(st);
+            sqlite3_finalize(st);
+            if (src == SQLITE_ROW)
+                rc = ctm__err(CTM_EEXISTS, "shipment: '%s' was received already", shipment);
+        }
+    }
+    return rc;
+}
+
+int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char *manifest,
+                size_t manifest_len, const char *location, const ctm_receive_options *opts)
+{
+    ctm__clear_error();
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    if (opts != NULL)
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    ctm__trial t;
+    int64_t loc = 0, sid = 0;
+    char date[11];
+    ctm__manifest m;
+    memset(&m, 0, sizeof m);
+    trial_refs refs;
+    memset(&refs, 0, sizeof refs);
+    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &loc);
+    if (rc == CTM_OK)
+        rc = check_receive(db, shipment, &o, date);
+    if (rc == CTM_OK && manifest == NULL)
+        rc = ctm__err(CTM_EINVAL, "manifest: missing");
+    if (rc == CTM_OK)
+        rc = ctm__manifest_parse(&m, manifest, manifest_len);
+    if (rc == CTM_OK)
+        rc = load_refs(db, t.id, &refs);
+    if (rc == CTM_OK)
+        rc = check_rows(&m, &refs, trial);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive", "")) == CTM_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", m.n);
+        ctm__action_param(&a, "trial", trial);
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "location", location);
+        ctm__action_param(&a, "kits", count);
+        ctm__action_param(&a, "date_received", date);
+        ctm__action_param(&a, "excursion", o.excursion ? "yes" : "no");
+        rc = insert_shipment(db, t.id, shipment, loc, &o, date, &sid);
+        if (rc == CTM_OK)
+            rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    refs_free(&refs);
+    ctm__manifest_free(&m);
+    return rc;
+}
+
+/* ---- checking kits ---- */
+
+typedef struct shipment_row {
+    int64_t id;
+    char status[16];
+    int excursion;
+} shipment_row;
+
+static int shipment_lookup(ctm_db *db, const char *number, shipment_row *s)
+{
+    int rc = ctm__check_code("shipment", number, CTM_MAX_NAME);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = ctm__prepare(db, &st,
+                           "SELECT id, status, excursion FROM shipments"
+                           " WHERE direction = 'in' AND number = ?1")) != CTM_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        s->id = sqlite3_column_int64(st, 0);
+        snprintf(s->status, sizeof s->status, "%s", (const char *)sqlite3_column_text(st, 1));
+        s->excursion = sqlite3_column_int(st, 2);
+    } else {
+        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "shipment '%s' was not received", number)
+                                : ctm__sqlerr(db->sql, src, "reading shipments");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* A scan: the kit it names, and the lot and expiry the pack carries when it is a GS1 string. */
+typedef struct scan_id {
+    char id[48];
+    char lot[24];
+    char expiry[11];
+    char gtin[16];
+    ctm_gs1 *gs1;
+} scan_id;
+
+static int looks_like_gs1(const char *s)
+{
+    return s[0] == ']' || s[0] == '(' || strchr(s, 0x1d) != NULL ||
+           (strncmp(s, "01", 2) == 0 && strlen(s) >= 16 && strspn(s, "0123456789") >= 16);
+}
+
+static int read_scan(const char *scan, scan_id *out)
+{
+    memset(out, 0, sizeof *out);
+    if (scan == NULL || scan[0] == '\0')
+        return ctm__err(CTM_EINVAL, "scan: empty");
+    if (!looks_like_gs1(scan)) {
+        int rc = ctm__check_text("kit number", scan, 40);
+        if (rc == CTM_OK)
+            snprintf(out->id, sizeof out->id, "%s", scan);
+        return rc;
+    }
+    int rc = ctm_gs1_parse(&out->gs1, scan);
+    if (rc != CTM_OK)
+        return rc;
+    const char *serial = ctm_gs1_get(out->gs1, "21");
+    if (serial == NULL)
+        return ctm__err(CTM_EINVAL, "scan: the barcode carries no serial (21), so it names no kit");
+    snprintf(out->id, sizeof out->id, "%s", serial);
+    const char *lot = ctm_gs1_get(out->gs1, "10"), *gtin = ctm_gs1_get(out->gs1, "01");
+    const char *expiry = ctm_gs1_expiry(out->gs1);
+    if (lot != NULL)
+        snprintf(out->lot, sizeof out->lot, "%s", lot);
+    if (gtin != NULL)
+        snprintf(out->gtin, sizeof out->gtin, "%s", gtin);
+    if (expiry != NULL)
+        snprintf(out->expiry, sizeof out->expiry, "%s", expiry);
+    return CTM_OK;
+}
+
+typedef struct expected_kit {
+    int64_t id;
+    char number[48];
+    char lot[24];
+    char expiry[11];
+    int checked;
+    int has_gtin, has_serial;
+} expected_kit;
+
+static int find_expected(ctm_db *db, int64_t shipment_id, const char *id, expected_kit *k,
+                         int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT k.id, k.kit_number, l.batch, COALESCE(k.expiry, l.expiry),"
+                          " k.checked, k.gtin IS NOT NULL, k.serial IS NOT NULL"
+                          " FROM kits k JOIN lots l ON l.id = k.lot_id"
+                          " WHERE k.shipment_id = ?1 AND (k.kit_number = ?2 OR k.serial = ?2)"
+                          " ORDER BY k.kit_number = ?2 DESC LIMIT 1");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, shipment_id);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    *found = src == SQLITE_ROW;
+    if (*found) {
+        k->id = sqlite3_column_int64(st, 0);
+        snprintf(k->number, sizeof k->number, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(k->lot, sizeof k->lot, "%s", (const char *)sqlite3_column_text(st, 2));
+        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
+        k->checked = sqlite3_column_int(st, 4);
+        k->has_gtin = sqlite3_column_int(st, 5);
+        k->has_serial = sqlite3_column_int(st, 6);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, src, "reading kits");
+}
+
+static int add_discrepancy(ctm_db *db, int64_t shipment_id, const char *kit, const char *kind,
+                           const char *detail)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO discrepancies(shipment_id, kit_number, kind, detail,"
+                          " recorded_us, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, shipment_id);
+    sqlite3_bind_text(st, 2, kit, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, ctm__now_us());
+    sqlite3_bind_text(st, 6, db->user, -1, SQLITE_STATIC);
+    return ctm__step_done(db, st, "recording the discrepancy");
+}
+
+static int extra_recorded(ctm_db *db, int64_t shipment_id, const char *id, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT 1 FROM discrepancies WHERE shipment_id = ?1 AND kit_number = ?2"
+                          " AND kind = 'extra'");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, shipment_id);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    *found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return CTM_OK;
+}
+
+/* Mark the kit checked; fill in what the manifest lacked, never erase what it had. */
+static int mark_checked(ctm_db *db, const expected_kit *k, int checked, const scan_id *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET checked = ?2, gtin = COALESCE(gtin, ?3),"
+                          " serial = COALESCE(serial, ?4) WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, k->id);
+    sqlite3_bind_int(st, 2, checked);
+    if (s->gtin[0])
+        sqlite3_bind_text(st, 3, s->gtin, -1, SQLITE_STATIC);
+    if (s->gs1 != NULL) /* the (21) serial the pack carries */
+        sqlite3_bind_text(st, 4, s->id, -1, SQLITE_STATIC);
+    return ctm__step_done(db, st, "checking the kit");
+}
+
+#define CHECK_OK 1
+#define CHECK_MISMATCH 2
+#define CHECK_DAMAGED 3
+
+/* Record one scan inside the open action; fills result's outcome, kit and detail. */
+static int record_scan(ctm_db *db, int64_t shipment_id, const scan_id *s, int damaged,
+                       ctm_scan_result *r)
+{
+    expected_kit k;
+    int found = 0;
+    int rc = find_expected(db, shipment_id, s->id, &k, &found);
+    if (rc != CTM_OK)
+        return rc;
+    if (!found) {
+        r->outcome = CTM_SCAN_EXTRA;
+        snprintf(r->kit_number, sizeof r->kit_number, "%s", s->id);
+        snprintf(r->detail, sizeof r->detail, "%.40s is not on the manifest: recorded as extra",
+                 s->id);
+        return add_discrepancy(db, shipment_id, s->id, "extra", r->detail);
+    }
+    snprintf(r->kit_number, sizeof r->kit_number, "%s", k.number);
+    int checked = damaged ? CHECK_DAMAGED : CHECK_OK;
+    const char *kind = damaged ? "damaged" : NULL;
+    if (damaged) {
+        snprintf(r->detail, sizeof r->detail, "%s damaged on receipt", k.number);
+    } else if (s->lot[0] && strcmp(s->lot, k.lot) != 0) {
+        checked = CHECK_MISMATCH;
+        kind = "lot_mismatch";
+        snprintf(r->detail, sizeof r->detail, "%s: lot on the pack %s, on the manifest %s",
+                 k.number, s->lot, k.lot);
+    } else if (s->expiry[0] && strcmp(s->expiry, k.expiry) != 0) {
+        checked = CHECK_MISMATCH;
+        kind = "expiry_mismatch";
+        snprintf(r->detail, sizeof r->detail, "%s: expiry on the pack %s, on the manifest %s",
+                 k.number, s->expiry, k.expiry);
+    } else {
+        snprintf(r->detail, sizeof r->detail, "%s ok", k.number);
+    }
+    r->outcome = checked == CHECK_MISMATCH ? CTM_SCAN_MISMATCH : CTM_SCAN_OK;
+    rc = mark_checked(db, &k, checked, s);
+    if (rc == CTM_OK && kind != NULL)
+        rc = add_discrepancy(db, shipment_id, k.number, kind, r->detail);
+    return rc;
+}
+
+static void count_checked(ctm_db *db, int64_t shipment_id, ctm_scan_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (ctm__prepare(db, &st,
+                     "SELECT count(*), sum(checked != 0) FROM kits WHERE shipment_id = ?1") == CTM_OK) {
+        sqlite3_bind_int64(st, 1, shipment_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            r->expected = (uint64_t)sqlite3_column_int64(st, 0);
+            r->checked = (uint64_t)sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+    }
+}
+
+/* Is this scan a repeat, which records nothing? */
+static int is_repeat(ctm_db *db, int64_t shipment_id, const scan_id *s, ctm_scan_result *r)
+{
+    expected_kit k;
+    int found = 0, extra = 0;
+    if (find_expected(db, shipment_id, s->id, &k, &found) != CTM_OK)
+        return 0;
+    if (found && k.checked != 0) {
+        snprintf(r->kit_number, sizeof r->kit_number, "%s", k.number);
+        snprintf(r->detail, sizeof r->detail, "%s was checked already", k.number);
+        return 1;
+    }
+    if (!found && extra_recorded(db, shipment_id, s->id, &extra) == CTM_OK && extra) {
+        snprintf(r->kit_number, sizeof r->kit_number, "%s", s->id);
+        snprintf(r->detail, sizeof r->detail, "%.40s was recorded as extra already", s->id);
+        return 1;
+    }
+    return 0;
+}
+
+int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan, int damaged,
+                     ctm_scan_result *result)
+{
+    ctm__clear_error();
+    ctm_scan_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    shipment_row s;
+    scan_id id;
+    memset(&id, 0, sizeof id);
+    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive scan");
+    if (rc == CTM_OK)
+        rc = shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
+        rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
+    if (rc == CTM_OK)
+        rc = read_scan(scan, &id);
+    if (rc == CTM_OK && is_repeat(db, s.id, &id, &r)) {
+        r.outcome = CTM_SCAN_REPEAT;
+    } else if (rc == CTM_OK) {
+        ctm__action a;
+        if ((rc = ctm__action_begin(&a, db, "shipment.scan", "")) == CTM_OK) {
+            ctm__action_param(&a, "shipment", shipment);
+            ctm__action_param(&a, "scanned", id.id);
+            rc = record_scan(db, s.id, &id, damaged, &r);
+            rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+        }
+    }
+    if (rc == CTM_OK)
+        count_checked(db, s.id, &r);
+    ctm_gs1_free(id.gs1);
+    if (result != NULL && result->struct_size >= sizeof(size_t)) {
+        size_t n = result->struct_size < sizeof r ? result->struct_size : sizeof r;
+        size_t keep = result->struct_size;
+        memcpy(result, &r, n);
+        result->struct_size = keep;
+    }
+    return rc;
+}
+
+/* ---- confirming ---- */
+
+static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = CTM_OK;
+    if (!unchecked_present) {
+        rc = ctm__prepare(db, &st,
+                          "INSERT INTO discrepancies(shipment_id, kit_number, kind, detail,"
+                          " recorded_us, recorded_by) SELECT ?1, kit_number, 'missing',"
+                          " kit_number || ' was not found in the shipment', ?2, ?3"
+                          " FROM kits WHERE shipment_id = ?1 AND checked = 0 AND status = 'received'");
+        if (rc == CTM_OK) {
+            sqlite3_bind_int64(st, 1, s->id);
+            sqlite3_bind_int64(st, 2, ctm__now_us());
+            sqlite3_bind_text(st, 3, db->user, -1, SQLITE_STATIC);
+            rc = ctm__step_done(db, st, "recording missing kits");
+        }
+    }
+    /* Nothing unexpected becomes available: a mismatch or an excursion means quarantine. */
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET status = CASE checked"
+                          " WHEN 3 THEN 'damaged' WHEN 2 THEN 'quarantined'"
+                          " WHEN 1 THEN CASE WHEN ?2 THEN 'quarantined' ELSE 'available' END"
+                          " ELSE CASE WHEN ?3 = 0 THEN 'missing'"
+                          "   WHEN ?2 THEN 'quarantined' ELSE 'available' END END"
+                          " WHERE shipment_id = ?1 AND status = 'received'");
+    if (rc == CTM_OK) {
+        sqlite3_bind_int64(st, 1, s->id);
+        sqlite3_bind_int(st, 2, s->excursion);
+        sqlite3_bind_int(st, 3, unchecked_present ? 1 : 0);
+        rc = ctm__step_done(db, st, "confirming the kits");
+    }
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, "UPDATE shipments SET status = 'confirmed' WHERE id = ?1");
+    if (rc == CTM_OK) {
+        sqlite3_bind_int64(st, 1, s->id);
+        rc = ctm__step_done(db, st, "confirming the shipment");
+    }
+    return rc;
+}
+
+int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
+{
+    ctm__clear_error();
+    shipment_row s;
+    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "receive confirm");
+    if (rc == CTM_OK)
+        rc = shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
+        rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.confirm", "")) == CTM_OK) {
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "unchecked_present", unchecked_present ? "yes" : "no");
+        ctm__action_param(&a, "excursion", s.excursion ? "yes" : "no");
+        a.esig_meaning = "receipt confirmed";
+        rc = confirm_kits(db, &s, unchecked_present);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    return rc;
+}
+
+int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    shipment_row s;
+    int rc = ctm__require_user(db, 0, "receive discrepancies");
+    if (rc == CTM_OK)
+        rc = shipment_lookup(db, shipment, &s);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT kit_number, kind, detail,"
+                          " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
+                          " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, s.id);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    ctm__trial t = {0};
+    int rc = ctm__require_user(db, 0, "shipments");
+    if (rc == CTM_OK && trial != NULL)
+        rc = ctm__trial_lookup(db, trial, &t);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(
+            db, &st,
+            "SELECT s.number AS number, t.code AS trial, s.direction AS direction,"
+            " s.origin AS origin, s.destination AS destination,"
+            " s.date_received AS date_received, s.status AS status,"
+            " CASE s.direction WHEN 'in' THEN (SELECT count(*) FROM kits WHERE shipment_id = s.id)"
+            "   ELSE (SELECT count(*) FROM kit_moves WHERE shipment_id = s.id) END AS kits,"
+            " CASE s.direction WHEN 'in' THEN"
+            "   (SELECT count(*) FROM kits WHERE shipment_id = s.id AND checked != 0) END AS checked"
+            " FROM shipments s JOIN trials t ON t.id = s.trial_id"
+            " WHERE ?1 IS NULL OR s.trial_id = ?1 ORDER BY s.registered_us, s.id");
+    if (rc != CTM_OK)
+        return rc;
+    if (trial != NULL)
+        sqlite3_bind_int64(st, 1, t.id);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}

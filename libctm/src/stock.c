@@ -1,0 +1,521 @@
+/* stock.c - kits: the status transition table, listings, expiry, moves between locations. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stock.h"
+
+#define STOCK_ROLES (CTM_ROLEBIT_PHARMACIST | CTM_ROLEBIT_TECHNICIAN)
+
+static const char *const statuses[] = {
+    "in_transit", "received", "available",    "dispensed", "returned", "pending_destruction",
+    "destroyed",  "returned_to_sponsor",      "quarantined", "damaged", "missing",
+    "lost_by_subject", "expired", "not_dispensed", NULL};
+
+int ctm__status_valid(const char *status)
+{
+    for (int i = 0; status != NULL && statuses[i] != NULL; i++)
+        if (strcmp(status, statuses[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every change of a kit's status the library makes, in one place.  by_hand marks the changes a
+ * pharmacist makes directly with a reason; the others are made by receipt, transfers and
+ * expiry extension here, and by dispensing, returns and destruction. */
+static const struct transition {
+    const char *from, *to;
+    int by_hand;
+} transitions[] = {
+    {"received", "available", 0},          {"received", "quarantined", 0},
+    {"received", "damaged", 0},            {"received", "missing", 0},
+    {"available", "quarantined", 1},       {"available", "damaged", 1},
+    {"available", "missing", 1},           {"available", "expired", 1},
+    {"available", "dispensed", 0},         {"available", "in_transit", 0},
+    {"quarantined", "available", 1},       {"quarantined", "pending_destruction", 1},
+    {"quarantined", "damaged", 1},         {"quarantined", "missing", 1},
+    {"quarantined", "expired", 1},         {"quarantined", "in_transit", 0},
+    {"missing", "available", 1},           {"missing", "quarantined", 1},
+    {"damaged", "pending_destruction", 1}, {"expired", "pending_destruction", 1},
+    {"expired", "available", 0},           {"dispensed", "returned", 0},
+    {"dispensed", "lost_by_subject", 0},   {"dispensed", "not_dispensed", 0},
+    {"not_dispensed", "quarantined", 0},   {"returned", "pending_destruction", 0},
+    {"returned", "returned_to_sponsor", 0}, {"pending_destruction", "destroyed", 0},
+    {"pending_destruction", "returned_to_sponsor", 0},
+    {"damaged", "returned_to_sponsor", 0}, {"expired", "returned_to_sponsor", 0},
+};
+
+int ctm__transition_allowed(const char *from, const char *to, int by_hand)
+{
+    for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++)
+        if (strcmp(transitions[i].from, from) == 0 && strcmp(transitions[i].to, to) == 0)
+            return !by_hand || transitions[i].by_hand;
+    return 0;
+}
+
+/* A kit of a trial, as the stock calls need it. */
+typedef struct kit_row {
+    int64_t id;
+    char status[24];
+    int64_t location_id;
+    char expiry[11];
+} kit_row;
+
+static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row *k)
+{
+    if (number == NULL || number[0] == '\0' || strlen(number) > 40)
+        return ctm__err(CTM_EINVAL, "kit: a kit number of 1 to 40 characters is needed");
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
+                          " FROM kits k JOIN lots l ON l.id = k.lot_id"
+                          " WHERE k.trial_id = ?1 AND k.kit_number = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        k->id = sqlite3_column_int64(st, 0);
+        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 1));
+        k->location_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
+        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
+    } else {
+        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "kit '%.40s' is not in this trial", number)
+                                : ctm__sqlerr(db->sql, src, "reading kits");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- listing ---- */
+
+int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    if (filter != NULL)
+        memcpy(&f, filter, filter->struct_size < sizeof f ? filter->struct_size : sizeof f);
+    ctm__trial t = {0};
+    int64_t loc = 0;
+    int rc = ctm__require_user(db, 0, "kits");
+    if (rc == CTM_OK && f.trial != NULL)
+        rc = ctm__trial_lookup(db, f.trial, &t);
+    if (rc == CTM_OK && f.location != NULL)
+        rc = ctm__location_lookup(db, f.location, &loc);
+    if (rc == CTM_OK && f.status != NULL && !ctm__status_valid(f.status))
+        rc = ctm__err(CTM_EINVAL, "status: '%.32s' is not a kit status", f.status);
+    if (rc == CTM_OK && f.lot != NULL && strlen(f.lot) > 20)
+        rc = ctm__err(CTM_EINVAL, "lot: longer than 20 characters");
+    sqlite3_stmt *st = NULL;
+    /* The arm is resolved in SQL, row by row, from the trial's blinding and the user's flag:
+     * a blinded user never receives the value, only "(blinded)". */
+    if (rc == CTM_OK)
+        rc = ctm__prepare(
+            db, &st,
+            "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
+            " l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry, k.status AS status,"
+            " loc.name AS location, k.units AS units,"
+            " CASE WHEN t.blinded = 0 OR ?7 THEN k.arm ELSE '(blinded)' END AS arm,"
+            " (k.status = 'available' AND"
+            "  date(?8, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+            " s.number AS shipment"
+            " FROM kits k JOIN trials t ON t.id = k.trial_id"
+            " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
+            " LEFT JOIN locations loc ON loc.id = k.location_id"
+            " LEFT JOIN shipments s ON s.id = k.shipment_id"
+            " WHERE (?1 IS NULL OR k.trial_id = ?1) AND (?2 IS NULL OR k.status = ?2)"
+            " AND (?3 IS NULL OR k.location_id = ?3) AND (?4 IS NULL OR l.batch = ?4)"
+            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?8, '+' || ?5 || ' days'))"
+            " ORDER BY t.code, k.kit_number");
+    if (rc != CTM_OK)
+        return rc;
+    char today[11];
+    ctm__format_date(ctm__today(), today);
+    if (f.trial != NULL)
+        sqlite3_bind_int64(st, 1, t.id);
+    if (f.status != NULL)
+        sqlite3_bind_text(st, 2, f.status, -1, SQLITE_TRANSIENT);
+    if (f.location != NULL)
+        sqlite3_bind_int64(st, 3, loc);
+    if (f.lot != NULL)
+        sqlite3_bind_text(st, 4, f.lot, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 5, f.expiring_within_days);
+    sqlite3_bind_int(st, 7, db->user_unblinded ? 1 : 0);
+    sqlite3_bind_text(st, 8, today, -1, SQLITE_TRANSIENT);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    ctm__trial t;
+    kit_row k;
+    int rc = ctm__require_user(db, 0, "kit history");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = kit_lookup(db, t.id, kit, &k);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(
+            db, &st,
+            "WITH h(location_id, since_us, n) AS ("
+            "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
+            "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
+            "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
+            " SELECT loc.name AS location,"
+            " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
+            " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
+            "   / 1000000, 'unixepoch') AS until"
+            " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, k.id);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+/* ---- status by hand ---- */
+
+static int set_status(ctm_db *db, int64_t kit_id, const char *status)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, "UPDATE kits SET status = ?2 WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, kit_id);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    return ctm__step_done(db, st, "changing the kit status");
+}
+
+int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const char *status,
+                       const char *reason)
+{
+    ctm__clear_error();
+    ctm__trial t;
+    kit_row k;
+    int rc = ctm__require_user(db, STOCK_ROLES, "kit status");
+    if (rc == CTM_OK && !ctm__status_valid(status))
+        rc = ctm__err(CTM_EINVAL, "status: '%.32s' is not a kit status", status ? status : "");
+    if (rc == CTM_OK)
+        rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = kit_lookup(db, t.id, kit, &k);
+    if (rc == CTM_OK && !ctm__transition_allowed(k.status, status, 1))
+        rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", kit, k.status, status);
+    /* Technicians may set stock aside, not put it back into use. */
+    int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
+                  strcmp(status, "missing") == 0;
+    if (rc == CTM_OK && !tech_ok)
+        rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "kit status");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "kit.status", reason)) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "trial", trial);
+    ctm__action_param(&a, "kit", kit);
+    ctm__action_param(&a, "from", k.status);
+    ctm__action_param(&a, "to", status);
+    rc = set_status(db, k.id, status);
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+/* ---- expiry extension ---- */
+
+/* The kits an extension covers: a lot's kits still on site, or the named ones. */
+static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const char *const *kits,
+                          size_t nkits, kit_row **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (lot == NULL) {
+        if (kits == NULL || nkits == 0)
+            return ctm__err(CTM_EINVAL, "kits: name a lot or at least one kit");
+        kit_row *rows = calloc(nkits, sizeof *rows);
+        if (rows == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nkits; i++) {
+            int rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
+            if (rc != CTM_OK) {
+                free(rows);
+                return rc;
+            }
+        }
+        *out = rows;
+        *n = nkits;
+        return CTM_OK;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
+                          " FROM kits k JOIN lots l ON l.id = k.lot_id WHERE k.trial_id = ?1"
+                          " AND l.batch = ?2 AND k.status IN ('received', 'available',"
+                          " 'quarantined', 'expired')");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    kit_row *rows = NULL;
+    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            kit_row *r = realloc(rows, cap * sizeof *r);
+            if (r == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            rows = r;
+        }
+        kit_row *k = &rows[(*n)++];
+        k->id = sqlite3_column_int64(st, 0);
+        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    if (rc == CTM_OK && *n == 0)
+        rc = ctm__err(CTM_ENOTFOUND, "lot '%.20s': no kits of it on site in this trial", lot);
+    if (rc != CTM_OK) {
+        free(rows);
+        *n = 0;
+        return rc;
+    }
+    *out = rows;
+    return CTM_OK;
+}
+
+static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *new_expiry)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET expiry = ?2,"
+                          " status = CASE status WHEN 'expired' THEN 'available' ELSE status END"
+                          " WHERE id = ?1");
+    for (size_t i = 0; rc == CTM_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, rows[i].id);
+        sqlite3_bind_text(st, 2, new_expiry, -1, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        if (src != SQLITE_DONE)
+            rc = ctm__sqlerr(db->sql, src, "extending the expiry");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot, const char *const *kits,
+                      size_t nkits, const char *new_expiry, const char *reference)
+{
+    ctm__clear_error();
+    ctm__trial t;
+    int64_t days = 0;
+    kit_row *rows = NULL;
+    size_t n = 0;
+    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "expiry extend");
+    if (rc == CTM_OK)
+        rc = ctm__parse_date("new expiry", new_expiry, &days);
+    if (rc == CTM_OK)
+        rc = ctm__check_text("sponsor reference", reference, CTM_MAX_TEXT);
+    if (rc == CTM_OK && lot != NULL && kits != NULL)
+        rc = ctm__err(CTM_EINVAL, "kits: name a lot or kits, not both");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = extension_kits(db, t.id, lot, kits, nkits, &rows, &n);
+    for (size_t i = 0; rc == CTM_OK && i < n; i++)
+        if (strcmp(rows[i].expiry, new_expiry) >= 0)
+            rc = ctm__err(CTM_EINVAL, "new expiry: %s is not later than the current %s", new_expiry,
+                          rows[i].expiry);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "expiry.extend", reference)) == CTM_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", n);
+        ctm__action_param(&a, "trial", trial);
+        if (lot != NULL)
+            ctm__action_param(&a, "lot", lot);
+        ctm__action_param(&a, "kits", count);
+        ctm__action_param(&a, "new_expiry", new_expiry);
+        ctm__action_param(&a, "reference", reference);
+        a.esig_meaning = "expiry extended";
+        rc = extend_kits(db, rows, n, new_expiry);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    free(rows);
+    return rc;
+}
+
+/* ---- moves ---- */
+
+static int on_site(const char *status)
+{
+    static const char *const here[] = {"received", "available", "quarantined", "damaged", "expired",
+                                       "returned", "pending_destruction", "not_dispensed", NULL};
+    for (int i = 0; here[i] != NULL; i++)
+        if (strcmp(status, here[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipment_id,
+                       const char *reason)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO kit_moves(kit_id, from_location_id, to_location_id, moved_us,"
+                          " shipment_id, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, k->id);
+    if (k->location_id != 0)
+        sqlite3_bind_int64(st, 2, k->location_id);
+    if (to != 0)
+        sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int64(st, 4, ctm__now_us());
+    if (shipment_id != 0)
+        sqlite3_bind_int64(st, 5, shipment_id);
+    if (reason != NULL)
+        sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+    rc = ctm__step_done(db, st, "recording the move");
+    if (rc != CTM_OK)
+        return rc;
+    if ((rc = ctm__prepare(db, &st,
+                           "UPDATE kits SET location_id = ?2,"
+                           " status = CASE WHEN ?2 IS NULL THEN 'in_transit' ELSE status END"
+                           " WHERE id = ?1")) != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, k->id);
+    if (to != 0)
+        sqlite3_bind_int64(st, 2, to);
+    return ctm__step_done(db, st, "moving the kit");
+}
+
+/* Look up and check every kit before anything is written. */
+static int moving_kits(ctm_db *db, int64_t trial_id, const char *const *kits, size_t nkits,
+                       int64_t to, int outgoing, kit_row **out)
+{
+    if (kits == NULL || nkits == 0)
+        return ctm__err(CTM_EINVAL, "kits: name at least one kit");
+    kit_row *rows = calloc(nkits, sizeof *rows);
+    if (rows == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    int rc = CTM_OK;
+    for (size_t i = 0; rc == CTM_OK && i < nkits; i++) {
+        rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
+        if (rc == CTM_OK && !on_site(rows[i].status))
+            rc = ctm__err(CTM_ERULE, "kit %s: %s, not on site", kits[i], rows[i].status);
+        if (rc == CTM_OK && outgoing && !ctm__transition_allowed(rows[i].status, "in_transit", 0))
+            rc = ctm__err(CTM_ERULE, "kit %s: a %s kit cannot be sent", kits[i], rows[i].status);
+        if (rc == CTM_OK && !outgoing && rows[i].location_id == to)
+            rc = ctm__err(CTM_ERULE, "kit %s: already at that location", kits[i]);
+        for (size_t j = 0; rc == CTM_OK && j < i; j++)
+            if (rows[j].id == rows[i].id)
+                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", kits[i]);
+    }
+    if (rc != CTM_OK) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    return CTM_OK;
+}
+
+int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits, size_t nkits,
+                 const char *location, const char *reason)
+{
+    ctm__clear_error();
+    ctm__trial t;
+    int64_t to = 0;
+    kit_row *rows = NULL;
+    int rc = ctm__require_user(db, STOCK_ROLES, "transfer");
+    if (rc == CTM_OK && reason != NULL)
+        rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &to);
+    if (rc == CTM_OK)
+        rc = moving_kits(db, t.id, kits, nkits, to, 0, &rows);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "kit.transfer", reason)) == CTM_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", nkits);
+        ctm__action_param(&a, "trial", trial);
+        ctm__action_param(&a, "to", location);
+        ctm__action_param(&a, "kits", count);
+        for (size_t i = 0; rc == CTM_OK && i < nkits; i++)
+            rc = record_move(db, &rows[i], to, 0, reason);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    free(rows);
+    return rc;
+}
+
+static int insert_outgoing(ctm_db *db, int64_t trial_id, const char *number, const char *dest,
+                           int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO shipments(trial_id, number, direction, destination,"
+                          " registered_us, status) VALUES (?1, ?2, 'out', ?3, ?4, 'sent')");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, dest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, ctm__now_us());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return ctm__err(CTM_EEXISTS, "shipment: an outgoing shipment '%s' exists already", number);
+    if (rc != SQLITE_DONE)
+        return ctm__sqlerr(db->sql, rc, "adding the shipment");
+    *id = sqlite3_last_insert_rowid(db->sql);
+    return CTM_OK;
+}
+
+int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits, size_t nkits,
+                     const char *destination, const char *shipment, const char *reason)
+{
+    ctm__clear_error();
+    ctm__trial t;
+    kit_row *rows = NULL;
+    int64_t sid = 0;
+    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "transfer out");
+    if (rc == CTM_OK)
+        rc = ctm__check_text("destination", destination, CTM_MAX_TEXT);
+    if (rc == CTM_OK)
+        rc = ctm__check_code("shipment", shipment, CTM_MAX_NAME);
+    if (rc == CTM_OK && reason != NULL)
+        rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = moving_kits(db, t.id, kits, nkits, 0, 1, &rows);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.send", reason)) == CTM_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", nkits);
+        ctm__action_param(&a, "trial", trial);
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "destination", destination);
+        ctm__action_param(&a, "kits", count);
+        rc = insert_outgoing(db, t.id, shipment, destination, &sid);
+        for (size_t i = 0; rc == CTM_OK && i < nkits; i++)
+            rc = record_move(db, &rows[i], 0, sid, reason);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    free(rows);
+    return rc;
+}

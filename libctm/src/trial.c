@@ -1,0 +1,410 @@
+/* trial.c - trials with their arms, kit types and storage locations. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "stock.h"
+
+#define SETUP_ROLES (CTM_ROLEBIT_ADMIN | CTM_ROLEBIT_PHARMACIST)
+
+int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql)
+{
+    int rc = sqlite3_prepare_v2(db->sql, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(db->sql, rc, "preparing a statement");
+}
+
+int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
+}
+
+int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t)
+{
+    int rc = ctm__check_code("trial", code, CTM_MAX_NAME);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = ctm__prepare(db, &st, "SELECT id, blinded FROM trials WHERE code = ?1")) != CTM_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        t->id = sqlite3_column_int64(st, 0);
+        t->blinded = sqlite3_column_int(st, 1);
+        rc = CTM_OK;
+    } else {
+        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "trial '%s' does not exist", code)
+                                : ctm__sqlerr(db->sql, src, "reading trials");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id)
+{
+    int rc = ctm__check_code("location", name, CTM_MAX_NAME);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = ctm__prepare(db, &st, "SELECT id FROM locations WHERE name = ?1")) != CTM_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        rc = CTM_OK;
+    } else {
+        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "location '%s' does not exist", name)
+                                : ctm__sqlerr(db->sql, src, "reading locations");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ctm__sees_arms(ctm_db *db, int trial_blinded)
+{
+    return !trial_blinded || db->user_unblinded;
+}
+
+/* ---- trials ---- */
+
+typedef struct arm_spec {
+    char code[33];
+    int ratio;
+} arm_spec;
+
+/* "A:1,B:1" -> arms; codes 1-32 of [A-Za-z0-9._-], ratios 1-100, no repeats. */
+static int parse_arms(const char *arms, arm_spec *out, int max, int *n)
+{
+    if (arms == NULL || arms[0] == '\0')
+        return ctm__err(CTM_EINVAL, "arms: missing (give them as A:1,B:1)");
+    *n = 0;
+    const char *p = arms;
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        const char *comma = strchr(p, ',');
+        if (comma == NULL)
+            comma = p + strlen(p);
+        if (colon == NULL || colon > comma || colon == p || colon - p > 32)
+            return ctm__err(CTM_EINVAL, "arms: '%.*s' is not CODE:RATIO", (int)(comma - p), p);
+        if (*n == max)
+            return ctm__err(CTM_EINVAL, "arms: more than %d arms", max);
+        arm_spec *a = &out[*n];
+        memcpy(a->code, p, (size_t)(colon - p));
+        a->code[colon - p] = '\0';
+        for (const char *c = a->code; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                  *c == '.' || *c == '_' || *c == '-'))
+                return ctm__err(CTM_EINVAL, "arms: arm code '%s' has a character not allowed",
+                                a->code);
+        char *end = NULL;
+        long ratio = strtol(colon + 1, &end, 10);
+        if (end != comma || ratio < 1 || ratio > 100)
+            return ctm__err(CTM_EINVAL, "arms: the ratio of arm '%s' must be 1 to 100", a->code);
+        a->ratio = (int)ratio;
+        for (int i = 0; i < *n; i++)
+            if (strcmp(out[i].code, a->code) == 0)
+                return ctm__err(CTM_EINVAL, "arms: arm '%s' given twice", a->code);
+        (*n)++;
+        p = *comma ? comma + 1 : comma;
+        if (*comma && *p == '\0')
+            return ctm__err(CTM_EINVAL, "arms: ends with a comma");
+    }
+    return CTM_OK;
+}
+
+static int insert_trial(ctm_db *db, const char *code, const char *title, const char *sponsor,
+                        int blinded, const arm_spec *arms, int narms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO trials(code, title, sponsor, blinded, created_us)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sponsor, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, blinded ? 1 : 0);
+    sqlite3_bind_int64(st, 5, ctm__now_us());
+    if ((rc = ctm__step_done(db, st, "adding the trial")) != CTM_OK)
+        return rc;
+    int64_t trial_id = sqlite3_last_insert_rowid(db->sql);
+    for (int i = 0; rc == CTM_OK && i < narms; i++) {
+        if ((rc = ctm__prepare(db, &st, "INSERT INTO arms(trial_id, code, ratio) VALUES (?1, ?2, ?3)")) !=
+            CTM_OK)
+            break;
+        sqlite3_bind_int64(st, 1, trial_id);
+        sqlite3_bind_text(st, 2, arms[i].code, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, arms[i].ratio);
+        rc = ctm__step_done(db, st, "adding the arms");
+    }
+    return rc;
+}
+
+static int exists(ctm_db *db, const char *sql, const char *a, int64_t b, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, b);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return ctm__sqlerr(db->sql, src, "reading");
+    *found = src == SQLITE_ROW;
+    return CTM_OK;
+}
+
+int ctm_trial_add(ctm_db *db, const char *code, const char *title, const char *sponsor,
+                  int blinded, const char *arms)
+{
+    ctm__clear_error();
+    arm_spec spec[32];
+    int narms = 0, found = 0;
+    int rc = ctm__require_user(db, SETUP_ROLES, "trial add");
+    if (rc == CTM_OK)
+        rc = ctm__check_code("trial code", code, CTM_MAX_NAME);
+    if (rc == CTM_OK)
+        rc = ctm__check_text("title", title, CTM_MAX_TEXT);
+    if (rc == CTM_OK)
+        rc = ctm__check_text("sponsor", sponsor, CTM_MAX_TEXT);
+    if (rc == CTM_OK)
+        rc = parse_arms(arms, spec, 32, &narms);
+    if (rc == CTM_OK && blinded && narms < 2)
+        rc = ctm__err(CTM_EINVAL, "arms: a blinded trial needs two or more arms");
+    if (rc == CTM_OK)
+        rc = exists(db, "SELECT 1 FROM trials WHERE code = ?1 AND ?2 = ?2", code, 0, &found);
+    if (rc == CTM_OK && found)
+        rc = ctm__err(CTM_EEXISTS, "trial code: '%s' already exists", code);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "trial.add", "")) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "trial", code);
+    ctm__action_param(&a, "blinded", blinded ? "yes" : "no");
+    rc = insert_trial(db, code, title, sponsor, blinded, spec, narms);
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_trial_list(ctm_query **out, ctm_db *db)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "trial list");
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT t.code AS code, t.title AS title, t.sponsor AS sponsor,"
+                          " t.blinded AS blinded,"
+                          " (SELECT group_concat(code || ':' || ratio, ',') FROM"
+                          "   (SELECT code, ratio FROM arms WHERE trial_id = t.id ORDER BY id)) AS arms,"
+                          " strftime('%Y-%m-%dT%H:%M:%SZ', t.created_us / 1000000, 'unixepoch') AS created"
+                          " FROM trials t ORDER BY t.code");
+    return rc == CTM_OK ? ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL) : rc;
+}
+
+/* ---- kit types ---- */
+
+static int check_kittype(const char *code, const char *name, int units, double min_c, double max_c,
+                         int dnd_days, const ctm_kittype_options *o, int64_t mc[4])
+{
+    int rc = ctm__check_code("kit type code", code, CTM_MAX_NAME);
+    if (rc == CTM_OK)
+        rc = ctm__check_text("name", name, CTM_MAX_TEXT);
+    if (rc == CTM_OK && (units < 1 || units > 100000))
+        rc = ctm__err(CTM_EINVAL, "units: %d; a kit holds 1 to 100000 units", units);
+    if (rc == CTM_OK)
+        rc = ctm__temp_mc("storage minimum", min_c, &mc[0]);
+    if (rc == CTM_OK)
+        rc = ctm__temp_mc("storage maximum", max_c, &mc[1]);
+    if (rc == CTM_OK && mc[0] >= mc[1])
+        rc = ctm__err(CTM_EINVAL, "storage: the minimum %g must be below the maximum %g", min_c,
+                      max_c);
+    if (rc == CTM_OK && (dnd_days < 0 || dnd_days > 3650))
+        rc = ctm__err(CTM_EINVAL, "do-not-dispense days: %d; give 0 to 3650", dnd_days);
+    if (rc == CTM_OK && o->dose_form != NULL)
+        rc = ctm__check_text("dose form", o->dose_form, 64);
+    if (rc == CTM_OK && o->strength != NULL)
+        rc = ctm__check_text("strength", o->strength, 64);
+    if (rc == CTM_OK && o->excursion_budget_minutes != -1) {
+        if (o->excursion_budget_minutes < 0 || o->excursion_budget_minutes > 525600)
+            rc = ctm__err(CTM_EINVAL, "excursion budget: %d minutes; give 0 to 525600",
+                          o->excursion_budget_minutes);
+        else
+            rc = ctm__temp_mc("excursion maximum", o->excursion_max_c, &mc[2]);
+        if (rc == CTM_OK && mc[2] <= mc[1])
+            rc = ctm__err(CTM_EINVAL, "excursion maximum: %g must be above the storage maximum",
+                          o->excursion_max_c);
+    }
+    if (rc == CTM_OK && (o->dispensing_days < 0 || o->dispensing_days > 3650))
+        rc = ctm__err(CTM_EINVAL, "dispensing days: %d; give 0 to 3650", o->dispensing_days);
+    return rc;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int ctm_kittype_add(ctm_db *db, const char *trial, const char *code, const char *name, int units,
+                    double storage_min_c, double storage_max_c, int dnd_days,
+                    const ctm_kittype_options *opts)
+{
+    ctm__clear_error();
+    ctm_kittype_options o = CTM_KITTYPE_OPTIONS_INIT;
+    if (opts != NULL)
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    int64_t mc[4] = {0};
+    ctm__trial t;
+    int found = 0;
+    int rc = ctm__require_user(db, SETUP_ROLES, "kittype add");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = check_kittype(code, name, units, storage_min_c, storage_max_c, dnd_days, &o, mc);
+    if (rc == CTM_OK)
+        rc = exists(db, "SELECT 1 FROM kit_types WHERE code = ?1 AND trial_id = ?2", code, t.id,
+                    &found);
+    if (rc == CTM_OK && found)
+        rc = ctm__err(CTM_EEXISTS, "kit type code: '%s' already exists in trial %s", code, trial);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "kittype.add", "")) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "trial", trial);
+    ctm__action_param(&a, "kit_type", code);
+    sqlite3_stmt *st = NULL;
+    rc = ctm__prepare(db, &st,
+                      "INSERT INTO kit_types(trial_id, code, name, dose_form, strength, units,"
+                      " storage_min_mc, storage_max_mc, dnd_days, budget_minutes, budget_max_mc,"
+                      " dispensing_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    if (rc == CTM_OK) {
+        sqlite3_bind_int64(st, 1, t.id);
+        sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 4, o.dose_form);
+        bind_text_or_null(st, 5, o.strength);
+        sqlite3_bind_int(st, 6, units);
+        sqlite3_bind_int64(st, 7, mc[0]);
+        sqlite3_bind_int64(st, 8, mc[1]);
+        sqlite3_bind_int(st, 9, dnd_days);
+        if (o.excursion_budget_minutes != -1) {
+            sqlite3_bind_int(st, 10, o.excursion_budget_minutes);
+            sqlite3_bind_int64(st, 11, mc[2]);
+        }
+        if (o.dispensing_days > 0)
+            sqlite3_bind_int(st, 12, o.dispensing_days);
+        rc = ctm__step_done(db, st, "adding the kit type");
+    }
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "kittype list");
+    ctm__trial t = {0};
+    if (rc == CTM_OK && trial != NULL)
+        rc = ctm__trial_lookup(db, trial, &t);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT t.code AS trial, k.code AS code, k.name AS name,"
+                          " k.dose_form AS dose_form, k.strength AS strength, k.units AS units,"
+                          " k.storage_min_mc / 1000.0 AS storage_min,"
+                          " k.storage_max_mc / 1000.0 AS storage_max, k.dnd_days AS dnd_days,"
+                          " k.budget_minutes AS excursion_budget_minutes,"
+                          " k.budget_max_mc / 1000.0 AS excursion_max,"
+                          " k.dispensing_days AS dispensing_days"
+                          " FROM kit_types k JOIN trials t ON t.id = k.trial_id"
+                          " WHERE ?1 IS NULL OR k.trial_id = ?1 ORDER BY t.code, k.code");
+    if (rc != CTM_OK)
+        return rc;
+    if (trial != NULL)
+        sqlite3_bind_int64(st, 1, t.id);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+/* ---- locations ---- */
+
+int ctm_location_add(ctm_db *db, const char *name, const char *kind, double min_c, double max_c)
+{
+    ctm__clear_error();
+    int64_t lo = 0, hi = 0;
+    int found = 0;
+    int rc = ctm__require_user(db, SETUP_ROLES, "location add");
+    if (rc == CTM_OK)
+        rc = ctm__check_code("location name", name, CTM_MAX_NAME);
+    if (rc == CTM_OK)
+        rc = ctm__check_text("kind", kind, 32);
+    if (rc == CTM_OK)
+        rc = ctm__temp_mc("range minimum", min_c, &lo);
+    if (rc == CTM_OK)
+        rc = ctm__temp_mc("range maximum", max_c, &hi);
+    if (rc == CTM_OK && lo >= hi)
+        rc = ctm__err(CTM_EINVAL, "range: the minimum %g must be below the maximum %g", min_c, max_c);
+    if (rc == CTM_OK)
+        rc = exists(db, "SELECT 1 FROM locations WHERE name = ?1 AND ?2 = ?2", name, 0, &found);
+    if (rc == CTM_OK && found)
+        rc = ctm__err(CTM_EEXISTS, "location name: '%s' already exists", name);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "location.add", "")) != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "location", name);
+    sqlite3_stmt *st = NULL;
+    rc = ctm__prepare(db, &st,
+                      "INSERT INTO locations(name, kind, min_mc, max_mc) VALUES (?1, ?2, ?3, ?4)");
+    if (rc == CTM_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, lo);
+        sqlite3_bind_int64(st, 4, hi);
+        rc = ctm__step_done(db, st, "adding the location");
+    }
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_location_list(ctm_query **out, ctm_db *db)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "location list");
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT l.name AS name, l.kind AS kind, l.min_mc / 1000.0 AS min,"
+                          " l.max_mc / 1000.0 AS max,"
+                          " (SELECT count(*) FROM kits k WHERE k.location_id = l.id) AS kits"
+                          " FROM locations l ORDER BY l.name");
+    return rc == CTM_OK ? ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL) : rc;
+}
