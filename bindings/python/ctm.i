@@ -15,6 +15,25 @@
  *   ctm_audit_checkpoint(db)          -> [status, str or None]
  *       (ctm_audit_vkey(db) and ctm_audit_prove(db, seq) alike)
  *   ctm_audit_verify(db, vkey, held)  -> [status, dict]          (the ctm_verify_result fields)
+ *   ctm_trial_list(db), ctm_kittype_list(db, trial), ctm_location_list(db), ctm_kits(db, filter),
+ *   ctm_receive_discrepancies(db, shipment), ctm_shipment_list(db, trial),
+ *   ctm_kit_history(db, trial, kit)   -> [status, ctm_query or None]
+ *   ctm_kittype_add(db, trial, code, name, units, min, max, dnd_days, opts) -> status
+ *       opts: None or a dict with any of dose_form, strength, excursion_budget_minutes,
+ *       excursion_max_c, dispensing_days (the ctm_kittype_options fields)
+ *   ctm_receive(db, trial, shipment, manifest, location, opts) -> status
+ *       manifest: bytes or str (its length is passed along);
+ *       opts: None or a dict with any of origin, date_received, excursion
+ *   ctm_receive_scan(db, shipment, scan, damaged) -> [status, dict]
+ *       (outcome (CTM_SCAN_*), kit_number, detail, checked, expected)
+ *   ctm_kits(db, filter): filter None or a dict with any of trial, status, location, lot,
+ *       expiring_within_days (-1: no filter)
+ *   ctm_expiry_extend(db, trial, lot, kits, new_expiry, reference), ctm_transfer(db, trial, kits,
+ *   location, reason), ctm_transfer_out(db, trial, kits, destination, shipment, reason)
+ *       kits: None or a list/tuple of str (passed as const char *const *kits, size_t nkits)
+ *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
+ *                                        ctm_gs1 handle is freed inside the wrapper)
+ *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
  *
  * SWIG names the compiled extension after the module with one more underscore: the generated
  * shadow module is ctm/_ctm.py and the extension is ctm/__ctm.<ext-suffix>.
@@ -24,6 +43,7 @@
 %module(package="ctm") _ctm
 
 %{
+#include <limits.h>
 #include <string.h>
 #include "ctm.h"
 %}
@@ -33,6 +53,10 @@
 /* The C structs are not wrapped as classes: the typemaps below convert them. */
 %ignore ctm_open_options;
 %ignore ctm_verify_result;
+%ignore ctm_kittype_options;
+%ignore ctm_receive_options;
+%ignore ctm_scan_result;
+%ignore ctm_kit_filter;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -70,6 +94,101 @@ static PyObject *ctm_py_append(PyObject *result, PyObject *obj)
         return NULL;
     }
     return SWIG_Python_AppendOutput(result, obj);
+}
+
+/* A C string the library filled in (a fixed-size array, NUL-terminated by the caller) as str. */
+static PyObject *ctm_py_str(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
+/* Options dicts: check that every key is one of keys (NULL-terminated); TypeError otherwise. */
+static int ctm_py_opt_keys(PyObject *d, const char *what, const char *const *keys)
+{
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(d)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected None or a dict", what);
+        return 0;
+    }
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        const char *name;
+        const char *const *p;
+        if (!PyUnicode_Check(k)) {
+            PyErr_Format(PyExc_TypeError, "%s: keys must be str", what);
+            return 0;
+        }
+        name = PyUnicode_AsUTF8(k);
+        if (name == NULL)
+            return 0;
+        for (p = keys; *p != NULL; p++)
+            if (strcmp(*p, name) == 0)
+                break;
+        if (*p == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s: unknown field '%s'", what, name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The text of d[key] (absent or None: *out unchanged).  Borrowed from the dict's value. */
+static int ctm_py_opt_text(PyObject *d, const char *key, const char **out)
+{
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (v == NULL || v == Py_None)
+        return 1;
+    return ctm_py_borrow_text(v, key, out);
+}
+
+/* The int d[key] (absent or None: *out unchanged); bool counts as 0/1. */
+static int ctm_py_opt_int(PyObject *d, const char *key, int *out)
+{
+    long n;
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (v == NULL || v == Py_None)
+        return 1;
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected int", key);
+        return 0;
+    }
+    n = PyLong_AsLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return 0;
+    if (n < INT_MIN || n > INT_MAX) {
+        PyErr_Format(PyExc_OverflowError, "%s: out of range", key);
+        return 0;
+    }
+    *out = (int)n;
+    return 1;
+}
+
+/* The float d[key] (absent or None: *out unchanged); int and float accepted. */
+static int ctm_py_opt_double(PyObject *d, const char *key, double *out)
+{
+    double x;
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (v == NULL || v == Py_None)
+        return 1;
+    if (!PyLong_Check(v) && !PyFloat_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a number", key);
+        return 0;
+    }
+    x = PyFloat_AsDouble(v);
+    if (x == -1.0 && PyErr_Occurred())
+        return 0;
+    *out = x;
+    return 1;
+}
+
+static PyObject *ctm_py_scan_dict(const ctm_scan_result *r)
+{
+    return Py_BuildValue("{s:i,s:N,s:N,s:K,s:K}",
+                         "outcome", r->outcome,
+                         "kit_number", ctm_py_str(r->kit_number),
+                         "detail", ctm_py_str(r->detail),
+                         "checked", (unsigned long long)r->checked,
+                         "expected", (unsigned long long)r->expected);
 }
 
 static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
@@ -136,10 +255,10 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 /* ---- strings the library allocates: returned as str, freed with ctm_free --------------------- */
 
 %typemap(in, numinputs=0) char **note (char *tmp = NULL), char **vkey (char *tmp = NULL),
-                          char **proof (char *tmp = NULL) {
+                          char **proof (char *tmp = NULL), char **json (char *tmp = NULL) {
     $1 = &tmp;
 }
-%typemap(argout) char **note, char **vkey, char **proof {
+%typemap(argout) char **note, char **vkey, char **proof, char **json {
     PyObject *s;
     if (tmp$argnum) {
         s = PyUnicode_DecodeUTF8(tmp$argnum, (Py_ssize_t)strlen(tmp$argnum), "surrogateescape");
@@ -153,7 +272,7 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     if ($result == NULL)
         SWIG_fail;
 }
-%typemap(freearg) char **note, char **vkey, char **proof {
+%typemap(freearg) char **note, char **vkey, char **proof, char **json {
     ctm_free(tmp$argnum); /* only non-NULL when we failed before argout */
 }
 
@@ -231,6 +350,184 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
         }
         $1 = &tmp;
     }
+}
+
+/* ---- const ctm_kittype_options *opts: None or a dict of its fields ------------------------ */
+
+%typemap(in) const ctm_kittype_options *opts (ctm_kittype_options tmp) {
+    static const char *const keys[] = {"dose_form", "strength", "excursion_budget_minutes",
+                                       "excursion_max_c", "dispensing_days", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        tmp.excursion_budget_minutes = -1;
+        if (!ctm_py_opt_keys($input, "kittype options", keys)
+            || !ctm_py_opt_text($input, "dose_form", &tmp.dose_form)
+            || !ctm_py_opt_text($input, "strength", &tmp.strength)
+            || !ctm_py_opt_int($input, "excursion_budget_minutes", &tmp.excursion_budget_minutes)
+            || !ctm_py_opt_double($input, "excursion_max_c", &tmp.excursion_max_c)
+            || !ctm_py_opt_int($input, "dispensing_days", &tmp.dispensing_days))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- const ctm_receive_options *opts: None or a dict of its fields ------------------------- */
+
+%typemap(in) const ctm_receive_options *opts (ctm_receive_options tmp) {
+    static const char *const keys[] = {"origin", "date_received", "excursion", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "receive options", keys)
+            || !ctm_py_opt_text($input, "origin", &tmp.origin)
+            || !ctm_py_opt_text($input, "date_received", &tmp.date_received)
+            || !ctm_py_opt_int($input, "excursion", &tmp.excursion))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- const ctm_kit_filter *filter: None or a dict of its fields ---------------------------- */
+
+%typemap(in) const ctm_kit_filter *filter (ctm_kit_filter tmp) {
+    static const char *const keys[] = {"trial", "status", "location", "lot",
+                                       "expiring_within_days", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        tmp.expiring_within_days = -1;
+        if (!ctm_py_opt_keys($input, "kit filter", keys)
+            || !ctm_py_opt_text($input, "trial", &tmp.trial)
+            || !ctm_py_opt_text($input, "status", &tmp.status)
+            || !ctm_py_opt_text($input, "location", &tmp.location)
+            || !ctm_py_opt_text($input, "lot", &tmp.lot)
+            || !ctm_py_opt_int($input, "expiring_within_days", &tmp.expiring_within_days))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- (const char *manifest, size_t manifest_len): bytes, bytearray or str (UTF-8) ------------ */
+
+%typemap(in) (const char *manifest, size_t manifest_len) {
+    char *buf = NULL;
+    Py_ssize_t len = 0;
+    if (PyBytes_Check($input)) {
+        if (PyBytes_AsStringAndSize($input, &buf, &len) < 0)
+            SWIG_fail;
+    } else if (PyByteArray_Check($input)) {
+        buf = PyByteArray_AS_STRING($input);
+        len = PyByteArray_GET_SIZE($input);
+    } else if (PyUnicode_Check($input)) {
+        const char *s = PyUnicode_AsUTF8AndSize($input, &len);
+        if (s == NULL)
+            SWIG_fail;
+        buf = (char *)s;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "manifest: expected bytes or str");
+        SWIG_fail;
+    }
+    /* The argument tuple keeps the object (and so its buffer) alive during the call. */
+    $1 = buf;
+    $2 = (size_t)len;
+}
+
+/* ---- (const char *const *kits, size_t nkits): None or a list/tuple of str ------------------ */
+
+%typemap(in) (const char *const *kits, size_t nkits)
+    (PyObject *fast = NULL, const char **arr = NULL) {
+    if ($input == Py_None) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        Py_ssize_t i, n;
+        if (!PyList_Check($input) && !PyTuple_Check($input)) {
+            PyErr_SetString(PyExc_TypeError, "kits: expected None or a list of str");
+            SWIG_fail;
+        }
+        fast = PySequence_Fast($input, "kits: expected a list of str");
+        if (fast == NULL)
+            SWIG_fail;
+        n = PySequence_Fast_GET_SIZE(fast);
+        arr = (const char **)PyMem_Malloc((size_t)(n + 1) * sizeof *arr);
+        if (arr == NULL) {
+            PyErr_NoMemory();
+            SWIG_fail;
+        }
+        for (i = 0; i < n; i++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+            if (item == Py_None) {
+                PyErr_SetString(PyExc_TypeError, "kits: expected str items, got None");
+                SWIG_fail;
+            }
+            if (!ctm_py_borrow_text(item, "kits", &arr[i]))
+                SWIG_fail;
+        }
+        arr[n] = NULL;
+        $1 = ($1_ltype)arr;
+        $2 = (size_t)n;
+    }
+}
+%typemap(freearg) (const char *const *kits, size_t nkits) {
+    PyMem_Free((void *)arr$argnum);
+    Py_XDECREF(fast$argnum);
+}
+
+/* ---- ctm_scan_result *: returned as a dict -------------------------------------------------- */
+
+%typemap(in, numinputs=0) ctm_scan_result *result (ctm_scan_result tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.struct_size = sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) ctm_scan_result *result {
+    tmp$argnum.kit_number[sizeof tmp$argnum.kit_number - 1] = '\0';
+    tmp$argnum.detail[sizeof tmp$argnum.detail - 1] = '\0';
+    $result = ctm_py_append($result, ctm_py_scan_dict(&tmp$argnum));
+    if ($result == NULL)
+        SWIG_fail;
+}
+
+/* ---- ctm_gs1 **out: the parse comes back as its ctm_gs1_json() text; the handle is freed ----- */
+
+%typemap(in, numinputs=0) ctm_gs1 **out (ctm_gs1 *tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) ctm_gs1 **out {
+    PyObject *s = NULL;
+    if (tmp$argnum) {
+        char *js = NULL;
+        /* On failure (CTM_ENOMEM) None comes back with status CTM_OK: the Python layer raises
+         * from ctm_errcode()/ctm_errmsg(), which ctm_gs1_free() leaves alone. */
+        if (ctm_gs1_json(&js, tmp$argnum) == CTM_OK && js != NULL)
+            s = ctm_py_str(js);
+        ctm_free(js);
+        ctm_gs1_free(tmp$argnum);
+        tmp$argnum = NULL;
+        if (s == NULL && PyErr_Occurred()) {
+            Py_XDECREF($result);
+            $result = NULL;
+            SWIG_fail;
+        }
+    }
+    if (s == NULL) {
+        Py_INCREF(Py_None);
+        s = Py_None;
+    }
+    $result = ctm_py_append($result, s);
+    if ($result == NULL)
+        SWIG_fail;
+}
+%typemap(freearg) ctm_gs1 **out {
+    if (tmp$argnum) /* only when we failed before argout; keep ctm_errmsg() untouched otherwise */
+        ctm_gs1_free(tmp$argnum);
 }
 
 %include "ctm.h"

@@ -17,15 +17,30 @@ dicts::
             print(event["seq"], event["action"], event["user"])
         print(db.verify())
 
+Stock at the trial pharmacy (a pharmacist logged in)::
+
+    db.trial_add("CT-1", "A blinded trial", "Sponsor AB", {"ACTIVE": 1, "PLACEBO": 1},
+                 blinded=True)
+    db.kittype_add("CT-1", "KT-10", "Product 10 mg tablets", 30, storage=(2, 8), dnd_days=30)
+    db.location_add("FRIDGE-1", (2, 8), kind="fridge")
+    db.receive("CT-1", "SHIP-1", pathlib.Path("manifest.csv"), "FRIDGE-1")
+    print(db.scan("SHIP-1", scanned_text)["outcome"])      # "ok", "repeat", "mismatch", "extra"
+    db.confirm("SHIP-1")
+    db.kits(trial="CT-1", status="available").to_csv("available.csv")
+    print(ctm.gs1_parse("(01)05909990329717(10)NE76571(17)270430")["expiry"])  # 2027-04-30
+
 Objects from one :class:`Database` (its :class:`Query` results) keep the database alive, and
 everything refuses use after :meth:`Database.close` with :class:`MisuseError` instead of crashing.
 One Database is meant for one thread at a time, like the C handle it wraps.
 """
 
+import collections.abc
 import contextlib
 import csv
+import datetime
 import itertools
 import json
+import math
 import os
 
 from . import _ctm as _c
@@ -34,13 +49,28 @@ __all__ = [
     "Error", "InvalidError", "NoMemoryError", "FileError", "NotADatabaseError", "VersionError",
     "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
     "IntegrityError", "BusyError", "MisuseError", "DisabledError",
-    "Database", "Query", "open", "init", "version", "ROLES",
+    "Database", "Query", "open", "init", "version", "gs1_parse", "ROLES", "KIT_STATUSES",
+    "SCAN_OUTCOMES",
 ]
 
 __version__ = _c.ctm_version()
 
 #: The roles libctm knows, as accepted by :meth:`Database.user_add`.
 ROLES = ("admin", "pharmacist", "technician", "investigator", "monitor")
+
+#: The kit statuses libctm knows (stable names), as accepted by :meth:`Database.kit_set_status`
+#: and the ``status`` filter of :meth:`Database.kits`.
+KIT_STATUSES = ("in_transit", "received", "available", "dispensed", "returned",
+                "pending_destruction", "destroyed", "returned_to_sponsor", "quarantined", "damaged",
+                "missing", "lost_by_subject", "expired", "not_dispensed")
+
+#: The outcomes of :meth:`Database.scan`, by ``CTM_SCAN_*`` code.
+SCAN_OUTCOMES = {
+    _c.CTM_SCAN_OK: "ok",
+    _c.CTM_SCAN_REPEAT: "repeat",
+    _c.CTM_SCAN_MISMATCH: "mismatch",
+    _c.CTM_SCAN_EXTRA: "extra",
+}
 
 
 def version():
@@ -223,6 +253,132 @@ def _seed(value):
     if len(value) != 32:
         raise InvalidError("site_seed: expected 32 bytes, got %d" % len(value))
     return value
+
+
+def _int(name, value, minimum=None):
+    """Check an int that fits a C int (bool is refused), at least minimum when given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidError("%s: expected int, got %s" % (name, type(value).__name__))
+    if value < -(1 << 31) or value >= 1 << 31:
+        raise InvalidError("%s: out of range, got %d" % (name, value))
+    if minimum is not None and value < minimum:
+        raise InvalidError("%s: must be at least %d, got %d" % (name, minimum, value))
+    return value
+
+
+def _number(name, value):
+    """Check a finite real number (int or float; bool is refused) and return it as float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidError("%s: expected a number, got %s" % (name, type(value).__name__))
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidError("%s: must be a finite number" % name)
+    return value
+
+
+def _pair(name, value, first="min", second="max"):
+    """Check a (min, max) pair of numbers, e.g. a temperature range in degrees Celsius."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise InvalidError("%s: expected a (%s, %s) pair, got %s"
+                           % (name, first, second, type(value).__name__))
+    return (_number("%s %s" % (name, first), value[0]),
+            _number("%s %s" % (name, second), value[1]))
+
+
+def _date(name, value, optional=False):
+    """Accept a datetime.date (or datetime: its date) or a str and return "YYYY-MM-DD" text.
+
+    Strings are passed on as they are: the library checks the format and names the field.
+    """
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return _text(name, value, optional)
+
+
+def _kits(value, optional=False):
+    """Check a list (or any iterable but a bare str) of kit numbers and return it as a list."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidError("kits: required, got None")
+    if isinstance(value, (str, bytes)) or not isinstance(value, collections.abc.Iterable):
+        raise InvalidError("kits: expected a list of str, got %s" % type(value).__name__)
+    kits = list(value)
+    for i, kit in enumerate(kits):
+        _text("kits[%d]" % i, kit)
+    return kits
+
+
+def _arms(value):
+    """Turn arms given as "A:1,B:1" or {"A": 1, "B": 1} into the text the library takes.
+
+    Only the types are checked here; the library checks codes and ratios and names the field.
+    Messages never repeat an arm code.
+    """
+    if isinstance(value, collections.abc.Mapping):
+        if not value:
+            raise InvalidError("arms: at least one arm is required")
+        parts = []
+        for i, (code, ratio) in enumerate(value.items()):
+            if not isinstance(code, str):
+                raise InvalidError("arms: arm %d: code must be str, got %s"
+                                   % (i + 1, type(code).__name__))
+            if isinstance(ratio, bool) or not isinstance(ratio, int):
+                raise InvalidError("arms: arm %d: ratio must be int, got %s"
+                                   % (i + 1, type(ratio).__name__))
+            if any(c in code for c in ":,"):
+                raise InvalidError("arms: arm %d: code must not contain ':' or ','" % (i + 1))
+            parts.append("%s:%d" % (code, ratio))
+        value = ",".join(parts)
+    return _text("arms", value)
+
+
+def _manifest(value):
+    """A manifest as bytes: from str (UTF-8), a bytes-like object, or a path-like (read)."""
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidError("manifest: not encodable as UTF-8 at index %d"
+                               % exc.start) from None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        try:
+            with builtin_open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise FileError("manifest: cannot read %r: %s" % (os.fsdecode(path), exc.strerror),
+                            _c.CTM_EIO) from exc
+    raise InvalidError("manifest: expected str, bytes or a path-like, got %s"
+                       % type(value).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# GS1 barcodes
+# ---------------------------------------------------------------------------------------------
+
+def gs1_parse(text):
+    """Parse a scanned or typed GS1 element string and return what it carries as a dict.
+
+    text: scanner output (an optional symbology identifier ``]d2``, ``]Q3`` or ``]C1``;
+    variable-length fields ended by the GS character ``"\x1d"``) or the bracketed
+    human-readable form ``"(01)05909990329717(10)NE76571(17)270430"``.
+
+    Returns ``{"ai": {"01": ..., "10": ..., ...}, "gtin": ..., "lot": ..., "serial": ...,
+    "expiry": "YYYY-MM-DD"}`` with None for absent fields (the ``ctm_gs1_json()`` form).
+    Needs no database.  Raises :class:`InvalidError` with the reason and the AI (a bad check
+    digit, an impossible date, a field too long, a bad character, an unknown AI...).
+    """
+    text = _text("text", text)
+    rc, js = _c.ctm_gs1_parse(text)
+    _check(rc)
+    if js is None:
+        raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
+    return json.loads(js)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -630,6 +786,267 @@ class Database:
             raise IntegrityError(_c.ctm_errmsg(), rc, result)
         _check(rc)
         return result
+
+
+    # -- trials and set-up ---------------------------------------------------------------------
+
+    def trial_add(self, code, title, sponsor, arms, blinded=False):
+        """Add a trial (admins and pharmacists).  Audited "trial.add".
+
+        code: the protocol code (1-64 characters of [A-Za-z0-9._@-]).  arms: the arms with their
+        allocation ratio, as text ``"A:1,B:1"`` or a dict ``{"A": 1, "B": 1}`` (ratios 1-100;
+        arm codes 1-32 characters of [A-Za-z0-9._-]).  blinded: True hides kits' arms from
+        blinded users (a blinded trial needs two or more arms).
+        Raises InvalidError (the field named), ExistsError, PermissionDenied, MisuseError.
+        """
+        code = _text("code", code)
+        title = _text("title", title)
+        sponsor = _text("sponsor", sponsor)
+        arms = _arms(arms)
+        _check(_c.ctm_trial_add(self._handle(), code, title, sponsor, 1 if blinded else 0, arms))
+
+    def trials(self):
+        """The trials as a :class:`Query` of dicts: code, title, sponsor, blinded (0/1), arms
+        (``"A:1,B:1"``), created.  Any logged-in user."""
+        rc, q = _c.ctm_trial_list(self._handle())
+        _check(rc)
+        return Query(self, q)
+
+    def kittype_add(self, trial, code, name, units, storage, dnd_days=0, dose_form=None,
+                    strength=None, excursion_budget=None, dispensing_days=0):
+        """Add a kit type (product) to a trial.  Audited "kittype.add".
+
+        units: units per kit (e.g. 30 tablets).  storage: the storage range ``(min, max)`` in
+        degrees Celsius, e.g. ``(2, 8)``.  dnd_days: the do-not-dispense window in days before
+        expiry.  dose_form ("tablet") and strength ("10 mg"): optional text.
+        excursion_budget: ``(minutes, max_c)``, the cumulative time allowed out of range up to
+        max_c, or None.  dispensing_days: the days one kit covers (0: not given).
+        Raises InvalidError, NotFoundError (trial), ExistsError, PermissionDenied, MisuseError.
+        """
+        trial = _text("trial", trial)
+        code = _text("code", code)
+        name = _text("name", name)
+        units = _int("units", units)
+        smin, smax = _pair("storage", storage)
+        dnd_days = _int("dnd_days", dnd_days)
+        opts = {
+            "dose_form": _text("dose_form", dose_form, optional=True),
+            "strength": _text("strength", strength, optional=True),
+            "dispensing_days": _int("dispensing_days", dispensing_days),
+        }
+        if excursion_budget is not None:
+            if not isinstance(excursion_budget, (tuple, list)) or len(excursion_budget) != 2:
+                raise InvalidError("excursion_budget: expected a (minutes, max_c) pair, got %s"
+                                   % type(excursion_budget).__name__)
+            opts["excursion_budget_minutes"] = _int("excursion_budget minutes",
+                                                    excursion_budget[0], minimum=0)
+            opts["excursion_max_c"] = _number("excursion_budget max_c", excursion_budget[1])
+        _check(_c.ctm_kittype_add(self._handle(), trial, code, name, units, smin, smax, dnd_days,
+                                  opts))
+
+    def kittypes(self, trial=None):
+        """The kit types of a trial (None: of all trials) as a :class:`Query` of dicts: trial,
+        code, name, dose_form, strength, units, storage_min, storage_max, dnd_days,
+        excursion_budget_minutes, excursion_max, dispensing_days."""
+        trial = _text("trial", trial, optional=True)
+        rc, q = _c.ctm_kittype_list(self._handle(), trial)
+        _check(rc)
+        return Query(self, q)
+
+    def location_add(self, name, range, kind="storage"):
+        """Add a storage location (fridge, freezer, room...).  Audited "location.add".
+
+        range: its temperature range ``(min, max)`` in degrees Celsius.  kind: 1-32 printable
+        characters ("fridge", "freezer", "room"...).
+        Raises InvalidError, ExistsError, PermissionDenied, MisuseError.
+        """
+        name = _text("name", name)
+        lo, hi = _pair("range", range)
+        kind = _text("kind", kind)
+        _check(_c.ctm_location_add(self._handle(), name, kind, lo, hi))
+
+    def locations(self):
+        """The storage locations as a :class:`Query` of dicts: name, kind, min, max, kits (the
+        number of kits there now)."""
+        rc, q = _c.ctm_location_list(self._handle())
+        _check(rc)
+        return Query(self, q)
+
+    # -- receipt of shipments ------------------------------------------------------------------
+
+    def receive(self, trial, shipment, manifest, location, origin=None, date_received=None,
+                excursion=False):
+        """Register an arrived shipment from its manifest (pharmacists and technicians).
+
+        Every kit is created in status "received" at location and stays unusable until
+        :meth:`confirm`.  One audited action "shipment.receive", however many kits.
+
+        manifest: CSV text with the header ``kit_number,kit_type,lot,expiry`` and optional
+        columns ``arm``, ``gtin``, ``serial`` (any order; expiry as YYYY-MM-DD), given as str,
+        bytes, or a path-like object (e.g. :class:`pathlib.Path`) whose file is read.  A plain
+        str is always the manifest text, never a file name.
+        origin: the depot or sponsor.  date_received: a str "YYYY-MM-DD" or a datetime.date
+        (default: today).  excursion: True when the shipment's logger showed an excursion (its
+        kits are quarantined on confirmation).
+
+        A malformed manifest is refused whole (InvalidError naming the line and field) and
+        nothing changes.  Raises InvalidError, NotFoundError (trial, location), ExistsError
+        (shipment), PermissionDenied, FileError (an unreadable manifest file), MisuseError.
+        """
+        trial = _text("trial", trial)
+        shipment = _text("shipment", shipment)
+        data = _manifest(manifest)
+        location = _text("location", location)
+        opts = {
+            "origin": _text("origin", origin, optional=True),
+            "date_received": _date("date_received", date_received, optional=True),
+            "excursion": 1 if excursion else 0,
+        }
+        _check(_c.ctm_receive(self._handle(), trial, shipment, data, location, opts))
+
+    def scan(self, shipment, barcode, damaged=False):
+        """Check one kit of a shipment under receipt.  Audited "shipment.scan" (not repeats).
+
+        barcode: a GS1 element string as the scanner delivers it (or bracketed), whose (21)
+        serial identifies the kit, or a typed kit number.  damaged: the pack is damaged.
+
+        Returns a dict: outcome ("ok": on the manifest and matching; "repeat": already checked,
+        nothing recorded; "mismatch": the scanned lot or expiry differs, recorded; "extra": not
+        on the manifest, recorded), kit_number, detail (a sentence for the pharmacist), checked
+        and expected (kits of the shipment checked so far, and on the manifest).
+        Raises InvalidError (an unreadable barcode, with the reason), NotFoundError (shipment),
+        RuleError (already confirmed), PermissionDenied, MisuseError.
+        """
+        shipment = _text("shipment", shipment)
+        barcode = _text("barcode", barcode)
+        rc, result = _c.ctm_receive_scan(self._handle(), shipment, barcode, 1 if damaged else 0)
+        _check(rc)
+        outcome = result["outcome"]
+        result["outcome"] = SCAN_OUTCOMES.get(outcome, outcome)
+        return result
+
+    def confirm(self, shipment, unchecked_present=False):
+        """Confirm a receipt, e-signed by the logged-in pharmacist ("receipt confirmed").
+
+        Checked kits become "available" (or "quarantined" after a logger excursion or a lot or
+        expiry mismatch), damaged ones "damaged".  unchecked_present: True declares that the
+        kits not scanned were checked by hand and are present; False makes them "missing".
+        Audited "shipment.confirm".  Raises NotFoundError, RuleError (already confirmed),
+        PermissionDenied (pharmacists only), MisuseError.
+        """
+        shipment = _text("shipment", shipment)
+        _check(_c.ctm_receive_confirm(self._handle(), shipment, 1 if unchecked_present else 0))
+
+    def discrepancies(self, shipment):
+        """The discrepancies of a shipment as a :class:`Query` of dicts: kit_number, kind
+        (missing, extra, damaged, lot_mismatch, expiry_mismatch), detail, recorded (ISO time),
+        recorded_by."""
+        shipment = _text("shipment", shipment)
+        rc, q = _c.ctm_receive_discrepancies(self._handle(), shipment)
+        _check(rc)
+        return Query(self, q)
+
+    def shipments(self, trial=None):
+        """The shipments of a trial (None: all) as a :class:`Query` of dicts: number, trial,
+        direction (in/out), origin, destination, date_received, status (receiving, confirmed,
+        sent), kits, checked."""
+        trial = _text("trial", trial, optional=True)
+        rc, q = _c.ctm_shipment_list(self._handle(), trial)
+        _check(rc)
+        return Query(self, q)
+
+    # -- stock ---------------------------------------------------------------------------------
+
+    def kits(self, trial=None, status=None, location=None, lot=None, expiring_within_days=None):
+        """The kits as a :class:`Query` of dicts, ordered by trial and kit number.
+
+        Columns: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else
+        the lot's), status, location, units, arm ("(blinded)" for blinded users in a blinded
+        trial), dispensable (1 when available, not expired and outside the do-not-dispense
+        window today), shipment.  Each argument given filters: status is one of
+        :data:`KIT_STATUSES`; expiring_within_days (>= 0) keeps the kits whose expiry falls
+        within that many days or has passed.  Any logged-in user.
+        """
+        flt = {
+            "trial": _text("trial", trial, optional=True),
+            "status": _text("status", status, optional=True),
+            "location": _text("location", location, optional=True),
+            "lot": _text("lot", lot, optional=True),
+            "expiring_within_days": -1 if expiring_within_days is None else
+            _int("expiring_within_days", expiring_within_days, minimum=0),
+        }
+        rc, q = _c.ctm_kits(self._handle(), flt)
+        _check(rc)
+        return Query(self, q)
+
+    def kit_set_status(self, trial, kit, status, reason):
+        """Change a kit's status by hand, with a mandatory reason.  Audited "kit.status".
+
+        For quarantine, release from quarantine, damaged, missing, found, expired, and reject to
+        pending_destruction; the library's transition table refuses the rest with
+        :class:`RuleError` naming both statuses.  Pharmacists (technicians may quarantine and
+        report damaged or missing kits).
+        Raises InvalidError, NotFoundError, RuleError, PermissionDenied, MisuseError.
+        """
+        trial = _text("trial", trial)
+        kit = _text("kit", kit)
+        status = _text("status", status)
+        reason = _text("reason", reason)
+        _check(_c.ctm_kit_set_status(self._handle(), trial, kit, status, reason))
+
+    def expiry_extend(self, trial, new_expiry, reference, lot=None, kits=None):
+        """Extend the expiry of kits on the sponsor's written instruction (relabelling).
+
+        The kits of lot, or the listed kits (a list of kit numbers), get new_expiry (a str
+        "YYYY-MM-DD" or a datetime.date, later than the current one).  reference: the sponsor's
+        instruction.  E-signed by the pharmacist ("expiry extended"); audited "expiry.extend"
+        as one action.  Raises InvalidError, NotFoundError, RuleError, PermissionDenied,
+        MisuseError.
+        """
+        trial = _text("trial", trial)
+        new_expiry = _date("new_expiry", new_expiry)
+        reference = _text("reference", reference)
+        lot = _text("lot", lot, optional=True)
+        kits = _kits(kits, optional=True)
+        if lot is None and kits is None:
+            raise InvalidError("lot or kits: one of them is required")
+        _check(_c.ctm_expiry_extend(self._handle(), trial, lot, kits, new_expiry, reference))
+
+    def transfer(self, trial, kits, location, reason=None):
+        """Move kits (a list of kit numbers) of a trial to another storage location of the site.
+
+        The location history keeps the times (see :meth:`kit_history`).  Audited "kit.transfer"
+        as one action.  Pharmacists and technicians.  Raises NotFoundError (kit, location),
+        RuleError (a kit not on site), InvalidError, PermissionDenied, MisuseError.
+        """
+        trial = _text("trial", trial)
+        kits = _kits(kits)
+        location = _text("location", location)
+        reason = _text("reason", reason, optional=True)
+        _check(_c.ctm_transfer(self._handle(), trial, kits, location, reason))
+
+    def transfer_out(self, trial, kits, destination, shipment, reason=None):
+        """Send kits (a list of kit numbers) of a trial to another site as outgoing shipment.
+
+        The kits become "in_transit" and leave the site's stock.  Audited "shipment.send".
+        Pharmacists.  Raises NotFoundError, RuleError, ExistsError (shipment), InvalidError,
+        PermissionDenied, MisuseError.
+        """
+        trial = _text("trial", trial)
+        kits = _kits(kits)
+        destination = _text("destination", destination)
+        shipment = _text("shipment", shipment)
+        reason = _text("reason", reason, optional=True)
+        _check(_c.ctm_transfer_out(self._handle(), trial, kits, destination, shipment, reason))
+
+    def kit_history(self, trial, kit):
+        """A kit's locations over time as a :class:`Query` of dicts: location, since, until
+        (None while it is there)."""
+        trial = _text("trial", trial)
+        kit = _text("kit", kit)
+        rc, q = _c.ctm_kit_history(self._handle(), trial, kit)
+        _check(rc)
+        return Query(self, q)
 
 
 # ---------------------------------------------------------------------------------------------
