@@ -9,6 +9,7 @@ Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that 
 VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
 outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
 "OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
+It knows schema versions 1 and 2 (PRAGMA user_version, §1.1) and refuses any other.
 """
 import argparse
 import base64
@@ -23,15 +24,16 @@ import sys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-APPLICATION_ID, SCHEMA_VERSION = 0x43544D31, 1    # §1: "CTM1", schema version 1
-AUDITED = ("site", "users", "credentials")        # §1: schema 1's audited tables
-SECRET = {"credentials"}                          # §1, §3.3: schema 1's only secret table
-SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role"}  # §4.4
+APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
+SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 and 2)
+SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
+                  "shipment.confirm", "expiry.extend"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
-# §1.1: the rows (type, name, tbl_name, sql) of sqlite_master in schema version 1, byte for byte.
-SCHEMA = {
+# §1.1: the rows (type, name, tbl_name, sql) of sqlite_master, byte for byte, per schema version
+# (PRAGMA user_version).  Each version is the previous one's rows plus its migration's rows.
+MIGRATION_1 = [
     ("table", "site", "site", "CREATE TABLE site("
      "  id INTEGER PRIMARY KEY CHECK (id = 1),  name TEXT NOT NULL,  origin TEXT NOT NULL,"
      "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),  created_us INTEGER NOT NULL)"),
@@ -52,7 +54,75 @@ SCHEMA = {
      "  seq INTEGER PRIMARY KEY,  entry BLOB NOT NULL,  checkpoint TEXT,  frontier BLOB)"),
     ("view", "checkpoints", "checkpoints", "CREATE VIEW checkpoints AS"
      "  SELECT seq + 1 AS size, checkpoint AS note FROM ledger WHERE checkpoint IS NOT NULL"),
-}
+]
+
+MIGRATION_2 = [
+    ("table", "trials", "trials", "CREATE TABLE trials("
+     "  id INTEGER PRIMARY KEY,  code TEXT NOT NULL UNIQUE,  title TEXT NOT NULL,"
+     "  sponsor TEXT NOT NULL,  blinded INTEGER NOT NULL CHECK (blinded IN (0, 1)),"
+     "  created_us INTEGER NOT NULL)"),
+    ("index", "sqlite_autoindex_trials_1", "trials", None),
+    ("table", "arms", "arms", "CREATE TABLE arms("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  code TEXT NOT NULL,  ratio INTEGER NOT NULL CHECK (ratio BETWEEN 1 AND 100),"
+     "  UNIQUE (trial_id, code))"),
+    ("index", "sqlite_autoindex_arms_1", "arms", None),
+    ("table", "kit_types", "kit_types", "CREATE TABLE kit_types("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  code TEXT NOT NULL,  name TEXT NOT NULL,  dose_form TEXT,  strength TEXT,"
+     "  units INTEGER NOT NULL CHECK (units > 0),  storage_min_mc INTEGER NOT NULL,"
+     "  storage_max_mc INTEGER NOT NULL,  dnd_days INTEGER NOT NULL CHECK (dnd_days >= 0),"
+     "  budget_minutes INTEGER,  budget_max_mc INTEGER,  dispensing_days INTEGER,"
+     "  UNIQUE (trial_id, code))"),
+    ("index", "sqlite_autoindex_kit_types_1", "kit_types", None),
+    ("table", "locations", "locations", "CREATE TABLE locations("
+     "  id INTEGER PRIMARY KEY,  name TEXT NOT NULL UNIQUE,  kind TEXT NOT NULL,"
+     "  min_mc INTEGER NOT NULL,  max_mc INTEGER NOT NULL)"),
+    ("index", "sqlite_autoindex_locations_1", "locations", None),
+    ("table", "lots", "lots", "CREATE TABLE lots("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),  batch TEXT NOT NULL,"
+     "  expiry TEXT NOT NULL,  gtin TEXT,  UNIQUE (trial_id, batch))"),
+    ("index", "sqlite_autoindex_lots_1", "lots", None),
+    ("table", "shipments", "shipments", "CREATE TABLE shipments("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  number TEXT NOT NULL,  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),"
+     "  origin TEXT,  destination TEXT,  date_received TEXT,  registered_us INTEGER NOT NULL,"
+     "  location_id INTEGER REFERENCES locations(id),"
+     "  excursion INTEGER NOT NULL DEFAULT 0 CHECK (excursion IN (0, 1)),"
+     "  status TEXT NOT NULL CHECK (status IN ('receiving', 'confirmed', 'sent')),"
+     "  UNIQUE (direction, number))"),
+    ("index", "sqlite_autoindex_shipments_1", "shipments", None),
+    ("table", "kits", "kits", "CREATE TABLE kits("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  kit_number TEXT NOT NULL,  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+     "  lot_id INTEGER NOT NULL REFERENCES lots(id),  arm TEXT,  status TEXT NOT NULL,"
+     "  location_id INTEGER REFERENCES locations(id),  units INTEGER NOT NULL CHECK (units >= 0),"
+     "  expiry TEXT,  gtin TEXT,  serial TEXT,  shipment_id INTEGER REFERENCES shipments(id),"
+     "  checked INTEGER NOT NULL DEFAULT 0,  UNIQUE (trial_id, kit_number))"),
+    ("index", "sqlite_autoindex_kits_1", "kits", None),
+    ("index", "kits_by_shipment", "kits", "CREATE INDEX kits_by_shipment ON kits(shipment_id)"),
+    ("index", "kits_by_status", "kits", "CREATE INDEX kits_by_status ON kits(status)"),
+    ("table", "kit_moves", "kit_moves", "CREATE TABLE kit_moves("
+     "  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+     "  from_location_id INTEGER REFERENCES locations(id),"
+     "  to_location_id INTEGER REFERENCES locations(id),  moved_us INTEGER NOT NULL,"
+     "  shipment_id INTEGER REFERENCES shipments(id),  reason TEXT)"),
+    ("index", "kit_moves_by_kit", "kit_moves",
+     "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id)"),
+    ("table", "discrepancies", "discrepancies", "CREATE TABLE discrepancies("
+     "  id INTEGER PRIMARY KEY,  shipment_id INTEGER NOT NULL REFERENCES shipments(id),"
+     "  kit_number TEXT,  kind TEXT NOT NULL CHECK (kind IN ('missing', 'extra', 'damaged',"
+     " 'lot_mismatch',    'expiry_mismatch')),  detail TEXT NOT NULL,"
+     "  recorded_us INTEGER NOT NULL,  recorded_by TEXT NOT NULL)"),  # 4 spaces: a C line break
+]
+
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2}
+
+def audited(schema):
+    """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""
+    return [name for kind, name, _, _ in schema
+            if kind == "table" and name != "ledger" and not name.startswith("sqlite_")]
 
 class Fail(Exception):
     """A verification failure, located by seq, table and key where known."""
@@ -184,8 +254,10 @@ def encode(v):
 
 def show(enc):
     """A value for messages."""
-    if enc[0] == INT:
-        return str(struct.unpack(">q", enc[1:])[0])
+    if enc[0] == NULL:
+        return "NULL"
+    if enc[0] in (INT, REAL):
+        return str(struct.unpack(">q" if enc[0] == INT else ">d", enc[1:])[0])
     if enc[0] == TEXT:
         return enc[5:].decode()[:60]
     return "0x" + enc[1:].hex()[:64]
@@ -272,23 +344,28 @@ class Frontier:
 # ---- §8 verification -------------------------------------------------------------------------
 
 def check_schema(db):
-    """§8 step 3: a libctm database of schema version 1 whose sqlite_master is exactly §1.1."""
+    """§8 step 3: a libctm database whose sqlite_master is exactly §1.1's list for its schema
+    version (PRAGMA user_version); returns that list."""
     if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
         raise Fail("not a libctm database (application_id)")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version != SCHEMA_VERSION:
-        raise Fail("schema version %d; this verifier knows version %d" % (version, SCHEMA_VERSION))
+    if version not in SCHEMAS:
+        raise Fail("schema version %d is unknown to this verifier (it knows versions %s): verify "
+                   "with a verifier that knows it" % (version, ", ".join(map(str, SCHEMAS))))
+    expected = set(SCHEMAS[version])
     live = {tuple(None if v is None else bytes(v).decode(errors="replace") for v in row)
             for row in db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")}
-    for rows, others, what in ((live, SCHEMA, "added or changed outside libctm"),
-                               (SCHEMA, live, "missing or changed")):
+    for rows, others, what in ((live, expected, "added or changed outside libctm"),
+                               (expected, live, "missing or changed")):
         for row in sorted(rows - others, key=str):
             raise Fail(what, None, "schema", "%s %s" % row[:2])
+    return SCHEMAS[version]
 
-def audited_tables(db):
+def audited_tables(db, schema):
     """§1: {table: [(column, is_pk), ...]} in column order, read from the checked schema."""
     return {t: [(bytes(r[1]).decode(), r[5] > 0)
-                for r in db.execute("SELECT * FROM pragma_table_info(?)", (t,))] for t in AUDITED}
+                for r in db.execute("SELECT * FROM pragma_table_info(?)", (t,))]
+            for t in audited(schema)}
 
 def apply_change(replay, tables, seq, table, op, cols):
     """§8 step 5: replay one row change, checking the recorded old values."""
@@ -430,8 +507,7 @@ def verify(path, vkey, held_note=None):
     try:
         db.text_factory = TextBytes
         db.execute("BEGIN")                                            # one snapshot for everything
-        check_schema(db)                                               # step 3
-        tables = audited_tables(db)
+        tables = audited_tables(db, check_schema(db))                  # step 3
         frontier, replay, checked, esigs = walk(db, tables, name, pub, held)  # steps 4 to 8
         rows = compare_tables(db, tables, replay)                      # step 9
     finally:

@@ -320,8 +320,10 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
  * written by something else. */
 static int needs_esig(const ctm__entry *e)
 {
-    static const char *const signed_actions[] = {"site.init", "user.add", "user.disable",
-                                                 "user.enable", "user.role", NULL};
+    static const char *const signed_actions[] = {"site.init",        "user.add",
+                                                 "user.disable",     "user.enable",
+                                                 "user.role",        "shipment.confirm",
+                                                 "expiry.extend",    NULL};
     for (int i = 0; signed_actions[i] != NULL; i++)
         if (strcmp(e->action, signed_actions[i]) == 0)
             return 1;

@@ -277,22 +277,91 @@ def test_rejects_a_changed_and_a_removed_schema_object(site):
     assert res.result["failed_key"] == "view checkpoints"
 
 
-def test_the_documented_schema_is_the_schema_libctm_makes(site):
-    """audit-format.md 1.1 lists sqlite_master byte for byte; verify_ledger.py compares with it."""
-    doc = DOC.read_text(encoding="utf-8")
-    block = re.search(r"\n```\n(table\|site\|.*?)\n```\n", doc, re.S).group(1)
-    documented = set()
-    for line in block.split("\n"):
-        kind, name, tbl_name, sql = line.split("|", 3)
-        documented.add((kind, name, tbl_name, sql or None))
-    with sqlite3.connect(site["path"]) as c:
-        live = set(c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
-    c.close()
-    assert documented == live
+def load_script():
     spec = importlib.util.spec_from_file_location("verify_ledger", SCRIPT)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.SCHEMA == live
+    return script
+
+
+def documented_schemas():
+    """audit-format.md 1.1: {version: [(type, name, tbl_name, sql), ...]} from its row blocks."""
+    doc = DOC.read_text(encoding="utf-8")
+    schemas = {}
+    for version, block in re.findall(r"\n\*\*Schema version (\d+)\*\*[^\n]*\n\n```\n(.*?)\n```\n",
+                                     doc, re.S):
+        rows = []
+        for line in block.split("\n"):
+            kind, name, tbl_name, sql = line.split("|", 3)
+            rows.append((kind, name, tbl_name, sql or None))
+        schemas[int(version)] = rows
+    return schemas
+
+
+def test_the_documented_schema_is_the_schema_libctm_makes(site):
+    """audit-format.md 1.1 lists sqlite_master byte for byte per schema version; verify_ledger.py
+    compares with the list of the database's version.  libctm makes only the newest version, whose
+    rows begin with the older versions' rows (migrations only append)."""
+    documented = documented_schemas()
+    script = load_script()
+    with sqlite3.connect(site["path"]) as c:
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+        live = live.fetchall()
+    c.close()
+    assert version == 2 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2]
+    assert documented[2] == live
+    assert script.SCHEMAS[2] == live
+    assert documented[1] == script.SCHEMAS[1] == live[:len(documented[1])]
+    assert [r[1] for r in documented[1]][-1] == "checkpoints"  # version 1 ends with its view
+    assert script.audited(script.SCHEMAS[2]) == [
+        "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
+        "shipments", "kits", "kit_moves", "discrepancies"]
+
+
+def test_accepts_a_database_of_schema_version_1(site):
+    """A database whose ledger touches only version 1's tables, taken back to version 1 by
+    dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
+    drops = ["DROP TABLE %s" % t for t in ("discrepancies", "kit_moves", "kits", "shipments",
+                                           "lots", "locations", "kit_types", "arms", "trials")]
+    path = tampered(site, "v1.db", *drops, "PRAGMA user_version = 1")
+    rc, out = independent(path, site["vkey"])
+    assert rc == 0 and out.startswith("OK: %d entries" % site["size"]), out
+    # version 1's schema with version 2's number is missing tables
+    path = tampered(site, "v1as2.db", *drops)
+    rc, out = independent(path, site["vkey"])
+    assert rc == 1 and "table schema, key " in out and "missing or changed" in out, out
+    # version 2's schema with version 1's number has tables version 1 does not know
+    path = tampered(site, "v2as1.db", "PRAGMA user_version = 1")
+    rc, out = independent(path, site["vkey"])
+    assert rc == 1 and "added or changed outside libctm" in out, out
+
+
+def test_refuses_a_schema_version_it_does_not_know(site):
+    for version in (3, 0):
+        path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
+        rc, out = independent(path, site["vkey"])
+        assert rc == 1, out
+        assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
+                       "1, 2): verify with a verifier that knows it" % version), out
+    with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
+        ctm.open(str(site["tmp"] / "v3.db"))
+
+
+def test_values_of_every_storage_class_encode_as_documented():
+    """audit-format.md 2.1: what the replay and the live rows are compared by."""
+    script = load_script()
+    assert script.encode(None) == b"\x01"
+    assert script.encode(-2) == b"\x02" + (-2).to_bytes(8, "big", signed=True)
+    assert script.encode(1.5) == b"\x03" + bytes.fromhex("3ff8000000000000")
+    assert script.encode(1.0) != script.encode(1)                 # REAL 1.0 is not INT 1
+    assert script.encode(-0.0) != script.encode(0.0)
+    assert script.encode("2027-01-31") == b"\x04\x00\x00\x00\x0a2027-01-31"
+    assert script.encode(b"ab") == b"\x05\x00\x00\x00\x02ab"
+    assert script.encode("ab") != script.encode(b"ab")            # TEXT is not BLOB
+    assert script.show(script.encode(None)) == "NULL"
+    assert script.show(script.encode(2.5)) == "2.5"
 
 
 def test_rejects_a_wrong_verifier_key(site):
@@ -303,3 +372,96 @@ def test_rejects_a_wrong_verifier_key(site):
     ok, res = libctm_verify(site["path"], vkey)
     assert rc == 1 and not ok, out
 
+
+
+# ---- schema version 2: trials and stock --------------------------------------------------------
+
+TRIAL, KIT_TYPE, PHARM, PHARM_PW = "CT-IV-1", "KT-5MG", "phil", "phil-password-12"
+ARMS = ("VERUM", "PLACEBO")
+
+
+@pytest.fixture(scope="module")
+def stock_site(tmp_path_factory):
+    """A database with every table of schema version 2 filled through the ctm package: a blinded
+    trial with arms, kit types (one with NULL optional columns), locations, a shipment received,
+    scanned (ok, damaged, extra), confirmed with kits missing, kits transferred, set to
+    quarantine and relabelled."""
+    needed = ("trial_add", "kittype_add", "location_add", "receive", "scan", "confirm",
+              "transfer", "kit_set_status", "expiry_extend")
+    missing = [m for m in needed if not hasattr(ctm.Database, m)]
+    if missing:
+        pytest.skip("the ctm package has no stock methods yet (%s)" % ", ".join(missing))
+    tmp = tmp_path_factory.mktemp("independent-stock")
+    path = str(tmp / "stock.db")
+    d = ctm.init(path, "Independent Stock Site", ADMIN, ADMIN_PW)
+    d.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True, printed_name="Phil Pharmacist")
+    d.logout()
+    d.login(PHARM, PHARM_PW)
+    d.trial_add(TRIAL, "A blinded trial", "Sponsor AB", {a: 1 for a in ARMS}, blinded=True)
+    d.trial_add("OPEN-IV", "An open trial", "Academic Sponsor", "A:2,B:1")
+    d.kittype_add(TRIAL, KIT_TYPE, "Zoltrax 5 mg", 30, storage=(2, 8), dnd_days=30,
+                  dose_form="tablet", strength="5 mg", excursion_budget=(1440, 15.5),
+                  dispensing_days=28)
+    d.kittype_add("OPEN-IV", "BULK", "Open product", 100, (15, 25))  # NULL dose_form, strength...
+    d.location_add("FRIDGE-1", (2, 8), kind="fridge")
+    d.location_add("FRIDGE-2", (2.5, 7.75), kind="fridge")
+    lines = ["kit_number,kit_type,lot,expiry,arm,serial"]
+    for i in range(1, 9):
+        lines.append("K%03d,%s,LOT-%s,2031-0%d-15,%s,%s" % (
+            i, KIT_TYPE, "A" if i <= 4 else "B", 1 if i <= 4 else 2, ARMS[i % 2],
+            "K%03d" % i if i % 2 else ""))  # every other kit without serial: NULL
+    d.receive(TRIAL, "S1", "\n".join(lines) + "\n", "FRIDGE-1", origin="Central Depot")
+    for i in range(1, 6):
+        d.scan("S1", "K%03d" % i, damaged=(i == 5))
+    d.scan("S1", "K999")                                   # not on the manifest: extra
+    d.confirm("S1")                                        # K006-K008 missing
+    d.transfer(TRIAL, ["K001", "K002"], "FRIDGE-2", reason="fridge defrost")
+    d.kit_set_status(TRIAL, "K003", "quarantined", "temperature check")
+    d.expiry_extend(TRIAL, "2032-01-15", "Sponsor letter 7", lot="LOT-A")
+    vkey, size = d.vkey(), d.size
+    statuses = {k["kit_number"]: k["status"] for k in d.kits(trial=TRIAL)}
+    d.close()
+    return {"path": path, "vkey": vkey, "size": size, "tmp": tmp, "statuses": statuses}
+
+
+def test_accepts_a_database_with_trials_and_stock(stock_site):
+    s = stock_site
+    assert s["statuses"]["K001"] == "available" and s["statuses"]["K006"] == "missing"
+    with sqlite3.connect(s["path"]) as c:
+        counts = {t: c.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in (
+            "trials", "arms", "kit_types", "locations", "lots", "shipments", "kits", "kit_moves",
+            "discrepancies")}
+        nulls = c.execute("SELECT count(*) FROM kits WHERE serial IS NULL").fetchone()[0]
+        kt_nulls = c.execute("SELECT count(*) FROM kit_types WHERE dose_form IS NULL").fetchone()
+    c.close()
+    assert all(counts.values()), counts                 # every new table has rows
+    assert nulls > 0 and kt_nulls[0] == 1               # NULL values go through the replay
+    rc, out, ok, res = both(s, s["path"])
+    assert rc == 0 and ok, (out, str(res))
+    m = re.fullmatch(r"OK: (\d+) entries, (\d+) checkpoints, (\d+) e-signatures, (\d+) rows; "
+                     r"root ([0-9a-f]{64})", out)
+    assert m, out
+    assert int(m.group(1)) == res["entries"] == s["size"]
+    assert int(m.group(4)) == res["rows"] >= sum(counts.values())
+    assert m.group(5) == res["root_hex"]
+
+
+@pytest.mark.parametrize("table, sql", [
+    ("kits", "UPDATE kits SET status = 'available' WHERE kit_number = 'K003'"),
+    ("kits", "UPDATE kits SET arm = CASE arm WHEN 'VERUM' THEN 'PLACEBO' ELSE 'VERUM' END"
+             " WHERE kit_number = 'K002'"),
+    ("kits", "UPDATE kits SET serial = 'K002' WHERE kit_number = 'K002'"),     # NULL -> TEXT
+    ("kits", "UPDATE kits SET units = 29.5 WHERE kit_number = 'K001'"),        # INT -> REAL
+    ("kit_moves", "DELETE FROM kit_moves WHERE id = (SELECT max(id) FROM kit_moves)"),
+    ("locations", "UPDATE locations SET max_mc = 25000 WHERE name = 'FRIDGE-2'"),
+    ("discrepancies", "INSERT INTO discrepancies(shipment_id, kit_number, kind, detail,"
+                      " recorded_us, recorded_by) SELECT shipment_id, kit_number, kind, detail,"
+                      " recorded_us, recorded_by FROM discrepancies LIMIT 1"),
+], ids=["status", "arm", "null", "real", "kit_moves", "locations", "discrepancies"])
+def test_rejects_stock_changed_with_sqlite3(stock_site, table, sql):
+    path = tampered(stock_site, "stock-%d.db" % abs(hash(sql)), sql)
+    out, res = assert_both_reject(stock_site, path)
+    assert ("table %s, key id=" % table) in out, out
+    assert res.result["failed_table"] == table
+    for arm in ARMS:                                    # failures name keys, never values
+        assert arm not in out
