@@ -177,6 +177,8 @@ static int ai_predefined(const char *ai)
 
 /* ---- messages ---- */
 
+#define SHOWN_MAX 200 /* 40 characters of at most 4 bytes each, and "..." */
+
 /* Text for a message: at most 40 characters of p[0..n), GS as <GS>, other non-printable bytes
  * as \xNN, so that a message never carries control bytes. */
 static const char *shown(char *buf, size_t size, const char *p, size_t n)
@@ -194,12 +196,17 @@ static const char *shown(char *buf, size_t size, const char *p, size_t n)
         else if (c < 0x20 || c >= 0x7f)
             at += (size_t)snprintf(buf + at, size - at, "\\x%02x", c);
         else
-            buf[at++] = (char)c, buf[at] = '\0';
+            at += (size_t)snprintf(buf + at, size - at, "%c", c);
     }
     return buf;
 }
 
-#define SHOWN_MAX 200 /* 40 characters of 4 bytes each and "..." */
+/* A rejection that shows the input from p on. */
+static int reject_at(const char *what, const char *p)
+{
+    char s[SHOWN_MAX];
+    return ctm__err(CTM_EINVAL, "GS1: %s at %s", what, shown(s, sizeof s, p, strlen(p)));
+}
 
 static int reject_value(const struct gs1_ai *ai, const char *v, size_t n, const char *reason)
 {
@@ -357,7 +364,7 @@ struct gs1_cursor {
     int reference; /* year around which two-digit years are resolved */
 };
 
-/* Whether the value being read ends at c. */
+/* Whether the value being read ends at p. */
 static int ends_value(const struct gs1_cursor *c, const char *p)
 {
     return *p == '\0' || *p == GS1_GS || (c->bracketed && *p == '(');
@@ -366,12 +373,10 @@ static int ends_value(const struct gs1_cursor *c, const char *p)
 /* "(01)": the AI in brackets. */
 static int read_bracketed_ai(struct gs1_cursor *c, struct gs1_ai *ai)
 {
-    char s[SHOWN_MAX];
     const char *start = c->p + 1;
     size_t n = strcspn(start, ")");
     if (start[n] != ')' || n < 2 || n > 4 || strspn(start, "0123456789") != n)
-        return ctm__err(CTM_EINVAL, "GS1: no AI in brackets at %s",
-                        shown(s, sizeof s, c->p, strlen(c->p)));
+        return reject_at("no AI in brackets", c->p);
     if (!ai_find(start, n, ai))
         return ctm__err(CTM_EINVAL, "GS1 (%.*s): unknown AI", (int)n, start);
     c->p = start + n + 1;
@@ -382,7 +387,6 @@ static int read_bracketed_ai(struct gs1_cursor *c, struct gs1_ai *ai)
 /* A bare AI: GS1 AIs are two to four digits and none is a prefix of another. */
 static int read_bare_ai(struct gs1_cursor *c, struct gs1_ai *ai)
 {
-    char s[SHOWN_MAX];
     size_t digits = strspn(c->p, "0123456789");
     for (size_t n = 2; n <= digits && n <= 4; n++) {
         if (ai_find(c->p, n, ai)) {
@@ -391,10 +395,9 @@ static int read_bare_ai(struct gs1_cursor *c, struct gs1_ai *ai)
         }
     }
     if (*c->p == GS1_GS)
-        return ctm__err(CTM_EINVAL, "GS1: an empty element (two separators) at %s",
-                        shown(s, sizeof s, c->p, strlen(c->p)));
+        return reject_at("an empty element (two separators)", c->p);
     if (digits < 2)
-        return ctm__err(CTM_EINVAL, "GS1: no AI at %s", shown(s, sizeof s, c->p, strlen(c->p)));
+        return reject_at("no AI", c->p);
     return ctm__err(CTM_EINVAL, "GS1 (%.*s): unknown AI", digits < 4 ? (int)digits : 4, c->p);
 }
 
@@ -427,11 +430,12 @@ static const char *field_get(const ctm_gs1 *g, const char *ai)
 /* Record a field; the same AI again must carry the same value, and is then kept once. */
 static int add_field(ctm_gs1 *g, const struct gs1_ai *ai, const char *v, size_t n)
 {
-    char a[SHOWN_MAX], b[SHOWN_MAX];
     const char *known = field_get(g, ai->ai);
-    if (known && strcmp(known, v) != 0)
+    if (known && strcmp(known, v) != 0) {
+        char a[SHOWN_MAX], b[SHOWN_MAX];
         return ctm__err(CTM_EINVAL, "GS1 (%s): given twice, as %s and as %s", ai->ai,
                         shown(a, sizeof a, known, strlen(known)), shown(b, sizeof b, v, n));
+    }
     if (known)
         return CTM_OK;
     if (g->n >= GS1_MAX_FIELDS)
@@ -444,8 +448,8 @@ static int add_field(ctm_gs1 *g, const struct gs1_ai *ai, const char *v, size_t 
 
 static int parse_element(struct gs1_cursor *c, ctm_gs1 *g)
 {
-    struct gs1_ai ai;
-    size_t n;
+    struct gs1_ai ai = { "", 0, 0, 0 };
+    size_t n = 0;
     int rc = *c->p == '(' ? read_bracketed_ai(c, &ai) : read_bare_ai(c, &ai);
     if (rc != CTM_OK)
         return rc;
@@ -528,12 +532,12 @@ int ctm__gs1_parse_at(ctm_gs1 **out, const char *input, int reference_year)
 {
     ctm__clear_error();
     if (out == NULL)
-        return ctm__err(CTM_EMISUSE, "GS1: no place for the result");
+        return ctm__err(CTM_EINVAL, "GS1: out: NULL");
     *out = NULL;
     if (input == NULL)
         return ctm__err(CTM_EINVAL, "GS1: no input");
     if (reference_year < 1000 || reference_year > 9899)
-        return ctm__err(CTM_EMISUSE, "GS1: reference year %d out of range", reference_year);
+        return ctm__err(CTM_EINVAL, "GS1: reference year %d out of range", reference_year);
     if (strnlen(input, GS1_MAX_INPUT + 1) > GS1_MAX_INPUT)
         return ctm__err(CTM_EINVAL, "GS1: more than %d bytes", GS1_MAX_INPUT);
     struct gs1_cursor c = { input, 0, reference_year };
@@ -653,9 +657,11 @@ static size_t render_json(char *out, const ctm_gs1 *g)
 int ctm_gs1_json(char **json, const ctm_gs1 *g)
 {
     ctm__clear_error();
-    if (json == NULL || g == NULL)
-        return ctm__err(CTM_EMISUSE, "GS1 JSON: no parse or no place for the result");
+    if (json == NULL)
+        return ctm__err(CTM_EINVAL, "GS1 JSON: json: NULL");
     *json = NULL;
+    if (g == NULL)
+        return ctm__err(CTM_EINVAL, "GS1 JSON: no parse");
     size_t n = render_json(NULL, g);
     char *buf = malloc(n + 1);
     if (buf == NULL)

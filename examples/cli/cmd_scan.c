@@ -1,0 +1,87 @@
+/*
+ * cmd_scan.c - `ctm scan`: what the library reads in a GS1 element string (no database, no login).
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What a pharmacist calls the AIs on a pack; other AIs show their number only. */
+static const struct {
+    const char *ai, *name;
+} ai_names[] = {
+    { "00", "SSCC" },           { "01", "GTIN" },             { "02", "contained GTIN" },
+    { "03", "GTIN (to order)" }, { "10", "batch/lot" },       { "11", "production date" },
+    { "12", "due date" },       { "13", "packaging date" },   { "15", "best before" },
+    { "16", "sell by" },        { "17", "expiry" },           { "20", "variant" },
+    { "21", "serial" },         { "22", "consumer variant" }, { "240", "additional ID" },
+    { "241", "customer part" }, { "250", "secondary serial" }, { "30", "count" },
+    { "37", "count of items" }, { "400", "order number" },    { "7003", "expiry date/time" },
+    { "7240", "protocol" },
+};
+
+static const char *ai_name(const char *ai)
+{
+    for (size_t i = 0; i < sizeof ai_names / sizeof ai_names[0]; i++) {
+        if (strcmp(ai_names[i].ai, ai) == 0)
+            return ai_names[i].name;
+    }
+    return "";
+}
+
+/* The argument with "<GS>" and "\x1d" (as typed for the separator a scanner sends) made the GS
+ * byte; malloc'd, NULL when out of memory. */
+static char *unescape_gs(const char *arg)
+{
+    char *out = malloc(strlen(arg) + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    while (*arg) {
+        if (strncmp(arg, "<GS>", 4) == 0 || strncmp(arg, "\\x1d", 4) == 0 ||
+            strncmp(arg, "\\x1D", 4) == 0) {
+            *o++ = 0x1d;
+            arg += 4;
+        } else {
+            *o++ = *arg++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void print_fields(const ctm_gs1 *g)
+{
+    for (int i = 0; i < ctm_gs1_count(g); i++) {
+        char ai[8];
+        snprintf(ai, sizeof ai, "(%s)", ctm_gs1_ai(g, i));
+        printf("%-6s  %-17s  ", ai, ai_name(ctm_gs1_ai(g, i)));
+        cli_put_display(stdout, ctm_gs1_value(g, i));
+        putchar('\n');
+    }
+    const char *expiry = ctm_gs1_expiry(g);
+    printf("\nExpiry: %s\n", expiry ? expiry : "none in the barcode");
+}
+
+int cmd_scan(struct cli_session *s, const struct cli_args *a)
+{
+    (void)s;
+    ctm_gs1 *g = NULL;
+    char *input = unescape_gs(a->pos[0]);
+    if (input == NULL)
+        return cli_fail("out of memory");
+    int rc = ctm_gs1_parse(&g, input);
+    free(input);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    if (cli_flag(a, "json")) {
+        char *json = NULL;
+        rc = ctm_gs1_json(&json, g);
+        if (rc == CTM_OK)
+            printf("%s\n", json);
+        ctm_free(json);
+    } else {
+        print_fields(g);
+    }
+    ctm_gs1_free(g);
+    return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
+}
