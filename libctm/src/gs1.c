@@ -221,7 +221,7 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int in_cset82(unsigned char c)
+int ctm__gs1_cset82_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
            (c != '\0' && strchr("!\"%&'()*+,-./:;<=>?_", c) != NULL);
@@ -230,17 +230,6 @@ static int in_cset82(unsigned char c)
 static int two_digits(const char *p)
 {
     return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-static int is_leap(int year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int days_in_month(int year, int month)
-{
-    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    return month == 2 && is_leap(year) ? 29 : days[month - 1];
 }
 
 /* GS1 General Specifications 7.12: the century that puts a two-digit year within
@@ -269,7 +258,7 @@ static int check_date(const struct gs1_ai *ai, const char *v, size_t n, int day0
         snprintf(why, sizeof why, "month %02d", *month);
         return reject_value(ai, v, n, why);
     }
-    int last = days_in_month(*year, *month);
+    int last = ctm__days_in_month(*year, *month);
     if (*day == 0 && day00_ok) {
         *day = last;
         return CTM_OK;
@@ -281,7 +270,7 @@ static int check_date(const struct gs1_ai *ai, const char *v, size_t n, int day0
     return CTM_OK;
 }
 
-static int check_digit_ok(const char *v, size_t n, char *expected)
+int ctm__gs1_check_digit(const char *v, size_t n, char *expected)
 {
     int sum = 0;
     for (size_t i = 0; i + 1 < n; i++) {
@@ -313,7 +302,7 @@ static int check_characters(const struct gs1_ai *ai, const char *v, size_t n)
 {
     char why[96], c[SHOWN_MAX];
     for (size_t i = 0; i < n; i++) {
-        int ok = ai->kind == GS1_CSET82 ? in_cset82((unsigned char)v[i]) : is_digit(v[i]);
+        int ok = ai->kind == GS1_CSET82 ? ctm__gs1_cset82_char((unsigned char)v[i]) : is_digit(v[i]);
         if (ok)
             continue;
         snprintf(why, sizeof why, "'%s' is %s", shown(c, sizeof c, v + i, 1),
@@ -334,7 +323,7 @@ static int check_value(const struct gs1_ai *ai, const char *v, size_t n, int ref
     char expected, why[96];
     switch (ai->kind) {
     case GS1_CHECKED:
-        if (check_digit_ok(v, n, &expected))
+        if (ctm__gs1_check_digit(v, n, &expected))
             return CTM_OK;
         snprintf(why, sizeof why, "bad check digit %c (expected %c)", v[n - 1], expected);
         return reject_value(ai, v, n, why);
@@ -519,7 +508,7 @@ static void resolve_expiry(ctm_gs1 *g, int reference)
     int year = full_year(two_digits(v), reference), month = two_digits(v + 2);
     int day = two_digits(v + 4);
     if (day == 0)
-        day = days_in_month(year, month);
+        day = ctm__days_in_month(year, month);
     put_digits(g->expiry, year, 4);
     g->expiry[4] = '-';
     put_digits(g->expiry + 5, month, 2);

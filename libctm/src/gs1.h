@@ -9,4 +9,11 @@
  * UTC year, so that tests do not depend on the day they run.  reference_year: 1000..9899. */
 int ctm__gs1_parse_at(ctm_gs1 **out, const char *input, int reference_year);
 
+/* Non-zero when c is in GS1 AI encodable character set 82 (manifests check lots with it). */
+int ctm__gs1_cset82_char(unsigned char c);
+
+/* Non-zero when the n digits at v end in their GS1 mod-10 check digit (GTIN-8/12/13/14, SSCC);
+ * *expected receives the digit that would be right. */
+int ctm__gs1_check_digit(const char *v, size_t n, char *expected);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "gs1.h"
 #include "manifest.h"
 
 #define MANIFEST_MAX_LINE 4096     /* bytes per line, line end excluded */
@@ -80,6 +81,7 @@ typedef struct parser {
     ctm__manifest *m;
     arena_block *arena;
     size_t first_block;
+    size_t expect_rows;            /* lines in the text, capped: the first size of rows and set */
     size_t rows_cap;
     uint64_t line;                 /* the line being parsed, 1-based */
     size_t ncols;
@@ -273,30 +275,17 @@ static int only_alnum_and(const char *s, size_t n, const char *extra)
     return 1;
 }
 
-/* GS1 AI encodable character set 82 and the GS1 mod-10 check digit.  gs1.c keeps its own copies
- * static; should gs1.h export them (ctm__gs1_cset82, ctm__gs1_check_digit_ok), use those. */
 static int gs1_cset82(const char *s, size_t n)
 {
-    return only_alnum_and(s, n, "!\"%&'()*+,-./:;<=>?_");
-}
-
-static int gs1_check_digit_ok(const char *digits, size_t n)
-{
-    int sum = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        sum += (digits[i] - '0') * ((n - 1 - i) % 2 == 1 ? 3 : 1); /* 3 next to the check digit */
-    return digits[n - 1] - '0' == (10 - sum % 10) % 10;
-}
-
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!ctm__gs1_cset82_char((unsigned char)s[i]))
+            return 0;
+    return 1;
 }
 
 /* NULL and "YYYY-MM-DD" in out when s is a good expiry; otherwise what is wrong. */
 static const char *expiry_problem(const char *s, size_t n, char out[11])
 {
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     static const char *const form = "not a date in the form YYYY-MM-DD or YYYYMMDD";
     char d[8];
 
@@ -317,7 +306,7 @@ static const char *expiry_problem(const char *s, size_t n, char out[11])
     int dd = (d[6] - '0') * 10 + (d[7] - '0');
     if (y < 2000 || y > 2099)
         return "year outside 2000-2099";
-    if (mo < 1 || mo > 12 || dd < 1 || dd > mdays[mo - 1] + (mo == 2 && is_leap(y)))
+    if (mo < 1 || mo > 12 || dd < 1 || dd > ctm__days_in_month(y, mo))
         return "not a real calendar date";
     memcpy(out, d, 4);
     out[4] = '-';
@@ -354,7 +343,8 @@ static const char *field_problem(enum column c, const char *s, size_t n, char ex
     case COL_GTIN:
         if (n != 14 || strspn(s, "0123456789") != n)
             return "not 14 digits";
-        return gs1_check_digit_ok(s, n) ? NULL : "wrong check digit";
+        char expected;
+        return ctm__gs1_check_digit(s, n, &expected) ? NULL : "wrong check digit";
     default:
         return "unknown column";
     }
@@ -372,7 +362,10 @@ static uint32_t kit_hash(const char *s)
 
 static int set_grow(parser *p)
 {
-    size_t cap = p->set_cap == 0 ? 1024 : p->set_cap * 2;
+    size_t cap = p->set_cap * 2;
+    if (cap == 0)
+        for (cap = 1024; cap < p->expect_rows * 2; cap *= 2)
+            ;
     uint64_t *set = calloc(cap, sizeof *set);
     if (set == NULL)
         return CTM_ENOMEM;
@@ -419,7 +412,7 @@ static int row_append(parser *p, const ctm__manifest_row *r)
 {
     ctm__manifest *m = p->m;
     if (m->n == p->rows_cap) {
-        size_t cap = p->rows_cap == 0 ? 1024 : p->rows_cap * 2;
+        size_t cap = p->rows_cap == 0 ? p->expect_rows : p->rows_cap * 2;
         ctm__manifest_row *rows = realloc(m->rows, cap * sizeof *rows);
         if (rows == NULL)
             return ctm__err(CTM_ENOMEM, "manifest: out of memory");
@@ -437,6 +430,20 @@ static int split_error(const parser *p, size_t pos, const char *why)
                         column_names[p->col_at[pos]], why);
     return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": field %zu beyond the header's %zu: %s",
                     p->line, pos + 1, p->ncols, why);
+}
+
+static int duplicate_error(const parser *p, const field *kit, uint32_t first_line)
+{
+    char q[MANIFEST_QUOTE_MAX * 4 + 8];
+
+    if (p->m->has_arm)
+        return ctm__err(CTM_EINVAL,
+                        "manifest line %" PRIu64 ", field kit_number: repeats line %" PRIu32,
+                        p->line, first_line);
+    quote_value(q, kit->s, kit->len);
+    return ctm__err(CTM_EINVAL,
+                    "manifest line %" PRIu64 ", field kit_number: %s repeats line %" PRIu32,
+                    p->line, q, first_line);
 }
 
 static int parse_row(parser *p, const char *s, size_t n)
@@ -481,20 +488,10 @@ static int parse_row(parser *p, const char *s, size_t n)
         .gtin = value[COL_GTIN],
         .serial = value[COL_SERIAL],
     };
-    if (set_add(p, r.kit_number, &dup) != CTM_OK)
+    if (set_add(p, f[p->pos_of[COL_KIT_NUMBER]].s, &dup) != CTM_OK)
         return ctm__err(CTM_ENOMEM, "manifest: out of memory");
-    if (dup != SIZE_MAX) {
-        const field *k = &f[p->pos_of[COL_KIT_NUMBER]];
-        char q[MANIFEST_QUOTE_MAX * 4 + 8];
-        if (p->m->has_arm)
-            return ctm__err(CTM_EINVAL,
-                            "manifest line %" PRIu64 ", field kit_number: repeats line %" PRIu32,
-                            p->line, p->m->rows[dup].line);
-        quote_value(q, k->s, k->len);
-        return ctm__err(CTM_EINVAL,
-                        "manifest line %" PRIu64 ", field kit_number: %s repeats line %" PRIu32,
-                        p->line, q, p->m->rows[dup].line);
-    }
+    if (dup != SIZE_MAX)
+        return duplicate_error(p, &f[p->pos_of[COL_KIT_NUMBER]], p->m->rows[dup].line);
     int rc = row_append(p, &r);
     if (rc != CTM_OK)
         return rc;
@@ -521,7 +518,6 @@ static int parse_text(parser *p, const char *text, size_t len)
 {
     size_t pos = 0;
     uint64_t blank = 0; /* the first blank line after the header, 0 if none yet */
-    int rc;
 
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
         pos = 3;
@@ -533,7 +529,8 @@ static int parse_text(parser *p, const char *text, size_t len)
         if (nl != NULL && n > 0 && s[n - 1] == '\r')
             n--;
         p->line++;
-        if ((rc = line_error(p, s, n)) != CTM_OK)
+        int rc = line_error(p, s, n);
+        if (rc != CTM_OK)
             return rc;
         if (n == 0) {
             if (p->line == 1)
@@ -570,8 +567,15 @@ int ctm__manifest_parse(ctm__manifest *m, const char *text, size_t len)
         return ctm__err(CTM_EINVAL, "manifest: empty (no header)");
     memset(&p, 0, sizeof p);
     p.m = m;
-    /* Decoded fields never outgrow their line, so one block of the text's size holds nearly all. */
-    p.first_block = len + 1 + 11 + 64;
+    /* Sizing rows, set and arena from the line count up front spares the rehashing and copying
+     * of growth.  A decoded line never outgrows its text by more than its 11-byte expiry, so
+     * the first arena block normally holds everything. */
+    p.expect_rows = 1;
+    for (const char *at = text, *end = text + len;
+         p.expect_rows <= MANIFEST_MAX_KITS && (at = memchr(at, '\n', (size_t)(end - at))) != NULL;
+         at++)
+        p.expect_rows++;
+    p.first_block = len + 12 * p.expect_rows + 64;
     rc = parse_text(&p, text, len);
     free(p.set);
     m->arena_ = p.arena;
