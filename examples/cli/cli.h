@@ -18,7 +18,7 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 #define CLI_MAX_OPTS 8
-#define CLI_MAX_POS 4
+#define CLI_MAX_POS 1024 /* kit numbers of a transfer are arguments */
 
 enum cli_opt_kind {
     OPT_FLAG,   /* "--name" */
@@ -104,9 +104,22 @@ int cli_print_query(FILE *out, ctm_query *q, enum cli_format format);
 int cli_query_column(const ctm_query *q, const char *name);
 void cli_put_display(FILE *out, const char *text);
 
+/* cmd_trial.c: option values of the set-up and stock commands (temperatures with a dot,
+ * "MIN..MAX" ranges, dates, counts), checked by cli_check_values() before the database is opened.
+ * Each returns CLI_OK, or CLI_USAGE after printing the usage line. */
+int cli_check_values(const struct cli_args *a);
+int cli_opt_range(const struct cli_args *a, const char *opt, double *min, double *max);
+int cli_opt_budget(const struct cli_args *a, const char *opt, int *minutes, double *max_c);
+int cli_opt_int(const struct cli_args *a, const char *opt, int fallback, int *out);
+/* cmd_stock.c */
+int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
+
 /* The commands, by file. */
 int cmd_init(struct cli_session *s, const struct cli_args *a);
 int cmd_version(struct cli_session *s, const struct cli_args *a);
+int cmd_scan(struct cli_session *s, const struct cli_args *a);
+/* "<GS>" and "\\x1d" typed for the GS separator become the byte 0x1D, in place (cmd_scan.c). */
+void cli_unescape_gs(char *text);
 int cmd_user_add(struct cli_session *s, const struct cli_args *a);
 int cmd_user_list(struct cli_session *s, const struct cli_args *a);
 int cmd_user_disable(struct cli_session *s, const struct cli_args *a);
@@ -119,5 +132,22 @@ int cmd_audit_verify(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_checkpoint(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_pubkey(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_prove(struct cli_session *s, const struct cli_args *a);
+int cmd_trial_add(struct cli_session *s, const struct cli_args *a);
+int cmd_trial_list(struct cli_session *s, const struct cli_args *a);
+int cmd_kittype_add(struct cli_session *s, const struct cli_args *a);
+int cmd_kittype_list(struct cli_session *s, const struct cli_args *a);
+int cmd_location_add(struct cli_session *s, const struct cli_args *a);
+int cmd_location_list(struct cli_session *s, const struct cli_args *a);
+int cmd_receive(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_scan(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_confirm(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_discrepancies(struct cli_session *s, const struct cli_args *a);
+int cmd_shipments(struct cli_session *s, const struct cli_args *a);
+int cmd_kits(struct cli_session *s, const struct cli_args *a);
+int cmd_kit_status(struct cli_session *s, const struct cli_args *a);
+int cmd_kit_history(struct cli_session *s, const struct cli_args *a);
+int cmd_expiry_extend(struct cli_session *s, const struct cli_args *a);
+int cmd_transfer(struct cli_session *s, const struct cli_args *a);
+int cmd_transfer_out(struct cli_session *s, const struct cli_args *a);
 
 #endif /* CTM_CLI_H */

@@ -29,24 +29,23 @@ static const char *ai_name(const char *ai)
     return "";
 }
 
-/* The argument with "<GS>" and "\x1d" (as typed for the separator a scanner sends) made the GS
- * byte; malloc'd, NULL when out of memory. */
-static char *unescape_gs(const char *arg)
+/*
+ * Scanners in keyboard mode cannot type the GS separator (0x1D), so people write it as "<GS>" or
+ * "\x1d": turn those into the byte, in place (`ctm scan` and `ctm receive scan`).
+ */
+void cli_unescape_gs(char *text)
 {
-    char *out = malloc(strlen(arg) + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    while (*arg) {
-        if (strncmp(arg, "<GS>", 4) == 0 || strncmp(arg, "\\x1d", 4) == 0 ||
-            strncmp(arg, "\\x1D", 4) == 0) {
-            *o++ = 0x1d;
-            arg += 4;
+    char *out = text;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, "<GS>", 4) == 0 || strncmp(p, "\\x1d", 4) == 0 ||
+            strncmp(p, "\\x1D", 4) == 0) {
+            *out++ = 0x1d;
+            p += 4;
         } else {
-            *o++ = *arg++;
+            *out++ = *p++;
         }
     }
-    *o = '\0';
-    return out;
+    *out = '\0';
 }
 
 static void print_fields(const ctm_gs1 *g)
@@ -66,7 +65,9 @@ int cmd_scan(struct cli_session *s, const struct cli_args *a)
 {
     (void)s;
     ctm_gs1 *g = NULL;
-    char *input = unescape_gs(a->pos[0]);
+    char *input = strdup(a->pos[0]);
+    if (input != NULL)
+        cli_unescape_gs(input);
     if (input == NULL)
         return cli_fail("out of memory");
     int rc = ctm_gs1_parse(&g, input);

@@ -47,6 +47,52 @@ static const struct cli_opt audit_verify_opts[] = {
     { "key-file", OPT_VALUE, 0, NULL }, END_OPTS
 };
 
+static const struct cli_opt trial_add_opts[] = {
+    { "title", OPT_VALUE, 1, NULL }, { "sponsor", OPT_VALUE, 1, NULL },
+    { "blinded", OPT_FLAG, 0, NULL }, { "arms", OPT_VALUE, 1, NULL }, END_OPTS
+};
+static const struct cli_opt kittype_add_opts[] = {
+    { "name", OPT_VALUE, 1, NULL }, { "units", OPT_NUMBER, 1, NULL },
+    { "storage", OPT_VALUE, 1, NULL }, { "dnd-days", OPT_NUMBER, 0, NULL },
+    { "dose-form", OPT_VALUE, 0, NULL }, { "strength", OPT_VALUE, 0, NULL },
+    { "budget", OPT_VALUE, 0, NULL }, { "dispensing-days", OPT_NUMBER, 0, NULL }, END_OPTS
+};
+static const struct cli_opt location_add_opts[] = {
+    { "range", OPT_VALUE, 1, NULL }, { "kind", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt receive_opts[] = {
+    { "shipment", OPT_VALUE, 1, NULL }, { "manifest", OPT_VALUE, 1, NULL },
+    { "location", OPT_VALUE, 1, NULL }, { "excursion", OPT_FLAG, 0, NULL },
+    { "origin", OPT_VALUE, 0, NULL }, { "date", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt receive_scan_opts[] = { { "damaged", OPT_FLAG, 0, NULL }, END_OPTS };
+static const struct cli_opt receive_confirm_opts[] = {
+    { "unchecked-present", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt shipments_opts[] = {
+    { "trial", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt kits_opts[] = {
+    { "trial", OPT_VALUE, 0, NULL }, { "status", OPT_VALUE, 0, NULL },
+    { "location", OPT_VALUE, 0, NULL }, { "lot", OPT_VALUE, 0, NULL },
+    { "expiring", OPT_NUMBER, 0, NULL }, { "json", OPT_FLAG, 0, "csv" },
+    { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt expiry_extend_opts[] = {
+    { "to", OPT_VALUE, 1, NULL }, { "reference", OPT_VALUE, 1, NULL },
+    { "lot", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt transfer_opts[] = {
+    { "to", OPT_VALUE, 1, NULL }, { "reason", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt transfer_out_opts[] = {
+    { "site", OPT_VALUE, 1, NULL }, { "shipment", OPT_VALUE, 1, NULL },
+    { "reason", OPT_VALUE, 0, NULL }, END_OPTS
+};
+
+static const struct cli_opt scan_opts[] = { { "json", OPT_FLAG, 0, NULL }, END_OPTS };
+
 static const struct cli_command commands[] = {
     { "init", "--site NAME --admin USER [--name \"PRINTED NAME\"] [--origin ORIGIN]",
       "Create a database, its site signing key and the first administrator",
@@ -78,6 +124,107 @@ static const struct cli_command commands[] = {
       "Changing your own password keeps your e-signature key; an administrator resetting\n"
       "another user's password gives that user a new key.",
       no_opts, "NAME", 0, 1, 0, ACCESS_LOGIN, cmd_user_passwd },
+    { "trial add", "CODE --title TEXT --sponsor TEXT [--blinded] --arms ARM:RATIO,...",
+      "Add a trial (administrators and pharmacists)",
+      "--arms gives each arm's code and allocation ratio, for example A:1,B:1 or\n"
+      "ACTIVE:2,PLACEBO:1.  A --blinded trial needs at least two arms; its arms are then shown\n"
+      "only to unblinded users.",
+      trial_add_opts, "CODE", 1, 1, 0, ACCESS_LOGIN, cmd_trial_add },
+    { "trial list", "[--json|--csv]", "List the trials", NULL,
+      listing_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_trial_list },
+    { "kittype add",
+      "TRIAL CODE --name TEXT --units N --storage MIN..MAX [--dnd-days D] [--dose-form F] "
+      "[--strength S] [--budget MINUTES@MAXC] [--dispensing-days D]",
+      "Add a kit type (product) to a trial",
+      "--units is the number of units in one kit (30 tablets).  --storage is the storage range in\n"
+      "degrees Celsius, such as 2..8 or -25..-15 (decimals take a dot: 2.5..8).  --dnd-days is\n"
+      "the do-not-dispense window: a kit is not dispensed within D days of its expiry (default\n"
+      "0).  --budget is the excursion budget, cumulative minutes allowed out of range up to a\n"
+      "highest temperature: 1440@15 is 24 hours up to 15 C.  --dispensing-days is how many days\n"
+      "one kit covers.",
+      kittype_add_opts, "TRIAL and CODE", 2, 2, 0, ACCESS_LOGIN, cmd_kittype_add },
+    { "kittype list", "[TRIAL] [--json|--csv]", "List the kit types of one trial or all", NULL,
+      listing_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_kittype_list },
+    { "location add", "NAME --range MIN..MAX [--kind KIND]", "Add a storage location",
+      "--range is the location's temperature range in degrees Celsius, such as 2..8 for a\n"
+      "fridge or -25..-15 for a freezer (decimals take a dot).  --kind says what it is (fridge,\n"
+      "freezer, room, cabinet...; default \"storage\").",
+      location_add_opts, "NAME", 1, 1, 0, ACCESS_LOGIN, cmd_location_add },
+    { "location list", "[--json|--csv]", "List the storage locations and their kits", NULL,
+      listing_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_location_list },
+    { "receive scan", "SHIPMENT [--damaged]",
+      "Check the kits of a shipment under receipt, one scan per line of input",
+      "Reads one barcode (a GS1 element string from the pack's DataMatrix) or kit number per\n"
+      "line of standard input.  A GS separator the scanner cannot type may be written <GS> or\n"
+      "\\x1d.  Each line prints the running count and what the scan found (ok, already checked,\n"
+      "lot or expiry differs, not on the manifest); an unreadable barcode is reported on stderr\n"
+      "with the reason, the other lines go on, and the command exits 1 at the end.  --damaged\n"
+      "records every kit scanned in this run as damaged.\n\n"
+      "At the terminal each scan is saved at once; end with Ctrl-D.  From a file or a pipe the\n"
+      "scans are saved 200 at a time.\n\n"
+      "  ctm receive scan SH-0042 < scans.txt",
+      receive_scan_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_scan },
+    { "receive confirm", "SHIPMENT [--unchecked-present]",
+      "Confirm a receipt, e-signed (pharmacists)",
+      "Ends the receipt: checked kits become available (quarantined when the shipment's logger\n"
+      "showed an excursion or their lot or expiry did not match), damaged ones damaged, and the\n"
+      "kits nobody scanned missing, unless --unchecked-present declares that they were checked\n"
+      "by hand and are present.  The confirmation carries your e-signature (\"receipt\n"
+      "confirmed\").  Prints how many kits ended in each status.",
+      receive_confirm_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_confirm },
+    { "receive discrepancies", "SHIPMENT [--json|--csv]",
+      "List what did not match the manifest of a shipment",
+      "One row per discrepancy: kit_number, kind (missing, extra, damaged, lot_mismatch,\n"
+      "expiry_mismatch), detail, recorded, recorded_by.",
+      listing_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_discrepancies },
+    { "receive",
+      "TRIAL --shipment NUMBER --manifest FILE --location LOCATION [--excursion] "
+      "[--origin DEPOT] [--date YYYY-MM-DD]",
+      "Register an arrived shipment from its manifest",
+      "FILE is the depot's manifest, CSV with the header kit_number,kit_type,lot,expiry and\n"
+      "optionally arm, gtin, serial, in any order (expiry as YYYY-MM-DD); \"-\" reads it from\n"
+      "standard input.  A malformed manifest is refused whole, naming its line and field.\n"
+      "Every kit is registered as received at LOCATION and stays unusable until the receipt\n"
+      "is confirmed.  --excursion: the shipment's temperature logger showed an excursion, so\n"
+      "the kits go to quarantine on confirmation.  --date: the day it arrived, when earlier\n"
+      "than today.\n\n"
+      "Then: 'ctm receive scan NUMBER' to check the kits, 'ctm receive confirm NUMBER' to end\n"
+      "the receipt.",
+      receive_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_receive },
+    { "shipments", "[--trial TRIAL] [--json|--csv]", "List shipments received and sent", NULL,
+      shipments_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_shipments },
+    { "kits",
+      "[--trial T] [--status S] [--location L] [--lot L] [--expiring DAYS] [--json|--csv]",
+      "List kits",
+      "Filters combine.  --status is one of in_transit, received, available, dispensed,\n"
+      "returned, pending_destruction, destroyed, returned_to_sponsor, quarantined, damaged,\n"
+      "missing, lost_by_subject, expired, not_dispensed.  --expiring DAYS lists the kits whose\n"
+      "expiry falls within DAYS days or has passed.  dispensable is 1 for a kit that could be\n"
+      "dispensed today.  Blinded users see \"(blinded)\" in place of the arm.",
+      kits_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_kits },
+    { "kit status", "TRIAL KIT STATUS --reason TEXT", "Change a kit's status by hand",
+      "For quarantine (STATUS quarantined), release from quarantine (available), damaged,\n"
+      "missing, found again, expired, or rejection (pending_destruction).  Dispensing, returns\n"
+      "and destruction have their own commands.  Technicians may quarantine kits and report\n"
+      "them damaged or missing; the rest is for pharmacists.",
+      reason_opts, "TRIAL, KIT and STATUS", 3, 3, 0, ACCESS_LOGIN, cmd_kit_status },
+    { "kit history", "TRIAL KIT [--json|--csv]", "Show where a kit has been stored, and when",
+      NULL, listing_opts, "TRIAL and KIT", 2, 2, 0, ACCESS_LOGIN, cmd_kit_history },
+    { "expiry extend", "TRIAL --to YYYY-MM-DD --reference REF (--lot LOT | KIT...)",
+      "Extend the expiry of a lot or of kits (relabelling), e-signed (pharmacists)",
+      "On the sponsor's written instruction, whose reference --reference records.  The new\n"
+      "expiry must be later than the current one.  The change carries your e-signature\n"
+      "(\"expiry extended\").",
+      expiry_extend_opts, "TRIAL", 1, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_expiry_extend },
+    { "transfer out", "TRIAL --site DESTINATION --shipment NUMBER [--reason TEXT] KIT...",
+      "Send kits to another site (pharmacists)",
+      "The kits leave this site's stock as an outgoing shipment NUMBER and are in_transit.",
+      transfer_out_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_transfer_out },
+    { "transfer", "TRIAL --to LOCATION [--reason TEXT] KIT...",
+      "Move kits to another storage location of this site",
+      "Each kit's location history ('ctm kit history') keeps when it moved.  To send kits to\n"
+      "another site, see 'ctm help transfer out'.",
+      transfer_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_transfer },
     { "audit log", "[--from SEQ] [--limit N] [--json|--csv]", "Show the audit trail",
       "One block per entry, oldest first, from entry SEQ on (default: all), at most N entries.",
       audit_log_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_audit_log },
@@ -99,6 +246,15 @@ static const struct cli_command commands[] = {
       no_opts, NULL, 0, 0, 0, ACCESS_READ, cmd_audit_pubkey },
     { "audit prove", "SEQ", "Print an inclusion proof of entry SEQ (no login)", NULL,
       no_opts, "SEQ", 1, 1, 1, ACCESS_READ, cmd_audit_prove },
+    { "scan", "STRING [--json]", "Read and check a GS1 barcode (no database)",
+      "STRING is what the scanner sends from a pack's DataMatrix (]d20105909990329717...)\n"
+      "or the bracketed form printed under it ((01)05909990329717(10)NE76571(17)270430).\n"
+      "The GS separator a scanner sends between fields may be typed <GS> or \\x1d.  Prints\n"
+      "each AI with its name and value, and the expiry (day 00 is the last day of the\n"
+      "month); --json prints {\"ai\":{...},\"gtin\":..,\"lot\":..,\"serial\":..,\"expiry\":..}.\n"
+      "A bad check digit, date, length or character, an unknown or repeated AI, or a missing\n"
+      "companion AI exits 1 with the reason.",
+      scan_opts, "STRING", 1, 1, 0, ACCESS_NONE, cmd_scan },
     { "version", "", "Print the versions of ctm and libctm", NULL,
       no_opts, NULL, 0, 0, 0, ACCESS_NONE, cmd_version },
     { "help", "[COMMAND]", "Show help for all commands or one", NULL,
@@ -174,19 +330,20 @@ static int is_group(const char *word)
 static const struct cli_command *find_command(int argc, char **argv, int *words)
 {
     char name[64];
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        if (argc >= 2) {
-            snprintf(name, sizeof name, "%s %s", argv[0], argv[1]);
+    /* two-word commands ("receive scan") first, wherever they stand in the table */
+    if (argc >= 2) {
+        snprintf(name, sizeof name, "%s %s", argv[0], argv[1]);
+        for (size_t i = 0; i < N_COMMANDS; i++)
             if (strcmp(commands[i].name, name) == 0) {
                 *words = 2;
                 return &commands[i];
             }
-        }
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(commands[i].name, argv[0]) == 0) {
             *words = 1;
             return &commands[i];
         }
-    }
     return NULL;
 }
 
@@ -194,7 +351,7 @@ static const struct cli_command *find_command(int argc, char **argv, int *words)
 
 static void print_command_line(FILE *out, const struct cli_command *cmd)
 {
-    fprintf(out, "  %-18s %s\n", cmd->name, cmd->summary);
+    fprintf(out, "  %-22s %s\n", cmd->name, cmd->summary);
 }
 
 static void print_overview(FILE *out)
@@ -378,6 +535,9 @@ static int dispatch(struct cli_session *s, int argc, char **argv)
         return rc;
     if (a.help)
         return print_command_help(cmd);
+    rc = cli_check_values(&a);
+    if (rc != CLI_OK)
+        return rc;
     return run_command(s, &a);
 }
 

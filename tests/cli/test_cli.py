@@ -455,3 +455,47 @@ def test_tamper_restore_older_copy_while_monitor_holds_newer_checkpoint(site):
     site.verify("--key", site.vkey())
     err = failed_verify(site, "--checkpoint", "held.txt")
     assert re.search(r"seq|size|checkpoint", err)
+
+
+# ---- scan (GS1 barcodes; no database) ----
+
+REAL_PACK = "]d20105909990329717211039520876635\x1d1727043010NE76571"
+REAL_PACK_JSON = ('{"ai":{"01":"05909990329717","21":"1039520876635","17":"270430","10":"NE76571"},'
+                  '"gtin":"05909990329717","lot":"NE76571","serial":"1039520876635",'
+                  '"expiry":"2027-04-30"}\n')
+
+
+def scan(*args, **kw):
+    return Site(".").run("scan", *args, db=False, user=None, password=None, **kw)
+
+
+@pytest.mark.parametrize("typed", [REAL_PACK, REAL_PACK.replace("\x1d", "<GS>"),
+                                   REAL_PACK.replace("\x1d", "\\x1d")])
+def test_scan_json_is_exact(typed):
+    assert scan(typed, "--json").stdout == REAL_PACK_JSON
+
+
+def test_scan_human_view_names_each_ai():
+    out = scan("(01)05909990329717(10)NE76571(17)270400").stdout
+    assert re.search(r"^\(01\)\s+GTIN\s+05909990329717$", out, re.M)
+    assert re.search(r"^\(10\)\s+batch/lot\s+NE76571$", out, re.M)
+    assert re.search(r"^\(17\)\s+expiry\s+270400$", out, re.M)
+    assert "2027-04-30" in out
+
+
+@pytest.mark.parametrize("barcode,reason", [
+    ("]d20105909990329718211039520876635<GS>1727043010NE76571", "GS1 (01): bad check digit"),
+    ("(01)05909990329717(17)271301", "GS1 (17): month 13 in 271301"),
+    ("(01)05909990329717(10)ABCDEFGHIJKLMNOPQRSTU", "GS1 (10): too long"),
+    ("(21)123", "GS1 (21)"),
+    ("]E00590999032971", "not a GS1 symbology"),
+])
+def test_scan_rejects_with_the_reason(barcode, reason):
+    proc = Site(".").fails("scan", barcode, db=False, user=None, password=None, code=1)
+    assert proc.stdout == ""
+    assert reason in proc.stderr
+
+
+def test_scan_needs_a_string():
+    Site(".").fails("scan", db=False, user=None, password=None, code=2)
+    assert "<GS>" in scan("--help").stdout
