@@ -46,14 +46,61 @@ step "11:00  the pharmacist records the sponsor's phone instruction with her e-s
 CTM_USER=petra CTM_PASSWORD='pharm-demo-pass' \
   ctm audit note "Sponsor call: shipment SH-0042 delayed to Thursday" --sign "recorded instruction"
 
+step "09:00  the pharmacist sets up a blinded trial, its product and the fridges"
+export CTM_USER=petra CTM_PASSWORD='pharm-demo-pass'
+ctm trial add EU-CT-2026-500123-01 --title "Drug X versus placebo in heart failure" \
+  --sponsor "Nordic Cardio AB" --blinded --arms ACTIVE:1,PLACEBO:1
+ctm kittype add EU-CT-2026-500123-01 DX10 --name "Drug X 10 mg or placebo" --units 30 \
+  --storage 2..8 --dnd-days 30 --dose-form tablet --strength "10 mg" --budget 1440@15
+ctm location add FRIDGE-1 --range 2..8 --kind fridge
+ctm location add FRIDGE-2 --range 2..8 --kind fridge
+
+step "10:15  shipment SH-0042 arrives from the depot: registered from its manifest"
+cat > "$dir/SH-0042.csv" <<'CSV'
+kit_number,kit_type,lot,expiry,arm,gtin
+K1001,DX10,NE76571,2027-04-30,ACTIVE,05909990329717
+K1002,DX10,NE76571,2027-04-30,PLACEBO,05909990329717
+K1003,DX10,NE76571,2027-04-30,PLACEBO,05909990329717
+K1004,DX10,NE76571,2027-04-30,ACTIVE,05909990329717
+K1005,DX10,NE76580,2027-06-30,ACTIVE,05909990329717
+K1006,DX10,NE76580,2027-06-30,PLACEBO,05909990329717
+CSV
+ctm receive EU-CT-2026-500123-01 --shipment SH-0042 --manifest "$dir/SH-0042.csv" \
+  --location FRIDGE-1 --origin "Depot Uppsala"
+
+step "10:20  the technician checks the kits at the counter with the barcode scanner"
+# one scan per line: GS1 DataMatrix strings (<GS> is the scanner's separator) or typed numbers;
+# K1004's pack carries another lot than the manifest says, and K9999 is not on the manifest
+CTM_USER=tomas CTM_PASSWORD='tech-demo-pass1' ctm receive scan SH-0042 <<'SCANS' || true
+]d2010590999032971721K1001<GS>10NE76571<GS>17270430
+]d2010590999032971721K1002<GS>10NE76571<GS>17270430
+K1003
+]d2010590999032971721K1004<GS>10NE99999<GS>17270430
+K1005
+K9999
+SCANS
+
+step "10:30  the pharmacist confirms the receipt with her e-signature"
+ctm receive confirm SH-0042
+ctm receive discrepancies SH-0042
+
+step "10:35  stock as the pharmacist (unblinded) and as the technician (blinded) sees it"
+ctm kits --trial EU-CT-2026-500123-01
+CTM_USER=tomas CTM_PASSWORD='tech-demo-pass1' ctm kits --trial EU-CT-2026-500123-01
+
+step "13:00  fridge 1 is to be defrosted: two kits move to fridge 2"
+ctm transfer EU-CT-2026-500123-01 --to FRIDGE-2 --reason "fridge 1 defrosting" K1001 K1002
+ctm kit history EU-CT-2026-500123-01 K1001
+
 step "14:00  account changes: the technician moves to the ward team"
+export CTM_USER=admin CTM_PASSWORD='admin-demo-pass'
 ctm user role tomas --role investigator --reason "joined the ward team as study nurse"
 
 step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD='pharm-demo-pass' CTM_NEW_PASSWORD='pharm-demo-pass2' ctm user passwd
 
-step "17:00  the day's audit trail"
-ctm audit log
+step "17:00  the day's audit trail (the last entries)"
+ctm audit log --from 14
 ctm audit prove 3
 
 step "17:05  end of day: verify with the key and checkpoint kept outside the database"
