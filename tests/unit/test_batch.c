@@ -4,13 +4,11 @@
 #include "testutil.h"
 
 #include <check.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define ADMIN "admin"
 #define ADMIN_PW "admin-password"
@@ -24,130 +22,35 @@ static char dbpath[4096];
 static char keypath[4200];
 static ctm_db *db_a, *db_b;
 
-static int copy_file(const char *from, const char *to)
-{
-    size_t n = 0;
-    char *p = tu_read_file(from, &n);
-    if (p == NULL)
-        return -1;
-    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    int ok = fd >= 0 && write(fd, p, n) == (ssize_t)n;
-    if (fd >= 0 && close(fd) != 0)
-        ok = 0;
-    free(p);
-    return ok ? 0 : -1;
-}
-
-static int copy_site(const char *from_dir, const char *to_dir)
-{
-    static const char *const names[] = {"site.db", "site.db.key", "site.db-wal"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char from[4200], to[4200];
-        snprintf(from, sizeof from, "%s/%s", from_dir, names[i]);
-        snprintf(to, sizeof to, "%s/%s", to_dir, names[i]);
-        if (access(from, F_OK) != 0 && i == 2)
-            continue;
-        if (copy_file(from, to) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int build_template(void)
-{
-    template_dir = tu_tmpdir();
-    if (template_dir == NULL)
-        return -1;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/site.db", template_dir);
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    ctm_db *h = NULL;
-    int rc = ctm_open(&h, path, &o);
-    if (rc == CTM_OK)
-        rc = ctm_init(h, "St Example Pharmacy", "example.org/pharmacy-1", ADMIN, "Ada Admin",
-                      ADMIN_PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(h, PHARM, "pharmacist", 0, "Phil Pharmacist", PHARM_PW);
-    if (rc != CTM_OK)
-        fprintf(stderr, "building the template site: %s\n", ctm_errmsg());
-    ctm_close(h);
-    return rc == CTM_OK ? 0 : -1;
-}
-
 static ctm_db *open_db(int busy_ms)
 {
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.busy_timeout_ms = busy_ms;
-    ctm_db *h = NULL;
-    int rc = ctm_open(&h, dbpath, &o);
-    ck_assert_msg(rc == CTM_OK, "open: %s", ctm_errmsg());
-    return h;
-}
-
-static void login(ctm_db *h, const char *user, const char *pw)
-{
-    int rc = ctm_login(h, user, pw);
-    ck_assert_msg(rc == CTM_OK, "login %s: %s", user, ctm_errmsg());
+    return tu_open(dbpath, &o);
 }
 
 static void setup(void)
 {
     ck_assert_ptr_nonnull(template_dir);
-    tdir = tu_tmpdir();
-    ck_assert_ptr_nonnull(tdir);
-    ck_assert_int_eq(copy_site(template_dir, tdir), 0);
-    snprintf(dbpath, sizeof dbpath, "%s/site.db", tdir);
+    tdir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(dbpath, sizeof dbpath, "%s/" TU_SITE_DB, tdir);
     snprintf(keypath, sizeof keypath, "%s.key", dbpath);
     db_b = NULL;
     db_a = open_db(0);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
 }
 
 static void teardown(void)
 {
-    ctm_close(db_a);
-    ctm_close(db_b);
-    db_a = db_b = NULL;
-    tu_rmtree(tdir);
-    free(tdir);
-    tdir = NULL;
+    tu_teardown(&tdir, &db_a, &db_b);
 }
 
 /* ---- inspection ---- */
 
-static uint64_t size_of(ctm_db *h)
-{
-    uint64_t n = 0;
-    int rc = ctm_audit_size(h, &n);
-    ck_assert_msg(rc == CTM_OK, "audit size: %s", ctm_errmsg());
-    return n;
-}
-
-static void assert_verifies(ctm_db *h)
-{
-    ctm_verify_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
-    int rc = ctm_audit_verify(h, NULL, NULL, &res);
-    ck_assert_msg(rc == CTM_OK, "verify: %s", ctm_errmsg());
-    ck_assert_int_eq(res.failed_seq, -1);
-    ck_assert_uint_eq(res.entries, size_of(h));
-}
-
 /* Through a connection of its own, so it sees only what is committed. */
 static int64_t sql_int(const char *query)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(dbpath, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = sqlite3_prepare_v2(s, query, -1, &st, NULL);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(s));
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    return v;
+    return tu_sql_int(dbpath, query, NULL);
 }
 
 static int64_t checkpoints(void)
@@ -170,10 +73,7 @@ static uint64_t checkpoint_size(ctm_db *h)
 
 static char *log_action(ctm_db *h, uint64_t seq)
 {
-    ctm_query *q = NULL;
-    int rc = ctm_audit_log(&q, h, seq, 1);
-    ck_assert_msg(rc == CTM_OK, "audit log: %s", ctm_errmsg());
-    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ctm_query *q = tu_log_entry(h, seq);
     char *a = strdup(ctm_query_text(q, 3));
     ctm_query_free(q);
     return a;
@@ -189,7 +89,7 @@ static void note(ctm_db *h, const char *text)
 
 START_TEST(test_commit_three_notes_one_checkpoint)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "first");
@@ -199,7 +99,7 @@ START_TEST(test_commit_three_notes_one_checkpoint)
     ck_assert_int_eq(sql_int("SELECT count(*) FROM ledger"), (int64_t)n);
     ck_assert_int_eq(checkpoints(), cps);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 3);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM ledger"), (int64_t)n + 3);
     ck_assert_int_eq(checkpoints(), cps + 1);
     ck_assert_uint_eq(checkpoint_size(db_a), n + 3);
@@ -208,12 +108,12 @@ START_TEST(test_commit_three_notes_one_checkpoint)
         ck_assert_str_eq(a, "audit.note");
         free(a);
     }
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
     /* The handle is back to one transaction per action. */
     note(db_a, "after the batch");
     ck_assert_int_eq(checkpoints(), cps + 2);
     ck_assert_uint_eq(checkpoint_size(db_a), n + 4);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -221,7 +121,7 @@ END_TEST
  * chunk; the signed root must be the root of exactly these entries in this order. */
 START_TEST(test_large_batch_hashes_every_entry_in_order)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     char *big = malloc(9001);
     memset(big, 'k', 9000);
     big[9000] = '\0';
@@ -236,24 +136,24 @@ START_TEST(test_large_batch_hashes_every_entry_in_order)
     }
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
     free(big);
-    ck_assert_uint_eq(size_of(db_a), n + 3001);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3001);
     ck_assert_uint_eq(checkpoint_size(db_a), n + 3001);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
     /* and a rolled-back large batch leaves nothing behind */
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     for (int i = 0; i < 1000; i++)
         note(db_a, "to be rolled back");
     ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 3001);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3001);
     note(db_a, "after the rollback");
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
 /* The handle sees its own uncommitted entries: the size counts them, the log lists them. */
 START_TEST(test_size_and_log_inside_batch)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "one");
     note(db_a, "two");
@@ -265,14 +165,14 @@ START_TEST(test_size_and_log_inside_batch)
     ck_assert_str_eq(a, "audit.note");
     free(a);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 2);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_failing_action_fails_alone)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "before the failure");
@@ -283,11 +183,11 @@ START_TEST(test_failing_action_fails_alone)
     ck_assert_int_eq(ctm_user_add(db_a, "nina", "technician", 0, NULL, "nina-password"), CTM_OK);
     note(db_a, "after the failure");
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 3);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3);
     ck_assert_int_eq(checkpoints(), cps + 1);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'nina'"), 1);
     ck_assert_int_eq(sql_int("SELECT role = 'pharmacist' FROM users WHERE username = 'pharm'"), 1);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -295,7 +195,7 @@ END_TEST
  * leaving the batch's other actions in place. */
 START_TEST(test_failed_action_rolls_back_to_its_start)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "kept");
     ctm__action a;
@@ -307,28 +207,28 @@ START_TEST(test_failed_action_rolls_back_to_its_start)
     ctm__action_rollback(&a);
     note(db_a, "kept too");
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE printed_name = 'Changed'"), 0);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_empty_commit_no_checkpoint)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(checkpoints(), cps);
     /* Only failures inside: still nothing to sign. */
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     ck_assert_int_eq(ctm_user_add(db_a, PHARM, "technician", 0, NULL, "duplicate-pw"),
                      CTM_EEXISTS);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(checkpoints(), cps);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -336,7 +236,7 @@ END_TEST
 
 START_TEST(test_rollback_drops_everything)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     char *cp_before = NULL;
     ck_assert_int_eq(ctm_audit_checkpoint(&cp_before, db_a), CTM_OK);
@@ -345,7 +245,7 @@ START_TEST(test_rollback_drops_everything)
     ck_assert_int_eq(ctm_user_add(db_a, "nina", "technician", 0, NULL, "nina-password"), CTM_OK);
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "technician", 0, "reorganisation"), CTM_OK);
     ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(checkpoints(), cps);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'nina'"), 0);
     ck_assert_int_eq(sql_int("SELECT role = 'pharmacist' FROM users WHERE username = 'pharm'"), 1);
@@ -354,24 +254,24 @@ START_TEST(test_rollback_drops_everything)
     ck_assert_str_eq(cp_after, cp_before);
     ctm_free(cp_before);
     ctm_free(cp_after);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
     /* The handle writes normally afterwards, continuing the same log. */
     note(db_a, "after the rollback");
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     ck_assert_uint_eq(checkpoint_size(db_a), n + 1);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_close_with_open_batch_drops_it)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "never committed");
     ctm_close(db_a);
     db_a = open_db(0);
-    ck_assert_uint_eq(size_of(db_a), n);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -379,7 +279,7 @@ END_TEST
 
 START_TEST(test_nested_begin_refused)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "outer");
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_EMISUSE);
@@ -387,15 +287,15 @@ START_TEST(test_nested_begin_refused)
     /* The outer batch is intact. */
     note(db_a, "still outer");
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_commit_or_rollback_without_begin)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
     ck_assert_str_ne(ctm_errmsg(), "");
@@ -403,7 +303,7 @@ START_TEST(test_commit_or_rollback_without_begin)
     ck_assert_int_eq(ctm_batch_commit(NULL), CTM_EMISUSE);
     ck_assert_int_eq(ctm_batch_begin(NULL), CTM_EMISUSE);
     ck_assert_int_eq(ctm_batch_rollback(NULL), CTM_EMISUSE);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(checkpoints(), cps);
     /* Nothing was left half-open. */
     note(db_a, "ordinary write");
@@ -416,39 +316,39 @@ END_TEST
 START_TEST(test_batch_holds_write_lock)
 {
     db_b = open_db(100);
-    login(db_b, PHARM, PHARM_PW);
-    uint64_t n = size_of(db_a);
+    tu_login(db_b, PHARM, PHARM_PW);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "in the batch");
-    ck_assert_uint_eq(size_of(db_b), n);
+    ck_assert_uint_eq(tu_audit_size(db_b), n);
     ck_assert_int_eq(ctm_audit_note(db_b, "from the other handle", NULL), CTM_EBUSY);
     ck_assert_int_eq(ctm_batch_begin(db_b), CTM_EBUSY);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_b), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_b), n + 1);
     /* Once committed the other handle writes again, after the batch's entries. */
     note(db_b, "from the other handle");
-    ck_assert_uint_eq(size_of(db_a), n + 2);
-    assert_verifies(db_b);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
+    tu_assert_verifies_all(db_b, NULL);
 }
 END_TEST
 
 START_TEST(test_commit_fails_without_site_key)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int64_t cps = checkpoints();
     ck_assert_int_eq(chmod(keypath, 0644), 0);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "cannot be signed");
     note(db_a, "neither can this");
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EIO);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(checkpoints(), cps);
     /* The batch is over: no commit twice, and with the key fixed writes go through. */
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_EMISUSE);
     ck_assert_int_eq(chmod(keypath, 0600), 0);
     note(db_a, "signed now");
-    ck_assert_uint_eq(size_of(db_a), n + 1);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -457,15 +357,15 @@ END_TEST
 /* A role change inside a batch applies to the actions after it, as it would outside one. */
 START_TEST(test_role_change_inside_batch_applies)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "admin", 1, "second administrator"), CTM_OK);
     ck_assert_int_eq(ctm_user_set_role(db_a, ADMIN, "pharmacist", 0, "stepping down"), CTM_OK);
     ck_assert_int_eq(ctm_user_add(db_a, "late", "admin", 1, NULL, "late-password"), CTM_EDENIED);
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'late'"), 0);
-    assert_verifies(db_a);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -473,13 +373,13 @@ END_TEST
  * batch is refused outright). */
 START_TEST(test_login_refused_inside_batch)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     /* refused outright: a failed attempt recorded inside the batch could be rolled back */
     ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-123"), CTM_EMISUSE);
     ck_assert_int_eq(ctm_batch_rollback(db_a), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -488,9 +388,7 @@ static Suite *batch_suite(void)
     Suite *s = suite_create("batch");
     TCase *tc;
 
-    tc = tcase_create("commit");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "commit", setup, teardown, 120);
     tcase_add_test(tc, test_commit_three_notes_one_checkpoint);
     tcase_add_test(tc, test_large_batch_hashes_every_entry_in_order);
     tcase_add_test(tc, test_size_and_log_inside_batch);
@@ -498,41 +396,32 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_failed_action_rolls_back_to_its_start);
     tcase_add_test(tc, test_empty_commit_no_checkpoint);
     tcase_add_test(tc, test_commit_fails_without_site_key);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("rollback");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "rollback", setup, teardown, 120);
     tcase_add_test(tc, test_rollback_drops_everything);
     tcase_add_test(tc, test_close_with_open_batch_drops_it);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("misuse");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "misuse", setup, teardown, 120);
     tcase_add_test(tc, test_nested_begin_refused);
     tcase_add_test(tc, test_commit_or_rollback_without_begin);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("concurrency");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "concurrency", setup, teardown, 120);
     tcase_add_test(tc, test_batch_holds_write_lock);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("security");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "security", setup, teardown, 120);
     tcase_add_test(tc, test_role_change_inside_batch_applies);
     tcase_add_test(tc, test_login_refused_inside_batch);
-    suite_add_tcase(s, tc);
 
     return s;
 }
 
 int main(void)
 {
-    if (sodium_init() < 0 || build_template() != 0)
+    static const struct tu_user pharmacist = {PHARM, "pharmacist", 0, "Phil Pharmacist", PHARM_PW};
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    template_dir = tu_build_template(ADMIN, "Ada Admin", ADMIN_PW, &pharmacist, 1);
+    if (template_dir == NULL)
         return EXIT_FAILURE;
     int rc = tu_run_suite(batch_suite());
     tu_rmtree(template_dir);

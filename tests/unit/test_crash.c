@@ -20,11 +20,6 @@
 static char *dir;
 static char db_path[4096];
 
-static void ok(int rc)
-{
-    ck_assert_msg(rc == CTM_OK, "status %d: %s", rc, ctm_errmsg());
-}
-
 /* The writer: log in, then change rows and write notes (single actions and batches) until
  * killed, reporting each acknowledged entry count on the pipe. */
 static void writer(int fd, unsigned seed)
@@ -68,24 +63,23 @@ static void setup(void)
     ctm_db *db = NULL;
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_CREATE;
-    ok(ctm_open(&db, db_path, &o));
-    ok(ctm_init(db, "Crash Test Pharmacy", NULL, "anna", "Anna Berg", PW));
-    ok(ctm_user_add(db, "bob", "pharmacist", 1, "Bob Ek", PW));
+    tu_ok(ctm_open(&db, db_path, &o));
+    tu_ok(ctm_init(db, "Crash Test Pharmacy", NULL, "anna", "Anna Berg", PW));
+    tu_ok(ctm_user_add(db, "bob", "pharmacist", 1, "Bob Ek", PW));
     ctm_close(db);
 }
 
 static void teardown(void)
 {
-    tu_rmtree(dir);
-    free(dir);
+    tu_teardown(&dir, NULL, NULL);
 }
 
 static uint64_t ledger_size(void)
 {
     ctm_db *db = NULL;
-    ok(ctm_open(&db, db_path, NULL));
+    tu_ok(ctm_open(&db, db_path, NULL));
     uint64_t size = 0;
-    ok(ctm_audit_size(db, &size));
+    tu_ok(ctm_audit_size(db, &size));
     ctm_close(db);
     return size;
 }
@@ -117,12 +111,12 @@ START_TEST(killed_writer_loses_nothing_acknowledged)
         close(fds[0]);
 
         ctm_db *db = NULL;
-        ok(ctm_open(&db, db_path, NULL));
+        tu_ok(ctm_open(&db, db_path, NULL));
         ctm_verify_result r = {.struct_size = sizeof r};
         int rc = ctm_audit_verify(db, NULL, NULL, &r);
         ck_assert_msg(rc == CTM_OK, "round %d: %s", round, ctm_errmsg());
         uint64_t after = 0;
-        ok(ctm_audit_size(db, &after));
+        tu_ok(ctm_audit_size(db, &after));
         ctm_close(db);
         /* everything acknowledged is there; at most the one transaction in flight beyond it */
         ck_assert_msg(after >= before + acked, "round %d: %llu acknowledged, %llu found", round,
@@ -136,11 +130,8 @@ END_TEST
 static Suite *crash_suite(void)
 {
     Suite *s = suite_create("crash");
-    TCase *tc = tcase_create("kill -9 during writes");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 240);
+    TCase *tc = tu_tcase(s, "kill -9 during writes", setup, teardown, 240);
     tcase_add_test(tc, killed_writer_loses_nothing_acknowledged);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -162,6 +162,7 @@ static const char small_hex[] = "01"
 
 /* Byte offsets inside the small entry. */
 enum {
+    OFF_VERSION = 0,
     OFF_USER_LEN = 17,
     OFF_NPARAMS = 31,
     OFF_NCHANGES = 45,
@@ -217,6 +218,15 @@ static void expect_raw_accept(const struct raw *r)
 static void small_bytes(uint8_t out[SMALL_LEN])
 {
     ck_assert_int_eq(tu_hex_decode(small_hex, out, SMALL_LEN), SMALL_LEN);
+}
+
+/* The small entry with its byte at off set to v must be rejected, the reason naming reason_part. */
+static void expect_byte_reject(size_t off, int v, const char *reason_part)
+{
+    uint8_t p[SMALL_LEN];
+    small_bytes(p);
+    p[off] = (uint8_t)v;
+    expect_reject(p, SMALL_LEN, reason_part);
 }
 
 static void put_u32_at(uint8_t *p, uint32_t v)
@@ -451,54 +461,36 @@ END_TEST
 
 START_TEST(test_reject_bad_version)
 {
-    uint8_t p[SMALL_LEN];
-    small_bytes(p);
     for (int v = 0; v < 256; v++) {
-        if (v == CTM_ENTRY_VERSION)
-            continue;
-        p[0] = (uint8_t)v;
-        expect_reject(p, SMALL_LEN, "version");
+        if (v != CTM_ENTRY_VERSION)
+            expect_byte_reject(OFF_VERSION, v, "version");
     }
 }
 END_TEST
 
 START_TEST(test_reject_bad_tags)
 {
-    uint8_t p[SMALL_LEN];
     for (int t = CTM_V_DIGEST + 1; t < 256; t++) {
-        small_bytes(p);
-        p[OFF_OLD_TAG] = (uint8_t)t;
-        expect_reject(p, SMALL_LEN, "tag");
-        small_bytes(p);
-        p[OFF_NEW_TAG] = (uint8_t)t;
-        expect_reject(p, SMALL_LEN, "tag");
+        expect_byte_reject(OFF_OLD_TAG, t, "tag");
+        expect_byte_reject(OFF_NEW_TAG, t, "tag");
     }
 }
 END_TEST
 
 START_TEST(test_reject_bad_op)
 {
-    uint8_t p[SMALL_LEN];
     for (int op = 0; op < 256; op++) {
-        if (op == 'I' || op == 'U' || op == 'D')
-            continue;
-        small_bytes(p);
-        p[OFF_OP] = (uint8_t)op;
-        expect_reject(p, SMALL_LEN, "op");
+        if (op != 'I' && op != 'U' && op != 'D')
+            expect_byte_reject(OFF_OP, op, "op");
     }
 }
 END_TEST
 
 START_TEST(test_reject_bad_flags)
 {
-    uint8_t p[SMALL_LEN];
     for (int f = 2; f < 256; f++) {
-        small_bytes(p);
-        p[OFF_IS_PK] = (uint8_t)f;
-        expect_reject(p, SMALL_LEN, "is_pk");
-        small_bytes(p);
-        p[OFF_HAS_ESIG] = (uint8_t)f;
-        expect_reject(p, SMALL_LEN, "has_esig");
+        expect_byte_reject(OFF_IS_PK, f, "is_pk");
+        expect_byte_reject(OFF_HAS_ESIG, f, "has_esig");
     }
 }
 END_TEST

@@ -80,24 +80,33 @@ static size_t line_proof(const char *line, ctm_hash *proof, size_t cap)
     return n;
 }
 
-static char *read_data(const char *name)
+/* The next line of text that starts with prefix: the first when after is NULL, else the first
+ * after the line at after.  NULL when there is none. */
+static const char *next_line(const char *text, const char *after, const char *prefix)
 {
-    char *text = tu_read_file(tu_data_path(name), NULL);
+    size_t plen = strlen(prefix);
 
-    ck_assert_msg(text != NULL, "cannot read %s", tu_data_path(name));
-    return text;
+    for (const char *line = after == NULL ? text : strchr(after, '\n'); line != NULL;
+         line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, prefix, plen) == 0)
+            return line;
+    }
+    return NULL;
 }
+
+/* Loop over each line of text that starts with prefix, in order. */
+#define FOR_LINES(line, text, prefix)                                                              \
+    for (const char *line = next_line(text, NULL, prefix); line != NULL;                           \
+         line = next_line(text, line, prefix))
 
 /* The 8 leaf hashes of rfc6962.txt, each checked against its data. */
 static void rfc_leaves(const char *text, ctm_hash leaves[8])
 {
     unsigned seen = 0;
 
-    for (const char *line = text; line != NULL && *line; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, "leaf ", 5) != 0)
-            continue;
+    FOR_LINES(line, text, "leaf ") {
         unsigned i = (unsigned)strtoul(line + 5, NULL, 10);
         size_t dlen;
         const char *d = line_field(line, "data=", &dlen);
@@ -127,15 +136,18 @@ static void rfc_leaves(const char *text, ctm_hash leaves[8])
 static int count_lines(const char *text, const char *prefix)
 {
     int n = 0;
-    size_t plen = strlen(prefix);
 
-    for (const char *line = text; line != NULL; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, prefix, plen) == 0)
-            n++;
-    }
+    FOR_LINES(line, text, prefix)
+        n++;
     return n;
+}
+
+/* A generated proof (freed here) must be the expected one. */
+static void assert_same_proof(ctm_hash *got, size_t count, const ctm_hash *want, size_t n)
+{
+    ck_assert_uint_eq(count, n);
+    ck_assert(n == 0 || memcmp(got, want, n * CTM_HASH_SIZE) == 0);
+    free(got);
 }
 
 static void random_leaves(ctm_hash *leaves, size_t n)
@@ -153,7 +165,7 @@ static void flip(ctm_hash *h, size_t byte)
 
 START_TEST(test_rfc6962_leaves_and_roots)
 {
-    char *text = read_data("merkle/rfc6962.txt");
+    char *text = tu_read_data("merkle/rfc6962.txt");
     ctm_hash leaves[8], want, got;
     ctm__frontier f;
     uint64_t appended = 0;
@@ -161,11 +173,7 @@ START_TEST(test_rfc6962_leaves_and_roots)
 
     rfc_leaves(text, leaves);
     ctm__frontier_init(&f);
-    for (const char *line = text; line != NULL; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, "root ", 5) != 0)
-            continue;
+    FOR_LINES(line, text, "root ") {
         size_t len;
         const char *hex = line_field(line, "size=", &len);
         ck_assert_ptr_nonnull(hex);
@@ -296,26 +304,20 @@ END_TEST
 
 START_TEST(test_rfc6962_inclusion_lines)
 {
-    char *text = read_data("merkle/rfc6962.txt");
+    char *text = tu_read_data("merkle/rfc6962.txt");
     ctm_hash leaves[8], leaf, root, want[16], *got;
     size_t n, count;
     int lines = 0;
 
     rfc_leaves(text, leaves);
-    for (const char *line = text; line != NULL; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, "incl ", 5) != 0)
-            continue;
+    FOR_LINES(line, text, "incl ") {
         uint64_t idx = line_u64(line, "idx="), size = line_u64(line, "size=");
         line_hash(line, "leaf=", leaf);
         line_hash(line, "root=", root);
         n = line_proof(line, want, 16);
         ck_assert_int_eq(ctm__verify_inclusion(idx, size, leaf, want, n, root), 0);
         ck_assert_int_eq(ctm__inclusion_proof(leaves, idx, size, &got, &count), 0);
-        ck_assert_uint_eq(count, n);
-        ck_assert(n == 0 || memcmp(got, want, n * CTM_HASH_SIZE) == 0);
-        free(got);
+        assert_same_proof(got, count, want, n);
         lines++;
     }
     ck_assert_int_eq(lines, count_lines(text, "incl "));
@@ -327,17 +329,13 @@ END_TEST
 /* "cons <path> m->n root1=.. root2=.. proof=.." */
 START_TEST(test_rfc6962_consistency_lines)
 {
-    char *text = read_data("merkle/rfc6962.txt");
+    char *text = tu_read_data("merkle/rfc6962.txt");
     ctm_hash leaves[8], root1, root2, want[16], *got;
     size_t n, count;
     int lines = 0;
 
     rfc_leaves(text, leaves);
-    for (const char *line = text; line != NULL; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, "cons ", 5) != 0)
-            continue;
+    FOR_LINES(line, text, "cons ") {
         const char *arrow = strstr(line, "->");
         ck_assert_ptr_nonnull(arrow);
         const char *m_start = arrow;
@@ -349,9 +347,7 @@ START_TEST(test_rfc6962_consistency_lines)
         n = line_proof(line, want, 16);
         ck_assert_int_eq(ctm__verify_consistency(m, size2, root1, root2, want, n), 0);
         ck_assert_int_eq(ctm__consistency_proof(leaves, m, size2, &got, &count), 0);
-        ck_assert_uint_eq(count, n);
-        ck_assert(n == 0 || memcmp(got, want, n * CTM_HASH_SIZE) == 0);
-        free(got);
+        assert_same_proof(got, count, want, n);
         lines++;
     }
     ck_assert_int_eq(lines, count_lines(text, "cons "));

@@ -15,14 +15,6 @@ static const char go_text[] = "If you think cryptography is the answer to your p
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static char *read_data(const char *name)
-{
-    char *text = tu_read_file(tu_data_path(name), NULL);
-
-    ck_assert_msg(text != NULL, "cannot read %s", tu_data_path(name));
-    return text;
-}
-
 /* Copy of the rest of the line that starts with prefix (prefix excluded); malloc'd. */
 static char *find_line(const char *text, const char *prefix)
 {
@@ -161,7 +153,7 @@ static void check_vkey_round_trip(const char *notes, const char *vkey_prefix)
 
 START_TEST(test_vectors_vkeys)
 {
-    char *notes = read_data("signed-note/notes.txt");
+    char *notes = tu_read_data("signed-note/notes.txt");
     char *pub_line = line_after(notes, "vkey example.com/foo+");
     uint8_t pub[32];
 
@@ -217,7 +209,7 @@ static void check_given_signature(const char *notes, const char *text, const cha
 
 START_TEST(test_vectors_verify)
 {
-    char *notes = read_data("signed-note/notes.txt");
+    char *notes = tu_read_data("signed-note/notes.txt");
 
     check_given_signature(notes, c2sp_text, "example.com/foo");
     check_given_signature(notes, go_text, "PeterNeumann");
@@ -228,7 +220,7 @@ END_TEST
 
 START_TEST(test_vectors_cosigned)
 {
-    char *notes = read_data("signed-note/notes.txt");
+    char *notes = tu_read_data("signed-note/notes.txt");
     char *peter = sigline_of(notes, "PeterNeumann"), *enoch = sigline_of(notes, "EnochRoot");
     char *pl = line_after(notes, "vkey PeterNeumann+"), *el = line_after(notes, "vkey EnochRoot+");
     char *both = concat3(go_text, "\n", peter), *note = concat3(both, enoch, "");
@@ -258,7 +250,7 @@ END_TEST
 
 START_TEST(test_vectors_deterministic_sign)
 {
-    char *notes = read_data("signed-note/notes.txt");
+    char *notes = tu_read_data("signed-note/notes.txt");
     char *seed_hex = find_line(notes, "seed "), *skey = find_line(notes, "skey PRIVATE+KEY+");
     char *pl = line_after(notes, "vkey PeterNeumann+"), *sigline = sigline_of(notes, "PeterNeumann");
     char *want = concat3(go_text, "\n", sigline), *got;
@@ -295,7 +287,7 @@ END_TEST
 /* seed pub msg sig per line, msg "-" for empty. */
 START_TEST(test_rfc8032_vectors)
 {
-    char *text = read_data("ed25519/rfc8032.txt");
+    char *text = tu_read_data("ed25519/rfc8032.txt");
     int vectors = 0;
 
     for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {

@@ -5,7 +5,6 @@
 #include <check.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +25,7 @@ static ctm_db *db_a, *db_b;
 
 static void setup(void)
 {
-    tdir = tu_tmpdir();
-    ck_assert_ptr_nonnull(tdir);
+    tdir = tu_test_dir(NULL, NULL);
     snprintf(dbpath, sizeof dbpath, "%s/site.db", tdir);
     snprintf(keypath, sizeof keypath, "%s.key", dbpath);
     db_a = db_b = NULL;
@@ -35,12 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ctm_close(db_a);
-    ctm_close(db_b);
-    db_a = db_b = NULL;
-    tu_rmtree(tdir);
-    free(tdir);
-    tdir = NULL;
+    tu_teardown(&tdir, &db_a, &db_b);
 }
 
 /* ---- helpers ---- */
@@ -73,55 +66,12 @@ static void assert_file_is(const char *path, const char *bytes, size_t len)
     free(now);
 }
 
-/* One integer from a query on the file, through a plain read-only SQLite connection. */
-static int64_t sql_int(const char *path, const char *query)
-{
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = sqlite3_prepare_v2(s, query, -1, &st, NULL);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(s));
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    return v;
-}
-
-static char *sql_text(const char *path, const char *query)
-{
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = sqlite3_prepare_v2(s, query, -1, &st, NULL);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(s));
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    char *v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    ck_assert_ptr_nonnull(v);
-    return v;
-}
-
-static void sql_exec(const char *path, const char *sqltext)
-{
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
-                     SQLITE_OK);
-    char *err = NULL;
-    int rc = sqlite3_exec(s, sqltext, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sqltext, err != NULL ? err : "?");
-    sqlite3_close(s);
-}
-
 static ctm_db *open_with(const char *path, unsigned flags, const unsigned char *seed)
 {
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = flags;
     o.site_seed = seed;
-    ctm_db *h = NULL;
-    int rc = ctm_open(&h, path, &o);
-    ck_assert_msg(rc == CTM_OK, "open %s: %s", path, ctm_errmsg());
+    ctm_db *h = tu_open(path, &o);
     ck_assert_ptr_nonnull(h);
     return h;
 }
@@ -138,31 +88,6 @@ static void make_site(const char *path)
     ctm_db *h = open_with(path, CTM_OPEN_CREATE, NULL);
     init_site(h, ORIGIN);
     ctm_close(h);
-}
-
-static uint64_t size_of(ctm_db *h)
-{
-    uint64_t n = 0;
-    int rc = ctm_audit_size(h, &n);
-    ck_assert_msg(rc == CTM_OK, "audit size: %s", ctm_errmsg());
-    return n;
-}
-
-static void login(ctm_db *h, const char *user, const char *pw)
-{
-    int rc = ctm_login(h, user, pw);
-    ck_assert_msg(rc == CTM_OK, "login %s: %s", user, ctm_errmsg());
-}
-
-static void assert_verifies(ctm_db *h, const char *vkey)
-{
-    ctm_verify_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
-    int rc = ctm_audit_verify(h, vkey, NULL, &res);
-    ck_assert_msg(rc == CTM_OK, "verify: %s", ctm_errmsg());
-    ck_assert_int_eq(res.failed_seq, -1);
-    ck_assert_uint_eq(res.entries, size_of(h));
 }
 
 /* The C2SP verifier key for an Ed25519 public key, computed here independently of the library:
@@ -190,11 +115,7 @@ static char *expected_vkey(const char *name, const uint8_t pub[32])
 
 static char *last_action(ctm_db *h, char **esig_meaning)
 {
-    uint64_t n = size_of(h);
-    ctm_query *q = NULL;
-    int rc = ctm_audit_log(&q, h, n - 1, 1);
-    ck_assert_msg(rc == CTM_OK, "audit log: %s", ctm_errmsg());
-    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ctm_query *q = tu_log_entry(h, tu_audit_size(h) - 1);
     ck_assert_str_eq(ctm_query_column_name(q, 3), "action");
     ck_assert_str_eq(ctm_query_column_name(q, 9), "esig_meaning");
     char *action = strdup(ctm_query_text(q, 3));
@@ -277,8 +198,8 @@ END_TEST
 
 START_TEST(test_open_foreign_sqlite_db_untouched)
 {
-    sql_exec(dbpath, "CREATE TABLE patients(id INTEGER PRIMARY KEY, name TEXT);"
-                     "INSERT INTO patients(name) VALUES ('someone else''s data');");
+    tu_sql_exec(dbpath, "CREATE TABLE patients(id INTEGER PRIMARY KEY, name TEXT);"
+                        "INSERT INTO patients(name) VALUES ('someone else''s data');");
     size_t before_len = 0;
     char *before = read_all(dbpath, &before_len);
     ctm_db *h = (ctm_db *)&h;
@@ -292,11 +213,11 @@ START_TEST(test_open_foreign_sqlite_db_untouched)
     char wal[4300];
     snprintf(wal, sizeof wal, "%s-wal", dbpath);
     ck_assert_msg(!exists(wal), "the other application's database was switched to WAL");
-    char *mode = sql_text(dbpath, "PRAGMA journal_mode");
+    char *mode = tu_sql_text(dbpath, "PRAGMA journal_mode");
     ck_assert_str_eq(mode, "delete");
     free(mode);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM sqlite_master"), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM patients"), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master", NULL), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM patients", NULL), 1);
 }
 END_TEST
 
@@ -305,7 +226,7 @@ START_TEST(test_open_newer_version_refused)
     db_a = open_with(dbpath, CTM_OPEN_CREATE, NULL);
     ctm_close(db_a);
     db_a = NULL;
-    sql_exec(dbpath, "PRAGMA user_version = 99");
+    tu_sql_exec(dbpath, "PRAGMA user_version = 99");
     ctm_db *h = (ctm_db *)&h;
     ck_assert_int_eq(ctm_open(&h, dbpath, NULL), CTM_EVERSION);
     ck_assert_ptr_null(h);
@@ -314,7 +235,7 @@ START_TEST(test_open_newer_version_refused)
     o.flags = CTM_OPEN_READONLY;
     ck_assert_int_eq(ctm_open(&h, dbpath, &o), CTM_EVERSION);
     /* Nothing was migrated or rewritten. */
-    ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), 99);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 99);
 }
 END_TEST
 
@@ -323,20 +244,20 @@ END_TEST
 START_TEST(test_create_sets_wal_and_identity)
 {
     db_a = open_with(dbpath, CTM_OPEN_CREATE, NULL);
-    char *mode = sql_text(dbpath, "PRAGMA journal_mode");
+    char *mode = tu_sql_text(dbpath, "PRAGMA journal_mode");
     ck_assert_str_eq(mode, "wal");
     free(mode);
-    ck_assert_int_eq(sql_int(dbpath, "PRAGMA application_id"), 0x43544d31);
-    ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA application_id", NULL), 0x43544d31);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
     /* Not initialised yet: no site, no ledger, no key file. */
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM site"), 0);
-    ck_assert_uint_eq(size_of(db_a), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
+    ck_assert_uint_eq(tu_audit_size(db_a), 0);
     ck_assert(!exists(keypath));
     ctm_close(db_a);
     db_a = NULL;
     /* Reopening without CTM_OPEN_CREATE accepts the file it created. */
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
 }
 END_TEST
 
@@ -445,9 +366,9 @@ START_TEST(test_init_writes_private_key_file)
     ck_assert_int_gt(st.st_size, 0);
     /* The administrator is logged in, and the first entry records the initialisation. */
     ck_assert_str_eq(ctm_current_user(db_a), ADMIN);
-    ck_assert_uint_eq(size_of(db_a), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM site"), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM checkpoints"), 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM checkpoints", NULL), 1);
     char *meaning = NULL, *action = last_action(db_a, &meaning);
     ck_assert_str_eq(action, "site.init");
     ck_assert_ptr_nonnull(meaning);
@@ -456,15 +377,15 @@ START_TEST(test_init_writes_private_key_file)
     char *vkey = NULL;
     ck_assert_int_eq(ctm_audit_vkey(&vkey, db_a), CTM_OK);
     ck_assert_msg(strncmp(vkey, ORIGIN "+", strlen(ORIGIN) + 1) == 0, "vkey %s", vkey);
-    assert_verifies(db_a, vkey);
+    tu_assert_verifies_all(db_a, vkey);
     ctm_free(vkey);
     /* A new handle signs with the key file it finds beside the database. */
     ctm_close(db_a);
     db_a = open_with(dbpath, 0, NULL);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_a, "key file is usable", NULL), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), 2);
-    assert_verifies(db_a, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_a), 2);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -499,9 +420,9 @@ START_TEST(test_init_twice_refused)
                      CTM_EEXISTS);
     assert_file_is(keypath, key, klen);
     free(key);
-    ck_assert_uint_eq(size_of(db_a), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM users"), 1);
-    char *name = sql_text(dbpath, "SELECT name FROM site");
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM users", NULL), 1);
+    char *name = tu_sql_text(dbpath, "SELECT name FROM site");
     ck_assert_str_eq(name, "St Example Pharmacy");
     free(name);
 }
@@ -518,11 +439,11 @@ START_TEST(test_init_refuses_existing_key_file)
                   ctm_errmsg());
     assert_file_is(keypath, precious, sizeof precious - 1);
     ck_assert_ptr_null(ctm_current_user(db_a));
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM site"), 0);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM users"), 0);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM ledger"), 0);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM checkpoints"), 0);
-    ck_assert_uint_eq(size_of(db_a), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM users", NULL), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM ledger", NULL), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM checkpoints", NULL), 0);
+    ck_assert_uint_eq(tu_audit_size(db_a), 0);
 }
 END_TEST
 
@@ -541,27 +462,27 @@ START_TEST(test_init_with_site_seed)
     ck_assert_int_eq(ctm_audit_vkey(&vkey, db_a), CTM_OK);
     ck_assert_str_eq(vkey, want);
     /* The checkpoint was signed with that key: it verifies against the vkey held outside. */
-    assert_verifies(db_a, want);
+    tu_assert_verifies_all(db_a, want);
     ctm_free(vkey);
     free(want);
     ctm_close(db_a);
 
     /* The same seed next time signs; without it (and no key file) writes fail. */
     db_a = open_with(dbpath, 0, seed);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_a, "signed with the supplied seed", NULL), CTM_OK);
     ctm_close(db_a);
     db_a = open_with(dbpath, 0, NULL);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_a, "no key anywhere", NULL), CTM_EIO);
-    ck_assert_uint_eq(size_of(db_a), 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), 2);
     /* A different seed is not this site's key. */
     seed[0] ^= 1;
     db_b = open_with(dbpath, 0, seed);
-    login(db_b, ADMIN, ADMIN_PW);
+    tu_login(db_b, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_b, "wrong seed", NULL), CTM_EIO);
-    ck_assert_uint_eq(size_of(db_b), 2);
-    assert_verifies(db_b, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_b), 2);
+    tu_assert_verifies_all(db_b, NULL);
 }
 END_TEST
 
@@ -572,13 +493,13 @@ START_TEST(test_key_file_mode_checked)
     make_site(dbpath);
     ck_assert_int_eq(chmod(keypath, 0644), 0);
     db_a = open_with(dbpath, 0, NULL);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_a, "should not be written", NULL), CTM_EIO);
     ck_assert_msg(strstr(ctm_errmsg(), "644") != NULL, "message names the mode: %s", ctm_errmsg());
     ck_assert_msg(strstr(ctm_errmsg(), keypath) != NULL, "message names the file: %s",
                   ctm_errmsg());
     /* Reads still work. */
-    ck_assert_uint_eq(size_of(db_a), 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
     ctm_query *q = NULL;
     ck_assert_int_eq(ctm_user_list(&q, db_a), CTM_OK);
     ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
@@ -587,11 +508,11 @@ START_TEST(test_key_file_mode_checked)
     char *note = NULL;
     ck_assert_int_eq(ctm_audit_checkpoint(&note, db_a), CTM_OK);
     ctm_free(note);
-    assert_verifies(db_a, NULL);
+    tu_assert_verifies_all(db_a, NULL);
     /* Fixing the mode fixes the writes. */
     ck_assert_int_eq(chmod(keypath, 0600), 0);
     ck_assert_int_eq(ctm_audit_note(db_a, "written now", NULL), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), 2);
 }
 END_TEST
 
@@ -609,14 +530,14 @@ START_TEST(test_key_file_of_other_site)
     free(k);
 
     db_a = open_with(dbpath, 0, NULL);
-    login(db_a, ADMIN, ADMIN_PW);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_audit_note(db_a, "signed by the wrong site?", NULL), CTM_EIO);
     ck_assert_str_ne(ctm_errmsg(), "");
     ck_assert_int_eq(ctm_user_add(db_a, "pat", "pharmacist", 0, NULL, "pat-password"), CTM_EIO);
-    ck_assert_uint_eq(size_of(db_a), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM checkpoints"), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM users"), 1);
-    assert_verifies(db_a, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM checkpoints", NULL), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM users", NULL), 1);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -625,13 +546,13 @@ END_TEST
 START_TEST(test_readonly_login_but_no_writes)
 {
     make_site(dbpath);
-    int64_t ledger_rows = sql_int(dbpath, "SELECT count(*) FROM ledger");
+    int64_t ledger_rows = tu_sql_int(dbpath, "SELECT count(*) FROM ledger", NULL);
     db_a = open_with(dbpath, CTM_OPEN_READONLY, NULL);
     /* A wrong password cannot be recorded in a read-only handle: nothing is written. */
     ck_assert_int_eq(ctm_login(db_a, ADMIN, "wrong-password"), CTM_EAUTH);
-    ck_assert_uint_eq(size_of(db_a), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT failed_logins FROM users"), 0);
-    login(db_a, ADMIN, ADMIN_PW);
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT failed_logins FROM users", NULL), 0);
+    tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_str_eq(ctm_current_user(db_a), ADMIN);
     ck_assert_int_eq(ctm_audit_note(db_a, "a note", NULL), CTM_EMISUSE);
     ck_assert_int_eq(ctm_user_add(db_a, "pat", "pharmacist", 0, NULL, "pat-password"),
@@ -645,9 +566,9 @@ START_TEST(test_readonly_login_but_no_writes)
     ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
     ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
     ctm_query_free(q);
-    assert_verifies(db_a, NULL);
-    ck_assert_uint_eq(size_of(db_a), 1);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM ledger"), ledger_rows);
+    tu_assert_verifies_all(db_a, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_a), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM ledger", NULL), ledger_rows);
 }
 END_TEST
 
@@ -659,7 +580,7 @@ START_TEST(test_readonly_cannot_init)
     ck_assert_int_eq(ctm_init(db_a, "St Example Pharmacy", ORIGIN, ADMIN, NULL, ADMIN_PW),
                      CTM_EMISUSE);
     ck_assert(!exists(keypath));
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM site"), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
 }
 END_TEST
 
@@ -706,16 +627,16 @@ START_TEST(test_init_rejects_bad_inputs)
         ck_assert_msg(!exists(keypath), "case %zu: key file written", i);
         ck_assert_ptr_null(ctm_current_user(db_a));
     }
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM site"), 0);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM users"), 0);
-    ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM ledger"), 0);
-    ck_assert_uint_eq(size_of(db_a), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM users", NULL), 0);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM ledger", NULL), 0);
+    ck_assert_uint_eq(tu_audit_size(db_a), 0);
     /* The limits themselves are accepted, and the handle is still good for a proper init. */
     int rc = ctm_init(db_a, max_site, ORIGIN, max_admin, NULL, "12345678");
     ck_assert_msg(rc == CTM_OK, "init at the limits: %s", ctm_errmsg());
     ck_assert_str_eq(ctm_current_user(db_a), max_admin);
     ck_assert(exists(keypath));
-    assert_verifies(db_a, NULL);
+    tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST
 
@@ -724,9 +645,7 @@ static Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *tc;
 
-    tc = tcase_create("open");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "open", setup, teardown, 120);
     tcase_add_test(tc, test_open_null_or_empty_path);
     tcase_add_test(tc, test_open_missing_without_create);
     tcase_add_test(tc, test_open_text_file_is_not_db);
@@ -736,40 +655,28 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_create_sets_wal_and_identity);
     tcase_add_test(tc, test_new_database_is_private);
     tcase_add_test(tc, test_empty_log_fails_against_an_outside_key);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("api_basics");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = tu_tcase(s, "api_basics", setup, teardown, 0); /* Check's default timeout */
     tcase_add_test(tc, test_close_null_harmless);
     tcase_add_test(tc, test_errstr_every_code);
     tcase_add_test(tc, test_errmsg_never_null);
     tcase_add_test(tc, test_version_matches_macros);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("init");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "init", setup, teardown, 120);
     tcase_add_test(tc, test_init_writes_private_key_file);
     tcase_add_test(tc, test_init_derives_origin);
     tcase_add_test(tc, test_init_twice_refused);
     tcase_add_test(tc, test_init_refuses_existing_key_file);
     tcase_add_test(tc, test_init_with_site_seed);
     tcase_add_test(tc, test_init_rejects_bad_inputs);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("site_key");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "site_key", setup, teardown, 120);
     tcase_add_test(tc, test_key_file_mode_checked);
     tcase_add_test(tc, test_key_file_of_other_site);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("readonly");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "readonly", setup, teardown, 120);
     tcase_add_test(tc, test_readonly_login_but_no_writes);
     tcase_add_test(tc, test_readonly_cannot_init);
-    suite_add_tcase(s, tc);
 
     return s;
 }

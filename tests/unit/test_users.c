@@ -3,14 +3,10 @@
 #include "testutil.h"
 
 #include <check.h>
-#include <fcntl.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define ADMIN "admin"
 #define ADMIN_PW "admin-password"
@@ -28,86 +24,25 @@ static char *tdir;
 static char dbpath[4096];
 static ctm_db *db_a, *db_b;
 
-/* ---- files ---- */
-
-static int copy_file(const char *from, const char *to)
-{
-    size_t n = 0;
-    char *p = tu_read_file(from, &n);
-    if (p == NULL)
-        return -1;
-    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    int ok = fd >= 0 && write(fd, p, n) == (ssize_t)n;
-    if (fd >= 0 && close(fd) != 0)
-        ok = 0;
-    free(p);
-    return ok ? 0 : -1;
-}
-
-/* Copy site.db (and site.db.key, site.db-wal when present) from one directory to another. */
-static int copy_site(const char *from_dir, const char *to_dir)
-{
-    static const char *const names[] = {"site.db", "site.db.key", "site.db-wal"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char from[4200], to[4200];
-        snprintf(from, sizeof from, "%s/%s", from_dir, names[i]);
-        snprintf(to, sizeof to, "%s/%s", to_dir, names[i]);
-        if (access(from, F_OK) != 0 && i == 2)
-            continue;
-        if (copy_file(from, to) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int build_template(void)
-{
-    template_dir = tu_tmpdir();
-    if (template_dir == NULL)
-        return -1;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/site.db", template_dir);
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    ctm_db *h = NULL;
-    int rc = ctm_open(&h, path, &o);
-    if (rc == CTM_OK)
-        rc = ctm_init(h, "St Example Pharmacy", "example.org/pharmacy-1", ADMIN, ADMIN_NAME,
-                      ADMIN_PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(h, PHARM, "pharmacist", 0, "Phil Pharmacist", PHARM_PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(h, TECH, "technician", 0, "Tess Technician", TECH_PW);
-    if (rc != CTM_OK)
-        fprintf(stderr, "building the template site: %s\n", ctm_errmsg());
-    ctm_close(h);
-    return rc == CTM_OK ? 0 : -1;
-}
-
 /* ---- per-test fixture: a copy of the template, opened on db_a with the admin logged in ---- */
 
 static ctm_db *open_db(void)
 {
-    ctm_db *h = NULL;
-    int rc = ctm_open(&h, dbpath, NULL);
-    ck_assert_msg(rc == CTM_OK, "open: %s", ctm_errmsg());
-    return h;
+    return tu_open(dbpath, NULL);
 }
 
+/* Logs in, and the handle then acts as that user. */
 static void login(ctm_db *h, const char *user, const char *pw)
 {
-    int rc = ctm_login(h, user, pw);
-    ck_assert_msg(rc == CTM_OK, "login %s: %s", user, ctm_errmsg());
+    tu_login(h, user, pw);
     ck_assert_str_eq(ctm_current_user(h), user);
 }
 
 static void setup(void)
 {
     ck_assert_ptr_nonnull(template_dir);
-    tdir = tu_tmpdir();
-    ck_assert_ptr_nonnull(tdir);
-    ck_assert_int_eq(copy_site(template_dir, tdir), 0);
-    snprintf(dbpath, sizeof dbpath, "%s/site.db", tdir);
+    tdir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(dbpath, sizeof dbpath, "%s/" TU_SITE_DB, tdir);
     db_b = NULL;
     db_a = open_db();
     login(db_a, ADMIN, ADMIN_PW);
@@ -115,48 +50,14 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ctm_close(db_a);
-    ctm_close(db_b);
-    db_a = db_b = NULL;
-    tu_rmtree(tdir);
-    free(tdir);
-    tdir = NULL;
+    tu_teardown(&tdir, &db_a, &db_b);
 }
 
 /* ---- inspection ---- */
 
-static uint64_t size_of(ctm_db *h)
-{
-    uint64_t n = 0;
-    int rc = ctm_audit_size(h, &n);
-    ck_assert_msg(rc == CTM_OK, "audit size: %s", ctm_errmsg());
-    return n;
-}
-
-static void assert_verifies(ctm_db *h)
-{
-    ctm_verify_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
-    int rc = ctm_audit_verify(h, NULL, NULL, &res);
-    ck_assert_msg(rc == CTM_OK, "verify: %s", ctm_errmsg());
-    ck_assert_int_eq(res.failed_seq, -1);
-}
-
 static int64_t sql_int(const char *query, const char *arg)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(dbpath, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = sqlite3_prepare_v2(s, query, -1, &st, NULL);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", query, sqlite3_errmsg(s));
-    if (arg != NULL)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    return v;
+    return tu_sql_int(dbpath, query, arg);
 }
 
 static int64_t failed_logins(const char *user)
@@ -181,10 +82,7 @@ static int query_col(ctm_query *q, const char *name)
 /* A column of the ledger entry seq as ctm_audit_log shows it (malloc'd; NULL for NULL). */
 static char *log_field(ctm_db *h, uint64_t seq, const char *col)
 {
-    ctm_query *q = NULL;
-    int rc = ctm_audit_log(&q, h, seq, 1);
-    ck_assert_msg(rc == CTM_OK, "audit log: %s", ctm_errmsg());
-    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ctm_query *q = tu_log_entry(h, seq);
     ck_assert_int_eq(ctm_query_int64(q, query_col(q, "seq")), (int64_t)seq);
     const char *v = ctm_query_text(q, query_col(q, col));
     char *out = v != NULL ? strdup(v) : NULL;
@@ -238,14 +136,14 @@ static void assert_user_field(ctm_db *h, const char *user, const char *col, cons
 
 START_TEST(test_login_ok_and_logout)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_logout(db_a);
     ck_assert_ptr_null(ctm_current_user(db_a));
     login(db_a, PHARM, PHARM_PW);
     /* A clean login records nothing. */
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(ctm_audit_note(db_a, "pharmacist was here", NULL), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "user", PHARM);
     ctm_logout(db_a);
     ck_assert_ptr_null(ctm_current_user(db_a));
@@ -257,7 +155,7 @@ END_TEST
 START_TEST(test_nobody_logged_in_cannot_act)
 {
     ctm_logout(db_a);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_query *q = (ctm_query *)&q;
     ck_assert_int_eq(ctm_audit_note(db_a, "anonymous", NULL), CTM_EMISUSE);
     ck_assert_str_ne(ctm_errmsg(), "");
@@ -273,54 +171,54 @@ START_TEST(test_nobody_logged_in_cannot_act)
     q = (ctm_query *)&q;
     ck_assert_int_eq(ctm_audit_log(&q, db_a, 0, 0), CTM_EMISUSE);
     ck_assert_ptr_null(q);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users", NULL), 3);
 }
 END_TEST
 
 START_TEST(test_wrong_password_recorded)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_logout(db_a);
     ck_assert_int_eq(ctm_login(db_a, PHARM, "not-the-password"), CTM_EAUTH);
     ck_assert_int_eq(ctm_errcode(), CTM_EAUTH);
     ck_assert_ptr_null(ctm_current_user(db_a));
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     ck_assert_int_eq(failed_logins(PHARM), 1);
     ck_assert_int_eq(is_disabled(PHARM), 0);
     login(db_a, ADMIN, ADMIN_PW);
     assert_log_field(db_a, n, "action", "auth.failed");
     assert_log_field_has(db_a, n, "params", "\"" PHARM "\"");
     assert_user_field(db_a, PHARM, "failed_logins", "1");
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_unknown_user_recorded)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_logout(db_a);
     ck_assert_int_eq(ctm_login(db_a, "mallory", "some-password"), CTM_EAUTH);
     ck_assert_ptr_null(ctm_current_user(db_a));
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users", NULL), 3);
     login(db_a, ADMIN, ADMIN_PW);
     assert_log_field(db_a, n, "action", "auth.failed");
     assert_log_field_has(db_a, n, "params", "\"mallory\"");
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_success_resets_failures)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_logout(db_a);
     ck_assert_int_eq(ctm_login(db_a, PHARM, "wrong-one-1"), CTM_EAUTH);
     ck_assert_int_eq(ctm_login(db_a, PHARM, "wrong-one-2"), CTM_EAUTH);
     ck_assert_int_eq(failed_logins(PHARM), 2);
     login(db_a, PHARM, PHARM_PW);
     ck_assert_int_eq(failed_logins(PHARM), 0);
-    ck_assert_uint_eq(size_of(db_a), n + 3);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3);
     assert_log_field(db_a, n + 2, "action", "auth.reset");
     assert_log_field(db_a, n + 2, "user", PHARM);
     /* The count is of consecutive failures: four more do not lock the account. */
@@ -330,24 +228,24 @@ START_TEST(test_success_resets_failures)
     ck_assert_int_eq(failed_logins(PHARM), 4);
     ck_assert_int_eq(is_disabled(PHARM), 0);
     login(db_a, PHARM, PHARM_PW);
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_five_failures_lock_account)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ctm_logout(db_a);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-123"), CTM_EAUTH);
-    ck_assert_uint_eq(size_of(db_a), n + 5);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 5);
     ck_assert_int_eq(is_disabled(PHARM), 1);
     /* Even the right password no longer opens the account; a wrong one learns nothing of the
      * lock and is recorded like any other failure. */
     ck_assert_int_eq(ctm_login(db_a, PHARM, PHARM_PW), CTM_EDISABLED);
     ck_assert_ptr_null(ctm_current_user(db_a));
     ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-456"), CTM_EAUTH);
-    ck_assert_uint_eq(size_of(db_a), n + 6);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 6);
     n += 1;
 
     login(db_a, ADMIN, ADMIN_PW);
@@ -359,26 +257,26 @@ START_TEST(test_five_failures_lock_account)
     free(action);
     free(params);
     /* An administrator re-enables the account, which resets the count. */
-    uint64_t m = size_of(db_a);
+    uint64_t m = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_enable(db_a, PHARM, "identity confirmed by phone"), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), m + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), m + 1);
     assert_log_field(db_a, m, "action", "user.enable");
     ck_assert_int_eq(failed_logins(PHARM), 0);
     ck_assert_int_eq(is_disabled(PHARM), 0);
     login(db_a, PHARM, PHARM_PW);
-    ck_assert_uint_eq(size_of(db_a), m + 1);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), m + 1);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_login_bad_arguments)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_login(db_a, NULL, PHARM_PW), CTM_EINVAL);
     ck_assert_int_eq(ctm_login(db_a, "", PHARM_PW), CTM_EINVAL);
     ck_assert_int_eq(ctm_login(db_a, PHARM, NULL), CTM_EINVAL);
     ck_assert_int_eq(ctm_login(NULL, PHARM, PHARM_PW), CTM_EMISUSE);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(failed_logins(PHARM), 0);
 }
 END_TEST
@@ -387,10 +285,10 @@ END_TEST
 
 START_TEST(test_user_add_by_admin)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int rc = ctm_user_add(db_a, "nina", "technician", 1, "Nina Nurse", "nina-password");
     ck_assert_msg(rc == CTM_OK, "user add: %s", ctm_errmsg());
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.add");
     assert_log_field(db_a, n, "user", ADMIN);
     assert_log_field(db_a, n, "esig_user", ADMIN);
@@ -413,7 +311,7 @@ START_TEST(test_user_add_by_admin)
     ctm_query_free(q);
     ctm_logout(db_a);
     login(db_a, "nina", "nina-password");
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -428,7 +326,7 @@ END_TEST
 
 START_TEST(test_user_add_refusals)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_add(db_a, PHARM, "technician", 0, NULL, "another-password"),
                      CTM_EEXISTS);
     ck_assert_int_eq(ctm_user_add(db_a, ADMIN, "admin", 1, NULL, "another-password"), CTM_EEXISTS);
@@ -444,7 +342,7 @@ START_TEST(test_user_add_refusals)
     ck_assert_msg(strstr(ctm_errmsg(), "password") != NULL, "%s", ctm_errmsg());
     ck_assert_int_eq(ctm_user_add(db_a, "neo", "technician", 0, "Neo\x01", "neo-password"),
                      CTM_EINVAL);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users", NULL), 3);
     assert_user_field(db_a, PHARM, "role", "pharmacist");
 }
@@ -454,11 +352,11 @@ START_TEST(test_user_add_by_pharmacist_denied)
 {
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_add(db_a, "sneaky", "admin", 1, NULL, "sneaky-password"),
                      CTM_EDENIED);
     ck_assert_str_ne(ctm_errmsg(), "");
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE username = 'sneaky'", NULL), 0);
 }
 END_TEST
@@ -467,16 +365,16 @@ END_TEST
 
 START_TEST(test_disable_blocks_login)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "left the site"), CTM_OK);
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.disable");
     assert_log_field(db_a, n, "reason", "left the site");
     assert_log_field(db_a, n, "esig_meaning", MEANING_ACCOUNT);
     assert_user_field(db_a, PHARM, "disabled", "1");
     /* Disabling twice is refused, and changes nothing. */
     ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "again"), CTM_ERULE);
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
 
     db_b = open_db();
     ck_assert_int_eq(ctm_login(db_b, PHARM, PHARM_PW), CTM_EDISABLED);
@@ -486,7 +384,7 @@ START_TEST(test_disable_blocks_login)
     ck_assert_int_eq(ctm_user_enable(db_a, PHARM, "came back"), CTM_OK);
     assert_user_field(db_a, PHARM, "disabled", "0");
     login(db_b, PHARM, PHARM_PW);
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -496,22 +394,22 @@ START_TEST(test_disabled_while_logged_in)
     login(db_b, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_audit_note(db_b, "before", NULL), CTM_OK);
     ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "suspended pending review"), CTM_OK);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_audit_note(db_b, "after", NULL), CTM_EDISABLED);
     ctm_query *q = NULL;
     ck_assert_int_eq(ctm_user_list(&q, db_b), CTM_EDISABLED);
     ck_assert_ptr_null(q);
-    ck_assert_uint_eq(size_of(db_a), n);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_admin_cannot_disable_self)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_disable(db_a, ADMIN, "taking a break"), CTM_ERULE);
     ck_assert_str_ne(ctm_errmsg(), "");
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(is_disabled(ADMIN), 0);
     ck_assert_int_eq(ctm_audit_note(db_a, "still here", NULL), CTM_OK);
 }
@@ -521,11 +419,11 @@ START_TEST(test_account_changes_need_admin)
 {
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_disable(db_a, TECH, "I said so"), CTM_EDENIED);
     ck_assert_int_eq(ctm_user_enable(db_a, TECH, "I said so"), CTM_EDENIED);
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "admin", 1, "I said so"), CTM_EDENIED);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(is_disabled(TECH), 0);
     assert_user_field(db_a, PHARM, "role", "pharmacist");
 }
@@ -533,18 +431,18 @@ END_TEST
 
 START_TEST(test_unknown_user_not_found)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_disable(db_a, "nobody", "reason"), CTM_ENOTFOUND);
     ck_assert_int_eq(ctm_user_enable(db_a, "nobody", "reason"), CTM_ENOTFOUND);
     ck_assert_int_eq(ctm_user_set_role(db_a, "nobody", "technician", 0, "reason"), CTM_ENOTFOUND);
     ck_assert_int_eq(ctm_user_passwd(db_a, "nobody", "new-password"), CTM_ENOTFOUND);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
 }
 END_TEST
 
 START_TEST(test_reasons_mandatory)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     const char *bad[] = {NULL, "", " leading blank", "bell\x07"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(ctm_user_disable(db_a, PHARM, bad[i]), CTM_EINVAL);
@@ -554,7 +452,7 @@ START_TEST(test_reasons_mandatory)
         ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "technician", 0, bad[i]), CTM_EINVAL);
         ck_assert_msg(strstr(ctm_errmsg(), "reason") != NULL, "%s", ctm_errmsg());
     }
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(is_disabled(PHARM), 0);
     assert_user_field(db_a, PHARM, "role", "pharmacist");
 }
@@ -564,12 +462,12 @@ END_TEST
 
 START_TEST(test_set_role_audited)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int rc = ctm_user_set_role(db_a, PHARM, "investigator", 1, "became sub-investigator");
     ck_assert_msg(rc == CTM_OK, "set role: %s", ctm_errmsg());
     assert_user_field(db_a, PHARM, "role", "investigator");
     assert_user_field(db_a, PHARM, "unblinded", "1");
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.role");
     assert_log_field(db_a, n, "reason", "became sub-investigator");
     assert_log_field(db_a, n, "user", ADMIN);
@@ -581,17 +479,17 @@ START_TEST(test_set_role_audited)
     assert_log_field_has(db_a, n, "changes", "\"investigator\"");
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "janitor", 0, "why not"), CTM_EINVAL);
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, NULL, 0, "why not"), CTM_EINVAL);
-    ck_assert_uint_eq(size_of(db_a), n + 1);
-    assert_verifies(db_a);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
 START_TEST(test_last_admin_cannot_be_demoted)
 {
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_set_role(db_a, ADMIN, "pharmacist", 0, "stepping down"), CTM_ERULE);
     ck_assert_str_ne(ctm_errmsg(), "");
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     assert_user_field(db_a, ADMIN, "role", "admin");
     /* With a second administrator the first may step down, and loses the rights at once. */
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "admin", 1, "second administrator"), CTM_OK);
@@ -603,7 +501,7 @@ START_TEST(test_last_admin_cannot_be_demoted)
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "monitor", 0, "stepping down too"), CTM_ERULE);
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -618,7 +516,7 @@ START_TEST(test_role_change_applies_to_open_session)
     ck_assert_int_eq(ctm_user_set_role(db_a, PHARM, "pharmacist", 0, "cover over"), CTM_OK);
     ck_assert_int_eq(ctm_user_add(db_b, "otto", "technician", 0, NULL, "otto-password"),
                      CTM_EDENIED);
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -637,12 +535,12 @@ START_TEST(test_passwd_self_keeps_key)
     char *before = public_key_of(PHARM);
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_passwd(db_a, NULL, "short"), CTM_EINVAL);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     int rc = ctm_user_passwd(db_a, NULL, "pharm-new-password");
     ck_assert_msg(rc == CTM_OK, "passwd: %s", ctm_errmsg());
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.passwd");
     assert_log_field(db_a, n, "user", PHARM);
     char *after = public_key_of(PHARM);
@@ -658,7 +556,7 @@ START_TEST(test_passwd_self_keeps_key)
     free(before);
     free(after);
     ck_assert_int_eq(ctm_audit_note(db_a, "signed with the same key", "reviewed"), CTM_OK);
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -672,13 +570,13 @@ START_TEST(test_passwd_admin_reset_new_key)
     db_b = NULL;
 
     char *before = public_key_of(PHARM);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_passwd(db_a, PHARM, "short"), CTM_EINVAL);
     ck_assert_msg(strstr(ctm_errmsg(), "password") != NULL, "%s", ctm_errmsg());
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     int rc = ctm_user_passwd(db_a, PHARM, "reset-by-admin-1");
     ck_assert_msg(rc == CTM_OK, "passwd: %s", ctm_errmsg());
-    ck_assert_uint_eq(size_of(db_a), n + 1);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.passwd");
     assert_log_field(db_a, n, "user", ADMIN);
     assert_log_field(db_a, n, "esig_meaning", MEANING_ACCOUNT);
@@ -695,7 +593,7 @@ START_TEST(test_passwd_admin_reset_new_key)
     login(db_b, PHARM, "reset-by-admin-1");
     ck_assert_int_eq(ctm_audit_note(db_b, "signed with the new key", "verified"), CTM_OK);
     /* Signatures before and after the reset all verify. */
-    assert_verifies(db_a);
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -706,11 +604,11 @@ START_TEST(test_passwd_reset_during_session)
     db_b = open_db();
     login(db_b, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_user_passwd(db_a, PHARM, "reset-by-admin-2"), CTM_OK);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     int rc = ctm_audit_note(db_b, "signed after the reset", "verified");
     if (rc != CTM_OK)
-        ck_assert_uint_eq(size_of(db_a), n); /* refused: fine, nothing written */
-    assert_verifies(db_a);
+        ck_assert_uint_eq(tu_audit_size(db_a), n); /* refused: fine, nothing written */
+    tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
@@ -718,10 +616,10 @@ START_TEST(test_passwd_others_needs_admin)
 {
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
-    uint64_t n = size_of(db_a);
+    uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_passwd(db_a, TECH, "tech-hijacked-pw"), CTM_EDENIED);
     ck_assert_int_eq(ctm_user_passwd(db_a, ADMIN, "admin-hijacked-pw"), CTM_EDENIED);
-    ck_assert_uint_eq(size_of(db_a), n);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
     ctm_logout(db_a);
     login(db_a, TECH, TECH_PW);
 }
@@ -789,9 +687,7 @@ static Suite *users_suite(void)
     Suite *s = suite_create("users");
     TCase *tc;
 
-    tc = tcase_create("login");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "login", setup, teardown, 120);
     tcase_add_test(tc, test_login_ok_and_logout);
     tcase_add_test(tc, test_nobody_logged_in_cannot_act);
     tcase_add_test(tc, test_wrong_password_recorded);
@@ -799,57 +695,49 @@ static Suite *users_suite(void)
     tcase_add_test(tc, test_success_resets_failures);
     tcase_add_test(tc, test_five_failures_lock_account);
     tcase_add_test(tc, test_login_bad_arguments);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("user_add");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "user_add", setup, teardown, 120);
     tcase_add_test(tc, test_user_add_by_admin);
     tcase_add_test(tc, test_user_add_printed_name_defaults);
     tcase_add_test(tc, test_user_add_refusals);
     tcase_add_test(tc, test_user_add_by_pharmacist_denied);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("disable_enable");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "disable_enable", setup, teardown, 120);
     tcase_add_test(tc, test_disable_blocks_login);
     tcase_add_test(tc, test_disabled_while_logged_in);
     tcase_add_test(tc, test_admin_cannot_disable_self);
     tcase_add_test(tc, test_account_changes_need_admin);
     tcase_add_test(tc, test_unknown_user_not_found);
     tcase_add_test(tc, test_reasons_mandatory);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("roles");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "roles", setup, teardown, 120);
     tcase_add_test(tc, test_set_role_audited);
     tcase_add_test(tc, test_last_admin_cannot_be_demoted);
     tcase_add_test(tc, test_role_change_applies_to_open_session);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("passwords");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "passwords", setup, teardown, 120);
     tcase_add_test(tc, test_passwd_self_keeps_key);
     tcase_add_test(tc, test_passwd_admin_reset_new_key);
     tcase_add_test(tc, test_passwd_reset_during_session);
     tcase_add_test(tc, test_passwd_others_needs_admin);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("list");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "list", setup, teardown, 120);
     tcase_add_test(tc, test_user_list_columns);
-    suite_add_tcase(s, tc);
 
     return s;
 }
 
 int main(void)
 {
-    if (sodium_init() < 0 || build_template() != 0)
+    static const struct tu_user users[] = {
+        {PHARM, "pharmacist", 0, "Phil Pharmacist", PHARM_PW},
+        {TECH, "technician", 0, "Tess Technician", TECH_PW},
+    };
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    template_dir =
+        tu_build_template(ADMIN, ADMIN_NAME, ADMIN_PW, users, sizeof users / sizeof users[0]);
+    if (template_dir == NULL)
         return EXIT_FAILURE;
     int rc = tu_run_suite(users_suite());
     tu_rmtree(template_dir);

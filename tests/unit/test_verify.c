@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctm.h"
@@ -24,21 +23,9 @@ static uint64_t held_early_size;
 static char *dir;
 static char db_path[4096];
 
-static void ok(int rc)
-{
-    ck_assert_msg(rc == CTM_OK, "status %d: %s", rc, ctm_errmsg());
-}
-
 static void copy_file(const char *from, const char *to)
 {
-    size_t n = 0;
-    char *data = tu_read_file(from, &n);
-    ck_assert_msg(data != NULL, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-    free(data);
+    ck_assert_msg(tu_copy_file(from, to) == 0, "cannot copy %s to %s", from, to);
 }
 
 /* Outside a running test Check cannot report, so the template's set-up stops the program. */
@@ -78,39 +65,26 @@ static void build_template(void)
 
 static void setup(void)
 {
-    dir = tu_tmpdir();
-    char from[4096], to[4096];
+    /* copied with mode 0600, as the key file must be */
+    dir = tu_test_dir(template_dir, "t.db");
     snprintf(db_path, sizeof db_path, "%s/t.db", dir);
-    snprintf(from, sizeof from, "%s/t.db", template_dir);
-    copy_file(from, db_path);
-    snprintf(from, sizeof from, "%s/t.db.key", template_dir);
-    snprintf(to, sizeof to, "%s/t.db.key", dir);
-    copy_file(from, to);
-    chmod(to, 0600);
 }
 
 static void teardown(void)
 {
-    tu_rmtree(dir);
-    free(dir);
-    dir = NULL;
+    tu_teardown(&dir, NULL, NULL);
 }
 
 /* Run SQL on the file directly, as someone with the sqlite3 shell would. */
 static void tamper(const char *sql)
 {
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    char *err = NULL;
-    int rc = sqlite3_exec(s, sql, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "tamper SQL failed: %s", err ? err : "");
-    sqlite3_close(s);
+    tu_sql_exec(db_path, sql);
 }
 
 static int verify(const char *key, const char *held, ctm_verify_result *r)
 {
     ctm_db *db = NULL;
-    ok(ctm_open(&db, db_path, NULL));
+    tu_ok(ctm_open(&db, db_path, NULL));
     memset(r, 0, sizeof *r);
     r->struct_size = sizeof *r;
     int rc = ctm_audit_verify(db, key, held, r);
@@ -135,7 +109,7 @@ static void expect_failure(const char *table, int64_t seq)
 START_TEST(untouched_database_verifies)
 {
     ctm_verify_result r;
-    ok(verify(vkey, NULL, &r));
+    tu_ok(verify(vkey, NULL, &r));
     ck_assert_uint_eq(r.entries, 9);
     ck_assert_uint_eq(r.checkpoints, 8); /* one per transaction: the batch of 2 shares one */
     ck_assert_uint_ge(r.esignatures, 6);
@@ -143,7 +117,7 @@ START_TEST(untouched_database_verifies)
     ck_assert_int_eq(r.failed_seq, -1);
     ck_assert_int_eq(r.key_from_database, 0);
     ck_assert_uint_eq(strlen(r.root_hex), 64);
-    ok(verify(NULL, NULL, &r));
+    tu_ok(verify(NULL, NULL, &r));
     ck_assert_int_eq(r.key_from_database, 1);
 }
 END_TEST
@@ -277,7 +251,7 @@ END_TEST
 START_TEST(held_checkpoint_proves_growth)
 {
     ctm_verify_result r;
-    ok(verify(vkey, held_early, &r));
+    tu_ok(verify(vkey, held_early, &r));
 }
 END_TEST
 
@@ -289,14 +263,14 @@ START_TEST(rolled_back_copy_fails_against_held_checkpoint)
     char old_path[4096];
     snprintf(old_path, sizeof old_path, "%s/old.db", dir);
     copy_file(db_path, old_path);
-    ok(ctm_open(&db, db_path, NULL));
-    ok(ctm_login(db, "anna", PW));
-    ok(ctm_audit_note(db, "after the copy", NULL));
-    ok(ctm_audit_checkpoint(&held_now, db));
+    tu_ok(ctm_open(&db, db_path, NULL));
+    tu_ok(ctm_login(db, "anna", PW));
+    tu_ok(ctm_audit_note(db, "after the copy", NULL));
+    tu_ok(ctm_audit_checkpoint(&held_now, db));
     ctm_close(db);
     copy_file(old_path, db_path);
     ctm_verify_result r;
-    ok(verify(vkey, NULL, &r)); /* on its own the old copy is consistent */
+    tu_ok(verify(vkey, NULL, &r)); /* on its own the old copy is consistent */
     ck_assert_int_eq(verify(vkey, held_now, &r), CTM_EINTEGRITY);
     ck_assert_msg(strstr(ctm_errmsg(), "rolled back") != NULL, "%s", ctm_errmsg());
     ctm_free(held_now);
@@ -309,10 +283,10 @@ START_TEST(truncation_is_caught_by_held_checkpoint)
      * checkpoint held outside can tell, and it does. */
     char *held_now = NULL;
     ctm_db *db = NULL;
-    ok(ctm_open(&db, db_path, NULL));
-    ok(ctm_audit_checkpoint(&held_now, db));
+    tu_ok(ctm_open(&db, db_path, NULL));
+    tu_ok(ctm_audit_checkpoint(&held_now, db));
     uint64_t size = 0;
-    ok(ctm_audit_size(db, &size));
+    tu_ok(ctm_audit_size(db, &size));
     ctm_close(db);
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -343,7 +317,7 @@ START_TEST(truncation_is_caught_by_held_checkpoint)
     sqlite3_finalize(st);
     sqlite3_close(s);
     ctm_verify_result r;
-    ok(verify(vkey, NULL, &r));
+    tu_ok(verify(vkey, NULL, &r));
     ck_assert_int_eq(verify(vkey, held_now, &r), CTM_EINTEGRITY);
     ctm_free(held_now);
 }
@@ -361,12 +335,12 @@ END_TEST
 START_TEST(inclusion_proofs_check_against_the_signed_root)
 {
     ctm_db *db = NULL;
-    ok(ctm_open(&db, db_path, NULL));
+    tu_ok(ctm_open(&db, db_path, NULL));
     uint64_t size = 0;
-    ok(ctm_audit_size(db, &size));
+    tu_ok(ctm_audit_size(db, &size));
     for (uint64_t seq = 0; seq < size; seq++) {
         char *proof = NULL;
-        ok(ctm_audit_prove(&proof, db, seq));
+        tu_ok(ctm_audit_prove(&proof, db, seq));
         char expect[64];
         snprintf(expect, sizeof expect, "seq %llu\nsize %llu\n", (unsigned long long)seq,
                  (unsigned long long)size);
@@ -401,9 +375,9 @@ START_TEST(verify_needs_no_login_and_writes_nothing)
     ctm_db *db = NULL;
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_READONLY;
-    ok(ctm_open(&db, db_path, &o));
+    tu_ok(ctm_open(&db, db_path, &o));
     ctm_verify_result r = {.struct_size = sizeof r};
-    ok(ctm_audit_verify(db, vkey, held_early, &r));
+    tu_ok(ctm_audit_verify(db, vkey, held_early, &r));
     ck_assert_uint_eq(r.entries, 9);
     ctm_close(db);
 }
@@ -412,18 +386,13 @@ END_TEST
 static Suite *verify_suite(void)
 {
     Suite *s = suite_create("verify");
-    TCase *tc = tcase_create("intact");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    TCase *tc = tu_tcase(s, "intact", setup, teardown, 120);
     tcase_add_test(tc, untouched_database_verifies);
     tcase_add_test(tc, held_checkpoint_proves_growth);
     tcase_add_test(tc, inclusion_proofs_check_against_the_signed_root);
     tcase_add_test(tc, verify_needs_no_login_and_writes_nothing);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("tables edited outside");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "tables edited outside", setup, teardown, 120);
     tcase_add_test(tc, changed_row_is_named);
     tcase_add_test(tc, changed_site_is_named);
     tcase_add_test(tc, deleted_row_is_named);
@@ -431,11 +400,8 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, changed_secret_is_named);
     tcase_add_test(tc, added_table_is_named);
     tcase_add_test(tc, added_trigger_is_named);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("ledger edited outside");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "ledger edited outside", setup, teardown, 120);
     tcase_add_test(tc, deleted_entry_is_named);
     tcase_add_test(tc, deleted_last_entry_is_caught);
     tcase_add_test(tc, swapped_entries_are_named);
@@ -444,15 +410,11 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, deleted_checkpoint_of_last_entry_is_caught);
     tcase_add_test(tc, tree_state_edit_is_caught);
     tcase_add_test(tc, wrong_key_fails);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("copies and truncation");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    tc = tu_tcase(s, "copies and truncation", setup, teardown, 120);
     tcase_add_test(tc, rolled_back_copy_fails_against_held_checkpoint);
     tcase_add_test(tc, truncation_is_caught_by_held_checkpoint);
     tcase_add_test(tc, held_checkpoint_of_other_site_is_refused);
-    suite_add_tcase(s, tc);
     return s;
 }
 
