@@ -261,6 +261,30 @@ START_TEST(test_create_sets_wal_and_identity)
 }
 END_TEST
 
+/* A site made by the first release (schema 1) gains the stock tables when a newer libctm opens
+ * it, and its ledger still verifies against the migrated schema. */
+START_TEST(test_schema_1_site_migrates_on_open)
+{
+    make_site(dbpath);
+    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE kit_moves; DROP TABLE kits;"
+                        " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
+                        " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
+                        " PRAGMA user_version = 1");
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
+                                NULL),
+                     0);
+    db_a = open_with(dbpath, 0, NULL);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
+                                NULL),
+                     1);
+    tu_assert_verifies(db_a, NULL);
+    tu_login(db_a, ADMIN, ADMIN_PW);
+    ck_assert_int_eq(ctm_location_add(db_a, "FRIDGE1", "fridge", 2, 8), CTM_OK);
+    tu_assert_verifies(db_a, NULL);
+}
+END_TEST
+
 START_TEST(test_new_database_is_private)
 {
     /* it holds password hashes and sealed keys, like the key file it is kept beside */
@@ -653,6 +677,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_open_foreign_sqlite_db_untouched);
     tcase_add_test(tc, test_open_newer_version_refused);
     tcase_add_test(tc, test_create_sets_wal_and_identity);
+    tcase_add_test(tc, test_schema_1_site_migrates_on_open);
     tcase_add_test(tc, test_new_database_is_private);
     tcase_add_test(tc, test_empty_log_fails_against_an_outside_key);
 
