@@ -19,23 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "ctm.h"
 #include "merkle.h"
 
 #define PW "benchmark password"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "bench: %s failed (%d): %s\n", what, rc, ctm_errmsg());
-    exit(1);
-}
 
 static void report(const char *name, double ours, double raw, const char *unit, double target)
 {
@@ -59,7 +47,7 @@ static sqlite3 *raw_open(const char *path)
     sqlite3 *s = NULL;
     remove(path);
     if (sqlite3_open(path, &s) != SQLITE_OK)
-        die("raw open", -1);
+        bench_die("raw open", -1);
     sqlite3_exec(s,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                  "CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
@@ -75,7 +63,7 @@ static double raw_inserts(const char *path, int n, size_t size, int one_transact
     uint8_t *blob = malloc(size);
     randombytes_buf(blob, size);
     sqlite3_prepare_v2(s, "INSERT INTO t(data) VALUES (?1)", -1, &st, NULL);
-    double t0 = now();
+    double t0 = bench_now();
     if (one_transaction)
         sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     for (int i = 0; i < n; i++) {
@@ -84,14 +72,14 @@ static double raw_inserts(const char *path, int n, size_t size, int one_transact
         blob[0] = (uint8_t)i;
         sqlite3_bind_blob(st, 1, blob, (int)size, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
-            die("raw insert", -1);
+            bench_die("raw insert", -1);
         sqlite3_reset(st);
         if (!one_transaction)
             sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
     }
     if (one_transaction)
         sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     sqlite3_finalize(st);
     sqlite3_close(s);
     free(blob);
@@ -109,9 +97,9 @@ static ctm_db *make_db(const char *path)
     o.flags = CTM_OPEN_CREATE;
     int rc = ctm_open(&db, path, &o);
     if (rc != CTM_OK)
-        die("ctm_open", rc);
+        bench_die("ctm_open", rc);
     if ((rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW)) != CTM_OK)
-        die("ctm_init", rc);
+        bench_die("ctm_init", rc);
     return db;
 }
 
@@ -132,26 +120,26 @@ static size_t entry_size(const char *path)
 
 static double ours_single(ctm_db *db, int n, const char *text)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < n; i++) {
         int rc = ctm_audit_note(db, text, NULL);
         if (rc != CTM_OK)
-            die("ctm_audit_note", rc);
+            bench_die("ctm_audit_note", rc);
     }
-    return n / (now() - t0);
+    return n / (bench_now() - t0);
 }
 
 static double ours_batch(ctm_db *db, int n, const char *text)
 {
-    double t0 = now();
+    double t0 = bench_now();
     int rc = ctm_batch_begin(db);
     for (int i = 0; rc == CTM_OK && i < n; i++)
         rc = ctm_audit_note(db, text, NULL);
     if (rc == CTM_OK)
         rc = ctm_batch_commit(db);
     if (rc != CTM_OK)
-        die("batch", rc);
-    return n / (now() - t0);
+        bench_die("batch", rc);
+    return n / (bench_now() - t0);
 }
 
 static double raw_sign(int n, size_t size)
@@ -160,12 +148,12 @@ static double raw_sign(int n, size_t size)
     uint8_t *msg = malloc(size);
     randombytes_buf(msg, size);
     crypto_sign_keypair(pk, sk);
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < n; i++) {
         msg[0] = (uint8_t)i;
         crypto_sign_detached(sig, NULL, msg, size, sk);
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     free(msg);
     return n / t;
 }
@@ -194,12 +182,12 @@ static double raw_leaf_hashes(const char *path, uint64_t *count)
     sqlite3_finalize(st);
     sqlite3_close(s);
     ctm_hash h, acc = {0};
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < n; i++) {
         ctm__leaf_hash(bufs[i], lens[i], h);
         acc[0] ^= h[0];
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     for (size_t i = 0; i < n; i++)
         free(bufs[i]);
     free(bufs);
@@ -213,13 +201,13 @@ static double ours_verify(const char *path, uint64_t *entries)
     ctm_db *db = NULL;
     int rc = ctm_open(&db, path, NULL);
     if (rc != CTM_OK)
-        die("ctm_open", rc);
+        bench_die("ctm_open", rc);
     ctm_verify_result r = {.struct_size = sizeof r};
-    double t0 = now();
+    double t0 = bench_now();
     rc = ctm_audit_verify(db, NULL, NULL, &r);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (rc != CTM_OK)
-        die("verify", rc);
+        bench_die("verify", rc);
     ctm_close(db);
     *entries = r.entries;
     return r.entries / t;

@@ -16,23 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "ctm.h"
 
 #define PW "benchmark password"
 #define TRIAL "BENCH-1"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "bench: %s failed (%d): %s\n", what, rc, ctm_errmsg());
-    exit(1);
-}
 
 /* A manifest of n kits numbered from `first`, lots of 1,000 kits, alternating arms. */
 static char *manifest(long first, long n, size_t *len)
@@ -72,7 +60,7 @@ static ctm_db *make_site(const char *path)
     if (rc == CTM_OK)
         rc = ctm_login(db, "pharm", PW);
     if (rc != CTM_OK)
-        die("set-up", rc);
+        bench_die("set-up", rc);
     return db;
 }
 
@@ -81,7 +69,7 @@ static sqlite3 *raw_open(const char *path)
     sqlite3 *s = NULL;
     remove(path);
     if (sqlite3_open(path, &s) != SQLITE_OK)
-        die("raw open", -1);
+        bench_die("raw open", -1);
     sqlite3_exec(s,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                  "CREATE TABLE kits(id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL,"
@@ -103,7 +91,7 @@ static double raw_receive(sqlite3 *s, long first, long n, int location, const ch
                        "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
                        " location_id, units, shipment_id) VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, 30, ?6)",
                        -1, &st, NULL);
-    double t0 = now();
+    double t0 = bench_now();
     sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     char number[16];
     for (long i = first; i < first + n; i++) {
@@ -115,11 +103,11 @@ static double raw_receive(sqlite3 *s, long first, long n, int location, const ch
         sqlite3_bind_int(st, 5, location);
         sqlite3_bind_int64(st, 6, first / 100000 + 1);
         if (sqlite3_step(st) != SQLITE_DONE)
-            die("raw insert", -1);
+            bench_die("raw insert", -1);
         sqlite3_reset(st);
     }
     sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     sqlite3_finalize(st);
     return n / t;
 }
@@ -129,12 +117,12 @@ static double ours_receive(ctm_db *db, long first, long n, const char *shipment,
 {
     size_t len = 0;
     char *m = manifest(first, n, &len);
-    double t0 = now();
+    double t0 = bench_now();
     int rc = ctm_receive(db, TRIAL, shipment, m, len, location, NULL);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     free(m);
     if (rc != CTM_OK)
-        die("ctm_receive", rc);
+        bench_die("ctm_receive", rc);
     return n / t;
 }
 
@@ -142,7 +130,7 @@ static void confirm(ctm_db *db, const char *shipment)
 {
     int rc = ctm_receive_confirm(db, shipment, 1);
     if (rc != CTM_OK)
-        die("ctm_receive_confirm", rc);
+        bench_die("ctm_receive_confirm", rc);
 }
 
 /* Add n kits to both stores in FRIDGE2: nine in ten available, one in ten quarantined (their
@@ -162,7 +150,7 @@ static void grow(ctm_db *db, sqlite3 *s, long *first, long n, int *k)
         int rc = ctm_receive(db, TRIAL, name, m, len, "FRIDGE2", &ro);
         free(m);
         if (rc != CTM_OK)
-            die("ctm_receive", rc);
+            bench_die("ctm_receive", rc);
         confirm(db, name);
         raw_receive(s, *first, sizes[part], 2, part == 1 ? "quarantined" : "available");
         *first += sizes[part];
@@ -175,18 +163,18 @@ static double ours_list(ctm_db *db, int reps, long *rows)
     f.trial = TRIAL;
     f.status = "quarantined";
     f.location = "FRIDGE2";
-    double t0 = now();
+    double t0 = bench_now();
     for (int r = 0; r < reps; r++) {
         ctm_query *q = NULL;
         int rc = ctm_kits(&q, db, &f);
         if (rc != CTM_OK)
-            die("ctm_kits", rc);
+            bench_die("ctm_kits", rc);
         *rows = 0;
         while (ctm_query_next(q) == CTM_ROW)
             (*rows)++;
         ctm_query_free(q);
     }
-    return (now() - t0) / reps;
+    return (bench_now() - t0) / reps;
 }
 
 static double raw_list(sqlite3 *s, int reps, long *rows)
@@ -197,14 +185,14 @@ static double raw_list(sqlite3 *s, int reps, long *rows)
                        " WHERE trial_id = 1 AND status = 'quarantined' AND location_id = 2"
                        " ORDER BY kit_number",
                        -1, &st, NULL);
-    double t0 = now();
+    double t0 = bench_now();
     for (int r = 0; r < reps; r++) {
         *rows = 0;
         while (sqlite3_step(st) == SQLITE_ROW)
             (*rows)++;
         sqlite3_reset(st);
     }
-    double t = (now() - t0) / reps;
+    double t = (bench_now() - t0) / reps;
     sqlite3_finalize(st);
     return t;
 }
@@ -254,7 +242,7 @@ int main(int argc, char **argv)
         long rows_ours = 0, rows_raw = 0;
         double o = ours_list(db, 10, &rows_ours), r = raw_list(s, 10, &rows_raw);
         if (rows_ours != rows_raw)
-            die("listings differ", (int)(rows_ours - rows_raw));
+            bench_die("listings differ", (int)(rows_ours - rows_raw));
         printf("%-12ld %12.3f %12.3f %8.2f %8ld\n", have, o * 1e3, r * 1e3, o / r, rows_ours);
     }
     sqlite3_close(s);

@@ -101,6 +101,9 @@ void cli_secret_wipe(struct cli_secret *sec);
 enum cli_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 enum cli_format cli_format_of(const struct cli_args *a);
 int cli_print_query(FILE *out, ctm_query *q, enum cli_format format);
+/* Print the result set a listing call made (rc its status), then free it; used as
+ *   return cli_print_listing(ctm_kits(&q, db, &f), &q, a); */
+int cli_print_listing(int rc, ctm_query **q, const struct cli_args *a);
 int cli_query_column(const ctm_query *q, const char *name);
 void cli_put_display(FILE *out, const char *text);
 

@@ -15,16 +15,6 @@
 
 /* ---- helpers ---- */
 
-/* Print the listing a call made; rc is that call's status.  q is read only once the call is done
- * (hence a pointer: the order in which arguments are evaluated is unspecified). */
-static int print_listing(int rc, ctm_query **q, const struct cli_args *a)
-{
-    if (rc != CTM_OK)
-        return cli_fail_ctm(rc);
-    rc = cli_print_query(stdout, *q, cli_format_of(a));
-    ctm_query_free(*q);
-    return rc;
-}
 
 static const char *plural(uint64_t n)
 {
@@ -448,13 +438,13 @@ int cmd_receive_confirm(struct cli_session *s, const struct cli_args *a)
 int cmd_receive_discrepancies(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_receive_discrepancies(&q, s->db, a->pos[0]), &q, a);
+    return cli_print_listing(ctm_receive_discrepancies(&q, s->db, a->pos[0]), &q, a);
 }
 
 int cmd_shipments(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_shipment_list(&q, s->db, cli_arg(a, "trial")), &q, a);
+    return cli_print_listing(ctm_shipment_list(&q, s->db, cli_arg(a, "trial")), &q, a);
 }
 
 int cmd_kits(struct cli_session *s, const struct cli_args *a)
@@ -468,13 +458,13 @@ int cmd_kits(struct cli_session *s, const struct cli_args *a)
     filter.status = cli_arg(a, "status");
     filter.location = cli_arg(a, "location");
     filter.lot = cli_arg(a, "lot");
-    return print_listing(ctm_kits(&q, s->db, &filter), &q, a);
+    return cli_print_listing(ctm_kits(&q, s->db, &filter), &q, a);
 }
 
 int cmd_kit_history(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_kit_history(&q, s->db, a->pos[0], a->pos[1]), &q, a);
+    return cli_print_listing(ctm_kit_history(&q, s->db, a->pos[0], a->pos[1]), &q, a);
 }
 
 /* ---- changes to kits ---- */

@@ -234,16 +234,6 @@ int cli_check_values(const struct cli_args *a)
 
 /* ---- the commands ---- */
 
-/* Print the listing a call made; rc is that call's status.  q is read only once the call is done
- * (hence a pointer: the order in which arguments are evaluated is unspecified). */
-static int print_listing(int rc, ctm_query **q, const struct cli_args *a)
-{
-    if (rc != CTM_OK)
-        return cli_fail_ctm(rc);
-    rc = cli_print_query(stdout, *q, cli_format_of(a));
-    ctm_query_free(*q);
-    return rc;
-}
 
 int cmd_trial_add(struct cli_session *s, const struct cli_args *a)
 {
@@ -261,7 +251,7 @@ int cmd_trial_add(struct cli_session *s, const struct cli_args *a)
 int cmd_trial_list(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_trial_list(&q, s->db), &q, a);
+    return cli_print_listing(ctm_trial_list(&q, s->db), &q, a);
 }
 
 int cmd_kittype_add(struct cli_session *s, const struct cli_args *a)
@@ -294,7 +284,7 @@ int cmd_kittype_add(struct cli_session *s, const struct cli_args *a)
 int cmd_kittype_list(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_kittype_list(&q, s->db, a->npos > 0 ? a->pos[0] : NULL), &q, a);
+    return cli_print_listing(ctm_kittype_list(&q, s->db, a->npos > 0 ? a->pos[0] : NULL), &q, a);
 }
 
 int cmd_location_add(struct cli_session *s, const struct cli_args *a)
@@ -315,5 +305,5 @@ int cmd_location_add(struct cli_session *s, const struct cli_args *a)
 int cmd_location_list(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return print_listing(ctm_location_list(&q, s->db), &q, a);
+    return cli_print_listing(ctm_location_list(&q, s->db), &q, a);
 }

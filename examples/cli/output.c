@@ -373,3 +373,14 @@ int cli_print_query(FILE *out, ctm_query *q, enum cli_format format)
     default: return print_table(out, q);
     }
 }
+
+/* Print the listing a call made; rc is that call's status.  q is read only once the call is done
+ * (hence a pointer: the order in which arguments are evaluated is unspecified). */
+int cli_print_listing(int rc, ctm_query **q, const struct cli_args *a)
+{
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    rc = cli_print_query(stdout, *q, cli_format_of(a));
+    ctm_query_free(*q);
+    return rc;
+}
