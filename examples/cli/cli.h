@@ -146,6 +146,8 @@ int cmd_receive_scan(struct cli_session *s, const struct cli_args *a);
 int cmd_receive_confirm(struct cli_session *s, const struct cli_args *a);
 int cmd_receive_discrepancies(struct cli_session *s, const struct cli_args *a);
 int cmd_shipments(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_bulk(struct cli_session *s, const struct cli_args *a);
+int cmd_lots(struct cli_session *s, const struct cli_args *a);
 int cmd_kits(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_status(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_history(struct cli_session *s, const struct cli_args *a);

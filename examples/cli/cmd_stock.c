@@ -142,6 +142,32 @@ int cmd_receive(struct cli_session *s, const struct cli_args *a)
     return CLI_OK;
 }
 
+int cmd_receive_bulk(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_receive_options opts = CTM_RECEIVE_OPTIONS_INIT;
+    int units = 0;
+    int rc = cli_opt_int(a, "units", 0, &units);
+    if (rc != CLI_OK)
+        return rc;
+    opts.origin = cli_arg(a, "origin");
+    opts.date_received = cli_arg(a, "date");
+    rc = ctm_bulk_receive(s->db, a->pos[0], cli_arg(a, "shipment"), cli_arg(a, "kittype"),
+                          cli_arg(a, "lot"), cli_arg(a, "expiry"), units, cli_arg(a, "location"),
+                          &opts);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    printf("Received shipment %s: %d units of lot %s at %s, e-signed by %s.\n",
+           cli_arg(a, "shipment"), units, cli_arg(a, "lot"), cli_arg(a, "location"),
+           ctm_current_user(s->db));
+    return CLI_OK;
+}
+
+int cmd_lots(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_query *q = NULL;
+    return cli_print_listing(ctm_lot_list(&q, s->db, a->npos > 0 ? a->pos[0] : NULL), &q, a);
+}
+
 /* ---- receive scan: check kits one line at a time ---- */
 
 #define SCAN_BATCH 200      /* scans per transaction when reading a file or a pipe */

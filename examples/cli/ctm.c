@@ -65,6 +65,15 @@ static const struct cli_opt receive_opts[] = {
     { "location", OPT_VALUE, 1, NULL }, { "excursion", OPT_FLAG, 0, NULL },
     { "origin", OPT_VALUE, 0, NULL }, { "date", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt receive_bulk_opts[] = {
+    { "shipment", OPT_VALUE, 1, NULL }, { "kittype", OPT_VALUE, 1, NULL },
+    { "lot", OPT_VALUE, 1, NULL }, { "expiry", OPT_VALUE, 1, NULL },
+    { "units", OPT_NUMBER, 1, NULL }, { "location", OPT_VALUE, 1, NULL },
+    { "origin", OPT_VALUE, 0, NULL }, { "date", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt lots_opts[] = {
+    { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+};
 static const struct cli_opt receive_scan_opts[] = { { "damaged", OPT_FLAG, 0, NULL }, END_OPTS };
 static const struct cli_opt receive_confirm_opts[] = {
     { "unchecked-present", OPT_FLAG, 0, NULL }, END_OPTS
@@ -172,6 +181,19 @@ static const struct cli_command commands[] = {
       "by hand and are present.  The confirmation carries your e-signature (\"receipt\n"
       "confirmed\").  Prints how many kits ended in each status.",
       receive_confirm_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_confirm },
+    { "receive bulk",
+      "TRIAL --shipment NUMBER --kittype CODE --lot LOT --expiry YYYY-MM-DD --units N "
+      "--location LOCATION [--origin DEPOT] [--date YYYY-MM-DD]",
+      "Receive open-label bulk supply counted per lot, e-signed (pharmacists)",
+      "For open-label trials supplied in bulk rather than numbered kits: N units of LOT arrive\n"
+      "at LOCATION and are counted per lot.  The receipt is confirmed at once with your\n"
+      "e-signature.  Blinded trials are refused: their supply comes as numbered kits.",
+      receive_bulk_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_receive_bulk },
+    { "lots", "[TRIAL] [--json|--csv]", "List lots with their kits and bulk units on site",
+      "One row per lot: trial, lot, kit_type, expiry, gtin, kits (numbered kits on site),\n"
+      "bulk_units (units of bulk supply on site), dispensable (1 when outside the\n"
+      "do-not-dispense window today).",
+      lots_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_lots },
     { "receive discrepancies", "SHIPMENT [--json|--csv]",
       "List what did not match the manifest of a shipment",
       "One row per discrepancy: kit_number, kind (missing, extra, damaged, lot_mismatch,\n"

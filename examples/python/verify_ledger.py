@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
 SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 and 2)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
-                  "shipment.confirm", "expiry.extend"}
+                  "shipment.confirm", "shipment.receive_bulk", "expiry.extend"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
@@ -110,6 +110,11 @@ MIGRATION_2 = [
      "  shipment_id INTEGER REFERENCES shipments(id),  reason TEXT)"),
     ("index", "kit_moves_by_kit", "kit_moves",
      "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id)"),
+    ("table", "bulk_stock", "bulk_stock", "CREATE TABLE bulk_stock("
+     "  id INTEGER PRIMARY KEY,  lot_id INTEGER NOT NULL REFERENCES lots(id),"
+     "  location_id INTEGER NOT NULL REFERENCES locations(id),"
+     "  units INTEGER NOT NULL CHECK (units >= 0),  UNIQUE (lot_id, location_id))"),
+    ("index", "sqlite_autoindex_bulk_stock_1", "bulk_stock", None),
     ("table", "discrepancies", "discrepancies", "CREATE TABLE discrepancies("
      "  id INTEGER PRIMARY KEY,  shipment_id INTEGER NOT NULL REFERENCES shipments(id),"
      "  kit_number TEXT,  kind TEXT NOT NULL CHECK (kind IN ('missing', 'extra', 'damaged',"

@@ -475,6 +475,27 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_discrepancies(ctm_query **out, ctm_db *d
  *  (receiving, confirmed, sent), kits, checked. */
 CTM_API CTM_WARN_UNUSED int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial);
 
+/**
+ * Receive open-label bulk supply counted per lot, not per kit: units of a lot of a kit type
+ * (made when new; a known lot's expiry must agree) at a location, as an incoming shipment
+ * confirmed at once and e-signed by the pharmacist ("receipt confirmed").  Refused in a blinded
+ * trial (CTM_ERULE): blinded supply comes as numbered kits.  Audited "shipment.receive_bulk".
+ * Errors: CTM_EINVAL (units 1 to 10,000,000; expiry), CTM_ENOTFOUND, CTM_EEXISTS (shipment),
+ * CTM_ERULE, CTM_EDENIED (pharmacists only).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment,
+                                             const char *kit_type, const char *lot,
+                                             const char *expiry, int64_t units,
+                                             const char *location,
+                                             const ctm_receive_options *opts);
+
+/**
+ * Lots of a trial (NULL: all): trial, lot, kit_type, expiry, gtin, kits (numbered kits of the lot on
+ * site: received, available or quarantined), bulk_units (units of bulk supply on site), and
+ * dispensable (1 when the lot is outside its do-not-dispense window today).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial);
+
 /* ---------------------------------------------------------------------------------------------
  * Stock
  *

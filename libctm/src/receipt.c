@@ -114,13 +114,14 @@ static int check_rows(const ctm__manifest *m, const trial_refs *r, const char *t
 }
 
 static int insert_shipment(ctm_db *db, int64_t trial_id, const char *number, int64_t location,
-                           const ctm_receive_options *o, const char *date, int64_t *id)
+                           const ctm_receive_options *o, const char *date, const char *status,
+                           int64_t *id)
 {
     sqlite3_stmt *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO shipments(trial_id, number, direction, origin, date_received,"
                           " registered_us, location_id, excursion, status)"
-                          " VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, 'receiving')");
+                          " VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8)");
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
@@ -131,14 +132,16 @@ static int insert_shipment(ctm_db *db, int64_t trial_id, const char *number, int
     sqlite3_bind_int64(st, 5, ctm__now_us());
     sqlite3_bind_int64(st, 6, location);
     sqlite3_bind_int(st, 7, o->excursion ? 1 : 0);
+    sqlite3_bind_text(st, 8, status, -1, SQLITE_STATIC);
     if ((rc = ctm__step_done(db, st, "adding the shipment")) == CTM_OK)
         *id = sqlite3_last_insert_rowid(db->sql);
     return rc;
 }
 
-/* The lot of a row: found (its kit type and expiry must agree) or made. */
-static int lot_for_row(ctm_db *db, int64_t trial_id, const ctm__manifest_row *row,
-                       const kit_type_ref *type, int64_t *lot_id)
+/* A lot by its batch: found (its kit type and expiry must agree) or made.  where names the
+ * source in messages ("manifest line 7" or "bulk receipt"). */
+static int lot_get_or_make(ctm_db *db, int64_t trial_id, const char *where, const char *batch,
+                           const char *expiry, const char *gtin, int64_t type_id, int64_t *lot_id)
 {
     sqlite3_stmt *st = NULL;
     int rc = ctm__prepare(db, &st,
@@ -146,17 +149,16 @@ static int lot_for_row(ctm_db *db, int64_t trial_id, const ctm__manifest_row *ro
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, row->lot, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, batch, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         *lot_id = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_int64(st, 1) != type->id)
-            rc = ctm__err(CTM_EINVAL, "manifest line %u, field lot: lot %s belongs to another kit type",
-                          row->line, row->lot);
-        else if (strcmp((const char *)sqlite3_column_text(st, 2), row->expiry) != 0)
-            rc = ctm__err(CTM_EINVAL, "manifest line %u, field expiry: lot %s expires %s, not %s",
-                          row->line, row->lot, (const char *)sqlite3_column_text(st, 2),
-                          row->expiry);
+        if (sqlite3_column_int64(st, 1) != type_id)
+            rc = ctm__err(CTM_EINVAL, "%s, field lot: lot %s belongs to another kit type", where,
+                          batch);
+        else if (strcmp((const char *)sqlite3_column_text(st, 2), expiry) != 0)
+            rc = ctm__err(CTM_EINVAL, "%s, field expiry: lot %s expires %s, not %s", where, batch,
+                          (const char *)sqlite3_column_text(st, 2), expiry);
         sqlite3_finalize(st);
         return rc;
     }
@@ -168,11 +170,11 @@ static int lot_for_row(ctm_db *db, int64_t trial_id, const ctm__manifest_row *ro
                            " VALUES (?1, ?2, ?3, ?4, ?5)")) != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_int64(st, 2, type->id);
-    sqlite3_bind_text(st, 3, row->lot, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, row->expiry, -1, SQLITE_STATIC);
-    if (row->gtin != NULL)
-        sqlite3_bind_text(st, 5, row->gtin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, type_id);
+    sqlite3_bind_text(st, 3, batch, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, expiry, -1, SQLITE_STATIC);
+    if (gtin != NULL)
+        sqlite3_bind_text(st, 5, gtin, -1, SQLITE_STATIC);
     if ((rc = ctm__step_done(db, st, "adding the lot")) == CTM_OK)
         *lot_id = sqlite3_last_insert_rowid(db->sql);
     return rc;
@@ -193,7 +195,10 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
         const kit_type_ref *type = find_type(r, row->kit_type);
         /* manifests run lot by lot: look the lot up only when it changes */
         if (last_lot == NULL || strcmp(last_lot, row->lot) != 0) {
-            if ((rc = lot_for_row(db, trial_id, row, type, &lot_id)) != CTM_OK)
+            char where[40];
+            snprintf(where, sizeof where, "manifest line %u", row->line);
+            if ((rc = lot_get_or_make(db, trial_id, where, row->lot, row->expiry, row->gtin,
+                                      type->id, &lot_id)) != CTM_OK)
                 break;
             last_lot = row->lot;
         }
@@ -295,7 +300,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         ctm__action_param(&a, "kits", count);
         ctm__action_param(&a, "date_received", date);
         ctm__action_param(&a, "excursion", o.excursion ? "yes" : "no");
-        rc = insert_shipment(db, t.id, shipment, loc, &o, date, &sid);
+        rc = insert_shipment(db, t.id, shipment, loc, &o, date, "receiving", &sid);
         if (rc == CTM_OK)
             rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
@@ -703,4 +708,99 @@ int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
     if (trial != NULL)
         sqlite3_bind_int64(st, 1, t.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+/* ---- open-label bulk supply ---- */
+
+static int kit_type_lookup(ctm_db *db, int64_t trial_id, const char *code, int64_t *id)
+{
+    int rc = ctm__check_code("kit type", code, CTM_MAX_NAME);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, "SELECT id FROM kit_types WHERE trial_id = ?1 AND code = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else
+        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "kit type '%s' is not in this trial", code)
+                                : ctm__sqlerr(db->sql, src, "reading kit types");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int add_bulk(ctm_db *db, int64_t lot_id, int64_t location, int64_t units)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO bulk_stock(lot_id, location_id, units) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT (lot_id, location_id) DO UPDATE SET units = units + ?3");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, lot_id);
+    sqlite3_bind_int64(st, 2, location);
+    sqlite3_bind_int64(st, 3, units);
+    return ctm__step_done(db, st, "adding the bulk stock");
+}
+
+static int check_lot_text(const char *lot)
+{
+    if (lot == NULL || lot[0] == '\0' || strlen(lot) > 20)
+        return ctm__err(CTM_EINVAL, "lot: 1 to 20 characters of the GS1 character set");
+    for (const char *c = lot; *c; c++)
+        if (!ctm__gs1_cset82_char((unsigned char)*c))
+            return ctm__err(CTM_EINVAL, "lot: character 0x%02x is outside the GS1 character set",
+                            (unsigned char)*c);
+    return CTM_OK;
+}
+
+int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const char *kit_type,
+                     const char *lot, const char *expiry, int64_t units, const char *location,
+                     const ctm_receive_options *opts)
+{
+    ctm__clear_error();
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    if (opts != NULL)
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    ctm__trial t;
+    int64_t loc = 0, sid = 0, type_id = 0, lot_id = 0, days = 0;
+    char date[11];
+    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "bulk receive");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK && t.blinded)
+        rc = ctm__err(CTM_ERULE, "trial %s is blinded: its supply comes as numbered kits", trial);
+    if (rc == CTM_OK)
+        rc = kit_type_lookup(db, t.id, kit_type, &type_id);
+    if (rc == CTM_OK)
+        rc = check_lot_text(lot);
+    if (rc == CTM_OK)
+        rc = ctm__parse_date("expiry", expiry, &days);
+    if (rc == CTM_OK && (units < 1 || units > 10000000))
+        rc = ctm__err(CTM_EINVAL, "units: %lld; receive 1 to 10000000", (long long)units);
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &loc);
+    if (rc == CTM_OK)
+        rc = check_receive(db, shipment, &o, date);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive_bulk", "")) == CTM_OK) {
+        char count[24];
+        snprintf(count, sizeof count, "%lld", (long long)units);
+        ctm__action_param(&a, "trial", trial);
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "lot", lot);
+        ctm__action_param(&a, "units", count);
+        ctm__action_param(&a, "location", location);
+        a.esig_meaning = "receipt confirmed";
+        rc = insert_shipment(db, t.id, shipment, loc, &o, date, "confirmed", &sid);
+        if (rc == CTM_OK)
+            rc = lot_get_or_make(db, t.id, "bulk receipt", lot, expiry, NULL, type_id, &lot_id);
+        if (rc == CTM_OK)
+            rc = add_bulk(db, lot_id, loc, units);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    return rc;
 }

@@ -149,6 +149,38 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
+int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    ctm__trial t = {0};
+    int rc = ctm__require_user(db, 0, "lots");
+    if (rc == CTM_OK && trial != NULL)
+        rc = ctm__trial_lookup(db, trial, &t);
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(
+            db, &st,
+            "SELECT t.code AS trial, l.batch AS lot, kt.code AS kit_type, l.expiry AS expiry,"
+            " l.gtin AS gtin,"
+            " (SELECT count(*) FROM kits k WHERE k.lot_id = l.id"
+            "   AND k.status IN ('received', 'available', 'quarantined')) AS kits,"
+            " (SELECT COALESCE(sum(b.units), 0) FROM bulk_stock b WHERE b.lot_id = l.id) AS bulk_units,"
+            " (date(?2, '+' || kt.dnd_days || ' days') <= l.expiry) AS dispensable"
+            " FROM lots l JOIN trials t ON t.id = l.trial_id JOIN kit_types kt ON kt.id = l.kit_type_id"
+            " WHERE ?1 IS NULL OR l.trial_id = ?1 ORDER BY t.code, l.expiry, l.batch");
+    if (rc != CTM_OK)
+        return rc;
+    char today[11];
+    ctm__format_date(ctm__today(), today);
+    if (trial != NULL)
+        sqlite3_bind_int64(st, 1, t.id);
+    sqlite3_bind_text(st, 2, today, -1, SQLITE_TRANSIENT);
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
 int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
     ctm__clear_error();

@@ -133,6 +133,13 @@ static const char *const migrations[] = {
     "  shipment_id INTEGER REFERENCES shipments(id),"
     "  reason TEXT);"
     "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id);"
+    /* open-label bulk supply: units of a lot at a location, counted per lot, no kit numbers */
+    "CREATE TABLE bulk_stock("
+    "  id INTEGER PRIMARY KEY,"
+    "  lot_id INTEGER NOT NULL REFERENCES lots(id),"
+    "  location_id INTEGER NOT NULL REFERENCES locations(id),"
+    "  units INTEGER NOT NULL CHECK (units >= 0),"
+    "  UNIQUE (lot_id, location_id));"
     "CREATE TABLE discrepancies("
     "  id INTEGER PRIMARY KEY,"
     "  shipment_id INTEGER NOT NULL REFERENCES shipments(id),"

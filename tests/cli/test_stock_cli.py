@@ -600,3 +600,28 @@ def test_audit_verify_passes_then_catches_a_status_edit(stocked):
     stocked.sql("UPDATE kits SET status = 'available' WHERE kit_number = 'K0002'")
     proc = stocked.fails("audit", "verify", "--key", vkey, user=None, password=None, code=1)
     assert "kits" in proc.stderr
+
+
+def test_bulk_supply_of_an_open_trial(site):
+    site.run("trial", "add", "OPEN-7", "--title", "Open study", "--sponsor", "S",
+             "--arms", "ACTIVE:1", user=PHARM)
+    site.run("kittype", "add", "OPEN-7", "BOX", "--name", "Drug Y", "--units", "100",
+             "--storage", "15..25", user=PHARM)
+    out = site.run("receive", "bulk", "OPEN-7", "--shipment", "B-1", "--kittype", "BOX",
+                   "--lot", "LB1", "--expiry", "2027-12-31", "--units", "400",
+                   "--location", FRIDGE2, user=PHARM).stdout
+    assert "400 units of lot LB1" in out and "e-signed by " + PHARM in out
+    site.run("receive", "bulk", "OPEN-7", "--shipment", "B-2", "--kittype", "BOX",
+             "--lot", "LB1", "--expiry", "2027-12-31", "--units", "100",
+             "--location", FRIDGE, user=PHARM)
+    lots = {row["lot"]: row for row in site.json("lots", "OPEN-7", user=TECH)}
+    assert lots["LB1"]["bulk_units"] == 500 and lots["LB1"]["kits"] == 0
+    # blinded trials take numbered kits only; technicians may not receive bulk supply
+    err = site.run("receive", "bulk", TRIAL, "--shipment", "B-3", "--kittype", KIT_TYPE,
+                   "--lot", "LB2", "--expiry", "2027-12-31", "--units", "5",
+                   "--location", FRIDGE, user=PHARM, expect=1).stderr
+    assert "numbered kits" in err and err.count("\n") == 1
+    site.run("receive", "bulk", "OPEN-7", "--shipment", "B-4", "--kittype", "BOX",
+             "--lot", "LB3", "--expiry", "2027-12-31", "--units", "5",
+             "--location", FRIDGE, user=TECH, expect=1)
+    assert site.run("audit", "verify").returncode == 0

@@ -317,13 +317,13 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert [r[1] for r in documented[1]][-1] == "checkpoints"  # version 1 ends with its view
     assert script.audited(script.SCHEMAS[2]) == [
         "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
-        "shipments", "kits", "kit_moves", "discrepancies"]
+        "shipments", "kits", "kit_moves", "bulk_stock", "discrepancies"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
     """A database whose ledger touches only version 1's tables, taken back to version 1 by
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
-    drops = ["DROP TABLE %s" % t for t in ("discrepancies", "kit_moves", "kits", "shipments",
+    drops = ["DROP TABLE %s" % t for t in ("discrepancies", "bulk_stock", "kit_moves", "kits", "shipments",
                                            "lots", "locations", "kit_types", "arms", "trials")]
     path = tampered(site, "v1.db", *drops, "PRAGMA user_version = 1")
     rc, out = independent(path, site["vkey"])

@@ -694,3 +694,28 @@ def test_verify_at_the_end(site):
     assert result["esignatures"] >= 3  # user adds, receipt confirmations, expiry extensions
     with ctm.open(site.path, readonly=True) as db:
         assert db.verify()["root_hex"] == result["root_hex"]
+
+
+def test_bulk_supply_counted_per_lot(site):
+    """Open-label bulk supply: units per lot, confirmed at once with an e-signature."""
+    pharm, tech = site.pharm, site.tech
+    size = pharm.size
+    pharm.bulk_receive(OPEN_TRIAL, "BULK-1", "BULK", "OB1", datetime.date(2027, 9, 30), 300,
+                       "FRIDGE-2", origin="Academic pharmacy")
+    pharm.bulk_receive(OPEN_TRIAL, "BULK-2", "BULK", "OB1", "2027-09-30", 200, "FRIDGE-1")
+    assert pharm.size == size + 2
+    lots = {row["lot"]: row for row in tech.lots(OPEN_TRIAL)}
+    assert lots["OB1"]["bulk_units"] == 500 and lots["OB1"]["kits"] == 0
+    assert lots["OB1"]["expiry"] == "2027-09-30"
+    last = list(pharm.events(from_seq=pharm.size - 1))[0]
+    assert last["action"] == "shipment.receive_bulk" and last["esig_meaning"] == "receipt confirmed"
+    with pytest.raises(ctm.RuleError):
+        pharm.bulk_receive(TRIAL, "BULK-3", KIT_TYPE, "OB2", "2027-09-30", 5, "FRIDGE-1")
+    with pytest.raises(ctm.PermissionDenied):
+        tech.bulk_receive(OPEN_TRIAL, "BULK-4", "BULK", "OB2", "2027-09-30", 5, "FRIDGE-1")
+    with pytest.raises(ctm.InvalidError):
+        pharm.bulk_receive(OPEN_TRIAL, "BULK-5", "BULK", "OB1", "2028-01-31", 5, "FRIDGE-1")
+    with pytest.raises(ctm.InvalidError):
+        pharm.bulk_receive(OPEN_TRIAL, "BULK-6", "BULK", "OB3", "2028-01-31", "5", "FRIDGE-1")
+    assert pharm.size == size + 2
+    pharm.verify()

@@ -371,6 +371,43 @@ START_TEST(open_trial_single_arm_needs_no_column)
 }
 END_TEST
 
+START_TEST(bulk_supply_is_counted_per_lot)
+{
+    uint64_t n = size_now();
+    ok(ctm_bulk_receive(db, OPEN, "BULK-1", "BOX", "LB7", "2027-09-30", 500, "FRIDGE2", NULL));
+    ok(ctm_bulk_receive(db, OPEN, "BULK-2", "BOX", "LB7", "2027-09-30", 250, "FRIDGE2", NULL));
+    ok(ctm_bulk_receive(db, OPEN, "BULK-3", "BOX", "LB7", "2027-09-30", 100, "FRIDGE1", NULL));
+    ck_assert_uint_eq(size_now(), n + 3);
+    ctm_query *q = NULL;
+    ok(ctm_lot_list(&q, db, OPEN));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ck_assert_str_eq(ctm_query_text(q, 1), "LB7");
+    ck_assert_int_eq(ctm_query_int64(q, 5), 0);   /* no numbered kits */
+    ck_assert_int_eq(ctm_query_int64(q, 6), 850); /* units on site, both fridges */
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    /* the receipt is confirmed at once, with the pharmacist's e-signature */
+    ok(ctm_audit_log(&q, db, n, 1));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ck_assert_str_eq(ctm_query_text(q, 3), "shipment.receive_bulk");
+    ck_assert_str_eq(ctm_query_text(q, 9), "receipt confirmed");
+    ctm_query_free(q);
+    ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-4", "BOX", "LB7", "2027-10-31", 5, "FRIDGE2", NULL),
+                     CTM_EINVAL); /* LB7 expires 2027-09-30 */
+    ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-4", "BOX", "LB8", "2027-10-31", 0, "FRIDGE2", NULL),
+                     CTM_EINVAL);
+    ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-1", "BOX", "LB8", "2027-10-31", 5, "FRIDGE2", NULL),
+                     CTM_EEXISTS);
+    ck_assert_int_eq(ctm_bulk_receive(db, TRIAL, "BULK-5", "KT", "LB9", "2027-10-31", 5, "FRIDGE2", NULL),
+                     CTM_ERULE); /* blinded supply comes as numbered kits */
+    ok(ctm_login(db, "ted", PW));
+    ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-6", "BOX", "LB8", "2027-10-31", 5, "FRIDGE2", NULL),
+                     CTM_EDENIED);
+    ck_assert_uint_eq(size_now(), n + 3);
+    assert_verifies();
+}
+END_TEST
+
 START_TEST(scan_fills_but_never_erases)
 {
     const char *m = "kit_number,kit_type,lot,expiry,arm,gtin\n"
@@ -571,6 +608,7 @@ static Suite *receipt_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, blinded_users_see_no_arm);
     tcase_add_test(tc, open_trial_single_arm_needs_no_column);
+    tcase_add_test(tc, bulk_supply_is_counted_per_lot);
     tcase_add_test(tc, expiry_window_and_extension);
     tcase_add_test(tc, transfers_keep_history);
     tcase_add_test(tc, status_changes_follow_the_table);

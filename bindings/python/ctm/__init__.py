@@ -946,6 +946,41 @@ class Database:
         _check(rc)
         return Query(self, q)
 
+    def bulk_receive(self, trial, shipment, kit_type, lot, expiry, units, location, origin=None,
+                     date_received=None):
+        """Receive open-label bulk supply counted per lot, not per kit (pharmacists).
+
+        units of lot (a kit type of the trial; expiry a str "YYYY-MM-DD" or a datetime.date,
+        which must agree with a lot already known) arrive at location.  The receipt is
+        confirmed at once with the pharmacist's e-signature ("receipt confirmed").  Audited
+        "shipment.receive_bulk".  Raises RuleError for a blinded trial (its supply comes as
+        numbered kits), InvalidError, NotFoundError, ExistsError (shipment), PermissionDenied.
+        """
+        trial = _text("trial", trial)
+        shipment = _text("shipment", shipment)
+        kit_type = _text("kit_type", kit_type)
+        lot = _text("lot", lot)
+        expiry = _date("expiry", expiry)
+        location = _text("location", location)
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise InvalidError("units: a whole number is needed")
+        opts = {
+            "origin": _text("origin", origin, optional=True),
+            "date_received": _date("date_received", date_received, optional=True),
+            "excursion": 0,
+        }
+        _check(_c.ctm_bulk_receive(self._handle(), trial, shipment, kit_type, lot, expiry, units,
+                                   location, opts))
+
+    def lots(self, trial=None):
+        """The lots of a trial (None: all) as a :class:`Query` of dicts: trial, lot, kit_type,
+        expiry, gtin, kits (numbered kits on site), bulk_units (units of bulk supply on site),
+        dispensable (1 when outside the do-not-dispense window today)."""
+        trial = _text("trial", trial, optional=True)
+        rc, q = _c.ctm_lot_list(self._handle(), trial)
+        _check(rc)
+        return Query(self, q)
+
     def shipments(self, trial=None):
         """The shipments of a trial (None: all) as a :class:`Query` of dicts: number, trial,
         direction (in/out), origin, destination, date_received, status (receiving, confirmed,
