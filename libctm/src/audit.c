@@ -46,8 +46,7 @@ int ctm_batch_begin(ctm_db *db)
 
 static void batch_end(ctm_db *db)
 {
-    ctm__hasher_abort(db->hasher);
-    db->hasher = NULL;
+    ctm__hasher_abort(db);
     db->batch_broken = 0;
     db->batch = 0;
     db->tx_open = 0;
@@ -66,8 +65,7 @@ int ctm_batch_commit(ctm_db *db)
         rc = ctm__err(CTM_ERROR, "batch commit: an entry of the batch could not be hashed; "
                                  "the batch was rolled back");
     if (rc == CTM_OK && db->hasher != NULL) {
-        ctm__hasher_finish(db->hasher, &db->frontier);
-        db->hasher = NULL;
+        ctm__hasher_finish(db);
         if (db->frontier.size != db->next_seq)
             rc = ctm__err(CTM_ERROR, "batch commit: %llu entries hashed of %llu",
                           (unsigned long long)db->frontier.size, (unsigned long long)db->next_seq);

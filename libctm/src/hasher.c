@@ -1,10 +1,10 @@
-/* hasher.c - leaf hashing off the SQLite thread while a batch is written.
+/* hasher.c - a one-worker pipeline that takes hashing off the SQLite thread.
  *
- * A batch of many actions spends as long hashing its entries (SHA-256 of every entry, then the
- * tree's node hashes) as it spends in SQLite.  The two are independent until the batch commits:
- * the handle's thread encodes and inserts entries, and one worker thread per open batch hashes
- * them in order into the tree's frontier.  Entries travel in chunks to keep locking rare; the
- * queue is bounded so a slow worker holds the writer back instead of growing memory.
+ * Writing a batch and verifying a log both spend about as long hashing (SHA-256 of every entry,
+ * then the tree's node hashes) as they spend in SQLite.  The two are independent until the end:
+ * the handle's thread reads or writes entries and pushes them, in order, to one worker thread
+ * that consumes them.  Records travel in chunks to keep locking rare; the queue is bounded so a
+ * slow worker holds the producer back instead of growing memory.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,19 +18,20 @@
 typedef struct chunk {
     struct chunk *next;
     size_t used, cap;
-    uint8_t data[]; /* entries as u32 length (host order) + bytes */
+    uint8_t data[]; /* records as u32 length (host order) + bytes */
 } chunk;
 
-struct ctm__hasher {
+struct ctm__pipe {
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake;      /* worker: a chunk arrived or the batch ends */
-    pthread_cond_t room;      /* writer: the queue has room again */
+    pthread_cond_t wake;      /* worker: a chunk arrived or the producer is done */
+    pthread_cond_t room;      /* producer: the queue has room again */
     chunk *head, *tail;       /* queued chunks, oldest first */
     int queued;
     int done;                 /* no more chunks will come */
-    chunk *filling;           /* the writer's current chunk (writer thread only) */
-    ctm__frontier frontier;   /* the worker's; read by the writer only after the join */
+    chunk *filling;           /* the producer's current chunk (producer thread only) */
+    ctm__pipe_fn consume;     /* called on the worker thread, record by record, in order */
+    void *ctx;
 };
 
 static chunk *chunk_new(size_t need)
@@ -45,137 +46,178 @@ static chunk *chunk_new(size_t need)
     return c;
 }
 
-static void hash_chunk(ctm__frontier *f, const chunk *c)
+static void consume_chunk(ctm__pipe *p, const chunk *c)
 {
     size_t off = 0;
     while (off < c->used) {
         uint32_t len;
         memcpy(&len, c->data + off, sizeof len);
         off += sizeof len;
-        ctm_hash leaf;
-        ctm__leaf_hash(c->data + off, len, leaf);
-        ctm__frontier_append(f, leaf);
+        p->consume(p->ctx, c->data + off, len);
         off += len;
     }
 }
 
 static void *worker(void *arg)
 {
-    ctm__hasher *h = arg;
-    pthread_mutex_lock(&h->lock);
+    ctm__pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (h->head == NULL && !h->done)
-            pthread_cond_wait(&h->wake, &h->lock);
-        chunk *c = h->head;
+        while (p->head == NULL && !p->done)
+            pthread_cond_wait(&p->wake, &p->lock);
+        chunk *c = p->head;
         if (c == NULL)
             break; /* done and drained */
-        h->head = c->next;
-        if (h->head == NULL)
-            h->tail = NULL;
-        h->queued--;
-        pthread_cond_signal(&h->room);
-        pthread_mutex_unlock(&h->lock);
-        hash_chunk(&h->frontier, c);
+        p->head = c->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued--;
+        pthread_cond_signal(&p->room);
+        pthread_mutex_unlock(&p->lock);
+        consume_chunk(p, c);
         free(c);
-        pthread_mutex_lock(&h->lock);
+        pthread_mutex_lock(&p->lock);
     }
-    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-int ctm__hasher_start(ctm__hasher **out, const ctm__frontier *start)
+int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx)
 {
     *out = NULL;
-    ctm__hasher *h = calloc(1, sizeof *h);
-    if (h == NULL)
+    ctm__pipe *p = calloc(1, sizeof *p);
+    if (p == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
-    h->frontier = *start;
-    pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->wake, NULL);
-    pthread_cond_init(&h->room, NULL);
-    if (pthread_create(&h->thread, NULL, worker, h) != 0) {
-        pthread_cond_destroy(&h->room);
-        pthread_cond_destroy(&h->wake);
-        pthread_mutex_destroy(&h->lock);
-        free(h);
+    p->consume = consume;
+    p->ctx = ctx;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->room, NULL);
+    if (pthread_create(&p->thread, NULL, worker, p) != 0) {
+        pthread_cond_destroy(&p->room);
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
         return ctm__err(CTM_ERROR, "cannot start the hashing thread");
     }
-    *out = h;
+    *out = p;
     return CTM_OK;
 }
 
-static void enqueue(ctm__hasher *h, chunk *c)
+static void enqueue(ctm__pipe *p, chunk *c)
 {
-    pthread_mutex_lock(&h->lock);
-    while (h->queued >= MAX_QUEUED)
-        pthread_cond_wait(&h->room, &h->lock);
-    if (h->tail != NULL)
-        h->tail->next = c;
+    pthread_mutex_lock(&p->lock);
+    while (p->queued >= MAX_QUEUED)
+        pthread_cond_wait(&p->room, &p->lock);
+    if (p->tail != NULL)
+        p->tail->next = c;
     else
-        h->head = c;
-    h->tail = c;
-    h->queued++;
-    pthread_cond_signal(&h->wake);
-    pthread_mutex_unlock(&h->lock);
+        p->head = c;
+    p->tail = c;
+    p->queued++;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
 }
 
-int ctm__hasher_push(ctm__hasher *h, const uint8_t *entry, size_t len)
+int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts)
 {
+    size_t len = 0;
+    for (int i = 0; i < nparts; i++)
+        len += lens[i];
+    if (len > UINT32_MAX)
+        return ctm__err(CTM_ENOMEM, "a record of %zu bytes is too large to queue", len);
     size_t need = sizeof(uint32_t) + len;
-    if (h->filling != NULL && h->filling->cap - h->filling->used < need) {
-        enqueue(h, h->filling);
-        h->filling = NULL;
+    if (p->filling != NULL && p->filling->cap - p->filling->used < need) {
+        enqueue(p, p->filling);
+        p->filling = NULL;
     }
-    if (h->filling == NULL && (h->filling = chunk_new(need)) == NULL)
+    if (p->filling == NULL && (p->filling = chunk_new(need)) == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
     uint32_t len32 = (uint32_t)len;
-    memcpy(h->filling->data + h->filling->used, &len32, sizeof len32);
-    memcpy(h->filling->data + h->filling->used + sizeof len32, entry, len);
-    h->filling->used += need;
+    uint8_t *at = p->filling->data + p->filling->used;
+    memcpy(at, &len32, sizeof len32);
+    at += sizeof len32;
+    for (int i = 0; i < nparts; i++) {
+        if (lens[i] > 0)
+            memcpy(at, parts[i], lens[i]);
+        at += lens[i];
+    }
+    p->filling->used += need;
     return CTM_OK;
 }
 
-/* Stop the worker after it has hashed everything queued, and free the hasher. */
-static void stop(ctm__hasher *h, ctm__frontier *out)
+/* Stop the worker (after it consumed everything queued, or dropping it) and free the pipe. */
+static void stop(ctm__pipe *p, int drain)
 {
-    if (h->filling != NULL) {
-        if (out != NULL)
-            enqueue(h, h->filling);
+    if (p->filling != NULL) {
+        if (drain)
+            enqueue(p, p->filling);
         else
-            free(h->filling);
-        h->filling = NULL;
+            free(p->filling);
+        p->filling = NULL;
     }
-    pthread_mutex_lock(&h->lock);
-    h->done = 1;
-    if (out == NULL) {
-        /* abandoning the batch: drop what is still queued */
-        while (h->head != NULL) {
-            chunk *c = h->head;
-            h->head = c->next;
+    pthread_mutex_lock(&p->lock);
+    p->done = 1;
+    if (!drain) {
+        while (p->head != NULL) {
+            chunk *c = p->head;
+            p->head = c->next;
             free(c);
         }
-        h->tail = NULL;
-        h->queued = 0;
-        pthread_cond_signal(&h->room);
+        p->tail = NULL;
+        p->queued = 0;
+        pthread_cond_signal(&p->room);
     }
-    pthread_cond_signal(&h->wake);
-    pthread_mutex_unlock(&h->lock);
-    pthread_join(h->thread, NULL);
-    if (out != NULL)
-        *out = h->frontier;
-    pthread_cond_destroy(&h->room);
-    pthread_cond_destroy(&h->wake);
-    pthread_mutex_destroy(&h->lock);
-    free(h);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    pthread_cond_destroy(&p->room);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }
 
-void ctm__hasher_finish(ctm__hasher *h, ctm__frontier *out)
+void ctm__pipe_finish(ctm__pipe *p)
 {
-    stop(h, out);
+    stop(p, 1);
 }
 
-void ctm__hasher_abort(ctm__hasher *h)
+void ctm__pipe_abort(ctm__pipe *p)
 {
-    if (h != NULL)
-        stop(h, NULL);
+    if (p != NULL)
+        stop(p, 0);
+}
+
+/* ---- the batch's tree: each entry's leaf appended to the frontier, in order ---- */
+
+static void append_leaf(void *ctx, const uint8_t *entry, size_t len)
+{
+    ctm_hash leaf;
+    ctm__leaf_hash(entry, len, leaf);
+    ctm__frontier_append(ctx, leaf);
+}
+
+int ctm__hasher_start(ctm_db *db)
+{
+    db->hasher_frontier = db->frontier;
+    return ctm__pipe_start(&db->hasher, append_leaf, &db->hasher_frontier);
+}
+
+int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len)
+{
+    const void *parts[1] = {entry};
+    return ctm__pipe_push(db->hasher, parts, &len, 1);
+}
+
+void ctm__hasher_finish(ctm_db *db)
+{
+    ctm__pipe_finish(db->hasher);
+    db->hasher = NULL;
+    db->frontier = db->hasher_frontier;
+}
+
+void ctm__hasher_abort(ctm_db *db)
+{
+    ctm__pipe_abort(db->hasher);
+    db->hasher = NULL;
 }

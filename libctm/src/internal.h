@@ -79,7 +79,8 @@ struct ctm_db {
     int frontier_loaded;
     uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
     uint64_t next_seq;           /* seq of the next entry in the open transaction */
-    struct ctm__hasher *hasher;  /* hashes a batch's entries on another thread (hasher.c) */
+    struct ctm__pipe *hasher;    /* hashes a batch's entries on another thread (hasher.c) */
+    ctm__frontier hasher_frontier; /* the worker's tree while the batch is open */
     int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
     sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
@@ -161,15 +162,22 @@ int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves);
 int ctm__ledger_state(ctm_db *db, ctm__frontier *f);
 
 /* ---- hasher.c ---- */
-typedef struct ctm__hasher ctm__hasher;
-/* Start a worker thread that appends leaf hashes to a copy of *start. */
-int ctm__hasher_start(ctm__hasher **out, const ctm__frontier *start);
-/* Queue one entry (copied); blocks while the queue is full.  CTM_ENOMEM on failure. */
-int ctm__hasher_push(ctm__hasher *h, const uint8_t *entry, size_t len);
-/* Wait for every queued entry, give the resulting frontier and free the hasher. */
-void ctm__hasher_finish(ctm__hasher *h, ctm__frontier *out);
-/* Drop the hasher and what it still holds (NULL is fine). */
-void ctm__hasher_abort(ctm__hasher *h);
+/* A one-worker pipeline: records pushed in order are consumed in order on another thread. */
+typedef struct ctm__pipe ctm__pipe;
+typedef void (*ctm__pipe_fn)(void *ctx, const uint8_t *record, size_t len);
+int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx);
+/* Queue one record made of nparts pieces (copied); blocks while the queue is full. */
+int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts);
+/* Wait until every record was consumed, then free the pipe. */
+void ctm__pipe_finish(ctm__pipe *p);
+/* Drop what is still queued, stop, free (NULL is fine). */
+void ctm__pipe_abort(ctm__pipe *p);
+/* The open batch's tree on the pipe: start from db->frontier, push entries, finish into
+ * db->frontier (or abort). */
+int ctm__hasher_start(ctm_db *db);
+int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len);
+void ctm__hasher_finish(ctm_db *db);
+void ctm__hasher_abort(ctm_db *db);
 
 /* ---- users.c ---- */
 /* Require a logged-in, enabled user; with role_mask non-zero require one of those roles. */

@@ -394,9 +394,9 @@ static int finish_in_batch(ctm__action *a, const ctm__buf *b)
     }
     a->open = 0;
     if (db->hasher == NULL)
-        rc = ctm__hasher_start(&db->hasher, &db->frontier);
+        rc = ctm__hasher_start(db);
     if (rc == CTM_OK)
-        rc = ctm__hasher_push(db->hasher, b->p, b->n);
+        rc = ctm__hasher_push(db, b->p, b->n);
     if (rc != CTM_OK) {
         /* the entry is in the transaction but not in the tree: only a rollback is safe now */
         db->batch_broken = 1;

@@ -420,8 +420,7 @@ void ctm_close(ctm_db *db)
         return;
     ctm_logout(db);
     if (db->sql != NULL) {
-        ctm__hasher_abort(db->hasher);
-        db->hasher = NULL;
+        ctm__hasher_abort(db);
         if (db->tx_open || db->batch)
             sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
         for (int i = 0; i < CTM_ST_COUNT; i++)

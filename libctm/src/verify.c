@@ -350,6 +350,69 @@ static int keep_leaf(vstate *v, uint64_t seq, const ctm_hash leaf)
     return CTM_OK;
 }
 
+/* ---- the tree, on the pipe's worker ----
+ *
+ * Hashing the entries and checking the roots, the checkpoint signatures and the stored tree
+ * state need nothing from the replay, so they run on a second thread while this one decodes and
+ * replays.  The worker has its own vstate for the tree; the first failure on either side wins by
+ * its seq. */
+
+typedef struct vtree {
+    vstate t;       /* frontier, checkpoints, held checkpoint and leaves; origin and key borrowed */
+    int rc;         /* the worker's first failure, or CTM_OK */
+    char msg[1024]; /* its message (the worker's own thread-local error) */
+} vtree;
+
+/* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, then three u32 lengths and the
+ * entry, the note (with its NUL) and the frontier. */
+static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row)
+{
+    uint8_t head[8 + 2 + 12];
+    const void *entry = sqlite3_column_blob(row, 1), *note = sqlite3_column_text(row, 2);
+    const void *fr = sqlite3_column_blob(row, 3);
+    uint32_t elen = (uint32_t)sqlite3_column_bytes(row, 1);
+    uint32_t nlen = note != NULL ? (uint32_t)sqlite3_column_bytes(row, 2) + 1 : 0;
+    uint32_t flen = (uint32_t)sqlite3_column_bytes(row, 3);
+    memcpy(head, &seq, 8);
+    head[8] = note != NULL;
+    head[9] = sqlite3_column_type(row, 3) != SQLITE_NULL;
+    memcpy(head + 10, &elen, 4);
+    memcpy(head + 14, &nlen, 4);
+    memcpy(head + 18, &flen, 4);
+    const void *parts[4] = {head, entry, note, fr};
+    size_t lens[4] = {sizeof head, elen, nlen, flen};
+    return ctm__pipe_push(p, parts, lens, 4);
+}
+
+static void tree_consume(void *ctx, const uint8_t *rec, size_t len)
+{
+    vtree *w = ctx;
+    (void)len;
+    if (w->rc != CTM_OK)
+        return;
+    uint64_t seq;
+    uint32_t elen, nlen, flen;
+    memcpy(&seq, rec, 8);
+    int has_note = rec[8], has_frontier = rec[9];
+    memcpy(&elen, rec + 10, 4);
+    memcpy(&nlen, rec + 14, 4);
+    memcpy(&flen, rec + 18, 4);
+    const uint8_t *entry = rec + 22, *note = entry + elen, *fr = note + nlen;
+    ctm_hash leaf;
+    ctm__leaf_hash(entry, elen, leaf);
+    int rc = keep_leaf(&w->t, seq, leaf);
+    if (rc == CTM_OK) {
+        ctm__frontier_append(&w->t.frontier, leaf);
+        rc = check_checkpoint_at(&w->t, seq + 1, has_note ? (const char *)note : NULL,
+                                 has_frontier ? (const void *)fr : NULL, (int)flen);
+    }
+    if (rc != CTM_OK) {
+        w->rc = rc;
+        snprintf(w->msg, sizeof w->msg, "%s", ctm_errmsg());
+    }
+}
+
+/* Decode, check and replay one entry; the tree side goes to the worker. */
 static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 {
     const uint8_t *p = sqlite3_column_blob(row, 1);
@@ -359,8 +422,6 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
     if (ctm__entry_decode(&e, p, n, why, sizeof why) != 0)
         return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be decoded: %s", why);
     int rc = CTM_OK;
-    ctm_hash leaf;
-    ctm__leaf_hash(p, n, leaf);
     if (e.seq != seq)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
                   "the entry stored here is seq %llu: entries were moved or reordered",
@@ -372,19 +433,13 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
     else if (rc == CTM_OK && needs_esig(&e))
         rc = fail(v, (int64_t)seq, "ledger", NULL, "the action %s carries no e-signature",
                   e.action);
-    if (rc == CTM_OK)
-        rc = keep_leaf(v, seq, leaf);
     ctm__entry_free(&e);
-    if (rc == CTM_OK) {
-        ctm__frontier_append(&v->frontier, leaf);
+    if (rc == CTM_OK)
         v->r.entries++;
-        rc = check_checkpoint_at(v, seq + 1, (const char *)sqlite3_column_text(row, 2),
-                                 sqlite3_column_blob(row, 3), sqlite3_column_bytes(row, 3));
-    }
     return rc;
 }
 
-static int walk_ledger(vstate *v)
+static int walk_rows(vstate *v, ctm__pipe *pipe)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, checkpoint, frontier FROM live.ledger ORDER BY seq",
@@ -401,12 +456,49 @@ static int walk_ledger(vstate *v)
             break;
         }
         out = check_entry(v, expect, st);
+        if (out == CTM_OK)
+            out = push_tree(pipe, expect, st);
         expect++;
     }
     if (out == CTM_OK && rc != SQLITE_DONE)
         out = fail(v, (int64_t)expect, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
     sqlite3_finalize(st);
     return out;
+}
+
+static int walk_ledger(vstate *v)
+{
+    vtree w;
+    memset(&w, 0, sizeof w);
+    w.t.origin = v->origin;
+    memcpy(w.t.pub, v->pub, sizeof w.t.pub);
+    w.t.frontier = v->frontier;
+    w.t.frontier_seq = -1;
+    w.t.r.failed_seq = -1;
+    w.t.have_held = v->have_held;
+    w.t.held_size = v->held_size;
+    memcpy(w.t.held_root, v->held_root, sizeof w.t.held_root);
+    ctm__pipe *pipe = NULL;
+    int rc = ctm__pipe_start(&pipe, tree_consume, &w);
+    if (rc != CTM_OK)
+        return rc;
+    rc = walk_rows(v, pipe);
+    ctm__pipe_finish(pipe);
+    /* the tree's state is the run's; the earlier of the two failures is the one reported */
+    v->frontier = w.t.frontier;
+    v->last_checkpoint = w.t.last_checkpoint;
+    v->frontier_seq = w.t.frontier_seq;
+    v->r.checkpoints = w.t.r.checkpoints;
+    v->leaves = w.t.leaves;
+    v->leaves_cap = w.t.leaves_cap;
+    if (w.rc != CTM_OK && (rc == CTM_OK || w.t.r.failed_seq < v->r.failed_seq ||
+                           v->r.failed_seq < 0)) {
+        v->r.failed_seq = w.t.r.failed_seq;
+        memcpy(v->r.failed_table, w.t.r.failed_table, sizeof v->r.failed_table);
+        memcpy(v->r.failed_key, w.t.r.failed_key, sizeof v->r.failed_key);
+        rc = ctm__err(w.rc, "%s", w.msg);
+    }
+    return rc;
 }
 
 /* After the walk: the last checkpoint covers the whole log, the newest entry holds the tree

@@ -266,7 +266,7 @@ END_TEST
 START_TEST(test_schema_1_site_migrates_on_open)
 {
     make_site(dbpath);
-    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE kit_moves; DROP TABLE kits;"
+    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
                         " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
                         " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
                         " PRAGMA user_version = 1");
