@@ -450,7 +450,7 @@ typedef struct ctm_scan_result {
  * Check one kit of a shipment under receipt.  scan: a GS1 element string (see ctm_gs1_parse()),
  * whose (21) serial or the manifest's serial identifies the kit, or a typed kit number.  A scan
  * fills in a GTIN or serial the manifest lacked but never erases a known value.  damaged: the
- * pack is damaged (recorded).  Audited "shipment.scan" unless the outcome is CTM_SCAN_REPEAT.
+ * pack is damaged (recorded; a kit checked before may be scanned again as damaged).  Audited "shipment.scan" unless the outcome is CTM_SCAN_REPEAT.
  * Errors: CTM_EINVAL (an unreadable barcode, with the reason), CTM_ENOTFOUND (shipment), CTM_ERULE
  * (the receipt is already confirmed), CTM_EDENIED.
  */
@@ -479,7 +479,9 @@ CTM_API CTM_WARN_UNUSED int ctm_shipment_list(ctm_query **out, ctm_db *db, const
  * Receive open-label bulk supply counted per lot, not per kit: units of a lot of a kit type
  * (made when new; a known lot's expiry must agree) at a location, as an incoming shipment
  * confirmed at once and e-signed by the pharmacist ("receipt confirmed").  Refused in a blinded
- * trial (CTM_ERULE): blinded supply comes as numbered kits.  Audited "shipment.receive_bulk".
+ * trial (CTM_ERULE): blinded supply comes as numbered kits; refused too when opts->excursion is
+ * set (CTM_ERULE): bulk supply is not quarantined by this release, so such a shipment is kept
+ * apart until the sponsor decides.  Audited "shipment.receive_bulk".
  * Errors: CTM_EINVAL (units 1 to 10,000,000; expiry), CTM_ENOTFOUND, CTM_EEXISTS (shipment),
  * CTM_ERULE, CTM_EDENIED (pharmacists only).
  */
@@ -537,9 +539,11 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
 
 /**
  * Extend the expiry of kits on the sponsor's written instruction (relabelling): the kits of a lot
- * (lot non-NULL, kits NULL) or the listed kits, to new_expiry ("YYYY-MM-DD", later than the
- * current one), with the sponsor's reference; e-signed by the pharmacist ("expiry extended").
- * Audited "expiry.extend" as one action.
+ * in stock (lot non-NULL, kits NULL: the lot itself then carries the new date, so later receipts
+ * of it match, while its kits no longer here keep the date their label showed) or the listed kits
+ * (each in stock: received, available, quarantined or expired, else CTM_ERULE), to new_expiry
+ * ("YYYY-MM-DD", later than the current one), with the sponsor's reference; e-signed by the
+ * pharmacist ("expiry extended").  Expired kits become available.  Audited "expiry.extend".
  */
 CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot,
                                               const char *const *kits, size_t nkits,

@@ -535,13 +535,14 @@ static void count_checked(ctm_db *db, int64_t shipment_id, ctm_scan_result *r)
 }
 
 /* Is this scan a repeat, which records nothing? */
-static int is_repeat(ctm_db *db, int64_t shipment_id, const scan_id *s, ctm_scan_result *r)
+static int is_repeat(ctm_db *db, int64_t shipment_id, const scan_id *s, int damaged,
+                     ctm_scan_result *r)
 {
     expected_kit k;
     int found = 0, extra = 0;
     if (find_expected(db, shipment_id, s->id, &k, &found) != CTM_OK)
         return 0;
-    if (found && k.checked != 0) {
+    if (found && k.checked != 0 && !(damaged && k.checked != CHECK_DAMAGED)) {
         snprintf(r->kit_number, sizeof r->kit_number, "%s", k.number);
         snprintf(r->detail, sizeof r->detail, "%s was checked already", k.number);
         return 1;
@@ -571,7 +572,7 @@ int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan, int dam
         rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
     if (rc == CTM_OK)
         rc = read_scan(scan, &id);
-    if (rc == CTM_OK && is_repeat(db, s.id, &id, &r)) {
+    if (rc == CTM_OK && is_repeat(db, s.id, &id, damaged, &r)) {
         r.outcome = CTM_SCAN_REPEAT;
     } else if (rc == CTM_OK) {
         ctm__action a;
@@ -773,6 +774,10 @@ int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const 
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK && t.blinded)
         rc = ctm__err(CTM_ERULE, "trial %s is blinded: its supply comes as numbered kits", trial);
+    if (rc == CTM_OK && o.excursion)
+        rc = ctm__err(CTM_ERULE, "bulk receipt: bulk supply is not quarantined by libctm; keep a "
+                                 "shipment whose logger showed an excursion apart until the sponsor "
+                                 "decides, and receive it then");
     if (rc == CTM_OK)
         rc = kit_type_lookup(db, t.id, kit_type, &type_id);
     if (rc == CTM_OK)

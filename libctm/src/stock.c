@@ -266,6 +266,13 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
 
 /* ---- expiry extension ---- */
 
+/* The statuses a relabelling applies to: stock on site, not yet with a subject or on its way out. */
+static int relabellable(const char *status)
+{
+    return strcmp(status, "received") == 0 || strcmp(status, "available") == 0 ||
+           strcmp(status, "quarantined") == 0 || strcmp(status, "expired") == 0;
+}
+
 /* The kits an extension covers: a lot's kits still on site, or the named ones. */
 static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const char *const *kits,
                           size_t nkits, kit_row **out, size_t *n)
@@ -280,6 +287,9 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
             return ctm__err(CTM_ENOMEM, "out of memory");
         for (size_t i = 0; i < nkits; i++) {
             int rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
+            if (rc == CTM_OK && !relabellable(rows[i].status))
+                rc = ctm__err(CTM_ERULE, "kit %s: %s; only kits in stock are relabelled", kits[i],
+                              rows[i].status);
             if (rc != CTM_OK) {
                 free(rows);
                 return rc;
@@ -347,6 +357,31 @@ static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *ne
     return rc;
 }
 
+/* A whole lot relabelled: the lot carries the new date (later receipts of it match), and its kits
+ * no longer here (with subjects, sent away) keep the date their label showed. */
+static int relabel_lot(ctm_db *db, int64_t trial_id, const char *lot, const char *new_expiry)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET expiry = (SELECT expiry FROM lots WHERE id = kits.lot_id)"
+                          " WHERE expiry IS NULL AND status NOT IN ('received', 'available',"
+                          " 'quarantined', 'expired') AND lot_id ="
+                          " (SELECT id FROM lots WHERE trial_id = ?1 AND batch = ?2)");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
+    if ((rc = ctm__step_done(db, st, "keeping the labels of kits elsewhere")) != CTM_OK)
+        return rc;
+    if ((rc = ctm__prepare(db, &st, "UPDATE lots SET expiry = ?3 WHERE trial_id = ?1 AND batch = ?2")) !=
+        CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, new_expiry, -1, SQLITE_STATIC);
+    return ctm__step_done(db, st, "relabelling the lot");
+}
+
 int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot, const char *const *kits,
                       size_t nkits, const char *new_expiry, const char *reference)
 {
@@ -381,7 +416,10 @@ int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot, const char
         ctm__action_param(&a, "new_expiry", new_expiry);
         ctm__action_param(&a, "reference", reference);
         a.esig_meaning = "expiry extended";
-        rc = extend_kits(db, rows, n, new_expiry);
+        if (lot != NULL)
+            rc = relabel_lot(db, t.id, lot, new_expiry);
+        if (rc == CTM_OK)
+            rc = extend_kits(db, rows, n, new_expiry);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
     free(rows);

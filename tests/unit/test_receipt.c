@@ -206,8 +206,13 @@ START_TEST(receipt_checks_and_confirms)
     ck_assert_str_eq(r.kit_number, "K002");
     ok(scan("SH1", "K999", 0, &r));
     ck_assert_int_eq(r.outcome, CTM_SCAN_EXTRA);
-    ok(scan("SH1", "K003", 1, &r));
+    ok(scan("SH1", "K003", 0, &r));
     ck_assert_uint_eq(r.checked, 3);
+    /* found damaged after it was checked: a second scan with the flag records it */
+    ok(scan("SH1", "K003", 1, &r));
+    ck_assert_int_ne(r.outcome, CTM_SCAN_REPEAT);
+    ok(scan("SH1", "K003", 1, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_REPEAT);
     ok(ctm_receive_confirm(db, "SH1", 0));
     assert_kit("K001", "status", "available");
     assert_kit("K002", "status", "quarantined"); /* nothing unexpected becomes available */
@@ -400,6 +405,10 @@ START_TEST(bulk_supply_is_counted_per_lot)
                      CTM_EEXISTS);
     ck_assert_int_eq(ctm_bulk_receive(db, TRIAL, "BULK-5", "KT", "LB9", "2027-10-31", 5, "FRIDGE2", NULL),
                      CTM_ERULE); /* blinded supply comes as numbered kits */
+    ctm_receive_options ro = CTM_RECEIVE_OPTIONS_INIT;
+    ro.excursion = 1; /* bulk supply is not quarantined: refused rather than made usable */
+    ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-7", "BOX", "LB8", "2027-10-31", 5, "FRIDGE2", &ro),
+                     CTM_ERULE);
     ok(ctm_login(db, "ted", PW));
     ck_assert_int_eq(ctm_bulk_receive(db, OPEN, "BULK-6", "BOX", "LB8", "2027-10-31", 5, "FRIDGE2", NULL),
                      CTM_EDENIED);
@@ -470,6 +479,25 @@ START_TEST(expiry_window_and_extension)
     ck_assert_str_eq(ctm_query_text(q, 9), "expiry extended");
     ck_assert_str_eq(ctm_query_text(q, 4), "Sponsor letter 7");
     ctm_query_free(q);
+    /* the lot itself carries the new date now: a later shipment of it with that date is
+     * received, and the lot listing agrees with the kits */
+    char m2[256];
+    snprintf(m2, sizeof m2, "kit_number,kit_type,lot,expiry,arm\nK003,KT,LOT2,%s," ARM1 "\n", later);
+    ok(receive("SH2", m2, 0));
+    ok(ctm_lot_list(&q, db, TRIAL));
+    int seen = 0;
+    while (ctm_query_next(q) == CTM_ROW)
+        if (strcmp(ctm_query_text(q, 1), "LOT2") == 0) {
+            ck_assert_str_eq(ctm_query_text(q, 3), later);
+            seen = 1;
+        }
+    ctm_query_free(q);
+    ck_assert(seen);
+    /* kits no longer in stock are not relabelled */
+    const char *gone[] = {"K001"};
+    ok(ctm_transfer_out(db, TRIAL, gone, 1, "Hospital B", "OUT-9", NULL));
+    ck_assert_int_eq(ctm_expiry_extend(db, TRIAL, NULL, gone, 1, "2099-01-01", "letter 8"),
+                     CTM_ERULE);
     ok(ctm_login(db, "ted", PW));
     ck_assert_int_eq(ctm_expiry_extend(db, TRIAL, "LOT1", NULL, 0, "2099-01-01", "x"), CTM_EDENIED);
 }
