@@ -661,12 +661,9 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
 
 int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
     shipment_row s;
-    int rc = ctm__require_user(db, 0, "receive discrepancies");
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "receive discrepancies", NULL, &t);
     if (rc == CTM_OK)
         rc = shipment_lookup(db, shipment, &s);
     sqlite3_stmt *st = NULL;
@@ -683,14 +680,8 @@ int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
 
 int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
-    ctm__trial t = {0};
-    int rc = ctm__require_user(db, 0, "shipments");
-    if (rc == CTM_OK && trial != NULL)
-        rc = ctm__trial_lookup(db, trial, &t);
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "shipments", trial, &t);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(

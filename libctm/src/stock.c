@@ -92,18 +92,12 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
 
 int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
     ctm_kit_filter f = CTM_KIT_FILTER_INIT;
     if (filter != NULL)
         memcpy(&f, filter, filter->struct_size < sizeof f ? filter->struct_size : sizeof f);
-    ctm__trial t = {0};
+    ctm__trial t;
     int64_t loc = 0;
-    int rc = ctm__require_user(db, 0, "kits");
-    if (rc == CTM_OK && f.trial != NULL)
-        rc = ctm__trial_lookup(db, f.trial, &t);
+    int rc = ctm__listing_begin(out, db, "kits", f.trial, &t);
     if (rc == CTM_OK && f.location != NULL)
         rc = ctm__location_lookup(db, f.location, &loc);
     if (rc == CTM_OK && f.status != NULL && !ctm__status_valid(f.status))
@@ -151,14 +145,8 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
 
 int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
-    ctm__trial t = {0};
-    int rc = ctm__require_user(db, 0, "lots");
-    if (rc == CTM_OK && trial != NULL)
-        rc = ctm__trial_lookup(db, trial, &t);
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "lots", trial, &t);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
@@ -183,15 +171,10 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
 
 int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
     ctm__trial t;
     kit_row k;
-    int rc = ctm__require_user(db, 0, "kit history");
-    if (rc == CTM_OK)
-        rc = ctm__trial_lookup(db, trial, &t);
+    int rc = trial != NULL ? ctm__listing_begin(out, db, "kit history", trial, &t)
+                           : ctm__err(CTM_EINVAL, "trial: missing");
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
     sqlite3_stmt *st = NULL;

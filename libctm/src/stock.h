@@ -17,6 +17,11 @@ int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing);
 int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t);
 int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id);
 
+/* The opening every listing shares: *out cleared, a logged-in user, and the trial looked up
+ * when one is named (t zeroed otherwise). */
+int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char *trial,
+                       ctm__trial *t);
+
 /* Non-zero when the logged-in user may see the arms of a trial. */
 int ctm__sees_arms(ctm_db *db, int trial_blinded);
 

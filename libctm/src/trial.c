@@ -65,6 +65,20 @@ int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id)
     return rc;
 }
 
+int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char *trial,
+                       ctm__trial *t)
+{
+    ctm__clear_error();
+    memset(t, 0, sizeof *t);
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, what);
+    if (rc == CTM_OK && trial != NULL)
+        rc = ctm__trial_lookup(db, trial, t);
+    return rc;
+}
+
 int ctm__sees_arms(ctm_db *db, int trial_blinded)
 {
     return !trial_blinded || db->user_unblinded;
@@ -199,11 +213,8 @@ int ctm_trial_add(ctm_db *db, const char *code, const char *title, const char *s
 
 int ctm_trial_list(ctm_query **out, ctm_db *db)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
-    int rc = ctm__require_user(db, 0, "trial list");
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "trial list", NULL, &t);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -321,14 +332,8 @@ int ctm_kittype_add(ctm_db *db, const char *trial, const char *code, const char 
 
 int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
-    int rc = ctm__require_user(db, 0, "kittype list");
-    ctm__trial t = {0};
-    if (rc == CTM_OK && trial != NULL)
-        rc = ctm__trial_lookup(db, trial, &t);
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "kittype list", trial, &t);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -394,11 +399,8 @@ int ctm_location_add(ctm_db *db, const char *name, const char *kind, double min_
 
 int ctm_location_list(ctm_query **out, ctm_db *db)
 {
-    ctm__clear_error();
-    if (out == NULL)
-        return ctm__err(CTM_EINVAL, "out: NULL");
-    *out = NULL;
-    int rc = ctm__require_user(db, 0, "location list");
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "location list", NULL, &t);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
