@@ -242,15 +242,7 @@ static void single_rounds(ctm_db *db, const char *raw, const char *text, size_t 
 int main(int argc, char **argv)
 {
     int quick = 0;
-    const char *dir = "/tmp";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0)
-            quick = 1;
-        else
-            dir = argv[i];
-    }
-    if (sodium_init() < 0)
-        return 1;
+    const char *dir = bench_args(argc, argv, &quick);
     int rounds = quick ? 3 : 9, per_round = quick ? 50 : 150;
     int n_batch = quick ? 5000 : 50000;
     char path[4096], raw[4096];

@@ -200,15 +200,7 @@ static double raw_list(sqlite3 *s, int reps, long *rows)
 int main(int argc, char **argv)
 {
     int quick = 0;
-    const char *dir = "/tmp";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0)
-            quick = 1;
-        else
-            dir = argv[i];
-    }
-    if (sodium_init() < 0)
-        return 1;
+    const char *dir = bench_args(argc, argv, &quick);
     char path[4096], raw[4096];
     snprintf(path, sizeof path, "%s/ctm-bench-stock.db", dir);
     snprintf(raw, sizeof raw, "%s/ctm-bench-stock-raw.db", dir);
