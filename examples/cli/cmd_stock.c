@@ -25,6 +25,7 @@ static const char *plural(uint64_t n)
 struct shipment_info {
     char trial[80];
     int64_t kits;
+    int64_t checked;
 };
 
 /* Look up incoming shipment number (an outgoing one may have the same number); CLI_OK, or an
@@ -40,6 +41,7 @@ static int find_shipment(ctm_db *db, const char *number, struct shipment_info *i
     int col_direction = cli_query_column(q, "direction");
     int col_trial = cli_query_column(q, "trial");
     int col_kits = cli_query_column(q, "kits");
+    int col_checked = cli_query_column(q, "checked");
     memset(info, 0, sizeof *info);
     while (col_number >= 0 && !found && (rc = ctm_query_next(q)) == CTM_ROW) {
         const char *n = ctm_query_text(q, col_number);
@@ -50,6 +52,7 @@ static int find_shipment(ctm_db *db, const char *number, struct shipment_info *i
         found = 1;
         snprintf(info->trial, sizeof info->trial, "%s", trial ? trial : "");
         info->kits = col_kits >= 0 ? ctm_query_int64(q, col_kits) : -1;
+        info->checked = col_checked >= 0 ? ctm_query_int64(q, col_checked) : -1;
     }
     /* Report before ctm_query_free(), which may replace the library's last message. */
     if (found)
@@ -368,6 +371,12 @@ int cmd_receive_scan(struct cli_session *s, const struct cli_args *a)
     end_live_line(&ss);
     if (rc != CLI_OK)
         return rc;
+    /* a session without one readable scan has no counts from the library yet: ask for them */
+    struct shipment_info info;
+    if (ss.expected == 0 && find_shipment(s->db, ss.shipment, &info) == CLI_OK) {
+        ss.checked = (uint64_t)(info.checked > 0 ? info.checked : 0);
+        ss.expected = (uint64_t)(info.kits > 0 ? info.kits : 0);
+    }
     print_scan_summary(&ss);
     if (ss.unreadable > 0)
         return cli_fail("%" PRIu64 " line%s could not be read (see above); scan those kits again "
