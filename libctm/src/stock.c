@@ -173,8 +173,9 @@ int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *
 {
     ctm__trial t;
     kit_row k;
-    int rc = trial != NULL ? ctm__listing_begin(out, db, "kit history", trial, &t)
-                           : ctm__err(CTM_EINVAL, "trial: missing");
+    int rc = ctm__listing_begin(out, db, "kit history", trial, &t);
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: missing");
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
     sqlite3_stmt *st = NULL;
