@@ -15,8 +15,8 @@ _Static_assert(sizeof(double) == 8, "REAL values are IEEE 754 binary64");
 /* Smallest possible encodings: a count larger than the remaining input divided by these cannot be
  * genuine, so it is rejected before anything is allocated for it. */
 #define MIN_PARAM_LEN 8u   /* two empty strings */
-#define MIN_COLUMN_LEN 7u  /* empty name, is_pk, two tag-only values */
-#define MIN_CHANGE_LEN 16u /* empty table, op, ncols, one column */
+#define MIN_COLUMN_LEN 5u  /* empty name, is_pk */
+#define MIN_GROUP_LEN 20u  /* empty table, ncols, one column, nrows, one row (op, two tags) */
 
 #define DIGEST_LEN 32u
 #define ESIG_KEY_LEN 32u
@@ -366,24 +366,124 @@ static int entry_encodable(const ctm__entry *e)
                             str_encodable(e->esig.meaning));
 }
 
-static void put_change(ctm__buf *out, const ctm__row_change *c)
+/* The column list of the run of changes [start, end): the group's own when the decoder set it,
+ * else the union of the run's columns in order of first appearance.  *owned is set when the list
+ * was allocated here.  Returns the count, or 0 if the run cannot be one group. */
+static uint32_t run_columns(const ctm__row_change *ch, uint32_t start, uint32_t end,
+                            const ctm__column_def **cols, ctm__column_def **owned)
 {
-    ctm__buf_str(out, c->table);
-    ctm__buf_u8(out, (uint8_t)c->op);
-    ctm__buf_u32(out, c->ncols);
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        const ctm__column_change *cc = &c->cols[i];
-        ctm__buf_str(out, cc->name);
-        ctm__buf_u8(out, cc->is_pk ? 1 : 0);
-        ctm__buf_value(out, &cc->old_value);
-        ctm__buf_value(out, &cc->new_value);
+    *owned = NULL;
+    if (ch[start].group_cols != NULL) {
+        for (uint32_t i = start + 1; i < end; i++)
+            if (ch[i].group_cols != ch[start].group_cols || ch[i].ngroup_cols != ch[start].ngroup_cols)
+                return 0;
+        for (uint32_t k = 0; k < ch[start].ngroup_cols; k++) {
+            if (!str_encodable(ch[start].group_cols[k].name))
+                return 0;
+            for (uint32_t j = 0; j < k; j++)
+                if (strcmp(ch[start].group_cols[j].name, ch[start].group_cols[k].name) == 0)
+                    return 0;
+        }
+        *cols = ch[start].group_cols;
+        return ch[start].ngroup_cols;
     }
+    size_t total = 0;
+    for (uint32_t i = start; i < end; i++)
+        total += ch[i].ncols;
+    if (total == 0)
+        return 0;
+    ctm__column_def *list = malloc(total * sizeof *list);
+    if (list == NULL)
+        return 0;
+    uint32_t n = 0;
+    for (uint32_t i = start; i < end; i++)
+        for (uint32_t c = 0; c < ch[i].ncols; c++) {
+            uint32_t k = 0;
+            while (k < n && strcmp(list[k].name, ch[i].cols[c].name) != 0)
+                k++;
+            if (k == n)
+                list[n++] = (ctm__column_def){ch[i].cols[c].name, ch[i].cols[c].is_pk != 0};
+        }
+    *cols = list;
+    *owned = list;
+    return n;
+}
+
+/* Writes one row of a group: for each group column its old and new value.  Returns -1 if the
+ * change does not fit the group (unknown, repeated or missing column, is_pk differs). */
+static int put_row(ctm__buf *out, const ctm__row_change *c, const ctm__column_def *cols, uint32_t n)
+{
+    static const ctm__value absent = {.tag = CTM_V_ABSENT};
+    uint32_t used = 0;
+    ctm__buf_u8(out, (uint8_t)c->op);
+    for (uint32_t k = 0; k < n; k++) {
+        const ctm__column_change *found = NULL;
+        for (uint32_t i = 0; i < c->ncols; i++)
+            if (strcmp(c->cols[i].name, cols[k].name) == 0) {
+                if (found != NULL)
+                    return -1;
+                found = &c->cols[i];
+            }
+        if (found == NULL) {
+            /* only an update leaves out a column, and never a key column */
+            if (c->op != 'U' || cols[k].is_pk)
+                return -1;
+            ctm__buf_value(out, &absent);
+            ctm__buf_value(out, &absent);
+            continue;
+        }
+        if ((found->is_pk != 0) != (cols[k].is_pk != 0))
+            return -1;
+        used++;
+        ctm__buf_value(out, &found->old_value);
+        ctm__buf_value(out, &found->new_value);
+    }
+    return used == c->ncols ? 0 : -1;
+}
+
+static int put_changes(ctm__buf *out, const ctm__entry *e)
+{
+    uint32_t ngroups = 0;
+    for (uint32_t i = 0; i < e->nchanges; i++)
+        if (i == 0 || strcmp(e->changes[i].table, e->changes[i - 1].table) != 0)
+            ngroups++;
+    ctm__buf_u32(out, ngroups);
+    uint32_t start = 0;
+    while (start < e->nchanges) {
+        uint32_t end = start + 1;
+        while (end < e->nchanges && strcmp(e->changes[end].table, e->changes[start].table) == 0)
+            end++;
+        const ctm__column_def *cols = NULL;
+        ctm__column_def *owned = NULL;
+        uint32_t n = run_columns(e->changes, start, end, &cols, &owned);
+        int has_pk = 0;
+        for (uint32_t k = 0; k < n; k++)
+            has_pk |= cols[k].is_pk != 0;
+        int rc = n > 0 && has_pk ? 0 : -1;
+        if (rc == 0) {
+            ctm__buf_str(out, e->changes[start].table);
+            ctm__buf_u32(out, n);
+            for (uint32_t k = 0; k < n; k++) {
+                ctm__buf_str(out, cols[k].name);
+                ctm__buf_u8(out, cols[k].is_pk ? 1 : 0);
+            }
+            ctm__buf_u32(out, end - start);
+            for (uint32_t i = start; rc == 0 && i < end; i++)
+                rc = put_row(out, &e->changes[i], cols, n);
+        }
+        free(owned);
+        if (rc != 0)
+            return -1;
+        start = end;
+    }
+    return 0;
 }
 
 int ctm__entry_encode(ctm__buf *out, const ctm__entry *e)
 {
     if (!entry_encodable(e))
         return -1;
+    size_t at = out->n;
     ctm__buf_u8(out, CTM_ENTRY_VERSION);
     ctm__buf_u64(out, e->seq);
     ctm__buf_u64(out, (uint64_t)e->time_us);
@@ -395,9 +495,12 @@ int ctm__entry_encode(ctm__buf *out, const ctm__entry *e)
         ctm__buf_str(out, e->params[i].key);
         ctm__buf_str(out, e->params[i].value);
     }
-    ctm__buf_u32(out, e->nchanges);
-    for (uint32_t i = 0; i < e->nchanges; i++)
-        put_change(out, &e->changes[i]);
+    if (put_changes(out, e) != 0) {
+        /* the changes break a rule of the grouping: append nothing */
+        if (!out->oom)
+            out->n = at;
+        return -1;
+    }
     ctm__buf_u8(out, e->has_esig ? 1 : 0);
     if (e->has_esig) {
         ctm__buf_str(out, e->esig.user);
@@ -619,41 +722,103 @@ static int rd_value(struct reader *r, ctm__value *v)
     }
 }
 
-static int rd_column(struct reader *r, ctm__column_change *cc)
+/* One row of a group, expanded into a row change: an update keeps its key columns and the columns
+ * it changed (both values present); an unchanged column is absent on both sides. */
+static int rd_row(struct reader *r, uint32_t index, const char *table, const ctm__column_def *defs,
+                  uint32_t ndefs, ctm__row_change *c)
 {
-    if (rd_str(r, &cc->name) != 0 || rd_flag(r, "is_pk", &cc->is_pk) != 0)
-        return -1;
-    if (rd_value(r, &cc->old_value) != 0 || rd_value(r, &cc->new_value) != 0)
-        return -1;
-    return 0;
-}
-
-static int rd_change(struct reader *r, uint32_t index, ctm__row_change *c)
-{
-    size_t at;
+    size_t at = r->off;
     uint8_t op;
     uint32_t col;
     void *cols;
 
-    if (rd_str(r, &c->table) != 0)
-        return -1;
-    at = r->off;
     if (rd_u8(r, &op) != 0)
         return -1;
     if (op != 'I' && op != 'U' && op != 'D')
         return FAIL(r, "unknown op 0x%02x at byte %zu", op, at);
+    c->table = table;
     c->op = (char)op;
-    if (rd_count(r, "column", MIN_COLUMN_LEN, &c->ncols) != 0 ||
-        rd_array(r, c->ncols, sizeof *c->cols, &cols) != 0)
+    c->ngroup_cols = ndefs;
+    c->group_cols = defs;
+    if (rd_array(r, ndefs, sizeof *c->cols, &cols) != 0)
         return -1;
     c->cols = cols;
-    for (uint32_t i = 0; i < c->ncols; i++)
-        if (rd_column(r, &c->cols[i]) != 0)
+    c->ncols = 0;
+    for (uint32_t k = 0; k < ndefs; k++) {
+        ctm__column_change *cc = &c->cols[c->ncols];
+        at = r->off;
+        if (rd_value(r, &cc->old_value) != 0 || rd_value(r, &cc->new_value) != 0)
             return -1;
+        int has_old = cc->old_value.tag != CTM_V_ABSENT, has_new = cc->new_value.tag != CTM_V_ABSENT;
+        if (op == 'U' && !defs[k].is_pk && !has_old && !has_new)
+            continue; /* not changed by this update */
+        if (op == 'U' && has_old != has_new)
+            return FAIL(r, "change %" PRIu32 " (%s), column %s at byte %zu: update needs both old "
+                        "and new values or neither", index, table, defs[k].name, at);
+        cc->name = defs[k].name;
+        cc->is_pk = defs[k].is_pk;
+        c->ncols++;
+    }
     const char *problem = change_problem(c, &col);
     if (problem != NULL)
-        return FAIL(r, "change %" PRIu32 " (%s), column %" PRIu32 ": %s", index, c->table, col,
+        return FAIL(r, "change %" PRIu32 " (%s), column %" PRIu32 ": %s", index, table, col,
                     problem);
+    return 0;
+}
+
+/* A group: str table, u32 ncols, the columns (name, is_pk), u32 nrows, the rows. */
+static int rd_group(struct reader *r, const char *prev_table, uint32_t first, ctm__entry *e,
+                    uint32_t *cap, uint32_t *nused)
+{
+    size_t at = r->off;
+    const char *table;
+    uint32_t ndefs, nrows;
+    void *defs_v, *rows_v;
+
+    if (rd_str(r, &table) != 0)
+        return -1;
+    if (prev_table != NULL && strcmp(prev_table, table) == 0)
+        return FAIL(r, "change group at byte %zu repeats the table %s of the group before it", at,
+                    table);
+    at = r->off;
+    if (rd_count(r, "column", MIN_COLUMN_LEN, &ndefs) != 0)
+        return -1;
+    if (ndefs == 0)
+        return FAIL(r, "change group %s at byte %zu has no columns", table, at);
+    if (rd_array(r, ndefs, sizeof(ctm__column_def), &defs_v) != 0)
+        return -1;
+    ctm__column_def *defs = defs_v;
+    for (uint32_t k = 0; k < ndefs; k++) {
+        if (rd_str(r, &defs[k].name) != 0 || rd_flag(r, "is_pk", &defs[k].is_pk) != 0)
+            return -1;
+        for (uint32_t j = 0; j < k; j++)
+            if (strcmp(defs[j].name, defs[k].name) == 0)
+                return FAIL(r, "change group %s names the column %s twice", table, defs[k].name);
+    }
+    at = r->off;
+    if (rd_count(r, "row", 1 + 2 * (size_t)ndefs, &nrows) != 0)
+        return -1;
+    if (nrows == 0)
+        return FAIL(r, "change group %s at byte %zu has no rows", table, at);
+    if (nrows > UINT32_MAX - first)
+        return FAIL(r, "too many changes");
+    /* grow the entry's change array geometrically (the arena keeps the old copies) */
+    uint32_t total = first + nrows;
+    if (total > *cap) {
+        uint32_t ncap = *cap > UINT32_MAX / 2 ? UINT32_MAX : *cap * 2;
+        if (ncap < total)
+            ncap = total;
+        if (rd_array(r, ncap, sizeof *e->changes, &rows_v) != 0)
+            return -1;
+        if (first > 0)
+            memcpy(rows_v, e->changes, first * sizeof *e->changes);
+        e->changes = rows_v;
+        *cap = ncap;
+    }
+    for (uint32_t i = 0; i < nrows; i++)
+        if (rd_row(r, first + i, table, defs, ndefs, &e->changes[first + i]) != 0)
+            return -1;
+    *nused = nrows;
     return 0;
 }
 
@@ -672,14 +837,20 @@ static int rd_params(struct reader *r, ctm__entry *e)
 
 static int rd_changes(struct reader *r, ctm__entry *e)
 {
-    void *changes;
-    if (rd_count(r, "change", MIN_CHANGE_LEN, &e->nchanges) != 0 ||
-        rd_array(r, e->nchanges, sizeof *e->changes, &changes) != 0)
+    uint32_t ngroups;
+    const char *prev = NULL;
+    uint32_t cap = 0;
+    if (rd_count(r, "change group", MIN_GROUP_LEN, &ngroups) != 0)
         return -1;
-    e->changes = changes;
-    for (uint32_t i = 0; i < e->nchanges; i++)
-        if (rd_change(r, i, &e->changes[i]) != 0)
+    e->nchanges = 0;
+    e->changes = NULL;
+    for (uint32_t g = 0; g < ngroups; g++) {
+        uint32_t n;
+        if (rd_group(r, prev, e->nchanges, e, &cap, &n) != 0)
             return -1;
+        prev = e->changes[e->nchanges].table;
+        e->nchanges += n;
+    }
     return 0;
 }
 

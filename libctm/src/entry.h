@@ -33,11 +33,22 @@ typedef struct ctm__column_change {
     ctm__value new_value;
 } ctm__column_change;
 
+/* One column of a table as an entry's change group names it (docs/audit-format.md). */
+typedef struct ctm__column_def {
+    const char *name;
+    int is_pk;
+} ctm__column_def;
+
 typedef struct ctm__row_change {
     const char *table;       /* borrowed */
     char op;                 /* 'I', 'U' or 'D' */
-    uint32_t ncols;
+    uint32_t ncols;          /* an update lists its key and the columns it changed */
     ctm__column_change *cols;
+    /* The column list of the change group this change belongs to (the decoder sets it, the encoder
+     * uses it when set; when NULL the encoder derives the list from the run of consecutive changes
+     * to the table, in order of first appearance).  Borrowed. */
+    uint32_t ngroup_cols;
+    const ctm__column_def *group_cols;
 } ctm__row_change;
 
 typedef struct ctm__param {

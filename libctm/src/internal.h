@@ -84,6 +84,7 @@ struct ctm_db {
     int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
     sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
+    struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
 };
 
 /* Statements of the hot write path, prepared once per handle (store.c). */
@@ -141,12 +142,20 @@ typedef struct ctm__action {
     ctm__param params[16];
     uint32_t nparams;
     const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
-    sqlite3_session *session;    /* NULL for actions that write nothing but their entry */
+    int capture;                 /* row changes are recorded (not for entry-only actions) */
+    ctm__buf changes;            /* the recorded change groups, in statement order */
+    uint32_t ngroups, nrows;     /* groups and rows recorded so far */
+    uint32_t group_rows;         /* rows in the open (last) group */
+    size_t group_rows_at;        /* offset of the open group's row count in changes */
+    const struct ctm__tinfo *group_table; /* table of the open group */
+    int capture_rc;              /* first failure inside the pre-update hook (CTM_OK if none) */
     int open;
     int savepoint;               /* a savepoint was taken inside a batch */
 } ctm__action;
 
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
+/* Free the handle's cached table column lists (ctm_close). */
+void ctm__capture_free(ctm_db *db);
 /* The same for an action whose only write is its own entry (a note): no change capture, and in
  * a batch no savepoint, since a single INSERT is atomic on its own. */
 int ctm__action_begin_entry_only(ctm__action *a, ctm_db *db, const char *name, const char *reason);

@@ -13,12 +13,6 @@ int ctm__table_is_internal(const char *table)
     return strcmp(table, "ledger") == 0 || strncmp(table, "sqlite_", 7) == 0;
 }
 
-static int session_filter(void *ctx, const char *table)
-{
-    (void)ctx;
-    return !ctm__table_is_internal(table);
-}
-
 int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
 {
     sqlite3_stmt *st = NULL;
@@ -46,10 +40,12 @@ int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
 static void rollback_to_start(ctm__action *a)
 {
     ctm_db *db = a->db;
-    if (a->session != NULL) {
-        sqlite3session_delete(a->session);
-        a->session = NULL;
+    if (a->capture) {
+        sqlite3_preupdate_hook(db->sql, NULL, NULL);
+        a->capture = 0;
     }
+    /* the recorded changes belong to the action: a failed action discards them */
+    ctm__buf_free(&a->changes);
     if (!a->open)
         return;
     a->open = 0;
@@ -67,6 +63,315 @@ static void rollback_to_start(ctm__action *a)
 void ctm__action_rollback(ctm__action *a)
 {
     rollback_to_start(a);
+}
+
+/* ---- change capture: SQLite's pre-update hook, straight into the action's change groups ---- */
+
+/* An audited table as the entry names it: its columns in table order (cached on the handle; the
+ * schema is fixed for a schema version). */
+typedef struct ctm__tinfo {
+    struct ctm__tinfo *next;
+    char *name;
+    int skip;        /* internal, or no primary key: not recorded */
+    int secret;      /* non-key values go in as digests */
+    int ncols;
+    char **cols;
+    uint8_t *is_pk;
+    uint8_t *head;   /* the encoded group head: str table, u32 ncols, ncols x (str name, u8 is_pk) */
+    size_t head_n;
+} ctm__tinfo;
+
+static void tinfo_free(ctm__tinfo *t)
+{
+    for (int i = 0; i < t->ncols; i++)
+        free(t->cols[i]);
+    free(t->cols);
+    free(t->is_pk);
+    free(t->head);
+    free(t->name);
+    free(t);
+}
+
+void ctm__capture_free(ctm_db *db)
+{
+    while (db->tables != NULL) {
+        ctm__tinfo *next = db->tables->next;
+        tinfo_free(db->tables);
+        db->tables = next;
+    }
+}
+
+static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
+{
+    ctm__tinfo *t = calloc(1, sizeof *t);
+    sqlite3_stmt *st = NULL;
+    *rc = CTM_OK;
+    if (t == NULL || (t->name = ctm__strdup(table)) == NULL) {
+        free(t);
+        *rc = ctm__err(CTM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->skip = ctm__table_is_internal(table);
+    t->secret = ctm__table_is_secret(table);
+    if (!t->skip && (*rc = ctm__stmt(db, CTM_ST_COLUMNS, &st)) == CTM_OK) {
+        int cap = 0, haspk = 0;
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        while (*rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+            if (t->ncols == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **c = realloc(t->cols, (size_t)cap * sizeof *c);
+                uint8_t *k = c != NULL ? realloc(t->is_pk, (size_t)cap) : NULL;
+                if (c != NULL)
+                    t->cols = c;
+                if (k != NULL)
+                    t->is_pk = k;
+                if (c == NULL || k == NULL) {
+                    *rc = ctm__err(CTM_ENOMEM, "out of memory");
+                    break;
+                }
+            }
+            t->cols[t->ncols] = ctm__strdup((const char *)sqlite3_column_text(st, 0));
+            t->is_pk[t->ncols] = sqlite3_column_int(st, 1) > 0;
+            haspk |= t->is_pk[t->ncols];
+            if (t->cols[t->ncols++] == NULL)
+                *rc = ctm__err(CTM_ENOMEM, "out of memory");
+        }
+        sqlite3_reset(st);
+        /* like the session extension, a table without a primary key is not recorded */
+        t->skip = !haspk;
+    }
+    if (*rc == CTM_OK && !t->skip) {
+        ctm__buf h;
+        ctm__buf_init(&h);
+        ctm__buf_str(&h, table);
+        ctm__buf_u32(&h, (uint32_t)t->ncols);
+        for (int i = 0; i < t->ncols; i++) {
+            ctm__buf_str(&h, t->cols[i]);
+            ctm__buf_u8(&h, t->is_pk[i]);
+        }
+        if (h.oom) {
+            ctm__buf_free(&h);
+            *rc = ctm__err(CTM_ENOMEM, "out of memory");
+        } else {
+            t->head = h.p;
+            t->head_n = h.n;
+        }
+    }
+    if (*rc != CTM_OK) {
+        tinfo_free(t);
+        return NULL;
+    }
+    t->next = db->tables;
+    db->tables = t;
+    return t;
+}
+
+static ctm__tinfo *tinfo_find(ctm_db *db, const char *table, int *rc)
+{
+    for (ctm__tinfo *t = db->tables; t != NULL; t = t->next)
+        if (strcmp(t->name, table) == 0)
+            return t;
+    return tinfo_load(db, table, rc);
+}
+
+static void put_u32_at(ctm__buf *b, size_t at, uint32_t v)
+{
+    if (b->oom)
+        return;
+    b->p[at] = (uint8_t)(v >> 24);
+    b->p[at + 1] = (uint8_t)(v >> 16);
+    b->p[at + 2] = (uint8_t)(v >> 8);
+    b->p[at + 3] = (uint8_t)v;
+}
+
+static void to_value(sqlite3_value *sv, ctm__value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_value_type(sv)) {
+    case SQLITE_INTEGER:
+        v->tag = CTM_V_INT;
+        v->i = sqlite3_value_int64(sv);
+        break;
+    case SQLITE_FLOAT:
+        v->tag = CTM_V_REAL;
+        v->r = sqlite3_value_double(sv);
+        break;
+    case SQLITE_TEXT:
+        v->tag = CTM_V_TEXT;
+        v->p = sqlite3_value_text(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    case SQLITE_BLOB:
+        v->tag = CTM_V_BLOB;
+        v->p = sqlite3_value_blob(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    default:
+        v->tag = CTM_V_NULL;
+        break;
+    }
+}
+
+/* Equal canonical encodings (REAL by bits). */
+static int same_value(const ctm__value *a, const ctm__value *b)
+{
+    if (a->tag != b->tag)
+        return 0;
+    switch (a->tag) {
+    case CTM_V_INT:
+        return a->i == b->i;
+    case CTM_V_REAL:
+        return memcmp(&a->r, &b->r, sizeof a->r) == 0;
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
+    default:
+        return 1;
+    }
+}
+
+/* Write one value; secrets (non-key values of secret tables) go in as their digest only. */
+static void put_value(ctm__buf *b, const ctm__value *v, int secret)
+{
+    if (secret) {
+        uint8_t d[32];
+        ctm__value_digest(v, d);
+        ctm__value dv = {.tag = CTM_V_DIGEST, .p = d};
+        ctm__buf_value(b, &dv);
+        return;
+    }
+    ctm__buf_value(b, v);
+}
+
+static void put_absent(ctm__buf *b)
+{
+    ctm__buf_u8(b, CTM_V_ABSENT);
+}
+
+/* Opens a new group unless the last one is this table's. */
+static void group_for(ctm__action *a, const ctm__tinfo *t)
+{
+    ctm__buf *b = &a->changes;
+    if (a->group_table == t)
+        return;
+    if (a->group_table != NULL)
+        put_u32_at(b, a->group_rows_at, a->group_rows);
+    ctm__buf_put(b, t->head, t->head_n);
+    a->group_rows_at = b->n;
+    ctm__buf_u32(b, 0);
+    a->group_table = t;
+    a->group_rows = 0;
+    a->ngroups++;
+}
+
+/* A whole row, inserted (vals are new) or deleted (vals are old). */
+static void put_whole_row(ctm__action *a, const ctm__tinfo *t, int insert, const ctm__value *vals)
+{
+    ctm__buf *b = &a->changes;
+    group_for(a, t);
+    ctm__buf_u8(b, insert ? 'I' : 'D');
+    for (int i = 0; i < t->ncols; i++) {
+        if (!insert)
+            put_value(b, &vals[i], t->secret && !t->is_pk[i]);
+        else
+            put_absent(b);
+        if (insert)
+            put_value(b, &vals[i], t->secret && !t->is_pk[i]);
+        else
+            put_absent(b);
+    }
+    a->group_rows++;
+    a->nrows++;
+}
+
+static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
+                         sqlite3_int64 key1, sqlite3_int64 key2)
+{
+    ctm__action *a = ctx;
+    (void)key1;
+    (void)key2;
+    if (a->capture_rc != CTM_OK || strcmp(zdb, "main") != 0)
+        return;
+    int rc = CTM_OK;
+    ctm__tinfo *t = tinfo_find(a->db, table, &rc);
+    if (t == NULL) {
+        a->capture_rc = rc;
+        return;
+    }
+    if (t->skip)
+        return;
+    int n = t->ncols;
+    if (sqlite3_preupdate_count(sql) != n) {
+        a->capture_rc = ctm__err(CTM_ERROR, "table %s: column names do not match the change", table);
+        return;
+    }
+    ctm__value olds[n], news[n];
+    for (int i = 0; i < n; i++) {
+        sqlite3_value *v = NULL;
+        if (op != SQLITE_INSERT) {
+            if (sqlite3_preupdate_old(sql, i, &v) != SQLITE_OK || v == NULL)
+                goto fail;
+            to_value(v, &olds[i]);
+        }
+        if (op != SQLITE_DELETE) {
+            if (sqlite3_preupdate_new(sql, i, &v) != SQLITE_OK || v == NULL)
+                goto fail;
+            to_value(v, &news[i]);
+        }
+    }
+    if (op == SQLITE_INSERT) {
+        put_whole_row(a, t, 1, news);
+    } else if (op == SQLITE_DELETE) {
+        put_whole_row(a, t, 0, olds);
+    } else {
+        int key_moved = 0, changed = 0;
+        for (int i = 0; i < n; i++) {
+            int same = same_value(&olds[i], &news[i]);
+            if (t->is_pk[i])
+                key_moved |= !same;
+            else
+                changed |= !same;
+        }
+        if (key_moved) {
+            /* a row that changes its key leaves one key and arrives at another */
+            put_whole_row(a, t, 0, olds);
+            put_whole_row(a, t, 1, news);
+        } else if (changed) {
+            ctm__buf *b = &a->changes;
+            group_for(a, t);
+            ctm__buf_u8(b, 'U');
+            for (int i = 0; i < n; i++) {
+                if (t->is_pk[i]) {
+                    put_value(b, &olds[i], 0);
+                    put_value(b, &olds[i], 0);
+                } else if (same_value(&olds[i], &news[i])) {
+                    put_absent(b);
+                    put_absent(b);
+                } else {
+                    put_value(b, &olds[i], t->secret);
+                    put_value(b, &news[i], t->secret);
+                }
+            }
+            a->group_rows++;
+            a->nrows++;
+        }
+        /* an update that changes nothing is not a change */
+    }
+    return;
+fail:
+    a->capture_rc = ctm__sqlerr(a->db->sql, SQLITE_ERROR, "reading a row change");
+}
+
+/* The change groups: u32 ngroups, then the groups recorded by the hook. */
+static int put_changes(ctm__action *a, ctm__buf *b)
+{
+    if (a->group_table != NULL)
+        put_u32_at(&a->changes, a->group_rows_at, a->group_rows);
+    if (a->changes.oom)
+        return ctm__err(CTM_ENOMEM, "recording row changes: out of memory");
+    ctm__buf_u32(b, a->ngroups);
+    ctm__buf_put(b, a->changes.p, a->changes.n);
+    return CTM_OK;
 }
 
 static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reason, int capture)
@@ -98,16 +403,10 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
     a->open = 1;
     if (!capture)
         return CTM_OK;
-    int src = sqlite3session_create(db->sql, "main", &a->session);
-    if (src == SQLITE_OK) {
-        sqlite3session_table_filter(a->session, session_filter, NULL);
-        src = sqlite3session_attach(a->session, NULL);
-    }
-    if (src != SQLITE_OK) {
-        rc = ctm__sqlerr(db->sql, src, "starting change capture");
-        rollback_to_start(a);
-    }
-    return rc;
+    a->capture = 1;
+    a->capture_rc = CTM_OK;
+    sqlite3_preupdate_hook(db->sql, capture_hook, a);
+    return CTM_OK;
 }
 
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason)
@@ -129,164 +428,6 @@ void ctm__action_param(ctm__action *a, const char *key, const char *value)
     }
 }
 
-/* Column names of a table, in column order, cached for runs of changes to one table. */
-typedef struct colnames {
-    char table[128];
-    int n;
-    char **names;
-} colnames;
-
-static void colnames_clear(colnames *c)
-{
-    for (int i = 0; i < c->n; i++)
-        free(c->names[i]);
-    free(c->names);
-    memset(c, 0, sizeof *c);
-}
-
-static int colnames_load(ctm_db *db, colnames *c, const char *table, int ncol)
-{
-    if (c->n == ncol && strcmp(c->table, table) == 0)
-        return CTM_OK;
-    colnames_clear(c);
-    c->names = calloc((size_t)ncol, sizeof *c->names);
-    if (c->names == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    c->n = ncol;
-    snprintf(c->table, sizeof c->table, "%s", table);
-    sqlite3_stmt *st = NULL;
-    int rc = ctm__stmt(db, CTM_ST_COLUMNS, &st);
-    if (rc != CTM_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    int i = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && i < ncol) {
-        c->names[i] = ctm__strdup((const char *)sqlite3_column_text(st, 0));
-        if (c->names[i++] == NULL)
-            break;
-    }
-    sqlite3_reset(st);
-    if (i != ncol || c->names[ncol - 1] == NULL) {
-        colnames_clear(c);
-        return ctm__err(CTM_ERROR, "table %s: column names do not match the change", table);
-    }
-    return CTM_OK;
-}
-
-static void to_value(sqlite3_value *sv, ctm__value *v)
-{
-    memset(v, 0, sizeof *v);
-    if (sv == NULL) {
-        v->tag = CTM_V_ABSENT;
-        return;
-    }
-    switch (sqlite3_value_type(sv)) {
-    case SQLITE_INTEGER:
-        v->tag = CTM_V_INT;
-        v->i = sqlite3_value_int64(sv);
-        break;
-    case SQLITE_FLOAT:
-        v->tag = CTM_V_REAL;
-        v->r = sqlite3_value_double(sv);
-        break;
-    case SQLITE_TEXT:
-        v->tag = CTM_V_TEXT;
-        v->p = sqlite3_value_text(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    case SQLITE_BLOB:
-        v->tag = CTM_V_BLOB;
-        v->p = sqlite3_value_blob(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    default:
-        v->tag = CTM_V_NULL;
-        break;
-    }
-}
-
-/* Write one value; secrets (non-key values of secret tables) go in as their digest only. */
-static void put_value(ctm__buf *b, sqlite3_value *sv, int secret)
-{
-    ctm__value v;
-    to_value(sv, &v);
-    if (secret && v.tag != CTM_V_ABSENT) {
-        uint8_t d[32];
-        ctm__value_digest(&v, d);
-        ctm__value dv = {.tag = CTM_V_DIGEST, .p = d};
-        ctm__buf_value(b, &dv);
-        return;
-    }
-    ctm__buf_value(b, &v);
-}
-
-static int put_change(ctm_db *db, ctm__buf *b, sqlite3_changeset_iter *it, colnames *cn)
-{
-    const char *table;
-    int ncol, op, indirect;
-    unsigned char *pk;
-    int npk;
-    sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
-    sqlite3changeset_pk(it, &pk, &npk);
-    int rc = colnames_load(db, cn, table, ncol);
-    if (rc != CTM_OK)
-        return rc;
-    int secret = ctm__table_is_secret(table);
-    sqlite3_value *olds[ncol], *news[ncol];
-    uint32_t written = 0;
-    for (int i = 0; i < ncol; i++) {
-        olds[i] = news[i] = NULL;
-        if (op != SQLITE_INSERT)
-            sqlite3changeset_old(it, i, &olds[i]);
-        if (op != SQLITE_DELETE)
-            sqlite3changeset_new(it, i, &news[i]);
-        /* An update names its key and the columns it changed; the others stay out. */
-        if (op == SQLITE_UPDATE && pk[i])
-            news[i] = olds[i];
-        if (op != SQLITE_UPDATE || pk[i] || news[i] != NULL)
-            written++;
-    }
-    ctm__buf_str(b, table);
-    ctm__buf_u8(b, op == SQLITE_INSERT ? 'I' : op == SQLITE_DELETE ? 'D' : 'U');
-    ctm__buf_u32(b, written);
-    for (int i = 0; i < ncol; i++) {
-        if (op == SQLITE_UPDATE && !pk[i] && news[i] == NULL)
-            continue;
-        ctm__buf_str(b, cn->names[i]);
-        ctm__buf_u8(b, pk[i] ? 1 : 0);
-        put_value(b, olds[i], secret && !pk[i]);
-        put_value(b, news[i], secret && !pk[i]);
-    }
-    return CTM_OK;
-}
-
-static int put_changes(ctm_db *db, ctm__buf *b, int n, void *p)
-{
-    size_t count_at = b->n;
-    uint32_t count = 0;
-    ctm__buf_u32(b, 0);
-    sqlite3_changeset_iter *it = NULL;
-    int src = sqlite3changeset_start(&it, n, p);
-    if (src != SQLITE_OK)
-        return ctm__sqlerr(db->sql, src, "reading captured changes");
-    colnames cn = {0};
-    int rc = CTM_OK;
-    while (rc == CTM_OK && sqlite3changeset_next(it) == SQLITE_ROW) {
-        rc = put_change(db, b, it, &cn);
-        count++;
-    }
-    src = sqlite3changeset_finalize(it);
-    colnames_clear(&cn);
-    if (rc == CTM_OK && src != SQLITE_OK)
-        rc = ctm__sqlerr(db->sql, src, "reading captured changes");
-    if (rc == CTM_OK && !b->oom) {
-        uint8_t be[4] = {(uint8_t)(count >> 24), (uint8_t)(count >> 16), (uint8_t)(count >> 8),
-                         (uint8_t)count};
-        memcpy(b->p + count_at, be, 4);
-    }
-    return rc;
-}
-
 /* The e-signature block; the signature covers every byte before it (audit-format.md). */
 static int put_esig(ctm_db *db, ctm__buf *b, const char *meaning)
 {
@@ -306,7 +447,7 @@ static int put_esig(ctm_db *db, ctm__buf *b, const char *meaning)
     return CTM_OK;
 }
 
-static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq, int n, void *cs)
+static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
 {
     ctm__buf_u8(b, CTM_ENTRY_VERSION);
     ctm__buf_u64(b, seq);
@@ -319,7 +460,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq, int n, void *
         ctm__buf_str(b, a->params[i].key);
         ctm__buf_str(b, a->params[i].value);
     }
-    int rc = put_changes(a->db, b, n, cs);
+    int rc = put_changes(a, b);
     if (rc != CTM_OK)
         return rc;
     if (a->esig_meaning != NULL)
@@ -431,16 +572,12 @@ static int finish_alone(ctm__action *a, const ctm__buf *b)
 int ctm__action_commit(ctm__action *a)
 {
     ctm_db *db = a->db;
-    void *cs = NULL;
-    int ncs = 0, src = SQLITE_OK;
-    /* Asking an empty session for its changeset would still run two SQL statements. */
-    if (a->session != NULL && !sqlite3session_isempty(a->session))
-        src = sqlite3session_changeset(a->session, &ncs, &cs);
-    if (a->session != NULL)
-        sqlite3session_delete(a->session);
-    a->session = NULL;
-    if (src != SQLITE_OK) {
-        int rc = ctm__sqlerr(db->sql, src, "collecting row changes");
+    if (a->capture) {
+        sqlite3_preupdate_hook(db->sql, NULL, NULL);
+        a->capture = 0;
+    }
+    if (a->capture_rc != CTM_OK) {
+        int rc = a->capture_rc;
         rollback_to_start(a);
         return rc;
     }
@@ -453,8 +590,9 @@ int ctm__action_commit(ctm__action *a)
     ctm__buf b;
     ctm__buf_init(&b);
     if (rc == CTM_OK)
-        rc = encode_entry(a, &b, db->next_seq, ncs, cs);
-    sqlite3_free(cs);
+        rc = encode_entry(a, &b, db->next_seq);
+    uint32_t nrows = a->nrows;
+    ctm__buf_free(&a->changes);
     if (rc == CTM_OK)
         rc = insert_entry(db, db->next_seq, &b);
     if (rc == CTM_OK)
@@ -465,7 +603,7 @@ int ctm__action_commit(ctm__action *a)
         return rc;
     }
     /* Rows changed: the acting user's own account may be among them. */
-    if (ncs > 0)
+    if (nrows > 0)
         db->user_checked = 0;
     return CTM_OK;
 }

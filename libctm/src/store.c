@@ -389,7 +389,7 @@ static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_LEDGER_CLEAR_FRONTIER] = "UPDATE ledger SET frontier = NULL WHERE seq = ?1",
     [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
     [CTM_ST_USER_CHECK] = "SELECT disabled, role, unblinded, public_key FROM users WHERE id = ?1",
-    [CTM_ST_COLUMNS] = "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+    [CTM_ST_COLUMNS] = "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
 };
 
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st)
@@ -425,6 +425,7 @@ void ctm_close(ctm_db *db)
             sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
         for (int i = 0; i < CTM_ST_COUNT; i++)
             sqlite3_finalize(db->stmts[i]);
+        ctm__capture_free(db);
         /* close_v2: result sets still open keep the connection alive until they are freed. */
         sqlite3_close_v2(db->sql);
     }

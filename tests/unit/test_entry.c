@@ -76,9 +76,9 @@ static void sample_init(struct sample *s, int with_esig)
     s->del[0] = col("id", 1, v_int(7), v_absent());
     s->del[1] = col("note", 0, v_null(), v_absent());
     s->del[2] = col("blob", 0, v_bytes(CTM_V_BLOB, s->blob, 0), v_absent());
-    s->changes[0] = (ctm__row_change){"kits", 'I', 7, s->ins};
-    s->changes[1] = (ctm__row_change){"stock", 'U', 4, s->upd};
-    s->changes[2] = (ctm__row_change){"notes", 'D', 3, s->del};
+    s->changes[0] = (ctm__row_change){"kits", 'I', 7, s->ins, 0, NULL};
+    s->changes[1] = (ctm__row_change){"stock", 'U', 4, s->upd, 0, NULL};
+    s->changes[2] = (ctm__row_change){"notes", 'D', 3, s->del, 0, NULL};
     s->e = (ctm__entry){.version = CTM_ENTRY_VERSION, .seq = UINT64_MAX, .time_us = -1234567,
                         .user = "anna", .action = "kit.dispense", .reason = "",
                         .nparams = 2, .params = s->params, .nchanges = 3, .changes = s->changes};
@@ -129,11 +129,14 @@ static void raw_encode(ctm__buf *b, const struct raw *r)
     ctm__buf_str(b, "v");
     ctm__buf_u32(b, 1);
     ctm__buf_str(b, "t");
-    ctm__buf_u8(b, (uint8_t)r->op);
     ctm__buf_u32(b, r->ncols);
     if (r->ncols > 0) {
         ctm__buf_str(b, "id");
         ctm__buf_u8(b, r->is_pk);
+    }
+    ctm__buf_u32(b, 1);
+    ctm__buf_u8(b, (uint8_t)r->op);
+    if (r->ncols > 0) {
         ctm__buf_value(b, &r->old_value);
         ctm__buf_value(b, &r->new_value);
     }
@@ -152,10 +155,11 @@ static const char small_hex[] = "01"
                                 "0000000176"
                                 "00000001"
                                 "0000000174"
-                                "49"
                                 "00000001"
                                 "000000026964"
                                 "01"
+                                "00000001"
+                                "49"
                                 "00"
                                 "020000000000000003"
                                 "00";
@@ -165,14 +169,15 @@ enum {
     OFF_VERSION = 0,
     OFF_USER_LEN = 17,
     OFF_NPARAMS = 31,
-    OFF_NCHANGES = 45,
-    OFF_OP = 54,
-    OFF_NCOLS = 55,
-    OFF_IS_PK = 65,
-    OFF_OLD_TAG = 66,
-    OFF_NEW_TAG = 67,
-    OFF_HAS_ESIG = 76,
-    SMALL_LEN = 77,
+    OFF_NGROUPS = 45,
+    OFF_NCOLS = 54,
+    OFF_IS_PK = 64,
+    OFF_NROWS = 65,
+    OFF_OP = 69,
+    OFF_OLD_TAG = 70,
+    OFF_NEW_TAG = 71,
+    OFF_HAS_ESIG = 80,
+    SMALL_LEN = 81,
 };
 
 /* Decodes from an exact-size heap copy so that the sanitizers catch any read past the end. */
@@ -362,7 +367,7 @@ START_TEST(test_exact_bytes)
 {
     ctm__column_change c = col("id", 1, v_absent(), v_int(3));
     ctm__param p = {"k", "v"};
-    ctm__row_change ch = {"t", 'I', 1, &c};
+    ctm__row_change ch = {"t", 'I', 1, &c, 0, NULL};
     ctm__entry e = {.seq = 1, .time_us = 2, .user = "u", .action = "a", .reason = "",
                     .nparams = 1, .params = &p, .nchanges = 1, .changes = &ch};
     uint8_t want[SMALL_LEN];
@@ -558,7 +563,7 @@ START_TEST(test_reject_huge_counts)
 {
     uint8_t p[SMALL_LEN];
     /* The reason must be the count check, proving nothing was allocated for it first. */
-    const int offs[] = {OFF_NPARAMS, OFF_NCHANGES, OFF_NCOLS};
+    const int offs[] = {OFF_NPARAMS, OFF_NGROUPS, OFF_NCOLS, OFF_NROWS};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
         small_bytes(p);
         put_u32_at(p + offs[i], 0xFFFFFFFFu);
@@ -611,8 +616,106 @@ START_TEST(test_reject_value_rules)
     r.old_value = v_int(4);
     expect_raw_reject(&r, "primary key");
     r = raw_default();
-    r.ncols = 0; /* caught by the size check: a change without columns is shorter than any valid one */
+    r.ncols = 0; /* a group without columns */
     expect_raw_reject(&r, NULL);
+}
+END_TEST
+
+/* An entry of hand-made groups: table t (columns id key, a, b), rows as given. */
+static void groups_encode(ctm__buf *b, int ngroups, const char *const *tables, const uint32_t *nrows,
+                          const char *const *names)
+{
+    ctm__buf_init(b);
+    ctm__buf_u8(b, 1);
+    ctm__buf_u64(b, 1);
+    ctm__buf_u64(b, 2);
+    ctm__buf_str(b, "u");
+    ctm__buf_str(b, "a");
+    ctm__buf_str(b, "");
+    ctm__buf_u32(b, 0);
+    ctm__buf_u32(b, (uint32_t)ngroups);
+    for (int g = 0; g < ngroups; g++) {
+        ctm__buf_str(b, tables[g]);
+        ctm__buf_u32(b, 3);
+        for (int k = 0; k < 3; k++) {
+            ctm__buf_str(b, names[k]);
+            ctm__buf_u8(b, k == 0);
+        }
+        ctm__buf_u32(b, nrows[g]);
+        for (uint32_t i = 0; i < nrows[g]; i++) {
+            /* an update of column b only: a is absent on both sides */
+            ctm__value key = v_int((int64_t)i), abs = v_absent(), o = v_int(1), n = v_int(2);
+            ctm__buf_u8(b, 'U');
+            ctm__buf_value(b, &key);
+            ctm__buf_value(b, &key);
+            ctm__buf_value(b, &abs);
+            ctm__buf_value(b, &abs);
+            ctm__buf_value(b, &o);
+            ctm__buf_value(b, &n);
+        }
+    }
+    ctm__buf_u8(b, 0);
+    ck_assert(!b->oom);
+}
+
+START_TEST(test_groups)
+{
+    static const char *const names[3] = {"id", "a", "b"}, *const dup[3] = {"id", "a", "id"};
+    static const char *const two[2] = {"t", "s"}, *const same[2] = {"t", "t"};
+    const uint32_t rows[2] = {2, 1}, none[2] = {0, 1};
+    ctm__buf b, again;
+    ctm__entry e;
+    char why[128] = "";
+
+    /* an update lists its key and what it changed; the group keeps every column: a fixpoint */
+    groups_encode(&b, 2, two, rows, names);
+    ck_assert_msg(ctm__entry_decode(&e, b.p, b.n, why, sizeof why) == 0, "rejected: %s", why);
+    ck_assert_uint_eq(e.nchanges, 3);
+    ck_assert_uint_eq(e.changes[0].ncols, 2);
+    ck_assert_str_eq(e.changes[0].cols[1].name, "b");
+    ck_assert_str_eq(e.changes[2].table, "s");
+    encode_ok(&e, &again);
+    ck_assert_uint_eq(again.n, b.n);
+    ck_assert_mem_eq(again.p, b.p, b.n);
+    ctm__buf_free(&again);
+    ctm__entry_free(&e);
+    ctm__buf_free(&b);
+
+    groups_encode(&b, 2, same, rows, names); /* two groups in a row for one table */
+    expect_reject(b.p, b.n, "repeats the table");
+    ctm__buf_free(&b);
+    groups_encode(&b, 2, two, none, names); /* a group without rows */
+    expect_reject(b.p, b.n, "no rows");
+    ctm__buf_free(&b);
+    groups_encode(&b, 1, two, rows, dup); /* a column named twice */
+    expect_reject(b.p, b.n, "twice");
+    ctm__buf_free(&b);
+
+    /* an update with one side of a column absent */
+    groups_encode(&b, 1, two, rows, names);
+    ck_assert_int_eq(b.p[b.n - 1 - 9 - 9 - 1], CTM_V_ABSENT); /* last row: a's new value */
+    b.p[b.n - 1 - 9 - 9 - 1] = CTM_V_NULL;
+    expect_reject(b.p, b.n, "both old and new values or neither");
+    ctm__buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_encode_groups_runs)
+{
+    /* consecutive changes to one table form one group; an insert must carry every column of it */
+    ctm__column_change i1[2] = {col("id", 1, v_absent(), v_int(1)), col("a", 0, v_absent(), v_int(5))};
+    ctm__column_change u1[2] = {col("id", 1, v_int(1), v_int(1)), col("a", 0, v_int(5), v_int(6))};
+    ctm__column_change u2[2] = {col("id", 1, v_int(1), v_int(1)), col("z", 0, v_int(5), v_int(6))};
+    ctm__row_change ok[2] = {{"t", 'I', 2, i1, 0, NULL}, {"t", 'U', 2, u1, 0, NULL}};
+    ctm__row_change bad[2] = {{"t", 'I', 2, i1, 0, NULL}, {"t", 'U', 2, u2, 0, NULL}};
+    ctm__entry e = {.user = "u", .action = "a", .reason = "", .nchanges = 2, .changes = ok};
+    round_trip(&e);
+    ctm__buf b;
+    ctm__buf_init(&b);
+    e.changes = bad; /* the update's column z makes the insert miss a column of the group */
+    ck_assert_int_eq(ctm__entry_encode(&b, &e), -1);
+    ck_assert_uint_eq(b.n, 0);
+    ctm__buf_free(&b);
 }
 END_TEST
 
@@ -718,7 +821,7 @@ START_TEST(test_json_changes_and_redaction)
                                  col("blob", 0, v_bytes(CTM_V_BLOB, blob, 2), v_absent()),
                                  col("dig", 0, v_bytes(CTM_V_DIGEST, dig, 0), v_absent()),
                                  col("nul", 0, v_null(), v_absent())};
-    ctm__row_change ch[3] = {{"users", 'I', 3, ins}, {"users", 'U', 4, upd}, {"kits", 'D', 4, del}};
+    ctm__row_change ch[3] = {{"users", 'I', 3, ins, 0, NULL}, {"people", 'U', 4, upd, 0, NULL}, {"kits", 'D', 4, del, 0, NULL}};
     ctm__entry e = {.user = "u", .action = "a", .reason = "", .nchanges = 3, .changes = ch};
     char *params, *changes;
 
@@ -727,7 +830,7 @@ START_TEST(test_json_changes_and_redaction)
     ck_assert_str_eq(changes,
         "[{\"table\":\"users\",\"op\":\"insert\",\"key\":{\"id\":3},"
         "\"columns\":{\"name\":[null,\"anna\"],\"secret\":[\"(blinded)\",\"(blinded)\"]}},"
-        "{\"table\":\"users\",\"op\":\"update\",\"key\":{\"id\":-9223372036854775808},"
+        "{\"table\":\"people\",\"op\":\"update\",\"key\":{\"id\":-9223372036854775808},"
         "\"columns\":{\"name\":[\"a\\\"b\",\"b\x7f\"],\"n\":[1.5,\"NaN\"],"
         "\"m\":[-0.10000000000000001,\"-Infinity\"]}},"
         "{\"table\":\"kits\",\"op\":\"delete\",\"key\":{\"code\":\"(blinded)\"},"
@@ -761,6 +864,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_exact_bytes);
     tcase_add_test(tc, test_encode_appends);
     tcase_add_test(tc, test_encode_rejects_undecodable);
+    tcase_add_test(tc, test_encode_groups_runs);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strict_decoding");
@@ -774,6 +878,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_reject_nul);
     tcase_add_test(tc, test_reject_huge_counts);
     tcase_add_test(tc, test_reject_value_rules);
+    tcase_add_test(tc, test_groups);
     tcase_add_test(tc, test_failed_decode_leaves_zeroed_entry);
     suite_add_tcase(s, tc);
 
