@@ -213,13 +213,34 @@ def decode_entry(data):
     e["user"], e["action"], e["reason"] = r.str(), r.str(), r.str()
     e["params"] = [(r.str(), r.str()) for _ in range(r.u32())]
     e["changes"] = []
+    absent = bytes([ABSENT])
+    prev = None
     for _ in range(r.u32()):
-        table, op = r.str(), chr(r.u8())
-        if op not in "IUD":
-            raise ValueError("unknown op 0x%02x at byte %d" % (ord(op), r.off - 1))
-        cols = [(r.str(), r.flag("is_pk"), r.value(), r.value()) for _ in range(r.u32())]
-        check_change_rules(table, op, cols)
-        e["changes"].append((table, op, cols))
+        # §3.1: a group of consecutive changes to one table, its columns named once
+        table = r.str()
+        if table == prev:
+            raise ValueError("%s: two consecutive change groups of one table" % table)
+        prev = table
+        defs = [(r.str(), r.flag("is_pk")) for _ in range(r.u32())]
+        if not defs:
+            raise ValueError("%s: change group without columns" % table)
+        if len(set(name for name, _ in defs)) != len(defs):
+            raise ValueError("%s: change group names a column twice" % table)
+        nrows = r.u32()
+        if nrows == 0:
+            raise ValueError("%s: change group without rows" % table)
+        for _ in range(nrows):
+            op = chr(r.u8())
+            if op not in "IUD":
+                raise ValueError("unknown op 0x%02x at byte %d" % (ord(op), r.off - 1))
+            cols = []
+            for name, is_pk in defs:
+                old, new = r.value(), r.value()
+                if op == "U" and not is_pk and old == absent and new == absent:
+                    continue  # a column the update left alone
+                cols.append((name, is_pk, old, new))
+            check_change_rules(table, op, cols)
+            e["changes"].append((table, op, cols))
     e["esig"] = None
     if r.flag("has_esig"):
         e["esig"] = {"signer": r.str(), "printed_name": r.str(), "meaning": r.str(),

@@ -2,8 +2,7 @@
 #ifndef CTM_INTERNAL_H
 #define CTM_INTERNAL_H
 
-/* Debian's SQLite is built with the session extension; its API is declared only on request. */
-#define SQLITE_ENABLE_SESSION 1
+/* Debian's SQLite is built with the pre-update hook; its API is declared only on request. */
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 #include <stdarg.h>

@@ -137,7 +137,7 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
                 *rc = ctm__err(CTM_ENOMEM, "out of memory");
         }
         sqlite3_reset(st);
-        /* like the session extension, a table without a primary key is not recorded */
+        /* a table without a primary key has no key to replay by: not recorded */
         t->skip = !haspk;
     }
     if (*rc == CTM_OK && !t->skip) {
