@@ -483,10 +483,13 @@ static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b)
     return ctm__step(db, st, "appending to the ledger");
 }
 
-int ctm__checkpoint_write(ctm_db *db)
+/* The signed checkpoint of the tree as it stands (malloc'd note), and its frontier moved off the
+ * newest entry before this transaction: the frontier lives on the newest entry only. */
+static int checkpoint_prepare(ctm_db *db, char **note_out)
 {
     char *origin;
     const unsigned char *sk;
+    *note_out = NULL;
     int rc = ctm__site_info(db, &origin, NULL);
     if (rc == CTM_OK)
         rc = ctm__site_key(db, &sk);
@@ -500,11 +503,23 @@ int ctm__checkpoint_write(ctm_db *db)
     if (note == NULL)
         return ctm__err(CTM_ENOMEM, "signing the checkpoint: out of memory");
     sqlite3_stmt *st = NULL;
-    /* The frontier lives on the newest entry only: take it off the one before this transaction. */
     if (db->tx_start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)db->tx_start_size - 1);
         rc = ctm__step(db, st, "storing the checkpoint");
     }
+    if (rc != CTM_OK) {
+        free(note);
+        return rc;
+    }
+    *note_out = note;
+    return CTM_OK;
+}
+
+int ctm__checkpoint_write(ctm_db *db)
+{
+    char *note;
+    int rc = checkpoint_prepare(db, &note);
+    sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__stmt(db, CTM_ST_LEDGER_SEAL, &st);
     if (rc == CTM_OK) {
@@ -548,15 +563,29 @@ static int finish_in_batch(ctm__action *a, const ctm__buf *b)
     return CTM_OK;
 }
 
-/* A single action: hash, sign the checkpoint, commit. */
+/* A single action: hash, sign the checkpoint, then insert the entry with its checkpoint and the
+ * frontier in one row (an UPDATE afterwards would rewrite a large entry's overflow pages), commit. */
 static int finish_alone(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
     ctm_hash leaf;
     ctm__leaf_hash(b->p, b->n, leaf);
     ctm__frontier_append(&db->frontier, leaf);
+    char *note;
     sqlite3_stmt *st = NULL;
-    int rc = ctm__checkpoint_write(db);
+    int rc = checkpoint_prepare(db, &note);
+    if (rc != CTM_OK)
+        return rc;
+    if ((rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &st)) == CTM_OK) {
+        uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
+        size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->next_seq);
+        sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, fbuf, (int)flen, SQLITE_STATIC);
+        rc = ctm__step(db, st, "appending to the ledger");
+    }
+    free(note);
     if (rc == CTM_OK)
         rc = ctm__stmt(db, CTM_ST_COMMIT, &st);
     if (rc == CTM_OK)
@@ -593,7 +622,7 @@ int ctm__action_commit(ctm__action *a)
         rc = encode_entry(a, &b, db->next_seq);
     uint32_t nrows = a->nrows;
     ctm__buf_free(&a->changes);
-    if (rc == CTM_OK)
+    if (rc == CTM_OK && db->batch)
         rc = insert_entry(db, db->next_seq, &b);
     if (rc == CTM_OK)
         rc = db->batch ? finish_in_batch(a, &b) : finish_alone(a, &b);

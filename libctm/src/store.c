@@ -388,6 +388,8 @@ static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_LEDGER_TAIL] = "SELECT seq, frontier FROM ledger ORDER BY seq DESC LIMIT 1",
     [CTM_ST_LEDGER_CLEAR_FRONTIER] = "UPDATE ledger SET frontier = NULL WHERE seq = ?1",
     [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
+    [CTM_ST_LEDGER_INSERT_SEALED] =
+        "INSERT INTO ledger(seq, entry, checkpoint, frontier) VALUES (?1, ?2, ?3, ?4)",
     [CTM_ST_USER_CHECK] = "SELECT disabled, role, unblinded, public_key FROM users WHERE id = ?1",
     [CTM_ST_COLUMNS] = "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
 };
