@@ -192,7 +192,14 @@ class Reader:
     def value(self):
         """A value's canonical encoding (tag + payload): values compare by these (§2.1)."""
         start, tag = self.off, self.u8()
-        if tag in (INT, REAL):
+        if tag == INT:
+            n = self.u8()
+            if not 1 <= n <= 8:
+                raise ValueError("INT length %d at byte %d is not 1 to 8" % (n, start + 1))
+            v = int.from_bytes(self.take(n), "big", signed=True)
+            if int_len(v) != n:
+                raise ValueError("INT at byte %d is not in its shortest form" % start)
+        elif tag == REAL:
             self.take(8)
         elif tag == TEXT:
             self.utf8(self.u32())
@@ -235,7 +242,9 @@ def decode_entry(data):
                 raise ValueError("unknown op 0x%02x at byte %d" % (ord(op), r.off - 1))
             cols = []
             for name, is_pk in defs:
-                old, new = r.value(), r.value()
+                # an insert carries only new values, a delete only old ones
+                old = absent if op == "I" else r.value()
+                new = absent if op == "D" else r.value()
                 if op == "U" and not is_pk and old == absent and new == absent:
                     continue  # a column the update left alone
                 cols.append((name, is_pk, old, new))
@@ -267,6 +276,13 @@ def check_change_rules(table, op, cols):
 class TextBytes(bytes):
     """TEXT read from SQLite as its stored bytes (sqlite3 text_factory), distinct from BLOB."""
 
+def int_len(v):
+    """§2.1: bytes of the shortest two's complement form of an INT."""
+    n = 1
+    while not -(1 << (8 * n - 1)) <= v < (1 << (8 * n - 1)):
+        n += 1
+    return n
+
 def encode(v):
     if v is None:
         return bytes([NULL])
@@ -275,15 +291,18 @@ def encode(v):
     if isinstance(v, bytes):
         return bytes([TEXT if isinstance(v, TextBytes) else BLOB]) + struct.pack(">I", len(v)) + v
     if isinstance(v, int):
-        return bytes([INT]) + struct.pack(">q", v)
+        n = int_len(v)
+        return bytes([INT, n]) + v.to_bytes(n, "big", signed=True)
     return bytes([REAL]) + struct.pack(">d", v)
 
 def show(enc):
     """A value for messages."""
     if enc[0] == NULL:
         return "NULL"
-    if enc[0] in (INT, REAL):
-        return str(struct.unpack(">q" if enc[0] == INT else ">d", enc[1:])[0])
+    if enc[0] == INT:
+        return str(int.from_bytes(enc[2:], "big", signed=True))
+    if enc[0] == REAL:
+        return str(struct.unpack(">d", enc[1:])[0])
     if enc[0] == TEXT:
         return enc[5:].decode()[:60]
     return "0x" + enc[1:].hex()[:64]

@@ -16,13 +16,13 @@ _Static_assert(sizeof(double) == 8, "REAL values are IEEE 754 binary64");
  * genuine, so it is rejected before anything is allocated for it. */
 #define MIN_PARAM_LEN 8u   /* two empty strings */
 #define MIN_COLUMN_LEN 5u  /* empty name, is_pk */
-#define MIN_GROUP_LEN 20u  /* empty table, ncols, one column, nrows, one row (op, two tags) */
+#define MIN_GROUP_LEN 19u  /* empty table, ncols, one column, nrows, one row (op, one tag) */
 
 #define DIGEST_LEN 32u
 #define ESIG_KEY_LEN 32u
 #define ESIG_SIG_LEN 64u
 #define ARENA_BLOCK 4096u
-#define VALUE_HEAD_MAX 9u /* tag + 8 bytes */
+#define VALUE_HEAD_MAX 10u /* tag + length + 8 bytes */
 
 /* ---- UTF-8 ---- */
 
@@ -123,6 +123,15 @@ static uint64_t real_bits(double r)
     return u;
 }
 
+/* Bytes of the shortest big-endian two's complement form of v (1..8). */
+static size_t int_len(int64_t v)
+{
+    size_t n = 1;
+    while (n < 8 && (v < -((int64_t)1 << (8 * n - 1)) || v >= ((int64_t)1 << (8 * n - 1))))
+        n++;
+    return n;
+}
+
 /*
  * Split a value's encoding into a fixed head (tag + fixed payload or length) and a body of borrowed
  * bytes, so that the digest can stream large blobs without copying them.  Returns the head length,
@@ -138,9 +147,12 @@ static size_t value_head(const ctm__value *v, uint8_t head[VALUE_HEAD_MAX], cons
     case CTM_V_ABSENT:
     case CTM_V_NULL:
         return 1;
-    case CTM_V_INT:
-        store_be(head + 1, (uint64_t)v->i, 8);
-        return 9;
+    case CTM_V_INT: {
+        size_t n = int_len(v->i);
+        head[1] = (uint8_t)n;
+        store_be(head + 2, (uint64_t)v->i, n);
+        return 2 + n;
+    }
     case CTM_V_REAL:
         store_be(head + 1, real_bits(v->r), 8);
         return 9;
@@ -418,6 +430,7 @@ static int put_row(ctm__buf *out, const ctm__row_change *c, const ctm__column_de
     ctm__buf_u8(out, (uint8_t)c->op);
     for (uint32_t k = 0; k < n; k++) {
         const ctm__column_change *found = NULL;
+        /* an insert carries only new values, a delete only old ones */
         for (uint32_t i = 0; i < c->ncols; i++)
             if (strcmp(c->cols[i].name, cols[k].name) == 0) {
                 if (found != NULL)
@@ -435,8 +448,10 @@ static int put_row(ctm__buf *out, const ctm__row_change *c, const ctm__column_de
         if ((found->is_pk != 0) != (cols[k].is_pk != 0))
             return -1;
         used++;
-        ctm__buf_value(out, &found->old_value);
-        ctm__buf_value(out, &found->new_value);
+        if (c->op != 'I')
+            ctm__buf_value(out, &found->old_value);
+        if (c->op != 'D')
+            ctm__buf_value(out, &found->new_value);
     }
     return used == c->ncols ? 0 : -1;
 }
@@ -700,11 +715,22 @@ static int rd_value(struct reader *r, ctm__value *v)
     case CTM_V_ABSENT:
     case CTM_V_NULL:
         return 0;
-    case CTM_V_INT:
-        if (rd_uint(r, 8, &u) != 0)
+    case CTM_V_INT: {
+        uint8_t len;
+        if (rd_u8(r, &len) != 0)
             return -1;
+        if (len < 1 || len > 8)
+            return FAIL(r, "INT length %u at byte %zu is not 1 to 8", len, at + 1);
+        if (rd_uint(r, len, &u) != 0)
+            return -1;
+        /* sign-extend the len bytes */
+        if (len < 8 && (u >> (8 * len - 1)) != 0)
+            u |= UINT64_MAX << (8 * len);
         v->i = i64_from_bits(u);
+        if (int_len(v->i) != len)
+            return FAIL(r, "INT at byte %zu is not in its shortest form", at);
         return 0;
+    }
     case CTM_V_REAL:
         if (rd_uint(r, 8, &u) != 0)
             return -1;
@@ -747,7 +773,9 @@ static int rd_row(struct reader *r, uint32_t index, const char *table, const ctm
     for (uint32_t k = 0; k < ndefs; k++) {
         ctm__column_change *cc = &c->cols[c->ncols];
         at = r->off;
-        if (rd_value(r, &cc->old_value) != 0 || rd_value(r, &cc->new_value) != 0)
+        cc->old_value.tag = cc->new_value.tag = CTM_V_ABSENT;
+        if ((op != 'I' && rd_value(r, &cc->old_value) != 0) ||
+            (op != 'D' && rd_value(r, &cc->new_value) != 0))
             return -1;
         int has_old = cc->old_value.tag != CTM_V_ABSENT, has_new = cc->new_value.tag != CTM_V_ABSENT;
         if (op == 'U' && !defs[k].is_pk && !has_old && !has_new)
@@ -796,7 +824,7 @@ static int rd_group(struct reader *r, const char *prev_table, uint32_t first, ct
                 return FAIL(r, "change group %s names the column %s twice", table, defs[k].name);
     }
     at = r->off;
-    if (rd_count(r, "row", 1 + 2 * (size_t)ndefs, &nrows) != 0)
+    if (rd_count(r, "row", 1 + (size_t)ndefs, &nrows) != 0)
         return -1;
     if (nrows == 0)
         return FAIL(r, "change group %s at byte %zu has no rows", table, at);

@@ -230,6 +230,74 @@ static int same_value(const ctm__value *a, const ctm__value *b)
     }
 }
 
+/* Most bytes one value can take in an entry. */
+static size_t value_max(const ctm__value *v)
+{
+    return v->tag == CTM_V_TEXT || v->tag == CTM_V_BLOB ? 5 + (size_t)v->n : 33;
+}
+
+/* Write one plain value into reserved space (the canonical encoding, audit-format.md 2.1). */
+static uint8_t *put_plain(uint8_t *p, const ctm__value *v)
+{
+    *p++ = (uint8_t)v->tag;
+    switch (v->tag) {
+    case CTM_V_INT: {
+        uint64_t u = (uint64_t)v->i;
+        int64_t x = v->i;
+        uint8_t n = 1;
+        while (n < 8 && (x < -((int64_t)1 << (8 * n - 1)) || x >= ((int64_t)1 << (8 * n - 1))))
+            n++;
+        *p++ = n;
+        for (int k = n - 1; k >= 0; k--, u >>= 8)
+            p[k] = (uint8_t)u;
+        return p + n;
+    }
+    case CTM_V_REAL: {
+        uint64_t u;
+        memcpy(&u, &v->r, sizeof u);
+        for (int k = 7; k >= 0; k--, u >>= 8)
+            p[k] = (uint8_t)u;
+        return p + 8;
+    }
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        p[0] = (uint8_t)(v->n >> 24);
+        p[1] = (uint8_t)(v->n >> 16);
+        p[2] = (uint8_t)(v->n >> 8);
+        p[3] = (uint8_t)v->n;
+        if (v->n > 0)
+            memcpy(p + 4, v->p, v->n);
+        return p + 4 + v->n;
+    default:
+        return p;
+    }
+}
+
+/* Reserve room for n more bytes; NULL once the buffer is out of memory. */
+static uint8_t *reserve(ctm__buf *b, size_t n)
+{
+    if (b->oom)
+        return NULL;
+    if (b->cap - b->n < n) {
+        size_t cap = b->cap > 0 ? b->cap : 4096;
+        while (cap - b->n < n) {
+            if (cap > SIZE_MAX / 2) {
+                b->oom = 1;
+                return NULL;
+            }
+            cap *= 2;
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return NULL;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    return b->p + b->n;
+}
+
 /* Write one value; secrets (non-key values of secret tables) go in as their digest only. */
 static void put_value(ctm__buf *b, const ctm__value *v, int secret)
 {
@@ -269,16 +337,22 @@ static void put_whole_row(ctm__action *a, const ctm__tinfo *t, int insert, const
 {
     ctm__buf *b = &a->changes;
     group_for(a, t);
-    ctm__buf_u8(b, insert ? 'I' : 'D');
-    for (int i = 0; i < t->ncols; i++) {
-        if (!insert)
-            put_value(b, &vals[i], t->secret && !t->is_pk[i]);
-        else
-            put_absent(b);
-        if (insert)
-            put_value(b, &vals[i], t->secret && !t->is_pk[i]);
-        else
-            put_absent(b);
+    /* an insert carries its new values only, a delete its old ones */
+    if (t->secret) {
+        ctm__buf_u8(b, insert ? 'I' : 'D');
+        for (int i = 0; i < t->ncols; i++)
+            put_value(b, &vals[i], !t->is_pk[i]);
+    } else {
+        size_t max = 1;
+        for (int i = 0; i < t->ncols; i++)
+            max += value_max(&vals[i]);
+        uint8_t *p = reserve(b, max), *start = p;
+        if (p != NULL) {
+            *p++ = insert ? 'I' : 'D';
+            for (int i = 0; i < t->ncols; i++)
+                p = put_plain(p, &vals[i]);
+            b->n += (size_t)(p - start);
+        }
     }
     a->group_rows++;
     a->nrows++;

@@ -353,7 +353,9 @@ def test_values_of_every_storage_class_encode_as_documented():
     """audit-format.md 2.1: what the replay and the live rows are compared by."""
     script = load_script()
     assert script.encode(None) == b"\x01"
-    assert script.encode(-2) == b"\x02" + (-2).to_bytes(8, "big", signed=True)
+    assert script.encode(-2) == b"\x02\x01\xfe"                     # shortest form
+    assert script.encode(128) == b"\x02\x02\x00\x80"
+    assert script.encode(-2**63) == b"\x02\x08" + (-2**63).to_bytes(8, "big", signed=True)
     assert script.encode(1.5) == b"\x03" + bytes.fromhex("3ff8000000000000")
     assert script.encode(1.0) != script.encode(1)                 # REAL 1.0 is not INT 1
     assert script.encode(-0.0) != script.encode(0.0)

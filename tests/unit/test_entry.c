@@ -136,10 +136,11 @@ static void raw_encode(ctm__buf *b, const struct raw *r)
     }
     ctm__buf_u32(b, 1);
     ctm__buf_u8(b, (uint8_t)r->op);
-    if (r->ncols > 0) {
+    /* an insert carries only its new value, a delete only its old one */
+    if (r->ncols > 0 && r->op != 'I')
         ctm__buf_value(b, &r->old_value);
+    if (r->ncols > 0 && r->op != 'D')
         ctm__buf_value(b, &r->new_value);
-    }
     ctm__buf_u8(b, 0);
     ck_assert(!b->oom);
 }
@@ -160,8 +161,7 @@ static const char small_hex[] = "01"
                                 "01"
                                 "00000001"
                                 "49"
-                                "00"
-                                "020000000000000003"
+                                "020103"
                                 "00";
 
 /* Byte offsets inside the small entry. */
@@ -174,10 +174,10 @@ enum {
     OFF_IS_PK = 64,
     OFF_NROWS = 65,
     OFF_OP = 69,
-    OFF_OLD_TAG = 70,
-    OFF_NEW_TAG = 71,
-    OFF_HAS_ESIG = 80,
-    SMALL_LEN = 81,
+    OFF_NEW_TAG = 70,
+    OFF_INT_LEN = 71,
+    OFF_HAS_ESIG = 73,
+    SMALL_LEN = 74,
 };
 
 /* Decodes from an exact-size heap copy so that the sanitizers catch any read past the end. */
@@ -476,8 +476,35 @@ END_TEST
 START_TEST(test_reject_bad_tags)
 {
     for (int t = CTM_V_DIGEST + 1; t < 256; t++) {
-        expect_byte_reject(OFF_OLD_TAG, t, "tag");
         expect_byte_reject(OFF_NEW_TAG, t, "tag");
+    }
+}
+END_TEST
+
+START_TEST(test_reject_bad_int)
+{
+    /* INT is a length 1..8 and the shortest big-endian two's complement form */
+    expect_byte_reject(OFF_INT_LEN, 0, "INT length");
+    expect_byte_reject(OFF_INT_LEN, 9, "INT length");
+    struct raw r = raw_default();
+    ctm__buf b;
+    raw_encode(&b, &r);
+    uint8_t longer[SMALL_LEN + 1];
+    memcpy(longer, b.p, OFF_INT_LEN);
+    longer[OFF_INT_LEN] = 2; /* 00 03: the same 3, one byte too long */
+    longer[OFF_INT_LEN + 1] = 0;
+    memcpy(longer + OFF_INT_LEN + 2, b.p + OFF_INT_LEN + 1, SMALL_LEN - OFF_INT_LEN - 1);
+    expect_reject(longer, sizeof longer, "shortest");
+    longer[OFF_INT_LEN + 1] = 0xff; /* ff 03 is -253, whose shortest form is two bytes: fine */
+    ck_assert_int_eq(decode_copy(longer, sizeof longer, NULL, 0), 0);
+    ctm__buf_free(&b);
+    /* every length round-trips, at its edges */
+    const int64_t edges[] = {0, -1, 127, 128, -128, -129, 32767, 32768, INT32_MAX, INT32_MIN,
+                             (int64_t)1 << 55, -((int64_t)1 << 55) - 1, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        r = raw_default();
+        r.new_value = v_int(edges[i]);
+        expect_raw_accept(&r);
     }
 }
 END_TEST
@@ -591,17 +618,12 @@ END_TEST
 START_TEST(test_reject_value_rules)
 {
     struct raw r = raw_default();
-    r.old_value = v_int(3); /* insert with an old value */
-    expect_raw_reject(&r, "insert");
-    r = raw_default();
     r.new_value = v_absent(); /* insert without a new value */
     expect_raw_reject(&r, "insert");
     r = raw_default();
-    r.op = 'D'; /* delete with a new value and no old one */
+    r.op = 'D'; /* delete without an old value */
     expect_raw_reject(&r, "delete");
     r.old_value = v_int(3);
-    expect_raw_reject(&r, "delete");
-    r.new_value = v_absent();
     expect_raw_accept(&r);
     r = raw_default();
     r.op = 'U'; /* update without an old value */
@@ -693,8 +715,8 @@ START_TEST(test_groups)
 
     /* an update with one side of a column absent */
     groups_encode(&b, 1, two, rows, names);
-    ck_assert_int_eq(b.p[b.n - 1 - 9 - 9 - 1], CTM_V_ABSENT); /* last row: a's new value */
-    b.p[b.n - 1 - 9 - 9 - 1] = CTM_V_NULL;
+    ck_assert_int_eq(b.p[b.n - 1 - 3 - 3 - 1], CTM_V_ABSENT); /* last row: a's new value */
+    b.p[b.n - 1 - 3 - 3 - 1] = CTM_V_NULL;
     expect_reject(b.p, b.n, "both old and new values or neither");
     ctm__buf_free(&b);
 }
@@ -750,7 +772,7 @@ START_TEST(test_digest)
     digest_hex(&one, a);
     digest_hex(&one, b);
     ck_assert_str_eq(a, b);
-    ck_assert_str_eq(a, "f83f60940c1ec44c0f1e90f694c6cae7c99b4b6d1507d60ad5a3282a7750d0ee");
+    ck_assert_str_eq(a, "da4d3da1daaceba9b72635459fd6a17da13e7530d53a4932535e6dc1d49bde3d");
     digest_hex(&text_one, b);
     ck_assert_str_eq(b, "f788b8de25f8292f2a121749ea9e5f1786fa2144ec81425ae2232ec982f36982");
     ck_assert_str_ne(a, b);
@@ -872,6 +894,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_reject_trailing_byte);
     tcase_add_test(tc, test_reject_bad_version);
     tcase_add_test(tc, test_reject_bad_tags);
+    tcase_add_test(tc, test_reject_bad_int);
     tcase_add_test(tc, test_reject_bad_op);
     tcase_add_test(tc, test_reject_bad_flags);
     tcase_add_test(tc, test_reject_invalid_utf8);
