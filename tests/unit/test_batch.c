@@ -213,6 +213,53 @@ START_TEST(test_failed_action_rolls_back_to_its_start)
 }
 END_TEST
 
+/* White-box: the pre-update capture records every change in statement order (no merging), an
+ * INTEGER PRIMARY KEY by its rowid, a key change as a delete and an insert, and skips an update
+ * that changes nothing; the log still verifies by replaying in that order. */
+START_TEST(test_capture_records_in_statement_order)
+{
+    ctm__action a;
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, "test.capture", "white-box"), CTM_OK);
+    const char *sql =
+        "INSERT INTO locations(id, name, kind, min_mc, max_mc) VALUES (901, 'Shelf X', 'ambient', 15, 25);"
+        "UPDATE locations SET max_mc = 30 WHERE id = 901;"
+        "UPDATE locations SET max_mc = 30 WHERE id = 901;" /* changes nothing */
+        "UPDATE locations SET id = 902 WHERE id = 901;"
+        "INSERT INTO locations(name, kind, min_mc, max_mc) VALUES ('Shelf Y', 'ambient', -200, 8);"
+        "DELETE FROM locations WHERE id = 902;";
+    ck_assert_int_eq(sqlite3_exec(db_a->sql, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(ctm__action_commit(&a), CTM_OK);
+
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db_a->sql, "SELECT entry FROM ledger ORDER BY seq DESC LIMIT 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ctm__entry e;
+    char why[128] = "";
+    ck_assert_msg(ctm__entry_decode(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                                    why, sizeof why) == 0,
+                  "%s", why);
+    const char ops[] = "IUDIID";
+    ck_assert_uint_eq(e.nchanges, 6);
+    for (uint32_t i = 0; i < e.nchanges; i++) {
+        ck_assert_str_eq(e.changes[i].table, "locations");
+        ck_assert_int_eq(e.changes[i].op, ops[i]);
+    }
+    /* the rowid alias is a value, not NULL; the update names the key and max_mc only */
+    ck_assert_int_eq(e.changes[0].cols[0].new_value.tag, CTM_V_INT);
+    ck_assert(e.changes[0].cols[0].new_value.i == 901);
+    ck_assert_uint_eq(e.changes[1].ncols, 2);
+    ck_assert_str_eq(e.changes[1].cols[1].name, "max_mc");
+    ck_assert(e.changes[2].cols[0].old_value.i == 901 && e.changes[3].cols[0].new_value.i == 902);
+    ck_assert_int_eq(e.changes[4].cols[0].new_value.tag, CTM_V_INT);
+    ck_assert(e.changes[4].cols[3].new_value.i == -200);
+    ctm__entry_free(&e);
+    sqlite3_finalize(st);
+    tu_assert_verifies_all(db_a, NULL);
+}
+END_TEST
+
 START_TEST(test_empty_commit_no_checkpoint)
 {
     uint64_t n = tu_audit_size(db_a);
@@ -394,6 +441,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_size_and_log_inside_batch);
     tcase_add_test(tc, test_failing_action_fails_alone);
     tcase_add_test(tc, test_failed_action_rolls_back_to_its_start);
+    tcase_add_test(tc, test_capture_records_in_statement_order);
     tcase_add_test(tc, test_empty_commit_no_checkpoint);
     tcase_add_test(tc, test_commit_fails_without_site_key);
 
