@@ -187,7 +187,7 @@ static int value_encodable(const ctm__value *v)
 }
 
 /* Equality of canonical encodings: REAL compares bits, so -0.0 differs from 0.0 and NaN equals itself. */
-static int value_equal(const ctm__value *a, const ctm__value *b)
+int ctm__value_equal(const ctm__value *a, const ctm__value *b)
 {
     if (a->tag != b->tag)
         return 0;
@@ -247,7 +247,7 @@ static const char *change_problem(const ctm__row_change *c, uint32_t *col)
             return "delete needs a present old value and an absent new value";
         if (c->op == 'U' && (!has_old || !has_new))
             return "update needs both old and new values";
-        if (cc->is_pk && c->op == 'U' && !value_equal(&cc->old_value, &cc->new_value))
+        if (cc->is_pk && c->op == 'U' && !ctm__value_equal(&cc->old_value, &cc->new_value))
             return "update changes a primary key column";
         has_pk |= cc->is_pk != 0;
     }

@@ -118,6 +118,10 @@ size_t ctm__entry_signed_len(size_t len);
 int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len);
 void ctm__entry_free(ctm__entry *e);
 
+/* Non-zero when two values have the same canonical encoding (REAL compares bits: -0.0 differs
+ * from 0.0, NaN equals itself). */
+int ctm__value_equal(const ctm__value *a, const ctm__value *b);
+
 /* SHA-256 of the canonical encoding of v (used for CTM_V_DIGEST). */
 void ctm__value_digest(const ctm__value *v, uint8_t out[32]);
 

@@ -212,24 +212,6 @@ static void to_value(sqlite3_value *sv, ctm__value *v)
     }
 }
 
-/* Equal canonical encodings (REAL by bits). */
-static int same_value(const ctm__value *a, const ctm__value *b)
-{
-    if (a->tag != b->tag)
-        return 0;
-    switch (a->tag) {
-    case CTM_V_INT:
-        return a->i == b->i;
-    case CTM_V_REAL:
-        return memcmp(&a->r, &b->r, sizeof a->r) == 0;
-    case CTM_V_TEXT:
-    case CTM_V_BLOB:
-        return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
-    default:
-        return 1;
-    }
-}
-
 /* Most bytes one value can take in an entry. */
 static size_t value_max(const ctm__value *v)
 {
@@ -400,7 +382,7 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
     } else {
         int key_moved = 0, changed = 0;
         for (int i = 0; i < n; i++) {
-            int same = same_value(&olds[i], &news[i]);
+            int same = ctm__value_equal(&olds[i], &news[i]);
             if (t->is_pk[i])
                 key_moved |= !same;
             else
@@ -418,7 +400,7 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
                 if (t->is_pk[i]) {
                     put_value(b, &olds[i], 0);
                     put_value(b, &olds[i], 0);
-                } else if (same_value(&olds[i], &news[i])) {
+                } else if (ctm__value_equal(&olds[i], &news[i])) {
                     put_absent(b);
                     put_absent(b);
                 } else {
