@@ -103,6 +103,9 @@ enum ctm__stmt_id {
 };
 /* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st);
+/* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
+int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql);
+int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing);
 /* Step a statement without result rows (a cached one or not); CTM_OK when done. */
 int ctm__step(ctm_db *db, sqlite3_stmt *st, const char *doing);
 _Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");

@@ -9,10 +9,6 @@ typedef struct ctm__trial {
     int blinded;
 } ctm__trial;
 
-/* Prepare a one-off statement / step it to the end and finalize it. */
-int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql);
-int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing);
-
 /* Look a trial or location up by its code; CTM_ENOTFOUND names it. */
 int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t);
 int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id);

@@ -394,6 +394,19 @@ static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_COLUMNS] = "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
 };
 
+int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql)
+{
+    int rc = sqlite3_prepare_v2(db->sql, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(db->sql, rc, "preparing a statement");
+}
+
+int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
+}
+
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st)
 {
     if (db->stmts[id] == NULL) {

@@ -9,19 +9,6 @@
 
 #define SETUP_ROLES (CTM_ROLEBIT_ADMIN | CTM_ROLEBIT_PHARMACIST)
 
-int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql)
-{
-    int rc = sqlite3_prepare_v2(db->sql, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(db->sql, rc, "preparing a statement");
-}
-
-int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
-}
-
 int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t)
 {
     int rc = ctm__check_code("trial", code, CTM_MAX_NAME);

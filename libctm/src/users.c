@@ -136,13 +136,6 @@ done:
     return rc;
 }
 
-static int step_done(ctm_db *db, sqlite3_stmt *st, const char *doing)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, rc, doing);
-}
-
 static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
                              const unsigned char *seed, int replace)
 {
@@ -170,7 +163,7 @@ static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
     sqlite3_bind_int64(st, 6, (sqlite3_int64)PW_OPSLIMIT);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)PW_MEMLIMIT);
     sodium_memzero(hash, sizeof hash);
-    return step_done(db, st, "storing credentials");
+    return ctm__step_done(db, st, "storing credentials");
 }
 
 static int user_exists(ctm_db *db, const char *user, int *exists)
@@ -217,7 +210,7 @@ static int create_user(ctm_db *db, const char *user, const char *role, int unbli
     sqlite3_bind_int(st, 4, unblinded ? 1 : 0);
     sqlite3_bind_blob(st, 5, pub, sizeof pub, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, ctm__now_us());
-    rc = step_done(db, st, "adding the user");
+    rc = ctm__step_done(db, st, "adding the user");
     if (rc == CTM_OK)
         rc = store_credentials(db, sqlite3_last_insert_rowid(db->sql), password, seed, 0);
     if (rc == CTM_OK && sk_out != NULL) {
@@ -329,7 +322,7 @@ static int insert_site(ctm_db *db, const char *site, const char *origin, const u
     sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, pub, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, ctm__now_us());
-    return step_done(db, st, "creating the site");
+    return ctm__step_done(db, st, "creating the site");
 }
 
 static int site_exists(ctm_db *db, int *exists)
@@ -537,7 +530,7 @@ static int record_failure(ctm_db *db, const char *user, const user_row *u)
         if (src == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, u->id);
             sqlite3_bind_int(st, 2, lock);
-            rc = step_done(db, st, "recording the failed login");
+            rc = ctm__step_done(db, st, "recording the failed login");
         } else {
             rc = ctm__sqlerr(db->sql, src, "recording the failed login");
         }
@@ -564,7 +557,7 @@ static int reset_failures(ctm_db *db)
         return ctm__sqlerr(db->sql, src, "resetting failed logins");
     }
     sqlite3_bind_int64(st, 1, db->user_id);
-    rc = step_done(db, st, "resetting failed logins");
+    rc = ctm__step_done(db, st, "resetting failed logins");
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -688,7 +681,7 @@ static int account_change(ctm_db *db, const char *action, const char *user, cons
         sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, flag ? 1 : 0);
     }
-    rc = step_done(db, st, action);
+    rc = ctm__step_done(db, st, action);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -801,7 +794,7 @@ static int passwd_action(ctm_db *db, const user_row *u, const char *user, int se
         if (src == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, u->id);
             sqlite3_bind_blob(st, 2, pub, 32, SQLITE_TRANSIENT);
-            rc = step_done(db, st, "user passwd");
+            rc = ctm__step_done(db, st, "user passwd");
         } else {
             rc = ctm__sqlerr(db->sql, src, "user passwd");
         }
