@@ -24,6 +24,13 @@ typedef struct vstate {
     ctm_hash held_root;
     ctm_hash *leaves;            /* kept only when a held checkpoint needs a consistency proof */
     size_t leaves_cap;
+    /* replay statements by their SQL text: a log repeats the same few shapes of change, so
+     * each is checked against the schema and prepared once */
+    struct replay_stmt {
+        char *sql;
+        sqlite3_stmt *st;
+    } replay[16];
+    unsigned replay_next;
 } vstate;
 
 static int fail(vstate *v, int64_t seq, const char *table, const char *key, const char *fmt, ...)
@@ -240,26 +247,55 @@ static int change_sql(const ctm__row_change *c, ctm__buf *sql)
     return sql->oom ? -1 : 0;
 }
 
-static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
+/* The prepared statement that applies c: from the cache, or checked against the replay schema
+ * (the names in the SQL come from the entry), prepared and cached. */
+static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const char *key,
+                       sqlite3_stmt **out)
 {
-    char key[128];
-    key_text(c, key, sizeof key);
-    if (!table_known(v, c->table))
-        return fail(v, (int64_t)seq, c->table, key, "the entry changes a table libctm does not have");
-    for (uint32_t i = 0; i < c->ncols; i++)
-        if (!column_known(v, c->table, c->cols[i].name))
-            return fail(v, (int64_t)seq, c->table, key, "unknown column %s", c->cols[i].name);
     ctm__buf sql;
     ctm__buf_init(&sql);
     if (change_sql(c, &sql) != 0) {
         ctm__buf_free(&sql);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++)
+        if (v->replay[i].sql != NULL && strcmp(v->replay[i].sql, (const char *)sql.p) == 0) {
+            ctm__buf_free(&sql);
+            sqlite3_reset(v->replay[i].st);
+            sqlite3_clear_bindings(v->replay[i].st);
+            *out = v->replay[i].st;
+            return CTM_OK;
+        }
+    int rc = CTM_OK;
+    if (!table_known(v, c->table))
+        rc = fail(v, (int64_t)seq, c->table, key, "the entry changes a table libctm does not have");
+    for (uint32_t i = 0; rc == CTM_OK && i < c->ncols; i++)
+        if (!column_known(v, c->table, c->cols[i].name))
+            rc = fail(v, (int64_t)seq, c->table, key, "unknown column %s", c->cols[i].name);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, &st, NULL);
-    ctm__buf_free(&sql);
-    if (rc != SQLITE_OK)
-        return fail(v, (int64_t)seq, c->table, key, "cannot replay: %s", sqlite3_errmsg(v->sql));
+    if (rc == CTM_OK && sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, &st, NULL) != SQLITE_OK)
+        rc = fail(v, (int64_t)seq, c->table, key, "cannot replay: %s", sqlite3_errmsg(v->sql));
+    if (rc != CTM_OK) {
+        ctm__buf_free(&sql);
+        return rc;
+    }
+    struct replay_stmt *slot = &v->replay[v->replay_next++ % (sizeof v->replay / sizeof v->replay[0])];
+    free(slot->sql);
+    sqlite3_finalize(slot->st);
+    slot->sql = (char *)sql.p; /* the buffer is NUL-terminated by change_sql */
+    slot->st = st;
+    *out = st;
+    return CTM_OK;
+}
+
+static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
+{
+    char key[128];
+    key_text(c, key, sizeof key);
+    sqlite3_stmt *st = NULL;
+    int rc = replay_stmt(v, seq, c, key, &st);
+    if (rc != CTM_OK)
+        return rc;
     int idx = 1;
     if (c->op != 'D')
         for (uint32_t i = 0; i < c->ncols; i++)
@@ -268,11 +304,14 @@ static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
         for (uint32_t i = 0; i < c->ncols; i++)
             bind_value(st, idx++, &c->cols[i].old_value);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fail(v, (int64_t)seq, c->table, key, "cannot replay the %s: %s",
-                    c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete",
-                    sqlite3_errmsg(v->sql));
+    if (rc != SQLITE_DONE) {
+        rc = fail(v, (int64_t)seq, c->table, key, "cannot replay the %s: %s",
+                  c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete",
+                  sqlite3_errmsg(v->sql));
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
     if (sqlite3_changes(v->sql) != 1)
         return fail(v, (int64_t)seq, c->table, key,
                     "the entry's old values do not match the row as the ledger left it");
@@ -721,6 +760,10 @@ static int load_held(vstate *v, const char *held)
 
 static void vstate_free(vstate *v)
 {
+    for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++) {
+        sqlite3_finalize(v->replay[i].st);
+        free(v->replay[i].sql);
+    }
     if (v->sql != NULL) {
         sqlite3_exec(v->sql, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(v->sql);
