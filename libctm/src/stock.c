@@ -250,7 +250,10 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
 
 /* ---- expiry extension ---- */
 
-/* The statuses a relabelling applies to: stock on site, not yet with a subject or on its way out. */
+/* The statuses a relabelling applies to: stock on site, not yet with a subject or on its way out.
+ * RELABEL_STATUSES is the same set for SQL. */
+#define RELABEL_STATUSES "('received', 'available', 'quarantined', 'expired')"
+
 static int relabellable(const char *status)
 {
     return strcmp(status, "received") == 0 || strcmp(status, "available") == 0 ||
@@ -287,8 +290,7 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     int rc = ctm__prepare(db, &st,
                           "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
                           " FROM kits k JOIN lots l ON l.id = k.lot_id WHERE k.trial_id = ?1"
-                          " AND l.batch = ?2 AND k.status IN ('received', 'available',"
-                          " 'quarantined', 'expired')");
+                          " AND l.batch = ?2 AND k.status IN " RELABEL_STATUSES);
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
@@ -348,8 +350,7 @@ static int relabel_lot(ctm_db *db, int64_t trial_id, const char *lot, const char
     sqlite3_stmt *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE kits SET expiry = (SELECT expiry FROM lots WHERE id = kits.lot_id)"
-                          " WHERE expiry IS NULL AND status NOT IN ('received', 'available',"
-                          " 'quarantined', 'expired') AND lot_id ="
+                          " WHERE expiry IS NULL AND status NOT IN " RELABEL_STATUSES " AND lot_id ="
                           " (SELECT id FROM lots WHERE trial_id = ?1 AND batch = ?2)");
     if (rc != CTM_OK)
         return rc;
