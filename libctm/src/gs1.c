@@ -221,6 +221,14 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+size_t ctm__gs1_cset82_bad(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && ctm__gs1_cset82_char((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 int ctm__gs1_cset82_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -11,6 +11,8 @@ int ctm__gs1_parse_at(ctm_gs1 **out, const char *input, int reference_year);
 
 /* Non-zero when c is in GS1 AI encodable character set 82 (manifests check lots with it). */
 int ctm__gs1_cset82_char(unsigned char c);
+/* The index of the first of the n bytes at s outside character set 82, or n when all are in it. */
+size_t ctm__gs1_cset82_bad(const char *s, size_t n);
 
 /* Non-zero when the n digits at v end in their GS1 mod-10 check digit (GTIN-8/12/13/14, SSCC);
  * *expected receives the digit that would be right. */

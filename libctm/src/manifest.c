@@ -275,14 +275,6 @@ static int only_alnum_and(const char *s, size_t n, const char *extra)
     return 1;
 }
 
-static int gs1_cset82(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!ctm__gs1_cset82_char((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 /* NULL and "YYYY-MM-DD" in out when s is a good expiry; otherwise what is wrong. */
 static const char *expiry_problem(const char *s, size_t n, char out[11])
 {
@@ -333,7 +325,7 @@ static const char *field_problem(enum column c, const char *s, size_t n, char ex
         return n > 64 ? "longer than 64 characters" : NULL;
     case COL_LOT:
     case COL_SERIAL:
-        if (!gs1_cset82(s, n))
+        if (ctm__gs1_cset82_bad(s, n) != n)
             return "character outside GS1 character set 82";
         return n > 20 ? "longer than 20 characters" : NULL;
     case COL_EXPIRY:

@@ -742,10 +742,10 @@ static int check_lot_text(const char *lot)
 {
     if (lot == NULL || lot[0] == '\0' || strlen(lot) > 20)
         return ctm__err(CTM_EINVAL, "lot: 1 to 20 characters of the GS1 character set");
-    for (const char *c = lot; *c; c++)
-        if (!ctm__gs1_cset82_char((unsigned char)*c))
-            return ctm__err(CTM_EINVAL, "lot: character 0x%02x is outside the GS1 character set",
-                            (unsigned char)*c);
+    size_t n = strlen(lot), bad = ctm__gs1_cset82_bad(lot, n);
+    if (bad != n)
+        return ctm__err(CTM_EINVAL, "lot: character 0x%02x is outside the GS1 character set",
+                        (unsigned char)lot[bad]);
     return CTM_OK;
 }
 
