@@ -124,6 +124,7 @@ static const char *const log_columns[] = {
 
 typedef struct log_ctx {
     int unblinded;
+    int hide_legacy_hashes; /* a blinded reader of a log that starts with unsalted entries */
 } log_ctx;
 
 static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
@@ -164,7 +165,10 @@ static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
         if (rc == CTM_OK)
             rc = ctm__row_set_text(row, 10, time);
     }
-    if (rc == CTM_OK) {
+    /* An unsalted entry's hash can be tested against guessed arms: not for blinded readers. */
+    if (rc == CTM_OK && ctx->hide_legacy_hashes && e.version == CTM_ENTRY_VERSION_LEGACY) {
+        ctm__row_set_null(row, 11);
+    } else if (rc == CTM_OK) {
         ctm_hash h;
         ctm__leaf_hash(p, (size_t)n, h);
         ctm__hex(h, CTM_HASH_SIZE, leaf);
@@ -182,7 +186,10 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
     *out = NULL;
+    int legacy = 0;
     int rc = ctm__require_user(db, 0, "audit log");
+    if (rc == CTM_OK)
+        rc = ctm__ledger_legacy(db, &legacy);
     if (rc != CTM_OK)
         return rc;
     sqlite3_stmt *st = NULL;
@@ -200,6 +207,7 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     ctx->unblinded = db->user_unblinded;
+    ctx->hide_legacy_hashes = legacy && !db->user_unblinded;
     return ctm__query_new(out, st, log_columns, LOG_NCOLS, log_row, ctx, free);
 }
 
@@ -334,6 +342,25 @@ static char *format_proof(uint64_t seq, uint64_t size, const ctm_hash leaf, cons
     return out;
 }
 
+/* A proof's sibling hashes cover the entries around it: on a log that starts with unsalted
+ * entries every proof reaches them, so only a logged-in unblinded user gets one. */
+static int proof_allowed(ctm_db *db)
+{
+    int legacy = 0;
+    int rc = ctm__ledger_legacy(db, &legacy);
+    if (rc != CTM_OK || !legacy)
+        return rc;
+    if (db->user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
+        return rc;
+    if (db->user == NULL || !db->user_unblinded)
+        return ctm__err(CTM_EBLINDED,
+                        "audit prove: this ledger begins with entries written before libctm salted "
+                        "its entries (schema version 2 or older); a proof's hashes could be tested "
+                        "against guessed blinded values, so proofs are given only to a logged-in "
+                        "unblinded user");
+    return CTM_OK;
+}
+
 int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq)
 {
     ctm__clear_error();
@@ -343,7 +370,9 @@ int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq)
     uint64_t size = 0;
     ctm_hash root, *leaves = NULL, *path = NULL;
     size_t count = 0;
-    int rc = signed_root(db, &size, root);
+    int rc = proof_allowed(db);
+    if (rc == CTM_OK)
+        rc = signed_root(db, &size, root);
     if (rc != CTM_OK)
         return rc;
     if (seq >= size)

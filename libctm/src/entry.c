@@ -175,17 +175,6 @@ static size_t value_head(const ctm__value *v, uint8_t head[VALUE_HEAD_MAX], cons
     }
 }
 
-static int value_encodable(const ctm__value *v)
-{
-    uint8_t head[VALUE_HEAD_MAX];
-    const uint8_t *body;
-    size_t body_n;
-
-    if (value_head(v, head, &body, &body_n) == 0)
-        return 0;
-    return v->tag != CTM_V_TEXT || utf8_find_bad(body, body_n) == SIZE_MAX;
-}
-
 /* Equality of canonical encodings: REAL compares bits, so -0.0 differs from 0.0 and NaN equals itself. */
 int ctm__value_equal(const ctm__value *a, const ctm__value *b)
 {
@@ -345,37 +334,211 @@ void ctm__buf_value(ctm__buf *b, const ctm__value *v)
 
 /* ---- encoder ---- */
 
-static int change_encodable(const ctm__row_change *c)
+void ctm__changes_init(ctm__changes *c)
 {
-    uint32_t col;
-
-    if (!str_encodable(c->table) || (c->ncols > 0 && c->cols == NULL))
-        return 0;
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        const ctm__column_change *cc = &c->cols[i];
-        if (!str_encodable(cc->name) || !value_encodable(&cc->old_value) ||
-            !value_encodable(&cc->new_value))
-            return 0;
-    }
-    return change_problem(c, &col) == NULL;
+    memset(c, 0, sizeof *c);
 }
 
-static int entry_encodable(const ctm__entry *e)
+void ctm__changes_free(ctm__changes *c)
 {
-    if (e->version != 0 && e->version != CTM_ENTRY_VERSION)
+    ctm__buf_free(&c->buf);
+    memset(c, 0, sizeof *c);
+}
+
+__attribute__((format(printf, 2, 3))) static int changes_fail(ctm__changes *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    c->bad = 1;
+    return -1;
+}
+
+int ctm__group_head(ctm__buf *out, const char *table, const ctm__column_def *cols, uint32_t ncols)
+{
+    int has_pk = 0;
+
+    if (!str_encodable(table) || ncols == 0 || cols == NULL)
+        return -1;
+    for (uint32_t k = 0; k < ncols; k++) {
+        if (!str_encodable(cols[k].name))
+            return -1;
+        for (uint32_t j = 0; j < k; j++)
+            if (strcmp(cols[j].name, cols[k].name) == 0)
+                return -1;
+        has_pk |= cols[k].is_pk != 0;
+    }
+    if (!has_pk)
+        return -1;
+    ctm__buf_str(out, table);
+    ctm__buf_u32(out, ncols);
+    for (uint32_t k = 0; k < ncols; k++) {
+        ctm__buf_str(out, cols[k].name);
+        ctm__buf_u8(out, cols[k].is_pk ? 1 : 0);
+    }
+    return out->oom ? -1 : 0;
+}
+
+/* Stores the open group's row count in its head. */
+static void close_group(const ctm__changes *c, uint8_t *base)
+{
+    if (c->group != NULL)
+        store_be(base + c->rows_at, c->group_rows, 4);
+}
+
+void ctm__changes_group(ctm__changes *c, const void *key, const char *table, const uint8_t *head,
+                        size_t head_n)
+{
+    if (c->group == key || c->bad)
+        return;
+    if (c->group != NULL) {
+        /* the decoder refuses an empty group and two groups of one table in a row */
+        if (c->group_rows == 0 || strcmp(c->group_table, table) == 0) {
+            changes_fail(c, "table %s: a change group %s", table,
+                         c->group_rows == 0 ? "without rows" : "repeats the table before it");
+            return;
+        }
+        if (!c->buf.oom)
+            close_group(c, c->buf.p);
+    }
+    ctm__buf_put(&c->buf, head, head_n);
+    c->rows_at = c->buf.n;
+    ctm__buf_u32(&c->buf, 0);
+    c->group = key;
+    c->group_table = table;
+    c->group_rows = 0;
+    c->ngroups++;
+}
+
+/* Room for n more bytes at the end of b (NULL once b is out of memory). */
+static uint8_t *buf_room(ctm__buf *b, size_t n)
+{
+    if (b->oom || buf_reserve(b, n) != 0)
+        return NULL;
+    return b->p + b->n;
+}
+
+/* Most bytes one value can take in a row, as itself or as its digest. */
+static size_t value_max(const ctm__value *v)
+{
+    size_t n = (v->tag == CTM_V_TEXT || v->tag == CTM_V_BLOB) ? 5 + (size_t)v->n : 0;
+    return n > 1 + DIGEST_LEN ? n : 1 + DIGEST_LEN;
+}
+
+/* Writes v (or its digest) at p; NULL if v has no canonical encoding (unknown tag, missing bytes,
+ * TEXT that is not UTF-8 or holds a NUL). */
+static uint8_t *put_value_at(uint8_t *p, const ctm__value *v, int digest)
+{
+    uint8_t head[VALUE_HEAD_MAX];
+    const uint8_t *body;
+    size_t body_n, head_n = value_head(v, head, &body, &body_n);
+
+    if (head_n == 0 || (v->tag == CTM_V_TEXT && utf8_find_bad(body, body_n) != SIZE_MAX))
+        return NULL;
+    if (digest && v->tag != CTM_V_ABSENT) {
+        *p++ = CTM_V_DIGEST;
+        ctm__value_digest(v, p);
+        return p + DIGEST_LEN;
+    }
+    memcpy(p, head, head_n);
+    if (body_n > 0)
+        memcpy(p + head_n, body, body_n);
+    return p + head_n + body_n;
+}
+
+int ctm__changes_row(ctm__changes *c, char op, const ctm__column_def *cols, uint32_t ncols,
+                     const ctm__value *olds, const ctm__value *news, int secret)
+{
+    if (c->bad)
+        return -1;
+    if (c->group == NULL || (op != 'I' && op != 'U' && op != 'D'))
+        return changes_fail(c, "a row change %s", c->group == NULL ? "outside a group" : "of unknown op");
+    size_t max = 1;
+    for (uint32_t k = 0; k < ncols; k++)
+        max += (op != 'I' ? value_max(&olds[k]) : 0) + (op != 'D' ? value_max(&news[k]) : 0);
+    uint8_t *p = buf_room(&c->buf, max), *start = p;
+    if (p == NULL)
+        return -1;
+    *p++ = (uint8_t)op;
+    for (uint32_t k = 0; k < ncols; k++) {
+        const ctm__value *o = op != 'I' ? &olds[k] : NULL, *n = op != 'D' ? &news[k] : NULL;
+        int pk = cols[k].is_pk != 0;
+        const char *problem = NULL;
+        if ((o != NULL && o->tag == CTM_V_ABSENT) != (n != NULL && n->tag == CTM_V_ABSENT) && op == 'U')
+            problem = "update needs both old and new values or neither";
+        else if ((op == 'I' && n->tag == CTM_V_ABSENT) || (op == 'D' && o->tag == CTM_V_ABSENT) ||
+                 (op == 'U' && pk && o->tag == CTM_V_ABSENT))
+            problem = "a value is missing";
+        else if (op == 'U' && pk && !ctm__value_equal(o, n))
+            problem = "update changes a primary key column";
+        else if ((o != NULL && (p = put_value_at(p, o, secret && !pk)) == NULL) ||
+                 (n != NULL && (p = put_value_at(p, n, secret && !pk)) == NULL))
+            problem = "a value has no canonical encoding (unknown type, or text that is not UTF-8 "
+                      "or holds a NUL)";
+        if (problem != NULL)
+            return changes_fail(c, "table %s, column %s: %s", c->group_table, cols[k].name, problem);
+    }
+    c->buf.n += (size_t)(p - start);
+    c->group_rows++;
+    c->nrows++;
+    return 0;
+}
+
+static int header_encodable(const ctm__entry *h)
+{
+    if (!str_encodable(h->user) || !str_encodable(h->action) || !str_encodable(h->reason))
         return 0;
-    if (!str_encodable(e->user) || !str_encodable(e->action) || !str_encodable(e->reason))
+    if (h->nparams > 0 && h->params == NULL)
         return 0;
-    if ((e->nparams > 0 && e->params == NULL) || (e->nchanges > 0 && e->changes == NULL))
-        return 0;
-    for (uint32_t i = 0; i < e->nparams; i++)
-        if (!str_encodable(e->params[i].key) || !str_encodable(e->params[i].value))
+    for (uint32_t i = 0; i < h->nparams; i++)
+        if (!str_encodable(h->params[i].key) || !str_encodable(h->params[i].value))
             return 0;
-    for (uint32_t i = 0; i < e->nchanges; i++)
-        if (!change_encodable(&e->changes[i]))
-            return 0;
-    return !e->has_esig || (str_encodable(e->esig.user) && str_encodable(e->esig.printed_name) &&
-                            str_encodable(e->esig.meaning));
+    return !h->has_esig || (str_encodable(h->esig.user) && str_encodable(h->esig.printed_name) &&
+                            str_encodable(h->esig.meaning));
+}
+
+int ctm__entry_write(ctm__buf *out, const ctm__entry *h, const ctm__changes *ch, size_t *start)
+{
+    uint8_t version = h->version != 0 ? h->version : CTM_ENTRY_VERSION;
+
+    if ((version != CTM_ENTRY_VERSION && version != CTM_ENTRY_VERSION_LEGACY) ||
+        !header_encodable(h))
+        return -1;
+    if (ch != NULL && (ch->bad || ch->buf.oom || (ch->group != NULL && ch->group_rows == 0)))
+        return -1;
+    size_t at = out->n;
+    ctm__buf_u8(out, version);
+    ctm__buf_u64(out, h->seq);
+    ctm__buf_u64(out, (uint64_t)h->time_us);
+    if (version >= 2)
+        ctm__buf_put(out, h->salt, CTM_ENTRY_SALT_LEN);
+    ctm__buf_str(out, h->user);
+    ctm__buf_str(out, h->action);
+    ctm__buf_str(out, h->reason);
+    ctm__buf_u32(out, h->nparams);
+    for (uint32_t i = 0; i < h->nparams; i++) {
+        ctm__buf_str(out, h->params[i].key);
+        ctm__buf_str(out, h->params[i].value);
+    }
+    ctm__buf_u32(out, ch != NULL ? ch->ngroups : 0);
+    if (ch != NULL && ch->buf.n > 0) {
+        size_t base = out->n;
+        ctm__buf_put(out, ch->buf.p, ch->buf.n);
+        if (!out->oom)
+            close_group(ch, out->p + base);
+    }
+    ctm__buf_u8(out, h->has_esig ? 1 : 0);
+    if (h->has_esig) {
+        ctm__buf_str(out, h->esig.user);
+        ctm__buf_str(out, h->esig.printed_name);
+        ctm__buf_str(out, h->esig.meaning);
+        ctm__buf_put(out, h->esig.public_key, ESIG_KEY_LEN);
+    }
+    if (out->oom)
+        return -1;
+    *start = at;
+    return 0;
 }
 
 /* The column list of the run of changes [start, end): the group's own when the decoder set it,
@@ -389,13 +552,6 @@ static uint32_t run_columns(const ctm__row_change *ch, uint32_t start, uint32_t 
         for (uint32_t i = start + 1; i < end; i++)
             if (ch[i].group_cols != ch[start].group_cols || ch[i].ngroup_cols != ch[start].ngroup_cols)
                 return 0;
-        for (uint32_t k = 0; k < ch[start].ngroup_cols; k++) {
-            if (!str_encodable(ch[start].group_cols[k].name))
-                return 0;
-            for (uint32_t j = 0; j < k; j++)
-                if (strcmp(ch[start].group_cols[j].name, ch[start].group_cols[k].name) == 0)
-                    return 0;
-        }
         *cols = ch[start].group_cols;
         return ch[start].ngroup_cols;
     }
@@ -421,110 +577,94 @@ static uint32_t run_columns(const ctm__row_change *ch, uint32_t start, uint32_t 
     return n;
 }
 
-/* Writes one row of a group: for each group column its old and new value.  Returns -1 if the
- * change does not fit the group (unknown, repeated or missing column, is_pk differs). */
-static int put_row(ctm__buf *out, const ctm__row_change *c, const ctm__column_def *cols, uint32_t n)
+/* Lays one change out over its group's columns (olds/news hold n values each).  Returns -1 if
+ * the change does not fit the group (unknown, repeated or missing column, is_pk differs). */
+static int spread_change(const ctm__row_change *c, const ctm__column_def *cols, uint32_t n,
+                         ctm__value *olds, ctm__value *news)
 {
-    static const ctm__value absent = {.tag = CTM_V_ABSENT};
     uint32_t used = 0;
-    ctm__buf_u8(out, (uint8_t)c->op);
     for (uint32_t k = 0; k < n; k++) {
         const ctm__column_change *found = NULL;
-        /* an insert carries only new values, a delete only old ones */
         for (uint32_t i = 0; i < c->ncols; i++)
-            if (strcmp(c->cols[i].name, cols[k].name) == 0) {
+            if (c->cols[i].name != NULL && strcmp(c->cols[i].name, cols[k].name) == 0) {
                 if (found != NULL)
                     return -1;
                 found = &c->cols[i];
             }
+        olds[k] = news[k] = (ctm__value){.tag = CTM_V_ABSENT};
         if (found == NULL) {
             /* only an update leaves out a column, and never a key column */
             if (c->op != 'U' || cols[k].is_pk)
                 return -1;
-            ctm__buf_value(out, &absent);
-            ctm__buf_value(out, &absent);
             continue;
         }
         if ((found->is_pk != 0) != (cols[k].is_pk != 0))
             return -1;
         used++;
-        if (c->op != 'I')
-            ctm__buf_value(out, &found->old_value);
-        if (c->op != 'D')
-            ctm__buf_value(out, &found->new_value);
+        olds[k] = found->old_value;
+        news[k] = found->new_value;
     }
     return used == c->ncols ? 0 : -1;
 }
 
-static int put_changes(ctm__buf *out, const ctm__entry *e)
+/* Feeds the entry's changes, run by run of one table, through the streaming writer. */
+static int changes_from_list(ctm__changes *out, const ctm__entry *e)
 {
-    uint32_t ngroups = 0;
-    for (uint32_t i = 0; i < e->nchanges; i++)
-        if (i == 0 || strcmp(e->changes[i].table, e->changes[i - 1].table) != 0)
-            ngroups++;
-    ctm__buf_u32(out, ngroups);
     uint32_t start = 0;
-    while (start < e->nchanges) {
-        uint32_t end = start + 1;
-        while (end < e->nchanges && strcmp(e->changes[end].table, e->changes[start].table) == 0)
+    int rc = 0;
+    while (rc == 0 && start < e->nchanges) {
+        const ctm__row_change *first = &e->changes[start];
+        uint32_t end = start + 1, col;
+        while (end < e->nchanges && strcmp(e->changes[end].table, first->table) == 0)
             end++;
         const ctm__column_def *cols = NULL;
         ctm__column_def *owned = NULL;
         uint32_t n = run_columns(e->changes, start, end, &cols, &owned);
-        int has_pk = 0;
-        for (uint32_t k = 0; k < n; k++)
-            has_pk |= cols[k].is_pk != 0;
-        int rc = n > 0 && has_pk ? 0 : -1;
-        if (rc == 0) {
-            ctm__buf_str(out, e->changes[start].table);
-            ctm__buf_u32(out, n);
-            for (uint32_t k = 0; k < n; k++) {
-                ctm__buf_str(out, cols[k].name);
-                ctm__buf_u8(out, cols[k].is_pk ? 1 : 0);
-            }
-            ctm__buf_u32(out, end - start);
-            for (uint32_t i = start; rc == 0 && i < end; i++)
-                rc = put_row(out, &e->changes[i], cols, n);
+        ctm__value *vals = n > 0 ? malloc(2 * (size_t)n * sizeof *vals) : NULL;
+        ctm__buf head;
+        ctm__buf_init(&head);
+        rc = vals != NULL && ctm__group_head(&head, first->table, cols, n) == 0 ? 0 : -1;
+        if (rc == 0)
+            ctm__changes_group(out, first, first->table, head.p, head.n);
+        for (uint32_t i = start; rc == 0 && i < end; i++) {
+            const ctm__row_change *c = &e->changes[i];
+            /* an insert's old values and a delete's new ones are not written: they must be absent */
+            if (change_problem(c, &col) != NULL || spread_change(c, cols, n, vals, vals + n) != 0 ||
+                ctm__changes_row(out, c->op, cols, n, vals, vals + n, 0) != 0)
+                rc = -1;
         }
+        ctm__buf_free(&head);
+        free(vals);
         free(owned);
-        if (rc != 0)
-            return -1;
         start = end;
     }
-    return 0;
+    return rc;
 }
 
 int ctm__entry_encode(ctm__buf *out, const ctm__entry *e)
 {
-    if (!entry_encodable(e))
+    ctm__changes ch;
+    size_t at = out->n, start = 0;
+
+    if ((e->nchanges > 0 && e->changes == NULL))
         return -1;
-    size_t at = out->n;
-    ctm__buf_u8(out, CTM_ENTRY_VERSION);
-    ctm__buf_u64(out, e->seq);
-    ctm__buf_u64(out, (uint64_t)e->time_us);
-    ctm__buf_str(out, e->user);
-    ctm__buf_str(out, e->action);
-    ctm__buf_str(out, e->reason);
-    ctm__buf_u32(out, e->nparams);
-    for (uint32_t i = 0; i < e->nparams; i++) {
-        ctm__buf_str(out, e->params[i].key);
-        ctm__buf_str(out, e->params[i].value);
-    }
-    if (put_changes(out, e) != 0) {
-        /* the changes break a rule of the grouping: append nothing */
+    for (uint32_t i = 0; i < e->nchanges; i++)
+        if (!str_encodable(e->changes[i].table) ||
+            (e->changes[i].ncols > 0 && e->changes[i].cols == NULL))
+            return -1;
+    ctm__changes_init(&ch);
+    int rc = changes_from_list(&ch, e);
+    if (rc == 0)
+        rc = ctm__entry_write(out, e, &ch, &start);
+    if (rc == 0 && e->has_esig)
+        ctm__buf_put(out, e->esig.signature, ESIG_SIG_LEN);
+    ctm__changes_free(&ch);
+    if (rc != 0 || out->oom) {
         if (!out->oom)
             out->n = at;
         return -1;
     }
-    ctm__buf_u8(out, e->has_esig ? 1 : 0);
-    if (e->has_esig) {
-        ctm__buf_str(out, e->esig.user);
-        ctm__buf_str(out, e->esig.printed_name);
-        ctm__buf_str(out, e->esig.meaning);
-        ctm__buf_put(out, e->esig.public_key, ESIG_KEY_LEN);
-        ctm__buf_put(out, e->esig.signature, ESIG_SIG_LEN);
-    }
-    return out->oom ? -1 : 0;
+    return 0;
 }
 
 size_t ctm__entry_signed_len(size_t len)
@@ -900,12 +1040,18 @@ static int rd_entry(struct reader *r, ctm__entry *e)
 
     if (rd_u8(r, &e->version) != 0)
         return -1;
-    if (e->version != CTM_ENTRY_VERSION)
+    if (e->version != CTM_ENTRY_VERSION && e->version != CTM_ENTRY_VERSION_LEGACY)
         return FAIL(r, "unsupported version %u", e->version);
     if (rd_uint(r, 8, &seq) != 0 || rd_uint(r, 8, &time_us) != 0)
         return -1;
     e->seq = seq;
     e->time_us = i64_from_bits(time_us);
+    if (e->version >= 2) {
+        if (rd_need(r, CTM_ENTRY_SALT_LEN) != 0)
+            return -1;
+        memcpy(e->salt, r->p + r->off, CTM_ENTRY_SALT_LEN);
+        r->off += CTM_ENTRY_SALT_LEN;
+    }
     if (rd_str(r, &e->user) != 0 || rd_str(r, &e->action) != 0 || rd_str(r, &e->reason) != 0)
         return -1;
     if (rd_params(r, e) != 0 || rd_changes(r, e) != 0)

@@ -5,7 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTM_ENTRY_VERSION 1
+/* The version every new entry is written in.  Version 1 (no salt) is still read: it is the
+ * history of sites from before schema version 3. */
+#define CTM_ENTRY_VERSION 2
+#define CTM_ENTRY_VERSION_LEGACY 1
+/* Fresh random bytes after `time` in a version-2 entry: without them nobody can test a guessed
+ * secret (a kit's arm) against the entry's hash, any root over it or any proof. */
+#define CTM_ENTRY_SALT_LEN 32
 
 /* Value tags of the canonical encoding. */
 enum ctm__vtag {
@@ -69,6 +75,7 @@ typedef struct ctm__entry {
     uint8_t version;
     uint64_t seq;
     int64_t time_us;
+    uint8_t salt[CTM_ENTRY_SALT_LEN]; /* version 2 only; never shown to readers */
     const char *user;
     const char *action;
     const char *reason;
@@ -100,10 +107,65 @@ void ctm__buf_str(ctm__buf *b, const char *s);          /* u32 length + bytes */
 void ctm__buf_value(ctm__buf *b, const ctm__value *v);  /* tag + payload */
 
 /*
- * Encode e into out (appended).  If e->has_esig, the signature bytes come last: the signed content
- * is everything before them (see ctm__entry_signed_len).  Returns 0, or -1 on no memory or if e
- * breaks a rule ctm__entry_decode enforces (then nothing is appended), so that no entry is written
- * that could not be read back.  e->version 0 means CTM_ENTRY_VERSION.
+ * The one encoder.  Entries are written in three steps, so that the capture path can stream row
+ * changes as SQLite makes them and ctm__entry_encode can encode a decoded entry with the same
+ * code:
+ *   1. ctm__changes collects the change groups: ctm__changes_group opens a group (its head is
+ *      encoded once per table with ctm__group_head) unless it is the open one, ctm__changes_row
+ *      appends one row of it;
+ *   2. ctm__entry_write writes the entry: header (salt included for version 2), params, the
+ *      collected groups, and has_esig 0 or the e-signature block up to the signer's public key;
+ *   3. an e-signed entry then gets its 64-byte signature over bytes [start, out->n) appended.
+ * Every rule ctm__entry_decode enforces is checked on the way, so the writer cannot produce an
+ * entry the reader refuses.
+ */
+typedef struct ctm__changes {
+    ctm__buf buf;            /* the groups, without their count */
+    uint32_t ngroups, nrows;
+    const void *group;       /* the open group's key (see ctm__changes_group) */
+    const char *group_table; /* borrowed, for messages */
+    size_t rows_at;          /* offset of the open group's row count in buf */
+    uint32_t group_rows;
+    int bad;                 /* a row broke a rule: why says which (buf.oom: out of memory) */
+    char why[160];
+} ctm__changes;
+
+void ctm__changes_init(ctm__changes *c);
+void ctm__changes_free(ctm__changes *c);
+
+/* Encode a group head (str table, u32 ncols, ncols x (str name, flag is_pk)) into out.  Returns
+ * -1 if the table or a name is not encodable, a name repeats, or no column is a key column. */
+int ctm__group_head(ctm__buf *out, const char *table, const ctm__column_def *cols, uint32_t ncols);
+
+/* Make the group of key (anything that names one table for as long as c lives: the caller's
+ * table record) the open one, starting a new group with the encoded head head[0..head_n) unless
+ * it already is.  table is borrowed for messages. */
+void ctm__changes_group(ctm__changes *c, const void *key, const char *table, const uint8_t *head,
+                        size_t head_n);
+
+/*
+ * Append one row to the open group, whose columns are cols[0..ncols).  op 'I' writes news, 'D'
+ * olds, 'U' both: for an update a non-key column whose old and new are both CTM_V_ABSENT is one
+ * the update left unchanged.  With secret, non-key values go in as their digest (DIGEST).
+ * Returns 0, or -1 with c->bad and c->why set (the table and column named, never a value).
+ */
+int ctm__changes_row(ctm__changes *c, char op, const ctm__column_def *cols, uint32_t ncols,
+                     const ctm__value *olds, const ctm__value *news, int secret);
+
+/*
+ * Append the entry whose header fields (version: 0 means CTM_ENTRY_VERSION; seq, time_us, salt,
+ * user, action, reason, params; has_esig and esig.user, printed_name, meaning, public_key) are in
+ * h, with the change groups of ch (NULL: none), to out.  For an e-signed entry everything up to
+ * the signer's public key is written and *start is where the entry begins: the caller appends the
+ * 64-byte signature of out->p[*start .. out->n).  Returns 0, or -1 on no memory or a field that
+ * cannot be encoded (then out is as it was).
+ */
+int ctm__entry_write(ctm__buf *out, const ctm__entry *h, const ctm__changes *ch, size_t *start);
+
+/*
+ * Encode a whole entry (as ctm__entry_decode gives it, or built in memory) into out (appended),
+ * with ctm__entry_write; the e-signature's bytes come from e->esig.signature.  Returns 0, or -1 on
+ * no memory or if e breaks a rule ctm__entry_decode enforces (then nothing is appended).
  */
 int ctm__entry_encode(ctm__buf *out, const ctm__entry *e);
 
@@ -111,7 +173,7 @@ int ctm__entry_encode(ctm__buf *out, const ctm__entry *e);
 size_t ctm__entry_signed_len(size_t len);
 
 /*
- * Decode strictly: every length in bounds, no trailing bytes, valid tags and ops, texts valid
+ * Decode strictly (version 1 or 2; a version-1 entry has no salt): every length in bounds, no trailing bytes, valid tags and ops, texts valid
  * UTF-8 without NUL.  On success fills *e (free with ctm__entry_free) and returns 0; on failure
  * returns -1 and, if why is not NULL, writes a short reason ("truncated at byte 57").
  */

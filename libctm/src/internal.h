@@ -12,7 +12,7 @@
 #include "entry.h"
 #include "merkle.h"
 
-#define CTM_SCHEMA_VERSION 2
+#define CTM_SCHEMA_VERSION 3
 #define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
 
 #define CTM_MAX_NAME 64
@@ -146,11 +146,7 @@ typedef struct ctm__action {
     uint32_t nparams;
     const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
     int capture;                 /* row changes are recorded (not for entry-only actions) */
-    ctm__buf changes;            /* the recorded change groups, in statement order */
-    uint32_t ngroups, nrows;     /* groups and rows recorded so far */
-    uint32_t group_rows;         /* rows in the open (last) group */
-    size_t group_rows_at;        /* offset of the open group's row count in changes */
-    const struct ctm__tinfo *group_table; /* table of the open group */
+    ctm__changes changes;        /* the recorded change groups, in statement order */
     int capture_rc;              /* first failure inside the pre-update hook (CTM_OK if none) */
     int open;
     int savepoint;               /* a savepoint was taken inside a batch */
@@ -172,6 +168,13 @@ int ctm__checkpoint_write(ctm_db *db);
 int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves);
 /* Current tree size and frontier. */
 int ctm__ledger_state(ctm_db *db, ctm__frontier *f);
+/* Inside the open migration transaction of a site whose schema version was `from`: append the
+ * system entry ledger.upgrade (params from, to; salted like every new entry) with its signed
+ * checkpoint.  Nothing when the ledger is empty.  Needs the site key (CTM_EIO without it). */
+int ctm__ledger_upgrade(ctm_db *db, int from, int to);
+/* Non-zero when the ledger starts with an unsalted (version-1) entry, a site from before schema
+ * version 3: its old hashes can be tested against guessed arms (audit.c hides them). */
+int ctm__ledger_legacy(ctm_db *db, int *legacy);
 
 /* ---- hasher.c ---- */
 /* A one-worker pipeline: records pushed in order are consumed in order on another thread. */

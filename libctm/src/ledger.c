@@ -45,7 +45,7 @@ static void rollback_to_start(ctm__action *a)
         a->capture = 0;
     }
     /* the recorded changes belong to the action: a failed action discards them */
-    ctm__buf_free(&a->changes);
+    ctm__changes_free(&a->changes);
     if (!a->open)
         return;
     a->open = 0;
@@ -75,18 +75,16 @@ typedef struct ctm__tinfo {
     int skip;        /* internal, or no primary key: not recorded */
     int secret;      /* non-key values go in as digests */
     int ncols;
-    char **cols;
-    uint8_t *is_pk;
-    uint8_t *head;   /* the encoded group head: str table, u32 ncols, ncols x (str name, u8 is_pk) */
+    ctm__column_def *cols; /* names owned */
+    uint8_t *head;   /* the encoded group head (ctm__group_head), made once */
     size_t head_n;
 } ctm__tinfo;
 
 static void tinfo_free(ctm__tinfo *t)
 {
     for (int i = 0; i < t->ncols; i++)
-        free(t->cols[i]);
+        free((char *)t->cols[i].name);
     free(t->cols);
-    free(t->is_pk);
     free(t->head);
     free(t->name);
     free(t);
@@ -119,21 +117,18 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
         while (*rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
             if (t->ncols == cap) {
                 cap = cap ? cap * 2 : 16;
-                char **c = realloc(t->cols, (size_t)cap * sizeof *c);
-                uint8_t *k = c != NULL ? realloc(t->is_pk, (size_t)cap) : NULL;
-                if (c != NULL)
-                    t->cols = c;
-                if (k != NULL)
-                    t->is_pk = k;
-                if (c == NULL || k == NULL) {
+                ctm__column_def *c = realloc(t->cols, (size_t)cap * sizeof *c);
+                if (c == NULL) {
                     *rc = ctm__err(CTM_ENOMEM, "out of memory");
                     break;
                 }
+                t->cols = c;
             }
-            t->cols[t->ncols] = ctm__strdup((const char *)sqlite3_column_text(st, 0));
-            t->is_pk[t->ncols] = sqlite3_column_int(st, 1) > 0;
-            haspk |= t->is_pk[t->ncols];
-            if (t->cols[t->ncols++] == NULL)
+            ctm__column_def *d = &t->cols[t->ncols];
+            d->name = ctm__strdup((const char *)sqlite3_column_text(st, 0));
+            d->is_pk = sqlite3_column_int(st, 1) > 0;
+            haspk |= d->is_pk;
+            if (t->cols[t->ncols++].name == NULL)
                 *rc = ctm__err(CTM_ENOMEM, "out of memory");
         }
         sqlite3_reset(st);
@@ -143,15 +138,10 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
     if (*rc == CTM_OK && !t->skip) {
         ctm__buf h;
         ctm__buf_init(&h);
-        ctm__buf_str(&h, table);
-        ctm__buf_u32(&h, (uint32_t)t->ncols);
-        for (int i = 0; i < t->ncols; i++) {
-            ctm__buf_str(&h, t->cols[i]);
-            ctm__buf_u8(&h, t->is_pk[i]);
-        }
-        if (h.oom) {
+        if (ctm__group_head(&h, table, t->cols, (uint32_t)t->ncols) != 0) {
+            *rc = h.oom ? ctm__err(CTM_ENOMEM, "out of memory")
+                        : ctm__err(CTM_ERROR, "table %s: its name or columns cannot be recorded", table);
             ctm__buf_free(&h);
-            *rc = ctm__err(CTM_ENOMEM, "out of memory");
         } else {
             t->head = h.p;
             t->head_n = h.n;
@@ -172,16 +162,6 @@ static ctm__tinfo *tinfo_find(ctm_db *db, const char *table, int *rc)
         if (strcmp(t->name, table) == 0)
             return t;
     return tinfo_load(db, table, rc);
-}
-
-static void put_u32_at(ctm__buf *b, size_t at, uint32_t v)
-{
-    if (b->oom)
-        return;
-    b->p[at] = (uint8_t)(v >> 24);
-    b->p[at + 1] = (uint8_t)(v >> 16);
-    b->p[at + 2] = (uint8_t)(v >> 8);
-    b->p[at + 3] = (uint8_t)v;
 }
 
 static void to_value(sqlite3_value *sv, ctm__value *v)
@@ -212,132 +192,19 @@ static void to_value(sqlite3_value *sv, ctm__value *v)
     }
 }
 
-/* Most bytes one value can take in an entry. */
-static size_t value_max(const ctm__value *v)
+/* One row change into the action's change groups; a failure stops the capture (the action then
+ * fails and rolls back). */
+static void put_row(ctm__action *a, const ctm__tinfo *t, char op, const ctm__value *olds,
+                    const ctm__value *news)
 {
-    return v->tag == CTM_V_TEXT || v->tag == CTM_V_BLOB ? 5 + (size_t)v->n : 33;
-}
-
-/* Write one plain value into reserved space (the canonical encoding, audit-format.md 2.1). */
-static uint8_t *put_plain(uint8_t *p, const ctm__value *v)
-{
-    *p++ = (uint8_t)v->tag;
-    switch (v->tag) {
-    case CTM_V_INT: {
-        uint64_t u = (uint64_t)v->i;
-        int64_t x = v->i;
-        uint8_t n = 1;
-        while (n < 8 && (x < -((int64_t)1 << (8 * n - 1)) || x >= ((int64_t)1 << (8 * n - 1))))
-            n++;
-        *p++ = n;
-        for (int k = n - 1; k >= 0; k--, u >>= 8)
-            p[k] = (uint8_t)u;
-        return p + n;
-    }
-    case CTM_V_REAL: {
-        uint64_t u;
-        memcpy(&u, &v->r, sizeof u);
-        for (int k = 7; k >= 0; k--, u >>= 8)
-            p[k] = (uint8_t)u;
-        return p + 8;
-    }
-    case CTM_V_TEXT:
-    case CTM_V_BLOB:
-        p[0] = (uint8_t)(v->n >> 24);
-        p[1] = (uint8_t)(v->n >> 16);
-        p[2] = (uint8_t)(v->n >> 8);
-        p[3] = (uint8_t)v->n;
-        if (v->n > 0)
-            memcpy(p + 4, v->p, v->n);
-        return p + 4 + v->n;
-    default:
-        return p;
-    }
-}
-
-/* Reserve room for n more bytes; NULL once the buffer is out of memory. */
-static uint8_t *reserve(ctm__buf *b, size_t n)
-{
-    if (b->oom)
-        return NULL;
-    if (b->cap - b->n < n) {
-        size_t cap = b->cap > 0 ? b->cap : 4096;
-        while (cap - b->n < n) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return NULL;
-            }
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return NULL;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    return b->p + b->n;
-}
-
-/* Write one value; secrets (non-key values of secret tables) go in as their digest only. */
-static void put_value(ctm__buf *b, const ctm__value *v, int secret)
-{
-    if (secret) {
-        uint8_t d[32];
-        ctm__value_digest(v, d);
-        ctm__value dv = {.tag = CTM_V_DIGEST, .p = d};
-        ctm__buf_value(b, &dv);
+    ctm__changes *c = &a->changes;
+    ctm__changes_group(c, t, t->name, t->head, t->head_n);
+    if (ctm__changes_row(c, op, t->cols, (uint32_t)t->ncols, olds, news, t->secret) == 0)
         return;
-    }
-    ctm__buf_value(b, v);
-}
-
-static void put_absent(ctm__buf *b)
-{
-    ctm__buf_u8(b, CTM_V_ABSENT);
-}
-
-/* Opens a new group unless the last one is this table's. */
-static void group_for(ctm__action *a, const ctm__tinfo *t)
-{
-    ctm__buf *b = &a->changes;
-    if (a->group_table == t)
-        return;
-    if (a->group_table != NULL)
-        put_u32_at(b, a->group_rows_at, a->group_rows);
-    ctm__buf_put(b, t->head, t->head_n);
-    a->group_rows_at = b->n;
-    ctm__buf_u32(b, 0);
-    a->group_table = t;
-    a->group_rows = 0;
-    a->ngroups++;
-}
-
-/* A whole row, inserted (vals are new) or deleted (vals are old). */
-static void put_whole_row(ctm__action *a, const ctm__tinfo *t, int insert, const ctm__value *vals)
-{
-    ctm__buf *b = &a->changes;
-    group_for(a, t);
-    /* an insert carries its new values only, a delete its old ones */
-    if (t->secret) {
-        ctm__buf_u8(b, insert ? 'I' : 'D');
-        for (int i = 0; i < t->ncols; i++)
-            put_value(b, &vals[i], !t->is_pk[i]);
-    } else {
-        size_t max = 1;
-        for (int i = 0; i < t->ncols; i++)
-            max += value_max(&vals[i]);
-        uint8_t *p = reserve(b, max), *start = p;
-        if (p != NULL) {
-            *p++ = insert ? 'I' : 'D';
-            for (int i = 0; i < t->ncols; i++)
-                p = put_plain(p, &vals[i]);
-            b->n += (size_t)(p - start);
-        }
-    }
-    a->group_rows++;
-    a->nrows++;
+    if (c->buf.oom)
+        a->capture_rc = ctm__err(CTM_ENOMEM, "recording row changes: out of memory");
+    else
+        a->capture_rc = ctm__err(CTM_EINVAL, "recording row changes: %s", c->why);
 }
 
 static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
@@ -376,58 +243,34 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
         }
     }
     if (op == SQLITE_INSERT) {
-        put_whole_row(a, t, 1, news);
+        put_row(a, t, 'I', NULL, news);
     } else if (op == SQLITE_DELETE) {
-        put_whole_row(a, t, 0, olds);
+        put_row(a, t, 'D', olds, NULL);
     } else {
         int key_moved = 0, changed = 0;
         for (int i = 0; i < n; i++) {
             int same = ctm__value_equal(&olds[i], &news[i]);
-            if (t->is_pk[i])
+            if (t->cols[i].is_pk)
                 key_moved |= !same;
             else
                 changed |= !same;
         }
         if (key_moved) {
             /* a row that changes its key leaves one key and arrives at another */
-            put_whole_row(a, t, 0, olds);
-            put_whole_row(a, t, 1, news);
+            put_row(a, t, 'D', olds, NULL);
+            put_row(a, t, 'I', NULL, news);
         } else if (changed) {
-            ctm__buf *b = &a->changes;
-            group_for(a, t);
-            ctm__buf_u8(b, 'U');
-            for (int i = 0; i < n; i++) {
-                if (t->is_pk[i]) {
-                    put_value(b, &olds[i], 0);
-                    put_value(b, &olds[i], 0);
-                } else if (ctm__value_equal(&olds[i], &news[i])) {
-                    put_absent(b);
-                    put_absent(b);
-                } else {
-                    put_value(b, &olds[i], t->secret);
-                    put_value(b, &news[i], t->secret);
-                }
-            }
-            a->group_rows++;
-            a->nrows++;
+            /* an update records its key and the columns it changed; the rest is ABSENT */
+            for (int i = 0; i < n; i++)
+                if (!t->cols[i].is_pk && ctm__value_equal(&olds[i], &news[i]))
+                    olds[i].tag = news[i].tag = CTM_V_ABSENT;
+            put_row(a, t, 'U', olds, news);
         }
         /* an update that changes nothing is not a change */
     }
     return;
 fail:
     a->capture_rc = ctm__sqlerr(a->db->sql, SQLITE_ERROR, "reading a row change");
-}
-
-/* The change groups: u32 ngroups, then the groups recorded by the hook. */
-static int put_changes(ctm__action *a, ctm__buf *b)
-{
-    if (a->group_table != NULL)
-        put_u32_at(&a->changes, a->group_rows_at, a->group_rows);
-    if (a->changes.oom)
-        return ctm__err(CTM_ENOMEM, "recording row changes: out of memory");
-    ctm__buf_u32(b, a->ngroups);
-    ctm__buf_put(b, a->changes.p, a->changes.n);
-    return CTM_OK;
 }
 
 static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reason, int capture)
@@ -484,48 +327,36 @@ void ctm__action_param(ctm__action *a, const char *key, const char *value)
     }
 }
 
-/* The e-signature block; the signature covers every byte before it (audit-format.md). */
-static int put_esig(ctm_db *db, ctm__buf *b, const char *meaning)
-{
-    if (db->user_sk == NULL)
-        return ctm__err(CTM_EMISUSE, "e-signature: nobody is logged in");
-    uint8_t pub[32], sig[64];
-    crypto_sign_ed25519_sk_to_pk(pub, db->user_sk);
-    ctm__buf_u8(b, 1);
-    ctm__buf_str(b, db->user);
-    ctm__buf_str(b, db->user_printed);
-    ctm__buf_str(b, meaning);
-    ctm__buf_put(b, pub, sizeof pub);
-    if (b->oom)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    crypto_sign_detached(sig, NULL, b->p, b->n, db->user_sk);
-    ctm__buf_put(b, sig, sizeof sig);
-    return CTM_OK;
-}
-
+/* The entry, with ctm__entry_write: salted afresh, and e-signed with the logged-in user's key
+ * when the action asks for it (the signature covers every byte before it, audit-format.md 4.1). */
 static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
 {
-    ctm__buf_u8(b, CTM_ENTRY_VERSION);
-    ctm__buf_u64(b, seq);
-    ctm__buf_u64(b, (uint64_t)ctm__now_us());
-    ctm__buf_str(b, a->user);
-    ctm__buf_str(b, a->name);
-    ctm__buf_str(b, a->reason);
-    ctm__buf_u32(b, a->nparams);
-    for (uint32_t i = 0; i < a->nparams; i++) {
-        ctm__buf_str(b, a->params[i].key);
-        ctm__buf_str(b, a->params[i].value);
+    ctm_db *db = a->db;
+    ctm__entry h = {.version = CTM_ENTRY_VERSION, .seq = seq, .time_us = ctm__now_us(),
+                    .user = a->user, .action = a->name, .reason = a->reason,
+                    .nparams = a->nparams, .params = a->params};
+    randombytes_buf(h.salt, sizeof h.salt);
+    if (a->esig_meaning != NULL) {
+        if (db->user_sk == NULL)
+            return ctm__err(CTM_EMISUSE, "e-signature: nobody is logged in");
+        h.has_esig = 1;
+        h.esig.user = db->user;
+        h.esig.printed_name = db->user_printed;
+        h.esig.meaning = a->esig_meaning;
+        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->user_sk);
     }
-    int rc = put_changes(a, b);
-    if (rc != CTM_OK)
-        return rc;
-    if (a->esig_meaning != NULL)
-        rc = put_esig(a->db, b, a->esig_meaning);
-    else
-        ctm__buf_u8(b, 0);
-    if (rc == CTM_OK && b->oom)
-        rc = ctm__err(CTM_ENOMEM, "out of memory");
-    return rc;
+    size_t start = 0;
+    int bad = ctm__entry_write(b, &h, &a->changes, &start);
+    sodium_memzero(h.salt, sizeof h.salt);
+    if (bad != 0)
+        return b->oom ? ctm__err(CTM_ENOMEM, "out of memory")
+                      : ctm__err(CTM_EINVAL, "%s: the action's entry cannot be encoded", a->name);
+    if (h.has_esig) {
+        uint8_t sig[64];
+        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->user_sk);
+        ctm__buf_put(b, sig, sizeof sig);
+    }
+    return b->oom ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
 }
 
 static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b)
@@ -619,11 +450,10 @@ static int finish_in_batch(ctm__action *a, const ctm__buf *b)
     return CTM_OK;
 }
 
-/* A single action: hash, sign the checkpoint, then insert the entry with its checkpoint and the
- * frontier in one row (an UPDATE afterwards would rewrite a large entry's overflow pages), commit. */
-static int finish_alone(ctm__action *a, const ctm__buf *b)
+/* Hash the entry, sign the checkpoint, then insert the entry with its checkpoint and the frontier
+ * in one row (an UPDATE afterwards would rewrite a large entry's overflow pages). */
+static int append_sealed(ctm_db *db, const ctm__buf *b)
 {
-    ctm_db *db = a->db;
     ctm_hash leaf;
     ctm__leaf_hash(b->p, b->n, leaf);
     ctm__frontier_append(&db->frontier, leaf);
@@ -642,6 +472,15 @@ static int finish_alone(ctm__action *a, const ctm__buf *b)
         rc = ctm__step(db, st, "appending to the ledger");
     }
     free(note);
+    return rc;
+}
+
+/* A single action: its entry sealed with its checkpoint, then commit. */
+static int finish_alone(ctm__action *a, const ctm__buf *b)
+{
+    ctm_db *db = a->db;
+    sqlite3_stmt *st = NULL;
+    int rc = append_sealed(db, b);
     if (rc == CTM_OK)
         rc = ctm__stmt(db, CTM_ST_COMMIT, &st);
     if (rc == CTM_OK)
@@ -676,8 +515,8 @@ int ctm__action_commit(ctm__action *a)
     ctm__buf_init(&b);
     if (rc == CTM_OK)
         rc = encode_entry(a, &b, db->next_seq);
-    uint32_t nrows = a->nrows;
-    ctm__buf_free(&a->changes);
+    uint32_t nrows = a->changes.nrows;
+    ctm__changes_free(&a->changes);
     if (rc == CTM_OK && db->batch)
         rc = insert_entry(db, db->next_seq, &b);
     if (rc == CTM_OK)
@@ -691,4 +530,54 @@ int ctm__action_commit(ctm__action *a)
     if (nrows > 0)
         db->user_checked = 0;
     return CTM_OK;
+}
+
+int ctm__ledger_upgrade(ctm_db *db, int from, int to)
+{
+    int rc = ctm__ledger_state(db, &db->frontier);
+    if (rc != CTM_OK || db->frontier.size == 0)
+        return rc;
+    const unsigned char *sk;
+    if ((rc = ctm__site_key(db, &sk)) != CTM_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ctm_errmsg());
+        return ctm__err(rc, "%s: moving to schema version %d appends a signed ledger.upgrade "
+                            "entry and needs the site key: %s", db->path, to, why);
+    }
+    db->tx_start_size = db->next_seq = db->frontier.size;
+    ctm__action a;
+    memset(&a, 0, sizeof a);
+    a.db = db;
+    a.name = "ledger.upgrade";
+    a.user = "";
+    a.reason = "";
+    char sfrom[12], sto[12];
+    snprintf(sfrom, sizeof sfrom, "%d", from);
+    snprintf(sto, sizeof sto, "%d", to);
+    ctm__action_param(&a, "from", sfrom);
+    ctm__action_param(&a, "to", sto);
+    ctm__buf b;
+    ctm__buf_init(&b);
+    rc = encode_entry(&a, &b, db->next_seq);
+    if (rc == CTM_OK)
+        rc = append_sealed(db, &b);
+    ctm__buf_free(&b);
+    return rc;
+}
+
+int ctm__ledger_legacy(ctm_db *db, int *legacy)
+{
+    sqlite3_stmt *st = NULL;
+    *legacy = 0;
+    int rc = ctm__prepare(db, &st, "SELECT substr(entry, 1, 1) FROM ledger WHERE seq = 0");
+    if (rc != CTM_OK)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 0);
+        *legacy = sqlite3_column_bytes(st, 0) == 1 && p[0] == CTM_ENTRY_VERSION_LEGACY;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? CTM_OK
+                                                   : ctm__sqlerr(db->sql, src, "reading the ledger");
 }

@@ -149,6 +149,10 @@ static const char *const migrations[] = {
     "  detail TEXT NOT NULL,"
     "  recorded_us INTEGER NOT NULL,"
     "  recorded_by TEXT NOT NULL);",
+    /* 2 -> 3 */
+    /* Salted ledger entries (entry version 2): no table changes.  Opening an older site for
+     * writing appends a ledger.upgrade entry in the same transaction (migrate()). */
+    "",
 };
 
 int ctm__table_is_secret(const char *table)
@@ -282,13 +286,17 @@ static int configure(ctm_db *db, int busy_ms)
     return rc;
 }
 
+/* The first schema version whose entries are salted (entry version 2). */
+#define CTM_SCHEMA_SALTED 3
+
 static int migrate(ctm_db *db, int needs_schema, int version)
 {
     if (!needs_schema && version == CTM_SCHEMA_VERSION)
         return CTM_OK;
+    /* A read-only handle cannot migrate: it reads an older site as it is (its ledger, its
+     * checkpoints, verification); what a newer schema added is not there. */
     if (db->readonly)
-        return ctm__err(CTM_EMISUSE, "%s: schema version %d needs a migration; open it read-write",
-                        db->path, version);
+        return CTM_OK;
     int rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", "schema migration");
     if (rc != CTM_OK)
         return rc;
@@ -297,6 +305,12 @@ static int migrate(ctm_db *db, int needs_schema, int version)
     if (query_int(db->sql, "PRAGMA user_version", &now) == SQLITE_OK && now >= CTM_SCHEMA_VERSION)
         return ctm__exec(db->sql, "COMMIT", "schema migration");
     rc = apply_migrations(db->sql, (int)now);
+    /* A site with unsalted entries gets a salted one on top, signed into a new checkpoint, so
+     * that the newest root no longer covers only entries whose hashes can be tested against
+     * guessed arms.  Without the site key that cannot be signed: the open fails and the site
+     * stays as it was. */
+    if (rc == CTM_OK && now < CTM_SCHEMA_SALTED)
+        rc = ctm__ledger_upgrade(db, (int)now, CTM_SCHEMA_VERSION);
     if (rc == CTM_OK)
         return ctm__exec(db->sql, "COMMIT", "schema migration");
     sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);

@@ -82,6 +82,8 @@ static void sample_init(struct sample *s, int with_esig)
     s->e = (ctm__entry){.version = CTM_ENTRY_VERSION, .seq = UINT64_MAX, .time_us = -1234567,
                         .user = "anna", .action = "kit.dispense", .reason = "",
                         .nparams = 2, .params = s->params, .nchanges = 3, .changes = s->changes};
+    for (int i = 0; i < CTM_ENTRY_SALT_LEN; i++)
+        s->e.salt[i] = (uint8_t)(0xA0 + i);
     if (with_esig) {
         s->e.has_esig = 1;
         s->e.esig.user = "bob";
@@ -269,7 +271,9 @@ static void assert_value_eq(const ctm__value *a, const ctm__value *b)
 
 static void assert_entry_eq(const ctm__entry *a, const ctm__entry *b)
 {
-    ck_assert_uint_eq(b->version, CTM_ENTRY_VERSION);
+    ck_assert_uint_eq(b->version, a->version != 0 ? a->version : CTM_ENTRY_VERSION);
+    if (b->version >= 2)
+        ck_assert_mem_eq(a->salt, b->salt, CTM_ENTRY_SALT_LEN);
     ck_assert(a->seq == b->seq && a->time_us == b->time_us);
     ck_assert_str_eq(a->user, b->user);
     ck_assert_str_eq(a->action, b->action);
@@ -350,6 +354,30 @@ START_TEST(test_round_trip_empty)
 }
 END_TEST
 
+/* Sites from before schema version 3 hold unsalted version-1 entries: they still decode, and
+ * re-encode to the same bytes. */
+START_TEST(test_round_trip_legacy_version)
+{
+    struct sample s;
+    ctm__buf v1, v2;
+    sample_init(&s, 1);
+    s.e.version = CTM_ENTRY_VERSION_LEGACY;
+    round_trip(&s.e);
+    encode_ok(&s.e, &v1);
+    s.e.version = CTM_ENTRY_VERSION;
+    encode_ok(&s.e, &v2);
+    ck_assert_uint_eq(v1.p[0], 1);
+    ck_assert_uint_eq(v2.p[0], 2);
+    /* the salt is the only difference: 32 bytes right after time */
+    ck_assert_uint_eq(v2.n, v1.n + CTM_ENTRY_SALT_LEN);
+    ck_assert_mem_eq(v2.p + 1, v1.p + 1, 16);
+    ck_assert_mem_eq(v2.p + 17, s.e.salt, CTM_ENTRY_SALT_LEN);
+    ck_assert_mem_eq(v2.p + 17 + CTM_ENTRY_SALT_LEN, v1.p + 17, v1.n - 17);
+    ctm__buf_free(&v1);
+    ctm__buf_free(&v2);
+}
+END_TEST
+
 START_TEST(test_free_zeroed_and_twice)
 {
     ctm__entry e;
@@ -368,9 +396,10 @@ START_TEST(test_exact_bytes)
     ctm__column_change c = col("id", 1, v_absent(), v_int(3));
     ctm__param p = {"k", "v"};
     ctm__row_change ch = {"t", 'I', 1, &c, 0, NULL};
-    ctm__entry e = {.seq = 1, .time_us = 2, .user = "u", .action = "a", .reason = "",
-                    .nparams = 1, .params = &p, .nchanges = 1, .changes = &ch};
-    uint8_t want[SMALL_LEN];
+    ctm__entry e = {.version = CTM_ENTRY_VERSION_LEGACY, .seq = 1, .time_us = 2, .user = "u",
+                    .action = "a", .reason = "", .nparams = 1, .params = &p, .nchanges = 1,
+                    .changes = &ch};
+    uint8_t want[SMALL_LEN], want2[SMALL_LEN + CTM_ENTRY_SALT_LEN];
     ctm__buf b, raw;
     struct raw r = raw_default();
 
@@ -383,6 +412,21 @@ START_TEST(test_exact_bytes)
     ck_assert_mem_eq(raw.p, want, SMALL_LEN);
     ctm__buf_free(&b);
     ctm__buf_free(&raw);
+
+    /* version 2 (the default): version byte 2, then the salt right after time */
+    e.version = 0;
+    for (int i = 0; i < CTM_ENTRY_SALT_LEN; i++)
+        e.salt[i] = (uint8_t)i;
+    want2[0] = 2;
+    memcpy(want2 + 1, want + 1, 16);
+    for (int i = 0; i < CTM_ENTRY_SALT_LEN; i++)
+        want2[17 + i] = (uint8_t)i;
+    memcpy(want2 + 17 + CTM_ENTRY_SALT_LEN, want + 17, SMALL_LEN - 17);
+    encode_ok(&e, &b);
+    ck_assert_uint_eq(b.n, sizeof want2);
+    ck_assert_mem_eq(b.p, want2, sizeof want2);
+    ck_assert_int_eq(decode_copy(b.p, b.n, NULL, 0), 0);
+    ctm__buf_free(&b);
 }
 END_TEST
 
@@ -393,8 +437,8 @@ START_TEST(test_encode_appends)
     ctm__buf_init(&b);
     ctm__buf_put(&b, "xy", 2);
     ck_assert_int_eq(ctm__entry_encode(&b, &e), 0);
-    ck_assert_uint_eq(b.n, 2 + 1 + 8 + 8 + 4 * 3 + 4 + 4 + 1);
-    ck_assert_mem_eq(b.p, "xy\x01", 3);
+    ck_assert_uint_eq(b.n, 2 + 1 + 8 + 8 + CTM_ENTRY_SALT_LEN + 4 * 3 + 4 + 4 + 1);
+    ck_assert_mem_eq(b.p, "xy\x02", 3);
     ctm__buf_free(&b);
 }
 END_TEST
@@ -427,7 +471,7 @@ START_TEST(test_encode_rejects_undecodable)
     s.ins[3].new_value.tag = 7;
     ck_assert_int_eq(ctm__entry_encode(&b, &s.e), -1);
     sample_init(&s, 0);
-    s.e.version = 2;
+    s.e.version = 3;
     ck_assert_int_eq(ctm__entry_encode(&b, &s.e), -1);
     sample_init(&s, 0);
     for (int i = 0; i < 4; i++)
@@ -467,8 +511,32 @@ END_TEST
 START_TEST(test_reject_bad_version)
 {
     for (int v = 0; v < 256; v++) {
-        if (v != CTM_ENTRY_VERSION)
+        if (v != CTM_ENTRY_VERSION && v != CTM_ENTRY_VERSION_LEGACY)
             expect_byte_reject(OFF_VERSION, v, "version");
+    }
+}
+END_TEST
+
+/* The version byte decides the layout: version-1 bytes labelled 2 (or the reverse) never decode
+ * to the entry they came from.  (Version-1 bytes labelled 2 may decode to another entry: the salt
+ * then swallows the first 32 bytes after time.) */
+START_TEST(test_reject_version_swapped)
+{
+    struct sample s;
+    ctm__buf b;
+    ctm__entry d;
+    for (int v = 1; v <= 2; v++) {
+        sample_init(&s, 1);
+        s.e.version = (uint8_t)v;
+        encode_ok(&s.e, &b);
+        ck_assert_int_eq(decode_copy(b.p, b.n, NULL, 0), 0);
+        b.p[0] = (uint8_t)(3 - v);
+        if (ctm__entry_decode(&d, b.p, b.n, NULL, 0) == 0) {
+            ck_assert_uint_eq(d.version, 3 - v);
+            ck_assert(strcmp(d.user, s.e.user) != 0 || strcmp(d.action, s.e.action) != 0);
+            ctm__entry_free(&d);
+        }
+        ctm__buf_free(&b);
     }
 }
 END_TEST
@@ -879,6 +947,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_round_trip_every_type_and_op);
     tcase_add_test(tc, test_round_trip_with_esig);
     tcase_add_test(tc, test_round_trip_empty);
+    tcase_add_test(tc, test_round_trip_legacy_version);
     tcase_add_test(tc, test_free_zeroed_and_twice);
     suite_add_tcase(s, tc);
 
@@ -893,6 +962,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_reject_every_truncation);
     tcase_add_test(tc, test_reject_trailing_byte);
     tcase_add_test(tc, test_reject_bad_version);
+    tcase_add_test(tc, test_reject_version_swapped);
     tcase_add_test(tc, test_reject_bad_tags);
     tcase_add_test(tc, test_reject_bad_int);
     tcase_add_test(tc, test_reject_bad_op);

@@ -1,5 +1,6 @@
 /* test_store.c - opening databases, telling libctm files from others, site init and the site key. */
 #include "ctm.h"
+#include "entry.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -248,7 +249,7 @@ START_TEST(test_create_sets_wal_and_identity)
     ck_assert_str_eq(mode, "wal");
     free(mode);
     ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA application_id", NULL), 0x43544d31);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
     /* Not initialised yet: no site, no ledger, no key file. */
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
     ck_assert_uint_eq(tu_audit_size(db_a), 0);
@@ -257,7 +258,9 @@ START_TEST(test_create_sets_wal_and_identity)
     db_a = NULL;
     /* Reopening without CTM_OPEN_CREATE accepts the file it created. */
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    /* A site never initialised has no ledger to upgrade: its first entry will be salted. */
+    ck_assert_uint_eq(tu_audit_size(db_a), 0);
 }
 END_TEST
 
@@ -274,7 +277,7 @@ START_TEST(test_schema_1_site_migrates_on_open)
                                 NULL),
                      0);
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
                                 NULL),
                      1);
@@ -282,6 +285,174 @@ START_TEST(test_schema_1_site_migrates_on_open)
     tu_login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_location_add(db_a, "FRIDGE1", "fridge", 2, 8), CTM_OK);
     tu_assert_verifies(db_a, NULL);
+}
+END_TEST
+
+/* ---- sites from before salted entries (tests/data/legacy-v2: schema 2, entry version 1) ---- */
+
+#define LEGACY_ENTRIES 16
+#define TECH "tom"
+#define TECH_PW "tom-password-12"
+#define PHARM "petra"
+#define PHARM_PW "petra-password-1"
+
+static void copy_legacy_site(void)
+{
+    ck_assert_int_eq(tu_copy_site(tu_data_path("legacy-v2"), tdir, "site.db"), 0);
+}
+
+static char *ledger_bytes(uint64_t below)
+{
+    char q[128];
+    snprintf(q, sizeof q, "SELECT group_concat(hex(entry), '.') FROM"
+                          " (SELECT entry FROM ledger WHERE seq < %llu ORDER BY seq)",
+             (unsigned long long)below);
+    return tu_sql_text(dbpath, q);
+}
+
+START_TEST(test_legacy_site_upgrades_with_one_salted_entry)
+{
+    copy_legacy_site();
+    char *before = ledger_bytes(LEGACY_ENTRIES);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    db_a = open_with(dbpath, 0, NULL);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    ck_assert_uint_eq(tu_audit_size(db_a), LEGACY_ENTRIES + 1);
+    /* old entries are never rewritten: they are signed, and monitors hold checkpoints over them */
+    char *after = ledger_bytes(LEGACY_ENTRIES);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* the new entry: version 2, salted, a system action with its own signed checkpoint */
+    char *hexentry = tu_sql_text(dbpath, "SELECT hex(entry) FROM ledger WHERE seq = 16");
+    int n = (int)(strlen(hexentry) / 2);
+    uint8_t *bytes = malloc((size_t)n);
+    ck_assert_int_eq(tu_hex_decode(hexentry, bytes, (size_t)n), n);
+    ctm__entry e;
+    char why[128];
+    ck_assert_msg(ctm__entry_decode(&e, bytes, (size_t)n, why, sizeof why) == 0, "%s", why);
+    ck_assert_uint_eq(e.version, CTM_ENTRY_VERSION);
+    ck_assert_uint_eq(e.seq, LEGACY_ENTRIES);
+    ck_assert_str_eq(e.user, "");
+    ck_assert_str_eq(e.action, "ledger.upgrade");
+    ck_assert_uint_eq(e.nparams, 2);
+    ck_assert_str_eq(e.params[0].key, "from");
+    ck_assert_str_eq(e.params[0].value, "2");
+    ck_assert_str_eq(e.params[1].key, "to");
+    ck_assert_str_eq(e.params[1].value, "3");
+    ck_assert_uint_eq(e.nchanges, 0);
+    ck_assert_int_eq(e.has_esig, 0);
+    static const uint8_t zero[CTM_ENTRY_SALT_LEN];
+    ck_assert(memcmp(e.salt, zero, sizeof zero) != 0);
+    ctm__entry_free(&e);
+    free(bytes);
+    free(hexentry);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM checkpoints WHERE size = 17", NULL), 1);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT seq FROM ledger WHERE frontier IS NOT NULL", NULL), 16);
+    tu_assert_verifies_all(db_a, "libctm/legacy-site+487693ac+AbrRCyTSuZbfRS2GtfyEMUFq4/IuNO732M56V0KzSS0f");
+    /* opening again upgrades nothing more, and writing goes on with salted entries */
+    ctm_close(db_a);
+    db_a = open_with(dbpath, 0, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_a), LEGACY_ENTRIES + 1);
+    tu_login(db_a, PHARM, PHARM_PW);
+    tu_ok(ctm_audit_note(db_a, "after the upgrade", NULL));
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM ledger WHERE substr(entry, 1, 1) = x'02'",
+                                NULL), 2);
+    tu_assert_verifies_all(db_a, NULL);
+}
+END_TEST
+
+/* Without its key the upgrade cannot be signed: the open fails, naming the key, and the site is
+ * left exactly as it was; it can still be read. */
+START_TEST(test_legacy_site_without_key_is_left_alone)
+{
+    copy_legacy_site();
+    ck_assert_int_eq(unlink(keypath), 0);
+    char *before = ledger_bytes(100);
+    ctm_db *h = (ctm_db *)&h;
+    ck_assert_int_eq(ctm_open(&h, dbpath, NULL), CTM_EIO);
+    ck_assert_ptr_null(h);
+    ck_assert_msg(strstr(ctm_errmsg(), "site key") != NULL && strstr(ctm_errmsg(), "ledger.upgrade"),
+                  "message: %s", ctm_errmsg());
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    char *after = ledger_bytes(100);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    db_a = open_with(dbpath, CTM_OPEN_READONLY, NULL);
+    ck_assert_uint_eq(tu_audit_size(db_a), LEGACY_ENTRIES);
+    tu_assert_verifies_all(db_a, NULL);
+}
+END_TEST
+
+/* A read-only handle reads an older site as it is. */
+START_TEST(test_legacy_site_read_only_is_not_migrated)
+{
+    copy_legacy_site();
+    db_a = open_with(dbpath, CTM_OPEN_READONLY, NULL);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_uint_eq(tu_audit_size(db_a), LEGACY_ENTRIES);
+    tu_login(db_a, TECH, TECH_PW);
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db_a, 0, 0));
+    while (ctm_query_next(q) == CTM_ROW)
+        ck_assert_int_eq(ctm_query_column_type(q, 11), CTM_NULL);
+    ctm_query_free(q);
+}
+END_TEST
+
+/* Which hashes each reader gets: the unsalted entries' hashes and every proof only an unblinded
+ * user who is logged in; the salted entry's hash everyone who may read the log. */
+START_TEST(test_legacy_hashes_only_for_unblinded_readers)
+{
+    copy_legacy_site();
+    db_a = open_with(dbpath, 0, NULL);
+    char *proof = (char *)&proof;
+    ck_assert_int_eq(ctm_audit_prove(&proof, db_a, 16), CTM_EBLINDED);
+    ck_assert_ptr_null(proof);
+    ck_assert_msg(strstr(ctm_errmsg(), "unblinded") != NULL, "message: %s", ctm_errmsg());
+    ck_assert(strstr(ctm_errmsg(), "ACTIVE") == NULL && strstr(ctm_errmsg(), "PLACEBO") == NULL);
+    tu_login(db_a, TECH, TECH_PW);
+    ck_assert_int_eq(ctm_audit_prove(&proof, db_a, 6), CTM_EBLINDED);
+    ck_assert_int_eq(ctm_audit_prove(&proof, db_a, 16), CTM_EBLINDED);
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db_a, 0, 0));
+    for (int seq = 0; ctm_query_next(q) == CTM_ROW; seq++)
+        ck_assert_int_eq(ctm_query_column_type(q, 11), seq < LEGACY_ENTRIES ? CTM_NULL : CTM_TEXT);
+    ctm_query_free(q);
+    ctm_logout(db_a);
+    tu_login(db_a, PHARM, PHARM_PW);
+    tu_ok(ctm_audit_log(&q, db_a, 0, 0));
+    while (ctm_query_next(q) == CTM_ROW)
+        ck_assert_int_eq(ctm_query_column_type(q, 11), CTM_TEXT);
+    ctm_query_free(q);
+    tu_ok(ctm_audit_prove(&proof, db_a, 6));
+    ck_assert(strncmp(proof, "seq 6\nsize 17\n", 14) == 0);
+    ctm_free(proof);
+}
+END_TEST
+
+/* A site that starts salted keeps proofs and hashes open to everyone, login or not. */
+START_TEST(test_new_site_proofs_for_everyone)
+{
+    make_site(dbpath);
+    db_a = open_with(dbpath, 0, NULL);
+    char *proof = NULL;
+    tu_ok(ctm_audit_prove(&proof, db_a, 0));
+    ctm_free(proof);
+    tu_login(db_a, ADMIN, ADMIN_PW);
+    tu_ok(ctm_user_add(db_a, TECH, "technician", 0, "Tom Tech", TECH_PW));
+    ctm_logout(db_a);
+    tu_login(db_a, TECH, TECH_PW);
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db_a, 0, 0));
+    while (ctm_query_next(q) == CTM_ROW)
+        ck_assert_int_eq(ctm_query_column_type(q, 11), CTM_TEXT);
+    ctm_query_free(q);
+    tu_ok(ctm_audit_prove(&proof, db_a, 1));
+    ctm_free(proof);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM ledger WHERE substr(entry, 1, 1) != x'02'",
+                                NULL), 0);
 }
 END_TEST
 
@@ -680,6 +851,13 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_schema_1_site_migrates_on_open);
     tcase_add_test(tc, test_new_database_is_private);
     tcase_add_test(tc, test_empty_log_fails_against_an_outside_key);
+
+    tc = tu_tcase(s, "legacy_site", setup, teardown, 120);
+    tcase_add_test(tc, test_legacy_site_upgrades_with_one_salted_entry);
+    tcase_add_test(tc, test_legacy_site_without_key_is_left_alone);
+    tcase_add_test(tc, test_legacy_site_read_only_is_not_migrated);
+    tcase_add_test(tc, test_legacy_hashes_only_for_unblinded_readers);
+    tcase_add_test(tc, test_new_site_proofs_for_everyone);
 
     tc = tu_tcase(s, "api_basics", setup, teardown, 0); /* Check's default timeout */
     tcase_add_test(tc, test_close_null_harmless);
