@@ -9,7 +9,7 @@ Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that 
 VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
 outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
 "OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
-It knows schema versions 1 and 2 (PRAGMA user_version, §1.1) and refuses any other.
+It knows schema versions 1, 2 and 3 (PRAGMA user_version, §1.1) and refuses any other.
 """
 import argparse
 import base64
@@ -122,7 +122,9 @@ MIGRATION_2 = [
      "  recorded_us INTEGER NOT NULL,  recorded_by TEXT NOT NULL)"),  # 4 spaces: a C line break
 ]
 
-SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2}
+MIGRATION_3 = []  # §11: salted entries (entry version 2); no change to the schema
+
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: MIGRATION_1 + MIGRATION_2 + MIGRATION_3}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""
@@ -214,9 +216,11 @@ class Reader:
 def decode_entry(data):
     r = Reader(data)
     e = {"version": r.u8()}
-    if e["version"] != 1:
+    if e["version"] not in (1, 2):
         raise ValueError("unsupported version %d" % e["version"])
     e["seq"], e["time"] = struct.unpack(">Qq", r.take(16))
+    if e["version"] == 2:
+        r.take(32)  # §2: the salt
     e["user"], e["action"], e["reason"] = r.str(), r.str(), r.str()
     e["params"] = [(r.str(), r.str()) for _ in range(r.u32())]
     e["changes"] = []
