@@ -127,9 +127,12 @@ typedef struct ctm_open_options {
  * Open (and with CTM_OPEN_CREATE, create) a libctm database.
  *
  * The file is put in WAL mode with synchronous=FULL and foreign keys on; pending schema migrations
- * are applied.  opts may be NULL for the defaults (no create).
+ * are applied (not by a CTM_OPEN_READONLY handle, which reads an older schema as it is).  Moving
+ * a site of schema version 1 or 2 to 3 appends a signed "ledger.upgrade" entry, which needs the
+ * site key.  opts may be NULL for the defaults (no create).
  *
- * Errors: CTM_EINVAL (NULL path), CTM_EIO (no such file without CTM_OPEN_CREATE, unreadable),
+ * Errors: CTM_EINVAL (NULL path), CTM_EIO (no such file without CTM_OPEN_CREATE, unreadable; the
+ * site key missing or wrong when the site must be migrated: the site is then left unchanged),
  * CTM_ENOTDB (not SQLite, or SQLite but not libctm), CTM_EVERSION (written by a newer libctm).
  * On failure *out is NULL.  Close the handle with ctm_close().
  */
@@ -288,7 +291,9 @@ CTM_API int ctm_batch_rollback(ctm_db *db);
  * changes (JSON array of {"table","op","key","columns":{name:[old,new]}}), esig_user,
  * esig_name (printed name), esig_meaning, esig_time (ISO; the entry's time), leaf_hash (hex).
  * from_seq/limit select a window (limit 0: all).  Needs a logged-in user; values a blinded user
- * may not see are shown as "(blinded)".
+ * may not see are shown as "(blinded)".  leaf_hash is NULL for a blinded user on the unsalted
+ * (version-1) entries that begin a site migrated from schema version 1 or 2: their hashes could
+ * be tested against guessed arms (docs/audit-format.md section 12).
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq,
                                           uint64_t limit);
@@ -308,7 +313,13 @@ CTM_API CTM_WARN_UNUSED int ctm_audit_vkey(char **vkey, ctm_db *db);
 /**
  * An inclusion proof for entry seq in the tree of the latest checkpoint, as text:
  * "seq N\nsize S\nleaf <hex>\nroot <hex>\nproof <hex>\n..." (one proof line per hash).
- * The proof is checked before it is returned.  Free with ctm_free().
+ * The proof is checked before it is returned.  Free with ctm_free().  Needs no login, except on
+ * a ledger that begins with unsalted (version-1) entries, a site migrated from schema version 1 or
+ * 2: there every proof reaches hashes that could be tested against guessed arms, so only a
+ * logged-in unblinded user gets one.
+ * Errors: CTM_EBLINDED (that case), CTM_ENOTFOUND (seq beyond the latest checkpoint, or no
+ * checkpoint yet), CTM_EINTEGRITY (the stored entries do not match the signed root), CTM_EINVAL.
+ * On failure *proof is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq);
 

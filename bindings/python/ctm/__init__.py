@@ -734,7 +734,8 @@ class Database:
         Columns: seq, time, user, action, reason, params (parsed from JSON into a dict), changes
         (parsed into a list of {"table", "op", "key", "columns"}), esig_user, esig_name,
         esig_meaning, esig_time and leaf_hash.  from_seq/limit select a window (limit 0: all).
-        Needs a logged-in user.
+        Needs a logged-in user.  leaf_hash is None for a blinded user on the unsalted entries
+        that begin a site migrated from an older schema version.
         """
         from_seq = _count("from_seq", from_seq)
         limit = _count("limit", limit)
@@ -762,7 +763,11 @@ class Database:
         return key
 
     def prove(self, seq):
-        """An inclusion proof (text) for ledger entry seq in the tree of the latest checkpoint."""
+        """An inclusion proof (text) for ledger entry seq in the tree of the latest checkpoint.
+
+        Raises BlindingError on a ledger that begins with unsalted entries (a site migrated from
+        an older schema version) unless an unblinded user is logged in, NotFoundError beyond the
+        latest checkpoint."""
         seq = _count("seq", seq)
         rc, proof = _c.ctm_audit_prove(self._handle(), seq)
         _check(rc)
