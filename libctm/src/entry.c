@@ -76,6 +76,9 @@ static size_t utf8_find_bad(const uint8_t *p, size_t n)
         /* Names and notes are mostly ASCII: skip it eight bytes at a time. */
         while (i + 8 <= n && !word_not_plain_ascii(p + i))
             i += 8;
+        /* and short names a byte at a time: printable ASCII and controls other than NUL */
+        while (i < n && (uint8_t)(p[i] - 1) < 0x7f)
+            i++;
         if (i >= n)
             break;
         size_t k = utf8_seq_len(p + i, n - i);
@@ -427,24 +430,55 @@ static size_t value_max(const ctm__value *v)
 }
 
 /* Writes v (or its digest) at p; NULL if v has no canonical encoding (unknown tag, missing bytes,
- * TEXT that is not UTF-8 or holds a NUL). */
+ * TEXT that is not UTF-8 or holds a NUL).  Written out per tag: this is the receipt's inner loop. */
 static uint8_t *put_value_at(uint8_t *p, const ctm__value *v, int digest)
 {
-    uint8_t head[VALUE_HEAD_MAX];
-    const uint8_t *body;
-    size_t body_n, head_n = value_head(v, head, &body, &body_n);
-
-    if (head_n == 0 || (v->tag == CTM_V_TEXT && utf8_find_bad(body, body_n) != SIZE_MAX))
-        return NULL;
     if (digest && v->tag != CTM_V_ABSENT) {
+        uint8_t head[VALUE_HEAD_MAX];
+        const uint8_t *body;
+        size_t body_n;
+        if (value_head(v, head, &body, &body_n) == 0)
+            return NULL;
         *p++ = CTM_V_DIGEST;
         ctm__value_digest(v, p);
         return p + DIGEST_LEN;
     }
-    memcpy(p, head, head_n);
-    if (body_n > 0)
-        memcpy(p + head_n, body, body_n);
-    return p + head_n + body_n;
+    switch (v->tag) {
+    case CTM_V_ABSENT:
+    case CTM_V_NULL:
+        *p = (uint8_t)v->tag;
+        return p + 1;
+    case CTM_V_INT: {
+        size_t n = int_len(v->i);
+        p[0] = CTM_V_INT;
+        p[1] = (uint8_t)n;
+        store_be(p + 2, (uint64_t)v->i, n);
+        return p + 2 + n;
+    }
+    case CTM_V_REAL:
+        p[0] = CTM_V_REAL;
+        store_be(p + 1, real_bits(v->r), 8);
+        return p + 9;
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        if (v->p == NULL && v->n > 0)
+            return NULL;
+        if (v->tag == CTM_V_TEXT && utf8_find_bad(v->p, v->n) != SIZE_MAX)
+            return NULL;
+        p[0] = (uint8_t)v->tag;
+        store_be(p + 1, v->n, 4);
+        if (v->n > 0)
+            memcpy(p + 5, v->p, v->n);
+        return p + 5 + v->n;
+    case CTM_V_DIGEST:
+        if (v->p == NULL)
+            return NULL;
+        p[0] = CTM_V_DIGEST;
+        memcpy(p + 1, v->p, DIGEST_LEN);
+        return p + 1 + DIGEST_LEN;
+    default:
+        return NULL;
+    }
 }
 
 int ctm__changes_row(ctm__changes *c, char op, const ctm__column_def *cols, uint32_t ncols,

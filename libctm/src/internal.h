@@ -84,6 +84,10 @@ struct ctm_db {
     int user_checked;            /* the user was re-checked inside the open batch */
     sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
     struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
+    /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
+     * per entry would cost more than a batched entry's whole write (ledger.c). */
+    uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
+    size_t salts_left;
 };
 
 /* Statements of the hot write path, prepared once per handle (store.c). */

@@ -327,6 +327,18 @@ void ctm__action_param(ctm__action *a, const char *key, const char *value)
     }
 }
 
+/* A salt no entry had before, taken out of the handle's pool (and wiped there). */
+static void next_salt(ctm_db *db, uint8_t salt[CTM_ENTRY_SALT_LEN])
+{
+    if (db->salts_left == 0) {
+        randombytes_buf(db->salt_pool, sizeof db->salt_pool);
+        db->salts_left = sizeof db->salt_pool / CTM_ENTRY_SALT_LEN;
+    }
+    uint8_t *p = db->salt_pool + --db->salts_left * CTM_ENTRY_SALT_LEN;
+    memcpy(salt, p, CTM_ENTRY_SALT_LEN);
+    sodium_memzero(p, CTM_ENTRY_SALT_LEN);
+}
+
 /* The entry, with ctm__entry_write: salted afresh, and e-signed with the logged-in user's key
  * when the action asks for it (the signature covers every byte before it, audit-format.md 4.1). */
 static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
@@ -335,7 +347,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
     ctm__entry h = {.version = CTM_ENTRY_VERSION, .seq = seq, .time_us = ctm__now_us(),
                     .user = a->user, .action = a->name, .reason = a->reason,
                     .nparams = a->nparams, .params = a->params};
-    randombytes_buf(h.salt, sizeof h.salt);
+    next_salt(db, h.salt);
     if (a->esig_meaning != NULL) {
         if (db->user_sk == NULL)
             return ctm__err(CTM_EMISUSE, "e-signature: nobody is logged in");

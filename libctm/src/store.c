@@ -458,6 +458,7 @@ void ctm_close(ctm_db *db)
         /* close_v2: result sets still open keep the connection alive until they are freed. */
         sqlite3_close_v2(db->sql);
     }
+    sodium_memzero(db->salt_pool, sizeof db->salt_pool);
     sodium_free(db->site_seed);
     sodium_free(db->site_sk);
     free(db->origin);
