@@ -114,8 +114,9 @@ int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing);
 int ctm__step(ctm_db *db, sqlite3_stmt *st, const char *doing);
 _Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
 
-/* The schema, for the live database and for the replay copy built by verify. */
-int ctm__schema_create(sqlite3 *sql);
+/* For verify's replay copy: the schema of db's own version, as the migrations make it (an older
+ * version on a read-only handle). */
+int ctm__schema_create_like(sqlite3 *sql, ctm_db *db);
 /* The ledger's own table (ledger) and SQLite's (sqlite_*): every other table is
  * row-audited, its changes recorded in entries and replayed by verify. */
 int ctm__table_is_internal(const char *table);

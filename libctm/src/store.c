@@ -166,23 +166,38 @@ int ctm__exec(sqlite3 *sql, const char *sqltext, const char *doing)
     return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(sql, rc, doing);
 }
 
-static int apply_migrations(sqlite3 *sql, int from)
+_Static_assert(sizeof migrations / sizeof migrations[0] == CTM_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* Takes the schema from version `from` to version `to`. */
+static int apply_migrations(sqlite3 *sql, int from, int to)
 {
-    int n = (int)(sizeof migrations / sizeof migrations[0]);
-    for (int v = from; v < n; v++) {
+    for (int v = from; v < to; v++) {
         int rc = ctm__exec(sql, migrations[v], "schema migration");
         if (rc != CTM_OK)
             return rc;
     }
     char pragma[96];
     snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-             CTM_APPLICATION_ID, CTM_SCHEMA_VERSION);
+             CTM_APPLICATION_ID, to);
     return ctm__exec(sql, pragma, "schema version");
 }
 
-int ctm__schema_create(sqlite3 *sql)
+int ctm__schema_create_like(sqlite3 *sql, ctm_db *db)
 {
-    return apply_migrations(sql, 0);
+    int64_t version = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, "PRAGMA user_version");
+    if (rc != CTM_OK)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    /* ctm_open() let in nothing else; a handle's file changed under it is verified as it is now */
+    if (version < 1 || version > CTM_SCHEMA_VERSION)
+        return ctm__err(CTM_EVERSION, "%s: schema version %lld is unknown to this libctm",
+                        db->path, (long long)version);
+    return apply_migrations(sql, 0, (int)version);
 }
 
 static void digest_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -304,7 +319,7 @@ static int migrate(ctm_db *db, int needs_schema, int version)
     int64_t now = 0;
     if (query_int(db->sql, "PRAGMA user_version", &now) == SQLITE_OK && now >= CTM_SCHEMA_VERSION)
         return ctm__exec(db->sql, "COMMIT", "schema migration");
-    rc = apply_migrations(db->sql, (int)now);
+    rc = apply_migrations(db->sql, (int)now, CTM_SCHEMA_VERSION);
     /* A site with unsalted entries gets a salted one on top, signed into a new checkpoint, so
      * that the newest root no longer covers only entries whose hashes can be tested against
      * guessed arms.  Without the site key that cannot be signed: the open fails and the site

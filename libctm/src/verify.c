@@ -699,7 +699,7 @@ static int open_replay(vstate *v, ctm_db *db)
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return ctm__err(CTM_ENOMEM, "verify: cannot create the replay database");
-    int out = ctm__schema_create(v->sql);
+    int out = ctm__schema_create_like(v->sql, db);
     if (out == CTM_OK)
         out = ctm__register_functions(v->sql);
     if (out != CTM_OK)

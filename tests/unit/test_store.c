@@ -410,6 +410,29 @@ START_TEST(test_legacy_site_read_only_is_not_migrated)
 }
 END_TEST
 
+/* Verification of an older site on a read-only handle checks it against its own version's
+ * schema, built from the migrations up to that version. */
+START_TEST(test_schema_1_site_verifies_read_only)
+{
+    make_site(dbpath);
+    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
+                        " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
+                        " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
+                        " PRAGMA user_version = 1");
+    db_a = open_with(dbpath, CTM_OPEN_READONLY, NULL);
+    tu_assert_verifies_all(db_a, NULL);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 1);
+    /* a table of version 2 under version 1's number is not version 1's schema */
+    ctm_close(db_a);
+    db_a = NULL;
+    tu_sql_exec(dbpath, "CREATE TABLE trials(id INTEGER PRIMARY KEY)");
+    db_a = open_with(dbpath, CTM_OPEN_READONLY, NULL);
+    ctm_verify_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(ctm_audit_verify(db_a, NULL, NULL, &r), CTM_EINTEGRITY);
+    ck_assert_str_eq(r.failed_table, "schema");
+}
+END_TEST
+
 /* Which hashes each reader gets: the unsalted entries' hashes and every proof only an unblinded
  * user who is logged in; the salted entry's hash everyone who may read the log. */
 START_TEST(test_legacy_hashes_only_for_unblinded_readers)
@@ -854,6 +877,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_legacy_site_upgrades_with_one_salted_entry);
     tcase_add_test(tc, test_legacy_site_without_key_is_left_alone);
     tcase_add_test(tc, test_legacy_site_read_only_is_not_migrated);
+    tcase_add_test(tc, test_schema_1_site_verifies_read_only);
     tcase_add_test(tc, test_legacy_hashes_only_for_unblinded_readers);
     tcase_add_test(tc, test_new_site_proofs_for_everyone);
 
