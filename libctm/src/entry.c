@@ -231,7 +231,7 @@ void ctm__value_digest(const ctm__value *v, uint8_t out[32])
  * write an entry it would refuse to read.  Returns NULL or the problem, with the column in *col. */
 static const char *change_problem(const ctm__row_change *c, uint32_t *col)
 {
-    int has_pk = 0;
+    int has_pk = 0, changed = 0;
 
     *col = 0;
     if (c->op != 'I' && c->op != 'U' && c->op != 'D')
@@ -249,10 +249,17 @@ static const char *change_problem(const ctm__row_change *c, uint32_t *col)
             return "update needs both old and new values";
         if (cc->is_pk && c->op == 'U' && !ctm__value_equal(&cc->old_value, &cc->new_value))
             return "update changes a primary key column";
+        /* An update lists only what it changed: one value written unchanged, or an update that
+         * changes nothing, was not written by libctm. */
+        if (!cc->is_pk && c->op == 'U' && ctm__value_equal(&cc->old_value, &cc->new_value))
+            return "update leaves a non-key column unchanged";
         has_pk |= cc->is_pk != 0;
+        changed |= !cc->is_pk;
     }
     *col = 0;
-    return has_pk ? NULL : "no primary key column";
+    if (!has_pk)
+        return "no primary key column";
+    return c->op == 'U' && !changed ? "update changes nothing" : NULL;
 }
 
 /* ---- buffer ---- */
