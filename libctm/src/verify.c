@@ -173,8 +173,10 @@ static int check_columns(vstate *v, uint64_t seq, const ctm__row_change *c, cons
     sqlite3_stmt *st = NULL;
     int rc = CTM_OK, columns = 0;
     if (!ctm__table_is_internal(c->table) &&
-        sqlite3_prepare_v2(v->sql, "SELECT name, pk > 0 FROM pragma_table_info(?1, 'main')", -1, &st,
-                           NULL) == SQLITE_OK) {
+        sqlite3_prepare_v2(v->sql,
+                           "SELECT p.name, p.pk > 0 FROM main.sqlite_master m,"
+                           " pragma_table_info(m.name, 'main') p WHERE m.type = 'table' AND m.name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, c->table, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW)
             columns++;
@@ -442,22 +444,35 @@ typedef struct vtree {
     char msg[1024]; /* its message (the worker's own thread-local error) */
 } vtree;
 
-/* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, then three u32 lengths and the
- * entry, the note (with its NUL) and the frontier. */
+/* Entries larger than this are decoded as a stream and hashed on this thread (the worker gets
+ * their leaf hash, not a copy of their bytes), so that a receipt of a million kits needs no
+ * memory beyond its own bytes. */
+#define STREAM_ABOVE ((size_t)1 << 20)
+
+/* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, u8 is_leaf, then three u32
+ * lengths and the entry (or, with is_leaf, its leaf hash), the note (with its NUL) and the
+ * frontier. */
 static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row)
 {
-    uint8_t head[8 + 2 + 12];
+    uint8_t head[8 + 3 + 12];
     const void *entry = sqlite3_column_blob(row, 1), *note = sqlite3_column_text(row, 2);
     const void *fr = sqlite3_column_blob(row, 3);
     uint32_t elen = (uint32_t)sqlite3_column_bytes(row, 1);
+    ctm_hash leaf;
+    head[10] = elen > STREAM_ABOVE;
+    if (head[10]) {
+        ctm__leaf_hash(entry, elen, leaf);
+        entry = leaf;
+        elen = CTM_HASH_SIZE;
+    }
     uint32_t nlen = note != NULL ? (uint32_t)sqlite3_column_bytes(row, 2) + 1 : 0;
     uint32_t flen = (uint32_t)sqlite3_column_bytes(row, 3);
     memcpy(head, &seq, 8);
     head[8] = note != NULL;
     head[9] = sqlite3_column_type(row, 3) != SQLITE_NULL;
-    memcpy(head + 10, &elen, 4);
-    memcpy(head + 14, &nlen, 4);
-    memcpy(head + 18, &flen, 4);
+    memcpy(head + 11, &elen, 4);
+    memcpy(head + 15, &nlen, 4);
+    memcpy(head + 19, &flen, 4);
     const void *parts[4] = {head, entry, note, fr};
     size_t lens[4] = {sizeof head, elen, nlen, flen};
     return ctm__pipe_push(p, parts, lens, 4);
@@ -472,13 +487,16 @@ static void tree_consume(void *ctx, const uint8_t *rec, size_t len)
     uint64_t seq;
     uint32_t elen, nlen, flen;
     memcpy(&seq, rec, 8);
-    int has_note = rec[8], has_frontier = rec[9];
-    memcpy(&elen, rec + 10, 4);
-    memcpy(&nlen, rec + 14, 4);
-    memcpy(&flen, rec + 18, 4);
-    const uint8_t *entry = rec + 22, *note = entry + elen, *fr = note + nlen;
+    int has_note = rec[8], has_frontier = rec[9], is_leaf = rec[10];
+    memcpy(&elen, rec + 11, 4);
+    memcpy(&nlen, rec + 15, 4);
+    memcpy(&flen, rec + 19, 4);
+    const uint8_t *entry = rec + 23, *note = entry + elen, *fr = note + nlen;
     ctm_hash leaf;
-    ctm__leaf_hash(entry, elen, leaf);
+    if (is_leaf)
+        memcpy(leaf, entry, CTM_HASH_SIZE);
+    else
+        ctm__leaf_hash(entry, elen, leaf);
     ctm__frontier_append(&w->t.frontier, leaf);
     int rc = check_checkpoint_at(&w->t, seq + 1, has_note ? (const char *)note : NULL,
                                  has_frontier ? (const void *)fr : NULL, (int)flen);
@@ -504,6 +522,19 @@ static const char *storage_class(int type)
     }
 }
 
+struct streamed {
+    vstate *v;
+    uint64_t seq;
+    int rc;
+};
+
+static int apply_streamed(void *ctx, const ctm__row_change *c)
+{
+    struct streamed *s = ctx;
+    s->rc = apply_change(s->v, s->seq, c);
+    return s->rc != CTM_OK;
+}
+
 /* Decode, check and replay one entry; the tree side goes to the worker. */
 static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 {
@@ -525,15 +556,27 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
     size_t n = (size_t)sqlite3_column_bytes(row, 1);
     ctm__entry e;
     char why[128];
-    if (ctm__entry_decode(&e, p, n, why, sizeof why) != 0)
+    /* A large entry is read twice as a stream: once to check it whole, as a small one is before
+     * anything of it is replayed, then to replay it change by change. */
+    int stream = n > STREAM_ABOVE;
+    if ((stream ? ctm__entry_decode_each(&e, p, n, NULL, NULL, why, sizeof why)
+                : ctm__entry_decode(&e, p, n, why, sizeof why)) != 0)
         return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be decoded: %s", why);
     int rc = CTM_OK;
     if (e.seq != seq)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
                   "the entry stored here is seq %llu: entries were moved or reordered",
                   (unsigned long long)e.seq);
-    for (uint32_t i = 0; rc == CTM_OK && i < e.nchanges; i++)
+    for (uint32_t i = 0; !stream && rc == CTM_OK && i < e.nchanges; i++)
         rc = apply_change(v, seq, &e.changes[i]);
+    if (stream && rc == CTM_OK) {
+        ctm__entry_free(&e);
+        struct streamed ctx = {v, seq, CTM_OK};
+        if (ctm__entry_decode_each(&e, p, n, apply_streamed, &ctx, why, sizeof why) != 0)
+            rc = ctx.rc != CTM_OK ? ctx.rc
+                                  : fail(v, (int64_t)seq, "ledger", NULL,
+                                         "the entry cannot be decoded: %s", why);
+    }
     if (rc == CTM_OK && e.has_esig)
         rc = check_esig(v, &e, p, n);
     else if (rc == CTM_OK && needs_esig(&e))

@@ -457,6 +457,30 @@ def test_rejects_a_site_key_that_is_not_the_verifier_key(site):
     assert (res.result["failed_table"], res.result["failed_seq"]) == ("site", -1)
 
 
+def test_verifier_key_splits_at_its_first_two_plus_signs(site):
+    """audit-format.md 6.3: the base64 key may hold '+'; a name may not.  A well-formed key of
+    another signer is a finding about the database (site key), a malformed one a usage error."""
+    origin = site["vkey"].split("+")[0]
+    while True:
+        pub = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        b64 = base64.b64encode(b"\x01" + pub).decode()
+        if "+" in b64:
+            break
+    keyid = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4].hex()
+    vkey = "%s+%s+%s" % (origin, keyid, b64)
+    rc, out = independent(site["path"], vkey)
+    assert rc == 1 and out.startswith("FAIL: table site, key id=1: the site's public key"), out
+    ok, res = libctm_verify(site["path"], vkey)
+    assert not ok and res.result["failed_table"] == "site", str(res)
+    bad = "a+" + vkey                                    # a '+' in the name
+    rc, out = independent(site["path"], bad)
+    assert rc == 1 and "not a verifier key" in out, out
+    with ctm.open(site["path"]) as d, pytest.raises(ctm.Error) as e:
+        d.verify(vkey=bad)
+    assert not isinstance(e.value, ctm.IntegrityError)
+
+
 def newest_note(path):
     with sqlite3.connect(path) as c:
         (note,) = c.execute("SELECT checkpoint FROM ledger WHERE checkpoint IS NOT NULL"
@@ -698,6 +722,14 @@ def drop_last_column(script, entry, table):
     return bytes(out + entry[r.off:])
 
 
+def real_units(entry):
+    """Every kit of a receipt with units REAL 30.0 instead of INT 30 (status 'received', then
+    location_id, then units)."""
+    pattern = re.compile(rb"(\x04\x00\x00\x00\x08received\x02\x01[\x01-\x7f])\x02\x01\x1e")
+    assert pattern.search(entry)
+    return pattern.sub(lambda m: m.group(1) + bytes.fromhex("03403e000000000000"), entry)
+
+
 def struct_str(text):
     return len(text).to_bytes(4, "big") + text.encode()
 
@@ -718,7 +750,7 @@ def test_rejects_values_and_columns_the_schema_does_not_have(stock_site, case):
         where = "table arms"
     else:                                        # every kit received with units REAL 30.0
         seq = entry_of(stock_site["path"], "shipment.receive")
-        edit = lambda e: e.replace(b"\x02\x01\x1e", bytes.fromhex("03403e000000000000"))  # noqa: E731
+        edit = real_units
         where = "table kits"
     path = reseal(stock_site, "schema-%s.db" % case, seq, edit)
     out, res = assert_both_reject(stock_site, path)
@@ -726,3 +758,49 @@ def test_rejects_values_and_columns_the_schema_does_not_have(stock_site, case):
     if case != "real-for-int":
         assert out.startswith("FAIL: seq %d: %s" % (seq, where)), out
 
+
+
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory):
+    """One receipt of 20,000 kits: an entry of more than 1 MB, which libctm's verify reads as a
+    stream (docs/performance.md); the verdicts must not change with that."""
+    if not hasattr(ctm.Database, "receive"):
+        pytest.skip("the ctm package has no stock methods yet")
+    tmp = tmp_path_factory.mktemp("independent-big")
+    path = str(tmp / "big.db")
+    d = ctm.init(path, "Big Receipt Site", ADMIN, ADMIN_PW)
+    d.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True)
+    d.trial_add(TRIAL, "A blinded trial", "Sponsor AB", {a: 1 for a in ARMS}, blinded=True)
+    d.kittype_add(TRIAL, KIT_TYPE, "Zoltrax 5 mg", 30, storage=(2, 8))
+    d.location_add("FRIDGE-1", (2, 8), kind="fridge")
+    d.logout()
+    d.login(PHARM, PHARM_PW)
+    lines = ["kit_number,kit_type,lot,expiry,arm"] + [
+        "B%06d,%s,LOT-%d,2031-01-15,%s" % (i, KIT_TYPE, i // 1000, ARMS[i % 2]) for i in range(20000)]
+    d.receive(TRIAL, "BIG", "\n".join(lines) + "\n", "FRIDGE-1")
+    vkey, size = d.vkey(), d.size
+    d.close()
+    with sqlite3.connect(path) as c:
+        (longest,) = c.execute("SELECT max(length(entry)) FROM ledger").fetchone()
+    c.close()
+    assert longest > 1 << 20
+    return {"path": path, "vkey": vkey, "size": size, "tmp": tmp}
+
+
+def test_a_receipt_too_big_to_decode_whole_verifies_alike(big_site):
+    rc, out, ok, res = both(big_site, big_site["path"])
+    assert rc == 0 and ok, (out, str(res))
+    assert res["rows"] >= 20000
+    path = tampered(big_site, "big-row.db", "UPDATE kits SET status = 'damaged' WHERE id = 19999")
+    out, res = assert_both_reject(big_site, path)
+    assert "table kits, key id=19999" in out, out
+    seq = entry_of(big_site["path"], "shipment.receive")
+    for name, edit, where in (
+            ("big-real", real_units, "table kits"),
+            ("big-is-pk", lambda e: e.replace(struct_str("kit_number") + b"\x00",
+                                              struct_str("kit_number") + b"\x01", 1),
+             "seq %d: table kits" % seq),
+            ("big-undecodable", lambda e: e + b"\x00", "seq %d: table ledger" % seq)):
+        path = reseal(big_site, name + ".db", seq, edit)
+        out, res = assert_both_reject(big_site, path)
+        assert where in out, (name, out)
