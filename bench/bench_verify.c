@@ -27,8 +27,7 @@
 #include "bench.h"
 #include "ctm.h"
 
-#define PW "benchmark password"
-#define TRIAL "BENCH-V"
+#define TRIAL BENCH_TRIAL
 #define MAX_SIZES 8
 
 /* The child: verify path, print "<seconds> <entries> <rows>" on stdout. */
@@ -36,19 +35,8 @@ static int child(const char *path)
 {
     if (sodium_init() < 0)
         return 2;
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_READONLY;
-    int rc = ctm_open(&db, path, &o);
-    if (rc != CTM_OK)
-        bench_die("ctm_open", rc);
-    ctm_verify_result r = {.struct_size = sizeof r};
-    double t0 = bench_now();
-    rc = ctm_audit_verify(db, NULL, NULL, &r);
-    double t = bench_now() - t0;
-    if (rc != CTM_OK)
-        bench_die("verify", rc);
-    ctm_close(db);
+    ctm_verify_result r;
+    double t = bench_verify(path, CTM_OPEN_READONLY, &r);
     printf("%.3f %llu %llu\n", t, (unsigned long long)r.entries, (unsigned long long)r.rows);
     return 0;
 }
@@ -84,46 +72,20 @@ static void measure(const char *path, double *rss_mb, double *seconds, unsigned 
     *rss_mb = (double)ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
 }
 
-/* A manifest of n kits numbered from `first`, lots of 1,000 kits, alternating arms. */
-static char *manifest(long first, long n, size_t *len)
+static long file_size(const char *path)
 {
-    size_t cap = 64 + (size_t)n * 48;
-    char *m = malloc(cap);
-    if (m == NULL)
-        bench_die("manifest", -1);
-    size_t at = (size_t)snprintf(m, cap, "kit_number,kit_type,lot,expiry,arm\n");
-    for (long i = first; i < first + n; i++)
-        at += (size_t)snprintf(m + at, cap - at, "K%07ld,KT,L%05ld,2029-06-30,%s\n", i, i / 1000,
-                               i % 2 ? "A" : "B");
-    *len = at;
-    return m;
+    FILE *f = fopen(path, "rb");
+    long bytes = 0;
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0)
+        bytes = ftell(f);
+    if (f != NULL)
+        fclose(f);
+    return bytes;
 }
 
 static ctm_db *make_site(const char *path)
 {
-    char key[4200];
-    snprintf(key, sizeof key, "%s.key", path);
-    remove(path);
-    remove(key);
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    int rc = ctm_open(&db, path, &o);
-    if (rc == CTM_OK)
-        rc = ctm_init(db, "Verify Benchmark", NULL, "bench", "Bench Mark", PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", PW);
-    if (rc == CTM_OK)
-        rc = ctm_trial_add(db, TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
-    if (rc == CTM_OK)
-        rc = ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_login(db, "pharm", PW);
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
-    return db;
+    return bench_stock_site(path, "Verify Benchmark");
 }
 
 /* Receive and confirm kits up to `target`, in shipments of at most `shipment` kits. */
@@ -134,7 +96,7 @@ static void grow(ctm_db *db, long *have, long target, long shipment, int *shipme
         char name[32];
         snprintf(name, sizeof name, "V%d", (*shipments)++);
         size_t len = 0;
-        char *m = manifest(*have, n, &len);
+        char *m = bench_manifest(*have, n, &len);
         int rc = ctm_receive(db, TRIAL, name, m, len, "FRIDGE1", NULL);
         free(m);
         if (rc == CTM_OK)
@@ -186,8 +148,9 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         bench_die("sodium_init", -1);
-    char path[4096];
+    char path[4096], wal[4200];
     snprintf(path, sizeof path, "%s/ctm-bench-verify.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);  /* the database is its file and its WAL */
     printf("libctm %s verify benchmark, database in %s, %s\n\n", ctm_version(), dir,
            one_receipt ? "all kits in one receipt" : "receipts of up to 100,000 kits, confirmed");
     printf("%-10s %10s %10s %12s %14s %10s\n", "kits", "db MB", "peak MB", "verify s",
@@ -204,12 +167,7 @@ int main(int argc, char **argv)
             have = 0;
         }
         grow(db, &have, sizes[k], one_receipt ? sizes[k] : 100000L, &shipments);
-        FILE *f = fopen(path, "rb");
-        long bytes = 0;
-        if (f != NULL && fseek(f, 0, SEEK_END) == 0)
-            bytes = ftell(f);
-        if (f != NULL)
-            fclose(f);
+        long bytes = file_size(path) + file_size(wal);
         unsigned long long rows = 0;
         measure(path, &rss[k], &secs[k], &rows);
         printf("%-10ld %10.1f %10.1f %12.2f %14.2f %10llu\n", sizes[k], bytes / 1048576.0, rss[k],
