@@ -40,4 +40,80 @@ static inline const char *bench_args(int argc, char **argv, int *quick)
     return dir;
 }
 
+static inline ctm_db *bench_open(const char *path, unsigned flags)
+{
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = flags;
+    int rc = ctm_open(&db, path, &o);
+    if (rc != CTM_OK)
+        bench_die("ctm_open", rc);
+    return db;
+}
+
+/* A new database at path (any old one and its key file removed first), opened for creation. */
+static inline ctm_db *bench_create(const char *path)
+{
+    char key[4200];
+    snprintf(key, sizeof key, "%s.key", path);
+    remove(path);
+    remove(key);
+    return bench_open(path, CTM_OPEN_CREATE);
+}
+
+/* Seconds ctm_audit_verify() takes on the database at path, opened with flags; *r its result. */
+static inline double bench_verify(const char *path, unsigned flags, ctm_verify_result *r)
+{
+    ctm_db *db = bench_open(path, flags);
+    *r = (ctm_verify_result){.struct_size = sizeof *r};
+    double t0 = bench_now();
+    int rc = ctm_audit_verify(db, NULL, NULL, r);
+    double t = bench_now() - t0;
+    if (rc != CTM_OK)
+        bench_die("verify", rc);
+    ctm_close(db);
+    return t;
+}
+
+#define BENCH_PW "benchmark password"
+#define BENCH_TRIAL "BENCH-1"
+
+/* A stock site: admin "bench", pharmacist "pharm" (logged in), blinded trial BENCH_TRIAL with
+ * arms A and B, kit type KT, locations FRIDGE1 and FRIDGE2. */
+static inline ctm_db *bench_stock_site(const char *path, const char *site)
+{
+    ctm_db *db = bench_create(path);
+    int rc = ctm_init(db, site, NULL, "bench", "Bench Mark", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_trial_add(db, BENCH_TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
+    if (rc == CTM_OK)
+        rc = ctm_kittype_add(db, BENCH_TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_login(db, "pharm", BENCH_PW);
+    if (rc != CTM_OK)
+        bench_die("set-up", rc);
+    return db;
+}
+
+/* A manifest of n kits numbered from `first`, lots of 1,000 kits, alternating arms. */
+static inline char *bench_manifest(long first, long n, size_t *len)
+{
+    size_t cap = 64 + (size_t)n * 48;
+    char *m = malloc(cap);
+    if (m == NULL)
+        bench_die("manifest", -1);
+    size_t at = (size_t)snprintf(m, cap, "kit_number,kit_type,lot,expiry,arm\n");
+    for (long i = first; i < first + n; i++)
+        at += (size_t)snprintf(m + at, cap - at, "K%07ld,KT,L%05ld,2029-06-30,%s\n", i, i / 1000,
+                               i % 2 ? "A" : "B");
+    *len = at;
+    return m;
+}
+
 #endif

@@ -88,17 +88,9 @@ static double raw_inserts(const char *path, int n, size_t size, int one_transact
 
 static ctm_db *make_db(const char *path)
 {
-    char key[4200];
-    snprintf(key, sizeof key, "%s.key", path);
-    remove(path);
-    remove(key);
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    int rc = ctm_open(&db, path, &o);
+    ctm_db *db = bench_create(path);
+    int rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW);
     if (rc != CTM_OK)
-        bench_die("ctm_open", rc);
-    if ((rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW)) != CTM_OK)
         bench_die("ctm_init", rc);
     return db;
 }
@@ -198,17 +190,8 @@ static double raw_leaf_hashes(const char *path, uint64_t *count)
 
 static double ours_verify(const char *path, uint64_t *entries)
 {
-    ctm_db *db = NULL;
-    int rc = ctm_open(&db, path, NULL);
-    if (rc != CTM_OK)
-        bench_die("ctm_open", rc);
-    ctm_verify_result r = {.struct_size = sizeof r};
-    double t0 = bench_now();
-    rc = ctm_audit_verify(db, NULL, NULL, &r);
-    double t = bench_now() - t0;
-    if (rc != CTM_OK)
-        bench_die("verify", rc);
-    ctm_close(db);
+    ctm_verify_result r;
+    double t = bench_verify(path, 0, &r);
     *entries = r.entries;
     return r.entries / t;
 }

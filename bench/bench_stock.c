@@ -19,49 +19,11 @@
 #include "bench.h"
 #include "ctm.h"
 
-#define PW "benchmark password"
-#define TRIAL "BENCH-1"
-
-/* A manifest of n kits numbered from `first`, lots of 1,000 kits, alternating arms. */
-static char *manifest(long first, long n, size_t *len)
-{
-    size_t cap = 64 + (size_t)n * 48;
-    char *m = malloc(cap);
-    size_t at = (size_t)snprintf(m, cap, "kit_number,kit_type,lot,expiry,arm\n");
-    for (long i = first; i < first + n; i++)
-        at += (size_t)snprintf(m + at, cap - at, "K%07ld,KT,L%05ld,2029-06-30,%s\n", i, i / 1000,
-                               i % 2 ? "A" : "B");
-    *len = at;
-    return m;
-}
+#define TRIAL BENCH_TRIAL
 
 static ctm_db *make_site(const char *path)
 {
-    char key[4200];
-    snprintf(key, sizeof key, "%s.key", path);
-    remove(path);
-    remove(key);
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    int rc = ctm_open(&db, path, &o);
-    if (rc == CTM_OK)
-        rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", PW);
-    if (rc == CTM_OK)
-        rc = ctm_trial_add(db, TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
-    if (rc == CTM_OK)
-        rc = ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_login(db, "pharm", PW);
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
-    return db;
+    return bench_stock_site(path, "Benchmark Pharmacy");
 }
 
 static sqlite3 *raw_open(const char *path)
@@ -116,7 +78,7 @@ static double ours_receive(ctm_db *db, long first, long n, const char *shipment,
                            const char *location)
 {
     size_t len = 0;
-    char *m = manifest(first, n, &len);
+    char *m = bench_manifest(first, n, &len);
     double t0 = bench_now();
     int rc = ctm_receive(db, TRIAL, shipment, m, len, location, NULL);
     double t = bench_now() - t0;
@@ -146,7 +108,7 @@ static void grow(ctm_db *db, sqlite3 *s, long *first, long n, int *k)
         ctm_receive_options ro = CTM_RECEIVE_OPTIONS_INIT;
         ro.excursion = part == 1;
         size_t len = 0;
-        char *m = manifest(*first, sizes[part], &len);
+        char *m = bench_manifest(*first, sizes[part], &len);
         int rc = ctm_receive(db, TRIAL, name, m, len, "FRIDGE2", &ro);
         free(m);
         if (rc != CTM_OK)

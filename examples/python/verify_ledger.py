@@ -272,13 +272,22 @@ def check_change_rules(table, op, cols):
             raise ValueError("%s: delete needs a present old and an absent new value" % table)
         if op == "U" and (old == absent or new == absent or (is_pk and old != new)):
             raise ValueError("%s: update needs old and new values, and an unchanged key" % table)
+        if op == "U" and not is_pk and old == new:
+            raise ValueError("%s: update leaves the non-key column %s unchanged" % (table, name))
     if not any(c[1] for c in cols):
         raise ValueError("%s: change without a primary key column" % table)
+    if op == "U" and all(c[1] for c in cols):
+        raise ValueError("%s: update changes nothing" % table)
 
 # ---- values of live rows (§2.1) ----------------------------------------------------------------
 
 class TextBytes(bytes):
     """TEXT read from SQLite as its stored bytes (sqlite3 text_factory), distinct from BLOB."""
+
+def storage_class(v):
+    """A value's SQLite storage class as read through the TextBytes text_factory."""
+    return ("NULL" if v is None else "TEXT" if isinstance(v, TextBytes) else
+            "BLOB" if isinstance(v, bytes) else "INTEGER" if isinstance(v, int) else "REAL")
 
 def int_len(v):
     """§2.1: bytes of the shortest two's complement form of an INT."""
@@ -316,9 +325,13 @@ def key_text(key):
 
 # ---- §6 signed notes and checkpoints -----------------------------------------------------------
 
+def is_control(c):
+    """§6.2: Unicode's control characters (Cc): U+0000-U+001F and U+007F-U+009F."""
+    return ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+
 def name_ok(name):
-    return name != "" and all(ord(c) > 0x20 and not 0x7F <= ord(c) <= 0x9F and c != "+"
-                              and ord(c) not in UNICODE_SPACES for c in name)
+    return name != "" and all(not is_control(c) and c not in " +" and ord(c) not in UNICODE_SPACES
+                              for c in name)
 
 def keyid(name, pub):
     return H(name.encode(), b"\n\x01", pub)[:4]
@@ -334,12 +347,13 @@ def parse_vkey(vkey):
     return parts[0], key[1:]
 
 def open_checkpoint(note, name, pub):
-    """§6.2: verify a signed note and parse its checkpoint body; returns (size, root)."""
+    """§6.2: verify a signed note and parse its checkpoint body (§6.1); returns (size, root,
+    previous), previous None when the body names no previous checkpoint."""
     split = note.rfind("\n\n")
     if split < 0:
         raise ValueError("no blank line before the signatures")
     text, sigs = note[:split + 1], note[split + 2:]
-    if any(ord(c) < 0x20 and c != "\n" or ord(c) == 0x7F for c in text):
+    if any(is_control(c) and c != "\n" for c in text):
         raise ValueError("control character in the note text")
     if not sigs.endswith("\n") or sigs.count("\n") > 100:
         raise ValueError("malformed signature block")
@@ -365,7 +379,11 @@ def open_checkpoint(note, name, pub):
     root = b64decode(lines[2])
     if len(root) != 32:
         raise ValueError("bad checkpoint root")
-    return int(lines[1]), root
+    previous = [l[len("previous "):] for l in lines[3:] if l.startswith("previous ")]
+    if len(previous) > 1 or previous and not re.fullmatch(r"0|[1-9][0-9]*", previous[0]) \
+            or previous and int(previous[0]) >= 2 ** 64:
+        raise ValueError("bad previous-checkpoint line")
+    return int(lines[1]), root, int(previous[0]) if previous else None
 
 # ---- §5 the tree -----------------------------------------------------------------------------
 
@@ -397,6 +415,10 @@ def check_schema(db):
     version (PRAGMA user_version); returns that list."""
     if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
         raise Fail("not a libctm database (application_id)")
+    encoding = bytes(db.execute("PRAGMA encoding").fetchone()[0]).decode()
+    if encoding != "UTF-8":
+        raise Fail("the database's text encoding is %s, not UTF-8" % encoding, None, "schema",
+                   "encoding")
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version not in SCHEMAS:
         raise Fail("schema version %d is unknown to this verifier (it knows versions %s): verify "
@@ -410,6 +432,15 @@ def check_schema(db):
             raise Fail(what, None, "schema", "%s %s" % row[:2])
     return SCHEMAS[version]
 
+def check_site_key(db, name, pub):
+    """§8 step 3: the site row holds the verifier key; no action ever changes it."""
+    for key, origin, public_key in db.execute("SELECT id, origin, public_key FROM site"):
+        key_ok = storage_class(public_key) == "BLOB" and bytes(public_key) == pub
+        if storage_class(origin) != "TEXT" or bytes(origin) != name.encode() or not key_ok:
+            raise Fail("the site's %s is not the verifier key's: a site key never changes"
+                       % ("origin" if key_ok else "public key"), None, "site",
+                       key_text([("id", encode(key))]))
+
 def audited_tables(db, schema):
     """§1: {table: [(column, is_pk), ...]} in column order, read from the checked schema."""
     return {t: [(bytes(r[1]).decode(), r[5] > 0)
@@ -421,10 +452,18 @@ def apply_change(replay, tables, seq, table, op, cols):
     key = tuple(sorted((n, (old if op != "I" else new)) for n, pk, old, new in cols if pk))
     if table not in tables:
         raise Fail("the entry changes a table that is not audited", seq, table, key_text(key))
-    known = {c for c, _ in tables[table]}
-    for n, _, _, _ in cols:
-        if n not in known:
+    schema = dict(tables[table])
+    what = {"I": "insert", "U": "update", "D": "delete"}[op]
+    for n, is_pk, _, _ in cols:                 # §8 step 5: the columns are the table's
+        if n not in schema:
             raise Fail("unknown column %s" % n, seq, table, key_text(key))
+        if schema[n] != bool(is_pk):
+            raise Fail("the %s gives column %s is_pk %d, the schema %d"
+                       % (what, n, is_pk, schema[n]), seq, table, key_text(key))
+    named = {n for n, _, _, _ in cols}
+    for n, is_pk in tables[table]:
+        if n not in named and (op != "U" or is_pk):
+            raise Fail("the %s lacks column %s" % (what, n), seq, table, key_text(key))
     rows = replay.setdefault(table, {})
     if op == "I":
         if key in rows:
@@ -468,13 +507,18 @@ def needs_esig(e):
 def walk(db, tables, name, pub, held):
     """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
     frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
+    chained = False
     sql = "SELECT seq, entry, checkpoint, frontier FROM ledger ORDER BY seq"
     for i, (seq, data, note, stored_frontier) in enumerate(db.execute(sql)):
         if seq != i:                                                   # step 4
             raise Fail("entry missing (the next stored entry is seq %s)" % seq, i, "ledger")
+        for column, value, want in (("entry", data, "BLOB"), ("checkpoint", note, "TEXT"),
+                                    ("frontier", stored_frontier, "BLOB")):   # §1: storage classes
+            if storage_class(value) != want and (column == "entry" or value is not None):
+                raise Fail("the %s is stored as %s, not %s%s" % (
+                    column, storage_class(value), want, "" if column == "entry" else " or NULL"),
+                    i, "ledger")
         try:
-            if not isinstance(data, bytes):
-                raise ValueError("not a blob")
             data = bytes(data)
             e = decode_entry(data)
         except (ValueError, UnicodeDecodeError) as err:
@@ -492,12 +536,19 @@ def walk(db, tables, name, pub, held):
         frontier.append(H(b"\x00", data))                              # step 7
         if note is not None:
             try:
-                size, root = open_checkpoint(bytes(note).decode(), name, pub)
+                size, root, previous = open_checkpoint(bytes(note).decode(), name, pub)
             except (ValueError, UnicodeDecodeError) as err:
                 raise Fail("checkpoint of size %d: %s" % (i + 1, err), i, "ledger")
             if size != i + 1 or root != frontier.root():
                 raise Fail("checkpoint of size %d: signed root differs from the entries' root"
                            % (i + 1), i, "ledger")
+            if previous is None and chained:                           # §6.4: the chain
+                raise Fail("the checkpoint does not name the checkpoint before it", i, "ledger")
+            if previous is not None and previous != last_checkpoint:
+                raise Fail("the checkpoint follows the checkpoint of size %d, but the ledger's "
+                           "previous checkpoint has size %d: a checkpoint was removed"
+                           % (previous, last_checkpoint), i, "ledger")
+            chained = chained or previous is not None
             checked, last_checkpoint = checked + 1, i + 1
         if held is not None and held[0] == i + 1 and held[1] != frontier.root():
             raise Fail("the log at size %d differs from the checkpoint held outside: entries were "
@@ -546,7 +597,7 @@ def verify(path, vkey, held_note=None):
     held = None
     if held_note is not None:                                          # step 2
         try:
-            held = open_checkpoint(held_note, name, pub)
+            held = open_checkpoint(held_note, name, pub)[:2]
         except ValueError as err:
             raise Fail("held checkpoint: %s" % err)
     if not os.path.exists(path):
@@ -557,6 +608,7 @@ def verify(path, vkey, held_note=None):
         db.text_factory = TextBytes
         db.execute("BEGIN")                                            # one snapshot for everything
         tables = audited_tables(db, check_schema(db))                  # step 3
+        check_site_key(db, name, pub)
         frontier, replay, checked, esigs = walk(db, tables, name, pub, held)  # steps 4 to 8
         rows = compare_tables(db, tables, replay)                      # step 9
     finally:

@@ -223,7 +223,7 @@ void ctm__value_digest(const ctm__value *v, uint8_t out[32])
  * write an entry it would refuse to read.  Returns NULL or the problem, with the column in *col. */
 static const char *change_problem(const ctm__row_change *c, uint32_t *col)
 {
-    int has_pk = 0;
+    int has_pk = 0, changed = 0;
 
     *col = 0;
     if (c->op != 'I' && c->op != 'U' && c->op != 'D')
@@ -241,10 +241,17 @@ static const char *change_problem(const ctm__row_change *c, uint32_t *col)
             return "update needs both old and new values";
         if (cc->is_pk && c->op == 'U' && !ctm__value_equal(&cc->old_value, &cc->new_value))
             return "update changes a primary key column";
+        /* An update lists only what it changed: one value written unchanged, or an update that
+         * changes nothing, was not written by libctm. */
+        if (!cc->is_pk && c->op == 'U' && ctm__value_equal(&cc->old_value, &cc->new_value))
+            return "update leaves a non-key column unchanged";
         has_pk |= cc->is_pk != 0;
+        changed |= !cc->is_pk;
     }
     *col = 0;
-    return has_pk ? NULL : "no primary key column";
+    if (!has_pk)
+        return "no primary key column";
+    return c->op == 'U' && !changed ? "update changes nothing" : NULL;
 }
 
 /* ---- buffer ---- */
@@ -746,12 +753,40 @@ static void *arena_alloc(struct arena_block **head, size_t size)
     return p;
 }
 
+/* A point in the arena to return to: the memory of one streamed row change is reused for the
+ * next (ctm__entry_decode_each). */
+struct arena_mark {
+    struct arena_block *head;
+    size_t used;
+};
+
+static struct arena_mark arena_mark(struct arena_block *head)
+{
+    return (struct arena_mark){head, head != NULL ? head->used : 0};
+}
+
+static void arena_rewind(struct arena_block **head, struct arena_mark m)
+{
+    while (*head != m.head) {
+        struct arena_block *next = (*head)->next;
+        free(*head);
+        *head = next;
+    }
+    if (*head != NULL)
+        (*head)->used = m.used;
+}
+
 /* ---- decoder ---- */
 
 struct reader {
     const uint8_t *p;
     size_t n, off;
     struct arena_block *arena;
+    /* streaming (ctm__entry_decode_each): row changes go to each() and are not kept */
+    int stream;
+    int (*each)(void *ctx, const ctm__row_change *c);
+    void *each_ctx;
+    const char *last_table;  /* the table of the group read last */
     char *why;
     size_t why_len;
 };
@@ -1004,6 +1039,20 @@ static int rd_group(struct reader *r, const char *prev_table, uint32_t first, ct
         return FAIL(r, "change group %s at byte %zu has no rows", table, at);
     if (nrows > UINT32_MAX - first)
         return FAIL(r, "too many changes");
+    r->last_table = table;
+    *nused = nrows;
+    for (uint32_t i = 0; r->stream && i < nrows; i++) {
+        ctm__row_change c;
+        struct arena_mark m = arena_mark(r->arena);
+        memset(&c, 0, sizeof c);
+        if (rd_row(r, first + i, table, defs, ndefs, &c) != 0)
+            return -1;
+        if (r->each != NULL && r->each(r->each_ctx, &c) != 0)
+            return FAIL(r, "change %" PRIu32 " (%s) was refused", first + i, table);
+        arena_rewind(&r->arena, m);
+    }
+    if (r->stream)
+        return 0;
     /* grow the entry's change array geometrically (the arena keeps the old copies) */
     uint32_t total = first + nrows;
     if (total > *cap) {
@@ -1020,7 +1069,6 @@ static int rd_group(struct reader *r, const char *prev_table, uint32_t first, ct
     for (uint32_t i = 0; i < nrows; i++)
         if (rd_row(r, first + i, table, defs, ndefs, &e->changes[first + i]) != 0)
             return -1;
-    *nused = nrows;
     return 0;
 }
 
@@ -1050,7 +1098,7 @@ static int rd_changes(struct reader *r, ctm__entry *e)
         uint32_t n;
         if (rd_group(r, prev, e->nchanges, e, &cap, &n) != 0)
             return -1;
-        prev = e->changes[e->nchanges].table;
+        prev = r->last_table;
         e->nchanges += n;
     }
     return 0;
@@ -1099,13 +1147,11 @@ static int rd_entry(struct reader *r, ctm__entry *e)
     return 0;
 }
 
-int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len)
+static int decode(ctm__entry *e, struct reader r)
 {
-    struct reader r = {.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len};
-
     memset(e, 0, sizeof *e);
-    if (why != NULL && why_len > 0)
-        why[0] = '\0';
+    if (r.why != NULL && r.why_len > 0)
+        r.why[0] = '\0';
     if (rd_entry(&r, e) != 0) {
         arena_free(r.arena);
         memset(e, 0, sizeof *e);
@@ -1113,6 +1159,19 @@ int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size
     }
     e->arena_ = r.arena;
     return 0;
+}
+
+int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len)
+{
+    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len});
+}
+
+int ctm__entry_decode_each(ctm__entry *e, const uint8_t *p, size_t n,
+                           int (*each)(void *ctx, const ctm__row_change *c), void *ctx, char *why,
+                           size_t why_len)
+{
+    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len,
+                                     .stream = 1, .each = each, .each_ctx = ctx});
 }
 
 void ctm__entry_free(ctm__entry *e)

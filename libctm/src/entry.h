@@ -180,6 +180,18 @@ size_t ctm__entry_signed_len(size_t len);
 int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len);
 void ctm__entry_free(ctm__entry *e);
 
+/*
+ * Decode as strictly as ctm__entry_decode, but hand each row change to each(ctx, change) as it is
+ * read instead of keeping it: e->changes stays NULL, e->nchanges counts them, and the memory of a
+ * change is reused once each() returns, so decoding an entry of any number of changes takes
+ * memory bounded by its largest row (and its group heads).  each may be NULL (check only).  A
+ * non-zero return from each() stops decoding: -1, why "... was refused".  The rules are checked
+ * as the bytes are read, so each() may see changes of an entry that turns out invalid further on.
+ */
+int ctm__entry_decode_each(ctm__entry *e, const uint8_t *p, size_t n,
+                           int (*each)(void *ctx, const ctm__row_change *c), void *ctx, char *why,
+                           size_t why_len);
+
 /* Non-zero when two values have the same canonical encoding (REAL compares bits: -0.0 differs
  * from 0.0, NaN equals itself). */
 int ctm__value_equal(const ctm__value *a, const ctm__value *b);

@@ -396,7 +396,8 @@ static int checkpoint_prepare(ctm_db *db, char **note_out)
         return rc;
     ctm_hash root;
     ctm__frontier_root(&db->frontier, root);
-    char *body = ctm__checkpoint_body(origin, db->frontier.size, root);
+    char *body = ctm__checkpoint_body(origin, db->frontier.size, root,
+                                      (int64_t)db->tx_start_size);
     char *note = body != NULL ? ctm__note_sign(body, origin, sk) : NULL;
     free(body);
     if (note == NULL)

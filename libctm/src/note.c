@@ -11,6 +11,9 @@
 /* "— " opens every signature line: U+2014 EM DASH then a space. */
 static const char sig_prefix[] = "\xe2\x80\x94 ";
 #define SIG_PREFIX_LEN (sizeof sig_prefix - 1)
+/* The extension line by which a checkpoint names the one before it (docs/audit-format.md 6.1). */
+#define PREVIOUS_PREFIX "previous "
+#define PREVIOUS_PREFIX_LEN (sizeof PREVIOUS_PREFIX - 1)
 
 /* ---- text validation -------------------------------------------------------------------- */
 
@@ -47,6 +50,13 @@ static size_t utf8_next(const uint8_t *s, size_t len, uint32_t *cp)
     return n;
 }
 
+/* Control characters are Unicode's (general category Cc): C0, DEL and C1, U+0000-U+001F and
+ * U+007F-U+009F; the one definition for note text and key names (docs/audit-format.md 6.2). */
+static int is_control(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
 static int is_unicode_space(uint32_t c)
 {
     return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
@@ -64,8 +74,7 @@ static int name_valid_n(const char *name, size_t len)
         return 0;
     while (i < len) {
         n = utf8_next(s + i, len - i, &c);
-        if (n == 0 || c <= 0x20 || c == 0x7f || c == '+' || (c >= 0x80 && c <= 0x9f) ||
-            is_unicode_space(c))
+        if (n == 0 || is_control(c) || c == ' ' || c == '+' || is_unicode_space(c))
             return 0;
         i += n;
     }
@@ -88,7 +97,7 @@ static int text_valid_n(const char *text, size_t len)
         return 0;
     while (i < len) {
         n = utf8_next(s + i, len - i, &c);
-        if (n == 0 || (c < 0x20 && c != '\n') || c == 0x7f)
+        if (n == 0 || (is_control(c) && c != '\n'))
             return 0;
         i += n;
     }
@@ -387,7 +396,18 @@ out:
 
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
-char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash root)
+/* Canonical decimal of v into the end of digits[21]; returns the number of digits. */
+static size_t put_decimal(char digits[21], uint64_t v)
+{
+    size_t n = 0;
+    do {
+        digits[20 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return n;
+}
+
+char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash root, int64_t previous)
 {
     char b64[sodium_base64_ENCODED_LEN(CTM_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
     char digits[21];
@@ -400,13 +420,19 @@ char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash roo
     /* The origin line alone must already be valid note text. */
     if (olen == 0 || memchr(origin, '\n', olen) != NULL)
         return NULL;
-    do {
-        digits[sizeof digits - 1 - dlen++] = (char)('0' + size % 10);
-        size /= 10;
-    } while (size != 0);
+    dlen = put_decimal(digits, size);
     sodium_bin2base64(b64, sizeof b64, root, CTM_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
     blen = strlen(b64);
-    body = malloc(olen + 1 + dlen + 1 + blen + 2);
+    char prev[9 + 21 + 1] = "";
+    if (previous >= 0) {
+        char pd[21];
+        size_t pn = put_decimal(pd, (uint64_t)previous);
+        memcpy(prev, PREVIOUS_PREFIX, PREVIOUS_PREFIX_LEN);
+        memcpy(prev + PREVIOUS_PREFIX_LEN, pd + sizeof pd - pn, pn);
+        prev[PREVIOUS_PREFIX_LEN + pn] = '\n';
+    }
+    size_t plen = strlen(prev);
+    body = malloc(olen + 1 + dlen + 1 + blen + 1 + plen + 1);
     if (body == NULL)
         return NULL;
     p = body;
@@ -418,8 +444,9 @@ char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash roo
     *p++ = '\n';
     memcpy(p, b64, blen);
     p += blen;
-    memcpy(p, "\n", 2);
-    if (!text_valid_n(body, (size_t)(p + 1 - body))) {
+    *p++ = '\n';
+    memcpy(p, prev, plen + 1);
+    if (!text_valid_n(body, (size_t)(p + plen - body))) {
         free(body);
         return NULL;
     }
@@ -484,4 +511,25 @@ int ctm__checkpoint_parse(const char *body, char **origin, uint64_t *size, ctm_h
     *size = n;
     memcpy(root, hash, CTM_HASH_SIZE);
     return 0;
+}
+
+int ctm__checkpoint_previous(const char *body, uint64_t *previous)
+{
+    const char *line = body;
+    int found = 0;
+    /* the extension lines follow the origin, size and root lines */
+    for (int skip = 0; line != NULL && skip < 3; skip++)
+        line = (line = strchr(line, '\n')) != NULL ? line + 1 : NULL;
+    for (; line != NULL && *line != '\0'; line = strchr(line, '\n') + 1) {
+        const char *end = strchr(line, '\n');
+        if (end == NULL)
+            return -1;
+        if (strncmp(line, PREVIOUS_PREFIX, PREVIOUS_PREFIX_LEN) != 0)
+            continue;
+        if (found++ ||
+            parse_size(line + PREVIOUS_PREFIX_LEN, (size_t)(end - line) - PREVIOUS_PREFIX_LEN,
+                       previous) != 0)
+            return -1;
+    }
+    return found;
 }

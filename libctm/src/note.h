@@ -38,8 +38,13 @@ char *ctm__note_sign(const char *text, const char *name, const uint8_t sk[64]);
  */
 int ctm__note_verify(const char *note, const char *name, const uint8_t pub[32], char **text_out);
 
-/* Checkpoint body "<origin>\n<size>\n<base64 root>\n", malloc'd. */
-char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash root);
+/* Checkpoint body "<origin>\n<size>\n<base64 root>\n", then, when previous >= 0, the extension
+ * line "previous <size of the checkpoint before it>\n" (docs/audit-format.md 6.1), malloc'd. */
+char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash root, int64_t previous);
+
+/* The size named by a checkpoint body's "previous" extension line: 1 with *previous set, 0 if the
+ * body has none, -1 if it has a malformed one or more than one. */
+int ctm__checkpoint_previous(const char *body, uint64_t *previous);
 
 /* Parse a checkpoint body (extension lines after the root are allowed and ignored).
  * *origin malloc'd.  0 on success, -1 if malformed (size with leading zeros or sign, bad base64,

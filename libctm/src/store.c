@@ -200,42 +200,74 @@ int ctm__schema_create_like(sqlite3 *sql, ctm_db *db)
     return apply_migrations(sql, 0, (int)version);
 }
 
+/* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
+static void sql_value(sqlite3_value *sv, ctm__value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_value_type(sv)) {
+    case SQLITE_INTEGER:
+        v->tag = CTM_V_INT;
+        v->i = sqlite3_value_int64(sv);
+        break;
+    case SQLITE_FLOAT:
+        v->tag = CTM_V_REAL;
+        v->r = sqlite3_value_double(sv);
+        break;
+    case SQLITE_TEXT:
+        v->tag = CTM_V_TEXT;
+        v->p = sqlite3_value_text(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    case SQLITE_BLOB:
+        v->tag = CTM_V_BLOB;
+        v->p = sqlite3_value_blob(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    default:
+        v->tag = CTM_V_NULL;
+        break;
+    }
+}
+
 static void digest_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    ctm__value v = {0};
-    switch (sqlite3_value_type(argv[0])) {
-    case SQLITE_INTEGER:
-        v.tag = CTM_V_INT;
-        v.i = sqlite3_value_int64(argv[0]);
-        break;
-    case SQLITE_FLOAT:
-        v.tag = CTM_V_REAL;
-        v.r = sqlite3_value_double(argv[0]);
-        break;
-    case SQLITE_TEXT:
-        v.tag = CTM_V_TEXT;
-        v.p = sqlite3_value_text(argv[0]);
-        v.n = (uint32_t)sqlite3_value_bytes(argv[0]);
-        break;
-    case SQLITE_BLOB:
-        v.tag = CTM_V_BLOB;
-        v.p = sqlite3_value_blob(argv[0]);
-        v.n = (uint32_t)sqlite3_value_bytes(argv[0]);
-        break;
-    default:
-        v.tag = CTM_V_NULL;
-        break;
-    }
+    ctm__value v;
+    sql_value(argv[0], &v);
     uint8_t d[32];
     ctm__value_digest(&v, d);
     sqlite3_result_blob(ctx, d, sizeof d, SQLITE_TRANSIENT);
+}
+
+/* ctm_canon(x): the canonical encoding of x; ctm_canon(x, 1): that of the DIGEST of x, as a
+ * secret value is recorded.  Verification compares values by these bytes, never by SQL's
+ * comparison, which would take INT 1 for REAL 1.0. */
+static void canon_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    ctm__value v;
+    uint8_t d[32];
+    sql_value(argv[0], &v);
+    if (argc == 2 && sqlite3_value_int(argv[1]) != 0) {
+        ctm__value_digest(&v, d);
+        v = (ctm__value){.tag = CTM_V_DIGEST, .p = d};
+    }
+    ctm__buf b;
+    ctm__buf_init(&b);
+    ctm__buf_value(&b, &v);
+    if (b.oom)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_blob(ctx, b.p, (int)b.n, SQLITE_TRANSIENT);
+    ctm__buf_free(&b);
 }
 
 int ctm__register_functions(sqlite3 *sql)
 {
     int rc = sqlite3_create_function(sql, "ctm_digest", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                      NULL, digest_fn, NULL, NULL);
+    for (int argc = 1; rc == SQLITE_OK && argc <= 2; argc++)
+        rc = sqlite3_create_function(sql, "ctm_canon", argc, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                     NULL, canon_fn, NULL, NULL);
     return rc == SQLITE_OK ? CTM_OK : ctm__sqlerr(sql, rc, "registering SQL functions");
 }
 

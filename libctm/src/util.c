@@ -115,11 +115,16 @@ int ctm__check_text(const char *field, const char *s, size_t max)
         return ctm__err(CTM_EINVAL, "%s: must be 1 to %zu bytes, got %zu", field, max, n);
     if (!ctm__utf8_valid((const uint8_t *)s, n))
         return ctm__err(CTM_EINVAL, "%s: not valid UTF-8", field);
+    /* Control characters as docs/audit-format.md defines them (C0, DEL and C1; C1 is 0xC2
+     * 0x80-0x9F in UTF-8), newline and tab excepted in free text. */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
             return ctm__err(CTM_EINVAL, "%s: control character 0x%02x at byte %zu", field, c,
                             i + 1);
+        if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            return ctm__err(CTM_EINVAL, "%s: control character U+%04X at byte %zu", field,
+                            (unsigned char)s[i + 1], i + 1);
     }
     /* Leading or trailing blanks make two records look the same on paper. */
     if (s[0] == ' ' || s[n - 1] == ' ')

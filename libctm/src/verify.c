@@ -7,30 +7,32 @@
 #include "internal.h"
 #include "note.h"
 
-/* What one verification run carries.  The replay database is a fresh in-memory schema built from
- * the library's own migrations; the database under test is attached to it as "live", so both are
- * read in one snapshot. */
+/* What one verification run carries.  The expected schema is built in memory from the library's
+ * own migrations (main, no rows); the database under test is attached as "live"; the replay is a
+ * private temporary database on disk ("replay") holding every value as its canonical encoding, so
+ * that memory stays bounded whatever the size of the log and values compare byte for byte. */
 typedef struct vstate {
-    sqlite3 *sql;                /* main = replay, live = the database under test */
+    sqlite3 *sql;                /* main = expected schema, live = under test, replay = replay */
     char *origin;
     uint8_t pub[32];
     ctm__frontier frontier;
     ctm_verify_result r;
     uint64_t last_checkpoint;    /* size of the newest checkpoint seen so far */
+    int chained;                 /* a checkpoint naming its previous one was seen */
     int64_t frontier_seq;        /* the entry carrying the stored tree state, or -1 */
     /* the checkpoint held outside */
     int have_held;
     uint64_t held_size;
     ctm_hash held_root;
-    ctm_hash *leaves;            /* kept only when a held checkpoint needs a consistency proof */
-    size_t leaves_cap;
-    /* replay statements by their SQL text: a log repeats the same few shapes of change, so
-     * each is checked against the schema and prepared once */
+    /* replay statements by their shape (op, columns, key flags): a log repeats the same few
+     * shapes of change, so each is checked against the schema and prepared once */
     struct replay_stmt {
-        char *sql;
+        char *shape;
         sqlite3_stmt *st;
     } replay[16];
     unsigned replay_next;
+    sqlite3_stmt *signer;        /* the replayed users row of an e-signature's signer */
+    ctm__buf vals;               /* canonical encodings bound to a replay statement */
 } vstate;
 
 static int fail(vstate *v, int64_t seq, const char *table, const char *key, const char *fmt, ...)
@@ -78,19 +80,25 @@ static int load_key(vstate *v, ctm_db *db, const char *vkey)
     return v->origin != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
 }
 
-/* Check a signed checkpoint note and return its size and root. */
-static int open_checkpoint(vstate *v, const char *note, uint64_t *size, ctm_hash root)
+/* Check a signed checkpoint note and return its size, root and, when it names one, the size of
+ * the checkpoint before it (*previous; -1 when it names none). */
+static int open_checkpoint(vstate *v, const char *note, uint64_t *size, ctm_hash root,
+                           int64_t *previous)
 {
     char *body = NULL, *origin = NULL;
+    uint64_t prev = 0;
     int ok = ctm__note_verify(note, v->origin, v->pub, &body) == 0 &&
              ctm__checkpoint_parse(body, &origin, size, root) == 0 && strcmp(origin, v->origin) == 0;
+    int named = ok ? ctm__checkpoint_previous(body, &prev) : -1;
     free(body);
     free(origin);
-    return ok ? 0 : -1;
+    *previous = named == 1 ? (int64_t)prev : -1;
+    return ok && named >= 0 ? 0 : -1;
 }
 
 /* The checkpoint stored on the entry that ends a transaction: signed by the site over the
- * root of the entries so far; and, on the newest entry, the stored tree state. */
+ * root of the entries so far, naming the checkpoint before it (so that none can be removed);
+ * and, on the newest entry, the stored tree state. */
 static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const void *frontier,
                                int frontier_len)
 {
@@ -100,13 +108,23 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
         ctm__frontier_root(&v->frontier, root);
     if (note != NULL) {
         uint64_t csize;
+        int64_t previous;
         ctm_hash croot;
-        if (open_checkpoint(v, note, &csize, croot) != 0)
+        if (open_checkpoint(v, note, &csize, croot, &previous) != 0)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the checkpoint does not verify with the site key %s", v->origin);
         if (csize != size || sodium_memcmp(croot, root, CTM_HASH_SIZE) != 0)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the checkpoint signs another tree than the entries up to here make");
+        if (previous < 0 && v->chained)
+            return fail(v, (int64_t)size - 1, "ledger", NULL,
+                        "the checkpoint does not name the checkpoint before it");
+        if (previous >= 0 && (uint64_t)previous != v->last_checkpoint)
+            return fail(v, (int64_t)size - 1, "ledger", NULL,
+                        "the checkpoint follows the checkpoint of size %lld, but the ledger's "
+                        "previous checkpoint has size %llu: a checkpoint was removed",
+                        (long long)previous, (unsigned long long)v->last_checkpoint);
+        v->chained |= previous >= 0;
         v->r.checkpoints++;
         v->last_checkpoint = size;
     }
@@ -129,57 +147,63 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
 
 /* ---- replay of row changes ---- */
 
-static int table_known(vstate *v, const char *table)
+/* Whether column name of table is in the schema: -1 no, 0 as a non-key column, 1 as a key column. */
+static int schema_column(vstate *v, const char *table, const char *name)
 {
     sqlite3_stmt *st = NULL;
-    int known = 0;
-    if (ctm__table_is_internal(table))
-        return 0;
-    if (sqlite3_prepare_v2(v->sql, "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+    int kind = -1;
+    if (sqlite3_prepare_v2(v->sql, "SELECT pk > 0 FROM pragma_table_info(?1, 'main') WHERE name = ?2",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        known = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            kind = sqlite3_column_int(st, 0);
     }
     sqlite3_finalize(st);
-    return known;
+    return kind;
 }
 
-static int column_known(vstate *v, const char *table, const char *column)
+/* A row change's columns must be its table's (docs/audit-format.md 8, step 5): each in the schema
+ * with the schema's is_pk; an insert or a delete names every column, an update every key column.
+ * The names are then safe to put into SQL. */
+static int check_columns(vstate *v, uint64_t seq, const ctm__row_change *c, const char *key)
 {
+    static const char *const what[] = {"insert", "update", "delete"};
+    const char *op = what[c->op == 'I' ? 0 : c->op == 'U' ? 1 : 2];
     sqlite3_stmt *st = NULL;
-    int known = 0;
-    if (sqlite3_prepare_v2(v->sql, "SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2", -1,
-                           &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-        known = sqlite3_step(st) == SQLITE_ROW;
+    int rc = CTM_OK, columns = 0;
+    if (!ctm__table_is_internal(c->table) &&
+        sqlite3_prepare_v2(v->sql,
+                           "SELECT p.name, p.pk > 0 FROM main.sqlite_master m,"
+                           " pragma_table_info(m.name, 'main') p WHERE m.type = 'table' AND m.name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, c->table, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            columns++;
+    }
+    if (columns == 0) {
+        sqlite3_finalize(st);
+        return fail(v, (int64_t)seq, c->table, key, "the entry changes a table that is not audited");
+    }
+    for (uint32_t i = 0; rc == CTM_OK && i < c->ncols; i++) {
+        int kind = schema_column(v, c->table, c->cols[i].name);
+        if (kind < 0)
+            rc = fail(v, (int64_t)seq, c->table, key, "unknown column %s", c->cols[i].name);
+        else if (kind != (c->cols[i].is_pk != 0))
+            rc = fail(v, (int64_t)seq, c->table, key, "the %s gives column %s is_pk %d, the schema %d",
+                      op, c->cols[i].name, c->cols[i].is_pk != 0, kind);
+    }
+    sqlite3_reset(st);
+    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        uint32_t i = 0;
+        while (i < c->ncols && strcmp(c->cols[i].name, name) != 0)
+            i++;
+        if (i == c->ncols && (c->op != 'U' || sqlite3_column_int(st, 1)))
+            rc = fail(v, (int64_t)seq, c->table, key, "the %s lacks column %s", op, name);
     }
     sqlite3_finalize(st);
-    return known;
-}
-
-static void bind_value(sqlite3_stmt *st, int idx, const ctm__value *val)
-{
-    switch (val->tag) {
-    case CTM_V_INT:
-        sqlite3_bind_int64(st, idx, val->i);
-        break;
-    case CTM_V_REAL:
-        sqlite3_bind_double(st, idx, val->r);
-        break;
-    case CTM_V_TEXT:
-        sqlite3_bind_text(st, idx, (const char *)val->p, (int)val->n, SQLITE_STATIC);
-        break;
-    case CTM_V_BLOB:
-        sqlite3_bind_blob(st, idx, val->p, (int)val->n, SQLITE_STATIC);
-        break;
-    case CTM_V_DIGEST:
-        sqlite3_bind_blob(st, idx, val->p, CTM_HASH_SIZE, SQLITE_STATIC);
-        break;
-    default:
-        sqlite3_bind_null(st, idx);
-        break;
-    }
+    return rc;
 }
 
 static void key_text(const ctm__row_change *c, char *out, size_t len)
@@ -201,54 +225,54 @@ static void key_text(const ctm__row_change *c, char *out, size_t len)
     }
 }
 
-/* Build the SQL that applies one change.  Names were checked against the replay schema. */
+static void put_name(ctm__buf *sql, const char *pre, const char *name, const char *post)
+{
+    ctm__buf_put(sql, pre, strlen(pre));
+    ctm__buf_put(sql, name, strlen(name));
+    ctm__buf_put(sql, post, strlen(post));
+}
+
+/* Build the SQL that applies one change to the replay.  Every value is bound as its canonical
+ * encoding, so "IS" compares bytes: no SQL affinity takes INT 1 for REAL 1.0. */
 static int change_sql(const ctm__row_change *c, ctm__buf *sql)
 {
-    int first = 1;
     if (c->op == 'I') {
-        ctm__buf_put(sql, "INSERT INTO main.\"", 18);
-        ctm__buf_put(sql, c->table, strlen(c->table));
-        ctm__buf_put(sql, "\" (", 3);
-        for (uint32_t i = 0; i < c->ncols; i++) {
-            ctm__buf_put(sql, first ? "\"" : ",\"", first ? 1 : 2);
-            ctm__buf_put(sql, c->cols[i].name, strlen(c->cols[i].name));
-            ctm__buf_put(sql, "\"", 1);
-            first = 0;
-        }
+        put_name(sql, "INSERT INTO replay.\"", c->table, "\" (");
+        for (uint32_t i = 0; i < c->ncols; i++)
+            put_name(sql, i ? ",\"" : "\"", c->cols[i].name, "\"");
         ctm__buf_put(sql, ") VALUES (", 10);
         for (uint32_t i = 0; i < c->ncols; i++)
             ctm__buf_put(sql, i ? ",?" : "?", i ? 2 : 1);
         ctm__buf_put(sql, ")", 1);
     } else {
         if (c->op == 'D') {
-            ctm__buf_put(sql, "DELETE FROM main.\"", 18);
-            ctm__buf_put(sql, c->table, strlen(c->table));
-            ctm__buf_put(sql, "\"", 1);
+            put_name(sql, "DELETE FROM replay.\"", c->table, "\"");
         } else {
-            ctm__buf_put(sql, "UPDATE main.\"", 13);
-            ctm__buf_put(sql, c->table, strlen(c->table));
-            ctm__buf_put(sql, "\" SET ", 6);
-            for (uint32_t i = 0; i < c->ncols; i++) {
-                ctm__buf_put(sql, first ? "\"" : ",\"", first ? 1 : 2);
-                ctm__buf_put(sql, c->cols[i].name, strlen(c->cols[i].name));
-                ctm__buf_put(sql, "\" = ?", 5);
-                first = 0;
-            }
+            put_name(sql, "UPDATE replay.\"", c->table, "\" SET ");
+            for (uint32_t i = 0; i < c->ncols; i++)
+                put_name(sql, i ? ",\"" : "\"", c->cols[i].name, "\" = ?");
         }
         /* Every recorded old value must be what the replay holds: the entries chain. */
         ctm__buf_put(sql, " WHERE ", 7);
-        for (uint32_t i = 0; i < c->ncols; i++) {
-            ctm__buf_put(sql, i ? " AND \"" : "\"", i ? 6 : 1);
-            ctm__buf_put(sql, c->cols[i].name, strlen(c->cols[i].name));
-            ctm__buf_put(sql, "\" IS ?", 6);
-        }
+        for (uint32_t i = 0; i < c->ncols; i++)
+            put_name(sql, i ? " AND \"" : "\"", c->cols[i].name, "\" IS ?");
     }
+    /* the key flags are part of the shape: they are checked against the schema with it */
+    ctm__buf_u8(sql, 0);
+    for (uint32_t i = 0; i < c->ncols; i++)
+        ctm__buf_u8(sql, c->cols[i].is_pk ? '1' : '0');
     ctm__buf_u8(sql, 0);
     return sql->oom ? -1 : 0;
 }
 
-/* The prepared statement that applies c: from the cache, or checked against the replay schema
- * (the names in the SQL come from the entry), prepared and cached. */
+static int shape_equal(const char *a, const uint8_t *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    return alen + 1 < blen && memcmp(a, b, blen) == 0;
+}
+
+/* The prepared statement that applies c: from the cache, or checked against the schema,
+ * prepared and cached. */
 static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const char *key,
                        sqlite3_stmt **out)
 {
@@ -259,19 +283,14 @@ static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const 
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++)
-        if (v->replay[i].sql != NULL && strcmp(v->replay[i].sql, (const char *)sql.p) == 0) {
+        if (v->replay[i].shape != NULL && shape_equal(v->replay[i].shape, sql.p, sql.n)) {
             ctm__buf_free(&sql);
             sqlite3_reset(v->replay[i].st);
             sqlite3_clear_bindings(v->replay[i].st);
             *out = v->replay[i].st;
             return CTM_OK;
         }
-    int rc = CTM_OK;
-    if (!table_known(v, c->table))
-        rc = fail(v, (int64_t)seq, c->table, key, "the entry changes a table libctm does not have");
-    for (uint32_t i = 0; rc == CTM_OK && i < c->ncols; i++)
-        if (!column_known(v, c->table, c->cols[i].name))
-            rc = fail(v, (int64_t)seq, c->table, key, "unknown column %s", c->cols[i].name);
+    int rc = check_columns(v, seq, c, key);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK && sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, &st, NULL) != SQLITE_OK)
         rc = fail(v, (int64_t)seq, c->table, key, "cannot replay: %s", sqlite3_errmsg(v->sql));
@@ -280,11 +299,31 @@ static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const 
         return rc;
     }
     struct replay_stmt *slot = &v->replay[v->replay_next++ % (sizeof v->replay / sizeof v->replay[0])];
-    free(slot->sql);
+    free(slot->shape);
     sqlite3_finalize(slot->st);
-    slot->sql = (char *)sql.p; /* the buffer is NUL-terminated by change_sql */
+    slot->shape = (char *)sql.p; /* the SQL, NUL, the key flags, NUL */
     slot->st = st;
     *out = st;
+    return CTM_OK;
+}
+
+/* Bind the canonical encodings of n values from index idx on: encoded first, then bound, as
+ * the buffer may move while it grows. */
+static int bind_canonical(vstate *v, sqlite3_stmt *st, int idx, const ctm__row_change *c, int old)
+{
+    size_t at[2048];
+    uint32_t n = c->ncols < 2048 ? c->ncols : 2048;
+    v->vals.n = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        at[i] = v->vals.n;
+        ctm__buf_value(&v->vals, old ? &c->cols[i].old_value : &c->cols[i].new_value);
+    }
+    if (v->vals.oom)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        size_t end = i + 1 < n ? at[i + 1] : v->vals.n;
+        sqlite3_bind_blob(st, idx + (int)i, v->vals.p + at[i], (int)(end - at[i]), SQLITE_TRANSIENT);
+    }
     return CTM_OK;
 }
 
@@ -294,28 +333,35 @@ static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
     key_text(c, key, sizeof key);
     sqlite3_stmt *st = NULL;
     int rc = replay_stmt(v, seq, c, key, &st);
+    if (rc == CTM_OK && c->op != 'D')
+        rc = bind_canonical(v, st, 1, c, 0);
+    if (rc == CTM_OK && c->op != 'I')
+        rc = bind_canonical(v, st, c->op == 'U' ? (int)c->ncols + 1 : 1, c, 1);
     if (rc != CTM_OK)
         return rc;
-    int idx = 1;
-    if (c->op != 'D')
-        for (uint32_t i = 0; i < c->ncols; i++)
-            bind_value(st, idx++, &c->cols[i].new_value);
-    if (c->op != 'I')
-        for (uint32_t i = 0; i < c->ncols; i++)
-            bind_value(st, idx++, &c->cols[i].old_value);
     rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        rc = fail(v, (int64_t)seq, c->table, key, "cannot replay the %s: %s",
-                  c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete",
-                  sqlite3_errmsg(v->sql));
-        sqlite3_reset(st);
-        return rc;
-    }
+    int constraint = rc == SQLITE_CONSTRAINT;
     sqlite3_reset(st);
+    if (constraint && c->op == 'I')
+        return fail(v, (int64_t)seq, c->table, key, "insert of a row that already exists");
+    if (rc != SQLITE_DONE)
+        return fail(v, (int64_t)seq, c->table, key, "cannot replay the %s: %s",
+                    c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete",
+                    sqlite3_errmsg(v->sql));
     if (sqlite3_changes(v->sql) != 1)
         return fail(v, (int64_t)seq, c->table, key,
                     "the entry's old values do not match the row as the ledger left it");
     return CTM_OK;
+}
+
+/* The replayed value in column col of st equals the canonical encoding of want. */
+static int column_is(vstate *v, sqlite3_stmt *st, int col, const ctm__value *want)
+{
+    v->vals.n = 0;
+    ctm__buf_value(&v->vals, want);
+    return !v->vals.oom && sqlite3_column_type(st, col) == SQLITE_BLOB &&
+           (size_t)sqlite3_column_bytes(st, col) == v->vals.n &&
+           memcmp(sqlite3_column_blob(st, col), v->vals.p, v->vals.n) == 0;
 }
 
 /* The signer's key must be the one the ledger gave that user by then. */
@@ -328,29 +374,41 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
     if (strcmp(e->esig.user, e->user) != 0)
         return fail(v, (int64_t)e->seq, NULL, NULL, "signed by %s but recorded as done by %s",
                     e->esig.user, e->user);
-    sqlite3_stmt *st = NULL;
-    int key_ok = 0, name_ok = 0, enabled = 0;
-    if (sqlite3_prepare_v2(v->sql,
-                           "SELECT public_key, printed_name, disabled FROM main.users"
-                           " WHERE username = ?1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, e->esig.user, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            key_ok = sqlite3_column_bytes(st, 0) == 32 &&
-                     memcmp(sqlite3_column_blob(st, 0), e->esig.public_key, 32) == 0;
-            const char *printed = (const char *)sqlite3_column_text(st, 1);
-            name_ok = printed != NULL && strcmp(printed, e->esig.printed_name) == 0;
-            enabled = sqlite3_column_int(st, 2) == 0;
-        }
+    if (v->signer == NULL &&
+        sqlite3_prepare_v2(v->sql,
+                           "SELECT public_key, printed_name, disabled FROM replay.users"
+                           " WHERE username = ?1 LIMIT 2",
+                           -1, &v->signer, NULL) != SQLITE_OK)
+        return ctm__sqlerr(v->sql, SQLITE_ERROR, "verify");
+    sqlite3_stmt *st = v->signer;
+    ctm__value name = {.tag = CTM_V_TEXT, .p = (const uint8_t *)e->esig.user,
+                       .n = (uint32_t)strlen(e->esig.user)};
+    v->vals.n = 0;
+    ctm__buf_value(&v->vals, &name);
+    sqlite3_reset(st);
+    sqlite3_bind_blob(st, 1, v->vals.p, (int)v->vals.n, SQLITE_TRANSIENT);
+    int rows = 0, key_ok = 0, name_ok = 0, enabled = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        ctm__value pub = {.tag = CTM_V_BLOB, .p = e->esig.public_key, .n = 32};
+        ctm__value printed = {.tag = CTM_V_TEXT, .p = (const uint8_t *)e->esig.printed_name,
+                              .n = (uint32_t)strlen(e->esig.printed_name)};
+        ctm__value zero = {.tag = CTM_V_INT, .i = 0};
+        key_ok = column_is(v, st, 0, &pub);
+        name_ok = column_is(v, st, 1, &printed);
+        enabled = column_is(v, st, 2, &zero);
     }
-    sqlite3_finalize(st);
-    if (!key_ok)
+    sqlite3_reset(st);
+    if (rows != 1 || !key_ok)
         return fail(v, (int64_t)e->seq, "users", e->esig.user,
                     "the e-signature key is not the key of user %s at that time", e->esig.user);
-    if (!name_ok || !enabled)
+    if (!name_ok)
         return fail(v, (int64_t)e->seq, "users", e->esig.user,
-                    "the e-signature of %s shows another printed name, or the account was disabled",
+                    "the e-signature shows another printed name than that of user %s",
                     e->esig.user);
+    if (!enabled)
+        return fail(v, (int64_t)e->seq, "users", e->esig.user,
+                    "the e-signature is by the disabled account %s", e->esig.user);
     v->r.esignatures++;
     return CTM_OK;
 }
@@ -373,22 +431,6 @@ static int needs_esig(const ctm__entry *e)
     return 0;
 }
 
-static int keep_leaf(vstate *v, uint64_t seq, const ctm_hash leaf)
-{
-    if (!v->have_held)
-        return CTM_OK;
-    if (seq >= v->leaves_cap) {
-        size_t cap = v->leaves_cap ? v->leaves_cap * 2 : 1024;
-        ctm_hash *l = realloc(v->leaves, cap * sizeof *l);
-        if (l == NULL)
-            return ctm__err(CTM_ENOMEM, "out of memory");
-        v->leaves = l;
-        v->leaves_cap = cap;
-    }
-    memcpy(v->leaves[seq], leaf, CTM_HASH_SIZE);
-    return CTM_OK;
-}
-
 /* ---- the tree, on the pipe's worker ----
  *
  * Hashing the entries and checking the roots, the checkpoint signatures and the stored tree
@@ -397,27 +439,40 @@ static int keep_leaf(vstate *v, uint64_t seq, const ctm_hash leaf)
  * its seq. */
 
 typedef struct vtree {
-    vstate t;       /* frontier, checkpoints, held checkpoint and leaves; origin and key borrowed */
+    vstate t;       /* frontier, checkpoints and held checkpoint; origin and key borrowed */
     int rc;         /* the worker's first failure, or CTM_OK */
     char msg[1024]; /* its message (the worker's own thread-local error) */
 } vtree;
 
-/* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, then three u32 lengths and the
- * entry, the note (with its NUL) and the frontier. */
+/* Entries larger than this are decoded as a stream and hashed on this thread (the worker gets
+ * their leaf hash, not a copy of their bytes), so that a receipt of a million kits needs no
+ * memory beyond its own bytes. */
+#define STREAM_ABOVE ((size_t)1 << 20)
+
+/* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, u8 is_leaf, then three u32
+ * lengths and the entry (or, with is_leaf, its leaf hash), the note (with its NUL) and the
+ * frontier. */
 static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row)
 {
-    uint8_t head[8 + 2 + 12];
+    uint8_t head[8 + 3 + 12];
     const void *entry = sqlite3_column_blob(row, 1), *note = sqlite3_column_text(row, 2);
     const void *fr = sqlite3_column_blob(row, 3);
     uint32_t elen = (uint32_t)sqlite3_column_bytes(row, 1);
+    ctm_hash leaf;
+    head[10] = elen > STREAM_ABOVE;
+    if (head[10]) {
+        ctm__leaf_hash(entry, elen, leaf);
+        entry = leaf;
+        elen = CTM_HASH_SIZE;
+    }
     uint32_t nlen = note != NULL ? (uint32_t)sqlite3_column_bytes(row, 2) + 1 : 0;
     uint32_t flen = (uint32_t)sqlite3_column_bytes(row, 3);
     memcpy(head, &seq, 8);
     head[8] = note != NULL;
     head[9] = sqlite3_column_type(row, 3) != SQLITE_NULL;
-    memcpy(head + 10, &elen, 4);
-    memcpy(head + 14, &nlen, 4);
-    memcpy(head + 18, &flen, 4);
+    memcpy(head + 11, &elen, 4);
+    memcpy(head + 15, &nlen, 4);
+    memcpy(head + 19, &flen, 4);
     const void *parts[4] = {head, entry, note, fr};
     size_t lens[4] = {sizeof head, elen, nlen, flen};
     return ctm__pipe_push(p, parts, lens, 4);
@@ -432,41 +487,96 @@ static void tree_consume(void *ctx, const uint8_t *rec, size_t len)
     uint64_t seq;
     uint32_t elen, nlen, flen;
     memcpy(&seq, rec, 8);
-    int has_note = rec[8], has_frontier = rec[9];
-    memcpy(&elen, rec + 10, 4);
-    memcpy(&nlen, rec + 14, 4);
-    memcpy(&flen, rec + 18, 4);
-    const uint8_t *entry = rec + 22, *note = entry + elen, *fr = note + nlen;
+    int has_note = rec[8], has_frontier = rec[9], is_leaf = rec[10];
+    memcpy(&elen, rec + 11, 4);
+    memcpy(&nlen, rec + 15, 4);
+    memcpy(&flen, rec + 19, 4);
+    const uint8_t *entry = rec + 23, *note = entry + elen, *fr = note + nlen;
     ctm_hash leaf;
-    ctm__leaf_hash(entry, elen, leaf);
-    int rc = keep_leaf(&w->t, seq, leaf);
-    if (rc == CTM_OK) {
-        ctm__frontier_append(&w->t.frontier, leaf);
-        rc = check_checkpoint_at(&w->t, seq + 1, has_note ? (const char *)note : NULL,
+    if (is_leaf)
+        memcpy(leaf, entry, CTM_HASH_SIZE);
+    else
+        ctm__leaf_hash(entry, elen, leaf);
+    ctm__frontier_append(&w->t.frontier, leaf);
+    int rc = check_checkpoint_at(&w->t, seq + 1, has_note ? (const char *)note : NULL,
                                  has_frontier ? (const void *)fr : NULL, (int)flen);
-    }
     if (rc != CTM_OK) {
         w->rc = rc;
         snprintf(w->msg, sizeof w->msg, "%s", ctm_errmsg());
     }
 }
 
+static const char *storage_class(int type)
+{
+    switch (type) {
+    case SQLITE_INTEGER:
+        return "INTEGER";
+    case SQLITE_FLOAT:
+        return "REAL";
+    case SQLITE_TEXT:
+        return "TEXT";
+    case SQLITE_BLOB:
+        return "BLOB";
+    default:
+        return "NULL";
+    }
+}
+
+struct streamed {
+    vstate *v;
+    uint64_t seq;
+    int rc;
+};
+
+static int apply_streamed(void *ctx, const ctm__row_change *c)
+{
+    struct streamed *s = ctx;
+    s->rc = apply_change(s->v, s->seq, c);
+    return s->rc != CTM_OK;
+}
+
 /* Decode, check and replay one entry; the tree side goes to the worker. */
 static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 {
+    /* Storage classes first: a TEXT entry or a BLOB checkpoint would be read through a
+     * conversion that no other verifier makes. */
+    static const struct {
+        const char *column;
+        int type;
+        int null_ok;
+    } classes[] = {{"entry", SQLITE_BLOB, 0}, {"checkpoint", SQLITE_TEXT, 1}, {"frontier", SQLITE_BLOB, 1}};
+    for (int i = 0; i < 3; i++) {
+        int type = sqlite3_column_type(row, i + 1);
+        if (type != classes[i].type && !(type == SQLITE_NULL && classes[i].null_ok))
+            return fail(v, (int64_t)seq, "ledger", NULL, "the %s is stored as %s, not %s%s",
+                        classes[i].column, storage_class(type), storage_class(classes[i].type),
+                        classes[i].null_ok ? " or NULL" : "");
+    }
     const uint8_t *p = sqlite3_column_blob(row, 1);
     size_t n = (size_t)sqlite3_column_bytes(row, 1);
     ctm__entry e;
     char why[128];
-    if (ctm__entry_decode(&e, p, n, why, sizeof why) != 0)
+    /* A large entry is read twice as a stream: once to check it whole, as a small one is before
+     * anything of it is replayed, then to replay it change by change. */
+    int stream = n > STREAM_ABOVE;
+    if ((stream ? ctm__entry_decode_each(&e, p, n, NULL, NULL, why, sizeof why)
+                : ctm__entry_decode(&e, p, n, why, sizeof why)) != 0)
         return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be decoded: %s", why);
     int rc = CTM_OK;
     if (e.seq != seq)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
                   "the entry stored here is seq %llu: entries were moved or reordered",
                   (unsigned long long)e.seq);
-    for (uint32_t i = 0; rc == CTM_OK && i < e.nchanges; i++)
+    for (uint32_t i = 0; !stream && rc == CTM_OK && i < e.nchanges; i++)
         rc = apply_change(v, seq, &e.changes[i]);
+    if (stream && rc == CTM_OK) {
+        ctm__entry_free(&e);
+        struct streamed ctx = {v, seq, CTM_OK};
+        if (ctm__entry_decode_each(&e, p, n, apply_streamed, &ctx, why, sizeof why) != 0)
+            rc = ctx.rc != CTM_OK ? ctx.rc
+                                  : fail(v, (int64_t)seq, "ledger", NULL,
+                                         "the entry cannot be decoded: %s", why);
+    }
     if (rc == CTM_OK && e.has_esig)
         rc = check_esig(v, &e, p, n);
     else if (rc == CTM_OK && needs_esig(&e))
@@ -528,8 +638,6 @@ static int walk_ledger(vstate *v)
     v->last_checkpoint = w.t.last_checkpoint;
     v->frontier_seq = w.t.frontier_seq;
     v->r.checkpoints = w.t.r.checkpoints;
-    v->leaves = w.t.leaves;
-    v->leaves_cap = w.t.leaves_cap;
     if (w.rc != CTM_OK && (rc == CTM_OK || w.t.r.failed_seq < v->r.failed_seq ||
                            v->r.failed_seq < 0)) {
         v->r.failed_seq = w.t.r.failed_seq;
@@ -561,28 +669,20 @@ static int check_tail(vstate *v)
                     "the database has %llu entries but the checkpoint held outside has %llu: the "
                     "database was rolled back or truncated",
                     (unsigned long long)n, (unsigned long long)v->held_size);
-    if (v->have_held && v->held_size < n) {
-        ctm_hash *proof = NULL, root;
-        size_t count = 0;
-        ctm__frontier_root(&v->frontier, root);
-        int bad = ctm__consistency_proof((const ctm_hash *)v->leaves, v->held_size, n, &proof,
-                                         &count) != 0 ||
-                  ctm__verify_consistency(v->held_size, n, v->held_root, root,
-                                          (const ctm_hash *)proof, count) != 0;
-        free(proof);
-        if (bad)
-            return fail(v, (int64_t)v->held_size, NULL, NULL,
-                        "no consistency proof from the checkpoint held outside");
-    }
+    /* A held checkpoint of size m < n was compared with the root of the first m entries on the
+     * walk: exactly what a consistency proof from (m, R_held) to (n, root) establishes. */
+    if (v->have_held && v->held_size == 0 && n > 0)
+        return fail(v, 0, NULL, NULL, "the held checkpoint is of the empty log: it proves nothing");
     return CTM_OK;
 }
 
 /* ---- comparing the live tables with the replay ---- */
 
 typedef struct colset {
-    char list_live[4096];
-    char list_replay[4096];
-    char pk[512];
+    char list_live[6144];   /* ctm_canon("c") AS "c", ... (a secret value as its DIGEST) */
+    char list_replay[4096]; /* "c", ... */
+    char pk[512];           /* "k", ... */
+    int npk;
 } colset;
 
 static int table_columns(vstate *v, const char *table, colset *cs)
@@ -595,23 +695,21 @@ static int table_columns(vstate *v, const char *table, colset *cs)
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     int secret = ctm__table_is_secret(table);
     size_t nl = 0, nr = 0, np = 0;
+    cs->npk = 0;
     cs->pk[0] = cs->list_live[0] = cs->list_replay[0] = '\0';
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         int pk = sqlite3_column_int(st, 1) > 0;
         const char *sep = nr ? "," : "";
         /* Secret values are in the ledger only as digests: compare digests. */
-        if (secret && !pk)
-            nl += (size_t)snprintf(cs->list_live + nl, sizeof cs->list_live - nl,
-                                   "%sctm_digest(\"%s\")", sep, name);
-        else
-            nl += (size_t)snprintf(cs->list_live + nl, sizeof cs->list_live - nl, "%s\"%s\"", sep,
-                                   name);
+        nl += (size_t)snprintf(cs->list_live + nl, sizeof cs->list_live - nl,
+                               "%sctm_canon(\"%s\", %d) AS \"%s\"", sep, name, secret && !pk, name);
         nr += (size_t)snprintf(cs->list_replay + nr, sizeof cs->list_replay - nr, "%s\"%s\"", sep,
                                name);
-        if (pk)
-            np += (size_t)snprintf(cs->pk + np, sizeof cs->pk - np, "%s'%s=' || quote(\"%s\")",
-                                   np ? " || ',' || " : "", name, name);
+        if (pk) {
+            np += (size_t)snprintf(cs->pk + np, sizeof cs->pk - np, "%s\"%s\"", np ? "," : "", name);
+            cs->npk++;
+        }
     }
     sqlite3_finalize(st);
     if (nl >= sizeof cs->list_live || nr >= sizeof cs->list_replay || np == 0 ||
@@ -620,16 +718,40 @@ static int table_columns(vstate *v, const char *table, colset *cs)
     return CTM_OK;
 }
 
-/* First row in `from` not in `other`, as "key" text; empty when none. */
+/* "name=value" of key columns from their canonical encodings, for messages. */
+static void canonical_key_text(sqlite3_stmt *st, int ncols, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < ncols && n + 1 < len; i++) {
+        const uint8_t *p = sqlite3_column_blob(st, i);
+        size_t b = (size_t)sqlite3_column_bytes(st, i);
+        const char *name = sqlite3_column_name(st, i);
+        const char *sep = n ? "," : "";
+        if (b >= 3 && p[0] == CTM_V_INT && (size_t)p[1] + 2 == b && p[1] <= 8) {
+            int64_t x = (p[2] & 0x80) ? -1 : 0;
+            for (size_t k = 0; k < p[1]; k++)
+                x = (int64_t)((uint64_t)x << 8 | p[2 + k]);
+            n += (size_t)snprintf(out + n, len - n, "%s%s=%lld", sep, name, (long long)x);
+        } else if (b >= 5 && p[0] == CTM_V_TEXT) {
+            size_t t = b - 5 > 60 ? 60 : b - 5;
+            n += (size_t)snprintf(out + n, len - n, "%s%s=%.*s", sep, name, (int)t,
+                                  (const char *)p + 5);
+        } else {
+            n += (size_t)snprintf(out + n, len - n, "%s%s=?", sep, name);
+        }
+    }
+}
+
+/* First row in `from` not in `other`, as "key" text; empty when none.  Both sides are canonical
+ * encodings, so EXCEPT compares bytes. */
 static int first_difference(vstate *v, const char *table, const colset *cs, int live_side,
                             char *key, size_t keylen, int *found)
 {
-    char sql[9500];
-    const char *a = live_side ? "live" : "main", *b = live_side ? "main" : "live";
+    char sql[17000];
+    const char *a = live_side ? "live" : "replay", *b = live_side ? "replay" : "live";
     const char *la = live_side ? cs->list_live : cs->list_replay;
     const char *lb = live_side ? cs->list_replay : cs->list_live;
-    /* EXCEPT, not NOT IN: it treats NULLs as equal.  Key columns are never wrapped, so the
-     * key expression reads them by name from the difference. */
     snprintf(sql, sizeof sql,
              "SELECT %s FROM (SELECT %s FROM \"%s\".\"%s\" EXCEPT SELECT %s FROM \"%s\".\"%s\") LIMIT 1",
              cs->pk, la, a, table, lb, b, table);
@@ -640,7 +762,7 @@ static int first_difference(vstate *v, const char *table, const colset *cs, int 
     rc = sqlite3_step(st);
     *found = rc == SQLITE_ROW;
     if (*found)
-        snprintf(key, keylen, "%s", (const char *)sqlite3_column_text(st, 0));
+        canonical_key_text(st, cs->npk, key, keylen);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? CTM_OK
                                                  : fail(v, -1, table, NULL, "cannot be compared: %s",
@@ -693,6 +815,37 @@ static int compare_tables(vstate *v)
 
 /* ---- the run ---- */
 
+/* The replay's copy of one audited table: every column a BLOB holding canonical encodings, keyed
+ * by the same key columns, without rowid (the key is the row's identity). */
+static int create_replay_table(vstate *v, const char *table)
+{
+    ctm__buf sql;
+    ctm__buf_init(&sql);
+    put_name(&sql, "CREATE TABLE replay.\"", table, "\" (");
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(v->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++)
+            put_name(&sql, i ? ",\"" : "\"", (const char *)sqlite3_column_text(st, 0), "\" BLOB");
+        ctm__buf_put(&sql, ", PRIMARY KEY (", 15);
+        sqlite3_reset(st);
+        for (int i = 0; sqlite3_step(st) == SQLITE_ROW;)
+            if (sqlite3_column_int(st, 1) > 0)
+                put_name(&sql, i++ ? ",\"" : "\"", (const char *)sqlite3_column_text(st, 0), "\"");
+        ctm__buf_put(&sql, ")) WITHOUT ROWID", 17);
+    }
+    sqlite3_finalize(st);
+    int out = rc != SQLITE_OK ? ctm__sqlerr(v->sql, rc, "verify")
+              : sql.oom       ? ctm__err(CTM_ENOMEM, "out of memory")
+                              : ctm__exec(v->sql, (const char *)sql.p, "verify: the replay");
+    ctm__buf_free(&sql);
+    return out;
+}
+
+/* The replay lives in a private temporary file with a small page cache, so a log of any size
+ * verifies in bounded memory; nothing of it needs to survive a crash. */
 static int open_replay(vstate *v, ctm_db *db)
 {
     int rc = sqlite3_open_v2(":memory:", &v->sql,
@@ -702,9 +855,26 @@ static int open_replay(vstate *v, ctm_db *db)
     int out = ctm__schema_create_like(v->sql, db);
     if (out == CTM_OK)
         out = ctm__register_functions(v->sql);
+    if (out == CTM_OK)
+        out = ctm__exec(v->sql,
+                        "ATTACH '' AS replay; PRAGMA replay.journal_mode = OFF;"
+                        " PRAGMA replay.synchronous = OFF; PRAGMA replay.cache_size = -8192;"
+                        " PRAGMA temp_store = FILE",
+                        "verify: the replay");
+    sqlite3_stmt *st = NULL;
+    if (out == CTM_OK &&
+        (rc = sqlite3_prepare_v2(v->sql, "SELECT name FROM main.sqlite_master WHERE type = 'table'",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        out = ctm__sqlerr(v->sql, rc, "verify");
+    while (out == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!ctm__table_is_internal(name))
+            out = create_replay_table(v, name);
+    }
+    sqlite3_finalize(st);
     if (out != CTM_OK)
         return out;
-    sqlite3_stmt *st = NULL;
+    st = NULL;
     rc = sqlite3_prepare_v2(v->sql, "ATTACH ?1 AS live", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, db->path, -1, SQLITE_STATIC);
@@ -746,11 +916,60 @@ static int compare_schema(vstate *v)
     return CTM_OK;
 }
 
+/* Text is compared byte for byte as UTF-8: a database in UTF-16 would be converted on every
+ * read, and its bytes are not what the entries record. */
+static int check_encoding(vstate *v, ctm_db *db)
+{
+    sqlite3_stmt *st = NULL;
+    char enc[32] = "";
+    int rc = sqlite3_prepare_v2(db->sql, "PRAGMA main.encoding", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(enc, sizeof enc, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(db->sql, rc, "verify: reading the text encoding");
+    return strcmp(enc, "UTF-8") == 0
+               ? CTM_OK
+               : fail(v, -1, "schema", "encoding", "the database's text encoding is %s, not UTF-8",
+                      enc);
+}
+
+/* The site row must hold the verifier's key: libctm has no action that changes a site's key or
+ * origin, so one that differs was written outside libctm. */
+static int check_site_key(vstate *v)
+{
+    if (v->r.key_from_database)
+        return CTM_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(v->sql, "SELECT ctm_canon(id), origin, public_key FROM live.site", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return ctm__sqlerr(v->sql, rc, "verify: reading the site");
+    int out = CTM_OK;
+    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int origin_ok = sqlite3_column_type(st, 1) == SQLITE_TEXT &&
+                        strcmp((const char *)sqlite3_column_text(st, 1), v->origin) == 0 &&
+                        (size_t)sqlite3_column_bytes(st, 1) == strlen(v->origin);
+        int key_ok = sqlite3_column_type(st, 2) == SQLITE_BLOB && sqlite3_column_bytes(st, 2) == 32 &&
+                     memcmp(sqlite3_column_blob(st, 2), v->pub, 32) == 0;
+        if (!origin_ok || !key_ok) {
+            char key[64];
+            canonical_key_text(st, 1, key, sizeof key);
+            out = fail(v, -1, "site", key,
+                       "the site's %s is not the verifier key's: a site key never changes",
+                       key_ok ? "origin" : "public key");
+        }
+    }
+    sqlite3_finalize(st);
+    return out != CTM_OK || rc == SQLITE_DONE ? out : ctm__sqlerr(v->sql, rc, "verify: reading the site");
+}
+
 static int load_held(vstate *v, const char *held)
 {
     if (held == NULL)
         return CTM_OK;
-    if (open_checkpoint(v, held, &v->held_size, v->held_root) != 0)
+    int64_t previous;
+    if (open_checkpoint(v, held, &v->held_size, v->held_root, &previous) != 0)
         return ctm__err(CTM_EINVAL,
                         "held checkpoint: not a checkpoint signed by %s (wrong site or altered)",
                         v->origin);
@@ -762,14 +981,15 @@ static void vstate_free(vstate *v)
 {
     for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++) {
         sqlite3_finalize(v->replay[i].st);
-        free(v->replay[i].sql);
+        free(v->replay[i].shape);
     }
+    sqlite3_finalize(v->signer);
+    ctm__buf_free(&v->vals);
     if (v->sql != NULL) {
         sqlite3_exec(v->sql, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(v->sql);
     }
     free(v->origin);
-    free(v->leaves);
 }
 
 int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
@@ -788,9 +1008,13 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     if (rc == CTM_OK)
         rc = load_held(&v, held_checkpoint);
     if (rc == CTM_OK)
+        rc = check_encoding(&v, db);
+    if (rc == CTM_OK)
         rc = open_replay(&v, db);
     if (rc == CTM_OK)
         rc = compare_schema(&v);
+    if (rc == CTM_OK)
+        rc = check_site_key(&v);
     if (rc == CTM_OK)
         rc = walk_ledger(&v);
     if (rc == CTM_OK)

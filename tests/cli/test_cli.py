@@ -445,6 +445,18 @@ def test_tamper_swap_entries(site):
     assert re.search(r"seq", err)
 
 
+def test_tamper_remove_an_older_checkpoint(site):
+    """Each checkpoint names the one before it: a signed checkpoint set to NULL is seen at the
+    next one."""
+    site.add_pharmacist()
+    site.run("audit", "note", "one")
+    site.run("audit", "note", "two")
+    top = site.log()[-1]["seq"]
+    site.sql("UPDATE ledger SET checkpoint = NULL WHERE seq = ?", (top - 1,))
+    err = failed_verify(site)
+    assert "seq %d: table ledger:" % top in err and "a checkpoint was removed" in err, err
+
+
 def test_tamper_restore_older_copy_while_monitor_holds_newer_checkpoint(site):
     site.add_pharmacist()
     site.snapshot(site.dir / "older")

@@ -118,6 +118,17 @@ def test_events(db):
     assert [e["seq"] for e in window] == [1]
 
 
+@pytest.mark.parametrize("char", ["\x07", "\x7f", "\x85", "\x9f"])
+def test_texts_refuse_every_control_character(db, char):
+    """audit-format.md conventions: C0, DEL and C1 are control characters, in what libctm writes
+    as in what it verifies; newline and tab stay allowed in free text."""
+    with pytest.raises(ctm.InvalidError) as e:
+        db.note("count" + char + "done")
+    assert "control character" in str(e.value)
+    db.note("count\tdone\nsigned off \u00a0 \u00e9")
+    assert db.verify()["entries"] == db.size
+
+
 def test_batch_groups_notes(db, db_path):
     def checkpoints():
         return _sql(db_path, "SELECT count(*) FROM checkpoints")[0][0]

@@ -377,6 +377,235 @@ def test_rejects_a_wrong_verifier_key(site):
 
 
 
+def checkpoint_seqs(path):
+    with sqlite3.connect(path) as c:
+        seqs = [r[0] for r in c.execute("SELECT seq FROM ledger WHERE checkpoint IS NOT NULL"
+                                        " ORDER BY seq")]
+    c.close()
+    return seqs
+
+
+def test_rejects_a_checkpoint_removed_from_an_older_row(site):
+    """One checkpoint per committed transaction, each naming the one before it (audit-format.md
+    6.4): a signed checkpoint set to NULL leaves the next one naming a size the ledger lacks."""
+    seqs = checkpoint_seqs(site["path"])
+    for victim in (seqs[2], seqs[-2]):           # a single action's, and the last but one
+        following = seqs[seqs.index(victim) + 1]
+        path = tampered(site, "nocheckpoint-%d.db" % victim,
+                        "UPDATE ledger SET checkpoint = NULL WHERE seq = %d" % victim)
+        out, res = assert_both_reject(site, path)
+        assert out.startswith("FAIL: seq %d: table ledger:" % following), out
+        assert "a checkpoint was removed" in out, out
+        assert res.result["failed_seq"] == following
+    path = tampered(site, "nonewest.db",
+                    "UPDATE ledger SET checkpoint = NULL WHERE seq = %d" % seqs[-1])
+    out, res = assert_both_reject(site, path)   # after the last checkpoint: names the first
+    assert out.startswith("FAIL: seq %d: table ledger:" % (seqs[-2] + 1)), out
+
+
+def test_checkpoints_name_the_one_before_them(site):
+    with sqlite3.connect(site["path"]) as c:
+        notes = c.execute("SELECT seq, checkpoint FROM ledger WHERE checkpoint IS NOT NULL"
+                          " ORDER BY seq").fetchall()
+    c.close()
+    previous = 0
+    for seq, note in notes:
+        lines = note.split("\n\n")[0].split("\n")
+        assert lines[1] == str(seq + 1) and lines[3:] == ["previous %d" % previous], note
+        previous = seq + 1
+
+
+@pytest.mark.parametrize("column, sql", [
+    ("entry", "UPDATE ledger SET entry = CAST(entry AS TEXT) WHERE seq = 3"),
+    ("checkpoint", "UPDATE ledger SET checkpoint = CAST(checkpoint AS BLOB)"
+                   " WHERE seq = (SELECT min(seq) FROM ledger WHERE checkpoint IS NOT NULL)"),
+    ("frontier", "UPDATE ledger SET frontier = hex(frontier) WHERE frontier IS NOT NULL"),
+], ids=["entry-text", "checkpoint-blob", "frontier-text"])
+def test_rejects_ledger_columns_of_another_storage_class(site, column, sql):
+    path = tampered(site, "class-%s.db" % column, sql)
+    out, res = assert_both_reject(site, path)
+    assert "table ledger: the %s is stored as " % column in out, out
+
+
+def test_rejects_a_database_in_utf16(site):
+    """The same rows, written into a database whose text encoding is UTF-16le."""
+    path = str(site["tmp"] / "utf16.db")
+    pathlib.Path(path).unlink(missing_ok=True)
+    with sqlite3.connect(site["path"]) as a, sqlite3.connect(path) as b:
+        b.execute("PRAGMA encoding = 'UTF-16le'")
+        for (sql,) in a.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"):
+            b.execute(sql)
+        for (t,) in a.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            rows = a.execute("SELECT * FROM \"%s\"" % t).fetchall()
+            if rows:
+                b.executemany("INSERT INTO \"%s\" VALUES (%s)" % (t, ",".join("?" * len(rows[0]))),
+                              rows)
+        for pragma in ("application_id", "user_version"):
+            b.execute("PRAGMA %s = %d" % (pragma, a.execute("PRAGMA " + pragma).fetchone()[0]))
+    a.close()
+    b.close()
+    out, res = assert_both_reject(site, path)
+    assert "table schema, key encoding: the database's text encoding is UTF-16le" in out, out
+
+
+def test_rejects_a_site_key_that_is_not_the_verifier_key(site):
+    other = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    path = tampered(site, "sitekey.db", "UPDATE site SET public_key = ?", params=(other,))
+    out, res = assert_both_reject(site, path)
+    assert out.startswith("FAIL: table site, key id=1: the site's public key is not the "
+                          "verifier key's"), out
+    assert (res.result["failed_table"], res.result["failed_seq"]) == ("site", -1)
+
+
+def test_verifier_key_splits_at_its_first_two_plus_signs(site):
+    """audit-format.md 6.3: the base64 key may hold '+'; a name may not.  A well-formed key of
+    another signer is a finding about the database (site key), a malformed one a usage error."""
+    origin = site["vkey"].split("+")[0]
+    while True:
+        pub = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        b64 = base64.b64encode(b"\x01" + pub).decode()
+        if "+" in b64:
+            break
+    keyid = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4].hex()
+    vkey = "%s+%s+%s" % (origin, keyid, b64)
+    rc, out = independent(site["path"], vkey)
+    assert rc == 1 and out.startswith("FAIL: table site, key id=1: the site's public key"), out
+    ok, res = libctm_verify(site["path"], vkey)
+    assert not ok and res.result["failed_table"] == "site", str(res)
+    bad = "a+" + vkey                                    # a '+' in the name
+    rc, out = independent(site["path"], bad)
+    assert rc == 1 and "not a verifier key" in out, out
+    with ctm.open(site["path"]) as d, pytest.raises(ctm.Error) as e:
+        d.verify(vkey=bad)
+    assert not isinstance(e.value, ctm.IntegrityError)
+
+
+def newest_note(path):
+    with sqlite3.connect(path) as c:
+        (note,) = c.execute("SELECT checkpoint FROM ledger WHERE checkpoint IS NOT NULL"
+                            " ORDER BY seq DESC LIMIT 1").fetchone()
+    c.close()
+    return note
+
+
+def test_rejects_base64_with_padding_bits_set(site):
+    """audit-format.md conventions: base64 is decoded strictly, padding bits included.  The
+    signature line is not itself signed, so only the decoder can refuse it."""
+    note = newest_note(site["path"])
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    text, sig = note[:note.rindex("\n\u2014 ") + 1], note[note.rindex("\n\u2014 ") + 1:]
+    at = sig.index("=") - 1                       # 68 bytes: the last digit carries 2 zero bits
+    loose = sig[:at] + alphabet[alphabet.index(sig[at]) | 1] + sig[at + 1:]
+    assert base64.b64decode(loose.split(" ")[-1]) == base64.b64decode(sig.split(" ")[-1])
+    path = tampered(site, "padding.db", NEWEST_CHECKPOINT_SQL, params=(text + loose,))
+    assert_both_reject(site, path)
+
+
+def site_signer(site):
+    """The site's own signing key (the key file beside the database): what someone holding it
+    can sign, verification must still judge by the format's rules."""
+    line = pathlib.Path(site["path"] + ".key").read_text()
+    assert line.startswith("libctm-site-key-v1 ") and line.endswith("\n")
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(line.split(" ")[1]))
+    with sqlite3.connect(site["path"]) as c:
+        (origin,) = c.execute("SELECT origin FROM site").fetchone()
+    c.close()
+    pub = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    keyid = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4]
+
+    def sign(body):
+        sig = base64.b64encode(keyid + key.sign(body.encode())).decode()
+        return "%s\n\u2014 %s %s\n" % (body, origin, sig)
+    return sign
+
+
+@pytest.mark.parametrize("char", ["\u0085", "\u007f", "\u009f", "\r"])
+def test_rejects_a_signed_note_with_a_control_character(site, char):
+    """audit-format.md 6.2: control characters are U+0000-U+001F and U+007F-U+009F; a note's
+    text may hold none but "\n", even when the site key signed it."""
+    note = newest_note(site["path"])
+    body = note[:note.index("\n\n") + 1] + "remark" + char + "\n"
+    path = tampered(site, "control-%x.db" % ord(char), NEWEST_CHECKPOINT_SQL,
+                    params=(site_signer(site)(body),))
+    assert_both_reject(site, path)
+    ok_path = tampered(site, "control-ok.db", NEWEST_CHECKPOINT_SQL,
+                       params=(site_signer(site)(body.replace(char, "\u00a0")),))
+    rc, out, ok, res = both(site, ok_path)      # an extension line of printable text is fine
+    assert rc == 0 and ok, out
+
+
+@pytest.mark.parametrize("change", ["extra-newline", "crlf", "no-final-newline", "bom"])
+def test_held_checkpoint_file_is_the_note_byte_for_byte(site, change):
+    """audit-format.md 8, step 2: the held checkpoint is exactly the note `ctm audit checkpoint`
+    prints; a file with anything added, removed or converted is refused by both verifiers."""
+    note = {"extra-newline": site["checkpoint"] + "\n",
+            "crlf": site["checkpoint"].replace("\n", "\r\n"),
+            "no-final-newline": site["checkpoint"][:-1],
+            "bom": "\ufeff" + site["checkpoint"]}[change]
+    rc, out = independent(site["path"], site["vkey"], note, site["tmp"])
+    assert rc == 1 and out.startswith("FAIL: held checkpoint: "), out
+    with ctm.open(site["path"]) as d, pytest.raises(ctm.Error):
+        d.verify(vkey=site["vkey"], checkpoint=note)
+
+
+def reseal(site, name, seq, edit):
+    """A copy of the database whose entry seq is edit(entry), with every root, checkpoint and the
+    stored tree state made to match again with the site's own key: what someone holding the key
+    file can forge.  Only the rules of the format are then left to catch it."""
+    script, sign = load_script(), site_signer(site)
+    path = copy_db(site["path"], str(site["tmp"] / name))
+    with sqlite3.connect(path) as c:
+        (entry,) = c.execute("SELECT entry FROM ledger WHERE seq = ?", (seq,)).fetchone()
+        new = edit(bytes(entry))
+        assert new != entry
+        c.execute("UPDATE ledger SET entry = ? WHERE seq = ?", (new, seq))
+        frontier = script.Frontier()
+        for i, data, note, stored in c.execute(
+                "SELECT seq, entry, checkpoint, frontier FROM ledger ORDER BY seq").fetchall():
+            frontier.append(hashlib.sha256(b"\x00" + data).digest())
+            if note is not None and i >= seq:
+                lines = note[:note.index("\n\n")].split("\n")
+                lines[2] = base64.b64encode(frontier.root()).decode()
+                c.execute("UPDATE ledger SET checkpoint = ? WHERE seq = ?",
+                          (sign("\n".join(lines) + "\n"), i))
+            if stored is not None:
+                c.execute("UPDATE ledger SET frontier = ? WHERE seq = ?", (frontier.encode(), i))
+    c.close()
+    return path
+
+
+def entry_of(path, action, nth=0):
+    script = load_script()
+    with sqlite3.connect(path) as c:
+        rows = c.execute("SELECT seq, entry FROM ledger ORDER BY seq").fetchall()
+    c.close()
+    seqs = [seq for seq, data in rows if script.decode_entry(bytes(data))["action"] == action]
+    return seqs[nth]
+
+
+def test_accepts_a_rewritten_note_resealed_with_the_site_key(site):
+    """The forging helper itself: an unsigned note rewritten and resealed with the site key
+    breaks no rule (audit-format.md 12: the site key file must be kept from the database), so
+    the rule tests below fail on their rule alone."""
+    seq = entry_of(site["path"], "audit.note")
+    path = reseal(site, "resealed.db", seq, lambda e: e.replace(b"stock count started",
+                                                                b"stock count startex"))
+    rc, out, ok, res = both(site, path)
+    assert rc == 0 and ok, (out, str(res))
+
+
+def test_rejects_an_update_that_changes_nothing(site):
+    """audit-format.md 3.1: an update lists only the columns it changed; a failed login's
+    failed_logins 0 -> 1 rewritten as 1 -> 1 is refused by the decoders of both verifiers."""
+    seq = entry_of(site["path"], "auth.failed")
+    path = reseal(site, "unchanged.db", seq,
+                  lambda e: e.replace(b"\x02\x01\x00\x02\x01\x01", b"\x02\x01\x01\x02\x01\x01", 1))
+    out, res = assert_both_reject(site, path)
+    assert out.startswith("FAIL: seq %d: table ledger: the entry cannot be decoded" % seq), out
+
+
 # ---- schema version 2: trials and stock --------------------------------------------------------
 
 TRIAL, KIT_TYPE, PHARM, PHARM_PW = "CT-IV-1", "KT-5MG", "phil", "phil-password-12"
@@ -468,3 +697,111 @@ def test_rejects_stock_changed_with_sqlite3(stock_site, table, sql):
     assert res.result["failed_table"] == table
     for arm in ARMS:                                    # failures name keys, never values
         assert arm not in out
+
+
+def drop_last_column(script, entry, table):
+    """The entry with the last column of table's first change group removed from its column
+    list and from every row of the group (a group of inserts)."""
+    r = script.Reader(entry)
+    name = struct_str(table)
+    r.off = entry.index(name) + len(name)
+    ncols_at = r.off
+    defs = [(r.str(), r.flag("is_pk")) for _ in range(r.u32())]
+    last_def = r.off - (4 + len(defs[-1][0]) + 1)
+    rows_at = r.off
+    out = bytearray(entry[:ncols_at]) + (len(defs) - 1).to_bytes(4, "big")
+    out += entry[ncols_at + 4:last_def] + entry[rows_at:rows_at + 4]
+    nrows = r.u32()
+    for _ in range(nrows):
+        start = r.off
+        assert r.u8() == ord("I")
+        for _ in defs[:-1]:
+            r.value()
+        keep_end = r.off
+        r.value()
+        out += entry[start:keep_end]
+    return bytes(out + entry[r.off:])
+
+
+def real_units(entry):
+    """Every kit of a receipt with units REAL 30.0 instead of INT 30 (status 'received', then
+    location_id, then units)."""
+    pattern = re.compile(rb"(\x04\x00\x00\x00\x08received\x02\x01[\x01-\x7f])\x02\x01\x1e")
+    assert pattern.search(entry)
+    return pattern.sub(lambda m: m.group(1) + bytes.fromhex("03403e000000000000"), entry)
+
+
+def struct_str(text):
+    return len(text).to_bytes(4, "big") + text.encode()
+
+
+@pytest.mark.parametrize("case", ["is_pk", "missing-column", "real-for-int"])
+def test_rejects_values_and_columns_the_schema_does_not_have(stock_site, case):
+    """audit-format.md 8, step 5: a row change's columns are its table's with the schema's is_pk
+    (an insert names every column), and values compare by canonical encoding (REAL 30.0 is not
+    INT 30), even in a ledger resealed with the site key."""
+    script = load_script()
+    if case == "is_pk":                          # trials.code claimed as a key column
+        seq = entry_of(stock_site["path"], "trial.add")
+        edit = lambda e: e.replace(struct_str("code") + b"\x00", struct_str("code") + b"\x01", 1)  # noqa: E731
+        where = "table trials"
+    elif case == "missing-column":               # arms inserted without their ratio
+        seq = entry_of(stock_site["path"], "trial.add")
+        edit = lambda e: drop_last_column(script, e, "arms")  # noqa: E731
+        where = "table arms"
+    else:                                        # every kit received with units REAL 30.0
+        seq = entry_of(stock_site["path"], "shipment.receive")
+        edit = real_units
+        where = "table kits"
+    path = reseal(stock_site, "schema-%s.db" % case, seq, edit)
+    out, res = assert_both_reject(stock_site, path)
+    assert where in out, out
+    if case != "real-for-int":
+        assert out.startswith("FAIL: seq %d: %s" % (seq, where)), out
+
+
+
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory):
+    """One receipt of 20,000 kits: an entry of more than 1 MB, which libctm's verify reads as a
+    stream (docs/performance.md); the verdicts must not change with that."""
+    if not hasattr(ctm.Database, "receive"):
+        pytest.skip("the ctm package has no stock methods yet")
+    tmp = tmp_path_factory.mktemp("independent-big")
+    path = str(tmp / "big.db")
+    d = ctm.init(path, "Big Receipt Site", ADMIN, ADMIN_PW)
+    d.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True)
+    d.trial_add(TRIAL, "A blinded trial", "Sponsor AB", {a: 1 for a in ARMS}, blinded=True)
+    d.kittype_add(TRIAL, KIT_TYPE, "Zoltrax 5 mg", 30, storage=(2, 8))
+    d.location_add("FRIDGE-1", (2, 8), kind="fridge")
+    d.logout()
+    d.login(PHARM, PHARM_PW)
+    lines = ["kit_number,kit_type,lot,expiry,arm"] + [
+        "B%06d,%s,LOT-%d,2031-01-15,%s" % (i, KIT_TYPE, i // 1000, ARMS[i % 2]) for i in range(20000)]
+    d.receive(TRIAL, "BIG", "\n".join(lines) + "\n", "FRIDGE-1")
+    vkey, size = d.vkey(), d.size
+    d.close()
+    with sqlite3.connect(path) as c:
+        (longest,) = c.execute("SELECT max(length(entry)) FROM ledger").fetchone()
+    c.close()
+    assert longest > 1 << 20
+    return {"path": path, "vkey": vkey, "size": size, "tmp": tmp}
+
+
+def test_a_receipt_too_big_to_decode_whole_verifies_alike(big_site):
+    rc, out, ok, res = both(big_site, big_site["path"])
+    assert rc == 0 and ok, (out, str(res))
+    assert res["rows"] >= 20000
+    path = tampered(big_site, "big-row.db", "UPDATE kits SET status = 'damaged' WHERE id = 19999")
+    out, res = assert_both_reject(big_site, path)
+    assert "table kits, key id=19999" in out, out
+    seq = entry_of(big_site["path"], "shipment.receive")
+    for name, edit, where in (
+            ("big-real", real_units, "table kits"),
+            ("big-is-pk", lambda e: e.replace(struct_str("kit_number") + b"\x00",
+                                              struct_str("kit_number") + b"\x01", 1),
+             "seq %d: table kits" % seq),
+            ("big-undecodable", lambda e: e + b"\x00", "seq %d: table ledger" % seq)):
+        path = reseal(big_site, name + ".db", seq, edit)
+        out, res = assert_both_reject(big_site, path)
+        assert where in out, (name, out)

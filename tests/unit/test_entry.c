@@ -700,8 +700,10 @@ START_TEST(test_reject_value_rules)
     expect_raw_reject(&r, "primary key");
     r.old_value = v_text("3"); /* same text, other type: still a change */
     expect_raw_reject(&r, "primary key");
-    r.old_value = v_int(3);
-    expect_raw_accept(&r);
+    r.old_value = v_int(3); /* only the key, unchanged: an update that changes nothing */
+    expect_raw_reject(&r, "changes nothing");
+    r.is_pk = 0; /* a non-key column written unchanged */
+    expect_raw_reject(&r, "unchanged");
     r.is_pk = 0; /* no primary key column */
     r.old_value = v_int(4);
     expect_raw_reject(&r, "primary key");
@@ -786,6 +788,68 @@ START_TEST(test_groups)
     ck_assert_int_eq(b.p[b.n - 1 - 3 - 3 - 1], CTM_V_ABSENT); /* last row: a's new value */
     b.p[b.n - 1 - 3 - 3 - 1] = CTM_V_NULL;
     expect_reject(b.p, b.n, "both old and new values or neither");
+    ctm__buf_free(&b);
+}
+END_TEST
+
+/* What a streamed decode handed over: each change as "table op ncols key b-new". */
+struct seen {
+    char lines[8][64];
+    int n, stop_at;
+};
+
+static int note_change(void *ctx, const ctm__row_change *c)
+{
+    struct seen *s = ctx;
+    if (s->n == s->stop_at)
+        return 1;
+    ck_assert_int_lt(s->n, 8);
+    ck_assert_uint_eq(c->ncols, 2);
+    snprintf(s->lines[s->n++], sizeof s->lines[0], "%s %c %u %lld %lld", c->table, c->op,
+             (unsigned)c->ncols, (long long)c->cols[0].old_value.i, (long long)c->cols[1].new_value.i);
+    return 0;
+}
+
+START_TEST(test_decode_each_streams_what_decode_keeps)
+{
+    static const char *const names[3] = {"id", "a", "b"}, *const two[2] = {"t", "s"};
+    const uint32_t rows[2] = {2, 1};
+    ctm__buf b;
+    ctm__entry whole, streamed;
+    char why[128] = "";
+    struct seen seen = {.stop_at = -1};
+
+    groups_encode(&b, 2, two, rows, names);
+    ck_assert_int_eq(ctm__entry_decode(&whole, b.p, b.n, why, sizeof why), 0);
+    ck_assert_msg(ctm__entry_decode_each(&streamed, b.p, b.n, note_change, &seen, why, sizeof why) == 0,
+                  "rejected: %s", why);
+    ck_assert_ptr_null(streamed.changes);
+    ck_assert_uint_eq(streamed.nchanges, whole.nchanges);
+    ck_assert_int_eq(seen.n, 3);
+    for (uint32_t i = 0; i < whole.nchanges; i++) {
+        char line[64];
+        const ctm__row_change *c = &whole.changes[i];
+        snprintf(line, sizeof line, "%s %c %u %lld %lld", c->table, c->op, (unsigned)c->ncols,
+                 (long long)c->cols[0].old_value.i, (long long)c->cols[1].new_value.i);
+        ck_assert_str_eq(seen.lines[i], line);
+    }
+    ck_assert_str_eq(streamed.action, whole.action);
+    ck_assert_int_eq(streamed.has_esig, whole.has_esig);
+    ctm__entry_free(&streamed);
+    ctm__entry_free(&whole);
+
+    /* NULL checks only; a refusal stops the decode; the rules hold as in ctm__entry_decode */
+    ck_assert_int_eq(ctm__entry_decode_each(&streamed, b.p, b.n, NULL, NULL, why, sizeof why), 0);
+    ctm__entry_free(&streamed);
+    seen = (struct seen){.stop_at = 1};
+    ck_assert_int_eq(ctm__entry_decode_each(&streamed, b.p, b.n, note_change, &seen, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "change 1 (t) was refused"));
+    ck_assert_int_eq(seen.n, 1);
+    ctm__buf_free(&b);
+    const char *const same[2] = {"t", "t"};
+    groups_encode(&b, 2, same, rows, names);
+    ck_assert_int_eq(ctm__entry_decode_each(&streamed, b.p, b.n, NULL, NULL, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "repeats the table"));
     ctm__buf_free(&b);
 }
 END_TEST
@@ -972,6 +1036,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_reject_huge_counts);
     tcase_add_test(tc, test_reject_value_rules);
     tcase_add_test(tc, test_groups);
+    tcase_add_test(tc, test_decode_each_streams_what_decode_keeps);
     tcase_add_test(tc, test_failed_decode_leaves_zeroed_entry);
     suite_add_tcase(s, tc);
 

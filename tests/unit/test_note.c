@@ -388,7 +388,7 @@ START_TEST(test_checkpoint_sign_verify_round_trip)
         uint64_t size = 0;
 
         randombytes_buf(root, sizeof root);
-        body = ctm__checkpoint_body("pharmacy.example/ledger", sizes[i], root);
+        body = ctm__checkpoint_body("pharmacy.example/ledger", sizes[i], root, -1);
         ck_assert_ptr_nonnull(body);
         note = ctm__note_sign(body, "pharmacy.example/ledger", k.sk);
         ck_assert_ptr_nonnull(note);
@@ -415,7 +415,7 @@ START_TEST(test_tampering_rejected)
 
     new_key(&k);
     new_key(&other);
-    body = ctm__checkpoint_body("log.example", 42, root);
+    body = ctm__checkpoint_body("log.example", 42, root, -1);
     note = ctm__note_sign(body, "log.example", k.sk);
     ck_assert_ptr_nonnull(note);
     len = strlen(note);
@@ -547,8 +547,10 @@ END_TEST
 /* Texts that are validly signed bytes but not note text. */
 START_TEST(test_invalid_text)
 {
+    /* every control character but '\n': C0, DEL and C1 (U+0085 NEL, U+009F) alike */
     static const char *bad[] = {"", "no newline", "tab\there\n", "bell\a\n", "del\x7f\n",
-                                "bad utf8 \xff\n", "overlong \xc0\xaf\n", "cr\r\n"};
+                                "bad utf8 \xff\n", "overlong \xc0\xaf\n", "cr\r\n",
+                                "nel \xc2\x85\n", "apc \xc2\x9f\n"};
     struct key k;
 
     new_key(&k);
@@ -599,7 +601,7 @@ START_TEST(test_checkpoint_parse_accepts)
                       i);
         ck_assert_uint_eq(size, good[i].size);
         ck_assert_uint_eq(strlen(origin), strcspn(good[i].body, "\n"));
-        again = ctm__checkpoint_body(origin, size, root);
+        again = ctm__checkpoint_body(origin, size, root, -1);
         ck_assert_ptr_nonnull(again);
         ck_assert(strncmp(again, good[i].body, strlen(again)) == 0);
         free(again);
@@ -652,14 +654,49 @@ START_TEST(test_checkpoint_parse_rejects)
 }
 END_TEST
 
+/* The "previous" extension line chains checkpoints (docs/audit-format.md 6.1). */
+START_TEST(test_checkpoint_previous)
+{
+    ctm_hash root = {0};
+    uint64_t prev = 99, size = 0;
+    char *origin = NULL;
+    char *body = ctm__checkpoint_body("log.example", 42, root, 17);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_str_eq(body, "log.example\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nprevious 17\n");
+    ck_assert_int_eq(ctm__checkpoint_parse(body, &origin, &size, root), 0);
+    ck_assert_int_eq(ctm__checkpoint_previous(body, &prev), 1);
+    ck_assert_uint_eq(prev, 17);
+    free(origin);
+    free(body);
+    body = ctm__checkpoint_body("log.example", 1, root, 0);
+    ck_assert_int_eq(ctm__checkpoint_previous(body, &prev), 1);
+    ck_assert_uint_eq(prev, 0);
+    free(body);
+    body = ctm__checkpoint_body("log.example", 1, root, -1);
+    ck_assert_int_eq(ctm__checkpoint_previous(body, &prev), 0);
+    free(body);
+    static const char *const bad[] = {
+        "o\n5\n" ROOT_B64 "\nprevious 01\n",                 /* leading zero */
+        "o\n5\n" ROOT_B64 "\nprevious -1\n",                 /* sign */
+        "o\n5\n" ROOT_B64 "\nprevious \n",                   /* no number */
+        "o\n5\n" ROOT_B64 "\nprevious 18446744073709551616\n", /* past 2^64 - 1 */
+        "o\n5\n" ROOT_B64 "\nprevious 1\nprevious 1\n",      /* twice */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(ctm__checkpoint_previous(bad[i], &prev) == -1, "bad[%zu]", i);
+    /* other extension lines are not its business */
+    ck_assert_int_eq(ctm__checkpoint_previous("o\n5\n" ROOT_B64 "\nprevious-ish 1\nx\n", &prev), 0);
+}
+END_TEST
+
 START_TEST(test_checkpoint_body_rejects)
 {
     ctm_hash root = {0};
 
-    ck_assert_ptr_null(ctm__checkpoint_body("", 1, root));
-    ck_assert_ptr_null(ctm__checkpoint_body("two\nlines", 1, root));
-    ck_assert_ptr_null(ctm__checkpoint_body("tab\t", 1, root));
-    ck_assert_ptr_null(ctm__checkpoint_body(NULL, 1, root));
+    ck_assert_ptr_null(ctm__checkpoint_body("", 1, root, -1));
+    ck_assert_ptr_null(ctm__checkpoint_body("two\nlines", 1, root, -1));
+    ck_assert_ptr_null(ctm__checkpoint_body("tab\t", 1, root, -1));
+    ck_assert_ptr_null(ctm__checkpoint_body(NULL, 1, root, -1));
 }
 END_TEST
 
@@ -693,6 +730,7 @@ static Suite *note_suite(void)
     tcase_add_test(tc, test_checkpoint_parse_accepts);
     tcase_add_test(tc, test_checkpoint_parse_rejects);
     tcase_add_test(tc, test_checkpoint_body_rejects);
+    tcase_add_test(tc, test_checkpoint_previous);
     suite_add_tcase(s, tc);
     return s;
 }
