@@ -248,7 +248,7 @@ START_TEST(test_create_sets_wal_and_identity)
     ck_assert_str_eq(mode, "wal");
     free(mode);
     ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA application_id", NULL), 0x43544d31);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
     /* Not initialised yet: no site, no ledger, no key file. */
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
     ck_assert_uint_eq(tu_audit_size(db_a), 0);
@@ -257,7 +257,7 @@ START_TEST(test_create_sets_wal_and_identity)
     db_a = NULL;
     /* Reopening without CTM_OPEN_CREATE accepts the file it created. */
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
 }
 END_TEST
 
@@ -269,12 +269,13 @@ START_TEST(test_schema_1_site_migrates_on_open)
     tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
                         " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
                         " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
+                        " ALTER TABLE users DROP COLUMN must_change;"
                         " PRAGMA user_version = 1");
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
                                 NULL),
                      0);
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
                                 NULL),
                      1);
