@@ -27,14 +27,6 @@ static char *vkey;
 static char *dir;
 static char db_path[4096];
 
-static void must(int rc, const char *what)
-{
-    if (rc != CTM_OK) {
-        fprintf(stderr, "test_signing_policy: %s failed (%d): %s\n", what, rc, ctm_errmsg());
-        exit(EXIT_FAILURE);
-    }
-}
-
 /* The site's signing key, from the key file beside the test's database. */
 static void site_key(unsigned char pub[32], unsigned char sk[64])
 {
@@ -65,31 +57,31 @@ static void build_template(void)
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_CREATE;
     ctm_db *h = NULL;
-    must(ctm_open(&h, path, &o), "open");
-    must(ctm_init(h, "Signing Policy Pharmacy", NULL, "admin", "Ada Admin", PW), "init");
-    must(ctm_audit_vkey(&vkey, h), "vkey");
-    must(ctm_user_add(h, "pia", "pharmacist", 1, "Pia Pharm", PW), "user add");
-    must(ctm_user_add(h, "ted", "technician", 0, "Ted Tech", PW), "user add");
-    must(ctm_user_set_role(h, "ted", "monitor", 0, "moved to monitoring"), "user role");
-    must(ctm_user_disable(h, "ted", "on leave"), "user disable");
-    must(ctm_user_enable(h, "ted", "back"), "user enable");
-    must(ctm_user_passwd(h, "ted", "reset-by-admin"), "user reset");
-    must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
-    must(ctm_trial_add(h, OPEN, "An open trial", "Sponsor", 0, "ACTIVE:1"), "open trial");
-    must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, 0, NULL), "kit type");
-    must(ctm_kittype_add(h, OPEN, "BOX", "Drug Y", 100, 15, 25, 0, NULL), "open kit type");
-    must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
-    must(ctm_location_add(h, "SHELF1", "room", 15, 25), "location");
-    must(ctm_login(h, "ted", "reset-by-admin"), "login after reset");
-    must(ctm_user_passwd(h, NULL, OWN_PW), "own password");
-    must(ctm_login(h, "pia", PW), "login pharmacist");
+    tu_must(ctm_open(&h, path, &o), "open");
+    tu_must(ctm_init(h, "Signing Policy Pharmacy", NULL, "admin", "Ada Admin", PW), "init");
+    tu_must(ctm_audit_vkey(&vkey, h), "vkey");
+    tu_must(ctm_user_add(h, "pia", "pharmacist", 1, "Pia Pharm", PW), "user add");
+    tu_must(ctm_user_add(h, "ted", "technician", 0, "Ted Tech", PW), "user add");
+    tu_must(ctm_user_set_role(h, "ted", "monitor", 0, "moved to monitoring"), "user role");
+    tu_must(ctm_user_disable(h, "ted", "on leave"), "user disable");
+    tu_must(ctm_user_enable(h, "ted", "back"), "user enable");
+    tu_must(ctm_user_passwd(h, "ted", "reset-by-admin"), "user reset");
+    tu_must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
+    tu_must(ctm_trial_add(h, OPEN, "An open trial", "Sponsor", 0, "ACTIVE:1"), "open trial");
+    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, 0, NULL), "kit type");
+    tu_must(ctm_kittype_add(h, OPEN, "BOX", "Drug Y", 100, 15, 25, 0, NULL), "open kit type");
+    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
+    tu_must(ctm_location_add(h, "SHELF1", "room", 15, 25), "location");
+    tu_must(ctm_login(h, "ted", "reset-by-admin"), "login after reset");
+    tu_must(ctm_user_passwd(h, NULL, OWN_PW), "own password");
+    tu_must(ctm_login(h, "pia", PW), "login pharmacist");
     const char *manifest = "kit_number,kit_type,lot,expiry\nK001,KT,LOT1,2030-01-31\n";
-    must(ctm_receive(h, TRIAL, "SH1", manifest, strlen(manifest), "FRIDGE1", NULL), "receive");
-    must(ctm_receive_confirm(h, "SH1", 1), "confirm");
-    must(ctm_bulk_receive(h, OPEN, "B1", "BOX", "BLOT1", "2030-01-31", 500, "SHELF1", NULL),
+    tu_must(ctm_receive(h, TRIAL, "SH1", manifest, strlen(manifest), "FRIDGE1", NULL), "receive");
+    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
+    tu_must(ctm_bulk_receive(h, OPEN, "B1", "BOX", "BLOT1", "2030-01-31", 500, "SHELF1", NULL),
          "bulk receipt");
-    must(ctm_expiry_extend(h, TRIAL, "LOT1", NULL, 0, "2030-06-30", "Sponsor letter 1"), "extend");
-    must(ctm_audit_note(h, "count checked", "reviewed"), "signed note");
+    tu_must(ctm_expiry_extend(h, TRIAL, "LOT1", NULL, 0, "2030-06-30", "Sponsor letter 1"), "extend");
+    tu_must(ctm_audit_note(h, "count checked", "reviewed"), "signed note");
     ctm_close(h);
 }
 

@@ -20,14 +20,6 @@ static char *dir;
 static char db_path[4096];
 static ctm_db *db;
 
-static void must(int rc, const char *what)
-{
-    if (rc != CTM_OK) {
-        fprintf(stderr, "test_stock_rules: %s failed (%d): %s\n", what, rc, ctm_errmsg());
-        exit(EXIT_FAILURE);
-    }
-}
-
 /* An open trial with one kit type whose do-not-dispense window is DND_DAYS, and a fridge. */
 static void build_template(void)
 {
@@ -38,11 +30,11 @@ static void build_template(void)
     char path[4200];
     snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
     ctm_db *h = NULL;
-    must(ctm_open(&h, path, NULL), "open");
-    must(ctm_login(h, "pia", PW), "login");
-    must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
-    must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, DND_DAYS, NULL), "kit type");
-    must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
+    tu_must(ctm_open(&h, path, NULL), "open");
+    tu_must(ctm_login(h, "pia", PW), "login");
+    tu_must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
+    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, DND_DAYS, NULL), "kit type");
+    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
     ctm_close(h);
 }
 
