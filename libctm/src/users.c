@@ -503,7 +503,7 @@ static int refresh_user(ctm_db *db, const char *action, int own_password)
                                    "administrator set with a password of their own",
                       action, db->user);
     } else if (sqlite3_column_int(st, 4) == 0 && !session_key_current(db, st)) {
-        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password reset); "
+        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password changed); "
                                  "log in again", action, db->user);
     } else if (strcmp((const char *)sqlite3_column_text(st, 1), db->user_role) != 0) {
         char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
