@@ -30,6 +30,13 @@ def test_empty_ctm_password_is_a_usage_error(site):
     assert len(site.log()) == size and failed_logins(site, PHARM) == 0
 
 
+def test_empty_ctm_new_password_is_a_usage_error(site):
+    size = len(site.log())
+    proc = site.fails("user", "add", "dora", "--role", "technician", new_password="", code=2)
+    assert "$CTM_NEW_PASSWORD is set but empty" in proc.stderr
+    assert len(site.log()) == size and "dora" not in site.users()
+
+
 def test_empty_password_typed_is_not_a_failed_login(site):
     size = len(site.log())
     status, _, shown = base.run_on_terminal(site, ["user", "list"], [""])
