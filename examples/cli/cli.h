@@ -92,7 +92,6 @@ int cli_fail_ctm(int rc);
 struct cli_secret {
     char text[CLI_SECRET_MAX + 1];
 };
-int cli_secret_get(struct cli_secret *sec, const char *env, const char *who);
 int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
                    const char *who);
 void cli_secret_wipe(struct cli_secret *sec);

@@ -147,17 +147,6 @@ static int secret_get(struct cli_secret *sec, const char *env, const char *promp
 }
 
 /*
- * The password of `who`: $env if set, otherwise asked once on the terminal.
- * Returns CLI_OK, or an exit status after printing the reason.
- */
-int cli_secret_get(struct cli_secret *sec, const char *env, const char *who)
-{
-    char prompt[256];
-    snprintf(prompt, sizeof prompt, "Password for %s: ", who);
-    return secret_get(sec, env, prompt);
-}
-
-/*
  * A new password for `who`: $env, else $fallback_env (may be NULL), else asked twice on the
  * terminal; both answers must match.
  */
