@@ -92,10 +92,11 @@ int cli_fail_ctm(int rc);
 struct cli_secret {
     char text[CLI_SECRET_MAX + 1];
 };
-int cli_secret_get(struct cli_secret *sec, const char *env, const char *who);
 int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
                    const char *who);
 void cli_secret_wipe(struct cli_secret *sec);
+/* Log the acting user in for the command, naming what its e-signature means in the prompt. */
+int cli_login(struct cli_session *s, const struct cli_args *a);
 
 /* output.c: printing a ctm_query as a table, JSON or CSV. */
 enum cli_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };

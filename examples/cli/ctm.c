@@ -130,8 +130,9 @@ static const struct cli_command commands[] = {
       user_role_opts, "NAME", 1, 1, 0, ACCESS_LOGIN, cmd_user_role },
     { "user passwd", "[NAME]", "Change your password, or reset another user's (administrators)",
       "The new password comes from $CTM_NEW_PASSWORD or is asked twice on the terminal.\n"
-      "Changing your own password keeps your e-signature key; an administrator resetting\n"
-      "another user's password gives that user a new key.",
+      "Changing your own password gives you a new e-signature key (\"password changed\").  An\n"
+      "administrator resetting another user's password leaves that user no usable key: they\n"
+      "can do nothing but choose their own password, with 'ctm user passwd'.",
       no_opts, "NAME", 0, 1, 0, ACCESS_LOGIN, cmd_user_passwd },
     { "trial add", "CODE --title TEXT --sponsor TEXT [--blinded] --arms ARM:RATIO,...",
       "Add a trial (administrators and pharmacists)",
@@ -436,19 +437,6 @@ static int cmd_help(struct cli_session *s, const struct cli_args *a)
 
 /* ---- the steps every command shares ---- */
 
-static int login(struct cli_session *s, const struct cli_command *cmd)
-{
-    struct cli_secret pw;
-    if (!s->user || !s->user[0])
-        return cli_usage(cmd, "no user: give --user NAME or set CTM_USER");
-    int rc = cli_secret_get(&pw, "CTM_PASSWORD", s->user);
-    if (rc != CLI_OK)
-        return rc;
-    rc = ctm_login(s->db, s->user, pw.text);
-    cli_secret_wipe(&pw);
-    return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
-}
-
 static int open_database(struct cli_session *s, const struct cli_command *cmd)
 {
     ctm_open_options opts = CTM_OPEN_OPTIONS_INIT;
@@ -469,7 +457,7 @@ static int run_command(struct cli_session *s, const struct cli_args *a)
     if (cmd->access != ACCESS_NONE)
         rc = open_database(s, cmd);
     if (rc == CLI_OK && cmd->access == ACCESS_LOGIN)
-        rc = login(s, cmd);
+        rc = cli_login(s, a);
     if (rc == CLI_OK)
         rc = cmd->run(s, a);
     ctm_close(s->db);

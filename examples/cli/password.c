@@ -1,5 +1,6 @@
 /*
- * password.c - passwords from the environment or from a no-echo prompt on the terminal.
+ * password.c - passwords from the environment or from a no-echo prompt on the terminal, and the
+ * login every command that changes or lists records starts with.
  *
  * Passwords are never printed.  They are read byte by byte with read(2) so that no copy stays in
  * a stdio buffer, and every buffer that held one is wiped before it is released.
@@ -103,12 +104,24 @@ static int from_env(struct cli_secret *sec, const char *env)
     if (!value)
         return 0;
     size_t len = strlen(value);
+    if (len == 0) {
+        /* a mistake in the script, not a password to try (and count as a failed login) */
+        fprintf(stderr, "ctm: $%s is set but empty: give the password in it, or unset it to be "
+                        "asked on the terminal\n", env);
+        return -2;
+    }
     if (len > CLI_SECRET_MAX) {
         cli_fail("$%s: longer than %d bytes", env, CLI_SECRET_MAX);
         return -1;
     }
     memcpy(sec->text, value, len + 1);
     return 1;
+}
+
+/* What from_env() found, as an exit status: CLI_OK, or why there is no password. */
+static int env_status(int got)
+{
+    return got > 0 ? CLI_OK : got == -2 ? CLI_USAGE : CLI_FAIL;
 }
 
 static int need_terminal(const char *env)
@@ -118,19 +131,14 @@ static int need_terminal(const char *env)
     return cli_fail("no password: set $%s or run ctm on a terminal to be asked", env);
 }
 
-/*
- * The password of `who`: $env if set, otherwise asked once on the terminal.
- * Returns CLI_OK, or an exit status after printing the reason.
- */
-int cli_secret_get(struct cli_secret *sec, const char *env, const char *who)
+/* The password from $env, else asked once on the terminal with this prompt. */
+static int secret_get(struct cli_secret *sec, const char *env, const char *prompt)
 {
-    char prompt[256];
     int got = from_env(sec, env);
     if (got != 0)
-        return got > 0 ? CLI_OK : CLI_FAIL;
+        return env_status(got);
     if (need_terminal(env))
         return CLI_FAIL;
-    snprintf(prompt, sizeof prompt, "Password for %s: ", who);
     if (prompt_no_echo(sec->text, sizeof sec->text, prompt) != 0) {
         cli_secret_wipe(sec);
         return cli_fail("no password read from the terminal");
@@ -151,7 +159,7 @@ int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback
     if (got == 0)
         got = from_env(sec, fallback_env);
     if (got != 0)
-        return got > 0 ? CLI_OK : CLI_FAIL;
+        return env_status(got);
     if (need_terminal(env))
         return CLI_FAIL;
     snprintf(prompt, sizeof prompt, "New password for %s: ", who);
@@ -166,4 +174,72 @@ int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback
     if (rc != 0)
         return cli_fail("no password read from the terminal");
     return cli_fail("the two passwords do not match; nothing was changed");
+}
+
+/* ---- logging in ---- */
+
+/*
+ * The meaning of the e-signature the command makes, or NULL when it signs nothing.  The password
+ * typed at the login unseals the key that signs, so its prompt says what is being signed: the
+ * typing is then knowingly a signature.  A command that signs needs its line here.
+ */
+static const char *signing_meaning(const struct cli_args *a, const char *me)
+{
+    static const struct {
+        const char *command, *meaning;
+    } signs[] = {
+        {"user add", "authorized account change"},   {"user disable", "authorized account change"},
+        {"user enable", "authorized account change"}, {"user role", "authorized account change"},
+        {"receive confirm", "receipt confirmed"},     {"receive bulk", "receipt confirmed"},
+        {"expiry extend", "expiry extended"},
+    };
+    const char *name = a->cmd->name;
+    if (strcmp(name, "user passwd") == 0)
+        return a->npos > 0 && strcmp(a->pos[0], me) != 0 ? "authorized account change"
+                                                          : "password changed";
+    if (strcmp(name, "audit note") == 0)
+        return cli_arg(a, "sign");
+    for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++)
+        if (strcmp(name, signs[i].command) == 0)
+            return signs[i].meaning;
+    return NULL;
+}
+
+/* The command is the user's own password change: all an account with a reset password may do. */
+static int is_own_passwd(const struct cli_args *a, const char *me)
+{
+    return strcmp(a->cmd->name, "user passwd") == 0 && (a->npos == 0 || strcmp(a->pos[0], me) == 0);
+}
+
+/*
+ * Log the acting user in on s->db for the command a: the password from $CTM_PASSWORD, else
+ * asked on the terminal ("Signing: receipt confirmed. Password for bob: " when the command
+ * signs).  Returns CLI_OK, or an exit status after printing the reason.
+ */
+int cli_login(struct cli_session *s, const struct cli_args *a)
+{
+    struct cli_secret pw;
+    char prompt[300];
+    if (!s->user || !s->user[0])
+        return cli_usage(a->cmd, "no user: give --user NAME or set CTM_USER");
+    const char *meaning = signing_meaning(a, s->user);
+    if (meaning != NULL)
+        snprintf(prompt, sizeof prompt, "Signing: %s. Password for %s: ", meaning, s->user);
+    else
+        snprintf(prompt, sizeof prompt, "Password for %s: ", s->user);
+    if (meaning != NULL && !getenv("CTM_PASSWORD") && !isatty(STDIN_FILENO))
+        return cli_fail("no password to sign \"%s\": set $CTM_PASSWORD or run ctm on a terminal "
+                        "to be asked", meaning);
+    int rc = secret_get(&pw, "CTM_PASSWORD", prompt);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_login(s->db, s->user, pw.text);
+    cli_secret_wipe(&pw);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    if (ctm_must_change_password(s->db) && !is_own_passwd(a, s->user))
+        return cli_fail("an administrator reset the password of %s: choose your own first with "
+                        "'ctm --user %s user passwd'; nothing else is allowed until then",
+                        s->user, s->user);
+    return CLI_OK;
 }

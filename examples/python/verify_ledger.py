@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
 SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 and 2)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
-                  "shipment.confirm", "shipment.receive_bulk", "expiry.extend"}
+                  "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
@@ -122,9 +122,18 @@ MIGRATION_2 = [
      "  recorded_us INTEGER NOT NULL,  recorded_by TEXT NOT NULL)"),  # 4 spaces: a C line break
 ]
 
-MIGRATION_3 = []  # §11: salted entries (entry version 2); no change to the schema
+def _altered(rows, table, added):
+    """The rows with ALTER TABLE ... ADD COLUMN applied: SQLite appends ", <column>" to the
+    table's CREATE statement, just before its closing parenthesis."""
+    return [(kind, name, tbl, sql[:-1] + ", " + added + ")" if kind == "table" and name == table
+             else sql) for kind, name, tbl, sql in rows]
 
-SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: MIGRATION_1 + MIGRATION_2 + MIGRATION_3}
+
+# Migration 3 (§11: salted entries, entry version 2) changes the rows of earlier versions in place.
+MIGRATION_3_ACCOUNTS = "must_change INTEGER NOT NULL DEFAULT 0  CHECK (must_change IN (0, 1))"
+
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2,
+           3: _altered(MIGRATION_1 + MIGRATION_2, "users", MIGRATION_3_ACCOUNTS)}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

@@ -173,11 +173,17 @@ CTM_API CTM_WARN_UNUSED int ctm_init(ctm_db *db, const char *site_name, const ch
  * Unseals the user's signing key into protected memory until ctm_logout() or ctm_close().
  * A wrong password or unknown user is recorded in the ledger ("auth.failed"); the fifth
  * consecutive failure also disables the account (that entry carries the parameter "locked").
- * A successful login after failures resets the count ("auth.reset").  Refused while a batch is
- * open on the handle (CTM_EMISUSE).  A failed login leaves nobody logged in.
- * Errors: CTM_EAUTH (unknown user or wrong password), CTM_EDISABLED (right password, disabled
- * account), CTM_EINVAL, CTM_EMISUSE, CTM_EINTEGRITY (the sealed key does not open: the credentials
- * were altered).
+ * A successful login after failures resets the count ("auth.reset").  A disabled (or locked)
+ * account answers CTM_EDISABLED whatever the password, right or wrong, records nothing and takes
+ * as long as any other attempt.  An empty password is a mistake of the caller (CTM_EINVAL), not
+ * a failed login: nothing is recorded.  Refused while a batch is open on the handle
+ * (CTM_EMISUSE).  A failed login leaves nobody logged in.
+ * After an administrator reset the password (ctm_user_passwd()), the login succeeds without a
+ * signing key, and the session may do nothing but choose a new password with
+ * ctm_user_passwd(db, NULL, ...); see ctm_must_change_password().
+ * Errors: CTM_EAUTH (unknown user or wrong password), CTM_EDISABLED (disabled account, whatever
+ * the password), CTM_EINVAL (bad user name; password NULL, empty or longer than 1024 bytes),
+ * CTM_EMISUSE, CTM_EINTEGRITY (the sealed key does not open: the credentials were altered).
  */
 CTM_API CTM_WARN_UNUSED int ctm_login(ctm_db *db, const char *user, const char *password);
 
@@ -189,6 +195,15 @@ CTM_API void ctm_logout(ctm_db *db);
  * ctm_login()/ctm_logout()/ctm_close() on the handle.
  */
 CTM_API const char *ctm_current_user(const ctm_db *db);
+
+/**
+ * 1 when the logged-in user's password was reset by an administrator and the session may do
+ * nothing but choose the user's own password (ctm_user_passwd(db, NULL, new_password)); every
+ * other call, e-signatures included, fails with CTM_EDENIED until then.  0 otherwise, also with
+ * nobody logged in or a NULL handle.  As of the login or the last call that re-checked the
+ * account.
+ */
+CTM_API int ctm_must_change_password(const ctm_db *db);
 
 /**
  * Add a user (admins only).  unblinded: non-zero lets the user see treatment arms.  printed_name:
@@ -222,10 +237,24 @@ CTM_API CTM_WARN_UNUSED int ctm_user_set_role(ctm_db *db, const char *user, cons
                                               int unblinded, const char *reason);
 
 /**
- * Change a password.  For oneself (user NULL or the logged-in user), the signing key is re-sealed
- * with the new password and stays the same.  An admin resetting another user's password gives that
- * user a new signing key (earlier signatures stay verifiable: the ledger keeps the old key).
- * Audited "user.passwd".  Errors: CTM_EINVAL, CTM_EDENIED, CTM_ENOTFOUND, CTM_EMISUSE.
+ * Change a password.
+ *
+ * For oneself (user NULL or the logged-in user): the new password must differ from the current
+ * one, and the user gets a new signing key, sealed with it; the entry ("user.passwd", parameter
+ * new_signing_key "yes") is e-signed with the new key, meaning "password changed".  Earlier
+ * signatures stay verifiable: the ledger keeps the old key.  Other sessions of the user must log
+ * in again.
+ *
+ * For another user (admins only): a reset.  The user's password becomes new_password, their
+ * sealed key is destroyed (the administrator knows the password, so no key may be sealed with
+ * it), and the account may do nothing but choose its own password, which gives it a new key.
+ * Audited "user.reset", e-signed by the admin ("authorized account change").  Sessions the user
+ * opened before the reset fail with CTM_EAUTH.
+ *
+ * Errors: CTM_EINVAL (user name; new password not 8-1024 bytes, or one's own unchanged),
+ * CTM_EDENIED (another user's password without the admin role, or an admin whose own password
+ * was reset), CTM_ENOTFOUND, CTM_EDISABLED, CTM_EAUTH (the session's key or password is no longer
+ * current), CTM_EMISUSE (no login).
  */
 CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const char *new_password);
 
@@ -261,7 +290,8 @@ CTM_API void ctm_query_free(ctm_query *q);
 
 /**
  * Users: user, printed_name, role, unblinded (0/1), disabled (0/1), failed_logins, created (ISO
- * time), public_key (hex).  Any logged-in user may list users.
+ * time), public_key (hex), must_change (0/1: the password was reset and the user has not chosen
+ * their own yet).  Any logged-in user may list users.
  */
 CTM_API CTM_WARN_UNUSED int ctm_user_list(ctm_query **out, ctm_db *db);
 

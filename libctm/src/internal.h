@@ -70,6 +70,7 @@ struct ctm_db {
     char *user_role;
     int user_unblinded;
     unsigned char *user_sk;      /* sodium_malloc'd 64-byte e-signature key while logged in */
+    int user_must_change;        /* the password was reset: no key, only its own change allowed */
     /* transactions */
     int batch;                   /* inside ctm_batch_begin */
     int batch_entries;

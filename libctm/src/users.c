@@ -12,6 +12,12 @@
 #define PW_MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
 #define SEALED_BYTES (crypto_sign_SEEDBYTES + crypto_secretbox_MACBYTES)
 #define MEANING_ACCOUNT "authorized account change"
+#define MEANING_OWN_PASSWORD "password changed"
+
+/* The Argon2id hash of a random password nobody kept, with the limits every stored hash has: a
+ * login as an unknown user checks against it, so that it costs what any other login costs. */
+static const char nobody_hash[crypto_pwhash_STRBYTES] =
+    "$argon2id$v=19$m=65536,t=2,p=1$OiqgZ4uxXe6qosKVChXWKQ$b7Nw2PHnEHjgfZKIeQSF3M3GBlmaXqBCnXqvvbGdbGg";
 
 typedef struct user_row {
     int64_t id;
@@ -19,6 +25,7 @@ typedef struct user_row {
     int unblinded;
     int disabled;
     int failed_logins;
+    int must_change;   /* reset by an administrator: no sealed key until the user's own password */
     uint8_t public_key[32];
     char *printed_name;
     char password_hash[crypto_pwhash_STRBYTES];
@@ -52,7 +59,8 @@ static int load_user(ctm_db *db, const char *name, user_row *u)
         db->sql,
         "SELECT u.id, u.role, u.unblinded, u.disabled, u.failed_logins, u.public_key,"
         " u.printed_name, c.password_hash, c.key_salt, c.key_nonce, c.sealed_key, c.opslimit,"
-        " c.memlimit FROM users u JOIN credentials c ON c.user_id = u.id WHERE u.username = ?1",
+        " c.memlimit, u.must_change FROM users u JOIN credentials c ON c.user_id = u.id"
+        " WHERE u.username = ?1",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return ctm__sqlerr(db->sql, rc, "reading users");
@@ -70,11 +78,13 @@ static int load_user(ctm_db *db, const char *name, user_row *u)
                  (const char *)sqlite3_column_text(st, 7));
         u->opslimit = (unsigned long long)sqlite3_column_int64(st, 11);
         u->memlimit = (size_t)sqlite3_column_int64(st, 12);
+        u->must_change = sqlite3_column_int(st, 13);
         if (u->printed_name == NULL)
             out = ctm__err(CTM_ENOMEM, "out of memory");
-        else if (copy_blob(st, 5, u->public_key, 32) || copy_blob(st, 8, u->salt, sizeof u->salt) ||
-                 copy_blob(st, 9, u->nonce, sizeof u->nonce) ||
-                 copy_blob(st, 10, u->sealed, sizeof u->sealed))
+        else if (copy_blob(st, 5, u->public_key, 32) ||
+                 (!u->must_change && (copy_blob(st, 8, u->salt, sizeof u->salt) ||
+                                      copy_blob(st, 9, u->nonce, sizeof u->nonce) ||
+                                      copy_blob(st, 10, u->sealed, sizeof u->sealed))))
             out = ctm__err(CTM_EINTEGRITY, "user '%s': damaged credentials", name);
     } else if (rc == SQLITE_DONE) {
         out = ctm__err(CTM_ENOTFOUND, "user '%s' does not exist", name);
@@ -224,9 +234,10 @@ done:
 }
 
 static void set_session(ctm_db *db, int64_t id, const char *user, const char *printed,
-                        const char *role, int unblinded, unsigned char *sk)
+                        const char *role, int unblinded, unsigned char *sk, int must_change)
 {
     ctm_logout(db);
+    db->user_must_change = must_change;
     db->user_id = id;
     db->user = ctm__strdup(user);
     db->user_printed = ctm__strdup(printed);
@@ -247,12 +258,18 @@ void ctm_logout(ctm_db *db)
     db->user = db->user_printed = db->user_role = NULL;
     db->user_id = 0;
     db->user_unblinded = 0;
+    db->user_must_change = 0;
     db->user_checked = 0;
 }
 
 const char *ctm_current_user(const ctm_db *db)
 {
     return db != NULL ? db->user : NULL;
+}
+
+int ctm_must_change_password(const ctm_db *db)
+{
+    return db != NULL && db->user != NULL && db->user_must_change;
 }
 
 static int check_origin(const char *origin)
@@ -359,7 +376,7 @@ static int init_action(ctm_db *db, const char *site, const char *origin, const u
         return rc;
     }
     /* credentials.user_id is its rowid, so the last insert id is the new user's id */
-    set_session(db, sqlite3_last_insert_rowid(db->sql), admin, printed, "admin", 1, sk);
+    set_session(db, sqlite3_last_insert_rowid(db->sql), admin, printed, "admin", 1, sk, 0);
     rc = ctm__action_commit(&a);
     if (rc != CTM_OK)
         ctm_logout(db);
@@ -446,8 +463,8 @@ static unsigned role_bit(const char *role)
     return 0;
 }
 
-/* A password reset by an administrator replaces the user's key: a session that unsealed the old
- * one must not sign with it any more. */
+/* Every password change of the user's own gives a new key: a session that unsealed the old one
+ * must not sign with it any more. */
 static int session_key_current(ctm_db *db, sqlite3_stmt *st)
 {
     uint8_t pub[32];
@@ -457,10 +474,11 @@ static int session_key_current(ctm_db *db, sqlite3_stmt *st)
     return sodium_memcmp(pub, sqlite3_column_blob(st, 3), 32) == 0;
 }
 
-/* Re-read the account: another administrator may have disabled it or changed its role.  Inside
- * a batch this handle holds the write lock, so nobody else can have changed it since the first
- * check. */
-static int refresh_user(ctm_db *db, const char *action)
+/* Re-read the account: another administrator may have disabled it, reset its password or changed
+ * its role.  Inside a batch this handle holds the write lock, so nobody else can have changed it
+ * since the first check.  own_password: the action is the user's own password change, the one
+ * thing an account with a reset password may do. */
+static int refresh_user(ctm_db *db, const char *action, int own_password)
 {
     if (db->batch && db->user_checked)
         return CTM_OK;
@@ -476,8 +494,16 @@ static int refresh_user(ctm_db *db, const char *action)
                                 : ctm__sqlerr(db->sql, src, action);
     } else if (sqlite3_column_int(st, 0) != 0) {
         rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
-    } else if (!session_key_current(db, st)) {
-        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password reset); "
+    } else if (sqlite3_column_int(st, 4) != 0 && !db->user_must_change) {
+        /* A session opened with the old password may be the very reason for the reset. */
+        rc = ctm__err(CTM_EAUTH, "%s: the password of user '%s' was reset by an administrator; "
+                                 "log in again", action, db->user);
+    } else if (sqlite3_column_int(st, 4) != 0 && !own_password) {
+        rc = ctm__err(CTM_EDENIED, "%s: user '%s' must first replace the password an "
+                                   "administrator set with a password of their own",
+                      action, db->user);
+    } else if (sqlite3_column_int(st, 4) == 0 && !session_key_current(db, st)) {
+        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password changed); "
                                  "log in again", action, db->user);
     } else if (strcmp((const char *)sqlite3_column_text(st, 1), db->user_role) != 0) {
         char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
@@ -502,7 +528,7 @@ int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action)
         return ctm__err(CTM_EMISUSE, "%s: no database handle", action);
     if (db->user == NULL)
         return ctm__err(CTM_EMISUSE, "%s: nobody is logged in", action);
-    int rc = refresh_user(db, action);
+    int rc = refresh_user(db, action, 0);
     if (rc == CTM_OK && role_mask != 0 && (role_bit(db->user_role) & role_mask) == 0)
         rc = ctm__err(CTM_EDENIED, "%s: not allowed for the role '%s' of user '%s'", action,
                       db->user_role, db->user);
@@ -576,30 +602,37 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     int rc = ctm__check_name("user", user);
     if (rc != CTM_OK)
         return rc;
-    if (password == NULL || strlen(password) > CTM_MAX_PASSWORD)
-        return ctm__err(CTM_EINVAL, "password: missing or longer than %d bytes", CTM_MAX_PASSWORD);
+    /* An empty password is a mistake of the caller (an empty CTM_PASSWORD), not a guess. */
+    if (password == NULL || password[0] == '\0')
+        return ctm__err(CTM_EINVAL, "password: empty");
+    if (strlen(password) > CTM_MAX_PASSWORD)
+        return ctm__err(CTM_EINVAL, "password: longer than %d bytes", CTM_MAX_PASSWORD);
     user_row u;
     rc = load_user(db, user, &u);
-    if (rc == CTM_ENOTFOUND) {
-        record_failure(db, user, NULL);
-        return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
-    }
-    if (rc != CTM_OK)
+    if (rc != CTM_OK && rc != CTM_ENOTFOUND)
         return rc;
-    /* The password first: only its holder learns that the account is disabled. */
-    if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) != 0) {
-        record_failure(db, user, &u);
-        user_row_free(&u);
-        return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
-    }
-    if (u.disabled) {
+    int known = rc == CTM_OK;
+    /* Every attempt costs one Argon2id check, whatever the account: the time of the answer tells
+     * neither whether the user exists nor, for a disabled account, whether the password was
+     * right.  A disabled account then answers "disabled" whatever the password was, and the
+     * attempt is not counted: it is no oracle, and no one can guess on against it. */
+    int right = crypto_pwhash_str_verify(known ? u.password_hash : nobody_hash, password,
+                                         strlen(password)) == 0;
+    if (known && u.disabled) {
         user_row_free(&u);
         return ctm__err(CTM_EDISABLED, "login: user '%s' is disabled", user);
     }
+    if (!known || !right) {
+        record_failure(db, user, known ? &u : NULL);
+        if (known)
+            user_row_free(&u);
+        return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
+    }
+    /* After a reset there is no key to unseal: the session may only change the password. */
     unsigned char *sk = NULL;
-    rc = unseal_key(&u, password, &sk);
+    rc = u.must_change ? CTM_OK : unseal_key(&u, password, &sk);
     if (rc == CTM_OK) {
-        set_session(db, u.id, user, u.printed_name, u.role, u.unblinded, sk);
+        set_session(db, u.id, user, u.printed_name, u.role, u.unblinded, sk, u.must_change);
         if (u.failed_logins > 0 && !db->readonly)
             rc = reset_failures(db);
         if (rc != CTM_OK)
@@ -762,46 +795,81 @@ int ctm_user_set_role(ctm_db *db, const char *user, const char *role, int unblin
     return rc;
 }
 
-/* A password reset by an administrator gives the user a new key: the old one stays sealed with a
- * password nobody else knows. */
-static int passwd_action(ctm_db *db, const user_row *u, const char *user, int self,
-                         const char *password)
+/* The user's own password change.  It always gives a new key: whoever learnt the old password
+ * (an administrator who reset it, or whoever made the change necessary) may also have unsealed
+ * the old key from a copy of the database.  The entry is signed with the new key, which the
+ * ledger gives the user from this entry on. */
+static int own_passwd(ctm_db *db, const user_row *u, const char *password)
 {
-    ctm__action a;
-    int rc = ctm__action_begin(&a, db, "user.passwd", self ? "" : "password reset by administrator");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__action_param(&a, "user", user);
-    ctm__action_param(&a, "new_signing_key", self ? "no" : "yes");
-    if (!self)
-        a.esig_meaning = MEANING_ACCOUNT;
     unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
-    if (seed == NULL) {
-        ctm__action_rollback(&a);
+    unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    if (seed == NULL || sk == NULL) {
+        sodium_free(seed);
+        sodium_free(sk);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
-    if (self) {
-        crypto_sign_ed25519_sk_to_seed(seed, db->user_sk);
-    } else {
-        uint8_t pub[32];
-        unsigned char sk[crypto_sign_SECRETKEYBYTES];
-        randombytes_buf(seed, crypto_sign_SEEDBYTES);
-        crypto_sign_seed_keypair(pub, sk, seed);
-        sodium_memzero(sk, sizeof sk);
+    uint8_t pub[32];
+    randombytes_buf(seed, crypto_sign_SEEDBYTES);
+    crypto_sign_seed_keypair(pub, sk, seed);
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "user.passwd", "");
+    if (rc == CTM_OK) {
+        ctm__action_param(&a, "user", db->user);
+        ctm__action_param(&a, "new_signing_key", "yes");
+        a.esig_meaning = MEANING_OWN_PASSWORD;
         sqlite3_stmt *st = NULL;
-        int src = sqlite3_prepare_v2(db->sql, "UPDATE users SET public_key = ?2 WHERE id = ?1", -1,
-                                     &st, NULL);
-        if (src == SQLITE_OK) {
+        rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2, must_change = 0 WHERE id = ?1");
+        if (rc == CTM_OK) {
             sqlite3_bind_int64(st, 1, u->id);
             sqlite3_bind_blob(st, 2, pub, 32, SQLITE_TRANSIENT);
             rc = ctm__step_done(db, st, "user passwd");
+        }
+        if (rc == CTM_OK)
+            rc = store_credentials(db, u->id, password, seed, 1);
+        unsigned char *old = db->user_sk;
+        db->user_sk = sk;
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+        if (rc == CTM_OK) {
+            sk = old;
+            db->user_must_change = 0;
         } else {
-            rc = ctm__sqlerr(db->sql, src, "user passwd");
+            db->user_sk = old;
         }
     }
-    if (rc == CTM_OK)
-        rc = store_credentials(db, u->id, password, seed, 1);
     sodium_free(seed);
+    sodium_free(sk);
+    return rc;
+}
+
+/* An administrator's reset: the account keeps no usable key (the administrator knows the new
+ * password) and may do nothing but choose its own password, which gives it a new key. */
+static int reset_passwd(ctm_db *db, const user_row *u, const char *user, const char *password)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), PW_OPSLIMIT, PW_MEMLIMIT) != 0)
+        return ctm__err(CTM_ENOMEM, "password hashing: out of memory");
+    ctm__action a;
+    int rc = ctm__action_begin(&a, db, "user.reset", "password reset by administrator");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action_param(&a, "user", user);
+    a.esig_meaning = MEANING_ACCOUNT;
+    sqlite3_stmt *st = NULL;
+    rc = ctm__prepare(db, &st, "UPDATE users SET must_change = 1 WHERE id = ?1");
+    if (rc == CTM_OK) {
+        sqlite3_bind_int64(st, 1, u->id);
+        rc = ctm__step_done(db, st, "user passwd");
+    }
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "UPDATE credentials SET password_hash = ?2, key_salt = x'',"
+                          " key_nonce = x'', sealed_key = x'' WHERE user_id = ?1");
+    if (rc == CTM_OK) {
+        sqlite3_bind_int64(st, 1, u->id);
+        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+        rc = ctm__step_done(db, st, "user passwd");
+    }
+    sodium_memzero(hash, sizeof hash);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -811,21 +879,26 @@ static int passwd_action(ctm_db *db, const user_row *u, const char *user, int se
 int ctm_user_passwd(ctm_db *db, const char *user, const char *new_password)
 {
     ctm__clear_error();
-    int rc = ctm__require_user(db, 0, "user passwd");
+    if (db == NULL || db->user == NULL)
+        return ctm__require_user(db, 0, "user passwd");
+    int self = user == NULL || strcmp(user, db->user) == 0;
+    /* one's own password: the one action open to an account whose password was reset */
+    int rc = self ? refresh_user(db, "user passwd", 1)
+                  : ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user passwd");
     if (rc != CTM_OK)
         return rc;
-    if (user == NULL)
+    if (self)
         user = db->user;
-    int self = strcmp(user, db->user) == 0;
-    if (!self && (rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user passwd")) != CTM_OK)
-        return rc;
     if ((rc = ctm__check_name("user name", user)) != CTM_OK ||
         (rc = ctm__check_password("new password", new_password)) != CTM_OK)
         return rc;
     user_row u;
     if ((rc = load_user(db, user, &u)) != CTM_OK)
         return rc;
-    rc = passwd_action(db, &u, user, self, new_password);
+    if (self && crypto_pwhash_str_verify(u.password_hash, new_password, strlen(new_password)) == 0)
+        rc = ctm__err(CTM_EINVAL, "new password: the same as the current one; choose another");
+    if (rc == CTM_OK)
+        rc = self ? own_passwd(db, &u, new_password) : reset_passwd(db, &u, user, new_password);
     user_row_free(&u);
     return rc;
 }
@@ -844,7 +917,7 @@ int ctm_user_list(ctm_query **out, ctm_db *db)
         db->sql,
         "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
         " strftime('%Y-%m-%dT%H:%M:%SZ', created_us / 1000000, 'unixepoch') AS created,"
-        " lower(hex(public_key)) AS public_key FROM users ORDER BY username",
+        " lower(hex(public_key)) AS public_key, must_change FROM users ORDER BY username",
         -1, &st, NULL);
     if (src != SQLITE_OK)
         return ctm__sqlerr(db->sql, src, "user list");

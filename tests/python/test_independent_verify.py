@@ -313,8 +313,8 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3]
     assert documented[3] == live
     assert script.SCHEMAS[3] == live
-    assert documented[2] == script.SCHEMAS[2] == live[:len(documented[2])]
-    assert documented[1] == script.SCHEMAS[1] == live[:len(documented[1])]
+    assert documented[2] == script.SCHEMAS[2]
+    assert documented[1] == script.SCHEMAS[1] == documented[2][:len(documented[1])]
     assert [r[1] for r in documented[1]][-1] == "checkpoints"  # version 1 ends with its view
     assert script.audited(script.SCHEMAS[3]) == [
         "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
@@ -326,13 +326,16 @@ def test_accepts_a_database_of_schema_version_1(site):
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
     drops = ["DROP TABLE %s" % t for t in ("discrepancies", "bulk_stock", "kit_moves", "kits", "shipments",
                                            "lots", "locations", "kit_types", "arms", "trials")]
+    drops.append("ALTER TABLE users DROP COLUMN must_change")  # migration 3
     path = tampered(site, "v1.db", *drops, "PRAGMA user_version = 1")
     rc, out = independent(path, site["vkey"])
-    assert rc == 0 and out.startswith("OK: %d entries" % site["size"]), out
+    # The schema passes as version 1, but the ledger of a version-3 site records users.must_change
+    # (migration 3), which version 1 lacks: the replay names it.
+    assert rc == 1 and "unknown column must_change" in out, out
     # version 1's schema with version 2's number is missing tables
     path = tampered(site, "v1as2.db", *drops)
     rc, out = independent(path, site["vkey"])
-    assert rc == 1 and "table schema, key " in out and "missing or changed" in out, out
+    assert rc == 1 and "table schema, key " in out and " or changed" in out, out
     # version 2's schema with version 1's number has tables version 1 does not know
     path = tampered(site, "v2as1.db", "PRAGMA user_version = 1")
     rc, out = independent(path, site["vkey"])

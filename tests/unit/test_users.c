@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ADMIN "admin"
 #define ADMIN_PW "admin-password"
@@ -240,18 +241,18 @@ START_TEST(test_five_failures_lock_account)
         ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-123"), CTM_EAUTH);
     ck_assert_uint_eq(tu_audit_size(db_a), n + 5);
     ck_assert_int_eq(is_disabled(PHARM), 1);
-    /* Even the right password no longer opens the account; a wrong one learns nothing of the
-     * lock and is recorded like any other failure. */
+    /* Even the right password no longer opens the account.  Right and wrong get the same
+     * answer, so guessing on tells nothing, and nothing more is recorded. */
     ck_assert_int_eq(ctm_login(db_a, PHARM, PHARM_PW), CTM_EDISABLED);
     ck_assert_ptr_null(ctm_current_user(db_a));
-    ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-456"), CTM_EAUTH);
-    ck_assert_uint_eq(tu_audit_size(db_a), n + 6);
-    n += 1;
+    ck_assert_int_eq(ctm_login(db_a, PHARM, "guessing-456"), CTM_EDISABLED);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 5);
+    ck_assert_int_eq(failed_logins(PHARM), 5);
 
     login(db_a, ADMIN, ADMIN_PW);
     assert_user_field(db_a, PHARM, "disabled", "1");
     /* The fifth failure's entry records the lock. */
-    char *action = log_field(db_a, n + 3, "action"), *params = log_field(db_a, n + 3, "params");
+    char *action = log_field(db_a, n + 4, "action"), *params = log_field(db_a, n + 4, "params");
     ck_assert_msg(strcmp(action, "auth.failed") == 0 && strstr(params, "\"locked\"") != NULL,
                   "lockout not in the ledger: %s %s", action, params);
     free(action);
@@ -278,6 +279,87 @@ START_TEST(test_login_bad_arguments)
     ck_assert_int_eq(ctm_login(NULL, PHARM, PHARM_PW), CTM_EMISUSE);
     ck_assert_uint_eq(tu_audit_size(db_a), n);
     ck_assert_int_eq(failed_logins(PHARM), 0);
+}
+END_TEST
+
+/* An empty password (an empty CTM_PASSWORD) is the caller's mistake, not a guess: it is not
+ * counted, not recorded, and the message names the field. */
+START_TEST(test_empty_password_is_a_usage_error)
+{
+    uint64_t n = tu_audit_size(db_a);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(ctm_login(db_a, PHARM, ""), CTM_EINVAL);
+        ck_assert_msg(strncmp(ctm_errmsg(), "password:", 9) == 0, "%s", ctm_errmsg());
+        ck_assert_ptr_null(ctm_current_user(db_a));
+    }
+    ck_assert_int_eq(ctm_login(db_a, "mallory", ""), CTM_EINVAL);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    ck_assert_int_eq(failed_logins(PHARM), 0);
+    ck_assert_int_eq(is_disabled(PHARM), 0);
+    login(db_a, PHARM, PHARM_PW);
+}
+END_TEST
+
+/* A disabled account says so whatever the password: the answer, the ledger and the failure count
+ * are the same for the right password and a wrong one. */
+START_TEST(test_disabled_account_is_no_password_oracle)
+{
+    ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "on leave"), CTM_OK);
+    uint64_t n = tu_audit_size(db_a);
+    ctm_logout(db_a);
+    char right_msg[256];
+    ck_assert_int_eq(ctm_login(db_a, PHARM, PHARM_PW), CTM_EDISABLED);
+    snprintf(right_msg, sizeof right_msg, "%s", ctm_errmsg());
+    for (int i = 0; i < 7; i++) {
+        ck_assert_int_eq(ctm_login(db_a, PHARM, "a-wrong-guess"), CTM_EDISABLED);
+        ck_assert_str_eq(ctm_errmsg(), right_msg);
+    }
+    ck_assert_ptr_null(ctm_current_user(db_a));
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    ck_assert_int_eq(failed_logins(PHARM), 0);
+    login(db_a, ADMIN, ADMIN_PW);
+    ck_assert_int_eq(ctm_user_enable(db_a, PHARM, "back from leave"), CTM_OK);
+    ctm_logout(db_a);
+    login(db_a, PHARM, PHARM_PW);
+}
+END_TEST
+
+static double seconds_of_login(ctm_db *h, const char *user, const char *pw, int want)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(ctm_login(h, user, pw), want);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* Nor does the time of the answer tell: a disabled account, or an unknown user, costs the same
+ * Argon2id check as a wrong password for an enabled one.  (One Argon2id check with libsodium's
+ * interactive limits takes tens of milliseconds; skipping it answers in well under one.) */
+START_TEST(test_login_answers_take_one_password_check)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    ck_assert_int_eq(crypto_pwhash_str(hash, "x-password", 10, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                       crypto_pwhash_MEMLIMIT_INTERACTIVE),
+                     0);
+    double check = 1e9;
+    for (int i = 0; i < 3; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        ck_assert_int_eq(crypto_pwhash_str_verify(hash, "y-password", 10), -1);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        check = t < check ? t : check;
+    }
+    ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "on leave"), CTM_OK);
+    ctm_logout(db_a);
+    double right = seconds_of_login(db_a, PHARM, PHARM_PW, CTM_EDISABLED);
+    double wrong = seconds_of_login(db_a, PHARM, "a-wrong-guess", CTM_EDISABLED);
+    double unknown = seconds_of_login(db_a, "nobody-here", "a-wrong-guess", CTM_EAUTH);
+    ck_assert_msg(right > check / 3 && wrong > check / 3 && unknown > check / 3,
+                  "one password check takes %.4f s; disabled+right %.4f s, disabled+wrong %.4f s,"
+                  " unknown user %.4f s",
+                  check, right, wrong, unknown);
 }
 END_TEST
 
@@ -530,39 +612,51 @@ static char *public_key_of(const char *user)
     return k;
 }
 
-START_TEST(test_passwd_self_keeps_key)
+START_TEST(test_passwd_own_gives_new_key)
 {
     char *before = public_key_of(PHARM);
+    db_b = open_db();
+    login(db_b, PHARM, PHARM_PW); /* another session of the same user */
     ctm_logout(db_a);
     login(db_a, PHARM, PHARM_PW);
     uint64_t n = tu_audit_size(db_a);
     ck_assert_int_eq(ctm_user_passwd(db_a, NULL, "short"), CTM_EINVAL);
+    ck_assert_int_eq(ctm_user_passwd(db_a, NULL, PHARM_PW), CTM_EINVAL);
+    ck_assert_msg(strstr(ctm_errmsg(), "new password") != NULL, "%s", ctm_errmsg());
     ck_assert_uint_eq(tu_audit_size(db_a), n);
     int rc = ctm_user_passwd(db_a, NULL, "pharm-new-password");
     ck_assert_msg(rc == CTM_OK, "passwd: %s", ctm_errmsg());
     ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
     assert_log_field(db_a, n, "action", "user.passwd");
     assert_log_field(db_a, n, "user", PHARM);
+    assert_log_field_has(db_a, n, "params", "\"new_signing_key\":\"yes\"");
+    assert_log_field(db_a, n, "esig_user", PHARM);
+    assert_log_field(db_a, n, "esig_meaning", "password changed");
     char *after = public_key_of(PHARM);
-    ck_assert_str_eq(after, before);
+    ck_assert_str_ne(after, before);
+    /* The session that changed it signs with the new key; the other one must log in again. */
+    ck_assert_int_eq(ctm_audit_note(db_a, "signed with the new key", "reviewed"), CTM_OK);
+    ck_assert_int_eq(ctm_audit_note(db_b, "signed with the old key", "reviewed"), CTM_EAUTH);
     ctm_logout(db_a);
     ck_assert_int_eq(ctm_login(db_a, PHARM, PHARM_PW), CTM_EAUTH);
     login(db_a, PHARM, "pharm-new-password");
     /* Naming oneself is the same as NULL. */
     ck_assert_int_eq(ctm_user_passwd(db_a, PHARM, "pharm-third-password"), CTM_OK);
-    free(after);
-    after = public_key_of(PHARM);
-    ck_assert_str_eq(after, before);
+    char *third = public_key_of(PHARM);
+    ck_assert_str_ne(third, after);
     free(before);
     free(after);
-    ck_assert_int_eq(ctm_audit_note(db_a, "signed with the same key", "reviewed"), CTM_OK);
+    free(third);
+    ck_assert_int_eq(ctm_audit_note(db_a, "signed with the third key", "reviewed"), CTM_OK);
     tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
-START_TEST(test_passwd_admin_reset_new_key)
+/* An administrator's reset leaves the user's key unusable and the account good for one thing:
+ * choosing its own password.  Whoever knows the reset password (the administrator) can sign
+ * nothing as the user, before or after. */
+START_TEST(test_passwd_reset_allows_only_own_password)
 {
-    /* An earlier signature by pharm, made with the key the reset replaces. */
     db_b = open_db();
     login(db_b, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_audit_note(db_b, "count checked", "verified"), CTM_OK);
@@ -577,37 +671,88 @@ START_TEST(test_passwd_admin_reset_new_key)
     int rc = ctm_user_passwd(db_a, PHARM, "reset-by-admin-1");
     ck_assert_msg(rc == CTM_OK, "passwd: %s", ctm_errmsg());
     ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
-    assert_log_field(db_a, n, "action", "user.passwd");
+    assert_log_field(db_a, n, "action", "user.reset");
     assert_log_field(db_a, n, "user", ADMIN);
+    assert_log_field(db_a, n, "reason", "password reset by administrator");
+    assert_log_field(db_a, n, "esig_user", ADMIN);
     assert_log_field(db_a, n, "esig_meaning", MEANING_ACCOUNT);
     assert_log_field_has(db_a, n, "params", "\"" PHARM "\"");
-    char *after = public_key_of(PHARM);
-    ck_assert_str_ne(after, before);
-    free(before);
-    free(after);
-    /* The admin is still the admin, with the same key. */
+    assert_user_field(db_a, PHARM, "must_change", "1");
+    ck_assert_int_eq(sql_int("SELECT length(sealed_key) FROM credentials WHERE user_id ="
+                             " (SELECT id FROM users WHERE username = ?1)", PHARM),
+                     0);
     ck_assert_str_eq(ctm_current_user(db_a), ADMIN);
+    ck_assert_int_eq(ctm_must_change_password(db_a), 0);
 
     db_b = open_db();
     ck_assert_int_eq(ctm_login(db_b, PHARM, PHARM_PW), CTM_EAUTH);
     login(db_b, PHARM, "reset-by-admin-1");
-    ck_assert_int_eq(ctm_audit_note(db_b, "signed with the new key", "verified"), CTM_OK);
-    /* Signatures before and after the reset all verify. */
+    ck_assert_int_eq(ctm_must_change_password(db_b), 1);
+    n = tu_audit_size(db_a);
+    ck_assert_int_eq(ctm_audit_note(db_b, "signed by whoever knows the reset password", "verified"),
+                     CTM_EDENIED);
+    ck_assert_msg(strstr(ctm_errmsg(), "password") != NULL, "%s", ctm_errmsg());
+    ck_assert_int_eq(ctm_audit_note(db_b, "unsigned", NULL), CTM_EDENIED);
+    ctm_query *q = NULL;
+    ck_assert_int_eq(ctm_user_list(&q, db_b), CTM_EDENIED);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(ctm_user_passwd(db_b, TECH, "tech-hijacked-pw"), CTM_EDENIED);
+    /* The password the administrator knows is no password of the user's own. */
+    ck_assert_int_eq(ctm_user_passwd(db_b, NULL, "reset-by-admin-1"), CTM_EINVAL);
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+
+    ck_assert_int_eq(ctm_user_passwd(db_b, NULL, "pharm-own-choice"), CTM_OK);
+    ck_assert_int_eq(ctm_must_change_password(db_b), 0);
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
+    assert_log_field(db_a, n, "action", "user.passwd");
+    assert_log_field(db_a, n, "user", PHARM);
+    assert_log_field(db_a, n, "esig_user", PHARM);
+    assert_log_field_has(db_a, n, "params", "\"new_signing_key\":\"yes\"");
+    assert_user_field(db_a, PHARM, "must_change", "0");
+    char *after = public_key_of(PHARM);
+    ck_assert_str_ne(after, before);
+    free(before);
+    free(after);
+    ck_assert_int_eq(ctm_audit_note(db_b, "signed with the user's own new key", "verified"), CTM_OK);
+    ctm_logout(db_b);
+    ck_assert_int_eq(ctm_login(db_b, PHARM, "reset-by-admin-1"), CTM_EAUTH);
+    login(db_b, PHARM, "pharm-own-choice");
+    ck_assert_int_eq(ctm_must_change_password(db_b), 0);
+    /* Signatures before the reset and after the user's own change all verify. */
     tu_assert_verifies(db_a, NULL);
 }
 END_TEST
 
-/* A session opened before an administrator reset the user's password still holds the old
- * signing key.  Whatever it is then allowed to sign must still verify. */
-START_TEST(test_passwd_reset_during_session)
+/* A session opened before the reset may belong to whoever made the reset necessary: it can do
+ * nothing more, not even choose the password. */
+START_TEST(test_passwd_reset_ends_open_sessions)
 {
     db_b = open_db();
     login(db_b, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_user_passwd(db_a, PHARM, "reset-by-admin-2"), CTM_OK);
     uint64_t n = tu_audit_size(db_a);
-    int rc = ctm_audit_note(db_b, "signed after the reset", "verified");
-    if (rc != CTM_OK)
-        ck_assert_uint_eq(tu_audit_size(db_a), n); /* refused: fine, nothing written */
+    ck_assert_int_eq(ctm_audit_note(db_b, "signed after the reset", "verified"), CTM_EAUTH);
+    ck_assert_int_eq(ctm_user_passwd(db_b, NULL, "taken-over-password"), CTM_EAUTH);
+    ck_assert_msg(strstr(ctm_errmsg(), "reset") != NULL, "%s", ctm_errmsg());
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    assert_user_field(db_a, PHARM, "must_change", "1");
+    tu_assert_verifies(db_a, NULL);
+}
+END_TEST
+
+/* A site of schema version 2 opens as version 3: its users keep their keys and need no change. */
+START_TEST(test_schema_2_users_migrate)
+{
+    ctm_close(db_a);
+    db_a = NULL;
+    tu_sql_exec(dbpath, "ALTER TABLE users DROP COLUMN must_change; PRAGMA user_version = 2");
+    db_a = open_db();
+    ck_assert_int_eq(sql_int("PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE must_change = 0", NULL), 3);
+    tu_assert_verifies(db_a, NULL);
+    login(db_a, PHARM, PHARM_PW);
+    ck_assert_int_eq(ctm_must_change_password(db_a), 0);
+    ck_assert_int_eq(ctm_audit_note(db_a, "after the upgrade", "reviewed"), CTM_OK);
     tu_assert_verifies(db_a, NULL);
 }
 END_TEST
@@ -629,15 +774,16 @@ END_TEST
 
 START_TEST(test_user_list_columns)
 {
-    static const char *const names[] = {"user",          "printed_name", "role",    "unblinded",
-                                        "disabled",      "failed_logins", "created", "public_key"};
+    static const char *const names[] = {"user",          "printed_name", "role",
+                                        "unblinded",     "disabled",     "failed_logins",
+                                        "created",       "public_key",   "must_change"};
     static const char *const users[] = {ADMIN, PHARM, TECH};
     ctm_query *q = NULL;
     ck_assert_int_eq(ctm_user_list(&q, db_a), CTM_OK);
-    ck_assert_int_eq(ctm_query_column_count(q), 8);
-    for (int i = 0; i < 8; i++)
+    ck_assert_int_eq(ctm_query_column_count(q), 9);
+    for (int i = 0; i < 9; i++)
         ck_assert_str_eq(ctm_query_column_name(q, i), names[i]);
-    ck_assert_ptr_null(ctm_query_column_name(q, 8));
+    ck_assert_ptr_null(ctm_query_column_name(q, 9));
     ck_assert_ptr_null(ctm_query_column_name(q, -1));
     for (int r = 0; r < 3; r++) {
         ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
@@ -653,6 +799,7 @@ START_TEST(test_user_list_columns)
                           z == 'Z' && y >= 2024,
                       "created: %s", created);
         const char *pk = ctm_query_text(q, 7);
+        ck_assert_int_eq(ctm_query_int64(q, 8), 0);
         ck_assert_uint_eq(strlen(pk), 64);
         ck_assert_uint_eq(strspn(pk, "0123456789abcdef"), 64);
         if (r == 0) {
@@ -695,6 +842,9 @@ static Suite *users_suite(void)
     tcase_add_test(tc, test_success_resets_failures);
     tcase_add_test(tc, test_five_failures_lock_account);
     tcase_add_test(tc, test_login_bad_arguments);
+    tcase_add_test(tc, test_empty_password_is_a_usage_error);
+    tcase_add_test(tc, test_disabled_account_is_no_password_oracle);
+    tcase_add_test(tc, test_login_answers_take_one_password_check);
 
     tc = tu_tcase(s, "user_add", setup, teardown, 120);
     tcase_add_test(tc, test_user_add_by_admin);
@@ -716,9 +866,10 @@ static Suite *users_suite(void)
     tcase_add_test(tc, test_role_change_applies_to_open_session);
 
     tc = tu_tcase(s, "passwords", setup, teardown, 120);
-    tcase_add_test(tc, test_passwd_self_keeps_key);
-    tcase_add_test(tc, test_passwd_admin_reset_new_key);
-    tcase_add_test(tc, test_passwd_reset_during_session);
+    tcase_add_test(tc, test_passwd_own_gives_new_key);
+    tcase_add_test(tc, test_passwd_reset_allows_only_own_password);
+    tcase_add_test(tc, test_passwd_reset_ends_open_sessions);
+    tcase_add_test(tc, test_schema_2_users_migrate);
     tcase_add_test(tc, test_passwd_others_needs_admin);
 
     tc = tu_tcase(s, "list", setup, teardown, 120);

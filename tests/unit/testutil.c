@@ -128,6 +128,14 @@ int tu_copy_site(const char *from_dir, const char *to_dir, const char *db_name)
     return 0;
 }
 
+void tu_must(int rc, const char *what)
+{
+    if (rc != CTM_OK) {
+        fprintf(stderr, "building the template site: %s failed (%d): %s\n", what, rc, ctm_errmsg());
+        exit(EXIT_FAILURE);
+    }
+}
+
 char *tu_build_template(const char *admin, const char *admin_name, const char *admin_pw,
                         const struct tu_user *users, size_t n)
 {

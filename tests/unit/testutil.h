@@ -55,6 +55,9 @@ struct tu_user {
  * NULL after printing why to stderr. */
 char *tu_build_template(const char *admin, const char *admin_name, const char *admin_pw,
                         const struct tu_user *users, size_t n);
+/* While building a template: rc must be CTM_OK, else the program stops after printing what
+ * failed (`what`) and ctm_errmsg(). */
+void tu_must(int rc, const char *what);
 
 /* ---- per-test fixtures (Asserts) ---- */
 

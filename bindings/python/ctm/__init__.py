@@ -614,7 +614,11 @@ class Database:
         """Log user in on this handle; they become the acting user of every write.
 
         A wrong password raises :class:`AuthError` and is recorded in the ledger
-        ("auth.failed"); five consecutive failures disable the account.
+        ("auth.failed"); five consecutive failures disable the account.  A disabled account
+        raises :class:`DisabledError` whatever the password.  An empty password raises
+        :class:`InvalidError` and is not counted.  After an administrator reset the password,
+        the login succeeds but the session may only choose a new password
+        (see :attr:`must_change_password`).
         Raises AuthError, DisabledError, InvalidError.
         """
         user = _text("user", user)
@@ -629,6 +633,13 @@ class Database:
     def current_user(self):
         """The logged-in user's name, or None."""
         return _c.ctm_current_user(self._handle())
+
+    @property
+    def must_change_password(self):
+        """True when an administrator reset the logged-in user's password: until
+        ``user_passwd(new_password)`` chooses the user's own, every other call raises
+        :class:`PermissionDenied`."""
+        return bool(_c.ctm_must_change_password(self._handle()))
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -677,8 +688,11 @@ class Database:
     def user_passwd(self, new_password, user=None):
         """Change a password: one's own (user None), or as an admin another user's.
 
-        Resetting another user's password gives them a new signing key.
-        Raises InvalidError, PermissionDenied, NotFoundError, MisuseError.
+        One's own change gives the user a new signing key and is e-signed with it ("password
+        changed"); the new password must differ from the current one.  An admin's reset of
+        another user ("user.reset") leaves that user no usable key: they may do nothing but
+        choose their own password (see :attr:`must_change_password`).
+        Raises InvalidError, PermissionDenied, NotFoundError, AuthError, MisuseError.
         """
         new_password = _text("new_password", new_password)
         user = _text("user", user, optional=True)
@@ -688,7 +702,8 @@ class Database:
         """List the users (any logged-in user may).
 
         Returns a :class:`Query` of dicts with user, printed_name, role, unblinded (0/1),
-        disabled (0/1), failed_logins, created (ISO time) and public_key (hex).
+        disabled (0/1), failed_logins, created (ISO time), public_key (hex) and must_change
+        (0/1: the password was reset and the user has not chosen their own yet).
         """
         rc, q = _c.ctm_user_list(self._handle())
         _check(rc)

@@ -1,0 +1,201 @@
+/* test_stock_rules.c - the rules of the stock at their edges: the status table's refusals, an
+ * expiry "extended" to the date it already has, and the last day of the do-not-dispense window.
+ * Each test fails when its rule is off by one step. */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctm.h"
+#include "testutil.h"
+
+#define PW "stock-rules-pw"
+#define TRIAL "EU-CT-2026-500088"
+#define DND_DAYS 30
+
+static char *template_dir;
+static char *dir;
+static char db_path[4096];
+static ctm_db *db;
+
+/* An open trial with one kit type whose do-not-dispense window is DND_DAYS, and a fridge. */
+static void build_template(void)
+{
+    static const struct tu_user users[] = {{"pia", "pharmacist", 1, "Pia Pharm", PW}};
+    template_dir = tu_build_template("admin", "Ada Admin", PW, users, 1);
+    if (template_dir == NULL)
+        exit(EXIT_FAILURE);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
+    ctm_db *h = NULL;
+    tu_must(ctm_open(&h, path, NULL), "open");
+    tu_must(ctm_login(h, "pia", PW), "login");
+    tu_must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
+    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, DND_DAYS, NULL), "kit type");
+    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
+    ctm_close(h);
+}
+
+static void setup(void)
+{
+    dir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
+    db = tu_open(db_path, NULL);
+    tu_login(db, "pia", PW);
+}
+
+static void teardown(void)
+{
+    tu_teardown(&dir, &db, NULL);
+}
+
+/* Today + days, as libctm counts days (UTC), "YYYY-MM-DD". */
+static void day(int days, char out[11])
+{
+    time_t t = time(NULL) + (time_t)days * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Receive kits K1.. (kit i of lot lots[i], expiring expiries[i]) and confirm them available. */
+static void receive_available(size_t n, const char *const *lots, const char *const *expiries)
+{
+    char manifest[1024];
+    size_t len = (size_t)snprintf(manifest, sizeof manifest, "kit_number,kit_type,lot,expiry\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(manifest + len, sizeof manifest - len, "K%zu,KT,%s,%s\n", i + 1,
+                                lots[i], expiries[i]);
+    tu_ok(ctm_receive(db, TRIAL, "SH1", manifest, len, "FRIDGE1", NULL));
+    tu_ok(ctm_receive_confirm(db, "SH1", 1));
+}
+
+/* A column of a row of a listing, where column key_col equals key (malloc'd). */
+static char *listing_field(ctm_query *q, const char *key_col, const char *key, const char *col)
+{
+    char *out = NULL;
+    int k = -1, c = -1;
+    for (int i = 0; i < ctm_query_column_count(q); i++) {
+        if (strcmp(ctm_query_column_name(q, i), key_col) == 0)
+            k = i;
+        if (strcmp(ctm_query_column_name(q, i), col) == 0)
+            c = i;
+    }
+    ck_assert_msg(k >= 0 && c >= 0, "no column %s or %s", key_col, col);
+    while (ctm_query_next(q) == CTM_ROW)
+        if (strcmp(ctm_query_text(q, k), key) == 0)
+            out = strdup(ctm_query_text(q, c) ? ctm_query_text(q, c) : "NULL");
+    ctm_query_free(q);
+    ck_assert_msg(out != NULL, "%s %s not listed", key_col, key);
+    return out;
+}
+
+static void assert_kit(const char *kit, const char *col, const char *want)
+{
+    ctm_query *q = NULL;
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    tu_ok(ctm_kits(&q, db, &f));
+    char *got = listing_field(q, "kit_number", kit, col);
+    ck_assert_msg(strcmp(got, want) == 0, "kit %s %s: %s, want %s", kit, col, got, want);
+    free(got);
+}
+
+static void assert_lot(const char *lot, const char *col, const char *want)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_lot_list(&q, db, TRIAL));
+    char *got = listing_field(q, "lot", lot, col);
+    ck_assert_msg(strcmp(got, want) == 0, "lot %s %s: %s, want %s", lot, col, got, want);
+    free(got);
+}
+
+/* ---- the status table ---- */
+
+/* Only relabelling (an e-signed expiry extension) brings an expired kit back into use. */
+START_TEST(expired_kit_is_not_made_available_by_hand)
+{
+    char later[11];
+    day(400, later);
+    const char *lots[] = {"LOT1"}, *expiries[] = {later};
+    receive_available(1, lots, expiries);
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K1", "expired", "label says expired"));
+    assert_kit("K1", "status", "expired");
+    uint64_t n = tu_audit_size(db);
+    ck_assert_int_eq(ctm_kit_set_status(db, TRIAL, "K1", "available", "looks fine"), CTM_ERULE);
+    ck_assert_msg(strstr(ctm_errmsg(), "expired") && strstr(ctm_errmsg(), "available"), "%s",
+                  ctm_errmsg());
+    ck_assert_uint_eq(tu_audit_size(db), n);
+    assert_kit("K1", "status", "expired");
+    char further[11];
+    day(500, further);
+    tu_ok(ctm_expiry_extend(db, TRIAL, "LOT1", NULL, 0, further, "Sponsor letter 3"));
+    assert_kit("K1", "status", "available");
+    tu_assert_verifies(db, NULL);
+}
+END_TEST
+
+/* ---- expiry extension ---- */
+
+START_TEST(expiry_extended_to_its_own_date_is_refused)
+{
+    char expiry[11], next[11];
+    day(200, expiry);
+    day(201, next);
+    const char *lots[] = {"LOT1"}, *expiries[] = {expiry};
+    receive_available(1, lots, expiries);
+    uint64_t n = tu_audit_size(db);
+    ck_assert_int_eq(ctm_expiry_extend(db, TRIAL, "LOT1", NULL, 0, expiry, "Sponsor letter 4"),
+                     CTM_EINVAL);
+    ck_assert_msg(strstr(ctm_errmsg(), "new expiry") != NULL, "%s", ctm_errmsg());
+    const char *kits[] = {"K1"};
+    ck_assert_int_eq(ctm_expiry_extend(db, TRIAL, NULL, kits, 1, expiry, "Sponsor letter 4"),
+                     CTM_EINVAL);
+    ck_assert_uint_eq(tu_audit_size(db), n);
+    assert_kit("K1", "expiry", expiry);
+    assert_lot("LOT1", "expiry", expiry);
+    /* one day later is an extension */
+    tu_ok(ctm_expiry_extend(db, TRIAL, NULL, kits, 1, next, "Sponsor letter 5"));
+    assert_kit("K1", "expiry", next);
+}
+END_TEST
+
+/* ---- the do-not-dispense window ---- */
+
+/* A kit is dispensable when its expiry is at least the window's days after today: the kit that
+ * expires exactly on today + window is, the one a day earlier is not (docs/cli.md). */
+START_TEST(last_day_of_the_window_is_dispensable)
+{
+    char edge[11], inside[11];
+    day(DND_DAYS, edge);
+    day(DND_DAYS - 1, inside);
+    const char *lots[] = {"EDGE", "INSIDE"}, *expiries[] = {edge, inside};
+    receive_available(2, lots, expiries);
+    assert_kit("K1", "dispensable", "1");
+    assert_kit("K2", "dispensable", "0");
+    assert_lot("EDGE", "dispensable", "1");
+    assert_lot("INSIDE", "dispensable", "0");
+}
+END_TEST
+
+static Suite *stock_rules_suite(void)
+{
+    Suite *s = suite_create("stock_rules");
+    TCase *tc = tu_tcase(s, "edges", setup, teardown, 120);
+    tcase_add_test(tc, expired_kit_is_not_made_available_by_hand);
+    tcase_add_test(tc, expiry_extended_to_its_own_date_is_refused);
+    tcase_add_test(tc, last_day_of_the_window_is_dispensable);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    build_template();
+    int rc = tu_run_suite(stock_rules_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    return rc;
+}
