@@ -5,6 +5,8 @@ with two arms, a kit type and two fridges is made once per session and copied in
 directory (the helpers and the binary come from test_cli.py).  The technician is blinded: nothing
 any command prints to the technician may show an arm.
 """
+import csv
+import io
 import json
 import os
 import re
@@ -625,3 +627,34 @@ def test_bulk_supply_of_an_open_trial(site):
              "--lot", "LB3", "--expiry", "2027-12-31", "--units", "5",
              "--location", FRIDGE, user=TECH, expect=1)
     assert site.run("audit", "verify").returncode == 0
+
+
+def test_csv_neutralises_spreadsheet_formulas(site):
+    """Text cells a spreadsheet would run as formulas get a leading quote; numbers stay numbers."""
+    site.run("location", "add", "SHELF-9", "--range", "-20..-5", "--kind", '=HYPERLINK("x")',
+             user=PHARM)
+    site.run("location", "add", "SHELF-10", "--range", "15..25", "--kind", "@SUM(A1)",
+             user=PHARM)
+    site.run("user", "add", "pat", "--role", "monitor", "--name", "+1+1 Pat",
+             new_password="pat-pass-12345")
+    text = site.run("location", "list", "--csv", user=TECH).stdout
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert rows["SHELF-9"]["kind"] == '\'=HYPERLINK("x")'
+    assert rows["SHELF-10"]["kind"] == "'@SUM(A1)"
+    assert rows[FRIDGE]["kind"] == "fridge"
+    # negative temperatures are numbers, not text: written as they are
+    assert float(rows["SHELF-9"]["min"]) == -20 and float(rows["FREEZER-1"]["max"]) == -15
+    users = {r["user"]: r for r in csv.DictReader(io.StringIO(
+        site.run("user", "list", "--csv").stdout, newline=""))}
+    assert users["pat"]["printed_name"] == "'+1+1 Pat"
+    # a kit number beginning with "-" is text: quoted, while units stay a number
+    kits = [("-5", KIT_TYPE, LOT, EXPIRY, ARMS[0], GTIN), ("K0006", KIT_TYPE, LOT, EXPIRY,
+                                                             ARMS[1], GTIN)]
+    site.receive(manifest(kits), shipment="SH-CSV")
+    out = site.run("kits", "--csv", user=TECH).stdout
+    listed = {r["kit_number"]: r for r in csv.DictReader(io.StringIO(out, newline=""))}
+    assert "'-5" in listed and listed["'-5"]["units"] == "30"
+    # JSON stays exact
+    kinds = {r["name"]: r["kind"] for r in site.json("location", "list", user=TECH)}
+    assert kinds["SHELF-9"] == '=HYPERLINK("x")'
+    assert "-5" in site.kits()

@@ -50,7 +50,7 @@ __all__ = [
     "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
     "IntegrityError", "BusyError", "MisuseError", "DisabledError",
     "Database", "Query", "open", "init", "version", "gs1_parse", "ROLES", "KIT_STATUSES",
-    "SCAN_OUTCOMES",
+    "SCAN_OUTCOMES", "csv_safe",
 ]
 
 __version__ = _c.ctm_version()
@@ -482,7 +482,10 @@ class Query:
     def to_pandas(self):
         """Return the remaining rows as a pandas DataFrame with :attr:`columns` as its columns.
 
-        pandas is imported only here; it is optional (Debian: python3-pandas).
+        pandas is imported only here; it is optional (Debian: python3-pandas).  The frame holds
+        the values as they are: ``DataFrame.to_csv`` does not neutralise spreadsheet formulas,
+        so write CSV for people with :meth:`to_csv`, or pass the frame through
+        ``df.map(ctm.csv_safe)`` first.
         """
         try:
             import pandas
@@ -495,8 +498,9 @@ class Query:
         """Write the remaining rows as CSV (a header line, then one line per row).
 
         path_or_file: a file name (str or os.PathLike; written as UTF-8) or an open text file.
-        Values are written as the library returns them (JSON columns stay JSON text).
-        Returns the number of rows written.
+        Values are written as the library returns them (JSON columns stay JSON text), except
+        that a text value a spreadsheet would run as a formula gets a leading single quote
+        (see :func:`csv_safe`); numbers stay numbers.  Returns the number of rows written.
         """
         if hasattr(path_or_file, "write"):
             return self._write_csv(path_or_file)
@@ -505,14 +509,14 @@ class Query:
 
     def _write_csv(self, f):
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(self._columns)
+        writer.writerow([csv_safe(c) for c in self._columns])
         n = 0
         while True:
             try:
                 row = self._next_raw()
             except StopIteration:
                 return n
-            writer.writerow(["" if row[c] is None else row[c] for c in self._columns])
+            writer.writerow(["" if row[c] is None else csv_safe(row[c]) for c in self._columns])
             n += 1
 
     def __repr__(self):
@@ -521,6 +525,21 @@ class Query:
 
 
 builtin_open = open  # the module defines its own open()
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A value made safe for a CSV file that a spreadsheet will open.
+
+    A str beginning with = + - @, a tab or a carriage return would be run as a formula; it is
+    returned with a leading single quote (OWASP's advice), which spreadsheets show as text.
+    Anything else, numbers included (-3 stays -3), is returned unchanged.  :meth:`Query.to_csv`
+    applies it to every cell; apply it to a pandas frame with ``df.map(ctm.csv_safe)``.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
