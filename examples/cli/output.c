@@ -378,6 +378,55 @@ static int print_csv(FILE *out, ctm_query *q)
     return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
 }
 
+/* ---- one record with its history ---- */
+
+/* The single row of q, which the caller has stepped onto, as "name  value" lines or a JSON
+ * object; then, unless children is NULL, its rows under the heading child (a table, or a JSON
+ * array member named child). */
+int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
+                     enum cli_format format)
+{
+    int n = ctm_query_column_count(q);
+    if (format == FORMAT_JSON) {
+        fputc('{', out);
+        for (int c = 0; c < n; c++) {
+            const char *name = ctm_query_column_name(q, c);
+            fputs(c > 0 ? ", " : "", out);
+            json_put_string(out, name ? name : "");
+            fputs(": ", out);
+            json_put_value(out, q, c);
+        }
+        int rc = CLI_OK;
+        if (children) {
+            fputs(", ", out);
+            json_put_string(out, child);
+            fputs(": ", out);
+            rc = print_json(out, children);
+        }
+        fputs("}\n", out);
+        return rc;
+    }
+    size_t width = 0;
+    for (int c = 0; c < n; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        size_t w = display_width(name ? name : "");
+        if (w > width)
+            width = w;
+    }
+    for (int c = 0; c < n; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        const char *text = ctm_query_text(q, c);
+        cli_put_display(out, name ? name : "");
+        put_padding(out, width - display_width(name ? name : "") + 2);
+        cli_put_display(out, text ? text : "-");
+        fputc('\n', out);
+    }
+    if (!children)
+        return CLI_OK;
+    fprintf(out, "\n%s:\n", child);
+    return print_table(out, children);
+}
+
 /* Print every remaining row of q.  Returns an exit status (the failure already printed). */
 int cli_print_query(FILE *out, ctm_query *q, enum cli_format format)
 {

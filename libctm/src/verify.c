@@ -362,7 +362,8 @@ static int needs_esig(const ctm__entry *e)
     static const char *const signed_actions[] = {"site.init",        "user.add",
                                                  "user.disable",     "user.enable",
                                                  "user.role",        "shipment.confirm",
-                                                 "expiry.extend",    "shipment.receive_bulk", NULL};
+                                                 "expiry.extend",    "shipment.receive_bulk",
+                                                 "shipment.void",    NULL};
     for (int i = 0; signed_actions[i] != NULL; i++)
         if (strcmp(e->action, signed_actions[i]) == 0)
             return 1;
