@@ -570,7 +570,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
  * Change a kit's status by hand, with a mandatory reason (quarantine, release from quarantine,
  * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
  * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
- * calls.  Pharmacists (technicians may quarantine and report damaged or missing kits).
+ * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
+ * number.  Pharmacists (technicians may quarantine and report damaged or missing kits).
  * Audited "kit.status".
  */
 CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit,
@@ -580,7 +581,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
  * Extend the expiry of kits on the sponsor's written instruction (relabelling): the kits of a lot
  * in stock (lot non-NULL, kits NULL: the lot itself then carries the new date, so later receipts
  * of it match, while its kits no longer here keep the date their label showed) or the listed kits
- * (each in stock: received, available, quarantined or expired, else CTM_ERULE), to new_expiry
+ * (numbers or scans, see ctm_kit_show(); each in stock: received, available, quarantined or
+ * expired, else CTM_ERULE), to new_expiry
  * ("YYYY-MM-DD", later than the current one), with the sponsor's reference; e-signed by the
  * pharmacist ("expiry extended").  Expired kits become available.  Audited "expiry.extend".
  */
@@ -589,16 +591,16 @@ CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, con
                                               const char *new_expiry, const char *reference);
 
 /**
- * Move kits of a trial to another storage location of the site (the location history keeps the
- * times).  reason may be NULL.  Audited "kit.transfer" as one action.  Pharmacists and
+ * Move kits of a trial (numbers or scans, see ctm_kit_show()) to another storage location of
+ * the site (the location history keeps the times).  reason may be NULL.  Audited "kit.transfer" as one action.  Pharmacists and
  * technicians.  Errors: CTM_ENOTFOUND (kit, location), CTM_ERULE (a kit not on site).
  */
 CTM_API CTM_WARN_UNUSED int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits,
                                          size_t nkits, const char *location, const char *reason);
 
 /**
- * Send kits of a trial to another site as an outgoing shipment: the kits become "in_transit" and
- * leave the site's stock.  Audited "shipment.send".  Pharmacists.
+ * Send kits of a trial (numbers or scans, see ctm_kit_show()) to another site as an outgoing
+ * shipment: the kits become "in_transit" and leave the site's stock.  Audited "shipment.send".  Pharmacists.
  */
 CTM_API CTM_WARN_UNUSED int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits,
                                              size_t nkits, const char *destination,
