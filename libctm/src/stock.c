@@ -23,7 +23,9 @@ int ctm__status_valid(const char *status)
 
 /* Every change of a kit's status the library makes, in one place.  by_hand marks the changes a
  * pharmacist makes directly with a reason; the others are made by receipt, transfers and
- * expiry extension here, and by dispensing, returns and destruction. */
+ * expiry extension here, and by dispensing, returns and destruction.  Undoing a scan changes
+ * no status, and voiding a receipt deletes its "received" kits rather than giving them one:
+ * they never were stock, and their numbers must be free to register the shipment again. */
 static const struct transition {
     const char *from, *to;
     int by_hand;
@@ -102,9 +104,9 @@ typedef struct kit_row {
     char expiry[11];
 } kit_row;
 
-/* The kit of a trial (trial_id 0: of any trial, which must then be unique) whose kit number or
- * serial is id, kit number first; a GTIN, when the scan has one, must not contradict the kit's.
- * *found is 0 when there is none; CTM_EINVAL when it is in several trials. */
+/* The kit of a trial (trial_id 0: of any trial) whose kit number or serial is id, kit number
+ * first; a GTIN, when the scan has one, must not contradict the kit's.  *found is 0 when there
+ * is none; CTM_EINVAL when two kits answer equally (two trials, or one serial on two kits). */
 static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *gtin, kit_row *k,
                      int *found)
 {
@@ -115,7 +117,7 @@ static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *g
                           " FROM kits k JOIN lots l ON l.id = k.lot_id"
                           " WHERE (?1 = 0 OR k.trial_id = ?1) AND (k.kit_number = ?2 OR k.serial = ?2)"
                           " AND (?3 IS NULL OR k.gtin IS NULL OR k.gtin = ?3)"
-                          " ORDER BY k.kit_number = ?2 DESC, k.trial_id");
+                          " ORDER BY k.kit_number = ?2 DESC, k.trial_id, k.id LIMIT 2");
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
@@ -132,11 +134,16 @@ static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *g
         snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 4));
         int64_t first_trial = sqlite3_column_int64(st, 5);
         int first_by_number = strcmp(k->number, id) == 0;
-        /* Without a trial, another trial's kit named the same way makes the name ambiguous. */
-        if (trial_id == 0 && (src = sqlite3_step(st)) == SQLITE_ROW &&
-            sqlite3_column_int64(st, 5) != first_trial &&
-            (!first_by_number || strcmp((const char *)sqlite3_column_text(st, 1), id) == 0))
-            rc = ctm__err(CTM_EINVAL, "kit '%.40s' is in more than one trial; name the trial", id);
+        /* A kit number beats a serial; a second kit named the same way makes the name
+         * ambiguous (another trial's kit, or two shipments' packs with one serial). */
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW &&
+            first_by_number == (strcmp((const char *)sqlite3_column_text(st, 1), id) == 0))
+            rc = sqlite3_column_int64(st, 5) != first_trial
+                     ? ctm__err(CTM_EINVAL, "kit '%.40s' is in more than one trial; name the trial",
+                                id)
+                     : ctm__err(CTM_EINVAL, "serial '%.40s' names more than one kit; give the kit "
+                                            "number", id);
         else if (src != SQLITE_ROW && src != SQLITE_DONE)
             rc = ctm__sqlerr(db->sql, src, "reading kits");
     } else if (src != SQLITE_DONE) {

@@ -700,6 +700,12 @@ START_TEST(kits_are_named_by_number_or_scan)
     ck_assert_int_eq(ctm_kit_show(&q, db, NULL, "K001"), CTM_EINVAL);
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "more than one trial"));
     assert_show(OPEN, "K001", "kit_type", "BOX");
+    /* one serial on the packs of two shipments names no kit: the number must be given */
+    ok(receive("SH3", "kit_number,kit_type,lot,expiry,arm,gtin,serial\n"
+                      "K005,KT,LOT1,2027-04-30," ARM1 "," GTIN ",S-001\n", 0));
+    ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(21)S-001"), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "more than one kit"));
+    assert_show(TRIAL, "K005", "serial", "S-001");
     assert_verifies();
 }
 END_TEST
