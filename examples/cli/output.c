@@ -300,10 +300,10 @@ static void json_put_value(FILE *out, ctm_query *q, int c)
     }
 }
 
-static void json_put_row(FILE *out, ctm_query *q)
+/* The current row's "name": value pairs, without the braces around them. */
+static void json_put_members(FILE *out, ctm_query *q)
 {
     int n = ctm_query_column_count(q);
-    fputs("  {", out);
     for (int c = 0; c < n; c++) {
         const char *name = ctm_query_column_name(q, c);
         fputs(c > 0 ? ", " : "", out);
@@ -311,6 +311,12 @@ static void json_put_row(FILE *out, ctm_query *q)
         fputs(": ", out);
         json_put_value(out, q, c);
     }
+}
+
+static void json_put_row(FILE *out, ctm_query *q)
+{
+    fputs("  {", out);
+    json_put_members(out, q);
     fputc('}', out);
 }
 
@@ -389,13 +395,7 @@ int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *chil
     int n = ctm_query_column_count(q);
     if (format == FORMAT_JSON) {
         fputc('{', out);
-        for (int c = 0; c < n; c++) {
-            const char *name = ctm_query_column_name(q, c);
-            fputs(c > 0 ? ", " : "", out);
-            json_put_string(out, name ? name : "");
-            fputs(": ", out);
-            json_put_value(out, q, c);
-        }
+        json_put_members(out, q);
         int rc = CLI_OK;
         if (children) {
             fputs(", ", out);

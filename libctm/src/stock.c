@@ -182,6 +182,23 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
 
 /* ---- listing ---- */
 
+/* The columns every view of a kit computes alike.  The arm is resolved in SQL, row by row, from
+ * the trial's blinding and the user's flag: a blinded user never receives the value, only
+ * "(blinded)".  A kit is dispensable when available and outside its do-not-dispense window.
+ * Their parameters are numbered apart, ?20 and ?21, from those of the statements using them. */
+#define KIT_ARM_SQL " CASE WHEN t.blinded = 0 OR ?20 THEN k.arm ELSE '(blinded)' END AS arm,"
+#define KIT_DISPENSABLE_SQL                                                                      \
+    " (k.status = 'available' AND"                                                              \
+    "  date(?21, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+
+static void bind_kit_view(ctm_db *db, sqlite3_stmt *st)
+{
+    char today[11];
+    ctm__format_date(ctm__today(), today);
+    sqlite3_bind_int(st, 20, db->user_unblinded ? 1 : 0);
+    sqlite3_bind_text(st, 21, today, -1, SQLITE_TRANSIENT);
+}
+
 int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
 {
     ctm_kit_filter f = CTM_KIT_FILTER_INIT;
@@ -200,17 +217,12 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
     if (rc == CTM_OK && f.lot != NULL && strlen(f.lot) > 20)
         rc = ctm__err(CTM_EINVAL, "lot: longer than 20 characters");
     sqlite3_stmt *st = NULL;
-    /* The arm is resolved in SQL, row by row, from the trial's blinding and the user's flag:
-     * a blinded user never receives the value, only "(blinded)". */
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
             "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
             " l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry, k.status AS status,"
-            " loc.name AS location, k.units AS units,"
-            " CASE WHEN t.blinded = 0 OR ?7 THEN k.arm ELSE '(blinded)' END AS arm,"
-            " (k.status = 'available' AND"
-            "  date(?8, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+            " loc.name AS location, k.units AS units," KIT_ARM_SQL KIT_DISPENSABLE_SQL
             " s.number AS shipment"
             " FROM kits k JOIN trials t ON t.id = k.trial_id"
             " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
@@ -218,13 +230,12 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
             " LEFT JOIN shipments s ON s.id = k.shipment_id"
             " WHERE (?1 IS NULL OR k.trial_id = ?1) AND (?2 IS NULL OR k.status = ?2)"
             " AND (?3 IS NULL OR k.location_id = ?3) AND (?4 IS NULL OR l.batch = ?4)"
-            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?8, '+' || ?5 || ' days'))"
+            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?21, '+' || ?5 || ' days'))"
             " AND (?6 IS NULL OR k.shipment_id = ?6)"
             " ORDER BY t.code, k.kit_number");
     if (rc != CTM_OK)
         return rc;
-    char today[11];
-    ctm__format_date(ctm__today(), today);
+    bind_kit_view(db, st);
     if (f.trial != NULL)
         sqlite3_bind_int64(st, 1, t.id);
     if (f.status != NULL)
@@ -236,8 +247,6 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
     sqlite3_bind_int(st, 5, f.expiring_within_days);
     if (f.shipment != NULL)
         sqlite3_bind_int64(st, 6, ship.id);
-    sqlite3_bind_int(st, 7, db->user_unblinded ? 1 : 0);
-    sqlite3_bind_text(st, 8, today, -1, SQLITE_TRANSIENT);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -267,13 +276,19 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
-int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+/* The opening of a listing about one kit: a logged-in user, the trial if named, the kit. */
+static int kit_listing_begin(ctm_query **out, ctm_db *db, const char *what, const char *trial,
+                             const char *kit, kit_row *k)
 {
     ctm__trial t;
+    int rc = ctm__listing_begin(out, db, what, trial, &t);
+    return rc == CTM_OK ? kit_lookup(db, t.id, kit, k) : rc;
+}
+
+int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
     kit_row k;
-    int rc = ctm__listing_begin(out, db, "kit history", trial, &t);
-    if (rc == CTM_OK)
-        rc = kit_lookup(db, t.id, kit, &k);
+    int rc = kit_listing_begin(out, db, "kit history", trial, kit, &k);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
@@ -295,24 +310,17 @@ int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *
 
 int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
-    ctm__trial t;
     kit_row k;
-    int rc = ctm__listing_begin(out, db, "kit show", trial, &t);
-    if (rc == CTM_OK)
-        rc = kit_lookup(db, t.id, kit, &k);
+    int rc = kit_listing_begin(out, db, "kit show", trial, kit, &k);
     sqlite3_stmt *st = NULL;
-    /* The arm as in ctm_kits(): a blinded user of a blinded trial gets "(blinded)", never the
-     * value, and the row has the same columns and types whatever the arm. */
+    /* The row has the same columns and types whatever the arm. */
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
             "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
             " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
-            " k.status AS status, loc.name AS location, k.units AS units,"
-            " CASE WHEN t.blinded = 0 OR ?2 THEN k.arm ELSE '(blinded)' END AS arm,"
-            " (k.status = 'available' AND"
-            "  date(?3, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
-            " s.number AS shipment, s.status AS shipment_status, s.date_received AS date_received,"
+            " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
+            KIT_DISPENSABLE_SQL " s.number AS shipment, s.status AS shipment_status, s.date_received AS date_received,"
             " CASE WHEN s.id IS NULL THEN NULL ELSE CASE k.checked WHEN 0 THEN 'no' WHEN 1 THEN 'ok'"
             "   WHEN 2 THEN 'mismatch' WHEN 3 THEN 'damaged' END END AS checked,"
             " k.gtin AS gtin, k.serial AS serial"
@@ -322,11 +330,8 @@ int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit
             " LEFT JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1");
     if (rc != CTM_OK)
         return rc;
-    char today[11];
-    ctm__format_date(ctm__today(), today);
     sqlite3_bind_int64(st, 1, k.id);
-    sqlite3_bind_int(st, 2, db->user_unblinded ? 1 : 0);
-    sqlite3_bind_text(st, 3, today, -1, SQLITE_TRANSIENT);
+    bind_kit_view(db, st);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
