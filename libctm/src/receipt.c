@@ -609,52 +609,49 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
     return rc;
 }
 
-int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
+/* A listing about one incoming shipment: sql has the shipment's id as ?1. */
+static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const char *shipment,
+                            const char *sql)
 {
     shipment_row s;
     ctm__trial t;
-    int rc = ctm__listing_begin(out, db, "receive discrepancies", NULL, &t);
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__listing_begin(out, db, what, NULL, &t);
     if (rc == CTM_OK)
         rc = ctm__shipment_lookup(db, shipment, &s);
-    sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT kit_number, kind, detail,"
-                          " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
-                          " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+        rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, s.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
+int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
+{
+    return shipment_listing(
+        out, db, "receive discrepancies", shipment,
+        "SELECT kit_number, kind, detail,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
+        " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+}
+
 int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)
 {
-    shipment_row s;
-    ctm__trial t;
-    int rc = ctm__listing_begin(out, db, "receive status", NULL, &t);
-    if (rc == CTM_OK)
-        rc = ctm__shipment_lookup(db, shipment, &s);
-    sqlite3_stmt *st = NULL;
     /* Counts over the whole shipment only: nothing here is grouped or ordered by arm. */
-    if (rc == CTM_OK)
-        rc = ctm__prepare(
-            db, &st,
-            "SELECT s.number AS shipment, t.code AS trial, s.status AS status,"
-            " count(k.id) AS kits, count(k.id) - count(NULLIF(k.checked, 0)) AS unchecked,"
-            " count(NULLIF(k.checked, 0)) AS checked,"
-            " count(CASE k.checked WHEN 1 THEN 1 END) AS ok,"
-            " count(CASE k.checked WHEN 2 THEN 1 END) AS mismatched,"
-            " count(CASE k.checked WHEN 3 THEN 1 END) AS damaged,"
-            " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id"
-            "   AND d.kind = 'extra') AS extra,"
-            " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id) AS discrepancies"
-            " FROM shipments s JOIN trials t ON t.id = s.trial_id"
-            " LEFT JOIN kits k ON k.shipment_id = s.id WHERE s.id = ?1 GROUP BY s.id");
-    if (rc != CTM_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, s.id);
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    return shipment_listing(
+        out, db, "receive status", shipment,
+        "SELECT s.number AS shipment, t.code AS trial, s.status AS status,"
+        " count(k.id) AS kits, count(k.id) - count(NULLIF(k.checked, 0)) AS unchecked,"
+        " count(NULLIF(k.checked, 0)) AS checked,"
+        " count(CASE k.checked WHEN 1 THEN 1 END) AS ok,"
+        " count(CASE k.checked WHEN 2 THEN 1 END) AS mismatched,"
+        " count(CASE k.checked WHEN 3 THEN 1 END) AS damaged,"
+        " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id"
+        "   AND d.kind = 'extra') AS extra,"
+        " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id) AS discrepancies"
+        " FROM shipments s JOIN trials t ON t.id = s.trial_id"
+        " LEFT JOIN kits k ON k.shipment_id = s.id WHERE s.id = ?1 GROUP BY s.id");
 }
 
 /* ---- undoing a wrong scan ---- */

@@ -193,6 +193,8 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
 
 static void bind_kit_view(ctm_db *db, sqlite3_stmt *st)
 {
+    if (sqlite3_bind_parameter_count(st) < 21)
+        return; /* a statement without the kit view's columns */
     char today[11];
     ctm__format_date(ctm__today(), today);
     sqlite3_bind_int(st, 20, db->user_unblinded ? 1 : 0);
@@ -276,63 +278,58 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
-/* The opening of a listing about one kit: a logged-in user, the trial if named, the kit. */
-static int kit_listing_begin(ctm_query **out, ctm_db *db, const char *what, const char *trial,
-                             const char *kit, kit_row *k)
+/* A listing about one kit: sql has the kit's id as ?1 (and the kit view's parameters, see
+ * KIT_ARM_SQL). */
+static int kit_listing(ctm_query **out, ctm_db *db, const char *what, const char *trial,
+                       const char *kit, const char *sql)
 {
     ctm__trial t;
+    kit_row k;
+    sqlite3_stmt *st = NULL;
     int rc = ctm__listing_begin(out, db, what, trial, &t);
-    return rc == CTM_OK ? kit_lookup(db, t.id, kit, k) : rc;
-}
-
-int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
-{
-    kit_row k;
-    int rc = kit_listing_begin(out, db, "kit history", trial, kit, &k);
-    sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
-        rc = ctm__prepare(
-            db, &st,
-            "WITH h(location_id, since_us, n) AS ("
-            "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
-            "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
-            "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
-            " SELECT loc.name AS location,"
-            " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
-            " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
-            "   / 1000000, 'unixepoch') AS until"
-            " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
-    if (rc != CTM_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, k.id);
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
-}
-
-int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
-{
-    kit_row k;
-    int rc = kit_listing_begin(out, db, "kit show", trial, kit, &k);
-    sqlite3_stmt *st = NULL;
-    /* The row has the same columns and types whatever the arm. */
+        rc = kit_lookup(db, t.id, kit, &k);
     if (rc == CTM_OK)
-        rc = ctm__prepare(
-            db, &st,
-            "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
-            " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
-            " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
-            KIT_DISPENSABLE_SQL " s.number AS shipment, s.status AS shipment_status, s.date_received AS date_received,"
-            " CASE WHEN s.id IS NULL THEN NULL ELSE CASE k.checked WHEN 0 THEN 'no' WHEN 1 THEN 'ok'"
-            "   WHEN 2 THEN 'mismatch' WHEN 3 THEN 'damaged' END END AS checked,"
-            " k.gtin AS gtin, k.serial AS serial"
-            " FROM kits k JOIN trials t ON t.id = k.trial_id"
-            " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
-            " LEFT JOIN locations loc ON loc.id = k.location_id"
-            " LEFT JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1");
+        rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, k.id);
     bind_kit_view(db, st);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
+    return kit_listing(
+        out, db, "kit history", trial, kit,
+        "WITH h(location_id, since_us, n) AS ("
+        "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
+        "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
+        "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
+        " SELECT loc.name AS location,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
+        "   / 1000000, 'unixepoch') AS until"
+        " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+}
+
+int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
+    /* The row has the same columns and types whatever the arm. */
+    return kit_listing(
+        out, db, "kit show", trial, kit,
+        "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
+        " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
+        " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
+        KIT_DISPENSABLE_SQL " s.number AS shipment,"
+        " s.status AS shipment_status, s.date_received AS date_received,"
+        " CASE WHEN s.id IS NULL THEN NULL ELSE CASE k.checked WHEN 0 THEN 'no' WHEN 1 THEN 'ok'"
+        "   WHEN 2 THEN 'mismatch' WHEN 3 THEN 'damaged' END END AS checked,"
+        " k.gtin AS gtin, k.serial AS serial"
+        " FROM kits k JOIN trials t ON t.id = k.trial_id"
+        " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
+        " LEFT JOIN locations loc ON loc.id = k.location_id"
+        " LEFT JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1");
 }
 
 /* ---- status by hand ---- */
