@@ -168,8 +168,10 @@ static const struct cli_command commands[] = {
       "line of standard input.  A GS separator the scanner cannot type may be written <GS> or\n"
       "\\x1d.  Each line prints the running count and what the scan found (ok, already checked,\n"
       "lot or expiry differs, not on the manifest); an unreadable barcode is reported on stderr\n"
-      "with the reason, the other lines go on, and the command exits 1 at the end.  --damaged\n"
-      "records every kit scanned in this run as damaged.\n\n"
+      "with the reason, the other lines go on, and the command exits 1 at the end, after its\n"
+      "summary.  The shipment is checked before any line is read: an unknown number or a\n"
+      "confirmed receipt fails at once.  --damaged records every kit scanned in this run as\n"
+      "damaged.  A wrong scan is undone with 'ctm receive unscan'.\n\n"
       "At the terminal each scan is saved at once; end with Ctrl-D.  From a file or a pipe the\n"
       "scans are saved 200 at a time.\n\n"
       "  ctm receive scan SH-0042 < scans.txt",

@@ -152,7 +152,8 @@ def site(stock_template, tmp_path):
 NEW_COMMANDS = ("trial add", "trial list", "kittype add", "kittype list", "location add",
                 "location list", "receive", "receive scan", "receive confirm",
                 "receive discrepancies", "shipments", "kits", "kit status", "kit history",
-                "expiry extend", "transfer", "transfer out")
+                "expiry extend", "transfer", "transfer out", "kit show", "receive status",
+                "receive unscan", "receive void")
 
 
 def test_help_lists_and_documents_every_command(tmp_path):
@@ -168,7 +169,7 @@ def test_help_lists_and_documents_every_command(tmp_path):
         assert "--db PATH" in via_help
     assert "<GS>" in nobody.run("help", "receive", "scan", db=False, user=None).stdout
     group = nobody.run("help", "kit", db=False, user=None).stdout
-    assert "ctm kit status" in group and "ctm kit history" in group
+    assert "ctm kit status" in group and "ctm kit history" in group and "ctm kit show" in group
 
 
 @pytest.mark.parametrize("args, words", [
