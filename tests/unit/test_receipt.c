@@ -820,6 +820,15 @@ START_TEST(void_removes_a_mistaken_registration)
     ok(ctm_shipment_list(&q, db, NULL));
     ck_assert_int_eq(count_rows(q), 0);
     ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "K001"), CTM_ENOTFOUND);
+    /* the void's entry deletes rows holding arms: a blinded reader sees none of them */
+    ok(ctm_audit_log(&q, db, n, 1));
+    char *changes = only_row_field(q, "changes");
+    ck_assert_ptr_nonnull(strstr(changes, ARM1)); /* the unblinded pharmacist does */
+    free(changes);
+    ok(ctm_login(db, "ted", PW));
+    ok(ctm_audit_log(&q, db, n, 1));
+    assert_no_arm_in(q);
+    ok(ctm_login(db, "pia", PW));
     assert_verifies();
     /* the number and kit numbers are free again; a confirmed receipt is not voided */
     ok(receive("SH1", manifest4, 0));
