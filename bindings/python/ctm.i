@@ -17,7 +17,8 @@
  *   ctm_audit_verify(db, vkey, held)  -> [status, dict]          (the ctm_verify_result fields)
  *   ctm_trial_list(db), ctm_kittype_list(db, trial), ctm_location_list(db), ctm_kits(db, filter),
  *   ctm_receive_discrepancies(db, shipment), ctm_shipment_list(db, trial),
- *   ctm_kit_history(db, trial, kit)   -> [status, ctm_query or None]
+ *   ctm_kit_history(db, trial, kit), ctm_kit_show(db, trial, kit),
+ *   ctm_receive_status(db, shipment)  -> [status, ctm_query or None]
  *   ctm_kittype_add(db, trial, code, name, units, min, max, dnd_days, opts) -> status
  *       opts: None or a dict with any of dose_form, strength, excursion_budget_minutes,
  *       excursion_max_c, dispensing_days (the ctm_kittype_options fields)
@@ -27,7 +28,7 @@
  *   ctm_receive_scan(db, shipment, scan, damaged) -> [status, dict]
  *       (outcome (CTM_SCAN_*), kit_number, detail, checked, expected)
  *   ctm_kits(db, filter): filter None or a dict with any of trial, status, location, lot,
- *       expiring_within_days (-1: no filter)
+ *       expiring_within_days (-1: no filter), shipment
  *   ctm_expiry_extend(db, trial, lot, kits, new_expiry, reference), ctm_transfer(db, trial, kits,
  *   location, reason), ctm_transfer_out(db, trial, kits, destination, shipment, reason)
  *       kits: None or a list/tuple of str (passed as const char *const *kits, size_t nkits)
@@ -396,7 +397,7 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 
 %typemap(in) const ctm_kit_filter *filter (ctm_kit_filter tmp) {
     static const char *const keys[] = {"trial", "status", "location", "lot",
-                                       "expiring_within_days", NULL};
+                                       "expiring_within_days", "shipment", NULL};
     if ($input == Py_None) {
         $1 = NULL;
     } else {
@@ -408,7 +409,8 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
             || !ctm_py_opt_text($input, "status", &tmp.status)
             || !ctm_py_opt_text($input, "location", &tmp.location)
             || !ctm_py_opt_text($input, "lot", &tmp.lot)
-            || !ctm_py_opt_int($input, "expiring_within_days", &tmp.expiring_within_days))
+            || !ctm_py_opt_int($input, "expiring_within_days", &tmp.expiring_within_days)
+            || !ctm_py_opt_text($input, "shipment", &tmp.shipment))
             SWIG_fail;
         $1 = &tmp;
     }

@@ -106,6 +106,10 @@ int cli_print_query(FILE *out, ctm_query *q, enum cli_format format);
  *   return cli_print_listing(ctm_kits(&q, db, &f), &q, a); */
 int cli_print_listing(int rc, ctm_query **q, const struct cli_args *a);
 int cli_query_column(const ctm_query *q, const char *name);
+/* One row (q stepped onto it) as "name  value" lines or a JSON object, followed by the rows of
+ * children (NULL: none) as a table under "child:" or as the object's member child. */
+int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
+                     enum cli_format format);
 void cli_put_display(FILE *out, const char *text);
 
 /* cmd_trial.c: option values of the set-up and stock commands (temperatures with a dot,
@@ -152,6 +156,10 @@ int cmd_lots(struct cli_session *s, const struct cli_args *a);
 int cmd_kits(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_status(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_history(struct cli_session *s, const struct cli_args *a);
+int cmd_kit_show(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_status(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_unscan(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_void(struct cli_session *s, const struct cli_args *a);
 int cmd_expiry_extend(struct cli_session *s, const struct cli_args *a);
 int cmd_transfer(struct cli_session *s, const struct cli_args *a);
 int cmd_transfer_out(struct cli_session *s, const struct cli_args *a);

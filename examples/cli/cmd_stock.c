@@ -21,6 +21,35 @@ static const char *plural(uint64_t n)
     return n == 1 ? "" : "s";
 }
 
+/* Kits are named by number or by a scan of the pack; a scan typed with "<GS>" or "\\x1d" for the
+ * separator gets the real byte (as in `receive scan`).  The copies of args from..npos-1,
+ * malloc'd, in *out (free with free_kit_args); CLI_OK or an exit status. */
+static int kit_args(const struct cli_args *a, int from, char ***out)
+{
+    size_t n = a->npos > from ? (size_t)(a->npos - from) : 0;
+    char **kits = calloc(n + 1, sizeof *kits);
+    if (!kits)
+        return cli_fail("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!(kits[i] = strdup(a->pos[from + (int)i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(kits[j]);
+            free(kits);
+            return cli_fail("out of memory");
+        }
+        cli_unescape_gs(kits[i]);
+    }
+    *out = kits;
+    return CLI_OK;
+}
+
+static void free_kit_args(char **kits)
+{
+    for (size_t i = 0; kits && kits[i]; i++)
+        free(kits[i]);
+    free(kits);
+}
+
 /* What the shipment list says about one shipment. */
 struct shipment_info {
     char trial[80];
@@ -354,12 +383,41 @@ static void print_scan_summary(const struct scan_session *ss)
            ss->outcomes[CTM_SCAN_MISMATCH], ss->outcomes[CTM_SCAN_EXTRA], ss->unreadable);
 }
 
+/* A shipment still under receipt, checked before a line is read: a wrong number or a confirmed
+ * receipt would otherwise only show after the whole file was typed or scanned. */
+static int shipment_receiving(struct scan_session *ss)
+{
+    ctm_query *q = NULL;
+    int rc = ctm_receive_status(&q, ss->db, ss->shipment);
+    if (rc == CTM_OK)
+        rc = ctm_query_next(q);
+    if (rc == CTM_ROW) {
+        int col_status = cli_query_column(q, "status");
+        const char *status = col_status >= 0 ? ctm_query_text(q, col_status) : NULL;
+        int col_kits = cli_query_column(q, "kits"), col_checked = cli_query_column(q, "checked");
+        ss->expected = col_kits >= 0 ? (uint64_t)ctm_query_int64(q, col_kits) : 0;
+        ss->checked = col_checked >= 0 ? (uint64_t)ctm_query_int64(q, col_checked) : 0;
+        rc = status && strcmp(status, "receiving") == 0
+                 ? CLI_OK
+                 : cli_fail("shipment %s: the receipt is %s; nothing was read", ss->shipment,
+                            status ? status : "not open");
+    } else {
+        rc = rc == CTM_DONE ? cli_fail("shipment %s: no such shipment", ss->shipment)
+                            : cli_fail_ctm(rc);
+    }
+    ctm_query_free(q);
+    return rc;
+}
+
 int cmd_receive_scan(struct cli_session *s, const struct cli_args *a)
 {
     struct scan_session ss;
     memset(&ss, 0, sizeof ss);
     ss.db = s->db;
     ss.shipment = a->pos[0];
+    int rc = shipment_receiving(&ss);
+    if (rc != CLI_OK)
+        return rc;
     ss.damaged = cli_flag(a, "damaged");
     /* Someone scanning at the terminal wants each scan kept at once; a file is read fast. */
     ss.batch_size = isatty(STDIN_FILENO) ? 1 : SCAN_BATCH;
@@ -367,20 +425,63 @@ int cmd_receive_scan(struct cli_session *s, const struct cli_args *a)
     if (isatty(STDIN_FILENO))
         fprintf(stderr, "Scan or type kits of shipment %s, one per line; end with Ctrl-D.\n",
                 ss.shipment);
-    int rc = scan_lines(&ss);
+    rc = scan_lines(&ss);
     end_live_line(&ss);
+    /* What was saved before a failure counts: the summary comes either way. */
+    print_scan_summary(&ss);
     if (rc != CLI_OK)
         return rc;
-    /* a session without one readable scan has no counts from the library yet: ask for them */
-    struct shipment_info info;
-    if (ss.expected == 0 && find_shipment(s->db, ss.shipment, &info) == CLI_OK) {
-        ss.checked = (uint64_t)(info.checked > 0 ? info.checked : 0);
-        ss.expected = (uint64_t)(info.kits > 0 ? info.kits : 0);
-    }
-    print_scan_summary(&ss);
     if (ss.unreadable > 0)
         return cli_fail("%" PRIu64 " line%s could not be read (see above); scan those kits again "
                         "or type their numbers", ss.unreadable, plural(ss.unreadable));
+    return CLI_OK;
+}
+
+/* ---- receive status, unscan, void ---- */
+
+int cmd_receive_status(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_query *q = NULL;
+    int rc = ctm_receive_status(&q, s->db, a->pos[0]);
+    if (rc == CTM_OK)
+        rc = ctm_query_next(q);
+    if (rc == CTM_ROW)
+        rc = cli_print_record(stdout, q, NULL, NULL, cli_format_of(a));
+    else
+        rc = rc == CTM_DONE ? cli_fail("shipment %s: no such shipment", a->pos[0])
+                            : cli_fail_ctm(rc);
+    ctm_query_free(q);
+    return rc;
+}
+
+int cmd_receive_unscan(struct cli_session *s, const struct cli_args *a)
+{
+    char **kit = NULL;
+    int rc = kit_args(a, 1, &kit);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_receive_unscan(s->db, a->pos[0], kit[0], cli_arg(a, "reason"));
+    free_kit_args(kit);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    fputs("Undid the scan of ", stdout);
+    cli_put_display(stdout, a->pos[1]);
+    printf(" in shipment %s: scan it again if it is there.\n", a->pos[0]);
+    return CLI_OK;
+}
+
+int cmd_receive_void(struct cli_session *s, const struct cli_args *a)
+{
+    struct shipment_info info;
+    int rc = find_shipment(s->db, a->pos[0], &info);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_receive_void(s->db, a->pos[0], cli_arg(a, "reason"));
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    printf("Voided shipment %s of trial %s: its %" PRId64 " kit%s left stock; e-signed by %s.  "
+           "Register it again with 'ctm receive' if it arrived.\n", a->pos[0], info.trial,
+           info.kits, plural((uint64_t)info.kits), ctm_current_user(s->db));
     return CLI_OK;
 }
 
@@ -493,23 +594,66 @@ int cmd_kits(struct cli_session *s, const struct cli_args *a)
     filter.status = cli_arg(a, "status");
     filter.location = cli_arg(a, "location");
     filter.lot = cli_arg(a, "lot");
+    filter.shipment = cli_arg(a, "shipment");
     return cli_print_listing(ctm_kits(&q, s->db, &filter), &q, a);
 }
 
 int cmd_kit_history(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
-    return cli_print_listing(ctm_kit_history(&q, s->db, a->pos[0], a->pos[1]), &q, a);
+    char **kit = NULL;
+    int one = a->npos == 1; /* KIT alone: looked for in every trial */
+    int rc = kit_args(a, one ? 0 : 1, &kit);
+    if (rc != CLI_OK)
+        return rc;
+    rc = cli_print_listing(ctm_kit_history(&q, s->db, one ? NULL : a->pos[0], kit[0]), &q, a);
+    free_kit_args(kit);
+    return rc;
+}
+
+/* `kit show [TRIAL] KIT`: the kit's one row, then where it has been. */
+int cmd_kit_show(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_query *q = NULL, *history = NULL;
+    char **kit = NULL;
+    int one = a->npos == 1;
+    const char *trial = one ? NULL : a->pos[0];
+    int rc = kit_args(a, one ? 0 : 1, &kit);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_kit_show(&q, s->db, trial, kit[0]);
+    if (rc == CTM_OK)
+        rc = ctm_query_next(q);
+    if (rc == CTM_ROW) {
+        /* the row names the trial, so the history needs no second search */
+        int col = cli_query_column(q, "trial");
+        rc = ctm_kit_history(&history, s->db, col >= 0 ? ctm_query_text(q, col) : trial, kit[0]);
+    }
+    if (rc == CTM_OK)
+        rc = cli_print_record(stdout, q, "history", history, cli_format_of(a));
+    else
+        rc = rc == CTM_DONE ? cli_fail("kit show: no row") : cli_fail_ctm(rc);
+    ctm_query_free(history);
+    ctm_query_free(q);
+    free_kit_args(kit);
+    return rc;
 }
 
 /* ---- changes to kits ---- */
 
 int cmd_kit_status(struct cli_session *s, const struct cli_args *a)
 {
-    int rc = ctm_kit_set_status(s->db, a->pos[0], a->pos[1], a->pos[2], cli_arg(a, "reason"));
+    char **kit = NULL;
+    int rc = kit_args(a, 1, &kit);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_kit_set_status(s->db, a->pos[0], kit[0], a->pos[2], cli_arg(a, "reason"));
+    free_kit_args(kit);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
-    printf("Kit %s of trial %s is now %s.\n", a->pos[1], a->pos[0], a->pos[2]);
+    fputs("Kit ", stdout);
+    cli_put_display(stdout, a->pos[1]);
+    printf(" of trial %s is now %s.\n", a->pos[0], a->pos[2]);
     return CLI_OK;
 }
 
@@ -530,8 +674,13 @@ int cmd_expiry_extend(struct cli_session *s, const struct cli_args *a)
     const char *to = cli_arg(a, "to");
     const char *reference = cli_arg(a, "reference");
     size_t nkits = lot ? 0 : (size_t)a->npos - 1;
-    int rc = ctm_expiry_extend(s->db, a->pos[0], lot, lot ? NULL : a->pos + 1, nkits, to,
-                               reference);
+    char **kits = NULL;
+    int rc = kit_args(a, 1, &kits);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_expiry_extend(s->db, a->pos[0], lot, lot ? NULL : (const char *const *)kits, nkits,
+                           to, reference);
+    free_kit_args(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (lot)
@@ -547,7 +696,13 @@ int cmd_transfer(struct cli_session *s, const struct cli_args *a)
 {
     const char *to = cli_arg(a, "to");
     size_t nkits = (size_t)a->npos - 1;
-    int rc = ctm_transfer(s->db, a->pos[0], a->pos + 1, nkits, to, cli_arg(a, "reason"));
+    char **kits = NULL;
+    int rc = kit_args(a, 1, &kits);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_transfer(s->db, a->pos[0], (const char *const *)kits, nkits, to,
+                      cli_arg(a, "reason"));
+    free_kit_args(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     printf("Moved %zu kit%s of trial %s to %s.\n", nkits, plural(nkits), a->pos[0], to);
@@ -559,8 +714,13 @@ int cmd_transfer_out(struct cli_session *s, const struct cli_args *a)
     const char *site = cli_arg(a, "site");
     const char *shipment = cli_arg(a, "shipment");
     size_t nkits = (size_t)a->npos - 1;
-    int rc = ctm_transfer_out(s->db, a->pos[0], a->pos + 1, nkits, site, shipment,
-                              cli_arg(a, "reason"));
+    char **kits = NULL;
+    int rc = kit_args(a, 1, &kits);
+    if (rc != CLI_OK)
+        return rc;
+    rc = ctm_transfer_out(s->db, a->pos[0], (const char *const *)kits, nkits, site, shipment,
+                          cli_arg(a, "reason"));
+    free_kit_args(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     printf("Sent %zu kit%s of trial %s to %s in shipment %s; they are in transit.\n", nkits,

@@ -86,8 +86,9 @@ static const struct cli_opt kits_opts[] = {
     { "trial", OPT_VALUE, 0, NULL }, { "status", OPT_VALUE, 0, NULL },
     { "location", OPT_VALUE, 0, NULL }, { "lot", OPT_VALUE, 0, NULL },
     { "expiring", OPT_NUMBER, 0, NULL }, { "json", OPT_FLAG, 0, "csv" },
-    { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+    { "csv", OPT_FLAG, 0, NULL }, { "shipment", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt json_opts[] = { { "json", OPT_FLAG, 0, NULL }, END_OPTS };
 static const struct cli_opt expiry_extend_opts[] = {
     { "to", OPT_VALUE, 1, NULL }, { "reference", OPT_VALUE, 1, NULL },
     { "lot", OPT_VALUE, 0, NULL }, END_OPTS
@@ -168,12 +169,35 @@ static const struct cli_command commands[] = {
       "line of standard input.  A GS separator the scanner cannot type may be written <GS> or\n"
       "\\x1d.  Each line prints the running count and what the scan found (ok, already checked,\n"
       "lot or expiry differs, not on the manifest); an unreadable barcode is reported on stderr\n"
-      "with the reason, the other lines go on, and the command exits 1 at the end.  --damaged\n"
-      "records every kit scanned in this run as damaged.\n\n"
+      "with the reason, the other lines go on, and the command exits 1 at the end, after its\n"
+      "summary.  The shipment is checked before any line is read: an unknown number or a\n"
+      "confirmed receipt fails at once.  --damaged records every kit scanned in this run as\n"
+      "damaged.  A wrong scan is undone with 'ctm receive unscan'.\n\n"
       "At the terminal each scan is saved at once; end with Ctrl-D.  From a file or a pipe the\n"
       "scans are saved 200 at a time.\n\n"
       "  ctm receive scan SH-0042 < scans.txt",
       receive_scan_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_scan },
+    { "receive status", "SHIPMENT [--json]",
+      "Show how far the checks of a shipment have come, before confirming",
+      "One line per count: kits on the manifest, unchecked, checked, ok, mismatched (lot or\n"
+      "expiry differed), damaged, extra (scans not on the manifest) and discrepancies\n"
+      "recorded so far, with the shipment's trial and status.",
+      json_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_status },
+    { "receive unscan", "SHIPMENT KIT --reason TEXT",
+      "Undo a wrong scan of a shipment under receipt",
+      "KIT is the kit number, or the barcode, that was scanned by mistake.  The kit is unchecked\n"
+      "again and the discrepancies that scan recorded (damaged, lot or expiry mismatch, or the\n"
+      "extra for a barcode not on the manifest) are removed.  The audit trail keeps them, with\n"
+      "your reason.",
+      reason_opts, "SHIPMENT and KIT", 2, 2, 0, ACCESS_LOGIN, cmd_receive_unscan },
+    { "receive void", "SHIPMENT --reason TEXT",
+      "Void a shipment registered by mistake, before confirmation, e-signed (pharmacists)",
+      "For a registration that should not have been made (wrong trial, location or manifest).\n"
+      "The shipment, its kits, their moves and its discrepancies are removed and its kits leave\n"
+      "stock; the audit trail keeps all of it, with your reason and e-signature (\"shipment\n"
+      "voided\").  The shipment number is then free to register the shipment again.  A\n"
+      "confirmed receipt cannot be voided.",
+      reason_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_void },
     { "receive confirm", "SHIPMENT [--unchecked-present]",
       "Confirm a receipt, e-signed (pharmacists)",
       "Ends the receipt: checked kits become available (quarantined when the shipment's logger\n"
@@ -217,13 +241,15 @@ static const struct cli_command commands[] = {
     { "shipments", "[--trial TRIAL] [--json|--csv]", "List shipments received and sent", NULL,
       shipments_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_shipments },
     { "kits",
-      "[--trial T] [--status S] [--location L] [--lot L] [--expiring DAYS] [--json|--csv]",
+      "[--trial T] [--status S] [--location L] [--lot L] [--expiring DAYS] [--shipment NO] "
+      "[--json|--csv]",
       "List kits",
       "Filters combine.  --status is one of in_transit, received, available, dispensed,\n"
       "returned, pending_destruction, destroyed, returned_to_sponsor, quarantined, damaged,\n"
       "missing, lost_by_subject, expired, not_dispensed.  --expiring DAYS lists the kits whose\n"
-      "expiry falls within DAYS days or has passed.  dispensable is 1 for a kit that could be\n"
-      "dispensed today.  Blinded users see \"(blinded)\" in place of the arm.",
+      "expiry falls within DAYS days or has passed.  --shipment NO lists the kits that incoming\n"
+      "shipment NO brought.  dispensable is 1 for a kit that could be dispensed today.  Blinded\n"
+      "users see \"(blinded)\" in place of the arm.",
       kits_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_kits },
     { "kit status", "TRIAL KIT STATUS --reason TEXT", "Change a kit's status by hand",
       "For quarantine (STATUS quarantined), release from quarantine (available), damaged,\n"
@@ -231,8 +257,18 @@ static const struct cli_command commands[] = {
       "and destruction have their own commands.  Technicians may quarantine kits and report\n"
       "them damaged or missing; the rest is for pharmacists.",
       reason_opts, "TRIAL, KIT and STATUS", 3, 3, 0, ACCESS_LOGIN, cmd_kit_status },
-    { "kit history", "TRIAL KIT [--json|--csv]", "Show where a kit has been stored, and when",
-      NULL, listing_opts, "TRIAL and KIT", 2, 2, 0, ACCESS_LOGIN, cmd_kit_history },
+    { "kit show", "[TRIAL] KIT [--json]", "Show everything about one kit",
+      "Trial, kit type, lot, expiry, status, location, units, arm (blinded users see\n"
+      "\"(blinded)\"), dispensable, the shipment that brought it and what its check at receipt\n"
+      "found, its GTIN and serial, then where it has been stored (history).  KIT is the kit\n"
+      "number or a scan of its pack (a GS1 barcode whose (21) serial names the kit; type the\n"
+      "GS separator as <GS>); this holds for every command that takes a kit.  Without TRIAL\n"
+      "the kit is looked for in every trial.",
+      json_opts, "KIT", 1, 2, 0, ACCESS_LOGIN, cmd_kit_show },
+    { "kit history", "[TRIAL] KIT [--json|--csv]", "Show where a kit has been stored, and when",
+      "KIT is the kit number or a scan of its pack.  Without TRIAL the kit is looked for in\n"
+      "every trial.",
+      listing_opts, "KIT", 1, 2, 0, ACCESS_LOGIN, cmd_kit_history },
     { "expiry extend", "TRIAL --to YYYY-MM-DD --reference REF (--lot LOT | KIT...)",
       "Extend the expiry of a lot or of kits (relabelling), e-signed (pharmacists)",
       "On the sponsor's written instruction, whose reference --reference records.  The new\n"

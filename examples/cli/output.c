@@ -1,7 +1,8 @@
 /*
  * output.c - printing any ctm_query as a human table, JSON or CSV.
  *
- * Every listing goes through cli_print_query().  Data is never truncated.  JSON and CSV are exact;
+ * Every listing goes through cli_print_query().  Data is never truncated.  JSON is exact, and so
+ * is CSV but for the quote that keeps a text cell from being run as a spreadsheet formula;
  * the human table shows control characters as escapes (\n, \t, \xNN) so that a value from the
  * database can neither break the layout nor send escape sequences to the terminal.
  */
@@ -299,10 +300,10 @@ static void json_put_value(FILE *out, ctm_query *q, int c)
     }
 }
 
-static void json_put_row(FILE *out, ctm_query *q)
+/* The current row's "name": value pairs, without the braces around them. */
+static void json_put_members(FILE *out, ctm_query *q)
 {
     int n = ctm_query_column_count(q);
-    fputs("  {", out);
     for (int c = 0; c < n; c++) {
         const char *name = ctm_query_column_name(q, c);
         fputs(c > 0 ? ", " : "", out);
@@ -310,6 +311,12 @@ static void json_put_row(FILE *out, ctm_query *q)
         fputs(": ", out);
         json_put_value(out, q, c);
     }
+}
+
+static void json_put_row(FILE *out, ctm_query *q)
+{
+    fputs("  {", out);
+    json_put_members(out, q);
     fputc('}', out);
 }
 
@@ -326,23 +333,36 @@ static int print_json(FILE *out, ctm_query *q)
     return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
 }
 
-/* ---- CSV (RFC 4180: CRLF line ends, fields quoted when they hold , " CR or LF) ---- */
+/* ---- CSV (RFC 4180: CRLF line ends, fields quoted when they hold , " CR or LF) ----
+ *
+ * A spreadsheet opening the file runs a cell that begins with = + - @ (or a tab or CR before
+ * one) as a formula, and a kit number, a note or a reason is typed by people.  As OWASP
+ * advises, such a text cell gets a leading single quote, which spreadsheets show as text.
+ * Integer and real values stay numbers (-3 stays -3): only text cells are neutralised, so a
+ * text cell reading "-3" is written '-3. */
 
-static void csv_put_field(FILE *out, const char *text)
+static int csv_formula_start(const char *text)
+{
+    return text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
+}
+
+static void csv_put_field(FILE *out, const char *text, int is_text)
 {
     if (!text)
         return;
-    if (!strpbrk(text, ",\"\r\n")) {
-        fputs(text, out);
-        return;
-    }
-    fputc('"', out);
+    int neutralise = is_text && csv_formula_start(text);
+    int quote = strpbrk(text, ",\"\r\n") != NULL;
+    if (quote)
+        fputc('"', out);
+    if (neutralise)
+        fputc('\'', out);
     for (const char *p = text; *p; p++) {
         if (*p == '"')
             fputc('"', out);
         fputc(*p, out);
     }
-    fputc('"', out);
+    if (quote)
+        fputc('"', out);
 }
 
 static int print_csv(FILE *out, ctm_query *q)
@@ -351,17 +371,60 @@ static int print_csv(FILE *out, ctm_query *q)
     int rc;
     for (int c = 0; c < n; c++) {
         fputs(c > 0 ? "," : "", out);
-        csv_put_field(out, ctm_query_column_name(q, c));
+        csv_put_field(out, ctm_query_column_name(q, c), 1);
     }
     fputs("\r\n", out);
     while ((rc = ctm_query_next(q)) == CTM_ROW) {
         for (int c = 0; c < n; c++) {
             fputs(c > 0 ? "," : "", out);
-            csv_put_field(out, ctm_query_text(q, c));
+            csv_put_field(out, ctm_query_text(q, c), ctm_query_column_type(q, c) == CTM_TEXT);
         }
         fputs("\r\n", out);
     }
     return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* ---- one record with its history ---- */
+
+/* The single row of q, which the caller has stepped onto, as "name  value" lines or a JSON
+ * object; then, unless children is NULL, its rows under the heading child (a table, or a JSON
+ * array member named child). */
+int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
+                     enum cli_format format)
+{
+    int n = ctm_query_column_count(q);
+    if (format == FORMAT_JSON) {
+        fputc('{', out);
+        json_put_members(out, q);
+        int rc = CLI_OK;
+        if (children) {
+            fputs(", ", out);
+            json_put_string(out, child);
+            fputs(": ", out);
+            rc = print_json(out, children);
+        }
+        fputs("}\n", out);
+        return rc;
+    }
+    size_t width = 0;
+    for (int c = 0; c < n; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        size_t w = display_width(name ? name : "");
+        if (w > width)
+            width = w;
+    }
+    for (int c = 0; c < n; c++) {
+        const char *name = ctm_query_column_name(q, c);
+        const char *text = ctm_query_text(q, c);
+        cli_put_display(out, name ? name : "");
+        put_padding(out, width - display_width(name ? name : "") + 2);
+        cli_put_display(out, text ? text : "-");
+        fputc('\n', out);
+    }
+    if (!children)
+        return CLI_OK;
+    fprintf(out, "\n%s:\n", child);
+    return print_table(out, children);
 }
 
 /* Print every remaining row of q.  Returns an exit status (the failure already printed). */

@@ -499,6 +499,32 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_scan(ctm_db *db, const char *shipment, c
                                              int damaged, ctm_scan_result *result);
 
 /**
+ * Undo a wrong scan of a shipment under receipt: the kit (a kit number or a scan of its pack,
+ * as ctm_receive_scan() takes it) is unchecked again and the discrepancies its scans recorded
+ * (damaged, lot or expiry mismatch) are removed; for a scan that was recorded as extra, that
+ * extra discrepancy is removed.  reason is mandatory (1-2000 characters).  The removed rows stay
+ * in the ledger, in the entry "shipment.unscan" that names the kit, what the scan had found
+ * ("was": ok, mismatch, damaged, extra) and the reason.  Pharmacists and technicians.
+ * Errors: CTM_EINVAL (reason, an unreadable scan), CTM_ENOTFOUND (shipment; a kit neither on the
+ * manifest nor recorded as extra), CTM_ERULE (the receipt is confirmed; the kit was not
+ * scanned), CTM_EDENIED, CTM_EMISUSE.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive_unscan(ctm_db *db, const char *shipment, const char *kit,
+                                               const char *reason);
+
+/**
+ * Void a shipment registered by mistake (wrong trial, location or manifest), before its receipt
+ * is confirmed: e-signed by the logged-in pharmacist ("shipment voided") with a mandatory
+ * reason, audited "shipment.void".  Everything the registration and its scans made is removed:
+ * the shipment, its kits (which leave stock), their moves between locations, its discrepancies
+ * and the lots left without kits, so the shipment can be registered again under its number.
+ * The ledger keeps every removed row in the entries that made it and in this one.
+ * Errors: CTM_EINVAL (reason), CTM_ENOTFOUND (shipment), CTM_ERULE (the receipt is confirmed),
+ * CTM_EDENIED (pharmacists only), CTM_EMISUSE.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive_void(ctm_db *db, const char *shipment, const char *reason);
+
+/**
  * Confirm a receipt, e-signed by the logged-in pharmacist ("receipt confirmed").  unchecked_present:
  * non-zero declares that the kits not scanned were checked by hand and are present; zero makes
  * them "missing".  Audited "shipment.confirm" as one action.
@@ -506,6 +532,16 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_scan(ctm_db *db, const char *shipment, c
  */
 CTM_API CTM_WARN_UNUSED int ctm_receive_confirm(ctm_db *db, const char *shipment,
                                                 int unchecked_present);
+
+/**
+ * Where the receipt of an incoming shipment stands, as one row, to look at before confirming:
+ * shipment, trial, status (receiving, confirmed), kits (on the manifest), unchecked, checked,
+ * ok, mismatched (lot or expiry differed), damaged, extra (scans not on the manifest),
+ * discrepancies (all recorded so far).  Counts over the whole shipment only, never per arm.
+ * Any logged-in user.
+ * Errors: CTM_EINVAL (shipment number), CTM_ENOTFOUND, CTM_EMISUSE.  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment);
 
 /** Discrepancies of a shipment: kit_number, kind (missing, extra, damaged, lot_mismatch,
  *  expiry_mismatch), detail, recorded (ISO time), recorded_by. */
@@ -557,9 +593,12 @@ typedef struct ctm_kit_filter {
     const char *lot;
     int expiring_within_days; /* >= 0: only kits whose expiry falls within that many days (or has
                                  passed); -1: no filter */
+    const char *shipment;     /* the kits registered by this incoming shipment (an unknown number
+                                 is CTM_ENOTFOUND); appended last, so read only when
+                                 struct_size covers it */
 } ctm_kit_filter;
 
-#define CTM_KIT_FILTER_INIT { sizeof(ctm_kit_filter), NULL, NULL, NULL, NULL, -1 }
+#define CTM_KIT_FILTER_INIT { sizeof(ctm_kit_filter), NULL, NULL, NULL, NULL, -1, NULL }
 
 /**
  * Kits: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else the lot's),
@@ -572,7 +611,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
  * Change a kit's status by hand, with a mandatory reason (quarantine, release from quarantine,
  * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
  * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
- * calls.  Pharmacists (technicians may quarantine and report damaged or missing kits).
+ * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
+ * number.  Pharmacists (technicians may quarantine and report damaged or missing kits).
  * Audited "kit.status".
  */
 CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit,
@@ -582,7 +622,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
  * Extend the expiry of kits on the sponsor's written instruction (relabelling): the kits of a lot
  * in stock (lot non-NULL, kits NULL: the lot itself then carries the new date, so later receipts
  * of it match, while its kits no longer here keep the date their label showed) or the listed kits
- * (each in stock: received, available, quarantined or expired, else CTM_ERULE), to new_expiry
+ * (numbers or scans, see ctm_kit_show(); each in stock: received, available, quarantined or
+ * expired, else CTM_ERULE), to new_expiry
  * ("YYYY-MM-DD", later than the current one), with the sponsor's reference; e-signed by the
  * pharmacist ("expiry extended").  Expired kits become available.  Audited "expiry.extend".
  */
@@ -591,24 +632,48 @@ CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, con
                                               const char *new_expiry, const char *reference);
 
 /**
- * Move kits of a trial to another storage location of the site (the location history keeps the
- * times).  reason may be NULL.  Audited "kit.transfer" as one action.  Pharmacists and
+ * Move kits of a trial (numbers or scans, see ctm_kit_show()) to another storage location of
+ * the site (the location history keeps the times).  reason may be NULL.  Audited "kit.transfer" as one action.  Pharmacists and
  * technicians.  Errors: CTM_ENOTFOUND (kit, location), CTM_ERULE (a kit not on site).
  */
 CTM_API CTM_WARN_UNUSED int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits,
                                          size_t nkits, const char *location, const char *reason);
 
 /**
- * Send kits of a trial to another site as an outgoing shipment: the kits become "in_transit" and
- * leave the site's stock.  Audited "shipment.send".  Pharmacists.
+ * Send kits of a trial (numbers or scans, see ctm_kit_show()) to another site as an outgoing
+ * shipment: the kits become "in_transit" and leave the site's stock.  Audited "shipment.send".  Pharmacists.
  */
 CTM_API CTM_WARN_UNUSED int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits,
                                              size_t nkits, const char *destination,
                                              const char *shipment, const char *reason);
 
-/** A kit's locations over time: location, since, until (NULL while it is there). */
+/**
+ * A kit's locations over time: location, since, until (NULL while it is there).  trial may be
+ * NULL when the kit number is unique across trials.  kit: as for ctm_kit_show().
+ * Errors: CTM_EINVAL (kit in several trials, an unreadable scan), CTM_ENOTFOUND (trial, kit),
+ * CTM_EMISUSE (no login).  On failure *out is NULL.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial,
                                             const char *kit);
+
+/**
+ * Everything about one kit, as a result set of exactly one row: trial, kit_number, kit_type,
+ * kit_type_name, lot, expiry (the kit's own after relabelling, else the lot's), status,
+ * location (NULL when not on site), units, arm ("(blinded)" for a blinded user in a blinded
+ * trial), dispensable (as in ctm_kits()), shipment (the incoming shipment that brought it),
+ * shipment_status (receiving, confirmed), date_received, checked (at receipt: "no", "ok",
+ * "mismatch", "damaged"; NULL without a shipment), gtin, serial.  Its locations over time come
+ * from ctm_kit_history().
+ *
+ * kit: the kit number, or a scan of the pack: a GS1 element string (as for ctm_gs1_parse()) whose
+ * (21) serial is the kit number or the kit's serial, and whose (01) GTIN, if any, agrees with the
+ * kit's.  Every call of this header that takes a kit number takes such a scan too.  trial may be
+ * NULL: the kit is then looked for in every trial and must be in one only.  Any logged-in user.
+ * Errors: CTM_EINVAL (kit in several trials, an unreadable scan or one without (21)),
+ * CTM_ENOTFOUND (trial, kit), CTM_EMISUSE (no login).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial,
+                                         const char *kit);
 
 /* ---------------------------------------------------------------------------------------------
  * GS1 barcodes

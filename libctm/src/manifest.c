@@ -2,7 +2,7 @@
  *
  * One pass over the text, line by line.  Each data line is decoded straight into an arena block
  * (fields NUL-terminated in place), so a manifest costs one block chain, one row array and a
- * transient hash set of kit numbers, never an allocation per field. */
+ * transient hash set of kit numbers and serials, never an allocation per field. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +87,7 @@ typedef struct parser {
     size_t ncols;
     enum column col_at[NCOLUMNS];  /* column of each field position */
     int pos_of[NCOLUMNS];          /* field position of each column, -1 when absent */
-    /* Kit numbers seen: (hash << 32) | (row index + 1), 0 = empty; open addressing. */
+    /* Kit numbers and serials seen (see set_add). */
     uint64_t *set;
     size_t set_cap, set_n;
 } parser;
@@ -342,7 +342,15 @@ static const char *field_problem(enum column c, const char *s, size_t n, char ex
     }
 }
 
-/* ---- kit number set ---- */
+/* ---- the set of identifiers: kit numbers and serials ----
+ *
+ * A scan names a kit by its kit number or by its serial, so no identifier may name two kits:
+ * kit numbers and serials share one set.  An entry is (hash << 32) | tag, 0 = empty; the tag
+ * is the row index + 1, with ID_SERIAL set when the identifier is that row's serial.  Open
+ * addressing. */
+
+#define ID_SERIAL 0x80000000u
+#define ID_ROW_MASK 0x7fffffffu
 
 static uint32_t kit_hash(const char *s)
 {
@@ -376,24 +384,30 @@ static int set_grow(parser *p)
     return CTM_OK;
 }
 
-/* Add the kit number of the row about to become rows[m->n]; *dup is the index of an earlier row
- * with the same number (and nothing is added), or SIZE_MAX. */
-static int set_add(parser *p, const char *kit, size_t *dup)
+/* The identifier an entry stands for. */
+static const char *set_entry_text(const parser *p, uint64_t e)
 {
-    *dup = SIZE_MAX;
+    const ctm__manifest_row *r = &p->m->rows[(size_t)(e & ID_ROW_MASK) - 1];
+    return (e & ID_SERIAL) ? r->serial : r->kit_number;
+}
+
+/* Add identifier id of row (already appended), a serial when serial is non-zero.  When another
+ * entry holds the same text, nothing is added and *dup is that entry's tag; else *dup is 0. */
+static int set_add(parser *p, const char *id, size_t row, int serial, uint32_t *dup)
+{
+    *dup = 0;
     if ((p->set_n + 1) * 2 > p->set_cap && set_grow(p) != CTM_OK)
         return CTM_ENOMEM;
-    uint32_t h = kit_hash(kit);
+    uint32_t h = kit_hash(id);
     size_t j = h & (p->set_cap - 1);
     for (; p->set[j] != 0; j = (j + 1) & (p->set_cap - 1)) {
         uint64_t e = p->set[j];
-        size_t idx = (size_t)(e & 0xffffffffu) - 1;
-        if ((uint32_t)(e >> 32) == h && strcmp(p->m->rows[idx].kit_number, kit) == 0) {
-            *dup = idx;
+        if ((uint32_t)(e >> 32) == h && strcmp(set_entry_text(p, e), id) == 0) {
+            *dup = (uint32_t)(e & 0xffffffffu);
             return CTM_OK;
         }
     }
-    p->set[j] = ((uint64_t)h << 32) | (uint64_t)(p->m->n + 1);
+    p->set[j] = ((uint64_t)h << 32) | (uint64_t)(row + 1) | (serial ? ID_SERIAL : 0);
     p->set_n++;
     return CTM_OK;
 }
@@ -424,24 +438,31 @@ static int split_error(const parser *p, size_t pos, const char *why)
                     p->line, pos + 1, p->ncols, why);
 }
 
-static int duplicate_error(const parser *p, const field *kit, uint32_t first_line)
+/* An identifier of the row on line p->line (its kit number, or its serial when serial is
+ * non-zero) that another line already uses.  Quoted only without an arm column, as in
+ * field_error. */
+static int duplicate_error(const parser *p, int serial, const char *id, uint32_t other)
 {
     char q[MANIFEST_QUOTE_MAX * 4 + 8];
+    const ctm__manifest_row *first = &p->m->rows[(other & ID_ROW_MASK) - 1];
+    int same_field = serial == ((other & ID_SERIAL) != 0);
+    const char *what = same_field ? "repeats" : serial ? "is the kit number of" : "is the serial of";
 
-    if (p->m->has_arm)
-        return ctm__err(CTM_EINVAL,
-                        "manifest line %" PRIu64 ", field kit_number: repeats line %" PRIu32,
-                        p->line, first_line);
-    quote_value(q, kit->s, kit->len);
-    return ctm__err(CTM_EINVAL,
-                    "manifest line %" PRIu64 ", field kit_number: %s repeats line %" PRIu32,
-                    p->line, q, first_line);
+    if (p->m->has_arm) {
+        q[0] = '\0';
+    } else {
+        quote_value(q, id, strlen(id));
+        strcat(q, " ");
+    }
+    return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s%s line %" PRIu32,
+                    p->line, serial ? "serial" : "kit_number", q, what, first->line);
 }
 
 static int parse_row(parser *p, const char *s, size_t n)
 {
     field f[NCOLUMNS];
-    size_t nf, bad, dup;
+    size_t nf, bad;
+    uint32_t dup;
     const char *why;
     const char *value[NCOLUMNS] = {NULL};
 
@@ -480,13 +501,23 @@ static int parse_row(parser *p, const char *s, size_t n)
         .gtin = value[COL_GTIN],
         .serial = value[COL_SERIAL],
     };
-    if (set_add(p, f[p->pos_of[COL_KIT_NUMBER]].s, &dup) != CTM_OK)
-        return ctm__err(CTM_ENOMEM, "manifest: out of memory");
-    if (dup != SIZE_MAX)
-        return duplicate_error(p, &f[p->pos_of[COL_KIT_NUMBER]], p->m->rows[dup].line);
+    /* Appended first so that the set can compare with this row too; a failure below frees
+     * the whole manifest anyway. */
+    size_t row = p->m->n;
     int rc = row_append(p, &r);
     if (rc != CTM_OK)
         return rc;
+    if (set_add(p, r.kit_number, row, 0, &dup) != CTM_OK)
+        return ctm__err(CTM_ENOMEM, "manifest: out of memory");
+    if (dup != 0)
+        return duplicate_error(p, 0, r.kit_number, dup);
+    /* A serial equal to its own kit number names the same kit: nothing to add. */
+    if (r.serial != NULL && strcmp(r.serial, r.kit_number) != 0) {
+        if (set_add(p, r.serial, row, 1, &dup) != CTM_OK)
+            return ctm__err(CTM_ENOMEM, "manifest: out of memory");
+        if (dup != 0)
+            return duplicate_error(p, 1, r.serial, dup);
+    }
     arena_commit(p->arena, (size_t)(expiry - out) + 11);
     return CTM_OK;
 }

@@ -12,6 +12,11 @@
  *     [A-Za-z0-9._@-]; lot: 1-20 of GS1 character set 82; expiry: YYYY-MM-DD or YYYYMMDD, a
  *     real date in 2000-2099; arm: 1-32 of [A-Za-z0-9._-]; gtin: 14 digits with a valid GS1
  *     check digit; serial: 1-20 of GS1 character set 82.  arm, gtin and serial may be empty.
+ *   - A scan names a kit by its kit number or its serial, so every identifier names one kit:
+ *     no two lines share a serial, and no line's serial is another line's kit number (a
+ *     serial equal to its own line's kit number is fine).  The later line is refused:
+ *     "field serial: repeats line 3", "field serial: is the kit number of line 3",
+ *     "field kit_number: is the serial of line 3".
  *   - At most 4096 bytes per line (line end excluded) and 1,000,000 data lines; no NUL byte,
  *     valid UTF-8 throughout; at least one kit.
  *

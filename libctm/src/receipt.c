@@ -312,13 +312,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
 
 /* ---- checking kits ---- */
 
-typedef struct shipment_row {
-    int64_t id;
-    char status[16];
-    int excursion;
-} shipment_row;
-
-static int shipment_lookup(ctm_db *db, const char *number, shipment_row *s)
+int ctm__shipment_lookup(ctm_db *db, const char *number, shipment_row *s)
 {
     int rc = ctm__check_code("shipment", number, CTM_MAX_NAME);
     if (rc != CTM_OK)
@@ -340,50 +334,6 @@ static int shipment_lookup(ctm_db *db, const char *number, shipment_row *s)
     }
     sqlite3_finalize(st);
     return rc;
-}
-
-/* A scan: the kit it names, and the lot and expiry the pack carries when it is a GS1 string. */
-typedef struct scan_id {
-    char id[48];
-    char lot[24];
-    char expiry[11];
-    char gtin[16];
-    ctm_gs1 *gs1;
-} scan_id;
-
-static int looks_like_gs1(const char *s)
-{
-    return s[0] == ']' || s[0] == '(' || strchr(s, 0x1d) != NULL ||
-           (strncmp(s, "01", 2) == 0 && strlen(s) >= 16 && strspn(s, "0123456789") >= 16);
-}
-
-static int read_scan(const char *scan, scan_id *out)
-{
-    memset(out, 0, sizeof *out);
-    if (scan == NULL || scan[0] == '\0')
-        return ctm__err(CTM_EINVAL, "scan: empty");
-    if (!looks_like_gs1(scan)) {
-        int rc = ctm__check_text("kit number", scan, 40);
-        if (rc == CTM_OK)
-            snprintf(out->id, sizeof out->id, "%s", scan);
-        return rc;
-    }
-    int rc = ctm_gs1_parse(&out->gs1, scan);
-    if (rc != CTM_OK)
-        return rc;
-    const char *serial = ctm_gs1_get(out->gs1, "21");
-    if (serial == NULL)
-        return ctm__err(CTM_EINVAL, "scan: the barcode carries no serial (21), so it names no kit");
-    snprintf(out->id, sizeof out->id, "%s", serial);
-    const char *lot = ctm_gs1_get(out->gs1, "10"), *gtin = ctm_gs1_get(out->gs1, "01");
-    const char *expiry = ctm_gs1_expiry(out->gs1);
-    if (lot != NULL)
-        snprintf(out->lot, sizeof out->lot, "%s", lot);
-    if (gtin != NULL)
-        snprintf(out->gtin, sizeof out->gtin, "%s", gtin);
-    if (expiry != NULL)
-        snprintf(out->expiry, sizeof out->expiry, "%s", expiry);
-    return CTM_OK;
 }
 
 typedef struct expected_kit {
@@ -458,7 +408,7 @@ static int extra_recorded(ctm_db *db, int64_t shipment_id, const char *id, int *
 }
 
 /* Mark the kit checked; fill in what the manifest lacked, never erase what it had. */
-static int mark_checked(ctm_db *db, const expected_kit *k, int checked, const scan_id *s)
+static int mark_checked(ctm_db *db, const expected_kit *k, int checked, const ctm__scan *s)
 {
     sqlite3_stmt *st = NULL;
     int rc = ctm__prepare(db, &st,
@@ -480,7 +430,7 @@ static int mark_checked(ctm_db *db, const expected_kit *k, int checked, const sc
 #define CHECK_DAMAGED 3
 
 /* Record one scan inside the open action; fills result's outcome, kit and detail. */
-static int record_scan(ctm_db *db, int64_t shipment_id, const scan_id *s, int damaged,
+static int record_scan(ctm_db *db, int64_t shipment_id, const ctm__scan *s, int damaged,
                        ctm_scan_result *r)
 {
     expected_kit k;
@@ -535,7 +485,7 @@ static void count_checked(ctm_db *db, int64_t shipment_id, ctm_scan_result *r)
 }
 
 /* Is this scan a repeat, which records nothing? */
-static int is_repeat(ctm_db *db, int64_t shipment_id, const scan_id *s, int damaged,
+static int is_repeat(ctm_db *db, int64_t shipment_id, const ctm__scan *s, int damaged,
                      ctm_scan_result *r)
 {
     expected_kit k;
@@ -563,15 +513,15 @@ int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan, int dam
     memset(&r, 0, sizeof r);
     r.struct_size = sizeof r;
     shipment_row s;
-    scan_id id;
+    ctm__scan id;
     memset(&id, 0, sizeof id);
     int rc = ctm__require_user(db, RECEIPT_ROLES, "receive scan");
     if (rc == CTM_OK)
-        rc = shipment_lookup(db, shipment, &s);
+        rc = ctm__shipment_lookup(db, shipment, &s);
     if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
         rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
     if (rc == CTM_OK)
-        rc = read_scan(scan, &id);
+        rc = ctm__scan_read(scan, &id);
     if (rc == CTM_OK && is_repeat(db, s.id, &id, damaged, &r)) {
         r.outcome = CTM_SCAN_REPEAT;
     } else if (rc == CTM_OK) {
@@ -644,7 +594,7 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
     shipment_row s;
     int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "receive confirm");
     if (rc == CTM_OK)
-        rc = shipment_lookup(db, shipment, &s);
+        rc = ctm__shipment_lookup(db, shipment, &s);
     if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
         rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
     ctm__action a;
@@ -659,23 +609,212 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
     return rc;
 }
 
-int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
+/* A listing about one incoming shipment: sql has the shipment's id as ?1. */
+static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const char *shipment,
+                            const char *sql)
 {
     shipment_row s;
     ctm__trial t;
-    int rc = ctm__listing_begin(out, db, "receive discrepancies", NULL, &t);
-    if (rc == CTM_OK)
-        rc = shipment_lookup(db, shipment, &s);
     sqlite3_stmt *st = NULL;
+    int rc = ctm__listing_begin(out, db, what, NULL, &t);
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT kit_number, kind, detail,"
-                          " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
-                          " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+        rc = ctm__shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, s.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
+{
+    return shipment_listing(
+        out, db, "receive discrepancies", shipment,
+        "SELECT kit_number, kind, detail,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
+        " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+}
+
+int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)
+{
+    /* Counts over the whole shipment only: nothing here is grouped or ordered by arm. */
+    return shipment_listing(
+        out, db, "receive status", shipment,
+        "SELECT s.number AS shipment, t.code AS trial, s.status AS status,"
+        " count(k.id) AS kits, count(k.id) - count(NULLIF(k.checked, 0)) AS unchecked,"
+        " count(NULLIF(k.checked, 0)) AS checked,"
+        " count(CASE k.checked WHEN 1 THEN 1 END) AS ok,"
+        " count(CASE k.checked WHEN 2 THEN 1 END) AS mismatched,"
+        " count(CASE k.checked WHEN 3 THEN 1 END) AS damaged,"
+        " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id"
+        "   AND d.kind = 'extra') AS extra,"
+        " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id) AS discrepancies"
+        " FROM shipments s JOIN trials t ON t.id = s.trial_id"
+        " LEFT JOIN kits k ON k.shipment_id = s.id WHERE s.id = ?1 GROUP BY s.id");
+}
+
+/* ---- undoing a wrong scan ---- */
+
+/* Run one statement on a shipment's rows: ?1 is bound to the shipment, ?2 to text if given. */
+static int shipment_exec(ctm_db *db, int64_t shipment_id, const char *text, const char *sql,
+                         const char *doing)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, shipment_id);
+    if (text != NULL)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    return ctm__step_done(db, st, doing);
+}
+
+static const char *const check_names[] = {"unchecked", "ok", "mismatch", "damaged"};
+
+int ctm_receive_unscan(ctm_db *db, const char *shipment, const char *kit, const char *reason)
+{
+    ctm__clear_error();
+    shipment_row s;
+    ctm__scan id;
+    memset(&id, 0, sizeof id);
+    expected_kit k;
+    int found = 0, extra = 0;
+    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive unscan");
+    if (rc == CTM_OK)
+        rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
+    if (rc == CTM_OK)
+        rc = ctm__shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
+        rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already", shipment);
+    if (rc == CTM_OK)
+        rc = ctm__scan_read(kit, &id);
+    if (rc == CTM_OK)
+        rc = find_expected(db, s.id, id.id, &k, &found);
+    if (rc == CTM_OK && !found)
+        rc = extra_recorded(db, s.id, id.id, &extra);
+    if (rc == CTM_OK && found && k.checked == 0)
+        rc = ctm__err(CTM_ERULE, "kit %s of shipment %s was not scanned: nothing to undo", k.number,
+                      shipment);
+    if (rc == CTM_OK && !found && !extra)
+        rc = ctm__err(CTM_ENOTFOUND, "shipment %s: '%.40s' is neither on the manifest nor recorded "
+                                     "as extra", shipment, id.id);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.unscan", reason)) == CTM_OK) {
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "kit", found ? k.number : id.id);
+        ctm__action_param(&a, "was", found ? check_names[k.checked & 3] : "extra");
+        /* The scan's own records go; the ledger keeps them and this entry says why. */
+        if (found)
+            rc = shipment_exec(db, s.id, k.number,
+                               "DELETE FROM discrepancies WHERE shipment_id = ?1 AND kit_number = ?2"
+                               " AND kind IN ('damaged', 'lot_mismatch', 'expiry_mismatch')",
+                               "undoing the scan's discrepancies");
+        else
+            rc = shipment_exec(db, s.id, id.id,
+                               "DELETE FROM discrepancies WHERE shipment_id = ?1 AND kit_number = ?2"
+                               " AND kind = 'extra'", "undoing the extra scan");
+        if (rc == CTM_OK && found)
+            rc = shipment_exec(db, s.id, k.number,
+                               "UPDATE kits SET checked = 0 WHERE shipment_id = ?1 AND kit_number = ?2",
+                               "undoing the check");
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    ctm_gs1_free(id.gs1);
+    return rc;
+}
+
+/* ---- voiding a registration made by mistake ---- */
+
+/* The lots the shipment's kits belong to (malloc'd), to drop those the void leaves empty. */
+static int shipment_lots(ctm_db *db, int64_t shipment_id, int64_t **lots, size_t *n)
+{
+    *lots = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT DISTINCT lot_id FROM kits WHERE shipment_id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, shipment_id);
+    size_t cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *l = realloc(*lots, cap * sizeof *l);
+            if (l == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            *lots = l;
+        }
+        (*lots)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc == CTM_OK && src != SQLITE_DONE)
+        rc = ctm__sqlerr(db->sql, src, "reading the shipment's lots");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Everything the registration and its scans made goes, leaving the number free to register the
+ * shipment again; the ledger keeps every row and the signed entry that removed them. */
+static int void_rows(ctm_db *db, int64_t shipment_id)
+{
+    int64_t *lots = NULL;
+    size_t nlots = 0;
+    int rc = shipment_lots(db, shipment_id, &lots, &nlots);
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL,
+                           "DELETE FROM kit_moves WHERE kit_id IN"
+                           " (SELECT id FROM kits WHERE shipment_id = ?1)",
+                           "removing the kits' moves");
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL,
+                           "DELETE FROM discrepancies WHERE shipment_id = ?1",
+                           "removing the discrepancies");
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL, "DELETE FROM kits WHERE shipment_id = ?1",
+                           "removing the kits");
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL, "DELETE FROM shipments WHERE id = ?1",
+                           "removing the shipment");
+    for (size_t i = 0; rc == CTM_OK && i < nlots; i++)
+        rc = shipment_exec(db, lots[i], NULL,
+                           "DELETE FROM lots WHERE id = ?1"
+                           " AND NOT EXISTS (SELECT 1 FROM kits WHERE lot_id = ?1)"
+                           " AND NOT EXISTS (SELECT 1 FROM bulk_stock WHERE lot_id = ?1)",
+                           "removing a lot the shipment brought");
+    free(lots);
+    return rc;
+}
+
+int ctm_receive_void(ctm_db *db, const char *shipment, const char *reason)
+{
+    ctm__clear_error();
+    shipment_row s;
+    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "receive void");
+    if (rc == CTM_OK)
+        rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
+    if (rc == CTM_OK)
+        rc = ctm__shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
+        rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed; a confirmed receipt is not "
+                                 "voided (its kits are stock: change them one by one)", shipment);
+    ctm_scan_result counts;
+    memset(&counts, 0, sizeof counts);
+    if (rc == CTM_OK)
+        count_checked(db, s.id, &counts);
+    ctm__action a;
+    if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.void", reason)) == CTM_OK) {
+        char kits[24];
+        snprintf(kits, sizeof kits, "%llu", (unsigned long long)counts.expected);
+        ctm__action_param(&a, "shipment", shipment);
+        ctm__action_param(&a, "kits", kits);
+        a.esig_meaning = "shipment voided";
+        rc = void_rows(db, s.id);
+        rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
+    }
+    return rc;
 }
 
 int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs1.h"
 #include "stock.h"
 
 #define STOCK_ROLES (CTM_ROLEBIT_PHARMACIST | CTM_ROLEBIT_TECHNICIAN)
@@ -22,7 +23,9 @@ int ctm__status_valid(const char *status)
 
 /* Every change of a kit's status the library makes, in one place.  by_hand marks the changes a
  * pharmacist makes directly with a reason; the others are made by receipt, transfers and
- * expiry extension here, and by dispensing, returns and destruction. */
+ * expiry extension here, and by dispensing, returns and destruction.  Undoing a scan changes
+ * no status, and voiding a receipt deletes its "received" kits rather than giving them one:
+ * they never were stock, and their numbers must be free to register the shipment again. */
 static const struct transition {
     const char *from, *to;
     int by_hand;
@@ -53,42 +56,150 @@ int ctm__transition_allowed(const char *from, const char *to, int by_hand)
     return 0;
 }
 
-/* A kit of a trial, as the stock calls need it. */
+/* ---- scans: every call that takes a kit takes its barcode too ---- */
+
+/* Trial packs carry the kit's serial in a GS1 DataMatrix; a kit number never starts with ']' or
+ * '(' nor holds a GS byte. */
+static int looks_like_gs1(const char *s)
+{
+    return s[0] == ']' || s[0] == '(' || strchr(s, 0x1d) != NULL ||
+           (strncmp(s, "01", 2) == 0 && strlen(s) >= 16 && strspn(s, "0123456789") >= 16);
+}
+
+int ctm__scan_read(const char *scan, ctm__scan *out)
+{
+    memset(out, 0, sizeof *out);
+    if (scan == NULL || scan[0] == '\0')
+        return ctm__err(CTM_EINVAL, "scan: empty");
+    if (!looks_like_gs1(scan)) {
+        int rc = ctm__check_text("kit number", scan, 40);
+        if (rc == CTM_OK)
+            snprintf(out->id, sizeof out->id, "%s", scan);
+        return rc;
+    }
+    int rc = ctm_gs1_parse(&out->gs1, scan);
+    if (rc != CTM_OK)
+        return rc;
+    const char *serial = ctm_gs1_get(out->gs1, "21");
+    if (serial == NULL)
+        return ctm__err(CTM_EINVAL, "scan: the barcode carries no serial (21), so it names no kit");
+    snprintf(out->id, sizeof out->id, "%s", serial);
+    const char *lot = ctm_gs1_get(out->gs1, "10"), *gtin = ctm_gs1_get(out->gs1, "01");
+    const char *expiry = ctm_gs1_expiry(out->gs1);
+    if (lot != NULL)
+        snprintf(out->lot, sizeof out->lot, "%s", lot);
+    if (gtin != NULL)
+        snprintf(out->gtin, sizeof out->gtin, "%s", gtin);
+    if (expiry != NULL)
+        snprintf(out->expiry, sizeof out->expiry, "%s", expiry);
+    return CTM_OK;
+}
+
+/* A kit of a trial, as the stock calls need it; number is its kit number, whatever named it. */
 typedef struct kit_row {
     int64_t id;
+    char number[48];
     char status[24];
     int64_t location_id;
     char expiry[11];
 } kit_row;
 
-static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row *k)
+/* The kit of a trial (trial_id 0: of any trial) whose kit number or serial is id, kit number
+ * first; a GTIN, when the scan has one, must not contradict the kit's.  *found is 0 when there
+ * is none; CTM_EINVAL when two kits answer equally (two trials, or one serial on two kits). */
+static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *gtin, kit_row *k,
+                     int *found)
 {
-    if (number == NULL || number[0] == '\0' || strlen(number) > 40)
-        return ctm__err(CTM_EINVAL, "kit: a kit number of 1 to 40 characters is needed");
     sqlite3_stmt *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
+                          "SELECT k.id, k.kit_number, k.status, k.location_id,"
+                          " COALESCE(k.expiry, l.expiry), k.trial_id"
                           " FROM kits k JOIN lots l ON l.id = k.lot_id"
-                          " WHERE k.trial_id = ?1 AND k.kit_number = ?2");
+                          " WHERE (?1 = 0 OR k.trial_id = ?1) AND (k.kit_number = ?2 OR k.serial = ?2)"
+                          " AND (?3 IS NULL OR k.gtin IS NULL OR k.gtin = ?3)"
+                          " ORDER BY k.kit_number = ?2 DESC, k.trial_id, k.id LIMIT 2");
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    if (gtin != NULL && gtin[0] != '\0')
+        sqlite3_bind_text(st, 3, gtin, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
+    *found = src == SQLITE_ROW;
     if (src == SQLITE_ROW) {
         k->id = sqlite3_column_int64(st, 0);
-        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 1));
-        k->location_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
-        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
-    } else {
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "kit '%.40s' is not in this trial", number)
-                                : ctm__sqlerr(db->sql, src, "reading kits");
+        snprintf(k->number, sizeof k->number, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 2));
+        k->location_id = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 4));
+        int64_t first_trial = sqlite3_column_int64(st, 5);
+        int first_by_number = strcmp(k->number, id) == 0;
+        /* A kit number beats a serial; a second kit named the same way makes the name
+         * ambiguous (another trial's kit, or two shipments' packs with one serial). */
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW &&
+            first_by_number == (strcmp((const char *)sqlite3_column_text(st, 1), id) == 0))
+            rc = sqlite3_column_int64(st, 5) != first_trial
+                     ? ctm__err(CTM_EINVAL, "kit '%.40s' is in more than one trial; name the trial",
+                                id)
+                     : ctm__err(CTM_EINVAL, "serial '%.40s' names more than one kit; give the kit "
+                                            "number", id);
+        else if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = ctm__sqlerr(db->sql, src, "reading kits");
+    } else if (src != SQLITE_DONE) {
+        rc = ctm__sqlerr(db->sql, src, "reading kits");
     }
     sqlite3_finalize(st);
     return rc;
 }
 
+/* The one way the stock calls find a kit: by its kit number, typed, or by a scan of its pack (a
+ * GS1 element string whose (21) serial is the kit's number or manifest serial).  A typed name
+ * that is a kit number wins over reading it as a barcode. */
+static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row *k)
+{
+    if (number == NULL || number[0] == '\0')
+        return ctm__err(CTM_EINVAL, "kit: a kit number or a scan of its pack is needed");
+    int found = 0, rc = CTM_OK;
+    if (strlen(number) <= 40 && ctm__utf8_valid((const uint8_t *)number, strlen(number)) &&
+        (rc = kit_query(db, trial_id, number, NULL, k, &found)) != CTM_OK)
+        return rc;
+    if (found)
+        return CTM_OK;
+    ctm__scan s;
+    rc = ctm__scan_read(number, &s);
+    if (rc == CTM_OK && s.gs1 != NULL)
+        rc = kit_query(db, trial_id, s.id, s.gtin, k, &found);
+    if (rc == CTM_OK && !found)
+        rc = s.gs1 != NULL
+                 ? ctm__err(CTM_ENOTFOUND, "kit with serial '%.20s' (scanned) is not in %s",
+                            s.id, trial_id ? "this trial" : "any trial")
+                 : ctm__err(CTM_ENOTFOUND, "kit '%.40s' is not in %s", number,
+                            trial_id ? "this trial" : "any trial");
+    ctm_gs1_free(s.gs1);
+    return rc;
+}
+
 /* ---- listing ---- */
+
+/* The columns every view of a kit computes alike.  The arm is resolved in SQL, row by row, from
+ * the trial's blinding and the user's flag: a blinded user never receives the value, only
+ * "(blinded)".  A kit is dispensable when available and outside its do-not-dispense window.
+ * Their parameters are numbered apart, ?20 and ?21, from those of the statements using them. */
+#define KIT_ARM_SQL " CASE WHEN t.blinded = 0 OR ?20 THEN k.arm ELSE '(blinded)' END AS arm,"
+#define KIT_DISPENSABLE_SQL                                                                      \
+    " (k.status = 'available' AND"                                                              \
+    "  date(?21, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+
+static void bind_kit_view(ctm_db *db, sqlite3_stmt *st)
+{
+    if (sqlite3_bind_parameter_count(st) < 21)
+        return; /* a statement without the kit view's columns */
+    char today[11];
+    ctm__format_date(ctm__today(), today);
+    sqlite3_bind_int(st, 20, db->user_unblinded ? 1 : 0);
+    sqlite3_bind_text(st, 21, today, -1, SQLITE_TRANSIENT);
+}
 
 int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
 {
@@ -97,25 +208,23 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
         memcpy(&f, filter, filter->struct_size < sizeof f ? filter->struct_size : sizeof f);
     ctm__trial t;
     int64_t loc = 0;
+    shipment_row ship = {0};
     int rc = ctm__listing_begin(out, db, "kits", f.trial, &t);
     if (rc == CTM_OK && f.location != NULL)
         rc = ctm__location_lookup(db, f.location, &loc);
+    if (rc == CTM_OK && f.shipment != NULL)
+        rc = ctm__shipment_lookup(db, f.shipment, &ship);
     if (rc == CTM_OK && f.status != NULL && !ctm__status_valid(f.status))
         rc = ctm__err(CTM_EINVAL, "status: '%.32s' is not a kit status", f.status);
     if (rc == CTM_OK && f.lot != NULL && strlen(f.lot) > 20)
         rc = ctm__err(CTM_EINVAL, "lot: longer than 20 characters");
     sqlite3_stmt *st = NULL;
-    /* The arm is resolved in SQL, row by row, from the trial's blinding and the user's flag:
-     * a blinded user never receives the value, only "(blinded)". */
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
             "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
             " l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry, k.status AS status,"
-            " loc.name AS location, k.units AS units,"
-            " CASE WHEN t.blinded = 0 OR ?7 THEN k.arm ELSE '(blinded)' END AS arm,"
-            " (k.status = 'available' AND"
-            "  date(?8, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+            " loc.name AS location, k.units AS units," KIT_ARM_SQL KIT_DISPENSABLE_SQL
             " s.number AS shipment"
             " FROM kits k JOIN trials t ON t.id = k.trial_id"
             " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
@@ -123,12 +232,12 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
             " LEFT JOIN shipments s ON s.id = k.shipment_id"
             " WHERE (?1 IS NULL OR k.trial_id = ?1) AND (?2 IS NULL OR k.status = ?2)"
             " AND (?3 IS NULL OR k.location_id = ?3) AND (?4 IS NULL OR l.batch = ?4)"
-            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?8, '+' || ?5 || ' days'))"
+            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?21, '+' || ?5 || ' days'))"
+            " AND (?6 IS NULL OR k.shipment_id = ?6)"
             " ORDER BY t.code, k.kit_number");
     if (rc != CTM_OK)
         return rc;
-    char today[11];
-    ctm__format_date(ctm__today(), today);
+    bind_kit_view(db, st);
     if (f.trial != NULL)
         sqlite3_bind_int64(st, 1, t.id);
     if (f.status != NULL)
@@ -138,8 +247,8 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
     if (f.lot != NULL)
         sqlite3_bind_text(st, 4, f.lot, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 5, f.expiring_within_days);
-    sqlite3_bind_int(st, 7, db->user_unblinded ? 1 : 0);
-    sqlite3_bind_text(st, 8, today, -1, SQLITE_TRANSIENT);
+    if (f.shipment != NULL)
+        sqlite3_bind_int64(st, 6, ship.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -169,32 +278,58 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
-int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+/* A listing about one kit: sql has the kit's id as ?1 (and the kit view's parameters, see
+ * KIT_ARM_SQL). */
+static int kit_listing(ctm_query **out, ctm_db *db, const char *what, const char *trial,
+                       const char *kit, const char *sql)
 {
     ctm__trial t;
     kit_row k;
-    int rc = ctm__listing_begin(out, db, "kit history", trial, &t);
-    if (rc == CTM_OK && trial == NULL)
-        rc = ctm__err(CTM_EINVAL, "trial: missing");
+    sqlite3_stmt *st = NULL;
+    int rc = ctm__listing_begin(out, db, what, trial, &t);
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
-    sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
-        rc = ctm__prepare(
-            db, &st,
-            "WITH h(location_id, since_us, n) AS ("
-            "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
-            "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
-            "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
-            " SELECT loc.name AS location,"
-            " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
-            " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
-            "   / 1000000, 'unixepoch') AS until"
-            " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+        rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
     sqlite3_bind_int64(st, 1, k.id);
+    bind_kit_view(db, st);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
+    return kit_listing(
+        out, db, "kit history", trial, kit,
+        "WITH h(location_id, since_us, n) AS ("
+        "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
+        "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
+        "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
+        " SELECT loc.name AS location,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
+        "   / 1000000, 'unixepoch') AS until"
+        " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+}
+
+int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
+{
+    /* The row has the same columns and types whatever the arm. */
+    return kit_listing(
+        out, db, "kit show", trial, kit,
+        "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
+        " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
+        " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
+        KIT_DISPENSABLE_SQL " s.number AS shipment,"
+        " s.status AS shipment_status, s.date_received AS date_received,"
+        " CASE WHEN s.id IS NULL THEN NULL ELSE CASE k.checked WHEN 0 THEN 'no' WHEN 1 THEN 'ok'"
+        "   WHEN 2 THEN 'mismatch' WHEN 3 THEN 'damaged' END END AS checked,"
+        " k.gtin AS gtin, k.serial AS serial"
+        " FROM kits k JOIN trials t ON t.id = k.trial_id"
+        " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
+        " LEFT JOIN locations loc ON loc.id = k.location_id"
+        " LEFT JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1");
 }
 
 /* ---- status by hand ---- */
@@ -226,7 +361,8 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
     if (rc == CTM_OK && !ctm__transition_allowed(k.status, status, 1))
-        rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", kit, k.status, status);
+        rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", k.number, k.status,
+                      status);
     /* Technicians may set stock aside, not put it back into use. */
     int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
                   strcmp(status, "missing") == 0;
@@ -238,7 +374,7 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if ((rc = ctm__action_begin(&a, db, "kit.status", reason)) != CTM_OK)
         return rc;
     ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "kit", kit);
+    ctm__action_param(&a, "kit", k.number);
     ctm__action_param(&a, "from", k.status);
     ctm__action_param(&a, "to", status);
     rc = set_status(db, k.id, status);
@@ -275,8 +411,8 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
         for (size_t i = 0; i < nkits; i++) {
             int rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
             if (rc == CTM_OK && !relabellable(rows[i].status))
-                rc = ctm__err(CTM_ERULE, "kit %s: %s; only kits in stock are relabelled", kits[i],
-                              rows[i].status);
+                rc = ctm__err(CTM_ERULE, "kit %s: %s; only kits in stock are relabelled",
+                              rows[i].number, rows[i].status);
             if (rc != CTM_OK) {
                 free(rows);
                 return rc;
@@ -469,14 +605,15 @@ static int moving_kits(ctm_db *db, int64_t trial_id, const char *const *kits, si
     for (size_t i = 0; rc == CTM_OK && i < nkits; i++) {
         rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
         if (rc == CTM_OK && !on_site(rows[i].status))
-            rc = ctm__err(CTM_ERULE, "kit %s: %s, not on site", kits[i], rows[i].status);
+            rc = ctm__err(CTM_ERULE, "kit %s: %s, not on site", rows[i].number, rows[i].status);
         if (rc == CTM_OK && outgoing && !ctm__transition_allowed(rows[i].status, "in_transit", 0))
-            rc = ctm__err(CTM_ERULE, "kit %s: a %s kit cannot be sent", kits[i], rows[i].status);
+            rc = ctm__err(CTM_ERULE, "kit %s: a %s kit cannot be sent", rows[i].number,
+                          rows[i].status);
         if (rc == CTM_OK && !outgoing && rows[i].location_id == to)
-            rc = ctm__err(CTM_ERULE, "kit %s: already at that location", kits[i]);
+            rc = ctm__err(CTM_ERULE, "kit %s: already at that location", rows[i].number);
         for (size_t j = 0; rc == CTM_OK && j < i; j++)
             if (rows[j].id == rows[i].id)
-                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", kits[i]);
+                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", rows[i].number);
     }
     if (rc != CTM_OK) {
         free(rows);

@@ -27,4 +27,28 @@ int ctm__status_valid(const char *status);
  * ctm_kit_set_status() makes (the others belong to receipt, dispensing, returns...). */
 int ctm__transition_allowed(const char *from, const char *to, int by_hand);
 
+/* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
+typedef struct shipment_row {
+    int64_t id;
+    char status[16];
+    int excursion;
+} shipment_row;
+int ctm__shipment_lookup(ctm_db *db, const char *number, shipment_row *s);
+
+/* What a scan or a typed kit number says (stock.c).  A GS1 element string (see ctm_gs1_parse)
+ * names its kit by the (21) serial in id and carries the pack's lot, expiry and GTIN when it has
+ * them (empty strings otherwise); gs1 is the parse, freed with ctm_gs1_free.  Anything else is a
+ * typed kit number, copied to id, with gs1 NULL. */
+typedef struct ctm__scan {
+    char id[48];
+    char lot[24];
+    char expiry[11];
+    char gtin[16];
+    ctm_gs1 *gs1;
+} ctm__scan;
+
+/* Read one scan into *out (zeroed first).  CTM_EINVAL names what is wrong: empty, an unreadable
+ * barcode, a barcode without a serial, a kit number of more than 40 characters. */
+int ctm__scan_read(const char *scan, ctm__scan *out);
+
 #endif

@@ -421,7 +421,8 @@ static int needs_esig(const ctm__entry *e)
                                                  "user.disable",     "user.enable",
                                                  "user.role",        "shipment.confirm",
                                                  "expiry.extend",    "shipment.receive_bulk",
-                                                 "user.reset",       NULL};
+                                                 "user.reset",       "shipment.void",
+                                                 NULL};
     for (int i = 0; signed_actions[i] != NULL; i++)
         if (strcmp(e->action, signed_actions[i]) == 0)
             return 1;

@@ -5,6 +5,8 @@ with two arms, a kit type and two fridges is made once per session and copied in
 directory (the helpers and the binary come from test_cli.py).  The technician is blinded: nothing
 any command prints to the technician may show an arm.
 """
+import csv
+import io
 import json
 import os
 import re
@@ -150,7 +152,8 @@ def site(stock_template, tmp_path):
 NEW_COMMANDS = ("trial add", "trial list", "kittype add", "kittype list", "location add",
                 "location list", "receive", "receive scan", "receive confirm",
                 "receive discrepancies", "shipments", "kits", "kit status", "kit history",
-                "expiry extend", "transfer", "transfer out")
+                "expiry extend", "transfer", "transfer out", "kit show", "receive status",
+                "receive unscan", "receive void")
 
 
 def test_help_lists_and_documents_every_command(tmp_path):
@@ -166,7 +169,7 @@ def test_help_lists_and_documents_every_command(tmp_path):
         assert "--db PATH" in via_help
     assert "<GS>" in nobody.run("help", "receive", "scan", db=False, user=None).stdout
     group = nobody.run("help", "kit", db=False, user=None).stdout
-    assert "ctm kit status" in group and "ctm kit history" in group
+    assert "ctm kit status" in group and "ctm kit history" in group and "ctm kit show" in group
 
 
 @pytest.mark.parametrize("args, words", [
@@ -195,7 +198,12 @@ def test_help_lists_and_documents_every_command(tmp_path):
     (["kits", "--expiring", "soon"], "--expiring"),
     (["kit", "status", TRIAL, "K0001", "gone", "--reason", "r"], "gone"),
     (["kit", "status", TRIAL, "K0001", "quarantined"], "--reason"),
-    (["kit", "history", TRIAL], "KIT"),
+    (["kit", "history"], "KIT"),
+    (["kit", "show"], "KIT"),
+    (["kit", "show", TRIAL, "K1", "K2"], "KIT"),
+    (["receive", "unscan", "S", "K1"], "--reason"),
+    (["receive", "void", "S"], "--reason"),
+    (["receive", "status"], "SHIPMENT"),
     (["expiry", "extend", TRIAL, "--to", "2028-01-31", "--reference", "R"], "--lot"),
     (["expiry", "extend", TRIAL, "--to", "2028-01-31", "--reference", "R", "--lot", LOT,
       "K0001"], "not both"),
@@ -323,6 +331,10 @@ def test_receipt_scan_confirm_and_blinding(site):
     site.run("kits", "--trial", TRIAL, user=TECH)
     site.run("kits", "--csv", user=TECH)
     site.run("kit", "history", TRIAL, "K0001", user=TECH)
+    site.run("kit", "show", TRIAL, "K0001", user=TECH)
+    site.run("kit", "show", gs1("K0002", LOT), "--json", user=TECH)
+    site.run("kits", "--shipment", "SH-001", "--csv", user=TECH)
+    site.run("receive", "status", "SH-001", user=TECH)
     site.run("shipments", user=TECH)
     site.run("location", "list", user=TECH)
     site.run("kittype", "list", TRIAL, user=TECH)
@@ -625,3 +637,179 @@ def test_bulk_supply_of_an_open_trial(site):
              "--lot", "LB3", "--expiry", "2027-12-31", "--units", "5",
              "--location", FRIDGE, user=TECH, expect=1)
     assert site.run("audit", "verify").returncode == 0
+
+
+def test_csv_neutralises_spreadsheet_formulas(site):
+    """Text cells a spreadsheet would run as formulas get a leading quote; numbers stay numbers."""
+    site.run("location", "add", "SHELF-9", "--range", "-20..-5", "--kind", '=HYPERLINK("x")',
+             user=PHARM)
+    site.run("location", "add", "SHELF-10", "--range", "15..25", "--kind", "@SUM(A1)",
+             user=PHARM)
+    site.run("user", "add", "pat", "--role", "monitor", "--name", "+1+1 Pat",
+             new_password="pat-pass-12345")
+    text = site.run("location", "list", "--csv", user=TECH).stdout
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert rows["SHELF-9"]["kind"] == '\'=HYPERLINK("x")'
+    assert rows["SHELF-10"]["kind"] == "'@SUM(A1)"
+    assert rows[FRIDGE]["kind"] == "fridge"
+    # negative temperatures are numbers, not text: written as they are
+    assert float(rows["SHELF-9"]["min"]) == -20 and float(rows["FREEZER-1"]["max"]) == -15
+    users = {r["user"]: r for r in csv.DictReader(io.StringIO(
+        site.run("user", "list", "--csv").stdout, newline=""))}
+    assert users["pat"]["printed_name"] == "'+1+1 Pat"
+    # a kit number beginning with "-" is text: quoted, while units stay a number
+    kits = [("-5", KIT_TYPE, LOT, EXPIRY, ARMS[0], GTIN), ("K0006", KIT_TYPE, LOT, EXPIRY,
+                                                             ARMS[1], GTIN)]
+    site.receive(manifest(kits), shipment="SH-CSV")
+    out = site.run("kits", "--csv", user=TECH).stdout
+    listed = {r["kit_number"]: r for r in csv.DictReader(io.StringIO(out, newline=""))}
+    assert "'-5" in listed and listed["'-5"]["units"] == "30"
+    # JSON stays exact
+    kinds = {r["name"]: r["kind"] for r in site.json("location", "list", user=TECH)}
+    assert kinds["SHELF-9"] == '=HYPERLINK("x")'
+    assert "-5" in site.kits()
+
+
+# ---- one kit, scans wherever a kit is taken, receipt status, undoing and voiding ----
+
+def test_kit_show_by_number_and_by_scan(stocked):
+    shown = stocked.json("kit", "show", TRIAL, "K0003", user=PHARM)
+    assert shown["kit_number"] == "K0003" and shown["trial"] == TRIAL
+    assert shown["kit_type"] == KIT_TYPE and shown["lot"] == LOT and shown["expiry"] == EXPIRY
+    assert shown["status"] == "available" and shown["location"] == FRIDGE
+    assert shown["shipment"] == "SH-001" and shown["checked"] == "ok"
+    assert shown["arm"] in ARMS and shown["dispensable"] == 1
+    assert [h["location"] for h in shown["history"]] == [FRIDGE]
+    # the same kit by a scan of its pack, without the trial, raw GS byte or typed <GS>
+    for scan in (gs1("K0003", LOT), gs1("K0003", LOT, separator="<GS>"),
+                 f"(01){GTIN}(21)K0003"):
+        again = stocked.json("kit", "show", scan, user=PHARM)
+        assert again == shown
+    # the blinded technician sees the same kit with its arm blinded, everywhere
+    as_tech = stocked.json("kit", "show", TRIAL, "K0003", user=TECH)
+    assert as_tech["arm"] == "(blinded)"
+    assert {k: v for k, v in as_tech.items() if k != "arm"} == \
+        {k: v for k, v in shown.items() if k != "arm"}
+    table = stocked.run("kit", "show", gs1("K0004", LOT), user=TECH).stdout
+    assert re.search(r"^kit_number +K0004$", table, re.M) and "history:" in table
+    stocked.assert_technician_never_saw_an_arm()
+    # unknown kits and unreadable scans fail with the reason
+    err = stocked.run("kit", "show", TRIAL, "K7777", user=TECH, expect=1).stderr
+    assert "K7777" in err and err.count("\n") == 1
+    err = stocked.run("kit", "show", f"(01){GTIN}(21)K7777", user=TECH, expect=1).stderr
+    assert "K7777" in err and "not in" in err
+    err = stocked.run("kit", "show", f"(01){GTIN}(10)L1", user=TECH, expect=1).stderr
+    assert "(21)" in err
+
+
+def test_every_kit_command_takes_a_scan(stocked):
+    scan = gs1("K0005", LOT, separator="<GS>")
+    stocked.run("kit", "status", TRIAL, scan, "quarantined", "--reason", "dropped", user=TECH)
+    assert stocked.kits()["K0005"]["status"] == "quarantined"
+    entry = [e for e in stocked.log() if e["action"] == "kit.status"][-1]
+    assert dict(json.loads(entry["params"]))["kit"] == "K0005"   # the kit, not the barcode
+    stocked.run("transfer", TRIAL, "--to", FRIDGE2, gs1("K0006", LOT), "K0007", user=TECH)
+    kits = stocked.kits()
+    assert kits["K0006"]["location"] == kits["K0007"]["location"] == FRIDGE2
+    history = stocked.json("kit", "history", gs1("K0006", LOT), user=TECH)
+    assert [h["location"] for h in history] == [FRIDGE, FRIDGE2]
+    # a scan and the number of the same kit are one kit
+    err = stocked.run("transfer", TRIAL, "--to", FRIDGE, "K0006", gs1("K0006", LOT),
+                      user=TECH, expect=1).stderr
+    assert "named twice" in err
+    stocked.run("expiry", "extend", TRIAL, "--to", "2028-03-31", "--reference", "Acme 9",
+                gs1("K0008", LOT2), user=PHARM)
+    assert stocked.kits()["K0008"]["expiry"] == "2028-03-31"
+    stocked.run("transfer", "out", TRIAL, "--site", "Site B", "--shipment", "OUT-1",
+                gs1("K0009", LOT2), user=PHARM)
+    assert stocked.kits()["K0009"]["status"] == "in_transit"
+    stocked.verify("--key", stocked.vkey())
+
+
+def test_kits_by_shipment_and_receive_status(site):
+    site.receive(manifest(standard_kits(4)), shipment="SH-A")
+    site.receive(manifest(standard_kits(3, prefix="M")), shipment="SH-B")
+    assert set(site.kits("--shipment", "SH-A")) == {"K0001", "K0002", "K0003", "K0004"}
+    assert set(site.kits("--shipment", "SH-B", "--lot", LOT)) == {"M0001", "M0002", "M0003"}
+    err = site.run("kits", "--shipment", "SH-NONE", user=TECH, expect=1).stderr
+    assert "SH-NONE" in err
+    site.scan(["K0001", gs1("K0002", "LX1"), "K9999"], shipment="SH-A")
+    site.scan(["K0003"], shipment="SH-A", flags=("--damaged",))
+    status = site.json("receive", "status", "SH-A", user=TECH)
+    assert status == {"shipment": "SH-A", "trial": TRIAL, "status": "receiving", "kits": 4,
+                      "unchecked": 1, "checked": 3, "ok": 1, "mismatched": 1, "damaged": 1,
+                      "extra": 1, "discrepancies": 3}
+    table = site.run("receive", "status", "SH-A", user=TECH).stdout
+    assert re.search(r"^unchecked +1$", table, re.M)
+    site.run("receive", "status", "SH-NONE", user=TECH, expect=1)
+    site.assert_technician_never_saw_an_arm()
+
+
+def test_unscan_undoes_a_wrong_scan(site):
+    site.receive(manifest(standard_kits(4)))
+    site.scan(["K0001", gs1("K0002", "LX1"), "K9999"])
+    site.scan(["K0003"], flags=("--damaged",))
+    site.run("receive", "unscan", "SH-001", "K0002", user=TECH, expect=2)   # reason required
+    for kit in ("K0002", gs1("K0003", LOT), "K9999"):
+        site.run("receive", "unscan", "SH-001", kit, "--reason", "wrong pack", user=TECH)
+    status = site.json("receive", "status", "SH-001", user=TECH)
+    assert (status["checked"], status["unchecked"], status["discrepancies"]) == (1, 3, 0)
+    assert site.json("receive", "discrepancies", "SH-001", user=TECH) == []
+    entries = [e for e in site.log() if e["action"] == "shipment.unscan"]
+    assert [dict(json.loads(e["params"]))["was"] for e in entries] == \
+        ["mismatch", "damaged", "extra"]
+    assert {e["reason"] for e in entries} == {"wrong pack"}
+    # nothing left to undo, or never there
+    err = site.run("receive", "unscan", "SH-001", "K0004", "--reason", "r", user=TECH,
+                   expect=1).stderr
+    assert "not scanned" in err
+    site.run("receive", "unscan", "SH-001", "K7777", "--reason", "r", user=TECH, expect=1)
+    # the kit scanned again now counts as it should
+    site.scan(["K0002"])
+    assert site.json("receive", "status", "SH-001", user=TECH)["ok"] == 2
+    site.run("receive", "confirm", "SH-001", user=PHARM)
+    site.run("receive", "unscan", "SH-001", "K0001", "--reason", "r", user=TECH, expect=1)
+    site.assert_technician_never_saw_an_arm()
+    site.verify("--key", site.vkey())
+
+
+def test_void_a_shipment_registered_by_mistake(site):
+    site.receive(manifest(standard_kits(4)))
+    site.scan(["K0001", "K9999"])
+    site.run("transfer", TRIAL, "--to", FRIDGE2, "K0002", user=TECH)
+    site.run("receive", "void", "SH-001", "--reason", "wrong trial", user=TECH, expect=1)
+    out = site.run("receive", "void", "SH-001", "--reason", "wrong trial", user=PHARM).stdout
+    assert "Voided shipment SH-001" in out and "4 kits" in out and "e-signed by phil" in out
+    assert site.kits() == {}
+    assert [s["number"] for s in site.json("shipments", user=TECH)] == []
+    assert site.json("lots", user=TECH) == []
+    entry = [e for e in site.log() if e["action"] == "shipment.void"][-1]
+    assert entry["esig_user"] == PHARM and entry["esig_meaning"] == "shipment voided"
+    assert entry["reason"] == "wrong trial"
+    site.verify("--key", site.vkey())
+    # the number is free again: the right manifest is registered and confirmed
+    site.receive(manifest(standard_kits(2)))
+    site.scan(["K0001", "K0002"])
+    site.run("receive", "confirm", "SH-001", user=PHARM)
+    err = site.run("receive", "void", "SH-001", "--reason", "late", user=PHARM, expect=1).stderr
+    assert "confirmed" in err
+    site.run("receive", "void", "SH-NONE", "--reason", "r", user=PHARM, expect=1)
+    site.verify("--key", site.vkey())
+
+
+def test_receive_scan_checks_the_shipment_before_reading(site):
+    # a wrong number fails at once, before a line is read, and says so
+    proc = site.run("receive", "scan", "SH-NONE", user=TECH, expect=1, input="K0001\nK0002\n")
+    assert "SH-NONE" in proc.stderr and proc.stdout == ""
+    site.receive(manifest(standard_kits(2)))
+    site.scan(["K0001", "K0002"])
+    site.run("receive", "confirm", "SH-001", user=PHARM)
+    proc = site.run("receive", "scan", "SH-001", user=TECH, expect=1, input="K0001\n")
+    assert "confirmed" in proc.stderr and "nothing was read" in proc.stderr
+    assert proc.stdout == ""
+    # an unreadable line: the others are kept, a summary is printed, the exit status is 1
+    site.receive(manifest(standard_kits(3, prefix="M")), shipment="SH-002")
+    proc = site.run("receive", "scan", "SH-002", user=TECH, expect=1,
+                    input=f"M0001\n(01){GTIN}(21)\nM0002\n")
+    assert "2 of 3 kits checked" in proc.stdout and "1 unreadable" in proc.stdout
+    assert "line 2" in proc.stderr

@@ -1,6 +1,6 @@
 /* fuzz_manifest.c - libFuzzer target: any bytes either parse into a manifest whose every row obeys
- * the field rules, or fail with a message that never quotes the arm "SECRETARM" when the text
- * has an arm column; no crash, no leak either way. */
+ * the field rules and whose serials each name one kit, or fail with a message that never quotes
+ * the arm "SECRETARM" when the text has an arm column; no crash, no leak either way. */
 #include "internal.h"
 #include "manifest.h"
 
@@ -44,6 +44,21 @@ static void check_row(const ctm__manifest *m, const ctm__manifest_row *r)
         abort();
 }
 
+/* Every identifier names one kit: no serial repeats another row's serial or kit number. */
+static void check_identifiers(const ctm__manifest *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const char *s = m->rows[i].serial;
+        for (size_t j = 0; s != NULL && j < m->n; j++) {
+            if (j == i)
+                continue;
+            if (strcmp(s, m->rows[j].kit_number) == 0 ||
+                (m->rows[j].serial != NULL && strcmp(s, m->rows[j].serial) == 0))
+                abort();
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (size_t i = 0; i < m.n; i++)
             check_row(&m, &m.rows[i]);
+        check_identifiers(&m);
     } else {
         if (rc != CTM_EINVAL && rc != CTM_ENOMEM)
             abort();

@@ -3,6 +3,7 @@
 Run with /usr/bin/python3 -m pytest and PYTHONPATH=<builddir>/bindings/python (meson test does).
 """
 import gc
+import csv
 import io
 import sqlite3
 
@@ -202,6 +203,20 @@ def test_to_csv(shared_db, tmp_path):
     assert lines[0].startswith("user,")
     path = tmp_path / "events.csv"
     assert shared_db.events().to_csv(path) == shared_db.size
+
+
+def test_csv_safe_and_to_csv_neutralise_formulas(db):
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert ctm.csv_safe(start + "1+1") == "'" + start + "1+1"
+    assert ctm.csv_safe("fine") == "fine" and ctm.csv_safe("") == ""
+    assert ctm.csv_safe(-3) == -3 and ctm.csv_safe(-2.5) == -2.5 and ctm.csv_safe(None) is None
+    db.location_add("COLD", (-25, -15), kind="=HYPERLINK(\"x\")")
+    buf = io.StringIO()
+    db.locations().to_csv(buf)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(buf.getvalue()))}
+    assert rows["COLD"]["kind"] == "'=HYPERLINK(\"x\")"
+    assert float(rows["COLD"]["min"]) == -25.0  # numbers stay numbers
+    assert next(iter(db.locations()))["kind"] == "=HYPERLINK(\"x\")"  # rows stay exact
 
 
 def test_use_after_close(db):

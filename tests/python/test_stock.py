@@ -719,3 +719,115 @@ def test_bulk_supply_counted_per_lot(site):
         pharm.bulk_receive(OPEN_TRIAL, "BULK-6", "BULK", "OB3", "2028-01-31", "5", "FRIDGE-1")
     assert pharm.size == size + 2
     pharm.verify()
+
+
+# ---------------------------------------------------------------------------------------------
+# One kit, scans for kits, receipt status, undoing a scan, voiding a shipment
+# ---------------------------------------------------------------------------------------------
+
+def test_kit_show_by_number_and_scan(site):
+    kit = _kit(1, 6)
+    shown = site.pharm.kit_show(kit, trial=TRIAL)
+    assert (shown["trial"], shown["kit_number"], shown["kit_type"]) == (TRIAL, kit, KIT_TYPE)
+    assert shown["lot"] == _lot(1, "A") and shown["expiry"] == EXPIRY["A"].isoformat()
+    assert shown["status"] == "available" and shown["location"] == "FRIDGE-1"
+    assert shown["arm"] == _arm_of(6) and shown["shipment"] == "S1"
+    assert shown["shipment_status"] == "confirmed" and shown["checked"] == "ok"
+    assert shown["kit_type_name"] == "Zoltrax 10 mg tablets" and shown["serial"] == kit
+    assert [h["location"] for h in shown["history"]] == ["FRIDGE-1"]
+    for scan in (gs1_scan(kit, _lot(1, "A"), EXPIRY["A"]), gs1_bracketed(kit, "X", EXPIRY["A"])):
+        assert site.pharm.kit_show(scan) == shown
+    as_tech = site.tech.kit_show(gs1_scan(kit, _lot(1, "A"), EXPIRY["A"]))
+    assert as_tech["arm"] == "(blinded)"
+    assert_no_arm(as_tech)
+    assert {k: v for k, v in as_tech.items() if k != "arm"} == \
+        {k: v for k, v in shown.items() if k != "arm"}
+    assert site.pharm.kit_show(_kit(1, 4))["checked"] == "damaged"
+    with pytest.raises(ctm.NotFoundError):
+        site.pharm.kit_show("K7777")
+    with pytest.raises(ctm.NotFoundError):
+        site.pharm.kit_show("(01)%s(21)K7777" % GTIN)
+    with pytest.raises(ctm.InvalidError):
+        site.pharm.kit_show("(01)%s(10)L1" % GTIN)  # no serial: names no kit
+    # a GTIN that contradicts the kit's is not that kit
+    with pytest.raises(ctm.NotFoundError):
+        site.pharm.kit_show("(01)05012345678900(21)%s" % kit)
+
+
+def test_kit_calls_take_scans(site):
+    kit = _kit(2, 12)
+    scan = gs1_scan(kit, _lot(2, "B"), EXPIRY["B"])
+    site.tech.kit_set_status(TRIAL, scan, "quarantined", "fell on the floor")
+    assert site.pharm.kit_show(kit)["status"] == "quarantined"
+    last = list(site.pharm.events(from_seq=site.pharm.size - 1))[0]
+    assert last["action"] == "kit.status" and "kit" in last["params"]
+    assert last["params"]["kit"] == kit  # the kit, not the barcode
+    site.tech.transfer(TRIAL, [gs1_bracketed(_kit(2, 13), "X", EXPIRY["B"])], "FRIDGE-2")
+    assert [h["location"] for h in site.tech.kit_history(None, _kit(2, 13))] == \
+        ["FRIDGE-1", "FRIDGE-2"]
+    with pytest.raises(ctm.InvalidError):  # the number and a scan of the same kit
+        site.tech.transfer(TRIAL, [_kit(2, 14), gs1_scan(_kit(2, 14), "X", EXPIRY["B"])],
+                           "FRIDGE-2")
+
+
+def test_kits_by_shipment_and_receive_status(site):
+    assert set(rows_by_kit(site.tech.kits(shipment="S3"))) == {_kit(3, i) for i in range(1, 21)}
+    assert set(rows_by_kit(site.tech.kits(shipment="S3", lot=_lot(3, "A")))) == \
+        {_kit(3, i) for i in range(1, 11)}
+    with pytest.raises(ctm.NotFoundError):
+        site.tech.kits(shipment="S-NONE")
+    s1 = site.tech.receive_status("S1")
+    assert s1 == {"shipment": "S1", "trial": TRIAL, "status": "confirmed", "kits": 20,
+                  "unchecked": 3, "checked": 17, "ok": 15, "mismatched": 1, "damaged": 1,
+                  "extra": 1, "discrepancies": s1["discrepancies"]}
+    assert s1["discrepancies"] == len(site.tech.discrepancies("S1").fetchall())
+    assert_no_arm(s1, site.tech.receive_status("S3"))
+    with pytest.raises(ctm.NotFoundError):
+        site.tech.receive_status("S-NONE")
+
+
+def test_unscan(site):
+    tech = site.tech
+    tech.receive(TRIAL, "S8", manifest(8, n=4), "FRIDGE-1")
+    tech.scan("S8", gs1_scan(_kit(8, 1), "LOT-WRONG", EXPIRY["A"]))
+    tech.scan("S8", "K8999")
+    before = tech.receive_status("S8")
+    assert (before["checked"], before["mismatched"], before["extra"]) == (1, 1, 1)
+    tech.unscan("S8", gs1_scan(_kit(8, 1), "LOT-WRONG", EXPIRY["A"]), "scanned the wrong pack")
+    tech.unscan("S8", "K8999", "not ours")
+    after = tech.receive_status("S8")
+    assert (after["checked"], after["discrepancies"]) == (0, 0)
+    with pytest.raises(ctm.RuleError):
+        tech.unscan("S8", _kit(8, 2), "never scanned")
+    with pytest.raises(ctm.NotFoundError):
+        tech.unscan("S8", "K8998", "never there")
+    with pytest.raises(ctm.InvalidError):
+        tech.unscan("S8", _kit(8, 1), "")
+    actions = [e for e in site.pharm.events() if e["action"] == "shipment.unscan"]
+    assert [e["reason"] for e in actions[-2:]] == ["scanned the wrong pack", "not ours"]
+    for event in tech.events(from_seq=site.pharm.size - 6):
+        assert_no_arm(event)
+    site.pharm.verify()
+
+
+def test_void(site):
+    pharm, tech = site.pharm, site.tech
+    tech.receive(TRIAL, "S9", manifest(9, n=4), "FRIDGE-1")
+    tech.scan("S9", _kit(9, 1))
+    with pytest.raises(ctm.PermissionDenied):
+        tech.void("S9", "wrong trial")
+    with pytest.raises(ctm.InvalidError):
+        pharm.void("S9", "")
+    pharm.void("S9", "wrong trial")
+    with pytest.raises(ctm.NotFoundError):
+        pharm.kits(shipment="S9")
+    assert not [r for r in pharm.kits(trial=TRIAL) if r["kit_number"].startswith("K9")]
+    assert not [r for r in pharm.lots(TRIAL) if r["lot"].startswith("LOT-9")]
+    last = list(pharm.events(from_seq=pharm.size - 1))[0]
+    assert last["action"] == "shipment.void" and last["esig_meaning"] == "shipment voided"
+    # the same number again, then confirmed: no longer voidable
+    tech.receive(TRIAL, "S9", manifest(9, n=2), "FRIDGE-1")
+    pharm.confirm("S9", unchecked_present=True)
+    with pytest.raises(ctm.RuleError):
+        pharm.void("S9", "too late")
+    pharm.verify()

@@ -514,6 +514,46 @@ START_TEST(test_duplicates)
 }
 END_TEST
 
+/* A scan names a kit by kit number or serial: no identifier may name two kits. */
+START_TEST(test_duplicate_serials)
+{
+#define SHDR "kit_number,kit_type,lot,expiry,serial\n"
+    expect(SHDR "K1,T,L,2027-01-01,S1\nK2,T,L,2027-01-01,S2\nK3,T,L,2027-01-01,S1\n",
+           "manifest line 4, field serial: 'S1' repeats line 2");
+    expect(SHDR "K1,T,L,2027-01-01,S1\nK2,T,L,2027-01-01,K1\n",
+           "manifest line 3, field serial: 'K1' is the kit number of line 2");
+    expect(SHDR "K1,T,L,2027-01-01,S1\nS1,T,L,2027-01-01,S9\n",
+           "manifest line 3, field kit_number: 'S1' is the serial of line 2");
+    /* serial before kit number in the header changes nothing */
+    expect("serial,kit_number,kit_type,lot,expiry\nK2,K1,T,L,2027-01-01\n,K2,T,L,2027-01-01\n",
+           "manifest line 3, field kit_number: 'K2' is the serial of line 2");
+    /* A serial equal to its own kit number, and empty serials, are fine. */
+    ctm__manifest m;
+    parse_ok(&m, SHDR "K1,T,L,2027-01-01,K1\nK2,T,L,2027-01-01,\nK3,T,L,2027-01-01,\n"
+                      "K4,T,L,2027-01-01,S4\n");
+    ck_assert_uint_eq(m.n, 4);
+    ck_assert_str_eq(m.rows[0].serial, "K1");
+    ck_assert_ptr_null(m.rows[1].serial);
+    ctm__manifest_free(&m);
+    /* With an arm column the line and field are named, nothing quoted. */
+    expect("kit_number,kit_type,lot,expiry,serial,arm\nK1,T,L,2027-01-01,S1,A\n"
+           "K2,T,L,2027-01-01,S1,B\n",
+           "manifest line 3, field serial: repeats line 2");
+    expect("kit_number,kit_type,lot,expiry,serial,arm\nK1,T,L,2027-01-01,S1,A\n"
+           "K2,T,L,2027-01-01,K1,B\n",
+           "manifest line 3, field serial: is the kit number of line 2");
+    /* At scale: the last of 100,000 serials repeats the 50,000th. */
+    text t = {0};
+    text_add(&t, SHDR);
+    for (size_t i = 1; i <= 100000; i++)
+        text_add(&t, "K%07zu,T,L,2027-01-01,S%07zu\n", i, i);
+    text_add(&t, "K9999999,T,L,2027-01-01,S0050000\n");
+    expect_error(t.p, t.n, "manifest line 100002, field serial: 'S0050000' repeats line 50001");
+    free(t.p);
+#undef SHDR
+}
+END_TEST
+
 START_TEST(test_speed_100k)
 {
     text t = {0};
@@ -666,6 +706,7 @@ static Suite *manifest_suite(void)
     tcase_add_test(tc, test_line_length);
     tcase_add_test(tc, test_kit_count_limit);
     tcase_add_test(tc, test_duplicates);
+    tcase_add_test(tc, test_duplicate_serials);
     tcase_add_test(tc, test_speed_100k);
     suite_add_tcase(s, tc);
 

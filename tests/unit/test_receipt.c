@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,16 @@ START_TEST(blinded_users_see_no_arm)
     assert_no_arm_in(q);
     ok(ctm_receive_discrepancies(&q, db, "SH1"));
     assert_no_arm_in(q);
+    ok(ctm_kit_show(&q, db, TRIAL, "K001"));
+    assert_no_arm_in(q);
+    ok(ctm_kit_show(&q, db, NULL, "(01)05909990329717(21)K002"));
+    assert_no_arm_in(q);
+    ok(ctm_receive_status(&q, db, "SH1"));
+    assert_no_arm_in(q);
+    ctm_kit_filter by_shipment = CTM_KIT_FILTER_INIT;
+    by_shipment.shipment = "SH1";
+    ok(ctm_kits(&q, db, &by_shipment));
+    assert_no_arm_in(q);
     ok(ctm_trial_list(&q, db));
     ctm_query_free(q); /* arms and ratios are protocol, not secret */
     /* a failing call names no arm either */
@@ -616,6 +627,218 @@ START_TEST(edits_outside_are_caught)
 }
 END_TEST
 
+/* The one text column of the one row of q (freed), malloc'd. */
+static char *only_row_field(ctm_query *q, const char *column)
+{
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    char *value = NULL;
+    for (int i = 0; i < ctm_query_column_count(q); i++)
+        if (strcmp(ctm_query_column_name(q, i), column) == 0)
+            value = strdup(ctm_query_text(q, i) ? ctm_query_text(q, i) : "NULL");
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    ck_assert_msg(value != NULL, "no column %s", column);
+    return value;
+}
+
+static void assert_show(const char *trial, const char *kit, const char *column, const char *expect)
+{
+    ctm_query *q = NULL;
+    ok(ctm_kit_show(&q, db, trial, kit));
+    char *v = only_row_field(q, column);
+    ck_assert_msg(strcmp(v, expect) == 0, "kit %s %s: %s, expected %s", kit, column, v, expect);
+    free(v);
+}
+
+#define GTIN "05909990329717"
+
+START_TEST(kits_are_named_by_number_or_scan)
+{
+    ok(receive("SH1", "kit_number,kit_type,lot,expiry,arm,gtin,serial\n"
+                      "K001,KT,LOT1,2027-04-30," ARM1 "," GTIN ",S-001\n"
+                      "K002,KT,LOT1,2027-04-30," ARM2 "," GTIN ",\n", 0));
+    assert_show(TRIAL, "K001", "kit_number", "K001");
+    assert_show(NULL, "K001", "status", "received");
+    assert_show(TRIAL, "K001", "checked", "no");
+    /* by the pack's (21): the manifest serial or the kit number, raw or bracketed */
+    assert_show(TRIAL, "]d201" GTIN "21S-001\x1d" "10LOT1", "kit_number", "K001");
+    assert_show(NULL, "(01)" GTIN "(21)K002", "kit_number", "K002");
+    assert_show(NULL, "(01)" GTIN "(21)K002", "arm", ARM2); /* the unblinded pharmacist */
+    ctm_query *q = NULL;
+    /* a GTIN that contradicts the kit's, an unknown serial, a barcode naming no kit */
+    ck_assert_int_eq(ctm_kit_show(&q, db, NULL, "(01)05012345678900(21)K002"), CTM_ENOTFOUND);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(21)K999"), CTM_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "K999"));
+    ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(10)LOT1"), CTM_EINVAL);
+    ck_assert_int_eq(ctm_kit_show(&q, db, "NO-TRIAL", "K001"), CTM_ENOTFOUND);
+    /* every kit-taking call resolves the same way, and records the kit number */
+    ctm_scan_result r;
+    ok(scan("SH1", "K001", 0, &r));
+    ok(scan("SH1", "K002", 0, &r));
+    ok(ctm_receive_confirm(db, "SH1", 0));
+    assert_show(TRIAL, "K001", "checked", "ok");
+    ok(ctm_kit_set_status(db, TRIAL, "(01)" GTIN "(21)S-001", "quarantined", "dropped"));
+    assert_kit("K001", "status", "quarantined");
+    ok(ctm_audit_log(&q, db, size_now() - 1, 1));
+    char *params = only_row_field(q, "params");
+    ck_assert_msg(strstr(params, "\"kit\":\"K001\"") != NULL, "%s", params);
+    free(params);
+    const char *both[] = {"K002", "(01)" GTIN "(21)K002"};
+    ck_assert_int_eq(ctm_transfer(db, TRIAL, both, 2, "FRIDGE2", NULL), CTM_EINVAL);
+    ok(ctm_transfer(db, TRIAL, both + 1, 1, "FRIDGE2", NULL));
+    assert_show(NULL, "K002", "location", "FRIDGE2");
+    ok(ctm_kit_history(&q, db, NULL, "(01)" GTIN "(21)K002"));
+    ck_assert_int_eq(count_rows(q), 2);
+    const char *ext[] = {"(01)" GTIN "(21)K002"};
+    ok(ctm_expiry_extend(db, TRIAL, NULL, ext, 1, "2028-04-30", "Sponsor letter 7"));
+    assert_show(TRIAL, "K002", "expiry", "2028-04-30");
+    /* a kit number in two trials needs its trial */
+    ck_assert_int_eq(ctm_receive(db, OPEN, "SH2", "kit_number,kit_type,lot,expiry\nK001,BOX,LX,2027-01-31\n",
+                                 strlen("kit_number,kit_type,lot,expiry\nK001,BOX,LX,2027-01-31\n"),
+                                 "FRIDGE1", NULL), CTM_OK);
+    ck_assert_int_eq(ctm_kit_show(&q, db, NULL, "K001"), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "more than one trial"));
+    assert_show(OPEN, "K001", "kit_type", "BOX");
+    /* one serial on the packs of two shipments names no kit: the number must be given */
+    ok(receive("SH3", "kit_number,kit_type,lot,expiry,arm,gtin,serial\n"
+                      "K005,KT,LOT1,2027-04-30," ARM1 "," GTIN ",S-001\n", 0));
+    ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(21)S-001"), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "more than one kit"));
+    assert_show(TRIAL, "K005", "serial", "S-001");
+    assert_verifies();
+}
+END_TEST
+
+START_TEST(kits_by_shipment_and_status_of_a_receipt)
+{
+    ok(receive("SH1", manifest4, 0));
+    ok(receive("SH2", "kit_number,kit_type,lot,expiry,arm\nK101,KT,LOT1,2027-04-30," ARM1 "\n", 0));
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    ctm_query *q = NULL;
+    f.shipment = "SH2";
+    ok(ctm_kits(&q, db, &f));
+    ck_assert_int_eq(count_rows(q), 1);
+    f.shipment = "SH1";
+    f.lot = "LOT2";
+    ok(ctm_kits(&q, db, &f));
+    ck_assert_int_eq(count_rows(q), 2);
+    f.shipment = "SH9";
+    ck_assert_int_eq(ctm_kits(&q, db, &f), CTM_ENOTFOUND);
+    /* a caller built before the field existed is not filtered by it */
+    struct {
+        size_t struct_size;
+        const char *trial, *status, *location, *lot;
+        int expiring_within_days;
+    } old = {offsetof(ctm_kit_filter, shipment), NULL, NULL, NULL, NULL, -1};
+    ok(ctm_kits(&q, db, (const ctm_kit_filter *)&old));
+    ck_assert_int_eq(count_rows(q), 5);
+
+    ctm_scan_result r;
+    ok(scan("SH1", "K001", 0, &r));
+    ok(scan("SH1", "(01)" GTIN "(21)K002(10)LOTX", 0, &r));
+    ok(scan("SH1", "K003", 1, &r));
+    ok(scan("SH1", "K999", 0, &r));
+    static const char *const want[][2] = {
+        {"shipment", "SH1"}, {"status", "receiving"}, {"kits", "4"}, {"unchecked", "1"},
+        {"checked", "3"}, {"ok", "1"}, {"mismatched", "1"}, {"damaged", "1"}, {"extra", "1"},
+        {"discrepancies", "3"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ok(ctm_receive_status(&q, db, "SH1"));
+        char *v = only_row_field(q, want[i][0]);
+        ck_assert_msg(strcmp(v, want[i][1]) == 0, "%s: %s, expected %s", want[i][0], v, want[i][1]);
+        free(v);
+    }
+    ck_assert_int_eq(ctm_receive_status(&q, db, "SH9"), CTM_ENOTFOUND);
+    ck_assert_ptr_null(q);
+}
+END_TEST
+
+START_TEST(unscan_undoes_a_scan)
+{
+    ok(receive("SH1", manifest4, 0));
+    ctm_scan_result r;
+    ok(scan("SH1", "(01)" GTIN "(21)K002(10)LOTX", 0, &r));
+    ok(scan("SH1", "K003", 1, &r));
+    ok(scan("SH1", "K999", 0, &r));
+    ck_assert_int_eq(ctm_receive_unscan(db, "SH1", "K002", NULL), CTM_EINVAL); /* reason */
+    ck_assert_int_eq(ctm_receive_unscan(db, "SH1", "K004", "r"), CTM_ERULE);   /* not scanned */
+    ck_assert_int_eq(ctm_receive_unscan(db, "SH1", "K998", "r"), CTM_ENOTFOUND);
+    ck_assert_int_eq(ctm_receive_unscan(db, "SH9", "K002", "r"), CTM_ENOTFOUND);
+    uint64_t n = size_now();
+    ok(ctm_receive_unscan(db, "SH1", "(01)" GTIN "(21)K002", "wrong pack"));
+    ok(ctm_login(db, "ted", PW)); /* technicians may undo their scans */
+    ok(ctm_receive_unscan(db, "SH1", "K003", "not damaged after all"));
+    ok(ctm_receive_unscan(db, "SH1", "K999", "a pack of another shipment"));
+    ck_assert_uint_eq(size_now(), n + 3);
+    ctm_query *q = NULL;
+    ok(ctm_receive_discrepancies(&q, db, "SH1"));
+    ck_assert_int_eq(count_rows(q), 0);
+    ok(ctm_receive_status(&q, db, "SH1"));
+    char *checked = only_row_field(q, "checked");
+    ck_assert_str_eq(checked, "0");
+    free(checked);
+    ok(ctm_audit_log(&q, db, n, 0));
+    assert_no_arm_in(q);
+    /* scanned again, the kits count as they should; confirmed, nothing can be undone */
+    ok(scan("SH1", "K002", 0, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_OK);
+    ok(ctm_login(db, "pia", PW));
+    ok(ctm_receive_confirm(db, "SH1", 1));
+    assert_kit("K002", "status", "available");
+    assert_kit("K003", "status", "available");
+    ck_assert_int_eq(ctm_receive_unscan(db, "SH1", "K002", "r"), CTM_ERULE);
+    assert_verifies();
+}
+END_TEST
+
+START_TEST(void_removes_a_mistaken_registration)
+{
+    ok(receive("SH1", manifest4, 0));
+    ctm_scan_result r;
+    ok(scan("SH1", "K001", 0, &r));
+    ok(scan("SH1", "K999", 0, &r));
+    const char *move[] = {"K002"};
+    ok(ctm_transfer(db, TRIAL, move, 1, "FRIDGE2", NULL));
+    ok(ctm_login(db, "ted", PW));
+    ck_assert_int_eq(ctm_receive_void(db, "SH1", "wrong trial"), CTM_EDENIED);
+    ok(ctm_login(db, "pia", PW));
+    ck_assert_int_eq(ctm_receive_void(db, "SH1", ""), CTM_EINVAL);
+    uint64_t n = size_now();
+    ok(ctm_receive_void(db, "SH1", "wrong trial"));
+    ck_assert_uint_eq(size_now(), n + 1);
+    ctm_query *q = NULL;
+    ok(ctm_audit_log(&q, db, n, 1));
+    char *meaning = only_row_field(q, "esig_meaning");
+    ck_assert_str_eq(meaning, "shipment voided");
+    free(meaning);
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    ok(ctm_kits(&q, db, &f));
+    ck_assert_int_eq(count_rows(q), 0);
+    ok(ctm_lot_list(&q, db, TRIAL));
+    ck_assert_int_eq(count_rows(q), 0);
+    ok(ctm_shipment_list(&q, db, NULL));
+    ck_assert_int_eq(count_rows(q), 0);
+    ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "K001"), CTM_ENOTFOUND);
+    /* the void's entry deletes rows holding arms: a blinded reader sees none of them */
+    ok(ctm_audit_log(&q, db, n, 1));
+    char *changes = only_row_field(q, "changes");
+    ck_assert_ptr_nonnull(strstr(changes, ARM1)); /* the unblinded pharmacist does */
+    free(changes);
+    ok(ctm_login(db, "ted", PW));
+    ok(ctm_audit_log(&q, db, n, 1));
+    assert_no_arm_in(q);
+    ok(ctm_login(db, "pia", PW));
+    assert_verifies();
+    /* the number and kit numbers are free again; a confirmed receipt is not voided */
+    ok(receive("SH1", manifest4, 0));
+    ok(ctm_receive_confirm(db, "SH1", 1));
+    ck_assert_int_eq(ctm_receive_void(db, "SH1", "late"), CTM_ERULE);
+    ck_assert_int_eq(ctm_receive_void(db, "SH9", "none"), CTM_ENOTFOUND);
+    assert_verifies();
+}
+END_TEST
+
 static Suite *receipt_suite(void)
 {
     Suite *s = suite_create("receipt");
@@ -642,6 +865,10 @@ static Suite *receipt_suite(void)
     tcase_add_test(tc, status_changes_follow_the_table);
     tcase_add_test(tc, setup_is_validated_and_role_bound);
     tcase_add_test(tc, edits_outside_are_caught);
+    tcase_add_test(tc, kits_are_named_by_number_or_scan);
+    tcase_add_test(tc, kits_by_shipment_and_status_of_a_receipt);
+    tcase_add_test(tc, unscan_undoes_a_scan);
+    tcase_add_test(tc, void_removes_a_mistaken_registration);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -50,7 +50,7 @@ __all__ = [
     "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
     "IntegrityError", "BusyError", "MisuseError", "DisabledError",
     "Database", "Query", "open", "init", "version", "gs1_parse", "ROLES", "KIT_STATUSES",
-    "SCAN_OUTCOMES",
+    "SCAN_OUTCOMES", "csv_safe",
 ]
 
 __version__ = _c.ctm_version()
@@ -482,7 +482,10 @@ class Query:
     def to_pandas(self):
         """Return the remaining rows as a pandas DataFrame with :attr:`columns` as its columns.
 
-        pandas is imported only here; it is optional (Debian: python3-pandas).
+        pandas is imported only here; it is optional (Debian: python3-pandas).  The frame holds
+        the values as they are: ``DataFrame.to_csv`` does not neutralise spreadsheet formulas,
+        so write CSV for people with :meth:`to_csv`, or pass the frame through
+        ``df.map(ctm.csv_safe)`` first.
         """
         try:
             import pandas
@@ -495,8 +498,9 @@ class Query:
         """Write the remaining rows as CSV (a header line, then one line per row).
 
         path_or_file: a file name (str or os.PathLike; written as UTF-8) or an open text file.
-        Values are written as the library returns them (JSON columns stay JSON text).
-        Returns the number of rows written.
+        Values are written as the library returns them (JSON columns stay JSON text), except
+        that a text value a spreadsheet would run as a formula gets a leading single quote
+        (see :func:`csv_safe`); numbers stay numbers.  Returns the number of rows written.
         """
         if hasattr(path_or_file, "write"):
             return self._write_csv(path_or_file)
@@ -505,14 +509,14 @@ class Query:
 
     def _write_csv(self, f):
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(self._columns)
+        writer.writerow([csv_safe(c) for c in self._columns])
         n = 0
         while True:
             try:
                 row = self._next_raw()
             except StopIteration:
                 return n
-            writer.writerow(["" if row[c] is None else row[c] for c in self._columns])
+            writer.writerow(["" if row[c] is None else csv_safe(row[c]) for c in self._columns])
             n += 1
 
     def __repr__(self):
@@ -521,6 +525,21 @@ class Query:
 
 
 builtin_open = open  # the module defines its own open()
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A value made safe for a CSV file that a spreadsheet will open.
+
+    A str beginning with = + - @, a tab or a carriage return would be run as a formula; it is
+    returned with a leading single quote (OWASP's advice), which spreadsheets show as text.
+    Anything else, numbers included (-3 stays -3), is returned unchanged.  :meth:`Query.to_csv`
+    applies it to every cell; apply it to a pandas frame with ``df.map(ctm.csv_safe)``.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -957,6 +976,43 @@ class Database:
         shipment = _text("shipment", shipment)
         _check(_c.ctm_receive_confirm(self._handle(), shipment, 1 if unchecked_present else 0))
 
+    def receive_status(self, shipment):
+        """Where the receipt of an incoming shipment stands, as a dict, to look at before
+        :meth:`confirm`: shipment, trial, status (receiving, confirmed), kits, unchecked,
+        checked, ok, mismatched, damaged, extra, discrepancies (counts over the whole shipment,
+        never per arm).  Raises NotFoundError, InvalidError, MisuseError."""
+        shipment = _text("shipment", shipment)
+        rc, q = _c.ctm_receive_status(self._handle(), shipment)
+        _check(rc)
+        return Query(self, q).fetchall()[0]
+
+    def unscan(self, shipment, kit, reason):
+        """Undo a wrong scan of a shipment under receipt (pharmacists and technicians).
+
+        kit: the kit number or barcode scanned by mistake.  The kit is unchecked again and the
+        discrepancies that scan recorded are removed (an extra's too); the ledger keeps them in
+        the entry "shipment.unscan" with the reason (mandatory).  Raises NotFoundError (shipment;
+        a kit neither on the manifest nor recorded as extra), RuleError (confirmed already; the
+        kit was not scanned), InvalidError, PermissionDenied, MisuseError.
+        """
+        shipment = _text("shipment", shipment)
+        kit = _text("kit", kit)
+        reason = _text("reason", reason)
+        _check(_c.ctm_receive_unscan(self._handle(), shipment, kit, reason))
+
+    def void(self, shipment, reason):
+        """Void a shipment registered by mistake, before its receipt is confirmed (pharmacists).
+
+        E-signed "shipment voided", audited "shipment.void" with the reason (mandatory).  The
+        shipment, its kits (which leave stock), their moves, its discrepancies and the lots left
+        without kits are removed, so the shipment can be registered again under its number; the
+        ledger keeps every removed row.  Raises NotFoundError, RuleError (confirmed already),
+        InvalidError, PermissionDenied, MisuseError.
+        """
+        shipment = _text("shipment", shipment)
+        reason = _text("reason", reason)
+        _check(_c.ctm_receive_void(self._handle(), shipment, reason))
+
     def discrepancies(self, shipment):
         """The discrepancies of a shipment as a :class:`Query` of dicts: kit_number, kind
         (missing, extra, damaged, lot_mismatch, expiry_mismatch), detail, recorded (ISO time),
@@ -1012,7 +1068,8 @@ class Database:
 
     # -- stock ---------------------------------------------------------------------------------
 
-    def kits(self, trial=None, status=None, location=None, lot=None, expiring_within_days=None):
+    def kits(self, trial=None, status=None, location=None, lot=None, expiring_within_days=None,
+             shipment=None):
         """The kits as a :class:`Query` of dicts, ordered by trial and kit number.
 
         Columns: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else
@@ -1020,7 +1077,8 @@ class Database:
         trial), dispensable (1 when available, not expired and outside the do-not-dispense
         window today), shipment.  Each argument given filters: status is one of
         :data:`KIT_STATUSES`; expiring_within_days (>= 0) keeps the kits whose expiry falls
-        within that many days or has passed.  Any logged-in user.
+        within that many days or has passed; shipment keeps the kits an incoming shipment
+        brought (NotFoundError for an unknown number).  Any logged-in user.
         """
         flt = {
             "trial": _text("trial", trial, optional=True),
@@ -1029,6 +1087,7 @@ class Database:
             "lot": _text("lot", lot, optional=True),
             "expiring_within_days": -1 if expiring_within_days is None else
             _int("expiring_within_days", expiring_within_days, minimum=0),
+            "shipment": _text("shipment", shipment, optional=True),
         }
         rc, q = _c.ctm_kits(self._handle(), flt)
         _check(rc)
@@ -1096,12 +1155,36 @@ class Database:
 
     def kit_history(self, trial, kit):
         """A kit's locations over time as a :class:`Query` of dicts: location, since, until
-        (None while it is there)."""
-        trial = _text("trial", trial)
+        (None while it is there).  kit: a kit number or a scan of its pack (see
+        :meth:`kit_show`); trial may be None when the kit is in one trial only."""
+        trial = _text("trial", trial, optional=True)
         kit = _text("kit", kit)
         rc, q = _c.ctm_kit_history(self._handle(), trial, kit)
         _check(rc)
         return Query(self, q)
+
+    def kit_show(self, kit, trial=None):
+        """Everything about one kit, as a dict.
+
+        kit: the kit number, or a scan of its pack: a GS1 element string (as the scanner sends
+        it, or bracketed) whose (21) serial is the kit number or the kit's serial.  Every method
+        that takes a kit number takes such a scan too.  trial: None looks in every trial (the
+        kit must be in one only).
+
+        Keys: trial, kit_number, kit_type, kit_type_name, lot, expiry, status, location, units,
+        arm ("(blinded)" for a blinded user in a blinded trial), dispensable, shipment,
+        shipment_status, date_received, checked ("no", "ok", "mismatch", "damaged"; None without
+        a shipment), gtin, serial, and history: the list of :meth:`kit_history` rows.
+        Raises NotFoundError (trial, kit), InvalidError (an unreadable scan, a kit in several
+        trials), MisuseError.
+        """
+        trial = _text("trial", trial, optional=True)
+        kit = _text("kit", kit)
+        rc, q = _c.ctm_kit_show(self._handle(), trial, kit)
+        _check(rc)
+        row = Query(self, q).fetchall()[0]
+        row["history"] = self.kit_history(row["trial"], kit).fetchall()
+        return row
 
 
 # ---------------------------------------------------------------------------------------------
