@@ -210,6 +210,9 @@ typedef struct ctm__row {
     double *reals;
     char **texts;
 } ctm__row;
+/* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
+ * on), CTM_DONE to end the result set early, or a negative status. */
+#define CTM__SKIP 1
 typedef int (*ctm__row_fn)(sqlite3_stmt *st, ctm__row *row, void *ctx);
 int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
