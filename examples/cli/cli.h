@@ -17,7 +17,7 @@
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
-#define CLI_MAX_OPTS 8
+#define CLI_MAX_OPTS 16
 #define CLI_MAX_POS 1024 /* kit numbers of a transfer are arguments */
 
 enum cli_opt_kind {

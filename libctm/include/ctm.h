@@ -328,8 +328,8 @@ typedef struct ctm_audit_filter {
 /**
  * Ledger entries that pass filter (NULL: all), oldest first: the columns of ctm_audit_log(),
  * then changes_summary, the row changes for a person to read: one line per row change ("kits
- * id=7 updated: status received -> available", lines separated by "\n") when the entry changes at
- * most 5 rows, else one line of counts per table in order of appearance ("kits: 10,000
+ * id=7 updated: status received -> available"; an inserted or deleted row's columns as
+ * name=value, NULL ones left out; lines separated by "\n") when the entry changes at most 5 rows, else one line of counts per table in order of appearance ("kits: 10,000
  * inserted; shipments: 1 inserted"); "" when it changes none.  Values hidden from a blinded user
  * read "(blinded)" there too.
  *

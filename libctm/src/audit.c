@@ -735,6 +735,9 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
         if (cc->is_pk)
             continue;
         int hidden = !unblinded && blinded_column(c->table, cc->name, NULL);
+        const ctm__value *shown = c->op == 'D' ? &cc->old_value : &cc->new_value;
+        if (c->op != 'U' && !hidden && shown->tag == CTM_V_NULL)
+            continue; /* an inserted or deleted row's empty columns are noise here */
         put_text(b, sep);
         sep = ", ";
         put_text(b, cc->name);
@@ -751,7 +754,7 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
         if (hidden)
             put_text(b, "(blinded)");
         else
-            put_value(b, c->op == 'D' ? &cc->old_value : &cc->new_value);
+            put_value(b, shown);
     }
 }
 
