@@ -556,6 +556,7 @@ static int load_trial(ctm_db *db, concern *c)
         rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "trial: no trial '%s'", c->value)
                                 : ctm__sqlerr(db->sql, src, "audit query");
     sqlite3_finalize(st);
+    st = NULL;
     if (rc == CTM_OK)
         rc = add_set_where(db, c, "trials", "SELECT rowid FROM \"%w\" WHERE rowid = ?1", id, NULL);
     if (rc == CTM_OK)
