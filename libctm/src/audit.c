@@ -215,12 +215,21 @@ typedef struct id_set {
     size_t n;
 } id_set;
 
+/* Bytes that a version 1 entry about a concern must contain (its text, its rows' ids as
+ * encoded INT values): an entry holding none of them is passed over without decoding it. */
+typedef struct needle {
+    uint8_t bytes[10];
+    size_t len;
+} needle;
+
 typedef struct concern {
     char *value;                /* the trial code or kit number; NULL: no such filter */
     const char *params[2];      /* parameter keys that name it */
     const char *text_column;    /* a column whose text value names it, or NULL */
     id_set *sets;
     size_t nsets;
+    needle *needles;            /* NULL: every entry is decoded */
+    size_t nneedles;
 } concern;
 
 /* A foreign key: table.column refers to rows of target. */
@@ -244,6 +253,7 @@ typedef struct query_ctx {
 
 static void concern_free(concern *c)
 {
+    free(c->needles);
     for (size_t i = 0; i < c->nsets; i++) {
         free(c->sets[i].table);
         free(c->sets[i].ids);
@@ -575,13 +585,56 @@ static int load_trial(ctm_db *db, concern *c)
     return rc;
 }
 
+/* v as an INT value is encoded: tag 2, length n, its shortest n-byte two's complement form. */
+static void int_needle(needle *nd, int64_t v)
+{
+    size_t n = 1;
+    while (n < 8 && (v < -((int64_t)1 << (8 * n - 1)) || v >= ((int64_t)1 << (8 * n - 1))))
+        n++;
+    nd->bytes[0] = CTM_V_INT;
+    nd->bytes[1] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++)
+        nd->bytes[2 + i] = (uint8_t)((uint64_t)v >> (8 * (n - 1 - i)));
+    nd->len = n + 2;
+}
+
+/* A kit is named in an entry by its number (a parameter or a kit_number value) or by its row's
+ * id (its key, or a foreign key referring to it). */
+static int kit_needles(concern *c)
+{
+    const id_set *kits = &c->sets[0];
+    size_t len = strlen(c->value);
+    if (len > sizeof c->needles->bytes)
+        return CTM_OK; /* too long to keep: every entry is decoded */
+    c->needles = calloc(kits->n + 1, sizeof *c->needles);
+    if (c->needles == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    memcpy(c->needles[0].bytes, c->value, len);
+    c->needles[0].len = len;
+    for (size_t i = 0; i < kits->n; i++)
+        int_needle(&c->needles[i + 1], kits->ids[i]);
+    c->nneedles = kits->n + 1;
+    return CTM_OK;
+}
+
 static int load_kit(ctm_db *db, concern *c)
 {
     int rc = add_set_where(db, c, "kits", "SELECT rowid FROM \"%w\" WHERE kit_number = ?1", 0,
                            c->value);
     if (rc == CTM_OK && c->sets[0].n == 0)
         rc = ctm__err(CTM_ENOTFOUND, "kit: no kit '%s' in any trial", c->value);
-    return rc;
+    return rc == CTM_OK ? kit_needles(c) : rc;
+}
+
+/* 0 when a version 1 entry cannot concern c (holds none of its needles); 1 when it may. */
+static int may_concern(const concern *c, const uint8_t *p, size_t n)
+{
+    if (c->value == NULL || c->needles == NULL || p == NULL || n == 0 || p[0] != 1)
+        return 1;
+    for (size_t i = 0; i < c->nneedles; i++)
+        if (memmem(p, n, c->needles[i].bytes, c->needles[i].len) != NULL)
+            return 1;
+    return 0;
 }
 
 static int value_names(const concern *c, const char *column, const ctm__value *v)
@@ -658,7 +711,7 @@ static int row_matches(const query_ctx *q, sqlite3_stmt *st, ctm__entry *e)
         decoded = 1;
         head_of(d, &h);
     }
-    int pass = head_passes(q, &h);
+    int pass = head_passes(q, &h) && (decoded || may_concern(&q->kit, p, n));
     if (pass && !decoded && (e != NULL || q->trial.value != NULL || q->kit.value != NULL)) {
         if ((rc = decode_at(d, seq, p, n)) != CTM_OK)
             return rc;
