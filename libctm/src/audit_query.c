@@ -23,8 +23,9 @@ typedef struct id_set {
     size_t n;
 } id_set;
 
-/* Bytes that a version 1 entry about a concern must contain (its text, its rows' ids as
- * encoded INT values): an entry holding none of them is passed over without decoding it. */
+/* Bytes that an entry about a concern must contain (its text, its rows' ids as encoded INT
+ * values): an entry holding none of them is passed over without decoding it.  A salt may hold
+ * them by chance; that costs a decode, never a match. */
 typedef struct needle {
     uint8_t bytes[10];
     size_t len;
@@ -203,12 +204,21 @@ static int read_str(const uint8_t *p, size_t n, size_t *at, const uint8_t **s, s
     return 0;
 }
 
-/* Entry version 1 begins version u8, seq u64, time i64, user str, action str (audit-format.md
- * section 2): read them without decoding the rest.  Other versions answer -1 and are decoded. */
+/* Entry versions whose first fields read_head knows, and so whose bytes may be searched. */
+static int known_version(const uint8_t *p, size_t n)
+{
+    return p != NULL && n > 0 && (p[0] == 1 || p[0] == 2);
+}
+
+/* An entry begins version u8, seq u64, time i64, in version 2 a 32-byte salt, then user str and
+ * action str (audit-format.md section 2): read them without decoding the rest.  Other versions
+ * answer -1 and are decoded. */
 static int read_head(const uint8_t *p, size_t n, entry_head *h)
 {
-    size_t at = 17;
-    if (p == NULL || n < at || p[0] != 1)
+    if (!known_version(p, n))
+        return -1;
+    size_t at = p[0] == 2 ? 17 + 32 : 17;
+    if (n < at)
         return -1;
     uint64_t t = load_be(p + 9, 8);
     h->time_us = t <= INT64_MAX ? (int64_t)t : -(int64_t)(~t) - 1;
@@ -435,10 +445,10 @@ static int load_kit(ctm_db *db, concern *c)
     return rc == CTM_OK ? kit_needles(c) : rc;
 }
 
-/* 0 when a version 1 entry cannot concern c (holds none of its needles); 1 when it may. */
+/* 0 when an entry cannot concern c (holds none of its needles); 1 when it may. */
 static int may_concern(const concern *c, const uint8_t *p, size_t n)
 {
-    if (c->value == NULL || c->needles == NULL || p == NULL || n == 0 || p[0] != 1)
+    if (c->value == NULL || c->needles == NULL || !known_version(p, n))
         return 1;
     for (size_t i = 0; i < c->nneedles; i++)
         if (memmem(p, n, c->needles[i].bytes, c->needles[i].len) != NULL)
