@@ -176,6 +176,18 @@ static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
     return rc;
 }
 
+/* What log_row shows db's logged-in reader.  Both listings, ctm_audit_log() and the filtered one
+ * (audit_query.c), take their context from here, so that they show a reader the same. */
+int ctm__audit_log_ctx(void **out, ctm_db *db)
+{
+    log_ctx *ctx = malloc(sizeof *ctx);
+    *out = ctx;
+    if (ctx == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    ctx->unblinded = db->user_unblinded;
+    return CTM_OK;
+}
+
 int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit)
 {
     ctm__clear_error();
@@ -194,12 +206,11 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
         return ctm__sqlerr(db->sql, src, "audit log");
     sqlite3_bind_int64(st, 1, from_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)from_seq);
     sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
-    log_ctx *ctx = malloc(sizeof *ctx);
-    if (ctx == NULL) {
+    void *ctx = NULL;
+    if ((rc = ctm__audit_log_ctx(&ctx, db)) != CTM_OK) {
         sqlite3_finalize(st);
-        return ctm__err(CTM_ENOMEM, "out of memory");
+        return rc;
     }
-    ctx->unblinded = db->user_unblinded;
     return ctm__query_new(out, st, log_columns, LOG_NCOLS, log_row, ctx, free);
 }
 
@@ -215,10 +226,9 @@ const char *const *ctm__audit_log_columns(int *ncols)
     return log_columns;
 }
 
-int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, int unblinded)
+int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx)
 {
-    log_ctx ctx = {unblinded};
-    return log_row(st, row, &ctx);
+    return log_row(st, row, ctx);
 }
 
 /* The newest checkpoint note as stored (not yet verified). */

@@ -47,6 +47,7 @@ typedef struct fk_ref {
 } fk_ref;
 
 typedef struct query_ctx {
+    void *log;                  /* what the listing shows this reader (ctm__audit_log_ctx) */
     int unblinded;              /* the reader may see arms */
     int ncols;                  /* the listing's columns, then changes_summary */
     char *by;
@@ -88,6 +89,7 @@ static void query_ctx_free(void *v)
     }
     free(q->fks);
     free((void *)q->colnames);
+    free(q->log);
     free(q);
 }
 
@@ -719,7 +721,7 @@ static int query_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
     ctm__entry_free(&e);
     if (summary == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
-    rc = ctm__audit_log_row(st, row, q->unblinded);
+    rc = ctm__audit_log_row(st, row, q->log);
     if (rc == CTM_OK)
         rc = ctm__row_set_text(row, q->ncols - 1, summary);
     free(summary);
@@ -859,7 +861,9 @@ int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
         return ctm__err(CTM_ENOMEM, "out of memory");
     q->unblinded = db->user_unblinded;
     q->limit = f.limit;
-    rc = setup_filter(db, q, &f);
+    rc = ctm__audit_log_ctx(&q->log, db);
+    if (rc == CTM_OK)
+        rc = setup_filter(db, q, &f);
     int64_t lo = (int64_t)f.from_seq, hi = INT64_MAX;
     if (rc == CTM_OK && f.last != 0)
         rc = last_window(db, q, f.from_seq, f.last, &lo, &hi);

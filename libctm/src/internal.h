@@ -224,8 +224,10 @@ void ctm__row_set_null(ctm__row *row, int col);
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
 /* Non-zero for a column whose values a blinded reader is shown as "(blinded)". */
 int ctm__audit_blinded_column(const char *table, const char *column);
-/* ctm_audit_log()'s column names (static), and its row for the entry of a "SELECT seq, entry". */
+/* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader
+ * is shown (malloc'd, freed with free()); and the row for the entry of a "SELECT seq, entry". */
 const char *const *ctm__audit_log_columns(int *ncols);
-int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, int unblinded);
+int ctm__audit_log_ctx(void **ctx, ctm_db *db);
+int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx);
 
 #endif

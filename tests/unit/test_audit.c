@@ -151,6 +151,46 @@ static uint64_t log_size(void)
     return tu_audit_size(db);
 }
 
+/* ---- what a row shows ---- */
+
+/* Every column of ctm_audit_log() must read the same in ctm_audit_query() for the same reader
+ * (blinded or not), so that a filter never shows anyone more than the listing does. */
+static void assert_same_as_listing(ctm_db *h)
+{
+    ctm_query *a = NULL, *b = NULL;
+    ok(ctm_audit_log(&a, h, 0, 0));
+    ok(ctm_audit_query(&b, h, NULL));
+    int n = ctm_query_column_count(a), rows = 0;
+    ck_assert_int_eq(ctm_query_column_count(b), n + 1);
+    ck_assert_str_eq(ctm_query_column_name(b, n), "changes_summary");
+    while (ctm_query_next(a) == CTM_ROW) {
+        ck_assert_int_eq(ctm_query_next(b), CTM_ROW);
+        for (int i = 0; i < n; i++) {
+            const char *x = ctm_query_text(a, i), *y = ctm_query_text(b, i);
+            ck_assert_str_eq(ctm_query_column_name(a, i), ctm_query_column_name(b, i));
+            ck_assert_msg((x == NULL && y == NULL) || (x != NULL && y != NULL && strcmp(x, y) == 0),
+                          "row %d column %s differs", rows, ctm_query_column_name(a, i));
+        }
+        rows++;
+    }
+    ck_assert_int_eq(ctm_query_next(b), CTM_DONE);
+    ck_assert_uint_eq((uint64_t)rows, tu_audit_size(h));
+    ctm_query_free(a);
+    ctm_query_free(b);
+}
+
+START_TEST(rows_read_as_in_the_listing)
+{
+    ok(receive_on(db, TRIAL, "SH1",
+                  "kit_number,kit_type,lot,expiry,arm\nK001,KT,LOT1,2027-04-30," ARM1 "\n"));
+    ok(ctm_receive_confirm(db, "SH1", 1));
+    assert_same_as_listing(db);
+    ctm_db *ted = open_site(dir, "ted");
+    assert_same_as_listing(ted);
+    ctm_close(ted);
+}
+END_TEST
+
 /* ---- the cheap filters: user, action, seq ---- */
 
 START_TEST(user_and_action_filters_combine)
@@ -475,6 +515,7 @@ static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit");
     TCase *tc = tu_tcase(s, "filters", setup, teardown, 60);
+    tcase_add_test(tc, rows_read_as_in_the_listing);
     tcase_add_test(tc, user_and_action_filters_combine);
     tcase_add_test(tc, last_takes_the_newest_oldest_first);
     tcase_add_test(tc, time_bounds_are_inclusive_at_their_precision);
