@@ -40,44 +40,4 @@ static inline const char *bench_args(int argc, char **argv, int *quick)
     return dir;
 }
 
-/* A new site at path, initialised with the administrator "bench" (password pw) logged in; an
- * older database and key file there are removed first. */
-static inline ctm_db *bench_new_site(const char *path, const char *pw)
-{
-    char key[4200];
-    snprintf(key, sizeof key, "%s.key", path);
-    remove(path);
-    remove(key);
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    int rc = ctm_open(&db, path, &o);
-    if (rc != CTM_OK)
-        bench_die("ctm_open", rc);
-    if ((rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", pw)) != CTM_OK)
-        bench_die("ctm_init", rc);
-    return db;
-}
-
-/* bench_new_site, with an unblinded pharmacist "pharm" (logged in on return), a blinded two-arm
- * trial with kit type KT, and fridges FRIDGE1 and FRIDGE2; every password is pw. */
-static inline ctm_db *bench_stock_site(const char *path, const char *trial, const char *pw)
-{
-    ctm_db *db = bench_new_site(path, pw);
-    int rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", pw);
-    if (rc == CTM_OK)
-        rc = ctm_trial_add(db, trial, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
-    if (rc == CTM_OK)
-        rc = ctm_kittype_add(db, trial, "KT", "Drug", 30, 2, 8, 30, NULL);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_login(db, "pharm", pw);
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
-    return db;
-}
-
 #endif

@@ -35,6 +35,35 @@ static char *manifest(long first, long n, size_t *len)
     return m;
 }
 
+static ctm_db *make_site(const char *path)
+{
+    char key[4200];
+    snprintf(key, sizeof key, "%s.key", path);
+    remove(path);
+    remove(key);
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    int rc = ctm_open(&db, path, &o);
+    if (rc == CTM_OK)
+        rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW);
+    if (rc == CTM_OK)
+        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", PW);
+    if (rc == CTM_OK)
+        rc = ctm_trial_add(db, TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
+    if (rc == CTM_OK)
+        rc = ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_login(db, "pharm", PW);
+    if (rc != CTM_OK)
+        bench_die("set-up", rc);
+    return db;
+}
+
 static sqlite3 *raw_open(const char *path)
 {
     sqlite3 *s = NULL;
@@ -181,7 +210,7 @@ int main(int argc, char **argv)
            quick ? "quick" : "full", dir);
 
     /* one shipment, on empty stores */
-    ctm_db *db = bench_stock_site(path, TRIAL, PW);
+    ctm_db *db = make_site(path);
     sqlite3 *s = raw_open(raw);
     double rw = raw_receive(s, 0, shipment, 1, "received");
     double us = ours_receive(db, 0, shipment, "SH0", "FRIDGE1");
@@ -191,7 +220,7 @@ int main(int argc, char **argv)
     ctm_close(db);
 
     /* listings as the stores grow, on fresh stores */
-    db = bench_stock_site(path, TRIAL, PW);
+    db = make_site(path);
     s = raw_open(raw);
     printf("\n%-12s %12s %12s %8s %8s\n", "kits", "ctm_kits ms", "raw ms", "ratio", "rows");
     long have = 0, first = 0;
