@@ -470,14 +470,8 @@ static int has_option(const struct cli_command *cmd, const char *name)
     return 0;
 }
 
-/*
- * Where the password comes from: $CTM_PASSWORD is $CTM_USER's, so it is never tried for another
- * name given with --user (a mistaken `audit log --user tim` would otherwise count failed logins
- * against tim until his account locks); that user is asked on the terminal instead.  NULL in
- * *env means ask; a non-zero return is the exit status after saying why.
- */
-static int password_source(const struct cli_session *s, const struct cli_command *cmd,
-                           const char **env)
+int cli_password_env(const struct cli_session *s, const struct cli_command *cmd,
+                     const char **env)
 {
     const char *env_user = getenv("CTM_USER");
     *env = "CTM_PASSWORD";
@@ -502,7 +496,7 @@ static int login(struct cli_session *s, const struct cli_command *cmd)
     const char *env = NULL;
     if (!s->user || !s->user[0])
         return cli_usage(cmd, "no user: give --user NAME or set CTM_USER");
-    int rc = password_source(s, cmd, &env);
+    int rc = cli_password_env(s, cmd, &env);
     if (rc != CLI_OK)
         return rc;
     rc = cli_secret_get(&pw, env, s->user);
