@@ -11,6 +11,9 @@
  *       opts: None or a tuple (flags, key_path or None, site_seed bytes or None, busy_timeout_ms)
  *   ctm_user_list(db)                 -> [status, ctm_query or None]
  *   ctm_audit_log(db, from_seq, limit)-> [status, ctm_query or None]
+ *   ctm_audit_query(db, filter)       -> [status, ctm_query or None]
+ *       filter: None or a dict with any of from_seq, limit, last, by, action, since, until,
+ *       trial, kit (the ctm_audit_filter fields)
  *   ctm_audit_size(db)                -> [status, int]
  *   ctm_audit_checkpoint(db)          -> [status, str or None]
  *       (ctm_audit_vkey(db) and ctm_audit_prove(db, seq) alike)
@@ -58,6 +61,7 @@
 %ignore ctm_receive_options;
 %ignore ctm_scan_result;
 %ignore ctm_kit_filter;
+%ignore ctm_audit_filter;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -161,6 +165,24 @@ static int ctm_py_opt_int(PyObject *d, const char *key, int *out)
         return 0;
     }
     *out = (int)n;
+    return 1;
+}
+
+/* The unsigned 64-bit int d[key] (absent or None: *out unchanged). */
+static int ctm_py_opt_u64(PyObject *d, const char *key, uint64_t *out)
+{
+    unsigned long long n;
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (v == NULL || v == Py_None)
+        return 1;
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected int", key);
+        return 0;
+    }
+    n = PyLong_AsUnsignedLongLong(v);
+    if (n == (unsigned long long)-1 && PyErr_Occurred())
+        return 0;
+    *out = (uint64_t)n;
     return 1;
 }
 
@@ -411,6 +433,31 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
             || !ctm_py_opt_text($input, "lot", &tmp.lot)
             || !ctm_py_opt_int($input, "expiring_within_days", &tmp.expiring_within_days)
             || !ctm_py_opt_text($input, "shipment", &tmp.shipment))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- const ctm_audit_filter *filter: None or a dict of its fields -------------------------- */
+
+%typemap(in) const ctm_audit_filter *filter (ctm_audit_filter tmp) {
+    static const char *const keys[] = {"from_seq", "limit", "last", "by", "action", "since",
+                                       "until", "trial", "kit", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        ctm_audit_filter init = CTM_AUDIT_FILTER_INIT;
+        tmp = init;
+        if (!ctm_py_opt_keys($input, "audit filter", keys)
+            || !ctm_py_opt_u64($input, "from_seq", &tmp.from_seq)
+            || !ctm_py_opt_u64($input, "limit", &tmp.limit)
+            || !ctm_py_opt_u64($input, "last", &tmp.last)
+            || !ctm_py_opt_text($input, "by", &tmp.by)
+            || !ctm_py_opt_text($input, "action", &tmp.action)
+            || !ctm_py_opt_text($input, "since", &tmp.since)
+            || !ctm_py_opt_text($input, "until", &tmp.until)
+            || !ctm_py_opt_text($input, "trial", &tmp.trial)
+            || !ctm_py_opt_text($input, "kit", &tmp.kit))
             SWIG_fail;
         $1 = &tmp;
     }

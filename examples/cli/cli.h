@@ -17,7 +17,7 @@
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
-#define CLI_MAX_OPTS 8
+#define CLI_MAX_OPTS 16
 #define CLI_MAX_POS 1024 /* kit numbers of a transfer are arguments */
 
 enum cli_opt_kind {
@@ -86,6 +86,14 @@ int cli_usage(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail_ctm(int rc);
+
+/* ctm.c: where the acting user's password comes from.  $CTM_PASSWORD is $CTM_USER's, so it is
+ * never tried for another name given with --user (a mistaken `audit log --user tim` would
+ * otherwise count failed logins against tim until his account locks): *env is "CTM_PASSWORD",
+ * or NULL to ask on the terminal.  Without a terminal to ask on, returns CLI_USAGE after saying
+ * that no login was tried; else CLI_OK. */
+int cli_password_env(const struct cli_session *s, const struct cli_command *cmd,
+                     const char **env);
 
 /* password.c: passwords from the environment or a no-echo prompt on the terminal. */
 #define CLI_SECRET_MAX 4096

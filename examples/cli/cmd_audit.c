@@ -13,11 +13,11 @@
 
 enum log_field {
     F_SEQ, F_TIME, F_USER, F_ACTION, F_REASON, F_PARAMS, F_CHANGES,
-    F_ESIG_USER, F_ESIG_NAME, F_ESIG_MEANING, F_ESIG_TIME, N_LOG_FIELDS
+    F_ESIG_USER, F_ESIG_NAME, F_ESIG_MEANING, F_ESIG_TIME, F_SUMMARY, N_LOG_FIELDS
 };
 static const char *const log_field_names[N_LOG_FIELDS] = {
     "seq", "time", "user", "action", "reason", "params", "changes",
-    "esig_user", "esig_name", "esig_meaning", "esig_time",
+    "esig_user", "esig_name", "esig_meaning", "esig_time", "changes_summary",
 };
 
 static const char *field_text(ctm_query *q, const int *col, enum log_field f)
@@ -33,6 +33,28 @@ static void put_field_line(ctm_query *q, const int *col, enum log_field f)
     const char *text = ctm_query_text(q, col[f]);
     printf("  %-8s ", log_field_names[f]);
     cli_put_display(stdout, text && text[0] ? text : "-");
+    putchar('\n');
+}
+
+/* The summary, one row change (or one line of counts) per line, under "changes". */
+static void put_changes_lines(ctm_query *q, const int *col)
+{
+    const char *text = field_text(q, col, F_SUMMARY);
+    printf("  %-8s ", "changes");
+    if (!text[0])
+        fputs("-", stdout);
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        char *one = strndup(line, n);
+        if (one)
+            cli_put_display(stdout, one);
+        free(one);
+        if (!end)
+            break;
+        printf("\n  %-8s ", "");
+        line = end + 1;
+    }
     putchar('\n');
 }
 
@@ -59,8 +81,9 @@ static void put_entry_block(ctm_query *q, const int *col, int first)
     fputs("seq ", stdout);
     cli_put_display(stdout, field_text(q, col, F_SEQ));
     putchar('\n');
-    for (int f = F_TIME; f <= F_CHANGES; f++)
+    for (int f = F_TIME; f < F_CHANGES; f++)
         put_field_line(q, col, (enum log_field)f);
+    put_changes_lines(q, col);
     put_esig_line(q, col);
 }
 
@@ -75,22 +98,36 @@ static int print_log_blocks(ctm_query *q)
         put_entry_block(q, col, first);
         first = 0;
     }
+    if (rc == CTM_DONE && first)
+        puts("No entries match.");
     return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* The parser has checked that the numeric options are numbers. */
+static uint64_t number_arg(const struct cli_args *a, const char *name)
+{
+    uint64_t n = 0;
+    const char *text = cli_arg(a, name);
+    if (text)
+        cli_number(text, &n);
+    return n;
 }
 
 int cmd_audit_log(struct cli_session *s, const struct cli_args *a)
 {
     enum cli_format format = cli_format_of(a);
-    uint64_t from = 0, limit = 0;
+    ctm_audit_filter f = CTM_AUDIT_FILTER_INIT;
     ctm_query *q = NULL;
-    const char *from_text = cli_arg(a, "from");
-    const char *limit_text = cli_arg(a, "limit");
-    /* The parser has checked that both are numbers. */
-    if (from_text)
-        cli_number(from_text, &from);
-    if (limit_text)
-        cli_number(limit_text, &limit);
-    int rc = ctm_audit_log(&q, s->db, from, limit);
+    f.from_seq = number_arg(a, "from");
+    f.limit = number_arg(a, "limit");
+    f.last = number_arg(a, "last");
+    f.by = cli_arg(a, "by");
+    f.action = cli_arg(a, "action");
+    f.since = cli_arg(a, "since");
+    f.until = cli_arg(a, "until");
+    f.trial = cli_arg(a, "trial");
+    f.kit = cli_arg(a, "kit");
+    int rc = ctm_audit_query(&q, s->db, &f);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     rc = format == FORMAT_TABLE ? print_log_blocks(q) : cli_print_query(stdout, q, format);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GLOBAL_SYNOPSIS "ctm [--db PATH] [--user NAME] COMMAND ..."
 
@@ -39,7 +40,11 @@ static const struct cli_opt user_role_opts[] = {
 };
 static const struct cli_opt audit_log_opts[] = {
     { "from", OPT_NUMBER, 0, NULL }, { "limit", OPT_NUMBER, 0, NULL },
-    { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+    { "last", OPT_NUMBER, 0, "limit" }, { "by", OPT_VALUE, 0, NULL },
+    { "action", OPT_VALUE, 0, NULL }, { "since", OPT_VALUE, 0, NULL },
+    { "until", OPT_VALUE, 0, NULL }, { "trial", OPT_VALUE, 0, NULL },
+    { "kit", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
 };
 static const struct cli_opt audit_note_opts[] = { { "sign", OPT_VALUE, 0, NULL }, END_OPTS };
 static const struct cli_opt audit_verify_opts[] = {
@@ -284,8 +289,23 @@ static const struct cli_command commands[] = {
       "Each kit's location history ('ctm kit history') keeps when it moved.  To send kits to\n"
       "another site, see 'ctm help transfer out'.",
       transfer_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_transfer },
-    { "audit log", "[--from SEQ] [--limit N] [--json|--csv]", "Show the audit trail",
-      "One block per entry, oldest first, from entry SEQ on (default: all), at most N entries.",
+    { "audit log",
+      "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
+      "[--last N | --from SEQ --limit N] [--json|--csv]",
+      "Show the audit trail, or the entries that match filters",
+      "One block per entry, oldest first.  Filters combine: an entry must pass every one given.\n"
+      "  --by USER      entries by that user (--user is who YOU are, as in every command)\n"
+      "  --action NAME  that action (kit.status), or a family with .* (shipment.*)\n"
+      "  --since WHEN   at or after WHEN; --until WHEN: up to and including WHEN.  WHEN is UTC,\n"
+      "                 ISO 8601: 2026-11-23 (the whole day), 2026-11-23T14:30 (the whole\n"
+      "                 minute), 2026-11-23T14:30:05Z, or with +00:00 or another offset\n"
+      "  --trial T      entries about trial T: its kit types, lots, shipments and kits\n"
+      "  --kit KIT      entries about kit number KIT (with --trial, that trial's kit)\n"
+      "  --last N       the newest N matching entries, still shown oldest first\n"
+      "  --from SEQ     from entry SEQ on; --limit N: at most N entries\n"
+      "Changes of up to 5 rows are shown one row per line; more as counts per table (kits:\n"
+      "10,000 inserted).  --json and --csv give every change in full (the changes column) and\n"
+      "the summary (changes_summary).  A blinded user's filters never match on an arm.",
       audit_log_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_audit_log },
     { "audit note", "TEXT [--sign MEANING]", "Record a note in the audit trail",
       "With --sign the note carries your e-signature with that meaning\n"
@@ -417,13 +437,18 @@ static void print_overview(FILE *out)
 {
     fputs("usage: " GLOBAL_SYNOPSIS "\n\n"
           "Keep a clinical-trial pharmacy's records and check their signed audit ledger.\n\n"
+          "Global options (also after the command):\n"
+          "  --db PATH          the database\n"
+          "  --user NAME        who you are: the user every command logs in as, never a filter\n"
+          "                     (the audit log filters by user with --by NAME)\n\n"
           "Commands:\n", out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         print_command_line(out, &commands[i]);
     fputs("\nEnvironment:\n"
           "  CTM_DB             the database, when --db is not given\n"
           "  CTM_USER           the acting user, when --user is not given\n"
-          "  CTM_PASSWORD       the acting user's password (else asked on the terminal)\n"
+          "  CTM_PASSWORD       the password of $CTM_USER (else asked on the terminal; never\n"
+          "                     tried for another --user)\n"
           "  CTM_NEW_PASSWORD   a new password for init, user add and user passwd\n"
           "                     (else asked twice on the terminal)\n\n"
           "Run 'ctm help COMMAND' or 'ctm COMMAND --help' for a command's options.\n"
@@ -448,7 +473,8 @@ static int print_command_help(const struct cli_command *cmd)
     if (cmd->details)
         printf("\n%s\n", cmd->details);
     if (cmd->access != ACCESS_NONE)
-        printf("\nAlso takes --db PATH and --user NAME (or $CTM_DB and $CTM_USER).\n");
+        printf("\nAlso takes --db PATH and --user NAME, who you are: your login, never a filter\n"
+               "(or $CTM_DB and $CTM_USER).\n");
     return CLI_OK;
 }
 
@@ -472,6 +498,34 @@ static int cmd_help(struct cli_session *s, const struct cli_args *a)
 }
 
 /* ---- the steps every command shares ---- */
+
+static int has_option(const struct cli_command *cmd, const char *name)
+{
+    for (int i = 0; cmd->opts[i].name; i++)
+        if (strcmp(cmd->opts[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int cli_password_env(const struct cli_session *s, const struct cli_command *cmd,
+                     const char **env)
+{
+    const char *env_user = getenv("CTM_USER");
+    *env = "CTM_PASSWORD";
+    if (!getenv("CTM_PASSWORD") || !env_user || !env_user[0] || strcmp(env_user, s->user) == 0)
+        return CLI_OK;
+    *env = NULL;
+    int filter_hint = has_option(cmd, "by");
+    if (!isatty(STDIN_FILENO))
+        return cli_usage(cmd, "--user %s is not $CTM_USER (%s), and $CTM_PASSWORD is only %s's: "
+                              "no login was tried%s%s", s->user, env_user, env_user,
+                         filter_hint ? "; --user is who you are, --by " : "",
+                         filter_hint ? "USER filters the log by user" : "");
+    if (filter_hint)
+        fprintf(stderr, "ctm: --user names who you are; --by %s lists %s's entries\n", s->user,
+                s->user);
+    return CLI_OK;
+}
 
 static int open_database(struct cli_session *s, const struct cli_command *cmd)
 {

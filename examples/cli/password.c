@@ -128,7 +128,8 @@ static int need_terminal(const char *env)
 {
     if (isatty(STDIN_FILENO))
         return CLI_OK;
-    return cli_fail("no password: set $%s or run ctm on a terminal to be asked", env);
+    return cli_fail("no password: set $%s or run ctm on a terminal to be asked",
+                    env ? env : "CTM_PASSWORD");
 }
 
 /* The password from $env, else asked once on the terminal with this prompt. */
@@ -227,10 +228,14 @@ int cli_login(struct cli_session *s, const struct cli_args *a)
         snprintf(prompt, sizeof prompt, "Signing: %s. Password for %s: ", meaning, s->user);
     else
         snprintf(prompt, sizeof prompt, "Password for %s: ", s->user);
-    if (meaning != NULL && !getenv("CTM_PASSWORD") && !isatty(STDIN_FILENO))
+    const char *env = NULL;
+    int rc = cli_password_env(s, a->cmd, &env);
+    if (rc != CLI_OK)
+        return rc;
+    if (meaning != NULL && (env == NULL || !getenv(env)) && !isatty(STDIN_FILENO))
         return cli_fail("no password to sign \"%s\": set $CTM_PASSWORD or run ctm on a terminal "
                         "to be asked", meaning);
-    int rc = secret_get(&pw, "CTM_PASSWORD", prompt);
+    rc = secret_get(&pw, env, prompt);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_login(s->db, s->user, pw.text);

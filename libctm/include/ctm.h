@@ -328,6 +328,60 @@ CTM_API int ctm_batch_rollback(ctm_db *db);
 CTM_API CTM_WARN_UNUSED int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq,
                                           uint64_t limit);
 
+/**
+ * Which ledger entries ctm_audit_query() returns.  Initialise with CTM_AUDIT_FILTER_INIT; a NULL
+ * or zero field does not filter, and the filters given combine (an entry must pass them all).
+ *
+ * Every filter looks only at what the reader is shown: a blinded user's filter never matches on,
+ * or against, a value the log shows them as "(blinded)", so the entries it selects are the same
+ * whatever the arms are.
+ */
+typedef struct ctm_audit_filter {
+    size_t struct_size;
+    uint64_t from_seq;   /* entries with seq >= from_seq */
+    uint64_t limit;      /* at most this many entries, the oldest that match (0: all) */
+    uint64_t last;       /* only the newest this many entries that match, still returned oldest
+                            first (0: all); not together with limit */
+    const char *by;      /* the acting user's name, exactly (the entry's "user") */
+    const char *action;  /* an action name exactly ("kit.status"), or a family written "NAME.*"
+                            ("shipment.*": every action whose name starts with "shipment.") */
+    const char *since;   /* ISO 8601 UTC: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.ffffff]]", with an
+                            optional "Z" or "+00:00"; entries at or after its first instant */
+    const char *until;   /* the same; entries up to and including the last instant it names (a
+                            date: its whole day; "...T12:00": up to 12:00:59.999999) */
+    const char *trial;   /* a trial code: entries about the trial, its kit types, lots,
+                            shipments or kits (a "trial" parameter, or a row change of one of
+                            them or referring to one of them) */
+    const char *kit;     /* a kit number: entries about a kit of that number in any trial (a
+                            "kit" or "scanned" parameter, a row change of the kit or referring to
+                            it, or a kit_number value); add trial to name one trial's kit */
+} ctm_audit_filter;
+
+#define CTM_AUDIT_FILTER_INIT \
+    { sizeof(ctm_audit_filter), 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/**
+ * Ledger entries that pass filter (NULL: all), oldest first: the columns of ctm_audit_log(),
+ * then changes_summary, the row changes for a person to read: one line per row change ("kits
+ * id=7 updated: status received -> available"; an inserted or deleted row's columns as
+ * name=value, NULL ones left out; lines separated by "\n") when the entry changes at most 5 rows, else one line of counts per table in order of appearance ("kits: 10,000
+ * inserted; shipments: 1 inserted"); "" when it changes none.  Values hidden from a blinded user
+ * read "(blinded)" there too.
+ *
+ * Tests on seq, user, action and time read the entry's first fields only; trial and kit decode
+ * the entry.  last reads from the newest entry back until it has its count.  Trial and kit are
+ * resolved against the tables as they are now (their rows' ids).  Needs a logged-in user.
+ *
+ * Errors: CTM_EINVAL (out NULL, a filter field malformed, named; last with limit, or a
+ * struct_size too small), CTM_ENOTFOUND (no trial of that code, no kit of that number),
+ * CTM_EMISUSE (no handle, nobody logged in), CTM_EDISABLED and CTM_EAUTH (the account was
+ * disabled or replaced meanwhile), CTM_ENOMEM, CTM_ERROR (SQLite); ctm_query_next() may return
+ * CTM_EINTEGRITY for an entry that cannot be decoded.  On failure *out is NULL.  Free the result with
+ * ctm_query_free().
+ */
+CTM_API CTM_WARN_UNUSED int ctm_audit_query(ctm_query **out, ctm_db *db,
+                                            const ctm_audit_filter *filter);
+
 /** The number of entries in the ledger (the tree size). */
 CTM_API CTM_WARN_UNUSED int ctm_audit_size(ctm_db *db, uint64_t *size);
 

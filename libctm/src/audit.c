@@ -180,16 +180,32 @@ static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
     return rc;
 }
 
+/* What log_row shows db's logged-in reader.  Both listings, ctm_audit_log() and the filtered one
+ * (audit_query.c), take their context from here, so that they show a reader the same. */
+int ctm__audit_log_ctx(void **out, ctm_db *db)
+{
+    log_ctx *ctx = malloc(sizeof *ctx);
+    *out = ctx;
+    if (ctx == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    ctx->unblinded = db->user_unblinded;
+    int legacy = 0;
+    int rc = ctm__ledger_legacy(db, &legacy);
+    ctx->hide_legacy_hashes = legacy && !db->user_unblinded;
+    if (rc != CTM_OK) {
+        free(ctx);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit)
 {
     ctm__clear_error();
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
     *out = NULL;
-    int legacy = 0;
     int rc = ctm__require_user(db, 0, "audit log");
-    if (rc == CTM_OK)
-        rc = ctm__ledger_legacy(db, &legacy);
     if (rc != CTM_OK)
         return rc;
     sqlite3_stmt *st = NULL;
@@ -201,14 +217,29 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
         return ctm__sqlerr(db->sql, src, "audit log");
     sqlite3_bind_int64(st, 1, from_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)from_seq);
     sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
-    log_ctx *ctx = malloc(sizeof *ctx);
-    if (ctx == NULL) {
+    void *ctx = NULL;
+    if ((rc = ctm__audit_log_ctx(&ctx, db)) != CTM_OK) {
         sqlite3_finalize(st);
-        return ctm__err(CTM_ENOMEM, "out of memory");
+        return rc;
     }
-    ctx->unblinded = db->user_unblinded;
-    ctx->hide_legacy_hashes = legacy && !db->user_unblinded;
     return ctm__query_new(out, st, log_columns, LOG_NCOLS, log_row, ctx, free);
+}
+
+/* The pieces of the listing that the filtered one (audit_query.c) shares. */
+int ctm__audit_blinded_column(const char *table, const char *column)
+{
+    return blinded_column(table, column, NULL);
+}
+
+const char *const *ctm__audit_log_columns(int *ncols)
+{
+    *ncols = LOG_NCOLS;
+    return log_columns;
+}
+
+int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx)
+{
+    return log_row(st, row, ctx);
 }
 
 /* The newest checkpoint note as stored (not yet verified). */

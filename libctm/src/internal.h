@@ -219,6 +219,9 @@ typedef struct ctm__row {
     double *reals;
     char **texts;
 } ctm__row;
+/* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
+ * on), CTM_DONE to end the result set early, or a negative status. */
+#define CTM__SKIP 1
 typedef int (*ctm__row_fn)(sqlite3_stmt *st, ctm__row *row, void *ctx);
 int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
@@ -226,5 +229,14 @@ int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colname
 int ctm__row_set_text(ctm__row *row, int col, const char *s);
 void ctm__row_set_int(ctm__row *row, int col, int64_t v);
 void ctm__row_set_null(ctm__row *row, int col);
+
+/* ---- audit.c: the log listing, shared with audit_query.c ---- */
+/* Non-zero for a column whose values a blinded reader is shown as "(blinded)". */
+int ctm__audit_blinded_column(const char *table, const char *column);
+/* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader
+ * is shown (malloc'd, freed with free()); and the row for the entry of a "SELECT seq, entry". */
+const char *const *ctm__audit_log_columns(int *ncols);
+int ctm__audit_log_ctx(void **ctx, ctm_db *db);
+int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx);
 
 #endif

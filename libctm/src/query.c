@@ -141,18 +141,23 @@ int ctm_query_next(ctm_query *q)
     ctm__clear_error();
     if (q == NULL)
         return ctm__err(CTM_EMISUSE, "query: NULL");
-    row_clear(q);
-    if (q->finished)
-        return CTM_DONE;
-    int rc = sqlite3_step(q->st);
-    if (rc == SQLITE_DONE) {
-        q->finished = 1;
-        return CTM_DONE;
+    for (;;) {
+        row_clear(q);
+        if (q->finished)
+            return CTM_DONE;
+        int rc = sqlite3_step(q->st);
+        if (rc == SQLITE_DONE) {
+            q->finished = 1;
+            return CTM_DONE;
+        }
+        if (rc != SQLITE_ROW)
+            return ctm__sqlerr(sqlite3_db_handle(q->st), rc, "reading results");
+        rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : copy_row(q->st, &q->row);
+        if (rc == CTM_DONE)
+            q->finished = 1;
+        if (rc != CTM__SKIP)
+            return rc == CTM_OK ? CTM_ROW : rc;
     }
-    if (rc != SQLITE_ROW)
-        return ctm__sqlerr(sqlite3_db_handle(q->st), rc, "reading results");
-    rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : copy_row(q->st, &q->row);
-    return rc == CTM_OK ? CTM_ROW : rc;
 }
 
 int ctm_query_column_count(const ctm_query *q)

@@ -297,6 +297,19 @@ def _date(name, value, optional=False):
     return _text(name, value, optional)
 
 
+def _instant(name, value):
+    """A time bound for the audit log as the ISO 8601 text libctm reads (None: no bound)."""
+    if value is None or isinstance(value, str):
+        return _text(name, value, optional=True)
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise InvalidError("%s: expected datetime, date or str, got %s" % (name, type(value).__name__))
+
+
 def _kits(value, optional=False):
     """Check a list (or any iterable but a bare str) of kit numbers and return it as a list."""
     if value is None:
@@ -762,18 +775,36 @@ class Database:
             _c.ctm_batch_rollback(self._handle())  # leave no batch open behind us
             raise err
 
-    def events(self, from_seq=0, limit=0):
+    def events(self, from_seq=0, limit=0, *, by=None, action=None, since=None, until=None,
+               trial=None, kit=None, last=None):
         """The audit log, oldest first, as a :class:`Query` of dicts.
 
         Columns: seq, time, user, action, reason, params (parsed from JSON into a dict), changes
         (parsed into a list of {"table", "op", "key", "columns"}), esig_user, esig_name,
-        esig_meaning, esig_time and leaf_hash.  from_seq/limit select a window (limit 0: all).
-        Needs a logged-in user.  leaf_hash is None for a blinded user on the unsalted entries
-        that begin a site migrated from an older schema version.
+        esig_meaning, esig_time, leaf_hash and changes_summary (the changes for a person to
+        read: one line per row change up to 5, else counts per table such as
+        "kits: 10,000 inserted; shipments: 1 inserted").  Needs a logged-in user.
+        leaf_hash is None for a blinded user on the unsalted entries that begin a site migrated
+        from an older schema version.
+
+        Filters combine (an entry must pass all given):
+        from_seq/limit select a window (limit 0: all); by: the acting user's name; action: an
+        action name ("kit.status") or a family ("shipment.*"); since/until: a
+        :class:`datetime.datetime` (naive ones are UTC), a :class:`datetime.date` (until
+        includes the whole day) or an ISO 8601 str, both bounds included; trial: a trial code;
+        kit: a kit number (entries about that kit: its parameters or row changes); last: only
+        the newest N matching entries, still oldest first (not with limit).  A blinded user's
+        filters never look at values shown to them as "(blinded)".
+        Raises InvalidError (a filter named), NotFoundError (no such trial or kit).
         """
-        from_seq = _count("from_seq", from_seq)
-        limit = _count("limit", limit)
-        rc, q = _c.ctm_audit_log(self._handle(), from_seq, limit)
+        spec = {"from_seq": _count("from_seq", from_seq), "limit": _count("limit", limit)}
+        if last is not None:
+            spec["last"] = _count("last", last)
+        for name, value in (("by", by), ("action", action), ("trial", trial), ("kit", kit)):
+            spec[name] = _text(name, value, optional=True)
+        spec["since"] = _instant("since", since)
+        spec["until"] = _instant("until", until)
+        rc, q = _c.ctm_audit_query(self._handle(), spec)
         _check(rc)
         return Query(self, q, _parse_json_columns)
 
