@@ -228,7 +228,17 @@ CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const 
 
 /* ---------------------------------------------------------------------------------------------
  * Result sets.  Every listing and report is a ctm_query: step with ctm_query_next(), read columns
- * by index, free with ctm_query_free().  Values are NULL, integer, real or text.
+ * by index (ctm_query_column_index() finds one by name), free with ctm_query_free().  Values are
+ * NULL, integer, real or text.
+ *
+ * Lifetime: a query holds a prepared statement on its handle's SQLite connection and nothing else
+ * of the handle.  It may outlive the handle: after ctm_close() it can still be stepped to its end
+ * and must still be freed; the connection (and its file descriptors) is released when the last
+ * open query is freed.  What a query shows was decided when it was made: the rights of the user
+ * logged in then (a blinded user's query stays blinded), and, from its first ctm_query_next(), one
+ * snapshot of what other handles commit, which it keeps (holding back WAL checkpointing) until it
+ * returns CTM_DONE or is freed; writes made on its own handle meanwhile may or may not appear.
+ * Free queries promptly; a query is used by one thread at a time, like its handle.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ctm_query ctm_query;
@@ -238,12 +248,26 @@ typedef struct ctm_query ctm_query;
 #define CTM_REAL 2
 #define CTM_TEXT 3
 
-/** Advance to the next row: CTM_ROW, CTM_DONE, or a negative error. */
+/**
+ * Advance to the next row: CTM_ROW, CTM_DONE (and CTM_DONE again on every later call), or a
+ * negative error.
+ * Errors: CTM_EMISUSE (q NULL), CTM_EBUSY (the snapshot could not be read within the busy
+ * timeout), CTM_EINTEGRITY (ctm_audit_log(): a ledger entry does not decode), CTM_ENOMEM,
+ * CTM_ERROR (SQLite).
+ */
 CTM_API CTM_WARN_UNUSED int ctm_query_next(ctm_query *q);
-/** Number of columns (fixed for the life of the query). */
+/** Number of columns (fixed for the life of the query); 0 for NULL. */
 CTM_API int ctm_query_column_count(const ctm_query *q);
 /** Column name; borrowed, valid until ctm_query_free().  NULL for an index out of range. */
 CTM_API const char *ctm_query_column_name(const ctm_query *q, int col);
+/**
+ * The index of the column called name (exact, case-sensitive, as ctm_query_column_name() gives
+ * it), for reading a listing by name rather than by position.  Usable before the first
+ * ctm_query_next().  Returns the index (>= 0) or a negative code.
+ * Errors: CTM_EINVAL (q or name NULL), CTM_ENOTFOUND (no such column in this result).
+ * Exported in the symbol version CTM_1.1.
+ */
+CTM_API int ctm_query_column_index(const ctm_query *q, const char *name);
 /** Type of a column in the current row: CTM_NULL, CTM_INTEGER, CTM_REAL, CTM_TEXT. */
 CTM_API int ctm_query_column_type(const ctm_query *q, int col);
 /** Text of a column in the current row (numbers converted); NULL for NULL.  Borrowed until the next
