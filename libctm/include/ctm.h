@@ -490,8 +490,13 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_scan(ctm_db *db, const char *shipment, c
 CTM_API CTM_WARN_UNUSED int ctm_receive_confirm(ctm_db *db, const char *shipment,
                                                 int unchecked_present);
 
-/** Discrepancies of a shipment: kit_number, kind (missing, extra, damaged, lot_mismatch,
- *  expiry_mismatch), detail, recorded (ISO time), recorded_by. */
+/**
+ * Discrepancies of an incoming shipment, or of every shipment when shipment is NULL, in the order
+ * recorded: kit_number, kind (missing, extra, damaged, lot_mismatch, expiry_mismatch), detail,
+ * recorded (ISO time), recorded_by, shipment (its number).  Any logged-in user.
+ * Errors: CTM_EINVAL (shipment not a valid number), CTM_ENOTFOUND (no incoming shipment of that
+ * number), CTM_EMISUSE (no login), CTM_ERROR.  On failure *out is NULL.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_receive_discrepancies(ctm_query **out, ctm_db *db,
                                                       const char *shipment);
 

@@ -664,17 +664,21 @@ int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
     shipment_row s;
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "receive discrepancies", NULL, &t);
-    if (rc == CTM_OK)
+    /* NULL shipment: every shipment's, which the shipment column tells apart. */
+    if (rc == CTM_OK && shipment != NULL)
         rc = shipment_lookup(db, shipment, &s);
     sqlite3_stmt *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "SELECT kit_number, kind, detail,"
                           " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
-                          " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+                          " recorded_by,"
+                          " (SELECT number FROM shipments WHERE id = shipment_id) AS shipment"
+                          " FROM discrepancies WHERE ?1 IS NULL OR shipment_id = ?1 ORDER BY id");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, s.id);
+    if (shipment != NULL)
+        sqlite3_bind_int64(st, 1, s.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
