@@ -731,6 +731,70 @@ def test_gs1_parse_argument_checks():
 
 
 # ---------------------------------------------------------------------------------------------
+# What the docs say the receipt and stock rules do
+# ---------------------------------------------------------------------------------------------
+
+def _receive_all(pharm, shipment, kits, lot, expiry):
+    text = "kit_number,kit_type,lot,expiry,arm\n" + "".join(
+        "%s,%s,%s,%s,%s\n" % (k, KIT_TYPE, lot, expiry, _arm_of(i)) for i, k in enumerate(kits))
+    pharm.receive(TRIAL, shipment, text, "FRIDGE-1")
+    pharm.confirm(shipment, unchecked_present=True)
+
+
+def test_expiry_extension_by_lot_relabels_the_lot(site):
+    """By lot: the lot carries the new date (later receipts of it must list it); kits in stock
+    get it; a kit no longer on site keeps the date its label showed."""
+    pharm = site.pharm
+    lot, old, new = "LOT-8A", EXPIRY["A"], EXPIRY["A"] + datetime.timedelta(days=120)
+    kits = ["K8001", "K8002", "K8003", "K8004"]
+    _receive_all(pharm, "S8", kits, lot, old)
+    pharm.transfer_out(TRIAL, ["K8004"], "Other site", "S8-OUT")
+    pharm.expiry_extend(TRIAL, new, "SPONSOR-LETTER-31", lot=lot)
+    assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
+    expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
+    assert expiry == {"K8001": new, "K8002": new, "K8003": new, "K8004": old}
+    size = pharm.size
+    with pytest.raises(ctm.InvalidError, match="expiry"):
+        _receive_all(pharm, "S9", ["K9001"], lot, old)
+    assert pharm.size == size
+    _receive_all(pharm, "S9", ["K9001"], lot, new)
+    # by kits: only those kits change; the lot keeps its date
+    newer = new + datetime.timedelta(days=30)
+    pharm.expiry_extend(TRIAL, newer, "SPONSOR-LETTER-32", kits=["K8001"])
+    assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
+    expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
+    assert expiry["K8001"] == newer and expiry["K8002"] == new and expiry["K9001"] == new
+
+
+def test_checked_kit_scanned_again_as_damaged(site):
+    """A second scan as damaged is recorded (not a repeat): the kit is damaged at confirmation."""
+    pharm = site.pharm
+    pharm.receive(TRIAL, "S10", "kit_number,kit_type,lot,expiry,arm\n"
+                  "K10001,%s,LOT-10A,%s,VERUM\n" % (KIT_TYPE, EXPIRY["A"]), "FRIDGE-1")
+    assert pharm.scan("S10", "K10001")["outcome"] == "ok"
+    size = pharm.size
+    again = pharm.scan("S10", "K10001", damaged=True)
+    assert again["outcome"] == "ok" and "damaged" in again["detail"]
+    assert pharm.size == size + 1
+    assert pharm.scan("S10", "K10001", damaged=True)["outcome"] == "repeat"
+    assert pharm.scan("S10", "K10001")["outcome"] == "repeat"
+    pharm.confirm("S10")
+    assert next(iter(pharm.kits(trial=TRIAL, lot="LOT-10A")))["status"] == "damaged"
+    assert [r["kind"] for r in pharm.discrepancies("S10")] == ["damaged"]
+
+
+def test_bulk_receipt_with_an_excursion_is_refused(site):
+    """Bulk units have no status to quarantine: such a shipment waits for the sponsor."""
+    pharm = site.pharm
+    size = pharm.size
+    with pytest.raises(ctm.RuleError, match="excursion"):
+        pharm.bulk_receive(OPEN_TRIAL, "BULK-X", "BULK", "OBX", "2027-09-30", 50, "FRIDGE-1",
+                           excursion=True)
+    assert pharm.size == size
+    assert "BULK-X" not in {r["number"] for r in pharm.shipments()}
+
+
+# ---------------------------------------------------------------------------------------------
 # Last: the whole database verifies
 # ---------------------------------------------------------------------------------------------
 

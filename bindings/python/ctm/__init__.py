@@ -1046,14 +1046,16 @@ class Database:
 
     def bulk_receive(self, trial: str, shipment: str, kit_type: str, lot: str,
                      expiry: DateLike, units: int, location: str, origin: Optional[str] = None,
-                     date_received: Optional[DateLike] = None) -> None:
+                     date_received: Optional[DateLike] = None, excursion: bool = False) -> None:
         """Receive open-label bulk supply counted per lot, not per kit (pharmacists).
 
         units of lot (a kit type of the trial; expiry a str "YYYY-MM-DD" or a datetime.date,
         which must agree with a lot already known) arrive at location.  The receipt is
         confirmed at once with the pharmacist's e-signature ("receipt confirmed").  Audited
         "shipment.receive_bulk".  Raises RuleError for a blinded trial (its supply comes as
-        numbered kits), InvalidError, NotFoundError, ExistsError (shipment), PermissionDenied.
+        numbered kits) and for excursion=True (bulk units cannot be quarantined: keep such a
+        shipment apart until the sponsor decides), InvalidError, NotFoundError, ExistsError
+        (shipment), PermissionDenied.
         """
         trial = _text("trial", trial)
         shipment = _text("shipment", shipment)
@@ -1066,7 +1068,7 @@ class Database:
         opts = {
             "origin": _text("origin", origin, optional=True),
             "date_received": _date("date_received", date_received, optional=True),
-            "excursion": 0,
+            "excursion": 1 if excursion else 0,
         }
         _check(_c.ctm_bulk_receive(self._handle(), trial, shipment, kit_type, lot, expiry, units,
                                    location, opts))
