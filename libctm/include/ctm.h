@@ -246,7 +246,8 @@ CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const 
  * Lifetime: a query holds a prepared statement on its handle's SQLite connection and nothing else
  * of the handle.  It may outlive the handle: after ctm_close() it can still be stepped to its end
  * and must still be freed; the connection (and its file descriptors) is released when the last
- * open query is freed.  What a query shows was decided when it was made: the rights of the user
+ * open query is freed.  Closing a handle rolls back its open batch, and its queries then show
+ * nothing of it.  What a query shows was decided when it was made: the rights of the user
  * logged in then (a blinded user's query stays blinded), and, from its first ctm_query_next(), one
  * snapshot of what other handles commit, which it keeps (holding back WAL checkpointing) until it
  * returns CTM_DONE or is freed; writes made on its own handle meanwhile may or may not appear.
