@@ -141,8 +141,8 @@ typedef struct ctm_open_options {
  * are applied.  opts may be NULL for the defaults (no create).
  *
  * Errors: CTM_EINVAL (out or path NULL, opts->struct_size too small), CTM_EIO (no such file
- * without CTM_OPEN_CREATE, unreadable),
- * CTM_ENOTDB (not SQLite, or SQLite but not libctm), CTM_EVERSION (written by a newer libctm).
+ * without CTM_OPEN_CREATE, unreadable), CTM_ENOTDB (not SQLite, or SQLite but not libctm),
+ * CTM_EVERSION (written by a newer libctm).
  * On failure *out is NULL.  Close the handle with ctm_close().
  */
 CTM_API CTM_WARN_UNUSED int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts);
@@ -308,7 +308,8 @@ CTM_API CTM_WARN_UNUSED int ctm_user_list(ctm_query **out, ctm_db *db);
  * Record a free-text note in the audit trail (a monitor visit, a phone instruction).  meaning
  * non-NULL makes it e-signed by the logged-in user with that meaning (1-100 characters).
  * Any logged-in user may add notes.  Audited "audit.note".
- * Errors: CTM_EINVAL (note empty, too long or with control characters; the same for meaning).
+ * Errors: CTM_EINVAL (note or meaning missing, empty, too long, not UTF-8, with control
+ * characters or surrounding blanks).
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_note(ctm_db *db, const char *text, const char *meaning);
 
