@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The libctm demo: install what is missing, build, and run a pharmacy day on an embedded SQLite
-# file, ending with a verified audit log.
+# The libctm demo: install what is missing, build, and run a pharmacy day, in the order of its
+# hours, on an embedded SQLite file; verify the audit log and print the accounts to go on with.
 #   scripts/demo.sh [DIR]      DIR holds the database (default: a new directory under /tmp)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,16 +19,19 @@ ctm() { "$root/build/examples/cli/ctm" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
 # Passwords come from the environment here only because the demo runs unattended; at the
-# counter, ctm asks for them without echo.
+# counter, ctm asks for them without echo.  The last lines print them, to go on by hand.
+admin_pw='admin-demo-pass' petra_pw='pharm-demo-pass' tomas_pw='tech-demo-pass1'
+maria_pw='moni-demo-pass1' petra_new_pw='pharm-demo-pass2'
+
 step "08:00  the site is set up by its administrator"
-CTM_NEW_PASSWORD='admin-demo-pass' ctm init --site "University Hospital Trial Pharmacy" \
+CTM_NEW_PASSWORD="$admin_pw" ctm init --site "University Hospital Trial Pharmacy" \
   --admin admin --name "Astrid Admin"
 
-export CTM_USER=admin CTM_PASSWORD='admin-demo-pass'
+export CTM_USER=admin CTM_PASSWORD="$admin_pw"
 step "08:05  staff accounts"
-CTM_NEW_PASSWORD='pharm-demo-pass' ctm user add petra --role pharmacist --unblinded --name "Petra Lind"
-CTM_NEW_PASSWORD='tech-demo-pass1' ctm user add tomas --role technician --name "Tomas Berg"
-CTM_NEW_PASSWORD='moni-demo-pass1' ctm user add maria --role monitor --name "Maria Monitor"
+CTM_NEW_PASSWORD="$petra_pw" ctm user add petra --role pharmacist --unblinded --name "Petra Lind"
+CTM_NEW_PASSWORD="$tomas_pw" ctm user add tomas --role technician --name "Tomas Berg"
+CTM_NEW_PASSWORD="$maria_pw" ctm user add maria --role monitor --name "Maria Monitor"
 ctm user list
 
 step "08:10  the monitor keeps the site's verifier key and today's first checkpoint"
@@ -36,24 +39,20 @@ ctm audit pubkey > "$dir/site.vkey"
 ctm audit checkpoint > "$dir/checkpoint-morning.txt"
 cat "$dir/site.vkey"
 
-step "09:30  a technician mistypes a password (recorded), then records a note"
-if CTM_USER=tomas CTM_PASSWORD='wrong-password' ctm audit note "fridge 2 checked" 2>&1; then
-  echo "demo: a wrong password was accepted" >&2; exit 1
-fi
-CTM_USER=tomas CTM_PASSWORD='tech-demo-pass1' ctm audit note "fridge 2 checked: 5.1 C at 09:30"
-
-step "11:00  the pharmacist records the sponsor's phone instruction with her e-signature"
-CTM_USER=petra CTM_PASSWORD='pharm-demo-pass' \
-  ctm audit note "Sponsor call: shipment SH-0042 delayed to Thursday" --sign "recorded instruction"
-
 step "09:00  the pharmacist sets up a blinded trial, its product and the fridges"
-export CTM_USER=petra CTM_PASSWORD='pharm-demo-pass'
+export CTM_USER=petra CTM_PASSWORD="$petra_pw"
 ctm trial add EU-CT-2026-500123-01 --title "Drug X versus placebo in heart failure" \
   --sponsor "Nordic Cardio AB" --blinded --arms ACTIVE:1,PLACEBO:1
 ctm kittype add EU-CT-2026-500123-01 DX10 --name "Drug X 10 mg or placebo" --units 30 \
   --storage 2..8 --dnd-days 30 --dose-form tablet --strength "10 mg" --budget 1440@15
 ctm location add FRIDGE-1 --range 2..8 --kind fridge
 ctm location add FRIDGE-2 --range 2..8 --kind fridge
+
+step "09:30  a technician mistypes a password (recorded), then records a note"
+if CTM_USER=tomas CTM_PASSWORD='wrong-password' ctm audit note "fridge 2 checked" 2>&1; then
+  echo "demo: a wrong password was accepted" >&2; exit 1
+fi
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm audit note "fridge 2 checked: 5.1 C at 09:30"
 
 step "10:15  shipment SH-0042 arrives from the depot: registered from its manifest"
 cat > "$dir/SH-0042.csv" <<'CSV'
@@ -71,7 +70,7 @@ ctm receive EU-CT-2026-500123-01 --shipment SH-0042 --manifest "$dir/SH-0042.csv
 step "10:20  the technician checks the kits at the counter with the barcode scanner"
 # one scan per line: GS1 DataMatrix strings (<GS> is the scanner's separator) or typed numbers;
 # K1004's pack carries another lot than the manifest says, and K9999 is not on the manifest
-CTM_USER=tomas CTM_PASSWORD='tech-demo-pass1' ctm receive scan SH-0042 <<'SCANS' || true
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm receive scan SH-0042 <<'SCANS' || true
 ]d2010590999032971721K1001<GS>10NE76571<GS>17270430
 ]d2010590999032971721K1002<GS>10NE76571<GS>17270430
 K1003
@@ -86,24 +85,39 @@ ctm receive discrepancies SH-0042
 
 step "10:35  stock as the pharmacist (unblinded) and as the technician (blinded) sees it"
 ctm kits --trial EU-CT-2026-500123-01
-CTM_USER=tomas CTM_PASSWORD='tech-demo-pass1' ctm kits --trial EU-CT-2026-500123-01
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm kits --trial EU-CT-2026-500123-01
+
+step "11:00  the pharmacist records the sponsor's phone instruction with her e-signature"
+CTM_USER=petra CTM_PASSWORD="$petra_pw" \
+  ctm audit note "Sponsor call: the next shipment, SH-0043, is delayed to Thursday" --sign "recorded instruction"
 
 step "13:00  fridge 1 is to be defrosted: two kits move to fridge 2"
 ctm transfer EU-CT-2026-500123-01 --to FRIDGE-2 --reason "fridge 1 defrosting" K1001 K1002
 ctm kit history EU-CT-2026-500123-01 K1001
 
 step "14:00  account changes: the technician moves to the ward team"
-export CTM_USER=admin CTM_PASSWORD='admin-demo-pass'
+export CTM_USER=admin CTM_PASSWORD="$admin_pw"
 ctm user role tomas --role investigator --reason "joined the ward team as study nurse"
 
 step "16:30  the pharmacist changes her password"
-CTM_USER=petra CTM_PASSWORD='pharm-demo-pass' CTM_NEW_PASSWORD='pharm-demo-pass2' ctm user passwd
+CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd
 
-step "17:00  the day's audit trail (the last entries)"
-ctm audit log --from 14
+step "17:00  the audit trail since the receipt was confirmed"
+ctm audit log --from 18
 ctm audit prove 3
 
 step "17:05  end of day: verify with the key and checkpoint kept outside the database"
 ctm audit verify --key-file "$dir/site.vkey" --checkpoint "$dir/checkpoint-morning.txt"
+
+step "the demo database, to go on by hand"
+echo "database  $CTM_DB (site key file $CTM_DB.key, verifier key $dir/site.vkey)"
 echo
-echo "demo database: $CTM_DB (key file $CTM_DB.key)"
+printf '%-8s %-13s %s\n' user role password \
+  admin admin "$admin_pw" \
+  petra pharmacist "$petra_new_pw" \
+  tomas investigator "$tomas_pw" \
+  maria monitor "$maria_pw"
+echo
+echo "for example:"
+echo "  export LD_LIBRARY_PATH=$root/build/libctm CTM_DB=$CTM_DB CTM_USER=petra"
+echo "  $root/build/examples/cli/ctm kits --trial EU-CT-2026-500123-01"

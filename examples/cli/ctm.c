@@ -227,7 +227,7 @@ static const struct cli_command commands[] = {
     { "receive discrepancies", "SHIPMENT [--json|--csv]",
       "List what did not match the manifest of a shipment",
       "One row per discrepancy: kit_number, kind (missing, extra, damaged, lot_mismatch,\n"
-      "expiry_mismatch), detail, recorded, recorded_by.",
+      "expiry_mismatch), detail, recorded, recorded_by, shipment.",
       listing_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_discrepancies },
     { "receive",
       "TRIAL --shipment NUMBER --manifest FILE --location LOCATION [--excursion] "

@@ -22,13 +22,8 @@ enum cli_format cli_format_of(const struct cli_args *a)
 /* The index of the column called name, or -1. */
 int cli_query_column(const ctm_query *q, const char *name)
 {
-    int n = ctm_query_column_count(q);
-    for (int i = 0; i < n; i++) {
-        const char *c = ctm_query_column_name(q, i);
-        if (c && strcmp(c, name) == 0)
-            return i;
-    }
-    return -1;
+    int i = ctm_query_column_index(q, name);
+    return i >= 0 ? i : -1;
 }
 
 /* ---- display text (human views) ---- */

@@ -17,6 +17,17 @@
  *     e.g. "2026-11-23T06:01:02.123456Z".
  *   - Every change of state is one SQLite transaction that also appends its entry to the ledger and
  *     signs a new checkpoint.  On any failure the transaction is rolled back and nothing changes.
+ *   - Each function's "Errors:" line names the codes particular to it.  Besides those:
+ *       every call may return CTM_ENOMEM, and CTM_ERROR for an unexpected SQLite, file system or
+ *       crypto failure;
+ *       a call that needs a logged-in user returns CTM_EMISUSE when nobody is logged in (or db is
+ *       NULL), and CTM_EDISABLED or CTM_EAUTH when the account was disabled, removed or given a
+ *       new key since the login;
+ *       a call that writes may return CTM_EBUSY (another writer held the database beyond the busy
+ *       timeout), CTM_EMISUSE (a read-only handle, or a batch whose action failed and which must
+ *       be rolled back), CTM_EIO (the site key file, read at the first signature, is missing,
+ *       readable by others or another site's) and CTM_EINTEGRITY (the ledger's stored tree state
+ *       does not add up: run ctm_audit_verify()).
  *
  * Copyright (c) libctm authors.  MIT licence: see LICENSE.
  */
@@ -131,9 +142,10 @@ typedef struct ctm_open_options {
  * a site of schema version 1 or 2 to 3 appends a signed "ledger.upgrade" entry, which needs the
  * site key.  opts may be NULL for the defaults (no create).
  *
- * Errors: CTM_EINVAL (NULL path), CTM_EIO (no such file without CTM_OPEN_CREATE, unreadable; the
- * site key missing or wrong when the site must be migrated: the site is then left unchanged),
- * CTM_ENOTDB (not SQLite, or SQLite but not libctm), CTM_EVERSION (written by a newer libctm).
+ * Errors: CTM_EINVAL (out or path NULL, opts->struct_size too small), CTM_EIO (no such file
+ * without CTM_OPEN_CREATE, unreadable; the site key missing or wrong when the site must be
+ * migrated: the site is then left unchanged), CTM_ENOTDB (not SQLite, or SQLite but not libctm),
+ * CTM_EVERSION (written by a newer libctm).
  * On failure *out is NULL.  Close the handle with ctm_close().
  */
 CTM_API CTM_WARN_UNUSED int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts);
@@ -260,7 +272,18 @@ CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const 
 
 /* ---------------------------------------------------------------------------------------------
  * Result sets.  Every listing and report is a ctm_query: step with ctm_query_next(), read columns
- * by index, free with ctm_query_free().  Values are NULL, integer, real or text.
+ * by index (ctm_query_column_index() finds one by name), free with ctm_query_free().  Values are
+ * NULL, integer, real or text.
+ *
+ * Lifetime: a query holds a prepared statement on its handle's SQLite connection and nothing else
+ * of the handle.  It may outlive the handle: after ctm_close() it can still be stepped to its end
+ * and must still be freed; the connection (and its file descriptors) is released when the last
+ * open query is freed.  Closing a handle rolls back its open batch, and its queries then show
+ * nothing of it.  What a query shows was decided when it was made: the rights of the user
+ * logged in then (a blinded user's query stays blinded), and, from its first ctm_query_next(), one
+ * snapshot of what other handles commit, which it keeps (holding back WAL checkpointing) until it
+ * returns CTM_DONE or is freed; writes made on its own handle meanwhile may or may not appear.
+ * Free queries promptly; a query is used by one thread at a time, like its handle.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct ctm_query ctm_query;
@@ -270,12 +293,26 @@ typedef struct ctm_query ctm_query;
 #define CTM_REAL 2
 #define CTM_TEXT 3
 
-/** Advance to the next row: CTM_ROW, CTM_DONE, or a negative error. */
+/**
+ * Advance to the next row: CTM_ROW, CTM_DONE (and CTM_DONE again on every later call), or a
+ * negative error.
+ * Errors: CTM_EMISUSE (q NULL), CTM_EBUSY (the snapshot could not be read within the busy
+ * timeout), CTM_EINTEGRITY (ctm_audit_log(): a ledger entry does not decode), CTM_ENOMEM,
+ * CTM_ERROR (SQLite).
+ */
 CTM_API CTM_WARN_UNUSED int ctm_query_next(ctm_query *q);
-/** Number of columns (fixed for the life of the query). */
+/** Number of columns (fixed for the life of the query); 0 for NULL. */
 CTM_API int ctm_query_column_count(const ctm_query *q);
 /** Column name; borrowed, valid until ctm_query_free().  NULL for an index out of range. */
 CTM_API const char *ctm_query_column_name(const ctm_query *q, int col);
+/**
+ * The index of the column called name (exact, case-sensitive, as ctm_query_column_name() gives
+ * it), for reading a listing by name rather than by position.  Usable before the first
+ * ctm_query_next().  Returns the index (>= 0) or a negative code.
+ * Errors: CTM_EINVAL (q or name NULL), CTM_ENOTFOUND (no such column in this result).
+ * Exported in the symbol version CTM_1.1.
+ */
+CTM_API int ctm_query_column_index(const ctm_query *q, const char *name);
 /** Type of a column in the current row: CTM_NULL, CTM_INTEGER, CTM_REAL, CTM_TEXT. */
 CTM_API int ctm_query_column_type(const ctm_query *q, int col);
 /** Text of a column in the current row (numbers converted); NULL for NULL.  Borrowed until the next
@@ -292,6 +329,7 @@ CTM_API void ctm_query_free(ctm_query *q);
  * Users: user, printed_name, role, unblinded (0/1), disabled (0/1), failed_logins, created (ISO
  * time), public_key (hex), must_change (0/1: the password was reset and the user has not chosen
  * their own yet).  Any logged-in user may list users.
+ * Errors: CTM_EINVAL (out NULL).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_user_list(ctm_query **out, ctm_db *db);
 
@@ -303,6 +341,8 @@ CTM_API CTM_WARN_UNUSED int ctm_user_list(ctm_query **out, ctm_db *db);
  * Record a free-text note in the audit trail (a monitor visit, a phone instruction).  meaning
  * non-NULL makes it e-signed by the logged-in user with that meaning (1-100 characters).
  * Any logged-in user may add notes.  Audited "audit.note".
+ * Errors: CTM_EINVAL (note or meaning missing, empty, too long, not UTF-8, with control
+ * characters or surrounding blanks).
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_note(ctm_db *db, const char *text, const char *meaning);
 
@@ -324,6 +364,8 @@ CTM_API int ctm_batch_rollback(ctm_db *db);
  * may not see are shown as "(blinded)".  leaf_hash is NULL for a blinded user on the unsalted
  * (version-1) entries that begin a site migrated from schema version 1 or 2: their hashes could
  * be tested against guessed arms (docs/audit-format.md section 12).
+ * Errors: CTM_EINVAL (out NULL).  On failure *out is NULL.  An entry that does not decode fails
+ * its ctm_query_next() with CTM_EINTEGRITY.
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq,
                                           uint64_t limit);
@@ -382,16 +424,27 @@ typedef struct ctm_audit_filter {
 CTM_API CTM_WARN_UNUSED int ctm_audit_query(ctm_query **out, ctm_db *db,
                                             const ctm_audit_filter *filter);
 
-/** The number of entries in the ledger (the tree size). */
+/**
+ * The number of entries in the ledger (the tree size); inside a batch, with the batch's entries.
+ * Needs no login.  Errors: CTM_EINVAL (db or size NULL), CTM_EINTEGRITY (the stored tree state
+ * is damaged).
+ */
 CTM_API CTM_WARN_UNUSED int ctm_audit_size(ctm_db *db, uint64_t *size);
 
 /**
  * The latest signed checkpoint: a C2SP signed note whose body is "<origin>\n<size>\n<base64 root>\n".
  * The caller frees *note with ctm_free().  Needs no login.
+ * Errors: CTM_EINVAL (note or db NULL), CTM_ENOTFOUND (no checkpoint yet: the site is not
+ * initialised).  On failure *note is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_checkpoint(char **note, ctm_db *db);
 
-/** The site's verifier key "<origin>+<key id hex>+<base64(0x01||public key)>".  Free with ctm_free(). */
+/**
+ * The site's verifier key "<origin>+<key id hex>+<base64(0x01||public key)>".  Free with
+ * ctm_free().  Needs no login.
+ * Errors: CTM_EINVAL (vkey or db NULL), CTM_EMISUSE (the site is not initialised).  On failure
+ * *vkey is NULL.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_audit_vkey(char **vkey, ctm_db *db);
 
 /**
@@ -401,9 +454,10 @@ CTM_API CTM_WARN_UNUSED int ctm_audit_vkey(char **vkey, ctm_db *db);
  * a ledger that begins with unsalted (version-1) entries, a site migrated from schema version 1 or
  * 2: there every proof reaches hashes that could be tested against guessed arms, so only a
  * logged-in unblinded user gets one.
- * Errors: CTM_EBLINDED (that case), CTM_ENOTFOUND (seq beyond the latest checkpoint, or no
- * checkpoint yet), CTM_EINTEGRITY (the stored entries do not match the signed root), CTM_EINVAL.
- * On failure *proof is NULL.
+ * Errors: CTM_EINVAL (proof or db NULL), CTM_EBLINDED (that case), CTM_ENOTFOUND (seq not in the
+ * signed log, or no checkpoint yet), CTM_EMISUSE (the site is not initialised), CTM_EINTEGRITY
+ * (an entry is missing, or the checkpoint's signature, root or the proof do not check: run
+ * ctm_audit_verify()).  On failure *proof is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_prove(char **proof, ctm_db *db, uint64_t seq);
 
@@ -431,6 +485,9 @@ typedef struct ctm_verify_result {
  *   log must have only grown since it: same root at that size.
  * Needs no login.  Returns CTM_OK, or CTM_EINTEGRITY with the first failing seq, table and key in
  * the message and in *result (which may be NULL).
+ * Errors: CTM_EINTEGRITY (the ledger or the tables were altered), CTM_EINVAL (vkey not a verifier
+ * key; held_checkpoint not a checkpoint signed by that key), CTM_EMISUSE (db NULL; no vkey and
+ * the site is not initialised), CTM_EIO (the database file cannot be read for the replay).
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_verify(ctm_db *db, const char *vkey,
                                              const char *held_checkpoint,
@@ -451,7 +508,8 @@ CTM_API CTM_WARN_UNUSED int ctm_audit_verify(ctm_db *db, const char *vkey,
 CTM_API CTM_WARN_UNUSED int ctm_trial_add(ctm_db *db, const char *code, const char *title,
                                           const char *sponsor, int blinded, const char *arms);
 
-/** Trials: code, title, sponsor, blinded (0/1), arms ("A:1,B:1"), created.  Any logged-in user. */
+/** Trials: code, title, sponsor, blinded (0/1), arms ("A:1,B:1"), created.  Any logged-in user.
+ *  Errors: CTM_EINVAL (out NULL).  On failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_trial_list(ctm_query **out, ctm_db *db);
 
 /** Optional properties of a kit type.  Initialise with CTM_KITTYPE_OPTIONS_INIT. */
@@ -477,17 +535,22 @@ CTM_API CTM_WARN_UNUSED int ctm_kittype_add(ctm_db *db, const char *trial, const
                                             const ctm_kittype_options *opts);
 
 /** Kit types of a trial (NULL: all): trial, code, name, dose_form, strength, units, storage_min,
- *  storage_max, dnd_days, excursion_budget_minutes, excursion_max, dispensing_days. */
+ *  storage_max, dnd_days, excursion_budget_minutes, excursion_max, dispensing_days.  Any
+ *  logged-in user.  Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial).  On
+ *  failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial);
 
 /**
  * Add a storage location (fridge, freezer, room, cabinet...) with its temperature range.
- * kind: 1-32 printable characters.  Audited "location.add".
+ * kind: 1-32 printable characters.  Audited "location.add".  Admins and pharmacists.
+ * Errors: CTM_EINVAL (name, kind, a range whose minimum is not below its maximum), CTM_EEXISTS,
+ * CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_location_add(ctm_db *db, const char *name, const char *kind,
                                              double min_c, double max_c);
 
-/** Locations: name, kind, min, max, kits (number of kits there now). */
+/** Locations: name, kind, min, max, kits (number of kits there now).  Any logged-in user.
+ *  Errors: CTM_EINVAL (out NULL).  On failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
 
 /* ---------------------------------------------------------------------------------------------
@@ -582,7 +645,8 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_void(ctm_db *db, const char *shipment, c
  * Confirm a receipt, e-signed by the logged-in pharmacist ("receipt confirmed").  unchecked_present:
  * non-zero declares that the kits not scanned were checked by hand and are present; zero makes
  * them "missing".  Audited "shipment.confirm" as one action.
- * Errors: CTM_ENOTFOUND, CTM_ERULE (already confirmed), CTM_EDENIED (pharmacists only).
+ * Errors: CTM_EINVAL (shipment number), CTM_ENOTFOUND, CTM_ERULE (already confirmed),
+ * CTM_EDENIED (pharmacists only).
  */
 CTM_API CTM_WARN_UNUSED int ctm_receive_confirm(ctm_db *db, const char *shipment,
                                                 int unchecked_present);
@@ -597,13 +661,19 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_confirm(ctm_db *db, const char *shipment
  */
 CTM_API CTM_WARN_UNUSED int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment);
 
-/** Discrepancies of a shipment: kit_number, kind (missing, extra, damaged, lot_mismatch,
- *  expiry_mismatch), detail, recorded (ISO time), recorded_by. */
+/**
+ * Discrepancies of an incoming shipment, or of every shipment when shipment is NULL, in the order
+ * recorded: kit_number, kind (missing, extra, damaged, lot_mismatch, expiry_mismatch), detail,
+ * recorded (ISO time), recorded_by, shipment (its number).  Any logged-in user.
+ * Errors: CTM_EINVAL (shipment not a valid number), CTM_ENOTFOUND (no incoming shipment of that
+ * number), CTM_EMISUSE (no login), CTM_ERROR.  On failure *out is NULL.
+ */
 CTM_API CTM_WARN_UNUSED int ctm_receive_discrepancies(ctm_query **out, ctm_db *db,
                                                       const char *shipment);
 
 /** Shipments: number, trial, direction (in/out), origin, destination, date_received, status
- *  (receiving, confirmed, sent), kits, checked. */
+ *  (receiving, confirmed, sent), kits, checked.  trial NULL: all.  Any logged-in user.
+ *  Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial).  On failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial);
 
 /**
@@ -625,7 +695,8 @@ CTM_API CTM_WARN_UNUSED int ctm_bulk_receive(ctm_db *db, const char *trial, cons
 /**
  * Lots of a trial (NULL: all): trial, lot, kit_type, expiry, gtin, kits (numbered kits of the lot on
  * site: received, available or quarantined), bulk_units (units of bulk supply on site), and
- * dispensable (1 when the lot is outside its do-not-dispense window today).
+ * dispensable (1 when the lot is outside its do-not-dispense window today).  Any logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial);
 
@@ -658,6 +729,8 @@ typedef struct ctm_kit_filter {
  * Kits: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else the lot's),
  * status, location, units, arm, dispensable (1 when available, not expired and outside the
  * do-not-dispense window today), shipment.  Ordered by trial and kit number.  Any logged-in user.
+ * Errors: CTM_EINVAL (out NULL; a filter field: trial code, an unknown status, a lot longer than
+ * 20 characters, location name), CTM_ENOTFOUND (trial, location).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter);
 
@@ -668,6 +741,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
  * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
  * number.  Pharmacists (technicians may quarantine and report damaged or missing kits).
  * Audited "kit.status".
+ * Errors: CTM_EINVAL (not a kit status; reason; trial or kit number), CTM_ENOTFOUND (trial, kit),
+ * CTM_ERULE (the transition table refuses it), CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit,
                                                const char *status, const char *reason);
@@ -680,6 +755,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
  * expired, else CTM_ERULE), to new_expiry
  * ("YYYY-MM-DD", later than the current one), with the sponsor's reference; e-signed by the
  * pharmacist ("expiry extended").  Expired kits become available.  Audited "expiry.extend".
+ * Errors: CTM_EINVAL (new_expiry not a date, or not later than a covered kit's current expiry;
+ * reference; both or neither of lot and kits), CTM_ENOTFOUND (trial, a kit, a lot with no kits in
+ * stock), CTM_ERULE (a listed kit not in stock), CTM_EDENIED (pharmacists only).
  */
 CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot,
                                               const char *const *kits, size_t nkits,
@@ -696,6 +774,9 @@ CTM_API CTM_WARN_UNUSED int ctm_transfer(ctm_db *db, const char *trial, const ch
 /**
  * Send kits of a trial (numbers or scans, see ctm_kit_show()) to another site as an outgoing
  * shipment: the kits become "in_transit" and leave the site's stock.  Audited "shipment.send".  Pharmacists.
+ * Errors: CTM_EINVAL (destination, shipment number, reason, no kits, a kit named twice),
+ * CTM_ENOTFOUND (trial, kit), CTM_ERULE (a kit not on site or not in a status that may be sent),
+ * CTM_EEXISTS (an outgoing shipment of that number), CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits,
                                              size_t nkits, const char *destination,
@@ -764,7 +845,8 @@ CTM_API const char *ctm_gs1_get(const ctm_gs1 *g, const char *ai);
 /** The expiry from (17) (or (7003)) as "YYYY-MM-DD", or NULL when there is none.  Borrowed. */
 CTM_API const char *ctm_gs1_expiry(const ctm_gs1 *g);
 /** The parse as JSON: {"ai":{"01":"...",...},"gtin":..,"lot":..,"serial":..,"expiry":"YYYY-MM-DD"}
- *  (absent fields are null).  Free with ctm_free(). */
+ *  (absent fields are null).  Free with ctm_free().
+ *  Errors: CTM_EINVAL (json or g NULL), CTM_ENOMEM.  On failure *json is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_gs1_json(char **json, const ctm_gs1 *g);
 /** Free a parse.  NULL is fine. */
 CTM_API void ctm_gs1_free(ctm_gs1 *g);

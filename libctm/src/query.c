@@ -172,6 +172,19 @@ const char *ctm_query_column_name(const ctm_query *q, int col)
     return q->names[col];
 }
 
+int ctm_query_column_index(const ctm_query *q, const char *name)
+{
+    ctm__clear_error();
+    if (q == NULL)
+        return ctm__err(CTM_EINVAL, "query: NULL");
+    if (name == NULL)
+        return ctm__err(CTM_EINVAL, "column name: NULL");
+    for (int i = 0; i < q->row.ncols; i++)
+        if (strcmp(q->names[i], name) == 0)
+            return i;
+    return ctm__err(CTM_ENOTFOUND, "column name: no column \"%.64s\" in this result", name);
+}
+
 int ctm_query_column_type(const ctm_query *q, int col)
 {
     if (q == NULL || col < 0 || col >= q->row.ncols)

@@ -617,13 +617,15 @@ static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const
     ctm__trial t;
     sqlite3_stmt *st = NULL;
     int rc = ctm__listing_begin(out, db, what, NULL, &t);
-    if (rc == CTM_OK)
+    /* NULL shipment: every shipment's (sql then tells them apart), where the caller allows it. */
+    if (rc == CTM_OK && shipment != NULL)
         rc = ctm__shipment_lookup(db, shipment, &s);
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, s.id);
+    if (shipment != NULL)
+        sqlite3_bind_int64(st, 1, s.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -633,11 +635,19 @@ int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
         out, db, "receive discrepancies", shipment,
         "SELECT kit_number, kind, detail,"
         " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
-        " recorded_by FROM discrepancies WHERE shipment_id = ?1 ORDER BY id");
+        " recorded_by,"
+        " (SELECT number FROM shipments WHERE id = shipment_id) AS shipment"
+        " FROM discrepancies WHERE ?1 IS NULL OR shipment_id = ?1 ORDER BY id");
 }
 
 int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)
 {
+    if (shipment == NULL) {
+        ctm__clear_error();
+        if (out != NULL)
+            *out = NULL;
+        return ctm__err(CTM_EINVAL, "shipment: NULL");
+    }
     /* Counts over the whole shipment only: nothing here is grouped or ordered by arm. */
     return shipment_listing(
         out, db, "receive status", shipment,

@@ -321,9 +321,9 @@ def test_receipt_scan_confirm_and_blinding(site):
     kinds = sorted((d["kind"], d["kit_number"]) for d in found)
     assert kinds == [("extra", "K9999"), ("lot_mismatch", "K0004"), ("missing", "K0009"),
                      ("missing", "K0010")]
-    assert all(d["recorded_by"] for d in found)
+    assert all(d["recorded_by"] and d["shipment"] == "SH-001" for d in found)
     csv_out = site.run("receive", "discrepancies", "SH-001", "--csv", user=TECH).stdout
-    assert csv_out.startswith("kit_number,kind,detail,recorded,recorded_by\r\n")
+    assert csv_out.startswith("kit_number,kind,detail,recorded,recorded_by,shipment\r\n")
 
     # Blinding: the technician sees "(blinded)", the unblinded pharmacist the arms.
     as_tech = site.json("kits", user=TECH)

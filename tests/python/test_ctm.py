@@ -2,10 +2,15 @@
 
 Run with /usr/bin/python3 -m pytest and PYTHONPATH=<builddir>/bindings/python (meson test does).
 """
-import gc
 import csv
+import datetime
+import gc
+import inspect
 import io
+import pathlib
+import re
 import sqlite3
+import typing
 
 import pytest
 
@@ -195,12 +200,50 @@ def test_to_pandas(shared_db):
     assert len(df) == shared_db.size
 
 
+def test_users_and_events_are_typed(db):
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    db.note("typed", meaning="reviewed")
+    after = datetime.datetime.now(datetime.timezone.utc)
+    admin = list(db.users())[0]
+    assert admin["unblinded"] is True and admin["disabled"] is False
+    assert isinstance(admin["failed_logins"], int) and admin["failed_logins"] == 0
+    assert isinstance(admin["created"], datetime.datetime)
+    assert admin["created"].tzinfo == datetime.timezone.utc
+    note = list(db.events())[-1]
+    assert note["action"] == "audit.note" and isinstance(note["seq"], int)
+    # times to the microsecond, in UTC, and the e-signature's time is the entry's
+    assert note["time"].tzinfo == datetime.timezone.utc
+    assert before <= note["time"] <= after
+    assert note["esig_time"] == note["time"]
+    db.note("not signed")
+    assert list(db.events())[-1]["esig_time"] is None
+
+
+def test_to_pandas_dtypes(db):
+    pandas = pytest.importorskip("pandas")
+    db.user_add(TECH, "technician", TECH_PW)
+    users = db.users().to_pandas()
+    assert str(users["created"].dtype) == "datetime64[ns, UTC]"
+    assert users["unblinded"].dtype == bool and users["disabled"].dtype == bool
+    assert list(users["unblinded"]) == [True, False]
+    assert str(users["failed_logins"].dtype) == "int64"
+    events = db.events().to_pandas()
+    assert str(events["time"].dtype) == "datetime64[ns, UTC]"
+    assert str(events["seq"].dtype) == "int64"
+    empty = db.events(from_seq=10**6).to_pandas()
+    assert len(empty) == 0 and list(empty.columns) == list(db.events().columns)
+
+
 def test_to_csv(shared_db, tmp_path):
     buf = io.StringIO()
     n = shared_db.users().to_csv(buf)
     lines = buf.getvalue().splitlines()
     assert n == 1 and len(lines) == 2
     assert lines[0].startswith("user,")
+    # the library's text, not Python's renderings: ISO times, 0/1 flags
+    row = next(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["created"]), row["created"]
+    assert row["unblinded"] == "1" and row["disabled"] == "0"
     path = tmp_path / "events.csv"
     assert shared_db.events().to_csv(path) == shared_db.size
 
@@ -257,3 +300,21 @@ def test_disabled_user(db):
         db.login(TECH, TECH_PW)
     with pytest.raises(ctm.MisuseError):  # nobody logged in
         db.note("anonymous")
+
+
+def test_public_api_is_typed():
+    """Every public function and method carries type hints, and the package says so (PEP 561)."""
+    assert (pathlib.Path(ctm.__file__).parent / "py.typed").is_file()
+    public = [ctm.open, ctm.init, ctm.version, ctm.gs1_parse]
+    for cls in (ctm.Database, ctm.Query):
+        public += [f for name, f in vars(cls).items()
+                   if callable(f) and (not name.startswith("_") or name in ("__init__",
+                                                                            "__next__"))]
+        public += [p.fget for p in vars(cls).values() if isinstance(p, property)]
+    for f in public:
+        f = getattr(f, "__wrapped__", f)  # contextmanager
+        hints = typing.get_type_hints(f)
+        assert "return" in hints, f.__qualname__
+        params = [n for n in inspect.signature(f).parameters if n not in ("self", "exc")]
+        assert set(params) <= set(hints), (f.__qualname__, set(params) - set(hints))
+    assert typing.get_type_hints(ctm.Database.kits)["return"] is ctm.Query

@@ -9,7 +9,9 @@ test verifies the whole database.
 Run with /usr/bin/python3 -m pytest and PYTHONPATH=<builddir>/bindings/python (meson test does).
 """
 import collections
+import csv
 import datetime
+import io
 import json
 import re
 import types
@@ -31,6 +33,7 @@ GTIN = "05909990329717"  # a real GTIN-14 with a valid check digit
 GS = "\x1d"
 
 TODAY = datetime.date.today()
+NOW = datetime.datetime.now(datetime.timezone.utc)
 EXPIRY = {"A": TODAY + datetime.timedelta(days=200), "B": TODAY + datetime.timedelta(days=300)}
 
 
@@ -153,7 +156,7 @@ def site(tmp_path_factory):
 def test_trials_kittypes_locations(site):
     trials = {t["code"]: t for t in site.tech.trials()}
     assert set(trials) == {TRIAL, OPEN_TRIAL}
-    assert trials[TRIAL]["blinded"] == 1 and trials[OPEN_TRIAL]["blinded"] == 0
+    assert trials[TRIAL]["blinded"] is True and trials[OPEN_TRIAL]["blinded"] is False
     assert trials[TRIAL]["arms"] == "VERUM:1,PLACEBO:1"
     assert trials[OPEN_TRIAL]["arms"] == "A:2,B:1"
     assert trials[TRIAL]["sponsor"] == "Sponsor AB"
@@ -214,7 +217,7 @@ def test_receive_is_one_action(site):
     assert {k["status"] for k in kits.values()} == {"received"}
     assert {k["location"] for k in kits.values()} == {"FRIDGE-1"}
     assert {k["shipment"] for k in kits.values()} == {"S1"}
-    assert all(k["dispensable"] == 0 for k in kits.values())
+    assert all(k["dispensable"] is False for k in kits.values())
     assert site.shipment_s1_before["status"] == "receiving"
     assert site.shipment_s1_before["kits"] == 20
     assert site.shipment_s1_before["checked"] == 17
@@ -269,10 +272,10 @@ def test_confirm_statuses(site):
     expect[_kit(1, 4)] = "damaged"
     expect.update({_kit(1, i): "missing" for i in (18, 19, 20)})
     assert status == expect
-    assert kits[_kit(1, 1)]["dispensable"] == 1
-    assert kits[_kit(1, 2)]["dispensable"] == 0
-    assert kits[_kit(1, 1)]["expiry"] == EXPIRY["A"].isoformat()
-    assert kits[_kit(1, 11)]["expiry"] == EXPIRY["B"].isoformat()
+    assert kits[_kit(1, 1)]["dispensable"] is True
+    assert kits[_kit(1, 2)]["dispensable"] is False
+    assert kits[_kit(1, 1)]["expiry"] == EXPIRY["A"]
+    assert kits[_kit(1, 11)]["expiry"] == EXPIRY["B"]
     assert kits[_kit(1, 1)]["units"] == 30 and kits[_kit(1, 1)]["kit_type"] == KIT_TYPE
     assert "K9999" not in kits  # an extra kit is recorded, never created
 
@@ -300,7 +303,9 @@ def test_discrepancies(site):
     by_kind = collections.defaultdict(set)
     for r in rows:
         by_kind[r["kind"]].add(r["kit_number"])
-        assert r["recorded"] and r["recorded_by"] == PHARM
+        assert r["recorded_by"] == PHARM and r["shipment"] == "S1"
+        assert r["recorded"].tzinfo == datetime.timezone.utc
+        assert abs(r["recorded"] - NOW) < datetime.timedelta(hours=1)
     assert by_kind["missing"] == {_kit(1, 18), _kit(1, 19), _kit(1, 20)}
     assert by_kind["extra"] == {"K9999"}
     assert by_kind["damaged"] == {_kit(1, 4)}
@@ -308,6 +313,18 @@ def test_discrepancies(site):
     assert list(site.pharm.discrepancies("S2")) == []
     with pytest.raises(ctm.NotFoundError):
         site.pharm.discrepancies("NO-SUCH-SHIPMENT")
+
+
+def test_discrepancies_of_every_shipment(site):
+    every = list(site.tech.discrepancies())
+    by_shipment = collections.defaultdict(list)
+    for r in every:
+        by_shipment[r["shipment"]].append(r)
+    assert set(by_shipment) >= {"S1"} and "S2" not in by_shipment
+    for number, rows in by_shipment.items():
+        assert rows == list(site.tech.discrepancies(number))
+    assert every == sorted(every, key=lambda r: r["recorded"])
+    assert_no_arm(*every)
 
 
 def test_receive_forms_and_shipments(site):
@@ -326,7 +343,7 @@ def test_receive_forms_and_shipments(site):
     assert ships["S1"]["status"] == "confirmed" and ships["S1"]["origin"] == "Central Depot"
     assert ships["S2"]["status"] == "confirmed"
     assert ships["S3"]["status"] == "receiving"
-    assert ships["S3"]["date_received"] == TODAY.isoformat()
+    assert ships["S3"]["date_received"] == TODAY
     assert all(ships[n]["direction"] == "in" and ships[n]["kits"] == 20 for n in ("S1", "S2", "S3"))
     assert all(ships[n]["trial"] == TRIAL for n in ships)
     assert list(site.pharm.shipments(OPEN_TRIAL)) == []
@@ -342,7 +359,7 @@ def test_receive_options(site):
     pharm.receive(TRIAL, "S4", bytearray(text.encode()), "FRIDGE-1", origin="Depot Nord",
                   date_received=received, excursion=True)
     ship = {r["number"]: r for r in pharm.shipments(TRIAL)}["S4"]
-    assert ship["date_received"] == received.isoformat()
+    assert ship["date_received"] == received
     assert ship["origin"] == "Depot Nord"
     assert pharm.scan("S4", "K4001")["outcome"] == "ok"
     assert pharm.scan("S4", "K4002")["outcome"] == "ok"
@@ -490,6 +507,36 @@ def test_to_pandas(site):
     blind = site.tech.kits(trial=TRIAL).to_pandas()
     assert set(blind["arm"]) == {"(blinded)"}
     assert_no_arm(blind.to_csv())
+    # typed columns get their dtypes
+    assert str(df["expiry"].dtype) == "datetime64[ns]"
+    assert set(df["expiry"].dt.date) == {EXPIRY["A"]}
+    assert df["dispensable"].dtype == bool and str(df["units"].dtype) == "int64"
+    ships = site.pharm.shipments(TRIAL).to_pandas()
+    assert str(ships["date_received"].dtype) == "datetime64[ns]"
+    history = site.pharm.kit_history(TRIAL, _kit(1, 1)).to_pandas()
+    assert str(history["since"].dtype) == "datetime64[ns, UTC]"
+    assert str(history["until"].dtype) == "datetime64[ns, UTC]"  # None becomes NaT
+
+
+def test_listings_are_typed(site):
+    """Dates are datetime.date, times aware datetimes in UTC, flags bool: never text."""
+    utc = datetime.timezone.utc
+    kit = next(iter(site.pharm.kits(trial=TRIAL, lot=_lot(1, "A"))))
+    assert type(kit["expiry"]) is datetime.date and type(kit["dispensable"]) is bool
+    assert isinstance(kit["units"], int)
+    lot = {r["lot"]: r for r in site.pharm.lots(TRIAL)}[_lot(1, "A")]
+    assert lot["expiry"] == EXPIRY["A"] and type(lot["dispensable"]) is bool
+    ship = {r["number"]: r for r in site.pharm.shipments(TRIAL)}["S1"]
+    assert type(ship["date_received"]) is datetime.date and ship["date_received"] == TODAY
+    trial = {t["code"]: t for t in site.pharm.trials()}[TRIAL]
+    assert trial["created"].tzinfo == utc and abs(trial["created"] - NOW) < datetime.timedelta(1)
+    history = list(site.pharm.kit_history(TRIAL, _kit(1, 1)))
+    assert history[-1]["since"].tzinfo == utc and history[-1]["until"] is None
+    # CSV keeps the library's text
+    buf = io.StringIO()
+    site.pharm.kits(trial=TRIAL, lot=_lot(1, "A")).to_csv(buf)
+    row = next(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert row["expiry"] == EXPIRY["A"].isoformat() and row["dispensable"] in ("0", "1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,7 +562,7 @@ def test_expiry_extend_by_lot(site):
     assert pharm.size == size + 1  # one action for the whole lot
     kits = list(pharm.kits(trial=TRIAL, lot=lot))
     assert len(kits) == 10
-    assert {k["expiry"] for k in kits} == {new.isoformat()}
+    assert {k["expiry"] for k in kits} == {new}
     event = list(pharm.events(from_seq=size))[0]
     assert event["action"] == "expiry.extend"
     assert event["esig_meaning"] == "expiry extended" and event["esig_user"] == PHARM
@@ -540,7 +587,7 @@ def test_expiry_extend_by_kits(site):
     assert pharm.size == size + 1
     kits = rows_by_kit(pharm.kits(trial=TRIAL, lot=_lot(2, "A")))
     for kit, row in kits.items():
-        assert row["expiry"] == (new if kit in chosen else EXPIRY["A"]).isoformat(), kit
+        assert row["expiry"] == (new if kit in chosen else EXPIRY["A"]), kit
     with pytest.raises(ctm.NotFoundError):
         pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22", kits=["K9999"])
     with pytest.raises(ctm.InvalidError):  # a bare str is not a list of kits
@@ -647,7 +694,7 @@ def test_gs1_parse_real_pack():
         "gtin": "05909990329717",
         "lot": "NE76571",
         "serial": "1039520876635",
-        "expiry": "2027-04-30",
+        "expiry": datetime.date(2027, 4, 30),
     }
 
 
@@ -655,10 +702,10 @@ def test_gs1_parse_forms():
     bracketed = ctm.gs1_parse("(01)05909990329717(10)NE76571(17)270430")
     assert bracketed["ai"] == {"01": "05909990329717", "10": "NE76571", "17": "270430"}
     assert (bracketed["gtin"], bracketed["lot"], bracketed["serial"], bracketed["expiry"]) == \
-        ("05909990329717", "NE76571", None, "2027-04-30")
+        ("05909990329717", "NE76571", None, datetime.date(2027, 4, 30))
     day00 = ctm.gs1_parse("]d20105909990329717172704002111039520876635" + GS + "10NE76571")
-    assert day00["expiry"] == "2027-04-30" and day00["ai"]["17"] == "270400"
-    assert ctm.gs1_parse("]d201059099903297171728022910A")["expiry"] == "2028-02-29"
+    assert day00["expiry"] == datetime.date(2027, 4, 30) and day00["ai"]["17"] == "270400"
+    assert ctm.gs1_parse("]d201059099903297171728022910A")["expiry"] == datetime.date(2028, 2, 29)
     assert ctm.gs1_parse("]d2010590999032971710ABC")["expiry"] is None
 
 
@@ -684,6 +731,70 @@ def test_gs1_parse_argument_checks():
 
 
 # ---------------------------------------------------------------------------------------------
+# What the docs say the receipt and stock rules do
+# ---------------------------------------------------------------------------------------------
+
+def _receive_all(pharm, shipment, kits, lot, expiry):
+    text = "kit_number,kit_type,lot,expiry,arm\n" + "".join(
+        "%s,%s,%s,%s,%s\n" % (k, KIT_TYPE, lot, expiry, _arm_of(i)) for i, k in enumerate(kits))
+    pharm.receive(TRIAL, shipment, text, "FRIDGE-1")
+    pharm.confirm(shipment, unchecked_present=True)
+
+
+def test_expiry_extension_by_lot_relabels_the_lot(site):
+    """By lot: the lot carries the new date (later receipts of it must list it); kits in stock
+    get it; a kit no longer on site keeps the date its label showed."""
+    pharm = site.pharm
+    lot, old, new = "LOT-8A", EXPIRY["A"], EXPIRY["A"] + datetime.timedelta(days=120)
+    kits = ["K8001", "K8002", "K8003", "K8004"]
+    _receive_all(pharm, "S8", kits, lot, old)
+    pharm.transfer_out(TRIAL, ["K8004"], "Other site", "S8-OUT")
+    pharm.expiry_extend(TRIAL, new, "SPONSOR-LETTER-31", lot=lot)
+    assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
+    expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
+    assert expiry == {"K8001": new, "K8002": new, "K8003": new, "K8004": old}
+    size = pharm.size
+    with pytest.raises(ctm.InvalidError, match="expiry"):
+        _receive_all(pharm, "S9", ["K9001"], lot, old)
+    assert pharm.size == size
+    _receive_all(pharm, "S9", ["K9001"], lot, new)
+    # by kits: only those kits change; the lot keeps its date
+    newer = new + datetime.timedelta(days=30)
+    pharm.expiry_extend(TRIAL, newer, "SPONSOR-LETTER-32", kits=["K8001"])
+    assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
+    expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
+    assert expiry["K8001"] == newer and expiry["K8002"] == new and expiry["K9001"] == new
+
+
+def test_checked_kit_scanned_again_as_damaged(site):
+    """A second scan as damaged is recorded (not a repeat): the kit is damaged at confirmation."""
+    pharm = site.pharm
+    pharm.receive(TRIAL, "S10", "kit_number,kit_type,lot,expiry,arm\n"
+                  "K10001,%s,LOT-10A,%s,VERUM\n" % (KIT_TYPE, EXPIRY["A"]), "FRIDGE-1")
+    assert pharm.scan("S10", "K10001")["outcome"] == "ok"
+    size = pharm.size
+    again = pharm.scan("S10", "K10001", damaged=True)
+    assert again["outcome"] == "ok" and "damaged" in again["detail"]
+    assert pharm.size == size + 1
+    assert pharm.scan("S10", "K10001", damaged=True)["outcome"] == "repeat"
+    assert pharm.scan("S10", "K10001")["outcome"] == "repeat"
+    pharm.confirm("S10")
+    assert next(iter(pharm.kits(trial=TRIAL, lot="LOT-10A")))["status"] == "damaged"
+    assert [r["kind"] for r in pharm.discrepancies("S10")] == ["damaged"]
+
+
+def test_bulk_receipt_with_an_excursion_is_refused(site):
+    """Bulk units have no status to quarantine: such a shipment waits for the sponsor."""
+    pharm = site.pharm
+    size = pharm.size
+    with pytest.raises(ctm.RuleError, match="excursion"):
+        pharm.bulk_receive(OPEN_TRIAL, "BULK-X", "BULK", "OBX", "2027-09-30", 50, "FRIDGE-1",
+                           excursion=True)
+    assert pharm.size == size
+    assert "BULK-X" not in {r["number"] for r in pharm.shipments()}
+
+
+# ---------------------------------------------------------------------------------------------
 # Last: the whole database verifies
 # ---------------------------------------------------------------------------------------------
 
@@ -706,7 +817,7 @@ def test_bulk_supply_counted_per_lot(site):
     assert pharm.size == size + 2
     lots = {row["lot"]: row for row in tech.lots(OPEN_TRIAL)}
     assert lots["OB1"]["bulk_units"] == 500 and lots["OB1"]["kits"] == 0
-    assert lots["OB1"]["expiry"] == "2027-09-30"
+    assert lots["OB1"]["expiry"] == datetime.date(2027, 9, 30)
     last = list(pharm.events(from_seq=pharm.size - 1))[0]
     assert last["action"] == "shipment.receive_bulk" and last["esig_meaning"] == "receipt confirmed"
     with pytest.raises(ctm.RuleError):

@@ -42,6 +42,7 @@ import itertools
 import json
 import math
 import os
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _ctm as _c
 
@@ -54,6 +55,14 @@ __all__ = [
 ]
 
 __version__ = _c.ctm_version()
+
+#: A row of a listing: column name -> value (None, int, float, str, bool, datetime.date or a
+#: timezone-aware datetime.datetime in UTC, as each listing documents).
+Row = Dict[str, Any]
+#: A file name: str, bytes or os.PathLike.
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+#: A date: a datetime.date (a datetime gives its date) or "YYYY-MM-DD" text.
+DateLike = Union[datetime.date, str]
 
 #: The roles libctm knows, as accepted by :meth:`Database.user_add`.
 ROLES = ("admin", "pharmacist", "technician", "investigator", "monitor")
@@ -73,7 +82,7 @@ SCAN_OUTCOMES = {
 }
 
 
-def version():
+def version() -> str:
     """Return the version of the libctm shared library in use, e.g. ``"0.1.0"``."""
     return _c.ctm_version()
 
@@ -93,7 +102,7 @@ class Error(Exception):
 
     code = _c.CTM_ERROR
 
-    def __init__(self, message="", code=None):
+    def __init__(self, message: str = "", code: Optional[int] = None) -> None:
         if code is None:
             code = type(self).code
         self.code = code
@@ -165,7 +174,8 @@ class IntegrityError(Error):
     """
     code = _c.CTM_EINTEGRITY
 
-    def __init__(self, message="", code=None, result=None):
+    def __init__(self, message: str = "", code: Optional[int] = None,
+                 result: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(message, code)
         self.result = result
 
@@ -374,7 +384,7 @@ def _manifest(value):
 # GS1 barcodes
 # ---------------------------------------------------------------------------------------------
 
-def gs1_parse(text):
+def gs1_parse(text: str) -> Dict[str, Any]:
     """Parse a scanned or typed GS1 element string and return what it carries as a dict.
 
     text: scanner output (an optional symbology identifier ``]d2``, ``]Q3`` or ``]C1``;
@@ -382,7 +392,8 @@ def gs1_parse(text):
     human-readable form ``"(01)05909990329717(10)NE76571(17)270430"``.
 
     Returns ``{"ai": {"01": ..., "10": ..., ...}, "gtin": ..., "lot": ..., "serial": ...,
-    "expiry": "YYYY-MM-DD"}`` with None for absent fields (the ``ctm_gs1_json()`` form).
+    "expiry": datetime.date(...)}`` with None for absent fields (the ``ctm_gs1_json()`` form;
+    the raw values under ``"ai"`` stay text as scanned).
     Needs no database.  Raises :class:`InvalidError` with the reason and the AI (a bad check
     digit, an impossible date, a field too long, a bad character, an unknown AI...).
     """
@@ -391,43 +402,96 @@ def gs1_parse(text):
     _check(rc)
     if js is None:
         raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
-    return json.loads(js)
+    parsed = json.loads(js)
+    parsed["expiry"] = _as_date(parsed.get("expiry"))
+    return parsed
 
 
 # ---------------------------------------------------------------------------------------------
 # Result sets
 # ---------------------------------------------------------------------------------------------
 
-def _parse_json_columns(row, names=("params", "changes")):
-    for name in names:
-        value = row.get(name)
-        if isinstance(value, str):
-            try:
-                row[name] = json.loads(value)
-            except ValueError:
-                pass  # keep the text, e.g. "(blinded)"
-    return row
+def _as_time(value: Any) -> Any:
+    """An ISO 8601 UTC time from the library ("2026-11-23T06:01:02.123456Z") as an aware
+    datetime in UTC; anything else (None, "(blinded)") as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        return value
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+def _as_date(value: Any) -> Any:
+    """A "YYYY-MM-DD" date from the library as a datetime.date; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return value
+
+
+def _as_bool(value: Any) -> Any:
+    """A 0/1 flag as a bool; None stays None."""
+    return value if value is None else bool(value)
+
+
+def _as_json(value: Any) -> Any:
+    """A JSON column parsed; text that is not JSON (e.g. "(blinded)") stays text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+# What each listing's columns become in Python, beyond the library's int, float and str; the
+# kind also chooses the pandas dtype in Query.to_pandas().
+_TIME, _DATE, _BOOL, _JSON = "time", "date", "bool", "json"
+_CONVERT = {_TIME: _as_time, _DATE: _as_date, _BOOL: _as_bool, _JSON: _as_json}
+_USERS = {"unblinded": _BOOL, "disabled": _BOOL, "created": _TIME}
+_EVENTS = {"time": _TIME, "esig_time": _TIME, "params": _JSON, "changes": _JSON}
+_TRIALS = {"blinded": _BOOL, "created": _TIME}
+_SHIPMENTS = {"date_received": _DATE}
+_DISCREPANCIES = {"recorded": _TIME}
+_LOTS = {"expiry": _DATE, "dispensable": _BOOL}
+_KITS = {"expiry": _DATE, "dispensable": _BOOL}
+_HISTORY = {"since": _TIME, "until": _TIME}
 
 
 class Query:
     """A libctm result set: an iterator of dicts mapping column names to values.
 
-    Values are None, int, float or str as the library types them.  A Query is a single-pass
-    cursor like a DB-API cursor: once iterated to the end it yields nothing more.  It keeps its
-    Database alive, is freed when exhausted, closed or garbage-collected, and raises
+    Values are typed: None, int, float and str as the library gives them, and, as each listing
+    documents, bool for flags (``dispensable``, ``blinded``...), :class:`datetime.date` for
+    dates (``expiry``, ``date_received``) and timezone-aware :class:`datetime.datetime` in UTC
+    for times (``created``, ``recorded``, ``time``...).  A Query is a single-pass cursor like a
+    DB-API cursor: once iterated to the end it yields nothing more.  It keeps its Database
+    alive, is freed when exhausted, closed or garbage-collected, and raises
     :class:`MisuseError` when used after its Database was closed.
     """
 
-    def __init__(self, db, handle, transform=None):
+    def __init__(self, db: "Database", handle: Any,
+                 kinds: Optional[Mapping[str, str]] = None) -> None:
         self._db = db
         self._token = db._register(handle)
-        self._transform = transform
         self._done = False
         n = _c.ctm_query_column_count(handle)
         self._columns = tuple(_c.ctm_query_column_name(handle, i) for i in range(n))
+        # The typed columns this listing has, found by name (a listing may lack one).
+        self._kinds: Dict[str, str] = {}
+        for name, kind in (kinds or {}).items():
+            if _c.ctm_query_column_index(handle, name) >= 0:
+                self._kinds[name] = kind
 
     @property
-    def columns(self):
+    def columns(self) -> Tuple[str, ...]:
         """The column names, in order (a tuple of str)."""
         return self._columns
 
@@ -435,7 +499,7 @@ class Query:
         self._db._handle()  # MisuseError once the database is closed
         return self._db._live.get(self._token)
 
-    def _next_raw(self):
+    def _next_raw(self) -> Row:
         q = self._handle()
         if q is None or self._done:
             raise StopIteration
@@ -461,40 +525,46 @@ class Query:
             row[name] = value
         return row
 
-    def __iter__(self):
+    def __iter__(self) -> "Query":
         return self
 
-    def __next__(self):
+    def __next__(self) -> Row:
         row = self._next_raw()
-        return self._transform(row) if self._transform else row
+        for name, kind in self._kinds.items():
+            row[name] = _CONVERT[kind](row[name])
+        return row
 
-    def fetchall(self):
+    def fetchall(self) -> List[Row]:
         """Return the remaining rows as a list of dicts."""
         return list(self)
 
-    def close(self):
+    def close(self) -> None:
         """Free the result set now (also done at exhaustion and by the garbage collector)."""
         self._done = True
         db = self.__dict__.get("_db")
         if db is not None:
             db._unregister(self.__dict__.get("_token"))
 
-    def __enter__(self):
+    def __enter__(self) -> "Query":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> bool:
         self.close()
         return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown
             pass
 
-    def to_pandas(self):
+    def to_pandas(self) -> Any:
         """Return the remaining rows as a pandas DataFrame with :attr:`columns` as its columns.
 
+        Columns get their dtypes: times ``datetime64[ns, UTC]``, dates ``datetime64[ns]``
+        (midnight of the day; pandas has no date dtype), flags ``bool`` (``boolean`` when a
+        value is missing), whole numbers ``int64`` (``Int64`` when a value is missing), other
+        numbers ``float64``; text stays ``object``.  JSON columns hold dicts and lists.
         pandas is imported only here; it is optional (Debian: python3-pandas).  The frame holds
         the values as they are: ``DataFrame.to_csv`` does not neutralise spreadsheet formulas,
         so write CSV for people with :meth:`to_csv`, or pass the frame through
@@ -505,22 +575,40 @@ class Query:
         except ImportError as exc:
             raise ImportError("ctm.Query.to_pandas() needs pandas, which is not installed "
                               "(Debian: apt install python3-pandas)") from exc
-        return pandas.DataFrame.from_records(list(self), columns=list(self._columns))
+        rows = list(self)
+        frame = pandas.DataFrame.from_records(rows, columns=list(self._columns))
+        for name in self._columns:
+            kind = self._kinds.get(name)
+            values = [row[name] for row in rows]
+            present = [v for v in values if v is not None]
+            if kind == _TIME and all(isinstance(v, datetime.datetime) for v in present):
+                frame[name] = pandas.to_datetime(frame[name], utc=True)
+            elif kind == _DATE and all(isinstance(v, datetime.date) for v in present):
+                frame[name] = pandas.to_datetime(frame[name])
+            elif kind == _BOOL:
+                frame[name] = frame[name].astype("boolean" if len(present) < len(values)
+                                                 else "bool")
+            elif kind is None and present and len(present) < len(values) and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in present):
+                frame[name] = frame[name].astype("Int64")
+        return frame
 
-    def to_csv(self, path_or_file):
+    def to_csv(self, path_or_file: Union[PathLike, Any]) -> int:
         """Write the remaining rows as CSV (a header line, then one line per row).
 
         path_or_file: a file name (str or os.PathLike; written as UTF-8) or an open text file.
-        Values are written as the library returns them (JSON columns stay JSON text), except
-        that a text value a spreadsheet would run as a formula gets a leading single quote
-        (see :func:`csv_safe`); numbers stay numbers.  Returns the number of rows written.
+        Values are written as the library returns them: times as ISO 8601 text
+        ("2026-11-23T06:01:02Z"), dates as "YYYY-MM-DD", flags as 0/1, JSON columns as JSON
+        text, except that a text value a spreadsheet would run as a formula gets a leading
+        single quote (see :func:`csv_safe`); numbers stay numbers.  Returns the number of rows
+        written.
         """
         if hasattr(path_or_file, "write"):
             return self._write_csv(path_or_file)
         with builtin_open(os.fspath(path_or_file), "w", newline="", encoding="utf-8") as f:
             return self._write_csv(f)
 
-    def _write_csv(self, f):
+    def _write_csv(self, f: Any) -> int:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow([csv_safe(c) for c in self._columns])
         n = 0
@@ -532,7 +620,7 @@ class Query:
             writer.writerow(["" if row[c] is None else csv_safe(row[c]) for c in self._columns])
             n += 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._done else "open"
         return "<ctm.Query %s columns=%r>" % (state, list(self._columns))
 
@@ -566,33 +654,33 @@ class Database:
     it on exit.  After :meth:`close`, every method raises :class:`MisuseError`.
     """
 
-    def __init__(self, handle, path, readonly=False):
+    def __init__(self, handle: Any, path: str, readonly: bool = False) -> None:
         self._h = handle
         self._path = path
         self._readonly = readonly
-        self._live = {}  # token -> ctm_query handle of every Query not yet freed
+        self._live: Dict[int, Any] = {}  # token -> ctm_query handle of every Query not yet freed
         self._tokens = itertools.count(1)
 
     # -- handle bookkeeping --------------------------------------------------------------------
 
-    def _handle(self):
+    def _handle(self) -> Any:
         h = self.__dict__.get("_h")
         if h is None:
             raise MisuseError("database %r is closed" % self.__dict__.get("_path"))
         return h
 
-    def _register(self, qhandle):
+    def _register(self, qhandle: Any) -> int:
         token = next(self._tokens)
         self._live[token] = qhandle
         return token
 
-    def _unregister(self, token):
+    def _unregister(self, token: Optional[int]) -> None:
         live = self.__dict__.get("_live")
         q = live.pop(token, None) if live is not None else None
         if q is not None:
             _c.ctm_query_free(q)
 
-    def close(self):
+    def close(self) -> None:
         """Close the database: free its open result sets, log out and wipe key material.
 
         Closing twice is harmless.
@@ -607,42 +695,42 @@ class Database:
         _c.ctm_close(h)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once :meth:`close` has been called."""
         return self.__dict__.get("_h") is None
 
     @property
-    def path(self):
+    def path(self) -> str:
         """The database file name."""
         return self._path
 
     @property
-    def readonly(self):
+    def readonly(self) -> bool:
         """True when opened with ``readonly=True``."""
         return self._readonly
 
-    def __enter__(self):
+    def __enter__(self) -> "Database":
         self._handle()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> bool:
         self.close()
         return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown
             pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.closed:
             return "<ctm.Database %r closed>" % (self._path,)
         return "<ctm.Database %r user=%r>" % (self._path, self.current_user)
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def login(self, user, password):
+    def login(self, user: str, password: str) -> None:
         """Log user in on this handle; they become the acting user of every write.
 
         A wrong password raises :class:`AuthError` and is recorded in the ledger
@@ -657,12 +745,12 @@ class Database:
         password = _text("password", password)
         _check(_c.ctm_login(self._handle(), user, password))
 
-    def logout(self):
+    def logout(self) -> None:
         """Forget the logged-in user and wipe their unsealed key (harmless when nobody is)."""
         _c.ctm_logout(self._handle())
 
     @property
-    def current_user(self):
+    def current_user(self) -> Optional[str]:
         """The logged-in user's name, or None."""
         return _c.ctm_current_user(self._handle())
 
@@ -675,7 +763,8 @@ class Database:
 
     # -- users ---------------------------------------------------------------------------------
 
-    def user_add(self, name, role, password, unblinded=False, printed_name=None):
+    def user_add(self, name: str, role: str, password: str, unblinded: bool = False,
+                 printed_name: Optional[str] = None) -> None:
         """Add a user (admins only).
 
         role: one of :data:`ROLES`.  unblinded: True lets the user see treatment arms.
@@ -690,19 +779,20 @@ class Database:
         _check(_c.ctm_user_add(self._handle(), name, role, 1 if unblinded else 0, printed_name,
                                password))
 
-    def user_disable(self, name, reason):
+    def user_disable(self, name: str, reason: str) -> None:
         """Disable a user (admins only; not oneself).  reason is mandatory."""
         name = _text("name", name)
         reason = _text("reason", reason)
         _check(_c.ctm_user_disable(self._handle(), name, reason))
 
-    def user_enable(self, name, reason):
+    def user_enable(self, name: str, reason: str) -> None:
         """Re-enable a disabled user (admins only).  reason is mandatory."""
         name = _text("name", name)
         reason = _text("reason", reason)
         _check(_c.ctm_user_enable(self._handle(), name, reason))
 
-    def user_set_role(self, name, role, reason, unblinded=None):
+    def user_set_role(self, name: str, role: str, reason: str,
+                      unblinded: Optional[bool] = None) -> None:
         """Change a user's role (admins only).  reason is mandatory.
 
         unblinded: True or False sets the flag; None (the default) keeps the user's current one.
@@ -717,7 +807,7 @@ class Database:
             unblinded = bool(current[0]["unblinded"])
         _check(_c.ctm_user_set_role(self._handle(), name, role, 1 if unblinded else 0, reason))
 
-    def user_passwd(self, new_password, user=None):
+    def user_passwd(self, new_password: str, user: Optional[str] = None) -> None:
         """Change a password: one's own (user None), or as an admin another user's.
 
         One's own change gives the user a new signing key and is e-signed with it ("password
@@ -730,20 +820,20 @@ class Database:
         user = _text("user", user, optional=True)
         _check(_c.ctm_user_passwd(self._handle(), user, new_password))
 
-    def users(self):
+    def users(self) -> Query:
         """List the users (any logged-in user may).
 
-        Returns a :class:`Query` of dicts with user, printed_name, role, unblinded (0/1),
-        disabled (0/1), failed_logins, created (ISO time), public_key (hex) and must_change
-        (0/1: the password was reset and the user has not chosen their own yet).
+        Returns a :class:`Query` of dicts with user, printed_name, role, unblinded (bool),
+        disabled (bool), failed_logins (int), created (datetime, UTC), public_key (hex) and
+        must_change (bool: the password was reset and the user has not chosen their own yet).
         """
         rc, q = _c.ctm_user_list(self._handle())
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _USERS)
 
     # -- the audit ledger ----------------------------------------------------------------------
 
-    def note(self, text, meaning=None):
+    def note(self, text: str, meaning: Optional[str] = None) -> None:
         """Record a free-text note in the audit trail ("audit.note").
 
         meaning: when given (1-100 characters), the note is e-signed by the logged-in user with
@@ -754,7 +844,7 @@ class Database:
         _check(_c.ctm_audit_note(self._handle(), text, meaning))
 
     @contextlib.contextmanager
-    def batch(self):
+    def batch(self) -> Iterator["Database"]:
         """Group the actions in a with-block into one transaction and one signed checkpoint.
 
         Commits when the block ends normally; rolls everything back when an exception leaves it
@@ -775,17 +865,19 @@ class Database:
             _c.ctm_batch_rollback(self._handle())  # leave no batch open behind us
             raise err
 
-    def events(self, from_seq=0, limit=0, *, by=None, action=None, since=None, until=None,
-               trial=None, kit=None, last=None):
+    def events(self, from_seq: int = 0, limit: int = 0, *, by: Optional[str] = None,
+               action: Optional[str] = None, since: Union[datetime.datetime, datetime.date, str, None] = None,
+               until: Union[datetime.datetime, datetime.date, str, None] = None, trial: Optional[str] = None,
+               kit: Optional[str] = None, last: Optional[int] = None) -> Query:
         """The audit log, oldest first, as a :class:`Query` of dicts.
 
-        Columns: seq, time, user, action, reason, params (parsed from JSON into a dict), changes
-        (parsed into a list of {"table", "op", "key", "columns"}), esig_user, esig_name,
-        esig_meaning, esig_time, leaf_hash and changes_summary (the changes for a person to
-        read: one line per row change up to 5, else counts per table such as
-        "kits: 10,000 inserted; shipments: 1 inserted").  Needs a logged-in user.
-        leaf_hash is None for a blinded user on the unsalted entries that begin a site migrated
-        from an older schema version.
+        Columns: seq (int), time (datetime, UTC, to the microsecond), user, action, reason,
+        params (parsed from JSON into a dict), changes (parsed into a list of {"table", "op",
+        "key", "columns"}), esig_user, esig_name, esig_meaning, esig_time (datetime or None),
+        leaf_hash and changes_summary (the changes for a person to read: one line per row
+        change up to 5, else counts per table such as "kits: 10,000 inserted; shipments: 1
+        inserted").  Needs a logged-in user.  leaf_hash is None for a blinded user on the
+        unsalted entries that begin a site migrated from an older schema version.
 
         Filters combine (an entry must pass all given):
         from_seq/limit select a window (limit 0: all); by: the acting user's name; action: an
@@ -806,28 +898,28 @@ class Database:
         spec["until"] = _instant("until", until)
         rc, q = _c.ctm_audit_query(self._handle(), spec)
         _check(rc)
-        return Query(self, q, _parse_json_columns)
+        return Query(self, q, _EVENTS)
 
     @property
-    def size(self):
+    def size(self) -> int:
         """The number of entries in the ledger (the tree size)."""
         rc, n = _c.ctm_audit_size(self._handle())
         _check(rc)
         return n
 
-    def checkpoint(self):
+    def checkpoint(self) -> str:
         """The latest signed checkpoint (a C2SP signed note) as a str.  Needs no login."""
         rc, note = _c.ctm_audit_checkpoint(self._handle())
         _check(rc)
         return note
 
-    def vkey(self):
+    def vkey(self) -> str:
         """The site's verifier key ("<origin>+<key id>+<base64 key>") as a str."""
         rc, key = _c.ctm_audit_vkey(self._handle())
         _check(rc)
         return key
 
-    def prove(self, seq):
+    def prove(self, seq: int) -> str:
         """An inclusion proof (text) for ledger entry seq in the tree of the latest checkpoint.
 
         Raises BlindingError on a ledger that begins with unsalted entries (a site migrated from
@@ -838,7 +930,8 @@ class Database:
         _check(rc)
         return proof
 
-    def verify(self, vkey=None, checkpoint=None):
+    def verify(self, vkey: Optional[str] = None,
+               checkpoint: Optional[str] = None) -> Dict[str, Any]:
         """Verify the whole database offline (ledger, signatures, e-signatures, live tables).
 
         vkey: the site's verifier key held outside (recommended); None trusts the key stored in
@@ -860,7 +953,8 @@ class Database:
 
     # -- trials and set-up ---------------------------------------------------------------------
 
-    def trial_add(self, code, title, sponsor, arms, blinded=False):
+    def trial_add(self, code: str, title: str, sponsor: str, arms: Union[str, Mapping[str, int]],
+                  blinded: bool = False) -> None:
         """Add a trial (admins and pharmacists).  Audited "trial.add".
 
         code: the protocol code (1-64 characters of [A-Za-z0-9._@-]).  arms: the arms with their
@@ -875,15 +969,18 @@ class Database:
         arms = _arms(arms)
         _check(_c.ctm_trial_add(self._handle(), code, title, sponsor, 1 if blinded else 0, arms))
 
-    def trials(self):
-        """The trials as a :class:`Query` of dicts: code, title, sponsor, blinded (0/1), arms
-        (``"A:1,B:1"``), created.  Any logged-in user."""
+    def trials(self) -> Query:
+        """The trials as a :class:`Query` of dicts: code, title, sponsor, blinded (bool), arms
+        (``"A:1,B:1"``), created (datetime, UTC).  Any logged-in user."""
         rc, q = _c.ctm_trial_list(self._handle())
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _TRIALS)
 
-    def kittype_add(self, trial, code, name, units, storage, dnd_days=0, dose_form=None,
-                    strength=None, excursion_budget=None, dispensing_days=0):
+    def kittype_add(self, trial: str, code: str, name: str, units: int,
+                    storage: Tuple[float, float], dnd_days: int = 0,
+                    dose_form: Optional[str] = None, strength: Optional[str] = None,
+                    excursion_budget: Optional[Tuple[int, float]] = None,
+                    dispensing_days: int = 0) -> None:
         """Add a kit type (product) to a trial.  Audited "kittype.add".
 
         units: units per kit (e.g. 30 tablets).  storage: the storage range ``(min, max)`` in
@@ -914,7 +1011,7 @@ class Database:
         _check(_c.ctm_kittype_add(self._handle(), trial, code, name, units, smin, smax, dnd_days,
                                   opts))
 
-    def kittypes(self, trial=None):
+    def kittypes(self, trial: Optional[str] = None) -> Query:
         """The kit types of a trial (None: of all trials) as a :class:`Query` of dicts: trial,
         code, name, dose_form, strength, units, storage_min, storage_max, dnd_days,
         excursion_budget_minutes, excursion_max, dispensing_days."""
@@ -923,7 +1020,7 @@ class Database:
         _check(rc)
         return Query(self, q)
 
-    def location_add(self, name, range, kind="storage"):
+    def location_add(self, name: str, range: Tuple[float, float], kind: str = "storage") -> None:
         """Add a storage location (fridge, freezer, room...).  Audited "location.add".
 
         range: its temperature range ``(min, max)`` in degrees Celsius.  kind: 1-32 printable
@@ -935,7 +1032,7 @@ class Database:
         kind = _text("kind", kind)
         _check(_c.ctm_location_add(self._handle(), name, kind, lo, hi))
 
-    def locations(self):
+    def locations(self) -> Query:
         """The storage locations as a :class:`Query` of dicts: name, kind, min, max, kits (the
         number of kits there now)."""
         rc, q = _c.ctm_location_list(self._handle())
@@ -944,8 +1041,10 @@ class Database:
 
     # -- receipt of shipments ------------------------------------------------------------------
 
-    def receive(self, trial, shipment, manifest, location, origin=None, date_received=None,
-                excursion=False):
+    def receive(self, trial: str, shipment: str,
+                manifest: Union[str, bytes, bytearray, memoryview, "os.PathLike[Any]"],
+                location: str, origin: Optional[str] = None,
+                date_received: Optional[DateLike] = None, excursion: bool = False) -> None:
         """Register an arrived shipment from its manifest (pharmacists and technicians).
 
         Every kit is created in status "received" at location and stays unusable until
@@ -974,7 +1073,7 @@ class Database:
         }
         _check(_c.ctm_receive(self._handle(), trial, shipment, data, location, opts))
 
-    def scan(self, shipment, barcode, damaged=False):
+    def scan(self, shipment: str, barcode: str, damaged: bool = False) -> Dict[str, Any]:
         """Check one kit of a shipment under receipt.  Audited "shipment.scan" (not repeats).
 
         barcode: a GS1 element string as the scanner delivers it (or bracketed), whose (21)
@@ -995,7 +1094,7 @@ class Database:
         result["outcome"] = SCAN_OUTCOMES.get(outcome, outcome)
         return result
 
-    def confirm(self, shipment, unchecked_present=False):
+    def confirm(self, shipment: str, unchecked_present: bool = False) -> None:
         """Confirm a receipt, e-signed by the logged-in pharmacist ("receipt confirmed").
 
         Checked kits become "available" (or "quarantined" after a logger excursion or a lot or
@@ -1044,24 +1143,28 @@ class Database:
         reason = _text("reason", reason)
         _check(_c.ctm_receive_void(self._handle(), shipment, reason))
 
-    def discrepancies(self, shipment):
-        """The discrepancies of a shipment as a :class:`Query` of dicts: kit_number, kind
-        (missing, extra, damaged, lot_mismatch, expiry_mismatch), detail, recorded (ISO time),
-        recorded_by."""
-        shipment = _text("shipment", shipment)
+    def discrepancies(self, shipment: Optional[str] = None) -> Query:
+        """The discrepancies of a shipment (None: of every shipment), in the order recorded, as a
+        :class:`Query` of dicts: kit_number, kind (missing, extra, damaged, lot_mismatch,
+        expiry_mismatch), detail, recorded (datetime, UTC), recorded_by, shipment (its number).
+        Raises NotFoundError (no such incoming shipment)."""
+        shipment = _text("shipment", shipment, optional=True)
         rc, q = _c.ctm_receive_discrepancies(self._handle(), shipment)
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _DISCREPANCIES)
 
-    def bulk_receive(self, trial, shipment, kit_type, lot, expiry, units, location, origin=None,
-                     date_received=None):
+    def bulk_receive(self, trial: str, shipment: str, kit_type: str, lot: str,
+                     expiry: DateLike, units: int, location: str, origin: Optional[str] = None,
+                     date_received: Optional[DateLike] = None, excursion: bool = False) -> None:
         """Receive open-label bulk supply counted per lot, not per kit (pharmacists).
 
         units of lot (a kit type of the trial; expiry a str "YYYY-MM-DD" or a datetime.date,
         which must agree with a lot already known) arrive at location.  The receipt is
         confirmed at once with the pharmacist's e-signature ("receipt confirmed").  Audited
         "shipment.receive_bulk".  Raises RuleError for a blinded trial (its supply comes as
-        numbered kits), InvalidError, NotFoundError, ExistsError (shipment), PermissionDenied.
+        numbered kits) and for excursion=True (bulk units cannot be quarantined: keep such a
+        shipment apart until the sponsor decides), InvalidError, NotFoundError, ExistsError
+        (shipment), PermissionDenied.
         """
         trial = _text("trial", trial)
         shipment = _text("shipment", shipment)
@@ -1074,39 +1177,41 @@ class Database:
         opts = {
             "origin": _text("origin", origin, optional=True),
             "date_received": _date("date_received", date_received, optional=True),
-            "excursion": 0,
+            "excursion": 1 if excursion else 0,
         }
         _check(_c.ctm_bulk_receive(self._handle(), trial, shipment, kit_type, lot, expiry, units,
                                    location, opts))
 
-    def lots(self, trial=None):
+    def lots(self, trial: Optional[str] = None) -> Query:
         """The lots of a trial (None: all) as a :class:`Query` of dicts: trial, lot, kit_type,
-        expiry, gtin, kits (numbered kits on site), bulk_units (units of bulk supply on site),
-        dispensable (1 when outside the do-not-dispense window today)."""
+        expiry (datetime.date), gtin, kits (numbered kits on site), bulk_units (units of bulk
+        supply on site), dispensable (True when outside the do-not-dispense window today)."""
         trial = _text("trial", trial, optional=True)
         rc, q = _c.ctm_lot_list(self._handle(), trial)
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _LOTS)
 
-    def shipments(self, trial=None):
+    def shipments(self, trial: Optional[str] = None) -> Query:
         """The shipments of a trial (None: all) as a :class:`Query` of dicts: number, trial,
-        direction (in/out), origin, destination, date_received, status (receiving, confirmed,
-        sent), kits, checked."""
+        direction (in/out), origin, destination, date_received (datetime.date), status
+        (receiving, confirmed, sent), kits, checked (None for outgoing shipments)."""
         trial = _text("trial", trial, optional=True)
         rc, q = _c.ctm_shipment_list(self._handle(), trial)
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _SHIPMENTS)
 
     # -- stock ---------------------------------------------------------------------------------
 
-    def kits(self, trial=None, status=None, location=None, lot=None, expiring_within_days=None,
-             shipment=None):
+    def kits(self, trial: Optional[str] = None, status: Optional[str] = None,
+             location: Optional[str] = None, lot: Optional[str] = None,
+             expiring_within_days: Optional[int] = None,
+             shipment: Optional[str] = None) -> Query:
         """The kits as a :class:`Query` of dicts, ordered by trial and kit number.
 
-        Columns: trial, kit_number, kit_type, lot, expiry (the kit's own after relabelling, else
-        the lot's), status, location, units, arm ("(blinded)" for blinded users in a blinded
-        trial), dispensable (1 when available, not expired and outside the do-not-dispense
-        window today), shipment.  Each argument given filters: status is one of
+        Columns: trial, kit_number, kit_type, lot, expiry (a datetime.date: the kit's own after
+        relabelling, else the lot's), status, location, units, arm ("(blinded)" for blinded
+        users in a blinded trial), dispensable (True when available, not expired and outside
+        the do-not-dispense window today), shipment.  Each argument given filters: status is one of
         :data:`KIT_STATUSES`; expiring_within_days (>= 0) keeps the kits whose expiry falls
         within that many days or has passed; shipment keeps the kits an incoming shipment
         brought (NotFoundError for an unknown number).  Any logged-in user.
@@ -1122,9 +1227,9 @@ class Database:
         }
         rc, q = _c.ctm_kits(self._handle(), flt)
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _KITS)
 
-    def kit_set_status(self, trial, kit, status, reason):
+    def kit_set_status(self, trial: str, kit: str, status: str, reason: str) -> None:
         """Change a kit's status by hand, with a mandatory reason.  Audited "kit.status".
 
         For quarantine, release from quarantine, damaged, missing, found, expired, and reject to
@@ -1139,7 +1244,8 @@ class Database:
         reason = _text("reason", reason)
         _check(_c.ctm_kit_set_status(self._handle(), trial, kit, status, reason))
 
-    def expiry_extend(self, trial, new_expiry, reference, lot=None, kits=None):
+    def expiry_extend(self, trial: str, new_expiry: DateLike, reference: str,
+                      lot: Optional[str] = None, kits: Optional[Iterable[str]] = None) -> None:
         """Extend the expiry of kits on the sponsor's written instruction (relabelling).
 
         The kits of lot, or the listed kits (a list of kit numbers), get new_expiry (a str
@@ -1157,7 +1263,8 @@ class Database:
             raise InvalidError("lot or kits: one of them is required")
         _check(_c.ctm_expiry_extend(self._handle(), trial, lot, kits, new_expiry, reference))
 
-    def transfer(self, trial, kits, location, reason=None):
+    def transfer(self, trial: str, kits: Iterable[str], location: str,
+                 reason: Optional[str] = None) -> None:
         """Move kits (a list of kit numbers) of a trial to another storage location of the site.
 
         The location history keeps the times (see :meth:`kit_history`).  Audited "kit.transfer"
@@ -1170,7 +1277,8 @@ class Database:
         reason = _text("reason", reason, optional=True)
         _check(_c.ctm_transfer(self._handle(), trial, kits, location, reason))
 
-    def transfer_out(self, trial, kits, destination, shipment, reason=None):
+    def transfer_out(self, trial: str, kits: Iterable[str], destination: str, shipment: str,
+                     reason: Optional[str] = None) -> None:
         """Send kits (a list of kit numbers) of a trial to another site as outgoing shipment.
 
         The kits become "in_transit" and leave the site's stock.  Audited "shipment.send".
@@ -1184,15 +1292,15 @@ class Database:
         reason = _text("reason", reason, optional=True)
         _check(_c.ctm_transfer_out(self._handle(), trial, kits, destination, shipment, reason))
 
-    def kit_history(self, trial, kit):
-        """A kit's locations over time as a :class:`Query` of dicts: location, since, until
-        (None while it is there).  kit: a kit number or a scan of its pack (see
-        :meth:`kit_show`); trial may be None when the kit is in one trial only."""
+    def kit_history(self, trial: Optional[str], kit: str) -> Query:
+        """A kit's locations over time as a :class:`Query` of dicts: location, since (datetime,
+        UTC), until (datetime, or None while it is there).  kit: a kit number or a scan of its
+        pack (see :meth:`kit_show`); trial may be None when the kit is in one trial only."""
         trial = _text("trial", trial, optional=True)
         kit = _text("kit", kit)
         rc, q = _c.ctm_kit_history(self._handle(), trial, kit)
         _check(rc)
-        return Query(self, q)
+        return Query(self, q, _HISTORY)
 
     def kit_show(self, kit, trial=None):
         """Everything about one kit, as a dict.
@@ -1222,7 +1330,8 @@ class Database:
 # Opening
 # ---------------------------------------------------------------------------------------------
 
-def _open(path, flags, key_path, site_seed):
+def _open(path: PathLike, flags: int, key_path: Optional[PathLike],
+          site_seed: Optional[bytes]) -> Database:
     path = _path("path", path)
     key_path = _path("key_path", key_path, optional=True)
     site_seed = _seed(site_seed)
@@ -1233,8 +1342,9 @@ def _open(path, flags, key_path, site_seed):
     return Database(h, path, bool(flags & _c.CTM_OPEN_READONLY))
 
 
-def open(path, user=None, password=None, create=False, key_path=None, site_seed=None,
-         readonly=False):
+def open(path: PathLike, user: Optional[str] = None, password: Optional[str] = None,
+         create: bool = False, key_path: Optional[PathLike] = None,
+         site_seed: Optional[bytes] = None, readonly: bool = False) -> Database:
     """Open a libctm database and return a :class:`Database` (a context manager).
 
     path: the database file.  user/password: log in at once when user is given.
@@ -1258,8 +1368,9 @@ def open(path, user=None, password=None, create=False, key_path=None, site_seed=
     return db
 
 
-def init(path, site, admin, password, printed_name=None, origin=None, key_path=None,
-         site_seed=None):
+def init(path: PathLike, site: str, admin: str, password: str,
+         printed_name: Optional[str] = None, origin: Optional[str] = None,
+         key_path: Optional[PathLike] = None, site_seed: Optional[bytes] = None) -> Database:
     """Create a database, initialise its site and first administrator, and return it logged in.
 
     site: the site name (1-200 printable characters).  admin: the administrator's user name.
