@@ -37,7 +37,7 @@ TRUE_ARMS = ["ACTIVE", "PLACEBO", "PLACEBO", "ACTIVE", "PLACEBO", "ACTIVE", "ACT
 MANIFEST = "kit_number,kit_type,lot,expiry,arm\n" + "".join(
     "K%03d,DX10,L1,2028-06-30,%s\n" % (i + 1, arm) for i, arm in enumerate(TRUE_ARMS))
 LOG_COLUMNS = {"seq", "time", "user", "action", "reason", "params", "changes", "esig_user",
-               "esig_name", "esig_meaning", "esig_time", "leaf_hash"}
+               "esig_name", "esig_meaning", "esig_time", "leaf_hash", "changes_summary"}
 
 
 # ---- the attacker's encoder, from docs/audit-format.md sections 2 and 3 ---------------------

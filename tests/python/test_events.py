@@ -68,11 +68,12 @@ def test_last_is_the_newest_oldest_first(site):
 def test_time_bounds_take_datetimes_dates_and_text(site):
     everything = list(site.events())
     middle = everything[len(everything) // 2]
-    at = datetime.datetime.strptime(middle["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    at = middle["time"].replace(tzinfo=None)  # naive: taken as UTC
     assert seqs(site.events(since=at, until=at)) == [middle["seq"]]
     aware = at.replace(tzinfo=datetime.timezone.utc).astimezone(
         datetime.timezone(datetime.timedelta(hours=-5)))
-    assert seqs(site.events(since=aware, until=middle["time"])) == [middle["seq"]]
+    text = middle["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert seqs(site.events(since=aware, until=text)) == [middle["seq"]]
     assert seqs(site.events(until=at)) == [e["seq"] for e in everything
                                            if e["seq"] <= middle["seq"]]
     day = at.date()

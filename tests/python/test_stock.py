@@ -899,21 +899,21 @@ def test_kits_by_shipment_and_receive_status(site):
 
 def test_unscan(site):
     tech = site.tech
-    tech.receive(TRIAL, "S8", manifest(8, n=4), "FRIDGE-1")
-    tech.scan("S8", gs1_scan(_kit(8, 1), "LOT-WRONG", EXPIRY["A"]))
-    tech.scan("S8", "K8999")
-    before = tech.receive_status("S8")
+    tech.receive(TRIAL, "S18", manifest(18, n=4), "FRIDGE-1")
+    tech.scan("S18", gs1_scan(_kit(18, 1), "LOT-WRONG", EXPIRY["A"]))
+    tech.scan("S18", "K18999")
+    before = tech.receive_status("S18")
     assert (before["checked"], before["mismatched"], before["extra"]) == (1, 1, 1)
-    tech.unscan("S8", gs1_scan(_kit(8, 1), "LOT-WRONG", EXPIRY["A"]), "scanned the wrong pack")
-    tech.unscan("S8", "K8999", "not ours")
-    after = tech.receive_status("S8")
+    tech.unscan("S18", gs1_scan(_kit(18, 1), "LOT-WRONG", EXPIRY["A"]), "scanned the wrong pack")
+    tech.unscan("S18", "K18999", "not ours")
+    after = tech.receive_status("S18")
     assert (after["checked"], after["discrepancies"]) == (0, 0)
     with pytest.raises(ctm.RuleError):
-        tech.unscan("S8", _kit(8, 2), "never scanned")
+        tech.unscan("S18", _kit(18, 2), "never scanned")
     with pytest.raises(ctm.NotFoundError):
-        tech.unscan("S8", "K8998", "never there")
+        tech.unscan("S18", "K18998", "never there")
     with pytest.raises(ctm.InvalidError):
-        tech.unscan("S8", _kit(8, 1), "")
+        tech.unscan("S18", _kit(18, 1), "")
     actions = [e for e in site.pharm.events() if e["action"] == "shipment.unscan"]
     assert [e["reason"] for e in actions[-2:]] == ["scanned the wrong pack", "not ours"]
     for event in tech.events(from_seq=site.pharm.size - 6):
@@ -923,22 +923,22 @@ def test_unscan(site):
 
 def test_void(site):
     pharm, tech = site.pharm, site.tech
-    tech.receive(TRIAL, "S9", manifest(9, n=4), "FRIDGE-1")
-    tech.scan("S9", _kit(9, 1))
+    tech.receive(TRIAL, "S19", manifest(19, n=4), "FRIDGE-1")
+    tech.scan("S19", _kit(19, 1))
     with pytest.raises(ctm.PermissionDenied):
-        tech.void("S9", "wrong trial")
+        tech.void("S19", "wrong trial")
     with pytest.raises(ctm.InvalidError):
-        pharm.void("S9", "")
-    pharm.void("S9", "wrong trial")
+        pharm.void("S19", "")
+    pharm.void("S19", "wrong trial")
     with pytest.raises(ctm.NotFoundError):
-        pharm.kits(shipment="S9")
-    assert not [r for r in pharm.kits(trial=TRIAL) if r["kit_number"].startswith("K9")]
+        pharm.kits(shipment="S19")
+    assert not [r for r in pharm.kits(trial=TRIAL) if r["kit_number"].startswith("K19")]
     assert not [r for r in pharm.lots(TRIAL) if r["lot"].startswith("LOT-9")]
     last = list(pharm.events(from_seq=pharm.size - 1))[0]
     assert last["action"] == "shipment.void" and last["esig_meaning"] == "shipment voided"
     # the same number again, then confirmed: no longer voidable
-    tech.receive(TRIAL, "S9", manifest(9, n=2), "FRIDGE-1")
-    pharm.confirm("S9", unchecked_present=True)
+    tech.receive(TRIAL, "S19", manifest(19, n=2), "FRIDGE-1")
+    pharm.confirm("S19", unchecked_present=True)
     with pytest.raises(ctm.RuleError):
-        pharm.void("S9", "too late")
+        pharm.void("S19", "too late")
     pharm.verify()

@@ -150,6 +150,7 @@ static void reseal(sqlite3 *s)
                      SQLITE_OK);
     ctm__frontier f;
     ctm__frontier_init(&f);
+    uint64_t previous = 0; /* the size of the checkpoint before, named in each new one */
     while (sqlite3_step(st) == SQLITE_ROW) {
         ctm_hash leaf, root;
         ctm__leaf_hash(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), leaf);
@@ -161,7 +162,8 @@ static void reseal(sqlite3 *s)
         sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
         if (sqlite3_column_int(st, 2)) {
             ctm__frontier_root(&f, root);
-            char *body = ctm__checkpoint_body(origin, f.size, root);
+            char *body = ctm__checkpoint_body(origin, f.size, root, (int64_t)previous);
+            previous = f.size;
             note = ctm__note_sign(body, origin, sk);
             free(body);
             ck_assert_ptr_nonnull(note);

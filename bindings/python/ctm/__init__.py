@@ -755,7 +755,7 @@ class Database:
         return _c.ctm_current_user(self._handle())
 
     @property
-    def must_change_password(self):
+    def must_change_password(self) -> bool:
         """True when an administrator reset the logged-in user's password: until
         ``user_passwd(new_password)`` chooses the user's own, every other call raises
         :class:`PermissionDenied`."""
@@ -1106,7 +1106,7 @@ class Database:
         shipment = _text("shipment", shipment)
         _check(_c.ctm_receive_confirm(self._handle(), shipment, 1 if unchecked_present else 0))
 
-    def receive_status(self, shipment):
+    def receive_status(self, shipment: str) -> Dict[str, Any]:
         """Where the receipt of an incoming shipment stands, as a dict, to look at before
         :meth:`confirm`: shipment, trial, status (receiving, confirmed), kits, unchecked,
         checked, ok, mismatched, damaged, extra, discrepancies (counts over the whole shipment,
@@ -1116,7 +1116,7 @@ class Database:
         _check(rc)
         return Query(self, q).fetchall()[0]
 
-    def unscan(self, shipment, kit, reason):
+    def unscan(self, shipment: str, kit: str, reason: str) -> None:
         """Undo a wrong scan of a shipment under receipt (pharmacists and technicians).
 
         kit: the kit number or barcode scanned by mistake.  The kit is unchecked again and the
@@ -1130,7 +1130,7 @@ class Database:
         reason = _text("reason", reason)
         _check(_c.ctm_receive_unscan(self._handle(), shipment, kit, reason))
 
-    def void(self, shipment, reason):
+    def void(self, shipment: str, reason: str) -> None:
         """Void a shipment registered by mistake, before its receipt is confirmed (pharmacists).
 
         E-signed "shipment voided", audited "shipment.void" with the reason (mandatory).  The
@@ -1302,7 +1302,7 @@ class Database:
         _check(rc)
         return Query(self, q, _HISTORY)
 
-    def kit_show(self, kit, trial=None):
+    def kit_show(self, kit: str, trial: Optional[str] = None) -> Dict[str, Any]:
         """Everything about one kit, as a dict.
 
         kit: the kit number, or a scan of its pack: a GS1 element string (as the scanner sends
