@@ -10,7 +10,7 @@ import sys
 
 # int-returning functions whose int is a value, not a status
 VALUES = {"ctm_version_number", "ctm_errcode", "ctm_query_column_count", "ctm_query_column_type",
-          "ctm_gs1_count"}
+          "ctm_gs1_count", "ctm_must_change_password"}
 
 
 def main(path):

@@ -745,42 +745,42 @@ def test_expiry_extension_by_lot_relabels_the_lot(site):
     """By lot: the lot carries the new date (later receipts of it must list it); kits in stock
     get it; a kit no longer on site keeps the date its label showed."""
     pharm = site.pharm
-    lot, old, new = "LOT-8A", EXPIRY["A"], EXPIRY["A"] + datetime.timedelta(days=120)
-    kits = ["K8001", "K8002", "K8003", "K8004"]
-    _receive_all(pharm, "S8", kits, lot, old)
-    pharm.transfer_out(TRIAL, ["K8004"], "Other site", "S8-OUT")
+    lot, old, new = "LOT-RL", EXPIRY["A"], EXPIRY["A"] + datetime.timedelta(days=120)
+    kits = ["RL-001", "RL-002", "RL-003", "RL-004"]
+    _receive_all(pharm, "RELABEL-1", kits, lot, old)
+    pharm.transfer_out(TRIAL, ["RL-004"], "Other site", "RELABEL-OUT")
     pharm.expiry_extend(TRIAL, new, "SPONSOR-LETTER-31", lot=lot)
     assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
     expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
-    assert expiry == {"K8001": new, "K8002": new, "K8003": new, "K8004": old}
+    assert expiry == {"RL-001": new, "RL-002": new, "RL-003": new, "RL-004": old}
     size = pharm.size
     with pytest.raises(ctm.InvalidError, match="expiry"):
-        _receive_all(pharm, "S9", ["K9001"], lot, old)
+        _receive_all(pharm, "RELABEL-2", ["RL-101"], lot, old)
     assert pharm.size == size
-    _receive_all(pharm, "S9", ["K9001"], lot, new)
+    _receive_all(pharm, "RELABEL-2", ["RL-101"], lot, new)
     # by kits: only those kits change; the lot keeps its date
     newer = new + datetime.timedelta(days=30)
-    pharm.expiry_extend(TRIAL, newer, "SPONSOR-LETTER-32", kits=["K8001"])
+    pharm.expiry_extend(TRIAL, newer, "SPONSOR-LETTER-32", kits=["RL-001"])
     assert {r["lot"]: r for r in pharm.lots(TRIAL)}[lot]["expiry"] == new
     expiry = {r["kit_number"]: r["expiry"] for r in pharm.kits(trial=TRIAL, lot=lot)}
-    assert expiry["K8001"] == newer and expiry["K8002"] == new and expiry["K9001"] == new
+    assert expiry["RL-001"] == newer and expiry["RL-002"] == new and expiry["RL-101"] == new
 
 
 def test_checked_kit_scanned_again_as_damaged(site):
     """A second scan as damaged is recorded (not a repeat): the kit is damaged at confirmation."""
     pharm = site.pharm
-    pharm.receive(TRIAL, "S10", "kit_number,kit_type,lot,expiry,arm\n"
-                  "K10001,%s,LOT-10A,%s,VERUM\n" % (KIT_TYPE, EXPIRY["A"]), "FRIDGE-1")
-    assert pharm.scan("S10", "K10001")["outcome"] == "ok"
+    pharm.receive(TRIAL, "DAMAGED-1", "kit_number,kit_type,lot,expiry,arm\n"
+                  "DM-001,%s,LOT-DM,%s,VERUM\n" % (KIT_TYPE, EXPIRY["A"]), "FRIDGE-1")
+    assert pharm.scan("DAMAGED-1", "DM-001")["outcome"] == "ok"
     size = pharm.size
-    again = pharm.scan("S10", "K10001", damaged=True)
+    again = pharm.scan("DAMAGED-1", "DM-001", damaged=True)
     assert again["outcome"] == "ok" and "damaged" in again["detail"]
     assert pharm.size == size + 1
-    assert pharm.scan("S10", "K10001", damaged=True)["outcome"] == "repeat"
-    assert pharm.scan("S10", "K10001")["outcome"] == "repeat"
-    pharm.confirm("S10")
-    assert next(iter(pharm.kits(trial=TRIAL, lot="LOT-10A")))["status"] == "damaged"
-    assert [r["kind"] for r in pharm.discrepancies("S10")] == ["damaged"]
+    assert pharm.scan("DAMAGED-1", "DM-001", damaged=True)["outcome"] == "repeat"
+    assert pharm.scan("DAMAGED-1", "DM-001")["outcome"] == "repeat"
+    pharm.confirm("DAMAGED-1")
+    assert next(iter(pharm.kits(trial=TRIAL, lot="LOT-DM")))["status"] == "damaged"
+    assert [r["kind"] for r in pharm.discrepancies("DAMAGED-1")] == ["damaged"]
 
 
 def test_bulk_receipt_with_an_excursion_is_refused(site):
@@ -788,10 +788,10 @@ def test_bulk_receipt_with_an_excursion_is_refused(site):
     pharm = site.pharm
     size = pharm.size
     with pytest.raises(ctm.RuleError, match="excursion"):
-        pharm.bulk_receive(OPEN_TRIAL, "BULK-X", "BULK", "OBX", "2027-09-30", 50, "FRIDGE-1",
-                           excursion=True)
+        pharm.bulk_receive(OPEN_TRIAL, "BULK-EXCURSION", "BULK", "OBX", "2027-09-30", 50,
+                           "FRIDGE-1", excursion=True)
     assert pharm.size == size
-    assert "BULK-X" not in {r["number"] for r in pharm.shipments()}
+    assert "BULK-EXCURSION" not in {r["number"] for r in pharm.shipments()}
 
 
 # ---------------------------------------------------------------------------------------------
