@@ -192,7 +192,7 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
         {"user add", "authorized account change"},   {"user disable", "authorized account change"},
         {"user enable", "authorized account change"}, {"user role", "authorized account change"},
         {"receive confirm", "receipt confirmed"},     {"receive bulk", "receipt confirmed"},
-        {"expiry extend", "expiry extended"},
+        {"expiry extend", "expiry extended"},         {"receive void", "shipment voided"},
     };
     const char *name = a->cmd->name;
     if (strcmp(name, "user passwd") == 0)

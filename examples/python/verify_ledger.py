@@ -123,18 +123,9 @@ MIGRATION_2 = [
      "  recorded_us INTEGER NOT NULL,  recorded_by TEXT NOT NULL)"),  # 4 spaces: a C line break
 ]
 
-def _altered(rows, table, added):
-    """The rows with ALTER TABLE ... ADD COLUMN applied: SQLite appends ", <column>" to the
-    table's CREATE statement, just before its closing parenthesis."""
-    return [(kind, name, tbl, sql[:-1] + ", " + added + ")" if kind == "table" and name == table
-             else sql) for kind, name, tbl, sql in rows]
+MIGRATION_3 = []  # §11: salted entries (entry version 2); no change to the schema
 
-
-# Migration 3 (§11: salted entries, entry version 2) changes the rows of earlier versions in place.
-MIGRATION_3_ACCOUNTS = "must_change INTEGER NOT NULL DEFAULT 0  CHECK (must_change IN (0, 1))"
-
-SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2,
-           3: _altered(MIGRATION_1 + MIGRATION_2, "users", MIGRATION_3_ACCOUNTS)}
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: MIGRATION_1 + MIGRATION_2 + MIGRATION_3}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

@@ -151,11 +151,10 @@ static const char *const migrations[] = {
     "  recorded_by TEXT NOT NULL);",
     /* 2 -> 3 */
     /* Salted ledger entries (entry version 2) need no table change: opening an older site for
-     * writing appends a ledger.upgrade entry in the same transaction (migrate()).
-     * Accounts: a password an administrator set must be replaced by the user's own before the
-     * account may do anything else, and that change gives the user a new signing key. */
-    ("ALTER TABLE users ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0"
-     "  CHECK (must_change IN (0, 1));"),
+     * writing appends a ledger.upgrade entry in the same transaction (migrate()).  An account
+     * whose password an administrator reset is one whose credentials hold no sealed key: no
+     * column records it, since entries written before this version could not name one. */
+    "",
 };
 
 int ctm__table_is_secret(const char *table)
@@ -458,8 +457,9 @@ static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
     [CTM_ST_LEDGER_INSERT_SEALED] =
         "INSERT INTO ledger(seq, entry, checkpoint, frontier) VALUES (?1, ?2, ?3, ?4)",
-    [CTM_ST_USER_CHECK] = ("SELECT disabled, role, unblinded, public_key, must_change FROM users"
-                           " WHERE id = ?1"),
+    [CTM_ST_USER_CHECK] = ("SELECT u.disabled, u.role, u.unblinded, u.public_key,"
+                           " length(c.sealed_key) = 0 FROM users u"
+                           " JOIN credentials c ON c.user_id = u.id WHERE u.id = ?1"),
     [CTM_ST_COLUMNS] = "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
 };
 

@@ -59,7 +59,7 @@ static int load_user(ctm_db *db, const char *name, user_row *u)
         db->sql,
         "SELECT u.id, u.role, u.unblinded, u.disabled, u.failed_logins, u.public_key,"
         " u.printed_name, c.password_hash, c.key_salt, c.key_nonce, c.sealed_key, c.opslimit,"
-        " c.memlimit, u.must_change FROM users u JOIN credentials c ON c.user_id = u.id"
+        " c.memlimit, length(c.sealed_key) = 0 FROM users u JOIN credentials c ON c.user_id = u.id"
         " WHERE u.username = ?1",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -818,7 +818,7 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
         ctm__action_param(&a, "new_signing_key", "yes");
         a.esig_meaning = MEANING_OWN_PASSWORD;
         sqlite3_stmt *st = NULL;
-        rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2, must_change = 0 WHERE id = ?1");
+        rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2 WHERE id = ?1");
         if (rc == CTM_OK) {
             sqlite3_bind_int64(st, 1, u->id);
             sqlite3_bind_blob(st, 2, pub, 32, SQLITE_TRANSIENT);
@@ -855,15 +855,10 @@ static int reset_passwd(ctm_db *db, const user_row *u, const char *user, const c
     ctm__action_param(&a, "user", user);
     a.esig_meaning = MEANING_ACCOUNT;
     sqlite3_stmt *st = NULL;
-    rc = ctm__prepare(db, &st, "UPDATE users SET must_change = 1 WHERE id = ?1");
-    if (rc == CTM_OK) {
-        sqlite3_bind_int64(st, 1, u->id);
-        rc = ctm__step_done(db, st, "user passwd");
-    }
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "UPDATE credentials SET password_hash = ?2, key_salt = x'',"
-                          " key_nonce = x'', sealed_key = x'' WHERE user_id = ?1");
+    /* An empty sealed key is what marks the account as reset: every read of must_change tests it. */
+    rc = ctm__prepare(db, &st,
+                      "UPDATE credentials SET password_hash = ?2, key_salt = x'',"
+                      " key_nonce = x'', sealed_key = x'' WHERE user_id = ?1");
     if (rc == CTM_OK) {
         sqlite3_bind_int64(st, 1, u->id);
         sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
@@ -917,7 +912,9 @@ int ctm_user_list(ctm_query **out, ctm_db *db)
         db->sql,
         "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
         " strftime('%Y-%m-%dT%H:%M:%SZ', created_us / 1000000, 'unixepoch') AS created,"
-        " lower(hex(public_key)) AS public_key, must_change FROM users ORDER BY username",
+        " lower(hex(public_key)) AS public_key,"
+        " (SELECT length(sealed_key) = 0 FROM credentials WHERE user_id = users.id) AS must_change"
+        " FROM users ORDER BY username",
         -1, &st, NULL);
     if (src != SQLITE_OK)
         return ctm__sqlerr(db->sql, src, "user list");

@@ -145,9 +145,9 @@ START_TEST(test_every_action_decodes_strictly)
     tu_ok(ctm_user_set_role(db_a, TECH, "investigator", 0, "new post"));
     expect("user.role", ADMIN, "authorized account change", "users");
     tu_ok(ctm_user_passwd(db_a, TECH, TECH_PW2));
-    expect("user.passwd", ADMIN, "authorized account change", "users,credentials");
+    expect("user.reset", ADMIN, "authorized account change", "credentials");
     tu_ok(ctm_user_passwd(db_a, NULL, ADMIN_PW2));
-    expect("user.passwd", ADMIN, NULL, "credentials");
+    expect("user.passwd", ADMIN, "password changed", "users,credentials");
     tu_ok(ctm_audit_note(db_a, "plain note", NULL));
     expect("audit.note", ADMIN, NULL, "");
     tu_ok(ctm_audit_note(db_a, "signed note", "reviewed"));

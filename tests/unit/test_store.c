@@ -272,7 +272,6 @@ START_TEST(test_schema_1_site_migrates_on_open)
     tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
                         " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
                         " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
-                        " ALTER TABLE users DROP COLUMN must_change;"
                         " PRAGMA user_version = 1");
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
                                 NULL),

@@ -745,10 +745,12 @@ START_TEST(test_schema_2_users_migrate)
 {
     ctm_close(db_a);
     db_a = NULL;
-    tu_sql_exec(dbpath, "ALTER TABLE users DROP COLUMN must_change; PRAGMA user_version = 2");
+    tu_sql_exec(dbpath, "PRAGMA user_version = 2");
     db_a = open_db();
     ck_assert_int_eq(sql_int("PRAGMA user_version", NULL), 3);
-    ck_assert_int_eq(sql_int("SELECT count(*) FROM users WHERE must_change = 0", NULL), 3);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM credentials WHERE length(sealed_key) > 0",
+                             NULL),
+                     3);
     tu_assert_verifies(db_a, NULL);
     login(db_a, PHARM, PHARM_PW);
     ck_assert_int_eq(ctm_must_change_password(db_a), 0);

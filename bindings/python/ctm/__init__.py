@@ -455,7 +455,7 @@ def _as_json(value: Any) -> Any:
 # kind also chooses the pandas dtype in Query.to_pandas().
 _TIME, _DATE, _BOOL, _JSON = "time", "date", "bool", "json"
 _CONVERT = {_TIME: _as_time, _DATE: _as_date, _BOOL: _as_bool, _JSON: _as_json}
-_USERS = {"unblinded": _BOOL, "disabled": _BOOL, "created": _TIME}
+_USERS = {"unblinded": _BOOL, "disabled": _BOOL, "must_change": _BOOL, "created": _TIME}
 _EVENTS = {"time": _TIME, "esig_time": _TIME, "params": _JSON, "changes": _JSON}
 _TRIALS = {"blinded": _BOOL, "created": _TIME}
 _SHIPMENTS = {"date_received": _DATE}
@@ -463,6 +463,7 @@ _DISCREPANCIES = {"recorded": _TIME}
 _LOTS = {"expiry": _DATE, "dispensable": _BOOL}
 _KITS = {"expiry": _DATE, "dispensable": _BOOL}
 _HISTORY = {"since": _TIME, "until": _TIME}
+_KIT = {"expiry": _DATE, "dispensable": _BOOL, "date_received": _DATE}
 
 
 class Query:
@@ -1310,9 +1311,9 @@ class Database:
         that takes a kit number takes such a scan too.  trial: None looks in every trial (the
         kit must be in one only).
 
-        Keys: trial, kit_number, kit_type, kit_type_name, lot, expiry, status, location, units,
-        arm ("(blinded)" for a blinded user in a blinded trial), dispensable, shipment,
-        shipment_status, date_received, checked ("no", "ok", "mismatch", "damaged"; None without
+        Keys: trial, kit_number, kit_type, kit_type_name, lot, expiry (datetime.date), status,
+        location, units, arm ("(blinded)" for a blinded user in a blinded trial), dispensable
+        (bool), shipment, shipment_status, date_received (datetime.date), checked ("no", "ok", "mismatch", "damaged"; None without
         a shipment), gtin, serial, and history: the list of :meth:`kit_history` rows.
         Raises NotFoundError (trial, kit), InvalidError (an unreadable scan, a kit in several
         trials), MisuseError.
@@ -1321,7 +1322,7 @@ class Database:
         kit = _text("kit", kit)
         rc, q = _c.ctm_kit_show(self._handle(), trial, kit)
         _check(rc)
-        row = Query(self, q).fetchall()[0]
+        row = Query(self, q, _KIT).fetchall()[0]
         row["history"] = self.kit_history(row["trial"], kit).fetchall()
         return row
 
