@@ -396,7 +396,9 @@ typedef struct ctm_audit_filter {
                             them or referring to one of them) */
     const char *kit;     /* a kit number: entries about a kit of that number in any trial (a
                             "kit" or "scanned" parameter, a row change of the kit or referring to
-                            it, or a kit_number value); add trial to name one trial's kit */
+                            it, or a kit_number value); add trial to name one trial's kit.  A
+                            scan of the pack (GS1 element string) names its kit, as for
+                            ctm_kit_show() */
 } ctm_audit_filter;
 
 #define CTM_AUDIT_FILTER_INIT \

@@ -180,6 +180,15 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
     return rc;
 }
 
+int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
+{
+    kit_row k;
+    int rc = kit_lookup(db, 0, kit_or_scan, &k);
+    if (rc == CTM_OK)
+        memcpy(number, k.number, sizeof k.number);
+    return rc;
+}
+
 /* ---- listing ---- */
 
 /* The columns every view of a kit computes alike.  The arm is resolved in SQL, row by row, from

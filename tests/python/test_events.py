@@ -45,6 +45,10 @@ def test_filters_by_user_action_trial_and_kit(site):
     receipt1, receipt2 = seqs(site.events(action="shipment.receive"))
     assert seqs(site.events(kit="K2")) == [receipt1]
     assert seqs(site.events(kit="K9")) == [receipt2]
+    # a scan of the pack names its kit here as in every other kit-taking call
+    assert seqs(site.events(kit="(01)05909990329717(17)300131(10)L1(21)K2")) == [receipt1]
+    with pytest.raises(ctm.NotFoundError):
+        site.events(kit="(01)05909990329717(21)K77")
     other = list(site.events(trial=OTHER))
     assert [e["action"] for e in other] == ["trial.add", "kittype.add", "shipment.receive"]
     assert seqs(site.events(trial=OTHER, kit="K1")) == []

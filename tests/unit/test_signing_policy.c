@@ -81,6 +81,9 @@ static void build_template(void)
     tu_must(ctm_bulk_receive(h, OPEN, "B1", "BOX", "BLOT1", "2030-01-31", 500, "SHELF1", NULL),
          "bulk receipt");
     tu_must(ctm_expiry_extend(h, TRIAL, "LOT1", NULL, 0, "2030-06-30", "Sponsor letter 1"), "extend");
+    const char *mistake = "kit_number,kit_type,lot,expiry\nK101,KT,LOT2,2030-01-31\n";
+    tu_must(ctm_receive(h, TRIAL, "SH2", mistake, strlen(mistake), "FRIDGE1", NULL), "receive");
+    tu_must(ctm_receive_void(h, "SH2", "registered under the wrong trial"), "void");
     tu_must(ctm_audit_note(h, "count checked", "reviewed"), "signed note");
     ctm_close(h);
 }
@@ -242,6 +245,7 @@ static const struct must_sign {
     {"shipment.confirm", NULL, NULL},
     {"shipment.receive_bulk", NULL, NULL},
     {"expiry.extend", NULL, NULL},
+    {"shipment.void", NULL, NULL},
 };
 
 START_TEST(template_verifies)

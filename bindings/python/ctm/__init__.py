@@ -569,7 +569,7 @@ class Query:
         pandas is imported only here; it is optional (Debian: python3-pandas).  The frame holds
         the values as they are: ``DataFrame.to_csv`` does not neutralise spreadsheet formulas,
         so write CSV for people with :meth:`to_csv`, or pass the frame through
-        ``df.map(ctm.csv_safe)`` first.
+        ``df.applymap(ctm.csv_safe)`` first.
         """
         try:
             import pandas
@@ -637,7 +637,7 @@ def csv_safe(value):
     A str beginning with = + - @, a tab or a carriage return would be run as a formula; it is
     returned with a leading single quote (OWASP's advice), which spreadsheets show as text.
     Anything else, numbers included (-3 stays -3), is returned unchanged.  :meth:`Query.to_csv`
-    applies it to every cell; apply it to a pandas frame with ``df.map(ctm.csv_safe)``.
+    applies it to every cell; apply it to a pandas frame with ``df.applymap(ctm.csv_safe)``.
     """
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
