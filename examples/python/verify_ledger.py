@@ -508,7 +508,7 @@ def needs_esig(e):
 def walk(db, tables, name, pub, held):
     """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
     frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
-    chained = False
+    chained = salted = False
     sql = "SELECT seq, entry, checkpoint, frontier FROM ledger ORDER BY seq"
     for i, (seq, data, note, stored_frontier) in enumerate(db.execute(sql)):
         if seq != i:                                                   # step 4
@@ -527,6 +527,9 @@ def walk(db, tables, name, pub, held):
         if e["seq"] != i:
             raise Fail("the entry stored here is seq %d: entries were moved or reordered"
                        % e["seq"], i, "ledger")
+        if e["version"] == 1 and salted:                               # step 4.5
+            raise Fail("an unsalted entry (version 1) follows a salted one", i, "ledger")
+        salted = salted or e["version"] != 1
         for table, op, cols in e["changes"]:                           # step 5
             apply_change(replay, tables, i, table, op, cols)
         if e["esig"] is not None:                                      # step 6

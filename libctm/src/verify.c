@@ -19,6 +19,7 @@ typedef struct vstate {
     ctm_verify_result r;
     uint64_t last_checkpoint;    /* size of the newest checkpoint seen so far */
     int chained;                 /* a checkpoint naming its previous one was seen */
+    int salted;                  /* a salted entry (version 2) was seen */
     int64_t frontier_seq;        /* the entry carrying the stored tree state, or -1 */
     /* the checkpoint held outside */
     int have_held;
@@ -569,6 +570,14 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
                   "the entry stored here is seq %llu: entries were moved or reordered",
                   (unsigned long long)e.seq);
+    /* Unsalted entries only ever begin a log (a site migrated from schema version 1 or 2): one
+     * after a salted entry was not written by libctm, and its hash could be tested against
+     * guessed arms. */
+    if (rc == CTM_OK && e.version == CTM_ENTRY_VERSION_LEGACY && v->salted)
+        rc = fail(v, (int64_t)seq, "ledger", NULL,
+                  "an unsalted entry (version 1) follows a salted one");
+    if (e.version != CTM_ENTRY_VERSION_LEGACY)
+        v->salted = 1;
     for (uint32_t i = 0; !stream && rc == CTM_OK && i < e.nchanges; i++)
         rc = apply_change(v, seq, &e.changes[i]);
     if (stream && rc == CTM_OK) {

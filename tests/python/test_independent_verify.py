@@ -606,6 +606,16 @@ def test_rejects_an_update_that_changes_nothing(site):
     assert out.startswith("FAIL: seq %d: table ledger: the entry cannot be decoded" % seq), out
 
 
+def test_rejects_an_unsalted_entry_after_a_salted_one(site):
+    """audit-format.md 8, step 4: version-1 entries only begin a log (a migrated site).  A salted
+    note rewritten without its salt, resealed with the site key, is refused by both verifiers."""
+    seq = entry_of(site["path"], "audit.note")
+    assert seq > 0
+    path = reseal(site, "unsalted.db", seq, lambda e: b"\x01" + e[1:17] + e[49:])
+    out, res = assert_both_reject(site, path)
+    assert out.startswith("FAIL: seq %d: table ledger: an unsalted entry" % seq), out
+
+
 # ---- schema version 2: trials and stock --------------------------------------------------------
 
 TRIAL, KIT_TYPE, PHARM, PHARM_PW = "CT-IV-1", "KT-5MG", "phil", "phil-password-12"
