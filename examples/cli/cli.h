@@ -39,6 +39,7 @@ enum cli_access {
     ACCESS_NONE,   /* no database (help, version) */
     ACCESS_CREATE, /* open, creating the file (init) */
     ACCESS_READ,   /* open read-only, no login (verification) */
+    ACCESS_READ_AS, /* open read-only; log in when a user is given (--user or $CTM_USER) */
     ACCESS_LOGIN,  /* open and log in as the acting user */
 };
 

@@ -323,8 +323,10 @@ static const struct cli_command commands[] = {
       NULL, no_opts, NULL, 0, 0, 0, ACCESS_READ, cmd_audit_checkpoint },
     { "audit pubkey", "", "Print the site's verifier key (no login)", NULL,
       no_opts, NULL, 0, 0, 0, ACCESS_READ, cmd_audit_pubkey },
-    { "audit prove", "SEQ", "Print an inclusion proof of entry SEQ (no login)", NULL,
-      no_opts, "SEQ", 1, 1, 1, ACCESS_READ, cmd_audit_prove },
+    { "audit prove", "SEQ", "Print an inclusion proof of entry SEQ (login only when a user is given)",
+      "Needs no login, except on a site migrated from an older libctm, whose first entries\n"
+      "carry no salt: there only an unblinded user gets proofs, so give --user (or $CTM_USER).",
+      no_opts, "SEQ", 1, 1, 1, ACCESS_READ_AS, cmd_audit_prove },
     { "scan", "STRING [--json]", "Read and check a GS1 barcode (no database)",
       "STRING is what the scanner sends from a pack's DataMatrix (]d20105909990329717...)\n"
       "or the bracketed form printed under it ((01)05909990329717(10)NE76571(17)270430).\n"
@@ -534,7 +536,7 @@ static int open_database(struct cli_session *s, const struct cli_command *cmd)
         return cli_usage(cmd, "no database: give --db PATH or set CTM_DB");
     if (cmd->access == ACCESS_CREATE)
         opts.flags = CTM_OPEN_CREATE;
-    else if (cmd->access == ACCESS_READ)
+    else if (cmd->access == ACCESS_READ || cmd->access == ACCESS_READ_AS)
         opts.flags = CTM_OPEN_READONLY;
     int rc = ctm_open(&s->db, s->db_path, &opts);
     return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
@@ -546,7 +548,8 @@ static int run_command(struct cli_session *s, const struct cli_args *a)
     int rc = CLI_OK;
     if (cmd->access != ACCESS_NONE)
         rc = open_database(s, cmd);
-    if (rc == CLI_OK && cmd->access == ACCESS_LOGIN)
+    if (rc == CLI_OK && (cmd->access == ACCESS_LOGIN ||
+                         (cmd->access == ACCESS_READ_AS && s->user != NULL && s->user[0])))
         rc = cli_login(s, a);
     if (rc == CLI_OK)
         rc = cmd->run(s, a);

@@ -2,7 +2,7 @@
 
 Read-only commands read it as it is; the first command that opens it for writing migrates it to
 schema version 3 with one ledger.upgrade entry; a blinded user then sees no hash of the old
-entries, and `ctm audit prove` (which logs nobody in) gives no proof on such a ledger.
+entries, and `ctm audit prove` gives proofs on such a ledger only to an unblinded user it logs in.
 """
 import json
 import os
@@ -58,10 +58,15 @@ def test_legacy_site_through_the_cli(tmp_path):
     kits = [c for c in changes if c["table"] == "kits"]
     assert len(kits) == 8 and all(c["columns"]["arm"] == ["(blinded)"] * 2 for c in kits)
 
-    # the unblinded pharmacist sees every hash; nobody gets a proof through the CLI
+    # the unblinded pharmacist sees every hash and, naming herself, gets proofs; the blinded
+    # technician and an anonymous reader get none
     out = ctm(db, "audit", "log", "--json", user="petra", password="petra-password-1")
     assert all(e["leaf_hash"] for e in json.loads(out.stdout))
     assert ctm(db, "audit", "prove", "16").returncode == 1
+    out = ctm(db, "audit", "prove", "6", user="tom", password="tom-password-12")
+    assert out.returncode == 1 and "logged-in unblinded user" in out.stderr, out
+    out = ctm(db, "audit", "prove", "6", user="petra", password="petra-password-1")
+    assert out.returncode == 0 and out.stdout.startswith("seq 6\nsize 17\n"), out
     out = ctm(db, "audit", "verify", "--key", VKEY)
     assert out.returncode == 0 and out.stdout.startswith("OK: 17 entries"), out
 
