@@ -102,7 +102,7 @@ struct cli_secret {
     char text[CLI_SECRET_MAX + 1];
 };
 int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
-                   const char *who);
+                   const char *who, const char *signing);
 void cli_secret_wipe(struct cli_secret *sec);
 /* Log the acting user in for the command, naming what its e-signature means in the prompt. */
 int cli_login(struct cli_session *s, const struct cli_args *a);

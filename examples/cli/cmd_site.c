@@ -29,7 +29,7 @@ int cmd_init(struct cli_session *s, const struct cli_args *a)
     const char *admin = cli_arg(a, "admin");
     const char *site = cli_arg(a, "site");
     const char *printed = cli_arg(a, "name");
-    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", "CTM_PASSWORD", admin);
+    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", "CTM_PASSWORD", admin, "site initialised");
     if (rc != CLI_OK)
         return rc;
     rc = ctm_init(s->db, site, cli_arg(a, "origin"), admin, printed ? printed : admin, pw.text);

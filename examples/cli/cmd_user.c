@@ -11,7 +11,7 @@ int cmd_user_add(struct cli_session *s, const struct cli_args *a)
     const char *user = a->pos[0];
     const char *role = cli_arg(a, "role");
     int unblinded = cli_flag(a, "unblinded");
-    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", NULL, user);
+    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", NULL, user, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_user_add(s->db, user, role, unblinded, cli_arg(a, "name"), pw.text);
@@ -107,7 +107,7 @@ int cmd_user_passwd(struct cli_session *s, const struct cli_args *a)
         return cli_fail("nobody is logged in");
     const char *user = a->npos > 0 ? a->pos[0] : me;
     int own = strcmp(user, me) == 0;
-    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", NULL, user);
+    int rc = cli_secret_new(&pw, "CTM_NEW_PASSWORD", NULL, user, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_user_passwd(s->db, own ? NULL : user, pw.text);

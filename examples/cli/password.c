@@ -149,10 +149,11 @@ static int secret_get(struct cli_secret *sec, const char *env, const char *promp
 
 /*
  * A new password for `who`: $env, else $fallback_env (may be NULL), else asked twice on the
- * terminal; both answers must match.
+ * terminal; both answers must match.  signing names the e-signature the new password makes at
+ * once (ctm init's "site initialised"), NULL when none.
  */
 int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
-                   const char *who)
+                   const char *who, const char *signing)
 {
     char prompt[256];
     struct cli_secret again;
@@ -163,7 +164,10 @@ int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback
         return env_status(got);
     if (need_terminal(env))
         return CLI_FAIL;
-    snprintf(prompt, sizeof prompt, "New password for %s: ", who);
+    if (signing != NULL)
+        snprintf(prompt, sizeof prompt, "Signing: %s. New password for %s: ", signing, who);
+    else
+        snprintf(prompt, sizeof prompt, "New password for %s: ", who);
     int rc = prompt_no_echo(sec->text, sizeof sec->text, prompt);
     if (rc == 0)
         rc = prompt_no_echo(again.text, sizeof again.text, "Repeat the new password: ");

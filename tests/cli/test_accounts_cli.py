@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import types
 
 import pytest
 
@@ -103,6 +104,15 @@ def test_signing_prompt_names_the_meaning(site, args, meaning):
     # without a terminal and without $CTM_PASSWORD, the refusal names it too
     proc = site.fails(*args, password=None, code=1)
     assert f'no password to sign "{meaning}"' in proc.stderr
+
+
+def test_init_prompt_names_the_first_signature(tmp_path):
+    fresh = types.SimpleNamespace(db=tmp_path / "new.db", dir=tmp_path)
+    status, _, shown = base.run_on_terminal(
+        fresh, ["init", "--site", "Prompt Pharmacy", "--admin", ADMIN], [ADMIN_PW, ADMIN_PW])
+    assert status == 0, shown
+    assert "Signing: site initialised. New password for %s:" % ADMIN in shown, shown
+    assert ADMIN_PW not in shown
 
 
 def test_own_password_change_prompt_and_plain_prompt(site):
