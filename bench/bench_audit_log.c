@@ -13,39 +13,9 @@
 
 #include <sqlite3.h>
 
-#define PW "bench-password-1"
-#define TRIAL "BENCH-LOG-1"
+#define PW BENCH_PW
+#define TRIAL BENCH_TRIAL
 #define KITS_PER_SHIPMENT 100
-
-/* The stock benchmark's site (bench_stock.c); the notes are written by its administrator. */
-static ctm_db *make_site(const char *path)
-{
-    char key[4200];
-    snprintf(key, sizeof key, "%s.key", path);
-    remove(path);
-    remove(key);
-    ctm_db *db = NULL;
-    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
-    o.flags = CTM_OPEN_CREATE;
-    int rc = ctm_open(&db, path, &o);
-    if (rc == CTM_OK)
-        rc = ctm_init(db, "Benchmark Pharmacy", NULL, "bench", "Bench Mark", PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", PW);
-    if (rc == CTM_OK)
-        rc = ctm_trial_add(db, TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
-    if (rc == CTM_OK)
-        rc = ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_login(db, "pharm", PW);
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
-    return db;
-}
 
 static void check(int rc, const char *what)
 {
@@ -190,7 +160,7 @@ int main(int argc, char **argv)
     char path[4096];
     snprintf(path, sizeof path, "%s/bench_audit_log.db", dir);
     uint64_t target = quick ? 10000 : 100000;
-    ctm_db *db = make_site(path);
+    ctm_db *db = bench_stock_site(path, "Benchmark Pharmacy");
     double t0 = bench_now();
     uint64_t size = build_log(db, target);
     printf("log of %llu entries built in %.1f s (%s)\n", (unsigned long long)size,
