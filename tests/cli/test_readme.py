@@ -110,10 +110,10 @@ class Terminal:
         if "Repeat" in last:
             who = self.repeat
         assert who in PASSWORDS, "prompt %r: whose password?" % last
-        if last.startswith("New password"):
+        if "New password" in last:  # also "Signing: site initialised. New password for ..."
             self.repeat = who
         self.send(PASSWORDS[who] + "\n")
-        if " receive scan " in " %s " % self.command and not last.startswith(("New", "Repeat")):
+        if " receive scan " in " %s " % self.command and "New password" not in last and "Repeat" not in last:
             self.send("".join(k + "\n" for k in self.scans) + "\x04")
         return ""
 
