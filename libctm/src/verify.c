@@ -266,10 +266,13 @@ static int change_sql(const ctm__row_change *c, ctm__buf *sql)
     return sql->oom ? -1 : 0;
 }
 
+/* A cached shape (the SQL, NUL, the key flags, NUL) against a new one of blen bytes: compared
+ * over the cached shape's own length first, so a shorter cached shape is never read past. */
 static int shape_equal(const char *a, const uint8_t *b, size_t blen)
 {
-    size_t alen = strlen(a);
-    return alen + 1 < blen && memcmp(a, b, blen) == 0;
+    size_t sql = strlen(a);
+    size_t alen = sql + 1 + strlen(a + sql + 1) + 1;
+    return alen == blen && memcmp(a, b, blen) == 0;
 }
 
 /* The prepared statement that applies c: from the cache, or checked against the schema,

@@ -211,10 +211,11 @@ END_TEST
 
 static const ctm__column_def kit_cols[] = {{"id", 1}, {"arm", 0}, {"units", 0}};
 
+/* head: initialised by the caller, reused (emptied) here, freed by the caller at the end */
 static void open_kits_group(ctm__changes *c, ctm__buf *head)
 {
     ctm__changes_init(c);
-    ctm__buf_init(head);
+    head->n = 0;
     ck_assert_int_eq(ctm__group_head(head, "kits", kit_cols, 3), 0);
     ctm__changes_group(c, kit_cols, "kits", head->p, head->n);
 }
@@ -226,6 +227,7 @@ START_TEST(test_writer_refuses_undecodable_rows)
     ctm__value vals[3] = {{.tag = CTM_V_INT, .i = 1},
                           {.tag = CTM_V_TEXT, .p = (const uint8_t *)"A\xff", .n = 2},
                           {.tag = CTM_V_INT, .i = 30}};
+    ctm__buf_init(&head);
     open_kits_group(&c, &head);
     /* text that is not UTF-8 (SQLite stores whatever it is given) */
     ck_assert_int_eq(ctm__changes_row(&c, 'I', kit_cols, 3, NULL, vals, 0), -1);
