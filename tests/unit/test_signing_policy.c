@@ -1,5 +1,6 @@
 /* test_signing_policy.c - every action libctm always signs fails verification without its
- * e-signature, and a checkpoint signed by another key under the site's name fails too.
+ * e-signature, and a checkpoint signed by another key under the site's name, or naming a
+ * checkpoint before it that the ledger lacks, fails too.
  *
  * The forgeries are made as someone holding the site's key would make them, so that nothing but
  * the rule under test can catch them: the entry is re-encoded without its signature, and every
@@ -354,6 +355,56 @@ START_TEST(checkpoint_signed_by_another_key_fails)
 }
 END_TEST
 
+/* The first checkpoint, re-signed with the genuine site key, naming a checkpoint before it that
+ * the ledger does not have: the sizes a 64-bit signed integer cannot hold included. */
+static const char *const wrong_previous[] = {"1", "9223372036854775808", "18446744073709551615"};
+
+START_TEST(checkpoint_naming_a_missing_previous_fails)
+{
+    unsigned char pub[32], sk[64];
+    site_key(pub, sk);
+    sqlite3 *s = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT seq, checkpoint, (SELECT origin FROM site)"
+                                           " FROM ledger WHERE checkpoint IS NOT NULL"
+                                           " ORDER BY seq LIMIT 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t seq = sqlite3_column_int64(st, 0);
+    const char *note = (const char *)sqlite3_column_text(st, 1);
+    const char *origin = (const char *)sqlite3_column_text(st, 2);
+    /* origin, size and root: the three lines before the extension lines */
+    const char *end = note;
+    for (int line = 0; line < 3; line++)
+        end = strchr(end, '\n') + 1;
+    char body[1024];
+    snprintf(body, sizeof body, "%.*sprevious %s\n", (int)(end - note), note, wrong_previous[_i]);
+    char *forged = ctm__note_sign(body, origin, sk);
+    ck_assert_ptr_nonnull(forged);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET checkpoint = ?2 WHERE seq = ?1", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, forged, -1, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    free(forged);
+    sodium_memzero(sk, sizeof sk);
+
+    ctm_verify_result r;
+    int rc = verify(vkey, &r);
+    ck_assert_msg(rc == CTM_EINTEGRITY, "previous %s: verify returned %d (%s)", wrong_previous[_i],
+                  rc, ctm_errmsg());
+    ck_assert_msg(r.failed_seq == seq && strstr(ctm_errmsg(), "a checkpoint was removed") != NULL,
+                  "previous %s: failure at seq %lld, not %lld: %s", wrong_previous[_i],
+                  (long long)r.failed_seq, (long long)seq, ctm_errmsg());
+}
+END_TEST
+
 static Suite *signing_suite(void)
 {
     Suite *s = suite_create("signing_policy");
@@ -364,6 +415,8 @@ static Suite *signing_suite(void)
     tcase_add_test(tc, unsigned_note_is_allowed);
     tc = tu_tcase(s, "checkpoints", setup, teardown, 120);
     tcase_add_loop_test(tc, checkpoint_signed_by_another_key_fails, 0, 2);
+    tcase_add_loop_test(tc, checkpoint_naming_a_missing_previous_fails, 0,
+                        (int)(sizeof wrong_previous / sizeof wrong_previous[0]));
     return s;
 }
 
