@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
-SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 and 2)
+SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 3)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void"}

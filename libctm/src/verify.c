@@ -81,20 +81,20 @@ static int load_key(vstate *v, ctm_db *db, const char *vkey)
     return v->origin != NULL ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
 }
 
-/* Check a signed checkpoint note and return its size, root and, when it names one, the size of
- * the checkpoint before it (*previous; -1 when it names none). */
-static int open_checkpoint(vstate *v, const char *note, uint64_t *size, ctm_hash root,
-                           int64_t *previous)
+/* Check a signed checkpoint note and return its size, root and whether it names the checkpoint
+ * before it (*named) and its size (*previous).  The size is any uint64_t the line holds: one
+ * beyond INT64_MAX names no checkpoint the ledger can have, which is a removal, not silence. */
+static int open_checkpoint(vstate *v, const char *note, uint64_t *size, ctm_hash root, int *named,
+                           uint64_t *previous)
 {
     char *body = NULL, *origin = NULL;
-    uint64_t prev = 0;
+    *previous = 0;
     int ok = ctm__note_verify(note, v->origin, v->pub, &body) == 0 &&
              ctm__checkpoint_parse(body, &origin, size, root) == 0 && strcmp(origin, v->origin) == 0;
-    int named = ok ? ctm__checkpoint_previous(body, &prev) : -1;
+    *named = ok ? ctm__checkpoint_previous(body, previous) : -1;
     free(body);
     free(origin);
-    *previous = named == 1 ? (int64_t)prev : -1;
-    return ok && named >= 0 ? 0 : -1;
+    return ok && *named >= 0 ? 0 : -1;
 }
 
 /* The checkpoint stored on the entry that ends a transaction: signed by the site over the
@@ -108,24 +108,24 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
     if (need_root)
         ctm__frontier_root(&v->frontier, root);
     if (note != NULL) {
-        uint64_t csize;
-        int64_t previous;
+        uint64_t csize, previous;
+        int named;
         ctm_hash croot;
-        if (open_checkpoint(v, note, &csize, croot, &previous) != 0)
+        if (open_checkpoint(v, note, &csize, croot, &named, &previous) != 0)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the checkpoint does not verify with the site key %s", v->origin);
         if (csize != size || sodium_memcmp(croot, root, CTM_HASH_SIZE) != 0)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the checkpoint signs another tree than the entries up to here make");
-        if (previous < 0 && v->chained)
+        if (!named && v->chained)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the checkpoint does not name the checkpoint before it");
-        if (previous >= 0 && (uint64_t)previous != v->last_checkpoint)
+        if (named && previous != v->last_checkpoint)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
-                        "the checkpoint follows the checkpoint of size %lld, but the ledger's "
+                        "the checkpoint follows the checkpoint of size %llu, but the ledger's "
                         "previous checkpoint has size %llu: a checkpoint was removed",
-                        (long long)previous, (unsigned long long)v->last_checkpoint);
-        v->chained |= previous >= 0;
+                        (unsigned long long)previous, (unsigned long long)v->last_checkpoint);
+        v->chained |= named;
         v->r.checkpoints++;
         v->last_checkpoint = size;
     }
@@ -982,8 +982,9 @@ static int load_held(vstate *v, const char *held)
 {
     if (held == NULL)
         return CTM_OK;
-    int64_t previous;
-    if (open_checkpoint(v, held, &v->held_size, v->held_root, &previous) != 0)
+    uint64_t previous;
+    int named;
+    if (open_checkpoint(v, held, &v->held_size, v->held_root, &named, &previous) != 0)
         return ctm__err(CTM_EINVAL,
                         "held checkpoint: not a checkpoint signed by %s (wrong site or altered)",
                         v->origin);

@@ -1,5 +1,6 @@
 /* test_signing_policy.c - every action libctm always signs fails verification without its
- * e-signature, and a checkpoint signed by another key under the site's name fails too.
+ * e-signature, and a checkpoint signed by another key under the site's name, or naming a
+ * checkpoint before it that the ledger lacks, fails too.
  *
  * The forgeries are made as someone holding the site's key would make them, so that nothing but
  * the rule under test can catch them: the entry is re-encoded without its signature, and every
@@ -284,6 +285,40 @@ END_TEST
 
 /* ---- checkpoints signed by another key under the site's name ---- */
 
+/* The first ("ASC") or newest ("DESC") checkpoint: its seq, note and the site's origin (malloc'd). */
+static int64_t read_checkpoint(sqlite3 *s, const char *order, char **note, char **origin)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT seq, checkpoint, (SELECT origin FROM site) FROM ledger"
+             " WHERE checkpoint IS NOT NULL ORDER BY seq %s LIMIT 1", order);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t seq = sqlite3_column_int64(st, 0);
+    *note = strdup((const char *)sqlite3_column_text(st, 1));
+    *origin = strdup((const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    return seq;
+}
+
+/* Store the forged note on row seq, close the database and free what read_checkpoint gave. */
+static void store_checkpoint(sqlite3 *s, int64_t seq, char *forged, char *note, char *origin)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET checkpoint = ?2 WHERE seq = ?1", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, forged, -1, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    free(forged);
+    free(note);
+    free(origin);
+}
+
 /* Replace the signature line of the newest checkpoint: signed by a key the site never had, under
  * the site's own name, with that key's id or with the genuine key's id. */
 static int64_t forge_last_checkpoint(int genuine_key_id)
@@ -292,17 +327,9 @@ static int64_t forge_last_checkpoint(int genuine_key_id)
     crypto_sign_keypair(pub, sk);
     site_key(site_pub, site_sk);
     sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
+    char *note, *origin;
     ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT seq, checkpoint, (SELECT origin FROM site)"
-                                           " FROM ledger WHERE checkpoint IS NOT NULL"
-                                           " ORDER BY seq DESC LIMIT 1",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t seq = sqlite3_column_int64(st, 0);
-    const char *note = (const char *)sqlite3_column_text(st, 1);
-    const char *origin = (const char *)sqlite3_column_text(st, 2);
+    int64_t seq = read_checkpoint(s, "DESC", &note, &origin);
     const char *end = strstr(note, "\n\n");
     ck_assert_ptr_nonnull(end);
     char body[1024];
@@ -323,16 +350,7 @@ static int64_t forge_last_checkpoint(int genuine_key_id)
         forged = malloc(n);
         snprintf(forged, n, "%s\n\xe2\x80\x94 %s %s\n", body, origin, b64);
     }
-    sqlite3_finalize(st);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET checkpoint = ?2 WHERE seq = ?1", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, forged, -1, SQLITE_TRANSIENT);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    free(forged);
+    store_checkpoint(s, seq, forged, note, origin);
     sodium_memzero(sk, sizeof sk);
     sodium_memzero(site_sk, sizeof site_sk);
     return seq;
@@ -354,6 +372,39 @@ START_TEST(checkpoint_signed_by_another_key_fails)
 }
 END_TEST
 
+/* The first checkpoint, re-signed with the genuine site key, naming a checkpoint before it that
+ * the ledger does not have: the sizes a 64-bit signed integer cannot hold included. */
+static const char *const wrong_previous[] = {"1", "9223372036854775808", "18446744073709551615"};
+
+START_TEST(checkpoint_naming_a_missing_previous_fails)
+{
+    unsigned char pub[32], sk[64];
+    site_key(pub, sk);
+    sqlite3 *s = NULL;
+    char *note, *origin;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    int64_t seq = read_checkpoint(s, "ASC", &note, &origin);
+    /* origin, size and root: the three lines before the extension lines */
+    const char *end = note;
+    for (int line = 0; line < 3; line++)
+        end = strchr(end, '\n') + 1;
+    char body[1024];
+    snprintf(body, sizeof body, "%.*sprevious %s\n", (int)(end - note), note, wrong_previous[_i]);
+    char *forged = ctm__note_sign(body, origin, sk);
+    ck_assert_ptr_nonnull(forged);
+    store_checkpoint(s, seq, forged, note, origin);
+    sodium_memzero(sk, sizeof sk);
+
+    ctm_verify_result r;
+    int rc = verify(vkey, &r);
+    ck_assert_msg(rc == CTM_EINTEGRITY, "previous %s: verify returned %d (%s)", wrong_previous[_i],
+                  rc, ctm_errmsg());
+    ck_assert_msg(r.failed_seq == seq && strstr(ctm_errmsg(), "a checkpoint was removed") != NULL,
+                  "previous %s: failure at seq %lld, not %lld: %s", wrong_previous[_i],
+                  (long long)r.failed_seq, (long long)seq, ctm_errmsg());
+}
+END_TEST
+
 static Suite *signing_suite(void)
 {
     Suite *s = suite_create("signing_policy");
@@ -364,6 +415,8 @@ static Suite *signing_suite(void)
     tcase_add_test(tc, unsigned_note_is_allowed);
     tc = tu_tcase(s, "checkpoints", setup, teardown, 120);
     tcase_add_loop_test(tc, checkpoint_signed_by_another_key_fails, 0, 2);
+    tcase_add_loop_test(tc, checkpoint_naming_a_missing_previous_fails, 0,
+                        (int)(sizeof wrong_previous / sizeof wrong_previous[0]));
     return s;
 }
 
