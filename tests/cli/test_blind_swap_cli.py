@@ -11,8 +11,6 @@ length, a column width, a count, an order or a message.
 import re
 import shutil
 
-import pytest
-
 import test_stock_cli as stock
 from test_stock_cli import ARMS, FRIDGE, FRIDGE2, GTIN, KIT_TYPE, LOT, PHARM, TECH, TRIAL
 from test_stock_cli import stock_template  # noqa: F401  (the fixture)
