@@ -179,59 +179,7 @@ bad:
 
 /* ---- the cheap tests: seq, time, user and action, from the entry's first fields ---- */
 
-typedef struct entry_head {
-    int64_t time_us;
-    const uint8_t *user, *action;
-    size_t user_len, action_len;
-} entry_head;
-
-static uint64_t load_be(const uint8_t *p, int k)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < k; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static int read_str(const uint8_t *p, size_t n, size_t *at, const uint8_t **s, size_t *len)
-{
-    if (n - *at < 4)
-        return -1;
-    uint64_t l = load_be(p + *at, 4);
-    *at += 4;
-    if (l > n - *at)
-        return -1;
-    *s = p + *at;
-    *len = (size_t)l;
-    *at += (size_t)l;
-    return 0;
-}
-
-/* Entry versions whose first fields read_head knows, and so whose bytes may be searched. */
-static int known_version(const uint8_t *p, size_t n)
-{
-    return p != NULL && n > 0 && (p[0] == 1 || p[0] == 2);
-}
-
-/* An entry begins version u8, seq u64, time i64, in version 2 a 32-byte salt, then user str and
- * action str (audit-format.md section 2): read them without decoding the rest.  Other versions
- * answer -1 and are decoded. */
-static int read_head(const uint8_t *p, size_t n, entry_head *h)
-{
-    if (!known_version(p, n))
-        return -1;
-    size_t at = p[0] == 2 ? 17 + 32 : 17;
-    if (n < at)
-        return -1;
-    uint64_t t = load_be(p + 9, 8);
-    h->time_us = t <= INT64_MAX ? (int64_t)t : -(int64_t)(~t) - 1;
-    if (read_str(p, n, &at, &h->user, &h->user_len) != 0 ||
-        read_str(p, n, &at, &h->action, &h->action_len) != 0)
-        return -1;
-    return 0;
-}
-
-static void head_of(const ctm__entry *e, entry_head *h)
+static void head_of(const ctm__entry *e, ctm__entry_head *h)
 {
     h->time_us = e->time_us;
     h->user = (const uint8_t *)e->user;
@@ -240,7 +188,7 @@ static void head_of(const ctm__entry *e, entry_head *h)
     h->action_len = strlen(e->action);
 }
 
-static int head_passes(const query_ctx *q, const entry_head *h)
+static int head_passes(const query_ctx *q, const ctm__entry_head *h)
 {
     if (q->has_since && h->time_us < q->since_us)
         return 0;
@@ -451,7 +399,8 @@ static int load_kit(ctm_db *db, concern *c)
 /* 0 when an entry cannot concern c (holds none of its needles); 1 when it may. */
 static int may_concern(const concern *c, const uint8_t *p, size_t n)
 {
-    if (c->value == NULL || c->needles == NULL || !known_version(p, n))
+    ctm__entry_head h;
+    if (c->value == NULL || c->needles == NULL || ctm__entry_head_read(p, n, &h) != 0)
         return 1;
     for (size_t i = 0; i < c->nneedles; i++)
         if (memmem(p, n, c->needles[i].bytes, c->needles[i].len) != NULL)
@@ -525,9 +474,9 @@ static int row_matches(const query_ctx *q, sqlite3_stmt *st, ctm__entry *e)
     size_t n = (size_t)sqlite3_column_bytes(st, 1);
     ctm__entry local;
     ctm__entry *d = e != NULL ? e : &local;
-    entry_head h;
+    ctm__entry_head h;
     int decoded = 0, rc;
-    if (read_head(p, n, &h) != 0) {
+    if (ctm__entry_head_read(p, n, &h) != 0) {
         if ((rc = decode_at(d, seq, p, n)) != CTM_OK)
             return rc;
         decoded = 1;

@@ -1147,6 +1147,39 @@ static int rd_entry(struct reader *r, ctm__entry *e)
     return 0;
 }
 
+/* A str's bytes in place, for ctm__entry_head_read (no UTF-8 check, no copy). */
+static int rd_str_view(struct reader *r, const uint8_t **s, size_t *len)
+{
+    uint32_t l;
+    if (rd_u32(r, &l) != 0 || rd_need(r, l) != 0)
+        return -1;
+    *s = r->p + r->off;
+    *len = l;
+    r->off += l;
+    return 0;
+}
+
+int ctm__entry_head_read(const uint8_t *p, size_t n, ctm__entry_head *h)
+{
+    struct reader r = {.p = p, .n = p != NULL ? n : 0};
+    uint64_t seq, time_us;
+    if (rd_u8(&r, &h->version) != 0 ||
+        (h->version != CTM_ENTRY_VERSION && h->version != CTM_ENTRY_VERSION_LEGACY))
+        return -1;
+    if (rd_uint(&r, 8, &seq) != 0 || rd_uint(&r, 8, &time_us) != 0)
+        return -1;
+    h->time_us = i64_from_bits(time_us);
+    if (h->version >= 2) {
+        if (rd_need(&r, CTM_ENTRY_SALT_LEN) != 0)
+            return -1;
+        r.off += CTM_ENTRY_SALT_LEN;
+    }
+    return rd_str_view(&r, &h->user, &h->user_len) != 0 ||
+                   rd_str_view(&r, &h->action, &h->action_len) != 0
+               ? -1
+               : 0;
+}
+
 static int decode(ctm__entry *e, struct reader r)
 {
     memset(e, 0, sizeof *e);

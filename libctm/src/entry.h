@@ -192,6 +192,17 @@ int ctm__entry_decode_each(ctm__entry *e, const uint8_t *p, size_t n,
                            int (*each)(void *ctx, const ctm__row_change *c), void *ctx, char *why,
                            size_t why_len);
 
+/* An entry's first fields, read without decoding (nor checking) the rest: for filters that skip
+ * most entries.  user and action point into the entry's bytes and are not NUL-terminated. */
+typedef struct ctm__entry_head {
+    uint8_t version;
+    int64_t time_us;
+    const uint8_t *user, *action;
+    size_t user_len, action_len;
+} ctm__entry_head;
+/* 0, or -1 when the bytes are not of a known version or end before the action. */
+int ctm__entry_head_read(const uint8_t *p, size_t n, ctm__entry_head *h);
+
 /* Non-zero when two values have the same canonical encoding (REAL compares bits: -0.0 differs
  * from 0.0, NaN equals itself). */
 int ctm__value_equal(const ctm__value *a, const ctm__value *b);
