@@ -59,7 +59,6 @@ struct ctm_db {
     char *key_path;
     unsigned flags;
     int readonly;
-    int schema_version;          /* of the file: older than CTM_SCHEMA_VERSION only when read-only */
     unsigned char *site_seed;    /* sodium_malloc'd 32 bytes when supplied by the application */
     unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
     char *origin;                /* checkpoint origin and key name, once loaded */

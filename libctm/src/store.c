@@ -340,16 +340,14 @@ static int configure(ctm_db *db, int busy_ms)
 
 static int migrate(ctm_db *db, int needs_schema, int version)
 {
-    db->schema_version = CTM_SCHEMA_VERSION;
     if (!needs_schema && version == CTM_SCHEMA_VERSION)
         return CTM_OK;
     /* A read-only handle cannot migrate: it reads an older site as it is (its ledger, its
-     * checkpoints, verification); what a newer schema added is not there, and code that reads
-     * a newer table or column checks db->schema_version first. */
-    if (db->readonly) {
-        db->schema_version = version;
+     * checkpoints, verification).  Schema version 3 added no table or column, so every read
+     * works on versions 1 and 2 alike; a version that adds some must say how reads meet their
+     * absence. */
+    if (db->readonly)
         return CTM_OK;
-    }
     int rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", "schema migration");
     if (rc != CTM_OK)
         return rc;
