@@ -153,9 +153,13 @@ static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
     uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES], sealed[SEALED_BYTES];
     if (crypto_pwhash_str(hash, password, strlen(password), PW_OPSLIMIT, PW_MEMLIMIT) != 0)
         return ctm__err(CTM_ENOMEM, "password hashing: out of memory");
-    int rc = seal_seed(password, seed, salt, nonce, sealed);
+    /* No seed: an administrator's reset, which leaves no key sealed with a password the
+     * administrator knows.  The empty sealed key is what marks the account as reset: every read
+     * of must_change tests it. */
+    int rc = seed != NULL ? seal_seed(password, seed, salt, nonce, sealed) : CTM_OK;
     if (rc != CTM_OK)
         return rc;
+    int keyed = seed != NULL; /* else the three key columns are empty BLOBs */
     sqlite3_stmt *st = NULL;
     const char *sql = replace
         ? "UPDATE credentials SET password_hash = ?2, key_salt = ?3, key_nonce = ?4,"
@@ -167,9 +171,9 @@ static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
         return ctm__sqlerr(db->sql, src, "storing credentials");
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 3, salt, sizeof salt, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 4, nonce, sizeof nonce, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 5, sealed, sizeof sealed, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 3, salt, keyed ? (int)sizeof salt : 0, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 4, nonce, keyed ? (int)sizeof nonce : 0, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 5, sealed, keyed ? (int)sizeof sealed : 0, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)PW_OPSLIMIT);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)PW_MEMLIMIT);
     sodium_memzero(hash, sizeof hash);
@@ -845,26 +849,13 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
  * password) and may do nothing but choose its own password, which gives it a new key. */
 static int reset_passwd(ctm_db *db, const user_row *u, const char *user, const char *password)
 {
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, password, strlen(password), PW_OPSLIMIT, PW_MEMLIMIT) != 0)
-        return ctm__err(CTM_ENOMEM, "password hashing: out of memory");
     ctm__action a;
     int rc = ctm__action_begin(&a, db, "user.reset", "password reset by administrator");
     if (rc != CTM_OK)
         return rc;
     ctm__action_param(&a, "user", user);
     a.esig_meaning = MEANING_ACCOUNT;
-    sqlite3_stmt *st = NULL;
-    /* An empty sealed key is what marks the account as reset: every read of must_change tests it. */
-    rc = ctm__prepare(db, &st,
-                      "UPDATE credentials SET password_hash = ?2, key_salt = x'',"
-                      " key_nonce = x'', sealed_key = x'' WHERE user_id = ?1");
-    if (rc == CTM_OK) {
-        sqlite3_bind_int64(st, 1, u->id);
-        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-        rc = ctm__step_done(db, st, "user passwd");
-    }
-    sodium_memzero(hash, sizeof hash);
+    rc = store_credentials(db, u->id, password, NULL, 1);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
