@@ -463,7 +463,7 @@ _DISCREPANCIES = {"recorded": _TIME}
 _LOTS = {"expiry": _DATE, "dispensable": _BOOL}
 _KITS = {"expiry": _DATE, "dispensable": _BOOL}
 _HISTORY = {"since": _TIME, "until": _TIME}
-_KIT = {"expiry": _DATE, "dispensable": _BOOL, "date_received": _DATE}
+_KIT = dict(_KITS, date_received=_DATE)  # ctm_kit_show: a kit listing row and more
 
 
 class Query:
