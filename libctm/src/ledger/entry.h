@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "value.h"
+
 /* The version every new entry is written in.  Version 1 (no salt) is still read: it is the
  * history of sites from before schema version 3. */
 #define CTM_ENTRY_VERSION 2
@@ -13,24 +15,6 @@
  * secret (a kit's arm) against the entry's hash, any root over it or any proof. */
 #define CTM_ENTRY_SALT_LEN 32
 
-/* Value tags of the canonical encoding. */
-enum ctm__vtag {
-    CTM_V_ABSENT = 0,  /* no value: the "old" of an insert, the "new" of a delete */
-    CTM_V_NULL = 1,
-    CTM_V_INT = 2,     /* 8 bytes, big-endian two's complement */
-    CTM_V_REAL = 3,    /* 8 bytes, IEEE 754 binary64 bits, big-endian */
-    CTM_V_TEXT = 4,    /* u32 length + UTF-8 bytes */
-    CTM_V_BLOB = 5,    /* u32 length + bytes */
-    CTM_V_DIGEST = 6,  /* 32 bytes: SHA-256 of the canonical encoding of a secret value */
-};
-
-typedef struct ctm__value {
-    int tag;                 /* enum ctm__vtag */
-    int64_t i;               /* CTM_V_INT */
-    double r;                /* CTM_V_REAL */
-    const uint8_t *p;        /* TEXT / BLOB bytes, DIGEST 32 bytes (borrowed) */
-    uint32_t n;              /* TEXT / BLOB length */
-} ctm__value;
 
 typedef struct ctm__column_change {
     const char *name;        /* NUL-terminated (borrowed) */
