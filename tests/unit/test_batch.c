@@ -200,10 +200,9 @@ START_TEST(test_failed_action_rolls_back_to_its_start)
     note(db_a, "kept");
     ctm__action a;
     ck_assert_int_eq(ctm__action_begin(&a, db_a, "test.failing", "white-box"), CTM_OK);
-    ck_assert_int_eq(sqlite3_exec(db_a->sql,
-                                  "UPDATE users SET printed_name = 'Changed' WHERE username = 'pharm'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(ctm__store_exec(db_a->store,
+                                     "UPDATE users SET printed_name = 'Changed' WHERE username = 'pharm'"),
+                     CTM_OK);
     ctm__action_rollback(&a);
     note(db_a, "kept too");
     ck_assert_int_eq(ctm_batch_commit(db_a), CTM_OK);
@@ -227,17 +226,16 @@ START_TEST(test_capture_records_in_statement_order)
         "UPDATE locations SET id = 902 WHERE id = 901;"
         "INSERT INTO locations(name, kind, min_mc, max_mc) VALUES ('Shelf Y', 'ambient', -200, 8);"
         "DELETE FROM locations WHERE id = 902;";
-    ck_assert_int_eq(sqlite3_exec(db_a->sql, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(ctm__store_exec(db_a->store, sql), CTM_OK);
     ck_assert_int_eq(ctm__action_commit(&a), CTM_OK);
 
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db_a->sql, "SELECT entry FROM ledger ORDER BY seq DESC LIMIT 1",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(db_a->store, &st, "SELECT entry FROM ledger ORDER BY seq DESC LIMIT 1"),
+                     CTM_OK);
+    ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
     ctm__entry e;
     char why[128] = "";
-    ck_assert_msg(ctm__entry_decode(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+    ck_assert_msg(ctm__entry_decode(&e, ctm__st_blob(st, 0), ctm__st_bytes(st, 0),
                                     why, sizeof why) == 0,
                   "%s", why);
     const char ops[] = "IUDIID";
@@ -255,7 +253,7 @@ START_TEST(test_capture_records_in_statement_order)
     ck_assert_int_eq(e.changes[4].cols[0].new_value.tag, CTM_V_INT);
     ck_assert(e.changes[4].cols[3].new_value.i == -200);
     ctm__entry_free(&e);
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     tu_assert_verifies_all(db_a, NULL);
 }
 END_TEST

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
 
 /* The one piece of mutable state outside a handle: each thread sees its own last error, so
  * handles used on different threads never overwrite each other's messages. */
@@ -62,23 +62,6 @@ int ctm__err(int code, const char *fmt, ...)
     return code;
 }
 
-int ctm__sqlerr(sqlite3 *db, int rc, const char *doing)
-{
-    int code = CTM_ERROR;
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = CTM_EBUSY; break;
-    case SQLITE_NOMEM: code = CTM_ENOMEM; break;
-    case SQLITE_NOTADB: code = CTM_ENOTDB; break;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-    case SQLITE_READONLY: code = CTM_EIO; break;
-    case SQLITE_CORRUPT: code = CTM_EINTEGRITY; break;
-    default: break;
-    }
-    return ctm__err(code, "%s: %s", doing, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
 
 void ctm_free(void *p)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "core.h"
 
 int64_t ctm__now_us(void)
 {

@@ -34,12 +34,12 @@ static void refs_free(trial_refs *r)
 static int load_refs(ctm_db *db, int64_t trial_id, trial_refs *r)
 {
     memset(r, 0, sizeof *r);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, "SELECT code, id, units FROM kit_types WHERE trial_id = ?1");
     int cap = 0;
     if (rc == CTM_OK)
-        sqlite3_bind_int64(st, 1, trial_id);
-    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        ctm__st_bind_int(st, 1, trial_id);
+    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
         if (r->ntypes == cap) {
             cap = cap ? cap * 2 : 8;
             kit_type_ref *t = realloc(r->types, (size_t)cap * sizeof *t);
@@ -50,17 +50,17 @@ static int load_refs(ctm_db *db, int64_t trial_id, trial_refs *r)
             r->types = t;
         }
         kit_type_ref *t = &r->types[r->ntypes++];
-        snprintf(t->code, sizeof t->code, "%s", (const char *)sqlite3_column_text(st, 0));
-        t->id = sqlite3_column_int64(st, 1);
-        t->units = sqlite3_column_int(st, 2);
+        snprintf(t->code, sizeof t->code, "%s", ctm__st_text(st, 0));
+        t->id = ctm__st_int(st, 1);
+        t->units = (int)ctm__st_int(st, 2);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "SELECT code FROM arms WHERE trial_id = ?1");
     cap = 0;
     if (rc == CTM_OK)
-        sqlite3_bind_int64(st, 1, trial_id);
-    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        ctm__st_bind_int(st, 1, trial_id);
+    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
         if (r->narms == cap) {
             cap = cap ? cap * 2 : 8;
             char(*a)[33] = realloc(r->arms, (size_t)cap * sizeof *a);
@@ -70,9 +70,9 @@ static int load_refs(ctm_db *db, int64_t trial_id, trial_refs *r)
             }
             r->arms = a;
         }
-        snprintf(r->arms[r->narms++], 33, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(r->arms[r->narms++], 33, "%s", ctm__st_text(st, 0));
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -117,25 +117,23 @@ static int insert_shipment(ctm_db *db, int64_t trial_id, const char *number, int
                            const ctm_receive_options *o, const char *date, const char *status,
                            int64_t *id)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO shipments(trial_id, number, direction, origin, date_received,"
                           " registered_us, location_id, excursion, status)"
-                          " VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8)");
+                          " VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, number);
     if (o->origin != NULL)
-        sqlite3_bind_text(st, 3, o->origin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, date, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, ctm__now_us());
-    sqlite3_bind_int64(st, 6, location);
-    sqlite3_bind_int(st, 7, o->excursion ? 1 : 0);
-    sqlite3_bind_text(st, 8, status, -1, SQLITE_STATIC);
-    if ((rc = ctm__step_done(db, st, "adding the shipment")) == CTM_OK)
-        *id = sqlite3_last_insert_rowid(db->sql);
-    return rc;
+        ctm__st_bind_text(st, 3, o->origin);
+    ctm__st_bind_text(st, 4, date);
+    ctm__st_bind_int(st, 5, ctm__now_us());
+    ctm__st_bind_int(st, 6, location);
+    ctm__st_bind_int(st, 7, o->excursion ? 1 : 0);
+    ctm__st_bind_text(st, 8, status);
+    return ctm__insert_id(db, st, id, "adding the shipment");
 }
 
 /* A lot by its batch: found (its kit type and expiry must agree) or made.  where names the
@@ -143,47 +141,45 @@ static int insert_shipment(ctm_db *db, int64_t trial_id, const char *number, int
 static int lot_get_or_make(ctm_db *db, int64_t trial_id, const char *where, const char *batch,
                            const char *expiry, const char *gtin, int64_t type_id, int64_t *lot_id)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT id, kit_type_id, expiry FROM lots WHERE trial_id = ?1 AND batch = ?2");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, batch, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *lot_id = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_int64(st, 1) != type_id)
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, batch);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        *lot_id = ctm__st_int(st, 0);
+        if (ctm__st_int(st, 1) != type_id)
             rc = ctm__err(CTM_EINVAL, "%s, field lot: lot %s belongs to another kit type", where,
                           batch);
-        else if (strcmp((const char *)sqlite3_column_text(st, 2), expiry) != 0)
+        else if (strcmp(ctm__st_text(st, 2), expiry) != 0)
             rc = ctm__err(CTM_EINVAL, "%s, field expiry: lot %s expires %s, not %s", where, batch,
-                          (const char *)sqlite3_column_text(st, 2), expiry);
-        sqlite3_finalize(st);
+                          ctm__st_text(st, 2), expiry);
+        ctm__st_finalize(st);
         return rc;
     }
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, src, "reading lots");
+    ctm__st_finalize(st);
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "reading lots");
     if ((rc = ctm__prepare(db, &st,
                            "INSERT INTO lots(trial_id, kit_type_id, batch, expiry, gtin)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)")) != CTM_OK)
+                           " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")) != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_int64(st, 2, type_id);
-    sqlite3_bind_text(st, 3, batch, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, expiry, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_int(st, 2, type_id);
+    ctm__st_bind_text(st, 3, batch);
+    ctm__st_bind_text(st, 4, expiry);
     if (gtin != NULL)
-        sqlite3_bind_text(st, 5, gtin, -1, SQLITE_STATIC);
-    if ((rc = ctm__step_done(db, st, "adding the lot")) == CTM_OK)
-        *lot_id = sqlite3_last_insert_rowid(db->sql);
-    return rc;
+        ctm__st_bind_text(st, 5, gtin);
+    return ctm__insert_id(db, st, lot_id, "adding the lot");
 }
 
 static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
                        const trial_refs *r, int64_t shipment_id, int64_t location)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
                           " location_id, units, gtin, serial, shipment_id)"
@@ -202,36 +198,36 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
                 break;
             last_lot = row->lot;
         }
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, trial_id);
-        sqlite3_bind_text(st, 2, row->kit_number, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, type->id);
-        sqlite3_bind_int64(st, 4, lot_id);
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, trial_id);
+        ctm__st_bind_text(st, 2, row->kit_number);
+        ctm__st_bind_int(st, 3, type->id);
+        ctm__st_bind_int(st, 4, lot_id);
         if (row->arm != NULL)
-            sqlite3_bind_text(st, 5, row->arm, -1, SQLITE_STATIC);
+            ctm__st_bind_text(st, 5, row->arm);
         else if (r->narms == 1)
-            sqlite3_bind_text(st, 5, r->arms[0], -1, SQLITE_STATIC);
+            ctm__st_bind_text(st, 5, r->arms[0]);
         else
-            sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, location);
-        sqlite3_bind_int(st, 7, type->units);
+            ctm__st_bind_null(st, 5);
+        ctm__st_bind_int(st, 6, location);
+        ctm__st_bind_int(st, 7, type->units);
         if (row->gtin != NULL)
-            sqlite3_bind_text(st, 8, row->gtin, -1, SQLITE_STATIC);
+            ctm__st_bind_text(st, 8, row->gtin);
         else
-            sqlite3_bind_null(st, 8);
+            ctm__st_bind_null(st, 8);
         if (row->serial != NULL)
-            sqlite3_bind_text(st, 9, row->serial, -1, SQLITE_STATIC);
+            ctm__st_bind_text(st, 9, row->serial);
         else
-            sqlite3_bind_null(st, 9);
-        sqlite3_bind_int64(st, 10, shipment_id);
-        int src = sqlite3_step(st);
-        if ((src & 0xff) == SQLITE_CONSTRAINT)
+            ctm__st_bind_null(st, 9);
+        ctm__st_bind_int(st, 10, shipment_id);
+        int src = ctm__st_step(st);
+        if (src == CTM_EEXISTS)
             rc = ctm__err(CTM_EINVAL, "manifest line %u, field kit_number: '%s' is already in trial %s",
                           row->line, row->kit_number, trial);
-        else if (src != SQLITE_DONE)
-            rc = ctm__sqlerr(db->sql, src, "adding kits");
+        else if (src != CTM_OK)
+            rc = ctm__store_fail(src, "adding kits");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -248,13 +244,13 @@ static int check_receive(ctm_db *db, const char *shipment, const ctm_receive_opt
         rc = ctm__err(CTM_EINVAL, "date received: %s is in the future", o->date_received);
     if (rc == CTM_OK) {
         ctm__format_date(days, date);
-        sqlite3_stmt *st = NULL;
+        ctm__st *st = NULL;
         rc = ctm__prepare(db, &st, "SELECT 1 FROM shipments WHERE direction = 'in' AND number = ?1");
         if (rc == CTM_OK) {
-            sqlite3_bind_text(st, 1, shipment, -1, SQLITE_STATIC);
-            int src = sqlite3_step(st);
-            sqlite3_finalize(st);
-            if (src == SQLITE_ROW)
+            ctm__st_bind_text(st, 1, shipment);
+            int src = ctm__st_step(st);
+            ctm__st_finalize(st);
+            if (src == CTM_ROW)
                 rc = ctm__err(CTM_EEXISTS, "shipment: '%s' was received already", shipment);
         }
     }
@@ -317,22 +313,22 @@ int ctm__shipment_lookup(ctm_db *db, const char *number, shipment_row *s)
     int rc = ctm__check_code("shipment", number, CTM_MAX_NAME);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if ((rc = ctm__prepare(db, &st,
                            "SELECT id, status, excursion FROM shipments"
                            " WHERE direction = 'in' AND number = ?1")) != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        s->id = sqlite3_column_int64(st, 0);
-        snprintf(s->status, sizeof s->status, "%s", (const char *)sqlite3_column_text(st, 1));
-        s->excursion = sqlite3_column_int(st, 2);
+    ctm__st_bind_text(st, 1, number);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        s->id = ctm__st_int(st, 0);
+        snprintf(s->status, sizeof s->status, "%s", ctm__st_text(st, 1));
+        s->excursion = (int)ctm__st_int(st, 2);
     } else {
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "shipment '%s' was not received", number)
-                                : ctm__sqlerr(db->sql, src, "reading shipments");
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "shipment '%s' was not received", number)
+                                : ctm__store_fail(src, "reading shipments");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -348,7 +344,7 @@ typedef struct expected_kit {
 static int find_expected(ctm_db *db, int64_t shipment_id, const char *id, expected_kit *k,
                          int *found)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT k.id, k.kit_number, l.batch, COALESCE(k.expiry, l.expiry),"
                           " k.checked, k.gtin IS NOT NULL, k.serial IS NOT NULL"
@@ -357,71 +353,71 @@ static int find_expected(ctm_db *db, int64_t shipment_id, const char *id, expect
                           " ORDER BY k.kit_number = ?2 DESC LIMIT 1");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, shipment_id);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    *found = src == SQLITE_ROW;
+    ctm__st_bind_int(st, 1, shipment_id);
+    ctm__st_bind_text(st, 2, id);
+    int src = ctm__st_step(st);
+    *found = src == CTM_ROW;
     if (*found) {
-        k->id = sqlite3_column_int64(st, 0);
-        snprintf(k->number, sizeof k->number, "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(k->lot, sizeof k->lot, "%s", (const char *)sqlite3_column_text(st, 2));
-        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
-        k->checked = sqlite3_column_int(st, 4);
-        k->has_gtin = sqlite3_column_int(st, 5);
-        k->has_serial = sqlite3_column_int(st, 6);
+        k->id = ctm__st_int(st, 0);
+        snprintf(k->number, sizeof k->number, "%s", ctm__st_text(st, 1));
+        snprintf(k->lot, sizeof k->lot, "%s", ctm__st_text(st, 2));
+        snprintf(k->expiry, sizeof k->expiry, "%s", ctm__st_text(st, 3));
+        k->checked = (int)ctm__st_int(st, 4);
+        k->has_gtin = (int)ctm__st_int(st, 5);
+        k->has_serial = (int)ctm__st_int(st, 6);
     }
-    sqlite3_finalize(st);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? CTM_OK : ctm__sqlerr(db->sql, src, "reading kits");
+    ctm__st_finalize(st);
+    return src == CTM_ROW || src == CTM_OK ? CTM_OK : ctm__store_fail(src, "reading kits");
 }
 
 static int add_discrepancy(ctm_db *db, int64_t shipment_id, const char *kit, const char *kind,
                            const char *detail)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO discrepancies(shipment_id, kit_number, kind, detail,"
                           " recorded_us, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, shipment_id);
-    sqlite3_bind_text(st, 2, kit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, ctm__now_us());
-    sqlite3_bind_text(st, 6, db->user, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, shipment_id);
+    ctm__st_bind_text(st, 2, kit);
+    ctm__st_bind_text(st, 3, kind);
+    ctm__st_bind_text(st, 4, detail);
+    ctm__st_bind_int(st, 5, ctm__now_us());
+    ctm__st_bind_text(st, 6, db->user);
     return ctm__step_done(db, st, "recording the discrepancy");
 }
 
 static int extra_recorded(ctm_db *db, int64_t shipment_id, const char *id, int *found)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT 1 FROM discrepancies WHERE shipment_id = ?1 AND kit_number = ?2"
                           " AND kind = 'extra'");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, shipment_id);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    *found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    ctm__st_bind_int(st, 1, shipment_id);
+    ctm__st_bind_text(st, 2, id);
+    *found = ctm__st_step(st) == CTM_ROW;
+    ctm__st_finalize(st);
     return CTM_OK;
 }
 
 /* Mark the kit checked; fill in what the manifest lacked, never erase what it had. */
 static int mark_checked(ctm_db *db, const expected_kit *k, int checked, const ctm__scan *s)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE kits SET checked = ?2, gtin = COALESCE(gtin, ?3),"
                           " serial = COALESCE(serial, ?4) WHERE id = ?1");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, k->id);
-    sqlite3_bind_int(st, 2, checked);
+    ctm__st_bind_int(st, 1, k->id);
+    ctm__st_bind_int(st, 2, checked);
     if (s->gtin[0])
-        sqlite3_bind_text(st, 3, s->gtin, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, 3, s->gtin);
     if (s->gs1 != NULL) /* the (21) serial the pack carries */
-        sqlite3_bind_text(st, 4, s->id, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, 4, s->id);
     return ctm__step_done(db, st, "checking the kit");
 }
 
@@ -472,15 +468,15 @@ static int record_scan(ctm_db *db, int64_t shipment_id, const ctm__scan *s, int 
 
 static void count_checked(ctm_db *db, int64_t shipment_id, ctm_scan_result *r)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (ctm__prepare(db, &st,
                      "SELECT count(*), sum(checked != 0) FROM kits WHERE shipment_id = ?1") == CTM_OK) {
-        sqlite3_bind_int64(st, 1, shipment_id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            r->expected = (uint64_t)sqlite3_column_int64(st, 0);
-            r->checked = (uint64_t)sqlite3_column_int64(st, 1);
+        ctm__st_bind_int(st, 1, shipment_id);
+        if (ctm__st_step(st) == CTM_ROW) {
+            r->expected = (uint64_t)ctm__st_int(st, 0);
+            r->checked = (uint64_t)ctm__st_int(st, 1);
         }
-        sqlite3_finalize(st);
+        ctm__st_finalize(st);
     }
 }
 
@@ -549,7 +545,7 @@ int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan, int dam
 
 static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = CTM_OK;
     if (!unchecked_present) {
         rc = ctm__prepare(db, &st,
@@ -558,9 +554,9 @@ static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present
                           " kit_number || ' was not found in the shipment', ?2, ?3"
                           " FROM kits WHERE shipment_id = ?1 AND checked = 0 AND status = 'received'");
         if (rc == CTM_OK) {
-            sqlite3_bind_int64(st, 1, s->id);
-            sqlite3_bind_int64(st, 2, ctm__now_us());
-            sqlite3_bind_text(st, 3, db->user, -1, SQLITE_STATIC);
+            ctm__st_bind_int(st, 1, s->id);
+            ctm__st_bind_int(st, 2, ctm__now_us());
+            ctm__st_bind_text(st, 3, db->user);
             rc = ctm__step_done(db, st, "recording missing kits");
         }
     }
@@ -574,15 +570,15 @@ static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present
                           "   WHEN ?2 THEN 'quarantined' ELSE 'available' END END"
                           " WHERE shipment_id = ?1 AND status = 'received'");
     if (rc == CTM_OK) {
-        sqlite3_bind_int64(st, 1, s->id);
-        sqlite3_bind_int(st, 2, s->excursion);
-        sqlite3_bind_int(st, 3, unchecked_present ? 1 : 0);
+        ctm__st_bind_int(st, 1, s->id);
+        ctm__st_bind_int(st, 2, s->excursion);
+        ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
         rc = ctm__step_done(db, st, "confirming the kits");
     }
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "UPDATE shipments SET status = 'confirmed' WHERE id = ?1");
     if (rc == CTM_OK) {
-        sqlite3_bind_int64(st, 1, s->id);
+        ctm__st_bind_int(st, 1, s->id);
         rc = ctm__step_done(db, st, "confirming the shipment");
     }
     return rc;
@@ -615,7 +611,7 @@ static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const
 {
     shipment_row s;
     ctm__trial t;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__listing_begin(out, db, what, NULL, &t);
     /* NULL shipment: every shipment's (sql then tells them apart), where the caller allows it. */
     if (rc == CTM_OK && shipment != NULL)
@@ -625,7 +621,7 @@ static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const
     if (rc != CTM_OK)
         return rc;
     if (shipment != NULL)
-        sqlite3_bind_int64(st, 1, s.id);
+        ctm__st_bind_int(st, 1, s.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -670,13 +666,13 @@ int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)
 static int shipment_exec(ctm_db *db, int64_t shipment_id, const char *text, const char *sql,
                          const char *doing)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, shipment_id);
+    ctm__st_bind_int(st, 1, shipment_id);
     if (text != NULL)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, 2, text);
     return ctm__step_done(db, st, doing);
 }
 
@@ -741,14 +737,14 @@ static int shipment_lots(ctm_db *db, int64_t shipment_id, int64_t **lots, size_t
 {
     *lots = NULL;
     *n = 0;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, "SELECT DISTINCT lot_id FROM kits WHERE shipment_id = ?1");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, shipment_id);
+    ctm__st_bind_int(st, 1, shipment_id);
     size_t cap = 0;
     int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((src = ctm__st_step(st)) == CTM_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *l = realloc(*lots, cap * sizeof *l);
@@ -758,11 +754,11 @@ static int shipment_lots(ctm_db *db, int64_t shipment_id, int64_t **lots, size_t
             }
             *lots = l;
         }
-        (*lots)[(*n)++] = sqlite3_column_int64(st, 0);
+        (*lots)[(*n)++] = ctm__st_int(st, 0);
     }
-    if (rc == CTM_OK && src != SQLITE_DONE)
-        rc = ctm__sqlerr(db->sql, src, "reading the shipment's lots");
-    sqlite3_finalize(st);
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the shipment's lots");
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -831,7 +827,7 @@ int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "shipments", trial, &t);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
@@ -847,7 +843,7 @@ int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
     if (rc != CTM_OK)
         return rc;
     if (trial != NULL)
-        sqlite3_bind_int64(st, 1, t.id);
+        ctm__st_bind_int(st, 1, t.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -856,34 +852,34 @@ int ctm_shipment_list(ctm_query **out, ctm_db *db, const char *trial)
 static int kit_type_lookup(ctm_db *db, int64_t trial_id, const char *code, int64_t *id)
 {
     int rc = ctm__check_code("kit type", code, CTM_MAX_NAME);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "SELECT id FROM kit_types WHERE trial_id = ?1 AND code = ?2");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, code);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *id = ctm__st_int(st, 0);
     else
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "kit type '%s' is not in this trial", code)
-                                : ctm__sqlerr(db->sql, src, "reading kit types");
-    sqlite3_finalize(st);
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "kit type '%s' is not in this trial", code)
+                                : ctm__store_fail(src, "reading kit types");
+    ctm__st_finalize(st);
     return rc;
 }
 
 static int add_bulk(ctm_db *db, int64_t lot_id, int64_t location, int64_t units)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO bulk_stock(lot_id, location_id, units) VALUES (?1, ?2, ?3)"
                           " ON CONFLICT (lot_id, location_id) DO UPDATE SET units = units + ?3");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, lot_id);
-    sqlite3_bind_int64(st, 2, location);
-    sqlite3_bind_int64(st, 3, units);
+    ctm__st_bind_int(st, 1, lot_id);
+    ctm__st_bind_int(st, 2, location);
+    ctm__st_bind_int(st, 3, units);
     return ctm__step_done(db, st, "adding the bulk stock");
 }
 

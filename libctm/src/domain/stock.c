@@ -110,7 +110,7 @@ typedef struct kit_row {
 static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *gtin, kit_row *k,
                      int *found)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT k.id, k.kit_number, k.status, k.location_id,"
                           " COALESCE(k.expiry, l.expiry), k.trial_id"
@@ -120,36 +120,36 @@ static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *g
                           " ORDER BY k.kit_number = ?2 DESC, k.trial_id, k.id LIMIT 2");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, id);
     if (gtin != NULL && gtin[0] != '\0')
-        sqlite3_bind_text(st, 3, gtin, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    *found = src == SQLITE_ROW;
-    if (src == SQLITE_ROW) {
-        k->id = sqlite3_column_int64(st, 0);
-        snprintf(k->number, sizeof k->number, "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 2));
-        k->location_id = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
-        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 4));
-        int64_t first_trial = sqlite3_column_int64(st, 5);
+        ctm__st_bind_text(st, 3, gtin);
+    int src = ctm__st_step(st);
+    *found = src == CTM_ROW;
+    if (src == CTM_ROW) {
+        k->id = ctm__st_int(st, 0);
+        snprintf(k->number, sizeof k->number, "%s", ctm__st_text(st, 1));
+        snprintf(k->status, sizeof k->status, "%s", ctm__st_text(st, 2));
+        k->location_id = ctm__st_type(st, 3) == CTM_V_NULL ? 0 : ctm__st_int(st, 3);
+        snprintf(k->expiry, sizeof k->expiry, "%s", ctm__st_text(st, 4));
+        int64_t first_trial = ctm__st_int(st, 5);
         int first_by_number = strcmp(k->number, id) == 0;
         /* A kit number beats a serial; a second kit named the same way makes the name
          * ambiguous (another trial's kit, or two shipments' packs with one serial). */
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW &&
-            first_by_number == (strcmp((const char *)sqlite3_column_text(st, 1), id) == 0))
-            rc = sqlite3_column_int64(st, 5) != first_trial
+        src = ctm__st_step(st);
+        if (src == CTM_ROW &&
+            first_by_number == (strcmp(ctm__st_text(st, 1), id) == 0))
+            rc = ctm__st_int(st, 5) != first_trial
                      ? ctm__err(CTM_EINVAL, "kit '%.40s' is in more than one trial; name the trial",
                                 id)
                      : ctm__err(CTM_EINVAL, "serial '%.40s' names more than one kit; give the kit "
                                             "number", id);
-        else if (src != SQLITE_ROW && src != SQLITE_DONE)
-            rc = ctm__sqlerr(db->sql, src, "reading kits");
-    } else if (src != SQLITE_DONE) {
-        rc = ctm__sqlerr(db->sql, src, "reading kits");
+        else if (src != CTM_ROW && src != CTM_OK)
+            rc = ctm__store_fail(src, "reading kits");
+    } else if (src != CTM_OK) {
+        rc = ctm__store_fail(src, "reading kits");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -200,14 +200,14 @@ int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
     " (k.status = 'available' AND"                                                              \
     "  date(?21, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
 
-static void bind_kit_view(ctm_db *db, sqlite3_stmt *st)
+static void bind_kit_view(ctm_db *db, ctm__st *st)
 {
-    if (sqlite3_bind_parameter_count(st) < 21)
+    if (ctm__st_nparams(st) < 21)
         return; /* a statement without the kit view's columns */
     char today[11];
     ctm__format_date(ctm__today(), today);
-    sqlite3_bind_int(st, 20, db->user_unblinded ? 1 : 0);
-    sqlite3_bind_text(st, 21, today, -1, SQLITE_TRANSIENT);
+    ctm__st_bind_int(st, 20, db->user_unblinded ? 1 : 0);
+    ctm__st_bind_text_copy(st, 21, today);
 }
 
 int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
@@ -227,7 +227,7 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
         rc = ctm__err(CTM_EINVAL, "status: '%.32s' is not a kit status", f.status);
     if (rc == CTM_OK && f.lot != NULL && strlen(f.lot) > 20)
         rc = ctm__err(CTM_EINVAL, "lot: longer than 20 characters");
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
@@ -248,16 +248,16 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
         return rc;
     bind_kit_view(db, st);
     if (f.trial != NULL)
-        sqlite3_bind_int64(st, 1, t.id);
+        ctm__st_bind_int(st, 1, t.id);
     if (f.status != NULL)
-        sqlite3_bind_text(st, 2, f.status, -1, SQLITE_TRANSIENT);
+        ctm__st_bind_text_copy(st, 2, f.status);
     if (f.location != NULL)
-        sqlite3_bind_int64(st, 3, loc);
+        ctm__st_bind_int(st, 3, loc);
     if (f.lot != NULL)
-        sqlite3_bind_text(st, 4, f.lot, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 5, f.expiring_within_days);
+        ctm__st_bind_text_copy(st, 4, f.lot);
+    ctm__st_bind_int(st, 5, f.expiring_within_days);
     if (f.shipment != NULL)
-        sqlite3_bind_int64(st, 6, ship.id);
+        ctm__st_bind_int(st, 6, ship.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -265,7 +265,7 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "lots", trial, &t);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
             db, &st,
@@ -282,8 +282,8 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
     char today[11];
     ctm__format_date(ctm__today(), today);
     if (trial != NULL)
-        sqlite3_bind_int64(st, 1, t.id);
-    sqlite3_bind_text(st, 2, today, -1, SQLITE_TRANSIENT);
+        ctm__st_bind_int(st, 1, t.id);
+    ctm__st_bind_text_copy(st, 2, today);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -294,7 +294,7 @@ static int kit_listing(ctm_query **out, ctm_db *db, const char *what, const char
 {
     ctm__trial t;
     kit_row k;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__listing_begin(out, db, what, trial, &t);
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
@@ -302,7 +302,7 @@ static int kit_listing(ctm_query **out, ctm_db *db, const char *what, const char
         rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, k.id);
+    ctm__st_bind_int(st, 1, k.id);
     bind_kit_view(db, st);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
@@ -345,12 +345,12 @@ int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit
 
 static int set_status(ctm_db *db, int64_t kit_id, const char *status)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, "UPDATE kits SET status = ?2 WHERE id = ?1");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, kit_id);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, kit_id);
+    ctm__st_bind_text(st, 2, status);
     return ctm__step_done(db, st, "changing the kit status");
 }
 
@@ -431,18 +431,18 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
         *n = nkits;
         return CTM_OK;
     }
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
                           " FROM kits k JOIN lots l ON l.id = k.lot_id WHERE k.trial_id = ?1"
                           " AND l.batch = ?2 AND k.status IN " RELABEL_STATUSES);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, lot);
     size_t cap = 0;
     kit_row *rows = NULL;
-    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             kit_row *r = realloc(rows, cap * sizeof *r);
@@ -453,11 +453,11 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
             rows = r;
         }
         kit_row *k = &rows[(*n)++];
-        k->id = sqlite3_column_int64(st, 0);
-        snprintf(k->status, sizeof k->status, "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(k->expiry, sizeof k->expiry, "%s", (const char *)sqlite3_column_text(st, 3));
+        k->id = ctm__st_int(st, 0);
+        snprintf(k->status, sizeof k->status, "%s", ctm__st_text(st, 1));
+        snprintf(k->expiry, sizeof k->expiry, "%s", ctm__st_text(st, 3));
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (rc == CTM_OK && *n == 0)
         rc = ctm__err(CTM_ENOTFOUND, "lot '%.20s': no kits of it on site in this trial", lot);
     if (rc != CTM_OK) {
@@ -471,20 +471,20 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
 
 static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *new_expiry)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE kits SET expiry = ?2,"
                           " status = CASE status WHEN 'expired' THEN 'available' ELSE status END"
                           " WHERE id = ?1");
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, rows[i].id);
-        sqlite3_bind_text(st, 2, new_expiry, -1, SQLITE_STATIC);
-        int src = sqlite3_step(st);
-        if (src != SQLITE_DONE)
-            rc = ctm__sqlerr(db->sql, src, "extending the expiry");
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, rows[i].id);
+        ctm__st_bind_text(st, 2, new_expiry);
+        int src = ctm__st_step(st);
+        if (src != CTM_OK)
+            rc = ctm__store_fail(src, "extending the expiry");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -492,23 +492,23 @@ static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *ne
  * no longer here (with subjects, sent away) keep the date their label showed. */
 static int relabel_lot(ctm_db *db, int64_t trial_id, const char *lot, const char *new_expiry)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE kits SET expiry = (SELECT expiry FROM lots WHERE id = kits.lot_id)"
                           " WHERE expiry IS NULL AND status NOT IN " RELABEL_STATUSES " AND lot_id ="
                           " (SELECT id FROM lots WHERE trial_id = ?1 AND batch = ?2)");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, lot);
     if ((rc = ctm__step_done(db, st, "keeping the labels of kits elsewhere")) != CTM_OK)
         return rc;
     if ((rc = ctm__prepare(db, &st, "UPDATE lots SET expiry = ?3 WHERE trial_id = ?1 AND batch = ?2")) !=
         CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, new_expiry, -1, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, lot);
+    ctm__st_bind_text(st, 3, new_expiry);
     return ctm__step_done(db, st, "relabelling the lot");
 }
 
@@ -571,22 +571,22 @@ static int on_site(const char *status)
 static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipment_id,
                        const char *reason)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO kit_moves(kit_id, from_location_id, to_location_id, moved_us,"
                           " shipment_id, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, k->id);
+    ctm__st_bind_int(st, 1, k->id);
     if (k->location_id != 0)
-        sqlite3_bind_int64(st, 2, k->location_id);
+        ctm__st_bind_int(st, 2, k->location_id);
     if (to != 0)
-        sqlite3_bind_int64(st, 3, to);
-    sqlite3_bind_int64(st, 4, ctm__now_us());
+        ctm__st_bind_int(st, 3, to);
+    ctm__st_bind_int(st, 4, ctm__now_us());
     if (shipment_id != 0)
-        sqlite3_bind_int64(st, 5, shipment_id);
+        ctm__st_bind_int(st, 5, shipment_id);
     if (reason != NULL)
-        sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, 6, reason);
     rc = ctm__step_done(db, st, "recording the move");
     if (rc != CTM_OK)
         return rc;
@@ -595,9 +595,9 @@ static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipmen
                            " status = CASE WHEN ?2 IS NULL THEN 'in_transit' ELSE status END"
                            " WHERE id = ?1")) != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, k->id);
+    ctm__st_bind_int(st, 1, k->id);
     if (to != 0)
-        sqlite3_bind_int64(st, 2, to);
+        ctm__st_bind_int(st, 2, to);
     return ctm__step_done(db, st, "moving the kit");
 }
 
@@ -666,24 +666,20 @@ int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits, size_t 
 static int insert_outgoing(ctm_db *db, int64_t trial_id, const char *number, const char *dest,
                            int64_t *id)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO shipments(trial_id, number, direction, destination,"
-                          " registered_us, status) VALUES (?1, ?2, 'out', ?3, ?4, 'sent')");
+                          " registered_us, status) VALUES (?1, ?2, 'out', ?3, ?4, 'sent') RETURNING id");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, dest, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, ctm__now_us());
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, number);
+    ctm__st_bind_text(st, 3, dest);
+    ctm__st_bind_int(st, 4, ctm__now_us());
+    rc = ctm__insert_id(db, st, id, "adding the shipment");
+    if (rc == CTM_EEXISTS)
         return ctm__err(CTM_EEXISTS, "shipment: an outgoing shipment '%s' exists already", number);
-    if (rc != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, rc, "adding the shipment");
-    *id = sqlite3_last_insert_rowid(db->sql);
-    return CTM_OK;
+    return rc;
 }
 
 int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits, size_t nkits,

@@ -14,20 +14,20 @@ int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t)
     int rc = ctm__check_code("trial", code, CTM_MAX_NAME);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if ((rc = ctm__prepare(db, &st, "SELECT id, blinded FROM trials WHERE code = ?1")) != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        t->id = sqlite3_column_int64(st, 0);
-        t->blinded = sqlite3_column_int(st, 1);
+    ctm__st_bind_text(st, 1, code);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        t->id = ctm__st_int(st, 0);
+        t->blinded = (int)ctm__st_int(st, 1);
         rc = CTM_OK;
     } else {
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "trial '%s' does not exist", code)
-                                : ctm__sqlerr(db->sql, src, "reading trials");
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "trial '%s' does not exist", code)
+                                : ctm__store_fail(src, "reading trials");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -36,19 +36,19 @@ int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id)
     int rc = ctm__check_code("location", name, CTM_MAX_NAME);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if ((rc = ctm__prepare(db, &st, "SELECT id FROM locations WHERE name = ?1")) != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
+    ctm__st_bind_text(st, 1, name);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        *id = ctm__st_int(st, 0);
         rc = CTM_OK;
     } else {
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "location '%s' does not exist", name)
-                                : ctm__sqlerr(db->sql, src, "reading locations");
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "location '%s' does not exist", name)
+                                : ctm__store_fail(src, "reading locations");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -121,27 +121,27 @@ static int parse_arms(const char *arms, arm_spec *out, int max, int *n)
 static int insert_trial(ctm_db *db, const char *code, const char *title, const char *sponsor,
                         int blinded, const arm_spec *arms, int narms)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO trials(code, title, sponsor, blinded, created_us)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5)");
+                          " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sponsor, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, blinded ? 1 : 0);
-    sqlite3_bind_int64(st, 5, ctm__now_us());
-    if ((rc = ctm__step_done(db, st, "adding the trial")) != CTM_OK)
+    ctm__st_bind_text(st, 1, code);
+    ctm__st_bind_text(st, 2, title);
+    ctm__st_bind_text(st, 3, sponsor);
+    ctm__st_bind_int(st, 4, blinded ? 1 : 0);
+    ctm__st_bind_int(st, 5, ctm__now_us());
+    int64_t trial_id = 0;
+    if ((rc = ctm__insert_id(db, st, &trial_id, "adding the trial")) != CTM_OK)
         return rc;
-    int64_t trial_id = sqlite3_last_insert_rowid(db->sql);
     for (int i = 0; rc == CTM_OK && i < narms; i++) {
         if ((rc = ctm__prepare(db, &st, "INSERT INTO arms(trial_id, code, ratio) VALUES (?1, ?2, ?3)")) !=
             CTM_OK)
             break;
-        sqlite3_bind_int64(st, 1, trial_id);
-        sqlite3_bind_text(st, 2, arms[i].code, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, arms[i].ratio);
+        ctm__st_bind_int(st, 1, trial_id);
+        ctm__st_bind_text(st, 2, arms[i].code);
+        ctm__st_bind_int(st, 3, arms[i].ratio);
         rc = ctm__step_done(db, st, "adding the arms");
     }
     return rc;
@@ -149,17 +149,17 @@ static int insert_trial(ctm_db *db, const char *code, const char *title, const c
 
 static int exists(ctm_db *db, const char *sql, const char *a, int64_t b, int *found)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, b);
-    int src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_ROW && src != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, src, "reading");
-    *found = src == SQLITE_ROW;
+    ctm__st_bind_text(st, 1, a);
+    ctm__st_bind_int(st, 2, b);
+    int src = ctm__st_step(st);
+    ctm__st_finalize(st);
+    if (src != CTM_ROW && src != CTM_OK)
+        return ctm__store_fail(src, "reading");
+    *found = src == CTM_ROW;
     return CTM_OK;
 }
 
@@ -202,7 +202,7 @@ int ctm_trial_list(ctm_query **out, ctm_db *db)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "trial list", NULL, &t);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "SELECT t.code AS code, t.title AS title, t.sponsor AS sponsor,"
@@ -252,12 +252,12 @@ static int check_kittype(const char *code, const char *name, int units, double m
     return rc;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+static void bind_text_or_null(ctm__st *st, int i, const char *s)
 {
     if (s != NULL)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, i, s);
     else
-        sqlite3_bind_null(st, i);
+        ctm__st_bind_null(st, i);
 }
 
 int ctm_kittype_add(ctm_db *db, const char *trial, const char *code, const char *name, int units,
@@ -288,27 +288,27 @@ int ctm_kittype_add(ctm_db *db, const char *trial, const char *code, const char 
         return rc;
     ctm__action_param(&a, "trial", trial);
     ctm__action_param(&a, "kit_type", code);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     rc = ctm__prepare(db, &st,
                       "INSERT INTO kit_types(trial_id, code, name, dose_form, strength, units,"
                       " storage_min_mc, storage_max_mc, dnd_days, budget_minutes, budget_max_mc,"
                       " dispensing_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     if (rc == CTM_OK) {
-        sqlite3_bind_int64(st, 1, t.id);
-        sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+        ctm__st_bind_int(st, 1, t.id);
+        ctm__st_bind_text(st, 2, code);
+        ctm__st_bind_text(st, 3, name);
         bind_text_or_null(st, 4, o.dose_form);
         bind_text_or_null(st, 5, o.strength);
-        sqlite3_bind_int(st, 6, units);
-        sqlite3_bind_int64(st, 7, mc[0]);
-        sqlite3_bind_int64(st, 8, mc[1]);
-        sqlite3_bind_int(st, 9, dnd_days);
+        ctm__st_bind_int(st, 6, units);
+        ctm__st_bind_int(st, 7, mc[0]);
+        ctm__st_bind_int(st, 8, mc[1]);
+        ctm__st_bind_int(st, 9, dnd_days);
         if (o.excursion_budget_minutes != -1) {
-            sqlite3_bind_int(st, 10, o.excursion_budget_minutes);
-            sqlite3_bind_int64(st, 11, mc[2]);
+            ctm__st_bind_int(st, 10, o.excursion_budget_minutes);
+            ctm__st_bind_int(st, 11, mc[2]);
         }
         if (o.dispensing_days > 0)
-            sqlite3_bind_int(st, 12, o.dispensing_days);
+            ctm__st_bind_int(st, 12, o.dispensing_days);
         rc = ctm__step_done(db, st, "adding the kit type");
     }
     if (rc == CTM_OK)
@@ -321,7 +321,7 @@ int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "kittype list", trial, &t);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "SELECT t.code AS trial, k.code AS code, k.name AS name,"
@@ -336,7 +336,7 @@ int ctm_kittype_list(ctm_query **out, ctm_db *db, const char *trial)
     if (rc != CTM_OK)
         return rc;
     if (trial != NULL)
-        sqlite3_bind_int64(st, 1, t.id);
+        ctm__st_bind_int(st, 1, t.id);
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }
 
@@ -368,14 +368,14 @@ int ctm_location_add(ctm_db *db, const char *name, const char *kind, double min_
     if ((rc = ctm__action_begin(&a, db, "location.add", "")) != CTM_OK)
         return rc;
     ctm__action_param(&a, "location", name);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     rc = ctm__prepare(db, &st,
                       "INSERT INTO locations(name, kind, min_mc, max_mc) VALUES (?1, ?2, ?3, ?4)");
     if (rc == CTM_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, lo);
-        sqlite3_bind_int64(st, 4, hi);
+        ctm__st_bind_text(st, 1, name);
+        ctm__st_bind_text(st, 2, kind);
+        ctm__st_bind_int(st, 3, lo);
+        ctm__st_bind_int(st, 4, hi);
         rc = ctm__step_done(db, st, "adding the location");
     }
     if (rc == CTM_OK)
@@ -388,7 +388,7 @@ int ctm_location_list(ctm_query **out, ctm_db *db)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "location list", NULL, &t);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "SELECT l.name AS name, l.kind AS kind, l.min_mc / 1000.0 AS min,"

@@ -42,11 +42,11 @@ static void user_row_free(user_row *u)
     sodium_memzero(u, sizeof *u);
 }
 
-static int copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+static int copy_blob(ctm__st *st, int col, uint8_t *out, size_t n)
 {
-    if ((size_t)sqlite3_column_bytes(st, col) != n)
+    if (ctm__st_bytes(st, col) != n)
         return -1;
-    memcpy(out, sqlite3_column_blob(st, col), n);
+    memcpy(out, ctm__st_blob(st, col), n);
     return 0;
 }
 
@@ -54,31 +54,28 @@ static int copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
 static int load_user(ctm_db *db, const char *name, user_row *u)
 {
     memset(u, 0, sizeof *u);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        db->sql,
-        "SELECT u.id, u.role, u.unblinded, u.disabled, u.failed_logins, u.public_key,"
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT u.id, u.role, u.unblinded, u.disabled, u.failed_logins, u.public_key,"
         " u.printed_name, c.password_hash, c.key_salt, c.key_nonce, c.sealed_key, c.opslimit,"
         " c.memlimit, length(c.sealed_key) = 0 FROM users u JOIN credentials c ON c.user_id = u.id"
-        " WHERE u.username = ?1",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading users");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+        " WHERE u.username = ?1");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "reading users");
+    ctm__st_bind_text(st, 1, name);
+    rc = ctm__st_step(st);
     int out = CTM_OK;
-    if (rc == SQLITE_ROW) {
-        u->id = sqlite3_column_int64(st, 0);
-        snprintf(u->role, sizeof u->role, "%s", (const char *)sqlite3_column_text(st, 1));
-        u->unblinded = sqlite3_column_int(st, 2);
-        u->disabled = sqlite3_column_int(st, 3);
-        u->failed_logins = sqlite3_column_int(st, 4);
-        u->printed_name = ctm__strdup((const char *)sqlite3_column_text(st, 6));
+    if (rc == CTM_ROW) {
+        u->id = ctm__st_int(st, 0);
+        snprintf(u->role, sizeof u->role, "%s", ctm__st_text(st, 1));
+        u->unblinded = (int)ctm__st_int(st, 2);
+        u->disabled = (int)ctm__st_int(st, 3);
+        u->failed_logins = (int)ctm__st_int(st, 4);
+        u->printed_name = ctm__strdup(ctm__st_text(st, 6));
         snprintf(u->password_hash, sizeof u->password_hash, "%s",
-                 (const char *)sqlite3_column_text(st, 7));
-        u->opslimit = (unsigned long long)sqlite3_column_int64(st, 11);
-        u->memlimit = (size_t)sqlite3_column_int64(st, 12);
-        u->must_change = sqlite3_column_int(st, 13);
+                 ctm__st_text(st, 7));
+        u->opslimit = (unsigned long long)ctm__st_int(st, 11);
+        u->memlimit = (size_t)ctm__st_int(st, 12);
+        u->must_change = (int)ctm__st_int(st, 13);
         if (u->printed_name == NULL)
             out = ctm__err(CTM_ENOMEM, "out of memory");
         else if (copy_blob(st, 5, u->public_key, 32) ||
@@ -86,12 +83,12 @@ static int load_user(ctm_db *db, const char *name, user_row *u)
                                       copy_blob(st, 9, u->nonce, sizeof u->nonce) ||
                                       copy_blob(st, 10, u->sealed, sizeof u->sealed))))
             out = ctm__err(CTM_EINTEGRITY, "user '%s': damaged credentials", name);
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == CTM_OK) {
         out = ctm__err(CTM_ENOTFOUND, "user '%s' does not exist", name);
     } else {
-        out = ctm__sqlerr(db->sql, rc, "reading users");
+        out = ctm__store_fail(rc, "reading users");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (out != CTM_OK)
         user_row_free(u);
     return out;
@@ -160,44 +157,45 @@ static int store_credentials(ctm_db *db, int64_t user_id, const char *password,
     if (rc != CTM_OK)
         return rc;
     int keyed = seed != NULL; /* else the three key columns are empty BLOBs */
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     const char *sql = replace
         ? "UPDATE credentials SET password_hash = ?2, key_salt = ?3, key_nonce = ?4,"
           " sealed_key = ?5, opslimit = ?6, memlimit = ?7 WHERE user_id = ?1"
         : "INSERT INTO credentials(user_id, password_hash, key_salt, key_nonce, sealed_key,"
           " opslimit, memlimit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    int src = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return ctm__sqlerr(db->sql, src, "storing credentials");
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 3, salt, keyed ? (int)sizeof salt : 0, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 4, nonce, keyed ? (int)sizeof nonce : 0, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 5, sealed, keyed ? (int)sizeof sealed : 0, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)PW_OPSLIMIT);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)PW_MEMLIMIT);
+    int src = ctm__st_prepare(db->store, &st, sql);
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "storing credentials");
+    ctm__st_bind_int(st, 1, user_id);
+    ctm__st_bind_text_copy(st, 2, hash);
+    ctm__st_bind_blob_copy(st, 3, salt, (size_t)(keyed ? (int)sizeof salt : 0));
+    ctm__st_bind_blob_copy(st, 4, nonce, (size_t)(keyed ? (int)sizeof nonce : 0));
+    ctm__st_bind_blob_copy(st, 5, sealed, (size_t)(keyed ? (int)sizeof sealed : 0));
+    ctm__st_bind_int(st, 6, (int64_t)PW_OPSLIMIT);
+    ctm__st_bind_int(st, 7, (int64_t)PW_MEMLIMIT);
     sodium_memzero(hash, sizeof hash);
     return ctm__step_done(db, st, "storing credentials");
 }
 
 static int user_exists(ctm_db *db, const char *user, int *exists)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT 1 FROM users WHERE username = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading users");
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, rc, "reading users");
-    *exists = rc == SQLITE_ROW;
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT 1 FROM users WHERE username = ?1");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "reading users");
+    ctm__st_bind_text(st, 1, user);
+    rc = ctm__st_step(st);
+    ctm__st_finalize(st);
+    if (rc != CTM_ROW && rc != CTM_OK)
+        return ctm__store_fail(rc, "reading users");
+    *exists = rc == CTM_ROW;
     return CTM_OK;
 }
 
 /* Insert a user with a fresh signing key.  *sk_out (optional) receives the secret key. */
 static int create_user(ctm_db *db, const char *user, const char *role, int unblinded,
-                       const char *printed_name, const char *password, unsigned char **sk_out)
+                       const char *printed_name, const char *password, unsigned char **sk_out,
+                       int64_t *id_out)
 {
     unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
     unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
@@ -209,24 +207,25 @@ static int create_user(ctm_db *db, const char *user, const char *role, int unbli
     }
     randombytes_buf(seed, crypto_sign_SEEDBYTES);
     crypto_sign_seed_keypair(pub, sk, seed);
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql,
-                                 "INSERT INTO users(username, printed_name, role, unblinded,"
-                                 " public_key, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK) {
-        rc = ctm__sqlerr(db->sql, src, "adding the user");
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, "INSERT INTO users(username, printed_name, role, unblinded,"
+                                 " public_key, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+    if (src != CTM_OK) {
+        rc = ctm__store_fail(src, "adding the user");
         goto done;
     }
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, printed_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, unblinded ? 1 : 0);
-    sqlite3_bind_blob(st, 5, pub, sizeof pub, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, ctm__now_us());
-    rc = ctm__step_done(db, st, "adding the user");
+    ctm__st_bind_text(st, 1, user);
+    ctm__st_bind_text(st, 2, printed_name);
+    ctm__st_bind_text(st, 3, role);
+    ctm__st_bind_int(st, 4, unblinded ? 1 : 0);
+    ctm__st_bind_blob(st, 5, pub, (size_t)(sizeof pub));
+    ctm__st_bind_int(st, 6, ctm__now_us());
+    int64_t id = 0;
+    rc = ctm__insert_id(db, st, &id, "adding the user");
     if (rc == CTM_OK)
-        rc = store_credentials(db, sqlite3_last_insert_rowid(db->sql), password, seed, 0);
+        rc = store_credentials(db, id, password, seed, 0);
+    if (rc == CTM_OK && id_out != NULL)
+        *id_out = id;
     if (rc == CTM_OK && sk_out != NULL) {
         *sk_out = sk;
         sk = NULL;
@@ -332,30 +331,28 @@ static int check_init_args(const char *site, const char *origin, const char *adm
 
 static int insert_site(ctm_db *db, const char *site, const char *origin, const uint8_t pub[32])
 {
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql,
-                                 "INSERT INTO site(id, name, origin, public_key, created_us)"
-                                 " VALUES (1, ?1, ?2, ?3, ?4)",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return ctm__sqlerr(db->sql, src, "creating the site");
-    sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, pub, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, ctm__now_us());
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, "INSERT INTO site(id, name, origin, public_key, created_us)"
+                                 " VALUES (1, ?1, ?2, ?3, ?4)");
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "creating the site");
+    ctm__st_bind_text(st, 1, site);
+    ctm__st_bind_text(st, 2, origin);
+    ctm__st_bind_blob(st, 3, pub, 32);
+    ctm__st_bind_int(st, 4, ctm__now_us());
     return ctm__step_done(db, st, "creating the site");
 }
 
 static int site_exists(ctm_db *db, int *exists)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM site", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading the site");
-    rc = sqlite3_step(st);
-    *exists = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? CTM_OK : ctm__sqlerr(db->sql, rc, "reading the site");
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT count(*) FROM site");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "reading the site");
+    rc = ctm__st_step(st);
+    *exists = rc == CTM_ROW && (int)ctm__st_int(st, 0) > 0;
+    ctm__st_finalize(st);
+    return rc == CTM_ROW ? CTM_OK : ctm__store_fail(rc, "reading the site");
 }
 
 /* Create site + first admin in one action, signed by the new admin. */
@@ -372,15 +369,15 @@ static int init_action(ctm_db *db, const char *site, const char *origin, const u
     ctm__action_param(&a, "admin", admin);
     a.esig_meaning = "site initialised";
     unsigned char *sk = NULL;
+    int64_t admin_id = 0;
     rc = insert_site(db, site, origin, pub);
     if (rc == CTM_OK)
-        rc = create_user(db, admin, "admin", 1, printed, password, &sk);
+        rc = create_user(db, admin, "admin", 1, printed, password, &sk, &admin_id);
     if (rc != CTM_OK) {
         ctm__action_rollback(&a);
         return rc;
     }
-    /* credentials.user_id is its rowid, so the last insert id is the new user's id */
-    set_session(db, sqlite3_last_insert_rowid(db->sql), admin, printed, "admin", 1, sk, 0);
+    set_session(db, admin_id, admin, printed, "admin", 1, sk, 0);
     rc = ctm__action_commit(&a);
     if (rc != CTM_OK)
         ctm_logout(db);
@@ -469,13 +466,13 @@ static unsigned role_bit(const char *role)
 
 /* Every password change of the user's own gives a new key: a session that unsealed the old one
  * must not sign with it any more. */
-static int session_key_current(ctm_db *db, sqlite3_stmt *st)
+static int session_key_current(ctm_db *db, ctm__st *st)
 {
     uint8_t pub[32];
-    if (db->user_sk == NULL || sqlite3_column_bytes(st, 3) != 32)
+    if (db->user_sk == NULL || (int)ctm__st_bytes(st, 3) != 32)
         return 0;
     crypto_sign_ed25519_sk_to_pk(pub, db->user_sk);
-    return sodium_memcmp(pub, sqlite3_column_blob(st, 3), 32) == 0;
+    return sodium_memcmp(pub, ctm__st_blob(st, 3), 32) == 0;
 }
 
 /* Re-read the account: another administrator may have disabled it, reset its password or changed
@@ -486,31 +483,31 @@ static int refresh_user(ctm_db *db, const char *action, int own_password)
 {
     if (db->batch && db->user_checked)
         return CTM_OK;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__stmt(db, CTM_ST_USER_CHECK, &st);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, db->user_id);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = src == SQLITE_DONE ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
+    ctm__st_bind_int(st, 1, db->user_id);
+    int src = ctm__st_step(st);
+    if (src != CTM_ROW) {
+        rc = src == CTM_OK ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
                                            db->user)
-                                : ctm__sqlerr(db->sql, src, action);
-    } else if (sqlite3_column_int(st, 0) != 0) {
+                                : ctm__store_fail(src, action);
+    } else if ((int)ctm__st_int(st, 0) != 0) {
         rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
-    } else if (sqlite3_column_int(st, 4) != 0 && !db->user_must_change) {
+    } else if ((int)ctm__st_int(st, 4) != 0 && !db->user_must_change) {
         /* A session opened with the old password may be the very reason for the reset. */
         rc = ctm__err(CTM_EAUTH, "%s: the password of user '%s' was reset by an administrator; "
                                  "log in again", action, db->user);
-    } else if (sqlite3_column_int(st, 4) != 0 && !own_password) {
+    } else if ((int)ctm__st_int(st, 4) != 0 && !own_password) {
         rc = ctm__err(CTM_EDENIED, "%s: user '%s' must first replace the password an "
                                    "administrator set with a password of their own",
                       action, db->user);
-    } else if (sqlite3_column_int(st, 4) == 0 && !session_key_current(db, st)) {
+    } else if ((int)ctm__st_int(st, 4) == 0 && !session_key_current(db, st)) {
         rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password changed); "
                                  "log in again", action, db->user);
-    } else if (strcmp((const char *)sqlite3_column_text(st, 1), db->user_role) != 0) {
-        char *role = ctm__strdup((const char *)sqlite3_column_text(st, 1));
+    } else if (strcmp(ctm__st_text(st, 1), db->user_role) != 0) {
+        char *role = ctm__strdup(ctm__st_text(st, 1));
         if (role == NULL) {
             rc = ctm__err(CTM_ENOMEM, "out of memory");
         } else {
@@ -519,10 +516,10 @@ static int refresh_user(ctm_db *db, const char *action, int own_password)
         }
     }
     if (rc == CTM_OK) {
-        db->user_unblinded = sqlite3_column_int(st, 2);
+        db->user_unblinded = (int)ctm__st_int(st, 2);
         db->user_checked = db->batch;
     }
-    sqlite3_reset(st);
+    ctm__st_reset(st);
     return rc;
 }
 
@@ -552,17 +549,15 @@ static int record_failure(ctm_db *db, const char *user, const user_row *u)
     if (u != NULL) {
         a.user = user;
         int lock = u->failed_logins + 1 >= CTM_LOCKOUT_FAILURES;
-        sqlite3_stmt *st = NULL;
-        int src = sqlite3_prepare_v2(db->sql,
-                                     "UPDATE users SET failed_logins = failed_logins + 1,"
-                                     " disabled = CASE WHEN ?2 THEN 1 ELSE disabled END WHERE id = ?1",
-                                     -1, &st, NULL);
-        if (src == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, u->id);
-            sqlite3_bind_int(st, 2, lock);
+        ctm__st *st = NULL;
+        int src = ctm__st_prepare(db->store, &st, "UPDATE users SET failed_logins = failed_logins + 1,"
+                                     " disabled = CASE WHEN ?2 THEN 1 ELSE disabled END WHERE id = ?1");
+        if (src == CTM_OK) {
+            ctm__st_bind_int(st, 1, u->id);
+            ctm__st_bind_int(st, 2, lock);
             rc = ctm__step_done(db, st, "recording the failed login");
         } else {
-            rc = ctm__sqlerr(db->sql, src, "recording the failed login");
+            rc = ctm__store_fail(src, "recording the failed login");
         }
         if (lock)
             ctm__action_param(&a, "locked", "account disabled after repeated failures");
@@ -579,14 +574,13 @@ static int reset_failures(ctm_db *db)
     int rc = ctm__action_begin(&a, db, "auth.reset", "successful login after failed attempts");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql, "UPDATE users SET failed_logins = 0 WHERE id = ?1", -1,
-                                 &st, NULL);
-    if (src != SQLITE_OK) {
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, "UPDATE users SET failed_logins = 0 WHERE id = ?1");
+    if (src != CTM_OK) {
         ctm__action_rollback(&a);
-        return ctm__sqlerr(db->sql, src, "resetting failed logins");
+        return ctm__store_fail(src, "resetting failed logins");
     }
-    sqlite3_bind_int64(st, 1, db->user_id);
+    ctm__st_bind_int(st, 1, db->user_id);
     rc = ctm__step_done(db, st, "resetting failed logins");
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
@@ -677,7 +671,7 @@ int ctm_user_add(ctm_db *db, const char *user, const char *role, int unblinded,
     ctm__action_param(&a, "role", role);
     ctm__action_param(&a, "unblinded", unblinded ? "yes" : "no");
     a.esig_meaning = MEANING_ACCOUNT;
-    rc = create_user(db, user, role, unblinded, printed_name, password, NULL);
+    rc = create_user(db, user, role, unblinded, printed_name, password, NULL, NULL);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -707,16 +701,16 @@ static int account_change(ctm_db *db, const char *action, const char *user, cons
         ctm__action_param(&a, "unblinded", flag ? "yes" : "no");
     }
     a.esig_meaning = MEANING_ACCOUNT;
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
-    if (src != SQLITE_OK) {
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, sql);
+    if (src != CTM_OK) {
         ctm__action_rollback(&a);
-        return ctm__sqlerr(db->sql, src, action);
+        return ctm__store_fail(src, action);
     }
-    sqlite3_bind_int64(st, 1, target->id);
+    ctm__st_bind_int(st, 1, target->id);
     if (role != NULL) {
-        sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, flag ? 1 : 0);
+        ctm__st_bind_text(st, 2, role);
+        ctm__st_bind_int(st, 3, flag ? 1 : 0);
     }
     rc = ctm__step_done(db, st, action);
     if (rc == CTM_OK)
@@ -758,18 +752,16 @@ int ctm_user_enable(ctm_db *db, const char *user, const char *reason)
 
 static int enabled_admins_other_than(ctm_db *db, int64_t id, int *count)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql,
-                                "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0"
-                                " AND id != ?1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "counting administrators");
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    *count = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? CTM_OK : ctm__sqlerr(db->sql, rc, "counting administrators");
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0"
+                                " AND id != ?1");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "counting administrators");
+    ctm__st_bind_int(st, 1, id);
+    rc = ctm__st_step(st);
+    *count = (int)ctm__st_int(st, 0);
+    ctm__st_finalize(st);
+    return rc == CTM_ROW ? CTM_OK : ctm__store_fail(rc, "counting administrators");
 }
 
 int ctm_user_set_role(ctm_db *db, const char *user, const char *role, int unblinded,
@@ -821,11 +813,11 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
         ctm__action_param(&a, "user", db->user);
         ctm__action_param(&a, "new_signing_key", "yes");
         a.esig_meaning = MEANING_OWN_PASSWORD;
-        sqlite3_stmt *st = NULL;
+        ctm__st *st = NULL;
         rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2 WHERE id = ?1");
         if (rc == CTM_OK) {
-            sqlite3_bind_int64(st, 1, u->id);
-            sqlite3_bind_blob(st, 2, pub, 32, SQLITE_TRANSIENT);
+            ctm__st_bind_int(st, 1, u->id);
+            ctm__st_bind_blob_copy(st, 2, pub, 32);
             rc = ctm__step_done(db, st, "user passwd");
         }
         if (rc == CTM_OK)
@@ -898,16 +890,13 @@ int ctm_user_list(ctm_query **out, ctm_db *db)
     int rc = ctm__require_user(db, 0, "user list");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(
-        db->sql,
-        "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
         " strftime('%Y-%m-%dT%H:%M:%SZ', created_us / 1000000, 'unixepoch') AS created,"
         " lower(hex(public_key)) AS public_key,"
         " (SELECT length(sealed_key) = 0 FROM credentials WHERE user_id = users.id) AS must_change"
-        " FROM users ORDER BY username",
-        -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return ctm__sqlerr(db->sql, src, "user list");
+        " FROM users ORDER BY username");
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "user list");
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
 }

@@ -34,7 +34,9 @@ int ctm_batch_begin(ctm_db *db)
         return ctm__err(CTM_EMISUSE, "batch: a batch is already open on this handle");
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "batch: the database is open read-only");
-    int rc = ctm__exec(db->sql, "BEGIN IMMEDIATE", "batch");
+    int rc = ctm__store_begin(db->store);
+    if (rc != CTM_OK)
+        rc = ctm__store_fail(rc, "batch");
     if (rc != CTM_OK)
         return rc;
     db->batch = 1;
@@ -72,10 +74,10 @@ int ctm_batch_commit(ctm_db *db)
     }
     if (rc == CTM_OK && db->batch_entries > 0)
         rc = ctm__checkpoint_write(db);
-    if (rc == CTM_OK)
-        rc = ctm__exec(db->sql, "COMMIT", "batch commit");
+    if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) != CTM_OK)
+        rc = ctm__store_fail(rc, "batch commit");
     if (rc != CTM_OK)
-        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        ctm__store_rollback(db->store);
     batch_end(db);
     return rc;
 }
@@ -85,7 +87,7 @@ int ctm_batch_rollback(ctm_db *db)
     ctm__clear_error();
     if (db == NULL || !db->batch)
         return ctm__err(CTM_EMISUSE, "batch rollback: no batch is open");
-    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    ctm__store_rollback(db->store);
     batch_end(db);
     return CTM_OK;
 }
@@ -126,14 +128,14 @@ typedef struct log_ctx {
     int unblinded;
 } log_ctx;
 
-static int log_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
+static int log_row(ctm__st *st, ctm__row *row, void *vctx)
 {
     log_ctx *ctx = vctx;
-    int64_t seq = sqlite3_column_int64(st, 0);
+    int64_t seq = ctm__st_int(st, 0);
     ctm__entry e;
     char why[128];
-    const uint8_t *p = sqlite3_column_blob(st, 1);
-    int n = sqlite3_column_bytes(st, 1);
+    const uint8_t *p = ctm__st_blob(st, 1);
+    int n = (int)ctm__st_bytes(st, 1);
     if (ctm__entry_decode(&e, p, (size_t)n, why, sizeof why) != 0)
         return ctm__err(CTM_EINTEGRITY, "ledger seq %lld: entry cannot be decoded: %s",
                         (long long)seq, why);
@@ -202,18 +204,16 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
     int rc = ctm__require_user(db, 0, "audit log");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->sql,
-                                 "SELECT seq, entry FROM ledger WHERE seq >= ?1"
-                                 " ORDER BY seq LIMIT ?2",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return ctm__sqlerr(db->sql, src, "audit log");
-    sqlite3_bind_int64(st, 1, from_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)from_seq);
-    sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+    ctm__st *st = NULL;
+    int src = ctm__st_prepare(db->store, &st, "SELECT seq, entry FROM ledger WHERE seq >= ?1"
+                                 " ORDER BY seq LIMIT ?2");
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "audit log");
+    ctm__st_bind_int(st, 1, from_seq > INT64_MAX ? INT64_MAX : (int64_t)from_seq);
+    ctm__st_bind_int(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
     void *ctx = NULL;
     if ((rc = ctm__audit_log_ctx(&ctx, db)) != CTM_OK) {
-        sqlite3_finalize(st);
+        ctm__st_finalize(st);
         return rc;
     }
     return ctm__query_new(out, st, log_columns, LOG_NCOLS, log_row, ctx, free);
@@ -231,7 +231,7 @@ const char *const *ctm__audit_log_columns(int *ncols)
     return log_columns;
 }
 
-int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx)
+int ctm__audit_log_row(ctm__st *st, ctm__row *row, void *ctx)
 {
     return log_row(st, row, ctx);
 }
@@ -239,26 +239,24 @@ int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx)
 /* The newest checkpoint note as stored (not yet verified). */
 static int latest_checkpoint(ctm_db *db, char **note, uint64_t *size)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql,
-                                "SELECT checkpoint, seq + 1 FROM ledger WHERE checkpoint IS NOT NULL"
-                                " ORDER BY seq DESC LIMIT 1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "reading checkpoints");
-    rc = sqlite3_step(st);
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT checkpoint, seq + 1 FROM ledger WHERE checkpoint IS NOT NULL"
+                                " ORDER BY seq DESC LIMIT 1");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "reading checkpoints");
+    rc = ctm__st_step(st);
     int out = CTM_OK;
-    if (rc == SQLITE_ROW) {
-        *note = ctm__strdup((const char *)sqlite3_column_text(st, 0));
-        *size = (uint64_t)sqlite3_column_int64(st, 1);
+    if (rc == CTM_ROW) {
+        *note = ctm__strdup(ctm__st_text(st, 0));
+        *size = (uint64_t)ctm__st_int(st, 1);
         if (*note == NULL)
             out = ctm__err(CTM_ENOMEM, "out of memory");
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == CTM_OK) {
         out = ctm__err(CTM_ENOTFOUND, "no checkpoint yet: the site is not initialised");
     } else {
-        out = ctm__sqlerr(db->sql, rc, "reading checkpoints");
+        out = ctm__store_fail(rc, "reading checkpoints");
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return out;
 }
 
@@ -296,25 +294,24 @@ int ctm__load_leaves(ctm_db *db, uint64_t size, ctm_hash **leaves)
     ctm_hash *l = malloc(size * sizeof *l);
     if (l == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory for %llu leaf hashes", (unsigned long long)size);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->sql, "SELECT seq, entry FROM ledger WHERE seq < ?1 ORDER BY seq",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) {
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st, "SELECT seq, entry FROM ledger WHERE seq < ?1 ORDER BY seq");
+    if (rc != CTM_OK) {
         free(l);
-        return ctm__sqlerr(db->sql, rc, "reading the ledger");
+        return ctm__store_fail(rc, "reading the ledger");
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    ctm__st_bind_int(st, 1, (int64_t)size);
     uint64_t i = 0;
     int out = CTM_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((uint64_t)sqlite3_column_int64(st, 0) != i) {
+    while ((rc = ctm__st_step(st)) == CTM_ROW) {
+        if ((uint64_t)ctm__st_int(st, 0) != i) {
             out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing (run verify)",
                            (unsigned long long)i);
             break;
         }
-        ctm__leaf_hash(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), l[i++]);
+        ctm__leaf_hash(ctm__st_blob(st, 1), ctm__st_bytes(st, 1), l[i++]);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (out == CTM_OK && i != size)
         out = ctm__err(CTM_EINTEGRITY, "ledger seq %llu: missing (run verify)", (unsigned long long)i);
     if (out != CTM_OK) {

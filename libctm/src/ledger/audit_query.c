@@ -59,7 +59,7 @@ typedef struct query_ctx {
     uint64_t limit, emitted;
     concern trial, kit;
     fk_ref *fks;
-    size_t nfks;
+    size_t nfks, fks_cap;
     const char **colnames;      /* log_columns and changes_summary */
 } query_ctx;
 
@@ -237,8 +237,9 @@ static const char *fk_target(const query_ctx *q, const char *table, const char *
 }
 
 /* Add the rowids a statement selects (one integer column) to c as the rows of table. */
-static int add_set(ctm_db *db, concern *c, const char *table, sqlite3_stmt *st)
+static int add_set(ctm_db *db, concern *c, const char *table, ctm__st *st)
 {
+    (void)db;
     id_set *grown = realloc(c->sets, (c->nsets + 1) * sizeof *grown);
     if (grown == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
@@ -249,7 +250,7 @@ static int add_set(ctm_db *db, concern *c, const char *table, sqlite3_stmt *st)
     int rc;
     if ((s->table = ctm__strdup(table)) == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = ctm__st_step(st)) == CTM_ROW) {
         if (s->n == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *ids = realloc(s->ids, cap * sizeof *ids);
@@ -257,101 +258,110 @@ static int add_set(ctm_db *db, concern *c, const char *table, sqlite3_stmt *st)
                 return ctm__err(CTM_ENOMEM, "out of memory");
             s->ids = ids;
         }
-        s->ids[s->n++] = sqlite3_column_int64(st, 0);
+        s->ids[s->n++] = ctm__st_int(st, 0);
     }
-    if (rc != SQLITE_DONE)
-        return ctm__sqlerr(db->sql, rc, "audit query");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "audit query");
     if (s->n > 1)
         qsort(s->ids, s->n, sizeof *s->ids, cmp_i64);
     return CTM_OK;
 }
 
-/* The rows of table selected by sql (a mprintf format taking the table's name), bound to id. */
-static int add_set_where(ctm_db *db, concern *c, const char *table, const char *sql, int64_t id,
+/* The ids of table's rows whose column equals id or text.  Table and column names come from
+ * libctm's own schema (letters and underscores). */
+static int add_set_where(ctm_db *db, concern *c, const char *table, const char *column, int64_t id,
                          const char *text)
 {
-    char *q = sqlite3_mprintf(sql, table);
-    sqlite3_stmt *st = NULL;
-    if (q == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
+    char q[256];
+    ctm__st *st = NULL;
+    if ((size_t)snprintf(q, sizeof q, "SELECT id FROM \"%s\" WHERE \"%s\" = ?1", table, column) >=
+        sizeof q)
+        return ctm__err(CTM_ERROR, "table %s: name too long", table);
     int rc = ctm__prepare(db, &st, q);
-    sqlite3_free(q);
     if (rc != CTM_OK)
         return rc;
     if (text != NULL)
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        ctm__st_bind_text(st, 1, text);
     else
-        sqlite3_bind_int64(st, 1, id);
+        ctm__st_bind_int(st, 1, id);
     rc = add_set(db, c, table, st);
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
+}
+
+static int add_fk(void *ctx, const char *table, const char *column, const char *target)
+{
+    query_ctx *q = ctx;
+    if (q->nfks == q->fks_cap) {
+        size_t cap = q->fks_cap ? q->fks_cap * 2 : 16;
+        fk_ref *grown = realloc(q->fks, cap * sizeof *grown);
+        if (grown == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        q->fks = grown;
+        q->fks_cap = cap;
+    }
+    fk_ref *f = &q->fks[q->nfks++];
+    f->table = ctm__strdup(table);
+    f->column = ctm__strdup(column);
+    f->target = ctm__strdup(target);
+    if (f->table == NULL || f->column == NULL || f->target == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    return CTM_OK;
 }
 
 static int load_fks(ctm_db *db, query_ctx *q)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT m.name, f.\"from\", f.\"table\" FROM sqlite_schema AS m,"
-                          " pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table'");
-    size_t cap = 0;
-    while (rc == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = CTM_OK;
-        if (q->nfks == cap) {
-            cap = cap ? cap * 2 : 16;
-            fk_ref *grown = realloc(q->fks, cap * sizeof *grown);
-            if (grown == NULL) {
-                rc = ctm__err(CTM_ENOMEM, "out of memory");
-                break;
-            }
-            q->fks = grown;
-        }
-        fk_ref *f = &q->fks[q->nfks++];
-        f->table = ctm__strdup((const char *)sqlite3_column_text(st, 0));
-        f->column = ctm__strdup((const char *)sqlite3_column_text(st, 1));
-        f->target = ctm__strdup((const char *)sqlite3_column_text(st, 2));
-        if (f->table == NULL || f->column == NULL || f->target == NULL)
-            rc = ctm__err(CTM_ENOMEM, "out of memory");
-    }
-    if (rc == SQLITE_DONE)
-        rc = CTM_OK;
-    else if (rc > 0)
-        rc = ctm__sqlerr(db->sql, rc, "audit query");
-    sqlite3_finalize(st);
+    return ctm__store_foreign_keys(db->store, add_fk, q);
+}
+
+typedef struct trial_tables {
+    ctm_db *db;
+    concern *c;
+    int64_t id;
+    int has_trial_id;
+} trial_tables;
+
+static int has_trial_id(void *ctx, const char *name, int is_pk)
+{
+    (void)is_pk;
+    ((trial_tables *)ctx)->has_trial_id |= strcmp(name, "trial_id") == 0;
+    return CTM_OK;
+}
+
+static int add_trial_table(void *ctx, const char *table)
+{
+    trial_tables *t = ctx;
+    if (ctm__table_is_internal(table))
+        return CTM_OK;
+    t->has_trial_id = 0;
+    int rc = ctm__store_columns(t->db->store, table, has_trial_id, t);
+    if (rc == CTM_OK && t->has_trial_id)
+        rc = add_set_where(t->db, t->c, table, "trial_id", t->id, NULL);
     return rc;
 }
 
 /* The trial's own row and every row of a table with a trial_id column that names it. */
 static int load_trial(ctm_db *db, concern *c)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int64_t id = 0;
     int rc = ctm__prepare(db, &st, "SELECT id FROM trials WHERE code = ?1");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_text(st, 1, c->value, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
+    ctm__st_bind_text(st, 1, c->value);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        id = ctm__st_int(st, 0);
     else
-        rc = src == SQLITE_DONE ? ctm__err(CTM_ENOTFOUND, "trial: no trial '%s'", c->value)
-                                : ctm__sqlerr(db->sql, src, "audit query");
-    sqlite3_finalize(st);
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "trial: no trial '%s'", c->value)
+                                : ctm__store_fail(src, "audit query");
+    ctm__st_finalize(st);
     st = NULL;
     if (rc == CTM_OK)
-        rc = add_set_where(db, c, "trials", "SELECT rowid FROM \"%w\" WHERE rowid = ?1", id, NULL);
+        rc = add_set_where(db, c, "trials", "id", id, NULL);
+    trial_tables t = {db, c, id, 0};
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT m.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS t"
-                          " WHERE m.type = 'table' AND t.name = 'trial_id' ORDER BY m.name");
-    while (rc == CTM_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *table = (const char *)sqlite3_column_text(st, 0);
-        if (!ctm__table_is_internal(table))
-            rc = add_set_where(db, c, table, "SELECT rowid FROM \"%w\" WHERE trial_id = ?1", id,
-                               NULL);
-    }
-    if (rc == CTM_OK && src != SQLITE_DONE)
-        rc = ctm__sqlerr(db->sql, src, "audit query");
-    sqlite3_finalize(st);
+        rc = ctm__store_tables(db->store, add_trial_table, &t);
     return rc;
 }
 
@@ -389,7 +399,7 @@ static int kit_needles(concern *c)
 
 static int load_kit(ctm_db *db, concern *c)
 {
-    int rc = add_set_where(db, c, "kits", "SELECT rowid FROM \"%w\" WHERE kit_number = ?1", 0,
+    int rc = add_set_where(db, c, "kits", "kit_number", 0,
                            c->value);
     if (rc == CTM_OK && c->sets[0].n == 0)
         rc = ctm__err(CTM_ENOTFOUND, "kit: no kit '%s' in any trial", c->value);
@@ -467,11 +477,11 @@ static int decode_at(ctm__entry *e, int64_t seq, const uint8_t *p, size_t n)
 
 /* 1 when the current row passes every filter (*e then decoded, when e is not NULL), 0 when
  * not, or a negative status. */
-static int row_matches(const query_ctx *q, sqlite3_stmt *st, ctm__entry *e)
+static int row_matches(const query_ctx *q, ctm__st *st, ctm__entry *e)
 {
-    int64_t seq = sqlite3_column_int64(st, 0);
-    const uint8_t *p = sqlite3_column_blob(st, 1);
-    size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    int64_t seq = ctm__st_int(st, 0);
+    const uint8_t *p = ctm__st_blob(st, 1);
+    size_t n = ctm__st_bytes(st, 1);
     ctm__entry local;
     ctm__entry *d = e != NULL ? e : &local;
     ctm__entry_head h;
@@ -658,7 +668,7 @@ static char *changes_summary(const ctm__entry *e, int unblinded)
     return (char *)b.p;
 }
 
-static int query_row(sqlite3_stmt *st, ctm__row *row, void *vctx)
+static int query_row(ctm__st *st, ctm__row *row, void *vctx)
 {
     query_ctx *q = vctx;
     ctm__entry e;
@@ -769,18 +779,18 @@ static int setup_filter(ctm_db *db, query_ctx *q, const ctm_audit_filter *f)
 static int last_window(ctm_db *db, const query_ctx *q, uint64_t from, uint64_t last, int64_t *lo,
                        int64_t *hi)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT seq, entry FROM ledger WHERE seq >= ?1 ORDER BY seq DESC");
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+    ctm__st_bind_int(st, 1, (int64_t)from);
     uint64_t found = 0;
-    int src = SQLITE_DONE, first = 1;
+    int src = CTM_OK, first = 1;
     *lo = (int64_t)from;
     *hi = -1;
-    while (found < last && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
+    while (found < last && (src = ctm__st_step(st)) == CTM_ROW) {
+        int64_t seq = ctm__st_int(st, 0);
         if (first)
             *hi = seq;
         first = 0;
@@ -792,9 +802,9 @@ static int last_window(ctm_db *db, const query_ctx *q, uint64_t from, uint64_t l
         if (m > 0 && ++found == last)
             *lo = seq;
     }
-    if (rc == CTM_OK && found < last && src != SQLITE_DONE)
-        rc = ctm__sqlerr(db->sql, src, "audit query");
-    sqlite3_finalize(st);
+    if (rc == CTM_OK && found < last && src != CTM_OK)
+        rc = ctm__store_fail(src, "audit query");
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -834,7 +844,7 @@ int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
     q->ncols = nlog + 1;
     if (rc == CTM_OK && (q->colnames = malloc((size_t)q->ncols * sizeof *q->colnames)) == NULL)
         rc = ctm__err(CTM_ENOMEM, "out of memory");
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "SELECT seq, entry FROM ledger WHERE seq >= ?1 AND seq <= ?2"
                                    " ORDER BY seq");
@@ -845,8 +855,8 @@ int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
     for (int i = 0; i < nlog; i++)
         q->colnames[i] = log_columns[i];
     q->colnames[nlog] = "changes_summary";
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
+    ctm__st_bind_int(st, 1, lo);
+    ctm__st_bind_int(st, 2, hi);
     return ctm__query_new(out, st, q->colnames, q->ncols, query_row, q,
                           query_ctx_free);
 }

@@ -15,25 +15,25 @@ int ctm__table_is_internal(const char *table)
 
 int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     ctm__frontier_init(f);
     int rc = ctm__stmt(db, CTM_ST_LEDGER_TAIL, &st);
     if (rc != CTM_OK)
         return rc;
-    int src = sqlite3_step(st);
+    int src = ctm__st_step(st);
     int out = CTM_OK;
-    if (src == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(st, 1);
-        int n = sqlite3_column_bytes(st, 1);
-        int64_t seq = sqlite3_column_int64(st, 0);
+    if (src == CTM_ROW) {
+        const void *p = ctm__st_blob(st, 1);
+        int n = (int)ctm__st_bytes(st, 1);
+        int64_t seq = ctm__st_int(st, 0);
         if (p == NULL || ctm__frontier_decode(f, p, (size_t)n) != 0 || (int64_t)f->size != seq + 1)
             out = ctm__err(CTM_EINTEGRITY,
                            "ledger seq %lld: the tree state of the newest entry is missing or damaged",
                            (long long)seq);
-    } else if (src != SQLITE_DONE) {
-        out = ctm__sqlerr(db->sql, src, "reading the ledger state");
+    } else if (src != CTM_OK) {
+        out = ctm__store_fail(src, "reading the ledger state");
     }
-    sqlite3_reset(st);
+    ctm__st_reset(st);
     return out;
 }
 
@@ -41,7 +41,7 @@ static void rollback_to_start(ctm__action *a)
 {
     ctm_db *db = a->db;
     if (a->capture) {
-        sqlite3_preupdate_hook(db->sql, NULL, NULL);
+        ctm__store_capture_stop(db->store);
         a->capture = 0;
     }
     /* the recorded changes belong to the action: a failed action discards them */
@@ -52,9 +52,9 @@ static void rollback_to_start(ctm__action *a)
     if (db->batch) {
         /* an action that writes only its entry took no savepoint and wrote nothing yet */
         if (a->savepoint)
-            sqlite3_exec(db->sql, "ROLLBACK TO ctm_action; RELEASE ctm_action", NULL, NULL, NULL);
+            ctm__store_rollback_savepoint(db->store);
     } else {
-        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        ctm__store_rollback(db->store);
         db->tx_open = 0;
         db->frontier_loaded = 0;
     }
@@ -65,7 +65,7 @@ void ctm__action_rollback(ctm__action *a)
     rollback_to_start(a);
 }
 
-/* ---- change capture: SQLite's pre-update hook, straight into the action's change groups ---- */
+/* ---- change capture: the store's row changes, straight into the action's change groups ---- */
 
 /* An audited table as the entry names it: its columns in table order (cached on the handle; the
  * schema is fixed for a schema version). */
@@ -74,7 +74,7 @@ typedef struct ctm__tinfo {
     char *name;
     int skip;        /* internal, or no primary key: not recorded */
     int secret;      /* non-key values go in as digests */
-    int ncols;
+    int ncols, cap;
     ctm__column_def *cols; /* names owned */
     uint8_t *head;   /* the encoded group head (ctm__group_head), made once */
     size_t head_n;
@@ -99,10 +99,28 @@ void ctm__capture_free(ctm_db *db)
     }
 }
 
+static int add_column(void *ctx, const char *name, int is_pk)
+{
+    ctm__tinfo *t = ctx;
+    if (t->ncols == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 16;
+        ctm__column_def *c = realloc(t->cols, (size_t)cap * sizeof *c);
+        if (c == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        t->cols = c;
+        t->cap = cap;
+    }
+    ctm__column_def *d = &t->cols[t->ncols];
+    d->is_pk = is_pk;
+    if ((d->name = ctm__strdup(name)) == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    t->ncols++;
+    return CTM_OK;
+}
+
 static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
 {
     ctm__tinfo *t = calloc(1, sizeof *t);
-    sqlite3_stmt *st = NULL;
     *rc = CTM_OK;
     if (t == NULL || (t->name = ctm__strdup(table)) == NULL) {
         free(t);
@@ -111,28 +129,12 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
     }
     t->skip = ctm__table_is_internal(table);
     t->secret = ctm__table_is_secret(table);
-    if (!t->skip && (*rc = ctm__stmt(db, CTM_ST_COLUMNS, &st)) == CTM_OK) {
-        int cap = 0, haspk = 0;
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        while (*rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
-            if (t->ncols == cap) {
-                cap = cap ? cap * 2 : 16;
-                ctm__column_def *c = realloc(t->cols, (size_t)cap * sizeof *c);
-                if (c == NULL) {
-                    *rc = ctm__err(CTM_ENOMEM, "out of memory");
-                    break;
-                }
-                t->cols = c;
-            }
-            ctm__column_def *d = &t->cols[t->ncols];
-            d->name = ctm__strdup((const char *)sqlite3_column_text(st, 0));
-            d->is_pk = sqlite3_column_int(st, 1) > 0;
-            haspk |= d->is_pk;
-            if (t->cols[t->ncols++].name == NULL)
-                *rc = ctm__err(CTM_ENOMEM, "out of memory");
-        }
-        sqlite3_reset(st);
+    if (!t->skip) {
+        *rc = ctm__store_columns(db->store, table, add_column, t);
         /* a table without a primary key has no key to replay by: not recorded */
+        int haspk = 0;
+        for (int i = 0; i < t->ncols; i++)
+            haspk |= t->cols[i].is_pk;
         t->skip = !haspk;
     }
     if (*rc == CTM_OK && !t->skip) {
@@ -164,34 +166,6 @@ static ctm__tinfo *tinfo_find(ctm_db *db, const char *table, int *rc)
     return tinfo_load(db, table, rc);
 }
 
-static void to_value(sqlite3_value *sv, ctm__value *v)
-{
-    memset(v, 0, sizeof *v);
-    switch (sqlite3_value_type(sv)) {
-    case SQLITE_INTEGER:
-        v->tag = CTM_V_INT;
-        v->i = sqlite3_value_int64(sv);
-        break;
-    case SQLITE_FLOAT:
-        v->tag = CTM_V_REAL;
-        v->r = sqlite3_value_double(sv);
-        break;
-    case SQLITE_TEXT:
-        v->tag = CTM_V_TEXT;
-        v->p = sqlite3_value_text(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    case SQLITE_BLOB:
-        v->tag = CTM_V_BLOB;
-        v->p = sqlite3_value_blob(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    default:
-        v->tag = CTM_V_NULL;
-        break;
-    }
-}
-
 /* One row change into the action's change groups; a failure stops the capture (the action then
  * fails and rolls back). */
 static void put_row(ctm__action *a, const ctm__tinfo *t, char op, const ctm__value *olds,
@@ -207,46 +181,30 @@ static void put_row(ctm__action *a, const ctm__tinfo *t, char op, const ctm__val
         a->capture_rc = ctm__err(CTM_EINVAL, "recording row changes: %s", c->why);
 }
 
-static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
-                         sqlite3_int64 key1, sqlite3_int64 key2)
+/* The store hands every row change of the open transaction here (store.h). */
+static int capture_row(void *ctx, char op, const char *table, int n, const ctm__value *olds_in,
+                       const ctm__value *news_in)
 {
     ctm__action *a = ctx;
-    (void)key1;
-    (void)key2;
-    if (a->capture_rc != CTM_OK || strcmp(zdb, "main") != 0)
-        return;
+    if (a->capture_rc != CTM_OK)
+        return a->capture_rc;
     int rc = CTM_OK;
     ctm__tinfo *t = tinfo_find(a->db, table, &rc);
-    if (t == NULL) {
-        a->capture_rc = rc;
-        return;
-    }
+    if (t == NULL)
+        return a->capture_rc = rc;
     if (t->skip)
-        return;
-    int n = t->ncols;
-    if (sqlite3_preupdate_count(sql) != n) {
-        a->capture_rc = ctm__err(CTM_ERROR, "table %s: column names do not match the change", table);
-        return;
-    }
-    ctm__value olds[n], news[n];
-    for (int i = 0; i < n; i++) {
-        sqlite3_value *v = NULL;
-        if (op != SQLITE_INSERT) {
-            if (sqlite3_preupdate_old(sql, i, &v) != SQLITE_OK || v == NULL)
-                goto fail;
-            to_value(v, &olds[i]);
-        }
-        if (op != SQLITE_DELETE) {
-            if (sqlite3_preupdate_new(sql, i, &v) != SQLITE_OK || v == NULL)
-                goto fail;
-            to_value(v, &news[i]);
-        }
-    }
-    if (op == SQLITE_INSERT) {
-        put_row(a, t, 'I', NULL, news);
-    } else if (op == SQLITE_DELETE) {
-        put_row(a, t, 'D', olds, NULL);
+        return CTM_OK;
+    if (n != t->ncols)
+        return a->capture_rc = ctm__err(CTM_ERROR, "table %s: column names do not match the change",
+                                        table);
+    if (op == 'I') {
+        put_row(a, t, 'I', NULL, news_in);
+    } else if (op == 'D') {
+        put_row(a, t, 'D', olds_in, NULL);
     } else {
+        ctm__value olds[n], news[n];
+        memcpy(olds, olds_in, (size_t)n * sizeof *olds);
+        memcpy(news, news_in, (size_t)n * sizeof *news);
         int key_moved = 0, changed = 0;
         for (int i = 0; i < n; i++) {
             int same = ctm__value_equal(&olds[i], &news[i]);
@@ -268,9 +226,7 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
         }
         /* an update that changes nothing is not a change */
     }
-    return;
-fail:
-    a->capture_rc = ctm__sqlerr(a->db->sql, SQLITE_ERROR, "reading a row change");
+    return a->capture_rc;
 }
 
 static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reason, int capture)
@@ -285,12 +241,11 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
     if (db->batch && db->batch_broken)
         return ctm__err(CTM_EMISUSE, "%s: the open batch failed; roll it back", name);
     /* Actions never nest, so inside a batch one savepoint name serves every action. */
-    sqlite3_stmt *st = NULL;
     int rc = CTM_OK;
     if (!db->batch || capture) {
-        rc = ctm__stmt(db, db->batch ? CTM_ST_SAVEPOINT : CTM_ST_BEGIN, &st);
-        if (rc == CTM_OK)
-            rc = ctm__step(db, st, name);
+        rc = db->batch ? ctm__store_savepoint(db->store) : ctm__store_begin(db->store);
+        if (rc != CTM_OK)
+            rc = ctm__store_fail(rc, name);
         a->savepoint = db->batch;
     }
     if (rc == CTM_OK && !db->batch) {
@@ -304,7 +259,7 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
         return CTM_OK;
     a->capture = 1;
     a->capture_rc = CTM_OK;
-    sqlite3_preupdate_hook(db->sql, capture_hook, a);
+    ctm__store_capture_start(db->store, capture_row, a);
     return CTM_OK;
 }
 
@@ -373,12 +328,12 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
 
 static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT, &st);
     if (rc != CTM_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-    sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
+    ctm__st_bind_int(st, 1, (int64_t)seq);
+    ctm__st_bind_blob(st, 2, b->p, b->n);
     return ctm__step(db, st, "appending to the ledger");
 }
 
@@ -402,9 +357,9 @@ static int checkpoint_prepare(ctm_db *db, char **note_out)
     free(body);
     if (note == NULL)
         return ctm__err(CTM_ENOMEM, "signing the checkpoint: out of memory");
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (db->tx_start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->tx_start_size - 1);
+        ctm__st_bind_int(st, 1, (int64_t)db->tx_start_size - 1);
         rc = ctm__step(db, st, "storing the checkpoint");
     }
     if (rc != CTM_OK) {
@@ -419,15 +374,15 @@ int ctm__checkpoint_write(ctm_db *db)
 {
     char *note;
     int rc = checkpoint_prepare(db, &note);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__stmt(db, CTM_ST_LEDGER_SEAL, &st);
     if (rc == CTM_OK) {
         uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
         size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->frontier.size - 1);
-        sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, fbuf, (int)flen, SQLITE_STATIC);
+        ctm__st_bind_int(st, 1, (int64_t)db->frontier.size - 1);
+        ctm__st_bind_text(st, 2, note);
+        ctm__st_bind_blob(st, 3, fbuf, flen);
         rc = ctm__step(db, st, "storing the checkpoint");
     }
     free(note);
@@ -439,15 +394,9 @@ int ctm__checkpoint_write(ctm_db *db)
 static int finish_in_batch(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
-    sqlite3_stmt *st = NULL;
     int rc = CTM_OK;
-    if (a->savepoint) {
-        rc = ctm__stmt(db, CTM_ST_RELEASE, &st);
-        if (rc == CTM_OK)
-            rc = ctm__step(db, st, a->name);
-        if (rc != CTM_OK)
-            return rc;
-    }
+    if (a->savepoint && (rc = ctm__store_release(db->store)) != CTM_OK)
+        return ctm__store_fail(rc, a->name);
     a->open = 0;
     if (db->hasher == NULL)
         rc = ctm__hasher_start(db);
@@ -471,17 +420,17 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
     ctm__leaf_hash(b->p, b->n, leaf);
     ctm__frontier_append(&db->frontier, leaf);
     char *note;
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = checkpoint_prepare(db, &note);
     if (rc != CTM_OK)
         return rc;
     if ((rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &st)) == CTM_OK) {
         uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
         size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)db->next_seq);
-        sqlite3_bind_blob(st, 2, b->p, (int)b->n, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, fbuf, (int)flen, SQLITE_STATIC);
+        ctm__st_bind_int(st, 1, (int64_t)db->next_seq);
+        ctm__st_bind_blob(st, 2, b->p, b->n);
+        ctm__st_bind_text(st, 3, note);
+        ctm__st_bind_blob(st, 4, fbuf, flen);
         rc = ctm__step(db, st, "appending to the ledger");
     }
     free(note);
@@ -492,12 +441,9 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
 static int finish_alone(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
-    sqlite3_stmt *st = NULL;
     int rc = append_sealed(db, b);
-    if (rc == CTM_OK)
-        rc = ctm__stmt(db, CTM_ST_COMMIT, &st);
-    if (rc == CTM_OK)
-        rc = ctm__step(db, st, a->name);
+    if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) != CTM_OK)
+        rc = ctm__store_fail(rc, a->name);
     if (rc != CTM_OK)
         return rc;
     a->open = 0;
@@ -510,7 +456,10 @@ int ctm__action_commit(ctm__action *a)
 {
     ctm_db *db = a->db;
     if (a->capture) {
-        sqlite3_preupdate_hook(db->sql, NULL, NULL);
+        int rc = ctm__store_capture_collect(db->store);
+        if (rc != CTM_OK && a->capture_rc == CTM_OK)
+            a->capture_rc = rc;
+        ctm__store_capture_stop(db->store);
         a->capture = 0;
     }
     if (a->capture_rc != CTM_OK) {
@@ -580,17 +529,17 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to)
 
 int ctm__ledger_legacy(ctm_db *db, int *legacy)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     *legacy = 0;
     int rc = ctm__prepare(db, &st, "SELECT substr(entry, 1, 1) FROM ledger WHERE seq = 0");
     if (rc != CTM_OK)
         return rc;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        const uint8_t *p = sqlite3_column_blob(st, 0);
-        *legacy = sqlite3_column_bytes(st, 0) == 1 && p[0] == CTM_ENTRY_VERSION_LEGACY;
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        const uint8_t *p = ctm__st_blob(st, 0);
+        *legacy = (int)ctm__st_bytes(st, 0) == 1 && p[0] == CTM_ENTRY_VERSION_LEGACY;
     }
-    sqlite3_finalize(st);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? CTM_OK
-                                                   : ctm__sqlerr(db->sql, src, "reading the ledger");
+    ctm__st_finalize(st);
+    return src == CTM_ROW || src == CTM_OK ? CTM_OK
+                                                   : ctm__store_fail(src, "reading the ledger");
 }

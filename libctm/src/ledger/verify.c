@@ -1,11 +1,104 @@
 /* verify.c - offline verification: every entry, every root, every signature, every row. */
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "note.h"
+
+/* The replay runs on SQLite whatever the site's engine: these are its own connection's helpers. */
+static int sqlerr(sqlite3 *db, int rc, const char *doing)
+{
+    int code = (rc & 0xff) == SQLITE_NOMEM ? CTM_ENOMEM
+               : (rc & 0xff) == SQLITE_BUSY ? CTM_EBUSY
+               : (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ? CTM_EIO
+                                                                          : CTM_ERROR;
+    return ctm__err(code, "%s: %s", doing, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static int exec_sql(sqlite3 *sql, const char *text, const char *doing)
+{
+    int rc = sqlite3_exec(sql, text, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, doing);
+}
+
+/* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
+static void sql_value(sqlite3_value *sv, ctm__value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_value_type(sv)) {
+    case SQLITE_INTEGER:
+        v->tag = CTM_V_INT;
+        v->i = sqlite3_value_int64(sv);
+        break;
+    case SQLITE_FLOAT:
+        v->tag = CTM_V_REAL;
+        v->r = sqlite3_value_double(sv);
+        break;
+    case SQLITE_TEXT:
+        v->tag = CTM_V_TEXT;
+        v->p = sqlite3_value_text(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    case SQLITE_BLOB:
+        v->tag = CTM_V_BLOB;
+        v->p = sqlite3_value_blob(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    default:
+        v->tag = CTM_V_NULL;
+        break;
+    }
+}
+
+/* ctm_canon(x): the canonical encoding of x; ctm_canon(x, 1): that of the DIGEST of x, as a
+ * secret value is recorded.  Verification compares values by these bytes, never by SQL's
+ * comparison, which would take INT 1 for REAL 1.0. */
+static void canon_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    ctm__value v;
+    uint8_t d[32];
+    sql_value(argv[0], &v);
+    if (argc == 2 && sqlite3_value_int(argv[1]) != 0) {
+        ctm__value_digest(&v, d);
+        v = (ctm__value){.tag = CTM_V_DIGEST, .p = d};
+    }
+    ctm__buf b;
+    ctm__buf_init(&b);
+    ctm__buf_value(&b, &v);
+    if (b.oom)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_blob(ctx, b.p, (int)b.n, SQLITE_TRANSIENT);
+    ctm__buf_free(&b);
+}
+
+static int register_functions(sqlite3 *sql)
+{
+    int rc = SQLITE_OK;
+    for (int argc = 1; rc == SQLITE_OK && argc <= 2; argc++)
+        rc = sqlite3_create_function(sql, "ctm_canon", argc, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                     NULL, canon_fn, NULL, NULL);
+    return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, "registering SQL functions");
+}
+
+/* The schema of db's own version, as the migrations make it (an older version on a read-only
+ * handle).  A handle's file changed under it is verified as it is now. */
+static int create_schema(sqlite3 *sql, ctm_db *db)
+{
+    int version = 0;
+    int rc = ctm__store_schema_version(db->store, &version);
+    if (rc != CTM_OK)
+        return rc;
+    if (version < 1 || version > CTM_SCHEMA_VERSION)
+        return ctm__err(CTM_EVERSION, "%s: schema version %d is unknown to this libctm", db->path,
+                        version);
+    for (int v = 0; v < version && rc == CTM_OK; v++)
+        rc = exec_sql(sql, ctm__schema_migration(v), "schema migration");
+    return rc;
+}
 
 /* What one verification run carries.  The expected schema is built in memory from the library's
  * own migrations (main, no rows); the database under test is attached as "live"; the replay is a
@@ -383,7 +476,7 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
                            "SELECT public_key, printed_name, disabled FROM replay.users"
                            " WHERE username = ?1 LIMIT 2",
                            -1, &v->signer, NULL) != SQLITE_OK)
-        return ctm__sqlerr(v->sql, SQLITE_ERROR, "verify");
+        return sqlerr(v->sql, SQLITE_ERROR, "verify");
     sqlite3_stmt *st = v->signer;
     ctm__value name = {.tag = CTM_V_TEXT, .p = (const uint8_t *)e->esig.user,
                        .n = (uint32_t)strlen(e->esig.user)};
@@ -705,7 +798,7 @@ static int table_columns(vstate *v, const char *table, colset *cs)
     int rc = sqlite3_prepare_v2(v->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return ctm__sqlerr(v->sql, rc, "verify");
+        return sqlerr(v->sql, rc, "verify");
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     int secret = ctm__table_is_secret(table);
     size_t nl = 0, nr = 0, np = 0;
@@ -816,7 +909,7 @@ static int compare_tables(vstate *v)
                                 "SELECT name FROM main.sqlite_master WHERE type = 'table' ORDER BY name",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return ctm__sqlerr(v->sql, rc, "verify");
+        return sqlerr(v->sql, rc, "verify");
     int out = CTM_OK;
     while (out == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -851,9 +944,9 @@ static int create_replay_table(vstate *v, const char *table)
         ctm__buf_put(&sql, ")) WITHOUT ROWID", 17);
     }
     sqlite3_finalize(st);
-    int out = rc != SQLITE_OK ? ctm__sqlerr(v->sql, rc, "verify")
+    int out = rc != SQLITE_OK ? sqlerr(v->sql, rc, "verify")
               : sql.oom       ? ctm__err(CTM_ENOMEM, "out of memory")
-                              : ctm__exec(v->sql, (const char *)sql.p, "verify: the replay");
+                              : exec_sql(v->sql, (const char *)sql.p, "verify: the replay");
     ctm__buf_free(&sql);
     return out;
 }
@@ -866,11 +959,11 @@ static int open_replay(vstate *v, ctm_db *db)
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return ctm__err(CTM_ENOMEM, "verify: cannot create the replay database");
-    int out = ctm__schema_create_like(v->sql, db);
+    int out = create_schema(v->sql, db);
     if (out == CTM_OK)
-        out = ctm__register_functions(v->sql);
+        out = register_functions(v->sql);
     if (out == CTM_OK)
-        out = ctm__exec(v->sql,
+        out = exec_sql(v->sql,
                         "ATTACH '' AS replay; PRAGMA replay.journal_mode = OFF;"
                         " PRAGMA replay.synchronous = OFF; PRAGMA replay.cache_size = -8192;"
                         " PRAGMA temp_store = FILE",
@@ -879,7 +972,7 @@ static int open_replay(vstate *v, ctm_db *db)
     if (out == CTM_OK &&
         (rc = sqlite3_prepare_v2(v->sql, "SELECT name FROM main.sqlite_master WHERE type = 'table'",
                                  -1, &st, NULL)) != SQLITE_OK)
-        out = ctm__sqlerr(v->sql, rc, "verify");
+        out = sqlerr(v->sql, rc, "verify");
     while (out == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         if (!ctm__table_is_internal(name))
@@ -897,7 +990,7 @@ static int open_replay(vstate *v, ctm_db *db)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return ctm__err(CTM_EIO, "verify: cannot read %s: %s", db->path, sqlite3_errmsg(v->sql));
-    return ctm__exec(v->sql, "BEGIN", "verify");
+    return exec_sql(v->sql, "BEGIN", "verify");
 }
 
 /* The live schema must be the one libctm's migrations make: a table, trigger, index or view
@@ -913,7 +1006,7 @@ static int compare_schema(vstate *v)
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(v->sql, sql[k], -1, &st, NULL);
         if (rc != SQLITE_OK)
-            return ctm__sqlerr(v->sql, rc, "verify: reading the schema");
+            return sqlerr(v->sql, rc, "verify: reading the schema");
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             char what[200];
@@ -925,7 +1018,7 @@ static int compare_schema(vstate *v)
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
-            return ctm__sqlerr(v->sql, rc, "verify: reading the schema");
+            return sqlerr(v->sql, rc, "verify: reading the schema");
     }
     return CTM_OK;
 }
@@ -934,14 +1027,14 @@ static int compare_schema(vstate *v)
  * read, and its bytes are not what the entries record. */
 static int check_encoding(vstate *v, ctm_db *db)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     char enc[32] = "";
-    int rc = sqlite3_prepare_v2(db->sql, "PRAGMA main.encoding", -1, &st, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(enc, sizeof enc, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
-        return ctm__sqlerr(db->sql, rc, "verify: reading the text encoding");
+    int rc = ctm__prepare(db, &st, "PRAGMA main.encoding");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "verify: reading the text encoding");
+    if (ctm__st_step(st) == CTM_ROW)
+        snprintf(enc, sizeof enc, "%s", ctm__st_text(st, 0));
+    ctm__st_finalize(st);
     return strcmp(enc, "UTF-8") == 0
                ? CTM_OK
                : fail(v, -1, "schema", "encoding", "the database's text encoding is %s, not UTF-8",
@@ -958,7 +1051,7 @@ static int check_site_key(vstate *v)
     int rc = sqlite3_prepare_v2(v->sql, "SELECT ctm_canon(id), origin, public_key FROM live.site", -1,
                                 &st, NULL);
     if (rc != SQLITE_OK)
-        return ctm__sqlerr(v->sql, rc, "verify: reading the site");
+        return sqlerr(v->sql, rc, "verify: reading the site");
     int out = CTM_OK;
     while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int origin_ok = sqlite3_column_type(st, 1) == SQLITE_TEXT &&
@@ -975,7 +1068,7 @@ static int check_site_key(vstate *v)
         }
     }
     sqlite3_finalize(st);
-    return out != CTM_OK || rc == SQLITE_DONE ? out : ctm__sqlerr(v->sql, rc, "verify: reading the site");
+    return out != CTM_OK || rc == SQLITE_DONE ? out : sqlerr(v->sql, rc, "verify: reading the site");
 }
 
 static int load_held(vstate *v, const char *held)

@@ -6,7 +6,7 @@
 #include "internal.h"
 
 struct ctm_query {
-    sqlite3_stmt *st;
+    ctm__st *st;
     char **names;
     ctm__row row;
     char **shown;           /* text renderings of numbers, made on demand */
@@ -35,7 +35,7 @@ void ctm_query_free(ctm_query *q)
         return;
     if (q->row.types != NULL)
         row_clear(q);
-    sqlite3_finalize(q->st);
+    ctm__st_finalize(q->st);
     if (q->names != NULL)
         for (int i = 0; i < q->row.ncols; i++)
             free(q->names[i]);
@@ -50,13 +50,13 @@ void ctm_query_free(ctm_query *q)
     free(q);
 }
 
-int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
+int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
 {
     *out = NULL;
     ctm_query *q = calloc(1, sizeof *q);
     if (q == NULL) {
-        sqlite3_finalize(st);
+        ctm__st_finalize(st);
         if (ctx_free != NULL)
             ctx_free(ctx);
         return ctm__err(CTM_ENOMEM, "out of memory");
@@ -65,7 +65,7 @@ int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colname
     q->fn = fn;
     q->ctx = ctx;
     q->ctx_free = ctx_free;
-    int n = colnames != NULL ? ncols : sqlite3_column_count(st);
+    int n = colnames != NULL ? ncols : ctm__st_ncols(st);
     q->row.ncols = n;
     size_t cells = n > 0 ? (size_t)n : 1;
     q->names = calloc(cells, sizeof *q->names);
@@ -76,7 +76,7 @@ int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colname
     q->shown = calloc(cells, sizeof *q->shown);
     int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts && q->shown;
     for (int i = 0; ok && i < n; i++) {
-        q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : sqlite3_column_name(st, i));
+        q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : ctm__st_colname(st, i));
         ok = q->names[i] != NULL;
     }
     if (!ok) {
@@ -113,22 +113,22 @@ void ctm__row_set_null(ctm__row *row, int col)
     row->types[col] = CTM_NULL;
 }
 
-static int copy_row(sqlite3_stmt *st, ctm__row *row)
+static int copy_row(ctm__st *st, ctm__row *row)
 {
     for (int i = 0; i < row->ncols; i++) {
-        switch (sqlite3_column_type(st, i)) {
-        case SQLITE_INTEGER:
-            ctm__row_set_int(row, i, sqlite3_column_int64(st, i));
+        switch (ctm__st_type(st, i)) {
+        case CTM_V_INT:
+            ctm__row_set_int(row, i, ctm__st_int(st, i));
             break;
-        case SQLITE_FLOAT:
+        case CTM_V_REAL:
             row->types[i] = CTM_REAL;
-            row->reals[i] = sqlite3_column_double(st, i);
+            row->reals[i] = ctm__st_real(st, i);
             break;
-        case SQLITE_NULL:
+        case CTM_V_NULL:
             ctm__row_set_null(row, i);
             break;
         default:
-            if (ctm__row_set_text(row, i, (const char *)sqlite3_column_text(st, i)) != CTM_OK)
+            if (ctm__row_set_text(row, i, ctm__st_text(st, i)) != CTM_OK)
                 return CTM_ENOMEM;
             break;
         }
@@ -145,13 +145,13 @@ int ctm_query_next(ctm_query *q)
         row_clear(q);
         if (q->finished)
             return CTM_DONE;
-        int rc = sqlite3_step(q->st);
-        if (rc == SQLITE_DONE) {
+        int rc = ctm__st_step(q->st);
+        if (rc == CTM_OK) {
             q->finished = 1;
             return CTM_DONE;
         }
-        if (rc != SQLITE_ROW)
-            return ctm__sqlerr(sqlite3_db_handle(q->st), rc, "reading results");
+        if (rc != CTM_ROW)
+            return ctm__store_fail(rc, "reading results");
         rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : copy_row(q->st, &q->row);
         if (rc == CTM_DONE)
             q->finished = 1;

@@ -12,8 +12,9 @@
  * Errors: every call that fails sets the thread's last error (ctm__err) with the engine's message
  * and returns a negative CTM_E* status: CTM_EBUSY for lock and serialization conflicts, CTM_EIO
  * for a lost connection, a full disk or a read-only database, CTM_ENOTDB for something that is
- * not a database, CTM_EINTEGRITY for a corrupt one, CTM_ENOMEM, and CTM_ERROR for the rest (a
- * violated constraint included: domain code checks its rules before it writes).
+ * not a database, CTM_EINTEGRITY for a corrupt one, CTM_EEXISTS for a row that breaks a UNIQUE
+ * or PRIMARY KEY constraint, CTM_ENOMEM, and CTM_ERROR for the rest (other constraints included:
+ * domain code checks its rules before it writes).
  * ctm__store_fail adds what the caller was doing to the message. */
 #ifndef CTM_STORE_H
 #define CTM_STORE_H
@@ -42,6 +43,8 @@ int ctm__store_is_server(const char *target);
 int ctm__store_open(ctm__store **out, const char *target, unsigned flags);
 void ctm__store_close(ctm__store *s); /* NULL is fine */
 enum ctm__engine ctm__store_engine(const ctm__store *s);
+/* How long a write waits for another writer's lock before CTM_EBUSY (0: the default, 5 s). */
+void ctm__store_busy_timeout(ctm__store *s, int ms);
 /* The target with any password removed, for messages (borrowed). */
 const char *ctm__store_name(const ctm__store *s);
 
@@ -61,15 +64,18 @@ int ctm__store_exec(ctm__store *s, const char *sql);
 /* ---- statements ---- */
 /* Prepare sql (one statement).  Statements may be kept and reused for the store's lifetime. */
 int ctm__st_prepare(ctm__store *s, ctm__st **out, const char *sql);
-/* Bind parameter i (1-based).  Text and blobs are copied.  ctm__st_bind_text(st, i, NULL) binds
- * NULL. */
+/* Bind parameter i (1-based).  Text and blobs are borrowed: they must stay valid until the
+ * statement is reset, finalized or the parameter bound again (the _copy forms copy them).
+ * ctm__st_bind_text(st, i, NULL) binds NULL. */
 int ctm__st_bind_int(ctm__st *st, int i, int64_t v);
 int ctm__st_bind_real(ctm__st *st, int i, double v);
 int ctm__st_bind_text(ctm__st *st, int i, const char *s);
 int ctm__st_bind_textn(ctm__st *st, int i, const char *s, size_t n);
 int ctm__st_bind_blob(ctm__st *st, int i, const void *p, size_t n);
+int ctm__st_bind_text_copy(ctm__st *st, int i, const char *s);
+int ctm__st_bind_blob_copy(ctm__st *st, int i, const void *p, size_t n);
 int ctm__st_bind_null(ctm__st *st, int i);
-int ctm__st_bind_value(ctm__st *st, int i, const ctm__value *v); /* DIGEST binds as a blob */
+int ctm__st_bind_value(ctm__st *st, int i, const ctm__value *v); /* borrowed; DIGEST: a blob */
 /* CTM_ROW when a row is ready, CTM_OK when the statement is done, else a status. */
 int ctm__st_step(ctm__st *st);
 /* Step a statement that returns no rows (or ignore them) to its end; CTM_OK when done. */
@@ -99,7 +105,9 @@ int ctm__store_fail(int rc, const char *doing);
 
 /* ---- schema ---- */
 /* The site's schema version (0 for an empty database) and whether the database is a libctm site
- * at all (CTM_ENOTDB when it holds something else). */
+ * at all (CTM_ENOTDB when it holds something else).  The first call after ctm__store_open: an
+ * engine may configure the connection (SQLite's WAL mode writes to the file) only once it knows
+ * the database is a site or empty. */
 int ctm__store_schema_version(ctm__store *s, int *version);
 int ctm__store_set_schema_version(ctm__store *s, int version);
 /* The columns of a table in their order, with whether each is part of the primary key; calls fn
@@ -109,6 +117,12 @@ int ctm__store_columns(ctm__store *s, const char *table, ctm__column_fn fn, void
 /* The site's tables (not views, not the engine's own), in name order. */
 typedef int (*ctm__table_fn)(void *ctx, const char *table);
 int ctm__store_tables(ctm__store *s, ctm__table_fn fn, void *ctx);
+
+/* Every foreign key of the site's tables: fn(ctx, table, column, referenced table). */
+typedef int (*ctm__fk_fn)(void *ctx, const char *table, const char *column, const char *target);
+int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx);
+/* The number of parameters a statement takes (its largest ?N). */
+int ctm__st_nparams(ctm__st *st);
 
 /* ---- change capture ----
  * Between capture_start and capture_stop every row inserted, updated or deleted in a table

@@ -2,63 +2,25 @@
 #ifndef CTM_INTERNAL_H
 #define CTM_INTERNAL_H
 
-/* Debian's SQLite is built with the pre-update hook; its API is declared only on request. */
-#define SQLITE_ENABLE_PREUPDATE_HOOK 1
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
 
-#include "ctm.h"
+#include "core.h"
 #include "entry.h"
 #include "merkle.h"
+#include "schema.h"
+#include "store.h"
 
-#define CTM_SCHEMA_VERSION 3
-#define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
 
-#define CTM_MAX_NAME 64
-#define CTM_MAX_TEXT 200
-#define CTM_MAX_REASON 2000
-#define CTM_MAX_NOTE 10000
-#define CTM_MIN_PASSWORD 8
-#define CTM_MAX_PASSWORD 1024
-#define CTM_LOCKOUT_FAILURES 5
-
-/* ---- error.c ---- */
-/* Set the thread's last error (printf-style message) and return code, for `return ctm__err(...)`. */
-int ctm__err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Map a SQLite failure on db to a status with the SQLite message and what we were doing. */
-int ctm__sqlerr(sqlite3 *db, int rc, const char *doing);
-void ctm__clear_error(void);
-
-/* ---- util.c ---- */
-int64_t ctm__now_us(void);
-/* "2026-11-23T06:01:02.123456Z" into buf (>= 32 bytes). */
-void ctm__format_time(int64_t us, char *buf, size_t len);
-void ctm__hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
-/* Validation with messages naming the field: each returns CTM_OK or CTM_EINVAL with ctm__err set. */
-int ctm__check_name(const char *field, const char *s);               /* [A-Za-z0-9._@-]{1,64} */
-int ctm__check_text(const char *field, const char *s, size_t max);   /* 1..max bytes of printable UTF-8 */
-int ctm__check_password(const char *field, const char *s);
-int ctm__check_role(const char *role);
-int ctm__utf8_valid(const uint8_t *p, size_t n);
-char *ctm__strdup(const char *s);
-/* Dates as days since 1970-01-01 (UTC); "YYYY-MM-DD" at the edges. */
-int ctm__parse_date(const char *field, const char *s, int64_t *days);
-void ctm__format_date(int64_t days, char out[11]);
-int ctm__days_in_month(int y, int m);
-int64_t ctm__today(void);
-/* A code: ctm__check_name's characters, at most max long. */
-int ctm__check_code(const char *field, const char *s, size_t max);
-/* Degrees Celsius to milli-degrees, refusing what no storage can be. */
-int ctm__temp_mc(const char *field, double c, int64_t *mc);
 
 /* ---- store.c ---- */
 struct ctm_db {
-    sqlite3 *sql;
+    ctm__store *store;
     char *path;
     char *key_path;
     unsigned flags;
     int readonly;
+    int schema_version;          /* the site's, as opened (older on a read-only handle) */
     unsigned char *site_seed;    /* sodium_malloc'd 32 bytes when supplied by the application */
     unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
     char *origin;                /* checkpoint origin and key name, once loaded */
@@ -83,7 +45,7 @@ struct ctm_db {
     ctm__frontier hasher_frontier; /* the worker's tree while the batch is open */
     int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
-    sqlite3_stmt *stmts[16];     /* prepared once, see ctm__stmt() */
+    ctm__st *stmts[16];          /* prepared once, see ctm__stmt() */
     struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
     /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
      * per entry would cost more than a batched entry's whole write (ledger.c). */
@@ -91,42 +53,33 @@ struct ctm_db {
     size_t salts_left;
 };
 
-/* Statements of the hot write path, prepared once per handle (store.c). */
+/* Statements of the hot write path, prepared once per handle (db.c). */
 enum ctm__stmt_id {
-    CTM_ST_BEGIN,
-    CTM_ST_COMMIT,
-    CTM_ST_SAVEPOINT,
-    CTM_ST_RELEASE,
     CTM_ST_LEDGER_INSERT,
     CTM_ST_LEDGER_TAIL,
     CTM_ST_LEDGER_CLEAR_FRONTIER,
     CTM_ST_LEDGER_SEAL,
     CTM_ST_LEDGER_INSERT_SEALED,
     CTM_ST_USER_CHECK,
-    CTM_ST_COLUMNS,
     CTM_ST_COUNT
 };
 /* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
-int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, sqlite3_stmt **st);
+int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st);
 /* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
-int ctm__prepare(ctm_db *db, sqlite3_stmt **st, const char *sql);
-int ctm__step_done(ctm_db *db, sqlite3_stmt *st, const char *doing);
+int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
+int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
 /* Step a statement without result rows (a cached one or not); CTM_OK when done. */
-int ctm__step(ctm_db *db, sqlite3_stmt *st, const char *doing);
+int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
+void ctm__stmts_free(ctm_db *db);
+/* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
+int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing);
 _Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
 
-/* For verify's replay copy: the schema of db's own version, as the migrations make it (an older
- * version on a read-only handle). */
-int ctm__schema_create_like(sqlite3 *sql, ctm_db *db);
 /* The ledger's own table (ledger) and SQLite's (sqlite_*): every other table is
  * row-audited, its changes recorded in entries and replayed by verify. */
 int ctm__table_is_internal(const char *table);
-/* Non-zero when a table's non-key values are secrets recorded only as digests. */
-int ctm__table_is_secret(const char *table);
-/* Register the SQL function ctm_digest(x) on a connection (same digest as entries). */
-int ctm__register_functions(sqlite3 *sql);
-/* Run one SQL statement with no result rows. */
-int ctm__exec(sqlite3 *sql, const char *sqltext, const char *doing);
+/* Run SQL with no result rows; a failure says what was being done. */
+int ctm__exec(ctm_db *db, const char *sqltext, const char *doing);
 /* The site's Ed25519 secret key, loaded from the seed or key file on first use. */
 int ctm__site_key(ctm_db *db, const unsigned char **sk);
 int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32]);
@@ -222,8 +175,8 @@ typedef struct ctm__row {
 /* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
  * on), CTM_DONE to end the result set early, or a negative status. */
 #define CTM__SKIP 1
-typedef int (*ctm__row_fn)(sqlite3_stmt *st, ctm__row *row, void *ctx);
-int ctm__query_new(ctm_query **out, sqlite3_stmt *st, const char *const *colnames, int ncols,
+typedef int (*ctm__row_fn)(ctm__st *st, ctm__row *row, void *ctx);
+int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
 /* Setters for transforms: the row owns copies. */
 int ctm__row_set_text(ctm__row *row, int col, const char *s);
@@ -237,6 +190,6 @@ int ctm__audit_blinded_column(const char *table, const char *column);
  * is shown (malloc'd, freed with free()); and the row for the entry of a "SELECT seq, entry". */
 const char *const *ctm__audit_log_columns(int *ncols);
 int ctm__audit_log_ctx(void **ctx, ctm_db *db);
-int ctm__audit_log_row(sqlite3_stmt *st, ctm__row *row, void *ctx);
+int ctm__audit_log_row(ctm__st *st, ctm__row *row, void *ctx);
 
 #endif

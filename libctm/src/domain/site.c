@@ -1,0 +1,310 @@
+/* site.c - opening a site: its database, its schema version, its signing key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "note.h"
+
+/* The first schema version whose entries are salted (entry version 2). */
+#define CTM_SCHEMA_SALTED 3
+
+static int migrate(ctm_db *db, int version)
+{
+    if (version == CTM_SCHEMA_VERSION)
+        return CTM_OK;
+    /* A read-only handle cannot migrate: it reads an older site as it is (its ledger, its
+     * checkpoints, verification).  Schema version 3 added no table or column, so every read
+     * works on versions 1 and 2 alike; a version that adds some must say how reads meet their
+     * absence. */
+    if (db->readonly)
+        return CTM_OK;
+    int rc = ctm__store_begin(db->store);
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "schema migration");
+    /* Another process may have migrated between our look and the lock. */
+    int now = 0;
+    rc = ctm__store_schema_version(db->store, &now);
+    if (rc == CTM_OK && now < CTM_SCHEMA_VERSION)
+        rc = ctm__schema_apply(db->store, now, CTM_SCHEMA_VERSION);
+    /* A site with unsalted entries gets a salted one on top, signed into a new checkpoint, so
+     * that the newest root no longer covers only entries whose hashes can be tested against
+     * guessed arms.  Without the site key that cannot be signed: the open fails and the site
+     * stays as it was. */
+    if (rc == CTM_OK && now > 0 && now < CTM_SCHEMA_SALTED)
+        rc = ctm__ledger_upgrade(db, now, CTM_SCHEMA_VERSION);
+    if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) == CTM_OK) {
+        db->schema_version = CTM_SCHEMA_VERSION;
+        return CTM_OK;
+    }
+    ctm__store_rollback(db->store);
+    return rc;
+}
+
+static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    if (opts != NULL) {
+        size_t n = opts->struct_size < sizeof o ? opts->struct_size : sizeof o;
+        if (n < sizeof(size_t))
+            return ctm__err(CTM_EINVAL, "options: struct_size is %zu; use CTM_OPEN_OPTIONS_INIT",
+                            opts->struct_size);
+        memcpy(&o, opts, n);
+    }
+    db->flags = o.flags;
+    db->readonly = (o.flags & CTM_OPEN_READONLY) != 0;
+    *busy_ms = o.busy_timeout_ms;
+    if (o.key_path != NULL)
+        db->key_path = ctm__strdup(o.key_path);
+    else if ((db->key_path = malloc(strlen(db->path) + 5)) != NULL)
+        sprintf(db->key_path, "%s.key", db->path);
+    if (db->key_path == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    if (o.site_seed != NULL) {
+        db->site_seed = sodium_malloc(crypto_sign_SEEDBYTES);
+        if (db->site_seed == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        memcpy(db->site_seed, o.site_seed, crypto_sign_SEEDBYTES);
+    }
+    return CTM_OK;
+}
+
+int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
+{
+    ctm__clear_error();
+    if (out == NULL)
+        return ctm__err(CTM_EINVAL, "out: NULL");
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return ctm__err(CTM_EINVAL, "database path: missing");
+    if (sodium_init() < 0)
+        return ctm__err(CTM_ERROR, "libsodium could not be initialised");
+    ctm_db *db = calloc(1, sizeof *db);
+    if (db == NULL || (db->path = ctm__strdup(path)) == NULL) {
+        free(db);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    int busy_ms = 0, version = 0;
+    int rc = open_options(db, opts, &busy_ms);
+    if (rc != CTM_OK)
+        goto fail;
+    unsigned sflags = db->readonly ? CTM__STORE_READONLY : 0;
+    if (db->flags & CTM_OPEN_CREATE)
+        sflags |= CTM__STORE_CREATE;
+    rc = ctm__store_open(&db->store, path, sflags);
+    if (rc == CTM_OK) {
+        ctm__store_busy_timeout(db->store, busy_ms);
+        rc = ctm__store_schema_version(db->store, &version);
+    }
+    if (rc == CTM_OK && version > CTM_SCHEMA_VERSION)
+        rc = ctm__err(CTM_EVERSION,
+                      "%s: schema version %d comes from a newer libctm (this one knows %d)", path,
+                      version, CTM_SCHEMA_VERSION);
+    if (rc == CTM_OK && version == 0 && !(db->flags & CTM_OPEN_CREATE))
+        rc = ctm__err(CTM_ENOTDB, "%s: empty file, not a libctm database (create it with init)", path);
+    db->schema_version = version;
+    if (rc == CTM_OK)
+        rc = migrate(db, version);
+    if (rc != CTM_OK)
+        goto fail;
+    *out = db;
+    return CTM_OK;
+fail:
+    ctm_close(db);
+    return rc;
+}
+
+void ctm_close(ctm_db *db)
+{
+    if (db == NULL)
+        return;
+    ctm_logout(db);
+    if (db->store != NULL) {
+        ctm__hasher_abort(db);
+        ctm__store_rollback(db->store);
+        ctm__stmts_free(db);
+        ctm__capture_free(db);
+        ctm__store_close(db->store);
+    }
+    sodium_memzero(db->salt_pool, sizeof db->salt_pool);
+    sodium_free(db->site_seed);
+    sodium_free(db->site_sk);
+    free(db->origin);
+    free(db->path);
+    free(db->key_path);
+    free(db);
+}
+
+int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32])
+{
+    if (db->origin == NULL) {
+        ctm__st *st = NULL;
+        int rc = ctm__st_prepare(db->store, &st, "SELECT origin, public_key FROM site WHERE id = 1");
+        if (rc != CTM_OK)
+            return ctm__store_fail(rc, "reading the site");
+        rc = ctm__st_step(st);
+        if (rc != CTM_ROW || (int)ctm__st_bytes(st, 1) != 32) {
+            ctm__st_finalize(st);
+            if (rc == CTM_ROW || rc == CTM_OK)
+                return ctm__err(CTM_EMISUSE, "%s: the site is not initialised (run init first)",
+                                db->path);
+            return ctm__store_fail(rc, "reading the site");
+        }
+        db->origin = ctm__strdup(ctm__st_text(st, 0));
+        memcpy(db->site_pub, ctm__st_blob(st, 1), 32);
+        ctm__st_finalize(st);
+        if (db->origin == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    if (origin != NULL)
+        *origin = db->origin;
+    if (pub != NULL)
+        memcpy(pub, db->site_pub, 32);
+    return CTM_OK;
+}
+
+static void pending_key_path(const char *key_path, char *out, size_t len)
+{
+    snprintf(out, len, "%s.pending", key_path);
+}
+
+/* Init writes the key as "<key>.pending" and renames it once the site is committed.  A site whose
+ * key is still pending was interrupted between the two: finish the rename. */
+static void finish_pending_key(ctm_db *db)
+{
+    char pending[4200];
+    pending_key_path(db->key_path, pending, sizeof pending);
+    if (access(db->key_path, F_OK) != 0 && errno == ENOENT && access(pending, F_OK) == 0)
+        ctm__commit_key_file(db->key_path);
+}
+
+/* The key file holds one line: "libctm-site-key-v1 <base64 seed>". */
+static int read_key_file(ctm_db *db, unsigned char *seed)
+{
+    finish_pending_key(db);
+    int fd = open(db->key_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ctm__err(CTM_EIO, "site key file %s: %s", db->key_path, strerror(errno));
+    struct stat stbuf;
+    if (fstat(fd, &stbuf) != 0 || (stbuf.st_mode & 077) != 0) {
+        close(fd);
+        return ctm__err(CTM_EIO, "site key file %s: readable by others (mode %03o); chmod 600 it",
+                        db->key_path, (unsigned)(stbuf.st_mode & 0777));
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    static const char prefix[] = "libctm-site-key-v1 ";
+    size_t plen = sizeof prefix - 1, seedlen = 0;
+    if (n <= (ssize_t)plen || memcmp(buf, prefix, plen) != 0) {
+        sodium_memzero(buf, sizeof buf);
+        return ctm__err(CTM_EIO, "site key file %s: not a libctm key file", db->key_path);
+    }
+    buf[n] = '\0';
+    int bad = sodium_base642bin(seed, crypto_sign_SEEDBYTES, buf + plen, (size_t)n - plen, "\n",
+                                &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(buf, sizeof buf);
+    if (bad != 0 || seedlen != crypto_sign_SEEDBYTES)
+        return ctm__err(CTM_EIO, "site key file %s: damaged key", db->key_path);
+    return CTM_OK;
+}
+
+int ctm__write_key_file(const char *path, const unsigned char *seed)
+{
+    if (access(path, F_OK) == 0)
+        return ctm__err(CTM_EEXISTS, "site key file %s: exists (refusing to overwrite a key)", path);
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    /* A pending key left by an init that never committed belongs to no site. */
+    unlink(pending);
+    char b64[sodium_base64_ENCODED_LEN(crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, seed, crypto_sign_SEEDBYTES, sodium_base64_VARIANT_ORIGINAL);
+    int fd = open(pending, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        sodium_memzero(b64, sizeof b64);
+        return ctm__err(CTM_EIO, "site key file %s: %s", pending, strerror(e));
+    }
+    char line[128];
+    int len = snprintf(line, sizeof line, "libctm-site-key-v1 %s\n", b64);
+    sodium_memzero(b64, sizeof b64);
+    int ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
+    sodium_memzero(line, sizeof line);
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok) {
+        unlink(pending);
+        return ctm__err(CTM_EIO, "site key file %s: cannot write: %s", pending, strerror(errno));
+    }
+    return CTM_OK;
+}
+
+void ctm__drop_key_file(const char *path)
+{
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    unlink(pending);
+}
+
+int ctm__commit_key_file(const char *path)
+{
+    char pending[4200];
+    pending_key_path(path, pending, sizeof pending);
+    if (rename(pending, path) != 0)
+        return ctm__err(CTM_EIO, "site key file %s: cannot put it in place: %s", path,
+                        strerror(errno));
+    /* make the rename itself durable */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return CTM_OK;
+}
+
+int ctm__site_key(ctm_db *db, const unsigned char **sk)
+{
+    if (db->site_sk == NULL) {
+        uint8_t pub[32], derived[32];
+        int rc = ctm__site_info(db, NULL, pub);
+        if (rc != CTM_OK)
+            return rc;
+        unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+        unsigned char *skbuf = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+        if (seed == NULL || skbuf == NULL) {
+            sodium_free(seed);
+            sodium_free(skbuf);
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        }
+        if (db->site_seed != NULL)
+            memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+        else
+            rc = read_key_file(db, seed);
+        if (rc == CTM_OK) {
+            crypto_sign_seed_keypair(derived, skbuf, seed);
+            if (sodium_memcmp(derived, pub, 32) != 0)
+                rc = ctm__err(CTM_EIO, "site key %s does not belong to this database's site",
+                              db->site_seed != NULL ? "(supplied by the application)" : db->key_path);
+        }
+        sodium_free(seed);
+        if (rc != CTM_OK) {
+            sodium_free(skbuf);
+            return rc;
+        }
+        db->site_sk = skbuf;
+    }
+    *sk = db->site_sk;
+    return CTM_OK;
+}

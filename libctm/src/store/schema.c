@@ -1,0 +1,175 @@
+/* schema.c - libctm's schema, one migration per version, for every engine. */
+#include <string.h>
+
+#include "core.h"
+#include "schema.h"
+
+/* Each migration takes the schema from version i to i + 1.  Shipped migrations never change:
+ * a new version appends one.  verify builds its replay copy from the same list, so the replay
+ * schema is always the live schema. */
+static const char *const migrations[] = {
+    /* 0 -> 1: site, users and the ledger */
+    "CREATE TABLE site("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  name TEXT NOT NULL,"
+    "  origin TEXT NOT NULL,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY,"
+    "  username TEXT NOT NULL UNIQUE,"
+    "  printed_name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','pharmacist','technician','investigator','monitor')),"
+    "  unblinded INTEGER NOT NULL CHECK (unblinded IN (0, 1)),"
+    "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  failed_logins INTEGER NOT NULL DEFAULT 0,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE credentials("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+    "  password_hash TEXT NOT NULL,"
+    "  key_salt BLOB NOT NULL,"
+    "  key_nonce BLOB NOT NULL,"
+    "  sealed_key BLOB NOT NULL,"
+    "  opslimit INTEGER NOT NULL,"
+    "  memlimit INTEGER NOT NULL);"
+    "CREATE TABLE ledger("
+    "  seq INTEGER PRIMARY KEY,"
+    "  entry BLOB NOT NULL,"
+    /* The signed checkpoint of the tree of seq + 1 entries, on each transaction's last entry,
+     * and the tree's compact frontier on the newest entry only: one row, one page per commit. */
+    "  checkpoint TEXT,"
+    "  frontier BLOB);"
+    "CREATE VIEW checkpoints AS"
+    "  SELECT seq + 1 AS size, checkpoint AS note FROM ledger WHERE checkpoint IS NOT NULL;",
+    /* 1 -> 2: trials, storage, stock and receipt.  Temperatures in milli-degrees Celsius, dates
+     * as "YYYY-MM-DD", times as UTC microseconds. */
+    "CREATE TABLE trials("
+    "  id INTEGER PRIMARY KEY,"
+    "  code TEXT NOT NULL UNIQUE,"
+    "  title TEXT NOT NULL,"
+    "  sponsor TEXT NOT NULL,"
+    "  blinded INTEGER NOT NULL CHECK (blinded IN (0, 1)),"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE arms("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  code TEXT NOT NULL,"
+    "  ratio INTEGER NOT NULL CHECK (ratio BETWEEN 1 AND 100),"
+    "  UNIQUE (trial_id, code));"
+    "CREATE TABLE kit_types("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  code TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  dose_form TEXT,"
+    "  strength TEXT,"
+    "  units INTEGER NOT NULL CHECK (units > 0),"
+    "  storage_min_mc INTEGER NOT NULL,"
+    "  storage_max_mc INTEGER NOT NULL,"
+    "  dnd_days INTEGER NOT NULL CHECK (dnd_days >= 0),"
+    "  budget_minutes INTEGER,"
+    "  budget_max_mc INTEGER,"
+    "  dispensing_days INTEGER,"
+    "  UNIQUE (trial_id, code));"
+    "CREATE TABLE locations("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL,"
+    "  min_mc INTEGER NOT NULL,"
+    "  max_mc INTEGER NOT NULL);"
+    "CREATE TABLE lots("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+    "  batch TEXT NOT NULL,"
+    "  expiry TEXT NOT NULL,"
+    "  gtin TEXT,"
+    "  UNIQUE (trial_id, batch));"
+    "CREATE TABLE shipments("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  number TEXT NOT NULL,"
+    "  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),"
+    "  origin TEXT,"
+    "  destination TEXT,"
+    "  date_received TEXT,"
+    "  registered_us INTEGER NOT NULL,"
+    "  location_id INTEGER REFERENCES locations(id),"
+    "  excursion INTEGER NOT NULL DEFAULT 0 CHECK (excursion IN (0, 1)),"
+    "  status TEXT NOT NULL CHECK (status IN ('receiving', 'confirmed', 'sent')),"
+    "  UNIQUE (direction, number));"
+    "CREATE TABLE kits("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  kit_number TEXT NOT NULL,"
+    "  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+    "  lot_id INTEGER NOT NULL REFERENCES lots(id),"
+    "  arm TEXT,"
+    "  status TEXT NOT NULL,"
+    "  location_id INTEGER REFERENCES locations(id),"
+    "  units INTEGER NOT NULL CHECK (units >= 0),"
+    "  expiry TEXT,"
+    "  gtin TEXT,"
+    "  serial TEXT,"
+    "  shipment_id INTEGER REFERENCES shipments(id),"
+    "  checked INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (trial_id, kit_number));"
+    "CREATE INDEX kits_by_shipment ON kits(shipment_id);"
+    "CREATE INDEX kits_by_status ON kits(status);"
+    "CREATE TABLE kit_moves("
+    "  id INTEGER PRIMARY KEY,"
+    "  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+    "  from_location_id INTEGER REFERENCES locations(id),"
+    "  to_location_id INTEGER REFERENCES locations(id),"
+    "  moved_us INTEGER NOT NULL,"
+    "  shipment_id INTEGER REFERENCES shipments(id),"
+    "  reason TEXT);"
+    "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id);"
+    /* open-label bulk supply: units of a lot at a location, counted per lot, no kit numbers */
+    "CREATE TABLE bulk_stock("
+    "  id INTEGER PRIMARY KEY,"
+    "  lot_id INTEGER NOT NULL REFERENCES lots(id),"
+    "  location_id INTEGER NOT NULL REFERENCES locations(id),"
+    "  units INTEGER NOT NULL CHECK (units >= 0),"
+    "  UNIQUE (lot_id, location_id));"
+    "CREATE TABLE discrepancies("
+    "  id INTEGER PRIMARY KEY,"
+    "  shipment_id INTEGER NOT NULL REFERENCES shipments(id),"
+    "  kit_number TEXT,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('missing', 'extra', 'damaged', 'lot_mismatch',"
+    "    'expiry_mismatch')),"
+    "  detail TEXT NOT NULL,"
+    "  recorded_us INTEGER NOT NULL,"
+    "  recorded_by TEXT NOT NULL);",
+    /* 2 -> 3 */
+    /* Salted ledger entries (entry version 2) need no table change: opening an older site for
+     * writing appends a ledger.upgrade entry in the same transaction (migrate()).  An account
+     * whose password an administrator reset is one whose credentials hold no sealed key: no
+     * column records it, since entries written before this version could not name one. */
+    "",
+};
+
+int ctm__table_is_secret(const char *table)
+{
+    return strcmp(table, "credentials") == 0;
+}
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == CTM_SCHEMA_VERSION,
+               "one migration per schema version");
+
+const char *ctm__schema_migration(int v)
+{
+    return v >= 0 && v < CTM_SCHEMA_VERSION ? migrations[v] : NULL;
+}
+
+int ctm__schema_apply(ctm__store *s, int from, int to)
+{
+    for (int v = from; v < to; v++) {
+        int rc = ctm__store_exec(s, migrations[v]);
+        if (rc != CTM_OK)
+            return ctm__store_fail(rc, "schema migration");
+    }
+    int rc = ctm__store_set_schema_version(s, to);
+    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, "schema version");
+}

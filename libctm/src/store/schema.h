@@ -1,0 +1,19 @@
+/* schema.h - the tables of a libctm site and how each schema version is reached (internal). */
+#ifndef CTM_SCHEMA_H
+#define CTM_SCHEMA_H
+
+#include "store.h"
+
+#define CTM_SCHEMA_VERSION 3
+
+/* The SQL of migration v (from schema version v to v + 1), or NULL.  Shipped migrations never
+ * change: a new version appends one.  verify builds its replay copy from the same list, so the
+ * replay schema is always the live schema. */
+const char *ctm__schema_migration(int v);
+/* Take s's schema from version `from` to `to` and record the new version (inside the caller's
+ * transaction). */
+int ctm__schema_apply(ctm__store *s, int from, int to);
+/* Non-zero when a table's non-key values are secrets recorded only as digests. */
+int ctm__table_is_secret(const char *table);
+
+#endif

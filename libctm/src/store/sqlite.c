@@ -1,0 +1,648 @@
+/* sqlite.c - the SQLite engine behind the store seam (store.h): a site in one file. */
+/* Debian's SQLite is built with the pre-update hook; its API is declared only on request. */
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core.h"
+#include "store.h"
+
+#define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
+
+enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO, TX_COUNT };
+static const char *const tx_sql[TX_COUNT] = {
+    [TX_BEGIN] = "BEGIN IMMEDIATE",
+    [TX_COMMIT] = "COMMIT",
+    [TX_ROLLBACK] = "ROLLBACK",
+    [TX_SAVEPOINT] = "SAVEPOINT ctm_action",
+    [TX_RELEASE] = "RELEASE ctm_action",
+    [TX_ROLLBACK_TO] = "ROLLBACK TO ctm_action",
+};
+
+struct ctm__store {
+    sqlite3 *sql;
+    char *name;
+    unsigned flags;
+    sqlite3_stmt *tx[TX_COUNT]; /* prepared on first use: a batch runs thousands of savepoints */
+    ctm__capture_fn capture;
+    void *capture_ctx;
+    int capture_rc;
+    int configured;
+};
+
+struct ctm__st {
+    ctm__store *s;
+    sqlite3_stmt *st;
+};
+
+struct ctm__blob {
+    ctm__store *s;
+    sqlite3_blob *b;
+};
+
+/* The status of an SQLite failure, with its message. */
+static int fail(ctm__store *s, int rc, const char *doing)
+{
+    int code = CTM_ERROR;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            code = CTM_EEXISTS;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = CTM_EBUSY; break;
+    case SQLITE_NOMEM: code = CTM_ENOMEM; break;
+    case SQLITE_NOTADB: code = CTM_ENOTDB; break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY: code = CTM_EIO; break;
+    case SQLITE_CORRUPT: code = CTM_EINTEGRITY; break;
+    default: break;
+    }
+    const char *msg = s != NULL && s->sql != NULL ? sqlite3_errmsg(s->sql) : sqlite3_errstr(rc);
+    if (doing != NULL)
+        return ctm__err(code, "%s: %s", doing, msg);
+    return ctm__err(code, "%s", msg);
+}
+
+int ctm__store_fail(int rc, const char *doing)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+    return ctm__err(rc, "%s: %s", doing, msg);
+}
+
+/* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
+static void from_sqlite(sqlite3_value *sv, ctm__value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_value_type(sv)) {
+    case SQLITE_INTEGER:
+        v->tag = CTM_V_INT;
+        v->i = sqlite3_value_int64(sv);
+        break;
+    case SQLITE_FLOAT:
+        v->tag = CTM_V_REAL;
+        v->r = sqlite3_value_double(sv);
+        break;
+    case SQLITE_TEXT:
+        v->tag = CTM_V_TEXT;
+        v->p = sqlite3_value_text(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    case SQLITE_BLOB:
+        v->tag = CTM_V_BLOB;
+        v->p = sqlite3_value_blob(sv);
+        v->n = (uint32_t)sqlite3_value_bytes(sv);
+        break;
+    default:
+        v->tag = CTM_V_NULL;
+        break;
+    }
+}
+
+/* ---- connections ---- */
+
+int ctm__store_is_server(const char *target)
+{
+    if (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0)
+        return 1;
+    /* a libpq "key=value" string: an '=' before any '/' */
+    const char *eq = strchr(target, '='), *slash = strchr(target, '/');
+    return eq != NULL && (slash == NULL || eq < slash);
+}
+
+int ctm__store_open(ctm__store **out, const char *target, unsigned flags)
+{
+    *out = NULL;
+    ctm__store *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->name = ctm__strdup(target)) == NULL) {
+        free(s);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    s->flags = flags;
+    int readonly = (flags & CTM__STORE_READONLY) != 0;
+    int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (!readonly && (flags & CTM__STORE_CREATE))
+        oflags |= SQLITE_OPEN_CREATE;
+    /* One handle is used by one thread at a time (ctm.h), so SQLite need not lock each call. */
+    int src = sqlite3_open_v2(target, &s->sql, oflags | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX,
+                              NULL);
+    int rc = CTM_OK;
+    if (src != SQLITE_OK) {
+        rc = ctm__err(CTM_EIO, "%s: cannot open: %s%s", target,
+                      s->sql != NULL ? sqlite3_errmsg(s->sql) : sqlite3_errstr(src),
+                      (oflags & SQLITE_OPEN_CREATE) ? "" : " (no such database?)");
+        goto out;
+    }
+    /* A new database holds password hashes and sealed keys: private to its owner, like the key
+     * file.  SQLite gives its -wal and -shm files the database file's mode; a new file is empty
+     * until the first write. */
+    struct stat stbuf;
+    if (!readonly && (flags & CTM__STORE_CREATE) && stat(target, &stbuf) == 0 && stbuf.st_size == 0 &&
+        chmod(target, 0600) != 0) {
+        rc = ctm__err(CTM_EIO, "%s: cannot make the new database private: %s", target,
+                      strerror(errno));
+        goto out;
+    }
+    sqlite3_busy_timeout(s->sql, 5000);
+    sqlite3_extended_result_codes(s->sql, 1);
+out:
+    if (rc != CTM_OK) {
+        ctm__store_close(s);
+        return rc;
+    }
+    *out = s;
+    return CTM_OK;
+}
+
+/* Pragmas come after the identity check: WAL mode writes to the file, which must not happen
+ * to a file that is not a libctm site. */
+static int configure(ctm__store *s)
+{
+    if (s->configured)
+        return CTM_OK;
+    s->configured = 1;
+    int rc = CTM_OK;
+    if (!(s->flags & CTM__STORE_READONLY))
+        rc = ctm__store_exec(s, "PRAGMA journal_mode = WAL");
+    if (rc == CTM_OK)
+        rc = ctm__store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    return rc;
+}
+
+void ctm__store_busy_timeout(ctm__store *s, int ms)
+{
+    sqlite3_busy_timeout(s->sql, ms > 0 ? ms : 5000);
+}
+
+void ctm__store_close(ctm__store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->sql != NULL) {
+        if (!sqlite3_get_autocommit(s->sql))
+            sqlite3_exec(s->sql, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < TX_COUNT; i++)
+            sqlite3_finalize(s->tx[i]);
+        /* close_v2: result sets still open keep the connection alive until they are freed. */
+        sqlite3_close_v2(s->sql);
+    }
+    free(s->name);
+    free(s);
+}
+
+enum ctm__engine ctm__store_engine(const ctm__store *s)
+{
+    (void)s;
+    return CTM__ENGINE_SQLITE;
+}
+
+const char *ctm__store_name(const ctm__store *s)
+{
+    return s->name;
+}
+
+/* ---- transactions ---- */
+
+static int tx(ctm__store *s, int which)
+{
+    if (s->tx[which] == NULL) {
+        int rc = sqlite3_prepare_v3(s->sql, tx_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->tx[which], NULL);
+        if (rc != SQLITE_OK)
+            return fail(s, rc, tx_sql[which]);
+    }
+    int rc = sqlite3_step(s->tx[which]);
+    sqlite3_reset(s->tx[which]);
+    return rc == SQLITE_DONE ? CTM_OK : fail(s, rc, tx_sql[which]);
+}
+
+int ctm__store_begin(ctm__store *s)
+{
+    return tx(s, TX_BEGIN);
+}
+
+int ctm__store_commit(ctm__store *s)
+{
+    return tx(s, TX_COMMIT);
+}
+
+void ctm__store_rollback(ctm__store *s)
+{
+    if (!sqlite3_get_autocommit(s->sql))
+        tx(s, TX_ROLLBACK);
+}
+
+int ctm__store_savepoint(ctm__store *s)
+{
+    return tx(s, TX_SAVEPOINT);
+}
+
+int ctm__store_release(ctm__store *s)
+{
+    return tx(s, TX_RELEASE);
+}
+
+void ctm__store_rollback_savepoint(ctm__store *s)
+{
+    if (tx(s, TX_ROLLBACK_TO) == CTM_OK)
+        tx(s, TX_RELEASE);
+}
+
+int ctm__store_in_transaction(const ctm__store *s)
+{
+    return !sqlite3_get_autocommit(s->sql);
+}
+
+int ctm__store_exec(ctm__store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->sql, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CTM_OK : fail(s, rc, NULL);
+}
+
+/* ---- statements ---- */
+
+int ctm__st_prepare(ctm__store *s, ctm__st **out, const char *sql)
+{
+    *out = NULL;
+    ctm__st *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    st->s = s;
+    int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
+    if (rc != SQLITE_OK) {
+        free(st);
+        return fail(s, rc, "preparing a statement");
+    }
+    *out = st;
+    return CTM_OK;
+}
+
+static int bound(ctm__st *st, int rc)
+{
+    return rc == SQLITE_OK ? CTM_OK : fail(st->s, rc, "binding a value");
+}
+
+int ctm__st_bind_int(ctm__st *st, int i, int64_t v)
+{
+    return bound(st, sqlite3_bind_int64(st->st, i, v));
+}
+
+int ctm__st_bind_real(ctm__st *st, int i, double v)
+{
+    return bound(st, sqlite3_bind_double(st->st, i, v));
+}
+
+int ctm__st_bind_text(ctm__st *st, int i, const char *s)
+{
+    return bound(st, sqlite3_bind_text(st->st, i, s, -1, SQLITE_STATIC));
+}
+
+int ctm__st_bind_textn(ctm__st *st, int i, const char *s, size_t n)
+{
+    if (n > INT32_MAX)
+        return ctm__err(CTM_EINVAL, "a text of %zu bytes is too long to store", n);
+    return bound(st, sqlite3_bind_text(st->st, i, s, (int)n, SQLITE_STATIC));
+}
+
+int ctm__st_bind_text_copy(ctm__st *st, int i, const char *s)
+{
+    return bound(st, sqlite3_bind_text(st->st, i, s, -1, SQLITE_TRANSIENT));
+}
+
+static int bind_blob(ctm__st *st, int i, const void *p, size_t n, sqlite3_destructor_type how)
+{
+    if (n > INT32_MAX)
+        return ctm__err(CTM_EINVAL, "a value of %zu bytes is too long to store", n);
+    /* a NULL pointer would bind NULL: an empty value is an empty blob */
+    static const char empty[1];
+    return bound(st, sqlite3_bind_blob(st->st, i, p != NULL ? p : empty, (int)n, how));
+}
+
+int ctm__st_bind_blob(ctm__st *st, int i, const void *p, size_t n)
+{
+    return bind_blob(st, i, p, n, SQLITE_STATIC);
+}
+
+int ctm__st_bind_blob_copy(ctm__st *st, int i, const void *p, size_t n)
+{
+    return bind_blob(st, i, p, n, SQLITE_TRANSIENT);
+}
+
+int ctm__st_bind_null(ctm__st *st, int i)
+{
+    return bound(st, sqlite3_bind_null(st->st, i));
+}
+
+int ctm__st_bind_value(ctm__st *st, int i, const ctm__value *v)
+{
+    switch (v->tag) {
+    case CTM_V_INT: return ctm__st_bind_int(st, i, v->i);
+    case CTM_V_REAL: return ctm__st_bind_real(st, i, v->r);
+    case CTM_V_TEXT: return ctm__st_bind_textn(st, i, (const char *)v->p, v->n);
+    case CTM_V_BLOB: return ctm__st_bind_blob(st, i, v->p, v->n);
+    case CTM_V_DIGEST: return ctm__st_bind_blob(st, i, v->p, 32);
+    default: return ctm__st_bind_null(st, i);
+    }
+}
+
+int ctm__st_step(ctm__st *st)
+{
+    int rc = sqlite3_step(st->st);
+    if (rc == SQLITE_ROW)
+        return CTM_ROW;
+    if (rc == SQLITE_DONE)
+        return CTM_OK;
+    return fail(st->s, rc, NULL);
+}
+
+int ctm__st_run(ctm__st *st)
+{
+    int rc;
+    while ((rc = ctm__st_step(st)) == CTM_ROW)
+        ;
+    return rc;
+}
+
+void ctm__st_reset(ctm__st *st)
+{
+    sqlite3_reset(st->st);
+    sqlite3_clear_bindings(st->st);
+}
+
+void ctm__st_finalize(ctm__st *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_finalize(st->st);
+    free(st);
+}
+
+int64_t ctm__st_changes(ctm__st *st)
+{
+    return sqlite3_changes64(st->s->sql);
+}
+
+int ctm__st_ncols(ctm__st *st)
+{
+    return sqlite3_column_count(st->st);
+}
+
+const char *ctm__st_colname(ctm__st *st, int col)
+{
+    return sqlite3_column_name(st->st, col);
+}
+
+int ctm__st_type(ctm__st *st, int col)
+{
+    switch (sqlite3_column_type(st->st, col)) {
+    case SQLITE_INTEGER: return CTM_V_INT;
+    case SQLITE_FLOAT: return CTM_V_REAL;
+    case SQLITE_TEXT: return CTM_V_TEXT;
+    case SQLITE_BLOB: return CTM_V_BLOB;
+    default: return CTM_V_NULL;
+    }
+}
+
+int64_t ctm__st_int(ctm__st *st, int col)
+{
+    return sqlite3_column_int64(st->st, col);
+}
+
+double ctm__st_real(ctm__st *st, int col)
+{
+    return sqlite3_column_double(st->st, col);
+}
+
+const char *ctm__st_text(ctm__st *st, int col)
+{
+    return (const char *)sqlite3_column_text(st->st, col);
+}
+
+const void *ctm__st_blob(ctm__st *st, int col)
+{
+    return sqlite3_column_blob(st->st, col);
+}
+
+size_t ctm__st_bytes(ctm__st *st, int col)
+{
+    return (size_t)sqlite3_column_bytes(st->st, col);
+}
+
+void ctm__st_value(ctm__st *st, int col, ctm__value *v)
+{
+    from_sqlite(sqlite3_column_value(st->st, col), v);
+}
+
+/* ---- schema ---- */
+
+static int query_int(ctm__store *s, const char *q, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->sql, q, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ctm__store_schema_version(ctm__store *s, int *version)
+{
+    int64_t app = 0, ver = 0, objects = 0;
+    *version = 0;
+    int rc = query_int(s, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK)
+        rc = query_int(s, "PRAGMA user_version", &ver);
+    if (rc == SQLITE_OK)
+        rc = query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
+    if ((rc & 0xff) == SQLITE_NOTADB)
+        return ctm__err(CTM_ENOTDB, "%s: not a libctm database (not an SQLite file)", s->name);
+    if (rc != SQLITE_OK)
+        return fail(s, rc, s->name);
+    if (app == 0 && ver == 0 && objects == 0)
+        return configure(s);
+    if (app != CTM_APPLICATION_ID)
+        return ctm__err(CTM_ENOTDB, "%s: not a libctm database (application id 0x%08llx)", s->name,
+                        (unsigned long long)app);
+    if (ver < 1 || ver > INT32_MAX)
+        return ctm__err(CTM_ENOTDB, "%s: not a libctm database (schema version %lld)", s->name,
+                        (long long)ver);
+    *version = (int)ver;
+    /* the identity is known: now the file may be configured (and written) */
+    return configure(s);
+}
+
+int ctm__store_set_schema_version(ctm__store *s, int version)
+{
+    char pragma[96];
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             CTM_APPLICATION_ID, version);
+    return ctm__store_exec(s, pragma);
+}
+
+int ctm__store_columns(ctm__store *s, const char *table, ctm__column_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, rc, "reading a table's columns");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int n = 0, out = CTM_OK;
+    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        out = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) > 0);
+        n++;
+    }
+    if (out == CTM_OK && rc != SQLITE_DONE)
+        out = fail(s, rc, "reading a table's columns");
+    sqlite3_finalize(st);
+    if (out == CTM_OK && n == 0)
+        out = ctm__err(CTM_ENOTFOUND, "table %s: no such table", table);
+    return out;
+}
+
+int ctm__store_tables(ctm__store *s, ctm__table_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->sql,
+                                "SELECT name FROM main.sqlite_master WHERE type = 'table'"
+                                " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, rc, "listing the tables");
+    int out = CTM_OK;
+    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        out = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    if (out == CTM_OK && rc != SQLITE_DONE)
+        out = fail(s, rc, "listing the tables");
+    sqlite3_finalize(st);
+    return out;
+}
+
+int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->sql,
+                                "SELECT m.name, f.\"from\", f.\"table\" FROM sqlite_schema AS m,"
+                                " pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table'"
+                                " ORDER BY m.name, f.id, f.seq",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, rc, "reading the foreign keys");
+    int out = CTM_OK;
+    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        out = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+                 (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
+    if (out == CTM_OK && rc != SQLITE_DONE)
+        out = fail(s, rc, "reading the foreign keys");
+    sqlite3_finalize(st);
+    return out;
+}
+
+int ctm__st_nparams(ctm__st *st)
+{
+    return sqlite3_bind_parameter_count(st->st);
+}
+
+/* ---- change capture: SQLite's pre-update hook ---- */
+
+static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
+                         sqlite3_int64 key1, sqlite3_int64 key2)
+{
+    ctm__store *s = ctx;
+    (void)key1;
+    (void)key2;
+    if (s->capture_rc != CTM_OK || strcmp(zdb, "main") != 0 || strcmp(table, "ledger") == 0 ||
+        strncmp(table, "sqlite_", 7) == 0)
+        return;
+    int n = sqlite3_preupdate_count(sql);
+    ctm__value olds[n > 0 ? n : 1], news[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++) {
+        sqlite3_value *v = NULL;
+        if (op != SQLITE_INSERT) {
+            if (sqlite3_preupdate_old(sql, i, &v) != SQLITE_OK || v == NULL)
+                goto fail;
+            from_sqlite(v, &olds[i]);
+        }
+        if (op != SQLITE_DELETE) {
+            if (sqlite3_preupdate_new(sql, i, &v) != SQLITE_OK || v == NULL)
+                goto fail;
+            from_sqlite(v, &news[i]);
+        }
+    }
+    char c = op == SQLITE_INSERT ? 'I' : op == SQLITE_DELETE ? 'D' : 'U';
+    s->capture_rc = s->capture(s->capture_ctx, c, table, n, c == 'I' ? NULL : olds,
+                               c == 'D' ? NULL : news);
+    return;
+fail:
+    s->capture_rc = fail(s, SQLITE_ERROR, "reading a row change");
+}
+
+int ctm__store_capture_start(ctm__store *s, ctm__capture_fn fn, void *ctx)
+{
+    s->capture = fn;
+    s->capture_ctx = ctx;
+    s->capture_rc = CTM_OK;
+    sqlite3_preupdate_hook(s->sql, capture_hook, s);
+    return CTM_OK;
+}
+
+int ctm__store_capture_collect(ctm__store *s)
+{
+    return s->capture_rc;
+}
+
+void ctm__store_capture_stop(ctm__store *s)
+{
+    sqlite3_preupdate_hook(s->sql, NULL, NULL);
+    s->capture = NULL;
+    s->capture_ctx = NULL;
+}
+
+/* ---- large values ---- */
+
+int ctm__blob_open(ctm__store *s, const char *table, const char *column, const char *key,
+                   int64_t id, ctm__blob **out, size_t *size)
+{
+    (void)key; /* an INTEGER PRIMARY KEY is the rowid */
+    *out = NULL;
+    ctm__blob *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    b->s = s;
+    int rc = sqlite3_blob_open(s->sql, "main", table, column, id, 0, &b->b);
+    if (rc != SQLITE_OK) {
+        free(b);
+        return fail(s, rc, "reading a stored value");
+    }
+    *size = (size_t)sqlite3_blob_bytes(b->b);
+    *out = b;
+    return CTM_OK;
+}
+
+int ctm__blob_read(ctm__blob *b, void *buf, size_t n, size_t offset)
+{
+    if (n > INT32_MAX || offset > INT32_MAX)
+        return ctm__err(CTM_EINVAL, "reading a stored value: %zu bytes at %zu", n, offset);
+    int rc = sqlite3_blob_read(b->b, buf, (int)n, (int)offset);
+    return rc == SQLITE_OK ? CTM_OK : fail(b->s, rc, "reading a stored value");
+}
+
+void ctm__blob_close(ctm__blob *b)
+{
+    if (b == NULL)
+        return;
+    sqlite3_blob_close(b->b);
+    free(b);
+}
