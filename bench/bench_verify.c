@@ -1,10 +1,10 @@
 /* bench_verify.c - ctm_audit_verify's peak memory and time as a site grows.
  *
- *   build/bench/bench_verify [--sizes N,N,...] [--one-receipt] [--keep] [DIR]
+ *   build/bench/bench_verify [--sizes N,N,...] [--one-receipt [--unconfirmed]] [--keep] [DIR]
  *
  * Builds one site by receiving and confirming shipments of up to 100,000 kits (each receipt is one
  * ledger entry holding every kit row) or, with --one-receipt, a fresh site per size whose kits all
- * come in one receipt, and at each size verifies it in a fresh process (this program run again
+ * come in one receipt (with --unconfirmed, left unconfirmed), and at each size verifies it in a fresh process (this program run again
  * with --child), so that the peak resident set size (getrusage ru_maxrss) is that of verification
  * alone.  Prints, per size, the peak RSS, the time and the time per 100,000
  * kits, then the ratios of the largest size to the smallest.  Targets (docs/performance.md): peak
@@ -29,6 +29,8 @@
 
 #define TRIAL BENCH_TRIAL
 #define MAX_SIZES 8
+
+static int unconfirmed; /* --unconfirmed: receipts are not confirmed */
 
 /* The child: verify path, print "<seconds> <entries> <rows>" on stdout. */
 static int child(const char *path)
@@ -99,7 +101,7 @@ static void grow(ctm_db *db, long *have, long target, long shipment, int *shipme
         char *m = bench_manifest(*have, n, &len);
         int rc = ctm_receive(db, TRIAL, name, m, len, "FRIDGE1", NULL);
         free(m);
-        if (rc == CTM_OK)
+        if (rc == CTM_OK && !unconfirmed)
             rc = ctm_receive_confirm(db, name, 1);
         if (rc != CTM_OK)
             bench_die("receiving", rc);
@@ -136,6 +138,8 @@ int main(int argc, char **argv)
             keep = 1;
         } else if (strcmp(argv[i], "--one-receipt") == 0) {
             one_receipt = 1;
+        } else if (strcmp(argv[i], "--unconfirmed") == 0) {
+            unconfirmed = 1;
         } else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
             nsizes = parse_sizes(argv[++i], sizes);
             if (nsizes == 0) {
@@ -151,8 +155,9 @@ int main(int argc, char **argv)
     char path[4096], wal[4200];
     snprintf(path, sizeof path, "%s/ctm-bench-verify.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);  /* the database is its file and its WAL */
-    printf("libctm %s verify benchmark, database in %s, %s\n\n", ctm_version(), dir,
-           one_receipt ? "all kits in one receipt" : "receipts of up to 100,000 kits, confirmed");
+    printf("libctm %s verify benchmark, database in %s, %s%s\n\n", ctm_version(), dir,
+           one_receipt ? "all kits in one receipt" : "receipts of up to 100,000 kits",
+           unconfirmed ? ", not confirmed" : ", confirmed");
     printf("%-10s %10s %10s %12s %14s %10s\n", "kits", "db MB", "peak MB", "verify s",
            "s/100k kits", "rows");
 

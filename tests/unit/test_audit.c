@@ -386,6 +386,9 @@ START_TEST(trial_and_kit_follow_the_rows)
 
     f.kit = "K002";
     assert_seqs(db, &f, (const uint64_t[]){n, n + 3, n + 4, n + 5, UINT64_MAX});
+    /* a scan of the pack names the same kit (its serial is the kit number) */
+    f.kit = "(01)05909990329717(21)K002";
+    assert_seqs(db, &f, (const uint64_t[]){n, n + 3, n + 4, n + 5, UINT64_MAX});
     /* K001 is a kit of both trials */
     f.kit = "K001";
     assert_seqs(db, &f, (const uint64_t[]){n, n + 1, n + 2, n + 3, UINT64_MAX});

@@ -196,13 +196,50 @@ static int decode_copy(const uint8_t *p, size_t n, char *why, size_t why_len)
     return rc;
 }
 
-/* reason_part NULL: any reason will do. */
+/* An entry's bytes served to ctm__entry_decode_stream as from storage: offsets must rise and
+ * never overlap; fail_at makes the read that reaches that byte fail. */
+struct source {
+    const uint8_t *p;
+    size_t n, next, served, fail_at;
+    int reads;
+};
+
+static int source_fill(void *ctx, uint8_t *buf, size_t k, size_t offset)
+{
+    struct source *s = ctx;
+    ck_assert_uint_eq(offset, s->next);
+    ck_assert_uint_le(offset + k, s->n);
+    if (s->fail_at > 0 && offset + k > s->fail_at)
+        return -1;
+    memcpy(buf, s->p + offset, k);
+    s->next = offset + k;
+    s->served += k;
+    s->reads++;
+    return 0;
+}
+
+static int decode_stream(const uint8_t *p, size_t n, struct source *src,
+                         int (*each)(void *, const ctm__row_change *), void *ctx, char *why,
+                         size_t why_len)
+{
+    ctm__entry e;
+    *src = (struct source){.p = p, .n = n, .fail_at = src->fail_at};
+    int rc = ctm__entry_decode_stream(&e, n, source_fill, src, each, ctx, why, why_len);
+    ctm__entry_free(&e);
+    return rc;
+}
+
+/* reason_part NULL: any reason will do.  A stream decoder gives the same verdict. */
 static void expect_reject(const uint8_t *p, size_t n, const char *reason_part)
 {
     char why[128] = "";
     ck_assert_int_eq(decode_copy(p, n, why, sizeof why), -1);
     ck_assert(why[0] != '\0');
     ck_assert_msg(reason_part == NULL || strstr(why, reason_part) != NULL, "reason \"%s\" lacks \"%s\"", why, reason_part);
+    char streamed[128] = "";
+    struct source src = {0};
+    ck_assert_int_eq(decode_stream(p, n, &src, NULL, NULL, streamed, sizeof streamed), -1);
+    ck_assert_str_eq(streamed, why);
 }
 
 static void expect_raw_reject(const struct raw *r, const char *reason_part)
@@ -854,6 +891,114 @@ START_TEST(test_decode_each_streams_what_decode_keeps)
 }
 END_TEST
 
+/* A receipt-sized entry: many rows, one value larger than the decoder's 64 KiB window. */
+#define BIG_ROWS 20000
+#define BIG_TEXT (150 * 1024)
+
+struct big {
+    ctm__entry e;
+    ctm__row_change *changes;
+    ctm__column_change *cols;
+    char (*numbers)[24];
+    char *text;
+};
+
+static void big_init(struct big *b)
+{
+    b->changes = calloc(BIG_ROWS, sizeof *b->changes);
+    b->cols = calloc(2 * BIG_ROWS, sizeof *b->cols);
+    b->numbers = calloc(BIG_ROWS, sizeof *b->numbers);
+    b->text = malloc(BIG_TEXT + 1);
+    ck_assert(b->changes != NULL && b->cols != NULL && b->numbers != NULL && b->text != NULL);
+    memset(b->text, 'x', BIG_TEXT);
+    b->text[BIG_TEXT] = '\0';
+    for (uint32_t i = 0; i < BIG_ROWS; i++) {
+        snprintf(b->numbers[i], sizeof b->numbers[i], "K-%06u", (unsigned)i);
+        b->cols[2 * i] = col("id", 1, v_absent(), v_int(i + 1));
+        b->cols[2 * i + 1] = col("number", 0, v_absent(),
+                                 v_text(i == BIG_ROWS * 3 / 4 ? b->text : b->numbers[i]));
+        b->changes[i] = (ctm__row_change){"kits", 'I', 2, &b->cols[2 * i], 0, NULL};
+    }
+    b->e = (ctm__entry){.version = CTM_ENTRY_VERSION, .seq = 6, .time_us = 1,
+                        .user = "anna", .action = "shipment.confirm", .reason = "",
+                        .nchanges = BIG_ROWS, .changes = b->changes, .has_esig = 1};
+    b->e.esig.user = "anna";
+    b->e.esig.printed_name = "Anna";
+    b->e.esig.meaning = "receipt confirmed";
+    memset(b->e.esig.signature, 0x5A, 64);
+}
+
+static void big_free(struct big *b)
+{
+    free(b->changes);
+    free(b->cols);
+    free(b->numbers);
+    free(b->text);
+}
+
+struct compare {
+    const ctm__entry *whole;
+    uint32_t n;
+};
+
+static int compare_change(void *ctx, const ctm__row_change *c)
+{
+    struct compare *cmp = ctx;
+    ck_assert_uint_lt(cmp->n, cmp->whole->nchanges);
+    const ctm__row_change *w = &cmp->whole->changes[cmp->n++];
+    ck_assert_str_eq(c->table, w->table);
+    ck_assert_int_eq(c->op, w->op);
+    ck_assert_uint_eq(c->ncols, w->ncols);
+    for (uint32_t k = 0; k < c->ncols; k++) {
+        ck_assert_str_eq(c->cols[k].name, w->cols[k].name);
+        ck_assert(ctm__value_equal(&c->cols[k].new_value, &w->cols[k].new_value));
+    }
+    return 0;
+}
+
+START_TEST(test_decode_stream_reads_each_byte_once)
+{
+    struct big big;
+    ctm__buf b;
+    ctm__entry whole, streamed;
+    char why[128] = "";
+    big_init(&big);
+    encode_ok(&big.e, &b);
+    ck_assert_uint_gt(b.n, 4 * BIG_TEXT / 3);
+    ck_assert_int_eq(ctm__entry_decode(&whole, b.p, b.n, why, sizeof why), 0);
+
+    struct source src = {.p = b.p, .n = b.n};
+    struct compare cmp = {&whole, 0};
+    ck_assert_msg(ctm__entry_decode_stream(&streamed, b.n, source_fill, &src, compare_change, &cmp,
+                                           why, sizeof why) == 0,
+                  "rejected: %s", why);
+    /* every byte read once, in order, in several reads; every change as the whole decode has it */
+    ck_assert_uint_eq(src.served, b.n);
+    ck_assert_int_gt(src.reads, 2);
+    ck_assert_uint_eq(cmp.n, BIG_ROWS);
+    ck_assert_uint_eq(streamed.nchanges, BIG_ROWS);
+    ck_assert_str_eq(streamed.action, "shipment.confirm");
+    ck_assert_str_eq(streamed.esig.meaning, "receipt confirmed");
+    ck_assert_mem_eq(streamed.esig.signature, whole.esig.signature, 64);
+    ck_assert_mem_eq(streamed.salt, whole.salt, CTM_ENTRY_SALT_LEN);
+    ctm__entry_free(&streamed);
+    ctm__entry_free(&whole);
+
+    /* a cut anywhere is refused, as from memory */
+    for (size_t k = 0; k < b.n; k += 4099) {
+        ck_assert_int_eq(decode_stream(b.p, k, &src, NULL, NULL, why, sizeof why), -1);
+        ck_assert_int_eq(decode_copy(b.p, k, NULL, 0), -1);
+    }
+    /* a read that fails names the byte and stops the decode */
+    src.fail_at = 200000;
+    ck_assert_int_eq(decode_stream(b.p, b.n, &src, NULL, NULL, why, sizeof why), -1);
+    ck_assert_msg(strstr(why, "cannot be read at byte") != NULL, "reason: %s", why);
+    ck_assert_uint_lt(src.served, 200000);
+    ctm__buf_free(&b);
+    big_free(&big);
+}
+END_TEST
+
 START_TEST(test_encode_groups_runs)
 {
     /* consecutive changes to one table form one group; an insert must carry every column of it */
@@ -1037,6 +1182,7 @@ static Suite *entry_suite(void)
     tcase_add_test(tc, test_reject_value_rules);
     tcase_add_test(tc, test_groups);
     tcase_add_test(tc, test_decode_each_streams_what_decode_keeps);
+    tcase_add_test(tc, test_decode_stream_reads_each_byte_once);
     tcase_add_test(tc, test_failed_decode_leaves_zeroed_entry);
     suite_add_tcase(s, tc);
 

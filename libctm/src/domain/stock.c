@@ -1,4 +1,5 @@
 /* stock.c - kits: the status transition table, listings, expiry, moves between locations. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -715,4 +716,34 @@ int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits, siz
     }
     free(rows);
     return rc;
+}
+
+/* The audit log's filters live in the ledger, which knows nothing of kits: a kit filter given as
+ * a scan of the pack (not a kit number's characters) is resolved to its kit here, as for every
+ * other call that takes a kit. */
+int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
+{
+    ctm__clear_error();
+    size_t need = offsetof(ctm_audit_filter, kit) + sizeof filter->kit;
+    if (out == NULL || filter == NULL || filter->struct_size < need || filter->kit == NULL ||
+        ctm__check_code("kit", filter->kit, CTM_MAX_NAME) == CTM_OK)
+        return ctm__audit_query(out, db, filter);
+    ctm__clear_error();
+    ctm__scan s;
+    int is_scan = ctm__scan_read(filter->kit, &s) == CTM_OK && s.gs1 != NULL;
+    ctm_gs1_free(s.gs1);
+    if (!is_scan)
+        return ctm__audit_query(out, db, filter); /* refused there, naming the field */
+    *out = NULL;
+    int rc = ctm__require_user(db, 0, "audit log");
+    ctm_audit_filter f = CTM_AUDIT_FILTER_INIT;
+    memcpy(&f, filter, filter->struct_size < sizeof f ? filter->struct_size : sizeof f);
+    f.struct_size = sizeof f;
+    char number[48];
+    if (rc == CTM_OK)
+        rc = ctm__kit_number(db, filter->kit, number);
+    if (rc != CTM_OK)
+        return rc;
+    f.kit = number;
+    return ctm__audit_query(out, db, &f);
 }

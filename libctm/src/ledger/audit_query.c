@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "stock.h"
 
 /* Up to this many row changes an entry's summary shows each; beyond, counts per table. */
 #define SUMMARY_SHORT_ROWS 5
@@ -746,20 +745,9 @@ static int setup_filter(ctm_db *db, query_ctx *q, const ctm_audit_filter *f)
         rc = set_instant("until", f->until, 1, &q->until_us, &q->has_until);
     if (rc == CTM_OK)
         rc = set_code("trial", f->trial, &q->trial.value);
-    char scanned[48];
-    const char *kit = f->kit;
-    /* A scan of the pack (not a kit number's characters) names its kit like everywhere else. */
-    if (rc == CTM_OK && kit != NULL && ctm__check_code("kit", kit, CTM_MAX_NAME) != CTM_OK) {
-        ctm__clear_error();
-        ctm__scan s;
-        if (ctm__scan_read(kit, &s) == CTM_OK && s.gs1 != NULL) {
-            rc = ctm__kit_number(db, kit, scanned);
-            kit = scanned;
-        }
-        ctm_gs1_free(s.gs1);
-    }
+    /* a scan of the pack was resolved to its kit number by ctm_audit_query (domain/stock.c) */
     if (rc == CTM_OK)
-        rc = set_code("kit", kit, &q->kit.value);
+        rc = set_code("kit", f->kit, &q->kit.value);
     if (rc == CTM_OK && (q->trial.value != NULL || q->kit.value != NULL))
         rc = load_fks(db, q);
     if (rc == CTM_OK && q->trial.value != NULL) {
@@ -808,7 +796,7 @@ static int last_window(ctm_db *db, const query_ctx *q, uint64_t from, uint64_t l
     return rc;
 }
 
-int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
+int ctm__audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
 {
     ctm__clear_error();
     if (out == NULL)

@@ -779,8 +779,16 @@ static void arena_rewind(struct arena_block **head, struct arena_mark m)
 /* ---- decoder ---- */
 
 struct reader {
+    /* The bytes from offset base to base + wlen; off counts from the entry's first byte.  Decoding
+     * from memory has the whole entry in the window; a stream (ctm__entry_decode_stream) slides
+     * the window along the entry, refilled by fill(), so only the bytes of the field being read
+     * need to be held at once. */
     const uint8_t *p;
-    size_t n, off;
+    size_t n, off, base, wlen;
+    int (*fill)(void *ctx, uint8_t *buf, size_t n, size_t offset);
+    void *fill_ctx;
+    uint8_t *win;
+    size_t cap;
     struct arena_block *arena;
     /* streaming (ctm__entry_decode_each): row changes go to each() and are not kept */
     int stream;
@@ -809,16 +817,55 @@ static size_t remaining(const struct reader *r)
     return r->n - r->off;
 }
 
+/* The bytes at the read position (valid up to the next rd_need). */
+#define HERE(r) ((r)->p + ((r)->off - (r)->base))
+
+#define STREAM_CHUNK ((size_t)64 * 1024)
+
+/* Slides the window to the read position and fills it with at least k bytes. */
+static int rd_refill(struct reader *r, size_t k)
+{
+    size_t keep = r->base + r->wlen - r->off;
+    size_t cap = r->cap;
+    if (cap < k || cap < STREAM_CHUNK) {
+        cap = k > STREAM_CHUNK ? k : STREAM_CHUNK;
+        uint8_t *grown = malloc(cap);
+        if (grown == NULL)
+            return FAIL(r, "out of memory");
+        if (keep > 0)
+            memcpy(grown, HERE(r), keep);
+        free(r->win);
+        r->win = grown;
+        r->cap = cap;
+    } else if (keep > 0) {
+        memmove(r->win, HERE(r), keep);
+    }
+    r->p = r->win;
+    r->base = r->off;
+    r->wlen = keep;
+    size_t more = r->n - (r->base + keep);
+    if (more > cap - keep)
+        more = cap - keep;
+    if (more > 0 && r->fill(r->fill_ctx, r->win + keep, more, r->base + keep) != 0)
+        return FAIL(r, "cannot be read at byte %zu", r->base + keep);
+    r->wlen = keep + more;
+    return 0;
+}
+
 static int rd_need(struct reader *r, size_t k)
 {
-    return remaining(r) < k ? FAIL(r, "truncated at byte %zu", r->off) : 0;
+    if (remaining(r) < k)
+        return FAIL(r, "truncated at byte %zu", r->off);
+    if (r->off + k > r->base + r->wlen)
+        return r->fill != NULL ? rd_refill(r, k) : FAIL(r, "truncated at byte %zu", r->off);
+    return 0;
 }
 
 static int rd_uint(struct reader *r, size_t k, uint64_t *v)
 {
     if (rd_need(r, k) != 0)
         return -1;
-    *v = load_be(r->p + r->off, k);
+    *v = load_be(HERE(r), k);
     r->off += k;
     return 0;
 }
@@ -884,7 +931,7 @@ static int rd_bytes(struct reader *r, size_t len, int is_text, const uint8_t **o
     size_t at = r->off;
     if (rd_need(r, len) != 0)
         return -1;
-    const uint8_t *src = r->p + r->off;
+    const uint8_t *src = HERE(r);
     if (is_text) {
         size_t bad = utf8_find_bad(src, len);
         if (bad != SIZE_MAX)
@@ -1110,8 +1157,8 @@ static int rd_esig(struct reader *r, ctm__esig *s)
         return -1;
     if (rd_need(r, ESIG_KEY_LEN + ESIG_SIG_LEN) != 0)
         return -1;
-    memcpy(s->public_key, r->p + r->off, ESIG_KEY_LEN);
-    memcpy(s->signature, r->p + r->off + ESIG_KEY_LEN, ESIG_SIG_LEN);
+    memcpy(s->public_key, HERE(r), ESIG_KEY_LEN);
+    memcpy(s->signature, HERE(r) + ESIG_KEY_LEN, ESIG_SIG_LEN);
     r->off += ESIG_KEY_LEN + ESIG_SIG_LEN;
     return 0;
 }
@@ -1131,7 +1178,7 @@ static int rd_entry(struct reader *r, ctm__entry *e)
     if (e->version >= 2) {
         if (rd_need(r, CTM_ENTRY_SALT_LEN) != 0)
             return -1;
-        memcpy(e->salt, r->p + r->off, CTM_ENTRY_SALT_LEN);
+        memcpy(e->salt, HERE(r), CTM_ENTRY_SALT_LEN);
         r->off += CTM_ENTRY_SALT_LEN;
     }
     if (rd_str(r, &e->user) != 0 || rd_str(r, &e->action) != 0 || rd_str(r, &e->reason) != 0)
@@ -1153,7 +1200,7 @@ static int rd_str_view(struct reader *r, const uint8_t **s, size_t *len)
     uint32_t l;
     if (rd_u32(r, &l) != 0 || rd_need(r, l) != 0)
         return -1;
-    *s = r->p + r->off;
+    *s = HERE(r);
     *len = l;
     r->off += l;
     return 0;
@@ -1161,7 +1208,7 @@ static int rd_str_view(struct reader *r, const uint8_t **s, size_t *len)
 
 int ctm__entry_head_read(const uint8_t *p, size_t n, ctm__entry_head *h)
 {
-    struct reader r = {.p = p, .n = p != NULL ? n : 0};
+    struct reader r = {.p = p, .n = p != NULL ? n : 0, .wlen = p != NULL ? n : 0};
     uint64_t seq, time_us;
     if (rd_u8(&r, &h->version) != 0 ||
         (h->version != CTM_ENTRY_VERSION && h->version != CTM_ENTRY_VERSION_LEGACY))
@@ -1185,7 +1232,9 @@ static int decode(ctm__entry *e, struct reader r)
     memset(e, 0, sizeof *e);
     if (r.why != NULL && r.why_len > 0)
         r.why[0] = '\0';
-    if (rd_entry(&r, e) != 0) {
+    int rc = rd_entry(&r, e);
+    free(r.win);
+    if (rc != 0) {
         arena_free(r.arena);
         memset(e, 0, sizeof *e);
         return -1;
@@ -1196,15 +1245,26 @@ static int decode(ctm__entry *e, struct reader r)
 
 int ctm__entry_decode(ctm__entry *e, const uint8_t *p, size_t n, char *why, size_t why_len)
 {
-    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len});
+    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .wlen = p != NULL ? n : 0,
+                                     .why = why, .why_len = why_len});
 }
 
 int ctm__entry_decode_each(ctm__entry *e, const uint8_t *p, size_t n,
                            int (*each)(void *ctx, const ctm__row_change *c), void *ctx, char *why,
                            size_t why_len)
 {
-    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .why = why, .why_len = why_len,
-                                     .stream = 1, .each = each, .each_ctx = ctx});
+    return decode(e, (struct reader){.p = p, .n = p != NULL ? n : 0, .wlen = p != NULL ? n : 0,
+                                     .why = why, .why_len = why_len, .stream = 1, .each = each, .each_ctx = ctx});
+}
+
+int ctm__entry_decode_stream(ctm__entry *e, size_t n,
+                             int (*fill)(void *ctx, uint8_t *buf, size_t n, size_t offset),
+                             void *fill_ctx, int (*each)(void *ctx, const ctm__row_change *c),
+                             void *ctx, char *why, size_t why_len)
+{
+    return decode(e, (struct reader){.n = n, .fill = fill, .fill_ctx = fill_ctx, .why = why,
+                                     .why_len = why_len, .stream = 1, .each = each,
+                                     .each_ctx = ctx});
 }
 
 void ctm__entry_free(ctm__entry *e)

@@ -176,6 +176,17 @@ int ctm__entry_decode_each(ctm__entry *e, const uint8_t *p, size_t n,
                            int (*each)(void *ctx, const ctm__row_change *c), void *ctx, char *why,
                            size_t why_len);
 
+/*
+ * ctm__entry_decode_each over an entry of n bytes that is not in memory: fill(fill_ctx, buf, k,
+ * offset) copies the k bytes at offset into buf (0, or non-zero when they cannot be read), and is
+ * called with offsets rising, each byte once, so it may hash what it hands over.  The decoder holds
+ * a window of 64 KiB or the largest single field, whichever is larger.
+ */
+int ctm__entry_decode_stream(ctm__entry *e, size_t n,
+                             int (*fill)(void *ctx, uint8_t *buf, size_t n, size_t offset),
+                             void *fill_ctx, int (*each)(void *ctx, const ctm__row_change *c),
+                             void *ctx, char *why, size_t why_len);
+
 /* An entry's first fields, read without decoding (nor checking) the rest: for filters that skip
  * most entries.  user and action point into the entry's bytes and are not NUL-terminated. */
 typedef struct ctm__entry_head {

@@ -9,6 +9,7 @@
 #include "entry.h"
 #include "merkle.h"
 #include "schema.h"
+#include "query.h"
 #include "store.h"
 
 
@@ -162,27 +163,6 @@ void ctm__hasher_abort(ctm_db *db);
 #define CTM_ROLEBIT_MONITOR 0x10
 int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
 
-/* ---- query.c ---- */
-/* A result set over a prepared statement; `transform`, when given, may rewrite the row values
- * (used by the audit log to decode entries). */
-typedef struct ctm__row {
-    int ncols;
-    int *types;
-    int64_t *ints;
-    double *reals;
-    char **texts;
-} ctm__row;
-/* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
- * on), CTM_DONE to end the result set early, or a negative status. */
-#define CTM__SKIP 1
-typedef int (*ctm__row_fn)(ctm__st *st, ctm__row *row, void *ctx);
-int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
-                   ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
-/* Setters for transforms: the row owns copies. */
-int ctm__row_set_text(ctm__row *row, int col, const char *s);
-void ctm__row_set_int(ctm__row *row, int col, int64_t v);
-void ctm__row_set_null(ctm__row *row, int col);
-
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
 /* Non-zero for a column whose values a blinded reader is shown as "(blinded)". */
 int ctm__audit_blinded_column(const char *table, const char *column);
@@ -191,5 +171,9 @@ int ctm__audit_blinded_column(const char *table, const char *column);
 const char *const *ctm__audit_log_columns(int *ncols);
 int ctm__audit_log_ctx(void **ctx, ctm_db *db);
 int ctm__audit_log_row(ctm__st *st, ctm__row *row, void *ctx);
+
+/* ---- audit_query.c ---- */
+/* ctm_audit_query() with the kit filter a kit number (the domain resolves a scan first). */
+int ctm__audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter);
 
 #endif

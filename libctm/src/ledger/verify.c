@@ -1,4 +1,5 @@
 /* verify.c - offline verification: every entry, every root, every signature, every row. */
+#include <limits.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -127,6 +128,7 @@ typedef struct vstate {
     unsigned replay_next;
     sqlite3_stmt *signer;        /* the replayed users row of an e-signature's signer */
     ctm__buf vals;               /* canonical encodings bound to a replay statement */
+    ctm_hash streamed_leaf;      /* the leaf hash of the entry just read as a stream */
 } vstate;
 
 static int fail(vstate *v, int64_t seq, const char *table, const char *key, const char *fmt, ...)
@@ -551,15 +553,20 @@ typedef struct vtree {
 /* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, u8 is_leaf, then three u32
  * lengths and the entry (or, with is_leaf, its leaf hash), the note (with its NUL) and the
  * frontier. */
-static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row)
+static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row, const uint8_t *streamed_leaf)
 {
     uint8_t head[8 + 3 + 12];
     const void *entry = sqlite3_column_blob(row, 1), *note = sqlite3_column_text(row, 2);
     const void *fr = sqlite3_column_blob(row, 3);
     uint32_t elen = (uint32_t)sqlite3_column_bytes(row, 1);
     ctm_hash leaf;
-    head[10] = elen > STREAM_ABOVE;
-    if (head[10]) {
+    /* A large entry is hashed here (as it was read, when it was streamed); the worker gets its
+     * leaf hash instead of a copy of its bytes. */
+    head[10] = streamed_leaf != NULL || elen > STREAM_ABOVE;
+    if (streamed_leaf != NULL) {
+        entry = streamed_leaf;
+        elen = CTM_HASH_SIZE;
+    } else if (head[10]) {
         ctm__leaf_hash(entry, elen, leaf);
         entry = leaf;
         elen = CTM_HASH_SIZE;
@@ -634,33 +641,95 @@ static int apply_streamed(void *ctx, const ctm__row_change *c)
     return s->rc != CTM_OK;
 }
 
-/* Decode, check and replay one entry; the tree side goes to the worker. */
-static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
+/* An entry larger than STREAM_ABOVE is not selected with its row: it is read through SQLite's
+ * incremental blob I/O, a window at a time, so that verifying a receipt of a million kits takes
+ * no more memory than one of a thousand. */
+struct blob_source {
+    sqlite3_blob *blob;
+    crypto_hash_sha256_state *hash; /* the leaf hash, taken on the first pass */
+};
+
+static int blob_fill(void *ctx, uint8_t *buf, size_t n, size_t offset)
+{
+    struct blob_source *b = ctx;
+    if (n > INT_MAX || offset > INT_MAX ||
+        sqlite3_blob_read(b->blob, buf, (int)n, (int)offset) != SQLITE_OK)
+        return -1;
+    if (b->hash != NULL)
+        crypto_hash_sha256_update(b->hash, buf, n);
+    return 0;
+}
+
+/* The whole of a streamed entry, for the one check that needs it at once: its e-signature. */
+static int check_streamed_esig(vstate *v, const ctm__entry *e, sqlite3_blob *blob, size_t n)
+{
+    uint8_t *whole = malloc(n > 0 ? n : 1);
+    if (whole == NULL)
+        return ctm__err(CTM_ENOMEM, "verify: out of memory reading entry %llu",
+                        (unsigned long long)e->seq);
+    int rc = blob_fill(&(struct blob_source){blob, NULL}, whole, n, 0) != 0
+                 ? fail(v, (int64_t)e->seq, "ledger", NULL, "the entry cannot be read: %s",
+                        sqlite3_errmsg(v->sql))
+                 : check_esig(v, e, whole, n);
+    free(whole);
+    return rc;
+}
+
+/* Decode, check and replay one entry; the tree side goes to the worker.  *streamed is set when
+ * the entry was read as a stream, its leaf hash then in v->streamed_leaf. */
+static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row, int *streamed)
 {
     /* Storage classes first: a TEXT entry or a BLOB checkpoint would be read through a
-     * conversion that no other verifier makes. */
+     * conversion that no other verifier makes.  A large entry is not selected (column 1 is NULL)
+     * and its class is column 4's. */
     static const struct {
         const char *column;
         int type;
         int null_ok;
     } classes[] = {{"entry", SQLITE_BLOB, 0}, {"checkpoint", SQLITE_TEXT, 1}, {"frontier", SQLITE_BLOB, 1}};
-    for (int i = 0; i < 3; i++) {
+    int stream = sqlite3_column_type(row, 1) == SQLITE_NULL && sqlite3_column_int(row, 4) != 0;
+    *streamed = stream;
+    for (int i = stream ? 1 : 0; i < 3; i++) {
         int type = sqlite3_column_type(row, i + 1);
         if (type != classes[i].type && !(type == SQLITE_NULL && classes[i].null_ok))
             return fail(v, (int64_t)seq, "ledger", NULL, "the %s is stored as %s, not %s%s",
                         classes[i].column, storage_class(type), storage_class(classes[i].type),
                         classes[i].null_ok ? " or NULL" : "");
     }
-    const uint8_t *p = sqlite3_column_blob(row, 1);
-    size_t n = (size_t)sqlite3_column_bytes(row, 1);
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    sqlite3_blob *blob = NULL;
+    crypto_hash_sha256_state hash;
+    struct blob_source src = {NULL, NULL};
+    if (stream) {
+        if (sqlite3_blob_open(v->sql, "live", "ledger", "entry", (sqlite3_int64)seq, 0, &blob) !=
+            SQLITE_OK) {
+            int rc = fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be read: %s",
+                          sqlite3_errmsg(v->sql));
+            sqlite3_blob_close(blob);
+            return rc;
+        }
+        n = (size_t)sqlite3_blob_bytes(blob);
+        src.blob = blob;
+        src.hash = &hash;
+        crypto_hash_sha256_init(&hash);
+        crypto_hash_sha256_update(&hash, (const uint8_t[]){0x00}, 1);
+    } else {
+        p = sqlite3_column_blob(row, 1);
+        n = (size_t)sqlite3_column_bytes(row, 1);
+    }
     ctm__entry e;
     char why[128];
-    /* A large entry is read twice as a stream: once to check it whole, as a small one is before
-     * anything of it is replayed, then to replay it change by change. */
-    int stream = n > STREAM_ABOVE;
-    if ((stream ? ctm__entry_decode_each(&e, p, n, NULL, NULL, why, sizeof why)
-                : ctm__entry_decode(&e, p, n, why, sizeof why)) != 0)
+    /* A large entry is read twice as a stream: once to check it whole (and hash it), as a small
+     * one is before anything of it is replayed, then to replay it change by change. */
+    if ((stream ? ctm__entry_decode_stream(&e, n, blob_fill, &src, NULL, NULL, why, sizeof why)
+                : ctm__entry_decode(&e, p, n, why, sizeof why)) != 0) {
+        sqlite3_blob_close(blob);
         return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be decoded: %s", why);
+    }
+    if (stream)
+        crypto_hash_sha256_final(&hash, v->streamed_leaf);
+    src.hash = NULL;
     int rc = CTM_OK;
     if (e.seq != seq)
         rc = fail(v, (int64_t)seq, "ledger", NULL,
@@ -679,17 +748,19 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
     if (stream && rc == CTM_OK) {
         ctm__entry_free(&e);
         struct streamed ctx = {v, seq, CTM_OK};
-        if (ctm__entry_decode_each(&e, p, n, apply_streamed, &ctx, why, sizeof why) != 0)
+        if (ctm__entry_decode_stream(&e, n, blob_fill, &src, apply_streamed, &ctx, why,
+                                     sizeof why) != 0)
             rc = ctx.rc != CTM_OK ? ctx.rc
                                   : fail(v, (int64_t)seq, "ledger", NULL,
                                          "the entry cannot be decoded: %s", why);
     }
     if (rc == CTM_OK && e.has_esig)
-        rc = check_esig(v, &e, p, n);
+        rc = stream ? check_streamed_esig(v, &e, blob, n) : check_esig(v, &e, p, n);
     else if (rc == CTM_OK && needs_esig(&e))
         rc = fail(v, (int64_t)seq, "ledger", NULL, "the action %s carries no e-signature",
                   e.action);
     ctm__entry_free(&e);
+    sqlite3_blob_close(blob);
     if (rc == CTM_OK)
         v->r.entries++;
     return rc;
@@ -698,8 +769,16 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row)
 static int walk_rows(vstate *v, ctm__pipe *pipe)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT seq, entry, checkpoint, frontier FROM live.ledger ORDER BY seq",
+    /* typeof() and length() of a column do not read its content: a large entry stays on disk
+     * until check_entry streams it. */
+    int rc = sqlite3_prepare_v2(v->sql,
+                                "SELECT seq, CASE WHEN typeof(entry) = 'blob' AND length(entry) > ?1"
+                                " THEN NULL ELSE entry END, checkpoint, frontier,"
+                                " typeof(entry) = 'blob' AND length(entry) > ?1"
+                                " FROM live.ledger ORDER BY seq",
                                 -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)STREAM_ABOVE);
     if (rc != SQLITE_OK)
         return fail(v, -1, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
     uint64_t expect = 0;
@@ -711,9 +790,10 @@ static int walk_rows(vstate *v, ctm__pipe *pipe)
                        "entry missing (the next stored entry is seq %lld)", (long long)seq);
             break;
         }
-        out = check_entry(v, expect, st);
+        int streamed = 0;
+        out = check_entry(v, expect, st, &streamed);
         if (out == CTM_OK)
-            out = push_tree(pipe, expect, st);
+            out = push_tree(pipe, expect, st, streamed ? v->streamed_leaf : NULL);
         expect++;
     }
     if (out == CTM_OK && rc != SQLITE_DONE)

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "gs1.h"
-#include "internal.h"
+#include "core.h"
 
 #define GS1_GS 0x1d
 #define GS1_MAX_INPUT 512

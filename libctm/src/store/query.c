@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
+#include "query.h"
 
 struct ctm_query {
     ctm__st *st;

@@ -1,0 +1,27 @@
+/* query.h - result sets over a prepared statement of the store: ctm_query (internal). */
+#ifndef CTM_QUERY_H
+#define CTM_QUERY_H
+
+#include "store.h"
+
+/* A result set over a prepared statement; `transform`, when given, may rewrite the row values
+ * (used by the audit log to decode entries). */
+typedef struct ctm__row {
+    int ncols;
+    int *types;
+    int64_t *ints;
+    double *reals;
+    char **texts;
+} ctm__row;
+/* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
+ * on), CTM_DONE to end the result set early, or a negative status. */
+#define CTM__SKIP 1
+typedef int (*ctm__row_fn)(ctm__st *st, ctm__row *row, void *ctx);
+int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
+                   ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+/* Setters for transforms: the row owns copies. */
+int ctm__row_set_text(ctm__row *row, int col, const char *s);
+void ctm__row_set_int(ctm__row *row, int col, int64_t v);
+void ctm__row_set_null(ctm__row *row, int col);
+
+#endif
