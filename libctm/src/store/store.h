@@ -1,10 +1,10 @@
 /* store.h - the seam between libctm and a database engine (internal).
  *
  * Everything above this header (ledger, domain) speaks to a site's database only through these
- * calls; only the engine files behind it (store/sqlite.c, store/postgres.c) include sqlite3.h or
- * libpq-fe.h.  tests/layers checks both rules.
+ * calls; only the engine files behind it (store/sqlite.c; a PostgreSQL engine to come)
+ * include sqlite3.h or libpq-fe.h.  tests/layers checks the includes (docs/internals.md).
  *
- * SQL given to the store is portable: placeholders are ?1, ?2, ... (the PostgreSQL engine
+ * SQL given to the store is portable: placeholders are ?1, ?2, ... (a PostgreSQL engine
  * rewrites them to $1, $2, ...), ids come back through RETURNING, dates and times are computed in
  * C, and no engine-only function is used.  Values are the entry encoding's types (value.h):
  * 64-bit integers, doubles, UTF-8 text, byte strings and NULL.
