@@ -196,7 +196,7 @@ int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
  * the trial's blinding and the user's flag: a blinded user never receives the value, only
  * "(blinded)".  A kit is dispensable when available and outside its do-not-dispense window.
  * Their parameters are numbered apart, ?20 and ?21, from those of the statements using them. */
-#define KIT_ARM_SQL " CASE WHEN t.blinded = 0 OR ?20 THEN k.arm ELSE '(blinded)' END AS arm,"
+#define KIT_ARM_SQL CTM__BLIND_ARM_SQL("t.blinded", "k.arm", "?20") " AS arm,"
 #define KIT_DISPENSABLE_SQL                                                                      \
     " (k.status = 'available' AND"                                                              \
     "  date(?21, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
@@ -207,7 +207,7 @@ static void bind_kit_view(ctm_db *db, ctm__st *st)
         return; /* a statement without the kit view's columns */
     char today[11];
     ctm__format_date(ctm__today(), today);
-    ctm__st_bind_int(st, 20, db->user_unblinded ? 1 : 0);
+    ctm__st_bind_int(st, 20, ctm__blind_sees_all(db));
     ctm__st_bind_text_copy(st, 21, today);
 }
 

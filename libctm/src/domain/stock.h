@@ -18,8 +18,6 @@ int ctm__location_lookup(ctm_db *db, const char *name, int64_t *id);
 int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char *trial,
                        ctm__trial *t);
 
-/* Non-zero when the logged-in user may see the arms of a trial. */
-int ctm__sees_arms(ctm_db *db, int trial_blinded);
 
 /* Kit statuses and the one transition table (stock.c). */
 int ctm__status_valid(const char *status);

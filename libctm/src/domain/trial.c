@@ -66,10 +66,6 @@ int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char
     return rc;
 }
 
-int ctm__sees_arms(ctm_db *db, int trial_blinded)
-{
-    return !trial_blinded || db->user_unblinded;
-}
 
 /* ---- trials ---- */
 

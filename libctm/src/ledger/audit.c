@@ -109,13 +109,11 @@ int ctm_audit_size(ctm_db *db, uint64_t *size)
     return rc;
 }
 
-/* Which values a blinded user may not see: any column that names a treatment arm. */
+/* Which values a blinded user may not see (blinding.h decides), as the JSON writer asks. */
 static int blinded_column(const char *table, const char *column, void *ctx)
 {
-    (void)table;
     (void)ctx;
-    size_t n = strlen(column);
-    return strcmp(column, "arm") == 0 || (n > 4 && strcmp(column + n - 4, "_arm") == 0);
+    return ctm__blind_column(table, column);
 }
 
 static const char *const log_columns[] = {
@@ -191,7 +189,7 @@ int ctm__audit_log_ctx(void **out, ctm_db *db)
     *out = ctx;
     if (ctx == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
-    ctx->unblinded = db->user_unblinded;
+    ctx->unblinded = ctm__blind_sees_all(db);
     return CTM_OK;
 }
 
@@ -220,11 +218,6 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
 }
 
 /* The pieces of the listing that the filtered one (audit_query.c) shares. */
-int ctm__audit_blinded_column(const char *table, const char *column)
-{
-    return blinded_column(table, column, NULL);
-}
-
 const char *const *ctm__audit_log_columns(int *ncols)
 {
     *ncols = LOG_NCOLS;
@@ -374,7 +367,7 @@ static int proof_allowed(ctm_db *db)
         return rc;
     if (db->user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
         return rc;
-    if (db->user == NULL || !db->user_unblinded)
+    if (!ctm__blind_sees_all(db))
         return ctm__err(CTM_EBLINDED,
                         "audit prove: this ledger begins with entries written before libctm salted "
                         "its entries (schema version 2 or older); a proof's hashes could be tested "

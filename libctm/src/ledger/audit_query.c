@@ -432,7 +432,7 @@ static int change_concerns(const query_ctx *q, const concern *c, const ctm__row_
 {
     for (uint32_t i = 0; ch->cols != NULL && i < ch->ncols; i++) {
         const ctm__column_change *cc = &ch->cols[i];
-        if (ctm__audit_blinded_column(ch->table, cc->name))
+        if (ctm__blind_column(ch->table, cc->name))
             continue;
         const char *target = fk_target(q, ch->table, cc->name);
         const ctm__value *vals[2] = {&cc->old_value, &cc->new_value};
@@ -557,8 +557,8 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
         ctm__buf_u8(b, ' ');
         put_text(b, cc->name);
         ctm__buf_u8(b, '=');
-        if (!unblinded && ctm__audit_blinded_column(c->table, cc->name))
-            put_text(b, "(blinded)");
+        if (!unblinded && ctm__blind_column(c->table, cc->name))
+            put_text(b, CTM__BLINDED);
         else
             put_value(b, c->op == 'I' ? &cc->new_value : &cc->old_value);
     }
@@ -568,7 +568,7 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
         const ctm__column_change *cc = &c->cols[i];
         if (cc->is_pk)
             continue;
-        int hidden = !unblinded && ctm__audit_blinded_column(c->table, cc->name);
+        int hidden = !unblinded && ctm__blind_column(c->table, cc->name);
         const ctm__value *shown = c->op == 'D' ? &cc->old_value : &cc->new_value;
         if (c->op != 'U' && !hidden && shown->tag == CTM_V_NULL)
             continue; /* an inserted or deleted row's empty columns are noise here */
@@ -578,7 +578,7 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
         if (c->op == 'U') {
             ctm__buf_u8(b, ' ');
             if (hidden)
-                put_text(b, "(blinded)");
+                put_text(b, CTM__BLINDED);
             else
                 put_value(b, &cc->old_value);
             put_text(b, " -> ");
@@ -586,7 +586,7 @@ static void put_change_line(ctm__buf *b, const ctm__row_change *c, int unblinded
             ctm__buf_u8(b, '=');
         }
         if (hidden)
-            put_text(b, "(blinded)");
+            put_text(b, CTM__BLINDED);
         else
             put_value(b, shown);
     }
@@ -819,7 +819,7 @@ int ctm__audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter
     query_ctx *q = calloc(1, sizeof *q);
     if (q == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
-    q->unblinded = db->user_unblinded;
+    q->unblinded = ctm__blind_sees_all(db);
     q->limit = f.limit;
     rc = ctm__audit_log_ctx(&q->log, db);
     if (rc == CTM_OK)

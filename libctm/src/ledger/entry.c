@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "blinding.h"
+
 _Static_assert(sizeof(double) == 8, "REAL values are IEEE 754 binary64");
 
 /* Smallest possible encodings: a count larger than the remaining input divided by these cannot be
@@ -1447,11 +1449,11 @@ static void json_columns(ctm__buf *b, const ctm__row_change *c, int want_pk, red
         json_cstr(b, cc->name);
         ctm__buf_u8(b, ':');
         if (want_pk && blind)
-            json_raw(b, "\"(blinded)\"");
+            json_raw(b, "\"" CTM__BLINDED "\"");
         else if (want_pk)
             json_value(b, c->op == 'I' ? &cc->new_value : &cc->old_value);
         else if (blind)
-            json_raw(b, "[\"(blinded)\",\"(blinded)\"]");
+            json_raw(b, "[\"" CTM__BLINDED "\",\"" CTM__BLINDED "\"]");
         else {
             ctm__buf_u8(b, '[');
             json_value(b, &cc->old_value);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "blinding.h"
 #include "core.h"
 #include "entry.h"
 #include "merkle.h"
@@ -164,8 +165,6 @@ void ctm__hasher_abort(ctm_db *db);
 int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
 
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
-/* Non-zero for a column whose values a blinded reader is shown as "(blinded)". */
-int ctm__audit_blinded_column(const char *table, const char *column);
 /* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader
  * is shown (malloc'd, freed with free()); and the row for the entry of a "SELECT seq, entry". */
 const char *const *ctm__audit_log_columns(int *ncols);
