@@ -183,7 +183,7 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
                           " location_id, units, gtin, serial, shipment_id)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9, ?10)");
+                          " VALUES (?1, ?2, ?3, ?4, ?5, '" CTM__KIT_FIRST_STATUS "', ?6, ?7, ?8, ?9, ?10)");
     const char *last_lot = NULL;
     int64_t lot_id = 0;
     for (size_t i = 0; rc == CTM_OK && i < m->n; i++) {
@@ -560,21 +560,8 @@ static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present
             rc = ctm__step_done(db, st, "recording missing kits");
         }
     }
-    /* Nothing unexpected becomes available: a mismatch or an excursion means quarantine. */
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "UPDATE kits SET status = CASE checked"
-                          " WHEN 3 THEN 'damaged' WHEN 2 THEN 'quarantined'"
-                          " WHEN 1 THEN CASE WHEN ?2 THEN 'quarantined' ELSE 'available' END"
-                          " ELSE CASE WHEN ?3 = 0 THEN 'missing'"
-                          "   WHEN ?2 THEN 'quarantined' ELSE 'available' END END"
-                          " WHERE shipment_id = ?1 AND status = 'received'");
-    if (rc == CTM_OK) {
-        ctm__st_bind_int(st, 1, s->id);
-        ctm__st_bind_int(st, 2, s->excursion);
-        ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
-        rc = ctm__step_done(db, st, "confirming the kits");
-    }
+        rc = ctm__kits_confirm(db, s->id, s->excursion, unchecked_present);
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "UPDATE shipments SET status = 'confirmed' WHERE id = ?1");
     if (rc == CTM_OK) {

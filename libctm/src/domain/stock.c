@@ -57,6 +57,21 @@ int ctm__transition_allowed(const char *from, const char *to, int by_hand)
     return 0;
 }
 
+/* ---- the one writer of kits.status ----
+ *
+ * Every statement that changes a kit's status is built here, and only after the transition table
+ * above allows the change: kit_write moves one kit from the status it was read with to `to`
+ * (`to` equal to it: unchanged), together with the column `also` names in the same statement, so
+ * that the action's entry records one row change.  A kit whose status changed since it was read
+ * is refused rather than overwritten.  Receipt's confirmation, which moves a whole shipment out
+ * of "received", is ctm__kits_confirm below.  The first status of a kit, CTM__KIT_FIRST_STATUS,
+ * is set where receipt inserts it. */
+enum kit_also { KIT_ALSO_NOTHING, KIT_ALSO_EXPIRY, KIT_ALSO_LOCATION };
+
+typedef struct kit_row kit_row;
+static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, enum kit_also also,
+                     const char *text, int64_t id);
+
 /* ---- scans: every call that takes a kit takes its barcode too ---- */
 
 /* Trial packs carry the kit's serial in a GS1 DataMatrix; a kit number never starts with ']' or
@@ -97,13 +112,71 @@ int ctm__scan_read(const char *scan, ctm__scan *out)
 }
 
 /* A kit of a trial, as the stock calls need it; number is its kit number, whatever named it. */
-typedef struct kit_row {
+struct kit_row {
     int64_t id;
     char number[48];
     char status[24];
     int64_t location_id;
     char expiry[11];
-} kit_row;
+};
+
+static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, enum kit_also also,
+                     const char *text, int64_t id)
+{
+    static const char *const sql[] = {
+        [KIT_ALSO_NOTHING] = "UPDATE kits SET status = ?3 WHERE id = ?1 AND status = ?2",
+        [KIT_ALSO_EXPIRY] = "UPDATE kits SET expiry = ?4, status = ?3 WHERE id = ?1 AND status = ?2",
+        [KIT_ALSO_LOCATION] =
+            "UPDATE kits SET location_id = ?4, status = ?3 WHERE id = ?1 AND status = ?2",
+    };
+    if (strcmp(k->status, to) != 0 && !ctm__transition_allowed(k->status, to, by_hand))
+        return ctm__err(CTM_ERULE, "kit %s: no change from %s to %s%s", k->number, k->status, to,
+                        by_hand ? " by hand" : "");
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql[also]);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, k->id);
+    ctm__st_bind_text(st, 2, k->status);
+    ctm__st_bind_text(st, 3, to);
+    if (also == KIT_ALSO_EXPIRY)
+        ctm__st_bind_text(st, 4, text);
+    else if (also == KIT_ALSO_LOCATION && id != 0)
+        ctm__st_bind_int(st, 4, id);
+    rc = ctm__st_run(st);
+    int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
+    ctm__st_finalize(st);
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "changing the kit");
+    if (changed != 1)
+        return ctm__err(CTM_EBUSY, "kit %s: its status changed meanwhile; try again", k->number);
+    return CTM_OK;
+}
+
+int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
+{
+    /* what a confirmation may make of a received kit, checked against the table */
+    static const char *const outcomes[] = {"available", "quarantined", "damaged", "missing"};
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        if (!ctm__transition_allowed(CTM__KIT_FIRST_STATUS, outcomes[i], 0))
+            return ctm__err(CTM_ERROR, "confirming: %s -> %s is not a kit transition",
+                            CTM__KIT_FIRST_STATUS, outcomes[i]);
+    /* Nothing unexpected becomes available: a mismatch or an excursion means quarantine. */
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET status = CASE checked"
+                          " WHEN 3 THEN 'damaged' WHEN 2 THEN 'quarantined'"
+                          " WHEN 1 THEN CASE WHEN ?2 THEN 'quarantined' ELSE 'available' END"
+                          " ELSE CASE WHEN ?3 = 0 THEN 'missing'"
+                          "   WHEN ?2 THEN 'quarantined' ELSE 'available' END END"
+                          " WHERE shipment_id = ?1 AND status = '" CTM__KIT_FIRST_STATUS "'");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, shipment_id);
+    ctm__st_bind_int(st, 2, excursion);
+    ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
+    return ctm__step_done(db, st, "confirming the kits");
+}
 
 /* The kit of a trial (trial_id 0: of any trial) whose kit number or serial is id, kit number
  * first; a GTIN, when the scan has one, must not contradict the kit's.  *found is 0 when there
@@ -344,17 +417,6 @@ int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit
 
 /* ---- status by hand ---- */
 
-static int set_status(ctm_db *db, int64_t kit_id, const char *status)
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, "UPDATE kits SET status = ?2 WHERE id = ?1");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, kit_id);
-    ctm__st_bind_text(st, 2, status);
-    return ctm__step_done(db, st, "changing the kit status");
-}
-
 int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const char *status,
                        const char *reason)
 {
@@ -387,7 +449,7 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     ctm__action_param(&a, "kit", k.number);
     ctm__action_param(&a, "from", k.status);
     ctm__action_param(&a, "to", status);
-    rc = set_status(db, k.id, status);
+    rc = kit_write(db, &k, status, 1, KIT_ALSO_NOTHING, NULL, 0);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -434,8 +496,8 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     }
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry)"
-                          " FROM kits k JOIN lots l ON l.id = k.lot_id WHERE k.trial_id = ?1"
+                          "SELECT k.id, k.status, k.location_id, COALESCE(k.expiry, l.expiry),"
+                          " k.kit_number FROM kits k JOIN lots l ON l.id = k.lot_id WHERE k.trial_id = ?1"
                           " AND l.batch = ?2 AND k.status IN " RELABEL_STATUSES);
     if (rc != CTM_OK)
         return rc;
@@ -443,7 +505,8 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     ctm__st_bind_text(st, 2, lot);
     size_t cap = 0;
     kit_row *rows = NULL;
-    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
+    int src;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             kit_row *r = realloc(rows, cap * sizeof *r);
@@ -454,10 +517,15 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
             rows = r;
         }
         kit_row *k = &rows[(*n)++];
+        memset(k, 0, sizeof *k);
         k->id = ctm__st_int(st, 0);
         snprintf(k->status, sizeof k->status, "%s", ctm__st_text(st, 1));
+        k->location_id = ctm__st_int(st, 2);
         snprintf(k->expiry, sizeof k->expiry, "%s", ctm__st_text(st, 3));
+        snprintf(k->number, sizeof k->number, "%s", ctm__st_text(st, 4));
     }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the lot's kits");
     ctm__st_finalize(st);
     if (rc == CTM_OK && *n == 0)
         rc = ctm__err(CTM_ENOTFOUND, "lot '%.20s': no kits of it on site in this trial", lot);
@@ -470,22 +538,14 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     return CTM_OK;
 }
 
+/* A kit that expired is available again under its new date; every other keeps its status. */
 static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *new_expiry)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "UPDATE kits SET expiry = ?2,"
-                          " status = CASE status WHEN 'expired' THEN 'available' ELSE status END"
-                          " WHERE id = ?1");
+    int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
-        ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, rows[i].id);
-        ctm__st_bind_text(st, 2, new_expiry);
-        int src = ctm__st_step(st);
-        if (src != CTM_OK)
-            rc = ctm__store_fail(src, "extending the expiry");
+        const char *to = strcmp(rows[i].status, "expired") == 0 ? "available" : rows[i].status;
+        rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0);
     }
-    ctm__st_finalize(st);
     return rc;
 }
 
@@ -591,15 +651,8 @@ static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipmen
     rc = ctm__step_done(db, st, "recording the move");
     if (rc != CTM_OK)
         return rc;
-    if ((rc = ctm__prepare(db, &st,
-                           "UPDATE kits SET location_id = ?2,"
-                           " status = CASE WHEN ?2 IS NULL THEN 'in_transit' ELSE status END"
-                           " WHERE id = ?1")) != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, k->id);
-    if (to != 0)
-        ctm__st_bind_int(st, 2, to);
-    return ctm__step_done(db, st, "moving the kit");
+    /* a kit leaving the site (no location to go to) is in transit */
+    return kit_write(db, k, to == 0 ? "in_transit" : k->status, 0, KIT_ALSO_LOCATION, NULL, to);
 }
 
 /* Look up and check every kit before anything is written. */

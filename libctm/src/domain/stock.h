@@ -19,11 +19,17 @@ int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char
                        ctm__trial *t);
 
 
-/* Kit statuses and the one transition table (stock.c). */
+/* Kit statuses and the one transition table (stock.c), which alone writes kits.status. */
 int ctm__status_valid(const char *status);
 /* Non-zero when a kit may go from one status to another; by_hand limits it to the changes
  * ctm_kit_set_status() makes (the others belong to receipt, dispensing, returns...). */
 int ctm__transition_allowed(const char *from, const char *to, int by_hand);
+/* The status a kit is inserted with, at receipt. */
+#define CTM__KIT_FIRST_STATUS "received"
+/* Confirm a shipment's received kits: damaged (checked 3), quarantined (checked 2, or an
+ * excursion), missing when unchecked (unless unchecked_present: the pharmacist confirms the
+ * unchecked kits are here), else available. */
+int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present);
 
 /* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
 typedef struct shipment_row {

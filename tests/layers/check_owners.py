@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""One owner per rule (docs/internals.md): the code that may write a field is named here, and no
+other file of libctm/src writes it.
+
+- kits.status: only domain/stock.c, the kit status transition table, writes it (receipt inserts
+  a kit with the first status stock.h names, through CTM__KIT_FIRST_STATUS);
+- the session's unblinded flag: domain/users.c sets it at login and logout, ledger/blinding.c
+  alone reads it; every listing asks blinding.h.
+
+Prints each offence with its file and line; exits 1 if any.
+
+    check_owners.py SRC_DIR
+"""
+import os
+import re
+import sys
+
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+# what may stand between two string literals of one SQL text: blanks and macro names
+GLUE = re.compile(r"^\s*(?:[A-Z_][A-Z0-9_]*(?:\([^)]*\))?\s*)*$")
+STATUS_WRITE = [
+    (re.compile(r"\bUPDATE\s+kits\s+SET\b.*\bstatus\s*=", re.I | re.S), "sets kits.status"),
+    (re.compile(r"\bINSERT\s+INTO\s+kits\s*\([^)]*\bstatus\b(?![^)]*\)\s*VALUES\s*\([^)]*CTM__KIT_FIRST_STATUS)", re.I | re.S),
+     "inserts a kit with a status of its own"),
+]
+
+
+def sql_texts(code):
+    """The file's SQL texts: runs of adjacent string literals, with their first line."""
+    runs, cur, start, end = [], [], None, None
+    for m in LITERAL.finditer(code):
+        if cur and GLUE.match(code[end:m.start()]):
+            between = code[end:m.start()].strip()
+            cur.append(between)  # a macro's name stays in the text, as a placeholder
+            cur.append(m.group(1))
+        else:
+            if cur:
+                runs.append((start, " ".join(cur)))
+            cur, start = [m.group(1)], code.count("\n", 0, m.start()) + 1
+        end = m.end()
+    if cur:
+        runs.append((start, " ".join(cur)))
+    return runs
+
+
+def blank_comments(code):
+    return COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
+
+
+def main(src):
+    problems = []
+    for layer in sorted(os.listdir(src)):
+        d = os.path.join(src, layer)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if not name.endswith((".c", ".h")):
+                continue
+            rel = f"{layer}/{name}"
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                code = blank_comments(f.read())
+            if rel != "domain/stock.c":
+                for line, text in sql_texts(code):
+                    for pattern, what in STATUS_WRITE:
+                        if pattern.search(text):
+                            problems.append(f"{rel}:{line}: {what}; only domain/stock.c writes it")
+            if rel not in ("domain/users.c", "ledger/blinding.c", "ledger/internal.h"):
+                for m in re.finditer(r"\buser_unblinded\b", code):
+                    line = code.count("\n", 0, m.start()) + 1
+                    problems.append(f"{rel}:{line}: reads the session's unblinded flag; ask "
+                                    "ledger/blinding.h")
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} write(s) or read(s) outside their owner")
+        return 1
+    print("kits.status and the unblinded flag have one owner each")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1]))
