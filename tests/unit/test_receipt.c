@@ -710,6 +710,38 @@ START_TEST(kits_are_named_by_number_or_scan)
 }
 END_TEST
 
+/* A pack of another product that carries a kit's number is not that kit: recorded as extra. */
+START_TEST(scan_of_another_product_is_extra)
+{
+    ok(receive("SH1", "kit_number,kit_type,lot,expiry,arm,gtin\n"
+                      "K001,KT,LOT1,2027-04-30," ARM1 "," GTIN "\n"
+                      "K002,KT,LOT1,2027-04-30," ARM2 "," GTIN "\n", 0));
+    ctm_scan_result r;
+    ok(scan("SH1", "(01)05012345678900(21)K002", 0, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_EXTRA);
+    ck_assert_msg(strstr(r.detail, "05012345678900") != NULL && strstr(r.detail, GTIN) != NULL &&
+                      strstr(r.detail, "another product") != NULL,
+                  "detail: %s", r.detail);
+    assert_show(TRIAL, "K002", "checked", "no");
+    ok(scan("SH1", "(01)05012345678900(21)K002", 0, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_REPEAT);
+    /* the right product checks the kit; a typed number has no GTIN to contradict */
+    ok(scan("SH1", "(01)" GTIN "(21)K002", 0, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_OK);
+    assert_show(TRIAL, "K002", "checked", "ok");
+    ok(scan("SH1", "K001", 0, &r));
+    ck_assert_int_eq(r.outcome, CTM_SCAN_OK);
+    ok(ctm_receive_confirm(db, "SH1", 0));
+    assert_show(TRIAL, "K002", "status", "available");
+    ctm_query *q = NULL;
+    ok(ctm_receive_discrepancies(&q, db, "SH1"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "kind")), "extra");
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+}
+END_TEST
+
 START_TEST(kits_by_shipment_and_status_of_a_receipt)
 {
     ok(receive("SH1", manifest4, 0));
@@ -866,6 +898,7 @@ static Suite *receipt_suite(void)
     tcase_add_test(tc, setup_is_validated_and_role_bound);
     tcase_add_test(tc, edits_outside_are_caught);
     tcase_add_test(tc, kits_are_named_by_number_or_scan);
+    tcase_add_test(tc, scan_of_another_product_is_extra);
     tcase_add_test(tc, kits_by_shipment_and_status_of_a_receipt);
     tcase_add_test(tc, unscan_undoes_a_scan);
     tcase_add_test(tc, void_removes_a_mistaken_registration);

@@ -339,15 +339,22 @@ typedef struct expected_kit {
     char expiry[11];
     int checked;
     int has_gtin, has_serial;
+    char gtin[15];       /* the kit's GTIN, its own or its lot's; "" when neither is known */
 } expected_kit;
 
-static int find_expected(ctm_db *db, int64_t shipment_id, const char *id, expected_kit *k,
-                         int *found)
+/* The shipment's kit a scan names by kit number or serial.  A pack whose GTIN contradicts the
+ * kit's is another product that happens to carry the same number: not found (*other_product set,
+ * k->gtin the kit's GTIN), so that it is recorded as an extra pack, never checks the kit. */
+static int find_expected(ctm_db *db, int64_t shipment_id, const ctm__scan *scan, expected_kit *k,
+                         int *found, int *other_product)
 {
+    const char *id = scan->id;
+    *other_product = 0;
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT k.id, k.kit_number, l.batch, COALESCE(k.expiry, l.expiry),"
-                          " k.checked, k.gtin IS NOT NULL, k.serial IS NOT NULL"
+                          " k.checked, k.gtin IS NOT NULL, k.serial IS NOT NULL,"
+                          " COALESCE(k.gtin, l.gtin)"
                           " FROM kits k JOIN lots l ON l.id = k.lot_id"
                           " WHERE k.shipment_id = ?1 AND (k.kit_number = ?2 OR k.serial = ?2)"
                           " ORDER BY k.kit_number = ?2 DESC LIMIT 1");
@@ -365,6 +372,12 @@ static int find_expected(ctm_db *db, int64_t shipment_id, const char *id, expect
         k->checked = (int)ctm__st_int(st, 4);
         k->has_gtin = (int)ctm__st_int(st, 5);
         k->has_serial = (int)ctm__st_int(st, 6);
+        const char *gtin = ctm__st_text(st, 7);
+        snprintf(k->gtin, sizeof k->gtin, "%s", gtin != NULL ? gtin : "");
+        if (scan->gtin[0] != '\0' && k->gtin[0] != '\0' && strcmp(scan->gtin, k->gtin) != 0) {
+            *found = 0;
+            *other_product = 1;
+        }
     }
     ctm__st_finalize(st);
     return src == CTM_ROW || src == CTM_OK ? CTM_OK : ctm__store_fail(src, "reading kits");
@@ -430,15 +443,20 @@ static int record_scan(ctm_db *db, int64_t shipment_id, const ctm__scan *s, int 
                        ctm_scan_result *r)
 {
     expected_kit k;
-    int found = 0;
-    int rc = find_expected(db, shipment_id, s->id, &k, &found);
+    int found = 0, other = 0;
+    int rc = find_expected(db, shipment_id, s, &k, &found, &other);
     if (rc != CTM_OK)
         return rc;
     if (!found) {
         r->outcome = CTM_SCAN_EXTRA;
         snprintf(r->kit_number, sizeof r->kit_number, "%s", s->id);
-        snprintf(r->detail, sizeof r->detail, "%.40s is not on the manifest: recorded as extra",
-                 s->id);
+        if (other)
+            snprintf(r->detail, sizeof r->detail,
+                     "%.20s: GTIN %.14s on the pack, %.14s on the manifest: another product, "
+                     "recorded as extra", s->id, s->gtin, k.gtin);
+        else
+            snprintf(r->detail, sizeof r->detail, "%.40s is not on the manifest: recorded as extra",
+                     s->id);
         return add_discrepancy(db, shipment_id, s->id, "extra", r->detail);
     }
     snprintf(r->kit_number, sizeof r->kit_number, "%s", k.number);
@@ -485,8 +503,8 @@ static int is_repeat(ctm_db *db, int64_t shipment_id, const ctm__scan *s, int da
                      ctm_scan_result *r)
 {
     expected_kit k;
-    int found = 0, extra = 0;
-    if (find_expected(db, shipment_id, s->id, &k, &found) != CTM_OK)
+    int found = 0, extra = 0, other = 0;
+    if (find_expected(db, shipment_id, s, &k, &found, &other) != CTM_OK)
         return 0;
     if (found && k.checked != 0 && !(damaged && k.checked != CHECK_DAMAGED)) {
         snprintf(r->kit_number, sizeof r->kit_number, "%s", k.number);
@@ -672,7 +690,7 @@ int ctm_receive_unscan(ctm_db *db, const char *shipment, const char *kit, const 
     ctm__scan id;
     memset(&id, 0, sizeof id);
     expected_kit k;
-    int found = 0, extra = 0;
+    int found = 0, extra = 0, other = 0;
     int rc = ctm__require_user(db, RECEIPT_ROLES, "receive unscan");
     if (rc == CTM_OK)
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
@@ -683,7 +701,7 @@ int ctm_receive_unscan(ctm_db *db, const char *shipment, const char *kit, const 
     if (rc == CTM_OK)
         rc = ctm__scan_read(kit, &id);
     if (rc == CTM_OK)
-        rc = find_expected(db, s.id, id.id, &k, &found);
+        rc = find_expected(db, s.id, &id, &k, &found, &other);
     if (rc == CTM_OK && !found)
         rc = extra_recorded(db, s.id, id.id, &extra);
     if (rc == CTM_OK && found && k.checked == 0)
