@@ -668,6 +668,8 @@ START_TEST(kits_are_named_by_number_or_scan)
     /* a GTIN that contradicts the kit's, an unknown serial, a barcode naming no kit */
     ck_assert_int_eq(ctm_kit_show(&q, db, NULL, "(01)05012345678900(21)K002"), CTM_ENOTFOUND);
     ck_assert_ptr_null(q);
+    ck_assert_msg(strstr(ctm_errmsg(), "GTIN 05012345678900 is not that of kit K002") != NULL,
+                  "message: %s", ctm_errmsg());
     ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(21)K999"), CTM_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "K999"));
     ck_assert_int_eq(ctm_kit_show(&q, db, TRIAL, "(01)" GTIN "(10)LOT1"), CTM_EINVAL);

@@ -190,7 +190,8 @@ static int kit_query(ctm_db *db, int64_t trial_id, const char *id, const char *g
                           " COALESCE(k.expiry, l.expiry), k.trial_id"
                           " FROM kits k JOIN lots l ON l.id = k.lot_id"
                           " WHERE (?1 = 0 OR k.trial_id = ?1) AND (k.kit_number = ?2 OR k.serial = ?2)"
-                          " AND (?3 IS NULL OR k.gtin IS NULL OR k.gtin = ?3)"
+                          " AND (?3 IS NULL OR COALESCE(k.gtin, l.gtin) IS NULL"
+                          "      OR COALESCE(k.gtin, l.gtin) = ?3)"
                           " ORDER BY k.kit_number = ?2 DESC, k.trial_id, k.id LIMIT 2");
     if (rc != CTM_OK)
         return rc;
@@ -244,6 +245,13 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
     rc = ctm__scan_read(number, &s);
     if (rc == CTM_OK && s.gs1 != NULL)
         rc = kit_query(db, trial_id, s.id, s.gtin, k, &found);
+    /* a kit that answers but for the pack's GTIN: the pack is another product */
+    kit_row other;
+    int other_found = 0;
+    if (rc == CTM_OK && !found && s.gs1 != NULL && s.gtin[0] != '\0' &&
+        kit_query(db, trial_id, s.id, NULL, &other, &other_found) == CTM_OK && other_found)
+        rc = ctm__err(CTM_ENOTFOUND, "the pack's GTIN %.14s is not that of kit %s: another "
+                                     "product", s.gtin, other.number);
     if (rc == CTM_OK && !found)
         rc = s.gs1 != NULL
                  ? ctm__err(CTM_ENOTFOUND, "kit with serial '%.20s' (scanned) is not in %s",
