@@ -1,0 +1,203 @@
+/* test_concurrency.c - many workstations writing one site at once: nothing lost, nothing doubled,
+ * entries in commit order, and the ledger verifies. */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctm.h"
+#include "testutil.h"
+
+#define PW "correct horse 1"
+#define TRIAL "CONC-1"
+#define WRITERS 8
+#define ACTIONS 50
+#define SCANS ((ACTIONS + 2) / 3)     /* actions 0, 3, 6, ...: a receipt scan */
+#define MOVES ((ACTIONS + 1) / 3)     /* actions 1, 4, 7, ...: a transfer */
+#define NOTES (ACTIONS / 3)           /* actions 2, 5, 8, ...: a note */
+#define MAX_BUSY_RETRIES 200
+
+static char *template_dir;
+static char *vkey;
+static uint64_t template_size;
+
+static char *dir;
+static char db_path[4096];
+
+static void build_template(void)
+{
+    static const struct tu_user users[] = {
+        {"pete", "pharmacist", 1, "Pete Ström", PW},
+    };
+    template_dir = tu_build_template("anna", "Anna Berg", PW, users, 1);
+    if (template_dir == NULL)
+        exit(EXIT_FAILURE);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", template_dir, TU_SITE_DB);
+    ctm_db *db = NULL;
+    tu_must(ctm_open(&db, path, NULL), "open");
+    tu_must(ctm_login(db, "anna", PW), "login anna");
+    tu_must(ctm_trial_add(db, TRIAL, "Concurrency trial", "Sponsor", 1, "A:1,B:1"), "trial");
+    tu_must(ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL), "kit type");
+    tu_must(ctm_location_add(db, "FRIDGE1", "fridge", 2, 8), "fridge 1");
+    tu_must(ctm_location_add(db, "FRIDGE2", "fridge", 2, 8), "fridge 2");
+    tu_must(ctm_login(db, "pete", PW), "login pete");
+    /* one shipment whose kits the writers scan, one confirmed kit per writer to move */
+    char m[16384];
+    size_t at = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
+    for (int w = 0; w < WRITERS; w++)
+        for (int k = 0; k < SCANS; k++)
+            at += (size_t)snprintf(m + at, sizeof m - at, "S%d-%02d,KT,L1,2030-01-31,%s\n", w, k,
+                                   k % 2 ? "A" : "B");
+    tu_must(ctm_receive(db, TRIAL, "SCAN", m, at, "FRIDGE1", NULL), "receive SCAN");
+    at = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
+    for (int w = 0; w < WRITERS; w++)
+        at += (size_t)snprintf(m + at, sizeof m - at, "T%d,KT,L1,2030-01-31,%s\n", w,
+                               w % 2 ? "A" : "B");
+    tu_must(ctm_receive(db, TRIAL, "STOCK", m, at, "FRIDGE1", NULL), "receive STOCK");
+    tu_must(ctm_receive_confirm(db, "STOCK", 1), "confirm STOCK");
+    tu_must(ctm_audit_vkey(&vkey, db), "vkey");
+    tu_must(ctm_audit_size(db, &template_size), "size");
+    ctm_close(db);
+}
+
+static void setup(void)
+{
+    dir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(db_path, sizeof db_path, "%s/%s", dir, TU_SITE_DB);
+}
+
+static void teardown(void)
+{
+    tu_teardown(&dir, NULL, NULL);
+}
+
+/* One workstation: its own handle, 50 actions; a busy site is retried as a client would.  Exits
+ * 0, or the number of the action that failed plus 1 (the error on stderr). */
+static void writer(int w)
+{
+    ctm_db *db = NULL;
+    if (ctm_open(&db, db_path, NULL) != CTM_OK || ctm_login(db, "pete", PW) != CTM_OK) {
+        fprintf(stderr, "writer %d: %s\n", w, ctm_errmsg());
+        _exit(100);
+    }
+    for (int j = 0; j < ACTIONS; j++) {
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
+            char text[64], kit[16];
+            if (j % 3 == 0) {
+                ctm_scan_result r = {.struct_size = sizeof r};
+                snprintf(kit, sizeof kit, "S%d-%02d", w, j / 3);
+                rc = ctm_receive_scan(db, "SCAN", kit, 0, &r);
+            } else if (j % 3 == 1) {
+                snprintf(kit, sizeof kit, "T%d", w);
+                const char *kits[] = {kit};
+                rc = ctm_transfer(db, TRIAL, kits, 1, (j / 3) % 2 ? "FRIDGE1" : "FRIDGE2",
+                                  "rebalancing");
+            } else {
+                snprintf(text, sizeof text, "writer %d action %02d", w, j);
+                rc = ctm_audit_note(db, text, NULL);
+            }
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc != CTM_OK) {
+            fprintf(stderr, "writer %d action %d: %d %s\n", w, j, rc, ctm_errmsg());
+            _exit(j + 1);
+        }
+    }
+    ctm_close(db);
+    _exit(0);
+}
+
+static int field_index(ctm_query *q, const char *name)
+{
+    int i = ctm_query_column_index(q, name);
+    ck_assert_msg(i >= 0, "no column %s", name);
+    return i;
+}
+
+START_TEST(eight_workstations_lose_nothing)
+{
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0)
+            writer(w);
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "writer %d failed (status %d): see its message above", w, status);
+    }
+
+    ctm_db *db = tu_open(db_path, NULL);
+    tu_login(db, "anna", PW);
+    /* nothing lost, nothing doubled: one entry per action, and the ledger verifies */
+    ck_assert_uint_eq(tu_audit_size(db), template_size + WRITERS * ACTIONS);
+    tu_assert_verifies_all(db, vkey);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kits k JOIN shipments s"
+                                         " ON s.id = k.shipment_id WHERE s.number = 'SCAN'"
+                                         " AND k.checked = 1", NULL),
+                     WRITERS * SCANS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_moves WHERE reason = ?1",
+                                "rebalancing"),
+                     WRITERS * MOVES);
+
+    /* entries in commit order: times never go back along the log, each writer's notes appear
+     * once each and in the order it wrote them */
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db, template_size, 0));
+    int time_col = field_index(q, "time"), action_col = field_index(q, "action"),
+        params_col = field_index(q, "params");
+    char last_time[40] = "";
+    int next_note[WRITERS] = {0}, rows = 0, rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        rows++;
+        const char *t = ctm_query_text(q, time_col);
+        ck_assert_msg(strcmp(t, last_time) >= 0, "entry at %s after one at %s", t, last_time);
+        snprintf(last_time, sizeof last_time, "%s", t);
+        if (strcmp(ctm_query_text(q, action_col), "audit.note") != 0)
+            continue;
+        const char *p = strstr(ctm_query_text(q, params_col), "writer ");
+        int w = -1, j = -1;
+        ck_assert_msg(p != NULL && sscanf(p, "writer %d action %d", &w, &j) == 2 && w >= 0 &&
+                          w < WRITERS,
+                      "note params: %s", ctm_query_text(q, params_col));
+        ck_assert_int_eq(j, 3 * next_note[w] + 2);
+        next_note[w]++;
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ck_assert_int_eq(rows, WRITERS * ACTIONS);
+    for (int w = 0; w < WRITERS; w++)
+        ck_assert_int_eq(next_note[w], NOTES);
+    ctm_query_free(q);
+    ctm_close(db);
+}
+END_TEST
+
+static Suite *concurrency_suite(void)
+{
+    Suite *s = suite_create("concurrency");
+    TCase *tc = tu_tcase(s, "sqlite", setup, teardown, 240);
+    tcase_add_test(tc, eight_workstations_lose_nothing);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    build_template();
+    int rc = tu_run_suite(concurrency_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    ctm_free(vkey);
+    return rc;
+}
