@@ -1,5 +1,7 @@
 /* fuzz_entry.c - libFuzzer target: the decoder is strict and canonical (decode(encode(x)) == x byte for
- * byte) for entry versions 1 and 2, and both JSON renderings of any decoded entry are valid JSON. */
+ * byte) for entry versions 1 and 2, the streaming decoder (verify's, for large entries) gives the
+ * same verdict and reason on every input, and both JSON renderings of any decoded entry are valid
+ * JSON. */
 #include "entry.h"
 
 #include <stdint.h>
@@ -130,6 +132,28 @@ static int redact_odd(const char *table, const char *column, void *ctx)
     return (strlen(table) + strlen(column)) % 2 == 1;
 }
 
+/* The input served to the streaming decoder as from storage. */
+struct source {
+    const uint8_t *p;
+    size_t n;
+};
+
+static int source_fill(void *ctx, uint8_t *buf, size_t n, size_t offset)
+{
+    const struct source *s = ctx;
+    if (offset > s->n || n > s->n - offset)
+        abort(); /* the decoder asked for bytes the entry does not have */
+    memcpy(buf, s->p + offset, n);
+    return 0;
+}
+
+static int counted(void *ctx, const ctm__row_change *c)
+{
+    (void)c;
+    ++*(uint32_t *)ctx;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -142,7 +166,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * valid entry is what the decoder reads. */
     ctm__entry_head h;
     int head = ctm__entry_head_read(data, size, &h);
-    if (ctm__entry_decode(&e, data, size, why, sizeof why) != 0)
+    int whole = ctm__entry_decode(&e, data, size, why, sizeof why);
+    char why_streamed[128];
+    struct source src = {data, size};
+    uint32_t seen = 0;
+    ctm__entry streamed;
+    int stream = ctm__entry_decode_stream(&streamed, size, source_fill, &src, counted, &seen,
+                                          why_streamed, sizeof why_streamed);
+    if (stream != whole || (whole != 0 && strcmp(why, why_streamed) != 0) ||
+        (whole == 0 && (seen != e.nchanges || streamed.nchanges != e.nchanges ||
+                        streamed.has_esig != e.has_esig || strcmp(streamed.user, e.user) != 0)))
+        abort();
+    ctm__entry_free(&streamed);
+    if (whole != 0)
         return 0;
     if (head != 0 || h.version != e.version || h.time_us != e.time_us ||
         h.user_len != strlen(e.user) || memcmp(h.user, e.user, h.user_len) != 0 ||
