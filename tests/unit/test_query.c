@@ -1,9 +1,11 @@
-/* test_query.c - result sets: columns by name, and a query that outlives its handle. */
+/* test_query.c - result sets: columns by name, values shown otherwise than stored (times, keys,
+ * a trial's arms), and a query that outlives its handle. */
 #include <check.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctm.h"
 #include "testutil.h"
@@ -88,6 +90,85 @@ START_TEST(test_column_index_refuses_unknown_and_null)
     /* a success clears the message of the last failure */
     ck_assert_int_eq(ctm_query_column_index(q, "code"), 0);
     ck_assert_int_eq(ctm_errcode(), CTM_OK);
+    ctm_query_free(q);
+}
+END_TEST
+
+/* ---- values shown otherwise than stored ---- */
+
+/* A time of the database as listings show it: the UTC second, ISO 8601. */
+static void utc_second(int64_t us, char out[32])
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void assert_text(ctm_query *q, const char *col, const char *want)
+{
+    int i = ctm_query_column_index(q, col);
+    ck_assert_int_ge(i, 0);
+    ck_assert_int_eq(ctm_query_column_type(q, i), CTM_TEXT);
+    ck_assert_str_eq(ctm_query_text(q, i), want);
+}
+
+START_TEST(test_trial_list_shows_arms_in_order_and_time)
+{
+    tu_ok(ctm_trial_add(db, "ZZ-OPEN", "An open trial", "Sponsor AB", 0, "ZED:3,ALP:1,MID:12"));
+    ctm_query *q = NULL;
+    tu_ok(ctm_trial_list(&q, db));
+    char want[32];
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    assert_text(q, "code", TRIAL);
+    assert_text(q, "arms", ARM1 ":1," ARM2 ":1");
+    utc_second(tu_sql_int(db_path, "SELECT created_us FROM trials WHERE code = ?1", TRIAL), want);
+    assert_text(q, "created", want);
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    assert_text(q, "code", "ZZ-OPEN");
+    assert_text(q, "arms", "ZED:3,ALP:1,MID:12"); /* as given, not sorted */
+    utc_second(tu_sql_int(db_path, "SELECT created_us FROM trials WHERE code = ?1", "ZZ-OPEN"),
+               want);
+    assert_text(q, "created", want);
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+}
+END_TEST
+
+START_TEST(test_user_list_shows_time_and_key_as_text)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_user_list(&q, db));
+    while (ctm_query_next(q) == CTM_ROW && strcmp(ctm_query_text(q, 0), "pia") != 0)
+        ;
+    ck_assert_str_eq(ctm_query_text(q, 0), "pia");
+    char want[32];
+    utc_second(tu_sql_int(db_path, "SELECT created_us FROM users WHERE username = ?1", "pia"),
+               want);
+    assert_text(q, "created", want);
+    char *key = tu_sql_text(db_path, "SELECT lower(hex(public_key)) FROM users WHERE username = 'pia'");
+    ck_assert_uint_eq(strlen(key), 64);
+    assert_text(q, "public_key", key);
+    free(key);
+    ctm_query_free(q);
+}
+END_TEST
+
+START_TEST(test_kit_history_shows_since_and_open_until)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_kit_history(&q, db, TRIAL, "Q-001"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    char want[32];
+    utc_second(tu_sql_int(db_path, "SELECT registered_us FROM shipments WHERE number = ?1", "SH-Q1"),
+               want);
+    assert_text(q, "location", "FRIDGE1");
+    assert_text(q, "since", want);
+    /* still there: no end */
+    int until = ctm_query_column_index(q, "until");
+    ck_assert_int_eq(ctm_query_column_type(q, until), CTM_NULL);
+    ck_assert_ptr_null(ctm_query_text(q, until));
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
     ctm_query_free(q);
 }
 END_TEST
@@ -193,6 +274,10 @@ static Suite *query_suite(void)
     tcase_add_test(tc, test_column_index_finds_every_column);
     tcase_add_test(tc, test_column_index_of_a_rendered_listing);
     tcase_add_test(tc, test_column_index_refuses_unknown_and_null);
+    tc = tu_tcase(s, "shown values", setup, teardown, 120);
+    tcase_add_test(tc, test_trial_list_shows_arms_in_order_and_time);
+    tcase_add_test(tc, test_user_list_shows_time_and_key_as_text);
+    tcase_add_test(tc, test_kit_history_shows_since_and_open_until);
     tc = tu_tcase(s, "lifetime", setup, teardown, 120);
     tcase_add_test(tc, test_query_outlives_its_handle);
     tcase_add_test(tc, test_query_after_close_does_not_block_writers);

@@ -1,5 +1,6 @@
 /* test_stock_rules.c - the rules of the stock at their edges: the status table's refusals, an
- * expiry "extended" to the date it already has, and the last day of the do-not-dispense window.
+ * expiry "extended" to the date it already has, the last day of the do-not-dispense window (each
+ * kit type's own) and of "expiring within N days".
  * Each test fails when its rule is off by one step. */
 #include <check.h>
 #include <sodium.h>
@@ -179,6 +180,75 @@ START_TEST(last_day_of_the_window_is_dispensable)
 }
 END_TEST
 
+/* Each kit's own kit type's window decides, in one listing with kits of several types: a kit
+ * type with no window (0 days) dispenses up to and including the expiry day itself. */
+START_TEST(each_kit_type_has_its_own_window)
+{
+    tu_ok(ctm_kittype_add(db, TRIAL, "KT0", "Drug X, no window", 30, 2, 8, 0, NULL));
+    char past[11], today[11], soon[11];
+    day(-1, past);
+    day(0, today);
+    day(10, soon);
+    char manifest[512];
+    size_t len = (size_t)snprintf(manifest, sizeof manifest,
+                                  "kit_number,kit_type,lot,expiry\n"
+                                  "K1,KT,L30,%s\nK2,KT0,L0,%s\nK3,KT,L30,%s\nK4,KT0,LT,%s\n"
+                                  "K5,KT0,LP,%s\n",
+                                  soon, soon, soon, today, past);
+    tu_ok(ctm_receive(db, TRIAL, "SH1", manifest, len, "FRIDGE1", NULL));
+    tu_ok(ctm_receive_confirm(db, "SH1", 1));
+    assert_kit("K1", "dispensable", "0"); /* 10 days left, inside a 30-day window */
+    assert_kit("K2", "dispensable", "1");
+    assert_kit("K3", "dispensable", "0");
+    assert_kit("K4", "dispensable", "1"); /* expires today: still usable today */
+    assert_kit("K5", "dispensable", "0");
+    assert_lot("L30", "dispensable", "0");
+    assert_lot("L0", "dispensable", "1");
+    assert_lot("LT", "dispensable", "1");
+    assert_lot("LP", "dispensable", "0");
+    /* only an available kit is dispensable */
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K2", "quarantined", "Carton crushed"));
+    assert_kit("K2", "dispensable", "0");
+    ctm_query *q = NULL;
+    tu_ok(ctm_kit_show(&q, db, TRIAL, "K4"));
+    char *got = listing_field(q, "kit_number", "K4", "dispensable");
+    ck_assert_str_eq(got, "1");
+    free(got);
+}
+END_TEST
+
+static int count_expiring(int days)
+{
+    ctm_query *q = NULL;
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    f.expiring_within_days = days;
+    tu_ok(ctm_kits(&q, db, &f));
+    int n = 0, rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW)
+        n++;
+    ck_assert_int_eq(rc, CTM_DONE);
+    ctm_query_free(q);
+    return n;
+}
+
+/* "Expiring within N days" keeps the kits whose expiry is at most today + N, or has passed. */
+START_TEST(expiring_within_days_includes_the_last_day)
+{
+    char past[11], in5[11], in6[11];
+    day(-3, past);
+    day(5, in5);
+    day(6, in6);
+    const char *lots[] = {"LP", "L5", "L6"}, *expiries[] = {past, in5, in6};
+    receive_available(3, lots, expiries);
+    ck_assert_int_eq(count_expiring(-1), 3); /* no filter */
+    ck_assert_int_eq(count_expiring(0), 1);
+    ck_assert_int_eq(count_expiring(4), 1);
+    ck_assert_int_eq(count_expiring(5), 2);
+    ck_assert_int_eq(count_expiring(6), 3);
+    ck_assert_int_eq(count_expiring(2147483647), 3); /* past any date there is */
+}
+END_TEST
+
 static Suite *stock_rules_suite(void)
 {
     Suite *s = suite_create("stock_rules");
@@ -186,6 +256,8 @@ static Suite *stock_rules_suite(void)
     tcase_add_test(tc, expired_kit_is_not_made_available_by_hand);
     tcase_add_test(tc, expiry_extended_to_its_own_date_is_refused);
     tcase_add_test(tc, last_day_of_the_window_is_dispensable);
+    tcase_add_test(tc, each_kit_type_has_its_own_window);
+    tcase_add_test(tc, expiring_within_days_includes_the_last_day);
     return s;
 }
 

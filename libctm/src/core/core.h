@@ -25,6 +25,9 @@ void ctm__clear_error(void);
 int64_t ctm__now_us(void);
 /* "2026-11-23T06:01:02.123456Z" into buf (>= 32 bytes). */
 void ctm__format_time(int64_t us, char *buf, size_t len);
+/* "2026-11-23T06:01:02Z" into buf (>= 32 bytes): the second the time falls in, as listings show
+ * times. */
+void ctm__format_time_seconds(int64_t us, char *buf, size_t len);
 void ctm__hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
 /* Validation with messages naming the field: each returns CTM_OK or CTM_EINVAL with ctm__err set. */
 int ctm__check_name(const char *field, const char *s);               /* [A-Za-z0-9._@-]{1,64} */

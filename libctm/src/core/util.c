@@ -28,6 +28,18 @@ void ctm__format_time(int64_t us, char *buf, size_t len)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }
 
+void ctm__format_time_seconds(int64_t us, char *buf, size_t len)
+{
+    int64_t secs = us / 1000000;
+    if (us % 1000000 < 0)
+        secs -= 1;
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 void ctm__hex(const uint8_t *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -632,13 +632,12 @@ static int shipment_listing(ctm_query **out, ctm_db *db, const char *what, const
 
 int ctm_receive_discrepancies(ctm_query **out, ctm_db *db, const char *shipment)
 {
-    return shipment_listing(
+    int rc = shipment_listing(
         out, db, "receive discrepancies", shipment,
-        "SELECT kit_number, kind, detail,"
-        " strftime('%Y-%m-%dT%H:%M:%SZ', recorded_us / 1000000, 'unixepoch') AS recorded,"
-        " recorded_by,"
+        "SELECT kit_number, kind, detail, recorded_us AS recorded, recorded_by,"
         " (SELECT number FROM shipments WHERE id = shipment_id) AS shipment"
         " FROM discrepancies WHERE ?1 IS NULL OR shipment_id = ?1 ORDER BY id");
+    return rc == CTM_OK ? ctm__query_show(out, CTM__SHOW_TIME, "recorded", NULL) : rc;
 }
 
 int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)

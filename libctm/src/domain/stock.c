@@ -275,21 +275,89 @@ int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
 
 /* The columns every view of a kit computes alike.  The arm is resolved in SQL, row by row, from
  * the trial's blinding and the user's flag: a blinded user never receives the value, only
- * "(blinded)".  A kit is dispensable when available and outside its do-not-dispense window.
- * Their parameters are numbered apart, ?20 and ?21, from those of the statements using them. */
+ * "(blinded)".  Its parameter is numbered apart, ?20, from those of the statements using it.
+ * The statement gives in `dispensable` the do-not-dispense window of an available kit (NULL for
+ * any other status); the result set turns it into the rule's 0 or 1 (dispensable_query). */
 #define KIT_ARM_SQL CTM__BLIND_ARM_SQL("t.blinded", "k.arm", "?20") " AS arm,"
-#define KIT_DISPENSABLE_SQL                                                                      \
-    " (k.status = 'available' AND"                                                              \
-    "  date(?21, '+' || kt.dnd_days || ' days') <= COALESCE(k.expiry, l.expiry)) AS dispensable,"
+#define KIT_DISPENSABLE_SQL \
+    " CASE WHEN k.status = 'available' THEN kt.dnd_days END AS dispensable,"
 
 static void bind_kit_view(ctm_db *db, ctm__st *st)
 {
-    if (ctm__st_nparams(st) < 21)
+    if (ctm__st_nparams(st) < 20)
         return; /* a statement without the kit view's columns */
-    char today[11];
-    ctm__format_date(ctm__today(), today);
     ctm__st_bind_int(st, 20, ctm__blind_sees_all(db));
-    ctm__st_bind_text_copy(st, 21, today);
+}
+
+/* ---- the do-not-dispense rule ----
+ * A kit is dispensable when its expiry is at least its kit type's dnd_days after today, the
+ * expiry day counting as usable (docs/data-model.md, kit_types).  Decided here in C, for every
+ * listing that shows it: dates are YYYY-MM-DD text, which portable SQL cannot add days to. */
+typedef struct dispensable_ctx {
+    int64_t today;
+    int expiry_col, dispensable_col;
+    int64_t window;  /* the window cutoff was last made for; -1: none yet */
+    char cutoff[11]; /* today + window: the earliest expiry still dispensable */
+} dispensable_ctx;
+
+static int dispensable(dispensable_ctx *c, const char *expiry, int64_t dnd_days)
+{
+    if (dnd_days != c->window) {
+        ctm__format_date(c->today + dnd_days, c->cutoff);
+        c->window = dnd_days;
+    }
+    return strcmp(expiry, c->cutoff) >= 0;
+}
+
+/* A row of a listing with columns `expiry` and `dispensable` (the window, or NULL: never). */
+static int dispensable_row(ctm__st *st, ctm__row *row, void *ctx)
+{
+    dispensable_ctx *c = ctx;
+    int rc = ctm__row_copy(st, row);
+    if (rc != CTM_OK)
+        return rc;
+    int d = c->dispensable_col, e = c->expiry_col;
+    int yes = row->types[d] == CTM_INTEGER && row->types[e] == CTM_TEXT &&
+              dispensable(c, row->texts[e], row->ints[d]);
+    ctm__row_set_int(row, d, yes);
+    return CTM_OK;
+}
+
+static int column_of(ctm__st *st, const char *name)
+{
+    for (int i = 0; i < ctm__st_ncols(st); i++)
+        if (strcmp(ctm__st_colname(st, i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* The result set of st, whose columns `expiry` and `dispensable` get the rule as of today. */
+static int dispensable_query(ctm_query **out, ctm__st *st)
+{
+    dispensable_ctx *c = malloc(sizeof *c);
+    if (c == NULL) {
+        ctm__st_finalize(st);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    c->today = ctm__today();
+    c->window = -1;
+    c->expiry_col = column_of(st, "expiry");
+    c->dispensable_col = column_of(st, "dispensable");
+    if (c->expiry_col < 0 || c->dispensable_col < 0) {
+        free(c);
+        ctm__st_finalize(st);
+        return ctm__err(CTM_EMISUSE, "listing: no expiry or dispensable column");
+    }
+    return ctm__query_new(out, st, NULL, 0, dispensable_row, c, free);
+}
+
+/* The latest expiry "within days from today" admits: today + days, or every date when that is
+ * past the last day a YYYY-MM-DD text can name. */
+static void expiring_cutoff(int days, char out[11])
+{
+    const int64_t last = 2932896; /* 9999-12-31 */
+    int64_t d = ctm__today() + days;
+    ctm__format_date(d < last ? d : last, out);
 }
 
 int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
@@ -323,7 +391,7 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
             " LEFT JOIN shipments s ON s.id = k.shipment_id"
             " WHERE (?1 IS NULL OR k.trial_id = ?1) AND (?2 IS NULL OR k.status = ?2)"
             " AND (?3 IS NULL OR k.location_id = ?3) AND (?4 IS NULL OR l.batch = ?4)"
-            " AND (?5 < 0 OR COALESCE(k.expiry, l.expiry) <= date(?21, '+' || ?5 || ' days'))"
+            " AND (?5 IS NULL OR COALESCE(k.expiry, l.expiry) <= ?5)"
             " AND (?6 IS NULL OR k.shipment_id = ?6)"
             " ORDER BY t.code, k.kit_number");
     if (rc != CTM_OK)
@@ -337,10 +405,14 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
         ctm__st_bind_int(st, 3, loc);
     if (f.lot != NULL)
         ctm__st_bind_text_copy(st, 4, f.lot);
-    ctm__st_bind_int(st, 5, f.expiring_within_days);
+    if (f.expiring_within_days >= 0) {
+        char cutoff[11];
+        expiring_cutoff(f.expiring_within_days, cutoff);
+        ctm__st_bind_text_copy(st, 5, cutoff);
+    }
     if (f.shipment != NULL)
         ctm__st_bind_int(st, 6, ship.id);
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    return dispensable_query(out, st);
 }
 
 int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
@@ -356,59 +428,60 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
             " (SELECT count(*) FROM kits k WHERE k.lot_id = l.id"
             "   AND k.status IN ('received', 'available', 'quarantined')) AS kits,"
             " (SELECT COALESCE(sum(b.units), 0) FROM bulk_stock b WHERE b.lot_id = l.id) AS bulk_units,"
-            " (date(?2, '+' || kt.dnd_days || ' days') <= l.expiry) AS dispensable"
+            " kt.dnd_days AS dispensable"
             " FROM lots l JOIN trials t ON t.id = l.trial_id JOIN kit_types kt ON kt.id = l.kit_type_id"
             " WHERE ?1 IS NULL OR l.trial_id = ?1 ORDER BY t.code, l.expiry, l.batch");
     if (rc != CTM_OK)
         return rc;
-    char today[11];
-    ctm__format_date(ctm__today(), today);
     if (trial != NULL)
         ctm__st_bind_int(st, 1, t.id);
-    ctm__st_bind_text_copy(st, 2, today);
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    return dispensable_query(out, st);
 }
 
-/* A listing about one kit: sql has the kit's id as ?1 (and the kit view's parameters, see
- * KIT_ARM_SQL). */
-static int kit_listing(ctm_query **out, ctm_db *db, const char *what, const char *trial,
-                       const char *kit, const char *sql)
+/* The statement of a listing about one kit: sql has the kit's id as ?1 (and the kit view's
+ * parameter, see KIT_ARM_SQL). */
+static int kit_listing(ctm_query **out, ctm__st **st, ctm_db *db, const char *what,
+                       const char *trial, const char *kit, const char *sql)
 {
     ctm__trial t;
     kit_row k;
-    ctm__st *st = NULL;
     int rc = ctm__listing_begin(out, db, what, trial, &t);
     if (rc == CTM_OK)
         rc = kit_lookup(db, t.id, kit, &k);
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, sql);
+        rc = ctm__prepare(db, st, sql);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, k.id);
-    bind_kit_view(db, st);
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    ctm__st_bind_int(*st, 1, k.id);
+    bind_kit_view(db, *st);
+    return CTM_OK;
 }
 
 int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
-    return kit_listing(
-        out, db, "kit history", trial, kit,
+    ctm__st *st = NULL;
+    int rc = kit_listing(
+        out, &st, db, "kit history", trial, kit,
         "WITH h(location_id, since_us, n) AS ("
         "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
         "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
         "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
-        " SELECT loc.name AS location,"
-        " strftime('%Y-%m-%dT%H:%M:%SZ', h.since_us / 1000000, 'unixepoch') AS since,"
-        " strftime('%Y-%m-%dT%H:%M:%SZ', LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n)"
-        "   / 1000000, 'unixepoch') AS until"
+        " SELECT loc.name AS location, h.since_us AS since,"
+        " LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n) AS until"
         " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+    if (rc == CTM_OK)
+        rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_TIME, "since", "until", NULL);
+    return rc;
 }
 
 int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
     /* The row has the same columns and types whatever the arm. */
-    return kit_listing(
-        out, db, "kit show", trial, kit,
+    ctm__st *st = NULL;
+    int rc = kit_listing(
+        out, &st, db, "kit show", trial, kit,
         "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
         " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
         " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
@@ -421,6 +494,7 @@ int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit
         " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
         " LEFT JOIN locations loc ON loc.id = k.location_id"
         " LEFT JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1");
+    return rc == CTM_OK ? dispensable_query(out, st) : rc;
 }
 
 /* ---- status by hand ---- */

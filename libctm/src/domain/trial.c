@@ -194,20 +194,68 @@ int ctm_trial_add(ctm_db *db, const char *code, const char *title, const char *s
     return rc;
 }
 
+/* The trial list's arms column, "A:2,B:1" with the arms in the order the trial gave them (NULL
+ * for none), is made here from the arms' rows: a string aggregate is engine-specific SQL. */
+#define TRIAL_LIST_CODE_COL 0
+#define TRIAL_LIST_ARMS_COL 4
+
+static void trial_list_ctx_free(void *ctx)
+{
+    ctm__st_finalize(ctx);
+}
+
+static int trial_list_row(ctm__st *st, ctm__row *row, void *ctx)
+{
+    ctm__st *arms = ctx;
+    int rc = ctm__row_copy(st, row);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_reset(arms);
+    ctm__st_bind_text(arms, 1, row->texts[TRIAL_LIST_CODE_COL]);
+    ctm__buf text;
+    ctm__buf_init(&text);
+    while ((rc = ctm__st_step(arms)) == CTM_ROW) {
+        char ratio[24];
+        snprintf(ratio, sizeof ratio, ":%lld", (long long)ctm__st_int(arms, 1));
+        if (text.n > 0)
+            ctm__buf_put(&text, ",", 1);
+        ctm__buf_put(&text, ctm__st_text(arms, 0), ctm__st_bytes(arms, 0));
+        ctm__buf_put(&text, ratio, strlen(ratio));
+    }
+    ctm__buf_u8(&text, 0);
+    if (rc != CTM_OK)
+        rc = ctm__store_fail(rc, "reading the trial's arms");
+    else if (text.oom)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    else
+        rc = ctm__row_set_text(row, TRIAL_LIST_ARMS_COL, text.n > 1 ? (char *)text.p : NULL);
+    ctm__buf_free(&text);
+    ctm__st_reset(arms);
+    return rc;
+}
+
 int ctm_trial_list(ctm_query **out, ctm_db *db)
 {
     ctm__trial t;
     int rc = ctm__listing_begin(out, db, "trial list", NULL, &t);
-    ctm__st *st = NULL;
+    ctm__st *st = NULL, *arms = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &arms,
+                          "SELECT a.code, a.ratio FROM arms a JOIN trials t ON t.id = a.trial_id"
+                          " WHERE t.code = ?1 ORDER BY a.id");
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "SELECT t.code AS code, t.title AS title, t.sponsor AS sponsor,"
-                          " t.blinded AS blinded,"
-                          " (SELECT group_concat(code || ':' || ratio, ',') FROM"
-                          "   (SELECT code, ratio FROM arms WHERE trial_id = t.id ORDER BY id)) AS arms,"
-                          " strftime('%Y-%m-%dT%H:%M:%SZ', t.created_us / 1000000, 'unixepoch') AS created"
+                          " t.blinded AS blinded, NULL AS arms, t.created_us AS created"
                           " FROM trials t ORDER BY t.code");
-    return rc == CTM_OK ? ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL) : rc;
+    if (rc != CTM_OK) {
+        ctm__st_finalize(arms);
+        return rc;
+    }
+    rc = ctm__query_new(out, st, NULL, 0, trial_list_row, arms, trial_list_ctx_free);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_TIME, "created", NULL);
+    return rc;
 }
 
 /* ---- kit types ---- */

@@ -892,11 +892,15 @@ int ctm_user_list(ctm_query **out, ctm_db *db)
         return rc;
     ctm__st *st = NULL;
     int src = ctm__st_prepare(db->store, &st, "SELECT username AS user, printed_name, role, unblinded, disabled, failed_logins,"
-        " strftime('%Y-%m-%dT%H:%M:%SZ', created_us / 1000000, 'unixepoch') AS created,"
-        " lower(hex(public_key)) AS public_key,"
+        " created_us AS created, public_key,"
         " (SELECT length(sealed_key) = 0 FROM credentials WHERE user_id = users.id) AS must_change"
         " FROM users ORDER BY username");
     if (src != CTM_OK)
         return ctm__store_fail(src, "user list");
-    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_TIME, "created", NULL);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_HEX, "public_key", NULL);
+    return rc;
 }

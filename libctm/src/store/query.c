@@ -1,4 +1,5 @@
 /* query.c - result sets: the one shape every listing and report takes. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ void ctm_query_free(ctm_query *q)
     free(q->row.ints);
     free(q->row.reals);
     free(q->row.texts);
+    free(q->row.shows);
     free(q->shown);
     if (q->ctx_free != NULL)
         q->ctx_free(q->ctx);
@@ -74,8 +76,10 @@ int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, in
     q->row.ints = calloc(cells, sizeof *q->row.ints);
     q->row.reals = calloc(cells, sizeof *q->row.reals);
     q->row.texts = calloc(cells, sizeof *q->row.texts);
+    q->row.shows = calloc(cells, sizeof *q->row.shows);
     q->shown = calloc(cells, sizeof *q->shown);
-    int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts && q->shown;
+    int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts &&
+             q->row.shows && q->shown;
     for (int i = 0; ok && i < n; i++) {
         q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : ctm__st_colname(st, i));
         ok = q->names[i] != NULL;
@@ -114,10 +118,66 @@ void ctm__row_set_null(ctm__row *row, int col)
     row->types[col] = CTM_NULL;
 }
 
-static int copy_row(ctm__st *st, ctm__row *row)
+int ctm__query_show(ctm_query **q, enum ctm__show how, ...)
+{
+    va_list ap;
+    va_start(ap, how);
+    int rc = CTM_OK;
+    for (const char *name; rc == CTM_OK && (name = va_arg(ap, const char *)) != NULL;) {
+        int col = 0;
+        while (col < (*q)->row.ncols && strcmp((*q)->names[col], name) != 0)
+            col++;
+        if (col < (*q)->row.ncols)
+            (*q)->row.shows[col] = (unsigned char)how;
+        else
+            rc = ctm__err(CTM_EMISUSE, "result set: no column \"%.64s\" to show", name);
+    }
+    va_end(ap);
+    if (rc != CTM_OK) {
+        ctm_query_free(*q);
+        *q = NULL;
+    }
+    return rc;
+}
+
+/* The ways a column is shown otherwise than stored (enum ctm__show). */
+static int show_time(ctm__st *st, ctm__row *row, int col)
+{
+    char buf[32];
+    ctm__format_time_seconds(ctm__st_int(st, col), buf, sizeof buf);
+    return ctm__row_set_text(row, col, buf);
+}
+
+static int show_hex(ctm__st *st, ctm__row *row, int col)
+{
+    size_t n = ctm__st_bytes(st, col);
+    if (n > (SIZE_MAX - 1) / 2)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    char *hex = malloc(2 * n + 1);
+    if (hex == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    ctm__hex(ctm__st_blob(st, col), n, hex);
+    free(row->texts[col]);
+    row->texts[col] = hex;
+    row->types[col] = CTM_TEXT;
+    return CTM_OK;
+}
+
+int ctm__row_copy(ctm__st *st, ctm__row *row)
 {
     for (int i = 0; i < row->ncols; i++) {
-        switch (ctm__st_type(st, i)) {
+        int type = ctm__st_type(st, i);
+        if (row->shows[i] == CTM__SHOW_TIME && type == CTM_V_INT) {
+            if (show_time(st, row, i) != CTM_OK)
+                return CTM_ENOMEM;
+            continue;
+        }
+        if (row->shows[i] == CTM__SHOW_HEX && type != CTM_V_NULL) {
+            if (show_hex(st, row, i) != CTM_OK)
+                return CTM_ENOMEM;
+            continue;
+        }
+        switch (type) {
         case CTM_V_INT:
             ctm__row_set_int(row, i, ctm__st_int(st, i));
             break;
@@ -153,7 +213,7 @@ int ctm_query_next(ctm_query *q)
         }
         if (rc != CTM_ROW)
             return ctm__store_fail(rc, "reading results");
-        rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : copy_row(q->st, &q->row);
+        rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : ctm__row_copy(q->st, &q->row);
         if (rc == CTM_DONE)
             q->finished = 1;
         if (rc != CTM__SKIP)

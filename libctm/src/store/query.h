@@ -12,6 +12,7 @@ typedef struct ctm__row {
     int64_t *ints;
     double *reals;
     char **texts;
+    unsigned char *shows; /* per column: 0 as the statement gives it, else an enum ctm__show */
 } ctm__row;
 /* A transform returns CTM_OK for a row, CTM__SKIP to pass over this one (ctm_query_next() steps
  * on), CTM_DONE to end the result set early, or a negative status. */
@@ -19,6 +20,18 @@ typedef struct ctm__row {
 typedef int (*ctm__row_fn)(ctm__st *st, ctm__row *row, void *ctx);
 int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+/* What portable SQL cannot compute, the result set does: a column shown as `how` is read from the
+ * statement as the stored value and given to the caller as text.  A NULL stays NULL. */
+enum ctm__show {
+    CTM__SHOW_TIME = 1, /* UTC microseconds (an integer) as "YYYY-MM-DDTHH:MM:SSZ" */
+    CTM__SHOW_HEX = 2   /* a byte string as lower-case hex */
+};
+/* Show the named columns of *q (a list ended by NULL) as `how`, before its first row.  A name
+ * that is not a column of *q is a bug: CTM_EMISUSE, *q freed and NULL. */
+int ctm__query_show(ctm_query **q, enum ctm__show how, ...) __attribute__((sentinel));
+/* Copy the statement's current row into row as the result set shows it (for transforms that
+ * rewrite only some columns). */
+int ctm__row_copy(ctm__st *st, ctm__row *row);
 /* Setters for transforms: the row owns copies. */
 int ctm__row_set_text(ctm__row *row, int col, const char *s);
 void ctm__row_set_int(ctm__row *row, int col, int64_t v);
