@@ -203,12 +203,17 @@ int ctm_audit_log(ctm_query **out, ctm_db *db, uint64_t from_seq, uint64_t limit
     if (rc != CTM_OK)
         return rc;
     ctm__st *st = NULL;
-    int src = ctm__st_prepare(db->store, &st, "SELECT seq, entry FROM ledger WHERE seq >= ?1"
-                                 " ORDER BY seq LIMIT ?2");
+    /* no limit: no LIMIT clause (engines disagree on a negative or NULL one) */
+    int all = limit == 0 || limit > INT64_MAX;
+    int src = ctm__st_prepare(db->store, &st,
+                              all ? "SELECT seq, entry FROM ledger WHERE seq >= ?1 ORDER BY seq"
+                                  : "SELECT seq, entry FROM ledger WHERE seq >= ?1 ORDER BY seq"
+                                    " LIMIT ?2");
     if (src != CTM_OK)
         return ctm__store_fail(src, "audit log");
     ctm__st_bind_int(st, 1, from_seq > INT64_MAX ? INT64_MAX : (int64_t)from_seq);
-    ctm__st_bind_int(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+    if (!all)
+        ctm__st_bind_int(st, 2, (int64_t)limit);
     void *ctx = NULL;
     if ((rc = ctm__audit_log_ctx(&ctx, db)) != CTM_OK) {
         ctm__st_finalize(st);
