@@ -9,6 +9,7 @@ The registry (libctm/src/ledger/actions.c) is printed by print_actions; this scr
   verifier stays independent of libctm),
 - docs/c-api.md: the e-signature table (call | action | meaning), and every table with an
   "audit action" column (its actions, and its "who" column where there is one),
+- docs/cli.md: the table of actions (every action, and its e-signature column),
 - docs/python.md: the action names of an audit entry's `action` key.
 
 Prints every disagreement with the file it is in; exits 1 if any.
@@ -173,6 +174,31 @@ def check_c_api(reg, text, problems):
             problems.append(f"{where}: {name} is signed \"{a['meaning']}\", the table says {meaning!r}")
 
 
+def check_cli(reg, text, problems):
+    where = "docs/cli.md"
+    listed = []
+    for head, rows in tables(text):
+        if head != ["action", "recorded when", "e-signed"]:
+            continue
+        for row in rows:
+            names = NAME.findall(row[0])
+            listed += names
+            signed = row[2]
+            for name in names:
+                a = reg.get(name)
+                if a is None:
+                    continue
+                quoted = f'"{a["meaning"]}"'
+                ok = {"never": signed == "no",
+                      "always": signed == f"yes, {quoted}",
+                      "param": quoted in signed and f"`{a['param']}`" in signed,
+                      "caller": signed != "no" and not signed.startswith("yes")}[a["esig"]]
+                if not ok:
+                    problems.append(f"{where}: {name} is e-signed {a['esig']}"
+                                    f"{', ' + quoted if a['meaning'] else ''}; the table says: {signed}")
+    compare_names(reg.keys(), listed, f"{where}, the table of actions", problems)
+
+
 def check_python(reg, text, problems):
     where = "docs/python.md"
     rows = [row for _, rows in tables(text) for row in rows if row[0] == "`action`"]
@@ -209,6 +235,7 @@ def main(program, root):
     check_audit_format(reg, read("docs/audit-format.md"), problems)
     check_verifier(reg, read("examples/python/verify_ledger.py"), problems)
     check_c_api(reg, read("docs/c-api.md"), problems)
+    check_cli(reg, read("docs/cli.md"), problems)
     check_python(reg, read("docs/python.md"), problems)
     for p in problems:
         print(p)

@@ -4,8 +4,8 @@
  * and its e-signature policy with the signature's meaning.  The write path refuses a name that is
  * not in the table and takes the meaning from it, and verification asks it which entries must be
  * signed, so the two cannot disagree.  docs/audit-format.md (4.3, 4.4), docs/c-api.md,
- * docs/python.md and examples/python/verify_ledger.py list the same actions; tests/actions checks
- * them against this table. */
+ * docs/cli.md, docs/python.md and examples/python/verify_ledger.py list the same actions;
+ * tests/actions checks them against this table. */
 #ifndef CTM_ACTIONS_H
 #define CTM_ACTIONS_H
 
