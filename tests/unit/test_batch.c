@@ -199,7 +199,7 @@ START_TEST(test_failed_action_rolls_back_to_its_start)
     ck_assert_int_eq(ctm_batch_begin(db_a), CTM_OK);
     note(db_a, "kept");
     ctm__action a;
-    ck_assert_int_eq(ctm__action_begin(&a, db_a, "test.failing", "white-box"), CTM_OK);
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, "location.add", "white-box"), CTM_OK);
     ck_assert_int_eq(ctm__store_exec(db_a->store,
                                      "UPDATE users SET printed_name = 'Changed' WHERE username = 'pharm'"),
                      CTM_OK);
@@ -218,7 +218,7 @@ END_TEST
 START_TEST(test_capture_records_in_statement_order)
 {
     ctm__action a;
-    ck_assert_int_eq(ctm__action_begin(&a, db_a, "test.capture", "white-box"), CTM_OK);
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, "location.add", "white-box"), CTM_OK);
     const char *sql =
         "INSERT INTO locations(id, name, kind, min_mc, max_mc) VALUES (901, 'Shelf X', 'ambient', 15, 25);"
         "UPDATE locations SET max_mc = 30 WHERE id = 901;"

@@ -1,7 +1,10 @@
 /* test_ledger.c - every kind of entry the library writes, driven through the real API, decodes
- * strictly and says what the action did; and the encoder refuses what the decoder would refuse. */
+ * strictly and says what the action did; the write path refuses an action outside the registry
+ * and a meaning the registry does not give; and the encoder refuses what the decoder would
+ * refuse. */
 #include "ctm.h"
 #include "entry.h"
+#include "internal.h" /* white-box: the write path's own calls */
 #include "testutil.h"
 
 #include <check.h>
@@ -207,6 +210,63 @@ START_TEST(test_upgrade_entry_decodes_strictly)
 }
 END_TEST
 
+/* ---- the write path writes only the registry's actions, signed as the registry says ---- */
+
+START_TEST(test_unknown_action_is_refused)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    db_a = tu_open(dbpath, &o);
+    tu_ok(ctm_init(db_a, "St Example", NULL, ADMIN, "Ada Admin", ADMIN_PW));
+    uint64_t n = tu_audit_size(db_a);
+    ctm__action a;
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, "user.delete", ""), CTM_EMISUSE);
+    ck_assert_msg(strstr(ctm_errmsg(), "'user.delete'") != NULL &&
+                      strstr(ctm_errmsg(), "registry") != NULL,
+                  "%s", ctm_errmsg());
+    ck_assert_int_eq(ctm__action_begin_entry_only(&a, db_a, "audit.notes", ""), CTM_EMISUSE);
+    ck_assert_int_eq(ctm__action_begin(&a, db_a, NULL, ""), CTM_EMISUSE);
+    /* nothing was opened: the next action runs as usual */
+    tu_ok(ctm_audit_note(db_a, "after the refusals", NULL));
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
+    ck_assert_int_eq(ctm__require_action(db_a, "user.delete", "user delete"), CTM_EMISUSE);
+    tu_assert_verifies_all(db_a, NULL);
+}
+END_TEST
+
+START_TEST(test_meaning_comes_from_the_registry)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    db_a = tu_open(dbpath, &o);
+    tu_ok(ctm_init(db_a, "St Example", NULL, ADMIN, "Ada Admin", ADMIN_PW));
+    uint64_t n = tu_audit_size(db_a);
+    /* a signed action with a meaning of the caller's own: refused, nothing written */
+    ctm__action a;
+    tu_ok(ctm__action_begin(&a, db_a, "location.add", ""));
+    ck_assert_int_eq(ctm__store_exec(db_a->store, "INSERT INTO locations(name, kind, min_mc, max_mc)"
+                                                  " VALUES ('Shelf Z', 'ambient', 15000, 25000)"),
+                     CTM_OK);
+    a.caller_meaning = "approved";
+    ck_assert_int_eq(ctm__action_commit(&a), CTM_EMISUSE);
+    ck_assert_msg(strstr(ctm_errmsg(), "location.add") != NULL, "%s", ctm_errmsg());
+    ck_assert_uint_eq(tu_audit_size(db_a), n);
+    ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM locations", NULL), 0);
+    /* a signed action is signed with the registry's meaning without the caller asking */
+    tu_ok(ctm__action_begin_entry_only(&a, db_a, "user.role", "white-box"));
+    ctm__action_param(&a, "user", ADMIN);
+    tu_ok(ctm__action_commit(&a));
+    /* user.passwd is signed exactly when new_signing_key is yes */
+    tu_ok(ctm__action_begin_entry_only(&a, db_a, "user.passwd", ""));
+    ctm__action_param(&a, "new_signing_key", "no");
+    tu_ok(ctm__action_commit(&a));
+    nwant = 0;
+    expect("user.role", ADMIN, "authorized account change", "");
+    expect("user.passwd", ADMIN, NULL, "");
+    check_entries(dbpath, n);
+}
+END_TEST
+
 /* ---- the streaming encoder refuses what the decoder would refuse ---- */
 
 static const ctm__column_def kit_cols[] = {{"id", 1}, {"arm", 0}, {"units", 0}};
@@ -301,6 +361,9 @@ static Suite *ledger_suite(void)
     TCase *tc = tu_tcase(s, "every_action", setup, teardown, 240);
     tcase_add_test(tc, test_every_action_decodes_strictly);
     tcase_add_test(tc, test_upgrade_entry_decodes_strictly);
+    tc = tu_tcase(s, "registry", setup, teardown, 120);
+    tcase_add_test(tc, test_unknown_action_is_refused);
+    tcase_add_test(tc, test_meaning_comes_from_the_registry);
     tc = tu_tcase(s, "writer", NULL, NULL, 0);
     tcase_add_test(tc, test_writer_refuses_undecodable_rows);
     tcase_add_test(tc, test_group_head_rules);

@@ -7,7 +7,6 @@
 #include "manifest.h"
 #include "stock.h"
 
-#define RECEIPT_ROLES (CTM_ROLEBIT_PHARMACIST | CTM_ROLEBIT_TECHNICIAN)
 
 /* ---- registering a shipment ---- */
 
@@ -271,7 +270,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     memset(&m, 0, sizeof m);
     trial_refs refs;
     memset(&refs, 0, sizeof refs);
-    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive");
+    int rc = ctm__require_action(db, "shipment.receive", "receive");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
@@ -529,7 +528,7 @@ int ctm_receive_scan(ctm_db *db, const char *shipment, const char *scan, int dam
     shipment_row s;
     ctm__scan id;
     memset(&id, 0, sizeof id);
-    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive scan");
+    int rc = ctm__require_action(db, "shipment.scan", "receive scan");
     if (rc == CTM_OK)
         rc = ctm__shipment_lookup(db, shipment, &s);
     if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
@@ -593,7 +592,7 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
 {
     ctm__clear_error();
     shipment_row s;
-    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "receive confirm");
+    int rc = ctm__require_action(db, "shipment.confirm", "receive confirm");
     if (rc == CTM_OK)
         rc = ctm__shipment_lookup(db, shipment, &s);
     if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
@@ -603,7 +602,6 @@ int ctm_receive_confirm(ctm_db *db, const char *shipment, int unchecked_present)
         ctm__action_param(&a, "shipment", shipment);
         ctm__action_param(&a, "unchecked_present", unchecked_present ? "yes" : "no");
         ctm__action_param(&a, "excursion", s.excursion ? "yes" : "no");
-        a.esig_meaning = "receipt confirmed";
         rc = confirm_kits(db, &s, unchecked_present);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
@@ -690,7 +688,7 @@ int ctm_receive_unscan(ctm_db *db, const char *shipment, const char *kit, const 
     memset(&id, 0, sizeof id);
     expected_kit k;
     int found = 0, extra = 0, other = 0;
-    int rc = ctm__require_user(db, RECEIPT_ROLES, "receive unscan");
+    int rc = ctm__require_action(db, "shipment.unscan", "receive unscan");
     if (rc == CTM_OK)
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
     if (rc == CTM_OK)
@@ -802,7 +800,7 @@ int ctm_receive_void(ctm_db *db, const char *shipment, const char *reason)
 {
     ctm__clear_error();
     shipment_row s;
-    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "receive void");
+    int rc = ctm__require_action(db, "shipment.void", "receive void");
     if (rc == CTM_OK)
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
     if (rc == CTM_OK)
@@ -820,7 +818,6 @@ int ctm_receive_void(ctm_db *db, const char *shipment, const char *reason)
         snprintf(kits, sizeof kits, "%llu", (unsigned long long)counts.expected);
         ctm__action_param(&a, "shipment", shipment);
         ctm__action_param(&a, "kits", kits);
-        a.esig_meaning = "shipment voided";
         rc = void_rows(db, s.id);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
@@ -909,7 +906,7 @@ int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const 
     ctm__trial t;
     int64_t loc = 0, sid = 0, type_id = 0, lot_id = 0, days = 0;
     char date[11];
-    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "bulk receive");
+    int rc = ctm__require_action(db, "shipment.receive_bulk", "bulk receive");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK && t.blinded)
@@ -939,7 +936,6 @@ int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const 
         ctm__action_param(&a, "lot", lot);
         ctm__action_param(&a, "units", count);
         ctm__action_param(&a, "location", location);
-        a.esig_meaning = "receipt confirmed";
         rc = insert_shipment(db, t.id, shipment, loc, &o, date, "confirmed", &sid);
         if (rc == CTM_OK)
             rc = lot_get_or_make(db, t.id, "bulk receipt", lot, expiry, NULL, type_id, &lot_id);

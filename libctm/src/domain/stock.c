@@ -7,7 +7,6 @@
 #include "gs1.h"
 #include "stock.h"
 
-#define STOCK_ROLES (CTM_ROLEBIT_PHARMACIST | CTM_ROLEBIT_TECHNICIAN)
 
 static const char *const statuses[] = {
     "in_transit", "received", "available",    "dispensed", "returned", "pending_destruction",
@@ -505,7 +504,7 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     ctm__clear_error();
     ctm__trial t;
     kit_row k;
-    int rc = ctm__require_user(db, STOCK_ROLES, "kit status");
+    int rc = ctm__require_action(db, "kit.status", "kit status");
     if (rc == CTM_OK && !ctm__status_valid(status))
         rc = ctm__err(CTM_EINVAL, "status: '%.32s' is not a kit status", status ? status : "");
     if (rc == CTM_OK)
@@ -663,7 +662,7 @@ int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot, const char
     int64_t days = 0;
     kit_row *rows = NULL;
     size_t n = 0;
-    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "expiry extend");
+    int rc = ctm__require_action(db, "expiry.extend", "expiry extend");
     if (rc == CTM_OK)
         rc = ctm__parse_date("new expiry", new_expiry, &days);
     if (rc == CTM_OK)
@@ -688,7 +687,6 @@ int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot, const char
         ctm__action_param(&a, "kits", count);
         ctm__action_param(&a, "new_expiry", new_expiry);
         ctm__action_param(&a, "reference", reference);
-        a.esig_meaning = "expiry extended";
         if (lot != NULL)
             rc = relabel_lot(db, t.id, lot, new_expiry);
         if (rc == CTM_OK)
@@ -775,7 +773,7 @@ int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits, size_t 
     ctm__trial t;
     int64_t to = 0;
     kit_row *rows = NULL;
-    int rc = ctm__require_user(db, STOCK_ROLES, "transfer");
+    int rc = ctm__require_action(db, "kit.transfer", "transfer");
     if (rc == CTM_OK && reason != NULL)
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
     if (rc == CTM_OK)
@@ -825,7 +823,7 @@ int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits, siz
     ctm__trial t;
     kit_row *rows = NULL;
     int64_t sid = 0;
-    int rc = ctm__require_user(db, CTM_ROLEBIT_PHARMACIST, "transfer out");
+    int rc = ctm__require_action(db, "shipment.send", "transfer out");
     if (rc == CTM_OK)
         rc = ctm__check_text("destination", destination, CTM_MAX_TEXT);
     if (rc == CTM_OK)

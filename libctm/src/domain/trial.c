@@ -7,7 +7,6 @@
 #include "internal.h"
 #include "stock.h"
 
-#define SETUP_ROLES (CTM_ROLEBIT_ADMIN | CTM_ROLEBIT_PHARMACIST)
 
 int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t)
 {
@@ -165,7 +164,7 @@ int ctm_trial_add(ctm_db *db, const char *code, const char *title, const char *s
     ctm__clear_error();
     arm_spec spec[32];
     int narms = 0, found = 0;
-    int rc = ctm__require_user(db, SETUP_ROLES, "trial add");
+    int rc = ctm__require_action(db, "trial.add", "trial add");
     if (rc == CTM_OK)
         rc = ctm__check_code("trial code", code, CTM_MAX_NAME);
     if (rc == CTM_OK)
@@ -315,7 +314,7 @@ int ctm_kittype_add(ctm_db *db, const char *trial, const char *code, const char 
     int64_t mc[4] = {0};
     ctm__trial t;
     int found = 0;
-    int rc = ctm__require_user(db, SETUP_ROLES, "kittype add");
+    int rc = ctm__require_action(db, "kittype.add", "kittype add");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
@@ -391,7 +390,7 @@ int ctm_location_add(ctm_db *db, const char *name, const char *kind, double min_
     ctm__clear_error();
     int64_t lo = 0, hi = 0;
     int found = 0;
-    int rc = ctm__require_user(db, SETUP_ROLES, "location add");
+    int rc = ctm__require_action(db, "location.add", "location add");
     if (rc == CTM_OK)
         rc = ctm__check_code("location name", name, CTM_MAX_NAME);
     if (rc == CTM_OK)

@@ -11,8 +11,6 @@
 #define PW_OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
 #define PW_MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
 #define SEALED_BYTES (crypto_sign_SEEDBYTES + crypto_secretbox_MACBYTES)
-#define MEANING_ACCOUNT "authorized account change"
-#define MEANING_OWN_PASSWORD "password changed"
 
 /* The Argon2id hash of a random password nobody kept, with the limits every stored hash has: a
  * login as an unknown user checks against it, so that it costs what any other login costs. */
@@ -367,7 +365,6 @@ static int init_action(ctm_db *db, const char *site, const char *origin, const u
     ctm__action_param(&a, "site", site);
     ctm__action_param(&a, "origin", origin);
     ctm__action_param(&a, "admin", admin);
-    a.esig_meaning = "site initialised";
     unsigned char *sk = NULL;
     int64_t admin_id = 0;
     rc = insert_site(db, site, origin, pub);
@@ -536,6 +533,15 @@ int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action)
     return rc;
 }
 
+int ctm__require_action(ctm_db *db, const char *name, const char *what)
+{
+    const ctm__action_def *d = ctm__action_find(name);
+    if (d == NULL || (d->actor != CTM_ACTOR_ROLES && d->actor != CTM_ACTOR_ANY))
+        return ctm__err(CTM_EMISUSE, "%s: '%s' is not an action a user is allowed by role",
+                        what, name != NULL ? name : "(null)");
+    return ctm__require_user(db, d->actor == CTM_ACTOR_ROLES ? d->roles : 0, what);
+}
+
 /* A wrong password or unknown user: record it, and lock the account after too many. */
 static int record_failure(ctm_db *db, const char *user, const user_row *u)
 {
@@ -649,7 +655,7 @@ int ctm_user_add(ctm_db *db, const char *user, const char *role, int unblinded,
                  const char *printed_name, const char *password)
 {
     ctm__clear_error();
-    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user add");
+    int rc = ctm__require_action(db, "user.add", "user add");
     if (rc != CTM_OK)
         return rc;
     if (printed_name == NULL)
@@ -670,7 +676,6 @@ int ctm_user_add(ctm_db *db, const char *user, const char *role, int unblinded,
     ctm__action_param(&a, "user", user);
     ctm__action_param(&a, "role", role);
     ctm__action_param(&a, "unblinded", unblinded ? "yes" : "no");
-    a.esig_meaning = MEANING_ACCOUNT;
     rc = create_user(db, user, role, unblinded, printed_name, password, NULL, NULL);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
@@ -683,7 +688,7 @@ static int account_change(ctm_db *db, const char *action, const char *user, cons
                           const char *sql, const char *role, int flag, user_row *target)
 {
     memset(target, 0, sizeof *target);
-    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, action);
+    int rc = ctm__require_action(db, action, action);
     if (rc == CTM_OK)
         rc = ctm__check_name("user name", user);
     if (rc == CTM_OK)
@@ -700,7 +705,6 @@ static int account_change(ctm_db *db, const char *action, const char *user, cons
         ctm__action_param(&a, "role", role);
         ctm__action_param(&a, "unblinded", flag ? "yes" : "no");
     }
-    a.esig_meaning = MEANING_ACCOUNT;
     ctm__st *st = NULL;
     int src = ctm__st_prepare(db->store, &st, sql);
     if (src != CTM_OK) {
@@ -724,7 +728,7 @@ int ctm_user_disable(ctm_db *db, const char *user, const char *reason)
     ctm__clear_error();
     user_row u;
     memset(&u, 0, sizeof u);
-    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user disable");
+    int rc = ctm__require_action(db, "user.disable", "user disable");
     if (rc == CTM_OK && user != NULL && strcmp(user, db->user) == 0)
         return ctm__err(CTM_ERULE, "user disable: an administrator cannot disable their own account");
     if (rc == CTM_OK && ctm__check_name("user name", user) == CTM_OK &&
@@ -773,7 +777,7 @@ int ctm_user_set_role(ctm_db *db, const char *user, const char *role, int unblin
         return rc;
     user_row u;
     memset(&u, 0, sizeof u);
-    rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user role");
+    rc = ctm__require_action(db, "user.role", "user role");
     if (rc == CTM_OK && strcmp(role, "admin") != 0 && ctm__check_name("user name", user) == CTM_OK &&
         load_user(db, user, &u) == CTM_OK && strcmp(u.role, "admin") == 0) {
         int others = 0;
@@ -812,7 +816,6 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
     if (rc == CTM_OK) {
         ctm__action_param(&a, "user", db->user);
         ctm__action_param(&a, "new_signing_key", "yes");
-        a.esig_meaning = MEANING_OWN_PASSWORD;
         ctm__st *st = NULL;
         rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2 WHERE id = ?1");
         if (rc == CTM_OK) {
@@ -846,7 +849,6 @@ static int reset_passwd(ctm_db *db, const user_row *u, const char *user, const c
     if (rc != CTM_OK)
         return rc;
     ctm__action_param(&a, "user", user);
-    a.esig_meaning = MEANING_ACCOUNT;
     rc = store_credentials(db, u->id, password, NULL, 1);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
@@ -862,7 +864,7 @@ int ctm_user_passwd(ctm_db *db, const char *user, const char *new_password)
     int self = user == NULL || strcmp(user, db->user) == 0;
     /* one's own password: the one action open to an account whose password was reset */
     int rc = self ? refresh_user(db, "user passwd", 1)
-                  : ctm__require_user(db, CTM_ROLEBIT_ADMIN, "user passwd");
+                  : ctm__require_action(db, "user.reset", "user passwd");
     if (rc != CTM_OK)
         return rc;
     if (self)

@@ -10,7 +10,7 @@
 int ctm_audit_note(ctm_db *db, const char *text, const char *meaning)
 {
     ctm__clear_error();
-    int rc = ctm__require_user(db, 0, "audit note");
+    int rc = ctm__require_action(db, "audit.note", "audit note");
     if (rc == CTM_OK)
         rc = ctm__check_text("note", text, CTM_MAX_NOTE);
     if (rc == CTM_OK && meaning != NULL)
@@ -21,7 +21,7 @@ int ctm_audit_note(ctm_db *db, const char *text, const char *meaning)
     if ((rc = ctm__action_begin_entry_only(&a, db, "audit.note", "")) != CTM_OK)
         return rc;
     ctm__action_param(&a, "text", text);
-    a.esig_meaning = meaning;
+    a.caller_meaning = meaning;
     return ctm__action_commit(&a);
 }
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "actions.h"
 #include "blinding.h"
 #include "core.h"
 #include "entry.h"
@@ -101,11 +102,14 @@ void ctm__drop_key_file(const char *path);
 typedef struct ctm__action {
     ctm_db *db;
     const char *name;           /* "user.add" */
+    const ctm__action_def *def; /* its row in the registry (actions.h) */
     const char *user;           /* acting user name ("" for system actions) */
     const char *reason;
     ctm__param params[16];
     uint32_t nparams;
-    const char *esig_meaning;   /* non-NULL: e-sign with the logged-in user's key */
+    /* CTM_ESIG_CALLER actions only (a note): non-NULL, e-sign with the logged-in user's key and
+     * this meaning.  Every other action's signature and meaning come from the registry. */
+    const char *caller_meaning;
     int capture;                 /* row changes are recorded (not for entry-only actions) */
     ctm__changes changes;        /* the recorded change groups, in statement order */
     int capture_rc;              /* first failure inside the pre-update hook (CTM_OK if none) */
@@ -113,6 +117,8 @@ typedef struct ctm__action {
     int savepoint;               /* a savepoint was taken inside a batch */
 } ctm__action;
 
+/* `name` must be in the registry (actions.h): any other is refused with CTM_EMISUSE before
+ * anything is opened. */
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
 /* Free the handle's cached table column lists (ctm_close). */
 void ctm__capture_free(ctm_db *db);
@@ -156,13 +162,13 @@ void ctm__hasher_finish(ctm_db *db);
 void ctm__hasher_abort(ctm_db *db);
 
 /* ---- users.c ---- */
-/* Require a logged-in, enabled user; with role_mask non-zero require one of those roles. */
-#define CTM_ROLEBIT_ADMIN 0x1
-#define CTM_ROLEBIT_PHARMACIST 0x2
-#define CTM_ROLEBIT_TECHNICIAN 0x4
-#define CTM_ROLEBIT_INVESTIGATOR 0x8
-#define CTM_ROLEBIT_MONITOR 0x10
+/* Require a logged-in, enabled user; with role_mask (CTM_ROLEBIT_*, actions.h) non-zero require
+ * one of those roles. */
 int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
+/* ctm__require_user with the roles the registry gives the action `name` (a CTM_ACTOR_ROLES or
+ * CTM_ACTOR_ANY action; any other, or a name not in the registry, is CTM_EMISUSE); `what` names
+ * the call in messages ("user add"). */
+int ctm__require_action(ctm_db *db, const char *name, const char *what);
 
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
 /* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader

@@ -236,6 +236,10 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
     a->name = name;
     a->reason = reason != NULL ? reason : "";
     a->user = db->user != NULL ? db->user : "";
+    /* A name outside the registry would be an entry nobody documented or knows how to verify. */
+    if ((a->def = ctm__action_find(name)) == NULL)
+        return ctm__err(CTM_EMISUSE, "action '%s': not in libctm's action registry (ledger/actions.c)",
+                        name != NULL ? name : "(null)");
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "%s: the database is open read-only", name);
     if (db->batch && db->batch_broken)
@@ -294,22 +298,48 @@ static void next_salt(ctm_db *db, uint8_t salt[CTM_ENTRY_SALT_LEN])
     sodium_memzero(p, CTM_ENTRY_SALT_LEN);
 }
 
+/* The e-signature's meaning for the action as it stands (NULL: not signed), by the registry's
+ * policy: only a note's meaning is the caller's. */
+static int esig_meaning(const ctm__action *a, const char **meaning)
+{
+    const ctm__action_def *d = a->def;
+    *meaning = NULL;
+    if (d == NULL)
+        return ctm__err(CTM_EMISUSE, "action '%s': not in libctm's action registry", a->name);
+    if (d->esig == CTM_ESIG_CALLER) {
+        *meaning = a->caller_meaning;
+        return CTM_OK;
+    }
+    if (a->caller_meaning != NULL)
+        return ctm__err(CTM_EMISUSE, "%s: its e-signature meaning is the registry's, not the caller's",
+                        a->name);
+    if (ctm__action_needs_esig(d->name, a->params, a->nparams))
+        *meaning = d->meaning;
+    return CTM_OK;
+}
+
 /* The entry, with ctm__entry_write: salted afresh, and e-signed with the logged-in user's key
- * when the action asks for it (the signature covers every byte before it, audit-format.md 4.1). */
+ * when the registry says so (the signature covers every byte before it, audit-format.md 4.1). */
 static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
 {
     ctm_db *db = a->db;
+    const char *meaning;
+    int rc = esig_meaning(a, &meaning);
+    if (rc != CTM_OK)
+        return rc;
     ctm__entry h = {.version = CTM_ENTRY_VERSION, .seq = seq, .time_us = ctm__now_us(),
                     .user = a->user, .action = a->name, .reason = a->reason,
                     .nparams = a->nparams, .params = a->params};
     next_salt(db, h.salt);
-    if (a->esig_meaning != NULL) {
-        if (db->user_sk == NULL)
-            return ctm__err(CTM_EMISUSE, "e-signature: nobody is logged in");
+    if (meaning != NULL) {
+        if (db->user_sk == NULL) {
+            sodium_memzero(h.salt, sizeof h.salt);
+            return ctm__err(CTM_EMISUSE, "%s: e-signature: nobody is logged in", a->name);
+        }
         h.has_esig = 1;
         h.esig.user = db->user;
         h.esig.printed_name = db->user_printed;
-        h.esig.meaning = a->esig_meaning;
+        h.esig.meaning = meaning;
         crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->user_sk);
     }
     size_t start = 0;
@@ -511,6 +541,7 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to)
     memset(&a, 0, sizeof a);
     a.db = db;
     a.name = "ledger.upgrade";
+    a.def = ctm__action_find(a.name);
     a.user = "";
     a.reason = "";
     char sfrom[12], sto[12];

@@ -512,24 +512,11 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
     return CTM_OK;
 }
 
-/* The actions libctm always e-signs (docs/audit-format.md): one missing its signature was
- * written by something else. */
+/* The actions libctm always e-signs (the registry, actions.h; docs/audit-format.md 4.4): one
+ * missing its signature was written by something else. */
 static int needs_esig(const ctm__entry *e)
 {
-    static const char *const signed_actions[] = {"site.init",        "user.add",
-                                                 "user.disable",     "user.enable",
-                                                 "user.role",        "shipment.confirm",
-                                                 "expiry.extend",    "shipment.receive_bulk",
-                                                 "user.reset",       "shipment.void",
-                                                 NULL};
-    for (int i = 0; signed_actions[i] != NULL; i++)
-        if (strcmp(e->action, signed_actions[i]) == 0)
-            return 1;
-    if (strcmp(e->action, "user.passwd") == 0)
-        for (uint32_t i = 0; i < e->nparams; i++)
-            if (strcmp(e->params[i].key, "new_signing_key") == 0)
-                return strcmp(e->params[i].value, "yes") == 0;
-    return 0;
+    return ctm__action_needs_esig(e->action, e->params, e->nparams);
 }
 
 /* ---- the tree, on the pipe's worker ----

@@ -1,0 +1,78 @@
+/* actions.c - the registry: every action libctm writes, who may perform it, how it is signed. */
+#include <string.h>
+
+#include "actions.h"
+
+#define ADMIN CTM_ROLEBIT_ADMIN
+#define PHARMACIST CTM_ROLEBIT_PHARMACIST
+#define TECHNICIAN CTM_ROLEBIT_TECHNICIAN
+
+#define MEANING_ACCOUNT "authorized account change"
+#define MEANING_RECEIPT "receipt confirmed"
+
+/* Adding an action is one row here, plus its rows in the documents tests/actions checks
+ * (docs/internals.md, "Actions").  A name, once written to a ledger, keeps its meaning and its
+ * signing policy for good: verifiers of old ledgers rely on them. */
+static const ctm__action_def actions[] = {
+    /* schema version 1 */
+    {"site.init", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_ALWAYS, "site initialised", NULL},
+    {"user.add", CTM_ACTOR_ROLES, ADMIN, CTM_ESIG_ALWAYS, MEANING_ACCOUNT, NULL},
+    {"user.disable", CTM_ACTOR_ROLES, ADMIN, CTM_ESIG_ALWAYS, MEANING_ACCOUNT, NULL},
+    {"user.enable", CTM_ACTOR_ROLES, ADMIN, CTM_ESIG_ALWAYS, MEANING_ACCOUNT, NULL},
+    {"user.role", CTM_ACTOR_ROLES, ADMIN, CTM_ESIG_ALWAYS, MEANING_ACCOUNT, NULL},
+    /* Signed with the user's new key; entries before schema version 3 also hold unsigned own
+     * changes (new_signing_key "no"). */
+    {"user.passwd", CTM_ACTOR_OWN, 0, CTM_ESIG_PARAM, "password changed", "new_signing_key"},
+    {"user.reset", CTM_ACTOR_ROLES, ADMIN, CTM_ESIG_ALWAYS, MEANING_ACCOUNT, NULL},
+    {"auth.failed", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_NEVER, NULL, NULL},
+    {"auth.reset", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_NEVER, NULL, NULL},
+    {"audit.note", CTM_ACTOR_ANY, 0, CTM_ESIG_CALLER, NULL, NULL},
+    /* schema version 2 */
+    {"trial.add", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"kittype.add", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"location.add", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.receive", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.scan", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.confirm", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, MEANING_RECEIPT, NULL},
+    /* Technicians only to quarantined, damaged or missing: a rule of the transition, in stock.c. */
+    {"kit.status", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"expiry.extend", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "expiry extended", NULL},
+    {"kit.transfer", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.send", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.receive_bulk", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, MEANING_RECEIPT, NULL},
+    /* schema version 3 */
+    {"ledger.upgrade", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.unscan", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipment.void", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "shipment voided", NULL},
+};
+
+const ctm__action_def *ctm__action_find(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(actions[i].name, name) == 0)
+            return &actions[i];
+    return NULL;
+}
+
+const ctm__action_def *ctm__action_table(size_t *n)
+{
+    *n = sizeof actions / sizeof actions[0];
+    return actions;
+}
+
+int ctm__action_needs_esig(const char *action, const ctm__param *params, uint32_t nparams)
+{
+    const ctm__action_def *d = ctm__action_find(action);
+    if (d == NULL)
+        return 0;
+    if (d->esig == CTM_ESIG_ALWAYS)
+        return 1;
+    if (d->esig != CTM_ESIG_PARAM)
+        return 0;
+    for (uint32_t i = 0; i < nparams; i++)
+        if (strcmp(params[i].key, d->esig_param) == 0)
+            return strcmp(params[i].value, "yes") == 0;
+    return 0;
+}
