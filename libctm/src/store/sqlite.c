@@ -1,4 +1,4 @@
-/* sqlite.c - the SQLite engine behind the store seam (store.h): a site in one file. */
+/* sqlite.c - the SQLite engine behind the store seam (store.h, engine.h): a site in one file. */
 /* Debian's SQLite is built with the pre-update hook; its API is declared only on request. */
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "core.h"
-#include "store.h"
+#include "engine.h"
 
 #define CTM_APPLICATION_ID 0x43544d31 /* "CTM1" in PRAGMA application_id */
 
@@ -23,7 +23,8 @@ static const char *const tx_sql[TX_COUNT] = {
     [TX_ROLLBACK_TO] = "ROLLBACK TO ctm_action",
 };
 
-struct ctm__store {
+typedef struct sq_store {
+    ctm__store base; /* first: the engine table */
     sqlite3 *sql;
     char *name;
     unsigned flags;
@@ -32,20 +33,25 @@ struct ctm__store {
     void *capture_ctx;
     int capture_rc;
     int configured;
-};
+} sq_store;
 
-struct ctm__st {
-    ctm__store *s;
+typedef struct sq_st {
+    ctm__st base;
+    sq_store *s;
     sqlite3_stmt *st;
-};
+} sq_st;
 
-struct ctm__blob {
-    ctm__store *s;
+typedef struct sq_blob {
+    ctm__blob base;
+    sq_store *s;
     sqlite3_blob *b;
-};
+} sq_blob;
+
+static void sq_close(ctm__store *base);
+static int sq_exec(ctm__store *base, const char *sql);
 
 /* The status of an SQLite failure, with its message. */
-static int fail(ctm__store *s, int rc, const char *doing)
+static int fail(sq_store *s, int rc, const char *doing)
 {
     int code = CTM_ERROR;
     switch (rc & 0xff) {
@@ -68,13 +74,6 @@ static int fail(ctm__store *s, int rc, const char *doing)
     if (doing != NULL)
         return ctm__err(code, "%s: %s", doing, msg);
     return ctm__err(code, "%s", msg);
-}
-
-int ctm__store_fail(int rc, const char *doing)
-{
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
-    return ctm__err(rc, "%s: %s", doing, msg);
 }
 
 /* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
@@ -108,23 +107,15 @@ static void from_sqlite(sqlite3_value *sv, ctm__value *v)
 
 /* ---- connections ---- */
 
-int ctm__store_is_server(const char *target)
-{
-    if (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0)
-        return 1;
-    /* a libpq "key=value" string: an '=' before any '/' */
-    const char *eq = strchr(target, '='), *slash = strchr(target, '/');
-    return eq != NULL && (slash == NULL || eq < slash);
-}
-
-int ctm__store_open(ctm__store **out, const char *target, unsigned flags)
+static int sq_open(ctm__store **out, const char *target, unsigned flags)
 {
     *out = NULL;
-    ctm__store *s = calloc(1, sizeof *s);
+    sq_store *s = calloc(1, sizeof *s);
     if (s == NULL || (s->name = ctm__strdup(target)) == NULL) {
         free(s);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
+    s->base.ops = &ctm__sqlite_engine;
     s->flags = flags;
     int readonly = (flags & CTM__STORE_READONLY) != 0;
     int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
@@ -154,35 +145,37 @@ int ctm__store_open(ctm__store **out, const char *target, unsigned flags)
     sqlite3_extended_result_codes(s->sql, 1);
 out:
     if (rc != CTM_OK) {
-        ctm__store_close(s);
+        sq_close(&s->base);
         return rc;
     }
-    *out = s;
+    *out = &s->base;
     return CTM_OK;
 }
 
 /* Pragmas come after the identity check: WAL mode writes to the file, which must not happen
  * to a file that is not a libctm site. */
-static int configure(ctm__store *s)
+static int configure(sq_store *s)
 {
     if (s->configured)
         return CTM_OK;
     s->configured = 1;
     int rc = CTM_OK;
     if (!(s->flags & CTM__STORE_READONLY))
-        rc = ctm__store_exec(s, "PRAGMA journal_mode = WAL");
+        rc = sq_exec(&s->base, "PRAGMA journal_mode = WAL");
     if (rc == CTM_OK)
-        rc = ctm__store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+        rc = sq_exec(&s->base, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
     return rc;
 }
 
-void ctm__store_busy_timeout(ctm__store *s, int ms)
+static void sq_busy_timeout(ctm__store *base, int ms)
 {
+    sq_store *s = (sq_store *)base;
     sqlite3_busy_timeout(s->sql, ms > 0 ? ms : 5000);
 }
 
-void ctm__store_close(ctm__store *s)
+static void sq_close(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     if (s == NULL)
         return;
     if (s->sql != NULL) {
@@ -197,20 +190,15 @@ void ctm__store_close(ctm__store *s)
     free(s);
 }
 
-enum ctm__engine ctm__store_engine(const ctm__store *s)
+static const char *sq_name(const ctm__store *base)
 {
-    (void)s;
-    return CTM__ENGINE_SQLITE;
-}
-
-const char *ctm__store_name(const ctm__store *s)
-{
+    const sq_store *s = (const sq_store *)base;
     return s->name;
 }
 
 /* ---- transactions ---- */
 
-static int tx(ctm__store *s, int which)
+static int tx(sq_store *s, int which)
 {
     if (s->tx[which] == NULL) {
         int rc = sqlite3_prepare_v3(s->sql, tx_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
@@ -223,100 +211,115 @@ static int tx(ctm__store *s, int which)
     return rc == SQLITE_DONE ? CTM_OK : fail(s, rc, tx_sql[which]);
 }
 
-int ctm__store_begin(ctm__store *s)
+static int sq_begin(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     return tx(s, TX_BEGIN);
 }
 
-int ctm__store_commit(ctm__store *s)
+static int sq_commit(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     return tx(s, TX_COMMIT);
 }
 
-void ctm__store_rollback(ctm__store *s)
+static void sq_rollback(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     if (!sqlite3_get_autocommit(s->sql))
         tx(s, TX_ROLLBACK);
 }
 
-int ctm__store_savepoint(ctm__store *s)
+static int sq_savepoint(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     return tx(s, TX_SAVEPOINT);
 }
 
-int ctm__store_release(ctm__store *s)
+static int sq_release(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     return tx(s, TX_RELEASE);
 }
 
-void ctm__store_rollback_savepoint(ctm__store *s)
+static void sq_rollback_savepoint(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     if (tx(s, TX_ROLLBACK_TO) == CTM_OK)
         tx(s, TX_RELEASE);
 }
 
-int ctm__store_in_transaction(const ctm__store *s)
+static int sq_in_transaction(const ctm__store *base)
 {
+    const sq_store *s = (const sq_store *)base;
     return !sqlite3_get_autocommit(s->sql);
 }
 
-int ctm__store_exec(ctm__store *s, const char *sql)
+static int sq_exec(ctm__store *base, const char *sql)
 {
+    sq_store *s = (sq_store *)base;
     int rc = sqlite3_exec(s->sql, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? CTM_OK : fail(s, rc, NULL);
 }
 
 /* ---- statements ---- */
 
-int ctm__st_prepare(ctm__store *s, ctm__st **out, const char *sql)
+static int sq_prepare(ctm__store *base, ctm__st **out, const char *sql)
 {
+    sq_store *s = (sq_store *)base;
     *out = NULL;
-    ctm__st *st = calloc(1, sizeof *st);
+    sq_st *st = calloc(1, sizeof *st);
     if (st == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
+    st->base.ops = &ctm__sqlite_engine;
     st->s = s;
     int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
     if (rc != SQLITE_OK) {
         free(st);
         return fail(s, rc, "preparing a statement");
     }
-    *out = st;
+    *out = &st->base;
     return CTM_OK;
 }
 
-static int bound(ctm__st *st, int rc)
+static int bound(sq_st *st, int rc)
 {
     return rc == SQLITE_OK ? CTM_OK : fail(st->s, rc, "binding a value");
 }
 
-int ctm__st_bind_int(ctm__st *st, int i, int64_t v)
+static int sq_bind_int(ctm__st *base, int i, int64_t v)
 {
+    sq_st *st = (sq_st *)base;
     return bound(st, sqlite3_bind_int64(st->st, i, v));
 }
 
-int ctm__st_bind_real(ctm__st *st, int i, double v)
+static int sq_bind_real(ctm__st *base, int i, double v)
 {
+    sq_st *st = (sq_st *)base;
     return bound(st, sqlite3_bind_double(st->st, i, v));
 }
 
-int ctm__st_bind_text(ctm__st *st, int i, const char *s)
+static int sq_bind_text(ctm__st *base, int i, const char *s)
 {
+    sq_st *st = (sq_st *)base;
     return bound(st, sqlite3_bind_text(st->st, i, s, -1, SQLITE_STATIC));
 }
 
-int ctm__st_bind_textn(ctm__st *st, int i, const char *s, size_t n)
+static int sq_bind_textn(ctm__st *base, int i, const char *s, size_t n)
 {
+    sq_st *st = (sq_st *)base;
     if (n > INT32_MAX)
         return ctm__err(CTM_EINVAL, "a text of %zu bytes is too long to store", n);
     return bound(st, sqlite3_bind_text(st->st, i, s, (int)n, SQLITE_STATIC));
 }
 
-int ctm__st_bind_text_copy(ctm__st *st, int i, const char *s)
+static int sq_bind_text_copy(ctm__st *base, int i, const char *s)
 {
+    sq_st *st = (sq_st *)base;
     return bound(st, sqlite3_bind_text(st->st, i, s, -1, SQLITE_TRANSIENT));
 }
 
-static int bind_blob(ctm__st *st, int i, const void *p, size_t n, sqlite3_destructor_type how)
+static int bind_blob(sq_st *st, int i, const void *p, size_t n, sqlite3_destructor_type how)
 {
     if (n > INT32_MAX)
         return ctm__err(CTM_EINVAL, "a value of %zu bytes is too long to store", n);
@@ -325,35 +328,27 @@ static int bind_blob(ctm__st *st, int i, const void *p, size_t n, sqlite3_destru
     return bound(st, sqlite3_bind_blob(st->st, i, p != NULL ? p : empty, (int)n, how));
 }
 
-int ctm__st_bind_blob(ctm__st *st, int i, const void *p, size_t n)
+static int sq_bind_blob(ctm__st *base, int i, const void *p, size_t n)
 {
+    sq_st *st = (sq_st *)base;
     return bind_blob(st, i, p, n, SQLITE_STATIC);
 }
 
-int ctm__st_bind_blob_copy(ctm__st *st, int i, const void *p, size_t n)
+static int sq_bind_blob_copy(ctm__st *base, int i, const void *p, size_t n)
 {
+    sq_st *st = (sq_st *)base;
     return bind_blob(st, i, p, n, SQLITE_TRANSIENT);
 }
 
-int ctm__st_bind_null(ctm__st *st, int i)
+static int sq_bind_null(ctm__st *base, int i)
 {
+    sq_st *st = (sq_st *)base;
     return bound(st, sqlite3_bind_null(st->st, i));
 }
 
-int ctm__st_bind_value(ctm__st *st, int i, const ctm__value *v)
+static int sq_step(ctm__st *base)
 {
-    switch (v->tag) {
-    case CTM_V_INT: return ctm__st_bind_int(st, i, v->i);
-    case CTM_V_REAL: return ctm__st_bind_real(st, i, v->r);
-    case CTM_V_TEXT: return ctm__st_bind_textn(st, i, (const char *)v->p, v->n);
-    case CTM_V_BLOB: return ctm__st_bind_blob(st, i, v->p, v->n);
-    case CTM_V_DIGEST: return ctm__st_bind_blob(st, i, v->p, 32);
-    default: return ctm__st_bind_null(st, i);
-    }
-}
-
-int ctm__st_step(ctm__st *st)
-{
+    sq_st *st = (sq_st *)base;
     int rc = sqlite3_step(st->st);
     if (rc == SQLITE_ROW)
         return CTM_ROW;
@@ -362,45 +357,43 @@ int ctm__st_step(ctm__st *st)
     return fail(st->s, rc, NULL);
 }
 
-int ctm__st_run(ctm__st *st)
+static void sq_reset(ctm__st *base)
 {
-    int rc;
-    while ((rc = ctm__st_step(st)) == CTM_ROW)
-        ;
-    return rc;
-}
-
-void ctm__st_reset(ctm__st *st)
-{
+    sq_st *st = (sq_st *)base;
     sqlite3_reset(st->st);
     sqlite3_clear_bindings(st->st);
 }
 
-void ctm__st_finalize(ctm__st *st)
+static void sq_finalize(ctm__st *base)
 {
+    sq_st *st = (sq_st *)base;
     if (st == NULL)
         return;
     sqlite3_finalize(st->st);
     free(st);
 }
 
-int64_t ctm__st_changes(ctm__st *st)
+static int64_t sq_changes(ctm__st *base)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_changes64(st->s->sql);
 }
 
-int ctm__st_ncols(ctm__st *st)
+static int sq_ncols(ctm__st *base)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_column_count(st->st);
 }
 
-const char *ctm__st_colname(ctm__st *st, int col)
+static const char *sq_colname(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_column_name(st->st, col);
 }
 
-int ctm__st_type(ctm__st *st, int col)
+static int sq_type(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     switch (sqlite3_column_type(st->st, col)) {
     case SQLITE_INTEGER: return CTM_V_INT;
     case SQLITE_FLOAT: return CTM_V_REAL;
@@ -410,39 +403,45 @@ int ctm__st_type(ctm__st *st, int col)
     }
 }
 
-int64_t ctm__st_int(ctm__st *st, int col)
+static int64_t sq_int(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_column_int64(st->st, col);
 }
 
-double ctm__st_real(ctm__st *st, int col)
+static double sq_real(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_column_double(st->st, col);
 }
 
-const char *ctm__st_text(ctm__st *st, int col)
+static const char *sq_text(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return (const char *)sqlite3_column_text(st->st, col);
 }
 
-const void *ctm__st_blob(ctm__st *st, int col)
+static const void *sq_col_blob(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_column_blob(st->st, col);
 }
 
-size_t ctm__st_bytes(ctm__st *st, int col)
+static size_t sq_bytes(ctm__st *base, int col)
 {
+    sq_st *st = (sq_st *)base;
     return (size_t)sqlite3_column_bytes(st->st, col);
 }
 
-void ctm__st_value(ctm__st *st, int col, ctm__value *v)
+static void sq_value(ctm__st *base, int col, ctm__value *v)
 {
+    sq_st *st = (sq_st *)base;
     from_sqlite(sqlite3_column_value(st->st, col), v);
 }
 
 /* ---- schema ---- */
 
-static int query_int(ctm__store *s, const char *q, int64_t *out)
+static int query_int(sq_store *s, const char *q, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->sql, q, -1, &st, NULL);
@@ -457,8 +456,9 @@ static int query_int(ctm__store *s, const char *q, int64_t *out)
     return rc;
 }
 
-int ctm__store_schema_version(ctm__store *s, int *version)
+static int sq_schema_version(ctm__store *base, int *version)
 {
+    sq_store *s = (sq_store *)base;
     int64_t app = 0, ver = 0, objects = 0;
     *version = 0;
     int rc = query_int(s, "PRAGMA application_id", &app);
@@ -483,16 +483,18 @@ int ctm__store_schema_version(ctm__store *s, int *version)
     return configure(s);
 }
 
-int ctm__store_set_schema_version(ctm__store *s, int version)
+static int sq_set_schema_version(ctm__store *base, int version)
 {
+    sq_store *s = (sq_store *)base;
     char pragma[96];
     snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              CTM_APPLICATION_ID, version);
-    return ctm__store_exec(s, pragma);
+    return sq_exec(&s->base, pragma);
 }
 
-int ctm__store_columns(ctm__store *s, const char *table, ctm__column_fn fn, void *ctx)
+static int sq_columns(ctm__store *base, const char *table, ctm__column_fn fn, void *ctx)
 {
+    sq_store *s = (sq_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
                                 -1, &st, NULL);
@@ -512,8 +514,9 @@ int ctm__store_columns(ctm__store *s, const char *table, ctm__column_fn fn, void
     return out;
 }
 
-int ctm__store_tables(ctm__store *s, ctm__table_fn fn, void *ctx)
+static int sq_tables(ctm__store *base, ctm__table_fn fn, void *ctx)
 {
+    sq_store *s = (sq_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->sql,
                                 "SELECT name FROM main.sqlite_master WHERE type = 'table'"
@@ -530,8 +533,9 @@ int ctm__store_tables(ctm__store *s, ctm__table_fn fn, void *ctx)
     return out;
 }
 
-int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx)
+static int sq_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 {
+    sq_store *s = (sq_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->sql,
                                 "SELECT m.name, f.\"from\", f.\"table\" FROM sqlite_schema AS m,"
@@ -550,8 +554,9 @@ int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx)
     return out;
 }
 
-int ctm__st_nparams(ctm__st *st)
+static int sq_nparams(ctm__st *base)
 {
+    sq_st *st = (sq_st *)base;
     return sqlite3_bind_parameter_count(st->st);
 }
 
@@ -560,7 +565,7 @@ int ctm__st_nparams(ctm__st *st)
 static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
                          sqlite3_int64 key1, sqlite3_int64 key2)
 {
-    ctm__store *s = ctx;
+    sq_store *s = ctx;
     (void)key1;
     (void)key2;
     if (s->capture_rc != CTM_OK || strcmp(zdb, "main") != 0 || strcmp(table, "ledger") == 0 ||
@@ -589,8 +594,9 @@ fail:
     s->capture_rc = fail(s, SQLITE_ERROR, "reading a row change");
 }
 
-int ctm__store_capture_start(ctm__store *s, ctm__capture_fn fn, void *ctx)
+static int sq_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
 {
+    sq_store *s = (sq_store *)base;
     s->capture = fn;
     s->capture_ctx = ctx;
     s->capture_rc = CTM_OK;
@@ -598,13 +604,15 @@ int ctm__store_capture_start(ctm__store *s, ctm__capture_fn fn, void *ctx)
     return CTM_OK;
 }
 
-int ctm__store_capture_collect(ctm__store *s)
+static int sq_capture_collect(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     return s->capture_rc;
 }
 
-void ctm__store_capture_stop(ctm__store *s)
+static void sq_capture_stop(ctm__store *base)
 {
+    sq_store *s = (sq_store *)base;
     sqlite3_preupdate_hook(s->sql, NULL, NULL);
     s->capture = NULL;
     s->capture_ctx = NULL;
@@ -612,14 +620,16 @@ void ctm__store_capture_stop(ctm__store *s)
 
 /* ---- large values ---- */
 
-int ctm__blob_open(ctm__store *s, const char *table, const char *column, const char *key,
+static int sq_blob_open(ctm__store *base, const char *table, const char *column, const char *key,
                    int64_t id, ctm__blob **out, size_t *size)
 {
+    sq_store *s = (sq_store *)base;
     (void)key; /* an INTEGER PRIMARY KEY is the rowid */
     *out = NULL;
-    ctm__blob *b = calloc(1, sizeof *b);
+    sq_blob *b = calloc(1, sizeof *b);
     if (b == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
+    b->base.ops = &ctm__sqlite_engine;
     b->s = s;
     int rc = sqlite3_blob_open(s->sql, "main", table, column, id, 0, &b->b);
     if (rc != SQLITE_OK) {
@@ -627,22 +637,72 @@ int ctm__blob_open(ctm__store *s, const char *table, const char *column, const c
         return fail(s, rc, "reading a stored value");
     }
     *size = (size_t)sqlite3_blob_bytes(b->b);
-    *out = b;
+    *out = &b->base;
     return CTM_OK;
 }
 
-int ctm__blob_read(ctm__blob *b, void *buf, size_t n, size_t offset)
+static int sq_blob_read(ctm__blob *base, void *buf, size_t n, size_t offset)
 {
-    if (n > INT32_MAX || offset > INT32_MAX)
-        return ctm__err(CTM_EINVAL, "reading a stored value: %zu bytes at %zu", n, offset);
+    sq_blob *b = (sq_blob *)base;
     int rc = sqlite3_blob_read(b->b, buf, (int)n, (int)offset);
     return rc == SQLITE_OK ? CTM_OK : fail(b->s, rc, "reading a stored value");
 }
 
-void ctm__blob_close(ctm__blob *b)
+static void sq_blob_close(ctm__blob *base)
 {
+    sq_blob *b = (sq_blob *)base;
     if (b == NULL)
         return;
     sqlite3_blob_close(b->b);
     free(b);
 }
+
+const ctm__engine_ops ctm__sqlite_engine = {
+    .engine = CTM__ENGINE_SQLITE,
+    .open = sq_open,
+    .close = sq_close,
+    .busy_timeout = sq_busy_timeout,
+    .name = sq_name,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_savepoint = sq_rollback_savepoint,
+    .in_transaction = sq_in_transaction,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .bind_int = sq_bind_int,
+    .bind_real = sq_bind_real,
+    .bind_text = sq_bind_text,
+    .bind_textn = sq_bind_textn,
+    .bind_text_copy = sq_bind_text_copy,
+    .bind_blob = sq_bind_blob,
+    .bind_blob_copy = sq_bind_blob_copy,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .reset = sq_reset,
+    .finalize = sq_finalize,
+    .changes = sq_changes,
+    .nparams = sq_nparams,
+    .ncols = sq_ncols,
+    .colname = sq_colname,
+    .type = sq_type,
+    .int64 = sq_int,
+    .real = sq_real,
+    .text = sq_text,
+    .blob = sq_col_blob,
+    .bytes = sq_bytes,
+    .value = sq_value,
+    .schema_version = sq_schema_version,
+    .set_schema_version = sq_set_schema_version,
+    .columns = sq_columns,
+    .tables = sq_tables,
+    .foreign_keys = sq_foreign_keys,
+    .capture_start = sq_capture_start,
+    .capture_collect = sq_capture_collect,
+    .capture_stop = sq_capture_stop,
+    .blob_open = sq_blob_open,
+    .blob_read = sq_blob_read,
+    .blob_close = sq_blob_close,
+};

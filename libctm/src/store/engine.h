@@ -1,0 +1,87 @@
+/* engine.h - what an engine behind the store seam provides (internal to store/).
+ *
+ * store.c implements every call of store.h by one indirect call through the handle's engine
+ * table; sqlite.c and postgres.c each fill one table and keep their state in structs that begin
+ * with the common handle below, so a handle always knows its engine.  The meaning of each entry
+ * is that of the store.h call of the same name. */
+#ifndef CTM_ENGINE_H
+#define CTM_ENGINE_H
+
+#include "store.h"
+
+typedef struct ctm__engine_ops ctm__engine_ops;
+
+/* The first member of every engine's connection, statement and blob struct. */
+struct ctm__store {
+    const ctm__engine_ops *ops;
+};
+struct ctm__st {
+    const ctm__engine_ops *ops;
+};
+struct ctm__blob {
+    const ctm__engine_ops *ops;
+};
+
+struct ctm__engine_ops {
+    enum ctm__engine engine;
+    /* connections */
+    int (*open)(ctm__store **out, const char *target, unsigned flags);
+    void (*close)(ctm__store *s);
+    void (*busy_timeout)(ctm__store *s, int ms);
+    const char *(*name)(const ctm__store *s);
+    /* transactions */
+    int (*begin)(ctm__store *s);
+    int (*commit)(ctm__store *s);
+    void (*rollback)(ctm__store *s);
+    int (*savepoint)(ctm__store *s);
+    int (*release)(ctm__store *s);
+    void (*rollback_savepoint)(ctm__store *s);
+    int (*in_transaction)(const ctm__store *s);
+    int (*exec)(ctm__store *s, const char *sql);
+    /* statements */
+    int (*prepare)(ctm__store *s, ctm__st **out, const char *sql);
+    int (*bind_int)(ctm__st *st, int i, int64_t v);
+    int (*bind_real)(ctm__st *st, int i, double v);
+    int (*bind_text)(ctm__st *st, int i, const char *s); /* s is not NULL */
+    int (*bind_textn)(ctm__st *st, int i, const char *s, size_t n);
+    int (*bind_text_copy)(ctm__st *st, int i, const char *s); /* s is not NULL */
+    int (*bind_blob)(ctm__st *st, int i, const void *p, size_t n);
+    int (*bind_blob_copy)(ctm__st *st, int i, const void *p, size_t n);
+    int (*bind_null)(ctm__st *st, int i);
+    int (*step)(ctm__st *st);
+    void (*reset)(ctm__st *st);
+    void (*finalize)(ctm__st *st); /* st is not NULL */
+    int64_t (*changes)(ctm__st *st);
+    int (*nparams)(ctm__st *st);
+    int (*ncols)(ctm__st *st);
+    const char *(*colname)(ctm__st *st, int col);
+    int (*type)(ctm__st *st, int col);
+    int64_t (*int64)(ctm__st *st, int col);
+    double (*real)(ctm__st *st, int col);
+    const char *(*text)(ctm__st *st, int col);
+    const void *(*blob)(ctm__st *st, int col);
+    size_t (*bytes)(ctm__st *st, int col);
+    void (*value)(ctm__st *st, int col, ctm__value *v);
+    /* schema */
+    int (*schema_version)(ctm__store *s, int *version);
+    int (*set_schema_version)(ctm__store *s, int version);
+    int (*columns)(ctm__store *s, const char *table, ctm__column_fn fn, void *ctx);
+    int (*tables)(ctm__store *s, ctm__table_fn fn, void *ctx);
+    int (*foreign_keys)(ctm__store *s, ctm__fk_fn fn, void *ctx);
+    /* change capture */
+    int (*capture_start)(ctm__store *s, ctm__capture_fn fn, void *ctx);
+    int (*capture_collect)(ctm__store *s);
+    void (*capture_stop)(ctm__store *s);
+    /* large values */
+    int (*blob_open)(ctm__store *s, const char *table, const char *column, const char *key,
+                     int64_t id, ctm__blob **out, size_t *size);
+    int (*blob_read)(ctm__blob *b, void *buf, size_t n, size_t offset);
+    void (*blob_close)(ctm__blob *b); /* b is not NULL */
+};
+
+extern const ctm__engine_ops ctm__sqlite_engine;
+#ifdef CTM_HAVE_POSTGRES
+extern const ctm__engine_ops ctm__postgres_engine;
+#endif
+
+#endif

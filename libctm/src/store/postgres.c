@@ -1,0 +1,1499 @@
+/* postgres.c - the PostgreSQL engine behind the store seam (store.h, engine.h), over libpq.
+ *
+ * A site is the tables of the connection's current schema (the first existing one on its
+ * search_path).  What this engine keeps of its own lives beside them under names beginning with
+ * "ctm__", which ctm__store_tables never lists:
+ *   ctm__schema          one row: the application ("libctm") and the schema version, the
+ *                        equivalent of SQLite's application_id and user_version;
+ *   ctm__capture_row()   the row trigger function of change capture; each site table gets a
+ *                        trigger "ctm__capture" calling it (installed by capture_start when
+ *                        missing);
+ *   pg_temp.ctm__changes per connection, the rows changed since capture_start, read back (and
+ *                        emptied) by capture_collect.
+ *
+ * Statements are prepared on the server when ctm__st_prepare is called, with parameter types
+ * left to the server to deduce from their context (so "?1 IS NULL OR k.trial_id = ?1" works);
+ * values are sent as text (integers in decimal, doubles in a form that reads back to the same
+ * bits) and byte strings in binary.  Results come back in text form and are decoded by column
+ * type: integer types and boolean read as integers, float4/float8 as doubles, numeric as an
+ * integer when it is one that fits 64 bits (else a double), bytea as bytes, everything else as
+ * text.  A statement's rows are fetched whole when it first steps, then handed out one at a time. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core.h"
+#include "engine.h"
+
+/* Type OIDs (fixed in PostgreSQL's catalog since its first releases). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_OID 26
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_NUMERIC 1700
+
+/* The application named in ctm__schema. */
+#define CTM_APPLICATION "libctm"
+
+typedef struct pg_store {
+    ctm__store base; /* first: the engine table */
+    PGconn *conn;
+    char *name;
+    unsigned flags;
+    uint64_t next_stmt;  /* server-side statement names: ctm_1, ctm_2, ... */
+    char *dealloc;       /* "DEALLOCATE ...;" statements waiting for a usable transaction */
+    size_t dealloc_len;
+    size_t live_stmts;   /* statements not yet finalized: they keep a closed store alive */
+    int closed;
+    ctm__capture_fn capture;
+    void *capture_ctx;
+    int capturing;
+} pg_store;
+
+typedef struct pg_param {
+    int tag;        /* CTM_V_NULL, _INT, _REAL, _TEXT or _BLOB */
+    char num[32];   /* an integer or a double as text */
+    const char *p;  /* text (NUL-terminated) or blob bytes */
+    size_t n;
+    char *owned;    /* p, when the store holds a copy */
+} pg_param;
+
+typedef struct pg_st {
+    ctm__st base;
+    pg_store *s;
+    char name[32];
+    PGresult *desc;     /* the prepared statement's parameters and columns */
+    int nparams;
+    pg_param *params;   /* [nparams] */
+    PGresult *res;      /* the rows of the current run, NULL before its first step */
+    int row;            /* the current row of res */
+    int64_t changes;
+    char **decoded;     /* [ncols] bytea columns of the current row, decoded on demand */
+    size_t *decoded_n;
+} pg_st;
+
+typedef struct pg_blob {
+    ctm__blob base;
+    pg_store *s;
+    char *sql;          /* SELECT substring(column FROM $2 FOR $3) FROM table WHERE key = $1 */
+    char id[24];
+    size_t size;
+} pg_blob;
+
+/* ---- errors ---- */
+
+/* The status of a failed command, from its SQLSTATE (PostgreSQL's appendix A). */
+static int status_of(PGconn *conn, const char *state)
+{
+    if (PQstatus(conn) == CONNECTION_BAD)
+        return CTM_EIO;
+    if (state == NULL || strlen(state) != 5)
+        return CTM_ERROR;
+    if (strcmp(state, "23505") == 0) /* unique_violation */
+        return CTM_EEXISTS;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+        return CTM_EBUSY; /* serialization_failure, deadlock_detected, lock_not_available */
+    if (strcmp(state, "53200") == 0) /* out_of_memory */
+        return CTM_ENOMEM;
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+        strncmp(state, "58", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strcmp(state, "25006") == 0) /* connection, resources, system, shutdown, read-only */
+        return CTM_EIO;
+    if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0) /* data or index corrupted */
+        return CTM_EINTEGRITY;
+    return CTM_ERROR;
+}
+
+/* The primary message only: a DETAIL may quote the values of a row. */
+static int fail_res(pg_store *s, const PGresult *res, const char *doing)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char buf[512];
+    if (msg == NULL) {
+        snprintf(buf, sizeof buf, "%s", PQerrorMessage(s->conn));
+        size_t n = strlen(buf);
+        while (n > 0 && isspace((unsigned char)buf[n - 1]))
+            buf[--n] = '\0';
+        msg = n > 0 ? buf : "no answer from the server";
+    }
+    int code = status_of(s->conn, state);
+    if (code == CTM_EIO && PQstatus(s->conn) == CONNECTION_BAD)
+        return ctm__err(code, "%s%s%s: connection lost: %s", doing != NULL ? doing : "",
+                        doing != NULL ? ": " : "", s->name, msg);
+    if (doing != NULL)
+        return ctm__err(code, "%s: %s", doing, msg);
+    return ctm__err(code, "%s", msg);
+}
+
+/* Run a command that returns no rows; CTM_OK or its failure. */
+static int command(pg_store *s, const char *sql, const char *doing)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, doing);
+    PQclear(res);
+    return rc;
+}
+
+static void quiet_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* ---- connections ---- */
+
+static int append(char **buf, size_t *len, const char *s, size_t n)
+{
+    char *nb = realloc(*buf, *len + n + 1);
+    if (nb == NULL)
+        return -1;
+    memcpy(nb + *len, s, n);
+    *len += n;
+    nb[*len] = '\0';
+    *buf = nb;
+    return 0;
+}
+
+/* The target without its password, for messages. */
+static char *redact(const char *target)
+{
+    char *out = NULL;
+    size_t len = 0;
+    const char *scheme = strstr(target, "://");
+    if (scheme != NULL) {
+        /* a URI: drop ":password" from user:password@ and any password= parameter */
+        const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?");
+        const char *at = memchr(auth, '@', (size_t)(end - auth));
+        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            if (append(&out, &len, target, (size_t)(colon - target)) != 0 ||
+                append(&out, &len, at, strlen(at)) != 0)
+                goto oom;
+        } else if (append(&out, &len, target, strlen(target)) != 0) {
+            goto oom;
+        }
+        char *q = strchr(out, '?');
+        while (q != NULL) {
+            char *param = q + 1, *next = strchr(param, '&');
+            if (strncmp(param, "password=", 9) == 0) {
+                size_t keep = (size_t)(q - out);
+                if (next != NULL)
+                    memmove(q + 1, next + 1, strlen(next + 1) + 1);
+                else
+                    out[keep] = '\0';
+                len = strlen(out);
+                if (next == NULL)
+                    break;
+                continue;
+            }
+            q = next;
+        }
+        return out;
+    }
+    /* key=value pairs: rebuild them without the password */
+    PQconninfoOption *opts = PQconninfoParse(target, NULL);
+    if (opts == NULL)
+        return ctm__strdup("(PostgreSQL)");
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+            continue;
+        int quote = o->val[0] == '\0' || strpbrk(o->val, " '\\") != NULL;
+        if ((len > 0 && append(&out, &len, " ", 1) != 0) ||
+            append(&out, &len, o->keyword, strlen(o->keyword)) != 0 ||
+            append(&out, &len, quote ? "='" : "=", quote ? 2 : 1) != 0 ||
+            append(&out, &len, o->val, strlen(o->val)) != 0 ||
+            (quote && append(&out, &len, "'", 1) != 0)) {
+            PQconninfoFree(opts);
+            goto oom;
+        }
+    }
+    PQconninfoFree(opts);
+    return out != NULL ? out : ctm__strdup("(PostgreSQL)");
+oom:
+    free(out);
+    return NULL;
+}
+
+static void pg_free(pg_store *s)
+{
+    if (s->conn != NULL)
+        PQfinish(s->conn);
+    free(s->dealloc);
+    free(s->name);
+    free(s);
+}
+
+static void pg_close(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    if (s->conn != NULL && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        command(s, "ROLLBACK", NULL);
+    /* like SQLite's close_v2: statements still open keep the connection until they are freed */
+    s->closed = 1;
+    if (s->live_stmts == 0)
+        pg_free(s);
+}
+
+static int pg_open(ctm__store **out, const char *target, unsigned flags)
+{
+    *out = NULL;
+    pg_store *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->name = redact(target)) == NULL) {
+        free(s);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    s->base.ops = &ctm__postgres_engine;
+    s->flags = flags;
+    s->conn = PQconnectdb(target);
+    if (s->conn == NULL) {
+        pg_free(s);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        size_t n = strlen(msg);
+        while (n > 0 && isspace((unsigned char)msg[n - 1]))
+            msg[--n] = '\0';
+        int rc = ctm__err(CTM_EIO, "%s: cannot connect: %s", s->name, msg);
+        pg_free(s);
+        return rc;
+    }
+    PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
+    /* Durability and the forms values travel in: extra_float_digits > 0 makes the server print
+     * doubles in the shortest form that reads back to the same bits. */
+    int rc = command(s,
+                     "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
+                     " SET extra_float_digits = 3; SET bytea_output = 'hex';"
+                     " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
+                     " SET lock_timeout = 5000",
+                     s->name);
+    if (rc == CTM_OK && (flags & CTM__STORE_READONLY))
+        rc = command(s, "SET default_transaction_read_only = on", s->name);
+    if (rc != CTM_OK) {
+        pg_free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return CTM_OK;
+}
+
+static void pg_busy_timeout(ctm__store *base, int ms)
+{
+    pg_store *s = (pg_store *)base;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET lock_timeout = %d", ms > 0 ? ms : 5000);
+    command(s, sql, NULL);
+}
+
+static const char *pg_name(const ctm__store *base)
+{
+    return ((const pg_store *)base)->name;
+}
+
+/* ---- transactions ---- */
+
+/* Statements finalized while the transaction had failed are deallocated once it is over. */
+static void flush_dealloc(pg_store *s)
+{
+    if (s->dealloc == NULL || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        return;
+    command(s, s->dealloc, NULL);
+    free(s->dealloc);
+    s->dealloc = NULL;
+    s->dealloc_len = 0;
+}
+
+static int pg_begin(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    flush_dealloc(s);
+    return command(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN");
+}
+
+static int pg_commit(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    /* A failed statement ends a PostgreSQL transaction's usefulness: COMMIT would only roll it
+     * back, and must not be reported as a commit. */
+    if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
+        command(s, "ROLLBACK", NULL);
+        flush_dealloc(s);
+        return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
+    }
+    PGresult *res = PQexec(s->conn, "COMMIT");
+    int rc = CTM_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail_res(s, res, "COMMIT");
+    else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
+    PQclear(res);
+    flush_dealloc(s);
+    return rc;
+}
+
+static void pg_rollback(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        command(s, "ROLLBACK", NULL);
+    flush_dealloc(s);
+}
+
+static int pg_savepoint(ctm__store *base)
+{
+    return command((pg_store *)base, "SAVEPOINT ctm_action", "SAVEPOINT");
+}
+
+static int pg_release(ctm__store *base)
+{
+    return command((pg_store *)base, "RELEASE SAVEPOINT ctm_action", "RELEASE");
+}
+
+static void pg_rollback_savepoint(ctm__store *base)
+{
+    command((pg_store *)base, "ROLLBACK TO SAVEPOINT ctm_action; RELEASE SAVEPOINT ctm_action", NULL);
+}
+
+static int pg_in_transaction(const ctm__store *base)
+{
+    const pg_store *s = (const pg_store *)base;
+    PGTransactionStatusType t = PQtransactionStatus(s->conn);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+static int pg_exec(ctm__store *base, const char *sql)
+{
+    return command((pg_store *)base, sql, NULL);
+}
+
+/* ---- statements ---- */
+
+/* Whether p starts "IS NULL" or "IS NOT NULL" (after blanks), as a whole word. */
+static int is_null_test(const char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    if (strncasecmp(p, "IS", 2) != 0 || !isspace((unsigned char)p[2]))
+        return 0;
+    p += 2;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (strncasecmp(p, "NOT", 3) == 0 && isspace((unsigned char)p[3])) {
+        p += 3;
+        while (isspace((unsigned char)*p))
+            p++;
+    }
+    return strncasecmp(p, "NULL", 4) == 0 && !(isalnum((unsigned char)p[4]) || p[4] == '_');
+}
+
+/* ?N placeholders become $N, outside string literals, quoted identifiers, comments and
+ * dollar-quoted strings; the text keeps its length.  *maxn: the largest N.  The offsets of up to
+ * cap placeholders tested by "IS [NOT] NULL" go to nulltests (*nnull of them, counted beyond cap). */
+static void translate(char *sql, int *maxn, size_t *nulltests, size_t cap, size_t *nnull)
+{
+    *maxn = 0;
+    *nnull = 0;
+    char *p = sql;
+    while (*p != '\0') {
+        char c = *p;
+        if (c == '\'' || c == '"') {
+            /* E'...' strings take backslash escapes */
+            int backslash = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                            (p - 1 == sql || !(isalnum((unsigned char)p[-2]) || p[-2] == '_'));
+            for (p++; *p != '\0'; p++) {
+                if (backslash && *p == '\\' && p[1] != '\0') {
+                    p++;
+                } else if (*p == c) {
+                    if (p[1] == c) {
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            if (*p != '\0')
+                p++;
+        } else if (c == '-' && p[1] == '-') {
+            while (*p != '\0' && *p != '\n')
+                p++;
+        } else if (c == '/' && p[1] == '*') {
+            int depth = 1; /* PostgreSQL's block comments nest */
+            for (p += 2; *p != '\0' && depth > 0; p++) {
+                if (p[0] == '/' && p[1] == '*') {
+                    depth++;
+                    p++;
+                } else if (p[0] == '*' && p[1] == '/') {
+                    depth--;
+                    p++;
+                }
+            }
+        } else if (c == '$' && (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_')) &&
+                   !isdigit((unsigned char)p[1])) {
+            /* $tag$ ... $tag$ */
+            size_t t = 1;
+            while (isalnum((unsigned char)p[t]) || p[t] == '_')
+                t++;
+            if (p[t] != '$') {
+                p++;
+                continue;
+            }
+            size_t taglen = t + 1;
+            char *end = p + taglen;
+            while (*end != '\0' && strncmp(end, p, taglen) != 0)
+                end++;
+            p = *end != '\0' ? end + taglen : end;
+        } else if (c == '?' && isdigit((unsigned char)p[1])) {
+            char *dollar = p;
+            *p++ = '$';
+            long n = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (n < 100000)
+                    n = n * 10 + (*p - '0');
+                p++;
+            }
+            if (n > *maxn)
+                *maxn = (int)n;
+            if (is_null_test(p)) {
+                if (*nnull < cap)
+                    nulltests[*nnull] = (size_t)(dollar - sql);
+                ++*nnull;
+            }
+        } else {
+            p++;
+        }
+    }
+}
+
+static void drop_row(pg_st *st)
+{
+    if (st->decoded != NULL) {
+        int n = PQnfields(st->desc);
+        for (int i = 0; i < n; i++) {
+            free(st->decoded[i]);
+            st->decoded[i] = NULL;
+        }
+    }
+}
+
+static void drop_result(pg_st *st)
+{
+    drop_row(st);
+    PQclear(st->res);
+    st->res = NULL;
+    st->row = -1;
+}
+
+static void unbind(pg_param *p)
+{
+    free(p->owned);
+    memset(p, 0, sizeof *p);
+    p->tag = CTM_V_NULL;
+}
+
+/* PostgreSQL types a parameter at its first use, so in "?1 IS NULL OR k.trial_id = ?1" it
+ * cannot tell ?1's type, which only the second use shows.  A probe with the IS NULL tests'
+ * parameters replaced by NULL gives the server every other use to deduce from; the statement is
+ * then prepared with those types (a parameter used nowhere else stays undeduced, and the server
+ * says so). */
+static int deduce_types(pg_store *s, const char *sql, int maxn, const size_t *nulltests,
+                        size_t nnull, Oid **types)
+{
+    *types = NULL;
+    if (nnull > 32)
+        return ctm__err(CTM_EINVAL, "preparing a statement: more than 32 parameters tested by IS NULL");
+    size_t len = strlen(sql);
+    char *probe = malloc(len + 4 * nnull + 1);
+    Oid *t = calloc((size_t)(maxn > 0 ? maxn : 1), sizeof *t);
+    if (probe == NULL || t == NULL) {
+        free(probe);
+        free(t);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    size_t in = 0, out = 0;
+    for (size_t k = 0; k < nnull; k++) {
+        memcpy(probe + out, sql + in, nulltests[k] - in);
+        out += nulltests[k] - in;
+        memcpy(probe + out, "NULL", 4);
+        out += 4;
+        in = nulltests[k] + 1;
+        while (isdigit((unsigned char)sql[in]))
+            in++;
+    }
+    memcpy(probe + out, sql + in, len - in + 1);
+    PGresult *res = PQprepare(s->conn, "", probe, 0, NULL);
+    free(probe);
+    int rc = CTM_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail_res(s, res, "preparing a statement");
+    PQclear(res);
+    if (rc == CTM_OK) {
+        res = PQdescribePrepared(s->conn, "");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = fail_res(s, res, "preparing a statement");
+        else
+            for (int i = 0; i < PQnparams(res) && i < maxn; i++)
+                t[i] = PQparamtype(res, i);
+        PQclear(res);
+    }
+    if (rc != CTM_OK) {
+        free(t);
+        return rc;
+    }
+    *types = t;
+    return CTM_OK;
+}
+
+static int pg_prepare(ctm__store *base, ctm__st **out, const char *sql)
+{
+    pg_store *s = (pg_store *)base;
+    *out = NULL;
+    pg_st *st = calloc(1, sizeof *st);
+    char *text = ctm__strdup(sql);
+    if (st == NULL || text == NULL) {
+        free(st);
+        free(text);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    st->base.ops = &ctm__postgres_engine;
+    st->s = s;
+    st->row = -1;
+    int maxn = 0;
+    size_t nulltests[32], nnull = 0;
+    translate(text, &maxn, nulltests, sizeof nulltests / sizeof nulltests[0], &nnull);
+    Oid *types = NULL;
+    int rc = nnull > 0 ? deduce_types(s, text, maxn, nulltests, nnull, &types) : CTM_OK;
+    if (rc != CTM_OK) {
+        free(st);
+        free(text);
+        return rc;
+    }
+    snprintf(st->name, sizeof st->name, "ctm_%" PRIu64, ++s->next_stmt);
+    PGresult *res = PQprepare(s->conn, st->name, text, types != NULL ? maxn : 0, types);
+    free(text);
+    free(types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail_res(s, res, "preparing a statement");
+    PQclear(res);
+    if (rc != CTM_OK) {
+        free(st);
+        return rc;
+    }
+    s->live_stmts++; /* from here on finalize deallocates it */
+    st->desc = PQdescribePrepared(s->conn, st->name);
+    if (PQresultStatus(st->desc) != PGRES_COMMAND_OK) {
+        rc = fail_res(s, st->desc, "preparing a statement");
+        st->base.ops->finalize(&st->base);
+        return rc;
+    }
+    st->nparams = PQnparams(st->desc);
+    int ncols = PQnfields(st->desc);
+    st->params = calloc((size_t)(st->nparams > 0 ? st->nparams : 1), sizeof *st->params);
+    st->decoded = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof *st->decoded);
+    st->decoded_n = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof *st->decoded_n);
+    if (st->params == NULL || st->decoded == NULL || st->decoded_n == NULL) {
+        st->base.ops->finalize(&st->base);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < st->nparams; i++)
+        st->params[i].tag = CTM_V_NULL;
+    *out = &st->base;
+    return CTM_OK;
+}
+
+static pg_param *param(pg_st *st, int i)
+{
+    if (i < 1 || i > st->nparams) {
+        ctm__err(CTM_ERROR, "binding a value: parameter %d out of range (the statement takes %d)",
+                 i, st->nparams);
+        return NULL;
+    }
+    pg_param *p = &st->params[i - 1];
+    unbind(p);
+    return p;
+}
+
+static int pg_bind_int(ctm__st *base, int i, int64_t v)
+{
+    pg_param *p = param((pg_st *)base, i);
+    if (p == NULL)
+        return CTM_ERROR;
+    p->tag = CTM_V_INT;
+    snprintf(p->num, sizeof p->num, "%" PRId64, v);
+    p->p = p->num;
+    return CTM_OK;
+}
+
+static int pg_bind_real(ctm__st *base, int i, double v)
+{
+    pg_param *p = param((pg_st *)base, i);
+    if (p == NULL)
+        return CTM_ERROR;
+    p->tag = CTM_V_REAL;
+    if (isnan(v))
+        snprintf(p->num, sizeof p->num, "NaN");
+    else if (isinf(v))
+        snprintf(p->num, sizeof p->num, "%s", v > 0 ? "Infinity" : "-Infinity");
+    else
+        snprintf(p->num, sizeof p->num, "%.17g", v); /* 17 significant digits: the same bits */
+    p->p = p->num;
+    return CTM_OK;
+}
+
+static int bind_text(pg_st *st, int i, const char *s, size_t n, int copy)
+{
+    if (memchr(s, '\0', n) != NULL)
+        return ctm__err(CTM_EINVAL, "binding a value: PostgreSQL cannot store a text holding a NUL byte");
+    pg_param *p = param(st, i);
+    if (p == NULL)
+        return CTM_ERROR;
+    p->tag = CTM_V_TEXT;
+    p->n = n;
+    if (!copy && s[n] == '\0') {
+        p->p = s;
+        return CTM_OK;
+    }
+    /* text travels NUL-terminated */
+    if ((p->owned = malloc(n + 1)) == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    memcpy(p->owned, s, n);
+    p->owned[n] = '\0';
+    p->p = p->owned;
+    return CTM_OK;
+}
+
+static int pg_bind_null(ctm__st *base, int i);
+
+static int pg_bind_text(ctm__st *base, int i, const char *s)
+{
+    return bind_text((pg_st *)base, i, s, strlen(s), 0);
+}
+
+static int pg_bind_textn(ctm__st *base, int i, const char *s, size_t n)
+{
+    if (s == NULL)
+        return pg_bind_null(base, i);
+    return bind_text((pg_st *)base, i, s, n, 1); /* s[n] need not be readable: copy */
+}
+
+static int pg_bind_text_copy(ctm__st *base, int i, const char *s)
+{
+    return bind_text((pg_st *)base, i, s, strlen(s), 1);
+}
+
+static int bind_blob(pg_st *st, int i, const void *v, size_t n, int copy)
+{
+    pg_param *p = param(st, i);
+    if (p == NULL)
+        return CTM_ERROR;
+    p->tag = CTM_V_BLOB;
+    p->n = n;
+    p->p = v != NULL ? v : ""; /* an empty value is an empty blob, not NULL */
+    if (copy && n > 0) {
+        if ((p->owned = malloc(n)) == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        memcpy(p->owned, v, n);
+        p->p = p->owned;
+    }
+    return CTM_OK;
+}
+
+static int pg_bind_blob(ctm__st *base, int i, const void *p, size_t n)
+{
+    return bind_blob((pg_st *)base, i, p, n, 0);
+}
+
+static int pg_bind_blob_copy(ctm__st *base, int i, const void *p, size_t n)
+{
+    return bind_blob((pg_st *)base, i, p, n, 1);
+}
+
+static int pg_bind_null(ctm__st *base, int i)
+{
+    return param((pg_st *)base, i) != NULL ? CTM_OK : CTM_ERROR;
+}
+
+static int execute(pg_st *st)
+{
+    int n = st->nparams;
+    const char *values[n > 0 ? n : 1];
+    int lengths[n > 0 ? n : 1], formats[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++) {
+        const pg_param *p = &st->params[i];
+        values[i] = p->tag == CTM_V_NULL ? NULL : p->p;
+        lengths[i] = (int)p->n;
+        /* bytes travel as they are; text into a bytea parameter too (no escapes read) */
+        formats[i] = p->tag == CTM_V_BLOB ||
+                     (p->tag == CTM_V_TEXT && PQparamtype(st->desc, i) == OID_BYTEA);
+    }
+    st->res = PQexecPrepared(st->s->conn, st->name, n, values, lengths, formats, 0);
+    ExecStatusType status = PQresultStatus(st->res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        int rc = fail_res(st->s, st->res, NULL);
+        drop_result(st);
+        return rc;
+    }
+    const char *cmd = PQcmdStatus(st->res);
+    if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
+        strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
+        st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+    st->row = -1;
+    return CTM_OK;
+}
+
+static int pg_step(ctm__st *base)
+{
+    pg_st *st = (pg_st *)base;
+    if (st->res == NULL) {
+        int rc = execute(st);
+        if (rc != CTM_OK)
+            return rc;
+    }
+    drop_row(st);
+    if (++st->row < PQntuples(st->res))
+        return CTM_ROW;
+    /* done; like SQLite, a further step runs the statement again */
+    drop_result(st);
+    return CTM_OK;
+}
+
+static void pg_reset(ctm__st *base)
+{
+    pg_st *st = (pg_st *)base;
+    drop_result(st);
+    for (int i = 0; i < st->nparams; i++)
+        unbind(&st->params[i]);
+}
+
+static void pg_finalize(ctm__st *base)
+{
+    pg_st *st = (pg_st *)base;
+    pg_store *s = st->s;
+    drop_result(st);
+    for (int i = 0; i < st->nparams; i++)
+        unbind(&st->params[i]);
+    free(st->params);
+    free(st->decoded);
+    free(st->decoded_n);
+    PQclear(st->desc);
+    if (!s->closed && PQstatus(s->conn) == CONNECTION_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s;", st->name);
+        if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
+            append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)); /* lost if out of memory */
+        else
+            command(s, sql, NULL);
+    }
+    free(st);
+    if (--s->live_stmts == 0 && s->closed)
+        pg_free(s);
+}
+
+static int64_t pg_changes(ctm__st *base)
+{
+    return ((pg_st *)base)->changes;
+}
+
+static int pg_nparams(ctm__st *base)
+{
+    return ((pg_st *)base)->nparams;
+}
+
+static int pg_ncols(ctm__st *base)
+{
+    return PQnfields(((pg_st *)base)->desc);
+}
+
+static const char *pg_colname(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    return col >= 0 && col < PQnfields(st->desc) ? PQfname(st->desc, col) : NULL;
+}
+
+/* ---- values ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* bytea's hex text form ("\x0a1b...") into out (room for len / 2 bytes); the byte count, or -1. */
+static long unhex(const char *s, size_t len, char *out)
+{
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2 != 0)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 2; i < len; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[n++] = (char)(hi << 4 | lo);
+    }
+    return (long)n;
+}
+
+/* numeric's text when it is an integer that fits 64 bits. */
+static int numeric_int(const char *s, int64_t *v)
+{
+    if (strpbrk(s, ".eEN") != NULL) /* fractions, exponents, NaN */
+        return 0;
+    errno = 0;
+    char *end = NULL;
+    long long x = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return 0;
+    *v = x;
+    return 1;
+}
+
+/* The value tag of a column of type `type` whose text form is s. */
+static int tag_of(unsigned type, const char *s)
+{
+    int64_t ignored;
+    switch (type) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+    case OID_BOOL: return CTM_V_INT;
+    case OID_FLOAT4:
+    case OID_FLOAT8: return CTM_V_REAL;
+    case OID_BYTEA: return CTM_V_BLOB;
+    case OID_NUMERIC: return numeric_int(s, &ignored) ? CTM_V_INT : CTM_V_REAL;
+    default: return CTM_V_TEXT;
+    }
+}
+
+static int64_t int_of(unsigned type, const char *s)
+{
+    if (type == OID_BOOL)
+        return s[0] == 't';
+    int64_t v;
+    if (numeric_int(s, &v))
+        return v;
+    double d = strtod(s, NULL);
+    if (isnan(d))
+        return 0;
+    return d >= 9.2233720368547758e18 ? INT64_MAX : d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)d;
+}
+
+/* Decode the text s (len bytes) of a value of type `type` into v; bytea bytes go to scratch
+ * (room for len bytes), which v then points into. */
+static int decode(unsigned type, const char *s, size_t len, char *scratch, ctm__value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->tag = tag_of(type, s);
+    switch (v->tag) {
+    case CTM_V_INT: v->i = int_of(type, s); break;
+    case CTM_V_REAL: v->r = strtod(s, NULL); break;
+    case CTM_V_BLOB: {
+        long n = unhex(s, len, scratch);
+        if (n < 0)
+            return ctm__err(CTM_ERROR, "reading a value: malformed bytea text");
+        v->p = (const uint8_t *)scratch;
+        v->n = (uint32_t)n;
+        break;
+    }
+    default:
+        v->p = (const uint8_t *)s;
+        v->n = (uint32_t)len;
+        break;
+    }
+    return CTM_OK;
+}
+
+static int has_cell(pg_st *st, int col)
+{
+    return st->res != NULL && st->row >= 0 && st->row < PQntuples(st->res) && col >= 0 &&
+           col < PQnfields(st->res) && !PQgetisnull(st->res, st->row, col);
+}
+
+static int pg_type(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    if (!has_cell(st, col))
+        return CTM_V_NULL;
+    return tag_of(PQftype(st->res, col), PQgetvalue(st->res, st->row, col));
+}
+
+static int64_t pg_int(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    if (!has_cell(st, col))
+        return 0;
+    return int_of(PQftype(st->res, col), PQgetvalue(st->res, st->row, col));
+}
+
+static double pg_real(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    if (!has_cell(st, col))
+        return 0.0;
+    const char *s = PQgetvalue(st->res, st->row, col);
+    if (PQftype(st->res, col) == OID_BOOL)
+        return s[0] == 't';
+    return strtod(s, NULL);
+}
+
+/* A bytea column of the current row, decoded once per row (NUL-terminated). */
+static const char *bytes_of(pg_st *st, int col, size_t *n)
+{
+    if (st->decoded[col] == NULL) {
+        const char *s = PQgetvalue(st->res, st->row, col);
+        size_t len = (size_t)PQgetlength(st->res, st->row, col);
+        char *buf = malloc(len / 2 + 1);
+        long got = buf != NULL ? unhex(s, len, buf) : -1;
+        if (got < 0) {
+            free(buf);
+            *n = 0;
+            return NULL;
+        }
+        buf[got] = '\0';
+        st->decoded[col] = buf;
+        st->decoded_n[col] = (size_t)got;
+    }
+    *n = st->decoded_n[col];
+    return st->decoded[col];
+}
+
+static const char *pg_text(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    if (!has_cell(st, col))
+        return NULL;
+    size_t n;
+    switch (PQftype(st->res, col)) {
+    case OID_BYTEA: return bytes_of(st, col, &n);
+    case OID_BOOL: return PQgetvalue(st->res, st->row, col)[0] == 't' ? "1" : "0";
+    default: return PQgetvalue(st->res, st->row, col);
+    }
+}
+
+static const void *pg_col_blob(ctm__st *base, int col)
+{
+    return pg_text(base, col);
+}
+
+static size_t pg_bytes(ctm__st *base, int col)
+{
+    pg_st *st = (pg_st *)base;
+    if (!has_cell(st, col))
+        return 0;
+    size_t n;
+    switch (PQftype(st->res, col)) {
+    case OID_BYTEA: bytes_of(st, col, &n); return n;
+    case OID_BOOL: return 1;
+    default: return (size_t)PQgetlength(st->res, st->row, col);
+    }
+}
+
+static void pg_value(ctm__st *base, int col, ctm__value *v)
+{
+    pg_st *st = (pg_st *)base;
+    memset(v, 0, sizeof *v);
+    v->tag = pg_type(base, col);
+    switch (v->tag) {
+    case CTM_V_INT: v->i = pg_int(base, col); break;
+    case CTM_V_REAL: v->r = pg_real(base, col); break;
+    case CTM_V_TEXT:
+    case CTM_V_BLOB:
+        v->p = (const uint8_t *)pg_text(base, col);
+        v->n = (uint32_t)pg_bytes(base, col);
+        if (v->p == NULL) { /* malformed bytea text: nothing to hand out */
+            v->tag = CTM_V_NULL;
+            v->n = 0;
+        }
+        break;
+    default: break;
+    }
+    (void)st;
+}
+
+/* ---- schema ---- */
+
+/* Run a query with text parameters: CTM_OK and its rows in *out, or its failure (*out NULL). */
+static int query(pg_store *s, const char *sql, int n, const char *const *params, const char *doing,
+                 PGresult **out)
+{
+    *out = NULL;
+    PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        *out = res;
+        return CTM_OK;
+    }
+    int rc = fail_res(s, res, doing);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_schema_version(ctm__store *base, int *version)
+{
+    pg_store *s = (pg_store *)base;
+    *version = 0;
+    PGresult *res = NULL;
+    int qrc = query(s,
+                          "SELECT current_schema(), to_regclass(quote_ident(current_schema()) ||"
+                          " '.ctm__schema') IS NOT NULL, (SELECT count(*) FROM pg_class c"
+                          " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                          " WHERE n.nspname = current_schema() AND c.relkind IN ('r','p','v','m','f','S'))",
+                          0, NULL, s->name, &res);
+    if (qrc != CTM_OK)
+        return qrc;
+    int rc = CTM_OK;
+    if (PQgetisnull(res, 0, 0)) {
+        rc = ctm__err(CTM_ENOTDB, "%s: no schema to use (search_path names none that exists)", s->name);
+    } else if (PQgetvalue(res, 0, 1)[0] == 't') {
+        PGresult *v = NULL;
+        rc = query(s, "SELECT application, version FROM ctm__schema WHERE id = 1", 0, NULL, s->name,
+                   &v);
+        if (rc != CTM_OK) {
+            /* the failure is set */
+        } else if (PQntuples(v) != 1 || strcmp(PQgetvalue(v, 0, 0), CTM_APPLICATION) != 0) {
+            rc = ctm__err(CTM_ENOTDB, "%s: not a libctm database (ctm__schema names another application)",
+                          s->name);
+        } else {
+            long long ver = strtoll(PQgetvalue(v, 0, 1), NULL, 10);
+            if (ver < 1 || ver > INT32_MAX)
+                rc = ctm__err(CTM_ENOTDB, "%s: not a libctm database (schema version %lld)", s->name, ver);
+            else
+                *version = (int)ver;
+        }
+        PQclear(v);
+    } else if (strcmp(PQgetvalue(res, 0, 2), "0") != 0) {
+        rc = ctm__err(CTM_ENOTDB, "%s: not a libctm database (schema %s holds other tables)", s->name,
+                      PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_set_schema_version(ctm__store *base, int version)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS ctm__schema(id integer PRIMARY KEY CHECK (id = 1),"
+             " application text NOT NULL, version integer NOT NULL);"
+             " INSERT INTO ctm__schema VALUES (1, '" CTM_APPLICATION "', %d)"
+             " ON CONFLICT (id) DO UPDATE SET application = excluded.application,"
+             " version = excluded.version",
+             version);
+    return command((pg_store *)base, sql, "setting the schema version");
+}
+
+static int pg_columns(ctm__store *base, const char *table, ctm__column_fn fn, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    const char *params[1] = {table};
+    PGresult *res = NULL;
+    int qrc = query(s,
+                          "SELECT a.attname, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
+                          " AND i.indisprimary AND a.attnum = ANY (i.indkey))"
+                          " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                          " JOIN pg_attribute a ON a.attrelid = c.oid"
+                          " WHERE n.nspname = current_schema() AND c.relname = $1"
+                          " AND c.relkind IN ('r','p','v','m','f') AND a.attnum > 0"
+                          " AND NOT a.attisdropped ORDER BY a.attnum",
+                          1, params, "reading a table's columns", &res);
+    if (qrc != CTM_OK)
+        return qrc;
+    int n = PQntuples(res), rc = CTM_OK;
+    for (int i = 0; i < n && rc == CTM_OK; i++)
+        rc = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)[0] == 't');
+    PQclear(res);
+    if (rc == CTM_OK && n == 0)
+        rc = ctm__err(CTM_ENOTFOUND, "table %s: no such table", table);
+    return rc;
+}
+
+static int pg_tables(ctm__store *base, ctm__table_fn fn, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *res = NULL;
+    int qrc = query(s,
+                          "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                          " WHERE n.nspname = current_schema() AND c.relkind IN ('r','p')"
+                          " AND NOT c.relispartition AND c.relname NOT LIKE 'ctm\\_\\_%'"
+                          " ORDER BY c.relname COLLATE \"C\"",
+                          0, NULL, "listing the tables", &res);
+    if (qrc != CTM_OK)
+        return qrc;
+    int n = PQntuples(res), rc = CTM_OK;
+    for (int i = 0; i < n && rc == CTM_OK; i++)
+        rc = fn(ctx, PQgetvalue(res, i, 0));
+    PQclear(res);
+    return rc;
+}
+
+static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *res = NULL;
+    int qrc = query(s,
+                          "SELECT c.relname, a.attname, r.relname FROM pg_constraint k"
+                          " JOIN pg_class c ON c.oid = k.conrelid"
+                          " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                          " JOIN pg_class r ON r.oid = k.confrelid"
+                          " CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)"
+                          " JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum"
+                          " WHERE k.contype = 'f' AND n.nspname = current_schema()"
+                          " ORDER BY c.relname COLLATE \"C\", k.conname COLLATE \"C\", u.ord",
+                          0, NULL, "reading the foreign keys", &res);
+    if (qrc != CTM_OK)
+        return qrc;
+    int n = PQntuples(res), rc = CTM_OK;
+    for (int i = 0; i < n && rc == CTM_OK; i++)
+        rc = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    return rc;
+}
+
+/* ---- change capture: row triggers writing a per-connection change table ---- */
+
+/* One round trip per action: make sure the change table, the trigger function and a trigger on
+ * every site table exist (creating them the first time, under an advisory lock so that two
+ * connections do not both create), then switch recording on for this transaction.  Tables
+ * created later get their trigger at the next capture_start. */
+static const char capture_begin_sql[] =
+    "DO $ctm$ DECLARE t regclass; BEGIN"
+    " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN"
+    "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL,"
+    "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;"
+    " END IF;"
+    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
+    "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */
+    "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
+    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    "    IF current_setting('ctm.capture', true) = 'on' THEN"
+    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)"
+    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME,"
+    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,"
+    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);"
+    "    END IF; RETURN NULL; END $f$;"
+    "  END IF;"
+    " END IF;"
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition"
+    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')"
+    " LOOP"
+    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s"
+    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());"
+    " END LOOP;"
+    " PERFORM set_config('ctm.capture', 'on', true);"
+    " END $ctm$";
+
+static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
+        return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
+    int rc = command(s, capture_begin_sql, "capturing row changes");
+    if (rc != CTM_OK)
+        return rc;
+    s->capture = fn;
+    s->capture_ctx = ctx;
+    s->capturing = 1;
+    return CTM_OK;
+}
+
+/* The fields of a row's text form "(a,"b c",,...)" into scratch (NUL-terminated each), their
+ * starts and lengths in f and len, NULL fields with f[i] NULL.  The field count, or -1. */
+static int split_record(const char *rec, char *scratch, int max, const char **f, size_t *len)
+{
+    const char *p = rec;
+    if (*p++ != '(')
+        return -1;
+    int n = 0;
+    for (;;) {
+        if (n == max)
+            return -1;
+        if (*p == ',' || *p == ')') {
+            f[n] = NULL; /* nothing between the commas: NULL */
+            len[n++] = 0;
+        } else {
+            char *start = scratch;
+            int quoted = *p == '"';
+            if (quoted)
+                p++;
+            for (;;) {
+                if (*p == '\0')
+                    return -1;
+                if (quoted && *p == '"') {
+                    if (p[1] != '"') {
+                        p++;
+                        break;
+                    }
+                    p++;
+                } else if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                } else if (!quoted && (*p == ',' || *p == ')')) {
+                    break;
+                }
+                *scratch++ = *p++;
+            }
+            *scratch++ = '\0';
+            f[n] = start;
+            len[n++] = (size_t)(scratch - start - 1);
+        }
+        if (*p == ')')
+            return p[1] == '\0' ? n : -1;
+        if (*p++ != ',')
+            return -1;
+    }
+}
+
+/* One captured row: decode the old and new row texts by the table's column types and hand them
+ * to the capture function. */
+static int deliver(pg_store *s, const char *op, const char *table, const char *olds_text,
+                   const char *news_text, const char *types_text)
+{
+    int ncols = 1;
+    for (const char *p = types_text; *p != '\0'; p++)
+        ncols += *p == ',';
+    size_t olen = olds_text != NULL ? strlen(olds_text) : 0, nlen = news_text != NULL ? strlen(news_text) : 0;
+    unsigned *types = calloc((size_t)ncols, sizeof *types);
+    ctm__value *vals = calloc(2 * (size_t)ncols, sizeof *vals);
+    const char **f = calloc((size_t)ncols, sizeof *f);
+    size_t *flen = calloc((size_t)ncols, sizeof *flen);
+    /* each row's fields unquoted (never longer than the text), then its bytea decoded */
+    char *scratch = malloc(2 * (olen + nlen) + 4);
+    int rc = CTM_OK;
+    if (types == NULL || vals == NULL || f == NULL || flen == NULL || scratch == NULL) {
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    const char *p = types_text;
+    for (int i = 0; i < ncols; i++) {
+        types[i] = (unsigned)strtoul(p, (char **)&p, 10);
+        if (*p == ',')
+            p++;
+    }
+    char *room = scratch;
+    for (int side = 0; side < 2 && rc == CTM_OK; side++) {
+        const char *text = side == 0 ? olds_text : news_text;
+        if (text == NULL)
+            continue;
+        size_t tlen = strlen(text);
+        char *fields = room, *bytes = room + tlen + 1;
+        room += 2 * tlen + 2;
+        if (split_record(text, fields, ncols, f, flen) != ncols) {
+            rc = ctm__err(CTM_ERROR, "reading a row change of %s: unexpected row text", table);
+            break;
+        }
+        for (int i = 0; i < ncols && rc == CTM_OK; i++) {
+            ctm__value *v = &vals[side * ncols + i];
+            if (f[i] == NULL) {
+                memset(v, 0, sizeof *v);
+                v->tag = CTM_V_NULL;
+                continue;
+            }
+            rc = decode(types[i], f[i], flen[i], bytes, v);
+            if (v->tag == CTM_V_BLOB)
+                bytes += v->n;
+        }
+    }
+    if (rc == CTM_OK)
+        rc = s->capture(s->capture_ctx, op[0], table, ncols, olds_text != NULL ? vals : NULL,
+                        news_text != NULL ? vals + ncols : NULL);
+out:
+    free(types);
+    free(vals);
+    free(f);
+    free(flen);
+    free(scratch);
+    return rc;
+}
+
+static int pg_capture_collect(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    if (!s->capturing)
+        return CTM_OK;
+    PGresult *res = NULL;
+    int qrc = query(s,
+                          "WITH d AS (DELETE FROM pg_temp.ctm__changes RETURNING *)"
+                          " SELECT d.op, d.tbl, d.old_row, d.new_row,"
+                          " (SELECT string_agg(a.atttypid::text, ',' ORDER BY a.attnum)"
+                          "  FROM pg_attribute a WHERE a.attrelid = d.relid AND a.attnum > 0"
+                          "  AND NOT a.attisdropped)"
+                          " FROM d ORDER BY d.seq",
+                          0, NULL, "reading the row changes", &res);
+    if (qrc != CTM_OK)
+        return qrc;
+    int n = PQntuples(res), rc = CTM_OK;
+    for (int i = 0; i < n && rc == CTM_OK; i++)
+        rc = deliver(s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                     PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                     PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+    PQclear(res);
+    return rc;
+}
+
+static void pg_capture_stop(ctm__store *base)
+{
+    pg_store *s = (pg_store *)base;
+    if (s->capturing && PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
+        command(s, "SELECT set_config('ctm.capture', 'off', true); DELETE FROM pg_temp.ctm__changes",
+                NULL);
+    s->capturing = 0;
+    s->capture = NULL;
+    s->capture_ctx = NULL;
+}
+
+/* ---- large values: bytea read in pieces with substring ---- */
+
+static int pg_blob_open(ctm__store *base, const char *table, const char *column, const char *key,
+                        int64_t id, ctm__blob **out, size_t *size)
+{
+    pg_store *s = (pg_store *)base;
+    *out = NULL;
+    pg_blob *b = calloc(1, sizeof *b);
+    char *t = PQescapeIdentifier(s->conn, table, strlen(table));
+    char *c = PQescapeIdentifier(s->conn, column, strlen(column));
+    char *k = PQescapeIdentifier(s->conn, key, strlen(key));
+    int rc = CTM_OK;
+    PGresult *res = NULL;
+    if (b == NULL || t == NULL || c == NULL || k == NULL) {
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    b->base.ops = &ctm__postgres_engine;
+    b->s = s;
+    snprintf(b->id, sizeof b->id, "%" PRId64, id);
+    size_t room = strlen(t) + strlen(c) + strlen(k) + 96;
+    char *sizesql = malloc(room);
+    if (sizesql == NULL || (b->sql = malloc(room)) == NULL) {
+        free(sizesql);
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(sizesql, room, "SELECT octet_length(%s) FROM %s WHERE %s = $1", c, t, k);
+    snprintf(b->sql, room, "SELECT substring(%s FROM $2 FOR $3) FROM %s WHERE %s = $1", c, t, k);
+    const char *params[1] = {b->id};
+    rc = query(s, sizesql, 1, params, "reading a stored value", &res);
+    free(sizesql);
+    if (rc != CTM_OK) {
+        /* the failure is set */
+    } else if (PQntuples(res) != 1) {
+        rc = ctm__err(CTM_ERROR, "reading a stored value: no row %s in %s", b->id, table);
+    } else if (PQgetisnull(res, 0, 0)) {
+        rc = ctm__err(CTM_ERROR, "reading a stored value: %s of row %s in %s is NULL", column, b->id,
+                      table);
+    } else {
+        b->size = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    }
+out:
+    PQclear(res);
+    PQfreemem(t);
+    PQfreemem(c);
+    PQfreemem(k);
+    if (rc != CTM_OK) {
+        if (b != NULL)
+            free(b->sql);
+        free(b);
+        return rc;
+    }
+    *size = b->size;
+    *out = &b->base;
+    return CTM_OK;
+}
+
+static int pg_blob_read(ctm__blob *base, void *buf, size_t n, size_t offset)
+{
+    pg_blob *b = (pg_blob *)base;
+    if (offset > b->size || n > b->size - offset)
+        return ctm__err(CTM_ERROR, "reading a stored value: %zu bytes at %zu, past its end (%zu bytes)",
+                        n, offset, b->size);
+    if (n == 0)
+        return CTM_OK;
+    char from[24], count[24];
+    snprintf(from, sizeof from, "%zu", offset + 1);
+    snprintf(count, sizeof count, "%zu", n);
+    const char *params[3] = {b->id, from, count};
+    /* binary results: the bytes themselves */
+    PGresult *res = PQexecParams(b->s->conn, b->sql, 3, NULL, params, NULL, NULL, 1);
+    int rc = CTM_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = fail_res(b->s, res, "reading a stored value");
+    else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || (size_t)PQgetlength(res, 0, 0) != n)
+        rc = ctm__err(CTM_ERROR, "reading a stored value: the row changed while it was read");
+    else
+        memcpy(buf, PQgetvalue(res, 0, 0), n);
+    PQclear(res);
+    return rc;
+}
+
+static void pg_blob_close(ctm__blob *base)
+{
+    pg_blob *b = (pg_blob *)base;
+    free(b->sql);
+    free(b);
+}
+
+const ctm__engine_ops ctm__postgres_engine = {
+    .engine = CTM__ENGINE_POSTGRES,
+    .open = pg_open,
+    .close = pg_close,
+    .busy_timeout = pg_busy_timeout,
+    .name = pg_name,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .release = pg_release,
+    .rollback_savepoint = pg_rollback_savepoint,
+    .in_transaction = pg_in_transaction,
+    .exec = pg_exec,
+    .prepare = pg_prepare,
+    .bind_int = pg_bind_int,
+    .bind_real = pg_bind_real,
+    .bind_text = pg_bind_text,
+    .bind_textn = pg_bind_textn,
+    .bind_text_copy = pg_bind_text_copy,
+    .bind_blob = pg_bind_blob,
+    .bind_blob_copy = pg_bind_blob_copy,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .reset = pg_reset,
+    .finalize = pg_finalize,
+    .changes = pg_changes,
+    .nparams = pg_nparams,
+    .ncols = pg_ncols,
+    .colname = pg_colname,
+    .type = pg_type,
+    .int64 = pg_int,
+    .real = pg_real,
+    .text = pg_text,
+    .blob = pg_col_blob,
+    .bytes = pg_bytes,
+    .value = pg_value,
+    .schema_version = pg_schema_version,
+    .set_schema_version = pg_set_schema_version,
+    .columns = pg_columns,
+    .tables = pg_tables,
+    .foreign_keys = pg_foreign_keys,
+    .capture_start = pg_capture_start,
+    .capture_collect = pg_capture_collect,
+    .capture_stop = pg_capture_stop,
+    .blob_open = pg_blob_open,
+    .blob_read = pg_blob_read,
+    .blob_close = pg_blob_close,
+};
