@@ -1,7 +1,7 @@
 /* store.h - the seam between libctm and a database engine (internal).
  *
  * Everything above this header (ledger, domain) speaks to a site's database only through these
- * calls; only the engine files behind it (store/sqlite.c; a PostgreSQL engine to come)
+ * calls; only the engine files behind it (store/sqlite.c, store/postgres.c)
  * include sqlite3.h or libpq-fe.h.  tests/layers checks the includes (docs/internals.md).
  *
  * SQL given to the store is portable: placeholders are ?1, ?2, ... (a PostgreSQL engine
