@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "note.h"
+#include "sqlite_value.h"
 
 /* The replay runs on SQLite whatever the site's engine: these are its own connection's helpers. */
 static int sqlerr(sqlite3 *db, int rc, const char *doing)
@@ -25,35 +26,6 @@ static int exec_sql(sqlite3 *sql, const char *text, const char *doing)
     return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, doing);
 }
 
-/* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
-static void sql_value(sqlite3_value *sv, ctm__value *v)
-{
-    memset(v, 0, sizeof *v);
-    switch (sqlite3_value_type(sv)) {
-    case SQLITE_INTEGER:
-        v->tag = CTM_V_INT;
-        v->i = sqlite3_value_int64(sv);
-        break;
-    case SQLITE_FLOAT:
-        v->tag = CTM_V_REAL;
-        v->r = sqlite3_value_double(sv);
-        break;
-    case SQLITE_TEXT:
-        v->tag = CTM_V_TEXT;
-        v->p = sqlite3_value_text(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    case SQLITE_BLOB:
-        v->tag = CTM_V_BLOB;
-        v->p = sqlite3_value_blob(sv);
-        v->n = (uint32_t)sqlite3_value_bytes(sv);
-        break;
-    default:
-        v->tag = CTM_V_NULL;
-        break;
-    }
-}
-
 /* ctm_canon(x): the canonical encoding of x; ctm_canon(x, 1): that of the DIGEST of x, as a
  * secret value is recorded.  Verification compares values by these bytes, never by SQL's
  * comparison, which would take INT 1 for REAL 1.0. */
@@ -61,7 +33,7 @@ static void canon_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     ctm__value v;
     uint8_t d[32];
-    sql_value(argv[0], &v);
+    ctm__sqlite_value(argv[0], &v);
     if (argc == 2 && sqlite3_value_int(argv[1]) != 0) {
         ctm__value_digest(&v, d);
         v = (ctm__value){.tag = CTM_V_DIGEST, .p = d};

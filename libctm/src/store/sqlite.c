@@ -76,8 +76,7 @@ static int fail(sq_store *s, int rc, const char *doing)
     return ctm__err(code, "%s", msg);
 }
 
-/* A value as SQLite holds it, by storage class (audit-format.md 2.1). */
-static void from_sqlite(sqlite3_value *sv, ctm__value *v)
+void ctm__sqlite_value(sqlite3_value *sv, ctm__value *v)
 {
     memset(v, 0, sizeof *v);
     switch (sqlite3_value_type(sv)) {
@@ -436,7 +435,7 @@ static size_t sq_bytes(ctm__st *base, int col)
 static void sq_value(ctm__st *base, int col, ctm__value *v)
 {
     sq_st *st = (sq_st *)base;
-    from_sqlite(sqlite3_column_value(st->st, col), v);
+    ctm__sqlite_value(sqlite3_column_value(st->st, col), v);
 }
 
 /* ---- schema ---- */
@@ -578,12 +577,12 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
         if (op != SQLITE_INSERT) {
             if (sqlite3_preupdate_old(sql, i, &v) != SQLITE_OK || v == NULL)
                 goto fail;
-            from_sqlite(v, &olds[i]);
+            ctm__sqlite_value(v, &olds[i]);
         }
         if (op != SQLITE_DELETE) {
             if (sqlite3_preupdate_new(sql, i, &v) != SQLITE_OK || v == NULL)
                 goto fail;
-            from_sqlite(v, &news[i]);
+            ctm__sqlite_value(v, &news[i]);
         }
     }
     char c = op == SQLITE_INSERT ? 'I' : op == SQLITE_DELETE ? 'D' : 'U';
