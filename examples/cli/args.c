@@ -21,11 +21,13 @@ static int find_opt(const struct cli_opt *opts, const char *name, size_t len)
     return -1;
 }
 
-/* --db and --user may follow the command too; they land in the session. */
+/* --db, --user and --site-key may follow the command too; they land in the session. */
 static const char **global_target(struct cli_session *s, const char *name, size_t len)
 {
     if (len == 2 && strncmp(name, "db", 2) == 0)
         return &s->db_path;
+    if (len == 8 && strncmp(name, "site-key", 8) == 0)
+        return &s->site_key;
     if (len == 4 && strncmp(name, "user", 4) == 0)
         return &s->user;
     return NULL;

@@ -72,6 +72,7 @@ struct cli_args {
 struct cli_session {
     const char *db_path;  /* --db or $CTM_DB */
     const char *user;     /* --user or $CTM_USER */
+    const char *site_key; /* --site-key or $CTM_SITE_KEY: the site key file (default <db>.key) */
     ctm_db *db;           /* open once the command's access is granted */
 };
 

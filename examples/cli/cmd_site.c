@@ -4,8 +4,21 @@
 #include "cli.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-static void print_key_advice(ctm_db *db, const char *db_path)
+/* The target as printed: a password in a postgresql:// URL becomes "***". */
+static void print_target(const char *target)
+{
+    const char *scheme = strstr(target, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at != NULL && colon != NULL && colon < at)
+        printf("%.*s:***%s", (int)(colon - target), target, at);
+    else
+        fputs(target, stdout);
+}
+
+static void print_key_advice(ctm_db *db, const struct cli_session *s)
 {
     char *vkey = NULL;
     if (ctm_audit_vkey(&vkey, db) != CTM_OK) {
@@ -13,13 +26,16 @@ static void print_key_advice(ctm_db *db, const char *db_path)
         printf("Run 'ctm audit pubkey' to see the site's verifier key.\n");
         return;
     }
-    printf("Verifier key: %s\n"
-           "Site signing key file: %s.key\n\n"
+    printf("Verifier key: %s\nSite signing key file: ", vkey);
+    if (s->site_key != NULL)
+        printf("%s", s->site_key);
+    else
+        printf("%s.key", s->db_path);
+    printf("\n\n"
            "Keep a copy of the verifier key outside this machine (for example with the trial\n"
            "monitor): 'ctm audit verify --key VKEY' then checks the ledger against a key that\n"
            "nobody with access to the database can change.  Back up the key file with the\n"
-           "database: without it no further change can be signed.\n",
-           vkey, db_path);
+           "database: without it no further change can be signed.\n");
     ctm_free(vkey);
 }
 
@@ -36,8 +52,10 @@ int cmd_init(struct cli_session *s, const struct cli_args *a)
     cli_secret_wipe(&pw);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
-    printf("Initialised site \"%s\" in %s with administrator %s.\n", site, s->db_path, admin);
-    print_key_advice(s->db, s->db_path);
+    printf("Initialised site \"%s\" in ", site);
+    print_target(s->db_path);
+    printf(" with administrator %s.\n", admin);
+    print_key_advice(s->db, s);
     return CLI_OK;
 }
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define GLOBAL_SYNOPSIS "ctm [--db PATH] [--user NAME] COMMAND ..."
+#define GLOBAL_SYNOPSIS "ctm [--db PATH] [--user NAME] [--site-key FILE] COMMAND ..."
 
 /* ---- the commands ---- */
 
@@ -440,7 +440,10 @@ static void print_overview(FILE *out)
     fputs("usage: " GLOBAL_SYNOPSIS "\n\n"
           "Keep a clinical-trial pharmacy's records and check their signed audit ledger.\n\n"
           "Global options (also after the command):\n"
-          "  --db PATH          the database\n"
+          "  --db PATH          the database: a file, or postgresql://... for a site on a\n"
+          "                     PostgreSQL server\n"
+          "  --site-key FILE    the site's signing key file (default PATH.key; a site on a\n"
+          "                     server has no default)\n"
           "  --user NAME        who you are: the user every command logs in as, never a filter\n"
           "                     (the audit log filters by user with --by NAME)\n\n"
           "Commands:\n", out);
@@ -449,6 +452,7 @@ static void print_overview(FILE *out)
     fputs("\nEnvironment:\n"
           "  CTM_DB             the database, when --db is not given\n"
           "  CTM_USER           the acting user, when --user is not given\n"
+          "  CTM_SITE_KEY       the site key file, when --site-key is not given\n"
           "  CTM_PASSWORD       the password of $CTM_USER (else asked on the terminal; never\n"
           "                     tried for another --user)\n"
           "  CTM_NEW_PASSWORD   a new password for init, user add and user passwd\n"
@@ -538,6 +542,7 @@ static int open_database(struct cli_session *s, const struct cli_command *cmd)
         opts.flags = CTM_OPEN_CREATE;
     else if (cmd->access == ACCESS_READ || cmd->access == ACCESS_READ_AS)
         opts.flags = CTM_OPEN_READONLY;
+    opts.key_path = s->site_key;
     int rc = ctm_open(&s->db, s->db_path, &opts);
     return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
 }
@@ -595,6 +600,8 @@ static int parse_global(struct cli_session *s, int argc, char **argv, int *i)
             target = &s->db_path, n = 4;
         else if (strncmp(arg, "--user", 6) == 0 && (arg[6] == '\0' || arg[6] == '='))
             target = &s->user, n = 6;
+        else if (strncmp(arg, "--site-key", 10) == 0 && (arg[10] == '\0' || arg[10] == '='))
+            target = &s->site_key, n = 10;
         else
             return cli_usage(NULL, "unknown option %s", arg);
         if (arg[n] == '=')
@@ -646,7 +653,8 @@ static int dispatch(struct cli_session *s, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct cli_session s = { env_or_null("CTM_DB"), env_or_null("CTM_USER"), NULL };
+    struct cli_session s = { env_or_null("CTM_DB"), env_or_null("CTM_USER"),
+                             env_or_null("CTM_SITE_KEY"), NULL };
     int i;
     int rc = parse_global(&s, argc, argv, &i);
     if (rc < 0)

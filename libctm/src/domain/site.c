@@ -59,11 +59,15 @@ static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
     db->flags = o.flags;
     db->readonly = (o.flags & CTM_OPEN_READONLY) != 0;
     *busy_ms = o.busy_timeout_ms;
+    /* A site on a server has no file to put a key file next to: its key file is named, or the
+     * application supplies the seed (docs/deployment.md). */
     if (o.key_path != NULL)
         db->key_path = ctm__strdup(o.key_path);
+    else if (ctm__store_is_server(db->path))
+        db->key_path = NULL;
     else if ((db->key_path = malloc(strlen(db->path) + 5)) != NULL)
         sprintf(db->key_path, "%s.key", db->path);
-    if (db->key_path == NULL)
+    if (db->key_path == NULL && (o.key_path != NULL || !ctm__store_is_server(db->path)))
         return ctm__err(CTM_ENOMEM, "out of memory");
     if (o.site_seed != NULL) {
         db->site_seed = sodium_malloc(crypto_sign_SEEDBYTES);
@@ -98,6 +102,15 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
         sflags |= CTM__STORE_CREATE;
     rc = ctm__store_open(&db->store, path, sflags);
     if (rc == CTM_OK) {
+        /* messages name the site without a password a connection string may hold */
+        char *name = ctm__strdup(ctm__store_name(db->store));
+        if (name == NULL) {
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+            goto fail;
+        }
+        free(db->path);
+        db->path = name;
+        path = db->path;
         ctm__store_busy_timeout(db->store, busy_ms);
         rc = ctm__store_schema_version(db->store, &version);
     }
@@ -106,7 +119,8 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
                       "%s: schema version %d comes from a newer libctm (this one knows %d)", path,
                       version, CTM_SCHEMA_VERSION);
     if (rc == CTM_OK && version == 0 && !(db->flags & CTM_OPEN_CREATE))
-        rc = ctm__err(CTM_ENOTDB, "%s: empty file, not a libctm database (create it with init)", path);
+        rc = ctm__err(CTM_ENOTDB, "%s: empty %s, not a libctm database (create it with init)",
+                      path, ctm__store_engine(db->store) == CTM__ENGINE_SQLITE ? "file" : "database");
     db->schema_version = version;
     if (rc == CTM_OK)
         rc = migrate(db, version);
@@ -175,6 +189,13 @@ static void pending_key_path(const char *key_path, char *out, size_t len)
 
 /* Init writes the key as "<key>.pending" and renames it once the site is committed.  A site whose
  * key is still pending was interrupted between the two: finish the rename. */
+static int no_key_file(void)
+{
+    return ctm__err(CTM_EIO, "site key: a site on a server has no default key file; name one "
+                             "(ctm_open_options.key_path, ctm --site-key FILE or CTM_SITE_KEY) "
+                             "or supply the seed (site_seed)");
+}
+
 static void finish_pending_key(ctm_db *db)
 {
     char pending[4200];
@@ -186,6 +207,8 @@ static void finish_pending_key(ctm_db *db)
 /* The key file holds one line: "libctm-site-key-v1 <base64 seed>". */
 static int read_key_file(ctm_db *db, unsigned char *seed)
 {
+    if (db->key_path == NULL)
+        return no_key_file();
     finish_pending_key(db);
     int fd = open(db->key_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -216,6 +239,8 @@ static int read_key_file(ctm_db *db, unsigned char *seed)
 
 int ctm__write_key_file(const char *path, const unsigned char *seed)
 {
+    if (path == NULL)
+        return no_key_file();
     if (access(path, F_OK) == 0)
         return ctm__err(CTM_EEXISTS, "site key file %s: exists (refusing to overwrite a key)", path);
     char pending[4200];

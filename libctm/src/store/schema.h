@@ -10,6 +10,8 @@
  * change: a new version appends one.  verify builds its replay copy from the same list, so the
  * replay schema is always the live schema. */
 const char *ctm__schema_migration(int v);
+/* Migration SQL in PostgreSQL's type names (malloc'ed; NULL when out of memory). */
+char *ctm__schema_postgres(const char *sql);
 /* Take s's schema from version `from` to `to` and record the new version (inside the caller's
  * transaction). */
 int ctm__schema_apply(ctm__store *s, int from, int to);
