@@ -44,6 +44,8 @@
 
 /* The application named in ctm__schema. */
 #define CTM_APPLICATION "libctm"
+/* The advisory lock every writing transaction takes first ("CTMW"). */
+#define CTM__PG_WRITER_LOCK "1129598295"
 
 typedef struct pg_store {
     ctm__store base; /* first: the engine table */
@@ -320,7 +322,13 @@ static int pg_begin(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
     flush_dealloc(s);
-    return command(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN");
+    /* One writer at a time, as SQLite's BEGIN IMMEDIATE: the lock is held to COMMIT, so the
+     * ledger's tail read after it is the newest committed one and entries are appended in
+     * commit order (no gap, no fork).  lock_timeout bounds the wait (CTM_EBUSY). */
+    return command(s,
+                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                   " SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")",
+                   "BEGIN");
 }
 
 static int pg_commit(ctm__store *base)
@@ -1085,6 +1093,61 @@ static int pg_schema_version(ctm__store *base, int *version)
     return rc;
 }
 
+/* The guard: changes that bypass libctm fail.
+ *   - Every site table gets a deferred constraint trigger "ctm__guard": at COMMIT, each changed
+ *     row asks whether the transaction appended a ledger entry, and the transaction fails when
+ *     it did not ("ctm.ledgered" is set, transaction-locally, by the ledger's insert trigger, so
+ *     an entry appended in a savepoint that was rolled back does not count).
+ *   - TRUNCATE, which fires no row trigger, is refused on every site table.
+ *   - The ledger only grows: no DELETE, no change of an entry, a checkpoint once set never
+ *     changes.
+ * The guard stops hand-written SQL and programs that skip libctm; it is not the proof.  A role
+ * that may write the ledger can forge the mark, and verify then finds the forged change, since
+ * no signed entry records it (docs/deployment.md, "The application role"). */
+static const char guard_sql[] =
+    "DO $ctm$ DECLARE t regclass; BEGIN"
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_row() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $g$ BEGIN"
+    "  IF current_setting('ctm.ledgered', true) IS DISTINCT FROM pg_current_xact_id()::text THEN"
+    "   RAISE EXCEPTION 'libctm guard: %% on table %% without a ledger entry (changes to a libctm"
+    " site go through libctm)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
+    "  END IF; RETURN NULL; END $g$$f$, current_schema());"
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_truncate() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $g$ BEGIN"
+    "  RAISE EXCEPTION 'libctm guard: TRUNCATE of table %% is refused', TG_TABLE_NAME"
+    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());"
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_ledger() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $g$ BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;"
+    "  ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry"
+    "   AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN"
+    "   RETURN NEW;"
+    "  END IF;"
+    "  RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP"
+    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());"
+    " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) THEN"
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON %I.ledger"
+    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_ledger()', current_schema(), current_schema());"
+    " END IF;"
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid"
+    "   AND g.tgname = 'ctm__guard_truncate')"
+    " LOOP"
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_truncate BEFORE TRUNCATE ON %s"
+    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_truncate()', t, current_schema());"
+    "  IF t::text NOT IN ('ledger', 'ctm__schema') THEN"
+    "   EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard AFTER INSERT OR UPDATE OR DELETE ON %s"
+    "    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_row()',"
+    "    t, current_schema());"
+    "  END IF;"
+    " END LOOP;"
+    " END $ctm$";
+
+/* Record the version; the guard covers every table the migrations made (guard_sql). */
 static int pg_set_schema_version(ctm__store *base, int version)
 {
     char sql[512];
@@ -1095,7 +1158,8 @@ static int pg_set_schema_version(ctm__store *base, int version)
              " ON CONFLICT (id) DO UPDATE SET application = excluded.application,"
              " version = excluded.version",
              version);
-    return command((pg_store *)base, sql, "setting the schema version");
+    int rc = command((pg_store *)base, sql, "setting the schema version");
+    return rc == CTM_OK ? command((pg_store *)base, guard_sql, "installing the guard") : rc;
 }
 
 static int pg_columns(ctm__store *base, const char *table, ctm__column_fn fn, void *ctx)
