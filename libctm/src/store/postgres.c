@@ -1104,6 +1104,8 @@ static int pg_schema_version(ctm__store *base, int *version)
  * The guard stops hand-written SQL and programs that skip libctm; it is not the proof.  A role
  * that may write the ledger can forge the mark, and verify then finds the forged change, since
  * no signed entry records it (docs/deployment.md, "The application role"). */
+static int install_capture(pg_store *s);
+
 static const char guard_sql[] =
     "DO $ctm$ DECLARE t regclass; BEGIN"
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_row() RETURNS trigger"
@@ -1159,7 +1161,9 @@ static int pg_set_schema_version(ctm__store *base, int version)
              " version = excluded.version",
              version);
     int rc = command((pg_store *)base, sql, "setting the schema version");
-    return rc == CTM_OK ? command((pg_store *)base, guard_sql, "installing the guard") : rc;
+    if (rc == CTM_OK)
+        rc = command((pg_store *)base, guard_sql, "installing the guard");
+    return rc == CTM_OK ? install_capture((pg_store *)base) : rc;
 }
 
 static int pg_columns(ctm__store *base, const char *table, ctm__column_fn fn, void *ctx)
@@ -1206,6 +1210,23 @@ static int pg_tables(ctm__store *base, ctm__table_fn fn, void *ctx)
     return rc;
 }
 
+static int pg_ids_follow(ctm__store *base)
+{
+    return command((pg_store *)base,
+                   "DO $ctm$ DECLARE r record; m bigint; BEGIN"
+                   " FOR r IN SELECT c.relname, a.attname FROM pg_attribute a"
+                   "  JOIN pg_class c ON c.oid = a.attrelid"
+                   "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+                   "  WHERE n.nspname = current_schema() AND a.attidentity <> '' AND a.attnum > 0"
+                   " LOOP"
+                   "  EXECUTE format('SELECT max(%I) FROM %I', r.attname, r.relname) INTO m;"
+                   "  IF m IS NOT NULL THEN"
+                   "   PERFORM setval(pg_get_serial_sequence(quote_ident(r.relname), r.attname), m);"
+                   "  END IF;"
+                   " END LOOP; END $ctm$",
+                   "setting the identity sequences");
+}
+
 static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 {
     pg_store *s = (pg_store *)base;
@@ -1231,36 +1252,47 @@ static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 
 /* ---- change capture: row triggers writing a per-connection change table ---- */
 
-/* One round trip per action: make sure the change table, the trigger function and a trigger on
- * every site table exist (creating them the first time, under an advisory lock so that two
- * connections do not both create), then switch recording on for this transaction.  Tables
- * created later get their trigger at the next capture_start. */
+/* The capture trigger function and a trigger "ctm__capture" on every site table that lacks one
+ * (under an advisory lock, so that two connections do not both create).  Installed with each
+ * schema version, by the role that owns the tables; capture_start repeats it, so a table made
+ * outside the migrations (the seam's tests) is captured too, and finds nothing to do on a site. */
+#define CAPTURE_INSTALL \
+    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
+    "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */ \
+    "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
+    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN" \
+    "    IF current_setting('ctm.capture', true) = 'on' THEN" \
+    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)" \
+    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME," \
+    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END," \
+    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);" \
+    "    END IF; RETURN NULL; END $f$;" \
+    "  END IF;" \
+    " END IF;" \
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
+    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')" \
+    " LOOP" \
+    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s" \
+    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());" \
+    " END LOOP;"
+
+static int install_capture(pg_store *s)
+{
+    return command(s, "DO $ctm$ DECLARE t regclass; BEGIN" CAPTURE_INSTALL " END $ctm$",
+                   "installing change capture");
+}
+
+/* One round trip per action: the connection's change table (made at its first action), the
+ * triggers (CAPTURE_INSTALL), and recording switched on for this transaction. */
 static const char capture_begin_sql[] =
     "DO $ctm$ DECLARE t regclass; BEGIN"
     " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN"
     "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL,"
     "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;"
     " END IF;"
-    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
-    "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */
-    "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
-    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-    "    IF current_setting('ctm.capture', true) = 'on' THEN"
-    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)"
-    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME,"
-    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,"
-    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);"
-    "    END IF; RETURN NULL; END $f$;"
-    "  END IF;"
-    " END IF;"
-    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition"
-    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'"
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')"
-    " LOOP"
-    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s"
-    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());"
-    " END LOOP;"
+    CAPTURE_INSTALL
     " PERFORM set_config('ctm.capture', 'on', true);"
     " END $ctm$";
 
@@ -1554,6 +1586,7 @@ const ctm__engine_ops ctm__postgres_engine = {
     .columns = pg_columns,
     .tables = pg_tables,
     .foreign_keys = pg_foreign_keys,
+    .ids_follow = pg_ids_follow,
     .capture_start = pg_capture_start,
     .capture_collect = pg_capture_collect,
     .capture_stop = pg_capture_stop,
