@@ -60,6 +60,8 @@ typedef struct pg_store {
     ctm__capture_fn capture;
     void *capture_ctx;
     int capturing;
+    int capture_ready;   /* the change table and every site table's trigger exist (committed) */
+    int capture_pending; /* ... made in the open transaction, not yet committed */
 } pg_store;
 
 typedef struct pg_param {
@@ -307,7 +309,10 @@ static const char *pg_name(const ctm__store *base)
 
 /* ---- transactions ---- */
 
-/* Statements finalized while the transaction had failed are deallocated once it is over. */
+/* Finalized statements are deallocated later, in one go: with the next BEGIN (no round trip of
+ * their own), or once many are waiting and no transaction is open. */
+#define DEALLOC_FLUSH_BYTES 8192
+
 static void flush_dealloc(pg_store *s)
 {
     if (s->dealloc == NULL || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
@@ -318,17 +323,31 @@ static void flush_dealloc(pg_store *s)
     s->dealloc_len = 0;
 }
 
+#define BEGIN_SQL                                                                                 \
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")"
+
 static int pg_begin(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
-    flush_dealloc(s);
     /* One writer at a time, as SQLite's BEGIN IMMEDIATE: the lock is held to COMMIT, so the
      * ledger's tail read after it is the newest committed one and entries are appended in
      * commit order (no gap, no fork).  lock_timeout bounds the wait (CTM_EBUSY). */
-    return command(s,
-                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                   " SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")",
-                   "BEGIN");
+    if (s->dealloc != NULL && PQtransactionStatus(s->conn) == PQTRANS_IDLE &&
+        append(&s->dealloc, &s->dealloc_len, BEGIN_SQL, sizeof BEGIN_SQL - 1) == 0) {
+        char *sql = s->dealloc;
+        s->dealloc = NULL;
+        s->dealloc_len = 0;
+        PGresult *res = PQexec(s->conn, sql);
+        free(sql);
+        int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        if (ok)
+            return CTM_OK;
+        /* a DEALLOCATE failed (the statements are gone anyway), or BEGIN did: begin alone */
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+            command(s, "ROLLBACK", NULL);
+    }
+    return command(s, BEGIN_SQL, "BEGIN");
 }
 
 static int pg_commit(ctm__store *base)
@@ -338,6 +357,7 @@ static int pg_commit(ctm__store *base)
      * back, and must not be reported as a commit. */
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
         command(s, "ROLLBACK", NULL);
+        s->capture_pending = 0;
         flush_dealloc(s);
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
@@ -348,7 +368,9 @@ static int pg_commit(ctm__store *base)
     else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
         rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
     PQclear(res);
-    flush_dealloc(s);
+    if (rc == CTM_OK && s->capture_pending)
+        s->capture_ready = 1; /* the change table and triggers made in this transaction stay */
+    s->capture_pending = 0;
     return rc;
 }
 
@@ -357,6 +379,7 @@ static void pg_rollback(ctm__store *base)
     pg_store *s = (pg_store *)base;
     if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
+    s->capture_pending = 0;
     flush_dealloc(s);
 }
 
@@ -372,7 +395,9 @@ static int pg_release(ctm__store *base)
 
 static void pg_rollback_savepoint(ctm__store *base)
 {
-    command((pg_store *)base, "ROLLBACK TO SAVEPOINT ctm_action; RELEASE SAVEPOINT ctm_action", NULL);
+    pg_store *s = (pg_store *)base;
+    command(s, "ROLLBACK TO SAVEPOINT ctm_action; RELEASE SAVEPOINT ctm_action", NULL);
+    s->capture_pending = 0; /* what the savepoint made may be gone: make sure again next time */
 }
 
 static int pg_in_transaction(const ctm__store *base)
@@ -799,10 +824,11 @@ static void pg_finalize(ctm__st *base)
     if (!s->closed && PQstatus(s->conn) == CONNECTION_OK) {
         char sql[64];
         snprintf(sql, sizeof sql, "DEALLOCATE %s;", st->name);
-        if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-            append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)); /* lost if out of memory */
-        else
-            command(s, sql, NULL);
+        if (append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)) != 0 &&
+            PQtransactionStatus(s->conn) != PQTRANS_INERROR)
+            command(s, sql, NULL); /* out of memory: at once */
+        else if (s->dealloc_len > DEALLOC_FLUSH_BYTES)
+            flush_dealloc(s);
     }
     free(st);
     if (--s->live_stmts == 0 && s->closed)
@@ -1301,7 +1327,13 @@ static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
     pg_store *s = (pg_store *)base;
     if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
         return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
-    int rc = command(s, capture_begin_sql, "capturing row changes");
+    /* After the first committed action, only the switch: tables made by migrations get their
+     * triggers with the schema version (pg_set_schema_version). */
+    int rc = s->capture_ready ? command(s, "SELECT set_config('ctm.capture', 'on', true)",
+                                        "capturing row changes")
+                              : command(s, capture_begin_sql, "capturing row changes");
+    if (rc == CTM_OK && !s->capture_ready)
+        s->capture_pending = 1;
     if (rc != CTM_OK)
         return rc;
     s->capture = fn;
