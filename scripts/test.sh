@@ -32,7 +32,8 @@ cp build/meson-logs/testlog-nofork.json "$logs/nofork.json" 2>/dev/null
 # The same library on PostgreSQL: a throw-away cluster (pg_virtualenv, from postgresql-common)
 # for the suites that run on a server.  Outside it those suites skip, or run their SQLite half.
 if [ -x /usr/bin/pg_virtualenv ] && grep -q CTM_HAVE_POSTGRES build/compile_commands.json; then
-  run "PostgreSQL suites (pg_virtualenv)" pg_virtualenv -v 15 \
+  # CTM_TEST_PG_CLUSTER: the cluster pg_virtualenv makes, which test_server restarts mid-run
+  run "PostgreSQL suites (pg_virtualenv)" env CTM_TEST_PG_CLUSTER=15/regress pg_virtualenv -v 15 \
     meson test -C build --suite seam --suite server --print-errorlogs --no-rebuild
   cp build/meson-logs/testlog.json "$logs/postgres.json" 2>/dev/null
 else

@@ -1,12 +1,16 @@
-/* test_server.c - opening a site on a PostgreSQL server: the same clear refusals as for files (a
- * wrong connection string, a database that is not a libctm site, a newer schema), no default key
- * file, and no password in any message.  Runs when the environment names a server
+/* test_server.c - a site on a PostgreSQL server: the same clear refusals as for files (a wrong
+ * connection string, a database that is not a libctm site, a newer schema), no default key file,
+ * no password in any message; faults: a workstation killed mid-action, the server restarted
+ * mid-run.  Runs when the environment names a server
  * (CTM_TEST_PG, or PGHOST as pg_virtualenv sets it); otherwise it says so and skips (77). */
 #include <check.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctm.h"
@@ -125,6 +129,148 @@ START_TEST(test_newer_schema)
 }
 END_TEST
 
+/* ---- faults ---- */
+
+static ctm_db *open_writer(void)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.key_path = key_path;
+    ctm_db *h = NULL;
+    if (ctm_open(&h, target, &o) != CTM_OK || ctm_login(h, "anna", PW) != CTM_OK)
+        return NULL;
+    return h;
+}
+
+/* Write single notes and batches of 20 until told otherwise, reporting each acknowledged entry
+ * count on fd; exits 0 at the first failure after `stop_on_failure`, else 4. */
+static void writer(int fd, int stop_on_failure)
+{
+    ctm_db *db = open_writer();
+    if (db == NULL)
+        _exit(3);
+    for (unsigned i = 0;; i++) {
+        int entries = 1, rc;
+        if (i % 3 == 0) {
+            entries = 20;
+            rc = ctm_batch_begin(db);
+            for (int k = 0; rc == CTM_OK && k < entries; k++)
+                rc = ctm_audit_note(db, "batched note in a fault test", NULL);
+            if (rc == CTM_OK)
+                rc = ctm_batch_commit(db);
+        } else {
+            rc = ctm_audit_note(db, "note in a fault test", NULL);
+        }
+        if (rc != CTM_OK) {
+            /* the failure the caller sees must say what happened */
+            int code = ctm_errcode();
+            const char *msg = ctm_errmsg();
+            int clear = (code == CTM_EIO || code == CTM_EBUSY) && msg != NULL && msg[0] != '\0';
+            _exit(stop_on_failure && clear ? 0 : 4);
+        }
+        if (write(fd, &entries, sizeof entries) != (ssize_t)sizeof entries)
+            _exit(5);
+    }
+}
+
+/* Sum of the acknowledged counts a writer sent (until its end of the pipe closed). */
+static uint64_t acknowledged(int fd)
+{
+    uint64_t total = 0;
+    int n;
+    while (read(fd, &n, sizeof n) == (ssize_t)sizeof n)
+        total += (uint64_t)n;
+    return total;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void assert_verifies(uint64_t at_least)
+{
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_READONLY;
+    ctm_db *h = tu_open(target, &o);
+    uint64_t size = tu_audit_size(h);
+    ck_assert_msg(size >= at_least, "the ledger holds %llu entries, %llu were acknowledged",
+                  (unsigned long long)size, (unsigned long long)at_least);
+    tu_assert_verifies_all(h, NULL);
+    ctm_close(h);
+}
+
+/* A workstation killed (SIGKILL) in the middle of its writes: every acknowledged write is there,
+ * the interrupted action is whole or absent, the ledger verifies, and others go on writing. */
+START_TEST(test_client_killed)
+{
+    ctm_close(create_site());
+    for (int round = 0; round < 4; round++) {
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            writer(p[1], 0);
+        }
+        close(p[1]);
+        sleep_ms(150 + 100 * round);
+        kill(pid, SIGKILL);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(WIFSIGNALED(st), "the writer stopped by itself (status %d)", st);
+        uint64_t acked = acknowledged(p[0]);
+        close(p[0]);
+        assert_verifies(1 + acked);
+    }
+    ctm_db *h = open_writer();
+    ck_assert_ptr_nonnull(h);
+    tu_ok(ctm_audit_note(h, "after the kills", NULL));
+    ctm_close(h);
+    assert_verifies(2);
+}
+END_TEST
+
+/* The server restarted under a writer: the writer gets CTM_EIO with a message (or CTM_EBUSY), no
+ * action is half-done, the ledger verifies, and a new connection writes again.  Needs the
+ * cluster's name (CTM_TEST_PG_CLUSTER="15/regress", as scripts/test.sh sets it inside
+ * pg_virtualenv) and pg_ctlcluster. */
+START_TEST(test_server_restarted)
+{
+    const char *cluster = getenv("CTM_TEST_PG_CLUSTER");
+    ck_assert_ptr_nonnull(cluster);
+    ctm_close(create_site());
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        writer(p[1], 1);
+    }
+    close(p[1]);
+    sleep_ms(300);
+    char cmd[300], version[16] = "", name[64] = "";
+    ck_assert_int_eq(sscanf(cluster, "%15[^/]/%63s", version, name), 2);
+    snprintf(cmd, sizeof cmd, "pg_ctlcluster %s %s restart -m fast >/dev/null 2>&1", version,
+             name);
+    ck_assert_int_eq(system(cmd), 0);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    uint64_t acked = acknowledged(p[0]);
+    close(p[0]);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the writer did not end with a clear CTM_EIO/CTM_EBUSY (status %d)", st);
+    assert_verifies(1 + acked);
+    ctm_db *h = open_writer();
+    ck_assert_ptr_nonnull(h);
+    tu_ok(ctm_audit_note(h, "after the restart", NULL));
+    ctm_close(h);
+    assert_verifies(2 + acked);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -133,6 +279,12 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_no_default_key_file);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_newer_schema);
+    tc = tu_tcase(s, "faults", setup, teardown, 120);
+    tcase_add_test(tc, test_client_killed);
+    if (getenv("CTM_TEST_PG_CLUSTER") != NULL)
+        tcase_add_test(tc, test_server_restarted);
+    else
+        fprintf(stderr, "server: no restart test (set CTM_TEST_PG_CLUSTER, e.g. 15/regress)\n");
     return s;
 }
 
