@@ -503,9 +503,11 @@ typedef struct ctm_verify_result {
  *   log must have only grown since it: same root at that size.
  * Needs no login.  Returns CTM_OK, or CTM_EINTEGRITY with the first failing seq, table and key in
  * the message and in *result (which may be NULL).
+ * Works alike on a site in an SQLite file and on a PostgreSQL server, reading the site through db's
+ * own connection in one read transaction, in bounded memory.
  * Errors: CTM_EINTEGRITY (the ledger or the tables were altered), CTM_EINVAL (vkey not a verifier
  * key; held_checkpoint not a checkpoint signed by that key), CTM_EMISUSE (db NULL; no vkey and
- * the site is not initialised), CTM_EIO (the database file cannot be read for the replay).
+ * the site is not initialised; a batch is open on db), CTM_EIO (the database cannot be read).
  */
 CTM_API CTM_WARN_UNUSED int ctm_audit_verify(ctm_db *db, const char *vkey,
                                              const char *held_checkpoint,

@@ -5,8 +5,9 @@
 
 Domain SQL runs unchanged on SQLite and on PostgreSQL (libctm/src/store/store.h): dates and times
 are computed in C, strings aggregated in C, and no SQLite-only function is called.  This reads
-the C string literals of libctm/src/domain/, libctm/src/ledger/ (but verify.c, bound to SQLite on
-purpose for now) and libctm/src/store/query.c, and fails naming file, line and function for every
+the C string literals of libctm/src/domain/, libctm/src/ledger/ (but verify.c: its replay runs on a
+private SQLite database, and its few engine-specific reads of the site, such as typeof() to tell a
+large entry without reading it, are chosen by ctm__store_engine) and libctm/src/store/query.c, and fails naming file, line and function for every
 SQLite-only function or operator found in them.  Comments are not read.
 
 Adjacent literals are joined as the compiler joins them.  A name that is also an English word

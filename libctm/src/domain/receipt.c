@@ -184,20 +184,22 @@ static int lot_get_or_make(ctm_db *db, int64_t trial_id, const char *where, cons
 
 static char *kit_insert_sql(size_t n)
 {
-    static const char head[] = "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, "
-                               "status, location_id, units, gtin, serial, shipment_id) VALUES ";
-    size_t cap = sizeof head + n * 120 + 64, at = sizeof head - 1;
+    static const char first[] = "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm,"
+                                " status, location_id, units, gtin, serial, shipment_id)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, '" CTM__KIT_FIRST_STATUS "',"
+                                " ?6, ?7, ?8, ?9, ?10)";
+    size_t cap = sizeof first + n * 120 + 64, at = sizeof first - 1;
     char *sql = malloc(cap);
     if (sql == NULL)
         return NULL;
-    memcpy(sql, head, at);
-    for (size_t r = 0; r < n; r++) {
+    memcpy(sql, first, at);
+    for (size_t r = 1; r < n; r++) {
         int p = (int)(r * KIT_COLS);
         at += (size_t)snprintf(sql + at, cap - at,
-                               "%s(?%d, ?%d, ?%d, ?%d, ?%d, '" CTM__KIT_FIRST_STATUS
+                               ", (?%d, ?%d, ?%d, ?%d, ?%d, '" CTM__KIT_FIRST_STATUS
                                "', ?%d, ?%d, ?%d, ?%d, ?%d)",
-                               r ? ", " : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7,
-                               p + 8, p + 9, p + 10);
+                               p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
+                               p + 10);
     }
     snprintf(sql + at, cap - at, " ON CONFLICT (trial_id, kit_number) DO NOTHING");
     return sql;

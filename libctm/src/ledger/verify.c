@@ -26,37 +26,6 @@ static int exec_sql(sqlite3 *sql, const char *text, const char *doing)
     return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, doing);
 }
 
-/* ctm_canon(x): the canonical encoding of x; ctm_canon(x, 1): that of the DIGEST of x, as a
- * secret value is recorded.  Verification compares values by these bytes, never by SQL's
- * comparison, which would take INT 1 for REAL 1.0. */
-static void canon_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    ctm__value v;
-    uint8_t d[32];
-    ctm__sqlite_value(argv[0], &v);
-    if (argc == 2 && sqlite3_value_int(argv[1]) != 0) {
-        ctm__value_digest(&v, d);
-        v = (ctm__value){.tag = CTM_V_DIGEST, .p = d};
-    }
-    ctm__buf b;
-    ctm__buf_init(&b);
-    ctm__buf_value(&b, &v);
-    if (b.oom)
-        sqlite3_result_error_nomem(ctx);
-    else
-        sqlite3_result_blob(ctx, b.p, (int)b.n, SQLITE_TRANSIENT);
-    ctm__buf_free(&b);
-}
-
-static int register_functions(sqlite3 *sql)
-{
-    int rc = SQLITE_OK;
-    for (int argc = 1; rc == SQLITE_OK && argc <= 2; argc++)
-        rc = sqlite3_create_function(sql, "ctm_canon", argc, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                     NULL, canon_fn, NULL, NULL);
-    return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, "registering SQL functions");
-}
-
 /* The schema of db's own version, as the migrations make it (an older version on a read-only
  * handle).  A handle's file changed under it is verified as it is now. */
 static int create_schema(sqlite3 *sql, ctm_db *db)
@@ -73,12 +42,17 @@ static int create_schema(sqlite3 *sql, ctm_db *db)
     return rc;
 }
 
-/* What one verification run carries.  The expected schema is built in memory from the library's
- * own migrations (main, no rows); the database under test is attached as "live"; the replay is a
- * private temporary database on disk ("replay") holding every value as its canonical encoding, so
- * that memory stays bounded whatever the size of the log and values compare byte for byte. */
+/* What one verification run carries.  The live site is read only through the store seam
+ * (store.h), with portable SQL, so that the same code verifies a site on SQLite and on
+ * PostgreSQL.  The expected schema is built in a private in-memory SQLite database from the
+ * library's own migrations (main, no rows); the replay is a private temporary database on disk
+ * ("replay") holding every value as its canonical encoding, so that memory stays bounded whatever
+ * the size of the log and values compare byte for byte. */
 typedef struct vstate {
-    sqlite3 *sql;                /* main = expected schema, live = under test, replay = replay */
+    sqlite3 *sql;                /* main = expected schema, replay = replay */
+    ctm__store *live;            /* the site under test (the handle's own connection) */
+    enum ctm__engine engine;
+    size_t stream_above;         /* entries larger than this are read in pieces */
     char *origin;
     uint8_t pub[32];
     ctm__frontier frontier;
@@ -300,30 +274,67 @@ static void put_name(ctm__buf *sql, const char *pre, const char *name, const cha
     ctm__buf_put(sql, post, strlen(post));
 }
 
+static void put_param(ctm__buf *sql, const char *pre, unsigned n)
+{
+    char num[24];
+    int len = snprintf(num, sizeof num, "%s?%u", pre, n);
+    ctm__buf_put(sql, num, (size_t)len);
+}
+
+/* The prefix of a key column's natural value in the replay (create_replay_table). */
+#define NATURAL "ctm#"
+
 /* Build the SQL that applies one change to the replay.  Every value is bound as its canonical
- * encoding, so "IS" compares bytes: no SQL affinity takes INT 1 for REAL 1.0. */
+ * encoding, so "IS" compares bytes: no SQL affinity takes INT 1 for REAL 1.0.  A key column also
+ * has its natural value (NATURAL "k"), bound as it is, which orders the replay as the live table
+ * is ordered and finds the row by index.  Parameters, for n columns of which k are key columns:
+ * new canonical values ?1..?n, new natural keys ?n+1..?n+k, old canonical values ?n+k+1..?2n+k,
+ * old natural keys ?2n+k+1..?2n+2k (an insert uses the new ones, a delete the old ones). */
 static int change_sql(const ctm__row_change *c, ctm__buf *sql)
 {
+    unsigned n = c->ncols, k = 0;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        k += c->cols[i].is_pk != 0;
     if (c->op == 'I') {
         put_name(sql, "INSERT INTO replay.\"", c->table, "\" (");
         for (uint32_t i = 0; i < c->ncols; i++)
             put_name(sql, i ? ",\"" : "\"", c->cols[i].name, "\"");
-        ctm__buf_put(sql, ") VALUES (", 10);
         for (uint32_t i = 0; i < c->ncols; i++)
-            ctm__buf_put(sql, i ? ",?" : "?", i ? 2 : 1);
+            if (c->cols[i].is_pk)
+                put_name(sql, ",\"" NATURAL, c->cols[i].name, "\"");
+        ctm__buf_put(sql, ") VALUES (", 10);
+        for (unsigned i = 0; i < n + k; i++)
+            put_param(sql, i ? "," : "", i + 1);
         ctm__buf_put(sql, ")", 1);
     } else {
         if (c->op == 'D') {
             put_name(sql, "DELETE FROM replay.\"", c->table, "\"");
         } else {
             put_name(sql, "UPDATE replay.\"", c->table, "\" SET ");
+            unsigned p = 1;
+            for (uint32_t i = 0; i < c->ncols; i++) {
+                put_name(sql, i ? ",\"" : "\"", c->cols[i].name, "\" = ");
+                put_param(sql, "", p++);
+            }
             for (uint32_t i = 0; i < c->ncols; i++)
-                put_name(sql, i ? ",\"" : "\"", c->cols[i].name, "\" = ?");
+                if (c->cols[i].is_pk) {
+                    put_name(sql, ",\"" NATURAL, c->cols[i].name, "\" = ");
+                    put_param(sql, "", p++);
+                }
         }
         /* Every recorded old value must be what the replay holds: the entries chain. */
         ctm__buf_put(sql, " WHERE ", 7);
+        unsigned p = n + k + 1, q = 2 * n + k + 1;
         for (uint32_t i = 0; i < c->ncols; i++)
-            put_name(sql, i ? " AND \"" : "\"", c->cols[i].name, "\" IS ?");
+            if (c->cols[i].is_pk) {
+                put_name(sql, "\"" NATURAL, c->cols[i].name, "\" IS ");
+                put_param(sql, "", q++);
+                ctm__buf_put(sql, " AND ", 5);
+            }
+        for (uint32_t i = 0; i < c->ncols; i++) {
+            put_name(sql, i ? " AND \"" : "\"", c->cols[i].name, "\" IS ");
+            put_param(sql, "", p++);
+        }
     }
     /* the key flags are part of the shape: they are checked against the schema with it */
     ctm__buf_u8(sql, 0);
@@ -378,8 +389,8 @@ static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const 
     return CTM_OK;
 }
 
-/* Bind the canonical encodings of n values from index idx on: encoded first, then bound, as
- * the buffer may move while it grows. */
+/* Bind the canonical encodings of a change's values (old or new) from index idx on: encoded
+ * first, then bound, as the buffer may move while it grows. */
 static int bind_canonical(vstate *v, sqlite3_stmt *st, int idx, const ctm__row_change *c, int old)
 {
     size_t at[2048];
@@ -398,16 +409,46 @@ static int bind_canonical(vstate *v, sqlite3_stmt *st, int idx, const ctm__row_c
     return CTM_OK;
 }
 
+/* Bind one value as it is (a key column's natural value). */
+static void bind_natural_value(sqlite3_stmt *st, int idx, const ctm__value *val)
+{
+    switch (val->tag) {
+    case CTM_V_INT: sqlite3_bind_int64(st, idx, val->i); break;
+    case CTM_V_REAL: sqlite3_bind_double(st, idx, val->r); break;
+    case CTM_V_TEXT:
+        sqlite3_bind_text(st, idx, (const char *)val->p, (int)val->n, SQLITE_TRANSIENT);
+        break;
+    case CTM_V_BLOB: sqlite3_bind_blob(st, idx, val->p, (int)val->n, SQLITE_TRANSIENT); break;
+    case CTM_V_DIGEST: sqlite3_bind_blob(st, idx, val->p, 32, SQLITE_TRANSIENT); break;
+    default: sqlite3_bind_null(st, idx); break;
+    }
+}
+
+/* Bind the natural values of a change's key columns (old or new) from index idx on. */
+static void bind_natural(sqlite3_stmt *st, int idx, const ctm__row_change *c, int old)
+{
+    for (uint32_t i = 0; i < c->ncols; i++)
+        if (c->cols[i].is_pk)
+            bind_natural_value(st, idx++, old ? &c->cols[i].old_value : &c->cols[i].new_value);
+}
+
 static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
 {
     char key[128];
     key_text(c, key, sizeof key);
     sqlite3_stmt *st = NULL;
     int rc = replay_stmt(v, seq, c, key, &st);
-    if (rc == CTM_OK && c->op != 'D')
+    int n = (int)c->ncols, k = 0;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        k += c->cols[i].is_pk != 0;
+    if (rc == CTM_OK && c->op != 'D') {
         rc = bind_canonical(v, st, 1, c, 0);
-    if (rc == CTM_OK && c->op != 'I')
-        rc = bind_canonical(v, st, c->op == 'U' ? (int)c->ncols + 1 : 1, c, 1);
+        bind_natural(st, n + 1, c, 0);
+    }
+    if (rc == CTM_OK && c->op != 'I') {
+        rc = bind_canonical(v, st, n + k + 1, c, 1);
+        bind_natural(st, 2 * n + k + 1, c, 1);
+    }
     if (rc != CTM_OK)
         return rc;
     rc = sqlite3_step(st);
@@ -506,22 +547,27 @@ typedef struct vtree {
 
 /* Entries larger than this are decoded as a stream and hashed on this thread (the worker gets
  * their leaf hash, not a copy of their bytes), so that a receipt of a million kits needs no
- * memory beyond its own bytes. */
+ * memory beyond its own bytes.  On PostgreSQL the ledger is read a page of LEDGER_PAGE rows at a
+ * time and each page arrives whole (store.h), so entries stream from a smaller size there: a page
+ * then holds at most LEDGER_PAGE times that. */
 #define STREAM_ABOVE ((size_t)1 << 20)
+#define STREAM_ABOVE_SERVER ((size_t)64 << 10)
+#define LEDGER_PAGE 64
 
 /* A record for the worker: u64 seq, u8 has_note, u8 has_frontier, u8 is_leaf, then three u32
  * lengths and the entry (or, with is_leaf, its leaf hash), the note (with its NUL) and the
  * frontier. */
-static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row, const uint8_t *streamed_leaf)
+static int push_tree(vstate *v, ctm__pipe *p, uint64_t seq, ctm__st *row,
+                     const uint8_t *streamed_leaf)
 {
     uint8_t head[8 + 3 + 12];
-    const void *entry = sqlite3_column_blob(row, 1), *note = sqlite3_column_text(row, 2);
-    const void *fr = sqlite3_column_blob(row, 3);
-    uint32_t elen = (uint32_t)sqlite3_column_bytes(row, 1);
+    const void *entry = ctm__st_blob(row, 1), *note = ctm__st_text(row, 2);
+    const void *fr = ctm__st_blob(row, 3);
+    uint32_t elen = (uint32_t)ctm__st_bytes(row, 1);
     ctm_hash leaf;
     /* A large entry is hashed here (as it was read, when it was streamed); the worker gets its
      * leaf hash instead of a copy of its bytes. */
-    head[10] = streamed_leaf != NULL || elen > STREAM_ABOVE;
+    head[10] = streamed_leaf != NULL || elen > v->stream_above;
     if (streamed_leaf != NULL) {
         entry = streamed_leaf;
         elen = CTM_HASH_SIZE;
@@ -530,11 +576,11 @@ static int push_tree(ctm__pipe *p, uint64_t seq, sqlite3_stmt *row, const uint8_
         entry = leaf;
         elen = CTM_HASH_SIZE;
     }
-    uint32_t nlen = note != NULL ? (uint32_t)sqlite3_column_bytes(row, 2) + 1 : 0;
-    uint32_t flen = (uint32_t)sqlite3_column_bytes(row, 3);
+    uint32_t nlen = note != NULL ? (uint32_t)ctm__st_bytes(row, 2) + 1 : 0;
+    uint32_t flen = (uint32_t)ctm__st_bytes(row, 3);
     memcpy(head, &seq, 8);
     head[8] = note != NULL;
-    head[9] = sqlite3_column_type(row, 3) != SQLITE_NULL;
+    head[9] = ctm__st_type(row, 3) != CTM_V_NULL;
     memcpy(head + 11, &elen, 4);
     memcpy(head + 15, &nlen, 4);
     memcpy(head + 19, &flen, 4);
@@ -574,16 +620,11 @@ static void tree_consume(void *ctx, const uint8_t *rec, size_t len)
 static const char *storage_class(int type)
 {
     switch (type) {
-    case SQLITE_INTEGER:
-        return "INTEGER";
-    case SQLITE_FLOAT:
-        return "REAL";
-    case SQLITE_TEXT:
-        return "TEXT";
-    case SQLITE_BLOB:
-        return "BLOB";
-    default:
-        return "NULL";
+    case CTM_V_INT: return "INTEGER";
+    case CTM_V_REAL: return "REAL";
+    case CTM_V_TEXT: return "TEXT";
+    case CTM_V_BLOB: return "BLOB";
+    default: return "NULL";
     }
 }
 
@@ -600,35 +641,37 @@ static int apply_streamed(void *ctx, const ctm__row_change *c)
     return s->rc != CTM_OK;
 }
 
-/* An entry larger than STREAM_ABOVE is not selected with its row: it is read through SQLite's
- * incremental blob I/O, a window at a time, so that verifying a receipt of a million kits takes
- * no more memory than one of a thousand. */
+/* An entry larger than the streaming size is not selected with its row: it is read through the
+ * store's blob reads (ctm__blob_*), a window at a time, so that verifying a receipt of a million
+ * kits takes no more memory than one of a thousand. */
 struct blob_source {
-    sqlite3_blob *blob;
+    ctm__blob *blob;
     crypto_hash_sha256_state *hash; /* the leaf hash, taken on the first pass */
+    char why[200];                  /* the store's message when a read fails */
 };
 
 static int blob_fill(void *ctx, uint8_t *buf, size_t n, size_t offset)
 {
     struct blob_source *b = ctx;
-    if (n > INT_MAX || offset > INT_MAX ||
-        sqlite3_blob_read(b->blob, buf, (int)n, (int)offset) != SQLITE_OK)
+    if (ctm__blob_read(b->blob, buf, n, offset) != CTM_OK) {
+        snprintf(b->why, sizeof b->why, "%s", ctm_errmsg());
         return -1;
+    }
     if (b->hash != NULL)
         crypto_hash_sha256_update(b->hash, buf, n);
     return 0;
 }
 
 /* The whole of a streamed entry, for the one check that needs it at once: its e-signature. */
-static int check_streamed_esig(vstate *v, const ctm__entry *e, sqlite3_blob *blob, size_t n)
+static int check_streamed_esig(vstate *v, const ctm__entry *e, ctm__blob *blob, size_t n)
 {
     uint8_t *whole = malloc(n > 0 ? n : 1);
     if (whole == NULL)
         return ctm__err(CTM_ENOMEM, "verify: out of memory reading entry %llu",
                         (unsigned long long)e->seq);
-    int rc = blob_fill(&(struct blob_source){blob, NULL}, whole, n, 0) != 0
-                 ? fail(v, (int64_t)e->seq, "ledger", NULL, "the entry cannot be read: %s",
-                        sqlite3_errmsg(v->sql))
+    struct blob_source src = {blob, NULL, ""};
+    int rc = blob_fill(&src, whole, n, 0) != 0
+                 ? fail(v, (int64_t)e->seq, "ledger", NULL, "the entry cannot be read: %s", src.why)
                  : check_esig(v, e, whole, n);
     free(whole);
     return rc;
@@ -636,46 +679,43 @@ static int check_streamed_esig(vstate *v, const ctm__entry *e, sqlite3_blob *blo
 
 /* Decode, check and replay one entry; the tree side goes to the worker.  *streamed is set when
  * the entry was read as a stream, its leaf hash then in v->streamed_leaf. */
-static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row, int *streamed)
+static int check_entry(vstate *v, uint64_t seq, ctm__st *row, int *streamed)
 {
     /* Storage classes first: a TEXT entry or a BLOB checkpoint would be read through a
      * conversion that no other verifier makes.  A large entry is not selected (column 1 is NULL)
-     * and its class is column 4's. */
+     * and its class is column 4's.  (PostgreSQL's columns have one type each.) */
     static const struct {
         const char *column;
         int type;
         int null_ok;
-    } classes[] = {{"entry", SQLITE_BLOB, 0}, {"checkpoint", SQLITE_TEXT, 1}, {"frontier", SQLITE_BLOB, 1}};
-    int stream = sqlite3_column_type(row, 1) == SQLITE_NULL && sqlite3_column_int(row, 4) != 0;
+    } classes[] = {{"entry", CTM_V_BLOB, 0}, {"checkpoint", CTM_V_TEXT, 1}, {"frontier", CTM_V_BLOB, 1}};
+    int stream = ctm__st_type(row, 1) == CTM_V_NULL && ctm__st_int(row, 4) != 0;
     *streamed = stream;
     for (int i = stream ? 1 : 0; i < 3; i++) {
-        int type = sqlite3_column_type(row, i + 1);
-        if (type != classes[i].type && !(type == SQLITE_NULL && classes[i].null_ok))
+        int type = ctm__st_type(row, i + 1);
+        if (type != classes[i].type && !(type == CTM_V_NULL && classes[i].null_ok))
             return fail(v, (int64_t)seq, "ledger", NULL, "the %s is stored as %s, not %s%s",
                         classes[i].column, storage_class(type), storage_class(classes[i].type),
                         classes[i].null_ok ? " or NULL" : "");
     }
     const uint8_t *p = NULL;
     size_t n = 0;
-    sqlite3_blob *blob = NULL;
+    ctm__blob *blob = NULL;
     crypto_hash_sha256_state hash;
-    struct blob_source src = {NULL, NULL};
+    struct blob_source src = {NULL, NULL, ""};
     if (stream) {
-        if (sqlite3_blob_open(v->sql, "live", "ledger", "entry", (sqlite3_int64)seq, 0, &blob) !=
-            SQLITE_OK) {
-            int rc = fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be read: %s",
-                          sqlite3_errmsg(v->sql));
-            sqlite3_blob_close(blob);
-            return rc;
+        if (ctm__blob_open(v->live, "ledger", "entry", "seq", (int64_t)seq, &blob, &n) != CTM_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", ctm_errmsg());
+            return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be read: %s", why);
         }
-        n = (size_t)sqlite3_blob_bytes(blob);
         src.blob = blob;
         src.hash = &hash;
         crypto_hash_sha256_init(&hash);
         crypto_hash_sha256_update(&hash, (const uint8_t[]){0x00}, 1);
     } else {
-        p = sqlite3_column_blob(row, 1);
-        n = (size_t)sqlite3_column_bytes(row, 1);
+        p = ctm__st_blob(row, 1);
+        n = ctm__st_bytes(row, 1);
     }
     ctm__entry e;
     char why[128];
@@ -683,7 +723,7 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row, int *streamed
      * one is before anything of it is replayed, then to replay it change by change. */
     if ((stream ? ctm__entry_decode_stream(&e, n, blob_fill, &src, NULL, NULL, why, sizeof why)
                 : ctm__entry_decode(&e, p, n, why, sizeof why)) != 0) {
-        sqlite3_blob_close(blob);
+        ctm__blob_close(blob);
         return fail(v, (int64_t)seq, "ledger", NULL, "the entry cannot be decoded: %s", why);
     }
     if (stream)
@@ -719,45 +759,82 @@ static int check_entry(vstate *v, uint64_t seq, sqlite3_stmt *row, int *streamed
         rc = fail(v, (int64_t)seq, "ledger", NULL, "the action %s carries no e-signature",
                   e.action);
     ctm__entry_free(&e);
-    sqlite3_blob_close(blob);
+    ctm__blob_close(blob);
     if (rc == CTM_OK)
         v->r.entries++;
     return rc;
 }
 
+/* The ledger in seq order, LEDGER_PAGE rows at a time (the next page after the last seq read),
+ * so that no engine holds more than a page.  The engine's own SQL only tells a large entry
+ * without reading it: SQLite's typeof() and length() leave the content on disk, and a TEXT entry
+ * (which SQLite's length() counts in characters) is selected whole, for check_entry to name its
+ * class; PostgreSQL's octet_length() of a bytea reads its size. */
+static const char *const ledger_sql[2][2] = {
+    {"SELECT seq, CASE WHEN typeof(entry) = 'blob' AND length(entry) > ?1"
+     " THEN NULL ELSE entry END, checkpoint, frontier,"
+     " typeof(entry) = 'blob' AND length(entry) > ?1"
+     " FROM ledger ORDER BY seq LIMIT 64",
+     "SELECT seq, CASE WHEN typeof(entry) = 'blob' AND length(entry) > ?1"
+     " THEN NULL ELSE entry END, checkpoint, frontier,"
+     " typeof(entry) = 'blob' AND length(entry) > ?1"
+     " FROM ledger WHERE seq > ?2 ORDER BY seq LIMIT 64"},
+    {"SELECT seq, CASE WHEN octet_length(entry) > ?1 THEN NULL ELSE entry END, checkpoint,"
+     " frontier, CASE WHEN octet_length(entry) > ?1 THEN 1 ELSE 0 END"
+     " FROM ledger ORDER BY seq LIMIT 64",
+     "SELECT seq, CASE WHEN octet_length(entry) > ?1 THEN NULL ELSE entry END, checkpoint,"
+     " frontier, CASE WHEN octet_length(entry) > ?1 THEN 1 ELSE 0 END"
+     " FROM ledger WHERE seq > ?2 ORDER BY seq LIMIT 64"}};
+_Static_assert(LEDGER_PAGE == 64, "ledger_sql's LIMIT is LEDGER_PAGE");
+
 static int walk_rows(vstate *v, ctm__pipe *pipe)
 {
-    sqlite3_stmt *st = NULL;
-    /* typeof() and length() of a column do not read its content: a large entry stays on disk
-     * until check_entry streams it. */
-    int rc = sqlite3_prepare_v2(v->sql,
-                                "SELECT seq, CASE WHEN typeof(entry) = 'blob' AND length(entry) > ?1"
-                                " THEN NULL ELSE entry END, checkpoint, frontier,"
-                                " typeof(entry) = 'blob' AND length(entry) > ?1"
-                                " FROM live.ledger ORDER BY seq",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)STREAM_ABOVE);
-    if (rc != SQLITE_OK)
-        return fail(v, -1, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
-    uint64_t expect = 0;
-    int out = CTM_OK;
-    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        if (seq != (int64_t)expect) {
-            out = fail(v, (int64_t)expect, "ledger", NULL,
-                       "entry missing (the next stored entry is seq %lld)", (long long)seq);
-            break;
-        }
-        int streamed = 0;
-        out = check_entry(v, expect, st, &streamed);
-        if (out == CTM_OK)
-            out = push_tree(pipe, expect, st, streamed ? v->streamed_leaf : NULL);
-        expect++;
+    const char *const *sql = ledger_sql[v->engine == CTM__ENGINE_POSTGRES];
+    ctm__st *page[2] = {NULL, NULL};
+    int rc = CTM_OK;
+    for (int k = 0; k < 2 && rc == CTM_OK; k++)
+        rc = ctm__st_prepare(v->live, &page[k], sql[k]);
+    if (rc != CTM_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", ctm_errmsg());
+        ctm__st_finalize(page[0]);
+        return fail(v, -1, "ledger", NULL, "cannot be read: %s", why);
     }
-    if (out == CTM_OK && rc != SQLITE_DONE)
-        out = fail(v, (int64_t)expect, "ledger", NULL, "cannot be read: %s", sqlite3_errmsg(v->sql));
-    sqlite3_finalize(st);
+    uint64_t expect = 0;
+    int64_t last = 0;
+    int out = CTM_OK, more = 1;
+    for (int first = 1; out == CTM_OK && more; first = 0) {
+        ctm__st *st = page[!first];
+        ctm__st_reset(st);
+        rc = ctm__st_bind_int(st, 1, (int64_t)v->stream_above);
+        if (rc == CTM_OK && !first)
+            rc = ctm__st_bind_int(st, 2, last);
+        int rows = 0;
+        while (rc == CTM_OK && out == CTM_OK && (rc = ctm__st_step(st)) == CTM_ROW) {
+            rc = CTM_OK;
+            rows++;
+            int64_t seq = ctm__st_int(st, 0);
+            last = seq;
+            if (seq != (int64_t)expect) {
+                out = fail(v, (int64_t)expect, "ledger", NULL,
+                           "entry missing (the next stored entry is seq %lld)", (long long)seq);
+                break;
+            }
+            int streamed = 0;
+            out = check_entry(v, expect, st, &streamed);
+            if (out == CTM_OK)
+                out = push_tree(v, pipe, expect, st, streamed ? v->streamed_leaf : NULL);
+            expect++;
+        }
+        if (out == CTM_OK && rc != CTM_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", ctm_errmsg());
+            out = fail(v, (int64_t)expect, "ledger", NULL, "cannot be read: %s", why);
+        }
+        more = rows == LEDGER_PAGE;
+    }
+    ctm__st_finalize(page[0]);
+    ctm__st_finalize(page[1]);
     return out;
 }
 
@@ -822,123 +899,418 @@ static int check_tail(vstate *v)
     return CTM_OK;
 }
 
-/* ---- comparing the live tables with the replay ---- */
+/* ---- comparing the live tables with the replay ----
+ *
+ * Each audited table is read from the live site in key order through the store, TABLE_PAGE rows
+ * at a time (the next page after the last key read: no engine holds more than a page), and the
+ * replay's copy in the same order (by the key columns' natural values); the two are merged in C
+ * and every column compared by its canonical encoding.  A live row with no replay row of its key,
+ * or whose encodings differ, was changed or added outside libctm; a replay row with no live row
+ * was deleted.  A pass needs every live row matched to an equal replay row and every replay row
+ * matched, whatever order the rows come in: an order the two sides disagree on can only make a
+ * false failure, and a live side out of key order is refused by name. */
 
-typedef struct colset {
-    char list_live[6144];   /* ctm_canon("c") AS "c", ... (a secret value as its DIGEST) */
-    char list_replay[4096]; /* "c", ... */
-    char pk[512];           /* "k", ... */
-    int npk;
-} colset;
+#define TABLE_PAGE 1000
+#define TABLE_PAGE_SQL " LIMIT 1000"
 
-static int table_columns(vstate *v, const char *table, colset *cs)
+/* An audited table as the expected schema has it. */
+typedef struct tabledef {
+    const char *name;
+    int n;          /* columns */
+    char **cols;    /* [n] names, in the schema's order */
+    int *is_pk;     /* [n] */
+    int nk;         /* key columns */
+    int *keys;      /* [nk] their indexes, in the key's order */
+    int *text_key;  /* [nk] declared TEXT: compared in the "C" collation on PostgreSQL */
+    int secret;     /* non-key values are in the ledger only as digests */
+} tabledef;
+
+static void tabledef_free(tabledef *t)
 {
+    for (int i = 0; t->cols != NULL && i < t->n; i++)
+        free(t->cols[i]);
+    free(t->cols);
+    free(t->is_pk);
+    free(t->keys);
+    free(t->text_key);
+    memset(t, 0, sizeof *t);
+}
+
+static int tabledef_load(vstate *v, const char *table, tabledef *t)
+{
+    memset(t, 0, sizeof *t);
+    t->name = table;
+    t->secret = ctm__table_is_secret(table);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
+    int rc = sqlite3_prepare_v2(v->sql,
+                                "SELECT name, pk, upper(type) LIKE '%TEXT%'"
+                                " FROM pragma_table_info(?1, 'main') ORDER BY cid",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sqlerr(v->sql, rc, "verify");
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    int secret = ctm__table_is_secret(table);
-    size_t nl = 0, nr = 0, np = 0;
-    cs->npk = 0;
-    cs->pk[0] = cs->list_live[0] = cs->list_replay[0] = '\0';
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        int pk = sqlite3_column_int(st, 1) > 0;
-        const char *sep = nr ? "," : "";
-        /* Secret values are in the ledger only as digests: compare digests. */
-        nl += (size_t)snprintf(cs->list_live + nl, sizeof cs->list_live - nl,
-                               "%sctm_canon(\"%s\", %d) AS \"%s\"", sep, name, secret && !pk, name);
-        nr += (size_t)snprintf(cs->list_replay + nr, sizeof cs->list_replay - nr, "%s\"%s\"", sep,
-                               name);
-        if (pk) {
-            np += (size_t)snprintf(cs->pk + np, sizeof cs->pk - np, "%s\"%s\"", np ? "," : "", name);
-            cs->npk++;
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cap++;
+    sqlite3_reset(st);
+    t->cols = calloc((size_t)cap + 1, sizeof *t->cols);
+    t->is_pk = calloc((size_t)cap + 1, sizeof *t->is_pk);
+    t->keys = calloc((size_t)cap + 1, sizeof *t->keys);
+    t->text_key = calloc((size_t)cap + 1, sizeof *t->text_key);
+    int out = t->cols == NULL || t->is_pk == NULL || t->keys == NULL || t->text_key == NULL
+                  ? ctm__err(CTM_ENOMEM, "out of memory")
+                  : CTM_OK;
+    while (out == CTM_OK && t->n < cap && sqlite3_step(st) == SQLITE_ROW) {
+        int i = t->n, pk = sqlite3_column_int(st, 1);
+        if ((t->cols[i] = ctm__strdup((const char *)sqlite3_column_text(st, 0))) == NULL) {
+            out = ctm__err(CTM_ENOMEM, "out of memory");
+            break;
         }
+        t->is_pk[i] = pk > 0;
+        if (pk > 0 && pk <= cap) {
+            t->keys[pk - 1] = i;
+            t->text_key[pk - 1] = sqlite3_column_int(st, 2);
+            t->nk = pk > t->nk ? pk : t->nk;
+        }
+        t->n++;
     }
     sqlite3_finalize(st);
-    if (nl >= sizeof cs->list_live || nr >= sizeof cs->list_replay || np == 0 ||
-        np >= sizeof cs->pk)
-        return ctm__err(CTM_ERROR, "verify: table %s: column list too long", table);
+    if (out == CTM_OK && (t->n == 0 || t->nk == 0))
+        out = ctm__err(CTM_ERROR, "verify: table %s: no key in the expected schema", table);
+    if (out != CTM_OK)
+        tabledef_free(t);
+    return out;
+}
+
+/* SQLite's order of values, which the live engine's ORDER BY gives too (a PostgreSQL column
+ * holds one type, text compared in the "C" collation, byte by byte): NULL, numbers, text,
+ * blobs; text and blobs by their bytes, then by length. */
+static int value_rank(int tag)
+{
+    return tag == CTM_V_INT || tag == CTM_V_REAL ? 1
+           : tag == CTM_V_TEXT                   ? 2
+           : tag == CTM_V_BLOB || tag == CTM_V_DIGEST ? 3
+                                                 : 0;
+}
+
+static int value_cmp(const ctm__value *a, const ctm__value *b)
+{
+    int ra = value_rank(a->tag), rb = value_rank(b->tag);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (ra == 0)
+        return 0;
+    if (ra == 1) {
+        if (a->tag == CTM_V_INT && b->tag == CTM_V_INT)
+            return (a->i > b->i) - (a->i < b->i);
+        double x = a->tag == CTM_V_INT ? (double)a->i : a->r;
+        double y = b->tag == CTM_V_INT ? (double)b->i : b->r;
+        return (x > y) - (x < y);
+    }
+    size_t an = a->tag == CTM_V_DIGEST ? 32 : a->n, bn = b->tag == CTM_V_DIGEST ? 32 : b->n;
+    int c = an > 0 && bn > 0 ? memcmp(a->p, b->p, an < bn ? an : bn) : 0;
+    return c != 0 ? (c < 0 ? -1 : 1) : (an > bn) - (an < bn);
+}
+
+/* A key value kept across rows (the last live row's), its bytes owned. */
+typedef struct keyval {
+    ctm__value v;
+    uint8_t *bytes;
+    size_t cap;
+} keyval;
+
+static int keyval_set(keyval *k, const ctm__value *v)
+{
+    k->v = *v;
+    if (v->tag != CTM_V_TEXT && v->tag != CTM_V_BLOB) {
+        k->v.p = NULL;
+        return CTM_OK;
+    }
+    if (v->n > k->cap) {
+        uint8_t *grown = realloc(k->bytes, v->n);
+        if (grown == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        k->bytes = grown;
+        k->cap = v->n;
+    }
+    if (v->n > 0)
+        memcpy(k->bytes, v->p, v->n);
+    k->v.p = k->bytes;
     return CTM_OK;
 }
 
-/* "name=value" of key columns from their canonical encodings, for messages. */
-static void canonical_key_text(sqlite3_stmt *st, int ncols, char *out, size_t len)
+/* "name=value" of a row's key columns, for messages. */
+static void values_key_text(const tabledef *t, const ctm__value *vals, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int i = 0; i < ncols && n + 1 < len; i++) {
-        const uint8_t *p = sqlite3_column_blob(st, i);
-        size_t b = (size_t)sqlite3_column_bytes(st, i);
-        const char *name = sqlite3_column_name(st, i);
-        const char *sep = n ? "," : "";
-        if (b >= 3 && p[0] == CTM_V_INT && (size_t)p[1] + 2 == b && p[1] <= 8) {
-            int64_t x = (p[2] & 0x80) ? -1 : 0;
-            for (size_t k = 0; k < p[1]; k++)
-                x = (int64_t)((uint64_t)x << 8 | p[2 + k]);
-            n += (size_t)snprintf(out + n, len - n, "%s%s=%lld", sep, name, (long long)x);
-        } else if (b >= 5 && p[0] == CTM_V_TEXT) {
-            size_t t = b - 5 > 60 ? 60 : b - 5;
-            n += (size_t)snprintf(out + n, len - n, "%s%s=%.*s", sep, name, (int)t,
-                                  (const char *)p + 5);
-        } else {
+    for (int k = 0; k < t->nk && n + 1 < len; k++) {
+        const char *name = t->cols[t->keys[k]], *sep = n ? "," : "";
+        const ctm__value *val = &vals[k];
+        if (val->tag == CTM_V_INT)
+            n += (size_t)snprintf(out + n, len - n, "%s%s=%lld", sep, name, (long long)val->i);
+        else if (val->tag == CTM_V_TEXT)
+            n += (size_t)snprintf(out + n, len - n, "%s%s=%.*s", sep, name,
+                                  (int)(val->n > 60 ? 60 : val->n), (const char *)val->p);
+        else
             n += (size_t)snprintf(out + n, len - n, "%s%s=?", sep, name);
-        }
     }
 }
 
-/* First row in `from` not in `other`, as "key" text; empty when none.  Both sides are canonical
- * encodings, so EXCEPT compares bytes. */
-static int first_difference(vstate *v, const char *table, const colset *cs, int live_side,
-                            char *key, size_t keylen, int *found)
+/* The live table in key order, a page at a time. */
+typedef struct live_rows {
+    vstate *v;
+    const tabledef *t;
+    ctm__st *page[2];  /* the first page; a page after a key */
+    ctm__st *cur;      /* the page being read, or NULL */
+    int rows;          /* rows of the current page so far */
+    int started, done;
+    keyval *last;      /* [nk] the key of the row last read */
+    keyval *from;      /* [nk] the key the current page starts after (bound to it) */
+    ctm__value *now;   /* [nk] scratch */
+} live_rows;
+
+static void put_key_column(ctm__buf *sql, vstate *v, const tabledef *t, int k, const char *pre)
 {
-    char sql[17000];
-    const char *a = live_side ? "live" : "replay", *b = live_side ? "replay" : "live";
-    const char *la = live_side ? cs->list_live : cs->list_replay;
-    const char *lb = live_side ? cs->list_replay : cs->list_live;
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM (SELECT %s FROM \"%s\".\"%s\" EXCEPT SELECT %s FROM \"%s\".\"%s\") LIMIT 1",
-             cs->pk, la, a, table, lb, b, table);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fail(v, -1, table, NULL, "cannot be compared: %s", sqlite3_errmsg(v->sql));
-    rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    if (*found)
-        canonical_key_text(st, cs->npk, key, keylen);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CTM_OK
-                                                 : fail(v, -1, table, NULL, "cannot be compared: %s",
-                                                        sqlite3_errmsg(v->sql));
+    put_name(sql, pre, t->cols[t->keys[k]], "\"");
+    if (v->engine == CTM__ENGINE_POSTGRES && t->text_key[k])
+        ctm__buf_put(sql, " COLLATE \"C\"", 12);
+}
+
+/* SELECT "c1", ... FROM "t" [WHERE (k1, ...) > (?1, ...)] ORDER BY k1, ... LIMIT TABLE_PAGE */
+static int live_rows_open(live_rows *l, vstate *v, const tabledef *t)
+{
+    memset(l, 0, sizeof *l);
+    l->v = v;
+    l->t = t;
+    l->last = calloc((size_t)t->nk, sizeof *l->last);
+    l->from = calloc((size_t)t->nk, sizeof *l->from);
+    l->now = calloc((size_t)t->nk, sizeof *l->now);
+    if (l->last == NULL || l->from == NULL || l->now == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    int rc = CTM_OK;
+    for (int after = 0; after < 2 && rc == CTM_OK; after++) {
+        ctm__buf sql;
+        ctm__buf_init(&sql);
+        for (int i = 0; i < t->n; i++)
+            put_name(&sql, i ? ", \"" : "SELECT \"", t->cols[i], "\"");
+        put_name(&sql, " FROM \"", t->name, "\"");
+        if (after) {
+            ctm__buf_put(&sql, t->nk > 1 ? " WHERE (" : " WHERE ", t->nk > 1 ? 8 : 7);
+            for (int k = 0; k < t->nk; k++)
+                put_key_column(&sql, v, t, k, k ? ", \"" : "\"");
+            ctm__buf_put(&sql, t->nk > 1 ? ") > (" : " > ", t->nk > 1 ? 5 : 3);
+            for (int k = 0; k < t->nk; k++)
+                put_param(&sql, k ? ", " : "", (unsigned)k + 1);
+            if (t->nk > 1)
+                ctm__buf_put(&sql, ")", 1);
+        }
+        for (int k = 0; k < t->nk; k++)
+            put_key_column(&sql, v, t, k, k ? ", \"" : " ORDER BY \"");
+        ctm__buf_put(&sql, TABLE_PAGE_SQL, strlen(TABLE_PAGE_SQL) + 1); /* with the NUL */
+        rc = sql.oom ? ctm__err(CTM_ENOMEM, "out of memory")
+                     : ctm__st_prepare(v->live, &l->page[after], (const char *)sql.p);
+        ctm__buf_free(&sql);
+    }
+    if (rc != CTM_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", ctm_errmsg());
+        return fail(v, -1, t->name, NULL, "cannot be compared: %s", why);
+    }
+    return CTM_OK;
+}
+
+static void live_rows_close(live_rows *l)
+{
+    ctm__st_finalize(l->page[0]);
+    ctm__st_finalize(l->page[1]);
+    for (int k = 0; l->last != NULL && l->from != NULL && k < l->t->nk; k++) {
+        free(l->last[k].bytes);
+        free(l->from[k].bytes);
+    }
+    free(l->last);
+    free(l->from);
+    free(l->now);
+}
+
+/* The next live row (CTM_ROW, in l->cur), CTM_OK at the end, or a failure. */
+static int live_next(live_rows *l)
+{
+    const tabledef *t = l->t;
+    for (;;) {
+        if (l->done)
+            return CTM_OK;
+        if (l->cur == NULL) {
+            l->cur = l->page[l->started];
+            ctm__st_reset(l->cur);
+            int rc = CTM_OK;
+            /* bound values are borrowed until the next reset: bind a copy of the last key */
+            for (int k = 0; l->started && rc == CTM_OK && k < t->nk; k++)
+                if ((rc = keyval_set(&l->from[k], &l->last[k].v)) == CTM_OK)
+                    rc = ctm__st_bind_value(l->cur, k + 1, &l->from[k].v);
+            if (rc != CTM_OK)
+                return rc;
+            l->rows = 0;
+        }
+        int rc = ctm__st_step(l->cur);
+        if (rc == CTM_ROW) {
+            int cmp = 0;
+            for (int k = 0; k < t->nk; k++) {
+                ctm__st_value(l->cur, t->keys[k], &l->now[k]);
+                if (cmp == 0 && l->started)
+                    cmp = value_cmp(&l->last[k].v, &l->now[k]);
+            }
+            if (l->started && cmp >= 0) {
+                char key[128];
+                values_key_text(t, l->now, key, sizeof key);
+                return fail(l->v, -1, t->name, key,
+                            "cannot be compared: the live rows do not come in key order");
+            }
+            for (int k = 0; k < t->nk; k++)
+                if (keyval_set(&l->last[k], &l->now[k]) != CTM_OK)
+                    return CTM_ENOMEM;
+            l->started = 1;
+            l->rows++;
+            return CTM_ROW;
+        }
+        l->cur = NULL;
+        if (rc != CTM_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", ctm_errmsg());
+            return fail(l->v, -1, t->name, NULL, "cannot be read: %s", why);
+        }
+        if (l->rows < TABLE_PAGE)
+            l->done = 1;
+    }
+}
+
+/* The key of the live row against that of the replay row (its natural values after the n
+ * canonical columns). */
+static int key_cmp(const tabledef *t, ctm__st *live, sqlite3_stmt *replay)
+{
+    for (int k = 0; k < t->nk; k++) {
+        ctm__value a, b;
+        ctm__st_value(live, t->keys[k], &a);
+        ctm__sqlite_value(sqlite3_column_value(replay, t->n + k), &b);
+        int c = value_cmp(&a, &b);
+        if (c != 0)
+            return c;
+    }
+    return 0;
+}
+
+/* Every column of the live row encodes as the replay row holds it (a secret value as its
+ * DIGEST, as the ledger records it). */
+static int row_equal(vstate *v, const tabledef *t, ctm__st *live, sqlite3_stmt *replay)
+{
+    for (int i = 0; i < t->n; i++) {
+        ctm__value val;
+        uint8_t d[32];
+        ctm__st_value(live, i, &val);
+        if (t->secret && !t->is_pk[i]) {
+            ctm__value_digest(&val, d);
+            val = (ctm__value){.tag = CTM_V_DIGEST, .p = d};
+        }
+        v->vals.n = 0;
+        ctm__buf_value(&v->vals, &val);
+        if (v->vals.oom || sqlite3_column_type(replay, i) != SQLITE_BLOB ||
+            (size_t)sqlite3_column_bytes(replay, i) != v->vals.n ||
+            memcmp(sqlite3_column_blob(replay, i), v->vals.p, v->vals.n) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* SELECT "c1", ..., "ctm#k1", ... FROM replay."t" ORDER BY "ctm#k1", ..., "k1", ... */
+static int replay_rows_open(vstate *v, const tabledef *t, sqlite3_stmt **out)
+{
+    ctm__buf sql;
+    ctm__buf_init(&sql);
+    for (int i = 0; i < t->n; i++)
+        put_name(&sql, i ? ", \"" : "SELECT \"", t->cols[i], "\"");
+    for (int k = 0; k < t->nk; k++)
+        put_name(&sql, ", \"" NATURAL, t->cols[t->keys[k]], "\"");
+    put_name(&sql, " FROM replay.\"", t->name, "\" ORDER BY ");
+    for (int k = 0; k < t->nk; k++)
+        put_name(&sql, k ? ", \"" NATURAL : "\"" NATURAL, t->cols[t->keys[k]], "\"");
+    for (int k = 0; k < t->nk; k++)
+        put_name(&sql, ", \"", t->cols[t->keys[k]], "\"");
+    ctm__buf_u8(&sql, 0);
+    int rc = sql.oom ? ctm__err(CTM_ENOMEM, "out of memory")
+             : sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, out, NULL) != SQLITE_OK
+                 ? fail(v, -1, t->name, NULL, "cannot be compared: %s", sqlite3_errmsg(v->sql))
+                 : CTM_OK;
+    ctm__buf_free(&sql);
+    return rc;
+}
+
+static int compare_rows(vstate *v, const tabledef *t, live_rows *l, sqlite3_stmt *rs)
+{
+    char missing[128] = "";
+    int have_missing = 0, out = CTM_OK;
+    uint64_t rows = 0;
+    int lrc = live_next(l), rrc = sqlite3_step(rs);
+    while (out == CTM_OK) {
+        if (lrc != CTM_ROW && lrc != CTM_OK) {
+            out = lrc;
+            break;
+        }
+        if (rrc != SQLITE_ROW && rrc != SQLITE_DONE) {
+            out = fail(v, -1, t->name, NULL, "cannot be compared: %s", sqlite3_errmsg(v->sql));
+            break;
+        }
+        int lrow = lrc == CTM_ROW, rrow = rrc == SQLITE_ROW;
+        if (!lrow && !rrow)
+            break;
+        int cmp = !lrow ? 1 : !rrow ? -1 : key_cmp(t, l->cur, rs);
+        if (cmp < 0 || (cmp == 0 && !row_equal(v, t, l->cur, rs))) {
+            char key[128];
+            for (int k = 0; k < t->nk; k++)
+                ctm__st_value(l->cur, t->keys[k], &l->now[k]);
+            values_key_text(t, l->now, key, sizeof key);
+            out = fail(v, -1, t->name, key,
+                       "the live row differs from the ledger or was added outside libctm");
+            break;
+        }
+        if (cmp > 0) {
+            /* Reported after the whole table: a live row changed or added comes first. */
+            if (!have_missing) {
+                for (int k = 0; k < t->nk; k++)
+                    ctm__sqlite_value(sqlite3_column_value(rs, t->n + k), &l->now[k]);
+                values_key_text(t, l->now, missing, sizeof missing);
+                have_missing = 1;
+            }
+            rrc = sqlite3_step(rs);
+            continue;
+        }
+        rows++;
+        lrc = live_next(l);
+        rrc = sqlite3_step(rs);
+    }
+    if (out == CTM_OK && have_missing)
+        out = fail(v, -1, t->name, missing, "the row the ledger records is missing or changed");
+    if (out == CTM_OK)
+        v->r.rows += rows;
+    return out;
 }
 
 static int compare_table(vstate *v, const char *table)
 {
-    colset cs;
-    int rc = table_columns(v, table, &cs);
+    tabledef t;
+    int rc = tabledef_load(v, table, &t);
     if (rc != CTM_OK)
         return rc;
-    char key[128];
-    int found = 0;
-    if ((rc = first_difference(v, table, &cs, 1, key, sizeof key, &found)) != CTM_OK)
-        return rc;
-    if (found)
-        return fail(v, -1, table, key,
-                    "the live row differs from the ledger or was added outside libctm");
-    if ((rc = first_difference(v, table, &cs, 0, key, sizeof key, &found)) != CTM_OK)
-        return rc;
-    if (found)
-        return fail(v, -1, table, key, "the row the ledger records is missing or changed");
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM live.\"%s\"", table);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(v->sql, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v->r.rows += (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return CTM_OK;
+    live_rows l;
+    sqlite3_stmt *rs = NULL;
+    rc = live_rows_open(&l, v, &t);
+    if (rc == CTM_OK)
+        rc = replay_rows_open(v, &t, &rs);
+    if (rc == CTM_OK)
+        rc = compare_rows(v, &t, &l, rs);
+    sqlite3_finalize(rs);
+    live_rows_close(&l);
+    tabledef_free(&t);
+    return rc;
 }
 
 static int compare_tables(vstate *v)
@@ -961,32 +1333,33 @@ static int compare_tables(vstate *v)
 
 /* ---- the run ---- */
 
-/* The replay's copy of one audited table: every column a BLOB holding canonical encodings, keyed
- * by the same key columns, without rowid (the key is the row's identity). */
+/* The replay's copy of one audited table: every column a BLOB holding canonical encodings, and
+ * each key column's natural value beside it (NATURAL "k", no declared type, so that it keeps
+ * its class); keyed by the natural values, then the encodings, without rowid: the rows are in
+ * the order the live table's ORDER BY gives, and a key is the row's identity byte for byte. */
 static int create_replay_table(vstate *v, const char *table)
 {
+    tabledef t;
+    int rc = tabledef_load(v, table, &t);
+    if (rc != CTM_OK)
+        return rc;
     ctm__buf sql;
     ctm__buf_init(&sql);
     put_name(&sql, "CREATE TABLE replay.\"", table, "\" (");
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++)
-            put_name(&sql, i ? ",\"" : "\"", (const char *)sqlite3_column_text(st, 0), "\" BLOB");
-        ctm__buf_put(&sql, ", PRIMARY KEY (", 15);
-        sqlite3_reset(st);
-        for (int i = 0; sqlite3_step(st) == SQLITE_ROW;)
-            if (sqlite3_column_int(st, 1) > 0)
-                put_name(&sql, i++ ? ",\"" : "\"", (const char *)sqlite3_column_text(st, 0), "\"");
-        ctm__buf_put(&sql, ")) WITHOUT ROWID", 17);
-    }
-    sqlite3_finalize(st);
-    int out = rc != SQLITE_OK ? sqlerr(v->sql, rc, "verify")
-              : sql.oom       ? ctm__err(CTM_ENOMEM, "out of memory")
-                              : exec_sql(v->sql, (const char *)sql.p, "verify: the replay");
+    for (int i = 0; i < t.n; i++)
+        put_name(&sql, i ? ",\"" : "\"", t.cols[i], "\" BLOB");
+    for (int k = 0; k < t.nk; k++)
+        put_name(&sql, ",\"" NATURAL, t.cols[t.keys[k]], "\"");
+    ctm__buf_put(&sql, ", PRIMARY KEY (", 15);
+    for (int k = 0; k < t.nk; k++)
+        put_name(&sql, k ? ",\"" NATURAL : "\"" NATURAL, t.cols[t.keys[k]], "\"");
+    for (int k = 0; k < t.nk; k++)
+        put_name(&sql, ",\"", t.cols[t.keys[k]], "\"");
+    ctm__buf_put(&sql, ")) WITHOUT ROWID", 17);
+    int out = sql.oom ? ctm__err(CTM_ENOMEM, "out of memory")
+                      : exec_sql(v->sql, (const char *)sql.p, "verify: the replay");
     ctm__buf_free(&sql);
+    tabledef_free(&t);
     return out;
 }
 
@@ -999,8 +1372,6 @@ static int open_replay(vstate *v, ctm_db *db)
     if (rc != SQLITE_OK)
         return ctm__err(CTM_ENOMEM, "verify: cannot create the replay database");
     int out = create_schema(v->sql, db);
-    if (out == CTM_OK)
-        out = register_functions(v->sql);
     if (out == CTM_OK)
         out = exec_sql(v->sql,
                         "ATTACH '' AS replay; PRAGMA replay.journal_mode = OFF;"
@@ -1020,61 +1391,240 @@ static int open_replay(vstate *v, ctm_db *db)
     sqlite3_finalize(st);
     if (out != CTM_OK)
         return out;
-    st = NULL;
-    rc = sqlite3_prepare_v2(v->sql, "ATTACH ?1 AS live", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, db->path, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return ctm__err(CTM_EIO, "verify: cannot read %s: %s", db->path, sqlite3_errmsg(v->sql));
     return exec_sql(v->sql, "BEGIN", "verify");
 }
 
-/* The live schema must be the one libctm's migrations make: a table, trigger, index or view
- * added or changed by hand could hide or forge changes. */
-static int compare_schema(vstate *v)
+/* ---- the live schema ---- */
+
+static int text_equal(const char *a, const char *b)
 {
-    static const char *const sql[2] = {
-        "SELECT type, name FROM (SELECT type, name, tbl_name, sql FROM live.sqlite_master EXCEPT"
-        " SELECT type, name, tbl_name, sql FROM main.sqlite_master) LIMIT 1",
-        "SELECT type, name FROM (SELECT type, name, tbl_name, sql FROM main.sqlite_master EXCEPT"
-        " SELECT type, name, tbl_name, sql FROM live.sqlite_master) LIMIT 1"};
-    for (int k = 0; k < 2; k++) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(v->sql, sql[k], -1, &st, NULL);
-        if (rc != SQLITE_OK)
-            return sqlerr(v->sql, rc, "verify: reading the schema");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            char what[200];
-            snprintf(what, sizeof what, "%s %s", (const char *)sqlite3_column_text(st, 0),
-                     (const char *)sqlite3_column_text(st, 1));
-            sqlite3_finalize(st);
-            return fail(v, -1, "schema", what,
-                        k == 0 ? "added or changed outside libctm" : "missing or changed");
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return sqlerr(v->sql, rc, "verify: reading the schema");
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* SQLite: the live schema must be the one libctm's migrations make, object by object
+ * (sqlite_master, read through the store): a table, trigger, index or view added or changed by
+ * hand could hide or forge changes.  Both sides in (type, name) order, merged. */
+static int compare_schema_sqlite(vstate *v)
+{
+    ctm__st *ls = NULL;
+    sqlite3_stmt *es = NULL;
+    int rc = ctm__st_prepare(v->live, &ls,
+                             "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name");
+    if (rc != CTM_OK) {
+        ctm__st_finalize(ls);
+        return ctm__store_fail(rc, "verify: reading the schema");
     }
+    if ((rc = sqlite3_prepare_v2(v->sql,
+                                 "SELECT type, name, tbl_name, sql FROM main.sqlite_master"
+                                 " ORDER BY type, name",
+                                 -1, &es, NULL)) != SQLITE_OK) {
+        ctm__st_finalize(ls);
+        return sqlerr(v->sql, rc, "verify: reading the schema");
+    }
+    char what[200], missing[200] = "";
+    int out = CTM_OK, lrc = ctm__st_step(ls), erc = sqlite3_step(es);
+    while (out == CTM_OK) {
+        if (lrc != CTM_ROW && lrc != CTM_OK) {
+            out = ctm__store_fail(lrc, "verify: reading the schema");
+            break;
+        }
+        if (erc != SQLITE_ROW && erc != SQLITE_DONE) {
+            out = sqlerr(v->sql, erc, "verify: reading the schema");
+            break;
+        }
+        int lrow = lrc == CTM_ROW, erow = erc == SQLITE_ROW;
+        if (!lrow && !erow)
+            break;
+        int cmp = !lrow ? 1 : !erow ? -1 : 0;
+        for (int c = 0; cmp == 0 && c < 2; c++)
+            cmp = strcmp(ctm__st_text(ls, c), (const char *)sqlite3_column_text(es, c));
+        if (cmp < 0 || (cmp == 0 && !(text_equal(ctm__st_text(ls, 2),
+                                                  (const char *)sqlite3_column_text(es, 2)) &&
+                                       text_equal(ctm__st_text(ls, 3),
+                                                  (const char *)sqlite3_column_text(es, 3))))) {
+            snprintf(what, sizeof what, "%s %s", ctm__st_text(ls, 0), ctm__st_text(ls, 1));
+            out = fail(v, -1, "schema", what, "added or changed outside libctm");
+            break;
+        }
+        if (cmp > 0) {
+            if (missing[0] == '\0')
+                snprintf(missing, sizeof missing, "%s %s", sqlite3_column_text(es, 0),
+                         sqlite3_column_text(es, 1));
+            erc = sqlite3_step(es);
+            continue;
+        }
+        lrc = ctm__st_step(ls);
+        erc = sqlite3_step(es);
+    }
+    ctm__st_finalize(ls);
+    sqlite3_finalize(es);
+    if (out == CTM_OK && missing[0] != '\0')
+        out = fail(v, -1, "schema", missing, "missing or changed");
+    return out;
+}
+
+/* Names read from the store (tables, or a table's columns with their key flags). */
+typedef struct namelist {
+    vstate *v;
+    char **names;
+    int *is_pk;
+    size_t n, cap;
+} namelist;
+
+static int namelist_add(namelist *l, const char *name, int is_pk)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        char **names = realloc(l->names, cap * sizeof *names);
+        if (names != NULL)
+            l->names = names;
+        int *pk = realloc(l->is_pk, cap * sizeof *pk);
+        if (pk != NULL)
+            l->is_pk = pk;
+        if (names == NULL || pk == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        l->cap = cap;
+    }
+    if ((l->names[l->n] = ctm__strdup(name)) == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    l->is_pk[l->n++] = is_pk;
     return CTM_OK;
 }
 
-/* Text is compared byte for byte as UTF-8: a database in UTF-16 would be converted on every
- * read, and its bytes are not what the entries record. */
-static int check_encoding(vstate *v, ctm_db *db)
+static int add_table(void *ctx, const char *table)
 {
+    return namelist_add(ctx, table, 0);
+}
+
+static int add_column(void *ctx, const char *name, int is_pk)
+{
+    return namelist_add(ctx, name, is_pk);
+}
+
+static void namelist_free(namelist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    free(l->is_pk);
+    memset(l, 0, sizeof *l);
+}
+
+/* The expected schema's key flag of column `column` of `table`: -1 when there is no such
+ * table or column (a table alone: column NULL, 0 when it exists). */
+static int expected_column(vstate *v, const char *table, const char *column)
+{
+    if (column == NULL) {
+        sqlite3_stmt *st = NULL;
+        int found = -1;
+        if (sqlite3_prepare_v2(v->sql,
+                               "SELECT 0 FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                found = 0;
+        }
+        sqlite3_finalize(st);
+        return found;
+    }
+    return schema_column(v, table, column);
+}
+
+/* PostgreSQL: the site's tables (those of its schema but libctm's own "ctm__" ones) must be the
+ * expected schema's, each with the expected columns and key.  This does not cover what
+ * sqlite_master shows on SQLite and a server keeps elsewhere (triggers, functions, rules,
+ * views, policies, column types and constraints, other schemas on the search path): on a server,
+ * writes outside libctm are the guard trigger's to refuse (docs/audit-format.md 8); whatever
+ * such an object changes in a row still shows in the comparison of every row below. */
+static int compare_schema_server(vstate *v)
+{
+    namelist live = {.v = v}, cols = {.v = v};
+    char what[200];
+    int rc = ctm__store_tables(v->live, add_table, &live);
+    if (rc != CTM_OK)
+        rc = ctm__store_fail(rc, "verify: reading the schema");
+    for (size_t i = 0; rc == CTM_OK && i < live.n; i++)
+        if (expected_column(v, live.names[i], NULL) < 0 ||
+            strncmp(live.names[i], "sqlite_", 7) == 0) {
+            snprintf(what, sizeof what, "table %s", live.names[i]);
+            rc = fail(v, -1, "schema", what, "added or changed outside libctm");
+        }
+    sqlite3_stmt *st = NULL;
+    if (rc == CTM_OK &&
+        sqlite3_prepare_v2(v->sql,
+                           "SELECT name FROM main.sqlite_master WHERE type = 'table'"
+                           " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        rc = sqlerr(v->sql, SQLITE_ERROR, "verify: reading the schema");
+    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(st, 0);
+        namelist_free(&cols);
+        int crc = ctm__store_columns(v->live, table, add_column, &cols);
+        if (crc == CTM_ENOTFOUND) {
+            snprintf(what, sizeof what, "table %s", table);
+            rc = fail(v, -1, "schema", what, "missing or changed");
+            break;
+        }
+        if (crc != CTM_OK) {
+            rc = ctm__store_fail(crc, "verify: reading the schema");
+            break;
+        }
+        for (size_t i = 0; rc == CTM_OK && i < cols.n; i++)
+            if (expected_column(v, table, cols.names[i]) != cols.is_pk[i]) {
+                snprintf(what, sizeof what, "column %s.%s", table, cols.names[i]);
+                rc = fail(v, -1, "schema", what, "added or changed outside libctm");
+            }
+        sqlite3_stmt *ec = NULL;
+        if (rc == CTM_OK &&
+            sqlite3_prepare_v2(v->sql, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid",
+                               -1, &ec, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(ec, 1, table, -1, SQLITE_STATIC);
+            while (rc == CTM_OK && sqlite3_step(ec) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(ec, 0);
+                size_t i = 0;
+                while (i < cols.n && strcmp(cols.names[i], name) != 0)
+                    i++;
+                if (i == cols.n) {
+                    snprintf(what, sizeof what, "column %s.%s", table, name);
+                    rc = fail(v, -1, "schema", what, "missing or changed");
+                }
+            }
+        }
+        sqlite3_finalize(ec);
+    }
+    sqlite3_finalize(st);
+    namelist_free(&cols);
+    namelist_free(&live);
+    return rc;
+}
+
+static int compare_schema(vstate *v)
+{
+    return v->engine == CTM__ENGINE_POSTGRES ? compare_schema_server(v) : compare_schema_sqlite(v);
+}
+
+/* Text is compared byte for byte as UTF-8: a database in another encoding would be converted on
+ * every read, and its bytes are not what the entries record.  SQLite: the file's encoding;
+ * PostgreSQL: the server's (the connection's is set to UTF8 by the store, and a server in
+ * another encoding would convert every text). */
+static int check_encoding(vstate *v)
+{
+    static const char *const sql[2] = {
+        "PRAGMA main.encoding",
+        "SELECT current_setting('server_encoding')"};
+    static const char *const utf8[2] = {"UTF-8", "UTF8"};
+    int server = v->engine == CTM__ENGINE_POSTGRES;
     ctm__st *st = NULL;
     char enc[32] = "";
-    int rc = ctm__prepare(db, &st, "PRAGMA main.encoding");
-    if (rc != CTM_OK)
+    int rc = ctm__st_prepare(v->live, &st, sql[server]);
+    if (rc != CTM_OK) {
+        ctm__st_finalize(st);
         return ctm__store_fail(rc, "verify: reading the text encoding");
-    if (ctm__st_step(st) == CTM_ROW)
+    }
+    if (ctm__st_step(st) == CTM_ROW && ctm__st_text(st, 0) != NULL)
         snprintf(enc, sizeof enc, "%s", ctm__st_text(st, 0));
     ctm__st_finalize(st);
-    return strcmp(enc, "UTF-8") == 0
+    return strcmp(enc, utf8[server]) == 0
                ? CTM_OK
                : fail(v, -1, "schema", "encoding", "the database's text encoding is %s, not UTF-8",
                       enc);
@@ -1086,28 +1636,56 @@ static int check_site_key(vstate *v)
 {
     if (v->r.key_from_database)
         return CTM_OK;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql, "SELECT ctm_canon(id), origin, public_key FROM live.site", -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK)
-        return sqlerr(v->sql, rc, "verify: reading the site");
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(v->live, &st, "SELECT id, origin, public_key FROM site");
+    if (rc != CTM_OK) {
+        ctm__st_finalize(st);
+        return ctm__store_fail(rc, "verify: reading the site");
+    }
     int out = CTM_OK;
-    while (out == CTM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int origin_ok = sqlite3_column_type(st, 1) == SQLITE_TEXT &&
-                        strcmp((const char *)sqlite3_column_text(st, 1), v->origin) == 0 &&
-                        (size_t)sqlite3_column_bytes(st, 1) == strlen(v->origin);
-        int key_ok = sqlite3_column_type(st, 2) == SQLITE_BLOB && sqlite3_column_bytes(st, 2) == 32 &&
-                     memcmp(sqlite3_column_blob(st, 2), v->pub, 32) == 0;
+    while (out == CTM_OK && (rc = ctm__st_step(st)) == CTM_ROW) {
+        size_t olen = strlen(v->origin);
+        int origin_ok = ctm__st_type(st, 1) == CTM_V_TEXT && ctm__st_bytes(st, 1) == olen &&
+                        memcmp(ctm__st_text(st, 1), v->origin, olen) == 0;
+        int key_ok = ctm__st_type(st, 2) == CTM_V_BLOB && ctm__st_bytes(st, 2) == 32 &&
+                     memcmp(ctm__st_blob(st, 2), v->pub, 32) == 0;
         if (!origin_ok || !key_ok) {
             char key[64];
-            canonical_key_text(st, 1, key, sizeof key);
+            if (ctm__st_type(st, 0) == CTM_V_INT)
+                snprintf(key, sizeof key, "id=%lld", (long long)ctm__st_int(st, 0));
+            else
+                snprintf(key, sizeof key, "id=?");
             out = fail(v, -1, "site", key,
                        "the site's %s is not the verifier key's: a site key never changes",
                        key_ok ? "origin" : "public key");
         }
     }
-    sqlite3_finalize(st);
-    return out != CTM_OK || rc == SQLITE_DONE ? out : sqlerr(v->sql, rc, "verify: reading the site");
+    ctm__st_finalize(st);
+    return out != CTM_OK || rc == CTM_OK ? out : ctm__store_fail(rc, "verify: reading the site");
+}
+
+/* Every read of the live site inside one read transaction, so that the pages of the ledger and
+ * of each table are of one state of the site: SQLite's deferred BEGIN (a read snapshot in WAL
+ * mode); PostgreSQL's REPEATABLE READ, READ ONLY (one snapshot for the whole transaction). */
+static int begin_snapshot(vstate *v)
+{
+    int rc = ctm__store_exec(v->live, v->engine == CTM__ENGINE_POSTGRES
+                                          ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                          : "BEGIN");
+    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, "verify: beginning a read transaction");
+}
+
+/* End it, keeping the run's result and message: the transaction wrote nothing. */
+static void end_snapshot(vstate *v, int rc)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+    if (ctm__store_exec(v->live, "COMMIT") != CTM_OK)
+        ctm__store_rollback(v->live);
+    if (rc != CTM_OK)
+        ctm__err(rc, "%s", msg);
+    else
+        ctm__clear_error();
 }
 
 static int load_held(vstate *v, const char *held)
@@ -1145,8 +1723,15 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     ctm__clear_error();
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "verify: no database handle");
+    /* The replay must be compared with what is committed, in one read transaction of its own. */
+    if (ctm__store_in_transaction(db->store))
+        return ctm__err(CTM_EMISUSE, "verify: a batch is open on this handle: commit or roll it "
+                                     "back first");
     vstate v;
     memset(&v, 0, sizeof v);
+    v.live = db->store;
+    v.engine = ctm__store_engine(db->store);
+    v.stream_above = v.engine == CTM__ENGINE_POSTGRES ? STREAM_ABOVE_SERVER : STREAM_ABOVE;
     v.r.struct_size = sizeof v.r;
     v.r.failed_seq = -1;
     v.frontier_seq = -1;
@@ -1154,8 +1739,9 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     int rc = load_key(&v, db, vkey);
     if (rc == CTM_OK)
         rc = load_held(&v, held_checkpoint);
+    int snapshot = rc == CTM_OK && (rc = begin_snapshot(&v)) == CTM_OK;
     if (rc == CTM_OK)
-        rc = check_encoding(&v, db);
+        rc = check_encoding(&v);
     if (rc == CTM_OK)
         rc = open_replay(&v, db);
     if (rc == CTM_OK)
@@ -1168,6 +1754,8 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
         rc = check_tail(&v);
     if (rc == CTM_OK)
         rc = compare_tables(&v);
+    if (snapshot)
+        end_snapshot(&v, rc);
     ctm_hash root;
     ctm__frontier_root(&v.frontier, root);
     ctm__hex(root, CTM_HASH_SIZE, v.r.root_hex);
