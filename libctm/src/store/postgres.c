@@ -325,10 +325,17 @@ static int pg_begin(ctm__store *base)
     /* One writer at a time, as SQLite's BEGIN IMMEDIATE: the lock is held to COMMIT, so the
      * ledger's tail read after it is the newest committed one and entries are appended in
      * commit order (no gap, no fork).  lock_timeout bounds the wait (CTM_EBUSY). */
-    return command(s,
-                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                   " SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")",
-                   "BEGIN");
+    int rc = command(s,
+                     "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                     " SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")",
+                     "BEGIN");
+    /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
+     * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
+    if (rc != CTM_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(s->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    return rc;
 }
 
 static int pg_commit(ctm__store *base)
