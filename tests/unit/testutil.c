@@ -1,6 +1,8 @@
 /* testutil.c - helpers shared by the Check unit tests. */
 #include "testutil.h"
 
+#include "store.h"
+
 #include <check.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -440,11 +442,15 @@ int tu_create_site(const char *path)
     PGconn *c = pg_connect(NULL);
     if (c == NULL)
         return -1;
-    char name[64], sql[256];
+    char name[64], sql[256], state[6];
     db_name(path, name, sizeof name);
     free(tu_target(path)); /* registers path for tu_rmtree */
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
-    int rc = pg_command(c, sql, NULL);
+    int rc = pg_command(c, sql, state);
+    if (rc != 0 && strcmp(state, "42P04") == 0) /* duplicate_database: made before */
+        rc = 0;
+    else if (rc != 0)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
     PQfinish(c);
     return rc;
 #else
@@ -466,6 +472,11 @@ int tu_open_rc(ctm_db **out, const char *path, const ctm_open_options *options)
     if (tu_backend() == TU_POSTGRES && o.key_path == NULL && o.site_seed == NULL) {
         snprintf(key, sizeof key, "%s.key", path);
         o.key_path = key;
+    }
+    if (tu_backend() == TU_POSTGRES && (o.flags & CTM_OPEN_CREATE) && tu_create_site(path) != 0) {
+        free(target);
+        *out = NULL;
+        return CTM_EIO;
     }
     int rc = ctm_open(out, target, &o);
     free(target);
@@ -624,6 +635,22 @@ void tu_sql_exec(const char *path, const char *sql)
     ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err != NULL ? err : "?");
     sqlite3_free(err);
     sqlite3_close(s);
+}
+
+struct ctm__store *tu_store(const char *path, int intruder)
+{
+    char *target = tu_target(path);
+    ck_assert_ptr_nonnull(target);
+    ctm__store *st = NULL;
+    int rc = ctm__store_open(&st, target, intruder ? 0 : CTM__STORE_READONLY);
+    free(target);
+    ck_assert_msg(rc == CTM_OK, "opening %s: %s", path, ctm_errmsg());
+    int version = 0;
+    ck_assert_msg(ctm__store_schema_version(st, &version) == CTM_OK, "%s: %s", path, ctm_errmsg());
+    if (intruder && ctm__store_engine(st) == CTM__ENGINE_POSTGRES)
+        ck_assert_msg(ctm__store_exec(st, "SET session_replication_role = replica") == CTM_OK,
+                      "%s", ctm_errmsg());
+    return st;
 }
 
 TCase *tu_tcase(Suite *s, const char *name, void (*setup)(void), void (*teardown)(void),

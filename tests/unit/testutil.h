@@ -100,7 +100,8 @@ void tu_teardown(char **dir, ctm_db **a, ctm_db **b);
 /* rc must be CTM_OK; the failure names the status and ctm_errmsg(). */
 void tu_ok(int rc);
 /* ctm_open(path, options) must succeed; returns the handle.  path is a site file: on PostgreSQL
- * its database is opened, with key_path set to path + ".key" unless options name one. */
+ * its database is opened (and with CTM_OPEN_CREATE first created when missing, as SQLite
+ * creates the file), with key_path set to path + ".key" unless options name a key. */
 ctm_db *tu_open(const char *path, const ctm_open_options *options);
 /* As tu_open without assertions: ctm_open's status, *out as ctm_open leaves it. */
 int tu_open_rc(ctm_db **out, const char *path, const ctm_open_options *options);
@@ -131,6 +132,10 @@ char *tu_sql_text(const char *path, const char *query);
  * session with session_replication_role = replica, in which libctm's guard triggers do not
  * fire (verification must still find what it changes). */
 void tu_sql_exec(const char *path, const char *sql);
+/* For what the three above cannot do (blobs, many rows): a connection of its own through libctm's
+ * store seam (store.h), read-only unless intruder; an intruder on PostgreSQL has
+ * session_replication_role = replica as in tu_sql_exec.  Close with ctm__store_close. */
+struct ctm__store *tu_store(const char *path, int intruder);
 
 /* ---- Check ---- */
 
