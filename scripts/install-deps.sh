@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   gcc g++ pkg-config meson ninja-build libsqlite3-dev libsodium-dev swig python3-dev
+  # the PostgreSQL back end (libpq), and the server the tests start throw-away clusters of
+  libpq-dev postgresql postgresql-common
   # tests: unit (Check), Python and CLI suites, sanitizers and fuzzing, ABI checks
   check python3-pytest clang libclang-rt-14-dev valgrind abigail-tools binutils
   # the independent ledger verifier (examples/python/verify_ledger.py) and Python reports

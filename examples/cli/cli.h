@@ -135,6 +135,7 @@ int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
 /* The commands, by file. */
 int cmd_init(struct cli_session *s, const struct cli_args *a);
 int cmd_version(struct cli_session *s, const struct cli_args *a);
+int cmd_migrate(struct cli_session *s, const struct cli_args *a);
 int cmd_scan(struct cli_session *s, const struct cli_args *a);
 /* "<GS>" and "\\x1d" typed for the GS separator become the byte 0x1D, in place (cmd_scan.c). */
 void cli_unescape_gs(char *text);

@@ -59,6 +59,43 @@ int cmd_init(struct cli_session *s, const struct cli_args *a)
     return CLI_OK;
 }
 
+int cmd_migrate(struct cli_session *s, const struct cli_args *a)
+{
+    const char *to = cli_arg(a, "to");
+    int rc = ctm_migrate_to(s->db, to);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    /* The copy's newest checkpoint must be the site's, word for word. */
+    ctm_open_options opts = CTM_OPEN_OPTIONS_INIT;
+    opts.flags = CTM_OPEN_READONLY;
+    ctm_db *copy = NULL;
+    char *mine = NULL, *theirs = NULL;
+    uint64_t size = 0;
+    rc = ctm_audit_checkpoint(&mine, s->db);
+    if (rc == CTM_OK)
+        rc = ctm_audit_size(s->db, &size);
+    if (rc == CTM_OK)
+        rc = ctm_open(&copy, to, &opts);
+    if (rc == CTM_OK)
+        rc = ctm_audit_checkpoint(&theirs, copy);
+    ctm_close(copy);
+    if (rc == CTM_OK && strcmp(mine, theirs) != 0)
+        rc = cli_fail("migrate: the copy's checkpoint differs from the site's");
+    else if (rc != CTM_OK)
+        rc = cli_fail_ctm(rc);
+    if (rc == CTM_OK) {
+        printf("Copied the site into ");
+        print_target(to);
+        printf(": %llu ledger entries, the same signed checkpoint:\n\n%s\n"
+               "Workstations now use --db with the new target and the site key file%s%s.\n",
+               (unsigned long long)size, mine, s->site_key ? " " : " (",
+               s->site_key ? s->site_key : "the database's .key file: give it with --site-key)");
+    }
+    ctm_free(mine);
+    ctm_free(theirs);
+    return rc;
+}
+
 int cmd_version(struct cli_session *s, const struct cli_args *a)
 {
     (void)s;

@@ -106,6 +106,7 @@ static const struct cli_opt transfer_out_opts[] = {
     { "reason", OPT_VALUE, 0, NULL }, END_OPTS
 };
 
+static const struct cli_opt migrate_opts[] = { { "to", OPT_VALUE, 1, NULL }, END_OPTS };
 static const struct cli_opt scan_opts[] = { { "json", OPT_FLAG, 0, NULL }, END_OPTS };
 
 static const struct cli_command commands[] = {
@@ -118,6 +119,15 @@ static const struct cli_command commands[] = {
       "of it outside this machine, so that `ctm audit verify --key` can check the ledger\n"
       "against a key nobody with access to the database can change.",
       init_opts, NULL, 0, 0, 0, ACCESS_CREATE, cmd_init },
+    { "migrate", "--to TARGET",
+      "Copy the site, its ledger byte for byte, into a new database (administrators only)",
+      "TARGET is an empty PostgreSQL database (postgresql://... or a libpq \"key=value\"\n"
+      "string) or a file that does not exist yet.  Every row is copied as it is: the copy has\n"
+      "the same entries, roots and checkpoints, so a checkpoint held from before the move still\n"
+      "proves the copy's log extends it.  Writers wait while the copy runs; nothing is left in\n"
+      "TARGET if it fails, and the site itself is not changed.  Afterwards every workstation uses\n"
+      "--db TARGET with the same site key file (--site-key).",
+      migrate_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_migrate },
     { "user add", "NAME --role ROLE [--unblinded] [--name \"PRINTED NAME\"]",
       "Add a user (administrators only)",
       "ROLE is one of admin, pharmacist, technician, investigator, monitor.  --unblinded lets\n"

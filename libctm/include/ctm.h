@@ -171,6 +171,22 @@ CTM_API CTM_WARN_UNUSED int ctm_init(ctm_db *db, const char *site_name, const ch
                                      const char *admin_user, const char *printed_name,
                                      const char *password);
 
+/* Copy the site open on db into target, an empty database on either back end (a PostgreSQL
+ * connection string, or a file path that does not exist yet), so that the site can move: from
+ * one pharmacy's SQLite file to a regional PostgreSQL server, or back.  Every row is copied as it
+ * is, the ledger's included: the copy holds the same entries, roots and checkpoints, so a
+ * checkpoint held before the move proves that the copy's log extends it.  Writers on db wait
+ * while the copy runs (it holds db's write lock); the copy is one transaction on target, which
+ * holds all of it or nothing.  db is not changed; no ledger entry is written on either side.
+ * Afterwards open target with ctm_open() and the same site key (opts.key_path or site_seed).
+ *
+ * Needs an administrator logged in on db, and db at this libctm's schema version (open it for
+ * writing once).  Errors: CTM_EDENIED (not an administrator), CTM_EMISUSE (nobody logged in),
+ * CTM_EINVAL (target missing or the same as db), CTM_EEXISTS (target already holds a site or
+ * rows), CTM_ENOTDB (target holds something else), CTM_EVERSION (db at an older version),
+ * CTM_EIO / CTM_EBUSY (the target cannot be reached or written; nothing is left there). */
+CTM_API CTM_WARN_UNUSED int ctm_migrate_to(ctm_db *db, const char *target);
+
 /* ---------------------------------------------------------------------------------------------
  * Users, roles and sessions
  *

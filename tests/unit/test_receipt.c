@@ -578,6 +578,39 @@ START_TEST(ten_thousand_kits_one_entry)
 }
 END_TEST
 
+/* Kits go in by the hundred; a kit number the trial already has is still named with its line,
+ * wherever it falls in a chunk, across lots, and nothing of the shipment stays. */
+START_TEST(a_kit_already_in_the_trial_is_named)
+{
+    ok(receive("SH1", manifest4, 0));
+    uint64_t n = size_now();
+    size_t cap = 64 + 400 * 48;
+    char *m;
+    size_t len;
+    m = malloc(cap);
+    len = (size_t)snprintf(m, cap, "kit_number,kit_type,lot,expiry,arm\n");
+    for (int i = 0; i < 400; i++) {
+        char number[16];
+        snprintf(number, sizeof number, i == 301 ? "K003" : "C%04d", i);
+        len += (size_t)snprintf(m + len, cap - len, "%s,KT,%s,2028-01-31,%s\n", number,
+                                i < 150 ? "LOTC" : "LOTD", i % 2 ? ARM1 : ARM2);
+    }
+    ck_assert_int_eq(ctm_receive(db, TRIAL, "SH2", m, len, "FRIDGE1", NULL), CTM_EINVAL);
+    ck_assert_str_eq(ctm_errmsg(), "manifest line 303, field kit_number: 'K003' is already in "
+                                   "trial " TRIAL);
+    ck_assert_uint_eq(size_now(), n);
+    ctm_query *q = NULL;
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    f.shipment = "SH2";
+    ck_assert_int_ne(ctm_kits(&q, db, &f), CTM_OK); /* no such shipment */
+    ctm_query_free(q);
+    f.shipment = NULL;
+    ok(ctm_kits(&q, db, &f));
+    ck_assert_int_eq(count_rows(q), 4);
+    free(m);
+}
+END_TEST
+
 START_TEST(edits_outside_are_caught)
 {
     ok(receive("SH1", manifest4, 0));
@@ -851,6 +884,7 @@ static Suite *receipt_suite(void)
     tcase_add_test(tc, malformed_manifests_change_nothing);
     tcase_add_test(tc, scan_fills_but_never_erases);
     tcase_add_test(tc, ten_thousand_kits_one_entry);
+    tcase_add_test(tc, a_kit_already_in_the_trial_is_named);
     suite_add_tcase(s, tc);
     tc = tcase_create("stock");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -844,6 +844,19 @@ class Database:
         meaning = _text("meaning", meaning, optional=True)
         _check(_c.ctm_audit_note(self._handle(), text, meaning))
 
+    def migrate_to(self, target) -> None:
+        """Copy this site, its ledger byte for byte, into target: an empty PostgreSQL database
+        ("postgresql://..." or a libpq "key=value" string) or a file that does not exist yet.
+
+        The copy holds the same entries, roots and checkpoints; this database is not changed.
+        Open the copy with ctm.open(target, key_path=...) and the same site key.  Needs an
+        administrator logged in.  Raises PermissionDenied (not an administrator), ExistsError
+        (target holds a site or rows, or the file exists), NotADatabaseError (target holds
+        something else), VersionError (this site is at an older schema version), FileError or
+        BusyError (the target cannot be reached or written; nothing is left there).
+        """
+        _check(_c.ctm_migrate_to(self._handle(), _path("target", target)))
+
     @contextlib.contextmanager
     def batch(self) -> Iterator["Database"]:
         """Group the actions in a with-block into one transaction and one signed checkpoint.

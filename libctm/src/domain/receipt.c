@@ -175,58 +175,143 @@ static int lot_get_or_make(ctm_db *db, int64_t trial_id, const char *where, cons
     return ctm__insert_id(db, st, lot_id, "adding the lot");
 }
 
-static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
-                       const trial_refs *r, int64_t shipment_id, int64_t location)
+/* Kits go in KIT_CHUNK rows per INSERT (one round trip to a server per chunk rather than per
+ * kit), in manifest order, a chunk never spanning two lots so that each lot row is written before
+ * its kits.  ON CONFLICT DO NOTHING keeps a kit number the trial already has from aborting the
+ * transaction, so that the refusal can name it (find_existing). */
+#define KIT_CHUNK 128
+#define KIT_COLS 10
+
+static char *kit_insert_sql(size_t n)
+{
+    static const char head[] = "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, "
+                               "status, location_id, units, gtin, serial, shipment_id) VALUES ";
+    size_t cap = sizeof head + n * 120 + 64, at = sizeof head - 1;
+    char *sql = malloc(cap);
+    if (sql == NULL)
+        return NULL;
+    memcpy(sql, head, at);
+    for (size_t r = 0; r < n; r++) {
+        int p = (int)(r * KIT_COLS);
+        at += (size_t)snprintf(sql + at, cap - at,
+                               "%s(?%d, ?%d, ?%d, ?%d, ?%d, '" CTM__KIT_FIRST_STATUS
+                               "', ?%d, ?%d, ?%d, ?%d, ?%d)",
+                               r ? ", " : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7,
+                               p + 8, p + 9, p + 10);
+    }
+    snprintf(sql + at, cap - at, " ON CONFLICT (trial_id, kit_number) DO NOTHING");
+    return sql;
+}
+
+/* The first row of rows[0..n) whose kit number the trial already had: the one a shorter insert
+ * skipped (its row belongs to another shipment). */
+static int find_existing(ctm_db *db, int64_t trial_id, int64_t shipment_id,
+                         const ctm__manifest_row *rows, size_t n, const char *trial)
 {
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "INSERT INTO kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
-                          " location_id, units, gtin, serial, shipment_id)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, '" CTM__KIT_FIRST_STATUS "', ?6, ?7, ?8, ?9, ?10)");
+                          "SELECT 1 FROM kits WHERE trial_id = ?1 AND kit_number = ?2"
+                          " AND (shipment_id IS NULL OR shipment_id <> ?3)");
+    for (size_t i = 0; rc == CTM_OK && i < n; i++) {
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, trial_id);
+        ctm__st_bind_text(st, 2, rows[i].kit_number);
+        ctm__st_bind_int(st, 3, shipment_id);
+        int src = ctm__st_step(st);
+        if (src == CTM_ROW) {
+            rc = ctm__err(CTM_EINVAL, "manifest line %u, field kit_number: '%s' is already in trial %s",
+                          rows[i].line, rows[i].kit_number, trial);
+        } else if (src != CTM_OK) {
+            rc = ctm__store_fail(src, "adding kits");
+        }
+    }
+    ctm__st_finalize(st);
+    return rc == CTM_OK ? ctm__err(CTM_ERROR, "adding kits: fewer kits were added than listed") : rc;
+}
+
+static int insert_chunk(ctm_db *db, ctm__st **full, int64_t trial_id, const char *trial,
+                        const ctm__manifest_row *rows, size_t n, const kit_type_ref *const *types,
+                        const trial_refs *r, int64_t lot_id, int64_t shipment_id, int64_t location)
+{
+    ctm__st *st = NULL;
+    int rc = CTM_OK;
+    if (n == KIT_CHUNK && *full != NULL) {
+        st = *full;
+        ctm__st_reset(st);
+    } else {
+        char *sql = kit_insert_sql(n);
+        if (sql == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        rc = ctm__prepare(db, &st, sql);
+        free(sql);
+        if (rc != CTM_OK)
+            return ctm__store_fail(rc, "adding kits");
+        if (n == KIT_CHUNK)
+            *full = st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ctm__manifest_row *row = &rows[i];
+        int p = (int)(i * KIT_COLS);
+        ctm__st_bind_int(st, p + 1, trial_id);
+        ctm__st_bind_text(st, p + 2, row->kit_number);
+        ctm__st_bind_int(st, p + 3, types[i]->id);
+        ctm__st_bind_int(st, p + 4, lot_id);
+        if (row->arm != NULL)
+            ctm__st_bind_text(st, p + 5, row->arm);
+        else if (r->narms == 1)
+            ctm__st_bind_text(st, p + 5, r->arms[0]);
+        else
+            ctm__st_bind_null(st, p + 5);
+        ctm__st_bind_int(st, p + 6, location);
+        ctm__st_bind_int(st, p + 7, types[i]->units);
+        ctm__st_bind_text(st, p + 8, row->gtin); /* NULL binds NULL */
+        ctm__st_bind_text(st, p + 9, row->serial);
+        ctm__st_bind_int(st, p + 10, shipment_id);
+    }
+    int src = ctm__st_run(st);
+    if (src != CTM_OK)
+        rc = ctm__store_fail(src, "adding kits");
+    else if (ctm__st_changes(st) != (int64_t)n)
+        rc = find_existing(db, trial_id, shipment_id, rows, n, trial);
+    if (st != *full)
+        ctm__st_finalize(st);
+    return rc;
+}
+
+static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
+                       const trial_refs *r, int64_t shipment_id, int64_t location)
+{
+    ctm__st *full = NULL;
+    const kit_type_ref *types[KIT_CHUNK];
     const char *last_lot = NULL;
     int64_t lot_id = 0;
-    for (size_t i = 0; rc == CTM_OK && i < m->n; i++) {
-        const ctm__manifest_row *row = &m->rows[i];
-        const kit_type_ref *type = find_type(r, row->kit_type);
+    size_t start = 0, n = 0;
+    int rc = CTM_OK;
+    for (size_t i = 0; rc == CTM_OK && i <= m->n; i++) {
+        const ctm__manifest_row *row = i < m->n ? &m->rows[i] : NULL;
+        int new_lot = row != NULL && (last_lot == NULL || strcmp(last_lot, row->lot) != 0);
+        /* the chunk so far goes in before a new lot, when full, and at the end */
+        if (n > 0 && (row == NULL || new_lot || n == KIT_CHUNK)) {
+            rc = insert_chunk(db, &full, trial_id, trial, &m->rows[start], n, types, r, lot_id,
+                              shipment_id, location);
+            start = i;
+            n = 0;
+        }
+        if (rc != CTM_OK || row == NULL)
+            break;
         /* manifests run lot by lot: look the lot up only when it changes */
-        if (last_lot == NULL || strcmp(last_lot, row->lot) != 0) {
+        if (new_lot) {
             char where[40];
             snprintf(where, sizeof where, "manifest line %u", row->line);
+            const kit_type_ref *type = find_type(r, row->kit_type);
             if ((rc = lot_get_or_make(db, trial_id, where, row->lot, row->expiry, row->gtin,
                                       type->id, &lot_id)) != CTM_OK)
                 break;
             last_lot = row->lot;
         }
-        ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, trial_id);
-        ctm__st_bind_text(st, 2, row->kit_number);
-        ctm__st_bind_int(st, 3, type->id);
-        ctm__st_bind_int(st, 4, lot_id);
-        if (row->arm != NULL)
-            ctm__st_bind_text(st, 5, row->arm);
-        else if (r->narms == 1)
-            ctm__st_bind_text(st, 5, r->arms[0]);
-        else
-            ctm__st_bind_null(st, 5);
-        ctm__st_bind_int(st, 6, location);
-        ctm__st_bind_int(st, 7, type->units);
-        if (row->gtin != NULL)
-            ctm__st_bind_text(st, 8, row->gtin);
-        else
-            ctm__st_bind_null(st, 8);
-        if (row->serial != NULL)
-            ctm__st_bind_text(st, 9, row->serial);
-        else
-            ctm__st_bind_null(st, 9);
-        ctm__st_bind_int(st, 10, shipment_id);
-        int src = ctm__st_step(st);
-        if (src == CTM_EEXISTS)
-            rc = ctm__err(CTM_EINVAL, "manifest line %u, field kit_number: '%s' is already in trial %s",
-                          row->line, row->kit_number, trial);
-        else if (src != CTM_OK)
-            rc = ctm__store_fail(src, "adding kits");
+        types[n++] = find_type(r, row->kit_type);
     }
-    ctm__st_finalize(st);
+    ctm__st_finalize(full);
     return rc;
 }
 

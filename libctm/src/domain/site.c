@@ -333,3 +333,64 @@ int ctm__site_key(ctm_db *db, const unsigned char **sk)
     *sk = db->site_sk;
     return CTM_OK;
 }
+
+int ctm_migrate_to(ctm_db *db, const char *target)
+{
+    ctm__clear_error();
+    int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "migrate");
+    if (rc != CTM_OK)
+        return rc;
+    if (target == NULL || target[0] == '\0')
+        return ctm__err(CTM_EINVAL, "migrate: target: missing");
+    if (strcmp(target, db->path) == 0)
+        return ctm__err(CTM_EINVAL, "migrate: target: the site's own database");
+    if (db->schema_version != CTM_SCHEMA_VERSION)
+        return ctm__err(CTM_EVERSION, "migrate: %s is at schema version %d; open it for writing "
+                                      "once to bring it to version %d", db->path,
+                        db->schema_version, CTM_SCHEMA_VERSION);
+    if (ctm__store_in_transaction(db->store))
+        return ctm__err(CTM_EMISUSE, "migrate: a batch is open on the handle");
+    /* A file target must be new: copying into an existing file could meet another's site. */
+    if (!ctm__store_is_server(target) && access(target, F_OK) == 0)
+        return ctm__err(CTM_EEXISTS, "migrate: %s: exists (the target must be a new file)", target);
+    ctm__store *dst = NULL;
+    int version = 0;
+    rc = ctm__store_open(&dst, target, CTM__STORE_CREATE);
+    if (rc == CTM_OK)
+        rc = ctm__store_schema_version(dst, &version);
+    if (rc == CTM_OK && version != 0)
+        rc = ctm__err(CTM_EEXISTS, "migrate: %s: already holds a libctm site", ctm__store_name(dst));
+    int src_open = 0, dst_open = 0;
+    /* db's write lock first: no writer changes the site while it is copied */
+    if (rc == CTM_OK && (rc = ctm__store_begin(db->store)) == CTM_OK)
+        src_open = 1;
+    if (rc == CTM_OK && (rc = ctm__store_begin(dst)) == CTM_OK)
+        dst_open = 1;
+    if (rc == CTM_OK)
+        rc = ctm__schema_apply(dst, 0, CTM_SCHEMA_VERSION);
+    if (rc == CTM_OK)
+        rc = ctm__store_copy(db->store, dst);
+    if (rc == CTM_OK)
+        rc = ctm__store_commit(dst);
+    else if (dst_open)
+        ctm__store_rollback(dst);
+    if (src_open)
+        ctm__store_rollback(db->store);
+    int created = dst != NULL && !ctm__store_is_server(target);
+    ctm__store_close(dst);
+    if (rc != CTM_OK) {
+        if (created) {
+            /* a file this call created and left empty */
+            char side[4200];
+            unlink(target);
+            snprintf(side, sizeof side, "%s-wal", target);
+            unlink(side);
+            snprintf(side, sizeof side, "%s-shm", target);
+            unlink(side);
+        }
+        return rc == CTM_EEXISTS || rc == CTM_EINVAL || rc == CTM_ENOTDB || rc == CTM_EVERSION
+                   ? rc
+                   : ctm__store_fail(rc, "migrate");
+    }
+    return CTM_OK;
+}

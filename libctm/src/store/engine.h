@@ -68,6 +68,7 @@ struct ctm__engine_ops {
     int (*columns)(ctm__store *s, const char *table, ctm__column_fn fn, void *ctx);
     int (*tables)(ctm__store *s, ctm__table_fn fn, void *ctx);
     int (*foreign_keys)(ctm__store *s, ctm__fk_fn fn, void *ctx);
+    int (*ids_follow)(ctm__store *s);
     /* change capture */
     int (*capture_start)(ctm__store *s, ctm__capture_fn fn, void *ctx);
     int (*capture_collect)(ctm__store *s);

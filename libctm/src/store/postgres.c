@@ -60,6 +60,8 @@ typedef struct pg_store {
     ctm__capture_fn capture;
     void *capture_ctx;
     int capturing;
+    int capture_ready;   /* the change table and every site table's trigger exist (committed) */
+    int capture_pending; /* ... made in the open transaction, not yet committed */
 } pg_store;
 
 typedef struct pg_param {
@@ -307,7 +309,10 @@ static const char *pg_name(const ctm__store *base)
 
 /* ---- transactions ---- */
 
-/* Statements finalized while the transaction had failed are deallocated once it is over. */
+/* Finalized statements are deallocated later, in one go: with the next BEGIN (no round trip of
+ * their own), or once many are waiting and no transaction is open. */
+#define DEALLOC_FLUSH_BYTES 8192
+
 static void flush_dealloc(pg_store *s)
 {
     if (s->dealloc == NULL || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
@@ -318,17 +323,31 @@ static void flush_dealloc(pg_store *s)
     s->dealloc_len = 0;
 }
 
+#define BEGIN_SQL                                                                                 \
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")"
+
 static int pg_begin(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
-    flush_dealloc(s);
     /* One writer at a time, as SQLite's BEGIN IMMEDIATE: the lock is held to COMMIT, so the
      * ledger's tail read after it is the newest committed one and entries are appended in
      * commit order (no gap, no fork).  lock_timeout bounds the wait (CTM_EBUSY). */
-    int rc = command(s,
-                     "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                     " SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")",
-                     "BEGIN");
+    if (s->dealloc != NULL && PQtransactionStatus(s->conn) == PQTRANS_IDLE &&
+        append(&s->dealloc, &s->dealloc_len, BEGIN_SQL, sizeof BEGIN_SQL - 1) == 0) {
+        char *sql = s->dealloc;
+        s->dealloc = NULL;
+        s->dealloc_len = 0;
+        PGresult *res = PQexec(s->conn, sql);
+        free(sql);
+        int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        if (ok)
+            return CTM_OK;
+        /* a DEALLOCATE failed (the statements are gone anyway), or BEGIN did: begin alone */
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+            command(s, "ROLLBACK", NULL);
+    }
+    int rc = command(s, BEGIN_SQL, "BEGIN");
     /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
      * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
     if (rc != CTM_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
@@ -345,6 +364,7 @@ static int pg_commit(ctm__store *base)
      * back, and must not be reported as a commit. */
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
         command(s, "ROLLBACK", NULL);
+        s->capture_pending = 0;
         flush_dealloc(s);
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
@@ -355,7 +375,9 @@ static int pg_commit(ctm__store *base)
     else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
         rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
     PQclear(res);
-    flush_dealloc(s);
+    if (rc == CTM_OK && s->capture_pending)
+        s->capture_ready = 1; /* the change table and triggers made in this transaction stay */
+    s->capture_pending = 0;
     return rc;
 }
 
@@ -364,6 +386,7 @@ static void pg_rollback(ctm__store *base)
     pg_store *s = (pg_store *)base;
     if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
+    s->capture_pending = 0;
     flush_dealloc(s);
 }
 
@@ -379,7 +402,9 @@ static int pg_release(ctm__store *base)
 
 static void pg_rollback_savepoint(ctm__store *base)
 {
-    command((pg_store *)base, "ROLLBACK TO SAVEPOINT ctm_action; RELEASE SAVEPOINT ctm_action", NULL);
+    pg_store *s = (pg_store *)base;
+    command(s, "ROLLBACK TO SAVEPOINT ctm_action; RELEASE SAVEPOINT ctm_action", NULL);
+    s->capture_pending = 0; /* what the savepoint made may be gone: make sure again next time */
 }
 
 static int pg_in_transaction(const ctm__store *base)
@@ -806,10 +831,11 @@ static void pg_finalize(ctm__st *base)
     if (!s->closed && PQstatus(s->conn) == CONNECTION_OK) {
         char sql[64];
         snprintf(sql, sizeof sql, "DEALLOCATE %s;", st->name);
-        if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-            append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)); /* lost if out of memory */
-        else
-            command(s, sql, NULL);
+        if (append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)) != 0 &&
+            PQtransactionStatus(s->conn) != PQTRANS_INERROR)
+            command(s, sql, NULL); /* out of memory: at once */
+        else if (s->dealloc_len > DEALLOC_FLUSH_BYTES)
+            flush_dealloc(s);
     }
     free(st);
     if (--s->live_stmts == 0 && s->closed)
@@ -1111,6 +1137,8 @@ static int pg_schema_version(ctm__store *base, int *version)
  * The guard stops hand-written SQL and programs that skip libctm; it is not the proof.  A role
  * that may write the ledger can forge the mark, and verify then finds the forged change, since
  * no signed entry records it (docs/deployment.md, "The application role"). */
+static int install_capture(pg_store *s);
+
 static const char guard_sql[] =
     "DO $ctm$ DECLARE t regclass; BEGIN"
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_row() RETURNS trigger"
@@ -1166,7 +1194,9 @@ static int pg_set_schema_version(ctm__store *base, int version)
              " version = excluded.version",
              version);
     int rc = command((pg_store *)base, sql, "setting the schema version");
-    return rc == CTM_OK ? command((pg_store *)base, guard_sql, "installing the guard") : rc;
+    if (rc == CTM_OK)
+        rc = command((pg_store *)base, guard_sql, "installing the guard");
+    return rc == CTM_OK ? install_capture((pg_store *)base) : rc;
 }
 
 static int pg_columns(ctm__store *base, const char *table, ctm__column_fn fn, void *ctx)
@@ -1213,6 +1243,23 @@ static int pg_tables(ctm__store *base, ctm__table_fn fn, void *ctx)
     return rc;
 }
 
+static int pg_ids_follow(ctm__store *base)
+{
+    return command((pg_store *)base,
+                   "DO $ctm$ DECLARE r record; m bigint; BEGIN"
+                   " FOR r IN SELECT c.relname, a.attname FROM pg_attribute a"
+                   "  JOIN pg_class c ON c.oid = a.attrelid"
+                   "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+                   "  WHERE n.nspname = current_schema() AND a.attidentity <> '' AND a.attnum > 0"
+                   " LOOP"
+                   "  EXECUTE format('SELECT max(%I) FROM %I', r.attname, r.relname) INTO m;"
+                   "  IF m IS NOT NULL THEN"
+                   "   PERFORM setval(pg_get_serial_sequence(quote_ident(r.relname), r.attname), m);"
+                   "  END IF;"
+                   " END LOOP; END $ctm$",
+                   "setting the identity sequences");
+}
+
 static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 {
     pg_store *s = (pg_store *)base;
@@ -1238,36 +1285,47 @@ static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 
 /* ---- change capture: row triggers writing a per-connection change table ---- */
 
-/* One round trip per action: make sure the change table, the trigger function and a trigger on
- * every site table exist (creating them the first time, under an advisory lock so that two
- * connections do not both create), then switch recording on for this transaction.  Tables
- * created later get their trigger at the next capture_start. */
+/* The capture trigger function and a trigger "ctm__capture" on every site table that lacks one
+ * (under an advisory lock, so that two connections do not both create).  Installed with each
+ * schema version, by the role that owns the tables; capture_start repeats it, so a table made
+ * outside the migrations (the seam's tests) is captured too, and finds nothing to do on a site. */
+#define CAPTURE_INSTALL \
+    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
+    "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */ \
+    "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
+    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN" \
+    "    IF current_setting('ctm.capture', true) = 'on' THEN" \
+    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)" \
+    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME," \
+    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END," \
+    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);" \
+    "    END IF; RETURN NULL; END $f$;" \
+    "  END IF;" \
+    " END IF;" \
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
+    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')" \
+    " LOOP" \
+    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s" \
+    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());" \
+    " END LOOP;"
+
+static int install_capture(pg_store *s)
+{
+    return command(s, "DO $ctm$ DECLARE t regclass; BEGIN" CAPTURE_INSTALL " END $ctm$",
+                   "installing change capture");
+}
+
+/* One round trip per action: the connection's change table (made at its first action), the
+ * triggers (CAPTURE_INSTALL), and recording switched on for this transaction. */
 static const char capture_begin_sql[] =
     "DO $ctm$ DECLARE t regclass; BEGIN"
     " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN"
     "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL,"
     "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;"
     " END IF;"
-    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
-    "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */
-    "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN"
-    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-    "    IF current_setting('ctm.capture', true) = 'on' THEN"
-    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)"
-    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME,"
-    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,"
-    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);"
-    "    END IF; RETURN NULL; END $f$;"
-    "  END IF;"
-    " END IF;"
-    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition"
-    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'"
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')"
-    " LOOP"
-    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s"
-    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());"
-    " END LOOP;"
+    CAPTURE_INSTALL
     " PERFORM set_config('ctm.capture', 'on', true);"
     " END $ctm$";
 
@@ -1276,7 +1334,13 @@ static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
     pg_store *s = (pg_store *)base;
     if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
         return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
-    int rc = command(s, capture_begin_sql, "capturing row changes");
+    /* After the first committed action, only the switch: tables made by migrations get their
+     * triggers with the schema version (pg_set_schema_version). */
+    int rc = s->capture_ready ? command(s, "SELECT set_config('ctm.capture', 'on', true)",
+                                        "capturing row changes")
+                              : command(s, capture_begin_sql, "capturing row changes");
+    if (rc == CTM_OK && !s->capture_ready)
+        s->capture_pending = 1;
     if (rc != CTM_OK)
         return rc;
     s->capture = fn;
@@ -1561,6 +1625,7 @@ const ctm__engine_ops ctm__postgres_engine = {
     .columns = pg_columns,
     .tables = pg_tables,
     .foreign_keys = pg_foreign_keys,
+    .ids_follow = pg_ids_follow,
     .capture_start = pg_capture_start,
     .capture_collect = pg_capture_collect,
     .capture_stop = pg_capture_stop,

@@ -532,6 +532,12 @@ static int sq_tables(ctm__store *base, ctm__table_fn fn, void *ctx)
     return out;
 }
 
+static int sq_ids_follow(ctm__store *base)
+{
+    (void)base; /* a new rowid is always one more than the largest */
+    return CTM_OK;
+}
+
 static int sq_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
 {
     sq_store *s = (sq_store *)base;
@@ -698,6 +704,7 @@ const ctm__engine_ops ctm__sqlite_engine = {
     .columns = sq_columns,
     .tables = sq_tables,
     .foreign_keys = sq_foreign_keys,
+    .ids_follow = sq_ids_follow,
     .capture_start = sq_capture_start,
     .capture_collect = sq_capture_collect,
     .capture_stop = sq_capture_stop,

@@ -301,6 +301,11 @@ int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx)
     return s->ops->foreign_keys(s, fn, ctx);
 }
 
+int ctm__store_ids_follow(ctm__store *s)
+{
+    return s->ops->ids_follow(s);
+}
+
 /* ---- change capture ---- */
 
 int ctm__store_capture_start(ctm__store *s, ctm__capture_fn fn, void *ctx)

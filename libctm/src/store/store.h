@@ -121,6 +121,15 @@ int ctm__store_tables(ctm__store *s, ctm__table_fn fn, void *ctx);
 /* Every foreign key of the site's tables: fn(ctx, table, column, referenced table). */
 typedef int (*ctm__fk_fn)(void *ctx, const char *table, const char *column, const char *target);
 int ctm__store_foreign_keys(ctm__store *s, ctm__fk_fn fn, void *ctx);
+/* After rows were written with their ids (a copy), make the ids of new rows continue after the
+ * largest (PostgreSQL: each identity sequence set to its column's maximum; SQLite: nothing to
+ * do, a rowid always does). */
+int ctm__store_ids_follow(ctm__store *s);
+/* Copy every row of every table of src into dst, table by table in foreign-key order, each
+ * table in key order, values as they are (ids included), then ctm__store_ids_follow(dst).  dst
+ * holds the same tables (the same schema version) and no rows; both are inside transactions
+ * the caller opened.  A failure names the table. */
+int ctm__store_copy(ctm__store *src, ctm__store *dst);
 /* The number of parameters a statement takes (its largest ?N). */
 int ctm__st_nparams(ctm__st *st);
 

@@ -1,0 +1,361 @@
+/* bench_pg.c - libctm on PostgreSQL against raw libpq baselines on the same server, same run.
+ *
+ *   pg_virtualenv -v 15 build/bench/bench_pg [--quick]
+ *   CTM_TEST_PG=postgresql://... build/bench/bench_pg [--quick]
+ *
+ * The server is the one the environment names (CTM_TEST_PG, else libpq's PG* variables); the
+ * benchmark makes databases of its own there and drops them.  Figures:
+ *   durable single actions   ctm_audit_note, one transaction each  vs  one-row INSERT (autocommit,
+ *                            synchronous_commit on) of a row the size of the entry
+ *   C clients at once        C processes, each its own connection, writing notes to one site  vs
+ *                            C processes inserting rows into one table (C = 1, 4, 16)
+ *   receive one shipment     ctm_receive of a 100,000-kit manifest (10,000 with --quick)  vs
+ *                            COPY of the same kit rows into a table of the same shape
+ * docs/performance.md keeps the figures.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char *server;
+static char prefix[64];
+static char key_dir[4096];
+
+static void report(const char *name, double ours, double raw, const char *unit, double target)
+{
+    double ratio = ours / raw;
+    printf("%-30s %10.0f %-9s raw %10.0f   ratio %5.2f   target >= %.2f  %s\n", name, ours, unit,
+           raw, ratio, target, ratio >= target ? "ok" : "BELOW TARGET");
+    fflush(stdout);
+}
+
+static PGconn *connect_to(const char *conninfo)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench: %s: %s", conninfo, PQerrorMessage(c));
+        exit(1);
+    }
+    return c;
+}
+
+static void sql(PGconn *c, const char *text)
+{
+    PGresult *r = PQexec(c, text);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench: %s: %s", text, PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+/* A new database; its connection string into out. */
+static void new_database(const char *name, char *out, size_t len)
+{
+    PGconn *c = connect_to(server);
+    char text[256];
+    snprintf(text, sizeof text, "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)", prefix, name);
+    sql(c, text);
+    snprintf(text, sizeof text, "CREATE DATABASE %s_%s", prefix, name);
+    sql(c, text);
+    PQfinish(c);
+    snprintf(out, len, "dbname=%s_%s", prefix, name);
+}
+
+static void drop_databases(void)
+{
+    static const char *const names[] = {"site", "raw", "multi", "rawmulti", "stock", "rawstock"};
+    PGconn *c = connect_to(server);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)", prefix, names[i]);
+        sql(c, text);
+    }
+    PQfinish(c);
+}
+
+static ctm_db *open_site(const char *target, const char *key, unsigned flags)
+{
+    ctm_db *db = NULL;
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = flags;
+    o.key_path = key;
+    int rc = ctm_open(&db, target, &o);
+    if (rc != CTM_OK)
+        bench_die("ctm_open", rc);
+    return db;
+}
+
+/* A site in database `name`: admin "bench", pharmacist "pharm" (logged in), the stock set-up of
+ * bench.h; its target and key file into target/key. */
+static ctm_db *new_site(const char *name, char *target, size_t tlen, char *key, size_t klen)
+{
+    new_database(name, target, tlen);
+    snprintf(key, klen, "%s/%s.key", key_dir, name);
+    remove(key);
+    ctm_db *db = open_site(target, key, CTM_OPEN_CREATE);
+    int rc = ctm_init(db, "Bench Region", NULL, "bench", "Bench Mark", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_trial_add(db, BENCH_TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
+    if (rc == CTM_OK)
+        rc = ctm_kittype_add(db, BENCH_TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_login(db, "pharm", BENCH_PW);
+    if (rc != CTM_OK)
+        bench_die("set-up", rc);
+    return db;
+}
+
+static char *note_text(size_t len)
+{
+    char *t = malloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (char)('a' + i % 26);
+    t[len] = '\0';
+    return t;
+}
+
+/* n notes on db, one transaction each: notes/s. */
+static double ours_notes(ctm_db *db, int n, const char *text)
+{
+    double t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        int rc = ctm_audit_note(db, text, NULL);
+        if (rc != CTM_OK)
+            bench_die("ctm_audit_note", rc);
+    }
+    return n / (bench_now() - t0);
+}
+
+/* n one-row INSERTs of size-byte rows, each its own transaction: rows/s. */
+static double raw_rows(PGconn *c, int n, size_t size)
+{
+    char *data = note_text(size);
+    const char *params[1] = {data};
+    double t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        PGresult *r = PQexecParams(c, "INSERT INTO t(data) VALUES ($1)", 1, NULL, params, NULL,
+                                   NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "bench: raw insert: %s", PQerrorMessage(c));
+            exit(1);
+        }
+        PQclear(r);
+    }
+    double rate = n / (bench_now() - t0);
+    free(data);
+    return rate;
+}
+
+/* The entry size of one note: what the raw baseline writes per row. */
+static size_t entry_bytes(const char *target)
+{
+    PGconn *c = connect_to(target);
+    PGresult *r = PQexec(c, "SELECT octet_length(entry) FROM ledger ORDER BY seq DESC LIMIT 1");
+    size_t n = PQntuples(r) == 1 ? (size_t)atol(PQgetvalue(r, 0, 0)) : 300;
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* C processes at once, each doing n/C writes of its own on a connection (and a login) made before
+ * the clock starts: total writes/s over the wall time. */
+static double clients(int c, int n, const char *target, const char *key, const char *text,
+                      size_t size)
+{
+    int each = n / c;
+    int ready[2], go[2];
+    if (pipe(ready) != 0 || pipe(go) != 0)
+        bench_die("pipe", -1);
+    for (int k = 0; k < c; k++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            bench_die("fork", -1);
+        if (pid != 0)
+            continue;
+        close(ready[0]);
+        close(go[1]);
+        ctm_db *db = NULL;
+        PGconn *pc = NULL;
+        if (key != NULL) {
+            db = open_site(target, key, 0);
+            int rc = ctm_login(db, "pharm", BENCH_PW);
+            if (rc != CTM_OK)
+                bench_die("login", rc);
+        } else {
+            pc = connect_to(target);
+        }
+        char byte = 1, start;
+        if (write(ready[1], &byte, 1) != 1 || read(go[0], &start, 1) != 0)
+            _exit(1); /* the parent closes go: read returns 0 for every child at once */
+        if (db != NULL) {
+            for (int i = 0; i < each; i++) {
+                int rc = ctm_audit_note(db, text, NULL);
+                if (rc == CTM_EBUSY) {
+                    i--; /* the lock wait outlasted the busy timeout: try again */
+                    continue;
+                }
+                if (rc != CTM_OK)
+                    bench_die("ctm_audit_note", rc);
+            }
+            ctm_close(db);
+        } else {
+            raw_rows(pc, each, size);
+            PQfinish(pc);
+        }
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    for (int k = 0; k < c; k++) {
+        char byte;
+        if (read(ready[0], &byte, 1) != 1)
+            bench_die("a client's start", -1);
+    }
+    double t0 = bench_now();
+    close(go[1]);
+    int failed = 0;
+    for (int k = 0; k < c; k++) {
+        int st = 0;
+        wait(&st);
+        failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    close(ready[0]);
+    if (failed)
+        bench_die("a client", -1);
+    return each * c / (bench_now() - t0);
+}
+
+/* The kit rows of bench_manifest, as COPY text into a table shaped like kits. */
+static double raw_copy(const char *target, long n)
+{
+    PGconn *c = connect_to(target);
+    sql(c, "CREATE TABLE kits(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+           " trial_id bigint NOT NULL, kit_number text NOT NULL, kit_type_id bigint NOT NULL,"
+           " lot_id bigint NOT NULL, arm text, status text NOT NULL, location_id bigint,"
+           " units bigint NOT NULL, expiry text, gtin text, serial text, shipment_id bigint,"
+           " checked bigint NOT NULL DEFAULT 0, UNIQUE (trial_id, kit_number))");
+    double t0 = bench_now();
+    sql(c, "BEGIN");
+    PGresult *r = PQexec(c, "COPY kits(trial_id, kit_number, kit_type_id, lot_id, arm, status,"
+                            " location_id, units, expiry, shipment_id) FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fprintf(stderr, "bench: COPY: %s", PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+    char line[160];
+    for (long i = 0; i < n; i++) {
+        int len = snprintf(line, sizeof line, "1\tK%07ld\t1\t%ld\t%s\treceived\t1\t30\t2029-06-30\t1\n",
+                           i, i / 1000 + 1, i % 2 ? "A" : "B");
+        if (PQputCopyData(c, line, len) != 1)
+            bench_die("COPY data", -1);
+    }
+    if (PQputCopyEnd(c, NULL) != 1)
+        bench_die("COPY end", -1);
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench: COPY: %s", PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+    sql(c, "COMMIT");
+    double rate = n / (bench_now() - t0);
+    PQfinish(c);
+    return rate;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    bench_args(argc, argv, &quick);
+    server = getenv("CTM_TEST_PG");
+    if (server == NULL || server[0] == '\0')
+        server = "";
+    if (server[0] == '\0' && getenv("PGHOST") == NULL && getenv("PGPORT") == NULL) {
+        fprintf(stderr, "bench_pg: name a PostgreSQL server (CTM_TEST_PG or PGHOST), or run it "
+                        "under pg_virtualenv -v 15\n");
+        return 2;
+    }
+    snprintf(prefix, sizeof prefix, "ctm_bench_%ld", (long)getpid());
+    snprintf(key_dir, sizeof key_dir, "/tmp/%s", prefix);
+    char mk[4200];
+    snprintf(mk, sizeof mk, "mkdir -p -m 700 %s", key_dir);
+    if (system(mk) != 0)
+        bench_die("key directory", -1);
+
+    int n = quick ? 300 : 2000;
+    char target[256], key[4200], raw[256];
+    ctm_db *db = new_site("site", target, sizeof target, key, sizeof key);
+    char *text = note_text(200);
+    ours_notes(db, 20, text); /* warm: statements prepared, capture installed */
+    size_t size = entry_bytes(target);
+    new_database("raw", raw, sizeof raw);
+    PGconn *rc = connect_to(raw);
+    sql(rc, "CREATE TABLE t(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, data bytea NOT NULL)");
+    raw_rows(rc, 20, size);
+    /* interleaved rounds, the median ratio: the server's fsync time drifts */
+    double best_ratio[5], ours_r[5], raw_r[5];
+    int rounds = quick ? 1 : 5;
+    for (int i = 0; i < rounds; i++) {
+        ours_r[i] = ours_notes(db, n / rounds, text);
+        raw_r[i] = raw_rows(rc, n / rounds, size);
+        best_ratio[i] = ours_r[i] / raw_r[i];
+    }
+    int mid = 0;
+    for (int i = 0; i < rounds; i++) {
+        int below = 0;
+        for (int j = 0; j < rounds; j++)
+            below += best_ratio[j] < best_ratio[i];
+        if (below == rounds / 2)
+            mid = i;
+    }
+    printf("server: PostgreSQL (%s), entry %zu bytes, %d actions per figure\n",
+           PQparameterStatus(rc, "server_version"), size, n);
+    report("durable single actions", ours_r[mid], raw_r[mid], "notes/s", 0.8);
+    PQfinish(rc);
+    ctm_close(db);
+
+    static const int cs[] = {1, 4, 16};
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        char name[64];
+        double ours = clients(cs[i], n, target, key, text, size);
+        double base = clients(cs[i], n, raw, NULL, text, size);
+        snprintf(name, sizeof name, "%d client%s at once", cs[i], cs[i] > 1 ? "s" : "");
+        report(name, ours, base, "notes/s", 0.5);
+    }
+
+    long kits = quick ? 10000 : 100000;
+    char starget[256], skey[4200], sraw[256];
+    ctm_db *sdb = new_site("stock", starget, sizeof starget, skey, sizeof skey);
+    size_t len = 0;
+    char *m = bench_manifest(0, kits, &len);
+    double t0 = bench_now();
+    int st = ctm_receive(sdb, BENCH_TRIAL, "SH1", m, len, "FRIDGE1", NULL);
+    double ours = kits / (bench_now() - t0);
+    if (st != CTM_OK)
+        bench_die("ctm_receive", st);
+    free(m);
+    ctm_close(sdb);
+    new_database("rawstock", sraw, sizeof sraw);
+    double base = raw_copy(sraw, kits);
+    char name[64];
+    snprintf(name, sizeof name, "receive %ld kits", kits);
+    report(name, ours, base, "kits/s", 0.5);
+
+    free(text);
+    drop_databases();
+    snprintf(mk, sizeof mk, "rm -rf %s", key_dir);
+    if (system(mk) != 0)
+        fprintf(stderr, "bench_pg: could not remove %s\n", key_dir);
+    return 0;
+}
