@@ -454,6 +454,7 @@ int tu_create_site(const char *path)
     PQfinish(c);
     return rc;
 #else
+    (void)path;
     return -1;
 #endif
 }
