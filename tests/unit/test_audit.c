@@ -58,7 +58,7 @@ static int build_template(void)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", template_dir, TU_SITE_DB);
     ctm_db *h = NULL;
-    int rc = ctm_open(&h, path, NULL);
+    int rc = tu_open_rc(&h, path, NULL);
     if (rc == CTM_OK)
         rc = build(h);
     if (rc != CTM_OK)

@@ -9,7 +9,6 @@
 
 #include <check.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,25 +74,23 @@ static void tables_of(const ctm__entry *e, char *out, size_t len)
  * decoded entry is encoded (the list encoder and the capture path are one encoder). */
 static void check_entries(const char *path, uint64_t first)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
+    ctm__store *s = tu_store(path, 0);
+    ctm__st *st = NULL;
     uint8_t salts[64][CTM_ENTRY_SALT_LEN];
     size_t k = 0;
-    ck_assert_int_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT seq, entry FROM ledger WHERE seq >= ?1 ORDER BY seq",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)first);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const uint8_t *p = sqlite3_column_blob(st, 1);
-        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT seq, entry FROM ledger WHERE seq >= ?1 ORDER BY seq"),
+                     CTM_OK);
+    ctm__st_bind_int(st, 1, (int64_t)first);
+    while (ctm__st_step(st) == CTM_ROW) {
+        const uint8_t *p = ctm__st_blob(st, 1);
+        size_t n = ctm__st_bytes(st, 1);
         ctm__entry e;
         char why[160] = "", tables[512];
         ck_assert_uint_lt(k, nwant);
         const struct expect *x = &want[k];
         ck_assert_msg(ctm__entry_decode(&e, p, n, why, sizeof why) == 0, "%s: %s", x->action, why);
         ck_assert_uint_eq(e.version, CTM_ENTRY_VERSION);
-        ck_assert_uint_eq(e.seq, (uint64_t)sqlite3_column_int64(st, 0));
+        ck_assert_uint_eq(e.seq, (uint64_t)ctm__st_int(st, 0));
         ck_assert_str_eq(e.action, x->action);
         ck_assert_msg(strcmp(e.user, x->user) == 0, "%s: user %s", x->action, e.user);
         ck_assert_msg(e.has_esig == (x->meaning != NULL), "%s: has_esig %d", x->action, e.has_esig);
@@ -118,8 +115,8 @@ static void check_entries(const char *path, uint64_t first)
         ctm__entry_free(&e);
         k++;
     }
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    ctm__st_finalize(st);
+    ctm__store_close(s);
     ck_assert_uint_eq(k, nwant);
 }
 
@@ -202,6 +199,8 @@ END_TEST
 /* The system entry of a migration, on a copy of a site from before salted entries. */
 START_TEST(test_upgrade_entry_decodes_strictly)
 {
+    if (tu_backend() != TU_SQLITE)
+        return; /* the copy is a SQLite file: no PostgreSQL site predates salted entries */
     ck_assert_int_eq(tu_copy_site(tu_data_path("legacy-v2"), tdir, "site.db"), 0);
     db_a = tu_open(dbpath, NULL);
     nwant = 0;

@@ -146,7 +146,9 @@ START_TEST(test_user_list_shows_time_and_key_as_text)
     utc_second(tu_sql_int(db_path, "SELECT created_us FROM users WHERE username = ?1", "pia"),
                want);
     assert_text(q, "created", want);
-    char *key = tu_sql_text(db_path, "SELECT lower(hex(public_key)) FROM users WHERE username = 'pia'");
+    char *key = tu_sql_text(
+        db_path, tu_dialect("SELECT lower(hex(public_key)) FROM users WHERE username = 'pia'",
+                            "SELECT encode(public_key, 'hex') FROM users WHERE username = 'pia'"));
     ck_assert_uint_eq(strlen(key), 64);
     assert_text(q, "public_key", key);
     free(key);
@@ -233,10 +235,13 @@ START_TEST(test_query_of_a_batch_closed_unfinished)
     ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
     ctm_close(db);
     db = NULL;
-    /* SQLite lets a pending read go on after the rollback; it shows nothing rolled back. */
+    /* SQLite lets a pending read go on after the rollback; it shows nothing rolled back.  The
+     * PostgreSQL engine fetched the rows whole at the first step, inside the batch, so they end
+     * with the batch's entry (docs/internals.md, "The engines": no streaming yet). */
     int rc;
     while ((rc = ctm_query_next(q)) == CTM_ROW)
-        ck_assert_int_lt(ctm_query_int64(q, 0), (int64_t)before);
+        ck_assert_int_lt(ctm_query_int64(q, 0),
+                         (int64_t)before + (tu_backend() == TU_POSTGRES ? 1 : 0));
     ck_assert_msg(rc == CTM_DONE || rc < 0, "status %d", rc);
     ctm_query_free(q);
     db = tu_open(db_path, NULL);
@@ -303,7 +308,7 @@ static char *build_template(void)
     char path[4200];
     snprintf(path, sizeof path, "%s/" TU_SITE_DB, tdir);
     ctm_db *h = NULL;
-    int rc = ctm_open(&h, path, NULL);
+    int rc = tu_open_rc(&h, path, NULL);
     if (rc == CTM_OK)
         rc = ctm_login(h, "pia", PW);
     if (rc == CTM_OK)

@@ -2,7 +2,6 @@
 #include <check.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +43,7 @@ static void build_template(void)
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_CREATE;
     ctm_db *h = NULL;
-    must(ctm_open(&h, path, &o), "open");
+    must(tu_create_site(path) == 0 ? tu_open_rc(&h, path, &o) : CTM_ERROR, "open");
     must(ctm_init(h, "Receipt Test Pharmacy", NULL, "admin", "Ada Admin", PW), "init");
     must(ctm_user_add(h, "pia", "pharmacist", 1, "Pia Pharm", PW), "add pharmacist");
     must(ctm_user_add(h, "ted", "technician", 0, "Ted Tech", PW), "add technician");
@@ -62,39 +61,17 @@ static void build_template(void)
     ctm_close(h);
 }
 
-static void copy(const char *name)
-{
-    char from[4200], to[4200];
-    snprintf(from, sizeof from, "%s/%s", template_dir, name);
-    snprintf(to, sizeof to, "%s/%s", dir, name);
-    size_t n = 0;
-    char *data = tu_read_file(from, &n);
-    if (data == NULL)
-        return;
-    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
-    close(fd);
-    free(data);
-}
-
 static void setup(void)
 {
-    dir = tu_tmpdir();
-    copy("r.db");
-    copy("r.db-wal");
-    copy("r.db.key");
+    dir = tu_test_dir(template_dir, "r.db");
     snprintf(db_path, sizeof db_path, "%s/r.db", dir);
-    ck_assert_int_eq(ctm_open(&db, db_path, NULL), CTM_OK);
+    db = tu_open(db_path, NULL);
     ck_assert_int_eq(ctm_login(db, "pia", PW), CTM_OK);
 }
 
 static void teardown(void)
 {
-    ctm_close(db);
-    db = NULL;
-    tu_rmtree(dir);
-    free(dir);
+    tu_teardown(&dir, &db, NULL);
 }
 
 static void ok(int rc)
@@ -439,18 +416,12 @@ START_TEST(scan_fills_but_never_erases)
     ck_assert_int_eq(r.outcome, CTM_SCAN_OK);
     /* K001 keeps its GTIN when a pack without lot or expiry is scanned */
     ok(scan("SH1", "(01)05909990329717(21)K001", 0, &r));
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT kit_number, gtin, serial FROM kits ORDER BY 1", -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "05909990329717");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "05909990329717");
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 2), "K002");
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    char *v = tu_sql_text(db_path, "SELECT gtin FROM kits WHERE kit_number = 'K001'");
+    ck_assert_str_eq(v, "05909990329717");
+    free(v);
+    v = tu_sql_text(db_path, "SELECT gtin || ' ' || serial FROM kits WHERE kit_number = 'K002'");
+    ck_assert_str_eq(v, "05909990329717 K002");
+    free(v);
     ck_assert_int_eq(scan("SH1", "]d20105909990329718" "21K001", 0, &r), CTM_EINVAL);
     ck_assert_msg(strstr(ctm_errmsg(), "check digit") != NULL, "%s", ctm_errmsg());
 }
@@ -645,15 +616,8 @@ START_TEST(edits_outside_are_caught)
     ok(receive("SH1", manifest4, 0));
     ok(ctm_receive_confirm(db, "SH1", 1));
     assert_verifies();
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(s, "UPDATE kits SET status = 'available' WHERE kit_number = 'K004'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(s, "UPDATE kits SET arm = '" ARM1 "' WHERE kit_number = 'K002'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(s);
+    tu_sql_exec(db_path, "UPDATE kits SET status = 'available' WHERE kit_number = 'K004';"
+                         "UPDATE kits SET arm = '" ARM1 "' WHERE kit_number = 'K002'");
     ctm_verify_result r = {.struct_size = sizeof r};
     ck_assert_int_eq(ctm_audit_verify(db, NULL, NULL, &r), CTM_EINTEGRITY);
     ck_assert_str_eq(r.failed_table, "kits");

@@ -7,7 +7,6 @@
  * checkpoint from there on is re-signed with the genuine site key over the changed tree. */
 #include <check.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "entry.h"
 #include "merkle.h"
 #include "note.h"
+#include "store.h"
 #include "testutil.h"
 
 #define PW "signing-policy-pw"
@@ -58,7 +58,7 @@ static void build_template(void)
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
     o.flags = CTM_OPEN_CREATE;
     ctm_db *h = NULL;
-    tu_must(ctm_open(&h, path, &o), "open");
+    tu_must(tu_open_rc(&h, path, &o), "open");
     tu_must(ctm_init(h, "Signing Policy Pharmacy", NULL, "admin", "Ada Admin", PW), "init");
     tu_must(ctm_audit_vkey(&vkey, h), "vkey");
     tu_must(ctm_user_add(h, "pia", "pharmacist", 1, "Pia Pharm", PW), "user add");
@@ -104,17 +104,13 @@ static void teardown(void)
  * `value`. */
 static int64_t seq_of(const char *action, const char *key, const char *value)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(db_path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT seq, entry FROM ledger ORDER BY seq", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    ctm__store *s = tu_store(db_path, 0);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT seq, entry FROM ledger ORDER BY seq"), CTM_OK);
     int64_t found = -1;
-    while (found < 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (found < 0 && ctm__st_step(st) == CTM_ROW) {
         ctm__entry e;
-        ck_assert_int_eq(ctm__entry_decode(&e, sqlite3_column_blob(st, 1),
-                                           (size_t)sqlite3_column_bytes(st, 1), NULL, 0),
+        ck_assert_int_eq(ctm__entry_decode(&e, ctm__st_blob(st, 1), ctm__st_bytes(st, 1), NULL, 0),
                          0);
         int match = strcmp(e.action, action) == 0;
         if (match && key != NULL) {
@@ -124,64 +120,63 @@ static int64_t seq_of(const char *action, const char *key, const char *value)
                     match = strcmp(e.params[i].value, value) == 0;
         }
         if (match)
-            found = sqlite3_column_int64(st, 0);
+            found = ctm__st_int(st, 0);
         ctm__entry_free(&e);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    ctm__st_finalize(st);
+    ctm__store_close(s);
     ck_assert_msg(found >= 0, "no %s entry in the template", action);
     return found;
 }
 
 /* Re-sign every checkpoint and rewrite the stored tree state over the ledger as it now stands,
  * with the genuine site key: what someone holding the key file could do. */
-static void reseal(sqlite3 *s)
+static void reseal(ctm__store *s)
 {
     unsigned char pub[32], sk[64];
     site_key(pub, sk);
-    sqlite3_stmt *st = NULL, *up = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT origin FROM site", -1, &st, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    char *origin = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT seq, entry, checkpoint IS NOT NULL,"
-                                           " frontier IS NOT NULL FROM ledger ORDER BY seq",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET checkpoint = coalesce(?2, checkpoint),"
-                                           " frontier = coalesce(?3, frontier) WHERE seq = ?1",
-                                        -1, &up, NULL),
-                     SQLITE_OK);
+    ctm__st *st = NULL, *up = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT origin FROM site"), CTM_OK);
+    ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
+    char *origin = strdup(ctm__st_text(st, 0));
+    ctm__st_finalize(st);
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT seq, entry, checkpoint IS NOT NULL,"
+                                             " frontier IS NOT NULL FROM ledger ORDER BY seq"),
+                     CTM_OK);
+    ck_assert_int_eq(ctm__st_prepare(s, &up, "UPDATE ledger SET checkpoint = coalesce(?2, checkpoint),"
+                                             " frontier = coalesce(?3, frontier) WHERE seq = ?1"),
+                     CTM_OK);
     ctm__frontier f;
     ctm__frontier_init(&f);
     uint64_t previous = 0; /* the size of the checkpoint before, named in each new one */
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (ctm__st_step(st) == CTM_ROW) {
         ctm_hash leaf, root;
-        ctm__leaf_hash(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), leaf);
+        ctm__leaf_hash(ctm__st_blob(st, 1), ctm__st_bytes(st, 1), leaf);
         ctm__frontier_append(&f, leaf);
-        if (!sqlite3_column_int(st, 2) && !sqlite3_column_int(st, 3))
+        if (!ctm__st_int(st, 2) && !ctm__st_int(st, 3))
             continue;
         char *note = NULL;
         uint8_t fr[8 + 64 * 32];
-        sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
-        if (sqlite3_column_int(st, 2)) {
+        ctm__st_bind_int(up, 1, ctm__st_int(st, 0));
+        ctm__st_bind_null(up, 2);
+        ctm__st_bind_null(up, 3);
+        if (ctm__st_int(st, 2)) {
             ctm__frontier_root(&f, root);
             char *body = ctm__checkpoint_body(origin, f.size, root, (int64_t)previous);
             previous = f.size;
             note = ctm__note_sign(body, origin, sk);
             free(body);
             ck_assert_ptr_nonnull(note);
-            sqlite3_bind_text(up, 2, note, -1, SQLITE_TRANSIENT);
+            ctm__st_bind_text_copy(up, 2, note);
         }
-        if (sqlite3_column_int(st, 3))
-            sqlite3_bind_blob(up, 3, fr, (int)ctm__frontier_encode(&f, fr), SQLITE_TRANSIENT);
-        ck_assert_int_eq(sqlite3_step(up), SQLITE_DONE);
-        sqlite3_reset(up);
-        sqlite3_clear_bindings(up);
+        if (ctm__st_int(st, 3))
+            ctm__st_bind_blob_copy(up, 3, fr, ctm__frontier_encode(&f, fr));
+        ck_assert_msg(ctm__st_run(up) == CTM_OK, "%s", ctm_errmsg());
+        ctm__st_reset(up);
         free(note);
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(up);
+    ctm__st_finalize(st);
+    ctm__st_finalize(up);
     free(origin);
     sodium_memzero(sk, sizeof sk);
 }
@@ -189,17 +184,13 @@ static void reseal(sqlite3 *s)
 /* Entry seq re-encoded without its e-signature, the ledger re-sealed around it. */
 static void strip_esig(int64_t seq)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT entry FROM ledger WHERE seq = ?1", -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, seq);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ctm__store *s = tu_store(db_path, 1);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT entry FROM ledger WHERE seq = ?1"), CTM_OK);
+    ctm__st_bind_int(st, 1, seq);
+    ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
     ctm__entry e;
-    ck_assert_int_eq(ctm__entry_decode(&e, sqlite3_column_blob(st, 0),
-                                       (size_t)sqlite3_column_bytes(st, 0), NULL, 0),
-                     0);
+    ck_assert_int_eq(ctm__entry_decode(&e, ctm__st_blob(st, 0), ctm__st_bytes(st, 0), NULL, 0), 0);
     ck_assert_msg(e.has_esig, "entry %lld (%s) carries no e-signature to strip", (long long)seq,
                   e.action);
     e.has_esig = 0;
@@ -207,23 +198,21 @@ static void strip_esig(int64_t seq)
     ctm__buf_init(&b);
     ck_assert_int_eq(ctm__entry_encode(&b, &e), 0);
     ctm__entry_free(&e);
-    sqlite3_finalize(st);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET entry = ?2 WHERE seq = ?1", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_blob(st, 2, b.p, (int)b.n, SQLITE_STATIC);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "UPDATE ledger SET entry = ?2 WHERE seq = ?1"), CTM_OK);
+    ctm__st_bind_int(st, 1, seq);
+    ctm__st_bind_blob(st, 2, b.p, b.n);
+    ck_assert_msg(ctm__st_run(st) == CTM_OK, "%s", ctm_errmsg());
+    ctm__st_finalize(st);
     ctm__buf_free(&b);
     reseal(s);
-    ck_assert_int_eq(sqlite3_close(s), SQLITE_OK);
+    ctm__store_close(s);
 }
 
 static int verify(const char *key, ctm_verify_result *r)
 {
     ctm_db *h = NULL;
-    tu_ok(ctm_open(&h, db_path, NULL));
+    tu_ok(tu_open_rc(&h, db_path, NULL));
     memset(r, 0, sizeof *r);
     r->struct_size = sizeof *r;
     int rc = ctm_audit_verify(h, key, NULL, r);
@@ -286,34 +275,33 @@ END_TEST
 /* ---- checkpoints signed by another key under the site's name ---- */
 
 /* The first ("ASC") or newest ("DESC") checkpoint: its seq, note and the site's origin (malloc'd). */
-static int64_t read_checkpoint(sqlite3 *s, const char *order, char **note, char **origin)
+static int64_t read_checkpoint(ctm__store *s, const char *order, char **note, char **origin)
 {
     char sql[200];
     snprintf(sql, sizeof sql,
              "SELECT seq, checkpoint, (SELECT origin FROM site) FROM ledger"
              " WHERE checkpoint IS NOT NULL ORDER BY seq %s LIMIT 1", order);
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t seq = sqlite3_column_int64(st, 0);
-    *note = strdup((const char *)sqlite3_column_text(st, 1));
-    *origin = strdup((const char *)sqlite3_column_text(st, 2));
-    sqlite3_finalize(st);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, sql), CTM_OK);
+    ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
+    int64_t seq = ctm__st_int(st, 0);
+    *note = strdup(ctm__st_text(st, 1));
+    *origin = strdup(ctm__st_text(st, 2));
+    ctm__st_finalize(st);
     return seq;
 }
 
 /* Store the forged note on row seq, close the database and free what read_checkpoint gave. */
-static void store_checkpoint(sqlite3 *s, int64_t seq, char *forged, char *note, char *origin)
+static void store_checkpoint(ctm__store *s, int64_t seq, char *forged, char *note, char *origin)
 {
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET checkpoint = ?2 WHERE seq = ?1", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, forged, -1, SQLITE_TRANSIENT);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "UPDATE ledger SET checkpoint = ?2 WHERE seq = ?1"),
+                     CTM_OK);
+    ctm__st_bind_int(st, 1, seq);
+    ctm__st_bind_text(st, 2, forged);
+    ck_assert_msg(ctm__st_run(st) == CTM_OK, "%s", ctm_errmsg());
+    ctm__st_finalize(st);
+    ctm__store_close(s);
     free(forged);
     free(note);
     free(origin);
@@ -326,9 +314,8 @@ static int64_t forge_last_checkpoint(int genuine_key_id)
     unsigned char pub[32], sk[64], site_pub[32], site_sk[64];
     crypto_sign_keypair(pub, sk);
     site_key(site_pub, site_sk);
-    sqlite3 *s = NULL;
+    ctm__store *s = tu_store(db_path, 1);
     char *note, *origin;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
     int64_t seq = read_checkpoint(s, "DESC", &note, &origin);
     const char *end = strstr(note, "\n\n");
     ck_assert_ptr_nonnull(end);
@@ -380,9 +367,8 @@ START_TEST(checkpoint_naming_a_missing_previous_fails)
 {
     unsigned char pub[32], sk[64];
     site_key(pub, sk);
-    sqlite3 *s = NULL;
+    ctm__store *s = tu_store(db_path, 1);
     char *note, *origin;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
     int64_t seq = read_checkpoint(s, "ASC", &note, &origin);
     /* origin, size and root: the three lines before the extension lines */
     const char *end = note;

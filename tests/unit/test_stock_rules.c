@@ -31,7 +31,7 @@ static void build_template(void)
     char path[4200];
     snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
     ctm_db *h = NULL;
-    tu_must(ctm_open(&h, path, NULL), "open");
+    tu_must(tu_open_rc(&h, path, NULL), "open");
     tu_must(ctm_login(h, "pia", PW), "login");
     tu_must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
     tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, DND_DAYS, NULL), "kit type");

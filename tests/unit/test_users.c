@@ -745,9 +745,10 @@ START_TEST(test_schema_2_users_migrate)
 {
     ctm_close(db_a);
     db_a = NULL;
-    tu_sql_exec(dbpath, "PRAGMA user_version = 2");
+    tu_sql_exec(dbpath, tu_dialect("PRAGMA user_version = 2", "UPDATE ctm__schema SET version = 2"));
     db_a = open_db();
-    ck_assert_int_eq(sql_int("PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(sql_int(tu_dialect("PRAGMA user_version", "SELECT version FROM ctm__schema"), NULL),
+                     3);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM credentials WHERE length(sealed_key) > 0",
                              NULL),
                      3);

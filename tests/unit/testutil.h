@@ -13,13 +13,34 @@
 
 #include "ctm.h"
 
+/* ---- the back end (no assertions) ----
+ *
+ * The suites run on SQLite files (the default) or, with CTM_TEST_BACKEND=postgres, on a
+ * PostgreSQL server: the one CTM_TEST_PG names ("postgresql://..." or a libpq "key=value"
+ * string), else the one libpq's PG* variables name (PGHOST set, as under pg_virtualenv).  The
+ * first call decides, and stops the program when the choice cannot work: exit status 77 (skip)
+ * when no server is named, 1 when it cannot be reached or this libctm has no PostgreSQL engine.
+ *
+ * Tests keep thinking in site files DIR/site.db: on PostgreSQL each such path stands for a
+ * database of its own, "ctm_t_<pid>_<hash of the path>" (tu_target), whose key file is the
+ * path's ".key" file in DIR as on SQLite.  Removing DIR (tu_rmtree, tu_teardown) drops the
+ * databases of the paths under it, and tu_run_suite drops whatever the run left. */
+enum tu_backend { TU_SQLITE = 1, TU_POSTGRES = 2 };
+enum tu_backend tu_backend(void);
+/* The SQL for the back end in use: one of the two (borrowed). */
+const char *tu_dialect(const char *sqlite_sql, const char *postgres_sql);
+/* What ctm_open is given for the site file path: path itself on SQLite, the connection string
+ * of the path's database on PostgreSQL.  malloc'd. */
+char *tu_target(const char *path);
+
 /* ---- files and directories (no assertions) ---- */
 
 /* Path of a file under tests/data (static buffer, valid until the next call). */
 const char *tu_data_path(const char *name);
 /* Read a whole file; malloc'd, NUL-terminated, *len without the NUL.  NULL if unreadable. */
 char *tu_read_file(const char *path, size_t *len);
-/* A fresh empty temporary directory (malloc'd path) and its removal with everything in it. */
+/* A fresh empty temporary directory (malloc'd path) and its removal with everything in it (on
+ * PostgreSQL, with the databases of the site paths under it). */
 char *tu_tmpdir(void);
 void tu_rmtree(const char *path);
 /* Decode hex into out (capacity cap); returns bytes written or -1. */
@@ -27,7 +48,8 @@ int tu_hex_decode(const char *hex, uint8_t *out, size_t cap);
 /* Copy a file byte for byte; `to` is created with mode 0600, or replaced.  0, or -1 on failure. */
 int tu_copy_file(const char *from, const char *to);
 /* Copy the site database db_name, its key file (db_name.key) and its WAL (db_name-wal, only when
- * present) from from_dir to to_dir.  0, or -1 on failure. */
+ * present) from from_dir to to_dir.  0, or -1 on failure.  On PostgreSQL the database is
+ * created from from_dir's as its template (which must have no open connection). */
 int tu_copy_site(const char *from_dir, const char *to_dir, const char *db_name);
 
 /* ---- test data (Asserts) ---- */
@@ -40,6 +62,11 @@ char *tu_read_data(const char *name);
 #define TU_SITE_DB "site.db"
 #define TU_SITE_NAME "St Example Pharmacy"
 #define TU_ORIGIN "example.org/pharmacy-1"
+
+/* Make the empty database of a new site at path, for ctm_open with CTM_OPEN_CREATE and ctm_init:
+ * nothing on SQLite (ctm_open creates the file), CREATE DATABASE on PostgreSQL.  0, or -1 after
+ * printing why. */
+int tu_create_site(const char *path);
 
 /* A user that tu_build_template adds after the administrator. */
 struct tu_user {
@@ -72,8 +99,12 @@ void tu_teardown(char **dir, ctm_db **a, ctm_db **b);
 
 /* rc must be CTM_OK; the failure names the status and ctm_errmsg(). */
 void tu_ok(int rc);
-/* ctm_open(path, options) must succeed; returns the handle. */
+/* ctm_open(path, options) must succeed; returns the handle.  path is a site file: on PostgreSQL
+ * its database is opened (and with CTM_OPEN_CREATE first created when missing, as SQLite
+ * creates the file), with key_path set to path + ".key" unless options name a key. */
 ctm_db *tu_open(const char *path, const ctm_open_options *options);
+/* As tu_open without assertions: ctm_open's status, *out as ctm_open leaves it. */
+int tu_open_rc(ctm_db **out, const char *path, const ctm_open_options *options);
 /* ctm_login must succeed. */
 void tu_login(ctm_db *h, const char *user, const char *pw);
 /* ctm_audit_size, which must succeed. */
@@ -86,16 +117,25 @@ void tu_assert_verifies_all(ctm_db *h, const char *vkey);
 /* ctm_audit_log for the one entry seq, which must exist: the query, on its row (ctm_query_free). */
 ctm_query *tu_log_entry(ctm_db *h, uint64_t seq);
 
-/* ---- the database file, seen from outside the library (Asserts) ---- */
+/* ---- the database, seen from outside the library (Asserts) ----
+ * Each through a connection of its own (so it sees only what is committed): SQLite's library
+ * on SQLite, libpq on PostgreSQL.  The SQL is the back end's (tu_dialect where they differ);
+ * ?1 works on both. */
 
-/* The first column of the one-row query, through a read-only SQLite connection of its own (so
- * it sees only what is committed); ?1 is bound to arg as text when arg is not NULL. */
+/* The first column of the one-row query (a boolean reads as 0 or 1); ?1 is bound to arg as
+ * text when arg is not NULL.  SQLite: a read-only connection. */
 int64_t tu_sql_int(const char *path, const char *query, const char *arg);
 /* As tu_sql_int, for a text column: malloc'd. */
 char *tu_sql_text(const char *path, const char *query);
-/* Run SQL on the file through a plain read-write connection (created if missing), as someone
- * with the sqlite3 shell would; it must succeed. */
+/* Run SQL as an intruder would, bypassing libctm; it must succeed.  SQLite: a plain read-write
+ * connection (the file created if missing), as with the sqlite3 shell.  PostgreSQL: a superuser
+ * session with session_replication_role = replica, in which libctm's guard triggers do not
+ * fire (verification must still find what it changes). */
 void tu_sql_exec(const char *path, const char *sql);
+/* For what the three above cannot do (blobs, many rows): a connection of its own through libctm's
+ * store seam (store.h), read-only unless intruder; an intruder on PostgreSQL has
+ * session_replication_role = replica as in tu_sql_exec.  Close with ctm__store_close. */
+struct ctm__store *tu_store(const char *path, int intruder);
 
 /* ---- Check ---- */
 
@@ -106,7 +146,7 @@ struct TCase;
 struct TCase *tu_tcase(struct Suite *s, const char *name, void (*setup)(void),
                        void (*teardown)(void), double timeout);
 /* Run a Check suite in the mode given by CK_FORK (both fork and no-fork are used in CI);
- * returns the process exit status. */
+ * returns the process exit status.  On PostgreSQL, drops every database the run made. */
 int tu_run_suite(struct Suite *s);
 
 #endif

@@ -347,7 +347,14 @@ static int pg_begin(ctm__store *base)
         if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
             command(s, "ROLLBACK", NULL);
     }
-    return command(s, BEGIN_SQL, "BEGIN");
+    int rc = command(s, BEGIN_SQL, "BEGIN");
+    /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
+     * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
+    if (rc != CTM_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(s->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    return rc;
 }
 
 static int pg_commit(ctm__store *base)

@@ -1,0 +1,294 @@
+/* test_guard.c - a site on PostgreSQL refuses changes that bypass libctm, and its writers take
+ * turns.
+ *
+ * PostgreSQL only (exit 77 elsewhere): the guard is the PostgreSQL engine's (guard_sql in
+ * store/postgres.c, docs/internals.md "The engines").  Hand-written SQL through libpq, as a
+ * superuser without session_replication_role (so the guard's triggers fire): row changes fail at
+ * COMMIT, TRUNCATE and any change of the ledger at once, and the site is left as it was.  The
+ * writer lock: a handle inside a batch holds it; another handle's write waits its busy timeout,
+ * fails with CTM_EBUSY and succeeds once the batch is committed, its entry after the batch's. */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctm.h"
+#include "testutil.h"
+
+#ifdef CTM_HAVE_POSTGRES
+#include <libpq-fe.h>
+
+#define ADMIN "admin"
+#define PHARM "pharm"
+#define PW "guard-test-password"
+#define TRIAL "GUARD-1"
+
+static char *template_dir;
+static char *dir;
+static char db_path[4096];
+static ctm_db *db_a, *db_b;
+
+/* The site: two users, a trial with a kit type, two fridges, a confirmed shipment of two kits
+ * and one transfer (a kit_moves row). */
+static void build_template(void)
+{
+    static const struct tu_user users[] = {{PHARM, "pharmacist", 1, "Pia Pharm", PW}};
+    template_dir = tu_build_template(ADMIN, "Ada Admin", PW, users, 1);
+    if (template_dir == NULL)
+        exit(EXIT_FAILURE);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
+    ctm_db *h = NULL;
+    tu_must(tu_open_rc(&h, path, NULL), "open");
+    tu_must(ctm_login(h, PHARM, PW), "login");
+    tu_must(ctm_trial_add(h, TRIAL, "A trial", "Sponsor", 0, "ACTIVE:1"), "trial");
+    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X", 30, 2, 8, 0, NULL), "kit type");
+    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "fridge 1");
+    tu_must(ctm_location_add(h, "FRIDGE2", "fridge", 2, 8), "fridge 2");
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK1,KT,L1,2030-01-31\nK2,KT,L1,2030-01-31\n";
+    tu_must(ctm_receive(h, TRIAL, "SH1", m, sizeof m - 1, "FRIDGE1", NULL), "receive");
+    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
+    const char *kits[] = {"K1"};
+    tu_must(ctm_transfer(h, TRIAL, kits, 1, "FRIDGE2", "rebalancing"), "transfer");
+    ctm_close(h);
+}
+
+static void setup(void)
+{
+    dir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
+    db_a = db_b = NULL;
+}
+
+static void teardown(void)
+{
+    tu_teardown(&dir, &db_a, &db_b);
+}
+
+/* A superuser connection to the test's site, as someone with psql would have. */
+static PGconn *connect_site(void)
+{
+    char *target = tu_target(db_path);
+    ck_assert_ptr_nonnull(target);
+    PGconn *c = PQconnectdb(target);
+    free(target);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    return c;
+}
+
+/* Every row of every table of the site, as one text: what must not change. */
+static char *fingerprint(PGconn *c)
+{
+    PGresult *t = PQexec(c, "SELECT c.relname FROM pg_class c"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                            " ORDER BY c.relname");
+    ck_assert_int_eq(PQresultStatus(t), PGRES_TUPLES_OK);
+    ck_assert_int_ge(PQntuples(t), 10);
+    size_t cap = 256, n = 0;
+    char *out = calloc(1, cap);
+    ck_assert_ptr_nonnull(out);
+    for (int i = 0; i < PQntuples(t); i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) || ' ' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)),"
+                 " '') FROM \"%s\" x",
+                 PQgetvalue(t, i, 0));
+        PGresult *r = PQexec(c, sql);
+        ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+        const char *v = PQgetvalue(r, 0, 0);
+        size_t need = n + strlen(PQgetvalue(t, i, 0)) + strlen(v) + 4;
+        if (need > cap) {
+            cap = need * 2;
+            out = realloc(out, cap);
+            ck_assert_ptr_nonnull(out);
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s=%s\n", PQgetvalue(t, i, 0), v);
+        PQclear(r);
+    }
+    PQclear(t);
+    return out;
+}
+
+/* Run sql; returns 1 when it succeeded, else 0 with the failure's SQLSTATE and message kept. */
+static int run(PGconn *c, const char *sql, char state[6], char *msg, size_t msglen)
+{
+    PGresult *r = PQexec(c, sql);
+    int st = PQresultStatus(r);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(state, 6, "%s", s != NULL ? s : "");
+    snprintf(msg, msglen, "%s", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+}
+
+/* ---- the guard ---- */
+
+/* A change made by hand: its SQL, and whether the guard refuses it at once (else at COMMIT). */
+static const struct attempt {
+    const char *sql;
+    int at_once;
+    const char *says; /* a piece of the guard's message */
+} attempts[] = {
+    {"UPDATE users SET role = 'admin' WHERE username = '" PHARM "'", 0, "UPDATE on table users"},
+    {"INSERT INTO locations(name, kind, min_mc, max_mc) VALUES ('BACKDOOR', 'fridge', 2000, 8000)",
+     0, "INSERT on table locations"},
+    {"DELETE FROM kit_moves WHERE id = (SELECT min(id) FROM kit_moves)", 0,
+     "DELETE on table kit_moves"},
+    {"TRUNCATE kit_moves", 1, "TRUNCATE of table kit_moves"},
+    {"TRUNCATE ledger", 1, "TRUNCATE of table ledger"},
+    {"DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)", 1, "only grows (DELETE"},
+    {"UPDATE ledger SET entry = entry || '\\x00'::bytea WHERE seq = (SELECT min(seq) FROM ledger)",
+     1, "only grows (UPDATE"},
+    {"UPDATE ledger SET checkpoint = 'forged' WHERE checkpoint IS NOT NULL", 1,
+     "only grows (UPDATE"},
+};
+
+START_TEST(hand_written_changes_are_refused)
+{
+    const struct attempt *a = &attempts[_i];
+    PGconn *c = connect_site();
+    char *before = fingerprint(c);
+    char state[6], msg[1024];
+    ck_assert(run(c, "BEGIN", state, msg, sizeof msg));
+    int ok = run(c, a->sql, state, msg, sizeof msg);
+    if (!a->at_once) {
+        ck_assert_msg(ok, "%s: refused before COMMIT: %s", a->sql, msg);
+        ok = run(c, "COMMIT", state, msg, sizeof msg);
+        ck_assert_msg(!ok, "%s: committed", a->sql);
+    } else {
+        ck_assert_msg(!ok, "%s: not refused", a->sql);
+        run(c, "ROLLBACK", state, msg, sizeof msg);
+        ok = run(c, a->sql, state, msg, sizeof msg);
+        ck_assert_msg(!ok, "%s: not refused outside a transaction", a->sql);
+    }
+    ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, "libctm guard") != NULL &&
+                      strstr(msg, a->says) != NULL,
+                  "%s: %s %s", a->sql, state, msg);
+    char *after = fingerprint(c);
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    PQfinish(c);
+
+    /* libctm still writes: an action goes through and the change it made is there */
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    uint64_t n = tu_audit_size(db_a);
+    tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 1);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM locations WHERE name = ?1", "SHELF1"),
+                     1);
+}
+END_TEST
+
+/* Without a transaction of its own a row change is refused all the same (its implicit COMMIT). */
+START_TEST(autocommit_changes_are_refused)
+{
+    PGconn *c = connect_site();
+    char *before = fingerprint(c);
+    char state[6], msg[1024];
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_msg(!run(c, attempts[i].sql, state, msg, sizeof msg), "%s: committed",
+                      attempts[i].sql);
+        ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, attempts[i].says) != NULL, "%s: %s",
+                      attempts[i].sql, msg);
+    }
+    char *after = fingerprint(c);
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    PQfinish(c);
+}
+END_TEST
+
+/* ---- the writer lock ---- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The note text of entry seq (its params hold it). */
+static int entry_has(ctm_db *h, uint64_t seq, const char *text)
+{
+    ctm_query *q = tu_log_entry(h, seq);
+    int col = ctm_query_column_index(q, "params");
+    ck_assert_int_ge(col, 0);
+    int found = strstr(ctm_query_text(q, col), text) != NULL;
+    ctm_query_free(q);
+    return found;
+}
+
+START_TEST(a_batch_holds_the_writer_lock)
+{
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.busy_timeout_ms = 200;
+    db_b = tu_open(db_path, &o);
+    tu_login(db_b, PHARM, PW);
+    uint64_t n = tu_audit_size(db_a);
+
+    tu_ok(ctm_batch_begin(db_a));
+    tu_ok(ctm_audit_note(db_a, "first, in A's batch", NULL));
+    double t0 = now_s();
+    ck_assert_int_eq(ctm_audit_note(db_b, "B while A holds the lock", NULL), CTM_EBUSY);
+    double waited = now_s() - t0;
+    ck_assert_msg(strlen(ctm_errmsg()) > 0, "CTM_EBUSY without a message");
+    ck_assert_msg(waited >= 0.15 && waited < 3.0, "B waited %.3f s, not its busy timeout", waited);
+    /* B's failed write left its handle usable and wrote nothing */
+    ck_assert_int_eq(ctm_batch_begin(db_b), CTM_EBUSY);
+    ck_assert_uint_eq(tu_audit_size(db_b), n);
+    tu_ok(ctm_audit_note(db_a, "second, in A's batch", NULL));
+    tu_ok(ctm_batch_commit(db_a));
+
+    tu_ok(ctm_audit_note(db_b, "B after A committed", NULL));
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 3);
+    ck_assert(entry_has(db_a, n, "first, in A's batch"));
+    ck_assert(entry_has(db_a, n + 1, "second, in A's batch"));
+    ck_assert(entry_has(db_a, n + 2, "B after A committed"));
+}
+END_TEST
+
+static Suite *guard_suite(void)
+{
+    Suite *s = suite_create("guard");
+    TCase *tc = tu_tcase(s, "guard", setup, teardown, 60);
+    tcase_add_loop_test(tc, hand_written_changes_are_refused, 0,
+                        (int)(sizeof attempts / sizeof attempts[0]));
+    tcase_add_test(tc, autocommit_changes_are_refused);
+    tc = tu_tcase(s, "writer lock", setup, teardown, 60);
+    tcase_add_test(tc, a_batch_holds_the_writer_lock);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    if (tu_backend() != TU_POSTGRES) {
+        fprintf(stderr, "guard: PostgreSQL only (CTM_TEST_BACKEND=postgres)\n");
+        return 77;
+    }
+    build_template();
+    int rc = tu_run_suite(guard_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    return rc;
+}
+
+#else
+
+int main(void)
+{
+    fprintf(stderr, "guard: this libctm has no PostgreSQL engine\n");
+    return 77;
+}
+
+#endif
