@@ -64,8 +64,8 @@ def standard_kits(n=10, prefix="K", lot_split=6):
 class Site(base.Site):
     """base.Site that feeds stdin, knows every user's password and keeps a transcript."""
 
-    def __init__(self, directory):
-        super().__init__(directory)
+    def __init__(self, directory, database=None):
+        super().__init__(directory, database)
         self.transcript = []  # (user, stdout + stderr) of every command run
 
     def run(self, *args, user=ADMIN, password="", new_password=None, expect=0, db=True,
