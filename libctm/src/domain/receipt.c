@@ -487,7 +487,7 @@ static void count_checked(ctm_db *db, int64_t shipment_id, ctm_scan_result *r)
 {
     ctm__st *st = NULL;
     if (ctm__prepare(db, &st,
-                     "SELECT count(*), sum(checked != 0) FROM kits WHERE shipment_id = ?1") == CTM_OK) {
+                     "SELECT count(*), count(NULLIF(checked, 0)) FROM kits WHERE shipment_id = ?1") == CTM_OK) {
         ctm__st_bind_int(st, 1, shipment_id);
         if (ctm__st_step(st) == CTM_ROW) {
             r->expected = (uint64_t)ctm__st_int(st, 0);
@@ -659,7 +659,7 @@ int ctm_receive_status(ctm_query **out, ctm_db *db, const char *shipment)
         "   AND d.kind = 'extra') AS extra,"
         " (SELECT count(*) FROM discrepancies d WHERE d.shipment_id = s.id) AS discrepancies"
         " FROM shipments s JOIN trials t ON t.id = s.trial_id"
-        " LEFT JOIN kits k ON k.shipment_id = s.id WHERE s.id = ?1 GROUP BY s.id");
+        " LEFT JOIN kits k ON k.shipment_id = s.id WHERE s.id = ?1 GROUP BY s.id, t.code");
 }
 
 /* ---- undoing a wrong scan ---- */
@@ -875,7 +875,7 @@ static int add_bulk(ctm_db *db, int64_t lot_id, int64_t location, int64_t units)
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO bulk_stock(lot_id, location_id, units) VALUES (?1, ?2, ?3)"
-                          " ON CONFLICT (lot_id, location_id) DO UPDATE SET units = units + ?3");
+                          " ON CONFLICT (lot_id, location_id) DO UPDATE SET units = bulk_stock.units + excluded.units");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, lot_id);

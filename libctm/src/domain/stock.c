@@ -274,18 +274,20 @@ int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
 
 /* The columns every view of a kit computes alike.  The arm is resolved in SQL, row by row, from
  * the trial's blinding and the user's flag: a blinded user never receives the value, only
- * "(blinded)".  Its parameter is numbered apart, ?20, from those of the statements using it.
- * The statement gives in `dispensable` the do-not-dispense window of an available kit (NULL for
- * any other status); the result set turns it into the rule's 0 or 1 (dispensable_query). */
-#define KIT_ARM_SQL CTM__BLIND_ARM_SQL("t.blinded", "k.arm", "?20") " AS arm,"
+ * "(blinded)".  Its parameter PARAM ("?7") is the one after the statement's own, so that the
+ * numbers have no gap (PostgreSQL cannot type a parameter that no statement uses); bind it with
+ * bind_kit_view.  The statement gives in `dispensable` the do-not-dispense window of an
+ * available kit (NULL for any other status); the result set turns it into the rule's 0 or 1
+ * (dispensable_query). */
+#define KIT_ARM_SQL(PARAM) CTM__BLIND_ARM_SQL("t.blinded", "k.arm", PARAM) " AS arm,"
 #define KIT_DISPENSABLE_SQL \
     " CASE WHEN k.status = 'available' THEN kt.dnd_days END AS dispensable,"
 
-static void bind_kit_view(ctm_db *db, ctm__st *st)
+/* Bind the kit view's parameter, number param (0: the statement has no kit view columns). */
+static void bind_kit_view(ctm_db *db, ctm__st *st, int param)
 {
-    if (ctm__st_nparams(st) < 20)
-        return; /* a statement without the kit view's columns */
-    ctm__st_bind_int(st, 20, ctm__blind_sees_all(db));
+    if (param > 0)
+        ctm__st_bind_int(st, param, ctm__blind_sees_all(db));
 }
 
 /* ---- the do-not-dispense rule ----
@@ -382,7 +384,7 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
             db, &st,
             "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
             " l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry, k.status AS status,"
-            " loc.name AS location, k.units AS units," KIT_ARM_SQL KIT_DISPENSABLE_SQL
+            " loc.name AS location, k.units AS units," KIT_ARM_SQL("?7") KIT_DISPENSABLE_SQL
             " s.number AS shipment"
             " FROM kits k JOIN trials t ON t.id = k.trial_id"
             " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
@@ -395,7 +397,7 @@ int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_filter *filter)
             " ORDER BY t.code, k.kit_number");
     if (rc != CTM_OK)
         return rc;
-    bind_kit_view(db, st);
+    bind_kit_view(db, st, 7);
     if (f.trial != NULL)
         ctm__st_bind_int(st, 1, t.id);
     if (f.status != NULL)
@@ -438,9 +440,9 @@ int ctm_lot_list(ctm_query **out, ctm_db *db, const char *trial)
 }
 
 /* The statement of a listing about one kit: sql has the kit's id as ?1 (and the kit view's
- * parameter, see KIT_ARM_SQL). */
+ * parameter as ?2 when arm_param is 2, see KIT_ARM_SQL). */
 static int kit_listing(ctm_query **out, ctm__st **st, ctm_db *db, const char *what,
-                       const char *trial, const char *kit, const char *sql)
+                       const char *trial, const char *kit, int arm_param, const char *sql)
 {
     ctm__trial t;
     kit_row k;
@@ -452,7 +454,7 @@ static int kit_listing(ctm_query **out, ctm__st **st, ctm_db *db, const char *wh
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(*st, 1, k.id);
-    bind_kit_view(db, *st);
+    bind_kit_view(db, *st, arm_param);
     return CTM_OK;
 }
 
@@ -460,7 +462,7 @@ int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *
 {
     ctm__st *st = NULL;
     int rc = kit_listing(
-        out, &st, db, "kit history", trial, kit,
+        out, &st, db, "kit history", trial, kit, 0,
         "WITH h(location_id, since_us, n) AS ("
         "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
         "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
@@ -480,10 +482,10 @@ int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit
     /* The row has the same columns and types whatever the arm. */
     ctm__st *st = NULL;
     int rc = kit_listing(
-        out, &st, db, "kit show", trial, kit,
+        out, &st, db, "kit show", trial, kit, 2,
         "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type,"
         " kt.name AS kit_type_name, l.batch AS lot, COALESCE(k.expiry, l.expiry) AS expiry,"
-        " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL
+        " k.status AS status, loc.name AS location, k.units AS units," KIT_ARM_SQL("?2")
         KIT_DISPENSABLE_SQL " s.number AS shipment,"
         " s.status AS shipment_status, s.date_received AS date_received,"
         " CASE WHEN s.id IS NULL THEN NULL ELSE CASE k.checked WHEN 0 THEN 'no' WHEN 1 THEN 'ok'"

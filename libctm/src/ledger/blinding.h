@@ -25,8 +25,10 @@ int ctm__blind_column(const char *table, const char *column);
 
 /* The SQL expression for a listing's arm column: the arm where the reader sees the trial's arms,
  * else CTM__BLINDED.  BLINDED_COL is the trial's blinded flag, ARM_COL the arm, SEES_ALL a
- * parameter bound to ctm__blind_sees_all(db). */
+ * parameter bound to ctm__blind_sees_all(db) as an integer (compared with 0: PostgreSQL takes no
+ * integer where it wants a boolean). */
 #define CTM__BLIND_ARM_SQL(BLINDED_COL, ARM_COL, SEES_ALL) \
-    " CASE WHEN " BLINDED_COL " = 0 OR " SEES_ALL " THEN " ARM_COL " ELSE '" CTM__BLINDED "' END"
+    " CASE WHEN " BLINDED_COL " = 0 OR " SEES_ALL " <> 0 THEN " ARM_COL " ELSE '" CTM__BLINDED \
+    "' END"
 
 #endif
