@@ -5,8 +5,6 @@ import base64
 import hashlib
 import json
 import re
-import sqlite3
-import types
 
 import pytest
 
@@ -107,7 +105,7 @@ def test_signing_prompt_names_the_meaning(site, args, meaning):
 
 
 def test_init_prompt_names_the_first_signature(tmp_path):
-    fresh = types.SimpleNamespace(db=tmp_path / "new.db", dir=tmp_path)
+    fresh = base.Site(tmp_path)
     status, _, shown = base.run_on_terminal(
         fresh, ["init", "--site", "Prompt Pharmacy", "--admin", ADMIN], [ADMIN_PW, ADMIN_PW])
     assert status == 0, shown
@@ -141,10 +139,8 @@ def test_checkpoint_signed_by_another_key_fails_verify(site, key_id):
     forger = ed25519.Ed25519PrivateKey.generate()
     raw = forger.public_key().public_bytes(serialization.Encoding.Raw,
                                            serialization.PublicFormat.Raw)
-    con = sqlite3.connect(site.db)
-    seq, note = con.execute("SELECT seq, checkpoint FROM ledger WHERE checkpoint IS NOT NULL"
-                            " ORDER BY seq DESC LIMIT 1").fetchone()
-    con.close()
+    [(seq, note)] = site.sql("SELECT seq, checkpoint FROM ledger WHERE checkpoint IS NOT NULL"
+                             " ORDER BY seq DESC LIMIT 1")
     body = note[:note.index("\n\n") + 1]
     assert body.startswith(name + "\n")
     kid = bytes.fromhex(genuine_id) if key_id == "genuine" else note_key_id(name, raw)

@@ -9,7 +9,6 @@ any two sites (times, keys, hashes) are masked.  A difference is an arm shown th
 length, a column width, a count, an order or a message.
 """
 import re
-import shutil
 
 import test_stock_cli as stock
 from test_stock_cli import ARMS, FRIDGE, FRIDGE2, GTIN, KIT_TYPE, LOT, PHARM, TECH, TRIAL
@@ -29,9 +28,7 @@ def kits(prefix, arms, swapped):
 
 
 def build(template, directory, swapped):
-    for f in template.files():
-        shutil.copy2(f, directory / f.name)
-    site = stock.Site(directory)
+    site = template.copy(directory)
     a, p = ARMS
     site.receive(stock.manifest(kits("A", [a, p, a, a, p, p], swapped)), "SH-A", user=PHARM,
                  name="a.csv")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import backends
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = os.environ.get("CTM_CLI") or str(ROOT / "build" / "examples" / "cli" / "ctm")
 
@@ -29,16 +31,37 @@ SECRETS = (ADMIN_PW, PHARM_PW, "new-pass-5678", "wrong-pass-999")
 
 
 class Site:
-    """A database in a directory, and a way to run `ctm` on it as some user."""
+    """A site in a directory, and a way to run `ctm` on it as some user.
 
-    def __init__(self, directory):
+    On SQLite the site is the file site.db there, its key file site.db.key beside it (libctm's
+    default).  On PostgreSQL (tests/backends.py) it is a database of its own, made at the first
+    command unless given, named by db (a postgresql:// URL), and its key file is site.key in the
+    directory, given to ctm as $CTM_SITE_KEY."""
+
+    def __init__(self, directory, database=None):
         self.dir = Path(directory)
-        self.db = self.dir / "site.db"
+        if backends.POSTGRES:
+            self.pgname = database
+            self.db = backends.url(database) if database else None
+            self.key = self.dir / "site.key"
+        else:
+            self.db = self.dir / "site.db"
+            self.key = self.dir / "site.db.key"
 
-    def run(self, *args, user=ADMIN, password=ADMIN_PW, new_password=None, expect=0, db=True):
+    def env(self, db=True):
+        """The environment of a ctm command on this site: none of the caller's CTM_*."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
         if db:
+            if backends.POSTGRES and self.pgname is None:
+                self.pgname = backends.create_database()
+                self.db = backends.url(self.pgname)
             env["CTM_DB"] = str(self.db)
+            if backends.POSTGRES:
+                env["CTM_SITE_KEY"] = str(self.key)
+        return env
+
+    def run(self, *args, user=ADMIN, password=ADMIN_PW, new_password=None, expect=0, db=True):
+        env = self.env(db)
         if user is not None:
             env["CTM_USER"] = user
         if password is not None:
@@ -86,27 +109,54 @@ class Site:
         return self.run("audit", "verify", *args, user=None, password=None, expect=expect)
 
     def sql(self, statement, params=()):
-        """Change the database behind the library's back, as an intruder with file access would."""
+        """Change the database behind the library's back, as an intruder with file access (or
+        the server's superuser, bypassing libctm's guard triggers) would.  Returns the rows.
+        Placeholders are SQLite's (?, :name) on both back ends."""
+        if backends.POSTGRES:
+            return backends.execute(self.pgname, statement, params, intruder=True)
         con = sqlite3.connect(self.db)
         try:
-            con.execute(statement, params)
+            rows = con.execute(statement, params).fetchall()
             con.commit()
         finally:
             con.close()
+        return rows
 
     def files(self):
+        """The site's files (on PostgreSQL: the key file)."""
+        if backends.POSTGRES:
+            return [self.key] if self.key.exists() else []
         return [p for p in self.dir.iterdir() if p.name.startswith(self.db.name)]
 
+    def copy(self, directory):
+        """A copy of this site (nothing may be connected to it) in another directory."""
+        for f in self.files():
+            shutil.copy2(f, Path(directory) / f.name)
+        if backends.POSTGRES:
+            return type(self)(directory, backends.create_database(template=self.pgname))
+        return type(self)(directory)
+
     def snapshot(self, where):
-        """Copy the database files at rest (WAL folded in) to directory where."""
+        """Copy the database at rest (WAL folded in) to directory where (on PostgreSQL: a copy
+        of the database, and the key file there)."""
+        where.mkdir()
+        if backends.POSTGRES:
+            self.snapshot_db = backends.create_database(template=self.pgname)
+            shutil.copy2(self.key, where / self.key.name)
+            return
         con = sqlite3.connect(self.db)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.close()
-        where.mkdir()
         for f in self.files():
             shutil.copy2(f, where / f.name)
 
     def restore(self, where):
+        """Put back what snapshot(where) copied, as a restore from a backup would."""
+        if backends.POSTGRES:
+            backends.drop_database(self.pgname)
+            backends.rename_database(self.snapshot_db, self.pgname)
+            shutil.copy2(where / self.key.name, self.key)
+            return
         for f in self.files():
             if f.suffix in (".db-wal", ".db-shm") or f.name.endswith(("-wal", "-shm")):
                 f.unlink()
@@ -125,9 +175,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def site(template, tmp_path):
     source, _ = template
-    for f in source.files():
-        shutil.copy2(f, tmp_path / f.name)
-    return Site(tmp_path)
+    return source.copy(tmp_path)
 
 
 # ---- help, usage, version (no database) ----
@@ -178,8 +226,8 @@ def test_missing_database_is_a_usage_error(tmp_path):
 def test_init_prints_verifier_key_and_key_file(template):
     site, out = template
     assert site.vkey() in out
-    assert str(site.db) + ".key" in out
-    assert (site.dir / "site.db.key").exists()
+    assert str(site.key) in out
+    assert site.key.exists()
     assert "outside" in out
 
 
@@ -197,8 +245,8 @@ def test_init_without_password_fails_clearly(tmp_path):
 def run_on_terminal(site, args, answers, user=ADMIN):
     """Run ctm with stdin and stderr on a pseudo-terminal, answering each prompt in turn.
     Returns (exit status, stdout, everything the terminal showed)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
-    env.update(CTM_DB=str(site.db), CTM_USER=user)
+    env = site.env()
+    env.update(CTM_USER=user)
     master, slave = os.openpty()
     proc = subprocess.Popen([CLI, *args], env=env, cwd=site.dir, stdin=slave, stderr=slave,
                             stdout=subprocess.PIPE, text=True)

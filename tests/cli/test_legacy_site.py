@@ -11,6 +11,10 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import backends
+
+pytestmark = backends.sqlite_only  # the legacy sites are SQLite files
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = os.environ.get("CTM_CLI") or str(ROOT / "build" / "examples" / "cli" / "ctm")
 LEGACY = ROOT / "tests" / "data" / "legacy-v2"

@@ -10,12 +10,12 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 from datetime import date, timedelta
 
 import pytest
 
+import backends
 import test_cli as base
 
 ADMIN, ADMIN_PW = base.ADMIN, base.ADMIN_PW
@@ -64,17 +64,15 @@ def standard_kits(n=10, prefix="K", lot_split=6):
 class Site(base.Site):
     """base.Site that feeds stdin, knows every user's password and keeps a transcript."""
 
-    def __init__(self, directory):
-        super().__init__(directory)
+    def __init__(self, directory, database=None):
+        super().__init__(directory, database)
         self.transcript = []  # (user, stdout + stderr) of every command run
 
     def run(self, *args, user=ADMIN, password="", new_password=None, expect=0, db=True,
             input=None, env_extra=None):
         if password == "":
             password = PASSWORDS.get(user)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
-        if db:
-            env["CTM_DB"] = str(self.db)
+        env = self.env(db)
         if user is not None:
             env["CTM_USER"] = user
         if password is not None:
@@ -142,9 +140,7 @@ def stock_template(tmp_path_factory):
 
 @pytest.fixture
 def site(stock_template, tmp_path):
-    for f in stock_template.files():
-        shutil.copy2(f, tmp_path / f.name)
-    return Site(tmp_path)
+    return stock_template.copy(tmp_path)
 
 
 # ---- help and usage (no database, no password) ----
@@ -215,9 +211,13 @@ def test_help_lists_and_documents_every_command(tmp_path):
 ])
 def test_usage_errors_exit_2_before_any_login(tmp_path, args, words):
     # No database file and no password: the mistake is found before either is needed.
-    proc = Site(tmp_path).fails(*args, code=2, password=None)
+    site = Site(tmp_path)
+    proc = site.fails(*args, code=2, password=None)
     assert words in proc.stderr
-    assert not (tmp_path / "site.db").exists()
+    if backends.POSTGRES:
+        assert site.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+    else:
+        assert not (tmp_path / "site.db").exists()
 
 
 # ---- set-up ----
@@ -408,8 +408,8 @@ def test_long_scan_session_is_batched_and_verifies(site):
 def test_live_line_on_a_terminal(site):
     """stdout on a terminal, scans from a pipe: one line updated in place."""
     site.receive(manifest(standard_kits(3)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTM_")}
-    env.update(CTM_DB=str(site.db), CTM_USER=TECH, CTM_PASSWORD=TECH_PW)
+    env = site.env()
+    env.update(CTM_USER=TECH, CTM_PASSWORD=TECH_PW)
     master, slave = os.openpty()
     proc = subprocess.Popen([base.CLI, "receive", "scan", "SH-001"], env=env, cwd=site.dir,
                             stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.PIPE)

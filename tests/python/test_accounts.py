@@ -2,13 +2,13 @@
 import pytest
 
 import ctm
-from conftest import ADMIN, ADMIN_PW, TECH, TECH_PW
+from conftest import ADMIN, ADMIN_PW, TECH, TECH_PW, ctm_open
 
 
 def test_empty_password_is_invalid_and_not_counted(db, db_path):
     db.user_add(TECH, "technician", TECH_PW)
     size = db.size
-    other = ctm.open(db_path)
+    other = ctm_open(db_path)
     with pytest.raises(ctm.InvalidError, match="password"):
         other.login(TECH, "")
     other.close()
@@ -22,7 +22,7 @@ def test_disabled_account_answers_disabled_whatever_the_password(db, db_path):
     size = db.size
     for password in (TECH_PW, "a-wrong-guess"):
         with pytest.raises(ctm.DisabledError):
-            ctm.open(db_path, user=TECH, password=password)
+            ctm_open(db_path, user=TECH, password=password)
     assert db.size == size
 
 
@@ -32,7 +32,7 @@ def test_reset_password_must_be_replaced_before_anything_else(db, db_path):
     assert list(db.events())[-1]["action"] == "user.reset"
     assert {u["user"]: u for u in db.users()}[TECH]["must_change"] == 1
     assert not db.must_change_password
-    with ctm.open(db_path, user=TECH, password="reset-by-alice-1") as t:
+    with ctm_open(db_path, user=TECH, password="reset-by-alice-1") as t:
         assert t.must_change_password
         with pytest.raises(ctm.PermissionDenied, match="password"):
             t.note("signed with a key the administrator could know", meaning="checked")

@@ -21,11 +21,12 @@ import itertools
 import json
 import os
 import shutil
-import sqlite3
 
 import pytest
 
+import backends
 import ctm
+from conftest import ctm_init, ctm_open, new_site_path, raw_sql
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEGACY = os.path.join(HERE, "..", "data", "legacy-v2")
@@ -245,11 +246,14 @@ def attack(obs, layouts):
     return matches
 
 
+def ledger_rows(path):
+    """As the holder of the database (not the attacker): every (seq, entry) of the ledger."""
+    return [(seq, bytes(entry)) for seq, entry in raw_sql(path, "SELECT seq, entry FROM ledger")]
+
+
 def stored_salts(path):
-    """As the holder of the database file (not the attacker): every version-2 entry's salt."""
-    with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as c:
-        return {seq: bytes(e[17:49]) for seq, e in
-                c.execute("SELECT seq, entry FROM ledger WHERE substr(entry, 1, 1) = x'02'")}
+    """As the holder of the database (not the attacker): every version-2 entry's salt."""
+    return {seq: e[17:49] for seq, e in ledger_rows(path) if e[:1] == b"\x02"}
 
 
 def assert_nothing_secret_offered(obs, path):
@@ -264,9 +268,8 @@ def assert_nothing_secret_offered(obs, path):
     for salt in salts.values():
         for form in (salt.hex(), base64.b64encode(salt).decode().lower(), salt[:8].hex()):
             assert form not in seen
-    with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as c:
-        for seq, entry in c.execute("SELECT seq, entry FROM ledger"):
-            assert bytes(entry).hex() not in seen
+    for seq, entry in ledger_rows(path):
+        assert entry.hex() not in seen
 
 
 LAYOUTS_GUESSED = [(1, None), (2, bytes(32))]
@@ -281,6 +284,7 @@ def copy_legacy(tmp_path):
 
 # ---- the legacy site: the attack works on what the library used to offer --------------------
 
+@backends.sqlite_only  # the legacy site is an SQLite file
 def test_attack_finds_the_arms_of_unsalted_entries(tmp_path):
     path = copy_legacy(tmp_path)
     with ctm.open(path, readonly=True, user=TECH, password=TECH_PW) as db:
@@ -306,7 +310,7 @@ def test_attack_finds_the_arms_of_unsalted_entries(tmp_path):
 # ---- salted entries: nothing matches --------------------------------------------------------
 
 def build_new_site(path):
-    with ctm.init(path, "New Site", ADMIN, ADMIN_PW, printed_name="Alice Admin") as db:
+    with ctm_init(path, "New Site", ADMIN, ADMIN_PW, printed_name="Alice Admin") as db:
         db.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True, printed_name="Petra Lind")
         db.user_add(TECH, "technician", TECH_PW, printed_name="Tom Tech")
         db.login(PHARM, PHARM_PW)
@@ -321,9 +325,9 @@ def build_new_site(path):
 
 
 def test_attack_fails_on_a_new_site(tmp_path):
-    path = str(tmp_path / "new.db")
+    path = new_site_path(tmp_path, "new.db")
     build_new_site(path)
-    with ctm.open(path, user=TECH, password=TECH_PW) as db:
+    with ctm_open(path, user=TECH, password=TECH_PW) as db:
         obs = observe(db)
     assert all(ev["leaf_hash"] is not None for ev in obs["events"])
     assert len(obs["proofs"]) == len(obs["events"])  # a salted log keeps its proofs open
@@ -338,6 +342,7 @@ def test_attack_fails_on_a_new_site(tmp_path):
     assert {tuple(g) for g, _ in found} == {tuple(TRUE_ARMS)}
 
 
+@backends.sqlite_only  # the legacy site is an SQLite file
 def test_attack_fails_on_a_migrated_legacy_site(tmp_path):
     path = copy_legacy(tmp_path)
     with ctm.open(path) as db:  # opening for writing migrates

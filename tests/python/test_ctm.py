@@ -9,23 +9,13 @@ import inspect
 import io
 import pathlib
 import re
-import sqlite3
 import typing
 
 import pytest
 
 import ctm
-from conftest import ADMIN, ADMIN_PW, SITE, TECH, TECH_PW
-
-
-def _sql(path, query, *args):
-    """Run SQL on the database file directly, behind libctm's back."""
-    con = sqlite3.connect(path)
-    try:
-        with con:
-            return con.execute(query, args).fetchall()
-    finally:
-        con.close()
+from conftest import ADMIN, ADMIN_PW, SITE, TECH, TECH_PW, ctm_init, ctm_open
+from conftest import raw_sql as _sql
 
 
 def test_version():
@@ -35,16 +25,16 @@ def test_version():
 
 
 def test_init_open_login(db_path):
-    with ctm.init(db_path, SITE, ADMIN, ADMIN_PW) as db:
+    with ctm_init(db_path, SITE, ADMIN, ADMIN_PW) as db:
         assert db.current_user == ADMIN
         assert db.size >= 1
-    with ctm.open(db_path) as db:
+    with ctm_open(db_path) as db:
         assert db.current_user is None
         db.login(ADMIN, ADMIN_PW)
         assert db.current_user == ADMIN
         db.logout()
         assert db.current_user is None
-    with ctm.open(db_path, user=ADMIN, password=ADMIN_PW) as db:
+    with ctm_open(db_path, user=ADMIN, password=ADMIN_PW) as db:
         assert db.current_user == ADMIN
         assert [u["user"] for u in db.users()] == [ADMIN]
 
@@ -57,12 +47,12 @@ def test_context_manager_closes(db):
 
 
 def test_wrong_password_is_audited(db_path):
-    ctm.init(db_path, SITE, ADMIN, ADMIN_PW).close()
+    ctm_init(db_path, SITE, ADMIN, ADMIN_PW).close()
     with pytest.raises(ctm.AuthError) as excinfo:
-        ctm.open(db_path, user=ADMIN, password="wrong-password")
+        ctm_open(db_path, user=ADMIN, password="wrong-password")
     assert excinfo.value.code == ctm._ctm.CTM_EAUTH
     assert excinfo.value.message
-    with ctm.open(db_path, user=ADMIN, password=ADMIN_PW) as db:
+    with ctm_open(db_path, user=ADMIN, password=ADMIN_PW) as db:
         failed = [e for e in db.events() if e["action"] == "auth.failed"]
     assert len(failed) == 1
 
@@ -182,7 +172,7 @@ def test_tamper_detected(db, db_path):
     db.user_add(TECH, "technician", TECH_PW)
     db.close()
     _sql(db_path, "UPDATE users SET printed_name = 'X'")
-    with ctm.open(db_path) as db2:
+    with ctm_open(db_path) as db2:
         with pytest.raises(ctm.IntegrityError) as excinfo:
             db2.verify()
     exc = excinfo.value
@@ -276,8 +266,8 @@ def test_use_after_close(db):
 
 
 def test_query_keeps_database_alive(db_path):
-    ctm.init(db_path, SITE, ADMIN, ADMIN_PW).close()
-    q = ctm.open(db_path, user=ADMIN, password=ADMIN_PW).users()  # no other reference to the db
+    ctm_init(db_path, SITE, ADMIN, ADMIN_PW).close()
+    q = ctm_open(db_path, user=ADMIN, password=ADMIN_PW).users()  # no other reference to the db
     gc.collect()
     assert [row["user"] for row in q] == [ADMIN]
     assert list(q) == []  # exhausted cursors stay exhausted

@@ -5,7 +5,7 @@ import pytest
 
 import ctm
 
-from conftest import ADMIN, TECH, TECH_PW
+from conftest import ADMIN, TECH, TECH_PW, ctm_open
 
 PHARM, PHARM_PW = "pia", "pia-password-123"
 TRIAL, OTHER = "CT-EV-1", "CT-EV-2"
@@ -16,7 +16,7 @@ def site(db, db_path):
     """The administrator's database with a pharmacist, two trials and a received shipment."""
     db.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True)
     db.user_add(TECH, "technician", TECH_PW)
-    pharm = ctm.open(db_path, user=PHARM, password=PHARM_PW)
+    pharm = ctm_open(db_path, user=PHARM, password=PHARM_PW)
     pharm.trial_add(TRIAL, "Trial one", "Sponsor", {"ACTIVE": 1, "PLACEBO": 1}, blinded=True)
     pharm.trial_add(OTHER, "Trial two", "Sponsor", {"A": 1})
     pharm.kittype_add(TRIAL, "KT", "Drug X", 30, storage=(2, 8))
@@ -92,7 +92,7 @@ def test_time_bounds_take_datetimes_dates_and_text(site):
 def test_summaries_hide_arms_from_blinded_readers(site, db_path):
     receipt = list(site.events(kit="K1"))[0]
     assert "arm=ACTIVE" in receipt["changes_summary"]
-    with ctm.open(db_path, user=TECH, password=TECH_PW) as tech:
+    with ctm_open(db_path, user=TECH, password=TECH_PW) as tech:
         seen = list(tech.events(kit="K1"))
         assert seqs(seen) == [receipt["seq"]]
         summary = seen[0]["changes_summary"]

@@ -19,7 +19,7 @@ import types
 import pytest
 
 import ctm
-from conftest import ADMIN, ADMIN_PW, SITE, TECH, TECH_PW
+from conftest import ADMIN, ADMIN_PW, SITE, TECH, TECH_PW, ctm_init, ctm_open, new_site_path
 
 PHARM = "phil"
 PHARM_PW = "phil-password-12"
@@ -92,13 +92,13 @@ def site(tmp_path_factory):
     """The site: a blinded trial set up, S1 received, scanned and confirmed, S2 received, scanned
     by the technician and confirmed, S3 (from a file) under receipt."""
     tmp = tmp_path_factory.mktemp("stock")
-    path = str(tmp / "site.db")
-    pharm = ctm.init(path, SITE, ADMIN, ADMIN_PW)
+    path = new_site_path(tmp)
+    pharm = ctm_init(path, SITE, ADMIN, ADMIN_PW)
     pharm.user_add(PHARM, "pharmacist", PHARM_PW, unblinded=True, printed_name="Phil Pharmacist")
     pharm.user_add(TECH, "technician", TECH_PW, printed_name="Tom Technician")
     pharm.logout()
     pharm.login(PHARM, PHARM_PW)
-    tech = ctm.open(path, user=TECH, password=TECH_PW)
+    tech = ctm_open(path, user=TECH, password=TECH_PW)
     s = types.SimpleNamespace(path=path, tmp=tmp, pharm=pharm, tech=tech)
 
     pharm.trial_add(TRIAL, "A blinded placebo-controlled trial", "Sponsor AB", ARMS, blinded=True)
@@ -803,7 +803,7 @@ def test_verify_at_the_end(site):
     assert result["failed_seq"] == -1
     assert result["entries"] == site.pharm.size
     assert result["esignatures"] >= 3  # user adds, receipt confirmations, expiry extensions
-    with ctm.open(site.path, readonly=True) as db:
+    with ctm_open(site.path, readonly=True) as db:
         assert db.verify()["root_hex"] == result["root_hex"]
 
 
