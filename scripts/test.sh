@@ -34,7 +34,8 @@ cp build/meson-logs/testlog-nofork.json "$logs/nofork.json" 2>/dev/null
 if [ -x /usr/bin/pg_virtualenv ] && grep -q CTM_HAVE_POSTGRES build/compile_commands.json; then
   # CTM_TEST_PG_CLUSTER: the cluster pg_virtualenv makes, which test_server restarts mid-run
   run "PostgreSQL suites (pg_virtualenv)" env CTM_TEST_PG_CLUSTER=15/regress pg_virtualenv -v 15 \
-    meson test -C build --suite seam --suite server --print-errorlogs --no-rebuild
+    meson test -C build --suite seam --suite server --suite unit-pg --suite cli-pg --suite python-pg \
+    --print-errorlogs --no-rebuild
   cp build/meson-logs/testlog.json "$logs/postgres.json" 2>/dev/null
 else
   echo "PostgreSQL suites: no pg_virtualenv or no PostgreSQL back end in the build"; status=1

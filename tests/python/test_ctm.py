@@ -308,3 +308,29 @@ def test_public_api_is_typed():
         params = [n for n in inspect.signature(f).parameters if n not in ("self", "exc")]
         assert set(params) <= set(hints), (f.__qualname__, set(params) - set(hints))
     assert typing.get_type_hints(ctm.Database.kits)["return"] is ctm.Query
+
+
+def test_migrate_to_copies_the_ledger_byte_for_byte(db, db_path, tmp_path):
+    """A site moves into a new file (from a file, or from PostgreSQL) with the same entries and
+    checkpoint; the copy verifies against the site's key with a checkpoint held before the move,
+    and takes new actions; a second move into the same file is refused."""
+    from conftest import key_path
+    db.user_add(TECH, "technician", TECH_PW)
+    db.note("before the move")
+    held, vkey, size = db.checkpoint(), db.vkey(), db.size
+    target = tmp_path / "moved.db"
+    db.migrate_to(target)
+    key = key_path(db_path) or db_path + ".key"
+    with ctm.open(target, user=ADMIN, password=ADMIN_PW, key_path=key) as copy:
+        assert copy.size == size
+        assert copy.checkpoint() == held
+        copy.note("after the move")
+        result = copy.verify(vkey=vkey, checkpoint=held)
+        assert result["entries"] == size + 1
+    assert db.size == size
+    with pytest.raises(ctm.ExistsError, match="exists"):
+        db.migrate_to(target)
+    db.login(TECH, TECH_PW)
+    with pytest.raises(ctm.PermissionDenied):
+        db.migrate_to(tmp_path / "other.db")
+    assert not (tmp_path / "other.db").exists()

@@ -844,7 +844,7 @@ class Database:
         meaning = _text("meaning", meaning, optional=True)
         _check(_c.ctm_audit_note(self._handle(), text, meaning))
 
-    def migrate_to(self, target) -> None:
+    def migrate_to(self, target: PathLike) -> None:
         """Copy this site, its ledger byte for byte, into target: an empty PostgreSQL database
         ("postgresql://..." or a libpq "key=value" string) or a file that does not exist yet.
 
