@@ -78,11 +78,10 @@ static inline double bench_verify(const char *path, unsigned flags, ctm_verify_r
 #define BENCH_PW "benchmark password"
 #define BENCH_TRIAL "BENCH-1"
 
-/* A stock site: admin "bench", pharmacist "pharm" (logged in), blinded trial BENCH_TRIAL with
- * arms A and B, kit type KT, locations FRIDGE1 and FRIDGE2. */
-static inline ctm_db *bench_stock_site(const char *path, const char *site)
+/* Make db (open for creation, empty) a stock site: admin "bench", pharmacist "pharm" (logged
+ * in), blinded trial BENCH_TRIAL with arms A and B, kit type KT, locations FRIDGE1 and FRIDGE2. */
+static inline void bench_stock_setup(ctm_db *db, const char *site)
 {
-    ctm_db *db = bench_create(path);
     int rc = ctm_init(db, site, NULL, "bench", "Bench Mark", BENCH_PW);
     if (rc == CTM_OK)
         rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", BENCH_PW);
@@ -98,7 +97,38 @@ static inline ctm_db *bench_stock_site(const char *path, const char *site)
         rc = ctm_login(db, "pharm", BENCH_PW);
     if (rc != CTM_OK)
         bench_die("set-up", rc);
+}
+
+/* bench_stock_setup on a new database file at path. */
+static inline ctm_db *bench_stock_site(const char *path, const char *site)
+{
+    ctm_db *db = bench_create(path);
+    bench_stock_setup(db, site);
     return db;
+}
+
+/* len letters a-z, repeated (malloc'd): a note text that makes entries of a chosen size. */
+static inline char *bench_text(size_t len)
+{
+    char *t = malloc(len + 1);
+    if (t == NULL)
+        bench_die("note text", -1);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (char)('a' + i % 26);
+    t[len] = '\0';
+    return t;
+}
+
+/* n notes of text on db, one transaction each: notes/s. */
+static inline double bench_notes(ctm_db *db, int n, const char *text)
+{
+    double t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        int rc = ctm_audit_note(db, text, NULL);
+        if (rc != CTM_OK)
+            bench_die("ctm_audit_note", rc);
+    }
+    return n / (bench_now() - t0);
 }
 
 /* A manifest of n kits numbered from `first`, lots of 1,000 kits, alternating arms. */

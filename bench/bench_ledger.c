@@ -32,16 +32,6 @@ static void report(const char *name, double ours, double raw, const char *unit, 
            raw, ratio, target, ratio >= target ? "ok" : "BELOW TARGET");
 }
 
-/* A note text that makes an entry of about `entry_bytes` bytes. */
-static char *note_text(size_t len)
-{
-    char *t = malloc(len + 1);
-    for (size_t i = 0; i < len; i++)
-        t[i] = (char)('a' + i % 26);
-    t[len] = '\0';
-    return t;
-}
-
 static sqlite3 *raw_open(const char *path)
 {
     sqlite3 *s = NULL;
@@ -108,17 +98,6 @@ static size_t entry_size(const char *path)
     sqlite3_finalize(st);
     sqlite3_close(s);
     return (size_t)avg;
-}
-
-static double ours_single(ctm_db *db, int n, const char *text)
-{
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-        int rc = ctm_audit_note(db, text, NULL);
-        if (rc != CTM_OK)
-            bench_die("ctm_audit_note", rc);
-    }
-    return n / (bench_now() - t0);
 }
 
 static double ours_batch(ctm_db *db, int n, const char *text)
@@ -210,7 +189,7 @@ static void single_rounds(ctm_db *db, const char *raw, const char *text, size_t 
     double ratios[64], ours_sum = 0, raw_sum = 0;
     for (int r = 0; r < rounds; r++) {
         double rw = raw_inserts(raw, per_round, esize, 0);
-        double us = ours_single(db, per_round, text);
+        double us = bench_notes(db, per_round, text);
         ratios[r] = us / rw;
         ours_sum += us;
         raw_sum += rw;
@@ -231,13 +210,13 @@ int main(int argc, char **argv)
     char path[4096], raw[4096];
     snprintf(path, sizeof path, "%s/ctm-bench.db", dir);
     snprintf(raw, sizeof raw, "%s/ctm-bench-raw.db", dir);
-    char *text = note_text(200);
+    char *text = bench_text(200);
 
     printf("libctm %s ledger benchmark (%s), databases in %s\n", ctm_version(),
            quick ? "quick" : "full", dir);
     ctm_db *db = make_db(path);
     /* warm up: first entries create pages and load the site key */
-    ours_single(db, 10, text);
+    bench_notes(db, 10, text);
     size_t esize = entry_size(path);
     printf("ledger row: %zu-byte entry (a %zu-byte note)\n\n", esize, strlen(text));
     single_rounds(db, raw, text, esize, rounds, per_round);

@@ -91,55 +91,21 @@ static ctm_db *open_site(const char *target, const char *key, unsigned flags)
     return db;
 }
 
-/* A site in database `name`: admin "bench", pharmacist "pharm" (logged in), the stock set-up of
- * bench.h; its target and key file into target/key. */
+/* A site in database `name` (bench_stock_setup); its target and key file into target/key. */
 static ctm_db *new_site(const char *name, char *target, size_t tlen, char *key, size_t klen)
 {
     new_database(name, target, tlen);
     snprintf(key, klen, "%s/%s.key", key_dir, name);
     remove(key);
     ctm_db *db = open_site(target, key, CTM_OPEN_CREATE);
-    int rc = ctm_init(db, "Bench Region", NULL, "bench", "Bench Mark", BENCH_PW);
-    if (rc == CTM_OK)
-        rc = ctm_user_add(db, "pharm", "pharmacist", 1, "Pharm Acist", BENCH_PW);
-    if (rc == CTM_OK)
-        rc = ctm_trial_add(db, BENCH_TRIAL, "Benchmark trial", "Sponsor", 1, "A:1,B:1");
-    if (rc == CTM_OK)
-        rc = ctm_kittype_add(db, BENCH_TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL);
-    if (rc == CTM_OK)
-        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
-    if (rc == CTM_OK)
-        rc = ctm_login(db, "pharm", BENCH_PW);
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
+    bench_stock_setup(db, "Bench Region");
     return db;
-}
-
-static char *note_text(size_t len)
-{
-    char *t = malloc(len + 1);
-    for (size_t i = 0; i < len; i++)
-        t[i] = (char)('a' + i % 26);
-    t[len] = '\0';
-    return t;
-}
-
-/* n notes on db, one transaction each: notes/s. */
-static double ours_notes(ctm_db *db, int n, const char *text)
-{
-    double t0 = bench_now();
-    for (int i = 0; i < n; i++) {
-        int rc = ctm_audit_note(db, text, NULL);
-        if (rc != CTM_OK)
-            bench_die("ctm_audit_note", rc);
-    }
-    return n / (bench_now() - t0);
 }
 
 /* n one-row INSERTs of size-byte rows, each its own transaction: rows/s. */
 static double raw_rows(PGconn *c, int n, size_t size)
 {
-    char *data = note_text(size);
+    char *data = bench_text(size);
     const char *params[1] = {data};
     double t0 = bench_now();
     for (int i = 0; i < n; i++) {
@@ -296,8 +262,8 @@ int main(int argc, char **argv)
     int n = quick ? 300 : 2000;
     char target[256], key[4200], raw[256];
     ctm_db *db = new_site("site", target, sizeof target, key, sizeof key);
-    char *text = note_text(200);
-    ours_notes(db, 20, text); /* warm: statements prepared, capture installed */
+    char *text = bench_text(200);
+    bench_notes(db, 20, text); /* warm: statements prepared, capture installed */
     size_t size = entry_bytes(target);
     new_database("raw", raw, sizeof raw);
     PGconn *rc = connect_to(raw);
@@ -307,7 +273,7 @@ int main(int argc, char **argv)
     double best_ratio[5], ours_r[5], raw_r[5];
     int rounds = quick ? 1 : 5;
     for (int i = 0; i < rounds; i++) {
-        ours_r[i] = ours_notes(db, n / rounds, text);
+        ours_r[i] = bench_notes(db, n / rounds, text);
         raw_r[i] = raw_rows(rc, n / rounds, size);
         best_ratio[i] = ours_r[i] / raw_r[i];
     }

@@ -177,3 +177,15 @@ def drop_all():
     """Drop every database this run created."""
     while _created:
         drop_database(_created.pop())
+
+
+# The session hooks of both suites' conftest.py (which import them): skip the whole session,
+# exit 77, when PostgreSQL is asked for and no server is named; drop every database at the end.
+def pytest_sessionstart(session):
+    if POSTGRES and not available():
+        pytest.exit("CTM_TEST_BACKEND=postgres but no PostgreSQL server (PGHOST is not set)", 77)
+
+
+def pytest_sessionfinish(session):
+    if POSTGRES:
+        drop_all()

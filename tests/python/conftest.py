@@ -15,6 +15,7 @@ import ctm
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import backends  # noqa: E402
+from backends import pytest_sessionfinish, pytest_sessionstart  # noqa: E402,F401
 
 SITE = "Test Site Pharmacy"
 ADMIN = "alice"
@@ -25,14 +26,6 @@ TECH_PW = "tom-password-12"
 _key_paths = {}  # URL of a site on PostgreSQL -> its key file
 
 
-def pytest_sessionstart(session):
-    if backends.POSTGRES and not backends.available():
-        pytest.exit("CTM_TEST_BACKEND=postgres but no PostgreSQL server (PGHOST is not set)", 77)
-
-
-def pytest_sessionfinish(session):
-    if backends.POSTGRES:
-        backends.drop_all()
 
 
 def new_site_path(directory, name="site.db"):

@@ -9,14 +9,20 @@
 #include "ctm.h"
 #include "store.h"
 
-const char *pu_server(void)
+const char *pu_server(const char *who)
 {
     const char *t = getenv("CTM_TEST_PG");
     if (t == NULL || t[0] == '\0')
         t = getenv("PGHOST") != NULL ? "postgresql://" : NULL;
 #ifndef CTM_HAVE_POSTGRES
+    if (t != NULL)
+        fprintf(stderr, "%s: a PostgreSQL server is named, but this libctm has no PostgreSQL "
+                        "engine\n", who);
     t = NULL;
 #endif
+    if (t == NULL)
+        fprintf(stderr, "%s: SQLite only (name a PostgreSQL server with CTM_TEST_PG or PGHOST)\n",
+                who);
     return t;
 }
 

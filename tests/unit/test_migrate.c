@@ -231,9 +231,7 @@ int main(void)
 {
     if (sodium_init() < 0)
         return EXIT_FAILURE;
-    pg_base = pu_server();
-    if (pg_base == NULL)
-        fprintf(stderr, "migrate: SQLite only (name a PostgreSQL server with CTM_TEST_PG or PGHOST)\n");
+    pg_base = pu_server("migrate");
     snprintf(run_prefix, sizeof run_prefix, "ctm_migrate_%ld", (long)getpid());
     build_template();
     int rc = tu_run_suite(migrate_suite());

@@ -6,6 +6,7 @@
  * how to run it on a throw-away cluster. */
 #include "ctm.h"
 #include "store.h"
+#include "pgutil.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -691,22 +692,6 @@ static Suite *seam_suite(void)
     return s;
 }
 
-/* The server the environment names, if this libctm has the engine for it. */
-static const char *server_from_env(void)
-{
-    const char *t = getenv("CTM_TEST_PG");
-    if (t == NULL || t[0] == '\0')
-        t = getenv("PGHOST") != NULL ? "postgresql://" : NULL;
-#ifndef CTM_HAVE_POSTGRES
-    if (t != NULL)
-        fprintf(stderr, "seam: a PostgreSQL server is named, but this libctm has no PostgreSQL engine\n");
-    t = NULL;
-#endif
-    if (t == NULL)
-        fprintf(stderr, "seam: SQLite only (name a PostgreSQL server with CTM_TEST_PG or PGHOST)\n");
-    return t;
-}
-
 /* Drop every schema this run made, failed tests' included. */
 static void drop_run_schemas(void)
 {
@@ -730,7 +715,7 @@ int main(void)
 {
     if (sodium_init() < 0)
         return EXIT_FAILURE;
-    pg_base = server_from_env();
+    pg_base = pu_server("seam");
     if (pg_base != NULL) {
         nengines = 2;
         snprintf(run_prefix, sizeof run_prefix, "ctm_seam_%ld", (long)getpid());

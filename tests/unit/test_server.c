@@ -172,6 +172,22 @@ static void writer(int fd, int stop_on_failure)
     }
 }
 
+/* A writer in a child process; *ack: the read end of its acknowledgements. */
+static pid_t start_writer(int stop_on_failure, int *ack)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        writer(p[1], stop_on_failure);
+    }
+    close(p[1]);
+    *ack = p[0];
+    return pid;
+}
+
 /* Sum of the acknowledged counts a writer sent (until its end of the pipe closed). */
 static uint64_t acknowledged(int fd)
 {
@@ -206,22 +222,15 @@ START_TEST(test_client_killed)
 {
     ctm_close(create_site());
     for (int round = 0; round < 4; round++) {
-        int p[2];
-        ck_assert_int_eq(pipe(p), 0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            close(p[0]);
-            writer(p[1], 0);
-        }
-        close(p[1]);
+        int ack;
+        pid_t pid = start_writer(0, &ack);
         sleep_ms(150 + 100 * round);
         kill(pid, SIGKILL);
         int st = 0;
         waitpid(pid, &st, 0);
         ck_assert_msg(WIFSIGNALED(st), "the writer stopped by itself (status %d)", st);
-        uint64_t acked = acknowledged(p[0]);
-        close(p[0]);
+        uint64_t acked = acknowledged(ack);
+        close(ack);
         assert_verifies(1 + acked);
     }
     ctm_db *h = open_writer();
@@ -241,15 +250,8 @@ START_TEST(test_server_restarted)
     const char *cluster = getenv("CTM_TEST_PG_CLUSTER");
     ck_assert_ptr_nonnull(cluster);
     ctm_close(create_site());
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        writer(p[1], 1);
-    }
-    close(p[1]);
+    int ack;
+    pid_t pid = start_writer(1, &ack);
     sleep_ms(300);
     char cmd[300], version[16] = "", name[64] = "";
     ck_assert_int_eq(sscanf(cluster, "%15[^/]/%63s", version, name), 2);
@@ -258,8 +260,8 @@ START_TEST(test_server_restarted)
     ck_assert_int_eq(system(cmd), 0);
     int st = 0;
     waitpid(pid, &st, 0);
-    uint64_t acked = acknowledged(p[0]);
-    close(p[0]);
+    uint64_t acked = acknowledged(ack);
+    close(ack);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the writer did not end with a clear CTM_EIO/CTM_EBUSY (status %d)", st);
     assert_verifies(1 + acked);
@@ -292,11 +294,9 @@ int main(void)
 {
     if (sodium_init() < 0)
         return EXIT_FAILURE;
-    pg_base = pu_server();
-    if (pg_base == NULL) {
-        fprintf(stderr, "server: skipped (name a PostgreSQL server with CTM_TEST_PG or PGHOST)\n");
-        return 77;
-    }
+    pg_base = pu_server("server");
+    if (pg_base == NULL)
+        return 77; /* skipped */
     snprintf(run_prefix, sizeof run_prefix, "ctm_server_%ld", (long)getpid());
     int rc = tu_run_suite(server_suite());
     pu_drop_databases(pg_base, run_prefix);

@@ -17,6 +17,7 @@
 #endif
 
 #include "ctm.h"
+#include "pgutil.h"
 #include "testutil.h"
 
 #define PW "correct horse 1"
@@ -321,29 +322,11 @@ static Suite *verify_engines_suite(void)
     return s;
 }
 
-/* The server the environment names, if this libctm has the engine for it. */
-static const char *server_from_env(void)
-{
-    const char *t = getenv("CTM_TEST_PG");
-    if (t == NULL || t[0] == '\0')
-        t = getenv("PGHOST") != NULL ? "postgresql://" : NULL;
-#ifndef CTM_HAVE_POSTGRES
-    if (t != NULL)
-        fprintf(stderr, "verify_engines: a PostgreSQL server is named, but this libctm has no "
-                        "PostgreSQL engine\n");
-    t = NULL;
-#endif
-    if (t == NULL)
-        fprintf(stderr, "verify_engines: SQLite only (name a PostgreSQL server with CTM_TEST_PG "
-                        "or PGHOST)\n");
-    return t;
-}
-
 int main(void)
 {
     if (sodium_init() < 0)
         return EXIT_FAILURE;
-    pg_base = server_from_env();
+    pg_base = pu_server("verify_engines");
     if (pg_base != NULL) {
         nengines = 2;
         snprintf(run_prefix, sizeof run_prefix, "ctm_verify_%ld", (long)getpid());

@@ -339,13 +339,16 @@ static int pg_begin(ctm__store *base)
         s->dealloc_len = 0;
         PGresult *res = PQexec(s->conn, sql);
         free(sql);
-        int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, "BEGIN");
         PQclear(res);
-        if (ok)
+        if (rc == CTM_OK)
             return CTM_OK;
-        /* a DEALLOCATE failed (the statements are gone anyway), or BEGIN did: begin alone */
         if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
             command(s, "ROLLBACK", NULL);
+        /* the lock not had, or the server gone: say so now, rather than wait a second time */
+        if (rc == CTM_EBUSY || rc == CTM_EIO)
+            return rc;
+        /* a DEALLOCATE failed (the statements are gone anyway): begin alone */
     }
     int rc = command(s, BEGIN_SQL, "BEGIN");
     /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
