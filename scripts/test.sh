@@ -19,9 +19,10 @@ logs=$(mktemp -d /tmp/ctm-test-logs.XXXXXX)
 status=0
 
 run() { # name, then the command; its meson JSON log is copied to $logs/name.json
-  local name=$1; shift
+  local name=$1 t0=$SECONDS; shift
   echo "== $name"
   "$@" || status=1
+  echo "== $name: $((SECONDS - t0)) s"
 }
 
 run "all suites" meson test -C build --print-errorlogs --no-rebuild
