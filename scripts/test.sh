@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test suite of libctm:
-#   unit (Check, in fork and no-fork mode), python (pytest), cli (pytest driving ctm), abi,
-#   the suites that need a PostgreSQL server inside a throw-away cluster (pg_virtualenv),
+#   unit (Check), python (pytest), cli (pytest driving ctm), abi, and the same on PostgreSQL
+#   (seam, server, unit-pg, cli-pg, python-pg) inside a throw-away cluster (pg_virtualenv),
 #   then the unit and abi suites again built with clang under AddressSanitizer and
 #   UndefinedBehaviorSanitizer, and a short run of each libFuzzer target.
 # Ends with one line: "N passed, N failed" over every test case of every suite.
@@ -25,22 +25,19 @@ run() { # name, then the command; its meson JSON log is copied to $logs/name.jso
   echo "== $name: $((SECONDS - t0)) s"
 }
 
-run "all suites" meson test -C build --print-errorlogs --no-rebuild
-cp build/meson-logs/testlog.json "$logs/main.json" 2>/dev/null
-run "unit suites, no-fork mode" meson test -C build --setup nofork --suite unit --print-errorlogs --no-rebuild
-cp build/meson-logs/testlog-nofork.json "$logs/nofork.json" 2>/dev/null
-
-# The same library on PostgreSQL: a throw-away cluster (pg_virtualenv, from postgresql-common)
-# for the suites that run on a server.  Outside it those suites skip, or run their SQLite half.
+# Every suite in one meson run, so that the two back ends' suites share the cores: inside a
+# throw-away PostgreSQL cluster (pg_virtualenv, from postgresql-common), the suites that need a
+# server (seam, server, unit-pg, cli-pg, python-pg) run on it; CTM_TEST_PG_CLUSTER names the
+# cluster, which test_server restarts mid-run.  Without pg_virtualenv they skip, and CI fails.
 if [ -x /usr/bin/pg_virtualenv ] && grep -q CTM_HAVE_POSTGRES build/compile_commands.json; then
-  # CTM_TEST_PG_CLUSTER: the cluster pg_virtualenv makes, which test_server restarts mid-run
-  run "PostgreSQL suites (pg_virtualenv)" env CTM_TEST_PG_CLUSTER=15/regress pg_virtualenv -v 15 \
-    meson test -C build --suite seam --suite server --suite unit-pg --suite cli-pg --suite python-pg \
-    --print-errorlogs --no-rebuild
-  cp build/meson-logs/testlog.json "$logs/postgres.json" 2>/dev/null
+  run "all suites, on SQLite and on PostgreSQL (pg_virtualenv)" \
+    env CTM_TEST_PG_CLUSTER=15/regress pg_virtualenv -v 15 \
+    meson test -C build --print-errorlogs --no-rebuild
 else
-  echo "PostgreSQL suites: no pg_virtualenv or no PostgreSQL back end in the build"; status=1
+  run "all suites, on SQLite only" meson test -C build --print-errorlogs --no-rebuild
+  echo "PostgreSQL suites skipped: no pg_virtualenv or no PostgreSQL back end in the build"; status=1
 fi
+cp build/meson-logs/testlog.json "$logs/main.json" 2>/dev/null
 
 fuzz_results=()
 if [ $quick -eq 0 ]; then
@@ -51,7 +48,10 @@ if [ $quick -eq 0 ]; then
   fi
   if ninja -C build-asan >/dev/null; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-    run "unit + abi suites under ASan+UBSan (clang)" meson test -C build-asan --suite unit --suite abi --print-errorlogs --no-rebuild
+    # in no-fork mode: every test of a suite in one process, so that state one test leaves behind
+    # (a leak, a stale handle) meets the next
+    run "unit + abi suites under ASan+UBSan (clang), no-fork mode" \
+      meson test -C build-asan --setup nofork --suite unit --suite abi --print-errorlogs --no-rebuild
     cp build-asan/meson-logs/testlog.json "$logs/asan.json" 2>/dev/null
     for f in build-asan/tests/fuzz/fuzz_*; do
       [ -f "$f" ] && [ -x "$f" ] || continue

@@ -60,6 +60,7 @@ typedef struct pg_store {
     ctm__capture_fn capture;
     void *capture_ctx;
     int capturing;
+    int writer;          /* the open transaction holds the writer lock (pg_begin) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
 } pg_store;
@@ -341,8 +342,10 @@ static int pg_begin(ctm__store *base)
         free(sql);
         int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, "BEGIN");
         PQclear(res);
-        if (rc == CTM_OK)
+        if (rc == CTM_OK) {
+            s->writer = 1;
             return CTM_OK;
+        }
         if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
             command(s, "ROLLBACK", NULL);
         /* the lock not had, or the server gone: say so now, rather than wait a second time */
@@ -351,6 +354,7 @@ static int pg_begin(ctm__store *base)
         /* a DEALLOCATE failed (the statements are gone anyway): begin alone */
     }
     int rc = command(s, BEGIN_SQL, "BEGIN");
+    s->writer = rc == CTM_OK;
     /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
      * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
     if (rc != CTM_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
@@ -360,6 +364,18 @@ static int pg_begin(ctm__store *base)
     return rc;
 }
 
+/* A writer's COMMIT, in one round trip.  The transaction commits without waiting for its WAL to
+ * reach the disk, which releases the writer lock at once; then a second transaction, empty but
+ * for taking a transaction id, commits with synchronous_commit on, so its COMMIT returns only
+ * when the WAL is flushed (and, with a synchronous standby, replicated) past its own commit
+ * record, which lies after the writer's.  The caller hears "done" only once the action is
+ * durable, as before, but the next writer no longer waits for this one's flush: the flushes of
+ * many workstations are shared.  A crash in between loses this action and every later one
+ * together, never one without an earlier one (WAL order is commit order), and no caller was told
+ * that any of them was done. */
+#define WRITER_COMMIT_SQL                                                                         \
+    "SET LOCAL synchronous_commit = off; COMMIT; SELECT pg_current_xact_id()"
+
 static int pg_commit(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
@@ -368,16 +384,30 @@ static int pg_commit(ctm__store *base)
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
         command(s, "ROLLBACK", NULL);
         s->capture_pending = 0;
+        s->writer = 0;
         flush_dealloc(s);
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
-    PGresult *res = PQexec(s->conn, "COMMIT");
     int rc = CTM_OK;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = fail_res(s, res, "COMMIT");
-    else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
-    PQclear(res);
+    if (!PQsendQuery(s->conn, s->writer ? WRITER_COMMIT_SQL : "COMMIT")) {
+        rc = fail_res(s, NULL, "COMMIT");
+    } else {
+        PGresult *res;
+        for (int i = 0; (res = PQgetResult(s->conn)) != NULL; i++) {
+            ExecStatusType st = PQresultStatus(res);
+            const char *cmd = PQcmdStatus(res);
+            if (rc != CTM_OK) {
+                /* the first failure is the one to report */
+            } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                rc = fail_res(s, res, i == 0 || !s->writer ? "COMMIT"
+                                      : "COMMIT (waiting for the commit to reach the disk)");
+            } else if (strcmp(cmd, "ROLLBACK") == 0) {
+                rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
+            }
+            PQclear(res);
+        }
+    }
+    s->writer = 0;
     if (rc == CTM_OK && s->capture_pending)
         s->capture_ready = 1; /* the change table and triggers made in this transaction stay */
     s->capture_pending = 0;
@@ -390,6 +420,7 @@ static void pg_rollback(ctm__store *base)
     if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
     s->capture_pending = 0;
+    s->writer = 0;
     flush_dealloc(s);
 }
 
