@@ -55,9 +55,9 @@ if [ $quick -eq 0 ]; then
     cp build-asan/meson-logs/testlog.json "$logs/asan.json" 2>/dev/null
     for f in build-asan/tests/fuzz/fuzz_*; do
       [ -f "$f" ] && [ -x "$f" ] || continue
-      echo "== $(basename "$f"): 15 s of fuzzing"
+      echo "== $(basename "$f"): 10 s of fuzzing"
       corpus=$(mktemp -d)
-      if "$f" -max_total_time=15 -rss_limit_mb=2048 "$corpus" >"$logs/$(basename "$f").log" 2>&1; then
+      if "$f" -max_total_time=10 -rss_limit_mb=2048 "$corpus" >"$logs/$(basename "$f").log" 2>&1; then
         fuzz_results+=("pass")
       else
         fuzz_results+=("fail"); status=1; tail -30 "$logs/$(basename "$f").log"
