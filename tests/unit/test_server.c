@@ -116,6 +116,86 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* Run sql through a connection to `on` (a connection string); the store's status. */
+static int sql_on(const char *on, const char *sql)
+{
+    ctm__store *s = NULL;
+    int rc = ctm__store_open(&s, on, 0);
+    if (rc == CTM_OK)
+        rc = ctm__store_exec(s, sql);
+    ctm__store_close(s);
+    return rc;
+}
+
+/* The roles of docs/deployment.md: the owner creates the site, the application role (no
+ * superuser, not the owner, no TRUNCATE) works it, and cannot switch the guard off. */
+START_TEST(test_deployment_roles)
+{
+    char owner[96], app[96], sql[1024];
+    const char *db = strrchr(target, '/') + 1;
+    snprintf(owner, sizeof owner, "%s_owner", db);
+    snprintf(app, sizeof app, "%s_app", db);
+    snprintf(sql, sizeof sql,
+             "CREATE ROLE %s LOGIN PASSWORD 'owner-pw-1'; CREATE ROLE %s LOGIN PASSWORD 'app-pw-1';"
+             " ALTER DATABASE %s OWNER TO %s; REVOKE ALL ON DATABASE %s FROM PUBLIC;"
+             " GRANT CONNECT, TEMPORARY ON DATABASE %s TO %s",
+             owner, app, db, owner, db, db, app);
+    ck_assert_msg(sql_on(pg_base, sql) == CTM_OK, "%s", ctm_errmsg());
+    snprintf(sql, sizeof sql, "REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER SCHEMA public OWNER TO %s",
+             owner);
+    server_sql(sql);
+    /* the owner creates the site */
+    char as_owner[400], as_app[400];
+    snprintf(as_owner, sizeof as_owner, "dbname=%s user=%s password=owner-pw-1", db, owner);
+    snprintf(as_app, sizeof as_app, "dbname=%s user=%s password=app-pw-1", db, app);
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    o.key_path = key_path;
+    ctm_db *h = tu_open(as_owner, &o);
+    tu_ok(ctm_init(h, TU_SITE_NAME, TU_ORIGIN, "anna", "Anna Berg", PW));
+    ctm_close(h);
+    /* the grants of deployment.md */
+    snprintf(sql, sizeof sql,
+             "GRANT USAGE ON SCHEMA public TO %s;"
+             " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
+             " GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
+             " REVOKE TRUNCATE, TRIGGER, REFERENCES ON ALL TABLES IN SCHEMA public FROM %s",
+             app, app, app, app);
+    ck_assert_msg(sql_on(as_owner, sql) == CTM_OK, "%s", ctm_errmsg());
+    /* the application role works the site: users, a trial, a location, a receipt, a note */
+    o.flags = 0;
+    h = tu_open(as_app, &o);
+    tu_login(h, "anna", PW);
+    tu_ok(ctm_user_add(h, "pete", "pharmacist", 1, "Pete Ström", PW));
+    tu_ok(ctm_trial_add(h, "ROLE-1", "Role trial", "Sponsor", 1, "A:1,B:1"));
+    tu_ok(ctm_kittype_add(h, "ROLE-1", "KT", "Drug", 30, 2, 8, 30, NULL));
+    tu_ok(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8));
+    tu_login(h, "pete", PW);
+    static const char m[] = "kit_number,kit_type,lot,expiry,arm\nK1,KT,L1,2030-01-31,A\n";
+    tu_ok(ctm_receive(h, "ROLE-1", "SH1", m, sizeof m - 1, "FRIDGE1", NULL));
+    tu_ok(ctm_audit_note(h, "as the application role", NULL));
+    tu_assert_verifies_all(h, NULL);
+    ctm_close(h);
+    /* and cannot get past the guard */
+    ck_assert_int_ne(sql_on(as_app, "TRUNCATE discrepancies"), CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "ALTER TABLE users DISABLE TRIGGER ctm__guard"), CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "SET session_replication_role = replica"), CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1"), CTM_OK);
+    ck_assert_msg(strstr(ctm_errmsg(), "guard") != NULL, "%s", ctm_errmsg());
+    h = tu_open(as_app, &o);
+    tu_assert_verifies_all(h, NULL);
+    ctm_close(h);
+    /* DROP DATABASE cannot share a transaction with anything: one statement at a time */
+    char one[300];
+    snprintf(one, sizeof one, "DROP DATABASE %s WITH (FORCE)", db);
+    sql_on(pg_base, one);
+    snprintf(one, sizeof one, "DROP ROLE %s", app);
+    ck_assert_msg(sql_on(pg_base, one) == CTM_OK, "%s", ctm_errmsg());
+    snprintf(one, sizeof one, "DROP ROLE %s", owner);
+    ck_assert_msg(sql_on(pg_base, one) == CTM_OK, "%s", ctm_errmsg());
+}
+END_TEST
+
 /* A site written by a newer libctm is refused, and left as it is. */
 START_TEST(test_newer_schema)
 {
@@ -281,6 +361,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_no_default_key_file);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_newer_schema);
+    tcase_add_test(tc, test_deployment_roles);
     tc = tu_tcase(s, "faults", setup, teardown, 120);
     tcase_add_test(tc, test_client_killed);
     if (getenv("CTM_TEST_PG_CLUSTER") != NULL)
