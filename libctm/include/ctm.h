@@ -180,8 +180,9 @@ CTM_API CTM_WARN_UNUSED int ctm_init(ctm_db *db, const char *site_name, const ch
  * holds all of it or nothing.  db is not changed; no ledger entry is written on either side.
  * Afterwards open target with ctm_open() and the same site key (opts.key_path or site_seed).
  *
- * Needs an administrator logged in on db, and db at this libctm's schema version (open it for
- * writing once).  Errors: CTM_EDENIED (not an administrator), CTM_EMISUSE (nobody logged in),
+ * Needs an unblinded administrator logged in on db (the copy holds every kit's arm), and db at
+ * this libctm's schema version (open it for writing once).  Errors: CTM_EDENIED (not an
+ * administrator), CTM_EBLINDED (a blinded administrator), CTM_EMISUSE (nobody logged in),
  * CTM_EINVAL (target missing or the same as db), CTM_EEXISTS (target already holds a site or
  * rows), CTM_ENOTDB (target holds something else), CTM_EVERSION (db at an older version),
  * CTM_EIO / CTM_EBUSY (the target cannot be reached or written; nothing is left there). */

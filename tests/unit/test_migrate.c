@@ -165,6 +165,12 @@ START_TEST(test_refusals_leave_nothing)
     ck_assert_int_eq(ctm_migrate_to(src, target), CTM_EDENIED);
     ck_assert_int_eq(access(target, F_OK), -1);
     tu_login(src, "anna", PW);
+    /* a blinded administrator would get every kit's arm in a database of their choosing */
+    tu_ok(ctm_user_add(src, "bea", "admin", 0, "Bea Blind", PW));
+    tu_login(src, "bea", PW);
+    ck_assert_int_eq(ctm_migrate_to(src, target), CTM_EBLINDED);
+    ck_assert_int_eq(access(target, F_OK), -1);
+    tu_login(src, "anna", PW);
     ck_assert_int_eq(ctm_migrate_to(src, NULL), CTM_EINVAL);
     ck_assert_int_eq(ctm_migrate_to(src, src_path), CTM_EINVAL);
     /* an existing file is never written */

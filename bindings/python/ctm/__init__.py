@@ -850,7 +850,8 @@ class Database:
 
         The copy holds the same entries, roots and checkpoints; this database is not changed.
         Open the copy with ctm.open(target, key_path=...) and the same site key.  Needs an
-        administrator logged in.  Raises PermissionDenied (not an administrator), ExistsError
+        unblinded administrator logged in (the copy holds every kit's arm).  Raises
+        PermissionDenied (not an administrator), BlindingError (a blinded one), ExistsError
         (target holds a site or rows, or the file exists), NotADatabaseError (target holds
         something else), VersionError (this site is at an older schema version), FileError or
         BusyError (the target cannot be reached or written; nothing is left there).

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blinding.h"
 #include "internal.h"
 #include "note.h"
 
@@ -340,6 +341,10 @@ int ctm_migrate_to(ctm_db *db, const char *target)
     int rc = ctm__require_user(db, CTM_ROLEBIT_ADMIN, "migrate");
     if (rc != CTM_OK)
         return rc;
+    /* the copy holds every kit's arm, in a database the caller chooses and can read */
+    if (!ctm__blind_sees_all(db))
+        return ctm__err(CTM_EBLINDED, "migrate: user '%s' is blinded; the copy would hold the "
+                                      "treatment arms", db->user);
     if (target == NULL || target[0] == '\0')
         return ctm__err(CTM_EINVAL, "migrate: target: missing");
     if (strcmp(target, db->path) == 0)
