@@ -25,12 +25,22 @@ static char run_prefix[64];
 static char *dir;
 static char target[256], key_path[4200];
 
-static void server_sql(const char *sql)
+
+/* Run sql through a connection to `on` (a connection string); the store's status. */
+static int sql_on(const char *on, const char *sql)
 {
     ctm__store *s = NULL;
-    ck_assert_msg(ctm__store_open(&s, target, 0) == CTM_OK, "%s", ctm_errmsg());
-    ck_assert_msg(ctm__store_exec(s, sql) == CTM_OK, "%s: %s", sql, ctm_errmsg());
+    int rc = ctm__store_open(&s, on, 0);
+    if (rc == CTM_OK)
+        rc = ctm__store_exec(s, sql);
     ctm__store_close(s);
+    return rc;
+}
+
+/* Run sql on the test's database; it must succeed. */
+static void server_sql(const char *sql)
+{
+    ck_assert_msg(sql_on(target, sql) == CTM_OK, "%s: %s", sql, ctm_errmsg());
 }
 
 static void setup(void)
@@ -116,16 +126,6 @@ START_TEST(test_refusals)
 }
 END_TEST
 
-/* Run sql through a connection to `on` (a connection string); the store's status. */
-static int sql_on(const char *on, const char *sql)
-{
-    ctm__store *s = NULL;
-    int rc = ctm__store_open(&s, on, 0);
-    if (rc == CTM_OK)
-        rc = ctm__store_exec(s, sql);
-    ctm__store_close(s);
-    return rc;
-}
 
 /* The roles of docs/deployment.md: the owner creates the site, the application role (no
  * superuser, not the owner, no TRUNCATE) works it, and cannot switch the guard off. */

@@ -62,13 +62,12 @@ static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
     *busy_ms = o.busy_timeout_ms;
     /* A site on a server has no file to put a key file next to: its key file is named, or the
      * application supplies the seed (docs/deployment.md). */
+    int wanted = o.key_path != NULL || !ctm__store_is_server(db->path);
     if (o.key_path != NULL)
         db->key_path = ctm__strdup(o.key_path);
-    else if (ctm__store_is_server(db->path))
-        db->key_path = NULL;
-    else if ((db->key_path = malloc(strlen(db->path) + 5)) != NULL)
+    else if (wanted && (db->key_path = malloc(strlen(db->path) + 5)) != NULL)
         sprintf(db->key_path, "%s.key", db->path);
-    if (db->key_path == NULL && (o.key_path != NULL || !ctm__store_is_server(db->path)))
+    if (wanted && db->key_path == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
     if (o.site_seed != NULL) {
         db->site_seed = sodium_malloc(crypto_sign_SEEDBYTES);
