@@ -333,9 +333,11 @@ static double seconds_of_login(ctm_db *h, const char *user, const char *pw, int 
     return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 }
 
-/* Nor does the time of the answer tell: a disabled account, or an unknown user, costs the same
- * Argon2id check as a wrong password for an enabled one.  (One Argon2id check with libsodium's
- * interactive limits takes tens of milliseconds; skipping it answers in well under one.) */
+/* Nor does the time of the answer tell: a disabled account costs one Argon2id check whether the
+ * password is right or wrong, and an unknown user costs what a wrong password for an enabled
+ * account costs (two checks), while a successful login costs one.  (One Argon2id check with
+ * libsodium's interactive limits takes tens of milliseconds; skipping it answers in well under
+ * one.) */
 START_TEST(test_login_answers_take_one_password_check)
 {
     char hash[crypto_pwhash_STRBYTES];
@@ -351,15 +353,34 @@ START_TEST(test_login_answers_take_one_password_check)
         double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
         check = t < check ? t : check;
     }
+    double wrong_enabled = seconds_of_login(db_a, PHARM, "a-wrong-guess", CTM_EAUTH);
+    double unknown = seconds_of_login(db_a, "nobody-here", "a-wrong-guess", CTM_EAUTH);
+    ck_assert_msg(wrong_enabled > 1.5 * check && unknown > 1.5 * check,
+                  "one password check takes %.4f s; wrong password %.4f s, unknown user %.4f s",
+                  check, wrong_enabled, unknown);
+    login(db_a, ADMIN, ADMIN_PW);
     ck_assert_int_eq(ctm_user_disable(db_a, PHARM, "on leave"), CTM_OK);
     ctm_logout(db_a);
     double right = seconds_of_login(db_a, PHARM, PHARM_PW, CTM_EDISABLED);
     double wrong = seconds_of_login(db_a, PHARM, "a-wrong-guess", CTM_EDISABLED);
-    double unknown = seconds_of_login(db_a, "nobody-here", "a-wrong-guess", CTM_EAUTH);
-    ck_assert_msg(right > check / 3 && wrong > check / 3 && unknown > check / 3,
-                  "one password check takes %.4f s; disabled+right %.4f s, disabled+wrong %.4f s,"
-                  " unknown user %.4f s",
-                  check, right, wrong, unknown);
+    ck_assert_msg(right > check / 3 && wrong > check / 3,
+                  "one password check takes %.4f s; disabled+right %.4f s, disabled+wrong %.4f s",
+                  check, right, wrong);
+}
+END_TEST
+
+/* A damaged sealed key is not taken for a wrong password: the right password still logs in to
+ * nothing, and the answer says the key cannot be unsealed. */
+START_TEST(test_login_damaged_sealed_key)
+{
+    ctm_logout(db_a);
+    tu_sql_exec(dbpath, "UPDATE credentials SET sealed_key = (SELECT c.sealed_key FROM"
+                        " credentials c JOIN users u ON u.id = c.user_id WHERE u.username = 'admin')"
+                        " WHERE user_id = (SELECT id FROM users WHERE username = 'pharm')");
+    ck_assert_int_eq(ctm_login(db_a, PHARM, PHARM_PW), CTM_EINTEGRITY);
+    ck_assert_msg(strstr(ctm_errmsg(), "cannot be unsealed") != NULL, "%s", ctm_errmsg());
+    ck_assert_ptr_null(ctm_current_user(db_a));
+    ck_assert_int_eq(ctm_login(db_a, PHARM, "a-wrong-guess"), CTM_EAUTH);
 }
 END_TEST
 
@@ -848,6 +869,7 @@ static Suite *users_suite(void)
     tcase_add_test(tc, test_empty_password_is_a_usage_error);
     tcase_add_test(tc, test_disabled_account_is_no_password_oracle);
     tcase_add_test(tc, test_login_answers_take_one_password_check);
+    tcase_add_test(tc, test_login_damaged_sealed_key);
 
     tc = tu_tcase(s, "user_add", setup, teardown, 120);
     tcase_add_test(tc, test_user_add_by_admin);

@@ -34,6 +34,13 @@ typedef struct user_row {
     size_t memlimit;
 } user_row;
 
+/* One Argon2id check whose answer is not wanted: it is there for its cost (ctm_login). */
+static void spend_check(const char *hash, const char *password)
+{
+    if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+        return; /* right or wrong, the cost is the point */
+}
+
 static void user_row_free(user_row *u)
 {
     free(u->printed_name);
@@ -109,7 +116,11 @@ static int seal_seed(const char *password, const unsigned char *seed, uint8_t *s
     return bad ? ctm__err(CTM_ENOMEM, "password hashing: out of memory") : CTM_OK;
 }
 
-/* Unseal a user's signing key into sodium memory (*sk, 64 bytes); checks it matches the public key. */
+/* Unseal a user's signing key into sodium memory (*sk, 64 bytes) with the key the password
+ * derives (Argon2id), and check it matches the public key.  The seal is authenticated, so it
+ * opens only with the right password: CTM_EAUTH when it does not open (the password is wrong, or
+ * the sealed key was damaged: the caller tells the two apart), CTM_EINTEGRITY when it opens on a
+ * key that is not the user's. */
 static int unseal_key(const user_row *u, const char *password, unsigned char **sk)
 {
     unsigned char *key = sodium_malloc(crypto_secretbox_KEYBYTES);
@@ -121,9 +132,12 @@ static int unseal_key(const user_row *u, const char *password, unsigned char **s
         goto done;
     }
     if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, password, strlen(password), u->salt,
-                      u->opslimit, u->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0 ||
-        crypto_secretbox_open_easy(seed, u->sealed, sizeof u->sealed, u->nonce, key) != 0) {
-        rc = ctm__err(CTM_EINTEGRITY, "the signing key of this user cannot be unsealed");
+                      u->opslimit, u->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        rc = ctm__err(CTM_ENOMEM, "password hashing: out of memory");
+        goto done;
+    }
+    if (crypto_secretbox_open_easy(seed, u->sealed, sizeof u->sealed, u->nonce, key) != 0) {
+        rc = CTM_EAUTH;
         goto done;
     }
     uint8_t pub[32];
@@ -616,32 +630,53 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     if (rc != CTM_OK && rc != CTM_ENOTFOUND)
         return rc;
     int known = rc == CTM_OK;
-    /* Every attempt costs one Argon2id check, whatever the account: the time of the answer tells
-     * neither whether the user exists nor, for a disabled account, whether the password was
-     * right.  A disabled account then answers "disabled" whatever the password was, and the
-     * attempt is not counted: it is no oracle, and no one can guess on against it. */
-    int right = crypto_pwhash_str_verify(known ? u.password_hash : nobody_hash, password,
-                                         strlen(password)) == 0;
+    /* What an attempt costs must tell no one whether the user exists nor, for a disabled
+     * account, whether the password was right.  A disabled account costs one Argon2id check
+     * whatever the password, then answers "disabled" and the attempt is not counted: it is no
+     * oracle, and no one can guess on against it.  Any other attempt that fails costs two, as an
+     * unknown user does; one that succeeds costs one: the key sealed with the password opens
+     * only with the right one, so unsealing it is the password check (an account reset by an
+     * administrator, which has no sealed key, checks the stored hash instead). */
     if (known && u.disabled) {
+        spend_check(u.password_hash, password);
         user_row_free(&u);
         return ctm__err(CTM_EDISABLED, "login: user '%s' is disabled", user);
     }
-    if (!known || !right) {
+    unsigned char *sk = NULL;
+    int right = 0;
+    if (!known) {
+        spend_check(nobody_hash, password);
+    } else if (u.must_change) {
+        right = crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0;
+    } else {
+        rc = unseal_key(&u, password, &sk);
+        right = rc == CTM_OK;
+        if (rc == CTM_EAUTH) {
+            /* The password is wrong, or the sealed key is damaged: the stored hash tells. */
+            if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0)
+                rc = ctm__err(CTM_EINTEGRITY, "the signing key of this user cannot be unsealed");
+            else
+                rc = CTM_OK;
+        }
+        if (rc != CTM_OK) {
+            user_row_free(&u);
+            return rc;
+        }
+    }
+    if (!right) {
+        if (!known || u.must_change) /* the second check a wrong password of a keyed account costs */
+            spend_check(nobody_hash, password);
         record_failure(db, user, known ? &u : NULL);
         if (known)
             user_row_free(&u);
         return ctm__err(CTM_EAUTH, "login: unknown user or wrong password for '%s'", user);
     }
-    /* After a reset there is no key to unseal: the session may only change the password. */
-    unsigned char *sk = NULL;
-    rc = u.must_change ? CTM_OK : unseal_key(&u, password, &sk);
-    if (rc == CTM_OK) {
-        set_session(db, u.id, user, u.printed_name, u.role, u.unblinded, sk, u.must_change);
-        if (u.failed_logins > 0 && !db->readonly)
-            rc = reset_failures(db);
-        if (rc != CTM_OK)
-            ctm_logout(db);
-    }
+    set_session(db, u.id, user, u.printed_name, u.role, u.unblinded, sk, u.must_change);
+    rc = CTM_OK;
+    if (u.failed_logins > 0 && !db->readonly)
+        rc = reset_failures(db);
+    if (rc != CTM_OK)
+        ctm_logout(db);
     user_row_free(&u);
     return rc;
 }
