@@ -2,9 +2,9 @@
 """The layers of libctm/src include one way only: core <- parse <- store <- ledger <- domain.
 
 A file may include headers of its own layer and of the layers below it, never above; the public
-ctm.h is everyone's.  Only the store layer talks to a database library (sqlite3.h, libpq-fe.h):
-ledger/verify.c is the one exception, listed below with its reason, until verification replays
-through the store seam.  Prints every wrong include with its file and line; exits 1 if any.
+ctm.h is everyone's.  Only the store layer talks to a database library (sqlite3.h, libpq-fe.h),
+with no exception: verification replays into a scratch store.  Prints every wrong include with
+its file and line; exits 1 if any.
 
     check_includes.py SRC_DIR
 """
@@ -14,10 +14,6 @@ import sys
 
 LAYERS = ["core", "parse", "store", "ledger", "domain"]
 DATABASE_HEADERS = {"sqlite3.h", "libpq-fe.h"}
-# file -> database headers it may include, and why
-EXCEPTIONS = {
-    "ledger/verify.c": ({"sqlite3.h"}, "replays the log into a private SQLite file of its own"),
-}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 
 
@@ -35,7 +31,6 @@ def main(src):
             if not name.endswith((".c", ".h")):
                 continue
             rel = f"{layer}/{name}"
-            allowed_db, _ = EXCEPTIONS.get(rel, (set(), ""))
             with open(os.path.join(src, layer, name), encoding="utf-8") as f:
                 for lineno, line in enumerate(f, 1):
                     m = INCLUDE.match(line)
@@ -45,7 +40,7 @@ def main(src):
                     where = f"{rel}:{lineno}: #include {kind}{header}{'>' if kind == '<' else kind}"
                     base = os.path.basename(header)
                     if base in DATABASE_HEADERS:
-                        if layer != "store" and base not in allowed_db:
+                        if layer != "store":
                             problems.append(f"{where}: only the store layer talks to the database")
                     elif kind == '"' and header != "ctm.h":
                         owner = headers.get(header)

@@ -1,34 +1,31 @@
 /* verify.c - offline verification: every entry, every root, every signature, every row. */
 #include <limits.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "note.h"
-#include "sqlite_value.h"
 
-/* The replay runs on SQLite whatever the site's engine: these are its own connection's helpers. */
-static int sqlerr(sqlite3 *db, int rc, const char *doing)
+/* The replay runs on a scratch SQLite store whatever the site's engine (ctm__store_open_scratch):
+ * its SQL is SQLite's dialect. */
+static int exec_sql(ctm__store *sql, const char *text, const char *doing)
 {
-    int code = (rc & 0xff) == SQLITE_NOMEM ? CTM_ENOMEM
-               : (rc & 0xff) == SQLITE_BUSY ? CTM_EBUSY
-               : (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ? CTM_EIO
-                                                                          : CTM_ERROR;
-    return ctm__err(code, "%s: %s", doing, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    int rc = ctm__store_exec(sql, text);
+    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
 }
 
-static int exec_sql(sqlite3 *sql, const char *text, const char *doing)
+/* Prepare a statement on the scratch store; a failure says what was being done. */
+static int prepare(ctm__store *sql, ctm__st **st, const char *text, const char *doing)
 {
-    int rc = sqlite3_exec(sql, text, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? CTM_OK : sqlerr(sql, rc, doing);
+    int rc = ctm__st_prepare(sql, st, text);
+    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
 }
 
 /* The schema of db's own version, as the migrations make it (an older version on a read-only
  * handle).  A handle's file changed under it is verified as it is now. */
-static int create_schema(sqlite3 *sql, ctm_db *db)
+static int create_schema(ctm__store *sql, ctm_db *db)
 {
     int version = 0;
     int rc = ctm__store_schema_version(db->store, &version);
@@ -49,7 +46,7 @@ static int create_schema(sqlite3 *sql, ctm_db *db)
  * ("replay") holding every value as its canonical encoding, so that memory stays bounded whatever
  * the size of the log and values compare byte for byte. */
 typedef struct vstate {
-    sqlite3 *sql;                /* main = expected schema, replay = replay */
+    ctm__store *sql;             /* scratch SQLite: main = expected schema, replay = replay */
     ctm__store *live;            /* the site under test (the handle's own connection) */
     enum ctm__engine engine;
     size_t stream_above;         /* entries larger than this are read in pieces */
@@ -69,10 +66,10 @@ typedef struct vstate {
      * shapes of change, so each is checked against the schema and prepared once */
     struct replay_stmt {
         char *shape;
-        sqlite3_stmt *st;
+        ctm__st *st;
     } replay[16];
     unsigned replay_next;
-    sqlite3_stmt *signer;        /* the replayed users row of an e-signature's signer */
+    ctm__st *signer;             /* the replayed users row of an e-signature's signer */
     ctm__buf vals;               /* canonical encodings bound to a replay statement */
     ctm_hash streamed_leaf;      /* the leaf hash of the entry just read as a stream */
 } vstate;
@@ -192,16 +189,16 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
 /* Whether column name of table is in the schema: -1 no, 0 as a non-key column, 1 as a key column. */
 static int schema_column(vstate *v, const char *table, const char *name)
 {
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int kind = -1;
-    if (sqlite3_prepare_v2(v->sql, "SELECT pk > 0 FROM pragma_table_info(?1, 'main') WHERE name = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            kind = sqlite3_column_int(st, 0);
+    if (ctm__st_prepare(v->sql, &st, "SELECT pk > 0 FROM pragma_table_info(?1, 'main') WHERE name = ?2") ==
+        CTM_OK) {
+        ctm__st_bind_text(st, 1, table);
+        ctm__st_bind_text(st, 2, name);
+        if (ctm__st_step(st) == CTM_ROW)
+            kind = (int)ctm__st_int(st, 0);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return kind;
 }
 
@@ -212,19 +209,19 @@ static int check_columns(vstate *v, uint64_t seq, const ctm__row_change *c, cons
 {
     static const char *const what[] = {"insert", "update", "delete"};
     const char *op = what[c->op == 'I' ? 0 : c->op == 'U' ? 1 : 2];
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = CTM_OK, columns = 0;
     if (!ctm__table_is_internal(c->table) &&
-        sqlite3_prepare_v2(v->sql,
-                           "SELECT p.name, p.pk > 0 FROM main.sqlite_master m,"
-                           " pragma_table_info(m.name, 'main') p WHERE m.type = 'table' AND m.name = ?1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, c->table, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW)
+        ctm__st_prepare(v->sql, &st,
+                        "SELECT p.name, p.pk > 0 FROM main.sqlite_master m,"
+                        " pragma_table_info(m.name, 'main') p WHERE m.type = 'table' AND m.name = ?1") ==
+            CTM_OK) {
+        ctm__st_bind_text(st, 1, c->table);
+        while (ctm__st_step(st) == CTM_ROW)
             columns++;
     }
     if (columns == 0) {
-        sqlite3_finalize(st);
+        ctm__st_finalize(st);
         return fail(v, (int64_t)seq, c->table, key, "the entry changes a table that is not audited");
     }
     for (uint32_t i = 0; rc == CTM_OK && i < c->ncols; i++) {
@@ -235,16 +232,17 @@ static int check_columns(vstate *v, uint64_t seq, const ctm__row_change *c, cons
             rc = fail(v, (int64_t)seq, c->table, key, "the %s gives column %s is_pk %d, the schema %d",
                       op, c->cols[i].name, c->cols[i].is_pk != 0, kind);
     }
-    sqlite3_reset(st);
-    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+    ctm__st_reset(st);
+    ctm__st_bind_text(st, 1, c->table);
+    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
+        const char *name = ctm__st_text(st, 0);
         uint32_t i = 0;
         while (i < c->ncols && strcmp(c->cols[i].name, name) != 0)
             i++;
-        if (i == c->ncols && (c->op != 'U' || sqlite3_column_int(st, 1)))
+        if (i == c->ncols && (c->op != 'U' || ctm__st_int(st, 1)))
             rc = fail(v, (int64_t)seq, c->table, key, "the %s lacks column %s", op, name);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -356,7 +354,7 @@ static int shape_equal(const char *a, const uint8_t *b, size_t blen)
 /* The prepared statement that applies c: from the cache, or checked against the schema,
  * prepared and cached. */
 static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const char *key,
-                       sqlite3_stmt **out)
+                       ctm__st **out)
 {
     ctm__buf sql;
     ctm__buf_init(&sql);
@@ -367,22 +365,21 @@ static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const 
     for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++)
         if (v->replay[i].shape != NULL && shape_equal(v->replay[i].shape, sql.p, sql.n)) {
             ctm__buf_free(&sql);
-            sqlite3_reset(v->replay[i].st);
-            sqlite3_clear_bindings(v->replay[i].st);
+            ctm__st_reset(v->replay[i].st);
             *out = v->replay[i].st;
             return CTM_OK;
         }
     int rc = check_columns(v, seq, c, key);
-    sqlite3_stmt *st = NULL;
-    if (rc == CTM_OK && sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, &st, NULL) != SQLITE_OK)
-        rc = fail(v, (int64_t)seq, c->table, key, "cannot replay: %s", sqlite3_errmsg(v->sql));
+    ctm__st *st = NULL;
+    if (rc == CTM_OK && ctm__st_prepare(v->sql, &st, (const char *)sql.p) != CTM_OK)
+        rc = fail(v, (int64_t)seq, c->table, key, "cannot replay: %s", ctm_errmsg());
     if (rc != CTM_OK) {
         ctm__buf_free(&sql);
         return rc;
     }
     struct replay_stmt *slot = &v->replay[v->replay_next++ % (sizeof v->replay / sizeof v->replay[0])];
     free(slot->shape);
-    sqlite3_finalize(slot->st);
+    ctm__st_finalize(slot->st);
     slot->shape = (char *)sql.p; /* the SQL, NUL, the key flags, NUL */
     slot->st = st;
     *out = st;
@@ -391,7 +388,7 @@ static int replay_stmt(vstate *v, uint64_t seq, const ctm__row_change *c, const 
 
 /* Bind the canonical encodings of a change's values (old or new) from index idx on: encoded
  * first, then bound, as the buffer may move while it grows. */
-static int bind_canonical(vstate *v, sqlite3_stmt *st, int idx, const ctm__row_change *c, int old)
+static int bind_canonical(vstate *v, ctm__st *st, int idx, const ctm__row_change *c, int old)
 {
     size_t at[2048];
     uint32_t n = c->ncols < 2048 ? c->ncols : 2048;
@@ -404,28 +401,20 @@ static int bind_canonical(vstate *v, sqlite3_stmt *st, int idx, const ctm__row_c
         return ctm__err(CTM_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         size_t end = i + 1 < n ? at[i + 1] : v->vals.n;
-        sqlite3_bind_blob(st, idx + (int)i, v->vals.p + at[i], (int)(end - at[i]), SQLITE_TRANSIENT);
+        if (ctm__st_bind_blob_copy(st, idx + (int)i, v->vals.p + at[i], end - at[i]) != CTM_OK)
+            return ctm__store_fail(CTM_ENOMEM, "verify: the replay");
     }
     return CTM_OK;
 }
 
 /* Bind one value as it is (a key column's natural value). */
-static void bind_natural_value(sqlite3_stmt *st, int idx, const ctm__value *val)
+static void bind_natural_value(ctm__st *st, int idx, const ctm__value *val)
 {
-    switch (val->tag) {
-    case CTM_V_INT: sqlite3_bind_int64(st, idx, val->i); break;
-    case CTM_V_REAL: sqlite3_bind_double(st, idx, val->r); break;
-    case CTM_V_TEXT:
-        sqlite3_bind_text(st, idx, (const char *)val->p, (int)val->n, SQLITE_TRANSIENT);
-        break;
-    case CTM_V_BLOB: sqlite3_bind_blob(st, idx, val->p, (int)val->n, SQLITE_TRANSIENT); break;
-    case CTM_V_DIGEST: sqlite3_bind_blob(st, idx, val->p, 32, SQLITE_TRANSIENT); break;
-    default: sqlite3_bind_null(st, idx); break;
-    }
+    ctm__st_bind_value(st, idx, val); /* borrowed: the change outlives the statement's step */
 }
 
 /* Bind the natural values of a change's key columns (old or new) from index idx on. */
-static void bind_natural(sqlite3_stmt *st, int idx, const ctm__row_change *c, int old)
+static void bind_natural(ctm__st *st, int idx, const ctm__row_change *c, int old)
 {
     for (uint32_t i = 0; i < c->ncols; i++)
         if (c->cols[i].is_pk)
@@ -436,7 +425,7 @@ static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
 {
     char key[128];
     key_text(c, key, sizeof key);
-    sqlite3_stmt *st = NULL;
+    ctm__st *st = NULL;
     int rc = replay_stmt(v, seq, c, key, &st);
     int n = (int)c->ncols, k = 0;
     for (uint32_t i = 0; i < c->ncols; i++)
@@ -451,29 +440,29 @@ static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)
     }
     if (rc != CTM_OK)
         return rc;
-    rc = sqlite3_step(st);
-    int constraint = rc == SQLITE_CONSTRAINT;
-    sqlite3_reset(st);
-    if (constraint && c->op == 'I')
+    rc = ctm__st_step(st);
+    int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
+    ctm__st_reset(st);
+    /* a replay table's one constraint is its key */
+    if (rc == CTM_EEXISTS && c->op == 'I')
         return fail(v, (int64_t)seq, c->table, key, "insert of a row that already exists");
-    if (rc != SQLITE_DONE)
+    if (rc != CTM_OK)
         return fail(v, (int64_t)seq, c->table, key, "cannot replay the %s: %s",
-                    c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete",
-                    sqlite3_errmsg(v->sql));
-    if (sqlite3_changes(v->sql) != 1)
+                    c->op == 'I' ? "insert" : c->op == 'U' ? "update" : "delete", ctm_errmsg());
+    if (changed != 1)
         return fail(v, (int64_t)seq, c->table, key,
                     "the entry's old values do not match the row as the ledger left it");
     return CTM_OK;
 }
 
 /* The replayed value in column col of st equals the canonical encoding of want. */
-static int column_is(vstate *v, sqlite3_stmt *st, int col, const ctm__value *want)
+static int column_is(vstate *v, ctm__st *st, int col, const ctm__value *want)
 {
     v->vals.n = 0;
     ctm__buf_value(&v->vals, want);
-    return !v->vals.oom && sqlite3_column_type(st, col) == SQLITE_BLOB &&
-           (size_t)sqlite3_column_bytes(st, col) == v->vals.n &&
-           memcmp(sqlite3_column_blob(st, col), v->vals.p, v->vals.n) == 0;
+    return !v->vals.oom && ctm__st_type(st, col) == CTM_V_BLOB &&
+           ctm__st_bytes(st, col) == v->vals.n &&
+           memcmp(ctm__st_blob(st, col), v->vals.p, v->vals.n) == 0;
 }
 
 /* The signer's key must be the one the ledger gave that user by then. */
@@ -486,21 +475,23 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
     if (strcmp(e->esig.user, e->user) != 0)
         return fail(v, (int64_t)e->seq, NULL, NULL, "signed by %s but recorded as done by %s",
                     e->esig.user, e->user);
+    int rc;
     if (v->signer == NULL &&
-        sqlite3_prepare_v2(v->sql,
-                           "SELECT public_key, printed_name, disabled FROM replay.users"
-                           " WHERE username = ?1 LIMIT 2",
-                           -1, &v->signer, NULL) != SQLITE_OK)
-        return sqlerr(v->sql, SQLITE_ERROR, "verify");
-    sqlite3_stmt *st = v->signer;
+        (rc = prepare(v->sql, &v->signer,
+                      "SELECT public_key, printed_name, disabled FROM replay.users"
+                      " WHERE username = ?1 LIMIT 2",
+                      "verify")) != CTM_OK)
+        return rc;
+    ctm__st *st = v->signer;
     ctm__value name = {.tag = CTM_V_TEXT, .p = (const uint8_t *)e->esig.user,
                        .n = (uint32_t)strlen(e->esig.user)};
     v->vals.n = 0;
     ctm__buf_value(&v->vals, &name);
-    sqlite3_reset(st);
-    sqlite3_bind_blob(st, 1, v->vals.p, (int)v->vals.n, SQLITE_TRANSIENT);
+    ctm__st_reset(st);
+    if ((rc = ctm__st_bind_blob_copy(st, 1, v->vals.p, v->vals.n)) != CTM_OK)
+        return ctm__store_fail(rc, "verify");
     int rows = 0, key_ok = 0, name_ok = 0, enabled = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (ctm__st_step(st) == CTM_ROW) {
         rows++;
         ctm__value pub = {.tag = CTM_V_BLOB, .p = e->esig.public_key, .n = 32};
         ctm__value printed = {.tag = CTM_V_TEXT, .p = (const uint8_t *)e->esig.printed_name,
@@ -510,7 +501,7 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
         name_ok = column_is(v, st, 1, &printed);
         enabled = column_is(v, st, 2, &zero);
     }
-    sqlite3_reset(st);
+    ctm__st_reset(st);
     if (rows != 1 || !key_ok)
         return fail(v, (int64_t)e->seq, "users", e->esig.user,
                     "the e-signature key is not the key of user %s at that time", e->esig.user);
@@ -941,18 +932,19 @@ static int tabledef_load(vstate *v, const char *table, tabledef *t)
     memset(t, 0, sizeof *t);
     t->name = table;
     t->secret = ctm__table_is_secret(table);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql,
-                                "SELECT name, pk, upper(type) LIKE '%TEXT%'"
-                                " FROM pragma_table_info(?1, 'main') ORDER BY cid",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sqlerr(v->sql, rc, "verify");
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    ctm__st *st = NULL;
+    int rc = prepare(v->sql, &st,
+                     "SELECT name, pk, upper(type) LIKE '%TEXT%'"
+                     " FROM pragma_table_info(?1, 'main') ORDER BY cid",
+                     "verify");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_text(st, 1, table);
     int cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (ctm__st_step(st) == CTM_ROW)
         cap++;
-    sqlite3_reset(st);
+    ctm__st_reset(st);
+    ctm__st_bind_text(st, 1, table);
     t->cols = calloc((size_t)cap + 1, sizeof *t->cols);
     t->is_pk = calloc((size_t)cap + 1, sizeof *t->is_pk);
     t->keys = calloc((size_t)cap + 1, sizeof *t->keys);
@@ -960,21 +952,21 @@ static int tabledef_load(vstate *v, const char *table, tabledef *t)
     int out = t->cols == NULL || t->is_pk == NULL || t->keys == NULL || t->text_key == NULL
                   ? ctm__err(CTM_ENOMEM, "out of memory")
                   : CTM_OK;
-    while (out == CTM_OK && t->n < cap && sqlite3_step(st) == SQLITE_ROW) {
-        int i = t->n, pk = sqlite3_column_int(st, 1);
-        if ((t->cols[i] = ctm__strdup((const char *)sqlite3_column_text(st, 0))) == NULL) {
+    while (out == CTM_OK && t->n < cap && ctm__st_step(st) == CTM_ROW) {
+        int i = t->n, pk = (int)ctm__st_int(st, 1);
+        if ((t->cols[i] = ctm__strdup(ctm__st_text(st, 0))) == NULL) {
             out = ctm__err(CTM_ENOMEM, "out of memory");
             break;
         }
         t->is_pk[i] = pk > 0;
         if (pk > 0 && pk <= cap) {
             t->keys[pk - 1] = i;
-            t->text_key[pk - 1] = sqlite3_column_int(st, 2);
+            t->text_key[pk - 1] = (int)ctm__st_int(st, 2);
             t->nk = pk > t->nk ? pk : t->nk;
         }
         t->n++;
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (out == CTM_OK && (t->n == 0 || t->nk == 0))
         out = ctm__err(CTM_ERROR, "verify: table %s: no key in the expected schema", table);
     if (out != CTM_OK)
@@ -1186,12 +1178,12 @@ static int live_next(live_rows *l)
 
 /* The key of the live row against that of the replay row (its natural values after the n
  * canonical columns). */
-static int key_cmp(const tabledef *t, ctm__st *live, sqlite3_stmt *replay)
+static int key_cmp(const tabledef *t, ctm__st *live, ctm__st *replay)
 {
     for (int k = 0; k < t->nk; k++) {
         ctm__value a, b;
         ctm__st_value(live, t->keys[k], &a);
-        ctm__sqlite_value(sqlite3_column_value(replay, t->n + k), &b);
+        ctm__st_value(replay, t->n + k, &b);
         int c = value_cmp(&a, &b);
         if (c != 0)
             return c;
@@ -1201,7 +1193,7 @@ static int key_cmp(const tabledef *t, ctm__st *live, sqlite3_stmt *replay)
 
 /* Every column of the live row encodes as the replay row holds it (a secret value as its
  * DIGEST, as the ledger records it). */
-static int row_equal(vstate *v, const tabledef *t, ctm__st *live, sqlite3_stmt *replay)
+static int row_equal(vstate *v, const tabledef *t, ctm__st *live, ctm__st *replay)
 {
     for (int i = 0; i < t->n; i++) {
         ctm__value val;
@@ -1213,16 +1205,16 @@ static int row_equal(vstate *v, const tabledef *t, ctm__st *live, sqlite3_stmt *
         }
         v->vals.n = 0;
         ctm__buf_value(&v->vals, &val);
-        if (v->vals.oom || sqlite3_column_type(replay, i) != SQLITE_BLOB ||
-            (size_t)sqlite3_column_bytes(replay, i) != v->vals.n ||
-            memcmp(sqlite3_column_blob(replay, i), v->vals.p, v->vals.n) != 0)
+        if (v->vals.oom || ctm__st_type(replay, i) != CTM_V_BLOB ||
+            ctm__st_bytes(replay, i) != v->vals.n ||
+            memcmp(ctm__st_blob(replay, i), v->vals.p, v->vals.n) != 0)
             return 0;
     }
     return 1;
 }
 
 /* SELECT "c1", ..., "ctm#k1", ... FROM replay."t" ORDER BY "ctm#k1", ..., "k1", ... */
-static int replay_rows_open(vstate *v, const tabledef *t, sqlite3_stmt **out)
+static int replay_rows_open(vstate *v, const tabledef *t, ctm__st **out)
 {
     ctm__buf sql;
     ctm__buf_init(&sql);
@@ -1237,29 +1229,29 @@ static int replay_rows_open(vstate *v, const tabledef *t, sqlite3_stmt **out)
         put_name(&sql, ", \"", t->cols[t->keys[k]], "\"");
     ctm__buf_u8(&sql, 0);
     int rc = sql.oom ? ctm__err(CTM_ENOMEM, "out of memory")
-             : sqlite3_prepare_v2(v->sql, (const char *)sql.p, -1, out, NULL) != SQLITE_OK
-                 ? fail(v, -1, t->name, NULL, "cannot be compared: %s", sqlite3_errmsg(v->sql))
+             : ctm__st_prepare(v->sql, out, (const char *)sql.p) != CTM_OK
+                 ? fail(v, -1, t->name, NULL, "cannot be compared: %s", ctm_errmsg())
                  : CTM_OK;
     ctm__buf_free(&sql);
     return rc;
 }
 
-static int compare_rows(vstate *v, const tabledef *t, live_rows *l, sqlite3_stmt *rs)
+static int compare_rows(vstate *v, const tabledef *t, live_rows *l, ctm__st *rs)
 {
     char missing[128] = "";
     int have_missing = 0, out = CTM_OK;
     uint64_t rows = 0;
-    int lrc = live_next(l), rrc = sqlite3_step(rs);
+    int lrc = live_next(l), rrc = ctm__st_step(rs);
     while (out == CTM_OK) {
         if (lrc != CTM_ROW && lrc != CTM_OK) {
             out = lrc;
             break;
         }
-        if (rrc != SQLITE_ROW && rrc != SQLITE_DONE) {
-            out = fail(v, -1, t->name, NULL, "cannot be compared: %s", sqlite3_errmsg(v->sql));
+        if (rrc != CTM_ROW && rrc != CTM_OK) {
+            out = fail(v, -1, t->name, NULL, "cannot be compared: %s", ctm_errmsg());
             break;
         }
-        int lrow = lrc == CTM_ROW, rrow = rrc == SQLITE_ROW;
+        int lrow = lrc == CTM_ROW, rrow = rrc == CTM_ROW;
         if (!lrow && !rrow)
             break;
         int cmp = !lrow ? 1 : !rrow ? -1 : key_cmp(t, l->cur, rs);
@@ -1276,16 +1268,16 @@ static int compare_rows(vstate *v, const tabledef *t, live_rows *l, sqlite3_stmt
             /* Reported after the whole table: a live row changed or added comes first. */
             if (!have_missing) {
                 for (int k = 0; k < t->nk; k++)
-                    ctm__sqlite_value(sqlite3_column_value(rs, t->n + k), &l->now[k]);
+                    ctm__st_value(rs, t->n + k, &l->now[k]);
                 values_key_text(t, l->now, missing, sizeof missing);
                 have_missing = 1;
             }
-            rrc = sqlite3_step(rs);
+            rrc = ctm__st_step(rs);
             continue;
         }
         rows++;
         lrc = live_next(l);
-        rrc = sqlite3_step(rs);
+        rrc = ctm__st_step(rs);
     }
     if (out == CTM_OK && have_missing)
         out = fail(v, -1, t->name, missing, "the row the ledger records is missing or changed");
@@ -1301,13 +1293,13 @@ static int compare_table(vstate *v, const char *table)
     if (rc != CTM_OK)
         return rc;
     live_rows l;
-    sqlite3_stmt *rs = NULL;
+    ctm__st *rs = NULL;
     rc = live_rows_open(&l, v, &t);
     if (rc == CTM_OK)
         rc = replay_rows_open(v, &t, &rs);
     if (rc == CTM_OK)
         rc = compare_rows(v, &t, &l, rs);
-    sqlite3_finalize(rs);
+    ctm__st_finalize(rs);
     live_rows_close(&l);
     tabledef_free(&t);
     return rc;
@@ -1315,19 +1307,19 @@ static int compare_table(vstate *v, const char *table)
 
 static int compare_tables(vstate *v)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->sql,
-                                "SELECT name FROM main.sqlite_master WHERE type = 'table' ORDER BY name",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sqlerr(v->sql, rc, "verify");
+    ctm__st *st = NULL;
+    int rc = prepare(v->sql, &st,
+                     "SELECT name FROM main.sqlite_master WHERE type = 'table' ORDER BY name",
+                     "verify");
+    if (rc != CTM_OK)
+        return rc;
     int out = CTM_OK;
-    while (out == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+    while (out == CTM_OK && ctm__st_step(st) == CTM_ROW) {
+        const char *name = ctm__st_text(st, 0);
         if (!ctm__table_is_internal(name))
             out = compare_table(v, name);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     return out;
 }
 
@@ -1367,10 +1359,9 @@ static int create_replay_table(vstate *v, const char *table)
  * verifies in bounded memory; nothing of it needs to survive a crash. */
 static int open_replay(vstate *v, ctm_db *db)
 {
-    int rc = sqlite3_open_v2(":memory:", &v->sql,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        return ctm__err(CTM_ENOMEM, "verify: cannot create the replay database");
+    int rc = ctm__store_open_scratch(&v->sql);
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "verify: cannot create the replay database");
     int out = create_schema(v->sql, db);
     if (out == CTM_OK)
         out = exec_sql(v->sql,
@@ -1378,17 +1369,16 @@ static int open_replay(vstate *v, ctm_db *db)
                         " PRAGMA replay.synchronous = OFF; PRAGMA replay.cache_size = -8192;"
                         " PRAGMA temp_store = FILE",
                         "verify: the replay");
-    sqlite3_stmt *st = NULL;
-    if (out == CTM_OK &&
-        (rc = sqlite3_prepare_v2(v->sql, "SELECT name FROM main.sqlite_master WHERE type = 'table'",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        out = sqlerr(v->sql, rc, "verify");
-    while (out == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+    ctm__st *st = NULL;
+    if (out == CTM_OK)
+        out = prepare(v->sql, &st, "SELECT name FROM main.sqlite_master WHERE type = 'table'",
+                      "verify");
+    while (out == CTM_OK && ctm__st_step(st) == CTM_ROW) {
+        const char *name = ctm__st_text(st, 0);
         if (!ctm__table_is_internal(name))
             out = create_replay_table(v, name);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     if (out != CTM_OK)
         return out;
     return exec_sql(v->sql, "BEGIN", "verify");
@@ -1407,57 +1397,53 @@ static int text_equal(const char *a, const char *b)
 static int compare_schema_sqlite(vstate *v)
 {
     ctm__st *ls = NULL;
-    sqlite3_stmt *es = NULL;
+    ctm__st *es = NULL;
     int rc = ctm__st_prepare(v->live, &ls,
                              "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name");
     if (rc != CTM_OK) {
         ctm__st_finalize(ls);
         return ctm__store_fail(rc, "verify: reading the schema");
     }
-    if ((rc = sqlite3_prepare_v2(v->sql,
-                                 "SELECT type, name, tbl_name, sql FROM main.sqlite_master"
-                                 " ORDER BY type, name",
-                                 -1, &es, NULL)) != SQLITE_OK) {
+    if ((rc = prepare(v->sql, &es,
+                      "SELECT type, name, tbl_name, sql FROM main.sqlite_master ORDER BY type, name",
+                      "verify: reading the schema")) != CTM_OK) {
         ctm__st_finalize(ls);
-        return sqlerr(v->sql, rc, "verify: reading the schema");
+        return rc;
     }
     char what[200], missing[200] = "";
-    int out = CTM_OK, lrc = ctm__st_step(ls), erc = sqlite3_step(es);
+    int out = CTM_OK, lrc = ctm__st_step(ls), erc = ctm__st_step(es);
     while (out == CTM_OK) {
         if (lrc != CTM_ROW && lrc != CTM_OK) {
             out = ctm__store_fail(lrc, "verify: reading the schema");
             break;
         }
-        if (erc != SQLITE_ROW && erc != SQLITE_DONE) {
-            out = sqlerr(v->sql, erc, "verify: reading the schema");
+        if (erc != CTM_ROW && erc != CTM_OK) {
+            out = ctm__store_fail(erc, "verify: reading the schema");
             break;
         }
-        int lrow = lrc == CTM_ROW, erow = erc == SQLITE_ROW;
+        int lrow = lrc == CTM_ROW, erow = erc == CTM_ROW;
         if (!lrow && !erow)
             break;
         int cmp = !lrow ? 1 : !erow ? -1 : 0;
         for (int c = 0; cmp == 0 && c < 2; c++)
-            cmp = strcmp(ctm__st_text(ls, c), (const char *)sqlite3_column_text(es, c));
-        if (cmp < 0 || (cmp == 0 && !(text_equal(ctm__st_text(ls, 2),
-                                                  (const char *)sqlite3_column_text(es, 2)) &&
-                                       text_equal(ctm__st_text(ls, 3),
-                                                  (const char *)sqlite3_column_text(es, 3))))) {
+            cmp = strcmp(ctm__st_text(ls, c), ctm__st_text(es, c));
+        if (cmp < 0 || (cmp == 0 && !(text_equal(ctm__st_text(ls, 2), ctm__st_text(es, 2)) &&
+                                       text_equal(ctm__st_text(ls, 3), ctm__st_text(es, 3))))) {
             snprintf(what, sizeof what, "%s %s", ctm__st_text(ls, 0), ctm__st_text(ls, 1));
             out = fail(v, -1, "schema", what, "added or changed outside libctm");
             break;
         }
         if (cmp > 0) {
             if (missing[0] == '\0')
-                snprintf(missing, sizeof missing, "%s %s", sqlite3_column_text(es, 0),
-                         sqlite3_column_text(es, 1));
-            erc = sqlite3_step(es);
+                snprintf(missing, sizeof missing, "%s %s", ctm__st_text(es, 0), ctm__st_text(es, 1));
+            erc = ctm__st_step(es);
             continue;
         }
         lrc = ctm__st_step(ls);
-        erc = sqlite3_step(es);
+        erc = ctm__st_step(es);
     }
     ctm__st_finalize(ls);
-    sqlite3_finalize(es);
+    ctm__st_finalize(es);
     if (out == CTM_OK && missing[0] != '\0')
         out = fail(v, -1, "schema", missing, "missing or changed");
     return out;
@@ -1515,16 +1501,16 @@ static void namelist_free(namelist *l)
 static int expected_column(vstate *v, const char *table, const char *column)
 {
     if (column == NULL) {
-        sqlite3_stmt *st = NULL;
+        ctm__st *st = NULL;
         int found = -1;
-        if (sqlite3_prepare_v2(v->sql,
-                               "SELECT 0 FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
-                               -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW)
+        if (ctm__st_prepare(v->sql, &st,
+                            "SELECT 0 FROM main.sqlite_master WHERE type = 'table' AND name = ?1") ==
+            CTM_OK) {
+            ctm__st_bind_text(st, 1, table);
+            if (ctm__st_step(st) == CTM_ROW)
                 found = 0;
         }
-        sqlite3_finalize(st);
+        ctm__st_finalize(st);
         return found;
     }
     return schema_column(v, table, column);
@@ -1549,15 +1535,14 @@ static int compare_schema_server(vstate *v)
             snprintf(what, sizeof what, "table %s", live.names[i]);
             rc = fail(v, -1, "schema", what, "added or changed outside libctm");
         }
-    sqlite3_stmt *st = NULL;
-    if (rc == CTM_OK &&
-        sqlite3_prepare_v2(v->sql,
-                           "SELECT name FROM main.sqlite_master WHERE type = 'table'"
-                           " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = sqlerr(v->sql, SQLITE_ERROR, "verify: reading the schema");
-    while (rc == CTM_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *table = (const char *)sqlite3_column_text(st, 0);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = prepare(v->sql, &st,
+                     "SELECT name FROM main.sqlite_master WHERE type = 'table'"
+                     " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                     "verify: reading the schema");
+    while (rc == CTM_OK && ctm__st_step(st) == CTM_ROW) {
+        const char *table = ctm__st_text(st, 0);
         namelist_free(&cols);
         int crc = ctm__store_columns(v->live, table, add_column, &cols);
         if (crc == CTM_ENOTFOUND) {
@@ -1574,13 +1559,13 @@ static int compare_schema_server(vstate *v)
                 snprintf(what, sizeof what, "column %s.%s", table, cols.names[i]);
                 rc = fail(v, -1, "schema", what, "added or changed outside libctm");
             }
-        sqlite3_stmt *ec = NULL;
+        ctm__st *ec = NULL;
         if (rc == CTM_OK &&
-            sqlite3_prepare_v2(v->sql, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid",
-                               -1, &ec, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(ec, 1, table, -1, SQLITE_STATIC);
-            while (rc == CTM_OK && sqlite3_step(ec) == SQLITE_ROW) {
-                const char *name = (const char *)sqlite3_column_text(ec, 0);
+            ctm__st_prepare(v->sql, &ec, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid") ==
+                CTM_OK) {
+            ctm__st_bind_text(ec, 1, table);
+            while (rc == CTM_OK && ctm__st_step(ec) == CTM_ROW) {
+                const char *name = ctm__st_text(ec, 0);
                 size_t i = 0;
                 while (i < cols.n && strcmp(cols.names[i], name) != 0)
                     i++;
@@ -1590,9 +1575,9 @@ static int compare_schema_server(vstate *v)
                 }
             }
         }
-        sqlite3_finalize(ec);
+        ctm__st_finalize(ec);
     }
-    sqlite3_finalize(st);
+    ctm__st_finalize(st);
     namelist_free(&cols);
     namelist_free(&live);
     return rc;
@@ -1705,15 +1690,12 @@ static int load_held(vstate *v, const char *held)
 static void vstate_free(vstate *v)
 {
     for (size_t i = 0; i < sizeof v->replay / sizeof v->replay[0]; i++) {
-        sqlite3_finalize(v->replay[i].st);
+        ctm__st_finalize(v->replay[i].st);
         free(v->replay[i].shape);
     }
-    sqlite3_finalize(v->signer);
+    ctm__st_finalize(v->signer);
     ctm__buf_free(&v->vals);
-    if (v->sql != NULL) {
-        sqlite3_exec(v->sql, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_close(v->sql);
-    }
+    ctm__store_close(v->sql); /* rolls the replay back */
     free(v->origin);
 }
 

@@ -76,7 +76,8 @@ static int fail(sq_store *s, int rc, const char *doing)
     return ctm__err(code, "%s", msg);
 }
 
-void ctm__sqlite_value(sqlite3_value *sv, ctm__value *v)
+/* A value as SQLite holds it, by storage class (audit-format.md 2.1); texts and blobs borrowed. */
+static void sqlite_value(sqlite3_value *sv, ctm__value *v)
 {
     memset(v, 0, sizeof *v);
     switch (sqlite3_value_type(sv)) {
@@ -134,7 +135,8 @@ static int sq_open(ctm__store **out, const char *target, unsigned flags)
      * file.  SQLite gives its -wal and -shm files the database file's mode; a new file is empty
      * until the first write. */
     struct stat stbuf;
-    if (!readonly && (flags & CTM__STORE_CREATE) && stat(target, &stbuf) == 0 && stbuf.st_size == 0 &&
+    if (!readonly && (flags & CTM__STORE_CREATE) && strcmp(target, ":memory:") != 0 &&
+        stat(target, &stbuf) == 0 && stbuf.st_size == 0 &&
         chmod(target, 0600) != 0) {
         rc = ctm__err(CTM_EIO, "%s: cannot make the new database private: %s", target,
                       strerror(errno));
@@ -435,7 +437,7 @@ static size_t sq_bytes(ctm__st *base, int col)
 static void sq_value(ctm__st *base, int col, ctm__value *v)
 {
     sq_st *st = (sq_st *)base;
-    ctm__sqlite_value(sqlite3_column_value(st->st, col), v);
+    sqlite_value(sqlite3_column_value(st->st, col), v);
 }
 
 /* ---- schema ---- */
@@ -583,12 +585,12 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
         if (op != SQLITE_INSERT) {
             if (sqlite3_preupdate_old(sql, i, &v) != SQLITE_OK || v == NULL)
                 goto fail;
-            ctm__sqlite_value(v, &olds[i]);
+            sqlite_value(v, &olds[i]);
         }
         if (op != SQLITE_DELETE) {
             if (sqlite3_preupdate_new(sql, i, &v) != SQLITE_OK || v == NULL)
                 goto fail;
-            ctm__sqlite_value(v, &news[i]);
+            sqlite_value(v, &news[i]);
         }
     }
     char c = op == SQLITE_INSERT ? 'I' : op == SQLITE_DELETE ? 'D' : 'U';

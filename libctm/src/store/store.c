@@ -67,6 +67,12 @@ int ctm__store_open(ctm__store **out, const char *target, unsigned flags)
 #endif
 }
 
+int ctm__store_open_scratch(ctm__store **out)
+{
+    *out = NULL;
+    return ctm__sqlite_engine.open(out, ":memory:", CTM__STORE_CREATE);
+}
+
 void ctm__store_close(ctm__store *s)
 {
     if (s != NULL)

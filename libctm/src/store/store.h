@@ -42,6 +42,10 @@ int ctm__store_is_server(const char *target);
  * COMMITTED).  On failure *out is NULL. */
 int ctm__store_open(ctm__store **out, const char *target, unsigned flags);
 void ctm__store_close(ctm__store *s); /* NULL is fine */
+/* A private, empty SQLite database in memory, whatever engine the site is on: verification
+ * replays the log into one (its SQL is SQLite's dialect, its temporary files its own).  Closing
+ * it rolls back what is open and frees it all. */
+int ctm__store_open_scratch(ctm__store **out);
 enum ctm__engine ctm__store_engine(const ctm__store *s);
 /* How long a write waits for another writer's lock before CTM_EBUSY (0: the default, 5 s). */
 void ctm__store_busy_timeout(ctm__store *s, int ms);
