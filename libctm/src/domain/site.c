@@ -93,6 +93,7 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
         free(db);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
+    ctm__stmts_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)

@@ -16,7 +16,34 @@
 
 
 
-/* ---- store.c ---- */
+/* ---- db.c: statements ---- */
+/* Statements of the hot write path, prepared once per handle (db.c). */
+enum ctm__stmt_id {
+    CTM_ST_LEDGER_INSERT,
+    CTM_ST_LEDGER_TAIL,
+    CTM_ST_LEDGER_CLEAR_FRONTIER,
+    CTM_ST_LEDGER_SEAL,
+    CTM_ST_LEDGER_INSERT_SEALED,
+    CTM_ST_USER_CHECK,
+    CTM_ST_COUNT
+};
+/* The handle's statement part: the write path's statements, prepared on first use and kept
+ * until ctm_close.  Written by db.c alone. */
+typedef struct ctm__stmt_cache {
+    ctm__st *st[CTM_ST_COUNT];
+} ctm__stmt_cache;
+void ctm__stmts_init(ctm_db *db);
+void ctm__stmts_free(ctm_db *db);
+/* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
+int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st);
+/* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
+int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
+int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
+/* Step a statement without result rows (a cached one or not); CTM_OK when done. */
+int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
+/* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
+int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing);
+
 struct ctm_db {
     ctm__store *store;
     char *path;
@@ -48,7 +75,7 @@ struct ctm_db {
     ctm__frontier hasher_frontier; /* the worker's tree while the batch is open */
     int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
-    ctm__st *stmts[16];          /* prepared once, see ctm__stmt() */
+    ctm__stmt_cache stmts;       /* db.c */
     struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
     /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
      * per entry would cost more than a batched entry's whole write (ledger.c). */
@@ -56,27 +83,6 @@ struct ctm_db {
     size_t salts_left;
 };
 
-/* Statements of the hot write path, prepared once per handle (db.c). */
-enum ctm__stmt_id {
-    CTM_ST_LEDGER_INSERT,
-    CTM_ST_LEDGER_TAIL,
-    CTM_ST_LEDGER_CLEAR_FRONTIER,
-    CTM_ST_LEDGER_SEAL,
-    CTM_ST_LEDGER_INSERT_SEALED,
-    CTM_ST_USER_CHECK,
-    CTM_ST_COUNT
-};
-/* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
-int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st);
-/* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
-int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
-int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
-/* Step a statement without result rows (a cached one or not); CTM_OK when done. */
-int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
-void ctm__stmts_free(ctm_db *db);
-/* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
-int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing);
-_Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
 
 /* The ledger's own table (ledger) and SQLite's (sqlite_*): every other table is
  * row-audited, its changes recorded in entries and replayed by verify. */
