@@ -94,6 +94,7 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     ctm__stmts_init(db);
+    ctm__hasher_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)
@@ -140,7 +141,7 @@ void ctm_close(ctm_db *db)
         return;
     ctm_logout(db);
     if (db->store != NULL) {
-        ctm__hasher_abort(db);
+        ctm__hasher_free(db);
         ctm__store_rollback(db->store);
         ctm__stmts_free(db);
         ctm__capture_free(db);

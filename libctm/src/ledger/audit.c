@@ -66,8 +66,8 @@ int ctm_batch_commit(ctm_db *db)
     if (db->batch_broken)
         rc = ctm__err(CTM_ERROR, "batch commit: an entry of the batch could not be hashed; "
                                  "the batch was rolled back");
-    if (rc == CTM_OK && db->hasher != NULL) {
-        ctm__hasher_finish(db);
+    if (rc == CTM_OK && db->hasher.pipe != NULL) {
+        ctm__hasher_finish(db, &db->frontier);
         if (db->frontier.size != db->next_seq)
             rc = ctm__err(CTM_ERROR, "batch commit: %llu entries hashed of %llu",
                           (unsigned long long)db->frontier.size, (unsigned long long)db->next_seq);

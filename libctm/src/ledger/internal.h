@@ -44,6 +44,31 @@ int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
 /* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
 int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing);
 
+/* ---- hasher.c ---- */
+/* A one-worker pipeline: records pushed in order are consumed in order on another thread. */
+typedef struct ctm__pipe ctm__pipe;
+typedef void (*ctm__pipe_fn)(void *ctx, const uint8_t *record, size_t len);
+int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx);
+/* Queue one record made of nparts pieces (copied); blocks while the queue is full. */
+int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts);
+/* Wait until every record was consumed, then free the pipe. */
+void ctm__pipe_finish(ctm__pipe *p);
+/* Drop what is still queued, stop, free (NULL is fine). */
+void ctm__pipe_abort(ctm__pipe *p);
+/* The handle's hasher part: the open batch's tree on the pipe.  Written by hasher.c alone. */
+typedef struct ctm__hasher {
+    ctm__pipe *pipe;             /* hashes a batch's entries on another thread; NULL when idle */
+    ctm__frontier frontier;      /* the worker's tree while the batch is open */
+} ctm__hasher;
+void ctm__hasher_init(ctm_db *db);
+/* Start from the transaction's frontier, push entries, finish into *into (or abort). */
+int ctm__hasher_start(ctm_db *db);
+int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len);
+void ctm__hasher_finish(ctm_db *db, ctm__frontier *into);
+void ctm__hasher_abort(ctm_db *db);
+/* Abort whatever is under way (ctm_close). */
+void ctm__hasher_free(ctm_db *db);
+
 struct ctm_db {
     ctm__store *store;
     char *path;
@@ -71,8 +96,7 @@ struct ctm_db {
     int frontier_loaded;
     uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
     uint64_t next_seq;           /* seq of the next entry in the open transaction */
-    struct ctm__pipe *hasher;    /* hashes a batch's entries on another thread (hasher.c) */
-    ctm__frontier hasher_frontier; /* the worker's tree while the batch is open */
+    ctm__hasher hasher;          /* hasher.c */
     int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
     ctm__stmt_cache stmts;       /* db.c */
@@ -148,24 +172,6 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to);
 /* Non-zero when the ledger starts with an unsalted (version-1) entry, a site from before schema
  * version 3: its old hashes can be tested against guessed arms (audit.c hides them). */
 int ctm__ledger_legacy(ctm_db *db, int *legacy);
-
-/* ---- hasher.c ---- */
-/* A one-worker pipeline: records pushed in order are consumed in order on another thread. */
-typedef struct ctm__pipe ctm__pipe;
-typedef void (*ctm__pipe_fn)(void *ctx, const uint8_t *record, size_t len);
-int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx);
-/* Queue one record made of nparts pieces (copied); blocks while the queue is full. */
-int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts);
-/* Wait until every record was consumed, then free the pipe. */
-void ctm__pipe_finish(ctm__pipe *p);
-/* Drop what is still queued, stop, free (NULL is fine). */
-void ctm__pipe_abort(ctm__pipe *p);
-/* The open batch's tree on the pipe: start from db->frontier, push entries, finish into
- * db->frontier (or abort). */
-int ctm__hasher_start(ctm_db *db);
-int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len);
-void ctm__hasher_finish(ctm_db *db);
-void ctm__hasher_abort(ctm_db *db);
 
 /* ---- users.c ---- */
 /* Require a logged-in, enabled user; with role_mask (CTM_ROLEBIT_*, actions.h) non-zero require

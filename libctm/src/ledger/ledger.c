@@ -428,7 +428,7 @@ static int finish_in_batch(ctm__action *a, const ctm__buf *b)
     if (a->savepoint && (rc = ctm__store_release(db->store)) != CTM_OK)
         return ctm__store_fail(rc, a->name);
     a->open = 0;
-    if (db->hasher == NULL)
+    if (db->hasher.pipe == NULL)
         rc = ctm__hasher_start(db);
     if (rc == CTM_OK)
         rc = ctm__hasher_push(db, b->p, b->n);
