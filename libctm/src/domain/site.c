@@ -95,6 +95,7 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
     }
     ctm__stmts_init(db);
     ctm__hasher_init(db);
+    ctm__txn_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)
@@ -147,7 +148,7 @@ void ctm_close(ctm_db *db)
         ctm__capture_free(db);
         ctm__store_close(db->store);
     }
-    sodium_memzero(db->salt_pool, sizeof db->salt_pool);
+    ctm__txn_free(db);
     sodium_free(db->site_seed);
     sodium_free(db->site_sk);
     free(db->origin);

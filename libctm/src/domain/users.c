@@ -478,7 +478,7 @@ static int session_key_current(ctm_db *db, ctm__st *st)
  * thing an account with a reset password may do. */
 static int refresh_user(ctm_db *db, const char *action, int own_password)
 {
-    if (db->batch && db->user_checked)
+    if (db->tx.batch && db->user_checked)
         return CTM_OK;
     ctm__st *st = NULL;
     int rc = ctm__stmt(db, CTM_ST_USER_CHECK, &st);
@@ -514,7 +514,7 @@ static int refresh_user(ctm_db *db, const char *action, int own_password)
     }
     if (rc == CTM_OK) {
         db->user_unblinded = (int)ctm__st_int(st, 2);
-        db->user_checked = db->batch;
+        db->user_checked = db->tx.batch;
     }
     ctm__st_reset(st);
     return rc;
@@ -600,7 +600,7 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "login: no database handle");
     /* A failed attempt must be recorded for good, which an open batch could roll back. */
-    if (db->batch)
+    if (db->tx.batch)
         return ctm__err(CTM_EMISUSE, "login: a batch is open on this handle; commit or roll it back first");
     ctm_logout(db);
     int rc = ctm__check_name("user", user);

@@ -205,7 +205,7 @@ void ctm__hasher_init(ctm_db *db)
 
 int ctm__hasher_start(ctm_db *db)
 {
-    db->hasher.frontier = db->frontier;
+    db->hasher.frontier = db->tx.frontier;
     return ctm__pipe_start(&db->hasher.pipe, append_leaf, &db->hasher.frontier);
 }
 

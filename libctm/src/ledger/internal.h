@@ -69,6 +69,33 @@ void ctm__hasher_abort(ctm_db *db);
 /* Abort whatever is under way (ctm_close). */
 void ctm__hasher_free(ctm_db *db);
 
+/* ---- ledger.c: the transaction part ---- */
+/* The transaction under way on the handle, a single action's or a batch's, and the salts of the
+ * next entries.  Written by ledger.c alone: the batch calls (audit.c) go through ctm__txn_batch_*. */
+typedef struct ctm__txn {
+    int batch;                   /* inside ctm_batch_begin */
+    int batch_entries;
+    int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
+    int open;                    /* a transaction with ledger appends is under way */
+    ctm__frontier frontier;      /* the tree as of the open transaction */
+    int frontier_loaded;
+    uint64_t start_size;         /* tree size when the transaction's first entry was appended */
+    uint64_t next_seq;           /* seq of the next entry in the open transaction */
+    /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
+     * per entry would cost more than a batched entry's whole write. */
+    uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
+    size_t salts_left;
+} ctm__txn;
+void ctm__txn_init(ctm_db *db);
+/* Wipe the salts not drawn yet (ctm_close). */
+void ctm__txn_free(ctm_db *db);
+/* The batch calls: the store's transaction is open (start); before its COMMIT, the batch's
+ * entries hashed and its checkpoint written (seal, CTM_OK or why not); after its COMMIT or
+ * ROLLBACK (end). */
+void ctm__txn_batch_start(ctm_db *db);
+int ctm__txn_batch_seal(ctm_db *db);
+void ctm__txn_batch_end(ctm_db *db);
+
 struct ctm_db {
     ctm__store *store;
     char *path;
@@ -88,23 +115,11 @@ struct ctm_db {
     int user_unblinded;
     unsigned char *user_sk;      /* sodium_malloc'd 64-byte e-signature key while logged in */
     int user_must_change;        /* the password was reset: no key, only its own change allowed */
-    /* transactions */
-    int batch;                   /* inside ctm_batch_begin */
-    int batch_entries;
-    int tx_open;                 /* a transaction with ledger appends is under way */
-    ctm__frontier frontier;      /* the tree as of the open transaction */
-    int frontier_loaded;
-    uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
-    uint64_t next_seq;           /* seq of the next entry in the open transaction */
+    ctm__txn tx;                 /* ledger.c */
     ctm__hasher hasher;          /* hasher.c */
-    int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
     int user_checked;            /* the user was re-checked inside the open batch */
     ctm__stmt_cache stmts;       /* db.c */
     struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
-    /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
-     * per entry would cost more than a batched entry's whole write (ledger.c). */
-    uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
-    size_t salts_left;
 };
 
 
