@@ -96,6 +96,7 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
     ctm__stmts_init(db);
     ctm__hasher_init(db);
     ctm__txn_init(db);
+    ctm__capture_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)

@@ -96,6 +96,14 @@ void ctm__txn_batch_start(ctm_db *db);
 int ctm__txn_batch_seal(ctm_db *db);
 void ctm__txn_batch_end(ctm_db *db);
 
+/* The capture part: the column lists of audited tables, loaded on a table's first change and
+ * kept until ctm_close (the schema is fixed for a schema version).  Written by ledger.c alone. */
+typedef struct ctm__capture {
+    struct ctm__tinfo *tables;
+} ctm__capture;
+void ctm__capture_init(ctm_db *db);
+void ctm__capture_free(ctm_db *db);
+
 struct ctm_db {
     ctm__store *store;
     char *path;
@@ -119,7 +127,7 @@ struct ctm_db {
     ctm__hasher hasher;          /* hasher.c */
     int user_checked;            /* the user was re-checked inside the open batch */
     ctm__stmt_cache stmts;       /* db.c */
-    struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
+    ctm__capture capture;        /* ledger.c */
 };
 
 
@@ -165,8 +173,6 @@ typedef struct ctm__action {
 /* `name` must be in the registry (actions.h): any other is refused with CTM_EMISUSE before
  * anything is opened. */
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
-/* Free the handle's cached table column lists (ctm_close). */
-void ctm__capture_free(ctm_db *db);
 /* The same for an action whose only write is its own entry (a note): no change capture, and in
  * a batch no savepoint, since a single INSERT is atomic on its own. */
 int ctm__action_begin_entry_only(ctm__action *a, ctm_db *db, const char *name, const char *reason);

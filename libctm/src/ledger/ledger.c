@@ -90,12 +90,17 @@ static void tinfo_free(ctm__tinfo *t)
     free(t);
 }
 
+void ctm__capture_init(ctm_db *db)
+{
+    db->capture.tables = NULL;
+}
+
 void ctm__capture_free(ctm_db *db)
 {
-    while (db->tables != NULL) {
-        ctm__tinfo *next = db->tables->next;
-        tinfo_free(db->tables);
-        db->tables = next;
+    while (db->capture.tables != NULL) {
+        ctm__tinfo *next = db->capture.tables->next;
+        tinfo_free(db->capture.tables);
+        db->capture.tables = next;
     }
 }
 
@@ -153,14 +158,14 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
         tinfo_free(t);
         return NULL;
     }
-    t->next = db->tables;
-    db->tables = t;
+    t->next = db->capture.tables;
+    db->capture.tables = t;
     return t;
 }
 
 static ctm__tinfo *tinfo_find(ctm_db *db, const char *table, int *rc)
 {
-    for (ctm__tinfo *t = db->tables; t != NULL; t = t->next)
+    for (ctm__tinfo *t = db->capture.tables; t != NULL; t = t->next)
         if (strcmp(t->name, table) == 0)
             return t;
     return tinfo_load(db, table, rc);
