@@ -66,7 +66,7 @@ def main(src):
                         if pattern.search(text):
                             problems.append(f"{rel}:{line}: {what}; only domain/stock.c writes it")
             if rel not in ("domain/users.c", "ledger/blinding.c", "ledger/internal.h"):
-                for m in re.finditer(r"\buser_unblinded\b", code):
+                for m in re.finditer(r"\bsession\s*\.\s*unblinded\b", code):
                     line = code.count("\n", 0, m.start()) + 1
                     problems.append(f"{rel}:{line}: reads the session's unblinded flag; ask "
                                     "ledger/blinding.h")

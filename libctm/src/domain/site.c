@@ -97,6 +97,7 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
     ctm__hasher_init(db);
     ctm__txn_init(db);
     ctm__capture_init(db);
+    ctm__session_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)
@@ -141,7 +142,7 @@ void ctm_close(ctm_db *db)
 {
     if (db == NULL)
         return;
-    ctm_logout(db);
+    ctm__session_free(db);
     if (db->store != NULL) {
         ctm__hasher_free(db);
         ctm__store_rollback(db->store);
@@ -347,7 +348,7 @@ int ctm_migrate_to(ctm_db *db, const char *target)
     /* the copy holds every kit's arm, in a database the caller chooses and can read */
     if (!ctm__blind_sees_all(db))
         return ctm__err(CTM_EBLINDED, "migrate: user '%s' is blinded; the copy would hold the "
-                                      "treatment arms", db->user);
+                                      "treatment arms", db->session.user);
     if (target == NULL || target[0] == '\0')
         return ctm__err(CTM_EINVAL, "migrate: target: missing");
     if (strcmp(target, db->path) == 0)

@@ -345,7 +345,7 @@ static int proof_allowed(ctm_db *db)
     int rc = ctm__ledger_legacy(db, &legacy);
     if (rc != CTM_OK || !legacy)
         return rc;
-    if (db->user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
+    if (db->session.user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
         return rc;
     if (!ctm__blind_sees_all(db))
         return ctm__err(CTM_EBLINDED,

@@ -85,6 +85,9 @@ typedef struct ctm__txn {
      * per entry would cost more than a batched entry's whole write. */
     uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
     size_t salts_left;
+    /* Moves on when an action changed rows and when a batch ends: a check of the session's
+     * account made inside a batch holds while it stays the same (users.c). */
+    uint64_t epoch;
 } ctm__txn;
 void ctm__txn_init(ctm_db *db);
 /* Wipe the salts not drawn yet (ctm_close). */
@@ -104,6 +107,26 @@ typedef struct ctm__capture {
 void ctm__capture_init(ctm_db *db);
 void ctm__capture_free(ctm_db *db);
 
+/* ---- domain/users.c: the session part ---- */
+/* Who is logged in on the handle.  Written by users.c alone (login, the re-check of
+ * ctm__require_user, the user's own password change, logout); the ledger reads the name, printed
+ * name and key to sign entries, and only blinding.c reads the unblinded flag.  Declared here,
+ * below the domain, because struct ctm_db holds it. */
+typedef struct ctm__session {
+    int64_t id;
+    char *user;                  /* NULL: nobody is logged in */
+    char *printed;
+    char *role;
+    int unblinded;
+    unsigned char *sk;           /* sodium_malloc'd 64-byte e-signature key while logged in */
+    int must_change;             /* the password was reset: no key, only its own change allowed */
+    int checked;                 /* the account was re-checked inside the open batch ... */
+    uint64_t checked_epoch;      /* ... at this tx.epoch */
+} ctm__session;
+void ctm__session_init(ctm_db *db);
+/* Wipe and free the session's key and names: nobody is logged in (ctm_logout, ctm_close). */
+void ctm__session_free(ctm_db *db);
+
 struct ctm_db {
     ctm__store *store;
     char *path;
@@ -115,17 +138,9 @@ struct ctm_db {
     unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
     char *origin;                /* checkpoint origin and key name, once loaded */
     uint8_t site_pub[32];
-    /* logged-in user */
-    int64_t user_id;
-    char *user;
-    char *user_printed;
-    char *user_role;
-    int user_unblinded;
-    unsigned char *user_sk;      /* sodium_malloc'd 64-byte e-signature key while logged in */
-    int user_must_change;        /* the password was reset: no key, only its own change allowed */
+    ctm__session session;        /* domain/users.c */
     ctm__txn tx;                 /* ledger.c */
     ctm__hasher hasher;          /* hasher.c */
-    int user_checked;            /* the user was re-checked inside the open batch */
     ctm__stmt_cache stmts;       /* db.c */
     ctm__capture capture;        /* ledger.c */
 };

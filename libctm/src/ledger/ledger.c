@@ -240,7 +240,7 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
     a->db = db;
     a->name = name;
     a->reason = reason != NULL ? reason : "";
-    a->user = db->user != NULL ? db->user : "";
+    a->user = db->session.user != NULL ? db->session.user : "";
     /* A name outside the registry would be an entry nobody documented or knows how to verify. */
     if ((a->def = ctm__action_find(name)) == NULL)
         return ctm__err(CTM_EMISUSE, "action '%s': not in libctm's action registry (ledger/actions.c)",
@@ -337,15 +337,15 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                     .nparams = a->nparams, .params = a->params};
     next_salt(db, h.salt);
     if (meaning != NULL) {
-        if (db->user_sk == NULL) {
+        if (db->session.sk == NULL) {
             sodium_memzero(h.salt, sizeof h.salt);
             return ctm__err(CTM_EMISUSE, "%s: e-signature: nobody is logged in", a->name);
         }
         h.has_esig = 1;
-        h.esig.user = db->user;
-        h.esig.printed_name = db->user_printed;
+        h.esig.user = db->session.user;
+        h.esig.printed_name = db->session.printed;
         h.esig.meaning = meaning;
-        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->user_sk);
+        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->session.sk);
     }
     size_t start = 0;
     int bad = ctm__entry_write(b, &h, &a->changes, &start);
@@ -355,7 +355,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                       : ctm__err(CTM_EINVAL, "%s: the action's entry cannot be encoded", a->name);
     if (h.has_esig) {
         uint8_t sig[64];
-        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->user_sk);
+        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->session.sk);
         ctm__buf_put(b, sig, sizeof sig);
     }
     return b->oom ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
@@ -525,7 +525,7 @@ int ctm__action_commit(ctm__action *a)
     }
     /* Rows changed: the acting user's own account may be among them. */
     if (nrows > 0)
-        db->user_checked = 0;
+        db->tx.epoch++;
     return CTM_OK;
 }
 
@@ -625,5 +625,5 @@ void ctm__txn_batch_end(ctm_db *db)
     db->tx.open = 0;
     db->tx.batch_entries = 0;
     db->tx.frontier_loaded = 0;
-    db->user_checked = 0;
+    db->tx.epoch++;
 }
