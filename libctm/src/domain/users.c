@@ -416,33 +416,26 @@ int ctm_init(ctm_db *db, const char *site_name, const char *origin, const char *
         rc = ctm__err(CTM_ENOMEM, "out of memory");
         goto done;
     }
-    if (db->site_seed != NULL)
-        memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+    if (db->site.seed != NULL)
+        memcpy(seed, db->site.seed, crypto_sign_SEEDBYTES);
     else
         randombytes_buf(seed, crypto_sign_SEEDBYTES);
     crypto_sign_seed_keypair(pub, sk, seed);
-    if (db->site_seed == NULL) {
-        if ((rc = ctm__write_key_file(db->key_path, seed)) != CTM_OK)
+    if (db->site.seed == NULL) {
+        if ((rc = ctm__write_key_file(db->site.key_path, seed)) != CTM_OK)
             goto done;
         wrote_key = 1;
     }
-    free(db->origin);
-    db->origin = ctm__strdup(origin);
-    memcpy(db->site_pub, pub, 32);
-    db->site_sk = sk;
+    rc = ctm__site_key_adopt(db, origin, pub, sk);
     sk = NULL;
-    rc = db->origin == NULL ? ctm__err(CTM_ENOMEM, "out of memory")
-                            : init_action(db, site_name, origin, pub, admin_user, printed_name,
-                                          password);
+    if (rc == CTM_OK)
+        rc = init_action(db, site_name, origin, pub, admin_user, printed_name, password);
     if (rc == CTM_OK && wrote_key)
-        ctm__commit_key_file(db->key_path); /* if this fails, the next open finishes it */
+        ctm__commit_key_file(db->site.key_path); /* if this fails, the next open finishes it */
     if (rc != CTM_OK) {
-        free(db->origin);
-        db->origin = NULL;
-        sodium_free(db->site_sk);
-        db->site_sk = NULL;
+        ctm__site_key_forget(db);
         if (wrote_key)
-            ctm__drop_key_file(db->key_path);
+            ctm__drop_key_file(db->site.key_path);
     }
 done:
     sodium_free(seed);

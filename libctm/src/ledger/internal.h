@@ -107,6 +107,23 @@ typedef struct ctm__capture {
 void ctm__capture_init(ctm_db *db);
 void ctm__capture_free(ctm_db *db);
 
+/* ---- domain/site.c: the site key part ---- */
+/* Where the site's signing key comes from and the key once loaded.  Written by site.c alone:
+ * set up by ctm_open, loaded by ctm__site_info and ctm__site_key, wiped by ctm_close; ctm_init
+ * (users.c) hands a new site's key over with ctm__site_key_adopt.  Declared here, below the
+ * domain, because struct ctm_db holds it. */
+typedef struct ctm__sitekey {
+    char *key_path;              /* the key file; NULL for a server site without one named */
+    unsigned char *seed;         /* sodium_malloc'd 32 bytes when supplied by the application */
+    unsigned char *sk;           /* sodium_malloc'd 64-byte signing key once loaded */
+    char *origin;                /* checkpoint origin and key name, once loaded */
+    uint8_t pub[32];
+} ctm__sitekey;
+/* A new site's origin, public key and secret key (taken over, also on failure) as the handle's;
+ * ctm__site_key_forget drops the origin and wipes the key (a failed init). */
+int ctm__site_key_adopt(ctm_db *db, const char *origin, const uint8_t pub[32], unsigned char *sk);
+void ctm__site_key_forget(ctm_db *db);
+
 /* ---- domain/users.c: the session part ---- */
 /* Who is logged in on the handle.  Written by users.c alone (login, the re-check of
  * ctm__require_user, the user's own password change, logout); the ledger reads the name, printed
@@ -130,14 +147,10 @@ void ctm__session_free(ctm_db *db);
 struct ctm_db {
     ctm__store *store;
     char *path;
-    char *key_path;
     unsigned flags;
     int readonly;
     int schema_version;          /* the site's, as opened (older on a read-only handle) */
-    unsigned char *site_seed;    /* sodium_malloc'd 32 bytes when supplied by the application */
-    unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
-    char *origin;                /* checkpoint origin and key name, once loaded */
-    uint8_t site_pub[32];
+    ctm__sitekey site;           /* domain/site.c */
     ctm__session session;        /* domain/users.c */
     ctm__txn tx;                 /* ledger.c */
     ctm__hasher hasher;          /* hasher.c */
