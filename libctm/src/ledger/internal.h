@@ -14,8 +14,6 @@
 #include "query.h"
 #include "store.h"
 
-
-
 /* ---- db.c: statements ---- */
 /* Statements of the hot write path, prepared once per handle (db.c). */
 enum ctm__stmt_id {
@@ -144,18 +142,24 @@ void ctm__session_init(ctm_db *db);
 /* Wipe and free the session's key and names: nobody is logged in (ctm_logout, ctm_close). */
 void ctm__session_free(ctm_db *db);
 
+/* A handle is made of parts.  Each part is written by one module alone, its owner, which sets
+ * it up with its _init (called by ctm_open) and tears it down with its _free (called by ctm_close,
+ * and where the part is reset: ctm_logout frees the session).  Every other module reads a part's
+ * fields and changes them only by calling the owner; tests/layers/check_owners.py fails on a
+ * write anywhere else (docs/internals.md). */
 struct ctm_db {
+    /* the handle's own fields: domain/site.c (ctm_open, the migration, ctm_close) */
     ctm__store *store;
     char *path;
     unsigned flags;
     int readonly;
     int schema_version;          /* the site's, as opened (older on a read-only handle) */
-    ctm__sitekey site;           /* domain/site.c */
-    ctm__session session;        /* domain/users.c */
-    ctm__txn tx;                 /* ledger.c */
-    ctm__hasher hasher;          /* hasher.c */
-    ctm__stmt_cache stmts;       /* db.c */
-    ctm__capture capture;        /* ledger.c */
+    ctm__sitekey site;           /* domain/site.c: the site key */
+    ctm__session session;        /* domain/users.c: who is logged in */
+    ctm__txn tx;                 /* ledger/ledger.c: the transaction, its tree, the salts */
+    ctm__hasher hasher;          /* ledger/hasher.c: a batch's hashing thread */
+    ctm__stmt_cache stmts;       /* ledger/db.c: the write path's statements */
+    ctm__capture capture;        /* ledger/ledger.c: the audited tables' columns */
 };
 
 
