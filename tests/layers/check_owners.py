@@ -6,6 +6,10 @@ other file of libctm/src writes it.
   a kit with the first status stock.h names, through CTM__KIT_FIRST_STATUS);
 - the session's unblinded flag: domain/users.c sets it at login and logout, ledger/blinding.c
   alone reads it; every listing asks blinding.h.
+- the parts of struct ctm_db (ledger/internal.h): each part is written by its owner alone
+  (PART_OWNERS below); any other file reads it, and changes it only by calling its owner.  A write
+  is an assignment (=, op=, ++, --), an address taken (&db->part...) or the first argument of
+  free, sodium_free, memcpy, memset and the like.
 
 Prints each offence with its file and line; exits 1 if any.
 
@@ -24,6 +28,41 @@ STATUS_WRITE = [
     (re.compile(r"\bINSERT\s+INTO\s+kits\s*\([^)]*\bstatus\b(?![^)]*\)\s*VALUES\s*\([^)]*CTM__KIT_FIRST_STATUS)", re.I | re.S),
      "inserts a kit with a status of its own"),
 ]
+
+# part of struct ctm_db -> the one file that writes it (the handle's own fields are site.c's:
+# ctm_open, the migration and ctm_close)
+PART_OWNERS = {
+    "site": "domain/site.c",
+    "session": "domain/users.c",
+    "tx": "ledger/ledger.c",
+    "hasher": "ledger/hasher.c",
+    "stmts": "ledger/db.c",
+    "capture": "ledger/ledger.c",
+}
+HANDLE_FIELDS = {"store", "path", "flags", "readonly", "schema_version"}
+HANDLE_OWNER = "domain/site.c"
+ACCESS = re.compile(r"\bdb\s*->\s*(\w+)((?:\s*\.\s*\w+|\s*\[[^\]]*\])*)")
+WRITE_AFTER = re.compile(r"\s*(?:(?:[-+*/%&|^]|<<|>>)?=(?!=)|\+\+|--)")
+WRITE_BEFORE = re.compile(r"(?:(?<!&)&|\+\+|--|\b(?:free|sodium_free|memcpy|memmove|memset|"
+                          r"sodium_memzero|sprintf|snprintf|strcpy)\s*\()\s*$")
+
+
+def part_writes(rel, code):
+    """Writes of a part of struct ctm_db outside its owner."""
+    for m in ACCESS.finditer(code):
+        name, rest = m.group(1), m.group(2)
+        if name in PART_OWNERS:
+            owner = PART_OWNERS[name]
+        elif name in HANDLE_FIELDS and not rest.strip().startswith("."):
+            owner = HANDLE_OWNER
+        else:
+            continue
+        if rel == owner:
+            continue
+        if WRITE_AFTER.match(code, m.end()) or WRITE_BEFORE.search(code[max(0, m.start() - 40):m.start()]):
+            line = code.count("\n", 0, m.start()) + 1
+            field = re.sub(r"\s+", "", m.group(0))
+            yield f"{rel}:{line}: writes {field}; only {owner} writes it (ledger/internal.h)"
 
 
 def sql_texts(code):
@@ -66,16 +105,17 @@ def main(src):
                         if pattern.search(text):
                             problems.append(f"{rel}:{line}: {what}; only domain/stock.c writes it")
             if rel not in ("domain/users.c", "ledger/blinding.c", "ledger/internal.h"):
-                for m in re.finditer(r"\buser_unblinded\b", code):
+                for m in re.finditer(r"\bsession\s*\.\s*unblinded\b", code):
                     line = code.count("\n", 0, m.start()) + 1
                     problems.append(f"{rel}:{line}: reads the session's unblinded flag; ask "
                                     "ledger/blinding.h")
+            problems.extend(part_writes(rel, code))
     for p in problems:
         print(p)
     if problems:
         print(f"{len(problems)} write(s) or read(s) outside their owner")
         return 1
-    print("kits.status and the unblinded flag have one owner each")
+    print("kits.status, the unblinded flag and each part of struct ctm_db have one owner each")
     return 0
 
 

@@ -483,7 +483,7 @@ static int add_discrepancy(ctm_db *db, int64_t shipment_id, const char *kit, con
     ctm__st_bind_text(st, 3, kind);
     ctm__st_bind_text(st, 4, detail);
     ctm__st_bind_int(st, 5, ctm__now_us());
-    ctm__st_bind_text(st, 6, db->user);
+    ctm__st_bind_text(st, 6, db->session.user);
     return ctm__step_done(db, st, "recording the discrepancy");
 }
 
@@ -660,7 +660,7 @@ static int confirm_kits(ctm_db *db, const shipment_row *s, int unchecked_present
         if (rc == CTM_OK) {
             ctm__st_bind_int(st, 1, s->id);
             ctm__st_bind_int(st, 2, ctm__now_us());
-            ctm__st_bind_text(st, 3, db->user);
+            ctm__st_bind_text(st, 3, db->session.user);
             rc = ctm__step_done(db, st, "recording missing kits");
         }
     }

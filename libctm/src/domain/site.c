@@ -47,6 +47,54 @@ static int migrate(ctm_db *db, int version)
     return rc;
 }
 
+/* The site key part: where the key comes from (ctm_open), the key once loaded, and what is
+ * wiped with it (ctm_close). */
+static int site_key_init(ctm_db *db, const char *key_path, const unsigned char *seed)
+{
+    memset(&db->site, 0, sizeof db->site);
+    /* A site on a server has no file to put a key file next to: its key file is named, or the
+     * application supplies the seed (docs/deployment.md). */
+    int wanted = key_path != NULL || !ctm__store_is_server(db->path);
+    if (key_path != NULL)
+        db->site.key_path = ctm__strdup(key_path);
+    else if (wanted && (db->site.key_path = malloc(strlen(db->path) + 5)) != NULL)
+        sprintf(db->site.key_path, "%s.key", db->path);
+    if (wanted && db->site.key_path == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    if (seed != NULL) {
+        db->site.seed = sodium_malloc(crypto_sign_SEEDBYTES);
+        if (db->site.seed == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        memcpy(db->site.seed, seed, crypto_sign_SEEDBYTES);
+    }
+    return CTM_OK;
+}
+
+void ctm__site_key_forget(ctm_db *db)
+{
+    free(db->site.origin);
+    db->site.origin = NULL;
+    sodium_free(db->site.sk);
+    db->site.sk = NULL;
+}
+
+int ctm__site_key_adopt(ctm_db *db, const char *origin, const uint8_t pub[32], unsigned char *sk)
+{
+    ctm__site_key_forget(db);
+    db->site.sk = sk;
+    memcpy(db->site.pub, pub, 32);
+    db->site.origin = ctm__strdup(origin);
+    return db->site.origin == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
+}
+
+static void site_key_free(ctm_db *db)
+{
+    ctm__site_key_forget(db);
+    sodium_free(db->site.seed);
+    free(db->site.key_path);
+    memset(&db->site, 0, sizeof db->site);
+}
+
 static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
 {
     ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
@@ -60,22 +108,7 @@ static int open_options(ctm_db *db, const ctm_open_options *opts, int *busy_ms)
     db->flags = o.flags;
     db->readonly = (o.flags & CTM_OPEN_READONLY) != 0;
     *busy_ms = o.busy_timeout_ms;
-    /* A site on a server has no file to put a key file next to: its key file is named, or the
-     * application supplies the seed (docs/deployment.md). */
-    int wanted = o.key_path != NULL || !ctm__store_is_server(db->path);
-    if (o.key_path != NULL)
-        db->key_path = ctm__strdup(o.key_path);
-    else if (wanted && (db->key_path = malloc(strlen(db->path) + 5)) != NULL)
-        sprintf(db->key_path, "%s.key", db->path);
-    if (wanted && db->key_path == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    if (o.site_seed != NULL) {
-        db->site_seed = sodium_malloc(crypto_sign_SEEDBYTES);
-        if (db->site_seed == NULL)
-            return ctm__err(CTM_ENOMEM, "out of memory");
-        memcpy(db->site_seed, o.site_seed, crypto_sign_SEEDBYTES);
-    }
-    return CTM_OK;
+    return site_key_init(db, o.key_path, o.site_seed);
 }
 
 int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
@@ -93,6 +126,11 @@ int ctm_open(ctm_db **out, const char *path, const ctm_open_options *opts)
         free(db);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
+    ctm__stmts_init(db);
+    ctm__hasher_init(db);
+    ctm__txn_init(db);
+    ctm__capture_init(db);
+    ctm__session_init(db);
     int busy_ms = 0, version = 0;
     int rc = open_options(db, opts, &busy_ms);
     if (rc != CTM_OK)
@@ -137,26 +175,23 @@ void ctm_close(ctm_db *db)
 {
     if (db == NULL)
         return;
-    ctm_logout(db);
+    ctm__session_free(db);
     if (db->store != NULL) {
-        ctm__hasher_abort(db);
+        ctm__hasher_free(db);
         ctm__store_rollback(db->store);
         ctm__stmts_free(db);
         ctm__capture_free(db);
         ctm__store_close(db->store);
     }
-    sodium_memzero(db->salt_pool, sizeof db->salt_pool);
-    sodium_free(db->site_seed);
-    sodium_free(db->site_sk);
-    free(db->origin);
+    ctm__txn_free(db);
+    site_key_free(db);
     free(db->path);
-    free(db->key_path);
     free(db);
 }
 
 int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32])
 {
-    if (db->origin == NULL) {
+    if (db->site.origin == NULL) {
         ctm__st *st = NULL;
         int rc = ctm__st_prepare(db->store, &st, "SELECT origin, public_key FROM site WHERE id = 1");
         if (rc != CTM_OK)
@@ -169,16 +204,16 @@ int ctm__site_info(ctm_db *db, char **origin, uint8_t pub[32])
                                 db->path);
             return ctm__store_fail(rc, "reading the site");
         }
-        db->origin = ctm__strdup(ctm__st_text(st, 0));
-        memcpy(db->site_pub, ctm__st_blob(st, 1), 32);
+        db->site.origin = ctm__strdup(ctm__st_text(st, 0));
+        memcpy(db->site.pub, ctm__st_blob(st, 1), 32);
         ctm__st_finalize(st);
-        if (db->origin == NULL)
+        if (db->site.origin == NULL)
             return ctm__err(CTM_ENOMEM, "out of memory");
     }
     if (origin != NULL)
-        *origin = db->origin;
+        *origin = db->site.origin;
     if (pub != NULL)
-        memcpy(pub, db->site_pub, 32);
+        memcpy(pub, db->site.pub, 32);
     return CTM_OK;
 }
 
@@ -199,25 +234,25 @@ static int no_key_file(void)
 static void finish_pending_key(ctm_db *db)
 {
     char pending[4200];
-    pending_key_path(db->key_path, pending, sizeof pending);
-    if (access(db->key_path, F_OK) != 0 && errno == ENOENT && access(pending, F_OK) == 0)
-        ctm__commit_key_file(db->key_path);
+    pending_key_path(db->site.key_path, pending, sizeof pending);
+    if (access(db->site.key_path, F_OK) != 0 && errno == ENOENT && access(pending, F_OK) == 0)
+        ctm__commit_key_file(db->site.key_path);
 }
 
 /* The key file holds one line: "libctm-site-key-v1 <base64 seed>". */
 static int read_key_file(ctm_db *db, unsigned char *seed)
 {
-    if (db->key_path == NULL)
+    if (db->site.key_path == NULL)
         return no_key_file();
     finish_pending_key(db);
-    int fd = open(db->key_path, O_RDONLY | O_CLOEXEC);
+    int fd = open(db->site.key_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return ctm__err(CTM_EIO, "site key file %s: %s", db->key_path, strerror(errno));
+        return ctm__err(CTM_EIO, "site key file %s: %s", db->site.key_path, strerror(errno));
     struct stat stbuf;
     if (fstat(fd, &stbuf) != 0 || (stbuf.st_mode & 077) != 0) {
         close(fd);
         return ctm__err(CTM_EIO, "site key file %s: readable by others (mode %03o); chmod 600 it",
-                        db->key_path, (unsigned)(stbuf.st_mode & 0777));
+                        db->site.key_path, (unsigned)(stbuf.st_mode & 0777));
     }
     char buf[128];
     ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -226,14 +261,14 @@ static int read_key_file(ctm_db *db, unsigned char *seed)
     size_t plen = sizeof prefix - 1, seedlen = 0;
     if (n <= (ssize_t)plen || memcmp(buf, prefix, plen) != 0) {
         sodium_memzero(buf, sizeof buf);
-        return ctm__err(CTM_EIO, "site key file %s: not a libctm key file", db->key_path);
+        return ctm__err(CTM_EIO, "site key file %s: not a libctm key file", db->site.key_path);
     }
     buf[n] = '\0';
     int bad = sodium_base642bin(seed, crypto_sign_SEEDBYTES, buf + plen, (size_t)n - plen, "\n",
                                 &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL);
     sodium_memzero(buf, sizeof buf);
     if (bad != 0 || seedlen != crypto_sign_SEEDBYTES)
-        return ctm__err(CTM_EIO, "site key file %s: damaged key", db->key_path);
+        return ctm__err(CTM_EIO, "site key file %s: damaged key", db->site.key_path);
     return CTM_OK;
 }
 
@@ -301,7 +336,7 @@ int ctm__commit_key_file(const char *path)
 
 int ctm__site_key(ctm_db *db, const unsigned char **sk)
 {
-    if (db->site_sk == NULL) {
+    if (db->site.sk == NULL) {
         uint8_t pub[32], derived[32];
         int rc = ctm__site_info(db, NULL, pub);
         if (rc != CTM_OK)
@@ -313,24 +348,24 @@ int ctm__site_key(ctm_db *db, const unsigned char **sk)
             sodium_free(skbuf);
             return ctm__err(CTM_ENOMEM, "out of memory");
         }
-        if (db->site_seed != NULL)
-            memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+        if (db->site.seed != NULL)
+            memcpy(seed, db->site.seed, crypto_sign_SEEDBYTES);
         else
             rc = read_key_file(db, seed);
         if (rc == CTM_OK) {
             crypto_sign_seed_keypair(derived, skbuf, seed);
             if (sodium_memcmp(derived, pub, 32) != 0)
                 rc = ctm__err(CTM_EIO, "site key %s does not belong to this database's site",
-                              db->site_seed != NULL ? "(supplied by the application)" : db->key_path);
+                              db->site.seed != NULL ? "(supplied by the application)" : db->site.key_path);
         }
         sodium_free(seed);
         if (rc != CTM_OK) {
             sodium_free(skbuf);
             return rc;
         }
-        db->site_sk = skbuf;
+        db->site.sk = skbuf;
     }
-    *sk = db->site_sk;
+    *sk = db->site.sk;
     return CTM_OK;
 }
 
@@ -343,7 +378,7 @@ int ctm_migrate_to(ctm_db *db, const char *target)
     /* the copy holds every kit's arm, in a database the caller chooses and can read */
     if (!ctm__blind_sees_all(db))
         return ctm__err(CTM_EBLINDED, "migrate: user '%s' is blinded; the copy would hold the "
-                                      "treatment arms", db->user);
+                                      "treatment arms", db->session.user);
     if (target == NULL || target[0] == '\0')
         return ctm__err(CTM_EINVAL, "migrate: target: missing");
     if (strcmp(target, db->path) == 0)

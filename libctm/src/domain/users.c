@@ -251,40 +251,44 @@ done:
 static void set_session(ctm_db *db, int64_t id, const char *user, const char *printed,
                         const char *role, int unblinded, unsigned char *sk, int must_change)
 {
-    ctm_logout(db);
-    db->user_must_change = must_change;
-    db->user_id = id;
-    db->user = ctm__strdup(user);
-    db->user_printed = ctm__strdup(printed);
-    db->user_role = ctm__strdup(role);
-    db->user_unblinded = unblinded;
-    db->user_sk = sk;
+    ctm__session_free(db);
+    db->session.must_change = must_change;
+    db->session.id = id;
+    db->session.user = ctm__strdup(user);
+    db->session.printed = ctm__strdup(printed);
+    db->session.role = ctm__strdup(role);
+    db->session.unblinded = unblinded;
+    db->session.sk = sk;
+}
+
+void ctm__session_init(ctm_db *db)
+{
+    memset(&db->session, 0, sizeof db->session);
+}
+
+void ctm__session_free(ctm_db *db)
+{
+    sodium_free(db->session.sk);
+    free(db->session.user);
+    free(db->session.printed);
+    free(db->session.role);
+    ctm__session_init(db);
 }
 
 void ctm_logout(ctm_db *db)
 {
-    if (db == NULL)
-        return;
-    sodium_free(db->user_sk);
-    db->user_sk = NULL;
-    free(db->user);
-    free(db->user_printed);
-    free(db->user_role);
-    db->user = db->user_printed = db->user_role = NULL;
-    db->user_id = 0;
-    db->user_unblinded = 0;
-    db->user_must_change = 0;
-    db->user_checked = 0;
+    if (db != NULL)
+        ctm__session_free(db);
 }
 
 const char *ctm_current_user(const ctm_db *db)
 {
-    return db != NULL ? db->user : NULL;
+    return db != NULL ? db->session.user : NULL;
 }
 
 int ctm_must_change_password(const ctm_db *db)
 {
-    return db != NULL && db->user != NULL && db->user_must_change;
+    return db != NULL && db->session.user != NULL && db->session.must_change;
 }
 
 static int check_origin(const char *origin)
@@ -426,33 +430,26 @@ int ctm_init(ctm_db *db, const char *site_name, const char *origin, const char *
         rc = ctm__err(CTM_ENOMEM, "out of memory");
         goto done;
     }
-    if (db->site_seed != NULL)
-        memcpy(seed, db->site_seed, crypto_sign_SEEDBYTES);
+    if (db->site.seed != NULL)
+        memcpy(seed, db->site.seed, crypto_sign_SEEDBYTES);
     else
         randombytes_buf(seed, crypto_sign_SEEDBYTES);
     crypto_sign_seed_keypair(pub, sk, seed);
-    if (db->site_seed == NULL) {
-        if ((rc = ctm__write_key_file(db->key_path, seed)) != CTM_OK)
+    if (db->site.seed == NULL) {
+        if ((rc = ctm__write_key_file(db->site.key_path, seed)) != CTM_OK)
             goto done;
         wrote_key = 1;
     }
-    free(db->origin);
-    db->origin = ctm__strdup(origin);
-    memcpy(db->site_pub, pub, 32);
-    db->site_sk = sk;
+    rc = ctm__site_key_adopt(db, origin, pub, sk);
     sk = NULL;
-    rc = db->origin == NULL ? ctm__err(CTM_ENOMEM, "out of memory")
-                            : init_action(db, site_name, origin, pub, admin_user, printed_name,
-                                          password);
+    if (rc == CTM_OK)
+        rc = init_action(db, site_name, origin, pub, admin_user, printed_name, password);
     if (rc == CTM_OK && wrote_key)
-        ctm__commit_key_file(db->key_path); /* if this fails, the next open finishes it */
+        ctm__commit_key_file(db->site.key_path); /* if this fails, the next open finishes it */
     if (rc != CTM_OK) {
-        free(db->origin);
-        db->origin = NULL;
-        sodium_free(db->site_sk);
-        db->site_sk = NULL;
+        ctm__site_key_forget(db);
         if (wrote_key)
-            ctm__drop_key_file(db->key_path);
+            ctm__drop_key_file(db->site.key_path);
     }
 done:
     sodium_free(seed);
@@ -480,9 +477,9 @@ static unsigned role_bit(const char *role)
 static int session_key_current(ctm_db *db, ctm__st *st)
 {
     uint8_t pub[32];
-    if (db->user_sk == NULL || (int)ctm__st_bytes(st, 3) != 32)
+    if (db->session.sk == NULL || (int)ctm__st_bytes(st, 3) != 32)
         return 0;
-    crypto_sign_ed25519_sk_to_pk(pub, db->user_sk);
+    crypto_sign_ed25519_sk_to_pk(pub, db->session.sk);
     return sodium_memcmp(pub, ctm__st_blob(st, 3), 32) == 0;
 }
 
@@ -492,43 +489,44 @@ static int session_key_current(ctm_db *db, ctm__st *st)
  * thing an account with a reset password may do. */
 static int refresh_user(ctm_db *db, const char *action, int own_password)
 {
-    if (db->batch && db->user_checked)
+    if (db->tx.batch && db->session.checked && db->session.checked_epoch == db->tx.epoch)
         return CTM_OK;
     ctm__st *st = NULL;
     int rc = ctm__stmt(db, CTM_ST_USER_CHECK, &st);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, db->user_id);
+    ctm__st_bind_int(st, 1, db->session.id);
     int src = ctm__st_step(st);
     if (src != CTM_ROW) {
         rc = src == CTM_OK ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", action,
-                                           db->user)
+                                           db->session.user)
                                 : ctm__store_fail(src, action);
     } else if ((int)ctm__st_int(st, 0) != 0) {
-        rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->user);
-    } else if ((int)ctm__st_int(st, 4) != 0 && !db->user_must_change) {
+        rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", action, db->session.user);
+    } else if ((int)ctm__st_int(st, 4) != 0 && !db->session.must_change) {
         /* A session opened with the old password may be the very reason for the reset. */
         rc = ctm__err(CTM_EAUTH, "%s: the password of user '%s' was reset by an administrator; "
-                                 "log in again", action, db->user);
+                                 "log in again", action, db->session.user);
     } else if ((int)ctm__st_int(st, 4) != 0 && !own_password) {
         rc = ctm__err(CTM_EDENIED, "%s: user '%s' must first replace the password an "
                                    "administrator set with a password of their own",
-                      action, db->user);
+                      action, db->session.user);
     } else if ((int)ctm__st_int(st, 4) == 0 && !session_key_current(db, st)) {
         rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced (password changed); "
-                                 "log in again", action, db->user);
-    } else if (strcmp(ctm__st_text(st, 1), db->user_role) != 0) {
+                                 "log in again", action, db->session.user);
+    } else if (strcmp(ctm__st_text(st, 1), db->session.role) != 0) {
         char *role = ctm__strdup(ctm__st_text(st, 1));
         if (role == NULL) {
             rc = ctm__err(CTM_ENOMEM, "out of memory");
         } else {
-            free(db->user_role);
-            db->user_role = role;
+            free(db->session.role);
+            db->session.role = role;
         }
     }
     if (rc == CTM_OK) {
-        db->user_unblinded = (int)ctm__st_int(st, 2);
-        db->user_checked = db->batch;
+        db->session.unblinded = (int)ctm__st_int(st, 2);
+        db->session.checked = db->tx.batch;
+        db->session.checked_epoch = db->tx.epoch;
     }
     ctm__st_reset(st);
     return rc;
@@ -538,12 +536,12 @@ int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action)
 {
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "%s: no database handle", action);
-    if (db->user == NULL)
+    if (db->session.user == NULL)
         return ctm__err(CTM_EMISUSE, "%s: nobody is logged in", action);
     int rc = refresh_user(db, action, 0);
-    if (rc == CTM_OK && role_mask != 0 && (role_bit(db->user_role) & role_mask) == 0)
+    if (rc == CTM_OK && role_mask != 0 && (role_bit(db->session.role) & role_mask) == 0)
         rc = ctm__err(CTM_EDENIED, "%s: not allowed for the role '%s' of user '%s'", action,
-                      db->user_role, db->user);
+                      db->session.role, db->session.user);
     return rc;
 }
 
@@ -600,7 +598,7 @@ static int reset_failures(ctm_db *db)
         ctm__action_rollback(&a);
         return ctm__store_fail(src, "resetting failed logins");
     }
-    ctm__st_bind_int(st, 1, db->user_id);
+    ctm__st_bind_int(st, 1, db->session.id);
     rc = ctm__step_done(db, st, "resetting failed logins");
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
@@ -614,7 +612,7 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "login: no database handle");
     /* A failed attempt must be recorded for good, which an open batch could roll back. */
-    if (db->batch)
+    if (db->tx.batch)
         return ctm__err(CTM_EMISUSE, "login: a batch is open on this handle; commit or roll it back first");
     ctm_logout(db);
     int rc = ctm__check_name("user", user);
@@ -764,7 +762,7 @@ int ctm_user_disable(ctm_db *db, const char *user, const char *reason)
     user_row u;
     memset(&u, 0, sizeof u);
     int rc = ctm__require_action(db, "user.disable", "user disable");
-    if (rc == CTM_OK && user != NULL && strcmp(user, db->user) == 0)
+    if (rc == CTM_OK && user != NULL && strcmp(user, db->session.user) == 0)
         return ctm__err(CTM_ERULE, "user disable: an administrator cannot disable their own account");
     if (rc == CTM_OK && ctm__check_name("user name", user) == CTM_OK &&
         load_user(db, user, &u) == CTM_OK && u.disabled)
@@ -849,7 +847,7 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
     ctm__action a;
     int rc = ctm__action_begin(&a, db, "user.passwd", "");
     if (rc == CTM_OK) {
-        ctm__action_param(&a, "user", db->user);
+        ctm__action_param(&a, "user", db->session.user);
         ctm__action_param(&a, "new_signing_key", "yes");
         ctm__st *st = NULL;
         rc = ctm__prepare(db, &st, "UPDATE users SET public_key = ?2 WHERE id = ?1");
@@ -860,14 +858,14 @@ static int own_passwd(ctm_db *db, const user_row *u, const char *password)
         }
         if (rc == CTM_OK)
             rc = store_credentials(db, u->id, password, seed, 1);
-        unsigned char *old = db->user_sk;
-        db->user_sk = sk;
+        unsigned char *old = db->session.sk;
+        db->session.sk = sk;
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
         if (rc == CTM_OK) {
             sk = old;
-            db->user_must_change = 0;
+            db->session.must_change = 0;
         } else {
-            db->user_sk = old;
+            db->session.sk = old;
         }
     }
     sodium_free(seed);
@@ -894,16 +892,16 @@ static int reset_passwd(ctm_db *db, const user_row *u, const char *user, const c
 int ctm_user_passwd(ctm_db *db, const char *user, const char *new_password)
 {
     ctm__clear_error();
-    if (db == NULL || db->user == NULL)
+    if (db == NULL || db->session.user == NULL)
         return ctm__require_user(db, 0, "user passwd");
-    int self = user == NULL || strcmp(user, db->user) == 0;
+    int self = user == NULL || strcmp(user, db->session.user) == 0;
     /* one's own password: the one action open to an account whose password was reset */
     int rc = self ? refresh_user(db, "user passwd", 1)
                   : ctm__require_action(db, "user.reset", "user passwd");
     if (rc != CTM_OK)
         return rc;
     if (self)
-        user = db->user;
+        user = db->session.user;
     if ((rc = ctm__check_name("user name", user)) != CTM_OK ||
         (rc = ctm__check_password("new password", new_password)) != CTM_OK)
         return rc;

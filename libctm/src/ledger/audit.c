@@ -30,7 +30,7 @@ int ctm_batch_begin(ctm_db *db)
     ctm__clear_error();
     if (db == NULL)
         return ctm__err(CTM_EMISUSE, "batch: no database handle");
-    if (db->batch || db->tx_open)
+    if (db->tx.batch || db->tx.open)
         return ctm__err(CTM_EMISUSE, "batch: a batch is already open on this handle");
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "batch: the database is open read-only");
@@ -39,56 +39,31 @@ int ctm_batch_begin(ctm_db *db)
         rc = ctm__store_fail(rc, "batch");
     if (rc != CTM_OK)
         return rc;
-    db->batch = 1;
-    db->tx_open = 1;
-    db->batch_entries = 0;
-    db->frontier_loaded = 0;
+    ctm__txn_batch_start(db);
     return CTM_OK;
-}
-
-static void batch_end(ctm_db *db)
-{
-    ctm__hasher_abort(db);
-    db->batch_broken = 0;
-    db->batch = 0;
-    db->tx_open = 0;
-    db->batch_entries = 0;
-    db->frontier_loaded = 0;
-    db->user_checked = 0;
 }
 
 int ctm_batch_commit(ctm_db *db)
 {
     ctm__clear_error();
-    if (db == NULL || !db->batch)
+    if (db == NULL || !db->tx.batch)
         return ctm__err(CTM_EMISUSE, "batch commit: no batch is open");
-    int rc = CTM_OK;
-    if (db->batch_broken)
-        rc = ctm__err(CTM_ERROR, "batch commit: an entry of the batch could not be hashed; "
-                                 "the batch was rolled back");
-    if (rc == CTM_OK && db->hasher != NULL) {
-        ctm__hasher_finish(db);
-        if (db->frontier.size != db->next_seq)
-            rc = ctm__err(CTM_ERROR, "batch commit: %llu entries hashed of %llu",
-                          (unsigned long long)db->frontier.size, (unsigned long long)db->next_seq);
-    }
-    if (rc == CTM_OK && db->batch_entries > 0)
-        rc = ctm__checkpoint_write(db);
+    int rc = ctm__txn_batch_seal(db);
     if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) != CTM_OK)
         rc = ctm__store_fail(rc, "batch commit");
     if (rc != CTM_OK)
         ctm__store_rollback(db->store);
-    batch_end(db);
+    ctm__txn_batch_end(db);
     return rc;
 }
 
 int ctm_batch_rollback(ctm_db *db)
 {
     ctm__clear_error();
-    if (db == NULL || !db->batch)
+    if (db == NULL || !db->tx.batch)
         return ctm__err(CTM_EMISUSE, "batch rollback: no batch is open");
     ctm__store_rollback(db->store);
-    batch_end(db);
+    ctm__txn_batch_end(db);
     return CTM_OK;
 }
 
@@ -98,8 +73,8 @@ int ctm_audit_size(ctm_db *db, uint64_t *size)
     if (db == NULL || size == NULL)
         return ctm__err(CTM_EINVAL, "audit size: NULL argument");
     /* Inside a batch the tree state is written at commit; the handle knows it meanwhile. */
-    if (db->batch && db->frontier_loaded) {
-        *size = db->next_seq;
+    if (db->tx.batch && db->tx.frontier_loaded) {
+        *size = db->tx.next_seq;
         return CTM_OK;
     }
     ctm__frontier f;
@@ -370,7 +345,7 @@ static int proof_allowed(ctm_db *db)
     int rc = ctm__ledger_legacy(db, &legacy);
     if (rc != CTM_OK || !legacy)
         return rc;
-    if (db->user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
+    if (db->session.user != NULL && (rc = ctm__require_user(db, 0, "audit prove")) != CTM_OK)
         return rc;
     if (!ctm__blind_sees_all(db))
         return ctm__err(CTM_EBLINDED,

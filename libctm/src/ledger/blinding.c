@@ -6,7 +6,7 @@
 
 int ctm__blind_sees_all(const ctm_db *db)
 {
-    return db != NULL && db->user != NULL && db->user_unblinded;
+    return db != NULL && db->session.user != NULL && db->session.unblinded;
 }
 
 int ctm__blind_sees_trial(const ctm_db *db, int trial_blinded)

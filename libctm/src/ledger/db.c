@@ -50,14 +50,14 @@ int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing)
 
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st)
 {
-    if (db->stmts[id] == NULL) {
-        int rc = ctm__st_prepare(db->store, &db->stmts[id], stmt_sql[id]);
+    if (db->stmts.st[id] == NULL) {
+        int rc = ctm__st_prepare(db->store, &db->stmts.st[id], stmt_sql[id]);
         if (rc != CTM_OK)
             return ctm__store_fail(rc, stmt_sql[id]);
     } else {
-        ctm__st_reset(db->stmts[id]);
+        ctm__st_reset(db->stmts.st[id]);
     }
-    *st = db->stmts[id];
+    *st = db->stmts.st[id];
     return CTM_OK;
 }
 
@@ -69,10 +69,15 @@ int ctm__step(ctm_db *db, ctm__st *st, const char *doing)
     return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
 }
 
+void ctm__stmts_init(ctm_db *db)
+{
+    memset(&db->stmts, 0, sizeof db->stmts);
+}
+
 void ctm__stmts_free(ctm_db *db)
 {
     for (int i = 0; i < CTM_ST_COUNT; i++) {
-        ctm__st_finalize(db->stmts[i]);
-        db->stmts[i] = NULL;
+        ctm__st_finalize(db->stmts.st[i]);
+        db->stmts.st[i] = NULL;
     }
 }

@@ -197,27 +197,38 @@ static void append_leaf(void *ctx, const uint8_t *entry, size_t len)
     ctm__frontier_append(ctx, leaf);
 }
 
+void ctm__hasher_init(ctm_db *db)
+{
+    db->hasher.pipe = NULL;
+    ctm__frontier_init(&db->hasher.frontier);
+}
+
 int ctm__hasher_start(ctm_db *db)
 {
-    db->hasher_frontier = db->frontier;
-    return ctm__pipe_start(&db->hasher, append_leaf, &db->hasher_frontier);
+    db->hasher.frontier = db->tx.frontier;
+    return ctm__pipe_start(&db->hasher.pipe, append_leaf, &db->hasher.frontier);
 }
 
 int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len)
 {
     const void *parts[1] = {entry};
-    return ctm__pipe_push(db->hasher, parts, &len, 1);
+    return ctm__pipe_push(db->hasher.pipe, parts, &len, 1);
 }
 
-void ctm__hasher_finish(ctm_db *db)
+void ctm__hasher_finish(ctm_db *db, ctm__frontier *into)
 {
-    ctm__pipe_finish(db->hasher);
-    db->hasher = NULL;
-    db->frontier = db->hasher_frontier;
+    ctm__pipe_finish(db->hasher.pipe);
+    db->hasher.pipe = NULL;
+    *into = db->hasher.frontier;
 }
 
 void ctm__hasher_abort(ctm_db *db)
 {
-    ctm__pipe_abort(db->hasher);
-    db->hasher = NULL;
+    ctm__pipe_abort(db->hasher.pipe);
+    db->hasher.pipe = NULL;
+}
+
+void ctm__hasher_free(ctm_db *db)
+{
+    ctm__hasher_abort(db);
 }

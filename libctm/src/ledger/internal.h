@@ -14,48 +14,7 @@
 #include "query.h"
 #include "store.h"
 
-
-
-/* ---- store.c ---- */
-struct ctm_db {
-    ctm__store *store;
-    char *path;
-    char *key_path;
-    unsigned flags;
-    int readonly;
-    int schema_version;          /* the site's, as opened (older on a read-only handle) */
-    unsigned char *site_seed;    /* sodium_malloc'd 32 bytes when supplied by the application */
-    unsigned char *site_sk;      /* sodium_malloc'd 64-byte signing key once loaded */
-    char *origin;                /* checkpoint origin and key name, once loaded */
-    uint8_t site_pub[32];
-    /* logged-in user */
-    int64_t user_id;
-    char *user;
-    char *user_printed;
-    char *user_role;
-    int user_unblinded;
-    unsigned char *user_sk;      /* sodium_malloc'd 64-byte e-signature key while logged in */
-    int user_must_change;        /* the password was reset: no key, only its own change allowed */
-    /* transactions */
-    int batch;                   /* inside ctm_batch_begin */
-    int batch_entries;
-    int tx_open;                 /* a transaction with ledger appends is under way */
-    ctm__frontier frontier;      /* the tree as of the open transaction */
-    int frontier_loaded;
-    uint64_t tx_start_size;      /* tree size when the transaction's first entry was appended */
-    uint64_t next_seq;           /* seq of the next entry in the open transaction */
-    struct ctm__pipe *hasher;    /* hashes a batch's entries on another thread (hasher.c) */
-    ctm__frontier hasher_frontier; /* the worker's tree while the batch is open */
-    int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
-    int user_checked;            /* the user was re-checked inside the open batch */
-    ctm__st *stmts[16];          /* prepared once, see ctm__stmt() */
-    struct ctm__tinfo *tables;   /* column lists of audited tables, loaded on first change (ledger.c) */
-    /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
-     * per entry would cost more than a batched entry's whole write (ledger.c). */
-    uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
-    size_t salts_left;
-};
-
+/* ---- db.c: statements ---- */
 /* Statements of the hot write path, prepared once per handle (db.c). */
 enum ctm__stmt_id {
     CTM_ST_LEDGER_INSERT,
@@ -66,6 +25,13 @@ enum ctm__stmt_id {
     CTM_ST_USER_CHECK,
     CTM_ST_COUNT
 };
+/* The handle's statement part: the write path's statements, prepared on first use and kept
+ * until ctm_close.  Written by db.c alone. */
+typedef struct ctm__stmt_cache {
+    ctm__st *st[CTM_ST_COUNT];
+} ctm__stmt_cache;
+void ctm__stmts_init(ctm_db *db);
+void ctm__stmts_free(ctm_db *db);
 /* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st);
 /* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
@@ -73,10 +39,129 @@ int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
 int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
 /* Step a statement without result rows (a cached one or not); CTM_OK when done. */
 int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
-void ctm__stmts_free(ctm_db *db);
 /* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
 int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing);
-_Static_assert(CTM_ST_COUNT <= 16, "ctm_db.stmts is too small");
+
+/* ---- hasher.c ---- */
+/* A one-worker pipeline: records pushed in order are consumed in order on another thread. */
+typedef struct ctm__pipe ctm__pipe;
+typedef void (*ctm__pipe_fn)(void *ctx, const uint8_t *record, size_t len);
+int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx);
+/* Queue one record made of nparts pieces (copied); blocks while the queue is full. */
+int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts);
+/* Wait until every record was consumed, then free the pipe. */
+void ctm__pipe_finish(ctm__pipe *p);
+/* Drop what is still queued, stop, free (NULL is fine). */
+void ctm__pipe_abort(ctm__pipe *p);
+/* The handle's hasher part: the open batch's tree on the pipe.  Written by hasher.c alone. */
+typedef struct ctm__hasher {
+    ctm__pipe *pipe;             /* hashes a batch's entries on another thread; NULL when idle */
+    ctm__frontier frontier;      /* the worker's tree while the batch is open */
+} ctm__hasher;
+void ctm__hasher_init(ctm_db *db);
+/* Start from the transaction's frontier, push entries, finish into *into (or abort). */
+int ctm__hasher_start(ctm_db *db);
+int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len);
+void ctm__hasher_finish(ctm_db *db, ctm__frontier *into);
+void ctm__hasher_abort(ctm_db *db);
+/* Abort whatever is under way (ctm_close). */
+void ctm__hasher_free(ctm_db *db);
+
+/* ---- ledger.c: the transaction part ---- */
+/* The transaction under way on the handle, a single action's or a batch's, and the salts of the
+ * next entries.  Written by ledger.c alone: the batch calls (audit.c) go through ctm__txn_batch_*. */
+typedef struct ctm__txn {
+    int batch;                   /* inside ctm_batch_begin */
+    int batch_entries;
+    int batch_broken;            /* an entry of the open batch missed the tree: roll back only */
+    int open;                    /* a transaction with ledger appends is under way */
+    ctm__frontier frontier;      /* the tree as of the open transaction */
+    int frontier_loaded;
+    uint64_t start_size;         /* tree size when the transaction's first entry was appended */
+    uint64_t next_seq;           /* seq of the next entry in the open transaction */
+    /* Salts for the next entries, drawn from randombytes_buf() many at a time: one system call
+     * per entry would cost more than a batched entry's whole write. */
+    uint8_t salt_pool[64 * CTM_ENTRY_SALT_LEN];
+    size_t salts_left;
+    /* Moves on when an action changed rows and when a batch ends: a check of the session's
+     * account made inside a batch holds while it stays the same (users.c). */
+    uint64_t epoch;
+} ctm__txn;
+void ctm__txn_init(ctm_db *db);
+/* Wipe the salts not drawn yet (ctm_close). */
+void ctm__txn_free(ctm_db *db);
+/* The batch calls: the store's transaction is open (start); before its COMMIT, the batch's
+ * entries hashed and its checkpoint written (seal, CTM_OK or why not); after its COMMIT or
+ * ROLLBACK (end). */
+void ctm__txn_batch_start(ctm_db *db);
+int ctm__txn_batch_seal(ctm_db *db);
+void ctm__txn_batch_end(ctm_db *db);
+
+/* The capture part: the column lists of audited tables, loaded on a table's first change and
+ * kept until ctm_close (the schema is fixed for a schema version).  Written by ledger.c alone. */
+typedef struct ctm__capture {
+    struct ctm__tinfo *tables;
+} ctm__capture;
+void ctm__capture_init(ctm_db *db);
+void ctm__capture_free(ctm_db *db);
+
+/* ---- domain/site.c: the site key part ---- */
+/* Where the site's signing key comes from and the key once loaded.  Written by site.c alone:
+ * set up by ctm_open, loaded by ctm__site_info and ctm__site_key, wiped by ctm_close; ctm_init
+ * (users.c) hands a new site's key over with ctm__site_key_adopt.  Declared here, below the
+ * domain, because struct ctm_db holds it. */
+typedef struct ctm__sitekey {
+    char *key_path;              /* the key file; NULL for a server site without one named */
+    unsigned char *seed;         /* sodium_malloc'd 32 bytes when supplied by the application */
+    unsigned char *sk;           /* sodium_malloc'd 64-byte signing key once loaded */
+    char *origin;                /* checkpoint origin and key name, once loaded */
+    uint8_t pub[32];
+} ctm__sitekey;
+/* A new site's origin, public key and secret key (taken over, also on failure) as the handle's;
+ * ctm__site_key_forget drops the origin and wipes the key (a failed init). */
+int ctm__site_key_adopt(ctm_db *db, const char *origin, const uint8_t pub[32], unsigned char *sk);
+void ctm__site_key_forget(ctm_db *db);
+
+/* ---- domain/users.c: the session part ---- */
+/* Who is logged in on the handle.  Written by users.c alone (login, the re-check of
+ * ctm__require_user, the user's own password change, logout); the ledger reads the name, printed
+ * name and key to sign entries, and only blinding.c reads the unblinded flag.  Declared here,
+ * below the domain, because struct ctm_db holds it. */
+typedef struct ctm__session {
+    int64_t id;
+    char *user;                  /* NULL: nobody is logged in */
+    char *printed;
+    char *role;
+    int unblinded;
+    unsigned char *sk;           /* sodium_malloc'd 64-byte e-signature key while logged in */
+    int must_change;             /* the password was reset: no key, only its own change allowed */
+    int checked;                 /* the account was re-checked inside the open batch ... */
+    uint64_t checked_epoch;      /* ... at this tx.epoch */
+} ctm__session;
+void ctm__session_init(ctm_db *db);
+/* Wipe and free the session's key and names: nobody is logged in (ctm_logout, ctm_close). */
+void ctm__session_free(ctm_db *db);
+
+/* A handle is made of parts.  Each part is written by one module alone, its owner, which sets
+ * it up with its _init (called by ctm_open) and tears it down with its _free (called by ctm_close,
+ * and where the part is reset: ctm_logout frees the session).  Every other module reads a part's
+ * fields and changes them only by calling the owner; tests/layers/check_owners.py fails on a
+ * write anywhere else (docs/internals.md). */
+struct ctm_db {
+    /* the handle's own fields: domain/site.c (ctm_open, the migration, ctm_close) */
+    ctm__store *store;
+    char *path;
+    unsigned flags;
+    int readonly;
+    int schema_version;          /* the site's, as opened (older on a read-only handle) */
+    ctm__sitekey site;           /* domain/site.c: the site key */
+    ctm__session session;        /* domain/users.c: who is logged in */
+    ctm__txn tx;                 /* ledger/ledger.c: the transaction, its tree, the salts */
+    ctm__hasher hasher;          /* ledger/hasher.c: a batch's hashing thread */
+    ctm__stmt_cache stmts;       /* ledger/db.c: the write path's statements */
+    ctm__capture capture;        /* ledger/ledger.c: the audited tables' columns */
+};
+
 
 /* The ledger's own table (ledger) and SQLite's (sqlite_*): every other table is
  * row-audited, its changes recorded in entries and replayed by verify. */
@@ -120,8 +205,6 @@ typedef struct ctm__action {
 /* `name` must be in the registry (actions.h): any other is refused with CTM_EMISUSE before
  * anything is opened. */
 int ctm__action_begin(ctm__action *a, ctm_db *db, const char *name, const char *reason);
-/* Free the handle's cached table column lists (ctm_close). */
-void ctm__capture_free(ctm_db *db);
 /* The same for an action whose only write is its own entry (a note): no change capture, and in
  * a batch no savepoint, since a single INSERT is atomic on its own. */
 int ctm__action_begin_entry_only(ctm__action *a, ctm_db *db, const char *name, const char *reason);
@@ -142,24 +225,6 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to);
 /* Non-zero when the ledger starts with an unsalted (version-1) entry, a site from before schema
  * version 3: its old hashes can be tested against guessed arms (audit.c hides them). */
 int ctm__ledger_legacy(ctm_db *db, int *legacy);
-
-/* ---- hasher.c ---- */
-/* A one-worker pipeline: records pushed in order are consumed in order on another thread. */
-typedef struct ctm__pipe ctm__pipe;
-typedef void (*ctm__pipe_fn)(void *ctx, const uint8_t *record, size_t len);
-int ctm__pipe_start(ctm__pipe **out, ctm__pipe_fn consume, void *ctx);
-/* Queue one record made of nparts pieces (copied); blocks while the queue is full. */
-int ctm__pipe_push(ctm__pipe *p, const void *const *parts, const size_t *lens, int nparts);
-/* Wait until every record was consumed, then free the pipe. */
-void ctm__pipe_finish(ctm__pipe *p);
-/* Drop what is still queued, stop, free (NULL is fine). */
-void ctm__pipe_abort(ctm__pipe *p);
-/* The open batch's tree on the pipe: start from db->frontier, push entries, finish into
- * db->frontier (or abort). */
-int ctm__hasher_start(ctm_db *db);
-int ctm__hasher_push(ctm_db *db, const uint8_t *entry, size_t len);
-void ctm__hasher_finish(ctm_db *db);
-void ctm__hasher_abort(ctm_db *db);
 
 /* ---- users.c ---- */
 /* Require a logged-in, enabled user; with role_mask (CTM_ROLEBIT_*, actions.h) non-zero require

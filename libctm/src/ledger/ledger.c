@@ -49,14 +49,14 @@ static void rollback_to_start(ctm__action *a)
     if (!a->open)
         return;
     a->open = 0;
-    if (db->batch) {
+    if (db->tx.batch) {
         /* an action that writes only its entry took no savepoint and wrote nothing yet */
         if (a->savepoint)
             ctm__store_rollback_savepoint(db->store);
     } else {
         ctm__store_rollback(db->store);
-        db->tx_open = 0;
-        db->frontier_loaded = 0;
+        db->tx.open = 0;
+        db->tx.frontier_loaded = 0;
     }
 }
 
@@ -90,12 +90,17 @@ static void tinfo_free(ctm__tinfo *t)
     free(t);
 }
 
+void ctm__capture_init(ctm_db *db)
+{
+    db->capture.tables = NULL;
+}
+
 void ctm__capture_free(ctm_db *db)
 {
-    while (db->tables != NULL) {
-        ctm__tinfo *next = db->tables->next;
-        tinfo_free(db->tables);
-        db->tables = next;
+    while (db->capture.tables != NULL) {
+        ctm__tinfo *next = db->capture.tables->next;
+        tinfo_free(db->capture.tables);
+        db->capture.tables = next;
     }
 }
 
@@ -153,14 +158,14 @@ static ctm__tinfo *tinfo_load(ctm_db *db, const char *table, int *rc)
         tinfo_free(t);
         return NULL;
     }
-    t->next = db->tables;
-    db->tables = t;
+    t->next = db->capture.tables;
+    db->capture.tables = t;
     return t;
 }
 
 static ctm__tinfo *tinfo_find(ctm_db *db, const char *table, int *rc)
 {
-    for (ctm__tinfo *t = db->tables; t != NULL; t = t->next)
+    for (ctm__tinfo *t = db->capture.tables; t != NULL; t = t->next)
         if (strcmp(t->name, table) == 0)
             return t;
     return tinfo_load(db, table, rc);
@@ -235,26 +240,26 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
     a->db = db;
     a->name = name;
     a->reason = reason != NULL ? reason : "";
-    a->user = db->user != NULL ? db->user : "";
+    a->user = db->session.user != NULL ? db->session.user : "";
     /* A name outside the registry would be an entry nobody documented or knows how to verify. */
     if ((a->def = ctm__action_find(name)) == NULL)
         return ctm__err(CTM_EMISUSE, "action '%s': not in libctm's action registry (ledger/actions.c)",
                         name != NULL ? name : "(null)");
     if (db->readonly)
         return ctm__err(CTM_EMISUSE, "%s: the database is open read-only", name);
-    if (db->batch && db->batch_broken)
+    if (db->tx.batch && db->tx.batch_broken)
         return ctm__err(CTM_EMISUSE, "%s: the open batch failed; roll it back", name);
     /* Actions never nest, so inside a batch one savepoint name serves every action. */
     int rc = CTM_OK;
-    if (!db->batch || capture) {
-        rc = db->batch ? ctm__store_savepoint(db->store) : ctm__store_begin(db->store);
+    if (!db->tx.batch || capture) {
+        rc = db->tx.batch ? ctm__store_savepoint(db->store) : ctm__store_begin(db->store);
         if (rc != CTM_OK)
             rc = ctm__store_fail(rc, name);
-        a->savepoint = db->batch;
+        a->savepoint = db->tx.batch;
     }
-    if (rc == CTM_OK && !db->batch) {
-        db->tx_open = 1;
-        db->frontier_loaded = 0;
+    if (rc == CTM_OK && !db->tx.batch) {
+        db->tx.open = 1;
+        db->tx.frontier_loaded = 0;
     }
     if (rc != CTM_OK)
         return rc;
@@ -289,11 +294,11 @@ void ctm__action_param(ctm__action *a, const char *key, const char *value)
 /* A salt no entry had before, taken out of the handle's pool (and wiped there). */
 static void next_salt(ctm_db *db, uint8_t salt[CTM_ENTRY_SALT_LEN])
 {
-    if (db->salts_left == 0) {
-        randombytes_buf(db->salt_pool, sizeof db->salt_pool);
-        db->salts_left = sizeof db->salt_pool / CTM_ENTRY_SALT_LEN;
+    if (db->tx.salts_left == 0) {
+        randombytes_buf(db->tx.salt_pool, sizeof db->tx.salt_pool);
+        db->tx.salts_left = sizeof db->tx.salt_pool / CTM_ENTRY_SALT_LEN;
     }
-    uint8_t *p = db->salt_pool + --db->salts_left * CTM_ENTRY_SALT_LEN;
+    uint8_t *p = db->tx.salt_pool + --db->tx.salts_left * CTM_ENTRY_SALT_LEN;
     memcpy(salt, p, CTM_ENTRY_SALT_LEN);
     sodium_memzero(p, CTM_ENTRY_SALT_LEN);
 }
@@ -332,15 +337,15 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                     .nparams = a->nparams, .params = a->params};
     next_salt(db, h.salt);
     if (meaning != NULL) {
-        if (db->user_sk == NULL) {
+        if (db->session.sk == NULL) {
             sodium_memzero(h.salt, sizeof h.salt);
             return ctm__err(CTM_EMISUSE, "%s: e-signature: nobody is logged in", a->name);
         }
         h.has_esig = 1;
-        h.esig.user = db->user;
-        h.esig.printed_name = db->user_printed;
+        h.esig.user = db->session.user;
+        h.esig.printed_name = db->session.printed;
         h.esig.meaning = meaning;
-        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->user_sk);
+        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->session.sk);
     }
     size_t start = 0;
     int bad = ctm__entry_write(b, &h, &a->changes, &start);
@@ -350,7 +355,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                       : ctm__err(CTM_EINVAL, "%s: the action's entry cannot be encoded", a->name);
     if (h.has_esig) {
         uint8_t sig[64];
-        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->user_sk);
+        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->session.sk);
         ctm__buf_put(b, sig, sizeof sig);
     }
     return b->oom ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
@@ -380,16 +385,16 @@ static int checkpoint_prepare(ctm_db *db, char **note_out)
     if (rc != CTM_OK)
         return rc;
     ctm_hash root;
-    ctm__frontier_root(&db->frontier, root);
-    char *body = ctm__checkpoint_body(origin, db->frontier.size, root,
-                                      (int64_t)db->tx_start_size);
+    ctm__frontier_root(&db->tx.frontier, root);
+    char *body = ctm__checkpoint_body(origin, db->tx.frontier.size, root,
+                                      (int64_t)db->tx.start_size);
     char *note = body != NULL ? ctm__note_sign(body, origin, sk) : NULL;
     free(body);
     if (note == NULL)
         return ctm__err(CTM_ENOMEM, "signing the checkpoint: out of memory");
     ctm__st *st = NULL;
-    if (db->tx_start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
-        ctm__st_bind_int(st, 1, (int64_t)db->tx_start_size - 1);
+    if (db->tx.start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
+        ctm__st_bind_int(st, 1, (int64_t)db->tx.start_size - 1);
         rc = ctm__step(db, st, "storing the checkpoint");
     }
     if (rc != CTM_OK) {
@@ -409,8 +414,8 @@ int ctm__checkpoint_write(ctm_db *db)
         rc = ctm__stmt(db, CTM_ST_LEDGER_SEAL, &st);
     if (rc == CTM_OK) {
         uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
-        size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
-        ctm__st_bind_int(st, 1, (int64_t)db->frontier.size - 1);
+        size_t flen = ctm__frontier_encode(&db->tx.frontier, fbuf);
+        ctm__st_bind_int(st, 1, (int64_t)db->tx.frontier.size - 1);
         ctm__st_bind_text(st, 2, note);
         ctm__st_bind_blob(st, 3, fbuf, flen);
         rc = ctm__step(db, st, "storing the checkpoint");
@@ -428,17 +433,17 @@ static int finish_in_batch(ctm__action *a, const ctm__buf *b)
     if (a->savepoint && (rc = ctm__store_release(db->store)) != CTM_OK)
         return ctm__store_fail(rc, a->name);
     a->open = 0;
-    if (db->hasher == NULL)
+    if (db->hasher.pipe == NULL)
         rc = ctm__hasher_start(db);
     if (rc == CTM_OK)
         rc = ctm__hasher_push(db, b->p, b->n);
     if (rc != CTM_OK) {
         /* the entry is in the transaction but not in the tree: only a rollback is safe now */
-        db->batch_broken = 1;
+        db->tx.batch_broken = 1;
         return rc;
     }
-    db->next_seq++;
-    db->batch_entries++;
+    db->tx.next_seq++;
+    db->tx.batch_entries++;
     return CTM_OK;
 }
 
@@ -448,7 +453,7 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
 {
     ctm_hash leaf;
     ctm__leaf_hash(b->p, b->n, leaf);
-    ctm__frontier_append(&db->frontier, leaf);
+    ctm__frontier_append(&db->tx.frontier, leaf);
     char *note;
     ctm__st *st = NULL;
     int rc = checkpoint_prepare(db, &note);
@@ -456,8 +461,8 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
         return rc;
     if ((rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &st)) == CTM_OK) {
         uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
-        size_t flen = ctm__frontier_encode(&db->frontier, fbuf);
-        ctm__st_bind_int(st, 1, (int64_t)db->next_seq);
+        size_t flen = ctm__frontier_encode(&db->tx.frontier, fbuf);
+        ctm__st_bind_int(st, 1, (int64_t)db->tx.next_seq);
         ctm__st_bind_blob(st, 2, b->p, b->n);
         ctm__st_bind_text(st, 3, note);
         ctm__st_bind_blob(st, 4, fbuf, flen);
@@ -477,8 +482,8 @@ static int finish_alone(ctm__action *a, const ctm__buf *b)
     if (rc != CTM_OK)
         return rc;
     a->open = 0;
-    db->tx_open = 0;
-    db->frontier_loaded = 0;
+    db->tx.open = 0;
+    db->tx.frontier_loaded = 0;
     return CTM_OK;
 }
 
@@ -498,21 +503,21 @@ int ctm__action_commit(ctm__action *a)
         return rc;
     }
     int rc = CTM_OK;
-    if (!db->frontier_loaded) {
-        rc = ctm__ledger_state(db, &db->frontier);
-        db->frontier_loaded = rc == CTM_OK;
-        db->tx_start_size = db->next_seq = db->frontier.size;
+    if (!db->tx.frontier_loaded) {
+        rc = ctm__ledger_state(db, &db->tx.frontier);
+        db->tx.frontier_loaded = rc == CTM_OK;
+        db->tx.start_size = db->tx.next_seq = db->tx.frontier.size;
     }
     ctm__buf b;
     ctm__buf_init(&b);
     if (rc == CTM_OK)
-        rc = encode_entry(a, &b, db->next_seq);
+        rc = encode_entry(a, &b, db->tx.next_seq);
     uint32_t nrows = a->changes.nrows;
     ctm__changes_free(&a->changes);
-    if (rc == CTM_OK && db->batch)
-        rc = insert_entry(db, db->next_seq, &b);
+    if (rc == CTM_OK && db->tx.batch)
+        rc = insert_entry(db, db->tx.next_seq, &b);
     if (rc == CTM_OK)
-        rc = db->batch ? finish_in_batch(a, &b) : finish_alone(a, &b);
+        rc = db->tx.batch ? finish_in_batch(a, &b) : finish_alone(a, &b);
     ctm__buf_free(&b);
     if (rc != CTM_OK) {
         rollback_to_start(a);
@@ -520,14 +525,14 @@ int ctm__action_commit(ctm__action *a)
     }
     /* Rows changed: the acting user's own account may be among them. */
     if (nrows > 0)
-        db->user_checked = 0;
+        db->tx.epoch++;
     return CTM_OK;
 }
 
 int ctm__ledger_upgrade(ctm_db *db, int from, int to)
 {
-    int rc = ctm__ledger_state(db, &db->frontier);
-    if (rc != CTM_OK || db->frontier.size == 0)
+    int rc = ctm__ledger_state(db, &db->tx.frontier);
+    if (rc != CTM_OK || db->tx.frontier.size == 0)
         return rc;
     const unsigned char *sk;
     if ((rc = ctm__site_key(db, &sk)) != CTM_OK) {
@@ -536,7 +541,7 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to)
         return ctm__err(rc, "%s: moving to schema version %d appends a signed ledger.upgrade "
                             "entry and needs the site key: %s", db->path, to, why);
     }
-    db->tx_start_size = db->next_seq = db->frontier.size;
+    db->tx.start_size = db->tx.next_seq = db->tx.frontier.size;
     ctm__action a;
     memset(&a, 0, sizeof a);
     a.db = db;
@@ -551,7 +556,7 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to)
     ctm__action_param(&a, "to", sto);
     ctm__buf b;
     ctm__buf_init(&b);
-    rc = encode_entry(&a, &b, db->next_seq);
+    rc = encode_entry(&a, &b, db->tx.next_seq);
     if (rc == CTM_OK)
         rc = append_sealed(db, &b);
     ctm__buf_free(&b);
@@ -573,4 +578,52 @@ int ctm__ledger_legacy(ctm_db *db, int *legacy)
     ctm__st_finalize(st);
     return src == CTM_ROW || src == CTM_OK ? CTM_OK
                                                    : ctm__store_fail(src, "reading the ledger");
+}
+
+/* ---- the handle's transaction part ---- */
+
+void ctm__txn_init(ctm_db *db)
+{
+    memset(&db->tx, 0, sizeof db->tx);
+    ctm__frontier_init(&db->tx.frontier);
+}
+
+void ctm__txn_free(ctm_db *db)
+{
+    sodium_memzero(db->tx.salt_pool, sizeof db->tx.salt_pool);
+    db->tx.salts_left = 0;
+}
+
+void ctm__txn_batch_start(ctm_db *db)
+{
+    db->tx.batch = 1;
+    db->tx.open = 1;
+    db->tx.batch_entries = 0;
+    db->tx.frontier_loaded = 0;
+}
+
+int ctm__txn_batch_seal(ctm_db *db)
+{
+    if (db->tx.batch_broken)
+        return ctm__err(CTM_ERROR, "batch commit: an entry of the batch could not be hashed; "
+                                   "the batch was rolled back");
+    if (db->hasher.pipe != NULL) {
+        ctm__hasher_finish(db, &db->tx.frontier);
+        if (db->tx.frontier.size != db->tx.next_seq)
+            return ctm__err(CTM_ERROR, "batch commit: %llu entries hashed of %llu",
+                            (unsigned long long)db->tx.frontier.size,
+                            (unsigned long long)db->tx.next_seq);
+    }
+    return db->tx.batch_entries > 0 ? ctm__checkpoint_write(db) : CTM_OK;
+}
+
+void ctm__txn_batch_end(ctm_db *db)
+{
+    ctm__hasher_abort(db);
+    db->tx.batch_broken = 0;
+    db->tx.batch = 0;
+    db->tx.open = 0;
+    db->tx.batch_entries = 0;
+    db->tx.frontier_loaded = 0;
+    db->tx.epoch++;
 }
