@@ -292,7 +292,7 @@ CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const 
  * by index (ctm_query_column_index() finds one by name), free with ctm_query_free().  Values are
  * NULL, integer, real or text.
  *
- * Lifetime: a query holds a prepared statement on its handle's SQLite connection and nothing else
+ * Lifetime: a query holds a prepared statement on its handle's connection and nothing else
  * of the handle.  It may outlive the handle: after ctm_close() it can still be stepped to its end
  * and must still be freed; the connection (and its file descriptors) is released when the last
  * open query is freed.  Closing a handle rolls back its open batch, and its queries then show
@@ -300,6 +300,9 @@ CTM_API CTM_WARN_UNUSED int ctm_user_passwd(ctm_db *db, const char *user, const 
  * logged in then (a blinded user's query stays blinded), and, from its first ctm_query_next(), one
  * snapshot of what other handles commit, which it keeps (holding back WAL checkpointing) until it
  * returns CTM_DONE or is freed; writes made on its own handle meanwhile may or may not appear.
+ * Rows are read as they are stepped, so a listing of any length read to its end holds one row at
+ * a time.  On PostgreSQL, calling anything else on the handle while a query is part-read first
+ * reads that query's remaining rows into memory (the connection carries one thing at a time).
  * Free queries promptly; a query is used by one thread at a time, like its handle.
  * ------------------------------------------------------------------------------------------- */
 

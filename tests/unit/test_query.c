@@ -236,8 +236,9 @@ START_TEST(test_query_of_a_batch_closed_unfinished)
     ctm_close(db);
     db = NULL;
     /* SQLite lets a pending read go on after the rollback; it shows nothing rolled back.  The
-     * PostgreSQL engine fetched the rows whole at the first step, inside the batch, so they end
-     * with the batch's entry (docs/internals.md, "The engines": no streaming yet). */
+     * PostgreSQL engine, which must free the connection to roll back, first reads the rest of
+     * the rows (read inside the batch), so they end with the batch's entry (docs/internals.md,
+     * "The engines"). */
     int rc;
     while ((rc = ctm_query_next(q)) == CTM_ROW)
         ck_assert_int_lt(ctm_query_int64(q, 0),

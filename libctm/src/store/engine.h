@@ -52,6 +52,7 @@ struct ctm__engine_ops {
     void (*reset)(ctm__st *st);
     void (*finalize)(ctm__st *st); /* st is not NULL */
     int64_t (*changes)(ctm__st *st);
+    void (*stream)(ctm__st *st); /* NULL: the engine's rows come one at a time anyway */
     int (*nparams)(ctm__st *st);
     int (*ncols)(ctm__st *st);
     const char *(*colname)(ctm__st *st, int col);

@@ -17,7 +17,12 @@
  * bits) and byte strings in binary.  Results come back in text form and are decoded by column
  * type: integer types and boolean read as integers, float4/float8 as doubles, numeric as an
  * integer when it is one that fits 64 bits (else a double), bytea as bytes, everything else as
- * text.  A statement's rows are fetched whole when it first steps, then handed out one at a time. */
+ * text.  A statement's rows are fetched whole when it first steps, then handed out one at a time,
+ * except a result set's (ctm__st_stream): its rows come from the server one at a time (libpq's
+ * single-row mode), so that a listing of any length holds one row.  While such a statement is
+ * under way the connection can run nothing else: anything else that needs the connection first
+ * "parks" the stream, reading its remaining rows into memory, and the result set goes on from
+ * there (ready()). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -63,6 +68,8 @@ typedef struct pg_store {
     int writer;          /* the open transaction holds the writer lock (pg_begin) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
+    struct pg_st *streaming; /* the statement whose rows are still coming in, or NULL */
+    int stream_in_tx;    /* the transaction status before it was sent: inside one or not */
 } pg_store;
 
 typedef struct pg_param {
@@ -85,6 +92,12 @@ typedef struct pg_st {
     int64_t changes;
     char **decoded;     /* [ncols] bytea columns of the current row, decoded on demand */
     size_t *decoded_n;
+    /* streaming (ctm__st_stream): res holds the current row alone */
+    int stream;         /* rows come one at a time */
+    int running;        /* a run was sent and its end not yet read */
+    PGresult **held;    /* results read off the connection when the stream was parked */
+    size_t nheld, next_held, cap_held;
+    int held_oom;       /* parking ran out of memory: the run fails at its next step */
 } pg_st;
 
 typedef struct pg_blob {
@@ -142,9 +155,16 @@ static int fail_res(pg_store *s, const PGresult *res, const char *doing)
 }
 
 /* Run a command that returns no rows; CTM_OK or its failure. */
+static PGconn *ready(pg_store *s);
+/* The transaction status once no result set's rows are coming in. */
+static PGTransactionStatusType tx_status(pg_store *s)
+{
+    return PQtransactionStatus(ready(s));
+}
+
 static int command(pg_store *s, const char *sql, const char *doing)
 {
-    PGresult *res = PQexec(s->conn, sql);
+    PGresult *res = PQexec(ready(s), sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, doing);
     PQclear(res);
@@ -243,7 +263,7 @@ static void pg_free(pg_store *s)
 static void pg_close(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
-    if (s->conn != NULL && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    if (s->conn != NULL && tx_status(s) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
     /* like SQLite's close_v2: statements still open keep the connection until they are freed */
     s->closed = 1;
@@ -316,7 +336,7 @@ static const char *pg_name(const ctm__store *base)
 
 static void flush_dealloc(pg_store *s)
 {
-    if (s->dealloc == NULL || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    if (s->dealloc == NULL || tx_status(s) != PQTRANS_IDLE)
         return;
     command(s, s->dealloc, NULL);
     free(s->dealloc);
@@ -333,12 +353,12 @@ static int pg_begin(ctm__store *base)
     /* One writer at a time, as SQLite's BEGIN IMMEDIATE: the lock is held to COMMIT, so the
      * ledger's tail read after it is the newest committed one and entries are appended in
      * commit order (no gap, no fork).  lock_timeout bounds the wait (CTM_EBUSY). */
-    if (s->dealloc != NULL && PQtransactionStatus(s->conn) == PQTRANS_IDLE &&
+    if (s->dealloc != NULL && tx_status(s) == PQTRANS_IDLE &&
         append(&s->dealloc, &s->dealloc_len, BEGIN_SQL, sizeof BEGIN_SQL - 1) == 0) {
         char *sql = s->dealloc;
         s->dealloc = NULL;
         s->dealloc_len = 0;
-        PGresult *res = PQexec(s->conn, sql);
+        PGresult *res = PQexec(ready(s), sql);
         free(sql);
         int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, "BEGIN");
         PQclear(res);
@@ -346,7 +366,7 @@ static int pg_begin(ctm__store *base)
             s->writer = 1;
             return CTM_OK;
         }
-        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        if (tx_status(s) != PQTRANS_IDLE)
             command(s, "ROLLBACK", NULL);
         /* the lock not had, or the server gone: say so now, rather than wait a second time */
         if (rc == CTM_EBUSY || rc == CTM_EIO)
@@ -357,8 +377,8 @@ static int pg_begin(ctm__store *base)
     s->writer = rc == CTM_OK;
     /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
      * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
-    if (rc != CTM_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-        PGresult *res = PQexec(s->conn, "ROLLBACK");
+    if (rc != CTM_OK && tx_status(s) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(ready(s), "ROLLBACK");
         PQclear(res);
     }
     return rc;
@@ -381,7 +401,7 @@ static int pg_commit(ctm__store *base)
     pg_store *s = (pg_store *)base;
     /* A failed statement ends a PostgreSQL transaction's usefulness: COMMIT would only roll it
      * back, and must not be reported as a commit. */
-    if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
+    if (tx_status(s) == PQTRANS_INERROR) {
         command(s, "ROLLBACK", NULL);
         s->capture_pending = 0;
         s->writer = 0;
@@ -389,7 +409,7 @@ static int pg_commit(ctm__store *base)
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
     int rc = CTM_OK;
-    if (!PQsendQuery(s->conn, s->writer ? WRITER_COMMIT_SQL : "COMMIT")) {
+    if (!PQsendQuery(ready(s), s->writer ? WRITER_COMMIT_SQL : "COMMIT")) {
         rc = fail_res(s, NULL, "COMMIT");
     } else {
         PGresult *res;
@@ -417,7 +437,7 @@ static int pg_commit(ctm__store *base)
 static void pg_rollback(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
-    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    if (tx_status(s) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
     s->capture_pending = 0;
     s->writer = 0;
@@ -444,6 +464,8 @@ static void pg_rollback_savepoint(ctm__store *base)
 static int pg_in_transaction(const ctm__store *base)
 {
     const pg_store *s = (const pg_store *)base;
+    if (s->streaming != NULL) /* a result set's rows are coming in: as it was when it was sent */
+        return s->stream_in_tx;
     PGTransactionStatusType t = PQtransactionStatus(s->conn);
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
@@ -562,12 +584,76 @@ static void drop_row(pg_st *st)
     }
 }
 
+static void stop_stream(pg_st *st);
+
 static void drop_result(pg_st *st)
 {
     drop_row(st);
     PQclear(st->res);
     st->res = NULL;
     st->row = -1;
+    if (st->running)
+        stop_stream(st);
+}
+
+/* ---- streaming ---- */
+
+/* Read the rest of the streaming statement's results into its memory, so that the connection is
+ * free for something else; its result set goes on from there. */
+static void park(pg_store *s)
+{
+    pg_st *st = s->streaming;
+    s->streaming = NULL;
+    PGresult *r;
+    while ((r = PQgetResult(s->conn)) != NULL) {
+        if (st->nheld == st->cap_held) {
+            size_t cap = st->cap_held != 0 ? 2 * st->cap_held : 64;
+            PGresult **grown = realloc(st->held, cap * sizeof *grown);
+            if (grown == NULL) {
+                st->held_oom = 1; /* read on, so that the connection is free: the run fails */
+                PQclear(r);
+                continue;
+            }
+            st->held = grown;
+            st->cap_held = cap;
+        }
+        st->held[st->nheld++] = r;
+    }
+}
+
+/* The connection, free for a new command. */
+static PGconn *ready(pg_store *s)
+{
+    if (s->streaming != NULL)
+        park(s);
+    return s->conn;
+}
+
+/* The next result of st's run, held or off the connection; NULL at its end. */
+static PGresult *next_result(pg_st *st)
+{
+    if (st->next_held < st->nheld)
+        return st->held[st->next_held++];
+    if (st->s->streaming == st) {
+        PGresult *r = PQgetResult(st->s->conn);
+        if (r == NULL)
+            st->s->streaming = NULL;
+        return r;
+    }
+    return NULL;
+}
+
+/* End st's run: the results held are freed, those still coming are read and dropped. */
+static void stop_stream(pg_st *st)
+{
+    PGresult *r;
+    while ((r = next_result(st)) != NULL)
+        PQclear(r);
+    free(st->held);
+    st->held = NULL;
+    st->nheld = st->next_held = st->cap_held = 0;
+    st->held_oom = 0;
+    st->running = 0;
 }
 
 static void unbind(pg_param *p)
@@ -607,7 +693,7 @@ static int deduce_types(pg_store *s, const char *sql, int maxn, const size_t *nu
             in++;
     }
     memcpy(probe + out, sql + in, len - in + 1);
-    PGresult *res = PQprepare(s->conn, "", probe, 0, NULL);
+    PGresult *res = PQprepare(ready(s), "", probe, 0, NULL);
     free(probe);
     int rc = CTM_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -655,7 +741,7 @@ static int pg_prepare(ctm__store *base, ctm__st **out, const char *sql)
         return rc;
     }
     snprintf(st->name, sizeof st->name, "ctm_%" PRIu64, ++s->next_stmt);
-    PGresult *res = PQprepare(s->conn, st->name, text, types != NULL ? maxn : 0, types);
+    PGresult *res = PQprepare(ready(s), st->name, text, types != NULL ? maxn : 0, types);
     free(text);
     free(types);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -812,7 +898,25 @@ static int execute(pg_st *st)
         formats[i] = p->tag == CTM_V_BLOB ||
                      (p->tag == CTM_V_TEXT && PQparamtype(st->desc, i) == OID_BYTEA);
     }
-    st->res = PQexecPrepared(st->s->conn, st->name, n, values, lengths, formats, 0);
+    if (st->stream) {
+        pg_store *s = st->s;
+        PGconn *c = ready(s);
+        int in_tx = PQtransactionStatus(c) != PQTRANS_IDLE;
+        if (!PQsendQueryPrepared(c, st->name, n, values, lengths, formats, 0))
+            return fail_res(s, NULL, NULL);
+        if (!PQsetSingleRowMode(c)) { /* only refused when nothing was sent */
+            PGresult *r;
+            while ((r = PQgetResult(c)) != NULL)
+                PQclear(r);
+            return ctm__err(CTM_ERROR, "the server's rows cannot be read one at a time");
+        }
+        s->streaming = st;
+        s->stream_in_tx = in_tx;
+        st->running = 1;
+        st->row = -1;
+        return CTM_OK;
+    }
+    st->res = PQexecPrepared(ready(st->s), st->name, n, values, lengths, formats, 0);
     ExecStatusType status = PQresultStatus(st->res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         int rc = fail_res(st->s, st->res, NULL);
@@ -827,9 +931,47 @@ static int execute(pg_st *st)
     return CTM_OK;
 }
 
+/* A step of a streaming statement: its next row arrives alone. */
+static int step_stream(pg_st *st)
+{
+    if (!st->running && st->res != NULL) { /* a run fetched whole before ctm__st_stream */
+        drop_row(st);
+        if (++st->row < PQntuples(st->res))
+            return CTM_ROW;
+        drop_result(st);
+        return CTM_OK;
+    }
+    if (!st->running) {
+        int rc = execute(st);
+        if (rc != CTM_OK)
+            return rc;
+    }
+    drop_row(st);
+    PQclear(st->res);
+    st->res = NULL;
+    if (st->held_oom) {
+        stop_stream(st);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    PGresult *r = next_result(st);
+    ExecStatusType status = r != NULL ? PQresultStatus(r) : PGRES_TUPLES_OK;
+    if (status == PGRES_SINGLE_TUPLE) {
+        st->res = r;
+        st->row = 0;
+        return CTM_ROW;
+    }
+    int rc = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK ? CTM_OK
+                                                                     : fail_res(st->s, r, NULL);
+    PQclear(r);
+    stop_stream(st); /* like SQLite, a further step runs the statement again */
+    return rc;
+}
+
 static int pg_step(ctm__st *base)
 {
     pg_st *st = (pg_st *)base;
+    if (st->stream)
+        return step_stream(st);
     if (st->res == NULL) {
         int rc = execute(st);
         if (rc != CTM_OK)
@@ -866,7 +1008,7 @@ static void pg_finalize(ctm__st *base)
         char sql[64];
         snprintf(sql, sizeof sql, "DEALLOCATE %s;", st->name);
         if (append(&s->dealloc, &s->dealloc_len, sql, strlen(sql)) != 0 &&
-            PQtransactionStatus(s->conn) != PQTRANS_INERROR)
+            tx_status(s) != PQTRANS_INERROR)
             command(s, sql, NULL); /* out of memory: at once */
         else if (s->dealloc_len > DEALLOC_FLUSH_BYTES)
             flush_dealloc(s);
@@ -874,6 +1016,12 @@ static void pg_finalize(ctm__st *base)
     free(st);
     if (--s->live_stmts == 0 && s->closed)
         pg_free(s);
+}
+
+static void pg_stream(ctm__st *base)
+{
+    pg_st *st = (pg_st *)base;
+    st->stream = 1; /* from the next run: a run under way keeps its whole result */
 }
 
 static int64_t pg_changes(ctm__st *base)
@@ -1109,7 +1257,7 @@ static int query(pg_store *s, const char *sql, int n, const char *const *params,
                  PGresult **out)
 {
     *out = NULL;
-    PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(ready(s), sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         *out = res;
         return CTM_OK;
@@ -1366,7 +1514,7 @@ static const char capture_begin_sql[] =
 static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
 {
     pg_store *s = (pg_store *)base;
-    if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
+    if (tx_status(s) != PQTRANS_INTRANS)
         return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
     /* After the first committed action, only the switch: tables made by migrations get their
      * triggers with the schema version (pg_set_schema_version). */
@@ -1519,7 +1667,7 @@ static int pg_capture_collect(ctm__store *base)
 static void pg_capture_stop(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
-    if (s->capturing && PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
+    if (s->capturing && tx_status(s) == PQTRANS_INTRANS)
         command(s, "SELECT set_config('ctm.capture', 'off', true); DELETE FROM pg_temp.ctm__changes",
                 NULL);
     s->capturing = 0;
@@ -1598,7 +1746,7 @@ static int pg_blob_read(ctm__blob *base, void *buf, size_t n, size_t offset)
     snprintf(count, sizeof count, "%zu", n);
     const char *params[3] = {b->id, from, count};
     /* binary results: the bytes themselves */
-    PGresult *res = PQexecParams(b->s->conn, b->sql, 3, NULL, params, NULL, NULL, 1);
+    PGresult *res = PQexecParams(ready(b->s), b->sql, 3, NULL, params, NULL, NULL, 1);
     int rc = CTM_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = fail_res(b->s, res, "reading a stored value");
@@ -1644,6 +1792,7 @@ const ctm__engine_ops ctm__postgres_engine = {
     .reset = pg_reset,
     .finalize = pg_finalize,
     .changes = pg_changes,
+    .stream = pg_stream,
     .nparams = pg_nparams,
     .ncols = pg_ncols,
     .colname = pg_colname,

@@ -65,6 +65,7 @@ int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, in
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     q->st = st;
+    ctm__st_stream(st); /* a listing of any length holds one row at a time */
     q->fn = fn;
     q->ctx = ctx;
     q->ctx_free = ctx_free;

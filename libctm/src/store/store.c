@@ -225,6 +225,12 @@ void ctm__st_finalize(ctm__st *st)
         st->ops->finalize(st);
 }
 
+void ctm__st_stream(ctm__st *st)
+{
+    if (st->ops->stream != NULL)
+        st->ops->stream(st);
+}
+
 int64_t ctm__st_changes(ctm__st *st)
 {
     return st->ops->changes(st);

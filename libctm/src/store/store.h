@@ -87,6 +87,11 @@ int ctm__st_run(ctm__st *st);
 /* Ready the statement to run again: rows dropped, bindings cleared. */
 void ctm__st_reset(ctm__st *st);
 void ctm__st_finalize(ctm__st *st); /* NULL is fine */
+/* From its next run on, st hands out rows as the engine delivers them rather than fetching them
+ * whole first (a result set's statement: a listing of any length holds one row).  SQLite always
+ * does; on PostgreSQL, anything else the store is asked to do while such a run is under way first
+ * reads the run's remaining rows into memory. */
+void ctm__st_stream(ctm__st *st);
 /* Rows changed by the last INSERT, UPDATE or DELETE run through this statement. */
 int64_t ctm__st_changes(ctm__st *st);
 
