@@ -9,7 +9,7 @@ Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that 
 VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
 outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
 "OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
-It knows schema versions 1, 2 and 3 (PRAGMA user_version, §1.1) and refuses any other.
+It knows schema versions 1 to 4 (PRAGMA user_version, §1.1) and refuses any other.
 """
 import argparse
 import base64
@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
-SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 3)
+SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 4)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void"}
@@ -33,7 +33,8 @@ ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
 # §1.1: the rows (type, name, tbl_name, sql) of sqlite_master, byte for byte, per schema version
-# (PRAGMA user_version).  Each version is the previous one's rows plus its migration's rows.
+# (PRAGMA user_version).  Each version is the previous one's rows plus its migration's rows, but
+# version 4, which rebuilds two tables.
 MIGRATION_1 = [
     ("table", "site", "site", "CREATE TABLE site("
      "  id INTEGER PRIMARY KEY CHECK (id = 1),  name TEXT NOT NULL,  origin TEXT NOT NULL,"
@@ -125,7 +126,36 @@ MIGRATION_2 = [
 
 MIGRATION_3 = []  # §11: salted entries (entry version 2); no change to the schema
 
-SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: MIGRATION_1 + MIGRATION_2 + MIGRATION_3}
+# §1.1: kits.status takes only the statuses of libctm's transition table, by a CHECK.  SQLite adds
+# one only by rebuilding the table: kits and kit_moves (which references it) are made again, so
+# their rows and their indexes' leave version 3's list and come back at its end, kits changed.
+MIGRATION_4 = [
+    ("table", "kits", "kits", "CREATE TABLE kits("
+     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+     "  kit_number TEXT NOT NULL,  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+     "  lot_id INTEGER NOT NULL REFERENCES lots(id),  arm TEXT,"
+     "  status TEXT NOT NULL CHECK (status IN ('in_transit', 'received', 'available',"
+     " 'dispensed', 'returned', 'pending_destruction', 'destroyed', 'returned_to_sponsor',"
+     " 'quarantined', 'damaged', 'missing', 'lost_by_subject', 'expired', 'not_dispensed')),"
+     "  location_id INTEGER REFERENCES locations(id),  units INTEGER NOT NULL CHECK (units >= 0),"
+     "  expiry TEXT,  gtin TEXT,  serial TEXT,  shipment_id INTEGER REFERENCES shipments(id),"
+     "  checked INTEGER NOT NULL DEFAULT 0,  UNIQUE (trial_id, kit_number))"),
+    ("index", "sqlite_autoindex_kits_1", "kits", None),
+    ("index", "kits_by_shipment", "kits", "CREATE INDEX kits_by_shipment ON kits(shipment_id)"),
+    ("index", "kits_by_status", "kits", "CREATE INDEX kits_by_status ON kits(status)"),
+    ("table", "kit_moves", "kit_moves", "CREATE TABLE kit_moves("
+     "  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+     "  from_location_id INTEGER REFERENCES locations(id),"
+     "  to_location_id INTEGER REFERENCES locations(id),  moved_us INTEGER NOT NULL,"
+     "  shipment_id INTEGER REFERENCES shipments(id),  reason TEXT)"),
+    ("index", "kit_moves_by_kit", "kit_moves",
+     "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id)"),
+]
+REBUILT_4 = {"kits", "kit_moves"}
+
+SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3,
+           4: [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

@@ -139,12 +139,14 @@ typedef struct ctm_open_options {
  *
  * The file is put in WAL mode with synchronous=FULL and foreign keys on; pending schema migrations
  * are applied (not by a CTM_OPEN_READONLY handle, which reads an older schema as it is).  Moving
- * a site of schema version 1 or 2 to 3 appends a signed "ledger.upgrade" entry, which needs the
- * site key.  opts may be NULL for the defaults (no create).
+ * an initialised site to a newer schema version appends a signed "ledger.upgrade" entry, which
+ * needs the site key.  opts may be NULL for the defaults (no create).
  *
  * Errors: CTM_EINVAL (out or path NULL, opts->struct_size too small), CTM_EIO (no such file
  * without CTM_OPEN_CREATE, unreadable; the site key missing or wrong when the site must be
- * migrated: the site is then left unchanged), CTM_ENOTDB (not SQLite, or SQLite but not libctm),
+ * migrated: the site is then left unchanged), CTM_ERROR (a migration failed, e.g. a kit status
+ * written by hand outside the ones schema version 4 allows: the site is left unchanged),
+ * CTM_ENOTDB (not SQLite, or SQLite but not libctm),
  * CTM_EVERSION (written by a newer libctm).
  * On failure *out is NULL.  Close the handle with ctm_close().
  */

@@ -1,7 +1,7 @@
 """A site made by a libctm from before salted entries (tests/data/legacy-v2), met with the CLI.
 
 Read-only commands read it as it is; the first command that opens it for writing migrates it to
-schema version 3 with one ledger.upgrade entry; a blinded user then sees no hash of the old
+the current schema version (4) with one ledger.upgrade entry; a blinded user then sees no hash of the old
 entries, and `ctm audit prove` gives proofs on such a ledger only to an unblinded user it logs in.
 """
 import json
@@ -53,7 +53,7 @@ def test_legacy_site_through_the_cli(tmp_path):
     out = ctm(db, "audit", "log", "--json", user="tom", password="tom-password-12")
     assert out.returncode == 0, out
     events = json.loads(out.stdout)
-    assert user_version(db) == 3
+    assert user_version(db) == 4
     assert [e["action"] for e in events][-1] == "ledger.upgrade"
     assert [e["leaf_hash"] is None for e in events] == [True] * 16 + [False]
     receipt = next(e for e in events if e["action"] == "shipment.receive")

@@ -314,16 +314,22 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         live = live.fetchall()
     c.close()
-    assert version == 3 == max(documented) == max(script.SCHEMAS)
-    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3]
-    assert documented[3] == live
-    assert script.SCHEMAS[3] == live
-    assert documented[2] == script.SCHEMAS[2]
+    assert version == 4 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4]
+    assert documented[4] == live
+    assert script.SCHEMAS[4] == live
+    assert documented[3] == script.SCHEMAS[3] == documented[2] == script.SCHEMAS[2]
     assert documented[1] == script.SCHEMAS[1] == documented[2][:len(documented[1])]
     assert [r[1] for r in documented[1]][-1] == "checkpoints"  # version 1 ends with its view
-    assert script.audited(script.SCHEMAS[3]) == [
+    # version 4 rebuilds kits and kit_moves: their six rows move to the end, kits with its CHECK
+    moved = [r for r in documented[3] if r[2] in ("kits", "kit_moves")]
+    assert [r for r in documented[3] if r not in moved] == documented[4][:-len(moved)]
+    assert [r[:3] for r in moved] == [r[:3] for r in documented[4][-len(moved):]]
+    assert [r for r in documented[4] if r not in documented[3]] == [documented[4][-len(moved)]]
+    assert "status TEXT NOT NULL CHECK (status IN ('in_transit'," in documented[4][-len(moved)][3]
+    assert script.audited(script.SCHEMAS[4]) == [
         "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
-        "shipments", "kits", "kit_moves", "bulk_stock", "discrepancies"]
+        "shipments", "bulk_stock", "discrepancies", "kits", "kit_moves"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
@@ -345,14 +351,14 @@ def test_accepts_a_database_of_schema_version_1(site):
 
 
 def test_refuses_a_schema_version_it_does_not_know(site):
-    for version in (4, 0):
+    for version in (5, 0):
         path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
         rc, out = independent(path, site["vkey"])
         assert rc == 1, out
         assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
-                       "1, 2, 3): verify with a verifier that knows it" % version), out
+                       "1, 2, 3, 4): verify with a verifier that knows it" % version), out
     with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
-        ctm.open(str(site["tmp"] / "v4.db"))
+        ctm.open(str(site["tmp"] / "v5.db"))
 
 
 def test_values_of_every_storage_class_encode_as_documented():

@@ -1,6 +1,7 @@
-/* test_stock_rules.c - the rules of the stock at their edges: the status table's refusals, an
- * expiry "extended" to the date it already has, the last day of the do-not-dispense window (each
- * kit type's own) and of "expiring within N days".
+/* test_stock_rules.c - the rules of the stock at their edges: the status table's refusals, the
+ * database's CHECK on kits.status holding exactly the table's statuses (on a new site and on one
+ * upgraded from schema version 3), an expiry "extended" to the date it already has, the last day
+ * of the do-not-dispense window (each kit type's own) and of "expiring within N days".
  * Each test fails when its rule is off by one step. */
 #include <check.h>
 #include <sodium.h>
@@ -10,6 +11,9 @@
 #include <time.h>
 
 #include "ctm.h"
+#include "schema.h"
+#include "stock.h"
+#include "store.h"
 #include "testutil.h"
 
 #define PW "stock-rules-pw"
@@ -137,6 +141,172 @@ START_TEST(expired_kit_is_not_made_available_by_hand)
 }
 END_TEST
 
+/* The statuses of the transition table (stock.c), counted. */
+static size_t table_statuses(void)
+{
+    size_t n = 0;
+    while (ctm__kit_status(n) != NULL)
+        n++;
+    return n;
+}
+
+/* The CHECK on kits.status as the engine holds it: its quoted names must be the table's
+ * statuses, each once, and no other. */
+static void assert_check_lists_the_table(void)
+{
+    char *def = tu_sql_text(db_path, tu_dialect("SELECT sql FROM sqlite_master WHERE name = 'kits'",
+                                                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                                                " WHERE conname = 'kits_status_check'"));
+    const char *p, *end;
+    if (tu_backend() == TU_POSTGRES) {
+        p = strstr(def, "ARRAY[");
+        end = p != NULL ? strchr(p, ']') : NULL;
+    } else {
+        p = strstr(def, "status TEXT NOT NULL CHECK (status IN (");
+        end = p != NULL ? strstr(p, "))") : NULL;
+    }
+    ck_assert_msg(p != NULL && end != NULL, "no CHECK on kits.status: %s", def);
+    size_t listed = 0;
+    for (const char *q = strchr(p, '\''); q != NULL && q < end; q = strchr(q, '\'')) {
+        const char *close = strchr(q + 1, '\'');
+        ck_assert_ptr_nonnull(close);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
+        ck_assert_msg(ctm__status_valid(name), "the CHECK allows %s, which the table does not name",
+                      name);
+        listed++;
+        q = close + 1;
+    }
+    ck_assert_msg(listed == table_statuses(), "the CHECK lists %zu statuses, the table %zu: %s",
+                  listed, table_statuses(), def);
+    free(def);
+}
+
+/* Every status the table names is accepted by the database and anything else refused, even
+ * from SQL written by hand: the CHECK backs the table. */
+static void assert_database_takes_the_table_only(void)
+{
+    assert_check_lists_the_table();
+    ctm__store *st = tu_store(db_path, 1);
+    char sql[256];
+    for (size_t i = 0; ctm__kit_status(i) != NULL; i++) {
+        snprintf(sql, sizeof sql, "UPDATE kits SET status = '%s' WHERE kit_number = 'K1'",
+                 ctm__kit_status(i));
+        ck_assert_msg(ctm__store_exec(st, sql) == CTM_OK, "%s: %s", sql, ctm_errmsg());
+    }
+    ck_assert_int_eq(ctm__store_exec(st, "UPDATE kits SET status = 'bogus' WHERE kit_number = 'K1'"),
+                     CTM_ERROR);
+    ck_assert_msg(strstr(ctm_errmsg(), tu_dialect("CHECK constraint", "check constraint")) != NULL,
+                  "%s", ctm_errmsg());
+    ctm__store_close(st);
+    char *last = tu_sql_text(db_path, "SELECT status FROM kits WHERE kit_number = 'K1'");
+    ck_assert_str_eq(last, ctm__kit_status(table_statuses() - 1));
+    free(last);
+}
+
+START_TEST(database_takes_the_tables_statuses_only)
+{
+    char later[11];
+    day(400, later);
+    const char *lots[] = {"LOT1"}, *expiries[] = {later};
+    receive_available(1, lots, expiries);
+    assert_database_takes_the_table_only();
+}
+END_TEST
+
+/* Take the site back to schema version 3 by hand: kits without the CHECK.  SQLite: kits and
+ * kit_moves with version 3's text (migration 1 -> 2 made them), their rows kept. */
+static void take_back_to_schema_3(void)
+{
+    if (tu_backend() == TU_POSTGRES) {
+        tu_sql_exec(db_path, "ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
+                             " UPDATE ctm__schema SET version = 3");
+        return;
+    }
+    char sql[8192];
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  "CREATE TEMP TABLE k AS SELECT * FROM kits;"
+                                  " CREATE TEMP TABLE m AS SELECT * FROM kit_moves;"
+                                  " DROP TABLE kit_moves; DROP TABLE kits;");
+    const char *m = ctm__schema_migration(1);
+    for (const char *stmt = m; *stmt != '\0';) {
+        const char *semi = strchr(stmt, ';');
+        ck_assert_ptr_nonnull(semi);
+        if (strncmp(stmt, "CREATE TABLE kits(", 18) == 0 ||
+            strncmp(stmt, "CREATE TABLE kit_moves(", 23) == 0 ||
+            strncmp(stmt, "CREATE INDEX kit", 16) == 0)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%.*s;", (int)(semi + 1 - stmt - 1),
+                                    stmt);
+        stmt = semi + 1;
+    }
+    snprintf(sql + len, sizeof sql - len,
+             " INSERT INTO kits SELECT * FROM temp.k; INSERT INTO kit_moves SELECT * FROM temp.m;"
+             " PRAGMA user_version = 3");
+    tu_sql_exec(db_path, sql);
+}
+
+/* A site of schema version 3 (no CHECK) verifies as it is, read-only; its first write-open adds
+ * the CHECK with one signed ledger.upgrade entry, keeps every kit and move, still verifies, and
+ * the database then refuses a status the table does not name.  A kit given a status outside the
+ * table by hand fails the migration, the site left at version 3. */
+START_TEST(site_of_schema_3_gains_the_check)
+{
+    char later[11];
+    day(400, later);
+    const char *lots[] = {"LOT1", "LOT1"}, *expiries[] = {later, later};
+    receive_available(2, lots, expiries);
+    tu_ok(ctm_location_add(db, "FRIDGE2", "fridge", 2, 8));
+    const char *k2[] = {"K2"};
+    tu_ok(ctm_transfer(db, TRIAL, k2, 1, "FRIDGE2", "rearranging"));
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K2", "quarantined", "dented box"));
+    const char *version = tu_dialect("PRAGMA user_version", "SELECT version FROM ctm__schema");
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), CTM_SCHEMA_VERSION);
+    ctm_close(db);
+    db = NULL;
+    int64_t moves = tu_sql_int(db_path, "SELECT count(*) FROM kit_moves", NULL);
+    ck_assert_int_ge(moves, 1);
+    take_back_to_schema_3();
+    /* a status written by hand outside the table fails the migration: the site stays as it was */
+    tu_sql_exec(db_path, "UPDATE kits SET status = 'bogus' WHERE kit_number = 'K1'");
+    ck_assert_int_eq(tu_open_rc(&db, db_path, NULL), CTM_ERROR);
+    ck_assert_msg(strstr(ctm_errmsg(), "schema migration") != NULL, "%s", ctm_errmsg());
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
+    tu_sql_exec(db_path, "UPDATE kits SET status = 'available' WHERE kit_number = 'K1'");
+
+    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
+    ro.flags = CTM_OPEN_READONLY;
+    db = tu_open(db_path, &ro);
+    uint64_t size = tu_audit_size(db);
+    tu_assert_verifies_all(db, NULL);
+    ctm_close(db);
+    db = NULL;
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
+
+    db = tu_open(db_path, NULL);
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), CTM_SCHEMA_VERSION);
+    ck_assert_uint_eq(tu_audit_size(db), size + 1);
+    tu_login(db, "pia", PW);
+    ctm_query *q = tu_log_entry(db, size);
+    ck_assert_str_eq(ctm_query_text(q, 3), "ledger.upgrade");
+    ck_assert_str_eq(ctm_query_text(q, 5), "{\"from\":\"3\",\"to\":\"4\"}");
+    ctm_query_free(q);
+    tu_assert_verifies_all(db, NULL);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kits", NULL), 2);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_moves", NULL), moves);
+    assert_kit("K2", "status", "quarantined");
+    assert_kit("K2", "location", "FRIDGE2");
+    if (tu_backend() == TU_POSTGRES) /* the table kept its guard and capture triggers */
+        ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+                                             " 'kits'::regclass AND tgname IN ('ctm__guard',"
+                                             " 'ctm__guard_truncate', 'ctm__capture')", NULL), 3);
+    /* the library goes on writing the table and the ledger over the rebuilt tables */
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K2", "available", "box fine after all"));
+    tu_ok(ctm_transfer(db, TRIAL, k2, 1, "FRIDGE1", "back"));
+    tu_assert_verifies_all(db, NULL);
+    assert_database_takes_the_table_only();
+}
+END_TEST
+
 /* ---- expiry extension ---- */
 
 START_TEST(expiry_extended_to_its_own_date_is_refused)
@@ -254,6 +424,8 @@ static Suite *stock_rules_suite(void)
     Suite *s = suite_create("stock_rules");
     TCase *tc = tu_tcase(s, "edges", setup, teardown, 120);
     tcase_add_test(tc, expired_kit_is_not_made_available_by_hand);
+    tcase_add_test(tc, database_takes_the_tables_statuses_only);
+    tcase_add_test(tc, site_of_schema_3_gains_the_check);
     tcase_add_test(tc, expiry_extended_to_its_own_date_is_refused);
     tcase_add_test(tc, last_day_of_the_window_is_dispensable);
     tcase_add_test(tc, each_kit_type_has_its_own_window);

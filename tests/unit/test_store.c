@@ -1,6 +1,7 @@
 /* test_store.c - opening databases, telling libctm files from others, site init and the site key. */
 #include "ctm.h"
 #include "entry.h"
+#include "schema.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -249,7 +250,7 @@ START_TEST(test_create_sets_wal_and_identity)
     ck_assert_str_eq(mode, "wal");
     free(mode);
     ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA application_id", NULL), 0x43544d31);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), CTM_SCHEMA_VERSION);
     /* Not initialised yet: no site, no ledger, no key file. */
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM site", NULL), 0);
     ck_assert_uint_eq(tu_audit_size(db_a), 0);
@@ -258,7 +259,7 @@ START_TEST(test_create_sets_wal_and_identity)
     db_a = NULL;
     /* Reopening without CTM_OPEN_CREATE accepts the file it created. */
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), CTM_SCHEMA_VERSION);
     /* A site never initialised has no ledger to upgrade: its first entry will be salted. */
     ck_assert_uint_eq(tu_audit_size(db_a), 0);
 }
@@ -277,7 +278,7 @@ START_TEST(test_schema_1_site_migrates_on_open)
                                 NULL),
                      0);
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), CTM_SCHEMA_VERSION);
     ck_assert_int_eq(tu_sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name = 'kits'",
                                 NULL),
                      1);
@@ -329,7 +330,7 @@ START_TEST(test_legacy_site_upgrades_with_one_salted_entry)
     char *before = ledger_bytes(LEGACY_ENTRIES);
     ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 2);
     db_a = open_with(dbpath, 0, NULL);
-    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), 3);
+    ck_assert_int_eq(tu_sql_int(dbpath, "PRAGMA user_version", NULL), CTM_SCHEMA_VERSION);
     ck_assert_uint_eq(tu_audit_size(db_a), LEGACY_ENTRIES + 1);
     /* old entries are never rewritten: they are signed, and monitors hold checkpoints over them */
     char *after = ledger_bytes(LEGACY_ENTRIES);
@@ -352,7 +353,7 @@ START_TEST(test_legacy_site_upgrades_with_one_salted_entry)
     ck_assert_str_eq(e.params[0].key, "from");
     ck_assert_str_eq(e.params[0].value, "2");
     ck_assert_str_eq(e.params[1].key, "to");
-    ck_assert_str_eq(e.params[1].value, "3");
+    ck_assert_str_eq(e.params[1].value, "4");
     ck_assert_uint_eq(e.nchanges, 0);
     ck_assert_int_eq(e.has_esig, 0);
     static const uint8_t zero[CTM_ENTRY_SALT_LEN];

@@ -12,17 +12,14 @@
 #include "internal.h"
 #include "note.h"
 
-/* The first schema version whose entries are salted (entry version 2). */
-#define CTM_SCHEMA_SALTED 3
-
 static int migrate(ctm_db *db, int version)
 {
     if (version == CTM_SCHEMA_VERSION)
         return CTM_OK;
     /* A read-only handle cannot migrate: it reads an older site as it is (its ledger, its
-     * checkpoints, verification).  Schema version 3 added no table or column, so every read
-     * works on versions 1 and 2 alike; a version that adds some must say how reads meet their
-     * absence. */
+     * checkpoints, verification).  Schema versions 3 and 4 added no table or column (4 a CHECK
+     * on kits.status), so every read works on versions 1 to 3 alike; a version that adds some
+     * must say how reads meet their absence. */
     if (db->readonly)
         return CTM_OK;
     int rc = ctm__store_begin(db->store);
@@ -33,11 +30,12 @@ static int migrate(ctm_db *db, int version)
     rc = ctm__store_schema_version(db->store, &now);
     if (rc == CTM_OK && now < CTM_SCHEMA_VERSION)
         rc = ctm__schema_apply(db->store, now, CTM_SCHEMA_VERSION);
-    /* A site with unsalted entries gets a salted one on top, signed into a new checkpoint, so
-     * that the newest root no longer covers only entries whose hashes can be tested against
-     * guessed arms.  Without the site key that cannot be signed: the open fails and the site
-     * stays as it was. */
-    if (rc == CTM_OK && now > 0 && now < CTM_SCHEMA_SALTED)
+    /* The move to a newer schema is recorded in the ledger, signed into a new checkpoint: the
+     * audit trail shows when the site's tables changed.  For a site with unsalted entries
+     * (versions 1 and 2) it is also the salted entry on top, so that the newest root no longer
+     * covers only entries whose hashes can be tested against guessed arms.  Without the site key
+     * it cannot be signed: the open fails and the site stays as it was. */
+    if (rc == CTM_OK && now > 0 && now < CTM_SCHEMA_VERSION)
         rc = ctm__ledger_upgrade(db, now, CTM_SCHEMA_VERSION);
     if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) == CTM_OK) {
         db->schema_version = CTM_SCHEMA_VERSION;

@@ -19,8 +19,12 @@ int ctm__listing_begin(ctm_query **out, ctm_db *db, const char *what, const char
                        ctm__trial *t);
 
 
-/* Kit statuses and the one transition table (stock.c), which alone writes kits.status. */
+/* Kit statuses and the one transition table (stock.c), which alone writes kits.status.  A
+ * status is valid when the table names it. */
 int ctm__status_valid(const char *status);
+/* The table's statuses, each once, in the order the table first names them: the i-th, or NULL
+ * past the last. */
+const char *ctm__kit_status(size_t i);
 /* Non-zero when a kit may go from one status to another; by_hand limits it to the changes
  * ctm_kit_set_status() makes (the others belong to receipt, dispensing, returns...). */
 int ctm__transition_allowed(const char *from, const char *to, int by_hand);

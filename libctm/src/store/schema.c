@@ -5,6 +5,15 @@
 #include "core.h"
 #include "schema.h"
 
+/* The kit statuses that schema version 4 allows: those of the transition table in
+ * domain/stock.c, which tests/unit/test_stock_rules.c holds against what each engine accepts.
+ * Part of a shipped migration, so never edited: a status added to the table needs a new
+ * migration that widens the CHECK. */
+#define KIT_STATUSES_4                                                                         \
+    "'in_transit', 'received', 'available', 'dispensed', 'returned', 'pending_destruction',"   \
+    " 'destroyed', 'returned_to_sponsor', 'quarantined', 'damaged', 'missing',"                \
+    " 'lost_by_subject', 'expired', 'not_dispensed'"
+
 /* Each migration takes the schema from version i to i + 1.  Shipped migrations never change:
  * a new version appends one.  verify builds its replay copy from the same list, so the replay
  * schema is always the live schema. */
@@ -149,6 +158,59 @@ static const char *const migrations[] = {
      * whose password an administrator reset is one whose credentials hold no sealed key: no
      * column records it, since entries written before this version could not name one. */
     "",
+    /* 3 -> 4: kits.status takes only the statuses of the kit status transition table
+     * (domain/stock.c, the one writer of the column), by a CHECK.  SQLite adds a CHECK only by
+     * rebuilding the table (sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema
+     * Changes"), here inside the open's transaction, where foreign keys stay on (PRAGMA
+     * foreign_keys cannot change in a transaction).  So kit_moves, the one table that references
+     * kits, is rebuilt with it and dropped first: a table no other table references is dropped
+     * without deleting a row or breaking a foreign key.  The rows wait in temporary tables and
+     * come back with their ids; the indexes are made again.  Both tables are created under their
+     * own names, not renamed, so sqlite_master holds the text below as written.  PostgreSQL adds
+     * the constraint in place (postgres_migrations). */
+    "CREATE TEMP TABLE ctm__kits_4 AS SELECT * FROM main.kits;"
+    "CREATE TEMP TABLE ctm__kit_moves_4 AS SELECT * FROM main.kit_moves;"
+    "DROP TABLE main.kit_moves;"
+    "DROP TABLE main.kits;"
+    "CREATE TABLE kits("
+    "  id INTEGER PRIMARY KEY,"
+    "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+    "  kit_number TEXT NOT NULL,"
+    "  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+    "  lot_id INTEGER NOT NULL REFERENCES lots(id),"
+    "  arm TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN (" KIT_STATUSES_4 ")),"
+    "  location_id INTEGER REFERENCES locations(id),"
+    "  units INTEGER NOT NULL CHECK (units >= 0),"
+    "  expiry TEXT,"
+    "  gtin TEXT,"
+    "  serial TEXT,"
+    "  shipment_id INTEGER REFERENCES shipments(id),"
+    "  checked INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (trial_id, kit_number));"
+    "CREATE INDEX kits_by_shipment ON kits(shipment_id);"
+    "CREATE INDEX kits_by_status ON kits(status);"
+    "CREATE TABLE kit_moves("
+    "  id INTEGER PRIMARY KEY,"
+    "  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+    "  from_location_id INTEGER REFERENCES locations(id),"
+    "  to_location_id INTEGER REFERENCES locations(id),"
+    "  moved_us INTEGER NOT NULL,"
+    "  shipment_id INTEGER REFERENCES shipments(id),"
+    "  reason TEXT);"
+    "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id);"
+    "INSERT INTO main.kits SELECT * FROM temp.ctm__kits_4;"
+    "INSERT INTO main.kit_moves SELECT * FROM temp.ctm__kit_moves_4;"
+    "DROP TABLE temp.ctm__kits_4;"
+    "DROP TABLE temp.ctm__kit_moves_4;",
+};
+
+/* PostgreSQL's own text of a migration that the type translation (ctm__schema_postgres) cannot
+ * give; NULL: the translated migration.  ALTER TABLE keeps the table, its grants and the
+ * guard and capture triggers of store/postgres.c. */
+static const char *const postgres_migrations[CTM_SCHEMA_VERSION] = {
+    [3] = "ALTER TABLE kits ADD CONSTRAINT kits_status_check"
+          " CHECK (status IN (" KIT_STATUSES_4 "))",
 };
 
 int ctm__table_is_secret(const char *table)
@@ -242,7 +304,9 @@ int ctm__schema_apply(ctm__store *s, int from, int to)
         if (migrations[v][0] == '\0')
             continue;
         int rc;
-        if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES) {
+        if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES && postgres_migrations[v] != NULL) {
+            rc = ctm__store_exec(s, postgres_migrations[v]);
+        } else if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES) {
             char *sql = ctm__schema_postgres(migrations[v]);
             if (sql == NULL)
                 return ctm__err(CTM_ENOMEM, "schema migration: out of memory");

@@ -4,7 +4,7 @@
 
 #include "store.h"
 
-#define CTM_SCHEMA_VERSION 3
+#define CTM_SCHEMA_VERSION 4
 
 /* The SQL of migration v (from schema version v to v + 1), or NULL.  Shipped migrations never
  * change: a new version appends one.  verify builds its replay copy from the same list, so the
@@ -13,7 +13,8 @@ const char *ctm__schema_migration(int v);
 /* Migration SQL in PostgreSQL's type names (malloc'ed; NULL when out of memory). */
 char *ctm__schema_postgres(const char *sql);
 /* Take s's schema from version `from` to `to` and record the new version (inside the caller's
- * transaction). */
+ * transaction).  PostgreSQL runs a migration's own PostgreSQL text where schema.c gives one
+ * (version 4's ALTER TABLE), else the translated SQL. */
 int ctm__schema_apply(ctm__store *s, int from, int to);
 /* Non-zero when a table's non-key values are secrets recorded only as digests. */
 int ctm__table_is_secret(const char *table);
