@@ -63,6 +63,7 @@ typedef struct pg_store {
     int writer;          /* the open transaction holds the writer lock (pg_begin) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
+    char capture_from[24]; /* the change table's last seq when capture started: its rows follow */
 } pg_store;
 
 typedef struct pg_param {
@@ -278,12 +279,13 @@ static int pg_open(ctm__store **out, const char *target, unsigned flags)
     }
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     /* Durability and the forms values travel in: extra_float_digits > 0 makes the server print
-     * doubles in the shortest form that reads back to the same bits. */
+     * doubles in the shortest form that reads back to the same bits.  No JIT: libctm's queries
+     * are short, and a big action's change read-back would spend longer compiling than running. */
     int rc = command(s,
                      "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
                      " SET extra_float_digits = 3; SET bytea_output = 'hex';"
                      " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
-                     " SET lock_timeout = 5000",
+                     " SET lock_timeout = 5000; SET jit = off",
                      s->name);
     if (rc == CTM_OK && (flags & CTM__STORE_READONLY))
         rc = command(s, "SET default_transaction_read_only = on", s->name);
@@ -1458,18 +1460,21 @@ static int install_capture(pg_store *s)
                    "installing change capture");
 }
 
-/* One round trip per action: the connection's change table (made at its first action), the
- * triggers (CAPTURE_INSTALL), and recording switched on for this transaction. */
-static const char capture_begin_sql[] =
-    "DO $ctm$ DECLARE t regclass; BEGIN"
-    " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN"
-    "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL,"
-    "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;"
-    " END IF;"
-    CAPTURE_INSTALL
+/* A connection's first action: the change table (made once per connection; its rows are the
+ * transaction's and go at COMMIT), the triggers (CAPTURE_INSTALL) and the guard brought up to
+ * date (GUARD_UPGRADE); then recording is switched on (CAPTURE_ON_SQL), in the same round trip. */
+#define CAPTURE_BEGIN \
+    " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN" \
+    "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL," \
+    "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;" \
+    " END IF;" \
+    CAPTURE_INSTALL \
     GUARD_UPGRADE
-    " PERFORM set_config('ctm.capture', 'on', true);"
-    " END $ctm$";
+
+/* What capture_start ends with: the switch, and where this action's rows will begin. */
+#define CAPTURE_ON_SQL                                                                            \
+    "SELECT set_config('ctm.capture', 'on', true),"                                              \
+    " (SELECT coalesce(max(seq), 0) FROM pg_temp.ctm__changes)"
 
 static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
 {
@@ -1477,10 +1482,16 @@ static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
     if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
         return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
     /* After the first committed action, only the switch: tables made by migrations get their
-     * triggers with the schema version (pg_set_schema_version). */
-    int rc = s->capture_ready ? command(s, "SELECT set_config('ctm.capture', 'on', true)",
-                                        "capturing row changes")
-                              : command(s, capture_begin_sql, "capturing row changes");
+     * triggers with the schema version (pg_set_schema_version).  One round trip either way. */
+    PGresult *res = PQexec(s->conn, s->capture_ready ? CAPTURE_ON_SQL
+                                                     : "DO $ctm$ DECLARE t regclass; BEGIN"
+                                                       CAPTURE_BEGIN " END $ctm$; " CAPTURE_ON_SQL);
+    int rc = CTM_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = fail_res(s, res, "capturing row changes");
+    else
+        snprintf(s->capture_from, sizeof s->capture_from, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
     if (rc == CTM_OK && !s->capture_ready)
         s->capture_pending = 1;
     if (rc != CTM_OK)
@@ -1560,11 +1571,13 @@ static void rows_free(pg_rows *r)
     free(r->scratch);
 }
 
-/* The column types of a row's table, parsed when they differ from the last row's. */
+/* The column types of a row's table, parsed when given (NULL: the same table as the last row). */
 static int rows_types(pg_rows *r, const char *types_text)
 {
-    if (r->types_text != NULL && strcmp(r->types_text, types_text) == 0)
+    if (types_text == NULL && r->types_text != NULL)
         return CTM_OK;
+    if (types_text == NULL)
+        return ctm__err(CTM_ERROR, "reading the row changes: no column types");
     int ncols = 1;
     for (const char *p = types_text; *p != '\0'; p++)
         ncols += *p == ',';
@@ -1649,22 +1662,24 @@ static int deliver(pg_store *s, pg_rows *r, const char *op, const char *table, c
     return rc;
 }
 
-/* The rows changed since capture_start, emptied from the change table; each table's column types
- * are looked up once, not once per row. */
+/* The rows changed since capture_start (the change table keeps them to COMMIT; a later action of
+ * the same transaction reads from its own start); each table's column types are looked up once
+ * per run of its rows, not once per row. */
 static int pg_capture_collect(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
     if (!s->capturing)
         return CTM_OK;
     PGresult *res = NULL;
+    /* in seq order, by the change table's key; a table's column types on its first row only */
+    const char *params[1] = {s->capture_from};
     int qrc = query(s,
-                    "WITH d AS (DELETE FROM pg_temp.ctm__changes RETURNING *),"
-                    " t AS (SELECT a.attrelid, string_agg(a.atttypid::text, ',' ORDER BY a.attnum) AS types"
-                    "  FROM pg_attribute a WHERE a.attrelid IN (SELECT DISTINCT relid FROM d)"
-                    "  AND a.attnum > 0 AND NOT a.attisdropped GROUP BY a.attrelid)"
-                    " SELECT d.op, d.tbl, d.old_row, d.new_row, t.types"
-                    " FROM d LEFT JOIN t ON t.attrelid = d.relid ORDER BY d.seq",
-                    0, NULL, "reading the row changes", &res);
+                    "SELECT d.op, d.tbl, d.old_row, d.new_row,"
+                    " CASE WHEN d.relid IS DISTINCT FROM lag(d.relid) OVER (ORDER BY d.seq) THEN"
+                    "  (SELECT string_agg(a.atttypid::text, ',' ORDER BY a.attnum) FROM pg_attribute a"
+                    "   WHERE a.attrelid = d.relid AND a.attnum > 0 AND NOT a.attisdropped) END"
+                    " FROM pg_temp.ctm__changes d WHERE d.seq > $1 ORDER BY d.seq",
+                    1, params, "reading the row changes", &res);
     if (qrc != CTM_OK)
         return qrc;
     int n = PQntuples(res), rc = CTM_OK;
@@ -1673,7 +1688,8 @@ static int pg_capture_collect(ctm__store *base)
     for (int i = 0; i < n && rc == CTM_OK; i++)
         rc = deliver(s, &rows, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                      PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
-                     PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+                     PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+                     PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4));
     rows_free(&rows);
     PQclear(res);
     return rc;
@@ -1683,8 +1699,7 @@ static void pg_capture_stop(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
     if (s->capturing && PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
-        command(s, "SELECT set_config('ctm.capture', 'off', true); DELETE FROM pg_temp.ctm__changes",
-                NULL);
+        command(s, "SELECT set_config('ctm.capture', 'off', true)", NULL);
     s->capturing = 0;
     s->capture = NULL;
     s->capture_ctx = NULL;
