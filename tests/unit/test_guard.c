@@ -145,6 +145,10 @@ static const struct attempt {
      1, "only grows (UPDATE"},
     {"UPDATE ledger SET checkpoint = 'forged' WHERE checkpoint IS NOT NULL", 1,
      "only grows (UPDATE"},
+    /* the transaction's mark made and removed by hand first: its check is pending all the same */
+    {"INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(), 'MARK', 'by hand');"
+     " DELETE FROM ctm__guard_tx; UPDATE users SET role = 'admin' WHERE username = '" PHARM "'",
+     0, "MARK on table by hand"},
 };
 
 START_TEST(hand_written_changes_are_refused)
@@ -201,6 +205,82 @@ START_TEST(autocommit_changes_are_refused)
     ck_assert_str_eq(after, before);
     free(before);
     free(after);
+    PQfinish(c);
+}
+END_TEST
+
+/* ---- a site from before the statement triggers ---- */
+
+/* The triggers of a site made by libctm before its capture and guard fired once per statement:
+ * one row trigger each per table, the capture function of that time. */
+static const char old_triggers_sql[] =
+    "CREATE OR REPLACE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    "  IF current_setting('ctm.capture', true) = 'on' THEN"
+    "   INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)"
+    "    VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME,"
+    "     CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,"
+    "     CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);"
+    "  END IF; RETURN NULL; END $f$;"
+    "CREATE OR REPLACE FUNCTION ctm__guard_row() RETURNS trigger LANGUAGE plpgsql AS $g$ BEGIN"
+    "  IF current_setting('ctm.ledgered', true) IS DISTINCT FROM pg_current_xact_id()::text THEN"
+    "   RAISE EXCEPTION 'libctm guard: % on table % without a ledger entry (changes to a libctm"
+    " site go through libctm)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
+    "  END IF; RETURN NULL; END $g$;"
+    "DO $d$ DECLARE t regclass; BEGIN"
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> 'ledger'"
+    "  AND c.relname NOT LIKE 'ctm\\_\\_%'"
+    " LOOP"
+    "  EXECUTE format('DROP TRIGGER ctm__capture ON %1$s; DROP TRIGGER ctm__capture_u ON %1$s;"
+    "   DROP TRIGGER ctm__capture_d ON %1$s; DROP TRIGGER ctm__guard ON %1$s;"
+    "   DROP TRIGGER ctm__guard_u ON %1$s; DROP TRIGGER ctm__guard_d ON %1$s;"
+    "   CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %1$s"
+    "    FOR EACH ROW EXECUTE FUNCTION ctm__capture_row();"
+    "   CREATE CONSTRAINT TRIGGER ctm__guard AFTER INSERT OR UPDATE OR DELETE ON %1$s"
+    "    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ctm__guard_row()', t);"
+    " END LOOP; END $d$";
+
+static int row_triggers(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = current_schema()"
+                            " AND g.tgname IN ('ctm__capture', 'ctm__guard') AND (g.tgtype & 1) = 1");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/* Such a site stays guarded and captured; the owner's first write replaces its triggers, and the
+ * entries written before, during and after verify. */
+START_TEST(an_older_site_is_brought_up_to_date)
+{
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    ck_assert_msg(run(c, old_triggers_sql, state, msg, sizeof msg), "%s", msg);
+    ck_assert_int_ge(row_triggers(c), 20);
+    ck_assert(!run(c, attempts[0].sql, state, msg, sizeof msg));
+    ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, attempts[0].says) != NULL, "%s", msg);
+
+    /* the test's role is a superuser: it counts as the tables' owner */
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    uint64_t n = tu_audit_size(db_a);
+    tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
+    ck_assert_int_eq(row_triggers(c), 0);
+    tu_login(db_a, PHARM, PW);
+    const char *kits[] = {"K1"};
+    tu_ok(ctm_transfer(db_a, TRIAL, kits, 1, "FRIDGE1", "back"));
+    ck_assert_uint_eq(tu_audit_size(db_a), n + 2);
+    ctm_query *q = tu_log_entry(db_a, n + 1);
+    int col = ctm_query_column_index(q, "changes");
+    ck_assert_int_ge(col, 0);
+    ck_assert_msg(strstr(ctm_query_text(q, col), "kits") != NULL, "%s", ctm_query_text(q, col));
+    ctm_query_free(q);
+    tu_assert_verifies_all(db_a, NULL);
+    ck_assert(!run(c, attempts[0].sql, state, msg, sizeof msg));
+    ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, attempts[0].says) != NULL, "%s", msg);
     PQfinish(c);
 }
 END_TEST
@@ -263,6 +343,7 @@ static Suite *guard_suite(void)
     tcase_add_loop_test(tc, hand_written_changes_are_refused, 0,
                         (int)(sizeof attempts / sizeof attempts[0]));
     tcase_add_test(tc, autocommit_changes_are_refused);
+    tcase_add_test(tc, an_older_site_is_brought_up_to_date);
     tc = tu_tcase(s, "writer lock", setup, teardown, 60);
     tcase_add_test(tc, a_batch_holds_the_writer_lock);
     return s;

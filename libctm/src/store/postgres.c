@@ -68,6 +68,7 @@ typedef struct pg_store {
     int writer;          /* the open transaction holds the writer lock (pg_begin) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
+    char capture_from[24]; /* the change table's last seq when capture started: its rows follow */
     struct pg_st *streaming; /* the statement whose rows are still coming in, or NULL */
     int stream_in_tx;    /* the transaction status before it was sent: inside one or not */
 } pg_store;
@@ -298,12 +299,13 @@ static int pg_open(ctm__store **out, const char *target, unsigned flags)
     }
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     /* Durability and the forms values travel in: extra_float_digits > 0 makes the server print
-     * doubles in the shortest form that reads back to the same bits. */
+     * doubles in the shortest form that reads back to the same bits.  No JIT: libctm's queries
+     * are short, and a big action's change read-back would spend longer compiling than running. */
     int rc = command(s,
                      "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
                      " SET extra_float_digits = 3; SET bytea_output = 'hex';"
                      " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
-                     " SET lock_timeout = 5000",
+                     " SET lock_timeout = 5000; SET jit = off",
                      s->name);
     if (rc == CTM_OK && (flags & CTM__STORE_READONLY))
         rc = command(s, "SET default_transaction_read_only = on", s->name);
@@ -1309,60 +1311,113 @@ static int pg_schema_version(ctm__store *base, int *version)
 }
 
 /* The guard: changes that bypass libctm fail.
- *   - Every site table gets a deferred constraint trigger "ctm__guard": at COMMIT, each changed
- *     row asks whether the transaction appended a ledger entry, and the transaction fails when
- *     it did not ("ctm.ledgered" is set, transaction-locally, by the ledger's insert trigger, so
- *     an entry appended in a savepoint that was rolled back does not count).
+ *   - Every statement that changes rows of a site table marks its transaction, once, in
+ *     ctm__guard_tx (statement triggers "ctm__guard", "ctm__guard_u", "ctm__guard_d"); the mark's
+ *     insert fires a deferred constraint trigger, so at COMMIT the transaction asks once whether it
+ *     appended a ledger entry, and fails when it did not ("ctm.ledgered" is set,
+ *     transaction-locally, by the ledger's insert trigger, so an entry appended in a savepoint
+ *     that was rolled back does not count).  The mark is keyed by the transaction's 64-bit id and
+ *     removed by the check that passes, so a mark that exists was made by this transaction, whose
+ *     check is then pending: nobody can make a change without one.  A site table thus costs one
+ *     check per transaction, not one per row.  The mark's functions run as the tables' owner
+ *     (SECURITY DEFINER), so the application role needs no grant on ctm__guard_tx.
  *   - TRUNCATE, which fires no row trigger, is refused on every site table.
  *   - The ledger only grows: no DELETE, no change of an entry, a checkpoint once set never
  *     changes.
  * The guard stops hand-written SQL and programs that skip libctm; it is not the proof.  A role
  * that may write the ledger can forge the mark, and verify then finds the forged change, since
- * no signed entry records it (docs/deployment.md, "The application role"). */
-static int install_capture(pg_store *s);
-
-static const char guard_sql[] =
-    "DO $ctm$ DECLARE t regclass; BEGIN"
-    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_row() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $g$ BEGIN"
-    "  IF current_setting('ctm.ledgered', true) IS DISTINCT FROM pg_current_xact_id()::text THEN"
-    "   RAISE EXCEPTION 'libctm guard: %% on table %% without a ledger entry (changes to a libctm"
-    " site go through libctm)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
-    "  END IF; RETURN NULL; END $g$$f$, current_schema());"
-    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_truncate() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $g$ BEGIN"
-    "  RAISE EXCEPTION 'libctm guard: TRUNCATE of table %% is refused', TG_TABLE_NAME"
-    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());"
-    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_ledger() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $g$ BEGIN"
-    "  IF TG_OP = 'INSERT' THEN"
-    "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;"
-    "  ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry"
-    "   AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN"
-    "   RETURN NEW;"
-    "  END IF;"
-    "  RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP"
-    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());"
-    " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL"
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"
-    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) THEN"
-    "  EXECUTE format('CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON %I.ledger"
-    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_ledger()', current_schema(), current_schema());"
-    " END IF;"
-    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition"
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid"
-    "   AND g.tgname = 'ctm__guard_truncate')"
-    " LOOP"
-    "  EXECUTE format('CREATE TRIGGER ctm__guard_truncate BEFORE TRUNCATE ON %s"
-    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_truncate()', t, current_schema());"
-    "  IF t::text NOT IN ('ledger', 'ctm__schema') THEN"
-    "   EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard AFTER INSERT OR UPDATE OR DELETE ON %s"
-    "    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_row()',"
-    "    t, current_schema());"
-    "  END IF;"
+ * no signed entry records it (docs/deployment.md, "The application role").
+ *
+ * Sites made before this form had a deferred row trigger "ctm__guard" per table (one check per
+ * changed row).  GUARD_INSTALL replaces it on every table the current role owns, so a site is
+ * brought up to date by its owner's first write (GUARD_UPGRADE, run with change capture); until
+ * then the row triggers go on guarding it. */
+#define GUARD_INSTALL \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_truncate() RETURNS trigger" \
+    "  LANGUAGE plpgsql AS $g$ BEGIN" \
+    "  RAISE EXCEPTION 'libctm guard: TRUNCATE of table %% is refused', TG_TABLE_NAME" \
+    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());" \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_ledger() RETURNS trigger" \
+    "  LANGUAGE plpgsql AS $g$ BEGIN" \
+    "  IF TG_OP = 'INSERT' THEN" \
+    "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;" \
+    "  ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry" \
+    "   AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN" \
+    "   RETURN NEW;" \
+    "  END IF;" \
+    "  RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP" \
+    "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());" \
+    " EXECUTE format('CREATE UNLOGGED TABLE IF NOT EXISTS %I.ctm__guard_tx(xid xid8 PRIMARY KEY," \
+    "  op text NOT NULL, tbl text NOT NULL)', current_schema());" \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_mark() RETURNS trigger" \
+    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
+    "  IF TG_OP = 'DELETE' THEN" \
+    "   IF NOT EXISTS (SELECT FROM ctm__old) THEN RETURN NULL; END IF;" \
+    "  ELSIF NOT EXISTS (SELECT FROM ctm__new) THEN RETURN NULL; END IF;" \
+    "  INSERT INTO %1$I.ctm__guard_tx VALUES (pg_current_xact_id(), TG_OP, TG_TABLE_NAME)" \
+    "   ON CONFLICT (xid) DO NOTHING;" \
+    "  RETURN NULL; END $g$$f$, current_schema());" \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_check() RETURNS trigger" \
+    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
+    "  IF current_setting('ctm.ledgered', true) IS DISTINCT FROM pg_current_xact_id()::text THEN" \
+    "   RAISE EXCEPTION 'libctm guard: %% on table %% without a ledger entry (changes to a libctm" \
+    " site go through libctm)', NEW.op, NEW.tbl USING ERRCODE = 'insufficient_privilege';" \
+    "  END IF;" \
+    "  DELETE FROM %1$I.ctm__guard_tx WHERE xid = NEW.xid; RETURN NULL; END $g$$f$, current_schema());" \
+    " IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_check'" \
+    "  AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ctm__guard_tx')) THEN" \
+    "  EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard_check AFTER INSERT ON %I.ctm__guard_tx" \
+    "   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_check()'," \
+    "   current_schema(), current_schema());" \
+    " END IF;" \
+    " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'" \
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) THEN" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON %I.ledger" \
+    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_ledger()', current_schema(), current_schema());" \
+    " END IF;" \
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid" \
+    "   AND g.tgname = 'ctm__guard_truncate')" \
+    " LOOP" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_truncate BEFORE TRUNCATE ON %s" \
+    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_truncate()', t, current_schema());" \
+    " END LOOP;" \
+    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
+    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'" \
+    "  AND (NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__guard')" \
+    "   OR (" GUARD_OLD_ON("c") " AND pg_has_role(c.relowner, 'USAGE')))" \
+    " LOOP" \
+    "  EXECUTE format('DROP TRIGGER IF EXISTS ctm__guard ON %1$s; DROP TRIGGER IF EXISTS ctm__guard_u ON %1$s;" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_d ON %1$s', t);" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard AFTER INSERT ON %s REFERENCING NEW TABLE AS ctm__new" \
+    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_u AFTER UPDATE ON %s REFERENCING NEW TABLE AS ctm__new" \
+    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_d AFTER DELETE ON %s REFERENCING OLD TABLE AS ctm__old" \
+    "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
     " END LOOP;"
-    " END $ctm$";
+
+/* Whether table alias c still has the guard's old per-row constraint trigger. */
+#define GUARD_OLD_ON(c) \
+    "EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = " c ".oid AND g.tgname = 'ctm__guard'" \
+    " AND g.tgconstraint <> 0)"
+
+static const char guard_sql[] = "DO $ctm$ DECLARE t regclass; BEGIN" GUARD_INSTALL " END $ctm$";
+
+/* The guard brought up to date on a site made before its per-transaction form, when the current
+ * role owns one of the tables still guarded row by row (else nothing). */
+#define GUARD_UPGRADE \
+    " IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND pg_has_role(c.relowner, 'USAGE') AND " \
+    GUARD_OLD_ON("c") ") THEN" \
+    "  PERFORM pg_advisory_xact_lock(1129598257);" \
+    GUARD_INSTALL \
+    " END IF;"
+
+static int install_capture(pg_store *s);
 
 /* Record the version; the guard covers every table the migrations made (guard_sql). */
 static int pg_set_schema_version(ctm__store *base, int version)
@@ -1465,33 +1520,87 @@ static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
     return rc;
 }
 
-/* ---- change capture: row triggers writing a per-connection change table ---- */
+/* ---- change capture: statement triggers writing a per-connection change table ---- */
 
-/* The capture trigger function and a trigger "ctm__capture" on every site table that lacks one
- * (under an advisory lock, so that two connections do not both create).  Installed with each
- * schema version, by the role that owns the tables; capture_start repeats it, so a table made
- * outside the migrations (the seam's tests) is captured too, and finds nothing to do on a site. */
+/* The capture trigger function and its triggers on every site table that lacks them (under an
+ * advisory lock, so that two connections do not both create).  Installed with each schema
+ * version, by the role that owns the tables; capture_start repeats it, so a table made outside
+ * the migrations (the seam's tests) is captured too, and finds nothing to do on a site.
+ *
+ * Each table has three statement triggers, "ctm__capture" (INSERT), "ctm__capture_u" and
+ * "ctm__capture_d", which copy the statement's rows from its transition tables into the change
+ * table in one INSERT ... SELECT each, in the order the statement changed them (an UPDATE's old
+ * and new rows are paired by their position, which is the same in both).  AFTER triggers fire at
+ * the end of each statement, so the change table holds the rows in statement order, then row
+ * order: the order SQLite's hook sees them, which makes the ledger entry the same on both
+ * engines.  (A statement that both inserts and updates, INSERT ... ON CONFLICT DO UPDATE, would
+ * have its updated rows recorded before its inserted ones; libctm's upserts write one row.)
+ *
+ * Sites made before had one row trigger "ctm__capture" per table, calling the same function for
+ * each row; the function still serves both (TG_LEVEL), so such a site keeps working, and the
+ * install replaces the row triggers on the tables the current role owns (its owner's first
+ * write).  A libctm from before finds "ctm__capture" and the function present and changes
+ * nothing. */
+#define CAPTURE_FN_BODY \
+    " RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN" \
+    "  IF current_setting('ctm.capture', true) = 'on' THEN" \
+    "   IF TG_LEVEL = 'ROW' THEN" \
+    "    INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)" \
+    "     VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME," \
+    "      CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END," \
+    "      CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);" \
+    "   ELSIF TG_OP = 'INSERT' THEN" \
+    "    INSERT INTO pg_temp.ctm__changes(op, relid, tbl, new_row)" \
+    "     SELECT 'I', TG_RELID, TG_TABLE_NAME, n::text FROM ctm__new n;" \
+    "   ELSIF TG_OP = 'DELETE' THEN" \
+    "    INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row)" \
+    "     SELECT 'D', TG_RELID, TG_TABLE_NAME, o::text FROM ctm__old o;" \
+    "   ELSE" \
+    "    INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)" \
+    "     SELECT 'U', TG_RELID, TG_TABLE_NAME, o.r, n.r" \
+    "     FROM (SELECT o::text AS r, row_number() OVER () AS k FROM ctm__old o) o" \
+    "     JOIN (SELECT n::text AS r, row_number() OVER () AS k FROM ctm__new n) n ON n.k = o.k" \
+    "     ORDER BY o.k;" \
+    "   END IF;" \
+    "  END IF; RETURN NULL; END $f$;"
+
+/* The function's text marks the statement-level form. */
+#define CAPTURE_FN_OLD \
+    "(SELECT p.prosrc NOT LIKE '%ctm\\_\\_new%' AND pg_has_role(p.proowner, 'USAGE') FROM pg_proc p" \
+    " WHERE p.oid = to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()'))"
+
+/* Whether table alias c lacks the capture triggers, or has the old row trigger and is ours. */
+#define CAPTURE_MISSING(c) \
+    "(NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = " c ".oid AND g.tgname = 'ctm__capture')" \
+    " OR (pg_has_role(" c ".relowner, 'USAGE') AND EXISTS (SELECT 1 FROM pg_trigger g" \
+    "  WHERE g.tgrelid = " c ".oid AND g.tgname = 'ctm__capture' AND (g.tgtype & 1) = 1)))"
+
+#define CAPTURE_TABLES \
+    " SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
+    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%' AND " CAPTURE_MISSING("c")
+
 #define CAPTURE_INSTALL \
-    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
+    " IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL" \
+    "  OR " CAPTURE_FN_OLD " OR EXISTS (" CAPTURE_TABLES ") THEN" \
     "  PERFORM pg_advisory_xact_lock(1129598257);" /* "CTM1" */ \
     "  IF to_regprocedure(quote_ident(current_schema()) || '.ctm__capture_row()') IS NULL THEN" \
-    "   CREATE FUNCTION ctm__capture_row() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN" \
-    "    IF current_setting('ctm.capture', true) = 'on' THEN" \
-    "     INSERT INTO pg_temp.ctm__changes(op, relid, tbl, old_row, new_row)" \
-    "      VALUES (left(TG_OP, 1), TG_RELID, TG_TABLE_NAME," \
-    "       CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END," \
-    "       CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);" \
-    "    END IF; RETURN NULL; END $f$;" \
+    "   CREATE FUNCTION ctm__capture_row()" CAPTURE_FN_BODY \
+    "  ELSIF " CAPTURE_FN_OLD " THEN" \
+    "   CREATE OR REPLACE FUNCTION ctm__capture_row()" CAPTURE_FN_BODY \
     "  END IF;" \
-    " END IF;" \
-    " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
-    "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
-    "  AND c.relname <> 'ledger' AND c.relname NOT LIKE 'ctm\\_\\_%'" \
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'ctm__capture')" \
-    " LOOP" \
-    "  EXECUTE format('CREATE TRIGGER ctm__capture AFTER INSERT OR UPDATE OR DELETE ON %s" \
-    " FOR EACH ROW EXECUTE FUNCTION %I.ctm__capture_row()', t, current_schema());" \
-    " END LOOP;"
+    "  FOR t IN" CAPTURE_TABLES \
+    "  LOOP" \
+    "   EXECUTE format('DROP TRIGGER IF EXISTS ctm__capture ON %1$s;" \
+    "    DROP TRIGGER IF EXISTS ctm__capture_u ON %1$s; DROP TRIGGER IF EXISTS ctm__capture_d ON %1$s;" \
+    "    CREATE TRIGGER ctm__capture AFTER INSERT ON %1$s REFERENCING NEW TABLE AS ctm__new" \
+    "     FOR EACH STATEMENT EXECUTE FUNCTION %2$I.ctm__capture_row();" \
+    "    CREATE TRIGGER ctm__capture_u AFTER UPDATE ON %1$s REFERENCING OLD TABLE AS ctm__old" \
+    "     NEW TABLE AS ctm__new FOR EACH STATEMENT EXECUTE FUNCTION %2$I.ctm__capture_row();" \
+    "    CREATE TRIGGER ctm__capture_d AFTER DELETE ON %1$s REFERENCING OLD TABLE AS ctm__old" \
+    "     FOR EACH STATEMENT EXECUTE FUNCTION %2$I.ctm__capture_row()', t, current_schema());" \
+    "  END LOOP;" \
+    " END IF;"
 
 static int install_capture(pg_store *s)
 {
@@ -1499,17 +1608,21 @@ static int install_capture(pg_store *s)
                    "installing change capture");
 }
 
-/* One round trip per action: the connection's change table (made at its first action), the
- * triggers (CAPTURE_INSTALL), and recording switched on for this transaction. */
-static const char capture_begin_sql[] =
-    "DO $ctm$ DECLARE t regclass; BEGIN"
-    " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN"
-    "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL,"
-    "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;"
-    " END IF;"
-    CAPTURE_INSTALL
-    " PERFORM set_config('ctm.capture', 'on', true);"
-    " END $ctm$";
+/* A connection's first action: the change table (made once per connection; its rows are the
+ * transaction's and go at COMMIT), the triggers (CAPTURE_INSTALL) and the guard brought up to
+ * date (GUARD_UPGRADE); then recording is switched on (CAPTURE_ON_SQL), in the same round trip. */
+#define CAPTURE_BEGIN \
+    " IF to_regclass('pg_temp.ctm__changes') IS NULL THEN" \
+    "  CREATE TEMP TABLE ctm__changes(seq bigserial PRIMARY KEY, op text NOT NULL," \
+    "   relid oid NOT NULL, tbl text NOT NULL, old_row text, new_row text) ON COMMIT DELETE ROWS;" \
+    " END IF;" \
+    CAPTURE_INSTALL \
+    GUARD_UPGRADE
+
+/* What capture_start ends with: the switch, and where this action's rows will begin. */
+#define CAPTURE_ON_SQL                                                                            \
+    "SELECT set_config('ctm.capture', 'on', true),"                                              \
+    " (SELECT coalesce(max(seq), 0) FROM pg_temp.ctm__changes)"
 
 static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
 {
@@ -1517,10 +1630,16 @@ static int pg_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
     if (tx_status(s) != PQTRANS_INTRANS)
         return ctm__err(CTM_EMISUSE, "capturing row changes: no open transaction");
     /* After the first committed action, only the switch: tables made by migrations get their
-     * triggers with the schema version (pg_set_schema_version). */
-    int rc = s->capture_ready ? command(s, "SELECT set_config('ctm.capture', 'on', true)",
-                                        "capturing row changes")
-                              : command(s, capture_begin_sql, "capturing row changes");
+     * triggers with the schema version (pg_set_schema_version).  One round trip either way. */
+    PGresult *res = PQexec(ready(s), s->capture_ready ? CAPTURE_ON_SQL
+                                                     : "DO $ctm$ DECLARE t regclass; BEGIN"
+                                                       CAPTURE_BEGIN " END $ctm$; " CAPTURE_ON_SQL);
+    int rc = CTM_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = fail_res(s, res, "capturing row changes");
+    else
+        snprintf(s->capture_from, sizeof s->capture_from, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
     if (rc == CTM_OK && !s->capture_ready)
         s->capture_pending = 1;
     if (rc != CTM_OK)
@@ -1577,89 +1696,149 @@ static int split_record(const char *rec, char *scratch, int max, const char **f,
     }
 }
 
-/* One captured row: decode the old and new row texts by the table's column types and hand them
- * to the capture function. */
-static int deliver(pg_store *s, const char *op, const char *table, const char *olds_text,
-                   const char *news_text, const char *types_text)
+/* What decoding the rows of one collect needs, kept from row to row: the column types of the
+ * table of the last row (rows come table by table) and room for the fields. */
+typedef struct pg_rows {
+    char *types_text; /* the types as the server gave them, "20,25,..." */
+    unsigned *types;
+    int ncols, cap;
+    ctm__value *vals;  /* [2 * cap] */
+    const char **f;    /* [cap] */
+    size_t *flen;      /* [cap] */
+    char *scratch;
+    size_t scratch_cap;
+} pg_rows;
+
+static void rows_free(pg_rows *r)
 {
+    free(r->types_text);
+    free(r->types);
+    free(r->vals);
+    free(r->f);
+    free(r->flen);
+    free(r->scratch);
+}
+
+/* The column types of a row's table, parsed when given (NULL: the same table as the last row). */
+static int rows_types(pg_rows *r, const char *types_text)
+{
+    if (types_text == NULL && r->types_text != NULL)
+        return CTM_OK;
+    if (types_text == NULL)
+        return ctm__err(CTM_ERROR, "reading the row changes: no column types");
     int ncols = 1;
     for (const char *p = types_text; *p != '\0'; p++)
         ncols += *p == ',';
-    size_t olen = olds_text != NULL ? strlen(olds_text) : 0, nlen = news_text != NULL ? strlen(news_text) : 0;
-    unsigned *types = calloc((size_t)ncols, sizeof *types);
-    ctm__value *vals = calloc(2 * (size_t)ncols, sizeof *vals);
-    const char **f = calloc((size_t)ncols, sizeof *f);
-    size_t *flen = calloc((size_t)ncols, sizeof *flen);
-    /* each row's fields unquoted (never longer than the text), then its bytea decoded */
-    char *scratch = malloc(2 * (olen + nlen) + 4);
-    int rc = CTM_OK;
-    if (types == NULL || vals == NULL || f == NULL || flen == NULL || scratch == NULL) {
-        rc = ctm__err(CTM_ENOMEM, "out of memory");
-        goto out;
+    free(r->types_text);
+    r->types_text = ctm__strdup(types_text);
+    if (r->types_text == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    if (ncols > r->cap) {
+        free(r->types);
+        free(r->vals);
+        free(r->f);
+        free(r->flen);
+        r->types = calloc((size_t)ncols, sizeof *r->types);
+        r->vals = calloc(2 * (size_t)ncols, sizeof *r->vals);
+        r->f = calloc((size_t)ncols, sizeof *r->f);
+        r->flen = calloc((size_t)ncols, sizeof *r->flen);
+        r->cap = ncols;
+        if (r->types == NULL || r->vals == NULL || r->f == NULL || r->flen == NULL) {
+            free(r->types_text);
+            r->types_text = NULL;
+            r->cap = 0;
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        }
     }
     const char *p = types_text;
     for (int i = 0; i < ncols; i++) {
-        types[i] = (unsigned)strtoul(p, (char **)&p, 10);
+        r->types[i] = (unsigned)strtoul(p, (char **)&p, 10);
         if (*p == ',')
             p++;
     }
-    char *room = scratch;
+    r->ncols = ncols;
+    return CTM_OK;
+}
+
+/* One captured row: decode the old and new row texts by the table's column types and hand them
+ * to the capture function. */
+static int deliver(pg_store *s, pg_rows *r, const char *op, const char *table, const char *olds_text,
+                   const char *news_text, const char *types_text)
+{
+    int rc = rows_types(r, types_text);
+    if (rc != CTM_OK)
+        return rc;
+    int ncols = r->ncols;
+    size_t olen = olds_text != NULL ? strlen(olds_text) : 0, nlen = news_text != NULL ? strlen(news_text) : 0;
+    /* each row's fields unquoted (never longer than the text), then its bytea decoded */
+    size_t need = 2 * (olen + nlen) + 4;
+    if (need > r->scratch_cap) {
+        free(r->scratch);
+        r->scratch_cap = need > 4096 ? need : 4096;
+        if ((r->scratch = malloc(r->scratch_cap)) == NULL) {
+            r->scratch_cap = 0;
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        }
+    }
+    char *room = r->scratch;
     for (int side = 0; side < 2 && rc == CTM_OK; side++) {
         const char *text = side == 0 ? olds_text : news_text;
         if (text == NULL)
             continue;
-        size_t tlen = strlen(text);
+        size_t tlen = side == 0 ? olen : nlen;
         char *fields = room, *bytes = room + tlen + 1;
         room += 2 * tlen + 2;
-        if (split_record(text, fields, ncols, f, flen) != ncols) {
+        if (split_record(text, fields, ncols, r->f, r->flen) != ncols) {
             rc = ctm__err(CTM_ERROR, "reading a row change of %s: unexpected row text", table);
             break;
         }
         for (int i = 0; i < ncols && rc == CTM_OK; i++) {
-            ctm__value *v = &vals[side * ncols + i];
-            if (f[i] == NULL) {
+            ctm__value *v = &r->vals[side * ncols + i];
+            if (r->f[i] == NULL) {
                 memset(v, 0, sizeof *v);
                 v->tag = CTM_V_NULL;
                 continue;
             }
-            rc = decode(types[i], f[i], flen[i], bytes, v);
+            rc = decode(r->types[i], r->f[i], r->flen[i], bytes, v);
             if (v->tag == CTM_V_BLOB)
                 bytes += v->n;
         }
     }
     if (rc == CTM_OK)
-        rc = s->capture(s->capture_ctx, op[0], table, ncols, olds_text != NULL ? vals : NULL,
-                        news_text != NULL ? vals + ncols : NULL);
-out:
-    free(types);
-    free(vals);
-    free(f);
-    free(flen);
-    free(scratch);
+        rc = s->capture(s->capture_ctx, op[0], table, ncols, olds_text != NULL ? r->vals : NULL,
+                        news_text != NULL ? r->vals + ncols : NULL);
     return rc;
 }
 
+/* The rows changed since capture_start (the change table keeps them to COMMIT; a later action of
+ * the same transaction reads from its own start); each table's column types are looked up once
+ * per run of its rows, not once per row. */
 static int pg_capture_collect(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
     if (!s->capturing)
         return CTM_OK;
     PGresult *res = NULL;
+    /* in seq order, by the change table's key; a table's column types on its first row only */
+    const char *params[1] = {s->capture_from};
     int qrc = query(s,
-                          "WITH d AS (DELETE FROM pg_temp.ctm__changes RETURNING *)"
-                          " SELECT d.op, d.tbl, d.old_row, d.new_row,"
-                          " (SELECT string_agg(a.atttypid::text, ',' ORDER BY a.attnum)"
-                          "  FROM pg_attribute a WHERE a.attrelid = d.relid AND a.attnum > 0"
-                          "  AND NOT a.attisdropped)"
-                          " FROM d ORDER BY d.seq",
-                          0, NULL, "reading the row changes", &res);
+                    "SELECT d.op, d.tbl, d.old_row, d.new_row,"
+                    " CASE WHEN d.relid IS DISTINCT FROM lag(d.relid) OVER (ORDER BY d.seq) THEN"
+                    "  (SELECT string_agg(a.atttypid::text, ',' ORDER BY a.attnum) FROM pg_attribute a"
+                    "   WHERE a.attrelid = d.relid AND a.attnum > 0 AND NOT a.attisdropped) END"
+                    " FROM pg_temp.ctm__changes d WHERE d.seq > $1 ORDER BY d.seq",
+                    1, params, "reading the row changes", &res);
     if (qrc != CTM_OK)
         return qrc;
     int n = PQntuples(res), rc = CTM_OK;
+    pg_rows rows;
+    memset(&rows, 0, sizeof rows);
     for (int i = 0; i < n && rc == CTM_OK; i++)
-        rc = deliver(s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+        rc = deliver(s, &rows, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                      PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
-                     PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+                     PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+                     PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4));
+    rows_free(&rows);
     PQclear(res);
     return rc;
 }
@@ -1668,8 +1847,7 @@ static void pg_capture_stop(ctm__store *base)
 {
     pg_store *s = (pg_store *)base;
     if (s->capturing && tx_status(s) == PQTRANS_INTRANS)
-        command(s, "SELECT set_config('ctm.capture', 'off', true); DELETE FROM pg_temp.ctm__changes",
-                NULL);
+        command(s, "SELECT set_config('ctm.capture', 'off', true)", NULL);
     s->capturing = 0;
     s->capture = NULL;
     s->capture_ctx = NULL;
