@@ -66,6 +66,7 @@ typedef struct pg_store {
     void *capture_ctx;
     int capturing;
     int writer;          /* the open transaction holds the writer lock (pg_begin) */
+    int flush_apart;     /* a writer's commit waits for its flush outside the lock (pg_open) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
     struct pg_st *streaming; /* the statement whose rows are still coming in, or NULL */
@@ -299,12 +300,17 @@ static int pg_open(ctm__store **out, const char *target, unsigned flags)
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     /* Durability and the forms values travel in: extra_float_digits > 0 makes the server print
      * doubles in the shortest form that reads back to the same bits. */
-    int rc = command(s,
-                     "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
-                     " SET extra_float_digits = 3; SET bytea_output = 'hex';"
-                     " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
-                     " SET lock_timeout = 5000",
-                     s->name);
+    /* And whether a writer may wait for its flush after the lock is released (WRITER_COMMIT_SQL):
+     * the role must be allowed the logical decoding message, as every role is unless revoked. */
+    PGresult *res = PQexec(s->conn,
+                           "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
+                           " SET extra_float_digits = 3; SET bytea_output = 'hex';"
+                           " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
+                           " SET lock_timeout = 5000; SELECT coalesce(has_function_privilege("
+                           "to_regprocedure('pg_logical_emit_message(boolean,text,text)'), 'EXECUTE'), false)");
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, s->name);
+    s->flush_apart = rc == CTM_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
     if (rc == CTM_OK && (flags & CTM__STORE_READONLY))
         rc = command(s, "SET default_transaction_read_only = on", s->name);
     if (rc != CTM_OK) {
@@ -385,16 +391,20 @@ static int pg_begin(ctm__store *base)
 }
 
 /* A writer's COMMIT, in one round trip.  The transaction commits without waiting for its WAL to
- * reach the disk, which releases the writer lock at once; then a second transaction, empty but
- * for taking a transaction id, commits with synchronous_commit on, so its COMMIT returns only
- * when the WAL is flushed (and, with a synchronous standby, replicated) past its own commit
- * record, which lies after the writer's.  The caller hears "done" only once the action is
- * durable, as before, but the next writer no longer waits for this one's flush: the flushes of
- * many workstations are shared.  A crash in between loses this action and every later one
- * together, never one without an earlier one (WAL order is commit order), and no caller was told
- * that any of them was done. */
-#define WRITER_COMMIT_SQL                                                                         \
-    "SET LOCAL synchronous_commit = off; COMMIT; SELECT pg_current_xact_id()"
+ * reach the disk, which releases the writer lock at once; then a second transaction commits with
+ * synchronous_commit on, so its COMMIT returns only when the WAL is flushed (and, with a
+ * synchronous standby, replicated) past its own commit record, which lies after the writer's.
+ * The second transaction must write WAL of its own: PostgreSQL commits a transaction that wrote
+ * none (a transaction id alone is not enough) without waiting for any flush.  It writes one
+ * transactional logical decoding message (prefix "ctm", empty), the smallest record a role
+ * without special privileges can write; logical decoding consumers may ignore it.  The caller
+ * hears "done" only once the action is durable, but the next writer no longer waits for this
+ * one's flush: the flushes of many workstations are shared.  A crash in between loses this
+ * action and every later one together, never one without an earlier one (WAL order is commit
+ * order), and no caller was told that any of them was done.  A role that may not write the
+ * message (pg_open asks) commits with synchronous_commit on, the lock held through the flush. */
+#define DURABLE_SQL "SELECT pg_logical_emit_message(true, 'ctm', '')"
+#define WRITER_COMMIT_SQL "SET LOCAL synchronous_commit = off; COMMIT; " DURABLE_SQL
 
 static int pg_commit(ctm__store *base)
 {
@@ -409,7 +419,7 @@ static int pg_commit(ctm__store *base)
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
     int rc = CTM_OK;
-    if (!PQsendQuery(ready(s), s->writer ? WRITER_COMMIT_SQL : "COMMIT")) {
+    if (!PQsendQuery(ready(s), s->writer && s->flush_apart ? WRITER_COMMIT_SQL : "COMMIT")) {
         rc = fail_res(s, NULL, "COMMIT");
     } else {
         PGresult *res;
