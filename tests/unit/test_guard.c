@@ -6,7 +6,8 @@
  * superuser without session_replication_role (so the guard's triggers fire): row changes fail at
  * COMMIT, TRUNCATE and any change of the ledger at once, and the site is left as it was.  The
  * writer lock: a handle inside a batch holds it; another handle's write waits its busy timeout,
- * fails with CTM_EBUSY and succeeds once the batch is committed, its entry after the batch's. */
+ * fails with CTM_EBUSY and succeeds once the batch is committed, its entry after the batch's.
+ * Durability: an action returns only once the server has flushed its commit. */
 #include <check.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -336,6 +337,49 @@ START_TEST(a_batch_holds_the_writer_lock)
 }
 END_TEST
 
+/* ---- durability ---- */
+
+/* Whether the server has flushed its WAL past the last change of every page of the ledger
+ * (page LSNs, read with pageinspect, which does not touch the rows: a read that did could prune
+ * a page, a newer change).  The newest entry's page was last changed before the action's commit
+ * record, so after a durable action this holds. */
+static int ledger_flushed(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT pg_current_wal_flush_lsn() >= max(p.lsn) FROM"
+                            " generate_series(0, pg_relation_size('ledger') / 8192 - 1) b,"
+                            " ctm_t_inspect.page_header(ctm_t_inspect.get_raw_page('ledger', b::int)) p");
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "page LSNs: %s", PQerrorMessage(c));
+    int flushed = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return flushed;
+}
+
+/* An action is reported done only once its commit is on the server's disk: right after it
+ * returns, the WAL is flushed past it (the server flushes on its own only every
+ * wal_writer_delay, 200 ms by default). */
+START_TEST(an_action_is_done_once_flushed)
+{
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    ck_assert_msg(run(c, "CREATE SCHEMA ctm_t_inspect; CREATE EXTENSION pageinspect SCHEMA ctm_t_inspect",
+                      state, msg, sizeof msg),
+                  "pageinspect: %s", msg);
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    for (int i = 0; i < 5; i++) {
+        tu_ok(ctm_audit_note(db_a, "durable", NULL));
+        ck_assert_msg(ledger_flushed(c), "note %d reported done before its WAL was flushed", i);
+    }
+    tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
+    ck_assert_msg(ledger_flushed(c), "an action with row changes reported done unflushed");
+    tu_ok(ctm_batch_begin(db_a));
+    tu_ok(ctm_audit_note(db_a, "in a batch", NULL));
+    tu_ok(ctm_batch_commit(db_a));
+    ck_assert_msg(ledger_flushed(c), "a batch reported done before its WAL was flushed");
+    PQfinish(c);
+}
+END_TEST
+
 static Suite *guard_suite(void)
 {
     Suite *s = suite_create("guard");
@@ -346,6 +390,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, an_older_site_is_brought_up_to_date);
     tc = tu_tcase(s, "writer lock", setup, teardown, 60);
     tcase_add_test(tc, a_batch_holds_the_writer_lock);
+    tcase_add_test(tc, an_action_is_done_once_flushed);
     return s;
 }
 

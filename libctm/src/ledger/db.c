@@ -61,6 +61,11 @@ int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st)
     return CTM_OK;
 }
 
+ctm__st *ctm__stmt_as_is(ctm_db *db, enum ctm__stmt_id id)
+{
+    return db->stmts.st[id];
+}
+
 int ctm__step(ctm_db *db, ctm__st *st, const char *doing)
 {
     (void)db;

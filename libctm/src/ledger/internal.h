@@ -34,6 +34,9 @@ void ctm__stmts_init(ctm_db *db);
 void ctm__stmts_free(ctm_db *db);
 /* The statement, reset and unbound, ready to bind and step; borrowed from the handle. */
 int ctm__stmt(ctm_db *db, enum ctm__stmt_id id, ctm__st **st);
+/* The statement as it stands, not reset: a run begun with ctm__store_begin_read goes on (NULL
+ * when it was never prepared). */
+ctm__st *ctm__stmt_as_is(ctm_db *db, enum ctm__stmt_id id);
 /* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
 int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
 int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);

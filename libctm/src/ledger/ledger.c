@@ -13,13 +13,11 @@ int ctm__table_is_internal(const char *table)
     return strcmp(table, "ledger") == 0 || strncmp(table, "sqlite_", 7) == 0;
 }
 
-int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
+/* The tree state from the ledger's tail statement, stepped as it stands (a begin may have run it
+ * already, ctm__store_begin_read), then reset. */
+static int tail_state(ctm__st *st, ctm__frontier *f)
 {
-    ctm__st *st = NULL;
     ctm__frontier_init(f);
-    int rc = ctm__stmt(db, CTM_ST_LEDGER_TAIL, &st);
-    if (rc != CTM_OK)
-        return rc;
     int src = ctm__st_step(st);
     int out = CTM_OK;
     if (src == CTM_ROW) {
@@ -35,6 +33,14 @@ int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
     }
     ctm__st_reset(st);
     return out;
+}
+
+int ctm__ledger_state(ctm_db *db, ctm__frontier *f)
+{
+    ctm__st *st = NULL;
+    ctm__frontier_init(f);
+    int rc = ctm__stmt(db, CTM_ST_LEDGER_TAIL, &st);
+    return rc == CTM_OK ? tail_state(st, f) : rc;
 }
 
 static void rollback_to_start(ctm__action *a)
@@ -251,11 +257,17 @@ static int begin(ctm__action *a, ctm_db *db, const char *name, const char *reaso
         return ctm__err(CTM_EMISUSE, "%s: the open batch failed; roll it back", name);
     /* Actions never nest, so inside a batch one savepoint name serves every action. */
     int rc = CTM_OK;
-    if (!db->tx.batch || capture) {
-        rc = db->tx.batch ? ctm__store_savepoint(db->store) : ctm__store_begin(db->store);
-        if (rc != CTM_OK)
+    if (db->tx.batch && capture) {
+        if ((rc = ctm__store_savepoint(db->store)) != CTM_OK)
             rc = ctm__store_fail(rc, name);
-        a->savepoint = db->tx.batch;
+        a->savepoint = 1;
+    } else if (!db->tx.batch) {
+        /* The ledger's tail is read under the writer lock, with the BEGIN that takes it (one
+         * round trip on a server); ctm__action_commit steps the statement. */
+        ctm__st *tail = NULL;
+        if ((rc = ctm__stmt(db, CTM_ST_LEDGER_TAIL, &tail)) == CTM_OK &&
+            (rc = ctm__store_begin_read(db->store, tail)) != CTM_OK)
+            rc = ctm__store_fail(rc, name);
     }
     if (rc == CTM_OK && !db->tx.batch) {
         db->tx.open = 1;
@@ -372,9 +384,8 @@ static int insert_entry(ctm_db *db, uint64_t seq, const ctm__buf *b)
     return ctm__step(db, st, "appending to the ledger");
 }
 
-/* The signed checkpoint of the tree as it stands (malloc'd note), and its frontier moved off the
- * newest entry before this transaction: the frontier lives on the newest entry only. */
-static int checkpoint_prepare(ctm_db *db, char **note_out)
+/* The signed checkpoint of the tree as it stands (malloc'd note). */
+static int checkpoint_note(ctm_db *db, char **note_out)
 {
     char *origin;
     const unsigned char *sk;
@@ -392,6 +403,19 @@ static int checkpoint_prepare(ctm_db *db, char **note_out)
     free(body);
     if (note == NULL)
         return ctm__err(CTM_ENOMEM, "signing the checkpoint: out of memory");
+    *note_out = note;
+    return CTM_OK;
+}
+
+/* The checkpoint's note, and its frontier moved off the newest entry before this transaction:
+ * the frontier lives on the newest entry only. */
+static int checkpoint_prepare(ctm_db *db, char **note_out)
+{
+    char *note;
+    *note_out = NULL;
+    int rc = checkpoint_note(db, &note);
+    if (rc != CTM_OK)
+        return rc;
     ctm__st *st = NULL;
     if (db->tx.start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &st)) == CTM_OK) {
         ctm__st_bind_int(st, 1, (int64_t)db->tx.start_size - 1);
@@ -472,13 +496,37 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
     return rc;
 }
 
-/* A single action: its entry sealed with its checkpoint, then commit. */
+/* A single action: its entry sealed with its checkpoint (as append_sealed), the frontier cleared
+ * off the previous newest entry, and the commit, sent together (one round trip on a server). */
 static int finish_alone(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
-    int rc = append_sealed(db, b);
-    if (rc == CTM_OK && (rc = ctm__store_commit(db->store)) != CTM_OK)
+    ctm_hash leaf;
+    ctm__leaf_hash(b->p, b->n, leaf);
+    ctm__frontier_append(&db->tx.frontier, leaf);
+    char *note;
+    int rc = checkpoint_note(db, &note);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st *sts[2];
+    int n = 0;
+    uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
+    size_t flen = ctm__frontier_encode(&db->tx.frontier, fbuf);
+    if (db->tx.start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &sts[n])) == CTM_OK)
+        ctm__st_bind_int(sts[n++], 1, (int64_t)db->tx.start_size - 1);
+    if (rc == CTM_OK && (rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &sts[n])) == CTM_OK) {
+        ctm__st *st = sts[n++];
+        ctm__st_bind_int(st, 1, (int64_t)db->tx.next_seq);
+        ctm__st_bind_blob(st, 2, b->p, b->n);
+        ctm__st_bind_text(st, 3, note);
+        ctm__st_bind_blob(st, 4, fbuf, flen);
+    }
+    if (rc == CTM_OK && (rc = ctm__store_commit_after(db->store, sts, n)) != CTM_OK)
         rc = ctm__store_fail(rc, a->name);
+    else if (rc != CTM_OK)
+        for (int i = 0; i < n; i++)
+            ctm__st_reset(sts[i]);
+    free(note);
     if (rc != CTM_OK)
         return rc;
     a->open = 0;
@@ -504,7 +552,9 @@ int ctm__action_commit(ctm__action *a)
     }
     int rc = CTM_OK;
     if (!db->tx.frontier_loaded) {
-        rc = ctm__ledger_state(db, &db->tx.frontier);
+        /* outside a batch, begin() ran the tail statement (or left it for this step) */
+        rc = db->tx.batch ? ctm__ledger_state(db, &db->tx.frontier)
+                          : tail_state(ctm__stmt_as_is(db, CTM_ST_LEDGER_TAIL), &db->tx.frontier);
         db->tx.frontier_loaded = rc == CTM_OK;
         db->tx.start_size = db->tx.next_seq = db->tx.frontier.size;
     }

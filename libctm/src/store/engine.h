@@ -37,6 +37,9 @@ struct ctm__engine_ops {
     int (*release)(ctm__store *s);
     void (*rollback_savepoint)(ctm__store *s);
     int (*in_transaction)(const ctm__store *s);
+    /* optional (NULL: begin, and the statement runs at its step; each statement run, then commit) */
+    int (*begin_read)(ctm__store *s, ctm__st *first);
+    int (*commit_after)(ctm__store *s, ctm__st *const *sts, int n);
     int (*exec)(ctm__store *s, const char *sql);
     /* statements */
     int (*prepare)(ctm__store *s, ctm__st **out, const char *sql);

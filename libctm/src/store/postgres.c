@@ -66,6 +66,8 @@ typedef struct pg_store {
     void *capture_ctx;
     int capturing;
     int writer;          /* the open transaction holds the writer lock (pg_begin) */
+    int writer_async;    /* ... and its own commit is already set not to wait (pg_begin_read) */
+    int flush_apart;     /* a writer's commit waits for its flush outside the lock (pg_open) */
     int capture_ready;   /* the change table and every site table's trigger exist (committed) */
     int capture_pending; /* ... made in the open transaction, not yet committed */
     char capture_from[24]; /* the change table's last seq when capture started: its rows follow */
@@ -300,13 +302,18 @@ static int pg_open(ctm__store **out, const char *target, unsigned flags)
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     /* Durability and the forms values travel in: extra_float_digits > 0 makes the server print
      * doubles in the shortest form that reads back to the same bits.  No JIT: libctm's queries
-     * are short, and a big action's change read-back would spend longer compiling than running. */
-    int rc = command(s,
-                     "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
-                     " SET extra_float_digits = 3; SET bytea_output = 'hex';"
-                     " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
-                     " SET lock_timeout = 5000; SET jit = off",
-                     s->name);
+     * are short, and a big action's change read-back would spend longer compiling than running.
+     * And whether a writer may wait for its flush after the lock is released (WRITER_COMMIT_SQL):
+     * the role must be allowed the logical decoding message, as every role is unless revoked. */
+    PGresult *res = PQexec(s->conn,
+                           "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';"
+                           " SET extra_float_digits = 3; SET bytea_output = 'hex';"
+                           " SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;"
+                           " SET lock_timeout = 5000; SET jit = off; SELECT coalesce(has_function_privilege("
+                           "to_regprocedure('pg_logical_emit_message(boolean,text,text)'), 'EXECUTE'), false)");
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? CTM_OK : fail_res(s, res, s->name);
+    s->flush_apart = rc == CTM_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
     if (rc == CTM_OK && (flags & CTM__STORE_READONLY))
         rc = command(s, "SET default_transaction_read_only = on", s->name);
     if (rc != CTM_OK) {
@@ -366,6 +373,7 @@ static int pg_begin(ctm__store *base)
         PQclear(res);
         if (rc == CTM_OK) {
             s->writer = 1;
+            s->writer_async = 0;
             return CTM_OK;
         }
         if (tx_status(s) != PQTRANS_IDLE)
@@ -377,6 +385,7 @@ static int pg_begin(ctm__store *base)
     }
     int rc = command(s, BEGIN_SQL, "BEGIN");
     s->writer = rc == CTM_OK;
+    s->writer_async = 0;
     /* A lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
      * handle is idle as after a failed BEGIN IMMEDIATE on SQLite and the next begin can work. */
     if (rc != CTM_OK && tx_status(s) != PQTRANS_IDLE) {
@@ -387,16 +396,20 @@ static int pg_begin(ctm__store *base)
 }
 
 /* A writer's COMMIT, in one round trip.  The transaction commits without waiting for its WAL to
- * reach the disk, which releases the writer lock at once; then a second transaction, empty but
- * for taking a transaction id, commits with synchronous_commit on, so its COMMIT returns only
- * when the WAL is flushed (and, with a synchronous standby, replicated) past its own commit
- * record, which lies after the writer's.  The caller hears "done" only once the action is
- * durable, as before, but the next writer no longer waits for this one's flush: the flushes of
- * many workstations are shared.  A crash in between loses this action and every later one
- * together, never one without an earlier one (WAL order is commit order), and no caller was told
- * that any of them was done. */
-#define WRITER_COMMIT_SQL                                                                         \
-    "SET LOCAL synchronous_commit = off; COMMIT; SELECT pg_current_xact_id()"
+ * reach the disk, which releases the writer lock at once; then a second transaction commits with
+ * synchronous_commit on, so its COMMIT returns only when the WAL is flushed (and, with a
+ * synchronous standby, replicated) past its own commit record, which lies after the writer's.
+ * The second transaction must write WAL of its own: PostgreSQL commits a transaction that wrote
+ * none (a transaction id alone is not enough) without waiting for any flush.  It writes one
+ * transactional logical decoding message (prefix "ctm", empty), the smallest record a role
+ * without special privileges can write; logical decoding consumers may ignore it.  The caller
+ * hears "done" only once the action is durable, but the next writer no longer waits for this
+ * one's flush: the flushes of many workstations are shared.  A crash in between loses this
+ * action and every later one together, never one without an earlier one (WAL order is commit
+ * order), and no caller was told that any of them was done.  A role that may not write the
+ * message (pg_open asks) commits with synchronous_commit on, the lock held through the flush. */
+#define DURABLE_SQL "SELECT pg_logical_emit_message(true, 'ctm', '')"
+#define WRITER_COMMIT_SQL "SET LOCAL synchronous_commit = off; COMMIT; " DURABLE_SQL
 
 static int pg_commit(ctm__store *base)
 {
@@ -406,12 +419,12 @@ static int pg_commit(ctm__store *base)
     if (tx_status(s) == PQTRANS_INERROR) {
         command(s, "ROLLBACK", NULL);
         s->capture_pending = 0;
-        s->writer = 0;
+        s->writer = s->writer_async = 0;
         flush_dealloc(s);
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
     int rc = CTM_OK;
-    if (!PQsendQuery(ready(s), s->writer ? WRITER_COMMIT_SQL : "COMMIT")) {
+    if (!PQsendQuery(ready(s), s->writer && s->flush_apart ? WRITER_COMMIT_SQL : "COMMIT")) {
         rc = fail_res(s, NULL, "COMMIT");
     } else {
         PGresult *res;
@@ -429,7 +442,7 @@ static int pg_commit(ctm__store *base)
             PQclear(res);
         }
     }
-    s->writer = 0;
+    s->writer = s->writer_async = 0;
     if (rc == CTM_OK && s->capture_pending)
         s->capture_ready = 1; /* the change table and triggers made in this transaction stay */
     s->capture_pending = 0;
@@ -442,7 +455,7 @@ static void pg_rollback(ctm__store *base)
     if (tx_status(s) != PQTRANS_IDLE)
         command(s, "ROLLBACK", NULL);
     s->capture_pending = 0;
-    s->writer = 0;
+    s->writer = s->writer_async = 0;
     flush_dealloc(s);
 }
 
@@ -887,12 +900,10 @@ static int pg_bind_null(ctm__st *base, int i)
     return param((pg_st *)base, i) != NULL ? CTM_OK : CTM_ERROR;
 }
 
-static int execute(pg_st *st)
+/* st's bound values as libpq takes them (arrays of st->nparams, at least one). */
+static void param_arrays(const pg_st *st, const char **values, int *lengths, int *formats)
 {
-    int n = st->nparams;
-    const char *values[n > 0 ? n : 1];
-    int lengths[n > 0 ? n : 1], formats[n > 0 ? n : 1];
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < st->nparams; i++) {
         const pg_param *p = &st->params[i];
         values[i] = p->tag == CTM_V_NULL ? NULL : p->p;
         lengths[i] = (int)p->n;
@@ -900,6 +911,33 @@ static int execute(pg_st *st)
         formats[i] = p->tag == CTM_V_BLOB ||
                      (p->tag == CTM_V_TEXT && PQparamtype(st->desc, i) == OID_BYTEA);
     }
+}
+
+/* res becomes the current run's result: CTM_OK with its rows ready to hand out, or its failure
+ * (res freed). */
+static int take_result(pg_st *st, PGresult *res)
+{
+    st->res = res;
+    ExecStatusType status = PQresultStatus(st->res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        int rc = fail_res(st->s, st->res, NULL);
+        drop_result(st);
+        return rc;
+    }
+    const char *cmd = PQcmdStatus(st->res);
+    if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
+        strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
+        st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+    st->row = -1;
+    return CTM_OK;
+}
+
+static int execute(pg_st *st)
+{
+    int n = st->nparams;
+    const char *values[n > 0 ? n : 1];
+    int lengths[n > 0 ? n : 1], formats[n > 0 ? n : 1];
+    param_arrays(st, values, lengths, formats);
     if (st->stream) {
         pg_store *s = st->s;
         PGconn *c = ready(s);
@@ -918,19 +956,7 @@ static int execute(pg_st *st)
         st->row = -1;
         return CTM_OK;
     }
-    st->res = PQexecPrepared(ready(st->s), st->name, n, values, lengths, formats, 0);
-    ExecStatusType status = PQresultStatus(st->res);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-        int rc = fail_res(st->s, st->res, NULL);
-        drop_result(st);
-        return rc;
-    }
-    const char *cmd = PQcmdStatus(st->res);
-    if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
-        strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
-        st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
-    st->row = -1;
-    return CTM_OK;
+    return take_result(st, PQexecPrepared(ready(st->s), st->name, n, values, lengths, formats, 0));
 }
 
 /* A step of a streaming statement: its next row arrives alone. */
@@ -1046,6 +1072,187 @@ static const char *pg_colname(ctm__st *base, int col)
     pg_st *st = (pg_st *)base;
     return col >= 0 && col < PQnfields(st->desc) ? PQfname(st->desc, col) : NULL;
 }
+
+/* ---- pipelines: several commands in one round trip ---- */
+
+#ifdef LIBPQ_HAS_PIPELINING
+
+/* One command of a pipeline: SQL without parameters, or a prepared statement with its bound
+ * values; a sync point after it keeps its failure from aborting the commands after it. */
+typedef struct pipe_cmd {
+    const char *sql;
+    pg_st *st;
+    int sync_after;
+    PGresult *res; /* its result, the caller's to clear (NULL when it got none) */
+} pipe_cmd;
+
+static int pipe_send(pg_store *s, const pipe_cmd *c)
+{
+    if (c->st == NULL)
+        return PQsendQueryParams(s->conn, c->sql, 0, NULL, NULL, NULL, NULL, 0);
+    int n = c->st->nparams;
+    const char *values[n > 0 ? n : 1];
+    int lengths[n > 0 ? n : 1], formats[n > 0 ? n : 1];
+    param_arrays(c->st, values, lengths, formats);
+    return PQsendQueryPrepared(s->conn, c->st->name, n, values, lengths, formats, 0);
+}
+
+/* Send cmds[0..n-1] at once and read every answer back: one round trip (the last command is
+ * always followed by a sync point).  CTM_OK when every command was answered (each res says how
+ * it went: a command after a failure, up to the next sync point, is PGRES_PIPELINE_ABORTED);
+ * else the connection's failure, with every res cleared. */
+static int pipeline(pg_store *s, pipe_cmd *cmds, int n)
+{
+    for (int i = 0; i < n; i++)
+        cmds[i].res = NULL;
+    if (PQenterPipelineMode(ready(s)) != 1)
+        return fail_res(s, NULL, NULL);
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++)
+        ok = pipe_send(s, &cmds[i]) &&
+             (!(cmds[i].sync_after || i == n - 1) || PQpipelineSync(s->conn));
+    /* a command's result, then the NULL that ends it; a sync point's own result */
+    for (int i = 0; i < n && ok; i++) {
+        PGresult *res = PQgetResult(s->conn), *more;
+        ok = res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC;
+        cmds[i].res = res;
+        if (!ok)
+            break;
+        while ((more = PQgetResult(s->conn)) != NULL)
+            PQclear(more);
+        if (cmds[i].sync_after || i == n - 1) {
+            res = PQgetResult(s->conn);
+            ok = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+            PQclear(res);
+        }
+    }
+    ok = PQexitPipelineMode(s->conn) == 1 && ok;
+    if (ok)
+        return CTM_OK;
+    int rc = PQstatus(s->conn) == CONNECTION_BAD
+                 ? fail_res(s, NULL, NULL)
+                 : ctm__err(CTM_EIO, "%s: the server's answers did not match the commands sent",
+                            s->name);
+    for (int i = 0; i < n; i++) {
+        PQclear(cmds[i].res);
+        cmds[i].res = NULL;
+    }
+    return rc;
+}
+
+/* Whether a pipeline command succeeded; else its failure (the first one's, when *rc is still
+ * CTM_OK, prefixed by doing). */
+static int pipe_ok(pg_store *s, const pipe_cmd *c, int *rc, const char *doing)
+{
+    ExecStatusType st = PQresultStatus(c->res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return 1;
+    if (*rc == CTM_OK)
+        *rc = fail_res(s, c->res, doing);
+    return 0;
+}
+
+/* BEGIN, the writer lock (as pg_begin) and `first`, in one round trip, after the DEALLOCATEs
+ * waiting for one (each behind a sync point of its own: its failure does no harm). */
+static int pg_begin_read(ctm__store *base, ctm__st *first)
+{
+    pg_store *s = (pg_store *)base;
+    pg_st *st = (pg_st *)first;
+    if (tx_status(s) != PQTRANS_IDLE)
+        return pg_begin(base); /* as ever (`first` runs at its step) */
+    int ndealloc = 0;
+    for (const char *p = s->dealloc; p != NULL && *p != '\0'; p++)
+        ndealloc += *p == ';';
+    pipe_cmd *cmds = calloc((size_t)ndealloc + 4, sizeof *cmds);
+    if (cmds == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    char *dealloc = s->dealloc;
+    s->dealloc = NULL;
+    s->dealloc_len = 0;
+    int n = 0;
+    for (char *p = dealloc; n < ndealloc; n++) {
+        char *end = strchr(p, ';');
+        *end = '\0';
+        cmds[n].sql = p;
+        cmds[n].sync_after = 1;
+        p = end + 1;
+    }
+    cmds[n++].sql = "BEGIN ISOLATION LEVEL READ COMMITTED";
+    /* the commit's own setting (WRITER_COMMIT_SQL) made here, before the lock */
+    if (s->flush_apart)
+        cmds[n++].sql = "SET LOCAL synchronous_commit = off";
+    cmds[n++].sql = "SELECT pg_advisory_xact_lock(" CTM__PG_WRITER_LOCK ")";
+    drop_result(st);
+    cmds[n++].st = st;
+    int rc = pipeline(s, cmds, n);
+    for (int i = ndealloc; i < n - 1 && rc == CTM_OK; i++)
+        pipe_ok(s, &cmds[i], &rc, "BEGIN");
+    if (rc == CTM_OK) {
+        rc = take_result(st, cmds[n - 1].res);
+        cmds[n - 1].res = NULL;
+    }
+    for (int i = 0; i < n; i++)
+        PQclear(cmds[i].res);
+    free(cmds);
+    free(dealloc);
+    s->writer = rc == CTM_OK;
+    s->writer_async = s->writer && s->flush_apart;
+    /* a lock not had (CTM_EBUSY) leaves the transaction begun and failed: end it, so that the
+     * handle is idle as after a failed BEGIN IMMEDIATE on SQLite */
+    if (rc != CTM_OK && tx_status(s) != PQTRANS_IDLE)
+        command(s, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* The statements and the COMMIT (a writer's as in WRITER_COMMIT_SQL) in one round trip. */
+static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n)
+{
+    pg_store *s = (pg_store *)base;
+    int rc = CTM_OK;
+    pipe_cmd *cmds = tx_status(s) == PQTRANS_INTRANS
+                         ? calloc((size_t)n + 3, sizeof *cmds) : NULL;
+    if (cmds == NULL) {
+        for (int i = 0; i < n; i++)
+            pg_reset(sts[i]);
+        /* a failed transaction: pg_commit rolls it back and says so */
+        return tx_status(s) == PQTRANS_INTRANS ? ctm__err(CTM_ENOMEM, "out of memory")
+                                                               : pg_commit(base);
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        cmds[k++].st = (pg_st *)sts[i];
+    int apart = s->writer && s->flush_apart;
+    if (apart && !s->writer_async)
+        cmds[k++].sql = "SET LOCAL synchronous_commit = off";
+    int commit = k;
+    cmds[k++].sql = "COMMIT";
+    if (apart)
+        cmds[k++].sql = DURABLE_SQL;
+    rc = pipeline(s, cmds, k);
+    for (int i = 0; i < k && rc == CTM_OK; i++) {
+        if (!pipe_ok(s, &cmds[i], &rc,
+                     i < commit ? NULL
+                                : i == commit + 1 ? "COMMIT (waiting for the commit to reach the disk)"
+                                                  : "COMMIT"))
+            break;
+        if (i == commit && strcmp(PQcmdStatus(cmds[i].res), "ROLLBACK") == 0)
+            rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
+    }
+    for (int i = 0; i < k; i++)
+        PQclear(cmds[i].res);
+    free(cmds);
+    for (int i = 0; i < n; i++)
+        pg_reset(sts[i]);
+    if (tx_status(s) == PQTRANS_INTRANS || tx_status(s) == PQTRANS_INERROR)
+        return rc; /* a statement failed: the transaction is the caller's to roll back */
+    s->writer = s->writer_async = 0;
+    if (rc == CTM_OK && s->capture_pending)
+        s->capture_ready = 1;
+    s->capture_pending = 0;
+    return rc;
+}
+
+#endif
 
 /* ---- values ---- */
 
@@ -1956,6 +2163,10 @@ const ctm__engine_ops ctm__postgres_engine = {
     .release = pg_release,
     .rollback_savepoint = pg_rollback_savepoint,
     .in_transaction = pg_in_transaction,
+#ifdef LIBPQ_HAS_PIPELINING
+    .begin_read = pg_begin_read,
+    .commit_after = pg_commit_after,
+#endif
     .exec = pg_exec,
     .prepare = pg_prepare,
     .bind_int = pg_bind_int,

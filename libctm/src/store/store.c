@@ -106,6 +106,26 @@ int ctm__store_commit(ctm__store *s)
     return s->ops->commit(s);
 }
 
+int ctm__store_begin_read(ctm__store *s, ctm__st *first)
+{
+    if (s->ops->begin_read != NULL)
+        return s->ops->begin_read(s, first);
+    return s->ops->begin(s);
+}
+
+int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n)
+{
+    if (s->ops->commit_after != NULL)
+        return s->ops->commit_after(s, sts, n);
+    int rc = CTM_OK;
+    for (int i = 0; i < n; i++) {
+        if (rc == CTM_OK)
+            rc = ctm__st_run(sts[i]);
+        ctm__st_reset(sts[i]);
+    }
+    return rc == CTM_OK ? s->ops->commit(s) : rc;
+}
+
 void ctm__store_rollback(ctm__store *s)
 {
     s->ops->rollback(s);

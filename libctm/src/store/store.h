@@ -62,6 +62,17 @@ int ctm__store_savepoint(ctm__store *s);  /* one level: a batch's action */
 int ctm__store_release(ctm__store *s);
 void ctm__store_rollback_savepoint(ctm__store *s);
 int ctm__store_in_transaction(const ctm__store *s);
+/* begin, then run `first` (a bound statement that reads) inside the new transaction, under its
+ * lock: its rows are what its next ctm__st_step hands out (unless it is reset before).
+ * PostgreSQL sends the BEGIN, the writer lock and the statement in one round trip (a failure of
+ * the statement then fails the begin, and nothing is left open); SQLite runs the statement at
+ * that step. */
+int ctm__store_begin_read(ctm__store *s, ctm__st *first);
+/* Run sts[0..n-1] (bound statements whose rows, if any, are not wanted) in order, then commit:
+ * PostgreSQL sends them and the COMMIT in one round trip.  When a statement fails, nothing after
+ * it runs and the transaction stays open for the caller to roll back; the status is the
+ * statement's, or the commit's.  Each statement is reset (bindings cleared) whatever happens. */
+int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n);
 /* Run SQL without parameters or result rows (several statements allowed). */
 int ctm__store_exec(ctm__store *s, const char *sql);
 
