@@ -215,7 +215,7 @@ static double clients(int c, int n, const char *target, const char *key, const c
 static void raw_site_schema(PGconn *c)
 {
     for (int v = 0; ctm__schema_migration(v) != NULL; v++) {
-        char *text = ctm__schema_postgres(ctm__schema_migration(v));
+        char *text = ctm__schema_postgres_migration(v);
         if (text == NULL)
             bench_die("schema", -1);
         if (text[0] != '\0')

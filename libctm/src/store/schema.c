@@ -298,16 +298,22 @@ char *ctm__schema_postgres(const char *sql)
     return out;
 }
 
+char *ctm__schema_postgres_migration(int v)
+{
+    if (v < 0 || v >= CTM_SCHEMA_VERSION)
+        return NULL;
+    return postgres_migrations[v] != NULL ? ctm__strdup(postgres_migrations[v])
+                                          : ctm__schema_postgres(migrations[v]);
+}
+
 int ctm__schema_apply(ctm__store *s, int from, int to)
 {
     for (int v = from; v < to; v++) {
         if (migrations[v][0] == '\0')
             continue;
         int rc;
-        if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES && postgres_migrations[v] != NULL) {
-            rc = ctm__store_exec(s, postgres_migrations[v]);
-        } else if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES) {
-            char *sql = ctm__schema_postgres(migrations[v]);
+        if (ctm__store_engine(s) == CTM__ENGINE_POSTGRES) {
+            char *sql = ctm__schema_postgres_migration(v);
             if (sql == NULL)
                 return ctm__err(CTM_ENOMEM, "schema migration: out of memory");
             rc = ctm__store_exec(s, sql);

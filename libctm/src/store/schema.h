@@ -12,6 +12,9 @@
 const char *ctm__schema_migration(int v);
 /* Migration SQL in PostgreSQL's type names (malloc'ed; NULL when out of memory). */
 char *ctm__schema_postgres(const char *sql);
+/* The SQL PostgreSQL runs for migration v: its own text where schema.c gives one (version 4's
+ * ALTER TABLE), else the translated one (malloc'ed; NULL when out of memory or v is none). */
+char *ctm__schema_postgres_migration(int v);
 /* Take s's schema from version `from` to `to` and record the new version (inside the caller's
  * transaction).  PostgreSQL runs a migration's own PostgreSQL text where schema.c gives one
  * (version 4's ALTER TABLE), else the translated SQL. */
