@@ -594,6 +594,28 @@ START_TEST(test_savepoint_rollback)
 }
 END_TEST
 
+/* A writer's COMMIT that fails (here a deferred constraint) says so as a failed commit, not as a
+ * commit whose flush failed: nothing was committed, and the handle is idle again. */
+START_TEST(test_failed_commit_is_named_as_such)
+{
+    open_engine(_i);
+    if (engine != ENGINE_POSTGRES)
+        return; /* the deferred unique constraint is PostgreSQL's */
+    ck_assert_int_eq(ctm__store_exec(st_a, "CREATE TABLE u(x bigint UNIQUE DEFERRABLE INITIALLY DEFERRED)"),
+                     CTM_OK);
+    ck_assert_int_eq(ctm__store_begin(st_a), CTM_OK);
+    ck_assert_int_eq(ctm__store_exec(st_a, "INSERT INTO u VALUES (1), (1)"), CTM_OK);
+    int rc = ctm__store_commit(st_a);
+    ck_assert_int_eq(rc, CTM_EEXISTS);
+    ck_assert_msg(strstr(ctm_errmsg(), "reach the disk") == NULL, "%s", ctm_errmsg());
+    ck_assert_int_eq(ctm__store_in_transaction(st_a), 0);
+    ctm__st *st = prepare(st_a, "SELECT count(*) FROM u");
+    ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
+    ck_assert_int_eq(ctm__st_int(st, 0), 0);
+    ctm__st_finalize(st);
+}
+END_TEST
+
 /* A writer waiting on another's lock gives up after the busy timeout with CTM_EBUSY. */
 START_TEST(test_lock_conflict_is_ebusy)
 {
@@ -804,6 +826,7 @@ static Suite *seam_suite(void)
     tcase_add_loop_test(tc, test_rollback_leaves_nothing, 0, nengines);
     tcase_add_loop_test(tc, test_savepoint_rollback, 0, nengines);
     tcase_add_loop_test(tc, test_lock_conflict_is_ebusy, 0, nengines);
+    tcase_add_loop_test(tc, test_failed_commit_is_named_as_such, 0, nengines);
     tc = tu_tcase(s, "schema", NULL, teardown, 60);
     tcase_add_loop_test(tc, test_schema_introspection, 0, nengines);
     tc = tu_tcase(s, "large values", NULL, teardown, 60);

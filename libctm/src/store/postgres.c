@@ -424,7 +424,9 @@ static int pg_commit(ctm__store *base)
         return ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back after an earlier failure");
     }
     int rc = CTM_OK;
-    if (!PQsendQuery(ready(s), s->writer && s->flush_apart ? WRITER_COMMIT_SQL : "COMMIT")) {
+    /* WRITER_COMMIT_SQL's results: the SET (0), the COMMIT (1), then the wait for the flush (2) */
+    int apart = s->writer && s->flush_apart;
+    if (!PQsendQuery(ready(s), apart ? WRITER_COMMIT_SQL : "COMMIT")) {
         rc = fail_res(s, NULL, "COMMIT");
     } else {
         PGresult *res;
@@ -434,7 +436,7 @@ static int pg_commit(ctm__store *base)
             if (rc != CTM_OK) {
                 /* the first failure is the one to report */
             } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                rc = fail_res(s, res, i == 0 || !s->writer ? "COMMIT"
+                rc = fail_res(s, res, !apart || i < 2 ? "COMMIT"
                                       : "COMMIT (waiting for the commit to reach the disk)");
             } else if (strcmp(cmd, "ROLLBACK") == 0) {
                 rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
