@@ -181,6 +181,17 @@ START_TEST(test_deployment_roles)
     ck_assert_int_ne(sql_on(as_app, "ALTER TABLE users DISABLE TRIGGER ctm__guard"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "SET session_replication_role = replica"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1"), CTM_OK);
+    /* nor forge the guard's mark: "ledgered" set, or the mark removed, by hand */
+    ck_assert_int_ne(sql_on(as_app, "SELECT set_config('ctm.ledgered', pg_current_xact_id()::text,"
+                                    " true); UPDATE kits SET units = 1"),
+                     CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(),"
+                                    " 'INSERT', 'ledger', true); UPDATE kits SET units = 1"),
+                     CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1;"
+                                    " UPDATE ctm__guard_tx SET ledgered = true"),
+                     CTM_OK);
+    ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1; DELETE FROM ctm__guard_tx"), CTM_OK);
     ck_assert_msg(strstr(ctm_errmsg(), "guard") != NULL, "%s", ctm_errmsg());
     h = tu_open(as_app, &o);
     tu_assert_verifies_all(h, NULL);

@@ -1523,9 +1523,12 @@ static int pg_schema_version(ctm__store *base, int *version)
  *   - Every statement that changes rows of a site table marks its transaction, once, in
  *     ctm__guard_tx (statement triggers "ctm__guard", "ctm__guard_u", "ctm__guard_d"); the mark's
  *     insert fires a deferred constraint trigger, so at COMMIT the transaction asks once whether it
- *     appended a ledger entry, and fails when it did not ("ctm.ledgered" is set,
- *     transaction-locally, by the ledger's insert trigger, so an entry appended in a savepoint
- *     that was rolled back does not count).  The mark is keyed by the transaction's 64-bit id and
+ *     appended a ledger entry, and fails when it did not (the ledger's insert trigger sets the
+ *     mark's "ledgered", so an entry appended in a savepoint that was rolled back does not
+ *     count; the setting "ctm.ledgered" it also sets serves only the row triggers of older
+ *     sites, since any session may set a setting).  Only the tables' owner may write a mark
+ *     (trigger "ctm__guard_own"): the application role, even with every table of the schema
+ *     granted, can neither forge "ledgered" nor remove a mark.  The mark is keyed by the transaction's 64-bit id and
  *     removed by the check that passes, so a mark that exists was made by this transaction, whose
  *     check is then pending: nobody can make a change without one.  A site table thus costs one
  *     check per transaction, not one per row.  The mark's functions run as the tables' owner
@@ -1546,9 +1549,15 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  LANGUAGE plpgsql AS $g$ BEGIN" \
     "  RAISE EXCEPTION 'libctm guard: TRUNCATE of table %% is refused', TG_TABLE_NAME" \
     "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());" \
-    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_ledger() RETURNS trigger" \
-    "  LANGUAGE plpgsql AS $g$ BEGIN" \
+    " EXECUTE format('CREATE UNLOGGED TABLE IF NOT EXISTS %I.ctm__guard_tx(xid xid8 PRIMARY KEY," \
+    "  op text NOT NULL, tbl text NOT NULL)', current_schema());" \
+    " EXECUTE format('ALTER TABLE %I.ctm__guard_tx ADD COLUMN IF NOT EXISTS" \
+    "  ledgered boolean NOT NULL DEFAULT false', current_schema());" \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger() RETURNS trigger" \
+    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
     "  IF TG_OP = 'INSERT' THEN" \
+    "   INSERT INTO %1$I.ctm__guard_tx VALUES (pg_current_xact_id(), 'INSERT', 'ledger', true)" \
+    "    ON CONFLICT (xid) DO UPDATE SET ledgered = true;" \
     "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;" \
     "  ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry" \
     "   AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN" \
@@ -1556,8 +1565,19 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  END IF;" \
     "  RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP" \
     "   USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema());" \
-    " EXECUTE format('CREATE UNLOGGED TABLE IF NOT EXISTS %I.ctm__guard_tx(xid xid8 PRIMARY KEY," \
-    "  op text NOT NULL, tbl text NOT NULL)', current_schema());" \
+    " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_own() RETURNS trigger" \
+    "  LANGUAGE plpgsql AS $g$ BEGIN" \
+    "  IF current_user IS DISTINCT FROM (SELECT pg_get_userbyid(c.relowner) FROM pg_class c" \
+    "   WHERE c.oid = TG_RELID) THEN" \
+    "   RAISE EXCEPTION 'libctm guard: %% of a guard mark by hand is refused', TG_OP" \
+    "    USING ERRCODE = 'insufficient_privilege';" \
+    "  END IF;" \
+    "  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $g$$f$, current_schema());" \
+    " IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_own'" \
+    "  AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ctm__guard_tx')) THEN" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_own BEFORE INSERT OR UPDATE OR DELETE ON %I.ctm__guard_tx" \
+    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_own()', current_schema(), current_schema());" \
+    " END IF;" \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_mark() RETURNS trigger" \
     "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
     "  IF TG_OP = 'DELETE' THEN" \
@@ -1568,7 +1588,7 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  RETURN NULL; END $g$$f$, current_schema());" \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_check() RETURNS trigger" \
     "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
-    "  IF current_setting('ctm.ledgered', true) IS DISTINCT FROM pg_current_xact_id()::text THEN" \
+    "  IF NOT coalesce((SELECT g.ledgered FROM %1$I.ctm__guard_tx g WHERE g.xid = NEW.xid), false) THEN" \
     "   RAISE EXCEPTION 'libctm guard: %% on table %% without a ledger entry (changes to a libctm" \
     " site go through libctm)', NEW.op, NEW.tbl USING ERRCODE = 'insufficient_privilege';" \
     "  END IF;" \
