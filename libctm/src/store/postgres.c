@@ -1761,8 +1761,11 @@ static int pg_foreign_keys(ctm__store *base, ctm__fk_fn fn, void *ctx)
  * table in one INSERT ... SELECT each, in the order the statement changed them (an UPDATE's old
  * and new rows are paired by their position, which is the same in both).  AFTER triggers fire at
  * the end of each statement, so the change table holds the rows in statement order, then row
- * order: the order SQLite's hook sees them, which makes the ledger entry the same on both
- * engines.  (A statement that both inserts and updates, INSERT ... ON CONFLICT DO UPDATE, would
+ * order, as SQLite's hook sees them.  Within one statement that changes several rows, each
+ * engine gives the rows in the order it processed them, which can differ (PostgreSQL's scan
+ * order after a row was rewritten, SQLite's rowid order), so the same action's entry can list a
+ * statement's rows in another order on the other engine; replay, and so verification, do not
+ * depend on that order, and a migrated site keeps its entries byte for byte.  (A statement that both inserts and updates, INSERT ... ON CONFLICT DO UPDATE, would
  * have its updated rows recorded before its inserted ones; libctm's upserts write one row.)
  *
  * Sites made before had one row trigger "ctm__capture" per table, calling the same function for
