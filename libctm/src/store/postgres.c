@@ -410,6 +410,11 @@ static int pg_begin(ctm__store *base)
  * message (pg_open asks) commits with synchronous_commit on, the lock held through the flush. */
 #define DURABLE_SQL "SELECT pg_logical_emit_message(true, 'ctm', '')"
 #define WRITER_COMMIT_SQL "SET LOCAL synchronous_commit = off; COMMIT; " DURABLE_SQL
+/* What a failure of the wait says: the commit itself succeeded, so the caller must not simply
+ * do the action again. */
+#define DURABLE_FAILED                                                                            \
+    "the action was committed, but waiting for it to reach the disk failed (check the audit log " \
+    "before repeating it)"
 
 static int pg_commit(ctm__store *base)
 {
@@ -437,7 +442,7 @@ static int pg_commit(ctm__store *base)
                 /* the first failure is the one to report */
             } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 rc = fail_res(s, res, !apart || i < 2 ? "COMMIT"
-                                      : "COMMIT (waiting for the commit to reach the disk)");
+                                      : DURABLE_FAILED);
             } else if (strcmp(cmd, "ROLLBACK") == 0) {
                 rc = ctm__err(CTM_ERROR, "COMMIT: the transaction was rolled back");
             }
@@ -1234,7 +1239,7 @@ static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n)
     for (int i = 0; i < k && rc == CTM_OK; i++) {
         if (!pipe_ok(s, &cmds[i], &rc,
                      i < commit ? NULL
-                                : i == commit + 1 ? "COMMIT (waiting for the commit to reach the disk)"
+                                : i == commit + 1 ? DURABLE_FAILED
                                                   : "COMMIT"))
             break;
         if (i == commit && strcmp(PQcmdStatus(cmds[i].res), "ROLLBACK") == 0)
