@@ -193,7 +193,18 @@ START_TEST(test_deployment_roles)
                      CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1; DELETE FROM ctm__guard_tx"), CTM_OK);
     ck_assert_msg(strstr(ctm_errmsg(), "guard") != NULL, "%s", ctm_errmsg());
+    /* A role that may not write the logical decoding message a writer's wait for the disk uses
+     * (revoked here) still works, each commit waiting for its own flush with the lock held:
+     * right after a note, the WAL is flushed past every change of the ledger's pages. */
+    server_sql("REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC;"
+               " CREATE EXTENSION pageinspect");
     h = tu_open(as_app, &o);
+    tu_login(h, "pete", PW);
+    tu_ok(ctm_audit_note(h, "no logical decoding message allowed", NULL));
+    server_sql("DO $d$ BEGIN IF NOT (SELECT pg_current_wal_flush_lsn() >= max(p.lsn) FROM"
+               " generate_series(0, pg_relation_size('ledger') / 8192 - 1) b,"
+               " page_header(get_raw_page('ledger', b::int)) p) THEN"
+               " RAISE EXCEPTION 'a note was reported done before its WAL was flushed'; END IF; END $d$");
     tu_assert_verifies_all(h, NULL);
     ctm_close(h);
     /* DROP DATABASE cannot share a transaction with anything: one statement at a time */
