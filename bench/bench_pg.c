@@ -41,6 +41,20 @@ static void report(const char *name, double ours, double raw, const char *unit, 
     fflush(stdout);
 }
 
+/* The index of the median of n values (the round whose ratio is reported). */
+static int median_index(const double *v, int n)
+{
+    int mid = 0;
+    for (int i = 0; i < n; i++) {
+        int below = 0;
+        for (int j = 0; j < n; j++)
+            below += v[j] < v[i];
+        if (below == n / 2)
+            mid = i;
+    }
+    return mid;
+}
+
 static PGconn *connect_to(const char *conninfo)
 {
     PGconn *c = PQconnectdb(conninfo);
@@ -369,14 +383,7 @@ int main(int argc, char **argv)
         raw_r[i] = raw_rows(rc, n / rounds, size);
         best_ratio[i] = ours_r[i] / raw_r[i];
     }
-    int mid = 0;
-    for (int i = 0; i < rounds; i++) {
-        int below = 0;
-        for (int j = 0; j < rounds; j++)
-            below += best_ratio[j] < best_ratio[i];
-        if (below == rounds / 2)
-            mid = i;
-    }
+    int mid = median_index(best_ratio, rounds);
     printf("server: PostgreSQL (%s), entry %zu bytes, %d actions per figure\n",
            PQparameterStatus(rc, "server_version"), size, n);
     report("durable single actions", ours_r[mid], raw_r[mid], "notes/s", 0.8);
@@ -415,14 +422,7 @@ receipt:;
         rratio[i] = rours[i] / rbase[i];
     }
     free(m);
-    int rmid = 0;
-    for (int i = 0; i < rrounds; i++) {
-        int below = 0;
-        for (int j = 0; j < rrounds; j++)
-            below += rratio[j] < rratio[i];
-        if (below == rrounds / 2)
-            rmid = i;
-    }
+    int rmid = median_index(rratio, rrounds);
     double ours = rours[rmid];
     /* for comparison: multi-row INSERTs into the same tables, COPY into a bare table of kits'
      * shape (one round each) */

@@ -129,29 +129,20 @@ MIGRATION_3 = []  # §11: salted entries (entry version 2); no change to the sch
 # §1.1: kits.status takes only the statuses of libctm's transition table, by a CHECK.  SQLite adds
 # one only by rebuilding the table: kits and kit_moves (which references it) are made again, so
 # their rows and their indexes' leave version 3's list and come back at its end, kits changed.
-MIGRATION_4 = [
-    ("table", "kits", "kits", "CREATE TABLE kits("
-     "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
-     "  kit_number TEXT NOT NULL,  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
-     "  lot_id INTEGER NOT NULL REFERENCES lots(id),  arm TEXT,"
-     "  status TEXT NOT NULL CHECK (status IN ('in_transit', 'received', 'available',"
-     " 'dispensed', 'returned', 'pending_destruction', 'destroyed', 'returned_to_sponsor',"
-     " 'quarantined', 'damaged', 'missing', 'lost_by_subject', 'expired', 'not_dispensed')),"
-     "  location_id INTEGER REFERENCES locations(id),  units INTEGER NOT NULL CHECK (units >= 0),"
-     "  expiry TEXT,  gtin TEXT,  serial TEXT,  shipment_id INTEGER REFERENCES shipments(id),"
-     "  checked INTEGER NOT NULL DEFAULT 0,  UNIQUE (trial_id, kit_number))"),
-    ("index", "sqlite_autoindex_kits_1", "kits", None),
-    ("index", "kits_by_shipment", "kits", "CREATE INDEX kits_by_shipment ON kits(shipment_id)"),
-    ("index", "kits_by_status", "kits", "CREATE INDEX kits_by_status ON kits(status)"),
-    ("table", "kit_moves", "kit_moves", "CREATE TABLE kit_moves("
-     "  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL REFERENCES kits(id),"
-     "  from_location_id INTEGER REFERENCES locations(id),"
-     "  to_location_id INTEGER REFERENCES locations(id),  moved_us INTEGER NOT NULL,"
-     "  shipment_id INTEGER REFERENCES shipments(id),  reason TEXT)"),
-    ("index", "kit_moves_by_kit", "kit_moves",
-     "CREATE INDEX kit_moves_by_kit ON kit_moves(kit_id)"),
-]
 REBUILT_4 = {"kits", "kit_moves"}
+KITS_4 = ("table", "kits", "kits", "CREATE TABLE kits("
+          "  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),"
+          "  kit_number TEXT NOT NULL,  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+          "  lot_id INTEGER NOT NULL REFERENCES lots(id),  arm TEXT,"
+          "  status TEXT NOT NULL CHECK (status IN ('in_transit', 'received', 'available',"
+          " 'dispensed', 'returned', 'pending_destruction', 'destroyed', 'returned_to_sponsor',"
+          " 'quarantined', 'damaged', 'missing', 'lost_by_subject', 'expired', 'not_dispensed')),"
+          "  location_id INTEGER REFERENCES locations(id),  units INTEGER NOT NULL CHECK (units >= 0),"
+          "  expiry TEXT,  gtin TEXT,  serial TEXT,  shipment_id INTEGER REFERENCES shipments(id),"
+          "  checked INTEGER NOT NULL DEFAULT 0,  UNIQUE (trial_id, kit_number))")
+# The rebuilt tables' rows as version 2 made them, kits' own text the new one.
+MIGRATION_4 = [KITS_4 if row[:2] == ("table", "kits") else row
+               for row in MIGRATION_2 if row[2] in REBUILT_4]
 
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3,

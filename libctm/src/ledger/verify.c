@@ -407,18 +407,12 @@ static int bind_canonical(vstate *v, ctm__st *st, int idx, const ctm__row_change
     return CTM_OK;
 }
 
-/* Bind one value as it is (a key column's natural value). */
-static void bind_natural_value(ctm__st *st, int idx, const ctm__value *val)
-{
-    ctm__st_bind_value(st, idx, val); /* borrowed: the change outlives the statement's step */
-}
-
 /* Bind the natural values of a change's key columns (old or new) from index idx on. */
 static void bind_natural(ctm__st *st, int idx, const ctm__row_change *c, int old)
 {
     for (uint32_t i = 0; i < c->ncols; i++)
         if (c->cols[i].is_pk)
-            bind_natural_value(st, idx++, old ? &c->cols[i].old_value : &c->cols[i].new_value);
+            ctm__st_bind_value(st, idx++, old ? &c->cols[i].old_value : &c->cols[i].new_value);
 }
 
 static int apply_change(vstate *v, uint64_t seq, const ctm__row_change *c)

@@ -969,13 +969,6 @@ static int execute(pg_st *st)
 /* A step of a streaming statement: its next row arrives alone. */
 static int step_stream(pg_st *st)
 {
-    if (!st->running && st->res != NULL) { /* a run fetched whole before ctm__st_stream */
-        drop_row(st);
-        if (++st->row < PQntuples(st->res))
-            return CTM_ROW;
-        drop_result(st);
-        return CTM_OK;
-    }
     if (!st->running) {
         int rc = execute(st);
         if (rc != CTM_OK)
@@ -1005,7 +998,8 @@ static int step_stream(pg_st *st)
 static int pg_step(ctm__st *base)
 {
     pg_st *st = (pg_st *)base;
-    if (st->stream)
+    /* a run fetched whole before ctm__st_stream ends as it began */
+    if (st->running || (st->stream && st->res == NULL))
         return step_stream(st);
     if (st->res == NULL) {
         int rc = execute(st);
