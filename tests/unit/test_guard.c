@@ -149,10 +149,13 @@ static const struct attempt {
     /* the setting the ledger's trigger also sets, set by hand: the mark is what counts */
     {"SELECT set_config('ctm.ledgered', pg_current_xact_id()::text, true);"
      " UPDATE users SET role = 'admin' WHERE username = '" PHARM "'", 0, "UPDATE on table users"},
+    /* an entry appended first, the change after it: every change must be followed by an entry */
+    {"INSERT INTO ledger(seq, entry) SELECT max(seq) + 1, '\\x00'::bytea FROM ledger;"
+     " UPDATE users SET role = 'admin' WHERE username = '" PHARM "'", 0, "UPDATE on table users"},
     /* the transaction's mark made and removed by hand first: its check is pending all the same */
     {"INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(), 'MARK', 'by hand');"
      " DELETE FROM ctm__guard_tx; UPDATE users SET role = 'admin' WHERE username = '" PHARM "'",
-     0, "MARK on table by hand"},
+     0, "UPDATE on table users"},
 };
 
 START_TEST(hand_written_changes_are_refused)
@@ -242,7 +245,24 @@ static const char old_triggers_sql[] =
     "    FOR EACH ROW EXECUTE FUNCTION ctm__capture_row();"
     "   CREATE CONSTRAINT TRIGGER ctm__guard AFTER INSERT OR UPDATE OR DELETE ON %1$s"
     "    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ctm__guard_row()', t);"
-    " END LOOP; END $d$";
+    " END LOOP; END $d$;"
+    /* and the ledger's one trigger for every change of that time */
+    "DROP TRIGGER ctm__guard_ledger_i ON ledger; DROP TRIGGER ctm__guard_ledger_u ON ledger;"
+    "DROP TRIGGER ctm__guard_ledger_d ON ledger;"
+    "CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON ledger"
+    " FOR EACH ROW EXECUTE FUNCTION ctm__guard_ledger()";
+
+/* The number of the ledger's guard triggers named like `name`. */
+static int ledger_triggers(PGconn *c, const char *name)
+{
+    const char *params[1] = {name};
+    PGresult *r = PQexecParams(c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'ledger'::regclass"
+                                  " AND tgname LIKE $1", 1, NULL, params, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
 
 static int row_triggers(PGconn *c)
 {
@@ -264,6 +284,7 @@ START_TEST(an_older_site_is_brought_up_to_date)
     char state[6], msg[1024];
     ck_assert_msg(run(c, old_triggers_sql, state, msg, sizeof msg), "%s", msg);
     ck_assert_int_ge(row_triggers(c), 20);
+    ck_assert_int_eq(ledger_triggers(c, "ctm\\_\\_guard\\_ledger"), 1);
     ck_assert(!run(c, attempts[0].sql, state, msg, sizeof msg));
     ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, attempts[0].says) != NULL, "%s", msg);
 
@@ -273,6 +294,9 @@ START_TEST(an_older_site_is_brought_up_to_date)
     uint64_t n = tu_audit_size(db_a);
     tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
     ck_assert_int_eq(row_triggers(c), 0);
+    /* the ledger's: one per kind of change, the INSERT's only when the transaction changed rows */
+    ck_assert_int_eq(ledger_triggers(c, "ctm\\_\\_guard\\_ledger"), 0);
+    ck_assert_int_eq(ledger_triggers(c, "ctm\\_\\_guard\\_ledger\\__"), 3);
     tu_login(db_a, PHARM, PW);
     const char *kits[] = {"K1"};
     tu_ok(ctm_transfer(db_a, TRIAL, kits, 1, "FRIDGE1", "back"));
@@ -285,6 +309,10 @@ START_TEST(an_older_site_is_brought_up_to_date)
     tu_assert_verifies_all(db_a, NULL);
     ck_assert(!run(c, attempts[0].sql, state, msg, sizeof msg));
     ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, attempts[0].says) != NULL, "%s", msg);
+    for (size_t i = 5; i <= 7; i++) { /* the ledger only grows, under its new triggers too */
+        ck_assert_msg(!run(c, attempts[i].sql, state, msg, sizeof msg), "%s", attempts[i].sql);
+        ck_assert_msg(strstr(msg, attempts[i].says) != NULL, "%s", msg);
+    }
     PQfinish(c);
 }
 END_TEST

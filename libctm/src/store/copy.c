@@ -159,12 +159,13 @@ int ctm__store_copy(ctm__store *src, ctm__store *dst)
                             ctm__store_name(dst), t.name[i]);
     if ((rc = ctm__store_tables(dst, check_empty, dst)) != CTM_OK)
         return rc;
-    /* Referenced tables first: a table is copied once every table it refers to is. */
+    /* Referenced tables first: a table is copied once every table it refers to is.  The ledger
+     * comes last: on a server the guard wants a transaction's entries after its changes. */
     unsigned char done[MAX_TABLES] = {0};
     for (int copied = 0; copied < t.n;) {
         int next = -1;
         for (int i = 0; i < t.n && next < 0; i++) {
-            if (done[i])
+            if (done[i] || (strcmp(t.name[i], "ledger") == 0 && copied < t.n - 1))
                 continue;
             int ready = 1;
             for (int j = 0; j < t.n && ready; j++)

@@ -1519,13 +1519,19 @@ static int pg_schema_version(ctm__store *base, int *version)
 }
 
 /* The guard: changes that bypass libctm fail.
- *   - Every statement that changes rows of a site table marks its transaction, once, in
- *     ctm__guard_tx (statement triggers "ctm__guard", "ctm__guard_u", "ctm__guard_d"); the mark's
- *     insert fires a deferred constraint trigger, so at COMMIT the transaction asks once whether it
- *     appended a ledger entry, and fails when it did not (the ledger's insert trigger sets the
- *     mark's "ledgered", so an entry appended in a savepoint that was rolled back does not
- *     count; the setting "ctm.ledgered" it also sets serves only the row triggers of older
- *     sites, since any session may set a setting).  Only the tables' owner may write a mark
+ *   - Every statement that changes rows of a site table marks its transaction in ctm__guard_tx
+ *     (statement triggers "ctm__guard", "ctm__guard_u", "ctm__guard_d"): one mark per
+ *     transaction, whose "ledgered" the statement clears.  The ledger's insert trigger sets it
+ *     again, so a change must be followed by an entry (libctm appends an action's entry after its
+ *     changes, and `ctm migrate --to` copies the ledger last); an entry appended in a savepoint
+ *     that was rolled back does not count.  The mark's insert fires a deferred constraint
+ *     trigger, so at COMMIT the transaction asks once whether its last change was followed by an
+ *     entry, and fails when it was not.  The ledger's insert trigger fires only in a transaction
+ *     that marked (the setting "ctm.marked", which the mark sets): a note, which changes no row,
+ *     costs the guard nothing.  Any session may set a setting, but this one only saves work: set
+ *     by hand it makes the trigger look for a mark that is not there, cleared by hand it leaves
+ *     the mark cleared and the COMMIT fails.  (The setting "ctm.ledgered" the trigger also sets
+ *     serves only the row triggers of older sites.)  Only the tables' owner may write a mark
  *     (trigger "ctm__guard_own"): the application role, even with every table of the schema
  *     granted, can neither forge "ledgered" nor remove a mark.  The mark is keyed by the transaction's 64-bit id and
  *     removed by the check that passes, so a mark that exists was made by this transaction, whose
@@ -1540,9 +1546,11 @@ static int pg_schema_version(ctm__store *base, int *version)
  * no signed entry records it (docs/deployment.md, "The application role").
  *
  * Sites made before this form had a deferred row trigger "ctm__guard" per table (one check per
- * changed row).  GUARD_INSTALL replaces it on every table the current role owns, so a site is
- * brought up to date by its owner's first write (GUARD_UPGRADE, run with change capture); until
- * then the row triggers go on guarding it. */
+ * changed row), and one ledger trigger "ctm__guard_ledger" for every change.  GUARD_INSTALL
+ * replaces them on every table the current role owns (the ledger's once no table keeps a row
+ * trigger, which needs "ctm.ledgered" set by every entry), so a site is brought up to date by its
+ * owner's first write with change capture (GUARD_UPGRADE); until then the old triggers go on
+ * guarding it. */
 #define GUARD_INSTALL \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %I.ctm__guard_truncate() RETURNS trigger" \
     "  LANGUAGE plpgsql AS $g$ BEGIN" \
@@ -1555,8 +1563,8 @@ static int pg_schema_version(ctm__store *base, int *version)
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger() RETURNS trigger" \
     "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
     "  IF TG_OP = 'INSERT' THEN" \
-    "   INSERT INTO %1$I.ctm__guard_tx VALUES (pg_current_xact_id(), 'INSERT', 'ledger', true)" \
-    "    ON CONFLICT (xid) DO UPDATE SET ledgered = true;" \
+    "   UPDATE %1$I.ctm__guard_tx SET ledgered = true WHERE xid = pg_current_xact_id()" \
+    "    AND NOT ledgered;" \
     "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;" \
     "  ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry" \
     "   AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN" \
@@ -1583,13 +1591,18 @@ static int pg_schema_version(ctm__store *base, int *version)
     "   IF NOT EXISTS (SELECT FROM ctm__old) THEN RETURN NULL; END IF;" \
     "  ELSIF NOT EXISTS (SELECT FROM ctm__new) THEN RETURN NULL; END IF;" \
     "  INSERT INTO %1$I.ctm__guard_tx VALUES (pg_current_xact_id(), TG_OP, TG_TABLE_NAME)" \
-    "   ON CONFLICT (xid) DO NOTHING;" \
+    "   ON CONFLICT (xid) DO UPDATE SET ledgered = false, op = excluded.op, tbl = excluded.tbl" \
+    "   WHERE ctm__guard_tx.ledgered;" \
+    "  PERFORM set_config('ctm.marked', pg_current_xact_id()::text, true);" \
     "  RETURN NULL; END $g$$f$, current_schema());" \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_check() RETURNS trigger" \
-    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
-    "  IF NOT coalesce((SELECT g.ledgered FROM %1$I.ctm__guard_tx g WHERE g.xid = NEW.xid), false) THEN" \
+    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$" \
+    "  DECLARE m record; BEGIN" \
+    "  SELECT g.ledgered, g.op, g.tbl INTO m FROM %1$I.ctm__guard_tx g WHERE g.xid = NEW.xid;" \
+    "  IF NOT coalesce(m.ledgered, false) THEN" \
     "   RAISE EXCEPTION 'libctm guard: %% on table %% without a ledger entry (changes to a libctm" \
-    " site go through libctm)', NEW.op, NEW.tbl USING ERRCODE = 'insufficient_privilege';" \
+    " site go through libctm)', coalesce(m.op, NEW.op), coalesce(m.tbl, NEW.tbl)" \
+    "    USING ERRCODE = 'insufficient_privilege';" \
     "  END IF;" \
     "  DELETE FROM %1$I.ctm__guard_tx WHERE xid = NEW.xid; RETURN NULL; END $g$$f$, current_schema());" \
     " IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_check'" \
@@ -1597,12 +1610,6 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard_check AFTER INSERT ON %I.ctm__guard_tx" \
     "   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_check()'," \
     "   current_schema(), current_schema());" \
-    " END IF;" \
-    " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'" \
-    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) THEN" \
-    "  EXECUTE format('CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON %I.ledger" \
-    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_ledger()', current_schema(), current_schema());" \
     " END IF;" \
     " FOR t IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "  WHERE n.nspname = current_schema() AND c.relkind IN ('r','p') AND NOT c.relispartition" \
@@ -1626,7 +1633,39 @@ static int pg_schema_version(ctm__store *base, int *version)
     "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
     "  EXECUTE format('CREATE TRIGGER ctm__guard_d AFTER DELETE ON %s REFERENCING OLD TABLE AS ctm__old" \
     "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
-    " END LOOP;"
+    " END LOOP;" \
+    " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger_d'" \
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger'))" \
+    "  AND " LEDGER_OURS " AND NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
+    "   WHERE n.nspname = current_schema() AND " GUARD_OLD_ON("c") ") THEN" \
+    "  EXECUTE format('DROP TRIGGER IF EXISTS ctm__guard_ledger ON %1$I.ledger;" \
+    "   CREATE TRIGGER ctm__guard_ledger_i BEFORE INSERT ON %1$I.ledger FOR EACH ROW" \
+    "    WHEN (current_setting(''ctm.marked'', true) = pg_current_xact_id()::text)" \
+    "    EXECUTE FUNCTION %1$I.ctm__guard_ledger();" \
+    "   CREATE TRIGGER ctm__guard_ledger_u BEFORE UPDATE ON %1$I.ledger FOR EACH ROW" \
+    "    WHEN (NEW.seq IS DISTINCT FROM OLD.seq OR NEW.entry IS DISTINCT FROM OLD.entry" \
+    "     OR (OLD.checkpoint IS NOT NULL AND NEW.checkpoint IS DISTINCT FROM OLD.checkpoint))" \
+    "    EXECUTE FUNCTION %1$I.ctm__guard_ledger();" \
+    "   CREATE TRIGGER ctm__guard_ledger_d BEFORE DELETE ON %1$I.ledger FOR EACH ROW" \
+    "    EXECUTE FUNCTION %1$I.ctm__guard_ledger()', current_schema());" \
+    " ELSIF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname IN ('ctm__guard_ledger', 'ctm__guard_ledger_d')" \
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) THEN" \
+    "  EXECUTE format('CREATE TRIGGER ctm__guard_ledger BEFORE INSERT OR UPDATE OR DELETE ON %I.ledger" \
+    "   FOR EACH ROW EXECUTE FUNCTION %I.ctm__guard_ledger()', current_schema(), current_schema());" \
+    " END IF;"
+
+/* Whether the current role may change the ledger's triggers. */
+#define LEDGER_OURS                                                                               \
+    "pg_has_role((SELECT relowner FROM pg_class"                                                  \
+    " WHERE oid = to_regclass(quote_ident(current_schema()) || '.ledger')), 'USAGE')"
+
+/* Whether the ledger still has the guard's one trigger for every change (sites made before the
+ * guard's conditional ledger triggers), and the current role may replace it. */
+#define GUARD_LEDGER_OLD                                                                          \
+    "(EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"                       \
+    " AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) AND " LEDGER_OURS ")"
 
 /* Whether table alias c still has the guard's old per-row constraint trigger. */
 #define GUARD_OLD_ON(c) \
@@ -1640,7 +1679,7 @@ static const char guard_sql[] = "DO $ctm$ DECLARE t regclass; BEGIN" GUARD_INSTA
 #define GUARD_UPGRADE \
     " IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "  WHERE n.nspname = current_schema() AND pg_has_role(c.relowner, 'USAGE') AND " \
-    GUARD_OLD_ON("c") ") THEN" \
+    GUARD_OLD_ON("c") ") OR " GUARD_LEDGER_OLD " THEN" \
     "  PERFORM pg_advisory_xact_lock(1129598257);" \
     GUARD_INSTALL \
     " END IF;"
