@@ -579,7 +579,7 @@ def walk(db, tables, name, pub, held):
             raise Fail("the log at size %d differs from the checkpoint held outside: entries were "
                        "rewritten" % (i + 1), i)
         if stored_frontier is not None:
-            if frontier_at is not None or bytes(stored_frontier) != frontier.encode():
+            if bytes(stored_frontier) != frontier.encode():
                 raise Fail("the stored tree state does not match the entries", i, "ledger")
             frontier_at = i
     n = frontier.size                                                  # step 8

@@ -414,6 +414,33 @@ def test_rejects_a_checkpoint_removed_from_an_older_row(site):
     assert out.startswith("FAIL: seq %d: table ledger:" % (seqs[-2] + 1)), out
 
 
+def older_frontier(site, name, size_of):
+    """A copy whose entry 2 also carries a frontier: that of size_of(3) entries (the right one is
+    3), as a PostgreSQL site leaves on the previous entry until its writer's second commit."""
+    script = load_script()
+    path = copy_db(site["path"], str(site["tmp"] / name))
+    with sqlite3.connect(path) as c:
+        frontier = script.Frontier()
+        for (data,) in c.execute("SELECT entry FROM ledger WHERE seq < ? ORDER BY seq",
+                                 (size_of(3),)).fetchall():
+            frontier.append(hashlib.sha256(b"\x00" + bytes(data)).digest())
+        c.execute("UPDATE ledger SET frontier = ? WHERE seq = 2", (frontier.encode(),))
+    c.close()
+    return path
+
+
+def test_accepts_an_older_entry_that_carries_its_own_frontier(site):
+    rc, out, ok, res = both(site, older_frontier(site, "older-frontier.db", lambda n: n))
+    assert rc == 0 and out.startswith("OK"), out
+    assert ok, str(res)
+
+
+def test_rejects_an_older_entry_whose_frontier_is_not_its_own(site):
+    path = older_frontier(site, "older-frontier-wrong.db", lambda n: n + 1)
+    out, res = assert_both_reject(site, path)
+    assert "seq 2: table ledger: the stored tree state does not match the entries" in out, out
+
+
 def test_checkpoints_name_the_one_before_them(site):
     with sqlite3.connect(site["path"]) as c:
         notes = c.execute("SELECT seq, checkpoint FROM ledger WHERE checkpoint IS NOT NULL"

@@ -400,6 +400,12 @@ START_TEST(an_action_is_done_once_flushed)
     for (int i = 0; i < 5; i++) {
         tu_ok(ctm_audit_note(db_a, "durable", NULL));
         ck_assert_msg(ledger_flushed(c), "note %d reported done before its WAL was flushed", i);
+        /* the previous entry's frontier, cleared in the transaction that waited, is gone */
+        PGresult *r = PQexec(c, "SELECT array_agg(seq) = ARRAY[max(seq)] FROM ledger"
+                                " WHERE frontier IS NOT NULL OR seq = (SELECT max(seq) FROM ledger)");
+        ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        ck_assert_msg(strcmp(PQgetvalue(r, 0, 0), "t") == 0, "note %d: an older entry keeps a frontier", i);
+        PQclear(r);
     }
     tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
     ck_assert_msg(ledger_flushed(c), "an action with row changes reported done unflushed");

@@ -277,6 +277,49 @@ START_TEST(rolled_back_copy_fails_against_held_checkpoint)
 }
 END_TEST
 
+/* Store on entry seq - 1 of the file the frontier of the first `size` entries. */
+static void store_frontier(uint64_t seq_plus_1, uint64_t size)
+{
+    sqlite3 *s = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ctm__frontier f;
+    ctm__frontier_init(&f);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT entry FROM ledger WHERE seq < ?1 ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ctm_hash leaf;
+        ctm__leaf_hash(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), leaf);
+        ctm__frontier_append(&f, leaf);
+    }
+    sqlite3_finalize(st);
+    uint8_t buf[8 + 64 * 32];
+    size_t len = ctm__frontier_encode(&f, buf);
+    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET frontier = ?2 WHERE seq = ?1 - 1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq_plus_1);
+    sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    ck_assert_int_eq(sqlite3_changes(s), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+}
+
+/* On a server the previous entry keeps its frontier until its writer's second commit, or for good
+ * after a crash then: an older entry's own frontier verifies; any other is named. */
+START_TEST(older_entry_frontier_must_be_its_own)
+{
+    store_frontier(4, 4);
+    ctm_verify_result r;
+    tu_ok(verify(vkey, NULL, &r));
+    store_frontier(4, 5);
+    expect_failure("ledger", 3);
+}
+END_TEST
+
 START_TEST(truncation_is_caught_by_held_checkpoint)
 {
     /* Cut the last entry (a note: no rows) with its checkpoint and rewrite the stored tree state: only a
@@ -293,29 +336,7 @@ START_TEST(truncation_is_caught_by_held_checkpoint)
              "DELETE FROM ledger WHERE seq = %llu", (unsigned long long)size - 1);
     tamper(sql);
     /* rebuild the frontier of size-1 from the remaining leaves */
-    sqlite3 *s = NULL;
-    ck_assert_int_eq(sqlite3_open(db_path, &s), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    ctm__frontier f;
-    ctm__frontier_init(&f);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "SELECT entry FROM ledger ORDER BY seq", -1, &st, NULL),
-                     SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        ctm_hash leaf;
-        ctm__leaf_hash(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), leaf);
-        ctm__frontier_append(&f, leaf);
-    }
-    sqlite3_finalize(st);
-    uint8_t buf[8 + 64 * 32];
-    size_t len = ctm__frontier_encode(&f, buf);
-    ck_assert_int_eq(sqlite3_prepare_v2(s, "UPDATE ledger SET frontier = ?2 WHERE seq = ?1 - 1", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)f.size);
-    sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_STATIC);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    store_frontier(size - 1, size - 1);
     ctm_verify_result r;
     tu_ok(verify(vkey, NULL, &r));
     ck_assert_int_eq(verify(vkey, held_now, &r), CTM_EINTEGRITY);
@@ -534,6 +555,7 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, forged_checkpoint_is_named);
     tcase_add_test(tc, deleted_checkpoint_of_last_entry_is_caught);
     tcase_add_test(tc, tree_state_edit_is_caught);
+    tcase_add_test(tc, older_entry_frontier_must_be_its_own);
     tcase_add_test(tc, wrong_key_fails);
 
     tc = tu_tcase(s, "copies and truncation", setup, teardown, 120);

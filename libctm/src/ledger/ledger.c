@@ -497,7 +497,10 @@ static int append_sealed(ctm_db *db, const ctm__buf *b)
 }
 
 /* A single action: its entry sealed with its checkpoint (as append_sealed), the frontier cleared
- * off the previous newest entry, and the commit, sent together (one round trip on a server). */
+ * off the previous newest entry, and the commit, sent together (one round trip on a server).  The
+ * clearing is the store's tidy statement: on a server it runs after the COMMIT, outside the writer
+ * lock, so that for a moment (or, after a crash then, for good) the previous entry keeps a
+ * frontier too; every stored frontier is the tree's at its entry, and verify checks each. */
 static int finish_alone(ctm__action *a, const ctm__buf *b)
 {
     ctm_db *db = a->db;
@@ -508,24 +511,25 @@ static int finish_alone(ctm__action *a, const ctm__buf *b)
     int rc = checkpoint_note(db, &note);
     if (rc != CTM_OK)
         return rc;
-    ctm__st *sts[2];
-    int n = 0;
+    ctm__st *insert = NULL, *clear = NULL;
     uint8_t fbuf[8 + 64 * CTM_HASH_SIZE];
     size_t flen = ctm__frontier_encode(&db->tx.frontier, fbuf);
-    if (db->tx.start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &sts[n])) == CTM_OK)
-        ctm__st_bind_int(sts[n++], 1, (int64_t)db->tx.start_size - 1);
-    if (rc == CTM_OK && (rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &sts[n])) == CTM_OK) {
-        ctm__st *st = sts[n++];
-        ctm__st_bind_int(st, 1, (int64_t)db->tx.next_seq);
-        ctm__st_bind_blob(st, 2, b->p, b->n);
-        ctm__st_bind_text(st, 3, note);
-        ctm__st_bind_blob(st, 4, fbuf, flen);
+    if (db->tx.start_size > 0 && (rc = ctm__stmt(db, CTM_ST_LEDGER_CLEAR_FRONTIER, &clear)) == CTM_OK)
+        ctm__st_bind_int(clear, 1, (int64_t)db->tx.start_size - 1);
+    if (rc == CTM_OK && (rc = ctm__stmt(db, CTM_ST_LEDGER_INSERT_SEALED, &insert)) == CTM_OK) {
+        ctm__st_bind_int(insert, 1, (int64_t)db->tx.next_seq);
+        ctm__st_bind_blob(insert, 2, b->p, b->n);
+        ctm__st_bind_text(insert, 3, note);
+        ctm__st_bind_blob(insert, 4, fbuf, flen);
     }
-    if (rc == CTM_OK && (rc = ctm__store_commit_after(db->store, sts, n)) != CTM_OK)
+    if (rc == CTM_OK && (rc = ctm__store_commit_after(db->store, &insert, 1, clear)) != CTM_OK) {
         rc = ctm__store_fail(rc, a->name);
-    else if (rc != CTM_OK)
-        for (int i = 0; i < n; i++)
-            ctm__st_reset(sts[i]);
+    } else if (rc != CTM_OK) {
+        if (clear != NULL)
+            ctm__st_reset(clear);
+        if (insert != NULL)
+            ctm__st_reset(insert);
+    }
     free(note);
     if (rc != CTM_OK)
         return rc;

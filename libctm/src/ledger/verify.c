@@ -57,7 +57,7 @@ typedef struct vstate {
     uint64_t last_checkpoint;    /* size of the newest checkpoint seen so far */
     int chained;                 /* a checkpoint naming its previous one was seen */
     int salted;                  /* a salted entry (version 2) was seen */
-    int64_t frontier_seq;        /* the entry carrying the stored tree state, or -1 */
+    int64_t frontier_seq;        /* the newest entry carrying a stored tree state, or -1 */
     /* the checkpoint held outside */
     int have_held;
     uint64_t held_size;
@@ -176,7 +176,7 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
     if (frontier != NULL) {
         uint8_t buf[8 + 64 * CTM_HASH_SIZE];
         size_t len = ctm__frontier_encode(&v->frontier, buf);
-        if (v->frontier_seq >= 0 || (size_t)frontier_len != len || memcmp(frontier, buf, len) != 0)
+        if ((size_t)frontier_len != len || memcmp(frontier, buf, len) != 0)
             return fail(v, (int64_t)size - 1, "ledger", NULL,
                         "the stored tree state does not match the entries");
         v->frontier_seq = (int64_t)size - 1;

@@ -39,7 +39,7 @@ struct ctm__engine_ops {
     int (*in_transaction)(const ctm__store *s);
     /* optional (NULL: begin, and the statement runs at its step; each statement run, then commit) */
     int (*begin_read)(ctm__store *s, ctm__st *first);
-    int (*commit_after)(ctm__store *s, ctm__st *const *sts, int n);
+    int (*commit_after)(ctm__store *s, ctm__st *const *sts, int n, ctm__st *tidy);
     int (*exec)(ctm__store *s, const char *sql);
     /* statements */
     int (*prepare)(ctm__store *s, ctm__st **out, const char *sql);

@@ -1205,16 +1205,22 @@ static int pg_begin_read(ctm__store *base, ctm__st *first)
     return rc;
 }
 
-/* The statements and the COMMIT (a writer's as in WRITER_COMMIT_SQL) in one round trip. */
-static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n)
+/* The statements and the COMMIT (a writer's as in WRITER_COMMIT_SQL) in one round trip.  A
+ * writer whose flush waits apart makes `tidy` the write of the transaction that waits, instead of
+ * DURABLE_SQL's message, outside the writer lock.  It must write WAL, or that commit would not
+ * wait: the ledger's tidy statement updates the previous entry, which the tail read found under
+ * the lock and which the guard keeps from ever being deleted. */
+static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n, ctm__st *tidy)
 {
     pg_store *s = (pg_store *)base;
     int rc = CTM_OK;
     pipe_cmd *cmds = tx_status(s) == PQTRANS_INTRANS
-                         ? calloc((size_t)n + 3, sizeof *cmds) : NULL;
+                         ? calloc((size_t)n + 4, sizeof *cmds) : NULL;
     if (cmds == NULL) {
         for (int i = 0; i < n; i++)
             pg_reset(sts[i]);
+        if (tidy != NULL)
+            pg_reset(tidy);
         /* a failed transaction: pg_commit rolls it back and says so */
         return tx_status(s) == PQTRANS_INTRANS ? ctm__err(CTM_ENOMEM, "out of memory")
                                                                : pg_commit(base);
@@ -1223,11 +1229,15 @@ static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n)
     for (int i = 0; i < n; i++)
         cmds[k++].st = (pg_st *)sts[i];
     int apart = s->writer && s->flush_apart;
+    if (tidy != NULL && !apart)
+        cmds[k++].st = (pg_st *)tidy;
     if (apart && !s->writer_async)
         cmds[k++].sql = "SET LOCAL synchronous_commit = off";
     int commit = k;
     cmds[k++].sql = "COMMIT";
-    if (apart)
+    if (apart && tidy != NULL)
+        cmds[k++].st = (pg_st *)tidy;
+    else if (apart)
         cmds[k++].sql = DURABLE_SQL;
     rc = pipeline(s, cmds, k);
     for (int i = 0; i < k && rc == CTM_OK; i++) {
@@ -1244,6 +1254,8 @@ static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n)
     free(cmds);
     for (int i = 0; i < n; i++)
         pg_reset(sts[i]);
+    if (tidy != NULL)
+        pg_reset(tidy);
     if (tx_status(s) == PQTRANS_INTRANS || tx_status(s) == PQTRANS_INERROR)
         return rc; /* a statement failed: the transaction is the caller's to roll back */
     s->writer = s->writer_async = 0;

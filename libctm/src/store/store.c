@@ -113,15 +113,18 @@ int ctm__store_begin_read(ctm__store *s, ctm__st *first)
     return s->ops->begin(s);
 }
 
-int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n)
+int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n, ctm__st *tidy)
 {
     if (s->ops->commit_after != NULL)
-        return s->ops->commit_after(s, sts, n);
+        return s->ops->commit_after(s, sts, n, tidy);
     int rc = CTM_OK;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i <= n; i++) {
+        ctm__st *st = i < n ? sts[i] : tidy;
+        if (st == NULL)
+            continue;
         if (rc == CTM_OK)
-            rc = ctm__st_run(sts[i]);
-        ctm__st_reset(sts[i]);
+            rc = ctm__st_run(st);
+        ctm__st_reset(st);
     }
     return rc == CTM_OK ? s->ops->commit(s) : rc;
 }

@@ -71,8 +71,12 @@ int ctm__store_begin_read(ctm__store *s, ctm__st *first);
 /* Run sts[0..n-1] (bound statements whose rows, if any, are not wanted) in order, then commit:
  * PostgreSQL sends them and the COMMIT in one round trip.  When a statement fails, nothing after
  * it runs and the transaction stays open for the caller to roll back; the status is the
- * statement's, or the commit's.  Each statement is reset (bindings cleared) whatever happens. */
-int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n);
+ * statement's, or the commit's.  Each statement is reset (bindings cleared) whatever happens.
+ * `tidy` (or NULL), a statement no reader depends on, runs with them before the COMMIT, or,
+ * where a writer's commit waits for the disk outside its lock (PostgreSQL), after it, as the
+ * write of the transaction that waits: a failure of it is then the wait's ("the action was
+ * committed"), and a crash in between leaves it undone. */
+int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n, ctm__st *tidy);
 /* Run SQL without parameters or result rows (several statements allowed). */
 int ctm__store_exec(ctm__store *s, const char *sql);
 
