@@ -402,7 +402,8 @@ static int pg_begin(ctm__store *base)
  * The second transaction must write WAL of its own: PostgreSQL commits a transaction that wrote
  * none (a transaction id alone is not enough) without waiting for any flush.  It writes one
  * transactional logical decoding message (prefix "ctm", empty), the smallest record a role
- * without special privileges can write; logical decoding consumers may ignore it.  The caller
+ * without special privileges can write; logical decoding consumers may ignore it (a single
+ * action's commit writes its tidy statement instead, pg_commit_after).  The caller
  * hears "done" only once the action is durable, but the next writer no longer waits for this
  * one's flush: the flushes of many workstations are shared.  A crash in between loses this
  * action and every later one together, never one without an earlier one (WAL order is commit
