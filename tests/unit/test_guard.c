@@ -156,6 +156,12 @@ static const struct attempt {
     {"INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(), 'MARK', 'by hand');"
      " DELETE FROM ctm__guard_tx; UPDATE users SET role = 'admin' WHERE username = '" PHARM "'",
      0, "UPDATE on table users"},
+    /* the ledger's guard function called by a trigger on a table of one's own, which would set
+     * the mark's "ledgered" with no entry appended */
+    {"CREATE TEMP TABLE t(x int); CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW"
+     " EXECUTE FUNCTION ctm__guard_ledger();"
+     " UPDATE users SET role = 'admin' WHERE username = '" PHARM "'; INSERT INTO t VALUES (1)",
+     1, "serves the ledger only"},
 };
 
 START_TEST(hand_written_changes_are_refused)
@@ -317,6 +323,37 @@ START_TEST(an_older_site_is_brought_up_to_date)
 }
 END_TEST
 
+/* The ledger's guard function as a site made before it served the ledger only has it: any role
+ * may name it in a trigger of its own. */
+static const char old_guard_fn_sql[] =
+    "DO $d$ BEGIN EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger()"
+    " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
+    " AS $g$ BEGIN IF TG_OP = 'INSERT' THEN"
+    "  UPDATE %1$I.ctm__guard_tx SET ledgered = true WHERE xid = pg_current_xact_id() AND NOT ledgered;"
+    "  PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;"
+    " ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry"
+    "  AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN"
+    "  RETURN NEW; END IF;"
+    " RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP"
+    "  USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema()); END $d$;"
+    "GRANT EXECUTE ON FUNCTION ctm__guard_ledger() TO PUBLIC";
+
+/* The owner's first write replaces it: a trigger on a table of one's own calling it is refused. */
+START_TEST(an_older_guard_function_is_replaced)
+{
+    const struct attempt *borrow = &attempts[sizeof attempts / sizeof attempts[0] - 1];
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    ck_assert_msg(run(c, old_guard_fn_sql, state, msg, sizeof msg), "%s", msg);
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
+    ck_assert_msg(!run(c, borrow->sql, state, msg, sizeof msg), "%s: committed", borrow->sql);
+    ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, borrow->says) != NULL, "%s", msg);
+    PQfinish(c);
+}
+END_TEST
+
 /* ---- the writer lock ---- */
 
 static double now_s(void)
@@ -425,6 +462,7 @@ static Suite *guard_suite(void)
                         (int)(sizeof attempts / sizeof attempts[0]));
     tcase_add_test(tc, autocommit_changes_are_refused);
     tcase_add_test(tc, an_older_site_is_brought_up_to_date);
+    tcase_add_test(tc, an_older_guard_function_is_replaced);
     tc = tu_tcase(s, "writer lock", setup, teardown, 60);
     tcase_add_test(tc, a_batch_holds_the_writer_lock);
     tcase_add_test(tc, an_action_is_done_once_flushed);

@@ -193,6 +193,18 @@ START_TEST(test_deployment_roles)
                      CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1; DELETE FROM ctm__guard_tx"), CTM_OK);
     ck_assert_msg(strstr(ctm_errmsg(), "guard") != NULL, "%s", ctm_errmsg());
+    /* nor borrow the owner's rights through the guard's functions: a trigger of its own, on a
+     * table of its own, calling the ledger's, would set "ledgered" with no entry appended; the
+     * functions are not PUBLIC's, and the ledger's serves the ledger only, even once granted */
+    static const char borrow[] =
+        "CREATE TEMP TABLE t(x int); CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW"
+        " EXECUTE FUNCTION public.ctm__guard_ledger(); UPDATE kits SET units = 1; INSERT INTO t VALUES (1)";
+    ck_assert_int_ne(sql_on(as_app, borrow), CTM_OK);
+    ck_assert_msg(strstr(ctm_errmsg(), "permission denied") != NULL, "%s", ctm_errmsg());
+    snprintf(sql, sizeof sql, "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %s", app);
+    ck_assert_msg(sql_on(as_owner, sql) == CTM_OK, "%s", ctm_errmsg());
+    ck_assert_int_ne(sql_on(as_app, borrow), CTM_OK);
+    ck_assert_msg(strstr(ctm_errmsg(), "serves the ledger only") != NULL, "%s", ctm_errmsg());
     /* A role that may not write the logical decoding message a writer's wait for the disk uses
      * (revoked here) still works, each commit waiting for its own flush with the lock held:
      * right after a note, the WAL is flushed past every change of the ledger's pages. */

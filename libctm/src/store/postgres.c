@@ -1546,7 +1546,10 @@ static int pg_schema_version(ctm__store *base, int *version)
  *     the mark cleared and the COMMIT fails.  (The setting "ctm.ledgered" the trigger also sets
  *     serves only the row triggers of older sites.)  Only the tables' owner may write a mark
  *     (trigger "ctm__guard_own"): the application role, even with every table of the schema
- *     granted, can neither forge "ledgered" nor remove a mark.  The mark is keyed by the transaction's 64-bit id and
+ *     granted, can neither forge "ledgered" nor remove a mark.  Nor can it borrow the owner's
+ *     rights through the guard's functions: none may be executed by PUBLIC (so none can be
+ *     named by a trigger of another role), and the ledger's refuses to fire for any other
+ *     table (a trigger of its own on a table of its own would set "ledgered" without an entry).  The mark is keyed by the transaction's 64-bit id and
  *     removed by the check that passes, so a mark that exists was made by this transaction, whose
  *     check is then pending: nobody can make a change without one.  A site table thus costs one
  *     check per transaction, not one per row.  The mark's functions run as the tables' owner
@@ -1575,7 +1578,10 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  ledgered boolean NOT NULL DEFAULT false', current_schema());" \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger() RETURNS trigger" \
     "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
-    "  IF TG_OP = 'INSERT' THEN" \
+    "  IF TG_TABLE_SCHEMA IS DISTINCT FROM %1$L OR TG_TABLE_NAME IS DISTINCT FROM 'ledger' THEN" \
+    "   RAISE EXCEPTION 'libctm guard: ctm__guard_ledger() serves the ledger only (on %%.%% refused)'," \
+    "    TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';" \
+    "  ELSIF TG_OP = 'INSERT' THEN" \
     "   UPDATE %1$I.ctm__guard_tx SET ledgered = true WHERE xid = pg_current_xact_id()" \
     "    AND NOT ledgered;" \
     "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;" \
@@ -1618,6 +1624,9 @@ static int pg_schema_version(ctm__store *base, int *version)
     "    USING ERRCODE = 'insufficient_privilege';" \
     "  END IF;" \
     "  DELETE FROM %1$I.ctm__guard_tx WHERE xid = NEW.xid; RETURN NULL; END $g$$f$, current_schema());" \
+    " EXECUTE format('REVOKE ALL ON FUNCTION %1$I.ctm__guard_truncate(), %1$I.ctm__guard_ledger()," \
+    "  %1$I.ctm__guard_own(), %1$I.ctm__guard_mark(), %1$I.ctm__guard_check() FROM PUBLIC'," \
+    "  current_schema());" \
     " IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_check'" \
     "  AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ctm__guard_tx')) THEN" \
     "  EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard_check AFTER INSERT ON %I.ctm__guard_tx" \
@@ -1680,6 +1689,14 @@ static int pg_schema_version(ctm__store *base, int *version)
     "(EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"                       \
     " AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) AND " LEDGER_OURS ")"
 
+/* Whether the ledger's guard function is ours and from before it refused to serve another table
+ * (a trigger of the application role's own on a table of its own could otherwise call it, it
+ * being the owner's, and set the mark's "ledgered" without an entry). */
+#define GUARD_FN_OLD                                                                              \
+    "(SELECT p.prosrc NOT LIKE '%TG\\_TABLE\\_SCHEMA%' AND pg_has_role(p.proowner, 'USAGE')"         \
+    " FROM pg_proc p WHERE p.oid = to_regprocedure(quote_ident(current_schema())"                 \
+    " || '.ctm__guard_ledger()'))"
+
 /* Whether table alias c still has the guard's old per-row constraint trigger. */
 #define GUARD_OLD_ON(c) \
     "EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = " c ".oid AND g.tgname = 'ctm__guard'" \
@@ -1688,11 +1705,12 @@ static int pg_schema_version(ctm__store *base, int *version)
 static const char guard_sql[] = "DO $ctm$ DECLARE t regclass; BEGIN" GUARD_INSTALL " END $ctm$";
 
 /* The guard brought up to date on a site made before its per-transaction form, when the current
- * role owns one of the tables still guarded row by row (else nothing). */
+ * role owns one of the tables still guarded row by row, the ledger's old trigger, or the
+ * ledger's guard function from before it served the ledger only (else nothing). */
 #define GUARD_UPGRADE \
     " IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "  WHERE n.nspname = current_schema() AND pg_has_role(c.relowner, 'USAGE') AND " \
-    GUARD_OLD_ON("c") ") OR " GUARD_LEDGER_OLD " THEN" \
+    GUARD_OLD_ON("c") ") OR " GUARD_LEDGER_OLD " OR " GUARD_FN_OLD " THEN" \
     "  PERFORM pg_advisory_xact_lock(1129598257);" \
     GUARD_INSTALL \
     " END IF;"
