@@ -354,6 +354,31 @@ START_TEST(an_older_guard_function_is_replaced)
 }
 END_TEST
 
+/* The guard lets the tree state stored on the newest entry change (libctm moves it from entry to
+ * entry), so someone may forge one of the right size: the next action must not sign a checkpoint
+ * over it (which, a checkpoint never changing, would leave a ledger that never verifies again),
+ * and verify names the entry. */
+START_TEST(a_forged_tree_state_is_not_signed)
+{
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    uint64_t n = tu_audit_size(db_a);
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    ck_assert_msg(run(c, "UPDATE ledger SET frontier = overlay(frontier PLACING '\\xff'::bytea"
+                         " FROM 12 FOR 1) WHERE seq = (SELECT max(seq) FROM ledger)",
+                      state, msg, sizeof msg), "%s", msg);
+    PQfinish(c);
+    ck_assert_int_eq(ctm_location_add(db_a, "SHELF1", "room", 15, 25), CTM_EINTEGRITY);
+    ck_assert_msg(strstr(ctm_errmsg(), "not the tree its checkpoint signs") != NULL, "%s",
+                  ctm_errmsg());
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM ledger", NULL), (int)n);
+    ctm_verify_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(ctm_audit_verify(db_a, NULL, NULL, &r), CTM_EINTEGRITY);
+    ck_assert_int_eq(r.failed_seq, (int64_t)n - 1);
+}
+END_TEST
+
 /* ---- the writer lock ---- */
 
 static double now_s(void)
@@ -463,6 +488,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, autocommit_changes_are_refused);
     tcase_add_test(tc, an_older_site_is_brought_up_to_date);
     tcase_add_test(tc, an_older_guard_function_is_replaced);
+    tcase_add_test(tc, a_forged_tree_state_is_not_signed);
     tc = tu_tcase(s, "writer lock", setup, teardown, 60);
     tcase_add_test(tc, a_batch_holds_the_writer_lock);
     tcase_add_test(tc, an_action_is_done_once_flushed);
