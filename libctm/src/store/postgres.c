@@ -1210,7 +1210,8 @@ static int pg_begin_read(ctm__store *base, ctm__st *first)
  * writer whose flush waits apart makes `tidy` the write of the transaction that waits, instead of
  * DURABLE_SQL's message, outside the writer lock.  It must write WAL, or that commit would not
  * wait: the ledger's tidy statement updates the previous entry, which the tail read found under
- * the lock and which the guard keeps from ever being deleted. */
+ * the lock and which the guard keeps from ever being deleted.  Should it fail (someone holds that
+ * row past the lock timeout), the wait writes DURABLE_SQL's message instead. */
 static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n, ctm__st *tidy)
 {
     pg_store *s = (pg_store *)base;
@@ -1242,6 +1243,16 @@ static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n, ctm__st
         cmds[k++].sql = DURABLE_SQL;
     rc = pipeline(s, cmds, k);
     for (int i = 0; i < k && rc == CTM_OK; i++) {
+        if (i == commit + 1 && tidy != NULL && PQresultStatus(cmds[i].res) == PGRES_FATAL_ERROR &&
+            PQstatus(s->conn) == CONNECTION_OK) {
+            /* The tidy statement failed after the COMMIT (a lock held on the previous entry, past
+             * the lock timeout): the action is committed and the previous entry keeps its
+             * frontier, as after a crash there (audit-format.md, section 1).  The wait for the
+             * disk writes the message instead, so that a committed action is not reported as
+             * one not done (CTM_EBUSY), which a caller would repeat. */
+            rc = command(s, DURABLE_SQL, DURABLE_FAILED);
+            break;
+        }
         if (!pipe_ok(s, &cmds[i], &rc,
                      i < commit ? NULL
                                 : i == commit + 1 ? DURABLE_FAILED
