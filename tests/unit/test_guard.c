@@ -156,6 +156,10 @@ static const struct attempt {
     {"INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(), 'MARK', 'by hand');"
      " DELETE FROM ctm__guard_tx; UPDATE users SET role = 'admin' WHERE username = '" PHARM "'",
      0, "UPDATE on table users"},
+    /* an INSERT into the ledger that inserts no row: ON CONFLICT skips it */
+    {"UPDATE users SET role = 'admin' WHERE username = '" PHARM "';"
+     " INSERT INTO ledger SELECT * FROM ledger WHERE seq = 0 ON CONFLICT DO NOTHING",
+     0, "UPDATE on table users"},
     /* the ledger's guard function called by a trigger on a table of one's own, which would set
      * the mark's "ledgered" with no entry appended */
     {"CREATE TEMP TABLE t(x int); CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW"
@@ -323,6 +327,10 @@ START_TEST(an_older_site_is_brought_up_to_date)
 }
 END_TEST
 
+/* The last attempts: an INSERT into the ledger that inserts no row, the guard's function borrowed. */
+#define SKIPPED_INSERT (sizeof attempts / sizeof attempts[0] - 2)
+#define BORROWED (sizeof attempts / sizeof attempts[0] - 1)
+
 /* The ledger's guard function as a site made before it served the ledger only has it: any role
  * may name it in a trigger of its own. */
 static const char old_guard_fn_sql[] =
@@ -338,18 +346,38 @@ static const char old_guard_fn_sql[] =
     "  USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema()); END $d$;"
     "GRANT EXECUTE ON FUNCTION ctm__guard_ledger() TO PUBLIC";
 
-/* The owner's first write replaces it: a trigger on a table of one's own calling it is refused. */
+/* The ledger's insert trigger as a site made before it fired AFTER the row is in has it: an
+ * INSERT that ON CONFLICT inserts nothing counts as an entry. */
+static const char old_insert_trigger_sql[] =
+    "DROP TRIGGER ctm__guard_ledger_i ON ledger;"
+    "CREATE TRIGGER ctm__guard_ledger_i BEFORE INSERT ON ledger FOR EACH ROW"
+    " WHEN (current_setting('ctm.marked', true) = pg_current_xact_id()::text)"
+    " EXECUTE FUNCTION ctm__guard_ledger()";
+
+/* The owner's first write on a connection replaces either: then a trigger on a table of one's
+ * own calling the function is refused, and so is an INSERT into the ledger that inserts nothing
+ * (here ON CONFLICT turns it into an update of another row). */
 START_TEST(an_older_guard_function_is_replaced)
 {
-    const struct attempt *borrow = &attempts[sizeof attempts / sizeof attempts[0] - 1];
+    static const char *const olds[2] = {old_guard_fn_sql, old_insert_trigger_sql};
+    const char *tries[2] = {
+        attempts[BORROWED].sql,
+        "UPDATE users SET role = 'admin' WHERE username = '" PHARM "'; INSERT INTO ledger"
+        " SELECT * FROM ledger WHERE seq = 0 ON CONFLICT (seq) DO UPDATE SET frontier = ledger.frontier"};
+    const char *says[2] = {attempts[BORROWED].says, attempts[SKIPPED_INSERT].says};
     PGconn *c = connect_site();
     char state[6], msg[1024];
-    ck_assert_msg(run(c, old_guard_fn_sql, state, msg, sizeof msg), "%s", msg);
-    db_a = tu_open(db_path, NULL);
-    tu_login(db_a, ADMIN, PW);
-    tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
-    ck_assert_msg(!run(c, borrow->sql, state, msg, sizeof msg), "%s: committed", borrow->sql);
-    ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, borrow->says) != NULL, "%s", msg);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(run(c, olds[i], state, msg, sizeof msg), "%s", msg);
+        db_a = tu_open(db_path, NULL);
+        tu_login(db_a, ADMIN, PW);
+        tu_ok(ctm_location_add(db_a, i == 0 ? "SHELF1" : "SHELF2", "room", 15, 25));
+        ctm_close(db_a);
+        db_a = NULL;
+        ck_assert_msg(!run(c, tries[i], state, msg, sizeof msg), "%s: committed", tries[i]);
+        ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, says[i]) != NULL, "%s", msg);
+    }
+    ck_assert_int_eq(ledger_triggers(c, "ctm\\_\\_guard\\_ledger\\__"), 3);
     PQfinish(c);
 }
 END_TEST

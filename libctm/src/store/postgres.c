@@ -1548,7 +1548,9 @@ static int pg_schema_version(ctm__store *base, int *version)
  *     transaction, whose "ledgered" the statement clears.  The ledger's insert trigger sets it
  *     again, so a change must be followed by an entry (libctm appends an action's entry after its
  *     changes, and `ctm migrate --to` copies the ledger last); an entry appended in a savepoint
- *     that was rolled back does not count.  The mark's insert fires a deferred constraint
+ *     that was rolled back does not count, nor an INSERT that inserted no row (the trigger fires
+ *     AFTER the row is in: an INSERT ... ON CONFLICT that skips its row, or updates another one,
+ *     fires BEFORE INSERT triggers all the same).  The mark's insert fires a deferred constraint
  *     trigger, so at COMMIT the transaction asks once whether its last change was followed by an
  *     entry, and fails when it was not.  The ledger's insert trigger fires only in a transaction
  *     that marked (the setting "ctm.marked", which the mark sets): a note, which changes no row,
@@ -1668,12 +1670,15 @@ static int pg_schema_version(ctm__store *base, int *version)
     "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
     " END LOOP;" \
     " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger_d'" \
-    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger'))" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger_i'" \
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger') AND (tgtype & 2) = 0)" \
     "  AND " LEDGER_OURS " AND NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "   WHERE n.nspname = current_schema() AND " GUARD_OLD_ON("c") ") THEN" \
     "  EXECUTE format('DROP TRIGGER IF EXISTS ctm__guard_ledger ON %1$I.ledger;" \
-    "   CREATE TRIGGER ctm__guard_ledger_i BEFORE INSERT ON %1$I.ledger FOR EACH ROW" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_i ON %1$I.ledger;" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_u ON %1$I.ledger;" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_d ON %1$I.ledger;" \
+    "   CREATE TRIGGER ctm__guard_ledger_i AFTER INSERT ON %1$I.ledger FOR EACH ROW" \
     "    WHEN (current_setting(''ctm.marked'', true) = pg_current_xact_id()::text)" \
     "    EXECUTE FUNCTION %1$I.ctm__guard_ledger();" \
     "   CREATE TRIGGER ctm__guard_ledger_u BEFORE UPDATE ON %1$I.ledger FOR EACH ROW" \
@@ -1695,9 +1700,12 @@ static int pg_schema_version(ctm__store *base, int *version)
     " WHERE oid = to_regclass(quote_ident(current_schema()) || '.ledger')), 'USAGE')"
 
 /* Whether the ledger still has the guard's one trigger for every change (sites made before the
- * guard's conditional ledger triggers), and the current role may replace it. */
+ * guard's conditional ledger triggers), or an insert trigger that fires BEFORE the row is
+ * inserted (so also for a row ON CONFLICT then skips or turns into an update of another row),
+ * and the current role may replace it. */
 #define GUARD_LEDGER_OLD                                                                          \
-    "(EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"                       \
+    "(EXISTS (SELECT 1 FROM pg_trigger WHERE (tgname = 'ctm__guard_ledger'"                      \
+    "  OR (tgname = 'ctm__guard_ledger_i' AND (tgtype & 2) <> 0))"                               \
     " AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) AND " LEDGER_OURS ")"
 
 /* Whether the ledger's guard function is ours and from before it refused to serve another table
