@@ -159,8 +159,9 @@ START_TEST(test_deployment_roles)
              "GRANT USAGE ON SCHEMA public TO %s;"
              " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
              " GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
-             " REVOKE TRUNCATE, TRIGGER, REFERENCES ON ALL TABLES IN SCHEMA public FROM %s",
-             app, app, app, app);
+             " REVOKE TRUNCATE, TRIGGER, REFERENCES ON ALL TABLES IN SCHEMA public FROM %s;"
+             " REVOKE INSERT, UPDATE, DELETE ON ctm__schema FROM %s",
+             app, app, app, app, app);
     ck_assert_msg(sql_on(as_owner, sql) == CTM_OK, "%s", ctm_errmsg());
     /* the application role works the site: users, a trial, a location, a receipt, a note */
     o.flags = 0;
@@ -181,6 +182,8 @@ START_TEST(test_deployment_roles)
     ck_assert_int_ne(sql_on(as_app, "ALTER TABLE users DISABLE TRIGGER ctm__guard"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "SET session_replication_role = replica"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1"), CTM_OK);
+    /* the schema version, outside the guard, is the owner's */
+    ck_assert_int_ne(sql_on(as_app, "UPDATE ctm__schema SET version = version - 1"), CTM_OK);
     /* nor forge the guard's mark: "ledgered" set, or the mark removed, by hand */
     ck_assert_int_ne(sql_on(as_app, "SELECT set_config('ctm.ledgered', pg_current_xact_id()::text,"
                                     " true); UPDATE kits SET units = 1"),
