@@ -156,6 +156,16 @@ static const struct attempt {
     {"INSERT INTO ctm__guard_tx VALUES (pg_current_xact_id(), 'MARK', 'by hand');"
      " DELETE FROM ctm__guard_tx; UPDATE users SET role = 'admin' WHERE username = '" PHARM "'",
      0, "UPDATE on table users"},
+    /* an INSERT into the ledger that inserts no row: ON CONFLICT skips it */
+    {"UPDATE users SET role = 'admin' WHERE username = '" PHARM "';"
+     " INSERT INTO ledger SELECT * FROM ledger WHERE seq = 0 ON CONFLICT DO NOTHING",
+     0, "UPDATE on table users"},
+    /* the ledger's guard function called by a trigger on a table of one's own, which would set
+     * the mark's "ledgered" with no entry appended */
+    {"CREATE TEMP TABLE t(x int); CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW"
+     " EXECUTE FUNCTION ctm__guard_ledger();"
+     " UPDATE users SET role = 'admin' WHERE username = '" PHARM "'; INSERT INTO t VALUES (1)",
+     1, "serves the ledger only"},
 };
 
 START_TEST(hand_written_changes_are_refused)
@@ -317,6 +327,86 @@ START_TEST(an_older_site_is_brought_up_to_date)
 }
 END_TEST
 
+/* The last attempts: an INSERT into the ledger that inserts no row, the guard's function borrowed. */
+#define SKIPPED_INSERT (sizeof attempts / sizeof attempts[0] - 2)
+#define BORROWED (sizeof attempts / sizeof attempts[0] - 1)
+
+/* The ledger's guard function as a site made before it served the ledger only has it: any role
+ * may name it in a trigger of its own. */
+static const char old_guard_fn_sql[] =
+    "DO $d$ BEGIN EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger()"
+    " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
+    " AS $g$ BEGIN IF TG_OP = 'INSERT' THEN"
+    "  UPDATE %1$I.ctm__guard_tx SET ledgered = true WHERE xid = pg_current_xact_id() AND NOT ledgered;"
+    "  PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;"
+    " ELSIF TG_OP = 'UPDATE' AND NEW.seq = OLD.seq AND NEW.entry = OLD.entry"
+    "  AND (OLD.checkpoint IS NULL OR NEW.checkpoint IS NOT DISTINCT FROM OLD.checkpoint) THEN"
+    "  RETURN NEW; END IF;"
+    " RAISE EXCEPTION 'libctm guard: the ledger only grows (%% refused)', TG_OP"
+    "  USING ERRCODE = 'insufficient_privilege'; END $g$$f$, current_schema()); END $d$;"
+    "GRANT EXECUTE ON FUNCTION ctm__guard_ledger() TO PUBLIC";
+
+/* The ledger's insert trigger as a site made before it fired AFTER the row is in has it: an
+ * INSERT that ON CONFLICT inserts nothing counts as an entry. */
+static const char old_insert_trigger_sql[] =
+    "DROP TRIGGER ctm__guard_ledger_i ON ledger;"
+    "CREATE TRIGGER ctm__guard_ledger_i BEFORE INSERT ON ledger FOR EACH ROW"
+    " WHEN (current_setting('ctm.marked', true) = pg_current_xact_id()::text)"
+    " EXECUTE FUNCTION ctm__guard_ledger()";
+
+/* The owner's first write on a connection replaces either: then a trigger on a table of one's
+ * own calling the function is refused, and so is an INSERT into the ledger that inserts nothing
+ * (here ON CONFLICT turns it into an update of another row). */
+START_TEST(an_older_guard_function_is_replaced)
+{
+    static const char *const olds[2] = {old_guard_fn_sql, old_insert_trigger_sql};
+    const char *tries[2] = {
+        attempts[BORROWED].sql,
+        "UPDATE users SET role = 'admin' WHERE username = '" PHARM "'; INSERT INTO ledger"
+        " SELECT * FROM ledger WHERE seq = 0 ON CONFLICT (seq) DO UPDATE SET frontier = ledger.frontier"};
+    const char *says[2] = {attempts[BORROWED].says, attempts[SKIPPED_INSERT].says};
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(run(c, olds[i], state, msg, sizeof msg), "%s", msg);
+        db_a = tu_open(db_path, NULL);
+        tu_login(db_a, ADMIN, PW);
+        tu_ok(ctm_location_add(db_a, i == 0 ? "SHELF1" : "SHELF2", "room", 15, 25));
+        ctm_close(db_a);
+        db_a = NULL;
+        ck_assert_msg(!run(c, tries[i], state, msg, sizeof msg), "%s: committed", tries[i]);
+        ck_assert_msg(strcmp(state, "42501") == 0 && strstr(msg, says[i]) != NULL, "%s", msg);
+    }
+    ck_assert_int_eq(ledger_triggers(c, "ctm\\_\\_guard\\_ledger\\__"), 3);
+    PQfinish(c);
+}
+END_TEST
+
+/* The guard lets the tree state stored on the newest entry change (libctm moves it from entry to
+ * entry), so someone may forge one of the right size: the next action must not sign a checkpoint
+ * over it (which, a checkpoint never changing, would leave a ledger that never verifies again),
+ * and verify names the entry. */
+START_TEST(a_forged_tree_state_is_not_signed)
+{
+    db_a = tu_open(db_path, NULL);
+    tu_login(db_a, ADMIN, PW);
+    uint64_t n = tu_audit_size(db_a);
+    PGconn *c = connect_site();
+    char state[6], msg[1024];
+    ck_assert_msg(run(c, "UPDATE ledger SET frontier = overlay(frontier PLACING '\\xff'::bytea"
+                         " FROM 12 FOR 1) WHERE seq = (SELECT max(seq) FROM ledger)",
+                      state, msg, sizeof msg), "%s", msg);
+    PQfinish(c);
+    ck_assert_int_eq(ctm_location_add(db_a, "SHELF1", "room", 15, 25), CTM_EINTEGRITY);
+    ck_assert_msg(strstr(ctm_errmsg(), "not the tree its checkpoint signs") != NULL, "%s",
+                  ctm_errmsg());
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM ledger", NULL), (int)n);
+    ctm_verify_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(ctm_audit_verify(db_a, NULL, NULL, &r), CTM_EINTEGRITY);
+    ck_assert_int_eq(r.failed_seq, (int64_t)n - 1);
+}
+END_TEST
+
 /* ---- the writer lock ---- */
 
 static double now_s(void)
@@ -395,7 +485,9 @@ START_TEST(an_action_is_done_once_flushed)
     ck_assert_msg(run(c, "CREATE SCHEMA ctm_t_inspect; CREATE EXTENSION pageinspect SCHEMA ctm_t_inspect",
                       state, msg, sizeof msg),
                   "pageinspect: %s", msg);
-    db_a = tu_open(db_path, NULL);
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.busy_timeout_ms = 200;
+    db_a = tu_open(db_path, &o);
     tu_login(db_a, ADMIN, PW);
     for (int i = 0; i < 5; i++) {
         tu_ok(ctm_audit_note(db_a, "durable", NULL));
@@ -409,6 +501,17 @@ START_TEST(an_action_is_done_once_flushed)
     }
     tu_ok(ctm_location_add(db_a, "SHELF1", "room", 15, 25));
     ck_assert_msg(ledger_flushed(c), "an action with row changes reported done unflushed");
+    /* The clearing, after the COMMIT, cannot have the newest entry (someone holds its row): the
+     * committed action is done all the same, once flushed, not "busy" (which a caller would
+     * repeat), and that entry keeps its frontier, as after a crash there. */
+    ck_assert(run(c, "BEGIN; SELECT seq FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)"
+                     " FOR UPDATE", state, msg, sizeof msg));
+    tu_ok(ctm_audit_note(db_a, "its previous entry's row held", NULL));
+    ck_assert_msg(ledger_flushed(c), "a note reported done before its WAL was flushed");
+    ck_assert(run(c, "COMMIT", state, msg, sizeof msg));
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM ledger WHERE frontier IS NOT NULL",
+                                NULL), 2);
+    tu_assert_verifies_all(db_a, NULL);
     tu_ok(ctm_batch_begin(db_a));
     tu_ok(ctm_audit_note(db_a, "in a batch", NULL));
     tu_ok(ctm_batch_commit(db_a));
@@ -425,6 +528,8 @@ static Suite *guard_suite(void)
                         (int)(sizeof attempts / sizeof attempts[0]));
     tcase_add_test(tc, autocommit_changes_are_refused);
     tcase_add_test(tc, an_older_site_is_brought_up_to_date);
+    tcase_add_test(tc, an_older_guard_function_is_replaced);
+    tcase_add_test(tc, a_forged_tree_state_is_not_signed);
     tc = tu_tcase(s, "writer lock", setup, teardown, 60);
     tcase_add_test(tc, a_batch_holds_the_writer_lock);
     tcase_add_test(tc, an_action_is_done_once_flushed);

@@ -159,8 +159,9 @@ START_TEST(test_deployment_roles)
              "GRANT USAGE ON SCHEMA public TO %s;"
              " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
              " GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
-             " REVOKE TRUNCATE, TRIGGER, REFERENCES ON ALL TABLES IN SCHEMA public FROM %s",
-             app, app, app, app);
+             " REVOKE TRUNCATE, TRIGGER, REFERENCES ON ALL TABLES IN SCHEMA public FROM %s;"
+             " REVOKE INSERT, UPDATE, DELETE ON ctm__schema FROM %s",
+             app, app, app, app, app);
     ck_assert_msg(sql_on(as_owner, sql) == CTM_OK, "%s", ctm_errmsg());
     /* the application role works the site: users, a trial, a location, a receipt, a note */
     o.flags = 0;
@@ -181,6 +182,8 @@ START_TEST(test_deployment_roles)
     ck_assert_int_ne(sql_on(as_app, "ALTER TABLE users DISABLE TRIGGER ctm__guard"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "SET session_replication_role = replica"), CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1"), CTM_OK);
+    /* the schema version, outside the guard, is the owner's */
+    ck_assert_int_ne(sql_on(as_app, "UPDATE ctm__schema SET version = version - 1"), CTM_OK);
     /* nor forge the guard's mark: "ledgered" set, or the mark removed, by hand */
     ck_assert_int_ne(sql_on(as_app, "SELECT set_config('ctm.ledgered', pg_current_xact_id()::text,"
                                     " true); UPDATE kits SET units = 1"),
@@ -193,6 +196,18 @@ START_TEST(test_deployment_roles)
                      CTM_OK);
     ck_assert_int_ne(sql_on(as_app, "UPDATE kits SET units = 1; DELETE FROM ctm__guard_tx"), CTM_OK);
     ck_assert_msg(strstr(ctm_errmsg(), "guard") != NULL, "%s", ctm_errmsg());
+    /* nor borrow the owner's rights through the guard's functions: a trigger of its own, on a
+     * table of its own, calling the ledger's, would set "ledgered" with no entry appended; the
+     * functions are not PUBLIC's, and the ledger's serves the ledger only, even once granted */
+    static const char borrow[] =
+        "CREATE TEMP TABLE t(x int); CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW"
+        " EXECUTE FUNCTION public.ctm__guard_ledger(); UPDATE kits SET units = 1; INSERT INTO t VALUES (1)";
+    ck_assert_int_ne(sql_on(as_app, borrow), CTM_OK);
+    ck_assert_msg(strstr(ctm_errmsg(), "permission denied") != NULL, "%s", ctm_errmsg());
+    snprintf(sql, sizeof sql, "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %s", app);
+    ck_assert_msg(sql_on(as_owner, sql) == CTM_OK, "%s", ctm_errmsg());
+    ck_assert_int_ne(sql_on(as_app, borrow), CTM_OK);
+    ck_assert_msg(strstr(ctm_errmsg(), "serves the ledger only") != NULL, "%s", ctm_errmsg());
     /* A role that may not write the logical decoding message a writer's wait for the disk uses
      * (revoked here) still works, each commit waiting for its own flush with the lock held:
      * right after a note, the WAL is flushed past every change of the ledger's pages. */

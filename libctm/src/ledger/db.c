@@ -5,7 +5,7 @@
 
 static const char *const stmt_sql[CTM_ST_COUNT] = {
     [CTM_ST_LEDGER_INSERT] = "INSERT INTO ledger(seq, entry) VALUES (?1, ?2)",
-    [CTM_ST_LEDGER_TAIL] = "SELECT seq, frontier FROM ledger ORDER BY seq DESC LIMIT 1",
+    [CTM_ST_LEDGER_TAIL] = "SELECT seq, frontier, checkpoint FROM ledger ORDER BY seq DESC LIMIT 1",
     [CTM_ST_LEDGER_CLEAR_FRONTIER] = "UPDATE ledger SET frontier = NULL WHERE seq = ?1",
     [CTM_ST_LEDGER_SEAL] = "UPDATE ledger SET checkpoint = ?2, frontier = ?3 WHERE seq = ?1",
     [CTM_ST_LEDGER_INSERT_SEALED] =

@@ -13,8 +13,42 @@ int ctm__table_is_internal(const char *table)
     return strcmp(table, "ledger") == 0 || strncmp(table, "sqlite_", 7) == 0;
 }
 
+/* Whether frontier f makes the tree that the signed checkpoint `note` (or NULL) names, its size and
+ * root: 1 yes, 0 no, -1 out of memory.  The signature is not checked here (verify does): once
+ * set, a checkpoint never changes. */
+static int signs_frontier(const char *note, const ctm__frontier *f)
+{
+    if (note == NULL)
+        return 1; /* an entry from before every newest entry carried one */
+    size_t len = strlen(note), cut = 0;
+    for (size_t i = len; i >= 2 && cut == 0; i--)
+        if (note[i - 2] == '\n' && note[i - 1] == '\n')
+            cut = i - 1; /* the text ends with the first of the two newlines */
+    if (cut == 0)
+        return 0;
+    char *body = malloc(cut + 1);
+    if (body == NULL)
+        return -1;
+    memcpy(body, note, cut);
+    body[cut] = '\0';
+    char *origin = NULL;
+    uint64_t size = 0;
+    ctm_hash signed_root, root;
+    int ok = ctm__checkpoint_parse(body, &origin, &size, signed_root) == 0 && size == f->size;
+    if (ok) {
+        ctm__frontier_root(f, root);
+        ok = sodium_memcmp(root, signed_root, CTM_HASH_SIZE) == 0;
+    }
+    free(origin);
+    free(body);
+    return ok;
+}
+
 /* The tree state from the ledger's tail statement, stepped as it stands (a begin may have run it
- * already, ctm__store_begin_read), then reset. */
+ * already, ctm__store_begin_read), then reset.  It must be the tree the newest entry's checkpoint
+ * signs: the next checkpoint is signed over it, and the stored frontier is not itself protected
+ * (libctm moves it from entry to entry, so a server's guard lets it change), so a frontier
+ * changed by hand would otherwise have the site key sign a tree the entries do not make. */
 static int tail_state(ctm__st *st, ctm__frontier *f)
 {
     ctm__frontier_init(f);
@@ -24,9 +58,17 @@ static int tail_state(ctm__st *st, ctm__frontier *f)
         const void *p = ctm__st_blob(st, 1);
         int n = (int)ctm__st_bytes(st, 1);
         int64_t seq = ctm__st_int(st, 0);
+        int signed_ok;
         if (p == NULL || ctm__frontier_decode(f, p, (size_t)n) != 0 || (int64_t)f->size != seq + 1)
             out = ctm__err(CTM_EINTEGRITY,
                            "ledger seq %lld: the tree state of the newest entry is missing or damaged",
+                           (long long)seq);
+        else if ((signed_ok = signs_frontier(ctm__st_text(st, 2), f)) < 0)
+            out = ctm__err(CTM_ENOMEM, "out of memory");
+        else if (!signed_ok)
+            out = ctm__err(CTM_EINTEGRITY,
+                           "ledger seq %lld: the tree state of the newest entry is not the tree its "
+                           "checkpoint signs (changed outside libctm: run verify)",
                            (long long)seq);
     } else if (src != CTM_OK) {
         out = ctm__store_fail(src, "reading the ledger state");

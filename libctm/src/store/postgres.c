@@ -1210,7 +1210,8 @@ static int pg_begin_read(ctm__store *base, ctm__st *first)
  * writer whose flush waits apart makes `tidy` the write of the transaction that waits, instead of
  * DURABLE_SQL's message, outside the writer lock.  It must write WAL, or that commit would not
  * wait: the ledger's tidy statement updates the previous entry, which the tail read found under
- * the lock and which the guard keeps from ever being deleted. */
+ * the lock and which the guard keeps from ever being deleted.  Should it fail (someone holds that
+ * row past the lock timeout), the wait writes DURABLE_SQL's message instead. */
 static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n, ctm__st *tidy)
 {
     pg_store *s = (pg_store *)base;
@@ -1242,6 +1243,16 @@ static int pg_commit_after(ctm__store *base, ctm__st *const *sts, int n, ctm__st
         cmds[k++].sql = DURABLE_SQL;
     rc = pipeline(s, cmds, k);
     for (int i = 0; i < k && rc == CTM_OK; i++) {
+        if (i == commit + 1 && tidy != NULL && PQresultStatus(cmds[i].res) == PGRES_FATAL_ERROR &&
+            PQstatus(s->conn) == CONNECTION_OK) {
+            /* The tidy statement failed after the COMMIT (a lock held on the previous entry, past
+             * the lock timeout): the action is committed and the previous entry keeps its
+             * frontier, as after a crash there (audit-format.md, section 1).  The wait for the
+             * disk writes the message instead, so that a committed action is not reported as
+             * one not done (CTM_EBUSY), which a caller would repeat. */
+            rc = command(s, DURABLE_SQL, DURABLE_FAILED);
+            break;
+        }
         if (!pipe_ok(s, &cmds[i], &rc,
                      i < commit ? NULL
                                 : i == commit + 1 ? DURABLE_FAILED
@@ -1537,7 +1548,9 @@ static int pg_schema_version(ctm__store *base, int *version)
  *     transaction, whose "ledgered" the statement clears.  The ledger's insert trigger sets it
  *     again, so a change must be followed by an entry (libctm appends an action's entry after its
  *     changes, and `ctm migrate --to` copies the ledger last); an entry appended in a savepoint
- *     that was rolled back does not count.  The mark's insert fires a deferred constraint
+ *     that was rolled back does not count, nor an INSERT that inserted no row (the trigger fires
+ *     AFTER the row is in: an INSERT ... ON CONFLICT that skips its row, or updates another one,
+ *     fires BEFORE INSERT triggers all the same).  The mark's insert fires a deferred constraint
  *     trigger, so at COMMIT the transaction asks once whether its last change was followed by an
  *     entry, and fails when it was not.  The ledger's insert trigger fires only in a transaction
  *     that marked (the setting "ctm.marked", which the mark sets): a note, which changes no row,
@@ -1546,7 +1559,10 @@ static int pg_schema_version(ctm__store *base, int *version)
  *     the mark cleared and the COMMIT fails.  (The setting "ctm.ledgered" the trigger also sets
  *     serves only the row triggers of older sites.)  Only the tables' owner may write a mark
  *     (trigger "ctm__guard_own"): the application role, even with every table of the schema
- *     granted, can neither forge "ledgered" nor remove a mark.  The mark is keyed by the transaction's 64-bit id and
+ *     granted, can neither forge "ledgered" nor remove a mark.  Nor can it borrow the owner's
+ *     rights through the guard's functions: none may be executed by PUBLIC (so none can be
+ *     named by a trigger of another role), and the ledger's refuses to fire for any other
+ *     table (a trigger of its own on a table of its own would set "ledgered" without an entry).  The mark is keyed by the transaction's 64-bit id and
  *     removed by the check that passes, so a mark that exists was made by this transaction, whose
  *     check is then pending: nobody can make a change without one.  A site table thus costs one
  *     check per transaction, not one per row.  The mark's functions run as the tables' owner
@@ -1575,7 +1591,10 @@ static int pg_schema_version(ctm__store *base, int *version)
     "  ledgered boolean NOT NULL DEFAULT false', current_schema());" \
     " EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.ctm__guard_ledger() RETURNS trigger" \
     "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $g$ BEGIN" \
-    "  IF TG_OP = 'INSERT' THEN" \
+    "  IF TG_TABLE_SCHEMA IS DISTINCT FROM %1$L OR TG_TABLE_NAME IS DISTINCT FROM 'ledger' THEN" \
+    "   RAISE EXCEPTION 'libctm guard: ctm__guard_ledger() serves the ledger only (on %%.%% refused)'," \
+    "    TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';" \
+    "  ELSIF TG_OP = 'INSERT' THEN" \
     "   UPDATE %1$I.ctm__guard_tx SET ledgered = true WHERE xid = pg_current_xact_id()" \
     "    AND NOT ledgered;" \
     "   PERFORM set_config('ctm.ledgered', pg_current_xact_id()::text, true); RETURN NEW;" \
@@ -1618,6 +1637,9 @@ static int pg_schema_version(ctm__store *base, int *version)
     "    USING ERRCODE = 'insufficient_privilege';" \
     "  END IF;" \
     "  DELETE FROM %1$I.ctm__guard_tx WHERE xid = NEW.xid; RETURN NULL; END $g$$f$, current_schema());" \
+    " EXECUTE format('REVOKE ALL ON FUNCTION %1$I.ctm__guard_truncate(), %1$I.ctm__guard_ledger()," \
+    "  %1$I.ctm__guard_own(), %1$I.ctm__guard_mark(), %1$I.ctm__guard_check() FROM PUBLIC'," \
+    "  current_schema());" \
     " IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_check'" \
     "  AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ctm__guard_tx')) THEN" \
     "  EXECUTE format('CREATE CONSTRAINT TRIGGER ctm__guard_check AFTER INSERT ON %I.ctm__guard_tx" \
@@ -1648,12 +1670,15 @@ static int pg_schema_version(ctm__store *base, int *version)
     "   FOR EACH STATEMENT EXECUTE FUNCTION %I.ctm__guard_mark()', t, current_schema());" \
     " END LOOP;" \
     " IF to_regclass(quote_ident(current_schema()) || '.ledger') IS NOT NULL" \
-    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger_d'" \
-    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger'))" \
+    "  AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger_i'" \
+    "   AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger') AND (tgtype & 2) = 0)" \
     "  AND " LEDGER_OURS " AND NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "   WHERE n.nspname = current_schema() AND " GUARD_OLD_ON("c") ") THEN" \
     "  EXECUTE format('DROP TRIGGER IF EXISTS ctm__guard_ledger ON %1$I.ledger;" \
-    "   CREATE TRIGGER ctm__guard_ledger_i BEFORE INSERT ON %1$I.ledger FOR EACH ROW" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_i ON %1$I.ledger;" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_u ON %1$I.ledger;" \
+    "   DROP TRIGGER IF EXISTS ctm__guard_ledger_d ON %1$I.ledger;" \
+    "   CREATE TRIGGER ctm__guard_ledger_i AFTER INSERT ON %1$I.ledger FOR EACH ROW" \
     "    WHEN (current_setting(''ctm.marked'', true) = pg_current_xact_id()::text)" \
     "    EXECUTE FUNCTION %1$I.ctm__guard_ledger();" \
     "   CREATE TRIGGER ctm__guard_ledger_u BEFORE UPDATE ON %1$I.ledger FOR EACH ROW" \
@@ -1675,10 +1700,21 @@ static int pg_schema_version(ctm__store *base, int *version)
     " WHERE oid = to_regclass(quote_ident(current_schema()) || '.ledger')), 'USAGE')"
 
 /* Whether the ledger still has the guard's one trigger for every change (sites made before the
- * guard's conditional ledger triggers), and the current role may replace it. */
+ * guard's conditional ledger triggers), or an insert trigger that fires BEFORE the row is
+ * inserted (so also for a row ON CONFLICT then skips or turns into an update of another row),
+ * and the current role may replace it. */
 #define GUARD_LEDGER_OLD                                                                          \
-    "(EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ctm__guard_ledger'"                       \
+    "(EXISTS (SELECT 1 FROM pg_trigger WHERE (tgname = 'ctm__guard_ledger'"                      \
+    "  OR (tgname = 'ctm__guard_ledger_i' AND (tgtype & 2) <> 0))"                               \
     " AND tgrelid = to_regclass(quote_ident(current_schema()) || '.ledger')) AND " LEDGER_OURS ")"
+
+/* Whether the ledger's guard function is ours and from before it refused to serve another table
+ * (a trigger of the application role's own on a table of its own could otherwise call it, it
+ * being the owner's, and set the mark's "ledgered" without an entry). */
+#define GUARD_FN_OLD                                                                              \
+    "(SELECT p.prosrc NOT LIKE '%TG\\_TABLE\\_SCHEMA%' AND pg_has_role(p.proowner, 'USAGE')"         \
+    " FROM pg_proc p WHERE p.oid = to_regprocedure(quote_ident(current_schema())"                 \
+    " || '.ctm__guard_ledger()'))"
 
 /* Whether table alias c still has the guard's old per-row constraint trigger. */
 #define GUARD_OLD_ON(c) \
@@ -1688,11 +1724,12 @@ static int pg_schema_version(ctm__store *base, int *version)
 static const char guard_sql[] = "DO $ctm$ DECLARE t regclass; BEGIN" GUARD_INSTALL " END $ctm$";
 
 /* The guard brought up to date on a site made before its per-transaction form, when the current
- * role owns one of the tables still guarded row by row (else nothing). */
+ * role owns one of the tables still guarded row by row, the ledger's old trigger, or the
+ * ledger's guard function from before it served the ledger only (else nothing). */
 #define GUARD_UPGRADE \
     " IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
     "  WHERE n.nspname = current_schema() AND pg_has_role(c.relowner, 'USAGE') AND " \
-    GUARD_OLD_ON("c") ") OR " GUARD_LEDGER_OLD " THEN" \
+    GUARD_OLD_ON("c") ") OR " GUARD_LEDGER_OLD " OR " GUARD_FN_OLD " THEN" \
     "  PERFORM pg_advisory_xact_lock(1129598257);" \
     GUARD_INSTALL \
     " END IF;"

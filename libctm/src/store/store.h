@@ -74,8 +74,8 @@ int ctm__store_begin_read(ctm__store *s, ctm__st *first);
  * statement's, or the commit's.  Each statement is reset (bindings cleared) whatever happens.
  * `tidy` (or NULL), a statement no reader depends on, runs with them before the COMMIT, or,
  * where a writer's commit waits for the disk outside its lock (PostgreSQL), after it, as the
- * write of the transaction that waits: a failure of it is then the wait's ("the action was
- * committed"), and a crash in between leaves it undone. */
+ * write of the transaction that waits: should it then fail (a lock on its row), the wait writes
+ * something else and it stays undone, as after a crash in between. */
 int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n, ctm__st *tidy);
 /* Run SQL without parameters or result rows (several statements allowed). */
 int ctm__store_exec(ctm__store *s, const char *sql);
