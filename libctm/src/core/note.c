@@ -394,6 +394,20 @@ out:
     return rc;
 }
 
+char *ctm__note_text(const char *note)
+{
+    const char *split = note != NULL ? last_blank_line(note, strlen(note)) : NULL;
+    if (split == NULL)
+        return NULL;
+    size_t n = (size_t)(split - note) + 1;
+    char *text = malloc(n + 1);
+    if (text != NULL) {
+        memcpy(text, note, n);
+        text[n] = '\0';
+    }
+    return text;
+}
+
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
 /* Canonical decimal of v into the end of digits[21]; returns the number of digits. */

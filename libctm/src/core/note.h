@@ -38,6 +38,10 @@ char *ctm__note_sign(const char *text, const char *name, const uint8_t sk[64]);
  */
 int ctm__note_verify(const char *note, const char *name, const uint8_t pub[32], char **text_out);
 
+/* The text of a note, without checking any signature: a malloc'd copy of what comes before the
+ * last "\n\n" (as ctm__note_verify splits it); NULL if there is none, or no memory. */
+char *ctm__note_text(const char *note);
+
 /* Checkpoint body "<origin>\n<size>\n<base64 root>\n", then, when previous >= 0, the extension
  * line "previous <size of the checkpoint before it>\n" (docs/audit-format.md 6.1), malloc'd. */
 char *ctm__checkpoint_body(const char *origin, uint64_t size, const ctm_hash root, int64_t previous);

@@ -20,17 +20,9 @@ static int signs_frontier(const char *note, const ctm__frontier *f)
 {
     if (note == NULL)
         return 1; /* an entry from before every newest entry carried one */
-    size_t len = strlen(note), cut = 0;
-    for (size_t i = len; i >= 2 && cut == 0; i--)
-        if (note[i - 2] == '\n' && note[i - 1] == '\n')
-            cut = i - 1; /* the text ends with the first of the two newlines */
-    if (cut == 0)
-        return 0;
-    char *body = malloc(cut + 1);
+    char *body = ctm__note_text(note);
     if (body == NULL)
-        return -1;
-    memcpy(body, note, cut);
-    body[cut] = '\0';
+        return strstr(note, "\n\n") != NULL ? -1 : 0; /* no memory; no text */
     char *origin = NULL;
     uint64_t size = 0;
     ctm_hash signed_root, root;
