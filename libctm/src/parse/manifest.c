@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "core.h"
+#include "csv.h"
 #include "gs1.h"
 #include "manifest.h"
 
 #define MANIFEST_MAX_LINE 4096     /* bytes per line, line end excluded */
 #define MANIFEST_MAX_KITS 1000000  /* data lines */
-#define MANIFEST_QUOTE_MAX 40      /* bytes of a field quoted in a message */
 #define ARENA_BLOCK_MIN (256 * 1024)
 
 enum column { COL_KIT_NUMBER, COL_KIT_TYPE, COL_LOT, COL_EXPIRY, COL_ARM, COL_GTIN, COL_SERIAL,
@@ -72,11 +72,6 @@ static void arena_free(arena_block *b)
 
 /* ---- the parser's state ---- */
 
-typedef struct field {
-    char *s;
-    size_t len;
-} field;
-
 typedef struct parser {
     ctm__manifest *m;
     arena_block *arena;
@@ -94,38 +89,11 @@ typedef struct parser {
 
 /* ---- messages ---- */
 
-/* 'value' for a message: at most MANIFEST_QUOTE_MAX bytes, anything outside printable ASCII (and
- * the quote and backslash) as \xNN, "..." when cut.  out holds MANIFEST_QUOTE_MAX * 4 + 8. */
-static void quote_value(char *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t k = 0, take = n < MANIFEST_QUOTE_MAX ? n : MANIFEST_QUOTE_MAX;
-
-    out[k++] = '\'';
-    for (size_t i = 0; i < take; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-            out[k++] = (char)c;
-        } else {
-            out[k++] = '\\';
-            out[k++] = 'x';
-            out[k++] = hex[c >> 4];
-            out[k++] = hex[c & 0xf];
-        }
-    }
-    out[k++] = '\'';
-    if (take < n) {
-        memcpy(out + k, "...", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-}
-
 /* A bad field.  Values are quoted only in manifests without an arm column: a blinded manifest's
  * lines all may carry an arm, and no part of such a line may reach a message. */
 static int field_error(const parser *p, enum column c, const char *s, size_t n, const char *why)
 {
-    char q[MANIFEST_QUOTE_MAX * 4 + 8];
+    char q[CTM__CSV_QUOTE_SIZE];
 
     if (c == COL_ARM)
         return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field arm: not a valid arm code",
@@ -133,68 +101,9 @@ static int field_error(const parser *p, enum column c, const char *s, size_t n, 
     if (p->m->has_arm || n == 0)
         return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s", p->line,
                         column_names[c], why);
-    quote_value(q, s, n);
+    ctm__csv_quote(q, s, n);
     return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s (%s)", p->line,
                     column_names[c], why, q);
-}
-
-/* ---- CSV ---- */
-
-/* Split one line (line end removed) into fields, decoded into out (capacity n + 1): each field
- * NUL-terminated, '""' inside quotes made '"'.  Only the first maxf fields are kept in f; *nf
- * counts them all.  On a quoting error returns -1 with the field's position in *bad. */
-static int split_line(const char *s, size_t n, char *out, field *f, size_t maxf, size_t *nf,
-                      size_t *bad, const char **why)
-{
-    size_t i = 0, k = 0;
-
-    for (;;) {
-        char *start = out;
-        if (i < n && s[i] == '"') {
-            for (i++;; i++) {
-                if (i >= n) {
-                    *why = "quoted field not closed on its line (no line breaks inside quotes)";
-                    goto fail;
-                }
-                if (s[i] == '"') {
-                    if (i + 1 < n && s[i + 1] == '"')
-                        i++;
-                    else
-                        break;
-                }
-                *out++ = s[i];
-            }
-            i++; /* the closing quote */
-            if (i < n && s[i] != ',') {
-                *why = "text after the closing quote";
-                goto fail;
-            }
-        } else {
-            for (; i < n && s[i] != ','; i++) {
-                if (s[i] == '"') {
-                    *why = "quote character inside an unquoted field";
-                    goto fail;
-                }
-                *out++ = s[i];
-            }
-        }
-        if (k < maxf) {
-            f[k].s = start;
-            f[k].len = (size_t)(out - start);
-            *out++ = '\0';
-        } else {
-            out = start;
-        }
-        k++;
-        if (i >= n)
-            break;
-        i++; /* the comma */
-    }
-    *nf = k;
-    return 0;
-fail:
-    *bad = k;
-    return -1;
 }
 
 /* ---- header ---- */
@@ -204,7 +113,7 @@ static int header_error_split(size_t pos, const char *why)
     return ctm__err(CTM_EINVAL, "manifest line 1, column %zu: %s", pos + 1, why);
 }
 
-static int column_lookup(const field *f)
+static int column_lookup(const ctm__csv_field *f)
 {
     for (int c = 0; c < NCOLUMNS; c++)
         if (strlen(column_names[c]) == f->len && memcmp(column_names[c], f->s, f->len) == 0)
@@ -215,13 +124,13 @@ static int column_lookup(const field *f)
 static int parse_header(parser *p, const char *s, size_t n)
 {
     char buf[MANIFEST_MAX_LINE + 1];
-    char q[MANIFEST_QUOTE_MAX * 4 + 8];
-    field f[NCOLUMNS + 1];
-    size_t nf, bad, known = 0;
-    const char *why;
+    char q[CTM__CSV_QUOTE_SIZE];
+    ctm__csv_field f[NCOLUMNS + 1];
+    size_t nf, known = 0;
+    ctm__csv_bad bad;
 
-    if (split_line(s, n, buf, f, NCOLUMNS + 1, &nf, &bad, &why) != 0)
-        return header_error_split(bad, why);
+    if (ctm__csv_split(s, n, buf, f, NCOLUMNS + 1, &nf, &bad) != 0)
+        return header_error_split(bad.field, bad.why);
     size_t kept = nf < NCOLUMNS + 1 ? nf : NCOLUMNS + 1;
     for (size_t i = 0; i < kept; i++)
         known += column_lookup(&f[i]) >= 0;
@@ -237,7 +146,7 @@ static int parse_header(parser *p, const char *s, size_t n)
     for (size_t i = 0; i < kept; i++) {
         int c = column_lookup(&f[i]);
         if (c < 0) {
-            quote_value(q, f[i].s, f[i].len);
+            ctm__csv_quote(q, f[i].s, f[i].len);
             return ctm__err(CTM_EINVAL, "manifest line 1, column %zu: unknown column name %s",
                             i + 1, q);
         }
@@ -443,7 +352,7 @@ static int split_error(const parser *p, size_t pos, const char *why)
  * field_error. */
 static int duplicate_error(const parser *p, int serial, const char *id, uint32_t other)
 {
-    char q[MANIFEST_QUOTE_MAX * 4 + 8];
+    char q[CTM__CSV_QUOTE_SIZE];
     const ctm__manifest_row *first = &p->m->rows[(other & ID_ROW_MASK) - 1];
     int same_field = serial == ((other & ID_SERIAL) != 0);
     const char *what = same_field ? "repeats" : serial ? "is the kit number of" : "is the serial of";
@@ -451,7 +360,7 @@ static int duplicate_error(const parser *p, int serial, const char *id, uint32_t
     if (p->m->has_arm) {
         q[0] = '\0';
     } else {
-        quote_value(q, id, strlen(id));
+        ctm__csv_quote(q, id, strlen(id));
         strcat(q, " ");
     }
     return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ", field %s: %s%s line %" PRIu32,
@@ -460,8 +369,9 @@ static int duplicate_error(const parser *p, int serial, const char *id, uint32_t
 
 static int parse_row(parser *p, const char *s, size_t n)
 {
-    field f[NCOLUMNS];
-    size_t nf, bad;
+    ctm__csv_field f[NCOLUMNS];
+    size_t nf;
+    ctm__csv_bad bad;
     uint32_t dup;
     const char *why;
     const char *value[NCOLUMNS] = {NULL};
@@ -473,8 +383,8 @@ static int parse_row(parser *p, const char *s, size_t n)
     char *out = arena_reserve(&p->arena, n + 1 + 11, p->first_block);
     if (out == NULL)
         return ctm__err(CTM_ENOMEM, "manifest: out of memory");
-    if (split_line(s, n, out, f, p->ncols, &nf, &bad, &why) != 0)
-        return split_error(p, bad, why);
+    if (ctm__csv_split(s, n, out, f, p->ncols, &nf, &bad) != 0)
+        return split_error(p, bad.field, bad.why);
     if (nf != p->ncols)
         return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": %zu fields, the header has %zu",
                         p->line, nf, p->ncols);
@@ -524,52 +434,25 @@ static int parse_row(parser *p, const char *s, size_t n)
 
 /* ---- the whole text ---- */
 
-/* Line-level checks that come before any splitting: none of them quotes the line. */
-static int line_error(const parser *p, const char *s, size_t n)
-{
-    if (n > MANIFEST_MAX_LINE)
-        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": longer than %d bytes", p->line,
-                        MANIFEST_MAX_LINE);
-    if (memchr(s, '\0', n) != NULL)
-        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": NUL byte", p->line);
-    if (!ctm__utf8_valid((const uint8_t *)s, n))
-        return ctm__err(CTM_EINVAL, "manifest line %" PRIu64 ": not valid UTF-8", p->line);
-    return CTM_OK;
-}
-
 static int parse_text(parser *p, const char *text, size_t len)
 {
-    size_t pos = 0;
-    uint64_t blank = 0; /* the first blank line after the header, 0 if none yet */
+    ctm__csv_reader r;
+    const char *s;
+    size_t n;
 
-    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-        pos = 3;
-    while (pos < len) {
-        const char *s = text + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl != NULL ? (size_t)(nl - s) : len - pos;
-        pos += n + (nl != NULL);
-        if (nl != NULL && n > 0 && s[n - 1] == '\r')
-            n--;
-        p->line++;
-        int rc = line_error(p, s, n);
+    ctm__csv_init(&r, "manifest", text, len, MANIFEST_MAX_LINE);
+    for (;;) {
+        int rc = ctm__csv_next(&r, &s, &n);
         if (rc != CTM_OK)
             return rc;
-        if (n == 0) {
-            if (p->line == 1)
-                return ctm__err(CTM_EINVAL, "manifest line 1: blank where the header belongs");
-            if (blank == 0)
-                blank = p->line;
-            continue;
-        }
-        if (blank != 0)
-            return ctm__err(CTM_EINVAL,
-                            "manifest line %" PRIu64 ": blank line inside the manifest", blank);
+        if (s == NULL)
+            break;
+        p->line = r.line;
         rc = p->line == 1 ? parse_header(p, s, n) : parse_row(p, s, n);
         if (rc != CTM_OK)
             return rc;
     }
-    if (p->line == 0)
+    if (r.line == 0)
         return ctm__err(CTM_EINVAL, "manifest: empty (no header)");
     if (p->m->n == 0)
         return ctm__err(CTM_EINVAL, "manifest: no kits");
@@ -593,11 +476,7 @@ int ctm__manifest_parse(ctm__manifest *m, const char *text, size_t len)
     /* Sizing rows, set and arena from the line count up front spares the rehashing and copying
      * of growth.  A decoded line never outgrows its text by more than its 11-byte expiry, so
      * the first arena block normally holds everything. */
-    p.expect_rows = 1;
-    for (const char *at = text, *end = text + len;
-         p.expect_rows <= MANIFEST_MAX_KITS && (at = memchr(at, '\n', (size_t)(end - at))) != NULL;
-         at++)
-        p.expect_rows++;
+    p.expect_rows = ctm__csv_count_lines(text, len, MANIFEST_MAX_KITS);
     p.first_block = len + 12 * p.expect_rows + 64;
     rc = parse_text(&p, text, len);
     free(p.set);
