@@ -123,8 +123,10 @@ int ctm__csv_next(ctm__csv_reader *r, const char **line, size_t *len)
 size_t ctm__csv_count_lines(const char *text, size_t len, size_t cap)
 {
     size_t lines = 1;
+    if (len == 0)
+        return lines; /* text may be NULL, and NULL + 0 is undefined */
     for (const char *at = text, *end = text + len;
-         lines <= cap && len > 0 && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
+         lines <= cap && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
         lines++;
     return lines;
 }
