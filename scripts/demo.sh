@@ -99,6 +99,24 @@ step "14:00  account changes: the technician moves to the ward team"
 export CTM_USER=admin CTM_PASSWORD="$admin_pw"
 ctm user role tomas --role investigator --reason "joined the ward team as study nurse"
 
+step "14:30  the pharmacist generates the trial's randomization list, stratified by sex"
+export CTM_USER=petra CTM_PASSWORD="$petra_pw"
+ctm random generate EU-CT-2026-500123-01 --size 20 --blocks 2,4 --strata "sex=M,F"
+
+step "14:45  the study nurse (blinded) enrols two subjects and randomizes them"
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm subject add EU-CT-2026-500123-01 S-001 --strata sex=F
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm subject add EU-CT-2026-500123-01 S-002
+if CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm randomize EU-CT-2026-500123-01 S-002 2>&1; then
+  echo "demo: a subject was randomized without its stratum" >&2; exit 1
+fi
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm subject strata EU-CT-2026-500123-01 S-002 sex=M
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm randomize EU-CT-2026-500123-01 S-001
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm randomize EU-CT-2026-500123-01 S-002
+
+step "14:50  the subjects as the nurse (blinded) and as the pharmacist (unblinded) see them"
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm subject list EU-CT-2026-500123-01
+ctm subject list EU-CT-2026-500123-01
+
 step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd
 

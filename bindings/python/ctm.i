@@ -35,6 +35,12 @@
  *   ctm_expiry_extend(db, trial, lot, kits, new_expiry, reference), ctm_transfer(db, trial, kits,
  *   location, reason), ctm_transfer_out(db, trial, kits, destination, shipment, reason)
  *       kits: None or a list/tuple of str (passed as const char *const *kits, size_t nkits)
+ *   ctm_random_generate(db, trial, size, block_sizes, opts), ctm_random_import(db, trial, format,
+ *   text, opts) -> status
+ *       opts: None or a dict with any of strata, seed, extend; text as a manifest
+ *   ctm_random_scheme(db, trial), ctm_random_list(db, trial), ctm_subject_list(db, trial),
+ *   ctm_subject_show(db, trial, screening) -> [status, ctm_query or None]
+ *   ctm_randomize(db, trial, screening) -> [status, dict]  (rand_number, arm, stratum)
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -60,6 +66,8 @@
 %ignore ctm_kittype_options;
 %ignore ctm_receive_options;
 %ignore ctm_scan_result;
+%ignore ctm_random_options;
+%ignore ctm_randomization;
 %ignore ctm_kit_filter;
 %ignore ctm_audit_filter;
 
@@ -212,6 +220,14 @@ static PyObject *ctm_py_scan_dict(const ctm_scan_result *r)
                          "detail", ctm_py_str(r->detail),
                          "checked", (unsigned long long)r->checked,
                          "expected", (unsigned long long)r->expected);
+}
+
+static PyObject *ctm_py_randomization_dict(const ctm_randomization *r)
+{
+    return Py_BuildValue("{s:N,s:N,s:N}",
+                         "rand_number", ctm_py_str(r->number),
+                         "arm", ctm_py_str(r->arm),
+                         "stratum", ctm_py_str(r->stratum));
 }
 
 static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
@@ -415,6 +431,37 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     }
 }
 
+/* ---- const ctm_random_options *opts: None or a dict of its fields -------------------------- */
+
+%typemap(in) const ctm_random_options *opts (ctm_random_options tmp) {
+    static const char *const keys[] = {"strata", "seed", "extend", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "randomization options", keys)
+            || !ctm_py_opt_text($input, "strata", &tmp.strata)
+            || !ctm_py_opt_text($input, "seed", &tmp.seed)
+            || !ctm_py_opt_int($input, "extend", &tmp.extend))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- ctm_randomization *: returned as a dict ------------------------------------------------ */
+
+%typemap(in, numinputs=0) ctm_randomization *result (ctm_randomization tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.struct_size = sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) ctm_randomization *result {
+    $result = ctm_py_append($result, ctm_py_randomization_dict(&tmp$argnum));
+    if ($result == NULL)
+        SWIG_fail;
+}
+
 /* ---- const ctm_kit_filter *filter: None or a dict of its fields ---------------------------- */
 
 %typemap(in) const ctm_kit_filter *filter (ctm_kit_filter tmp) {
@@ -487,6 +534,9 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     $1 = buf;
     $2 = (size_t)len;
 }
+
+/* A randomization list's text, as a manifest's. */
+%apply (const char *manifest, size_t manifest_len) { (const char *text, size_t len) };
 
 /* ---- (const char *const *kits, size_t nkits): None or a list/tuple of str ------------------ */
 

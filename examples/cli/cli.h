@@ -131,6 +131,10 @@ int cli_opt_budget(const struct cli_args *a, const char *opt, int *minutes, doub
 int cli_opt_int(const struct cli_args *a, const char *opt, int fallback, int *out);
 /* cmd_stock.c */
 int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
+/* The whole of a file (or standard input for "-"), bytes as they are, up to 256 MiB: the library
+ * judges them.  what names the file in messages ("manifest").  *out is malloc'd (NULL when
+ * empty). */
+int cli_read_file(const char *what, const char *path, char **out, size_t *len);
 
 /* The commands, by file. */
 int cmd_init(struct cli_session *s, const struct cli_args *a);
@@ -174,5 +178,15 @@ int cmd_receive_void(struct cli_session *s, const struct cli_args *a);
 int cmd_expiry_extend(struct cli_session *s, const struct cli_args *a);
 int cmd_transfer(struct cli_session *s, const struct cli_args *a);
 int cmd_transfer_out(struct cli_session *s, const struct cli_args *a);
+int cmd_random_generate(struct cli_session *s, const struct cli_args *a);
+int cmd_random_import(struct cli_session *s, const struct cli_args *a);
+int cmd_random_show(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_add(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_strata(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_list(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_show(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_withdraw(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_complete(struct cli_session *s, const struct cli_args *a);
+int cmd_randomize(struct cli_session *s, const struct cli_args *a);
 
 #endif /* CTM_CLI_H */

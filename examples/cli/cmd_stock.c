@@ -100,8 +100,7 @@ static int find_shipment(ctm_db *db, const char *number, struct shipment_info *i
 
 #define MANIFEST_LIMIT ((size_t)256 << 20)
 
-/* The whole of a file (or stdin for "-"), bytes as they are: the library judges them. */
-static int read_whole(const char *path, char **out, size_t *len)
+int cli_read_file(const char *what, const char *path, char **out, size_t *len)
 {
     int from_stdin = strcmp(path, "-") == 0;
     FILE *f = from_stdin ? stdin : fopen(path, "rb");
@@ -112,13 +111,13 @@ static int read_whole(const char *path, char **out, size_t *len)
     *out = NULL;
     *len = 0;
     if (!f)
-        return cli_fail("manifest %s: %s", path, strerror(errno));
+        return cli_fail("%s %s: %s", what, path, strerror(errno));
     for (;;) {
         if (n == cap) {
             size_t grown = cap ? cap * 2 : 64 * 1024;
             char *bigger = cap >= MANIFEST_LIMIT ? NULL : realloc(buf, grown + 1);
             if (!bigger) {
-                rc = cli_fail("manifest %s: %s", name,
+                rc = cli_fail("%s %s: %s", what, name,
                               cap >= MANIFEST_LIMIT ? "larger than 256 MiB" : "out of memory");
                 break;
             }
@@ -129,7 +128,7 @@ static int read_whole(const char *path, char **out, size_t *len)
         n += got;
         if (got == 0) {
             if (ferror(f))
-                rc = cli_fail("manifest %s: cannot read it: %s", name, strerror(errno));
+                rc = cli_fail("%s %s: cannot read it: %s", what, name, strerror(errno));
             break;
         }
     }
@@ -154,7 +153,7 @@ int cmd_receive(struct cli_session *s, const struct cli_args *a)
     const char *location = cli_arg(a, "location");
     char *manifest = NULL;
     size_t len = 0;
-    int rc = read_whole(cli_arg(a, "manifest"), &manifest, &len);
+    int rc = cli_read_file("manifest", cli_arg(a, "manifest"), &manifest, &len);
     if (rc != CLI_OK)
         return rc;
     opts.origin = cli_arg(a, "origin");

@@ -106,6 +106,20 @@ static const struct cli_opt transfer_out_opts[] = {
     { "reason", OPT_VALUE, 0, NULL }, END_OPTS
 };
 
+static const struct cli_opt random_generate_opts[] = {
+    { "size", OPT_NUMBER, 1, NULL }, { "blocks", OPT_VALUE, 1, NULL },
+    { "strata", OPT_VALUE, 0, NULL }, { "seed", OPT_VALUE, 0, NULL },
+    { "extend", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt random_import_opts[] = {
+    { "format", OPT_VALUE, 0, NULL }, { "strata", OPT_VALUE, 0, NULL },
+    { "extend", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt subject_add_opts[] = { { "strata", OPT_VALUE, 0, NULL }, END_OPTS };
+static const struct cli_opt optional_reason_opts[] = {
+    { "reason", OPT_VALUE, 0, NULL }, END_OPTS
+};
+
 static const struct cli_opt migrate_opts[] = { { "to", OPT_VALUE, 1, NULL }, END_OPTS };
 static const struct cli_opt scan_opts[] = { { "json", OPT_FLAG, 0, NULL }, END_OPTS };
 
@@ -299,6 +313,65 @@ static const struct cli_command commands[] = {
       "Each kit's location history ('ctm kit history') keeps when it moved.  To send kits to\n"
       "another site, see 'ctm help transfer out'.",
       transfer_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_transfer },
+    { "random generate",
+      "TRIAL --size N --blocks 4,6 [--strata \"sex=M,F;age=lt65,ge65\"] [--seed HEX] [--extend]",
+      "Generate a trial's randomization list (unblinded pharmacists and administrators)",
+      "Permuted blocks: each block's size is drawn from --blocks (each a multiple of the sum of\n"
+      "the arm ratios), and a block holds the arms in their ratio in random order.  --size is\n"
+      "the number of rows of each stratum; --strata gives the stratification factors and their\n"
+      "levels, one list per combination.  --seed (64 hex digits) makes the list reproducible;\n"
+      "without it a fresh seed is drawn, kept with the list and shown by 'ctm random show'.\n"
+      "A list nobody was randomized from yet is replaced; one with allocations is only\n"
+      "extended: --extend with a larger --size adds rows and keeps the old ones (the same seed\n"
+      "gives the same rows).  The list, its seed and block sizes are never shown to blinded\n"
+      "users.",
+      random_generate_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_random_generate },
+    { "random import", "TRIAL FILE [--format sponsor|blockrand|kits] [--strata SPEC] [--extend]",
+      "Import a sponsor's randomization list or kit list (unblinded pharmacists and admins)",
+      "FILE is CSV (\"-\" reads standard input):\n"
+      "  sponsor    randomization_number,stratum,arm\n"
+      "  blockrand  id,stratum,block.id,block.size,treatment (as R's blockrand writes it)\n"
+      "  kits       kit_number,arm (the arm of each kit number; receipts then take manifests\n"
+      "             without an arm column)\n"
+      "Without --format the header tells.  --strata gives the factors the stratum column names:\n"
+      "a stratum is written sex=M,age=ge65 or by its levels, M/ge65.  Subjects are allocated\n"
+      "in file order within their stratum.  The file is checked whole: on an error nothing is\n"
+      "imported and the message names the line and field.  --extend adds the file's rows after\n"
+      "the list's own.",
+      random_import_opts, "TRIAL and FILE", 2, 2, 0, ACCESS_LOGIN, cmd_random_import },
+    { "random show", "TRIAL [--json]", "Show a trial's randomization scheme and list",
+      "The scheme (method, source, strata, rows, allocations) for every user; the seed, the\n"
+      "block sizes and the list itself (stratum, position, number, block, arm, subject) only\n"
+      "for unblinded users.",
+      json_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_random_show },
+    { "subject add", "TRIAL SCREENING [--strata sex=M,age=ge65]",
+      "Enrol a subject under a screening number (investigators and pharmacists)",
+      "--strata gives the subject's stratification values; those not known yet can be set\n"
+      "later with 'ctm subject strata'.  A subject is randomized only once every factor is\n"
+      "known.",
+      subject_add_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_add },
+    { "subject strata", "TRIAL SCREENING VALUES",
+      "Set stratification values of a subject not yet randomized",
+      "VALUES as sex=M,age=ge65: the factors named take these values, the others keep theirs.",
+      no_opts, "TRIAL, SCREENING and VALUES", 3, 3, 0, ACCESS_LOGIN, cmd_subject_strata },
+    { "subject list", "[TRIAL] [--json|--csv]", "List the subjects of one trial or all",
+      "One row per subject: trial, screening, status, strata, rand_number, arm (blinded users\n"
+      "see \"(blinded)\" in a blinded trial), enrolled, randomized, ended.",
+      listing_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_subject_list },
+    { "subject show", "TRIAL SCREENING [--json]", "Show one subject", NULL,
+      json_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_show },
+    { "subject withdraw", "TRIAL SCREENING --reason TEXT",
+      "Withdraw a subject (before or after randomization)", NULL,
+      reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_withdraw },
+    { "subject complete", "TRIAL SCREENING [--reason TEXT]",
+      "Record that a randomized subject completed the trial", NULL,
+      optional_reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_complete },
+    { "randomize", "TRIAL SCREENING [--json]",
+      "Randomize an enrolled subject (investigators and pharmacists)",
+      "Gives the subject the next number of its stratum's list and prints it with the arm;\n"
+      "blinded users see \"(blinded)\" in place of the arm of a blinded trial.  Refused until\n"
+      "every stratification factor is known, and for a subject randomized before.",
+      json_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_randomize },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

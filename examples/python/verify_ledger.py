@@ -9,7 +9,7 @@ Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that 
 VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
 outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
 "OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
-It knows schema versions 1 to 4 (PRAGMA user_version, §1.1) and refuses any other.
+It knows schema versions 1 to 5 (PRAGMA user_version, §1.1) and refuses any other.
 """
 import argparse
 import base64
@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
-SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 4)
+SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 5)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void"}
@@ -144,9 +144,42 @@ KITS_4 = ("table", "kits", "kits", "CREATE TABLE kits("
 MIGRATION_4 = [KITS_4 if row[:2] == ("table", "kits") else row
                for row in MIGRATION_2 if row[2] in REBUILT_4]
 
+# §1.1: randomization and subjects.
+MIGRATION_5 = [
+    ("table", "rand_schemes", "rand_schemes", "CREATE TABLE rand_schemes(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL UNIQUE REFERENCES trials(id)"
+     ",  method TEXT NOT NULL CHECK (method IN ('list', 'minimization'))"
+     ",  source TEXT NOT NULL  CHECK (source IN ('generated', 'sponsor', 'blockrand', 'minimization'))"
+     ",  strata TEXT NOT NULL,  seed BLOB,  block_sizes TEXT,  weights TEXT,  imbalance TEXT"
+     ",  p REAL,  created_us INTEGER NOT NULL)"),
+    ("index", "sqlite_autoindex_rand_schemes_1", "rand_schemes", None),
+    ("table", "subjects", "subjects", "CREATE TABLE subjects(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  screening TEXT NOT NULL"
+     ",  strata TEXT NOT NULL"
+     ",  status TEXT NOT NULL  CHECK (status IN ('enrolled', 'randomized', 'withdrawn', 'completed'))"
+     ",  rand_number TEXT,  arm TEXT,  draw INTEGER,  enrolled_us INTEGER NOT NULL"
+     ",  randomized_us INTEGER,  ended_us INTEGER,  UNIQUE (trial_id, screening)"
+     ",  UNIQUE (trial_id, rand_number))"),
+    ("index", "sqlite_autoindex_subjects_1", "subjects", None),
+    ("index", "sqlite_autoindex_subjects_2", "subjects", None),
+    ("table", "rand_list", "rand_list", "CREATE TABLE rand_list(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  stratum TEXT NOT NULL"
+     ",  position INTEGER NOT NULL,  number TEXT NOT NULL,  block INTEGER,  block_size INTEGER"
+     ",  arm TEXT NOT NULL,  subject_id INTEGER UNIQUE REFERENCES subjects(id)"
+     ",  UNIQUE (trial_id, number),  UNIQUE (trial_id, stratum, position))"),
+    ("index", "sqlite_autoindex_rand_list_1", "rand_list", None),
+    ("index", "sqlite_autoindex_rand_list_2", "rand_list", None),
+    ("index", "sqlite_autoindex_rand_list_3", "rand_list", None),
+    ("table", "kit_list", "kit_list", "CREATE TABLE kit_list(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  kit_number TEXT NOT NULL"
+     ",  arm TEXT NOT NULL,  UNIQUE (trial_id, kit_number))"),
+    ("index", "sqlite_autoindex_kit_list_1", "kit_list", None),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
-SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3,
-           4: [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4}
+SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
+SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_4,
+           5: SCHEMA_4 + MIGRATION_5}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

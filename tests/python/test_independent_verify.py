@@ -314,10 +314,11 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         live = live.fetchall()
     c.close()
-    assert version == 4 == max(documented) == max(script.SCHEMAS)
-    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4]
-    assert documented[4] == live
-    assert script.SCHEMAS[4] == live
+    assert version == 5 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5]
+    assert documented[5] == live
+    assert script.SCHEMAS[5] == live
+    assert documented[4] == script.SCHEMAS[4] == documented[5][:len(documented[4])]
     assert documented[3] == script.SCHEMAS[3] == documented[2] == script.SCHEMAS[2]
     assert documented[1] == script.SCHEMAS[1] == documented[2][:len(documented[1])]
     assert [r[1] for r in documented[1]][-1] == "checkpoints"  # version 1 ends with its view
@@ -327,16 +328,19 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert [r[:3] for r in moved] == [r[:3] for r in documented[4][-len(moved):]]
     assert [r for r in documented[4] if r not in documented[3]] == [documented[4][-len(moved)]]
     assert "status TEXT NOT NULL CHECK (status IN ('in_transit'," in documented[4][-len(moved)][3]
-    assert script.audited(script.SCHEMAS[4]) == [
+    assert script.audited(script.SCHEMAS[5]) == [
         "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
-        "shipments", "bulk_stock", "discrepancies", "kits", "kit_moves"]
+        "shipments", "bulk_stock", "discrepancies", "kits", "kit_moves", "rand_schemes",
+        "subjects", "rand_list", "kit_list"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
     """A database whose ledger touches only version 1's tables, taken back to version 1 by
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
-    drops = ["DROP TABLE %s" % t for t in ("discrepancies", "bulk_stock", "kit_moves", "kits", "shipments",
-                                           "lots", "locations", "kit_types", "arms", "trials")]
+    drops = ["DROP TABLE %s" % t for t in ("kit_list", "rand_list", "subjects", "rand_schemes",
+                                           "discrepancies", "bulk_stock", "kit_moves", "kits",
+                                           "shipments", "lots", "locations", "kit_types", "arms",
+                                           "trials")]
     path = tampered(site, "v1.db", *drops, "PRAGMA user_version = 1")
     rc, out = independent(path, site["vkey"])
     assert rc == 0 and out.startswith("OK: %d entries" % site["size"]), out
@@ -351,14 +355,14 @@ def test_accepts_a_database_of_schema_version_1(site):
 
 
 def test_refuses_a_schema_version_it_does_not_know(site):
-    for version in (5, 0):
+    for version in (6, 0):
         path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
         rc, out = independent(path, site["vkey"])
         assert rc == 1, out
         assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
-                       "1, 2, 3, 4): verify with a verifier that knows it" % version), out
+                       "1, 2, 3, 4, 5): verify with a verifier that knows it" % version), out
     with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
-        ctm.open(str(site["tmp"] / "v5.db"))
+        ctm.open(str(site["tmp"] / "v6.db"))
 
 
 def test_values_of_every_storage_class_encode_as_documented():
@@ -698,6 +702,13 @@ def stock_site(tmp_path_factory):
     d.transfer(TRIAL, ["K001", "K002"], "FRIDGE-2", reason="fridge defrost")
     d.kit_set_status(TRIAL, "K003", "quarantined", "temperature check")
     d.expiry_extend(TRIAL, "2032-01-15", "Sponsor letter 7", lot="LOT-A")
+    # schema version 5: a generated list (its seed a BLOB), a kit list, subjects randomized
+    d.random_generate(TRIAL, 6, [2, 4], strata="sex=M,F", seed="ab" * 32)
+    d.random_import(TRIAL, "kit_number,arm\nK101,%s\nK102,%s\n" % (ARMS[0], ARMS[1]))
+    d.subject_add(TRIAL, "S-1", "sex=F")
+    d.subject_add(TRIAL, "S-2")
+    d.randomize(TRIAL, "S-1")
+    d.subject_withdraw(TRIAL, "S-2", "screening failure")
     vkey, size = d.vkey(), d.size
     statuses = {k["kit_number"]: k["status"] for k in d.kits(trial=TRIAL)}
     d.close()
@@ -710,7 +721,7 @@ def test_accepts_a_database_with_trials_and_stock(stock_site):
     with sqlite3.connect(s["path"]) as c:
         counts = {t: c.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in (
             "trials", "arms", "kit_types", "locations", "lots", "shipments", "kits", "kit_moves",
-            "discrepancies")}
+            "discrepancies", "rand_schemes", "rand_list", "subjects", "kit_list")}
         nulls = c.execute("SELECT count(*) FROM kits WHERE serial IS NULL").fetchone()[0]
         kt_nulls = c.execute("SELECT count(*) FROM kit_types WHERE dose_form IS NULL").fetchone()
     c.close()
@@ -733,11 +744,16 @@ def test_accepts_a_database_with_trials_and_stock(stock_site):
     ("kits", "UPDATE kits SET serial = 'K002' WHERE kit_number = 'K002'"),     # NULL -> TEXT
     ("kits", "UPDATE kits SET units = 29.5 WHERE kit_number = 'K001'"),        # INT -> REAL
     ("kit_moves", "DELETE FROM kit_moves WHERE id = (SELECT max(id) FROM kit_moves)"),
+    ("rand_list", "UPDATE rand_list SET arm = CASE arm WHEN 'VERUM' THEN 'PLACEBO' ELSE 'VERUM'"
+                  " END WHERE position = 2"),
+    ("subjects", "UPDATE subjects SET status = 'enrolled' WHERE screening = 'S-2'"),
+    ("rand_schemes", "UPDATE rand_schemes SET seed = zeroblob(32)"),
     ("locations", "UPDATE locations SET max_mc = 25000 WHERE name = 'FRIDGE-2'"),
     ("discrepancies", "INSERT INTO discrepancies(shipment_id, kit_number, kind, detail,"
                       " recorded_us, recorded_by) SELECT shipment_id, kit_number, kind, detail,"
                       " recorded_us, recorded_by FROM discrepancies LIMIT 1"),
-], ids=["status", "arm", "null", "real", "kit_moves", "locations", "discrepancies"])
+], ids=["status", "arm", "null", "real", "kit_moves", "list_arm", "subject_status", "seed",
+        "locations", "discrepancies"])
 def test_rejects_stock_changed_with_sqlite3(stock_site, table, sql):
     path = tampered(stock_site, "stock-%d.db" % abs(hash(sql)), sql)
     out, res = assert_both_reject(stock_site, path)

@@ -270,7 +270,8 @@ END_TEST
 START_TEST(test_schema_1_site_migrates_on_open)
 {
     make_site(dbpath);
-    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
+    tu_sql_exec(dbpath, TU_DROP_SCHEMA_5
+                        " DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
                         " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
                         " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
                         " PRAGMA user_version = 1");
@@ -353,7 +354,9 @@ START_TEST(test_legacy_site_upgrades_with_one_salted_entry)
     ck_assert_str_eq(e.params[0].key, "from");
     ck_assert_str_eq(e.params[0].value, "2");
     ck_assert_str_eq(e.params[1].key, "to");
-    ck_assert_str_eq(e.params[1].value, "4");
+    char to[8];
+    snprintf(to, sizeof to, "%d", CTM_SCHEMA_VERSION);
+    ck_assert_str_eq(e.params[1].value, to);
     ck_assert_uint_eq(e.nchanges, 0);
     ck_assert_int_eq(e.has_esig, 0);
     static const uint8_t zero[CTM_ENTRY_SALT_LEN];
@@ -416,7 +419,8 @@ END_TEST
 START_TEST(test_schema_1_site_verifies_read_only)
 {
     make_site(dbpath);
-    tu_sql_exec(dbpath, "DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
+    tu_sql_exec(dbpath, TU_DROP_SCHEMA_5
+                        " DROP TABLE discrepancies; DROP TABLE bulk_stock; DROP TABLE kit_moves; DROP TABLE kits;"
                         " DROP TABLE shipments; DROP TABLE lots; DROP TABLE locations;"
                         " DROP TABLE kit_types; DROP TABLE arms; DROP TABLE trials;"
                         " PRAGMA user_version = 1");

@@ -769,8 +769,9 @@ START_TEST(test_schema_2_users_migrate)
     ctm_close(db_a);
     db_a = NULL;
     /* version 2's kits.status has no CHECK (SQLite's migration rebuilds the table whatever it holds) */
-    tu_sql_exec(dbpath, tu_dialect("PRAGMA user_version = 2",
-                                   "ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
+    tu_sql_exec(dbpath, tu_dialect(TU_DROP_SCHEMA_5 " PRAGMA user_version = 2",
+                                   TU_DROP_SCHEMA_5
+                                   " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
                                    " UPDATE ctm__schema SET version = 2"));
     db_a = open_db();
     ck_assert_int_eq(sql_int(tu_dialect("PRAGMA user_version", "SELECT version FROM ctm__schema"), NULL),

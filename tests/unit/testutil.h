@@ -86,6 +86,11 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
  * failed (`what`) and ctm_errmsg(). */
 void tu_must(int rc, const char *what);
 
+/* SQL that takes a site's tables back to before schema version 5 (both back ends), for tests that
+ * make an older site from a new one: the tables of migration 4 -> 5, in foreign-key order. */
+#define TU_DROP_SCHEMA_5 \
+    "DROP TABLE kit_list; DROP TABLE rand_list; DROP TABLE subjects; DROP TABLE rand_schemes;"
+
 /* ---- per-test fixtures (Asserts) ---- */
 
 /* A new temporary directory for one test (malloc'd path); when template_dir is not NULL it

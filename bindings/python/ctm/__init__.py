@@ -358,14 +358,14 @@ def _arms(value):
     return _text("arms", value)
 
 
-def _manifest(value):
-    """A manifest as bytes: from str (UTF-8), a bytes-like object, or a path-like (read)."""
+def _manifest(value, name="manifest"):
+    """A file's content as bytes: from str (UTF-8), a bytes-like object, or a path-like (read)."""
     if isinstance(value, str):
         try:
             return value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise InvalidError("manifest: not encodable as UTF-8 at index %d"
-                               % exc.start) from None
+            raise InvalidError("%s: not encodable as UTF-8 at index %d"
+                               % (name, exc.start)) from None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, os.PathLike):
@@ -374,10 +374,22 @@ def _manifest(value):
             with builtin_open(path, "rb") as f:
                 return f.read()
         except OSError as exc:
-            raise FileError("manifest: cannot read %r: %s" % (os.fsdecode(path), exc.strerror),
+            raise FileError("%s: cannot read %r: %s" % (name, os.fsdecode(path), exc.strerror),
                             _c.CTM_EIO) from exc
-    raise InvalidError("manifest: expected str, bytes or a path-like, got %s"
-                       % type(value).__name__)
+    raise InvalidError("%s: expected str, bytes or a path-like, got %s"
+                       % (name, type(value).__name__))
+
+
+def _strata(name, value, optional=True):
+    """Strata values as "sex=M,age=ge65" text, from that text or a mapping {"sex": "M"}."""
+    if isinstance(value, collections.abc.Mapping):
+        parts = []
+        for factor, level in value.items():
+            if not isinstance(factor, str) or not isinstance(level, str):
+                raise InvalidError("%s: factors and levels must be str" % name)
+            parts.append("%s=%s" % (factor, level))
+        value = ",".join(parts)
+    return _text(name, value, optional)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,6 +476,7 @@ _LOTS = {"expiry": _DATE, "dispensable": _BOOL}
 _KITS = {"expiry": _DATE, "dispensable": _BOOL}
 _HISTORY = {"since": _TIME, "until": _TIME}
 _KIT = dict(_KITS, date_received=_DATE)  # ctm_kit_show: a kit listing row and more
+_SUBJECTS = {"enrolled": _TIME, "randomized": _TIME, "ended": _TIME}
 
 
 class Query:
@@ -1339,6 +1352,121 @@ class Database:
         row = Query(self, q, _KIT).fetchall()[0]
         row["history"] = self.kit_history(row["trial"], kit).fetchall()
         return row
+
+    # -- randomization and subjects ------------------------------------------------------------
+
+    def random_generate(self, trial: str, size: int, blocks: Union[str, Iterable[int]],
+                        strata: Optional[str] = None, seed: Optional[str] = None,
+                        extend: bool = False) -> None:
+        """Generate the trial's randomization list (unblinded administrators and pharmacists).
+
+        Permuted blocks, their sizes drawn from blocks ("4,6" or [4, 6]; each a multiple of
+        the sum of the arm ratios), size rows per stratum.  strata: the factor spec
+        "sex=M,F;age=lt65,ge65" (None: unstratified).  seed: 64 hex digits for a reproducible
+        list (None: a fresh one, kept with the list).  extend: add rows to the list (size is
+        then the new, larger size per stratum; the old rows stay).  Audited "random.generate".
+        Raises BlindingError (a blinded user), RuleError (replacing a list with allocations),
+        InvalidError, NotFoundError, PermissionDenied.
+        """
+        trial = _text("trial", trial)
+        size = _int("size", size)
+        if not isinstance(blocks, str):
+            blocks = ",".join("%d" % _int("blocks", b) for b in blocks)
+        opts = {"strata": _text("strata", strata, optional=True),
+                "seed": _text("seed", seed, optional=True), "extend": 1 if extend else 0}
+        _check(_c.ctm_random_generate(self._handle(), trial, size, blocks, opts))
+
+    def random_import(self, trial: str,
+                      data: Union[str, bytes, bytearray, memoryview, "os.PathLike[Any]"],
+                      format: Optional[str] = None, strata: Optional[str] = None,
+                      extend: bool = False) -> None:
+        """Import a sponsor's randomization list or kit list (unblinded admins and pharmacists).
+
+        data: CSV as str or bytes, or a path-like whose file is read.  format: "sponsor"
+        (randomization_number,stratum,arm), "blockrand" (id,stratum,block.id,block.size,
+        treatment), "kits" (kit_number,arm), or None to tell from the header.  strata: the
+        factor spec the stratum column names.  extend: add the rows after the list's own.
+        The file is checked whole; on an error nothing is imported (InvalidError names the
+        line and field).  Audited "random.import".  Raises BlindingError, RuleError,
+        ExistsError (a number already in the trial), InvalidError, NotFoundError.
+        """
+        trial = _text("trial", trial)
+        text = _manifest(data, "list")
+        opts = {"strata": _text("strata", strata, optional=True), "extend": 1 if extend else 0}
+        _check(_c.ctm_random_import(self._handle(), trial, _text("format", format, optional=True),
+                                    text, opts))
+
+    def random_scheme(self, trial: str) -> Dict[str, Any]:
+        """The trial's randomization scheme as a dict: trial, method, source, strata, rows,
+        allocated, block_sizes and seed (hex; "(blinded)" for a blinded user).  Raises
+        NotFoundError (trial, no scheme)."""
+        trial = _text("trial", trial)
+        rc, q = _c.ctm_random_scheme(self._handle(), trial)
+        _check(rc)
+        return Query(self, q).fetchall()[0]
+
+    def random_list(self, trial: str) -> Query:
+        """The trial's randomization list as a :class:`Query` of dicts: stratum, position,
+        number, block, block_size, arm, subject (None while free).  Unblinded users only
+        (BlindingError otherwise)."""
+        trial = _text("trial", trial)
+        rc, q = _c.ctm_random_list(self._handle(), trial)
+        _check(rc)
+        return Query(self, q)
+
+    def subject_add(self, trial: str, screening: str,
+                    strata: Optional[Union[str, Mapping[str, str]]] = None) -> None:
+        """Enrol a subject (investigators and pharmacists).  strata: "sex=M,age=ge65" or
+        {"sex": "M", "age": "ge65"}; factors not known yet may be set later with
+        :meth:`subject_set_strata`.  Audited "subject.add".  Raises ExistsError, InvalidError,
+        RuleError (strata without a scheme), NotFoundError, PermissionDenied."""
+        _check(_c.ctm_subject_add(self._handle(), _text("trial", trial),
+                                  _text("screening", screening), _strata("strata", strata)))
+
+    def subject_set_strata(self, trial: str, screening: str,
+                           strata: Union[str, Mapping[str, str]]) -> None:
+        """Set stratification values of a subject not yet randomized; the factors not named
+        keep theirs.  Audited "subject.strata".  Raises RuleError (already randomized)."""
+        _check(_c.ctm_subject_set_strata(self._handle(), _text("trial", trial),
+                                         _text("screening", screening),
+                                         _strata("strata", strata, optional=False)))
+
+    def randomize(self, trial: str, screening: str) -> Dict[str, Any]:
+        """Randomize an enrolled subject, once: returns a dict with rand_number, arm
+        ("(blinded)" for a blinded user in a blinded trial) and stratum.  Audited
+        "subject.randomize".  Raises RuleError (already randomized; a stratification factor
+        unknown; the stratum's list used up), NotFoundError, PermissionDenied."""
+        rc, result = _c.ctm_randomize(self._handle(), _text("trial", trial),
+                                      _text("screening", screening))
+        _check(rc)
+        return result
+
+    def subject_withdraw(self, trial: str, screening: str, reason: str) -> None:
+        """Withdraw a subject, enrolled or randomized (reason required).  Audited
+        "subject.withdraw"."""
+        _check(_c.ctm_subject_withdraw(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _text("reason", reason)))
+
+    def subject_complete(self, trial: str, screening: str, reason: Optional[str] = None) -> None:
+        """Record that a randomized subject completed the trial.  Audited "subject.complete"."""
+        _check(_c.ctm_subject_complete(self._handle(), _text("trial", trial),
+                                       _text("screening", screening),
+                                       _text("reason", reason, optional=True)))
+
+    def subjects(self, trial: Optional[str] = None) -> Query:
+        """The subjects of a trial (None: all) as a :class:`Query` of dicts: trial, screening,
+        status, strata, rand_number, arm ("(blinded)" for a blinded user in a blinded trial),
+        enrolled, randomized, ended (datetime)."""
+        rc, q = _c.ctm_subject_list(self._handle(), _text("trial", trial, optional=True))
+        _check(rc)
+        return Query(self, q, _SUBJECTS)
+
+    def subject(self, trial: str, screening: str) -> Dict[str, Any]:
+        """One subject as a dict with the keys of :meth:`subjects`.  Raises NotFoundError."""
+        rc, q = _c.ctm_subject_show(self._handle(), _text("trial", trial),
+                                    _text("screening", screening))
+        _check(rc)
+        return Query(self, q, _SUBJECTS).fetchall()[0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #define ADMIN CTM_ROLEBIT_ADMIN
 #define PHARMACIST CTM_ROLEBIT_PHARMACIST
 #define TECHNICIAN CTM_ROLEBIT_TECHNICIAN
+#define INVESTIGATOR CTM_ROLEBIT_INVESTIGATOR
 
 #define MEANING_ACCOUNT "authorized account change"
 #define MEANING_RECEIPT "receipt confirmed"
@@ -44,6 +45,14 @@ static const ctm__action_def actions[] = {
     {"ledger.upgrade", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_NEVER, NULL, NULL},
     {"shipment.unscan", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
     {"shipment.void", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "shipment voided", NULL},
+    /* schema version 5.  Lists also need an unblinded user: a rule of randomization.c. */
+    {"random.generate", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"random.import", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.add", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.strata", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.randomize", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.withdraw", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.complete", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

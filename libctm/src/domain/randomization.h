@@ -1,0 +1,30 @@
+/* randomization.h - what the randomization and subject modules share (internal). */
+#ifndef CTM_RANDOMIZATION_H
+#define CTM_RANDOMIZATION_H
+
+#include "stock.h"
+#include "strata.h"
+
+#define CTM__MAX_ARMS 32
+
+/* A trial's arms in the order the trial gave them, with their ratios. */
+typedef struct ctm__arms {
+    int n;
+    char code[CTM__MAX_ARMS][33];
+    int ratio[CTM__MAX_ARMS];
+} ctm__arms;
+int ctm__arms_load(ctm_db *db, int64_t trial_id, ctm__arms *arms);
+/* The index of an arm code, or -1. */
+int ctm__arms_find(const ctm__arms *arms, const char *code);
+
+/* A trial's randomization scheme (rand_schemes). */
+typedef struct ctm__scheme {
+    int exists;
+    char method[16];
+    char source[16];
+    ctm__strata strata;
+} ctm__scheme;
+/* Load the scheme of a trial (s->exists 0 when it has none). */
+int ctm__scheme_load(ctm_db *db, int64_t trial_id, ctm__scheme *s);
+
+#endif

@@ -1,0 +1,503 @@
+/* test_randomization.c - randomization lists and subjects: generated lists balanced, reproducible
+ * and extensible; imported lists checked whole; allocation in list order per stratum, once per
+ * subject; every refusal changes nothing; blinded users learn no arm, list, seed or block size
+ * through any call or the audit log; the ledger verifies.  Runs on both back ends. */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctm.h"
+#include "testutil.h"
+
+#define PW "randomization-pw"
+#define TRIAL "EU-CT-2026-800001"
+#define OPEN_TRIAL "EU-CT-2026-800002"
+/* Arm codes no other text contains, so that a search for them finds only a leak. */
+#define ARM_A "QZVERUM"
+#define ARM_B "QZSHAM"
+#define SEED "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define STRATA "sex=M,F;age=lt65,ge65"
+
+static char *template_dir;
+static char *dir;
+static char db_path[4096];
+static ctm_db *db;
+
+static void build_template(void)
+{
+    static const struct tu_user users[] = {
+        {"pia", "pharmacist", 1, "Pia Pharm", PW},
+        {"bob", "pharmacist", 0, "Bob Blind", PW},
+        {"ivy", "investigator", 0, "Ivy Invest", PW},
+    };
+    template_dir = tu_build_template("admin", "Ada Admin", PW, users, 3);
+    if (template_dir == NULL)
+        exit(EXIT_FAILURE);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
+    ctm_db *h = NULL;
+    tu_must(tu_open_rc(&h, path, NULL), "open");
+    tu_must(ctm_login(h, "pia", PW), "login");
+    tu_must(ctm_trial_add(h, TRIAL, "A blinded trial", "Sponsor", 1, ARM_A ":2," ARM_B ":1"),
+            "trial");
+    tu_must(ctm_trial_add(h, OPEN_TRIAL, "An open trial", "Sponsor", 0, ARM_A ":1," ARM_B ":1"),
+            "open trial");
+    ctm_close(h);
+}
+
+static void setup(void)
+{
+    dir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
+    db = tu_open(db_path, NULL);
+    tu_login(db, "pia", PW);
+}
+
+static void teardown(void)
+{
+    tu_teardown(&dir, &db, NULL);
+}
+
+static ctm_random_options opts(const char *strata, const char *seed, int extend)
+{
+    ctm_random_options o = CTM_RANDOM_OPTIONS_INIT;
+    o.strata = strata;
+    o.seed = seed;
+    o.extend = extend;
+    return o;
+}
+
+static int col(ctm_query *q, const char *name)
+{
+    int c = ctm_query_column_index(q, name);
+    ck_assert_int_ge(c, 0);
+    return c;
+}
+
+/* The list as "stratum|position|number|block|block_size|arm|subject" lines (malloc'd). */
+static char *list_text(ctm_db *h, const char *trial)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_random_list(&q, h, trial));
+    size_t cap = 1 << 20, n = 0;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    out[0] = '\0';
+    int rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        const char *subject = ctm_query_text(q, col(q, "subject"));
+        const char *block = ctm_query_text(q, col(q, "block"));
+        const char *bs = ctm_query_text(q, col(q, "block_size"));
+        n += (size_t)snprintf(out + n, cap - n, "%s|%s|%s|%s|%s|%s|%s\n",
+                              ctm_query_text(q, col(q, "stratum")),
+                              ctm_query_text(q, col(q, "position")),
+                              ctm_query_text(q, col(q, "number")), block ? block : "-",
+                              bs ? bs : "-", ctm_query_text(q, col(q, "arm")),
+                              subject ? subject : "-");
+        ck_assert_uint_lt(n, cap);
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ctm_query_free(q);
+    return out;
+}
+
+static int64_t scheme_int(ctm_db *h, const char *trial, const char *name)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_random_scheme(&q, h, trial));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    int64_t v = ctm_query_int64(q, col(q, name));
+    ctm_query_free(q);
+    return v;
+}
+
+/* ---- generated lists ---- */
+
+START_TEST(generated_blocks_balanced_and_sizes_from_the_set)
+{
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 60, "3,6", &o));
+    ck_assert_int_eq(scheme_int(db, TRIAL, "rows"), 4 * 60);
+    ctm_query *q = NULL;
+    tu_ok(ctm_random_list(&q, db, TRIAL));
+    char stratum[64] = "";
+    int64_t block = 0, block_size = 0, in_block = 0, a = 0, b = 0, rows = 0, strata = 0;
+    int seen3 = 0, seen6 = 0;
+    while (ctm_query_next(q) == CTM_ROW) {
+        const char *s = ctm_query_text(q, col(q, "stratum"));
+        int64_t blk = ctm_query_int64(q, col(q, "block"));
+        if (strcmp(s, stratum) != 0 || blk != block) {
+            /* the block before ended whole (a stratum's last may be cut at 60) */
+            if (in_block == block_size)
+                ck_assert_int_eq(a, 2 * b);
+            if (strcmp(s, stratum) != 0) {
+                strata++;
+                ck_assert_int_eq(ctm_query_int64(q, col(q, "position")), 1);
+            }
+            snprintf(stratum, sizeof stratum, "%s", s);
+            block = blk;
+            block_size = ctm_query_int64(q, col(q, "block_size"));
+            ck_assert(block_size == 3 || block_size == 6);
+            seen3 |= block_size == 3;
+            seen6 |= block_size == 6;
+            in_block = a = b = 0;
+        }
+        in_block++;
+        const char *arm = ctm_query_text(q, col(q, "arm"));
+        if (strcmp(arm, ARM_A) == 0)
+            a++;
+        else if (strcmp(arm, ARM_B) == 0)
+            b++;
+        else
+            ck_abort_msg("not an arm: %s", arm);
+        rows++;
+    }
+    ctm_query_free(q);
+    ck_assert_int_eq(rows, 240);
+    ck_assert_int_eq(strata, 4);
+    ck_assert(seen3 && seen6);
+}
+END_TEST
+
+START_TEST(same_seed_same_list_and_extension_keeps_rows)
+{
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 20, "3,6", &o));
+    char *first = list_text(db, TRIAL);
+    /* No allocations yet: generating again replaces the list, with the same rows. */
+    tu_ok(ctm_random_generate(db, TRIAL, 20, "3,6", &o));
+    char *again = list_text(db, TRIAL);
+    ck_assert_str_eq(first, again);
+    /* Another seed gives another list. */
+    ctm_random_options other = opts(STRATA, NULL, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 20, "3,6", &other));
+    char *fresh = list_text(db, TRIAL);
+    ck_assert_str_ne(first, fresh);
+    /* Back to SEED, allocate one, extend to 30: the first 20 of each stratum are kept. */
+    tu_ok(ctm_random_generate(db, TRIAL, 20, "3,6", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-001", "sex=F,age=lt65"));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-001", &r));
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 30, "3,6", &o), CTM_ERULE);
+    ctm_random_options ext = opts(NULL, NULL, 1);
+    tu_ok(ctm_random_generate(db, TRIAL, 30, "3,6", &ext));
+    ck_assert_int_eq(scheme_int(db, TRIAL, "rows"), 4 * 30);
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+    /* Every old row is still there, unchanged but for the allocation. */
+    char *extended = list_text(db, TRIAL);
+    for (char *line = first; *line;) {
+        char *end = strchr(line, '\n');
+        *end = '\0';
+        char prefix[256];
+        /* strip the subject column: S-001's row now names S-001 */
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(line, '|') - line), line);
+        ck_assert_msg(strstr(extended, prefix) != NULL, "row lost: %s", line);
+        line = end + 1;
+    }
+    /* An extension keeps the seed and the block sizes. */
+    ctm_random_options bad_seed = opts(NULL, "ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 40, "3,6", &bad_seed), CTM_ERULE);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 40, "3,9", &ext), CTM_ERULE);
+    tu_ok(ctm_random_generate(db, TRIAL, 40, "6,3", &ext)); /* the same set */
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 40, "3,6", &ext), CTM_ERULE);
+    free(first);
+    free(again);
+    free(fresh);
+    free(extended);
+}
+END_TEST
+
+START_TEST(bad_generation_refused_naming_the_field)
+{
+    uint64_t before = tu_audit_size(db);
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 20, "4,6", &o), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "block sizes: 4 is not a multiple of 3"));
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 0, "3", &o), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "size"));
+    ctm_random_options bad = opts("sex=M", SEED, 0);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 20, "3", &bad), CTM_EINVAL);
+    ctm_random_options badseed = opts(STRATA, "abc", 0);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 20, "3", &badseed), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "seed"));
+    ck_assert_int_eq(ctm_random_generate(db, "NO-SUCH", 20, "3", &o), CTM_ENOTFOUND);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+}
+END_TEST
+
+/* ---- imported lists ---- */
+
+static const char sponsor_list[] = "randomization_number,stratum,arm\n"
+                                   "R-101,M/lt65," ARM_A "\n"
+                                   "R-102,sex=F;age=lt65," ARM_B "\n" /* not canonical: refused */
+                                   "R-103,M/lt65," ARM_B "\n";
+
+START_TEST(import_checks_the_whole_file_first)
+{
+    uint64_t before = tu_audit_size(db);
+    ctm_random_options o = opts(STRATA, NULL, 0);
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, "sponsor", sponsor_list, strlen(sponsor_list),
+                                       &o),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 3"));
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "stratum"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    ck_assert_int_eq(ctm_random_scheme(NULL, db, TRIAL), CTM_EINVAL);
+    ctm_query *q = NULL;
+    ck_assert_int_eq(ctm_random_scheme(&q, db, TRIAL), CTM_ENOTFOUND);
+    /* An arm that is not the trial's: named by line and field, never by value. */
+    static const char bad_arm[] = "randomization_number,stratum,arm\nR-1,M/lt65,QZOTHER\n";
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, bad_arm, strlen(bad_arm), &o),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm"));
+    ck_assert_ptr_null(strstr(ctm_errmsg(), "QZOTHER"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+}
+END_TEST
+
+START_TEST(import_allocates_in_file_order_per_stratum)
+{
+    static const char list[] = "randomization_number,stratum,arm\n"
+                               "R-201,F/ge65," ARM_B "\n"
+                               "R-101,M/lt65," ARM_A "\n"
+                               "R-202,\"sex=F,age=ge65\"," ARM_A "\n"
+                               "R-102,M/lt65," ARM_B "\n";
+    ctm_random_options o = opts(STRATA, NULL, 0);
+    tu_ok(ctm_random_import(db, TRIAL, NULL, list, sizeof list - 1, &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S1", "sex=F,age=ge65"));
+    tu_ok(ctm_subject_add(db, TRIAL, "S2", "age=ge65,sex=F"));
+    tu_ok(ctm_subject_add(db, TRIAL, "S3", "sex=F,age=ge65"));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S1", &r));
+    ck_assert_str_eq(r.number, "R-201");
+    ck_assert_str_eq(r.arm, ARM_B);
+    ck_assert_str_eq(r.stratum, "sex=F,age=ge65");
+    tu_ok(ctm_randomize(db, TRIAL, "S2", &r));
+    ck_assert_str_eq(r.number, "R-202");
+    ck_assert_str_eq(r.arm, ARM_A);
+    /* The stratum's list is used up: refused, nothing changed. */
+    uint64_t before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S3", &r), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "used up"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* Replacing a list with allocations is refused; extending it is allowed and audited. */
+    static const char more[] = "randomization_number,stratum,arm\nR-203,F/ge65," ARM_B "\n";
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, more, sizeof more - 1, &o), CTM_ERULE);
+    ctm_random_options ext = opts(NULL, NULL, 1);
+    tu_ok(ctm_random_import(db, TRIAL, NULL, more, sizeof more - 1, &ext));
+    tu_ok(ctm_randomize(db, TRIAL, "S3", &r));
+    ck_assert_str_eq(r.number, "R-203");
+    /* A number already in the trial is refused on extension. */
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, more, sizeof more - 1, &ext), CTM_EEXISTS);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(blockrand_blocks_must_hold_the_ratio)
+{
+    /* R's write.csv: a row-name column and every field quoted. */
+    static const char good[] = "\"\",\"id\",\"stratum\",\"block.id\",\"block.size\",\"treatment\"\n"
+                               "\"1\",1,\"all\",1,3,\"" ARM_A "\"\n"
+                               "\"2\",2,\"all\",1,3,\"" ARM_B "\"\n"
+                               "\"3\",3,\"all\",1,3,\"" ARM_A "\"\n";
+    static const char unbalanced[] = "id,stratum,block.id,block.size,treatment\n"
+                                     "1,all,1,3," ARM_A "\n"
+                                     "2,all,1,3," ARM_B "\n"
+                                     "3,all,1,3," ARM_B "\n";
+    ctm_random_options o = opts(NULL, NULL, 0);
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, "blockrand", unbalanced, sizeof unbalanced - 1,
+                                       &o),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "not balanced"));
+    tu_ok(ctm_random_import(db, TRIAL, NULL, good, sizeof good - 1, &o));
+    ck_assert_int_eq(scheme_int(db, TRIAL, "rows"), 3);
+    char *list = list_text(db, TRIAL);
+    ck_assert_str_eq(list, "|1|1|1|3|" ARM_A "|-\n|2|2|1|3|" ARM_B "|-\n|3|3|1|3|" ARM_A "|-\n");
+    free(list);
+}
+END_TEST
+
+/* ---- subjects ---- */
+
+START_TEST(randomization_needs_every_factor_and_happens_once)
+{
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 12, "3,6", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-001", "sex=M"));
+    ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-001", NULL), CTM_EEXISTS);
+    ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-002", "sex=X"), CTM_EINVAL);
+    ck_assert_int_eq(ctm_subject_add(db, TRIAL, "bad number!", NULL), CTM_EINVAL);
+    uint64_t before = tu_audit_size(db);
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-001", &r), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "age"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    tu_ok(ctm_subject_set_strata(db, TRIAL, "S-001", "age=ge65"));
+    tu_ok(ctm_randomize(db, TRIAL, "S-001", &r));
+    ck_assert_str_eq(r.stratum, "sex=M,age=ge65");
+    /* M/ge65 is the second stratum, the first factor slowest: 2 * 100000 + position */
+    ck_assert_str_eq(r.number, "200001");
+    before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-001", &r), CTM_ERULE);
+    ck_assert_int_eq(ctm_subject_set_strata(db, TRIAL, "S-001", "sex=F"), CTM_ERULE);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+    /* the end of participation follows the status table */
+    ck_assert_int_eq(ctm_subject_withdraw(db, TRIAL, "S-001", NULL), CTM_EINVAL);
+    tu_ok(ctm_subject_complete(db, TRIAL, "S-001", NULL));
+    ck_assert_int_eq(ctm_subject_withdraw(db, TRIAL, "S-001", "moved away"), CTM_ERULE);
+    tu_ok(ctm_subject_add(db, TRIAL, "S-003", NULL));
+    ck_assert_int_eq(ctm_subject_complete(db, TRIAL, "S-003", NULL), CTM_ERULE);
+    tu_ok(ctm_subject_withdraw(db, TRIAL, "S-003", "screening failure"));
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-003", &r), CTM_ERULE);
+    ctm_query *q = NULL;
+    tu_ok(ctm_subject_show(&q, db, TRIAL, "S-003"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ck_assert_str_eq(ctm_query_text(q, col(q, "status")), "withdrawn");
+    ck_assert_ptr_nonnull(ctm_query_text(q, col(q, "ended")));
+    ctm_query_free(q);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* ---- blinding ---- */
+
+/* Every row of q, all columns, as one text (malloc'd). */
+static char *query_dump(ctm_query *q)
+{
+    size_t cap = 1 << 20, n = 0;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    out[0] = '\0';
+    while (ctm_query_next(q) == CTM_ROW)
+        for (int c = 0; c < ctm_query_column_count(q); c++) {
+            const char *t = ctm_query_text(q, c);
+            n += (size_t)snprintf(out + n, cap - n, "%s|", t ? t : "");
+            ck_assert_uint_lt(n, cap);
+        }
+    ctm_query_free(q);
+    return out;
+}
+
+static void assert_no_arm(const char *what, const char *text)
+{
+    ck_assert_msg(strstr(text, ARM_A) == NULL && strstr(text, ARM_B) == NULL,
+                  "%s shows an arm to a blinded user", what);
+    ck_assert_msg(strstr(text, SEED) == NULL, "%s shows the seed to a blinded user", what);
+}
+
+START_TEST(blinded_users_learn_no_arm_list_or_seed)
+{
+    /* The arm codes themselves are public (the trial's entry lists them): what must stay hidden
+     * is which arm each list row, subject and block has, from here on. */
+    uint64_t start = tu_audit_size(db);
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 6, "3,6", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-001", "sex=F,age=lt65"));
+    ctm_logout(db);
+    tu_login(db, "ivy", PW);
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-001", &r));
+    ck_assert_str_eq(r.arm, "(blinded)");
+    ck_assert_str_eq(r.number, "300001"); /* F/lt65: the third stratum */
+    /* the calls that show a list are refused, changing nothing */
+    ctm_query *q = NULL;
+    ck_assert_int_eq(ctm_random_list(&q, db, TRIAL), CTM_EBLINDED);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 6, "3", &o), CTM_EDENIED);
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    uint64_t before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 6, "3", &o), CTM_EBLINDED);
+    static const char list[] = "randomization_number,stratum,arm\nR-1,M/lt65," ARM_A "\n";
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, list, sizeof list - 1, &o), CTM_EBLINDED);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* every read call as the blinded pharmacist: no arm, no seed, no block size */
+    tu_ok(ctm_random_scheme(&q, db, TRIAL));
+    char *text = query_dump(q);
+    assert_no_arm("ctm_random_scheme", text);
+    ck_assert_ptr_nonnull(strstr(text, "(blinded)"));
+    ck_assert_ptr_null(strstr(text, "3,6"));
+    free(text);
+    tu_ok(ctm_subject_list(&q, db, NULL));
+    text = query_dump(q);
+    assert_no_arm("ctm_subject_list", text);
+    free(text);
+    tu_ok(ctm_subject_show(&q, db, TRIAL, "S-001"));
+    text = query_dump(q);
+    assert_no_arm("ctm_subject_show", text);
+    free(text);
+    tu_ok(ctm_audit_log(&q, db, start, 0));
+    text = query_dump(q);
+    assert_no_arm("ctm_audit_log", text);
+    free(text);
+    ctm_audit_filter f = CTM_AUDIT_FILTER_INIT;
+    f.trial = TRIAL;
+    f.from_seq = start;
+    tu_ok(ctm_audit_query(&q, db, &f));
+    text = query_dump(q);
+    assert_no_arm("ctm_audit_query", text);
+    free(text);
+    /* The unblinded pharmacist sees them: the test above could fail. */
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    tu_ok(ctm_audit_log(&q, db, start, 0));
+    text = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(text, ARM_A));
+    free(text);
+    tu_ok(ctm_random_scheme(&q, db, TRIAL));
+    text = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(text, SEED));
+    free(text);
+}
+END_TEST
+
+START_TEST(open_trial_arms_shown_to_blinded_users_but_not_its_list)
+{
+    ctm_random_options o = opts(NULL, SEED, 0);
+    tu_ok(ctm_random_generate(db, OPEN_TRIAL, 4, "2,4", &o));
+    tu_ok(ctm_subject_add(db, OPEN_TRIAL, "S-9", NULL));
+    ctm_logout(db);
+    tu_login(db, "ivy", PW);
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, OPEN_TRIAL, "S-9", &r));
+    ck_assert(strcmp(r.arm, ARM_A) == 0 || strcmp(r.arm, ARM_B) == 0);
+    ck_assert_str_eq(r.stratum, "");
+    ck_assert_str_eq(r.number, "100001");
+    ctm_query *q = NULL;
+    /* allocation concealment: the next allocations stay hidden in an open trial too */
+    ck_assert_int_eq(ctm_random_list(&q, db, OPEN_TRIAL), CTM_EBLINDED);
+}
+END_TEST
+
+static Suite *randomization_suite(void)
+{
+    Suite *s = suite_create("randomization");
+    TCase *tc = tu_tcase(s, "generate", setup, teardown, 30);
+    tcase_add_test(tc, generated_blocks_balanced_and_sizes_from_the_set);
+    tcase_add_test(tc, same_seed_same_list_and_extension_keeps_rows);
+    tcase_add_test(tc, bad_generation_refused_naming_the_field);
+    tc = tu_tcase(s, "import", setup, teardown, 30);
+    tcase_add_test(tc, import_checks_the_whole_file_first);
+    tcase_add_test(tc, import_allocates_in_file_order_per_stratum);
+    tcase_add_test(tc, blockrand_blocks_must_hold_the_ratio);
+    tc = tu_tcase(s, "subjects", setup, teardown, 30);
+    tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
+    tc = tu_tcase(s, "blinding", setup, teardown, 30);
+    tcase_add_test(tc, blinded_users_learn_no_arm_list_or_seed);
+    tcase_add_test(tc, open_trial_arms_shown_to_blinded_users_but_not_its_list);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    build_template();
+    int rc = tu_run_suite(randomization_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    return rc;
+}
