@@ -44,6 +44,8 @@ static void build_template(void)
             "trial");
     tu_must(ctm_trial_add(h, OPEN_TRIAL, "An open trial", "Sponsor", 0, ARM_A ":1," ARM_B ":1"),
             "open trial");
+    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X or placebo", 30, 2, 8, 0, NULL), "kit type");
+    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
     ctm_close(h);
 }
 
@@ -319,6 +321,57 @@ START_TEST(blockrand_blocks_must_hold_the_ratio)
 }
 END_TEST
 
+/* The arm of kit K as the unblinded pharmacist's kit listing shows it (static buffer). */
+static const char *kit_arm(const char *kit)
+{
+    static char arm[40];
+    ctm_kit_filter f = CTM_KIT_FILTER_INIT;
+    f.trial = TRIAL;
+    ctm_query *q = NULL;
+    tu_ok(ctm_kits(&q, db, &f));
+    arm[0] = '\0';
+    while (ctm_query_next(q) == CTM_ROW)
+        if (strcmp(ctm_query_text(q, col(q, "kit_number")), kit) == 0)
+            snprintf(arm, sizeof arm, "%s", ctm_query_text(q, col(q, "arm")));
+    ctm_query_free(q);
+    return arm;
+}
+
+START_TEST(kit_list_gives_the_arms_of_a_manifest_without_them)
+{
+    static const char list[] = "kit_number,arm\nK1," ARM_A "\nK2," ARM_B "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list, sizeof list - 1, NULL));
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, list, sizeof list - 1, NULL),
+                     CTM_EEXISTS);
+    static const char no_arms[] = "kit_number,kit_type,lot,expiry\nK1,KT,L1,2030-01-31\n"
+                                  "K2,KT,L1,2030-01-31\n";
+    tu_ok(ctm_receive(db, TRIAL, "SH1", no_arms, sizeof no_arms - 1, "FRIDGE1", NULL));
+    ck_assert_str_eq(kit_arm("K1"), ARM_A);
+    ck_assert_str_eq(kit_arm("K2"), ARM_B);
+    /* a kit the list does not know still needs its arm; one the list knows must agree */
+    uint64_t before = tu_audit_size(db);
+    static const char unknown[] = "kit_number,kit_type,lot,expiry\nK3,KT,L1,2030-01-31\n";
+    ck_assert_int_eq(ctm_receive(db, TRIAL, "SH2", unknown, sizeof unknown - 1, "FRIDGE1", NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "not on the trial's kit list"));
+    static const char differs[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                  "K4,KT,L1,2030-01-31," ARM_A "\n";
+    static const char list2[] = "kit_number,arm\nK4," ARM_B "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list2, sizeof list2 - 1, NULL));
+    before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_receive(db, TRIAL, "SH2", differs, sizeof differs - 1, "FRIDGE1", NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm: differs from the trial's kit list"));
+    ck_assert_ptr_null(strstr(ctm_errmsg(), ARM_A));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* the kit list is the unblinded pharmacist's to import */
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, "kits", list2, sizeof list2 - 1, NULL),
+                     CTM_EBLINDED);
+}
+END_TEST
+
 /* ---- subjects ---- */
 
 START_TEST(randomization_needs_every_factor_and_happens_once)
@@ -483,6 +536,7 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, import_checks_the_whole_file_first);
     tcase_add_test(tc, import_allocates_in_file_order_per_stratum);
     tcase_add_test(tc, blockrand_blocks_must_hold_the_ratio);
+    tcase_add_test(tc, kit_list_gives_the_arms_of_a_manifest_without_them);
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);

@@ -91,20 +91,102 @@ static int known_arm(const trial_refs *r, const char *arm)
     return 0;
 }
 
-/* Every row against the trial, before anything is written.  No message names an arm. */
-static int check_rows(const ctm__manifest *m, const trial_refs *r, const char *trial)
+/* The trial's kit list (ctm_random_import, format kits): the arm of each kit number, sorted by
+ * kit number for lookups (in C: the engines' collations need not sort as strcmp does). */
+typedef struct kit_list_row {
+    char *kit_number;
+    char arm[33];
+} kit_list_row;
+
+typedef struct kit_list {
+    kit_list_row *rows;
+    size_t n;
+} kit_list;
+
+static void kit_list_free(kit_list *l)
 {
-    if (r->narms > 1 && !m->has_arm)
+    for (size_t i = 0; i < l->n; i++)
+        free(l->rows[i].kit_number);
+    free(l->rows);
+    memset(l, 0, sizeof *l);
+}
+
+static int kit_list_cmp(const void *a, const void *b)
+{
+    return strcmp(((const kit_list_row *)a)->kit_number, ((const kit_list_row *)b)->kit_number);
+}
+
+static int kit_list_load(ctm_db *db, int64_t trial_id, kit_list *l)
+{
+    memset(l, 0, sizeof *l);
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT kit_number, arm FROM kit_list WHERE trial_id = ?1");
+    size_t cap = 0;
+    if (rc == CTM_OK)
+        ctm__st_bind_int(st, 1, trial_id);
+    int src = CTM_OK;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        if (l->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            kit_list_row *grown = realloc(l->rows, cap * sizeof *grown);
+            if (grown == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            l->rows = grown;
+        }
+        kit_list_row *row = &l->rows[l->n];
+        if ((row->kit_number = ctm__strdup(ctm__st_text(st, 0))) == NULL) {
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(row->arm, sizeof row->arm, "%s", ctm__st_text(st, 1));
+        l->n++;
+    }
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && src != CTM_OK && src != CTM_ROW)
+        rc = ctm__store_fail(src, "reading the kit list");
+    if (rc != CTM_OK)
+        kit_list_free(l);
+    else if (l->n > 1)
+        qsort(l->rows, l->n, sizeof *l->rows, kit_list_cmp);
+    return rc;
+}
+
+static const char *kit_list_arm(const kit_list *l, const char *kit_number)
+{
+    kit_list_row key = { (char *)kit_number, "" };
+    const kit_list_row *row =
+        l->n ? bsearch(&key, l->rows, l->n, sizeof *l->rows, kit_list_cmp) : NULL;
+    return row != NULL ? row->arm : NULL;
+}
+
+/* Every row against the trial, before anything is written: a kit on the trial's kit list takes
+ * the list's arm where the manifest gives none, and must agree with it where it gives one.  No
+ * message names an arm. */
+static int check_rows(ctm__manifest *m, const trial_refs *r, const kit_list *kl,
+                      const char *trial)
+{
+    if (r->narms > 1 && !m->has_arm && kl->n == 0)
         return ctm__err(CTM_EINVAL,
-                        "manifest: trial %s has %d arms; the manifest needs the arm column", trial,
-                        r->narms);
+                        "manifest: trial %s has %d arms; the manifest needs the arm column (or "
+                        "import the trial's kit list first)",
+                        trial, r->narms);
     for (size_t i = 0; i < m->n; i++) {
-        const ctm__manifest_row *row = &m->rows[i];
+        ctm__manifest_row *row = &m->rows[i];
         if (find_type(r, row->kit_type) == NULL)
             return ctm__err(CTM_EINVAL, "manifest line %u, field kit_type: '%s' is not a kit type of trial %s",
                             row->line, row->kit_type, trial);
+        const char *listed = kit_list_arm(kl, row->kit_number);
+        if (listed != NULL && row->arm != NULL && strcmp(listed, row->arm) != 0)
+            return ctm__err(CTM_EINVAL,
+                            "manifest line %u, field arm: differs from the trial's kit list",
+                            row->line);
+        if (listed != NULL && row->arm == NULL)
+            row->arm = listed; /* kl outlives the receipt's inserts */
         if (row->arm == NULL && r->narms > 1)
-            return ctm__err(CTM_EINVAL, "manifest line %u, field arm: missing", row->line);
+            return ctm__err(CTM_EINVAL, "manifest line %u, field arm: missing%s", row->line,
+                            m->has_arm ? "" : " (the kit is not on the trial's kit list)");
         if (row->arm != NULL && !known_arm(r, row->arm))
             return ctm__err(CTM_EINVAL, "manifest line %u, field arm: not an arm of trial %s",
                             row->line, trial);
@@ -357,6 +439,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     memset(&m, 0, sizeof m);
     trial_refs refs;
     memset(&refs, 0, sizeof refs);
+    kit_list kl = { NULL, 0 };
     int rc = ctm__require_action(db, "shipment.receive", "receive");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
@@ -371,7 +454,9 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     if (rc == CTM_OK)
         rc = load_refs(db, t.id, &refs);
     if (rc == CTM_OK)
-        rc = check_rows(&m, &refs, trial);
+        rc = kit_list_load(db, t.id, &kl);
+    if (rc == CTM_OK)
+        rc = check_rows(&m, &refs, &kl, trial);
     ctm__action a;
     if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive", "")) == CTM_OK) {
         char count[24];
@@ -388,6 +473,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
     refs_free(&refs);
+    kit_list_free(&kl);
     ctm__manifest_free(&m);
     return rc;
 }
