@@ -20,6 +20,9 @@
 #define MOVES ((ACTIONS + 1) / 3)     /* actions 1, 4, 7, ...: a transfer */
 #define NOTES (ACTIONS / 3)           /* actions 2, 5, 8, ...: a note */
 #define MAX_BUSY_RETRIES 200
+#define RAND_TRIAL_CODE "CONC-R"
+/* Writers 2k and 2k + 1 both try to randomize subjects k * ACTIONS .. (k + 1) * ACTIONS - 1. */
+#define SUBJECTS (WRITERS / 2 * ACTIONS)
 
 static char *template_dir;
 static char *vkey;
@@ -42,6 +45,8 @@ static void build_template(void)
     tu_must(tu_open_rc(&db, path, NULL), "open");
     tu_must(ctm_login(db, "anna", PW), "login anna");
     tu_must(ctm_trial_add(db, TRIAL, "Concurrency trial", "Sponsor", 1, "A:1,B:1"), "trial");
+    tu_must(ctm_trial_add(db, RAND_TRIAL_CODE, "Randomization race", "Sponsor", 1, "A:2,B:1"),
+            "randomization trial");
     tu_must(ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL), "kit type");
     tu_must(ctm_location_add(db, "FRIDGE1", "fridge", 2, 8), "fridge 1");
     tu_must(ctm_location_add(db, "FRIDGE2", "fridge", 2, 8), "fridge 2");
@@ -60,6 +65,16 @@ static void build_template(void)
                                w % 2 ? "A" : "B");
     tu_must(ctm_receive(db, TRIAL, "STOCK", m, at, "FRIDGE1", NULL), "receive STOCK");
     tu_must(ctm_receive_confirm(db, "STOCK", 1), "confirm STOCK");
+    /* a list in one stratum, and the subjects that pairs of writers race to randomize */
+    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
+    tu_must(ctm_random_generate(db, RAND_TRIAL_CODE, 2 * SUBJECTS, "3,6", &ro), "list");
+    tu_must(ctm_batch_begin(db), "batch");
+    for (int i = 0; i < SUBJECTS; i++) {
+        char screening[16];
+        snprintf(screening, sizeof screening, "S-%03d", i);
+        tu_must(ctm_subject_add(db, RAND_TRIAL_CODE, screening, NULL), "subject");
+    }
+    tu_must(ctm_batch_commit(db), "batch commit");
     tu_must(ctm_audit_vkey(&vkey, db), "vkey");
     tu_must(ctm_audit_size(db, &template_size), "size");
     ctm_close(db);
@@ -76,6 +91,20 @@ static void teardown(void)
     tu_teardown(&dir, NULL, NULL);
 }
 
+/* The start line: every writer logs in first (Argon2id takes long enough to spread them out),
+ * says it is ready, and waits until the parent has heard from all of them, so that their actions
+ * overlap.  Set by run_writers before it forks. */
+static int ready_pipe[2], go_pipe[2];
+
+static void await_start(void)
+{
+    char c = 'r';
+    close(ready_pipe[0]);
+    close(go_pipe[1]);
+    if (write(ready_pipe[1], &c, 1) != 1 || read(go_pipe[0], &c, 1) != 0)
+        _exit(101);
+}
+
 /* One workstation: its own handle, 50 actions; a busy site is retried as a client would.  Exits
  * 0, or the number of the action that failed plus 1 (the error on stderr). */
 static void writer(int w)
@@ -85,6 +114,7 @@ static void writer(int w)
         fprintf(stderr, "writer %d: %s\n", w, ctm_errmsg());
         _exit(100);
     }
+    await_start();
     for (int j = 0; j < ACTIONS; j++) {
         int rc = CTM_EBUSY;
         for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
@@ -114,6 +144,64 @@ static void writer(int w)
     _exit(0);
 }
 
+/* A workstation randomizing its pair's subjects: each attempt randomizes the subject or finds
+ * it randomized by the other writer (CTM_ERULE); anything else fails the writer. */
+static void randomizer(int w)
+{
+    ctm_db *db = NULL;
+    if (tu_open_rc(&db, db_path, NULL) != CTM_OK || ctm_login(db, "pete", PW) != CTM_OK) {
+        fprintf(stderr, "randomizer %d: %s\n", w, ctm_errmsg());
+        _exit(100);
+    }
+    await_start();
+    for (int j = 0; j < ACTIONS; j++) {
+        char screening[16];
+        /* the pair goes through its subjects in opposite orders, to meet in the middle */
+        int k = w / 2 * ACTIONS + (w % 2 ? ACTIONS - 1 - j : j);
+        snprintf(screening, sizeof screening, "S-%03d", k);
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
+            ctm_randomization r = CTM_RANDOMIZATION_INIT;
+            rc = ctm_randomize(db, RAND_TRIAL_CODE, screening, &r);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc != CTM_OK && rc != CTM_ERULE) {
+            fprintf(stderr, "randomizer %d subject %s: %d %s\n", w, screening, rc, ctm_errmsg());
+            _exit(j + 1);
+        }
+    }
+    ctm_close(db);
+    _exit(0);
+}
+
+static void run_writers(void (*fn)(int))
+{
+    pid_t pids[WRITERS];
+    ck_assert_int_eq(pipe(ready_pipe), 0);
+    ck_assert_int_eq(pipe(go_pipe), 0);
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0)
+            fn(w);
+    }
+    close(ready_pipe[1]);
+    close(go_pipe[0]);
+    char c;
+    for (int w = 0; w < WRITERS; w++)
+        if (read(ready_pipe[0], &c, 1) != 1)
+            break; /* a writer failed before the start: waitpid below says which */
+    close(go_pipe[1]); /* every writer's read returns 0: go */
+    close(ready_pipe[0]);
+    for (int w = 0; w < WRITERS; w++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "writer %d failed (status %d): see its message above", w, status);
+    }
+}
+
 static int field_index(ctm_query *q, const char *name)
 {
     int i = ctm_query_column_index(q, name);
@@ -123,19 +211,7 @@ static int field_index(ctm_query *q, const char *name)
 
 START_TEST(eight_workstations_lose_nothing)
 {
-    pid_t pids[WRITERS];
-    for (int w = 0; w < WRITERS; w++) {
-        pids[w] = fork();
-        ck_assert_int_ge(pids[w], 0);
-        if (pids[w] == 0)
-            writer(w);
-    }
-    for (int w = 0; w < WRITERS; w++) {
-        int status = 0;
-        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "writer %d failed (status %d): see its message above", w, status);
-    }
+    run_writers(writer);
 
     ctm_db *db = tu_open(db_path, NULL);
     tu_login(db, "anna", PW);
@@ -182,11 +258,37 @@ START_TEST(eight_workstations_lose_nothing)
 }
 END_TEST
 
+/* Eight workstations randomize at once, two racing for each subject and all for the list's next
+ * row: every subject is randomized once, every row goes to one subject, the rows are taken in
+ * list order without a gap, and each subject holds its row's number and arm. */
+START_TEST(no_subject_randomized_twice_no_row_given_twice)
+{
+    run_writers(randomizer);
+    ctm_db *db = tu_open(db_path, NULL);
+    ck_assert_uint_eq(tu_audit_size(db), template_size + SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects WHERE status = 'randomized'",
+                                NULL),
+                     SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM rand_list", NULL),
+                     SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l"
+                                         " ON l.subject_id = s.id AND l.number = s.rand_number"
+                                         " AND l.arm = s.arm", NULL),
+                     SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT max(position) FROM rand_list"
+                                         " WHERE subject_id IS NOT NULL", NULL),
+                     SUBJECTS);
+    tu_assert_verifies_all(db, vkey);
+    ctm_close(db);
+}
+END_TEST
+
 static Suite *concurrency_suite(void)
 {
     Suite *s = suite_create("concurrency");
     TCase *tc = tu_tcase(s, "one site", setup, teardown, 240);
     tcase_add_test(tc, eight_workstations_lose_nothing);
+    tcase_add_test(tc, no_subject_randomized_twice_no_row_given_twice);
     return s;
 }
 

@@ -241,56 +241,37 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
 
 /* ---- randomization ---- */
 
-/* Give the subject the first free row of its stratum.  Another writer may take that row between
- * the choice and the update (PostgreSQL at READ COMMITTED re-checks the row after waiting for its
- * lock): the update then changes nothing, and the next free row is tried. */
+/* Give the subject the first free row of its stratum.  Writers hold the site's write lock from
+ * their BEGIN (SQLite's BEGIN IMMEDIATE, PostgreSQL's writer lock), so the row found free is
+ * still free when it is taken; UNIQUE (subject_id) and (trial_id, rand_number) stand behind
+ * that. */
 static int allocate(ctm_db *db, int64_t trial_id, const char *stratum, int64_t subject_id,
                     ctm_randomization *r, char *arm, size_t arm_len)
 {
-    ctm__st *st = NULL, *left = NULL;
+    ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE rand_list SET subject_id = ?1 WHERE id = (SELECT id FROM"
                           " rand_list WHERE trial_id = ?2 AND stratum = ?3 AND subject_id IS NULL"
-                          " ORDER BY position LIMIT 1) AND subject_id IS NULL"
-                          " RETURNING number, arm");
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &left,
-                          "SELECT count(*) FROM rand_list WHERE trial_id = ?1 AND stratum = ?2"
-                          " AND subject_id IS NULL");
-    for (int attempt = 0; rc == CTM_OK; attempt++) {
-        ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, subject_id);
-        ctm__st_bind_int(st, 2, trial_id);
-        ctm__st_bind_text(st, 3, stratum);
-        int src = ctm__st_step(st);
-        if (src == CTM_ROW) {
-            snprintf(r->number, sizeof r->number, "%s", ctm__st_text(st, 0));
-            snprintf(arm, arm_len, "%s", ctm__st_text(st, 1));
-            rc = ctm__st_run(st);
-            rc = rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, "allocating from the list");
-            break;
-        }
-        if (src != CTM_OK) {
-            rc = ctm__store_fail(src, "allocating from the list");
-            break;
-        }
-        ctm__st_reset(left);
-        ctm__st_bind_int(left, 1, trial_id);
-        ctm__st_bind_text(left, 2, stratum);
-        src = ctm__st_step(left);
-        int64_t free_rows = src == CTM_ROW ? ctm__st_int(left, 0) : 0;
-        ctm__st_reset(left);
-        if (src != CTM_ROW)
-            rc = ctm__store_fail(src == CTM_OK ? CTM_ERROR : src, "reading the list");
-        else if (free_rows == 0)
-            rc = ctm__err(CTM_ERULE,
-                          "the randomization list of stratum '%s' is used up: extend the list",
-                          stratum[0] ? stratum : "(unstratified)");
-        else if (attempt == 1000)
-            rc = ctm__err(CTM_EBUSY, "the list kept changing under other randomizations");
+                          " ORDER BY position LIMIT 1) RETURNING number, arm");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, subject_id);
+    ctm__st_bind_int(st, 2, trial_id);
+    ctm__st_bind_text(st, 3, stratum);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW) {
+        snprintf(r->number, sizeof r->number, "%s", ctm__st_text(st, 0));
+        snprintf(arm, arm_len, "%s", ctm__st_text(st, 1));
+        src = ctm__st_run(st);
+        rc = src == CTM_OK ? CTM_OK : ctm__store_fail(src, "allocating from the list");
+    } else if (src == CTM_OK) {
+        rc = ctm__err(CTM_ERULE,
+                      "the randomization list of stratum '%s' is used up: extend the list",
+                      stratum[0] ? stratum : "(unstratified)");
+    } else {
+        rc = ctm__store_fail(src, "allocating from the list");
     }
     ctm__st_finalize(st);
-    ctm__st_finalize(left);
     return rc;
 }
 
@@ -349,8 +330,8 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
         return rc;
     ctm__action_param(&a, "trial", trial);
     ctm__action_param(&a, "subject", screening);
-    /* The status first: a second randomization of the subject waits here for the first's
-     * commit, then finds it randomized. */
+    /* The checks above ran before the write lock: another workstation may have randomized the
+     * subject since, which the status change then finds. */
     rc = subject_move(db, s.id, "enrolled", "randomized", "randomized_us");
     if (rc == CTM_ERULE)
         rc = ctm__err(CTM_ERULE, "subject %s was randomized meanwhile", screening);
