@@ -158,8 +158,10 @@ MIGRATION_5 = [
      ",  strata TEXT NOT NULL"
      ",  status TEXT NOT NULL  CHECK (status IN ('enrolled', 'randomized', 'withdrawn', 'completed'))"
      ",  rand_number TEXT,  arm TEXT,  draw INTEGER,  enrolled_us INTEGER NOT NULL"
-     ",  randomized_us INTEGER,  ended_us INTEGER,  UNIQUE (trial_id, screening)"
-     ",  UNIQUE (trial_id, rand_number))"),
+     ",  randomized_us INTEGER,  ended_us INTEGER,  dose_level INTEGER"
+     ",  titrations INTEGER NOT NULL DEFAULT 0,  titrated_us INTEGER"
+     ",  on_hold INTEGER NOT NULL DEFAULT 0 CHECK (on_hold IN (0, 1))"
+     ",  UNIQUE (trial_id, screening),  UNIQUE (trial_id, rand_number))"),
     ("index", "sqlite_autoindex_subjects_1", "subjects", None),
     ("index", "sqlite_autoindex_subjects_2", "subjects", None),
     ("table", "rand_list", "rand_list", "CREATE TABLE rand_list(  id INTEGER PRIMARY KEY"
@@ -174,6 +176,35 @@ MIGRATION_5 = [
      ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  kit_number TEXT NOT NULL"
      ",  arm TEXT NOT NULL,  UNIQUE (trial_id, kit_number))"),
     ("index", "sqlite_autoindex_kit_list_1", "kit_list", None),
+    ("table", "visits", "visits", "CREATE TABLE visits(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  code TEXT NOT NULL"
+     ",  position INTEGER NOT NULL,  day INTEGER NOT NULL"
+     ",  anchor TEXT NOT NULL CHECK (anchor IN ('randomization', 'previous'))"
+     ",  window_before INTEGER NOT NULL CHECK (window_before >= 0)"
+     ",  window_after INTEGER NOT NULL CHECK (window_after >= 0),  UNIQUE (trial_id, code)"
+     ",  UNIQUE (trial_id, position))"),
+    ("index", "sqlite_autoindex_visits_1", "visits", None),
+    ("index", "sqlite_autoindex_visits_2", "visits", None),
+    ("table", "visit_kits", "visit_kits", "CREATE TABLE visit_kits(  id INTEGER PRIMARY KEY"
+     ",  visit_id INTEGER NOT NULL REFERENCES visits(id)"
+     ",  kit_type_id INTEGER REFERENCES kit_types(id)"
+     ",  count INTEGER NOT NULL CHECK (count BETWEEN 1 AND 100)"
+     ",  UNIQUE (visit_id, kit_type_id))"),
+    ("index", "sqlite_autoindex_visit_kits_1", "visit_kits", None),
+    ("table", "dose_levels", "dose_levels", "CREATE TABLE dose_levels(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  level INTEGER NOT NULL"
+     ",  kit_type_id INTEGER NOT NULL UNIQUE REFERENCES kit_types(id)"
+     ",  UNIQUE (trial_id, level))"),
+    ("index", "sqlite_autoindex_dose_levels_1", "dose_levels", None),
+    ("index", "sqlite_autoindex_dose_levels_2", "dose_levels", None),
+    ("table", "titration_rules", "titration_rules", "CREATE TABLE titration_rules(  id INTEGER PRIMARY KEY"
+     ",  trial_id INTEGER NOT NULL UNIQUE REFERENCES trials(id),  start_level INTEGER NOT NULL"
+     ",  min_interval_days INTEGER NOT NULL CHECK (min_interval_days >= 0)"
+     ",  max_titrations INTEGER NOT NULL CHECK (max_titrations >= 0))"),
+    ("index", "sqlite_autoindex_titration_rules_1", "titration_rules", None),
+    ("table", "code_breaks", "code_breaks", "CREATE TABLE code_breaks(  id INTEGER PRIMARY KEY"
+     ",  subject_id INTEGER NOT NULL REFERENCES subjects(id),  broken_us INTEGER NOT NULL"
+     ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),
 ]
 
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
