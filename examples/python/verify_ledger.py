@@ -202,6 +202,17 @@ MIGRATION_5 = [
      ",  min_interval_days INTEGER NOT NULL CHECK (min_interval_days >= 0)"
      ",  max_titrations INTEGER NOT NULL CHECK (max_titrations >= 0))"),
     ("index", "sqlite_autoindex_titration_rules_1", "titration_rules", None),
+    ("table", "dispensations", "dispensations", "CREATE TABLE dispensations(  id INTEGER PRIMARY KEY"
+     ",  subject_id INTEGER NOT NULL REFERENCES subjects(id)"
+     ",  visit_id INTEGER NOT NULL REFERENCES visits(id)"
+     ",  kit_id INTEGER NOT NULL REFERENCES kits(id)"
+     ",  status TEXT NOT NULL  CHECK (status IN ('assigned', 'dispensed', 'cancelled', 'replaced', 'reversed'))"
+     ",  dose_level INTEGER,  assigned_us INTEGER NOT NULL,  dispensed_us INTEGER"
+     ",  recorded_us INTEGER,  replaces_id INTEGER REFERENCES dispensations(id)"
+     ",  override_reason TEXT,  reason TEXT)"),
+    ("index", "dispensations_by_subject", "dispensations", "CREATE INDEX dispensations_by_subject ON dispensations(subject_id)"),
+    ("index", "dispensations_by_kit", "dispensations", "CREATE INDEX dispensations_by_kit ON dispensations(kit_id)"),
+    ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status)"),
     ("table", "code_breaks", "code_breaks", "CREATE TABLE code_breaks(  id INTEGER PRIMARY KEY"
      ",  subject_id INTEGER NOT NULL REFERENCES subjects(id),  broken_us INTEGER NOT NULL"
      ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),

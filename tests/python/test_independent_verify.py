@@ -332,13 +332,14 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         "site", "users", "credentials", "trials", "arms", "kit_types", "locations", "lots",
         "shipments", "bulk_stock", "discrepancies", "kits", "kit_moves", "rand_schemes",
         "subjects", "rand_list", "kit_list", "visits", "visit_kits", "dose_levels",
-        "titration_rules", "code_breaks"]
+        "titration_rules", "dispensations", "code_breaks"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
     """A database whose ledger touches only version 1's tables, taken back to version 1 by
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
-    drops = ["DROP TABLE %s" % t for t in ("code_breaks", "titration_rules", "dose_levels",
+    drops = ["DROP INDEX kits_for_dispensing"] + [
+        "DROP TABLE %s" % t for t in ("dispensations", "code_breaks", "titration_rules", "dose_levels",
                                            "visit_kits", "visits", "kit_list", "rand_list",
                                            "subjects", "rand_schemes",
                                            "discrepancies", "bulk_stock", "kit_moves", "kits",
