@@ -1003,6 +1003,130 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_show(ctm_query **out, ctm_db *db, const 
                                              const char *screening);
 
 /* ---------------------------------------------------------------------------------------------
+ * Dispensing and emergency unblinding
+ *
+ * A subject's visit is dispensed in two steps: ctm_dispense_assign() chooses the kits, uniformly
+ * at random among the eligible ones so that the choice tells nothing about the arm, and
+ * ctm_dispense_confirm() takes the scans of the kits handed over, which must be exactly kits
+ * assigned to the subject, with the dispensing pharmacist's e-signature ("dispensed").  An
+ * eligible kit is of the trial, the visit's kit type (or the subject's dose level's), the
+ * subject's arm, on site, available (not quarantined, damaged, expired...), not assigned to
+ * anyone, and good long enough: its expiry is at least its kit type's do-not-dispense days after
+ * today, and not before the end of the next visit's window (or, after the last visit, today plus
+ * the kit type's dispensing days).  One kit goes to one subject once.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Options of ctm_dispense_assign().  Initialise with CTM_DISPENSE_OPTIONS_INIT. */
+typedef struct ctm_dispense_options {
+    size_t struct_size;
+    const char *override_reason; /* dispense outside the visit's window: why (unblinded
+                                    pharmacists only); NULL: the window holds */
+    int titrate;                 /* dose titration at this visit: -1 down, 0 keep, +1 up */
+} ctm_dispense_options;
+
+#define CTM_DISPENSE_OPTIONS_INIT { sizeof(ctm_dispense_options), NULL, 0 }
+
+/**
+ * Assign the kits of a randomized subject's visit: for each kit type the visit gives, as many
+ * eligible kits as it says, each drawn uniformly at random among those eligible.  Refused for a
+ * subject on dose hold, withdrawn, completed or not randomized, for a visit already dispensed or
+ * assigned, outside the visit's window (unless opts->override_reason, by an unblinded
+ * pharmacist), and when not enough kits are eligible: the message says why (none left, all
+ * expiring too soon, all quarantined) and never names the arm.  *out lists the kits assigned:
+ * kit_number, kit_type, lot, expiry, location.  Pharmacists.  Audited "dispense.assign".
+ * Errors: CTM_EINVAL (trial, subject, visit, opts), CTM_ENOTFOUND (trial, subject, visit),
+ * CTM_ERULE (the rules above; a titration the rules refuse), CTM_EDENIED, CTM_EBLINDED (an
+ * override by a blinded pharmacist).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial,
+                                                const char *screening, const char *visit,
+                                                const ctm_dispense_options *opts);
+
+/**
+ * Scan-to-verify: the kits handed over (nscans kit numbers or GS1 scans of their packs) must each
+ * be a kit assigned to the subject and not yet dispensed, else nothing is recorded (CTM_ERULE
+ * naming the kit).  They become "dispensed", e-signed by the logged-in pharmacist ("dispensed").
+ * Kits assigned but not scanned stay assigned.  Audited "dispense.confirm".
+ * Errors: CTM_EINVAL (no scans, a kit scanned twice, an unreadable scan), CTM_ENOTFOUND,
+ * CTM_ERULE, CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_confirm(ctm_db *db, const char *trial,
+                                                 const char *screening,
+                                                 const char *const *scans, size_t nscans);
+
+/**
+ * Cancel the subject's assignments not yet dispensed (the subject did not come, the visit was
+ * assigned by mistake): their kits are free again.  reason mandatory.  Pharmacists.  Audited
+ * "dispense.cancel".  Errors: CTM_EINVAL (reason), CTM_ENOTFOUND, CTM_ERULE (nothing assigned),
+ * CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_cancel(ctm_db *db, const char *trial,
+                                                const char *screening, const char *reason);
+
+/**
+ * Replace a kit of the subject that is damaged or lost (how: "damaged" or "lost"), with a reason:
+ * a kit assigned and not handed over becomes "damaged" or "missing"; a kit dispensed becomes
+ * "returned" (damaged, brought back) or "lost_by_subject".  Its dispensation is marked replaced,
+ * and a new kit is assigned for the same visit by the same rules (the window aside), to be
+ * confirmed with ctm_dispense_confirm().  *out lists the new assignment as ctm_dispense_assign()
+ * does.  Pharmacists.  Audited "dispense.replace".
+ * Errors: CTM_EINVAL (how, reason), CTM_ENOTFOUND (kit not the subject's), CTM_ERULE (no eligible
+ * kit; the kit is neither assigned nor dispensed), CTM_EDENIED.  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial,
+                                                 const char *screening, const char *kit,
+                                                 const char *how, const char *reason);
+
+/**
+ * Reverse a dispensing made in error: the kit's dispensation is marked reversed and the kit
+ * becomes "not_dispensed" (never dispensed again; quarantine it by hand to return it to the
+ * sponsor's decision).  Reason mandatory; e-signed by the pharmacist ("dispensing reversed").
+ * Audited "dispense.reverse".  Errors: CTM_EINVAL (reason), CTM_ENOTFOUND, CTM_ERULE (the kit is
+ * not dispensed to the subject), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_reverse(ctm_db *db, const char *trial,
+                                                 const char *screening, const char *kit,
+                                                 const char *reason);
+
+/**
+ * Record a dispensing made while the system was down (the paper fallback), afterwards: the kits
+ * (numbers or scans) of the subject's visit, dispensed at `when` (ISO 8601 UTC, in the past),
+ * with the reason.  The kits must have been eligible for the subject (arm, kit type, available)
+ * and the visit's window is checked at `when`.  Both times are kept (dispensed and recorded).
+ * E-signed by the pharmacist ("dispensed").  Audited "dispense.record".
+ * Errors: CTM_EINVAL (when, reason, scans), CTM_ENOTFOUND, CTM_ERULE (a kit not eligible for the
+ * subject: the message never names its arm; outside the window), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_record(ctm_db *db, const char *trial,
+                                                const char *screening, const char *visit,
+                                                const char *const *scans, size_t nscans,
+                                                const char *when, const char *reason);
+
+/**
+ * Dispensations of a trial (screening NULL: every subject's), in the order made: subject, visit,
+ * kit_number, kit_type, lot, status (assigned, dispensed, cancelled, replaced, reversed),
+ * dose_level, assigned, dispensed (when it happened), recorded (when it was recorded), replaces
+ * (the kit it replaced), reason.  Any logged-in user (no arm is shown).
+ * Errors: CTM_EINVAL (out NULL, trial), CTM_ENOTFOUND (trial, subject).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispensations(ctm_query **out, ctm_db *db, const char *trial,
+                                              const char *screening);
+
+/**
+ * Emergency unblinding (code break) of one subject: the logged-in investigator or unblinded
+ * pharmacist enters their password again and gives the reason; *arm gets the subject's arm
+ * (free with ctm_free()).  E-signed ("emergency unblinding") and audited "subject.codebreak"; the
+ * entry and its row in code_breaks hold no arm, so blinded readers of the audit log learn who
+ * broke which subject's code, when and why, not the arm.  A wrong password counts as a failed
+ * login.  Errors: CTM_EINVAL (reason), CTM_EAUTH (wrong password), CTM_ENOTFOUND,
+ * CTM_ERULE (subject not randomized), CTM_EDENIED (not an investigator, or a blinded pharmacist).
+ * On failure *arm is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_codebreak(char **arm, ctm_db *db, const char *trial,
+                                          const char *screening, const char *password,
+                                          const char *reason);
+
+/* ---------------------------------------------------------------------------------------------
  * GS1 barcodes
  *
  * Element strings as scanners deliver them from the DataMatrix on a pack (an optional symbology

@@ -477,6 +477,8 @@ _KITS = {"expiry": _DATE, "dispensable": _BOOL}
 _HISTORY = {"since": _TIME, "until": _TIME}
 _KIT = dict(_KITS, date_received=_DATE)  # ctm_kit_show: a kit listing row and more
 _SUBJECTS = {"enrolled": _TIME, "randomized": _TIME, "ended": _TIME}
+_ASSIGNED = {"expiry": _DATE}
+_DISPENSATIONS = {"assigned": _TIME, "dispensed": _TIME, "recorded": _TIME}
 
 
 class Query:
@@ -1467,6 +1469,84 @@ class Database:
                                     _text("screening", screening))
         _check(rc)
         return Query(self, q, _SUBJECTS).fetchall()[0]
+
+    # -- dispensing and emergency unblinding ---------------------------------------------------
+
+    def dispense_assign(self, trial: str, screening: str, visit: str,
+                        titrate: int = 0, override_reason: Optional[str] = None) -> List[Row]:
+        """Choose the kits of a subject's visit at random among the eligible ones (pharmacists).
+
+        Returns the kits assigned as dicts: kit_number, kit_type, lot, expiry, location; hand
+        them over and confirm with :meth:`dispense_confirm`.  titrate: -1, 0 or 1 (dose
+        titration).  override_reason: dispense outside the visit window (unblinded pharmacists).
+        Audited "dispense.assign".  Raises RuleError (outside the window, dose hold, no eligible
+        kit: the message says why, never the arm), BlindingError (an override by a blinded
+        pharmacist), NotFoundError, PermissionDenied."""
+        opts = {"override_reason": _text("override_reason", override_reason, optional=True),
+                "titrate": _int("titrate", titrate)}
+        rc, q = _c.ctm_dispense_assign(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _text("visit", visit), opts)
+        _check(rc)
+        return Query(self, q, _ASSIGNED).fetchall()
+
+    def dispense_confirm(self, trial: str, screening: str, scans: Iterable[str]) -> None:
+        """Scan-to-verify: the kits handed over (numbers or pack barcodes) must each be assigned
+        to the subject, else nothing is recorded (RuleError).  E-signed ("dispensed").  Audited
+        "dispense.confirm"."""
+        _check(_c.ctm_dispense_confirm(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _kits(scans)))
+
+    def dispense_cancel(self, trial: str, screening: str, reason: str) -> None:
+        """Free the kits assigned to the subject and not handed over.  Audited "dispense.cancel"."""
+        _check(_c.ctm_dispense_cancel(self._handle(), _text("trial", trial),
+                                      _text("screening", screening), _text("reason", reason)))
+
+    def dispense_replace(self, trial: str, screening: str, kit: str, reason: str,
+                         lost: bool = False) -> List[Row]:
+        """Replace a damaged (or lost) kit of the subject; returns the new assignment as
+        :meth:`dispense_assign` does.  Audited "dispense.replace"."""
+        rc, q = _c.ctm_dispense_replace(self._handle(), _text("trial", trial),
+                                        _text("screening", screening), _text("kit", kit),
+                                        "lost" if lost else "damaged", _text("reason", reason))
+        _check(rc)
+        return Query(self, q, _ASSIGNED).fetchall()
+
+    def dispense_reverse(self, trial: str, screening: str, kit: str, reason: str) -> None:
+        """Reverse a dispensing made in error: the kit becomes not_dispensed.  E-signed
+        ("dispensing reversed").  Audited "dispense.reverse"."""
+        _check(_c.ctm_dispense_reverse(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _text("kit", kit),
+                                       _text("reason", reason)))
+
+    def dispense_record(self, trial: str, screening: str, visit: str, scans: Iterable[str],
+                        when: Any, reason: str) -> None:
+        """Record a dispensing made on paper while the system was down: when it happened (a
+        datetime or ISO 8601 text) and why; the time it is recorded is kept too.  E-signed
+        ("dispensed").  Audited "dispense.record"."""
+        _check(_c.ctm_dispense_record(self._handle(), _text("trial", trial),
+                                      _text("screening", screening), _text("visit", visit),
+                                      _kits(scans), _instant("when", when),
+                                      _text("reason", reason)))
+
+    def dispensations(self, trial: str, screening: Optional[str] = None) -> Query:
+        """Dispensations of a trial (or of one subject) as a :class:`Query` of dicts: subject,
+        visit, kit_number, kit_type, lot, status, dose_level, assigned, dispensed, recorded
+        (datetimes), replaces, reason.  No arm is shown."""
+        rc, q = _c.ctm_dispensations(self._handle(), _text("trial", trial),
+                                     _text("screening", screening, optional=True))
+        _check(rc)
+        return Query(self, q, _DISPENSATIONS)
+
+    def codebreak(self, trial: str, screening: str, password: str, reason: str) -> str:
+        """Emergency unblinding of one subject: the logged-in investigator or unblinded
+        pharmacist enters the password again; returns the arm.  E-signed ("emergency
+        unblinding"); the record shows no arm to blinded readers.  Raises AuthError (wrong
+        password, counted as a failed login), PermissionDenied, RuleError."""
+        rc, arm = _c.ctm_codebreak(self._handle(), _text("trial", trial),
+                                   _text("screening", screening), _text("password", password),
+                                   _text("reason", reason))
+        _check(rc)
+        return arm
 
 
 # ---------------------------------------------------------------------------------------------
