@@ -1093,9 +1093,11 @@ CTM_API CTM_WARN_UNUSED int ctm_dispense_reverse(ctm_db *db, const char *trial,
  * (numbers or scans) of the subject's visit, dispensed at `when` (ISO 8601 UTC, in the past),
  * with the reason.  The kits must have been eligible for the subject (arm, kit type, available)
  * and the visit's window is checked at `when`.  Both times are kept (dispensed and recorded).
- * E-signed by the pharmacist ("dispensed").  Audited "dispense.record".
+ * E-signed by the pharmacist ("dispensed").  In a blinded trial only an unblinded pharmacist
+ * records (a kit refused for its arm would tell a blinded one the arm).  Audited
+ * "dispense.record".
  * Errors: CTM_EINVAL (when, reason, scans), CTM_ENOTFOUND, CTM_ERULE (a kit not eligible for the
- * subject: the message never names its arm; outside the window), CTM_EDENIED.
+ * subject: the message never names its arm; outside the window), CTM_EBLINDED, CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_dispense_record(ctm_db *db, const char *trial,
                                                 const char *screening, const char *visit,

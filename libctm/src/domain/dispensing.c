@@ -1045,6 +1045,11 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     int64_t when_us = 0;
     int rc = subject_call(db, "dispense.record", "dispense record", trial, screening, reason, &t,
                           &s);
+    /* the pharmacist names the kits here, and a refusal of a kit of the wrong arm would tell a
+     * blinded one the arm: in a blinded trial, only unblinded pharmacists record */
+    if (rc == CTM_OK && !ctm__blind_sees_trial(db, t.blinded))
+        rc = ctm__err(CTM_EBLINDED, "dispense record: in a blinded trial, dispensings made on "
+                                    "paper are recorded by an unblinded pharmacist");
     if (rc == CTM_OK)
         rc = when != NULL ? ctm__parse_instant("when", when, 0, &when_us)
                          : ctm__err(CTM_EINVAL, "when: required");
