@@ -118,6 +118,14 @@ static int subject_dispensable(const subject *s, const char *screening)
     return CTM_OK;
 }
 
+/* The subject read again under the write lock, where a dispensing decides: a hold or a
+ * withdrawal by another workstation since the first read must be seen. */
+static int subject_recheck(ctm_db *db, const char *trial, const char *screening, subject *s)
+{
+    int rc = subject_load(db, s->trial_id, trial, screening, s);
+    return rc == CTM_OK ? subject_dispensable(s, screening) : rc;
+}
+
 /* ---- choosing a kit ---- */
 
 /* What a kit must satisfy, besides being of the trial, the kit type and the arm. */
@@ -187,14 +195,79 @@ typedef struct chosen {
     char number[48];
 } chosen;
 
-/* One kit drawn uniformly at random among the eligible ones: a random offset into them in kit
- * id order.  The lowest number, or any order a reader could predict, would tell the arm of the
- * kits left. */
+/* One kit drawn uniformly at random among the eligible ones.  The lowest number, or any order a
+ * reader could predict, would tell the arm of the kits left.  A draw of an id between the lowest
+ * and highest id of the subject's arm's available kits of the kit type, taken only when that id
+ * is an eligible kit (rejection), costs a few index lookups however many kits the site holds;
+ * after PROBES misses (eligible kits few among those ids) the kit is drawn by a random offset
+ * into all eligible kits.  Each way gives every eligible kit the same chance, so their mixture
+ * does too. */
+#define PROBES 32
+
+static int id_bound(ctm_db *db, const char *sql, int64_t trial_id, const need *n,
+                    const char *arm, int64_t *id, int *found)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_int(st, 2, n->kit_type_id);
+    ctm__st_bind_text(st, 3, arm);
+    int src = ctm__st_step(st);
+    *found = src == CTM_ROW;
+    if (src == CTM_ROW)
+        *id = ctm__st_int(st, 0);
+    else if (src != CTM_OK)
+        rc = ctm__store_fail(src, "reading kits");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+#define AVAILABLE_OF_ARM \
+    " FROM kits WHERE trial_id = ?1 AND kit_type_id = ?2 AND arm = ?3 AND status = 'available'"
+
+static int probe(ctm_db *db, int64_t trial_id, const need *n, const char *arm, chosen *out,
+                 int *hit)
+{
+    int64_t lo = 0, hi = 0;
+    int found = 0;
+    *hit = 0;
+    int rc = id_bound(db, "SELECT id" AVAILABLE_OF_ARM " ORDER BY id LIMIT 1", trial_id, n, arm,
+                      &lo, &found);
+    if (rc == CTM_OK && found)
+        rc = id_bound(db, "SELECT id" AVAILABLE_OF_ARM " ORDER BY id DESC LIMIT 1", trial_id, n,
+                      arm, &hi, &found);
+    if (rc != CTM_OK || !found || hi - lo >= UINT32_MAX)
+        return rc;
+    ctm__st *st = NULL;
+    rc = ctm__prepare(db, &st, "SELECT k.id, k.kit_number" ELIGIBLE_FROM " AND k.id = ?5");
+    for (int i = 0; rc == CTM_OK && i < PROBES && !*hit; i++) {
+        ctm__st_reset(st);
+        bind_eligible(st, trial_id, n, arm);
+        ctm__st_bind_int(st, 5, lo + (int64_t)randombytes_uniform((uint32_t)(hi - lo + 1)));
+        int src = ctm__st_step(st);
+        if (src == CTM_ROW) {
+            *hit = 1;
+            out->kit_id = ctm__st_int(st, 0);
+            snprintf(out->number, sizeof out->number, "%s", ctm__st_text(st, 1));
+        } else if (src != CTM_OK) {
+            rc = ctm__store_fail(src, "choosing a kit");
+        }
+    }
+    ctm__st_finalize(st);
+    return rc;
+}
+
 static int choose(ctm_db *db, int64_t trial_id, const need *n, const char *arm,
                   const char *screening, chosen *out)
 {
+    int hit = 0;
+    int rc = probe(db, trial_id, n, arm, out, &hit);
+    if (rc != CTM_OK || hit)
+        return rc;
     ctm__st *count = NULL, *pick = NULL;
-    int rc = ctm__prepare(db, &count, "SELECT count(*)" ELIGIBLE_FROM);
+    rc = ctm__prepare(db, &count, "SELECT count(*)" ELIGIBLE_FROM);
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &pick,
                           "SELECT k.id, k.kit_number" ELIGIBLE_FROM
@@ -518,9 +591,11 @@ static int set_cutoffs(ctm_db *db, const subject *s, int64_t day, visit_plan *p)
     return rc;
 }
 
-/* The visit's window, kits and dose level for the subject, checked for a dispensing on `day`. */
+/* The visit's window, kits and dose level for the subject, checked for a dispensing on `day`
+ * (the window only when check_window: a replacement belongs to a visit already made). */
 static int plan_visit(ctm_db *db, const subject *s, const char *screening, const char *visit,
-                      int64_t day, int direction, const char *override_reason, visit_plan *p)
+                      int64_t day, int direction, int check_window, const char *override_reason,
+                      visit_plan *p)
 {
     memset(p, 0, sizeof *p);
     int found = 0;
@@ -534,7 +609,8 @@ static int plan_visit(ctm_db *db, const subject *s, const char *screening, const
         rc = visit_due(db, s->trial_id, s->id, s->randomized_day, &p->visit, &due);
     p->from_day = due - p->visit.before;
     p->to_day = due + p->visit.after;
-    if (rc == CTM_OK && (day < p->from_day || day > p->to_day) && override_reason == NULL) {
+    if (rc == CTM_OK && check_window && (day < p->from_day || day > p->to_day) &&
+        override_reason == NULL) {
         char from[11], to[11], on[11];
         ctm__format_date(p->from_day, from);
         ctm__format_date(p->to_day, to);
@@ -654,7 +730,10 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
     if (o.override_reason != NULL)
         ctm__action_param(&a, "override", o.override_reason);
     /* the rules again under the write lock: another workstation may have dispensed since */
-    rc = plan_visit(db, &s, screening, visit, ctm__today(), o.titrate, o.override_reason, &p);
+    rc = subject_recheck(db, trial, screening, &s);
+    if (rc == CTM_OK)
+        rc = plan_visit(db, &s, screening, visit, ctm__today(), o.titrate, 1, o.override_reason,
+                        &p);
     if (rc == CTM_OK)
         rc = visit_not_done(db, s.id, p.visit.id, visit, screening);
     if (rc == CTM_OK)
@@ -776,6 +855,7 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
     ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "kits", count);
     int64_t now = ctm__now_us();
+    rc = subject_recheck(db, trial, screening, &s);
     for (size_t i = 0; rc == CTM_OK && i < nscans; i++) {
         open_row r;
         int found = 0;
@@ -899,7 +979,9 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
     int found = 0;
     visit_plan p;
     char visit[33] = "";
-    rc = find_dispensation(db, s.id, number, "assigned", "dispensed", &r, &found);
+    rc = subject_recheck(db, trial, screening, &s);
+    if (rc == CTM_OK)
+        rc = find_dispensation(db, s.id, number, "assigned", "dispensed", &r, &found);
     if (rc == CTM_OK && !found)
         rc = ctm__err(CTM_ENOTFOUND, "kit %s is not assigned or dispensed to subject %s", number,
                       screening);
@@ -919,21 +1001,7 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
     /* the same rules as the visit's assignment, but for its window (the visit was made) and the
      * kit's kind and count: one kit of the replaced kit's type */
     if (rc == CTM_OK)
-        rc = plan_visit(db, &s, screening, visit, ctm__today(), 0, "replacement", &p);
-    if (rc == CTM_EBLINDED || rc == CTM_ERULE) {
-        /* the window and its override do not apply to a replacement: plan again without them */
-        ctm__clear_error();
-        rc = CTM_OK;
-        memset(&p, 0, sizeof p);
-        int vfound = 0;
-        rc = visit_load(db, s.trial_id, visit, 0, &p.visit, &vfound);
-        if (rc == CTM_OK)
-            rc = titrate(db, &s, screening, 0, ctm__today(), &p);
-        if (rc == CTM_OK)
-            rc = visit_needs(db, s.trial_id, &p, &p);
-        if (rc == CTM_OK)
-            rc = set_cutoffs(db, &s, ctm__today(), &p);
-    }
+        rc = plan_visit(db, &s, screening, visit, ctm__today(), 0, 0, NULL, &p);
     if (rc == CTM_OK) {
         int64_t kit_type_id = 0;
         if ((rc = ctm__prepare(db, &st, "SELECT kit_type_id FROM kits WHERE id = ?1")) == CTM_OK) {
@@ -1073,7 +1141,9 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     ctm__action_param(&a, "visit", visit);
     ctm__action_param(&a, "kits", count);
     ctm__action_param(&a, "when", when);
-    rc = plan_visit(db, &s, screening, visit, when_us / US_PER_DAY, 0, NULL, &p);
+    rc = subject_recheck(db, trial, screening, &s);
+    if (rc == CTM_OK)
+        rc = plan_visit(db, &s, screening, visit, when_us / US_PER_DAY, 0, 1, NULL, &p);
     if (rc == CTM_OK)
         rc = visit_not_done(db, s.id, p.visit.id, visit, screening);
     if (rc == CTM_OK)

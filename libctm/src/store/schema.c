@@ -302,7 +302,7 @@ static const char *const migrations[] = {
     "  reason TEXT);"
     "CREATE INDEX dispensations_by_subject ON dispensations(subject_id);"
     "CREATE INDEX dispensations_by_kit ON dispensations(kit_id);"
-    "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status);"
+    "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status, id);"
     "CREATE TABLE code_breaks("
     "  id INTEGER PRIMARY KEY,"
     "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
