@@ -213,7 +213,7 @@ MIGRATION_5 = [
      ",  override_reason TEXT,  reason TEXT)"),
     ("index", "dispensations_by_subject", "dispensations", "CREATE INDEX dispensations_by_subject ON dispensations(subject_id)"),
     ("index", "dispensations_by_kit", "dispensations", "CREATE INDEX dispensations_by_kit ON dispensations(kit_id)"),
-    ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status)"),
+    ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status, id)"),
     ("table", "code_breaks", "code_breaks", "CREATE TABLE code_breaks(  id INTEGER PRIMARY KEY"
      ",  subject_id INTEGER NOT NULL REFERENCES subjects(id),  broken_us INTEGER NOT NULL"
      ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),
