@@ -1003,6 +1003,94 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_show(ctm_query **out, ctm_db *db, const 
                                              const char *screening);
 
 /* ---------------------------------------------------------------------------------------------
+ * Visits and dosing
+ *
+ * A trial's visit schedule is a list of visits in order, each falling a number of days after
+ * the subject's randomization or after the previous visit, within a window of days before and
+ * after that target day, and dispensing a number of kits of given kit types.  Days are whole
+ * UTC days; dates are "YYYY-MM-DD".  A visit anchored on the previous one counts from the day
+ * that visit was dispensed, or from its target day while it was not.
+ *
+ * Dose titration orders kit types of one product as dose levels (level 1 the lowest dose); a
+ * visit's kits may name the word DOSE in place of a kit type: the kit type of the subject's
+ * dose level at that visit.  Subjects start at the trial's start level; their level moves one
+ * step up or down at a dispensation, never at the first one, at least a minimum number of days
+ * after the last move (or the randomization), and at most a maximum number of times.
+ *
+ * A dose hold pauses the dispensing of a randomized subject (for safety) until it is resumed.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Append a visit to a trial's schedule (its position is the next).  code: 1-32 of
+ * [A-Za-z0-9._-], unique in the trial.  day: 0 to 3650 days after the anchor.  anchor:
+ * "randomization" (NULL means it) or "previous" (not for the first visit).  window: "-3..+3",
+ * the days the visit may come before and after its target day, each 0 to 365 ("-3..3" and
+ * "0..+7" too).  kits: "KITTYPE:N[,KITTYPE:N]", kit types of the trial, each at most once, 1 to
+ * 100 kits each, at most 16 items; DOSE:N means N kits of the kit type of the subject's dose
+ * level (it needs the trial's dose levels, ctm_dose_levels(); a trial with a kit type coded
+ * DOSE cannot use it).  Administrators and pharmacists.  Audited "visit.add".
+ * Errors: CTM_EINVAL (code, day, anchor, window, kits: the field and position named; a kit type
+ * not of the trial), CTM_ENOTFOUND (trial), CTM_EEXISTS (the code), CTM_ERULE (DOSE in a trial
+ * without dose levels), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_visit_add(ctm_db *db, const char *trial, const char *code,
+                                          int day, const char *anchor, const char *window,
+                                          const char *kits);
+
+/**
+ * A trial's schedule, in order: position (1, 2, ...), code, day, anchor (randomization,
+ * previous), window_before, window_after (days), kits ("KT10:1,KT20:2", or "DOSE:1").  Any
+ * logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code or NULL), CTM_ENOTFOUND (trial).  On failure *out is
+ * NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_visit_list(ctm_query **out, ctm_db *db, const char *trial);
+
+/**
+ * Set a trial's dose levels and titration rules.  levels: kit types of the trial in ascending
+ * dose, "KT5,KT10,KT20" (1 to 16, each once; level 1 is the first).  start_level: 1 to the number
+ * of levels, where every subject starts.  min_interval_days (0 to 3650): the fewest UTC days
+ * between two moves of a subject's level (or the randomization and the first move).
+ * max_titrations (0 to 100): the most moves a subject may have.  A second call replaces both,
+ * until the first kit is assigned to a subject of the trial; from then on they are fixed.
+ * Administrators and pharmacists.  Audited "dose.levels".
+ * Errors: CTM_EINVAL (levels: position named; a kit type not of the trial; start_level,
+ * min_interval_days, max_titrations), CTM_ENOTFOUND (trial), CTM_ERULE (the trial has
+ * dispensations), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dose_levels(ctm_db *db, const char *trial, const char *levels,
+                                            int start_level, int min_interval_days,
+                                            int max_titrations);
+
+/**
+ * Put a randomized subject's dispensing on hold (a dose hold, for safety), or resume it; reason
+ * mandatory (1-2000 characters).  Investigators and pharmacists.  Audited "subject.hold" and
+ * "subject.resume".
+ * Errors: CTM_EINVAL (reason, screening number), CTM_ENOTFOUND (trial, subject), CTM_ERULE
+ * (hold: already on hold; resume: not on hold; either: the subject is not randomized, or was
+ * withdrawn or completed), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_subject_hold(ctm_db *db, const char *trial,
+                                             const char *screening, const char *reason);
+CTM_API CTM_WARN_UNUSED int ctm_subject_resume(ctm_db *db, const char *trial,
+                                               const char *screening, const char *reason);
+
+/**
+ * A subject's visits, one row per visit of the schedule in order: visit (the code), due (the
+ * target date), window_from, window_to (the first and last date of the window), dispensed (the
+ * date the visit was dispensed, or NULL), on_hold (0/1: the subject's dose hold), dose_level
+ * (the subject's dose level, the start level until a dispensation sets it; NULL in a trial
+ * without dose levels).  The dates are NULL until the subject is randomized.  A visit anchored
+ * on the previous one counts from the date that one was dispensed, else from its due date.  A
+ * visit counts as dispensed when a kit was handed over at it (a kit later replaced counts).
+ * Any logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code or NULL, screening number), CTM_ENOTFOUND (trial,
+ * subject).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_subject_visits(ctm_query **out, ctm_db *db, const char *trial,
+                                               const char *screening);
+
+/* ---------------------------------------------------------------------------------------------
  * Dispensing and emergency unblinding
  *
  * A subject's visit is dispensed in two steps: ctm_dispense_assign() chooses the kits, uniformly

@@ -54,6 +54,12 @@ static const ctm__action_def actions[] = {
     {"subject.randomize", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.withdraw", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.complete", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 5: visits and dosing */
+    {"visit.add", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"dose.levels", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.hold", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.resume", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 5: dispensing and emergency unblinding */
     {"dispense.assign", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
     {"dispense.confirm", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, MEANING_DISPENSED, NULL},
     {"dispense.cancel", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
