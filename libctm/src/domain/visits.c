@@ -379,8 +379,8 @@ int ctm_dose_levels(ctm_db *db, const char *trial, const char *levels, int start
     if (rc == CTM_OK)
         rc = trial_dispensed(db, t.id, &any);
     if (rc == CTM_OK && any)
-        rc = ctm__err(CTM_ERULE, "dose levels: trial %s has dispensed kits already; its dose "
-                                 "levels and titration rules stay as they are", trial);
+        rc = ctm__err(CTM_ERULE, "dose levels: kits of trial %s were assigned to subjects "
+                                 "already; its dose levels and titration rules stay as they are", trial);
     if (rc != CTM_OK)
         return rc;
     char start_text[16], interval_text[16], max_text[16];
@@ -398,7 +398,7 @@ int ctm_dose_levels(ctm_db *db, const char *trial, const char *levels, int start
     /* Checked again under the write lock: a dispensation may have been committed meanwhile. */
     rc = trial_dispensed(db, t.id, &any);
     if (rc == CTM_OK && any)
-        rc = ctm__err(CTM_ERULE, "dose levels: trial %s dispensed kits meanwhile", trial);
+        rc = ctm__err(CTM_ERULE, "dose levels: kits of trial %s were assigned meanwhile", trial);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, "DELETE FROM dose_levels WHERE trial_id = ?1");
