@@ -190,6 +190,13 @@ int cmd_subject_show(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_withdraw(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_complete(struct cli_session *s, const struct cli_args *a);
 int cmd_randomize(struct cli_session *s, const struct cli_args *a);
+/* cmd_visits.c: visits and dosing */
+int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
+int cmd_visit_list(struct cli_session *s, const struct cli_args *a);
+int cmd_dose_levels(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_hold(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_resume(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_visits(struct cli_session *s, const struct cli_args *a);
 int cmd_dispense_assign(struct cli_session *s, const struct cli_args *a);
 int cmd_dispense_confirm(struct cli_session *s, const struct cli_args *a);
 int cmd_dispense_cancel(struct cli_session *s, const struct cli_args *a);

@@ -119,6 +119,14 @@ static const struct cli_opt subject_add_opts[] = { { "strata", OPT_VALUE, 0, NUL
 static const struct cli_opt optional_reason_opts[] = {
     { "reason", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt visit_add_opts[] = {
+    { "day", OPT_NUMBER, 1, NULL }, { "window", OPT_VALUE, 1, NULL },
+    { "kits", OPT_VALUE, 1, NULL }, { "from", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt dose_levels_opts[] = {
+    { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
+    { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
+};
 
 static const struct cli_opt dispense_assign_opts[] = {
     { "visit", OPT_VALUE, 1, NULL }, { "override", OPT_VALUE, 0, NULL },
@@ -391,6 +399,40 @@ static const struct cli_command commands[] = {
       "blinded users see \"(blinded)\" in place of the arm of a blinded trial.  Refused until\n"
       "every stratification factor is known, and for a subject randomized before.",
       json_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_randomize },
+    { "visit add",
+      "TRIAL VISIT --day N --window -A..+B --kits KITTYPE:N[,KITTYPE:N] [--from previous]",
+      "Add a visit at the end of a trial's schedule (pharmacists and administrators)",
+      "The visit falls --day days after the subject's randomization, or with --from previous\n"
+      "after the previous visit (the day that one was dispensed, else its due day).  --window\n"
+      "gives the days it may come before and after that day: -3..+3 (also -3..3, 0..+7).\n"
+      "--kits says how many kits of which kit types it dispenses (1 to 100 each); DOSE:N\n"
+      "dispenses N kits of the kit type of the subject's dose level (see 'ctm dose levels').",
+      visit_add_opts, "TRIAL and VISIT", 2, 2, 0, ACCESS_LOGIN, cmd_visit_add },
+    { "visit list", "TRIAL [--json|--csv]", "List a trial's visit schedule",
+      "One row per visit in order: position, code, day, anchor (randomization, previous),\n"
+      "window_before, window_after (days), kits (KT10:1,KT20:2 or DOSE:1).",
+      listing_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_visit_list },
+    { "dose levels",
+      "TRIAL --levels KT5,KT10,KT20 --start N --min-interval DAYS --max-titrations N",
+      "Set a trial's dose levels and titration rules (pharmacists and administrators)",
+      "--levels names kit types of the trial from the lowest dose up (level 1 is the first).\n"
+      "Subjects start at level --start; their level moves one step at a dispensation, never at\n"
+      "the first, at least --min-interval days after the last move (or the randomization), at\n"
+      "most --max-titrations times.  Given again, it replaces the levels and rules, until the\n"
+      "first kit of the trial is assigned to a subject.",
+      dose_levels_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_dose_levels },
+    { "subject hold", "TRIAL SCREENING --reason TEXT",
+      "Pause a randomized subject's dispensing (a dose hold; investigators and pharmacists)",
+      NULL, reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_hold },
+    { "subject resume", "TRIAL SCREENING --reason TEXT",
+      "Resume the dispensing of a subject on hold (investigators and pharmacists)",
+      NULL, reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_resume },
+    { "subject visits", "TRIAL SCREENING [--json|--csv]",
+      "Show a subject's visits with their dates, dose hold and dose level",
+      "One row per visit of the schedule: visit, due (the target date), window_from,\n"
+      "window_to, dispensed (the date, or empty), on_hold (1 while on hold), dose_level.\n"
+      "Dates are empty until the subject is randomized.",
+      listing_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_visits },
     { "dispense assign", "TRIAL SCREENING --visit VISIT [--titrate up|down|keep] [--override REASON]",
       "Choose the kits of a subject's visit, at random among the eligible ones (pharmacists)",
       "Prints the kits assigned: fetch them and scan each with 'ctm dispense confirm'.  A kit is\n"
