@@ -41,6 +41,8 @@
  *   ctm_random_scheme(db, trial), ctm_random_list(db, trial), ctm_subject_list(db, trial),
  *   ctm_subject_show(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_randomize(db, trial, screening) -> [status, dict]  (rand_number, arm, stratum)
+ *   ctm_visit_list(db, trial), ctm_subject_visits(db, trial, screening)
+ *                                     -> [status, ctm_query or None]
  *   ctm_dispense_assign(db, trial, screening, visit, opts), ctm_dispense_replace(db, trial,
  *   screening, kit, how, reason), ctm_dispensations(db, trial, screening)
  *       -> [status, ctm_query or None]; opts: None or a dict with override_reason, titrate
