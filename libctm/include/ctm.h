@@ -1026,7 +1026,7 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_show(ctm_query **out, ctm_db *db, const 
  * "randomization" (NULL means it) or "previous" (not for the first visit).  window: "-3..+3",
  * the days the visit may come before and after its target day, each 0 to 365 ("-3..3" and
  * "0..+7" too).  kits: "KITTYPE:N[,KITTYPE:N]", kit types of the trial, each at most once, 1 to
- * 100 kits each, at most 16 items; DOSE:N means N kits of the kit type of the subject's dose
+ * 100 kits each, at most 8 items; DOSE:N means N kits of the kit type of the subject's dose
  * level (it needs the trial's dose levels, ctm_dose_levels(); a trial with a kit type coded
  * DOSE cannot use it).  Administrators and pharmacists.  Audited "visit.add".
  * Errors: CTM_EINVAL (code, day, anchor, window, kits: the field and position named; a kit type

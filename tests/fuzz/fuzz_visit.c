@@ -1,6 +1,6 @@
 /* fuzz_visit.c - libFuzzer target: the input, as text, is tried as a visit window, as a visit's
  * kits and as dose levels.  A window parsed is within 0..365 on each side and formats to a text
- * that parses back to it; kits parsed obey every limit (1 to 16 items, codes of the allowed
+ * that parses back to it; kits parsed obey every limit (1 to 8 items, codes of the allowed
  * characters and each once, counts 1 to 100, the DOSE flag exactly on the word) and their
  * canonical text parses back to the same spec; levels parsed are 1 to 16 distinct codes, never
  * DOSE.  A failure leaves its outputs empty and says why.  No crash, no leak either way. */

@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #define CTM__VISIT_MAX_WINDOW 365
-#define CTM__VISIT_MAX_KITS 16
+#define CTM__VISIT_MAX_KITS 8
 #define CTM__VISIT_MAX_COUNT 100
 #define CTM__DOSE_MAX_LEVELS 16
 #define CTM__KIT_CODE_MAX 64
