@@ -1559,6 +1559,7 @@ class Database:
                                       _text("screening", screening))
         _check(rc)
         return Query(self, q, _SUBJECT_VISITS)
+
     # -- dispensing and emergency unblinding ---------------------------------------------------
 
     def dispense_assign(self, trial: str, screening: str, visit: str,
