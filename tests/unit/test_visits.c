@@ -54,8 +54,10 @@ static void build_template(void)
     tu_must(ctm_random_generate(h, OTHER, 20, "2,4", &o), "other list");
     /* kits for the dispensations the helper tests write */
     static const char m[] = "kit_number,kit_type,lot,expiry,arm\n1001,KT10,L1,2030-12-31,A\n"
-                            "1002,KT20,L2,2030-12-31,A\n";
+                            "1002,KT20,L2,2030-12-31,A\n1003,KT10,L1,2030-12-31,B\n"
+                            "1004,KT20,L2,2030-12-31,B\n";
     tu_must(ctm_receive(h, TRIAL, "SH1", m, sizeof m - 1, "FRIDGE1", NULL), "receive");
+    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
     ctm_close(h);
 }
 
@@ -431,6 +433,37 @@ START_TEST(test_subject_visit_dates)
 }
 END_TEST
 
+/* With the dispensing calls: a dose hold stops an assignment, and the visit dispensed shows its
+ * date, from which the next visit anchored on it counts. */
+START_TEST(test_hold_stops_dispensing_and_dates_follow_it)
+{
+    tu_ok(ctm_visit_add(db, TRIAL, "V1", 0, NULL, "0..0", "KT10:1"));
+    tu_ok(ctm_visit_add(db, TRIAL, "V2", 10, "previous", "-2..+2", "KT20:1"));
+    int64_t r = randomized(TRIAL, "S-1");
+    tu_ok(ctm_subject_hold(db, TRIAL, "S-1", "liver enzymes up"));
+    ctm_query *q = NULL;
+    ck_assert_int_eq(ctm_dispense_assign(&q, db, TRIAL, "S-1", "V1", NULL), CTM_ERULE);
+    ck_assert_ptr_null(q);
+    tu_ok(ctm_subject_resume(db, TRIAL, "S-1", "enzymes normal"));
+    tu_ok(ctm_dispense_assign(&q, db, TRIAL, "S-1", "V1", NULL));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    char kit[48];
+    snprintf(kit, sizeof kit, "%s", ctm_query_text(q, col(q, "kit_number")));
+    ctm_query_free(q);
+    const char *scans[] = {kit};
+    tu_ok(ctm_dispense_confirm(db, TRIAL, "S-1", scans, 1));
+    int64_t today = ctm__utc_day(ctm__now_us());
+    char *v = visits_text(TRIAL, "S-1");
+    char want[512];
+    snprintf(want, sizeof want, "V1|%s|%s|%s|%s|0|-\nV2|%s|%s|%s|-|0|-\n", day_text(r),
+             day_text(r), day_text(r), day_text(today), day_text(today + 10),
+             day_text(today + 8), day_text(today + 12));
+    ck_assert_str_eq(v, want);
+    free(v);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* ---- the helpers of dispensing (white box; dispensations written as an intruder) --------- */
 
 #define TEN_AM INT64_C(36000000000)
@@ -645,6 +678,7 @@ static Suite *visits_suite(void)
     tcase_add_test(tc, test_hold_and_resume);
     tc = tu_tcase(s, "dates", setup, teardown, 30);
     tcase_add_test(tc, test_subject_visit_dates);
+    tcase_add_test(tc, test_hold_stops_dispensing_and_dates_follow_it);
     tc = tu_tcase(s, "helpers", setup, teardown, 30);
     tcase_add_test(tc, test_visit_window_and_previous_anchor);
     tcase_add_test(tc, test_titration_rules);
