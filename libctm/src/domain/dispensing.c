@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "randomization.h"
+#include "visits.h"
 
 static const struct {
     const char *from, *to;
@@ -55,8 +56,6 @@ static int dispensation_move(ctm_db *db, int64_t id, const char *from, const cha
     return changed == 1 ? CTM_OK : ctm__err(CTM_ERULE, "the dispensation changed meanwhile");
 }
 
-#define US_PER_DAY INT64_C(86400000000)
-
 /* ---- the subject ---- */
 
 typedef struct subject {
@@ -66,8 +65,6 @@ typedef struct subject {
     int on_hold;
     int64_t randomized_day;
     int dose_level;    /* 0: none yet */
-    int titrations;
-    int64_t titrated_day; /* -1: never */
 } subject;
 
 static int subject_load(ctm_db *db, int64_t trial_id, const char *trial, const char *screening,
@@ -78,8 +75,8 @@ static int subject_load(ctm_db *db, int64_t trial_id, const char *trial, const c
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
-                          "SELECT id, status, arm, on_hold, randomized_us, dose_level,"
-                          " titrations, titrated_us FROM subjects"
+                          "SELECT id, status, arm, on_hold, randomized_us, dose_level"
+                          " FROM subjects"
                           " WHERE trial_id = ?1 AND screening = ?2");
     if (rc != CTM_OK)
         return rc;
@@ -92,10 +89,8 @@ static int subject_load(ctm_db *db, int64_t trial_id, const char *trial, const c
         snprintf(s->arm, sizeof s->arm, "%s", ctm__st_text(st, 2));
         s->on_hold = (int)ctm__st_int(st, 3);
         s->trial_id = trial_id;
-        s->randomized_day = ctm__st_int(st, 4) / US_PER_DAY;
+        s->randomized_day = ctm__utc_day(ctm__st_int(st, 4));
         s->dose_level = (int)ctm__st_int(st, 5);
-        s->titrations = (int)ctm__st_int(st, 6);
-        s->titrated_day = ctm__st_type(st, 7) == CTM_V_NULL ? -1 : ctm__st_int(st, 7) / US_PER_DAY;
         rc = CTM_OK;
     } else {
         rc = rc == CTM_OK ? ctm__err(CTM_ENOTFOUND, "subject '%s' is not enrolled in trial %s",
@@ -366,150 +361,14 @@ static int visit_load(ctm_db *db, int64_t trial_id, const char *code, int64_t po
     return rc;
 }
 
-/* The day the subject's visit at `position` is due: from the randomization, or from the
- * previous visit's dispensing (its due day while not dispensed). */
-static int visit_due(ctm_db *db, int64_t trial_id, int64_t subject_id, int64_t randomized_day,
-                     const visit_row *v, int64_t *due)
-{
-    if (!v->from_previous || v->position <= 1) {
-        *due = randomized_day + v->day;
-        return CTM_OK;
-    }
-    visit_row prev;
-    int found = 0;
-    int rc = visit_load(db, trial_id, NULL, v->position - 1, &prev, &found);
-    if (rc != CTM_OK || !found)
-        return rc != CTM_OK ? rc : ctm__err(CTM_ERROR, "the visit schedule has a gap");
-    ctm__st *st = NULL;
-    if ((rc = ctm__prepare(db, &st,
-                           "SELECT max(dispensed_us) FROM dispensations WHERE subject_id = ?1"
-                           " AND visit_id = ?2 AND status = 'dispensed'")) != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, subject_id);
-    ctm__st_bind_int(st, 2, prev.id);
-    int src = ctm__st_step(st);
-    int dispensed = src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL;
-    int64_t dispensed_us = dispensed ? ctm__st_int(st, 0) : 0;
-    ctm__st_finalize(st);
-    if (src != CTM_ROW)
-        return ctm__store_fail(src == CTM_OK ? CTM_ERROR : src, "reading dispensations");
-    int64_t base = 0;
-    if (dispensed)
-        base = dispensed_us / US_PER_DAY;
-    else if ((rc = visit_due(db, trial_id, subject_id, randomized_day, &prev, &base)) != CTM_OK)
-        return rc;
-    *due = base + v->day;
-    return CTM_OK;
-}
-
 typedef struct visit_plan {
     visit_row visit;
     int64_t from_day, to_day; /* the window */
     int nneeds;
-    need needs[8];
+    need needs[CTM__VISIT_MAX_KITS];
     int dose_level;           /* the subject's level before this visit (0: no titration) */
     int new_level;            /* the level dispensed at it */
 } visit_plan;
-
-/* ---- dose titration ---- */
-
-typedef struct titration {
-    int exists;
-    int start_level, min_interval_days, max_titrations;
-} titration;
-
-static int titration_load(ctm_db *db, int64_t trial_id, titration *t)
-{
-    memset(t, 0, sizeof *t);
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT start_level, min_interval_days, max_titrations"
-                          " FROM titration_rules WHERE trial_id = ?1");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    int src = ctm__st_step(st);
-    if (src == CTM_ROW) {
-        t->exists = 1;
-        t->start_level = (int)ctm__st_int(st, 0);
-        t->min_interval_days = (int)ctm__st_int(st, 1);
-        t->max_titrations = (int)ctm__st_int(st, 2);
-    } else if (src != CTM_OK) {
-        rc = ctm__store_fail(src, "reading the titration rules");
-    }
-    ctm__st_finalize(st);
-    return rc;
-}
-
-static int has_dispensed(ctm_db *db, int64_t subject_id, int *yes)
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT 1 FROM dispensations WHERE subject_id = ?1 AND status IN"
-                          " ('dispensed', 'replaced') LIMIT 1");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, subject_id);
-    int src = ctm__st_step(st);
-    *yes = src == CTM_ROW;
-    ctm__st_finalize(st);
-    return src == CTM_ROW || src == CTM_OK ? CTM_OK : ctm__store_fail(src, "reading dispensations");
-}
-
-static int level_exists(ctm_db *db, int64_t trial_id, int level, int *yes)
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, "SELECT 1 FROM dose_levels WHERE trial_id = ?1 AND level = ?2");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_int(st, 2, level);
-    int src = ctm__st_step(st);
-    *yes = src == CTM_ROW;
-    ctm__st_finalize(st);
-    return src == CTM_ROW || src == CTM_OK ? CTM_OK : ctm__store_fail(src, "reading dose levels");
-}
-
-/* The level the visit dispenses: the subject's (the start level at first), moved one step by
- * `direction` within the rules: never at the first dispensation, at least the minimum interval
- * after the last change (or the randomization), at most the maximum number of changes. */
-static int titrate(ctm_db *db, const subject *s, const char *screening, int direction,
-                   int64_t day, visit_plan *p)
-{
-    titration t;
-    int rc = titration_load(db, s->trial_id, &t);
-    if (rc != CTM_OK)
-        return rc;
-    if (!t.exists) {
-        p->dose_level = p->new_level = 0;
-        return direction == 0 ? CTM_OK
-                               : ctm__err(CTM_ERULE, "titrate: the trial has no dose levels");
-    }
-    p->dose_level = s->dose_level > 0 ? s->dose_level : t.start_level;
-    p->new_level = p->dose_level + direction;
-    if (direction == 0)
-        return CTM_OK;
-    int dispensed = 0, exists = 0;
-    if ((rc = has_dispensed(db, s->id, &dispensed)) != CTM_OK)
-        return rc;
-    if (!dispensed)
-        return ctm__err(CTM_ERULE, "titrate: never at subject %s's first dispensation", screening);
-    if (s->titrations >= t.max_titrations)
-        return ctm__err(CTM_ERULE, "titrate: subject %s had the most titrations allowed (%d)",
-                        screening, t.max_titrations);
-    int64_t since = s->titrated_day >= 0 ? s->titrated_day : s->randomized_day;
-    if (day - since < t.min_interval_days)
-        return ctm__err(CTM_ERULE,
-                        "titrate: %lld days since subject %s's last change; the trial asks at "
-                        "least %d",
-                        (long long)(day - since), screening, t.min_interval_days);
-    if ((rc = level_exists(db, s->trial_id, p->new_level, &exists)) != CTM_OK)
-        return rc;
-    return exists ? CTM_OK
-                  : ctm__err(CTM_ERULE, "titrate: no dose level %d %s subject %s's level %d",
-                             p->new_level, direction > 0 ? "above" : "below", screening,
-                             p->dose_level);
-}
 
 /* Record the subject's level: the start level at its first visit, a change counted. */
 static int titration_apply(ctm_db *db, const subject *s, const visit_plan *p, int64_t now_us)
@@ -530,34 +389,19 @@ static int titration_apply(ctm_db *db, const subject *s, const visit_plan *p, in
     return ctm__step_done(db, st, "recording the dose level");
 }
 
-/* The kit types and counts of a visit; a row without kit type is the dose level's. */
-static int visit_needs(ctm_db *db, int64_t trial_id, const visit_plan *in, visit_plan *p)
+/* The kit types and counts of the visit at the level dispensed. */
+static int visit_needs(ctm_db *db, const subject *s, visit_plan *p)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT kt.id, kt.code, vk.count FROM visit_kits vk"
-                          " JOIN kit_types kt ON kt.id = COALESCE(vk.kit_type_id,"
-                          " (SELECT d.kit_type_id FROM dose_levels d WHERE d.trial_id = ?2"
-                          " AND d.level = ?3)) WHERE vk.visit_id = ?1 ORDER BY vk.id");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, in->visit.id);
-    ctm__st_bind_int(st, 2, trial_id);
-    ctm__st_bind_int(st, 3, in->new_level);
-    int src;
-    p->nneeds = 0;
-    while ((src = ctm__st_step(st)) == CTM_ROW && p->nneeds < 8) {
-        need *n = &p->needs[p->nneeds++];
-        n->kit_type_id = ctm__st_int(st, 0);
-        snprintf(n->kit_type, sizeof n->kit_type, "%s", ctm__st_text(st, 1));
-        n->count = (int)ctm__st_int(st, 2);
+    ctm__visit_kit kits[CTM__VISIT_MAX_KITS];
+    int n = 0;
+    int rc = ctm__visit_kits(db, s->id, p->visit.id, p->new_level, kits, CTM__VISIT_MAX_KITS, &n);
+    for (int i = 0; rc == CTM_OK && i < n; i++) {
+        p->needs[i].kit_type_id = kits[i].kit_type_id;
+        snprintf(p->needs[i].kit_type, sizeof p->needs[i].kit_type, "%s", kits[i].kit_type);
+        p->needs[i].count = kits[i].count;
     }
-    ctm__st_finalize(st);
-    if (src != CTM_OK && src != CTM_ROW)
-        return ctm__store_fail(src, "reading the visit's kits");
-    return p->nneeds > 0 ? CTM_OK
-                         : ctm__err(CTM_ERULE, "the visit dispenses no kit (a dose-level visit in a "
-                                               "trial without dose levels?)");
+    p->nneeds = n;
+    return rc;
 }
 
 /* The expiry a kit needs to last: past the do-not-dispense days from `day`, and to the end of
@@ -599,16 +443,14 @@ static int plan_visit(ctm_db *db, const subject *s, const char *screening, const
 {
     memset(p, 0, sizeof *p);
     int found = 0;
-    int64_t due = 0;
     int rc = ctm__check_code("visit", visit, 32);
     if (rc == CTM_OK)
         rc = visit_load(db, s->trial_id, visit, 0, &p->visit, &found);
     if (rc == CTM_OK && !found)
         rc = ctm__err(CTM_ENOTFOUND, "visit '%s' is not in the trial's schedule", visit);
+    int64_t visit_id = 0;
     if (rc == CTM_OK)
-        rc = visit_due(db, s->trial_id, s->id, s->randomized_day, &p->visit, &due);
-    p->from_day = due - p->visit.before;
-    p->to_day = due + p->visit.after;
+        rc = ctm__visit_window(db, s->id, visit, &visit_id, &p->from_day, &p->to_day);
     if (rc == CTM_OK && check_window && (day < p->from_day || day > p->to_day) &&
         override_reason == NULL) {
         char from[11], to[11], on[11];
@@ -623,10 +465,17 @@ static int plan_visit(ctm_db *db, const subject *s, const char *screening, const
     if (rc == CTM_OK && override_reason != NULL && !ctm__blind_sees_all(db))
         rc = ctm__err(CTM_EBLINDED, "dispense: only an unblinded pharmacist may override the "
                                     "visit window");
+    /* the level before (staying is always allowed) and the level dispensed */
+    int64_t at_us = day * CTM__DAY_US;
     if (rc == CTM_OK)
-        rc = titrate(db, s, screening, direction, day, p);
+        rc = ctm__titration_check(db, s->id, 0, at_us, &p->dose_level);
     if (rc == CTM_OK)
-        rc = visit_needs(db, s->trial_id, p, p);
+        rc = direction == 0 ? CTM_OK
+                            : ctm__titration_check(db, s->id, direction, at_us, &p->new_level);
+    if (rc == CTM_OK && direction == 0)
+        p->new_level = p->dose_level;
+    if (rc == CTM_OK)
+        rc = visit_needs(db, s, p);
     if (rc == CTM_OK)
         rc = set_cutoffs(db, s, day, p);
     return rc;
@@ -1143,7 +992,7 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     ctm__action_param(&a, "when", when);
     rc = subject_recheck(db, trial, screening, &s);
     if (rc == CTM_OK)
-        rc = plan_visit(db, &s, screening, visit, when_us / US_PER_DAY, 0, 1, NULL, &p);
+        rc = plan_visit(db, &s, screening, visit, ctm__utc_day(when_us), 0, 1, NULL, &p);
     if (rc == CTM_OK)
         rc = visit_not_done(db, s.id, p.visit.id, visit, screening);
     if (rc == CTM_OK)
