@@ -214,6 +214,8 @@ MIGRATION_5 = [
     ("index", "dispensations_by_subject", "dispensations", "CREATE INDEX dispensations_by_subject ON dispensations(subject_id)"),
     ("index", "dispensations_by_kit", "dispensations", "CREATE INDEX dispensations_by_kit ON dispensations(kit_id)"),
     ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status, id)"),
+    ("index", "kits_by_number", "kits", "CREATE INDEX kits_by_number ON kits(kit_number)"),
+    ("index", "kits_by_serial", "kits", "CREATE INDEX kits_by_serial ON kits(serial)"),
     ("table", "code_breaks", "code_breaks", "CREATE TABLE code_breaks(  id INTEGER PRIMARY KEY"
      ",  subject_id INTEGER NOT NULL REFERENCES subjects(id),  broken_us INTEGER NOT NULL"
      ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),

@@ -303,6 +303,8 @@ static const char *const migrations[] = {
     "CREATE INDEX dispensations_by_subject ON dispensations(subject_id);"
     "CREATE INDEX dispensations_by_kit ON dispensations(kit_id);"
     "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status, id);"
+    "CREATE INDEX kits_by_number ON kits(kit_number);"
+    "CREATE INDEX kits_by_serial ON kits(serial);"
     "CREATE TABLE code_breaks("
     "  id INTEGER PRIMARY KEY,"
     "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
