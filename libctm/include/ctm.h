@@ -592,7 +592,8 @@ CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
  * The manifest is CSV with the header kit_number,kit_type,lot,expiry and optional columns arm,
  * gtin, serial; any order; expiry as YYYY-MM-DD.  A kit on the trial's kit list (imported with
  * ctm_random_import(), format "kits") takes its arm from the list when the manifest gives none,
- * and must agree with it when it does.  A malformed manifest is refused whole, with its line and
+ * and must agree with it when it does; a user blinded to the trial may give none for it (the
+ * answer would tell whether a guessed arm is right).  A malformed manifest is refused whole, with its line and
  * field; no message ever shows an arm.
  * ------------------------------------------------------------------------------------------- */
 

@@ -372,6 +372,38 @@ START_TEST(kit_list_gives_the_arms_of_a_manifest_without_them)
 }
 END_TEST
 
+/* A blinded receiver's manifest may not test guessed arms against the kit list: whatever arm a
+ * line gives a listed kit, the answer is the same (and nothing is written), so no probe with a
+ * bad line after it tells the kit's arm. */
+START_TEST(blinded_receiver_cannot_test_arms_against_the_kit_list)
+{
+    static const char list[] = "kit_number,arm\nK1," ARM_A "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list, sizeof list - 1, NULL));
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    uint64_t before = tu_audit_size(db);
+    static const char right[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                "K1,KT,L1,2030-01-31," ARM_A "\nK2,NOTYPE,L1,2030-01-31,\n";
+    static const char wrong[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                "K1,KT,L1,2030-01-31," ARM_B "\nK2,NOTYPE,L1,2030-01-31,\n";
+    int rc_right = ctm_receive(db, TRIAL, "SH1", right, sizeof right - 1, "FRIDGE1", NULL);
+    char msg_right[512];
+    snprintf(msg_right, sizeof msg_right, "%s", ctm_errmsg());
+    int rc_wrong = ctm_receive(db, TRIAL, "SH1", wrong, sizeof wrong - 1, "FRIDGE1", NULL);
+    ck_assert_int_eq(rc_right, rc_wrong);
+    ck_assert_str_eq(msg_right, ctm_errmsg());
+    ck_assert_int_eq(rc_wrong, CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* without the arm the kit list gives it, and blinded staff receive the kit */
+    static const char none[] = "kit_number,kit_type,lot,expiry,arm\nK1,KT,L1,2030-01-31,\n";
+    tu_ok(ctm_receive(db, TRIAL, "SH1", none, sizeof none - 1, "FRIDGE1", NULL));
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    ck_assert_str_eq(kit_arm("K1"), ARM_A);
+}
+END_TEST
+
 /* ---- subjects ---- */
 
 START_TEST(randomization_needs_every_factor_and_happens_once)
@@ -537,6 +569,7 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, import_allocates_in_file_order_per_stratum);
     tcase_add_test(tc, blockrand_blocks_must_hold_the_ratio);
     tcase_add_test(tc, kit_list_gives_the_arms_of_a_manifest_without_them);
+    tcase_add_test(tc, blinded_receiver_cannot_test_arms_against_the_kit_list);
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);

@@ -163,9 +163,11 @@ static const char *kit_list_arm(const kit_list *l, const char *kit_number)
 
 /* Every row against the trial, before anything is written: a kit on the trial's kit list takes
  * the list's arm where the manifest gives none, and must agree with it where it gives one.  No
- * message names an arm. */
+ * message names an arm.  A reader who may not see the trial's arms (sees_arms 0) may give no
+ * arm for a listed kit at all: were it compared, the answer (and, with a bad line after it,
+ * whether anything is written) would tell whether a guessed arm is the kit's. */
 static int check_rows(ctm__manifest *m, const trial_refs *r, const kit_list *kl,
-                      const char *trial)
+                      const char *trial, int sees_arms)
 {
     if (r->narms > 1 && !m->has_arm && kl->n == 0)
         return ctm__err(CTM_EINVAL,
@@ -178,6 +180,12 @@ static int check_rows(ctm__manifest *m, const trial_refs *r, const kit_list *kl,
             return ctm__err(CTM_EINVAL, "manifest line %u, field kit_type: '%s' is not a kit type of trial %s",
                             row->line, row->kit_type, trial);
         const char *listed = kit_list_arm(kl, row->kit_number);
+        if (listed != NULL && row->arm != NULL && !sees_arms)
+            return ctm__err(CTM_EINVAL,
+                            "manifest line %u, field arm: the kit is on the trial's kit list, "
+                            "which gives its arm; leave the arm empty (a blinded user cannot "
+                            "check it)",
+                            row->line);
         if (listed != NULL && row->arm != NULL && strcmp(listed, row->arm) != 0)
             return ctm__err(CTM_EINVAL,
                             "manifest line %u, field arm: differs from the trial's kit list",
@@ -456,7 +464,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     if (rc == CTM_OK)
         rc = kit_list_load(db, t.id, &kl);
     if (rc == CTM_OK)
-        rc = check_rows(&m, &refs, &kl, trial);
+        rc = check_rows(&m, &refs, &kl, trial, ctm__blind_sees_trial(db, t.blinded));
     ctm__action a;
     if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive", "")) == CTM_OK) {
         char count[24];
