@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctm.h"
 #include "testutil.h"
@@ -447,6 +450,83 @@ START_TEST(randomization_needs_every_factor_and_happens_once)
 }
 END_TEST
 
+/* ---- concurrent writers ---- */
+
+#define RACERS 4
+#define RACE_SUBJECTS 12
+
+/* One workstation: randomizes every subject, starting at its own offset; exits with how many
+ * it randomized (the others are taken: CTM_ERULE), or 100 + an unexpected status. */
+static void racer(int w)
+{
+    ctm_db *h = NULL;
+    if (tu_open_rc(&h, db_path, NULL) != CTM_OK || ctm_login(h, "ivy", PW) != CTM_OK)
+        _exit(99);
+    int won = 0;
+    for (int i = 0; i < RACE_SUBJECTS; i++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "S-%02d", (i + w * 3) % RACE_SUBJECTS);
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < 200; tries++) {
+            rc = ctm_randomize(h, TRIAL, subject, &r);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc == CTM_OK)
+            won++;
+        else if (rc != CTM_ERULE) {
+            fprintf(stderr, "racer %d, %s: %d %s\n", w, subject, rc, ctm_errmsg());
+            _exit(100 + (rc < 0 ? -rc : rc) % 100);
+        }
+    }
+    ctm_close(h);
+    _exit(won);
+}
+
+START_TEST(concurrent_randomizations_take_each_row_and_subject_once)
+{
+    /* two strata, so that rows of one stratum are never taken by the other's subjects */
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 10, "3,6", &o));
+    for (int i = 0; i < RACE_SUBJECTS; i++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "S-%02d", i);
+        tu_ok(ctm_subject_add(db, TRIAL, subject, i % 2 ? "sex=M" : "sex=F"));
+    }
+    uint64_t before = tu_audit_size(db);
+    pid_t pids[RACERS];
+    for (int w = 0; w < RACERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0)
+            racer(w);
+    }
+    int won = 0;
+    for (int w = 0; w < RACERS; w++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) <= RACE_SUBJECTS,
+                      "racer %d failed (status %d): see its message above", w, status);
+        won += WEXITSTATUS(status);
+    }
+    /* every subject once, one entry each; each stratum's first rows, each to one subject */
+    ck_assert_int_eq(won, RACE_SUBJECTS);
+    ck_assert_uint_eq(tu_audit_size(db), before + RACE_SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM rand_list", NULL),
+                     RACE_SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM rand_list WHERE subject_id IS NOT"
+                                         " NULL AND position > 6", NULL),
+                     0);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.number = s.rand_number AND"
+                                         " l.arm = s.arm AND l.stratum = s.strata"
+                                         " WHERE s.status = 'randomized'", NULL),
+                     RACE_SUBJECTS);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* ---- blinding ---- */
 
 /* Every row of q, all columns, as one text (malloc'd). */
@@ -572,6 +652,7 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, blinded_receiver_cannot_test_arms_against_the_kit_list);
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
+    tcase_add_test(tc, concurrent_randomizations_take_each_row_and_subject_once);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);
     tcase_add_test(tc, blinded_users_learn_no_arm_list_or_seed);
     tcase_add_test(tc, open_trial_arms_shown_to_blinded_users_but_not_its_list);
