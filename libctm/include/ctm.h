@@ -877,7 +877,8 @@ typedef struct ctm_random_options {
  * stratum's name alone, so the same seed always gives the same list, and a list extended to a
  * larger size keeps its rows (opts->extend: `size` is then the new size per stratum, larger than
  * the old one; the new rows are added, the old ones kept whatever their allocations).  Replacing
- * a list that has allocations is refused; a list without any is replaced.  Unblinded
+ * a list that has allocations is refused; a list without any is replaced.  The list is judged
+ * as it stands under the writer lock: an allocation another writer committed meanwhile counts.  Unblinded
  * administrators and pharmacists.  Audited "random.generate" (no parameter names an arm, the
  * seed or the block sizes).
  * Errors: CTM_EINVAL (size, block_sizes, strata, seed, named), CTM_ENOTFOUND (trial),
@@ -965,7 +966,8 @@ typedef struct ctm_randomization {
  * Randomize an enrolled subject, once: the next free row of the subject's stratum in the list
  * is theirs.  Refused until every stratification factor of the scheme is known.  Safe against
  * concurrent calls on any number of handles and processes: no list row goes to two subjects and
- * no subject is randomized twice.  Investigators and pharmacists.  Audited "subject.randomize"
+ * no subject is randomized twice; the subject's status and strata and the trial's scheme are
+ * read under the writer lock, so strata another writer set meanwhile decide the stratum.  Investigators and pharmacists.  Audited "subject.randomize"
  * (the arm is recorded only in the secret arm columns).
  * Errors: CTM_ENOTFOUND (trial, subject, no scheme), CTM_ERULE (already randomized, withdrawn or
  * completed; a stratification factor unknown, named; the stratum's list used up: extend it),

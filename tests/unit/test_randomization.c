@@ -527,6 +527,98 @@ START_TEST(concurrent_randomizations_take_each_row_and_subject_once)
 }
 END_TEST
 
+/* What a racer does while the parent holds the writer lock in a batch. */
+enum race_call { RACE_GENERATE, RACE_RANDOMIZE };
+
+/* A second workstation that makes its checks while the parent's batch holds the writer lock,
+ * then waits for the lock: its call must still judge by what the batch committed.  Returns the
+ * racer's status (the child exits with its negation).  The child is forked before the batch
+ * begins: SQLite's locks are per process, and a child forked while its parent holds one would
+ * inherit the parent's view of it. */
+static int race_against_batch(enum race_call call, void (*in_batch)(void))
+{
+    int ready[2], go[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ctm_db *h = NULL;
+        char c;
+        if (tu_open_rc(&h, db_path, NULL) != CTM_OK || ctm_login(h, "pia", PW) != CTM_OK ||
+            write(ready[1], "x", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(99);
+        int rc;
+        if (call == RACE_GENERATE) {
+            ctm_random_options o = opts("sex=M,F", NULL, 0);
+            rc = ctm_random_generate(h, TRIAL, 4, "3", &o);
+        } else {
+            ctm_randomization r = CTM_RANDOMIZATION_INIT;
+            rc = ctm_randomize(h, TRIAL, "S-1", &r);
+        }
+        ctm_close(h);
+        _exit(-rc); /* statuses are 0 or negative */
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    tu_ok(ctm_batch_begin(db));
+    in_batch();
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    /* the racer's checks take milliseconds; then it waits for the lock */
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    tu_ok(ctm_batch_commit(db));
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 99);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    return -WEXITSTATUS(status);
+}
+
+static void randomize_s1(void)
+{
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+}
+
+static void s1_becomes_female(void)
+{
+    tu_ok(ctm_subject_set_strata(db, TRIAL, "S-1", "sex=F"));
+}
+
+START_TEST(a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    int rc = race_against_batch(RACE_GENERATE, randomize_s1);
+    ck_assert_int_eq(rc, CTM_ERULE);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.number = s.rand_number",
+                                NULL),
+                     1);
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+}
+END_TEST
+
+START_TEST(strata_changed_while_randomizing_give_the_new_stratum)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    int rc = race_against_batch(RACE_RANDOMIZE, s1_becomes_female);
+    ck_assert_int_eq(rc, CTM_OK);
+    /* the subject's row is of the stratum the subject is in */
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.stratum = s.strata"
+                                         " WHERE s.strata = 'sex=F'",
+                                NULL),
+                     1);
+}
+END_TEST
+
 /* ---- blinding ---- */
 
 /* Every row of q, all columns, as one text (malloc'd). */
@@ -653,6 +745,8 @@ static Suite *randomization_suite(void)
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
     tcase_add_test(tc, concurrent_randomizations_take_each_row_and_subject_once);
+    tcase_add_test(tc, a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation);
+    tcase_add_test(tc, strata_changed_while_randomizing_give_the_new_stratum);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);
     tcase_add_test(tc, blinded_users_learn_no_arm_list_or_seed);
     tcase_add_test(tc, open_trial_arms_shown_to_blinded_users_but_not_its_list);

@@ -179,10 +179,12 @@ static int check_scheme_change(const ctm__scheme *old, const list_state *ls, con
     return CTM_OK;
 }
 
-/* Options, strata (o->strata, or the old scheme's when extending without any) and the state. */
+/* The options, the reader's right to the list, the trial and its arms: what no other writer
+ * changes.  The strata given are parsed here too (a pure check); *given_strata says whether
+ * there were any to parse, or the list's own are meant (extending without strata). */
 static int prepare_write(ctm_db *db, const char *action, const char *what, const char *trial,
                          const ctm_random_options *opts, ctm_random_options *o, ctm__trial *t,
-                         ctm__arms *arms, ctm__scheme *old, list_state *ls, ctm__strata *strata)
+                         ctm__arms *arms, ctm__strata *strata)
 {
     ctm_random_options def = CTM_RANDOM_OPTIONS_INIT;
     *o = def;
@@ -195,17 +197,28 @@ static int prepare_write(ctm_db *db, const char *action, const char *what, const
         rc = ctm__trial_lookup(db, trial, t);
     if (rc == CTM_OK)
         rc = ctm__arms_load(db, t->id, arms);
+    if (rc == CTM_OK && !(o->extend && o->strata == NULL))
+        rc = ctm__strata_parse(strata, o->strata);
+    return rc;
+}
+
+/* The list as it stands, read inside the write's transaction (under the writer lock): checked
+ * before it, a replacement could wipe out an allocation another writer committed meanwhile, or
+ * an extension continue a list that another writer replaced.  Extending without strata takes
+ * the list's own. */
+static int load_state(ctm_db *db, int64_t trial_id, const ctm_random_options *o,
+                      ctm__scheme *old, list_state *ls, ctm__strata *strata)
+{
+    int rc = ctm__scheme_load(db, trial_id, old);
     if (rc == CTM_OK)
-        rc = ctm__scheme_load(db, t->id, old);
-    if (rc == CTM_OK)
-        rc = list_state_load(db, t->id, ls);
-    if (rc != CTM_OK)
-        return rc;
-    if (o->extend && o->strata == NULL && old->exists)
-        *strata = old->strata;
-    else if ((rc = ctm__strata_parse(strata, o->strata)) != CTM_OK)
-        return rc;
-    return CTM_OK;
+        rc = list_state_load(db, trial_id, ls);
+    if (rc == CTM_OK && o->extend && o->strata == NULL) {
+        if (old->exists)
+            *strata = old->strata;
+        else
+            memset(strata, 0, sizeof *strata);
+    }
+    return rc;
 }
 
 /* ---- writing ---- */
@@ -333,6 +346,53 @@ static int generate_rows(ctm_db *db, int64_t trial_id, const ctm__strata *strata
     return rc;
 }
 
+/* The checks of a generation that depend on the list as it stands, and for an extension the
+ * list's seed: run inside the write's transaction. */
+static int generate_check_state(ctm_db *db, const ctm__trial *t, const ctm_random_options *o,
+                                int size, const char *sizes_text, ctm__strata *strata,
+                                uint8_t seed[32])
+{
+    ctm__scheme old;
+    list_state ls = { 0, 0 };
+    int rc = load_state(db, t->id, o, &old, &ls, strata);
+    if (rc == CTM_OK && ctm__strata_count(strata) * (size_t)size > 10000000)
+        rc = ctm__err(CTM_EINVAL, "size: %d rows in each of %zu strata is more than 10,000,000",
+                      size, ctm__strata_count(strata));
+    if (rc == CTM_OK)
+        rc = check_scheme_change(&old, &ls, "generated", o, strata);
+    if (rc != CTM_OK || !o->extend)
+        return rc;
+    /* The list's own seed and block sizes: an extension continues its streams. */
+    ctm__st *st = NULL;
+    char stored_sizes[128] = "";
+    int64_t largest = 0;
+    rc = ctm__prepare(db, &st,
+                      "SELECT seed, block_sizes, (SELECT max(position) FROM rand_list"
+                      " WHERE trial_id = ?1) FROM rand_schemes WHERE trial_id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, t->id);
+    if ((rc = ctm__st_step(st)) == CTM_ROW && ctm__st_bytes(st, 0) == 32) {
+        memcpy(seed, ctm__st_blob(st, 0), 32);
+        snprintf(stored_sizes, sizeof stored_sizes, "%s", ctm__st_text(st, 1));
+        largest = ctm__st_int(st, 2);
+        rc = CTM_OK;
+    } else {
+        rc = ctm__err(CTM_EINTEGRITY, "the generated list's seed is missing");
+    }
+    ctm__st_finalize(st);
+    uint8_t given[32];
+    if (rc == CTM_OK && o->seed != NULL &&
+        ((rc = parse_seed(o->seed, given)) != CTM_OK || sodium_memcmp(given, seed, 32) != 0))
+        rc = rc != CTM_OK ? rc : ctm__err(CTM_ERULE, "seed: an extension keeps the list's seed");
+    if (rc == CTM_OK && strcmp(stored_sizes, sizes_text) != 0)
+        rc = ctm__err(CTM_ERULE, "block sizes: an extension keeps the list's (%s)", stored_sizes);
+    if (rc == CTM_OK && size <= largest)
+        rc = ctm__err(CTM_ERULE, "size: %d rows per stratum is not more than the list has (%lld)",
+                      size, (long long)largest);
+    return rc;
+}
+
 int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *block_sizes,
                         const ctm_random_options *opts)
 {
@@ -340,69 +400,30 @@ int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *blo
     ctm_random_options o;
     ctm__trial t;
     ctm__arms arms;
-    ctm__scheme old;
-    list_state ls = { 0, 0 };
     ctm__strata strata;
     int sizes[MAX_BLOCK_SIZES], nsizes = 0;
     uint8_t seed[32];
     int rc = prepare_write(db, "random.generate", "random generate", trial, opts, &o, &t, &arms,
-                           &old, &ls, &strata);
+                           &strata);
     if (rc == CTM_OK && (size < 1 || size >= STRATUM_SPAN))
         rc = ctm__err(CTM_EINVAL, "size: %d rows per stratum; give 1 to %d", size,
                       STRATUM_SPAN - 1);
     if (rc == CTM_OK)
         rc = parse_block_sizes(block_sizes, &arms, sizes, &nsizes);
-    if (rc == CTM_OK && ctm__strata_count(&strata) * (size_t)size > 10000000)
-        rc = ctm__err(CTM_EINVAL, "size: %d rows in each of %zu strata is more than 10,000,000",
-                      size, ctm__strata_count(&strata));
-    if (rc == CTM_OK)
-        rc = check_scheme_change(&old, &ls, "generated", &o, &strata);
+    if (rc == CTM_OK && !o.extend && o.seed != NULL)
+        rc = parse_seed(o.seed, seed);
     if (rc != CTM_OK)
         return rc;
+    if (!o.extend && o.seed == NULL)
+        randombytes_buf(seed, sizeof seed);
     char sizes_text[MAX_BLOCK_SIZES * 6];
     format_block_sizes(sizes, nsizes, sizes_text, sizeof sizes_text);
-    if (o.extend) {
-        /* The list's own seed and block sizes: an extension continues its streams. */
-        ctm__st *st = NULL;
-        char stored_sizes[128] = "";
-        int64_t largest = 0;
-        rc = ctm__prepare(db, &st,
-                          "SELECT seed, block_sizes, (SELECT max(position) FROM rand_list"
-                          " WHERE trial_id = ?1) FROM rand_schemes WHERE trial_id = ?1");
-        if (rc == CTM_OK) {
-            ctm__st_bind_int(st, 1, t.id);
-            if ((rc = ctm__st_step(st)) == CTM_ROW && ctm__st_bytes(st, 0) == 32) {
-                memcpy(seed, ctm__st_blob(st, 0), 32);
-                snprintf(stored_sizes, sizeof stored_sizes, "%s", ctm__st_text(st, 1));
-                largest = ctm__st_int(st, 2);
-                rc = CTM_OK;
-            } else {
-                rc = ctm__err(CTM_EINTEGRITY, "the generated list's seed is missing");
-            }
-            ctm__st_finalize(st);
-        }
-        uint8_t given[32];
-        if (rc == CTM_OK && o.seed != NULL &&
-            ((rc = parse_seed(o.seed, given)) != CTM_OK || sodium_memcmp(given, seed, 32) != 0))
-            rc = rc != CTM_OK ? rc : ctm__err(CTM_ERULE, "seed: an extension keeps the list's seed");
-        if (rc == CTM_OK && strcmp(stored_sizes, sizes_text) != 0)
-            rc = ctm__err(CTM_ERULE, "block sizes: an extension keeps the list's (%s)",
-                          stored_sizes);
-        if (rc == CTM_OK && size <= largest)
-            rc = ctm__err(CTM_ERULE,
-                          "size: %d rows per stratum is not more than the list has (%lld)", size,
-                          (long long)largest);
-        if (rc != CTM_OK)
-            return rc;
-    } else if (o.seed != NULL) {
-        if ((rc = parse_seed(o.seed, seed)) != CTM_OK)
-            return rc;
-    } else {
-        randombytes_buf(seed, sizeof seed);
-    }
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "random.generate", "")) != CTM_OK)
+    if ((rc = ctm__action_begin(&a, db, "random.generate", "")) != CTM_OK) {
+        sodium_memzero(seed, sizeof seed);
         return rc;
+    }
+    rc = generate_check_state(db, &t, &o, size, sizes_text, &strata, seed);
     char rows_text[24], strata_text[24];
     snprintf(rows_text, sizeof rows_text, "%d", size);
     snprintf(strata_text, sizeof strata_text, "%zu", ctm__strata_count(&strata));
@@ -410,7 +431,7 @@ int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *blo
     ctm__action_param(&a, "rows_per_stratum", rows_text);
     ctm__action_param(&a, "strata", strata_text);
     ctm__action_param(&a, "extend", o.extend ? "yes" : "no");
-    if (!o.extend) {
+    if (rc == CTM_OK && !o.extend) {
         rc = delete_list(db, t.id);
         if (rc == CTM_OK)
             rc = write_scheme(db, t.id, "generated", &strata, seed, sizes_text);
@@ -597,8 +618,8 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
     enum ctm__randlist_format f;
     ctm__randlist l;
     memset(&l, 0, sizeof l);
-    int rc = prepare_write(db, "random.import", "random import", trial, opts, &o, &t, &arms, &old,
-                           &ls, &strata);
+    int rc = prepare_write(db, "random.import", "random import", trial, opts, &o, &t, &arms,
+                           &strata);
     if (rc == CTM_OK)
         rc = parse_format(format, &f);
     if (rc == CTM_OK && text == NULL && len > 0)
@@ -619,10 +640,6 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
             rc = ctm__err(CTM_EINVAL, "randomization list line %u, field %s: not an arm of trial %s",
                           l.rows[i].line, l.format == CTM__RANDLIST_BLOCKRAND ? "treatment" : "arm",
                           trial);
-    if (rc == CTM_OK && !kits)
-        rc = check_scheme_change(&old, &ls, source, &o, &strata);
-    if (rc == CTM_OK && !kits)
-        rc = map_strata(&l, &strata, &label_block, &labels);
     if (rc == CTM_OK && l.format == CTM__RANDLIST_BLOCKRAND)
         rc = check_blocks(&l, &arms, arm_of);
     ctm__action a;
@@ -633,17 +650,21 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
         ctm__action_param(&a, "format", kits ? "kits" : source);
         ctm__action_param(&a, "rows", rows_text);
         ctm__action_param(&a, "extend", o.extend ? "yes" : "no");
-        if (kits) {
+        /* the list as it stands, under the writer lock (see load_state) */
+        if (!kits)
+            rc = load_state(db, t.id, &o, &old, &ls, &strata);
+        if (rc == CTM_OK && !kits)
+            rc = check_scheme_change(&old, &ls, source, &o, &strata);
+        if (rc == CTM_OK && !kits)
+            rc = map_strata(&l, &strata, &label_block, &labels);
+        if (rc == CTM_OK && kits)
             rc = import_kits(db, t.id, &l, arm_of, &arms);
-        } else {
-            if (!o.extend) {
-                rc = delete_list(db, t.id);
-                if (rc == CTM_OK)
-                    rc = write_scheme(db, t.id, source, &strata, NULL, NULL);
-            }
-            if (rc == CTM_OK)
-                rc = import_rows(db, t.id, &l, arm_of, &arms, labels);
-        }
+        if (rc == CTM_OK && !kits && !o.extend)
+            rc = delete_list(db, t.id);
+        if (rc == CTM_OK && !kits && !o.extend)
+            rc = write_scheme(db, t.id, source, &strata, NULL, NULL);
+        if (rc == CTM_OK && !kits)
+            rc = import_rows(db, t.id, &l, arm_of, &arms, labels);
         if (rc == CTM_OK)
             rc = ctm__action_commit(&a);
         else

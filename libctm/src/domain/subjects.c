@@ -306,13 +306,41 @@ static int record_allocation(ctm_db *db, int64_t subject_id, const char *number,
     return ctm__step_done(db, st, "recording the randomization");
 }
 
+/* Whether the subject can be randomized now, and in which stratum.  Read inside the action's
+ * transaction (under the writer lock): checked before it, the strata could change, or the
+ * scheme be replaced, between the check and the allocation. */
+static int randomize_check(ctm_db *db, const ctm__trial *t, const char *trial,
+                           const char *screening, subject_row *s, char *stratum, size_t cap)
+{
+    ctm__scheme scheme;
+    int level[CTM__STRATA_MAX_FACTORS];
+    int rc = subject_lookup(db, t->id, trial, screening, s);
+    if (rc == CTM_OK && strcmp(s->status, "enrolled") != 0)
+        rc = ctm__err(CTM_ERULE, "subject %s is %s: a subject is randomized once", screening,
+                      s->status);
+    if (rc == CTM_OK)
+        rc = ctm__scheme_load(db, t->id, &scheme);
+    if (rc == CTM_OK && !scheme.exists)
+        rc = ctm__err(CTM_ENOTFOUND, "trial %s has no randomization list", trial);
+    if (rc == CTM_OK)
+        rc = ctm__strata_values(&scheme.strata, s->strata, level);
+    if (rc == CTM_OK) {
+        char missing[300];
+        missing_factors(&scheme.strata, level, missing, sizeof missing);
+        if (missing[0] != '\0')
+            rc = ctm__err(CTM_ERULE, "subject %s: stratification factor(s) not known yet: %s",
+                          screening, missing);
+    }
+    if (rc == CTM_OK)
+        rc = ctm__strata_label(&scheme.strata, level, stratum, cap);
+    return rc;
+}
+
 int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_randomization *result)
 {
     ctm__clear_error();
     ctm__trial t;
-    ctm__scheme scheme;
     subject_row s;
-    int level[CTM__STRATA_MAX_FACTORS];
     char stratum[400] = "", arm[40] = "";
     int rc = ctm__require_action(db, "subject.randomize", "randomize");
     if (rc == CTM_OK && (result == NULL || result->struct_size < sizeof *result))
@@ -323,25 +351,7 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
     memset(result, 0, sizeof *result);
     result->struct_size = size;
     if ((rc = ctm__trial_lookup(db, trial, &t)) == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
-    if (rc == CTM_OK && strcmp(s.status, "enrolled") != 0)
-        rc = ctm__err(CTM_ERULE, "subject %s is %s: a subject is randomized once", screening,
-                      s.status);
-    if (rc == CTM_OK)
-        rc = ctm__scheme_load(db, t.id, &scheme);
-    if (rc == CTM_OK && !scheme.exists)
-        rc = ctm__err(CTM_ENOTFOUND, "trial %s has no randomization list", trial);
-    if (rc == CTM_OK)
-        rc = ctm__strata_values(&scheme.strata, s.strata, level);
-    if (rc == CTM_OK) {
-        char missing[300];
-        missing_factors(&scheme.strata, level, missing, sizeof missing);
-        if (missing[0] != '\0')
-            rc = ctm__err(CTM_ERULE, "subject %s: stratification factor(s) not known yet: %s",
-                          screening, missing);
-    }
-    if (rc == CTM_OK)
-        rc = ctm__strata_label(&scheme.strata, level, stratum, sizeof stratum);
+        rc = check_screening(screening);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
@@ -349,10 +359,11 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
         return rc;
     ctm__action_param(&a, "trial", trial);
     ctm__action_param(&a, "subject", screening);
+    rc = randomize_check(db, &t, trial, screening, &s, stratum, sizeof stratum);
     /* The status first: a second randomization of the subject waits here for the first's
      * commit, then finds it randomized. */
-    rc = subject_move(db, s.id, "enrolled", "randomized", "randomized_us");
-    if (rc == CTM_ERULE)
+    if (rc == CTM_OK && (rc = subject_move(db, s.id, "enrolled", "randomized",
+                                           "randomized_us")) == CTM_ERULE)
         rc = ctm__err(CTM_ERULE, "subject %s was randomized meanwhile", screening);
     if (rc == CTM_OK)
         rc = allocate(db, t.id, stratum, s.id, result, arm, sizeof arm);
