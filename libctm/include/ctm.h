@@ -944,7 +944,8 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_add(ctm_db *db, const char *trial, const
 
 /**
  * Set stratification values of an enrolled subject not yet randomized: the factors named take
- * the values given; the others keep theirs.  Investigators and pharmacists.  Audited
+ * the values given; the others keep theirs.  After a list was replaced by one of other strata,
+ * the values of factors (or levels) the new list does not have are dropped: give the new ones.  Investigators and pharmacists.  Audited
  * "subject.strata".
  * Errors: CTM_EINVAL (strata), CTM_ENOTFOUND (trial, subject), CTM_ERULE (already randomized,
  * withdrawn or completed; no scheme), CTM_EDENIED.

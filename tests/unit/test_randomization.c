@@ -450,6 +450,24 @@ START_TEST(randomization_needs_every_factor_and_happens_once)
 }
 END_TEST
 
+/* A list replaced, before anyone was randomized, by one of other strata: a subject enrolled under
+ * the old ones is not stuck; the values of factors the list no longer has are not known. */
+START_TEST(subjects_enrolled_under_replaced_strata_can_be_stratified_again)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    o = opts("age=lt65,ge65", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-1", &r), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "not known yet: age"));
+    tu_ok(ctm_subject_set_strata(db, TRIAL, "S-1", "age=ge65"));
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+    ck_assert_str_eq(r.stratum, "age=ge65");
+}
+END_TEST
+
 /* ---- concurrent writers ---- */
 
 #define RACERS 4
@@ -744,6 +762,7 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, blinded_receiver_cannot_test_arms_against_the_kit_list);
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
+    tcase_add_test(tc, subjects_enrolled_under_replaced_strata_can_be_stratified_again);
     tcase_add_test(tc, concurrent_randomizations_take_each_row_and_subject_once);
     tcase_add_test(tc, a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation);
     tcase_add_test(tc, strata_changed_while_randomizing_give_the_new_stratum);

@@ -88,6 +88,34 @@ static int strata_text(const ctm__strata *s, const int *level, char *out, size_t
     return CTM_OK;
 }
 
+/* A subject's stored values against the scheme as it is now: those of factors or levels the
+ * scheme no longer has are not known.  A list replaced before anyone was randomized may have
+ * other strata than the ones subjects were enrolled under; read strictly, such a subject could
+ * be neither randomized nor given new values.  The stored text is canonical ("sex=M,age=ge65",
+ * written by strata_text), so each item is read alone. */
+static int stored_levels(const ctm__strata *s, const char *stored, int *level)
+{
+    for (int f = 0; f < CTM__STRATA_MAX_FACTORS; f++)
+        level[f] = -1;
+    char item[200];
+    for (const char *p = stored; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        int one[CTM__STRATA_MAX_FACTORS];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if (ctm__strata_values(s, item, one) == CTM_OK)
+                for (int f = 0; f < s->nfactors; f++)
+                    if (one[f] >= 0)
+                        level[f] = one[f];
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    ctm__clear_error();
+    return CTM_OK;
+}
+
 /* The factors of the scheme that level[] leaves unknown, for the message that refuses. */
 static void missing_factors(const ctm__strata *s, const int *level, char *out, size_t n)
 {
@@ -204,7 +232,7 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
     if (rc == CTM_OK && (strata == NULL || strata[0] == '\0'))
         rc = ctm__err(CTM_EINVAL, "strata: missing (give them as sex=M,age=ge65)");
     if (rc == CTM_OK)
-        rc = ctm__strata_values(&scheme.strata, s.strata, have);
+        rc = stored_levels(&scheme.strata, s.strata, have);
     if (rc == CTM_OK)
         rc = ctm__strata_values(&scheme.strata, strata, set);
     for (int f = 0; rc == CTM_OK && f < scheme.strata.nfactors; f++)
@@ -323,7 +351,7 @@ static int randomize_check(ctm_db *db, const ctm__trial *t, const char *trial,
     if (rc == CTM_OK && !scheme.exists)
         rc = ctm__err(CTM_ENOTFOUND, "trial %s has no randomization list", trial);
     if (rc == CTM_OK)
-        rc = ctm__strata_values(&scheme.strata, s->strata, level);
+        rc = stored_levels(&scheme.strata, s->strata, level);
     if (rc == CTM_OK) {
         char missing[300];
         missing_factors(&scheme.strata, level, missing, sizeof missing);
