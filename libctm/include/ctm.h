@@ -847,7 +847,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_show(ctm_query **out, ctm_db *db, const char
  * reproducible from a recorded seed) or imported from the sponsor's file.  Strata are the
  * combinations of the levels of the trial's stratification factors, given as a factor spec
  * "sex=M,F;age=lt65,ge65" (names and levels 1-32 of [A-Za-z0-9._-], up to 8 factors of 2 to 16
- * levels); a subject's values as "sex=M,age=ge65", which is also how a stratum is named.
+ * levels; the spec at most 1023 characters and a stratum's name at most 399, to fit
+ * ctm_randomization.stratum); a subject's values as "sex=M,age=ge65", which is also how a
+ * stratum is named.
  *
  * The list, its seed and its block sizes are secret from blinded users, and so is every arm of
  * a blinded trial: the calls that show a list need an unblinded user (CTM_EBLINDED otherwise),

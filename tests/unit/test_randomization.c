@@ -228,6 +228,17 @@ START_TEST(bad_generation_refused_naming_the_field)
     ck_assert_int_eq(ctm_random_generate(db, TRIAL, 20, "3", &badseed), CTM_EINVAL);
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "seed"));
     ck_assert_int_eq(ctm_random_generate(db, "NO-SUCH", 20, "3", &o), CTM_ENOTFOUND);
+    /* names the parser allows whose stratum names would not fit ctm_randomization.stratum */
+    char spec[1024] = "";
+    for (int f = 0; f < 8; f++)
+        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%sfactor%026d=a%031d,b%031d",
+                 f ? ";" : "", f, 1, 2);
+    ctm_random_options wide = opts(spec, SEED, 0);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 2, "3", &wide), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "stratum's name"));
+    static const char one[] = "randomization_number,stratum,arm\nR-1,a/a/a/a/a/a/a/a," ARM_A "\n";
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, one, sizeof one - 1, &wide), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "stratum's name"));
     ck_assert_uint_eq(tu_audit_size(db), before);
 }
 END_TEST

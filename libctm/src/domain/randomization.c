@@ -179,6 +179,35 @@ static int check_scheme_change(const ctm__scheme *old, const list_state *ls, con
     return CTM_OK;
 }
 
+/* What the tables and ctm_randomization keep of strata: the spec in 1024 bytes (write_scheme),
+ * a stratum's name in 400 (ctm_randomization.stratum, the labels of a list's rows).  The spec
+ * parser allows more (8 factors with 32-character names and levels): refused here, naming the
+ * limit, rather than midway through a generation with a message about a buffer. */
+#define STRATA_SPEC_MAX 1024
+#define STRATUM_NAME_MAX 400
+
+static int check_strata_fit(const ctm__strata *s)
+{
+    char spec[STRATA_SPEC_MAX];
+    if (ctm__strata_format(s, spec, sizeof spec) != CTM_OK)
+        return ctm__err(CTM_EINVAL, "strata: the spec is longer than %d characters",
+                        STRATA_SPEC_MAX - 1);
+    size_t longest = 0;
+    for (int f = 0; f < s->nfactors; f++) {
+        size_t level = 0;
+        for (int l = 0; l < s->f[f].nlevels; l++)
+            if (strlen(s->f[f].levels[l]) > level)
+                level = strlen(s->f[f].levels[l]);
+        longest += (f > 0) + strlen(s->f[f].name) + 1 + level;
+    }
+    if (longest >= STRATUM_NAME_MAX)
+        return ctm__err(CTM_EINVAL,
+                        "strata: a stratum's name (factor=level,...) would be up to %zu "
+                        "characters, more than %d; use shorter names",
+                        longest, STRATUM_NAME_MAX - 1);
+    return CTM_OK;
+}
+
 /* The options, the reader's right to the list, the trial and its arms: what no other writer
  * changes.  The strata given are parsed here too (a pure check); *given_strata says whether
  * there were any to parse, or the list's own are meant (extending without strata). */
@@ -199,6 +228,8 @@ static int prepare_write(ctm_db *db, const char *action, const char *what, const
         rc = ctm__arms_load(db, t->id, arms);
     if (rc == CTM_OK && !(o->extend && o->strata == NULL))
         rc = ctm__strata_parse(strata, o->strata);
+    if (rc == CTM_OK && !(o->extend && o->strata == NULL))
+        rc = check_strata_fit(strata);
     return rc;
 }
 
