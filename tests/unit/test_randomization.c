@@ -428,6 +428,9 @@ START_TEST(randomization_needs_every_factor_and_happens_once)
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-001", NULL), CTM_EEXISTS);
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-002", "sex=X"), CTM_EINVAL);
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "bad number!", NULL), CTM_EINVAL);
+    /* a control character is not echoed raw into the message (logs, terminals) */
+    ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S\n\033[2J", NULL), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "'S\\x0a\\x1b[2J'"));
     uint64_t before = tu_audit_size(db);
     ctm_randomization r = CTM_RANDOMIZATION_INIT;
     ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-001", &r), CTM_ERULE);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "csv.h"
 #include "randomization.h"
 
 /* Subject statuses and the one table of their changes: nothing else writes subjects.status. */
@@ -35,10 +36,15 @@ static int check_screening(const char *screening)
         return ctm__err(CTM_EINVAL, "screening number: must be 1 to 40 characters");
     for (const char *c = screening; *c; c++)
         if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              strchr("._/-", *c) != NULL))
-            return ctm__err(CTM_EINVAL, "screening number: '%s' has a character not allowed "
+              strchr("._/-", *c) != NULL)) {
+            /* quoted with its control characters escaped: a message may reach a log or a
+             * terminal */
+            char q[CTM__CSV_QUOTE_SIZE];
+            ctm__csv_quote(q, screening, strlen(screening));
+            return ctm__err(CTM_EINVAL, "screening number: %s has a character not allowed "
                                         "(letters, digits and . _ / -)",
-                            screening);
+                            q);
+        }
     return CTM_OK;
 }
 
