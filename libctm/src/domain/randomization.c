@@ -498,14 +498,15 @@ static int parse_format(const char *format, enum ctm__randlist_format *f)
 }
 
 /* The stratum of every row as its canonical label, checked whole before anything is written:
- * labels[i] points into the returned block (malloc'd, one label per row). */
+ * labels[i] points into the returned block, which holds one label per stratum (not per row: a
+ * list of a million rows would take 400 MB). */
 static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **block,
                       const char ***labels)
 {
     *block = NULL;
     *labels = NULL;
-    size_t each = 400;
-    char *b = malloc(l->n * each + 1);
+    size_t each = STRATUM_NAME_MAX, nstrata = ctm__strata_count(strata);
+    char *b = calloc(nstrata, each);
     const char **lab = malloc(l->n * sizeof *lab + 1);
     if (b == NULL || lab == NULL) {
         free(b);
@@ -514,10 +515,8 @@ static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **
     }
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
-        char *out = b + i * each;
-        lab[i] = out;
         if (strata->nfactors == 0) {
-            out[0] = '\0';
+            lab[i] = b; /* the one stratum, the empty label */
             if (strcmp(l->rows[i].stratum, l->rows[0].stratum) != 0)
                 rc = ctm__err(CTM_EINVAL,
                               "randomization list line %u, field stratum: differs from line %u's,"
@@ -527,8 +526,14 @@ static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **
         }
         int level[CTM__STRATA_MAX_FACTORS];
         rc = ctm__strata_match(strata, l->rows[i].stratum, level);
-        if (rc == CTM_OK)
+        /* stratum k, the first factor slowest (as ctm__strata_nth counts them) */
+        size_t k = 0;
+        for (int f = 0; rc == CTM_OK && f < strata->nfactors; f++)
+            k = k * (size_t)strata->f[f].nlevels + (size_t)level[f];
+        char *out = b + k * each;
+        if (rc == CTM_OK && out[0] == '\0')
             rc = ctm__strata_label(strata, level, out, each);
+        lab[i] = out;
         if (rc != CTM_OK)
             rc = ctm__err(CTM_EINVAL,
                           "randomization list line %u, field stratum: not a stratum of %s "
