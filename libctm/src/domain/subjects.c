@@ -277,14 +277,17 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
 
 /* Give the subject the first free row of its stratum.  Another writer may take that row between
  * the choice and the update (PostgreSQL at READ COMMITTED re-checks the row after waiting for its
- * lock): the update then changes nothing, and the next free row is tried. */
+ * lock): the update then changes nothing, and the next free row is tried.  "+subject_id" keeps
+ * SQLite from choosing the subject_id index (every free row of the trial, then a sort: 0.4 s per
+ * randomization in a list of two million rows) over (trial_id, stratum, position), which stops
+ * at the stratum's first free row. */
 static int allocate(ctm_db *db, int64_t trial_id, const char *stratum, int64_t subject_id,
                     ctm_randomization *r, char *arm, size_t arm_len)
 {
     ctm__st *st = NULL, *left = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE rand_list SET subject_id = ?1 WHERE id = (SELECT id FROM"
-                          " rand_list WHERE trial_id = ?2 AND stratum = ?3 AND subject_id IS NULL"
+                          " rand_list WHERE trial_id = ?2 AND stratum = ?3 AND +subject_id IS NULL"
                           " ORDER BY position LIMIT 1) AND subject_id IS NULL"
                           " RETURNING number, arm");
     if (rc == CTM_OK)
