@@ -903,7 +903,7 @@ CTM_API CTM_WARN_UNUSED int ctm_random_generate(ctm_db *db, const char *trial, i
  * Every arm must be an arm of the trial; numbers must be new to the trial.  The file is checked
  * whole first: on any error nothing is imported and the message names the line and field (never
  * an arm).  Replacing a list with allocations is refused, as for ctm_random_generate(); a kit list
- * only adds kit numbers.  Unblinded administrators and pharmacists.  Audited "random.import".
+ * only adds kit numbers, and must give a kit already received the arm it was received with.  Unblinded administrators and pharmacists.  Audited "random.import".
  * Errors: CTM_EINVAL (the file, format, strata), CTM_ENOTFOUND (trial), CTM_EEXISTS (a number or
  * kit number already in the trial), CTM_EBLINDED, CTM_ERULE (as ctm_random_generate()),
  * CTM_EDENIED.

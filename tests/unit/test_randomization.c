@@ -378,6 +378,15 @@ START_TEST(kit_list_gives_the_arms_of_a_manifest_without_them)
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm: differs from the trial's kit list"));
     ck_assert_ptr_null(strstr(ctm_errmsg(), ARM_A));
     ck_assert_uint_eq(tu_audit_size(db), before);
+    /* a kit list that disagrees with a kit received from a manifest with arms is refused */
+    static const char arms[] = "kit_number,kit_type,lot,expiry,arm\nK5,KT,L1,2030-01-31," ARM_A "\n";
+    tu_ok(ctm_receive(db, TRIAL, "SH3", arms, sizeof arms - 1, "FRIDGE1", NULL));
+    static const char list3[] = "kit_number,arm\nK5," ARM_B "\n";
+    before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, "kits", list3, sizeof list3 - 1, NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm: kit K5 was received"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
     /* the kit list is the unblinded pharmacist's to import */
     ctm_logout(db);
     tu_login(db, "bob", PW);

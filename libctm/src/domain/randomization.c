@@ -579,11 +579,37 @@ static int check_blocks(const ctm__randlist *l, const ctm__arms *arms, const int
     return CTM_OK;
 }
 
+/* A kit list row for a kit already received must give the arm the kit has: a receipt from a
+ * manifest with arms may come before the sponsor's kit list. */
+static int check_received_kits(ctm_db *db, int64_t trial_id, const ctm__randlist *l,
+                               const int *arm_of, const ctm__arms *arms)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT arm FROM kits WHERE trial_id = ?1 AND kit_number = ?2");
+    for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, trial_id);
+        ctm__st_bind_text(st, 2, l->rows[i].number);
+        int src = ctm__st_step(st);
+        if (src == CTM_ROW && strcmp(ctm__st_text(st, 0), arms->code[arm_of[i]]) != 0)
+            rc = ctm__err(CTM_EINVAL,
+                          "randomization list line %u, field arm: kit %s was received with "
+                          "another arm",
+                          l->rows[i].line, l->rows[i].number);
+        else if (src != CTM_ROW && src != CTM_OK)
+            rc = ctm__store_fail(src, "reading kits");
+    }
+    ctm__st_finalize(st);
+    return rc;
+}
+
 static int import_kits(ctm_db *db, int64_t trial_id, const ctm__randlist *l, const int *arm_of,
                        const ctm__arms *arms)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
+    int rc = check_received_kits(db, trial_id, l, arm_of, arms);
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
                           "INSERT INTO kit_list(trial_id, kit_number, arm) VALUES (?1, ?2, ?3)");
     for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
         ctm__st_reset(st);
