@@ -569,7 +569,7 @@ START_TEST(concurrent_randomizations_take_each_row_and_subject_once)
 END_TEST
 
 /* What a racer does while the parent holds the writer lock in a batch. */
-enum race_call { RACE_GENERATE, RACE_RANDOMIZE };
+enum race_call { RACE_GENERATE, RACE_RANDOMIZE, RACE_RECEIVE };
 
 /* A second workstation that makes its checks while the parent's batch holds the writer lock,
  * then waits for the lock: its call must still judge by what the batch committed.  Returns the
@@ -593,9 +593,13 @@ static int race_against_batch(enum race_call call, void (*in_batch)(void))
         if (call == RACE_GENERATE) {
             ctm_random_options o = opts("sex=M,F", NULL, 0);
             rc = ctm_random_generate(h, TRIAL, 4, "3", &o);
-        } else {
+        } else if (call == RACE_RANDOMIZE) {
             ctm_randomization r = CTM_RANDOMIZATION_INIT;
             rc = ctm_randomize(h, TRIAL, "S-1", &r);
+        } else {
+            static const char m[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                    "K1,KT,L1,2030-01-31," ARM_B "\n";
+            rc = ctm_receive(h, TRIAL, "SH1", m, sizeof m - 1, "FRIDGE1", NULL);
         }
         ctm_close(h);
         _exit(-rc); /* statuses are 0 or negative */
@@ -641,6 +645,19 @@ START_TEST(a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation)
                                 NULL),
                      1);
     ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+}
+END_TEST
+
+static void import_kit_list(void)
+{
+    static const char list[] = "kit_number,arm\nK1," ARM_A "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list, sizeof list - 1, NULL));
+}
+
+START_TEST(a_receipt_checks_the_kit_list_imported_meanwhile)
+{
+    ck_assert_int_eq(race_against_batch(RACE_RECEIVE, import_kit_list), CTM_EINVAL);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kits", NULL), 0);
 }
 END_TEST
 
@@ -789,6 +806,7 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, concurrent_randomizations_take_each_row_and_subject_once);
     tcase_add_test(tc, a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation);
     tcase_add_test(tc, strata_changed_while_randomizing_give_the_new_stratum);
+    tcase_add_test(tc, a_receipt_checks_the_kit_list_imported_meanwhile);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);
     tcase_add_test(tc, blinded_users_learn_no_arm_list_or_seed);
     tcase_add_test(tc, open_trial_arms_shown_to_blinded_users_but_not_its_list);

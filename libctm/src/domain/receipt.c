@@ -461,12 +461,13 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         rc = ctm__manifest_parse(&m, manifest, manifest_len);
     if (rc == CTM_OK)
         rc = load_refs(db, t.id, &refs);
-    if (rc == CTM_OK)
-        rc = kit_list_load(db, t.id, &kl);
-    if (rc == CTM_OK)
-        rc = check_rows(&m, &refs, &kl, trial, ctm__blind_sees_trial(db, t.blinded));
     ctm__action a;
     if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive", "")) == CTM_OK) {
+        /* The kit list as it stands under the writer lock: read before it, a list imported
+         * meanwhile would go unchecked and the manifest's arms win. */
+        rc = kit_list_load(db, t.id, &kl);
+        if (rc == CTM_OK)
+            rc = check_rows(&m, &refs, &kl, trial, ctm__blind_sees_trial(db, t.blinded));
         char count[24];
         snprintf(count, sizeof count, "%zu", m.n);
         ctm__action_param(&a, "trial", trial);
@@ -475,7 +476,8 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         ctm__action_param(&a, "kits", count);
         ctm__action_param(&a, "date_received", date);
         ctm__action_param(&a, "excursion", o.excursion ? "yes" : "no");
-        rc = insert_shipment(db, t.id, shipment, loc, &o, date, "receiving", &sid);
+        if (rc == CTM_OK)
+            rc = insert_shipment(db, t.id, shipment, loc, &o, date, "receiving", &sid);
         if (rc == CTM_OK)
             rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
