@@ -610,7 +610,7 @@ static int race_against_batch(enum race_call call, void (*in_batch)(void))
     in_batch();
     ck_assert_int_eq(write(go[1], "x", 1), 1);
     /* the racer's checks take milliseconds; then it waits for the lock */
-    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    nanosleep(&(struct timespec){0, 150000000}, NULL);
     tu_ok(ctm_batch_commit(db));
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
