@@ -432,6 +432,7 @@ int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *blo
     ctm__trial t;
     ctm__arms arms;
     ctm__strata strata;
+    memset(&strata, 0, sizeof strata);
     int sizes[MAX_BLOCK_SIZES], nsizes = 0;
     uint8_t seed[32];
     int rc = prepare_write(db, "random.generate", "random generate", trial, opts, &o, &t, &arms,
