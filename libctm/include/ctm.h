@@ -592,7 +592,8 @@ CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
  * The manifest is CSV with the header kit_number,kit_type,lot,expiry and optional columns arm,
  * gtin, serial; any order; expiry as YYYY-MM-DD.  A kit on the trial's kit list (imported with
  * ctm_random_import(), format "kits") takes its arm from the list when the manifest gives none,
- * and must agree with it when it does.  A malformed manifest is refused whole, with its line and
+ * and must agree with it when it does; a user blinded to the trial may give none for it (the
+ * answer would tell whether a guessed arm is right).  A malformed manifest is refused whole, with its line and
  * field; no message ever shows an arm.
  * ------------------------------------------------------------------------------------------- */
 
@@ -846,7 +847,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_show(ctm_query **out, ctm_db *db, const char
  * reproducible from a recorded seed) or imported from the sponsor's file.  Strata are the
  * combinations of the levels of the trial's stratification factors, given as a factor spec
  * "sex=M,F;age=lt65,ge65" (names and levels 1-32 of [A-Za-z0-9._-], up to 8 factors of 2 to 16
- * levels); a subject's values as "sex=M,age=ge65", which is also how a stratum is named.
+ * levels; the spec at most 1023 characters and a stratum's name at most 399, to fit
+ * ctm_randomization.stratum); a subject's values as "sex=M,age=ge65", which is also how a
+ * stratum is named.
  *
  * The list, its seed and its block sizes are secret from blinded users, and so is every arm of
  * a blinded trial: the calls that show a list need an unblinded user (CTM_EBLINDED otherwise),
@@ -876,7 +879,8 @@ typedef struct ctm_random_options {
  * stratum's name alone, so the same seed always gives the same list, and a list extended to a
  * larger size keeps its rows (opts->extend: `size` is then the new size per stratum, larger than
  * the old one; the new rows are added, the old ones kept whatever their allocations).  Replacing
- * a list that has allocations is refused; a list without any is replaced.  Unblinded
+ * a list that has allocations is refused; a list without any is replaced.  The list is judged
+ * as it stands under the writer lock: an allocation another writer committed meanwhile counts.  Unblinded
  * administrators and pharmacists.  Audited "random.generate" (no parameter names an arm, the
  * seed or the block sizes).
  * Errors: CTM_EINVAL (size, block_sizes, strata, seed, named), CTM_ENOTFOUND (trial),
@@ -899,7 +903,7 @@ CTM_API CTM_WARN_UNUSED int ctm_random_generate(ctm_db *db, const char *trial, i
  * Every arm must be an arm of the trial; numbers must be new to the trial.  The file is checked
  * whole first: on any error nothing is imported and the message names the line and field (never
  * an arm).  Replacing a list with allocations is refused, as for ctm_random_generate(); a kit list
- * only adds kit numbers.  Unblinded administrators and pharmacists.  Audited "random.import".
+ * only adds kit numbers, and must give a kit already received the arm it was received with.  Unblinded administrators and pharmacists.  Audited "random.import".
  * Errors: CTM_EINVAL (the file, format, strata), CTM_ENOTFOUND (trial), CTM_EEXISTS (a number or
  * kit number already in the trial), CTM_EBLINDED, CTM_ERULE (as ctm_random_generate()),
  * CTM_EDENIED.
@@ -942,7 +946,8 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_add(ctm_db *db, const char *trial, const
 
 /**
  * Set stratification values of an enrolled subject not yet randomized: the factors named take
- * the values given; the others keep theirs.  Investigators and pharmacists.  Audited
+ * the values given; the others keep theirs.  After a list was replaced by one of other strata,
+ * the values of factors (or levels) the new list does not have are dropped: give the new ones.  Investigators and pharmacists.  Audited
  * "subject.strata".
  * Errors: CTM_EINVAL (strata), CTM_ENOTFOUND (trial, subject), CTM_ERULE (already randomized,
  * withdrawn or completed; no scheme), CTM_EDENIED.
@@ -964,7 +969,8 @@ typedef struct ctm_randomization {
  * Randomize an enrolled subject, once: the next free row of the subject's stratum in the list
  * is theirs.  Refused until every stratification factor of the scheme is known.  Safe against
  * concurrent calls on any number of handles and processes: no list row goes to two subjects and
- * no subject is randomized twice.  Investigators and pharmacists.  Audited "subject.randomize"
+ * no subject is randomized twice; the subject's status and strata and the trial's scheme are
+ * read under the writer lock, so strata another writer set meanwhile decide the stratum.  Investigators and pharmacists.  Audited "subject.randomize"
  * (the arm is recorded only in the secret arm columns).
  * Errors: CTM_ENOTFOUND (trial, subject, no scheme), CTM_ERULE (already randomized, withdrawn or
  * completed; a stratification factor unknown, named; the stratum's list used up: extend it),
