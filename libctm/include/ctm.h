@@ -874,7 +874,8 @@ typedef struct ctm_random_options {
  * Generate a trial's randomization list: for each stratum, permuted blocks whose sizes are drawn
  * from block_sizes ("4,6": each a multiple of the sum of the trial's arm ratios, 2 to 1000),
  * each block holding the arms in the ratio, in random order; `size` rows per stratum (1 to
- * 99,999; the last block may be cut short).  The rows are numbered stratum by stratum
+ * 99,999, and at most 1,000,000 rows in all strata, as an import; the last block may be cut
+ * short).  The rows are numbered stratum by stratum
  * (stratum k's row n is k * 100000 + n).  The stream of each stratum comes from the seed and the
  * stratum's name alone, so the same seed always gives the same list, and a list extended to a
  * larger size keeps its rows (opts->extend: `size` is then the new size per stratum, larger than
