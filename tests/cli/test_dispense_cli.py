@@ -100,3 +100,56 @@ def test_codebreak_asks_the_password_again(site):
     assert entries[-1]["esig_meaning"] == "emergency unblinding"
     assert truth not in log
     assert "OK" in site.run("audit", "verify").stdout
+
+
+# Commands that change state or need no database: not reads.  `trial list` shows the arm codes,
+# which are part of the protocol.
+CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "user role",
+              "user passwd", "trial add", "kittype add", "location add", "receive scan",
+              "receive unscan", "receive void", "receive confirm", "receive bulk", "receive",
+              "kit status", "expiry extend", "transfer out", "transfer", "random generate",
+              "random import", "random minimization", "subject add", "subject strata",
+              "subject withdraw", "subject complete", "randomize", "visit add", "dose levels",
+              "subject hold", "subject resume", "dispense assign", "dispense confirm",
+              "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
+              "codebreak", "audit note", "scan", "version", "help", "trial list"}
+CLI_READS = {
+    "user list": ["user", "list", "--json"],
+    "kittype list": ["kittype", "list", TRIAL],
+    "location list": ["location", "list"],
+    "receive status": ["receive", "status", "SH1", "--json"],
+    "lots": ["lots", TRIAL, "--json"],
+    "receive discrepancies": ["receive", "discrepancies", "SH1"],
+    "shipments": ["shipments", "--json"],
+    "kits": ["kits", "--json"],
+    "kit show": ["kit", "show", TRIAL, "K001", "--json"],
+    "kit history": ["kit", "history", TRIAL, "K002"],
+    "random show": ["random", "show", TRIAL, "--json"],
+    "subject list": ["subject", "list", "--csv"],
+    "subject show": ["subject", "show", TRIAL, "S-1", "--json"],
+    "visit list": ["visit", "list", TRIAL],
+    "subject visits": ["subject", "visits", TRIAL, "S-1"],
+    "dispensations": ["dispensations", TRIAL, "--json"],
+    "audit log": ["audit", "log", "--json"],
+    "audit verify": ["audit", "verify"],
+    "audit checkpoint": ["audit", "checkpoint"],
+    "audit pubkey": ["audit", "pubkey"],
+    "audit prove": ["audit", "prove", "3"],
+}
+
+
+def test_every_read_command_as_a_blinded_user_shows_no_arm(site):
+    overview = site.run("help", db=False, user=None, password=None).stdout
+    commands = overview.split("Commands:\n")[1].split("\n\n")[0]
+    listed = {line[2:25].strip() for line in commands.split("\n")}
+    assert listed - CLI_WRITES - set(CLI_READS) == set(), "a read command is not walked"
+    for user in (BLIND, INV):
+        for name, args in CLI_READS.items():
+            out = run(site, user, *args, expect=None)
+            text = out.stdout + out.stderr
+            assert out.returncode == 0, (name, user, text)
+            if name == "audit log":  # the trial's entry lists its arm codes: public
+                text = json.dumps([e for e in json.loads(out.stdout)
+                                   if e["action"] != "trial.add"])
+            for arm in ARMS:
+                assert arm not in text, "%s shows an arm to %s" % (name, user)
