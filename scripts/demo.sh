@@ -99,8 +99,10 @@ step "14:00  account changes: the technician moves to the ward team"
 export CTM_USER=admin CTM_PASSWORD="$admin_pw"
 ctm user role tomas --role investigator --reason "joined the ward team as study nurse"
 
-step "14:30  the pharmacist generates the trial's randomization list, stratified by sex"
+step "14:30  the pharmacist sets the visit schedule and generates the randomization list"
 export CTM_USER=petra CTM_PASSWORD="$petra_pw"
+ctm visit add EU-CT-2026-500123-01 V1 --day 0 --window -0..+2 --kits DX10:1
+ctm visit add EU-CT-2026-500123-01 V2 --day 28 --window -3..+3 --kits DX10:1 --from previous
 ctm random generate EU-CT-2026-500123-01 --size 20 --blocks 2,4 --strata "sex=M,F"
 
 step "14:45  the study nurse (blinded) enrols two subjects and randomizes them"
@@ -117,11 +119,31 @@ step "14:50  the subjects as the nurse (blinded) and as the pharmacist (unblinde
 CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm subject list EU-CT-2026-500123-01
 ctm subject list EU-CT-2026-500123-01
 
+step "15:00  the pharmacist dispenses S-001's first visit: a kit chosen at random, scanned, e-signed"
+kit=$(ctm dispense assign EU-CT-2026-500123-01 S-001 --visit V1 --json |
+      sed -n 's/.*"kit_number": *"\([^"]*\)".*/\1/p')
+echo "kit chosen for S-001: $kit"
+ctm dispense confirm EU-CT-2026-500123-01 S-001 --scan "$kit"
+if ctm dispense assign EU-CT-2026-500123-01 S-001 --visit V2 2>&1; then
+  echo "demo: a visit was dispensed outside its window" >&2; exit 1
+fi
+
+step "15:05  and S-002's first visit; the dispensings so far (no arm shown)"
+kit=$(ctm dispense assign EU-CT-2026-500123-01 S-002 --visit V1 --json |
+      sed -n 's/.*"kit_number": *"\([^"]*\)".*/\1/p')
+ctm dispense confirm EU-CT-2026-500123-01 S-002 --scan "$kit"
+ctm dispensations EU-CT-2026-500123-01
+
+step "15:30  an emergency: the study nurse (investigator) breaks S-002's code"
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" \
+  ctm codebreak EU-CT-2026-500123-01 S-002 --reason "anaphylaxis; the treating physician asks"
+
 step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd
+export CTM_PASSWORD="$petra_new_pw"
 
 step "17:00  the audit trail since the receipt was confirmed"
-ctm audit log --from 18
+ctm audit log --last 12
 ctm audit prove 3
 
 step "17:05  end of day: verify with the key and checkpoint kept outside the database"
