@@ -996,7 +996,8 @@ typedef struct ctm_randomization {
  * trial, subject, stratum; the arm and draw are recorded only in the secret arm and draw
  * columns).
  * Errors: CTM_ENOTFOUND (trial, subject, no scheme), CTM_ERULE (already randomized, withdrawn or
- * completed; a stratification factor unknown, named; the stratum's list used up: extend it),
+ * completed; a stratification factor unknown, named; the stratum's list used up: extend it; the
+ * scheme replaced while the call waited for the write lock: try again),
  * CTM_EINVAL (result NULL or its struct_size too small), CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_randomize(ctm_db *db, const char *trial, const char *screening,

@@ -460,9 +460,13 @@ START_TEST(minimization_scheme_checked_and_replaced_only_while_unused)
     tu_ok(ctm_random_generate(db, TRIAL, 6, "3", &o));
     tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, "sex:2,site:1.50", 0.8, NULL));
     ck_assert_int_eq(scheme_int(db, TRIAL, "rows"), 0);
+    char v[128];
+    ck_assert_str_eq(scheme_text(db, TRIAL, "weights", v, sizeof v), "site:1.5,sex:2");
+    /* ... and an unused minimization scheme by a list, and back */
+    tu_ok(ctm_random_generate(db, TRIAL, 6, "3", &o));
+    ck_assert_str_eq(scheme_text(db, TRIAL, "method", v, sizeof v), "list");
     tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1,sex:2,age:0.125", 0.75,
                                   "variance"));
-    char v[128];
     ck_assert_str_eq(scheme_text(db, TRIAL, "method", v, sizeof v), "minimization");
     ck_assert_str_eq(scheme_text(db, TRIAL, "source", v, sizeof v), "minimization");
     ck_assert_str_eq(scheme_text(db, TRIAL, "strata", v, sizeof v), MIN_STRATA);
