@@ -921,8 +921,9 @@ CTM_API CTM_WARN_UNUSED int ctm_random_import(ctm_db *db, const char *trial, con
  * per subject and records it (hidden from blinded users), so that the history replays exactly;
  * numbers are 1, 2, 3... in order of randomization.  Replaces a scheme (list or minimization)
  * under which nobody was randomized; refused once anybody was.  Unblinded administrators and
- * pharmacists.  Audited "random.minimization" (params: trial, factors, their number; weights,
- * method and p only in the hidden rand_schemes columns).  docs/randomization.md gives the rule.
+ * pharmacists.  Audited "random.minimization" (params: trial, and factors: the number of
+ * factors; the weights, method and p only in rand_schemes columns hidden from blinded readers,
+ * like ctm_random_scheme()).  docs/randomization.md gives the rule.
  * Errors: CTM_EINVAL (strata, factors, p, method, named; arms or ratios beyond the minimizer's
  * limits), CTM_ENOTFOUND (trial), CTM_EBLINDED (a blinded user), CTM_ERULE (a subject was
  * randomized in the trial; a trial of one arm), CTM_EDENIED.
