@@ -42,6 +42,14 @@
  *   ctm_random_scheme(db, trial), ctm_random_list(db, trial), ctm_subject_list(db, trial),
  *   ctm_subject_show(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_randomize(db, trial, screening) -> [status, dict]  (rand_number, arm, stratum)
+ *   ctm_visit_list(db, trial), ctm_subject_visits(db, trial, screening)
+ *                                     -> [status, ctm_query or None]
+ *   ctm_dispense_assign(db, trial, screening, visit, opts), ctm_dispense_replace(db, trial,
+ *   screening, kit, how, reason), ctm_dispensations(db, trial, screening)
+ *       -> [status, ctm_query or None]; opts: None or a dict with override_reason, titrate
+ *   ctm_dispense_confirm(db, trial, screening, scans), ctm_dispense_record(db, trial, screening,
+ *   visit, scans, when, reason) -> status   (scans as kits)
+ *   ctm_codebreak(db, trial, screening, password, reason) -> [status, str or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -69,6 +77,7 @@
 %ignore ctm_scan_result;
 %ignore ctm_random_options;
 %ignore ctm_randomization;
+%ignore ctm_dispense_options;
 %ignore ctm_kit_filter;
 %ignore ctm_audit_filter;
 
@@ -295,10 +304,11 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 /* ---- strings the library allocates: returned as str, freed with ctm_free --------------------- */
 
 %typemap(in, numinputs=0) char **note (char *tmp = NULL), char **vkey (char *tmp = NULL),
-                          char **proof (char *tmp = NULL), char **json (char *tmp = NULL) {
+                          char **proof (char *tmp = NULL), char **json (char *tmp = NULL),
+                          char **arm (char *tmp = NULL) {
     $1 = &tmp;
 }
-%typemap(argout) char **note, char **vkey, char **proof, char **json {
+%typemap(argout) char **note, char **vkey, char **proof, char **json, char **arm {
     PyObject *s;
     if (tmp$argnum) {
         s = PyUnicode_DecodeUTF8(tmp$argnum, (Py_ssize_t)strlen(tmp$argnum), "surrogateescape");
@@ -312,7 +322,7 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     if ($result == NULL)
         SWIG_fail;
 }
-%typemap(freearg) char **note, char **vkey, char **proof, char **json {
+%typemap(freearg) char **note, char **vkey, char **proof, char **json, char **arm {
     ctm_free(tmp$argnum); /* only non-NULL when we failed before argout */
 }
 
@@ -450,6 +460,23 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     }
 }
 
+/* ---- const ctm_dispense_options *opts: None or a dict of its fields ------------------------ */
+
+%typemap(in) const ctm_dispense_options *opts (ctm_dispense_options tmp) {
+    static const char *const keys[] = {"override_reason", "titrate", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "dispense options", keys)
+            || !ctm_py_opt_text($input, "override_reason", &tmp.override_reason)
+            || !ctm_py_opt_int($input, "titrate", &tmp.titrate))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
 /* ---- ctm_randomization *: returned as a dict ------------------------------------------------ */
 
 %typemap(in, numinputs=0) ctm_randomization *result (ctm_randomization tmp) {
@@ -579,6 +606,9 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     PyMem_Free((void *)arr$argnum);
     Py_XDECREF(fast$argnum);
 }
+
+/* Scans of kits handed over, as the kits of a transfer. */
+%apply (const char *const *kits, size_t nkits) { (const char *const *scans, size_t nscans) };
 
 /* ---- ctm_scan_result *: returned as a dict -------------------------------------------------- */
 

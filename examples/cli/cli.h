@@ -105,6 +105,8 @@ struct cli_secret {
 int cli_secret_new(struct cli_secret *sec, const char *env, const char *fallback_env,
                    const char *who, const char *signing);
 void cli_secret_wipe(struct cli_secret *sec);
+/* One secret from $env when set, else asked once without echo with prompt (a re-entry). */
+int cli_secret_ask(struct cli_secret *sec, const char *env, const char *prompt);
 /* Log the acting user in for the command, naming what its e-signature means in the prompt. */
 int cli_login(struct cli_session *s, const struct cli_args *a);
 
@@ -189,5 +191,20 @@ int cmd_subject_show(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_withdraw(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_complete(struct cli_session *s, const struct cli_args *a);
 int cmd_randomize(struct cli_session *s, const struct cli_args *a);
+/* cmd_visits.c: visits and dosing */
+int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
+int cmd_visit_list(struct cli_session *s, const struct cli_args *a);
+int cmd_dose_levels(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_hold(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_resume(struct cli_session *s, const struct cli_args *a);
+int cmd_subject_visits(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_assign(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_confirm(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_cancel(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_replace(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_reverse(struct cli_session *s, const struct cli_args *a);
+int cmd_dispense_record(struct cli_session *s, const struct cli_args *a);
+int cmd_dispensations(struct cli_session *s, const struct cli_args *a);
+int cmd_codebreak(struct cli_session *s, const struct cli_args *a);
 
 #endif /* CTM_CLI_H */

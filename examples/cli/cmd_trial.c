@@ -216,6 +216,10 @@ static const struct value_rule value_rules[] = {
     { "kit status", NULL, check_status_pos },
     { "expiry extend", "to", check_date },
     { "expiry extend", NULL, cli_check_expiry_extend },
+    { "visit add", "day", check_int },
+    { "dose levels", "start", check_int },
+    { "dose levels", "min-interval", check_int },
+    { "dose levels", "max-titrations", check_int },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */

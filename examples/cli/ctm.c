@@ -123,6 +123,33 @@ static const struct cli_opt subject_add_opts[] = { { "strata", OPT_VALUE, 0, NUL
 static const struct cli_opt optional_reason_opts[] = {
     { "reason", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt visit_add_opts[] = {
+    { "day", OPT_NUMBER, 1, NULL }, { "window", OPT_VALUE, 1, NULL },
+    { "kits", OPT_VALUE, 1, NULL }, { "from", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt dose_levels_opts[] = {
+    { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
+    { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
+};
+
+static const struct cli_opt dispense_assign_opts[] = {
+    { "visit", OPT_VALUE, 1, NULL }, { "override", OPT_VALUE, 0, NULL },
+    { "titrate", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, NULL },
+    { "csv", OPT_FLAG, 0, "json" }, END_OPTS
+};
+static const struct cli_opt dispense_confirm_opts[] = { { "scan", OPT_VALUE, 0, NULL }, END_OPTS };
+static const struct cli_opt dispense_replace_opts[] = {
+    { "reason", OPT_VALUE, 1, NULL }, { "lost", OPT_FLAG, 0, NULL }, { "json", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt dispense_record_opts[] = {
+    { "visit", OPT_VALUE, 1, NULL }, { "at", OPT_VALUE, 1, NULL },
+    { "reason", OPT_VALUE, 1, NULL }, { "scan", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt dispensations_opts[] = {
+    { "subject", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, NULL },
+    { "csv", OPT_FLAG, 0, "json" }, END_OPTS
+};
 
 static const struct cli_opt migrate_opts[] = { { "to", OPT_VALUE, 1, NULL }, END_OPTS };
 static const struct cli_opt scan_opts[] = { { "json", OPT_FLAG, 0, NULL }, END_OPTS };
@@ -391,6 +418,90 @@ static const struct cli_command commands[] = {
       "blinded users see \"(blinded)\" in place of the arm of a blinded trial.  Refused until\n"
       "every stratification factor is known, and for a subject randomized before.",
       json_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_randomize },
+    { "visit add",
+      "TRIAL VISIT --day N --window -A..+B --kits KITTYPE:N[,KITTYPE:N] [--from previous]",
+      "Add a visit at the end of a trial's schedule (pharmacists and administrators)",
+      "The visit falls --day days after the subject's randomization, or with --from previous\n"
+      "after the previous visit (the day that one was dispensed, else its due day).  --window\n"
+      "gives the days it may come before and after that day: -3..+3 (also -3..3, 0..+7).\n"
+      "--kits says how many kits of which kit types it dispenses (1 to 100 each); DOSE:N\n"
+      "dispenses N kits of the kit type of the subject's dose level (see 'ctm dose levels').",
+      visit_add_opts, "TRIAL and VISIT", 2, 2, 0, ACCESS_LOGIN, cmd_visit_add },
+    { "visit list", "TRIAL [--json|--csv]", "List a trial's visit schedule",
+      "One row per visit in order: position, code, day, anchor (randomization, previous),\n"
+      "window_before, window_after (days), kits (KT10:1,KT20:2 or DOSE:1).",
+      listing_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_visit_list },
+    { "dose levels",
+      "TRIAL --levels KT5,KT10,KT20 --start N --min-interval DAYS --max-titrations N",
+      "Set a trial's dose levels and titration rules (pharmacists and administrators)",
+      "--levels names kit types of the trial from the lowest dose up (level 1 is the first).\n"
+      "Subjects start at level --start; their level moves one step at a dispensation, never at\n"
+      "the first, at least --min-interval days after the last move (or the randomization), at\n"
+      "most --max-titrations times.  Given again, it replaces the levels and rules, until the\n"
+      "first kit of the trial is assigned to a subject.",
+      dose_levels_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_dose_levels },
+    { "subject hold", "TRIAL SCREENING --reason TEXT",
+      "Pause a randomized subject's dispensing (a dose hold; investigators and pharmacists)",
+      NULL, reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_hold },
+    { "subject resume", "TRIAL SCREENING --reason TEXT",
+      "Resume the dispensing of a subject on hold (investigators and pharmacists)",
+      NULL, reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_resume },
+    { "subject visits", "TRIAL SCREENING [--json|--csv]",
+      "Show a subject's visits with their dates, dose hold and dose level",
+      "One row per visit of the schedule: visit, due (the target date), window_from,\n"
+      "window_to, dispensed (the date, or empty), on_hold (1 while on hold), dose_level.\n"
+      "Dates are empty until the subject is randomized.",
+      listing_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_visits },
+    { "dispense assign", "TRIAL SCREENING --visit VISIT [--titrate up|down|keep] [--override REASON]",
+      "Choose the kits of a subject's visit, at random among the eligible ones (pharmacists)",
+      "Prints the kits assigned: fetch them and scan each with 'ctm dispense confirm'.  A kit is\n"
+      "eligible when it is of the visit's kit type and the subject's arm, on site, available,\n"
+      "assigned to nobody and good beyond the do-not-dispense days and the next visit's window.\n"
+      "The choice is random, so that it tells nothing of the arm.  Refused outside the visit's\n"
+      "window unless an unblinded pharmacist gives --override with the reason, for a subject on\n"
+      "dose hold, and when no kit is eligible (the message says why, never the arm).  --titrate\n"
+      "moves the subject's dose level in a trial with dose levels (never at the first visit).",
+      dispense_assign_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_dispense_assign },
+    { "dispense confirm", "TRIAL SCREENING --scan CODE [CODE...]",
+      "Scan-to-verify the kits handed over, e-signed (pharmacists)",
+      "Each CODE is a kit number or the barcode of the pack (<GS> for the separator).  Every kit\n"
+      "scanned must be one assigned to the subject, else nothing is recorded.  The dispensing\n"
+      "carries your e-signature (\"dispensed\").",
+      dispense_confirm_opts, "TRIAL and SCREENING", 2, CLI_MAX_POS, 0, ACCESS_LOGIN,
+      cmd_dispense_confirm },
+    { "dispense cancel", "TRIAL SCREENING --reason TEXT",
+      "Free the kits assigned to a subject and not handed over (pharmacists)", NULL,
+      reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_dispense_cancel },
+    { "dispense replace", "TRIAL SCREENING KIT --reason TEXT [--lost]",
+      "Replace a damaged (or, with --lost, lost) kit of a subject (pharmacists)",
+      "A kit assigned and not handed over becomes damaged (missing with --lost); a kit dispensed\n"
+      "becomes returned (lost_by_subject with --lost).  A new kit is assigned for the same visit\n"
+      "by the same rules; confirm it with 'ctm dispense confirm'.",
+      dispense_replace_opts, "TRIAL, SCREENING and KIT", 3, 3, 0, ACCESS_LOGIN,
+      cmd_dispense_replace },
+    { "dispense reverse", "TRIAL SCREENING KIT --reason TEXT",
+      "Reverse a dispensing made in error, e-signed (pharmacists)",
+      "The kit becomes not_dispensed and is never dispensed again.",
+      reason_opts, "TRIAL, SCREENING and KIT", 3, 3, 0, ACCESS_LOGIN, cmd_dispense_reverse },
+    { "dispense record",
+      "TRIAL SCREENING --visit VISIT --at WHEN --reason TEXT --scan CODE [CODE...]",
+      "Record a dispensing made on paper while the system was down, e-signed (pharmacists)",
+      "WHEN is when it happened (ISO 8601 UTC, such as 2026-12-01T09:30Z); the time it is\n"
+      "recorded is kept too.  The kits must have been eligible for the subject's visit.",
+      dispense_record_opts, "TRIAL and SCREENING", 2, CLI_MAX_POS, 0, ACCESS_LOGIN,
+      cmd_dispense_record },
+    { "dispensations", "TRIAL [--subject SCREENING] [--json|--csv]",
+      "List the dispensations of a trial or of one subject",
+      "One row per kit assigned: subject, visit, kit_number, kit_type, lot, status (assigned,\n"
+      "dispensed, cancelled, replaced, reversed), dose_level, assigned, dispensed (when it\n"
+      "happened), recorded, replaces (the kit it replaced), reason.",
+      dispensations_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_dispensations },
+    { "codebreak", "TRIAL SCREENING --reason TEXT",
+      "Emergency unblinding of one subject (investigators, unblinded pharmacists)",
+      "Asks for your password again, then shows the subject's arm.  The code break is recorded\n"
+      "with your e-signature (\"emergency unblinding\") and the reason; the record does not show\n"
+      "the arm to blinded readers of the audit trail.",
+      reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_codebreak },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

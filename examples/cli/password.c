@@ -197,6 +197,8 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
         {"user enable", "authorized account change"}, {"user role", "authorized account change"},
         {"receive confirm", "receipt confirmed"},     {"receive bulk", "receipt confirmed"},
         {"expiry extend", "expiry extended"},         {"receive void", "shipment voided"},
+        {"dispense confirm", "dispensed"},            {"dispense record", "dispensed"},
+        {"dispense reverse", "dispensing reversed"},  {"codebreak", "emergency unblinding"},
     };
     const char *name = a->cmd->name;
     if (strcmp(name, "user passwd") == 0)
@@ -208,6 +210,11 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
         if (strcmp(name, signs[i].command) == 0)
             return signs[i].meaning;
     return NULL;
+}
+
+int cli_secret_ask(struct cli_secret *sec, const char *env, const char *prompt)
+{
+    return secret_get(sec, env, prompt);
 }
 
 /* The command is the user's own password change: all an account with a reset password may do. */

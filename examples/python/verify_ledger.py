@@ -28,7 +28,8 @@ APPLICATION_ID = 0x43544D31                       # §1: "CTM1"
 SECRET = {"credentials"}                          # §3.3: the only secret table (versions 1 to 5)
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
-                  "shipment.void"}
+                  "shipment.void", "dispense.confirm", "dispense.reverse", "dispense.record",
+                  "subject.codebreak"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
@@ -212,7 +213,9 @@ MIGRATION_5 = [
      ",  override_reason TEXT,  reason TEXT)"),
     ("index", "dispensations_by_subject", "dispensations", "CREATE INDEX dispensations_by_subject ON dispensations(subject_id)"),
     ("index", "dispensations_by_kit", "dispensations", "CREATE INDEX dispensations_by_kit ON dispensations(kit_id)"),
-    ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status)"),
+    ("index", "kits_for_dispensing", "kits", "CREATE INDEX kits_for_dispensing ON kits(trial_id, kit_type_id, arm, status, id)"),
+    ("index", "kits_by_number", "kits", "CREATE INDEX kits_by_number ON kits(kit_number)"),
+    ("index", "kits_by_serial", "kits", "CREATE INDEX kits_by_serial ON kits(serial)"),
     ("table", "code_breaks", "code_breaks", "CREATE TABLE code_breaks(  id INTEGER PRIMARY KEY"
      ",  subject_id INTEGER NOT NULL REFERENCES subjects(id),  broken_us INTEGER NOT NULL"
      ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),

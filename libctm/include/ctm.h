@@ -592,7 +592,8 @@ CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
  * The manifest is CSV with the header kit_number,kit_type,lot,expiry and optional columns arm,
  * gtin, serial; any order; expiry as YYYY-MM-DD.  A kit on the trial's kit list (imported with
  * ctm_random_import(), format "kits") takes its arm from the list when the manifest gives none,
- * and must agree with it when it does.  A malformed manifest is refused whole, with its line and
+ * and must agree with it when it does; a user blinded to the trial may give none for it (the
+ * answer would tell whether a guessed arm is right).  A malformed manifest is refused whole, with its line and
  * field; no message ever shows an arm.
  * ------------------------------------------------------------------------------------------- */
 
@@ -846,7 +847,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_show(ctm_query **out, ctm_db *db, const char
  * reproducible from a recorded seed) or imported from the sponsor's file.  Strata are the
  * combinations of the levels of the trial's stratification factors, given as a factor spec
  * "sex=M,F;age=lt65,ge65" (names and levels 1-32 of [A-Za-z0-9._-], up to 8 factors of 2 to 16
- * levels); a subject's values as "sex=M,age=ge65", which is also how a stratum is named.
+ * levels; the spec at most 1023 characters and a stratum's name at most 399, to fit
+ * ctm_randomization.stratum); a subject's values as "sex=M,age=ge65", which is also how a
+ * stratum is named.
  *
  * The list, its seed and its block sizes are secret from blinded users, and so is every arm of
  * a blinded trial: the calls that show a list need an unblinded user (CTM_EBLINDED otherwise),
@@ -871,12 +874,14 @@ typedef struct ctm_random_options {
  * Generate a trial's randomization list: for each stratum, permuted blocks whose sizes are drawn
  * from block_sizes ("4,6": each a multiple of the sum of the trial's arm ratios, 2 to 1000),
  * each block holding the arms in the ratio, in random order; `size` rows per stratum (1 to
- * 99,999; the last block may be cut short).  The rows are numbered stratum by stratum
+ * 99,999, and at most 1,000,000 rows in all strata, as an import; the last block may be cut
+ * short).  The rows are numbered stratum by stratum
  * (stratum k's row n is k * 100000 + n).  The stream of each stratum comes from the seed and the
  * stratum's name alone, so the same seed always gives the same list, and a list extended to a
  * larger size keeps its rows (opts->extend: `size` is then the new size per stratum, larger than
  * the old one; the new rows are added, the old ones kept whatever their allocations).  Replacing
- * a list that has allocations is refused; a list without any is replaced.  Unblinded
+ * a list that has allocations is refused; a list without any is replaced.  The list is judged
+ * as it stands under the writer lock: an allocation another writer committed meanwhile counts.  Unblinded
  * administrators and pharmacists.  Audited "random.generate" (no parameter names an arm, the
  * seed or the block sizes).
  * Errors: CTM_EINVAL (size, block_sizes, strata, seed, named), CTM_ENOTFOUND (trial),
@@ -899,7 +904,7 @@ CTM_API CTM_WARN_UNUSED int ctm_random_generate(ctm_db *db, const char *trial, i
  * Every arm must be an arm of the trial; numbers must be new to the trial.  The file is checked
  * whole first: on any error nothing is imported and the message names the line and field (never
  * an arm).  Replacing a list with allocations is refused, as for ctm_random_generate(); a kit list
- * only adds kit numbers.  Unblinded administrators and pharmacists.  Audited "random.import".
+ * only adds kit numbers, and must give a kit already received the arm it was received with.  Unblinded administrators and pharmacists.  Audited "random.import".
  * Errors: CTM_EINVAL (the file, format, strata), CTM_ENOTFOUND (trial), CTM_EEXISTS (a number or
  * kit number already in the trial), CTM_EBLINDED, CTM_ERULE (as ctm_random_generate()),
  * CTM_EDENIED.
@@ -968,7 +973,8 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_add(ctm_db *db, const char *trial, const
 
 /**
  * Set stratification values of an enrolled subject not yet randomized: the factors named take
- * the values given; the others keep theirs.  Investigators and pharmacists.  Audited
+ * the values given; the others keep theirs.  After a list was replaced by one of other strata,
+ * the values of factors (or levels) the new list does not have are dropped: give the new ones.  Investigators and pharmacists.  Audited
  * "subject.strata".
  * Errors: CTM_EINVAL (strata), CTM_ENOTFOUND (trial, subject), CTM_ERULE (already randomized,
  * withdrawn or completed; no scheme), CTM_EDENIED.
@@ -993,12 +999,12 @@ typedef struct ctm_randomization {
  * number of the trial (1, 2, 3...).  Refused until every stratification factor of the scheme is
  * known.  Safe against concurrent calls on any number of handles and processes: no list row goes
  * to two subjects, no subject is randomized twice, and each minimization sees every subject
- * randomized before it.  Investigators and pharmacists.  Audited "subject.randomize" (params:
- * trial, subject, stratum; the arm and draw are recorded only in the secret arm and draw
- * columns).
+ * randomized before it; the subject's status and strata and the trial's scheme are read under the
+ * writer lock, so strata another writer set meanwhile decide the stratum.  Investigators and
+ * pharmacists.  Audited "subject.randomize" (params: trial, subject, stratum; the arm and draw
+ * are recorded only in the secret arm and draw columns).
  * Errors: CTM_ENOTFOUND (trial, subject, no scheme), CTM_ERULE (already randomized, withdrawn or
- * completed; a stratification factor unknown, named; the stratum's list used up: extend it; the
- * scheme replaced while the call waited for the write lock: try again),
+ * completed; a stratification factor unknown, named; the stratum's list used up: extend it),
  * CTM_EINVAL (result NULL or its struct_size too small), CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_randomize(ctm_db *db, const char *trial, const char *screening,
@@ -1032,6 +1038,220 @@ CTM_API CTM_WARN_UNUSED int ctm_subject_list(ctm_query **out, ctm_db *db, const 
  */
 CTM_API CTM_WARN_UNUSED int ctm_subject_show(ctm_query **out, ctm_db *db, const char *trial,
                                              const char *screening);
+
+/* ---------------------------------------------------------------------------------------------
+ * Visits and dosing
+ *
+ * A trial's visit schedule is a list of visits in order, each falling a number of days after
+ * the subject's randomization or after the previous visit, within a window of days before and
+ * after that target day, and dispensing a number of kits of given kit types.  Days are whole
+ * UTC days; dates are "YYYY-MM-DD".  A visit anchored on the previous one counts from the day
+ * that visit was dispensed, or from its target day while it was not.
+ *
+ * Dose titration orders kit types of one product as dose levels (level 1 the lowest dose); a
+ * visit's kits may name the word DOSE in place of a kit type: the kit type of the subject's
+ * dose level at that visit.  Subjects start at the trial's start level; their level moves one
+ * step up or down at a dispensation, never at the first one, at least a minimum number of days
+ * after the last move (or the randomization), and at most a maximum number of times.
+ *
+ * A dose hold pauses the dispensing of a randomized subject (for safety) until it is resumed.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Append a visit to a trial's schedule (its position is the next).  code: 1-32 of
+ * [A-Za-z0-9._-], unique in the trial.  day: 0 to 3650 days after the anchor.  anchor:
+ * "randomization" (NULL means it) or "previous" (not for the first visit).  window: "-3..+3",
+ * the days the visit may come before and after its target day, each 0 to 365 ("-3..3" and
+ * "0..+7" too).  kits: "KITTYPE:N[,KITTYPE:N]", kit types of the trial, each at most once, 1 to
+ * 100 kits each, at most 8 items; DOSE:N means N kits of the kit type of the subject's dose
+ * level (it needs the trial's dose levels, ctm_dose_levels(); a trial with a kit type coded
+ * DOSE cannot use it).  Administrators and pharmacists.  Audited "visit.add".
+ * Errors: CTM_EINVAL (code, day, anchor, window, kits: the field and position named; a kit type
+ * not of the trial), CTM_ENOTFOUND (trial), CTM_EEXISTS (the code), CTM_ERULE (DOSE in a trial
+ * without dose levels), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_visit_add(ctm_db *db, const char *trial, const char *code,
+                                          int day, const char *anchor, const char *window,
+                                          const char *kits);
+
+/**
+ * A trial's schedule, in order: position (1, 2, ...), code, day, anchor (randomization,
+ * previous), window_before, window_after (days), kits ("KT10:1,KT20:2", or "DOSE:1").  Any
+ * logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code or NULL), CTM_ENOTFOUND (trial).  On failure *out is
+ * NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_visit_list(ctm_query **out, ctm_db *db, const char *trial);
+
+/**
+ * Set a trial's dose levels and titration rules.  levels: kit types of the trial in ascending
+ * dose, "KT5,KT10,KT20" (1 to 16, each once; level 1 is the first).  start_level: 1 to the number
+ * of levels, where every subject starts.  min_interval_days (0 to 3650): the fewest UTC days
+ * between two moves of a subject's level (or the randomization and the first move).
+ * max_titrations (0 to 100): the most moves a subject may have.  A second call replaces both,
+ * until the first kit is assigned to a subject of the trial; from then on they are fixed.
+ * Administrators and pharmacists.  Audited "dose.levels".
+ * Errors: CTM_EINVAL (levels: position named; a kit type not of the trial; start_level,
+ * min_interval_days, max_titrations), CTM_ENOTFOUND (trial), CTM_ERULE (the trial has
+ * dispensations), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dose_levels(ctm_db *db, const char *trial, const char *levels,
+                                            int start_level, int min_interval_days,
+                                            int max_titrations);
+
+/**
+ * Put a randomized subject's dispensing on hold (a dose hold, for safety), or resume it; reason
+ * mandatory (1-2000 characters).  Investigators and pharmacists.  Audited "subject.hold" and
+ * "subject.resume".
+ * Errors: CTM_EINVAL (reason, screening number), CTM_ENOTFOUND (trial, subject), CTM_ERULE
+ * (hold: already on hold; resume: not on hold; either: the subject is not randomized, or was
+ * withdrawn or completed), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_subject_hold(ctm_db *db, const char *trial,
+                                             const char *screening, const char *reason);
+CTM_API CTM_WARN_UNUSED int ctm_subject_resume(ctm_db *db, const char *trial,
+                                               const char *screening, const char *reason);
+
+/**
+ * A subject's visits, one row per visit of the schedule in order: visit (the code), due (the
+ * target date), window_from, window_to (the first and last date of the window), dispensed (the
+ * date the visit was dispensed, or NULL), on_hold (0/1: the subject's dose hold), dose_level
+ * (the subject's dose level, the start level until a dispensation sets it; NULL in a trial
+ * without dose levels).  The dates are NULL until the subject is randomized.  A visit anchored
+ * on the previous one counts from the date that one was dispensed, else from its due date.  A
+ * visit counts as dispensed when a kit was handed over at it (a kit later replaced counts).
+ * Any logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code or NULL, screening number), CTM_ENOTFOUND (trial,
+ * subject).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_subject_visits(ctm_query **out, ctm_db *db, const char *trial,
+                                               const char *screening);
+
+/* ---------------------------------------------------------------------------------------------
+ * Dispensing and emergency unblinding
+ *
+ * A subject's visit is dispensed in two steps: ctm_dispense_assign() chooses the kits, uniformly
+ * at random among the eligible ones so that the choice tells nothing about the arm, and
+ * ctm_dispense_confirm() takes the scans of the kits handed over, which must be exactly kits
+ * assigned to the subject, with the dispensing pharmacist's e-signature ("dispensed").  An
+ * eligible kit is of the trial, the visit's kit type (or the subject's dose level's), the
+ * subject's arm, on site, available (not quarantined, damaged, expired...), not assigned to
+ * anyone, and good long enough: its expiry is at least its kit type's do-not-dispense days after
+ * today, and not before the end of the next visit's window (or, after the last visit, today plus
+ * the kit type's dispensing days).  One kit goes to one subject once.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Options of ctm_dispense_assign().  Initialise with CTM_DISPENSE_OPTIONS_INIT. */
+typedef struct ctm_dispense_options {
+    size_t struct_size;
+    const char *override_reason; /* dispense outside the visit's window: why (unblinded
+                                    pharmacists only); NULL: the window holds */
+    int titrate;                 /* dose titration at this visit: -1 down, 0 keep, +1 up */
+} ctm_dispense_options;
+
+#define CTM_DISPENSE_OPTIONS_INIT { sizeof(ctm_dispense_options), NULL, 0 }
+
+/**
+ * Assign the kits of a randomized subject's visit: for each kit type the visit gives, as many
+ * eligible kits as it says, each drawn uniformly at random among those eligible.  Refused for a
+ * subject on dose hold, withdrawn, completed or not randomized, for a visit already dispensed or
+ * assigned, outside the visit's window (unless opts->override_reason, by an unblinded
+ * pharmacist), and when not enough kits are eligible: the message says why (none left, all
+ * expiring too soon, all quarantined) and never names the arm.  *out lists the kits assigned:
+ * kit_number, kit_type, lot, expiry, location.  Pharmacists.  Audited "dispense.assign".
+ * Errors: CTM_EINVAL (trial, subject, visit, opts), CTM_ENOTFOUND (trial, subject, visit),
+ * CTM_ERULE (the rules above; a titration the rules refuse), CTM_EDENIED, CTM_EBLINDED (an
+ * override by a blinded pharmacist).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial,
+                                                const char *screening, const char *visit,
+                                                const ctm_dispense_options *opts);
+
+/**
+ * Scan-to-verify: the kits handed over (nscans kit numbers or GS1 scans of their packs) must each
+ * be a kit assigned to the subject and not yet dispensed, else nothing is recorded (CTM_ERULE
+ * naming the kit).  They become "dispensed", e-signed by the logged-in pharmacist ("dispensed").
+ * Kits assigned but not scanned stay assigned.  Audited "dispense.confirm".
+ * Errors: CTM_EINVAL (no scans, a kit scanned twice, an unreadable scan), CTM_ENOTFOUND,
+ * CTM_ERULE, CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_confirm(ctm_db *db, const char *trial,
+                                                 const char *screening,
+                                                 const char *const *scans, size_t nscans);
+
+/**
+ * Cancel the subject's assignments not yet dispensed (the subject did not come, the visit was
+ * assigned by mistake): their kits are free again.  reason mandatory.  Pharmacists.  Audited
+ * "dispense.cancel".  Errors: CTM_EINVAL (reason), CTM_ENOTFOUND, CTM_ERULE (nothing assigned),
+ * CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_cancel(ctm_db *db, const char *trial,
+                                                const char *screening, const char *reason);
+
+/**
+ * Replace a kit of the subject that is damaged or lost (how: "damaged" or "lost"), with a reason:
+ * a kit assigned and not handed over becomes "damaged" or "missing"; a kit dispensed becomes
+ * "returned" (damaged, brought back) or "lost_by_subject".  Its dispensation is marked replaced,
+ * and a new kit is assigned for the same visit by the same rules (the window aside), to be
+ * confirmed with ctm_dispense_confirm().  *out lists the new assignment as ctm_dispense_assign()
+ * does.  Pharmacists.  Audited "dispense.replace".
+ * Errors: CTM_EINVAL (how, reason), CTM_ENOTFOUND (kit not the subject's), CTM_ERULE (no eligible
+ * kit; the kit is neither assigned nor dispensed), CTM_EDENIED.  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial,
+                                                 const char *screening, const char *kit,
+                                                 const char *how, const char *reason);
+
+/**
+ * Reverse a dispensing made in error: the kit's dispensation is marked reversed and the kit
+ * becomes "not_dispensed" (never dispensed again; quarantine it by hand to return it to the
+ * sponsor's decision).  Reason mandatory; e-signed by the pharmacist ("dispensing reversed").
+ * Audited "dispense.reverse".  Errors: CTM_EINVAL (reason), CTM_ENOTFOUND, CTM_ERULE (the kit is
+ * not dispensed to the subject), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_reverse(ctm_db *db, const char *trial,
+                                                 const char *screening, const char *kit,
+                                                 const char *reason);
+
+/**
+ * Record a dispensing made while the system was down (the paper fallback), afterwards: the kits
+ * (numbers or scans) of the subject's visit, dispensed at `when` (ISO 8601 UTC, in the past),
+ * with the reason.  The kits must have been eligible for the subject (arm, kit type, available)
+ * and the visit's window is checked at `when`.  Both times are kept (dispensed and recorded).
+ * E-signed by the pharmacist ("dispensed").  In a blinded trial only an unblinded pharmacist
+ * records (a kit refused for its arm would tell a blinded one the arm).  Audited
+ * "dispense.record".
+ * Errors: CTM_EINVAL (when, reason, scans), CTM_ENOTFOUND, CTM_ERULE (a kit not eligible for the
+ * subject: the message never names its arm; outside the window), CTM_EBLINDED, CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispense_record(ctm_db *db, const char *trial,
+                                                const char *screening, const char *visit,
+                                                const char *const *scans, size_t nscans,
+                                                const char *when, const char *reason);
+
+/**
+ * Dispensations of a trial (screening NULL: every subject's), in the order made: subject, visit,
+ * kit_number, kit_type, lot, status (assigned, dispensed, cancelled, replaced, reversed),
+ * dose_level, assigned, dispensed (when it happened), recorded (when it was recorded), replaces
+ * (the kit it replaced), reason.  Any logged-in user (no arm is shown).
+ * Errors: CTM_EINVAL (out NULL, trial), CTM_ENOTFOUND (trial, subject).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_dispensations(ctm_query **out, ctm_db *db, const char *trial,
+                                              const char *screening);
+
+/**
+ * Emergency unblinding (code break) of one subject: the logged-in investigator or unblinded
+ * pharmacist enters their password again and gives the reason; *arm gets the subject's arm
+ * (free with ctm_free()).  E-signed ("emergency unblinding") and audited "subject.codebreak"; the
+ * entry and its row in code_breaks hold no arm, so blinded readers of the audit log learn who
+ * broke which subject's code, when and why, not the arm.  A wrong password counts as a failed
+ * login.  Errors: CTM_EINVAL (reason), CTM_EAUTH (wrong password), CTM_ENOTFOUND,
+ * CTM_ERULE (subject not randomized), CTM_EDENIED (not an investigator, or a blinded pharmacist).
+ * On failure *arm is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_codebreak(char **arm, ctm_db *db, const char *trial,
+                                          const char *screening, const char *password,
+                                          const char *reason);
 
 /* ---------------------------------------------------------------------------------------------
  * GS1 barcodes

@@ -201,24 +201,30 @@ def parse_proof(text_):
             bytes.fromhex(get["root"]), [bytes.fromhex(v) for k, v in fields if k == "proof"])
 
 
-def blinded_target(events):
-    """The entry holding blinded values, its number of slots, and the arm codes (public: the
-    trial.add entry lists them in the arms table)."""
+def blinded_target(events, action=None):
+    """The first entry (of `action`, when given) holding blinded values, its number of slots,
+    and the arm codes (public: the trial.add entry lists them in the arms table)."""
     codes = sorted({c["columns"]["code"][1] for ev in events for c in ev["changes"]
                     if c["table"] == "arms" and c["op"] == "insert"})
     for ev in events:
-        slots = sum(1 for c in ev["changes"] for v in c["columns"].values() if "(blinded)" in v)
+        if action is not None and ev["action"] != action:
+            continue
+        slots = sum((c["op"] != "insert" and old == "(blinded)") +
+                    (c["op"] != "delete" and new == "(blinded)")
+                    for c in ev["changes"] for old, new in c["columns"].values())
         if slots:
             return ev, slots, codes
     raise AssertionError("no blinded value in the log")
 
 
-def attack(obs, layouts):
+def attack(obs, layouts, action=None, alphabet_extra=()):
     """Every (assignment, what it matched) for the blinded entry, trying each layout (entry
-    version, assumed salt)."""
+    version, assumed salt).  A slot is guessed among the arm codes and alphabet_extra (None for
+    an arm column's old value before it was set)."""
     events = obs["events"]
     cols = table_columns(events)
-    target, slots, codes = blinded_target(events)
+    target, slots, codes = blinded_target(events, action)
+    codes = list(codes) + list(alphabet_extra)
     assert target["esig_user"] is None  # receipt is not e-signed: every other byte is shown
     known = {}
     for ev in events:
@@ -361,3 +367,32 @@ def test_attack_fails_on_a_migrated_legacy_site(tmp_path):
     with ctm.open(path, readonly=True) as db:
         with pytest.raises(ctm.BlindingError):
             db.prove(6)
+
+
+def test_attack_fails_on_a_randomization(tmp_path):
+    """The entry that randomizes a subject holds the subject's arm (old NULL, new the arm), hidden
+    from the blinded technician: neither guess of the arm matches a hash, a proof or the
+    checkpoint, and the holder of the salt finds the true one with the same encoder.  The
+    dispensing that follows writes no arm."""
+    path = new_site_path(tmp_path, "rand.db")
+    build_new_site(path)
+    with ctm_open(path, user=PHARM, password=PHARM_PW) as db:
+        db.random_generate("BLIND-1", 4, [2])
+        db.subject_add("BLIND-1", "S-1")
+        db.randomize("BLIND-1", "S-1")
+        truth = db.subject("BLIND-1", "S-1")["arm"]
+        db.visit_add("BLIND-1", "V1", 0, "-0..+3", "DX10:1")
+        kit = db.dispense_assign("BLIND-1", "S-1", "V1")[0]["kit_number"]
+        db.dispense_confirm("BLIND-1", "S-1", [kit])
+    with ctm_open(path, user=TECH, password=TECH_PW) as db:
+        obs = observe(db)
+    assert_nothing_secret_offered(obs, path)
+    # dispensing writes no arm at all: its entries hold nothing hidden to guess
+    dispensing = [ev for ev in obs["events"] if ev["action"].startswith("dispense.")]
+    assert len(dispensing) == 2 and "(blinded)" not in repr(dispensing)
+    assert attack(obs, LAYOUTS_GUESSED, "subject.randomize", [None]) == []
+    target, slots, _ = blinded_target(obs["events"], "subject.randomize")
+    assert slots == 2  # subjects.arm, before (NULL) and after
+    salt = stored_salts(path)[target["seq"]]
+    found = attack(obs, [(2, salt)], "subject.randomize", [None])
+    assert {tuple(g) for g, _ in found} == {(None, truth)}

@@ -338,7 +338,8 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
 def test_accepts_a_database_of_schema_version_1(site):
     """A database whose ledger touches only version 1's tables, taken back to version 1 by
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
-    drops = ["DROP INDEX kits_for_dispensing"] + [
+    drops = ["DROP INDEX %s" % i for i in ("kits_for_dispensing", "kits_by_number",
+                                           "kits_by_serial")] + [
         "DROP TABLE %s" % t for t in ("dispensations", "code_breaks", "titration_rules", "dose_levels",
                                            "visit_kits", "visits", "kit_list", "rand_list",
                                            "subjects", "rand_schemes",

@@ -23,6 +23,11 @@
 #define NOTES (ACTIONS / 3)           /* actions 2, 5, 8, ...: a note */
 #define MAX_BUSY_RETRIES 200
 #define RAND_TRIAL_CODE "CONC-R"
+#define DISP_TRIAL_CODE "CONC-D"
+#define RAND_TRIAL_ID "(SELECT id FROM trials WHERE code = 'CONC-R')"
+/* Kits of each arm for every subject, and some to spare: the list's blocks leave at most a few
+ * more subjects in one arm than in the other. */
+#define DISP_KITS (2 * WRITERS * ACTIONS + 64)
 /* Writers 2k and 2k + 1 both try to randomize subjects k * ACTIONS .. (k + 1) * ACTIONS - 1. */
 #define SUBJECTS (WRITERS / 2 * ACTIONS)
 /* Minimization: writers 2k and 2k + 1 both try subjects k * MIN_EACH .. (k + 1) * MIN_EACH - 1. */
@@ -53,6 +58,8 @@ static void build_template(void)
     tu_must(ctm_trial_add(db, TRIAL, "Concurrency trial", "Sponsor", 1, "A:1,B:1"), "trial");
     tu_must(ctm_trial_add(db, RAND_TRIAL_CODE, "Randomization race", "Sponsor", 1, "A:2,B:1"),
             "randomization trial");
+    tu_must(ctm_trial_add(db, DISP_TRIAL_CODE, "Dispensing race", "Sponsor", 1, "A:1,B:1"),
+            "dispensing trial");
     tu_must(ctm_kittype_add(db, TRIAL, "KT", "Drug", 30, 2, 8, 30, NULL), "kit type");
     tu_must(ctm_location_add(db, "FRIDGE1", "fridge", 2, 8), "fridge 1");
     tu_must(ctm_location_add(db, "FRIDGE2", "fridge", 2, 8), "fridge 2");
@@ -93,6 +100,31 @@ static void build_template(void)
         tu_must(ctm_subject_add(db, MIN_TRIAL_CODE, screening,
                                 i % 3 ? "sex=F,age=ge65" : "sex=M,age=ge65"),
                 "subject");
+    }
+    tu_must(ctm_batch_commit(db), "batch commit");
+    /* every writer's subjects randomized, kits of both arms for all of them and to spare */
+    tu_must(ctm_kittype_add(db, DISP_TRIAL_CODE, "KT", "Drug", 30, 2, 8, 0, NULL), "kit type");
+    tu_must(ctm_visit_add(db, DISP_TRIAL_CODE, "V1", 0, "randomization", "0..+3", "KT:1"), "visit");
+    tu_must(ctm_random_generate(db, DISP_TRIAL_CODE, WRITERS * ACTIONS, "2,4", &ro), "list");
+    size_t cap = 64 + (size_t)DISP_KITS * 40;
+    char *kits = malloc(cap);
+    if (kits == NULL)
+        exit(EXIT_FAILURE);
+    size_t klen = (size_t)snprintf(kits, cap, "kit_number,kit_type,lot,expiry,arm\n");
+    for (int k = 0; k < DISP_KITS; k++)
+        klen += (size_t)snprintf(kits + klen, cap - klen, "D%04d,KT,L1,2030-01-31,%s\n", k,
+                                 k % 2 ? "A" : "B");
+    tu_must(ctm_receive(db, DISP_TRIAL_CODE, "DISP", kits, klen, "FRIDGE1", NULL),
+            "receive DISP");
+    free(kits);
+    tu_must(ctm_receive_confirm(db, "DISP", 1), "confirm DISP");
+    tu_must(ctm_batch_begin(db), "batch");
+    for (int i = 0; i < WRITERS * ACTIONS; i++) {
+        char screening[16];
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        snprintf(screening, sizeof screening, "D-%03d", i);
+        tu_must(ctm_subject_add(db, DISP_TRIAL_CODE, screening, NULL), "subject");
+        tu_must(ctm_randomize(db, DISP_TRIAL_CODE, screening, &r), "randomize");
     }
     tu_must(ctm_batch_commit(db), "batch commit");
     tu_must(ctm_audit_vkey(&vkey, db), "vkey");
@@ -224,6 +256,46 @@ static void minimizer(int w)
     _exit(0);
 }
 
+/* A workstation dispensing its 50 subjects: each the kit the library chooses among those all
+ * the writers draw from, then its scan-to-verify, e-signed. */
+static void dispenser(int w)
+{
+    ctm_db *db = NULL;
+    if (tu_open_rc(&db, db_path, NULL) != CTM_OK || ctm_login(db, "pete", PW) != CTM_OK) {
+        fprintf(stderr, "dispenser %d: %s\n", w, ctm_errmsg());
+        _exit(100);
+    }
+    await_start();
+    for (int j = 0; j < ACTIONS; j++) {
+        char screening[16], kit[48] = "";
+        snprintf(screening, sizeof screening, "D-%03d", w * ACTIONS + j);
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
+            ctm_query *q = NULL;
+            rc = ctm_dispense_assign(&q, db, DISP_TRIAL_CODE, screening, "V1", NULL);
+            if (rc == CTM_OK && ctm_query_next(q) == CTM_ROW)
+                snprintf(kit, sizeof kit, "%s", ctm_query_text(q, 0));
+            ctm_query_free(q);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        const char *scans[] = {kit};
+        if (rc == CTM_OK)
+            rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
+            rc = ctm_dispense_confirm(db, DISP_TRIAL_CODE, screening, scans, 1);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc != CTM_OK) {
+            fprintf(stderr, "dispenser %d subject %s: %d %s\n", w, screening, rc, ctm_errmsg());
+            _exit(j + 1);
+        }
+    }
+    ctm_close(db);
+    _exit(0);
+}
+
 static void run_writers(void (*fn)(int))
 {
     pid_t pids[WRITERS];
@@ -315,17 +387,19 @@ START_TEST(no_subject_randomized_twice_no_row_given_twice)
     run_writers(randomizer);
     ctm_db *db = tu_open(db_path, NULL);
     ck_assert_uint_eq(tu_audit_size(db), template_size + SUBJECTS);
-    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects WHERE status = 'randomized'",
-                                NULL),
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects WHERE status = 'randomized'"
+                                         " AND trial_id = " RAND_TRIAL_ID, NULL),
                      SUBJECTS);
-    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM rand_list", NULL),
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM rand_list"
+                                         " WHERE trial_id = " RAND_TRIAL_ID, NULL),
                      SUBJECTS);
     ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l"
                                          " ON l.subject_id = s.id AND l.number = s.rand_number"
-                                         " AND l.arm = s.arm", NULL),
+                                         " AND l.arm = s.arm WHERE s.trial_id = " RAND_TRIAL_ID, NULL),
                      SUBJECTS);
     ck_assert_int_eq(tu_sql_int(db_path, "SELECT max(position) FROM rand_list"
-                                         " WHERE subject_id IS NOT NULL", NULL),
+                                         " WHERE subject_id IS NOT NULL AND trial_id = " RAND_TRIAL_ID,
+                                NULL),
                      SUBJECTS);
     tu_assert_verifies_all(db, vkey);
     ctm_close(db);
@@ -388,6 +462,32 @@ START_TEST(minimization_sees_every_subject_before_it)
 }
 END_TEST
 
+/* Eight workstations dispense at once from one fridge: every subject gets one kit, of its own
+ * arm, no kit goes to two subjects, two entries per dispensing, and the ledger verifies. */
+START_TEST(no_kit_dispensed_twice)
+{
+    run_writers(dispenser);
+    ctm_db *db = tu_open(db_path, NULL);
+    ck_assert_uint_eq(tu_audit_size(db), template_size + 2 * WRITERS * ACTIONS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM dispensations"
+                                         " WHERE status = 'dispensed'", NULL),
+                     WRITERS * ACTIONS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT kit_id) FROM dispensations",
+                                NULL),
+                     WRITERS * ACTIONS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM dispensations",
+                                NULL),
+                     WRITERS * ACTIONS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM dispensations d"
+                                         " JOIN kits k ON k.id = d.kit_id"
+                                         " JOIN subjects s ON s.id = d.subject_id"
+                                         " WHERE k.arm = s.arm AND k.status = 'dispensed'", NULL),
+                     WRITERS * ACTIONS);
+    tu_assert_verifies_all(db, vkey);
+    ctm_close(db);
+}
+END_TEST
+
 static Suite *concurrency_suite(void)
 {
     Suite *s = suite_create("concurrency");
@@ -395,6 +495,7 @@ static Suite *concurrency_suite(void)
     tcase_add_test(tc, eight_workstations_lose_nothing);
     tcase_add_test(tc, no_subject_randomized_twice_no_row_given_twice);
     tcase_add_test(tc, minimization_sees_every_subject_before_it);
+    tcase_add_test(tc, no_kit_dispensed_twice);
     return s;
 }
 

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctm.h"
 #include "minimize.h"
@@ -229,6 +232,17 @@ START_TEST(bad_generation_refused_naming_the_field)
     ck_assert_int_eq(ctm_random_generate(db, TRIAL, 20, "3", &badseed), CTM_EINVAL);
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "seed"));
     ck_assert_int_eq(ctm_random_generate(db, "NO-SUCH", 20, "3", &o), CTM_ENOTFOUND);
+    /* names the parser allows whose stratum names would not fit ctm_randomization.stratum */
+    char spec[1024] = "";
+    for (int f = 0; f < 8; f++)
+        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%sfactor%026d=a%031d,b%031d",
+                 f ? ";" : "", f, 1, 2);
+    ctm_random_options wide = opts(spec, SEED, 0);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 2, "3", &wide), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "stratum's name"));
+    static const char one[] = "randomization_number,stratum,arm\nR-1,a/a/a/a/a/a/a/a," ARM_A "\n";
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, NULL, one, sizeof one - 1, &wide), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "stratum's name"));
     ck_assert_uint_eq(tu_audit_size(db), before);
 }
 END_TEST
@@ -368,11 +382,52 @@ START_TEST(kit_list_gives_the_arms_of_a_manifest_without_them)
     ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm: differs from the trial's kit list"));
     ck_assert_ptr_null(strstr(ctm_errmsg(), ARM_A));
     ck_assert_uint_eq(tu_audit_size(db), before);
+    /* a kit list that disagrees with a kit received from a manifest with arms is refused */
+    static const char arms[] = "kit_number,kit_type,lot,expiry,arm\nK5,KT,L1,2030-01-31," ARM_A "\n";
+    tu_ok(ctm_receive(db, TRIAL, "SH3", arms, sizeof arms - 1, "FRIDGE1", NULL));
+    static const char list3[] = "kit_number,arm\nK5," ARM_B "\n";
+    before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_import(db, TRIAL, "kits", list3, sizeof list3 - 1, NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm: kit K5 was received"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
     /* the kit list is the unblinded pharmacist's to import */
     ctm_logout(db);
     tu_login(db, "bob", PW);
     ck_assert_int_eq(ctm_random_import(db, TRIAL, "kits", list2, sizeof list2 - 1, NULL),
                      CTM_EBLINDED);
+}
+END_TEST
+
+/* A blinded receiver's manifest may not test guessed arms against the kit list: whatever arm a
+ * line gives a listed kit, the answer is the same (and nothing is written), so no probe with a
+ * bad line after it tells the kit's arm. */
+START_TEST(blinded_receiver_cannot_test_arms_against_the_kit_list)
+{
+    static const char list[] = "kit_number,arm\nK1," ARM_A "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list, sizeof list - 1, NULL));
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    uint64_t before = tu_audit_size(db);
+    static const char right[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                "K1,KT,L1,2030-01-31," ARM_A "\nK2,NOTYPE,L1,2030-01-31,\n";
+    static const char wrong[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                "K1,KT,L1,2030-01-31," ARM_B "\nK2,NOTYPE,L1,2030-01-31,\n";
+    int rc_right = ctm_receive(db, TRIAL, "SH1", right, sizeof right - 1, "FRIDGE1", NULL);
+    char msg_right[512];
+    snprintf(msg_right, sizeof msg_right, "%s", ctm_errmsg());
+    int rc_wrong = ctm_receive(db, TRIAL, "SH1", wrong, sizeof wrong - 1, "FRIDGE1", NULL);
+    ck_assert_int_eq(rc_right, rc_wrong);
+    ck_assert_str_eq(msg_right, ctm_errmsg());
+    ck_assert_int_eq(rc_wrong, CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "line 2, field arm"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* without the arm the kit list gives it, and blinded staff receive the kit */
+    static const char none[] = "kit_number,kit_type,lot,expiry,arm\nK1,KT,L1,2030-01-31,\n";
+    tu_ok(ctm_receive(db, TRIAL, "SH1", none, sizeof none - 1, "FRIDGE1", NULL));
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    ck_assert_str_eq(kit_arm("K1"), ARM_A);
 }
 END_TEST
 
@@ -386,6 +441,9 @@ START_TEST(randomization_needs_every_factor_and_happens_once)
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-001", NULL), CTM_EEXISTS);
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S-002", "sex=X"), CTM_EINVAL);
     ck_assert_int_eq(ctm_subject_add(db, TRIAL, "bad number!", NULL), CTM_EINVAL);
+    /* a control character is not echoed raw into the message (logs, terminals) */
+    ck_assert_int_eq(ctm_subject_add(db, TRIAL, "S\n\033[2J", NULL), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "'S\\x0a\\x1b[2J'"));
     uint64_t before = tu_audit_size(db);
     ctm_randomization r = CTM_RANDOMIZATION_INIT;
     ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-001", &r), CTM_ERULE);
@@ -640,6 +698,210 @@ START_TEST(minimization_published_case_end_to_end)
 }
 END_TEST
 
+/* A list replaced, before anyone was randomized, by one of other strata: a subject enrolled under
+ * the old ones is not stuck; the values of factors the list no longer has are not known. */
+START_TEST(subjects_enrolled_under_replaced_strata_can_be_stratified_again)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    o = opts("age=lt65,ge65", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    ck_assert_int_eq(ctm_randomize(db, TRIAL, "S-1", &r), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "not known yet: age"));
+    tu_ok(ctm_subject_set_strata(db, TRIAL, "S-1", "age=ge65"));
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+    ck_assert_str_eq(r.stratum, "age=ge65");
+}
+END_TEST
+
+/* ---- concurrent writers ---- */
+
+#define RACERS 4
+#define RACE_SUBJECTS 12
+
+/* One workstation: randomizes every subject, starting at its own offset; exits with how many
+ * it randomized (the others are taken: CTM_ERULE), or 100 + an unexpected status. */
+static void racer(int w)
+{
+    ctm_db *h = NULL;
+    if (tu_open_rc(&h, db_path, NULL) != CTM_OK || ctm_login(h, "ivy", PW) != CTM_OK)
+        _exit(99);
+    int won = 0;
+    for (int i = 0; i < RACE_SUBJECTS; i++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "S-%02d", (i + w * 3) % RACE_SUBJECTS);
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < 200; tries++) {
+            rc = ctm_randomize(h, TRIAL, subject, &r);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc == CTM_OK)
+            won++;
+        else if (rc != CTM_ERULE) {
+            fprintf(stderr, "racer %d, %s: %d %s\n", w, subject, rc, ctm_errmsg());
+            _exit(100 + (rc < 0 ? -rc : rc) % 100);
+        }
+    }
+    ctm_close(h);
+    _exit(won);
+}
+
+START_TEST(concurrent_randomizations_take_each_row_and_subject_once)
+{
+    /* two strata, so that rows of one stratum are never taken by the other's subjects */
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 10, "3,6", &o));
+    for (int i = 0; i < RACE_SUBJECTS; i++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "S-%02d", i);
+        tu_ok(ctm_subject_add(db, TRIAL, subject, i % 2 ? "sex=M" : "sex=F"));
+    }
+    uint64_t before = tu_audit_size(db);
+    pid_t pids[RACERS];
+    for (int w = 0; w < RACERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0)
+            racer(w);
+    }
+    int won = 0;
+    for (int w = 0; w < RACERS; w++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) <= RACE_SUBJECTS,
+                      "racer %d failed (status %d): see its message above", w, status);
+        won += WEXITSTATUS(status);
+    }
+    /* every subject once, one entry each; each stratum's first rows, each to one subject */
+    ck_assert_int_eq(won, RACE_SUBJECTS);
+    ck_assert_uint_eq(tu_audit_size(db), before + RACE_SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT subject_id) FROM rand_list", NULL),
+                     RACE_SUBJECTS);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM rand_list WHERE subject_id IS NOT"
+                                         " NULL AND position > 6", NULL),
+                     0);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.number = s.rand_number AND"
+                                         " l.arm = s.arm AND l.stratum = s.strata"
+                                         " WHERE s.status = 'randomized'", NULL),
+                     RACE_SUBJECTS);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* What a racer does while the parent holds the writer lock in a batch. */
+enum race_call { RACE_GENERATE, RACE_RANDOMIZE, RACE_RECEIVE };
+
+/* A second workstation that makes its checks while the parent's batch holds the writer lock,
+ * then waits for the lock: its call must still judge by what the batch committed.  Returns the
+ * racer's status (the child exits with its negation).  The child is forked before the batch
+ * begins: SQLite's locks are per process, and a child forked while its parent holds one would
+ * inherit the parent's view of it. */
+static int race_against_batch(enum race_call call, void (*in_batch)(void))
+{
+    int ready[2], go[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ctm_db *h = NULL;
+        char c;
+        if (tu_open_rc(&h, db_path, NULL) != CTM_OK || ctm_login(h, "pia", PW) != CTM_OK ||
+            write(ready[1], "x", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(99);
+        int rc;
+        if (call == RACE_GENERATE) {
+            ctm_random_options o = opts("sex=M,F", NULL, 0);
+            rc = ctm_random_generate(h, TRIAL, 4, "3", &o);
+        } else if (call == RACE_RANDOMIZE) {
+            ctm_randomization r = CTM_RANDOMIZATION_INIT;
+            rc = ctm_randomize(h, TRIAL, "S-1", &r);
+        } else {
+            static const char m[] = "kit_number,kit_type,lot,expiry,arm\n"
+                                    "K1,KT,L1,2030-01-31," ARM_B "\n";
+            rc = ctm_receive(h, TRIAL, "SH1", m, sizeof m - 1, "FRIDGE1", NULL);
+        }
+        ctm_close(h);
+        _exit(-rc); /* statuses are 0 or negative */
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    tu_ok(ctm_batch_begin(db));
+    in_batch();
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    /* the racer's checks take milliseconds; then it waits for the lock */
+    nanosleep(&(struct timespec){0, 150000000}, NULL);
+    tu_ok(ctm_batch_commit(db));
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 99);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    return -WEXITSTATUS(status);
+}
+
+static void randomize_s1(void)
+{
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+}
+
+static void s1_becomes_female(void)
+{
+    tu_ok(ctm_subject_set_strata(db, TRIAL, "S-1", "sex=F"));
+}
+
+START_TEST(a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    int rc = race_against_batch(RACE_GENERATE, randomize_s1);
+    ck_assert_int_eq(rc, CTM_ERULE);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.number = s.rand_number",
+                                NULL),
+                     1);
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+}
+END_TEST
+
+static void import_kit_list(void)
+{
+    static const char list[] = "kit_number,arm\nK1," ARM_A "\n";
+    tu_ok(ctm_random_import(db, TRIAL, "kits", list, sizeof list - 1, NULL));
+}
+
+START_TEST(a_receipt_checks_the_kit_list_imported_meanwhile)
+{
+    ck_assert_int_eq(race_against_batch(RACE_RECEIVE, import_kit_list), CTM_EINVAL);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kits", NULL), 0);
+}
+END_TEST
+
+START_TEST(strata_changed_while_randomizing_give_the_new_stratum)
+{
+    ctm_random_options o = opts("sex=M,F", SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 4, "3", &o));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "sex=M"));
+    int rc = race_against_batch(RACE_RANDOMIZE, s1_becomes_female);
+    ck_assert_int_eq(rc, CTM_OK);
+    /* the subject's row is of the stratum the subject is in */
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM subjects s JOIN rand_list l ON"
+                                         " l.subject_id = s.id AND l.stratum = s.strata"
+                                         " WHERE s.strata = 'sex=F'",
+                                NULL),
+                     1);
+}
+END_TEST
+
 /* ---- blinding ---- */
 
 /* Every row of q, all columns, as one text (malloc'd). */
@@ -833,8 +1095,14 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, import_allocates_in_file_order_per_stratum);
     tcase_add_test(tc, blockrand_blocks_must_hold_the_ratio);
     tcase_add_test(tc, kit_list_gives_the_arms_of_a_manifest_without_them);
+    tcase_add_test(tc, blinded_receiver_cannot_test_arms_against_the_kit_list);
     tc = tu_tcase(s, "subjects", setup, teardown, 30);
     tcase_add_test(tc, randomization_needs_every_factor_and_happens_once);
+    tcase_add_test(tc, subjects_enrolled_under_replaced_strata_can_be_stratified_again);
+    tcase_add_test(tc, concurrent_randomizations_take_each_row_and_subject_once);
+    tcase_add_test(tc, a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation);
+    tcase_add_test(tc, strata_changed_while_randomizing_give_the_new_stratum);
+    tcase_add_test(tc, a_receipt_checks_the_kit_list_imported_meanwhile);
     tc = tu_tcase(s, "minimization", setup, teardown, 60);
     tcase_add_test(tc, minimization_scheme_checked_and_replaced_only_while_unused);
     tcase_add_test(tc, minimization_replays_exactly_from_the_audit_log);

@@ -89,7 +89,8 @@ void tu_must(int rc, const char *what);
 /* SQL that takes a site's tables back to before schema version 5 (both back ends), for tests that
  * make an older site from a new one: the tables of migration 4 -> 5, in foreign-key order. */
 #define TU_DROP_SCHEMA_5 \
-    "DROP INDEX kits_for_dispensing; DROP TABLE dispensations;" \
+    "DROP INDEX kits_for_dispensing; DROP INDEX kits_by_number; DROP INDEX kits_by_serial;" \
+    " DROP TABLE dispensations;" \
     " DROP TABLE code_breaks; DROP TABLE titration_rules; DROP TABLE dose_levels;" \
     " DROP TABLE visit_kits; DROP TABLE visits; DROP TABLE kit_list; DROP TABLE rand_list;" \
     " DROP TABLE subjects; DROP TABLE rand_schemes;"

@@ -380,6 +380,28 @@ def _manifest(value, name="manifest"):
                        % (name, type(value).__name__))
 
 
+def _window(value):
+    """A visit window as "-3..+3" text, from that text or a (before, after) pair of days."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InvalidError("window: expected a (before, after) pair of days")
+        before, after = (_int("window before", value[0], 0), _int("window after", value[1], 0))
+        value = "-%d..+%d" % (before, after)
+    return _text("window", value)
+
+
+def _visit_kits(value):
+    """A visit's kits as "KT10:1,DOSE:1" text, from that text or a mapping {"KT10": 1}."""
+    if isinstance(value, collections.abc.Mapping):
+        parts = []
+        for kit_type, count in value.items():
+            if not isinstance(kit_type, str):
+                raise InvalidError("kits: kit types must be str")
+            parts.append("%s:%d" % (kit_type, _int("kits: " + kit_type, count)))
+        value = ",".join(parts)
+    return _text("kits", value)
+
+
 def _strata(name, value, optional=True):
     """Strata values as "sex=M,age=ge65" text, from that text or a mapping {"sex": "M"}."""
     if isinstance(value, collections.abc.Mapping):
@@ -477,6 +499,10 @@ _KITS = {"expiry": _DATE, "dispensable": _BOOL}
 _HISTORY = {"since": _TIME, "until": _TIME}
 _KIT = dict(_KITS, date_received=_DATE)  # ctm_kit_show: a kit listing row and more
 _SUBJECTS = {"enrolled": _TIME, "randomized": _TIME, "ended": _TIME}
+_SUBJECT_VISITS = {"due": _DATE, "window_from": _DATE, "window_to": _DATE, "dispensed": _DATE,
+                   "on_hold": _BOOL}
+_ASSIGNED = {"expiry": _DATE}
+_DISPENSATIONS = {"assigned": _TIME, "dispensed": _TIME, "recorded": _TIME}
 
 
 class Query:
@@ -1498,6 +1524,150 @@ class Database:
                                     _text("screening", screening))
         _check(rc)
         return Query(self, q, _SUBJECTS).fetchall()[0]
+
+    # -- visits and dosing ---------------------------------------------------------------------
+
+    def visit_add(self, trial: str, code: str, day: int,
+                  window: Union[str, Tuple[int, int]],
+                  kits: Union[str, Mapping[str, int]],
+                  anchor: str = "randomization") -> None:
+        """Append a visit to the trial's schedule (pharmacists and administrators).
+
+        day: 0 to 3650 days after the anchor, "randomization" or "previous" (the previous
+        visit: the day it was dispensed, else its due day; not for the first visit).  window:
+        "-3..+3" or (3, 3), the days the visit may come before and after its day.  kits:
+        "KT10:2,KT20:1" or {"KT10": 2, "KT20": 1}; "DOSE" stands for the kit type of the
+        subject's dose level (see :meth:`dose_levels`).  Audited "visit.add".  Raises
+        InvalidError (the field and position named; a kit type not of the trial), ExistsError
+        (the code), RuleError (DOSE without dose levels), NotFoundError, PermissionDenied.
+        """
+        _check(_c.ctm_visit_add(self._handle(), _text("trial", trial), _text("code", code),
+                                _int("day", day), _text("anchor", anchor), _window(window),
+                                _visit_kits(kits)))
+
+    def visits(self, trial: str) -> Query:
+        """The trial's schedule as a :class:`Query` of dicts: position, code, day, anchor,
+        window_before, window_after, kits ("KT10:1,KT20:2", "DOSE:1")."""
+        rc, q = _c.ctm_visit_list(self._handle(), _text("trial", trial))
+        _check(rc)
+        return Query(self, q)
+
+    def dose_levels(self, trial: str, levels: Union[str, Iterable[str]], start_level: int,
+                    min_interval_days: int, max_titrations: int) -> None:
+        """Set the trial's dose levels and titration rules (pharmacists and administrators).
+
+        levels: kit types of the trial from the lowest dose up, "KT5,KT10,KT20" or a list
+        (level 1 is the first).  Subjects start at start_level; a move of one level needs
+        min_interval_days days since the last (or the randomization), at most max_titrations
+        moves.  A second call replaces them until the trial's first kit is assigned to a
+        subject (RuleError from then on).  Audited "dose.levels"."""
+        if not isinstance(levels, str):
+            levels = ",".join(_text("levels", code) for code in levels)
+        _check(_c.ctm_dose_levels(self._handle(), _text("trial", trial),
+                                  _text("levels", levels), _int("start_level", start_level),
+                                  _int("min_interval_days", min_interval_days),
+                                  _int("max_titrations", max_titrations)))
+
+    def subject_hold(self, trial: str, screening: str, reason: str) -> None:
+        """Put a randomized subject's dispensing on hold (investigators and pharmacists; reason
+        required).  Audited "subject.hold".  Raises RuleError (on hold already, not
+        randomized)."""
+        _check(_c.ctm_subject_hold(self._handle(), _text("trial", trial),
+                                   _text("screening", screening), _text("reason", reason)))
+
+    def subject_resume(self, trial: str, screening: str, reason: str) -> None:
+        """Resume the dispensing of a subject on hold (reason required).  Audited
+        "subject.resume".  Raises RuleError (not on hold)."""
+        _check(_c.ctm_subject_resume(self._handle(), _text("trial", trial),
+                                     _text("screening", screening), _text("reason", reason)))
+
+    def subject_visits(self, trial: str, screening: str) -> Query:
+        """The subject's visits as a :class:`Query` of dicts: visit, due, window_from,
+        window_to, dispensed (datetime.date, or None: the dates are None until the subject is
+        randomized; dispensed until the visit is), on_hold (bool), dose_level (None in a trial
+        without dose levels)."""
+        rc, q = _c.ctm_subject_visits(self._handle(), _text("trial", trial),
+                                      _text("screening", screening))
+        _check(rc)
+        return Query(self, q, _SUBJECT_VISITS)
+
+    # -- dispensing and emergency unblinding ---------------------------------------------------
+
+    def dispense_assign(self, trial: str, screening: str, visit: str,
+                        titrate: int = 0, override_reason: Optional[str] = None) -> List[Row]:
+        """Choose the kits of a subject's visit at random among the eligible ones (pharmacists).
+
+        Returns the kits assigned as dicts: kit_number, kit_type, lot, expiry, location; hand
+        them over and confirm with :meth:`dispense_confirm`.  titrate: -1, 0 or 1 (dose
+        titration).  override_reason: dispense outside the visit window (unblinded pharmacists).
+        Audited "dispense.assign".  Raises RuleError (outside the window, dose hold, no eligible
+        kit: the message says why, never the arm), BlindingError (an override by a blinded
+        pharmacist), NotFoundError, PermissionDenied."""
+        opts = {"override_reason": _text("override_reason", override_reason, optional=True),
+                "titrate": _int("titrate", titrate)}
+        rc, q = _c.ctm_dispense_assign(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _text("visit", visit), opts)
+        _check(rc)
+        return Query(self, q, _ASSIGNED).fetchall()
+
+    def dispense_confirm(self, trial: str, screening: str, scans: Iterable[str]) -> None:
+        """Scan-to-verify: the kits handed over (numbers or pack barcodes) must each be assigned
+        to the subject, else nothing is recorded (RuleError).  E-signed ("dispensed").  Audited
+        "dispense.confirm"."""
+        _check(_c.ctm_dispense_confirm(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _kits(scans)))
+
+    def dispense_cancel(self, trial: str, screening: str, reason: str) -> None:
+        """Free the kits assigned to the subject and not handed over.  Audited "dispense.cancel"."""
+        _check(_c.ctm_dispense_cancel(self._handle(), _text("trial", trial),
+                                      _text("screening", screening), _text("reason", reason)))
+
+    def dispense_replace(self, trial: str, screening: str, kit: str, reason: str,
+                         lost: bool = False) -> List[Row]:
+        """Replace a damaged (or lost) kit of the subject; returns the new assignment as
+        :meth:`dispense_assign` does.  Audited "dispense.replace"."""
+        rc, q = _c.ctm_dispense_replace(self._handle(), _text("trial", trial),
+                                        _text("screening", screening), _text("kit", kit),
+                                        "lost" if lost else "damaged", _text("reason", reason))
+        _check(rc)
+        return Query(self, q, _ASSIGNED).fetchall()
+
+    def dispense_reverse(self, trial: str, screening: str, kit: str, reason: str) -> None:
+        """Reverse a dispensing made in error: the kit becomes not_dispensed.  E-signed
+        ("dispensing reversed").  Audited "dispense.reverse"."""
+        _check(_c.ctm_dispense_reverse(self._handle(), _text("trial", trial),
+                                       _text("screening", screening), _text("kit", kit),
+                                       _text("reason", reason)))
+
+    def dispense_record(self, trial: str, screening: str, visit: str, scans: Iterable[str],
+                        when: Any, reason: str) -> None:
+        """Record a dispensing made on paper while the system was down: when it happened (a
+        datetime or ISO 8601 text) and why; the time it is recorded is kept too.  E-signed
+        ("dispensed").  Audited "dispense.record"."""
+        _check(_c.ctm_dispense_record(self._handle(), _text("trial", trial),
+                                      _text("screening", screening), _text("visit", visit),
+                                      _kits(scans), _instant("when", when),
+                                      _text("reason", reason)))
+
+    def dispensations(self, trial: str, screening: Optional[str] = None) -> Query:
+        """Dispensations of a trial (or of one subject) as a :class:`Query` of dicts: subject,
+        visit, kit_number, kit_type, lot, status, dose_level, assigned, dispensed, recorded
+        (datetimes), replaces, reason.  No arm is shown."""
+        rc, q = _c.ctm_dispensations(self._handle(), _text("trial", trial),
+                                     _text("screening", screening, optional=True))
+        _check(rc)
+        return Query(self, q, _DISPENSATIONS)
+
+    def codebreak(self, trial: str, screening: str, password: str, reason: str) -> str:
+        """Emergency unblinding of one subject: the logged-in investigator or unblinded
+        pharmacist enters the password again; returns the arm.  E-signed ("emergency
+        unblinding"); the record shows no arm to blinded readers.  Raises AuthError (wrong
+        password, counted as a failed login), PermissionDenied, RuleError."""
+        rc, arm = _c.ctm_codebreak(self._handle(), _text("trial", trial),
+                                   _text("screening", screening), _text("password", password),
+                                   _text("reason", reason))
+        _check(rc)
+        return arm
 
 
 # ---------------------------------------------------------------------------------------------

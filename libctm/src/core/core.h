@@ -43,6 +43,10 @@ int ctm__days_in_month(int y, int m);
 int64_t ctm__today(void);
 /* A code: ctm__check_name's characters, at most max long. */
 int ctm__check_code(const char *field, const char *s, size_t max);
+/* "YYYY-MM-DD[THH:MM[:SS[.f{1,6}]]][Z|+HH:MM|-HH:MM]" ('T' or a space) as UTC microseconds: the
+ * first instant it names, or with upper the last (a date names its whole day).  CTM_EINVAL names
+ * the field. */
+int ctm__parse_instant(const char *field, const char *s, int upper, int64_t *us);
 /* Degrees Celsius to milli-degrees, refusing what no storage can be. */
 int ctm__temp_mc(const char *field, double c, int64_t *mc);
 

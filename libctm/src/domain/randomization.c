@@ -200,10 +200,41 @@ static int check_scheme_change(const ctm__scheme *old, const list_state *ls, con
     return CTM_OK;
 }
 
-/* Options, strata (o->strata, or the old scheme's when extending without any) and the state. */
+/* What the tables and ctm_randomization keep of strata: the spec in 1024 bytes (write_scheme),
+ * a stratum's name in 400 (ctm_randomization.stratum, the labels of a list's rows).  The spec
+ * parser allows more (8 factors with 32-character names and levels): refused here, naming the
+ * limit, rather than midway through a generation with a message about a buffer. */
+#define STRATA_SPEC_MAX 1024
+#define STRATUM_NAME_MAX 400
+
+static int check_strata_fit(const ctm__strata *s)
+{
+    char spec[STRATA_SPEC_MAX];
+    if (ctm__strata_format(s, spec, sizeof spec) != CTM_OK)
+        return ctm__err(CTM_EINVAL, "strata: the spec is longer than %d characters",
+                        STRATA_SPEC_MAX - 1);
+    size_t longest = 0;
+    for (int f = 0; f < s->nfactors; f++) {
+        size_t level = 0;
+        for (int l = 0; l < s->f[f].nlevels; l++)
+            if (strlen(s->f[f].levels[l]) > level)
+                level = strlen(s->f[f].levels[l]);
+        longest += (f > 0) + strlen(s->f[f].name) + 1 + level;
+    }
+    if (longest >= STRATUM_NAME_MAX)
+        return ctm__err(CTM_EINVAL,
+                        "strata: a stratum's name (factor=level,...) would be up to %zu "
+                        "characters, more than %d; use shorter names",
+                        longest, STRATUM_NAME_MAX - 1);
+    return CTM_OK;
+}
+
+/* The options, the reader's right to the list, the trial and its arms: what no other writer
+ * changes.  The strata given are parsed here too (a pure check); *given_strata says whether
+ * there were any to parse, or the list's own are meant (extending without strata). */
 static int prepare_write(ctm_db *db, const char *action, const char *what, const char *trial,
                          const ctm_random_options *opts, ctm_random_options *o, ctm__trial *t,
-                         ctm__arms *arms, ctm__scheme *old, list_state *ls, ctm__strata *strata)
+                         ctm__arms *arms, ctm__strata *strata)
 {
     ctm_random_options def = CTM_RANDOM_OPTIONS_INIT;
     *o = def;
@@ -216,17 +247,30 @@ static int prepare_write(ctm_db *db, const char *action, const char *what, const
         rc = ctm__trial_lookup(db, trial, t);
     if (rc == CTM_OK)
         rc = ctm__arms_load(db, t->id, arms);
+    if (rc == CTM_OK && !(o->extend && o->strata == NULL))
+        rc = ctm__strata_parse(strata, o->strata);
+    if (rc == CTM_OK && !(o->extend && o->strata == NULL))
+        rc = check_strata_fit(strata);
+    return rc;
+}
+
+/* The list as it stands, read inside the write's transaction (under the writer lock): checked
+ * before it, a replacement could wipe out an allocation another writer committed meanwhile, or
+ * an extension continue a list that another writer replaced.  Extending without strata takes
+ * the list's own. */
+static int load_state(ctm_db *db, int64_t trial_id, const ctm_random_options *o,
+                      ctm__scheme *old, list_state *ls, ctm__strata *strata)
+{
+    int rc = ctm__scheme_load(db, trial_id, old);
     if (rc == CTM_OK)
-        rc = ctm__scheme_load(db, t->id, old);
-    if (rc == CTM_OK)
-        rc = list_state_load(db, t->id, ls);
-    if (rc != CTM_OK)
-        return rc;
-    if (o->extend && o->strata == NULL && old->exists)
-        *strata = old->strata;
-    else if ((rc = ctm__strata_parse(strata, o->strata)) != CTM_OK)
-        return rc;
-    return CTM_OK;
+        rc = list_state_load(db, trial_id, ls);
+    if (rc == CTM_OK && o->extend && o->strata == NULL) {
+        if (old->exists)
+            *strata = old->strata;
+        else
+            memset(strata, 0, sizeof *strata);
+    }
+    return rc;
 }
 
 /* ---- writing ---- */
@@ -354,6 +398,54 @@ static int generate_rows(ctm_db *db, int64_t trial_id, const ctm__strata *strata
     return rc;
 }
 
+/* The checks of a generation that depend on the list as it stands, and for an extension the
+ * list's seed: run inside the write's transaction. */
+static int generate_check_state(ctm_db *db, const ctm__trial *t, const ctm_random_options *o,
+                                int size, const char *sizes_text, ctm__strata *strata,
+                                uint8_t seed[32])
+{
+    ctm__scheme old;
+    list_state ls = { 0, 0, 0 };
+    int rc = load_state(db, t->id, o, &old, &ls, strata);
+    /* as an import: one entry holds every row, and every reader of the audit log decodes it */
+    if (rc == CTM_OK && ctm__strata_count(strata) * (size_t)size > 1000000)
+        rc = ctm__err(CTM_EINVAL, "size: %d rows in each of %zu strata is more than 1,000,000",
+                      size, ctm__strata_count(strata));
+    if (rc == CTM_OK)
+        rc = check_scheme_change(&old, &ls, "generated", o, strata);
+    if (rc != CTM_OK || !o->extend)
+        return rc;
+    /* The list's own seed and block sizes: an extension continues its streams. */
+    ctm__st *st = NULL;
+    char stored_sizes[128] = "";
+    int64_t largest = 0;
+    rc = ctm__prepare(db, &st,
+                      "SELECT seed, block_sizes, (SELECT max(position) FROM rand_list"
+                      " WHERE trial_id = ?1) FROM rand_schemes WHERE trial_id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, t->id);
+    if ((rc = ctm__st_step(st)) == CTM_ROW && ctm__st_bytes(st, 0) == 32) {
+        memcpy(seed, ctm__st_blob(st, 0), 32);
+        snprintf(stored_sizes, sizeof stored_sizes, "%s", ctm__st_text(st, 1));
+        largest = ctm__st_int(st, 2);
+        rc = CTM_OK;
+    } else {
+        rc = ctm__err(CTM_EINTEGRITY, "the generated list's seed is missing");
+    }
+    ctm__st_finalize(st);
+    uint8_t given[32];
+    if (rc == CTM_OK && o->seed != NULL &&
+        ((rc = parse_seed(o->seed, given)) != CTM_OK || sodium_memcmp(given, seed, 32) != 0))
+        rc = rc != CTM_OK ? rc : ctm__err(CTM_ERULE, "seed: an extension keeps the list's seed");
+    if (rc == CTM_OK && strcmp(stored_sizes, sizes_text) != 0)
+        rc = ctm__err(CTM_ERULE, "block sizes: an extension keeps the list's (%s)", stored_sizes);
+    if (rc == CTM_OK && size <= largest)
+        rc = ctm__err(CTM_ERULE, "size: %d rows per stratum is not more than the list has (%lld)",
+                      size, (long long)largest);
+    return rc;
+}
+
 int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *block_sizes,
                         const ctm_random_options *opts)
 {
@@ -361,69 +453,31 @@ int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *blo
     ctm_random_options o;
     ctm__trial t;
     ctm__arms arms;
-    ctm__scheme old;
-    list_state ls = { 0, 0, 0 };
     ctm__strata strata;
+    memset(&strata, 0, sizeof strata);
     int sizes[MAX_BLOCK_SIZES], nsizes = 0;
     uint8_t seed[32];
     int rc = prepare_write(db, "random.generate", "random generate", trial, opts, &o, &t, &arms,
-                           &old, &ls, &strata);
+                           &strata);
     if (rc == CTM_OK && (size < 1 || size >= STRATUM_SPAN))
         rc = ctm__err(CTM_EINVAL, "size: %d rows per stratum; give 1 to %d", size,
                       STRATUM_SPAN - 1);
     if (rc == CTM_OK)
         rc = parse_block_sizes(block_sizes, &arms, sizes, &nsizes);
-    if (rc == CTM_OK && ctm__strata_count(&strata) * (size_t)size > 10000000)
-        rc = ctm__err(CTM_EINVAL, "size: %d rows in each of %zu strata is more than 10,000,000",
-                      size, ctm__strata_count(&strata));
-    if (rc == CTM_OK)
-        rc = check_scheme_change(&old, &ls, "generated", &o, &strata);
+    if (rc == CTM_OK && !o.extend && o.seed != NULL)
+        rc = parse_seed(o.seed, seed);
     if (rc != CTM_OK)
         return rc;
+    if (!o.extend && o.seed == NULL)
+        randombytes_buf(seed, sizeof seed);
     char sizes_text[MAX_BLOCK_SIZES * 6];
     format_block_sizes(sizes, nsizes, sizes_text, sizeof sizes_text);
-    if (o.extend) {
-        /* The list's own seed and block sizes: an extension continues its streams. */
-        ctm__st *st = NULL;
-        char stored_sizes[128] = "";
-        int64_t largest = 0;
-        rc = ctm__prepare(db, &st,
-                          "SELECT seed, block_sizes, (SELECT max(position) FROM rand_list"
-                          " WHERE trial_id = ?1) FROM rand_schemes WHERE trial_id = ?1");
-        if (rc == CTM_OK) {
-            ctm__st_bind_int(st, 1, t.id);
-            if ((rc = ctm__st_step(st)) == CTM_ROW && ctm__st_bytes(st, 0) == 32) {
-                memcpy(seed, ctm__st_blob(st, 0), 32);
-                snprintf(stored_sizes, sizeof stored_sizes, "%s", ctm__st_text(st, 1));
-                largest = ctm__st_int(st, 2);
-                rc = CTM_OK;
-            } else {
-                rc = ctm__err(CTM_EINTEGRITY, "the generated list's seed is missing");
-            }
-            ctm__st_finalize(st);
-        }
-        uint8_t given[32];
-        if (rc == CTM_OK && o.seed != NULL &&
-            ((rc = parse_seed(o.seed, given)) != CTM_OK || sodium_memcmp(given, seed, 32) != 0))
-            rc = rc != CTM_OK ? rc : ctm__err(CTM_ERULE, "seed: an extension keeps the list's seed");
-        if (rc == CTM_OK && strcmp(stored_sizes, sizes_text) != 0)
-            rc = ctm__err(CTM_ERULE, "block sizes: an extension keeps the list's (%s)",
-                          stored_sizes);
-        if (rc == CTM_OK && size <= largest)
-            rc = ctm__err(CTM_ERULE,
-                          "size: %d rows per stratum is not more than the list has (%lld)", size,
-                          (long long)largest);
-        if (rc != CTM_OK)
-            return rc;
-    } else if (o.seed != NULL) {
-        if ((rc = parse_seed(o.seed, seed)) != CTM_OK)
-            return rc;
-    } else {
-        randombytes_buf(seed, sizeof seed);
-    }
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "random.generate", "")) != CTM_OK)
+    if ((rc = ctm__action_begin(&a, db, "random.generate", "")) != CTM_OK) {
+        sodium_memzero(seed, sizeof seed);
         return rc;
+    }
+    rc = generate_check_state(db, &t, &o, size, sizes_text, &strata, seed);
     char rows_text[24], strata_text[24];
     snprintf(rows_text, sizeof rows_text, "%d", size);
     snprintf(strata_text, sizeof strata_text, "%zu", ctm__strata_count(&strata));
@@ -431,7 +485,7 @@ int ctm_random_generate(ctm_db *db, const char *trial, int size, const char *blo
     ctm__action_param(&a, "rows_per_stratum", rows_text);
     ctm__action_param(&a, "strata", strata_text);
     ctm__action_param(&a, "extend", o.extend ? "yes" : "no");
-    if (!o.extend) {
+    if (rc == CTM_OK && !o.extend) {
         rc = delete_list(db, t.id);
         if (rc == CTM_OK)
             rc = write_scheme(db, t.id, "generated", &strata, seed, sizes_text);
@@ -467,14 +521,15 @@ static int parse_format(const char *format, enum ctm__randlist_format *f)
 }
 
 /* The stratum of every row as its canonical label, checked whole before anything is written:
- * labels[i] points into the returned block (malloc'd, one label per row). */
+ * labels[i] points into the returned block, which holds one label per stratum (not per row: a
+ * list of a million rows would take 400 MB). */
 static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **block,
                       const char ***labels)
 {
     *block = NULL;
     *labels = NULL;
-    size_t each = 400;
-    char *b = malloc(l->n * each + 1);
+    size_t each = STRATUM_NAME_MAX, nstrata = ctm__strata_count(strata);
+    char *b = calloc(nstrata, each);
     const char **lab = malloc(l->n * sizeof *lab + 1);
     if (b == NULL || lab == NULL) {
         free(b);
@@ -483,10 +538,8 @@ static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **
     }
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
-        char *out = b + i * each;
-        lab[i] = out;
         if (strata->nfactors == 0) {
-            out[0] = '\0';
+            lab[i] = b; /* the one stratum, the empty label */
             if (strcmp(l->rows[i].stratum, l->rows[0].stratum) != 0)
                 rc = ctm__err(CTM_EINVAL,
                               "randomization list line %u, field stratum: differs from line %u's,"
@@ -496,8 +549,14 @@ static int map_strata(const ctm__randlist *l, const ctm__strata *strata, char **
         }
         int level[CTM__STRATA_MAX_FACTORS];
         rc = ctm__strata_match(strata, l->rows[i].stratum, level);
-        if (rc == CTM_OK)
+        /* stratum k, the first factor slowest (as ctm__strata_nth counts them) */
+        size_t k = 0;
+        for (int f = 0; rc == CTM_OK && f < strata->nfactors; f++)
+            k = k * (size_t)strata->f[f].nlevels + (size_t)level[f];
+        char *out = b + k * each;
+        if (rc == CTM_OK && out[0] == '\0')
             rc = ctm__strata_label(strata, level, out, each);
+        lab[i] = out;
         if (rc != CTM_OK)
             rc = ctm__err(CTM_EINVAL,
                           "randomization list line %u, field stratum: not a stratum of %s "
@@ -543,11 +602,37 @@ static int check_blocks(const ctm__randlist *l, const ctm__arms *arms, const int
     return CTM_OK;
 }
 
+/* A kit list row for a kit already received must give the arm the kit has: a receipt from a
+ * manifest with arms may come before the sponsor's kit list. */
+static int check_received_kits(ctm_db *db, int64_t trial_id, const ctm__randlist *l,
+                               const int *arm_of, const ctm__arms *arms)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT arm FROM kits WHERE trial_id = ?1 AND kit_number = ?2");
+    for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, trial_id);
+        ctm__st_bind_text(st, 2, l->rows[i].number);
+        int src = ctm__st_step(st);
+        if (src == CTM_ROW && strcmp(ctm__st_text(st, 0), arms->code[arm_of[i]]) != 0)
+            rc = ctm__err(CTM_EINVAL,
+                          "randomization list line %u, field arm: kit %s was received with "
+                          "another arm",
+                          l->rows[i].line, l->rows[i].number);
+        else if (src != CTM_ROW && src != CTM_OK)
+            rc = ctm__store_fail(src, "reading kits");
+    }
+    ctm__st_finalize(st);
+    return rc;
+}
+
 static int import_kits(ctm_db *db, int64_t trial_id, const ctm__randlist *l, const int *arm_of,
                        const ctm__arms *arms)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
+    int rc = check_received_kits(db, trial_id, l, arm_of, arms);
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
                           "INSERT INTO kit_list(trial_id, kit_number, arm) VALUES (?1, ?2, ?3)");
     for (size_t i = 0; rc == CTM_OK && i < l->n; i++) {
         ctm__st_reset(st);
@@ -618,8 +703,8 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
     enum ctm__randlist_format f;
     ctm__randlist l;
     memset(&l, 0, sizeof l);
-    int rc = prepare_write(db, "random.import", "random import", trial, opts, &o, &t, &arms, &old,
-                           &ls, &strata);
+    int rc = prepare_write(db, "random.import", "random import", trial, opts, &o, &t, &arms,
+                           &strata);
     if (rc == CTM_OK)
         rc = parse_format(format, &f);
     if (rc == CTM_OK && text == NULL && len > 0)
@@ -640,10 +725,6 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
             rc = ctm__err(CTM_EINVAL, "randomization list line %u, field %s: not an arm of trial %s",
                           l.rows[i].line, l.format == CTM__RANDLIST_BLOCKRAND ? "treatment" : "arm",
                           trial);
-    if (rc == CTM_OK && !kits)
-        rc = check_scheme_change(&old, &ls, source, &o, &strata);
-    if (rc == CTM_OK && !kits)
-        rc = map_strata(&l, &strata, &label_block, &labels);
     if (rc == CTM_OK && l.format == CTM__RANDLIST_BLOCKRAND)
         rc = check_blocks(&l, &arms, arm_of);
     ctm__action a;
@@ -654,17 +735,21 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
         ctm__action_param(&a, "format", kits ? "kits" : source);
         ctm__action_param(&a, "rows", rows_text);
         ctm__action_param(&a, "extend", o.extend ? "yes" : "no");
-        if (kits) {
+        /* the list as it stands, under the writer lock (see load_state) */
+        if (!kits)
+            rc = load_state(db, t.id, &o, &old, &ls, &strata);
+        if (rc == CTM_OK && !kits)
+            rc = check_scheme_change(&old, &ls, source, &o, &strata);
+        if (rc == CTM_OK && !kits)
+            rc = map_strata(&l, &strata, &label_block, &labels);
+        if (rc == CTM_OK && kits)
             rc = import_kits(db, t.id, &l, arm_of, &arms);
-        } else {
-            if (!o.extend) {
-                rc = delete_list(db, t.id);
-                if (rc == CTM_OK)
-                    rc = write_scheme(db, t.id, source, &strata, NULL, NULL);
-            }
-            if (rc == CTM_OK)
-                rc = import_rows(db, t.id, &l, arm_of, &arms, labels);
-        }
+        if (rc == CTM_OK && !kits && !o.extend)
+            rc = delete_list(db, t.id);
+        if (rc == CTM_OK && !kits && !o.extend)
+            rc = write_scheme(db, t.id, source, &strata, NULL, NULL);
+        if (rc == CTM_OK && !kits)
+            rc = import_rows(db, t.id, &l, arm_of, &arms, labels);
         if (rc == CTM_OK)
             rc = ctm__action_commit(&a);
         else
@@ -724,6 +809,8 @@ int ctm_random_minimization(ctm_db *db, const char *trial, const char *strata,
         rc = ctm__strata_parse(&spec, strata);
     if (rc == CTM_OK && spec.nfactors == 0)
         rc = ctm__err(CTM_EINVAL, "strata: minimization needs at least one factor");
+    if (rc == CTM_OK)
+        rc = check_strata_fit(&spec);
     if (rc == CTM_OK)
         rc = ctm__strata_weights(&spec, factors, weight);
     if (rc == CTM_OK && method != NULL) {

@@ -163,6 +163,17 @@ static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, 
     return CTM_OK;
 }
 
+int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char *from,
+                         const char *to)
+{
+    kit_row k;
+    memset(&k, 0, sizeof k);
+    k.id = id;
+    snprintf(k.number, sizeof k.number, "%s", number);
+    snprintf(k.status, sizeof k.status, "%s", from);
+    return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0);
+}
+
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
 {
     /* what a confirmation may make of a received kit, checked against the table */

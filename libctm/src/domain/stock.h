@@ -35,6 +35,13 @@ int ctm__transition_allowed(const char *from, const char *to, int by_hand);
  * unchecked kits are here), else available. */
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present);
 
+/* Move kit `id` (number `number`, for messages) from status `from` to `to`, as the transition
+ * table allows for the calls that are not by hand (dispensing, its reversal, replacements); a kit
+ * whose status changed since it was read is refused.  The one writer of kits.status outside
+ * stock.c's own calls goes through here. */
+int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char *from,
+                         const char *to);
+
 /* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
 typedef struct shipment_row {
     int64_t id;

@@ -679,6 +679,24 @@ int ctm_login(ctm_db *db, const char *user, const char *password)
     return rc;
 }
 
+int ctm__session_reauth(ctm_db *db, const char *password, const char *what)
+{
+    int rc = ctm__check_password("password", password);
+    user_row u;
+    if (rc == CTM_OK)
+        rc = load_user(db, db->session.user, &u);
+    if (rc != CTM_OK)
+        return rc;
+    if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) != 0) {
+        /* counted like a failed login: re-entry is no way round the lockout */
+        rc = record_failure(db, db->session.user, &u);
+        if (rc == CTM_OK)
+            rc = ctm__err(CTM_EAUTH, "%s: wrong password for '%s'", what, db->session.user);
+    }
+    user_row_free(&u);
+    return rc;
+}
+
 static int check_reason(const char *reason)
 {
     return ctm__check_text("reason", reason, CTM_MAX_REASON);

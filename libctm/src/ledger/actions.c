@@ -10,6 +10,7 @@
 
 #define MEANING_ACCOUNT "authorized account change"
 #define MEANING_RECEIPT "receipt confirmed"
+#define MEANING_DISPENSED "dispensed"
 
 /* Adding an action is one row here, plus its rows in the documents tests/actions checks
  * (docs/internals.md, "Actions").  A name, once written to a ledger, keeps its meaning and its
@@ -55,6 +56,22 @@ static const ctm__action_def actions[] = {
     {"subject.randomize", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.withdraw", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.complete", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 5: visits and dosing */
+    {"visit.add", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"dose.levels", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.hold", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    {"subject.resume", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 5: dispensing and emergency unblinding */
+    {"dispense.assign", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"dispense.confirm", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, MEANING_DISPENSED, NULL},
+    {"dispense.cancel", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"dispense.replace", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"dispense.reverse", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "dispensing reversed",
+     NULL},
+    {"dispense.record", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, MEANING_DISPENSED, NULL},
+    /* Pharmacists only when unblinded: a rule of dispensing.c. */
+    {"subject.codebreak", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_ALWAYS,
+     "emergency unblinding", NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

@@ -93,89 +93,6 @@ static void query_ctx_free(void *v)
     free(q);
 }
 
-/* ---- instants: ISO 8601 UTC at the precision written ---- */
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/*
- * "YYYY-MM-DD[THH:MM[:SS[.f{1,6}]]][Z|+HH:MM|-HH:MM]" ('T' or a space) as UTC microseconds: the
- * first instant it names, or with upper the last (a date names its whole day, "T12:00" the whole
- * minute), so that a bound written at any precision includes what it names.
- */
-static int parse_instant(const char *field, const char *s, int upper, int64_t *us)
-{
-    char date[11];
-    int64_t days;
-    int hh = 0, mm = 0, ss = 0, frac = 0, fdigits = 0, off = 0;
-    int64_t span;
-    size_t len = strlen(s);
-    if (len < 10)
-        return ctm__err(CTM_EINVAL, "%s: '%.40s' is not an ISO 8601 date or time (YYYY-MM-DD or "
-                                    "YYYY-MM-DDTHH:MM:SSZ)", field, s);
-    memcpy(date, s, 10);
-    date[10] = '\0';
-    int rc = ctm__parse_date(field, date, &days);
-    if (rc != CTM_OK)
-        return rc;
-    const char *p = s + 10;
-    span = 86400LL * 1000000;
-    if (*p == 'T' || *p == ' ') {
-        if (digits(p + 1, 2, &hh) != 0 || p[3] != ':' || digits(p + 4, 2, &mm) != 0)
-            goto bad;
-        p += 6;
-        span = 60LL * 1000000;
-        if (*p == ':') {
-            if (digits(p + 1, 2, &ss) != 0)
-                goto bad;
-            p += 3;
-            span = 1000000;
-            if (*p == '.') {
-                p++;
-                while (p[fdigits] >= '0' && p[fdigits] <= '9' && fdigits < 7)
-                    fdigits++;
-                if (fdigits < 1 || fdigits > 6 || digits(p, fdigits, &frac) != 0)
-                    goto bad;
-                p += fdigits;
-                for (int i = fdigits; i < 6; i++)
-                    frac *= 10;
-                span = 1;
-                for (int i = fdigits; i < 6; i++)
-                    span *= 10;
-            }
-        }
-        if (hh > 23 || mm > 59 || ss > 59)
-            return ctm__err(CTM_EINVAL, "%s: '%.40s' is not a time of day", field, s);
-    }
-    if (*p == 'Z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && len - (size_t)(p - s) == 6) {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) != 0 || p[3] != ':' || digits(p + 4, 2, &om) != 0 || oh > 23 ||
-            om > 59)
-            goto bad;
-        off = (*p == '+' ? 1 : -1) * (oh * 60 + om);
-        p += 6;
-    }
-    if (*p != '\0')
-        goto bad;
-    *us = ((days * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)off * 60) * 1000000) + frac +
-          (upper ? span - 1 : 0);
-    return CTM_OK;
-bad:
-    return ctm__err(CTM_EINVAL, "%s: '%.40s' is not an ISO 8601 date or time (YYYY-MM-DD or "
-                                "YYYY-MM-DDTHH:MM:SSZ)", field, s);
-}
-
 /* ---- the cheap tests: seq, time, user and action, from the entry's first fields ---- */
 
 static void head_of(const ctm__entry *e, ctm__entry_head *h)
@@ -719,7 +636,7 @@ static int set_action(query_ctx *q, const char *action)
 
 static int set_instant(const char *field, const char *text, int upper, int64_t *us, int *has)
 {
-    int rc = text != NULL ? parse_instant(field, text, upper, us) : CTM_OK;
+    int rc = text != NULL ? ctm__parse_instant(field, text, upper, us) : CTM_OK;
     *has = text != NULL && rc == CTM_OK;
     return rc;
 }

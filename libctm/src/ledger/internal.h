@@ -237,6 +237,10 @@ int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
  * CTM_ACTOR_ANY action; any other, or a name not in the registry, is CTM_EMISUSE); `what` names
  * the call in messages ("user add"). */
 int ctm__require_action(ctm_db *db, const char *name, const char *what);
+/* The logged-in user's password entered again (an emergency unblinding): CTM_OK, or CTM_EAUTH
+ * after recording the failure as a failed login (auth.failed, which counts toward the lockout);
+ * `what` names the call in messages. */
+int ctm__session_reauth(ctm_db *db, const char *password, const char *what);
 
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
 /* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader

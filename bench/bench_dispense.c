@@ -1,0 +1,195 @@
+/* bench_dispense.c - dispensing (assign + confirm, e-signed) against raw SQLite baselines in the
+ * same run.
+ *
+ *   build/bench/bench_dispense [--quick] [DIR]
+ *
+ *   latency    one dispense (ctm_dispense_assign then ctm_dispense_confirm: two transactions,
+ *              the second e-signed) on a site of 1,000 kits and 1,000 subjects  vs  the same on a
+ *              site of 1,000,000 kits and 100,000 randomized subjects (ratio of the medians;
+ *              target <= 1.2)
+ *   rate       dispenses/s on the large site  vs  raw single-row durable commits/s (an INSERT of
+ *              one row per transaction, WAL, synchronous=FULL) on the same disk (target >= 0.5;
+ *              a dispense is two commits), and the same with assign and confirm in one batch
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "ctm.h"
+
+#define TRIAL BENCH_TRIAL
+#define RECEIPT_CHUNK 100000L
+
+/* A site of `kits` kits (half per arm) and `subjects` randomized subjects, with the visits V1 ..
+ * V4 every subject may be dispensed at today (day 0, window 0..+3). */
+static ctm_db *make_site(const char *path, long kits, long subjects)
+{
+    ctm_db *db = bench_stock_site(path, "Dispensing Pharmacy");
+    int rc = CTM_OK;
+    for (long first = 0; rc == CTM_OK && first < kits; first += RECEIPT_CHUNK) {
+        long n = kits - first < RECEIPT_CHUNK ? kits - first : RECEIPT_CHUNK;
+        size_t len = 0;
+        char *m = bench_manifest(first, n, &len);
+        char shipment[32];
+        snprintf(shipment, sizeof shipment, "SH%ld", first);
+        rc = ctm_receive(db, TRIAL, shipment, m, len, "FRIDGE1", NULL);
+        free(m);
+        if (rc == CTM_OK)
+            rc = ctm_receive_confirm(db, shipment, 1);
+    }
+    for (int v = 1; rc == CTM_OK && v <= 4; v++) {
+        char code[8];
+        snprintf(code, sizeof code, "V%d", v);
+        rc = ctm_visit_add(db, TRIAL, code, 0, "randomization", "0..+3", "KT:1");
+    }
+    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
+    ro.strata = "sex=M,F";
+    if (rc == CTM_OK)
+        rc = ctm_random_generate(db, TRIAL, (int)(subjects / 2 + 10), "2,4", &ro);
+    for (long i = 0; rc == CTM_OK && i < subjects; i++) {
+        char s[16], strata[16];
+        snprintf(s, sizeof s, "S%06ld", i);
+        snprintf(strata, sizeof strata, "sex=%s", i % 2 ? "M" : "F");
+        if (i % 10000 == 0)
+            rc = ctm_batch_begin(db);
+        if (rc == CTM_OK)
+            rc = ctm_subject_add(db, TRIAL, s, strata);
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        if (rc == CTM_OK)
+            rc = ctm_randomize(db, TRIAL, s, &r);
+        if (rc == CTM_OK && (i % 10000 == 9999 || i == subjects - 1))
+            rc = ctm_batch_commit(db);
+    }
+    if (rc != CTM_OK)
+        bench_die("set-up", rc);
+    return db;
+}
+
+/* One dispense: assign the subject's visit, confirm the kit chosen (e-signed). */
+static void dispense(ctm_db *db, const char *subject, const char *visit, int batched)
+{
+    ctm_query *q = NULL;
+    int rc = batched ? ctm_batch_begin(db) : CTM_OK;
+    if (rc == CTM_OK)
+        rc = ctm_dispense_assign(&q, db, TRIAL, subject, visit, NULL);
+    if (rc == CTM_OK && ctm_query_next(q) != CTM_ROW)
+        rc = CTM_ERROR;
+    char kit[48] = "";
+    if (rc == CTM_OK)
+        snprintf(kit, sizeof kit, "%s", ctm_query_text(q, 0));
+    ctm_query_free(q);
+    const char *scans[] = {kit};
+    if (rc == CTM_OK)
+        rc = ctm_dispense_confirm(db, TRIAL, subject, scans, 1);
+    if (rc == CTM_OK && batched)
+        rc = ctm_batch_commit(db);
+    if (rc != CTM_OK)
+        bench_die("dispense", rc);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median seconds of n dispenses at visit, to subjects S000000, S000001, ... */
+static double median_dispense(ctm_db *db, int n, const char *visit, long stride)
+{
+    double *t = malloc((size_t)n * sizeof *t);
+    if (t == NULL)
+        bench_die("malloc", -1);
+    for (int i = 0; i < n; i++) {
+        char s[16];
+        snprintf(s, sizeof s, "S%06ld", (long)i * stride);
+        double t0 = bench_now();
+        dispense(db, s, visit, 0);
+        t[i] = bench_now() - t0;
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    double m = t[n / 2];
+    free(t);
+    return m;
+}
+
+/* Raw single-row durable commits per second on a table in dir. */
+static double raw_commits(const char *dir, int n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/bench-dispense-raw.db", dir);
+    remove(path);
+    sqlite3 *s = NULL;
+    if (sqlite3_open(path, &s) != SQLITE_OK)
+        bench_die("raw open", -1);
+    sqlite3_exec(s,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                 "CREATE TABLE d(id INTEGER PRIMARY KEY, subject INTEGER, kit INTEGER, t INTEGER)",
+                 NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(s, "INSERT INTO d(subject, kit, t) VALUES (?1, ?2, ?3)", -1, &st, NULL);
+    double t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_int(st, 2, i);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+    }
+    double rate = n / (bench_now() - t0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    remove(path);
+    return rate;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *dir = bench_args(argc, argv, &quick);
+    long big_kits = quick ? 100000 : 1000000, big_subjects = quick ? 10000 : 100000;
+    int n = quick ? 30 : 200;
+    char small_path[4200], big_path[4200];
+    snprintf(small_path, sizeof small_path, "%s/bench-dispense-small.db", dir);
+    snprintf(big_path, sizeof big_path, "%s/bench-dispense-big.db", dir);
+
+    ctm_db *small = make_site(small_path, 1000, 1000);
+    double t_small = median_dispense(small, n, "V1", 1);
+    ctm_close(small);
+
+    double t0 = bench_now();
+    ctm_db *big = make_site(big_path, big_kits, big_subjects);
+    fprintf(stderr, "bench: large site made in %.0f s\n", bench_now() - t0);
+    double t_big = median_dispense(big, n, "V1", big_subjects / n);
+    printf("latency   one dispense (assign + confirm): %ld kits %.2f ms, %ld kits and %ld "
+           "subjects %.2f ms: ratio %.2f (target <= 1.2)\n",
+           1000L, t_small * 1e3, big_kits, big_subjects, t_big * 1e3, t_big / t_small);
+
+    double raw = raw_commits(dir, quick ? 200 : 1000);
+    double t1 = bench_now();
+    for (int i = 0; i < n; i++) {
+        char s[16];
+        snprintf(s, sizeof s, "S%06ld", (long)i * (big_subjects / n));
+        dispense(big, s, "V2", 0);
+    }
+    double rate = n / (bench_now() - t1);
+    t1 = bench_now();
+    for (int i = 0; i < n; i++) {
+        char s[16];
+        snprintf(s, sizeof s, "S%06ld", (long)i * (big_subjects / n));
+        dispense(big, s, "V3", 1);
+    }
+    double batched = n / (bench_now() - t1);
+    printf("rate      dispenses/s %.0f vs raw durable commits/s %.0f: ratio %.2f (target >= 0.5;"
+           " two commits per dispense)\n",
+           rate, raw, rate / raw);
+    printf("rate      dispenses/s with assign and confirm in one batch %.0f: ratio %.2f\n",
+           batched, batched / raw);
+    ctm_close(big);
+    remove(small_path);
+    remove(big_path);
+    return 0;
+}

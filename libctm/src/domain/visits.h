@@ -1,0 +1,68 @@
+/* visits.h - what the visit schedule and dose titration (visits.c) give the dispensing code
+ * (internal).
+ *
+ * Days are whole UTC days since 1970-01-01 (ctm__format_date shows them).  A subject's visit
+ * falls on its target day: `day` days after the UTC day of the subject's randomization (anchor
+ * randomization), or after the previous visit of the schedule (anchor previous): the UTC day
+ * that visit was dispensed when it was, else its own target day.  Its window runs from
+ * window_before days before the target day to window_after days after it, both included.
+ *
+ * A visit counts as dispensed for a subject when one of the subject's dispensations at that
+ * visit has status 'dispensed' or 'replaced' (a kit handed over and later replaced was handed
+ * over) and a dispensed_us; its day is the earliest such dispensed_us.
+ *
+ * None of these write anything: the caller, inside its own action, records the dispensation and
+ * the subject's new dose level (subjects.dose_level, titrations + 1 and titrated_us when the
+ * level changes).
+ */
+#ifndef CTM_VISITS_H
+#define CTM_VISITS_H
+
+#include "stock.h"
+#include "visit.h"
+
+#define CTM__DAY_US INT64_C(86400000000)
+
+/* The UTC day of a time (microseconds since the epoch), rounding down. */
+int64_t ctm__utc_day(int64_t us);
+
+/* The visit of the subject's trial coded visit_code: its id and the first and last day of its
+ * window for this subject.
+ * Errors: CTM_ENOTFOUND (no such subject; no visit of that code in the subject's trial),
+ * CTM_ERULE (the subject is not randomized: no date to count from), CTM_EINVAL (visit_code
+ * NULL). */
+int ctm__visit_window(ctm_db *db, int64_t subject_id, const char *visit_code, int64_t *visit_id,
+                      int64_t *from_day, int64_t *to_day);
+
+/* Whether the subject may move `direction` dose levels (-1 down, +1 up, 0 stay) at a
+ * dispensation at now_us, and the level it is then given in *new_level.  The current level is
+ * subjects.dose_level, or the trial's start level while that is NULL.  Staying is always
+ * allowed (the current level; 0 in a trial without dose levels).  A move is refused (CTM_ERULE,
+ * the message says which rule) at the subject's first dispensation (no visit dispensed yet),
+ * less than min_interval_days UTC days after the last change (titrated_us; the randomization
+ * before any), once max_titrations changes were made, past the lowest or highest level, in a
+ * trial without dose levels, and for a subject not randomized.
+ * Errors: CTM_ENOTFOUND (no such subject), CTM_EINVAL (direction not -1, 0 or +1),
+ * CTM_ERULE. */
+int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t now_us,
+                         int *new_level);
+
+/* One kit type a visit dispenses to a subject. */
+typedef struct ctm__visit_kit {
+    int64_t kit_type_id;
+    char kit_type[CTM__KIT_CODE_MAX + 1]; /* its code */
+    int count;                            /* how many kits */
+    int dose;                             /* 1: (partly) the kit type of the dose level */
+} ctm__visit_kit;
+
+/* The kits visit_id dispenses to the subject, in schedule order, into kits[0..*n) (room for
+ * CTM__VISIT_MAX_KITS always suffices).  A DOSE item takes the kit type of dose level `level`,
+ * or, with level 0, of the subject's current level (subjects.dose_level, else the trial's start
+ * level); when that kit type is also named on its own, the two counts are added in one entry.
+ * Errors: CTM_ENOTFOUND (no such subject; the visit is not of the subject's trial), CTM_ERULE
+ * (a DOSE visit in a trial without dose levels, or no level `level`), CTM_EINVAL (more kit types
+ * than max). */
+int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
+                    ctm__visit_kit *kits, int max, int *n);
+
+#endif

@@ -1,0 +1,102 @@
+"""Tests of `ctm dispense ...`, `ctm dispensations` and `ctm codebreak`, driving the real binary.
+
+A blinded trial with kits of both arms, a two-visit schedule and randomized subjects; a blinded
+pharmacist dispenses at the counter, an unblinded one overrides a window, the investigator breaks
+one subject's code.  Nothing the blinded users are shown may hold an arm.
+"""
+import json
+from datetime import date, timedelta
+
+import pytest
+
+import test_cli as base
+from test_stock_cli import Site
+
+ADMIN, ADMIN_PW = base.ADMIN, base.ADMIN_PW
+PHARM, PHARM_PW = "phil", "phil-pass-1234"   # unblinded
+BLIND, BLIND_PW = "bea", "bea-pass-12345"    # blinded pharmacist
+INV, INV_PW = "ines", "ines-pass-1234"       # blinded investigator
+PASSWORDS = {PHARM: PHARM_PW, BLIND: BLIND_PW, INV: INV_PW}
+ARMS = ("QZVERUM", "QZSHAM")
+TRIAL = "CLI-DISP"
+EXPIRY = (date.today() + timedelta(days=400)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = Site(tmp_path_factory.mktemp("dispense"))
+    s.run("init", "--site", "Trial Pharmacy", "--admin", ADMIN, user=None, password=ADMIN_PW)
+    for name, role, flags in ((PHARM, "pharmacist", ["--unblinded"]), (BLIND, "pharmacist", []),
+                              (INV, "investigator", [])):
+        s.run("user", "add", name, "--role", role, *flags, new_password=PASSWORDS[name],
+              password=ADMIN_PW)
+    run(s, PHARM, "trial", "add", TRIAL, "--title", "T", "--sponsor", "S", "--blinded",
+        "--arms", f"{ARMS[0]}:1,{ARMS[1]}:1")
+    run(s, PHARM, "kittype", "add", TRIAL, "KT", "--name", "Drug X or placebo", "--units", "30",
+        "--storage", "2..8", "--dnd-days", "30")
+    run(s, PHARM, "location", "add", "FRIDGE-1", "--range", "2..8")
+    manifest = "kit_number,kit_type,lot,expiry,arm\n" + "".join(
+        f"K{i:03d},KT,L1,{EXPIRY},{ARMS[i % 2]}\n" for i in range(1, 13))
+    (s.dir / "m.csv").write_text(manifest)
+    run(s, PHARM, "receive", TRIAL, "--shipment", "SH1", "--manifest", "m.csv",
+        "--location", "FRIDGE-1")
+    run(s, PHARM, "receive", "confirm", "SH1", "--unchecked-present")
+    run(s, PHARM, "visit", "add", TRIAL, "V1", "--day", "0", "--window", "-0..+3", "--kits", "KT:1")
+    run(s, PHARM, "visit", "add", TRIAL, "V2", "--day", "28", "--window", "-3..+3", "--kits",
+        "KT:1", "--from", "previous")
+    run(s, PHARM, "random", "generate", TRIAL, "--size", "8", "--blocks", "2")
+    for subject in ("S-1", "S-2"):
+        run(s, INV, "subject", "add", TRIAL, subject)
+        run(s, INV, "randomize", TRIAL, subject)
+    return s
+
+
+def run(site, user, *args, expect=0):
+    return site.run(*args, user=user, password=PASSWORDS.get(user, ADMIN_PW), expect=expect)
+
+
+def assigned(out):
+    """The kit numbers of an assignment's --json output."""
+    return [row["kit_number"] for row in json.loads(out)]
+
+
+def test_dispense_at_the_counter(site):
+    kit = assigned(run(site, BLIND, "dispense", "assign", TRIAL, "S-1", "--visit", "V1",
+                       "--json").stdout)
+    assert len(kit) == 1
+    other = next(f"K{i:03d}" for i in range(1, 13) if f"K{i:03d}" != kit[0])
+    wrong = run(site, BLIND, "dispense", "confirm", TRIAL, "S-1", "--scan", other, expect=1)
+    assert "not a kit assigned" in wrong.stderr
+    out = run(site, BLIND, "dispense", "confirm", TRIAL, "S-1", "--scan", kit[0]).stdout
+    assert "Dispensed to subject S-1: 1 kit, e-signed." in out
+    rows = json.loads(run(site, BLIND, "dispensations", TRIAL, "--subject", "S-1",
+                          "--json").stdout)
+    assert [(r["kit_number"], r["status"], r["visit"]) for r in rows] == [(kit[0], "dispensed",
+                                                                           "V1")]
+    # V2 is four weeks away: refused, but an unblinded pharmacist may override with a reason
+    late = run(site, BLIND, "dispense", "assign", TRIAL, "S-1", "--visit", "V2", expect=1)
+    assert "outside its window" in late.stderr
+    run(site, BLIND, "dispense", "assign", TRIAL, "S-1", "--visit", "V2", "--override",
+        "travelling", expect=1)
+    run(site, PHARM, "dispense", "assign", TRIAL, "S-1", "--visit", "V2", "--override",
+        "travelling")
+    run(site, PHARM, "dispense", "cancel", TRIAL, "S-1", "--reason", "did not come")
+    for user, out in site.transcript:
+        if user in (BLIND, INV):
+            for arm in ARMS:
+                assert arm not in out, (user, out)
+
+
+def test_codebreak_asks_the_password_again(site):
+    truth = json.loads(run(site, PHARM, "subject", "show", TRIAL, "S-2", "--json").stdout)["arm"]
+    refused = site.run("codebreak", TRIAL, "S-2", "--reason", "emergency", user=INV,
+                       password="wrong-password-1", expect=1)
+    assert refused.returncode == 1
+    run(site, BLIND, "codebreak", TRIAL, "S-2", "--reason", "emergency", expect=1)
+    out = run(site, INV, "codebreak", TRIAL, "S-2", "--reason", "anaphylaxis").stdout
+    assert f"arm {truth}" in out and "e-signature" in out
+    log = run(site, INV, "audit", "log", "--action", "subject.codebreak", "--json").stdout
+    entries = json.loads(log)
+    assert entries[-1]["esig_meaning"] == "emergency unblinding"
+    assert truth not in log
+    assert "OK" in site.run("audit", "verify").stdout
