@@ -38,6 +38,7 @@
  *   ctm_random_generate(db, trial, size, block_sizes, opts), ctm_random_import(db, trial, format,
  *   text, opts) -> status
  *       opts: None or a dict with any of strata, seed, extend; text as a manifest
+ *   ctm_random_minimization(db, trial, strata, factors, p, method) -> status  (as declared)
  *   ctm_random_scheme(db, trial), ctm_random_list(db, trial), ctm_subject_list(db, trial),
  *   ctm_subject_show(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_randomize(db, trial, screening) -> [status, dict]  (rand_number, arm, stratum)

@@ -182,6 +182,7 @@ int cmd_transfer(struct cli_session *s, const struct cli_args *a);
 int cmd_transfer_out(struct cli_session *s, const struct cli_args *a);
 int cmd_random_generate(struct cli_session *s, const struct cli_args *a);
 int cmd_random_import(struct cli_session *s, const struct cli_args *a);
+int cmd_random_minimization(struct cli_session *s, const struct cli_args *a);
 int cmd_random_show(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_add(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_strata(struct cli_session *s, const struct cli_args *a);

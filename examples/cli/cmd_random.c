@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,30 @@ int cmd_random_import(struct cli_session *s, const struct cli_args *a)
     return CLI_OK;
 }
 
+/* The probability of the best arm when --p is not given: the value most trials use (a random
+ * element, as ICH E9 asks of dynamic allocation, yet mostly to the best arm). */
+#define DEFAULT_P 0.8
+
+int cmd_random_minimization(struct cli_session *s, const struct cli_args *a)
+{
+    double p = DEFAULT_P;
+    const char *text = cli_arg(a, "p");
+    if (text != NULL) {
+        char *end = NULL;
+        p = strtod(text, &end);
+        if (text[0] == '\0' || *end != '\0' || !isfinite(p))
+            return cli_usage(a->cmd, "--p: expected a number above 0 and at most 1, got '%s'",
+                             text);
+    }
+    int rc = ctm_random_minimization(s->db, a->pos[0], cli_arg(a, "strata"),
+                                     cli_arg(a, "factors"), p, cli_arg(a, "method"));
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    printf("Trial %s: randomized by minimization (%s, p = %g), %s.\n", a->pos[0],
+           cli_arg(a, "method") ? cli_arg(a, "method") : "range", p, cli_arg(a, "strata"));
+    return CLI_OK;
+}
+
 /* The scheme, then the list itself for an unblinded user; a blinded one is told why not. */
 int cmd_random_show(struct cli_session *s, const struct cli_args *a)
 {
@@ -82,12 +107,15 @@ int cmd_random_show(struct cli_session *s, const struct cli_args *a)
         ctm_query_free(q);
         return cli_fail_ctm(rc == CTM_DONE ? CTM_ENOTFOUND : rc);
     }
-    int lrc = ctm_random_list(&list, s->db, a->pos[0]);
+    const char *method = ctm_query_text(q, cli_query_column(q, "method"));
+    int minimization = method != NULL && strcmp(method, "minimization") == 0;
+    /* Minimization keeps no list: the subjects are the record ('ctm subject list'). */
+    int lrc = minimization ? CTM_OK : ctm_random_list(&list, s->db, a->pos[0]);
     if (lrc != CTM_OK && lrc != CTM_EBLINDED) {
         ctm_query_free(q);
         return cli_fail_ctm(lrc);
     }
-    rc = cli_print_record(stdout, q, "list", list, cli_format_of(a));
+    rc = cli_print_record(stdout, q, minimization ? NULL : "list", list, cli_format_of(a));
     if (lrc == CTM_EBLINDED && cli_format_of(a) != FORMAT_JSON)
         printf("\nThe list itself is shown to unblinded users only.\n");
     ctm_query_free(list);

@@ -115,6 +115,10 @@ static const struct cli_opt random_import_opts[] = {
     { "format", OPT_VALUE, 0, NULL }, { "strata", OPT_VALUE, 0, NULL },
     { "extend", OPT_FLAG, 0, NULL }, END_OPTS
 };
+static const struct cli_opt random_minimization_opts[] = {
+    { "strata", OPT_VALUE, 1, NULL }, { "factors", OPT_VALUE, 1, NULL },
+    { "p", OPT_VALUE, 0, NULL }, { "method", OPT_VALUE, 0, NULL }, END_OPTS
+};
 static const struct cli_opt subject_add_opts[] = { { "strata", OPT_VALUE, 0, NULL }, END_OPTS };
 static const struct cli_opt optional_reason_opts[] = {
     { "reason", OPT_VALUE, 0, NULL }, END_OPTS
@@ -366,10 +370,24 @@ static const struct cli_command commands[] = {
       "imported and the message names the line and field.  --extend adds the file's rows after\n"
       "the list's own.",
       random_import_opts, "TRIAL and FILE", 2, 2, 0, ACCESS_LOGIN, cmd_random_import },
+    { "random minimization",
+      "TRIAL --strata \"site=SE1,SE2;sex=M,F\" --factors \"site:1,sex:1\" [--p 0.8] "
+      "[--method range|variance]",
+      "Randomize a trial by Pocock-Simon minimization (unblinded pharmacists and admins)",
+      "Each subject goes, with probability --p (default 0.8; 1 is deterministic but for ties),\n"
+      "to the arm that leaves the trial least imbalanced over the factors, counting every\n"
+      "subject randomized before (withdrawn and completed ones too), in the ratio of the arms.\n"
+      "--strata gives the factors and their levels, --factors the weights of those used\n"
+      "(above 0, at most 100); --method how a factor's imbalance is measured (range, the\n"
+      "default, or variance).  Each randomization draws a random number and records it, so\n"
+      "the audit log replays every assignment.  Numbers are 1, 2, 3...  Replaces a scheme\n"
+      "nobody was randomized by; refused once anybody was.  The weights, method and p, the\n"
+      "draws and the arms are never shown to blinded users.",
+      random_minimization_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_random_minimization },
     { "random show", "TRIAL [--json]", "Show a trial's randomization scheme and list",
       "The scheme (method, source, strata, rows, allocations) for every user; the seed, the\n"
-      "block sizes and the list itself (stratum, position, number, block, arm, subject) only\n"
-      "for unblinded users.",
+      "block sizes, minimization's weights, method and p, and the list itself (stratum,\n"
+      "position, number, block, arm, subject) only for unblinded users.",
       json_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_random_show },
     { "subject add", "TRIAL SCREENING [--strata sex=M,age=ge65]",
       "Enrol a subject under a screening number (investigators and pharmacists)",
@@ -395,7 +413,8 @@ static const struct cli_command commands[] = {
       optional_reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_subject_complete },
     { "randomize", "TRIAL SCREENING [--json]",
       "Randomize an enrolled subject (investigators and pharmacists)",
-      "Gives the subject the next number of its stratum's list and prints it with the arm;\n"
+      "Gives the subject the next number of its stratum's list, or under minimization the\n"
+      "arm the minimizer chooses and the trial's next number, and prints it with the arm;\n"
       "blinded users see \"(blinded)\" in place of the arm of a blinded trial.  Refused until\n"
       "every stratification factor is known, and for a subject randomized before.",
       json_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_randomize },

@@ -887,7 +887,7 @@ typedef struct ctm_random_options {
  * Errors: CTM_EINVAL (size, block_sizes, strata, seed, named), CTM_ENOTFOUND (trial),
  * CTM_EBLINDED (a blinded user), CTM_ERULE (a list with allocations would be replaced; extending a
  * list that is not a generated one, to a size not larger, with other strata or another seed; a
- * trial randomized by minimization), CTM_EDENIED.
+ * minimization scheme: one nobody was randomized by is replaced, else refused), CTM_EDENIED.
  */
 CTM_API CTM_WARN_UNUSED int ctm_random_generate(ctm_db *db, const char *trial, int size,
                                                 const char *block_sizes,
@@ -914,10 +914,36 @@ CTM_API CTM_WARN_UNUSED int ctm_random_import(ctm_db *db, const char *trial, con
                                               const ctm_random_options *opts);
 
 /**
- * A trial's randomization scheme as one row: trial, method (list), source (generated, sponsor,
- * blockrand), strata (the factor spec, "" when unstratified), rows, allocated
- * (rows given to subjects), block_sizes and seed (hex): these last two only for an unblinded
- * user, "(blinded)" for others.  Any logged-in user.
+ * Make Pocock-Simon minimization the trial's randomization scheme: each subject goes, with
+ * probability p, to the arm that leaves the trial least imbalanced over the factors, given every
+ * subject randomized in the trial before (withdrawn and completed ones included).  strata: the
+ * factor spec with levels ("site=SE1,SE2;sex=M,F", at least one factor); factors: the weights
+ * of the factors used ("site:1,sex:1": each a factor of strata, weight above 0 and at most 100
+ * with at most 3 decimals; the others are not used, though every factor must be known before a
+ * subject is randomized); p: above 0, at most 1 (0.8 is usual; 1 is deterministic but for ties);
+ * method: "range" or "variance" (NULL: range), how the imbalance of a factor is measured.  The
+ * trial's arm ratios are the allocation ratio.  ctm_randomize() then draws a fresh 32-bit number
+ * per subject and records it (hidden from blinded users), so that the history replays exactly;
+ * numbers are 1, 2, 3... in order of randomization.  Replaces a scheme (list or minimization)
+ * under which nobody was randomized; refused once anybody was.  Unblinded administrators and
+ * pharmacists.  Audited "random.minimization" (params: trial, and factors: the number of
+ * factors; the weights, method and p only in rand_schemes columns hidden from blinded readers,
+ * like ctm_random_scheme()).  docs/randomization.md gives the rule.
+ * Errors: CTM_EINVAL (strata, factors, p, method, named; arms or ratios beyond the minimizer's
+ * limits), CTM_ENOTFOUND (trial), CTM_EBLINDED (a blinded user), CTM_ERULE (a subject was
+ * randomized in the trial; a trial of one arm), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_random_minimization(ctm_db *db, const char *trial,
+                                                    const char *strata, const char *factors,
+                                                    double p, const char *method);
+
+/**
+ * A trial's randomization scheme as one row: trial, method (list, minimization), source
+ * (generated, sponsor, blockrand, minimization), strata (the factor spec, "" when unstratified),
+ * rows (of the list; 0 for minimization), allocated (subjects randomized), block_sizes, seed
+ * (hex), weights ("site:1,sex:1"), imbalance (range, variance) and p: these last five only for
+ * an unblinded user (NULL where the method has none), "(blinded)" for others.  Any logged-in
+ * user.
  * Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial; a trial without a scheme).
  * On failure *out is NULL.
  */
@@ -968,11 +994,15 @@ typedef struct ctm_randomization {
 
 /**
  * Randomize an enrolled subject, once: the next free row of the subject's stratum in the list
- * is theirs.  Refused until every stratification factor of the scheme is known.  Safe against
- * concurrent calls on any number of handles and processes: no list row goes to two subjects and
- * no subject is randomized twice; the subject's status and strata and the trial's scheme are
- * read under the writer lock, so strata another writer set meanwhile decide the stratum.  Investigators and pharmacists.  Audited "subject.randomize"
- * (the arm is recorded only in the secret arm columns).
+ * is theirs; under minimization, the arm ctm_random_minimization() describes, from the counts of
+ * all subjects randomized before and a fresh 32-bit draw recorded with the subject, and the next
+ * number of the trial (1, 2, 3...).  Refused until every stratification factor of the scheme is
+ * known.  Safe against concurrent calls on any number of handles and processes: no list row goes
+ * to two subjects, no subject is randomized twice, and each minimization sees every subject
+ * randomized before it; the subject's status and strata and the trial's scheme are read under the
+ * writer lock, so strata another writer set meanwhile decide the stratum.  Investigators and
+ * pharmacists.  Audited "subject.randomize" (params: trial, subject, stratum; the arm and draw
+ * are recorded only in the secret arm and draw columns).
  * Errors: CTM_ENOTFOUND (trial, subject, no scheme), CTM_ERULE (already randomized, withdrawn or
  * completed; a stratification factor unknown, named; the stratum's list used up: extend it),
  * CTM_EINVAL (result NULL or its struct_size too small), CTM_EDENIED.

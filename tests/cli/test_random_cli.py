@@ -47,7 +47,8 @@ def trial(site, code, blinded=True):
 
 def test_help_lists_the_commands(site):
     overview = site.run("help", db=False, user=None, password=None).stdout
-    for command in ("random generate", "random import", "random show", "subject add",
+    for command in ("random generate", "random import", "random minimization", "random show",
+                    "subject add",
                     "subject strata", "subject list", "subject show", "subject withdraw",
                     "subject complete", "randomize"):
         assert re.search(r"^  " + re.escape(command) + r" ", overview, re.M), command
@@ -122,3 +123,57 @@ def test_open_trial_shows_the_arm_to_the_investigator(site):
     inv(site, "subject", "add", "CLI-OPEN", "O-1")
     out = inv(site, "randomize", "CLI-OPEN", "O-1").stdout
     assert re.search(r"arm (%s|%s)\." % ARMS, out), out
+
+
+def test_minimization_randomizes_and_hides_draws_weights_and_arms(site):
+    trial(site, "CLI-MIN")
+    strata = "site=SE1,SE2;sex=M,F"
+    # a bad --p costs no change; a blinded user may not set the scheme
+    bad = ph(site, "random", "minimization", "CLI-MIN", "--strata", strata, "--factors",
+             "site:1,sex:1", "--p", "high", expect=2)
+    assert "--p" in bad.stderr
+    refused = ph(site, "random", "minimization", "CLI-MIN", "--strata", strata, "--factors",
+                 "site:1,sex:1", "--p", "1.5", expect=1)
+    assert "p:" in refused.stderr
+    inv(site, "random", "minimization", "CLI-MIN", "--strata", strata, "--factors", "site:1",
+        expect=1)
+    out = ph(site, "random", "minimization", "CLI-MIN", "--strata", strata, "--factors",
+             "site:1,sex:2.5", "--method", "variance").stdout
+    assert "minimization (variance, p = 0.8)" in out
+    shown = json.loads(ph(site, "random", "show", "CLI-MIN", "--json").stdout)
+    assert (shown["method"], shown["source"], shown["strata"]) == ("minimization",
+                                                                   "minimization", strata)
+    assert (shown["weights"], shown["imbalance"], shown["p"]) == ("site:1,sex:2.5", "variance",
+                                                                  0.8)
+    assert "list" not in shown
+    arms = []
+    for i in range(1, 5):
+        inv(site, "subject", "add", "CLI-MIN", f"M-{i}", "--strata", "site=SE1,sex=F")
+        got = json.loads(inv(site, "randomize", "CLI-MIN", f"M-{i}", "--json").stdout)
+        assert got["rand_number"] == str(i) and got["arm"] == "(blinded)"
+        arms.append(json.loads(ph(site, "subject", "show", "CLI-MIN", f"M-{i}",
+                                  "--json").stdout)["arm"])
+    # four alike subjects, 1:1: the minimizer keeps them 2 and 2 whatever the draws, but for
+    # the 1 - p chance of the worse arm at each of subjects 2 and 4
+    assert set(arms) <= set(ARMS)
+    log = json.loads(ph(site, "audit", "log", "--action", "subject.randomize", "--json").stdout)
+    def decoded(v):
+        return json.loads(v) if isinstance(v, str) else v
+    draws = [c["columns"]["draw"][1] for e in log if decoded(e["params"])["trial"] == "CLI-MIN"
+             for c in decoded(e["changes"])
+             if c["table"] == "subjects" and "draw" in c["columns"]]
+    assert len(draws) == 4 and all(isinstance(d, int) and 0 <= d < 2**32 for d in draws)
+    seen = [inv(site, "random", "show", "CLI-MIN").stdout,
+            inv(site, "random", "show", "CLI-MIN", "--json").stdout,
+            inv(site, "subject", "list", "CLI-MIN", "--json").stdout,
+            inv(site, "audit", "log", "--action", "random.*", "--json").stdout,
+            inv(site, "audit", "log", "--action", "subject.*", "--json").stdout]
+    assert json.loads(seen[1])["weights"] == "(blinded)"
+    for text in seen:
+        for secret in ARMS + ("site:1,sex:2.5", "variance") + tuple(str(d) for d in draws if d >= 100000):
+            assert secret not in text
+    # the scheme is fixed once a subject is randomized
+    again = ph(site, "random", "minimization", "CLI-MIN", "--strata", strata, "--factors",
+               "site:1", expect=1)
+    assert "cannot be replaced" in again.stderr
+    assert "OK" in site.run("audit", "verify").stdout

@@ -1,6 +1,8 @@
 """Randomization and subjects through the ctm Python bindings: a generated list allocated to
-subjects, listings as dicts and DataFrames, a sponsor's list imported from a file, and what a
-blinded investigator sees (no arm, no list, no seed), through every read the package offers.
+subjects, listings as dicts and DataFrames, a sponsor's list imported from a file, minimization
+replayed from the audit log by this file's own reading of docs/randomization.md, and what a
+blinded investigator sees (no arm, no list, no seed, no draw), through every read the package
+offers.
 
 One module-scoped site; each test uses its own trial, so the order does not matter.
 """
@@ -107,3 +109,77 @@ def test_blinded_investigator_sees_no_arm_list_or_seed(pharm, inv):
     # the unblinded pharmacist's view holds them: the search above could find them
     assert pharm.subject("PY-BLIND", "B-1")["arm"] in (ARM_A, ARM_B)
     assert SEED in repr(list(pharm.events(start)))
+
+
+def minimize_range(ratios, weights, counts, levels, draw, p):
+    """The arm docs/randomization.md's rule gives (range method), written from the document:
+    counts[arm][factor][level] of the subjects before, levels[factor] of the new one."""
+    arms = range(len(ratios))
+    scores = []
+    for a in arms:
+        g = 0.0
+        for f, w in enumerate(weights):
+            y = [(counts[b][f][levels[f]] + (b == a)) / ratios[b] for b in arms]
+            g += w * (max(y) - min(y))
+        scores.append(g)
+    low = min(scores)
+    best = [a for a in arms if scores[a] <= low + 1e-9 * (1 + low)]
+    if len(best) == len(ratios):
+        probs = [r / sum(ratios) for r in ratios]
+    else:
+        rb = sum(ratios[a] for a in best)
+        ro = sum(ratios[a] for a in arms if a not in best)
+        probs = [p * ratios[a] / rb if a in best else (1 - p) * ratios[a] / ro for a in arms]
+    u, total = draw / 2**32, 0.0
+    for a in arms:
+        total += probs[a]
+        if total > u:
+            return a
+    return max(a for a in arms if probs[a] > 0)
+
+
+def test_minimization_replays_from_the_events(pharm, inv):
+    pharm.trial_add("PY-MIN", "Minimized", "Sponsor", {ARM_A: 1, ARM_B: 1}, blinded=True)
+    spec = "site=SE1,SE2;sex=M,F"
+    with pytest.raises(ctm.InvalidError, match="p"):
+        pharm.random_minimization("PY-MIN", spec, "site:1", p=0)
+    with pytest.raises(ctm.PermissionDenied):
+        inv.random_minimization("PY-MIN", spec, "site:1")
+    start = pharm.size
+    pharm.random_minimization("PY-MIN", spec, {"site": 1, "sex": 0.5}, p=0.7)
+    scheme = pharm.random_scheme("PY-MIN")
+    assert (scheme["method"], scheme["weights"], scheme["imbalance"], scheme["p"]) == \
+        ("minimization", "site:1,sex:0.5", "range", 0.7)
+    levels = [{"site": s, "sex": x} for s, x in
+              [("SE1", "F"), ("SE1", "F"), ("SE2", "F"), ("SE1", "M"), ("SE1", "F"),
+               ("SE2", "M"), ("SE2", "F"), ("SE1", "F")]]
+    for i, lv in enumerate(levels, 1):
+        inv.subject_add("PY-MIN", "N-%d" % i, lv)
+        got = inv.randomize("PY-MIN", "N-%d" % i)
+        assert got["rand_number"] == str(i) and got["arm"] == "(blinded)"
+    inv.subject_withdraw("PY-MIN", "N-2", "moved away")  # still counts for later subjects
+    inv.subject_add("PY-MIN", "N-9", levels[0])
+    inv.randomize("PY-MIN", "N-9")
+    arms, names = (ARM_A, ARM_B), {"site": ["SE1", "SE2"], "sex": ["M", "F"]}
+    counts = [[[0, 0], [0, 0]] for _ in arms]
+    replayed = 0
+    for e in pharm.events(start, action="subject.randomize"):
+        stratum = dict(kv.split("=") for kv in e["params"]["stratum"].split(","))
+        lv = [names["site"].index(stratum["site"]), names["sex"].index(stratum["sex"])]
+        row = next(c for c in e["changes"] if c["table"] == "subjects" and "draw" in c["columns"])
+        draw, arm = row["columns"]["draw"][1], row["columns"]["arm"][1]
+        a = minimize_range([1, 1], [1.0, 0.5], counts, lv, draw, 0.7)
+        assert arms[a] == arm, "subject %d" % (replayed + 1)
+        for f in range(2):
+            counts[a][f][lv[f]] += 1
+        replayed += 1
+    assert replayed == 9
+    # the investigator sees the scheme's method but neither weights, p, draws nor arms
+    seen = repr(inv.random_scheme("PY-MIN")) + repr(list(inv.events(start)))
+    assert "minimization" in seen and "site:1,sex:0.5" not in seen and "0.7" not in seen
+    for e in inv.events(start, action="subject.randomize"):
+        for c in e["changes"]:
+            if "draw" in c["columns"]:
+                assert c["columns"]["draw"] == ["(blinded)", "(blinded)"]
+    for secret in (ARM_A, ARM_B):
+        assert secret not in seen

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "ctm.h"
+#include "minimize.h"
+#include "strata.h"
 #include "testutil.h"
 
 #define PW "correct horse 1"
@@ -28,6 +30,10 @@
 #define DISP_KITS (2 * WRITERS * ACTIONS + 64)
 /* Writers 2k and 2k + 1 both try to randomize subjects k * ACTIONS .. (k + 1) * ACTIONS - 1. */
 #define SUBJECTS (WRITERS / 2 * ACTIONS)
+/* Minimization: writers 2k and 2k + 1 both try subjects k * MIN_EACH .. (k + 1) * MIN_EACH - 1. */
+#define MIN_TRIAL_CODE "CONC-M"
+#define MIN_EACH 10
+#define MIN_SUBJECTS (WRITERS / 2 * MIN_EACH)
 
 static char *template_dir;
 static char *vkey;
@@ -80,6 +86,20 @@ static void build_template(void)
         char screening[16];
         snprintf(screening, sizeof screening, "S-%03d", i);
         tu_must(ctm_subject_add(db, RAND_TRIAL_CODE, screening, NULL), "subject");
+    }
+    tu_must(ctm_batch_commit(db), "batch commit");
+    tu_must(ctm_trial_add(db, MIN_TRIAL_CODE, "Minimization race", "Sponsor", 1, "A:1,B:1"),
+            "minimization trial");
+    tu_must(ctm_random_minimization(db, MIN_TRIAL_CODE, "sex=M,F;age=lt65,ge65",
+                                    "sex:1,age:1", 0.8, NULL),
+            "minimization");
+    tu_must(ctm_batch_begin(db), "batch");
+    for (int i = 0; i < MIN_SUBJECTS; i++) {
+        char screening[16];
+        snprintf(screening, sizeof screening, "M-%03d", i);
+        tu_must(ctm_subject_add(db, MIN_TRIAL_CODE, screening,
+                                i % 3 ? "sex=F,age=ge65" : "sex=M,age=ge65"),
+                "subject");
     }
     tu_must(ctm_batch_commit(db), "batch commit");
     /* every writer's subjects randomized, kits of both arms for all of them and to spare */
@@ -200,6 +220,35 @@ static void randomizer(int w)
         }
         if (rc != CTM_OK && rc != CTM_ERULE) {
             fprintf(stderr, "randomizer %d subject %s: %d %s\n", w, screening, rc, ctm_errmsg());
+            _exit(j + 1);
+        }
+    }
+    ctm_close(db);
+    _exit(0);
+}
+
+/* As randomizer, for the minimization trial's subjects. */
+static void minimizer(int w)
+{
+    ctm_db *db = NULL;
+    if (tu_open_rc(&db, db_path, NULL) != CTM_OK || ctm_login(db, "pete", PW) != CTM_OK) {
+        fprintf(stderr, "minimizer %d: %s\n", w, ctm_errmsg());
+        _exit(100);
+    }
+    await_start();
+    for (int j = 0; j < MIN_EACH; j++) {
+        char screening[16];
+        int k = w / 2 * MIN_EACH + (w % 2 ? MIN_EACH - 1 - j : j);
+        snprintf(screening, sizeof screening, "M-%03d", k);
+        int rc = CTM_EBUSY;
+        for (int tries = 0; rc == CTM_EBUSY && tries < MAX_BUSY_RETRIES; tries++) {
+            ctm_randomization r = CTM_RANDOMIZATION_INIT;
+            rc = ctm_randomize(db, MIN_TRIAL_CODE, screening, &r);
+            if (rc == CTM_EBUSY)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        if (rc != CTM_OK && rc != CTM_ERULE) {
+            fprintf(stderr, "minimizer %d subject %s: %d %s\n", w, screening, rc, ctm_errmsg());
             _exit(j + 1);
         }
     }
@@ -357,6 +406,62 @@ START_TEST(no_subject_randomized_twice_no_row_given_twice)
 }
 END_TEST
 
+/* Eight workstations randomize by minimization at once, two racing for each subject: every
+ * subject is randomized once, the numbers are 1..N without a gap or a repeat in ledger order,
+ * and each assignment is the minimizer's from the counts of every subject before it in the
+ * ledger (replayed from the audit log): none was computed from a stale history. */
+START_TEST(minimization_sees_every_subject_before_it)
+{
+    run_writers(minimizer);
+    ctm_db *db = tu_open(db_path, NULL);
+    tu_login(db, "pete", PW);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(DISTINCT s.rand_number) FROM subjects s"
+                                         " JOIN trials t ON t.id = s.trial_id WHERE t.code = ?1",
+                                MIN_TRIAL_CODE),
+                     MIN_SUBJECTS);
+    ctm__strata spec;
+    double weight[CTM__STRATA_MAX_FACTORS];
+    tu_ok(ctm__strata_parse(&spec, "sex=M,F;age=lt65,ge65"));
+    tu_ok(ctm__strata_weights(&spec, "sex:1,age:1", weight));
+    static const int ratios[2] = { 1, 1 };
+    ctm__minim m = { 2, ratios, spec.nfactors, weight, CTM__IMBALANCE_RANGE, 0.8 };
+    int counts[2 * CTM__STRATA_MAX_FACTORS * CTM__STRATA_MAX_LEVELS] = { 0 };
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db, template_size, 0));
+    int action_col = field_index(q, "action"), params_col = field_index(q, "params"),
+        changes_col = field_index(q, "changes"), n = 0, rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        const char *params = ctm_query_text(q, params_col);
+        if (strcmp(ctm_query_text(q, action_col), "subject.randomize") != 0 ||
+            strstr(params, "\"trial\":\"" MIN_TRIAL_CODE "\"") == NULL)
+            continue;
+        const char *changes = ctm_query_text(q, changes_col);
+#define AFTER(text, key) (strstr(text, key) ? strstr(text, key) + strlen(key) : NULL)
+        const char *s = AFTER(params, "\"stratum\":\"");
+        const char *num = AFTER(changes, "\"rand_number\":[null,\"");
+        const char *arm = AFTER(changes, "\"arm\":[null,\"");
+        const char *draw = AFTER(changes, "\"draw\":[null,");
+        ck_assert(s && num && arm && draw);
+        char stratum[64];
+        snprintf(stratum, sizeof stratum, "%.*s", (int)strcspn(s, "\""), s);
+        int level[CTM__STRATA_MAX_FACTORS], a = -1;
+        tu_ok(ctm__strata_values(&spec, stratum, level));
+        tu_ok(ctm__minimize(&m, counts, CTM__STRATA_MAX_LEVELS, level,
+                            (uint32_t)strtoll(draw, NULL, 10), &a, NULL, NULL));
+        ck_assert_msg(arm[0] == "AB"[a] && arm[1] == '"', "entry %d: arm differs from replay",
+                      n + 1);
+        ck_assert_int_eq(atoi(num), n + 1);
+        for (int f = 0; f < spec.nfactors; f++)
+            counts[(a * spec.nfactors + f) * CTM__STRATA_MAX_LEVELS + level[f]]++;
+        n++;
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ctm_query_free(q);
+    ck_assert_int_eq(n, MIN_SUBJECTS);
+    ctm_close(db);
+}
+END_TEST
+
 /* Eight workstations dispense at once from one fridge: every subject gets one kit, of its own
  * arm, no kit goes to two subjects, two entries per dispensing, and the ledger verifies. */
 START_TEST(no_kit_dispensed_twice)
@@ -389,6 +494,7 @@ static Suite *concurrency_suite(void)
     TCase *tc = tu_tcase(s, "one site", setup, teardown, 240);
     tcase_add_test(tc, eight_workstations_lose_nothing);
     tcase_add_test(tc, no_subject_randomized_twice_no_row_given_twice);
+    tcase_add_test(tc, minimization_sees_every_subject_before_it);
     tcase_add_test(tc, no_kit_dispensed_twice);
     return s;
 }

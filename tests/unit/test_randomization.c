@@ -1,7 +1,9 @@
 /* test_randomization.c - randomization lists and subjects: generated lists balanced, reproducible
  * and extensible; imported lists checked whole; allocation in list order per stratum, once per
- * subject; every refusal changes nothing; blinded users learn no arm, list, seed or block size
- * through any call or the audit log; the ledger verifies.  Runs on both back ends. */
+ * subject; minimization replayed exactly from the audit log, and the published case end to end;
+ * every refusal changes nothing; blinded users learn no arm, list, seed, block size, draw or
+ * minimization parameter through any call or the audit log; the ledger verifies.  Runs on both
+ * back ends. */
 #include <check.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include "ctm.h"
+#include "minimize.h"
+#include "strata.h"
 #include "testutil.h"
 
 #define PW "randomization-pw"
@@ -473,6 +477,227 @@ START_TEST(randomization_needs_every_factor_and_happens_once)
 }
 END_TEST
 
+
+/* ---- minimization ---- */
+
+#define MIN_STRATA "site=SE1,SE2,SE3;sex=M,F;age=lt65,ge65"
+
+static const char *scheme_text(ctm_db *h, const char *trial, const char *name, char *out,
+                               size_t n)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_random_scheme(&q, h, trial));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    const char *v = ctm_query_text(q, col(q, name));
+    snprintf(out, n, "%s", v ? v : "(null)");
+    ctm_query_free(q);
+    return out;
+}
+
+START_TEST(minimization_scheme_checked_and_replaced_only_while_unused)
+{
+    uint64_t before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1,sex:1", 0.0, NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "p:"));
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1,sex:1", 1.5, NULL),
+                     CTM_EINVAL);
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1", 0.8, "median"),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "method"));
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, "weight:1", 0.8, NULL),
+                     CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "strata weights"));
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, NULL, 0.8, NULL), CTM_EINVAL);
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, NULL, "site:1", 0.8, NULL), CTM_EINVAL);
+    ck_assert_int_eq(ctm_random_minimization(db, "NO-SUCH", MIN_STRATA, "site:1", 0.8, NULL),
+                     CTM_ENOTFOUND);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* An unused list is replaced by minimization, and minimization by another. */
+    ctm_random_options o = opts(STRATA, SEED, 0);
+    tu_ok(ctm_random_generate(db, TRIAL, 6, "3", &o));
+    tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, "sex:2,site:1.50", 0.8, NULL));
+    ck_assert_int_eq(scheme_int(db, TRIAL, "rows"), 0);
+    char v[128];
+    ck_assert_str_eq(scheme_text(db, TRIAL, "weights", v, sizeof v), "site:1.5,sex:2");
+    /* ... and an unused minimization scheme by a list, and back */
+    tu_ok(ctm_random_generate(db, TRIAL, 6, "3", &o));
+    ck_assert_str_eq(scheme_text(db, TRIAL, "method", v, sizeof v), "list");
+    tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1,sex:2,age:0.125", 0.75,
+                                  "variance"));
+    ck_assert_str_eq(scheme_text(db, TRIAL, "method", v, sizeof v), "minimization");
+    ck_assert_str_eq(scheme_text(db, TRIAL, "source", v, sizeof v), "minimization");
+    ck_assert_str_eq(scheme_text(db, TRIAL, "strata", v, sizeof v), MIN_STRATA);
+    ck_assert_str_eq(scheme_text(db, TRIAL, "weights", v, sizeof v), "site:1,sex:2,age:0.125");
+    ck_assert_str_eq(scheme_text(db, TRIAL, "imbalance", v, sizeof v), "variance");
+    ck_assert_str_eq(scheme_text(db, TRIAL, "p", v, sizeof v), "0.75");
+    /* A list cannot be extended from it; once a subject is randomized nothing replaces it. */
+    ctm_random_options ext = opts(NULL, NULL, 1);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 6, "3", &ext), CTM_ERULE);
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "site=SE2,sex=F,age=ge65"));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+    ck_assert_str_eq(r.number, "1");
+    ck_assert_str_eq(r.stratum, "site=SE2,sex=F,age=ge65");
+    ck_assert(strcmp(r.arm, ARM_A) == 0 || strcmp(r.arm, ARM_B) == 0);
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), 1);
+    before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:1", 0.8, NULL),
+                     CTM_ERULE);
+    ck_assert_int_eq(ctm_random_generate(db, TRIAL, 6, "3", &o), CTM_ERULE);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    /* who may: unblinded administrators and pharmacists */
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    ck_assert_int_eq(ctm_random_minimization(db, OPEN_TRIAL, MIN_STRATA, "site:1", 0.8, NULL),
+                     CTM_EBLINDED);
+    ctm_logout(db);
+    tu_login(db, "ivy", PW);
+    ck_assert_int_eq(ctm_random_minimization(db, OPEN_TRIAL, MIN_STRATA, "site:1", 0.8, NULL),
+                     CTM_EDENIED);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* The value after `key` in a JSON text, up to the next '"' (a string value) or ']' / ',' (a
+ * number): enough for the flat objects of params and the [old,new] pairs of changes. */
+static int json_after(const char *json, const char *key, char *out, size_t n)
+{
+    const char *p = strstr(json, key);
+    if (p == NULL)
+        return 0;
+    int string = key[strlen(key) - 1] == '"';
+    p += strlen(key);
+    size_t i = 0;
+    while (p[i] != '\0' && p[i] != '"' && (string || (p[i] != ']' && p[i] != ',')) && i + 1 < n) {
+        out[i] = p[i];
+        i++;
+    }
+    out[i] = '\0';
+    return 1;
+}
+
+/* Randomize subjects of random strata by minimization, withdrawing and completing some on the
+ * way; then, from the unblinded audit log alone (each subject.randomize entry's stratum
+ * parameter and its subjects row change: arm and draw), replay every assignment through the
+ * minimizer in ledger order: each gives the recorded arm, and every prior subject counts. */
+START_TEST(minimization_replays_exactly_from_the_audit_log)
+{
+    enum { N = 100 };
+    const char *weights = "site:1,sex:2,age:0.5";
+    const double p = 0.8;
+    tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, weights, p, "range"));
+    uint64_t start = tu_audit_size(db);
+    static const char *const sites[] = { "SE1", "SE2", "SE3" };
+    for (int i = 0; i < N; i++) {
+        char screening[16], strata[64];
+        uint32_t r = randombytes_uniform(12);
+        snprintf(screening, sizeof screening, "S-%03d", i + 1);
+        snprintf(strata, sizeof strata, "age=%s,site=%s,sex=%s", r & 1 ? "ge65" : "lt65",
+                 sites[r / 4], r & 2 ? "F" : "M");
+        tu_ok(ctm_subject_add(db, TRIAL, screening, strata));
+        ctm_randomization res = CTM_RANDOMIZATION_INIT;
+        tu_ok(ctm_randomize(db, TRIAL, screening, &res));
+        char number[16];
+        snprintf(number, sizeof number, "%d", i + 1);
+        ck_assert_str_eq(res.number, number);
+        if (i % 9 == 4)
+            tu_ok(ctm_subject_withdraw(db, TRIAL, screening, "moved away"));
+        else if (i % 11 == 7)
+            tu_ok(ctm_subject_complete(db, TRIAL, screening, NULL));
+    }
+    ck_assert_int_eq(scheme_int(db, TRIAL, "allocated"), N);
+
+    ctm__strata spec;
+    double w[CTM__STRATA_MAX_FACTORS];
+    tu_ok(ctm__strata_parse(&spec, MIN_STRATA));
+    tu_ok(ctm__strata_weights(&spec, weights, w));
+    static const int ratios[2] = { 2, 1 }; /* ARM_A:2, ARM_B:1 */
+    ctm__minim m = { 2, ratios, spec.nfactors, w, CTM__IMBALANCE_RANGE, p };
+    int counts[2 * CTM__STRATA_MAX_FACTORS * CTM__STRATA_MAX_LEVELS] = { 0 };
+    int replayed = 0, arm_count[2] = { 0, 0 }, draws_differ = 0;
+    int64_t first_draw = -1;
+    ctm_query *q = NULL;
+    tu_ok(ctm_audit_log(&q, db, start, 0));
+    int rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        if (strcmp(ctm_query_text(q, col(q, "action")), "subject.randomize") != 0)
+            continue;
+        const char *params = ctm_query_text(q, col(q, "params"));
+        const char *changes = ctm_query_text(q, col(q, "changes"));
+        char stratum[128], arm[40], draw_text[24];
+        ck_assert(json_after(params, "\"stratum\":\"", stratum, sizeof stratum));
+        ck_assert(json_after(changes, "\"arm\":[null,\"", arm, sizeof arm));
+        ck_assert(json_after(changes, "\"draw\":[null,", draw_text, sizeof draw_text));
+        int64_t draw = strtoll(draw_text, NULL, 10);
+        ck_assert(draw >= 0 && draw <= 0xffffffffLL);
+        if (first_draw < 0)
+            first_draw = draw;
+        else if (draw != first_draw)
+            draws_differ = 1;
+        int level[CTM__STRATA_MAX_FACTORS];
+        tu_ok(ctm__strata_values(&spec, stratum, level));
+        int expected = -1;
+        tu_ok(ctm__minimize(&m, counts, CTM__STRATA_MAX_LEVELS, level, (uint32_t)draw, &expected,
+                            NULL, NULL));
+        const char *expected_arm = expected == 0 ? ARM_A : ARM_B;
+        ck_assert_msg(strcmp(arm, expected_arm) == 0, "subject %d: recorded %s, replay gives %s",
+                      replayed + 1, arm, expected_arm);
+        for (int f = 0; f < spec.nfactors; f++)
+            counts[(expected * spec.nfactors + f) * CTM__STRATA_MAX_LEVELS + level[f]]++;
+        arm_count[expected]++;
+        replayed++;
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ctm_query_free(q);
+    ck_assert_int_eq(replayed, N);
+    ck_assert(draws_differ);
+    /* Not a proof of balance, but a 2:1 design ends far from 1:1 or all to one arm. */
+    ck_assert_int_gt(arm_count[0], arm_count[1]);
+    ck_assert_int_gt(arm_count[1], N / 5);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* The published case (tests/data/randomization/minimization.tsv, PMC6547231 Table 4) through
+ * ctm_randomize: 1:1, site, sex and age weighted 1, range, p = 1.  The prior subjects are chosen
+ * so that every assignment after the first is forced (no tie: the draw does not matter), and they
+ * leave at the new subject's levels (site 2, female, >= 65) the published counts: control 3, 3,
+ * 3; treatment 5, 3, 3.  The first subject ties (empty trial), so "control" is whichever arm it
+ * got; the design is symmetric in the arms.  Site 3 exists only to reach those counts with forced
+ * steps; the range method reads counts at the subject's levels alone. */
+START_TEST(minimization_published_case_end_to_end)
+{
+    tu_ok(ctm_random_minimization(db, OPEN_TRIAL, "site=1,2,3;sex=male,female;age=lt65,ge65",
+                                  "site:1,sex:1,age:1", 1.0, NULL));
+    static const struct {
+        const char *strata;
+        int control; /* 1: the arm of the first subject, 0: the other */
+    } prior[] = {
+        { "site=1,sex=male,age=lt65", 1 },   { "site=2,sex=male,age=lt65", 0 },
+        { "site=2,sex=male,age=lt65", 1 },   { "site=2,sex=male,age=ge65", 0 },
+        { "site=2,sex=female,age=ge65", 1 }, { "site=2,sex=female,age=ge65", 0 },
+        { "site=2,sex=female,age=ge65", 1 }, { "site=2,sex=female,age=ge65", 0 },
+        { "site=3,sex=female,age=ge65", 1 }, { "site=2,sex=female,age=lt65", 0 },
+        { "site=2,sex=female,age=ge65", 1 }, /* the new subject: control */
+    };
+    char control[40] = "";
+    for (size_t i = 0; i < sizeof prior / sizeof prior[0]; i++) {
+        char screening[16];
+        snprintf(screening, sizeof screening, "P-%02zu", i + 1);
+        tu_ok(ctm_subject_add(db, OPEN_TRIAL, screening, prior[i].strata));
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        tu_ok(ctm_randomize(db, OPEN_TRIAL, screening, &r));
+        if (i == 0)
+            snprintf(control, sizeof control, "%s", r.arm);
+        ck_assert_msg((strcmp(r.arm, control) == 0) == prior[i].control,
+                      "subject %zu (%s) went to %s", i + 1, prior[i].strata, r.arm);
+    }
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* A list replaced, before anyone was randomized, by one of other strata: a subject enrolled under
  * the old ones is not stuck; the values of factors the list no longer has are not known. */
 START_TEST(subjects_enrolled_under_replaced_strata_can_be_stratified_again)
@@ -787,6 +1012,77 @@ START_TEST(open_trial_arms_shown_to_blinded_users_but_not_its_list)
 }
 END_TEST
 
+/* Minimization: the arm, the draw, the weights and p stay hidden from blinded users in every
+ * listing and the audit log; the unblinded pharmacist sees them (so the checks could fail). */
+START_TEST(blinded_users_learn_no_minimization_arm_draw_or_weights)
+{
+    uint64_t start = tu_audit_size(db);
+    tu_ok(ctm_random_minimization(db, TRIAL, MIN_STRATA, "site:3,sex:1", 0.65, "variance"));
+    tu_ok(ctm_subject_add(db, TRIAL, "S-1", "site=SE1,sex=F,age=lt65"));
+    ctm_logout(db);
+    tu_login(db, "ivy", PW);
+    tu_ok(ctm_subject_add(db, TRIAL, "S-2", "site=SE1,sex=F,age=lt65"));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_randomize(db, TRIAL, "S-1", &r));
+    ck_assert_str_eq(r.arm, "(blinded)");
+    tu_ok(ctm_randomize(db, TRIAL, "S-2", &r));
+    ck_assert_str_eq(r.arm, "(blinded)");
+    ck_assert_str_eq(r.number, "2");
+    ctm_logout(db);
+    tu_login(db, "bob", PW);
+    uint64_t before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_random_minimization(db, OPEN_TRIAL, MIN_STRATA, "site:1", 0.8, NULL),
+                     CTM_EBLINDED);
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    static const char *const secrets[] = { "site:3", "0.65", "variance" };
+    ctm_query *q = NULL;
+    char *texts[5];
+    tu_ok(ctm_random_scheme(&q, db, TRIAL));
+    texts[0] = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(texts[0], "minimization"));
+    ck_assert_ptr_nonnull(strstr(texts[0], MIN_STRATA));
+    tu_ok(ctm_subject_list(&q, db, TRIAL));
+    texts[1] = query_dump(q);
+    tu_ok(ctm_subject_show(&q, db, TRIAL, "S-1"));
+    texts[2] = query_dump(q);
+    tu_ok(ctm_audit_log(&q, db, start, 0));
+    texts[3] = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(texts[3], "\"draw\":[\"(blinded)\",\"(blinded)\"]"));
+    ctm_audit_filter f = CTM_AUDIT_FILTER_INIT;
+    f.trial = TRIAL;
+    f.from_seq = start;
+    tu_ok(ctm_audit_query(&q, db, &f));
+    texts[4] = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(texts[4], "subject.randomize"));
+    for (int i = 0; i < 5; i++) {
+        assert_no_arm("a listing or the audit log", texts[i]);
+        /* every draw a blinded reader meets is "(blinded)", old and new */
+        int draws = 0, hidden = 0;
+        for (const char *d = texts[i]; (d = strstr(d, "\"draw\":[")) != NULL; d++) {
+            draws++;
+            hidden += strncmp(d, "\"draw\":[\"(blinded)\",\"(blinded)\"]", 32) == 0;
+        }
+        ck_assert_int_eq(draws, hidden);
+        for (size_t k = 0; k < sizeof secrets / sizeof secrets[0]; k++)
+            ck_assert_msg(strstr(texts[i], secrets[k]) == NULL, "text %d shows %s", i,
+                          secrets[k]);
+        free(texts[i]);
+    }
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    tu_ok(ctm_audit_log(&q, db, start, 0));
+    char *text = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(text, "site:3"));
+    ck_assert_ptr_nonnull(strstr(text, "\"draw\":[null,"));
+    ck_assert(strstr(text, ARM_A) != NULL || strstr(text, ARM_B) != NULL);
+    free(text);
+    tu_ok(ctm_random_scheme(&q, db, TRIAL));
+    text = query_dump(q);
+    ck_assert_ptr_nonnull(strstr(text, "site:3,sex:1|variance|0.65|"));
+    free(text);
+}
+END_TEST
+
 static Suite *randomization_suite(void)
 {
     Suite *s = suite_create("randomization");
@@ -807,9 +1103,14 @@ static Suite *randomization_suite(void)
     tcase_add_test(tc, a_list_replaced_while_a_subject_is_randomized_keeps_the_allocation);
     tcase_add_test(tc, strata_changed_while_randomizing_give_the_new_stratum);
     tcase_add_test(tc, a_receipt_checks_the_kit_list_imported_meanwhile);
+    tc = tu_tcase(s, "minimization", setup, teardown, 60);
+    tcase_add_test(tc, minimization_scheme_checked_and_replaced_only_while_unused);
+    tcase_add_test(tc, minimization_replays_exactly_from_the_audit_log);
+    tcase_add_test(tc, minimization_published_case_end_to_end);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);
     tcase_add_test(tc, blinded_users_learn_no_arm_list_or_seed);
     tcase_add_test(tc, open_trial_arms_shown_to_blinded_users_but_not_its_list);
+    tcase_add_test(tc, blinded_users_learn_no_minimization_arm_draw_or_weights);
     return s;
 }
 

@@ -1422,10 +1422,40 @@ class Database:
         _check(_c.ctm_random_import(self._handle(), trial, _text("format", format, optional=True),
                                     text, opts))
 
+    def random_minimization(self, trial: str, strata: str,
+                            factors: Union[str, Mapping[str, float]], p: float = 0.8,
+                            method: str = "range") -> None:
+        """Randomize the trial by Pocock-Simon minimization (unblinded administrators and
+        pharmacists).
+
+        strata: the factors and their levels, "site=SE1,SE2;sex=M,F;age=lt65,ge65".  factors:
+        the weights of the factors used, "site:1,sex:1" or {"site": 1, "sex": 0.5} (above 0, at
+        most 100, at most 3 decimals).  p: the probability of the best arm, above 0 and at most
+        1.  method: "range" or "variance", how a factor's imbalance is measured.  Each
+        randomize() then counts every subject randomized before (withdrawn and completed ones
+        too), draws a random number it records, and gives numbers 1, 2, 3...  Replaces a scheme
+        nobody was randomized by.  Audited "random.minimization".  Raises BlindingError (a
+        blinded user), RuleError (somebody was randomized already), InvalidError,
+        NotFoundError, PermissionDenied.
+        """
+        trial = _text("trial", trial)
+        if isinstance(factors, collections.abc.Mapping):
+            parts = []
+            for factor, weight in factors.items():
+                if not isinstance(factor, str):
+                    raise InvalidError("factors: factor names must be str")
+                text = ("%.3f" % _number("factors " + factor, weight)).rstrip("0").rstrip(".")
+                parts.append("%s:%s" % (factor, text))
+            factors = ",".join(parts)
+        _check(_c.ctm_random_minimization(self._handle(), trial, _text("strata", strata),
+                                          _text("factors", factors), _number("p", p),
+                                          _text("method", method, optional=True)))
+
     def random_scheme(self, trial: str) -> Dict[str, Any]:
-        """The trial's randomization scheme as a dict: trial, method, source, strata, rows,
-        allocated, block_sizes and seed (hex; "(blinded)" for a blinded user).  Raises
-        NotFoundError (trial, no scheme)."""
+        """The trial's randomization scheme as a dict: trial, method ("list" or
+        "minimization"), source, strata, rows, allocated (subjects randomized), block_sizes,
+        seed (hex), weights, imbalance and p (the last five "(blinded)" for a blinded user, None
+        where the method has none).  Raises NotFoundError (trial, no scheme)."""
         trial = _text("trial", trial)
         rc, q = _c.ctm_random_scheme(self._handle(), trial)
         _check(rc)
@@ -1458,10 +1488,11 @@ class Database:
                                          _strata("strata", strata, optional=False)))
 
     def randomize(self, trial: str, screening: str) -> Dict[str, Any]:
-        """Randomize an enrolled subject, once: returns a dict with rand_number, arm
-        ("(blinded)" for a blinded user in a blinded trial) and stratum.  Audited
-        "subject.randomize".  Raises RuleError (already randomized; a stratification factor
-        unknown; the stratum's list used up), NotFoundError, PermissionDenied."""
+        """Randomize an enrolled subject, once (from the list, or by minimization: see
+        random_minimization): returns a dict with rand_number, arm ("(blinded)" for a blinded
+        user in a blinded trial) and stratum.  Audited "subject.randomize".  Raises RuleError
+        (already randomized; a stratification factor unknown; the stratum's list used up),
+        NotFoundError, PermissionDenied."""
         rc, result = _c.ctm_randomize(self._handle(), _text("trial", trial),
                                       _text("screening", screening))
         _check(rc)

@@ -42,7 +42,8 @@ int ctm__scheme_load(ctm_db *db, int64_t trial_id, ctm__scheme *s)
     memset(s, 0, sizeof *s);
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "SELECT method, source, strata FROM rand_schemes WHERE trial_id = ?1");
+                          "SELECT method, source, strata, weights, imbalance, p FROM rand_schemes"
+                          " WHERE trial_id = ?1");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, trial_id);
@@ -54,6 +55,17 @@ int ctm__scheme_load(ctm_db *db, int64_t trial_id, ctm__scheme *s)
         rc = ctm__strata_parse(&s->strata, ctm__st_text(st, 2));
         if (rc != CTM_OK)
             rc = ctm__err(CTM_EINTEGRITY, "the trial's stored strata do not parse");
+        if (rc == CTM_OK && strcmp(s->method, "minimization") == 0) {
+            const char *imbalance = ctm__st_text(st, 4);
+            s->p = ctm__st_real(st, 5);
+            s->imbalance = imbalance == NULL                   ? 0
+                           : strcmp(imbalance, "range") == 0    ? CTM__IMBALANCE_RANGE
+                           : strcmp(imbalance, "variance") == 0 ? CTM__IMBALANCE_VARIANCE
+                                                                : 0;
+            if (ctm__strata_weights(&s->strata, ctm__st_text(st, 3), s->weight) != CTM_OK ||
+                s->imbalance == 0 || !(s->p > 0.0 && s->p <= 1.0))
+                rc = ctm__err(CTM_EINTEGRITY, "the trial's stored minimization scheme is not valid");
+        }
     } else if (rc != CTM_OK) {
         rc = ctm__store_fail(rc, "reading the randomization scheme");
     }
@@ -125,16 +137,20 @@ static int parse_seed(const char *hex, uint8_t seed[32])
     return CTM_OK;
 }
 
-/* The list as it stands: rows, allocations, rows of the stratum with the most. */
+/* The list as it stands: rows, allocations; and the subjects randomized in the trial by any
+ * scheme (a minimization scheme has no list). */
 typedef struct list_state {
-    int64_t rows, allocated;
+    int64_t rows, allocated, randomized;
 } list_state;
 
 static int list_state_load(ctm_db *db, int64_t trial_id, list_state *ls)
 {
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "SELECT count(*), count(subject_id) FROM rand_list WHERE trial_id = ?1");
+                          "SELECT (SELECT count(*) FROM rand_list WHERE trial_id = ?1),"
+                          " (SELECT count(subject_id) FROM rand_list WHERE trial_id = ?1),"
+                          " (SELECT count(*) FROM subjects WHERE trial_id = ?1"
+                          " AND rand_number IS NOT NULL)");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, trial_id);
@@ -142,6 +158,7 @@ static int list_state_load(ctm_db *db, int64_t trial_id, list_state *ls)
     if (rc == CTM_ROW) {
         ls->rows = ctm__st_int(st, 0);
         ls->allocated = ctm__st_int(st, 1);
+        ls->randomized = ctm__st_int(st, 2);
         rc = CTM_OK;
     } else {
         rc = ctm__store_fail(rc == CTM_OK ? CTM_ERROR : rc, "reading the randomization list");
@@ -156,8 +173,11 @@ static int check_scheme_change(const ctm__scheme *old, const list_state *ls, con
                                const ctm_random_options *o, const ctm__strata *strata)
 {
     if (!o->extend) {
-        if (old->exists && strcmp(old->method, "list") != 0)
-            return ctm__err(CTM_ERULE, "the trial is randomized by %s, not by a list", old->method);
+        if (old->exists && strcmp(old->method, "list") != 0 && ls->randomized > 0)
+            return ctm__err(CTM_ERULE,
+                            "%lld subjects were randomized by the trial's %s scheme: it cannot be"
+                            " replaced",
+                            (long long)ls->randomized, old->method);
         if (ls->allocated > 0)
             return ctm__err(CTM_ERULE,
                             "the trial's list has %lld allocations: it cannot be replaced, only "
@@ -165,8 +185,9 @@ static int check_scheme_change(const ctm__scheme *old, const list_state *ls, con
                             (long long)ls->allocated);
         return CTM_OK;
     }
-    if (!old->exists)
-        return ctm__err(CTM_ERULE, "the trial has no list to extend");
+    if (!old->exists || strcmp(old->method, "list") != 0)
+        return ctm__err(CTM_ERULE, "the trial has no list to extend%s",
+                        old->exists ? ": it is randomized by minimization" : "");
     int old_generated = strcmp(old->source, "generated") == 0;
     if (strcmp(old->method, "list") != 0 || old_generated != (strcmp(source, "generated") == 0))
         return ctm__err(CTM_ERULE, "a %s list can only be extended by %s", old->source,
@@ -384,7 +405,7 @@ static int generate_check_state(ctm_db *db, const ctm__trial *t, const ctm_rando
                                 uint8_t seed[32])
 {
     ctm__scheme old;
-    list_state ls = { 0, 0 };
+    list_state ls = { 0, 0, 0 };
     int rc = load_state(db, t->id, o, &old, &ls, strata);
     /* as an import: one entry holds every row, and every reader of the audit log decodes it */
     if (rc == CTM_OK && ctm__strata_count(strata) * (size_t)size > 1000000)
@@ -677,7 +698,7 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
     ctm__trial t;
     ctm__arms arms;
     ctm__scheme old;
-    list_state ls = { 0, 0 };
+    list_state ls = { 0, 0, 0 };
     ctm__strata strata;
     enum ctm__randlist_format f;
     ctm__randlist l;
@@ -741,17 +762,151 @@ int ctm_random_import(ctm_db *db, const char *trial, const char *format, const c
     return rc;
 }
 
+/* ---- minimization ---- */
+
+/* "site:1,sex:0.5" in the spec's factor order, weights as the parser reads them back (at most
+ * three decimals, trailing zeros dropped): the canonical text kept in rand_schemes.weights. */
+static int format_weights(const ctm__strata *strata, const double *weight, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int f = 0; f < strata->nfactors; f++) {
+        if (weight[f] <= 0.0)
+            continue;
+        char num[32];
+        snprintf(num, sizeof num, "%.3f", weight[f]);
+        char *end = num + strlen(num) - 1;
+        while (*end == '0')
+            *end-- = '\0';
+        if (*end == '.')
+            *end = '\0';
+        int w = snprintf(out + o, cap - o, "%s%s:%s", o ? "," : "", strata->f[f].name, num);
+        if (w < 0 || (size_t)w >= cap - o)
+            return ctm__err(CTM_EINVAL, "strata weights: too long");
+        o += (size_t)w;
+    }
+    return CTM_OK;
+}
+
+int ctm_random_minimization(ctm_db *db, const char *trial, const char *strata,
+                            const char *factors, double p, const char *method)
+{
+    ctm__clear_error();
+    ctm__trial t;
+    ctm__arms arms;
+    ctm__strata spec;
+    double weight[CTM__STRATA_MAX_FACTORS];
+    int imbalance = CTM__IMBALANCE_RANGE;
+    int rc = ctm__require_action(db, "random.minimization", "random minimization");
+    if (rc == CTM_OK && !ctm__blind_sees_all(db))
+        rc = ctm__err(CTM_EBLINDED,
+                      "random minimization: a randomization scheme is for unblinded users only");
+    if (rc == CTM_OK)
+        rc = ctm__trial_lookup(db, trial, &t);
+    if (rc == CTM_OK)
+        rc = ctm__arms_load(db, t.id, &arms);
+    if (rc == CTM_OK)
+        rc = ctm__strata_parse(&spec, strata);
+    if (rc == CTM_OK && spec.nfactors == 0)
+        rc = ctm__err(CTM_EINVAL, "strata: minimization needs at least one factor");
+    if (rc == CTM_OK)
+        rc = check_strata_fit(&spec);
+    if (rc == CTM_OK)
+        rc = ctm__strata_weights(&spec, factors, weight);
+    if (rc == CTM_OK && method != NULL) {
+        if (strcmp(method, "variance") == 0)
+            imbalance = CTM__IMBALANCE_VARIANCE;
+        else if (strcmp(method, "range") != 0)
+            rc = ctm__err(CTM_EINVAL, "method: '%.32s' is not range or variance", method);
+    }
+    if (rc == CTM_OK && !(p > 0.0 && p <= 1.0))
+        rc = ctm__err(CTM_EINVAL, "p: %g is not above 0 and at most 1", p);
+    if (rc == CTM_OK && arms.n < 2)
+        rc = ctm__err(CTM_ERULE, "trial %s has one arm: there is nothing to minimize", trial);
+    /* The trial's arms and ratios against the minimizer's limits, now rather than at the first
+     * subject: the first subject's assignment, from empty counts. */
+    if (rc == CTM_OK) {
+        static const int zero[CTM__MAX_ARMS * CTM__STRATA_MAX_FACTORS * CTM__STRATA_MAX_LEVELS];
+        int levels[CTM__STRATA_MAX_FACTORS] = { 0 }, arm = 0;
+        ctm__minim m = { arms.n, arms.ratio, spec.nfactors, weight, imbalance, p };
+        rc = ctm__minimize(&m, zero, CTM__STRATA_MAX_LEVELS, levels, 0, &arm, NULL, NULL);
+    }
+    char spec_text[1024], weights_text[600];
+    if (rc == CTM_OK)
+        rc = ctm__strata_format(&spec, spec_text, sizeof spec_text);
+    if (rc == CTM_OK)
+        rc = format_weights(&spec, weight, weights_text, sizeof weights_text);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "random.minimization", "")) != CTM_OK)
+        return rc;
+    char nfactors[16];
+    snprintf(nfactors, sizeof nfactors, "%d", spec.nfactors);
+    ctm__action_param(&a, "trial", trial);
+    ctm__action_param(&a, "factors", nfactors);
+    /* Under the write lock, so that no subject is randomized between the check and the
+     * replacement. */
+    list_state ls = { 0, 0, 0 };
+    rc = list_state_load(db, t.id, &ls);
+    if (rc == CTM_OK && ls.randomized > 0)
+        rc = ctm__err(CTM_ERULE,
+                      "%lld subjects were randomized by the trial's scheme: it cannot be replaced",
+                      (long long)ls.randomized);
+    if (rc == CTM_OK)
+        rc = delete_list(db, t.id);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, "DELETE FROM rand_schemes WHERE trial_id = ?1");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, t.id);
+        rc = ctm__step_done(db, st, "replacing the randomization scheme");
+    }
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "INSERT INTO rand_schemes(trial_id, method, source, strata, weights,"
+                          " imbalance, created_us) VALUES (?1, 'minimization', 'minimization',"
+                          " ?2, ?3, ?4, ?5)");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, t.id);
+        ctm__st_bind_text(st, 2, spec_text);
+        ctm__st_bind_text(st, 3, weights_text);
+        ctm__st_bind_text(st, 4, imbalance == CTM__IMBALANCE_VARIANCE ? "variance" : "range");
+        ctm__st_bind_int(st, 5, ctm__now_us());
+        rc = ctm__step_done(db, st, "recording the randomization scheme");
+    }
+    /* p by an update of its own: SQLite (3.40) hands the pre-update hook of an INSERT a whole
+     * REAL such as 1.0 as the INTEGER it stores on disk, so the ledger would record INT 1 for
+     * what is read back as REAL 1.0, and verification would fail; an UPDATE's new value comes
+     * as REAL. */
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, "UPDATE rand_schemes SET p = ?2 WHERE trial_id = ?1");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, t.id);
+        ctm__st_bind_real(st, 2, p);
+        rc = ctm__step_done(db, st, "recording the randomization scheme");
+    }
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
 /* ---- reading ---- */
 
 #define SCHEME_SEED_COL 7
+#define SCHEME_P_COL 10
 
-/* A blinded reader's seed reads "(blinded)" like the block sizes: the query gives NULL there,
- * which would read as "no seed". */
+/* A blinded reader's seed and p read "(blinded)" like the block sizes: the query gives NULL
+ * there (a text in a BYTEA or REAL column would not do on PostgreSQL), which would read as
+ * "none". */
 static int scheme_row(ctm__st *st, ctm__row *row, void *blinded)
 {
     int rc = ctm__row_copy(st, row);
     if (rc == CTM_OK && blinded != NULL)
         rc = ctm__row_set_text(row, SCHEME_SEED_COL, CTM__BLINDED);
+    if (rc == CTM_OK && blinded != NULL)
+        rc = ctm__row_set_text(row, SCHEME_P_COL, CTM__BLINDED);
     return rc;
 }
 
@@ -772,9 +927,15 @@ int ctm_random_scheme(ctm_query **out, ctm_db *db, const char *trial)
             db, &st,
             "SELECT t.code AS trial, r.method AS method, r.source AS source, r.strata AS strata,"
             " (SELECT count(*) FROM rand_list l WHERE l.trial_id = t.id) AS rows,"
-            " (SELECT count(subject_id) FROM rand_list l WHERE l.trial_id = t.id) AS allocated,"
+            " CASE WHEN r.method = 'minimization' THEN (SELECT count(*) FROM subjects s"
+            " WHERE s.trial_id = t.id AND s.rand_number IS NOT NULL)"
+            " ELSE (SELECT count(subject_id) FROM rand_list l WHERE l.trial_id = t.id)"
+            " END AS allocated,"
             " CASE WHEN ?2 <> 0 THEN r.block_sizes ELSE '" CTM__BLINDED "' END AS block_sizes,"
-            " CASE WHEN ?2 <> 0 THEN r.seed ELSE NULL END AS seed"
+            " CASE WHEN ?2 <> 0 THEN r.seed ELSE NULL END AS seed,"
+            " CASE WHEN ?2 <> 0 THEN r.weights ELSE '" CTM__BLINDED "' END AS weights,"
+            " CASE WHEN ?2 <> 0 THEN r.imbalance ELSE '" CTM__BLINDED "' END AS imbalance,"
+            " CASE WHEN ?2 <> 0 THEN r.p ELSE NULL END AS p"
             " FROM rand_schemes r JOIN trials t ON t.id = r.trial_id WHERE r.trial_id = ?1");
     if (rc != CTM_OK)
         return rc;

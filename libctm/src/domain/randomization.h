@@ -3,6 +3,7 @@
 #define CTM_RANDOMIZATION_H
 
 #include "stock.h"
+#include "minimize.h"
 #include "strata.h"
 
 #define CTM__MAX_ARMS 32
@@ -17,12 +18,16 @@ int ctm__arms_load(ctm_db *db, int64_t trial_id, ctm__arms *arms);
 /* The index of an arm code, or -1. */
 int ctm__arms_find(const ctm__arms *arms, const char *code);
 
-/* A trial's randomization scheme (rand_schemes). */
+/* A trial's randomization scheme (rand_schemes).  For minimization also its factor weights
+ * (0 for a factor not used), imbalance method (CTM__IMBALANCE_*) and p. */
 typedef struct ctm__scheme {
     int exists;
     char method[16];
     char source[16];
     ctm__strata strata;
+    double weight[CTM__STRATA_MAX_FACTORS];
+    int imbalance;
+    double p;
 } ctm__scheme;
 /* Load the scheme of a trial (s->exists 0 when it has none). */
 int ctm__scheme_load(ctm_db *db, int64_t trial_id, ctm__scheme *s);

@@ -1,5 +1,6 @@
-/* subjects.c - enrolment, stratification, randomization (allocation from the trial's list) and
- * the end of a subject's participation. */
+/* subjects.c - enrolment, stratification, randomization (allocation from the trial's list, or by
+ * minimization) and the end of a subject's participation. */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -311,45 +312,119 @@ static int allocate(ctm_db *db, int64_t trial_id, const char *stratum, int64_t s
     return rc;
 }
 
-static int record_allocation(ctm_db *db, int64_t subject_id, const char *number, const char *arm)
+/* draw < 0: none (a list allocation). */
+static int record_allocation(ctm_db *db, int64_t subject_id, const char *number, const char *arm,
+                             int64_t draw)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, "UPDATE subjects SET rand_number = ?2, arm = ?3 WHERE id = ?1");
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE subjects SET rand_number = ?2, arm = ?3, draw = ?4 WHERE id = ?1");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, subject_id);
     ctm__st_bind_text(st, 2, number);
     ctm__st_bind_text(st, 3, arm);
+    if (draw >= 0)
+        ctm__st_bind_int(st, 4, draw);
     return ctm__step_done(db, st, "recording the randomization");
+}
+
+/* Minimization's inputs from the subjects randomized before: per arm, factor and level, how many
+ * (withdrawn and completed subjects count: they were allocated, and the balance the method
+ * keeps is over allocations); and how many in all. */
+#define LEVELS CTM__STRATA_MAX_LEVELS
+static int minim_counts(ctm_db *db, int64_t trial_id, const ctm__scheme *scheme,
+                        const ctm__arms *arms, int *counts, int64_t *total)
+{
+    int nf = scheme->strata.nfactors;
+    memset(counts, 0, sizeof(int) * (size_t)arms->n * (size_t)nf * LEVELS);
+    *total = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT strata, arm, count(*) FROM subjects WHERE trial_id = ?1"
+                          " AND rand_number IS NOT NULL GROUP BY strata, arm");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    int src = CTM_OK;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        int level[CTM__STRATA_MAX_FACTORS];
+        const char *arm = ctm__st_text(st, 1);
+        int a = arm != NULL ? ctm__arms_find(arms, arm) : -1;
+        int64_t n = ctm__st_int(st, 2);
+        if (a < 0 || ctm__strata_values(&scheme->strata, ctm__st_text(st, 0), level) != CTM_OK) {
+            rc = ctm__err(CTM_EINTEGRITY,
+                          "a randomized subject's arm or strata do not fit the trial's scheme");
+            break;
+        }
+        *total += n;
+        for (int f = 0; f < nf; f++) {
+            if (level[f] < 0)
+                continue;
+            int *c = &counts[(a * nf + f) * LEVELS + level[f]];
+            /* ctm__minimize refuses counts above its limit: saturate rather than wrap. */
+            *c = n > CTM__MINIM_MAX_COUNT - *c ? CTM__MINIM_MAX_COUNT + 1 : *c + (int)n;
+        }
+    }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "counting the randomized subjects");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+/* The arm by minimization and the trial's next number; *draw is the draw used.  Under the write
+ * lock, as allocate(): the counts are every subject randomized before this one. */
+static int minim_allocate(ctm_db *db, int64_t trial_id, const ctm__scheme *scheme,
+                          const int *level, ctm_randomization *r, char *arm, size_t arm_len,
+                          int64_t *draw)
+{
+    int counts[CTM__MAX_ARMS * CTM__STRATA_MAX_FACTORS * LEVELS];
+    ctm__arms arms;
+    int64_t total = 0;
+    int rc = ctm__arms_load(db, trial_id, &arms);
+    if (rc == CTM_OK)
+        rc = minim_counts(db, trial_id, scheme, &arms, counts, &total);
+    if (rc != CTM_OK)
+        return rc;
+    uint32_t u = randombytes_random();
+    ctm__minim m = { arms.n, arms.ratio, scheme->strata.nfactors, scheme->weight,
+                     scheme->imbalance, scheme->p };
+    int a = 0;
+    rc = ctm__minimize(&m, counts, LEVELS, level, u, &a, NULL, NULL);
+    if (rc != CTM_OK)
+        return rc;
+    snprintf(arm, arm_len, "%s", arms.code[a]);
+    snprintf(r->number, sizeof r->number, "%lld", (long long)(total + 1));
+    *draw = (int64_t)u;
+    return CTM_OK;
 }
 
 /* Whether the subject can be randomized now, and in which stratum.  Read inside the action's
  * transaction (under the writer lock): checked before it, the strata could change, or the
  * scheme be replaced, between the check and the allocation. */
 static int randomize_check(ctm_db *db, const ctm__trial *t, const char *trial,
-                           const char *screening, subject_row *s, char *stratum, size_t cap)
+                           const char *screening, subject_row *s, ctm__scheme *scheme,
+                           int *level, char *stratum, size_t cap)
 {
-    ctm__scheme scheme;
-    int level[CTM__STRATA_MAX_FACTORS];
     int rc = subject_lookup(db, t->id, trial, screening, s);
     if (rc == CTM_OK && strcmp(s->status, "enrolled") != 0)
         rc = ctm__err(CTM_ERULE, "subject %s is %s: a subject is randomized once", screening,
                       s->status);
     if (rc == CTM_OK)
-        rc = ctm__scheme_load(db, t->id, &scheme);
-    if (rc == CTM_OK && !scheme.exists)
-        rc = ctm__err(CTM_ENOTFOUND, "trial %s has no randomization list", trial);
+        rc = ctm__scheme_load(db, t->id, scheme);
+    if (rc == CTM_OK && !scheme->exists)
+        rc = ctm__err(CTM_ENOTFOUND, "trial %s has no randomization scheme", trial);
     if (rc == CTM_OK)
-        rc = stored_levels(&scheme.strata, s->strata, level);
+        rc = stored_levels(&scheme->strata, s->strata, level);
     if (rc == CTM_OK) {
         char missing[300];
-        missing_factors(&scheme.strata, level, missing, sizeof missing);
+        missing_factors(&scheme->strata, level, missing, sizeof missing);
         if (missing[0] != '\0')
             rc = ctm__err(CTM_ERULE, "subject %s: stratification factor(s) not known yet: %s",
                           screening, missing);
     }
     if (rc == CTM_OK)
-        rc = ctm__strata_label(&scheme.strata, level, stratum, cap);
+        rc = ctm__strata_label(&scheme->strata, level, stratum, cap);
     return rc;
 }
 
@@ -376,14 +451,21 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
         return rc;
     ctm__action_param(&a, "trial", trial);
     ctm__action_param(&a, "subject", screening);
-    rc = randomize_check(db, &t, trial, screening, &s, stratum, sizeof stratum);
+    ctm__scheme scheme;
+    int level[CTM__STRATA_MAX_FACTORS];
+    rc = randomize_check(db, &t, trial, screening, &s, &scheme, level, stratum, sizeof stratum);
+    if (rc == CTM_OK)
+        ctm__action_param(&a, "stratum", stratum);
     if (rc == CTM_OK && (rc = subject_move(db, s.id, "enrolled", "randomized",
                                            "randomized_us")) == CTM_ERULE)
         rc = ctm__err(CTM_ERULE, "subject %s was randomized meanwhile", screening);
-    if (rc == CTM_OK)
+    int64_t draw = -1;
+    if (rc == CTM_OK && strcmp(scheme.method, "minimization") == 0)
+        rc = minim_allocate(db, t.id, &scheme, level, result, arm, sizeof arm, &draw);
+    else if (rc == CTM_OK)
         rc = allocate(db, t.id, stratum, s.id, result, arm, sizeof arm);
     if (rc == CTM_OK)
-        rc = record_allocation(db, s.id, result->number, arm);
+        rc = record_allocation(db, s.id, result->number, arm, draw);
     if (rc == CTM_OK)
         rc = ctm__action_commit(&a);
     else

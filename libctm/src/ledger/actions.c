@@ -46,9 +46,11 @@ static const ctm__action_def actions[] = {
     {"ledger.upgrade", CTM_ACTOR_SYSTEM, 0, CTM_ESIG_NEVER, NULL, NULL},
     {"shipment.unscan", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
     {"shipment.void", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "shipment voided", NULL},
-    /* schema version 5.  Lists also need an unblinded user: a rule of randomization.c. */
+    /* schema version 5.  Lists and minimization schemes also need an unblinded user: a rule of
+     * randomization.c. */
     {"random.generate", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
     {"random.import", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"random.minimization", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.add", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.strata", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},
     {"subject.randomize", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_NEVER, NULL, NULL},

@@ -21,14 +21,22 @@ int ctm__blind_sees_trial(const ctm_db *db, int trial_blinded)
 static const char *const secret_columns[] = { "seed", "block", "block_size", "block_sizes",
                                               "draw" };
 
+/* Minimization's weights, imbalance method and p tell, with the subjects' strata and (in an
+ * open trial) their arms, which arm the next subject most likely gets: hidden like a list's
+ * block sizes.  Named by table: "p" is too short a name to hide everywhere. */
+static const char *const scheme_columns[] = { "weights", "imbalance", "p" };
+
 int ctm__blind_column(const char *table, const char *column)
 {
-    (void)table;
     size_t n = strlen(column);
     if (strcmp(column, "arm") == 0 || (n > 4 && strcmp(column + n - 4, "_arm") == 0))
         return 1;
     for (size_t i = 0; i < sizeof secret_columns / sizeof secret_columns[0]; i++)
         if (strcmp(column, secret_columns[i]) == 0)
             return 1;
+    if (table != NULL && strcmp(table, "rand_schemes") == 0)
+        for (size_t i = 0; i < sizeof scheme_columns / sizeof scheme_columns[0]; i++)
+            if (strcmp(column, scheme_columns[i]) == 0)
+                return 1;
     return 0;
 }

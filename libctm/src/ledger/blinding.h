@@ -20,8 +20,9 @@ int ctm__blind_sees_all(const ctm_db *db);
 int ctm__blind_sees_trial(const ctm_db *db, int trial_blinded);
 
 /* Non-zero when a column of an audited table holds a treatment arm or what would reveal
- * allocations (a list's seed and block structure, minimization's draws): its values are hidden
- * from a blinded reader in the audit log, whatever the trial. */
+ * allocations (a list's seed and block structure, minimization's draws, weights, imbalance
+ * method and p): its values are hidden from a blinded reader in the audit log, whatever the
+ * trial. */
 int ctm__blind_column(const char *table, const char *column);
 
 /* The SQL expression for a listing's arm column: the arm where the reader sees the trial's arms,
