@@ -48,61 +48,17 @@ static int dispensation_move(ctm_db *db, int64_t id, const char *from, const cha
     ctm__st_bind_text(st, 2, from);
     ctm__st_bind_text(st, 3, to);
     ctm__st_bind_text(st, 4, reason);
-    rc = ctm__st_run(st);
-    int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
-    ctm__st_finalize(st);
-    if (rc != CTM_OK)
-        return ctm__store_fail(rc, "changing the dispensation");
-    return changed == 1 ? CTM_OK : ctm__err(CTM_ERULE, "the dispensation changed meanwhile");
+    int64_t changed = 0;
+    rc = ctm__step_changed(db, st, "changing the dispensation", &changed);
+    return rc != CTM_OK || changed == 1
+               ? rc
+               : ctm__err(CTM_ERULE, "the dispensation changed meanwhile");
 }
 
 /* ---- the subject ---- */
 
-typedef struct subject {
-    int64_t id, trial_id;
-    char status[16];
-    char arm[40];
-    int on_hold;
-    int64_t randomized_day;
-    int dose_level;    /* 0: none yet */
-} subject;
-
-static int subject_load(ctm_db *db, int64_t trial_id, const char *trial, const char *screening,
-                        subject *s)
-{
-    memset(s, 0, sizeof *s);
-    int rc = ctm__check_code("subject", screening, 40);
-    ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT id, status, arm, on_hold, randomized_us, dose_level"
-                          " FROM subjects"
-                          " WHERE trial_id = ?1 AND screening = ?2");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, screening);
-    rc = ctm__st_step(st);
-    if (rc == CTM_ROW) {
-        s->id = ctm__st_int(st, 0);
-        snprintf(s->status, sizeof s->status, "%s", ctm__st_text(st, 1));
-        snprintf(s->arm, sizeof s->arm, "%s", ctm__st_text(st, 2));
-        s->on_hold = (int)ctm__st_int(st, 3);
-        s->trial_id = trial_id;
-        s->randomized_day = ctm__utc_day(ctm__st_int(st, 4));
-        s->dose_level = (int)ctm__st_int(st, 5);
-        rc = CTM_OK;
-    } else {
-        rc = rc == CTM_OK ? ctm__err(CTM_ENOTFOUND, "subject '%s' is not enrolled in trial %s",
-                                     screening, trial)
-                          : ctm__store_fail(rc, "reading subjects");
-    }
-    ctm__st_finalize(st);
-    return rc;
-}
-
 /* A subject who may be dispensed to. */
-static int subject_dispensable(const subject *s, const char *screening)
+static int subject_dispensable(const ctm__subject *s, const char *screening)
 {
     if (strcmp(s->status, "randomized") != 0)
         return ctm__err(CTM_ERULE, "subject %s is %s: only randomized subjects are dispensed to",
@@ -115,9 +71,9 @@ static int subject_dispensable(const subject *s, const char *screening)
 
 /* The subject read again under the write lock, where a dispensing decides: a hold or a
  * withdrawal by another workstation since the first read must be seen. */
-static int subject_recheck(ctm_db *db, const char *trial, const char *screening, subject *s)
+static int subject_recheck(ctm_db *db, const char *trial, const char *screening, ctm__subject *s)
 {
-    int rc = subject_load(db, s->trial_id, trial, screening, s);
+    int rc = ctm__subject_lookup(db, s->trial_id, trial, screening, s);
     return rc == CTM_OK ? subject_dispensable(s, screening) : rc;
 }
 
@@ -371,7 +327,7 @@ typedef struct visit_plan {
 } visit_plan;
 
 /* Record the subject's level: the start level at its first visit, a change counted. */
-static int titration_apply(ctm_db *db, const subject *s, const visit_plan *p, int64_t now_us)
+static int titration_apply(ctm_db *db, const ctm__subject *s, const visit_plan *p, int64_t now_us)
 {
     if (p->new_level == 0 || (p->new_level == s->dose_level))
         return CTM_OK;
@@ -390,7 +346,7 @@ static int titration_apply(ctm_db *db, const subject *s, const visit_plan *p, in
 }
 
 /* The kit types and counts of the visit at the level dispensed. */
-static int visit_needs(ctm_db *db, const subject *s, visit_plan *p)
+static int visit_needs(ctm_db *db, const ctm__subject *s, visit_plan *p)
 {
     ctm__visit_kit kits[CTM__VISIT_MAX_KITS];
     int n = 0;
@@ -406,14 +362,14 @@ static int visit_needs(ctm_db *db, const subject *s, visit_plan *p)
 
 /* The expiry a kit needs to last: past the do-not-dispense days from `day`, and to the end of
  * the next visit's window (after the last visit: `day` plus the kit type's dispensing days). */
-static int set_cutoffs(ctm_db *db, const subject *s, int64_t day, visit_plan *p)
+static int set_cutoffs(ctm_db *db, const ctm__subject *s, int64_t day, visit_plan *p)
 {
     visit_row next;
     int found = 0;
     int64_t next_to = -1;
     int rc = visit_load(db, s->trial_id, NULL, p->visit.position + 1, &next, &found);
     if (rc == CTM_OK && found)
-        next_to = (next.from_previous ? day : s->randomized_day) + next.day + next.after;
+        next_to = (next.from_previous ? day : ctm__utc_day(s->randomized_us)) + next.day + next.after;
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -437,7 +393,7 @@ static int set_cutoffs(ctm_db *db, const subject *s, int64_t day, visit_plan *p)
 
 /* The visit's window, kits and dose level for the subject, checked for a dispensing on `day`
  * (the window only when check_window: a replacement belongs to a visit already made). */
-static int plan_visit(ctm_db *db, const subject *s, const char *screening, const char *visit,
+static int plan_visit(ctm_db *db, const ctm__subject *s, const char *screening, const char *visit,
                       int64_t day, int direction, int check_window, const char *override_reason,
                       visit_plan *p)
 {
@@ -522,7 +478,7 @@ static int assigned_listing(ctm_query **out, ctm_db *db, int64_t subject_id)
 }
 
 /* Assign the plan's kits (replacing `replaces` when not 0). */
-static int assign_kits(ctm_db *db, int64_t trial_id, const subject *s, const char *screening,
+static int assign_kits(ctm_db *db, int64_t trial_id, const ctm__subject *s, const char *screening,
                        const visit_plan *p, int64_t replaces, const char *override_reason)
 {
     int rc = CTM_OK;
@@ -552,7 +508,7 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
     ctm_dispense_options o;
     dispense_options(opts, &o);
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     visit_plan p;
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
@@ -565,7 +521,7 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = subject_load(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK)
         rc = subject_dispensable(&s, screening);
     if (rc != CTM_OK)
@@ -680,13 +636,13 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     char(*numbers)[48] = NULL;
     int rc = ctm__require_action(db, "dispense.confirm", "dispense confirm");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = subject_load(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK)
         rc = subject_dispensable(&s, screening);
     if (rc == CTM_OK)
@@ -733,7 +689,7 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
 
 /* The opening the calls on a subject's kits share: the user's role, the trial, the subject. */
 static int subject_call(ctm_db *db, const char *action, const char *what, const char *trial,
-                        const char *screening, const char *reason, ctm__trial *t, subject *s)
+                        const char *screening, const char *reason, ctm__trial *t, ctm__subject *s)
 {
     int rc = ctm__require_action(db, action, what);
     if (rc == CTM_OK && reason != NULL)
@@ -743,7 +699,7 @@ static int subject_call(ctm_db *db, const char *action, const char *what, const 
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, t);
     if (rc == CTM_OK)
-        rc = subject_load(db, t->id, trial, screening, s);
+        rc = ctm__subject_lookup(db, t->id, trial, screening, s);
     return rc;
 }
 
@@ -751,7 +707,7 @@ int ctm_dispense_cancel(ctm_db *db, const char *trial, const char *screening, co
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     int rc = subject_call(db, "dispense.cancel", "dispense cancel", trial, screening, reason, &t,
                           &s);
     if (rc != CTM_OK)
@@ -768,13 +724,13 @@ int ctm_dispense_cancel(ctm_db *db, const char *trial, const char *screening, co
     if (rc == CTM_OK && !dispensation_move_allowed("assigned", "cancelled"))
         rc = ctm__err(CTM_ERROR, "the dispensation table refuses cancelling");
     if (rc == CTM_OK) {
+        int64_t changed = 0;
         ctm__st_bind_int(st, 1, s.id);
         ctm__st_bind_text(st, 2, reason);
-        rc = ctm__st_run(st);
-        int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
-        rc = rc != CTM_OK ? ctm__store_fail(rc, "cancelling")
-             : changed == 0 ? ctm__err(CTM_ERULE, "subject %s has no kit assigned", screening)
-                            : CTM_OK;
+        rc = ctm__step_changed(db, st, "cancelling", &changed);
+        st = NULL;
+        if (rc == CTM_OK && changed == 0)
+            rc = ctm__err(CTM_ERULE, "subject %s has no kit assigned", screening);
     }
     ctm__st_finalize(st);
     if (rc == CTM_OK)
@@ -801,7 +757,7 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     char number[48];
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
@@ -884,7 +840,7 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     char number[48];
     int rc = subject_call(db, "dispense.reverse", "dispense reverse", trial, screening, reason,
                           &t, &s);
@@ -919,7 +875,7 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
  * of the visit's kit types, the subject's arm, available, not assigned to anyone.  The message
  * does not say which of these failed: "not the subject's arm" would tell a blinded user the arm
  * of the kit or the subject. */
-static int kit_was_eligible(ctm_db *db, int64_t trial_id, const visit_plan *p, const subject *s,
+static int kit_was_eligible(ctm_db *db, int64_t trial_id, const visit_plan *p, const ctm__subject *s,
                             const char *number, int64_t *kit_id, const char *screening)
 {
     ctm__st *st = NULL;
@@ -956,7 +912,7 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     visit_plan p;
     char(*numbers)[48] = NULL;
     int64_t when_us = 0;
@@ -1018,13 +974,13 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
 int ctm_dispensations(ctm_query **out, ctm_db *db, const char *trial, const char *screening)
 {
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     int rc = ctm__listing_begin(out, db, "dispensations", trial, &t);
     if (rc == CTM_OK && trial == NULL)
         rc = ctm__err(CTM_EINVAL, "trial: NULL");
     memset(&s, 0, sizeof s);
     if (rc == CTM_OK && screening != NULL)
-        rc = subject_load(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(
@@ -1057,7 +1013,7 @@ int ctm_codebreak(char **arm, ctm_db *db, const char *trial, const char *screeni
 {
     ctm__clear_error();
     ctm__trial t;
-    subject s;
+    ctm__subject s;
     if (arm == NULL)
         return ctm__err(CTM_EINVAL, "arm: NULL");
     *arm = NULL;

@@ -25,13 +25,8 @@ static int move_allowed(const char *from, const char *to)
     return 0;
 }
 
-typedef struct subject_row {
-    int64_t id;
-    char status[16];
-    char strata[400];
-} subject_row;
 
-static int check_screening(const char *screening)
+int ctm__check_screening(const char *screening)
 {
     if (screening == NULL || screening[0] == '\0' || strlen(screening) > 40)
         return ctm__err(CTM_EINVAL, "screening number: must be 1 to 40 characters");
@@ -49,33 +44,66 @@ static int check_screening(const char *screening)
     return CTM_OK;
 }
 
-static int subject_lookup(ctm_db *db, int64_t trial_id, const char *trial, const char *screening,
-                          subject_row *s)
+#define SUBJECT_SQL                                                                        \
+    "SELECT id, trial_id, status, strata, arm, on_hold, randomized_us, dose_level,"        \
+    " titrations, titrated_us FROM subjects"
+
+static int subject_read(ctm__st *st, ctm__subject *s, const char *missing_what)
 {
-    memset(s, 0, sizeof *s);
-    int rc = check_screening(screening);
-    ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT id, status, strata FROM subjects WHERE trial_id = ?1"
-                          " AND screening = ?2");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, screening);
-    rc = ctm__st_step(st);
+    int rc = ctm__st_step(st);
     if (rc == CTM_ROW) {
         s->id = ctm__st_int(st, 0);
-        snprintf(s->status, sizeof s->status, "%s", ctm__st_text(st, 1));
-        snprintf(s->strata, sizeof s->strata, "%s", ctm__st_text(st, 2));
+        s->trial_id = ctm__st_int(st, 1);
+        snprintf(s->status, sizeof s->status, "%s", ctm__st_text(st, 2));
+        snprintf(s->strata, sizeof s->strata, "%s", ctm__st_text(st, 3));
+        snprintf(s->arm, sizeof s->arm, "%s", ctm__st_text(st, 4));
+        s->on_hold = (int)ctm__st_int(st, 5);
+        s->randomized = ctm__st_type(st, 6) != CTM_V_NULL;
+        s->randomized_us = ctm__st_int(st, 6);
+        s->has_level = ctm__st_type(st, 7) != CTM_V_NULL;
+        s->dose_level = ctm__st_int(st, 7);
+        s->titrations = ctm__st_int(st, 8);
+        s->titrated = ctm__st_type(st, 9) != CTM_V_NULL;
+        s->titrated_us = ctm__st_int(st, 9);
         rc = CTM_OK;
     } else if (rc == CTM_OK) {
-        rc = ctm__err(CTM_ENOTFOUND, "subject '%s' is not enrolled in trial %s", screening, trial);
+        rc = ctm__err(CTM_ENOTFOUND, "%s", missing_what);
     } else {
         rc = ctm__store_fail(rc, "reading subjects");
     }
     ctm__st_finalize(st);
     return rc;
+}
+
+int ctm__subject_lookup(ctm_db *db, int64_t trial_id, const char *trial, const char *screening,
+                        ctm__subject *s)
+{
+    memset(s, 0, sizeof *s);
+    int rc = ctm__check_screening(screening);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, SUBJECT_SQL " WHERE trial_id = ?1 AND screening = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, screening);
+    char missing[200];
+    snprintf(missing, sizeof missing, "subject '%s' is not enrolled in trial %s", screening,
+             trial);
+    return subject_read(st, s, missing);
+}
+
+int ctm__subject_by_id(ctm_db *db, int64_t id, ctm__subject *s)
+{
+    memset(s, 0, sizeof *s);
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, SUBJECT_SQL " WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    char missing[64];
+    snprintf(missing, sizeof missing, "subject id %lld does not exist", (long long)id);
+    return subject_read(st, s, missing);
 }
 
 /* The known values of level[] as stored: "sex=M,age=ge65", factors in spec order. */
@@ -155,13 +183,11 @@ static int subject_move(ctm_db *db, int64_t id, const char *from, const char *to
     ctm__st_bind_text(st, 2, from);
     ctm__st_bind_text(st, 3, to);
     ctm__st_bind_int(st, 4, ctm__now_us());
-    rc = ctm__st_run(st);
-    int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
-    ctm__st_finalize(st);
-    if (rc != CTM_OK)
-        return ctm__store_fail(rc, "changing the subject's status");
-    return changed == 1 ? CTM_OK
-                        : ctm__err(CTM_ERULE, "the subject's status changed meanwhile; try again");
+    int64_t changed = 0;
+    rc = ctm__step_changed(db, st, "changing the subject's status", &changed);
+    return rc != CTM_OK || changed == 1
+               ? rc
+               : ctm__err(CTM_ERULE, "the subject's status changed meanwhile; try again");
 }
 
 /* ---- enrolment and strata ---- */
@@ -177,7 +203,7 @@ int ctm_subject_add(ctm_db *db, const char *trial, const char *screening, const 
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = check_screening(screening);
+        rc = ctm__check_screening(screening);
     if (rc == CTM_OK)
         rc = ctm__scheme_load(db, t.id, &scheme);
     int given = strata != NULL && strata[0] != '\0';
@@ -221,14 +247,14 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
     ctm__clear_error();
     ctm__trial t;
     ctm__scheme scheme;
-    subject_row s;
+    ctm__subject s;
     int have[CTM__STRATA_MAX_FACTORS], set[CTM__STRATA_MAX_FACTORS];
     char text[400];
     int rc = ctm__require_action(db, "subject.strata", "subject strata");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK && strcmp(s.status, "enrolled") != 0)
         rc = ctm__err(CTM_ERULE, "subject %s is %s: strata are set before randomization",
                       screening, s.status);
@@ -258,14 +284,11 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
     rc = ctm__prepare(db, &st,
                       "UPDATE subjects SET strata = ?2 WHERE id = ?1 AND status = 'enrolled'");
     if (rc == CTM_OK) {
+        int64_t changed = 0;
         ctm__st_bind_int(st, 1, s.id);
         ctm__st_bind_text(st, 2, text);
-        rc = ctm__st_run(st);
-        int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
-        ctm__st_finalize(st);
-        if (rc != CTM_OK)
-            rc = ctm__store_fail(rc, "setting the strata");
-        else if (changed != 1)
+        rc = ctm__step_changed(db, st, "setting the strata", &changed);
+        if (rc == CTM_OK && changed != 1)
             rc = ctm__err(CTM_ERULE, "subject %s was randomized meanwhile", screening);
     }
     if (rc == CTM_OK)
@@ -403,10 +426,10 @@ static int minim_allocate(ctm_db *db, int64_t trial_id, const ctm__scheme *schem
  * transaction (under the writer lock): checked before it, the strata could change, or the
  * scheme be replaced, between the check and the allocation. */
 static int randomize_check(ctm_db *db, const ctm__trial *t, const char *trial,
-                           const char *screening, subject_row *s, ctm__scheme *scheme,
+                           const char *screening, ctm__subject *s, ctm__scheme *scheme,
                            int *level, char *stratum, size_t cap)
 {
-    int rc = subject_lookup(db, t->id, trial, screening, s);
+    int rc = ctm__subject_lookup(db, t->id, trial, screening, s);
     if (rc == CTM_OK && strcmp(s->status, "enrolled") != 0)
         rc = ctm__err(CTM_ERULE, "subject %s is %s: a subject is randomized once", screening,
                       s->status);
@@ -432,7 +455,7 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
 {
     ctm__clear_error();
     ctm__trial t;
-    subject_row s;
+    ctm__subject s;
     char stratum[400] = "", arm[40] = "";
     int rc = ctm__require_action(db, "subject.randomize", "randomize");
     if (rc == CTM_OK && (result == NULL || result->struct_size < sizeof *result))
@@ -443,7 +466,7 @@ int ctm_randomize(ctm_db *db, const char *trial, const char *screening, ctm_rand
     memset(result, 0, sizeof *result);
     result->struct_size = size;
     if ((rc = ctm__trial_lookup(db, trial, &t)) == CTM_OK)
-        rc = check_screening(screening);
+        rc = ctm__check_screening(screening);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
@@ -488,14 +511,14 @@ static int subject_end(ctm_db *db, const char *action, const char *what, const c
 {
     ctm__clear_error();
     ctm__trial t;
-    subject_row s;
+    ctm__subject s;
     int rc = ctm__require_action(db, action, what);
     if (rc == CTM_OK && (reason_required || reason != NULL))
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK && !move_allowed(s.status, to))
         rc = ctm__err(CTM_ERULE, "subject %s is %s: it cannot be %s", screening, s.status, to);
     if (rc != CTM_OK)
@@ -562,12 +585,12 @@ int ctm_subject_list(ctm_query **out, ctm_db *db, const char *trial)
 int ctm_subject_show(ctm_query **out, ctm_db *db, const char *trial, const char *screening)
 {
     ctm__trial t;
-    subject_row s;
+    ctm__subject s;
     int rc = ctm__listing_begin(out, db, "subject show", trial, &t);
     if (rc == CTM_OK && trial == NULL)
         rc = ctm__err(CTM_EINVAL, "trial: NULL");
     if (rc == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st, SUBJECT_COLUMNS " WHERE s.id = ?1 AND ?2 = ?2");

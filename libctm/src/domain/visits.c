@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "randomization.h"
 #include "visits.h"
 
 /* A visit counts as dispensed: visits.h. */
@@ -26,90 +27,6 @@ static int check_visit_code(const char *code)
             return ctm__err(CTM_EINVAL, "visit code: '%s' has a character not allowed (letters, "
                                         "digits and . _ -)", code);
     return CTM_OK;
-}
-
-/* The same rule as ctm_subject_add's, so that every number enrolled can be named here. */
-static int check_screening(const char *screening)
-{
-    if (screening == NULL || screening[0] == '\0' || strlen(screening) > 40)
-        return ctm__err(CTM_EINVAL, "screening number: must be 1 to 40 characters");
-    for (const char *c = screening; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              strchr("._/-", *c) != NULL))
-            return ctm__err(CTM_EINVAL, "screening number: '%s' has a character not allowed "
-                                        "(letters, digits and . _ / -)", screening);
-    return CTM_OK;
-}
-
-typedef struct subject_row {
-    int64_t id, trial_id;
-    char status[16];
-    int on_hold;
-    int randomized;          /* randomized_us is set */
-    int64_t randomized_us;
-    int has_level;
-    int64_t dose_level, titrations, titrated_us;
-    int titrated;            /* titrated_us is set */
-} subject_row;
-
-#define SUBJECT_SQL                                                                            \
-    "SELECT id, trial_id, status, on_hold, randomized_us, dose_level, titrations, titrated_us" \
-    " FROM subjects"
-
-static int subject_read(ctm__st *st, subject_row *s, const char *missing_what)
-{
-    int rc = ctm__st_step(st);
-    if (rc == CTM_ROW) {
-        s->id = ctm__st_int(st, 0);
-        s->trial_id = ctm__st_int(st, 1);
-        snprintf(s->status, sizeof s->status, "%s", ctm__st_text(st, 2));
-        s->on_hold = (int)ctm__st_int(st, 3);
-        s->randomized = ctm__st_type(st, 4) != CTM_V_NULL;
-        s->randomized_us = ctm__st_int(st, 4);
-        s->has_level = ctm__st_type(st, 5) != CTM_V_NULL;
-        s->dose_level = ctm__st_int(st, 5);
-        s->titrations = ctm__st_int(st, 6);
-        s->titrated = ctm__st_type(st, 7) != CTM_V_NULL;
-        s->titrated_us = ctm__st_int(st, 7);
-        rc = CTM_OK;
-    } else if (rc == CTM_OK) {
-        rc = ctm__err(CTM_ENOTFOUND, "%s", missing_what);
-    } else {
-        rc = ctm__store_fail(rc, "reading subjects");
-    }
-    ctm__st_finalize(st);
-    return rc;
-}
-
-static int subject_lookup(ctm_db *db, int64_t trial_id, const char *trial, const char *screening,
-                          subject_row *s)
-{
-    memset(s, 0, sizeof *s);
-    int rc = check_screening(screening);
-    ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, SUBJECT_SQL " WHERE trial_id = ?1 AND screening = ?2");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, screening);
-    char missing[200];
-    snprintf(missing, sizeof missing, "subject '%s' is not enrolled in trial %s", screening,
-             trial);
-    return subject_read(st, s, missing);
-}
-
-static int subject_by_id(ctm_db *db, int64_t id, subject_row *s)
-{
-    memset(s, 0, sizeof *s);
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, SUBJECT_SQL " WHERE id = ?1");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, id);
-    char missing[64];
-    snprintf(missing, sizeof missing, "subject id %lld does not exist", (long long)id);
-    return subject_read(st, s, missing);
 }
 
 /* The first integer of a one-row query with up to two integer parameters; *found 0 (and *v 0)
@@ -445,14 +362,14 @@ static int subject_hold_set(ctm_db *db, const char *action, const char *what, co
 {
     ctm__clear_error();
     ctm__trial t;
-    subject_row s;
+    ctm__subject s;
     int rc = ctm__require_action(db, action, what);
     if (rc == CTM_OK)
         rc = ctm__check_text("reason", reason, CTM_MAX_REASON);
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK && strcmp(s.status, "randomized") != 0)
         rc = ctm__err(CTM_ERULE, "subject %s is %s: only a randomized subject's dispensing is "
                                  "held or resumed", screening, s.status);
@@ -474,12 +391,9 @@ static int subject_hold_set(ctm_db *db, const char *action, const char *what, co
         ctm__st_bind_int(st, 1, s.id);
         ctm__st_bind_int(st, 2, hold);
         ctm__st_bind_int(st, 3, !hold);
-        rc = ctm__st_run(st);
-        int64_t changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
-        ctm__st_finalize(st);
-        if (rc != CTM_OK)
-            rc = ctm__store_fail(rc, "changing the hold");
-        else if (changed != 1)
+        int64_t changed = 0;
+        rc = ctm__step_changed(db, st, "changing the hold", &changed);
+        if (rc == CTM_OK && changed != 1)
             rc = ctm__err(CTM_ERULE, "subject %s changed meanwhile; try again", screening);
     }
     if (rc == CTM_OK)
@@ -584,12 +498,12 @@ static int subject_visit_row(ctm__st *st, ctm__row *row, void *ctx)
 int ctm_subject_visits(ctm_query **out, ctm_db *db, const char *trial, const char *screening)
 {
     ctm__trial t;
-    subject_row s;
+    ctm__subject s;
     int rc = ctm__listing_begin(out, db, "subject visits", trial, &t);
     if (rc == CTM_OK && trial == NULL)
         rc = ctm__err(CTM_EINVAL, "trial: NULL");
     if (rc == CTM_OK)
-        rc = subject_lookup(db, t.id, trial, screening, &s);
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     chain *c = NULL;
     if (rc == CTM_OK && (c = calloc(1, sizeof *c)) == NULL)
         rc = ctm__err(CTM_ENOMEM, "out of memory");
@@ -611,11 +525,11 @@ int ctm_subject_visits(ctm_query **out, ctm_db *db, const char *trial, const cha
 int ctm__visit_window(ctm_db *db, int64_t subject_id, const char *visit_code, int64_t *visit_id,
                       int64_t *from_day, int64_t *to_day)
 {
-    subject_row s;
+    ctm__subject s;
     *visit_id = *from_day = *to_day = 0;
     if (visit_code == NULL)
         return ctm__err(CTM_EINVAL, "visit code: NULL");
-    int rc = subject_by_id(db, subject_id, &s);
+    int rc = ctm__subject_by_id(db, subject_id, &s);
     if (rc == CTM_OK && !s.randomized)
         rc = ctm__err(CTM_ERULE, "the subject is not randomized: its visits have no dates yet");
     ctm__st *st = NULL;
@@ -676,14 +590,14 @@ static int rules_load(ctm_db *db, int64_t trial_id, rules *r)
 int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t now_us,
                          int *new_level)
 {
-    subject_row s;
+    ctm__subject s;
     rules r;
     int found = 0;
     int64_t ignored = 0;
     *new_level = 0;
     if (direction < -1 || direction > 1)
         return ctm__err(CTM_EINVAL, "titration: direction %d; give -1, 0 or +1", direction);
-    int rc = subject_by_id(db, subject_id, &s);
+    int rc = ctm__subject_by_id(db, subject_id, &s);
     if (rc == CTM_OK)
         rc = rules_load(db, s.trial_id, &r);
     if (rc != CTM_OK)
@@ -726,12 +640,12 @@ int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t 
 int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
                     ctm__visit_kit *kits, int max, int *n)
 {
-    subject_row s;
+    ctm__subject s;
     rules r;
     int found = 0;
     int64_t trial_of_visit = 0;
     *n = 0;
-    int rc = subject_by_id(db, subject_id, &s);
+    int rc = ctm__subject_by_id(db, subject_id, &s);
     if (rc == CTM_OK)
         rc = query_int(db, "SELECT trial_id FROM visits WHERE id = ?1", visit_id, 0, &found,
                        &trial_of_visit);

@@ -34,6 +34,15 @@ int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing)
     return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
 }
 
+int ctm__step_changed(ctm_db *db, ctm__st *st, const char *doing, int64_t *changed)
+{
+    (void)db;
+    int rc = ctm__st_run(st);
+    *changed = rc == CTM_OK ? ctm__st_changes(st) : 0;
+    ctm__st_finalize(st);
+    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
+}
+
 int ctm__insert_id(ctm_db *db, ctm__st *st, int64_t *id, const char *doing)
 {
     (void)db;

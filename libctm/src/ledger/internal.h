@@ -40,6 +40,9 @@ ctm__st *ctm__stmt_as_is(ctm_db *db, enum ctm__stmt_id id);
 /* Prepare a one-off statement; step one to the end and finalize it (CTM_OK when done). */
 int ctm__prepare(ctm_db *db, ctm__st **st, const char *sql);
 int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
+/* As ctm__step_done, and *changed gets the rows the statement changed (0 on failure): for the
+ * guarded UPDATE that finds its row changed by another writer since it was read. */
+int ctm__step_changed(ctm_db *db, ctm__st *st, const char *doing, int64_t *changed);
 /* Step a statement without result rows (a cached one or not); CTM_OK when done. */
 int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
 /* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
