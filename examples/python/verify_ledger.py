@@ -173,6 +173,7 @@ MIGRATION_5 = [
     ("index", "sqlite_autoindex_rand_list_1", "rand_list", None),
     ("index", "sqlite_autoindex_rand_list_2", "rand_list", None),
     ("index", "sqlite_autoindex_rand_list_3", "rand_list", None),
+    ("index", "rand_list_free", "rand_list", "CREATE INDEX rand_list_free ON rand_list(trial_id, stratum, position)  WHERE +subject_id IS NULL"),
     ("table", "kit_list", "kit_list", "CREATE TABLE kit_list(  id INTEGER PRIMARY KEY"
      ",  trial_id INTEGER NOT NULL REFERENCES trials(id),  kit_number TEXT NOT NULL"
      ",  arm TEXT NOT NULL,  UNIQUE (trial_id, kit_number))"),

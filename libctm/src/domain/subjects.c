@@ -302,9 +302,10 @@ int ctm_subject_set_strata(ctm_db *db, const char *trial, const char *screening,
 /* Give the subject the first free row of its stratum.  Writers hold the site's write lock from
  * their BEGIN (SQLite's BEGIN IMMEDIATE, PostgreSQL's writer lock), so the row found free is
  * still free when it is taken; UNIQUE (subject_id) and (trial_id, rand_number) stand behind
- * that.  "+subject_id" keeps SQLite from choosing the subject_id index (every free row of the
- * trial, then a sort: 0.4 s per randomization in a list of two million rows) over (trial_id,
- * stratum, position), which stops at the stratum's first free row. */
+ * that.  The free rows are indexed apart (rand_list_free, whose condition the query repeats
+ * word for word, "+subject_id IS NULL": the "+" also keeps SQLite from the subject_id index, all
+ * the trial's free rows and a sort), so the first free row is found at once however many rows
+ * the stratum has given out. */
 static int allocate(ctm_db *db, int64_t trial_id, const char *stratum, int64_t subject_id,
                     ctm_randomization *r, char *arm, size_t arm_len)
 {

@@ -251,6 +251,8 @@ static const char *const migrations[] = {
     "  subject_id INTEGER UNIQUE REFERENCES subjects(id),"
     "  UNIQUE (trial_id, number),"
     "  UNIQUE (trial_id, stratum, position));"
+    "CREATE INDEX rand_list_free ON rand_list(trial_id, stratum, position)"
+    "  WHERE +subject_id IS NULL;"
     "CREATE TABLE kit_list("
     "  id INTEGER PRIMARY KEY,"
     "  trial_id INTEGER NOT NULL REFERENCES trials(id),"
