@@ -146,4 +146,72 @@ static inline char *bench_manifest(long first, long n, size_t *len)
     return m;
 }
 
+/* Make a stock site (bench_stock_setup, pharmacist logged in) a dispensing site: `kits` kits (half
+ * per arm) at FRIDGE1, visits V1 .. V4 every subject may be dispensed at today (day 0, window
+ * 0..+3, one kit), and `subjects` randomized subjects S000000, S000001, ... in strata sex=M,F. */
+static inline void bench_dispensing_setup(ctm_db *db, long kits, long subjects)
+{
+    int rc = CTM_OK;
+    for (long first = 0; rc == CTM_OK && first < kits; first += 100000) {
+        long n = kits - first < 100000 ? kits - first : 100000;
+        size_t len = 0;
+        char *m = bench_manifest(first, n, &len);
+        char shipment[32];
+        snprintf(shipment, sizeof shipment, "SH%ld", first);
+        rc = ctm_receive(db, BENCH_TRIAL, shipment, m, len, "FRIDGE1", NULL);
+        free(m);
+        if (rc == CTM_OK)
+            rc = ctm_receive_confirm(db, shipment, 1);
+    }
+    for (int v = 1; rc == CTM_OK && v <= 4; v++) {
+        char code[8];
+        snprintf(code, sizeof code, "V%d", v);
+        rc = ctm_visit_add(db, BENCH_TRIAL, code, 0, "randomization", "0..+3", "KT:1");
+    }
+    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
+    ro.strata = "sex=M,F";
+    if (rc == CTM_OK)
+        rc = ctm_random_generate(db, BENCH_TRIAL, (int)(subjects / 2 + 10), "2,4", &ro);
+    for (long i = 0; rc == CTM_OK && i < subjects; i++) {
+        char s[16], strata[16];
+        snprintf(s, sizeof s, "S%06ld", i);
+        snprintf(strata, sizeof strata, "sex=%s", i % 2 ? "M" : "F");
+        if (i % 10000 == 0)
+            rc = ctm_batch_begin(db);
+        if (rc == CTM_OK)
+            rc = ctm_subject_add(db, BENCH_TRIAL, s, strata);
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        if (rc == CTM_OK)
+            rc = ctm_randomize(db, BENCH_TRIAL, s, &r);
+        if (rc == CTM_OK && (i % 10000 == 9999 || i == subjects - 1))
+            rc = ctm_batch_commit(db);
+    }
+    if (rc != CTM_OK)
+        bench_die("dispensing set-up", rc);
+}
+
+/* One dispense of subject S<n> at visit: its assignment, then the confirmation of the kit chosen
+ * (e-signed); with batched, both in one batch.  CTM_OK, or the failing call's status (CTM_EBUSY:
+ * the caller may try again). */
+static inline int bench_dispense_one(ctm_db *db, long subject, const char *visit, int batched)
+{
+    char s[16], kit[48] = "";
+    snprintf(s, sizeof s, "S%06ld", subject);
+    ctm_query *q = NULL;
+    int rc = batched ? ctm_batch_begin(db) : CTM_OK;
+    if (rc == CTM_OK)
+        rc = ctm_dispense_assign(&q, db, BENCH_TRIAL, s, visit, NULL);
+    if (rc == CTM_OK && ctm_query_next(q) != CTM_ROW)
+        rc = CTM_ERROR;
+    if (rc == CTM_OK)
+        snprintf(kit, sizeof kit, "%s", ctm_query_text(q, 0));
+    ctm_query_free(q);
+    const char *scans[] = {kit};
+    if (rc == CTM_OK)
+        rc = ctm_dispense_confirm(db, BENCH_TRIAL, s, scans, 1);
+    if (batched)
+        rc = rc == CTM_OK ? ctm_batch_commit(db) : (ctm_batch_rollback(db), rc);
+    return rc;
+}
+
 #endif

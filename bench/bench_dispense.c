@@ -19,72 +19,17 @@
 #include "bench.h"
 #include "ctm.h"
 
-#define TRIAL BENCH_TRIAL
-#define RECEIPT_CHUNK 100000L
 
-/* A site of `kits` kits (half per arm) and `subjects` randomized subjects, with the visits V1 ..
- * V4 every subject may be dispensed at today (day 0, window 0..+3). */
 static ctm_db *make_site(const char *path, long kits, long subjects)
 {
     ctm_db *db = bench_stock_site(path, "Dispensing Pharmacy");
-    int rc = CTM_OK;
-    for (long first = 0; rc == CTM_OK && first < kits; first += RECEIPT_CHUNK) {
-        long n = kits - first < RECEIPT_CHUNK ? kits - first : RECEIPT_CHUNK;
-        size_t len = 0;
-        char *m = bench_manifest(first, n, &len);
-        char shipment[32];
-        snprintf(shipment, sizeof shipment, "SH%ld", first);
-        rc = ctm_receive(db, TRIAL, shipment, m, len, "FRIDGE1", NULL);
-        free(m);
-        if (rc == CTM_OK)
-            rc = ctm_receive_confirm(db, shipment, 1);
-    }
-    for (int v = 1; rc == CTM_OK && v <= 4; v++) {
-        char code[8];
-        snprintf(code, sizeof code, "V%d", v);
-        rc = ctm_visit_add(db, TRIAL, code, 0, "randomization", "0..+3", "KT:1");
-    }
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    ro.strata = "sex=M,F";
-    if (rc == CTM_OK)
-        rc = ctm_random_generate(db, TRIAL, (int)(subjects / 2 + 10), "2,4", &ro);
-    for (long i = 0; rc == CTM_OK && i < subjects; i++) {
-        char s[16], strata[16];
-        snprintf(s, sizeof s, "S%06ld", i);
-        snprintf(strata, sizeof strata, "sex=%s", i % 2 ? "M" : "F");
-        if (i % 10000 == 0)
-            rc = ctm_batch_begin(db);
-        if (rc == CTM_OK)
-            rc = ctm_subject_add(db, TRIAL, s, strata);
-        ctm_randomization r = CTM_RANDOMIZATION_INIT;
-        if (rc == CTM_OK)
-            rc = ctm_randomize(db, TRIAL, s, &r);
-        if (rc == CTM_OK && (i % 10000 == 9999 || i == subjects - 1))
-            rc = ctm_batch_commit(db);
-    }
-    if (rc != CTM_OK)
-        bench_die("set-up", rc);
+    bench_dispensing_setup(db, kits, subjects);
     return db;
 }
 
-/* One dispense: assign the subject's visit, confirm the kit chosen (e-signed). */
-static void dispense(ctm_db *db, const char *subject, const char *visit, int batched)
+static void dispense(ctm_db *db, long subject, const char *visit, int batched)
 {
-    ctm_query *q = NULL;
-    int rc = batched ? ctm_batch_begin(db) : CTM_OK;
-    if (rc == CTM_OK)
-        rc = ctm_dispense_assign(&q, db, TRIAL, subject, visit, NULL);
-    if (rc == CTM_OK && ctm_query_next(q) != CTM_ROW)
-        rc = CTM_ERROR;
-    char kit[48] = "";
-    if (rc == CTM_OK)
-        snprintf(kit, sizeof kit, "%s", ctm_query_text(q, 0));
-    ctm_query_free(q);
-    const char *scans[] = {kit};
-    if (rc == CTM_OK)
-        rc = ctm_dispense_confirm(db, TRIAL, subject, scans, 1);
-    if (rc == CTM_OK && batched)
-        rc = ctm_batch_commit(db);
+    int rc = bench_dispense_one(db, subject, visit, batched);
     if (rc != CTM_OK)
         bench_die("dispense", rc);
 }
@@ -102,10 +47,8 @@ static double median_dispense(ctm_db *db, int n, const char *visit, long stride)
     if (t == NULL)
         bench_die("malloc", -1);
     for (int i = 0; i < n; i++) {
-        char s[16];
-        snprintf(s, sizeof s, "S%06ld", (long)i * stride);
         double t0 = bench_now();
-        dispense(db, s, visit, 0);
+        dispense(db, (long)i * stride, visit, 0);
         t[i] = bench_now() - t0;
     }
     qsort(t, (size_t)n, sizeof *t, cmp_double);
@@ -170,18 +113,12 @@ int main(int argc, char **argv)
 
     double raw = raw_commits(dir, quick ? 200 : 1000);
     double t1 = bench_now();
-    for (int i = 0; i < n; i++) {
-        char s[16];
-        snprintf(s, sizeof s, "S%06ld", (long)i * (big_subjects / n));
-        dispense(big, s, "V2", 0);
-    }
+    for (int i = 0; i < n; i++)
+        dispense(big, (long)i * (big_subjects / n), "V2", 0);
     double rate = n / (bench_now() - t1);
     t1 = bench_now();
-    for (int i = 0; i < n; i++) {
-        char s[16];
-        snprintf(s, sizeof s, "S%06ld", (long)i * (big_subjects / n));
-        dispense(big, s, "V3", 1);
-    }
+    for (int i = 0; i < n; i++)
+        dispense(big, (long)i * (big_subjects / n), "V3", 1);
     double batched = n / (bench_now() - t1);
     printf("rate      dispenses/s %.0f vs raw durable commits/s %.0f: ratio %.2f (target >= 0.5;"
            " two commits per dispense)\n",

@@ -1,6 +1,6 @@
 /* bench_pg.c - libctm on PostgreSQL against raw libpq baselines on the same server, same run.
  *
- *   pg_virtualenv -v 15 build/bench/bench_pg [--quick] [--receipt]
+ *   pg_virtualenv -v 15 build/bench/bench_pg [--quick] [--receipt | --dispense]
  *   CTM_TEST_PG=postgresql://... build/bench/bench_pg [--quick] [--receipt]
  *
  * The server is the one the environment names (CTM_TEST_PG, else libpq's PG* variables); the
@@ -16,7 +16,11 @@
  *                            also by multi-row INSERTs, and by COPY into a bare table of kits'
  *                            columns with no foreign key and no index but its keys
  * The receipt runs three interleaved rounds (one with --quick) and reports the median ratio.
- * --receipt runs that figure alone.
+ *   dispenses                one dispense (assign + confirm, e-signed) after another on a site of
+ *                            20,000 kits  vs  one-row durable INSERTs of a confirmation's entry
+ *                            size; and 8 clients dispensing to their own subjects at once  vs
+ *                            8 clients inserting such rows
+ * --receipt runs the receipt figure alone, --dispense the dispensing figures alone.
  * docs/performance.md keeps the figures.
  */
 #include <libpq-fe.h>
@@ -91,7 +95,8 @@ static void new_database(const char *name, char *out, size_t len)
 static void drop_databases(void)
 {
     static const char *const names[] = {"site",     "raw",       "multi",  "rawmulti",
-                                        "stock",    "rawstock",  "rawinsert", "rawbare"};
+                                        "stock",    "rawstock",  "rawinsert", "rawbare",
+                                        "disp",     "rawdisp"};
     PGconn *c = connect_to(server);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char text[256];
@@ -156,9 +161,11 @@ static size_t entry_bytes(const char *target)
 }
 
 /* C processes at once, each doing n/C writes of its own on a connection (and a login) made before
- * the clock starts: total writes/s over the wall time. */
+ * the clock starts: total writes/s over the wall time.  The writes are notes of text, or with
+ * visit non-NULL the dispensings of the client's own subjects at that visit (client k: subjects
+ * k * n/C on), or with key NULL raw rows of size bytes. */
 static double clients(int c, int n, const char *target, const char *key, const char *text,
-                      size_t size)
+                      size_t size, const char *visit)
 {
     int each = n / c;
     int ready[2], go[2];
@@ -187,13 +194,14 @@ static double clients(int c, int n, const char *target, const char *key, const c
             _exit(1); /* the parent closes go: read returns 0 for every child at once */
         if (db != NULL) {
             for (int i = 0; i < each; i++) {
-                int rc = ctm_audit_note(db, text, NULL);
+                int rc = visit != NULL ? bench_dispense_one(db, (long)k * each + i, visit, 0)
+                                       : ctm_audit_note(db, text, NULL);
                 if (rc == CTM_EBUSY) {
                     i--; /* the lock wait outlasted the busy timeout: try again */
                     continue;
                 }
                 if (rc != CTM_OK)
-                    bench_die("ctm_audit_note", rc);
+                    bench_die(visit != NULL ? "dispense" : "ctm_audit_note", rc);
             }
             ctm_close(db);
         } else {
@@ -343,9 +351,11 @@ static double raw_receipt(const char *target, long n, int copy, int bare)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, receipt_only = 0;
-    for (int i = 1; i < argc; i++)
+    int quick = 0, receipt_only = 0, dispense_only = 0;
+    for (int i = 1; i < argc; i++) {
         receipt_only |= strcmp(argv[i], "--receipt") == 0;
+        dispense_only |= strcmp(argv[i], "--dispense") == 0;
+    }
     bench_args(argc, argv, &quick); /* takes "--receipt" for a directory, which it ignores */
     server = getenv("CTM_TEST_PG");
     if (server == NULL || server[0] == '\0')
@@ -367,6 +377,8 @@ int main(int argc, char **argv)
     char *text = NULL;
     if (receipt_only)
         goto receipt;
+    if (dispense_only)
+        goto dispense;
     ctm_db *db = new_site("site", target, sizeof target, key, sizeof key);
     text = bench_text(200);
     bench_notes(db, 20, text); /* warm: statements prepared, capture installed */
@@ -393,10 +405,45 @@ int main(int argc, char **argv)
     static const int cs[] = {1, 4, 16};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         char name[64];
-        double ours = clients(cs[i], n, target, key, text, size);
-        double base = clients(cs[i], n, raw, NULL, text, size);
+        double ours = clients(cs[i], n, target, key, text, size, NULL);
+        double base = clients(cs[i], n, raw, NULL, text, size, NULL);
         snprintf(name, sizeof name, "%d client%s at once", cs[i], cs[i] > 1 ? "s" : "");
         report(name, ours, base, "notes/s", 0.5);
+    }
+
+dispense:;
+    {
+        /* dispensing: a site of 20,000 kits (2,000 with --quick) and the subjects the figures
+         * dispense to; one client dispensing, then 8 at once, each against raw durable commits
+         * of rows the size of a confirmation's entry */
+        int each = quick ? 25 : 100, nc = 8;
+        long kits = quick ? 2000 : 20000;
+        char dtarget[256], dkey[4200], draw[256];
+        ctm_db *ddb = new_site("disp", dtarget, sizeof dtarget, dkey, sizeof dkey);
+        bench_dispensing_setup(ddb, kits, (long)each * (nc + 1));
+        for (int i = 0; i < 5; i++) /* warm */
+            if (bench_dispense_one(ddb, (long)each * nc + i, "V1", 0) != CTM_OK)
+                bench_die("dispense", -1);
+        size_t dsize = entry_bytes(dtarget);
+        new_database("rawdisp", draw, sizeof draw);
+        PGconn *dc = connect_to(draw);
+        sql(dc, "CREATE TABLE t(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+                " data bytea NOT NULL)");
+        double t0 = bench_now();
+        for (int i = 5; i < each; i++)
+            if (bench_dispense_one(ddb, (long)each * nc + i, "V1", 0) != CTM_OK)
+                bench_die("dispense", -1);
+        double one = (each - 5) / (bench_now() - t0);
+        report("dispenses, one client", one, raw_rows(dc, each, dsize), "disp/s", 0.5);
+        PQfinish(dc);
+        ctm_close(ddb);
+        if (text == NULL)
+            text = bench_text(200);
+        double ours = clients(nc, each * nc, dtarget, dkey, text, dsize, "V2");
+        double base = clients(nc, each * nc, draw, NULL, text, dsize, NULL);
+        report("dispenses, 8 clients at once", ours, base, "disp/s", 0.5);
+        if (dispense_only)
+            goto done;
     }
 
 receipt:;
@@ -444,6 +491,7 @@ receipt:;
     printf("%-30s %10s %-9s raw %10.0f   ratio %5.2f   (COPY into a bare table of kits' shape)\n",
            "", "", "", bare, ours / bare);
 
+done:
     free(text);
     drop_databases();
     snprintf(mk, sizeof mk, "rm -rf %s", key_dir);
