@@ -32,22 +32,28 @@ static int dispensation_move_allowed(const char *from, const char *to)
     return 0;
 }
 
-/* Move a dispensation from `from` to `to` (with its reason when given). */
+/* Move a dispensation from `from` to `to`, with its reason when given and, when dispensed_us is
+ * not 0, the time it was handed over (recorded now). */
 static int dispensation_move(ctm_db *db, int64_t id, const char *from, const char *to,
-                             const char *reason)
+                             const char *reason, int64_t dispensed_us)
 {
     if (!dispensation_move_allowed(from, to))
         return ctm__err(CTM_ERULE, "a dispensation %s cannot become %s", from, to);
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "UPDATE dispensations SET status = ?3, reason = COALESCE(?4, reason)"
-                          " WHERE id = ?1 AND status = ?2");
+                          "UPDATE dispensations SET status = ?3, reason = COALESCE(?4, reason),"
+                          " dispensed_us = COALESCE(?5, dispensed_us),"
+                          " recorded_us = COALESCE(?6, recorded_us) WHERE id = ?1 AND status = ?2");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, id);
     ctm__st_bind_text(st, 2, from);
     ctm__st_bind_text(st, 3, to);
     ctm__st_bind_text(st, 4, reason);
+    if (dispensed_us != 0) {
+        ctm__st_bind_int(st, 5, dispensed_us);
+        ctm__st_bind_int(st, 6, ctm__now_us());
+    }
     int64_t changed = 0;
     rc = ctm__step_changed(db, st, "changing the dispensation", &changed);
     return rc != CTM_OK || changed == 1
@@ -69,12 +75,25 @@ static int subject_dispensable(const ctm__subject *s, const char *screening)
     return CTM_OK;
 }
 
-/* The subject read again under the write lock, where a dispensing decides: a hold or a
- * withdrawal by another workstation since the first read must be seen. */
-static int subject_recheck(ctm_db *db, const char *trial, const char *screening, ctm__subject *s)
+/* Begin the action `name` on a subject: its first parameters the trial and the subject, and
+ * the subject read under the write lock, where the action decides (a hold or a withdrawal by
+ * another workstation must be seen), and when `dispensable` required to be.  On failure
+ * nothing is left open. */
+static int begin_on_subject(ctm__action *a, ctm_db *db, const char *name, const char *reason,
+                            const ctm__trial *t, const char *trial, const char *screening,
+                            int dispensable, ctm__subject *s)
 {
-    int rc = ctm__subject_lookup(db, s->trial_id, trial, screening, s);
-    return rc == CTM_OK ? subject_dispensable(s, screening) : rc;
+    int rc = ctm__action_begin(a, db, name, reason);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action_param(a, "trial", trial);
+    ctm__action_param(a, "subject", screening);
+    rc = ctm__subject_lookup(db, t->id, trial, screening, s);
+    if (rc == CTM_OK && dispensable)
+        rc = subject_dispensable(s, screening);
+    if (rc != CTM_OK)
+        ctm__action_rollback(a);
+    return rc;
 }
 
 /* ---- choosing a kit ---- */
@@ -279,46 +298,10 @@ static int insert_dispensation(ctm_db *db, int64_t subject_id, int64_t visit_id,
     return ctm__step_done(db, st, "recording the dispensation");
 }
 
-/* ---- the schedule ----
- * A visit falls `day` days after the subject's randomization, or after the previous visit: its
- * actual dispensing day once dispensed, else its own due day.  Days are counted since
- * 1970-01-01, UTC. */
-
-typedef struct visit_row {
-    int64_t id, position, day, before, after;
-    int from_previous;
-} visit_row;
-
-static int visit_load(ctm_db *db, int64_t trial_id, const char *code, int64_t position,
-                      visit_row *v, int *found)
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT id, position, day, anchor, window_before, window_after"
-                          " FROM visits WHERE trial_id = ?1 AND (code = ?2 OR position = ?3)");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, code);
-    ctm__st_bind_int(st, 3, position);
-    int src = ctm__st_step(st);
-    *found = src == CTM_ROW;
-    if (src == CTM_ROW) {
-        v->id = ctm__st_int(st, 0);
-        v->position = ctm__st_int(st, 1);
-        v->day = ctm__st_int(st, 2);
-        v->from_previous = strcmp(ctm__st_text(st, 3), "previous") == 0;
-        v->before = ctm__st_int(st, 4);
-        v->after = ctm__st_int(st, 5);
-    } else if (src != CTM_OK) {
-        rc = ctm__store_fail(src, "reading the visit schedule");
-    }
-    ctm__st_finalize(st);
-    return rc;
-}
+/* ---- the schedule (visits.c computes the windows) ---- */
 
 typedef struct visit_plan {
-    visit_row visit;
+    int64_t visit_id;
     int64_t from_day, to_day; /* the window */
     int nneeds;
     need needs[CTM__VISIT_MAX_KITS];
@@ -350,7 +333,7 @@ static int visit_needs(ctm_db *db, const ctm__subject *s, visit_plan *p)
 {
     ctm__visit_kit kits[CTM__VISIT_MAX_KITS];
     int n = 0;
-    int rc = ctm__visit_kits(db, s->id, p->visit.id, p->new_level, kits, CTM__VISIT_MAX_KITS, &n);
+    int rc = ctm__visit_kits(db, s->id, p->visit_id, p->new_level, kits, CTM__VISIT_MAX_KITS, &n);
     for (int i = 0; rc == CTM_OK && i < n; i++) {
         p->needs[i].kit_type_id = kits[i].kit_type_id;
         snprintf(p->needs[i].kit_type, sizeof p->needs[i].kit_type, "%s", kits[i].kit_type);
@@ -364,12 +347,26 @@ static int visit_needs(ctm_db *db, const ctm__subject *s, visit_plan *p)
  * the next visit's window (after the last visit: `day` plus the kit type's dispensing days). */
 static int set_cutoffs(ctm_db *db, const ctm__subject *s, int64_t day, visit_plan *p)
 {
-    visit_row next;
-    int found = 0;
+    /* the next visit's window ends its day (and its days after) past this dispensing, or past
+     * the randomization */
     int64_t next_to = -1;
-    int rc = visit_load(db, s->trial_id, NULL, p->visit.position + 1, &next, &found);
-    if (rc == CTM_OK && found)
-        next_to = (next.from_previous ? day : ctm__utc_day(s->randomized_us)) + next.day + next.after;
+    ctm__st *next = NULL;
+    int rc = ctm__prepare(db, &next,
+                          "SELECT n.anchor, n.day + n.window_after FROM visits v JOIN visits n"
+                          " ON n.trial_id = v.trial_id AND n.position = v.position + 1"
+                          " WHERE v.id = ?1");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(next, 1, p->visit_id);
+        int src = ctm__st_step(next);
+        if (src == CTM_ROW)
+            next_to = (strcmp(ctm__st_text(next, 0), "previous") == 0
+                           ? day
+                           : ctm__utc_day(s->randomized_us)) +
+                      ctm__st_int(next, 1);
+        else if (src != CTM_OK)
+            rc = ctm__store_fail(src, "reading the visit schedule");
+        ctm__st_finalize(next);
+    }
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -398,15 +395,9 @@ static int plan_visit(ctm_db *db, const ctm__subject *s, const char *screening, 
                       visit_plan *p)
 {
     memset(p, 0, sizeof *p);
-    int found = 0;
     int rc = ctm__check_code("visit", visit, 32);
     if (rc == CTM_OK)
-        rc = visit_load(db, s->trial_id, visit, 0, &p->visit, &found);
-    if (rc == CTM_OK && !found)
-        rc = ctm__err(CTM_ENOTFOUND, "visit '%s' is not in the trial's schedule", visit);
-    int64_t visit_id = 0;
-    if (rc == CTM_OK)
-        rc = ctm__visit_window(db, s->id, visit, &visit_id, &p->from_day, &p->to_day);
+        rc = ctm__visit_window(db, s->id, visit, &p->visit_id, &p->from_day, &p->to_day);
     if (rc == CTM_OK && check_window && (day < p->from_day || day > p->to_day) &&
         override_reason == NULL) {
         char from[11], to[11], on[11];
@@ -487,7 +478,7 @@ static int assign_kits(ctm_db *db, int64_t trial_id, const ctm__subject *s, cons
             chosen k;
             rc = choose(db, trial_id, &p->needs[i], s->arm, screening, &k);
             if (rc == CTM_OK)
-                rc = insert_dispensation(db, s->id, p->visit.id, k.kit_id, "assigned",
+                rc = insert_dispensation(db, s->id, p->visit_id, k.kit_id, "assigned",
                                          p->new_level, 0, replaces, override_reason, NULL);
         }
     return rc;
@@ -520,27 +511,20 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
         rc = ctm__err(CTM_EINVAL, "titrate: %d; give -1 (down), 0 (keep) or 1 (up)", o.titrate);
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
-    if (rc == CTM_OK)
-        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
-    if (rc == CTM_OK)
-        rc = subject_dispensable(&s, screening);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.assign", "")) != CTM_OK)
+    if ((rc = begin_on_subject(&a, db, "dispense.assign", "", &t, trial, screening, 1, &s)) !=
+        CTM_OK)
         return rc;
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "visit", visit);
     if (o.override_reason != NULL)
         ctm__action_param(&a, "override", o.override_reason);
-    /* the rules again under the write lock: another workstation may have dispensed since */
-    rc = subject_recheck(db, trial, screening, &s);
-    if (rc == CTM_OK)
-        rc = plan_visit(db, &s, screening, visit, ctm__today(), o.titrate, 1, o.override_reason,
+    /* the rules under the write lock: another workstation may have dispensed since */
+    rc = plan_visit(db, &s, screening, visit, ctm__today(), o.titrate, 1, o.override_reason,
                         &p);
     if (rc == CTM_OK)
-        rc = visit_not_done(db, s.id, p.visit.id, visit, screening);
+        rc = visit_not_done(db, s.id, p.visit_id, visit, screening);
     if (rc == CTM_OK)
         rc = titration_apply(db, &s, &p, ctm__now_us());
     if (rc == CTM_OK)
@@ -554,18 +538,6 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
 
 /* ---- scan-to-verify ---- */
 
-static int dispensation_times(ctm_db *db, int64_t id, int64_t dispensed_us, int64_t recorded_us)
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "UPDATE dispensations SET dispensed_us = ?2, recorded_us = ?3 WHERE id = ?1");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, id);
-    ctm__st_bind_int(st, 2, dispensed_us);
-    ctm__st_bind_int(st, 3, recorded_us);
-    return ctm__step_done(db, st, "recording the dispensing time");
-}
 
 
 typedef struct open_row {
@@ -642,25 +614,19 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
-    if (rc == CTM_OK)
-        rc = subject_dispensable(&s, screening);
-    if (rc == CTM_OK)
         rc = read_scans(db, scans, nscans, &numbers);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.confirm", "")) != CTM_OK) {
+    if ((rc = begin_on_subject(&a, db, "dispense.confirm", "", &t, trial, screening, 1, &s)) !=
+        CTM_OK) {
         free(numbers);
         return rc;
     }
     char count[24];
     snprintf(count, sizeof count, "%zu", nscans);
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "kits", count);
     int64_t now = ctm__now_us();
-    rc = subject_recheck(db, trial, screening, &s);
     for (size_t i = 0; rc == CTM_OK && i < nscans; i++) {
         open_row r;
         int found = 0;
@@ -671,9 +637,7 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
                           "kit (nothing was recorded)",
                           numbers[i], screening);
         if (rc == CTM_OK)
-            rc = dispensation_move(db, r.id, "assigned", "dispensed", NULL);
-        if (rc == CTM_OK)
-            rc = dispensation_times(db, r.id, now, now);
+            rc = dispensation_move(db, r.id, "assigned", "dispensed", NULL, now);
         if (rc == CTM_OK)
             rc = ctm__kit_status_move(db, r.kit_id, r.number, "available", "dispensed");
     }
@@ -687,9 +651,9 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
 
 /* ---- cancel, replace, reverse ---- */
 
-/* The opening the calls on a subject's kits share: the user's role, the trial, the subject. */
+/* The checks the calls on a subject's kits make first: the user's role, the reason, the trial. */
 static int subject_call(ctm_db *db, const char *action, const char *what, const char *trial,
-                        const char *screening, const char *reason, ctm__trial *t, ctm__subject *s)
+                        const char *reason, ctm__trial *t)
 {
     int rc = ctm__require_action(db, action, what);
     if (rc == CTM_OK && reason != NULL)
@@ -698,8 +662,6 @@ static int subject_call(ctm_db *db, const char *action, const char *what, const 
         rc = ctm__err(CTM_EINVAL, "reason: required");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, t);
-    if (rc == CTM_OK)
-        rc = ctm__subject_lookup(db, t->id, trial, screening, s);
     return rc;
 }
 
@@ -708,15 +670,13 @@ int ctm_dispense_cancel(ctm_db *db, const char *trial, const char *screening, co
     ctm__clear_error();
     ctm__trial t;
     ctm__subject s;
-    int rc = subject_call(db, "dispense.cancel", "dispense cancel", trial, screening, reason, &t,
-                          &s);
+    int rc = subject_call(db, "dispense.cancel", "dispense cancel", trial, reason, &t);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.cancel", reason)) != CTM_OK)
+    if ((rc = begin_on_subject(&a, db, "dispense.cancel", reason, &t, trial, screening, 0, &s)) !=
+        CTM_OK)
         return rc;
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__st *st = NULL;
     rc = ctm__prepare(db, &st,
                       "UPDATE dispensations SET status = 'cancelled', reason = ?2"
@@ -762,36 +722,30 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
     *out = NULL;
-    int rc = subject_call(db, "dispense.replace", "dispense replace", trial, screening, reason,
-                          &t, &s);
+    int rc = subject_call(db, "dispense.replace", "dispense replace", trial, reason, &t);
     int lost = how != NULL && strcmp(how, "lost") == 0;
     if (rc == CTM_OK && !lost && (how == NULL || strcmp(how, "damaged") != 0))
         rc = ctm__err(CTM_EINVAL, "how: give damaged or lost");
-    if (rc == CTM_OK)
-        rc = subject_dispensable(&s, screening);
     if (rc == CTM_OK)
         rc = ctm__kit_number(db, kit, number);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.replace", reason)) != CTM_OK)
+    if ((rc = begin_on_subject(&a, db, "dispense.replace", reason, &t, trial, screening, 1, &s)) !=
+        CTM_OK)
         return rc;
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "kit", number);
     ctm__action_param(&a, "how", lost ? "lost" : "damaged");
     open_row r;
     int found = 0;
     visit_plan p;
     char visit[33] = "";
-    rc = subject_recheck(db, trial, screening, &s);
-    if (rc == CTM_OK)
-        rc = find_dispensation(db, s.id, number, "assigned", "dispensed", &r, &found);
+    rc = find_dispensation(db, s.id, number, "assigned", "dispensed", &r, &found);
     if (rc == CTM_OK && !found)
         rc = ctm__err(CTM_ENOTFOUND, "kit %s is not assigned or dispensed to subject %s", number,
                       screening);
     if (rc == CTM_OK)
-        rc = dispensation_move(db, r.id, r.status, "replaced", reason);
+        rc = dispensation_move(db, r.id, r.status, "replaced", reason, 0);
     if (rc == CTM_OK)
         rc = ctm__kit_status_move(db, r.kit_id, r.number, kit_status_of_dispensation(r.status),
                                   replaced_kit_status(r.status, lost));
@@ -842,17 +796,15 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
     ctm__trial t;
     ctm__subject s;
     char number[48];
-    int rc = subject_call(db, "dispense.reverse", "dispense reverse", trial, screening, reason,
-                          &t, &s);
+    int rc = subject_call(db, "dispense.reverse", "dispense reverse", trial, reason, &t);
     if (rc == CTM_OK)
         rc = ctm__kit_number(db, kit, number);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.reverse", reason)) != CTM_OK)
+    if ((rc = begin_on_subject(&a, db, "dispense.reverse", reason, &t, trial, screening, 0, &s)) !=
+        CTM_OK)
         return rc;
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "kit", number);
     open_row r;
     int found = 0;
@@ -860,7 +812,7 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
     if (rc == CTM_OK && !found)
         rc = ctm__err(CTM_ERULE, "kit %s is not dispensed to subject %s", number, screening);
     if (rc == CTM_OK)
-        rc = dispensation_move(db, r.id, "dispensed", "reversed", reason);
+        rc = dispensation_move(db, r.id, "dispensed", "reversed", reason, 0);
     if (rc == CTM_OK)
         rc = ctm__kit_status_move(db, r.kit_id, r.number, "dispensed", "not_dispensed");
     if (rc == CTM_OK)
@@ -916,8 +868,7 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     visit_plan p;
     char(*numbers)[48] = NULL;
     int64_t when_us = 0;
-    int rc = subject_call(db, "dispense.record", "dispense record", trial, screening, reason, &t,
-                          &s);
+    int rc = subject_call(db, "dispense.record", "dispense record", trial, reason, &t);
     /* the pharmacist names the kits here, and a refusal of a kit of the wrong arm would tell a
      * blinded one the arm: in a blinded trial, only unblinded pharmacists record */
     if (rc == CTM_OK && !ctm__blind_sees_trial(db, t.blinded))
@@ -929,35 +880,30 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     if (rc == CTM_OK && when_us > ctm__now_us())
         rc = ctm__err(CTM_EINVAL, "when: %s is in the future", when);
     if (rc == CTM_OK)
-        rc = subject_dispensable(&s, screening);
-    if (rc == CTM_OK)
         rc = read_scans(db, scans, nscans, &numbers);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
-    if ((rc = ctm__action_begin(&a, db, "dispense.record", reason)) != CTM_OK) {
+    if ((rc = begin_on_subject(&a, db, "dispense.record", reason, &t, trial, screening, 1, &s)) !=
+        CTM_OK) {
         free(numbers);
         return rc;
     }
     char count[24];
     snprintf(count, sizeof count, "%zu", nscans);
-    ctm__action_param(&a, "trial", trial);
-    ctm__action_param(&a, "subject", screening);
     ctm__action_param(&a, "visit", visit);
     ctm__action_param(&a, "kits", count);
     ctm__action_param(&a, "when", when);
-    rc = subject_recheck(db, trial, screening, &s);
+    rc = plan_visit(db, &s, screening, visit, ctm__utc_day(when_us), 0, 1, NULL, &p);
     if (rc == CTM_OK)
-        rc = plan_visit(db, &s, screening, visit, ctm__utc_day(when_us), 0, 1, NULL, &p);
-    if (rc == CTM_OK)
-        rc = visit_not_done(db, s.id, p.visit.id, visit, screening);
+        rc = visit_not_done(db, s.id, p.visit_id, visit, screening);
     if (rc == CTM_OK)
         rc = titration_apply(db, &s, &p, when_us);
     for (size_t i = 0; rc == CTM_OK && i < nscans; i++) {
         int64_t kit_id = 0;
         rc = kit_was_eligible(db, t.id, &p, &s, numbers[i], &kit_id, screening);
         if (rc == CTM_OK)
-            rc = insert_dispensation(db, s.id, p.visit.id, kit_id, "dispensed", p.new_level,
+            rc = insert_dispensation(db, s.id, p.visit_id, kit_id, "dispensed", p.new_level,
                                      when_us, 0, NULL, reason);
         if (rc == CTM_OK)
             rc = ctm__kit_status_move(db, kit_id, numbers[i], "available", "dispensed");
@@ -1017,7 +963,9 @@ int ctm_codebreak(char **arm, ctm_db *db, const char *trial, const char *screeni
     if (arm == NULL)
         return ctm__err(CTM_EINVAL, "arm: NULL");
     *arm = NULL;
-    int rc = subject_call(db, "subject.codebreak", "codebreak", trial, screening, reason, &t, &s);
+    int rc = subject_call(db, "subject.codebreak", "codebreak", trial, reason, &t);
+    if (rc == CTM_OK)
+        rc = ctm__subject_lookup(db, t.id, trial, screening, &s);
     if (rc == CTM_OK && strcmp(db->session.role, "pharmacist") == 0 && !ctm__blind_sees_all(db))
         rc = ctm__err(CTM_EDENIED, "codebreak: a pharmacist breaks a code only when unblinded; "
                                    "ask the investigator or an unblinded pharmacist");
