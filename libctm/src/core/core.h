@@ -43,6 +43,9 @@ int ctm__days_in_month(int y, int m);
 int64_t ctm__today(void);
 /* A code: ctm__check_name's characters, at most max long. */
 int ctm__check_code(const char *field, const char *s, size_t max);
+/* Non-zero when each of the n bytes of s is an ASCII letter, a digit or one of extra (no NUL):
+ * the character rule of codes, numbers and names. */
+int ctm__alnum_or(const char *s, size_t n, const char *extra);
 /* "YYYY-MM-DD[THH:MM[:SS[.f{1,6}]]][Z|+HH:MM|-HH:MM]" ('T' or a space) as UTC microseconds: the
  * first instant it names, or with upper the last (a date names its whole day).  CTM_EINVAL names
  * the field. */

@@ -335,3 +335,14 @@ bad:
     return ctm__err(CTM_EINVAL, "%s: '%.40s' is not an ISO 8601 date or time (YYYY-MM-DD or "
                                 "YYYY-MM-DDTHH:MM:SSZ)", field, s);
 }
+
+int ctm__alnum_or(const char *s, size_t n, const char *extra)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) &&
+            (c == '\0' || strchr(extra, c) == NULL))
+            return 0;
+    }
+    return 1;
+}

@@ -30,17 +30,14 @@ int ctm__check_screening(const char *screening)
 {
     if (screening == NULL || screening[0] == '\0' || strlen(screening) > 40)
         return ctm__err(CTM_EINVAL, "screening number: must be 1 to 40 characters");
-    for (const char *c = screening; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              strchr("._/-", *c) != NULL)) {
-            /* quoted with its control characters escaped: a message may reach a log or a
-             * terminal */
-            char q[CTM__CSV_QUOTE_SIZE];
-            ctm__csv_quote(q, screening, strlen(screening));
-            return ctm__err(CTM_EINVAL, "screening number: %s has a character not allowed "
-                                        "(letters, digits and . _ / -)",
-                            q);
-        }
+    if (!ctm__alnum_or(screening, strlen(screening), "._/-")) {
+        /* quoted with its control characters escaped: a message may reach a log or a terminal */
+        char q[CTM__CSV_QUOTE_SIZE];
+        ctm__csv_quote(q, screening, strlen(screening));
+        return ctm__err(CTM_EINVAL, "screening number: %s has a character not allowed "
+                                    "(letters, digits and . _ / -)",
+                        q);
+    }
     return CTM_OK;
 }
 

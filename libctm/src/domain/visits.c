@@ -21,11 +21,9 @@ static int check_visit_code(const char *code)
 {
     if (code == NULL || code[0] == '\0' || strlen(code) > 32)
         return ctm__err(CTM_EINVAL, "visit code: must be 1 to 32 characters");
-    for (const char *c = code; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              *c == '.' || *c == '_' || *c == '-'))
-            return ctm__err(CTM_EINVAL, "visit code: '%s' has a character not allowed (letters, "
-                                        "digits and . _ -)", code);
+    if (!ctm__alnum_or(code, strlen(code), "._-"))
+        return ctm__err(CTM_EINVAL, "visit code: '%s' has a character not allowed (letters, "
+                                    "digits and . _ -)", code);
     return CTM_OK;
 }
 

@@ -168,22 +168,6 @@ static int parse_header(parser *p, const char *s, size_t n)
 
 /* ---- field rules ---- */
 
-static int is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* Non-zero when every byte is a letter, a digit or one of extra. */
-static int only_alnum_and(const char *s, size_t n, const char *extra)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!is_alnum(c) && (c == '\0' || strchr(extra, c) == NULL))
-            return 0;
-    }
-    return 1;
-}
-
 /* NULL and "YYYY-MM-DD" in out when s is a good expiry; otherwise what is wrong. */
 static const char *expiry_problem(const char *s, size_t n, char out[11])
 {
@@ -225,11 +209,11 @@ static const char *field_problem(enum column c, const char *s, size_t n, char ex
         return "begins or ends with a space";
     switch (c) {
     case COL_KIT_NUMBER:
-        if (!only_alnum_and(s, n, "._/-"))
+        if (!ctm__alnum_or(s, n, "._/-"))
             return "character outside [A-Za-z0-9._/-]";
         return n > 40 ? "longer than 40 characters" : NULL;
     case COL_KIT_TYPE:
-        if (!only_alnum_and(s, n, "._@-"))
+        if (!ctm__alnum_or(s, n, "._@-"))
             return "character outside [A-Za-z0-9._@-]";
         return n > 64 ? "longer than 64 characters" : NULL;
     case COL_LOT:
@@ -240,7 +224,7 @@ static const char *field_problem(enum column c, const char *s, size_t n, char ex
     case COL_EXPIRY:
         return expiry_problem(s, n, expiry);
     case COL_ARM:
-        return n <= 32 && only_alnum_and(s, n, "._-") ? NULL : "not a valid arm code";
+        return n <= 32 && ctm__alnum_or(s, n, "._-") ? NULL : "not a valid arm code";
     case COL_GTIN:
         if (n != 14 || strspn(s, "0123456789") != n)
             return "not 14 digits";

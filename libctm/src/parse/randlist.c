@@ -180,21 +180,6 @@ static int parse_header(parser *p, enum ctm__randlist_format fmt, const char *s,
 
 /* ---- field rules ---- */
 
-static int is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int only_alnum_and(const char *s, size_t n, const char *extra)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!is_alnum(c) && (c == '\0' || strchr(extra, c) == NULL))
-            return 0;
-    }
-    return 1;
-}
-
 /* A decimal integer in 0..max (digits only, leading zeros allowed), or -1. */
 static int64_t positive(const char *s, size_t n, int64_t max)
 {
@@ -218,7 +203,7 @@ static const char *field_problem(enum role r, const char *s, size_t n, ctm__rand
     case ROLE_NUMBER:
         if (n == 0)
             return "empty";
-        if (!only_alnum_and(s, n, "._/-"))
+        if (!ctm__alnum_or(s, n, "._/-"))
             return "character outside [A-Za-z0-9._/-]";
         if (n > RL_MAX_NUMBER)
             return "longer than 40 characters";
@@ -235,7 +220,7 @@ static const char *field_problem(enum role r, const char *s, size_t n, ctm__rand
     case ROLE_ARM:
         if (n == 0)
             return "empty";
-        if (n > RL_MAX_ARM || !only_alnum_and(s, n, "._-"))
+        if (n > RL_MAX_ARM || !ctm__alnum_or(s, n, "._-"))
             return "not a valid arm code";
         row->arm = s;
         return NULL;

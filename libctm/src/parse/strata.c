@@ -64,12 +64,8 @@ static const char *name_problem(span a)
 {
     if (a.n == 0)
         return "empty";
-    for (size_t i = 0; i < a.n; i++) {
-        unsigned char c = (unsigned char)a.s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return "character outside [A-Za-z0-9._-]";
-    }
+    if (!ctm__alnum_or(a.s, a.n, "._-"))
+        return "character outside [A-Za-z0-9._-]";
     return a.n > CTM__STRATA_MAX_NAME ? "longer than 32 characters" : NULL;
 }
 

@@ -9,12 +9,6 @@
 #include "csv.h"
 #include "visit.h"
 
-static int is_code_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '@' || c == '-';
-}
-
 /* NULL when s[0..n) is a kit type code; else what is wrong. */
 static const char *code_problem(const char *s, size_t n)
 {
@@ -22,9 +16,8 @@ static const char *code_problem(const char *s, size_t n)
         return "empty";
     if (n > CTM__KIT_CODE_MAX)
         return "longer than 64 characters";
-    for (size_t i = 0; i < n; i++)
-        if (!is_code_char((unsigned char)s[i]))
-            return "character outside [A-Za-z0-9._@-]";
+    if (!ctm__alnum_or(s, n, "._@-"))
+        return "character outside [A-Za-z0-9._@-]";
     return NULL;
 }
 
