@@ -894,19 +894,16 @@ int ctm_random_minimization(ctm_db *db, const char *trial, const char *strata,
 
 /* ---- reading ---- */
 
-#define SCHEME_SEED_COL 7
-#define SCHEME_P_COL 10
+/* The scheme's columns from block_sizes on (block sizes, seed, weights, imbalance, p) tell how
+ * allocations are made: a blinded reader's row shows "(blinded)" in each (ctx non-NULL). */
+#define SCHEME_FIRST_HIDDEN_COL 6
+#define SCHEME_COLS 11
 
-/* A blinded reader's seed and p read "(blinded)" like the block sizes: the query gives NULL
- * there (a text in a BYTEA or REAL column would not do on PostgreSQL), which would read as
- * "none". */
 static int scheme_row(ctm__st *st, ctm__row *row, void *blinded)
 {
     int rc = ctm__row_copy(st, row);
-    if (rc == CTM_OK && blinded != NULL)
-        rc = ctm__row_set_text(row, SCHEME_SEED_COL, CTM__BLINDED);
-    if (rc == CTM_OK && blinded != NULL)
-        rc = ctm__row_set_text(row, SCHEME_P_COL, CTM__BLINDED);
+    for (int c = SCHEME_FIRST_HIDDEN_COL; rc == CTM_OK && blinded != NULL && c < SCHEME_COLS; c++)
+        rc = ctm__row_set_text(row, c, CTM__BLINDED);
     return rc;
 }
 
@@ -931,19 +928,14 @@ int ctm_random_scheme(ctm_query **out, ctm_db *db, const char *trial)
             " WHERE s.trial_id = t.id AND s.rand_number IS NOT NULL)"
             " ELSE (SELECT count(subject_id) FROM rand_list l WHERE l.trial_id = t.id)"
             " END AS allocated,"
-            " CASE WHEN ?2 <> 0 THEN r.block_sizes ELSE '" CTM__BLINDED "' END AS block_sizes,"
-            " CASE WHEN ?2 <> 0 THEN r.seed ELSE NULL END AS seed,"
-            " CASE WHEN ?2 <> 0 THEN r.weights ELSE '" CTM__BLINDED "' END AS weights,"
-            " CASE WHEN ?2 <> 0 THEN r.imbalance ELSE '" CTM__BLINDED "' END AS imbalance,"
-            " CASE WHEN ?2 <> 0 THEN r.p ELSE NULL END AS p"
+            " r.block_sizes AS block_sizes, r.seed AS seed, r.weights AS weights,"
+            " r.imbalance AS imbalance, r.p AS p"
             " FROM rand_schemes r JOIN trials t ON t.id = r.trial_id WHERE r.trial_id = ?1");
     if (rc != CTM_OK)
         return rc;
-    int sees = ctm__blind_sees_all(db);
     ctm__st_bind_int(st, 1, t.id);
-    ctm__st_bind_int(st, 2, sees);
-    static int blinded_mark;
-    rc = ctm__query_new(out, st, NULL, 0, scheme_row, sees ? NULL : &blinded_mark, NULL);
+    rc = ctm__query_new(out, st, NULL, 0, scheme_row,
+                        ctm__blind_sees_all(db) ? NULL : (void *)CTM__BLINDED, NULL);
     if (rc == CTM_OK)
         rc = ctm__query_show(out, CTM__SHOW_HEX, "seed", NULL);
     return rc;
