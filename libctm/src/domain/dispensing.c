@@ -412,15 +412,10 @@ static int plan_visit(ctm_db *db, const ctm__subject *s, const char *screening, 
     if (rc == CTM_OK && override_reason != NULL && !ctm__blind_sees_all(db))
         rc = ctm__err(CTM_EBLINDED, "dispense: only an unblinded pharmacist may override the "
                                     "visit window");
-    /* the level before (staying is always allowed) and the level dispensed */
-    int64_t at_us = day * CTM__DAY_US;
+    /* the level dispensed, one step from the level before (0 and 0 without dose levels) */
     if (rc == CTM_OK)
-        rc = ctm__titration_check(db, s->id, 0, at_us, &p->dose_level);
-    if (rc == CTM_OK)
-        rc = direction == 0 ? CTM_OK
-                            : ctm__titration_check(db, s->id, direction, at_us, &p->new_level);
-    if (rc == CTM_OK && direction == 0)
-        p->new_level = p->dose_level;
+        rc = ctm__titration_check(db, s->id, direction, day * CTM__DAY_US, &p->new_level);
+    p->dose_level = p->new_level == 0 ? 0 : p->new_level - direction;
     if (rc == CTM_OK)
         rc = visit_needs(db, s, p);
     if (rc == CTM_OK)
