@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int options_from(const struct cli_args *a, ctm_random_options *o)
+static void options_from(const struct cli_args *a, ctm_random_options *o)
 {
     ctm_random_options def = CTM_RANDOM_OPTIONS_INIT;
     *o = def;
     o->strata = cli_arg(a, "strata");
     o->seed = cli_arg(a, "seed");
     o->extend = cli_flag(a, "extend");
-    return CLI_OK;
 }
 
 /* The scheme's summary line after a change: rows, strata, allocations. */
