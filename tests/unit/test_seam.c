@@ -428,6 +428,104 @@ START_TEST(test_statement_reuse_with_reset)
 }
 END_TEST
 
+/* A statement finalized and prepared again (the store keeps it for reuse) comes back as a new
+ * one would: the rows of its last run and its bindings are gone. */
+START_TEST(test_statement_prepared_again_comes_back_fresh)
+{
+    open_engine(_i);
+    create_tables(st_a);
+    add_item(st_a, "a", 1);
+    add_item(st_a, "b", 2);
+    add_item(st_a, "c", 3);
+    const char *sql = "SELECT name FROM item WHERE qty >= ?1 ORDER BY qty";
+    for (int round = 0; round < 3; round++) {
+        ctm__st *sel = prepare(st_a, sql);
+        /* unbound is NULL, which matches nothing: no binding survived the last round */
+        ck_assert_int_eq(ctm__st_step(sel), CTM_OK);
+        ctm__st_reset(sel);
+        ck_assert_int_eq(ctm__st_bind_int(sel, 1, round + 1), CTM_OK);
+        ck_assert_int_eq(ctm__st_step(sel), CTM_ROW);
+        ck_assert_str_eq(ctm__st_text(sel, 0), round == 0 ? "a" : round == 1 ? "b" : "c");
+        ctm__st_finalize(sel); /* in the middle of its rows */
+    }
+}
+END_TEST
+
+/* Two statements of the same text in use at once are two statements: neither disturbs the
+ * other's bindings or rows, and both may be finalized in either order. */
+START_TEST(test_same_text_twice_at_once)
+{
+    open_engine(_i);
+    create_tables(st_a);
+    add_item(st_a, "a", 1);
+    add_item(st_a, "b", 2);
+    add_item(st_a, "c", 3);
+    const char *sql = "SELECT name FROM item WHERE qty >= ?1 ORDER BY qty";
+    for (int round = 0; round < 2; round++) {
+        ctm__st *x = prepare(st_a, sql), *y = prepare(st_a, sql);
+        ck_assert_ptr_ne(x, y);
+        ck_assert_int_eq(ctm__st_bind_int(x, 1, 1), CTM_OK);
+        ck_assert_int_eq(ctm__st_bind_int(y, 1, 3), CTM_OK);
+        ck_assert_int_eq(ctm__st_step(x), CTM_ROW);
+        ck_assert_int_eq(ctm__st_step(y), CTM_ROW);
+        ck_assert_str_eq(ctm__st_text(x, 0), "a");
+        ck_assert_str_eq(ctm__st_text(y, 0), "c");
+        ck_assert_int_eq(ctm__st_step(x), CTM_ROW);
+        ck_assert_str_eq(ctm__st_text(x, 0), "b");
+        ck_assert_int_eq(ctm__st_step(y), CTM_OK);
+        ck_assert_int_eq(ctm__st_step(x), CTM_ROW);
+        ck_assert_str_eq(ctm__st_text(x, 0), "c");
+        ck_assert_int_eq(ctm__st_step(x), CTM_OK);
+        if (round == 0) {
+            ctm__st_finalize(x);
+            ctm__st_finalize(y);
+        } else {
+            ctm__st_finalize(y);
+            ctm__st_finalize(x);
+        }
+    }
+}
+END_TEST
+
+/* More distinct texts than a store keeps for reuse: each still runs and gives its own answer,
+ * the first ones included. */
+START_TEST(test_many_distinct_texts)
+{
+    open_engine(_i);
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < 1000; k += pass == 0 ? 1 : 97) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "SELECT %d + ?1", k);
+            ctm__st *st = prepare(st_a, sql);
+            ck_assert_int_eq(ctm__st_bind_int(st, 1, 1), CTM_OK);
+            ck_assert_int_eq(ctm__st_step(st), CTM_ROW);
+            ck_assert_int_eq(ctm__st_int(st, 0), k + 1);
+            ctm__st_finalize(st);
+        }
+}
+END_TEST
+
+/* A statement may outlive its store (as with sqlite3_close_v2): its current row stays readable
+ * until it is finalized, and finalizing it then frees everything (the sanitizers check). */
+START_TEST(test_statement_outlives_its_store)
+{
+    open_engine(_i);
+    create_tables(st_a);
+    add_item(st_a, "a", 1);
+    add_item(st_a, "b", 2);
+    const char *sql = "SELECT name FROM item WHERE qty >= ?1 ORDER BY qty";
+    ctm__st *kept = prepare(st_a, sql);
+    ctm__st_finalize(kept); /* kept idle for reuse: the close finalizes it */
+    ctm__st *live = prepare(st_a, sql);
+    ck_assert_int_eq(ctm__st_bind_int(live, 1, 1), CTM_OK);
+    ck_assert_int_eq(ctm__st_step(live), CTM_ROW);
+    ctm__store_close(st_a);
+    st_a = NULL;
+    ck_assert_str_eq(ctm__st_text(live, 0), "a");
+    ctm__st_finalize(live);
+}
+END_TEST
+
 /* A streamed statement's rows come one at a time, however many there are: its first row costs
  * memory for one row, not for the whole result. */
 #define MANY_ROWS 100000
@@ -819,6 +917,10 @@ static Suite *seam_suite(void)
     tcase_add_loop_test(tc, test_placeholders_inside_literals_stay_text, 0, nengines);
     tcase_add_loop_test(tc, test_unique_violation_is_eexists, 0, nengines);
     tcase_add_loop_test(tc, test_statement_reuse_with_reset, 0, nengines);
+    tcase_add_loop_test(tc, test_statement_prepared_again_comes_back_fresh, 0, nengines);
+    tcase_add_loop_test(tc, test_same_text_twice_at_once, 0, nengines);
+    tcase_add_loop_test(tc, test_many_distinct_texts, 0, nengines);
+    tcase_add_loop_test(tc, test_statement_outlives_its_store, 0, nengines);
     tcase_add_loop_test(tc, test_streamed_rows_come_one_at_a_time, 0, nengines);
     tcase_add_loop_test(tc, test_streamed_run_interleaved_with_other_statements, 0, nengines);
     tcase_add_loop_test(tc, test_streamed_run_failure_after_rows, 0, nengines);

@@ -11,12 +11,19 @@
 
 typedef struct ctm__engine_ops ctm__engine_ops;
 
-/* The first member of every engine's connection, statement and blob struct. */
+typedef struct ctm__st_cache ctm__st_cache; /* store.c: statements kept for reuse */
+
+/* The first member of every engine's connection, statement and blob struct.  The engines
+ * allocate them zeroed and set ops; the other members belong to store.c. */
 struct ctm__store {
     const ctm__engine_ops *ops;
+    ctm__st_cache *cache;
 };
 struct ctm__st {
     const ctm__engine_ops *ops;
+    ctm__st_cache *cache; /* the cache it returns to when finalized, or NULL */
+    uint32_t slot;        /* its SQL's slot in that cache */
+    int streamed;         /* ctm__st_stream was called: finalized for good, never reused */
 };
 struct ctm__blob {
     const ctm__engine_ops *ops;

@@ -5,6 +5,7 @@
  * nothing measurable over calling sqlite.c directly. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -73,10 +74,15 @@ int ctm__store_open_scratch(ctm__store **out)
     return ctm__sqlite_engine.open(out, ":memory:", CTM__STORE_CREATE);
 }
 
+static void cache_close(ctm__st_cache *c);
+
 void ctm__store_close(ctm__store *s)
 {
-    if (s != NULL)
-        s->ops->close(s);
+    if (s == NULL)
+        return;
+    cache_close(s->cache);
+    s->cache = NULL;
+    s->ops->close(s);
 }
 
 enum ctm__engine ctm__store_engine(const ctm__store *s)
@@ -161,9 +167,109 @@ int ctm__store_exec(ctm__store *s, const char *sql)
 
 /* ---- statements ---- */
 
+/* ---- the statement cache ----
+ * Preparing costs: SQLite parses and plans, PostgreSQL makes two or three round trips (prepare,
+ * describe, and a type probe for parameters tested by IS NULL) and a DEALLOCATE later.  Most
+ * statements are the same few texts run again and again (a dispense runs a few dozen), so a
+ * store keeps one idle prepared statement per SQL text: ctm__st_finalize resets a statement and
+ * keeps it, and ctm__st_prepare of the same text hands it out again.  The caller sees no
+ * difference: the statement comes back as a fresh one would (no rows, no bindings).  A text
+ * whose statement is in use is prepared again (the second is finalized for good); the cache
+ * holds at most CACHE_TEXTS texts, after which new texts are not kept; a statement streamed
+ * (ctm__st_stream) is never kept.
+ *
+ * Statements may outlive their store (ctm__store_close, like sqlite3_close_v2, leaves a statement
+ * still in use alive until it is finalized), so the cache counts the statements that may return
+ * to it and is freed by whichever comes last, the store's close or the last of them. */
+#define CACHE_SLOTS 1024u /* a power of two */
+#define CACHE_TEXTS 768u  /* at most this many slots used, so that probing ends */
+
+struct cache_slot {
+    char *sql;       /* NULL: an empty slot */
+    uint64_t hash;
+    ctm__st *idle;   /* a reset statement ready for reuse, or NULL */
+};
+
+struct ctm__st_cache {
+    struct cache_slot slot[CACHE_SLOTS];
+    unsigned texts;  /* slots used */
+    size_t members;  /* statements alive that would return here */
+    int closed;      /* the store is closed: nothing returns any more */
+};
+
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+/* The slot of sql: the one holding it, else the empty one where it would go. */
+static struct cache_slot *cache_find(ctm__st_cache *c, const char *sql, uint64_t h)
+{
+    for (uint32_t i = (uint32_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        struct cache_slot *e = &c->slot[i];
+        if (e->sql == NULL || (e->hash == h && strcmp(e->sql, sql) == 0))
+            return e;
+    }
+}
+
+static void cache_free_if_done(ctm__st_cache *c)
+{
+    if (!c->closed || c->members > 0)
+        return;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++)
+        free(c->slot[i].sql);
+    free(c);
+}
+
+static void cache_close(ctm__st_cache *c)
+{
+    if (c == NULL)
+        return;
+    c->closed = 1;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+        ctm__st *st = c->slot[i].idle;
+        if (st != NULL) {
+            c->slot[i].idle = NULL;
+            c->members--;
+            st->ops->finalize(st);
+        }
+    }
+    cache_free_if_done(c);
+}
+
 int ctm__st_prepare(ctm__store *s, ctm__st **out, const char *sql)
 {
-    return s->ops->prepare(s, out, sql);
+    if (s->cache == NULL)
+        s->cache = calloc(1, sizeof *s->cache); /* none: statements are simply not kept */
+    ctm__st_cache *c = s->cache;
+    struct cache_slot *e = NULL;
+    if (c != NULL) {
+        uint64_t h = sql_hash(sql);
+        e = cache_find(c, sql, h);
+        if (e->idle != NULL) {
+            *out = e->idle;
+            e->idle = NULL;
+            return CTM_OK;
+        }
+        if (e->sql == NULL) {
+            if (c->texts >= CACHE_TEXTS || (e->sql = ctm__strdup(sql)) == NULL) {
+                e = NULL;
+            } else {
+                e->hash = h;
+                c->texts++;
+            }
+        }
+    }
+    int rc = s->ops->prepare(s, out, sql);
+    if (rc == CTM_OK && e != NULL) {
+        (*out)->cache = c;
+        (*out)->slot = (uint32_t)(e - c->slot);
+        c->members++;
+    }
+    return rc;
 }
 
 int ctm__st_bind_int(ctm__st *st, int i, int64_t v)
@@ -244,12 +350,24 @@ void ctm__st_reset(ctm__st *st)
 
 void ctm__st_finalize(ctm__st *st)
 {
-    if (st != NULL)
-        st->ops->finalize(st);
+    if (st == NULL)
+        return;
+    ctm__st_cache *c = st->cache;
+    if (c != NULL && !c->closed && !st->streamed && c->slot[st->slot].idle == NULL) {
+        st->ops->reset(st);
+        c->slot[st->slot].idle = st;
+        return;
+    }
+    st->ops->finalize(st);
+    if (c != NULL) {
+        c->members--;
+        cache_free_if_done(c);
+    }
 }
 
 void ctm__st_stream(ctm__st *st)
 {
+    st->streamed = 1;
     if (st->ops->stream != NULL)
         st->ops->stream(st);
 }

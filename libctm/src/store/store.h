@@ -81,7 +81,11 @@ int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n, ctm__st *
 int ctm__store_exec(ctm__store *s, const char *sql);
 
 /* ---- statements ---- */
-/* Prepare sql (one statement).  Statements may be kept and reused for the store's lifetime. */
+/* Prepare sql (one statement).  Statements may be kept and reused for the store's lifetime.
+ * The store keeps one finalized statement per SQL text (up to several hundred texts, streamed
+ * statements excepted) and hands it out again, reset, to the next prepare of the same text: a
+ * statement run on every call costs its preparation once per store (on PostgreSQL: the prepare,
+ * describe and type-probe round trips).  Nothing about it shows to the caller. */
 int ctm__st_prepare(ctm__store *s, ctm__st **out, const char *sql);
 /* Bind parameter i (1-based).  Text and blobs are borrowed: they must stay valid until the
  * statement is reset, finalized or the parameter bound again (the _copy forms copy them).
