@@ -496,29 +496,49 @@ static void titrated(const char *screening, int level, int titrations, int64_t d
     tu_sql_exec(db_path, sql);
 }
 
+/* The subject as the dispensing code reads it, at this moment. */
+static ctm__subject subject_now(int64_t id)
+{
+    ctm__subject s;
+    tu_ok(ctm__subject_by_id(db, id, &s));
+    return s;
+}
+
+/* ctm__visit_window for subject id, read afresh. */
+static int window(int64_t id, const char *code, int64_t *visit, int64_t *from, int64_t *to)
+{
+    ctm__subject s = subject_now(id);
+    ctm__visit_when w;
+    int rc = ctm__visit_window(db, &s, code, &w);
+    *visit = w.visit_id;
+    *from = w.from_day;
+    *to = w.to_day;
+    return rc;
+}
+
 START_TEST(test_visit_window_and_previous_anchor)
 {
     titrated_schedule();
     tu_ok(ctm_subject_add(db, TRIAL, "S-1", NULL));
     int64_t id = subject_id(TRIAL, "S-1"), visit = 0, from = 0, to = 0;
-    ck_assert_int_eq(ctm__visit_window(db, id, "V2", &visit, &from, &to), CTM_ERULE);
+    ck_assert_int_eq(window(id, "V2", &visit, &from, &to), CTM_ERULE);
     int64_t r = randomized(TRIAL, "S-1");
-    tu_ok(ctm__visit_window(db, id, "V2", &visit, &from, &to));
+    tu_ok(window(id, "V2", &visit, &from, &to));
     ck_assert_int_eq(visit, tu_sql_int(db_path, "SELECT id FROM visits WHERE code = ?1", "V2"));
     ck_assert_int_eq(from, r + 11);
     ck_assert_int_eq(to, r + 17);
     /* V3 counts from V2's due day while V2 is not dispensed ... */
-    tu_ok(ctm__visit_window(db, id, "V3", &visit, &from, &to));
+    tu_ok(window(id, "V3", &visit, &from, &to));
     ck_assert_int_eq(from, r + 42);
     ck_assert_int_eq(to, r + 49);
     /* ... a kit dispensed in error and reversed does not count ... */
     dispensation("S-1", "V2", "1001", "reversed", r + 16);
-    tu_ok(ctm__visit_window(db, id, "V3", &visit, &from, &to));
+    tu_ok(window(id, "V3", &visit, &from, &to));
     ck_assert_int_eq(from, r + 42);
     /* ... and from the day V2 was dispensed once it was (the earliest kit of the visit) */
     dispensation("S-1", "V2", "1002", "dispensed", r + 17);
     dispensation("S-1", "V2", "1001", "replaced", r + 16);
-    tu_ok(ctm__visit_window(db, id, "V3", &visit, &from, &to));
+    tu_ok(window(id, "V3", &visit, &from, &to));
     ck_assert_int_eq(from, r + 44);
     ck_assert_int_eq(to, r + 51);
     char *v = visits_text(TRIAL, "S-1");
@@ -529,8 +549,20 @@ START_TEST(test_visit_window_and_previous_anchor)
              day_text(r + 16), day_text(r + 44), day_text(r + 44), day_text(r + 51));
     ck_assert_str_eq(v, want);
     free(v);
-    ck_assert_int_eq(ctm__visit_window(db, id, "V9", &visit, &from, &to), CTM_ENOTFOUND);
-    ck_assert_int_eq(ctm__visit_window(db, id + 1000, "V1", &visit, &from, &to), CTM_ENOTFOUND);
+    ck_assert_int_eq(window(id, "V9", &visit, &from, &to), CTM_ENOTFOUND);
+    /* the visit after: V3 counts from V2; none after V3 */
+    ctm__subject sub = subject_now(id);
+    ctm__visit_when w;
+    tu_ok(ctm__visit_window(db, &sub, "V2", &w));
+    ck_assert_int_eq(w.has_next, 1);
+    ck_assert_int_eq(w.next_from_previous, 1);
+    ck_assert_int_eq(w.next_last, 28 + 7);
+    tu_ok(ctm__visit_window(db, &sub, "V1", &w));
+    ck_assert_int_eq(w.has_next, 1);
+    ck_assert_int_eq(w.next_from_previous, 0);
+    ck_assert_int_eq(w.next_last, 14 + 3);
+    tu_ok(ctm__visit_window(db, &sub, "V3", &w));
+    ck_assert_int_eq(w.has_next, 0);
 }
 END_TEST
 
@@ -542,7 +574,8 @@ static int64_t at(int64_t day)
 static void titration_refused(int64_t id, int direction, int64_t when, const char *message)
 {
     int level = -1;
-    ck_assert_int_eq(ctm__titration_check(db, id, direction, when, &level), CTM_ERULE);
+    ctm__subject s = subject_now(id);
+    ck_assert_int_eq(ctm__titration_check(db, &s, direction, when, &level), CTM_ERULE);
     ck_assert_str_eq(ctm_errmsg(), message);
     ck_assert_int_eq(level, 0);
 }
@@ -550,7 +583,8 @@ static void titration_refused(int64_t id, int direction, int64_t when, const cha
 static int titration_ok(int64_t id, int direction, int64_t when)
 {
     int level = -1;
-    int rc = ctm__titration_check(db, id, direction, when, &level);
+    ctm__subject s = subject_now(id);
+    int rc = ctm__titration_check(db, &s, direction, when, &level);
     ck_assert_msg(rc == CTM_OK, "%d %s", rc, ctm_errmsg());
     return level;
 }
@@ -587,8 +621,8 @@ START_TEST(test_titration_rules)
                       "titration: the subject had 2 change(s) of dose level, the most the trial "
                       "allows");
     int level = -1;
-    ck_assert_int_eq(ctm__titration_check(db, id, 2, at(r + 60), &level), CTM_EINVAL);
-    ck_assert_int_eq(ctm__titration_check(db, id + 1000, 0, at(r), &level), CTM_ENOTFOUND);
+    ctm__subject s1 = subject_now(id);
+    ck_assert_int_eq(ctm__titration_check(db, &s1, 2, at(r + 60), &level), CTM_EINVAL);
     /* the lowest level */
     int64_t r3 = randomized(TRIAL, "S-3");
     int64_t id3 = subject_id(TRIAL, "S-3");
@@ -604,6 +638,12 @@ START_TEST(test_titration_rules)
 }
 END_TEST
 
+static int kits_of(int64_t id, int64_t visit, int level, ctm__visit_kit *k, int max, int *n)
+{
+    ctm__subject s = subject_now(id);
+    return ctm__visit_kits(db, &s, visit, level, k, max, n);
+}
+
 START_TEST(test_visit_kits)
 {
     titrated_schedule();
@@ -614,7 +654,7 @@ START_TEST(test_visit_kits)
     int64_t kt10 = tu_sql_int(db_path, "SELECT id FROM kit_types WHERE code = ?1", "KT10");
     ctm__visit_kit k[CTM__VISIT_MAX_KITS];
     int n = -1;
-    tu_ok(ctm__visit_kits(db, id, v2, 0, k, CTM__VISIT_MAX_KITS, &n));
+    tu_ok(kits_of(id, v2, 0, k, CTM__VISIT_MAX_KITS, &n));
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(k[0].kit_type, "KT10");
     ck_assert_int_eq(k[0].kit_type_id, kt10);
@@ -623,7 +663,7 @@ START_TEST(test_visit_kits)
     ck_assert_str_eq(k[1].kit_type, "KT20");
     ck_assert_int_eq(k[1].count, 1);
     /* DOSE: the start level's kit type (level 2, KT10) */
-    tu_ok(ctm__visit_kits(db, id, v3, 0, k, CTM__VISIT_MAX_KITS, &n));
+    tu_ok(kits_of(id, v3, 0, k, CTM__VISIT_MAX_KITS, &n));
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(k[0].kit_type, "KT10");
     ck_assert_int_eq(k[0].kit_type_id, kt10);
@@ -632,23 +672,23 @@ START_TEST(test_visit_kits)
     ck_assert_str_eq(k[1].kit_type, "KT20");
     ck_assert_int_eq(k[1].dose, 0);
     /* the level a titration gives: KT20, once, with both counts */
-    tu_ok(ctm__visit_kits(db, id, v3, 3, k, CTM__VISIT_MAX_KITS, &n));
+    tu_ok(kits_of(id, v3, 3, k, CTM__VISIT_MAX_KITS, &n));
     ck_assert_int_eq(n, 1);
     ck_assert_str_eq(k[0].kit_type, "KT20");
     ck_assert_int_eq(k[0].count, 2);
     ck_assert_int_eq(k[0].dose, 1);
-    ck_assert_int_eq(ctm__visit_kits(db, id, v3, 4, k, CTM__VISIT_MAX_KITS, &n), CTM_ERULE);
+    ck_assert_int_eq(kits_of(id, v3, 4, k, CTM__VISIT_MAX_KITS, &n), CTM_ERULE);
     ck_assert_str_eq(ctm_errmsg(), "the subject's trial has no dose level 4");
     /* the subject's own level once set */
     titrated("S-1", 1, 1, r + 14);
-    tu_ok(ctm__visit_kits(db, id, v3, 0, k, CTM__VISIT_MAX_KITS, &n));
+    tu_ok(kits_of(id, v3, 0, k, CTM__VISIT_MAX_KITS, &n));
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(k[0].kit_type, "KT5");
-    ck_assert_int_eq(ctm__visit_kits(db, id, v2, 0, k, 1, &n), CTM_EINVAL);
+    ck_assert_int_eq(kits_of(id, v2, 0, k, 1, &n), CTM_EINVAL);
     ck_assert_int_eq(n, 0);
     tu_ok(ctm_visit_add(db, OTHER, "W1", 3, NULL, "-1..+1", "KTO:1"));
     int64_t w1 = tu_sql_int(db_path, "SELECT id FROM visits WHERE code = ?1", "W1");
-    ck_assert_int_eq(ctm__visit_kits(db, id, w1, 0, k, CTM__VISIT_MAX_KITS, &n), CTM_ENOTFOUND);
+    ck_assert_int_eq(kits_of(id, w1, 0, k, CTM__VISIT_MAX_KITS, &n), CTM_ENOTFOUND);
 }
 END_TEST
 

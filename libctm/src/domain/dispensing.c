@@ -103,6 +103,7 @@ typedef struct need {
     int64_t kit_type_id;
     char kit_type[65];
     int count;
+    int64_t dnd_days, dispensing_days; /* the kit type's */
     char cutoff[11]; /* the earliest expiry that lasts long enough */
 } need;
 
@@ -174,28 +175,34 @@ typedef struct chosen {
  * does too. */
 #define PROBES 32
 
-static int id_bound(ctm_db *db, const char *sql, int64_t trial_id, const need *n,
-                    const char *arm, int64_t *id, int *found)
+#define AVAILABLE_OF_ARM \
+    " FROM kits WHERE trial_id = ?1 AND kit_type_id = ?2 AND arm = ?3 AND status = 'available'"
+
+/* The lowest and highest id of the arm's available kits of the kit type (*found 0: none), each
+ * from the end of the kits_for_dispensing index. */
+static int id_bounds(ctm_db *db, int64_t trial_id, const need *n, const char *arm, int64_t *lo,
+                     int64_t *hi, int *found)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, sql);
+    int rc = ctm__prepare(db, &st,
+                          "SELECT (SELECT id" AVAILABLE_OF_ARM " ORDER BY id LIMIT 1),"
+                          " (SELECT id" AVAILABLE_OF_ARM " ORDER BY id DESC LIMIT 1)");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, trial_id);
     ctm__st_bind_int(st, 2, n->kit_type_id);
     ctm__st_bind_text(st, 3, arm);
     int src = ctm__st_step(st);
-    *found = src == CTM_ROW;
-    if (src == CTM_ROW)
-        *id = ctm__st_int(st, 0);
-    else if (src != CTM_OK)
-        rc = ctm__store_fail(src, "reading kits");
+    *found = src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL;
+    if (*found) {
+        *lo = ctm__st_int(st, 0);
+        *hi = ctm__st_int(st, 1);
+    } else if (src != CTM_ROW) {
+        rc = ctm__store_fail(src == CTM_OK ? CTM_ERROR : src, "reading kits");
+    }
     ctm__st_finalize(st);
     return rc;
 }
-
-#define AVAILABLE_OF_ARM \
-    " FROM kits WHERE trial_id = ?1 AND kit_type_id = ?2 AND arm = ?3 AND status = 'available'"
 
 static int probe(ctm_db *db, int64_t trial_id, const need *n, const char *arm, chosen *out,
                  int *hit)
@@ -203,11 +210,7 @@ static int probe(ctm_db *db, int64_t trial_id, const need *n, const char *arm, c
     int64_t lo = 0, hi = 0;
     int found = 0;
     *hit = 0;
-    int rc = id_bound(db, "SELECT id" AVAILABLE_OF_ARM " ORDER BY id LIMIT 1", trial_id, n, arm,
-                      &lo, &found);
-    if (rc == CTM_OK && found)
-        rc = id_bound(db, "SELECT id" AVAILABLE_OF_ARM " ORDER BY id DESC LIMIT 1", trial_id, n,
-                      arm, &hi, &found);
+    int rc = id_bounds(db, trial_id, n, arm, &lo, &hi, &found);
     if (rc != CTM_OK || !found || hi - lo >= UINT32_MAX)
         return rc;
     ctm__st *st = NULL;
@@ -301,8 +304,7 @@ static int insert_dispensation(ctm_db *db, int64_t subject_id, int64_t visit_id,
 /* ---- the schedule (visits.c computes the windows) ---- */
 
 typedef struct visit_plan {
-    int64_t visit_id;
-    int64_t from_day, to_day; /* the window */
+    ctm__visit_when when;     /* the visit, its window and the next visit */
     int nneeds;
     need needs[CTM__VISIT_MAX_KITS];
     int dose_level;           /* the subject's level before this visit (0: no titration) */
@@ -333,59 +335,33 @@ static int visit_needs(ctm_db *db, const ctm__subject *s, visit_plan *p)
 {
     ctm__visit_kit kits[CTM__VISIT_MAX_KITS];
     int n = 0;
-    int rc = ctm__visit_kits(db, s->id, p->visit_id, p->new_level, kits, CTM__VISIT_MAX_KITS, &n);
+    int rc = ctm__visit_kits(db, s, p->when.visit_id, p->new_level, kits, CTM__VISIT_MAX_KITS, &n);
     for (int i = 0; rc == CTM_OK && i < n; i++) {
         p->needs[i].kit_type_id = kits[i].kit_type_id;
         snprintf(p->needs[i].kit_type, sizeof p->needs[i].kit_type, "%s", kits[i].kit_type);
         p->needs[i].count = kits[i].count;
+        p->needs[i].dnd_days = kits[i].dnd_days;
+        p->needs[i].dispensing_days = kits[i].dispensing_days;
     }
     p->nneeds = n;
     return rc;
 }
 
 /* The expiry a kit needs to last: past the do-not-dispense days from `day`, and to the end of
- * the next visit's window (after the last visit: `day` plus the kit type's dispensing days). */
-static int set_cutoffs(ctm_db *db, const ctm__subject *s, int64_t day, visit_plan *p)
+ * the next visit's window (after the last visit: `day` plus the kit type's dispensing days).
+ * The next visit's window ends its day (and its days after) past this dispensing, or past the
+ * randomization. */
+static void set_cutoffs(const ctm__subject *s, int64_t day, visit_plan *p)
 {
-    /* the next visit's window ends its day (and its days after) past this dispensing, or past
-     * the randomization */
-    int64_t next_to = -1;
-    ctm__st *next = NULL;
-    int rc = ctm__prepare(db, &next,
-                          "SELECT n.anchor, n.day + n.window_after FROM visits v JOIN visits n"
-                          " ON n.trial_id = v.trial_id AND n.position = v.position + 1"
-                          " WHERE v.id = ?1");
-    if (rc == CTM_OK) {
-        ctm__st_bind_int(next, 1, p->visit_id);
-        int src = ctm__st_step(next);
-        if (src == CTM_ROW)
-            next_to = (strcmp(ctm__st_text(next, 0), "previous") == 0
-                           ? day
-                           : ctm__utc_day(s->randomized_us)) +
-                      ctm__st_int(next, 1);
-        else if (src != CTM_OK)
-            rc = ctm__store_fail(src, "reading the visit schedule");
-        ctm__st_finalize(next);
-    }
-    ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT dnd_days, COALESCE(dispensing_days, 0) FROM kit_types"
-                          " WHERE id = ?1");
-    for (int i = 0; rc == CTM_OK && i < p->nneeds; i++) {
-        ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, p->needs[i].kit_type_id);
-        if ((rc = ctm__st_step(st)) != CTM_ROW) {
-            rc = ctm__store_fail(rc == CTM_OK ? CTM_ERROR : rc, "reading the kit type");
-            break;
-        }
-        rc = CTM_OK;
-        int64_t until = day + ctm__st_int(st, 0);
-        int64_t last = next_to >= 0 ? next_to : day + ctm__st_int(st, 1);
+    const ctm__visit_when *w = &p->when;
+    int64_t next_to = !w->has_next ? -1
+                      : (w->next_from_previous ? day : ctm__utc_day(s->randomized_us)) +
+                            w->next_last;
+    for (int i = 0; i < p->nneeds; i++) {
+        int64_t until = day + p->needs[i].dnd_days;
+        int64_t last = next_to >= 0 ? next_to : day + p->needs[i].dispensing_days;
         ctm__format_date(until > last ? until : last, p->needs[i].cutoff);
     }
-    ctm__st_finalize(st);
-    return rc;
 }
 
 /* The visit's window, kits and dose level for the subject, checked for a dispensing on `day`
@@ -397,12 +373,12 @@ static int plan_visit(ctm_db *db, const ctm__subject *s, const char *screening, 
     memset(p, 0, sizeof *p);
     int rc = ctm__check_code("visit", visit, 32);
     if (rc == CTM_OK)
-        rc = ctm__visit_window(db, s->id, visit, &p->visit_id, &p->from_day, &p->to_day);
-    if (rc == CTM_OK && check_window && (day < p->from_day || day > p->to_day) &&
+        rc = ctm__visit_window(db, s, visit, &p->when);
+    if (rc == CTM_OK && check_window && (day < p->when.from_day || day > p->when.to_day) &&
         override_reason == NULL) {
         char from[11], to[11], on[11];
-        ctm__format_date(p->from_day, from);
-        ctm__format_date(p->to_day, to);
+        ctm__format_date(p->when.from_day, from);
+        ctm__format_date(p->when.to_day, to);
         ctm__format_date(day, on);
         rc = ctm__err(CTM_ERULE,
                       "visit %s of subject %s: %s is outside its window %s to %s (an unblinded "
@@ -414,12 +390,12 @@ static int plan_visit(ctm_db *db, const ctm__subject *s, const char *screening, 
                                     "visit window");
     /* the level dispensed, one step from the level before (0 and 0 without dose levels) */
     if (rc == CTM_OK)
-        rc = ctm__titration_check(db, s->id, direction, day * CTM__DAY_US, &p->new_level);
+        rc = ctm__titration_check(db, s, direction, day * CTM__DAY_US, &p->new_level);
     p->dose_level = p->new_level == 0 ? 0 : p->new_level - direction;
     if (rc == CTM_OK)
         rc = visit_needs(db, s, p);
     if (rc == CTM_OK)
-        rc = set_cutoffs(db, s, day, p);
+        set_cutoffs(s, day, p);
     return rc;
 }
 
@@ -473,7 +449,7 @@ static int assign_kits(ctm_db *db, int64_t trial_id, const ctm__subject *s, cons
             chosen k;
             rc = choose(db, trial_id, &p->needs[i], s->arm, screening, &k);
             if (rc == CTM_OK)
-                rc = insert_dispensation(db, s->id, p->visit_id, k.kit_id, "assigned",
+                rc = insert_dispensation(db, s->id, p->when.visit_id, k.kit_id, "assigned",
                                          p->new_level, 0, replaces, override_reason, NULL);
         }
     return rc;
@@ -519,7 +495,7 @@ int ctm_dispense_assign(ctm_query **out, ctm_db *db, const char *trial, const ch
     rc = plan_visit(db, &s, screening, visit, ctm__today(), o.titrate, 1, o.override_reason,
                         &p);
     if (rc == CTM_OK)
-        rc = visit_not_done(db, s.id, p.visit_id, visit, screening);
+        rc = visit_not_done(db, s.id, p.when.visit_id, visit, screening);
     if (rc == CTM_OK)
         rc = titration_apply(db, &s, &p, ctm__now_us());
     if (rc == CTM_OK)
@@ -891,14 +867,14 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     ctm__action_param(&a, "when", when);
     rc = plan_visit(db, &s, screening, visit, ctm__utc_day(when_us), 0, 1, NULL, &p);
     if (rc == CTM_OK)
-        rc = visit_not_done(db, s.id, p.visit_id, visit, screening);
+        rc = visit_not_done(db, s.id, p.when.visit_id, visit, screening);
     if (rc == CTM_OK)
         rc = titration_apply(db, &s, &p, when_us);
     for (size_t i = 0; rc == CTM_OK && i < nscans; i++) {
         int64_t kit_id = 0;
         rc = kit_was_eligible(db, t.id, &p, &s, numbers[i], &kit_id, screening);
         if (rc == CTM_OK)
-            rc = insert_dispensation(db, s.id, p.visit_id, kit_id, "dispensed", p.new_level,
+            rc = insert_dispensation(db, s.id, p.when.visit_id, kit_id, "dispensed", p.new_level,
                                      when_us, 0, NULL, reason);
         if (rc == CTM_OK)
             rc = ctm__kit_status_move(db, kit_id, numbers[i], "available", "dispensed");

@@ -520,39 +520,42 @@ int ctm_subject_visits(ctm_query **out, ctm_db *db, const char *trial, const cha
 
 /* ---- for dispensing (visits.h) ---- */
 
-int ctm__visit_window(ctm_db *db, int64_t subject_id, const char *visit_code, int64_t *visit_id,
-                      int64_t *from_day, int64_t *to_day)
+int ctm__visit_window(ctm_db *db, const ctm__subject *s, const char *visit_code,
+                      ctm__visit_when *w)
 {
-    ctm__subject s;
-    *visit_id = *from_day = *to_day = 0;
+    memset(w, 0, sizeof *w);
     if (visit_code == NULL)
         return ctm__err(CTM_EINVAL, "visit code: NULL");
-    int rc = ctm__subject_by_id(db, subject_id, &s);
-    if (rc == CTM_OK && !s.randomized)
-        rc = ctm__err(CTM_ERULE, "the subject is not randomized: its visits have no dates yet");
+    if (!s->randomized)
+        return ctm__err(CTM_ERULE, "the subject is not randomized: its visits have no dates yet");
     ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, SCHEDULE_SQL);
+    int rc = ctm__prepare(db, &st, SCHEDULE_SQL);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, subject_id);
+    ctm__st_bind_int(st, 1, s->id);
     chain c = {0, 0};
     visit_dates d;
-    int src;
+    int src, found = 0;
     while ((src = ctm__st_step(st)) == CTM_ROW) {
+        if (found) { /* the visit after it */
+            w->has_next = 1;
+            w->next_from_previous = strcmp(ctm__st_text(st, SC_ANCHOR), "previous") == 0;
+            w->next_last = ctm__st_int(st, SC_DAY) + ctm__st_int(st, SC_AFTER);
+            break;
+        }
         chain_step(&c, st, &d);
         if (strcmp(ctm__st_text(st, SC_CODE), visit_code) == 0) {
-            *visit_id = ctm__st_int(st, SC_ID);
-            *from_day = d.from;
-            *to_day = d.to;
-            break;
+            found = 1;
+            w->visit_id = ctm__st_int(st, SC_ID);
+            w->from_day = d.from;
+            w->to_day = d.to;
         }
     }
     ctm__st_finalize(st);
-    if (src == CTM_ROW)
-        return CTM_OK;
-    if (src != CTM_OK)
+    if (src != CTM_OK && src != CTM_ROW)
         return ctm__store_fail(src, "reading the visit schedule");
+    if (found)
+        return CTM_OK;
     return ctm__err(CTM_ENOTFOUND, "visit '%.40s' is not in the subject's trial's schedule",
                     visit_code);
 }
@@ -585,19 +588,17 @@ static int rules_load(ctm_db *db, int64_t trial_id, rules *r)
     return src == CTM_ROW || src == CTM_OK ? CTM_OK : ctm__store_fail(src, "reading titration");
 }
 
-int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t now_us,
+int ctm__titration_check(ctm_db *db, const ctm__subject *subject, int direction, int64_t now_us,
                          int *new_level)
 {
-    ctm__subject s;
+    const ctm__subject s = *subject;
     rules r;
     int found = 0;
     int64_t ignored = 0;
     *new_level = 0;
     if (direction < -1 || direction > 1)
         return ctm__err(CTM_EINVAL, "titration: direction %d; give -1, 0 or +1", direction);
-    int rc = ctm__subject_by_id(db, subject_id, &s);
-    if (rc == CTM_OK)
-        rc = rules_load(db, s.trial_id, &r);
+    int rc = rules_load(db, s.trial_id, &r);
     if (rc != CTM_OK)
         return rc;
     int64_t current = s.has_level ? s.dose_level : r.start_level;
@@ -611,7 +612,7 @@ int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t 
         return ctm__err(CTM_ERULE, "titration: the subject is not randomized");
     rc = query_int(db, "SELECT 1 FROM dispensations d WHERE d.subject_id = ?1 AND " DISPENSED_SQL
                        " LIMIT 1",
-                   subject_id, 0, &found, &ignored);
+                   s.id, 0, &found, &ignored);
     if (rc != CTM_OK)
         return rc;
     if (!found)
@@ -635,32 +636,24 @@ int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t 
     return CTM_OK;
 }
 
-int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
+int ctm__visit_kits(ctm_db *db, const ctm__subject *subject, int64_t visit_id, int level,
                     ctm__visit_kit *kits, int max, int *n)
 {
-    ctm__subject s;
-    rules r;
-    int found = 0;
-    int64_t trial_of_visit = 0;
+    const ctm__subject s = *subject;
+    rules r = {0};
+    int have_rules = 0;
     *n = 0;
-    int rc = ctm__subject_by_id(db, subject_id, &s);
-    if (rc == CTM_OK)
-        rc = query_int(db, "SELECT trial_id FROM visits WHERE id = ?1", visit_id, 0, &found,
-                       &trial_of_visit);
-    if (rc == CTM_OK && (!found || trial_of_visit != s.trial_id))
-        rc = ctm__err(CTM_ENOTFOUND, "visit id %lld is not a visit of the subject's trial",
-                      (long long)visit_id);
-    if (rc == CTM_OK)
-        rc = rules_load(db, s.trial_id, &r);
     ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT vk.kit_type_id, k.code, vk.count FROM visit_kits vk"
+    int rc = ctm__prepare(db, &st,
+                          "SELECT vk.kit_type_id, k.code, vk.count, k.dnd_days,"
+                          " COALESCE(k.dispensing_days, 0) FROM visit_kits vk"
+                          " JOIN visits v ON v.id = vk.visit_id"
                           " LEFT JOIN kit_types k ON k.id = vk.kit_type_id"
-                          " WHERE vk.visit_id = ?1 ORDER BY vk.id");
+                          " WHERE vk.visit_id = ?1 AND v.trial_id = ?2 ORDER BY vk.id");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, visit_id);
+    ctm__st_bind_int(st, 2, s.trial_id);
     /* Read whole first: resolving DOSE runs another statement. */
     ctm__visit_kit items[CTM__VISIT_MAX_KITS];
     int count = 0, src;
@@ -672,19 +665,37 @@ int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
         if (!k->dose)
             snprintf(k->kit_type, sizeof k->kit_type, "%s", ctm__st_text(st, 1));
         k->count = (int)ctm__st_int(st, 2);
+        k->dnd_days = ctm__st_int(st, 3);
+        k->dispensing_days = ctm__st_int(st, 4);
     }
     ctm__st_finalize(st);
     if (src != CTM_OK && src != CTM_ROW)
         return ctm__store_fail(src, "reading the visit's kits");
+    if (count == 0) { /* a visit of no kits, or none of the subject's trial */
+        int64_t trial_of_visit = 0;
+        int found = 0;
+        rc = query_int(db, "SELECT trial_id FROM visits WHERE id = ?1", visit_id, 0, &found,
+                       &trial_of_visit);
+        if (rc == CTM_OK && (!found || trial_of_visit != s.trial_id))
+            rc = ctm__err(CTM_ENOTFOUND, "visit id %lld is not a visit of the subject's trial",
+                          (long long)visit_id);
+        return rc;
+    }
     for (int i = 0; i < count; i++) {
         ctm__visit_kit *k = &items[i];
+        if (k->dose && !have_rules) {
+            if ((rc = rules_load(db, s.trial_id, &r)) != CTM_OK)
+                return rc;
+            have_rules = 1;
+        }
         if (k->dose) {
             int64_t want = level > 0 ? level : s.has_level ? s.dose_level : r.start_level;
             if (!r.exists)
                 return ctm__err(CTM_ERULE, "the visit dispenses the dose level's kit type, and "
                                            "the subject's trial has no dose levels");
             rc = ctm__prepare(db, &st,
-                              "SELECT l.kit_type_id, k.code FROM dose_levels l"
+                              "SELECT l.kit_type_id, k.code, k.dnd_days,"
+                              " COALESCE(k.dispensing_days, 0) FROM dose_levels l"
                               " JOIN kit_types k ON k.id = l.kit_type_id"
                               " WHERE l.trial_id = ?1 AND l.level = ?2");
             if (rc != CTM_OK)
@@ -695,6 +706,8 @@ int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
             if (src == CTM_ROW) {
                 k->kit_type_id = ctm__st_int(st, 0);
                 snprintf(k->kit_type, sizeof k->kit_type, "%s", ctm__st_text(st, 1));
+                k->dnd_days = ctm__st_int(st, 2);
+                k->dispensing_days = ctm__st_int(st, 3);
             }
             ctm__st_finalize(st);
             if (src == CTM_OK)

@@ -19,6 +19,7 @@
 #define CTM_VISITS_H
 
 #include "stock.h"
+#include "randomization.h"
 #include "visit.h"
 
 #define CTM__DAY_US INT64_C(86400000000)
@@ -26,15 +27,24 @@
 /* The UTC day of a time (microseconds since the epoch), rounding down. */
 int64_t ctm__utc_day(int64_t us);
 
-/* The visit of the subject's trial coded visit_code: its id and the first and last day of its
- * window for this subject.
- * Errors: CTM_ENOTFOUND (no such subject; no visit of that code in the subject's trial),
- * CTM_ERULE (the subject is not randomized: no date to count from), CTM_EINVAL (visit_code
- * NULL). */
-int ctm__visit_window(ctm_db *db, int64_t subject_id, const char *visit_code, int64_t *visit_id,
-                      int64_t *from_day, int64_t *to_day);
+/* A visit of a subject's schedule, dated for that subject. */
+typedef struct ctm__visit_when {
+    int64_t visit_id;
+    int64_t from_day, to_day; /* its window */
+    int has_next;             /* the schedule has a visit after it: */
+    int next_from_previous;   /* that visit is anchored on this one (else on the randomization) */
+    int64_t next_last;        /* its day plus its days after: the last day of its window, counted
+                               * from its anchor's day */
+} ctm__visit_when;
 
-/* Whether the subject may move `direction` dose levels (-1 down, +1 up, 0 stay) at a
+/* The visit of the subject's trial coded visit_code, dated for subject s (as read by
+ * ctm__subject_lookup or ctm__subject_by_id).
+ * Errors: CTM_ENOTFOUND (no visit of that code in the subject's trial), CTM_ERULE (the subject
+ * is not randomized: no date to count from), CTM_EINVAL (visit_code NULL). */
+int ctm__visit_window(ctm_db *db, const ctm__subject *s, const char *visit_code,
+                      ctm__visit_when *w);
+
+/* Whether subject s may move `direction` dose levels (-1 down, +1 up, 0 stay) at a
  * dispensation at now_us, and the level it is then given in *new_level.  The current level is
  * subjects.dose_level, or the trial's start level while that is NULL.  Staying is always
  * allowed (the current level; 0 in a trial without dose levels).  A move is refused (CTM_ERULE,
@@ -42,9 +52,8 @@ int ctm__visit_window(ctm_db *db, int64_t subject_id, const char *visit_code, in
  * less than min_interval_days UTC days after the last change (titrated_us; the randomization
  * before any), once max_titrations changes were made, past the lowest or highest level, in a
  * trial without dose levels, and for a subject not randomized.
- * Errors: CTM_ENOTFOUND (no such subject), CTM_EINVAL (direction not -1, 0 or +1),
- * CTM_ERULE. */
-int ctm__titration_check(ctm_db *db, int64_t subject_id, int direction, int64_t now_us,
+ * Errors: CTM_EINVAL (direction not -1, 0 or +1), CTM_ERULE. */
+int ctm__titration_check(ctm_db *db, const ctm__subject *s, int direction, int64_t now_us,
                          int *new_level);
 
 /* One kit type a visit dispenses to a subject. */
@@ -53,16 +62,17 @@ typedef struct ctm__visit_kit {
     char kit_type[CTM__KIT_CODE_MAX + 1]; /* its code */
     int count;                            /* how many kits */
     int dose;                             /* 1: (partly) the kit type of the dose level */
+    int64_t dnd_days;                     /* the kit type's do-not-dispense days */
+    int64_t dispensing_days;              /* the days one dispensing lasts (0: not set) */
 } ctm__visit_kit;
 
-/* The kits visit_id dispenses to the subject, in schedule order, into kits[0..*n) (room for
+/* The kits visit_id dispenses to subject s, in schedule order, into kits[0..*n) (room for
  * CTM__VISIT_MAX_KITS always suffices).  A DOSE item takes the kit type of dose level `level`,
  * or, with level 0, of the subject's current level (subjects.dose_level, else the trial's start
  * level); when that kit type is also named on its own, the two counts are added in one entry.
- * Errors: CTM_ENOTFOUND (no such subject; the visit is not of the subject's trial), CTM_ERULE
- * (a DOSE visit in a trial without dose levels, or no level `level`), CTM_EINVAL (more kit types
- * than max). */
-int ctm__visit_kits(ctm_db *db, int64_t subject_id, int64_t visit_id, int level,
+ * Errors: CTM_ENOTFOUND (the visit is not of the subject's trial), CTM_ERULE (a DOSE visit in a
+ * trial without dose levels, or no level `level`), CTM_EINVAL (more kit types than max). */
+int ctm__visit_kits(ctm_db *db, const ctm__subject *s, int64_t visit_id, int level,
                     ctm__visit_kit *kits, int max, int *n);
 
 #endif
