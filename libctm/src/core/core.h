@@ -40,6 +40,8 @@ char *ctm__strdup(const char *s);
 int ctm__parse_date(const char *field, const char *s, int64_t *days);
 void ctm__format_date(int64_t days, char out[11]);
 int ctm__days_in_month(int y, int m);
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian; month 1-12). */
+int64_t ctm__days_from_civil(int y, int m, int d);
 int64_t ctm__today(void);
 /* A code: ctm__check_name's characters, at most max long. */
 int ctm__check_code(const char *field, const char *s, size_t max);

@@ -181,7 +181,7 @@ int ctm_version_number(void)
 }
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int y, int m, int d)
+int64_t ctm__days_from_civil(int y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -212,7 +212,7 @@ int ctm__parse_date(const char *field, const char *s, int64_t *days)
             return ctm__err(CTM_EINVAL, "%s: '%.16s' is not a date as YYYY-MM-DD", field, s);
     if (y < 1970 || y > 2999 || m < 1 || m > 12 || d < 1 || d > ctm__days_in_month(y, m))
         return ctm__err(CTM_EINVAL, "%s: %s is not a calendar date", field, s);
-    *days = days_from_civil(y, m, d);
+    *days = ctm__days_from_civil(y, m, d);
     return CTM_OK;
 }
 
