@@ -865,25 +865,15 @@ int ctm_random_minimization(ctm_db *db, const char *trial, const char *strata,
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
                           "INSERT INTO rand_schemes(trial_id, method, source, strata, weights,"
-                          " imbalance, created_us) VALUES (?1, 'minimization', 'minimization',"
-                          " ?2, ?3, ?4, ?5)");
+                          " imbalance, p, created_us) VALUES (?1, 'minimization', 'minimization',"
+                          " ?2, ?3, ?4, ?5, ?6)");
     if (rc == CTM_OK) {
         ctm__st_bind_int(st, 1, t.id);
         ctm__st_bind_text(st, 2, spec_text);
         ctm__st_bind_text(st, 3, weights_text);
         ctm__st_bind_text(st, 4, imbalance == CTM__IMBALANCE_VARIANCE ? "variance" : "range");
-        ctm__st_bind_int(st, 5, ctm__now_us());
-        rc = ctm__step_done(db, st, "recording the randomization scheme");
-    }
-    /* p by an update of its own: SQLite (3.40) hands the pre-update hook of an INSERT a whole
-     * REAL such as 1.0 as the INTEGER it stores on disk, so the ledger would record INT 1 for
-     * what is read back as REAL 1.0, and verification would fail; an UPDATE's new value comes
-     * as REAL. */
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, "UPDATE rand_schemes SET p = ?2 WHERE trial_id = ?1");
-    if (rc == CTM_OK) {
-        ctm__st_bind_int(st, 1, t.id);
-        ctm__st_bind_real(st, 2, p);
+        ctm__st_bind_real(st, 5, p);
+        ctm__st_bind_int(st, 6, ctm__now_us());
         rc = ctm__step_done(db, st, "recording the randomization scheme");
     }
     if (rc == CTM_OK)

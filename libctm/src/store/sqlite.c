@@ -33,7 +33,21 @@ typedef struct sq_store {
     void *capture_ctx;
     int capture_rc;
     int configured;
+    /* The REAL columns of each table, for capture: SQLite stores a whole REAL (1.0) as an
+     * INTEGER on disk and hands an INSERT's pre-update hook that INTEGER, while a read gives
+     * REAL 1.0 back (and an UPDATE's hook REAL): captured as REAL, the ledger records what
+     * every read returns.  Rebuilt when the schema's cookie changes. */
+    struct real_cols *reals;
+    size_t nreals;
+    int reals_cookie; /* PRAGMA schema_version the list was made at; -1: never made */
+    sqlite3_stmt *cookie; /* PRAGMA main.schema_version, prepared once */
 } sq_store;
+
+struct real_cols {
+    char *table;
+    int ncols;
+    unsigned char *is_real; /* [ncols] */
+};
 
 typedef struct sq_st {
     ctm__st base;
@@ -49,6 +63,7 @@ typedef struct sq_blob {
 
 static void sq_close(ctm__store *base);
 static int sq_exec(ctm__store *base, const char *sql);
+static void free_reals(sq_store *s);
 
 /* The status of an SQLite failure, with its message. */
 static int fail(sq_store *s, int rc, const char *doing)
@@ -117,6 +132,7 @@ static int sq_open(ctm__store **out, const char *target, unsigned flags)
     }
     s->base.ops = &ctm__sqlite_engine;
     s->flags = flags;
+    s->reals_cookie = -1;
     int readonly = (flags & CTM__STORE_READONLY) != 0;
     int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (!readonly && (flags & CTM__STORE_CREATE))
@@ -184,9 +200,11 @@ static void sq_close(ctm__store *base)
             sqlite3_exec(s->sql, "ROLLBACK", NULL, NULL, NULL);
         for (int i = 0; i < TX_COUNT; i++)
             sqlite3_finalize(s->tx[i]);
+        sqlite3_finalize(s->cookie);
         /* close_v2: result sets still open keep the connection alive until they are freed. */
         sqlite3_close_v2(s->sql);
     }
+    free_reals(s);
     free(s->name);
     free(s);
 }
@@ -569,6 +587,113 @@ static int sq_nparams(ctm__st *base)
 
 /* ---- change capture: SQLite's pre-update hook ---- */
 
+static void free_reals(sq_store *s)
+{
+    for (size_t i = 0; i < s->nreals; i++) {
+        free(s->reals[i].table);
+        free(s->reals[i].is_real);
+    }
+    free(s->reals);
+    s->reals = NULL;
+    s->nreals = 0;
+    s->reals_cookie = -1;
+}
+
+/* SQLite's rule for a declared type's affinity: INT first, then text and blob types, then
+ * REAL, FLOA or DOUB. */
+static int real_affinity(const char *type)
+{
+    char up[64];
+    size_t n = 0;
+    for (; type[n] != '\0' && n + 1 < sizeof up; n++)
+        up[n] = (char)(type[n] >= 'a' && type[n] <= 'z' ? type[n] - 32 : type[n]);
+    up[n] = '\0';
+    if (strstr(up, "INT") != NULL || strstr(up, "CHAR") != NULL || strstr(up, "CLOB") != NULL ||
+        strstr(up, "TEXT") != NULL || strstr(up, "BLOB") != NULL || n == 0)
+        return 0;
+    return strstr(up, "REAL") != NULL || strstr(up, "FLOA") != NULL || strstr(up, "DOUB") != NULL;
+}
+
+static int schema_cookie(sq_store *s, int *v)
+{
+    int rc = SQLITE_OK;
+    if (s->cookie == NULL)
+        rc = sqlite3_prepare_v3(s->sql, "PRAGMA main.schema_version", -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->cookie, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s->cookie)) == SQLITE_ROW)
+        *v = sqlite3_column_int(s->cookie, 0);
+    if (s->cookie != NULL)
+        sqlite3_reset(s->cookie);
+    return rc == SQLITE_ROW ? CTM_OK : fail(s, rc, "reading the schema");
+}
+
+/* The tables with REAL columns, made anew when the schema changed since the last time. */
+static int know_reals(sq_store *s)
+{
+    int cookie = 0;
+    int rc = schema_cookie(s, &cookie);
+    if (rc != CTM_OK || cookie == s->reals_cookie)
+        return rc;
+    free_reals(s);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->sql,
+                                 "SELECT m.name, p.cid, p.type FROM main.sqlite_schema m,"
+                                 " pragma_table_info(m.name, 'main') p WHERE m.type = 'table'"
+                                 " AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+                                 " ORDER BY m.name, p.cid",
+                                 -1, &st, NULL);
+    while (src == SQLITE_OK || src == SQLITE_ROW) {
+        if ((src = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        const char *table = (const char *)sqlite3_column_text(st, 0);
+        int cid = sqlite3_column_int(st, 1);
+        const char *type = (const char *)sqlite3_column_text(st, 2);
+        if (table == NULL || cid < 0 || cid > 2000 || type == NULL || !real_affinity(type))
+            continue;
+        struct real_cols *t = s->nreals > 0 ? &s->reals[s->nreals - 1] : NULL;
+        if (t == NULL || strcmp(t->table, table) != 0) {
+            struct real_cols *grown = realloc(s->reals, (s->nreals + 1) * sizeof *grown);
+            if (grown == NULL) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            s->reals = grown;
+            t = &s->reals[s->nreals++];
+            memset(t, 0, sizeof *t);
+            if ((t->table = ctm__strdup(table)) == NULL) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+        }
+        if (cid >= t->ncols) {
+            unsigned char *grown = realloc(t->is_real, (size_t)cid + 1);
+            if (grown == NULL) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            memset(grown + t->ncols, 0, (size_t)(cid + 1 - t->ncols));
+            t->is_real = grown;
+            t->ncols = cid + 1;
+        }
+        t->is_real[cid] = 1;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE) {
+        free_reals(s);
+        return fail(s, src, "reading the schema");
+    }
+    s->reals_cookie = cookie;
+    return CTM_OK;
+}
+
+static const struct real_cols *reals_of(const sq_store *s, const char *table)
+{
+    for (size_t i = 0; i < s->nreals; i++)
+        if (strcmp(s->reals[i].table, table) == 0)
+            return &s->reals[i];
+    return NULL;
+}
+
 static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const char *table,
                          sqlite3_int64 key1, sqlite3_int64 key2)
 {
@@ -593,6 +718,12 @@ static void capture_hook(void *ctx, sqlite3 *sql, int op, const char *zdb, const
             sqlite_value(v, &news[i]);
         }
     }
+    const struct real_cols *r = op == SQLITE_INSERT ? reals_of(s, table) : NULL;
+    for (int i = 0; r != NULL && i < n && i < r->ncols; i++)
+        if (r->is_real[i] && news[i].tag == CTM_V_INT) {
+            news[i].tag = CTM_V_REAL;
+            news[i].r = (double)news[i].i;
+        }
     char c = op == SQLITE_INSERT ? 'I' : op == SQLITE_DELETE ? 'D' : 'U';
     s->capture_rc = s->capture(s->capture_ctx, c, table, n, c == 'I' ? NULL : olds,
                                c == 'D' ? NULL : news);
@@ -604,6 +735,9 @@ fail:
 static int sq_capture_start(ctm__store *base, ctm__capture_fn fn, void *ctx)
 {
     sq_store *s = (sq_store *)base;
+    int rc = know_reals(s);
+    if (rc != CTM_OK)
+        return rc;
     s->capture = fn;
     s->capture_ctx = ctx;
     s->capture_rc = CTM_OK;
