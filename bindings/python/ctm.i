@@ -50,6 +50,12 @@
  *   ctm_dispense_confirm(db, trial, screening, scans), ctm_dispense_record(db, trial, screening,
  *   visit, scans, when, reason) -> status   (scans as kits)
  *   ctm_codebreak(db, trial, screening, password, reason) -> [status, str or None]
+ *   ctm_temp_import(db, location, path, opts) -> [status, dict]  (the ctm_temp_import_result
+ *       fields); opts: None or a dict with any of format, tz, date_order, unit, progress (a
+ *       callable progress(done, total), or None; an exception it raises is reported as
+ *       unraisable and the import goes on)
+ *   ctm_temp_list(db, location, from, to), ctm_temp_files(db, location)
+ *                                     -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -80,6 +86,8 @@
 %ignore ctm_dispense_options;
 %ignore ctm_kit_filter;
 %ignore ctm_audit_filter;
+%ignore ctm_temp_import_options;
+%ignore ctm_temp_import_result;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -475,6 +483,70 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
             SWIG_fail;
         $1 = &tmp;
     }
+}
+
+/* ---- const ctm_temp_import_options *opts: None or a dict of its fields --------------------- */
+
+%{
+/* The progress callback of an import: a Python callable called as progress(done, total). */
+static void ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    PyObject *r = PyObject_CallFunction((PyObject *)ctx, "KK", (unsigned long long)done,
+                                        (unsigned long long)total);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)ctx); /* a C callback cannot raise: reported, cleared */
+    Py_XDECREF(r);
+}
+%}
+
+%typemap(in) const ctm_temp_import_options *opts (ctm_temp_import_options tmp) {
+    static const char *const keys[] = {"format", "tz", "date_order", "unit", "progress", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "import options", keys)
+            || !ctm_py_opt_text($input, "format", &tmp.format)
+            || !ctm_py_opt_text($input, "tz", &tmp.tz)
+            || !ctm_py_opt_text($input, "date_order", &tmp.date_order)
+            || !ctm_py_opt_text($input, "unit", &tmp.unit))
+            SWIG_fail;
+        PyObject *fn = PyDict_GetItemString($input, "progress"); /* borrowed */
+        if (fn != NULL && fn != Py_None) {
+            if (!PyCallable_Check(fn)) {
+                PyErr_SetString(PyExc_TypeError, "progress: expected a callable or None");
+                SWIG_fail;
+            }
+            tmp.progress = ctm_py_progress;
+            tmp.progress_ctx = fn; /* the dict holds it for the call */
+        }
+        $1 = &tmp;
+    }
+}
+
+/* ---- ctm_temp_import_result *: returned as a dict ------------------------------------------- */
+
+%typemap(in, numinputs=0) ctm_temp_import_result *result (ctm_temp_import_result tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.struct_size = sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) ctm_temp_import_result *result {
+    $result = ctm_py_append($result,
+        Py_BuildValue("{s:O,s:L,s:K,s:K,s:K,s:L,s:L,s:s,s:s,s:s}",
+                      "duplicate", tmp$argnum.duplicate ? Py_True : Py_False,
+                      "file", (long long)tmp$argnum.file_id,
+                      "readings", (unsigned long long)tmp$argnum.readings,
+                      "days", (unsigned long long)tmp$argnum.days,
+                      "added", (unsigned long long)tmp$argnum.added,
+                      "first_us", (long long)tmp$argnum.first_us,
+                      "last_us", (long long)tmp$argnum.last_us,
+                      "format", tmp$argnum.format,
+                      "serial", tmp$argnum.serial,
+                      "sha256", tmp$argnum.sha256));
+    if ($result == NULL)
+        SWIG_fail;
 }
 
 /* ---- ctm_randomization *: returned as a dict ------------------------------------------------ */

@@ -123,6 +123,8 @@ int cli_query_column(const ctm_query *q, const char *name);
 int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
                      enum cli_format format);
 void cli_put_display(FILE *out, const char *text);
+/* text as a JSON string (bytes that are not UTF-8 as U+FFFD). */
+void cli_put_json_string(FILE *out, const char *text);
 
 /* cmd_trial.c: option values of the set-up and stock commands (temperatures with a dot,
  * "MIN..MAX" ranges, dates, counts), checked by cli_check_values() before the database is opened.
@@ -191,6 +193,10 @@ int cmd_subject_show(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_withdraw(struct cli_session *s, const struct cli_args *a);
 int cmd_subject_complete(struct cli_session *s, const struct cli_args *a);
 int cmd_randomize(struct cli_session *s, const struct cli_args *a);
+/* cmd_temp.c: storage temperatures */
+int cmd_temp_import(struct cli_session *s, const struct cli_args *a);
+int cmd_temp_list(struct cli_session *s, const struct cli_args *a);
+int cmd_temp_files(struct cli_session *s, const struct cli_args *a);
 /* cmd_visits.c: visits and dosing */
 int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
 int cmd_visit_list(struct cli_session *s, const struct cli_args *a);

@@ -127,6 +127,15 @@ static const struct cli_opt visit_add_opts[] = {
     { "day", OPT_NUMBER, 1, NULL }, { "window", OPT_VALUE, 1, NULL },
     { "kits", OPT_VALUE, 1, NULL }, { "from", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt temp_import_opts[] = {
+    { "format", OPT_VALUE, 0, NULL }, { "tz", OPT_VALUE, 0, NULL },
+    { "date-order", OPT_VALUE, 0, NULL }, { "unit", OPT_VALUE, 0, NULL },
+    { "json", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt temp_list_opts[] = {
+    { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
+    { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -502,6 +511,32 @@ static const struct cli_command commands[] = {
       "with your e-signature (\"emergency unblinding\") and the reason; the record does not show\n"
       "the arm to blinded readers of the audit trail.",
       reason_opts, "TRIAL and SCREENING", 2, 2, 0, ACCESS_LOGIN, cmd_codebreak },
+    { "temp import", "LOCATION FILE [--format csv|logtag|berlinger] [--tz ZONE] "
+      "[--date-order YMD|DMY|MDY] [--unit C|F] [--json]",
+      "Import a temperature logger file for a storage location (pharmacists, technicians)",
+      "FILE is the logger's export: a CSV of timestamp,temperature (ISO 8601 times; a decimal\n"
+      "point or comma; comma, semicolon or tab between fields), a LogTag Analyzer CSV export or\n"
+      "a Berlinger text report.  --format says which (default: told from the file's first\n"
+      "line).  --tz names the zone of times written without one (Europe/Stockholm, +01:00,\n"
+      "UTC; default: the zone the file states); --date-order reads dates like 03/04/2024;\n"
+      "--unit says the file's temperatures are in C or F when the file does not.  The file is\n"
+      "checked whole before anything is stored, then stored in one transaction: a bad line\n"
+      "stores nothing and names the line.  The same file again changes nothing; a file that\n"
+      "overlaps one imported before adds only the readings not stored yet.  On a terminal a\n"
+      "progress bar shows on stderr.  --json prints the result as one JSON object.",
+      temp_import_opts, "LOCATION and FILE", 2, 2, 0, ACCESS_LOGIN, cmd_temp_import },
+    { "temp list", "LOCATION [--from WHEN] [--to WHEN] [--json|--csv]",
+      "List a storage location's temperature readings",
+      "One row per reading, oldest first: time (UTC), temp (degrees Celsius), serial (the\n"
+      "logger's), file (the logger file's number in 'ctm temp files').  --from and --to bound\n"
+      "the period, both included; WHEN is UTC, ISO 8601: 2026-11-23 (the whole day),\n"
+      "2026-11-23T14:30, or with Z or an offset.",
+      temp_list_opts, "LOCATION", 1, 1, 0, ACCESS_LOGIN, cmd_temp_list },
+    { "temp files", "[LOCATION] [--json|--csv]",
+      "List the temperature logger files imported, newest first",
+      "file, location, name, sha256 (of the file's bytes), format, serial, model, interval_s,\n"
+      "unit, zone, readings, days, first, last, imported, imported_by.",
+      listing_opts, "LOCATION", 0, 1, 0, ACCESS_LOGIN, cmd_temp_files },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

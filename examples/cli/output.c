@@ -249,7 +249,7 @@ static void json_put_char(FILE *out, unsigned char c)
 }
 
 /* A JSON string; bytes that are not UTF-8 become U+FFFD so the output always parses. */
-static void json_put_string(FILE *out, const char *text)
+void cli_put_json_string(FILE *out, const char *text)
 {
     const unsigned char *p = (const unsigned char *)text;
     fputc('"', out);
@@ -285,7 +285,7 @@ static void json_put_value(FILE *out, ctm_query *q, int c)
     case CTM_TEXT: {
         const char *text = ctm_query_text(q, c);
         if (text)
-            json_put_string(out, text);
+            cli_put_json_string(out, text);
         else
             fputs("null", out);
         break;
@@ -302,7 +302,7 @@ static void json_put_members(FILE *out, ctm_query *q)
     for (int c = 0; c < n; c++) {
         const char *name = ctm_query_column_name(q, c);
         fputs(c > 0 ? ", " : "", out);
-        json_put_string(out, name ? name : "");
+        cli_put_json_string(out, name ? name : "");
         fputs(": ", out);
         json_put_value(out, q, c);
     }
@@ -394,7 +394,7 @@ int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *chil
         int rc = CLI_OK;
         if (children) {
             fputs(", ", out);
-            json_put_string(out, child);
+            cli_put_json_string(out, child);
             fputs(": ", out);
             rc = print_json(out, children);
         }

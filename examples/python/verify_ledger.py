@@ -222,10 +222,43 @@ MIGRATION_5 = [
      ",  broken_by TEXT NOT NULL,  reason TEXT NOT NULL)"),
 ]
 
+# §1.1: temperatures (logger files, readings, daily summaries).
+MIGRATION_6 = [
+    ('table', 'logger_files', 'logger_files', 'CREATE TABLE logger_files(  id INTEGER PRIMARY KEY'
+     ',  location_id INTEGER REFERENCES locations(id)'
+     ',  shipment_id INTEGER REFERENCES shipments(id),  sha256 TEXT NOT NULL'
+     ',  name TEXT NOT NULL,  format TEXT NOT NULL,  serial TEXT NOT NULL'
+     ',  model TEXT NOT NULL,  interval_s INTEGER NOT NULL'
+     ",  unit TEXT NOT NULL CHECK (unit IN ('C', 'F')),  zone TEXT NOT NULL"
+     ',  readings INTEGER NOT NULL,  days INTEGER NOT NULL,  first_us INTEGER'
+     ',  last_us INTEGER,  high_mc INTEGER,  high_minutes INTEGER,  low_mc INTEGER'
+     ',  low_minutes INTEGER,  device_mkt_mc INTEGER,  device_energy_j INTEGER,  evidence TEXT'
+     ',  imported_us INTEGER NOT NULL,  imported_by TEXT NOT NULL'
+     ',  CHECK ((location_id IS NULL) <> (shipment_id IS NULL)))'),
+    ('index', 'logger_files_by_location', 'logger_files', 'CREATE UNIQUE INDEX logger_files_by_location ON logger_files(location_id, sha256)  WHERE location_id IS NOT NULL'),
+    ('index', 'logger_files_by_shipment', 'logger_files', 'CREATE UNIQUE INDEX logger_files_by_shipment ON logger_files(shipment_id, sha256)  WHERE shipment_id IS NOT NULL'),
+    ('table', 'readings', 'readings', 'CREATE TABLE readings(  id INTEGER PRIMARY KEY'
+     ',  file_id INTEGER NOT NULL REFERENCES logger_files(id)'
+     ',  location_id INTEGER REFERENCES locations(id)'
+     ',  shipment_id INTEGER REFERENCES shipments(id),  t_us INTEGER NOT NULL'
+     ',  temp_mc INTEGER NOT NULL)'),
+    ('index', 'readings_by_location', 'readings', 'CREATE UNIQUE INDEX readings_by_location ON readings(location_id, t_us)  WHERE location_id IS NOT NULL'),
+    ('index', 'readings_by_shipment', 'readings', 'CREATE UNIQUE INDEX readings_by_shipment ON readings(shipment_id, t_us)  WHERE shipment_id IS NOT NULL'),
+    ('table', 'logger_days', 'logger_days', 'CREATE TABLE logger_days(  id INTEGER PRIMARY KEY'
+     ',  file_id INTEGER NOT NULL REFERENCES logger_files(id)'
+     ',  location_id INTEGER REFERENCES locations(id)'
+     ',  shipment_id INTEGER REFERENCES shipments(id),  day TEXT NOT NULL'
+     ',  start_us INTEGER NOT NULL,  end_us INTEGER NOT NULL,  min_mc INTEGER,  min_us INTEGER'
+     ',  max_mc INTEGER,  max_us INTEGER,  avg_mc INTEGER,  minutes_high INTEGER NOT NULL'
+     ',  minutes_low INTEGER NOT NULL)'),
+    ('index', 'logger_days_by_location', 'logger_days', 'CREATE UNIQUE INDEX logger_days_by_location ON logger_days(location_id, day)  WHERE location_id IS NOT NULL'),
+    ('index', 'logger_days_by_shipment', 'logger_days', 'CREATE UNIQUE INDEX logger_days_by_shipment ON logger_days(shipment_id, day)  WHERE shipment_id IS NOT NULL'),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
 SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_4,
-           5: SCHEMA_4 + MIGRATION_5}
+           5: SCHEMA_4 + MIGRATION_5, 6: SCHEMA_4 + MIGRATION_5 + MIGRATION_6}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

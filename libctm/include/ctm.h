@@ -1254,6 +1254,93 @@ CTM_API CTM_WARN_UNUSED int ctm_codebreak(char **arm, ctm_db *db, const char *tr
                                           const char *reason);
 
 /* ---------------------------------------------------------------------------------------------
+ * Storage temperatures
+ *
+ * A storage location's temperatures come from its data logger's files: ctm_temp_import() reads
+ * a file (generic CSV "timestamp,temperature", a LogTag Analyzer export or a Berlinger report),
+ * streamed, never loaded whole, and stores its readings in UTC and milli-degrees Celsius, or, for
+ * loggers that keep only daily summaries (Berlinger Fridge-tag), its days.  A location's readings
+ * are unique by time: a file that overlaps one imported before adds only the readings not stored
+ * yet, and a reading that contradicts a stored one (the same instant, another temperature) refuses
+ * the file.  The file's SHA-256, format, logger serial, counts and period are recorded with it;
+ * importing the same file again for the same location changes nothing.  Temperatures are not
+ * secret: every logged-in user may read them.
+ * ------------------------------------------------------------------------------------------- */
+
+/** A long-running call's progress: `done` of `total` units of work (bytes of the file read,
+ *  twice over for an import: once to check it, once to store it).  Called from the calling
+ *  thread; it may not call libctm on the same handle. */
+typedef void (*ctm_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/** Options of a logger file import.  Initialise with CTM_TEMP_IMPORT_OPTIONS_INIT. */
+typedef struct ctm_temp_import_options {
+    size_t struct_size;
+    const char *format;     /* "csv", "logtag" or "berlinger"; NULL: from the file's first line */
+    const char *tz;         /* the zone of a file's local times: "Europe/Stockholm", "+01:00",
+                             * "UTC"; NULL: the zone the file states (times without one are then
+                             * refused) */
+    const char *date_order; /* "YMD", "DMY" or "MDY" for dates like 03/04/2024; NULL: as the file
+                             * says */
+    const char *unit;       /* "C" or "F"; NULL: as the file says (Celsius when it says nothing) */
+    ctm_progress_fn progress; /* NULL: none */
+    void *progress_ctx;
+} ctm_temp_import_options;
+
+#define CTM_TEMP_IMPORT_OPTIONS_INIT { sizeof(ctm_temp_import_options), NULL, NULL, NULL, NULL, NULL, NULL }
+
+/** What an import found and did.  Initialise struct_size (CTM_TEMP_IMPORT_RESULT_INIT). */
+typedef struct ctm_temp_import_result {
+    size_t struct_size;
+    int duplicate;         /* the same file (by SHA-256) was imported for this location before:
+                            * nothing was changed */
+    int64_t file_id;       /* the file's record (the earlier one for a duplicate) */
+    uint64_t readings;     /* readings in the file */
+    uint64_t days;         /* daily summaries in the file */
+    uint64_t added;        /* readings and days stored; the others were stored already */
+    int64_t first_us;      /* the first and last reading's time (or the days' span), UTC us */
+    int64_t last_us;
+    char format[16];       /* "csv", "logtag", "berlinger" */
+    char serial[65];       /* the logger's serial number; "" when the file gives none */
+    char sha256[65];       /* the file's SHA-256 in hex */
+} ctm_temp_import_result;
+
+#define CTM_TEMP_IMPORT_RESULT_INIT { sizeof(ctm_temp_import_result), 0, 0, 0, 0, 0, 0, 0, "", "", "" }
+
+/**
+ * Import the logger file at `path` for a storage location, in one transaction: nothing is stored
+ * unless all of it is.  The file is read twice (checked whole, then stored) and must not change
+ * meanwhile.  The ledger records it as one action "temp.import" (the file's record and its first
+ * readings) followed, for a long file, by actions "temp.readings" of at most 8,192 readings each,
+ * all committed together.  Pharmacists and technicians.  Not inside a batch (ctm_batch_begin):
+ * the import is its own transaction.
+ * Errors: CTM_EINVAL (the file's line, field and value; an unknown format; a bad option),
+ * CTM_ERULE (a reading the location already has with another temperature; a local time the
+ * zone skips), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
+ * be read, or changed while it was read), CTM_EDENIED, CTM_EMISUSE (inside a batch).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_temp_import(ctm_db *db, const char *location, const char *path,
+                                            const ctm_temp_import_options *opts,
+                                            ctm_temp_import_result *result);
+
+/**
+ * A location's readings in time order: time (UTC, "YYYY-MM-DDTHH:MM:SSZ"), temp (degrees
+ * Celsius), serial (the logger's), file (the file's record).  from and to (NULL: open) are
+ * instants "YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]"; a date alone covers its whole UTC day; both ends
+ * are included.  Streamed: a listing of any length holds one row at a time.  Any logged-in user.
+ * Errors: CTM_EINVAL (from, to), CTM_ENOTFOUND (location).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_temp_list(ctm_query **out, ctm_db *db, const char *location,
+                                          const char *from, const char *to);
+
+/**
+ * The logger files imported, newest first: file (its record), location, name, sha256, format,
+ * serial, model, interval_s, unit, zone, readings, days, first, last, imported, imported_by.
+ * location NULL: every location's.  Any logged-in user.
+ * Errors: CTM_ENOTFOUND (location).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location);
+
+/* ---------------------------------------------------------------------------------------------
  * GS1 barcodes
  *
  * Element strings as scanners deliver them from the DataMatrix on a pack (an optional symbology

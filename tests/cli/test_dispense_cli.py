@@ -41,6 +41,9 @@ def site(tmp_path_factory):
     run(s, PHARM, "receive", TRIAL, "--shipment", "SH1", "--manifest", "m.csv",
         "--location", "FRIDGE-1")
     run(s, PHARM, "receive", "confirm", "SH1", "--unchecked-present")
+    (s.dir / "fridge-1.csv").write_text("time,temperature\n2026-06-01T10:00:00Z,4.5\n"
+                                        "2026-06-01T10:10:00Z,9.1\n")
+    run(s, PHARM, "temp", "import", "FRIDGE-1", "fridge-1.csv")
     run(s, PHARM, "visit", "add", TRIAL, "V1", "--day", "0", "--window", "-0..+3", "--kits", "KT:1")
     run(s, PHARM, "visit", "add", TRIAL, "V2", "--day", "28", "--window", "-3..+3", "--kits",
         "KT:1", "--from", "previous")
@@ -112,7 +115,7 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "subject withdraw", "subject complete", "randomize", "visit add", "dose levels",
               "subject hold", "subject resume", "dispense assign", "dispense confirm",
               "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
-              "codebreak", "audit note", "scan", "version", "help", "trial list"}
+              "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list"}
 CLI_READS = {
     "user list": ["user", "list", "--json"],
     "kittype list": ["kittype", "list", TRIAL],
@@ -130,6 +133,8 @@ CLI_READS = {
     "visit list": ["visit", "list", TRIAL],
     "subject visits": ["subject", "visits", TRIAL, "S-1"],
     "dispensations": ["dispensations", TRIAL, "--json"],
+    "temp list": ["temp", "list", "FRIDGE-1", "--json"],
+    "temp files": ["temp", "files", "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

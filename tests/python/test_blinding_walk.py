@@ -30,7 +30,7 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "randomize", "subject_withdraw", "subject_complete", "visit_add", "dose_levels",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
-          "codebreak"}
+          "codebreak", "temp_import"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,9 @@ def site(tmp_path_factory):
             db.randomize(TRIAL, s)
             kit = db.dispense_assign(TRIAL, s, "V1")[0]["kit_number"]
             db.dispense_confirm(TRIAL, s, [kit])
+        logger = tmp_path_factory.mktemp("logger") / "fridge-1.csv"
+        logger.write_text("time,temperature\n2026-06-01T10:00:00Z,4.5\n2026-06-01T10:10:00Z,9.1\n")
+        db.temp_import("FRIDGE-1", logger)
     with ctm_open(path, "ivan", PW) as db:
         db.codebreak(TRIAL, "S-1", PW, "emergency")
     return path
@@ -104,6 +107,8 @@ def reads(db):
     call("subject_visits", lambda: [db.subject_visits(TRIAL, s).fetchall()
                                     for s in ("S-1", "S-2")])
     call("dispensations", lambda: db.dispensations(TRIAL))
+    call("temp_list", lambda: db.temp_list("FRIDGE-1"))
+    call("temp_files", db.temp_files)
     return out
 
 
@@ -113,7 +118,7 @@ def test_the_walk_covers_every_read():
               "users", "size", "checkpoint", "vkey", "prove", "verify", "kittypes", "locations",
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
-              "subject_visits", "dispensations"}
+              "subject_visits", "dispensations", "temp_list", "temp_files"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

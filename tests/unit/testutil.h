@@ -86,10 +86,15 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
  * failed (`what`) and ctm_errmsg(). */
 void tu_must(int rc, const char *what);
 
-/* SQL that takes a site's tables back to before schema version 5 (both back ends), for tests that
- * make an older site from a new one: the tables of migration 4 -> 5, in foreign-key order. */
+/* SQL that takes a site's tables back to before schema version 6 (both back ends), for tests that
+ * make an older site from a new one: the tables of migration 5 -> 6, in foreign-key order (their
+ * indexes go with them). */
+#define TU_DROP_SCHEMA_6 "DROP TABLE logger_days; DROP TABLE readings; DROP TABLE logger_files;"
+
+/* The same back to before schema version 5: those, then the tables of migration 4 -> 5. */
 #define TU_DROP_SCHEMA_5 \
-    "DROP INDEX kits_for_dispensing; DROP INDEX kits_by_number; DROP INDEX kits_by_serial;" \
+    TU_DROP_SCHEMA_6 \
+    " DROP INDEX kits_for_dispensing; DROP INDEX kits_by_number; DROP INDEX kits_by_serial;" \
     " DROP TABLE dispensations;" \
     " DROP TABLE code_breaks; DROP TABLE titration_rules; DROP TABLE dose_levels;" \
     " DROP TABLE visit_kits; DROP TABLE visits; DROP TABLE kit_list; DROP TABLE rand_list;" \

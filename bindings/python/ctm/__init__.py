@@ -487,6 +487,12 @@ def _as_json(value: Any) -> Any:
 
 # What each listing's columns become in Python, beyond the library's int, float and str; the
 # kind also chooses the pandas dtype in Query.to_pandas().
+def _from_us(us):
+    """UTC microseconds since 1970 as a timezone-aware datetime."""
+    return (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+            + datetime.timedelta(microseconds=us))
+
+
 _TIME, _DATE, _BOOL, _JSON = "time", "date", "bool", "json"
 _CONVERT = {_TIME: _as_time, _DATE: _as_date, _BOOL: _as_bool, _JSON: _as_json}
 _USERS = {"unblinded": _BOOL, "disabled": _BOOL, "must_change": _BOOL, "created": _TIME}
@@ -503,6 +509,8 @@ _SUBJECT_VISITS = {"due": _DATE, "window_from": _DATE, "window_to": _DATE, "disp
                    "on_hold": _BOOL}
 _ASSIGNED = {"expiry": _DATE}
 _DISPENSATIONS = {"assigned": _TIME, "dispensed": _TIME, "recorded": _TIME}
+_READINGS = {"time": _TIME}
+_LOGGER_FILES = {"first": _TIME, "last": _TIME, "imported": _TIME}
 
 
 class Query:
@@ -1092,6 +1100,68 @@ class Database:
         rc, q = _c.ctm_location_list(self._handle())
         _check(rc)
         return Query(self, q)
+
+    # -- storage temperatures ------------------------------------------------------------------
+
+    def temp_import(self, location: str, path: Union[str, bytes, "os.PathLike[Any]"], *,
+                    format: Optional[str] = None, tz: Optional[str] = None,
+                    date_order: Optional[str] = None, unit: Optional[str] = None,
+                    progress: Optional[Any] = None) -> Dict[str, Any]:
+        """Import a temperature logger file for a storage location (pharmacists and
+        technicians), in one transaction: nothing is stored unless all of it is.
+
+        path: the file (str, bytes or path-like), streamed, never read whole into memory.
+        format: "csv", "logtag" or "berlinger" (default: chosen from the file's first line).
+        tz: the zone of the file's local times ("Europe/Stockholm", "+01:00", "UTC"; default: the
+        zone the file states).  date_order: "YMD", "DMY" or "MDY" for dates like 03/04/2024.
+        unit: "C" or "F" (default: as the file says).  progress: a callable progress(done,
+        total) called as the file is read (twice: checked, then stored).
+
+        Returns a dict: duplicate (True when the same file was imported for this location
+        before: nothing changed), file (the file's record), readings, days (in the file), added
+        (stored now; the rest were stored already from an overlapping file), first, last
+        (datetimes in UTC, None for an empty span), format, serial, sha256.  Raises InvalidError
+        (the file's line, field and value), RuleError (a reading the location has with another
+        temperature), NotFoundError (location, zone), FileError, PermissionDenied, MisuseError
+        (inside a batch).
+        """
+        location = _text("location", location)
+        path = _path("path", path)
+        opts = {"format": _text("format", format, optional=True),
+                "tz": _text("tz", tz, optional=True),
+                "date_order": _text("date_order", date_order, optional=True),
+                "unit": _text("unit", unit, optional=True)}
+        if progress is not None:
+            if not callable(progress):
+                raise InvalidError("progress: expected a callable or None")
+            opts["progress"] = progress
+        rc, result = _c.ctm_temp_import(self._handle(), location, path, opts)
+        _check(rc)
+        first, last = result.pop("first_us"), result.pop("last_us")
+        span = result["readings"] + result["days"] > 0
+        result["first"] = _from_us(first) if span else None
+        result["last"] = _from_us(last) if span else None
+        return result
+
+    def temp_list(self, location: str, start: Optional[Union[str, datetime.date]] = None,
+                  end: Optional[Union[str, datetime.date]] = None) -> Query:
+        """A location's readings in time order as a :class:`Query` of dicts: time (datetime in
+        UTC), temp (degrees Celsius), serial (the logger's), file (the file's record).  start
+        and end (both included; None: open) are datetimes, dates (a whole UTC day) or ISO 8601
+        text.  Streamed: a listing of any length holds one row at a time."""
+        rc, q = _c.ctm_temp_list(self._handle(), _text("location", location),
+                                 _instant("start", start), _instant("end", end))
+        _check(rc)
+        return Query(self, q, _READINGS)
+
+    def temp_files(self, location: Optional[str] = None) -> Query:
+        """The logger files imported (newest first; None: every location's) as a :class:`Query`
+        of dicts: file, location, name, sha256, format, serial, model, interval_s, unit, zone
+        ("" when the file's own), readings, days, first, last, imported (datetimes in UTC),
+        imported_by."""
+        rc, q = _c.ctm_temp_files(self._handle(), _text("location", location, optional=True))
+        _check(rc)
+        return Query(self, q, _LOGGER_FILES)
 
     # -- receipt of shipments ------------------------------------------------------------------
 

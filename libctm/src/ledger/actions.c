@@ -72,6 +72,9 @@ static const ctm__action_def actions[] = {
     /* Pharmacists only when unblinded: a rule of dispensing.c. */
     {"subject.codebreak", CTM_ACTOR_ROLES, PHARMACIST | INVESTIGATOR, CTM_ESIG_ALWAYS,
      "emergency unblinding", NULL},
+    /* schema version 6: temperatures */
+    {"temp.import", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"temp.readings", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

@@ -1,0 +1,128 @@
+/* cmd_temp.c - storage temperatures: `ctm temp import`, `ctm temp list`, `ctm temp files`. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* The progress bar of an import on a terminal (stderr), redrawn at most every 100 ms. */
+struct bar {
+    struct timespec last;
+    int shown;
+};
+
+static void draw(void *ctx, uint64_t done, uint64_t total)
+{
+    struct bar *b = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (long)(now.tv_sec - b->last.tv_sec) * 1000 + (now.tv_nsec - b->last.tv_nsec) / 1000000;
+    if (b->shown && ms < 100 && done < total)
+        return;
+    b->last = now;
+    b->shown = 1;
+    int width = 30, filled = total > 0 ? (int)(done * (uint64_t)width / total) : width;
+    unsigned pct = total > 0 ? (unsigned)(done * 100 / total) : 100;
+    fprintf(stderr, "\r%s [", done * 2 <= total ? "checking" : "storing ");
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %3u%%", pct);
+    fflush(stderr);
+}
+
+static void put_time(FILE *out, int64_t us)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fputs(buf, out);
+}
+
+static void print_json(const ctm_temp_import_result *r)
+{
+    printf("{\"duplicate\":%s,\"file\":%" PRId64 ",\"readings\":%" PRIu64 ",\"days\":%" PRIu64
+           ",\"added\":%" PRIu64 ",\"first\":",
+           r->duplicate ? "true" : "false", r->file_id, r->readings, r->days, r->added);
+    int span = r->readings + r->days > 0;
+    if (span) {
+        putchar('"');
+        put_time(stdout, r->first_us);
+        fputs("\",\"last\":\"", stdout);
+        put_time(stdout, r->last_us);
+        putchar('"');
+    } else {
+        fputs("null,\"last\":null", stdout);
+    }
+    fputs(",\"format\":", stdout);
+    cli_put_json_string(stdout, r->format);
+    fputs(",\"serial\":", stdout);
+    cli_put_json_string(stdout, r->serial);
+    fputs(",\"sha256\":", stdout);
+    cli_put_json_string(stdout, r->sha256);
+    fputs("}\n", stdout);
+}
+
+static void print_text(const char *location, const char *file, const ctm_temp_import_result *r)
+{
+    if (r->duplicate) {
+        printf("%s was imported for %s before (logger file %" PRId64 "): nothing changed\n", file,
+               location, r->file_id);
+        return;
+    }
+    uint64_t n = r->readings > 0 ? r->readings : r->days;
+    printf("imported %s for %s: %" PRIu64 " %s", file, location, n,
+           r->readings > 0 ? (n == 1 ? "reading" : "readings") : (n == 1 ? "day" : "days"));
+    if (r->readings + r->days > 0) {
+        fputs(" from ", stdout);
+        put_time(stdout, r->first_us);
+        fputs(" to ", stdout);
+        put_time(stdout, r->last_us);
+    }
+    printf(", %" PRIu64 " new\n", r->added);
+    printf("logger file %" PRId64 ": format %s, serial %s, sha256 %s\n", r->file_id, r->format,
+           r->serial[0] ? r->serial : "(none given)", r->sha256);
+}
+
+int cmd_temp_import(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    o.format = cli_arg(a, "format");
+    o.tz = cli_arg(a, "tz");
+    o.date_order = cli_arg(a, "date-order");
+    o.unit = cli_arg(a, "unit");
+    struct bar b;
+    memset(&b, 0, sizeof b);
+    if (isatty(STDERR_FILENO)) {
+        o.progress = draw;
+        o.progress_ctx = &b;
+    }
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    int rc = ctm_temp_import(s->db, a->pos[0], a->pos[1], &o, &r);
+    if (b.shown)
+        fputs("\r\033[K", stderr); /* the bar goes; the result stays */
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    if (cli_flag(a, "json"))
+        print_json(&r);
+    else
+        print_text(a->pos[0], a->pos[1], &r);
+    return CLI_OK;
+}
+
+int cmd_temp_list(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_query *q = NULL;
+    return cli_print_listing(ctm_temp_list(&q, s->db, a->pos[0], cli_arg(a, "from"),
+                                           cli_arg(a, "to")),
+                             &q, a);
+}
+
+int cmd_temp_files(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_query *q = NULL;
+    return cli_print_listing(ctm_temp_files(&q, s->db, a->npos > 0 ? a->pos[0] : NULL), &q, a);
+}

@@ -1,0 +1,702 @@
+/* temp.c - storage temperatures: logger files imported for a location (ctm_temp_import), and
+ * their readings and files listed.
+ *
+ * An import reads the file twice through the logger reader (parse/logger.h).  The first pass
+ * checks all of it and computes its SHA-256 without writing anything: a malformed file is
+ * refused before the database is touched, and a file imported before for the location is known
+ * by its digest and changes nothing.  The second pass stores it inside one transaction (a batch
+ * of the ledger): the file's record and its first readings in the entry "temp.import", then
+ * "temp.readings" entries of at most ENTRY_ROWS readings, so that no entry, and no buffer of
+ * change capture, grows with the file.  The digest is computed again on the way and must match,
+ * or the file changed between the passes and nothing is kept.
+ *
+ * Readings go in INSERT_ROWS to a statement.  Before each such group the location's stored
+ * readings in the group's time span are read (an index range, empty unless files overlap): a
+ * reading already stored with the same temperature is left out, one stored with another refuses
+ * the file. */
+#include <errno.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logger.h"
+#include "stock.h"
+
+#define READ_CHUNK 65536
+#define INSERT_ROWS 128  /* readings per INSERT: one round trip to a server per group */
+#define ENTRY_ROWS 8192  /* readings per ledger entry */
+#define READING_COLS 5
+
+typedef struct pending {
+    int64_t t_us, mc;
+    uint64_t line;
+    int skip; /* stored already, with the same temperature */
+} pending;
+
+typedef struct importer {
+    ctm_db *db;
+    const char *location;  /* its name, for messages and parameters */
+    int64_t location_id;
+    int64_t file_id;
+    char sha256[65];
+    pending rows[INSERT_ROWS];
+    size_t n;
+    ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
+    ctm__action a;
+    int action_open;
+    uint64_t in_entry;     /* readings recorded in the open action */
+    uint64_t added;        /* readings and days stored */
+    /* the texts of the open action's parameters, which the entry borrows until its commit */
+    char p_name[201], p_serial[65], p_readings[24], p_days[24], p_first[32], p_last[32];
+    char p_stored[24];
+} importer;
+
+/* ---- values from a file, made fit for the ledger ---- */
+
+/* s (n bytes) as entries may record text: well-formed UTF-8 without control characters (a line
+ * end kept where keep_newline); any other byte becomes '?'.  malloc'd. */
+static char *clean_text(const char *s, size_t n, int keep_newline)
+{
+    char *out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            out[o++] = (c >= 0x20 && c != 0x7f) || (keep_newline && c == '\n') ? (char)c : '?';
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        /* one character at a time, so that a C1 control (U+0080..U+009F) is replaced too */
+        if (len > 1 && i + len <= n && ctm__utf8_valid((const uint8_t *)s + i, len) &&
+            !(len == 2 && c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int64_t mc_of(double c)
+{
+    return (int64_t)llround(c * 1000.0);
+}
+
+/* ---- reading the file ---- */
+
+typedef struct pass {
+    ctm__logger *lg;
+    crypto_hash_sha256_state sha;
+    uint64_t size;
+} pass;
+
+static int nothing_reading(void *ctx, const ctm__logger_reading *r)
+{
+    (void)ctx;
+    (void)r;
+    return CTM_OK;
+}
+
+static int nothing_day(void *ctx, const ctm__logger_day *d)
+{
+    (void)ctx;
+    (void)d;
+    return CTM_OK;
+}
+
+static int parse_options(const ctm_temp_import_options *o, ctm__logger_opts *lo)
+{
+    memset(lo, 0, sizeof *lo);
+    lo->tz = o->tz;
+    if (o->unit != NULL) {
+        if (strcmp(o->unit, "C") == 0 || strcmp(o->unit, "F") == 0)
+            lo->unit = o->unit[0];
+        else
+            return ctm__err(CTM_EINVAL, "unit: '%.20s' is neither C nor F", o->unit);
+    }
+    if (o->date_order != NULL) {
+        if (strcmp(o->date_order, "YMD") == 0)
+            lo->order = CTM__DATE_YMD;
+        else if (strcmp(o->date_order, "DMY") == 0)
+            lo->order = CTM__DATE_DMY;
+        else if (strcmp(o->date_order, "MDY") == 0)
+            lo->order = CTM__DATE_MDY;
+        else
+            return ctm__err(CTM_EINVAL, "date order: '%.20s' is none of YMD, DMY, MDY",
+                            o->date_order);
+    }
+    return CTM_OK;
+}
+
+/* Read the whole file through a reader with this sink; *sha gets its digest.  progress counts
+ * on from *done. */
+static int read_file(const char *path, const char *format, const ctm__logger_opts *lo,
+                     const ctm__logger_sink *sink, const ctm_temp_import_options *o,
+                     uint64_t *done, uint64_t total, uint8_t sha[32], ctm__logger **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    ctm__logger *lg = NULL;
+    int rc = ctm__logger_open(&lg, format, lo, sink);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char *buf = malloc(READ_CHUNK);
+    if (rc == CTM_OK && buf == NULL)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    while (rc == CTM_OK) {
+        size_t n = fread(buf, 1, READ_CHUNK, f);
+        if (n == 0) {
+            if (ferror(f))
+                rc = ctm__err(CTM_EIO, "logger file: reading '%s' failed", path);
+            break;
+        }
+        crypto_hash_sha256_update(&st, buf, n);
+        rc = ctm__logger_feed(lg, buf, n);
+        *done += n;
+        if (o->progress != NULL)
+            o->progress(o->progress_ctx, *done < total ? *done : total, total);
+    }
+    if (rc == CTM_OK)
+        rc = ctm__logger_finish(lg);
+    crypto_hash_sha256_final(&st, sha);
+    free(buf);
+    fclose(f);
+    if (rc != CTM_OK) {
+        ctm__logger_free(lg);
+        return rc;
+    }
+    *out = lg;
+    return CTM_OK;
+}
+
+/* ---- storing ---- */
+
+static int begin_entry(importer *im, const char *action)
+{
+    int rc = ctm__action_begin(&im->a, im->db, action, "");
+    if (rc != CTM_OK)
+        return rc;
+    im->action_open = 1;
+    im->in_entry = 0;
+    ctm__action_param(&im->a, "location", im->location);
+    ctm__action_param(&im->a, "sha256", im->sha256);
+    return CTM_OK;
+}
+
+static int end_entry(importer *im)
+{
+    snprintf(im->p_stored, sizeof im->p_stored, "%llu", (unsigned long long)im->in_entry);
+    ctm__action_param(&im->a, "stored", im->p_stored);
+    im->action_open = 0;
+    return ctm__action_commit(&im->a);
+}
+
+static char *insert_sql(size_t n)
+{
+    static const char head[] = "INSERT INTO readings(file_id, location_id, t_us, temp_mc) VALUES ";
+    size_t cap = sizeof head + n * 32;
+    char *sql = malloc(cap);
+    if (sql == NULL)
+        return NULL;
+    size_t o = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(sql + o, cap - o, "%s(?%zu, ?%zu, ?%zu, ?%zu)", i > 0 ? ", " : "",
+                              4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4);
+    return sql;
+}
+
+/* Mark the group's readings the location has already; refuse one it has with another
+ * temperature. */
+static int check_stored(importer *im)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(im->db, &st,
+                          "SELECT r.t_us, r.temp_mc, f.name FROM readings r"
+                          " JOIN logger_files f ON f.id = r.file_id"
+                          " WHERE r.location_id = ?1 AND r.t_us BETWEEN ?2 AND ?3 ORDER BY r.t_us");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, im->location_id);
+    ctm__st_bind_int(st, 2, im->rows[0].t_us);
+    ctm__st_bind_int(st, 3, im->rows[im->n - 1].t_us);
+    size_t i = 0;
+    int src;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        int64_t t = ctm__st_int(st, 0), mc = ctm__st_int(st, 1);
+        while (i < im->n && im->rows[i].t_us < t)
+            i++;
+        if (i == im->n || im->rows[i].t_us != t)
+            continue;
+        if (im->rows[i].mc == mc) {
+            im->rows[i].skip = 1;
+            continue;
+        }
+        char when[32];
+        ctm__format_time_seconds(t, when, sizeof when);
+        rc = ctm__err(CTM_ERULE,
+                      "line %llu: %s: %.3f C, but location %s has %.3f C at that instant"
+                      " (from logger file '%.60s')",
+                      (unsigned long long)im->rows[i].line, when, (double)im->rows[i].mc / 1000.0,
+                      im->location, (double)mc / 1000.0, ctm__st_text(st, 2));
+    }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the location's readings");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+static int flush(importer *im)
+{
+    if (im->n == 0)
+        return CTM_OK;
+    int rc = check_stored(im);
+    size_t k = 0;
+    for (size_t i = 0; i < im->n; i++)
+        k += !im->rows[i].skip;
+    if (rc == CTM_OK && k > 0 && im->in_entry + k > ENTRY_ROWS) {
+        if ((rc = end_entry(im)) == CTM_OK)
+            rc = begin_entry(im, "temp.readings");
+    }
+    ctm__st *st = NULL;
+    if (rc == CTM_OK && k > 0) {
+        if (k == INSERT_ROWS && im->insert_full != NULL) {
+            st = im->insert_full;
+            ctm__st_reset(st);
+        } else {
+            char *sql = insert_sql(k);
+            rc = sql == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : ctm__prepare(im->db, &st, sql);
+            free(sql);
+            if (rc == CTM_OK && k == INSERT_ROWS)
+                im->insert_full = st;
+        }
+    }
+    if (rc == CTM_OK && k > 0) {
+        int p = 0;
+        for (size_t i = 0; i < im->n; i++) {
+            if (im->rows[i].skip)
+                continue;
+            ctm__st_bind_int(st, p + 1, im->file_id);
+            ctm__st_bind_int(st, p + 2, im->location_id);
+            ctm__st_bind_int(st, p + 3, im->rows[i].t_us);
+            ctm__st_bind_int(st, p + 4, im->rows[i].mc);
+            p += 4;
+        }
+        rc = ctm__step(im->db, st, "storing readings");
+        im->in_entry += k;
+        im->added += k;
+    }
+    if (st != im->insert_full)
+        ctm__st_finalize(st);
+    im->n = 0;
+    return rc;
+}
+
+static int store_reading(void *ctx, const ctm__logger_reading *r)
+{
+    importer *im = ctx;
+    pending *p = &im->rows[im->n++];
+    p->t_us = r->t_us;
+    p->line = r->line;
+    p->skip = 0;
+    p->mc = mc_of(r->temp_c);
+    return im->n == INSERT_ROWS ? flush(im) : CTM_OK;
+}
+
+static void bind_opt_mc(ctm__st *st, int i, int has, double c)
+{
+    if (has) {
+        ctm__st_bind_int(st, i, mc_of(c));
+    } else {
+        ctm__st_bind_null(st, i);
+    }
+}
+
+static void bind_opt_time(ctm__st *st, int i, int64_t us)
+{
+    if (us != 0)
+        ctm__st_bind_int(st, i, us);
+    else
+        ctm__st_bind_null(st, i);
+}
+
+/* A day as stored: the same values as d (a summary imported before), or none. */
+static int day_stored(importer *im, const char *day, const ctm__logger_day *d, int *same,
+                      int *found)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(im->db, &st,
+                          "SELECT min_mc, max_mc, avg_mc, minutes_high, minutes_low"
+                          " FROM logger_days WHERE location_id = ?1 AND day = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, im->location_id);
+    ctm__st_bind_text(st, 2, day);
+    int src = ctm__st_step(st);
+    *found = src == CTM_ROW;
+    if (*found) {
+        const int has[3] = {d->has_min, d->has_max, d->has_avg};
+        const double c[3] = {d->min_c, d->max_c, d->avg_c};
+        *same = ctm__st_int(st, 3) == d->minutes_high && ctm__st_int(st, 4) == d->minutes_low;
+        for (int i = 0; i < 3; i++) {
+            int null = ctm__st_type(st, i) == CTM_V_NULL;
+            *same = *same && (has[i] ? !null && ctm__st_int(st, i) == mc_of(c[i]) : null);
+        }
+    } else if (src != CTM_OK) {
+        rc = ctm__store_fail(src, "reading the location's days");
+    }
+    ctm__st_finalize(st);
+    return rc;
+}
+
+static int store_day(void *ctx, const ctm__logger_day *d)
+{
+    importer *im = ctx;
+    char day[11];
+    ctm__format_date(d->date, day);
+    int same = 0, found = 0;
+    int rc = day_stored(im, day, d, &same, &found);
+    if (rc != CTM_OK)
+        return rc;
+    if (found)
+        return same ? CTM_OK
+                    : ctm__err(CTM_ERULE,
+                               "line %llu: %s: location %s has another summary of that day"
+                               " (from an earlier logger file)",
+                               (unsigned long long)d->line, day, im->location);
+    ctm__st *st = NULL;
+    rc = ctm__prepare(im->db, &st,
+                      "INSERT INTO logger_days(file_id, location_id, day, start_us, end_us,"
+                      " min_mc, min_us, max_mc, max_us, avg_mc, minutes_high, minutes_low)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, im->file_id);
+    ctm__st_bind_int(st, 2, im->location_id);
+    ctm__st_bind_text(st, 3, day);
+    ctm__st_bind_int(st, 4, d->start_us);
+    ctm__st_bind_int(st, 5, d->end_us);
+    bind_opt_mc(st, 6, d->has_min, d->min_c);
+    bind_opt_time(st, 7, d->has_min ? d->min_us : 0);
+    bind_opt_mc(st, 8, d->has_max, d->max_c);
+    bind_opt_time(st, 9, d->has_max ? d->max_us : 0);
+    bind_opt_mc(st, 10, d->has_avg, d->avg_c);
+    ctm__st_bind_int(st, 11, d->minutes_high);
+    ctm__st_bind_int(st, 12, d->minutes_low);
+    rc = ctm__step_done(im->db, st, "storing a day's summary");
+    if (rc == CTM_OK)
+        im->added++;
+    return rc;
+}
+
+/* The file's record, from what the first pass found. */
+static int insert_file(importer *im, const char *path, const ctm__logger_info *info,
+                       const ctm_temp_import_options *o)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    size_t blen = strlen(base);
+    char *name = clean_text(base, blen > 200 ? 200 : blen, 0);
+    char *serial = clean_text(info->serial, strlen(info->serial), 0);
+    char *model = clean_text(info->model, strlen(info->model), 0);
+    char *evidence = info->evidence != NULL
+                         ? clean_text(info->evidence, info->evidence_len, 1) : NULL;
+    int rc = name == NULL || serial == NULL || model == NULL ||
+                     (info->evidence != NULL && evidence == NULL)
+                 ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
+    char unit[2] = {info->unit != 0 ? info->unit : 'C', '\0'};
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(im->db, &st,
+                          "INSERT INTO logger_files(location_id, sha256, name, format, serial,"
+                          " model, interval_s, unit, zone, readings, days, first_us, last_us,"
+                          " high_mc, high_minutes, low_mc, low_minutes, device_mkt_mc,"
+                          " device_energy_j, evidence, imported_us, imported_by)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                          " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) RETURNING id");
+    if (rc == CTM_OK) {
+        int any = info->readings + info->days > 0;
+        ctm__st_bind_int(st, 1, im->location_id);
+        ctm__st_bind_text(st, 2, im->sha256);
+        ctm__st_bind_text(st, 3, name);
+        ctm__st_bind_text(st, 4, info->format);
+        ctm__st_bind_text(st, 5, serial);
+        ctm__st_bind_text(st, 6, model);
+        ctm__st_bind_int(st, 7, info->interval_s);
+        ctm__st_bind_text(st, 8, unit);
+        ctm__st_bind_text(st, 9, o->tz != NULL ? o->tz : "");
+        ctm__st_bind_int(st, 10, (int64_t)info->readings);
+        ctm__st_bind_int(st, 11, (int64_t)info->days);
+        if (any) {
+            ctm__st_bind_int(st, 12, info->first_us);
+            ctm__st_bind_int(st, 13, info->last_us);
+        } else {
+            ctm__st_bind_null(st, 12);
+            ctm__st_bind_null(st, 13);
+        }
+        bind_opt_mc(st, 14, info->has_high, info->high_c);
+        if (info->has_high)
+            ctm__st_bind_int(st, 15, info->high_minutes);
+        else
+            ctm__st_bind_null(st, 15);
+        bind_opt_mc(st, 16, info->has_low, info->low_c);
+        if (info->has_low)
+            ctm__st_bind_int(st, 17, info->low_minutes);
+        else
+            ctm__st_bind_null(st, 17);
+        bind_opt_mc(st, 18, info->has_device_mkt, info->device_mkt_c);
+        if (info->has_device_mkt)
+            ctm__st_bind_int(st, 19, (int64_t)llround(info->device_energy_kj * 1000.0));
+        else
+            ctm__st_bind_null(st, 19);
+        ctm__st_bind_text(st, 20, evidence); /* NULL binds NULL */
+        ctm__st_bind_int(st, 21, ctm__now_us());
+        ctm__st_bind_text(st, 22, im->db->session.user);
+        rc = ctm__insert_id(im->db, st, &im->file_id, "recording the logger file");
+    }
+    if (rc == CTM_OK) {
+        snprintf(im->p_name, sizeof im->p_name, "%s", name);
+        snprintf(im->p_serial, sizeof im->p_serial, "%s", serial);
+        ctm__action_param(&im->a, "file", im->p_name);
+        ctm__action_param(&im->a, "format", info->format);
+        ctm__action_param(&im->a, "serial", im->p_serial);
+        snprintf(im->p_readings, sizeof im->p_readings, "%llu",
+                 (unsigned long long)info->readings);
+        ctm__action_param(&im->a, "readings", im->p_readings);
+        snprintf(im->p_days, sizeof im->p_days, "%llu", (unsigned long long)info->days);
+        ctm__action_param(&im->a, "days", im->p_days);
+        if (info->readings + info->days > 0) {
+            ctm__format_time_seconds(info->first_us, im->p_first, sizeof im->p_first);
+            ctm__action_param(&im->a, "first", im->p_first);
+            ctm__format_time_seconds(info->last_us, im->p_last, sizeof im->p_last);
+            ctm__action_param(&im->a, "last", im->p_last);
+        }
+    }
+    free(name);
+    free(serial);
+    free(model);
+    free(evidence);
+    return rc;
+}
+
+static int find_file(ctm_db *db, int64_t location_id, const char *sha, int64_t *id)
+{
+    ctm__st *st = NULL;
+    *id = 0;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT id FROM logger_files WHERE location_id = ?1 AND sha256 = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_text(st, 2, sha);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *id = ctm__st_int(st, 0);
+    else if (src != CTM_OK)
+        rc = ctm__store_fail(src, "reading logger files");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info, const char *sha)
+{
+    r->readings = info->readings;
+    r->days = info->days;
+    r->first_us = info->readings + info->days > 0 ? info->first_us : 0;
+    r->last_us = info->readings + info->days > 0 ? info->last_us : 0;
+    snprintf(r->format, sizeof r->format, "%s", info->format != NULL ? info->format : "");
+    char *serial = clean_text(info->serial, strlen(info->serial), 0);
+    snprintf(r->serial, sizeof r->serial, "%s", serial != NULL ? serial : "");
+    free(serial);
+    snprintf(r->sha256, sizeof r->sha256, "%s", sha);
+}
+
+/* The second pass, inside the open batch. */
+static int store_file(importer *im, const char *path, const char *format,
+                      const ctm__logger_opts *lo, const ctm_temp_import_options *o,
+                      const ctm__logger_info *info, uint64_t *done, uint64_t total,
+                      int *duplicate)
+{
+    int64_t earlier = 0;
+    int rc = find_file(im->db, im->location_id, im->sha256, &earlier);
+    if (rc != CTM_OK || earlier != 0) {
+        *duplicate = earlier != 0; /* imported meanwhile by another workstation */
+        im->file_id = earlier;
+        return rc;
+    }
+    if ((rc = begin_entry(im, "temp.import")) != CTM_OK)
+        return rc;
+    rc = insert_file(im, path, info, o);
+    ctm__logger *lg = NULL;
+    uint8_t sha[32];
+    ctm__logger_sink sink = {im, store_reading, store_day};
+    if (rc == CTM_OK)
+        rc = read_file(path, format, lo, &sink, o, done, total, sha, &lg);
+    if (rc == CTM_OK)
+        rc = flush(im);
+    if (rc == CTM_OK) {
+        char hex[65];
+        ctm__hex(sha, 32, hex);
+        if (strcmp(hex, im->sha256) != 0)
+            rc = ctm__err(CTM_EIO, "logger file: '%s' changed while it was imported", path);
+    }
+    ctm__logger_free(lg);
+    if (rc == CTM_OK)
+        rc = end_entry(im);
+    if (im->action_open) {
+        ctm__action_rollback(&im->a);
+        im->action_open = 0;
+    }
+    return rc;
+}
+
+int ctm_temp_import(ctm_db *db, const char *location, const char *path,
+                    const ctm_temp_import_options *opts, ctm_temp_import_result *result)
+{
+    ctm__clear_error();
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    if (opts != NULL)
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    ctm_temp_import_result res = CTM_TEMP_IMPORT_RESULT_INIT;
+    int rc = ctm__require_action(db, "temp.import", "temp import");
+    if (rc == CTM_OK && (db->tx.batch || db->tx.open))
+        rc = ctm__err(CTM_EMISUSE, "temp import: not inside a batch: an import is its own"
+                                   " transaction");
+    if (rc == CTM_OK && path == NULL)
+        rc = ctm__err(CTM_EINVAL, "logger file: NULL");
+    int64_t location_id = 0;
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &location_id);
+    ctm__logger_opts lo;
+    if (rc == CTM_OK)
+        rc = parse_options(&o, &lo);
+    struct stat sb;
+    if (rc == CTM_OK && stat(path, &sb) != 0)
+        rc = ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    if (rc == CTM_OK && !S_ISREG(sb.st_mode))
+        rc = ctm__err(CTM_EIO, "logger file: '%s' is not a regular file", path);
+    if (rc != CTM_OK)
+        return rc;
+
+    /* first pass: the whole file checked, nothing written */
+    uint64_t total = 2 * (uint64_t)sb.st_size, done = 0;
+    uint8_t sha[32];
+    ctm__logger *lg = NULL;
+    ctm__logger_sink counter = {NULL, nothing_reading, nothing_day};
+    if ((rc = read_file(path, o.format, &lo, &counter, &o, &done, total, sha, &lg)) != CTM_OK)
+        return rc;
+    const ctm__logger_info *info = ctm__logger_info_of(lg);
+    /* the second pass reads the file as the first found it */
+    const char *format = info->format;
+    importer *im = calloc(1, sizeof *im);
+    if (im == NULL) {
+        ctm__logger_free(lg);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    im->db = db;
+    im->location = location;
+    im->location_id = location_id;
+    ctm__hex(sha, 32, im->sha256);
+    fill_result(&res, info, im->sha256);
+    rc = find_file(db, location_id, im->sha256, &res.file_id);
+    int duplicate = res.file_id != 0;
+
+    if (rc == CTM_OK && !duplicate && (rc = ctm_batch_begin(db)) == CTM_OK) {
+        rc = store_file(im, path, format, &lo, &o, info, &done, total, &duplicate);
+        if (rc == CTM_OK && !duplicate) {
+            rc = ctm_batch_commit(db);
+            res.file_id = im->file_id;
+            res.added = im->added;
+        } else {
+            /* keep the failure's message across the rollback */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+            ctm_batch_rollback(db);
+            if (rc != CTM_OK)
+                ctm__err(rc, "%s", msg);
+            else
+                res.file_id = im->file_id;
+        }
+    }
+    ctm__st_finalize(im->insert_full);
+    free(im);
+    ctm__logger_free(lg);
+    res.duplicate = duplicate;
+    if (rc == CTM_OK && result != NULL) {
+        size_t n = result->struct_size < sizeof res ? result->struct_size : sizeof res;
+        res.struct_size = result->struct_size;
+        memcpy(result, &res, n);
+    }
+    return rc;
+}
+
+/* ---- reading ---- */
+
+int ctm_temp_list(ctm_query **out, ctm_db *db, const char *location, const char *from,
+                  const char *to)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "temp list", NULL, &t);
+    int64_t location_id = 0, lo = INT64_MIN, hi = INT64_MAX;
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &location_id);
+    if (rc == CTM_OK && from != NULL)
+        rc = ctm__parse_instant("from", from, 0, &lo);
+    if (rc == CTM_OK && to != NULL)
+        rc = ctm__parse_instant("to", to, 1, &hi);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT r.t_us AS time, r.temp_mc / 1000.0 AS temp, f.serial AS serial,"
+                          " r.file_id AS file FROM readings r"
+                          " JOIN logger_files f ON f.id = r.file_id"
+                          " WHERE r.location_id = ?1 AND r.t_us BETWEEN ?2 AND ?3 ORDER BY r.t_us");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_int(st, 2, lo);
+    ctm__st_bind_int(st, 3, hi);
+    ctm__st_stream(st);
+    rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_TIME, "time", NULL);
+    return rc;
+}
+
+int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "temp files", NULL, &t);
+    int64_t location_id = 0;
+    if (rc == CTM_OK && location != NULL)
+        rc = ctm__location_lookup(db, location, &location_id);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT f.id AS file, l.name AS location, f.name AS name,"
+                          " f.sha256 AS sha256, f.format AS format, f.serial AS serial,"
+                          " f.model AS model, f.interval_s AS interval_s, f.unit AS unit,"
+                          " f.zone AS zone, f.readings AS readings, f.days AS days,"
+                          " f.first_us AS first, f.last_us AS last, f.imported_us AS imported,"
+                          " f.imported_by AS imported_by"
+                          " FROM logger_files f JOIN locations l ON l.id = f.location_id"
+                          " WHERE ?1 = 0 OR f.location_id = ?1 ORDER BY f.id DESC");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    if (rc == CTM_OK)
+        rc = ctm__query_show(out, CTM__SHOW_TIME, "first", "last", "imported", NULL);
+    return rc;
+}

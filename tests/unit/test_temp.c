@@ -1,0 +1,404 @@
+/* test_temp.c - storage temperatures: logger files imported for a location, as a pharmacy does
+ * it, their readings and files listed, and the ledger that records them. */
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctm.h"
+#include "testutil.h"
+
+#define PW "temperature-pw-1"
+
+static char *template_dir;
+static char *dir;
+static char db_path[4096];
+static ctm_db *db;
+
+static void must(int rc, const char *what)
+{
+    if (rc != CTM_OK) {
+        fprintf(stderr, "test_temp: %s failed (%d): %s\n", what, rc, ctm_errmsg());
+        exit(EXIT_FAILURE);
+    }
+}
+
+/* The site once: an admin, a pharmacist, a technician, an investigator; two fridges. */
+static void build_template(void)
+{
+    template_dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t.db", template_dir);
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.flags = CTM_OPEN_CREATE;
+    ctm_db *h = NULL;
+    must(tu_create_site(path) == 0 ? tu_open_rc(&h, path, &o) : CTM_ERROR, "open");
+    must(ctm_init(h, "Temperature Test Pharmacy", NULL, "admin", "Ada Admin", PW), "init");
+    must(ctm_user_add(h, "pia", "pharmacist", 1, "Pia Pharm", PW), "add pharmacist");
+    must(ctm_user_add(h, "ted", "technician", 0, "Ted Tech", PW), "add technician");
+    must(ctm_user_add(h, "ivy", "investigator", 0, "Ivy Inv", PW), "add investigator");
+    must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location 1");
+    must(ctm_location_add(h, "FRIDGE2", "fridge", 2, 8), "location 2");
+    ctm_close(h);
+}
+
+static void setup(void)
+{
+    dir = tu_test_dir(template_dir, "t.db");
+    snprintf(db_path, sizeof db_path, "%s/t.db", dir);
+    db = tu_open(db_path, NULL);
+    tu_login(db, "ted", PW);
+}
+
+static void teardown(void)
+{
+    tu_teardown(&dir, &db, NULL);
+}
+
+/* A file in the test's directory with this text; its path (static buffer per name). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[4][4096];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, 4096, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+    return p;
+}
+
+static uint64_t audit_size(void)
+{
+    uint64_t n = 0;
+    tu_ok(ctm_audit_size(db, &n));
+    return n;
+}
+
+static int64_t count(const char *sql)
+{
+    return tu_sql_int(db_path, sql, NULL);
+}
+
+static int import(const char *location, const char *path, const char *tz,
+                  ctm_temp_import_result *r)
+{
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    o.tz = tz;
+    return ctm_temp_import(db, location, path, &o, r);
+}
+
+#define DAY1                                                                                   \
+    "time,temperature\n"                                                                       \
+    "2026-06-01T10:00:00Z,4.5\n"                                                               \
+    "2026-06-01T10:10:00Z,4.6\n"                                                               \
+    "2026-06-01T10:20:00Z,5.0\n"                                                               \
+    "2026-06-01T10:30:00Z,8.7\n"                                                               \
+    "2026-06-01T10:40:00Z,4.9\n"
+
+START_TEST(imports_a_file_and_lists_its_readings)
+{
+    const char *path = write_file("fridge1-day1.csv", DAY1);
+    uint64_t before = audit_size();
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", path, NULL, &r));
+    ck_assert_int_eq(r.duplicate, 0);
+    ck_assert_uint_eq(r.readings, 5);
+    ck_assert_uint_eq(r.days, 0);
+    ck_assert_uint_eq(r.added, 5);
+    ck_assert_str_eq(r.format, "csv");
+    ck_assert_str_eq(r.serial, "");
+    ck_assert_int_eq(r.first_us, 1780308000000000LL); /* 2026-06-01T10:00:00Z */
+    ck_assert_int_eq(r.last_us, 1780308000000000LL + 40 * 60 * 1000000LL);
+    /* the digest is of the file's bytes */
+    unsigned char sha[32];
+    char hex[65];
+    crypto_hash_sha256(sha, (const unsigned char *)DAY1, strlen(DAY1));
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    ck_assert_str_eq(r.sha256, hex);
+    /* one entry: the file's record and its readings */
+    ck_assert_uint_eq(audit_size(), before + 1);
+    ctm_query *q = tu_log_entry(db, before);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "action")), "temp.import");
+    const char *params = ctm_query_text(q, ctm_query_column_index(q, "params"));
+    ck_assert_msg(strstr(params, "fridge1-day1.csv") != NULL && strstr(params, hex) != NULL,
+                  "%s", params);
+    ctm_query_free(q);
+
+    tu_ok(ctm_temp_list(&q, db, "FRIDGE1", NULL, NULL));
+    static const char *const times[] = {"2026-06-01T10:00:00Z", "2026-06-01T10:10:00Z",
+                                        "2026-06-01T10:20:00Z", "2026-06-01T10:30:00Z",
+                                        "2026-06-01T10:40:00Z"};
+    static const double temps[] = {4.5, 4.6, 5.0, 8.7, 4.9};
+    int n = 0, rc;
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        ck_assert_int_lt(n, 5);
+        ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "time")), times[n]);
+        ck_assert_double_eq_tol(ctm_query_double(q, ctm_query_column_index(q, "temp")), temps[n],
+                                1e-9);
+        ck_assert_int_eq(ctm_query_int64(q, ctm_query_column_index(q, "file")), r.file_id);
+        n++;
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ck_assert_int_eq(n, 5);
+    ctm_query_free(q);
+
+    /* a window: both ends included, a date alone is its whole day */
+    tu_ok(ctm_temp_list(&q, db, "FRIDGE1", "2026-06-01T10:10:00Z", "2026-06-01T10:30Z"));
+    n = 0;
+    while (ctm_query_next(q) == CTM_ROW)
+        n++;
+    ck_assert_int_eq(n, 3);
+    ctm_query_free(q);
+    tu_ok(ctm_temp_list(&q, db, "FRIDGE1", "2026-06-02", NULL));
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    ck_assert_int_eq(ctm_temp_list(&q, db, "FRIDGE1", "yesterday", NULL), CTM_EINVAL);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(ctm_temp_list(&q, db, "FREEZER9", NULL, NULL), CTM_ENOTFOUND);
+
+    /* the file's record */
+    tu_ok(ctm_temp_files(&q, db, "FRIDGE1"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "name")), "fridge1-day1.csv");
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "sha256")), hex);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "format")), "csv");
+    ck_assert_int_eq(ctm_query_int64(q, ctm_query_column_index(q, "readings")), 5);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "first")), times[0]);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "last")), times[4]);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "imported_by")), "ted");
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    tu_ok(ctm_temp_files(&q, db, "FRIDGE2"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(the_same_file_again_changes_nothing)
+{
+    const char *path = write_file("day1.csv", DAY1);
+    ctm_temp_import_result r1 = CTM_TEMP_IMPORT_RESULT_INIT, r2 = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", path, NULL, &r1));
+    uint64_t before = audit_size();
+    /* the same bytes under another name are the same file */
+    const char *copy = write_file("day1-copy.csv", DAY1);
+    tu_ok(import("FRIDGE1", copy, NULL, &r2));
+    ck_assert_int_eq(r2.duplicate, 1);
+    ck_assert_int_eq(r2.file_id, r1.file_id);
+    ck_assert_uint_eq(r2.readings, 5);
+    ck_assert_uint_eq(r2.added, 0);
+    ck_assert_uint_eq(audit_size(), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 5);
+    /* for another location it is another import */
+    tu_ok(import("FRIDGE2", path, NULL, &r2));
+    ck_assert_int_eq(r2.duplicate, 0);
+    ck_assert_uint_eq(r2.added, 5);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 10);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(overlapping_files_merge_without_duplicates)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file("a.csv", DAY1), NULL, &r));
+    /* three readings the location has already (the same values), two new ones */
+    const char *b = write_file("b.csv", "time,temperature\n"
+                                        "2026-06-01T10:20:00Z,5.0\n"
+                                        "2026-06-01T10:30:00Z,8.7\n"
+                                        "2026-06-01T10:35:00Z,6.0\n"
+                                        "2026-06-01T10:40:00Z,4.9\n"
+                                        "2026-06-01T10:50:00Z,4.4\n");
+    tu_ok(import("FRIDGE1", b, NULL, &r));
+    ck_assert_uint_eq(r.readings, 5);
+    ck_assert_uint_eq(r.added, 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings WHERE location_id = 1"), 7);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings WHERE file_id = 2"), 2);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780308000000000 + 35 * 60"
+                           " * 1000000"),
+                     6000);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(a_contradicting_reading_refuses_the_file)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file("a.csv", DAY1), NULL, &r));
+    uint64_t before = audit_size();
+    const char *c = write_file("c.csv", "time,temperature\n"
+                                        "2026-06-01T10:45:00Z,5.5\n"
+                                        "2026-06-01T10:50:00Z,5.0\n"
+                                        "2026-06-01T09:00:00+00:00,3.0\n");
+    ck_assert_int_eq(import("FRIDGE1", c, NULL, &r), CTM_EINVAL); /* time going backwards */
+    ck_assert_msg(strstr(ctm_errmsg(), "line 4") != NULL, "%s", ctm_errmsg());
+    c = write_file("d.csv", "time,temperature\n"
+                            "2026-06-01T10:25:00Z,5.5\n"
+                            "2026-06-01T12:30:00+02:00,8.8\n");
+    ck_assert_int_eq(import("FRIDGE1", c, NULL, &r), CTM_ERULE);
+    ck_assert_str_eq(ctm_errmsg(), "line 3: 2026-06-01T10:30:00Z: 8.800 C, but location FRIDGE1"
+                                   " has 8.700 C at that instant (from logger file 'a.csv')");
+    /* nothing of either file was kept */
+    ck_assert_uint_eq(audit_size(), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 5);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(bad_files_and_calls_are_refused_and_change_nothing)
+{
+    uint64_t before = audit_size();
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    const char *bad = write_file("bad.csv", "time,temperature\n"
+                                            "2026-06-01T10:00:00Z,4.5\n"
+                                            "2026-06-01T10:10:00Z,4.6\n"
+                                            "2026-06-01T10:20:00Z,four\n");
+    ck_assert_int_eq(import("FRIDGE1", bad, NULL, &r), CTM_EINVAL);
+    ck_assert_msg(strncmp(ctm_errmsg(), "line 4: ", 8) == 0, "%s", ctm_errmsg());
+    ck_assert_int_eq(import("FRIDGE1", write_file("empty.csv", ""), NULL, &r), CTM_EINVAL);
+    /* local times without a zone */
+    const char *local = write_file("local.csv", "2026-06-01 10:00,4.5\n");
+    ck_assert_int_eq(import("FRIDGE1", local, NULL, &r), CTM_EINVAL);
+    ck_assert_int_eq(import("FREEZER9", local, "UTC", &r), CTM_ENOTFOUND);
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/nothing-here.csv", dir);
+    ck_assert_int_eq(import("FRIDGE1", missing, NULL, &r), CTM_EIO);
+    ck_assert_msg(strstr(ctm_errmsg(), "nothing-here.csv") != NULL, "%s", ctm_errmsg());
+    ck_assert_int_eq(import("FRIDGE1", dir, NULL, &r), CTM_EIO); /* a directory */
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    o.unit = "K";
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", local, &o, &r), CTM_EINVAL);
+    o.unit = NULL;
+    o.date_order = "DDMMYY";
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", local, &o, &r), CTM_EINVAL);
+    o.date_order = NULL;
+    o.format = "tinytag";
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", local, &o, &r), CTM_EINVAL);
+    /* an import is its own transaction */
+    tu_ok(ctm_batch_begin(db));
+    ck_assert_int_eq(import("FRIDGE1", local, "UTC", &r), CTM_EMISUSE);
+    ck_assert_int_eq(ctm_batch_rollback(db), CTM_OK);
+    /* investigators do not import */
+    ctm_logout(db);
+    tu_login(db, "ivy", PW);
+    ck_assert_int_eq(import("FRIDGE1", local, "UTC", &r), CTM_EDENIED);
+    ck_assert_uint_eq(audit_size(), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 0);
+    /* but read them */
+    ctm_query *q = NULL;
+    tu_ok(ctm_temp_list(&q, db, "FRIDGE1", NULL, NULL));
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+}
+END_TEST
+
+START_TEST(local_times_take_the_named_zone)
+{
+    const char *local = write_file("local.csv", "time;temperature\n"
+                                                "2026-06-01 10:00;4,5\n"
+                                                "2026-06-01 10:10;4,7\n");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", local, "+02:00", &r));
+    ck_assert_int_eq(r.first_us, 1780308000000000LL - 2 * 3600 * 1000000LL);
+    ck_assert_int_eq(count("SELECT min(temp_mc) FROM readings"), 4500);
+    char *zone = tu_sql_text(db_path, "SELECT zone FROM logger_files");
+    ck_assert_str_eq(zone, "+02:00");
+    free(zone);
+}
+END_TEST
+
+typedef struct progress_seen {
+    uint64_t calls, last, total;
+    int backwards;
+} progress_seen;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_seen *p = ctx;
+    p->backwards |= done < p->last || total != (p->total ? p->total : total);
+    p->calls++;
+    p->last = done;
+    p->total = total;
+}
+
+/* A long file: the readings go into several entries, all committed together. */
+START_TEST(a_long_file_spans_entries_of_one_transaction)
+{
+    size_t n = 20000, cap = n * 32 + 64, o = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < n; i++) /* a reading a minute from 2026-06-01 00:00 (13.9 days) */
+        o += (size_t)snprintf(text + o, cap - o, "2026-06-%02zuT%02zu:%02zu:00Z,%d.%d\n",
+                              1 + i / 1440, i / 60 % 24, i % 60, 3 + (int)(i % 5), (int)(i % 10));
+    const char *path = write_file("long.csv", text);
+    free(text);
+    uint64_t before = audit_size();
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    ctm_temp_import_options opts = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    progress_seen p = {0, 0, 0, 0};
+    opts.progress = on_progress;
+    opts.progress_ctx = &p;
+    tu_ok(ctm_temp_import(db, "FRIDGE1", path, &opts, &r));
+    ck_assert_uint_eq(r.readings, n);
+    ck_assert_uint_eq(r.added, n);
+    /* 20,000 readings: the import's entry and two of readings (8,192 at most each) */
+    ck_assert_uint_eq(audit_size(), before + 3);
+    ctm_query *q = tu_log_entry(db, before + 2);
+    ck_assert_str_eq(ctm_query_text(q, ctm_query_column_index(q, "action")), "temp.readings");
+    ctm_query_free(q);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), (int64_t)n);
+    /* progress: forward only, ending at the total (the file's size, read twice) */
+    ck_assert_uint_gt(p.calls, 1);
+    ck_assert_int_eq(p.backwards, 0);
+    ck_assert_uint_eq(p.last, p.total);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A file with bytes that are not UTF-8 in its name and header is recorded all the same. */
+START_TEST(text_from_the_file_is_recorded_as_valid_text)
+{
+    const char *path = write_file("caf\xe9-\x01.csv", "time,temperature \xb0" "C\n"
+                                                      "2026-06-01T10:00:00Z,4.5\n");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", path, NULL, &r));
+    char *name = tu_sql_text(db_path, "SELECT name FROM logger_files");
+    ck_assert_str_eq(name, "caf?-?.csv");
+    free(name);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+static Suite *temp_suite(void)
+{
+    Suite *s = suite_create("temp");
+    TCase *tc = tu_tcase(s, "import", setup, teardown, 120);
+    tcase_add_test(tc, imports_a_file_and_lists_its_readings);
+    tcase_add_test(tc, the_same_file_again_changes_nothing);
+    tcase_add_test(tc, overlapping_files_merge_without_duplicates);
+    tcase_add_test(tc, a_contradicting_reading_refuses_the_file);
+    tcase_add_test(tc, bad_files_and_calls_are_refused_and_change_nothing);
+    tcase_add_test(tc, local_times_take_the_named_zone);
+    tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
+    tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    build_template();
+    int rc = tu_run_suite(temp_suite());
+    tu_rmtree(template_dir);
+    free(template_dir);
+    return rc;
+}
