@@ -1,0 +1,158 @@
+/* bench_temp.c - importing a temperature logger file against raw SQLite inserts in the same run.
+ *
+ *   build/bench/bench_temp [--quick] [DIR]
+ *
+ *   import   ctm_temp_import() of a generic CSV logger file of N readings (N = 10,000,000;
+ *            --quick 1,000,000): read twice (checked whole, then stored), SHA-256, the readings
+ *            checked against those stored, 8,192 readings an entry, every row change recorded,
+ *            one transaction, signed checkpoint  vs  the same readings INSERTed raw in one
+ *            transaction into a table of the same shape (rowid key, unique (location, time)
+ *            index), the values already in memory
+ *   memory   the peak resident set of the process after a file of N/10 readings and after one
+ *            of N: an import holds one INSERT group and one entry at a time, so the second
+ *            should not grow with the file
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bench.h"
+#include "ctm.h"
+
+#define T0 1780272000LL /* 2026-06-01T00:00:00Z */
+
+/* A CSV logger file of n readings, one a minute from T0 + offset minutes. */
+static void write_file(const char *path, long offset, long n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        bench_die("write logger file", -1);
+    fputs("time,temperature\n", f);
+    for (long i = 0; i < n; i++) {
+        long long s = T0 + (offset + i) * 60;
+        long long day = s / 86400, sec = s % 86400;
+        /* civil date of day (days since 1970-01-01) */
+        long long z = day + 719468, era = z / 146097, doe = z - era * 146097;
+        long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        long long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+        long long m = mp < 10 ? mp + 3 : mp - 9;
+        fprintf(f, "%04lld-%02lld-%02lldT%02lld:%02lld:00Z,%d.%d\n", y + (m <= 2), m, d,
+                sec / 3600, sec / 60 % 60, 2 + (int)(i % 6), (int)(i % 10));
+    }
+    fclose(f);
+}
+
+static long peak_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static ctm_db *make_site(const char *path)
+{
+    ctm_db *db = bench_create(path);
+    int rc = ctm_init(db, "Benchmark Pharmacy", NULL, "admin", "Ada Admin", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_location_add(db, "FRIDGE2", "fridge", 2, 8);
+    if (rc == CTM_OK)
+        rc = ctm_user_add(db, "tom", "technician", 0, "Tom Tech", BENCH_PW);
+    if (rc == CTM_OK)
+        rc = ctm_login(db, "tom", BENCH_PW);
+    if (rc != CTM_OK)
+        bench_die("site", rc);
+    return db;
+}
+
+static double ours(ctm_db *db, const char *location, const char *file, long n)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    double t0 = bench_now();
+    int rc = ctm_temp_import(db, location, file, NULL, &r);
+    double t = bench_now() - t0;
+    if (rc != CTM_OK)
+        bench_die("ctm_temp_import", rc);
+    if (r.added != (uint64_t)n)
+        bench_die("readings stored", (int)r.added);
+    return n / t;
+}
+
+static double raw(const char *path, long n)
+{
+    sqlite3 *s = NULL;
+    remove(path);
+    if (sqlite3_open(path, &s) != SQLITE_OK)
+        bench_die("raw open", -1);
+    sqlite3_exec(s,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                 "CREATE TABLE readings(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL,"
+                 " location_id INTEGER, shipment_id INTEGER, t_us INTEGER NOT NULL,"
+                 " temp_mc INTEGER NOT NULL);"
+                 "CREATE UNIQUE INDEX readings_by_location ON readings(location_id, t_us)"
+                 "  WHERE location_id IS NOT NULL;",
+                 NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(s,
+                       "INSERT INTO readings(file_id, location_id, t_us, temp_mc)"
+                       " VALUES (1, 1, ?1, ?2)",
+                       -1, &st, NULL);
+    double t0 = bench_now();
+    sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (long i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, (T0 + i * 60) * 1000000LL);
+        sqlite3_bind_int64(st, 2, (2 + i % 6) * 1000 + (i % 10) * 100);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            bench_die("raw insert", -1);
+        sqlite3_reset(st);
+    }
+    sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+    double t = bench_now() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return n / t;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *dir = bench_args(argc, argv, &quick);
+    long n = quick ? 1000000 : 10000000, small = n / 10;
+    char path[4096], rawpath[4096], file[4096], smallfile[4096];
+    snprintf(path, sizeof path, "%s/ctm-bench-temp.db", dir);
+    snprintf(rawpath, sizeof rawpath, "%s/ctm-bench-temp-raw.db", dir);
+    snprintf(file, sizeof file, "%s/ctm-bench-temp.csv", dir);
+    snprintf(smallfile, sizeof smallfile, "%s/ctm-bench-temp-small.csv", dir);
+    write_file(smallfile, 0, small);
+    write_file(file, 0, n);
+
+    ctm_db *db = make_site(path);
+    ours(db, "FRIDGE2", smallfile, small);
+    long after_small = peak_kb();
+    double o = ours(db, "FRIDGE1", file, n);
+    long after_large = peak_kb();
+    ctm_close(db);
+    double r = raw(rawpath, n);
+
+    printf("%-30s %10.0f readings/s   raw %10.0f rows/s   ratio %5.2f   target >= 0.50  %s\n",
+           "import a logger file", o, r, o / r, o / r >= 0.5 ? "met" : "NOT MET");
+    printf("%-30s %ld readings: peak %ld MB;  %ld readings: peak %ld MB (+%ld MB)  %s\n",
+           "peak memory", small, after_small / 1024, n, after_large / 1024, (after_large - after_small) / 1024,
+           after_large - after_small < 32 * 1024 ? "flat" : "GROWS");
+    remove(file);
+    remove(smallfile);
+    remove(rawpath);
+    remove(path);
+    char aux[4200];
+    snprintf(aux, sizeof aux, "%s.key", path);
+    remove(aux);
+    snprintf(aux, sizeof aux, "%s-wal", rawpath);
+    remove(aux);
+    snprintf(aux, sizeof aux, "%s-shm", rawpath);
+    remove(aux);
+    return 0;
+}
