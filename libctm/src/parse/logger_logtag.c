@@ -41,8 +41,8 @@
  *     and the time.  A title may go on after a blank or '(' or '[': a unit after the temperature
  *     ("(°C)", as for the Temperature unit key), a date pattern after the date ("Date
  *     (DD/MM/YYYY)", as for the Date format key).  Other columns (an index, alerts, markers,
- *     humidity) are not read.  A line that looks like a reading before the column header row
- *     (a date first, or a number and a date) is refused: the row is missing.
+ *     humidity) are not read; at most 64 columns.  A line that looks like a reading before the
+ *     column header row (a date first, or a number and a date) is refused: the row is missing.
  *   - Every line after it is a reading: the date (ctm__logger_date, in the order in force),
  *     the time of day (ctm__logger_clock: 24-hour, or 12-hour with AM/PM), the temperature
  *     (ctm__logger_temp: a decimal point or comma, the file's unit).  A date and time column
@@ -51,11 +51,12 @@
  *   - Date order: the user's (opts.order), else the header's, else none: a date that puts the
  *     day or the month first (03/04/2024) is then refused, never guessed, whatever its
  *     numbers; a date that starts with the year (2024-04-03) needs no order.
- *   - A row whose temperature cell is empty or only dashes is a reading the logger did not take
- *     (the Analyzer leaves the cell empty where recording was paused): its date and time are
- *     checked, and the row is passed over.  Any other text there is refused.
- *   - The times are local (the Analyzer writes them in the zone its display is set to, without
- *     an offset): they are converted with the zone the user names (ctm__logger_reading_local).
+ *   - A row whose temperature cell is empty or only dashes holds no reading (the logger took
+ *     none: it was paused, or a gap): its date and time are checked, and the row is passed over
+ *     (info->readings does not count it).  Any other text there is refused.
+ *   - The times are local, without an offset (the Analyzer shows them in the zone its options
+ *     choose: the PC's, the download's, the configuration's or UTC): they are converted with
+ *     the zone the user names (ctm__logger_reading_local).  A zone in the header is not read.
  *
  * Sniff: certain (2) when the first line's first field is a serial key, "Product Name" or
  * "Product ID", or starts with "LogTag"; never otherwise.
