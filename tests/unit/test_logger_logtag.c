@@ -178,6 +178,11 @@ START_TEST(test_date_order)
     /* a date that starts with the year needs no order */
     expect("Serial #,1\nNo.,Date,Time,Temperature\n1,2024-04-03,10:00:00,4.5\n", &utc,
            "1712138400=4.50");
+    refused("Serial #,1\nDate format,DD/MM/YYYY\nDate order,MDY\n" ROWS, &utc,
+            "line 3: date order: MDY, where the header said DMY before");
+    refused("Serial #,1\nDate format,DD/MM/YYYY\nNo.,Date (MM/DD/YYYY),Time,Temperature\n", &utc,
+            "line 3: date order: MDY, where the header said DMY before");
+    expect("Serial #,1\nDate format,DD/MM/YYYY\nDate order,DMY\n" ROWS, &utc, april);
     refused("Serial #,1\nDate format,as usual\n" ROWS, &utc,
             "line 2: Date format: 'as usual' is not an order of day, month and year (such as "
             "DD/MM/YYYY)");

@@ -40,9 +40,10 @@
  *     "Time" column holds the time of day; without one, the date column holds the date, a blank
  *     and the time.  A title may go on after a blank or '(' or '[': a unit after the temperature
  *     ("(°C)", as for the Temperature unit key), a date pattern after the date ("Date
- *     (DD/MM/YYYY)", as for the Date format key).  Other columns (an index, alerts, markers,
- *     humidity) are not read; at most 64 columns.  A line that looks like a reading before the
- *     column header row (a date first, or a number and a date) is refused: the row is missing.
+ *     (DD/MM/YYYY)", as for the Date format key; a file states one order only).  Other columns
+ *     (an index, alerts, markers, humidity) are not read; at most 64 columns.  A line that looks
+ *     like a reading before the column header row (a date first, or a number and a date) is
+ *     refused: the row is missing.
  *   - Every line after it is a reading: the date (ctm__logger_date, in the order in force),
  *     the time of day (ctm__logger_clock: 24-hour, or 12-hour with AM/PM), the temperature
  *     (ctm__logger_temp: a decimal point or comma, the file's unit).  A date and time column
@@ -76,7 +77,8 @@ typedef struct logtag_state {
     int ncols;       /* its titles */
     int col_date, col_time, col_temp; /* col_time -1: the date column holds the time too */
     int need;        /* the fields a reading needs */
-    int has_serial, has_model, has_interval, has_order;
+    int has_serial, has_model, has_interval;
+    enum ctm__date_order order; /* the header's; CTM__DATE_AS_FILE: it stated none */
 } logtag_state;
 
 /* ---- the header's keys ---- */
@@ -87,18 +89,17 @@ static const struct {
     const char *name; /* lower case */
     enum key_kind kind;
 } keys[] = {
-    {"serial #", KEY_SERIAL},          {"serial#", KEY_SERIAL},
-    {"serial number", KEY_SERIAL},     {"serial no", KEY_SERIAL},
-    {"serial no.", KEY_SERIAL},        {"serial", KEY_SERIAL},
-    {"product name", KEY_MODEL},       {"product", KEY_MODEL},
-    {"product id", KEY_MODEL},         {"product type", KEY_MODEL},
-    {"model", KEY_MODEL},              {"reading interval", KEY_INTERVAL},
-    {"logging interval", KEY_INTERVAL}, {"log interval", KEY_INTERVAL},
-    {"recording interval", KEY_INTERVAL}, {"sample interval", KEY_INTERVAL},
-    {"interval", KEY_INTERVAL},        {"temperature unit", KEY_UNIT},
-    {"temperature units", KEY_UNIT},   {"unit", KEY_UNIT},
-    {"units", KEY_UNIT},               {"date format", KEY_ORDER},
-    {"date order", KEY_ORDER},
+    {"serial #", KEY_SERIAL}, {"serial#", KEY_SERIAL}, {"serial number", KEY_SERIAL},
+    {"serial no", KEY_SERIAL}, {"serial no.", KEY_SERIAL}, {"serial", KEY_SERIAL},
+    /* the product identifier is LogTag's name of the device type (TRIX-8) */
+    {"product name", KEY_MODEL}, {"product", KEY_MODEL}, {"product id", KEY_MODEL},
+    {"product type", KEY_MODEL}, {"model", KEY_MODEL},
+    {"reading interval", KEY_INTERVAL}, {"logging interval", KEY_INTERVAL},
+    {"log interval", KEY_INTERVAL}, {"recording interval", KEY_INTERVAL},
+    {"sample interval", KEY_INTERVAL}, {"interval", KEY_INTERVAL},
+    {"temperature unit", KEY_UNIT}, {"temperature units", KEY_UNIT}, {"unit", KEY_UNIT},
+    {"units", KEY_UNIT},
+    {"date format", KEY_ORDER}, {"date order", KEY_ORDER},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -258,6 +259,19 @@ static enum ctm__date_order parse_order(const char *s, size_t n)
                                       : CTM__DATE_AS_FILE;
 }
 
+/* The date order the file states (a key, or the date column's title): once, or again the same. */
+static int file_order(ctm__logger *lg, logtag_state *st, enum ctm__date_order order,
+                      const char *what)
+{
+    static const char *const names[] = {"", "YMD", "DMY", "MDY"};
+    if (st->order != CTM__DATE_AS_FILE && st->order != order)
+        return ctm__logger_fail(lg, "%s: %s, where the header said %s before", what, names[order],
+                                names[st->order]);
+    st->order = order;
+    ctm__logger_set_order(lg, order);
+    return CTM_OK;
+}
+
 static int header_text(ctm__logger *lg, ctm__logger_field k, ctm__logger_field v, char *out,
                        int *has)
 {
@@ -311,9 +325,7 @@ static int header_value(ctm__logger *lg, logtag_state *st, enum key_kind kind,
             return ctm__logger_fail(lg, "%.*s: %s is not an order of day, month and year (such "
                                         "as DD/MM/YYYY)",
                                     key_n, k.s, q);
-        ctm__logger_set_order(lg, order);
-        st->has_order = 1;
-        return CTM_OK;
+        return file_order(lg, st, order, "date order");
     }
     }
     return CTM_OK;
@@ -408,8 +420,8 @@ static int columns_found(ctm__logger *lg, logtag_state *st, ctm__logger_field te
     char unit = ctm__logger_unit_named(temp_title.s + 4, temp_title.n - 4);
     int rc = unit != 0 ? ctm__logger_set_unit(lg, unit) : CTM_OK;
     enum ctm__date_order order = parse_order(date_rest.s, date_rest.n);
-    if (rc == CTM_OK && order != CTM__DATE_AS_FILE && !st->has_order)
-        ctm__logger_set_order(lg, order);
+    if (rc == CTM_OK && order != CTM__DATE_AS_FILE)
+        rc = file_order(lg, st, order, "date order");
     return rc;
 }
 
