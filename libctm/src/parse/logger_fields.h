@@ -3,8 +3,8 @@
  * logger_logtag.c).
  *
  * The rules they share:
- *   - A file's separator is its first line's: a tab if it has one, else ';' if it has one,
- *     else ','.
+ *   - A line's separator is a tab if it has one, else ';' if it has one, else ',' (the generic
+ *     CSV takes its first line's for the whole file, a LogTag export its column header row's).
  *   - A field may be enclosed in double quotes (then it may hold the separator: "4,5" with ','),
  *     without quotes inside; text after the closing quote, or a quote inside an unquoted field,
  *     breaks the line.  Blanks around a field are not part of it.
@@ -22,7 +22,7 @@ typedef struct ctm__logger_field {
     size_t n;
 } ctm__logger_field;
 
-/* The separator of a file whose first line is s (n bytes). */
+/* The separator of the line s (n bytes). */
 char ctm__logger_separator(const char *s, size_t n);
 
 /* f without the blanks (space, tab, CR) at either end. */

@@ -275,8 +275,8 @@ static int file_order(ctm__logger *lg, logtag_state *st, enum ctm__date_order or
 static int header_text(ctm__logger *lg, ctm__logger_field k, ctm__logger_field v, char *out,
                        int *has)
 {
-    char q[CTM__LOGGER_QUOTE_SIZE];
     if (v.n > 64) {
+        char q[CTM__LOGGER_QUOTE_SIZE];
         ctm__logger_quote(q, v.s, v.n);
         return ctm__logger_fail(lg, "%.*s: %s is longer than 64 bytes", (int)k.n, k.s, q);
     }
