@@ -10,10 +10,11 @@
 #include "logger_format.h"
 #include "tz.h"
 
-const char ctm__logger_format_names[] = "csv";
+const char ctm__logger_format_names[] = "csv, logtag";
 
 static const ctm__logger_format *const formats[] = {
     &ctm__logger_csv,
+    &ctm__logger_logtag,
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 

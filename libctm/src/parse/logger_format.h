@@ -26,6 +26,7 @@ typedef struct ctm__logger_format {
 } ctm__logger_format;
 
 extern const ctm__logger_format ctm__logger_csv;
+extern const ctm__logger_format ctm__logger_logtag;
 
 /* The number of the line being parsed (1-based). */
 uint64_t ctm__logger_line(const ctm__logger *lg);
