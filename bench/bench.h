@@ -99,6 +99,36 @@ static inline void bench_stock_setup(ctm_db *db, const char *site)
         bench_die("set-up", rc);
 }
 
+/* A generic CSV logger file of n readings, one a minute from BENCH_T0 (2026-06-01T00:00:00Z);
+ * reading i is bench_logger_mc(i) milli-degrees. */
+#define BENCH_T0 1780272000LL
+static inline long long bench_logger_mc(long i)
+{
+    return (2 + i % 6) * 1000 + (i % 10) * 100;
+}
+
+static inline void bench_logger_file(const char *path, long n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        bench_die("write logger file", -1);
+    fputs("time,temperature\n", f);
+    for (long i = 0; i < n; i++) {
+        long long s = BENCH_T0 + i * 60;
+        long long day = s / 86400, sec = s % 86400;
+        /* the civil date of day (days since 1970-01-01) */
+        long long z = day + 719468, era = z / 146097, doe = z - era * 146097;
+        long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        long long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+        long long m = mp < 10 ? mp + 3 : mp - 9;
+        long long mc = bench_logger_mc(i);
+        fprintf(f, "%04lld-%02lld-%02lldT%02lld:%02lld:00Z,%lld.%lld\n", y + (m <= 2), m, d,
+                sec / 3600, sec / 60 % 60, mc / 1000, mc / 100 % 10);
+    }
+    fclose(f);
+}
+
 /* bench_stock_setup on a new database file at path. */
 static inline ctm_db *bench_stock_site(const char *path, const char *site)
 {

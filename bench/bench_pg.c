@@ -20,7 +20,12 @@
  *                            20,000 kits  vs  one-row durable INSERTs of a confirmation's entry
  *                            size; and 8 clients dispensing to their own subjects at once  vs
  *                            8 clients inserting such rows
- * --receipt runs the receipt figure alone, --dispense the dispensing figures alone.
+ *   logger file import       ctm_temp_import of a CSV logger file of 1,000,000 readings (100,000
+ *                            with --quick)  vs  the same readings into the site's own readings
+ *                            table (libctm's migrations, no triggers) by multi-row INSERTs of 128
+ *                            rows, one transaction
+ * --receipt runs the receipt figure alone, --dispense the dispensing figures alone, --temp the
+ * import alone.
  * docs/performance.md keeps the figures.
  */
 #include <libpq-fe.h>
@@ -96,7 +101,7 @@ static void drop_databases(void)
 {
     static const char *const names[] = {"site",     "raw",       "multi",  "rawmulti",
                                         "stock",    "rawstock",  "rawinsert", "rawbare",
-                                        "disp",     "rawdisp"};
+                                        "disp",     "rawdisp",   "temp",   "rawtemp"};
     PGconn *c = connect_to(server);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char text[256];
@@ -234,6 +239,53 @@ static double clients(int c, int n, const char *target, const char *key, const c
 /* The tables of a site, as libctm's migrations make them (foreign keys, indexes and checks
  * included), without libctm's triggers; and the rows a receipt refers to (trial, kit type,
  * location). */
+static void raw_site_schema(PGconn *c);
+
+/* The readings of bench_logger_file's n, into the site's own tables by multi-row INSERTs of 128
+ * rows with parameters, one durable transaction: rows/s. */
+static double raw_readings(const char *target, long n)
+{
+    PGconn *c = connect_to(target);
+    raw_site_schema(c);
+    sql(c, "INSERT INTO logger_files(id, location_id, sha256, name, format, serial, model,"
+           " interval_s, unit, zone, readings, days, imported_us, imported_by)"
+           " VALUES (1, 1, 'x', 'f.csv', 'csv', '', '', 0, 'C', '', 0, 0, 0, 'bench')");
+    enum { CHUNK = 128, COLS = 2 };
+    char *text = malloc(256 + CHUNK * 48);
+    char (*vals)[24] = malloc(sizeof *vals * CHUNK * COLS);
+    const char **params = malloc(sizeof *params * CHUNK * COLS);
+    if (text == NULL || vals == NULL || params == NULL)
+        bench_die("INSERT", -1);
+    double t0 = bench_now();
+    sql(c, "BEGIN");
+    for (long start = 0; start < n; start += CHUNK) {
+        int rows = n - start < CHUNK ? (int)(n - start) : CHUNK;
+        int at = sprintf(text, "INSERT INTO readings(file_id, location_id, t_us, temp_mc) VALUES ");
+        for (int k = 0; k < rows; k++) {
+            long i = start + k;
+            int p = k * COLS;
+            at += sprintf(text + at, "%s(1, 1, $%d, $%d)", k ? ", " : "", p + 1, p + 2);
+            snprintf(vals[p], 24, "%lld", (BENCH_T0 + i * 60) * 1000000LL);
+            snprintf(vals[p + 1], 24, "%lld", bench_logger_mc(i));
+            params[p] = vals[p];
+            params[p + 1] = vals[p + 1];
+        }
+        PGresult *r = PQexecParams(c, text, rows * COLS, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "bench: INSERT: %s", PQerrorMessage(c));
+            exit(1);
+        }
+        PQclear(r);
+    }
+    sql(c, "COMMIT");
+    double rate = n / (bench_now() - t0);
+    free(text);
+    free(vals);
+    free(params);
+    PQfinish(c);
+    return rate;
+}
+
 static void raw_site_schema(PGconn *c)
 {
     for (int v = 0; ctm__schema_migration(v) != NULL; v++) {
@@ -351,10 +403,11 @@ static double raw_receipt(const char *target, long n, int copy, int bare)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, receipt_only = 0, dispense_only = 0;
+    int quick = 0, receipt_only = 0, dispense_only = 0, temp_only = 0;
     for (int i = 1; i < argc; i++) {
         receipt_only |= strcmp(argv[i], "--receipt") == 0;
         dispense_only |= strcmp(argv[i], "--dispense") == 0;
+        temp_only |= strcmp(argv[i], "--temp") == 0;
     }
     bench_args(argc, argv, &quick); /* takes "--receipt" for a directory, which it ignores */
     server = getenv("CTM_TEST_PG");
@@ -375,6 +428,8 @@ int main(int argc, char **argv)
     int n = quick ? 300 : 2000;
     char target[256], key[4200], raw[256];
     char *text = NULL;
+    if (temp_only)
+        goto temp;
     if (receipt_only)
         goto receipt;
     if (dispense_only)
@@ -490,6 +545,27 @@ receipt:;
            "", "", insert, ours / insert);
     printf("%-30s %10s %-9s raw %10.0f   ratio %5.2f   (COPY into a bare table of kits' shape)\n",
            "", "", "", bare, ours / bare);
+
+temp:;
+    if (!temp_only && (receipt_only || dispense_only))
+        goto done;
+    {
+        long readings = quick ? 100000 : 1000000;
+        char file[4200], ttarget[256], tkey[4200], traw[256];
+        snprintf(file, sizeof file, "%s/logger.csv", key_dir);
+        bench_logger_file(file, readings);
+        ctm_db *tdb = new_site("temp", ttarget, sizeof ttarget, tkey, sizeof tkey);
+        ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+        double t0 = bench_now();
+        int trc = ctm_temp_import(tdb, "FRIDGE1", file, NULL, &r);
+        double ours = readings / (bench_now() - t0);
+        if (trc != CTM_OK || r.added != (uint64_t)readings)
+            bench_die("ctm_temp_import", trc);
+        ctm_close(tdb);
+        new_database("rawtemp", traw, sizeof traw);
+        report("logger file import", ours, raw_readings(traw, readings), "readings/s", 0.5);
+        remove(file);
+    }
 
 done:
     free(text);

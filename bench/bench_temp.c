@@ -21,30 +21,6 @@
 #include "bench.h"
 #include "ctm.h"
 
-#define T0 1780272000LL /* 2026-06-01T00:00:00Z */
-
-/* A CSV logger file of n readings, one a minute from T0 + offset minutes. */
-static void write_file(const char *path, long offset, long n)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        bench_die("write logger file", -1);
-    fputs("time,temperature\n", f);
-    for (long i = 0; i < n; i++) {
-        long long s = T0 + (offset + i) * 60;
-        long long day = s / 86400, sec = s % 86400;
-        /* civil date of day (days since 1970-01-01) */
-        long long z = day + 719468, era = z / 146097, doe = z - era * 146097;
-        long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        long long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
-        long long m = mp < 10 ? mp + 3 : mp - 9;
-        fprintf(f, "%04lld-%02lld-%02lldT%02lld:%02lld:00Z,%d.%d\n", y + (m <= 2), m, d,
-                sec / 3600, sec / 60 % 60, 2 + (int)(i % 6), (int)(i % 10));
-    }
-    fclose(f);
-}
-
 static long peak_kb(void)
 {
     struct rusage ru;
@@ -104,8 +80,8 @@ static double raw(const char *path, long n)
     double t0 = bench_now();
     sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     for (long i = 0; i < n; i++) {
-        sqlite3_bind_int64(st, 1, (T0 + i * 60) * 1000000LL);
-        sqlite3_bind_int64(st, 2, (2 + i % 6) * 1000 + (i % 10) * 100);
+        sqlite3_bind_int64(st, 1, (BENCH_T0 + i * 60) * 1000000LL);
+        sqlite3_bind_int64(st, 2, bench_logger_mc(i));
         if (sqlite3_step(st) != SQLITE_DONE)
             bench_die("raw insert", -1);
         sqlite3_reset(st);
@@ -127,8 +103,8 @@ int main(int argc, char **argv)
     snprintf(rawpath, sizeof rawpath, "%s/ctm-bench-temp-raw.db", dir);
     snprintf(file, sizeof file, "%s/ctm-bench-temp.csv", dir);
     snprintf(smallfile, sizeof smallfile, "%s/ctm-bench-temp-small.csv", dir);
-    write_file(smallfile, 0, small);
-    write_file(file, 0, n);
+    bench_logger_file(smallfile, small);
+    bench_logger_file(file, n);
 
     ctm_db *db = make_site(path);
     ours(db, "FRIDGE2", smallfile, small);
