@@ -58,6 +58,7 @@ typedef struct alarm {
     int has_minutes;
     int64_t minutes;
     double limit_c;
+    uint64_t line; /* its "N:" line */
 } alarm;
 
 typedef struct day_rec {
@@ -315,6 +316,7 @@ static int conf_pair(ctm__logger *lg, bg_state *st, int depth, const pair *p)
         }
         st->conf_alarm = i;
         st->alarms[i].seen = 1;
+        st->alarms[i].line = ctm__logger_line(lg);
         return CTM_OK;
     }
     if (depth == 3 && strcmp(st->path[1], "Alarm") == 0 && st->conf_alarm >= 0)
@@ -343,7 +345,8 @@ static int finish_alarms(ctm__logger *lg, bg_state *st)
         if (side == 0)
             continue;
         if (a->limit_n == 0 || !a->has_minutes)
-            return ctm__logger_fail(lg, "Conf: alarm %d states no T AL and t AL", i);
+            return ctm__logger_fail(lg, "Conf: alarm %d (line %llu) lacks its T AL or t AL", i,
+                                    (unsigned long long)a->line);
         int rc = ctm__logger_temp(lg, "T AL", a->limit, a->limit_n, &a->limit_c);
         if (rc != CTM_OK)
             return rc;
@@ -615,7 +618,7 @@ static int tree_line(ctm__logger *lg, bg_state *st, const char *s, size_t n)
         return not_a_line(lg, s, n);
     if (depth >= MAX_DEPTH || (int)depth > st->depth + 1 ||
         ((int)depth == st->depth + 1 && !st->opener))
-        return ctm__logger_fail(lg, "%.*s: indented %zu, under a line that opens no section "
+        return ctm__logger_fail(lg, "%.*s: indented %zu, deeper than the line before allows "
                                     "(the report's tree is broken)",
                                 (int)p[0].kn, p[0].k, depth);
     if (st->sec == SEC_DATA && depth > 0)
@@ -704,9 +707,6 @@ static int check_whole(ctm__logger *lg, bg_state *st)
         return ctm__logger_fail(lg, "the report has neither a Data: nor a Hist: section");
     if (st->has_data && st->data_rows == 0)
         return ctm__logger_fail(lg, "Data: no readings: the report is cut short");
-    if (!st->has_sig)
-        return ctm__logger_fail(lg, "the report ends before its signature (Sig:): it is cut "
-                                    "short");
     if (st->has_data && st->has_stop && in->interval_s > 0 && in->readings > 0 &&
         (st->last_local > st->stop_local || st->last_local <= st->stop_local - in->interval_s)) {
         char last[20], stop[20];
@@ -722,6 +722,9 @@ static int check_whole(ctm__logger *lg, bg_state *st)
 static int bg_finish(ctm__logger *lg, void *state)
 {
     bg_state *st = state;
+    if (!st->has_sig) /* first: whatever else is missing, it is missing because of the cut */
+        return ctm__logger_fail(lg, "the report ends before its signature (Sig:): it is cut "
+                                    "short");
     int rc = st->sec == SEC_HIST ? close_day(lg, st) : CTM_OK;
     if (rc == CTM_OK)
         rc = finish_alarms(lg, st);
