@@ -47,6 +47,7 @@
 #define KEY_MAX 48
 #define MAX_ALARMS 8
 #define MAX_DAYS 1000
+#define MAX_PAIRS 16 /* on one line (a Q-tag's longest has 6) */
 
 enum section { SEC_HEAD, SEC_CONF, SEC_RES, SEC_HIST, SEC_DATA, SEC_MARKER, SEC_CERT, SEC_OTHER };
 
@@ -147,17 +148,13 @@ static int split_pairs(const char *s, size_t n, pair *p, int max)
         i += kl;
         if (i < n && s[i] == ' ')
             i++;
-        size_t v = i, end = n;
+        size_t v = i, end = n; /* "TS E:, T M: 24.5": an empty value ends at once */
         int whole = p[k].kn >= 11 && memcmp(p[k].k, "User String", 11) == 0;
         for (size_t j = i; !whole && j + 1 < n; j++)
             if (s[j] == ',' && s[j + 1] == ' ' && key_at(s + j + 2, n - j - 2) > 0) {
                 end = j;
                 break;
             }
-        /* "TS E:, T M: 24.5": an empty value straight before the next pair */
-        if (!whole && end == n && i < n && s[i] == ',' && i + 1 < n && s[i + 1] == ' ' &&
-            key_at(s + i + 2, n - i - 2) > 0)
-            end = i;
         p[k].v = s + v;
         p[k].vn = end - v;
         while (p[k].vn > 0 && (p[k].v[p[k].vn - 1] == ' ' || p[k].v[p[k].vn - 1] == '\r'))
@@ -612,8 +609,8 @@ static int tree_line(ctm__logger *lg, bg_state *st, const char *s, size_t n)
     size_t depth = 0;
     while (depth < n && s[depth] == ' ')
         depth++;
-    pair p[8];
-    int k = split_pairs(s + depth, n - depth, p, 8);
+    pair p[MAX_PAIRS];
+    int k = split_pairs(s + depth, n - depth, p, MAX_PAIRS);
     if (k < 0)
         return not_a_line(lg, s, n);
     if (depth >= MAX_DEPTH || (int)depth > st->depth + 1 ||
