@@ -15,6 +15,7 @@
 
 #define QTAG "loggers/berlinger-qtag-RCPJ00010-run2.txt"
 #define FRIDGETAG "loggers/fridgetag2-sample.txt"
+#define FRIDGETAG_REAL "loggers/berlinger-fridgetag2-130400191544.txt"
 
 /* 2022-11-08 04:49 and 2022-11-09 01:19 UTC (the Q-tag's Zone is 0.00) */
 #define QTAG_FIRST 1667882940LL
@@ -265,6 +266,44 @@ START_TEST(test_fridgetag_days)
 }
 END_TEST
 
+/* A real Fridge-tag 2 report (CRLF, an external sensor's keys, a key twice in a record). */
+START_TEST(test_fridgetag_real)
+{
+    char *text = tu_read_data(FRIDGETAG_REAL);
+    got g;
+    ctm__logger_info in;
+    ck_assert_int_eq(read_report(text, strlen(text), 0, NULL, &g, &in), CTM_OK);
+    ck_assert_str_eq(in.model, "Q-tag Fridge-tag 2");
+    ck_assert_str_eq(in.serial, "130400191544");
+    ck_assert_uint_eq(g.ndays, 4);
+    /* 2023-04-17 (line 81): activated 16:43; Max T +20.8 at 19:41, 8 minutes above +8.0 */
+    const ctm__logger_day *d = &g.days[0];
+    ck_assert_int_eq(d->date, 19464);
+    ck_assert_uint_eq(d->line, 81);
+    ck_assert_int_eq(d->start_us, INT64_C(1681689600) * 1000000);
+    ck_assert_double_eq_tol(d->min_c, 2.3, 1e-9);
+    ck_assert_int_eq(d->min_us, INT64_C(1681762260) * 1000000);
+    ck_assert_double_eq_tol(d->max_c, 20.8, 1e-9);
+    ck_assert_int_eq(d->max_us, INT64_C(1681760460) * 1000000);
+    ck_assert_double_eq_tol(d->avg_c, 4.4, 1e-9);
+    ck_assert_int_eq(d->minutes_high, 8);
+    ck_assert_int_eq(d->minutes_low, 0);
+    ck_assert_int_eq(g.days[1].minutes_high, 2);
+    /* 2023-04-20 (line 34), the report's first record */
+    d = &g.days[3];
+    ck_assert_int_eq(d->date, 19467);
+    ck_assert_uint_eq(d->line, 34);
+    ck_assert_double_eq_tol(d->min_c, 2.0, 1e-9);
+    ck_assert_double_eq_tol(d->max_c, 8.0, 1e-9);
+    ck_assert_int_eq(d->max_us, INT64_C(1682001180) * 1000000);
+    ck_assert_int_eq(in.first_us, INT64_C(1681689600) * 1000000);
+    ck_assert_int_eq(in.last_us, INT64_C(1682035200) * 1000000);
+    ck_assert(strstr(in.evidence, "\nSig: 83847cd9b0766014") != NULL);
+    free(in.evidence);
+    free(text);
+}
+END_TEST
+
 /* A report with both Hist and Data (a Fridge-tag 2 L) is read for its readings; "--.-" is no
  * measurement; a row's flag is "x" or nothing. */
 START_TEST(test_hist_and_data)
@@ -459,6 +498,7 @@ static Suite *berlinger_suite(void)
     suite_add_tcase(s, q);
     TCase *f = tcase_create("fridgetag");
     tcase_add_test(f, test_fridgetag_days);
+    tcase_add_test(f, test_fridgetag_real);
     tcase_add_test(f, test_hist_and_data);
     suite_add_tcase(s, f);
     TCase *r = tcase_create("refusals");
