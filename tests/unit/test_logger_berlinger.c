@@ -474,6 +474,10 @@ START_TEST(test_refusals_of_structure)
     free(in.evidence);
     free(bad2);
     free(bad);
+    /* a signed Fridge-tag report whose Hist holds no day */
+    refused_text("Device: Q-tag Fridge-tag 2\nConf:\n Zone: 0.00\nHist:\n TS Actv: 2024-03-01 "
+                 "00:02\nSig: 00\n",
+                 "the logger file holds no readings");
     /* a Fridge-tag's day twice */
     char *ft = tu_read_data(FRIDGETAG);
     bad = replaced(ft, "  Date: 2024-03-09", "  Date: 2024-03-10");

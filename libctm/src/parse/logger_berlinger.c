@@ -487,6 +487,8 @@ static int day_order(const void *a, const void *b)
 /* The days in date order, each with its own line (the device lists the newest first). */
 static int emit_days(ctm__logger *lg, bg_state *st)
 {
+    if (st->ndays == 0)
+        return CTM_OK; /* the reader refuses a file with nothing (and qsort takes no NULL) */
     qsort(st->days, st->ndays, sizeof *st->days, day_order);
     for (size_t i = 0; i < st->ndays; i++) {
         const day_rec *r = &st->days[i];
