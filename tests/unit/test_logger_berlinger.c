@@ -458,6 +458,10 @@ START_TEST(test_refusals_of_structure)
     bad = replaced(text, "Type: 2, T AL: 8.0, t AL: 30", "Type: 2, t AL: 30");
     refused_text(bad, "line 43: Conf: alarm 1 (line 33) lacks its T AL or t AL");
     free(bad);
+    bad = replaced(text, " Logging Interval: 10", " Logging Interval: 99999999999999999");
+    refused_text(bad, "line 28: Logging Interval: '99999999999999999' is not a whole number up "
+                      "to 100000");
+    free(bad);
     bad = replaced(text, " MKT: 10.5", " MKT: high");
     refused_text(bad, "line 54: MKT: 'high' is not a temperature");
     free(bad);

@@ -5,7 +5,8 @@
  *     one before only when that one opens a subtree ("Key:" alone); deeper than 7 is refused, as
  *     is a line that is not "Key: value" (a key: letters, digits, blanks and _ - . / ( )).
  *   - Some lines hold several pairs: "Min T: 0.9, TS Min T: 2022-11-08 12:49".  A ", " ends a
- *     value only where a key and its ':' follow; a "User String" value is never cut.
+ *     value only where a key and its ':' follow; a "User String" value is never cut; at most 16
+ *     pairs to a line.
  *   - Conf: Serial; Zone, the offset of the device's local times in hours ("0.00", "+1.00",
  *     "5.75": minutes as hundredths of an hour), used when the user names no zone; Logging
  *     Interval in minutes; Temp unit (C or F, else Celsius); MKT Energy in kJ/mol; Alarm: entries
@@ -254,9 +255,10 @@ static int conf_alarm_pair(ctm__logger *lg, bg_state *st, const pair *p)
 {
     alarm *a = &st->alarms[st->conf_alarm];
     if (eq(p->k, p->kn, "Type")) {
-        int64_t t;
+        int64_t t = 0;
         int rc = ctm__logger_count(lg, "Alarm Type", p->v, p->vn, 99, &t);
-        a->type = (int)t;
+        if (rc == CTM_OK)
+            a->type = (int)t;
         return rc;
     }
     if (eq(p->k, p->kn, "T AL")) {
@@ -286,9 +288,10 @@ static int conf_pair(ctm__logger *lg, bg_state *st, int depth, const pair *p)
         if (eq(p->k, p->kn, "Zone"))
             return zone(lg, p);
         if (eq(p->k, p->kn, "Logging Interval")) {
-            int64_t m;
+            int64_t m = 0;
             int rc = ctm__logger_count(lg, "Logging Interval", p->v, p->vn, 100000, &m);
-            in->interval_s = m * 60;
+            if (rc == CTM_OK)
+                in->interval_s = m * 60;
             return rc;
         }
         if (eq(p->k, p->kn, "Temp unit")) {
