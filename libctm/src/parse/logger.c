@@ -10,11 +10,12 @@
 #include "logger_format.h"
 #include "tz.h"
 
-const char ctm__logger_format_names[] = "csv, logtag";
+const char ctm__logger_format_names[] = "csv, logtag, berlinger";
 
 static const ctm__logger_format *const formats[] = {
     &ctm__logger_csv,
     &ctm__logger_logtag,
+    &ctm__logger_berlinger,
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -615,7 +616,23 @@ static int day_start(ctm__logger *lg, int64_t date, int64_t *us)
     return ctm__logger_fail(lg, "the day has no start in %s", ctm__tz_name(lg->tz));
 }
 
+static int emit_day_here(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
+                         int64_t max_local);
+
 int ctm__logger_emit_day(ctm__logger *lg, ctm__logger_day *d, int64_t min_local, int64_t max_local)
+{
+    /* a format that gathers its days and hands them over at the end (a Fridge-tag lists the
+     * newest first) names each day's line: messages and the sink see that line */
+    uint64_t at = lg->lineno;
+    if (d->line != 0)
+        lg->lineno = d->line;
+    int rc = emit_day_here(lg, d, min_local, max_local);
+    lg->lineno = at;
+    return rc;
+}
+
+static int emit_day_here(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
+                         int64_t max_local)
 {
     if (lg->sink.day == NULL)
         return ctm__logger_fail(lg, "daily summaries where readings belong");

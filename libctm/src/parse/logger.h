@@ -71,7 +71,8 @@ typedef struct ctm__logger_day {
 
 /* What the file says of itself, complete after ctm__logger_finish. */
 typedef struct ctm__logger_info {
-    const char *format;  /* "csv", "logtag", "qtag", "fridgetag" (static) */
+    const char *format;  /* "csv", "logtag", "berlinger" (static): a Q-tag's and a Fridge-tag's
+                          * reports are both "berlinger", told apart by model */
     char serial[65];     /* the logger's serial number; "" when the file gives none */
     char model[65];      /* the device, as the file names it; "" when it does not */
     int64_t interval_s;  /* the reading interval the file states; 0 when it states none */

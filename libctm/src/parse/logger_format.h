@@ -27,6 +27,7 @@ typedef struct ctm__logger_format {
 
 extern const ctm__logger_format ctm__logger_csv;
 extern const ctm__logger_format ctm__logger_logtag;
+extern const ctm__logger_format ctm__logger_berlinger;
 
 /* The number of the line being parsed (1-based). */
 uint64_t ctm__logger_line(const ctm__logger *lg);
@@ -85,7 +86,8 @@ int ctm__logger_reading_local(ctm__logger *lg, int64_t local_s, double temp_c);
 int ctm__logger_reading_utc(ctm__logger *lg, int64_t utc_us, double temp_c);
 /* A day: d->date and the values set; the reader sets start_us, end_us (the local day in UTC) and
  * line, converts min_us/max_us given as local seconds in min_local/max_local (0: unknown).
- * Days go strictly forward. */
+ * Days go strictly forward.  A format that hands its days over later than their lines (at the
+ * end) sets d->line itself: messages about the day name that line. */
 int ctm__logger_emit_day(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
                          int64_t max_local);
 /* Keep line s (n bytes) verbatim as evidence. */
