@@ -1,7 +1,7 @@
 /* fuzz_logger.c - libFuzzer targets, one per logger file format: fuzz_logger_FORMAT is built
  * with FUZZ_FORMAT "FORMAT", and fuzz_logger without, choosing the format from the file's first
  * line.  The input is a logger file: its first byte chooses the zone (none, a fixed offset, UTC),
- * the unit and the size of the chunks it is fed in; the rest is the file.  Every reading
+ * the unit, the date order and the size of the chunks it is fed in; the rest is the file.  Every reading
  * handed over lies in the allowed range and goes strictly forward in time; every day too; a file
  * read whole counts exactly what it handed over.  No crash, no leak, no hang either way. */
 #include "ctm.h"
@@ -53,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctm__logger_opts o = {0};
     o.tz = (how & 0x10) ? "+01:00" : (how & 0x20) ? "UTC" : NULL;
     o.unit = (how & 0x40) ? 'F' : 0;
+    o.order = (enum ctm__date_order)(how & 0x3); /* as the file says, YMD, DMY, MDY */
     size_t chunk = (how & 0x80) ? 1 : 4096;
     seen s = {0, 0, 0, 0};
     ctm__logger_sink sink = {&s, on_reading, on_day};

@@ -377,6 +377,50 @@ START_TEST(text_from_the_file_is_recorded_as_valid_text)
 }
 END_TEST
 
+/* The Berlinger Q-tag sample: its readings in the device's zone, its serial, limits, the device's
+ * MKT and its certificate and signature lines kept with the file. */
+START_TEST(a_qtag_report_is_imported_with_its_evidence)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", tu_data_path("loggers/berlinger-qtag-RCPJ00010-run2.txt"), NULL, &r));
+    ck_assert_str_eq(r.format, "berlinger");
+    ck_assert_str_eq(r.serial, "RCPJ00010");
+    ck_assert_uint_eq(r.readings, 124);
+    ck_assert_uint_eq(r.added, 124);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings ORDER BY t_us LIMIT 1"), 4400);
+    ck_assert_int_eq(count("SELECT max(temp_mc) FROM readings"), 24300);
+    ck_assert_int_eq(count("SELECT interval_s FROM logger_files"), 600);
+    ck_assert_int_eq(count("SELECT device_mkt_mc FROM logger_files"), 10500);
+    ck_assert_int_eq(count("SELECT device_energy_j FROM logger_files"), 83000);
+    ck_assert_int_eq(count("SELECT high_mc FROM logger_files"), 8000);
+    ck_assert_int_eq(count("SELECT low_mc FROM logger_files"), 2000);
+    char *evidence = tu_sql_text(db_path, "SELECT evidence FROM logger_files");
+    ck_assert_msg(strncmp(evidence, "Cert:", 5) == 0 && strstr(evidence, "Sig") != NULL, "%s",
+                  evidence);
+    free(evidence);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A Fridge-tag keeps days, not readings: each day's summary is stored, once. */
+START_TEST(a_fridgetag_report_is_imported_as_days)
+{
+    const char *path = tu_data_path("loggers/berlinger-fridgetag2-130400191544.txt");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE2", path, NULL, &r));
+    ck_assert_uint_eq(r.readings, 0);
+    ck_assert_uint_eq(r.days, 4);
+    ck_assert_uint_eq(r.added, 4);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_days WHERE location_id = 2"), 4);
+    ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-17'"), 8);
+    ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-18'"), 2);
+    ck_assert_int_eq(count("SELECT sum(minutes_high + minutes_low) FROM logger_days"), 10);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 0);
+    ck_assert_int_eq(count("SELECT days FROM logger_files"), 4);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *temp_suite(void)
 {
     Suite *s = suite_create("temp");
@@ -389,6 +433,8 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, local_times_take_the_named_zone);
     tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
+    tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
+    tcase_add_test(tc, a_fridgetag_report_is_imported_as_days);
     return s;
 }
 
