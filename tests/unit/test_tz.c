@@ -321,7 +321,8 @@ typedef struct tzif {
 static void put(tzif *t, const void *p, size_t n)
 {
     ck_assert_uint_le(t->n + n, sizeof t->b);
-    memcpy(t->b + t->n, p, n);
+    if (n > 0) /* p may be NULL then */
+        memcpy(t->b + t->n, p, n);
     t->n += n;
 }
 
