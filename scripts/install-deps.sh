@@ -11,6 +11,8 @@ packages=(
   libpq-dev postgresql postgresql-common
   # tests: unit (Check), Python and CLI suites, sanitizers and fuzzing, ABI checks
   check python3-pytest clang libclang-rt-14-dev valgrind abigail-tools binutils
+  # the zoneinfo files the time zone tests read (tests/unit/test_tz.c)
+  tzdata
   # the independent ledger verifier (examples/python/verify_ledger.py) and Python reports
   python3-cryptography python3-pandas
 )

@@ -31,8 +31,9 @@
 typedef struct ctm__tz ctm__tz;
 
 /* The zone named `name` (rules above).  CTM_EINVAL for a name that is none of the forms above,
- * CTM_ENOTFOUND for a zone name with no file, CTM_EINVAL (naming the zone) for a file that is not
- * valid TZif; CTM_ENOMEM. */
+ * CTM_ENOTFOUND for a zone name with no file (or not a regular file), CTM_EIO when the file
+ * cannot be read, CTM_EINVAL (naming the zone) for a file larger than 1 MiB or not valid TZif;
+ * CTM_ENOMEM.  On failure *out is NULL.  Free the zone with ctm__tz_free(). */
 int ctm__tz_open(ctm__tz **out, const char *name);
 
 /* The zone in a TZif text of len bytes (as read from a zoneinfo file), named `name` in messages.
@@ -50,8 +51,10 @@ const char *ctm__tz_name(const ctm__tz *z);
 int32_t ctm__tz_offset(const ctm__tz *z, int64_t utc_s);
 
 /* The instant(s) of the wall-clock time local_s: *n is 1 (unique: utc[0]) or 2 (ambiguous:
- * utc[0] < utc[1]).  CTM_ERULE when local_s falls in a gap ("2024-03-31 02:30 does not exist in
- * Europe/Stockholm: the clocks went forward"). */
+ * utc[0] < utc[1]; should a hostile file make a time happen three times, the first and the
+ * last).  CTM_ERULE when local_s falls in a gap ("2024-03-31 02:30 does not exist in
+ * Europe/Stockholm: the clocks went forward"), CTM_EINVAL for a local time more than 2^40 s
+ * (about 34,000 years) from 1970; *n is 0 then. */
 int ctm__tz_to_utc(const ctm__tz *z, int64_t local_s, int64_t utc[2], int *n);
 
 #endif
