@@ -95,7 +95,7 @@ step "13:00  fridge 1 is to be defrosted: two kits move to fridge 2"
 ctm transfer EU-CT-2026-500123-01 --to FRIDGE-2 --reason "fridge 1 defrosting" K1001 K1002
 ctm kit history EU-CT-2026-500123-01 K1001
 
-step "13:10  before the defrost, the technician imports fridge 1's logger file (local time, CET)"
+step "13:10  before the defrost, the technician imports fridge 1's logger file (Swedish local time)"
 # the logger's export since 07:00: a reading every 10 minutes, the door opened at 12:20
 {
   echo "time;temperature"
@@ -106,8 +106,8 @@ step "13:10  before the defrost, the technician imports fridge 1's logger file (
     printf '%s %02d:%02d;%s\n' "$(date -u +%Y-%m-%d)" "$h" "$m" "$t"
   done
 } > "$dir/fridge-1-logger.csv"
-CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm temp import FRIDGE-1 "$dir/fridge-1-logger.csv" --tz +01:00
-CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm temp import FRIDGE-1 "$dir/fridge-1-logger.csv" --tz +01:00
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm temp import FRIDGE-1 "$dir/fridge-1-logger.csv" --tz Europe/Stockholm
+CTM_USER=tomas CTM_PASSWORD="$tomas_pw" ctm temp import FRIDGE-1 "$dir/fridge-1-logger.csv" --tz Europe/Stockholm
 ctm temp list FRIDGE-1 --from "$(date -u +%Y-%m-%d)T11:00Z"
 
 step "14:00  account changes: the technician moves to the ward team"

@@ -1313,9 +1313,9 @@ typedef struct ctm_temp_import_result {
  * readings) followed, for a long file, by actions "temp.readings" of at most 8,192 readings each,
  * all committed together.  Pharmacists and technicians.  Not inside a batch (ctm_batch_begin):
  * the import is its own transaction.
- * Errors: CTM_EINVAL (the file's line, field and value; an unknown format; a bad option),
- * CTM_ERULE (a reading the location already has with another temperature; a local time the
- * zone skips), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
+ * Errors: CTM_EINVAL (the file's line, field and value, a local time the zone skips included;
+ * an unknown format; a bad option), CTM_ERULE (a reading the location already has with another
+ * temperature), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
  * be read, or changed while it was read), CTM_EDENIED, CTM_EMISUSE (inside a batch).
  */
 CTM_API CTM_WARN_UNUSED int ctm_temp_import(ctm_db *db, const char *location, const char *path,

@@ -315,6 +315,42 @@ START_TEST(local_times_take_the_named_zone)
 }
 END_TEST
 
+/* A logger on Swedish wall-clock time across the autumn change: the repeated hour is taken in
+ * order; in spring a time the clocks skip refuses the file. */
+START_TEST(a_named_zone_takes_daylight_saving_time_into_account)
+{
+    setenv("TZDIR", tu_data_path("tz"), 1); /* the zone files the tests carry */
+    const char *autumn = write_file("autumn.csv", "2024-10-27 01:50,4.1\n"
+                                                  "2024-10-27 02:10,4.2\n"
+                                                  "2024-10-27 02:50,4.3\n"
+                                                  "2024-10-27 02:10,4.4\n"
+                                                  "2024-10-27 02:50,4.5\n"
+                                                  "2024-10-27 03:10,4.6\n");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", autumn, "Europe/Stockholm", &r));
+    ck_assert_uint_eq(r.added, 6);
+    ctm_query *q = NULL;
+    tu_ok(ctm_temp_list(&q, db, "FRIDGE1", NULL, NULL));
+    static const char *const utc[] = {"2024-10-26T23:50:00Z", "2024-10-27T00:10:00Z",
+                                      "2024-10-27T00:50:00Z", "2024-10-27T01:10:00Z",
+                                      "2024-10-27T01:50:00Z", "2024-10-27T02:10:00Z"};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+        ck_assert_str_eq(ctm_query_text(q, 0), utc[i]);
+    }
+    ck_assert_int_eq(ctm_query_next(q), CTM_DONE);
+    ctm_query_free(q);
+    uint64_t before = audit_size();
+    const char *spring = write_file("spring.csv", "2024-03-31 01:50,4.1\n2024-03-31 02:30,4.2\n");
+    ck_assert_int_eq(import("FRIDGE1", spring, "Europe/Stockholm", &r), CTM_EINVAL);
+    ck_assert_msg(strstr(ctm_errmsg(), "line 2") != NULL && strstr(ctm_errmsg(), "02:30") != NULL,
+                  "%s", ctm_errmsg());
+    ck_assert_int_eq(import("FRIDGE1", spring, "Europe/Atlantis", &r), CTM_ENOTFOUND);
+    ck_assert_uint_eq(audit_size(), before);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 typedef struct progress_seen {
     uint64_t calls, last, total;
     int backwards;
@@ -431,6 +467,7 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, a_contradicting_reading_refuses_the_file);
     tcase_add_test(tc, bad_files_and_calls_are_refused_and_change_nothing);
     tcase_add_test(tc, local_times_take_the_named_zone);
+    tcase_add_test(tc, a_named_zone_takes_daylight_saving_time_into_account);
     tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
     tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
