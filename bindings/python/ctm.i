@@ -54,6 +54,8 @@
  *       fields); opts: None or a dict with any of format, tz, date_order, unit, progress (a
  *       callable progress(done, total), or None; an exception it raises is reported as
  *       unraisable and the import goes on)
+ *   ctm_temp_mkt(db, location, from, to, opts) -> [status, dict]  (the ctm_mkt_result fields);
+ *       opts: None or a dict with any of energy_kj, max_gap_minutes
  *   ctm_temp_list(db, location, from, to), ctm_temp_files(db, location)
  *                                     -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
@@ -88,6 +90,8 @@
 %ignore ctm_audit_filter;
 %ignore ctm_temp_import_options;
 %ignore ctm_temp_import_result;
+%ignore ctm_mkt_options;
+%ignore ctm_mkt_result;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -545,6 +549,44 @@ static void ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
                       "format", tmp$argnum.format,
                       "serial", tmp$argnum.serial,
                       "sha256", tmp$argnum.sha256));
+    if ($result == NULL)
+        SWIG_fail;
+}
+
+/* ---- const ctm_mkt_options *opts and ctm_mkt_result *result ------------------------------- */
+
+%typemap(in) const ctm_mkt_options *opts (ctm_mkt_options tmp) {
+    static const char *const keys[] = {"energy_kj", "max_gap_minutes", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "mkt options", keys)
+            || !ctm_py_opt_double($input, "energy_kj", &tmp.energy_kj)
+            || !ctm_py_opt_int($input, "max_gap_minutes", &tmp.max_gap_minutes))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+%typemap(in, numinputs=0) ctm_mkt_result *result (ctm_mkt_result tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.struct_size = sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) ctm_mkt_result *result {
+    $result = ctm_py_append($result,
+        Py_BuildValue("{s:d,s:d,s:K,s:L,s:L,s:d,s:d,s:K,s:L}",
+                      "mkt", tmp$argnum.mkt_c,
+                      "energy_kj", tmp$argnum.energy_kj,
+                      "readings", (unsigned long long)tmp$argnum.readings,
+                      "first_us", (long long)tmp$argnum.first_us,
+                      "last_us", (long long)tmp$argnum.last_us,
+                      "min", tmp$argnum.min_c,
+                      "max", tmp$argnum.max_c,
+                      "gaps", (unsigned long long)tmp$argnum.gaps,
+                      "gap_us", (long long)tmp$argnum.gap_us));
     if ($result == NULL)
         SWIG_fail;
 }

@@ -197,6 +197,7 @@ int cmd_randomize(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_import(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_list(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_files(struct cli_session *s, const struct cli_args *a);
+int cmd_temp_mkt(struct cli_session *s, const struct cli_args *a);
 /* cmd_visits.c: visits and dosing */
 int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
 int cmd_visit_list(struct cli_session *s, const struct cli_args *a);

@@ -1,5 +1,6 @@
 /* cmd_temp.c - storage temperatures: `ctm temp import`, `ctm temp list`, `ctm temp files`. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -125,4 +126,57 @@ int cmd_temp_files(struct cli_session *s, const struct cli_args *a)
 {
     ctm_query *q = NULL;
     return cli_print_listing(ctm_temp_files(&q, s->db, a->npos > 0 ? a->pos[0] : NULL), &q, a);
+}
+
+int cmd_temp_mkt(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_mkt_options o = CTM_MKT_OPTIONS_INIT;
+    const char *energy = cli_arg(a, "energy"), *gap = cli_arg(a, "max-gap");
+    if (energy != NULL) {
+        char *end = NULL;
+        o.energy_kj = strtod(energy, &end);
+        if (end == energy || *end != '\0' || !(o.energy_kj > 0))
+            return cli_usage(a->cmd, "--energy: '%s' is not a positive number of kJ/mol", energy);
+    }
+    uint64_t minutes = 0;
+    if (gap != NULL && (cli_number(gap, &minutes) != 0 || minutes == 0 || minutes > 10080))
+        return cli_usage(a->cmd, "--max-gap: give 1 to 10080 minutes");
+    o.max_gap_minutes = (int)minutes;
+    ctm_mkt_result r = CTM_MKT_RESULT_INIT;
+    int rc = ctm_temp_mkt(s->db, a->pos[0], cli_arg(a, "from"), cli_arg(a, "to"), &o, &r);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    if (cli_flag(a, "json")) {
+        fputs("{\"location\":", stdout);
+        cli_put_json_string(stdout, a->pos[0]);
+        if (r.readings > 0)
+            printf(",\"mkt\":%.4f", r.mkt_c);
+        else
+            fputs(",\"mkt\":null", stdout);
+        printf(",\"energy_kj\":%.3f,\"readings\":%" PRIu64, r.energy_kj, r.readings);
+        if (r.readings > 0) {
+            fputs(",\"first\":\"", stdout);
+            put_time(stdout, r.first_us);
+            fputs("\",\"last\":\"", stdout);
+            put_time(stdout, r.last_us);
+            printf("\",\"min\":%.3f,\"max\":%.3f", r.min_c, r.max_c);
+        } else {
+            fputs(",\"first\":null,\"last\":null,\"min\":null,\"max\":null", stdout);
+        }
+        printf(",\"gaps\":%" PRIu64 ",\"gap_minutes\":%.1f}\n", r.gaps, (double)r.gap_us / 6e7);
+        return CLI_OK;
+    }
+    if (r.readings == 0) {
+        printf("%s: no readings in the period\n", a->pos[0]);
+        return CLI_OK;
+    }
+    printf("%s: MKT %.2f C over %" PRIu64 " readings from ", a->pos[0], r.mkt_c, r.readings);
+    put_time(stdout, r.first_us);
+    fputs(" to ", stdout);
+    put_time(stdout, r.last_us);
+    printf(" (dH %.3f kJ/mol; min %.1f C, max %.1f C)\n", r.energy_kj, r.min_c, r.max_c);
+    if (r.gaps > 0)
+        printf("%" PRIu64 " gap%s longer than the longest hold: %.0f minutes not known, not counted\n",
+               r.gaps, r.gaps == 1 ? "" : "s", (double)r.gap_us / 6e7);
+    return CLI_OK;
 }

@@ -136,6 +136,11 @@ static const struct cli_opt temp_list_opts[] = {
     { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
     { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL }, END_OPTS
 };
+static const struct cli_opt temp_mkt_opts[] = {
+    { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
+    { "energy", OPT_VALUE, 0, NULL }, { "max-gap", OPT_NUMBER, 0, NULL },
+    { "json", OPT_FLAG, 0, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -532,6 +537,14 @@ static const struct cli_command commands[] = {
       "the period, both included; WHEN is UTC, ISO 8601: 2026-11-23 (the whole day),\n"
       "2026-11-23T14:30, or with Z or an offset.",
       temp_list_opts, "LOCATION", 1, 1, 0, ACCESS_LOGIN, cmd_temp_list },
+    { "temp mkt", "LOCATION [--from WHEN] [--to WHEN] [--energy KJ_PER_MOL] [--max-gap MINUTES] [--json]",
+      "Print the mean kinetic temperature of a storage location over a period",
+      "Each reading weighs the time it holds, until the next reading and at most --max-gap\n"
+      "minutes (default 60): a longer gap is reported, never taken as the reading before it.\n"
+      "--energy is the activation energy in kJ/mol (default 83.144, dH/R = 10,000 K); a\n"
+      "device's own figure (a Q-tag's \"MKT Energy\") gives the device's MKT.  --from and --to\n"
+      "as for 'ctm temp list'.",
+      temp_mkt_opts, "LOCATION", 1, 1, 0, ACCESS_LOGIN, cmd_temp_mkt },
     { "temp files", "[LOCATION] [--json|--csv]",
       "List the temperature logger files imported, newest first",
       "file, location, name, sha256 (of the file's bytes), format, serial, model, interval_s,\n"

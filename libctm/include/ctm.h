@@ -1332,6 +1332,46 @@ CTM_API CTM_WARN_UNUSED int ctm_temp_import(ctm_db *db, const char *location, co
 CTM_API CTM_WARN_UNUSED int ctm_temp_list(ctm_query **out, ctm_db *db, const char *location,
                                           const char *from, const char *to);
 
+/** Options of a mean kinetic temperature.  Initialise with CTM_MKT_OPTIONS_INIT. */
+typedef struct ctm_mkt_options {
+    size_t struct_size;
+    double energy_kj;    /* the activation energy dH in kJ/mol (10-500); 0: dH/R = 10,000 K
+                          * (83.144 kJ/mol, as USP <1079.2>) */
+    int max_gap_minutes; /* a reading holds until the next one, at most this long (1-10080;
+                          * 0: 60): a longer gap is counted in `gaps`, never as the reading
+                          * before it */
+} ctm_mkt_options;
+
+#define CTM_MKT_OPTIONS_INIT { sizeof(ctm_mkt_options), 0.0, 0 }
+
+/** A mean kinetic temperature and what it was computed from.  Initialise struct_size
+ *  (CTM_MKT_RESULT_INIT). */
+typedef struct ctm_mkt_result {
+    size_t struct_size;
+    double mkt_c;        /* degrees Celsius; NaN when the period holds no reading */
+    double energy_kj;    /* the activation energy used (kJ/mol) */
+    uint64_t readings;
+    int64_t first_us;    /* the first and last reading's time (UTC us); 0 when none */
+    int64_t last_us;
+    double min_c, max_c; /* the lowest and highest reading (NaN when none) */
+    uint64_t gaps;       /* gaps between readings longer than the longest hold */
+    int64_t gap_us;      /* their time beyond the longest hold: not known, not counted */
+} ctm_mkt_result;
+
+#define CTM_MKT_RESULT_INIT { sizeof(ctm_mkt_result), 0.0, 0.0, 0, 0, 0, 0.0, 0.0, 0, 0 }
+
+/**
+ * The mean kinetic temperature of a location's readings in a period (from and to as for
+ * ctm_temp_list; NULL: open): MKT = (dH/R) / -ln(sum(w_i exp(-(dH/R)/T_i)) / sum(w_i)), T_i in
+ * kelvin, each reading weighted by the time it holds: until the next reading, at most the longest
+ * hold; the last reading holds as long as the one before it.  Readings evenly spaced weigh
+ * alike, so a regular logger's MKT is the textbook formula.  Any logged-in user.
+ * Errors: CTM_EINVAL (from, to, an option), CTM_ENOTFOUND (location).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_temp_mkt(ctm_db *db, const char *location, const char *from,
+                                         const char *to, const ctm_mkt_options *opts,
+                                         ctm_mkt_result *result);
+
 /**
  * The logger files imported, newest first: file (its record), location, name, sha256, format,
  * serial, model, interval_s, unit, zone, readings, days, first, last, imported, imported_by.

@@ -135,6 +135,7 @@ CLI_READS = {
     "dispensations": ["dispensations", TRIAL, "--json"],
     "temp list": ["temp", "list", "FRIDGE-1", "--json"],
     "temp files": ["temp", "files", "--json"],
+    "temp mkt": ["temp", "mkt", "FRIDGE-1", "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

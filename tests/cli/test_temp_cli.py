@@ -41,7 +41,7 @@ def tech(site, *args, expect=0):
 
 def test_help_lists_the_commands(site):
     overview = site.run("help", db=False, user=None, password=None).stdout
-    for command in ("temp import", "temp list", "temp files"):
+    for command in ("temp import", "temp list", "temp files", "temp mkt"):
         assert re.search(r"^  " + re.escape(command) + r" ", overview, re.M), command
 
 
@@ -80,6 +80,26 @@ def test_import_list_and_files(site):
     log = json.loads(site.run("audit", "log", "--action", "temp.*", "--json").stdout)
     assert [e["action"] for e in log] == ["temp.import", "temp.import"]
     assert "OK" in site.run("audit", "verify").stdout
+
+
+def test_mkt(site):
+    (site.dir / "july.csv").write_text("2026-07-01T00:00:00Z,5.0\n2026-07-01T00:10:00Z,5.0\n"
+                                       "2026-07-01T00:20:00Z,25.0\n2026-07-01T00:30:00Z,5.0\n"
+                                       "2026-07-01T03:30:00Z,5.0\n")
+    tech(site, "temp", "import", FRIDGE, "july.csv")
+    m = json.loads(tech(site, "temp", "mkt", FRIDGE, "--from", "2026-07-01", "--json").stdout)
+    assert (m["readings"], m["min"], m["max"], m["gaps"], m["gap_minutes"]) == (5, 5.0, 25.0, 1, 120.0)
+    assert m["first"] == "2026-07-01T00:00:00Z" and m["last"] == "2026-07-01T03:30:00Z"
+    assert m["energy_kj"] == 83.145
+    out = tech(site, "temp", "mkt", FRIDGE, "--from", "2026-07-01", "--energy", "83.0",
+               "--max-gap", "10").stdout
+    assert re.match(r"FRIDGE-1: MKT \d+\.\d\d C over 5 readings from 2026-07-01T00:00:00Z to "
+                    r"2026-07-01T03:30:00Z \(dH 83\.000 kJ/mol; min 5\.0 C, max 25\.0 C\)\n"
+                    r"1 gap longer than the longest hold: 170 minutes not known, not counted\n$",
+                    out), out
+    assert tech(site, "temp", "mkt", FRIDGE, "--from", "2030-01-01").stdout == (
+        "FRIDGE-1: no readings in the period\n")
+    tech(site, "temp", "mkt", FRIDGE, "--energy", "lots", expect=2)
 
 
 def test_a_bad_file_stores_nothing_and_names_its_line(site):

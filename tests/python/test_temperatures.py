@@ -3,6 +3,7 @@ readings as a pandas DataFrame with UTC times, the same file again, a progress c
 exceptions each refusal raises.
 """
 import datetime
+import math
 
 import pytest
 
@@ -62,6 +63,23 @@ def test_import_and_read_back_as_a_dataframe(tech, tmp_path):
         ("fridge-1.csv", 12, r["sha256"])]
     assert files[0]["imported"].tzinfo is not None
     assert tech.verify()["entries"] > 0
+
+
+def test_mkt_of_a_period(tech, tmp_path):
+    logger = tmp_path / "fridge-2.csv"
+    logger.write_text("2026-07-01T00:00:00Z,5.0\n2026-07-01T00:10:00Z,5.0\n"
+                      "2026-07-01T00:20:00Z,25.0\n2026-07-01T00:30:00Z,5.0\n")
+    tech.temp_import("FRIDGE-1", logger)
+    m = tech.temp_mkt("FRIDGE-1", datetime.date(2026, 7, 1))
+    k = 10000.0
+    expect = k / -math.log((3 * math.exp(-k / 278.15) + math.exp(-k / 298.15)) / 4) - 273.15
+    assert m["mkt"] == pytest.approx(expect, abs=1e-9)
+    assert (m["readings"], m["min"], m["max"], m["gaps"]) == (4, 5.0, 25.0, 0)
+    assert m["first"] == datetime.datetime(2026, 7, 1, tzinfo=UTC)
+    assert tech.temp_mkt("FRIDGE-1", "2026-07-01", energy_kj=83.0)["energy_kj"] == pytest.approx(83.0)
+    assert tech.temp_mkt("FRIDGE-1", "2030-01-01")["mkt"] is None
+    with pytest.raises(ctm.InvalidError):
+        tech.temp_mkt("FRIDGE-1", energy_kj=0.5)
 
 
 def test_refusals_change_nothing(site, tech, tmp_path):

@@ -1,6 +1,7 @@
 /* test_temp.c - storage temperatures: logger files imported for a location, as a pharmacy does
  * it, their readings and files listed, and the ledger that records them. */
 #include <check.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,6 +439,68 @@ START_TEST(a_qtag_report_is_imported_with_its_evidence)
 }
 END_TEST
 
+/* The MKT of the Q-tag's readings at the device's activation energy is the device's figure once
+ * truncated to 0.1 C, as the device does. */
+START_TEST(the_mkt_of_a_qtag_report_matches_the_device)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", tu_data_path("loggers/berlinger-qtag-RCPJ00010-run2.txt"), NULL, &r));
+    ctm_mkt_options o = CTM_MKT_OPTIONS_INIT;
+    o.energy_kj = 83.0;
+    ctm_mkt_result m = CTM_MKT_RESULT_INIT;
+    tu_ok(ctm_temp_mkt(db, "FRIDGE1", NULL, NULL, &o, &m));
+    ck_assert_uint_eq(m.readings, 124);
+    ck_assert_uint_eq(m.gaps, 0);
+    ck_assert_msg(fabs(m.mkt_c - 10.5841) < 0.0005, "MKT %.4f", m.mkt_c);
+    ck_assert_double_eq_tol(floor(m.mkt_c * 10) / 10, 10.5, 1e-9);
+    ck_assert_double_eq_tol(m.energy_kj, 83.0, 1e-9);
+    ck_assert_double_eq_tol(m.min_c, 0.9, 1e-9);
+    ck_assert_double_eq_tol(m.max_c, 24.3, 1e-9);
+    ck_assert_int_eq(m.first_us, r.first_us);
+    ck_assert_int_eq(m.last_us, r.last_us);
+    /* the default: dH/R = 10,000 K */
+    tu_ok(ctm_temp_mkt(db, "FRIDGE1", NULL, NULL, NULL, &m));
+    ck_assert_double_eq_tol(m.energy_kj, 83.144626, 1e-5);
+    ck_assert_msg(m.mkt_c > 10.5 && m.mkt_c < 10.7, "MKT %.4f", m.mkt_c);
+    /* a period without readings */
+    tu_ok(ctm_temp_mkt(db, "FRIDGE1", "2030-01-01", NULL, &o, &m));
+    ck_assert_uint_eq(m.readings, 0);
+    ck_assert(isnan(m.mkt_c));
+    o.energy_kj = 5000;
+    ck_assert_int_eq(ctm_temp_mkt(db, "FRIDGE1", NULL, NULL, &o, &m), CTM_EINVAL);
+    ck_assert_int_eq(ctm_temp_mkt(db, "FREEZER9", NULL, NULL, NULL, &m), CTM_ENOTFOUND);
+}
+END_TEST
+
+/* A reading holds until the next one, at most the longest hold: a gap beyond it is reported and
+ * not taken as the temperature before it. */
+START_TEST(the_mkt_does_not_count_a_gap_as_the_reading_before_it)
+{
+    const char *f = write_file("gap.csv", "2026-06-01T10:00:00Z,5.0\n"
+                                          "2026-06-01T10:10:00Z,5.0\n"
+                                          "2026-06-01T10:20:00Z,25.0\n"
+                                          "2026-06-01T13:20:00Z,5.0\n"
+                                          "2026-06-01T13:30:00Z,5.0\n");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", f, NULL, &r));
+    ctm_mkt_result m = CTM_MKT_RESULT_INIT;
+    ctm_mkt_options o = CTM_MKT_OPTIONS_INIT;
+    o.max_gap_minutes = 10;
+    tu_ok(ctm_temp_mkt(db, "FRIDGE1", NULL, NULL, &o, &m));
+    ck_assert_uint_eq(m.gaps, 1);
+    ck_assert_int_eq(m.gap_us, 170LL * 60 * 1000000);
+    /* five readings of ten minutes each, one at 25 C */
+    double k = 10000.0, e5 = exp(-k / 278.15), e25 = exp(-k / 298.15);
+    double expect = k / -log((4 * e5 + e25) / 5) - 273.15;
+    ck_assert_double_eq_tol(m.mkt_c, expect, 1e-9);
+    /* with the default longest hold (60 minutes) the 25 C reading weighs an hour */
+    tu_ok(ctm_temp_mkt(db, "FRIDGE1", NULL, NULL, NULL, &m));
+    expect = k / -log((40 * e5 + 60 * e25) / 100) - 273.15;
+    ck_assert_double_eq_tol(m.mkt_c, expect, 1e-9);
+    ck_assert_uint_eq(m.gaps, 1);
+}
+END_TEST
+
 /* A Fridge-tag keeps days, not readings: each day's summary is stored, once. */
 START_TEST(a_fridgetag_report_is_imported_as_days)
 {
@@ -472,6 +535,8 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
     tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
     tcase_add_test(tc, a_fridgetag_report_is_imported_as_days);
+    tcase_add_test(tc, the_mkt_of_a_qtag_report_matches_the_device);
+    tcase_add_test(tc, the_mkt_does_not_count_a_gap_as_the_reading_before_it);
     return s;
 }
 

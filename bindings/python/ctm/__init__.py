@@ -1154,6 +1154,36 @@ class Database:
         _check(rc)
         return Query(self, q, _READINGS)
 
+    def temp_mkt(self, location: str, start: Optional[Union[str, datetime.date]] = None,
+                 end: Optional[Union[str, datetime.date]] = None, *,
+                 energy_kj: Optional[float] = None,
+                 max_gap_minutes: Optional[int] = None) -> Dict[str, Any]:
+        """The mean kinetic temperature of a location's readings in a period (start, end as for
+        :meth:`temp_list`), as a dict: mkt (degrees Celsius, None without readings), energy_kj
+        (the activation energy used; default 83.144, dH/R = 10,000 K), readings, first, last
+        (datetimes in UTC), min, max, gaps (longer than the longest hold, max_gap_minutes,
+        default 60) and gap_minutes (their time not known, not counted)."""
+        opts = {}
+        if energy_kj is not None:
+            if isinstance(energy_kj, bool) or not isinstance(energy_kj, (int, float)):
+                raise InvalidError("energy_kj: expected a number")
+            opts["energy_kj"] = float(energy_kj)
+        if max_gap_minutes is not None:
+            if isinstance(max_gap_minutes, bool) or not isinstance(max_gap_minutes, int):
+                raise InvalidError("max_gap_minutes: expected int")
+            opts["max_gap_minutes"] = max_gap_minutes
+        rc, r = _c.ctm_temp_mkt(self._handle(), _text("location", location),
+                                _instant("start", start), _instant("end", end), opts)
+        _check(rc)
+        some = r["readings"] > 0
+        first, last, gap_us = r.pop("first_us"), r.pop("last_us"), r.pop("gap_us")
+        r["first"] = _from_us(first) if some else None
+        r["last"] = _from_us(last) if some else None
+        r["gap_minutes"] = gap_us / 60e6
+        if not some:
+            r["mkt"] = r["min"] = r["max"] = None
+        return r
+
     def temp_files(self, location: Optional[str] = None) -> Query:
         """The logger files imported (newest first; None: every location's) as a :class:`Query`
         of dicts: file, location, name, sha256, format, serial, model, interval_s, unit, zone

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "logger.h"
+#include "mkt.h"
 #include "stock.h"
 
 #define READ_CHUNK 65536
@@ -699,4 +700,85 @@ int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location)
     if (rc == CTM_OK)
         rc = ctm__query_show(out, CTM__SHOW_TIME, "first", "last", "imported", NULL);
     return rc;
+}
+
+/* ---- mean kinetic temperature ---- */
+
+int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char *to,
+                 const ctm_mkt_options *opts, ctm_mkt_result *result)
+{
+    ctm_mkt_options o = CTM_MKT_OPTIONS_INIT;
+    if (opts != NULL)
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    ctm_query *none = NULL;
+    ctm__trial t;
+    int rc = ctm__listing_begin(&none, db, "temp mkt", NULL, &t);
+    if (rc == CTM_OK && result == NULL)
+        rc = ctm__err(CTM_EINVAL, "temp mkt: result: NULL");
+    if (rc == CTM_OK && o.energy_kj != 0.0 && !(o.energy_kj >= 10.0 && o.energy_kj <= 500.0))
+        rc = ctm__err(CTM_EINVAL, "energy: %g kJ/mol is outside 10..500", o.energy_kj);
+    if (rc == CTM_OK && (o.max_gap_minutes < 0 || o.max_gap_minutes > 10080))
+        rc = ctm__err(CTM_EINVAL, "max gap: %d minutes is outside 1..10080", o.max_gap_minutes);
+    int64_t location_id = 0, lo = INT64_MIN, hi = INT64_MAX;
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &location_id);
+    if (rc == CTM_OK && from != NULL)
+        rc = ctm__parse_instant("from", from, 0, &lo);
+    if (rc == CTM_OK && to != NULL)
+        rc = ctm__parse_instant("to", to, 1, &hi);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
+                          " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_int(st, 2, lo);
+    ctm__st_bind_int(st, 3, hi);
+    ctm__st_stream(st);
+    double dhr = o.energy_kj != 0.0 ? ctm__mkt_dhr(o.energy_kj) : CTM__MKT_DEFAULT_DHR;
+    int64_t max_hold = (int64_t)(o.max_gap_minutes != 0 ? o.max_gap_minutes : 60) * 60000000;
+    ctm_mkt_result res = CTM_MKT_RESULT_INIT;
+    res.energy_kj = dhr * CTM__GAS_CONSTANT / 1000.0;
+    res.min_c = res.max_c = res.mkt_c = NAN;
+    ctm__mkt m;
+    ctm__mkt_init(&m, dhr);
+    /* each reading is added when the next one says how long it held */
+    int64_t prev_t = 0, held = 0;
+    double prev_c = 0.0;
+    int src;
+    while ((src = ctm__st_step(st)) == CTM_ROW) {
+        int64_t t_us = ctm__st_int(st, 0);
+        double c = (double)ctm__st_int(st, 1) / 1000.0;
+        if (res.readings > 0) {
+            held = t_us - prev_t;
+            if (held > max_hold) {
+                res.gaps++;
+                res.gap_us += held - max_hold;
+                held = max_hold;
+            }
+            ctm__mkt_add(&m, prev_c, (double)held);
+        } else {
+            res.first_us = t_us;
+            res.min_c = res.max_c = c;
+        }
+        res.min_c = c < res.min_c ? c : res.min_c;
+        res.max_c = c > res.max_c ? c : res.max_c;
+        res.readings++;
+        res.last_us = t_us;
+        prev_t = t_us;
+        prev_c = c;
+    }
+    ctm__st_finalize(st);
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "reading the location's readings");
+    if (res.readings > 0) /* the last reading: as long as the one before it, or alone */
+        ctm__mkt_add(&m, prev_c, res.readings > 1 ? (double)held : 1.0);
+    if (res.readings > 0)
+        res.mkt_c = ctm__mkt_celsius(&m);
+    size_t n = result->struct_size < sizeof res ? result->struct_size : sizeof res;
+    res.struct_size = result->struct_size;
+    memcpy(result, &res, n);
+    return CTM_OK;
 }
