@@ -644,6 +644,19 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
 
 /* ---- reading ---- */
 
+/* A location and a period of its readings: from and to as instants (NULL: open), to taken as
+ * the last microsecond it names. */
+static int period_of(ctm_db *db, const char *location, const char *from, const char *to,
+                     int64_t *location_id, int64_t *lo, int64_t *hi)
+{
+    int rc = ctm__location_lookup(db, location, location_id);
+    if (rc == CTM_OK && from != NULL)
+        rc = ctm__parse_instant("from", from, 0, lo);
+    if (rc == CTM_OK && to != NULL)
+        rc = ctm__parse_instant("to", to, 1, hi);
+    return rc;
+}
+
 int ctm_temp_list(ctm_query **out, ctm_db *db, const char *location, const char *from,
                   const char *to)
 {
@@ -651,11 +664,7 @@ int ctm_temp_list(ctm_query **out, ctm_db *db, const char *location, const char 
     int rc = ctm__listing_begin(out, db, "temp list", NULL, &t);
     int64_t location_id = 0, lo = INT64_MIN, hi = INT64_MAX;
     if (rc == CTM_OK)
-        rc = ctm__location_lookup(db, location, &location_id);
-    if (rc == CTM_OK && from != NULL)
-        rc = ctm__parse_instant("from", from, 0, &lo);
-    if (rc == CTM_OK && to != NULL)
-        rc = ctm__parse_instant("to", to, 1, &hi);
+        rc = period_of(db, location, from, to, &location_id, &lo, &hi);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -721,11 +730,7 @@ int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char 
         rc = ctm__err(CTM_EINVAL, "max gap: %d minutes is outside 1..10080", o.max_gap_minutes);
     int64_t location_id = 0, lo = INT64_MIN, hi = INT64_MAX;
     if (rc == CTM_OK)
-        rc = ctm__location_lookup(db, location, &location_id);
-    if (rc == CTM_OK && from != NULL)
-        rc = ctm__parse_instant("from", from, 0, &lo);
-    if (rc == CTM_OK && to != NULL)
-        rc = ctm__parse_instant("to", to, 1, &hi);
+        rc = period_of(db, location, from, to, &location_id, &lo, &hi);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,

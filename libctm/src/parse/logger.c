@@ -529,7 +529,7 @@ int ctm__logger_iso(ctm__logger *lg, const char *field, const char *s, size_t n,
 
 /* ---- results ---- */
 
-static void format_local(int64_t local_s, char out[32])
+void ctm__logger_format_local(int64_t local_s, char out[32])
 {
     int64_t days = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
     int64_t rem = local_s - days * 86400;
@@ -553,7 +553,7 @@ static int local_to_utc(ctm__logger *lg, int64_t local_s, int64_t *utc_us)
     int n = 0;
     if (ctm__tz_to_utc(lg->tz, local_s, utc, &n) != CTM_OK) {
         char when[32];
-        format_local(local_s, when);
+        ctm__logger_format_local(local_s, when);
         return ctm__logger_fail(lg, "%s does not exist in %s: the clocks went forward (a logger "
                                     "that keeps standard time all year: name its offset, such as "
                                     "+01:00)",

@@ -692,15 +692,6 @@ static int bg_line(ctm__logger *lg, void *state, const char *s, size_t n)
     return tree_line(lg, st, s, n);
 }
 
-static void format_local(int64_t local_s, char out[20])
-{
-    int64_t days = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
-    int64_t rem = local_s - days * 86400;
-    char date[11];
-    ctm__format_date(days, date);
-    snprintf(out, 20, "%s %02d:%02d", date, (int)(rem / 3600) % 24, (int)(rem % 3600 / 60) % 60);
-}
-
 /* What a whole report has: its Data readings up to TS Stop, and its signature. */
 static int check_whole(ctm__logger *lg, bg_state *st)
 {
@@ -711,9 +702,9 @@ static int check_whole(ctm__logger *lg, bg_state *st)
         return ctm__logger_fail(lg, "Data: no readings: the report is cut short");
     if (st->has_data && st->has_stop && in->interval_s > 0 && in->readings > 0 &&
         (st->last_local > st->stop_local || st->last_local <= st->stop_local - in->interval_s)) {
-        char last[20], stop[20];
-        format_local(st->last_local, last);
-        format_local(st->stop_local, stop);
+        char last[32], stop[32];
+        ctm__logger_format_local(st->last_local, last);
+        ctm__logger_format_local(st->stop_local, stop);
         return ctm__logger_fail(lg, "Data: the readings end at %s, not in the last logging "
                                     "interval before TS Stop %s: the report is cut short",
                                 last, stop);
