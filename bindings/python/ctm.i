@@ -56,6 +56,7 @@
  *       unraisable and the import goes on)
  *   ctm_temp_mkt(db, location, from, to, opts) -> [status, dict]  (the ctm_mkt_result fields);
  *       opts: None or a dict with any of energy_kj, max_gap_minutes
+ *   ctm_kit_exposure(db, trial, kit) -> [status, dict]  (the ctm_exposure_result fields)
  *   ctm_temp_list(db, location, from, to), ctm_temp_files(db, location)
  *                                     -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
@@ -92,6 +93,7 @@
 %ignore ctm_temp_import_result;
 %ignore ctm_mkt_options;
 %ignore ctm_mkt_result;
+%ignore ctm_exposure_result;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -587,6 +589,31 @@ static void ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
                       "max", tmp$argnum.max_c,
                       "gaps", (unsigned long long)tmp$argnum.gaps,
                       "gap_us", (long long)tmp$argnum.gap_us));
+    if ($result == NULL)
+        SWIG_fail;
+}
+
+/* ---- ctm_exposure_result *: returned as a dict -------------------------------------------- */
+
+%typemap(in, numinputs=0) ctm_exposure_result *result (ctm_exposure_result tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.struct_size = sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) ctm_exposure_result *result {
+    $result = ctm_py_append($result,
+        Py_BuildValue("{s:K,s:L,s:L,s:L,s:d,s:d,s:d,s:O,s:L,s:d,s:O}",
+                      "readings", (unsigned long long)tmp$argnum.readings,
+                      "minutes_high", (long long)tmp$argnum.minutes_high,
+                      "minutes_low", (long long)tmp$argnum.minutes_low,
+                      "minutes_unknown", (long long)tmp$argnum.minutes_unknown,
+                      "min", tmp$argnum.min_c,
+                      "max", tmp$argnum.max_c,
+                      "mkt", tmp$argnum.mkt_c,
+                      "has_budget", tmp$argnum.has_budget ? Py_True : Py_False,
+                      "budget_minutes", (long long)tmp$argnum.budget_minutes,
+                      "budget_max", tmp$argnum.budget_max_c,
+                      "over_budget", tmp$argnum.over_budget ? Py_True : Py_False));
     if ($result == NULL)
         SWIG_fail;
 }

@@ -176,6 +176,7 @@ int cmd_kits(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_status(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_history(struct cli_session *s, const struct cli_args *a);
 int cmd_kit_show(struct cli_session *s, const struct cli_args *a);
+int cmd_kit_exposure(struct cli_session *s, const struct cli_args *a);
 int cmd_receive_status(struct cli_session *s, const struct cli_args *a);
 int cmd_receive_unscan(struct cli_session *s, const struct cli_args *a);
 int cmd_receive_void(struct cli_session *s, const struct cli_args *a);

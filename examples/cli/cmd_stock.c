@@ -726,3 +726,73 @@ int cmd_transfer_out(struct cli_session *s, const struct cli_args *a)
            plural(nkits), a->pos[0], site, shipment);
     return CLI_OK;
 }
+
+/* A temperature for a line or JSON: "%.1f", or the word for none. */
+static void put_temp(double c, const char *none)
+{
+    if (c != c)
+        fputs(none, stdout);
+    else
+        printf("%.1f", c);
+}
+
+int cmd_kit_exposure(struct cli_session *s, const struct cli_args *a)
+{
+    char **kit = NULL;
+    int one = a->npos == 1;
+    int rc = kit_args(a, one ? 0 : 1, &kit);
+    if (rc != CLI_OK)
+        return rc;
+    ctm_exposure_result e = CTM_EXPOSURE_RESULT_INIT;
+    rc = ctm_kit_exposure(s->db, one ? NULL : a->pos[0], kit[0], &e);
+    if (rc != CTM_OK) {
+        free_kit_args(kit);
+        return cli_fail_ctm(rc);
+    }
+    if (cli_flag(a, "json")) {
+        fputs("{\"kit\":", stdout);
+        cli_put_json_string(stdout, kit[0]);
+        printf(",\"readings\":%llu,\"minutes_high\":%lld,\"minutes_low\":%lld,"
+               "\"minutes_unknown\":%lld,\"min\":",
+               (unsigned long long)e.readings, (long long)e.minutes_high,
+               (long long)e.minutes_low, (long long)e.minutes_unknown);
+        put_temp(e.min_c, "null");
+        fputs(",\"max\":", stdout);
+        put_temp(e.max_c, "null");
+        fputs(",\"mkt\":", stdout);
+        if (e.mkt_c != e.mkt_c)
+            fputs("null", stdout);
+        else
+            printf("%.2f", e.mkt_c);
+        if (e.has_budget) {
+            printf(",\"budget_minutes\":%lld,\"budget_max\":", (long long)e.budget_minutes);
+            put_temp(e.budget_max_c, "null");
+        } else {
+            fputs(",\"budget_minutes\":null,\"budget_max\":null", stdout);
+        }
+        printf(",\"over_budget\":%s}\n", e.over_budget ? "true" : "false");
+    } else {
+        printf("kit %s: %lld minutes above and %lld below its storage range over %llu readings",
+               kit[0], (long long)e.minutes_high, (long long)e.minutes_low,
+               (unsigned long long)e.readings);
+        if (e.readings > 0) {
+            fputs(" (min ", stdout);
+            put_temp(e.min_c, "-");
+            fputs(" C, max ", stdout);
+            put_temp(e.max_c, "-");
+            printf(" C, MKT %.2f C)", e.mkt_c);
+        }
+        printf("; %lld minutes without readings\n", (long long)e.minutes_unknown);
+        if (e.has_budget) {
+            printf("budget %lld minutes", (long long)e.budget_minutes);
+            if (e.budget_max_c == e.budget_max_c)
+                printf(" up to %.1f C", e.budget_max_c);
+            fputs(": ", stdout);
+        } else {
+            fputs("no excursion budget: ", stdout);
+        }
+        puts(e.over_budget ? "OVER BUDGET, flag for rejection" : "within");
+    }
+    free_kit_args(kit);
+    return CLI_OK;
+}

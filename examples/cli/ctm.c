@@ -339,6 +339,16 @@ static const struct cli_command commands[] = {
       "GS separator as <GS>); this holds for every command that takes a kit.  Without TRIAL\n"
       "the kit is looked for in every trial.",
       json_opts, "KIT", 1, 2, 0, ACCESS_LOGIN, cmd_kit_show },
+    { "kit exposure", "[TRIAL] KIT [--json]",
+      "Show a kit's time out of its storage range, against its excursion budget",
+      "Over each stay in a storage location, each reading of the location's logger holds until\n"
+      "the next one (at most 60 minutes): the minutes above and below the kit type's storage\n"
+      "range are summed, with the lowest and highest reading, the mean kinetic temperature and\n"
+      "the minutes no reading covers.  A kit with more time out of range than its budget, or a\n"
+      "reading above the budget's highest temperature (without a budget: any time out of range),\n"
+      "is flagged for rejection.  Computed from the readings stored: import the logger files\n"
+      "first.  Exits 0 either way; --json gives the figures as one object.",
+      json_opts, "KIT", 1, 2, 0, ACCESS_LOGIN, cmd_kit_exposure },
     { "kit history", "[TRIAL] KIT [--json|--csv]", "Show where a kit has been stored, and when",
       "KIT is the kit number or a scan of its pack.  Without TRIAL the kit is looked for in\n"
       "every trial.",

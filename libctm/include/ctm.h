@@ -1372,6 +1372,38 @@ CTM_API CTM_WARN_UNUSED int ctm_temp_mkt(ctm_db *db, const char *location, const
                                          const char *to, const ctm_mkt_options *opts,
                                          ctm_mkt_result *result);
 
+/** A kit's exposure to temperature over its stays in the site's storage locations.
+ *  Initialise struct_size (CTM_EXPOSURE_RESULT_INIT). */
+typedef struct ctm_exposure_result {
+    size_t struct_size;
+    uint64_t readings;         /* readings counted (of the kit's locations during its stays) */
+    int64_t minutes_high;      /* time above its kit type's storage range */
+    int64_t minutes_low;       /* time below it */
+    int64_t minutes_unknown;   /* time of its stays no reading covers (no logger file yet, gaps) */
+    double min_c, max_c;       /* the lowest and highest reading (NaN without readings) */
+    double mkt_c;              /* the MKT over those readings, dH/R = 10,000 K (NaN without) */
+    int has_budget;            /* the kit type has an excursion budget: */
+    int64_t budget_minutes;    /*   cumulative minutes allowed out of range */
+    double budget_max_c;       /*   up to this temperature */
+    int over_budget;           /* flagged for rejection: more time out of range than the budget
+                                * allows, a reading above its highest temperature, or, without
+                                * a budget, any time out of range */
+} ctm_exposure_result;
+
+#define CTM_EXPOSURE_RESULT_INIT { sizeof(ctm_exposure_result), 0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0, 0.0, 0 }
+
+/**
+ * A kit's exposure (trial NULL: the kit number in any trial; a scan of its pack works too): over
+ * each stay in a storage location, from its receipt or move there until it left (or now), each
+ * reading of the location holds until the next one, at most 60 minutes, and no further than the
+ * stay; the time above and below the kit type's storage range is summed, and compared with its
+ * excursion budget.  Computed from the readings stored, so a logger file imported later changes
+ * the answer.  Any logged-in user; no arm is shown.
+ * Errors: CTM_EINVAL (kit), CTM_ENOTFOUND (trial, kit).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit,
+                                             ctm_exposure_result *result);
+
 /**
  * The logger files imported, newest first: file (its record), location, name, sha256, format,
  * serial, model, interval_s, unit, zone, readings, days, first, last, imported, imported_by.

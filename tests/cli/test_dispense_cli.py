@@ -136,6 +136,7 @@ CLI_READS = {
     "temp list": ["temp", "list", "FRIDGE-1", "--json"],
     "temp files": ["temp", "files", "--json"],
     "temp mkt": ["temp", "mkt", "FRIDGE-1", "--json"],
+    "kit exposure": ["kit", "exposure", TRIAL, "K001", "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

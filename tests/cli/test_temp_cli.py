@@ -102,6 +102,23 @@ def test_mkt(site):
     tech(site, "temp", "mkt", FRIDGE, "--energy", "lots", expect=2)
 
 
+def test_kit_exposure(site):
+    site.run("trial", "add", "OPEN-1", "--title", "Open", "--sponsor", "S", "--arms", "ACTIVE:1")
+    site.run("kittype", "add", "OPEN-1", "KT", "--name", "Drug X", "--units", "30",
+             "--storage", "2..8", "--budget", "60@15")
+    (site.dir / "m.csv").write_text("kit_number,kit_type,lot,expiry\nE1,KT,L1,2030-01-31\n")
+    tech(site, "receive", "OPEN-1", "--shipment", "SH-E", "--manifest", "m.csv",
+         "--location", FRIDGE)
+    e = json.loads(tech(site, "kit", "exposure", "E1", "--json").stdout)
+    assert e == {"kit": "E1", "readings": 0, "minutes_high": 0, "minutes_low": 0,
+                 "minutes_unknown": e["minutes_unknown"], "min": None, "max": None, "mkt": None,
+                 "budget_minutes": 60, "budget_max": 15.0, "over_budget": False}
+    out = tech(site, "kit", "exposure", "OPEN-1", "E1").stdout
+    assert out.startswith("kit E1: 0 minutes above and 0 below its storage range over 0 readings;")
+    assert out.endswith("budget 60 minutes up to 15.0 C: within\n"), out
+    tech(site, "kit", "exposure", "E9", expect=1)
+
+
 def test_a_bad_file_stores_nothing_and_names_its_line(site):
     before = json.loads(tech(site, "temp", "files", "--json").stdout)
     (site.dir / "bad.csv").write_text("2026-06-02T10:00:00Z,4.5\n2026-06-02T10:10:00Z,4.5.1\n")

@@ -110,6 +110,7 @@ def reads(db):
     call("temp_list", lambda: db.temp_list("FRIDGE-1"))
     call("temp_files", db.temp_files)
     call("temp_mkt", lambda: db.temp_mkt("FRIDGE-1"))
+    call("kit_exposure", lambda: [db.kit_exposure("K%02d" % i, TRIAL) for i in range(10)])
     return out
 
 
@@ -119,7 +120,7 @@ def test_the_walk_covers_every_read():
               "users", "size", "checkpoint", "vkey", "prove", "verify", "kittypes", "locations",
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
-              "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt"}
+              "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

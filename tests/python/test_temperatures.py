@@ -82,6 +82,21 @@ def test_mkt_of_a_period(tech, tmp_path):
         tech.temp_mkt("FRIDGE-1", energy_kj=0.5)
 
 
+def test_kit_exposure(site, tech, tmp_path):
+    with ctm_open(site, ADMIN, ADMIN_PW) as admin:
+        admin.trial_add("OPEN-1", "Open", "Sponsor", {"ACTIVE": 1})
+        admin.kittype_add("OPEN-1", "KT", "Drug X", 30, (2, 8), excursion_budget=(60, 15.0))
+        admin.location_add("FRIDGE-3", (2, 8), kind="fridge")
+    tech.receive("OPEN-1", "SH-E", "kit_number,kit_type,lot,expiry\nE1,KT,L1,2030-01-31\n",
+                 "FRIDGE-3")
+    e = tech.kit_exposure("E1")
+    assert (e["readings"], e["minutes_high"], e["minutes_low"], e["over_budget"]) == (0, 0, 0, False)
+    assert (e["min"], e["max"], e["mkt"]) == (None, None, None)
+    assert (e["budget_minutes"], e["budget_max"]) == (60, 15.0)
+    with pytest.raises(ctm.NotFoundError):
+        tech.kit_exposure("E9")
+
+
 def test_refusals_change_nothing(site, tech, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("2026-06-02T10:00:00Z,4.5\n2026-06-02T09:00:00Z,4.5\n")

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctm.h"
 #include "testutil.h"
@@ -41,6 +42,13 @@ static void build_template(void)
     must(ctm_user_add(h, "ivy", "investigator", 0, "Ivy Inv", PW), "add investigator");
     must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location 1");
     must(ctm_location_add(h, "FRIDGE2", "fridge", 2, 8), "location 2");
+    /* an open trial whose kit type may spend an hour out of 2..8 C, up to 15 C; one without */
+    must(ctm_trial_add(h, "OPEN-1", "An open trial", "Sponsor AB", 0, "ACTIVE:1"), "trial");
+    ctm_kittype_options ko = CTM_KITTYPE_OPTIONS_INIT;
+    ko.excursion_budget_minutes = 60;
+    ko.excursion_max_c = 15;
+    must(ctm_kittype_add(h, "OPEN-1", "KT", "Drug X", 30, 2, 8, 0, &ko), "kit type");
+    must(ctm_kittype_add(h, "OPEN-1", "NB", "Drug Y", 30, 2, 8, 0, NULL), "kit type NB");
     ctm_close(h);
 }
 
@@ -352,6 +360,85 @@ START_TEST(a_named_zone_takes_daylight_saving_time_into_account)
 }
 END_TEST
 
+/* Whole seconds after the shipment was registered (readings keep seconds), as
+ * "YYYY-MM-DDThh:mm:ssZ", once that instant has passed: the kit's stay runs until now. */
+static void at(int64_t registered_us, int seconds, char out[40])
+{
+    int64_t us = (registered_us / 1000000 + seconds) * 1000000;
+    while (ctm_version_number() >= 0) { /* wait until that instant has passed */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 > us)
+            break;
+        nanosleep(&(struct timespec){0, 20000000}, NULL);
+    }
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A kit's exposure: the readings of its location while it is there, against its kit type's range
+ * and budget; a reading above the budget's temperature flags it. */
+START_TEST(a_kits_exposure_follows_its_stays)
+{
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    static const char manifest[] = "kit_number,kit_type,lot,expiry\n"
+                                   "K1,KT,L1,2030-01-31\nK2,NB,L2,2030-01-31\n";
+    tu_ok(ctm_receive(db, "OPEN-1", "SH1", manifest, sizeof manifest - 1, "FRIDGE2", NULL));
+    tu_ok(ctm_receive_confirm(db, "SH1", 1));
+    int64_t reg = count("SELECT registered_us FROM shipments");
+    ctm_exposure_result e = CTM_EXPOSURE_RESULT_INIT;
+    tu_ok(ctm_kit_exposure(db, "OPEN-1", "K1", &e));
+    ck_assert_uint_eq(e.readings, 0); /* no logger file yet: nothing known */
+    ck_assert(isnan(e.max_c) && isnan(e.mkt_c));
+    ck_assert_int_eq(e.over_budget, 0);
+    ck_assert_int_eq(e.has_budget, 1);
+    ck_assert_int_eq(e.budget_minutes, 60);
+    ck_assert_double_eq_tol(e.budget_max_c, 15.0, 1e-9);
+    /* readings 1, 2 and 3 s after the receipt: 5.0, 9.0 (above 8 for a second), 5.0 */
+    char t1[40], t2[40], t3[40], text[256];
+    at(reg, 1, t1);
+    at(reg, 2, t2);
+    at(reg, 3, t3);
+    snprintf(text, sizeof text, "%s,5.0\n%s,9.0\n%s,5.0\n", t1, t2, t3);
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    ctm_logout(db);
+    tu_login(db, "ted", PW);
+    tu_ok(import("FRIDGE2", write_file("f2.csv", text), NULL, &r));
+    /* readings of the other fridge do not count */
+    tu_ok(import("FRIDGE1", write_file("f1.csv", text), NULL, &r));
+    tu_ok(ctm_kit_exposure(db, "OPEN-1", "K1", &e));
+    ck_assert_uint_eq(e.readings, 3);
+    ck_assert_int_eq(e.minutes_high, 1); /* a minute begun out of range counts */
+    ck_assert_int_eq(e.minutes_low, 0);
+    ck_assert_double_eq_tol(e.max_c, 9.0, 1e-9);
+    ck_assert_double_eq_tol(e.min_c, 5.0, 1e-9);
+    ck_assert_int_eq(e.over_budget, 0); /* 1 of 60 minutes, below 15 C */
+    /* without a budget, any time out of range flags the kit */
+    tu_ok(ctm_kit_exposure(db, NULL, "K2", &e));
+    ck_assert_int_eq(e.has_budget, 0);
+    ck_assert_int_eq(e.over_budget, 1);
+    /* above the budget's highest temperature */
+    char t4[40];
+    at(reg, 4, t4);
+    snprintf(text, sizeof text, "%s,16.0\n", t4);
+    tu_ok(import("FRIDGE2", write_file("f3.csv", text), NULL, &r));
+    tu_ok(ctm_kit_exposure(db, "OPEN-1", "K1", &e));
+    ck_assert_int_eq(e.over_budget, 1);
+    ck_assert_double_eq_tol(e.max_c, 16.0, 1e-9);
+    /* once moved to the other fridge, its readings count from then on */
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    const char *kits[] = {"K1"};
+    tu_ok(ctm_transfer(db, "OPEN-1", kits, 1, "FRIDGE1", NULL));
+    tu_ok(ctm_kit_exposure(db, "OPEN-1", "K1", &e));
+    ck_assert_uint_eq(e.readings, 4);
+    ck_assert_int_eq(ctm_kit_exposure(db, "OPEN-1", "K9", &e), CTM_ENOTFOUND);
+}
+END_TEST
+
 typedef struct progress_seen {
     uint64_t calls, last, total;
     int backwards;
@@ -537,6 +624,7 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, a_fridgetag_report_is_imported_as_days);
     tcase_add_test(tc, the_mkt_of_a_qtag_report_matches_the_device);
     tcase_add_test(tc, the_mkt_does_not_count_a_gap_as_the_reading_before_it);
+    tcase_add_test(tc, a_kits_exposure_follows_its_stays);
     return s;
 }
 

@@ -1184,6 +1184,22 @@ class Database:
             r["mkt"] = r["min"] = r["max"] = None
         return r
 
+    def kit_exposure(self, kit: str, trial: Optional[str] = None) -> Dict[str, Any]:
+        """A kit's time out of its kit type's storage range over its stays in the site's storage
+        locations, from the readings stored, as a dict: readings, minutes_high, minutes_low,
+        minutes_unknown (no reading covers them), min, max, mkt (degrees Celsius; None without
+        readings), budget_minutes, budget_max (None without a budget) and over_budget (True:
+        flag the kit for rejection).  kit: its number or a scan of its pack."""
+        rc, e = _c.ctm_kit_exposure(self._handle(), _text("trial", trial, optional=True),
+                                    _text("kit", kit))
+        _check(rc)
+        for key in ("min", "max", "mkt", "budget_max"):
+            if isinstance(e[key], float) and math.isnan(e[key]):
+                e[key] = None
+        if not e.pop("has_budget"):
+            e["budget_minutes"] = None
+        return e
+
     def temp_files(self, location: Optional[str] = None) -> Query:
         """The logger files imported (newest first; None: every location's) as a :class:`Query`
         of dicts: file, location, name, sha256, format, serial, model, interval_s, unit, zone

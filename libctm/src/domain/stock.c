@@ -499,6 +499,20 @@ int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *
     return rc;
 }
 
+int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, char number[48])
+{
+    ctm__trial t = {0, 0};
+    kit_row k;
+    int rc = trial != NULL ? ctm__trial_lookup(db, trial, &t) : CTM_OK;
+    if (rc == CTM_OK)
+        rc = kit_lookup(db, t.id, kit, &k);
+    if (rc == CTM_OK) {
+        *id = k.id;
+        memcpy(number, k.number, sizeof k.number);
+    }
+    return rc;
+}
+
 int ctm_kit_show(ctm_query **out, ctm_db *db, const char *trial, const char *kit)
 {
     /* The row has the same columns and types whatever the arm. */

@@ -66,6 +66,10 @@ typedef struct ctm__scan {
  * barcode, a barcode without a serial, a kit number of more than 40 characters. */
 int ctm__scan_read(const char *scan, ctm__scan *out);
 
+/* The id and kit number of a kit named by its number or by a scan of its pack, in the trial named
+ * (NULL: any trial); CTM_ENOTFOUND names what was not found. */
+int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, char number[48]);
+
 /* The kit number of a kit named by its number or by a scan of its pack, in any trial (the
  * resolver every kit-taking call uses).  CTM_ENOTFOUND, or CTM_EINVAL when two kits answer. */
 int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48]);

@@ -787,3 +787,153 @@ int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char 
     memcpy(result, &res, n);
     return CTM_OK;
 }
+
+/* ---- a kit's exposure ---- */
+
+#define EXPOSURE_HOLD_US (60LL * 60 * 1000000) /* a reading holds at most an hour */
+
+typedef struct exposure_ctx {
+    ctm_exposure_result *r;
+    ctm__mkt m;
+    int64_t lo_mc, hi_mc;
+} exposure_ctx;
+
+/* The readings of one stay [since, until): each holds until the next, at most an hour, and no
+ * further than the stay. */
+static int stay_exposure(ctm_db *db, exposure_ctx *x, int64_t location_id, int64_t since,
+                         int64_t until)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
+                          " AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_int(st, 2, since);
+    ctm__st_bind_int(st, 3, until);
+    ctm_exposure_result *r = x->r;
+    int64_t covered = 0, prev_t = 0, prev_mc = 0;
+    int have = 0, src;
+    /* a reading is counted when the next one (or the stay's end) says how long it held */
+    for (;;) {
+        src = ctm__st_step(st);
+        int64_t t = src == CTM_ROW ? ctm__st_int(st, 0) : until;
+        if (have) {
+            int64_t held = t - prev_t;
+            held = held > EXPOSURE_HOLD_US ? EXPOSURE_HOLD_US : held;
+            covered += held;
+            if (prev_mc > x->hi_mc)
+                r->minutes_high += held;
+            else if (prev_mc < x->lo_mc)
+                r->minutes_low += held;
+            if (held > 0)
+                ctm__mkt_add(&x->m, (double)prev_mc / 1000.0, (double)held);
+        }
+        if (src != CTM_ROW)
+            break;
+        prev_t = t;
+        prev_mc = ctm__st_int(st, 1);
+        double c = (double)prev_mc / 1000.0;
+        r->min_c = r->readings == 0 || c < r->min_c ? c : r->min_c;
+        r->max_c = r->readings == 0 || c > r->max_c ? c : r->max_c;
+        r->readings++;
+        have = 1;
+    }
+    ctm__st_finalize(st);
+    if (src != CTM_OK)
+        return ctm__store_fail(src, "reading the location's readings");
+    r->minutes_unknown += (until - since) - covered; /* in microseconds until the end */
+    return CTM_OK;
+}
+
+int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposure_result *result)
+{
+    ctm_query *none = NULL;
+    ctm__trial t;
+    int rc = ctm__listing_begin(&none, db, "kit exposure", NULL, &t);
+    if (rc == CTM_OK && result == NULL)
+        rc = ctm__err(CTM_EINVAL, "kit exposure: result: NULL");
+    int64_t kit_id = 0;
+    char number[48];
+    if (rc == CTM_OK)
+        rc = ctm__kit_find(db, trial, kit, &kit_id, number);
+    ctm_exposure_result res = CTM_EXPOSURE_RESULT_INIT;
+    exposure_ctx x = {&res, {0, 0, 0, 0, 0}, 0, 0};
+    ctm__mkt_init(&x.m, CTM__MKT_DEFAULT_DHR);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT kt.storage_min_mc, kt.storage_max_mc, kt.budget_minutes,"
+                          " kt.budget_max_mc FROM kits k JOIN kit_types kt ON kt.id = k.kit_type_id"
+                          " WHERE k.id = ?1");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, kit_id);
+        if (ctm__st_step(st) == CTM_ROW) {
+            x.lo_mc = ctm__st_int(st, 0);
+            x.hi_mc = ctm__st_int(st, 1);
+            res.has_budget = ctm__st_type(st, 2) != CTM_V_NULL;
+            res.budget_minutes = res.has_budget ? ctm__st_int(st, 2) : 0;
+            res.budget_max_c = res.has_budget && ctm__st_type(st, 3) != CTM_V_NULL
+                                   ? (double)ctm__st_int(st, 3) / 1000.0 : NAN;
+        }
+        ctm__st_finalize(st);
+        st = NULL;
+    }
+    /* the kit's stays: where its shipment brought it, then each move (as ctm_kit_history) */
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "WITH h(location_id, since_us, n) AS ("
+                          "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
+                          "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
+                          "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves"
+                          "  WHERE kit_id = ?1)"
+                          " SELECT location_id, since_us,"
+                          " LEAD(since_us) OVER (ORDER BY since_us, n) FROM h"
+                          " ORDER BY since_us, n");
+    int64_t now = ctm__now_us();
+    int src = CTM_OK;
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, kit_id);
+        /* the stays are read whole first: the readings' statement is another */
+        int64_t stays[64][3];
+        int n = 0;
+        while ((src = ctm__st_step(st)) == CTM_ROW) {
+            if (ctm__st_type(st, 0) == CTM_V_NULL)
+                continue; /* sent away: no location of the site */
+            if (n == 64) {
+                rc = ctm__err(CTM_ERULE, "kit %s: more than 64 stays", number);
+                break;
+            }
+            stays[n][0] = ctm__st_int(st, 0);
+            stays[n][1] = ctm__st_int(st, 1);
+            stays[n][2] = ctm__st_type(st, 2) == CTM_V_NULL ? now : ctm__st_int(st, 2);
+            n++;
+        }
+        ctm__st_finalize(st);
+        if (rc == CTM_OK && src != CTM_OK)
+            rc = ctm__store_fail(src, "reading the kit's history");
+        for (int i = 0; rc == CTM_OK && i < n; i++)
+            if (stays[i][2] > stays[i][1])
+                rc = stay_exposure(db, &x, stays[i][0], stays[i][1], stays[i][2]);
+    }
+    if (rc != CTM_OK)
+        return rc;
+    /* microseconds into minutes, rounded up: a minute begun out of range counts */
+    res.minutes_high = (res.minutes_high + 59999999) / 60000000;
+    res.minutes_low = (res.minutes_low + 59999999) / 60000000;
+    res.minutes_unknown = res.minutes_unknown / 60000000;
+    res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.m) : NAN;
+    if (res.readings == 0)
+        res.min_c = res.max_c = NAN;
+    int64_t out = res.minutes_high + res.minutes_low;
+    res.over_budget = res.has_budget
+                          ? out > res.budget_minutes ||
+                                (!isnan(res.budget_max_c) && res.readings > 0 &&
+                                 res.max_c > res.budget_max_c)
+                          : out > 0;
+    size_t len = result->struct_size < sizeof res ? result->struct_size : sizeof res;
+    res.struct_size = result->struct_size;
+    memcpy(result, &res, len);
+    return CTM_OK;
+}
