@@ -14,7 +14,7 @@ packages=(
   # the zoneinfo files the time zone tests read (tests/unit/test_tz.c)
   tzdata
   # the independent ledger verifier (examples/python/verify_ledger.py) and Python reports
-  python3-cryptography python3-pandas
+  python3-cryptography python3-pandas python3-matplotlib
 )
 
 missing=()
