@@ -315,6 +315,25 @@ START_TEST(local_times_take_the_named_zone)
 }
 END_TEST
 
+/* A header that names the fridge ("F1") does not say Fahrenheit: the readings stay Celsius.
+ * "(F)" alone does. */
+START_TEST(a_header_naming_a_fridge_f1_is_not_fahrenheit)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file("f1.csv", "time,F1\n2026-06-01T10:00:00Z,4.5\n"), NULL,
+                 &r));
+    tu_ok(import("FRIDGE1",
+                 write_file("f2.csv", "time,Fridge F2 temperature\n2026-06-01T10:10:00Z,4.6\n"),
+                 NULL, &r));
+    tu_ok(import("FRIDGE1", write_file("f.csv", "time,Temp (F)\n2026-06-01T10:20:00Z,40.1\n"),
+                 NULL, &r));
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780308000000000"), 4500);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780308600000000"), 4600);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780309200000000"), 4500);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files WHERE unit = 'C'"), 2);
+}
+END_TEST
+
 typedef struct progress_seen {
     uint64_t calls, last, total;
     int backwards;
@@ -431,6 +450,7 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, a_contradicting_reading_refuses_the_file);
     tcase_add_test(tc, bad_files_and_calls_are_refused_and_change_nothing);
     tcase_add_test(tc, local_times_take_the_named_zone);
+    tcase_add_test(tc, a_header_naming_a_fridge_f1_is_not_fahrenheit);
     tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
     tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
