@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctm.h"
 #include "testutil.h"
@@ -382,6 +384,67 @@ START_TEST(a_long_file_spans_entries_of_one_transaction)
 }
 END_TEST
 
+/* What the progress callback does to the file once the first pass has read it all. */
+typedef struct between_passes {
+    const char *path;
+    int what; /* 0: a FIFO takes its name, 1: a new file takes its name, 2: cut to half */
+    int done;
+} between_passes;
+
+static void change_between_passes(void *ctx, uint64_t done, uint64_t total)
+{
+    between_passes *b = ctx;
+    if (b->done || done * 2 != total)
+        return;
+    b->done = 1;
+    char moved[4200];
+    snprintf(moved, sizeof moved, "%s.moved", b->path);
+    if (b->what == 0) {
+        ck_assert_int_eq(rename(b->path, moved), 0);
+        ck_assert_int_eq(mkfifo(b->path, 0600), 0);
+    } else if (b->what == 1) {
+        ck_assert_int_eq(rename(b->path, moved), 0);
+        write_file(strrchr(b->path, '/') + 1, "time,temperature\n2026-06-01T10:00:00Z,9.9\n");
+    } else {
+        ck_assert_int_eq(truncate(b->path, (off_t)(total / 4)), 0);
+    }
+}
+
+/* The file is opened once: what the second pass stores is what the first checked, whatever
+ * takes the file's name meanwhile (a FIFO no longer hangs the import); a file cut short
+ * meanwhile is CTM_EIO, "changed while it was imported", and stores nothing. */
+START_TEST(a_file_swapped_or_cut_between_the_passes)
+{
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    between_passes b = {NULL, 0, 0};
+    o.progress = change_between_passes;
+    o.progress_ctx = &b;
+    b.path = write_file("fifo.csv", DAY1);
+    tu_ok(ctm_temp_import(db, "FRIDGE1", b.path, &o, &r));
+    ck_assert_int_eq(b.done, 1);
+    ck_assert_uint_eq(r.added, 5);
+    b = (between_passes){write_file("swapped.csv", DAY1), 1, 0};
+    tu_ok(ctm_temp_import(db, "FRIDGE2", b.path, &o, &r));
+    ck_assert_int_eq(b.done, 1);
+    ck_assert_uint_eq(r.added, 5);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings WHERE temp_mc = 9900"), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 10);
+    uint64_t before = audit_size();
+    b = (between_passes){write_file("cut.csv", "time,temperature\n"
+                                               "2026-06-02T10:00:00Z,4.5\n"
+                                               "2026-06-02T10:10:00Z,4.6\n"),
+                         2, 0};
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", b.path, &o, &r), CTM_EIO);
+    ck_assert_msg(strstr(ctm_errmsg(), "changed while it was imported") != NULL, "%s",
+                  ctm_errmsg());
+    ck_assert_uint_eq(audit_size(), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 10);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* A file with bytes that are not UTF-8 in its name and header is recorded all the same. */
 START_TEST(text_from_the_file_is_recorded_as_valid_text)
 {
@@ -452,6 +515,7 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, local_times_take_the_named_zone);
     tcase_add_test(tc, a_header_naming_a_fridge_f1_is_not_fahrenheit);
     tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
+    tcase_add_test(tc, a_file_swapped_or_cut_between_the_passes);
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
     tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
     tcase_add_test(tc, a_fridgetag_report_is_imported_as_days);
