@@ -489,10 +489,19 @@ START_TEST(a_fridgetag_report_is_imported_as_days)
 {
     const char *path = tu_data_path("loggers/berlinger-fridgetag2-130400191544.txt");
     ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    uint64_t before = audit_size();
     tu_ok(import("FRIDGE2", path, NULL, &r));
     ck_assert_uint_eq(r.readings, 0);
     ck_assert_uint_eq(r.days, 4);
     ck_assert_uint_eq(r.added, 4);
+    /* the entry says what it stored: the four days */
+    ck_assert_uint_eq(audit_size(), before + 1);
+    ctm_query *q = tu_log_entry(db, before);
+    const char *params = ctm_query_text(q, ctm_query_column_index(q, "params"));
+    ck_assert_msg(strstr(params, "\"days\":\"4\"") != NULL &&
+                      strstr(params, "\"stored\":\"4\"") != NULL,
+                  "%s", params);
+    ctm_query_free(q);
     ck_assert_int_eq(count("SELECT count(*) FROM logger_days WHERE location_id = 2"), 4);
     ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-17'"), 8);
     ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-18'"), 2);

@@ -51,7 +51,7 @@ typedef struct importer {
     ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
     ctm__action a;
     int action_open;
-    uint64_t in_entry;     /* readings recorded in the open action */
+    uint64_t in_entry;     /* readings (or days) recorded in the open action */
     uint64_t added;        /* readings and days stored */
     /* the texts of the open action's parameters, which the entry borrows until its commit */
     char p_name[201], p_serial[65], p_readings[24], p_days[24], p_first[32], p_last[32];
@@ -427,8 +427,10 @@ static int store_day(void *ctx, const ctm__logger_day *d)
     ctm__st_bind_int(st, 11, d->minutes_high);
     ctm__st_bind_int(st, 12, d->minutes_low);
     rc = ctm__step_done(im->db, st, "storing a day's summary");
-    if (rc == CTM_OK)
+    if (rc == CTM_OK) {
+        im->in_entry++; /* the entry's "stored" counts days too */
         im->added++;
+    }
     return rc;
 }
 
