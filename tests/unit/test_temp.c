@@ -254,6 +254,25 @@ START_TEST(a_contradicting_reading_refuses_the_file)
 }
 END_TEST
 
+/* The refusal names the earlier file, cut to 60 bytes at a character's boundary: the message
+ * stays UTF-8. */
+START_TEST(a_refusal_names_a_long_file_name_in_whole_characters)
+{
+    char name[80];
+    memset(name, 'x', 59); /* then an e-acute, bytes 60 and 61 */
+    snprintf(name + 59, sizeof name - 59, "\xc3\xa9.csv");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file(name, "2026-06-01T10:00:00Z,4.5\n"), NULL, &r));
+    ck_assert_int_eq(import("FRIDGE1", write_file("b.csv", "2026-06-01T10:00:00Z,4.6\n"), NULL,
+                            &r),
+                     CTM_ERULE);
+    const char *msg = ctm_errmsg();
+    ck_assert_msg(strstr(msg, "(from logger file 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                              "xxxxxxxxxxx')") != NULL,
+                  "%s", msg);
+}
+END_TEST
+
 START_TEST(bad_files_and_calls_are_refused_and_change_nothing)
 {
     uint64_t before = audit_size();
@@ -520,6 +539,7 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, the_same_file_again_changes_nothing);
     tcase_add_test(tc, overlapping_files_merge_without_duplicates);
     tcase_add_test(tc, a_contradicting_reading_refuses_the_file);
+    tcase_add_test(tc, a_refusal_names_a_long_file_name_in_whole_characters);
     tcase_add_test(tc, bad_files_and_calls_are_refused_and_change_nothing);
     tcase_add_test(tc, local_times_take_the_named_zone);
     tcase_add_test(tc, a_header_naming_a_fridge_f1_is_not_fahrenheit);

@@ -277,11 +277,17 @@ static int check_stored(importer *im)
         }
         char when[32];
         ctm__format_time_seconds(t, when, sizeof when);
+        /* the earlier file's name, cut to 60 bytes between characters: messages are UTF-8 */
+        const char *name = ctm__st_text(st, 2);
+        int name_n = (int)strlen(name);
+        if (name_n > 60)
+            for (name_n = 60; name_n > 0 && ((unsigned char)name[name_n] & 0xc0) == 0x80;)
+                name_n--;
         rc = ctm__err(CTM_ERULE,
                       "line %llu: %s: %.3f C, but location %s has %.3f C at that instant"
-                      " (from logger file '%.60s')",
+                      " (from logger file '%.*s')",
                       (unsigned long long)im->rows[i].line, when, (double)im->rows[i].mc / 1000.0,
-                      im->location, (double)mc / 1000.0, ctm__st_text(st, 2));
+                      im->location, (double)mc / 1000.0, name_n, name);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the location's readings");
