@@ -1308,15 +1308,17 @@ typedef struct ctm_temp_import_result {
 
 /**
  * Import the logger file at `path` for a storage location, in one transaction: nothing is stored
- * unless all of it is.  The file is read twice (checked whole, then stored) and must not change
- * meanwhile.  The ledger records it as one action "temp.import" (the file's record and its first
- * readings) followed, for a long file, by actions "temp.readings" of at most 8,192 readings each,
- * all committed together.  Pharmacists and technicians.  Not inside a batch (ctm_batch_begin):
- * the import is its own transaction.
+ * unless all of it is.  The file is opened once and read twice (checked whole, then stored) and
+ * must not change meanwhile (a file renamed over its name meanwhile is not read).  The ledger
+ * records it as one action "temp.import" (the file's record and its first readings) followed,
+ * for a long file, by actions "temp.readings" of at most 8,192 readings each, all committed
+ * together.  Pharmacists and technicians.  Not inside a batch (ctm_batch_begin): the import is
+ * its own transaction.  On failure *result is left as it was.
  * Errors: CTM_EINVAL (the file's line, field and value, a local time the zone skips included;
  * an unknown format; a bad option), CTM_ERULE (a reading the location already has with another
  * temperature), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
- * be read, or changed while it was read), CTM_EDENIED, CTM_EMISUSE (inside a batch).
+ * be read, is not a regular file, or changed while it was read), CTM_EDENIED, CTM_EMISUSE
+ * (inside a batch).
  */
 CTM_API CTM_WARN_UNUSED int ctm_temp_import(ctm_db *db, const char *location, const char *path,
                                             const ctm_temp_import_options *opts,

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctm.h"
 #include "testutil.h"
@@ -261,6 +263,25 @@ START_TEST(a_contradicting_reading_refuses_the_file)
 }
 END_TEST
 
+/* The refusal names the earlier file, cut to 60 bytes at a character's boundary: the message
+ * stays UTF-8. */
+START_TEST(a_refusal_names_a_long_file_name_in_whole_characters)
+{
+    char name[80];
+    memset(name, 'x', 59); /* then an e-acute, bytes 60 and 61 */
+    snprintf(name + 59, sizeof name - 59, "\xc3\xa9.csv");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file(name, "2026-06-01T10:00:00Z,4.5\n"), NULL, &r));
+    ck_assert_int_eq(import("FRIDGE1", write_file("b.csv", "2026-06-01T10:00:00Z,4.6\n"), NULL,
+                            &r),
+                     CTM_ERULE);
+    const char *msg = ctm_errmsg();
+    ck_assert_msg(strstr(msg, "(from logger file 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                              "xxxxxxxxxxx')") != NULL,
+                  "%s", msg);
+}
+END_TEST
+
 START_TEST(bad_files_and_calls_are_refused_and_change_nothing)
 {
     uint64_t before = audit_size();
@@ -439,6 +460,25 @@ START_TEST(a_kits_exposure_follows_its_stays)
 }
 END_TEST
 
+/* A header that names the fridge ("F1") does not say Fahrenheit: the readings stay Celsius.
+ * "(F)" alone does. */
+START_TEST(a_header_naming_a_fridge_f1_is_not_fahrenheit)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import("FRIDGE1", write_file("f1.csv", "time,F1\n2026-06-01T10:00:00Z,4.5\n"), NULL,
+                 &r));
+    tu_ok(import("FRIDGE1",
+                 write_file("f2.csv", "time,Fridge F2 temperature\n2026-06-01T10:10:00Z,4.6\n"),
+                 NULL, &r));
+    tu_ok(import("FRIDGE1", write_file("f.csv", "time,Temp (F)\n2026-06-01T10:20:00Z,40.1\n"),
+                 NULL, &r));
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780308000000000"), 4500);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780308600000000"), 4600);
+    ck_assert_int_eq(count("SELECT temp_mc FROM readings WHERE t_us = 1780309200000000"), 4500);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files WHERE unit = 'C'"), 2);
+}
+END_TEST
+
 typedef struct progress_seen {
     uint64_t calls, last, total;
     int backwards;
@@ -483,6 +523,67 @@ START_TEST(a_long_file_spans_entries_of_one_transaction)
     ck_assert_uint_gt(p.calls, 1);
     ck_assert_int_eq(p.backwards, 0);
     ck_assert_uint_eq(p.last, p.total);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* What the progress callback does to the file once the first pass has read it all. */
+typedef struct between_passes {
+    const char *path;
+    int what; /* 0: a FIFO takes its name, 1: a new file takes its name, 2: cut to half */
+    int done;
+} between_passes;
+
+static void change_between_passes(void *ctx, uint64_t done, uint64_t total)
+{
+    between_passes *b = ctx;
+    if (b->done || done * 2 != total)
+        return;
+    b->done = 1;
+    char moved[4200];
+    snprintf(moved, sizeof moved, "%s.moved", b->path);
+    if (b->what == 0) {
+        ck_assert_int_eq(rename(b->path, moved), 0);
+        ck_assert_int_eq(mkfifo(b->path, 0600), 0);
+    } else if (b->what == 1) {
+        ck_assert_int_eq(rename(b->path, moved), 0);
+        write_file(strrchr(b->path, '/') + 1, "time,temperature\n2026-06-01T10:00:00Z,9.9\n");
+    } else {
+        ck_assert_int_eq(truncate(b->path, (off_t)(total / 4)), 0);
+    }
+}
+
+/* The file is opened once: what the second pass stores is what the first checked, whatever
+ * takes the file's name meanwhile (a FIFO no longer hangs the import); a file cut short
+ * meanwhile is CTM_EIO, "changed while it was imported", and stores nothing. */
+START_TEST(a_file_swapped_or_cut_between_the_passes)
+{
+    ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    between_passes b = {NULL, 0, 0};
+    o.progress = change_between_passes;
+    o.progress_ctx = &b;
+    b.path = write_file("fifo.csv", DAY1);
+    tu_ok(ctm_temp_import(db, "FRIDGE1", b.path, &o, &r));
+    ck_assert_int_eq(b.done, 1);
+    ck_assert_uint_eq(r.added, 5);
+    b = (between_passes){write_file("swapped.csv", DAY1), 1, 0};
+    tu_ok(ctm_temp_import(db, "FRIDGE2", b.path, &o, &r));
+    ck_assert_int_eq(b.done, 1);
+    ck_assert_uint_eq(r.added, 5);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings WHERE temp_mc = 9900"), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 10);
+    uint64_t before = audit_size();
+    b = (between_passes){write_file("cut.csv", "time,temperature\n"
+                                               "2026-06-02T10:00:00Z,4.5\n"
+                                               "2026-06-02T10:10:00Z,4.6\n"),
+                         2, 0};
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", b.path, &o, &r), CTM_EIO);
+    ck_assert_msg(strstr(ctm_errmsg(), "changed while it was imported") != NULL, "%s",
+                  ctm_errmsg());
+    ck_assert_uint_eq(audit_size(), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 10);
     tu_assert_verifies_all(db, NULL);
 }
 END_TEST
@@ -593,10 +694,19 @@ START_TEST(a_fridgetag_report_is_imported_as_days)
 {
     const char *path = tu_data_path("loggers/berlinger-fridgetag2-130400191544.txt");
     ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    uint64_t before = audit_size();
     tu_ok(import("FRIDGE2", path, NULL, &r));
     ck_assert_uint_eq(r.readings, 0);
     ck_assert_uint_eq(r.days, 4);
     ck_assert_uint_eq(r.added, 4);
+    /* the entry says what it stored: the four days */
+    ck_assert_uint_eq(audit_size(), before + 1);
+    ctm_query *q = tu_log_entry(db, before);
+    const char *params = ctm_query_text(q, ctm_query_column_index(q, "params"));
+    ck_assert_msg(strstr(params, "\"days\":\"4\"") != NULL &&
+                      strstr(params, "\"stored\":\"4\"") != NULL,
+                  "%s", params);
+    ctm_query_free(q);
     ck_assert_int_eq(count("SELECT count(*) FROM logger_days WHERE location_id = 2"), 4);
     ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-17'"), 8);
     ck_assert_int_eq(count("SELECT minutes_high FROM logger_days WHERE day = '2023-04-18'"), 2);
@@ -615,10 +725,13 @@ static Suite *temp_suite(void)
     tcase_add_test(tc, the_same_file_again_changes_nothing);
     tcase_add_test(tc, overlapping_files_merge_without_duplicates);
     tcase_add_test(tc, a_contradicting_reading_refuses_the_file);
+    tcase_add_test(tc, a_refusal_names_a_long_file_name_in_whole_characters);
     tcase_add_test(tc, bad_files_and_calls_are_refused_and_change_nothing);
     tcase_add_test(tc, local_times_take_the_named_zone);
     tcase_add_test(tc, a_named_zone_takes_daylight_saving_time_into_account);
+    tcase_add_test(tc, a_header_naming_a_fridge_f1_is_not_fahrenheit);
     tcase_add_test(tc, a_long_file_spans_entries_of_one_transaction);
+    tcase_add_test(tc, a_file_swapped_or_cut_between_the_passes);
     tcase_add_test(tc, text_from_the_file_is_recorded_as_valid_text);
     tcase_add_test(tc, a_qtag_report_is_imported_with_its_evidence);
     tcase_add_test(tc, a_fridgetag_report_is_imported_as_days);

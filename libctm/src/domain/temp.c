@@ -8,19 +8,23 @@
  * of the ledger): the file's record and its first readings in the entry "temp.import", then
  * "temp.readings" entries of at most ENTRY_ROWS readings, so that no entry, and no buffer of
  * change capture, grows with the file.  The digest is computed again on the way and must match,
- * or the file changed between the passes and nothing is kept.
+ * or the file changed between the passes and nothing is kept.  The file is opened once, for both
+ * passes: a file renamed over it meanwhile changes nothing, and a FIFO put in its place cannot
+ * make the import wait.
  *
  * Readings go in INSERT_ROWS to a statement.  Before each such group the location's stored
  * readings in the group's time span are read (an index range, empty unless files overlap): a
  * reading already stored with the same temperature is left out, one stored with another refuses
  * the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "logger.h"
 #include "mkt.h"
@@ -48,7 +52,7 @@ typedef struct importer {
     ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
     ctm__action a;
     int action_open;
-    uint64_t in_entry;     /* readings recorded in the open action */
+    uint64_t in_entry;     /* readings (or days) recorded in the open action */
     uint64_t added;        /* readings and days stored */
     /* the texts of the open action's parameters, which the entry borrows until its commit */
     char p_name[201], p_serial[65], p_readings[24], p_days[24], p_first[32], p_last[32];
@@ -139,16 +143,45 @@ static int parse_options(const ctm_temp_import_options *o, ctm__logger_opts *lo)
     return CTM_OK;
 }
 
-/* Read the whole file through a reader with this sink; *sha gets its digest.  progress counts
- * on from *done. */
-static int read_file(const char *path, const char *format, const ctm__logger_opts *lo,
+/* The regular file at path, opened for reading without waiting (a FIFO is refused, not waited
+ * on); *sb is its state. */
+static int open_file(const char *path, FILE **out, struct stat *sb)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    int rc = CTM_OK;
+    if (fstat(fd, sb) != 0)
+        rc = ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    else if (!S_ISREG(sb->st_mode))
+        rc = ctm__err(CTM_EIO, "logger file: '%s' is not a regular file", path);
+    else if ((*out = fdopen(fd, "rb")) == NULL)
+        rc = ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    if (rc != CTM_OK)
+        close(fd);
+    return rc;
+}
+
+/* Whether the open file changed since the first pass: its size is no longer the bytes that
+ * pass read, or its times are not those it had after that pass (*was). */
+static int file_changed(FILE *f, const struct stat *was, uint64_t bytes)
+{
+    struct stat now;
+    return fstat(fileno(f), &now) != 0 || (uint64_t)now.st_size != bytes ||
+           now.st_mtime != was->st_mtime || now.st_ctime != was->st_ctime;
+}
+
+/* Read the whole file, from its start, through a reader with this sink; *sha gets its digest.
+ * progress counts on from *done. */
+static int read_file(FILE *f, const char *path, const char *format, const ctm__logger_opts *lo,
                      const ctm__logger_sink *sink, const ctm_temp_import_options *o,
                      uint64_t *done, uint64_t total, uint8_t sha[32], ctm__logger **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return ctm__err(CTM_EIO, "logger file: reading '%s' failed: %s", path, strerror(errno));
+    clearerr(f);
     ctm__logger *lg = NULL;
     int rc = ctm__logger_open(&lg, format, lo, sink);
     crypto_hash_sha256_state st;
@@ -173,7 +206,6 @@ static int read_file(const char *path, const char *format, const ctm__logger_opt
         rc = ctm__logger_finish(lg);
     crypto_hash_sha256_final(&st, sha);
     free(buf);
-    fclose(f);
     if (rc != CTM_OK) {
         ctm__logger_free(lg);
         return rc;
@@ -246,11 +278,17 @@ static int check_stored(importer *im)
         }
         char when[32];
         ctm__format_time_seconds(t, when, sizeof when);
+        /* the earlier file's name, cut to 60 bytes between characters: messages are UTF-8 */
+        const char *name = ctm__st_text(st, 2);
+        int name_n = (int)strlen(name);
+        if (name_n > 60)
+            for (name_n = 60; name_n > 0 && ((unsigned char)name[name_n] & 0xc0) == 0x80;)
+                name_n--;
         rc = ctm__err(CTM_ERULE,
                       "line %llu: %s: %.3f C, but location %s has %.3f C at that instant"
-                      " (from logger file '%.60s')",
+                      " (from logger file '%.*s')",
                       (unsigned long long)im->rows[i].line, when, (double)im->rows[i].mc / 1000.0,
-                      im->location, (double)mc / 1000.0, ctm__st_text(st, 2));
+                      im->location, (double)mc / 1000.0, name_n, name);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the location's readings");
@@ -396,8 +434,10 @@ static int store_day(void *ctx, const ctm__logger_day *d)
     ctm__st_bind_int(st, 11, d->minutes_high);
     ctm__st_bind_int(st, 12, d->minutes_low);
     rc = ctm__step_done(im->db, st, "storing a day's summary");
-    if (rc == CTM_OK)
+    if (rc == CTM_OK) {
+        im->in_entry++; /* the entry's "stored" counts days too */
         im->added++;
+    }
     return rc;
 }
 
@@ -524,10 +564,10 @@ static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info,
 }
 
 /* The second pass, inside the open batch. */
-static int store_file(importer *im, const char *path, const char *format,
-                      const ctm__logger_opts *lo, const ctm_temp_import_options *o,
-                      const ctm__logger_info *info, uint64_t *done, uint64_t total,
-                      int *duplicate)
+static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t bytes,
+                      const char *path, const char *format, const ctm__logger_opts *lo,
+                      const ctm_temp_import_options *o, const ctm__logger_info *info,
+                      uint64_t *done, uint64_t total, int *duplicate)
 {
     int64_t earlier = 0;
     int rc = find_file(im->db, im->location_id, im->sha256, &earlier);
@@ -542,16 +582,19 @@ static int store_file(importer *im, const char *path, const char *format,
     ctm__logger *lg = NULL;
     uint8_t sha[32];
     ctm__logger_sink sink = {im, store_reading, store_day};
-    if (rc == CTM_OK)
-        rc = read_file(path, format, lo, &sink, o, done, total, sha, &lg);
-    if (rc == CTM_OK)
+    int changed = rc == CTM_OK && file_changed(f, was, bytes);
+    if (rc == CTM_OK && !changed)
+        rc = read_file(f, path, format, lo, &sink, o, done, total, sha, &lg);
+    if (rc == CTM_OK && !changed)
         rc = flush(im);
-    if (rc == CTM_OK) {
+    if (rc == CTM_OK && !changed) {
         char hex[65];
         ctm__hex(sha, 32, hex);
-        if (strcmp(hex, im->sha256) != 0)
-            rc = ctm__err(CTM_EIO, "logger file: '%s' changed while it was imported", path);
+        changed = strcmp(hex, im->sha256) != 0;
     }
+    /* a file changed meanwhile may fail the second pass as a bad line: say what happened */
+    if (changed || (rc == CTM_EINVAL && file_changed(f, was, bytes)))
+        rc = ctm__err(CTM_EIO, "logger file: '%s' changed while it was imported", path);
     ctm__logger_free(lg);
     if (rc == CTM_OK)
         rc = end_entry(im);
@@ -583,10 +626,9 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     if (rc == CTM_OK)
         rc = parse_options(&o, &lo);
     struct stat sb;
-    if (rc == CTM_OK && stat(path, &sb) != 0)
-        rc = ctm__err(CTM_EIO, "logger file: cannot open '%s': %s", path, strerror(errno));
-    if (rc == CTM_OK && !S_ISREG(sb.st_mode))
-        rc = ctm__err(CTM_EIO, "logger file: '%s' is not a regular file", path);
+    FILE *f = NULL;
+    if (rc == CTM_OK)
+        rc = open_file(path, &f, &sb);
     if (rc != CTM_OK)
         return rc;
 
@@ -595,14 +637,20 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     uint8_t sha[32];
     ctm__logger *lg = NULL;
     ctm__logger_sink counter = {NULL, nothing_reading, nothing_day};
-    if ((rc = read_file(path, o.format, &lo, &counter, &o, &done, total, sha, &lg)) != CTM_OK)
+    rc = read_file(f, path, o.format, &lo, &counter, &o, &done, total, sha, &lg);
+    if (rc == CTM_OK && fstat(fileno(f), &sb) != 0)
+        rc = ctm__err(CTM_EIO, "logger file: reading '%s' failed: %s", path, strerror(errno));
+    if (rc != CTM_OK) {
+        fclose(f);
         return rc;
+    }
     const ctm__logger_info *info = ctm__logger_info_of(lg);
     /* the second pass reads the file as the first found it */
     const char *format = info->format;
     importer *im = calloc(1, sizeof *im);
     if (im == NULL) {
         ctm__logger_free(lg);
+        fclose(f);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     im->db = db;
@@ -614,7 +662,9 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     int duplicate = res.file_id != 0;
 
     if (rc == CTM_OK && !duplicate && (rc = ctm_batch_begin(db)) == CTM_OK) {
-        rc = store_file(im, path, format, &lo, &o, info, &done, total, &duplicate);
+        uint64_t first_bytes = done;
+        rc = store_file(im, f, &sb, first_bytes, path, format, &lo, &o, info, &done, total,
+                        &duplicate);
         if (rc == CTM_OK && !duplicate) {
             rc = ctm_batch_commit(db);
             res.file_id = im->file_id;
@@ -633,6 +683,7 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     ctm__st_finalize(im->insert_full);
     free(im);
     ctm__logger_free(lg);
+    fclose(f);
     res.duplicate = duplicate;
     if (rc == CTM_OK && result != NULL) {
         size_t n = result->struct_size < sizeof res ? result->struct_size : sizeof res;

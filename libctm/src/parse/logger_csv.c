@@ -4,7 +4,8 @@
  *     else ';', else ',').  Blank lines are ignored.
  *   - Line 1 is a header when its second field is not a temperature.  A header's second field
  *     may name the unit: "F", "degF", "Fahrenheit" or a degree sign before F (in UTF-8 or a
- *     Windows code page) for Fahrenheit, the same with C for Celsius.
+ *     Windows code page) for Fahrenheit, the same with C for Celsius; "F1", a fridge's name, is
+ *     no unit.
  *   - Every other line: exactly two fields, an ISO 8601 date and time (logger_format.h's
  *     ctm__logger_iso: with an offset or Z it is that instant, else local time in the named zone)
  *     and a temperature with a decimal point or comma.

@@ -92,13 +92,14 @@ char ctm__logger_unit_named(const char *s, size_t n)
         if (c == 'C' || c == 'F')
             return c;
     }
-    /* a word: (F), [F], degF, Fahrenheit, and the same for C */
+    /* a word: (F), [F], degF, Fahrenheit, and the same for C; digits belong to a word, so that
+     * a fridge named F1 is not Fahrenheit */
     size_t i = 0;
     while (i < n) {
-        while (i < n && !isalpha((unsigned char)s[i]))
+        while (i < n && !isalnum((unsigned char)s[i]))
             i++;
         size_t a = i;
-        while (i < n && isalpha((unsigned char)s[i]))
+        while (i < n && isalnum((unsigned char)s[i]))
             i++;
         const char *w = s + a;
         size_t wn = i - a;

@@ -9,7 +9,8 @@
  *     without quotes inside; text after the closing quote, or a quote inside an unquoted field,
  *     breaks the line.  Blanks around a field are not part of it.
  *   - A unit is named by a degree sign before C or F (UTF-8, or a Windows code page's \xb0), or
- *     by a word: C, degC, Celsius, F, degF, Fahrenheit (any case).
+ *     by a word: C, degC, Celsius, F, degF, Fahrenheit (any case).  Letters and digits make a
+ *     word: "F1" or "C2" (a fridge's name) names no unit.
  */
 #ifndef CTM_LOGGER_FIELDS_H
 #define CTM_LOGGER_FIELDS_H
