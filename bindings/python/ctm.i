@@ -52,8 +52,8 @@
  *   ctm_codebreak(db, trial, screening, password, reason) -> [status, str or None]
  *   ctm_temp_import(db, location, path, opts) -> [status, dict]  (the ctm_temp_import_result
  *       fields); opts: None or a dict with any of format, tz, date_order, unit, progress (a
- *       callable progress(done, total), or None; an exception it raises is reported as
- *       unraisable and the import goes on)
+ *       callable progress(done, total), or None; an exception it raises stops the import,
+ *       which changes nothing, and is raised again)
  *   ctm_temp_mkt(db, location, from, to, opts) -> [status, dict]  (the ctm_mkt_result fields);
  *       opts: None or a dict with any of energy_kj, max_gap_minutes
  *   ctm_kit_exposure(db, trial, kit) -> [status, dict]  (the ctm_exposure_result fields)
@@ -494,19 +494,32 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 /* ---- const ctm_temp_import_options *opts: None or a dict of its fields --------------------- */
 
 %{
-/* The progress callback of an import: a Python callable called as progress(done, total). */
-static void ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
+/* The progress callback of an import: a Python callable called as progress(done, total).  An
+ * exception it raises (KeyboardInterrupt from Ctrl-C too) stops the import, which changes
+ * nothing, and is raised again once the call has returned. */
+typedef struct ctm_py_progress_ctx {
+    PyObject *fn;
+    PyObject *type, *value, *tb;
+} ctm_py_progress_ctx;
+
+static int ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    PyObject *r = PyObject_CallFunction((PyObject *)ctx, "KK", (unsigned long long)done,
+    ctm_py_progress_ctx *c = ctx;
+    PyObject *r = PyObject_CallFunction(c->fn, "KK", (unsigned long long)done,
                                         (unsigned long long)total);
-    if (r == NULL)
-        PyErr_WriteUnraisable((PyObject *)ctx); /* a C callback cannot raise: reported, cleared */
-    Py_XDECREF(r);
+    if (r == NULL) {
+        PyErr_Fetch(&c->type, &c->value, &c->tb);
+        return 1;
+    }
+    Py_DECREF(r);
+    return 0;
 }
 %}
 
-%typemap(in) const ctm_temp_import_options *opts (ctm_temp_import_options tmp) {
+%typemap(in) const ctm_temp_import_options *opts (ctm_temp_import_options tmp,
+                                                 ctm_py_progress_ctx pctx) {
     static const char *const keys[] = {"format", "tz", "date_order", "unit", "progress", NULL};
+    memset(&pctx, 0, sizeof pctx);
     if ($input == Py_None) {
         $1 = NULL;
     } else {
@@ -524,10 +537,19 @@ static void ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
                 PyErr_SetString(PyExc_TypeError, "progress: expected a callable or None");
                 SWIG_fail;
             }
+            pctx.fn = fn; /* the dict holds it for the call */
             tmp.progress = ctm_py_progress;
-            tmp.progress_ctx = fn; /* the dict holds it for the call */
+            tmp.progress_ctx = &pctx;
         }
         $1 = &tmp;
+    }
+}
+%typemap(argout) const ctm_temp_import_options *opts {
+    if (pctx$argnum.type != NULL) { /* the callback's exception, raised again */
+        PyErr_Restore(pctx$argnum.type, pctx$argnum.value, pctx$argnum.tb);
+        Py_XDECREF($result);
+        $result = NULL;
+        SWIG_fail;
     }
 }
 

@@ -14,14 +14,14 @@ struct bar {
     int shown;
 };
 
-static void draw(void *ctx, uint64_t done, uint64_t total)
+static int draw(void *ctx, uint64_t done, uint64_t total)
 {
     struct bar *b = ctx;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long ms = (long)(now.tv_sec - b->last.tv_sec) * 1000 + (now.tv_nsec - b->last.tv_nsec) / 1000000;
     if (b->shown && ms < 100 && done < total)
-        return;
+        return 0;
     b->last = now;
     b->shown = 1;
     int width = 30, filled = total > 0 ? (int)(done * (uint64_t)width / total) : width;
@@ -31,6 +31,7 @@ static void draw(void *ctx, uint64_t done, uint64_t total)
         fputc(i < filled ? '#' : '.', stderr);
     fprintf(stderr, "] %3u%%", pct);
     fflush(stderr);
+    return 0;
 }
 
 static void put_time(FILE *out, int64_t us)

@@ -93,6 +93,7 @@ CTM_API int ctm_version_number(void);
 #define CTM_EBUSY -14     /* the database is locked by another writer beyond the busy timeout */
 #define CTM_EMISUSE -15   /* the API was used out of order (no login, no site, closed handle) */
 #define CTM_EDISABLED -16 /* the user account is disabled */
+#define CTM_ECANCELED -17 /* the caller's progress callback asked to stop: nothing was changed */
 
 /** Static English text for a status code; never NULL. */
 CTM_API const char *ctm_errstr(int code);
@@ -1269,8 +1270,10 @@ CTM_API CTM_WARN_UNUSED int ctm_codebreak(char **arm, ctm_db *db, const char *tr
 
 /** A long-running call's progress: `done` of `total` units of work (bytes of the file read,
  *  twice over for an import: once to check it, once to store it).  Called from the calling
- *  thread; it may not call libctm on the same handle. */
-typedef void (*ctm_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+ *  thread; it may not call libctm on the same handle.  Return 0 to go on; anything else stops
+ *  the call, which changes nothing and returns CTM_ECANCELED (a user's Ctrl-C, a closing
+ *  window). */
+typedef int (*ctm_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /** Options of a logger file import.  Initialise with CTM_TEMP_IMPORT_OPTIONS_INIT. */
 typedef struct ctm_temp_import_options {
@@ -1318,7 +1321,7 @@ typedef struct ctm_temp_import_result {
  * an unknown format; a bad option), CTM_ERULE (a reading the location already has with another
  * temperature), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
  * be read, is not a regular file, or changed while it was read), CTM_EDENIED, CTM_EMISUSE
- * (inside a batch).
+ * (inside a batch), CTM_ECANCELED (the progress callback asked to stop).
  */
 CTM_API CTM_WARN_UNUSED int ctm_temp_import(ctm_db *db, const char *location, const char *path,
                                             const ctm_temp_import_options *opts,

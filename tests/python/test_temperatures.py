@@ -114,6 +114,14 @@ def test_refusals_change_nothing(site, tech, tmp_path):
         tech.temp_import("FRIDGE-2", local, unit="K")
     with pytest.raises(ctm.InvalidError):
         tech.temp_import("FRIDGE-2", local, progress="not callable")
+
+    def stop(done, total):
+        if done * 2 > total:  # once it is storing
+            raise KeyboardInterrupt
+    size = tech.size
+    with pytest.raises(KeyboardInterrupt):
+        tech.temp_import("FRIDGE-2", local, tz="UTC", progress=stop)
+    assert tech.size == size
     assert tech.temp_list("FRIDGE-2").fetchall() == []
     with ctm_open(site, INV, INV_PW) as inv:
         with pytest.raises(ctm.PermissionDenied):

@@ -484,13 +484,21 @@ typedef struct progress_seen {
     int backwards;
 } progress_seen;
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
+static int on_progress(void *ctx, uint64_t done, uint64_t total)
 {
     progress_seen *p = ctx;
     p->backwards |= done < p->last || total != (p->total ? p->total : total);
     p->calls++;
     p->last = done;
     p->total = total;
+    return 0;
+}
+
+/* Stops the import once it is storing (past the first pass). */
+static int stop_when_storing(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    return done * 2 > total;
 }
 
 /* A long file: the readings go into several entries, all committed together. */
@@ -524,6 +532,12 @@ START_TEST(a_long_file_spans_entries_of_one_transaction)
     ck_assert_int_eq(p.backwards, 0);
     ck_assert_uint_eq(p.last, p.total);
     tu_assert_verifies_all(db, NULL);
+    /* a caller that stops a long import midway changes nothing */
+    uint64_t size = audit_size();
+    opts.progress = stop_when_storing;
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE2", path, &opts, &r), CTM_ECANCELED);
+    ck_assert_uint_eq(audit_size(), size);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings WHERE location_id = 2"), 0);
 }
 END_TEST
 
@@ -534,11 +548,11 @@ typedef struct between_passes {
     int done;
 } between_passes;
 
-static void change_between_passes(void *ctx, uint64_t done, uint64_t total)
+static int change_between_passes(void *ctx, uint64_t done, uint64_t total)
 {
     between_passes *b = ctx;
     if (b->done || done * 2 != total)
-        return;
+        return 0;
     b->done = 1;
     char moved[4200];
     snprintf(moved, sizeof moved, "%s.moved", b->path);
@@ -551,6 +565,7 @@ static void change_between_passes(void *ctx, uint64_t done, uint64_t total)
     } else {
         ck_assert_int_eq(truncate(b->path, (off_t)(total / 4)), 0);
     }
+    return 0;
 }
 
 /* The file is opened once: what the second pass stores is what the first checked, whatever

@@ -49,7 +49,7 @@ from . import _ctm as _c
 __all__ = [
     "Error", "InvalidError", "NoMemoryError", "FileError", "NotADatabaseError", "VersionError",
     "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
-    "IntegrityError", "BusyError", "MisuseError", "DisabledError",
+    "IntegrityError", "BusyError", "MisuseError", "DisabledError", "CanceledError",
     "Database", "Query", "open", "init", "version", "gs1_parse", "ROLES", "KIT_STATUSES",
     "SCAN_OUTCOMES", "csv_safe",
 ]
@@ -195,10 +195,15 @@ class DisabledError(Error):
     code = _c.CTM_EDISABLED
 
 
+class CanceledError(Error):
+    """A progress callback asked a long call to stop; nothing was changed (``CTM_ECANCELED``)."""
+    code = _c.CTM_ECANCELED
+
+
 _ERRORS = {cls.code: cls for cls in (
     InvalidError, NoMemoryError, FileError, NotADatabaseError, VersionError, AuthError,
     PermissionDenied, BlindingError, NotFoundError, ExistsError, RuleError, IntegrityError,
-    BusyError, MisuseError, DisabledError)}
+    BusyError, MisuseError, DisabledError, CanceledError)}
 
 
 def _error(rc):
@@ -1115,7 +1120,9 @@ class Database:
         tz: the zone of the file's local times ("Europe/Stockholm", "+01:00", "UTC"; default: the
         zone the file states).  date_order: "YMD", "DMY" or "MDY" for dates like 03/04/2024.
         unit: "C" or "F" (default: as the file says).  progress: a callable progress(done,
-        total) called as the file is read (twice: checked, then stored).
+        total) called as the file is read (twice: checked, then stored); an exception it raises
+        (KeyboardInterrupt from Ctrl-C too) stops the import, which then changes nothing, and is
+        raised again.
 
         Returns a dict: duplicate (True when the same file was imported for this location
         before: nothing changed), file (the file's record), readings, days (in the file), added

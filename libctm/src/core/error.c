@@ -32,6 +32,7 @@ const char *ctm_errstr(int code)
     case CTM_EBUSY: return "database busy";
     case CTM_EMISUSE: return "library misuse";
     case CTM_EDISABLED: return "user disabled";
+    case CTM_ECANCELED: return "canceled by the caller";
     default: return "unknown status code";
     }
 }

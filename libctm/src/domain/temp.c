@@ -199,8 +199,9 @@ static int read_file(FILE *f, const char *path, const char *format, const ctm__l
         crypto_hash_sha256_update(&st, buf, n);
         rc = ctm__logger_feed(lg, buf, n);
         *done += n;
-        if (o->progress != NULL)
-            o->progress(o->progress_ctx, *done < total ? *done : total, total);
+        if (o->progress != NULL && o->progress(o->progress_ctx, *done < total ? *done : total,
+                                               total) != 0)
+            rc = ctm__err(CTM_ECANCELED, "temp import: canceled; nothing was stored");
     }
     if (rc == CTM_OK)
         rc = ctm__logger_finish(lg);
