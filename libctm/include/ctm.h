@@ -1294,8 +1294,9 @@ typedef struct ctm_temp_import_options {
 /** What an import found and did.  Initialise struct_size (CTM_TEMP_IMPORT_RESULT_INIT). */
 typedef struct ctm_temp_import_result {
     size_t struct_size;
-    int duplicate;         /* the same file (by SHA-256) was imported for this location before:
-                            * nothing was changed */
+    int duplicate;         /* the same file (by SHA-256) was imported for this location before,
+                            * read with the same zone and unit: nothing was changed (with
+                            * another zone or unit: CTM_EEXISTS) */
     int64_t file_id;       /* the file's record (the earlier one for a duplicate) */
     uint64_t readings;     /* readings in the file */
     uint64_t days;         /* daily summaries in the file */
@@ -1318,7 +1319,8 @@ typedef struct ctm_temp_import_result {
  * together.  Pharmacists and technicians.  Not inside a batch (ctm_batch_begin): the import is
  * its own transaction.  On failure *result is left as it was.
  * Errors: CTM_EINVAL (the file's line, field and value, a local time the zone skips included;
- * an unknown format; a bad option), CTM_ERULE (a reading the location already has with another
+ * an unknown format; a bad option), CTM_EEXISTS (the same file imported before with another
+ * zone or unit), CTM_ERULE (a reading the location already has with another
  * temperature), CTM_ENOTFOUND (location; a zone with no zoneinfo file), CTM_EIO (the file cannot
  * be read, is not a regular file, or changed while it was read), CTM_EDENIED, CTM_EMISUSE
  * (inside a batch), CTM_ECANCELED (the progress callback asked to stop).

@@ -206,6 +206,14 @@ START_TEST(the_same_file_again_changes_nothing)
     ck_assert_uint_eq(audit_size(), before);
     ck_assert_int_eq(count("SELECT count(*) FROM logger_files"), 1);
     ck_assert_int_eq(count("SELECT count(*) FROM readings"), 5);
+    /* the same bytes read another way would give other readings: refused, not a duplicate */
+    ck_assert_int_eq(import("FRIDGE1", copy, "+02:00", &r2), CTM_EEXISTS);
+    ck_assert_msg(strstr(ctm_errmsg(), "with zone ''") != NULL &&
+                      strstr(ctm_errmsg(), "'+02:00'") != NULL, "%s", ctm_errmsg());
+    ctm_temp_import_options fo = CTM_TEMP_IMPORT_OPTIONS_INIT;
+    fo.unit = "F";
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", copy, &fo, &r2), CTM_EEXISTS);
+    ck_assert_uint_eq(audit_size(), before);
     /* for another location it is another import */
     tu_ok(import("FRIDGE2", path, NULL, &r2));
     ck_assert_int_eq(r2.duplicate, 0);

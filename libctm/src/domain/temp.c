@@ -551,6 +551,37 @@ static int find_file(ctm_db *db, int64_t location_id, const char *sha, int64_t *
     return rc;
 }
 
+/* The same bytes imported again: nothing to do when they were read the same way; refused when
+ * the zone or the unit asked now differs from the earlier import's (its readings would differ:
+ * a file imported with the wrong zone is not corrected by importing it again). */
+static int same_reading(ctm_db *db, int64_t file_id, const char *location, const char *tz,
+                        char unit)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT zone, unit, imported_us FROM logger_files WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, file_id);
+    if (ctm__st_step(st) == CTM_ROW) {
+        const char *zone = ctm__st_text(st, 0), *was = ctm__st_text(st, 1);
+        char when[32];
+        ctm__format_time_seconds(ctm__st_int(st, 2), when, sizeof when);
+        if (strcmp(zone != NULL ? zone : "", tz != NULL ? tz : "") != 0)
+            rc = ctm__err(CTM_EEXISTS,
+                          "logger file: imported for %s at %s as logger file %lld with zone '%s';"
+                          " the same file is not imported again with zone '%s'",
+                          location, when, (long long)file_id, zone != NULL ? zone : "",
+                          tz != NULL ? tz : "");
+        else if (was != NULL && unit != 0 && was[0] != unit)
+            rc = ctm__err(CTM_EEXISTS,
+                          "logger file: imported for %s at %s as logger file %lld in degrees %s;"
+                          " the same file is not imported again in degrees %c",
+                          location, when, (long long)file_id, was, unit);
+    }
+    ctm__st_finalize(st);
+    return rc;
+}
+
 static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info, const char *sha)
 {
     r->readings = info->readings;
@@ -661,6 +692,8 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     fill_result(&res, info, im->sha256);
     rc = find_file(db, location_id, im->sha256, &res.file_id);
     int duplicate = res.file_id != 0;
+    if (rc == CTM_OK && duplicate)
+        rc = same_reading(db, res.file_id, location, o.tz, info->unit);
 
     if (rc == CTM_OK && !duplicate && (rc = ctm_batch_begin(db)) == CTM_OK) {
         uint64_t first_bytes = done;
