@@ -45,6 +45,28 @@ void ctm__mkt_add(ctm__mkt *m, double temp_c, double w);
 /* The MKT in degrees Celsius; NaN when nothing was added. */
 double ctm__mkt_celsius(const ctm__mkt *m);
 
+/* How long each reading of a series holds, the weighting rule above, as the readings stream by:
+ * a reading is handed back when the next one (or the end of the series) says how long it held.
+ * The MKT of a location's readings and a kit's exposure both weigh readings so (temp.c). */
+typedef struct ctm__hold {
+    int64_t max_gap;  /* the longest hold (0: no cap) */
+    int64_t prev_t, prev_mc, held;
+    int have;
+} ctm__hold;
+
+/* One reading handed back: its time, value, the time it held and what of a longer gap before
+ * the next reading is not known (0 unless the gap exceeded max_gap). */
+typedef struct ctm__held {
+    int64_t t_us, mc, held_us, gap_us;
+} ctm__held;
+
+void ctm__hold_init(ctm__hold *h, int64_t max_gap_us);
+/* The next reading (t_us increasing): 1 and *out the previous reading, or 0 for the first. */
+int ctm__hold_next(ctm__hold *h, int64_t t_us, int64_t mc, ctm__held *out);
+/* The series ends at end_us (0: the last reading holds as long as the one before it, a lone
+ * reading 1 us): 1 and *out the last reading (its hold capped, never a gap), 0 when none. */
+int ctm__hold_end(ctm__hold *h, int64_t end_us, ctm__held *out);
+
 /* The MKT of readings at times t_us[0..n) (increasing) of temp_c[0..n), weighted as above with
  * gaps capped at max_gap_us (0: no cap).  NaN when n is 0. */
 double ctm__mkt_series(const int64_t *t_us, const double *temp_c, size_t n, int64_t max_gap_us,

@@ -485,13 +485,10 @@ int ctm_kit_history(ctm_query **out, ctm_db *db, const char *trial, const char *
     ctm__st *st = NULL;
     int rc = kit_listing(
         out, &st, db, "kit history", trial, kit, 0,
-        "WITH h(location_id, since_us, n) AS ("
-        "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
-        "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
-        "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1)"
-        " SELECT loc.name AS location, h.since_us AS since,"
-        " LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n) AS until"
-        " FROM h LEFT JOIN locations loc ON loc.id = h.location_id ORDER BY h.since_us, h.n");
+        CTM__KIT_STAYS_SQL("SELECT loc.name AS location, h.since_us AS since,"
+                           " LEAD(h.since_us) OVER (ORDER BY h.since_us, h.n) AS until"
+                           " FROM h LEFT JOIN locations loc ON loc.id = h.location_id"
+                           " ORDER BY h.since_us, h.n"));
     if (rc == CTM_OK)
         rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
     if (rc == CTM_OK)

@@ -66,6 +66,15 @@ typedef struct ctm__scan {
  * barcode, a barcode without a serial, a kit number of more than 40 characters. */
 int ctm__scan_read(const char *scan, ctm__scan *out);
 
+/* A kit's stays in locations, as the CTE h(location_id, since_us, n) over kit ?1: where its
+ * shipment brought it (since the shipment was registered), then each move; n orders moves at
+ * one instant.  `select` is the query over h. */
+#define CTM__KIT_STAYS_SQL(select)                                                            \
+    "WITH h(location_id, since_us, n) AS ("                                                   \
+    "  SELECT s.location_id, s.registered_us, 0 FROM kits k"                                  \
+    "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"                              \
+    "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves WHERE kit_id = ?1) " select
+
 /* The id and kit number of a kit named by its number or by a scan of its pack, in the trial named
  * (NULL: any trial); CTM_ENOTFOUND names what was not found. */
 int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, char number[48]);

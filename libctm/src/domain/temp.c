@@ -33,7 +33,6 @@
 #define READ_CHUNK 65536
 #define INSERT_ROWS 128  /* readings per INSERT: one round trip to a server per group */
 #define ENTRY_ROWS 8192  /* readings per ledger entry */
-#define READING_COLS 5
 
 typedef struct pending {
     int64_t t_us, mc;
@@ -98,12 +97,6 @@ static int64_t mc_of(double c)
 }
 
 /* ---- reading the file ---- */
-
-typedef struct pass {
-    ctm__logger *lg;
-    crypto_hash_sha256_state sha;
-    uint64_t size;
-} pass;
 
 static int nothing_reading(void *ctx, const ctm__logger_reading *r)
 {
@@ -354,19 +347,11 @@ static int store_reading(void *ctx, const ctm__logger_reading *r)
     return im->n == INSERT_ROWS ? flush(im) : CTM_OK;
 }
 
-static void bind_opt_mc(ctm__st *st, int i, int has, double c)
+/* v, or NULL when the file does not give it (has 0). */
+static void bind_opt(ctm__st *st, int i, int has, int64_t v)
 {
-    if (has) {
-        ctm__st_bind_int(st, i, mc_of(c));
-    } else {
-        ctm__st_bind_null(st, i);
-    }
-}
-
-static void bind_opt_time(ctm__st *st, int i, int64_t us)
-{
-    if (us != 0)
-        ctm__st_bind_int(st, i, us);
+    if (has)
+        ctm__st_bind_int(st, i, v);
     else
         ctm__st_bind_null(st, i);
 }
@@ -427,11 +412,11 @@ static int store_day(void *ctx, const ctm__logger_day *d)
     ctm__st_bind_text(st, 3, day);
     ctm__st_bind_int(st, 4, d->start_us);
     ctm__st_bind_int(st, 5, d->end_us);
-    bind_opt_mc(st, 6, d->has_min, d->min_c);
-    bind_opt_time(st, 7, d->has_min ? d->min_us : 0);
-    bind_opt_mc(st, 8, d->has_max, d->max_c);
-    bind_opt_time(st, 9, d->has_max ? d->max_us : 0);
-    bind_opt_mc(st, 10, d->has_avg, d->avg_c);
+    bind_opt(st, 6, d->has_min, mc_of(d->min_c));
+    bind_opt(st, 7, d->has_min && d->min_us != 0, d->min_us);
+    bind_opt(st, 8, d->has_max, mc_of(d->max_c));
+    bind_opt(st, 9, d->has_max && d->max_us != 0, d->max_us);
+    bind_opt(st, 10, d->has_avg, mc_of(d->avg_c));
     ctm__st_bind_int(st, 11, d->minutes_high);
     ctm__st_bind_int(st, 12, d->minutes_low);
     rc = ctm__step_done(im->db, st, "storing a day's summary");
@@ -442,20 +427,19 @@ static int store_day(void *ctx, const ctm__logger_day *d)
     return rc;
 }
 
-/* The file's record, from what the first pass found. */
+/* The file's record, from what the first pass found (serial: the file's, as clean_text made
+ * it). */
 static int insert_file(importer *im, const char *path, const ctm__logger_info *info,
-                       const ctm_temp_import_options *o)
+                       const char *serial, const ctm_temp_import_options *o)
 {
     const char *base = strrchr(path, '/');
     base = base != NULL ? base + 1 : path;
     size_t blen = strlen(base);
     char *name = clean_text(base, blen > 200 ? 200 : blen, 0);
-    char *serial = clean_text(info->serial, strlen(info->serial), 0);
     char *model = clean_text(info->model, strlen(info->model), 0);
     char *evidence = info->evidence != NULL
                          ? clean_text(info->evidence, info->evidence_len, 1) : NULL;
-    int rc = name == NULL || serial == NULL || model == NULL ||
-                     (info->evidence != NULL && evidence == NULL)
+    int rc = name == NULL || model == NULL || (info->evidence != NULL && evidence == NULL)
                  ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
     char unit[2] = {info->unit != 0 ? info->unit : 'C', '\0'};
     ctm__st *st = NULL;
@@ -480,28 +464,14 @@ static int insert_file(importer *im, const char *path, const ctm__logger_info *i
         ctm__st_bind_text(st, 9, o->tz != NULL ? o->tz : "");
         ctm__st_bind_int(st, 10, (int64_t)info->readings);
         ctm__st_bind_int(st, 11, (int64_t)info->days);
-        if (any) {
-            ctm__st_bind_int(st, 12, info->first_us);
-            ctm__st_bind_int(st, 13, info->last_us);
-        } else {
-            ctm__st_bind_null(st, 12);
-            ctm__st_bind_null(st, 13);
-        }
-        bind_opt_mc(st, 14, info->has_high, info->high_c);
-        if (info->has_high)
-            ctm__st_bind_int(st, 15, info->high_minutes);
-        else
-            ctm__st_bind_null(st, 15);
-        bind_opt_mc(st, 16, info->has_low, info->low_c);
-        if (info->has_low)
-            ctm__st_bind_int(st, 17, info->low_minutes);
-        else
-            ctm__st_bind_null(st, 17);
-        bind_opt_mc(st, 18, info->has_device_mkt, info->device_mkt_c);
-        if (info->has_device_mkt)
-            ctm__st_bind_int(st, 19, (int64_t)llround(info->device_energy_kj * 1000.0));
-        else
-            ctm__st_bind_null(st, 19);
+        bind_opt(st, 12, any, info->first_us);
+        bind_opt(st, 13, any, info->last_us);
+        bind_opt(st, 14, info->has_high, mc_of(info->high_c));
+        bind_opt(st, 15, info->has_high, info->high_minutes);
+        bind_opt(st, 16, info->has_low, mc_of(info->low_c));
+        bind_opt(st, 17, info->has_low, info->low_minutes);
+        bind_opt(st, 18, info->has_device_mkt, mc_of(info->device_mkt_c));
+        bind_opt(st, 19, info->has_device_mkt, (int64_t)llround(info->device_energy_kj * 1000.0));
         ctm__st_bind_text(st, 20, evidence); /* NULL binds NULL */
         ctm__st_bind_int(st, 21, ctm__now_us());
         ctm__st_bind_text(st, 22, im->db->session.user);
@@ -526,7 +496,6 @@ static int insert_file(importer *im, const char *path, const ctm__logger_info *i
         }
     }
     free(name);
-    free(serial);
     free(model);
     free(evidence);
     return rc;
@@ -591,7 +560,7 @@ static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info,
     snprintf(r->format, sizeof r->format, "%s", info->format != NULL ? info->format : "");
     char *serial = clean_text(info->serial, strlen(info->serial), 0);
     snprintf(r->serial, sizeof r->serial, "%s", serial != NULL ? serial : "");
-    free(serial);
+    free(serial); /* the record takes r->serial: cleaning cannot lengthen, so it fits */
     snprintf(r->sha256, sizeof r->sha256, "%s", sha);
 }
 
@@ -599,7 +568,7 @@ static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info,
 static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t bytes,
                       const char *path, const char *format, const ctm__logger_opts *lo,
                       const ctm_temp_import_options *o, const ctm__logger_info *info,
-                      uint64_t *done, uint64_t total, int *duplicate)
+                      const char *serial, uint64_t *done, uint64_t total, int *duplicate)
 {
     int64_t earlier = 0;
     int rc = find_file(im->db, im->location_id, im->sha256, &earlier);
@@ -610,7 +579,7 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
     }
     if ((rc = begin_entry(im, "temp.import")) != CTM_OK)
         return rc;
-    rc = insert_file(im, path, info, o);
+    rc = insert_file(im, path, info, serial, o);
     ctm__logger *lg = NULL;
     uint8_t sha[32];
     ctm__logger_sink sink = {im, store_reading, store_day};
@@ -696,8 +665,7 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
         rc = same_reading(db, res.file_id, location, o.tz, info->unit);
 
     if (rc == CTM_OK && !duplicate && (rc = ctm_batch_begin(db)) == CTM_OK) {
-        uint64_t first_bytes = done;
-        rc = store_file(im, f, &sb, first_bytes, path, format, &lo, &o, info, &done, total,
+        rc = store_file(im, f, &sb, done, path, format, &lo, &o, info, res.serial, &done, total,
                         &duplicate);
         if (rc == CTM_OK && !duplicate) {
             rc = ctm_batch_commit(db);
@@ -796,17 +764,88 @@ int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location)
     return rc;
 }
 
+/* ---- walking a location's readings ---- */
+
+typedef int (*hold_fn)(void *ctx, const ctm__held *r);
+
+/* The readings of location_id from lo to hi (both included), in time order, each handed to fn
+ * once with the time it held (mkt.h's rule: until the next reading, at most max_hold; the last
+ * until end, or, end 0, as long as the one before it). */
+static int walk_readings(ctm_db *db, int64_t location_id, int64_t lo, int64_t hi, int64_t end,
+                         int64_t max_hold, hold_fn fn, void *ctx)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
+                          " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_int(st, 2, lo);
+    ctm__st_bind_int(st, 3, hi);
+    ctm__st_stream(st);
+    ctm__hold h;
+    ctm__hold_init(&h, max_hold);
+    ctm__held r;
+    int src = CTM_OK;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW)
+        if (ctm__hold_next(&h, ctm__st_int(st, 0), ctm__st_int(st, 1), &r))
+            rc = fn(ctx, &r);
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the location's readings");
+    if (rc == CTM_OK && ctm__hold_end(&h, end, &r))
+        rc = fn(ctx, &r);
+    return rc;
+}
+
+/* What MKT and exposure both keep of the readings they see. */
+typedef struct seen {
+    ctm__mkt m;
+    uint64_t readings;
+    int64_t first_us, last_us;
+    double min_c, max_c;
+} seen;
+
+static void see(seen *x, const ctm__held *r)
+{
+    double c = (double)r->mc / 1000.0;
+    if (x->readings == 0) {
+        x->first_us = r->t_us;
+        x->min_c = x->max_c = c;
+    }
+    x->min_c = c < x->min_c ? c : x->min_c;
+    x->max_c = c > x->max_c ? c : x->max_c;
+    x->last_us = r->t_us;
+    x->readings++;
+    ctm__mkt_add(&x->m, c, (double)r->held_us);
+}
+
 /* ---- mean kinetic temperature ---- */
+
+typedef struct mkt_ctx {
+    seen seen;
+    uint64_t gaps;
+    int64_t gap_us;
+} mkt_ctx;
+
+static int mkt_hold(void *ctx, const ctm__held *r)
+{
+    mkt_ctx *x = ctx;
+    see(&x->seen, r);
+    x->gaps += r->gap_us > 0;
+    x->gap_us += r->gap_us;
+    return CTM_OK;
+}
 
 int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char *to,
                  const ctm_mkt_options *opts, ctm_mkt_result *result)
 {
+    ctm__clear_error();
     ctm_mkt_options o = CTM_MKT_OPTIONS_INIT;
     if (opts != NULL)
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-    ctm_query *none = NULL;
-    ctm__trial t;
-    int rc = ctm__listing_begin(&none, db, "temp mkt", NULL, &t);
+    int rc = ctm__require_user(db, 0, "temp mkt");
     if (rc == CTM_OK && result == NULL)
         rc = ctm__err(CTM_EINVAL, "temp mkt: result: NULL");
     if (rc == CTM_OK && o.energy_kj != 0.0 && !(o.energy_kj >= 10.0 && o.energy_kj <= 500.0))
@@ -816,57 +855,25 @@ int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char 
     int64_t location_id = 0, lo = INT64_MIN, hi = INT64_MAX;
     if (rc == CTM_OK)
         rc = period_of(db, location, from, to, &location_id, &lo, &hi);
-    ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
-                          " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, location_id);
-    ctm__st_bind_int(st, 2, lo);
-    ctm__st_bind_int(st, 3, hi);
-    ctm__st_stream(st);
     double dhr = o.energy_kj != 0.0 ? ctm__mkt_dhr(o.energy_kj) : CTM__MKT_DEFAULT_DHR;
     int64_t max_hold = (int64_t)(o.max_gap_minutes != 0 ? o.max_gap_minutes : 60) * 60000000;
+    mkt_ctx x;
+    memset(&x, 0, sizeof x);
+    ctm__mkt_init(&x.seen.m, dhr);
+    if (rc == CTM_OK)
+        rc = walk_readings(db, location_id, lo, hi, 0, max_hold, mkt_hold, &x);
+    if (rc != CTM_OK)
+        return rc;
     ctm_mkt_result res = CTM_MKT_RESULT_INIT;
     res.energy_kj = dhr * CTM__GAS_CONSTANT / 1000.0;
-    res.min_c = res.max_c = res.mkt_c = NAN;
-    ctm__mkt m;
-    ctm__mkt_init(&m, dhr);
-    /* each reading is added when the next one says how long it held */
-    int64_t prev_t = 0, held = 0;
-    double prev_c = 0.0;
-    int src;
-    while ((src = ctm__st_step(st)) == CTM_ROW) {
-        int64_t t_us = ctm__st_int(st, 0);
-        double c = (double)ctm__st_int(st, 1) / 1000.0;
-        if (res.readings > 0) {
-            held = t_us - prev_t;
-            if (held > max_hold) {
-                res.gaps++;
-                res.gap_us += held - max_hold;
-                held = max_hold;
-            }
-            ctm__mkt_add(&m, prev_c, (double)held);
-        } else {
-            res.first_us = t_us;
-            res.min_c = res.max_c = c;
-        }
-        res.min_c = c < res.min_c ? c : res.min_c;
-        res.max_c = c > res.max_c ? c : res.max_c;
-        res.readings++;
-        res.last_us = t_us;
-        prev_t = t_us;
-        prev_c = c;
-    }
-    ctm__st_finalize(st);
-    if (src != CTM_OK)
-        return ctm__store_fail(src, "reading the location's readings");
-    if (res.readings > 0) /* the last reading: as long as the one before it, or alone */
-        ctm__mkt_add(&m, prev_c, res.readings > 1 ? (double)held : 1.0);
-    if (res.readings > 0)
-        res.mkt_c = ctm__mkt_celsius(&m);
+    res.readings = x.seen.readings;
+    res.first_us = x.seen.first_us;
+    res.last_us = x.seen.last_us;
+    res.min_c = res.readings > 0 ? x.seen.min_c : NAN;
+    res.max_c = res.readings > 0 ? x.seen.max_c : NAN;
+    res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.seen.m) : NAN;
+    res.gaps = x.gaps;
+    res.gap_us = x.gap_us;
     size_t n = result->struct_size < sizeof res ? result->struct_size : sizeof res;
     res.struct_size = result->struct_size;
     memcpy(result, &res, n);
@@ -878,65 +885,28 @@ int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char 
 #define EXPOSURE_HOLD_US (60LL * 60 * 1000000) /* a reading holds at most an hour */
 
 typedef struct exposure_ctx {
-    ctm_exposure_result *r;
-    ctm__mkt m;
+    seen seen;
     int64_t lo_mc, hi_mc;
+    int64_t high_us, low_us, covered_us;
 } exposure_ctx;
 
-/* The readings of one stay [since, until): each holds until the next, at most an hour, and no
- * further than the stay. */
-static int stay_exposure(ctm_db *db, exposure_ctx *x, int64_t location_id, int64_t since,
-                         int64_t until)
+/* What no reading covers is the stays' time less what the readings cover. */
+static int exposure_hold(void *ctx, const ctm__held *r)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
-                          " AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us");
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, location_id);
-    ctm__st_bind_int(st, 2, since);
-    ctm__st_bind_int(st, 3, until);
-    ctm_exposure_result *r = x->r;
-    int64_t covered = 0, prev_t = 0, prev_mc = 0;
-    int have = 0, src;
-    /* a reading is counted when the next one (or the stay's end) says how long it held */
-    for (;;) {
-        src = ctm__st_step(st);
-        int64_t t = src == CTM_ROW ? ctm__st_int(st, 0) : until;
-        if (have) {
-            int64_t held = t - prev_t;
-            held = held > EXPOSURE_HOLD_US ? EXPOSURE_HOLD_US : held;
-            covered += held;
-            if (prev_mc > x->hi_mc)
-                r->minutes_high += held;
-            else if (prev_mc < x->lo_mc)
-                r->minutes_low += held;
-            if (held > 0)
-                ctm__mkt_add(&x->m, (double)prev_mc / 1000.0, (double)held);
-        }
-        if (src != CTM_ROW)
-            break;
-        prev_t = t;
-        prev_mc = ctm__st_int(st, 1);
-        double c = (double)prev_mc / 1000.0;
-        r->min_c = r->readings == 0 || c < r->min_c ? c : r->min_c;
-        r->max_c = r->readings == 0 || c > r->max_c ? c : r->max_c;
-        r->readings++;
-        have = 1;
-    }
-    ctm__st_finalize(st);
-    if (src != CTM_OK)
-        return ctm__store_fail(src, "reading the location's readings");
-    r->minutes_unknown += (until - since) - covered; /* in microseconds until the end */
+    exposure_ctx *x = ctx;
+    see(&x->seen, r);
+    x->covered_us += r->held_us;
+    if (r->mc > x->hi_mc)
+        x->high_us += r->held_us;
+    else if (r->mc < x->lo_mc)
+        x->low_us += r->held_us;
     return CTM_OK;
 }
 
 int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposure_result *result)
 {
-    ctm_query *none = NULL;
-    ctm__trial t;
-    int rc = ctm__listing_begin(&none, db, "kit exposure", NULL, &t);
+    ctm__clear_error();
+    int rc = ctm__require_user(db, 0, "kit exposure");
     if (rc == CTM_OK && result == NULL)
         rc = ctm__err(CTM_EINVAL, "kit exposure: result: NULL");
     int64_t kit_id = 0;
@@ -944,8 +914,9 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
     if (rc == CTM_OK)
         rc = ctm__kit_find(db, trial, kit, &kit_id, number);
     ctm_exposure_result res = CTM_EXPOSURE_RESULT_INIT;
-    exposure_ctx x = {&res, {0, 0, 0, 0, 0}, 0, 0};
-    ctm__mkt_init(&x.m, CTM__MKT_DEFAULT_DHR);
+    exposure_ctx x;
+    memset(&x, 0, sizeof x);
+    ctm__mkt_init(&x.seen.m, CTM__MKT_DEFAULT_DHR);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
@@ -965,18 +936,12 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
         ctm__st_finalize(st);
         st = NULL;
     }
-    /* the kit's stays: where its shipment brought it, then each move (as ctm_kit_history) */
+    /* the kit's stays, as ctm_kit_history lists them */
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
-                          "WITH h(location_id, since_us, n) AS ("
-                          "  SELECT s.location_id, s.registered_us, 0 FROM kits k"
-                          "  JOIN shipments s ON s.id = k.shipment_id WHERE k.id = ?1"
-                          "  UNION ALL SELECT to_location_id, moved_us, id FROM kit_moves"
-                          "  WHERE kit_id = ?1)"
-                          " SELECT location_id, since_us,"
-                          " LEAD(since_us) OVER (ORDER BY since_us, n) FROM h"
-                          " ORDER BY since_us, n");
-    int64_t now = ctm__now_us();
+        rc = ctm__prepare(db, &st, CTM__KIT_STAYS_SQL(
+                                       "SELECT location_id, since_us, LEAD(since_us) OVER"
+                                       " (ORDER BY since_us, n) FROM h ORDER BY since_us, n"));
+    int64_t now = ctm__now_us(), stay_us = 0;
     int src = CTM_OK;
     if (rc == CTM_OK) {
         ctm__st_bind_int(st, 1, kit_id);
@@ -998,19 +963,25 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
         ctm__st_finalize(st);
         if (rc == CTM_OK && src != CTM_OK)
             rc = ctm__store_fail(src, "reading the kit's history");
-        for (int i = 0; rc == CTM_OK && i < n; i++)
-            if (stays[i][2] > stays[i][1])
-                rc = stay_exposure(db, &x, stays[i][0], stays[i][1], stays[i][2]);
+        /* over each stay [since, until) each reading holds no further than the stay */
+        for (int i = 0; rc == CTM_OK && i < n; i++) {
+            if (stays[i][2] <= stays[i][1])
+                continue;
+            stay_us += stays[i][2] - stays[i][1];
+            rc = walk_readings(db, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
+                               EXPOSURE_HOLD_US, exposure_hold, &x);
+        }
     }
     if (rc != CTM_OK)
         return rc;
+    res.readings = x.seen.readings;
     /* microseconds into minutes, rounded up: a minute begun out of range counts */
-    res.minutes_high = (res.minutes_high + 59999999) / 60000000;
-    res.minutes_low = (res.minutes_low + 59999999) / 60000000;
-    res.minutes_unknown = res.minutes_unknown / 60000000;
-    res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.m) : NAN;
-    if (res.readings == 0)
-        res.min_c = res.max_c = NAN;
+    res.minutes_high = (x.high_us + 59999999) / 60000000;
+    res.minutes_low = (x.low_us + 59999999) / 60000000;
+    res.minutes_unknown = (stay_us - x.covered_us) / 60000000;
+    res.min_c = res.readings > 0 ? x.seen.min_c : NAN;
+    res.max_c = res.readings > 0 ? x.seen.max_c : NAN;
+    res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.seen.m) : NAN;
     int64_t out = res.minutes_high + res.minutes_low;
     res.over_budget = res.has_budget
                           ? out > res.budget_minutes ||
