@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "ctm.h"
 
@@ -38,6 +39,21 @@ static inline const char *bench_args(int argc, char **argv, int *quick)
     if (sodium_init() < 0)
         bench_die("sodium_init", -1);
     return dir;
+}
+
+/* The raw baseline's own SQLite file at path, made anew, durable as a site is (WAL,
+ * synchronous=FULL), with the tables of schema. */
+static inline sqlite3 *bench_raw_sqlite(const char *path, const char *schema)
+{
+    sqlite3 *s = NULL;
+    remove(path);
+    if (sqlite3_open(path, &s) != SQLITE_OK)
+        bench_die("raw open", -1);
+    if (sqlite3_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_exec(s, schema, NULL, NULL, NULL) != SQLITE_OK)
+        bench_die("raw schema", -1);
+    return s;
 }
 
 static inline ctm_db *bench_open(const char *path, unsigned flags)

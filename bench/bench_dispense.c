@@ -70,14 +70,9 @@ typedef struct raw_db {
 static void raw_open(raw_db *r, const char *dir)
 {
     snprintf(r->path, sizeof r->path, "%s/bench-dispense-raw.db", dir);
-    remove(r->path);
     r->next = 0;
-    if (sqlite3_open(r->path, &r->s) != SQLITE_OK)
-        bench_die("raw open", -1);
-    sqlite3_exec(r->s,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                 "CREATE TABLE d(id INTEGER PRIMARY KEY, subject INTEGER, kit INTEGER, t INTEGER)",
-                 NULL, NULL, NULL);
+    r->s = bench_raw_sqlite(r->path, "CREATE TABLE d(id INTEGER PRIMARY KEY, subject INTEGER,"
+                                     " kit INTEGER, t INTEGER)");
     sqlite3_prepare_v2(r->s, "INSERT INTO d(subject, kit, t) VALUES (?1, ?2, ?3)", -1, &r->st, NULL);
 }
 

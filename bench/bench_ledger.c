@@ -34,15 +34,7 @@ static void report(const char *name, double ours, double raw, const char *unit, 
 
 static sqlite3 *raw_open(const char *path)
 {
-    sqlite3 *s = NULL;
-    remove(path);
-    if (sqlite3_open(path, &s) != SQLITE_OK)
-        bench_die("raw open", -1);
-    sqlite3_exec(s,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                 "CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
-                 NULL, NULL, NULL);
-    return s;
+    return bench_raw_sqlite(path, "CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB NOT NULL)");
 }
 
 /* Raw rows/s: n INSERTs of `size`-byte blobs, one transaction each or all in one. */

@@ -28,21 +28,14 @@ static ctm_db *make_site(const char *path)
 
 static sqlite3 *raw_open(const char *path)
 {
-    sqlite3 *s = NULL;
-    remove(path);
-    if (sqlite3_open(path, &s) != SQLITE_OK)
-        bench_die("raw open", -1);
-    sqlite3_exec(s,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+    return bench_raw_sqlite(path,
                  "CREATE TABLE kits(id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL,"
                  " kit_number TEXT NOT NULL, kit_type_id INTEGER NOT NULL, lot_id INTEGER NOT NULL,"
                  " arm TEXT, status TEXT NOT NULL, location_id INTEGER, units INTEGER NOT NULL,"
                  " expiry TEXT, gtin TEXT, serial TEXT, shipment_id INTEGER,"
                  " checked INTEGER NOT NULL DEFAULT 0, UNIQUE (trial_id, kit_number));"
                  "CREATE INDEX kits_by_shipment ON kits(shipment_id);"
-                 "CREATE INDEX kits_by_status ON kits(status);",
-                 NULL, NULL, NULL);
-    return s;
+                 "CREATE INDEX kits_by_status ON kits(status);");
 }
 
 /* The raw side: the same kit rows, one transaction. */

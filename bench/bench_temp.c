@@ -60,18 +60,12 @@ static double ours(ctm_db *db, const char *location, const char *file, long n)
 
 static double raw(const char *path, long n)
 {
-    sqlite3 *s = NULL;
-    remove(path);
-    if (sqlite3_open(path, &s) != SQLITE_OK)
-        bench_die("raw open", -1);
-    sqlite3_exec(s,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+    sqlite3 *s = bench_raw_sqlite(path,
                  "CREATE TABLE readings(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL,"
                  " location_id INTEGER, shipment_id INTEGER, t_us INTEGER NOT NULL,"
                  " temp_mc INTEGER NOT NULL);"
                  "CREATE UNIQUE INDEX readings_by_location ON readings(location_id, t_us)"
-                 "  WHERE location_id IS NOT NULL;",
-                 NULL, NULL, NULL);
+                 "  WHERE location_id IS NOT NULL;");
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(s,
                        "INSERT INTO readings(file_id, location_id, t_us, temp_mc)"
