@@ -529,15 +529,6 @@ int ctm__logger_iso(ctm__logger *lg, const char *field, const char *s, size_t n,
 
 /* ---- results ---- */
 
-void ctm__logger_format_local(int64_t local_s, char out[32])
-{
-    int64_t days = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
-    int64_t rem = local_s - days * 86400;
-    char date[11];
-    ctm__format_date(days, date);
-    snprintf(out, 32, "%s %02d:%02d", date, (int)(rem / 3600) % 24, (int)(rem % 3600 / 60) % 60);
-}
-
 /* The instant of local_s: the user's zone, else the file's offset; the first instant after the
  * previous reading when the clocks went back. */
 static int local_to_utc(ctm__logger *lg, int64_t local_s, int64_t *utc_us)
@@ -552,8 +543,8 @@ static int local_to_utc(ctm__logger *lg, int64_t local_s, int64_t *utc_us)
     int64_t utc[2];
     int n = 0;
     if (ctm__tz_to_utc(lg->tz, local_s, utc, &n) != CTM_OK) {
-        char when[32];
-        ctm__logger_format_local(local_s, when);
+        char when[40];
+        ctm__tz_format_local(local_s, when);
         return ctm__logger_fail(lg, "%s does not exist in %s: the clocks went forward (a logger "
                                     "that keeps standard time all year: name its offset, such as "
                                     "+01:00)",
@@ -617,21 +608,6 @@ static int day_start(ctm__logger *lg, int64_t date, int64_t *us)
 }
 
 static int emit_day_here(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
-                         int64_t max_local);
-
-int ctm__logger_emit_day(ctm__logger *lg, ctm__logger_day *d, int64_t min_local, int64_t max_local)
-{
-    /* a format that gathers its days and hands them over at the end (a Fridge-tag lists the
-     * newest first) names each day's line: messages and the sink see that line */
-    uint64_t at = lg->lineno;
-    if (d->line != 0)
-        lg->lineno = d->line;
-    int rc = emit_day_here(lg, d, min_local, max_local);
-    lg->lineno = at;
-    return rc;
-}
-
-static int emit_day_here(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
                          int64_t max_local)
 {
     if (lg->sink.day == NULL)
@@ -679,6 +655,18 @@ static int emit_day_here(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
     lg->last_us = d->date;
     lg->last_line = lg->lineno;
     return CTM_OK;
+}
+
+int ctm__logger_emit_day(ctm__logger *lg, ctm__logger_day *d, int64_t min_local, int64_t max_local)
+{
+    /* a format that gathers its days and hands them over at the end (a Fridge-tag lists the
+     * newest first) names each day's line: messages and the sink see that line */
+    uint64_t at = lg->lineno;
+    if (d->line != 0)
+        lg->lineno = d->line;
+    int rc = emit_day_here(lg, d, min_local, max_local);
+    lg->lineno = at;
+    return rc;
 }
 
 int ctm__logger_keep(ctm__logger *lg, const char *s, size_t n)

@@ -43,6 +43,7 @@
 
 #include "core.h"
 #include "logger_format.h"
+#include "tz.h"
 
 #define MAX_DEPTH 8
 #define KEY_MAX 48
@@ -702,9 +703,9 @@ static int check_whole(ctm__logger *lg, bg_state *st)
         return ctm__logger_fail(lg, "Data: no readings: the report is cut short");
     if (st->has_data && st->has_stop && in->interval_s > 0 && in->readings > 0 &&
         (st->last_local > st->stop_local || st->last_local <= st->stop_local - in->interval_s)) {
-        char last[32], stop[32];
-        ctm__logger_format_local(st->last_local, last);
-        ctm__logger_format_local(st->stop_local, stop);
+        char last[40], stop[40];
+        ctm__tz_format_local(st->last_local, last);
+        ctm__tz_format_local(st->stop_local, stop);
         return ctm__logger_fail(lg, "Data: the readings end at %s, not in the last logging "
                                     "interval before TS Stop %s: the report is cut short",
                                 last, stop);

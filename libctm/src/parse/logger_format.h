@@ -90,8 +90,6 @@ int ctm__logger_reading_utc(ctm__logger *lg, int64_t utc_us, double temp_c);
  * end) sets d->line itself: messages about the day name that line. */
 int ctm__logger_emit_day(ctm__logger *lg, ctm__logger_day *d, int64_t min_local,
                          int64_t max_local);
-/* Local wall-clock seconds as "YYYY-MM-DD hh:mm", for messages. */
-void ctm__logger_format_local(int64_t local_s, char out[32]);
 /* Keep line s (n bytes) verbatim as evidence. */
 int ctm__logger_keep(ctm__logger *lg, const char *s, size_t n);
 

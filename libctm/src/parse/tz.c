@@ -84,8 +84,7 @@ static int tzif_bad(const char *name, const char *fmt, ...)
     return ctm__err(CTM_EINVAL, "zone '%.64s': not a valid TZif file: %s", name, what);
 }
 
-/* "2024-03-31 02:30" (":ss" too when the seconds are not zero). */
-static void format_local(int64_t local_s, char out[40])
+void ctm__tz_format_local(int64_t local_s, char out[40])
 {
     int64_t days = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
     int64_t rem = local_s - days * 86400;
@@ -204,7 +203,7 @@ int ctm__tz_to_utc(const ctm__tz *z, int64_t local_s, int64_t utc[2], int *n)
     }
     if (found == 0) {
         char when[40];
-        format_local(local_s, when);
+        ctm__tz_format_local(local_s, when);
         return ctm__err(CTM_ERULE, "%s does not exist in %.64s: the clocks went forward", when,
                         z->name);
     }

@@ -44,6 +44,10 @@ int ctm__tz_parse(ctm__tz **out, const char *name, const uint8_t *text, size_t l
 
 void ctm__tz_free(ctm__tz *z); /* NULL is fine */
 
+/* Local wall-clock seconds for messages: "2024-03-31 02:30" (":ss" too when the seconds are not
+ * zero). */
+void ctm__tz_format_local(int64_t local_s, char out[40]);
+
 /* The zone's name as given (borrowed). */
 const char *ctm__tz_name(const ctm__tz *z);
 
