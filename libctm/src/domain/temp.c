@@ -12,10 +12,11 @@
  * passes: a file renamed over it meanwhile changes nothing, and a FIFO put in its place cannot
  * make the import wait.
  *
- * Readings go in INSERT_ROWS to a statement.  Before each such group the location's stored
- * readings in the group's time span are read (an index range, empty unless files overlap): a
- * reading already stored with the same temperature is left out, one stored with another refuses
- * the file. */
+ * Readings go in INSERT_ROWS to a statement.  When the file's span meets the span of the
+ * readings the location has, the location's stored readings in each group's time span are read
+ * first (an index range): a reading already stored with the same temperature is left out, one
+ * stored with another refuses the file.  A file that meets none (the usual next file of a
+ * logger) needs no such reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -49,6 +50,7 @@ typedef struct importer {
     pending rows[INSERT_ROWS];
     size_t n;
     ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
+    int overlaps;          /* the file's span meets the location's stored readings' */
     ctm__action a;
     int action_open;
     uint64_t in_entry;     /* readings (or days) recorded in the open action */
@@ -294,7 +296,7 @@ static int flush(importer *im)
 {
     if (im->n == 0)
         return CTM_OK;
-    int rc = check_stored(im);
+    int rc = im->overlaps ? check_stored(im) : CTM_OK;
     size_t k = 0;
     for (size_t i = 0; i < im->n; i++)
         k += !im->rows[i].skip;
@@ -564,6 +566,26 @@ static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info,
     snprintf(r->sha256, sizeof r->sha256, "%s", sha);
 }
 
+/* Whether readings from first_us to last_us meet the span of those the location has. */
+static int span_overlaps(importer *im, int64_t first_us, int64_t last_us, int *overlaps)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(im->db, &st,
+                          "SELECT 1 FROM readings WHERE location_id = ?1"
+                          " AND t_us BETWEEN ?2 AND ?3 LIMIT 1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, im->location_id);
+    ctm__st_bind_int(st, 2, first_us);
+    ctm__st_bind_int(st, 3, last_us);
+    int src = ctm__st_step(st);
+    *overlaps = src == CTM_ROW;
+    if (src != CTM_ROW && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the location's readings");
+    ctm__st_finalize(st);
+    return rc;
+}
+
 /* The second pass, inside the open batch. */
 static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t bytes,
                       const char *path, const char *format, const ctm__logger_opts *lo,
@@ -577,6 +599,9 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
         im->file_id = earlier;
         return rc;
     }
+    if (info->readings > 0 &&
+        (rc = span_overlaps(im, info->first_us, info->last_us, &im->overlaps)) != CTM_OK)
+        return rc;
     if ((rc = begin_entry(im, "temp.import")) != CTM_OK)
         return rc;
     rc = insert_file(im, path, info, serial, o);
