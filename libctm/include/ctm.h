@@ -604,9 +604,13 @@ typedef struct ctm_receive_options {
     const char *origin;        /* depot or sponsor; NULL: not given */
     const char *date_received; /* "YYYY-MM-DD" when it arrived (may be before today); NULL: today */
     int excursion;             /* non-zero: the shipment's logger showed an excursion */
+    const char *logger;        /* the path of the logger file that travelled with the shipment:
+                                * imported with it as ctm_shipment_logger() does, in the same
+                                * transaction (ctm_receive() only); NULL: none */
+    const struct ctm_temp_import_options *logger_options; /* how to read it; NULL: defaults */
 } ctm_receive_options;
 
-#define CTM_RECEIVE_OPTIONS_INIT { sizeof(ctm_receive_options), NULL, NULL, 0 }
+#define CTM_RECEIVE_OPTIONS_INIT { sizeof(ctm_receive_options), NULL, NULL, 0, NULL, NULL }
 
 /**
  * Register an arrived shipment of a trial from its manifest (manifest_len bytes of CSV) at a
@@ -1306,9 +1310,12 @@ typedef struct ctm_temp_import_result {
     char format[16];       /* "csv", "logtag", "berlinger" */
     char serial[65];       /* the logger's serial number; "" when the file gives none */
     char sha256[65];       /* the file's SHA-256 in hex */
+    uint64_t excursions;   /* excursions recorded or extended by this import */
+    uint64_t quarantined;  /* kits this import put in quarantine (or will, on their receipt's
+                            * confirmation) */
 } ctm_temp_import_result;
 
-#define CTM_TEMP_IMPORT_RESULT_INIT { sizeof(ctm_temp_import_result), 0, 0, 0, 0, 0, 0, 0, "", "", "" }
+#define CTM_TEMP_IMPORT_RESULT_INIT { sizeof(ctm_temp_import_result), 0, 0, 0, 0, 0, 0, 0, "", "", "", 0, 0 }
 
 /**
  * Import the logger file at `path` for a storage location, in one transaction: nothing is stored
@@ -1418,6 +1425,118 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_exposure(ctm_db *db, const char *trial, cons
  * Errors: CTM_ENOTFOUND (location).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location);
+
+/* ---------------------------------------------------------------------------------------------
+ * Excursions
+ *
+ * Every import of a logger file looks for excursions in the readings it touched, in the same
+ * transaction, and records them (docs/temperatures.md, "Excursions"):
+ *   - a run of readings outside the location's range (kind "high", "low", or "mixed" when it
+ *     crosses both limits) that lasts at least the location's alarm delay: it starts at the first
+ *     reading out of range and ends at the first one in range; each reading holds until the next
+ *     one, at most the location's allowed gap;
+ *   - a gap between two readings longer than the allowed gap (kind "unknown"): the time after
+ *     the reading before it has held for the allowed gap, until the next reading; never taken as
+ *     in range, whatever the readings around it say;
+ *   - a day of a daily-summary logger (Berlinger Fridge-tag) with minutes beyond its alarm limits
+ *     (daily 1): that many minutes somewhere in that day.
+ * A run still out of range at the newest reading is recorded as ongoing once it has lasted the
+ * delay, and extended by the next file.  A shipment's logger file (ctm_shipment_logger(), or the
+ * logger option of ctm_receive()) is judged against the narrowest storage range of the
+ * shipment's kit types, with no delay: any time out of range in transit counts.
+ *
+ * The kits that were in the place during an excursion (for a location: every kit whose stays
+ * there meet it; for a shipment: its kits) are recorded with it, in one audited action
+ * "temp.excursions" of the import: those available are quarantined at once, those still under
+ * receipt are quarantined when it is confirmed, the others (dispensed, already quarantined...)
+ * are listed as they were.  A pharmacist records the sponsor's decision, e-signed, for the whole
+ * excursion or kit by kit: release (the kit goes back to available unless another excursion
+ * still holds it) or reject (the kit goes to pending_destruction).  Excursions and their kits
+ * hold no arm: every logged-in user may read them.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Set a storage location's alarm settings: an excursion is recorded when its readings are out of
+ * range for at least delay_minutes (0-1440; 0: any reading out of range), and a gap between
+ * readings longer than max_gap_minutes (1-10080) is an excursion of unknown temperature.  A
+ * location without settings uses a delay of 30 minutes and a gap of 60 minutes.  The settings
+ * apply to the imports that follow; excursions recorded before are kept as they were.  Audited
+ * "location.alarm".  Admins and pharmacists.
+ * Errors: CTM_EINVAL (a value out of range), CTM_ENOTFOUND (location), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_location_alarm(ctm_db *db, const char *location,
+                                               int delay_minutes, int max_gap_minutes);
+
+/**
+ * Excursions, newest first: excursion (its number), location (or NULL), shipment (the incoming
+ * shipment's number, or NULL), kind (high, low, mixed, unknown), daily (1: a daily summary's
+ * minutes, at times unknown within the day), start, end (UTC; for an ongoing excursion the newest
+ * reading), ongoing (1: still out of range at the newest reading), minutes, degree_minutes
+ * (the time out of range weighted by how far out, degrees Celsius x minutes; NULL for daily and
+ * unknown ones), min, min_time, max, max_time (degrees Celsius; NULL for unknown ones),
+ * readings, range_min, range_max, delay_minutes (what it was judged against), status (open,
+ * released, rejected, decided: its kits decided one by one), kits (recorded with it),
+ * quarantined (of those, put in quarantine by it), detected, detected_by, decided,
+ * decided_by, reference (the sponsor's).  location NULL: every location's and shipment's;
+ * open_only: only excursions no decision closed.  Any logged-in user.
+ * Errors: CTM_ENOTFOUND (location).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_excursions(ctm_query **out, ctm_db *db, const char *location,
+                                           int open_only);
+
+/**
+ * The kits recorded with an excursion, by trial and kit number: trial, kit_number, kit_type, lot,
+ * status_was (when the excursion was recorded), quarantined (1: put in quarantine by it),
+ * status (now), decision (released, rejected or NULL), decided, decided_by, reference,
+ * minutes_out (the kit's time out of its storage range over its life: its shipment's logger and
+ * its stays, as ctm_kit_exposure() counts it), over_budget (1: flagged for rejection, as
+ * ctm_kit_exposure() decides).  Never an arm.  Any logged-in user.
+ * Errors: CTM_ENOTFOUND (excursion).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_excursion_kits(ctm_query **out, ctm_db *db, int64_t excursion);
+
+/**
+ * Record the sponsor's decision on an excursion: decision "release" or "reject", with the
+ * sponsor's reference (1-200 characters), e-signed by the logged-in pharmacist ("excursion
+ * released" or "excursion rejected"), audited "excursion.release" or "excursion.reject".  kits
+ * NULL (nkits 0): the excursion and every kit of it not decided yet; else only those kits (numbers
+ * or scans), and the excursion is "decided" once each of its kits is.  A released kit in
+ * quarantine goes back to available unless another excursion not decided holds it; a rejected
+ * one goes to pending_destruction; a kit that left quarantine meanwhile (dispensed before the
+ * file came, moved by hand) keeps its status, with the decision recorded.
+ * Errors: CTM_EINVAL (decision, reference, a kit), CTM_ENOTFOUND (excursion, a kit),
+ * CTM_ERULE (decided already; still ongoing: import the file that shows its end; a kit not
+ * recorded with it or decided already), CTM_EDENIED (pharmacists only).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_excursion_decide(ctm_db *db, int64_t excursion,
+                                                 const char *decision, const char *reference,
+                                                 const char *const *kits, size_t nkits);
+
+/**
+ * An excursion's report for the sponsor, as "text" (a page to print or mail), "csv" (one row per
+ * kit, the excursion's figures repeated) or "json": the location or shipment, its range and alarm
+ * delay, the logger files and serials whose readings show it, the period, min and max with their
+ * times, duration, degree-minutes, the MKT over the period (dH/R 10,000 K) with the energy, the
+ * kits and lots affected with their status, exposure and budget, and the decisions with their
+ * signatures (printed name, UTC time, meaning, reference).  *out is malloc'd text (free with
+ * ctm_free()).  Any logged-in user; never an arm.
+ * Errors: CTM_EINVAL (format), CTM_ENOTFOUND (excursion).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion,
+                                                 const char *format);
+
+/**
+ * Import the logger file that travelled with an incoming shipment, before its receipt is
+ * confirmed: as ctm_temp_import() (same options, result and errors), its readings belonging to
+ * the shipment; time out of the shipment's range (see above) is recorded as an excursion with
+ * every kit of the shipment, which its confirmation then quarantines.  Pharmacists and
+ * technicians.  Errors as ctm_temp_import(), and CTM_ENOTFOUND (shipment), CTM_ERULE (the
+ * receipt is confirmed already).
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment,
+                                                const char *path,
+                                                const ctm_temp_import_options *opts,
+                                                ctm_temp_import_result *result);
 
 /* ---------------------------------------------------------------------------------------------
  * GS1 barcodes
