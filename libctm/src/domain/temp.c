@@ -974,7 +974,8 @@ static int exposure_hold(void *ctx, const ctm__held *r)
 
 /* The time the kit's stays hold from and until (stays[i][0] a location, [1] since, [2] until):
  * its stays as ctm_kit_history lists them, each ended by its dispensing too (a kit with a
- * subject is in no location of the site), those after it left dropped. */
+ * subject is in no location of the site), those after it left dropped.  A stay it has not left
+ * ends at INT64_MAX: every reading stored since it came counts. */
 #define MAX_STAYS 64
 
 static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t stays[][3], int *n)
@@ -988,7 +989,6 @@ static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t sta
                                        " 'reversed') FROM h ORDER BY since_us, n"));
     if (rc != CTM_OK)
         return rc;
-    int64_t now = ctm__now_us();
     ctm__st_bind_int(st, 1, kit_id);
     int src;
     while ((src = ctm__st_step(st)) == CTM_ROW) {
@@ -999,7 +999,7 @@ static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t sta
             break;
         }
         int64_t since = ctm__st_int(st, 1);
-        int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? now : ctm__st_int(st, 2);
+        int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? INT64_MAX : ctm__st_int(st, 2);
         if (ctm__st_type(st, 3) != CTM_V_NULL && ctm__st_int(st, 3) < until)
             until = ctm__st_int(st, 3);
         if (until <= since)
@@ -1052,8 +1052,11 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
                            exposure_hold, &x);
     int64_t journey_us = x.covered_us;
     /* over each stay [since, until) each reading holds no further than the stay */
+    int64_t now = ctm__now_us();
     for (int i = 0; rc == CTM_OK && i < n; i++) {
-        stay_us += stays[i][2] - stays[i][1];
+        /* the time a reading should cover: until it left, or until now */
+        int64_t until = stays[i][2] != INT64_MAX ? stays[i][2] : now;
+        stay_us += until > stays[i][1] ? until - stays[i][1] : 0;
         rc = walk_readings(db, 0, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
                            EXPOSURE_HOLD_US, exposure_hold, &x);
     }
@@ -1063,7 +1066,8 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
     /* microseconds into minutes, rounded up: a minute begun out of range counts */
     res.minutes_high = (x.high_us + 59999999) / 60000000;
     res.minutes_low = (x.low_us + 59999999) / 60000000;
-    res.minutes_unknown = (stay_us - (x.covered_us - journey_us)) / 60000000;
+    int64_t unknown = stay_us - (x.covered_us - journey_us);
+    res.minutes_unknown = unknown > 0 ? unknown / 60000000 : 0;
     res.min_c = res.readings > 0 ? x.seen.min_c : NAN;
     res.max_c = res.readings > 0 ? x.seen.max_c : NAN;
     res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.seen.m) : NAN;
