@@ -498,6 +498,41 @@ START_TEST(the_report_for_the_sponsor)
 }
 END_TEST
 
+/* ---- attacks: ways a kit might escape quarantine, wrong counts, hostile files ---- */
+
+/* A kit released kit by kit from an excursion that a file imported later shows to have been
+ * longer and hotter: the decision was on less evidence, so the kit is held again. */
+START_TEST(a_partly_decided_excursion_found_worse_holds_the_released_kit_again)
+{
+    /* the later file first: above from 100 to 140 (40 minutes at 9 C) */
+    static const int m[] = {100, 110, 120, 130, 140, 150};
+    static const double t[] = {9, 9, 9, 9, 5, 5};
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "late.csv", m, t, 6, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    int64_t first = newest();
+    as("pia");
+    const char *k1[] = {"K1"};
+    tu_ok(ctm_excursion_decide(db, first, "release", "SP-1", k1, 1));
+    assert_status("K1", "available");
+    assert_field(first, "status", "open"); /* K2 waits */
+    /* the earlier file: the fridge was at 14 C from 20 on, two hours out of range in all */
+    as("ted");
+    static const int m2[] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90};
+    static const double t2[] = {5, 5, 14, 14, 14, 14, 14, 14, 14, 14};
+    tu_ok(import_at("FRIDGE1", "early.csv", m2, t2, 10, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    assert_status("K1", "quarantined");
+    /* the first decision stands as it was made, on what it saw */
+    ck_assert_int_eq(count("SELECT minutes FROM excursions WHERE id = (SELECT min(id) FROM"
+                           " excursions)"), 40);
+    int64_t second = newest();
+    ck_assert_int_ne(second, first);
+    assert_field(second, "minutes", "120");
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *excursion_suite(void)
 {
     Suite *s = suite_create("excursion");
@@ -511,6 +546,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, a_kit_moved_out_before_the_excursion_is_not_affected);
     tcase_add_test(tc, a_shipment_logger_quarantines_its_kits_on_confirmation);
     tcase_add_test(tc, the_report_for_the_sponsor);
+    tcase_add_test(tc, a_partly_decided_excursion_found_worse_holds_the_released_kit_again);
     return s;
 }
 

@@ -362,18 +362,22 @@ static int begin(recorder *r)
 }
 
 /* The recorded excursion f continues or repeats: *id of an open one of its class that it
- * overlaps (*same: with the same figures), else 0 and *same whether a decided one equals it. */
+ * overlaps (*same: with the same figures), else 0 and *same whether a decided one equals it.
+ * One with a kit decided already counts as decided: growing it would leave that kit's decision
+ * standing on less than the readings now show, so a worse finding is recorded anew. */
 static int match(recorder *r, const found *f, int64_t *id, int *same)
 {
     *id = 0;
     *same = 0;
     ctm__st *st = NULL;
     int rc = prepare_for(r->db, r->j, &st,
-                         "SELECT id, status, start_us, end_us, ongoing, minutes, kind, readings"
+                         "SELECT id, CASE WHEN status = 'open' AND NOT EXISTS (SELECT 1"
+                         " FROM excursion_kits x WHERE x.excursion_id = excursions.id"
+                         " AND x.decision IS NOT NULL) THEN 0 ELSE 1 END AS decided,"
+                         " start_us, end_us, ongoing, minutes, kind, readings"
                          " FROM excursions WHERE location_id = ?1 AND daily = ?2"
                          " AND CASE WHEN kind = 'unknown' THEN 1 ELSE 0 END = ?3"
-                         " AND start_us <= ?5 AND end_us >= ?4"
-                         " ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, start_us");
+                         " AND start_us <= ?5 AND end_us >= ?4 ORDER BY decided, start_us");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, r->j->owner_id);
@@ -387,7 +391,7 @@ static int match(recorder *r, const found *f, int64_t *id, int *same)
                     ctm__st_int(st, 4) == f->ongoing && ctm__st_int(st, 5) == f->minutes &&
                     strcmp(ctm__st_text(st, 6), f->kind) == 0 &&
                     ctm__st_int(st, 7) == f->readings;
-        if (strcmp(ctm__st_text(st, 1), "open") == 0) {
+        if (ctm__st_int(st, 1) == 0) {
             *id = ctm__st_int(st, 0);
             *same = equal;
             break;
