@@ -533,6 +533,34 @@ START_TEST(a_partly_decided_excursion_found_worse_holds_the_released_kit_again)
 }
 END_TEST
 
+/* A pharmacist's status change by hand is no sponsor's decision: it may not put back into use a
+ * kit an excursion holds, else a later rejection leaves the kit dispensable. */
+START_TEST(a_kit_an_excursion_holds_is_not_released_by_hand)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    int64_t id = newest();
+    as("pia");
+    uint64_t before = tu_audit_size(db);
+    ck_assert_int_eq(ctm_kit_set_status(db, "OPEN-1", "K1", "available", "looks fine"),
+                     CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "excursion"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    assert_status("K1", "quarantined");
+    /* missing, then found: still held */
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K2", "missing", "not on the shelf"));
+    ck_assert_int_eq(ctm_kit_set_status(db, "OPEN-1", "K2", "available", "found"), CTM_ERULE);
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K2", "quarantined", "found"));
+    tu_ok(ctm_excursion_decide(db, id, "reject", "SP-9", NULL, 0));
+    assert_status("K1", "pending_destruction");
+    assert_status("K2", "pending_destruction");
+    /* a kit no excursion holds is released by hand as before */
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K3", "quarantined", "recall"));
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K3", "available", "recall lifted"));
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *excursion_suite(void)
 {
     Suite *s = suite_create("excursion");
@@ -547,6 +575,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, a_shipment_logger_quarantines_its_kits_on_confirmation);
     tcase_add_test(tc, the_report_for_the_sponsor);
     tcase_add_test(tc, a_partly_decided_excursion_found_worse_holds_the_released_kit_again);
+    tcase_add_test(tc, a_kit_an_excursion_holds_is_not_released_by_hand);
     return s;
 }
 

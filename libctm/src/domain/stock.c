@@ -179,6 +179,24 @@ int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char 
     "EXISTS (SELECT 1 FROM excursion_kits x WHERE x.kit_id = " kit                            \
     " AND (x.decision IS NULL OR x.decision = 'rejected'))"
 
+/* *held: non-zero when an excursion holds kit `id` (above). */
+static int excursion_holds(ctm_db *db, int64_t id, int *held)
+{
+    *held = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT 1 FROM kits WHERE id = ?1 AND " EXCURSION_HOLDS("kits.id"));
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    int src = ctm__st_step(st);
+    *held = src == CTM_ROW;
+    if (src != CTM_ROW && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the kit's excursions");
+    ctm__st_finalize(st);
+    return rc;
+}
+
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
 {
     /* what a confirmation may make of a received kit, checked against the table */
@@ -607,6 +625,13 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if (rc == CTM_OK && !ctm__transition_allowed(k.status, status, 1))
         rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", k.number, k.status,
                       status);
+    /* Only the sponsor's decision (ctm_excursion_decide) puts back a kit an excursion holds. */
+    int held = 0;
+    if (rc == CTM_OK && strcmp(status, "available") == 0 &&
+        (rc = excursion_holds(db, k.id, &held)) == CTM_OK && held)
+        rc = ctm__err(CTM_ERULE, "kit %s: an excursion not decided, or one that rejected it, holds"
+                                 " it; the sponsor's decision releases it (ctm excursion decide)",
+                      k.number);
     /* Technicians may set stock aside, not put it back into use. */
     int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
                   strcmp(status, "missing") == 0;
