@@ -561,6 +561,28 @@ START_TEST(a_kit_an_excursion_holds_is_not_released_by_hand)
 }
 END_TEST
 
+/* An expired kit in the fridge during an excursion is held by it: relabelling gives it a new
+ * date, not a release. */
+START_TEST(an_expiry_extension_does_not_release_a_kit_an_excursion_holds)
+{
+    as("pia");
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K1", "expired", "label date passed"));
+    as("ted");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    ck_assert_uint_eq(r.quarantined, 1); /* K2; K1 is listed as expired */
+    int64_t id = newest();
+    as("pia");
+    const char *k1[] = {"K1"};
+    tu_ok(ctm_expiry_extend(db, "OPEN-1", NULL, k1, 1, "2031-01-31", "SP-RELABEL-1"));
+    assert_status("K1", "quarantined");
+    /* rejected: never back to available, whatever relabelling follows */
+    tu_ok(ctm_excursion_decide(db, id, "reject", "SP-9", NULL, 0));
+    assert_status("K1", "pending_destruction");
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *excursion_suite(void)
 {
     Suite *s = suite_create("excursion");
@@ -576,6 +598,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, the_report_for_the_sponsor);
     tcase_add_test(tc, a_partly_decided_excursion_found_worse_holds_the_released_kit_again);
     tcase_add_test(tc, a_kit_an_excursion_holds_is_not_released_by_hand);
+    tcase_add_test(tc, an_expiry_extension_does_not_release_a_kit_an_excursion_holds);
     return s;
 }
 

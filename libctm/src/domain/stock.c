@@ -27,7 +27,8 @@ static const struct transition {
     {"quarantined", "expired", 1},         {"quarantined", "in_transit", 0},
     {"missing", "available", 1},           {"missing", "quarantined", 1},
     {"damaged", "pending_destruction", 1}, {"expired", "pending_destruction", 1},
-    {"expired", "available", 0},           {"dispensed", "returned", 0},
+    {"expired", "available", 0},           {"expired", "quarantined", 0},
+    {"dispensed", "returned", 0},
     {"dispensed", "lost_by_subject", 0},   {"dispensed", "not_dispensed", 0},
     {"not_dispensed", "quarantined", 0},   {"returned", "pending_destruction", 0},
     {"returned", "returned_to_sponsor", 0}, {"pending_destruction", "destroyed", 0},
@@ -735,13 +736,18 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     return CTM_OK;
 }
 
-/* A kit that expired is available again under its new date; every other keeps its status. */
+/* A kit that expired is available again under its new date, or quarantined when an excursion
+ * holds it (a new date is no release); every other keeps its status. */
 static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *new_expiry)
 {
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
-        const char *to = strcmp(rows[i].status, "expired") == 0 ? "available" : rows[i].status;
-        rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0);
+        const char *to = rows[i].status;
+        int held = 0;
+        if (strcmp(to, "expired") == 0 && (rc = excursion_holds(db, rows[i].id, &held)) == CTM_OK)
+            to = held ? "quarantined" : "available";
+        if (rc == CTM_OK)
+            rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0);
     }
     return rc;
 }
