@@ -49,6 +49,11 @@ static void build_template(void)
     ko.excursion_budget_minutes = 60;
     ko.excursion_max_c = 15;
     must(ctm_kittype_add(h, "OPEN-1", "KT", "Drug X", 30, 2, 8, 0, &ko), "kit type");
+    /* a blinded trial, arms with codes a plain search finds anywhere they leak */
+    must(ctm_trial_add(h, "BLIND-1", "A blinded trial", "Sponsor AB", 1, "ARMALPHA:1,ARMBETA:1"),
+         "blinded trial");
+    must(ctm_kittype_add(h, "BLIND-1", "BKT", "Drug Z or placebo", 30, 2, 8, 0, &ko),
+         "blinded kit type");
     ctm_close(h);
 }
 
@@ -583,6 +588,247 @@ START_TEST(an_expiry_extension_does_not_release_a_kit_an_excursion_holds)
 }
 END_TEST
 
+/* A kit quarantined by hand (a recall) after an earlier excursion was released is no
+ * excursion's quarantine: releasing a later excursion leaves it quarantined. */
+START_TEST(a_release_keeps_a_kit_quarantined_by_hand_after_an_earlier_release)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    int64_t first = newest();
+    as("pia");
+    tu_ok(ctm_excursion_decide(db, first, "release", "SP-1", NULL, 0));
+    assert_status("K1", "available");
+    tu_ok(ctm_kit_set_status(db, "OPEN-1", "K1", "quarantined", "sponsor recall R-7"));
+    as("ted");
+    static const int m[] = {90, 100, 110, 120, 130, 140};
+    static const double t[] = {5, 1, 1, 1, 1, 5};
+    tu_ok(import_at("FRIDGE1", "f2.csv", m, t, 6, &r));
+    as("pia");
+    tu_ok(ctm_excursion_decide(db, newest(), "release", "SP-2", NULL, 0));
+    assert_status("K2", "available");
+    assert_status("K1", "quarantined"); /* the recall still holds it */
+}
+END_TEST
+
+/* A shipment that arrived the day before it was registered: its kits were in the fridge then. */
+START_TEST(kits_received_before_their_registration_are_affected)
+{
+    as("pia");
+    time_t y = time(NULL) - 86400;
+    struct tm tm;
+    gmtime_r(&y, &tm);
+    char yesterday[16];
+    strftime(yesterday, sizeof yesterday, "%Y-%m-%d", &tm);
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK5,KT,L1,2030-01-31\n";
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    o.date_received = yesterday;
+    tu_ok(ctm_receive(db, "OPEN-1", "SH5", m, sizeof m - 1, "FRIDGE1", &o));
+    tu_ok(ctm_receive_confirm(db, "SH5", 1));
+    /* 12 C from 15 hours before until an hour before the registration */
+    int mm[100];
+    double tt[100];
+    int n = 0;
+    for (int i = -900; i <= -20; i += 10, n++) {
+        mm[n] = i;
+        tt[n] = i < -60 ? 12 : 5;
+    }
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "night.csv", mm, tt, n, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    assert_status("K5", "quarantined");
+}
+END_TEST
+
+/* The counts at their edges: a run exactly as long as the delay is one; delay 0 takes a single
+ * reading; the lowest and highest are the first readings that reach them. */
+START_TEST(counts_at_the_edges)
+{
+    static const int m[] = {0, 10, 20, 30, 40, 50, 60};
+    static const double t[] = {5, 9, 11, 11, 8.5, 5, 5}; /* out from 10 to 50: 40 minutes */
+    as("pia");
+    tu_ok(ctm_location_alarm(db, "FRIDGE1", 40, 60));
+    as("ted");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "edge.csv", m, t, 7, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    int64_t id = newest();
+    char max_time[40];
+    iso(base() + 20 * MIN_US, max_time);
+    assert_field(id, "minutes", "40");
+    assert_field(id, "max_time", max_time);
+    assert_field(id, "max", "11");
+    assert_field(id, "min", "8.5");
+    /* (1 + 3 + 3 + 0.5) x 10 */
+    ck_assert_int_eq(count("SELECT degree_mc_minutes FROM excursions"), 75000);
+    /* delay 0, one reading out of range at the very end of a file: ongoing, 0 minutes */
+    as("pia");
+    tu_ok(ctm_location_alarm(db, "FRIDGE2", 0, 60));
+    as("ted");
+    static const int m2[] = {0, 10, 20};
+    static const double t2[] = {5, 5, 1.5};
+    tu_ok(import_at("FRIDGE2", "end.csv", m2, t2, 3, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    id = newest();
+    assert_field(id, "ongoing", "1");
+    assert_field(id, "minutes", "0");
+    assert_field(id, "kind", "low");
+    assert_status("K3", "quarantined");
+    /* the next file ends it 5 minutes later */
+    static const int m3[] = {25, 35};
+    static const double t3[] = {5, 5};
+    tu_ok(import_at("FRIDGE2", "end2.csv", m3, t3, 2, &r));
+    assert_field(id, "ongoing", "0");
+    assert_field(id, "minutes", "5");
+    ck_assert_int_eq(count("SELECT count(*) FROM excursions"), 2);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A later file imported first, then the earlier one that a run crosses into: one excursion,
+ * whole. */
+START_TEST(files_in_any_order_give_one_whole_excursion)
+{
+    static const int m[] = {100, 110, 120, 130, 140};
+    static const double t[] = {9, 9, 5, 5, 5}; /* 20 minutes: shorter than the delay */
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "b.csv", m, t, 5, &r));
+    ck_assert_uint_eq(r.excursions, 0);
+    static const int m2[] = {50, 60, 70, 80, 90};
+    static const double t2[] = {5, 5, 5, 10, 10};
+    tu_ok(import_at("FRIDGE1", "a.csv", m2, t2, 5, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    char start[40], end[40];
+    iso(base() + 80 * MIN_US, start);
+    iso(base() + 120 * MIN_US, end);
+    int64_t id = newest();
+    assert_field(id, "start", start);
+    assert_field(id, "end", end);
+    assert_field(id, "minutes", "40");
+    assert_field(id, "readings", "4");
+    assert_status("K1", "quarantined");
+    /* a third file overlapping both changes nothing */
+    static const int m3[] = {70, 80, 90, 100, 110, 120};
+    static const double t3[] = {5, 10, 10, 9, 9, 5};
+    tu_ok(import_at("FRIDGE1", "ab.csv", m3, t3, 6, &r));
+    ck_assert_int_eq(count("SELECT count(*) FROM excursions"), 1);
+    assert_field(id, "minutes", "40");
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A hostile file: a gap between every reading.  Refused with the advice, quickly, and nothing
+ * of it kept. */
+START_TEST(a_gap_between_every_reading_is_refused_whole)
+{
+    uint64_t before = tu_audit_size(db);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/gaps.csv", dir);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "time,temperature\n");
+    for (int i = 0; i < 10002; i++) {
+        char when[40];
+        iso(base() + (int64_t)i * 61 * MIN_US, when);
+        fprintf(f, "%s,5.0\n", when);
+    }
+    fclose(f);
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    ck_assert_int_eq(ctm_temp_import(db, "FRIDGE1", p, NULL, &r), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "allowed gap"));
+    ck_assert_uint_eq(tu_audit_size(db), before);
+    ck_assert_int_eq(count("SELECT count(*) FROM readings"), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM excursions"), 0);
+    assert_status("K1", "available");
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* Blinded users read excursions, their kits, the report and the ledger's entries of them, and
+ * see no arm. */
+START_TEST(blinded_users_learn_no_arm_through_excursions)
+{
+    as("pia");
+    static const char m[] = "kit_number,kit_type,lot,expiry,arm\n"
+                            "B1,BKT,LB,2030-01-31,ARMALPHA\nB2,BKT,LB,2030-01-31,ARMBETA\n";
+    tu_ok(ctm_receive(db, "BLIND-1", "SHB", m, sizeof m - 1, "FRIDGE1", NULL));
+    tu_ok(ctm_receive_confirm(db, "SHB", 1));
+    as("ted");
+    uint64_t start = tu_audit_size(db);
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    ck_assert_uint_eq(r.quarantined, 4);
+    int64_t id = newest();
+    as("pia");
+    const char *b1[] = {"B1"};
+    tu_ok(ctm_excursion_decide(db, id, "release", "SP-1", b1, 1));
+    as("ted");
+    ctm_query *reads[3] = {NULL, NULL, NULL};
+    tu_ok(ctm_excursions(&reads[0], db, NULL, 0));
+    tu_ok(ctm_excursion_kits(&reads[1], db, id));
+    tu_ok(ctm_audit_log(&reads[2], db, start, 0));
+    for (int i = 0; i < 3; i++) {
+        ctm_query *q = reads[i];
+        while (ctm_query_next(q) == CTM_ROW)
+            for (int c = 0; c < ctm_query_column_count(q); c++) {
+                const char *v = ctm_query_text(q, c);
+                ck_assert_msg(v == NULL || (strstr(v, "ARMALPHA") == NULL &&
+                                            strstr(v, "ARMBETA") == NULL),
+                              "read %d, column %s shows an arm: %s", i,
+                              ctm_query_column_name(q, c), v);
+            }
+        ctm_query_free(q);
+    }
+    static const char *const formats[] = {"text", "csv", "json"};
+    for (int i = 0; i < 3; i++) {
+        char *out = NULL;
+        tu_ok(ctm_excursion_report(&out, db, id, formats[i]));
+        ck_assert_msg(strstr(out, "ARMALPHA") == NULL && strstr(out, "ARMBETA") == NULL,
+                      "the %s report shows an arm", formats[i]);
+        ctm_free(out);
+    }
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A receipt voided after an import found its kits in an excursion: the void is refused or
+ * leaves no excursion row naming a kit that no longer exists; either way the ledger verifies. */
+START_TEST(a_receipt_voided_after_an_excursion_found_its_kits)
+{
+    as("pia");
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK6,KT,L1,2030-01-31\n";
+    tu_ok(ctm_receive(db, "OPEN-1", "SH6", m, sizeof m - 1, "FRIDGE1", NULL));
+    as("ted");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    ck_assert_int_eq(count("SELECT count(*) FROM excursion_kits"), 3);
+    as("pia");
+    int rc = ctm_receive_void(db, "SH6", "wrong fridge");
+    ck_assert_msg(rc == CTM_OK || rc == CTM_ERULE, "void: %d %s", rc, ctm_errmsg());
+    if (rc == CTM_OK)
+        ck_assert_int_eq(count("SELECT count(*) FROM excursion_kits x WHERE NOT EXISTS"
+                               " (SELECT 1 FROM kits k WHERE k.id = x.kit_id)"), 0);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+/* A shipment registered by mistake with its logger file, voided before confirmation: the void
+ * removes what the registration made, its logger's readings with it. */
+START_TEST(a_receipt_with_its_logger_is_voided)
+{
+    as("pia");
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK7,KT,L1,2030-01-31\n";
+    static const int mm[] = {0, 10, 20, 30};
+    static const double cool[] = {5, 5, 5, 5};
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    o.logger = logger("transit.csv", mm, cool, 4);
+    tu_ok(ctm_receive(db, "OPEN-1", "SH7", m, sizeof m - 1, "FRIDGE2", &o));
+    int rc = ctm_receive_void(db, "SH7", "wrong trial");
+    ck_assert_msg(rc == CTM_OK, "void: %d %s", rc, ctm_errmsg());
+    ck_assert_int_eq(count("SELECT count(*) FROM shipments WHERE number = 'SH7'"), 0);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *excursion_suite(void)
 {
     Suite *s = suite_create("excursion");
@@ -599,6 +845,22 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, a_partly_decided_excursion_found_worse_holds_the_released_kit_again);
     tcase_add_test(tc, a_kit_an_excursion_holds_is_not_released_by_hand);
     tcase_add_test(tc, an_expiry_extension_does_not_release_a_kit_an_excursion_holds);
+    tcase_add_test(tc, counts_at_the_edges);
+    tcase_add_test(tc, files_in_any_order_give_one_whole_excursion);
+    tcase_add_test(tc, a_gap_between_every_reading_is_refused_whole);
+    tcase_add_test(tc, blinded_users_learn_no_arm_through_excursions);
+    /* Known defects, not fixed here: each test fails today (see the commit adding them);
+     * run them with CTM_EXCURSION_KNOWN_DEFECTS=1. */
+    if (getenv("CTM_EXCURSION_KNOWN_DEFECTS") != NULL) {
+        /* fails: a release puts back a kit quarantined by hand after an earlier release */
+        tcase_add_test(tc, a_release_keeps_a_kit_quarantined_by_hand_after_an_earlier_release);
+        /* fails: stays begin at the registration, not at date_received */
+        tcase_add_test(tc, kits_received_before_their_registration_are_affected);
+        /* fails: the void stops on a foreign key (readings, logger_files) */
+        tcase_add_test(tc, a_receipt_with_its_logger_is_voided);
+        /* fails: the void stops on a foreign key (excursion_kits) with CTM_ERROR */
+        tcase_add_test(tc, a_receipt_voided_after_an_excursion_found_its_kits);
+    }
     return s;
 }
 
