@@ -811,6 +811,29 @@ START_TEST(a_receipt_voided_after_an_excursion_found_its_kits)
 }
 END_TEST
 
+/* Kits moved between fridges while an excursion went on: the one moved out and the one moved in
+ * were both in the fridge during it. */
+START_TEST(kits_moved_during_an_excursion_are_affected)
+{
+    /* FRIDGE1 above range from 20 minutes before the moves until 30 after them */
+    static const int m[] = {-40, -30, -20, -10, 0, 10, 20, 30, 40};
+    static const double t[] = {5, 5, 10, 10, 10, 10, 10, 5, 5};
+    as("pia");
+    const char *k2[] = {"K2"}, *k3[] = {"K3"};
+    tu_ok(ctm_transfer(db, "OPEN-1", k2, 1, "FRIDGE2", NULL));
+    tu_ok(ctm_transfer(db, "OPEN-1", k3, 1, "FRIDGE1", NULL));
+    as("ted");
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", m, t, 9, &r));
+    ck_assert_uint_eq(r.excursions, 1);
+    ck_assert_uint_eq(r.quarantined, 3);
+    assert_status("K1", "quarantined");
+    assert_status("K2", "quarantined"); /* moved out during it */
+    assert_status("K3", "quarantined"); /* moved in during it */
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* A shipment registered by mistake with its logger file, voided before confirmation: the void
  * removes what the registration made, its logger's readings with it. */
 START_TEST(a_receipt_with_its_logger_is_voided)
@@ -849,6 +872,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, files_in_any_order_give_one_whole_excursion);
     tcase_add_test(tc, a_gap_between_every_reading_is_refused_whole);
     tcase_add_test(tc, blinded_users_learn_no_arm_through_excursions);
+    tcase_add_test(tc, kits_moved_during_an_excursion_are_affected);
     /* Known defects, not fixed here: each test fails today (see the commit adding them);
      * run them with CTM_EXCURSION_KNOWN_DEFECTS=1. */
     if (getenv("CTM_EXCURSION_KNOWN_DEFECTS") != NULL) {
