@@ -774,7 +774,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
  * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
  * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
  * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
- * number.  Pharmacists (technicians may quarantine and report damaged or missing kits).
+ * number.  A kit an excursion holds (ctm_excursion_kits(): not decided, or rejected) leaves
+ * quarantine only by the sponsor's decision (ctm_excursion_decide()), not by hand (CTM_ERULE).
+ * Pharmacists (technicians may quarantine and report damaged or missing kits).
  * Audited "kit.status".
  * Errors: CTM_EINVAL (not a kit status; reason; trial or kit number), CTM_ENOTFOUND (trial, kit),
  * CTM_ERULE (the transition table refuses it), CTM_EDENIED.
