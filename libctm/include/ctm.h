@@ -1536,8 +1536,9 @@ CTM_API CTM_WARN_UNUSED int ctm_excursion_report(char **out, ctm_db *db, int64_t
  * confirmed: as ctm_temp_import() (same options, result and errors), its readings belonging to
  * the shipment; time out of the shipment's range (see above) is recorded as an excursion with
  * every kit of the shipment, which its confirmation then quarantines.  Pharmacists and
- * technicians.  Errors as ctm_temp_import(), and CTM_ENOTFOUND (shipment), CTM_ERULE (the
- * receipt is confirmed already).
+ * technicians.
+ * Errors: those of ctm_temp_import(), and CTM_ENOTFOUND (shipment), CTM_ERULE (the receipt is
+ * confirmed already).
  */
 CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment,
                                                 const char *path,
