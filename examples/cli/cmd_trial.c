@@ -220,6 +220,9 @@ static const struct value_rule value_rules[] = {
     { "dose levels", "start", check_int },
     { "dose levels", "min-interval", check_int },
     { "dose levels", "max-titrations", check_int },
+    { "location alarm", NULL, cli_check_excursion },
+    { "excursion decide", NULL, cli_check_excursion },
+    { "excursion report", NULL, cli_check_excursion },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */
