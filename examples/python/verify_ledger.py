@@ -29,7 +29,7 @@ SECRET = {"credentials"}                          # §3.3: the only secret table
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void", "dispense.confirm", "dispense.reverse", "dispense.record",
-                  "subject.codebreak"}
+                  "subject.codebreak", "excursion.release", "excursion.reject"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
@@ -255,10 +255,23 @@ MIGRATION_6 = [
     ('index', 'logger_days_by_shipment', 'logger_days', 'CREATE UNIQUE INDEX logger_days_by_shipment ON logger_days(shipment_id, day)  WHERE shipment_id IS NOT NULL'),
 ]
 
+# §1.1: excursions (alarm settings, excursions, the kits recorded with them).
+MIGRATION_7 = [
+    ('table', 'location_alarms', 'location_alarms', 'CREATE TABLE location_alarms(  id INTEGER PRIMARY KEY,  location_id INTEGER NOT NULL UNIQUE REFERENCES locations(id),  delay_minutes INTEGER NOT NULL CHECK (delay_minutes BETWEEN 0 AND 1440),  max_gap_minutes INTEGER NOT NULL CHECK (max_gap_minutes BETWEEN 1 AND 10080))'),
+    ('index', 'sqlite_autoindex_location_alarms_1', 'location_alarms', None),
+    ('table', 'excursions', 'excursions', "CREATE TABLE excursions(  id INTEGER PRIMARY KEY,  location_id INTEGER REFERENCES locations(id),  shipment_id INTEGER REFERENCES shipments(id),  kind TEXT NOT NULL CHECK (kind IN ('high', 'low', 'mixed', 'unknown')),  daily INTEGER NOT NULL CHECK (daily IN (0, 1)),  start_us INTEGER NOT NULL,  end_us INTEGER NOT NULL,  ongoing INTEGER NOT NULL CHECK (ongoing IN (0, 1)),  minutes INTEGER NOT NULL,  degree_mc_minutes INTEGER,  min_mc INTEGER,  min_us INTEGER,  max_mc INTEGER,  max_us INTEGER,  readings INTEGER NOT NULL,  range_min_mc INTEGER NOT NULL,  range_max_mc INTEGER NOT NULL,  delay_minutes INTEGER NOT NULL,  max_gap_minutes INTEGER NOT NULL,  status TEXT NOT NULL CHECK (status IN ('open', 'released', 'rejected', 'decided')),  detected_us INTEGER NOT NULL,  detected_by TEXT NOT NULL,  decided_us INTEGER,  decided_by TEXT,  reference TEXT,  CHECK ((location_id IS NULL) <> (shipment_id IS NULL)))"),
+    ('index', 'excursions_by_location', 'excursions', 'CREATE INDEX excursions_by_location ON excursions(location_id, start_us)'),
+    ('index', 'excursions_by_shipment', 'excursions', 'CREATE INDEX excursions_by_shipment ON excursions(shipment_id, start_us)'),
+    ('table', 'excursion_kits', 'excursion_kits', "CREATE TABLE excursion_kits(  id INTEGER PRIMARY KEY,  excursion_id INTEGER NOT NULL REFERENCES excursions(id),  kit_id INTEGER NOT NULL REFERENCES kits(id),  status_was TEXT NOT NULL,  quarantined INTEGER NOT NULL CHECK (quarantined IN (0, 1)),  decision TEXT CHECK (decision IN ('released', 'rejected')),  decided_us INTEGER,  decided_by TEXT,  reference TEXT,  UNIQUE (excursion_id, kit_id))"),
+    ('index', 'sqlite_autoindex_excursion_kits_1', 'excursion_kits', None),
+    ('index', 'excursion_kits_by_kit', 'excursion_kits', 'CREATE INDEX excursion_kits_by_kit ON excursion_kits(kit_id)'),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
 SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_4,
-           5: SCHEMA_4 + MIGRATION_5, 6: SCHEMA_4 + MIGRATION_5 + MIGRATION_6}
+           5: SCHEMA_4 + MIGRATION_5, 6: SCHEMA_4 + MIGRATION_5 + MIGRATION_6,
+           7: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

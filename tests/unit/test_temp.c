@@ -722,8 +722,10 @@ START_TEST(a_fridgetag_report_is_imported_as_days)
     ck_assert_uint_eq(r.readings, 0);
     ck_assert_uint_eq(r.days, 4);
     ck_assert_uint_eq(r.added, 4);
-    /* the entry says what it stored: the four days */
-    ck_assert_uint_eq(audit_size(), before + 1);
+    /* the entry says what it stored: the four days; the next records the two days with
+     * minutes beyond the alarm limits as excursions */
+    ck_assert_uint_eq(r.excursions, 2);
+    ck_assert_uint_eq(audit_size(), before + 2);
     ctm_query *q = tu_log_entry(db, before);
     const char *params = ctm_query_text(q, ctm_query_column_index(q, "params"));
     ck_assert_msg(strstr(params, "\"days\":\"4\"") != NULL &&

@@ -86,10 +86,15 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
  * failed (`what`) and ctm_errmsg(). */
 void tu_must(int rc, const char *what);
 
-/* SQL that takes a site's tables back to before schema version 6 (both back ends), for tests that
- * make an older site from a new one: the tables of migration 5 -> 6, in foreign-key order (their
+/* SQL that takes a site's tables back to before schema version 7 (both back ends), for tests that
+ * make an older site from a new one: the tables of migration 6 -> 7, in foreign-key order (their
  * indexes go with them). */
-#define TU_DROP_SCHEMA_6 "DROP TABLE logger_days; DROP TABLE readings; DROP TABLE logger_files;"
+#define TU_DROP_SCHEMA_7 \
+    "DROP TABLE excursion_kits; DROP TABLE excursions; DROP TABLE location_alarms;"
+
+/* The same back to before schema version 6: those, then the tables of migration 5 -> 6. */
+#define TU_DROP_SCHEMA_6 \
+    TU_DROP_SCHEMA_7 " DROP TABLE logger_days; DROP TABLE readings; DROP TABLE logger_files;"
 
 /* The same back to before schema version 5: those, then the tables of migration 4 -> 5. */
 #define TU_DROP_SCHEMA_5 \

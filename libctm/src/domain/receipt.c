@@ -6,6 +6,7 @@
 #include "gs1.h"
 #include "manifest.h"
 #include "stock.h"
+#include "temp.h"
 
 
 /* ---- registering a shipment ---- */
@@ -449,6 +450,11 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     memset(&refs, 0, sizeof refs);
     kit_list kl = { NULL, 0 };
     int rc = ctm__require_action(db, "shipment.receive", "receive");
+    if (rc == CTM_OK && o.logger != NULL && (db->tx.batch || db->tx.open))
+        rc = ctm__err(CTM_EMISUSE, "receive: not inside a batch with a logger file: the receipt"
+                                   " and its logger are one transaction of their own");
+    if (rc == CTM_OK && o.logger != NULL)
+        rc = ctm__require_action(db, "shipment.logger", "receive");
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
@@ -461,6 +467,10 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         rc = ctm__manifest_parse(&m, manifest, manifest_len);
     if (rc == CTM_OK)
         rc = load_refs(db, t.id, &refs);
+    /* with its logger file: the receipt, then the file, in one batch */
+    int batch = rc == CTM_OK && o.logger != NULL;
+    if (batch && (rc = ctm_batch_begin(db)) != CTM_OK)
+        batch = 0;
     ctm__action a;
     if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive", "")) == CTM_OK) {
         /* The kit list as it stands under the writer lock: read before it, a list imported
@@ -482,10 +492,40 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
             rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
+    if (rc == CTM_OK && batch)
+        rc = ctm__temp_import_owned(db, 1, sid, shipment, o.logger, o.logger_options, NULL, 1);
+    if (batch && rc == CTM_OK) {
+        rc = ctm_batch_commit(db);
+    } else if (batch) {
+        /* keep the failure's message across the rollback */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+        ctm_batch_rollback(db);
+        ctm__err(rc, "%s", msg);
+    }
     refs_free(&refs);
     kit_list_free(&kl);
     ctm__manifest_free(&m);
     return rc;
+}
+
+int ctm_shipment_logger(ctm_db *db, const char *shipment, const char *path,
+                        const ctm_temp_import_options *opts, ctm_temp_import_result *result)
+{
+    ctm__clear_error();
+    shipment_row s;
+    int rc = ctm__require_action(db, "shipment.logger", "shipment logger");
+    if (rc == CTM_OK && (db->tx.batch || db->tx.open))
+        rc = ctm__err(CTM_EMISUSE, "shipment logger: not inside a batch: an import is its own"
+                                   " transaction");
+    if (rc == CTM_OK)
+        rc = ctm__shipment_lookup(db, shipment, &s);
+    if (rc == CTM_OK && strcmp(s.status, "receiving") != 0)
+        rc = ctm__err(CTM_ERULE, "shipment %s: the receipt is confirmed already; its logger"
+                                 " file comes before the confirmation", shipment);
+    if (rc != CTM_OK)
+        return rc;
+    return ctm__temp_import_owned(db, 1, s.id, shipment, path, opts, result, 0);
 }
 
 /* ---- checking kits ---- */

@@ -174,6 +174,11 @@ int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char 
     return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0);
 }
 
+/* A kit an excursion holds: one of its excursions is not decided, or rejected it. */
+#define EXCURSION_HOLDS(kit)                                                                   \
+    "EXISTS (SELECT 1 FROM excursion_kits x WHERE x.kit_id = " kit                            \
+    " AND (x.decision IS NULL OR x.decision = 'rejected'))"
+
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
 {
     /* what a confirmation may make of a received kit, checked against the table */
@@ -182,14 +187,17 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
         if (!ctm__transition_allowed(CTM__KIT_FIRST_STATUS, outcomes[i], 0))
             return ctm__err(CTM_ERROR, "confirming: %s -> %s is not a kit transition",
                             CTM__KIT_FIRST_STATUS, outcomes[i]);
-    /* Nothing unexpected becomes available: a mismatch or an excursion means quarantine. */
+    /* Nothing unexpected becomes available: a mismatch or an excursion (declared, or recorded
+     * from a logger and not released) means quarantine. */
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "UPDATE kits SET status = CASE checked"
                           " WHEN 3 THEN 'damaged' WHEN 2 THEN 'quarantined'"
-                          " WHEN 1 THEN CASE WHEN ?2 THEN 'quarantined' ELSE 'available' END"
+                          " WHEN 1 THEN CASE WHEN ?2 = 1 OR " EXCURSION_HOLDS("kits.id")
+                          "   THEN 'quarantined' ELSE 'available' END"
                           " ELSE CASE WHEN ?3 = 0 THEN 'missing'"
-                          "   WHEN ?2 THEN 'quarantined' ELSE 'available' END END"
+                          "   WHEN ?2 = 1 OR " EXCURSION_HOLDS("kits.id")
+                          "   THEN 'quarantined' ELSE 'available' END END"
                           " WHERE shipment_id = ?1 AND status = '" CTM__KIT_FIRST_STATUS "'");
     if (rc != CTM_OK)
         return rc;
@@ -197,6 +205,53 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
     ctm__st_bind_int(st, 2, excursion);
     ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
     return ctm__step_done(db, st, "confirming the kits");
+}
+
+/* ---- excursions: the kits they hold ---- */
+
+static int set_excursion_kits(ctm_db *db, const char *from, const char *to, const char *sql,
+                              int64_t excursion, int64_t decided_us)
+{
+    if (!ctm__transition_allowed(from, to, 0))
+        return ctm__err(CTM_ERROR, "excursions: %s -> %s is not a kit transition", from, to);
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, excursion);
+    if (decided_us != 0)
+        ctm__st_bind_int(st, 2, decided_us);
+    return ctm__step_done(db, st, "changing the kits of an excursion");
+}
+
+int ctm__kits_quarantine(ctm_db *db, int64_t excursion)
+{
+    return set_excursion_kits(db, "available", "quarantined",
+                              "UPDATE kits SET status = 'quarantined' WHERE status = 'available'"
+                              " AND id IN (SELECT kit_id FROM excursion_kits"
+                              " WHERE excursion_id = ?1 AND quarantined = 1)",
+                              excursion, 0);
+}
+
+int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int release)
+{
+    if (!release)
+        return set_excursion_kits(db, "quarantined", "pending_destruction",
+                                  "UPDATE kits SET status = 'pending_destruction'"
+                                  " WHERE status = 'quarantined' AND id IN (SELECT kit_id"
+                                  " FROM excursion_kits WHERE excursion_id = ?1"
+                                  " AND decided_us = ?2 AND decision = 'rejected')",
+                                  excursion, decided_us);
+    /* back to available only what excursions put in quarantine, once none holds it */
+    return set_excursion_kits(db, "quarantined", "available",
+                              "UPDATE kits SET status = 'available' WHERE status = 'quarantined'"
+                              " AND id IN (SELECT kit_id FROM excursion_kits"
+                              " WHERE excursion_id = ?1 AND decided_us = ?2"
+                              " AND decision = 'released')"
+                              " AND NOT " EXCURSION_HOLDS("kits.id")
+                              " AND EXISTS (SELECT 1 FROM excursion_kits y"
+                              " WHERE y.kit_id = kits.id AND y.quarantined = 1)",
+                              excursion, decided_us);
 }
 
 /* The kit of a trial (trial_id 0: of any trial) whose kit number or serial is id, kit number

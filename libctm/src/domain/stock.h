@@ -35,6 +35,14 @@ int ctm__transition_allowed(const char *from, const char *to, int by_hand);
  * unchecked kits are here), else available. */
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present);
 
+/* Excursions (excursion.c) and their kits: quarantine the available kits recorded with
+ * excursion `excursion` as quarantined by it; after a decision at decided_us, send its rejected
+ * kits in quarantine to pending_destruction, or its released kits back to available when they
+ * were quarantined by an excursion and no other excursion still holds them (not decided, or
+ * rejected).  The receipt's confirmation quarantines a kit such an excursion holds. */
+int ctm__kits_quarantine(ctm_db *db, int64_t excursion);
+int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int release);
+
 /* Move kit `id` (number `number`, for messages) from status `from` to `to`, as the transition
  * table allows for the calls that are not by hand (dispensing, its reversal, replacements); a kit
  * whose status changed since it was read is refused.  The one writer of kits.status outside

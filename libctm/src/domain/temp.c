@@ -30,6 +30,7 @@
 #include "logger.h"
 #include "mkt.h"
 #include "stock.h"
+#include "temp.h"
 
 #define READ_CHUNK 65536
 #define INSERT_ROWS 128  /* readings per INSERT: one round trip to a server per group */
@@ -43,8 +44,10 @@ typedef struct pending {
 
 typedef struct importer {
     ctm_db *db;
-    const char *location;  /* its name, for messages and parameters */
-    int64_t location_id;
+    int shipment;          /* the readings belong to a shipment, not a location */
+    const char *location;  /* the location's or the shipment's name, for parameters */
+    const char *place;     /* "location FRIDGE1", "shipment SH-7", for messages */
+    int64_t location_id;   /* the location's or the shipment's id */
     int64_t file_id;
     char sha256[65];
     pending rows[INSERT_ROWS];
@@ -96,6 +99,22 @@ static char *clean_text(const char *s, size_t n, int keep_newline)
 static int64_t mc_of(double c)
 {
     return (int64_t)llround(c * 1000.0);
+}
+
+/* Prepare sql, a statement over a location's readings, days or files, for the importer's owner:
+ * for a shipment its column location_id is shipment_id (two names of one length). */
+static int prepare_owned(importer *im, ctm__st **st, const char *sql)
+{
+    if (!im->shipment)
+        return ctm__prepare(im->db, st, sql);
+    char *owned = ctm__strdup(sql);
+    if (owned == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    for (char *p = owned; (p = strstr(p, "location_id")) != NULL; p += 11)
+        memcpy(p, "shipment_id", 11);
+    int rc = ctm__prepare(im->db, st, owned);
+    free(owned);
+    return rc;
 }
 
 /* ---- reading the file ---- */
@@ -219,7 +238,7 @@ static int begin_entry(importer *im, const char *action)
         return rc;
     im->action_open = 1;
     im->in_entry = 0;
-    ctm__action_param(&im->a, "location", im->location);
+    ctm__action_param(&im->a, im->shipment ? "shipment" : "location", im->location);
     ctm__action_param(&im->a, "sha256", im->sha256);
     return CTM_OK;
 }
@@ -234,6 +253,7 @@ static int end_entry(importer *im)
 
 static char *insert_sql(size_t n)
 {
+    /* prepare_owned makes its location_id a shipment's */
     static const char head[] = "INSERT INTO readings(file_id, location_id, t_us, temp_mc) VALUES ";
     size_t cap = sizeof head + n * 32;
     char *sql = malloc(cap);
@@ -251,7 +271,7 @@ static char *insert_sql(size_t n)
 static int check_stored(importer *im)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(im->db, &st,
+    int rc = prepare_owned(im, &st,
                           "SELECT r.t_us, r.temp_mc, f.name FROM readings r"
                           " JOIN logger_files f ON f.id = r.file_id"
                           " WHERE r.location_id = ?1 AND r.t_us BETWEEN ?2 AND ?3 ORDER BY r.t_us");
@@ -281,10 +301,10 @@ static int check_stored(importer *im)
             for (name_n = 60; name_n > 0 && ((unsigned char)name[name_n] & 0xc0) == 0x80;)
                 name_n--;
         rc = ctm__err(CTM_ERULE,
-                      "line %llu: %s: %.3f C, but location %s has %.3f C at that instant"
+                      "line %llu: %s: %.3f C, but %s has %.3f C at that instant"
                       " (from logger file '%.*s')",
                       (unsigned long long)im->rows[i].line, when, (double)im->rows[i].mc / 1000.0,
-                      im->location, (double)mc / 1000.0, name_n, name);
+                      im->place, (double)mc / 1000.0, name_n, name);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the location's readings");
@@ -311,7 +331,7 @@ static int flush(importer *im)
             ctm__st_reset(st);
         } else {
             char *sql = insert_sql(k);
-            rc = sql == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : ctm__prepare(im->db, &st, sql);
+            rc = sql == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : prepare_owned(im, &st, sql);
             free(sql);
             if (rc == CTM_OK && k == INSERT_ROWS)
                 im->insert_full = st;
@@ -363,7 +383,7 @@ static int day_stored(importer *im, const char *day, const ctm__logger_day *d, i
                       int *found)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(im->db, &st,
+    int rc = prepare_owned(im, &st,
                           "SELECT min_mc, max_mc, avg_mc, minutes_high, minutes_low"
                           " FROM logger_days WHERE location_id = ?1 AND day = ?2");
     if (rc != CTM_OK)
@@ -399,11 +419,11 @@ static int store_day(void *ctx, const ctm__logger_day *d)
     if (found)
         return same ? CTM_OK
                     : ctm__err(CTM_ERULE,
-                               "line %llu: %s: location %s has another summary of that day"
+                               "line %llu: %s: %s has another summary of that day"
                                " (from an earlier logger file)",
-                               (unsigned long long)d->line, day, im->location);
+                               (unsigned long long)d->line, day, im->place);
     ctm__st *st = NULL;
-    rc = ctm__prepare(im->db, &st,
+    rc = prepare_owned(im, &st,
                       "INSERT INTO logger_days(file_id, location_id, day, start_us, end_us,"
                       " min_mc, min_us, max_mc, max_us, avg_mc, minutes_high, minutes_low)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
@@ -446,7 +466,7 @@ static int insert_file(importer *im, const char *path, const ctm__logger_info *i
     char unit[2] = {info->unit != 0 ? info->unit : 'C', '\0'};
     ctm__st *st = NULL;
     if (rc == CTM_OK)
-        rc = ctm__prepare(im->db, &st,
+        rc = prepare_owned(im, &st,
                           "INSERT INTO logger_files(location_id, sha256, name, format, serial,"
                           " model, interval_s, unit, zone, readings, days, first_us, last_us,"
                           " high_mc, high_minutes, low_mc, low_minutes, device_mkt_mc,"
@@ -503,15 +523,15 @@ static int insert_file(importer *im, const char *path, const ctm__logger_info *i
     return rc;
 }
 
-static int find_file(ctm_db *db, int64_t location_id, const char *sha, int64_t *id)
+static int find_file(importer *im, const char *sha, int64_t *id)
 {
     ctm__st *st = NULL;
     *id = 0;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT id FROM logger_files WHERE location_id = ?1 AND sha256 = ?2");
+    int rc = prepare_owned(im, &st,
+                           "SELECT id FROM logger_files WHERE location_id = ?1 AND sha256 = ?2");
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, location_id);
+    ctm__st_bind_int(st, 1, im->location_id);
     ctm__st_bind_text(st, 2, sha);
     int src = ctm__st_step(st);
     if (src == CTM_ROW)
@@ -525,7 +545,7 @@ static int find_file(ctm_db *db, int64_t location_id, const char *sha, int64_t *
 /* The same bytes imported again: nothing to do when they were read the same way; refused when
  * the zone or the unit asked now differs from the earlier import's (its readings would differ:
  * a file imported with the wrong zone is not corrected by importing it again). */
-static int same_reading(ctm_db *db, int64_t file_id, const char *location, const char *tz,
+static int same_reading(ctm_db *db, int64_t file_id, const char *place, const char *tz,
                         char unit)
 {
     ctm__st *st = NULL;
@@ -541,13 +561,13 @@ static int same_reading(ctm_db *db, int64_t file_id, const char *location, const
             rc = ctm__err(CTM_EEXISTS,
                           "logger file: imported for %s at %s as logger file %lld with zone '%s';"
                           " the same file is not imported again with zone '%s'",
-                          location, when, (long long)file_id, zone != NULL ? zone : "",
+                          place, when, (long long)file_id, zone != NULL ? zone : "",
                           tz != NULL ? tz : "");
         else if (was != NULL && unit != 0 && was[0] != unit)
             rc = ctm__err(CTM_EEXISTS,
                           "logger file: imported for %s at %s as logger file %lld in degrees %s;"
                           " the same file is not imported again in degrees %c",
-                          location, when, (long long)file_id, was, unit);
+                          place, when, (long long)file_id, was, unit);
     }
     ctm__st_finalize(st);
     return rc;
@@ -570,7 +590,7 @@ static void fill_result(ctm_temp_import_result *r, const ctm__logger_info *info,
 static int span_overlaps(importer *im, int64_t first_us, int64_t last_us, int *overlaps)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(im->db, &st,
+    int rc = prepare_owned(im, &st,
                           "SELECT 1 FROM readings WHERE location_id = ?1"
                           " AND t_us BETWEEN ?2 AND ?3 LIMIT 1");
     if (rc != CTM_OK)
@@ -593,7 +613,7 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
                       const char *serial, uint64_t *done, uint64_t total, int *duplicate)
 {
     int64_t earlier = 0;
-    int rc = find_file(im->db, im->location_id, im->sha256, &earlier);
+    int rc = find_file(im, im->sha256, &earlier);
     if (rc != CTM_OK || earlier != 0) {
         *duplicate = earlier != 0; /* imported meanwhile by another workstation */
         im->file_id = earlier;
@@ -602,7 +622,7 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
     if (info->readings > 0 &&
         (rc = span_overlaps(im, info->first_us, info->last_us, &im->overlaps)) != CTM_OK)
         return rc;
-    if ((rc = begin_entry(im, "temp.import")) != CTM_OK)
+    if ((rc = begin_entry(im, im->shipment ? "shipment.logger" : "temp.import")) != CTM_OK)
         return rc;
     rc = insert_file(im, path, info, serial, o);
     ctm__logger *lg = NULL;
@@ -631,23 +651,19 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
     return rc;
 }
 
-int ctm_temp_import(ctm_db *db, const char *location, const char *path,
-                    const ctm_temp_import_options *opts, ctm_temp_import_result *result)
+/* Import a logger file for its owner (a location, or a shipment: shipment non-zero), by id;
+ * name is the owner's, for the entries.  in_batch: inside the caller's open batch (a receipt
+ * that brings its logger), which commits or rolls back; else in a batch of its own.  After the
+ * readings, the excursions they show are recorded (excursion.c), in the same transaction. */
+int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const char *name,
+                           const char *path, const ctm_temp_import_options *opts,
+                           ctm_temp_import_result *result, int in_batch)
 {
-    ctm__clear_error();
     ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
     if (opts != NULL)
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     ctm_temp_import_result res = CTM_TEMP_IMPORT_RESULT_INIT;
-    int rc = ctm__require_action(db, "temp.import", "temp import");
-    if (rc == CTM_OK && (db->tx.batch || db->tx.open))
-        rc = ctm__err(CTM_EMISUSE, "temp import: not inside a batch: an import is its own"
-                                   " transaction");
-    if (rc == CTM_OK && path == NULL)
-        rc = ctm__err(CTM_EINVAL, "logger file: NULL");
-    int64_t location_id = 0;
-    if (rc == CTM_OK)
-        rc = ctm__location_lookup(db, location, &location_id);
+    int rc = path == NULL ? ctm__err(CTM_EINVAL, "logger file: NULL") : CTM_OK;
     ctm__logger_opts lo;
     if (rc == CTM_OK)
         rc = parse_options(&o, &lo);
@@ -674,25 +690,35 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
     /* the second pass reads the file as the first found it */
     const char *format = info->format;
     importer *im = calloc(1, sizeof *im);
+    char place[96];
+    snprintf(place, sizeof place, "%s %s", shipment ? "shipment" : "location", name);
     if (im == NULL) {
         ctm__logger_free(lg);
         fclose(f);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
     im->db = db;
-    im->location = location;
-    im->location_id = location_id;
+    im->shipment = shipment;
+    im->location = name;
+    im->place = place;
+    im->location_id = owner_id;
     ctm__hex(sha, 32, im->sha256);
     fill_result(&res, info, im->sha256);
-    rc = find_file(db, location_id, im->sha256, &res.file_id);
+    rc = find_file(im, im->sha256, &res.file_id);
     int duplicate = res.file_id != 0;
     if (rc == CTM_OK && duplicate)
-        rc = same_reading(db, res.file_id, location, o.tz, info->unit);
+        rc = same_reading(db, res.file_id, place, o.tz, info->unit);
 
-    if (rc == CTM_OK && !duplicate && (rc = ctm_batch_begin(db)) == CTM_OK) {
+    if (rc == CTM_OK && !duplicate && (in_batch || (rc = ctm_batch_begin(db)) == CTM_OK)) {
         rc = store_file(im, f, &sb, done, path, format, &lo, &o, info, res.serial, &done, total,
                         &duplicate);
-        if (rc == CTM_OK && !duplicate) {
+        if (rc == CTM_OK && !duplicate)
+            rc = ctm__excursions_detect(db, shipment, owner_id, name, info, &res.excursions,
+                                        &res.quarantined);
+        if (in_batch) {
+            res.file_id = im->file_id;
+            res.added = im->added;
+        } else if (rc == CTM_OK && !duplicate) {
             rc = ctm_batch_commit(db);
             res.file_id = im->file_id;
             res.added = im->added;
@@ -718,6 +744,22 @@ int ctm_temp_import(ctm_db *db, const char *location, const char *path,
         memcpy(result, &res, n);
     }
     return rc;
+}
+
+int ctm_temp_import(ctm_db *db, const char *location, const char *path,
+                    const ctm_temp_import_options *opts, ctm_temp_import_result *result)
+{
+    ctm__clear_error();
+    int rc = ctm__require_action(db, "temp.import", "temp import");
+    if (rc == CTM_OK && (db->tx.batch || db->tx.open))
+        rc = ctm__err(CTM_EMISUSE, "temp import: not inside a batch: an import is its own"
+                                   " transaction");
+    int64_t location_id = 0;
+    if (rc == CTM_OK)
+        rc = ctm__location_lookup(db, location, &location_id);
+    if (rc != CTM_OK)
+        return rc;
+    return ctm__temp_import_owned(db, 0, location_id, location, path, opts, result, 0);
 }
 
 /* ---- reading ---- */
@@ -793,16 +835,18 @@ int ctm_temp_files(ctm_query **out, ctm_db *db, const char *location)
 
 typedef int (*hold_fn)(void *ctx, const ctm__held *r);
 
-/* The readings of location_id from lo to hi (both included), in time order, each handed to fn
- * once with the time it held (mkt.h's rule: until the next reading, at most max_hold; the last
- * until end, or, end 0, as long as the one before it). */
-static int walk_readings(ctm_db *db, int64_t location_id, int64_t lo, int64_t hi, int64_t end,
-                         int64_t max_hold, hold_fn fn, void *ctx)
+/* The readings of location_id (shipment: of that shipment) from lo to hi (both included), in
+ * time order, each handed to fn once with the time it held (mkt.h's rule: until the next
+ * reading, at most max_hold; the last until end, or, end 0, as long as the one before it). */
+static int walk_readings(ctm_db *db, int shipment, int64_t location_id, int64_t lo, int64_t hi,
+                         int64_t end, int64_t max_hold, hold_fn fn, void *ctx)
 {
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
-                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
-                          " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us");
+                          shipment ? "SELECT t_us, temp_mc FROM readings WHERE shipment_id = ?1"
+                                     " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us"
+                                   : "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
+                                     " AND t_us BETWEEN ?2 AND ?3 ORDER BY t_us");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, location_id);
@@ -886,7 +930,7 @@ int ctm_temp_mkt(ctm_db *db, const char *location, const char *from, const char 
     memset(&x, 0, sizeof x);
     ctm__mkt_init(&x.seen.m, dhr);
     if (rc == CTM_OK)
-        rc = walk_readings(db, location_id, lo, hi, 0, max_hold, mkt_hold, &x);
+        rc = walk_readings(db, 0, location_id, lo, hi, 0, max_hold, mkt_hold, &x);
     if (rc != CTM_OK)
         return rc;
     ctm_mkt_result res = CTM_MKT_RESULT_INIT;
@@ -928,26 +972,61 @@ static int exposure_hold(void *ctx, const ctm__held *r)
     return CTM_OK;
 }
 
-int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposure_result *result)
+/* The time the kit's stays hold from and until (stays[i][0] a location, [1] since, [2] until):
+ * its stays as ctm_kit_history lists them, each ended by its dispensing too (a kit with a
+ * subject is in no location of the site), those after it left dropped. */
+#define MAX_STAYS 64
+
+static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t stays[][3], int *n)
 {
-    ctm__clear_error();
-    int rc = ctm__require_user(db, 0, "kit exposure");
-    if (rc == CTM_OK && result == NULL)
-        rc = ctm__err(CTM_EINVAL, "kit exposure: result: NULL");
-    int64_t kit_id = 0;
-    char number[48];
-    if (rc == CTM_OK)
-        rc = ctm__kit_find(db, trial, kit, &kit_id, number);
+    *n = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, CTM__KIT_STAYS_SQL(
+                                       "SELECT location_id, since_us, LEAD(since_us) OVER"
+                                       " (ORDER BY since_us, n), (SELECT MIN(dispensed_us)"
+                                       " FROM dispensations WHERE kit_id = ?1 AND status <>"
+                                       " 'reversed') FROM h ORDER BY since_us, n"));
+    if (rc != CTM_OK)
+        return rc;
+    int64_t now = ctm__now_us();
+    ctm__st_bind_int(st, 1, kit_id);
+    int src;
+    while ((src = ctm__st_step(st)) == CTM_ROW) {
+        if (ctm__st_type(st, 0) == CTM_V_NULL)
+            continue; /* sent away: no location of the site */
+        if (*n == MAX_STAYS) {
+            rc = ctm__err(CTM_ERULE, "kit %s: more than %d stays", number, MAX_STAYS);
+            break;
+        }
+        int64_t since = ctm__st_int(st, 1);
+        int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? now : ctm__st_int(st, 2);
+        if (ctm__st_type(st, 3) != CTM_V_NULL && ctm__st_int(st, 3) < until)
+            until = ctm__st_int(st, 3);
+        if (until <= since)
+            continue;
+        stays[*n][0] = ctm__st_int(st, 0);
+        stays[*n][1] = since;
+        stays[*n][2] = until;
+        (*n)++;
+    }
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the kit's history");
+    return rc;
+}
+
+int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exposure_result *result)
+{
     ctm_exposure_result res = CTM_EXPOSURE_RESULT_INIT;
     exposure_ctx x;
     memset(&x, 0, sizeof x);
     ctm__mkt_init(&x.seen.m, CTM__MKT_DEFAULT_DHR);
     ctm__st *st = NULL;
-    if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st,
+    int64_t shipment_id = 0;
+    int rc = ctm__prepare(db, &st,
                           "SELECT kt.storage_min_mc, kt.storage_max_mc, kt.budget_minutes,"
-                          " kt.budget_max_mc FROM kits k JOIN kit_types kt ON kt.id = k.kit_type_id"
-                          " WHERE k.id = ?1");
+                          " kt.budget_max_mc, k.shipment_id FROM kits k"
+                          " JOIN kit_types kt ON kt.id = k.kit_type_id WHERE k.id = ?1");
     if (rc == CTM_OK) {
         ctm__st_bind_int(st, 1, kit_id);
         if (ctm__st_step(st) == CTM_ROW) {
@@ -957,45 +1036,26 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
             res.budget_minutes = res.has_budget ? ctm__st_int(st, 2) : 0;
             res.budget_max_c = res.has_budget && ctm__st_type(st, 3) != CTM_V_NULL
                                    ? (double)ctm__st_int(st, 3) / 1000.0 : NAN;
+            shipment_id = ctm__st_type(st, 4) != CTM_V_NULL ? ctm__st_int(st, 4) : 0;
         }
         ctm__st_finalize(st);
         st = NULL;
     }
-    /* the kit's stays, as ctm_kit_history lists them */
+    int64_t stays[MAX_STAYS][3], stay_us = 0;
+    int n = 0;
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, CTM__KIT_STAYS_SQL(
-                                       "SELECT location_id, since_us, LEAD(since_us) OVER"
-                                       " (ORDER BY since_us, n) FROM h ORDER BY since_us, n"));
-    int64_t now = ctm__now_us(), stay_us = 0;
-    int src = CTM_OK;
-    if (rc == CTM_OK) {
-        ctm__st_bind_int(st, 1, kit_id);
-        /* the stays are read whole first: the readings' statement is another */
-        int64_t stays[64][3];
-        int n = 0;
-        while ((src = ctm__st_step(st)) == CTM_ROW) {
-            if (ctm__st_type(st, 0) == CTM_V_NULL)
-                continue; /* sent away: no location of the site */
-            if (n == 64) {
-                rc = ctm__err(CTM_ERULE, "kit %s: more than 64 stays", number);
-                break;
-            }
-            stays[n][0] = ctm__st_int(st, 0);
-            stays[n][1] = ctm__st_int(st, 1);
-            stays[n][2] = ctm__st_type(st, 2) == CTM_V_NULL ? now : ctm__st_int(st, 2);
-            n++;
-        }
-        ctm__st_finalize(st);
-        if (rc == CTM_OK && src != CTM_OK)
-            rc = ctm__store_fail(src, "reading the kit's history");
-        /* over each stay [since, until) each reading holds no further than the stay */
-        for (int i = 0; rc == CTM_OK && i < n; i++) {
-            if (stays[i][2] <= stays[i][1])
-                continue;
-            stay_us += stays[i][2] - stays[i][1];
-            rc = walk_readings(db, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
-                               EXPOSURE_HOLD_US, exposure_hold, &x);
-        }
+        rc = kit_stays(db, kit_id, number, stays, &n);
+    /* the journey first: the shipment's logger, every reading of it, covered time counted as
+     * known (the journey's own length is the logger's) */
+    if (rc == CTM_OK && shipment_id != 0)
+        rc = walk_readings(db, 1, shipment_id, INT64_MIN, INT64_MAX, 0, EXPOSURE_HOLD_US,
+                           exposure_hold, &x);
+    int64_t journey_us = x.covered_us;
+    /* over each stay [since, until) each reading holds no further than the stay */
+    for (int i = 0; rc == CTM_OK && i < n; i++) {
+        stay_us += stays[i][2] - stays[i][1];
+        rc = walk_readings(db, 0, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
+                           EXPOSURE_HOLD_US, exposure_hold, &x);
     }
     if (rc != CTM_OK)
         return rc;
@@ -1003,7 +1063,7 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
     /* microseconds into minutes, rounded up: a minute begun out of range counts */
     res.minutes_high = (x.high_us + 59999999) / 60000000;
     res.minutes_low = (x.low_us + 59999999) / 60000000;
-    res.minutes_unknown = (stay_us - x.covered_us) / 60000000;
+    res.minutes_unknown = (stay_us - (x.covered_us - journey_us)) / 60000000;
     res.min_c = res.readings > 0 ? x.seen.min_c : NAN;
     res.max_c = res.readings > 0 ? x.seen.max_c : NAN;
     res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.seen.m) : NAN;
@@ -1017,4 +1077,48 @@ int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposur
     res.struct_size = result->struct_size;
     memcpy(result, &res, len);
     return CTM_OK;
+}
+
+int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit, ctm_exposure_result *result)
+{
+    ctm__clear_error();
+    int rc = ctm__require_user(db, 0, "kit exposure");
+    if (rc == CTM_OK && result == NULL)
+        rc = ctm__err(CTM_EINVAL, "kit exposure: result: NULL");
+    int64_t kit_id = 0;
+    char number[48];
+    if (rc == CTM_OK)
+        rc = ctm__kit_find(db, trial, kit, &kit_id, number);
+    return rc == CTM_OK ? ctm__kit_exposure_of(db, kit_id, number, result) : rc;
+}
+
+/* ---- an excursion's MKT ---- */
+
+int ctm__excursion_mkt(ctm_db *db, int64_t id, double *mkt_c, double *energy_kj, int *has)
+{
+    *has = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT location_id, shipment_id, start_us, end_us, max_gap_minutes"
+                          " FROM excursions WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    int found = ctm__st_step(st) == CTM_ROW;
+    int shipment = found && ctm__st_type(st, 0) == CTM_V_NULL;
+    int64_t owner = found ? ctm__st_int(st, shipment ? 1 : 0) : 0;
+    int64_t lo = found ? ctm__st_int(st, 2) : 0, hi = found ? ctm__st_int(st, 3) : 0;
+    int64_t gap = found ? ctm__st_int(st, 4) * 60000000 : 0;
+    ctm__st_finalize(st);
+    mkt_ctx x;
+    memset(&x, 0, sizeof x);
+    ctm__mkt_init(&x.seen.m, CTM__MKT_DEFAULT_DHR);
+    if (found)
+        rc = walk_readings(db, shipment, owner, lo, hi, hi, gap, mkt_hold, &x);
+    if (rc == CTM_OK && x.seen.readings > 0) {
+        *has = 1;
+        *mkt_c = ctm__mkt_celsius(&x.seen.m);
+        *energy_kj = CTM__MKT_DEFAULT_DHR * CTM__GAS_CONSTANT / 1000.0;
+    }
+    return rc;
 }

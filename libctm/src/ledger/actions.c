@@ -75,6 +75,15 @@ static const ctm__action_def actions[] = {
     /* schema version 6: temperatures */
     {"temp.import", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
     {"temp.readings", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 7: excursions.  An import's excursions and the quarantine they cause are
+     * the importing user's action, in the import's transaction. */
+    {"temp.excursions", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"location.alarm", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"excursion.release", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "excursion released",
+     NULL},
+    {"excursion.reject", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "excursion rejected",
+     NULL},
+    {"shipment.logger", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

@@ -1321,6 +1321,11 @@ static void json_cstr(ctm__buf *b, const char *s)
         json_string(b, (const uint8_t *)s, strlen(s));
 }
 
+void ctm__json_string(ctm__buf *b, const char *s)
+{
+    json_cstr(b, s);
+}
+
 static void json_hex(ctm__buf *b, const char *prefix, const uint8_t *p, size_t n)
 {
     ctm__buf_u8(b, '"');

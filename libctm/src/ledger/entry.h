@@ -89,6 +89,8 @@ void ctm__buf_u32(ctm__buf *b, uint32_t v);
 void ctm__buf_u64(ctm__buf *b, uint64_t v);
 void ctm__buf_str(ctm__buf *b, const char *s);          /* u32 length + bytes */
 void ctm__buf_value(ctm__buf *b, const ctm__value *v);  /* tag + payload */
+/* s as a JSON string (escaped; ill-formed UTF-8 as U+FFFD), or null for NULL. */
+void ctm__json_string(ctm__buf *b, const char *s);
 
 /*
  * The one encoder.  Entries are written in three steps, so that the capture path can stream row

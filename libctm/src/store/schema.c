@@ -378,6 +378,58 @@ static const char *const migrations[] = {
     "  WHERE location_id IS NOT NULL;"
     "CREATE UNIQUE INDEX logger_days_by_shipment ON logger_days(shipment_id, day)"
     "  WHERE shipment_id IS NOT NULL;",
+    /* 6 -> 7: excursions.  A location's alarm settings (a table of their own: a column added to
+     * locations would not replay the older entries that inserted its rows); the excursions found
+     * in a location's or a shipment's readings or days, each with the range, delay and gap it
+     * was judged against, its figures (temperatures in milli-degrees Celsius, degree-minutes in
+     * milli-degree-minutes) and the decision on it; the kits recorded with each, with their
+     * status then, whether it quarantined them, and the decision on each. */
+    "CREATE TABLE location_alarms("
+    "  id INTEGER PRIMARY KEY,"
+    "  location_id INTEGER NOT NULL UNIQUE REFERENCES locations(id),"
+    "  delay_minutes INTEGER NOT NULL CHECK (delay_minutes BETWEEN 0 AND 1440),"
+    "  max_gap_minutes INTEGER NOT NULL CHECK (max_gap_minutes BETWEEN 1 AND 10080));"
+    "CREATE TABLE excursions("
+    "  id INTEGER PRIMARY KEY,"
+    "  location_id INTEGER REFERENCES locations(id),"
+    "  shipment_id INTEGER REFERENCES shipments(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('high', 'low', 'mixed', 'unknown')),"
+    "  daily INTEGER NOT NULL CHECK (daily IN (0, 1)),"
+    "  start_us INTEGER NOT NULL,"
+    "  end_us INTEGER NOT NULL,"
+    "  ongoing INTEGER NOT NULL CHECK (ongoing IN (0, 1)),"
+    "  minutes INTEGER NOT NULL,"
+    "  degree_mc_minutes INTEGER,"
+    "  min_mc INTEGER,"
+    "  min_us INTEGER,"
+    "  max_mc INTEGER,"
+    "  max_us INTEGER,"
+    "  readings INTEGER NOT NULL,"
+    "  range_min_mc INTEGER NOT NULL,"
+    "  range_max_mc INTEGER NOT NULL,"
+    "  delay_minutes INTEGER NOT NULL,"
+    "  max_gap_minutes INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('open', 'released', 'rejected', 'decided')),"
+    "  detected_us INTEGER NOT NULL,"
+    "  detected_by TEXT NOT NULL,"
+    "  decided_us INTEGER,"
+    "  decided_by TEXT,"
+    "  reference TEXT,"
+    "  CHECK ((location_id IS NULL) <> (shipment_id IS NULL)));"
+    "CREATE INDEX excursions_by_location ON excursions(location_id, start_us);"
+    "CREATE INDEX excursions_by_shipment ON excursions(shipment_id, start_us);"
+    "CREATE TABLE excursion_kits("
+    "  id INTEGER PRIMARY KEY,"
+    "  excursion_id INTEGER NOT NULL REFERENCES excursions(id),"
+    "  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+    "  status_was TEXT NOT NULL,"
+    "  quarantined INTEGER NOT NULL CHECK (quarantined IN (0, 1)),"
+    "  decision TEXT CHECK (decision IN ('released', 'rejected')),"
+    "  decided_us INTEGER,"
+    "  decided_by TEXT,"
+    "  reference TEXT,"
+    "  UNIQUE (excursion_id, kit_id));"
+    "CREATE INDEX excursion_kits_by_kit ON excursion_kits(kit_id);",
 };
 
 /* PostgreSQL's own text of a migration that the type translation (ctm__schema_postgres) cannot

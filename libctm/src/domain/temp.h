@@ -1,0 +1,36 @@
+/* temp.h - what temperatures (temp.c), excursions (excursion.c) and receipt share (internal). */
+#ifndef CTM_TEMP_H
+#define CTM_TEMP_H
+
+#include "logger.h"
+#include "stock.h"
+
+/* Import a logger file for a location (shipment 0) or a shipment (shipment 1) by its id; name
+ * is the owner's name (a location's, a shipment's number).  in_batch: inside the caller's open
+ * batch, which commits or rolls back; else in a batch of its own.  The readings' excursions are
+ * recorded in the same transaction.  As ctm_temp_import() otherwise. */
+int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const char *name,
+                           const char *path, const ctm_temp_import_options *opts,
+                           ctm_temp_import_result *result, int in_batch);
+
+/* Inside an import's open batch, after its readings or days are stored: find the excursions in
+ * the span of the file (info) and next to it, record them (new, or the ones they extend), and
+ * record the kits each affects, quarantining those available, in one action
+ * "temp.excursions" (none when nothing changed).  *recorded and *quarantined count. */
+int ctm__excursions_detect(ctm_db *db, int shipment, int64_t owner_id, const char *name,
+                           const ctm__logger_info *info, uint64_t *recorded,
+                           uint64_t *quarantined);
+
+/* A kit's exposure by its id (number for messages), as ctm_kit_exposure() reports it. */
+int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number,
+                         ctm_exposure_result *res);
+
+/* The MKT (dH/R 10,000 K) of the readings over excursion id's period, each holding at most its
+ * allowed gap: *has 0 when the period holds no reading. */
+int ctm__excursion_mkt(ctm_db *db, int64_t id, double *mkt_c, double *energy_kj, int *has);
+
+/* The default alarm settings of a location that has none (ctm_location_alarm). */
+#define CTM__ALARM_DELAY_MINUTES 30
+#define CTM__ALARM_GAP_MINUTES 60
+
+#endif
