@@ -149,7 +149,8 @@ int cli_opt_int(const struct cli_args *a, const char *opt, int fallback, int *ou
 /* cmd_stock.c */
 int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
 /* cmd_excursion.c: the values of the excursion commands (an excursion's number, one decision,
- * a report's format, alarm minutes), checked before the login as cli_check_values() does. */
+ * a report's format, alarm minutes) and receive's --logger-* options given without --logger,
+ * checked before the login as cli_check_values() does. */
 int cli_check_excursion(const struct cli_args *a, const char *opt);
 /* cmd_temp.c: a logger file's options as `temp import` takes them, each option's name after
  * prefix ("" or "logger-": --logger-tz); the strings are a's. */

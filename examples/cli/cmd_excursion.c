@@ -1,6 +1,7 @@
 /*
  * cmd_excursion.c - temperature excursions: `ctm location alarm` (when a location's readings
- * make one), `ctm excursions`, `ctm excursion show|decide|report`.
+ * make one), `ctm excursions`, `ctm excursion show|decide|report`; and the checks of their
+ * option values (and of `receive`'s logger options) made before the login.
  *
  * The library records excursions as it imports logger files and quarantines the kits that were
  * there; here they are listed, shown with their kits, decided on the sponsor's word (e-signed:
@@ -55,10 +56,24 @@ static int check_decide(const struct cli_args *a)
     return CLI_OK;
 }
 
+/* `receive`: how to read a logger file means nothing without one. */
+static int check_receive(const struct cli_args *a)
+{
+    static const char *const how[] = { "logger-format", "logger-tz", "logger-date-order",
+                                       "logger-unit" };
+    for (size_t i = 0; i < sizeof how / sizeof how[0] && !cli_arg(a, "logger"); i++) {
+        if (cli_arg(a, how[i]))
+            return cli_usage(a->cmd, "--%s without --logger FILE", how[i]);
+    }
+    return CLI_OK;
+}
+
 int cli_check_excursion(const struct cli_args *a, const char *opt)
 {
     (void)opt;
     const char *name = a->cmd->name;
+    if (strcmp(name, "receive") == 0)
+        return check_receive(a);
     if (strcmp(name, "location alarm") == 0) {
         int rc = check_minutes(a, "delay", 0, 1440);
         return rc != CLI_OK ? rc : check_minutes(a, "max-gap", 1, 10080);

@@ -211,6 +211,7 @@ static const struct value_rule value_rules[] = {
     { "kittype add", "dispensing-days", check_int },
     { "location add", "range", check_range },
     { "receive", "date", check_date },
+    { "receive", NULL, cli_check_excursion },
     { "kits", "status", check_status },
     { "kits", "expiring", check_int },
     { "kit status", NULL, check_status_pos },

@@ -325,7 +325,8 @@ static const struct cli_command commands[] = {
       listing_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_discrepancies },
     { "receive",
       "TRIAL --shipment NUMBER --manifest FILE --location LOCATION [--excursion] "
-      "[--origin DEPOT] [--date YYYY-MM-DD]",
+      "[--origin DEPOT] [--date YYYY-MM-DD] [--logger FILE [--logger-format F] "
+      "[--logger-tz ZONE] [--logger-date-order O] [--logger-unit C|F]]",
       "Register an arrived shipment from its manifest",
       "FILE is the depot's manifest, CSV with the header kit_number,kit_type,lot,expiry and\n"
       "optionally arm, gtin, serial, in any order (expiry as YYYY-MM-DD); \"-\" reads it from\n"
