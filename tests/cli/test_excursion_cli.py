@@ -313,6 +313,7 @@ def test_report_in_three_formats(site):
     assert list(csv.reader(io.StringIO(written))) == rows
     missing = site.fails("excursion", "report", "999", user=TECH, code=1)
     assert "999" in missing.stderr
+    site.assert_technician_never_saw_an_arm()
 
 
 # ---- a location's alarm settings ----
@@ -372,6 +373,13 @@ def test_shipment_logger_quarantines_on_confirmation(site):
     number = str(site.json("excursions", "--open")[-1]["excursion"])
     pharm(site, "excursion", "decide", number, "--release", "--reference", REFERENCE)
     assert statuses(site) == {"A1": "available", "A2": "available", "B1": "quarantined"}
+    # a logger file that cannot be read registers nothing: the receipt and its logger are one
+    (site.dir / "sh-d.csv").write_text(manifest(kits_of("D", 1)))
+    (site.dir / "bad.csv").write_text("2026-11-30T06:00:00Z,4.5\n2026-11-30T06:10:00Z,warm\n")
+    bad = site.fails("receive", TRIAL, "--shipment", "SH-D", "--manifest", "sh-d.csv",
+                     "--location", FRIDGE, "--logger", "bad.csv", user=PHARM, code=1)
+    assert "line 2" in bad.stderr and "warm" in bad.stderr
+    assert "SH-D" not in [sh["number"] for sh in site.json("shipments")]
     # a shipment's logger without time out of range
     (site.dir / "sh-c.csv").write_text(manifest(kits_of("C", 1)))
     write_csv(site.dir / "cool.csv", readings(start, out_temps=()))
