@@ -122,9 +122,9 @@ int cli_query_column(const ctm_query *q, const char *name);
  * children (NULL: none) as a table under "child:" or as the object's member child. */
 int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
                      enum cli_format format);
-/* As cli_print_record(), but the JSON keeps the row apart from its children, as the member
- * name: {"excursion": {...}, "kits": [...]}.  name NULL: as cli_print_record(). */
-int cli_print_record_as(FILE *out, const char *name, ctm_query *q, const char *child,
+/* As cli_print_record(), but the JSON keeps the row apart from its children, under the name
+ * member: {"excursion": {...}, "kits": [...]}.  member NULL: as cli_print_record(). */
+int cli_print_record_as(FILE *out, const char *member, ctm_query *q, const char *child,
                         ctm_query *children, enum cli_format format);
 /* A table of cells the command composes, for a view that picks, joins or words a listing's
  * columns (its --json and --csv print the listing itself).  Columns whose cells all read as

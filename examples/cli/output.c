@@ -474,19 +474,19 @@ int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *chil
     return cli_print_record_as(out, NULL, q, child, children, format);
 }
 
-/* The JSON of a record: its members, or with name the member name holding them; then the
+/* The JSON of a record: its members, or with member the member holding them; then the
  * children's array. */
-static int print_record_json(FILE *out, const char *name, ctm_query *q, const char *child,
+static int print_record_json(FILE *out, const char *member, ctm_query *q, const char *child,
                              ctm_query *children)
 {
     int rc = CLI_OK;
     fputc('{', out);
-    if (name) {
-        cli_put_json_string(out, name);
+    if (member) {
+        cli_put_json_string(out, member);
         fputs(": {", out);
     }
     json_put_members(out, q);
-    if (name)
+    if (member)
         fputc('}', out);
     if (children) {
         fputs(", ", out);
@@ -498,12 +498,12 @@ static int print_record_json(FILE *out, const char *name, ctm_query *q, const ch
     return rc;
 }
 
-int cli_print_record_as(FILE *out, const char *name, ctm_query *q, const char *child,
+int cli_print_record_as(FILE *out, const char *member, ctm_query *q, const char *child,
                         ctm_query *children, enum cli_format format)
 {
     int n = ctm_query_column_count(q);
     if (format == FORMAT_JSON)
-        return print_record_json(out, name, q, child, children);
+        return print_record_json(out, member, q, child, children);
     size_t width = 0;
     for (int c = 0; c < n; c++) {
         const char *name = ctm_query_column_name(q, c);
