@@ -296,30 +296,126 @@ static void free_kits(char **kits)
     free(kits);
 }
 
-/* After a decision: each kit of the excursion with its decision and its status now, and how
- * many are still to decide. */
-static int print_kit_outcomes(ctm_db *db, int64_t id)
+/* The kits of an excursion not decided yet, as "trial\nkit" keys (malloc'd, NULL-terminated),
+ * so that what a decision did can be told from what was decided before. */
+struct undecided {
+    char **keys;
+    size_t n, cap;
+};
+
+static void undecided_free(struct undecided *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        free(u->keys[i]);
+    free(u->keys);
+    memset(u, 0, sizeof *u);
+}
+
+static int undecided_add(struct undecided *u, const char *trial, const char *kit)
+{
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 16;
+        char **keys = realloc(u->keys, cap * sizeof *keys);
+        if (!keys)
+            return -1;
+        u->keys = keys;
+        u->cap = cap;
+    }
+    size_t len = strlen(trial) + strlen(kit) + 2;
+    if (!(u->keys[u->n] = malloc(len)))
+        return -1;
+    snprintf(u->keys[u->n++], len, "%s\n%s", trial, kit);
+    return 0;
+}
+
+static int undecided_has(const struct undecided *u, const char *trial, const char *kit)
+{
+    size_t tlen = strlen(trial);
+    for (size_t i = 0; i < u->n; i++) {
+        if (strncmp(u->keys[i], trial, tlen) == 0 && u->keys[i][tlen] == '\n' &&
+            strcmp(u->keys[i] + tlen + 1, kit) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* One row of ctm_excursion_kits() read for a decision's summary. */
+struct kit_row {
+    const char *trial, *kit, *decision, *status;
+};
+
+struct kit_columns {
+    int trial, kit, decision, status;
+};
+
+static void kit_columns_of(const ctm_query *q, struct kit_columns *c)
+{
+    c->trial = cli_query_column(q, "trial");
+    c->kit = cli_query_column(q, "kit_number");
+    c->decision = cli_query_column(q, "decision");
+    c->status = cli_query_column(q, "status");
+}
+
+static void kit_row_of(ctm_query *q, const struct kit_columns *c, struct kit_row *r)
+{
+    r->trial = text_at(q, c->trial);
+    r->kit = text_at(q, c->kit);
+    r->decision = text_at(q, c->decision);
+    r->status = text_at(q, c->status);
+    if (!r->trial)
+        r->trial = "";
+    if (!r->kit)
+        r->kit = "";
+}
+
+/* Before a decision: the kits it may cover.  CLI_OK, or an exit status after printing why (an
+ * unknown excursion is the library's message, as the decision would give it). */
+static int read_undecided(ctm_db *db, int64_t id, struct undecided *u)
 {
     ctm_query *q = NULL;
+    struct kit_columns c;
+    struct kit_row r;
+    int rc = ctm_excursion_kits(&q, db, id);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    kit_columns_of(q, &c);
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        kit_row_of(q, &c, &r);
+        if (!r.decision && undecided_add(u, r.trial, r.kit) != 0) {
+            ctm_query_free(q);
+            return cli_fail("out of memory");
+        }
+    }
+    rc = rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+    ctm_query_free(q);
+    return rc;
+}
+
+/* After a decision: each kit it decided with its status now, and how many are still to
+ * decide. */
+static int print_kit_outcomes(ctm_db *db, int64_t id, const struct undecided *before)
+{
+    ctm_query *q = NULL;
+    struct kit_columns c;
+    struct kit_row r;
     uint64_t undecided = 0;
     int rc = ctm_excursion_kits(&q, db, id);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
-    int col_trial = cli_query_column(q, "trial"), col_kit = cli_query_column(q, "kit_number");
-    int col_decision = cli_query_column(q, "decision"), col_status = cli_query_column(q, "status");
+    kit_columns_of(q, &c);
     while ((rc = ctm_query_next(q)) == CTM_ROW) {
-        const char *decision = text_at(q, col_decision);
-        if (!decision) {
+        kit_row_of(q, &c, &r);
+        if (!r.decision) {
             undecided++;
             continue;
         }
-        const char *kit = text_at(q, col_kit), *trial = text_at(q, col_trial);
-        const char *status = text_at(q, col_status);
+        if (!undecided_has(before, r.trial, r.kit))
+            continue; /* decided before this decision */
         fputs("  kit ", stdout);
-        cli_put_display(stdout, kit ? kit : "?");
+        cli_put_display(stdout, r.kit);
         fputs(" of trial ", stdout);
-        cli_put_display(stdout, trial ? trial : "?");
-        printf(": %s, now %s\n", decision, status ? status : "?");
+        cli_put_display(stdout, r.trial);
+        printf(": %s, now %s\n", r.decision, r.status ? r.status : "?");
     }
     rc = rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
     ctm_query_free(q);
@@ -338,14 +434,21 @@ int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a)
     size_t n = 0;
     if (parse_id(a->pos[0], &id) != 0)
         return cli_usage(a->cmd, "ID: expected an excursion's number, got '%s'", a->pos[0]);
-    int rc = kit_list(a, &kits, &n);
-    if (rc != CLI_OK)
+    struct undecided before = { NULL, 0, 0 };
+    int rc = read_undecided(s->db, id, &before);
+    if (rc == CLI_OK)
+        rc = kit_list(a, &kits, &n);
+    if (rc != CLI_OK) {
+        undecided_free(&before);
         return rc;
+    }
     rc = ctm_excursion_decide(s->db, id, release ? "release" : "reject", reference,
                               n > 0 ? (const char *const *)kits : NULL, n);
     free_kits(kits);
-    if (rc != CTM_OK)
+    if (rc != CTM_OK) {
+        undecided_free(&before);
         return cli_fail_ctm(rc);
+    }
     if (n == 0)
         printf("%s excursion %" PRId64 " on the sponsor's reference ", release ? "Released"
                                                                                 : "Rejected", id);
@@ -355,7 +458,9 @@ int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a)
     cli_put_display(stdout, reference);
     printf(", e-signed by %s.\n", ctm_current_user(s->db));
     /* The decision is recorded; a failure below only spoils the summary. */
-    return print_kit_outcomes(s->db, id);
+    rc = print_kit_outcomes(s->db, id, &before);
+    undecided_free(&before);
+    return rc;
 }
 
 /* ---- excursion report ---- */

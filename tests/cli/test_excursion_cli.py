@@ -266,9 +266,11 @@ def test_kit_by_kit_decisions(site):
     assert "K1" in twice.stderr
     out = pharm(site, "excursion", "decide", number, "--release", "--reference", "SPONSOR-4",
                 "--kit", "K2", "K3").stdout
-    assert out.startswith(f"Released 2 kits of excursion {number} on the sponsor's reference "
-                          "SPONSOR-4")
-    assert "still to decide" not in out
+    # what this decision did: K1, rejected before, is not repeated
+    assert out == (f"Released 2 kits of excursion {number} on the sponsor's reference SPONSOR-4, "
+                   f"e-signed by {PHARM}.\n"
+                   f"  kit K2 of trial {TRIAL}: released, now available\n"
+                   f"  kit K3 of trial {TRIAL}: released, now available\n")
     assert statuses(site) == {"K1": "pending_destruction", "K2": "available", "K3": "available"}
     assert site.json("excursions", "--open") == []
     assert site.json("excursions")[0]["status"] == "decided"
