@@ -624,14 +624,15 @@ static const struct cli_command commands[] = {
       json_opts, "ID", 1, 1, 1, ACCESS_LOGIN, cmd_excursion_show },
     { "excursion decide", "ID --release|--reject --reference TEXT [--kit KIT [KIT...]]",
       "Record the sponsor's decision on an excursion, e-signed (pharmacists)",
-      "--release: the kits in quarantine go back to available, unless another excursion not\n"
-      "decided yet holds them.  --reject: they go to pending_destruction.  --reference records\n"
-      "the sponsor's reference (1 to 200 characters).  Without --kit the decision covers the\n"
-      "excursion and every kit of it not decided yet; with --kit only the kits named (numbers\n"
-      "or scans of their packs), and the excursion is decided once each of its kits is.  A kit\n"
-      "that left quarantine meanwhile keeps its status, with the decision recorded.  Refused\n"
-      "while the excursion is ongoing: import the file that shows its end first.  The decision\n"
-      "carries your e-signature (\"excursion released\" or \"excursion rejected\").",
+      "--release: the kits it put in quarantine go back to available, unless another\n"
+      "excursion holds them (not decided yet, or rejected).  --reject: they go to\n"
+      "pending_destruction.  --reference records the sponsor's reference (1 to 200\n"
+      "characters).  Without --kit the decision covers the excursion and every kit of it not\n"
+      "decided yet; with --kit only the kits named (numbers or scans of their packs), and the\n"
+      "excursion is decided once each of its kits is.  A kit that left quarantine meanwhile\n"
+      "keeps its status, with the decision recorded.  Refused while the excursion is ongoing:\n"
+      "import the file that shows its end first.  The decision carries your e-signature\n"
+      "(\"excursion released\" or \"excursion rejected\").",
       excursion_decide_opts, "ID", 1, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_excursion_decide },
     { "excursion report", "ID [--format text|csv|json] [--output FILE]",
       "Print an excursion's report for the sponsor",
