@@ -1,7 +1,8 @@
 """Tests of the excursion commands of `ctm`, driving the real binary: a fridge's logger file that
 shows two hours above range records an excursion and quarantines the kits in the fridge; the
 sponsor's decision, e-signed by a pharmacist, releases them (available again) or rejects them
-(pending destruction), for the whole excursion or kit by kit; the report comes as text, CSV and
+(pending destruction), for the whole excursion or kit by kit, a release never freeing a kit
+another excursion holds; the report comes as text, CSV and
 JSON; a shipment's logger (`receive --logger`, `receive logger`) does the same for its kits on
 confirmation; a location's alarm delay decides what counts.
 
@@ -390,3 +391,22 @@ def test_shipment_logger_quarantines_on_confirmation(site):
     assert out.endswith("Logger file cool.csv imported: no time out of range in transit.\n")
     site.assert_technician_never_saw_an_arm()
     assert "OK" in site.verify().stdout
+
+
+def test_a_release_leaves_kits_another_excursion_holds_in_quarantine(site):
+    stock(site, "SH-1", kits_of("K", 1))
+    start = soon()
+    temps = [5.0] * 6 + [12.0] * 6 + [5.0] * 3 + [12.0] * 6 + [5.0] * 4
+    write_logtag(site.dir / "twice.txt",
+                 [(start + timedelta(minutes=10 * i), t) for i, t in enumerate(temps)])
+    out = tech(site, "temp", "import", FRIDGE, "twice.txt", "--tz", "UTC").stdout
+    assert out.endswith("2 excursions recorded, 1 kit quarantined: see 'ctm excursions --open'\n")
+    second, first = [e["excursion"] for e in site.json("excursions", "--open")]
+    out = pharm(site, "excursion", "decide", str(first), "--release", "--reference",
+                REFERENCE).stdout
+    assert out.endswith(f"  kit K1 of trial {TRIAL}: released, now quarantined\n"), out
+    assert statuses(site) == {"K1": "quarantined"}
+    out = pharm(site, "excursion", "decide", str(second), "--release", "--reference",
+                REFERENCE).stdout
+    assert out.endswith(f"  kit K1 of trial {TRIAL}: released, now available\n"), out
+    assert statuses(site) == {"K1": "available"}
