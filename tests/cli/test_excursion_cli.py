@@ -2,9 +2,9 @@
 shows two hours above range records an excursion and quarantines the kits in the fridge; the
 sponsor's decision, e-signed by a pharmacist, releases them (available again) or rejects them
 (pending destruction), for the whole excursion or kit by kit, a release never freeing a kit
-another excursion holds; the report comes as text, CSV and
-JSON; a shipment's logger (`receive --logger`, `receive logger`) does the same for its kits on
-confirmation; a location's alarm delay decides what counts.
+another excursion holds; the report comes as text, CSV and JSON; a shipment's logger
+(`receive --logger`, `receive logger`) does the same for its kits on confirmation; a location's
+alarm delay decides what counts.
 
 A kit's stay in a fridge starts when its shipment is registered, and the library has no clock to
 set, so the fridge's readings are written from the next ten minutes on: the excursion starts an
