@@ -576,7 +576,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kittype_list(ctm_query **out, ctm_db *db, const 
 CTM_API CTM_WARN_UNUSED int ctm_location_add(ctm_db *db, const char *name, const char *kind,
                                              double min_c, double max_c);
 
-/** Locations: name, kind, min, max, kits (number of kits there now).  Any logged-in user.
+/** Locations: name, kind, min, max, kits (number of kits there now), alarm_delay_minutes,
+ *  max_gap_minutes (ctm_location_alarm()).  Any logged-in user.
  *  Errors: CTM_EINVAL (out NULL).  On failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
 

@@ -41,5 +41,7 @@ int ctm__excursion_mkt(ctm_db *db, int64_t id, double *mkt_c, double *energy_kj,
 /* The default alarm settings of a location that has none (ctm_location_alarm). */
 #define CTM__ALARM_DELAY_MINUTES 30
 #define CTM__ALARM_GAP_MINUTES 60
+#define CTM__STR_(x) #x
+#define CTM__STR(x) CTM__STR_(x)
 
 #endif
