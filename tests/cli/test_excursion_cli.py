@@ -330,6 +330,9 @@ def test_location_alarm_delay_decides_what_counts(site):
     assert out == (f"Location {FRIDGE}: 180 minutes out of range make an excursion; a gap of "
                    "more than 60 minutes between readings is one of unknown temperature.  From "
                    "the next import on.\n")
+    alarms = {loc["name"]: (loc["alarm_delay_minutes"], loc["max_gap_minutes"])
+              for loc in site.json("location", "list", user=TECH)}
+    assert alarms == {FRIDGE: (180, 60), FRIDGE2: (30, 60)}
     _, proc = import_fridge(site, "fridge.txt", FRIDGE, "--json")
     result = json.loads(proc.stdout)
     assert (result["excursions"], result["quarantined"]) == (0, 0)
