@@ -342,6 +342,7 @@ typedef struct recorder {
     ctm__action a;
     int open;
     uint64_t recorded, quarantined;
+    int64_t kits_added; /* rows of excursion_kits written */
     char p_recorded[24], p_quarantined[24];
 } recorder;
 
@@ -530,7 +531,9 @@ static int record_kits(recorder *r, int64_t id, const found *f)
     ctm__st_bind_int(st, 2, r->j->owner_id);
     ctm__st_bind_int(st, 3, f->start);
     ctm__st_bind_int(st, 4, f->ongoing ? INT64_MAX : f->end);
-    rc = ctm__step_done(r->db, st, "recording the kits an excursion affects");
+    int64_t added = 0;
+    rc = ctm__step_changed(r->db, st, "recording the kits an excursion affects", &added);
+    r->kits_added += added;
     if (rc == CTM_OK)
         rc = ctm__kits_quarantine(r->db, id);
     if (rc == CTM_OK)
@@ -637,7 +640,10 @@ int ctm__excursion_scan_end(ctm__excursion_scan *s, const char *name,
     for (size_t i = 0; rc == CTM_OK && i < d->n; i++)
         rc = record(&r, &d->list[i]);
     if (r.open) {
-        if (rc == CTM_OK) {
+        /* an open excursion seen again, and no kit came since: nothing to record */
+        if (rc == CTM_OK && r.recorded == 0 && r.kits_added == 0) {
+            ctm__action_rollback(&r.a);
+        } else if (rc == CTM_OK) {
             snprintf(r.p_recorded, sizeof r.p_recorded, "%" PRIu64, r.recorded);
             snprintf(r.p_quarantined, sizeof r.p_quarantined, "%" PRIu64, r.quarantined);
             ctm__action_param(&r.a, "excursions", r.p_recorded);

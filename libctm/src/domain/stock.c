@@ -263,7 +263,8 @@ int ctm__kits_quarantine(ctm_db *db, int64_t excursion)
     return set_excursion_kits(db, "available", "quarantined",
                               "UPDATE kits SET status = 'quarantined' WHERE status = 'available'"
                               " AND id IN (SELECT kit_id FROM excursion_kits"
-                              " WHERE excursion_id = ?1 AND quarantined = 1)",
+                              " WHERE excursion_id = ?1 AND quarantined = 1"
+                              " AND decision IS NULL)",
                               excursion, 0);
 }
 
