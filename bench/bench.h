@@ -116,10 +116,14 @@ static inline void bench_stock_setup(ctm_db *db, const char *site)
 }
 
 /* A generic CSV logger file of n readings, one a minute from BENCH_T0 (2026-06-01T00:00:00Z);
- * reading i is bench_logger_mc(i) milli-degrees. */
+ * reading i is bench_logger_mc(i) milli-degrees: within a fridge's 2-8 C but for 45 minutes at
+ * 9.5 C in every 10,000 (an excursion a week, each longer than the default alarm delay). */
 #define BENCH_T0 1780272000LL
+#define BENCH_EXCURSION_EVERY 10000
 static inline long long bench_logger_mc(long i)
 {
+    if (i % BENCH_EXCURSION_EVERY >= 5000 && i % BENCH_EXCURSION_EVERY < 5045)
+        return 9500;
     return (2 + i % 6) * 1000 + (i % 10) * 100;
 }
 

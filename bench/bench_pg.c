@@ -559,7 +559,9 @@ temp:;
         double t0 = bench_now();
         int trc = ctm_temp_import(tdb, "FRIDGE1", file, NULL, &r);
         double ours = readings / (bench_now() - t0);
-        if (trc != CTM_OK || r.added != (uint64_t)readings)
+        if (trc != CTM_OK || r.added != (uint64_t)readings ||
+            r.excursions != (uint64_t)((readings + BENCH_EXCURSION_EVERY - 5045) /
+                                       BENCH_EXCURSION_EVERY))
             bench_die("ctm_temp_import", trc);
         ctm_close(tdb);
         new_database("rawtemp", traw, sizeof traw);

@@ -5,7 +5,8 @@
  *   import   ctm_temp_import() of a generic CSV logger file of N readings (N = 10,000,000;
  *            --quick 1,000,000): read twice (checked whole, then stored), SHA-256, the readings
  *            checked against those stored, 8,192 readings an entry, every row change recorded,
- *            one transaction, signed checkpoint  vs  the same readings INSERTed raw in one
+ *            the excursions found and recorded (one a week of readings), one transaction,
+ *            signed checkpoint  vs  the same readings INSERTed raw in one
  *            transaction into a table of the same shape (rowid key, unique (location, time)
  *            index), the values already in memory
  *   memory   the peak resident set of the process after a file of N/10 readings and after one
@@ -55,6 +56,8 @@ static double ours(ctm_db *db, const char *location, const char *file, long n)
         bench_die("ctm_temp_import", rc);
     if (r.added != (uint64_t)n)
         bench_die("readings stored", (int)r.added);
+    if (r.excursions != (uint64_t)((n + BENCH_EXCURSION_EVERY - 5045) / BENCH_EXCURSION_EVERY))
+        bench_die("excursions found", (int)r.excursions);
     return n / t;
 }
 

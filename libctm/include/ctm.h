@@ -1393,7 +1393,8 @@ typedef struct ctm_exposure_result {
     uint64_t readings;         /* readings counted (of the kit's locations during its stays) */
     int64_t minutes_high;      /* time above its kit type's storage range */
     int64_t minutes_low;       /* time below it */
-    int64_t minutes_unknown;   /* time of its stays no reading covers (no logger file yet, gaps) */
+    int64_t minutes_unknown;   /* time of its stays until now that no reading covers (no logger
+                                * file yet, gaps) */
     double min_c, max_c;       /* the lowest and highest reading (NaN without readings) */
     double mkt_c;              /* the MKT over those readings, dH/R = 10,000 K (NaN without) */
     int has_budget;            /* the kit type has an excursion budget: */
@@ -1407,12 +1408,14 @@ typedef struct ctm_exposure_result {
 #define CTM_EXPOSURE_RESULT_INIT { sizeof(ctm_exposure_result), 0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0, 0.0, 0 }
 
 /**
- * A kit's exposure (trial NULL: the kit number in any trial; a scan of its pack works too): over
- * each stay in a storage location, from its receipt or move there until it left (or now), each
- * reading of the location holds until the next one, at most 60 minutes, and no further than the
- * stay; the time above and below the kit type's storage range is summed, and compared with its
- * excursion budget.  Computed from the readings stored, so a logger file imported later changes
- * the answer.  Any logged-in user; no arm is shown.
+ * A kit's exposure over its life (trial NULL: the kit number in any trial; a scan of its pack
+ * works too): its journey (every reading of its shipment's logger, ctm_shipment_logger()), then
+ * each stay in a storage location, from its receipt or move there until it left (a move, its
+ * dispensing; a stay it has not left takes every reading since it came): each reading holds
+ * until the next one, at most 60 minutes, and no further than the stay; the time above and below
+ * the kit type's storage range is summed, and compared with its excursion budget.  Computed from
+ * the readings stored, so a logger file imported later changes the answer.  Any logged-in user;
+ * no arm is shown.
  * Errors: CTM_EINVAL (kit), CTM_ENOTFOUND (trial, kit).
  */
 CTM_API CTM_WARN_UNUSED int ctm_kit_exposure(ctm_db *db, const char *trial, const char *kit,

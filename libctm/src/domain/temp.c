@@ -54,6 +54,8 @@ typedef struct importer {
     size_t n;
     ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
     int overlaps;          /* the file's span meets the location's stored readings' */
+    ctm__excursion_scan *scan; /* the search for excursions, given the readings of a file that
+                                * meets none stored */
     ctm__action a;
     int action_open;
     uint64_t in_entry;     /* readings (or days) recorded in the open action */
@@ -366,6 +368,11 @@ static int store_reading(void *ctx, const ctm__logger_reading *r)
     p->line = r->line;
     p->skip = 0;
     p->mc = mc_of(r->temp_c);
+    if (im->scan != NULL && !im->overlaps) {
+        int rc = ctm__excursion_scan_reading(im->scan, p->t_us, p->mc);
+        if (rc != CTM_OK)
+            return rc;
+    }
     return im->n == INSERT_ROWS ? flush(im) : CTM_OK;
 }
 
@@ -622,6 +629,9 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
     if (info->readings > 0 &&
         (rc = span_overlaps(im, info->first_us, info->last_us, &im->overlaps)) != CTM_OK)
         return rc;
+    if ((rc = ctm__excursion_scan_begin(&im->scan, im->db, im->shipment, im->location_id,
+                                        info)) != CTM_OK)
+        return rc;
     if ((rc = begin_entry(im, im->shipment ? "shipment.logger" : "temp.import")) != CTM_OK)
         return rc;
     rc = insert_file(im, path, info, serial, o);
@@ -713,8 +723,8 @@ int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const cha
         rc = store_file(im, f, &sb, done, path, format, &lo, &o, info, res.serial, &done, total,
                         &duplicate);
         if (rc == CTM_OK && !duplicate)
-            rc = ctm__excursions_detect(db, shipment, owner_id, name, info, &res.excursions,
-                                        &res.quarantined);
+            rc = ctm__excursion_scan_end(im->scan, name, info, &res.excursions,
+                                         &res.quarantined);
         if (in_batch) {
             res.file_id = im->file_id;
             res.added = im->added;
@@ -734,6 +744,7 @@ int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const cha
         }
     }
     ctm__st_finalize(im->insert_full);
+    ctm__excursion_scan_free(im->scan);
     free(im);
     ctm__logger_free(lg);
     fclose(f);
@@ -974,7 +985,8 @@ static int exposure_hold(void *ctx, const ctm__held *r)
 
 /* The time the kit's stays hold from and until (stays[i][0] a location, [1] since, [2] until):
  * its stays as ctm_kit_history lists them, each ended by its dispensing too (a kit with a
- * subject is in no location of the site), those after it left dropped. */
+ * subject is in no location of the site), those after it left dropped.  A stay it has not left
+ * ends at INT64_MAX: every reading stored since it came counts. */
 #define MAX_STAYS 64
 
 static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t stays[][3], int *n)
@@ -988,7 +1000,6 @@ static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t sta
                                        " 'reversed') FROM h ORDER BY since_us, n"));
     if (rc != CTM_OK)
         return rc;
-    int64_t now = ctm__now_us();
     ctm__st_bind_int(st, 1, kit_id);
     int src;
     while ((src = ctm__st_step(st)) == CTM_ROW) {
@@ -999,7 +1010,7 @@ static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t sta
             break;
         }
         int64_t since = ctm__st_int(st, 1);
-        int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? now : ctm__st_int(st, 2);
+        int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? INT64_MAX : ctm__st_int(st, 2);
         if (ctm__st_type(st, 3) != CTM_V_NULL && ctm__st_int(st, 3) < until)
             until = ctm__st_int(st, 3);
         if (until <= since)
@@ -1052,8 +1063,11 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
                            exposure_hold, &x);
     int64_t journey_us = x.covered_us;
     /* over each stay [since, until) each reading holds no further than the stay */
+    int64_t now = ctm__now_us();
     for (int i = 0; rc == CTM_OK && i < n; i++) {
-        stay_us += stays[i][2] - stays[i][1];
+        /* the time a reading should cover: until it left, or until now */
+        int64_t until = stays[i][2] != INT64_MAX ? stays[i][2] : now;
+        stay_us += until > stays[i][1] ? until - stays[i][1] : 0;
         rc = walk_readings(db, 0, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
                            EXPOSURE_HOLD_US, exposure_hold, &x);
     }
@@ -1063,7 +1077,8 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
     /* microseconds into minutes, rounded up: a minute begun out of range counts */
     res.minutes_high = (x.high_us + 59999999) / 60000000;
     res.minutes_low = (x.low_us + 59999999) / 60000000;
-    res.minutes_unknown = (stay_us - (x.covered_us - journey_us)) / 60000000;
+    int64_t unknown = stay_us - (x.covered_us - journey_us);
+    res.minutes_unknown = unknown > 0 ? unknown / 60000000 : 0;
     res.min_c = res.readings > 0 ? x.seen.min_c : NAN;
     res.max_c = res.readings > 0 ? x.seen.max_c : NAN;
     res.mkt_c = res.readings > 0 ? ctm__mkt_celsius(&x.seen.m) : NAN;
