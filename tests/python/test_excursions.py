@@ -103,6 +103,10 @@ def test_a_high_excursion_quarantines_the_fridges_kits(paula, tmp_path):
              k["quarantined"], k["status"], k["decision"]) for k in kits] == [
         (TRIAL, "K1", "KT", "L1", "available", True, "quarantined", None),
         (TRIAL, "K2", "KT", "L1", "available", True, "quarantined", None)]
+    # the kit type has no excursion budget: any time out of range flags a kit for rejection
+    assert [(k["minutes_out"], k["over_budget"]) for k in kits] == [(120, True), (120, True)]
+    exposure = paula.kit_exposure("K1")
+    assert (exposure["minutes_high"], exposure["over_budget"]) == (120, True)
     assert paula.excursions("FRIDGE-2").fetchall() == []
     assert paula.verify()["failed_seq"] == -1
 
