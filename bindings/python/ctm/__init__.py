@@ -1231,8 +1231,10 @@ class Database:
         return r
 
     def kit_exposure(self, kit: str, trial: Optional[str] = None) -> Dict[str, Any]:
-        """A kit's time out of its kit type's storage range over its stays in the site's storage
-        locations, from the readings stored, as a dict: readings, minutes_high, minutes_low,
+        """A kit's time out of its kit type's storage range over its life (its journey, from its
+        shipment's logger: see :meth:`shipment_logger`; then its stays in the site's storage
+        locations until it left or, for the stay it has not left, every reading since it came),
+        from the readings stored, as a dict: readings, minutes_high, minutes_low,
         minutes_unknown (no reading covers them), min, max, mkt (degrees Celsius; None without
         readings), budget_minutes, budget_max (None without a budget) and over_budget (True:
         flag the kit for rejection).  kit: its number or a scan of its pack."""
