@@ -362,6 +362,7 @@ def test_a_shipments_logger_quarantines_its_kits_at_confirmation(site, paula, tm
         "SH-3", None, "high", at(-580), 10, 1)
     assert paula.excursions("FRIDGE-2").fetchall() == []
     assert statuses(paula)["K4"] == "received"
+    assert paula.kit_exposure("K4")["minutes_high"] == 10  # its journey counts
     paula.confirm("SH-3", unchecked_present=True)
     assert statuses(paula)["K4"] == "quarantined"
     with pytest.raises(ctm.RuleError):
