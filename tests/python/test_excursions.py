@@ -222,6 +222,42 @@ def test_a_second_file_extends_an_ongoing_excursion(paula, tmp_path):
     assert statuses(paula)["K1"] == "available"
 
 
+def test_a_run_at_the_end_shorter_than_the_delay_waits_for_the_next_file(paula, tmp_path):
+    a = [5.0] * 10 + [9.5, 9.5]  # out of range at minutes 100 and 110 only: 10 minutes so far
+    r = paula.temp_import("FRIDGE-1", logger_file(tmp_path / "a.csv", 0, a), tz="UTC")
+    assert (r["excursions"], r["quarantined"]) == (0, 0)
+    b = [9.5, 9.5, 5.0]  # still out at 120 and 130, back in range at 140
+    r = paula.temp_import("FRIDGE-1", logger_file(tmp_path / "b.csv", 120, b), tz="UTC")
+    assert (r["excursions"], r["quarantined"]) == (1, 2)
+    assert [(e["start"], e["end"], e["minutes"], e["readings"], e["ongoing"])
+            for e in paula.excursions()] == [(at(100), at(140), 40, 4, False)]
+
+
+def test_a_run_across_both_limits_is_mixed(paula, tmp_path):
+    temps = [5.0, 9.0, 9.5, 1.5, 1.0, 5.0]
+    r = paula.temp_import("FRIDGE-1", logger_file(tmp_path / "m.csv", 0, temps), tz="UTC")
+    assert r["excursions"] == 1
+    [e] = paula.excursions().fetchall()
+    assert (e["kind"], e["start"], e["end"], e["min"], e["min_time"], e["max"], e["max_time"]) == (
+        "mixed", at(10), at(50), 1.0, at(40), 9.5, at(20))
+    # (1.0 + 1.5 + 0.5 + 1.0) C x 10 minutes beyond the range
+    assert e["degree_minutes"] == pytest.approx(40.0)
+
+
+def test_a_kit_out_of_quarantine_meanwhile_keeps_its_status(paula, tmp_path):
+    paula.temp_import("FRIDGE-1", logger_file(tmp_path / "f1.csv", 0, HIGH), tz="UTC")
+    [n] = [e["excursion"] for e in paula.excursions()]
+    paula.kit_set_status(TRIAL, "K1", "available", "checked with the sponsor by phone")
+    with pytest.raises(ctm.InvalidError):
+        paula.excursion_decide(n, "reject", "")
+    with pytest.raises(ctm.InvalidError):
+        paula.excursion_decide(n, "reject", "R" * 201)
+    paula.excursion_decide(n, "reject", "SPONSOR-TE-130")
+    assert statuses(paula) == {"K1": "available", "K2": "pending_destruction", "K3": "available"}
+    assert [(k["kit_number"], k["decision"], k["status"]) for k in paula.excursion_kits(n)] == [
+        ("K1", "rejected", "available"), ("K2", "rejected", "pending_destruction")]
+
+
 def test_a_gap_longer_than_the_allowed_gap_is_of_unknown_temperature(paula, tmp_path):
     # readings in range at minutes 0, 10, 20, then none until 200: the reading at 20 holds
     # until 80 (the allowed gap, 60 minutes by default), and 80 to 200 is not known
@@ -254,7 +290,7 @@ def test_the_report_of_an_unknown_excursion_is_json_without_an_mkt(paula, tmp_pa
     assert (report["excursion"]["kind"], report["mkt"]) == ("unknown", None)
 
 
-def test_the_alarm_delay_decides_what_counts(paula, tmp_path):
+def test_the_alarm_delay_decides_what_counts(site, paula, tmp_path):
     # files one after the other (a longer gap between them would be an excursion of its own)
     twenty = [5.0, 5.0, 9.0, 9.0, 5.0, 5.0]  # out of range for 20 minutes
     r = paula.temp_import("FRIDGE-2", logger_file(tmp_path / "a.csv", 0, twenty), tz="UTC")
@@ -277,6 +313,8 @@ def test_the_alarm_delay_decides_what_counts(paula, tmp_path):
         paula.location_alarm("FREEZER-9", 30, 60)
     [entry] = paula.events(action="location.alarm", last=1).fetchall()
     assert entry["params"]["delay_minutes"] == "0"
+    with ctm_open(site, ADMIN, ADMIN_PW) as admin:  # administrators set them too
+        admin.location_alarm("FRIDGE-2", 5, 60)
 
 
 def test_only_pharmacists_decide(site, paula, tmp_path):
