@@ -10,6 +10,7 @@ the kits of the fixture arrived, and every expected time is counted from that ho
 """
 import datetime
 import json
+import pathlib
 
 import pytest
 
@@ -288,6 +289,19 @@ def test_the_report_of_an_unknown_excursion_is_json_without_an_mkt(paula, tmp_pa
     [n] = [e["excursion"] for e in paula.excursions()]
     report = paula.excursion_report(n)
     assert (report["excursion"]["kind"], report["mkt"]) == ("unknown", None)
+
+
+def test_a_daily_summary_loggers_alarm_days(paula):
+    fridge_tag = (pathlib.Path(__file__).resolve().parents[1] / "data" / "loggers"
+                  / "fridgetag2-sample.txt")  # UTC+1; alarm minutes on 5 and 7 March 2024
+    r = paula.temp_import("FRIDGE-2", fridge_tag)
+    assert (r["days"], r["excursions"], r["serial"]) == (10, 2, "130400190001")
+    day = datetime.timedelta(days=1)
+    march = datetime.datetime(2024, 3, 4, 23, 0, tzinfo=UTC)
+    assert [(e["kind"], e["daily"], e["start"], e["end"], e["minutes"], e["degree_minutes"])
+            for e in paula.excursions("FRIDGE-2")] == [
+        ("low", True, march + 2 * day, march + 3 * day, 12, None),
+        ("high", True, march, march + day, 95, None)]
 
 
 def test_the_alarm_delay_decides_what_counts(site, paula, tmp_path):
