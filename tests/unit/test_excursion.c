@@ -336,6 +336,9 @@ START_TEST(a_release_returns_the_kits_and_a_reject_sends_them_to_destruction)
     const char *k3[] = {"K3"};
     ck_assert_int_eq(ctm_excursion_decide(db, id, "release", "SP-1", k3, 1), CTM_ERULE);
     assert_status("K1", "quarantined");
+    /* not by hand: the release is the sponsor's, e-signed */
+    ck_assert_int_eq(ctm_kit_set_status(db, "OPEN-1", "K1", "available", "looks fine"), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "excursion"));
     uint64_t before = 0;
     tu_ok(ctm_audit_size(db, &before));
     tu_ok(ctm_excursion_decide(db, id, "release", "SP-2026-114", NULL, 0));

@@ -168,20 +168,9 @@ static int det_reading(detector *d, int64_t t, int64_t mc)
     return rc;
 }
 
-/* sql over an owner's readings or days, its column location_id made shipment_id for a
- * shipment (two names of one length). */
 static int prepare_for(ctm_db *db, const judge *j, ctm__st **st, const char *sql)
 {
-    if (!j->shipment)
-        return ctm__prepare(db, st, sql);
-    char *owned = ctm__strdup(sql);
-    if (owned == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    for (char *p = owned; (p = strstr(p, "location_id")) != NULL; p += 11)
-        memcpy(p, "shipment_id", 11);
-    int rc = ctm__prepare(db, st, owned);
-    free(owned);
-    return rc;
+    return ctm__prepare_owned(db, j->shipment, st, sql);
 }
 
 /* The owner's stored readings from `from` on and before `before`, in time order, through the

@@ -224,6 +224,26 @@ static int set_excursion_kits(ctm_db *db, const char *from, const char *to, cons
     return ctm__step_done(db, st, "changing the kits of an excursion");
 }
 
+/* The first excursion that holds kit id (0: none). */
+static int excursion_holding(ctm_db *db, int64_t id, int64_t *excursion)
+{
+    *excursion = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT MIN(x.excursion_id) FROM excursion_kits x WHERE x.kit_id = ?1"
+                          " AND (x.decision IS NULL OR x.decision = 'rejected')");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
+        *excursion = ctm__st_int(st, 0);
+    else if (src != CTM_ROW && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the kit's excursions");
+    ctm__st_finalize(st);
+    return rc;
+}
+
 int ctm__kits_quarantine(ctm_db *db, int64_t excursion)
 {
     return set_excursion_kits(db, "available", "quarantined",
@@ -606,6 +626,13 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if (rc == CTM_OK && !ctm__transition_allowed(k.status, status, 1))
         rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", k.number, k.status,
                       status);
+    /* out of an excursion's quarantine only by the sponsor's decision, e-signed */
+    int64_t held = 0;
+    if (rc == CTM_OK && strcmp(status, "available") == 0 &&
+        (rc = excursion_holding(db, k.id, &held)) == CTM_OK && held != 0)
+        rc = ctm__err(CTM_ERULE,
+                      "kit %s: excursion %lld holds it; its release is the sponsor's decision"
+                      " (ctm_excursion_decide)", k.number, (long long)held);
     /* Technicians may set stock aside, not put it back into use. */
     int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
                   strcmp(status, "missing") == 0;

@@ -103,20 +103,23 @@ static int64_t mc_of(double c)
     return (int64_t)llround(c * 1000.0);
 }
 
-/* Prepare sql, a statement over a location's readings, days or files, for the importer's owner:
- * for a shipment its column location_id is shipment_id (two names of one length). */
-static int prepare_owned(importer *im, ctm__st **st, const char *sql)
+int ctm__prepare_owned(ctm_db *db, int shipment, ctm__st **st, const char *sql)
 {
-    if (!im->shipment)
-        return ctm__prepare(im->db, st, sql);
+    if (!shipment)
+        return ctm__prepare(db, st, sql);
     char *owned = ctm__strdup(sql);
     if (owned == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
     for (char *p = owned; (p = strstr(p, "location_id")) != NULL; p += 11)
         memcpy(p, "shipment_id", 11);
-    int rc = ctm__prepare(im->db, st, owned);
+    int rc = ctm__prepare(db, st, owned);
     free(owned);
     return rc;
+}
+
+static int prepare_owned(importer *im, ctm__st **st, const char *sql)
+{
+    return ctm__prepare_owned(im->db, im->shipment, st, sql);
 }
 
 /* ---- reading the file ---- */

@@ -5,6 +5,11 @@
 #include "logger.h"
 #include "stock.h"
 
+/* Prepare sql, a statement over a location's readings, days, files or excursions, for a
+ * shipment's instead when shipment is non-zero: its column location_id becomes shipment_id (two
+ * names of one length). */
+int ctm__prepare_owned(ctm_db *db, int shipment, ctm__st **st, const char *sql);
+
 /* Import a logger file for a location (shipment 0) or a shipment (shipment 1) by its id; name
  * is the owner's name (a location's, a shipment's number).  in_batch: inside the caller's open
  * batch, which commits or rolls back; else in a batch of its own.  The readings' excursions are
@@ -41,5 +46,7 @@ int ctm__excursion_mkt(ctm_db *db, int64_t id, double *mkt_c, double *energy_kj,
 /* The default alarm settings of a location that has none (ctm_location_alarm). */
 #define CTM__ALARM_DELAY_MINUTES 30
 #define CTM__ALARM_GAP_MINUTES 60
+#define CTM__STR_(x) #x
+#define CTM__STR(x) CTM__STR_(x)
 
 #endif
