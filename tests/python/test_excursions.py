@@ -245,18 +245,18 @@ def test_a_run_across_both_limits_is_mixed(paula, tmp_path):
     assert e["degree_minutes"] == pytest.approx(40.0)
 
 
-def test_a_kit_out_of_quarantine_meanwhile_keeps_its_status(paula, tmp_path):
+def test_only_the_sponsors_decision_takes_a_kit_out_of_quarantine(paula, tmp_path):
     paula.temp_import("FRIDGE-1", logger_file(tmp_path / "f1.csv", 0, HIGH), tz="UTC")
     [n] = [e["excursion"] for e in paula.excursions()]
-    paula.kit_set_status(TRIAL, "K1", "available", "checked with the sponsor by phone")
+    with pytest.raises(ctm.RuleError, match="sponsor"):
+        paula.kit_set_status(TRIAL, "K1", "available", "checked with the sponsor by phone")
     with pytest.raises(ctm.InvalidError):
-        paula.excursion_decide(n, "reject", "")
+        paula.excursion_decide(n, "release", "")
     with pytest.raises(ctm.InvalidError):
-        paula.excursion_decide(n, "reject", "R" * 201)
-    paula.excursion_decide(n, "reject", "SPONSOR-TE-130")
-    assert statuses(paula) == {"K1": "available", "K2": "pending_destruction", "K3": "available"}
-    assert [(k["kit_number"], k["decision"], k["status"]) for k in paula.excursion_kits(n)] == [
-        ("K1", "rejected", "available"), ("K2", "rejected", "pending_destruction")]
+        paula.excursion_decide(n, "release", "R" * 200 + "R")
+    assert statuses(paula)["K1"] == "quarantined"
+    paula.excursion_decide(n, "release", "R" * 200)
+    assert statuses(paula)["K1"] == "available"
 
 
 def test_a_gap_longer_than_the_allowed_gap_is_of_unknown_temperature(paula, tmp_path):
