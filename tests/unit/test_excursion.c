@@ -460,7 +460,22 @@ START_TEST(a_shipment_logger_quarantines_its_kits_on_confirmation)
     fclose(f);
     ck_assert_int_eq(ctm_receive(db, "OPEN-1", "SH10", m3, sizeof m3 - 1, "FRIDGE2", &o),
                      CTM_EINVAL);
+    ck_assert_msg(strncmp(ctm_errmsg(), "logger file: line 2", 19) == 0, "%s", ctm_errmsg());
     ck_assert_int_eq(count("SELECT count(*) FROM shipments WHERE number = 'SH10'"), 0);
+    /* decided before the confirmation: rejected kits go to destruction at it, released ones
+     * were never quarantined */
+    o.logger = logger("hot.csv", mm, hot, 4);
+    tu_ok(ctm_receive(db, "OPEN-1", "SH11", m3, sizeof m3 - 1, "FRIDGE2", &o));
+    tu_ok(ctm_excursion_decide(db, newest(), "reject", "SP-11", NULL, 0));
+    assert_status("K10", "received");
+    tu_ok(ctm_receive_confirm(db, "SH11", 1));
+    assert_status("K10", "pending_destruction");
+    static const char m4[] = "kit_number,kit_type,lot,expiry\nK12,KT,L1,2030-01-31\n";
+    tu_ok(ctm_receive(db, "OPEN-1", "SH12", m4, sizeof m4 - 1, "FRIDGE2", &o));
+    tu_ok(ctm_excursion_decide(db, newest(), "release", "SP-12", NULL, 0));
+    tu_ok(ctm_receive_confirm(db, "SH12", 1));
+    assert_status("K12", "available");
+    assert_field(newest(), "quarantined", "0");
     tu_assert_verifies_all(db, NULL);
 }
 END_TEST

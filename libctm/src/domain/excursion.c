@@ -1164,6 +1164,40 @@ static const char *or_dash(const char *s)
     return s != NULL ? s : "-";
 }
 
+/* The kits as a table whose columns are as wide as their widest cell (in bytes: the texts
+ * here are codes and numbers). */
+static void kits_table(ctm__buf *b, const table *kits)
+{
+    static const char *const cols[] = {"trial", "kit_number", "kit_type", "lot", "status_was",
+                                       "status", "decision", "minutes_out", "over_budget"};
+    static const char *const heads[] = {"trial", "kit", "type", "lot", "status then",
+                                        "status now", "decision", "minutes out", "over budget"};
+    enum { NCOLS = sizeof cols / sizeof cols[0] };
+    if (kits->nrows == 0)
+        return;
+    size_t width[NCOLS];
+    for (size_t c = 0; c < NCOLS; c++) {
+        width[c] = strlen(heads[c]);
+        for (size_t i = 0; i < kits->nrows; i++) {
+            size_t n = strlen(or_dash(cell(kits, i, cols[c])));
+            width[c] = n > width[c] ? n : width[c];
+        }
+    }
+    for (size_t i = 0; i <= kits->nrows; i++) {
+        put(b, " ");
+        for (size_t c = 0; c < NCOLS; c++) {
+            const char *v = i == 0 ? heads[c] : or_dash(cell(kits, i - 1, cols[c]));
+            if (i > 0 && strcmp(cols[c], "over_budget") == 0)
+                v = strcmp(v, "1") == 0 ? "yes: flagged for rejection" : "no";
+            putf(b, " %-*s", (int)width[c], v);
+        }
+        /* no trailing blanks */
+        while (b->n > 0 && b->p[b->n - 1] == ' ')
+            b->n--;
+        put(b, "\n");
+    }
+}
+
 static void report_text(ctm__buf *b, const report *r)
 {
     const table *e = &r->ex;
@@ -1175,10 +1209,12 @@ static void report_text(ctm__buf *b, const report *r)
         putf(b, "Shipment:         %s (in transit)\n", or_dash(ship));
     putf(b, "Allowed range:    %s to %s C, alarm delay %s minutes\n", or_dash(cell(e, 0, "range_min")),
          or_dash(cell(e, 0, "range_max")), or_dash(cell(e, 0, "delay_minutes")));
-    for (size_t i = 0; i < r->loggers.nrows; i++)
+    for (size_t i = 0; i < r->loggers.nrows; i++) {
+        const char *serial = cell(&r->loggers, i, "serial");
         putf(b, "Logger:           serial %s, file %s (SHA-256 %.16s...)\n",
-             or_dash(cell(&r->loggers, i, "serial")), or_dash(cell(&r->loggers, i, "name")),
-             or_dash(cell(&r->loggers, i, "sha256")));
+             serial != NULL && serial[0] != '\0' ? serial : "(none given)",
+             or_dash(cell(&r->loggers, i, "name")), or_dash(cell(&r->loggers, i, "sha256")));
+    }
     const char *kind = or_dash(cell(e, 0, "kind"));
     int daily = cell(e, 0, "daily") != NULL && strcmp(cell(e, 0, "daily"), "1") == 0;
     putf(b, "Kind:             %s%s\n", strcmp(kind, "unknown") == 0
@@ -1205,18 +1241,7 @@ static void report_text(ctm__buf *b, const report *r)
          or_dash(cell(e, 0, "detected_by")));
     putf(b, "\nKits affected: %zu (%s put in quarantine by this excursion)\n", r->kits.nrows,
          or_dash(cell(e, 0, "quarantined")));
-    if (r->kits.nrows > 0)
-        putf(b, "  %-12s %-14s %-10s %-12s %-20s %-22s %-9s %-11s %s\n", "trial", "kit", "type",
-             "lot", "status then", "status now", "decision", "minutes out", "over budget");
-    for (size_t i = 0; i < r->kits.nrows; i++) {
-        const char *over = cell(&r->kits, i, "over_budget");
-        putf(b, "  %-12s %-14s %-10s %-12s %-20s %-22s %-9s %-11s %s\n",
-             or_dash(cell(&r->kits, i, "trial")), or_dash(cell(&r->kits, i, "kit_number")),
-             or_dash(cell(&r->kits, i, "kit_type")), or_dash(cell(&r->kits, i, "lot")),
-             or_dash(cell(&r->kits, i, "status_was")), or_dash(cell(&r->kits, i, "status")),
-             or_dash(cell(&r->kits, i, "decision")), or_dash(cell(&r->kits, i, "minutes_out")),
-             over != NULL && strcmp(over, "1") == 0 ? "yes: flagged for rejection" : "no");
-    }
+    kits_table(b, &r->kits);
     put(b, "\nDecisions and signatures:\n");
     if (r->signatures.nrows == 0)
         put(b, "  none yet: the excursion is open\n");

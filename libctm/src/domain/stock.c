@@ -204,7 +204,21 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
     ctm__st_bind_int(st, 1, shipment_id);
     ctm__st_bind_int(st, 2, excursion);
     ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
-    return ctm__step_done(db, st, "confirming the kits");
+    rc = ctm__step_done(db, st, "confirming the kits");
+    /* an excursion in transit that the sponsor rejected before the confirmation */
+    if (rc == CTM_OK && !ctm__transition_allowed("quarantined", "pending_destruction", 0))
+        rc = ctm__err(CTM_ERROR, "confirming: quarantined -> pending_destruction is not a kit"
+                                 " transition");
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET status = 'pending_destruction' WHERE shipment_id = ?1"
+                          " AND status = 'quarantined' AND EXISTS (SELECT 1 FROM excursion_kits x"
+                          " WHERE x.kit_id = kits.id AND x.decision = 'rejected')");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, shipment_id);
+        rc = ctm__step_done(db, st, "confirming the kits");
+    }
+    return rc;
 }
 
 /* ---- excursions: the kits they hold ---- */
@@ -262,6 +276,18 @@ int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int rel
                                   " FROM excursion_kits WHERE excursion_id = ?1"
                                   " AND decided_us = ?2 AND decision = 'rejected')",
                                   excursion, decided_us);
+    /* a kit still under receipt was never quarantined: its confirmation will tell */
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE excursion_kits SET quarantined = 0 WHERE excursion_id = ?1"
+                          " AND decided_us = ?2 AND decision = 'released' AND quarantined = 1"
+                          " AND kit_id IN (SELECT id FROM kits WHERE status = 'received')");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, excursion);
+    ctm__st_bind_int(st, 2, decided_us);
+    if ((rc = ctm__step_done(db, st, "recording the decision")) != CTM_OK)
+        return rc;
     /* back to available only what excursions put in quarantine, once none holds it */
     return set_excursion_kits(db, "quarantined", "available",
                               "UPDATE kits SET status = 'available' WHERE status = 'quarantined'"
