@@ -435,19 +435,30 @@ def test_receive_with_the_shipments_logger(paula, tmp_path):
     assert (e["shipment"], e["kind"], e["min"], e["kits"]) == ("SH-4", "low", 1.0, 1)
     paula.confirm("SH-4", unchecked_present=True)
     assert statuses(paula)["K5"] == "quarantined"
+    # the sponsor decided before the receipt's confirmation: the confirmation follows it
+    for shipment, kit, decision in (("SH-6", "K6", "reject"), ("SH-7", "K7", "release")):
+        paula.receive(TRIAL, shipment, head + "%s,KT,L1,2030-01-31,%s\n" % (kit, ARMS[1]),
+                      "FRIDGE-2", logger=logger_file(tmp_path / (shipment + ".csv"), -600,
+                                                     [5.0, 1.0, 5.0], serial=shipment),
+                      logger_options={"tz": "UTC"})
+        [n] = [e["excursion"] for e in paula.excursions() if e["shipment"] == shipment]
+        paula.excursion_decide(n, decision, "SPONSOR-TE-131")
+        assert statuses(paula)[kit] == "received"
+        paula.confirm(shipment, unchecked_present=True)
+    assert (statuses(paula)["K6"], statuses(paula)["K7"]) == ("pending_destruction", "available")
     # a logger file that cannot be read refuses the receipt whole
     with pytest.raises(ctm.InvalidError, match="zone"):
-        paula.receive(TRIAL, "SH-5", head + "K6,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
+        paula.receive(TRIAL, "SH-5", head + "K9,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
                       logger=transit)
     with pytest.raises(ctm.InvalidError):
-        paula.receive(TRIAL, "SH-5", head + "K6,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
+        paula.receive(TRIAL, "SH-5", head + "K9,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
                       logger=transit, logger_options={"zone": "UTC"})
     assert "SH-5" not in [s["number"] for s in paula.shipments()]
 
     def stop(done, total):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        paula.receive(TRIAL, "SH-5", head + "K6,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
+        paula.receive(TRIAL, "SH-5", head + "K9,KT,L1,2030-01-31,%s\n" % ARMS[1], "FRIDGE-2",
                       logger=transit, logger_options={"tz": "UTC", "progress": stop})
     assert "SH-5" not in [s["number"] for s in paula.shipments()]
     assert paula.verify()["failed_seq"] == -1
