@@ -153,6 +153,29 @@ step "15:30  an emergency: the study nurse (investigator) breaks S-002's code"
 CTM_USER=tomas CTM_PASSWORD="$tomas_pw" \
   ctm codebreak EU-CT-2026-500123-01 S-002 --reason "anaphylaxis; the treating physician asks"
 
+step "16:00  fridge 2 alarmed: its door was left ajar; the pharmacist imports its logger"
+# the logger's export of the last three hours, a reading every 10 minutes, 40 minutes above 8 C
+# until the door was closed.  The demo's day runs in seconds, so the kits moved there "at 13:00"
+# came just before the door was closed: they are affected, with hardly any time out of range.
+now=$(date -u +%s)
+{
+  echo "time,temperature"
+  for i in $(seq 18 -1 0); do
+    t=4.8
+    [ "$i" -ge 1 ] && [ "$i" -le 4 ] && t="9.$((5 - i))"
+    echo "$(date -u -d "@$((now - i * 600))" +%Y-%m-%dT%H:%M:%SZ),$t"
+  done
+} > "$dir/fridge-2-logger.csv"
+ctm temp import FRIDGE-2 "$dir/fridge-2-logger.csv"
+ctm excursions --open
+ctm excursion show 1
+ctm kits --trial EU-CT-2026-500123-01 --location FRIDGE-2
+
+step "16:15  the sponsor's temperature team releases the kits; the pharmacist records it, e-signed"
+ctm excursion decide 1 --release --reference "SPONSOR-TE-2026-0117"
+ctm excursion report 1
+ctm kits --trial EU-CT-2026-500123-01 --location FRIDGE-2
+
 step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd
 export CTM_PASSWORD="$petra_new_pw"

@@ -27,7 +27,8 @@
  *       excursion_max_c, dispensing_days (the ctm_kittype_options fields)
  *   ctm_receive(db, trial, shipment, manifest, location, opts) -> status
  *       manifest: bytes or str (its length is passed along);
- *       opts: None or a dict with any of origin, date_received, excursion
+ *       opts: None or a dict with any of origin, date_received, excursion, logger (a path),
+ *       logger_options (None or a dict as ctm_temp_import's opts, progress included)
  *   ctm_receive_scan(db, shipment, scan, damaged) -> [status, dict]
  *       (outcome (CTM_SCAN_*), kit_number, detail, checked, expected)
  *   ctm_kits(db, filter): filter None or a dict with any of trial, status, location, lot,
@@ -54,11 +55,17 @@
  *       fields); opts: None or a dict with any of format, tz, date_order, unit, progress (a
  *       callable progress(done, total), or None; an exception it raises stops the import,
  *       which changes nothing, and is raised again)
+ *   ctm_shipment_logger(db, shipment, path, opts) -> [status, dict]  (as ctm_temp_import)
  *   ctm_temp_mkt(db, location, from, to, opts) -> [status, dict]  (the ctm_mkt_result fields);
  *       opts: None or a dict with any of energy_kj, max_gap_minutes
  *   ctm_kit_exposure(db, trial, kit) -> [status, dict]  (the ctm_exposure_result fields)
  *   ctm_temp_list(db, location, from, to), ctm_temp_files(db, location)
  *                                     -> [status, ctm_query or None]
+ *   ctm_location_alarm(db, location, delay_minutes, max_gap_minutes) -> status
+ *   ctm_excursions(db, location, open_only), ctm_excursion_kits(db, excursion)
+ *                                     -> [status, ctm_query or None]
+ *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
+ *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -319,10 +326,10 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 
 %typemap(in, numinputs=0) char **note (char *tmp = NULL), char **vkey (char *tmp = NULL),
                           char **proof (char *tmp = NULL), char **json (char *tmp = NULL),
-                          char **arm (char *tmp = NULL) {
+                          char **arm (char *tmp = NULL), char **out (char *tmp = NULL) {
     $1 = &tmp;
 }
-%typemap(argout) char **note, char **vkey, char **proof, char **json, char **arm {
+%typemap(argout) char **note, char **vkey, char **proof, char **json, char **arm, char **out {
     PyObject *s;
     if (tmp$argnum) {
         s = PyUnicode_DecodeUTF8(tmp$argnum, (Py_ssize_t)strlen(tmp$argnum), "surrogateescape");
@@ -336,7 +343,8 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     if ($result == NULL)
         SWIG_fail;
 }
-%typemap(freearg) char **note, char **vkey, char **proof, char **json, char **arm {
+%typemap(freearg) char **note, char **vkey, char **proof, char **json, char **arm,
+                   char **out {
     ctm_free(tmp$argnum); /* only non-NULL when we failed before argout */
 }
 
@@ -438,24 +446,6 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
     }
 }
 
-/* ---- const ctm_receive_options *opts: None or a dict of its fields ------------------------- */
-
-%typemap(in) const ctm_receive_options *opts (ctm_receive_options tmp) {
-    static const char *const keys[] = {"origin", "date_received", "excursion", NULL};
-    if ($input == Py_None) {
-        $1 = NULL;
-    } else {
-        memset(&tmp, 0, sizeof tmp);
-        tmp.struct_size = sizeof tmp;
-        if (!ctm_py_opt_keys($input, "receive options", keys)
-            || !ctm_py_opt_text($input, "origin", &tmp.origin)
-            || !ctm_py_opt_text($input, "date_received", &tmp.date_received)
-            || !ctm_py_opt_int($input, "excursion", &tmp.excursion))
-            SWIG_fail;
-        $1 = &tmp;
-    }
-}
-
 /* ---- const ctm_random_options *opts: None or a dict of its fields -------------------------- */
 
 %typemap(in) const ctm_random_options *opts (ctm_random_options tmp) {
@@ -514,38 +504,89 @@ static int ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
     Py_DECREF(r);
     return 0;
 }
+
+/* The fields of an import options dict (what: its name in messages) into *o, with its progress
+ * callback through *pctx (zeroed here).  The callable is borrowed from the dict. */
+static int ctm_py_import_opts(PyObject *d, const char *what, ctm_temp_import_options *o,
+                              ctm_py_progress_ctx *pctx)
+{
+    static const char *const keys[] = {"format", "tz", "date_order", "unit", "progress", NULL};
+    PyObject *fn;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    memset(pctx, 0, sizeof *pctx);
+    if (!ctm_py_opt_keys(d, what, keys)
+        || !ctm_py_opt_text(d, "format", &o->format)
+        || !ctm_py_opt_text(d, "tz", &o->tz)
+        || !ctm_py_opt_text(d, "date_order", &o->date_order)
+        || !ctm_py_opt_text(d, "unit", &o->unit))
+        return 0;
+    fn = PyDict_GetItemString(d, "progress"); /* borrowed */
+    if (fn != NULL && fn != Py_None) {
+        if (!PyCallable_Check(fn)) {
+            PyErr_SetString(PyExc_TypeError, "progress: expected a callable or None");
+            return 0;
+        }
+        pctx->fn = fn; /* the dict holds it for the call */
+        o->progress = ctm_py_progress;
+        o->progress_ctx = pctx;
+    }
+    return 1;
+}
 %}
 
 %typemap(in) const ctm_temp_import_options *opts (ctm_temp_import_options tmp,
                                                  ctm_py_progress_ctx pctx) {
-    static const char *const keys[] = {"format", "tz", "date_order", "unit", "progress", NULL};
     memset(&pctx, 0, sizeof pctx);
     if ($input == Py_None) {
         $1 = NULL;
     } else {
-        memset(&tmp, 0, sizeof tmp);
-        tmp.struct_size = sizeof tmp;
-        if (!ctm_py_opt_keys($input, "import options", keys)
-            || !ctm_py_opt_text($input, "format", &tmp.format)
-            || !ctm_py_opt_text($input, "tz", &tmp.tz)
-            || !ctm_py_opt_text($input, "date_order", &tmp.date_order)
-            || !ctm_py_opt_text($input, "unit", &tmp.unit))
+        if (!ctm_py_import_opts($input, "import options", &tmp, &pctx))
             SWIG_fail;
-        PyObject *fn = PyDict_GetItemString($input, "progress"); /* borrowed */
-        if (fn != NULL && fn != Py_None) {
-            if (!PyCallable_Check(fn)) {
-                PyErr_SetString(PyExc_TypeError, "progress: expected a callable or None");
-                SWIG_fail;
-            }
-            pctx.fn = fn; /* the dict holds it for the call */
-            tmp.progress = ctm_py_progress;
-            tmp.progress_ctx = &pctx;
-        }
         $1 = &tmp;
     }
 }
 %typemap(argout) const ctm_temp_import_options *opts {
     if (pctx$argnum.type != NULL) { /* the callback's exception, raised again */
+        PyErr_Restore(pctx$argnum.type, pctx$argnum.value, pctx$argnum.tb);
+        Py_XDECREF($result);
+        $result = NULL;
+        SWIG_fail;
+    }
+}
+
+/* ---- const ctm_receive_options *opts: None or a dict of its fields ------------------------- */
+
+/* logger_options: None or a dict as an import's options (progress included). */
+%typemap(in) const ctm_receive_options *opts (ctm_receive_options tmp,
+                                             ctm_temp_import_options itmp,
+                                             ctm_py_progress_ctx pctx) {
+    static const char *const keys[] = {"origin", "date_received", "excursion", "logger",
+                                       "logger_options", NULL};
+    memset(&pctx, 0, sizeof pctx);
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        PyObject *lo;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "receive options", keys)
+            || !ctm_py_opt_text($input, "origin", &tmp.origin)
+            || !ctm_py_opt_text($input, "date_received", &tmp.date_received)
+            || !ctm_py_opt_int($input, "excursion", &tmp.excursion)
+            || !ctm_py_opt_text($input, "logger", &tmp.logger))
+            SWIG_fail;
+        lo = PyDict_GetItemString($input, "logger_options"); /* borrowed */
+        if (lo != NULL && lo != Py_None) {
+            if (!ctm_py_import_opts(lo, "logger options", &itmp, &pctx))
+                SWIG_fail;
+            tmp.logger_options = &itmp;
+        }
+        $1 = &tmp;
+    }
+}
+%typemap(argout) const ctm_receive_options *opts {
+    if (pctx$argnum.type != NULL) { /* the logger's progress callback's exception, again */
         PyErr_Restore(pctx$argnum.type, pctx$argnum.value, pctx$argnum.tb);
         Py_XDECREF($result);
         $result = NULL;
@@ -562,7 +603,7 @@ static int ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
 }
 %typemap(argout) ctm_temp_import_result *result {
     $result = ctm_py_append($result,
-        Py_BuildValue("{s:O,s:L,s:K,s:K,s:K,s:L,s:L,s:s,s:s,s:s}",
+        Py_BuildValue("{s:O,s:L,s:K,s:K,s:K,s:L,s:L,s:s,s:s,s:s,s:K,s:K}",
                       "duplicate", tmp$argnum.duplicate ? Py_True : Py_False,
                       "file", (long long)tmp$argnum.file_id,
                       "readings", (unsigned long long)tmp$argnum.readings,
@@ -572,7 +613,9 @@ static int ctm_py_progress(void *ctx, uint64_t done, uint64_t total)
                       "last_us", (long long)tmp$argnum.last_us,
                       "format", tmp$argnum.format,
                       "serial", tmp$argnum.serial,
-                      "sha256", tmp$argnum.sha256));
+                      "sha256", tmp$argnum.sha256,
+                      "excursions", (unsigned long long)tmp$argnum.excursions,
+                      "quarantined", (unsigned long long)tmp$argnum.quarantined));
     if ($result == NULL)
         SWIG_fail;
 }

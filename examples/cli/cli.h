@@ -122,6 +122,19 @@ int cli_query_column(const ctm_query *q, const char *name);
  * children (NULL: none) as a table under "child:" or as the object's member child. */
 int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
                      enum cli_format format);
+/* As cli_print_record(), but the JSON keeps the row apart from its children, under the name
+ * member: {"excursion": {...}, "kits": [...]}.  member NULL: as cli_print_record(). */
+int cli_print_record_as(FILE *out, const char *member, ctm_query *q, const char *child,
+                        ctm_query *children, enum cli_format format);
+/* A table of cells the command composes, for a view that picks, joins or words a listing's
+ * columns (its --json and --csv print the listing itself).  Columns whose cells all read as
+ * numbers align right.  new: NULL when out of memory; add: CLI_OK or an exit status (a NULL
+ * cell is empty); print frees the table. */
+struct cli_table;
+struct cli_table *cli_table_new(const char *const *names, int ncols);
+int cli_table_add(struct cli_table *t, const char *const *cells);
+int cli_table_print(FILE *out, struct cli_table *t);
+void cli_table_free(struct cli_table *t);
 void cli_put_display(FILE *out, const char *text);
 /* text as a JSON string (bytes that are not UTF-8 as U+FFFD). */
 void cli_put_json_string(FILE *out, const char *text);
@@ -135,6 +148,14 @@ int cli_opt_budget(const struct cli_args *a, const char *opt, int *minutes, doub
 int cli_opt_int(const struct cli_args *a, const char *opt, int fallback, int *out);
 /* cmd_stock.c */
 int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
+/* cmd_excursion.c: the values of the excursion commands (an excursion's number, one decision,
+ * a report's format, alarm minutes) and receive's --logger-* options given without --logger,
+ * checked before the login as cli_check_values() does. */
+int cli_check_excursion(const struct cli_args *a, const char *opt);
+/* cmd_temp.c: a logger file's options as `temp import` takes them, each option's name after
+ * prefix ("" or "logger-": --logger-tz); the strings are a's. */
+void cli_logger_options(const struct cli_args *a, const char *prefix,
+                        ctm_temp_import_options *o);
 /* The whole of a file (or standard input for "-"), bytes as they are, up to 256 MiB: the library
  * judges them.  what names the file in messages ("manifest").  *out is malloc'd (NULL when
  * empty). */
@@ -199,6 +220,13 @@ int cmd_temp_import(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_list(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_files(struct cli_session *s, const struct cli_args *a);
 int cmd_temp_mkt(struct cli_session *s, const struct cli_args *a);
+int cmd_receive_logger(struct cli_session *s, const struct cli_args *a);
+/* cmd_excursion.c: excursions and the sponsor's decisions */
+int cmd_location_alarm(struct cli_session *s, const struct cli_args *a);
+int cmd_excursions(struct cli_session *s, const struct cli_args *a);
+int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
+int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
+int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);
 /* cmd_visits.c: visits and dosing */
 int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
 int cmd_visit_list(struct cli_session *s, const struct cli_args *a);

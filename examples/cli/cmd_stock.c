@@ -1,6 +1,7 @@
 /*
  * cmd_stock.c - receipt of shipments (`ctm receive ...`, `ctm shipments`) and the stock of kits
- * (`ctm kits`, `ctm kit ...`, `ctm expiry extend`, `ctm transfer ...`).
+ * (`ctm kits`, `ctm kit ...`, `ctm expiry extend`, `ctm transfer ...`).  `ctm receive logger`
+ * is an import of a logger file, in cmd_temp.c.
  *
  * Nothing here prints an arm: the library blinds what blinded users may not see, and the messages
  * written here name kits, lots and counts only.
@@ -145,9 +146,35 @@ int cli_read_file(const char *what, const char *path, char **out, size_t *len)
     return CLI_OK;
 }
 
+/* How many excursions the shipment's logger showed (the kits are quarantined when the
+ * receipt is confirmed); -1 after printing a failure. */
+static int64_t shipment_excursions(ctm_db *db, const char *shipment)
+{
+    ctm_query *q = NULL;
+    int64_t n = 0;
+    int rc = ctm_excursions(&q, db, NULL, 0);
+    if (rc != CTM_OK) {
+        cli_fail_ctm(rc);
+        return -1;
+    }
+    int col = cli_query_column(q, "shipment");
+    while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        const char *number = col >= 0 ? ctm_query_text(q, col) : NULL;
+        if (number && strcmp(number, shipment) == 0)
+            n++;
+    }
+    if (rc != CTM_DONE) {
+        cli_fail_ctm(rc);
+        n = -1;
+    }
+    ctm_query_free(q);
+    return n;
+}
+
 int cmd_receive(struct cli_session *s, const struct cli_args *a)
 {
     ctm_receive_options opts = CTM_RECEIVE_OPTIONS_INIT;
+    ctm_temp_import_options logger = CTM_TEMP_IMPORT_OPTIONS_INIT;
     struct shipment_info info;
     const char *shipment = cli_arg(a, "shipment");
     const char *location = cli_arg(a, "location");
@@ -159,6 +186,9 @@ int cmd_receive(struct cli_session *s, const struct cli_args *a)
     opts.origin = cli_arg(a, "origin");
     opts.date_received = cli_arg(a, "date");
     opts.excursion = cli_flag(a, "excursion");
+    opts.logger = cli_arg(a, "logger");
+    cli_logger_options(a, "logger-", &logger);
+    opts.logger_options = &logger;
     rc = ctm_receive(s->db, a->pos[0], shipment, manifest ? manifest : "", len, location, &opts);
     free(manifest);
     if (rc != CTM_OK)
@@ -170,6 +200,17 @@ int cmd_receive(struct cli_session *s, const struct cli_args *a)
            shipment, info.kits, plural((uint64_t)info.kits), location);
     if (opts.excursion)
         printf("The logger showed an excursion: the kits will be quarantined on confirmation.\n");
+    if (!opts.logger)
+        return CLI_OK;
+    int64_t excursions = shipment_excursions(s->db, shipment);
+    if (excursions < 0)
+        return CLI_FAIL;
+    if (excursions == 0)
+        printf("Logger file %s imported: no time out of range in transit.\n", opts.logger);
+    else
+        printf("Logger file %s imported: %" PRId64 " excursion%s in transit, the kits will be "
+               "quarantined on confirmation: see 'ctm excursions --open'.\n", opts.logger,
+               excursions, plural((uint64_t)excursions));
     return CLI_OK;
 }
 

@@ -1,4 +1,11 @@
-/* cmd_temp.c - storage temperatures: `ctm temp import`, `ctm temp list`, `ctm temp files`. */
+/*
+ * cmd_temp.c - storage temperatures: `ctm temp import`, `ctm temp list`, `ctm temp files`,
+ * `ctm temp mkt`, and `ctm receive logger` (the logger file that travelled with a shipment,
+ * read and reported as an import is).
+ *
+ * An import's result says how many excursions it recorded and kits it quarantined, so that
+ * whoever imports sees at once that the sponsor must be asked.
+ */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -44,6 +51,20 @@ static void put_time(FILE *out, int64_t us)
     fputs(buf, out);
 }
 
+void cli_logger_options(const struct cli_args *a, const char *prefix,
+                        ctm_temp_import_options *o)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%sformat", prefix);
+    o->format = cli_arg(a, name);
+    snprintf(name, sizeof name, "%stz", prefix);
+    o->tz = cli_arg(a, name);
+    snprintf(name, sizeof name, "%sdate-order", prefix);
+    o->date_order = cli_arg(a, name);
+    snprintf(name, sizeof name, "%sunit", prefix);
+    o->unit = cli_arg(a, name);
+}
+
 static void print_json(const ctm_temp_import_result *r)
 {
     printf("{\"duplicate\":%s,\"file\":%" PRId64 ",\"readings\":%" PRIu64 ",\"days\":%" PRIu64
@@ -65,18 +86,34 @@ static void print_json(const ctm_temp_import_result *r)
     cli_put_json_string(stdout, r->serial);
     fputs(",\"sha256\":", stdout);
     cli_put_json_string(stdout, r->sha256);
-    fputs("}\n", stdout);
+    printf(",\"excursions\":%" PRIu64 ",\"quarantined\":%" PRIu64 "}\n", r->excursions,
+           r->quarantined);
 }
 
-static void print_text(const char *location, const char *file, const ctm_temp_import_result *r)
+/* What the import found out of range, when anything: a shipment's kits are quarantined only
+ * when its receipt is confirmed. */
+static void print_excursions(const ctm_temp_import_result *r, int shipment)
+{
+    if (r->excursions == 0 && r->quarantined == 0)
+        return;
+    printf("%" PRIu64 " excursion%s recorded", r->excursions, r->excursions == 1 ? "" : "s");
+    if (r->quarantined > 0)
+        printf(", %" PRIu64 " kit%s %s", r->quarantined, r->quarantined == 1 ? "" : "s",
+               shipment ? "to be quarantined on confirmation" : "quarantined");
+    puts(": see 'ctm excursions --open'");
+}
+
+/* place: the location, or "shipment NO". */
+static void print_text(const char *place, const char *file, const ctm_temp_import_result *r,
+                       int shipment)
 {
     if (r->duplicate) {
         printf("%s was imported for %s before (logger file %" PRId64 "): nothing changed\n", file,
-               location, r->file_id);
+               place, r->file_id);
         return;
     }
     uint64_t n = r->readings > 0 ? r->readings : r->days;
-    printf("imported %s for %s: %" PRIu64 " %s", file, location, n,
+    printf("imported %s for %s: %" PRIu64 " %s", file, place, n,
            r->readings > 0 ? (n == 1 ? "reading" : "readings") : (n == 1 ? "day" : "days"));
     if (r->readings + r->days > 0) {
         fputs(" from ", stdout);
@@ -87,15 +124,15 @@ static void print_text(const char *location, const char *file, const ctm_temp_im
     printf(", %" PRIu64 " new\n", r->added);
     printf("logger file %" PRId64 ": format %s, serial %s, sha256 %s\n", r->file_id, r->format,
            r->serial[0] ? r->serial : "(none given)", r->sha256);
+    print_excursions(r, shipment);
 }
 
-int cmd_temp_import(struct cli_session *s, const struct cli_args *a)
+/* `temp import LOCATION FILE` and `receive logger SHIPMENT FILE`: the same options, bar and
+ * result. */
+static int import(struct cli_session *s, const struct cli_args *a, int shipment)
 {
     ctm_temp_import_options o = CTM_TEMP_IMPORT_OPTIONS_INIT;
-    o.format = cli_arg(a, "format");
-    o.tz = cli_arg(a, "tz");
-    o.date_order = cli_arg(a, "date-order");
-    o.unit = cli_arg(a, "unit");
+    cli_logger_options(a, "", &o);
     struct bar b;
     memset(&b, 0, sizeof b);
     if (isatty(STDERR_FILENO)) {
@@ -103,16 +140,32 @@ int cmd_temp_import(struct cli_session *s, const struct cli_args *a)
         o.progress_ctx = &b;
     }
     ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
-    int rc = ctm_temp_import(s->db, a->pos[0], a->pos[1], &o, &r);
+    int rc = shipment ? ctm_shipment_logger(s->db, a->pos[0], a->pos[1], &o, &r)
+                      : ctm_temp_import(s->db, a->pos[0], a->pos[1], &o, &r);
     if (b.shown)
         fputs("\r\033[K", stderr); /* the bar goes; the result stays */
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
-    if (cli_flag(a, "json"))
+    if (cli_flag(a, "json")) {
         print_json(&r);
-    else
-        print_text(a->pos[0], a->pos[1], &r);
+    } else if (shipment) {
+        char place[200];
+        snprintf(place, sizeof place, "shipment %s", a->pos[0]);
+        print_text(place, a->pos[1], &r, 1);
+    } else {
+        print_text(a->pos[0], a->pos[1], &r, 0);
+    }
     return CLI_OK;
+}
+
+int cmd_temp_import(struct cli_session *s, const struct cli_args *a)
+{
+    return import(s, a, 0);
+}
+
+int cmd_receive_logger(struct cli_session *s, const struct cli_args *a)
+{
+    return import(s, a, 1);
 }
 
 int cmd_temp_list(struct cli_session *s, const struct cli_args *a)

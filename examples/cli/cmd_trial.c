@@ -211,6 +211,7 @@ static const struct value_rule value_rules[] = {
     { "kittype add", "dispensing-days", check_int },
     { "location add", "range", check_range },
     { "receive", "date", check_date },
+    { "receive", NULL, cli_check_excursion },
     { "kits", "status", check_status },
     { "kits", "expiring", check_int },
     { "kit status", NULL, check_status_pos },
@@ -220,6 +221,9 @@ static const struct value_rule value_rules[] = {
     { "dose levels", "start", check_int },
     { "dose levels", "min-interval", check_int },
     { "dose levels", "max-titrations", check_int },
+    { "location alarm", NULL, cli_check_excursion },
+    { "excursion decide", NULL, cli_check_excursion },
+    { "excursion report", NULL, cli_check_excursion },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */

@@ -68,7 +68,10 @@ static const struct cli_opt location_add_opts[] = {
 static const struct cli_opt receive_opts[] = {
     { "shipment", OPT_VALUE, 1, NULL }, { "manifest", OPT_VALUE, 1, NULL },
     { "location", OPT_VALUE, 1, NULL }, { "excursion", OPT_FLAG, 0, NULL },
-    { "origin", OPT_VALUE, 0, NULL }, { "date", OPT_VALUE, 0, NULL }, END_OPTS
+    { "origin", OPT_VALUE, 0, NULL }, { "date", OPT_VALUE, 0, NULL },
+    { "logger", OPT_VALUE, 0, NULL }, { "logger-format", OPT_VALUE, 0, NULL },
+    { "logger-tz", OPT_VALUE, 0, NULL }, { "logger-date-order", OPT_VALUE, 0, NULL },
+    { "logger-unit", OPT_VALUE, 0, NULL }, END_OPTS
 };
 static const struct cli_opt receive_bulk_opts[] = {
     { "shipment", OPT_VALUE, 1, NULL }, { "kittype", OPT_VALUE, 1, NULL },
@@ -140,6 +143,20 @@ static const struct cli_opt temp_mkt_opts[] = {
     { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
     { "energy", OPT_VALUE, 0, NULL }, { "max-gap", OPT_NUMBER, 0, NULL },
     { "json", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt location_alarm_opts[] = {
+    { "delay", OPT_NUMBER, 1, NULL }, { "max-gap", OPT_NUMBER, 1, NULL }, END_OPTS
+};
+static const struct cli_opt excursions_opts[] = {
+    { "open", OPT_FLAG, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt excursion_decide_opts[] = {
+    { "release", OPT_FLAG, 0, "reject" }, { "reject", OPT_FLAG, 0, NULL },
+    { "reference", OPT_VALUE, 1, NULL }, { "kit", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt excursion_report_opts[] = {
+    { "format", OPT_VALUE, 0, NULL }, { "output", OPT_VALUE, 0, NULL }, END_OPTS
 };
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
@@ -237,6 +254,14 @@ static const struct cli_command commands[] = {
       location_add_opts, "NAME", 1, 1, 0, ACCESS_LOGIN, cmd_location_add },
     { "location list", "[--json|--csv]", "List the storage locations and their kits", NULL,
       listing_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_location_list },
+    { "location alarm", "LOCATION --delay MINUTES --max-gap MINUTES",
+      "Set when a location's readings make an excursion (administrators, pharmacists)",
+      "--delay: readings out of the location's range for at least this many minutes (0 to\n"
+      "1440; 0: any reading out of range) are an excursion.  --max-gap: a gap between readings\n"
+      "longer than this many minutes (1 to 10080) is an excursion of unknown temperature.  A\n"
+      "location never set uses a delay of 30 and a gap of 60 minutes.  The settings apply to\n"
+      "the imports that follow; excursions recorded before keep what they were judged against.",
+      location_alarm_opts, "LOCATION", 1, 1, 0, ACCESS_LOGIN, cmd_location_alarm },
     { "receive scan", "SHIPMENT [--damaged]",
       "Check the kits of a shipment under receipt, one scan per line of input",
       "Reads one barcode (a GS1 element string from the pack's DataMatrix) or kit number per\n"
@@ -300,7 +325,8 @@ static const struct cli_command commands[] = {
       listing_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_discrepancies },
     { "receive",
       "TRIAL --shipment NUMBER --manifest FILE --location LOCATION [--excursion] "
-      "[--origin DEPOT] [--date YYYY-MM-DD]",
+      "[--origin DEPOT] [--date YYYY-MM-DD] [--logger FILE [--logger-format F] "
+      "[--logger-tz ZONE] [--logger-date-order O] [--logger-unit C|F]]",
       "Register an arrived shipment from its manifest",
       "FILE is the depot's manifest, CSV with the header kit_number,kit_type,lot,expiry and\n"
       "optionally arm, gtin, serial, in any order (expiry as YYYY-MM-DD); \"-\" reads it from\n"
@@ -309,9 +335,24 @@ static const struct cli_command commands[] = {
       "is confirmed.  --excursion: the shipment's temperature logger showed an excursion, so\n"
       "the kits go to quarantine on confirmation.  --date: the day it arrived, when earlier\n"
       "than today.\n\n"
+      "--logger FILE imports the logger file that travelled with the shipment in the same\n"
+      "step, as 'ctm receive logger' does: any time out of the narrowest storage range of the\n"
+      "shipment's kit types is recorded as an excursion, and the kits go to quarantine on\n"
+      "confirmation.  --logger-format, --logger-tz, --logger-date-order and --logger-unit read\n"
+      "it as --format, --tz, --date-order and --unit of 'ctm temp import' do.\n\n"
       "Then: 'ctm receive scan NUMBER' to check the kits, 'ctm receive confirm NUMBER' to end\n"
       "the receipt.",
       receive_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_receive },
+    { "receive logger",
+      "SHIPMENT FILE [--format csv|logtag|berlinger] [--tz ZONE] [--date-order YMD|DMY|MDY] "
+      "[--unit C|F] [--json]",
+      "Import the logger file that travelled with a shipment under receipt",
+      "Pharmacists and technicians, before the receipt is confirmed.  FILE and the options as\n"
+      "for 'ctm temp import'.  The readings belong to the shipment, not to a location: any time\n"
+      "out of the narrowest storage range of the shipment's kit types, however short, is\n"
+      "recorded as an excursion with every kit of the shipment, and confirming the receipt\n"
+      "puts them in quarantine until the sponsor decides ('ctm excursion decide').",
+      temp_import_opts, "SHIPMENT and FILE", 2, 2, 0, ACCESS_LOGIN, cmd_receive_logger },
     { "shipments", "[--trial TRIAL] [--json|--csv]", "List shipments received and sent", NULL,
       shipments_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_shipments },
     { "kits",
@@ -560,6 +601,48 @@ static const struct cli_command commands[] = {
       "file, location, name, sha256 (of the file's bytes), format, serial, model, interval_s,\n"
       "unit, zone, readings, days, first, last, imported, imported_by.",
       listing_opts, "LOCATION", 0, 1, 0, ACCESS_LOGIN, cmd_temp_files },
+    { "excursions", "[LOCATION] [--open] [--json|--csv]",
+      "List temperature excursions, newest first",
+      "Every import of a logger file records the excursions its readings show (see 'ctm help\n"
+      "location alarm'), with the kits that were there: those available go to quarantine.  One\n"
+      "row per excursion: its number, the place (a location, or \"shipment NO\" for a logger\n"
+      "that travelled with a shipment), kind (high, low, mixed, unknown: a gap in the\n"
+      "readings; \"(daily)\" for a daily summary's minutes), start and end (UTC; \"ongoing\"\n"
+      "while still out of range at the newest reading), minutes, min and max (degrees\n"
+      "Celsius), status (open, released, rejected, decided: kit by kit), kits recorded with it\n"
+      "and how many of them it quarantined.  LOCATION: only that location's.  --open: only\n"
+      "those no decision closed.  --json and --csv give every column of the listing: daily,\n"
+      "ongoing, degree_minutes, min_time, max_time, readings, range_min, range_max,\n"
+      "delay_minutes, detected, detected_by, decided, decided_by, reference too.",
+      excursions_opts, "LOCATION", 0, 1, 0, ACCESS_LOGIN, cmd_excursions },
+    { "excursion show", "ID [--json]", "Show an excursion and its kits",
+      "The excursion's row as in 'ctm excursions --json', one line per column, then its kits:\n"
+      "trial, kit_number, kit_type, lot, status_was (when it was recorded), quarantined (1: by\n"
+      "it), status (now), decision, decided, decided_by, reference, minutes_out (the kit's time\n"
+      "out of range over its life) and over_budget (1: flagged for rejection).  --json prints\n"
+      "{\"excursion\": {...}, \"kits\": [...]}.",
+      json_opts, "ID", 1, 1, 1, ACCESS_LOGIN, cmd_excursion_show },
+    { "excursion decide", "ID --release|--reject --reference TEXT [--kit KIT [KIT...]]",
+      "Record the sponsor's decision on an excursion, e-signed (pharmacists)",
+      "--release: the kits it put in quarantine go back to available, unless another\n"
+      "excursion holds them (not decided yet, or rejected).  --reject: they go to\n"
+      "pending_destruction.  --reference records the sponsor's reference (1 to 200\n"
+      "characters).  Without --kit the decision covers the excursion and every kit of it not\n"
+      "decided yet; with --kit only the kits named (numbers or scans of their packs), and the\n"
+      "excursion is decided once each of its kits is.  A kit that left quarantine meanwhile\n"
+      "keeps its status, with the decision recorded.  Refused while the excursion is ongoing:\n"
+      "import the file that shows its end first.  The decision carries your e-signature\n"
+      "(\"excursion released\" or \"excursion rejected\").",
+      excursion_decide_opts, "ID", 1, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_excursion_decide },
+    { "excursion report", "ID [--format text|csv|json] [--output FILE]",
+      "Print an excursion's report for the sponsor",
+      "text (the default) is a page to print or mail; csv has one row per kit with the\n"
+      "excursion's figures repeated; json is one object.  The report names the location or\n"
+      "shipment, its range and alarm delay, the logger files and serials, the period, min and\n"
+      "max with their times, the duration, degree-minutes and MKT, the kits and lots with\n"
+      "their status, exposure and budget, and the decisions with their signatures.  --output\n"
+      "writes it to FILE (replaced if it exists) instead of standard output.",
+      excursion_report_opts, "ID", 1, 1, 1, ACCESS_LOGIN, cmd_excursion_report },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

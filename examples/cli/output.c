@@ -67,42 +67,62 @@ static size_t display_width(const char *text)
 
 /* ---- the human table: rows are kept until the widths are known ---- */
 
-struct table {
+struct cli_table {
     int ncols;
     size_t nrows, cap;
+    char **names;      /* per column */
     char **cells;      /* nrows * ncols, NULL for SQL NULL */
     size_t *width;     /* per column */
     int *numeric;      /* per column: every value is a number, so align right */
 };
 
-static void table_free(struct table *t)
+static void table_free(struct cli_table *t)
 {
     for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
         free(t->cells[i]);
+    for (int c = 0; t->names && c < t->ncols; c++)
+        free(t->names[c]);
+    free(t->names);
     free(t->cells);
     free(t->width);
     free(t->numeric);
 }
 
-static int table_init(struct table *t, ctm_query *q)
+/* The columns' names (NULL: none) and their widths so far. */
+static int table_columns(struct cli_table *t, int ncols, const char *const *names)
 {
     memset(t, 0, sizeof *t);
-    t->ncols = ctm_query_column_count(q);
-    if (t->ncols < 0)
-        t->ncols = 0;
+    t->ncols = ncols > 0 ? ncols : 0;
+    t->names = calloc((size_t)t->ncols + 1, sizeof *t->names);
     t->width = calloc((size_t)t->ncols + 1, sizeof *t->width);
     t->numeric = calloc((size_t)t->ncols + 1, sizeof *t->numeric);
-    if (!t->width || !t->numeric)
+    if (!t->names || !t->width || !t->numeric)
         return -1;
     for (int c = 0; c < t->ncols; c++) {
-        const char *name = ctm_query_column_name(q, c);
-        t->width[c] = display_width(name ? name : "");
+        if (!(t->names[c] = strdup(names[c] ? names[c] : "")))
+            return -1;
+        t->width[c] = display_width(t->names[c]);
         t->numeric[c] = 1;
     }
     return 0;
 }
 
-static int table_grow(struct table *t)
+static int table_init(struct cli_table *t, ctm_query *q)
+{
+    int n = ctm_query_column_count(q);
+    const char **names = calloc(n > 0 ? (size_t)n : 1, sizeof *names);
+    if (!names) {
+        memset(t, 0, sizeof *t);
+        return -1;
+    }
+    for (int c = 0; c < n; c++)
+        names[c] = ctm_query_column_name(q, c);
+    int rc = table_columns(t, n, names);
+    free(names);
+    return rc;
+}
+
+static int table_grow(struct cli_table *t)
 {
     if (t->nrows < t->cap)
         return 0;
@@ -116,7 +136,7 @@ static int table_grow(struct table *t)
     return 0;
 }
 
-static int table_add_row(struct table *t, ctm_query *q)
+static int table_add_row(struct cli_table *t, ctm_query *q)
 {
     if (table_grow(t) != 0)
         return -1;
@@ -146,7 +166,7 @@ static void put_padding(FILE *out, size_t n)
         fputc(' ', out);
 }
 
-static void table_put_cell(FILE *out, const struct table *t, int c, const char *text)
+static void table_put_cell(FILE *out, const struct cli_table *t, int c, const char *text)
 {
     size_t pad = t->width[c] - display_width(text);
     int last = c == t->ncols - 1;
@@ -159,12 +179,10 @@ static void table_put_cell(FILE *out, const struct table *t, int c, const char *
         put_padding(out, pad);
 }
 
-static void table_print(FILE *out, const struct table *t, ctm_query *q)
+static void table_print(FILE *out, const struct cli_table *t)
 {
-    for (int c = 0; c < t->ncols; c++) {
-        const char *name = ctm_query_column_name(q, c);
-        table_put_cell(out, t, c, name ? name : "");
-    }
+    for (int c = 0; c < t->ncols; c++)
+        table_put_cell(out, t, c, t->names[c]);
     fputc('\n', out);
     for (int c = 0; c < t->ncols; c++) {
         fputs(c > 0 ? "  " : "", out);
@@ -183,7 +201,7 @@ static void table_print(FILE *out, const struct table *t, ctm_query *q)
 
 static int print_table(FILE *out, ctm_query *q)
 {
-    struct table t;
+    struct cli_table t;
     int rc;
     if (table_init(&t, q) != 0) {
         rc = CTM_ENOMEM;
@@ -196,7 +214,7 @@ static int print_table(FILE *out, ctm_query *q)
         }
     }
     if (rc == CTM_DONE) {
-        table_print(out, &t, q);
+        table_print(out, &t);
         rc = CTM_OK;
     }
 out:
@@ -204,6 +222,72 @@ out:
     if (rc == CTM_ENOMEM)
         return cli_fail("out of memory");
     return rc == CTM_OK ? CLI_OK : cli_fail_ctm(rc);
+}
+
+/* ---- tables a command composes (a view that picks, joins or words columns) ---- */
+
+/* A cell that reads as a number ("-3", "2.5"): such columns align right, as a query's do. */
+static int looks_numeric(const char *text)
+{
+    const char *p = text + (text[0] == '-');
+    int digits = 0, dots = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p == '.' && dots++ == 0)
+            continue;
+        else
+            return 0;
+    }
+    return digits > 0;
+}
+
+struct cli_table *cli_table_new(const char *const *names, int ncols)
+{
+    struct cli_table *t = malloc(sizeof *t);
+    if (t && table_columns(t, ncols, names) != 0) {
+        table_free(t);
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+int cli_table_add(struct cli_table *t, const char *const *cells)
+{
+    if (table_grow(t) != 0)
+        return cli_fail("out of memory");
+    char **row = t->cells + t->nrows * (size_t)t->ncols;
+    for (int c = 0; c < t->ncols; c++)
+        row[c] = NULL;
+    t->nrows++;
+    for (int c = 0; c < t->ncols; c++) {
+        if (!cells[c])
+            continue;
+        if (!(row[c] = strdup(cells[c])))
+            return cli_fail("out of memory");
+        if (!looks_numeric(cells[c]))
+            t->numeric[c] = 0;
+        size_t w = display_width(cells[c]);
+        if (w > t->width[c])
+            t->width[c] = w;
+    }
+    return CLI_OK;
+}
+
+int cli_table_print(FILE *out, struct cli_table *t)
+{
+    table_print(out, t);
+    cli_table_free(t);
+    return CLI_OK;
+}
+
+void cli_table_free(struct cli_table *t)
+{
+    if (!t)
+        return;
+    table_free(t);
+    free(t);
 }
 
 /* ---- JSON ---- */
@@ -387,20 +471,39 @@ static int print_csv(FILE *out, ctm_query *q)
 int cli_print_record(FILE *out, ctm_query *q, const char *child, ctm_query *children,
                      enum cli_format format)
 {
-    int n = ctm_query_column_count(q);
-    if (format == FORMAT_JSON) {
-        fputc('{', out);
-        json_put_members(out, q);
-        int rc = CLI_OK;
-        if (children) {
-            fputs(", ", out);
-            cli_put_json_string(out, child);
-            fputs(": ", out);
-            rc = print_json(out, children);
-        }
-        fputs("}\n", out);
-        return rc;
+    return cli_print_record_as(out, NULL, q, child, children, format);
+}
+
+/* The JSON of a record: its members, or with member the member holding them; then the
+ * children's array. */
+static int print_record_json(FILE *out, const char *member, ctm_query *q, const char *child,
+                             ctm_query *children)
+{
+    int rc = CLI_OK;
+    fputc('{', out);
+    if (member) {
+        cli_put_json_string(out, member);
+        fputs(": {", out);
     }
+    json_put_members(out, q);
+    if (member)
+        fputc('}', out);
+    if (children) {
+        fputs(", ", out);
+        cli_put_json_string(out, child);
+        fputs(": ", out);
+        rc = print_json(out, children);
+    }
+    fputs("}\n", out);
+    return rc;
+}
+
+int cli_print_record_as(FILE *out, const char *member, ctm_query *q, const char *child,
+                        ctm_query *children, enum cli_format format)
+{
+    int n = ctm_query_column_count(q);
+    if (format == FORMAT_JSON)
+        return print_record_json(out, member, q, child, children);
     size_t width = 0;
     for (int c = 0; c < n; c++) {
         const char *name = ctm_query_column_name(q, c);

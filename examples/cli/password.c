@@ -206,6 +206,8 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
                                                           : "password changed";
     if (strcmp(name, "audit note") == 0)
         return cli_arg(a, "sign");
+    if (strcmp(name, "excursion decide") == 0)
+        return cli_flag(a, "reject") ? "excursion rejected" : "excursion released";
     for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++)
         if (strcmp(name, signs[i].command) == 0)
             return signs[i].meaning;

@@ -576,7 +576,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kittype_list(ctm_query **out, ctm_db *db, const 
 CTM_API CTM_WARN_UNUSED int ctm_location_add(ctm_db *db, const char *name, const char *kind,
                                              double min_c, double max_c);
 
-/** Locations: name, kind, min, max, kits (number of kits there now).  Any logged-in user.
+/** Locations: name, kind, min, max, kits (number of kits there now), alarm_delay_minutes,
+ *  max_gap_minutes (ctm_location_alarm()).  Any logged-in user.
  *  Errors: CTM_EINVAL (out NULL).  On failure *out is NULL. */
 CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
 
@@ -773,7 +774,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
  * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
  * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
  * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
- * number.  Pharmacists (technicians may quarantine and report damaged or missing kits).
+ * number.  A kit an excursion holds (ctm_excursion_kits(): not decided, or rejected) leaves
+ * quarantine only by the sponsor's decision (ctm_excursion_decide()), not by hand (CTM_ERULE).
+ * Pharmacists (technicians may quarantine and report damaged or missing kits).
  * Audited "kit.status".
  * Errors: CTM_EINVAL (not a kit status; reason; trial or kit number), CTM_ENOTFOUND (trial, kit),
  * CTM_ERULE (the transition table refuses it), CTM_EDENIED.
@@ -1533,8 +1536,9 @@ CTM_API CTM_WARN_UNUSED int ctm_excursion_report(char **out, ctm_db *db, int64_t
  * confirmed: as ctm_temp_import() (same options, result and errors), its readings belonging to
  * the shipment; time out of the shipment's range (see above) is recorded as an excursion with
  * every kit of the shipment, which its confirmation then quarantines.  Pharmacists and
- * technicians.  Errors as ctm_temp_import(), and CTM_ENOTFOUND (shipment), CTM_ERULE (the
- * receipt is confirmed already).
+ * technicians.
+ * Errors: those of ctm_temp_import(), and CTM_ENOTFOUND (shipment), CTM_ERULE (the receipt is
+ * confirmed already).
  */
 CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment,
                                                 const char *path,

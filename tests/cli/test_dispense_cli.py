@@ -115,7 +115,10 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "subject withdraw", "subject complete", "randomize", "visit add", "dose levels",
               "subject hold", "subject resume", "dispense assign", "dispense confirm",
               "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
-              "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list"}
+              "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list",
+              "location alarm", "receive logger", "excursion decide",
+              # an excursion's own views, read by a blinded technician in test_excursion_cli.py
+              "excursion show", "excursion report"}
 CLI_READS = {
     "user list": ["user", "list", "--json"],
     "kittype list": ["kittype", "list", TRIAL],
@@ -137,6 +140,7 @@ CLI_READS = {
     "temp files": ["temp", "files", "--json"],
     "temp mkt": ["temp", "mkt", "FRIDGE-1", "--json"],
     "kit exposure": ["kit", "exposure", TRIAL, "K001", "--json"],
+    "excursions": ["excursions", "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

@@ -341,6 +341,9 @@ START_TEST(a_release_returns_the_kits_and_a_reject_sends_them_to_destruction)
     const char *k3[] = {"K3"};
     ck_assert_int_eq(ctm_excursion_decide(db, id, "release", "SP-1", k3, 1), CTM_ERULE);
     assert_status("K1", "quarantined");
+    /* not by hand: the release is the sponsor's, e-signed */
+    ck_assert_int_eq(ctm_kit_set_status(db, "OPEN-1", "K1", "available", "looks fine"), CTM_ERULE);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "excursion"));
     uint64_t before = 0;
     tu_ok(ctm_audit_size(db, &before));
     tu_ok(ctm_excursion_decide(db, id, "release", "SP-2026-114", NULL, 0));
@@ -389,6 +392,15 @@ START_TEST(decisions_kit_by_kit_and_a_kit_two_excursions_hold)
     assert_field(first, "status", "open"); /* K2 not decided yet */
     assert_status("K1", "quarantined");    /* the second excursion still holds it */
     ck_assert_int_eq(ctm_excursion_decide(db, first, "release", "SP-1", k1, 1), CTM_ERULE);
+    /* the first excursion seen again by an overlapping file does not take K1 back */
+    as("ted");
+    static const int again_m[] = {70, 80, 85};
+    static const double again_t[] = {5, 5, 5};
+    tu_ok(import_at("FRIDGE1", "again.csv", again_m, again_t, 3, &r));
+    ck_assert_uint_eq(r.excursions, 0);
+    assert_status("K1", "quarantined"); /* still the second's */
+    ck_assert_int_eq(count("SELECT count(*) FROM excursion_kits WHERE decision IS NOT NULL"), 1);
+    as("pia");
     tu_ok(ctm_excursion_decide(db, first, "reject", "SP-1", k2, 1));
     assert_field(first, "status", "decided");
     assert_status("K2", "pending_destruction");
@@ -402,6 +414,32 @@ START_TEST(decisions_kit_by_kit_and_a_kit_two_excursions_hold)
     ck_assert_ptr_nonnull(strstr(json, "\"meaning\": \"excursion rejected\""));
     ck_assert_ptr_nonnull(strstr(json, "\"meaning\": \"excursion released\""));
     ctm_free(json);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
+START_TEST(a_kit_released_stays_released_when_a_file_shows_the_excursion_again)
+{
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "f1.csv", RUN_M, RUN_T, 9, &r));
+    int64_t id = newest();
+    as("pia");
+    const char *k1[] = {"K1"};
+    tu_ok(ctm_excursion_decide(db, id, "release", "SP-1", k1, 1));
+    assert_status("K1", "available");
+    uint64_t before = 0, after = 0;
+    tu_ok(ctm_audit_size(db, &before));
+    as("ted");
+    /* overlapping: its walk sees the open excursion again, unchanged */
+    static const int m[] = {70, 80, 85};
+    static const double t[] = {5, 5, 5};
+    tu_ok(import_at("FRIDGE1", "again.csv", m, t, 3, &r));
+    ck_assert_uint_eq(r.excursions, 0);
+    ck_assert_uint_eq(r.quarantined, 0);
+    assert_status("K1", "available");
+    assert_status("K2", "quarantined");
+    tu_ok(ctm_audit_size(db, &after));
+    ck_assert_uint_eq(after, before + 1); /* the import; no empty temp.excursions entry */
     tu_assert_verifies_all(db, NULL);
 }
 END_TEST
@@ -462,7 +500,22 @@ START_TEST(a_shipment_logger_quarantines_its_kits_on_confirmation)
     fclose(f);
     ck_assert_int_eq(ctm_receive(db, "OPEN-1", "SH10", m3, sizeof m3 - 1, "FRIDGE2", &o),
                      CTM_EINVAL);
+    ck_assert_msg(strncmp(ctm_errmsg(), "logger file: line 2", 19) == 0, "%s", ctm_errmsg());
     ck_assert_int_eq(count("SELECT count(*) FROM shipments WHERE number = 'SH10'"), 0);
+    /* decided before the confirmation: rejected kits go to destruction at it, released ones
+     * were never quarantined */
+    o.logger = logger("hot.csv", mm, hot, 4);
+    tu_ok(ctm_receive(db, "OPEN-1", "SH11", m3, sizeof m3 - 1, "FRIDGE2", &o));
+    tu_ok(ctm_excursion_decide(db, newest(), "reject", "SP-11", NULL, 0));
+    assert_status("K10", "received");
+    tu_ok(ctm_receive_confirm(db, "SH11", 1));
+    assert_status("K10", "pending_destruction");
+    static const char m4[] = "kit_number,kit_type,lot,expiry\nK12,KT,L1,2030-01-31\n";
+    tu_ok(ctm_receive(db, "OPEN-1", "SH12", m4, sizeof m4 - 1, "FRIDGE2", &o));
+    tu_ok(ctm_excursion_decide(db, newest(), "release", "SP-12", NULL, 0));
+    tu_ok(ctm_receive_confirm(db, "SH12", 1));
+    assert_status("K12", "available");
+    assert_field(newest(), "quarantined", "0");
     tu_assert_verifies_all(db, NULL);
 }
 END_TEST
@@ -862,6 +915,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, an_ongoing_excursion_is_extended_by_the_next_file);
     tcase_add_test(tc, a_release_returns_the_kits_and_a_reject_sends_them_to_destruction);
     tcase_add_test(tc, decisions_kit_by_kit_and_a_kit_two_excursions_hold);
+    tcase_add_test(tc, a_kit_released_stays_released_when_a_file_shows_the_excursion_again);
     tcase_add_test(tc, a_kit_moved_out_before_the_excursion_is_not_affected);
     tcase_add_test(tc, a_shipment_logger_quarantines_its_kits_on_confirmation);
     tcase_add_test(tc, the_report_for_the_sponsor);

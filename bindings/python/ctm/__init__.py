@@ -281,6 +281,40 @@ def _int(name, value, minimum=None):
     return value
 
 
+def _record(name, value):
+    """Check a record number (an excursion's, a file's): an int that fits int64_t."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidError("%s: expected int, got %s" % (name, type(value).__name__))
+    if value < -(1 << 63) or value >= 1 << 63:
+        raise InvalidError("%s: out of range, got %d" % (name, value))
+    return value
+
+
+def _import_options(format=None, tz=None, date_order=None, unit=None, progress=None):
+    """The options of a logger file import, checked, as the dict the low-level module takes."""
+    opts = {"format": _text("format", format, optional=True),
+            "tz": _text("tz", tz, optional=True),
+            "date_order": _text("date_order", date_order, optional=True),
+            "unit": _text("unit", unit, optional=True)}
+    if progress is not None:
+        if not callable(progress):
+            raise InvalidError("progress: expected a callable or None")
+        opts["progress"] = progress
+    return opts
+
+
+_IMPORT_OPTIONS = frozenset(("format", "tz", "date_order", "unit", "progress"))
+
+
+def _import_result(result):
+    """An import's result dict with its span as UTC datetimes (None for an empty span)."""
+    first, last = result.pop("first_us"), result.pop("last_us")
+    span = result["readings"] + result["days"] > 0
+    result["first"] = _from_us(first) if span else None
+    result["last"] = _from_us(last) if span else None
+    return result
+
+
 def _number(name, value):
     """Check a finite real number (int or float; bool is refused) and return it as float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -516,6 +550,20 @@ _ASSIGNED = {"expiry": _DATE}
 _DISPENSATIONS = {"assigned": _TIME, "dispensed": _TIME, "recorded": _TIME}
 _READINGS = {"time": _TIME}
 _LOGGER_FILES = {"first": _TIME, "last": _TIME, "imported": _TIME}
+_EXCURSIONS = {"daily": _BOOL, "start": _TIME, "end": _TIME, "ongoing": _BOOL,
+               "min_time": _TIME, "max_time": _TIME, "detected": _TIME, "decided": _TIME}
+_EXCURSION_KITS = {"quarantined": _BOOL, "decided": _TIME, "over_budget": _BOOL}
+# The parts of an excursion's JSON report, typed as the listings they come from.
+_REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
+                 "signatures": {"signed": _TIME}}
+
+
+def _typed(row, kinds):
+    """A row (dict) from JSON with its columns converted as a Query converts them."""
+    for name, kind in kinds.items():
+        if name in row:
+            row[name] = _CONVERT[kind](row[name])
+    return row
 
 
 class Query:
@@ -1127,28 +1175,19 @@ class Database:
         Returns a dict: duplicate (True when the same file was imported for this location
         before: nothing changed), file (the file's record), readings, days (in the file), added
         (stored now; the rest were stored already from an overlapping file), first, last
-        (datetimes in UTC, None for an empty span), format, serial, sha256.  Raises InvalidError
-        (the file's line, field and value), RuleError (a reading the location has with another
+        (datetimes in UTC, None for an empty span), format, serial, sha256, excursions (recorded
+        or extended by this import: see :meth:`excursions`) and quarantined (kits this import put
+        in quarantine, or will on their receipt's confirmation).  Raises InvalidError (the
+        file's line, field and value), RuleError (a reading the location has with another
         temperature), NotFoundError (location, zone), FileError, PermissionDenied, MisuseError
         (inside a batch).
         """
         location = _text("location", location)
         path = _path("path", path)
-        opts = {"format": _text("format", format, optional=True),
-                "tz": _text("tz", tz, optional=True),
-                "date_order": _text("date_order", date_order, optional=True),
-                "unit": _text("unit", unit, optional=True)}
-        if progress is not None:
-            if not callable(progress):
-                raise InvalidError("progress: expected a callable or None")
-            opts["progress"] = progress
+        opts = _import_options(format, tz, date_order, unit, progress)
         rc, result = _c.ctm_temp_import(self._handle(), location, path, opts)
         _check(rc)
-        first, last = result.pop("first_us"), result.pop("last_us")
-        span = result["readings"] + result["days"] > 0
-        result["first"] = _from_us(first) if span else None
-        result["last"] = _from_us(last) if span else None
-        return result
+        return _import_result(result)
 
     def temp_list(self, location: str, start: Optional[Union[str, datetime.date]] = None,
                   end: Optional[Union[str, datetime.date]] = None) -> Query:
@@ -1192,8 +1231,10 @@ class Database:
         return r
 
     def kit_exposure(self, kit: str, trial: Optional[str] = None) -> Dict[str, Any]:
-        """A kit's time out of its kit type's storage range over its stays in the site's storage
-        locations, from the readings stored, as a dict: readings, minutes_high, minutes_low,
+        """A kit's time out of its kit type's storage range over its life (its journey, from its
+        shipment's logger: see :meth:`shipment_logger`; then its stays in the site's storage
+        locations until it left or, for the stay it has not left, every reading since it came),
+        from the readings stored, as a dict: readings, minutes_high, minutes_low,
         minutes_unknown (no reading covers them), min, max, mkt (degrees Celsius; None without
         readings), budget_minutes, budget_max (None without a budget) and over_budget (True:
         flag the kit for rejection).  kit: its number or a scan of its pack."""
@@ -1216,12 +1257,134 @@ class Database:
         _check(rc)
         return Query(self, q, _LOGGER_FILES)
 
+    # -- excursions ----------------------------------------------------------------------------
+
+    def location_alarm(self, location: str, delay_minutes: int, max_gap_minutes: int) -> None:
+        """Set a storage location's alarm settings (admins and pharmacists): an excursion is
+        recorded when its readings are out of range for at least delay_minutes (0-1440; 0: any
+        reading out of range), and a gap between readings longer than max_gap_minutes
+        (1-10080) is an excursion of unknown temperature.  Without settings a location uses 30
+        and 60 minutes.  They apply to the imports that follow; excursions recorded before stay
+        as they were.  Audited "location.alarm".  Raises InvalidError (a value out of range),
+        NotFoundError (location), PermissionDenied."""
+        _check(_c.ctm_location_alarm(self._handle(), _text("location", location),
+                                     _int("delay_minutes", delay_minutes),
+                                     _int("max_gap_minutes", max_gap_minutes)))
+
+    def excursions(self, location: Optional[str] = None, open_only: bool = False) -> Query:
+        """The excursions recorded as logger files were imported, newest first, as a
+        :class:`Query` of dicts: excursion (its number), location (or None), shipment (the
+        incoming shipment's number, or None), kind ("high", "low", "mixed", "unknown"), daily
+        (bool: a daily summary's minutes, at times unknown within the day), start, end
+        (datetimes in UTC; for an ongoing one the newest reading), ongoing (bool: still out of
+        range at the newest reading), minutes, degree_minutes (degrees Celsius x minutes beyond
+        the range; None for daily and unknown ones), min, min_time, max, max_time (None for
+        unknown ones), readings, range_min, range_max, delay_minutes (what it was judged
+        against), status ("open", "released", "rejected", "decided": its kits decided one by
+        one), kits (recorded with it), quarantined (of those, put in quarantine by it),
+        detected, detected_by, decided, decided_by, reference (the sponsor's, for a decision
+        on the whole excursion).  location None: every location's and shipment's; open_only:
+        only the excursions no decision closed.  Any logged-in user (no arm is shown).  Raises
+        NotFoundError (location)."""
+        rc, q = _c.ctm_excursions(self._handle(), _text("location", location, optional=True),
+                                  1 if open_only else 0)
+        _check(rc)
+        return Query(self, q, _EXCURSIONS)
+
+    def excursion_kits(self, excursion: int) -> Query:
+        """The kits recorded with an excursion, by trial and kit number, as a :class:`Query` of
+        dicts: trial, kit_number, kit_type, lot, status_was (when the excursion was recorded),
+        quarantined (bool: put in quarantine by it), status (now), decision ("released",
+        "rejected" or None), decided (datetime in UTC), decided_by, reference, minutes_out (the
+        kit's time out of its storage range over its life, as :meth:`kit_exposure` counts it)
+        and over_budget (bool: flagged for rejection).  Never an arm.  Any logged-in user.
+        Raises NotFoundError (excursion)."""
+        rc, q = _c.ctm_excursion_kits(self._handle(), _record("excursion", excursion))
+        _check(rc)
+        return Query(self, q, _EXCURSION_KITS)
+
+    def excursion_decide(self, excursion: int, decision: str, reference: str,
+                         kits: Optional[Iterable[str]] = None) -> None:
+        """Record the sponsor's decision on an excursion (pharmacists), e-signed ("excursion
+        released" or "excursion rejected") and audited "excursion.release" or
+        "excursion.reject".
+
+        decision: "release" (a kit in quarantine goes back to available unless another
+        excursion not decided holds it) or "reject" (it goes to pending_destruction).
+        reference: the sponsor's (1-200 characters).  kits: None for the excursion and every
+        kit of it not decided yet; else only those kits (numbers or scans), and the excursion's
+        status becomes "decided" once each of its kits is.  An empty list raises InvalidError
+        (it is not "all of them").  A kit that left quarantine meanwhile keeps its status, with
+        the decision recorded.  Raises InvalidError (decision, reference, a kit), NotFoundError
+        (excursion, a kit), RuleError (decided already; still ongoing: import the file that
+        shows its end; a kit not recorded with it or decided already), PermissionDenied.
+        """
+        excursion = _record("excursion", excursion)
+        decision = _text("decision", decision)
+        reference = _text("reference", reference)
+        kits = _kits(kits, optional=True)
+        if kits is not None and not kits:
+            raise InvalidError("kits: an empty list; give None to decide the whole excursion")
+        _check(_c.ctm_excursion_decide(self._handle(), excursion, decision, reference, kits))
+
+    def excursion_report(self, excursion: int, format: str = "json",
+                         parse: bool = True) -> Union[str, Dict[str, Any]]:
+        """An excursion's report for the sponsor: the location or shipment, its range and alarm
+        delay, the logger files and serials whose readings show it, the period, min and max
+        with their times, duration, degree-minutes, the MKT over the period, the kits and lots
+        affected with their status, exposure and budget, and the decisions with their
+        signatures.  Any logged-in user; never an arm.
+
+        format: "text" (a page to print or mail) or "csv" (one row per kit, the excursion's
+        figures repeated) come back as str, as libctm writes them.  "json" comes back parsed,
+        as a dict: excursion (a row as :meth:`excursions` gives it), mkt (None, or a dict with
+        mkt and energy_kj), loggers (file, name, serial, model, sha256, first, last), kits
+        (rows as :meth:`excursion_kits` gives them) and signatures (printed_name, username,
+        signed, meaning, reference, kits), with times as datetimes in UTC and flags as bool;
+        parse=False gives the JSON text itself instead (to attach to a mail).  Raises
+        InvalidError (format), NotFoundError (excursion).
+        """
+        excursion = _record("excursion", excursion)
+        format = _text("format", format)
+        rc, text = _c.ctm_excursion_report(self._handle(), excursion, format)
+        _check(rc)
+        if text is None:
+            raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
+        if format != "json" or not parse:
+            return text
+        report = json.loads(text)
+        _typed(report["excursion"], _EXCURSIONS)
+        for part, kinds in _REPORT_PARTS.items():
+            for row in report.get(part, []):
+                _typed(row, kinds)
+        return report
+
+    def shipment_logger(self, shipment: str, path: Union[str, bytes, "os.PathLike[Any]"], *,
+                        format: Optional[str] = None, tz: Optional[str] = None,
+                        date_order: Optional[str] = None, unit: Optional[str] = None,
+                        progress: Optional[Any] = None) -> Dict[str, Any]:
+        """Import the logger file that travelled with an incoming shipment, before its receipt
+        is confirmed (pharmacists and technicians): as :meth:`temp_import` (same options and
+        result), its readings belonging to the shipment.  Time out of the narrowest storage
+        range of the shipment's kit types, with no alarm delay, is recorded as an excursion
+        with every kit of the shipment, which :meth:`confirm` then quarantines.  Raises as
+        temp_import, and NotFoundError (shipment), RuleError (the receipt is confirmed
+        already)."""
+        shipment = _text("shipment", shipment)
+        path = _path("path", path)
+        opts = _import_options(format, tz, date_order, unit, progress)
+        rc, result = _c.ctm_shipment_logger(self._handle(), shipment, path, opts)
+        _check(rc)
+        return _import_result(result)
+
     # -- receipt of shipments ------------------------------------------------------------------
 
     def receive(self, trial: str, shipment: str,
                 manifest: Union[str, bytes, bytearray, memoryview, "os.PathLike[Any]"],
                 location: str, origin: Optional[str] = None,
-                date_received: Optional[DateLike] = None, excursion: bool = False) -> None:
+                date_received: Optional[DateLike] = None, excursion: bool = False,
+                logger: Optional[PathLike] = None,
+                logger_options: Optional[Mapping[str, Any]] = None) -> None:
         """Register an arrived shipment from its manifest (pharmacists and technicians).
 
         Every kit is created in status "received" at location and stays unusable until
@@ -1233,11 +1396,15 @@ class Database:
         str is always the manifest text, never a file name.
         origin: the depot or sponsor.  date_received: a str "YYYY-MM-DD" or a datetime.date
         (default: today).  excursion: True when the shipment's logger showed an excursion (its
-        kits are quarantined on confirmation).
+        kits are quarantined on confirmation).  logger: the logger file that travelled with
+        the shipment (a path), imported with it in the same transaction as
+        :meth:`shipment_logger` does; logger_options: how to read it, a dict with any of
+        temp_import's format, tz, date_order, unit and progress (None: as the file says).
 
         A malformed manifest is refused whole (InvalidError naming the line and field) and
-        nothing changes.  Raises InvalidError, NotFoundError (trial, location), ExistsError
-        (shipment), PermissionDenied, FileError (an unreadable manifest file), MisuseError.
+        nothing changes; so does a logger file that cannot be imported.  Raises InvalidError,
+        NotFoundError (trial, location), ExistsError (shipment), PermissionDenied, FileError
+        (an unreadable manifest or logger file), MisuseError (a logger inside a batch).
         """
         trial = _text("trial", trial)
         shipment = _text("shipment", shipment)
@@ -1247,7 +1414,16 @@ class Database:
             "origin": _text("origin", origin, optional=True),
             "date_received": _date("date_received", date_received, optional=True),
             "excursion": 1 if excursion else 0,
+            "logger": _path("logger", logger, optional=True),
         }
+        if logger_options is not None:
+            if not isinstance(logger_options, collections.abc.Mapping):
+                raise InvalidError("logger_options: expected a dict, got %s"
+                                   % type(logger_options).__name__)
+            unknown = sorted(set(logger_options) - _IMPORT_OPTIONS)
+            if unknown:
+                raise InvalidError("logger_options: unknown option %r" % unknown[0])
+            opts["logger_options"] = _import_options(**logger_options)
         _check(_c.ctm_receive(self._handle(), trial, shipment, data, location, opts))
 
     def scan(self, shipment: str, barcode: str, damaged: bool = False) -> Dict[str, Any]:

@@ -168,53 +168,27 @@ static int det_reading(detector *d, int64_t t, int64_t mc)
     return rc;
 }
 
-/* sql over an owner's readings or days, its column location_id made shipment_id for a
- * shipment (two names of one length). */
 static int prepare_for(ctm_db *db, const judge *j, ctm__st **st, const char *sql)
 {
-    if (!j->shipment)
-        return ctm__prepare(db, st, sql);
-    char *owned = ctm__strdup(sql);
-    if (owned == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    for (char *p = owned; (p = strstr(p, "location_id")) != NULL; p += 11)
-        memcpy(p, "shipment_id", 11);
-    int rc = ctm__prepare(db, st, owned);
-    free(owned);
-    return rc;
+    return ctm__prepare_owned(db, j->shipment, st, sql);
 }
 
-/* The readings from the last one in range before first_us to the first one in range after
- * last_us (or the newest), through the detector. */
-static int walk(ctm_db *db, detector *d, int64_t first_us, int64_t last_us)
+/* The owner's stored readings from `from` on and before `before`, in time order, through the
+ * detector, WALK_ROWS to a statement; past last_us the walk stops once no run is open (nothing
+ * after that can have changed).  *newest: it read the newest reading there is. */
+static int walk_stored(ctm_db *db, detector *d, int64_t from, int64_t before, int64_t last_us,
+                       int *newest)
 {
-    const judge *j = d->j;
     ctm__st *st = NULL;
-    int rc = prepare_for(db, j, &st,
-                         "SELECT MAX(t_us) FROM readings WHERE location_id = ?1 AND t_us < ?2"
-                         " AND temp_mc BETWEEN ?3 AND ?4");
-    int64_t from = INT64_MIN;
-    if (rc == CTM_OK) {
-        ctm__st_bind_int(st, 1, j->owner_id);
-        ctm__st_bind_int(st, 2, first_us);
-        ctm__st_bind_int(st, 3, j->lo_mc);
-        ctm__st_bind_int(st, 4, j->hi_mc);
-        int src = ctm__st_step(st);
-        if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
-            from = ctm__st_int(st, 0);
-        else if (src != CTM_ROW && src != CTM_OK)
-            rc = ctm__store_fail(src, "reading the readings");
-        ctm__st_finalize(st);
-    }
-    if (rc == CTM_OK)
-        rc = prepare_for(db, j, &st,
+    int rc = prepare_for(db, d->j, &st,
                          "SELECT t_us, temp_mc FROM readings WHERE location_id = ?1"
-                         " AND t_us >= ?2 ORDER BY t_us LIMIT 8192");
+                         " AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us LIMIT 8192");
     int more = 1, stopped = 0;
     while (rc == CTM_OK && more && !stopped) {
         ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, j->owner_id);
+        ctm__st_bind_int(st, 1, d->j->owner_id);
         ctm__st_bind_int(st, 2, from);
+        ctm__st_bind_int(st, 3, before);
         int64_t rows = 0;
         int src;
         while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
@@ -223,7 +197,6 @@ static int walk(ctm_db *db, detector *d, int64_t first_us, int64_t last_us)
             from = t + 1;
             if (stopped)
                 continue;
-            /* past the file, once no run is open, nothing it changed is left to see */
             rc = det_reading(d, t, ctm__st_int(st, 1));
             if (t > last_us && !d->active)
                 stopped = 1;
@@ -233,8 +206,31 @@ static int walk(ctm_db *db, detector *d, int64_t first_us, int64_t last_us)
         more = rows == WALK_ROWS;
     }
     ctm__st_finalize(st);
-    if (rc == CTM_OK && !stopped && d->active)
-        rc = run_close(d, d->prev_t, 1);
+    *newest = !stopped && before == INT64_MAX;
+    return rc;
+}
+
+/* The time of the owner's last reading in range before t (INT64_MIN: none): where a walk that
+ * must see whole any run going on at t begins. */
+static int last_in_range(ctm_db *db, const judge *j, int64_t t, int64_t *from)
+{
+    ctm__st *st = NULL;
+    *from = INT64_MIN;
+    int rc = prepare_for(db, j, &st,
+                         "SELECT MAX(t_us) FROM readings WHERE location_id = ?1 AND t_us < ?2"
+                         " AND temp_mc BETWEEN ?3 AND ?4");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, j->owner_id);
+    ctm__st_bind_int(st, 2, t);
+    ctm__st_bind_int(st, 3, j->lo_mc);
+    ctm__st_bind_int(st, 4, j->hi_mc);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
+        *from = ctm__st_int(st, 0);
+    else if (src != CTM_ROW && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the readings");
+    ctm__st_finalize(st);
     return rc;
 }
 
@@ -346,6 +342,7 @@ typedef struct recorder {
     ctm__action a;
     int open;
     uint64_t recorded, quarantined;
+    int64_t kits_added; /* rows of excursion_kits written */
     char p_recorded[24], p_quarantined[24];
 } recorder;
 
@@ -538,7 +535,9 @@ static int record_kits(recorder *r, int64_t id, const found *f)
     ctm__st_bind_int(st, 2, r->j->owner_id);
     ctm__st_bind_int(st, 3, f->start);
     ctm__st_bind_int(st, 4, f->ongoing ? INT64_MAX : f->end);
-    rc = ctm__step_done(r->db, st, "recording the kits an excursion affects");
+    int64_t added = 0;
+    rc = ctm__step_changed(r->db, st, "recording the kits an excursion affects", &added);
+    r->kits_added += added;
     if (rc == CTM_OK)
         rc = ctm__kits_quarantine(r->db, id);
     if (rc == CTM_OK)
@@ -568,32 +567,87 @@ static int record(recorder *r, const found *f)
     return rc;
 }
 
-int ctm__excursions_detect(ctm_db *db, int shipment, int64_t owner_id, const char *name,
-                           const ctm__logger_info *info, uint64_t *recorded,
-                           uint64_t *quarantined)
+/* ---- one import's scan ----
+ *
+ * The stored readings before the file (from the last one in range) are walked when the scan
+ * begins; a file that meets none of the stored readings then hands its own readings to the scan
+ * as they are stored, so they are not read back; any other file's readings are read back from
+ * its first on.  The readings after the file are walked at the end. */
+
+struct ctm__excursion_scan {
+    ctm_db *db;
+    judge j;
+    detector d;
+    int64_t first_us;
+    int fed;
+};
+
+int ctm__excursion_scan_begin(ctm__excursion_scan **out, ctm_db *db, int shipment,
+                              int64_t owner_id, const ctm__logger_info *info)
+{
+    *out = NULL;
+    ctm__excursion_scan *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    s->db = db;
+    s->d.j = &s->j;
+    s->first_us = info->first_us;
+    int rc = judge_of(db, shipment, owner_id, &s->j);
+    int64_t from = INT64_MIN;
+    int newest = 0;
+    if (rc == CTM_OK && info->readings > 0)
+        rc = last_in_range(db, &s->j, info->first_us, &from);
+    if (rc == CTM_OK && info->readings > 0)
+        rc = walk_stored(db, &s->d, from, info->first_us, INT64_MAX, &newest);
+    if (rc != CTM_OK) {
+        ctm__excursion_scan_free(s);
+        return rc;
+    }
+    *out = s;
+    return CTM_OK;
+}
+
+int ctm__excursion_scan_reading(ctm__excursion_scan *s, int64_t t_us, int64_t mc)
+{
+    s->fed = 1;
+    return det_reading(&s->d, t_us, mc);
+}
+
+void ctm__excursion_scan_free(ctm__excursion_scan *s)
+{
+    if (s != NULL)
+        free(s->d.list);
+    free(s);
+}
+
+int ctm__excursion_scan_end(ctm__excursion_scan *s, const char *name,
+                            const ctm__logger_info *info, uint64_t *recorded,
+                            uint64_t *quarantined)
 {
     *recorded = *quarantined = 0;
-    if (info->readings + info->days == 0)
-        return CTM_OK;
-    judge j;
-    int rc = judge_of(db, shipment, owner_id, &j);
-    detector d;
-    memset(&d, 0, sizeof d);
-    d.j = &j;
-    if (rc == CTM_OK && info->readings > 0)
-        rc = walk(db, &d, info->first_us, info->last_us);
+    ctm_db *db = s->db;
+    detector *d = &s->d;
+    int rc = CTM_OK, newest = 0;
+    if (info->readings > 0) {
+        rc = walk_stored(db, d, s->fed ? info->last_us + 1 : info->first_us, INT64_MAX,
+                         info->last_us, &newest);
+        if (rc == CTM_OK && newest && d->active)
+            rc = run_close(d, d->prev_t, 1);
+    }
     if (rc == CTM_OK && info->days > 0)
-        rc = walk_days(db, &d, info->first_us, info->last_us);
+        rc = walk_days(db, d, info->first_us, info->last_us);
     recorder r;
     memset(&r, 0, sizeof r);
     r.db = db;
-    r.j = &j;
+    r.j = &s->j;
     r.name = name;
-    for (size_t i = 0; rc == CTM_OK && i < d.n; i++)
-        rc = record(&r, &d.list[i]);
-    free(d.list);
+    for (size_t i = 0; rc == CTM_OK && i < d->n; i++)
+        rc = record(&r, &d->list[i]);
     if (r.open) {
-        if (rc == CTM_OK) {
+        /* an open excursion seen again, and no kit came since: nothing to record */
+        if (rc == CTM_OK && r.recorded == 0 && r.kits_added == 0) {
+            ctm__action_rollback(&r.a);
+        } else if (rc == CTM_OK) {
             snprintf(r.p_recorded, sizeof r.p_recorded, "%" PRIu64, r.recorded);
             snprintf(r.p_quarantined, sizeof r.p_quarantined, "%" PRIu64, r.quarantined);
             ctm__action_param(&r.a, "excursions", r.p_recorded);
@@ -1120,6 +1174,40 @@ static const char *or_dash(const char *s)
     return s != NULL ? s : "-";
 }
 
+/* The kits as a table whose columns are as wide as their widest cell (in bytes: the texts
+ * here are codes and numbers). */
+static void kits_table(ctm__buf *b, const table *kits)
+{
+    static const char *const cols[] = {"trial", "kit_number", "kit_type", "lot", "status_was",
+                                       "status", "decision", "minutes_out", "over_budget"};
+    static const char *const heads[] = {"trial", "kit", "type", "lot", "status then",
+                                        "status now", "decision", "minutes out", "over budget"};
+    enum { NCOLS = sizeof cols / sizeof cols[0] };
+    if (kits->nrows == 0)
+        return;
+    size_t width[NCOLS];
+    for (size_t c = 0; c < NCOLS; c++) {
+        width[c] = strlen(heads[c]);
+        for (size_t i = 0; i < kits->nrows; i++) {
+            size_t n = strlen(or_dash(cell(kits, i, cols[c])));
+            width[c] = n > width[c] ? n : width[c];
+        }
+    }
+    for (size_t i = 0; i <= kits->nrows; i++) {
+        put(b, " ");
+        for (size_t c = 0; c < NCOLS; c++) {
+            const char *v = i == 0 ? heads[c] : or_dash(cell(kits, i - 1, cols[c]));
+            if (i > 0 && strcmp(cols[c], "over_budget") == 0)
+                v = strcmp(v, "1") == 0 ? "yes: flagged for rejection" : "no";
+            putf(b, " %-*s", (int)width[c], v);
+        }
+        /* no trailing blanks */
+        while (b->n > 0 && b->p[b->n - 1] == ' ')
+            b->n--;
+        put(b, "\n");
+    }
+}
+
 static void report_text(ctm__buf *b, const report *r)
 {
     const table *e = &r->ex;
@@ -1131,10 +1219,12 @@ static void report_text(ctm__buf *b, const report *r)
         putf(b, "Shipment:         %s (in transit)\n", or_dash(ship));
     putf(b, "Allowed range:    %s to %s C, alarm delay %s minutes\n", or_dash(cell(e, 0, "range_min")),
          or_dash(cell(e, 0, "range_max")), or_dash(cell(e, 0, "delay_minutes")));
-    for (size_t i = 0; i < r->loggers.nrows; i++)
+    for (size_t i = 0; i < r->loggers.nrows; i++) {
+        const char *serial = cell(&r->loggers, i, "serial");
         putf(b, "Logger:           serial %s, file %s (SHA-256 %.16s...)\n",
-             or_dash(cell(&r->loggers, i, "serial")), or_dash(cell(&r->loggers, i, "name")),
-             or_dash(cell(&r->loggers, i, "sha256")));
+             serial != NULL && serial[0] != '\0' ? serial : "(none given)",
+             or_dash(cell(&r->loggers, i, "name")), or_dash(cell(&r->loggers, i, "sha256")));
+    }
     const char *kind = or_dash(cell(e, 0, "kind"));
     int daily = cell(e, 0, "daily") != NULL && strcmp(cell(e, 0, "daily"), "1") == 0;
     putf(b, "Kind:             %s%s\n", strcmp(kind, "unknown") == 0
@@ -1161,18 +1251,7 @@ static void report_text(ctm__buf *b, const report *r)
          or_dash(cell(e, 0, "detected_by")));
     putf(b, "\nKits affected: %zu (%s put in quarantine by this excursion)\n", r->kits.nrows,
          or_dash(cell(e, 0, "quarantined")));
-    if (r->kits.nrows > 0)
-        putf(b, "  %-12s %-14s %-10s %-12s %-20s %-22s %-9s %-11s %s\n", "trial", "kit", "type",
-             "lot", "status then", "status now", "decision", "minutes out", "over budget");
-    for (size_t i = 0; i < r->kits.nrows; i++) {
-        const char *over = cell(&r->kits, i, "over_budget");
-        putf(b, "  %-12s %-14s %-10s %-12s %-20s %-22s %-9s %-11s %s\n",
-             or_dash(cell(&r->kits, i, "trial")), or_dash(cell(&r->kits, i, "kit_number")),
-             or_dash(cell(&r->kits, i, "kit_type")), or_dash(cell(&r->kits, i, "lot")),
-             or_dash(cell(&r->kits, i, "status_was")), or_dash(cell(&r->kits, i, "status")),
-             or_dash(cell(&r->kits, i, "decision")), or_dash(cell(&r->kits, i, "minutes_out")),
-             over != NULL && strcmp(over, "1") == 0 ? "yes: flagged for rejection" : "no");
-    }
+    kits_table(b, &r->kits);
     put(b, "\nDecisions and signatures:\n");
     if (r->signatures.nrows == 0)
         put(b, "  none yet: the excursion is open\n");

@@ -492,16 +492,22 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
             rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
-    if (rc == CTM_OK && batch)
+    int logger_failed = 0;
+    if (rc == CTM_OK && batch) {
         rc = ctm__temp_import_owned(db, 1, sid, shipment, o.logger, o.logger_options, NULL, 1);
+        logger_failed = rc != CTM_OK;
+    }
     if (batch && rc == CTM_OK) {
         rc = ctm_batch_commit(db);
     } else if (batch) {
-        /* keep the failure's message across the rollback */
+        /* keep the failure's message across the rollback, saying which file it is about */
         char msg[512];
         snprintf(msg, sizeof msg, "%s", ctm_errmsg());
         ctm_batch_rollback(db);
-        ctm__err(rc, "%s", msg);
+        if (logger_failed && strncmp(msg, "logger file", 11) != 0)
+            ctm__err(rc, "logger file: %s", msg);
+        else
+            ctm__err(rc, "%s", msg);
     }
     refs_free(&refs);
     kit_list_free(&kl);

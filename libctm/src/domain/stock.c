@@ -180,24 +180,6 @@ int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char 
     "EXISTS (SELECT 1 FROM excursion_kits x WHERE x.kit_id = " kit                            \
     " AND (x.decision IS NULL OR x.decision = 'rejected'))"
 
-/* *held: non-zero when an excursion holds kit `id` (above). */
-static int excursion_holds(ctm_db *db, int64_t id, int *held)
-{
-    *held = 0;
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT 1 FROM kits WHERE id = ?1 AND " EXCURSION_HOLDS("kits.id"));
-    if (rc != CTM_OK)
-        return rc;
-    ctm__st_bind_int(st, 1, id);
-    int src = ctm__st_step(st);
-    *held = src == CTM_ROW;
-    if (src != CTM_ROW && src != CTM_OK)
-        rc = ctm__store_fail(src, "reading the kit's excursions");
-    ctm__st_finalize(st);
-    return rc;
-}
-
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
 {
     /* what a confirmation may make of a received kit, checked against the table */
@@ -223,7 +205,21 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
     ctm__st_bind_int(st, 1, shipment_id);
     ctm__st_bind_int(st, 2, excursion);
     ctm__st_bind_int(st, 3, unchecked_present ? 1 : 0);
-    return ctm__step_done(db, st, "confirming the kits");
+    rc = ctm__step_done(db, st, "confirming the kits");
+    /* an excursion in transit that the sponsor rejected before the confirmation */
+    if (rc == CTM_OK && !ctm__transition_allowed("quarantined", "pending_destruction", 0))
+        rc = ctm__err(CTM_ERROR, "confirming: quarantined -> pending_destruction is not a kit"
+                                 " transition");
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "UPDATE kits SET status = 'pending_destruction' WHERE shipment_id = ?1"
+                          " AND status = 'quarantined' AND EXISTS (SELECT 1 FROM excursion_kits x"
+                          " WHERE x.kit_id = kits.id AND x.decision = 'rejected')");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, shipment_id);
+        rc = ctm__step_done(db, st, "confirming the kits");
+    }
+    return rc;
 }
 
 /* ---- excursions: the kits they hold ---- */
@@ -241,6 +237,26 @@ static int set_excursion_kits(ctm_db *db, const char *from, const char *to, cons
     if (decided_us != 0)
         ctm__st_bind_int(st, 2, decided_us);
     return ctm__step_done(db, st, "changing the kits of an excursion");
+}
+
+/* The first excursion that holds kit id (0: none). */
+static int excursion_holding(ctm_db *db, int64_t id, int64_t *excursion)
+{
+    *excursion = 0;
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT MIN(x.excursion_id) FROM excursion_kits x WHERE x.kit_id = ?1"
+                          " AND (x.decision IS NULL OR x.decision = 'rejected')");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
+        *excursion = ctm__st_int(st, 0);
+    else if (src != CTM_ROW && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the kit's excursions");
+    ctm__st_finalize(st);
+    return rc;
 }
 
 int ctm__kits_quarantine(ctm_db *db, int64_t excursion)
@@ -262,6 +278,18 @@ int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int rel
                                   " FROM excursion_kits WHERE excursion_id = ?1"
                                   " AND decided_us = ?2 AND decision = 'rejected')",
                                   excursion, decided_us);
+    /* a kit still under receipt was never quarantined: its confirmation will tell */
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE excursion_kits SET quarantined = 0 WHERE excursion_id = ?1"
+                          " AND decided_us = ?2 AND decision = 'released' AND quarantined = 1"
+                          " AND kit_id IN (SELECT id FROM kits WHERE status = 'received')");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, excursion);
+    ctm__st_bind_int(st, 2, decided_us);
+    if ((rc = ctm__step_done(db, st, "recording the decision")) != CTM_OK)
+        return rc;
     /* back to available only what excursions put in quarantine, once none holds it */
     return set_excursion_kits(db, "quarantined", "available",
                               "UPDATE kits SET status = 'available' WHERE status = 'quarantined'"
@@ -626,13 +654,13 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if (rc == CTM_OK && !ctm__transition_allowed(k.status, status, 1))
         rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s by hand", k.number, k.status,
                       status);
-    /* Only the sponsor's decision (ctm_excursion_decide) puts back a kit an excursion holds. */
-    int held = 0;
+    /* out of an excursion's quarantine only by the sponsor's decision, e-signed */
+    int64_t held = 0;
     if (rc == CTM_OK && strcmp(status, "available") == 0 &&
-        (rc = excursion_holds(db, k.id, &held)) == CTM_OK && held)
-        rc = ctm__err(CTM_ERULE, "kit %s: an excursion not decided, or one that rejected it, holds"
-                                 " it; the sponsor's decision releases it (ctm excursion decide)",
-                      k.number);
+        (rc = excursion_holding(db, k.id, &held)) == CTM_OK && held != 0)
+        rc = ctm__err(CTM_ERULE,
+                      "kit %s: excursion %lld holds it; its release is the sponsor's decision"
+                      " (ctm_excursion_decide)", k.number, (long long)held);
     /* Technicians may set stock aside, not put it back into use. */
     int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
                   strcmp(status, "missing") == 0;
@@ -743,9 +771,10 @@ static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *ne
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
         const char *to = rows[i].status;
-        int held = 0;
-        if (strcmp(to, "expired") == 0 && (rc = excursion_holds(db, rows[i].id, &held)) == CTM_OK)
-            to = held ? "quarantined" : "available";
+        int64_t held = 0;
+        if (strcmp(to, "expired") == 0 &&
+            (rc = excursion_holding(db, rows[i].id, &held)) == CTM_OK)
+            to = held != 0 ? "quarantined" : "available";
         if (rc == CTM_OK)
             rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0);
     }

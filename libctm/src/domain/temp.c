@@ -54,6 +54,8 @@ typedef struct importer {
     size_t n;
     ctm__st *insert_full;  /* the INSERT of INSERT_ROWS readings, kept between groups */
     int overlaps;          /* the file's span meets the location's stored readings' */
+    ctm__excursion_scan *scan; /* the search for excursions, given the readings of a file that
+                                * meets none stored */
     ctm__action a;
     int action_open;
     uint64_t in_entry;     /* readings (or days) recorded in the open action */
@@ -101,20 +103,23 @@ static int64_t mc_of(double c)
     return (int64_t)llround(c * 1000.0);
 }
 
-/* Prepare sql, a statement over a location's readings, days or files, for the importer's owner:
- * for a shipment its column location_id is shipment_id (two names of one length). */
-static int prepare_owned(importer *im, ctm__st **st, const char *sql)
+int ctm__prepare_owned(ctm_db *db, int shipment, ctm__st **st, const char *sql)
 {
-    if (!im->shipment)
-        return ctm__prepare(im->db, st, sql);
+    if (!shipment)
+        return ctm__prepare(db, st, sql);
     char *owned = ctm__strdup(sql);
     if (owned == NULL)
         return ctm__err(CTM_ENOMEM, "out of memory");
     for (char *p = owned; (p = strstr(p, "location_id")) != NULL; p += 11)
         memcpy(p, "shipment_id", 11);
-    int rc = ctm__prepare(im->db, st, owned);
+    int rc = ctm__prepare(db, st, owned);
     free(owned);
     return rc;
+}
+
+static int prepare_owned(importer *im, ctm__st **st, const char *sql)
+{
+    return ctm__prepare_owned(im->db, im->shipment, st, sql);
 }
 
 /* ---- reading the file ---- */
@@ -366,6 +371,11 @@ static int store_reading(void *ctx, const ctm__logger_reading *r)
     p->line = r->line;
     p->skip = 0;
     p->mc = mc_of(r->temp_c);
+    if (im->scan != NULL && !im->overlaps) {
+        int rc = ctm__excursion_scan_reading(im->scan, p->t_us, p->mc);
+        if (rc != CTM_OK)
+            return rc;
+    }
     return im->n == INSERT_ROWS ? flush(im) : CTM_OK;
 }
 
@@ -622,6 +632,9 @@ static int store_file(importer *im, FILE *f, const struct stat *was, uint64_t by
     if (info->readings > 0 &&
         (rc = span_overlaps(im, info->first_us, info->last_us, &im->overlaps)) != CTM_OK)
         return rc;
+    if ((rc = ctm__excursion_scan_begin(&im->scan, im->db, im->shipment, im->location_id,
+                                        info)) != CTM_OK)
+        return rc;
     if ((rc = begin_entry(im, im->shipment ? "shipment.logger" : "temp.import")) != CTM_OK)
         return rc;
     rc = insert_file(im, path, info, serial, o);
@@ -713,8 +726,8 @@ int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const cha
         rc = store_file(im, f, &sb, done, path, format, &lo, &o, info, res.serial, &done, total,
                         &duplicate);
         if (rc == CTM_OK && !duplicate)
-            rc = ctm__excursions_detect(db, shipment, owner_id, name, info, &res.excursions,
-                                        &res.quarantined);
+            rc = ctm__excursion_scan_end(im->scan, name, info, &res.excursions,
+                                         &res.quarantined);
         if (in_batch) {
             res.file_id = im->file_id;
             res.added = im->added;
@@ -734,6 +747,7 @@ int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const cha
         }
     }
     ctm__st_finalize(im->insert_full);
+    ctm__excursion_scan_free(im->scan);
     free(im);
     ctm__logger_free(lg);
     fclose(f);

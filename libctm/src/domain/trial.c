@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "stock.h"
+#include "temp.h"
 
 
 int ctm__trial_lookup(ctm_db *db, const char *code, ctm__trial *t)
@@ -436,7 +437,12 @@ int ctm_location_list(ctm_query **out, ctm_db *db)
         rc = ctm__prepare(db, &st,
                           "SELECT l.name AS name, l.kind AS kind, l.min_mc / 1000.0 AS min,"
                           " l.max_mc / 1000.0 AS max,"
-                          " (SELECT count(*) FROM kits k WHERE k.location_id = l.id) AS kits"
-                          " FROM locations l ORDER BY l.name");
+                          " (SELECT count(*) FROM kits k WHERE k.location_id = l.id) AS kits,"
+                          " COALESCE(a.delay_minutes, " CTM__STR(CTM__ALARM_DELAY_MINUTES) ")"
+                          " AS alarm_delay_minutes,"
+                          " COALESCE(a.max_gap_minutes, " CTM__STR(CTM__ALARM_GAP_MINUTES) ")"
+                          " AS max_gap_minutes"
+                          " FROM locations l LEFT JOIN location_alarms a ON a.location_id = l.id"
+                          " ORDER BY l.name");
     return rc == CTM_OK ? ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL) : rc;
 }
