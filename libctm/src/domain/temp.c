@@ -986,15 +986,18 @@ static int exposure_hold(void *ctx, const ctm__held *r)
     return CTM_OK;
 }
 
-/* The time the kit's stays hold from and until (stays[i][0] a location, [1] since, [2] until):
+/* The time the kit's stays hold from and until ((*stays)[i][0] a location, [1] since, [2] until):
  * its stays as ctm_kit_history lists them, each ended by its dispensing too (a kit with a
  * subject is in no location of the site), those after it left dropped.  A stay it has not left
- * ends at INT64_MAX: every reading stored since it came counts. */
-#define MAX_STAYS 64
+ * ends at INT64_MAX: every reading stored since it came counts.  *stays is malloc'd: a kit may
+ * be moved any number of times, each move an audited action. */
+typedef int64_t stay[3];
 
-static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t stays[][3], int *n)
+static int kit_stays(ctm_db *db, int64_t kit_id, stay **stays, int *n)
 {
     *n = 0;
+    *stays = NULL;
+    size_t cap = 0;
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st, CTM__KIT_STAYS_SQL(
                                        "SELECT location_id, since_us, LEAD(since_us) OVER"
@@ -1008,24 +1011,34 @@ static int kit_stays(ctm_db *db, int64_t kit_id, const char *number, int64_t sta
     while ((src = ctm__st_step(st)) == CTM_ROW) {
         if (ctm__st_type(st, 0) == CTM_V_NULL)
             continue; /* sent away: no location of the site */
-        if (*n == MAX_STAYS) {
-            rc = ctm__err(CTM_ERULE, "kit %s: more than %d stays", number, MAX_STAYS);
-            break;
-        }
         int64_t since = ctm__st_int(st, 1);
         int64_t until = ctm__st_type(st, 2) == CTM_V_NULL ? INT64_MAX : ctm__st_int(st, 2);
         if (ctm__st_type(st, 3) != CTM_V_NULL && ctm__st_int(st, 3) < until)
             until = ctm__st_int(st, 3);
         if (until <= since)
             continue;
-        stays[*n][0] = ctm__st_int(st, 0);
-        stays[*n][1] = since;
-        stays[*n][2] = until;
+        if ((size_t)*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            stay *grown = cap < INT32_MAX ? realloc(*stays, cap * sizeof *grown) : NULL;
+            if (grown == NULL) {
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+                break;
+            }
+            *stays = grown;
+        }
+        (*stays)[*n][0] = ctm__st_int(st, 0);
+        (*stays)[*n][1] = since;
+        (*stays)[*n][2] = until;
         (*n)++;
     }
     ctm__st_finalize(st);
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the kit's history");
+    if (rc != CTM_OK) {
+        free(*stays);
+        *stays = NULL;
+        *n = 0;
+    }
     return rc;
 }
 
@@ -1055,10 +1068,12 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
         ctm__st_finalize(st);
         st = NULL;
     }
-    int64_t stays[MAX_STAYS][3], stay_us = 0;
+    (void)number; /* for messages; no limit of stays is left to name it in one */
+    stay *stays = NULL;
+    int64_t stay_us = 0;
     int n = 0;
     if (rc == CTM_OK)
-        rc = kit_stays(db, kit_id, number, stays, &n);
+        rc = kit_stays(db, kit_id, &stays, &n);
     /* the journey first: the shipment's logger, every reading of it, covered time counted as
      * known (the journey's own length is the logger's) */
     if (rc == CTM_OK && shipment_id != 0)
@@ -1074,6 +1089,7 @@ int ctm__kit_exposure_of(ctm_db *db, int64_t kit_id, const char *number, ctm_exp
         rc = walk_readings(db, 0, stays[i][0], stays[i][1], stays[i][2] - 1, stays[i][2],
                            EXPOSURE_HOLD_US, exposure_hold, &x);
     }
+    free(stays);
     if (rc != CTM_OK)
         return rc;
     res.readings = x.seen.readings;
