@@ -1508,8 +1508,10 @@ CTM_API CTM_WARN_UNUSED int ctm_excursion_kits(ctm_query **out, ctm_db *db, int6
  * NULL (nkits 0): the excursion and every kit of it not decided yet; else only those kits (numbers
  * or scans), and the excursion is "decided" once each of its kits is.  A released kit in
  * quarantine goes back to available unless another excursion not decided holds it; a rejected
- * one goes to pending_destruction; a kit that left quarantine meanwhile (dispensed before the
- * file came, moved by hand) keeps its status, with the decision recorded.
+ * one goes to pending_destruction; a kit that was not in quarantine (dispensed before the file
+ * came, say) keeps its status, with the decision recorded.  A decision on a kit still under
+ * receipt is applied by the receipt's confirmation: released, it becomes available (unless
+ * another excursion holds it); rejected, pending_destruction.
  * Errors: CTM_EINVAL (decision, reference, a kit), CTM_ENOTFOUND (excursion, a kit),
  * CTM_ERULE (decided already; still ongoing: import the file that shows its end; a kit not
  * recorded with it or decided already), CTM_EDENIED (pharmacists only).

@@ -30,7 +30,7 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "randomize", "subject_withdraw", "subject_complete", "visit_add", "dose_levels",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
-          "codebreak", "temp_import"}
+          "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,15 @@ def site(tmp_path_factory):
         logger = tmp_path_factory.mktemp("logger") / "fridge-1.csv"
         logger.write_text("time,temperature\n2026-06-01T10:00:00Z,4.5\n2026-06-01T10:10:00Z,9.1\n")
         db.temp_import("FRIDGE-1", logger)
+        # an hour from now, after the kits arrived: 60 minutes above range; with the June
+        # reading above range (held 60 minutes) and the gap since then (unknown): 3 excursions
+        hour = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
+                                                                    microsecond=0)
+        later = tmp_path_factory.mktemp("logger") / "fridge-1-later.csv"
+        later.write_text("".join("%s,%.1f\n" % ((hour + datetime.timedelta(minutes=60 + 10 * i))
+                                               .strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                               9.5 if 2 <= i < 8 else 5.0) for i in range(10)))
+        assert db.temp_import("FRIDGE-1", later)["excursions"] == 3
     with ctm_open(path, "ivan", PW) as db:
         db.codebreak(TRIAL, "S-1", PW, "emergency")
     return path
@@ -111,6 +120,11 @@ def reads(db):
     call("temp_files", db.temp_files)
     call("temp_mkt", lambda: db.temp_mkt("FRIDGE-1"))
     call("kit_exposure", lambda: [db.kit_exposure("K%02d" % i, TRIAL) for i in range(10)])
+    call("excursions", db.excursions)
+    numbers = [e["excursion"] for e in db.excursions()]
+    call("excursion_kits", lambda: [db.excursion_kits(n).fetchall() for n in numbers])
+    call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
+                                      for f in ("text", "csv", "json")])
     return out
 
 
@@ -120,7 +134,8 @@ def test_the_walk_covers_every_read():
               "users", "size", "checkpoint", "vkey", "prove", "verify", "kittypes", "locations",
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
-              "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure"}
+              "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
+              "excursions", "excursion_kits", "excursion_report"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

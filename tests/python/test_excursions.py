@@ -279,9 +279,6 @@ def test_a_gap_longer_than_the_allowed_gap_is_of_unknown_temperature(paula, tmp_
     assert statuses(paula)["K3"] == "available"
 
 
-@pytest.mark.xfail(strict=True, raises=json.JSONDecodeError,
-                   reason="libctm: the MKT of an excursion without readings in its period is"
-                   " NaN, written as nan in the JSON report (not JSON)")
 def test_the_report_of_an_unknown_excursion_is_json_without_an_mkt(paula, tmp_path):
     times = [0, 10, 20, 200, 210]
     paula.temp_import("FRIDGE-1", logger_file(tmp_path / "gap.csv", 0, [5.0] * 5, times=times),

@@ -1244,8 +1244,8 @@ static void report_text(ctm__buf *b, const report *r)
     if (cell(e, 0, "degree_minutes") != NULL)
         putf(b, "Degree-minutes:   %s C x min beyond the range\n", cell(e, 0, "degree_minutes"));
     if (r->has_mkt)
-        putf(b, "MKT:              %.2f C over the period (dH %.3f kJ/mol)\n", r->mkt_c,
-             r->energy_kj);
+        putf(b, "MKT:              %.2f C over the period (dH/R 10,000 K, %.2f kJ/mol)\n",
+             r->mkt_c, r->energy_kj);
     putf(b, "Status:           %s\n", or_dash(cell(e, 0, "status")));
     putf(b, "Detected:         %s by %s\n", or_dash(cell(e, 0, "detected")),
          or_dash(cell(e, 0, "detected_by")));

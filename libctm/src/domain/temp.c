@@ -1149,7 +1149,8 @@ int ctm__excursion_mkt(ctm_db *db, int64_t id, double *mkt_c, double *energy_kj,
     ctm__mkt_init(&x.seen.m, CTM__MKT_DEFAULT_DHR);
     if (found)
         rc = walk_readings(db, shipment, owner, lo, hi, hi, gap, mkt_hold, &x);
-    if (rc == CTM_OK && x.seen.readings > 0) {
+    /* a period whose only reading is at its end (a gap's) weighs nothing: no MKT */
+    if (rc == CTM_OK && x.seen.readings > 0 && !isnan(ctm__mkt_celsius(&x.seen.m))) {
         *has = 1;
         *mkt_c = ctm__mkt_celsius(&x.seen.m);
         *energy_kj = CTM__MKT_DEFAULT_DHR * CTM__GAS_CONSTANT / 1000.0;
