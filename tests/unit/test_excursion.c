@@ -49,6 +49,7 @@ static void build_template(void)
     ko.excursion_budget_minutes = 60;
     ko.excursion_max_c = 15;
     must(ctm_kittype_add(h, "OPEN-1", "KT", "Drug X", 30, 2, 8, 0, &ko), "kit type");
+    must(ctm_kittype_add(h, "OPEN-1", "RT", "Drug R", 30, 15, 25, 0, NULL), "room kit type");
     /* a blinded trial, arms with codes a plain search finds anywhere they leak */
     must(ctm_trial_add(h, "BLIND-1", "A blinded trial", "Sponsor AB", 1, "ARMALPHA:1,ARMBETA:1"),
          "blinded trial");
@@ -964,6 +965,23 @@ START_TEST(a_kit_number_of_two_trials_can_be_decided_kit_by_kit)
 }
 END_TEST
 
+/* A shipment of a fridge product (2-8 C) and a room-temperature one (15-25 C), its logger at
+ * 5 C throughout: the fridge kits were in their range all the way and are not quarantined. */
+START_TEST(a_shipment_of_two_storage_ranges_is_judged_per_kit_type)
+{
+    as("pia");
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK7,KT,L1,2030-01-31\n"
+                            "R1,RT,L2,2030-01-31\n";
+    static const int mm[] = {0, 10, 20, 30};
+    static const double cool[] = {5, 5, 5, 5};
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    o.logger = logger("transit.csv", mm, cool, 4);
+    tu_ok(ctm_receive(db, "OPEN-1", "SH7", m, sizeof m - 1, "FRIDGE2", &o));
+    tu_ok(ctm_receive_confirm(db, "SH7", 1));
+    assert_status("K7", "available"); /* 5 C is inside 2-8 C */
+}
+END_TEST
+
 /* A shipment registered by mistake with its logger file, voided before confirmation: the void
  * removes what the registration made, its logger's readings with it. */
 START_TEST(a_receipt_with_its_logger_is_voided)
@@ -1019,6 +1037,8 @@ static Suite *excursion_suite(void)
         tcase_add_test(tc, a_receipt_voided_after_an_excursion_found_its_kits);
         /* fails: ctm_excursion_decide takes no trial, so a kit number of two trials is refused */
         tcase_add_test(tc, a_kit_number_of_two_trials_can_be_decided_kit_by_kit);
+        /* fails: a shipment is judged by MAX(min), MIN(max) of its kit types: 15..8 here */
+        tcase_add_test(tc, a_shipment_of_two_storage_ranges_is_judged_per_kit_type);
     }
     return s;
 }
