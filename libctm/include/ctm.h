@@ -668,8 +668,10 @@ CTM_API CTM_WARN_UNUSED int ctm_receive_unscan(ctm_db *db, const char *shipment,
  * Void a shipment registered by mistake (wrong trial, location or manifest), before its receipt
  * is confirmed: e-signed by the logged-in pharmacist ("shipment voided") with a mandatory
  * reason, audited "shipment.void".  Everything the registration and its scans made is removed:
- * the shipment, its kits (which leave stock), their moves between locations, its discrepancies
- * and the lots left without kits, so the shipment can be registered again under its number.
+ * the shipment, its kits (which leave stock), their moves between locations, its discrepancies,
+ * its logger file with its readings and the excursions found in them, the rows that excursions
+ * of a location recorded for its kits, and the lots left without kits, so the shipment can be
+ * registered again under its number.
  * The ledger keeps every removed row in the entries that made it and in this one.
  * Errors: CTM_EINVAL (reason), CTM_ENOTFOUND (shipment), CTM_ERULE (the receipt is confirmed),
  * CTM_EDENIED (pharmacists only), CTM_EMISUSE.
@@ -791,7 +793,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
  * (numbers or scans, see ctm_kit_show(); each in stock: received, available, quarantined or
  * expired, else CTM_ERULE), to new_expiry
  * ("YYYY-MM-DD", later than the current one), with the sponsor's reference; e-signed by the
- * pharmacist ("expiry extended").  Expired kits become available.  Audited "expiry.extend".
+ * pharmacist ("expiry extended").  Expired kits become available, or quarantined when an
+ * excursion holds them (a new date is no release).  Audited "expiry.extend".
  * Errors: CTM_EINVAL (new_expiry not a date, or not later than a covered kit's current expiry;
  * reference; both or neither of lot and kits), CTM_ENOTFOUND (trial, a kit, a lot with no kits in
  * stock), CTM_ERULE (a listed kit not in stock), CTM_EDENIED (pharmacists only).

@@ -744,29 +744,55 @@ static int excursion_lookup(ctm_db *db, int64_t id, excursion_row *e)
     return rc;
 }
 
-/* The kit's row of the excursion, not decided yet: CTM_ERULE otherwise. */
+/* The kit of the excursion that `kit` (a kit number or a scan of its pack) names, not decided
+ * yet: looked for among the excursion's own kits, so that a kit number another trial uses too
+ * is no ambiguity unless both kits are the excursion's (CTM_EINVAL).  CTM_ERULE for a kit not
+ * recorded with it or decided already, CTM_ENOTFOUND for no such kit. */
 static int kit_of(ctm_db *db, int64_t excursion, const char *kit, int64_t *kit_id)
 {
-    char number[48];
-    int rc = ctm__kit_find(db, NULL, kit, kit_id, number);
+    ctm__scan sc;
+    int rc = ctm__scan_read(kit, &sc);
+    ctm_gs1_free(sc.gs1);
     if (rc != CTM_OK)
         return rc;
     ctm__st *st = NULL;
     if ((rc = ctm__prepare(db, &st,
-                           "SELECT decision FROM excursion_kits WHERE excursion_id = ?1"
-                           " AND kit_id = ?2")) != CTM_OK)
+                           "SELECT x.kit_id, x.decision, k.kit_number, t.code"
+                           " FROM excursion_kits x JOIN kits k ON k.id = x.kit_id"
+                           " JOIN trials t ON t.id = k.trial_id WHERE x.excursion_id = ?1"
+                           " AND (k.kit_number = ?2 OR k.serial = ?2) ORDER BY t.code")) != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, excursion);
-    ctm__st_bind_int(st, 2, *kit_id);
+    ctm__st_bind_text(st, 2, sc.id);
     int src = ctm__st_step(st);
-    if (src == CTM_OK)
-        rc = ctm__err(CTM_ERULE, "kit %s is not recorded with excursion %" PRId64, number,
-                      excursion);
-    else if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
-        rc = ctm__err(CTM_ERULE, "kit %s: excursion %" PRId64 " was decided for it already (%s)",
-                      number, excursion, ctm__st_text(st, 0));
-    else if (src != CTM_ROW)
+    if (src == CTM_ROW) {
+        *kit_id = ctm__st_int(st, 0);
+        char number[48], trial[48], decision[16] = "";
+        snprintf(number, sizeof number, "%s", ctm__st_text(st, 2));
+        snprintf(trial, sizeof trial, "%s", ctm__st_text(st, 3));
+        if (ctm__st_type(st, 1) != CTM_V_NULL)
+            snprintf(decision, sizeof decision, "%s", ctm__st_text(st, 1));
+        src = ctm__st_step(st);
+        if (src == CTM_ROW)
+            rc = ctm__err(CTM_EINVAL,
+                          "kit '%.40s': excursion %" PRId64 " has two such kits (trials %s and"
+                          " %s); decide the whole excursion, or one of them by a scan of its"
+                          " pack", sc.id, excursion, trial, ctm__st_text(st, 3));
+        else if (decision[0] != '\0')
+            rc = ctm__err(CTM_ERULE, "kit %s: excursion %" PRId64 " was decided for it already"
+                                     " (%s)", number, excursion, decision);
+        else if (src != CTM_OK)
+            rc = ctm__store_fail(src, "reading the excursion's kits");
+    } else if (src == CTM_OK) {
+        char number[48];
+        int64_t id = 0;
+        rc = ctm__kit_find(db, NULL, kit, &id, number);
+        if (rc == CTM_OK || rc == CTM_EINVAL)
+            rc = ctm__err(CTM_ERULE, "kit '%.40s' is not recorded with excursion %" PRId64,
+                          sc.id, excursion);
+    } else {
         rc = ctm__store_fail(src, "reading the excursion's kits");
+    }
     ctm__st_finalize(st);
     return rc;
 }

@@ -1009,6 +1009,18 @@ static int void_rows(ctm_db *db, int64_t shipment_id)
         rc = shipment_exec(db, shipment_id, NULL,
                            "DELETE FROM discrepancies WHERE shipment_id = ?1",
                            "removing the discrepancies");
+    /* what excursions recorded of its kits (in transit, or in the fridge while under receipt),
+     * the excursions of its logger, and the logger's file, readings and days */
+    static const char *const logger_rows[] = {
+        "DELETE FROM excursion_kits WHERE kit_id IN (SELECT id FROM kits WHERE shipment_id = ?1)",
+        "DELETE FROM excursions WHERE shipment_id = ?1",
+        "DELETE FROM readings WHERE shipment_id = ?1",
+        "DELETE FROM logger_days WHERE shipment_id = ?1",
+        "DELETE FROM logger_files WHERE shipment_id = ?1",
+    };
+    for (size_t i = 0; rc == CTM_OK && i < sizeof logger_rows / sizeof logger_rows[0]; i++)
+        rc = shipment_exec(db, shipment_id, NULL, logger_rows[i],
+                           "removing the shipment's logger and excursions");
     if (rc == CTM_OK)
         rc = shipment_exec(db, shipment_id, NULL, "DELETE FROM kits WHERE shipment_id = ?1",
                            "removing the kits");
