@@ -1452,7 +1452,8 @@ CTM_API CTM_WARN_UNUSED int ctm_temp_files(ctm_query **out, ctm_db *db, const ch
  * A run still out of range at the newest reading is recorded as ongoing once it has lasted the
  * delay, and extended by the next file.  A shipment's logger file (ctm_shipment_logger(), or the
  * logger option of ctm_receive()) is judged against the narrowest storage range of the
- * shipment's kit types, with no delay: any time out of range in transit counts.
+ * shipment's kit types (kit types that share no range are refused: one logger cannot show two
+ * journeys), with no delay: any time out of range in transit counts.
  *
  * The kits that were in the place during an excursion (for a location: every kit whose stays
  * there meet it; for a shipment: its kits) are recorded with it, in one audited action
@@ -1495,7 +1496,8 @@ CTM_API CTM_WARN_UNUSED int ctm_excursions(ctm_query **out, ctm_db *db, const ch
 
 /**
  * The kits recorded with an excursion, by trial and kit number: trial, kit_number, kit_type, lot,
- * status_was (when the excursion was recorded), quarantined (1: put in quarantine by it),
+ * status_was (when the excursion was recorded), quarantined (1: put in quarantine by it, and
+ * not quarantined by hand since: a release then leaves it in quarantine),
  * status (now), decision (released, rejected or NULL), decided, decided_by, reference,
  * minutes_out (the kit's time out of its storage range over its life: its shipment's logger and
  * its stays, as ctm_kit_exposure() counts it), over_budget (1: flagged for rejection, as

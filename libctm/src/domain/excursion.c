@@ -317,6 +317,13 @@ static int judge_of(ctm_db *db, int shipment, int64_t owner_id, judge *j)
     if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL) {
         j->lo_mc = ctm__st_int(st, 0);
         j->hi_mc = ctm__st_int(st, 1);
+        /* one logger, one journey: kits that share no storage range did not travel together */
+        if (j->lo_mc > j->hi_mc)
+            rc = ctm__err(CTM_ERULE,
+                          "the shipment's kit types share no storage range (%.1f C is above"
+                          " %.1f C): one logger cannot show their journey; receive them as"
+                          " shipments of their own", (double)j->lo_mc / 1000.0,
+                          (double)j->hi_mc / 1000.0);
     } else if (src == CTM_ROW || src == CTM_OK) {
         rc = ctm__err(CTM_ERULE, "the shipment has no kits whose storage range would judge its"
                                  " logger");

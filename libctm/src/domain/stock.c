@@ -259,6 +259,19 @@ static int excursion_holding(ctm_db *db, int64_t id, int64_t *excursion)
     return rc;
 }
 
+/* The kit's quarantine is no longer any excursion's doing. */
+static int excursions_let_go(ctm_db *db, int64_t id)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "UPDATE excursion_kits SET quarantined = 0 WHERE kit_id = ?1"
+                          " AND quarantined = 1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    return ctm__step_done(db, st, "recording the quarantine");
+}
+
 int ctm__kits_quarantine(ctm_db *db, int64_t excursion)
 {
     return set_excursion_kits(db, "available", "quarantined",
@@ -676,6 +689,10 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     ctm__action_param(&a, "from", k.status);
     ctm__action_param(&a, "to", status);
     rc = kit_write(db, &k, status, 1, KIT_ALSO_NOTHING, NULL, 0);
+    /* quarantined by hand, for a reason of its own (a recall): no excursion's release, of one
+     * recorded before or after, puts it back (ctm__kits_decided) */
+    if (rc == CTM_OK && strcmp(status, "quarantined") == 0)
+        rc = excursions_let_go(db, k.id);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
