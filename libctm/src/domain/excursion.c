@@ -1353,7 +1353,8 @@ int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *
             &r.loggers, "first", "last");
     if (rc == CTM_OK) {
         q = NULL;
-        rc = table_read(q, ctm_excursion_kits(&q, db, excursion), &r.kits);
+        rc = ctm_excursion_kits(&q, db, excursion);
+        rc = table_read(q, rc, &r.kits);
     }
     if (rc == CTM_OK)
         rc = report_listing(
