@@ -1499,9 +1499,10 @@ CTM_API CTM_WARN_UNUSED int ctm_excursions(ctm_query **out, ctm_db *db, const ch
  * status_was (when the excursion was recorded), quarantined (1: put in quarantine by it, and
  * not quarantined by hand since: a release then leaves it in quarantine),
  * status (now), decision (released, rejected or NULL), decided, decided_by, reference,
- * minutes_out (the kit's time out of its storage range over its life: its shipment's logger and
- * its stays, as ctm_kit_exposure() counts it), over_budget (1: flagged for rejection, as
- * ctm_kit_exposure() decides).  Never an arm.  Any logged-in user.
+ * budget_minutes, budget_max (its kit type's excursion budget: cumulative minutes out of range
+ * allowed, up to that temperature; NULL without one), minutes_out (the kit's time out of its
+ * storage range over its life: its shipment's logger and its stays, as ctm_kit_exposure() counts
+ * it), over_budget (1: flagged for rejection, as ctm_kit_exposure() decides).  Never an arm.  Any logged-in user.
  * Errors: CTM_ENOTFOUND (excursion).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_excursion_kits(ctm_query **out, ctm_db *db, int64_t excursion);

@@ -991,6 +991,51 @@ START_TEST(a_receipt_with_its_logger_is_voided)
 }
 END_TEST
 
+/* Found trying it as a pharmacist: a shipment's logger that ends out of range can be decided (the
+ * journey ends with its file); a partial rejection then a release of the rest is "decided", not
+ * "released"; the report names the files whose readings show the excursion, not the one before. */
+START_TEST(a_shipment_logger_ending_warm_a_mixed_decision_and_the_reports_files)
+{
+    as("pia");
+    static const char m[] = "kit_number,kit_type,lot,expiry\nK7,KT,L1,2030-01-31\n";
+    static const int mm[] = {0, 10, 20, 30};
+    static const double warm[] = {5, 5, 9.5, 9.5}; /* still 9.5 C when the logger was stopped */
+    ctm_receive_options o = CTM_RECEIVE_OPTIONS_INIT;
+    o.logger = logger("warm.csv", mm, warm, 4);
+    tu_ok(ctm_receive(db, "OPEN-1", "SH7", m, sizeof m - 1, "FRIDGE2", &o));
+    int64_t id = newest();
+    assert_field(id, "ongoing", "0");
+    assert_field(id, "minutes", "20"); /* 20 to 30, and the last reading's 10 minutes */
+    tu_ok(ctm_excursion_decide(db, id, "reject", "SP-7", NULL, 0));
+    tu_ok(ctm_receive_confirm(db, "SH7", 1));
+    assert_status("K7", "pending_destruction");
+    /* a fridge: the morning's file, then the afternoon's with the excursion */
+    as("ted");
+    static const int am[] = {0, 10, 20};
+    static const double cool[] = {5, 5, 5};
+    ctm_temp_import_result r = CTM_TEMP_IMPORT_RESULT_INIT;
+    tu_ok(import_at("FRIDGE1", "morning.csv", am, cool, 3, &r));
+    static const int pm[] = {30, 40, 50, 60, 70, 80};
+    static const double t[] = {5, 9, 9, 9, 9, 5};
+    tu_ok(import_at("FRIDGE1", "afternoon.csv", pm, t, 6, &r));
+    id = newest();
+    as("pia");
+    const char *k1[] = {"K1"};
+    tu_ok(ctm_excursion_decide(db, id, "reject", "SP-8", k1, 1));
+    tu_ok(ctm_excursion_decide(db, id, "release", "SP-9", NULL, 0));
+    assert_field(id, "status", "decided");
+    assert_status("K1", "pending_destruction");
+    assert_status("K2", "available");
+    char *text = NULL;
+    tu_ok(ctm_excursion_report(&text, db, id, "text"));
+    ck_assert_ptr_nonnull(strstr(text, "afternoon.csv"));
+    ck_assert_ptr_null(strstr(text, "morning.csv"));
+    ck_assert_ptr_nonnull(strstr(text, "serial (none given)"));
+    ctm_free(text);
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 static Suite *excursion_suite(void)
 {
     Suite *s = suite_create("excursion");
@@ -1020,6 +1065,7 @@ static Suite *excursion_suite(void)
     tcase_add_test(tc, a_kit_number_of_two_trials_can_be_decided_kit_by_kit);
     tcase_add_test(tc, a_shipment_of_kits_sharing_no_range_refuses_one_logger);
     tcase_add_test(tc, a_release_keeps_a_kit_quarantined_by_hand_after_an_earlier_release);
+    tcase_add_test(tc, a_shipment_logger_ending_warm_a_mixed_decision_and_the_reports_files);
     return s;
 }
 

@@ -63,6 +63,7 @@ typedef struct detector {
     size_t n, cap;
     int have_prev;
     int64_t prev_t, prev_mc;
+    int64_t interval;  /* the time between the last two readings (0: one reading so far) */
     int active;
     found run;
 } detector;
@@ -162,6 +163,7 @@ static int det_reading(detector *d, int64_t t, int64_t mc)
         r->high |= mc > d->j->hi_mc;
         r->low |= mc < d->j->lo_mc;
     }
+    d->interval = d->have_prev && t - d->prev_t <= gap_us ? t - d->prev_t : 0;
     d->have_prev = 1;
     d->prev_t = t;
     d->prev_mc = mc;
@@ -638,8 +640,15 @@ int ctm__excursion_scan_end(ctm__excursion_scan *s, const char *name,
     if (info->readings > 0) {
         rc = walk_stored(db, d, s->fed ? info->last_us + 1 : info->first_us, INT64_MAX,
                          info->last_us, &newest);
-        if (rc == CTM_OK && newest && d->active)
+        /* a location's next file may continue a run: it goes on.  A shipment's journey ends
+         * with its file: the run ends there, its last reading holding as long as the one
+         * before it (so it can be decided) */
+        if (rc == CTM_OK && newest && d->active && s->j.shipment) {
+            run_hold(d, d->interval);
+            rc = run_close(d, d->prev_t + d->interval, 0);
+        } else if (rc == CTM_OK && newest && d->active) {
             rc = run_close(d, d->prev_t, 1);
+        }
     }
     if (rc == CTM_OK && info->days > 0)
         rc = walk_days(db, d, info->first_us, info->last_us);
@@ -881,8 +890,10 @@ int ctm_excursion_decide(ctm_db *db, int64_t excursion, const char *decision,
     ctm__st *st = NULL;
     if (rc == CTM_OK)
         rc = ctm__prepare(db, &st,
-                          "UPDATE excursions SET status = CASE WHEN ?2 = 1 THEN ?3 ELSE 'decided'"
-                          " END, decided_us = ?4, decided_by = ?5,"
+                          "UPDATE excursions SET status = CASE WHEN ?2 = 1 AND NOT EXISTS"
+                          " (SELECT 1 FROM excursion_kits WHERE excursion_id = ?1"
+                          " AND decision <> ?3) THEN ?3 ELSE 'decided' END,"
+                          " decided_us = ?4, decided_by = ?5,"
                           " reference = CASE WHEN ?2 = 1 THEN ?6 ELSE NULL END"
                           " WHERE id = ?1 AND (?2 = 1 OR NOT EXISTS (SELECT 1 FROM excursion_kits"
                           " WHERE excursion_id = ?1 AND decision IS NULL))");
@@ -972,7 +983,8 @@ static int kit_exposure_row(ctm__st *st, ctm__row *row, void *ctx)
     "SELECT t.code AS trial, k.kit_number AS kit_number, kt.code AS kit_type, l.batch AS lot," \
     " x.status_was AS status_was, x.quarantined AS quarantined, k.status AS status,"         \
     " x.decision AS decision, x.decided_us AS decided, x.decided_by AS decided_by,"          \
-    " x.reference AS reference, k.id AS minutes_out, k.id AS over_budget"                    \
+    " x.reference AS reference, kt.budget_minutes AS budget_minutes,"                       \
+    " kt.budget_max_mc / 1000.0 AS budget_max, k.id AS minutes_out, k.id AS over_budget"    \
     " FROM excursion_kits x JOIN kits k ON k.id = x.kit_id"                                  \
     " JOIN trials t ON t.id = k.trial_id JOIN kit_types kt ON kt.id = k.kit_type_id"         \
     " JOIN lots l ON l.id = k.lot_id WHERE x.excursion_id = ?1"                             \
@@ -1212,9 +1224,11 @@ static const char *or_dash(const char *s)
 static void kits_table(ctm__buf *b, const table *kits)
 {
     static const char *const cols[] = {"trial", "kit_number", "kit_type", "lot", "status_was",
-                                       "status", "decision", "minutes_out", "over_budget"};
+                                       "status", "decision", "minutes_out", "budget_minutes",
+                                       "budget_max", "over_budget"};
     static const char *const heads[] = {"trial", "kit", "type", "lot", "status then",
-                                        "status now", "decision", "minutes out", "over budget"};
+                                        "status now", "decision", "minutes out",
+                                        "budget min", "up to C", "over budget"};
     enum { NCOLS = sizeof cols / sizeof cols[0] };
     if (kits->nrows == 0)
         return;
@@ -1289,7 +1303,7 @@ static void report_text(ctm__buf *b, const report *r)
     if (r->signatures.nrows == 0)
         put(b, "  none yet: the excursion is open\n");
     for (size_t i = 0; i < r->signatures.nrows; i++)
-        putf(b, "  %s (%s), %s UTC, \"%s\", sponsor reference %s, %s kit(s)\n",
+        putf(b, "  %s (%s), %s, \"%s\", sponsor reference %s, %s kit(s)\n",
              or_dash(cell(&r->signatures, i, "printed_name")),
              or_dash(cell(&r->signatures, i, "username")),
              or_dash(cell(&r->signatures, i, "signed")),
@@ -1348,7 +1362,8 @@ int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *
             " f.sha256 AS sha256, f.first_us AS first, f.last_us AS last"
             " FROM excursions e JOIN logger_files f ON (f.location_id = e.location_id"
             " OR f.shipment_id = e.shipment_id) AND f.first_us <= e.end_us"
-            " AND f.last_us >= e.start_us - e.max_gap_minutes * 60000000"
+            " AND f.last_us >= CASE WHEN e.kind = 'unknown'"
+            " THEN e.start_us - e.max_gap_minutes * 60000000 ELSE e.start_us END"
             " WHERE e.id = ?1 ORDER BY f.id",
             &r.loggers, "first", "last");
     if (rc == CTM_OK) {

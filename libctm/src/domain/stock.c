@@ -672,8 +672,8 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     if (rc == CTM_OK && strcmp(status, "available") == 0 &&
         (rc = excursion_holding(db, k.id, &held)) == CTM_OK && held != 0)
         rc = ctm__err(CTM_ERULE,
-                      "kit %s: excursion %lld holds it; its release is the sponsor's decision"
-                      " (ctm_excursion_decide)", k.number, (long long)held);
+                      "kit %s: excursion %lld holds it; only the sponsor's decision on the"
+                      " excursion, recorded e-signed, releases it", k.number, (long long)held);
     /* Technicians may set stock aside, not put it back into use. */
     int tech_ok = strcmp(status, "quarantined") == 0 || strcmp(status, "damaged") == 0 ||
                   strcmp(status, "missing") == 0;
