@@ -168,6 +168,11 @@ int cmd_migrate(struct cli_session *s, const struct cli_args *a);
 int cmd_scan(struct cli_session *s, const struct cli_args *a);
 /* "<GS>" and "\\x1d" typed for the GS separator become the byte 0x1D, in place (cmd_scan.c). */
 void cli_unescape_gs(char *text);
+/* Kits named by number or by a scan of the pack (a scan's "<GS>" made the byte): first, when
+ * not NULL, then the arguments from..npos-1, as malloc'd copies in a NULL-terminated *out (free
+ * with cli_kit_args_free); their number in *n when n is not NULL.  CLI_OK or an exit status. */
+int cli_kit_args(const struct cli_args *a, const char *first, int from, char ***out, size_t *n);
+void cli_kit_args_free(char **kits);
 int cmd_user_add(struct cli_session *s, const struct cli_args *a);
 int cmd_user_list(struct cli_session *s, const struct cli_args *a);
 int cmd_user_disable(struct cli_session *s, const struct cli_args *a);

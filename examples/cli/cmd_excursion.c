@@ -266,36 +266,6 @@ int cmd_excursion_show(struct cli_session *s, const struct cli_args *a)
 
 /* ---- excursion decide ---- */
 
-/* --kit KIT and the arguments after the excursion's number, with <GS> typed for the separator
- * made the byte (malloc'd copies; free with free_kits). */
-static int kit_list(const struct cli_args *a, char ***out, size_t *n)
-{
-    const char *first = cli_arg(a, "kit");
-    size_t count = first ? 1 + (size_t)(a->npos - 1) : 0;
-    char **kits = calloc(count + 1, sizeof *kits);
-    if (!kits)
-        return cli_fail("out of memory");
-    for (size_t i = 0; i < count; i++) {
-        if (!(kits[i] = strdup(i == 0 ? first : a->pos[i]))) {
-            for (size_t j = 0; j < i; j++)
-                free(kits[j]);
-            free(kits);
-            return cli_fail("out of memory");
-        }
-        cli_unescape_gs(kits[i]);
-    }
-    *out = kits;
-    *n = count;
-    return CLI_OK;
-}
-
-static void free_kits(char **kits)
-{
-    for (size_t i = 0; kits && kits[i]; i++)
-        free(kits[i]);
-    free(kits);
-}
-
 /* The kits of an excursion not decided yet, as "trial\nkit" keys (malloc'd, NULL-terminated),
  * so that what a decision did can be told from what was decided before. */
 struct undecided {
@@ -437,14 +407,15 @@ int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a)
     struct undecided before = { NULL, 0, 0 };
     int rc = read_undecided(s->db, id, &before);
     if (rc == CLI_OK)
-        rc = kit_list(a, &kits, &n);
+        rc = cli_arg(a, "kit") != NULL ? cli_kit_args(a, cli_arg(a, "kit"), 1, &kits, &n)
+                                       : CLI_OK;
     if (rc != CLI_OK) {
         undecided_free(&before);
         return rc;
     }
     rc = ctm_excursion_decide(s->db, id, release ? "release" : "reject", reference,
                               n > 0 ? (const char *const *)kits : NULL, n);
-    free_kits(kits);
+    cli_kit_args_free(kits);
     if (rc != CTM_OK) {
         undecided_free(&before);
         return cli_fail_ctm(rc);

@@ -48,6 +48,36 @@ void cli_unescape_gs(char *text)
     *out = '\0';
 }
 
+int cli_kit_args(const struct cli_args *a, const char *first, int from, char ***out, size_t *n)
+{
+    size_t rest = a->npos > from ? (size_t)(a->npos - from) : 0;
+    size_t count = (first != NULL) + rest;
+    char **kits = calloc(count + 1, sizeof *kits);
+    if (!kits)
+        return cli_fail("out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const char *arg = first == NULL ? a->pos[from + (int)i]
+                          : i == 0    ? first
+                                      : a->pos[from + (int)i - 1];
+        if (!(kits[i] = strdup(arg))) {
+            cli_kit_args_free(kits);
+            return cli_fail("out of memory");
+        }
+        cli_unescape_gs(kits[i]);
+    }
+    *out = kits;
+    if (n)
+        *n = count;
+    return CLI_OK;
+}
+
+void cli_kit_args_free(char **kits)
+{
+    for (size_t i = 0; kits && kits[i]; i++)
+        free(kits[i]);
+    free(kits);
+}
+
 static void print_fields(const ctm_gs1 *g)
 {
     for (int i = 0; i < ctm_gs1_count(g); i++) {

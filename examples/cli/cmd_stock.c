@@ -22,35 +22,6 @@ static const char *plural(uint64_t n)
     return n == 1 ? "" : "s";
 }
 
-/* Kits are named by number or by a scan of the pack; a scan typed with "<GS>" or "\\x1d" for the
- * separator gets the real byte (as in `receive scan`).  The copies of args from..npos-1,
- * malloc'd, in *out (free with free_kit_args); CLI_OK or an exit status. */
-static int kit_args(const struct cli_args *a, int from, char ***out)
-{
-    size_t n = a->npos > from ? (size_t)(a->npos - from) : 0;
-    char **kits = calloc(n + 1, sizeof *kits);
-    if (!kits)
-        return cli_fail("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (!(kits[i] = strdup(a->pos[from + (int)i]))) {
-            for (size_t j = 0; j < i; j++)
-                free(kits[j]);
-            free(kits);
-            return cli_fail("out of memory");
-        }
-        cli_unescape_gs(kits[i]);
-    }
-    *out = kits;
-    return CLI_OK;
-}
-
-static void free_kit_args(char **kits)
-{
-    for (size_t i = 0; kits && kits[i]; i++)
-        free(kits[i]);
-    free(kits);
-}
-
 /* What the shipment list says about one shipment. */
 struct shipment_info {
     char trial[80];
@@ -497,11 +468,11 @@ int cmd_receive_status(struct cli_session *s, const struct cli_args *a)
 int cmd_receive_unscan(struct cli_session *s, const struct cli_args *a)
 {
     char **kit = NULL;
-    int rc = kit_args(a, 1, &kit);
+    int rc = cli_kit_args(a, NULL, 1, &kit, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_receive_unscan(s->db, a->pos[0], kit[0], cli_arg(a, "reason"));
-    free_kit_args(kit);
+    cli_kit_args_free(kit);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     fputs("Undid the scan of ", stdout);
@@ -643,11 +614,11 @@ int cmd_kit_history(struct cli_session *s, const struct cli_args *a)
     ctm_query *q = NULL;
     char **kit = NULL;
     int one = a->npos == 1; /* KIT alone: looked for in every trial */
-    int rc = kit_args(a, one ? 0 : 1, &kit);
+    int rc = cli_kit_args(a, NULL, one ? 0 : 1, &kit, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = cli_print_listing(ctm_kit_history(&q, s->db, one ? NULL : a->pos[0], kit[0]), &q, a);
-    free_kit_args(kit);
+    cli_kit_args_free(kit);
     return rc;
 }
 
@@ -658,7 +629,7 @@ int cmd_kit_show(struct cli_session *s, const struct cli_args *a)
     char **kit = NULL;
     int one = a->npos == 1;
     const char *trial = one ? NULL : a->pos[0];
-    int rc = kit_args(a, one ? 0 : 1, &kit);
+    int rc = cli_kit_args(a, NULL, one ? 0 : 1, &kit, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_kit_show(&q, s->db, trial, kit[0]);
@@ -675,7 +646,7 @@ int cmd_kit_show(struct cli_session *s, const struct cli_args *a)
         rc = rc == CTM_DONE ? cli_fail("kit show: no row") : cli_fail_ctm(rc);
     ctm_query_free(history);
     ctm_query_free(q);
-    free_kit_args(kit);
+    cli_kit_args_free(kit);
     return rc;
 }
 
@@ -684,11 +655,11 @@ int cmd_kit_show(struct cli_session *s, const struct cli_args *a)
 int cmd_kit_status(struct cli_session *s, const struct cli_args *a)
 {
     char **kit = NULL;
-    int rc = kit_args(a, 1, &kit);
+    int rc = cli_kit_args(a, NULL, 1, &kit, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_kit_set_status(s->db, a->pos[0], kit[0], a->pos[2], cli_arg(a, "reason"));
-    free_kit_args(kit);
+    cli_kit_args_free(kit);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     fputs("Kit ", stdout);
@@ -715,12 +686,12 @@ int cmd_expiry_extend(struct cli_session *s, const struct cli_args *a)
     const char *reference = cli_arg(a, "reference");
     size_t nkits = lot ? 0 : (size_t)a->npos - 1;
     char **kits = NULL;
-    int rc = kit_args(a, 1, &kits);
+    int rc = cli_kit_args(a, NULL, 1, &kits, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_expiry_extend(s->db, a->pos[0], lot, lot ? NULL : (const char *const *)kits, nkits,
                            to, reference);
-    free_kit_args(kits);
+    cli_kit_args_free(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (lot)
@@ -737,12 +708,12 @@ int cmd_transfer(struct cli_session *s, const struct cli_args *a)
     const char *to = cli_arg(a, "to");
     size_t nkits = (size_t)a->npos - 1;
     char **kits = NULL;
-    int rc = kit_args(a, 1, &kits);
+    int rc = cli_kit_args(a, NULL, 1, &kits, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_transfer(s->db, a->pos[0], (const char *const *)kits, nkits, to,
                       cli_arg(a, "reason"));
-    free_kit_args(kits);
+    cli_kit_args_free(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     printf("Moved %zu kit%s of trial %s to %s.\n", nkits, plural(nkits), a->pos[0], to);
@@ -755,12 +726,12 @@ int cmd_transfer_out(struct cli_session *s, const struct cli_args *a)
     const char *shipment = cli_arg(a, "shipment");
     size_t nkits = (size_t)a->npos - 1;
     char **kits = NULL;
-    int rc = kit_args(a, 1, &kits);
+    int rc = cli_kit_args(a, NULL, 1, &kits, NULL);
     if (rc != CLI_OK)
         return rc;
     rc = ctm_transfer_out(s->db, a->pos[0], (const char *const *)kits, nkits, site, shipment,
                           cli_arg(a, "reason"));
-    free_kit_args(kits);
+    cli_kit_args_free(kits);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     printf("Sent %zu kit%s of trial %s to %s in shipment %s; they are in transit.\n", nkits,
@@ -781,13 +752,13 @@ int cmd_kit_exposure(struct cli_session *s, const struct cli_args *a)
 {
     char **kit = NULL;
     int one = a->npos == 1;
-    int rc = kit_args(a, one ? 0 : 1, &kit);
+    int rc = cli_kit_args(a, NULL, one ? 0 : 1, &kit, NULL);
     if (rc != CLI_OK)
         return rc;
     ctm_exposure_result e = CTM_EXPOSURE_RESULT_INIT;
     rc = ctm_kit_exposure(s->db, one ? NULL : a->pos[0], kit[0], &e);
     if (rc != CTM_OK) {
-        free_kit_args(kit);
+        cli_kit_args_free(kit);
         return cli_fail_ctm(rc);
     }
     if (cli_flag(a, "json")) {
@@ -834,6 +805,6 @@ int cmd_kit_exposure(struct cli_session *s, const struct cli_args *a)
         }
         puts(e.over_budget ? "OVER BUDGET, flag for rejection" : "within");
     }
-    free_kit_args(kit);
+    cli_kit_args_free(kit);
     return CLI_OK;
 }
