@@ -1449,8 +1449,8 @@ CTM_API CTM_WARN_UNUSED int ctm_temp_files(ctm_query **out, ctm_db *db, const ch
  *     in range, whatever the readings around it say;
  *   - a day of a daily-summary logger (Berlinger Fridge-tag) with minutes beyond its alarm limits
  *     (daily 1): that many minutes somewhere in that day.
- * A run still out of range at the newest reading is recorded as ongoing once it has lasted the
- * delay, and extended by the next file.  A shipment's logger file (ctm_shipment_logger(), or the
+ * A location's run still out of range at the newest reading is recorded as ongoing once it has
+ * lasted the delay, and extended by the next file; a shipment's ends with its file.  A shipment's logger file (ctm_shipment_logger(), or the
  * logger option of ctm_receive()) is judged against the narrowest storage range of the
  * shipment's kit types (kit types that share no range are refused: one logger cannot show two
  * journeys), with no delay: any time out of range in transit counts.
