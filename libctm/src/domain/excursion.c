@@ -61,9 +61,7 @@ typedef struct detector {
     const judge *j;
     found *list;
     size_t n, cap;
-    int have_prev;
-    int64_t prev_t, prev_mc;
-    int64_t interval;  /* the time between the last two readings (0: one reading so far) */
+    ctm__hold hold;    /* how long each reading holds: mkt.h's rule, capped at the allowed gap */
     int active;
     found run;
 } detector;
@@ -93,10 +91,9 @@ static int push(detector *d, const found *f)
     return CTM_OK;
 }
 
-/* The reading before t held held_us: its share of the run's degree-minutes. */
-static void run_hold(detector *d, int64_t held_us)
+/* A reading of the run (mc) held held_us: its share of the run's degree-minutes. */
+static void run_hold(detector *d, int64_t mc, int64_t held_us)
 {
-    int64_t mc = d->prev_mc;
     int64_t excess = mc > d->j->hi_mc ? mc - d->j->hi_mc : d->j->lo_mc - mc;
     d->run.dm_acc += (double)excess * (double)held_us / (double)US_PER_MIN;
 }
@@ -118,23 +115,25 @@ static int run_close(detector *d, int64_t end, int ongoing)
 
 static int det_reading(detector *d, int64_t t, int64_t mc)
 {
-    int64_t gap_us = d->j->gap_min * US_PER_MIN;
     int rc = CTM_OK;
-    if (d->have_prev && t - d->prev_t > gap_us) {
-        if (d->active) {
-            run_hold(d, gap_us);
-            rc = run_close(d, d->prev_t + gap_us, 0);
+    ctm__held h; /* the reading before this one, and how long it held */
+    if (ctm__hold_next(&d->hold, t, mc, &h)) {
+        if (d->active)
+            run_hold(d, h.mc, h.held_us);
+        if (h.gap_us > 0) {
+            /* it stopped holding before this reading: a run ends there, the rest is unknown */
+            int64_t from = h.t_us + h.held_us;
+            if (d->active)
+                rc = run_close(d, from, 0);
+            found u;
+            memset(&u, 0, sizeof u);
+            u.kind = "unknown";
+            u.start = from;
+            u.end = t;
+            u.minutes = minutes_up(t - from);
+            if (rc == CTM_OK)
+                rc = push(d, &u);
         }
-        found u;
-        memset(&u, 0, sizeof u);
-        u.kind = "unknown";
-        u.start = d->prev_t + gap_us;
-        u.end = t;
-        u.minutes = minutes_up(t - u.start);
-        if (rc == CTM_OK)
-            rc = push(d, &u);
-    } else if (d->have_prev && d->active) {
-        run_hold(d, t - d->prev_t);
     }
     if (rc != CTM_OK)
         return rc;
@@ -163,10 +162,6 @@ static int det_reading(detector *d, int64_t t, int64_t mc)
         r->high |= mc > d->j->hi_mc;
         r->low |= mc < d->j->lo_mc;
     }
-    d->interval = d->have_prev && t - d->prev_t <= gap_us ? t - d->prev_t : 0;
-    d->have_prev = 1;
-    d->prev_t = t;
-    d->prev_mc = mc;
     return rc;
 }
 
@@ -602,6 +597,7 @@ int ctm__excursion_scan_begin(ctm__excursion_scan **out, ctm_db *db, int shipmen
     s->d.j = &s->j;
     s->first_us = info->first_us;
     int rc = judge_of(db, shipment, owner_id, &s->j);
+    ctm__hold_init(&s->d.hold, s->j.gap_min * US_PER_MIN);
     int64_t from = INT64_MIN;
     int newest = 0;
     if (rc == CTM_OK && info->readings > 0)
@@ -643,11 +639,13 @@ int ctm__excursion_scan_end(ctm__excursion_scan *s, const char *name,
         /* a location's next file may continue a run: it goes on.  A shipment's journey ends
          * with its file: the run ends there, its last reading holding as long as the one
          * before it (so it can be decided) */
-        if (rc == CTM_OK && newest && d->active && s->j.shipment) {
-            run_hold(d, d->interval);
-            rc = run_close(d, d->prev_t + d->interval, 0);
+        ctm__held h;
+        if (rc == CTM_OK && newest && d->active && s->j.shipment &&
+            ctm__hold_end(&d->hold, 0, &h)) {
+            run_hold(d, h.mc, h.held_us);
+            rc = run_close(d, h.t_us + h.held_us, 0);
         } else if (rc == CTM_OK && newest && d->active) {
-            rc = run_close(d, d->prev_t, 1);
+            rc = run_close(d, d->hold.prev_t, 1);
         }
     }
     if (rc == CTM_OK && info->days > 0)
