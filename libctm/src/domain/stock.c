@@ -175,10 +175,11 @@ int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char 
     return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0);
 }
 
-/* A kit an excursion holds: one of its excursions is not decided, or rejected it. */
+/* An excursion's row x that holds its kit: not decided, or rejected. */
+#define HOLDING_ROW "(x.decision IS NULL OR x.decision = 'rejected')"
+/* A kit an excursion holds. */
 #define EXCURSION_HOLDS(kit)                                                                   \
-    "EXISTS (SELECT 1 FROM excursion_kits x WHERE x.kit_id = " kit                            \
-    " AND (x.decision IS NULL OR x.decision = 'rejected'))"
+    "EXISTS (SELECT 1 FROM excursion_kits x WHERE x.kit_id = " kit " AND " HOLDING_ROW ")"
 
 int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchecked_present)
 {
@@ -246,7 +247,7 @@ static int excursion_holding(ctm_db *db, int64_t id, int64_t *excursion)
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "SELECT MIN(x.excursion_id) FROM excursion_kits x WHERE x.kit_id = ?1"
-                          " AND (x.decision IS NULL OR x.decision = 'rejected')");
+                          " AND " HOLDING_ROW);
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, id);
