@@ -545,6 +545,17 @@ START_TEST(the_report_for_the_sponsor)
     ck_assert_int_eq(lines, 3); /* the header, one row per kit */
     ck_assert_ptr_nonnull(strstr(out, ",kit_kit_number,"));
     ctm_free(out);
+    /* a reference a spreadsheet would run as a formula is written as text */
+    const char *k1[] = {"K1"};
+    as("ted");
+    static const int m[] = {90, 100, 110, 120, 130, 140};
+    static const double t[] = {5, 1, 1, 1, 1, 5};
+    tu_ok(import_at("FRIDGE1", "f2.csv", m, t, 6, &r));
+    as("pia");
+    tu_ok(ctm_excursion_decide(db, newest(), "release", "=HYPERLINK(\"x\")", k1, 1));
+    tu_ok(ctm_excursion_report(&out, db, newest(), "csv"));
+    ck_assert_ptr_nonnull(strstr(out, ",\"'=HYPERLINK(\"\"x\"\")\","));
+    ctm_free(out);
     tu_ok(ctm_excursion_report(&out, db, id, "json"));
     ck_assert_ptr_nonnull(strstr(out, "\"kind\": \"high\""));
     ck_assert_ptr_nonnull(strstr(out, "\"kit_number\": \"K1\""));
