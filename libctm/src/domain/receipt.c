@@ -500,14 +500,13 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     if (batch && rc == CTM_OK) {
         rc = ctm_batch_commit(db);
     } else if (batch) {
-        /* keep the failure's message across the rollback, saying which file it is about */
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ctm_errmsg());
-        ctm_batch_rollback(db);
-        if (logger_failed && strncmp(msg, "logger file", 11) != 0)
+        /* the failure's message says which file it is about */
+        if (logger_failed && strncmp(ctm_errmsg(), "logger file", 11) != 0) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ctm_errmsg());
             ctm__err(rc, "logger file: %s", msg);
-        else
-            ctm__err(rc, "%s", msg);
+        }
+        rc = ctm__batch_abort(db, rc);
     }
     refs_free(&refs);
     kit_list_free(&kl);

@@ -736,14 +736,8 @@ int ctm__temp_import_owned(ctm_db *db, int shipment, int64_t owner_id, const cha
             res.file_id = im->file_id;
             res.added = im->added;
         } else {
-            /* keep the failure's message across the rollback */
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", ctm_errmsg());
-            ctm_batch_rollback(db);
-            if (rc != CTM_OK)
-                ctm__err(rc, "%s", msg);
-            else
-                res.file_id = im->file_id;
+            rc = ctm__batch_abort(db, rc);
+            res.file_id = im->file_id; /* a duplicate: the earlier file's */
         }
     }
     ctm__st_finalize(im->insert_full);

@@ -67,6 +67,15 @@ int ctm_batch_rollback(ctm_db *db)
     return CTM_OK;
 }
 
+int ctm__batch_abort(ctm_db *db, int rc)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+    ctm__store_rollback(db->store);
+    ctm__txn_batch_end(db);
+    return rc != CTM_OK ? ctm__err(rc, "%s", msg) : rc;
+}
+
 int ctm_audit_size(ctm_db *db, uint64_t *size)
 {
     ctm__clear_error();

@@ -245,6 +245,11 @@ int ctm__require_action(ctm_db *db, const char *name, const char *what);
  * `what` names the call in messages. */
 int ctm__session_reauth(ctm_db *db, const char *password, const char *what);
 
+/* ---- audit.c: a call that opened its own batch (an import) and failed inside it ---- */
+/* Roll the batch back and return rc, the failure's message kept (ctm_batch_rollback clears
+ * it). */
+int ctm__batch_abort(ctm_db *db, int rc);
+
 /* ---- audit.c: the log listing, shared with audit_query.c ---- */
 /* ctm_audit_log()'s column names (static); the context that decides what db's logged-in reader
  * is shown (malloc'd, freed with free()); and the row for the entry of a "SELECT seq, entry". */
