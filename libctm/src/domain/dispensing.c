@@ -610,7 +610,7 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
         if (rc == CTM_OK)
             rc = dispensation_move(db, r.id, "assigned", "dispensed", NULL, now);
         if (rc == CTM_OK)
-            rc = ctm__kit_status_move(db, r.kit_id, r.number, "available", "dispensed");
+            rc = ctm__kit_status_move(db, r.kit_id, r.number, "available", "dispensed", now);
     }
     free(numbers);
     if (rc == CTM_OK)
@@ -719,7 +719,7 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
         rc = dispensation_move(db, r.id, r.status, "replaced", reason, 0);
     if (rc == CTM_OK)
         rc = ctm__kit_status_move(db, r.kit_id, r.number, kit_status_of_dispensation(r.status),
-                                  replaced_kit_status(r.status, lost));
+                                  replaced_kit_status(r.status, lost), 0);
     ctm__st *st = NULL;
     if (rc == CTM_OK && (rc = ctm__prepare(db, &st, "SELECT code FROM visits WHERE id = ?1")) ==
                             CTM_OK) {
@@ -785,7 +785,7 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
     if (rc == CTM_OK)
         rc = dispensation_move(db, r.id, "dispensed", "reversed", reason, 0);
     if (rc == CTM_OK)
-        rc = ctm__kit_status_move(db, r.kit_id, r.number, "dispensed", "not_dispensed");
+        rc = ctm__kit_status_move(db, r.kit_id, r.number, "dispensed", "not_dispensed", 0);
     if (rc == CTM_OK)
         return ctm__action_commit(&a);
     ctm__action_rollback(&a);
@@ -877,7 +877,7 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
             rc = insert_dispensation(db, s.id, p.when.visit_id, kit_id, "dispensed", p.new_level,
                                      when_us, 0, NULL, reason);
         if (rc == CTM_OK)
-            rc = ctm__kit_status_move(db, kit_id, numbers[i], "available", "dispensed");
+            rc = ctm__kit_status_move(db, kit_id, numbers[i], "available", "dispensed", when_us);
     }
     free(numbers);
     if (rc == CTM_OK)

@@ -405,7 +405,8 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
         types[n++] = find_type(r, row->kit_type);
     }
     ctm__st_finalize(full);
-    return rc;
+    /* each kit's history begins with its registration */
+    return rc == CTM_OK ? ctm__kit_events_sync(db, "k.shipment_id = ?1", shipment_id) : rc;
 }
 
 static int check_receive(ctm_db *db, const char *shipment, const ctm_receive_options *o,
@@ -1020,6 +1021,11 @@ static int void_rows(ctm_db *db, int64_t shipment_id)
     for (size_t i = 0; rc == CTM_OK && i < sizeof logger_rows / sizeof logger_rows[0]; i++)
         rc = shipment_exec(db, shipment_id, NULL, logger_rows[i],
                            "removing the shipment's logger and excursions");
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL,
+                           "DELETE FROM kit_events WHERE kit_id IN"
+                           " (SELECT id FROM kits WHERE shipment_id = ?1)",
+                           "removing the kits' history");
     if (rc == CTM_OK)
         rc = shipment_exec(db, shipment_id, NULL, "DELETE FROM kits WHERE shipment_id = ?1",
                            "removing the kits");

@@ -81,7 +81,8 @@ enum kit_also { KIT_ALSO_NOTHING, KIT_ALSO_EXPIRY, KIT_ALSO_LOCATION };
 
 typedef struct kit_row kit_row;
 static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, enum kit_also also,
-                     const char *text, int64_t id);
+                     const char *text, int64_t id, int64_t at_us);
+static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us);
 
 /* ---- scans: every call that takes a kit takes its barcode too ---- */
 
@@ -132,7 +133,7 @@ struct kit_row {
 };
 
 static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, enum kit_also also,
-                     const char *text, int64_t id)
+                     const char *text, int64_t id, int64_t at_us)
 {
     static const char *const sql[] = {
         [KIT_ALSO_NOTHING] = "UPDATE kits SET status = ?3 WHERE id = ?1 AND status = ?2",
@@ -161,18 +162,63 @@ static int kit_write(ctm_db *db, const kit_row *k, const char *to, int by_hand, 
         return ctm__store_fail(rc, "changing the kit");
     if (changed != 1)
         return ctm__err(CTM_EBUSY, "kit %s: its status changed meanwhile; try again", k->number);
-    return CTM_OK;
+    return strcmp(k->status, to) == 0 ? CTM_OK : kit_event(db, k->id, to, at_us);
 }
 
 int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char *from,
-                         const char *to)
+                         const char *to, int64_t at_us)
 {
     kit_row k;
     memset(&k, 0, sizeof k);
     k.id = id;
     snprintf(k.number, sizeof k.number, "%s", number);
     snprintf(k.status, sizeof k.status, "%s", from);
-    return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0);
+    return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0, at_us);
+}
+
+/* ---- the kits' history (kit_events) ----
+ *
+ * Each status a kit enters is a row of kit_events, written with the change: by kit_write for one
+ * kit, and after a statement that changes many (a receipt, its confirmation, an excursion's
+ * quarantine or decision) by ctm__kit_events_sync over the kits that statement could touch: every
+ * one whose status is not the one its newest row records gets a row.  A kit of a site upgraded
+ * from schema version 7 has no row yet: its first change writes one. */
+
+static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
+                          " VALUES (?1, ?2, ?3, ?4)");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, kit_id);
+    ctm__st_bind_text(st, 2, status);
+    ctm__st_bind_int(st, 3, at_us != 0 ? at_us : ctm__now_us());
+    ctm__st_bind_text(st, 4, db->session.user != NULL ? db->session.user : "");
+    return ctm__step_done(db, st, "recording the kit's history");
+}
+
+int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id)
+{
+    char sql[640];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
+                     " SELECT k.id, k.status, ?2, ?3 FROM kits k WHERE %s"
+                     " AND k.status <> COALESCE((SELECT e.status FROM kit_events e"
+                     " WHERE e.kit_id = k.id ORDER BY e.id DESC LIMIT 1), '')"
+                     " ORDER BY k.id",
+                     scope);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return ctm__err(CTM_ERROR, "recording the kits' history: scope too long");
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, scope_id);
+    ctm__st_bind_int(st, 2, ctm__now_us());
+    ctm__st_bind_text(st, 3, db->session.user != NULL ? db->session.user : "");
+    return ctm__step_done(db, st, "recording the kits' history");
 }
 
 /* An excursion's row x that holds its kit: not decided, or rejected. */
@@ -220,10 +266,13 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
         ctm__st_bind_int(st, 1, shipment_id);
         rc = ctm__step_done(db, st, "confirming the kits");
     }
-    return rc;
+    return rc == CTM_OK ? ctm__kit_events_sync(db, "k.shipment_id = ?1", shipment_id) : rc;
 }
 
 /* ---- excursions: the kits they hold ---- */
+
+/* The kits of excursion ?1 (the scope of their history's rows). */
+#define EXCURSION_KITS "k.id IN (SELECT kit_id FROM excursion_kits WHERE excursion_id = ?1)"
 
 static int set_excursion_kits(ctm_db *db, const char *from, const char *to, const char *sql,
                               int64_t excursion, int64_t decided_us)
@@ -237,7 +286,8 @@ static int set_excursion_kits(ctm_db *db, const char *from, const char *to, cons
     ctm__st_bind_int(st, 1, excursion);
     if (decided_us != 0)
         ctm__st_bind_int(st, 2, decided_us);
-    return ctm__step_done(db, st, "changing the kits of an excursion");
+    rc = ctm__step_done(db, st, "changing the kits of an excursion");
+    return rc == CTM_OK ? ctm__kit_events_sync(db, EXCURSION_KITS, excursion) : rc;
 }
 
 /* The first excursion that holds kit id (0: none). */
@@ -689,7 +739,7 @@ int ctm_kit_set_status(ctm_db *db, const char *trial, const char *kit, const cha
     ctm__action_param(&a, "kit", k.number);
     ctm__action_param(&a, "from", k.status);
     ctm__action_param(&a, "to", status);
-    rc = kit_write(db, &k, status, 1, KIT_ALSO_NOTHING, NULL, 0);
+    rc = kit_write(db, &k, status, 1, KIT_ALSO_NOTHING, NULL, 0, 0);
     /* quarantined by hand, for a reason of its own (a recall): no excursion's release, of one
      * recorded before or after, puts it back (ctm__kits_decided) */
     if (rc == CTM_OK && strcmp(status, "quarantined") == 0)
@@ -794,7 +844,7 @@ static int extend_kits(ctm_db *db, const kit_row *rows, size_t n, const char *ne
             (rc = excursion_holding(db, rows[i].id, &held)) == CTM_OK)
             to = held != 0 ? "quarantined" : "available";
         if (rc == CTM_OK)
-            rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0);
+            rc = kit_write(db, &rows[i], to, 0, KIT_ALSO_EXPIRY, new_expiry, 0, 0);
     }
     return rc;
 }
@@ -901,7 +951,7 @@ static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipmen
     if (rc != CTM_OK)
         return rc;
     /* a kit leaving the site (no location to go to) is in transit */
-    return kit_write(db, k, to == 0 ? "in_transit" : k->status, 0, KIT_ALSO_LOCATION, NULL, to);
+    return kit_write(db, k, to == 0 ? "in_transit" : k->status, 0, KIT_ALSO_LOCATION, NULL, to, 0);
 }
 
 /* Look up and check every kit before anything is written. */

@@ -43,12 +43,18 @@ int ctm__kits_confirm(ctm_db *db, int64_t shipment_id, int excursion, int unchec
 int ctm__kits_quarantine(ctm_db *db, int64_t excursion);
 int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int release);
 
-/* Move kit `id` (number `number`, for messages) from status `from` to `to`, as the transition
+/* Move kit `id` (number `number`, for messages) from status `from` to `to` at at_us, as the transition
  * table allows for the calls that are not by hand (dispensing, its reversal, replacements); a kit
  * whose status changed since it was read is refused.  The one writer of kits.status outside
  * stock.c's own calls goes through here. */
 int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char *from,
-                         const char *to);
+                         const char *to, int64_t at_us);
+/* The kits' history (kit_events): after a statement that changed the status of many kits, a row
+ * for each kit of `scope` (SQL over kits k, with ?1 bound to scope_id) whose status is not the one
+ * its newest row records, dated now.  ctm__kit_status_move and the other writers of kits.status
+ * in stock.c record their own; at_us 0 there means now (a change recorded after the fact, such as
+ * a dispensing on paper, gives the time it happened). */
+int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id);
 
 /* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
 typedef struct shipment_row {

@@ -14,7 +14,7 @@
 #include "internal.h"
 
 /* Up to this many row changes an entry's summary shows each; beyond, counts per table. */
-#define SUMMARY_SHORT_ROWS 5
+#define SUMMARY_SHORT_ROWS 8
 
 /* Rows that make an entry concern a trial or a kit: per table, the ids (rowids), sorted. */
 typedef struct id_set {
