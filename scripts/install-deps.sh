@@ -15,6 +15,8 @@ packages=(
   tzdata
   # the independent ledger verifier (examples/python/verify_ledger.py) and Python reports
   python3-cryptography python3-pandas python3-matplotlib
+  # the reports' HTML printed to PDF and read back (tests/cli/test_report_cli.py)
+  chromium poppler-utils
 )
 
 missing=()
