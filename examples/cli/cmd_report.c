@@ -31,6 +31,35 @@ static int options_of(const struct cli_args *a, ctm_report_options *o)
     return cli_opt_int(a, "days", -1, &o->days);
 }
 
+/* The library names an option by its field ("as_of: ..."); the command's is "--as-of". */
+static const struct {
+    const char *field, *option;
+} option_names[] = {
+    { "as_of", "--as-of" }, { "from", "--from" }, { "to", "--to" }, { "days", "--days" },
+    { "kit_type", "--kit-type" }, { "trial", "TRIAL" }, { "report", "NAME" },
+};
+
+static const char *field_end(const char *msg)
+{
+    const char *colon = strchr(msg, ':');
+    return colon ? colon : msg;
+}
+
+static const char *option_of(const char *msg)
+{
+    size_t n = (size_t)(field_end(msg) - msg);
+    for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
+        if (strlen(option_names[i].field) == n && strncmp(msg, option_names[i].field, n) == 0)
+            return option_names[i].option;
+    return "";
+}
+
+/* What follows the field when option_of() renamed it, else the whole message. */
+static const char *message_rest(const char *msg)
+{
+    return option_of(msg)[0] ? field_end(msg) : msg;
+}
+
 /* Before the login: the report's name and whether it takes the options given.  The library's
  * message names the option as its field ("as_of"); the command's is "--as-of". */
 int cli_check_report(const struct cli_args *a, const char *opt)
@@ -44,7 +73,7 @@ int cli_check_report(const struct cli_args *a, const char *opt)
     rc = ctm_report(&q, NULL, a->pos[0], &o);
     ctm_query_free(q);
     if (rc == CTM_EINVAL)
-        return cli_usage(a->cmd, "%s", ctm_errmsg());
+        return cli_usage(a->cmd, "%s%s", option_of(ctm_errmsg()), message_rest(ctm_errmsg()));
     return CLI_OK;
 }
 

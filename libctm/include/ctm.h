@@ -1593,7 +1593,9 @@ typedef struct ctm_report_options {
 /**
  * The rows of the report named report ("inventory", "audit", ...: see above and
  * docs/reports.md) as a result set, for a program to read (Python's to_pandas()).  opts NULL:
- * the defaults.  Any logged-in user; a blinded user gets the blinded report.
+ * the defaults.  Any logged-in user; a blinded user gets the blinded report.  With db NULL only
+ * the name and the options are checked (CTM_EINVAL as below, else CTM_EMISUSE), so that a
+ * program can refuse a mistyped report before it asks for a password.
  * Errors: CTM_EINVAL (out NULL; no report of that name (the message lists them); an option
  * the report does not read, a date not YYYY-MM-DD, from after to, as_of with from or to, days
  * below -1, a struct_size too small: each named with its value), CTM_ENOTFOUND (trial, kit type),

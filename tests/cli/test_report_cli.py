@@ -111,7 +111,7 @@ def test_audit_trail_as_csv_and_text(stocked):
                        user=PHARM).stdout
     assert text.startswith("Audit trail\n\nSite:        Trial Pharmacy\n"
                            f"Trial:       {TRIAL} (Drug X versus placebo in Y)\n"
-                           f"Period:      {date.today().isoformat()} to now (UTC days)\n")
+                           f"Period:      {date.today().isoformat()} to now (UTC days)\n"), text
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     empty = stocked.run("report", "audit", TRIAL, "--as-of", yesterday, user=PHARM).stdout
     assert empty.endswith("\n(0 rows)\n")
@@ -125,13 +125,13 @@ def test_output_file(stocked):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["report", "stock", TRIAL], "report: no report 'stock' (the reports are inventory, audit"),
+    (["report", "stock", TRIAL], "NAME: no report 'stock' (the reports are inventory, audit"),
     (["report", "inventory", TRIAL, "--as-of", "2026-01-01"],
-     "as_of: the inventory report does not take it"),
+     "--as-of: the inventory report does not take it"),
     (["report", "audit", "--as-of", "2026-02-30"], "--as-of '2026-02-30': no such day"),
     (["report", "audit", "--from", "2026-03-01", "--to", "2026-02-01"],
-     "from: 2026-03-01 is after to 2026-02-01"),
-    (["report", "audit", "--days", "3"], "days: the audit report does not take it"),
+     "--from: 2026-03-01 is after to 2026-02-01"),
+    (["report", "audit", "--days", "3"], "--days: the audit report does not take it"),
     (["report", "inventory", "--json", "--csv"], "exclude each other"),
 ])
 def test_mistakes_are_refused_before_any_login(site, args, message):

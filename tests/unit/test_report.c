@@ -280,13 +280,13 @@ START_TEST(text_aligns_columns_under_a_header)
     uint64_t size;
     checkpoint_root(root, sizeof root, &size);
     date_in(200, d200);
-    assert_has(text, "Inventory of kits on hand\n\nSite:        Report Test Pharmacy\n"
-                     "Trial:       OPEN-1 (An open trial)\n"
-                     "Period:      as of now (");
-    snprintf(want, sizeof want, "Checkpoint:  size %llu, root %s (hex ", (unsigned long long)size,
-             root);
+    assert_has(text, "Inventory of kits on hand\n\nSite:          Report Test Pharmacy\n"
+                     "Trial:         OPEN-1 (An open trial)\n"
+                     "Period:        as of now (");
+    snprintf(want, sizeof want, "Checkpoint:    size %llu, root %s (hex ",
+             (unsigned long long)size, root);
     assert_has(text, want);
-    assert_has(text, "\nkits:        1\nunits:       10\nexpiring_soon: 0\n");
+    assert_has(text, "\nkits:          1\nunits:         10\nexpiring_soon: 0\n");
     snprintf(want, sizeof want,
              "\ntrial   kit_number  kit_type  lot  expiry      status     location  units"
              "  days_to_expiry  expiring_soon  expired  arm\n"

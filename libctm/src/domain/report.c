@@ -443,32 +443,45 @@ static void pad(ctm__buf *b, size_t n)
         put(b, " ");
 }
 
-static void text_line(ctm__buf *b, const char *label, const char *value)
+/* "Label:" padded to width, then the value. */
+static void text_line(ctm__buf *b, int width, const char *label, const char *value)
 {
-    putf(b, "%-12s ", label);
+    putf(b, "%-*s ", width, label);
     text_escaped(b, value);
     put(b, "\n");
+}
+
+/* The labels' column: the header's "Checkpoint:" or a longer summary key. */
+static int label_width(const frame *f)
+{
+    size_t w = strlen("Checkpoint:");
+    for (int i = 0; i < f->summary.n; i++)
+        if (strlen(f->summary.items[i].key) + 1 > w)
+            w = strlen(f->summary.items[i].key) + 1;
+    return (int)w;
 }
 
 static void render_text(ctm__buf *b, const frame *f)
 {
     char words[160];
+    int w = label_width(f);
     text_escaped(b, f->def->title);
     put(b, "\n\n");
-    text_line(b, "Site:", f->site);
+    text_line(b, w, "Site:", f->site);
     trial_words(f, words, sizeof words);
-    text_line(b, "Trial:", words);
+    text_line(b, w, "Trial:", words);
     period_words(f, words, sizeof words);
-    text_line(b, "Period:", words);
-    text_line(b, "Generated:", f->generated);
-    putf(b, "%-12s size %" PRIu64 ", root %s (hex %s)\n", "Checkpoint:", f->size, f->root_b64,
+    text_line(b, w, "Period:", words);
+    text_line(b, w, "Generated:", f->generated);
+    putf(b, "%-*s size %" PRIu64 ", root %s (hex %s)\n", w, "Checkpoint:", f->size, f->root_b64,
          f->root_hex);
     for (int i = 0; i < f->summary.n; i++) {
         if (i == 0)
             put(b, "\n");
         char label[48];
         snprintf(label, sizeof label, "%s:", f->summary.items[i].key);
-        text_line(b, label, f->summary.items[i].value != NULL ? f->summary.items[i].value : "-");
+        text_line(b, w, label,
+                  f->summary.items[i].value != NULL ? f->summary.items[i].value : "-");
     }
     const table *t = &f->rows;
     size_t *width = calloc(t->ncols > 0 ? (size_t)t->ncols : 1, sizeof *width);
@@ -642,13 +655,13 @@ static const char html_style[] =
     "table.page > thead td { padding-bottom: 3mm; }\n"
     "div.head { border-bottom: 1px solid #000; padding-bottom: 1mm; }\n"
     "div.head h1 { font-size: 13pt; margin: 0 0 1mm 0; }\n"
-    "div.head p { margin: 0; }\n"
+    "div.head p { margin: 0; overflow-wrap: anywhere; }\n"
     "dl.summary { display: grid; grid-template-columns: max-content auto; gap: 0 4mm; }\n"
     "dl.summary dd { margin: 0; }\n"
     "table.rows { border-collapse: collapse; width: 100%; }\n"
     "table.rows > thead { display: table-header-group; }\n"
     "table.rows th, table.rows td { border: 1px solid #888; padding: 1px 3px; text-align: left;"
-    " vertical-align: top; white-space: pre-wrap; }\n"
+    " vertical-align: top; white-space: pre-wrap; overflow-wrap: anywhere; }\n"
     "table.rows td.num { text-align: right; }\n"
     "table.rows tr { break-inside: avoid; }\n";
 
