@@ -1620,7 +1620,9 @@ CTM_API CTM_WARN_UNUSED int ctm_report(ctm_query **out, ctm_db *db, const char *
  * The checkpoint is the newest signed one, read in the same read transaction as the rows (one
  * snapshot: the rows are the state of the site at that checkpoint), so the report ties to the
  * signed log (ctm_audit_checkpoint(), ctm_audit_verify()).  Not inside a batch (its changes are
- * under no checkpoint yet).
+ * under no checkpoint yet).  The whole report is built in memory (about twice its size): for
+ * the audit trail of a large site narrow it by trial and period, or read ctm_report()'s rows,
+ * which come one at a time.
  * Errors: those of ctm_report(), and CTM_EINVAL (format none of text, csv, json, html),
  * CTM_EMISUSE (a batch is open on db), CTM_ENOTFOUND (no checkpoint: the site is not
  * initialised).  On failure *out is NULL.
