@@ -70,6 +70,9 @@
  *   ctm_report_render(db, report, opts, format) -> [status, str or None]
  *       opts: None or a dict with any of trial, as_of, from, to, days (-1: the report's
  *       default), kit_type (the ctm_report_options fields)
+ *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
+ *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
+ *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
