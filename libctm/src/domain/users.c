@@ -714,7 +714,7 @@ void ctm__signer_free(ctm__signer *s)
 static int signer_refuse(const char *what, const char *field, const char *user, const user_row *u,
                          unsigned role_mask, const char *actor)
 {
-    if (strcmp(user, actor) == 0)
+    if (actor != NULL && strcmp(user, actor) == 0)
         return ctm__err(CTM_ERULE, "%s: %s '%s' is the user acting; a second user witnesses", what,
                         field, user);
     if (u->disabled)
