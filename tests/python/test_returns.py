@@ -59,7 +59,7 @@ def test_returns_and_compliance_into_pandas(db):
     assert list(df.consumed_units) == [28, 20]
     assert list(df.compliance_pct) == [93.3, 66.7]
     assert list(df.flag) == ["ok", "low"]
-    assert df.returned_on[0] == TODAY
+    assert df.returned_on[0].date() == TODAY
     db.compliance_limits(TRIAL, 60, 90)
     assert [r["flag"] for r in db.compliance(TRIAL)] == ["high", "ok"]
     assert db.kit_show(kit_of(db, "S-1"), TRIAL)["status"] == "returned"
@@ -81,3 +81,25 @@ def test_refusals_change_nothing(db):
     with pytest.raises(ctm.RuleError, match="already recorded lost by its subject"):
         db.return_kit(TRIAL, kit, 3)
     assert [r["flag"] for r in db.compliance(TRIAL, "S-1")] == ["lost"]
+
+
+def test_the_compliance_example_script(db, tmp_path):
+    """examples/python/compliance.py as a monitor runs it: the table, the flagged rows, the CSV
+    and the chart; exit status 1 when a row is flagged."""
+    import os
+    import pathlib
+    import subprocess
+    db.return_kit(TRIAL, kit_of(db, "S-1"), 2)
+    db.return_kit(TRIAL, kit_of(db, "S-2"), 10)
+    script = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python" / "compliance.py"
+    env = dict(os.environ, CTM_PASSWORD=PW)
+    out = subprocess.run(["/usr/bin/python3", str(script), db.path, TRIAL, "--user", "tom",
+                          "--csv", str(tmp_path / "c.csv"), "--plot", str(tmp_path / "c.png")],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    assert "Outside 80-110 %: 1" in out.stdout
+    flagged = out.stdout.split("Outside 80-110 %: 1\n")[1].splitlines()
+    assert flagged[1].split() == ["S-2", "V1", "66.7", "low"]
+    assert "No figure yet: 0" in out.stdout
+    assert (tmp_path / "c.csv").read_text().splitlines()[0].startswith("trial,screening,")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
