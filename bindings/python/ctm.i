@@ -73,6 +73,13 @@
  *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
  *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
  *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
+ *   ctm_destroy(db, trial, kits, method, certificate, witness, witness_password),
+ *   ctm_shipback(db, trial, shipment, destination, kits), ctm_shipback_dispatch(db, trial,
+ *   shipment, reference), ctm_shipback_cancel(db, trial, shipment, reason) -> status  (kits as
+ *   above)
+ *   ctm_destructions(db, trial), ctm_shipbacks(db, trial), ctm_shipback_kits(db, trial, shipment)
+ *                                     -> [status, ctm_query or None]
+ *   ctm_shipback_manifest(db, trial, shipment) -> [status, str or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -355,6 +362,7 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
                    char **out {
     ctm_free(tmp$argnum); /* only non-NULL when we failed before argout */
 }
+%apply char **out { char **csv };
 
 /* ---- uint64_t *size ------------------------------------------------------------------------- */
 

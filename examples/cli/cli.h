@@ -234,6 +234,14 @@ int cmd_return(struct cli_session *s, const struct cli_args *a);
 int cmd_lost(struct cli_session *s, const struct cli_args *a);
 int cmd_compliance(struct cli_session *s, const struct cli_args *a);
 int cmd_compliance_limits(struct cli_session *s, const struct cli_args *a);
+/* cmd_destroy.c: destruction and return to the sponsor */
+int cmd_destroy(struct cli_session *s, const struct cli_args *a);
+int cmd_destructions(struct cli_session *s, const struct cli_args *a);
+int cmd_shipback(struct cli_session *s, const struct cli_args *a);
+int cmd_shipback_manifest(struct cli_session *s, const struct cli_args *a);
+int cmd_shipback_dispatch(struct cli_session *s, const struct cli_args *a);
+int cmd_shipback_cancel(struct cli_session *s, const struct cli_args *a);
+int cmd_shipbacks(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);

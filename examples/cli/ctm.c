@@ -179,6 +179,17 @@ static const struct cli_opt compliance_opts[] = {
 static const struct cli_opt compliance_limits_opts[] = {
     { "low", OPT_NUMBER, 1, NULL }, { "high", OPT_NUMBER, 1, NULL }, END_OPTS
 };
+static const struct cli_opt destroy_opts[] = {
+    { "method", OPT_VALUE, 1, NULL }, { "certificate", OPT_VALUE, 1, NULL },
+    { "witness", OPT_VALUE, 1, NULL }, END_OPTS
+};
+static const struct cli_opt shipback_opts[] = {
+    { "shipment", OPT_VALUE, 1, NULL }, { "destination", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt shipback_manifest_opts[] = { { "output", OPT_VALUE, 0, NULL }, END_OPTS };
+static const struct cli_opt shipback_dispatch_opts[] = {
+    { "reference", OPT_VALUE, 1, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -653,6 +664,44 @@ static const struct cli_command commands[] = {
       "Compliance below --low or above --high percent is flagged (0 <= low <= high <= 1000).\n"
       "Administrators and pharmacists.",
       compliance_limits_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_compliance_limits },
+    { "destroy", "TRIAL --method TEXT --certificate REF --witness USER KIT...",
+      "Destroy kits pending destruction, with a witness (pharmacists)",
+      "Each KIT (a number or a scan) must be pending destruction: send returned, expired or\n"
+      "damaged kits there first with 'ctm kit status TRIAL KIT pending_destruction --reason ...'.\n"
+      "They become destroyed and leave their location, with the method (e.g. incineration)\n"
+      "and the destruction certificate's reference.  The witness, a second user (pharmacist,\n"
+      "technician or monitor; not you), signs too: their password comes from\n"
+      "$CTM_WITNESS_PASSWORD or is asked without echo.  A wrong one is counted as a failed\n"
+      "login of the witness's account and nothing is destroyed.  All kits or none.",
+      destroy_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_destroy },
+    { "destructions", "[TRIAL] [--json|--csv]", "List the kits destroyed",
+      "One row per kit, in the order destroyed: trial, kit number, kit type, lot, expiry,\n"
+      "method, certificate, when (UTC), by whom and the witness.",
+      listing_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_destructions },
+    { "shipback", "TRIAL --shipment NUMBER [--destination TEXT] KIT...",
+      "Pack kits to go back to the sponsor (pharmacists)",
+      "Each KIT must be returned, expired, damaged or pending destruction, and in no other\n"
+      "shipback.  Packed kits keep their status and place until 'ctm shipback dispatch', and\n"
+      "cannot be destroyed meanwhile.  --destination defaults to the trial's sponsor.  'ctm\n"
+      "shipback manifest' prints the manifest; 'ctm shipback cancel' unpacks.",
+      shipback_opts, "TRIAL and KIT", 2, CLI_MAX_POS, 0, ACCESS_LOGIN, cmd_shipback },
+    { "shipback manifest", "TRIAL NUMBER [--output FILE]", "Print a shipback's manifest as CSV",
+      "One row per kit: shipment, kit_number, kit_type, lot, expiry, status (as packed),\n"
+      "units_left (counted when a subject brought it back; else the kit's units).  No arm.",
+      shipback_manifest_opts, "TRIAL and NUMBER", 2, 2, 0, ACCESS_LOGIN, cmd_shipback_manifest },
+    { "shipback dispatch", "TRIAL NUMBER --reference REF",
+      "Confirm a shipback's dispatch to the sponsor (pharmacists, e-signed)",
+      "--reference: the carrier's (e.g. an air waybill).  The kits become\n"
+      "returned_to_sponsor and leave their location.",
+      shipback_dispatch_opts, "TRIAL and NUMBER", 2, 2, 0, ACCESS_LOGIN, cmd_shipback_dispatch },
+    { "shipback cancel", "TRIAL NUMBER --reason TEXT",
+      "Cancel a shipback not yet dispatched (pharmacists)",
+      "Its kits are unpacked as they were and its number is free again.",
+      reason_opts, "TRIAL and NUMBER", 2, 2, 0, ACCESS_LOGIN, cmd_shipback_cancel },
+    { "shipbacks", "[TRIAL] [--json|--csv]", "List the shipbacks to the sponsor",
+      "trial, shipment, destination, status (packed, dispatched), kits, packed (UTC),\n"
+      "packed_by, dispatched, dispatched_by, reference.",
+      listing_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_shipbacks },
     { "excursions", "[LOCATION] [--open] [--json|--csv]",
       "List temperature excursions, newest first",
       "Every import of a logger file records the excursions its readings show (see 'ctm help\n"

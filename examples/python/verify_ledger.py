@@ -29,7 +29,8 @@ SECRET = {"credentials"}                          # §3.3: the only secret table
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void", "dispense.confirm", "dispense.reverse", "dispense.record",
-                  "subject.codebreak", "excursion.release", "excursion.reject"}
+                  "subject.codebreak", "excursion.release", "excursion.reject",
+                  "kit.destroy", "kit.destroy_witness", "shipback.dispatch"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
@@ -673,10 +674,36 @@ def needs_esig(e):
         return next((v for k, v in e["params"] if k == "new_signing_key"), None) == "yes"
     return e["action"] in SIGNED_ACTIONS
 
+WITNESSED = ("trial", "kits", "method", "certificate")  # §4.5: what both entries name alike
+
+def check_witness(seq, e, destroy):
+    """§4.5: a kit.destroy entry is followed at once by its kit.destroy_witness entry, which names
+    the same destruction and is done (and e-signed, step 6) by another user.  destroy is the
+    kit.destroy entry waiting for its witness (or None); returns the one waiting after e."""
+    param = lambda entry, key: next((v for k, v in entry["params"] if k == key), None)
+    if e["action"] == "kit.destroy_witness":
+        if destroy is None:
+            raise Fail("a witness's entry that follows no destruction", seq, "ledger")
+        if any(param(e, k) != param(destroy, k) for k in WITNESSED):
+            raise Fail("the witness's entry names another destruction than seq %d's"
+                       % destroy["seq"], seq, "ledger")
+        if param(e, "destroyed_by") != destroy["user"]:
+            raise Fail("the witness's entry says destroyed by %s, seq %d says %s" % (
+                param(e, "destroyed_by"), destroy["seq"], destroy["user"]), seq, "ledger")
+        if e["user"] == destroy["user"]:
+            raise Fail("%s witnessed their own destruction (seq %d)" % (e["user"], destroy["seq"]),
+                       seq, "ledger")
+        return None
+    if destroy is not None:
+        raise Fail("the destruction at seq %d is not followed by its witness's entry"
+                   % destroy["seq"], seq, "ledger")
+    return e if e["action"] == "kit.destroy" else None
+
 def walk(db, tables, name, pub, held):
     """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
     frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
     chained = salted = False
+    destroy = None
     sql = "SELECT seq, entry, checkpoint, frontier FROM ledger ORDER BY seq"
     for i, (seq, data, note, stored_frontier) in enumerate(db.execute(sql)):
         if seq != i:                                                   # step 4
@@ -705,6 +732,7 @@ def walk(db, tables, name, pub, held):
             esigs += 1
         elif needs_esig(e):
             raise Fail("the action %s carries no e-signature" % e["action"], i, "ledger")
+        destroy = check_witness(i, e, destroy)                         # step 6.5
         frontier.append(H(b"\x00", data))                              # step 7
         if note is not None:
             try:
@@ -730,6 +758,9 @@ def walk(db, tables, name, pub, held):
                 raise Fail("the stored tree state does not match the entries", i, "ledger")
             frontier_at = i
     n = frontier.size                                                  # step 8
+    if destroy is not None:
+        raise Fail("the destruction at seq %d is not followed by its witness's entry"
+                   % destroy["seq"], n, "ledger")
     if n > 0 and last_checkpoint != n:
         raise Fail("entries after the last signed checkpoint (size %d of %d): added outside libctm "
                    "or its checkpoint removed" % (last_checkpoint, n), last_checkpoint, "ledger")

@@ -1736,6 +1736,112 @@ CTM_API CTM_WARN_UNUSED int ctm_compliance_limits(ctm_db *db, const char *trial,
 CTM_API CTM_WARN_UNUSED int ctm_compliance(ctm_query **out, ctm_db *db, const char *trial,
                                            const char *screening);
 
+/* ---------------------------------------------------------------------------------------------
+ * Destruction and return to the sponsor
+ *
+ * Kits leave the site for good in two ways: destroyed on site from pending_destruction, with the
+ * method, the certificate's reference and a witness's e-signature; or sent back to the sponsor
+ * in a "shipback" (returned, expired, damaged kits and kits pending destruction) with its
+ * manifest and an e-signed dispatch (docs/returns.md).  No call here shows an arm.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Destroy kits of a trial (numbers or scans of their packs; each once), every one of them pending
+ * destruction (send returned, expired or damaged kits there first with ctm_kit_set_status()) and
+ * not packed in a shipback.  Each becomes "destroyed", leaves its location and gets a row of
+ * destructions with the method (e.g. "incineration") and the destruction certificate's reference
+ * (each 1 to 200 characters).  A second user witnesses: `witness`, an enabled pharmacist,
+ * technician or monitor other than the logged-in user, authenticated here with
+ * witness_password (their signing key is unsealed for the call and wiped after; the logged-in
+ * user stays logged in).  One transaction writes two entries: "kit.destroy" (params trial, kits
+ * (the count), method, certificate, witness; e-signed "destroyed" by the logged-in pharmacist)
+ * with the changes, then "kit.destroy_witness" (trial, kits, method, certificate, destroyed_by;
+ * done and e-signed "witnessed destruction" by the witness).  Not inside a batch.  A wrong
+ * witness password changes nothing but is recorded as a failed login of the witness's account
+ * (auth.failed, toward its lockout).  Pharmacists.
+ * Errors: CTM_EINVAL (method, certificate, witness or its password empty or too long; trial
+ * code; a kit named twice), CTM_ENOTFOUND (trial, a kit), CTM_ERULE (a kit not pending
+ * destruction or packed in a shipback, named in the message; the witness is the logged-in user),
+ * CTM_EAUTH (unknown witness or wrong password), CTM_EDISABLED (the witness's account),
+ * CTM_EDENIED (not a pharmacist; the witness's role may not witness, or their password was
+ * reset), CTM_EMISUSE (inside a batch).  On failure nothing is destroyed.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_destroy(ctm_db *db, const char *trial, const char *const *kits,
+                                        size_t nkits, const char *method, const char *certificate,
+                                        const char *witness, const char *witness_password);
+
+/**
+ * The destructions of a trial (NULL: all trials), in the order they happened: trial, kit_number,
+ * kit_type, lot, expiry, method, certificate, destroyed (UTC time), destroyed_by, witness.  Any
+ * logged-in user: it shows no arm.
+ * Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_destructions(ctm_query **out, ctm_db *db, const char *trial);
+
+/**
+ * Pack a shipback: an outgoing shipment `shipment` (a code, unique in the trial) of kits going
+ * back to the sponsor, to `destination` (NULL: the trial's sponsor; at most 200 characters).
+ * Each kit (number or scan; each once) is returned, expired, damaged or pending destruction and
+ * in no other shipback; it keeps its status and location until the dispatch, and meanwhile
+ * cannot be destroyed.  Pharmacists.  Audited "shipback.pack" (params trial, shipment,
+ * destination, kits).
+ * Errors: CTM_EINVAL (shipment, destination, trial code, a kit named twice or none),
+ * CTM_ENOTFOUND (trial, a kit), CTM_EEXISTS (the shipment number), CTM_ERULE (a kit in another
+ * status or packed already, named in the message), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipback(ctm_db *db, const char *trial, const char *shipment,
+                                         const char *destination, const char *const *kits,
+                                         size_t nkits);
+
+/**
+ * Confirm a packed shipback's dispatch with the carrier's reference (e.g. an air waybill; 1 to
+ * 200 characters): its kits become "returned_to_sponsor" and leave their location, the shipback
+ * "dispatched" (time and user recorded).  Pharmacists.  Audited "shipback.dispatch" (params
+ * trial, shipment, reference, kits), e-signed "returned to sponsor".
+ * Errors: CTM_EINVAL (reference, shipment), CTM_ENOTFOUND (trial, shipment), CTM_ERULE
+ * (dispatched already; no kits), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipback_dispatch(ctm_db *db, const char *trial,
+                                                  const char *shipment, const char *reference);
+
+/**
+ * Cancel a packed shipback (with a reason): its kits are unpacked, as they were, and its number
+ * is free again.  Pharmacists.  Audited "shipback.cancel" (params trial, shipment).
+ * Errors: CTM_EINVAL (reason, shipment), CTM_ENOTFOUND (trial, shipment), CTM_ERULE (dispatched
+ * already), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipback_cancel(ctm_db *db, const char *trial,
+                                                const char *shipment, const char *reason);
+
+/**
+ * The shipbacks of a trial (NULL: all trials): trial, shipment, destination, status ("packed",
+ * "dispatched"), kits, packed (UTC time), packed_by, dispatched, dispatched_by, reference.  Any
+ * logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code), CTM_ENOTFOUND (trial).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipbacks(ctm_query **out, ctm_db *db, const char *trial);
+
+/**
+ * A shipback's manifest rows, by kit number: shipment, kit_number, kit_type, lot, expiry, status
+ * (the kit's status when packed), units_left (units a subject brought back, as counted, NULL when
+ * not counted; else the kit's units).  No arm, for anyone: the sponsor knows its kits.  Any
+ * logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial missing, shipment), CTM_ENOTFOUND (trial, shipment).  On
+ * failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipback_kits(ctm_query **out, ctm_db *db, const char *trial,
+                                              const char *shipment);
+
+/**
+ * The manifest of ctm_shipback_kits() as CSV (RFC 4180, CRLF, a header row; a text cell that a
+ * spreadsheet would run as a formula gets a leading single quote).  *csv is malloc'd (free with
+ * ctm_free()).
+ * Errors: those of ctm_shipback_kits(), CTM_EINVAL (csv NULL), CTM_ENOMEM.  On failure *csv is
+ * NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_shipback_manifest(char **csv, ctm_db *db, const char *trial,
+                                                  const char *shipment);
+
 #ifdef __cplusplus
 }
 #endif

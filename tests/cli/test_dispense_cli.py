@@ -117,7 +117,9 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
               "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list",
               "location alarm", "receive logger", "excursion decide", "return", "lost",
-              "compliance limits",
+              "compliance limits", "destroy", "shipback", "shipback dispatch", "shipback cancel",
+              # a shipback's manifest, read by blinded users in test_destroy_cli.py
+              "shipback manifest",
               # an excursion's own views, read by a blinded technician in test_excursion_cli.py
               "excursion show", "excursion report"}
 CLI_READS = {
@@ -143,6 +145,8 @@ CLI_READS = {
     "kit exposure": ["kit", "exposure", TRIAL, "K001", "--json"],
     "excursions": ["excursions", "--json"],
     "compliance": ["compliance", TRIAL, "--json"],
+    "destructions": ["destructions", TRIAL, "--json"],
+    "shipbacks": ["shipbacks", "--json"],
     "audit log": ["audit", "log", "--json"],
     "report": ["report", "inventory", "--json"],
     "report audit": ["report", "audit", TRIAL, "--json"],

@@ -31,7 +31,8 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
           "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
-          "return_kit", "lost", "compliance_limits"}
+          "return_kit", "lost", "compliance_limits", "destroy", "shipback", "shipback_dispatch",
+          "shipback_cancel"}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,15 @@ def site(tmp_path_factory):
             kit = db.dispense_assign(TRIAL, s, "V1")[0]["kit_number"]
             db.dispense_confirm(TRIAL, s, [kit])
         db.return_kit(TRIAL, kit, 12, condition="opened")  # S-2's kit back: compliance rows
+        # two kits in stock leave: one destroyed under a blinded witness, the other packed for
+        # the sponsor with S-2's returned kit
+        gone = [k for k in ("K%02d" % i for i in range(9, -1, -1))
+                if db.kit_show(k, TRIAL)["status"] == "available"][:2]
+        for k in gone:
+            db.kit_set_status(TRIAL, k, "damaged", "crushed")
+            db.kit_set_status(TRIAL, k, "pending_destruction", "to destroy")
+        db.destroy(TRIAL, gone[:1], "incineration", "DC-1", "mona", PW)
+        db.shipback(TRIAL, "RTS-1", [gone[1], kit])
         logger = tmp_path_factory.mktemp("logger") / "fridge-1.csv"
         logger.write_text("time,temperature\n2026-06-01T10:00:00Z,4.5\n2026-06-01T10:10:00Z,9.1\n")
         db.temp_import("FRIDGE-1", logger)
@@ -128,6 +138,10 @@ def reads(db):
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
     call("compliance", lambda: db.compliance(TRIAL))
+    call("destructions", db.destructions)
+    call("shipbacks", db.shipbacks)
+    call("shipback_kits", lambda: db.shipback_kits(TRIAL, "RTS-1"))
+    call("shipback_manifest", lambda: db.shipback_manifest(TRIAL, "RTS-1"))
     call("report", lambda: [db.report("inventory").fetchall(), db.report("inventory", TRIAL),
                             [e for e in db.report("audit") if e["action"] != "trial.add"]])
     # the audit trail's trial.add row lists the arm codes (public): walked as JSON without it
@@ -146,7 +160,7 @@ def test_the_walk_covers_every_read():
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
               "excursions", "excursion_kits", "excursion_report", "compliance", "report",
-              "report_render"}
+              "report_render", "destructions", "shipbacks", "shipback_kits", "shipback_manifest"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

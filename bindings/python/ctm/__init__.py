@@ -554,6 +554,9 @@ _EXCURSIONS = {"daily": _BOOL, "start": _TIME, "end": _TIME, "ongoing": _BOOL,
                "min_time": _TIME, "max_time": _TIME, "detected": _TIME, "decided": _TIME}
 _EXCURSION_KITS = {"quarantined": _BOOL, "decided": _TIME, "over_budget": _BOOL}
 _COMPLIANCE = {"dispensed_on": _DATE, "returned_on": _DATE}
+_DESTRUCTIONS = {"expiry": _DATE, "destroyed": _TIME}
+_SHIPBACKS = {"packed": _TIME, "dispatched": _TIME}
+_SHIPBACK_KITS = {"expiry": _DATE}
 # The parts of an excursion's JSON report, typed as the listings they come from.
 _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
                  "signatures": {"signed": _TIME}}
@@ -2073,6 +2076,76 @@ class Database:
                                   _text("screening", screening, optional=True))
         _check(rc)
         return Query(self, q, _COMPLIANCE)
+
+    # -- destruction and return to the sponsor ------------------------------------------------
+
+    def destroy(self, trial: str, kits: Iterable[str], method: str, certificate: str,
+                witness: str, witness_password: str) -> None:
+        """Destroy kits pending destruction (numbers or scans), with the method and the
+        destruction certificate's reference, witnessed by a second user (an enabled pharmacist,
+        technician or monitor, not the logged-in one) who signs with ``witness_password`` here.
+        Two e-signed entries in one transaction: "kit.destroy" ("destroyed", the logged-in
+        pharmacist) and "kit.destroy_witness" ("witnessed destruction", the witness).  All kits
+        or none.  Not inside a batch.  Raises RuleError (a kit not pending destruction or packed
+        in a shipback; the witness is oneself), AuthError (wrong witness password, counted as a
+        failed login of the witness), PermissionDenied, NotFoundError, InvalidError."""
+        _check(_c.ctm_destroy(self._handle(), _text("trial", trial), _kits(kits),
+                              _text("method", method), _text("certificate", certificate),
+                              _text("witness", witness),
+                              _text("witness_password", witness_password)))
+
+    def destructions(self, trial: Optional[str] = None) -> Query:
+        """The kits destroyed as a :class:`Query` of dicts: trial, kit_number, kit_type, lot,
+        expiry (a date), method, certificate, destroyed (datetime, UTC), destroyed_by, witness.
+        No arm is shown."""
+        rc, q = _c.ctm_destructions(self._handle(), _text("trial", trial, optional=True))
+        _check(rc)
+        return Query(self, q, _DESTRUCTIONS)
+
+    def shipback(self, trial: str, shipment: str, kits: Iterable[str],
+                 destination: Optional[str] = None) -> None:
+        """Pack kits (returned, expired, damaged or pending destruction) to go back to the
+        sponsor as shipment ``shipment`` (destination None: the trial's sponsor).  They keep
+        their status until :meth:`shipback_dispatch`.  Pharmacists; audited "shipback.pack".
+        Raises RuleError (a kit in another status or packed already), ExistsError (shipment),
+        NotFoundError, InvalidError, PermissionDenied."""
+        _check(_c.ctm_shipback(self._handle(), _text("trial", trial), _text("shipment", shipment),
+                               _text("destination", destination, optional=True), _kits(kits)))
+
+    def shipback_dispatch(self, trial: str, shipment: str, reference: str) -> None:
+        """Confirm a packed shipback's dispatch with the carrier's reference, e-signed
+        ("returned to sponsor"): its kits become "returned_to_sponsor".  Pharmacists."""
+        _check(_c.ctm_shipback_dispatch(self._handle(), _text("trial", trial),
+                                        _text("shipment", shipment),
+                                        _text("reference", reference)))
+
+    def shipback_cancel(self, trial: str, shipment: str, reason: str) -> None:
+        """Cancel a shipback not yet dispatched: its kits are unpacked.  Pharmacists."""
+        _check(_c.ctm_shipback_cancel(self._handle(), _text("trial", trial),
+                                      _text("shipment", shipment), _text("reason", reason)))
+
+    def shipbacks(self, trial: Optional[str] = None) -> Query:
+        """The shipbacks as a :class:`Query` of dicts: trial, shipment, destination, status
+        ("packed", "dispatched"), kits, packed (datetime), packed_by, dispatched (datetime or
+        None), dispatched_by, reference."""
+        rc, q = _c.ctm_shipbacks(self._handle(), _text("trial", trial, optional=True))
+        _check(rc)
+        return Query(self, q, _SHIPBACKS)
+
+    def shipback_kits(self, trial: str, shipment: str) -> Query:
+        """A shipback's manifest rows as a :class:`Query` of dicts: shipment, kit_number,
+        kit_type, lot, expiry (a date), status (as packed), units_left.  No arm."""
+        rc, q = _c.ctm_shipback_kits(self._handle(), _text("trial", trial),
+                                     _text("shipment", shipment))
+        _check(rc)
+        return Query(self, q, _SHIPBACK_KITS)
+
+    def shipback_manifest(self, trial: str, shipment: str) -> str:
+        """A shipback's manifest as CSV text (CRLF line ends), as :meth:`shipback_kits`."""
+        rc, text = _c.ctm_shipback_manifest(self._handle(), _text("trial", trial),
+                                            _text("shipment", shipment))
+        _check(rc)
+        return text
 
 
 # ---------------------------------------------------------------------------------------------

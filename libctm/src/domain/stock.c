@@ -176,6 +176,45 @@ int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char 
     return kit_write(db, &k, to, 0, KIT_ALSO_NOTHING, NULL, 0, at_us);
 }
 
+int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
+                   const char *to, const char *reason)
+{
+    kit_row k;
+    memset(&k, 0, sizeof k);
+    k.id = id;
+    snprintf(k.number, sizeof k.number, "%s", number);
+    snprintf(k.status, sizeof k.status, "%s", from);
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT location_id FROM kits WHERE id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL)
+        k.location_id = ctm__st_int(st, 0);
+    else if (src != CTM_ROW)
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "kit %s: gone", number)
+                           : ctm__store_fail(src, "reading the kit");
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && !ctm__transition_allowed(from, to, 0))
+        rc = ctm__err(CTM_ERULE, "kit %s: no change from %s to %s", number, from, to);
+    if (rc != CTM_OK)
+        return rc;
+    if ((rc = ctm__prepare(db, &st,
+                           "INSERT INTO kit_moves(kit_id, from_location_id, to_location_id,"
+                           " moved_us, shipment_id, reason) VALUES (?1, ?2, NULL, ?3, NULL, ?4)")) !=
+        CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, id);
+    if (k.location_id != 0)
+        ctm__st_bind_int(st, 2, k.location_id);
+    ctm__st_bind_int(st, 3, ctm__now_us());
+    ctm__st_bind_text(st, 4, reason);
+    if ((rc = ctm__step_done(db, st, "recording the move")) != CTM_OK)
+        return rc;
+    return kit_write(db, &k, to, 0, KIT_ALSO_LOCATION, NULL, 0, 0);
+}
+
 /* ---- the kits' history (kit_events) ----
  *
  * Each status a kit enters is a row of kit_events, written with the change: by kit_write for one

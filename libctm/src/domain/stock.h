@@ -49,6 +49,11 @@ int ctm__kits_decided(ctm_db *db, int64_t excursion, int64_t decided_us, int rel
  * stock.c's own calls goes through here. */
 int ctm__kit_status_move(ctm_db *db, int64_t id, const char *number, const char *from,
                          const char *to, int64_t at_us);
+/* Kit `id` (number `number`) leaves the site from status `from` for `to` (destroyed, returned to
+ * the sponsor), as the table allows for the calls not by hand: its location becomes NULL, with a
+ * row of kit_moves to nowhere giving `reason`, so that its history shows where it was until then. */
+int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
+                   const char *to, const char *reason);
 /* The kits' history (kit_events): after a statement that changed the status of many kits, a row
  * for each kit of `scope` (SQL over kits k, with ?1 bound to scope_id) whose status is not the one
  * its newest row records, dated now.  ctm__kit_status_move and the other writers of kits.status

@@ -697,6 +697,119 @@ int ctm__session_reauth(ctm_db *db, const char *password, const char *what)
     return rc;
 }
 
+/* ---- a second user's signature (a destruction's witness) ----
+ * The witness signs with their own key, unsealed with their password inside the call, as a login
+ * would, but without a session: the logged-in user stays who they are, and a wrong password is
+ * counted against the witness's account, as at a login, so that the call is no way round the
+ * lockout. */
+
+void ctm__signer_free(ctm__signer *s)
+{
+    free(s->user);
+    free(s->printed);
+    sodium_free(s->sk); /* wipes */
+    memset(s, 0, sizeof *s);
+}
+
+static int signer_refuse(const char *what, const char *field, const char *user, const user_row *u,
+                         unsigned role_mask, const char *actor)
+{
+    if (actor != NULL && strcmp(user, actor) == 0)
+        return ctm__err(CTM_ERULE, "%s: %s '%s' is the user acting; a second user witnesses", what,
+                        field, user);
+    if (u->disabled)
+        return ctm__err(CTM_EDISABLED, "%s: %s '%s' is disabled", what, field, user);
+    if (u->must_change)
+        return ctm__err(CTM_EDENIED, "%s: %s '%s' must first replace the password an administrator"
+                                     " set", what, field, user);
+    if ((role_bit(u->role) & role_mask) == 0)
+        return ctm__err(CTM_EDENIED, "%s: %s '%s' has the role '%s', which may not sign this",
+                        what, field, user, u->role);
+    return CTM_OK;
+}
+
+int ctm__signer_open(ctm_db *db, const char *user, const char *password, unsigned role_mask,
+                     const char *what, const char *field, ctm__signer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (db->tx.batch || db->tx.open)
+        return ctm__err(CTM_EMISUSE, "%s: not inside a batch: a wrong %s password is recorded for"
+                                     " good", what, field);
+    int rc = ctm__check_name(field, user);
+    if (rc == CTM_OK && (password == NULL || password[0] == '\0'))
+        rc = ctm__err(CTM_EINVAL, "%s password: empty", field);
+    if (rc == CTM_OK && strlen(password) > CTM_MAX_PASSWORD)
+        rc = ctm__err(CTM_EINVAL, "%s password: longer than %d bytes", field, CTM_MAX_PASSWORD);
+    if (rc != CTM_OK)
+        return rc;
+    user_row u;
+    rc = load_user(db, user, &u);
+    if (rc == CTM_ENOTFOUND) {
+        /* what an unknown name costs and says is what a wrong password costs and says */
+        spend_check(nobody_hash, password);
+        spend_check(nobody_hash, password);
+        record_failure(db, user, NULL);
+        return ctm__err(CTM_EAUTH, "%s: unknown user or wrong password for %s '%s'", what, field,
+                        user);
+    }
+    if (rc != CTM_OK)
+        return rc;
+    /* the refusals that need no password first: they cost no guess */
+    rc = signer_refuse(what, field, user, &u, role_mask, db->session.user);
+    unsigned char *sk = NULL;
+    if (rc == CTM_OK) {
+        rc = unseal_key(&u, password, &sk);
+        if (rc == CTM_EAUTH) {
+            if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0) {
+                rc = ctm__err(CTM_EINTEGRITY, "%s: the signing key of %s '%s' cannot be unsealed",
+                              what, field, user);
+            } else {
+                rc = record_failure(db, user, &u);
+                if (rc == CTM_OK)
+                    rc = ctm__err(CTM_EAUTH, "%s: unknown user or wrong password for %s '%s'",
+                                  what, field, user);
+            }
+        }
+    }
+    if (rc == CTM_OK) {
+        out->id = u.id;
+        out->user = ctm__strdup(user);
+        out->printed = ctm__strdup(u.printed_name);
+        out->sk = sk;
+        if (out->user == NULL || out->printed == NULL) {
+            ctm__signer_free(out);
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+        }
+    } else {
+        sodium_free(sk);
+    }
+    user_row_free(&u);
+    return rc;
+}
+
+int ctm__signer_check(ctm_db *db, const ctm__signer *s, const char *what)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__st_prepare(db->store, &st,
+                             "SELECT disabled, public_key FROM users WHERE id = ?1");
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "reading users");
+    ctm__st_bind_int(st, 1, s->id);
+    int src = ctm__st_step(st);
+    uint8_t pub[32];
+    crypto_sign_ed25519_sk_to_pk(pub, s->sk);
+    if (src != CTM_ROW)
+        rc = src == CTM_OK ? ctm__err(CTM_EAUTH, "%s: user '%s' no longer exists", what, s->user)
+                           : ctm__store_fail(src, what);
+    else if (ctm__st_int(st, 0) != 0)
+        rc = ctm__err(CTM_EDISABLED, "%s: user '%s' is disabled", what, s->user);
+    else if (ctm__st_bytes(st, 1) != 32 || sodium_memcmp(ctm__st_blob(st, 1), pub, 32) != 0)
+        rc = ctm__err(CTM_EAUTH, "%s: the signing key of user '%s' was replaced meanwhile", what,
+                      s->user);
+    ctm__st_finalize(st);
+    return rc;
+}
+
 static int check_reason(const char *reason)
 {
     return ctm__check_text("reason", reason, CTM_MAX_REASON);

@@ -7,6 +7,7 @@
 #define PHARMACIST CTM_ROLEBIT_PHARMACIST
 #define TECHNICIAN CTM_ROLEBIT_TECHNICIAN
 #define INVESTIGATOR CTM_ROLEBIT_INVESTIGATOR
+#define MONITOR CTM_ROLEBIT_MONITOR
 
 #define MEANING_ACCOUNT "authorized account change"
 #define MEANING_RECEIPT "receipt confirmed"
@@ -88,6 +89,17 @@ static const ctm__action_def actions[] = {
     {"kit.return", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
     {"kit.lost", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
     {"trial.compliance", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 8: destruction and return to the sponsor.  kit.destroy_witness is the
+     * witness's entry, right after the kit.destroy it witnesses, in its transaction: done and
+     * signed by the witness (not the logged-in user), a user of these roles other than the
+     * destroyer (disposal.c, verify.c).  Blinded users may witness: no arm is shown. */
+    {"kit.destroy", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "destroyed", NULL},
+    {"kit.destroy_witness", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN | MONITOR, CTM_ESIG_ALWAYS,
+     "witnessed destruction", NULL},
+    {"shipback.pack", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipback.cancel", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
+    {"shipback.dispatch", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "returned to sponsor",
+     NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

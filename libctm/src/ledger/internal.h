@@ -190,6 +190,15 @@ void ctm__drop_key_file(const char *path);
  * ctm__action_begin opens a transaction (or a savepoint inside a batch) and starts capturing row
  * changes; ctm__action_commit appends the entry and, outside a batch, signs the checkpoint and
  * commits; ctm__action_rollback undoes everything since begin. */
+/* A second user who signs an entry of their own inside another user's call (a destruction's
+ * witness, users.c's ctm__signer_open): their name, printed name and unsealed key. */
+typedef struct ctm__signer {
+    int64_t id;
+    char *user;
+    char *printed;
+    unsigned char *sk;           /* sodium_malloc'd 64-byte e-signature key */
+} ctm__signer;
+
 typedef struct ctm__action {
     ctm_db *db;
     const char *name;           /* "user.add" */
@@ -201,6 +210,9 @@ typedef struct ctm__action {
     /* CTM_ESIG_CALLER actions only (a note): non-NULL, e-sign with the logged-in user's key and
      * this meaning.  Every other action's signature and meaning come from the registry. */
     const char *caller_meaning;
+    /* Non-NULL: the entry is this signer's, done and e-signed by them (not the logged-in user);
+     * set before ctm__action_commit. */
+    const ctm__signer *signer;
     int capture;                 /* row changes are recorded (not for entry-only actions) */
     ctm__changes changes;        /* the recorded change groups, in statement order */
     int capture_rc;              /* first failure inside the pre-update hook (CTM_OK if none) */
@@ -240,6 +252,18 @@ int ctm__require_user(ctm_db *db, unsigned role_mask, const char *action);
  * CTM_ACTOR_ANY action; any other, or a name not in the registry, is CTM_EMISUSE); `what` names
  * the call in messages ("user add"). */
 int ctm__require_action(ctm_db *db, const char *name, const char *what);
+/* A second user's signature inside the logged-in user's call (a destruction's witness): load
+ * `user`, who must be enabled, hold one of role_mask's roles, not be the logged-in user, and have
+ * a key of their own (not a password reset by an administrator), and unseal their key with
+ * `password`.  A wrong password (or an unknown user) is CTM_EAUTH after recording it as a failed
+ * login of that account (auth.failed, counted toward its lockout; never the logged-in user's);
+ * so never inside a batch.  `what` names the call and `field` the argument in messages.
+ * ctm__signer_free wipes the key; ctm__signer_check re-reads the account under the writer lock
+ * (still enabled, the same key). */
+int ctm__signer_open(ctm_db *db, const char *user, const char *password, unsigned role_mask,
+                     const char *what, const char *field, ctm__signer *out);
+int ctm__signer_check(ctm_db *db, const ctm__signer *s, const char *what);
+void ctm__signer_free(ctm__signer *s);
 /* The logged-in user's password entered again (an emergency unblinding): CTM_OK, or CTM_EAUTH
  * after recording the failure as a failed login (auth.failed, which counts toward the lockout);
  * `what` names the call in messages. */

@@ -382,16 +382,21 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                     .user = a->user, .action = a->name, .reason = a->reason,
                     .nparams = a->nparams, .params = a->params};
     next_salt(db, h.salt);
+    /* the signer: the logged-in user, or the second user the call authenticated (a witness),
+     * whose entry it then is */
+    const unsigned char *sk = a->signer != NULL ? a->signer->sk : db->session.sk;
+    if (a->signer != NULL)
+        h.user = a->signer->user;
     if (meaning != NULL) {
-        if (db->session.sk == NULL) {
+        if (sk == NULL) {
             sodium_memzero(h.salt, sizeof h.salt);
             return ctm__err(CTM_EMISUSE, "%s: e-signature: nobody is logged in", a->name);
         }
         h.has_esig = 1;
-        h.esig.user = db->session.user;
-        h.esig.printed_name = db->session.printed;
+        h.esig.user = a->signer != NULL ? a->signer->user : db->session.user;
+        h.esig.printed_name = a->signer != NULL ? a->signer->printed : db->session.printed;
         h.esig.meaning = meaning;
-        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, db->session.sk);
+        crypto_sign_ed25519_sk_to_pk(h.esig.public_key, sk);
     }
     size_t start = 0;
     int bad = ctm__entry_write(b, &h, &a->changes, &start);
@@ -401,7 +406,7 @@ static int encode_entry(ctm__action *a, ctm__buf *b, uint64_t seq)
                       : ctm__err(CTM_EINVAL, "%s: the action's entry cannot be encoded", a->name);
     if (h.has_esig) {
         uint8_t sig[64];
-        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, db->session.sk);
+        crypto_sign_detached(sig, NULL, b->p + start, b->n - start, sk);
         ctm__buf_put(b, sig, sizeof sig);
     }
     return b->oom ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;

@@ -72,6 +72,10 @@ typedef struct vstate {
     ctm__st *signer;             /* the replayed users row of an e-signature's signer */
     ctm__buf vals;               /* canonical encodings bound to a replay statement */
     ctm_hash streamed_leaf;      /* the leaf hash of the entry just read as a stream */
+    /* a kit.destroy entry waits for its witness's entry, the next one (check_witness) */
+    int64_t destroy_seq;         /* its seq, or -1 */
+    char *destroy_user;          /* its user (malloc'd) */
+    char *destroy_params;        /* the parameters the witness's entry repeats (malloc'd) */
 } vstate;
 
 static int fail(vstate *v, int64_t seq, const char *table, const char *key, const char *fmt, ...)
@@ -510,6 +514,96 @@ static int check_esig(vstate *v, const ctm__entry *e, const uint8_t *p, size_t n
     return CTM_OK;
 }
 
+/* ---- a destruction and its witness ----
+ * A kit.destroy entry is followed at once by its kit.destroy_witness entry (one transaction):
+ * the same trial, kits, method and certificate, destroyed_by naming the destroyer, and done and
+ * e-signed (check_esig) by another user.  Nobody witnesses their own destruction. */
+
+/* "key=value\n" of the parameters a destruction's two entries share, in this order (malloc'd). */
+static char *witnessed_params(const ctm__entry *e)
+{
+    static const char *const keys[] = {"trial", "kits", "method", "certificate"};
+    ctm__buf b;
+    ctm__buf_init(&b);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        ctm__buf_put(&b, keys[k], strlen(keys[k]));
+        ctm__buf_put(&b, "=", 1);
+        for (uint32_t i = 0; i < e->nparams; i++)
+            if (strcmp(e->params[i].key, keys[k]) == 0) {
+                ctm__buf_put(&b, e->params[i].value, strlen(e->params[i].value));
+                break;
+            }
+        ctm__buf_put(&b, "\n", 1);
+    }
+    ctm__buf_put(&b, "", 1);
+    if (b.oom) {
+        ctm__buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.p;
+}
+
+static const char *param_of(const ctm__entry *e, const char *key)
+{
+    for (uint32_t i = 0; i < e->nparams; i++)
+        if (strcmp(e->params[i].key, key) == 0)
+            return e->params[i].value;
+    return NULL;
+}
+
+static void destroy_forget(vstate *v)
+{
+    free(v->destroy_user);
+    free(v->destroy_params);
+    v->destroy_user = v->destroy_params = NULL;
+    v->destroy_seq = -1;
+}
+
+static int check_witness(vstate *v, const ctm__entry *e)
+{
+    int witness = strcmp(e->action, "kit.destroy_witness") == 0;
+    if (v->destroy_seq >= 0 && !witness)
+        return fail(v, (int64_t)e->seq, "ledger", NULL,
+                    "the destruction at seq %lld is not followed by its witness's entry",
+                    (long long)v->destroy_seq);
+    if (witness) {
+        if (v->destroy_seq < 0)
+            return fail(v, (int64_t)e->seq, "ledger", NULL,
+                        "a witness's entry that follows no destruction");
+        char *params = witnessed_params(e);
+        if (params == NULL)
+            return ctm__err(CTM_ENOMEM, "verify: out of memory");
+        int same = strcmp(params, v->destroy_params) == 0;
+        free(params);
+        const char *by = param_of(e, "destroyed_by");
+        int rc = CTM_OK;
+        if (!same)
+            rc = fail(v, (int64_t)e->seq, "ledger", NULL,
+                      "the witness's entry names another destruction than seq %lld's",
+                      (long long)v->destroy_seq);
+        else if (by == NULL || strcmp(by, v->destroy_user) != 0)
+            rc = fail(v, (int64_t)e->seq, "ledger", NULL,
+                      "the witness's entry says destroyed by %s, seq %lld says %s",
+                      by != NULL ? by : "nobody", (long long)v->destroy_seq, v->destroy_user);
+        else if (strcmp(e->user, v->destroy_user) == 0)
+            rc = fail(v, (int64_t)e->seq, "ledger", NULL,
+                      "%s witnessed their own destruction (seq %lld)", e->user,
+                      (long long)v->destroy_seq);
+        destroy_forget(v);
+        return rc;
+    }
+    if (strcmp(e->action, "kit.destroy") == 0) {
+        v->destroy_user = ctm__strdup(e->user);
+        v->destroy_params = witnessed_params(e);
+        if (v->destroy_user == NULL || v->destroy_params == NULL) {
+            destroy_forget(v);
+            return ctm__err(CTM_ENOMEM, "verify: out of memory");
+        }
+        v->destroy_seq = (int64_t)e->seq;
+    }
+    return CTM_OK;
+}
+
 /* The actions libctm always e-signs (the registry, actions.h; docs/audit-format.md 4.4): one
  * missing its signature was written by something else. */
 static int needs_esig(const ctm__entry *e)
@@ -743,6 +837,8 @@ static int check_entry(vstate *v, uint64_t seq, ctm__st *row, int *streamed)
     else if (rc == CTM_OK && needs_esig(&e))
         rc = fail(v, (int64_t)seq, "ledger", NULL, "the action %s carries no e-signature",
                   e.action);
+    if (rc == CTM_OK)
+        rc = check_witness(v, &e);
     ctm__entry_free(&e);
     ctm__blob_close(blob);
     if (rc == CTM_OK)
@@ -861,6 +957,10 @@ static int walk_ledger(vstate *v)
 static int check_tail(vstate *v)
 {
     uint64_t n = v->frontier.size;
+    if (v->destroy_seq >= 0)
+        return fail(v, v->destroy_seq + 1, "ledger", NULL,
+                    "the destruction at seq %lld is not followed by its witness's entry",
+                    (long long)v->destroy_seq);
     if (n == 0 && !v->r.key_from_database)
         return fail(v, 0, "ledger", NULL,
                     "the log is empty: nothing in this database is signed by the key %s",
@@ -1688,6 +1788,7 @@ static void vstate_free(vstate *v)
         free(v->replay[i].shape);
     }
     ctm__st_finalize(v->signer);
+    destroy_forget(v);
     ctm__buf_free(&v->vals);
     ctm__store_close(v->sql); /* rolls the replay back */
     free(v->origin);
@@ -1711,6 +1812,7 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     v.r.struct_size = sizeof v.r;
     v.r.failed_seq = -1;
     v.frontier_seq = -1;
+    v.destroy_seq = -1;
     ctm__frontier_init(&v.frontier);
     int rc = load_key(&v, db, vkey);
     if (rc == CTM_OK)
