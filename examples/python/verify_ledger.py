@@ -29,7 +29,8 @@ SECRET = {"credentials"}                          # §3.3: the only secret table
 SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.role",  # §4.4
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void", "dispense.confirm", "dispense.reverse", "dispense.record",
-                  "subject.codebreak", "excursion.release", "excursion.reject"}
+                  "subject.codebreak", "excursion.release", "excursion.reject",
+                  "signoff.reconciliation"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 
