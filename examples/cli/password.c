@@ -199,6 +199,7 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
         {"expiry extend", "expiry extended"},         {"receive void", "shipment voided"},
         {"dispense confirm", "dispensed"},            {"dispense record", "dispensed"},
         {"dispense reverse", "dispensing reversed"},  {"codebreak", "emergency unblinding"},
+        {"signoff", "reconciliation reviewed"},
     };
     const char *name = a->cmd->name;
     if (strcmp(name, "user passwd") == 0)
