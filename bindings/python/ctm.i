@@ -66,6 +66,9 @@
  *                                     -> [status, ctm_query or None]
  *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
  *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
+ *   ctm_reconciliation(db, trial, as_of), ctm_reconciliation_breaks(db, trial, as_of),
+ *   ctm_darf(db, trial, kit_type), ctm_signoffs(db, trial) -> [status, ctm_query or None]
+ *   ctm_signoff_reconciliation(db, trial, as_of, comment) -> status
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.

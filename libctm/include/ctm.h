@@ -1572,7 +1572,8 @@ CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment
  * with_subjects_units, returned_units, consumed_units (handed out less returned), lost_units,
  * uncounted_units (returned without a count); breaks (the kits whose records disagree, listed by
  * ctm_reconciliation_breaks()); balanced (1 when the statuses add up to received, the units
- * handed out to what became of them, and no kit breaks it; else 0); as_of (NULL).
+ * handed out to what became of them, and no kit breaks it; else 0); as_of (the day, or NULL
+ * for now).
  * as_of NULL: now, with every cross-check; "YYYY-MM-DD": at the end of that day (UTC), from the
  * kits' history (kit_events).  Any logged-in user.
  * Errors: CTM_EINVAL (trial NULL, as_of not a date or in the future), CTM_ENOTFOUND (trial),

@@ -30,7 +30,8 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "randomize", "subject_withdraw", "subject_complete", "visit_add", "dose_levels",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
-          "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger"}
+          "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
+          "signoff_reconciliation"}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,10 @@ def reads(db):
     call("excursion_kits", lambda: [db.excursion_kits(n).fetchall() for n in numbers])
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
+    call("reconciliation", lambda: db.reconciliation(TRIAL))
+    call("reconciliation_breaks", lambda: db.reconciliation_breaks(TRIAL))
+    call("darf", lambda: db.darf(TRIAL))
+    call("signoffs", lambda: db.signoffs(TRIAL))
     return out
 
 
@@ -135,7 +140,8 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report"}
+              "excursions", "excursion_kits", "excursion_report", "reconciliation",
+              "reconciliation_breaks", "darf", "signoffs"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

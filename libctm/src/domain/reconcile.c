@@ -163,6 +163,7 @@ typedef struct recon_row {
 typedef struct recon {
     recon_row *rows;
     size_t n, cap;
+    char as_of[11]; /* the day asked for, or "" for now */
 } recon;
 
 static void recon_free(void *p)
@@ -292,8 +293,7 @@ static int recon_row_fn(ctm__st *st, ctm__row *row, void *ctx)
         ctm__row_set_int(row, c++, x->units[u]);
     ctm__row_set_int(row, c++, x->breaks);
     ctm__row_set_int(row, c++, recon_balanced(x));
-    ctm__row_set_text(row, c++, NULL);
-    return CTM_OK;
+    return ctm__row_set_text(row, c++, r->as_of[0] != '\0' ? r->as_of : NULL);
 }
 
 /* Rows computed here are handed out through a counting statement (1..n), one per row. */
@@ -342,6 +342,8 @@ int ctm_reconciliation(ctm_query **out, ctm_db *db, const char *trial, const cha
         rc = recon_compute(db, trial, as_of, &r, &s);
     if (rc != CTM_OK)
         return rc;
+    if (!s.current)
+        memcpy(r->as_of, s.as_of, sizeof r->as_of);
     const char *names[RECON_NCOLS];
     int c = 0;
     names[c++] = "kit_type";
