@@ -34,7 +34,9 @@
 
 /* ---- the state of every kit, and its first problem ----
  * ?1 trial id, ?2 the last instant that counts, ?3 1 for the current state (kits.status and the
- * cross-checks against current rows), 0 as of ?2 (the history). */
+ * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit: "LIMIT ?4 OFFSET 0"
+ * keeps both engines from copying a subquery's correlated expressions (the newest history row)
+ * into every place the outer query names its column, each then run again for every kit. */
 #define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
 #define AFTER_HANDING                                                                         \
     "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
@@ -46,7 +48,7 @@
     " r.units AS returned_units,"                                                              \
     " CASE"                                                                                    \
     "  WHEN x.st = 'unknown' THEN 'status on that day unknown: its history begins later'"      \
-    "  WHEN ?3 = 1 AND x.ev IS NOT NULL AND x.ev <> x.st"                                      \
+    "  WHEN ?3 = 1 AND COALESCE(x.ev, x.st) <> x.st"                                           \
     "   THEN 'history (kit_events) ends ' || x.ev || ' but the kit is ' || x.st"                \
     "  WHEN x.st IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"          \
     "   WHERE d.kit_id = x.id AND d.status IN ('dispensed', 'replaced')"                      \
@@ -69,18 +71,17 @@
     "   THEN 'returned_to_sponsor without a dispatched shipback'"                              \
     "  ELSE NULL END AS problem"                                                               \
     " FROM (SELECT k1.id, k1.kit_number, k1.kit_type_id, k1.lot_id, k1.units, k1.ev,"          \
-    "  CASE WHEN ?3 = 1 THEN k1.now_status"                                                    \
-    "   WHEN k1.ev IS NOT NULL THEN k1.ev"                                                     \
+    "  CASE WHEN ?3 = 1 THEN k1.now_status ELSE COALESCE(k1.ev, CASE"                          \
     "   WHEN COALESCE((SELECT s.registered_us FROM shipments s WHERE s.id = k1.shipment_id), 0)" \
     "    > ?2 THEN NULL"                                                                       \
     "   WHEN NOT EXISTS (SELECT 1 FROM kit_events e WHERE e.kit_id = k1.id) THEN k1.now_status" \
     "   WHEN (SELECT e.status FROM kit_events e WHERE e.kit_id = k1.id"                        \
     "    ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                              \
-    "   ELSE 'unknown' END AS st"                                                              \
+    "   ELSE 'unknown' END) END AS st"                                                         \
     "  FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"      \
     "   k.status AS now_status, (SELECT e.status FROM kit_events e WHERE e.kit_id = k.id"       \
     "   AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                     \
-    "   FROM kits k WHERE k.trial_id = ?1) k1) x"                                              \
+    "   FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1 LIMIT ?4 OFFSET 0) x"          \
     " LEFT JOIN kit_returns r ON r.kit_id = x.id AND r.recorded_us <= ?2"                      \
     " WHERE x.st IS NOT NULL"
 
@@ -123,6 +124,7 @@ static int prepare_scoped(ctm_db *db, ctm__st **st, const char *sql, const recon
     ctm__st_bind_int(*st, 1, s->t.id);
     ctm__st_bind_int(*st, 2, s->until_us);
     ctm__st_bind_int(*st, 3, s->current);
+    ctm__st_bind_int(*st, 4, INT64_MAX);
     return CTM_OK;
 }
 
@@ -181,7 +183,7 @@ static void recon_free(void *p)
 
 /* The kit states grouped by kit type, lot and status, with their units. */
 #define RECON_GROUP_SQL                                                                       \
-    "SELECT kt.code, l.batch, y.status, COUNT(*),"                                            \
+    "SELECT kt.code, l.batch, g.* FROM (SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*) AS n," \
     " SUM(CASE WHEN y.problem IS NULL THEN 0 ELSE 1 END),"                                    \
     " SUM(CASE WHEN y.status = 'dispensed' OR y.return_id IS NOT NULL THEN y.units ELSE 0 END)," \
     " SUM(CASE WHEN y.status = 'dispensed' AND y.return_id IS NULL THEN y.units ELSE 0 END),"  \
@@ -190,9 +192,9 @@ static void recon_free(void *p)
     "  THEN y.units - y.returned_units ELSE 0 END),"                                           \
     " SUM(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
     " SUM(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"           \
-    " FROM (" KIT_STATE_SQL ") y"                                                              \
-    " JOIN kit_types kt ON kt.id = y.kit_type_id JOIN lots l ON l.id = y.lot_id"               \
-    " GROUP BY kt.code, l.batch, y.status ORDER BY kt.code, l.batch, y.status"
+    " FROM (" KIT_STATE_SQL ") y GROUP BY y.kit_type_id, y.lot_id, y.status) g"               \
+    " JOIN kit_types kt ON kt.id = g.kit_type_id JOIN lots l ON l.id = g.lot_id"               \
+    " ORDER BY kt.code, l.batch, g.status"
 
 static int recon_add_row(recon *r, const char *kit_type, const char *lot)
 {
@@ -216,14 +218,14 @@ static int recon_add_row(recon *r, const char *kit_type, const char *lot)
 
 static void recon_count(recon_row *row, const char *status, ctm__st *st)
 {
-    int64_t kits = ctm__st_int(st, 3);
+    int64_t kits = ctm__st_int(st, 5);
     row->received += kits;
     for (size_t i = 0; i < NSTATUS; i++)
         if (strcmp(status_cols[i][0], status) == 0)
             row->status[i] += kits;
-    row->breaks += ctm__st_int(st, 4);
+    row->breaks += ctm__st_int(st, 6);
     for (int u = 0; u < NUNITS; u++)
-        row->units[u] += ctm__st_int(st, 5 + u);
+        row->units[u] += ctm__st_int(st, 7 + u);
 }
 
 /* Read the grouped states into r: a row per kit type and lot, then the total. */
@@ -240,7 +242,7 @@ static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
             strcmp(r->rows[r->n - 1].lot, lot) != 0)
             rc = recon_add_row(r, kit_type, lot);
         if (rc == CTM_OK)
-            recon_count(&r->rows[r->n - 1], ctm__st_text(st, 2), st);
+            recon_count(&r->rows[r->n - 1], ctm__st_text(st, 4), st);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the kits for the reconciliation");
