@@ -66,6 +66,9 @@
  *                                     -> [status, ctm_query or None]
  *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
  *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
+ *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
+ *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
+ *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_reconciliation(db, trial, as_of), ctm_reconciliation_breaks(db, trial, as_of),
  *   ctm_darf(db, trial, kit_type), ctm_signoffs(db, trial) -> [status, ctm_query or None]
  *   ctm_signoff_reconciliation(db, trial, as_of, comment) -> status

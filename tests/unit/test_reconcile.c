@@ -198,6 +198,44 @@ START_TEST(a_balanced_trial_with_exact_counts_per_lot_and_total)
 }
 END_TEST
 
+START_TEST(returns_and_losses_balance_in_kits_and_units)
+{
+    const char *k1 = dispense("S1");
+    const char *k2 = dispense("S2");
+    tu_ok(ctm_return(db, TRIAL, k1, 12, NULL, "opened"));
+    tu_ok(ctm_lost(db, TRIAL, k2, NULL, "left on the bus"));
+    recon_row(NULL, "L1", status_set,
+              "received=8 receiving=0 available=5 quarantined=0 dispensed=0 returned=1"
+              " pending_destruction=0 destroyed=0 returned_to_sponsor=0 damaged=1 missing=0"
+              " lost=1 expired=0 not_dispensed=0 in_transit=0 unknown=0");
+    recon_row(NULL, "L1", units_set,
+              "dispensed_units=60 with_subjects_units=0 returned_units=12 consumed_units=18"
+              " lost_units=30 uncounted_units=0 breaks=0 balanced=1");
+    ck_assert_str_eq(breaks(NULL), "");
+    /* the returned kit on to destruction: still balanced, its units still accounted */
+    tu_ok(ctm_kit_set_status(db, TRIAL, k1, "pending_destruction", "returned kit"));
+    recon_row(NULL, "L1", "returned pending_destruction dispensed_units returned_units breaks balanced",
+              "returned=0 pending_destruction=1 dispensed_units=60 returned_units=12 breaks=0"
+              " balanced=1");
+    /* the DARF: two dispensings, then the return and the loss noted, never added back */
+    ctm_query *q = NULL;
+    tu_ok(ctm_darf(&q, db, TRIAL, "KT"));
+    int64_t last = -1;
+    int noted = 0;
+    while (ctm_query_next(q) == CTM_ROW) {
+        last = ctm_query_int64(q, col(q, "balance"));
+        const char *ev = ctm_query_text(q, col(q, "event"));
+        if (strcmp(ev, "returned") == 0 || strcmp(ev, "lost_by_subject") == 0) {
+            ck_assert_int_eq(ctm_query_int64(q, col(q, "quantity")), 0);
+            noted++;
+        }
+    }
+    ctm_query_free(q);
+    ck_assert_int_eq(noted, 2);
+    ck_assert_int_eq(last, 7); /* 10 received, B5 missing, two dispensed */
+}
+END_TEST
+
 START_TEST(kits_whose_records_disagree_are_named)
 {
     char sql[512];
@@ -468,6 +506,7 @@ static Suite *reconcile_suite(void)
     TCase *tc = tcase_create("reconcile");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_balanced_trial_with_exact_counts_per_lot_and_total);
+    tcase_add_test(tc, returns_and_losses_balance_in_kits_and_units);
     tcase_add_test(tc, kits_whose_records_disagree_are_named);
     tcase_add_test(tc, a_dispensation_whose_kit_is_back_in_stock_and_a_return_not_recorded);
     tcase_add_test(tc, as_of_a_past_day_from_the_history);

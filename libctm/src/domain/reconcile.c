@@ -12,7 +12,8 @@
  *   disagree with its status: its history (kit_events), its dispensation, its return, its
  *   destruction or its shipback.  One SQL statement (KIT_STATE_SQL) decides every kit's status
  *   and its first problem; the reconciliation counts it and the listing of breaks names the kits.
- * - As of day D: each kit's status is the newest kit_events row at or before the end of D (UTC);
+ * - Now: a kit's history must end (its last row written) in its status.  As of day D: each
+ *   kit's status is the kit_events row of the latest time at or before the end of D (UTC);
  *   kits registered after D are left out; kits with no history (a site upgraded from schema
  *   version 7) count with their current status, and a kit whose history begins after D with a
  *   change (not its registration) is "unknown" on D, which breaks the reconciliation.
@@ -79,8 +80,10 @@
     "    ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                              \
     "   ELSE 'unknown' END) END AS st"                                                         \
     "  FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"      \
-    "   k.status AS now_status, (SELECT e.status FROM kit_events e WHERE e.kit_id = k.id"       \
-    "   AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                     \
+    "   k.status AS now_status, CASE WHEN ?3 = 1 THEN (SELECT e.status FROM kit_events e"      \
+    "   WHERE e.kit_id = k.id ORDER BY e.id DESC LIMIT 1) ELSE (SELECT e.status"               \
+    "   FROM kit_events e WHERE e.kit_id = k.id AND e.at_us <= ?2"                             \
+    "   ORDER BY e.at_us DESC, e.id DESC LIMIT 1) END AS ev"                                   \
     "   FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1 LIMIT ?4 OFFSET 0) x"          \
     " LEFT JOIN kit_returns r ON r.kit_id = x.id AND r.recorded_us <= ?2"                      \
     " WHERE x.st IS NOT NULL"
