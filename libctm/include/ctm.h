@@ -1591,7 +1591,8 @@ CTM_API CTM_WARN_UNUSED int ctm_reconciliation(ctm_query **out, ctm_db *db, cons
  * recorded, returned units above the kit's units, destroyed without a destruction recorded,
  * returned to the sponsor without a dispatched shipback, status unknown on that day).
  * Any logged-in user.
- * Errors: as ctm_reconciliation().  On failure *out is NULL.
+ * Errors: CTM_EINVAL (trial NULL, as_of), CTM_ENOTFOUND (trial), CTM_EDENIED.  On failure
+ * *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db,
                                                       const char *trial, const char *as_of);
