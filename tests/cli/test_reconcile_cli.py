@@ -118,3 +118,14 @@ def test_a_monitor_signs_off_e_signed(site):
     log = json.loads(site.run("audit", "log", "--action", "signoff.reconciliation", "--json",
                               user=MONITOR).stdout)
     assert [e["esig_meaning"] for e in log] == ["reconciliation reviewed"] * 2
+
+
+def test_the_reconciliation_and_darf_as_reports(site):
+    r = json.loads(site.run("report", "reconciliation", TRIAL, "--json", user=MONITOR).stdout)
+    assert (r["report"], r["balanced"], r["breaks"], r["received"]) == ("reconciliation", True, 0, 4)
+    assert [row["received"] for row in r["rows"]] == [4, 4]
+    site.sql("UPDATE kits SET status = 'destroyed' WHERE kit_number = 'K2'")
+    r = json.loads(site.run("report", "reconciliation", TRIAL, "--json", user=MONITOR).stdout)
+    assert (r["balanced"], r["breaks"]) == (False, 1)
+    d = json.loads(site.run("report", "darf", TRIAL, "--json", user=MONITOR).stdout)
+    assert [row["balance"] for row in d["rows"]] == [1, 2, 3, 4]

@@ -132,6 +132,13 @@ def reads(db):
     call("reconciliation_breaks", lambda: db.reconciliation_breaks(TRIAL))
     call("darf", lambda: db.darf(TRIAL))
     call("signoffs", lambda: db.signoffs(TRIAL))
+    call("report", lambda: [db.report("inventory").fetchall(), db.report("inventory", TRIAL),
+                            [e for e in db.report("audit") if e["action"] != "trial.add"]])
+    # the audit trail's trial.add row lists the arm codes (public): walked as JSON without it
+    call("report_render", lambda: [db.report_render("inventory", TRIAL, f)
+                                   for f in ("text", "csv", "json", "html")] + [
+        [e for e in db.report_render("audit", format="json")["rows"]
+         if e["action"] != "trial.add"]])
     return out
 
 
@@ -143,7 +150,8 @@ def test_the_walk_covers_every_read():
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
               "excursions", "excursion_kits", "excursion_report", "compliance",
-              "reconciliation", "reconciliation_breaks", "darf", "signoffs"}
+              "reconciliation", "reconciliation_breaks", "darf", "signoffs", "report",
+              "report_render"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

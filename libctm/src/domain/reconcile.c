@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "query.h"
+#include "report.h"
 #include "stock.h"
 
 #define DAY_US INT64_C(86400000000)
@@ -379,6 +380,40 @@ static int recon_is_balanced(ctm_db *db, const char *trial, const char *as_of, i
     }
     recon_free(r);
     return rc;
+}
+
+/* ---- as reports of the framework (report.c): "reconciliation" and "darf" ---- */
+
+int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
+{
+    return ctm_reconciliation(out, db, opts->trial, opts->as_of);
+}
+
+/* Above the rows: whether it balances, how many kits break it, how many were received. */
+int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,
+                                const ctm_report_options *opts)
+{
+    recon_scope scope;
+    recon *r = NULL;
+    int rc = recon_compute(db, opts->trial, opts->as_of, &r, &scope);
+    if (rc != CTM_OK)
+        return rc;
+    const recon_row *total = &r->rows[r->n - 1];
+    int balanced = 1;
+    for (size_t i = 0; i < r->n; i++)
+        balanced = balanced && recon_balanced(&r->rows[i]);
+    rc = ctm__summary_bool(s, "balanced", balanced);
+    if (rc == CTM_OK)
+        rc = ctm__summary_int(s, "breaks", total->breaks);
+    if (rc == CTM_OK)
+        rc = ctm__summary_int(s, "received", total->received);
+    recon_free(r);
+    return rc;
+}
+
+int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
+{
+    return ctm_darf(out, db, opts->trial, opts->kit_type);
 }
 
 /* ---- the kits that break it ---- */
