@@ -80,6 +80,9 @@
  *   ctm_destructions(db, trial), ctm_shipbacks(db, trial), ctm_shipback_kits(db, trial, shipment)
  *                                     -> [status, ctm_query or None]
  *   ctm_shipback_manifest(db, trial, shipment) -> [status, str or None]
+ *   ctm_reconciliation(db, trial, as_of), ctm_reconciliation_breaks(db, trial, as_of),
+ *   ctm_darf(db, trial, kit_type), ctm_signoffs(db, trial) -> [status, ctm_query or None]
+ *   ctm_signoff_reconciliation(db, trial, as_of, comment) -> status
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.

@@ -245,6 +245,11 @@ int cmd_shipbacks(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);
+/* cmd_reconcile.c: reconciliation, the DARF log, sign-offs */
+int cmd_reconcile(struct cli_session *s, const struct cli_args *a);
+int cmd_darf(struct cli_session *s, const struct cli_args *a);
+int cmd_signoff(struct cli_session *s, const struct cli_args *a);
+int cmd_signoffs(struct cli_session *s, const struct cli_args *a);
 /* cmd_visits.c: visits and dosing */
 int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
 int cmd_visit_list(struct cli_session *s, const struct cli_args *a);

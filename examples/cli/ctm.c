@@ -190,6 +190,18 @@ static const struct cli_opt shipback_manifest_opts[] = { { "output", OPT_VALUE, 
 static const struct cli_opt shipback_dispatch_opts[] = {
     { "reference", OPT_VALUE, 1, NULL }, END_OPTS
 };
+static const struct cli_opt reconcile_opts[] = {
+    { "as-of", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt darf_opts[] = {
+    { "kit-type", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, "csv" },
+    { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+};
+static const struct cli_opt signoff_opts[] = {
+    { "reconciliation", OPT_FLAG, 1, NULL }, { "as-of", OPT_VALUE, 0, NULL },
+    { "comment", OPT_VALUE, 0, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -744,10 +756,41 @@ static const struct cli_command commands[] = {
       "their status, exposure and budget, and the decisions with their signatures.  --output\n"
       "writes it to FILE (replaced if it exists) instead of standard output.",
       excursion_report_opts, "ID", 1, 1, 1, ACCESS_LOGIN, cmd_excursion_report },
+    { "reconcile", "TRIAL [--as-of DAY] [--json|--csv]",
+      "Reconcile a trial's kits per kit type and lot, and name the kits that break it",
+      "One row per kit type and lot, then the total (kit type and lot empty): received (every\n"
+      "kit registered), the kits in each status (receiving, available, quarantined, dispensed,\n"
+      "returned, pending_destruction, destroyed, returned_to_sponsor, damaged, missing, lost,\n"
+      "expired, not_dispensed, in_transit, unknown), the units handed to subjects and what\n"
+      "became of them (dispensed_units = with_subjects_units + returned_units +\n"
+      "consumed_units + lost_units + uncounted_units), breaks and balanced.  A kit whose\n"
+      "records disagree with its status (its history, dispensation, return, destruction or\n"
+      "shipback) breaks it: the kits are listed under the table with the problem.  --as-of\n"
+      "DAY (YYYY-MM-DD): at the end of that day (UTC), from the kits' history.  --json prints\n"
+      "{\"trial\", \"as_of\", \"balanced\": true|false, \"rows\": [...], \"breaks\": [...]};\n"
+      "--csv the rows.  Exit status 1 when it does not balance (after printing it).",
+      reconcile_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_reconcile },
+    { "darf", "TRIAL [--kit-type CODE] [--json|--csv]",
+      "Print the drug accountability record (DARF) per product",
+      "Per kit type, in time order: date, kit_type, product, dose, lot, kit, subject,\n"
+      "rand_number, dose_level, event, quantity (+1 received, -1 dispensed or gone from the\n"
+      "stock, 0 a return noted: returns are never added back), quantity_units, the running\n"
+      "balance in kits and units, returned_units and the recorder.  --kit-type: one product.",
+      darf_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_darf },
+    { "signoff", "TRIAL --reconciliation [--as-of DAY] [--comment TEXT]",
+      "Sign off a trial's reconciliation, e-signed (monitors)",
+      "Draws the reconciliation (now, or as of DAY) and records that you reviewed it: the\n"
+      "day, whether it balanced, the size of the audit ledger it was drawn from and your\n"
+      "comment (1 to 500 characters).  One that does not balance can be signed: the record\n"
+      "says so.  The sign-off carries your e-signature (\"reconciliation reviewed\").",
+      signoff_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_signoff },
+    { "signoffs", "TRIAL [--json|--csv]", "List a trial's sign-offs, oldest first",
+      "signoff, kind, as_of, balanced, ledger_size, signed, signed_by, printed_name, comment.",
+      listing_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_signoffs },
     { "report",
       "NAME [TRIAL] [--json|--csv|--html] [--as-of DATE | --from DATE --to DATE] [--days N] "
       "[--kit-type CODE] [--output FILE]",
-      "Print a report (inventory, audit, subjects) to read, file or print",
+      "Print a report (inventory, audit, subjects, reconciliation, darf) to read, file or print",
       "NAME is one of:\n"
       "  inventory   kits on hand (received, available, quarantined, damaged, expired,\n"
       "              returned, pending destruction): kit, type, lot, expiry, status, location,\n"
@@ -759,6 +802,11 @@ static const struct cli_command commands[] = {
       "  subjects    accountability and compliance per subject, visit and kit type (as 'ctm\n"
       "              compliance'), with counts of visits below and above the trial's limits\n"
       "              and with no figure yet; TRIAL required.\n"
+      "  reconciliation  per kit type and lot: received, the kits per status, units, breaks,\n"
+      "              balanced (as 'ctm reconcile'; the summary says balanced true|false).\n"
+      "              TRIAL needed; --as-of DATE: at the end of that day.\n"
+      "  darf        the drug accountability record per product (as 'ctm darf').  TRIAL\n"
+      "              needed; --kit-type CODE narrows.\n"
       "TRIAL names one trial (omitted: every trial).  Text (the default) has a header naming\n"
       "the site, trial, period, when it was generated and the signed ledger checkpoint (size and\n"
       "root hash) the rows were read under; --csv is one line per row, --json one object with\n"

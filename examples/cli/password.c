@@ -200,6 +200,7 @@ static const char *signing_meaning(const struct cli_args *a, const char *me)
         {"dispense confirm", "dispensed"},            {"dispense record", "dispensed"},
         {"dispense reverse", "dispensing reversed"},  {"codebreak", "emergency unblinding"},
         {"destroy", "destroyed"},                     {"shipback dispatch", "returned to sponsor"},
+        {"signoff", "reconciliation reviewed"},
     };
     const char *name = a->cmd->name;
     if (strcmp(name, "user passwd") == 0)

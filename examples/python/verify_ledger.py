@@ -30,7 +30,8 @@ SIGNED_ACTIONS = {"site.init", "user.add", "user.disable", "user.enable", "user.
                   "shipment.confirm", "shipment.receive_bulk", "expiry.extend", "user.reset",
                   "shipment.void", "dispense.confirm", "dispense.reverse", "dispense.record",
                   "subject.codebreak", "excursion.release", "excursion.reject",
-                  "kit.destroy", "kit.destroy_witness", "shipback.dispatch"}
+                  "kit.destroy", "kit.destroy_witness", "shipback.dispatch",
+                  "signoff.reconciliation"}
 ABSENT, NULL, INT, REAL, TEXT, BLOB, DIGEST = range(7)  # §2.1 value tags
 UNICODE_SPACES = {0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
 

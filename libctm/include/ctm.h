@@ -1555,6 +1555,86 @@ CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment
                                                 ctm_temp_import_result *result);
 
 /* ---------------------------------------------------------------------------------------------
+ * Accountability: reconciliation, the DARF log and the monitor's sign-off
+ *
+ * docs/reconciliation.md gives the balance equation, the checks that name the kits breaking it,
+ * what "as of" a past day means and the rules of the DARF log.  Rows are per kit type and lot,
+ * never per arm: every logged-in user may read them, blinded or not.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * The reconciliation of a trial: one row per kit type and lot (by kit type code, then batch), and
+ * last a total (kit_type and lot NULL).  Columns: kit_type, lot, received (every kit the site
+ * registered), then the kits in each status: receiving (received, receipt not confirmed),
+ * available, quarantined, dispensed (with subjects), returned, pending_destruction, destroyed,
+ * returned_to_sponsor, damaged, missing, lost (lost by their subjects), expired, not_dispensed
+ * (a dispensing reversed), in_transit (sent to another site), unknown (as of a day before the
+ * kit's history begins); in units of the kits handed to subjects: dispensed_units,
+ * with_subjects_units, returned_units, consumed_units (handed out less returned), lost_units,
+ * uncounted_units (returned without a count); breaks (the kits whose records disagree, listed by
+ * ctm_reconciliation_breaks()); balanced (1 when the statuses add up to received, the units
+ * handed out to what became of them, and no kit breaks it; else 0); as_of (the day, or NULL
+ * for now).
+ * as_of NULL: now, with every cross-check; "YYYY-MM-DD": at the end of that day (UTC), from the
+ * kits' history (kit_events).  Any logged-in user.
+ * Errors: CTM_EINVAL (trial NULL, as_of not a date or in the future), CTM_ENOTFOUND (trial),
+ * CTM_EDENIED (no user logged in).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_reconciliation(ctm_query **out, ctm_db *db, const char *trial,
+                                               const char *as_of);
+
+/**
+ * The kits that break a trial's reconciliation (now, or as of a day as ctm_reconciliation()
+ * takes it), by kit number: kit, kit_type, lot, status (then), problem (the first disagreement
+ * found, in words: its history ends in another status, dispensed or returned without a
+ * dispensation, a dispensation whose kit is back in stock, returned or lost without a return
+ * recorded, returned units above the kit's units, destroyed without a destruction recorded,
+ * returned to the sponsor without a dispatched shipback, status unknown on that day).
+ * Any logged-in user.
+ * Errors: CTM_EINVAL (trial NULL, as_of), CTM_ENOTFOUND (trial), CTM_EDENIED.  On failure
+ * *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db,
+                                                      const char *trial, const char *as_of);
+
+/**
+ * The DARF-style accountability log of a trial, per product (kit type code) in time order:
+ * date (UTC), kit_type, product (its name), dose (its strength), lot, kit, subject (screening
+ * number), rand_number, dose_level (for dispensings and returns), event (the status the kit
+ * entered), quantity (+1 received or back in stock, -1 dispensed or gone from the stock, 0 a
+ * return or loss noted: returns are never added back), quantity_units (quantity x the kit's
+ * units), balance and balance_units (the stock on hand after the line, per kit type),
+ * returned_units (for a return), recorder (the user).  Changes that leave the balance alone
+ * (a kit moving between stock statuses) are not lines.  kit_type NULL: every kit type.  The log
+ * reads the kits' history (schema version 8 on).  Any logged-in user.
+ * Errors: CTM_EINVAL (trial NULL), CTM_ENOTFOUND (trial, kit type), CTM_EDENIED, CTM_ENOMEM.
+ * On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_darf(ctm_query **out, ctm_db *db, const char *trial,
+                                     const char *kit_type);
+
+/**
+ * A monitor's sign-off of a trial's reconciliation (now, or as of a day as ctm_reconciliation()
+ * takes it): a row of signoffs with the day, whether it balanced and the size of the ledger it
+ * was drawn from (both computed in the same transaction), and an optional comment (1-500 bytes
+ * of printable UTF-8).  A reconciliation that does not balance may be signed too: the sign-off
+ * records it.  Audited "signoff.reconciliation", e-signed with the meaning "reconciliation
+ * reviewed".  Monitors only.
+ * Errors: CTM_EINVAL (trial NULL, as_of, comment), CTM_ENOTFOUND (trial), CTM_EDENIED (not a
+ * monitor, or the e-signature's password is needed), CTM_EBUSY.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_signoff_reconciliation(ctm_db *db, const char *trial,
+                                                       const char *as_of, const char *comment);
+
+/**
+ * A trial's sign-offs, oldest first: signoff (its number), kind (reconciliation), as_of,
+ * balanced (1/0), ledger_size, signed (UTC), signed_by, printed_name, comment.  Any logged-in
+ * user.
+ * Errors: CTM_EINVAL (trial NULL), CTM_ENOTFOUND (trial), CTM_EDENIED.  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_signoffs(ctm_query **out, ctm_db *db, const char *trial);
+
+/* ---------------------------------------------------------------------------------------------
  * Reports
  *
  * A report is a named listing with a title, drawn for printing, filing or a spreadsheet:

@@ -118,6 +118,7 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list",
               "location alarm", "receive logger", "excursion decide", "return", "lost",
               "compliance limits", "destroy", "shipback", "shipback dispatch", "shipback cancel",
+              "signoff",
               # a shipback's manifest, read by blinded users in test_destroy_cli.py
               "shipback manifest",
               # an excursion's own views, read by a blinded technician in test_excursion_cli.py
@@ -147,6 +148,9 @@ CLI_READS = {
     "compliance": ["compliance", TRIAL, "--json"],
     "destructions": ["destructions", TRIAL, "--json"],
     "shipbacks": ["shipbacks", "--json"],
+    "reconcile": ["reconcile", TRIAL, "--json"],
+    "darf": ["darf", TRIAL, "--json"],
+    "signoffs": ["signoffs", TRIAL, "--json"],
     "audit log": ["audit", "log", "--json"],
     "report": ["report", "inventory", "--json"],
     "report audit": ["report", "audit", TRIAL, "--json"],

@@ -32,7 +32,7 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
           "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
           "return_kit", "lost", "compliance_limits", "destroy", "shipback", "shipback_dispatch",
-          "shipback_cancel"}
+          "shipback_cancel", "signoff_reconciliation"}
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,10 @@ def reads(db):
     call("shipbacks", db.shipbacks)
     call("shipback_kits", lambda: db.shipback_kits(TRIAL, "RTS-1"))
     call("shipback_manifest", lambda: db.shipback_manifest(TRIAL, "RTS-1"))
+    call("reconciliation", lambda: db.reconciliation(TRIAL))
+    call("reconciliation_breaks", lambda: db.reconciliation_breaks(TRIAL))
+    call("darf", lambda: db.darf(TRIAL))
+    call("signoffs", lambda: db.signoffs(TRIAL))
     call("report", lambda: [db.report("inventory").fetchall(), db.report("inventory", TRIAL),
                             [e for e in db.report("audit") if e["action"] != "trial.add"]])
     # the audit trail's trial.add row lists the arm codes (public): walked as JSON without it
@@ -159,7 +163,8 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report", "compliance", "report",
+              "excursions", "excursion_kits", "excursion_report", "compliance",
+              "reconciliation", "reconciliation_breaks", "darf", "signoffs", "report",
               "report_render", "destructions", "shipbacks", "shipback_kits", "shipback_manifest"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()

@@ -557,6 +557,9 @@ _COMPLIANCE = {"dispensed_on": _DATE, "returned_on": _DATE}
 _DESTRUCTIONS = {"expiry": _DATE, "destroyed": _TIME}
 _SHIPBACKS = {"packed": _TIME, "dispatched": _TIME}
 _SHIPBACK_KITS = {"expiry": _DATE}
+_RECONCILIATION = {"balanced": _BOOL, "as_of": _DATE}
+_DARF = {"date": _TIME}
+_SIGNOFFS = {"as_of": _DATE, "balanced": _BOOL, "signed": _TIME}
 # The parts of an excursion's JSON report, typed as the listings they come from.
 _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
                  "signatures": {"signed": _TIME}}
@@ -2076,6 +2079,67 @@ class Database:
                                   _text("screening", screening, optional=True))
         _check(rc)
         return Query(self, q, _COMPLIANCE)
+    # -- accountability ------------------------------------------------------------------------
+
+    def reconciliation(self, trial: str, as_of: Union[None, str, datetime.date] = None) -> Query:
+        """The reconciliation of a trial (docs/reconciliation.md) as a :class:`Query` of dicts:
+        one per kit type and lot, then the total (kit_type and lot None): received, the kits
+        per status (receiving, available, quarantined, dispensed, returned,
+        pending_destruction, destroyed, returned_to_sponsor, damaged, missing, lost, expired,
+        not_dispensed, in_transit, unknown), dispensed_units, with_subjects_units,
+        returned_units, consumed_units, lost_units, uncounted_units, breaks, balanced (bool).
+        as_of None: now; a date or "YYYY-MM-DD": at the end of that day (UTC), from the kits'
+        history.  Any logged-in user (rows are never per arm).  Raises InvalidError (as_of not
+        a date, or in the future), NotFoundError (trial)."""
+        rc, q = _c.ctm_reconciliation(self._handle(), _text("trial", trial), _day(as_of))
+        _check(rc)
+        return Query(self, q, _RECONCILIATION)
+
+    def reconciliation_breaks(self, trial: str,
+                              as_of: Union[None, str, datetime.date] = None) -> Query:
+        """The kits that break the reconciliation (as :meth:`reconciliation` takes trial and
+        as_of), by kit number, as a :class:`Query` of dicts: kit, kit_type, lot, status,
+        problem (what disagrees, in words)."""
+        rc, q = _c.ctm_reconciliation_breaks(self._handle(), _text("trial", trial), _day(as_of))
+        _check(rc)
+        return Query(self, q)
+
+    def darf(self, trial: str, kit_type: Optional[str] = None) -> Query:
+        """The DARF-style accountability log per product (kit type), in time order, as a
+        :class:`Query` of dicts: date (datetime in UTC), kit_type, product, dose, lot, kit,
+        subject, rand_number, dose_level, event, quantity (+1 received, -1 dispensed or gone,
+        0 a return noted: returns are never added back), quantity_units, balance,
+        balance_units, returned_units, recorder.  kit_type None: every kit type.  Raises
+        NotFoundError (trial, kit type)."""
+        rc, q = _c.ctm_darf(self._handle(), _text("trial", trial),
+                            _text("kit_type", kit_type, optional=True))
+        _check(rc)
+        return Query(self, q, _DARF)
+
+    def signoff_reconciliation(self, trial: str, as_of: Union[None, str, datetime.date] = None,
+                               comment: Optional[str] = None) -> None:
+        """A monitor's sign-off of the trial's reconciliation (now, or as of a day), e-signed
+        ("reconciliation reviewed") and audited "signoff.reconciliation": records the day,
+        whether it balanced and the ledger size it was drawn from, with the comment (1-500
+        characters).  One that does not balance may be signed: the record says so.  Raises
+        PermissionDenied (not a monitor), InvalidError, NotFoundError."""
+        _check(_c.ctm_signoff_reconciliation(self._handle(), _text("trial", trial), _day(as_of),
+                                             _text("comment", comment, optional=True)))
+
+    def signoffs(self, trial: str) -> Query:
+        """A trial's sign-offs, oldest first, as a :class:`Query` of dicts: signoff, kind,
+        as_of (date), balanced (bool), ledger_size, signed (datetime in UTC), signed_by,
+        printed_name, comment."""
+        rc, q = _c.ctm_signoffs(self._handle(), _text("trial", trial))
+        _check(rc)
+        return Query(self, q, _SIGNOFFS)
+
+
+def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
+    """A day as the library takes it: None, or "YYYY-MM-DD"."""
+    if isinstance(as_of, datetime.date):
+        return as_of.strftime("%Y-%m-%d")
+    return _text("as_of", as_of, optional=True)
 
     # -- destruction and return to the sponsor ------------------------------------------------
 

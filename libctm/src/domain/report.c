@@ -33,6 +33,11 @@ static const ctm__report_def reports[] = {
      NULL},
     {"subjects", "Accountability and compliance per subject", CTM__REPORT_NEEDS_TRIAL,
      ctm__subjects_rows, ctm__subjects_summary},
+    {"reconciliation", "Reconciliation per kit type and lot",
+     CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_AS_OF, ctm__reconciliation_rows,
+     ctm__reconciliation_summary},
+    {"darf", "Drug accountability record (DARF)", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_KIT_TYPE,
+     ctm__darf_rows, NULL},
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 
@@ -78,6 +83,11 @@ int ctm__summary_int(ctm__report_summary *s, const char *key, int64_t value)
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRId64, value);
     return summary_add(s, key, buf, 1);
+}
+
+int ctm__summary_bool(ctm__report_summary *s, const char *key, int value)
+{
+    return summary_add(s, key, value ? "true" : "false", 1);
 }
 
 void ctm__summary_free(ctm__report_summary *s)

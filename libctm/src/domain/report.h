@@ -37,6 +37,8 @@ typedef struct ctm__report_summary {
 } ctm__report_summary;
 int ctm__summary_text(ctm__report_summary *s, const char *key, const char *value);
 int ctm__summary_int(ctm__report_summary *s, const char *key, int64_t value);
+/* true or false (JSON writes it bare) */
+int ctm__summary_bool(ctm__report_summary *s, const char *key, int value);
 void ctm__summary_free(ctm__report_summary *s);
 
 /* The options a report reads (ctm__report_def.takes); any other given is refused. */
@@ -63,5 +65,10 @@ int ctm__inventory_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_
 int ctm__audit_trail_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__subjects_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__subjects_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
+/* reconcile.c: "reconciliation" (summary: balanced, breaks, received) and "darf" */
+int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
+int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,
+                                const ctm_report_options *opts);
+int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 
 #endif

@@ -100,6 +100,10 @@ static const ctm__action_def actions[] = {
     {"shipback.cancel", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
     {"shipback.dispatch", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "returned to sponsor",
      NULL},
+    /* schema version 8: a monitor's sign-off of a reconciliation (the monitor changes nothing
+     * else: every other action refuses the role) */
+    {"signoff.reconciliation", CTM_ACTOR_ROLES, MONITOR, CTM_ESIG_ALWAYS,
+     "reconciliation reviewed", NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

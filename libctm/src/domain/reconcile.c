@@ -1,0 +1,750 @@
+/* reconcile.c - accountability: the reconciliation of a trial's kits per kit type and lot (now or
+ * as of a past day), the kits that break it, the DARF-style log per product, and the monitor's
+ * e-signed sign-off of a reconciliation.
+ *
+ * Rules (docs/reconciliation.md):
+ * - Every kit the site registered for the trial is "received" once and is in exactly one status,
+ *   so received = receiving + available + quarantined + dispensed + returned + pending_destruction
+ *   + destroyed + returned_to_sponsor + damaged + missing + lost + expired + not_dispensed +
+ *   in_transit (+ unknown, as of a day the history does not cover).  Units of the kits handed to
+ *   subjects: dispensed = with_subjects + returned + consumed + lost + uncounted.
+ * - A status table always sums, so what breaks a reconciliation is a kit whose other records
+ *   disagree with its status: its history (kit_events), its dispensation, its return, its
+ *   destruction or its shipback.  One SQL statement (KIT_STATE_SQL) decides every kit's status
+ *   and its first problem; the reconciliation counts it and the listing of breaks names the kits.
+ * - Now: a kit's history must end (its last row written) in its status.  As of day D: each
+ *   kit's status is the kit_events row of the latest time at or before the end of D (UTC);
+ *   kits registered after D are left out; kits with no history (a site upgraded from schema
+ *   version 7) count with their current status, and a kit whose history begins after D with a
+ *   change (not its registration) is "unknown" on D, which breaks the reconciliation.
+ * - The DARF log: + at a kit's registration, - at its dispensing, returns noted but never added
+ *   back; a kit that leaves the stock otherwise (transfer, missing, destruction, return to the
+ *   sponsor) is - once; a reversal or a found kit is + again.
+ * Rows are per kit type and lot, never per arm; nothing here reads an arm. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+#include "report.h"
+#include "stock.h"
+
+#define DAY_US INT64_C(86400000000)
+/* "now" for a current reconciliation: every dated row counts */
+#define ALL_TIME INT64_C(9000000000000000000)
+
+/* ---- the state of every kit, and its first problem ----
+ * ?1 trial id, ?2 the last instant that counts, ?3 1 for the current state (kits.status and the
+ * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit: "LIMIT ?4 OFFSET 0"
+ * keeps both engines from copying a subquery's correlated expressions (the newest history row)
+ * into every place the outer query names its column, each then run again for every kit. */
+#define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
+#define AFTER_HANDING                                                                         \
+    "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
+    " 'returned_to_sponsor')"
+
+#define KIT_STATE_SQL                                                                          \
+    "SELECT x.id AS id, x.kit_number AS kit_number, x.kit_type_id AS kit_type_id,"            \
+    " x.lot_id AS lot_id, x.units AS units, x.st AS status, r.id AS return_id, r.lost AS lost,"  \
+    " r.units AS returned_units,"                                                              \
+    " CASE"                                                                                    \
+    "  WHEN x.st = 'unknown' THEN 'status on that day unknown: its history begins later'"      \
+    "  WHEN ?3 = 1 AND COALESCE(x.ev, x.st) <> x.st"                                           \
+    "   THEN 'history (kit_events) ends ' || x.ev || ' but the kit is ' || x.st"                \
+    "  WHEN x.st IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"          \
+    "   WHERE d.kit_id = x.id AND d.status IN ('dispensed', 'replaced')"                      \
+    "   AND d.dispensed_us IS NOT NULL AND d.dispensed_us <= ?2)"                              \
+    "   THEN x.st || ' without a dispensation'"                                                \
+    "  WHEN ?3 = 1 AND x.st NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1 FROM dispensations d" \
+    "   WHERE d.kit_id = x.id AND d.status = 'dispensed')"                                     \
+    "   THEN 'dispensed to a subject but ' || x.st"                                            \
+    "  WHEN x.st IN ('returned', 'lost_by_subject') AND r.id IS NULL"                          \
+    "   THEN x.st || ' without a return recorded'"                                             \
+    "  WHEN r.units IS NOT NULL AND r.units > x.units"                                         \
+    "   THEN 'returned units ' || CAST(r.units AS TEXT) || ' above the '"                       \
+    "   || CAST(x.units AS TEXT) || ' dispensed'"                                              \
+    "  WHEN x.st = 'destroyed' AND NOT EXISTS (SELECT 1 FROM destructions z"                   \
+    "   WHERE z.kit_id = x.id AND z.destroyed_us <= ?2)"                                       \
+    "   THEN 'destroyed without a destruction recorded'"                                       \
+    "  WHEN x.st = 'returned_to_sponsor' AND NOT EXISTS (SELECT 1 FROM shipback_kits b"        \
+    "   JOIN shipbacks s ON s.id = b.shipback_id WHERE b.kit_id = x.id"                        \
+    "   AND s.status = 'dispatched' AND s.dispatched_us <= ?2)"                                \
+    "   THEN 'returned_to_sponsor without a dispatched shipback'"                              \
+    "  ELSE NULL END AS problem"                                                               \
+    " FROM (SELECT k1.id, k1.kit_number, k1.kit_type_id, k1.lot_id, k1.units, k1.ev,"          \
+    "  CASE WHEN ?3 = 1 THEN k1.now_status ELSE COALESCE(k1.ev, CASE"                          \
+    "   WHEN COALESCE((SELECT s.registered_us FROM shipments s WHERE s.id = k1.shipment_id), 0)" \
+    "    > ?2 THEN NULL"                                                                       \
+    "   WHEN NOT EXISTS (SELECT 1 FROM kit_events e WHERE e.kit_id = k1.id) THEN k1.now_status" \
+    "   WHEN (SELECT e.status FROM kit_events e WHERE e.kit_id = k1.id"                        \
+    "    ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                              \
+    "   ELSE 'unknown' END) END AS st"                                                         \
+    "  FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"      \
+    "   k.status AS now_status, CASE WHEN ?3 = 1 THEN (SELECT e.status FROM kit_events e"      \
+    "   WHERE e.kit_id = k.id ORDER BY e.id DESC LIMIT 1) ELSE (SELECT e.status"               \
+    "   FROM kit_events e WHERE e.kit_id = k.id AND e.at_us <= ?2"                             \
+    "   ORDER BY e.at_us DESC, e.id DESC LIMIT 1) END AS ev"                                   \
+    "   FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1 LIMIT ?4 OFFSET 0) x"          \
+    " LEFT JOIN kit_returns r ON r.kit_id = x.id AND r.recorded_us <= ?2"                      \
+    " WHERE x.st IS NOT NULL"
+
+/* A trial and the instant a reconciliation is drawn at. */
+typedef struct recon_scope {
+    ctm__trial t;
+    int64_t until_us;
+    int current;
+    char as_of[11]; /* the day, "YYYY-MM-DD" (today for a current one) */
+} recon_scope;
+
+static int scope_of(ctm_db *db, const char *trial, const char *as_of, recon_scope *s)
+{
+    memset(s, 0, sizeof *s);
+    int rc = ctm__trial_lookup(db, trial, &s->t);
+    if (rc != CTM_OK)
+        return rc;
+    int64_t today = ctm__today();
+    if (as_of == NULL) {
+        s->current = 1;
+        s->until_us = ALL_TIME;
+        ctm__format_date(today, s->as_of);
+        return CTM_OK;
+    }
+    int64_t day = 0;
+    if ((rc = ctm__parse_date("as_of", as_of, &day)) != CTM_OK)
+        return rc;
+    if (day > today)
+        return ctm__err(CTM_EINVAL, "as_of: '%s' is in the future", as_of);
+    s->until_us = (day + 1) * DAY_US - 1;
+    ctm__format_date(day, s->as_of);
+    return CTM_OK;
+}
+
+static int prepare_scoped(ctm_db *db, ctm__st **st, const char *sql, const recon_scope *s)
+{
+    int rc = ctm__prepare(db, st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(*st, 1, s->t.id);
+    ctm__st_bind_int(*st, 2, s->until_us);
+    ctm__st_bind_int(*st, 3, s->current);
+    ctm__st_bind_int(*st, 4, INT64_MAX);
+    return CTM_OK;
+}
+
+/* ---- the reconciliation: counts per kit type and lot, then a total ---- */
+
+/* The columns of the reconciliation; the status columns follow the statuses they count. */
+static const char *const status_cols[][2] = {
+    {"received", "receiving"},
+    {"available", "available"},
+    {"quarantined", "quarantined"},
+    {"dispensed", "dispensed"},
+    {"returned", "returned"},
+    {"pending_destruction", "pending_destruction"},
+    {"destroyed", "destroyed"},
+    {"returned_to_sponsor", "returned_to_sponsor"},
+    {"damaged", "damaged"},
+    {"missing", "missing"},
+    {"lost_by_subject", "lost"},
+    {"expired", "expired"},
+    {"not_dispensed", "not_dispensed"},
+    {"in_transit", "in_transit"},
+    {"unknown", "unknown"},
+};
+#define NSTATUS (sizeof status_cols / sizeof status_cols[0])
+enum { U_DISPENSED, U_WITH_SUBJECTS, U_RETURNED, U_CONSUMED, U_LOST, U_UNCOUNTED, NUNITS };
+static const char *const unit_cols[NUNITS] = {"dispensed_units", "with_subjects_units",
+                                              "returned_units", "consumed_units", "lost_units",
+                                              "uncounted_units"};
+
+typedef struct recon_row {
+    char *kit_type, *lot; /* NULL, NULL: the total */
+    int64_t received;
+    int64_t status[NSTATUS];
+    int64_t units[NUNITS];
+    int64_t breaks;
+} recon_row;
+
+typedef struct recon {
+    recon_row *rows;
+    size_t n, cap;
+    char as_of[11]; /* the day asked for, or "" for now */
+} recon;
+
+static void recon_free(void *p)
+{
+    recon *r = p;
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->rows[i].kit_type);
+        free(r->rows[i].lot);
+    }
+    free(r->rows);
+    free(r);
+}
+
+/* The kit states grouped by kit type, lot and status, with their units. */
+#define RECON_GROUP_SQL                                                                       \
+    "SELECT kt.code, l.batch, g.* FROM (SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*) AS n," \
+    " SUM(CASE WHEN y.problem IS NULL THEN 0 ELSE 1 END),"                                    \
+    " SUM(CASE WHEN y.status = 'dispensed' OR y.return_id IS NOT NULL THEN y.units ELSE 0 END)," \
+    " SUM(CASE WHEN y.status = 'dispensed' AND y.return_id IS NULL THEN y.units ELSE 0 END),"  \
+    " SUM(CASE WHEN y.lost = 0 THEN COALESCE(y.returned_units, 0) ELSE 0 END),"                \
+    " SUM(CASE WHEN y.lost = 0 AND y.returned_units IS NOT NULL"                               \
+    "  THEN y.units - y.returned_units ELSE 0 END),"                                           \
+    " SUM(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
+    " SUM(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"           \
+    " FROM (" KIT_STATE_SQL ") y GROUP BY y.kit_type_id, y.lot_id, y.status) g"               \
+    " JOIN kit_types kt ON kt.id = g.kit_type_id JOIN lots l ON l.id = g.lot_id"               \
+    " ORDER BY kt.code, l.batch, g.status"
+
+static int recon_add_row(recon *r, const char *kit_type, const char *lot)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        recon_row *rows = realloc(r->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        r->rows = rows;
+        r->cap = cap;
+    }
+    recon_row *row = &r->rows[r->n];
+    memset(row, 0, sizeof *row);
+    r->n++;
+    if (kit_type == NULL)
+        return CTM_OK;
+    row->kit_type = ctm__strdup(kit_type);
+    row->lot = ctm__strdup(lot);
+    return row->kit_type && row->lot ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
+}
+
+static void recon_count(recon_row *row, const char *status, ctm__st *st)
+{
+    int64_t kits = ctm__st_int(st, 5);
+    row->received += kits;
+    for (size_t i = 0; i < NSTATUS; i++)
+        if (strcmp(status_cols[i][0], status) == 0)
+            row->status[i] += kits;
+    row->breaks += ctm__st_int(st, 6);
+    for (int u = 0; u < NUNITS; u++)
+        row->units[u] += ctm__st_int(st, 7 + u);
+}
+
+/* Read the grouped states into r: a row per kit type and lot, then the total. */
+static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
+{
+    ctm__st *st = NULL;
+    int rc = prepare_scoped(db, &st, RECON_GROUP_SQL, s);
+    if (rc != CTM_OK)
+        return rc;
+    int src;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        const char *kit_type = ctm__st_text(st, 0), *lot = ctm__st_text(st, 1);
+        if (r->n == 0 || strcmp(r->rows[r->n - 1].kit_type, kit_type) != 0 ||
+            strcmp(r->rows[r->n - 1].lot, lot) != 0)
+            rc = recon_add_row(r, kit_type, lot);
+        if (rc == CTM_OK)
+            recon_count(&r->rows[r->n - 1], ctm__st_text(st, 4), st);
+    }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the kits for the reconciliation");
+    ctm__st_finalize(st);
+    if (rc == CTM_OK)
+        rc = recon_add_row(r, NULL, NULL);
+    for (size_t i = 0; rc == CTM_OK && i + 1 < r->n; i++) {
+        recon_row *total = &r->rows[r->n - 1];
+        total->received += r->rows[i].received;
+        total->breaks += r->rows[i].breaks;
+        for (size_t k = 0; k < NSTATUS; k++)
+            total->status[k] += r->rows[i].status[k];
+        for (int u = 0; u < NUNITS; u++)
+            total->units[u] += r->rows[i].units[u];
+    }
+    return rc;
+}
+
+/* Balanced: the statuses add up to the kits received, the units handed out to what became of
+ * them, and no kit breaks it. */
+static int recon_balanced(const recon_row *row)
+{
+    int64_t kits = 0;
+    for (size_t k = 0; k < NSTATUS; k++)
+        kits += row->status[k];
+    const int64_t *u = row->units;
+    return kits == row->received && row->breaks == 0 &&
+           u[U_DISPENSED] == u[U_WITH_SUBJECTS] + u[U_RETURNED] + u[U_CONSUMED] + u[U_LOST] +
+                                 u[U_UNCOUNTED];
+}
+
+#define RECON_NCOLS (4 + NSTATUS + NUNITS + 2)
+
+static int recon_row_fn(ctm__st *st, ctm__row *row, void *ctx)
+{
+    recon *r = ctx;
+    int64_t i = ctm__st_int(st, 0) - 1;
+    if (i < 0 || (size_t)i >= r->n)
+        return CTM_DONE;
+    const recon_row *x = &r->rows[i];
+    int c = 0, rc = ctm__row_set_text(row, c++, x->kit_type);
+    if (rc == CTM_OK)
+        rc = ctm__row_set_text(row, c++, x->lot);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__row_set_int(row, c++, x->received);
+    for (size_t k = 0; k < NSTATUS; k++)
+        ctm__row_set_int(row, c++, x->status[k]);
+    for (int u = 0; u < NUNITS; u++)
+        ctm__row_set_int(row, c++, x->units[u]);
+    ctm__row_set_int(row, c++, x->breaks);
+    ctm__row_set_int(row, c++, recon_balanced(x));
+    return ctm__row_set_text(row, c++, r->as_of[0] != '\0' ? r->as_of : NULL);
+}
+
+/* Rows computed here are handed out through a counting statement (1..n), one per row. */
+static int rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
+                      ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                          " WHERE i < ?1) SELECT i FROM n");
+    if (rc != CTM_OK) {
+        ctx_free(ctx);
+        return rc;
+    }
+    ctm__st_bind_int(st, 1, (int64_t)n);
+    return ctm__query_new(out, st, names, ncols, fn, ctx, ctx_free);
+}
+
+static int recon_compute(ctm_db *db, const char *trial, const char *as_of, recon **out,
+                         recon_scope *s)
+{
+    *out = NULL;
+    int rc = scope_of(db, trial, as_of, s);
+    recon *r = rc == CTM_OK ? calloc(1, sizeof *r) : NULL;
+    if (rc == CTM_OK && r == NULL)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    if (rc == CTM_OK)
+        rc = recon_load(db, s, r);
+    if (rc != CTM_OK) {
+        recon_free(r);
+        return rc;
+    }
+    *out = r;
+    return CTM_OK;
+}
+
+int ctm_reconciliation(ctm_query **out, ctm_db *db, const char *trial, const char *as_of)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "reconciliation", NULL, &t);
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    recon_scope s;
+    recon *r = NULL;
+    if (rc == CTM_OK)
+        rc = recon_compute(db, trial, as_of, &r, &s);
+    if (rc != CTM_OK)
+        return rc;
+    if (!s.current)
+        memcpy(r->as_of, s.as_of, sizeof r->as_of);
+    const char *names[RECON_NCOLS];
+    int c = 0;
+    names[c++] = "kit_type";
+    names[c++] = "lot";
+    names[c++] = "received";
+    for (size_t k = 0; k < NSTATUS; k++)
+        names[c++] = status_cols[k][1];
+    for (int u = 0; u < NUNITS; u++)
+        names[c++] = unit_cols[u];
+    names[c++] = "breaks";
+    names[c++] = "balanced";
+    names[c++] = "as_of";
+    size_t n = r->n;
+    rc = rows_query(out, db, n, names, c, recon_row_fn, r, recon_free);
+    return rc;
+}
+
+/* For the sign-off: whether the reconciliation balances. */
+static int recon_is_balanced(ctm_db *db, const char *trial, const char *as_of, int *balanced,
+                             recon_scope *s)
+{
+    recon *r = NULL;
+    int rc = recon_compute(db, trial, as_of, &r, s);
+    if (rc == CTM_OK) {
+        *balanced = 1;
+        for (size_t i = 0; i < r->n; i++)
+            *balanced = *balanced && recon_balanced(&r->rows[i]);
+    }
+    recon_free(r);
+    return rc;
+}
+
+/* ---- as reports of the framework (report.c): "reconciliation" and "darf" ---- */
+
+int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
+{
+    return ctm_reconciliation(out, db, opts->trial, opts->as_of);
+}
+
+/* Above the rows: whether it balances, how many kits break it, how many were received. */
+int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,
+                                const ctm_report_options *opts)
+{
+    recon_scope scope;
+    recon *r = NULL;
+    int rc = recon_compute(db, opts->trial, opts->as_of, &r, &scope);
+    if (rc != CTM_OK)
+        return rc;
+    const recon_row *total = &r->rows[r->n - 1];
+    int balanced = 1;
+    for (size_t i = 0; i < r->n; i++)
+        balanced = balanced && recon_balanced(&r->rows[i]);
+    rc = ctm__summary_bool(s, "balanced", balanced);
+    if (rc == CTM_OK)
+        rc = ctm__summary_int(s, "breaks", total->breaks);
+    if (rc == CTM_OK)
+        rc = ctm__summary_int(s, "received", total->received);
+    recon_free(r);
+    return rc;
+}
+
+int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
+{
+    return ctm_darf(out, db, opts->trial, opts->kit_type);
+}
+
+/* ---- the kits that break it ---- */
+
+int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db, const char *trial, const char *as_of)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "reconciliation breaks", NULL, &t);
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    recon_scope s;
+    if (rc == CTM_OK)
+        rc = scope_of(db, trial, as_of, &s);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = prepare_scoped(db, &st,
+                            "SELECT y.kit_number AS kit, kt.code AS kit_type, l.batch AS lot,"
+                            " y.status AS status, y.problem AS problem"
+                            " FROM (" KIT_STATE_SQL ") y"
+                            " JOIN kit_types kt ON kt.id = y.kit_type_id"
+                            " JOIN lots l ON l.id = y.lot_id"
+                            " WHERE y.problem IS NOT NULL ORDER BY y.kit_number",
+                            &s);
+    if (rc != CTM_OK)
+        return rc;
+    return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+}
+
+/* ---- the DARF log ---- */
+
+/* A kit's place in the balance as its events go by. */
+enum darf_state { D_NONE, D_ON_HAND, D_AWAY, D_HANDED, D_GONE };
+
+typedef struct darf {
+    int64_t min_id;
+    size_t span;
+    unsigned char *state; /* per kit id - min_id */
+    char kit_type[64];
+    int64_t balance, balance_units;
+} darf;
+
+static void darf_free(void *p)
+{
+    darf *d = p;
+    if (d != NULL)
+        free(d->state);
+    free(d);
+}
+
+static int darf_status_in(const char *s, const char *const *set)
+{
+    for (; *set != NULL; set++)
+        if (strcmp(s, *set) == 0)
+            return 1;
+    return 0;
+}
+
+/* The change of the balance (in kits) when a kit in state *state enters status; *state moves
+ * on.  *noted: the event is a line of the log even without a change. */
+static int darf_delta(unsigned char *state, const char *status, int *noted)
+{
+    static const char *const stock[] = {"received", "available", "quarantined", "expired",
+                                        "damaged", "pending_destruction", NULL};
+    static const char *const away[] = {"missing", "in_transit", NULL};
+    static const char *const gone[] = {"destroyed", "returned_to_sponsor", NULL};
+    *noted = 1;
+    if (*state == D_NONE && strcmp(status, "received") != 0)
+        *state = D_ON_HAND; /* history begins after the upgrade: brought forward */
+    int before = *state;
+    if (darf_status_in(status, stock)) {
+        *noted = before == D_NONE || before == D_AWAY || strcmp(status, "received") == 0;
+        if (before == D_HANDED || before == D_GONE) {
+            *noted = 0;
+            return 0;
+        }
+        *state = D_ON_HAND;
+        return before == D_ON_HAND ? 0 : 1;
+    }
+    if (strcmp(status, "not_dispensed") == 0) {
+        *state = D_ON_HAND;
+        return before == D_ON_HAND ? 0 : 1;
+    }
+    if (strcmp(status, "dispensed") == 0) {
+        *state = D_HANDED;
+        return before == D_ON_HAND ? -1 : 0;
+    }
+    if (darf_status_in(status, away)) {
+        *state = D_AWAY;
+        return before == D_ON_HAND ? -1 : 0;
+    }
+    if (darf_status_in(status, gone)) {
+        *state = D_GONE;
+        return before == D_ON_HAND ? -1 : 0;
+    }
+    /* returned, lost_by_subject: noted, never added back */
+    *state = before == D_ON_HAND ? D_ON_HAND : D_HANDED;
+    return 0;
+}
+
+#define DARF_SQL                                                                              \
+    "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
+    " k.units, e.by_user, k.id,"                                                               \
+    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT s.screening FROM dispensations d" \
+    "  JOIN subjects s ON s.id = d.subject_id WHERE d.kit_id = k.id"                          \
+    "  AND d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL"               \
+    "  ORDER BY d.id DESC LIMIT 1) END,"                                                       \
+    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT s.rand_number FROM dispensations d" \
+    "  JOIN subjects s ON s.id = d.subject_id WHERE d.kit_id = k.id"                          \
+    "  AND d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL"               \
+    "  ORDER BY d.id DESC LIMIT 1) END,"                                                       \
+    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT d.dose_level FROM dispensations d" \
+    "  WHERE d.kit_id = k.id AND d.status IN ('dispensed', 'replaced')"                       \
+    "  AND d.dispensed_us IS NOT NULL ORDER BY d.id DESC LIMIT 1) END,"                        \
+    " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"                 \
+    "  WHERE r.kit_id = k.id) END"                                                             \
+    " FROM kit_events e JOIN kits k ON k.id = e.kit_id"                                        \
+    " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"               \
+    " WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"                                \
+    " ORDER BY kt.code, e.at_us, e.id"
+
+static const char *const darf_cols[] = {
+    "date",  "kit_type", "product", "dose",   "lot",           "kit",
+    "subject", "rand_number", "dose_level", "event", "quantity", "quantity_units",
+    "balance", "balance_units", "returned_units", "recorder"};
+#define DARF_NCOLS ((int)(sizeof darf_cols / sizeof darf_cols[0]))
+
+static int set_text_or_null(ctm__row *row, int col, ctm__st *st, int i)
+{
+    if (ctm__st_type(st, i) == CTM_V_NULL) {
+        ctm__row_set_null(row, col);
+        return CTM_OK;
+    }
+    return ctm__row_set_text(row, col, ctm__st_text(st, i));
+}
+
+static int darf_row_fn(ctm__st *st, ctm__row *row, void *ctx)
+{
+    darf *d = ctx;
+    const char *kit_type = ctm__st_text(st, 1);
+    if (strcmp(kit_type, d->kit_type) != 0) {
+        snprintf(d->kit_type, sizeof d->kit_type, "%s", kit_type);
+        d->balance = d->balance_units = 0;
+    }
+    int64_t idx = ctm__st_int(st, 9) - d->min_id;
+    if (idx < 0 || (size_t)idx >= d->span)
+        return ctm__err(CTM_ERROR, "DARF: a kit outside the trial's kits");
+    int noted = 0;
+    int delta = darf_delta(&d->state[idx], ctm__st_text(st, 6), &noted);
+    if (!noted && delta == 0)
+        return CTM__SKIP;
+    int64_t units = ctm__st_int(st, 7);
+    d->balance += delta;
+    d->balance_units += delta * units;
+    char when[32];
+    ctm__format_time_seconds(ctm__st_int(st, 0), when, sizeof when);
+    int rc = ctm__row_set_text(row, 0, when);
+    static const int texts[][2] = {{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5},
+                                   {6, 10}, {7, 11}, {9, 6}, {15, 8}};
+    for (size_t i = 0; rc == CTM_OK && i < sizeof texts / sizeof texts[0]; i++)
+        rc = set_text_or_null(row, texts[i][0], st, texts[i][1]);
+    if (rc != CTM_OK)
+        return rc;
+    if (ctm__st_type(st, 12) == CTM_V_NULL)
+        ctm__row_set_null(row, 8);
+    else
+        ctm__row_set_int(row, 8, ctm__st_int(st, 12));
+    ctm__row_set_int(row, 10, delta);
+    ctm__row_set_int(row, 11, delta * units);
+    ctm__row_set_int(row, 12, d->balance);
+    ctm__row_set_int(row, 13, d->balance_units);
+    if (ctm__st_type(st, 13) == CTM_V_NULL)
+        ctm__row_set_null(row, 14);
+    else
+        ctm__row_set_int(row, 14, ctm__st_int(st, 13));
+    return CTM_OK;
+}
+
+/* The trial's kit ids span: the state array covers them. */
+static int darf_span(ctm_db *db, int64_t trial_id, darf *d)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT MIN(id), MAX(id) FROM kits WHERE trial_id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL) {
+        d->min_id = ctm__st_int(st, 0);
+        d->span = (size_t)(ctm__st_int(st, 1) - d->min_id + 1);
+    } else if (src != CTM_ROW && src != CTM_OK) {
+        rc = ctm__store_fail(src, "reading the trial's kits");
+    }
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && (d->state = calloc(d->span ? d->span : 1, 1)) == NULL)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    return rc;
+}
+
+static int kit_type_lookup(ctm_db *db, int64_t trial_id, const char *code, int64_t *id)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT id FROM kit_types WHERE trial_id = ?1 AND code = ?2");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    ctm__st_bind_text(st, 2, code);
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *id = ctm__st_int(st, 0);
+    else
+        rc = src == CTM_OK ? ctm__err(CTM_ENOTFOUND, "kit_type: '%.64s' does not exist", code)
+                           : ctm__store_fail(src, "reading kit types");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+int ctm_darf(ctm_query **out, ctm_db *db, const char *trial, const char *kit_type)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "DARF", trial, &t);
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    int64_t kit_type_id = 0;
+    if (rc == CTM_OK && kit_type != NULL)
+        rc = kit_type_lookup(db, t.id, kit_type, &kit_type_id);
+    darf *d = rc == CTM_OK ? calloc(1, sizeof *d) : NULL;
+    if (rc == CTM_OK && d == NULL)
+        rc = ctm__err(CTM_ENOMEM, "out of memory");
+    if (rc == CTM_OK)
+        rc = darf_span(db, t.id, d);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, DARF_SQL);
+    if (rc != CTM_OK) {
+        darf_free(d);
+        return rc;
+    }
+    ctm__st_bind_int(st, 1, t.id);
+    ctm__st_bind_int(st, 2, kit_type_id);
+    return ctm__query_new(out, st, darf_cols, DARF_NCOLS, darf_row_fn, d, darf_free);
+}
+
+/* ---- the monitor's sign-off ---- */
+
+static int ledger_size(ctm_db *db, int64_t *size)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger");
+    if (rc != CTM_OK)
+        return rc;
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *size = ctm__st_int(st, 0);
+    else
+        rc = ctm__store_fail(src, "reading the ledger's size");
+    ctm__st_finalize(st);
+    return rc;
+}
+
+int ctm_signoff_reconciliation(ctm_db *db, const char *trial, const char *as_of,
+                               const char *comment)
+{
+    ctm__clear_error();
+    int rc = ctm__require_action(db, "signoff.reconciliation", "signoff");
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    if (rc == CTM_OK && comment != NULL)
+        rc = ctm__check_text("comment", comment, 500);
+    recon_scope s;
+    if (rc == CTM_OK)
+        rc = scope_of(db, trial, as_of, &s);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__action a;
+    if ((rc = ctm__action_begin(&a, db, "signoff.reconciliation", "")) != CTM_OK)
+        return rc;
+    /* drawn inside the transaction: what is signed is what the ledger held */
+    int balanced = 0;
+    int64_t size = 0;
+    rc = recon_is_balanced(db, trial, as_of, &balanced, &s);
+    if (rc == CTM_OK)
+        rc = ledger_size(db, &size);
+    char p_size[24];
+    snprintf(p_size, sizeof p_size, "%" PRId64, size);
+    ctm__action_param(&a, "trial", trial);
+    ctm__action_param(&a, "as_of", s.as_of);
+    ctm__action_param(&a, "balanced", balanced ? "yes" : "no");
+    ctm__action_param(&a, "ledger_size", p_size);
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "INSERT INTO signoffs(trial_id, kind, as_of, balanced, ledger_size,"
+                          " signed_us, signed_by, comment)"
+                          " VALUES (?1, 'reconciliation', ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (rc == CTM_OK) {
+        ctm__st_bind_int(st, 1, s.t.id);
+        ctm__st_bind_text(st, 2, s.as_of);
+        ctm__st_bind_int(st, 3, balanced);
+        ctm__st_bind_int(st, 4, size);
+        ctm__st_bind_int(st, 5, ctm__now_us());
+        ctm__st_bind_text(st, 6, db->session.user);
+        if (comment != NULL)
+            ctm__st_bind_text(st, 7, comment);
+        else
+            ctm__st_bind_null(st, 7);
+        rc = ctm__step_done(db, st, "recording the sign-off");
+    }
+    if (rc == CTM_OK)
+        return ctm__action_commit(&a);
+    ctm__action_rollback(&a);
+    return rc;
+}
+
+int ctm_signoffs(ctm_query **out, ctm_db *db, const char *trial)
+{
+    ctm__trial t;
+    int rc = ctm__listing_begin(out, db, "signoffs", trial, &t);
+    if (rc == CTM_OK && trial == NULL)
+        rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    ctm__st *st = NULL;
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st,
+                          "SELECT s.id AS signoff, s.kind AS kind, s.as_of AS as_of,"
+                          " s.balanced AS balanced, s.ledger_size AS ledger_size,"
+                          " s.signed_us AS signed, s.signed_by AS signed_by,"
+                          " u.printed_name AS printed_name, s.comment AS comment"
+                          " FROM signoffs s LEFT JOIN users u ON u.username = s.signed_by"
+                          " WHERE s.trial_id = ?1 ORDER BY s.id");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, t.id);
+    rc = ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
+    return rc == CTM_OK ? ctm__query_show(out, CTM__SHOW_TIME, "signed", NULL) : rc;
+}

@@ -1,0 +1,93 @@
+"""Accountability through the ctm Python bindings: the reconciliation per kit type and lot with
+exact counts and a total, a kit changed behind the library's back named as a break, as of a past
+day, the DARF log, and a monitor's e-signed sign-off (pharmacists refused)."""
+import datetime
+
+import pytest
+
+import ctm
+from conftest import ADMIN, ADMIN_PW, SITE, ctm_init, ctm_open, new_site_path, raw_sql
+
+PW = "reconcile-password-1"
+TRIAL = "CT-REC"
+ARMS = ("QZACTIVE", "QZPLACEBO")
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A blinded trial: K1-K3 of lot L1 and K4 of lot L2 received and confirmed; K4 quarantined."""
+    path = new_site_path(tmp_path)
+    with ctm_init(path, SITE, ADMIN, ADMIN_PW) as db:
+        db.user_add("paula", "pharmacist", PW, unblinded=True, printed_name="Paula Pharm")
+        db.user_add("mona", "monitor", PW, printed_name="Mona Monitor")
+    with ctm_open(path, "paula", PW) as db:
+        db.trial_add(TRIAL, "Reconciliation", "Sponsor AB", {ARMS[0]: 1, ARMS[1]: 1},
+                     blinded=True)
+        db.kittype_add(TRIAL, "KT", "Drug or placebo", 30, (2, 8))
+        db.location_add("FRIDGE-1", (2, 8), kind="fridge")
+        db.receive(TRIAL, "SH-1", "kit_number,kit_type,lot,expiry,arm\n"
+                   "K1,KT,L1,2030-01-31,%s\nK2,KT,L1,2030-01-31,%s\nK3,KT,L1,2030-01-31,%s\n"
+                   "K4,KT,L2,2030-01-31,%s\n" % (ARMS + ARMS), "FRIDGE-1")
+        db.confirm("SH-1", unchecked_present=True)
+        db.kit_set_status(TRIAL, "K4", "quarantined", "recall")
+    return path
+
+
+@pytest.fixture
+def mona(site):
+    with ctm_open(site, "mona", PW) as db:
+        yield db
+
+
+def test_exact_counts_per_lot_and_a_total(mona):
+    rows = mona.reconciliation(TRIAL).fetchall()
+    assert [(r["kit_type"], r["lot"], r["received"], r["available"], r["quarantined"],
+             r["breaks"], r["balanced"], r["as_of"]) for r in rows] == [
+        ("KT", "L1", 3, 3, 0, 0, True, None), ("KT", "L2", 1, 0, 1, 0, True, None),
+        (None, None, 4, 3, 1, 0, True, None)]
+    assert mona.reconciliation_breaks(TRIAL).fetchall() == []
+    text = repr(rows)
+    assert ARMS[0] not in text and ARMS[1] not in text
+
+
+def test_a_kit_changed_behind_the_library_is_named(site, mona):
+    raw_sql(site, "UPDATE kits SET status = 'missing' WHERE kit_number = 'K2'")
+    assert mona.reconciliation_breaks(TRIAL).fetchall() == [
+        {"kit": "K2", "kit_type": "KT", "lot": "L1", "status": "missing",
+         "problem": "history (kit_events) ends available but the kit is missing"}]
+    total = mona.reconciliation(TRIAL).fetchall()[-1]
+    assert (total["missing"], total["breaks"], total["balanced"]) == (1, 1, False)
+
+
+def test_as_of_a_past_day(mona):
+    yesterday = datetime.date.today() - datetime.timedelta(days=1)
+    rows = mona.reconciliation(TRIAL, as_of=yesterday).fetchall()
+    assert [(r["received"], r["balanced"], r["as_of"]) for r in rows] == [(0, True, yesterday)]
+    with pytest.raises(ctm.InvalidError):
+        mona.reconciliation(TRIAL, as_of=datetime.date.today() + datetime.timedelta(days=1))
+    with pytest.raises(ctm.NotFoundError):
+        mona.reconciliation("NO-SUCH")
+
+
+def test_the_darf_log(mona):
+    lines = mona.darf(TRIAL).fetchall()
+    assert [(d["event"], d["kit"], d["quantity"], d["balance"], d["balance_units"],
+             d["recorder"]) for d in lines] == [
+        ("received", "K%d" % i, 1, i, 30 * i, "paula") for i in range(1, 5)]
+    assert isinstance(lines[0]["date"], datetime.datetime)
+    with pytest.raises(ctm.NotFoundError):
+        mona.darf(TRIAL, kit_type="NOPE")
+
+
+def test_a_monitor_signs_off(site, mona):
+    with ctm_open(site, "paula", PW) as paula:
+        with pytest.raises(ctm.PermissionDenied):
+            paula.signoff_reconciliation(TRIAL)
+    size = mona.size
+    mona.signoff_reconciliation(TRIAL, comment="reviewed")
+    [s] = mona.signoffs(TRIAL).fetchall()
+    assert (s["kind"], s["as_of"], s["balanced"], s["ledger_size"], s["signed_by"],
+            s["printed_name"], s["comment"]) == (
+        "reconciliation", datetime.date.today(), True, size, "mona", "Mona Monitor", "reviewed")
+    [e] = [e for e in mona.events() if e["action"] == "signoff.reconciliation"]
+    assert e["esig_meaning"] == "reconciliation reviewed"
