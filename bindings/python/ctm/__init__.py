@@ -2134,13 +2134,6 @@ class Database:
         _check(rc)
         return Query(self, q, _SIGNOFFS)
 
-
-def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
-    """A day as the library takes it: None, or "YYYY-MM-DD"."""
-    if isinstance(as_of, datetime.date):
-        return as_of.strftime("%Y-%m-%d")
-    return _text("as_of", as_of, optional=True)
-
     # -- destruction and return to the sponsor ------------------------------------------------
 
     def destroy(self, trial: str, kits: Iterable[str], method: str, certificate: str,
@@ -2210,6 +2203,13 @@ def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
                                             _text("shipment", shipment))
         _check(rc)
         return text
+
+
+def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
+    """A day as the library takes it: None, or "YYYY-MM-DD"."""
+    if isinstance(as_of, datetime.date):
+        return as_of.strftime("%Y-%m-%d")
+    return _text("as_of", as_of, optional=True)
 
 
 # ---------------------------------------------------------------------------------------------
