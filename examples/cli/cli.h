@@ -234,6 +234,9 @@ int cmd_return(struct cli_session *s, const struct cli_args *a);
 int cmd_lost(struct cli_session *s, const struct cli_args *a);
 int cmd_compliance(struct cli_session *s, const struct cli_args *a);
 int cmd_compliance_limits(struct cli_session *s, const struct cli_args *a);
+/* cmd_inspect.c: supply forecast and self-inspection */
+int cmd_forecast(struct cli_session *s, const struct cli_args *a);
+int cmd_self_inspection(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);
