@@ -143,6 +143,8 @@ CLI_READS = {
     "kit exposure": ["kit", "exposure", TRIAL, "K001", "--json"],
     "excursions": ["excursions", "--json"],
     "compliance": ["compliance", TRIAL, "--json"],
+    "forecast": ["forecast", TRIAL, "--json"],
+    "self-inspection": ["self-inspection", TRIAL, "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

@@ -128,6 +128,8 @@ def reads(db):
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
     call("compliance", lambda: db.compliance(TRIAL))
+    call("forecast", lambda: [db.forecast(TRIAL, days).fetchall() for days in (1, 28, 365)])
+    call("self_inspection", lambda: [db.self_inspection(t).fetchall() for t in (TRIAL, None)])
     return out
 
 
@@ -138,7 +140,8 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report", "compliance"}
+              "excursions", "excursion_kits", "excursion_report", "compliance", "forecast",
+              "self_inspection"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 
