@@ -648,10 +648,20 @@ static int keep_visit(void *ctx, const ctm__dated_visit *v)
     return CTM_OK;
 }
 
+/* The walk gives the visits in order of subject id: the subject's first by bisection, then its
+ * few visits one by one. */
 static const ctm__dated_visit *visit_of(const visits_of *a, int64_t subject, int64_t visit)
 {
-    for (size_t i = 0; i < a->n; i++) /* in subject order: few per subject */
-        if (a->v[i].subject_id == subject && a->v[i].visit_id == visit)
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->v[mid].subject_id < subject)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < a->n && a->v[i].subject_id == subject; i++)
+        if (a->v[i].visit_id == visit)
             return &a->v[i];
     return NULL;
 }
