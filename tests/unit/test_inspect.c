@@ -3,8 +3,8 @@
  * shortfall when kits expire too soon or an arm runs out), a blinded user's rows identical on two
  * sites that differ only in the kits' arms, the horizon, an assignment, refusals.
  * Self-inspection: one row per finding with exact sentences (a receipt discrepancy, an overdue
- * return, expired stock on hand, an open excursion, an account that never acted), the same for
- * a blinded user.  Runs on both back ends. */
+ * return, expired stock on hand, an open excursion, an account that never acted, an entry an
+ * intruder stripped of its e-signature), the same for a blinded user.  Runs on both back ends. */
 #include <check.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "ctm.h"
+#include "entry.h"
+#include "internal.h" /* white-box: an entry stripped of its e-signature, as an intruder would */
 #include "testutil.h"
 
 #define PW "inspect-pw-1234"
@@ -364,6 +366,61 @@ START_TEST(the_self_inspection_lists_each_finding)
 }
 END_TEST
 
+
+/* An intruder rewrites the signed entry of the receipt's confirmation without its e-signature:
+ * the self-inspection names it (verification refuses the ledger too). */
+START_TEST(an_entry_without_its_required_signature_is_a_finding)
+{
+    ctm__store *s = tu_store(db_path, 1);
+    ctm__st *st = NULL;
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "SELECT seq, entry FROM ledger ORDER BY seq"),
+                     CTM_OK);
+    int64_t seq = -1, time_us = 0;
+    ctm__buf b;
+    ctm__buf_init(&b);
+    while (seq < 0 && ctm__st_step(st) == CTM_ROW) {
+        ctm__entry e;
+        char why[128];
+        ck_assert_int_eq(ctm__entry_decode(&e, ctm__st_blob(st, 1), ctm__st_bytes(st, 1), why,
+                                           sizeof why), 0);
+        if (strcmp(e.action, "shipment.confirm") == 0) {
+            ck_assert(e.has_esig);
+            e.has_esig = 0;
+            ck_assert_int_eq(ctm__entry_encode(&b, &e), 0);
+            seq = ctm__st_int(st, 0);
+            time_us = e.time_us;
+        }
+        ctm__entry_free(&e);
+    }
+    ctm__st_finalize(st);
+    ck_assert_int_ge(seq, 0);
+    ck_assert_int_eq(ctm__st_prepare(s, &st, "UPDATE ledger SET entry = ?1 WHERE seq = ?2"), CTM_OK);
+    ctm__st_bind_blob(st, 1, b.p, b.n);
+    ctm__st_bind_int(st, 2, seq);
+    ck_assert_int_eq(ctm__st_run(st), CTM_OK);
+    ctm__st_finalize(st);
+    ctm__buf_free(&b);
+    ctm__store_close(s);
+
+    char when[32], on[11], want[1024];
+    ctm__format_time_seconds(time_us, when, sizeof when);
+    memcpy(on, when, 10);
+    on[10] = '\0';
+    snprintf(want, sizeof want,
+             "missing_signature|-|seq %lld|-|ledger entry %lld (shipment.confirm by pia at %s)"
+             " needs an e-signature (\"%s\") and has none|%s\n",
+             (long long)seq, (long long)seq, when, ctm__action_find("shipment.confirm")->meaning,
+             on);
+    ctm_query *q = NULL;
+    tu_ok(ctm_self_inspection(&q, db, NULL, 90));
+    char *text = listing_text(q);
+    ctm_query_free(q);
+    ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "%s\nwant\n%s", text, want);
+    ck_assert_ptr_nonnull(strstr(text, "\nstale_access|-|tom|"));
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -382,6 +439,7 @@ int main(void)
     tc = tu_tcase(s, "self-inspection", setup, teardown, 60);
     tcase_add_test(tc, a_clean_site_shows_only_the_accounts_that_never_acted);
     tcase_add_test(tc, the_self_inspection_lists_each_finding);
+    tcase_add_test(tc, an_entry_without_its_required_signature_is_a_finding);
     int rc = tu_run_suite(s);
     for (int i = 0; i < 2; i++) {
         tu_rmtree(template_dir[i]);
