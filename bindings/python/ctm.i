@@ -83,6 +83,8 @@
  *   ctm_reconciliation(db, trial, as_of), ctm_reconciliation_breaks(db, trial, as_of),
  *   ctm_darf(db, trial, kit_type), ctm_signoffs(db, trial) -> [status, ctm_query or None]
  *   ctm_signoff_reconciliation(db, trial, as_of, comment) -> status
+ *   ctm_forecast(db, trial, days), ctm_self_inspection(db, trial, stale_days)
+ *                                     -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.

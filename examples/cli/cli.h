@@ -242,6 +242,9 @@ int cmd_shipback_manifest(struct cli_session *s, const struct cli_args *a);
 int cmd_shipback_dispatch(struct cli_session *s, const struct cli_args *a);
 int cmd_shipback_cancel(struct cli_session *s, const struct cli_args *a);
 int cmd_shipbacks(struct cli_session *s, const struct cli_args *a);
+/* cmd_inspect.c: supply forecast and self-inspection */
+int cmd_forecast(struct cli_session *s, const struct cli_args *a);
+int cmd_self_inspection(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);

@@ -202,6 +202,14 @@ static const struct cli_opt signoff_opts[] = {
     { "reconciliation", OPT_FLAG, 1, NULL }, { "as-of", OPT_VALUE, 0, NULL },
     { "comment", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt forecast_opts[] = {
+    { "days", OPT_NUMBER, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt self_inspection_opts[] = {
+    { "stale-days", OPT_NUMBER, 0, NULL }, { "json", OPT_FLAG, 0, "csv" },
+    { "csv", OPT_FLAG, 0, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -714,6 +722,29 @@ static const struct cli_command commands[] = {
       "trial, shipment, destination, status (packed, dispatched), kits, packed (UTC),\n"
       "packed_by, dispatched, dispatched_by, reference.",
       listing_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_shipbacks },
+    { "forecast", "TRIAL [--days N] [--json|--csv]",
+      "Forecast the kits the visits falling due need, per kit type, against stock",
+      "Over the next N days (default 28): the visits of randomized subjects (on hold or not)\n"
+      "that fall due, not yet dispensed nor assigned, with their window still open.  One row\n"
+      "per kit type: through (the last day), visits_due, kits_needed, kits_available (now),\n"
+      "kits_dispensable (still dispensable on the last day), kits_quarantined, shortfall (kits\n"
+      "the stock cannot give: a kit must last the do-not-dispense days past the visit and to\n"
+      "the end of the next visit's window) and first_shortfall (the day of the first visit\n"
+      "left short).  These rows pool the arms.  In an open trial, and for unblinded users,\n"
+      "each is followed by one row per arm with that arm's own figures (a kit goes only to a\n"
+      "subject of its arm: the per-arm shortfalls add up to the real one).",
+      forecast_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_forecast },
+    { "self-inspection", "[TRIAL] [--stale-days N] [--json|--csv]",
+      "List the findings of a self-inspection",
+      "One row per finding: category, trial, reference, subject, detail, since.  Categories:\n"
+      "discrepancy (at receipt), overdue_return (a kit with its subject past the end of the\n"
+      "next visit's window), expired_on_hand (received, available or quarantined stock past\n"
+      "its expiry), open_excursion (awaiting the sponsor's decision), missing_signature (a\n"
+      "ledger entry without the e-signature its action requires) and stale_access (an enabled\n"
+      "account with no action in the ledger for N days, default 90, or none at all; logins\n"
+      "are not recorded).  TRIAL: only that trial's stock findings (the site's signatures and\n"
+      "accounts are always listed).  An empty listing is a clean inspection.",
+      self_inspection_opts, "TRIAL", 0, 1, 0, ACCESS_LOGIN, cmd_self_inspection },
     { "excursions", "[LOCATION] [--open] [--json|--csv]",
       "List temperature excursions, newest first",
       "Every import of a logger file records the excursions its readings show (see 'ctm help\n"

@@ -1921,6 +1921,56 @@ CTM_API CTM_WARN_UNUSED int ctm_shipback_kits(ctm_query **out, ctm_db *db, const
  */
 CTM_API CTM_WARN_UNUSED int ctm_shipback_manifest(char **csv, ctm_db *db, const char *trial,
                                                   const char *shipment);
+/**
+ * The supply forecast of a trial over the next `days` days (1 to 3650): per kit type, the kits
+ * the subjects' visits falling due need against the stock that can meet them
+ * (docs/forecast-and-inspection.md).  A visit is due when its subject is randomized (on hold or
+ * not), it is neither dispensed nor assigned, its window has not closed before today and its
+ * target day is at most today + days; it is counted as dispensed on its target day, or today
+ * when that has passed, with the schedule's kits (DOSE at the subject's current dose level).  A
+ * kit can serve it when it could be dispensed then: available at a location, not assigned, and
+ * expiring no earlier than the kit type's do-not-dispense days after that day and the end of the
+ * next visit's window (after the last visit: the kit type's dispensing days).
+ * Columns: kit_type, arm (NULL: all arms), through (today + days, "YYYY-MM-DD"), visits_due,
+ * kits_needed, kits_available (available now, not assigned), kits_dispensable (of those, the ones
+ * still dispensable on the day `through`), kits_quarantined (all-arms rows only; NULL on per-arm
+ * rows), shortfall (kits needed that the stock cannot give, each visit taking the kits that expire
+ * first among those it may have), first_shortfall (the day of the first visit left short; NULL:
+ * none).  One all-arms row per kit type, in kit type order; the all-arms row pools the arms (a
+ * lower bound of the shortfall, as kits go only to subjects of their arm), the same for every
+ * reader.  A reader who sees the trial's arms (an open trial, or an unblinded user) gets after
+ * each all-arms row one row per arm, in the trial's order, with that arm's true figures; a
+ * blinded reader gets only the all-arms rows, which do not change with the arms.  Any logged-in
+ * user.
+ * Errors: CTM_EINVAL (out NULL, trial NULL or not a code, days out of range), CTM_ENOTFOUND
+ * (trial), CTM_EMISUSE (nobody logged in).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_forecast(ctm_query **out, ctm_db *db, const char *trial, int days);
+
+/**
+ * The findings of a self-inspection of a trial (NULL: every trial), one row per finding:
+ * category, trial (NULL for the site's findings: signatures, accounts, and with trial NULL the
+ * excursions of a location, which may hold kits of many trials), reference (a kit
+ * number, "lot L", "shipment NO", "excursion N", "seq N" or a user name), subject (the screening
+ * number, for an overdue return; else NULL), detail (a sentence naming the facts) and since (the
+ * day, "YYYY-MM-DD", the finding began or its last evidence).  Categories, in this order:
+ * "discrepancy" (every receipt discrepancy recorded for the trial's shipments), "overdue_return"
+ * (a kit with its subject, neither returned nor lost, after the end of the next visit's window,
+ * counted from the dispensing when that visit is anchored on it; after the last visit the
+ * dispensing day plus the kit type's dispensing days: a kit type without is never overdue),
+ * "expired_on_hand" (kits received, available or quarantined, and bulk stock, past their expiry:
+ * the kit's own, else the lot's), "open_excursion" (an excursion no decision closed, of the
+ * trial's shipments or recording kits of the trial), "missing_signature" (a ledger entry of an
+ * action that requires an e-signature without one: ctm_verify() refuses such a ledger too; none
+ * under normal operation), "stale_access" (an enabled account whose newest action in the ledger
+ * is older than stale_days days (1 to 3650), or that has none: logins are not recorded, so an
+ * account that only reads shows here).  No finding names an arm.  Any logged-in user.
+ * Errors: CTM_EINVAL (out NULL, trial code, stale_days out of range), CTM_ENOTFOUND (trial),
+ * CTM_EMISUSE (nobody logged in), CTM_EINTEGRITY (a ledger entry that cannot be read).  On
+ * failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_self_inspection(ctm_query **out, ctm_db *db, const char *trial,
+                                                int stale_days);
 
 #ifdef __cplusplus
 }

@@ -151,6 +151,8 @@ CLI_READS = {
     "reconcile": ["reconcile", TRIAL, "--json"],
     "darf": ["darf", TRIAL, "--json"],
     "signoffs": ["signoffs", TRIAL, "--json"],
+    "forecast": ["forecast", TRIAL, "--json"],
+    "self-inspection": ["self-inspection", TRIAL, "--json"],
     "audit log": ["audit", "log", "--json"],
     "report": ["report", "inventory", "--json"],
     "report audit": ["report", "audit", TRIAL, "--json"],

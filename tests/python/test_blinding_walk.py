@@ -146,6 +146,8 @@ def reads(db):
     call("reconciliation_breaks", lambda: db.reconciliation_breaks(TRIAL))
     call("darf", lambda: db.darf(TRIAL))
     call("signoffs", lambda: db.signoffs(TRIAL))
+    call("forecast", lambda: [db.forecast(TRIAL, days).fetchall() for days in (1, 28, 365)])
+    call("self_inspection", lambda: [db.self_inspection(t).fetchall() for t in (TRIAL, None)])
     call("report", lambda: [db.report("inventory").fetchall(), db.report("inventory", TRIAL),
                             [e for e in db.report("audit") if e["action"] != "trial.add"]])
     # the audit trail's trial.add row lists the arm codes (public): walked as JSON without it
@@ -165,7 +167,8 @@ def test_the_walk_covers_every_read():
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
               "excursions", "excursion_kits", "excursion_report", "compliance",
               "reconciliation", "reconciliation_breaks", "darf", "signoffs", "report",
-              "report_render", "destructions", "shipbacks", "shipback_kits", "shipback_manifest"}
+              "report_render", "destructions", "shipbacks", "shipback_kits", "shipback_manifest",
+              "forecast", "self_inspection"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

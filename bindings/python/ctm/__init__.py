@@ -560,6 +560,8 @@ _SHIPBACK_KITS = {"expiry": _DATE}
 _RECONCILIATION = {"balanced": _BOOL, "as_of": _DATE}
 _DARF = {"date": _TIME}
 _SIGNOFFS = {"as_of": _DATE, "balanced": _BOOL, "signed": _TIME}
+_FORECAST = {"through": _DATE, "first_shortfall": _DATE}
+_INSPECTION = {"since": _DATE}
 # The parts of an excursion's JSON report, typed as the listings they come from.
 _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
                  "signatures": {"signed": _TIME}}
@@ -2210,6 +2212,35 @@ def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
     if isinstance(as_of, datetime.date):
         return as_of.strftime("%Y-%m-%d")
     return _text("as_of", as_of, optional=True)
+
+    # -- supply forecast and self-inspection ---------------------------------------------------
+
+    def forecast(self, trial: str, days: int = 28) -> Query:
+        """The supply forecast of a trial over the next ``days`` days (1 to 3650) as a
+        :class:`Query` of dicts, one per kit type: kit_type, arm (None: all arms pooled),
+        through (a date: today + days), visits_due, kits_needed, kits_available,
+        kits_dispensable (still dispensable on the day ``through``), kits_quarantined,
+        shortfall (kits the stock cannot give, each visit needing kits that last past its
+        do-not-dispense days and to the end of the next visit's window) and first_shortfall
+        (the date of the first visit left short, or None).  In an open trial, and for an
+        unblinded user, each kit type's row is followed by one row per arm with that arm's own
+        figures; a blinded user gets only the pooled rows.  Raises InvalidError (days),
+        NotFoundError (trial)."""
+        rc, q = _c.ctm_forecast(self._handle(), _text("trial", trial), _int("days", days))
+        _check(rc)
+        return Query(self, q, _FORECAST)
+
+    def self_inspection(self, trial: Optional[str] = None, stale_days: int = 90) -> Query:
+        """The findings of a self-inspection of a trial (None: every trial) as a
+        :class:`Query` of dicts: category ("discrepancy", "overdue_return",
+        "expired_on_hand", "open_excursion", "missing_signature", "stale_access"), trial,
+        reference, subject, detail (a sentence) and since (a date).  An account is stale after
+        ``stale_days`` days (1 to 3650) without an action in the ledger.  No arm is shown; an
+        empty result is a clean inspection.  Raises InvalidError, NotFoundError (trial)."""
+        rc, q = _c.ctm_self_inspection(self._handle(), _text("trial", trial, optional=True),
+                                       _int("stale_days", stale_days))
+        _check(rc)
+        return Query(self, q, _INSPECTION)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -733,3 +733,84 @@ int ctm__visit_kits(ctm_db *db, const ctm__subject *subject, int64_t visit_id, i
     }
     return CTM_OK;
 }
+
+/* ---- every subject's dated schedule (visits.h, for forecasts and inspections) ---- */
+
+/* SCHEDULE_SQL's columns for every subject of a trial with a randomization day, then the
+ * subject's id, arm, status and whether the visit has kits assigned not yet handed over. */
+#define TRIAL_SCHEDULE_SQL                                                                    \
+    "SELECT v.code, v.day, v.anchor, v.window_before, v.window_after,"                       \
+    " (SELECT MIN(d.dispensed_us) FROM dispensations d WHERE d.subject_id = s.id"             \
+    "  AND d.visit_id = v.id AND " DISPENSED_SQL "),"                                         \
+    " s.randomized_us, s.on_hold, COALESCE(s.dose_level, r.start_level), v.id,"               \
+    " s.id, s.arm, s.status,"                                                                 \
+    " (SELECT COUNT(*) FROM dispensations d WHERE d.subject_id = s.id AND d.visit_id = v.id"  \
+    "  AND d.status = 'assigned')"                                                            \
+    " FROM visits v JOIN subjects s ON s.trial_id = v.trial_id"                               \
+    " LEFT JOIN titration_rules r ON r.trial_id = v.trial_id"                                 \
+    " WHERE s.trial_id = ?1 AND s.randomized_us IS NOT NULL ORDER BY s.id, v.position"
+enum { TS_SUBJECT = SC_ID + 1, TS_ARM, TS_STATUS, TS_ASSIGNED };
+
+/* Fill v from the current row, chained on c. */
+static void dated_from_row(chain *c, ctm__st *st, ctm__dated_visit *v)
+{
+    visit_dates d;
+    chain_step(c, st, &d);
+    memset(v, 0, sizeof *v);
+    v->subject_id = ctm__st_int(st, TS_SUBJECT);
+    v->visit_id = ctm__st_int(st, SC_ID);
+    snprintf(v->code, sizeof v->code, "%s", ctm__st_text(st, SC_CODE));
+    if (ctm__st_type(st, TS_ARM) != CTM_V_NULL)
+        snprintf(v->arm, sizeof v->arm, "%s", ctm__st_text(st, TS_ARM));
+    v->randomized = strcmp(ctm__st_text(st, TS_STATUS), "randomized") == 0;
+    v->on_hold = (int)ctm__st_int(st, SC_HOLD);
+    v->level = ctm__st_type(st, SC_LEVEL) == CTM_V_NULL ? 0 : ctm__st_int(st, SC_LEVEL);
+    v->randomized_day = ctm__utc_day(ctm__st_int(st, SC_RANDOMIZED));
+    v->due = d.due;
+    v->from = d.from;
+    v->to = d.to;
+    v->dispensed = d.dispensed;
+    v->dispensed_day = d.dispensed_day;
+    v->assigned = ctm__st_int(st, TS_ASSIGNED) > 0;
+}
+
+int ctm__schedule_each(ctm_db *db, int64_t trial_id,
+                       int (*fn)(void *ctx, const ctm__dated_visit *v), void *ctx)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, TRIAL_SCHEDULE_SQL);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, trial_id);
+    chain c = {0, 0};
+    ctm__dated_visit pending, cur;
+    int have = 0, src = CTM_OK;
+    /* a visit is handed over once the next row tells what follows it */
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        int64_t subject = ctm__st_int(st, TS_SUBJECT);
+        if (have && pending.subject_id != subject) {
+            rc = fn(ctx, &pending);
+            have = 0;
+        }
+        if (!have)
+            c = (chain){0, 0};
+        dated_from_row(&c, st, &cur);
+        if (have) {
+            pending.has_next = 1;
+            snprintf(pending.next_code, sizeof pending.next_code, "%s", cur.code);
+            pending.next_from_previous = strcmp(ctm__st_text(st, SC_ANCHOR), "previous") == 0;
+            pending.next_last = ctm__st_int(st, SC_DAY) + ctm__st_int(st, SC_AFTER);
+            pending.next_to = cur.to;
+            if (rc == CTM_OK)
+                rc = fn(ctx, &pending);
+        }
+        pending = cur;
+        have = 1;
+    }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading the visit schedules");
+    if (rc == CTM_OK && have)
+        rc = fn(ctx, &pending);
+    ctm__st_finalize(st);
+    return rc;
+}

@@ -75,4 +75,32 @@ typedef struct ctm__visit_kit {
 int ctm__visit_kits(ctm_db *db, const ctm__subject *s, int64_t visit_id, int level,
                     ctm__visit_kit *kits, int max, int *n);
 
+/* A visit of a subject's schedule dated for that subject, as ctm__schedule_each hands it over:
+ * the dates of ctm_subject_visits() and what comes after it. */
+typedef struct ctm__dated_visit {
+    int64_t subject_id, visit_id;
+    char code[33];            /* the visit's code */
+    char arm[40];             /* the subject's true arm: never shown to a blinded reader */
+    int randomized;           /* the subject's status is "randomized" (not withdrawn, completed) */
+    int on_hold;
+    int64_t level;            /* the subject's dose level (its start level before any); 0: none */
+    int64_t randomized_day;
+    int64_t due, from, to;    /* target day and window */
+    int dispensed;            /* the visit counts as dispensed (above), on dispensed_day */
+    int64_t dispensed_day;
+    int assigned;             /* kits are assigned for it and not yet handed over */
+    int has_next;             /* the schedule has a visit after it: */
+    char next_code[33];
+    int next_from_previous;   /* anchored on this one (else on the randomization) */
+    int64_t next_last;        /* its day plus its days after, counted from its anchor's day */
+    int64_t next_to;          /* the last day of its window as the chain of dates gives it */
+} ctm__dated_visit;
+
+/* Every visit of every randomized subject (status randomized, withdrawn or completed) of trial
+ * trial_id, dated, in order of subject id and schedule position, handed to fn(ctx, v); a
+ * non-zero return of fn stops the walk and is returned.  fn runs while the schedule's
+ * statement is open: it should copy what it needs rather than query. */
+int ctm__schedule_each(ctm_db *db, int64_t trial_id,
+                       int (*fn)(void *ctx, const ctm__dated_visit *v), void *ctx);
+
 #endif
