@@ -821,7 +821,7 @@ static const struct cli_command commands[] = {
     { "report",
       "NAME [TRIAL] [--json|--csv|--html] [--as-of DATE | --from DATE --to DATE] [--days N] "
       "[--kit-type CODE] [--output FILE]",
-      "Print a report (inventory, audit, subjects, reconciliation, darf) to read, file or print",
+      "Print a report (inventory, audit, subjects, reconciliation, darf, forecast, self-inspection)",
       "NAME is one of:\n"
       "  inventory   kits on hand (received, available, quarantined, damaged, expired,\n"
       "              returned, pending destruction): kit, type, lot, expiry, status, location,\n"
@@ -838,6 +838,10 @@ static const struct cli_command commands[] = {
       "              TRIAL needed; --as-of DATE: at the end of that day.\n"
       "  darf        the drug accountability record per product (as 'ctm darf').  TRIAL\n"
       "              needed; --kit-type CODE narrows.\n"
+      "  forecast    kits needed over the next --days N (default 28) against the stock still\n"
+      "              dispensable then (as 'ctm forecast'); TRIAL needed.\n"
+      "  self-inspection  the findings of a self-inspection (as 'ctm self-inspection');\n"
+      "              --days N: accounts idle that long are stale (default 90).\n"
       "TRIAL names one trial (omitted: every trial).  Text (the default) has a header naming\n"
       "the site, trial, period, when it was generated and the signed ledger checkpoint (size and\n"
       "root hash) the rows were read under; --csv is one line per row, --json one object with\n"

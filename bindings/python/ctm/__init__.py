@@ -568,7 +568,8 @@ _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_
 # The typed columns of each report of ctm_report() (docs/reports.md).
 _REPORTS = {"inventory": {"expiry": _DATE, "expiring_soon": _BOOL, "expired": _BOOL},
             "audit": {"time": _TIME, "esig_time": _TIME},
-            "subjects": _COMPLIANCE}
+            "subjects": _COMPLIANCE, "reconciliation": _RECONCILIATION, "darf": _DARF,
+            "forecast": _FORECAST, "self-inspection": _INSPECTION}
 
 
 def _typed(row, kinds):

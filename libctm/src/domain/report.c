@@ -38,6 +38,10 @@ static const ctm__report_def reports[] = {
      ctm__reconciliation_summary},
     {"darf", "Drug accountability record (DARF)", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_KIT_TYPE,
      ctm__darf_rows, NULL},
+    {"forecast", "Supply forecast", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_DAYS,
+     ctm__forecast_rows, NULL},
+    {"self-inspection", "Self-inspection findings", CTM__REPORT_DAYS, ctm__inspection_rows,
+     NULL},
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 

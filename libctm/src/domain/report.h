@@ -65,6 +65,8 @@ int ctm__inventory_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_
 int ctm__audit_trail_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__subjects_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__subjects_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
+int ctm__forecast_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
+int ctm__inspection_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 /* reconcile.c: "reconciliation" (summary: balanced, breaks, received) and "darf" */
 int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,

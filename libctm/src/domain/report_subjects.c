@@ -5,10 +5,12 @@
  *
  * The rows show no arm, and nothing in them (values, counts, order: screening number, visit,
  * kit type) depends on one.  The report is of one trial (its limits are the trial's).
+ * Also the "forecast" and "self-inspection" reports, over inspect.c's listings.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "report.h"
 
 int ctm__subjects_rows(ctm_query **out, ctm_db *db, const ctm_report_options *o)
@@ -51,4 +53,18 @@ int ctm__subjects_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_o
     if (rc == CTM_OK)
         rc = ctm__summary_int(s, "no_figure", pending);
     return rc;
+}
+
+/* ---- "forecast" and "self-inspection": the listings of inspect.c as reports ----
+ * days: the forecast's horizon (default 28) or the days after which an account is stale
+ * (default 90). */
+
+int ctm__forecast_rows(ctm_query **out, ctm_db *db, const ctm_report_options *o)
+{
+    return ctm__report_forecast(out, db, o->trial, o->days >= 0 ? o->days : 28);
+}
+
+int ctm__inspection_rows(ctm_query **out, ctm_db *db, const ctm_report_options *o)
+{
+    return ctm__report_self_inspection(out, db, o->trial, o->days >= 0 ? o->days : 90);
 }
