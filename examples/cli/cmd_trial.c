@@ -224,6 +224,9 @@ static const struct value_rule value_rules[] = {
     { "location alarm", NULL, cli_check_excursion },
     { "excursion decide", NULL, cli_check_excursion },
     { "excursion report", NULL, cli_check_excursion },
+    { "export", NULL, cli_check_export },
+    { "export", "from", check_date },
+    { "export", "to", check_date },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */

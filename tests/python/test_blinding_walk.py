@@ -125,6 +125,7 @@ def reads(db):
     call("excursion_kits", lambda: [db.excursion_kits(n).fetchall() for n in numbers])
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
+    call("export", lambda: [db.export("fhir", TRIAL), db.export("sdtm-da", TRIAL)])
     return out
 
 
@@ -135,7 +136,7 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report"}
+              "excursions", "excursion_kits", "excursion_report", "export"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 
@@ -149,6 +150,16 @@ def test_no_blinded_role_reads_an_arm_a_seed_or_a_list(site, user):
     for name, text in results:
         for secret in ARMS + (SEED, "'2,4'"):
             assert secret not in text, "%s shows %s to %s" % (name, secret, user)
+
+
+def test_exports_are_the_same_for_every_user(site):
+    """No export holds an arm, so the blinded roles get the unblinded pharmacist's text."""
+    with ctm_open(site, UNBLINDED, PW) as db:
+        seen = [db.export(f, TRIAL, parse=False) for f in ("fhir", "sdtm-da")]
+    assert "MedicationDispense" in seen[0] and "DISPAMT" in seen[1]
+    for user in sorted(BLINDED):
+        with ctm_open(site, user, PW) as db:
+            assert [db.export(f, TRIAL, parse=False) for f in ("fhir", "sdtm-da")] == seen
 
 
 def test_the_unblinded_walk_finds_them(site):

@@ -1359,6 +1359,31 @@ class Database:
                 _typed(row, kinds)
         return report
 
+    def export(self, format: str, trial: str, *,
+               start: Optional[Union[str, datetime.date]] = None,
+               end: Optional[Union[str, datetime.date]] = None,
+               parse: bool = True) -> Union[str, Dict[str, Any]]:
+        """A trial's receipts, dispensings and returns for the systems around the pharmacy
+        (docs/exports.md).  Any logged-in user; no export holds an arm, so every user gets the
+        same text.
+
+        format "fhir": a FHIR R4 Bundle (type "collection": a SupplyDelivery per confirmed
+        receipt, kit type and lot; a MedicationDispense per kit handed over), parsed into a
+        dict, or with parse=False the JSON text itself.  format "sdtm-da": the SDTM DA CSV
+        (DISPAMT and RETAMT rows) as str.  start and end (dates or datetimes, or ISO 8601 text;
+        None: no bound; both inclusive, a date naming its whole day, UTC) keep what was handed
+        over, received or returned in that period.  Raises InvalidError (format, a bound, start
+        after end), NotFoundError (trial)."""
+        format = _text("format", format)
+        opts = {"from": _instant("start", start), "to": _instant("end", end)}
+        rc, text = _c.ctm_export(self._handle(), format, _text("trial", trial), opts)
+        _check(rc)
+        if text is None:
+            raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
+        if format == "fhir" and parse:
+            return json.loads(text)
+        return text
+
     def shipment_logger(self, shipment: str, path: Union[str, bytes, "os.PathLike[Any]"], *,
                         format: Optional[str] = None, tz: Optional[str] = None,
                         date_order: Optional[str] = None, unit: Optional[str] = None,
