@@ -66,6 +66,9 @@
  *                                     -> [status, ctm_query or None]
  *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
  *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
+ *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
+ *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
+ *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_export(db, format, trial, opts) -> [status, str or None]
  *       opts: None or a dict with any of from, to (the ctm_export_options fields)
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the

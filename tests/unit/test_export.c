@@ -212,44 +212,51 @@ START_TEST(sdtm_da_exact)
 }
 END_TEST
 
-/* A return and a loss as the returns module records them (kit_returns, schema 8). */
-static void add_return(const char *kit, int lost, const char *units, const char *on)
+static void utc_day(int days, char out[11])
 {
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO kit_returns(kit_id, dispensation_id, lost, units, returned_on,"
-             " condition, recorded_us, recorded_by)"
-             " SELECT k.id, d.id, %d, %s, '%s', NULL, 1, 'pia' FROM kits k"
-             " JOIN trials t ON t.id = k.trial_id JOIN dispensations d ON d.kit_id = k.id"
-             " WHERE t.code = '" TRIAL "' AND k.kit_number = '%s'",
-             lost, units, on, kit);
-    tu_sql_exec(db_path, sql);
+    time_t t = time(NULL) + (time_t)days * 86400;
+    strftime(out, 11, "%Y-%m-%d", gmtime(&t));
 }
 
 START_TEST(sdtm_da_returns)
 {
-    add_return("K001", 0, "5", "2099-01-02");
-    add_return("K003", 1, "NULL", "2099-01-03");
+    char *before = export_of("fhir", TRIAL, NULL);
+    /* today: after the dispensings of the same day, which come first */
+    tu_ok(ctm_return(db, TRIAL, "K001", 5, NULL, "opened"));
+    tu_ok(ctm_lost(db, TRIAL, "K003", NULL, "left on the bus"));
     char *out = export_of("sdtm-da", TRIAL, NULL);
-    char t1[32], t2[32], want[2048];
+    char t1[32], t2[32], today[11], want[2048];
     dtc(t1, when1);
     dtc(t2, when2);
+    utc_day(0, today);
     snprintf(want, sizeof want,
              DA_HEADER
              TRIAL ",DA," TRIAL "-S1,1,K001,L1,DISPAMT,Dispensed Amount,28,TABLET,28,28,TABLET,,,1,V1,%s\r\n"
-             TRIAL ",DA," TRIAL "-S1,2,K001,L1,RETAMT,Returned Amount,5,TABLET,5,5,TABLET,,,,,2099-01-02\r\n"
+             TRIAL ",DA," TRIAL "-S1,2,K001,L1,RETAMT,Returned Amount,5,TABLET,5,5,TABLET,,,,,%s\r\n"
              TRIAL ",DA," TRIAL "-S2,1,K003,L1,DISPAMT,Dispensed Amount,28,TABLET,28,28,TABLET,,,1,V1,%s\r\n"
-             TRIAL ",DA," TRIAL "-S2,2,K003,L1,RETAMT,Returned Amount,,,,,,NOT DONE,LOST BY SUBJECT,,,2099-01-03\r\n",
-             t1, t2);
+             TRIAL ",DA," TRIAL "-S2,2,K003,L1,RETAMT,Returned Amount,,,,,,NOT DONE,LOST BY SUBJECT,,,%s\r\n",
+             t1, today, t2, today);
     ck_assert_str_eq(out, want);
     ctm_free(out);
     /* the period selects returns by their date */
     ctm_export_options o = CTM_EXPORT_OPTIONS_INIT;
-    o.from = "2099-01-03";
+    o.from = today;
     out = export_of("sdtm-da", TRIAL, &o);
-    ck_assert_str_eq(out, DA_HEADER TRIAL ",DA," TRIAL "-S2,1,K003,L1,RETAMT,Returned Amount,,,,,,"
-                          "NOT DONE,LOST BY SUBJECT,,,2099-01-03\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "S1,2,K001,L1,RETAMT"));
+    ck_assert_ptr_nonnull(strstr(out, "LOST BY SUBJECT,,,"));
     ctm_free(out);
+    char yesterday[11];
+    utc_day(-1, yesterday);
+    o.from = NULL;
+    o.to = yesterday;
+    out = export_of("sdtm-da", TRIAL, &o);
+    ck_assert_ptr_null(strstr(out, "RETAMT"));
+    ctm_free(out);
+    /* returns are no FHIR resource: the bundle is the one before them */
+    out = export_of("fhir", TRIAL, NULL);
+    ck_assert_str_eq(out, before);
+    ctm_free(out);
+    ctm_free(before);
 }
 END_TEST
 

@@ -219,7 +219,8 @@ END_TEST
 static void take_back_to_schema_3(void)
 {
     if (tu_backend() == TU_POSTGRES) {
-        tu_sql_exec(db_path, TU_DROP_SCHEMA_5 " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
+        tu_sql_exec(db_path, "CREATE TABLE saved_events AS SELECT * FROM kit_events;"
+                             TU_DROP_SCHEMA_5 " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
                              " UPDATE ctm__schema SET version = 3");
         return;
     }

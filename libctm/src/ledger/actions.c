@@ -84,6 +84,10 @@ static const ctm__action_def actions[] = {
     {"excursion.reject", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "excursion rejected",
      NULL},
     {"shipment.logger", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 8: returns from subjects */
+    {"kit.return", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"kit.lost", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"trial.compliance", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)
