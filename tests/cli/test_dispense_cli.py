@@ -198,6 +198,14 @@ def test_export_is_the_same_for_every_user_and_holds_the_dispensings(site):
     none = run(site, PHARM, "export", "sdtm-da", TRIAL, "--from", "2020-01-01", "--to",
                "2020-01-31").stdout
     assert none == lines[0] + "\r\n"
+    kit = next(r for r in handed if r["status"] == "dispensed")
+    run(site, BLIND, "return", TRIAL, kit["kit_number"], "--units", "7")
+    returned = [line for line in run(site, INV, "export", "sdtm-da", TRIAL).stdout.split("\r\n")
+                if ",RETAMT," in line]
+    assert len(returned) == 1
+    assert returned[0].startswith(f"{TRIAL},DA,{TRIAL}-{kit['subject']},")
+    assert f",{kit['kit_number']},L1,RETAMT,Returned Amount,7,UNIT,7,7,UNIT,,,,," in returned[0]
+    assert run(site, PHARM, "export", "fhir", TRIAL).stdout == fhir  # no FHIR resource
     bad = run(site, PHARM, "export", "hl7", TRIAL, expect=2)
     assert "FORMAT: give fhir or sdtm-da, not 'hl7'" in bad.stderr
     bad = run(site, PHARM, "export", "fhir", TRIAL, "--from", "2026-02-30", expect=2)
