@@ -291,14 +291,15 @@ def test_every_user_gets_the_same_text_and_no_arm(site):
 
 def test_the_period_and_the_errors(site):
     with ctm_open(site, PHARM, PW) as db:
-        assert db.export("fhir", TRIAL, start=RECEIVED, end=RECEIVED)["entry"][0]["resource"][
+        assert db.export("fhir", TRIAL, from_date=RECEIVED, to_date=RECEIVED)["entry"][0]["resource"][
             "resourceType"] == "SupplyDelivery"
-        assert len(db.export("fhir", TRIAL, start=TODAY)["entry"]) == 3
-        assert db.export("sdtm-da", TRIAL, end=datetime.date(2020, 1, 1)) == (
+        assert len(db.export("fhir", TRIAL, from_date=TODAY)["entry"]) == 3
+        assert db.export("sdtm-da", TRIAL, to_date=datetime.date(2020, 1, 1)) == (
             ",".join(DA_COLUMNS) + "\r\n")
         with pytest.raises(ctm.InvalidError, match="format"):
             db.export("hl7v2", TRIAL)
         with pytest.raises(ctm.InvalidError, match="after"):
-            db.export("fhir", TRIAL, start=TODAY, end=TODAY - datetime.timedelta(days=2))
+            db.export("fhir", TRIAL, from_date=TODAY,
+                      to_date=TODAY - datetime.timedelta(days=2))
         with pytest.raises(ctm.NotFoundError):
             db.export("fhir", "NO-SUCH-TRIAL")
