@@ -17,7 +17,7 @@ packages=(
   python3-cryptography python3-pandas python3-matplotlib
   # the property tests (hypothesis); printable reports rendered to PDF by headless Chromium and
   # read back (pdftotext)
-  python3-hypothesis chromium poppler-utils
+  python3-hypothesis chromium poppler-utils fonts-dejavu-core
 )
 
 missing=()

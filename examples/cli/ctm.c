@@ -702,7 +702,7 @@ static const struct cli_command commands[] = {
     { "report",
       "NAME [TRIAL] [--json|--csv|--html] [--as-of DATE | --from DATE --to DATE] [--days N] "
       "[--kit-type CODE] [--output FILE]",
-      "Print a report (inventory, audit) to read, file or print",
+      "Print a report (inventory, audit, subjects) to read, file or print",
       "NAME is one of:\n"
       "  inventory   kits on hand (received, available, quarantined, damaged, expired,\n"
       "              returned, pending destruction): kit, type, lot, expiry, status, location,\n"
@@ -711,6 +711,9 @@ static const struct cli_command commands[] = {
       "  audit       the audit trail for people: seq, time (UTC), user, printed name, action,\n"
       "              reason, what changed in words, e-signature (printed name, time, meaning).\n"
       "              --as-of DATE: up to the end of that day; --from/--to DATE: a period.\n"
+      "  subjects    accountability and compliance per subject, visit and kit type (as 'ctm\n"
+      "              compliance'), with counts of visits below and above the trial's limits\n"
+      "              and with no figure yet; TRIAL required.\n"
       "TRIAL names one trial (omitted: every trial).  Text (the default) has a header naming\n"
       "the site, trial, period, when it was generated and the signed ledger checkpoint (size and\n"
       "root hash) the rows were read under; --csv is one line per row, --json one object with\n"

@@ -380,7 +380,7 @@ START_TEST(refusals_name_the_field)
 {
     ctm_report_options o = CTM_REPORT_OPTIONS_INIT;
     assert_refused("stock", NULL, NULL, CTM_EINVAL,
-                   "report: no report 'stock' (the reports are inventory, audit)");
+                   "report: no report 'stock' (the reports are inventory, audit, subjects)");
     assert_refused("inventory", NULL, "pdf", CTM_EINVAL,
                    "format: 'pdf' is none of text, csv, json, html");
     o.as_of = "2026-01-01";

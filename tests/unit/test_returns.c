@@ -303,6 +303,22 @@ START_TEST(compliance_per_subject_and_visit_is_flagged_against_the_limits)
         n++;
     ctm_query_free(q);
     ck_assert_int_eq(n, 3);
+    /* the same rows as the "subjects" report, with its counts above them */
+    ctm_report_options ro = CTM_REPORT_OPTIONS_INIT;
+    ro.trial = TRIAL;
+    tu_ok(ctm_report(&q, db, "subjects", &ro));
+    n = 0;
+    while (ctm_query_next(q) == CTM_ROW)
+        n++;
+    ctm_query_free(q);
+    ck_assert_int_eq(n, 3);
+    char *json = NULL;
+    tu_ok(ctm_report_render(&json, db, "subjects", &ro, "json"));
+    ck_assert_ptr_nonnull(strstr(json, "\"subjects\": 3,\n  \"visits\": 3,\n  \"below_limit\": 0,\n"
+                                       "  \"above_limit\": 1,\n  \"no_figure\": 0,\n"));
+    ctm_free(json);
+    ro.trial = NULL;
+    ck_assert_int_eq(ctm_report(&q, db, "subjects", &ro), CTM_EINVAL);
     uint64_t size = tu_audit_size(db);
     refused(ctm_compliance_limits(db, TRIAL, 95, 90), CTM_EINVAL, "low: 95% is above high", size);
     refused(ctm_compliance_limits(db, TRIAL, -1, 90), CTM_EINVAL, "low: -1%", size);

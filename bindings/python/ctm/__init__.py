@@ -559,7 +559,8 @@ _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_
                  "signatures": {"signed": _TIME}}
 # The typed columns of each report of ctm_report() (docs/reports.md).
 _REPORTS = {"inventory": {"expiry": _DATE, "expiring_soon": _BOOL, "expired": _BOOL},
-            "audit": {"time": _TIME, "esig_time": _TIME}}
+            "audit": {"time": _TIME, "esig_time": _TIME},
+            "subjects": _COMPLIANCE}
 
 
 def _typed(row, kinds):
@@ -1382,8 +1383,9 @@ class Database:
         name: "inventory" (kits on hand: trial, kit_number, kit_type, lot, expiry (a date),
         status, location, units, days_to_expiry, expiring_soon and expired (bool), arm) or
         "audit" (the audit trail for people: seq, time (datetime, UTC), user, printed_name,
-        action, reason, changes (in words), esig_name, esig_time, esig_meaning); docs/reports.md
-        lists them.  trial: one trial's (None: every trial).  as_of, or from_date and to_date:
+        action, reason, changes (in words), esig_name, esig_time, esig_meaning) or "subjects"
+        (accountability and compliance per subject, visit and kit type: the columns of
+        :meth:`compliance`); docs/reports.md lists them.  trial: one trial's (None: every trial).  as_of, or from_date and to_date:
         the day or the period (UTC days; a datetime.date or "YYYY-MM-DD"); days: the window of
         "expiring soon" (default 30); kit_type narrows.  A report refuses an option it does not
         read.  A blinded user gets the blinded report.  Raises InvalidError (the report, an

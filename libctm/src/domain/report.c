@@ -31,6 +31,8 @@ static const ctm__report_def reports[] = {
      CTM__REPORT_DAYS | CTM__REPORT_KIT_TYPE, ctm__inventory_rows, ctm__inventory_summary},
     {"audit", "Audit trail", CTM__REPORT_AS_OF | CTM__REPORT_PERIOD, ctm__audit_trail_rows,
      NULL},
+    {"subjects", "Accountability and compliance per subject", CTM__REPORT_NEEDS_TRIAL,
+     ctm__subjects_rows, ctm__subjects_summary},
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 

@@ -61,5 +61,7 @@ typedef struct ctm__report_def {
 int ctm__inventory_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__inventory_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
 int ctm__audit_trail_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
+int ctm__subjects_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
+int ctm__subjects_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
 
 #endif
