@@ -85,6 +85,8 @@
  *   ctm_signoff_reconciliation(db, trial, as_of, comment) -> status
  *   ctm_forecast(db, trial, days), ctm_self_inspection(db, trial, stale_days)
  *                                     -> [status, ctm_query or None]
+ *   ctm_export(db, format, trial, opts) -> [status, str or None]
+ *       opts: None or a dict with any of from, to (the ctm_export_options fields)
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.
@@ -121,6 +123,7 @@
 %ignore ctm_mkt_result;
 %ignore ctm_exposure_result;
 %ignore ctm_report_options;
+%ignore ctm_export_options;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -639,6 +642,23 @@ static int ctm_py_import_opts(PyObject *d, const char *what, ctm_temp_import_opt
                       "quarantined", (unsigned long long)tmp$argnum.quarantined));
     if ($result == NULL)
         SWIG_fail;
+}
+
+/* ---- const ctm_export_options *opts: None or a dict of its fields --------------------------- */
+
+%typemap(in) const ctm_export_options *opts (ctm_export_options tmp) {
+    static const char *const keys[] = {"from", "to", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        memset(&tmp, 0, sizeof tmp);
+        tmp.struct_size = sizeof tmp;
+        if (!ctm_py_opt_keys($input, "export options", keys)
+            || !ctm_py_opt_text($input, "from", &tmp.from)
+            || !ctm_py_opt_text($input, "to", &tmp.to))
+            SWIG_fail;
+        $1 = &tmp;
+    }
 }
 
 /* ---- const ctm_mkt_options *opts and ctm_mkt_result *result ------------------------------- */

@@ -152,6 +152,8 @@ int cli_check_expiry_extend(const struct cli_args *a, const char *opt);
  * a report's format, alarm minutes) and receive's --logger-* options given without --logger,
  * checked before the login as cli_check_values() does. */
 int cli_check_excursion(const struct cli_args *a, const char *opt);
+/* cmd_export.c: the export's format word, checked before the login. */
+int cli_check_export(const struct cli_args *a, const char *opt);
 /* cmd_temp.c: a logger file's options as `temp import` takes them, each option's name after
  * prefix ("" or "logger-": --logger-tz); the strings are a's. */
 void cli_logger_options(const struct cli_args *a, const char *prefix,
@@ -253,6 +255,7 @@ int cmd_reconcile(struct cli_session *s, const struct cli_args *a);
 int cmd_darf(struct cli_session *s, const struct cli_args *a);
 int cmd_signoff(struct cli_session *s, const struct cli_args *a);
 int cmd_signoffs(struct cli_session *s, const struct cli_args *a);
+int cmd_export(struct cli_session *s, const struct cli_args *a);
 /* cmd_visits.c: visits and dosing */
 int cmd_visit_add(struct cli_session *s, const struct cli_args *a);
 int cmd_visit_list(struct cli_session *s, const struct cli_args *a);

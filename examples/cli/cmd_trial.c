@@ -228,6 +228,9 @@ static const struct value_rule value_rules[] = {
     { "report", "from", check_date },
     { "report", "to", check_date },
     { "report", NULL, cli_check_report },
+    { "export", NULL, cli_check_export },
+    { "export", "from", check_date },
+    { "export", "to", check_date },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */

@@ -210,6 +210,10 @@ static const struct cli_opt self_inspection_opts[] = {
     { "stale-days", OPT_NUMBER, 0, NULL }, { "json", OPT_FLAG, 0, "csv" },
     { "csv", OPT_FLAG, 0, NULL }, END_OPTS
 };
+static const struct cli_opt export_opts[] = {
+    { "output", OPT_VALUE, 0, NULL }, { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
+    END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -848,6 +852,15 @@ static const struct cli_command commands[] = {
       "that header, --html one self-contained page to print whose every page repeats the\n"
       "header.  Dates are UTC, YYYY-MM-DD.  --output writes FILE (replaced if it exists).",
       report_opts, "NAME", 1, 2, 0, ACCESS_LOGIN, cmd_report },
+    { "export", "fhir|sdtm-da TRIAL [--from DATE] [--to DATE] [--output FILE]",
+      "Export a trial's receipts, dispensings and returns (FHIR R4 or SDTM DA)",
+      "fhir is a FHIR R4 Bundle (JSON) for hospital systems: a SupplyDelivery per receipt, kit\n"
+      "type and lot, a MedicationDispense per kit handed over.  sdtm-da is a CSV in the layout\n"
+      "of the SDTM DA domain for the sponsor: a DISPAMT row per kit handed over, a RETAMT row per\n"
+      "kit returned or lost.  --from and --to (YYYY-MM-DD, inclusive, UTC) keep what happened in\n"
+      "that period.  No export holds an arm, whoever asks.  --output writes it to FILE (replaced\n"
+      "if it exists) instead of standard output.",
+      export_opts, "FORMAT TRIAL", 2, 2, 0, ACCESS_LOGIN, cmd_export },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

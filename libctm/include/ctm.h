@@ -1713,6 +1713,53 @@ CTM_API CTM_WARN_UNUSED int ctm_report_render(char **out, ctm_db *db, const char
                                               const char *format);
 
 /* ---------------------------------------------------------------------------------------------
+ * Exports
+ *
+ * A trial's receipts, dispensations and returns for the systems around the pharmacy: HL7 FHIR R4
+ * JSON for hospital systems, a CDISC SDTM DA-style CSV for the sponsor's data management
+ * (docs/exports.md maps every field).  No export holds an arm, for any user: it is the same text
+ * whoever asks.  The kit types, lots and kit numbers it names are those every user sees.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Which period ctm_export() covers.  Initialise with CTM_EXPORT_OPTIONS_INIT; fields are only
+ *  ever appended. */
+typedef struct ctm_export_options {
+    size_t struct_size; /* sizeof(ctm_export_options) */
+    const char *from;   /* "YYYY-MM-DD" or an ISO 8601 time; NULL: from the start */
+    const char *to;     /* inclusive: a date names its whole day; NULL: to the end */
+} ctm_export_options;
+
+#define CTM_EXPORT_OPTIONS_INIT { sizeof(ctm_export_options), NULL, NULL }
+
+/**
+ * Export a trial as format "fhir" or "sdtm-da" into *out, malloc'd NUL-terminated text (free
+ * with ctm_free()); opts NULL: everything.
+ *
+ * "fhir": a FHIR R4 Bundle of type "collection" holding one SupplyDelivery per confirmed receipt,
+ * kit type and lot (R4 allows one suppliedItem: identifier the shipment number, status
+ * completed, the units that arrived, the kit type and lot as a contained Medication,
+ * occurrenceDateTime the date received, supplier the shipment's origin), then one
+ * MedicationDispense per kit handed over (identifier the kit number, status completed, or
+ * entered-in-error once reversed; the kit type, lot and expiry as a contained Medication;
+ * subject the screening number; performer the user who recorded it; quantity the kit's units;
+ * whenHandedOver in UTC), in the order they happened.
+ *
+ * "sdtm-da": CSV (RFC 4180, CRLF) with the header STUDYID, DOMAIN, USUBJID, DASEQ, DAREFID,
+ * DASPID, DATESTCD, DATEST, DAORRES, DAORRESU, DASTRESC, DASTRESN, DASTRESU, DASTAT, DAREASND,
+ * VISITNUM, VISIT, DADTC: a DISPAMT row per kit handed over (not reversed) and a RETAMT row per
+ * kit returned (a kit lost by its subject: no result, DASTAT "NOT DONE"), by subject and date,
+ * DASEQ numbering each subject's rows.
+ *
+ * The period selects by the time handed over and the dates received and returned.  Any
+ * logged-in user.
+ * Errors: CTM_EINVAL (out NULL, format, trial, opts->struct_size too small, from or to not a
+ * date or time, from after to), CTM_ENOTFOUND (trial), CTM_EMISUSE (no user logged in),
+ * CTM_ENOMEM.  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_export(char **out, ctm_db *db, const char *format,
+                                       const char *trial, const ctm_export_options *opts);
+
+/* ---------------------------------------------------------------------------------------------
  * GS1 barcodes
  *
  * Element strings as scanners deliver them from the DataMatrix on a pack (an optional symbology

@@ -161,6 +161,7 @@ CLI_READS = {
     "audit checkpoint": ["audit", "checkpoint"],
     "audit pubkey": ["audit", "pubkey"],
     "audit prove": ["audit", "prove", "3"],
+    "export": ["export", "fhir", TRIAL],
 }
 
 
@@ -182,3 +183,46 @@ def test_every_read_command_as_a_blinded_user_shows_no_arm(site):
                                    if e["action"] != "trial.add"])
             for arm in ARMS:
                 assert arm not in text, "%s shows an arm to %s" % (name, user)
+
+
+def test_export_is_the_same_for_every_user_and_holds_the_dispensings(site):
+    handed = [row for row in json.loads(run(site, PHARM, "dispensations", TRIAL, "--json").stdout)
+              if row["dispensed"] is not None]
+    assert handed, "test_dispense_at_the_counter dispensed a kit"
+    fhir = run(site, PHARM, "export", "fhir", TRIAL).stdout
+    bundle = json.loads(fhir)
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "collection")
+    dispenses = [e["resource"] for e in bundle["entry"]
+                 if e["resource"]["resourceType"] == "MedicationDispense"]
+    assert [d["identifier"][0]["value"] for d in dispenses] == [r["kit_number"] for r in handed]
+    assert [d["subject"]["identifier"]["value"] for d in dispenses] == [r["subject"]
+                                                                         for r in handed]
+    deliveries = [e["resource"] for e in bundle["entry"]
+                  if e["resource"]["resourceType"] == "SupplyDelivery"]
+    assert [(d["identifier"][0]["value"], d["suppliedItem"]["quantity"]["value"])
+            for d in deliveries] == [("SH1", 12 * 30)]
+    sdtm = run(site, PHARM, "export", "sdtm-da", TRIAL).stdout
+    lines = sdtm.split("\r\n")
+    assert lines[0].startswith("STUDYID,DOMAIN,USUBJID,DASEQ,DAREFID,")
+    assert len(lines) == 1 + len([r for r in handed if r["status"] != "reversed"]) + 1
+    for user in (BLIND, INV):
+        assert run(site, user, "export", "fhir", TRIAL).stdout == fhir
+        assert run(site, user, "export", "sdtm-da", TRIAL).stdout == sdtm
+    out = run(site, BLIND, "export", "sdtm-da", TRIAL, "--output", "da.csv").stdout
+    assert out == f"Wrote the sdtm-da export of trial {TRIAL} to da.csv.\n"
+    assert (site.dir / "da.csv").read_bytes() == sdtm.encode()
+    none = run(site, PHARM, "export", "sdtm-da", TRIAL, "--from", "2020-01-01", "--to",
+               "2020-01-31").stdout
+    assert none == lines[0] + "\r\n"
+    kit = next(r for r in handed if r["status"] == "dispensed")
+    run(site, BLIND, "return", TRIAL, kit["kit_number"], "--units", "7")
+    returned = [line for line in run(site, INV, "export", "sdtm-da", TRIAL).stdout.split("\r\n")
+                if ",RETAMT," in line]
+    assert len(returned) == 1
+    assert returned[0].startswith(f"{TRIAL},DA,{TRIAL}-{kit['subject']},")
+    assert f",{kit['kit_number']},L1,RETAMT,Returned Amount,7,UNIT,7,7,UNIT,,,,," in returned[0]
+    assert run(site, PHARM, "export", "fhir", TRIAL).stdout == fhir  # no FHIR resource
+    bad = run(site, PHARM, "export", "hl7", TRIAL, expect=2)
+    assert "FORMAT: give fhir or sdtm-da, not 'hl7'" in bad.stderr
+    bad = run(site, PHARM, "export", "fhir", TRIAL, "--from", "2026-02-30", expect=2)
+    assert "--from '2026-02-30'" in bad.stderr

@@ -155,6 +155,7 @@ def reads(db):
                                    for f in ("text", "csv", "json", "html")] + [
         [e for e in db.report_render("audit", format="json")["rows"]
          if e["action"] != "trial.add"]])
+    call("export", lambda: [db.export("fhir", TRIAL), db.export("sdtm-da", TRIAL)])
     return out
 
 
@@ -168,7 +169,7 @@ def test_the_walk_covers_every_read():
               "excursions", "excursion_kits", "excursion_report", "compliance",
               "reconciliation", "reconciliation_breaks", "darf", "signoffs", "report",
               "report_render", "destructions", "shipbacks", "shipback_kits", "shipback_manifest",
-              "forecast", "self_inspection"}
+              "forecast", "self_inspection", "export"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 
@@ -182,6 +183,16 @@ def test_no_blinded_role_reads_an_arm_a_seed_or_a_list(site, user):
     for name, text in results:
         for secret in ARMS + (SEED, "'2,4'"):
             assert secret not in text, "%s shows %s to %s" % (name, secret, user)
+
+
+def test_exports_are_the_same_for_every_user(site):
+    """No export holds an arm, so the blinded roles get the unblinded pharmacist's text."""
+    with ctm_open(site, UNBLINDED, PW) as db:
+        seen = [db.export(f, TRIAL, parse=False) for f in ("fhir", "sdtm-da")]
+    assert "MedicationDispense" in seen[0] and "DISPAMT" in seen[1]
+    for user in sorted(BLINDED):
+        with ctm_open(site, user, PW) as db:
+            assert [db.export(f, TRIAL, parse=False) for f in ("fhir", "sdtm-da")] == seen
 
 
 def test_the_unblinded_walk_finds_them(site):

@@ -1430,6 +1430,30 @@ class Database:
         if text is None:
             raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
         return json.loads(text) if format == "json" and parse else text
+    def export(self, format: str, trial: str, *,
+               from_date: Optional[Union[str, datetime.date]] = None,
+               to_date: Optional[Union[str, datetime.date]] = None,
+               parse: bool = True) -> Union[str, Dict[str, Any]]:
+        """A trial's receipts, dispensings and returns for the systems around the pharmacy
+        (docs/exports.md).  Any logged-in user; no export holds an arm, so every user gets the
+        same text.
+
+        format "fhir": a FHIR R4 Bundle (type "collection": a SupplyDelivery per confirmed
+        receipt, kit type and lot; a MedicationDispense per kit handed over), parsed into a
+        dict, or with parse=False the JSON text itself.  format "sdtm-da": the SDTM DA CSV
+        (DISPAMT and RETAMT rows) as str.  from_date and to_date (dates or datetimes, or ISO 8601
+        text; None: no bound; both inclusive, a date naming its whole day, UTC), as for
+        :meth:`report`, keep what was handed over, received or returned in that period.  Raises
+        InvalidError (format, a bound, from_date after to_date), NotFoundError (trial)."""
+        format = _text("format", format)
+        opts = {"from": _instant("from_date", from_date), "to": _instant("to_date", to_date)}
+        rc, text = _c.ctm_export(self._handle(), format, _text("trial", trial), opts)
+        _check(rc)
+        if text is None:
+            raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
+        if format == "fhir" and parse:
+            return json.loads(text)
+        return text
 
     def shipment_logger(self, shipment: str, path: Union[str, bytes, "os.PathLike[Any]"], *,
                         format: Optional[str] = None, tz: Optional[str] = None,
