@@ -7,6 +7,7 @@
 #define PHARMACIST CTM_ROLEBIT_PHARMACIST
 #define TECHNICIAN CTM_ROLEBIT_TECHNICIAN
 #define INVESTIGATOR CTM_ROLEBIT_INVESTIGATOR
+#define MONITOR CTM_ROLEBIT_MONITOR
 
 #define MEANING_ACCOUNT "authorized account change"
 #define MEANING_RECEIPT "receipt confirmed"
@@ -84,6 +85,9 @@ static const ctm__action_def actions[] = {
     {"excursion.reject", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "excursion rejected",
      NULL},
     {"shipment.logger", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 8.  The cosignature is the monitor's own signature, by its witness key, on
+     * the checkpoint it stores: no e-signature besides. */
+    {"audit.cosign", CTM_ACTOR_ROLES, MONITOR, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)
