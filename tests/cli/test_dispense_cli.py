@@ -116,7 +116,8 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "subject hold", "subject resume", "dispense assign", "dispense confirm",
               "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
               "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list",
-              "location alarm", "receive logger", "excursion decide",
+              "location alarm", "receive logger", "excursion decide", "audit witness",
+              "audit witness-key",
               # an excursion's own views, read by a blinded technician in test_excursion_cli.py
               "excursion show", "excursion report"}
 CLI_READS = {
