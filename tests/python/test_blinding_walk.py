@@ -30,7 +30,8 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "randomize", "subject_withdraw", "subject_complete", "visit_add", "dose_levels",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
-          "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger"}
+          "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
+          "witness"}
 
 
 @pytest.fixture(scope="module")
