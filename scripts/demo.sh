@@ -147,6 +147,7 @@ step "15:05  and S-002's first visit; the dispensings so far (no arm shown)"
 kit=$(ctm dispense assign EU-CT-2026-500123-01 S-002 --visit V1 --json |
       sed -n 's/.*"kit_number": *"\([^"]*\)".*/\1/p')
 ctm dispense confirm EU-CT-2026-500123-01 S-002 --scan "$kit"
+kit_s002=$kit
 ctm dispensations EU-CT-2026-500123-01
 
 step "15:30  an emergency: the study nurse (investigator) breaks S-002's code"
@@ -175,6 +176,12 @@ step "16:15  the sponsor's temperature team releases the kits; the pharmacist re
 ctm excursion decide 1 --release --reference "SPONSOR-TE-2026-0117"
 ctm excursion report 1
 ctm kits --trial EU-CT-2026-500123-01 --location FRIDGE-2
+
+step "16:20  S-002 stops treatment: the kit comes back with 29 tablets; it never returns to stock"
+ctm return EU-CT-2026-500123-01 "$kit_s002" --units 29 --condition "opened, one tablet taken"
+ctm compliance EU-CT-2026-500123-01
+ctm kit status EU-CT-2026-500123-01 "$kit_s002" pending_destruction \
+  --reason "returned by subject S-002; to be destroyed on site"
 
 step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd

@@ -15,6 +15,9 @@ packages=(
   tzdata
   # the independent ledger verifier (examples/python/verify_ledger.py) and Python reports
   python3-cryptography python3-pandas python3-matplotlib
+  # the property tests (hypothesis); printable reports rendered to PDF by headless Chromium and
+  # read back (pdftotext)
+  python3-hypothesis chromium poppler-utils
 )
 
 missing=()

@@ -68,6 +68,9 @@
  *                                     -> [status, ctm_query or None]
  *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
  *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
+ *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
+ *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
+ *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
  *   ctm_gs1_parse(text)               -> [status, str or None]  (the ctm_gs1_json() text; the
  *                                        ctm_gs1 handle is freed inside the wrapper)
  *   Unknown keys in an options dict raise TypeError; every struct gets its struct_size.

@@ -231,6 +231,11 @@ int cmd_receive_logger(struct cli_session *s, const struct cli_args *a);
 /* cmd_excursion.c: excursions and the sponsor's decisions */
 int cmd_location_alarm(struct cli_session *s, const struct cli_args *a);
 int cmd_excursions(struct cli_session *s, const struct cli_args *a);
+/* cmd_compliance.c */
+int cmd_return(struct cli_session *s, const struct cli_args *a);
+int cmd_lost(struct cli_session *s, const struct cli_args *a);
+int cmd_compliance(struct cli_session *s, const struct cli_args *a);
+int cmd_compliance_limits(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_show(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a);
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a);

@@ -165,6 +165,20 @@ static const struct cli_opt excursion_decide_opts[] = {
 static const struct cli_opt excursion_report_opts[] = {
     { "format", OPT_VALUE, 0, NULL }, { "output", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt return_opts[] = {
+    { "units", OPT_NUMBER, 1, NULL }, { "condition", OPT_VALUE, 0, NULL },
+    { "date", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt lost_opts[] = {
+    { "reason", OPT_VALUE, 1, NULL }, { "date", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt compliance_opts[] = {
+    { "subject", OPT_VALUE, 0, NULL }, { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, NULL },
+    END_OPTS
+};
+static const struct cli_opt compliance_limits_opts[] = {
+    { "low", OPT_NUMBER, 1, NULL }, { "high", OPT_NUMBER, 1, NULL }, END_OPTS
+};
 static const struct cli_opt dose_levels_opts[] = {
     { "levels", OPT_VALUE, 1, NULL }, { "start", OPT_NUMBER, 1, NULL },
     { "min-interval", OPT_NUMBER, 1, NULL }, { "max-titrations", OPT_NUMBER, 1, NULL }, END_OPTS
@@ -608,6 +622,37 @@ static const struct cli_command commands[] = {
       "file, location, name, sha256 (of the file's bytes), format, serial, model, interval_s,\n"
       "unit, zone, readings, days, first, last, imported, imported_by.",
       listing_opts, "LOCATION", 0, 1, 0, ACCESS_LOGIN, cmd_temp_files },
+    { "return", "TRIAL KIT --units N [--condition TEXT] [--date YYYY-MM-DD]",
+      "Record a kit a subject brought back, with the units left in it",
+      "KIT must be dispensed to a subject; it becomes returned and never goes back to stock\n"
+      "(pending destruction or the return to the sponsor come next).  --units: the units\n"
+      "counted in it, 0 up to the kit's units.  --condition: as found (e.g. \"opened, 2 blisters\n"
+      "empty\").  --date: the day the subject brought it (default today; not before the day it\n"
+      "was dispensed).  Pharmacists and technicians.  'ctm compliance' shows what the returns\n"
+      "say about each subject's intake.",
+      return_opts, "TRIAL and KIT", 2, 2, 0, ACCESS_LOGIN, cmd_return },
+    { "lost", "TRIAL KIT --reason TEXT [--date YYYY-MM-DD]",
+      "Record that a subject lost a dispensed kit",
+      "The kit becomes lost_by_subject and its units count as lost.  --date: the day the loss\n"
+      "was reported (default today).  To give the subject another kit for the visit, use\n"
+      "'ctm dispense replace ... --how lost' instead: it records the loss too.  Pharmacists and\n"
+      "technicians.",
+      lost_opts, "TRIAL and KIT", 2, 2, 0, ACCESS_LOGIN, cmd_lost },
+    { "compliance", "TRIAL [--subject SCREENING] [--json|--csv]",
+      "Compliance per subject and visit, from the kits returned",
+      "One row per subject, visit and kit type: the day dispensed, kits and units dispensed,\n"
+      "kits and units returned, kits lost, kits not back yet, the day the last came back, the\n"
+      "days of the period, units prescribed for it (days x kits x units per kit / the kit\n"
+      "type's dispensing days), units consumed (dispensed - returned), compliance in percent\n"
+      "and a flag: ok, low or high against the trial's limits (default 80-110 %, see 'ctm\n"
+      "compliance limits'), or why there is no figure (not returned, lost, not counted, no\n"
+      "period).  Figures outside the limits are flagged, never hidden.",
+      compliance_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_compliance },
+    { "compliance limits", "TRIAL --low PERCENT --high PERCENT",
+      "Set the compliance limits of a trial",
+      "Compliance below --low or above --high percent is flagged (0 <= low <= high <= 1000).\n"
+      "Administrators and pharmacists.",
+      compliance_limits_opts, "TRIAL", 1, 1, 0, ACCESS_LOGIN, cmd_compliance_limits },
     { "excursions", "[LOCATION] [--open] [--json|--csv]",
       "List temperature excursions, newest first",
       "Every import of a logger file records the excursions its readings show (see 'ctm help\n"

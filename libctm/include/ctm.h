@@ -828,7 +828,8 @@ CTM_API CTM_WARN_UNUSED int ctm_kits(ctm_query **out, ctm_db *db, const ctm_kit_
 
 /**
  * Change a kit's status by hand, with a mandatory reason (quarantine, release from quarantine,
- * damaged, missing, found, expired, reject to pending_destruction).  The transition table refuses
+ * damaged, missing, found, expired, reject to pending_destruction, a subject's return to
+ * pending_destruction).  The transition table refuses
  * the rest (CTM_ERULE naming both statuses); dispensing, returns and destruction have their own
  * calls.  kit: its number or a scan of its pack (see ctm_kit_show()); the entry records the kit
  * number.  A kit an excursion holds (ctm_excursion_kits(): not decided, or rejected) leaves
@@ -1648,6 +1649,69 @@ CTM_API const char *ctm_gs1_expiry(const ctm_gs1 *g);
 CTM_API CTM_WARN_UNUSED int ctm_gs1_json(char **json, const ctm_gs1 *g);
 /** Free a parse.  NULL is fine. */
 CTM_API void ctm_gs1_free(ctm_gs1 *g);
+
+/* ---------------------------------------------------------------------------------------------
+ * Returns from subjects and compliance
+ *
+ * A kit dispensed to a subject comes back once: returned with the units left in it, or lost by
+ * the subject.  Either way it never re-enters stock ("returned" goes on only to pending
+ * destruction or back to the sponsor).  Compliance per subject and visit follows from the
+ * returns (docs/returns.md).
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Record the return of a dispensed kit by its subject: units counted in it (0 up to the kit's
+ * units), the day it came back (returned_on "YYYY-MM-DD"; NULL: today; not before the day it was
+ * dispensed, not in the future) and its condition as found (NULL: not given; at most 200
+ * characters).  The kit becomes "returned" and its return a row of kit_returns.  kit: its number
+ * or a scan of its pack.  Pharmacists and technicians.  Audited "kit.return" (params trial, kit,
+ * subject, returned_on, units).
+ * Errors: CTM_EINVAL (units negative or above the kit's units; returned_on not a date, in the
+ * future or before the dispensing; condition; trial code; kit), CTM_ENOTFOUND (trial, kit),
+ * CTM_ERULE (the kit is not with a subject, or came back already: the message says when),
+ * CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_return(ctm_db *db, const char *trial, const char *kit, int units,
+                                       const char *returned_on, const char *condition);
+
+/**
+ * Record that a subject lost a dispensed kit, on the day reported (reported_on "YYYY-MM-DD"; NULL:
+ * today), with the reason (mandatory).  The kit becomes "lost_by_subject"; its units count as
+ * lost.  To give the subject another kit for the visit, use ctm_dispense_replace() instead (it
+ * records the loss too).  Pharmacists and technicians.  Audited "kit.lost" (params trial, kit,
+ * subject, reported_on).
+ * Errors: CTM_EINVAL (reason; reported_on; trial code; kit), CTM_ENOTFOUND (trial, kit),
+ * CTM_ERULE (the kit is not with a subject, or came back already), CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_lost(ctm_db *db, const char *trial, const char *kit,
+                                     const char *reported_on, const char *reason);
+
+/**
+ * Set a trial's compliance limits in percent (0 <= low <= high <= 1000; a trial without its own
+ * uses 80 and 110).  Administrators and pharmacists.  Audited "trial.compliance".
+ * Errors: CTM_EINVAL (a limit out of range, low above high, trial code), CTM_ENOTFOUND (trial),
+ * CTM_EDENIED.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_compliance_limits(ctm_db *db, const char *trial, int low_pct,
+                                                  int high_pct);
+
+/**
+ * Compliance per subject, visit and kit type of a trial (NULL: all trials), of one subject
+ * (screening number; NULL: all): trial, screening, rand_number, visit, kit_type, dispensed_on
+ * (the day), kits, units_dispensed, kits_returned, units_returned, kits_lost, kits_out (not back
+ * yet), returned_on (the day the last came back), days (the period), prescribed_units (a real:
+ * days x kits x units per kit / the kit type's dispensing days; the units dispensed when the kit
+ * type has none), consumed_units (dispensed - returned), compliance_pct (a real, one decimal:
+ * consumed / prescribed), low_pct, high_pct (the trial's limits) and flag: "ok", "low", "high",
+ * or why there is no figure: "not returned", "lost", "not counted" (a kit brought back
+ * uncounted, such as a damaged kit replaced), "no period" (returned the day it was dispensed).
+ * Dispensations reversed or replaced are not counted.  Ordered by trial, screening number, visit
+ * and kit type.  Any logged-in user: it shows no arm.
+ * Errors: CTM_EINVAL (out NULL, trial code, screening), CTM_ENOTFOUND (trial).  On failure *out
+ * is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_compliance(ctm_query **out, ctm_db *db, const char *trial,
+                                           const char *screening);
 
 #ifdef __cplusplus
 }

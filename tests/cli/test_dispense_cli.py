@@ -116,8 +116,9 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "subject hold", "subject resume", "dispense assign", "dispense confirm",
               "dispense cancel", "dispense replace", "dispense reverse", "dispense record",
               "codebreak", "temp import", "audit note", "scan", "version", "help", "trial list",
-              "location alarm", "receive logger", "excursion decide", "audit witness",
-              "audit witness-key",
+              "location alarm", "receive logger", "excursion decide", "return", "lost",
+              "compliance limits",
+              "audit witness", "audit witness-key",
               # an excursion's own views, read by a blinded technician in test_excursion_cli.py
               "excursion show", "excursion report"}
 CLI_READS = {
@@ -142,6 +143,7 @@ CLI_READS = {
     "temp mkt": ["temp", "mkt", "FRIDGE-1", "--json"],
     "kit exposure": ["kit", "exposure", TRIAL, "K001", "--json"],
     "excursions": ["excursions", "--json"],
+    "compliance": ["compliance", TRIAL, "--json"],
     "audit log": ["audit", "log", "--json"],
     "audit verify": ["audit", "verify"],
     "audit checkpoint": ["audit", "checkpoint"],

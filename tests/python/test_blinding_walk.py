@@ -31,6 +31,7 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "subject_hold", "subject_resume", "dispense_assign", "dispense_confirm",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
           "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
+          "return_kit", "lost", "compliance_limits",
           "witness"}
 
 
@@ -57,6 +58,7 @@ def site(tmp_path_factory):
             db.randomize(TRIAL, s)
             kit = db.dispense_assign(TRIAL, s, "V1")[0]["kit_number"]
             db.dispense_confirm(TRIAL, s, [kit])
+        db.return_kit(TRIAL, kit, 12, condition="opened")  # S-2's kit back: compliance rows
         logger = tmp_path_factory.mktemp("logger") / "fridge-1.csv"
         logger.write_text("time,temperature\n2026-06-01T10:00:00Z,4.5\n2026-06-01T10:10:00Z,9.1\n")
         db.temp_import("FRIDGE-1", logger)
@@ -126,6 +128,7 @@ def reads(db):
     call("excursion_kits", lambda: [db.excursion_kits(n).fetchall() for n in numbers])
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
+    call("compliance", lambda: db.compliance(TRIAL))
     return out
 
 
@@ -136,7 +139,7 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report"}
+              "excursions", "excursion_kits", "excursion_report", "compliance"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

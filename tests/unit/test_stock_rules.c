@@ -219,7 +219,8 @@ END_TEST
 static void take_back_to_schema_3(void)
 {
     if (tu_backend() == TU_POSTGRES) {
-        tu_sql_exec(db_path, TU_DROP_SCHEMA_5 " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
+        tu_sql_exec(db_path, "CREATE TABLE saved_events AS SELECT * FROM kit_events;"
+                             TU_DROP_SCHEMA_5 " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
                              " UPDATE ctm__schema SET version = 3");
         return;
     }
@@ -289,8 +290,12 @@ START_TEST(site_of_schema_3_gains_the_check)
 
     db = tu_open(db_path, NULL);
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), CTM_SCHEMA_VERSION);
-    tu_sql_exec(db_path, "INSERT INTO kit_events SELECT * FROM saved_events;"
-                         " DROP TABLE saved_events");
+    tu_sql_exec(db_path, tu_dialect("INSERT INTO kit_events SELECT * FROM saved_events;"
+                                    " DROP TABLE saved_events",
+                                    "INSERT INTO kit_events SELECT * FROM saved_events;"
+                                    " DROP TABLE saved_events;"
+                                    " SELECT setval(pg_get_serial_sequence('kit_events', 'id'),"
+                                    " (SELECT max(id) FROM kit_events))"));
     ck_assert_uint_eq(tu_audit_size(db), size + 1);
     tu_login(db, "pia", PW);
     ctm_query *q = tu_log_entry(db, size);

@@ -580,6 +580,7 @@ _LOGGER_FILES = {"first": _TIME, "last": _TIME, "imported": _TIME}
 _EXCURSIONS = {"daily": _BOOL, "start": _TIME, "end": _TIME, "ongoing": _BOOL,
                "min_time": _TIME, "max_time": _TIME, "detected": _TIME, "decided": _TIME}
 _EXCURSION_KITS = {"quarantined": _BOOL, "decided": _TIME, "over_budget": _BOOL}
+_COMPLIANCE = {"dispensed_on": _DATE, "returned_on": _DATE}
 # The parts of an excursion's JSON report, typed as the listings they come from.
 _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
                  "signatures": {"signed": _TIME}}
@@ -2017,6 +2018,49 @@ class Database:
                                    _text("reason", reason))
         _check(rc)
         return arm
+
+    # -- returns from subjects and compliance -------------------------------------------------
+
+    def return_kit(self, trial: str, kit: str, units: int,
+                   returned_on: Optional[Union[str, datetime.date]] = None,
+                   condition: Optional[str] = None) -> None:
+        """Record that a subject brought back a dispensed kit with ``units`` left in it (0 up
+        to the kit's units), on ``returned_on`` (a date or "YYYY-MM-DD"; None: today; not before
+        the day it was dispensed, not in the future), with its condition as found.  The kit
+        becomes "returned" and never goes back to stock.  kit: its number or a scan.
+        Pharmacists and technicians; audited "kit.return".  Raises InvalidError (units, date,
+        condition), NotFoundError (trial, kit), RuleError (not with a subject, or back
+        already), PermissionDenied."""
+        _check(_c.ctm_return(self._handle(), _text("trial", trial), _text("kit", kit),
+                             _int("units", units), _date("returned_on", returned_on, True),
+                             _text("condition", condition, optional=True)))
+
+    def lost(self, trial: str, kit: str, reason: str,
+             reported_on: Optional[Union[str, datetime.date]] = None) -> None:
+        """Record that a subject lost a dispensed kit (reported on ``reported_on``; None:
+        today), with the reason.  The kit becomes "lost_by_subject".  Pharmacists and
+        technicians; audited "kit.lost".  Raises as :meth:`return_kit`."""
+        _check(_c.ctm_lost(self._handle(), _text("trial", trial), _text("kit", kit),
+                           _date("reported_on", reported_on, True), _text("reason", reason)))
+
+    def compliance_limits(self, trial: str, low_pct: int, high_pct: int) -> None:
+        """Set a trial's compliance limits in percent (0 <= low <= high <= 1000; default 80
+        and 110).  Administrators and pharmacists; audited "trial.compliance"."""
+        _check(_c.ctm_compliance_limits(self._handle(), _text("trial", trial),
+                                        _int("low_pct", low_pct), _int("high_pct", high_pct)))
+
+    def compliance(self, trial: Optional[str] = None,
+                   screening: Optional[str] = None) -> Query:
+        """Compliance per subject, visit and kit type as a :class:`Query` of dicts: trial,
+        screening, rand_number, visit, kit_type, dispensed_on (a date), kits, units_dispensed,
+        kits_returned, units_returned, kits_lost, kits_out (not back yet), returned_on (a date:
+        the last one back), days, prescribed_units (float), consumed_units, compliance_pct
+        (float, one decimal), low_pct, high_pct and flag ("ok", "low", "high", or why there is
+        no figure: "not returned", "lost", "not counted", "no period").  No arm is shown."""
+        rc, q = _c.ctm_compliance(self._handle(), _text("trial", trial, optional=True),
+                                  _text("screening", screening, optional=True))
+        _check(rc)
+        return Query(self, q, _COMPLIANCE)
 
 
 # ---------------------------------------------------------------------------------------------

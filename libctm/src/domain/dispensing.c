@@ -720,6 +720,11 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
     if (rc == CTM_OK)
         rc = ctm__kit_status_move(db, r.kit_id, r.number, kit_status_of_dispensation(r.status),
                                   replaced_kit_status(r.status, lost), 0);
+    /* a kit the subject had comes back (damaged, uncounted) or is lost: its return is recorded
+     * as ctm_return()/ctm_lost() record theirs */
+    if (rc == CTM_OK && strcmp(r.status, "dispensed") == 0)
+        rc = ctm__return_record(db, r.kit_id, r.id, lost, -1, ctm__today(),
+                                lost ? NULL : "damaged");
     ctm__st *st = NULL;
     if (rc == CTM_OK && (rc = ctm__prepare(db, &st, "SELECT code FROM visits WHERE id = ?1")) ==
                             CTM_OK) {

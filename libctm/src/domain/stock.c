@@ -30,7 +30,7 @@ static const struct transition {
     {"expired", "available", 0},           {"expired", "quarantined", 0},
     {"dispensed", "returned", 0},
     {"dispensed", "lost_by_subject", 0},   {"dispensed", "not_dispensed", 0},
-    {"not_dispensed", "quarantined", 0},   {"returned", "pending_destruction", 0},
+    {"not_dispensed", "quarantined", 0},   {"returned", "pending_destruction", 1},
     {"returned", "returned_to_sponsor", 0}, {"pending_destruction", "destroyed", 0},
     {"pending_destruction", "returned_to_sponsor", 0},
     {"damaged", "returned_to_sponsor", 0}, {"expired", "returned_to_sponsor", 0},

@@ -97,4 +97,10 @@ int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, c
  * resolver every kit-taking call uses).  CTM_ENOTFOUND, or CTM_EINVAL when two kits answer. */
 int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48]);
 
+/* A kit back from its subject (returns.c): the row of kit_returns closing dispensation
+ * `dispensation_id`, lost or returned with `units` (-1: not counted), on `day` (days since
+ * 1970-01-01), with its condition (NULL: not given).  The caller moves the kit's status. */
+int ctm__return_record(ctm_db *db, int64_t kit_id, int64_t dispensation_id, int lost,
+                       int64_t units, int64_t day, const char *condition);
+
 #endif

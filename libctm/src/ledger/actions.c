@@ -85,6 +85,10 @@ static const ctm__action_def actions[] = {
     {"excursion.reject", CTM_ACTOR_ROLES, PHARMACIST, CTM_ESIG_ALWAYS, "excursion rejected",
      NULL},
     {"shipment.logger", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    /* schema version 8: returns from subjects */
+    {"kit.return", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"kit.lost", CTM_ACTOR_ROLES, PHARMACIST | TECHNICIAN, CTM_ESIG_NEVER, NULL, NULL},
+    {"trial.compliance", CTM_ACTOR_ROLES, ADMIN | PHARMACIST, CTM_ESIG_NEVER, NULL, NULL},
     /* schema version 8.  The cosignature is the monitor's own signature, by its witness key, on
      * the checkpoint it stores: no e-signature besides. */
     {"audit.cosign", CTM_ACTOR_ROLES, MONITOR, CTM_ESIG_NEVER, NULL, NULL},

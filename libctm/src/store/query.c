@@ -112,6 +112,14 @@ void ctm__row_set_int(ctm__row *row, int col, int64_t v)
     row->ints[col] = v;
 }
 
+void ctm__row_set_real(ctm__row *row, int col, double v)
+{
+    free(row->texts[col]);
+    row->texts[col] = NULL;
+    row->types[col] = CTM_REAL;
+    row->reals[col] = v;
+}
+
 void ctm__row_set_null(ctm__row *row, int col)
 {
     free(row->texts[col]);

@@ -35,6 +35,7 @@ int ctm__row_copy(ctm__st *st, ctm__row *row);
 /* Setters for transforms: the row owns copies. */
 int ctm__row_set_text(ctm__row *row, int col, const char *s);
 void ctm__row_set_int(ctm__row *row, int col, int64_t v);
+void ctm__row_set_real(ctm__row *row, int col, double v);
 void ctm__row_set_null(ctm__row *row, int col);
 
 #endif
