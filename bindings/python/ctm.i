@@ -68,6 +68,10 @@
  *                                     -> [status, ctm_query or None]
  *   ctm_excursion_decide(db, excursion, decision, reference, kits) -> status  (kits as above)
  *   ctm_excursion_report(db, excursion, format) -> [status, str or None]
+ *   ctm_report(db, report, opts)      -> [status, ctm_query or None]
+ *   ctm_report_render(db, report, opts, format) -> [status, str or None]
+ *       opts: None or a dict with any of trial, as_of, from, to, days (-1: the report's
+ *       default), kit_type (the ctm_report_options fields)
  *   ctm_return(db, trial, kit, units, returned_on, condition), ctm_lost(db, trial, kit,
  *   reported_on, reason), ctm_compliance_limits(db, trial, low, high) -> status  (as declared)
  *   ctm_compliance(db, trial, screening) -> [status, ctm_query or None]
@@ -106,6 +110,7 @@
 %ignore ctm_mkt_options;
 %ignore ctm_mkt_result;
 %ignore ctm_exposure_result;
+%ignore ctm_report_options;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -749,6 +754,27 @@ static int ctm_py_import_opts(PyObject *d, const char *what, ctm_temp_import_opt
             || !ctm_py_opt_text($input, "until", &tmp.until)
             || !ctm_py_opt_text($input, "trial", &tmp.trial)
             || !ctm_py_opt_text($input, "kit", &tmp.kit))
+            SWIG_fail;
+        $1 = &tmp;
+    }
+}
+
+/* ---- const ctm_report_options *opts: None or a dict of its fields -------------------------- */
+
+%typemap(in) const ctm_report_options *opts (ctm_report_options tmp) {
+    static const char *const keys[] = {"trial", "as_of", "from", "to", "days", "kit_type", NULL};
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        ctm_report_options init = CTM_REPORT_OPTIONS_INIT;
+        tmp = init;
+        if (!ctm_py_opt_keys($input, "report options", keys)
+            || !ctm_py_opt_text($input, "trial", &tmp.trial)
+            || !ctm_py_opt_text($input, "as_of", &tmp.as_of)
+            || !ctm_py_opt_text($input, "from", &tmp.from)
+            || !ctm_py_opt_text($input, "to", &tmp.to)
+            || !ctm_py_opt_int($input, "days", &tmp.days)
+            || !ctm_py_opt_text($input, "kit_type", &tmp.kit_type))
             SWIG_fail;
         $1 = &tmp;
     }

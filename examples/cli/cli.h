@@ -254,5 +254,8 @@ int cmd_dispense_reverse(struct cli_session *s, const struct cli_args *a);
 int cmd_dispense_record(struct cli_session *s, const struct cli_args *a);
 int cmd_dispensations(struct cli_session *s, const struct cli_args *a);
 int cmd_codebreak(struct cli_session *s, const struct cli_args *a);
+/* cmd_report.c: reports; the report's name and options checked before the login */
+int cli_check_report(const struct cli_args *a, const char *opt);
+int cmd_report(struct cli_session *s, const struct cli_args *a);
 
 #endif /* CTM_CLI_H */

@@ -224,6 +224,10 @@ static const struct value_rule value_rules[] = {
     { "location alarm", NULL, cli_check_excursion },
     { "excursion decide", NULL, cli_check_excursion },
     { "excursion report", NULL, cli_check_excursion },
+    { "report", "as-of", check_date },
+    { "report", "from", check_date },
+    { "report", "to", check_date },
+    { "report", NULL, cli_check_report },
 };
 
 /* Check the option values of the set-up and stock commands; CLI_USAGE after the usage line. */

@@ -165,6 +165,13 @@ static const struct cli_opt excursion_decide_opts[] = {
 static const struct cli_opt excursion_report_opts[] = {
     { "format", OPT_VALUE, 0, NULL }, { "output", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt report_opts[] = {
+    { "json", OPT_FLAG, 0, "csv" }, { "csv", OPT_FLAG, 0, "html" },
+    { "html", OPT_FLAG, 0, "json" }, { "as-of", OPT_VALUE, 0, NULL },
+    { "from", OPT_VALUE, 0, NULL }, { "to", OPT_VALUE, 0, NULL },
+    { "days", OPT_NUMBER, 0, NULL }, { "kit-type", OPT_VALUE, 0, NULL },
+    { "output", OPT_VALUE, 0, NULL }, END_OPTS
+};
 static const struct cli_opt return_opts[] = {
     { "units", OPT_NUMBER, 1, NULL }, { "condition", OPT_VALUE, 0, NULL },
     { "date", OPT_VALUE, 0, NULL }, END_OPTS
@@ -695,6 +702,24 @@ static const struct cli_command commands[] = {
       "their status, exposure and budget, and the decisions with their signatures.  --output\n"
       "writes it to FILE (replaced if it exists) instead of standard output.",
       excursion_report_opts, "ID", 1, 1, 1, ACCESS_LOGIN, cmd_excursion_report },
+    { "report",
+      "NAME [TRIAL] [--json|--csv|--html] [--as-of DATE | --from DATE --to DATE] [--days N] "
+      "[--kit-type CODE] [--output FILE]",
+      "Print a report (inventory, audit) to read, file or print",
+      "NAME is one of:\n"
+      "  inventory   kits on hand (received, available, quarantined, damaged, expired,\n"
+      "              returned, pending destruction): kit, type, lot, expiry, status, location,\n"
+      "              units, days to expiry, expiring soon (within --days N, default 30),\n"
+      "              expired, arm ((blinded) unless you may see it).  --kit-type CODE narrows.\n"
+      "  audit       the audit trail for people: seq, time (UTC), user, printed name, action,\n"
+      "              reason, what changed in words, e-signature (printed name, time, meaning).\n"
+      "              --as-of DATE: up to the end of that day; --from/--to DATE: a period.\n"
+      "TRIAL names one trial (omitted: every trial).  Text (the default) has a header naming\n"
+      "the site, trial, period, when it was generated and the signed ledger checkpoint (size and\n"
+      "root hash) the rows were read under; --csv is one line per row, --json one object with\n"
+      "that header, --html one self-contained page to print whose every page repeats the\n"
+      "header.  Dates are UTC, YYYY-MM-DD.  --output writes FILE (replaced if it exists).",
+      report_opts, "NAME", 1, 2, 0, ACCESS_LOGIN, cmd_report },
     { "audit log",
       "[--by USER] [--action NAME] [--since WHEN] [--until WHEN] [--trial T] [--kit KIT] "
       "[--last N | --from SEQ --limit N] [--json|--csv]",

@@ -1610,6 +1610,84 @@ CTM_API CTM_WARN_UNUSED int ctm_shipment_logger(ctm_db *db, const char *shipment
                                                 ctm_temp_import_result *result);
 
 /* ---------------------------------------------------------------------------------------------
+ * Reports
+ *
+ * A report is a named listing with a title, drawn for printing, filing or a spreadsheet:
+ * ctm_report() gives its rows as a result set (like any listing), ctm_report_render() the whole
+ * report as text, CSV, JSON or one self-contained HTML page whose printed pages each name the
+ * site, the trial, the period, when it was generated and the signed ledger checkpoint (size and
+ * root hash) it was drawn from.  docs/reports.md lists every report and its columns:
+ *   "inventory": kits on hand (received, available, quarantined, damaged, expired, returned,
+ *     pending_destruction, not_dispensed) as they are now: trial, kit_number, kit_type, lot,
+ *     expiry, status, location, units, days_to_expiry (expiry minus today: 0 on the expiry day,
+ *     negative once passed), expiring_soon (1 when 0 <= days_to_expiry <= days, default 30),
+ *     expired (1 when days_to_expiry < 0), arm ("(blinded)" for a blinded reader of a blinded
+ *     trial); ordered by trial and kit number.  Takes trial (NULL: all), days and kit_type.
+ *   "audit": the audit trail for people: seq, time (UTC), user, printed_name (the acting user's,
+ *     as the users table holds it now; NULL for a user no longer there), action, reason,
+ *     changes (the row changes in words, as ctm_audit_query()'s changes_summary), esig_name,
+ *     esig_time, esig_meaning (the e-signature's manifestation; NULL when unsigned).  Takes trial
+ *     (NULL: every entry), and either as_of (entries up to the end of that day, UTC) or from and
+ *     to (from the start of one day to the end of the other, either may be left NULL).
+ *     Values a blinded reader may not see read "(blinded)", as in ctm_audit_log().
+ * ------------------------------------------------------------------------------------------- */
+
+/** What a report covers.  Initialise with CTM_REPORT_OPTIONS_INIT; a report refuses an option
+ *  it does not read (CTM_EINVAL naming it) rather than ignore it.  Fields are only appended. */
+typedef struct ctm_report_options {
+    size_t struct_size;
+    const char *trial;    /* a trial code; NULL: every trial (a report of one trial refuses it) */
+    const char *as_of;    /* "YYYY-MM-DD": as at the end of that day (UTC); NULL: now */
+    const char *from;     /* "YYYY-MM-DD": a period from the start of that day (UTC)... */
+    const char *to;       /* ...to the end of that day; not together with as_of */
+    int days;             /* a window in days (inventory: expiring soon); -1: the default */
+    const char *kit_type; /* a kit type code; NULL: all */
+} ctm_report_options;
+
+#define CTM_REPORT_OPTIONS_INIT { sizeof(ctm_report_options), NULL, NULL, NULL, NULL, -1, NULL }
+
+/**
+ * The rows of the report named report ("inventory", "audit", ...: see above and
+ * docs/reports.md) as a result set, for a program to read (Python's to_pandas()).  opts NULL:
+ * the defaults.  Any logged-in user; a blinded user gets the blinded report.  With db NULL only
+ * the name and the options are checked (CTM_EINVAL as below, else CTM_EMISUSE), so that a
+ * program can refuse a mistyped report before it asks for a password.
+ * Errors: CTM_EINVAL (out NULL; no report of that name (the message lists them); an option
+ * the report does not read, a date not YYYY-MM-DD, from after to, as_of with from or to, days
+ * below -1, a struct_size too small: each named with its value), CTM_ENOTFOUND (trial, kit type),
+ * CTM_EMISUSE (nobody logged in).  On failure *out is NULL.  Free with ctm_query_free().
+ */
+CTM_API CTM_WARN_UNUSED int ctm_report(ctm_query **out, ctm_db *db, const char *report,
+                                       const ctm_report_options *opts);
+
+/**
+ * The whole report as malloc'd text (free with ctm_free()) in format:
+ *   "text": the title, a header (site, trial, period or date, generated, checkpoint), the
+ *     summary, then the rows as aligned columns (control characters shown as \n, \t, \xNN);
+ *   "csv": RFC 4180 (CRLF, quoted fields), a header line of column names then one line per
+ *     row; a text cell that a spreadsheet would run as a formula (= + - @, tab, CR first) gets a
+ *     leading single quote;
+ *   "json": one object: report, title, site, trial, as_of or from/to, generated_at (UTC ISO
+ *     8601), checkpoint {origin, size, root (base64, as in the note), root_hex}, the summary's
+ *     members, rows (an array of objects, numbers bare);
+ *   "html": one self-contained page (no script, no external resource) with print CSS, whose
+ *     every printed page repeats a header naming the site, trial, period, generation time and
+ *     the checkpoint's size and root; every value escaped.
+ * The checkpoint is the newest signed one, read in the same read transaction as the rows (one
+ * snapshot: the rows are the state of the site at that checkpoint), so the report ties to the
+ * signed log (ctm_audit_checkpoint(), ctm_audit_verify()).  Not inside a batch (its changes are
+ * under no checkpoint yet).  The whole report is built in memory (about twice its size): for
+ * the audit trail of a large site narrow it by trial and period, or read ctm_report()'s rows,
+ * which come one at a time.
+ * Errors: those of ctm_report(), and CTM_EINVAL (format none of text, csv, json, html),
+ * CTM_EMISUSE (a batch is open on db), CTM_ENOTFOUND (no checkpoint: the site is not
+ * initialised).  On failure *out is NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_report_render(char **out, ctm_db *db, const char *report,
+                                              const ctm_report_options *opts,
+                                              const char *format);
+
+/* ---------------------------------------------------------------------------------------------
  * GS1 barcodes
  *
  * Element strings as scanners deliver them from the DataMatrix on a pack (an optional symbology

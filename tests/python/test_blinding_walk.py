@@ -129,6 +129,13 @@ def reads(db):
     call("excursion_report", lambda: [db.excursion_report(n, f, parse=False) for n in numbers
                                       for f in ("text", "csv", "json")])
     call("compliance", lambda: db.compliance(TRIAL))
+    call("report", lambda: [db.report("inventory").fetchall(), db.report("inventory", TRIAL),
+                            [e for e in db.report("audit") if e["action"] != "trial.add"]])
+    # the audit trail's trial.add row lists the arm codes (public): walked as JSON without it
+    call("report_render", lambda: [db.report_render("inventory", TRIAL, f)
+                                   for f in ("text", "csv", "json", "html")] + [
+        [e for e in db.report_render("audit", format="json")["rows"]
+         if e["action"] != "trial.add"]])
     return out
 
 
@@ -139,7 +146,8 @@ def test_the_walk_covers_every_read():
               "receive_status", "discrepancies", "lots", "shipments", "kits", "kit_history",
               "kit_show", "random_scheme", "random_list", "subjects", "subject", "visits",
               "subject_visits", "dispensations", "temp_list", "temp_files", "temp_mkt", "kit_exposure",
-              "excursions", "excursion_kits", "excursion_report", "compliance"}
+              "excursions", "excursion_kits", "excursion_report", "compliance", "report",
+              "report_render"}
     public = {"trials"}  # the arm codes are part of the protocol
     assert offered - WRITES - walked - public == set()
 

@@ -584,6 +584,9 @@ _COMPLIANCE = {"dispensed_on": _DATE, "returned_on": _DATE}
 # The parts of an excursion's JSON report, typed as the listings they come from.
 _REPORT_PARTS = {"loggers": {"first": _TIME, "last": _TIME}, "kits": _EXCURSION_KITS,
                  "signatures": {"signed": _TIME}}
+# The typed columns of each report of ctm_report() (docs/reports.md).
+_REPORTS = {"inventory": {"expiry": _DATE, "expiring_soon": _BOOL, "expired": _BOOL},
+            "audit": {"time": _TIME, "esig_time": _TIME}}
 
 
 def _typed(row, kinds):
@@ -1409,6 +1412,63 @@ class Database:
             for row in report.get(part, []):
                 _typed(row, kinds)
         return report
+
+    @staticmethod
+    def _report_options(trial, as_of, from_date, to_date, days, kit_type):
+        return {"trial": _text("trial", trial, optional=True),
+                "as_of": _date("as_of", as_of, optional=True),
+                "from": _date("from_date", from_date, optional=True),
+                "to": _date("to_date", to_date, optional=True),
+                "days": -1 if days is None else _int("days", days, minimum=0),
+                "kit_type": _text("kit_type", kit_type, optional=True)}
+
+    def report(self, name: str, trial: Optional[str] = None, *,
+               as_of: Union[datetime.date, str, None] = None,
+               from_date: Union[datetime.date, str, None] = None,
+               to_date: Union[datetime.date, str, None] = None,
+               days: Optional[int] = None, kit_type: Optional[str] = None) -> Query:
+        """The rows of a report as a :class:`Query` of dicts (``to_pandas()`` for a DataFrame).
+
+        name: "inventory" (kits on hand: trial, kit_number, kit_type, lot, expiry (a date),
+        status, location, units, days_to_expiry, expiring_soon and expired (bool), arm) or
+        "audit" (the audit trail for people: seq, time (datetime, UTC), user, printed_name,
+        action, reason, changes (in words), esig_name, esig_time, esig_meaning); docs/reports.md
+        lists them.  trial: one trial's (None: every trial).  as_of, or from_date and to_date:
+        the day or the period (UTC days; a datetime.date or "YYYY-MM-DD"); days: the window of
+        "expiring soon" (default 30); kit_type narrows.  A report refuses an option it does not
+        read.  A blinded user gets the blinded report.  Raises InvalidError (the report, an
+        option, named), NotFoundError (trial, kit type).
+        """
+        opts = self._report_options(trial, as_of, from_date, to_date, days, kit_type)
+        rc, q = _c.ctm_report(self._handle(), _text("name", name), opts)
+        _check(rc)
+        return Query(self, q, _REPORTS.get(name))
+
+    def report_render(self, name: str, trial: Optional[str] = None, format: str = "text", *,
+                      as_of: Union[datetime.date, str, None] = None,
+                      from_date: Union[datetime.date, str, None] = None,
+                      to_date: Union[datetime.date, str, None] = None,
+                      days: Optional[int] = None, kit_type: Optional[str] = None,
+                      parse: bool = True) -> Union[str, Dict[str, Any]]:
+        """A whole report as libctm renders it, with its header: the site, the trial, the period,
+        when it was generated and the signed ledger checkpoint (size and root) its rows were
+        read under.  Options as :meth:`report`.
+
+        format: "text" (aligned columns), "csv" (RFC 4180), "html" (one self-contained page to
+        print; every printed page repeats the header) come back as str.  "json" comes back
+        parsed, a dict with report, title, site, trial, as_of, from, to, generated_at,
+        checkpoint {origin, size, root, root_hex}, the report's summary members and rows (a list
+        of dicts, values as JSON has them); parse=False gives the JSON text.  Raises as
+        :meth:`report`, and InvalidError (format), MisuseError (inside a batch: its changes are
+        under no checkpoint yet).
+        """
+        opts = self._report_options(trial, as_of, from_date, to_date, days, kit_type)
+        format = _text("format", format)
+        rc, text = _c.ctm_report_render(self._handle(), _text("name", name), opts, format)
+        _check(rc)
+        if text is None:
+            raise _error(_c.ctm_errcode() or _c.CTM_ENOMEM)
+        return json.loads(text) if format == "json" and parse else text
 
     def shipment_logger(self, shipment: str, path: Union[str, bytes, "os.PathLike[Any]"], *,
                         format: Optional[str] = None, tz: Optional[str] = None,

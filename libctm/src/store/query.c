@@ -13,6 +13,8 @@ struct ctm_query {
     ctm__row row;
     char **shown;           /* text renderings of numbers, made on demand */
     ctm__row_fn fn;
+    ctm_query *inner;       /* a mapped result set's source (ctm__query_map), else NULL */
+    ctm__map_fn map;
     void *ctx;
     void (*ctx_free)(void *);
     int finished;
@@ -38,6 +40,7 @@ void ctm_query_free(ctm_query *q)
     if (q->row.types != NULL)
         row_clear(q);
     ctm__st_finalize(q->st);
+    ctm_query_free(q->inner);
     if (q->names != NULL)
         for (int i = 0; i < q->row.ncols; i++)
             free(q->names[i]);
@@ -51,6 +54,34 @@ void ctm_query_free(ctm_query *q)
     if (q->ctx_free != NULL)
         q->ctx_free(q->ctx);
     free(q);
+}
+
+/* The columns of a new result set q (its source and context set): names given, or the
+ * statement's.  On failure q is freed. */
+static int query_columns(ctm_query **out, ctm_query *q, const char *const *colnames, int ncols)
+{
+    int n = colnames != NULL ? ncols : ctm__st_ncols(q->st);
+    q->row.ncols = n;
+    size_t cells = n > 0 ? (size_t)n : 1;
+    q->names = calloc(cells, sizeof *q->names);
+    q->row.types = calloc(cells, sizeof *q->row.types);
+    q->row.ints = calloc(cells, sizeof *q->row.ints);
+    q->row.reals = calloc(cells, sizeof *q->row.reals);
+    q->row.texts = calloc(cells, sizeof *q->row.texts);
+    q->row.shows = calloc(cells, sizeof *q->row.shows);
+    q->shown = calloc(cells, sizeof *q->shown);
+    int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts &&
+             q->row.shows && q->shown;
+    for (int i = 0; ok && i < n; i++) {
+        q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : ctm__st_colname(q->st, i));
+        ok = q->names[i] != NULL;
+    }
+    if (!ok) {
+        ctm_query_free(q);
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    *out = q;
+    return CTM_OK;
 }
 
 int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
@@ -69,28 +100,25 @@ int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, in
     q->fn = fn;
     q->ctx = ctx;
     q->ctx_free = ctx_free;
-    int n = colnames != NULL ? ncols : ctm__st_ncols(st);
-    q->row.ncols = n;
-    size_t cells = n > 0 ? (size_t)n : 1;
-    q->names = calloc(cells, sizeof *q->names);
-    q->row.types = calloc(cells, sizeof *q->row.types);
-    q->row.ints = calloc(cells, sizeof *q->row.ints);
-    q->row.reals = calloc(cells, sizeof *q->row.reals);
-    q->row.texts = calloc(cells, sizeof *q->row.texts);
-    q->row.shows = calloc(cells, sizeof *q->row.shows);
-    q->shown = calloc(cells, sizeof *q->shown);
-    int ok = q->names && q->row.types && q->row.ints && q->row.reals && q->row.texts &&
-             q->row.shows && q->shown;
-    for (int i = 0; ok && i < n; i++) {
-        q->names[i] = ctm__strdup(colnames != NULL ? colnames[i] : ctm__st_colname(st, i));
-        ok = q->names[i] != NULL;
-    }
-    if (!ok) {
-        ctm_query_free(q);
+    return query_columns(out, q, colnames, ncols);
+}
+
+int ctm__query_map(ctm_query **out, ctm_query *inner, const char *const *colnames, int ncols,
+                   ctm__map_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    *out = NULL;
+    ctm_query *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        ctm_query_free(inner);
+        if (ctx_free != NULL)
+            ctx_free(ctx);
         return ctm__err(CTM_ENOMEM, "out of memory");
     }
-    *out = q;
-    return CTM_OK;
+    q->inner = inner;
+    q->map = fn;
+    q->ctx = ctx;
+    q->ctx_free = ctx_free;
+    return query_columns(out, q, colnames, ncols);
 }
 
 int ctm__row_set_text(ctm__row *row, int col, const char *s)
@@ -215,14 +243,17 @@ int ctm_query_next(ctm_query *q)
         row_clear(q);
         if (q->finished)
             return CTM_DONE;
-        int rc = ctm__st_step(q->st);
-        if (rc == CTM_OK) {
+        int rc = q->inner != NULL ? ctm_query_next(q->inner) : ctm__st_step(q->st);
+        if (rc == CTM_OK || rc == CTM_DONE) {
             q->finished = 1;
             return CTM_DONE;
         }
         if (rc != CTM_ROW)
-            return ctm__store_fail(rc, "reading results");
-        rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : ctm__row_copy(q->st, &q->row);
+            return q->inner != NULL ? rc : ctm__store_fail(rc, "reading results");
+        if (q->inner != NULL)
+            rc = q->map(q->inner, &q->row, q->ctx);
+        else
+            rc = q->fn != NULL ? q->fn(q->st, &q->row, q->ctx) : ctm__row_copy(q->st, &q->row);
         if (rc == CTM_DONE)
             q->finished = 1;
         if (rc != CTM__SKIP)

@@ -20,6 +20,12 @@ typedef struct ctm__row {
 typedef int (*ctm__row_fn)(ctm__st *st, ctm__row *row, void *ctx);
 int ctm__query_new(ctm_query **out, ctm__st *st, const char *const *colnames, int ncols,
                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+/* A result set over another (inner, which it owns and frees): each row inner hands out reaches
+ * fn, which fills the new result set's row (columns colnames[0..ncols-1]) and returns as a
+ * transform does.  For a view of a listing that renames, drops or adds columns (reports). */
+typedef int (*ctm__map_fn)(ctm_query *inner, ctm__row *row, void *ctx);
+int ctm__query_map(ctm_query **out, ctm_query *inner, const char *const *colnames, int ncols,
+                   ctm__map_fn fn, void *ctx, void (*ctx_free)(void *));
 /* What portable SQL cannot compute, the result set does: a column shown as `how` is read from the
  * statement as the stored value and given to the caller as text.  A NULL stays NULL. */
 enum ctm__show {

@@ -1,0 +1,115 @@
+/*
+ * cmd_report.c - `ctm report NAME [TRIAL]`: a report of the library's (inventory, audit, ...) as
+ * text, CSV, JSON or one HTML page to print, to standard output or a file.
+ *
+ * The library renders the report and decides everything in it, blinding included; here the
+ * options become a ctm_report_options.  The report's name and options are checked before the
+ * login (the library checks them without a handle), so a mistyped name costs no password and
+ * its message lists the reports there are.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *format_of(const struct cli_args *a)
+{
+    return cli_flag(a, "json") ? "json" : cli_flag(a, "csv") ? "csv"
+                                      : cli_flag(a, "html") ? "html" : "text";
+}
+
+/* The options given; CLI_OK or an exit status (--days not a number). */
+static int options_of(const struct cli_args *a, ctm_report_options *o)
+{
+    ctm_report_options init = CTM_REPORT_OPTIONS_INIT;
+    *o = init;
+    o->trial = a->npos > 1 ? a->pos[1] : NULL;
+    o->as_of = cli_arg(a, "as-of");
+    o->from = cli_arg(a, "from");
+    o->to = cli_arg(a, "to");
+    o->kit_type = cli_arg(a, "kit-type");
+    return cli_opt_int(a, "days", -1, &o->days);
+}
+
+/* The library names an option by its field ("as_of: ..."); the command's is "--as-of". */
+static const struct {
+    const char *field, *option;
+} option_names[] = {
+    { "as_of", "--as-of" }, { "from", "--from" }, { "to", "--to" }, { "days", "--days" },
+    { "kit_type", "--kit-type" }, { "trial", "TRIAL" }, { "report", "NAME" },
+};
+
+static const char *field_end(const char *msg)
+{
+    const char *colon = strchr(msg, ':');
+    return colon ? colon : msg;
+}
+
+static const char *option_of(const char *msg)
+{
+    size_t n = (size_t)(field_end(msg) - msg);
+    for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
+        if (strlen(option_names[i].field) == n && strncmp(msg, option_names[i].field, n) == 0)
+            return option_names[i].option;
+    return "";
+}
+
+/* What follows the field when option_of() renamed it, else the whole message. */
+static const char *message_rest(const char *msg)
+{
+    return option_of(msg)[0] ? field_end(msg) : msg;
+}
+
+/* Before the login: the report's name and whether it takes the options given.  The library's
+ * message names the option as its field ("as_of"); the command's is "--as-of". */
+int cli_check_report(const struct cli_args *a, const char *opt)
+{
+    (void)opt;
+    ctm_report_options o;
+    int rc = options_of(a, &o);
+    if (rc != CLI_OK)
+        return rc;
+    ctm_query *q = NULL;
+    rc = ctm_report(&q, NULL, a->pos[0], &o);
+    ctm_query_free(q);
+    if (rc == CTM_EINVAL)
+        return cli_usage(a->cmd, "%s%s", option_of(ctm_errmsg()), message_rest(ctm_errmsg()));
+    return CLI_OK;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cli_fail("%s: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    int failed = fwrite(text, 1, len, f) != len;
+    if (fclose(f) != 0)
+        failed = 1;
+    return failed ? cli_fail("%s: cannot write the report: %s", path, strerror(errno)) : CLI_OK;
+}
+
+int cmd_report(struct cli_session *s, const struct cli_args *a)
+{
+    ctm_report_options o;
+    int rc = options_of(a, &o);
+    if (rc != CLI_OK)
+        return rc;
+    const char *format = format_of(a), *output = cli_arg(a, "output");
+    char *text = NULL;
+    rc = ctm_report_render(&text, s->db, a->pos[0], &o, format);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    if (output) {
+        rc = write_file(output, text);
+        if (rc == CLI_OK)
+            printf("Wrote the %s report (%s) to %s.\n", a->pos[0], format, output);
+    } else {
+        size_t len = strlen(text);
+        fputs(text, stdout);
+        if (len > 0 && text[len - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    ctm_free(text);
+    return rc;
+}
