@@ -18,6 +18,8 @@
  *   ctm_audit_checkpoint(db)          -> [status, str or None]
  *       (ctm_audit_vkey(db) and ctm_audit_prove(db, seq) alike)
  *   ctm_audit_verify(db, vkey, held)  -> [status, dict]          (the ctm_verify_result fields)
+ *   ctm_witness_key_create(path, name), ctm_witness_key_vkey(path) -> [status, str or None]
+ *   ctm_audit_witness(db, key_path, site_vkey, previous) -> [status, str or None]
  *   ctm_trial_list(db), ctm_kittype_list(db, trial), ctm_location_list(db), ctm_kits(db, filter),
  *   ctm_receive_discrepancies(db, shipment), ctm_shipment_list(db, trial),
  *   ctm_kit_history(db, trial, kit), ctm_kit_show(db, trial, kit),
@@ -286,7 +288,7 @@ static PyObject *ctm_py_randomization_dict(const ctm_randomization *r)
 
 static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 {
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:L,s:s,s:s,s:s,s:O}",
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:L,s:s,s:s,s:s,s:O,s:K,s:K,s:s}",
                          "entries", (unsigned long long)r->entries,
                          "checkpoints", (unsigned long long)r->checkpoints,
                          "esignatures", (unsigned long long)r->esignatures,
@@ -295,7 +297,10 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
                          "failed_table", r->failed_table,
                          "failed_key", r->failed_key,
                          "root_hex", r->root_hex,
-                         "key_from_database", r->key_from_database ? Py_True : Py_False);
+                         "key_from_database", r->key_from_database ? Py_True : Py_False,
+                         "cosignatures", (unsigned long long)r->cosignatures,
+                         "witnessed_size", (unsigned long long)r->witnessed_size,
+                         "witness", r->witness);
 }
 %}
 
@@ -349,10 +354,12 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
 
 %typemap(in, numinputs=0) char **note (char *tmp = NULL), char **vkey (char *tmp = NULL),
                           char **proof (char *tmp = NULL), char **json (char *tmp = NULL),
-                          char **arm (char *tmp = NULL), char **out (char *tmp = NULL) {
+                          char **arm (char *tmp = NULL), char **out (char *tmp = NULL),
+                          char **cosigned (char *tmp = NULL) {
     $1 = &tmp;
 }
-%typemap(argout) char **note, char **vkey, char **proof, char **json, char **arm, char **out {
+%typemap(argout) char **note, char **vkey, char **proof, char **json, char **arm, char **out,
+                  char **cosigned {
     PyObject *s;
     if (tmp$argnum) {
         s = PyUnicode_DecodeUTF8(tmp$argnum, (Py_ssize_t)strlen(tmp$argnum), "surrogateescape");
@@ -367,7 +374,7 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
         SWIG_fail;
 }
 %typemap(freearg) char **note, char **vkey, char **proof, char **json, char **arm,
-                   char **out {
+                   char **out, char **cosigned {
     ctm_free(tmp$argnum); /* only non-NULL when we failed before argout */
 }
 %apply char **out { char **csv };

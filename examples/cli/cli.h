@@ -187,6 +187,8 @@ int cmd_audit_verify(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_checkpoint(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_pubkey(struct cli_session *s, const struct cli_args *a);
 int cmd_audit_prove(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_witness_key(struct cli_session *s, const struct cli_args *a);
+int cmd_audit_witness(struct cli_session *s, const struct cli_args *a);
 int cmd_trial_add(struct cli_session *s, const struct cli_args *a);
 int cmd_trial_list(struct cli_session *s, const struct cli_args *a);
 int cmd_kittype_add(struct cli_session *s, const struct cli_args *a);

@@ -1,13 +1,17 @@
 /*
- * cmd_audit.c - `ctm audit ...`: reading, annotating and verifying the signed audit ledger.
+ * cmd_audit.c - `ctm audit ...`: reading, annotating, verifying and witnessing the signed audit
+ * ledger.
  */
 #include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- audit log: one block per entry in the human view ---- */
 
@@ -208,6 +212,13 @@ static void print_verified(const ctm_verify_result *r)
 {
     printf("OK: %" PRIu64 " entries, %" PRIu64 " checkpoints, %" PRIu64 " e-signatures, %" PRIu64
            " rows; root %s\n", r->entries, r->checkpoints, r->esignatures, r->rows, r->root_hex);
+    if (r->cosignatures > 0) {
+        fputs("Witnessed up to size ", stdout);
+        printf("%" PRIu64 " by ", r->witnessed_size);
+        cli_put_display(stdout, r->witness);
+        printf(" (%" PRIu64 " cosignature%s counted)\n", r->cosignatures,
+               r->cosignatures == 1 ? "" : "s");
+    }
     if (r->key_from_database)
         fputs("ctm: warning: no verifier key was given, so the key stored in the database was "
               "trusted; give --key VKEY or --key-file FILE from a copy kept outside\n", stderr);
@@ -275,4 +286,157 @@ int cmd_audit_prove(struct cli_session *s, const struct cli_args *a)
     fputs(proof, stdout);
     ctm_free(proof);
     return CLI_OK;
+}
+
+/* ---- witnessing: witness-key, witness ---- */
+
+int cmd_audit_witness_key(struct cli_session *s, const struct cli_args *a)
+{
+    char *vkey = NULL;
+    (void)s;
+    int rc = ctm_witness_key_create(&vkey, cli_arg(a, "out"), cli_arg(a, "name"));
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    /* the verifier key alone on stdout, for whoever checks the cosignatures */
+    printf("%s\n", vkey);
+    fprintf(stderr, "ctm: wrote the witness key to %s (mode 0600); keep it away from the site, "
+                    "and give the verifier key above to whoever checks cosignatures\n",
+            cli_arg(a, "out"));
+    ctm_free(vkey);
+    return CLI_OK;
+}
+
+/* The state file of a site in DIR: "<origin>.checkpoint", the origin's bytes other than letters,
+ * digits, '-', '_' and '.' (and a leading '.') written %XX, so that no origin ("libctm/demo",
+ * "../x") names a path outside DIR or a hidden file. */
+static char *state_path(const char *dir, const char *origin)
+{
+    size_t n = strlen(origin), dlen = strlen(dir);
+    char *path = malloc(dlen + 1 + 3 * n + sizeof ".checkpoint");
+    if (!path)
+        return NULL;
+    char *p = path + sprintf(path, "%s/", dir);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)origin[i];
+        if (isalnum(c) || c == '-' || c == '_' || (c == '.' && i > 0))
+            *p++ = (char)c;
+        else
+            p += sprintf(p, "%%%02X", c);
+    }
+    strcpy(p, ".checkpoint");
+    return path;
+}
+
+/* The name part of a verifier key ("<name>+<id>+<key>"), malloc'd. */
+static char *vkey_name(const char *vkey)
+{
+    const char *plus = strchr(vkey, '+');
+    return plus ? strndup(vkey, (size_t)(plus - vkey)) : NULL;
+}
+
+/* Replace path with text so that a crash leaves the old file or the new one, whole. */
+static int write_atomically(const char *dir, const char *path, const char *text)
+{
+    char *tmp = malloc(strlen(path) + 5);
+    if (!tmp)
+        return cli_fail("out of memory");
+    sprintf(tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
+    int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return cli_fail("%s: cannot write it: %s", path, strerror(e));
+    }
+    free(tmp);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return CLI_OK;
+}
+
+/* The previous witnessed checkpoint in path, or NULL the first time (no file). */
+static int read_state(char **note, const char *path)
+{
+    *note = NULL;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return CLI_OK;
+    return read_small_file(note, path);
+}
+
+/* The size line of a checkpoint note (its second line). */
+static uint64_t note_size(const char *note)
+{
+    const char *line = strchr(note, '\n');
+    return line ? strtoull(line + 1, NULL, 10) : 0;
+}
+
+int cmd_audit_witness(struct cli_session *s, const struct cli_args *a)
+{
+    const char *dir = cli_arg(a, "state");
+    char *site_vkey = NULL, *origin = NULL, *path = NULL, *previous = NULL, *note = NULL;
+    int rc = CLI_OK, status;
+    if (cli_arg(a, "site-vkey") && !(site_vkey = strdup(cli_arg(a, "site-vkey"))))
+        return cli_fail("out of memory");
+    if (site_vkey) {
+        trim(site_vkey);
+        origin = vkey_name(site_vkey);
+    } else {
+        char *db_vkey = NULL;
+        if ((status = ctm_audit_vkey(&db_vkey, s->db)) != CTM_OK) {
+            rc = cli_fail_ctm(status);
+            goto out;
+        }
+        origin = vkey_name(db_vkey);
+        ctm_free(db_vkey);
+    }
+    if (!origin) {
+        rc = cli_fail("--site-vkey: not a verifier key (expected <name>+<key id>+<base64 key>)");
+        goto out;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = cli_fail("%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if (!(path = state_path(dir, origin))) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    if ((rc = read_state(&previous, path)) != CLI_OK)
+        goto out;
+    if ((status = ctm_audit_witness(&note, s->db, cli_arg(a, "key-file"), site_vkey, previous)) !=
+        CTM_OK) {
+        rc = cli_fail_ctm(status);
+        goto out;
+    }
+    if ((rc = write_atomically(dir, path, note)) != CLI_OK)
+        goto out;
+    printf("Witnessed %s at size %" PRIu64, origin, note_size(note));
+    if (previous)
+        printf(" (it extends size %" PRIu64 ", witnessed before)", note_size(previous));
+    else
+        fputs(" (the first witnessed here)", stdout);
+    printf("; cosignature stored; kept in %s\n", path);
+    if (!site_vkey)
+        fputs("ctm: warning: no --site-vkey was given, so the site key stored in the database was "
+              "trusted\n", stderr);
+out:
+    ctm_free(note);
+    free(previous);
+    free(path);
+    free(origin);
+    free(site_vkey);
+    return rc;
 }

@@ -51,6 +51,13 @@ static const struct cli_opt audit_verify_opts[] = {
     { "checkpoint", OPT_VALUE, 0, NULL }, { "key", OPT_VALUE, 0, "key-file" },
     { "key-file", OPT_VALUE, 0, NULL }, END_OPTS
 };
+static const struct cli_opt audit_witness_opts[] = {
+    { "key-file", OPT_VALUE, 1, NULL }, { "state", OPT_VALUE, 1, NULL },
+    { "site-vkey", OPT_VALUE, 0, NULL }, END_OPTS
+};
+static const struct cli_opt audit_witness_key_opts[] = {
+    { "name", OPT_VALUE, 1, NULL }, { "out", OPT_VALUE, 1, NULL }, END_OPTS
+};
 
 static const struct cli_opt trial_add_opts[] = {
     { "title", OPT_VALUE, 1, NULL }, { "sponsor", OPT_VALUE, 1, NULL },
@@ -899,6 +906,24 @@ static const struct cli_command commands[] = {
       "Needs no login, except on a site migrated from an older libctm, whose first entries\n"
       "carry no salt: there only an unblinded user gets proofs, so give --user (or $CTM_USER).",
       no_opts, "SEQ", 1, 1, 1, ACCESS_READ_AS, cmd_audit_prove },
+    { "audit witness", "--key-file KEY --state DIR [--site-vkey VKEY]",
+      "Witness the site's newest checkpoint and cosign it (monitors)",
+      "Checks that the site's newest checkpoint is signed by the site and extends the one you\n"
+      "witnessed last (kept in DIR, one file per site: DIR/<origin>.checkpoint), hashing every\n"
+      "entry; then cosigns it with your witness key (--key-file, made by `ctm audit\n"
+      "witness-key`), stores the cosignature at the site (audited \"audit.cosign\") and keeps\n"
+      "the cosigned checkpoint in DIR for next time.  A site smaller than what you witnessed\n"
+      "(rolled back, truncated) or with other entries up to it (rewritten) is refused: exit 1,\n"
+      "nothing stored, DIR unchanged.  --site-vkey gives the site's verifier key held outside;\n"
+      "without it the key in the database is trusted (a changed key is still refused once DIR\n"
+      "holds a checkpoint).  Keep DIR and the key away from the site.",
+      audit_witness_opts, NULL, 0, 0, 0, ACCESS_LOGIN, cmd_audit_witness },
+    { "audit witness-key", "--name NAME --out FILE",
+      "Make a witness key for a monitor and print its verifier key (no database)",
+      "Writes a new Ed25519 key named NAME (e.g. monitor.example.org/anna: no spaces or '+')\n"
+      "to FILE (mode 0600; an existing file is never replaced) and prints its verifier key,\n"
+      "which any signed-note verifier uses to check your cosignatures.",
+      audit_witness_key_opts, NULL, 0, 0, 0, ACCESS_NONE, cmd_audit_witness_key },
     { "scan", "STRING [--json]", "Read and check a GS1 barcode (no database)",
       "STRING is what the scanner sends from a pack's DataMatrix (]d20105909990329717...)\n"
       "or the bracketed form printed under it ((01)05909990329717(10)NE76571(17)270430).\n"

@@ -8,7 +8,9 @@ Ed25519 from Debian's python3-cryptography.  Section numbers (§) refer to that 
 
 VKEY is the site's verifier key "<name>+<key id>+<base64 key>" (or a file holding it), kept
 outside the database.  FILE is a signed checkpoint kept outside (a monitor's copy).  Prints
-"OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.
+"OK: ..." and exits 0, or prints the first failure with its seq/table/key and exits 1.  When
+monitors' cosignatures are stored (schema version 8, §6.5) it checks them too and prints the
+largest witnessed size on a second line.
 It knows schema versions 1 to 5 (PRAGMA user_version, §1.1) and refuses any other.
 """
 import argparse
@@ -517,9 +519,8 @@ def parse_vkey(vkey):
         raise ValueError("verifier key: bad algorithm, length or key id")
     return parts[0], key[1:]
 
-def open_checkpoint(note, name, pub):
-    """§6.2: verify a signed note and parse its checkpoint body (§6.1); returns (size, root,
-    previous), previous None when the body names no previous checkpoint."""
+def note_text(note, name, pub):
+    """§6.2: verify a signed note with the key (name, pub); returns its text."""
     split = note.rfind("\n\n")
     if split < 0:
         raise ValueError("no blank line before the signatures")
@@ -542,6 +543,12 @@ def open_checkpoint(note, name, pub):
             verified = True
     if not verified:
         raise ValueError("no signature by %s" % name)
+    return text
+
+def open_checkpoint(note, name, pub):
+    """§6.2: verify a signed note and parse its checkpoint body (§6.1); returns (size, root,
+    previous), previous None when the body names no previous checkpoint."""
+    text = note_text(note, name, pub)
     lines = text[:-1].split("\n")   # §6.1: origin, size, root, then non-empty extension lines
     if len(lines) < 3 or lines[0] != name or "" in lines[3:]:
         raise ValueError("not a checkpoint of %s" % name)
@@ -700,7 +707,29 @@ def check_witness(seq, e, destroy):
                    % destroy["seq"], seq, "ledger")
     return e if e["action"] == "kit.destroy" else None
 
-def walk(db, tables, name, pub, held):
+def cosignatures(db, version, name, pub):
+    """§8 step 8.4 (schema version 8 on): the counted cosignatures as {size: [(root, witness)]}.
+    A row counts when its note verifies with the vkey beside it and is a checkpoint of that size
+    signed by the site key (§6.5); any other row witnesses nothing."""
+    counted = {}
+    if version < 8:
+        return counted
+    for size, vkey, note in db.execute("SELECT size, vkey, note FROM cosignatures"):
+        if storage_class(size) != "INTEGER" or size <= 0 or storage_class(vkey) != "TEXT" \
+                or storage_class(note) != "TEXT":
+            continue
+        try:
+            note = bytes(note).decode()
+            witness, wpub = parse_vkey(bytes(vkey).decode())
+            note_text(note, witness, wpub)
+            csize, root, _ = open_checkpoint(note, name, pub)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if csize == size:
+            counted.setdefault(size, []).append((root, witness))
+    return counted
+
+def walk(db, tables, name, pub, held, witnessed):
     """§8 steps 4 to 8; returns the frontier, the replay and the counts of checks."""
     frontier, replay, checked, esigs, frontier_at, last_checkpoint = Frontier(), {}, 0, 0, None, 0
     chained = salted = False
@@ -754,6 +783,10 @@ def walk(db, tables, name, pub, held):
         if held is not None and held[0] == i + 1 and held[1] != frontier.root():
             raise Fail("the log at size %d differs from the checkpoint held outside: entries were "
                        "rewritten" % (i + 1), i)
+        for root, witness in witnessed.get(i + 1, []):
+            if root != frontier.root():
+                raise Fail("the log at size %d differs from the checkpoint witness %s cosigned: "
+                           "entries were rewritten" % (i + 1, witness), i)
         if stored_frontier is not None:
             if bytes(stored_frontier) != frontier.encode():
                 raise Fail("the stored tree state does not match the entries", i, "ledger")
@@ -772,6 +805,10 @@ def walk(db, tables, name, pub, held):
                    "database was rolled back or truncated" % (n, held[0]), n)
     if held is not None and held[0] == 0 and n > 0:
         raise Fail("the held checkpoint is of the empty log: it proves nothing", 0)
+    if witnessed and max(witnessed) > n:
+        top = max(witnessed)
+        raise Fail("witness %s cosigned the checkpoint of size %d, but the ledger has %d entries: "
+                   "it was rolled back or truncated" % (witnessed[top][-1][1], top, n), n)
     return frontier, replay, checked, esigs
 
 def compare_tables(db, tables, replay):
@@ -813,11 +850,13 @@ def verify(path, vkey, held_note=None):
         db.execute("BEGIN")                                            # one snapshot for everything
         tables = audited_tables(db, check_schema(db))                  # step 3
         check_site_key(db, name, pub)
-        frontier, replay, checked, esigs = walk(db, tables, name, pub, held)  # steps 4 to 8
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        witnessed = cosignatures(db, version, name, pub)               # step 8.4
+        frontier, replay, checked, esigs = walk(db, tables, name, pub, held, witnessed)  # 4 to 8
         rows = compare_tables(db, tables, replay)                      # step 9
     finally:
         db.close()
-    return frontier.size, checked, esigs, rows, frontier.root().hex(), held
+    return frontier.size, checked, esigs, rows, frontier.root().hex(), held, witnessed
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Verify a libctm audit ledger without libctm.")
@@ -828,13 +867,18 @@ def main(argv=None):
     try:
         vkey = pathlib.Path(args.key).read_text("utf-8") if os.path.isfile(args.key) else args.key
         held = pathlib.Path(args.checkpoint).read_bytes().decode() if args.checkpoint else None
-        n, checked, esigs, rows, root, held = verify(args.db, vkey.strip(), held)
+        n, checked, esigs, rows, root, held, witnessed = verify(args.db, vkey.strip(), held)
     except (Fail, ValueError, OSError, sqlite3.Error) as err:
         print("FAIL: %s" % err)
         return 1
     print("OK: %d entries, %d checkpoints, %d e-signatures, %d rows; root %s%s"
           % (n, checked, esigs, rows, root,
              "" if held is None else "; grew from the held checkpoint of size %d" % held[0]))
+    if witnessed:
+        top = max(witnessed)
+        count = sum(len(v) for v in witnessed.values())
+        print("Witnessed up to size %d by %s (%d cosignature%s counted)"
+              % (top, witnessed[top][-1][1], count, "" if count == 1 else "s"))
     return 0
 
 if __name__ == "__main__":

@@ -499,6 +499,12 @@ typedef struct ctm_verify_result {
     char root_hex[65];       /* root of the whole log */
     int key_from_database;   /* 1 when no external verifier key was given: the site key in the
                                 database itself was trusted */
+    /* Since CTM_1.2 (struct_size covers them): the cosignatures of the site's checkpoints
+     * (schema version 8, ctm_audit_witness()). */
+    uint64_t cosignatures;   /* cosignatures counted: the note verifies with the site key and
+                                with the witness's verifier key stored beside it */
+    uint64_t witnessed_size; /* the largest size a counted cosignature covers (0: none) */
+    char witness[128];       /* the name of that cosignature's witness key, or "" */
 } ctm_verify_result;
 
 /**
@@ -519,6 +525,55 @@ typedef struct ctm_verify_result {
 CTM_API CTM_WARN_UNUSED int ctm_audit_verify(ctm_db *db, const char *vkey,
                                              const char *held_checkpoint,
                                              ctm_verify_result *result);
+
+/**
+ * Make a witness key: a new Ed25519 key with the C2SP key name `name` (1-256 bytes of UTF-8
+ * without spaces, control characters or '+', e.g. "monitor.example.org/anna"), written to a new
+ * file at path as the one line "libctm-witness-key-v1 <name> <base64 of the 32-byte seed>\n",
+ * mode 0600.  An existing file is never overwritten.  *vkey gets the key's verifier key
+ * ("<name>+<key id>+<base64(0x01 || public key)>"), to hand to whoever checks cosignatures.
+ * Needs no database.  Keep the file away from the site: a witness the site can sign for witnesses
+ * nothing.  Use the key for witnessing only (its signatures are plain note signatures).
+ * Errors: CTM_EINVAL (an argument NULL, name not a key name), CTM_EEXISTS (path exists), CTM_EIO
+ * (the file cannot be written).  On failure *vkey is NULL and no file is left.  Free *vkey with
+ * ctm_free().
+ */
+CTM_API CTM_WARN_UNUSED int ctm_witness_key_create(char **vkey, const char *path,
+                                                   const char *name);
+
+/**
+ * The verifier key of the witness key file at path (as ctm_witness_key_create() gave it).
+ * Errors: CTM_EINVAL (an argument NULL), CTM_EIO (the file is missing, readable by group or
+ * others, or not a witness key file).  On failure *vkey is NULL.  Free *vkey with ctm_free().
+ */
+CTM_API CTM_WARN_UNUSED int ctm_witness_key_vkey(char **vkey, const char *path);
+
+/**
+ * Witness the site's newest checkpoint (docs/audit-format.md 6.5): check that it is signed by the
+ * site and that it extends `previous`, the checkpoint this witness witnessed last (NULL: none yet),
+ * then cosign it with the witness key in the file key_path and store the cosigned note in the
+ * site's cosignatures, audited "audit.cosign" by the logged-in monitor.  *cosigned gets the
+ * note: the site's checkpoint with one more signature line, by the witness key, which any C2SP
+ * note verifier checks with the witness's verifier key.  Keep it: it is `previous` next time.
+ *   site_vkey: the site's verifier key held outside; NULL trusts the key stored in the database
+ *   (a changed site key is still caught once there is a previous checkpoint, which then does not
+ *   verify).  previous: a checkpoint of this site signed by its key (extra signature lines, such
+ *   as the witness's own, are allowed).
+ * It extends previous (size m, root R) when the newest checkpoint's size n >= m and the first m
+ * entries of the ledger still make R; every entry up to n is hashed (in bounded memory) and must
+ * make the newest checkpoint's root.  Witnessing again at a size already cosigned by this key
+ * stores nothing and returns the stored note.  Needs a logged-in monitor and the site key (the
+ * stored cosignature is a ledger entry).
+ * Errors: CTM_EINVAL (an argument NULL; site_vkey malformed; previous not a checkpoint of the site
+ * signed by its key, or of size 0), CTM_EIO (the witness key file or the site key cannot be
+ * used), CTM_EMISUSE (nobody logged in), CTM_EDENIED (not a monitor), CTM_ENOTFOUND (no checkpoint
+ * yet), CTM_EINTEGRITY (the newest checkpoint does not verify or its entries do not make its root;
+ * the ledger is smaller than previous: rolled back or truncated; or its first m entries differ:
+ * rewritten), CTM_EBUSY.  Nothing is stored on failure.  On failure *cosigned is NULL; free it with
+ * ctm_free().
+ */
+CTM_API CTM_WARN_UNUSED int ctm_audit_witness(char **cosigned, ctm_db *db, const char *key_path,
+                                              const char *site_vkey, const char *previous);
 
 /* ---------------------------------------------------------------------------------------------
  * Trials and set-up (admins and pharmacists; each call one audited action)

@@ -121,6 +121,7 @@ CLI_WRITES = {"init", "migrate", "user add", "user disable", "user enable", "use
               "signoff",
               # a shipback's manifest, read by blinded users in test_destroy_cli.py
               "shipback manifest",
+              "audit witness", "audit witness-key",
               # an excursion's own views, read by a blinded technician in test_excursion_cli.py
               "excursion show", "excursion report"}
 CLI_READS = {

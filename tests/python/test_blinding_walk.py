@@ -32,7 +32,8 @@ WRITES = {"close", "login", "logout", "user_add", "user_disable", "user_enable",
           "dispense_cancel", "dispense_replace", "dispense_reverse", "dispense_record",
           "codebreak", "temp_import", "location_alarm", "excursion_decide", "shipment_logger",
           "return_kit", "lost", "compliance_limits", "destroy", "shipback", "shipback_dispatch",
-          "shipback_cancel", "signoff_reconciliation"}
+          "shipback_cancel", "signoff_reconciliation",
+          "witness"}
 
 
 @pytest.fixture(scope="module")

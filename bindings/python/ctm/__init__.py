@@ -51,7 +51,7 @@ __all__ = [
     "AuthError", "PermissionDenied", "BlindingError", "NotFoundError", "ExistsError", "RuleError",
     "IntegrityError", "BusyError", "MisuseError", "DisabledError", "CanceledError",
     "Database", "Query", "open", "init", "version", "gs1_parse", "ROLES", "KIT_STATUSES",
-    "SCAN_OUTCOMES", "csv_safe",
+    "SCAN_OUTCOMES", "csv_safe", "witness_key_create", "witness_key_vkey",
 ]
 
 __version__ = _c.ctm_version()
@@ -478,6 +478,33 @@ def gs1_parse(text: str) -> Dict[str, Any]:
     parsed = json.loads(js)
     parsed["expiry"] = _as_date(parsed.get("expiry"))
     return parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Witness keys
+# ---------------------------------------------------------------------------------------------
+
+def witness_key_create(path: PathLike, name: str) -> str:
+    """Make a monitor's witness key: a new Ed25519 key named name (a C2SP key name such as
+    ``"monitor.example.org/anna"``: no spaces, control characters or ``+``) written to a new file
+    at path (mode 0600; an existing file is never overwritten).  Returns its verifier key, for
+    whoever checks the cosignatures.  Needs no database; keep the file away from the site.
+    Raises InvalidError (a bad name), ExistsError (path exists), FileError.
+    """
+    path = _path("path", path)
+    name = _text("name", name)
+    rc, vkey = _c.ctm_witness_key_create(path, name)
+    _check(rc)
+    return vkey
+
+
+def witness_key_vkey(path: PathLike) -> str:
+    """The verifier key of the witness key file at path.  Raises FileError (missing, readable
+    by others, not a witness key file)."""
+    path = _path("path", path)
+    rc, vkey = _c.ctm_witness_key_vkey(path)
+    _check(rc)
+    return vkey
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1068,8 +1095,11 @@ class Database:
         since it.  Needs no login.
 
         Returns a dict: entries, checkpoints, esignatures, rows, failed_seq (-1), failed_table,
-        failed_key, root_hex, key_from_database (bool).  Raises :class:`IntegrityError` on
-        failure, with this dict as ``exc.result``.
+        failed_key, root_hex, key_from_database (bool), cosignatures (the monitors'
+        cosignatures counted), witnessed_size (the largest size they cover, 0: none) and witness
+        (that cosignature's key name, or "").  Raises :class:`IntegrityError` on failure, with
+        this dict as ``exc.result``; also when the ledger no longer extends a witnessed size
+        (fewer entries, or another root at that size).
         """
         vkey = _text("vkey", vkey, optional=True)
         checkpoint = _text("checkpoint", checkpoint, optional=True)
@@ -1078,6 +1108,26 @@ class Database:
             raise IntegrityError(_c.ctm_errmsg(), rc, result)
         _check(rc)
         return result
+
+    def witness(self, key_file: PathLike, previous: Optional[str] = None,
+                site_vkey: Optional[str] = None) -> str:
+        """Witness the site's newest checkpoint as the logged-in monitor: check that it is
+        signed by the site and extends previous (the note this witness kept last; None the
+        first time), cosign it with the witness key in key_file and store the cosignature
+        (audited "audit.cosign").  Returns the cosigned note: keep it, it is previous next time.
+
+        site_vkey: the site's verifier key held outside; None trusts the key in the database.
+        Raises IntegrityError when the site is smaller than previous (rolled back, truncated)
+        or its entries up to it differ (rewritten), and stores nothing; InvalidError (previous
+        not a checkpoint of this site), FileError (the key file), PermissionDenied (not a
+        monitor), MisuseError (nobody logged in).
+        """
+        key_file = _path("key_file", key_file)
+        previous = _text("previous", previous, optional=True)
+        site_vkey = _text("site_vkey", site_vkey, optional=True)
+        rc, note = _c.ctm_audit_witness(self._handle(), key_file, site_vkey, previous)
+        _check(rc)
+        return note
 
 
     # -- trials and set-up ---------------------------------------------------------------------

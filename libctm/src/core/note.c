@@ -275,6 +275,34 @@ char *ctm__note_sign(const char *text, const char *name, const uint8_t sk[64])
     return note;
 }
 
+char *ctm__note_cosign(const char *note, const char *name, const uint8_t sk[64])
+{
+    char *text = ctm__note_text(note);
+    if (text == NULL)
+        return NULL;
+    size_t tlen = strlen(text), nlen = strlen(note);
+    unsigned lines = 0;
+    /* the signature block: after the text and the blank line, whole lines only */
+    for (size_t i = tlen + 1; i < nlen; i++)
+        lines += note[i] == '\n';
+    char *signed_text = NULL, *out = NULL;
+    if (nlen > tlen + 1 && note[nlen - 1] == '\n' && lines < MAX_SIGNATURES)
+        signed_text = ctm__note_sign(text, name, sk);
+    if (signed_text != NULL) {
+        /* ctm__note_sign made text "\n" line: keep the line only */
+        const char *line = signed_text + tlen + 1;
+        size_t llen = strlen(line);
+        out = malloc(nlen + llen + 1);
+        if (out != NULL) {
+            memcpy(out, note, nlen);
+            memcpy(out + nlen, line, llen + 1);
+        }
+    }
+    free(signed_text);
+    free(text);
+    return out;
+}
+
 /* ---- verification ----------------------------------------------------------------------- */
 
 struct verify_ctx {

@@ -38,6 +38,13 @@ char *ctm__note_sign(const char *text, const char *name, const uint8_t sk[64]);
  */
 int ctm__note_verify(const char *note, const char *name, const uint8_t pub[32], char **text_out);
 
+/* A cosignature: the note with one more signature line, by (name, sk) over the same text, after
+ * the lines it has (docs/audit-format.md 6.5).  Malloc'd; NULL when the note is malformed (no
+ * text, a signature block not ending in '\n'), already holds MAX signature lines, the name is
+ * invalid, or no memory.  The note's own lines are not checked here: the caller has verified
+ * the signature it relies on. */
+char *ctm__note_cosign(const char *note, const char *name, const uint8_t sk[64]);
+
 /* The text of a note, without checking any signature: a malloc'd copy of what comes before the
  * last "\n\n" (as ctm__note_verify splits it); NULL if there is none, or no memory. */
 char *ctm__note_text(const char *note);

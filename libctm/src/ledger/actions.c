@@ -104,6 +104,9 @@ static const ctm__action_def actions[] = {
      * else: every other action refuses the role) */
     {"signoff.reconciliation", CTM_ACTOR_ROLES, MONITOR, CTM_ESIG_ALWAYS,
      "reconciliation reviewed", NULL},
+    /* schema version 8.  The cosignature is the monitor's own signature, by its witness key, on
+     * the checkpoint it stores: no e-signature besides. */
+    {"audit.cosign", CTM_ACTOR_ROLES, MONITOR, CTM_ESIG_NEVER, NULL, NULL},
 };
 
 const ctm__action_def *ctm__action_find(const char *name)

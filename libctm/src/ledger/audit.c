@@ -219,7 +219,7 @@ int ctm__audit_log_row(ctm__st *st, ctm__row *row, void *ctx)
 }
 
 /* The newest checkpoint note as stored (not yet verified). */
-static int latest_checkpoint(ctm_db *db, char **note, uint64_t *size)
+int ctm__latest_checkpoint(ctm_db *db, char **note, uint64_t *size)
 {
     ctm__st *st = NULL;
     int rc = ctm__st_prepare(db->store, &st, "SELECT checkpoint, seq + 1 FROM ledger WHERE checkpoint IS NOT NULL"
@@ -249,7 +249,7 @@ int ctm_audit_checkpoint(char **note, ctm_db *db)
         return ctm__err(CTM_EINVAL, "audit checkpoint: NULL argument");
     *note = NULL;
     uint64_t size;
-    return latest_checkpoint(db, note, &size);
+    return ctm__latest_checkpoint(db, note, &size);
 }
 
 int ctm_audit_vkey(char **vkey, ctm_db *db)
@@ -311,7 +311,7 @@ static int signed_root(ctm_db *db, uint64_t *size, ctm_hash root)
     uint8_t pub[32];
     int rc = ctm__site_info(db, &origin, pub);
     if (rc == CTM_OK)
-        rc = latest_checkpoint(db, &note, size);
+        rc = ctm__latest_checkpoint(db, &note, size);
     if (rc != CTM_OK)
         return rc;
     uint64_t csize = 0;

@@ -269,6 +269,10 @@ void ctm__signer_free(ctm__signer *s);
  * `what` names the call in messages. */
 int ctm__session_reauth(ctm_db *db, const char *password, const char *what);
 
+/* ---- audit.c: the newest checkpoint note as stored (not verified) and its size; CTM_ENOTFOUND
+ * before the site's first (witness.c reads it too) ---- */
+int ctm__latest_checkpoint(ctm_db *db, char **note, uint64_t *size);
+
 /* ---- audit.c: a call that opened its own batch (an import) and failed inside it ---- */
 /* Roll the batch back and return rc, the failure's message kept (ctm_batch_rollback clears
  * it). */

@@ -62,6 +62,14 @@ typedef struct vstate {
     int have_held;
     uint64_t held_size;
     ctm_hash held_root;
+    /* the counted cosignatures (load_cosignatures), by size: the roots witnesses cosigned */
+    struct witnessed {
+        uint64_t size;
+        ctm_hash root;
+        char witness[128];
+    } *cosigs;                   /* owned by the run's vstate; the worker's borrows it */
+    size_t ncosigs;
+    size_t next_cosig;           /* the worker: the first not yet reached */
     /* replay statements by their shape (op, columns, key flags): a log repeats the same few
      * shapes of change, so each is checked against the schema and prepared once */
     struct replay_stmt {
@@ -146,7 +154,8 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
                                int frontier_len)
 {
     ctm_hash root;
-    int need_root = note != NULL || (v->have_held && v->held_size == size);
+    int need_root = note != NULL || (v->have_held && v->held_size == size) ||
+                    (v->next_cosig < v->ncosigs && v->cosigs[v->next_cosig].size == size);
     if (need_root)
         ctm__frontier_root(&v->frontier, root);
     if (note != NULL) {
@@ -177,6 +186,12 @@ static int check_checkpoint_at(vstate *v, uint64_t size, const char *note, const
                     "the log at size %llu differs from the checkpoint held outside: entries were "
                     "rewritten",
                     (unsigned long long)size);
+    for (; v->next_cosig < v->ncosigs && v->cosigs[v->next_cosig].size == size; v->next_cosig++)
+        if (sodium_memcmp(v->cosigs[v->next_cosig].root, root, CTM_HASH_SIZE) != 0)
+            return fail(v, (int64_t)size - 1, NULL, NULL,
+                        "the log at size %llu differs from the checkpoint witness %s cosigned: "
+                        "entries were rewritten",
+                        (unsigned long long)size, v->cosigs[v->next_cosig].witness);
     if (frontier != NULL) {
         uint8_t buf[8 + 64 * CTM_HASH_SIZE];
         size_t len = ctm__frontier_encode(&v->frontier, buf);
@@ -931,6 +946,8 @@ static int walk_ledger(vstate *v)
     w.t.have_held = v->have_held;
     w.t.held_size = v->held_size;
     memcpy(w.t.held_root, v->held_root, sizeof w.t.held_root);
+    w.t.cosigs = v->cosigs;
+    w.t.ncosigs = v->ncosigs;
     ctm__pipe *pipe = NULL;
     int rc = ctm__pipe_start(&pipe, tree_consume, &w);
     if (rc != CTM_OK)
@@ -981,6 +998,96 @@ static int check_tail(vstate *v)
      * walk: exactly what a consistency proof from (m, R_held) to (n, root) establishes. */
     if (v->have_held && v->held_size == 0 && n > 0)
         return fail(v, 0, NULL, NULL, "the held checkpoint is of the empty log: it proves nothing");
+    return CTM_OK;
+}
+
+/* ---- cosignatures (schema version 8) ----
+ *
+ * A row of cosignatures counts when its note is a checkpoint of this site, signed by the site's
+ * key, of the row's size, and also verifies with the verifier key stored beside it (the
+ * witness's).  Any other row is not counted: it witnesses nothing (whether it was written by
+ * libctm is the table comparison's question).  Each counted root is compared with the walk's
+ * root at its size, as a held checkpoint's is; after the walk, the largest counted size must not
+ * exceed the log's. */
+
+static int cosig_cmp(const void *a, const void *b)
+{
+    const struct witnessed *x = a, *y = b;
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* Whether the row (size, vkey, note) counts; its root and witness in *w when it does. */
+static int cosig_counts(vstate *v, ctm__st *st, struct witnessed *w)
+{
+    if (ctm__st_type(st, 0) != CTM_V_INT || ctm__st_type(st, 1) != CTM_V_TEXT ||
+        ctm__st_type(st, 2) != CTM_V_TEXT || ctm__st_int(st, 0) <= 0)
+        return 0;
+    char *name = NULL;
+    uint8_t pub[32];
+    uint64_t size, previous;
+    int named;
+    const char *note = ctm__st_text(st, 2);
+    int ok = ctm__note_vkey_parse(ctm__st_text(st, 1), &name, pub) == 0 &&
+             ctm__note_verify(note, name, pub, NULL) == 0 &&
+             open_checkpoint(v, note, &size, w->root, &named, &previous) == 0 &&
+             size == (uint64_t)ctm__st_int(st, 0);
+    if (ok) {
+        w->size = size;
+        snprintf(w->witness, sizeof w->witness, "%s", name);
+    }
+    free(name);
+    return ok;
+}
+
+static int load_cosignatures(vstate *v, ctm_db *db)
+{
+    int version = 0;
+    int rc = ctm__store_schema_version(db->store, &version);
+    if (rc != CTM_OK || version < 8)
+        return rc;
+    ctm__st *st = NULL;
+    if ((rc = ctm__st_prepare(v->live, &st, "SELECT size, vkey, note FROM cosignatures")) != CTM_OK)
+        return ctm__store_fail(rc, "verify: reading the cosignatures");
+    size_t cap = 0;
+    while ((rc = ctm__st_step(st)) == CTM_ROW) {
+        struct witnessed w;
+        if (!cosig_counts(v, st, &w))
+            continue;
+        if (v->ncosigs == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct witnessed *grown = realloc(v->cosigs, ncap * sizeof *grown);
+            if (grown == NULL) {
+                ctm__st_finalize(st);
+                return ctm__err(CTM_ENOMEM, "verify: out of memory for the cosignatures");
+            }
+            v->cosigs = grown;
+            cap = ncap;
+        }
+        v->cosigs[v->ncosigs++] = w;
+    }
+    ctm__st_finalize(st);
+    if (rc != CTM_OK)
+        return ctm__store_fail(rc, "verify: reading the cosignatures");
+    if (v->ncosigs > 1)
+        qsort(v->cosigs, v->ncosigs, sizeof *v->cosigs, cosig_cmp);
+    v->r.cosignatures = v->ncosigs;
+    if (v->ncosigs > 0) {
+        const struct witnessed *top = &v->cosigs[v->ncosigs - 1];
+        v->r.witnessed_size = top->size;
+        snprintf(v->r.witness, sizeof v->r.witness, "%s", top->witness);
+    }
+    return CTM_OK;
+}
+
+/* After the walk (which compared every counted root at its size): nothing witnessed was cut. */
+static int check_witnessed(vstate *v)
+{
+    uint64_t n = v->frontier.size;
+    if (v->r.witnessed_size > n)
+        return fail(v, (int64_t)n, NULL, NULL,
+                    "witness %s cosigned the checkpoint of size %llu, but the ledger has %llu "
+                    "entries: it was rolled back or truncated",
+                    v->r.witness, (unsigned long long)v->r.witnessed_size, (unsigned long long)n);
     return CTM_OK;
 }
 
@@ -1792,6 +1899,7 @@ static void vstate_free(vstate *v)
     ctm__buf_free(&v->vals);
     ctm__store_close(v->sql); /* rolls the replay back */
     free(v->origin);
+    free(v->cosigs);
 }
 
 int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
@@ -1827,9 +1935,13 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     if (rc == CTM_OK)
         rc = check_site_key(&v);
     if (rc == CTM_OK)
+        rc = load_cosignatures(&v, db);
+    if (rc == CTM_OK)
         rc = walk_ledger(&v);
     if (rc == CTM_OK)
         rc = check_tail(&v);
+    if (rc == CTM_OK)
+        rc = check_witnessed(&v);
     if (rc == CTM_OK)
         rc = compare_tables(&v);
     if (snapshot)
