@@ -2281,13 +2281,6 @@ class Database:
         _check(rc)
         return text
 
-
-def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
-    """A day as the library takes it: None, or "YYYY-MM-DD"."""
-    if isinstance(as_of, datetime.date):
-        return as_of.strftime("%Y-%m-%d")
-    return _text("as_of", as_of, optional=True)
-
     # -- supply forecast and self-inspection ---------------------------------------------------
 
     def forecast(self, trial: str, days: int = 28) -> Query:
@@ -2316,6 +2309,13 @@ def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
                                        _int("stale_days", stale_days))
         _check(rc)
         return Query(self, q, _INSPECTION)
+
+
+def _day(as_of: Union[None, str, datetime.date]) -> Optional[str]:
+    """A day as the library takes it: None, or "YYYY-MM-DD"."""
+    if isinstance(as_of, datetime.date):
+        return as_of.strftime("%Y-%m-%d")
+    return _text("as_of", as_of, optional=True)
 
 
 # ---------------------------------------------------------------------------------------------
