@@ -187,6 +187,22 @@ step "16:30  the pharmacist changes her password"
 CTM_USER=petra CTM_PASSWORD="$petra_pw" CTM_NEW_PASSWORD="$petra_new_pw" ctm user passwd
 export CTM_PASSWORD="$petra_new_pw"
 
+step "16:40  S-002's kit is destroyed on site; the monitor witnesses it with her own password"
+CTM_WITNESS_PASSWORD="$maria_pw" ctm destroy EU-CT-2026-500123-01 --method incineration \
+  --certificate DC-2026-0001 --witness maria "$kit_s002"
+ctm destructions EU-CT-2026-500123-01
+
+step "16:45  every kit accounted for: the reconciliation balances (ctm reconcile exits 1 if not)"
+ctm reconcile EU-CT-2026-500123-01
+ctm report subjects EU-CT-2026-500123-01 --csv
+
+step "16:50  the monitor signs the reconciliation off and witnesses the day's checkpoint"
+CTM_USER=maria CTM_PASSWORD="$maria_pw" ctm signoff EU-CT-2026-500123-01 --reconciliation \
+  --comment "monitoring visit: accountability reviewed"
+ctm audit witness-key --name maria-witness --out "$dir/maria-witness.key"
+CTM_USER=maria CTM_PASSWORD="$maria_pw" ctm audit witness --key-file "$dir/maria-witness.key" \
+  --state "$dir/maria-witness-state" --site-vkey "$(cat "$dir/site.vkey")"
+
 step "17:00  the audit trail since the receipt was confirmed"
 ctm audit log --last 12
 ctm audit prove 3
