@@ -206,3 +206,33 @@ def test_every_printed_page_names_site_trial_period_and_checkpoint(site, tmp_pat
         joined = "".join("".join(raw).split())
         assert "<b>check</b>&count30" in joined
         assert "PhilPharma" in joined
+
+
+@pytest.mark.skipif(CHROMIUM is None or PDFTOTEXT is None or PDFINFO is None,
+                    reason="needs Debian's chromium and poppler-utils (pdftotext, pdfinfo): "
+                           "scripts/install-deps.sh installs them")
+@pytest.mark.parametrize("report,title,shows", [
+    ("subjects", "Accountability and compliance per subject", "below_limit"),
+    ("reconciliation", "Reconciliation per kit type and lot", "balanced true"),
+    ("darf", "Drug accountability record (DARF)", "L2"),
+    ("forecast", "Supply forecast", KIT_TYPE),
+    ("self-inspection", "Self-inspection findings", "stale_access"),
+])
+def test_each_accountability_report_prints_with_its_header(stocked, tmp_path, report, title,
+                                                          shows):
+    """The reports added after the first two print the same way: title, the header that ties
+    the paper to the signed log on every page, their summary or rows, no arm."""
+    html = tmp_path / f"{report}.html"
+    stocked.run("report", report, TRIAL, "--html", "--output", str(html), user=TECH)
+    size, root = checkpoint(stocked)
+    pages = print_pdf(html, tmp_path / f"{report}.pdf", tmp_path / "profile")
+    whole = " ".join(" ".join(pages).split())
+    assert title in whole, whole[:600]
+    assert shows in whole, whole[:1200]
+    for n, text in enumerate(pages, 1):
+        flat = " ".join(text.split())
+        assert "Site: Trial Pharmacy" in flat and f"Trial: {TRIAL}" in flat, (n, flat[:600])
+        assert f"Ledger checkpoint: size {size}, root" in flat, (n, flat[:600])
+        assert root in text.replace(" ", "").replace("\n", ""), (n, flat[:600])
+    for arm in ARMS:
+        assert arm not in whole, arm
