@@ -103,3 +103,32 @@ def test_the_compliance_example_script(db, tmp_path):
     assert "No figure yet: 0" in out.stdout
     assert (tmp_path / "c.csv").read_text().splitlines()[0].startswith("trial,screening,")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_reconcile_and_accountability_example_scripts(db, tmp_path):
+    """examples/python/reconcile.py and accountability_report.py as a monitor runs them on a
+    site: the reconciliation balances (exit 0) and the DARF closes at the library's balance."""
+    import os
+    import pathlib
+    import subprocess
+    db.return_kit(TRIAL, kit_of(db, "S-1"), 2)
+    examples = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python"
+    env = dict(os.environ, CTM_PASSWORD=PW)
+    out = subprocess.run(["/usr/bin/python3", str(examples / "reconcile.py"), db.path, TRIAL,
+                          "--user", "tom", "--csv", str(tmp_path / "r.csv")],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "\nBalanced.\n" in out.stdout
+    total = [line.split() for line in out.stdout.splitlines() if line.strip().startswith("total")]
+    # kits: received 6, available 4, dispensed 1 (S-2's), returned 1 (S-1's)
+    assert total[0][:6] == ["total", "6", "4", "0", "1", "1"], out.stdout
+    out = subprocess.run(["/usr/bin/python3", str(examples / "accountability_report.py"), db.path,
+                          TRIAL, "--user", "tom", "--html", str(tmp_path / "darf.html")],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("KT: Drug or placebo (dose not given)\n"), out.stdout
+    last = db.darf(TRIAL).fetchall()[-1]  # the script closes at the library's balance
+    assert "balance: %d kits, %d units" % (last["balance"], last["balance_units"]) in out.stdout
+    assert "returned" in out.stdout
+    page = (tmp_path / "darf.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Ledger checkpoint" in page
