@@ -1,7 +1,8 @@
 """A property test of accountability (hypothesis, Debian's python3-hypothesis): random sequences
-of receipts, randomizations, dispensings, returns, losses, status changes by hand, transfers and
-temperature excursions (with the sponsor's release), invalid operations mixed in, run against a
-model of what each kit's status and place must be.
+of receipts, randomizations, dispensings, returns, losses, status changes by hand, transfers,
+temperature excursions (with the sponsor's release), witnessed destructions and returns to the
+sponsor, invalid operations mixed in, run against a model of what each kit's status and place
+must be.
 
 After every step:
 - every kit is where the model says, in the status the model says (an operation the model
@@ -48,6 +49,7 @@ BY_HAND = {("available", "quarantined"), ("available", "damaged"), ("available",
            ("quarantined", "missing"), ("quarantined", "expired"), ("missing", "available"),
            ("missing", "quarantined"), ("damaged", "pending_destruction"),
            ("expired", "pending_destruction"), ("returned", "pending_destruction")}
+SHIPPABLE = {"returned", "expired", "damaged", "pending_destruction"}
 ON_SITE = {"received", "available", "quarantined", "damaged", "expired", "returned",
            "pending_destruction", "not_dispensed"}
 # A PostgreSQL server commits each step over a socket, several times slower than a SQLite file:
@@ -74,6 +76,7 @@ class Accountability:
         self.path = new_site_path(self.tmp.name)
         with ctm_init(self.path, SITE, ADMIN, ADMIN_PW) as admin:
             admin.user_add("paula", "pharmacist", PW, unblinded=True, printed_name="Paula")
+            admin.user_add("mona", "technician", PW, printed_name="Mona")  # witnesses
         self.db = ctm_open(self.path, "paula", PW)
         db = self.db
         db.trial_add(TRIAL, "Property", "Sponsor", {ARMS[0]: 1, ARMS[1]: 1}, blinded=True)
@@ -90,6 +93,7 @@ class Accountability:
         self.excursions = {}    # id -> {"kits": set, "quarantined": set, "open": bool}
         self.shipments = 0
         self.hours = 0          # the next logger file starts this many hours ahead
+        self.shipbacks = 0
         self.refusals = 0
         # every run starts from a working pharmacy: kits of both arms in stock, subjects with
         # their first kit (hypothesis keeps runs short; this puts returns and losses in reach)
@@ -207,6 +211,41 @@ class Accountability:
         self.db.transfer(TRIAL, [kit.number], to)
         kit.location, kit.left_its_place = to, False
 
+    def destroy(self, r):
+        """Destroy one or two kits under a witness: only kits pending destruction, witnessed by
+        another user (sometimes the pharmacist herself, which is refused)."""
+        rejectable = {a for a, b in BY_HAND if b == "pending_destruction"}
+        kits = sorted({self.pick(r, lambda k: k.status in rejectable | {"pending_destruction"}).number
+                       for _ in range(r.randint(1, 2))})
+        # as at the pharmacy: a kit to destroy is rejected (sent to pending destruction) first
+        for n in kits:
+            if self.kits[n].status in rejectable and r.random() < 0.8:
+                self.db.kit_set_status(TRIAL, n, "pending_destruction", "to destroy")
+                self.kits[n].status = "pending_destruction"
+        witness = "mona" if r.random() < 0.85 else "paula"
+        ok = witness != "paula" and all(self.kits[n].status == "pending_destruction"
+                                        for n in kits)
+        args = (TRIAL, kits, "incineration", "DC-%d" % r.randint(1, 999))
+        if not ok:
+            return self.refused(self.db.destroy, *args, witness=witness, witness_password=PW)
+        self.db.destroy(*args, witness=witness, witness_password=PW)
+        for n in kits:
+            self.kits[n].status, self.kits[n].location = "destroyed", None
+
+    def ship_back(self, r):
+        """Pack kits for the sponsor and dispatch them: returned, expired, damaged or pending
+        destruction kits only."""
+        kits = sorted({self.pick(r, lambda k: k.status in SHIPPABLE).number
+                       for _ in range(r.randint(1, 2))})
+        self.shipbacks += 1
+        number = "RTS-%03d" % self.shipbacks
+        if not all(self.kits[n].status in SHIPPABLE for n in kits):
+            return self.refused(self.db.shipback, TRIAL, number, kits)
+        self.db.shipback(TRIAL, number, kits)
+        self.db.shipback_dispatch(TRIAL, number, "AWB %d" % self.shipbacks)
+        for n in kits:
+            self.kits[n].status, self.kits[n].location = "returned_to_sponsor", None
+
     def excursion(self):
         """FRIDGE-2's logger shows an hour above 8 C, hours from now (after every kit's move so
         far): the kits staying there are recorded (those not dispensed since they came: a kit
@@ -297,6 +336,8 @@ OPERATIONS = (
     ("status", lambda m: m.kits, lambda m, r: m.set_status(r)),
     ("transfer", lambda m: m.kits, lambda m, r: m.transfer(r)),
     ("excursion", lambda m: True, lambda m, r: m.excursion()),
+    ("destroy", lambda m: m.kits, lambda m, r: m.destroy(r)),
+    ("ship back", lambda m: m.kits, lambda m, r: m.ship_back(r)),
     ("release", lambda m: any(e["open"] for e in m.excursions.values()),
      lambda m, r: m.release(r)),
 )
