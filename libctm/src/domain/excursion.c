@@ -1134,27 +1134,6 @@ static void json_rows(ctm__buf *b, const char *key, const table *t)
 
 /* ---- CSV (RFC 4180) ---- */
 
-/* A cell; a text cell that a spreadsheet would run as a formula (= + - @, or a tab or CR,
- * first: a reference or a kit number is typed by people) gets a leading single quote, as the
- * CLI's own CSV does (docs/cli.md). */
-static void csv_field(ctm__buf *b, const char *s, int is_text)
-{
-    if (s == NULL)
-        return;
-    int quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (quote)
-        put(b, "\"");
-    if (is_text && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
-        put(b, "'");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            put(b, "\"");
-        ctm__buf_put(b, p, 1);
-    }
-    if (quote)
-        put(b, "\"");
-}
-
 typedef struct report {
     table ex, loggers, kits, signatures;
     double mkt_c, energy_kj;
@@ -1165,13 +1144,13 @@ static void report_csv(ctm__buf *b, const report *r)
 {
     /* one row per kit (one without a kit when none), the excursion's figures repeated */
     for (int c = 0; c < r->ex.ncols; c++) {
-        csv_field(b, r->ex.names[c], 1);
+        ctm__csv_cell(b, r->ex.names[c], 1);
         put(b, ",");
     }
     put(b, "serials,mkt,energy_kj");
     for (int c = 0; c < r->kits.ncols; c++) {
         put(b, ",kit_");
-        csv_field(b, r->kits.names[c], 1);
+        ctm__csv_cell(b, r->kits.names[c], 1);
     }
     put(b, "\r\n");
     char serials[512] = "";
@@ -1183,10 +1162,10 @@ static void report_csv(ctm__buf *b, const report *r)
     size_t rows = r->kits.nrows > 0 ? r->kits.nrows : 1;
     for (size_t k = 0; k < rows; k++) {
         for (int c = 0; c < r->ex.ncols; c++) {
-            csv_field(b, r->ex.cells[c], !r->ex.num[c]);
+            ctm__csv_cell(b, r->ex.cells[c], !r->ex.num[c]);
             put(b, ",");
         }
-        csv_field(b, serials, 1);
+        ctm__csv_cell(b, serials, 1);
         put(b, ",");
         if (r->has_mkt)
             putf(b, "%.2f,%.3f", r->mkt_c, r->energy_kj);
@@ -1195,7 +1174,7 @@ static void report_csv(ctm__buf *b, const report *r)
         for (int c = 0; c < r->kits.ncols; c++) {
             put(b, ",");
             if (k < r->kits.nrows)
-                csv_field(b, r->kits.cells[k * (size_t)r->kits.ncols + (size_t)c],
+                ctm__csv_cell(b, r->kits.cells[k * (size_t)r->kits.ncols + (size_t)c],
                           !r->kits.num[k * (size_t)r->kits.ncols + (size_t)c]);
         }
         put(b, "\r\n");

@@ -388,22 +388,10 @@ static int da_order(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->kit, y->kit);
 }
 
-/* A CSV cell (RFC 4180); a cell a spreadsheet would run as a formula (= + - @, a tab or CR
- * first) gets a leading single quote, the rule of the CLI's CSV (docs/cli.md). */
+/* A CSV cell (ctm__csv_cell) and what follows it. */
 static void csv_cell(ctm__buf *b, const char *s, int last)
 {
-    int quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (quote)
-        put(b, "\"");
-    if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
-        put(b, "'");
-    for (const char *c = s; *c; c++) {
-        if (*c == '"')
-            put(b, "\"");
-        ctm__buf_put(b, c, 1);
-    }
-    if (quote)
-        put(b, "\"");
+    ctm__csv_cell(b, s, 1);
     put(b, last ? "\r\n" : ",");
 }
 

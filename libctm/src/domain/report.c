@@ -544,40 +544,20 @@ static void render_text(ctm__buf *b, const frame *f)
 
 /* ---- CSV (RFC 4180) ---- */
 
-/* A cell; a text cell that a spreadsheet would run as a formula (= + - @, or a tab or CR,
- * first) gets a leading single quote, the rule of the CLI's own CSV (docs/cli.md). */
-static void csv_field(ctm__buf *b, const char *s, int is_text)
-{
-    if (s == NULL)
-        return;
-    int quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (quote)
-        put(b, "\"");
-    if (is_text && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
-        put(b, "'");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            put(b, "\"");
-        ctm__buf_put(b, p, 1);
-    }
-    if (quote)
-        put(b, "\"");
-}
-
 static void render_csv(ctm__buf *b, const frame *f)
 {
     const table *t = &f->rows;
     for (int c = 0; c < t->ncols; c++) {
         if (c > 0)
             put(b, ",");
-        csv_field(b, t->names[c], 1);
+        ctm__csv_cell(b, t->names[c], 1);
     }
     put(b, "\r\n");
     for (size_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
             if (c > 0)
                 put(b, ",");
-            csv_field(b, cell(t, r, c), !is_num(t, r, c));
+            ctm__csv_cell(b, cell(t, r, c), !is_num(t, r, c));
         }
         put(b, "\r\n");
     }

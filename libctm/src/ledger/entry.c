@@ -298,6 +298,24 @@ void ctm__buf_put(ctm__buf *b, const void *p, size_t n)
     b->n += n;
 }
 
+void ctm__csv_cell(ctm__buf *b, const char *s, int is_text)
+{
+    if (s == NULL)
+        return;
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote)
+        ctm__buf_u8(b, '"');
+    if (is_text && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
+        ctm__buf_u8(b, '\'');
+    for (const char *c = s; *c; c++) {
+        if (*c == '"')
+            ctm__buf_u8(b, '"');
+        ctm__buf_u8(b, (uint8_t)*c);
+    }
+    if (quote)
+        ctm__buf_u8(b, '"');
+}
+
 void ctm__buf_u8(ctm__buf *b, uint8_t v)
 {
     ctm__buf_put(b, &v, 1);

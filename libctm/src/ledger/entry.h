@@ -84,6 +84,11 @@ typedef struct ctm__buf {
 void ctm__buf_init(ctm__buf *b);
 void ctm__buf_free(ctm__buf *b);
 void ctm__buf_put(ctm__buf *b, const void *p, size_t n);
+/* One CSV cell (RFC 4180: quoted when it holds a comma, quote or line break, quotes doubled),
+ * nothing for NULL; a text cell a spreadsheet would run as a formula (= + - @, a tab or CR
+ * first: references and kit numbers are typed by people) gets a leading single quote, the rule
+ * of the CLI's own CSV (docs/cli.md).  The reports' and exports' one CSV writer. */
+void ctm__csv_cell(ctm__buf *b, const char *s, int is_text);
 void ctm__buf_u8(ctm__buf *b, uint8_t v);
 void ctm__buf_u32(ctm__buf *b, uint32_t v);
 void ctm__buf_u64(ctm__buf *b, uint64_t v);
