@@ -53,17 +53,32 @@ if [ $quick -eq 0 ]; then
     run "unit + abi suites under ASan+UBSan (clang), no-fork mode" \
       meson test -C build-asan --setup nofork --suite unit --suite abi --print-errorlogs --no-rebuild
     cp build-asan/meson-logs/testlog.json "$logs/asan.json" 2>/dev/null
-    for f in build-asan/tests/fuzz/fuzz_*; do
-      [ -f "$f" ] && [ -x "$f" ] || continue
-      echo "== $(basename "$f"): 10 s of fuzzing"
-      corpus=$(mktemp -d)
-      if "$f" -max_total_time=10 -rss_limit_mb=2048 "$corpus" >"$logs/$(basename "$f").log" 2>&1; then
-        fuzz_results+=("pass")
-      else
-        fuzz_results+=("fail"); status=1; tail -30 "$logs/$(basename "$f").log"
-      fi
-      rm -rf "$corpus"
+    # two targets at a time (one per core), 10 s each; a target's log is shown when it fails
+    fuzz_one() {
+      local f=$1 corpus; corpus=$(mktemp -d)
+      "$f" -max_total_time=10 -rss_limit_mb=2048 "$corpus" >"$logs/$(basename "$f").log" 2>&1
+      local rc=$?; rm -rf "$corpus"; return $rc
+    }
+    targets=(); for f in build-asan/tests/fuzz/fuzz_*; do
+      [ -f "$f" ] && [ -x "$f" ] && targets+=("$f")
     done
+    t0=$SECONDS
+    for ((i = 0; i < ${#targets[@]}; i += 2)); do
+      pids=()
+      for f in "${targets[@]:i:2}"; do
+        echo "== $(basename "$f"): 10 s of fuzzing"
+        fuzz_one "$f" & pids+=("$!:$f")
+      done
+      for pf in "${pids[@]}"; do
+        if wait "${pf%%:*}"; then
+          fuzz_results+=("pass")
+        else
+          f=${pf#*:}; fuzz_results+=("fail"); status=1
+          echo "== $(basename "$f") failed:"; tail -30 "$logs/$(basename "$f").log"
+        fi
+      done
+    done
+    echo "== fuzzing: $((SECONDS - t0)) s"
   else
     echo "sanitizer build failed"; status=1
   fi
