@@ -69,6 +69,32 @@ def test_as_of_a_past_day(mona):
         mona.reconciliation("NO-SUCH")
 
 
+def test_a_kit_dispensed_and_returned_on_an_earlier_day(site):
+    """Dispensed on paper yesterday at 10:00 and returned the same day: as of yesterday the kit
+    is back, after its dispensing, although a return on an earlier day is dated at that day's
+    start."""
+    three_days = 3 * 86400 * 1000000
+    raw_sql(site, f"UPDATE kit_events SET at_us = at_us - {three_days}")
+    raw_sql(site, f"UPDATE shipments SET registered_us = registered_us - {three_days}")
+    yesterday = datetime.date.today() - datetime.timedelta(days=1)
+    with ctm_open(site, "paula", PW) as db:
+        db.visit_add(TRIAL, "V1", 0, "-30..+3", "KT:1")
+        db.random_generate(TRIAL, 4, [2])
+        db.subject_add(TRIAL, "S-1")
+        kit = "K1" if db.randomize(TRIAL, "S-1")["arm"] == ARMS[0] else "K2"
+        at_ten = datetime.datetime.combine(yesterday, datetime.time(10, 0),
+                                           datetime.timezone.utc)
+        db.dispense_record(TRIAL, "S-1", "V1", [kit], at_ten, "system down")
+        db.return_kit(TRIAL, kit, 5, returned_on=yesterday)
+    with ctm_open(site, "mona", PW) as mona:
+        total = mona.reconciliation(TRIAL, as_of=yesterday).fetchall()[-1]
+        assert (total["received"], total["available"], total["dispensed"], total["returned"],
+                total["returned_units"], total["consumed_units"], total["breaks"],
+                total["balanced"]) == (4, 2, 0, 1, 5, 25, 0, True)
+        assert mona.reconciliation_breaks(TRIAL, as_of=yesterday).fetchall() == []
+        assert mona.reconciliation(TRIAL).fetchall()[-1]["returned"] == 1
+
+
 def test_the_darf_log(mona):
     lines = mona.darf(TRIAL).fetchall()
     assert [(d["event"], d["kit"], d["quantity"], d["balance"], d["balance_units"],

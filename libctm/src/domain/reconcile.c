@@ -36,58 +36,61 @@
 
 /* ---- the state of every kit, and its first problem ----
  * ?1 trial id, ?2 the last instant that counts, ?3 1 for the current state (kits.status and the
- * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit: "LIMIT ?4 OFFSET 0"
- * keeps both engines from copying a subquery's correlated expressions (the newest history row)
- * into every place the outer query names its column, each then run again for every kit. */
+ * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit, ?5 the last day that
+ * counts ("YYYY-MM-DD"; returns are dated by the day the kit came back).  A kit's newest history
+ * row, now or as of ?2, is one look-up along kit_events_by_kit (kit, time): its rows in time
+ * order are its rows in the order written (stock.c).  "LIMIT ?4 OFFSET 0" keeps both engines from
+ * copying that correlated look-up into every place the outer query names its column, each then
+ * run again for every kit; the status (ST_SQL) is a plain column for a current reconciliation and
+ * the history row in all but the rare kit without one as of a day. */
 #define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
 #define AFTER_HANDING                                                                         \
     "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
     " 'returned_to_sponsor')"
 
+#define ST_SQL                                                                                 \
+    "(CASE WHEN ?3 = 1 THEN k1.now_status ELSE COALESCE(k1.ev, CASE"                           \
+    "  WHEN COALESCE((SELECT s.registered_us FROM shipments s WHERE s.id = k1.shipment_id), 0)"  \
+    "   > ?2 THEN NULL"                                                                        \
+    "  WHEN NOT EXISTS (SELECT 1 FROM kit_events e WHERE e.kit_id = k1.id) THEN k1.now_status"  \
+    "  WHEN (SELECT e.status FROM kit_events e WHERE e.kit_id = k1.id"                         \
+    "   ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                               \
+    "  ELSE 'unknown' END) END)"
+
 #define KIT_STATE_SQL                                                                          \
-    "SELECT x.id AS id, x.kit_number AS kit_number, x.kit_type_id AS kit_type_id,"            \
-    " x.lot_id AS lot_id, x.units AS units, x.st AS status, r.id AS return_id, r.lost AS lost,"  \
-    " r.units AS returned_units,"                                                              \
+    "SELECT k1.id AS id, k1.kit_number AS kit_number, k1.kit_type_id AS kit_type_id,"         \
+    " k1.lot_id AS lot_id, k1.units AS units, " ST_SQL " AS status, r.id AS return_id,"        \
+    " r.lost AS lost, r.units AS returned_units,"                                              \
     " CASE"                                                                                    \
-    "  WHEN x.st = 'unknown' THEN 'status on that day unknown: its history begins later'"      \
-    "  WHEN ?3 = 1 AND COALESCE(x.ev, x.st) <> x.st"                                           \
-    "   THEN 'history (kit_events) ends ' || x.ev || ' but the kit is ' || x.st"                \
-    "  WHEN x.st IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"          \
-    "   WHERE d.kit_id = x.id AND d.status IN ('dispensed', 'replaced')"                      \
+    "  WHEN " ST_SQL " = 'unknown' THEN 'status on that day unknown: its history begins later'" \
+    "  WHEN ?3 = 1 AND COALESCE(k1.ev, k1.now_status) <> k1.now_status"                        \
+    "   THEN 'history (kit_events) ends ' || k1.ev || ' but the kit is ' || k1.now_status"     \
+    "  WHEN " ST_SQL " IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"    \
+    "   WHERE d.kit_id = k1.id AND d.status IN ('dispensed', 'replaced')"                     \
     "   AND d.dispensed_us IS NOT NULL AND d.dispensed_us <= ?2)"                              \
-    "   THEN x.st || ' without a dispensation'"                                                \
-    "  WHEN ?3 = 1 AND x.st NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1 FROM dispensations d" \
-    "   WHERE d.kit_id = x.id AND d.status = 'dispensed')"                                     \
-    "   THEN 'dispensed to a subject but ' || x.st"                                            \
-    "  WHEN x.st IN ('returned', 'lost_by_subject') AND r.id IS NULL"                          \
-    "   THEN x.st || ' without a return recorded'"                                             \
-    "  WHEN r.units IS NOT NULL AND r.units > x.units"                                         \
+    "   THEN " ST_SQL " || ' without a dispensation'"                                          \
+    "  WHEN ?3 = 1 AND k1.now_status NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1"             \
+    "   FROM dispensations d WHERE d.kit_id = k1.id AND d.status = 'dispensed')"               \
+    "   THEN 'dispensed to a subject but ' || k1.now_status"                                   \
+    "  WHEN " ST_SQL " IN ('returned', 'lost_by_subject') AND r.id IS NULL"                     \
+    "   THEN " ST_SQL " || ' without a return recorded'"                                       \
+    "  WHEN r.units IS NOT NULL AND r.units > k1.units"                                        \
     "   THEN 'returned units ' || CAST(r.units AS TEXT) || ' above the '"                       \
-    "   || CAST(x.units AS TEXT) || ' dispensed'"                                              \
-    "  WHEN x.st = 'destroyed' AND NOT EXISTS (SELECT 1 FROM destructions z"                   \
-    "   WHERE z.kit_id = x.id AND z.destroyed_us <= ?2)"                                       \
+    "   || CAST(k1.units AS TEXT) || ' dispensed'"                                             \
+    "  WHEN " ST_SQL " = 'destroyed' AND NOT EXISTS (SELECT 1 FROM destructions z"              \
+    "   WHERE z.kit_id = k1.id AND z.destroyed_us <= ?2)"                                      \
     "   THEN 'destroyed without a destruction recorded'"                                       \
-    "  WHEN x.st = 'returned_to_sponsor' AND NOT EXISTS (SELECT 1 FROM shipback_kits b"        \
-    "   JOIN shipbacks s ON s.id = b.shipback_id WHERE b.kit_id = x.id"                        \
+    "  WHEN " ST_SQL " = 'returned_to_sponsor' AND NOT EXISTS (SELECT 1 FROM shipback_kits b"    \
+    "   JOIN shipbacks s ON s.id = b.shipback_id WHERE b.kit_id = k1.id"                       \
     "   AND s.status = 'dispatched' AND s.dispatched_us <= ?2)"                                \
     "   THEN 'returned_to_sponsor without a dispatched shipback'"                              \
     "  ELSE NULL END AS problem"                                                               \
-    " FROM (SELECT k1.id, k1.kit_number, k1.kit_type_id, k1.lot_id, k1.units, k1.ev,"          \
-    "  CASE WHEN ?3 = 1 THEN k1.now_status ELSE COALESCE(k1.ev, CASE"                          \
-    "   WHEN COALESCE((SELECT s.registered_us FROM shipments s WHERE s.id = k1.shipment_id), 0)" \
-    "    > ?2 THEN NULL"                                                                       \
-    "   WHEN NOT EXISTS (SELECT 1 FROM kit_events e WHERE e.kit_id = k1.id) THEN k1.now_status" \
-    "   WHEN (SELECT e.status FROM kit_events e WHERE e.kit_id = k1.id"                        \
-    "    ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                              \
-    "   ELSE 'unknown' END) END AS st"                                                         \
-    "  FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"      \
-    "   k.status AS now_status, CASE WHEN ?3 = 1 THEN (SELECT e.status FROM kit_events e"      \
-    "   WHERE e.kit_id = k.id ORDER BY e.id DESC LIMIT 1) ELSE (SELECT e.status"               \
-    "   FROM kit_events e WHERE e.kit_id = k.id AND e.at_us <= ?2"                             \
-    "   ORDER BY e.at_us DESC, e.id DESC LIMIT 1) END AS ev"                                   \
-    "   FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1 LIMIT ?4 OFFSET 0) x"          \
-    " LEFT JOIN kit_returns r ON r.kit_id = x.id AND r.recorded_us <= ?2"                      \
-    " WHERE x.st IS NOT NULL"
+    " FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"       \
+    "  k.status AS now_status, (SELECT e.status FROM kit_events e WHERE e.kit_id = k.id"       \
+    "  AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                       \
+    "  FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1"                                \
+    " LEFT JOIN kit_returns r ON r.kit_id = k1.id AND r.returned_on <= ?5"                     \
+    " WHERE " ST_SQL " IS NOT NULL"
 
 /* A trial and the instant a reconciliation is drawn at. */
 typedef struct recon_scope {
@@ -129,6 +132,7 @@ static int prepare_scoped(ctm_db *db, ctm__st **st, const char *sql, const recon
     ctm__st_bind_int(*st, 2, s->until_us);
     ctm__st_bind_int(*st, 3, s->current);
     ctm__st_bind_int(*st, 4, INT64_MAX);
+    ctm__st_bind_text_copy(*st, 5, s->current ? "9999-12-31" : s->as_of); /* outlives s */
     return CTM_OK;
 }
 
@@ -160,6 +164,7 @@ static const char *const unit_cols[NUNITS] = {"dispensed_units", "with_subjects_
 
 typedef struct recon_row {
     char *kit_type, *lot; /* NULL, NULL: the total */
+    int64_t kit_type_id, lot_id;
     int64_t received;
     int64_t status[NSTATUS];
     int64_t units[NUNITS];
@@ -169,6 +174,7 @@ typedef struct recon_row {
 typedef struct recon {
     recon_row *rows;
     size_t n, cap;
+    size_t *slots, nslots; /* (kit type, lot) -> 1 + row index, open addressing */
     char as_of[11]; /* the day asked for, or "" for now */
 } recon;
 
@@ -182,23 +188,30 @@ static void recon_free(void *p)
         free(r->rows[i].lot);
     }
     free(r->rows);
+    free(r->slots);
     free(r);
 }
 
-/* The kit states grouped by kit type, lot and status, with their units. */
-#define RECON_GROUP_SQL                                                                       \
-    "SELECT kt.code, l.batch, g.* FROM (SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*) AS n," \
-    " SUM(CASE WHEN y.problem IS NULL THEN 0 ELSE 1 END),"                                    \
-    " SUM(CASE WHEN y.status = 'dispensed' OR y.return_id IS NOT NULL THEN y.units ELSE 0 END)," \
-    " SUM(CASE WHEN y.status = 'dispensed' AND y.return_id IS NULL THEN y.units ELSE 0 END),"  \
-    " SUM(CASE WHEN y.lost = 0 THEN COALESCE(y.returned_units, 0) ELSE 0 END),"                \
-    " SUM(CASE WHEN y.lost = 0 AND y.returned_units IS NOT NULL"                               \
+/* Each kit's state, or (PostgreSQL) the states grouped by kit type, lot and status: kit type
+ * id, lot id, status, kits, breaks, then the units (unit_cols' order).  On SQLite the kits are
+ * counted here as they stream by: its GROUP BY would sort every kit first, which costs more than
+ * the reconciliation's own look-ups; PostgreSQL groups in a hash as it goes and sends a row per
+ * group, not per kit.  Either way recon_count adds a row in. */
+#define RECON_UNITS(SUM)                                                                       \
+    SUM "(CASE WHEN y.problem IS NULL THEN 0 ELSE 1 END),"                                    \
+    SUM "(CASE WHEN y.status = 'dispensed' OR y.return_id IS NOT NULL THEN y.units ELSE 0 END)," \
+    SUM "(CASE WHEN y.status = 'dispensed' AND y.return_id IS NULL THEN y.units ELSE 0 END),"  \
+    SUM "(CASE WHEN y.lost = 0 THEN COALESCE(y.returned_units, 0) ELSE 0 END),"                \
+    SUM "(CASE WHEN y.lost = 0 AND y.returned_units IS NOT NULL"                               \
     "  THEN y.units - y.returned_units ELSE 0 END),"                                           \
-    " SUM(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
-    " SUM(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"           \
-    " FROM (" KIT_STATE_SQL ") y GROUP BY y.kit_type_id, y.lot_id, y.status) g"               \
-    " JOIN kit_types kt ON kt.id = g.kit_type_id JOIN lots l ON l.id = g.lot_id"               \
-    " ORDER BY kt.code, l.batch, g.status"
+    SUM "(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
+    SUM "(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"
+static const char *const recon_sql[2] = {
+    "SELECT y.kit_type_id, y.lot_id, y.status, 1, " RECON_UNITS("")
+    " FROM (" KIT_STATE_SQL ") y",
+    "SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*), " RECON_UNITS("SUM")
+    " FROM (" KIT_STATE_SQL ") y GROUP BY y.kit_type_id, y.lot_id, y.status",
+};
 
 static int recon_add_row(recon *r, const char *kit_type, const char *lot)
 {
@@ -220,37 +233,124 @@ static int recon_add_row(recon *r, const char *kit_type, const char *lot)
     return row->kit_type && row->lot ? CTM_OK : ctm__err(CTM_ENOMEM, "out of memory");
 }
 
-static void recon_count(recon_row *row, const char *status, ctm__st *st)
+static size_t recon_hash(int64_t kit_type_id, int64_t lot_id, size_t nslots)
 {
-    int64_t kits = ctm__st_int(st, 5);
-    row->received += kits;
-    for (size_t i = 0; i < NSTATUS; i++)
-        if (strcmp(status_cols[i][0], status) == 0)
-            row->status[i] += kits;
-    row->breaks += ctm__st_int(st, 6);
-    for (int u = 0; u < NUNITS; u++)
-        row->units[u] += ctm__st_int(st, 7 + u);
+    uint64_t h = (uint64_t)kit_type_id * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)lot_id;
+    h ^= h >> 29;
+    return (size_t)(h * UINT64_C(0xBF58476D1CE4E5B9) >> 17) & (nslots - 1);
 }
 
-/* Read the grouped states into r: a row per kit type and lot, then the total. */
+/* The slot of (kit type, lot), or of where it would go. */
+static size_t *recon_slot(recon *r, int64_t kit_type_id, int64_t lot_id)
+{
+    size_t i = recon_hash(kit_type_id, lot_id, r->nslots);
+    for (;; i = (i + 1) & (r->nslots - 1)) {
+        size_t *slot = &r->slots[i];
+        if (*slot == 0 || (r->rows[*slot - 1].kit_type_id == kit_type_id &&
+                           r->rows[*slot - 1].lot_id == lot_id))
+            return slot;
+    }
+}
+
+/* The row of (kit type, lot), added when new; the table of slots kept under half full. */
+static int recon_row_of(recon *r, int64_t kit_type_id, int64_t lot_id, recon_row **out)
+{
+    if (2 * (r->n + 1) > r->nslots) {
+        size_t nslots = r->nslots ? 2 * r->nslots : 64;
+        size_t *slots = calloc(nslots, sizeof *slots);
+        if (slots == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        free(r->slots);
+        r->slots = slots;
+        r->nslots = nslots;
+        for (size_t i = 0; i < r->n; i++)
+            *recon_slot(r, r->rows[i].kit_type_id, r->rows[i].lot_id) = i + 1;
+    }
+    size_t *slot = recon_slot(r, kit_type_id, lot_id);
+    if (*slot == 0) {
+        int rc = recon_add_row(r, NULL, NULL);
+        if (rc != CTM_OK)
+            return rc;
+        r->rows[r->n - 1].kit_type_id = kit_type_id;
+        r->rows[r->n - 1].lot_id = lot_id;
+        *slot = r->n;
+    }
+    *out = &r->rows[*slot - 1];
+    return CTM_OK;
+}
+
+static void recon_count(recon_row *row, const char *status, ctm__st *st)
+{
+    int64_t kits = ctm__st_int(st, 3);
+    row->received += kits;
+    for (size_t i = 0; i < NSTATUS; i++)
+        if (strcmp(status_cols[i][0], status) == 0) {
+            row->status[i] += kits;
+            break;
+        }
+    row->breaks += ctm__st_int(st, 4);
+    for (int u = 0; u < NUNITS; u++)
+        row->units[u] += ctm__st_int(st, 5 + u);
+}
+
+static int recon_by_names(const void *a, const void *b)
+{
+    const recon_row *x = a, *y = b;
+    int c = strcmp(x->kit_type, y->kit_type);
+    return c != 0 ? c : strcmp(x->lot, y->lot);
+}
+
+/* Each row's kit type code and lot batch, then the rows in their order. */
+static int recon_name_rows(ctm_db *db, recon *r)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "SELECT kt.code, l.batch FROM kit_types kt, lots l"
+                          " WHERE kt.id = ?1 AND l.id = ?2");
+    for (size_t i = 0; rc == CTM_OK && i < r->n; i++) {
+        recon_row *row = &r->rows[i];
+        ctm__st_reset(st);
+        ctm__st_bind_int(st, 1, row->kit_type_id);
+        ctm__st_bind_int(st, 2, row->lot_id);
+        int src = ctm__st_step(st);
+        if (src != CTM_ROW) {
+            rc = src == CTM_OK ? ctm__err(CTM_EINTEGRITY, "a kit of kit type %" PRId64
+                                                          " and lot %" PRId64 " without them",
+                                          row->kit_type_id, row->lot_id)
+                               : ctm__store_fail(src, "reading kit types and lots");
+            break;
+        }
+        row->kit_type = ctm__strdup(ctm__st_text(st, 0));
+        row->lot = ctm__strdup(ctm__st_text(st, 1));
+        if (row->kit_type == NULL || row->lot == NULL)
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+    }
+    ctm__st_finalize(st);
+    if (rc == CTM_OK && r->n > 1)
+        qsort(r->rows, r->n, sizeof *r->rows, recon_by_names);
+    return rc;
+}
+
+/* Read the kit states into r: a row per kit type and lot, then the total. */
 static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
 {
     ctm__st *st = NULL;
-    int rc = prepare_scoped(db, &st, RECON_GROUP_SQL, s);
+    int grouped = ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES;
+    int rc = prepare_scoped(db, &st, recon_sql[grouped], s);
     if (rc != CTM_OK)
         return rc;
     int src;
     while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
-        const char *kit_type = ctm__st_text(st, 0), *lot = ctm__st_text(st, 1);
-        if (r->n == 0 || strcmp(r->rows[r->n - 1].kit_type, kit_type) != 0 ||
-            strcmp(r->rows[r->n - 1].lot, lot) != 0)
-            rc = recon_add_row(r, kit_type, lot);
+        recon_row *row = NULL;
+        rc = recon_row_of(r, ctm__st_int(st, 0), ctm__st_int(st, 1), &row);
         if (rc == CTM_OK)
-            recon_count(&r->rows[r->n - 1], ctm__st_text(st, 4), st);
+            recon_count(row, ctm__st_text(st, 2), st);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading the kits for the reconciliation");
     ctm__st_finalize(st);
+    if (rc == CTM_OK)
+        rc = recon_name_rows(db, r);
     if (rc == CTM_OK)
         rc = recon_add_row(r, NULL, NULL);
     for (size_t i = 0; rc == CTM_OK && i + 1 < r->n; i++) {
@@ -453,14 +553,45 @@ typedef struct darf {
     unsigned char *state; /* per kit id - min_id */
     char kit_type[64];
     int64_t balance, balance_units;
+    int64_t last_at, last_id;  /* the order check: the previous row's time and id */
+    char **seen;               /* the kit types done */
+    size_t nseen;
 } darf;
 
 static void darf_free(void *p)
 {
     darf *d = p;
-    if (d != NULL)
+    if (d != NULL) {
         free(d->state);
+        for (size_t i = 0; i < d->nseen; i++)
+            free(d->seen[i]);
+        free(d->seen);
+    }
     free(d);
+}
+
+/* The rows must come by kit type, each kit type once, then by time and id: the running balance
+ * is only right in that order. */
+static int darf_in_order(darf *d, const char *kit_type, int64_t at, int64_t id)
+{
+    if (d->nseen > 0 && strcmp(kit_type, d->seen[d->nseen - 1]) == 0) {
+        if (at < d->last_at || (at == d->last_at && id <= d->last_id))
+            return ctm__err(CTM_ERROR, "DARF: the history came out of time order");
+    } else {
+        for (size_t i = 0; i < d->nseen; i++)
+            if (strcmp(kit_type, d->seen[i]) == 0)
+                return ctm__err(CTM_ERROR, "DARF: kit type %.64s came twice", kit_type);
+        char **seen = realloc(d->seen, (d->nseen + 1) * sizeof *seen);
+        if (seen == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        d->seen = seen;
+        if ((d->seen[d->nseen] = ctm__strdup(kit_type)) == NULL)
+            return ctm__err(CTM_ENOMEM, "out of memory");
+        d->nseen++;
+    }
+    d->last_at = at;
+    d->last_id = id;
+    return CTM_OK;
 }
 
 static int darf_status_in(const char *s, const char *const *set)
@@ -513,26 +644,33 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
     return 0;
 }
 
-#define DARF_SQL                                                                              \
+/* The trial's history in kit type and time order, one row per history row.  The order is the
+ * only sort over the whole history, and what is sorted is kept narrow (kit type code, time, row
+ * and kit ids): the kits, products and subjects are looked up after it, once per row.  SQLite
+ * reads the sorted rows (a subquery, materialized by its LIMIT) as the outer loop of nested
+ * look-ups (CROSS JOIN keeps that order); PostgreSQL sorts the joined rows, as its planner may
+ * join in any order.  darf_row_fn checks the order either way. */
+#define DARF_SELECT                                                                           \
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
-    " k.units, e.by_user, k.id,"                                                               \
-    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT s.screening FROM dispensations d" \
-    "  JOIN subjects s ON s.id = d.subject_id WHERE d.kit_id = k.id"                          \
-    "  AND d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL"               \
-    "  ORDER BY d.id DESC LIMIT 1) END,"                                                       \
-    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT s.rand_number FROM dispensations d" \
-    "  JOIN subjects s ON s.id = d.subject_id WHERE d.kit_id = k.id"                          \
-    "  AND d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL"               \
-    "  ORDER BY d.id DESC LIMIT 1) END,"                                                       \
-    " CASE WHEN e.status IN " HANDED_STATUSES " THEN (SELECT d.dose_level FROM dispensations d" \
-    "  WHERE d.kit_id = k.id AND d.status IN ('dispensed', 'replaced')"                       \
-    "  AND d.dispensed_us IS NOT NULL ORDER BY d.id DESC LIMIT 1) END,"                        \
-    " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"                 \
-    "  WHERE r.kit_id = k.id) END"                                                             \
-    " FROM kit_events e JOIN kits k ON k.id = e.kit_id"                                        \
-    " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"               \
-    " WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"                                \
-    " ORDER BY kt.code, e.at_us, e.id"
+    " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
+    " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"                \
+    "  WHERE r.kit_id = k.id) END, e.id"                                                       \
+    " FROM (SELECT e.id AS eid, e.kit_id AS kid, kt.code AS code, e.at_us AS at"               \
+    "  FROM kit_events e JOIN kits k ON k.id = e.kit_id"                                       \
+    "  JOIN kit_types kt ON kt.id = k.kit_type_id"                                             \
+    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
+#define DARF_JOINS                                                                            \
+    " CROSS JOIN kit_events e ON e.id = o.eid CROSS JOIN kits k ON k.id = o.kid"               \
+    " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"   \
+    " LEFT JOIN dispensations d ON d.id = CASE WHEN e.status IN " HANDED_STATUSES              \
+    "  THEN (SELECT d2.id FROM dispensations d2 WHERE d2.kit_id = k.id"                        \
+    "  AND d2.status IN ('dispensed', 'replaced') AND d2.dispensed_us IS NOT NULL"             \
+    "  ORDER BY d2.id DESC LIMIT 1) END"                                                       \
+    " LEFT JOIN subjects s ON s.id = d.subject_id"
+static const char *const darf_sql[2] = {
+    DARF_SELECT " ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o" DARF_JOINS,
+    DARF_SELECT ") o" DARF_JOINS " ORDER BY o.code COLLATE \"C\", o.at, o.eid",
+};
 
 static const char *const darf_cols[] = {
     "date",  "kit_type", "product", "dose",   "lot",           "kit",
@@ -553,6 +691,9 @@ static int darf_row_fn(ctm__st *st, ctm__row *row, void *ctx)
 {
     darf *d = ctx;
     const char *kit_type = ctm__st_text(st, 1);
+    int rc = darf_in_order(d, kit_type, ctm__st_int(st, 0), ctm__st_int(st, 14));
+    if (rc != CTM_OK)
+        return rc;
     if (strcmp(kit_type, d->kit_type) != 0) {
         snprintf(d->kit_type, sizeof d->kit_type, "%s", kit_type);
         d->balance = d->balance_units = 0;
@@ -569,7 +710,7 @@ static int darf_row_fn(ctm__st *st, ctm__row *row, void *ctx)
     d->balance_units += delta * units;
     char when[32];
     ctm__format_time_seconds(ctm__st_int(st, 0), when, sizeof when);
-    int rc = ctm__row_set_text(row, 0, when);
+    rc = ctm__row_set_text(row, 0, when);
     static const int texts[][2] = {{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5},
                                    {6, 10}, {7, 11}, {9, 6}, {15, 8}};
     for (size_t i = 0; rc == CTM_OK && i < sizeof texts / sizeof texts[0]; i++)
@@ -646,13 +787,15 @@ int ctm_darf(ctm_query **out, ctm_db *db, const char *trial, const char *kit_typ
         rc = darf_span(db, t.id, d);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
-        rc = ctm__prepare(db, &st, DARF_SQL);
+        rc = ctm__prepare(db, &st,
+                          darf_sql[ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES]);
     if (rc != CTM_OK) {
         darf_free(d);
         return rc;
     }
     ctm__st_bind_int(st, 1, t.id);
     ctm__st_bind_int(st, 2, kit_type_id);
+    ctm__st_bind_int(st, 3, INT64_MAX);
     return ctm__query_new(out, st, darf_cols, DARF_NCOLS, darf_row_fn, d, darf_free);
 }
 

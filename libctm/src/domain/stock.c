@@ -221,14 +221,21 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * kit, and after a statement that changes many (a receipt, its confirmation, an excursion's
  * quarantine or decision) by ctm__kit_events_sync over the kits that statement could touch: every
  * one whose status is not the one its newest row records gets a row.  A kit of a site upgraded
- * from schema version 7 has no row yet: its first change writes one. */
+ * from schema version 7 has no row yet: its first change writes one.
+ *
+ * A kit's rows are in time order as they are written: a row is never dated before the kit's
+ * newest one (a change dated in the past, a return on an earlier day, comes after what was
+ * recorded since; a clock set back dates it with the newest).  So the newest row by time is the
+ * last written, and reconciliation reads both "now" and "as of" along kit_events_by_kit. */
 
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
                           "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
-                          " VALUES (?1, ?2, ?3, ?4)");
+                          " SELECT ?1, ?2, CASE WHEN m.at > ?3 THEN m.at ELSE ?3 END, ?4"
+                          " FROM (SELECT MAX(e.at_us) AS at FROM kit_events e"
+                          " WHERE e.kit_id = ?1) m");
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, kit_id);
@@ -240,12 +247,14 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
 
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id)
 {
-    char sql[640];
+    char sql[1024];
     int n = snprintf(sql, sizeof sql,
                      "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
-                     " SELECT k.id, k.status, ?2, ?3 FROM kits k WHERE %s"
+                     " SELECT k.id, k.status, CASE WHEN (SELECT MAX(e.at_us) FROM kit_events e"
+                     " WHERE e.kit_id = k.id) > ?2 THEN (SELECT MAX(e.at_us) FROM kit_events e"
+                     " WHERE e.kit_id = k.id) ELSE ?2 END, ?3 FROM kits k WHERE %s"
                      " AND k.status <> COALESCE((SELECT e.status FROM kit_events e"
-                     " WHERE e.kit_id = k.id ORDER BY e.id DESC LIMIT 1), '')"
+                     " WHERE e.kit_id = k.id ORDER BY e.at_us DESC, e.id DESC LIMIT 1), '')"
                      " ORDER BY k.id",
                      scope);
     if (n < 0 || (size_t)n >= sizeof sql)
