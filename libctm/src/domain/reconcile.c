@@ -649,7 +649,8 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
  * and kit ids): the kits, products and subjects are looked up after it, once per row.  SQLite
  * reads the sorted rows (a subquery, materialized by its LIMIT) as the outer loop of nested
  * look-ups (CROSS JOIN keeps that order); PostgreSQL sorts the joined rows, as its planner may
- * join in any order.  darf_row_fn checks the order either way. */
+ * join in any order (PostgreSQL has no CROSS JOIN ... ON; ?3 is only there to be bound alike).
+ * darf_row_fn checks the order either way. */
 #define DARF_SELECT                                                                           \
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
     " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
@@ -659,17 +660,17 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
     "  FROM kit_events e JOIN kits k ON k.id = e.kit_id"                                       \
     "  JOIN kit_types kt ON kt.id = k.kit_type_id"                                             \
     "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-#define DARF_JOINS                                                                            \
-    " CROSS JOIN kit_events e ON e.id = o.eid CROSS JOIN kits k ON k.id = o.kid"               \
-    " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"   \
+#define DARF_JOINS(JOIN)                                                                      \
+    " " JOIN " kit_events e ON e.id = o.eid " JOIN " kits k ON k.id = o.kid"                   \
+    " " JOIN " kit_types kt ON kt.id = k.kit_type_id " JOIN " lots l ON l.id = k.lot_id"       \
     " LEFT JOIN dispensations d ON d.id = CASE WHEN e.status IN " HANDED_STATUSES              \
     "  THEN (SELECT d2.id FROM dispensations d2 WHERE d2.kit_id = k.id"                        \
     "  AND d2.status IN ('dispensed', 'replaced') AND d2.dispensed_us IS NOT NULL"             \
     "  ORDER BY d2.id DESC LIMIT 1) END"                                                       \
     " LEFT JOIN subjects s ON s.id = d.subject_id"
 static const char *const darf_sql[2] = {
-    DARF_SELECT " ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o" DARF_JOINS,
-    DARF_SELECT ") o" DARF_JOINS " ORDER BY o.code COLLATE \"C\", o.at, o.eid",
+    DARF_SELECT " ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o" DARF_JOINS("CROSS JOIN"),
+    DARF_SELECT " AND CAST(?3 AS BIGINT) > 0) o" DARF_JOINS("JOIN") " ORDER BY o.code COLLATE \"C\", o.at, o.eid",
 };
 
 static const char *const darf_cols[] = {
