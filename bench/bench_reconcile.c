@@ -1,15 +1,18 @@
 /* bench_reconcile.c - the reconciliation and the DARF log against a bare SQL GROUP BY over the
- * same tables, in the same run, on the same SQLite file.
+ * same tables, in the same run, on the same database: an SQLite file, or with --pg a PostgreSQL
+ * database on the server the environment names (CTM_TEST_PG, else libpq's PG* variables; e.g.
+ * under pg_virtualenv), made for the run and dropped after it.
  *
- *   build/bench/bench_reconcile [--quick] [DIR]
+ *   build/bench/bench_reconcile [--quick] [--pg] [DIR]
  *
  *   fill            one trial with K kits (1,000,000; --quick 100,000) in 4 kit types x 25 lots,
  *                   each with 10 history rows (kit_events: 10,000,000; --quick 1,000,000): half
  *                   the kits end available after quarantines and releases, half dispensed to a
  *                   subject and returned, with their dispensations and kit_returns.  The tables
- *                   are filled by SQL on the site's file as the library leaves them (receipts of
- *                   a million kits through the API would take the run's hour); the reports read
- *                   nothing else.  The audit ledger is not read by them and is not filled.
+ *                   are filled by SQL in the site's database as the library leaves them (receipts
+ *                   of a million kits through the API would take the run's hour; on PostgreSQL
+ *                   past libctm's guard triggers, as the superuser); the reports read nothing
+ *                   else.  The audit ledger is not read by them and is not filled.
  *   reconciliation  ctm_reconciliation() now (every kit's status and its cross-checks: history,
  *                   dispensation, return, destruction, shipback), every row read
  *                   vs  SELECT kit_type_id, lot_id, status, COUNT(*), SUM(units) ... FROM kits
@@ -27,27 +30,94 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef CTM_HAVE_POSTGRES
+#include <libpq-fe.h>
+#endif
 
 #include "bench.h"
 #include "ctm.h"
 
 #define PW "bench-reconcile-pw"
 #define TRIAL "BENCH-REC"
-#define DAY_US 86400000000LL
 
-static void exec_raw(sqlite3 *s, const char *sql)
+/* The raw connection: the baselines' and the fill's, on the site's own database. */
+typedef struct raw {
+    sqlite3 *lite;
+#ifdef CTM_HAVE_POSTGRES
+    PGconn *pg;
+#endif
+} raw;
+
+static void raw_exec(raw *r, const char *sql)
 {
+#ifdef CTM_HAVE_POSTGRES
+    if (r->pg != NULL) {
+        PGresult *res = PQexec(r->pg, sql);
+        int st = PQresultStatus(res);
+        PQclear(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            fprintf(stderr, "bench: %s  in: %.200s\n", PQerrorMessage(r->pg), sql);
+            exit(1);
+        }
+        return;
+    }
+#endif
     char *err = NULL;
-    if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite3_exec(r->lite, sql, NULL, NULL, &err) != SQLITE_OK) {
         fprintf(stderr, "bench: %s\n  in: %.200s\n", err ? err : "?", sql);
         exit(1);
     }
 }
 
-/* The trial's set-up through the API, then the kits and their history by SQL. */
-static void fill(const char *path, long kits)
+/* Seconds to run sql and read every row; *rows gets their count. */
+static double raw_time(raw *r, const char *sql, long *rows)
 {
-    ctm_db *db = bench_create(path);
+    double t0 = bench_now();
+    *rows = 0;
+#ifdef CTM_HAVE_POSTGRES
+    if (r->pg != NULL) {
+        PGresult *res = PQexec(r->pg, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            bench_die("raw query", -1);
+        *rows = PQntuples(res);
+        for (long i = 0; i < *rows; i++)
+            for (int c = 0; c < PQnfields(res); c++)
+                (void)PQgetvalue(res, (int)i, c);
+        PQclear(res);
+        return bench_now() - t0;
+    }
+#endif
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->lite, sql, -1, &st, NULL) != SQLITE_OK)
+        bench_die("raw prepare", -1);
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        (*rows)++;
+    if (src != SQLITE_DONE)
+        bench_die("raw step", -1);
+    sqlite3_finalize(st);
+    return bench_now() - t0;
+}
+
+/* The numbers 1..n as a FROM item "n(i)". */
+static const char *series(const raw *r, long n, char *buf, size_t len)
+{
+#ifdef CTM_HAVE_POSTGRES
+    if (r->pg != NULL) {
+        snprintf(buf, len, "generate_series(1, %ld) AS n(i)", n);
+        return buf;
+    }
+#endif
+    (void)r;
+    snprintf(buf, len,
+             "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %ld)"
+             " SELECT i FROM s) AS n", n);
+    return buf;
+}
+
+/* The trial's set-up through the API (db), then the kits and their history by SQL (r). */
+static void fill(ctm_db *db, raw *r, long kits)
+{
     int rc = ctm_init(db, "Benchmark Pharmacy", NULL, "admin", "Ada Admin", PW);
     if (rc == CTM_OK)
         rc = ctm_location_add(db, "FRIDGE1", "fridge", 2, 8);
@@ -60,69 +130,68 @@ static void fill(const char *path, long kits)
         rc = ctm_visit_add(db, TRIAL, "V1", 0, "randomization", "-0..+3", "KT1:1");
     if (rc != CTM_OK)
         bench_die("set-up", rc);
-    ctm_close(db);
 
-    sqlite3 *s = NULL;
-    if (sqlite3_open(path, &s) != SQLITE_OK)
-        bench_die("open raw", -1);
     long subjects = kits / 20 > 0 ? kits / 20 : 1;
-    char sql[4096];
+    char sql[4096], from[256], tens[256];
+    series(r, 10, tens, sizeof tens);
     int64_t base = ((int64_t)time(NULL) - 30 * 86400) * 1000000;
-    exec_raw(s, "BEGIN");
+    raw_exec(r, "BEGIN");
     snprintf(sql, sizeof sql,
              "INSERT INTO lots(trial_id, kit_type_id, batch, expiry)"
-             " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99)"
-             " SELECT 1, (SELECT id FROM kit_types WHERE code = 'KT' || (1 + i / 25)),"
-             " 'L' || i, '2030-01-31' FROM n");
-    exec_raw(s, sql);
+             " SELECT 1, (SELECT id FROM kit_types WHERE code = 'KT' || (1 + (i - 1) / 25)),"
+             " 'L' || (i - 1), '2030-01-31' FROM %s",
+             series(r, 100, from, sizeof from));
+    raw_exec(r, sql);
     snprintf(sql, sizeof sql,
              "INSERT INTO shipments(id, trial_id, number, direction, registered_us, location_id,"
              " status) VALUES (1, 1, 'SH1', 'in', %lld, 1, 'confirmed')", (long long)base);
-    exec_raw(s, sql);
+    raw_exec(r, sql);
     /* kit i: lot i % 100 (so kit type by lot), even kits available, odd ones returned */
     snprintf(sql, sizeof sql,
              "INSERT INTO kits(id, trial_id, kit_number, kit_type_id, lot_id, arm, status,"
              " location_id, units, expiry, shipment_id, checked)"
-             " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld)"
              " SELECT i, 1, 'K' || i, l.kit_type_id, l.id, CASE WHEN i %% 4 < 2 THEN 'A' ELSE 'B' END,"
              " CASE WHEN i %% 2 = 0 THEN 'available' ELSE 'returned' END, 1, 30, NULL, 1, 1"
-             " FROM n JOIN lots l ON l.batch = 'L' || (i %% 100)",
-             kits);
-    exec_raw(s, sql);
+             " FROM %s JOIN lots l ON l.batch = 'L' || (i %% 100)",
+             series(r, kits, from, sizeof from));
+    raw_exec(r, sql);
     snprintf(sql, sizeof sql,
              "INSERT INTO subjects(id, trial_id, screening, strata, status, rand_number, arm,"
              " enrolled_us, randomized_us)"
-             " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld)"
              " SELECT i, 1, 'S' || i, '', 'randomized', 'R' || i,"
-             " CASE WHEN i %% 2 = 0 THEN 'A' ELSE 'B' END, %lld, %lld FROM n",
-             subjects, (long long)base, (long long)base);
-    exec_raw(s, sql);
-    /* the history: 10 rows a kit, at base + id * 10 + j microseconds */
+             " CASE WHEN i %% 2 = 0 THEN 'A' ELSE 'B' END, %lld, %lld FROM %s",
+             (long long)base, (long long)base, series(r, subjects, from, sizeof from));
+    raw_exec(r, sql);
+    /* the history: 10 rows a kit (j = i - 1, 0..9), at base + id * 10 + j microseconds */
     snprintf(sql, sizeof sql,
              "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
-             " WITH RECURSIVE j(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM j WHERE j < 9)"
-             " SELECT k.id, CASE WHEN j = 0 THEN 'received' WHEN j = 1 THEN 'available'"
-             "  WHEN j < 8 AND j %% 2 = 0 THEN 'quarantined' WHEN j < 8 THEN 'available'"
-             "  WHEN k.id %% 2 = 0 THEN CASE WHEN j = 8 THEN 'quarantined' ELSE 'available' END"
-             "  WHEN j = 8 THEN 'dispensed' ELSE 'returned' END,"
-             " %lld + k.id * 10 + j, 'admin' FROM kits k, j ORDER BY k.id, j",
-             (long long)base);
-    exec_raw(s, sql);
+             " SELECT k.id, CASE WHEN i = 1 THEN 'received' WHEN i = 2 THEN 'available'"
+             "  WHEN i < 9 AND i %% 2 = 1 THEN 'quarantined' WHEN i < 9 THEN 'available'"
+             "  WHEN k.id %% 2 = 0 THEN CASE WHEN i = 9 THEN 'quarantined' ELSE 'available' END"
+             "  WHEN i = 9 THEN 'dispensed' ELSE 'returned' END,"
+             " %lld + k.id * 10 + i - 1, 'admin' FROM kits k CROSS JOIN %s ORDER BY k.id, i",
+             (long long)base, tens);
+    raw_exec(r, sql);
     snprintf(sql, sizeof sql,
              "INSERT INTO dispensations(id, subject_id, visit_id, kit_id, status, assigned_us,"
              " dispensed_us) SELECT k.id, 1 + (k.id / 2) %% %ld, 1, k.id, 'dispensed',"
              " %lld + k.id * 10 + 8, %lld + k.id * 10 + 8 FROM kits k WHERE k.id %% 2 = 1",
              subjects, (long long)base, (long long)base);
-    exec_raw(s, sql);
+    raw_exec(r, sql);
     snprintf(sql, sizeof sql,
              "INSERT INTO kit_returns(kit_id, dispensation_id, lost, units, returned_on,"
              " recorded_us, recorded_by) SELECT k.id, k.id, 0, 10, '2026-01-01',"
              " %lld + k.id * 10 + 9, 'admin' FROM kits k WHERE k.id %% 2 = 1",
              (long long)base);
-    exec_raw(s, sql);
-    exec_raw(s, "COMMIT");
-    exec_raw(s, "ANALYZE");
-    sqlite3_close(s);
+    raw_exec(r, sql);
+    raw_exec(r, "COMMIT");
+#ifdef CTM_HAVE_POSTGRES
+    if (r->pg != NULL) {
+        raw_exec(r, "VACUUM ANALYZE");
+        return;
+    }
+#endif
+    raw_exec(r, "ANALYZE");
 }
 
 typedef int (*listing_fn)(ctm_query **out, ctm_db *db, const char *trial, const char *arg);
@@ -144,22 +213,6 @@ static double time_listing(ctm_db *db, listing_fn fn, const char *arg, long *row
     return bench_now() - t0;
 }
 
-static double time_raw(sqlite3 *s, const char *sql, long *rows)
-{
-    double t0 = bench_now();
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK)
-        bench_die("raw prepare", -1);
-    *rows = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        (*rows)++;
-    if (src != SQLITE_DONE)
-        bench_die("raw step", -1);
-    sqlite3_finalize(st);
-    return bench_now() - t0;
-}
-
 static double best(double a, double b)
 {
     return a < b ? a : b;
@@ -173,23 +226,73 @@ static double best(double a, double b)
     "SELECT k.kit_type_id, e.status, COUNT(*) FROM kit_events e JOIN kits k ON k.id = e.kit_id" \
     " WHERE k.trial_id = 1 GROUP BY k.kit_type_id, e.status"
 
+#ifdef CTM_HAVE_POSTGRES
+/* The PostgreSQL database of the run, made anew: its libpq conninfo into target. */
+static void pg_database(const char *server, char *target, size_t len)
+{
+    PGconn *c = PQconnectdb(server);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench: %s: %s", server, PQerrorMessage(c));
+        exit(1);
+    }
+    raw r = {.pg = c};
+    raw_exec(&r, "DROP DATABASE IF EXISTS ctm_bench_reconcile WITH (FORCE)");
+    raw_exec(&r, "CREATE DATABASE ctm_bench_reconcile");
+    PQfinish(c);
+    snprintf(target, len, "%s%sdbname=ctm_bench_reconcile", server, server[0] ? " " : "");
+}
+#endif
+
 int main(int argc, char **argv)
 {
-    int quick = 0;
-    const char *dir = bench_args(argc, argv, &quick);
+    int quick = 0, pg = 0;
+    char *args[8];
+    int nargs = 0;
+    for (int i = 0; i < argc && nargs < 8; i++)
+        if (strcmp(argv[i], "--pg") == 0)
+            pg = 1;
+        else
+            args[nargs++] = argv[i];
+    const char *dir = bench_args(nargs, args, &quick);
     long kits = quick ? 100000 : 1000000;
-    char path[4096];
+    char path[4096], key[4200];
     snprintf(path, sizeof path, "%s/bench_reconcile.db", dir);
-    double t0 = bench_now();
-    fill(path, kits);
-    printf("fill: %ld kits, %ld history rows in %.1f s\n", kits, kits * 10, bench_now() - t0);
-
-    ctm_db *db = bench_open(path, 0);
-    if (ctm_login(db, "admin", PW) != CTM_OK)
-        bench_die("login", -1);
-    sqlite3 *s = NULL;
-    if (sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    snprintf(key, sizeof key, "%s/bench_reconcile%s.db.key", dir, pg ? "_pg" : "");
+    raw r = {0};
+    ctm_open_options o = CTM_OPEN_OPTIONS_INIT;
+    o.key_path = key;
+    if (pg) {
+#ifdef CTM_HAVE_POSTGRES
+        const char *server = getenv("CTM_TEST_PG") ? getenv("CTM_TEST_PG") : "";
+        pg_database(server, path, sizeof path);
+        r.pg = PQconnectdb(path);
+        if (PQstatus(r.pg) != CONNECTION_OK)
+            bench_die("raw connect", -1);
+        raw_exec(&r, "SET session_replication_role = replica"); /* past the guard triggers */
+#else
+        fprintf(stderr, "bench: built without PostgreSQL\n");
+        return 1;
+#endif
+    } else {
+        remove(path);
+        remove(key);
+    }
+    remove(key);
+    ctm_db *db = NULL;
+    o.flags = CTM_OPEN_CREATE;
+    if (ctm_open(&db, path, &o) != CTM_OK)
+        bench_die("ctm_open", -1);
+    if (!pg && sqlite3_open(path, &r.lite) != SQLITE_OK)
         bench_die("raw open", -1);
+    double t0 = bench_now();
+    fill(db, &r, kits);
+    ctm_close(db);
+    printf("%s: %ld kits, %ld history rows filled in %.1f s\n", pg ? "PostgreSQL" : "SQLite",
+           kits, kits * 10, bench_now() - t0);
+
+    o.flags = 0;
+    if (ctm_open(&db, path, &o) != CTM_OK || ctm_login(db, "admin", PW) != CTM_OK)
+        bench_die("open and login", -1);
     char yesterday[11];
     time_t y = time(NULL) - 86400;
     struct tm tm;
@@ -199,11 +302,11 @@ int main(int argc, char **argv)
     double recon = 1e9, breaks = 1e9, asof = 1e9, darf = 1e9, raw_recon = 1e9, raw_darf = 1e9;
     long n_recon = 0, n_breaks = 0, n_asof = 0, n_darf = 0, n_raw = 0, n_rawd = 0;
     for (int run = 0; run < 3; run++) {
-        raw_recon = best(raw_recon, time_raw(s, RECON_BASELINE, &n_raw));
+        raw_recon = best(raw_recon, raw_time(&r, RECON_BASELINE, &n_raw));
         recon = best(recon, time_listing(db, ctm_reconciliation, NULL, &n_recon));
         breaks = best(breaks, time_listing(db, ctm_reconciliation_breaks, NULL, &n_breaks));
         asof = best(asof, time_listing(db, ctm_reconciliation, yesterday, &n_asof));
-        raw_darf = best(raw_darf, time_raw(s, DARF_BASELINE, &n_rawd));
+        raw_darf = best(raw_darf, raw_time(&r, DARF_BASELINE, &n_rawd));
         darf = best(darf, time_listing(db, ctm_darf, NULL, &n_darf));
     }
     printf("reconciliation: %.3f s (%ld rows) vs GROUP BY %.3f s (%ld rows): ratio %.2f\n", recon,
@@ -214,7 +317,19 @@ int main(int argc, char **argv)
            asof / raw_recon);
     printf("DARF:           %.3f s (%ld lines) vs GROUP BY %.3f s (%ld rows): ratio %.2f\n", darf,
            n_darf, raw_darf, n_rawd, darf / raw_darf);
-    sqlite3_close(s);
     ctm_close(db);
+#ifdef CTM_HAVE_POSTGRES
+    if (r.pg != NULL && getenv("CTM_BENCH_KEEP") == NULL) { /* kept: to EXPLAIN its queries */
+        PQfinish(r.pg);
+        const char *server = getenv("CTM_TEST_PG") ? getenv("CTM_TEST_PG") : "";
+        PGconn *c = PQconnectdb(server);
+        raw admin = {.pg = c};
+        raw_exec(&admin, "DROP DATABASE IF EXISTS ctm_bench_reconcile WITH (FORCE)");
+        PQfinish(c);
+        remove(key);
+    }
+#endif
+    if (r.lite != NULL)
+        sqlite3_close(r.lite);
     return 0;
 }

@@ -105,6 +105,22 @@ def test_the_darf_log(mona):
         mona.darf(TRIAL, kit_type="NOPE")
 
 
+def test_the_darf_log_of_a_kit_lost_and_found(site):
+    """A kit missing is one line out; found again, one line back in; its quarantine and release
+    after that, like K4's quarantine, change no balance and are no lines."""
+    with ctm_open(site, "paula", PW) as db:
+        db.kit_set_status(TRIAL, "K2", "missing", "not on the shelf")
+        db.kit_set_status(TRIAL, "K2", "available", "found behind the box")
+        db.kit_set_status(TRIAL, "K2", "quarantined", "check")
+        db.kit_set_status(TRIAL, "K2", "available", "checked")
+    with ctm_open(site, "mona", PW) as mona:
+        assert [(d["event"], d["kit"], d["quantity"], d["balance"], d["balance_units"])
+                for d in mona.darf(TRIAL)] == [
+            ("received", "K1", 1, 1, 30), ("received", "K2", 1, 2, 60),
+            ("received", "K3", 1, 3, 90), ("received", "K4", 1, 4, 120),
+            ("missing", "K2", -1, 3, 90), ("available", "K2", 1, 4, 120)]
+
+
 def test_a_monitor_signs_off(site, mona):
     with ctm_open(site, "paula", PW) as paula:
         with pytest.raises(ctm.PermissionDenied):

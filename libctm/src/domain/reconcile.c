@@ -645,32 +645,45 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
 }
 
 /* The trial's history in kit type and time order, one row per history row.  The order is the
- * only sort over the whole history, and what is sorted is kept narrow (kit type code, time, row
- * and kit ids): the kits, products and subjects are looked up after it, once per row.  SQLite
- * reads the sorted rows (a subquery, materialized by its LIMIT) as the outer loop of nested
- * look-ups (CROSS JOIN keeps that order); PostgreSQL sorts the joined rows, as its planner may
- * join in any order (PostgreSQL has no CROSS JOIN ... ON; ?3 is only there to be bound alike).
- * darf_row_fn checks the order either way. */
-#define DARF_SELECT                                                                           \
+ * only sort over the whole history.  SQLite sorts it narrow (kit type code, time, row and kit
+ * ids) in a subquery its LIMIT materializes, then reads the sorted rows as the outer loop of
+ * nested look-ups of the kits, products and subjects (CROSS JOIN keeps that order).  PostgreSQL,
+ * whose planner may join in any order, sorts the joined rows, and first leaves out, on the
+ * server, the rows darf_delta would skip: a stock status (not the registration) that follows
+ * neither nothing (the kit's first row) nor a time away from the site (missing, in transit)
+ * changes nothing and is not a line; after it the kit is where it was.  So a few lines, not the
+ * whole history, come over the connection.  darf_row_fn checks the order either way. */
+#define DARF_COLUMNS                                                                          \
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
     " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
     " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"                \
-    "  WHERE r.kit_id = k.id) END, e.id"                                                       \
-    " FROM (SELECT e.id AS eid, e.kit_id AS kid, kt.code AS code, e.at_us AS at"               \
-    "  FROM kit_events e JOIN kits k ON k.id = e.kit_id"                                       \
-    "  JOIN kit_types kt ON kt.id = k.kit_type_id"                                             \
-    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-#define DARF_JOINS(JOIN)                                                                      \
-    " " JOIN " kit_events e ON e.id = o.eid " JOIN " kits k ON k.id = o.kid"                   \
-    " " JOIN " kit_types kt ON kt.id = k.kit_type_id " JOIN " lots l ON l.id = k.lot_id"       \
+    "  WHERE r.kit_id = k.id) END, e.id"
+#define DARF_SUBJECT                                                                          \
     " LEFT JOIN dispensations d ON d.id = CASE WHEN e.status IN " HANDED_STATUSES              \
     "  THEN (SELECT d2.id FROM dispensations d2 WHERE d2.kit_id = k.id"                        \
     "  AND d2.status IN ('dispensed', 'replaced') AND d2.dispensed_us IS NOT NULL"             \
     "  ORDER BY d2.id DESC LIMIT 1) END"                                                       \
     " LEFT JOIN subjects s ON s.id = d.subject_id"
 static const char *const darf_sql[2] = {
-    DARF_SELECT " ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o" DARF_JOINS("CROSS JOIN"),
-    DARF_SELECT " AND CAST(?3 AS BIGINT) > 0) o" DARF_JOINS("JOIN") " ORDER BY o.code COLLATE \"C\", o.at, o.eid",
+    DARF_COLUMNS
+    " FROM (SELECT e.id AS eid, e.kit_id AS kid FROM kit_events e JOIN kits k ON k.id = e.kit_id"
+    "  JOIN kit_types kt ON kt.id = k.kit_type_id"
+    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
+    "  ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o"
+    " CROSS JOIN kit_events e ON e.id = o.eid CROSS JOIN kits k ON k.id = o.kid"
+    " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"
+    DARF_SUBJECT,
+    DARF_COLUMNS
+    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, e.by_user, LAG(e.status)"
+    "  OVER (PARTITION BY e.kit_id ORDER BY e.at_us, e.id) AS prev"
+    "  FROM kit_events e JOIN kits k ON k.id = e.kit_id"
+    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
+    "  AND CAST(?3 AS BIGINT) > 0) e" /* ?3: bound alike on both engines */
+    " JOIN kits k ON k.id = e.kit_id JOIN kit_types kt ON kt.id = k.kit_type_id"
+    " JOIN lots l ON l.id = k.lot_id" DARF_SUBJECT
+    " WHERE e.status NOT IN ('available', 'quarantined', 'expired', 'damaged',"
+    "  'pending_destruction') OR e.prev IS NULL OR e.prev IN ('missing', 'in_transit')"
+    " ORDER BY kt.code COLLATE \"C\", e.at_us, e.id",
 };
 
 static const char *const darf_cols[] = {
