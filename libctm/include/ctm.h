@@ -2065,8 +2065,8 @@ CTM_API CTM_WARN_UNUSED int ctm_forecast(ctm_query **out, ctm_db *db, const char
  * trial's shipments or recording kits of the trial), "missing_signature" (a ledger entry of an
  * action that requires an e-signature without one: ctm_verify() refuses such a ledger too; none
  * under normal operation), "stale_access" (an enabled account whose newest action in the ledger
- * is older than stale_days days (1 to 3650), or that has none: logins are not recorded, so an
- * account that only reads shows here).  No finding names an arm.  Any logged-in user.
+ * is older than stale_days days (1 to 3650), or that has none and was created longer ago than
+ * that: logins are not recorded, so an account that only reads shows here).  No finding names an arm.  Any logged-in user.
  * Errors: CTM_EINVAL (out NULL, trial code, stale_days out of range), CTM_ENOTFOUND (trial),
  * CTM_EMISUSE (nobody logged in), CTM_EINTEGRITY (a ledger entry that cannot be read).  On
  * failure *out is NULL.
