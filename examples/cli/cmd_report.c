@@ -6,6 +6,9 @@
  * options become a ctm_report_options.  The report's name and options are checked before the
  * login (the library checks them without a handle), so a mistyped name costs no password and
  * its message lists the reports there are.
+ *
+ * The reconciliation report exits 1 when the reconciliation does not balance, after printing or
+ * writing it, as `ctm reconcile` does: a monitor's script stops on either.
  */
 #include "cli.h"
 
@@ -89,6 +92,24 @@ static int write_file(const char *path, const char *text)
     return failed ? cli_fail("%s: cannot write the report: %s", path, strerror(errno)) : CLI_OK;
 }
 
+/* Whether the reconciliation the report shows balances: its last row (the total) says so, read
+ * from the report's rows with its options.  CLI_OK or an exit status. */
+static int reconciliation_balanced(ctm_db *db, const char *name, const ctm_report_options *o,
+                                   int *balanced)
+{
+    ctm_query *q = NULL;
+    int rc = ctm_report(&q, db, name, o);
+    if (rc != CTM_OK)
+        return cli_fail_ctm(rc);
+    int col = ctm_query_column_index(q, "balanced");
+    while (col >= 0 && (rc = ctm_query_next(q)) == CTM_ROW)
+        *balanced = ctm_query_int64(q, col) != 0;
+    ctm_query_free(q);
+    if (col < 0)
+        return cli_fail("report %s: no column 'balanced'", name);
+    return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+}
+
 int cmd_report(struct cli_session *s, const struct cli_args *a)
 {
     ctm_report_options o;
@@ -111,5 +132,15 @@ int cmd_report(struct cli_session *s, const struct cli_args *a)
             fputc('\n', stdout);
     }
     ctm_free(text);
-    return rc;
+    if (rc != CLI_OK || strcmp(a->pos[0], "reconciliation") != 0)
+        return rc;
+    int balanced = 0;
+    if ((rc = reconciliation_balanced(s->db, a->pos[0], &o, &balanced)) != CLI_OK)
+        return rc;
+    if (!balanced) {
+        fprintf(stderr, "ctm: the reconciliation of %s does not balance%s%s\n", o.trial,
+                o.as_of ? " as of " : "", o.as_of ? o.as_of : "");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
 }

@@ -1940,7 +1940,9 @@ CTM_API CTM_WARN_UNUSED int ctm_compliance(ctm_query **out, ctm_db *db, const ch
  * with the changes, then "kit.destroy_witness" (trial, kits, method, certificate, destroyed_by;
  * done and e-signed "witnessed destruction" by the witness).  Not inside a batch.  A wrong
  * witness password changes nothing but is recorded as a failed login of the witness's account
- * (auth.failed, toward its lockout).  Pharmacists.
+ * (auth.failed, toward its lockout).  The witness's password is checked before their account's
+ * state and role, so that those are refused as such only with the right password (the
+ * logged-in user as witness is refused before it).  Pharmacists.
  * Errors: CTM_EINVAL (method, certificate, witness or its password empty or too long; trial
  * code; a kit named twice), CTM_ENOTFOUND (trial, a kit), CTM_ERULE (a kit not pending
  * destruction or packed in a shipback, named in the message; the witness is the logged-in user),
@@ -2065,8 +2067,8 @@ CTM_API CTM_WARN_UNUSED int ctm_forecast(ctm_query **out, ctm_db *db, const char
  * trial's shipments or recording kits of the trial), "missing_signature" (a ledger entry of an
  * action that requires an e-signature without one: ctm_verify() refuses such a ledger too; none
  * under normal operation), "stale_access" (an enabled account whose newest action in the ledger
- * is older than stale_days days (1 to 3650), or that has none: logins are not recorded, so an
- * account that only reads shows here).  No finding names an arm.  Any logged-in user.
+ * is older than stale_days days (1 to 3650), or that has none and was created longer ago than
+ * that: logins are not recorded, so an account that only reads shows here).  No finding names an arm.  Any logged-in user.
  * Errors: CTM_EINVAL (out NULL, trial code, stale_days out of range), CTM_ENOTFOUND (trial),
  * CTM_EMISUSE (nobody logged in), CTM_EINTEGRITY (a ledger entry that cannot be read).  On
  * failure *out is NULL.

@@ -57,15 +57,26 @@ def test_forecast_refusals(site):
 
 
 def test_self_inspection_lists_the_findings(site):
-    rows = json.loads(run(site, PHARM, "self-inspection", TRIAL, "--json").stdout)
-    assert rows == [{"category": "stale_access", "trial": None, "reference": BLIND,
-                     "subject": None,
-                     "detail": f"user {BLIND} (pharmacist) is enabled and has recorded no action"
-                               f" since the account was created on {TODAY.isoformat()}",
-                     "since": TODAY.isoformat()}]
-    # the whole site, read by the blinded investigator: the same
-    assert json.loads(run(site, INV, "self-inspection", "--json").stdout) == rows
+    # BLIND never wrote an action, but the account is new: not stale
+    assert json.loads(run(site, PHARM, "self-inspection", TRIAL, "--json").stdout) == []
+    # created 40 days ago (behind the library's back): stale after 30 days, not after 90
+    day_us = 86400 * 10**6
+    site.sql("UPDATE users SET created_us = created_us - ? WHERE username = ?", (40 * day_us, BLIND))
+    try:
+        created = (TODAY - timedelta(days=40)).isoformat()
+        rows = json.loads(run(site, PHARM, "self-inspection", TRIAL, "--stale-days", "30",
+                              "--json").stdout)
+        assert rows == [{"category": "stale_access", "trial": None, "reference": BLIND,
+                         "subject": None,
+                         "detail": f"user {BLIND} (pharmacist) is enabled and has recorded no"
+                                   f" action since the account was created on {created}",
+                         "since": created}]
+        # the whole site, read by the blinded investigator: the same
+        assert json.loads(run(site, INV, "self-inspection", "--stale-days", "30",
+                              "--json").stdout) == rows
+        assert json.loads(run(site, PHARM, "self-inspection", TRIAL, "--json").stdout) == []
+    finally:
+        site.sql("UPDATE users SET created_us = created_us + ? WHERE username = ?",
+                 (40 * day_us, BLIND))
     bad = run(site, PHARM, "self-inspection", "--stale-days", "0", expect=2)
     assert "--stale-days: give a number of days from 1 to 3650" in bad.stderr
-    out = run(site, BLIND, "self-inspection", TRIAL, "--stale-days", "30").stdout
-    assert "stale_access" in out

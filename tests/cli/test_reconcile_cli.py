@@ -125,7 +125,20 @@ def test_the_reconciliation_and_darf_as_reports(site):
     assert (r["report"], r["balanced"], r["breaks"], r["received"]) == ("reconciliation", True, 0, 4)
     assert [row["received"] for row in r["rows"]] == [4, 4]
     site.sql("UPDATE kits SET status = 'destroyed' WHERE kit_number = 'K2'")
-    r = json.loads(site.run("report", "reconciliation", TRIAL, "--json", user=MONITOR).stdout)
+    # not balanced: the report is still printed (or written), and the exit status is 1, as
+    # `ctm reconcile`'s, so that a monitor's script stops on either
+    out = site.run("report", "reconciliation", TRIAL, "--json", user=MONITOR, expect=1)
+    r = json.loads(out.stdout)
     assert (r["balanced"], r["breaks"]) == (False, 1)
+    assert out.stderr == f"ctm: the reconciliation of {TRIAL} does not balance\n"
+    out = site.run("report", "reconciliation", TRIAL, "--csv", "--output", "recon.csv",
+                   user=MONITOR, expect=1)
+    assert out.stdout == f"Wrote the reconciliation report (csv) to recon.csv.\n"
+    assert "does not balance" in out.stderr
+    rows = list(csv.DictReader(io.StringIO((site.dir / "recon.csv").read_text())))
+    assert [(row["received"], row["breaks"], row["balanced"]) for row in rows] == [
+        ("4", "1", "0"), ("4", "1", "0")]
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    site.run("report", "reconciliation", TRIAL, "--as-of", yesterday, user=MONITOR)
     d = json.loads(site.run("report", "darf", TRIAL, "--json", user=MONITOR).stdout)
     assert [row["balance"] for row in d["rows"]] == [1, 2, 3, 4]

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 import ctm
-from conftest import ADMIN, ADMIN_PW, SITE, ctm_init, ctm_open, new_site_path
+from conftest import ADMIN, ADMIN_PW, SITE, ctm_init, ctm_open, new_site_path, raw_sql
 
 PW = "inspect-password-1"
 TRIAL = "CT-INS"
@@ -74,14 +74,21 @@ def test_the_forecast_per_kit_type_and_arm(site):
 
 def test_the_self_inspection_findings(site):
     with ctm_open(site, "paula", PW) as db:
+        # tom never acted, but the account is new: not stale; the V1 kits are due back by the
+        # end of V2's window, 3 days from now: not overdue
+        assert db.self_inspection(TRIAL).fetchall() == []
+    # tom's account created 100 days ago (behind the library's back): stale since then
+    raw_sql(site, "UPDATE users SET created_us = created_us - ? WHERE username = 'tom'",
+            100 * 86400 * 10**6)
+    created = TODAY - datetime.timedelta(days=100)
+    with ctm_open(site, "paula", PW) as db:
         rows = db.self_inspection(TRIAL).fetchall()
         assert rows == [{"category": "stale_access", "trial": None, "reference": "tom",
                          "subject": None,
                          "detail": "user tom (technician) is enabled and has recorded no action"
-                                   " since the account was created on %s" % TODAY,
-                         "since": TODAY}]
-        # the V1 kits are due back by the end of V2's window, 3 days from now: not overdue;
-        # the whole site into pandas, accounts stale after a day
+                                   " since the account was created on %s" % created,
+                         "since": created}]
+        # the whole site into pandas
         df = db.self_inspection(stale_days=1).to_pandas()
         assert list(df.category) == ["stale_access"]
     with ctm_open(site, "tom", PW) as db:

@@ -2,7 +2,8 @@
  * destroyed with their method, certificate and witness, in two entries (the pharmacist's
  * "destroyed", the witness's own "witnessed destruction") that verify checks as a pair; the
  * witness is a second user, authenticated in the call (the actor, a wrong password, a role that
- * may not witness, a kit not pending, a partly bad list: refused, nothing changed).  Return to
+ * may not witness, a kit not pending, a partly bad list: refused, nothing changed; the witness's
+ * account is refused for its state only after its right password).  Return to
  * the sponsor: a shipback packed, its manifest (exact CSV, no arm), its e-signed dispatch, its
  * cancellation, and what a packed kit may not do.  Runs on both back ends. */
 #include <check.h>
@@ -244,6 +245,58 @@ START_TEST(a_wrong_witness_password_is_refused_and_counted_against_the_witness)
     ck_assert_str_eq(ctm_current_user(db), "pia");
     tu_ok(destroy(kits, 1, "mona", PW));
     assert_status("A2", "destroyed");
+}
+END_TEST
+
+/* A refusal for the witness's account (its role, disabled, a password reset by an administrator)
+ * comes only with the witness's right password: with a wrong one, the pharmacist reads what any
+ * wrong password reads, and the attempt is counted against the witness's account. */
+static void refused_for_the_password(const char *witness, uint64_t *size)
+{
+    const char *kits[] = {"A2"};
+    char want[128], sql[128];
+    snprintf(sql, sizeof sql, "SELECT failed_logins FROM users WHERE username = '%s'", witness);
+    int64_t failed = count(sql);
+    ck_assert_int_eq(destroy(kits, 1, witness, "not-the-password"), CTM_EAUTH);
+    snprintf(want, sizeof want, "destroy: unknown user or wrong password for witness '%s'",
+             witness);
+    ck_assert_str_eq(ctm_errmsg(), want);
+    ck_assert_uint_eq(tu_audit_size(db), *size + 1);
+    assert_log(*size, "action", "auth.failed");
+    assert_log(*size, "user", witness);
+    ck_assert_int_eq(count(sql), failed + 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM destructions"), 0);
+    assert_status("A2", "pending_destruction");
+    *size += 1;
+}
+
+START_TEST(the_witness_account_is_refused_only_after_its_password)
+{
+    uint64_t size = tu_audit_size(db);
+    const char *kits[] = {"A2"};
+    /* a role that may not witness */
+    refused_for_the_password("ivy", &size);
+    refused(destroy(kits, 1, "ivy", PW), CTM_EDENIED, "witness 'ivy' has the role 'investigator'",
+            size);
+    /* a disabled account */
+    ctm_logout(db);
+    tu_login(db, "admin", PW);
+    tu_ok(ctm_user_disable(db, "tom", "left the site"));
+    tu_ok(ctm_user_passwd(db, "phil", "reset-by-admin-1"));
+    ctm_logout(db);
+    tu_login(db, "pia", PW);
+    size = tu_audit_size(db);
+    refused_for_the_password("tom", &size);
+    refused(destroy(kits, 1, "tom", PW), CTM_EDISABLED, "witness 'tom' is disabled", size);
+    /* a password reset by an administrator: no key of its own yet */
+    refused_for_the_password("phil", &size);
+    refused(destroy(kits, 1, "phil", "reset-by-admin-1"), CTM_EDENIED,
+            "witness 'phil' must first replace the password an administrator set", size);
+    /* the pharmacist as her own witness: refused first, whatever the password, and not counted */
+    refused(destroy(kits, 1, "pia", "not-the-password"), CTM_ERULE,
+            "witness 'pia' is the user acting", size);
+    ck_assert_int_eq(count("SELECT failed_logins FROM users WHERE username = 'pia'"), 0);
+    tu_assert_verifies_all(db, vkey);
 }
 END_TEST
 
@@ -567,6 +620,7 @@ int main(void)
     tcase_add_test(tc, nobody_witnesses_their_own_destruction);
     tcase_add_test(tc, a_wrong_witness_password_is_refused_and_counted_against_the_witness);
     tcase_add_test(tc, who_may_destroy_and_witness);
+    tcase_add_test(tc, the_witness_account_is_refused_only_after_its_password);
     tcase_add_test(tc, a_kit_not_pending_destruction_is_named_and_nothing_changes);
     tcase_add_test(tc, a_returned_kit_is_sent_to_pending_destruction_by_hand_first);
     tcase_add_test(tc, not_inside_a_batch);

@@ -16,6 +16,8 @@
 #define PW "dispensing-pw-1"
 #define TRIAL "EU-CT-2026-900001"
 #define DOSE_TRIAL "EU-CT-2026-900002"
+#define OTHER_TRIAL "EU-CT-2026-900003"
+#define PACK_GTIN "05909990329717"
 #define ARM_A "QZACTIVE"
 #define ARM_B "QZPLACEBO"
 #define KITS_PER_ARM 6
@@ -401,6 +403,107 @@ START_TEST(replace_reverse_and_record_afterwards)
 }
 END_TEST
 
+/* ---- trials that number their kits alike ---- */
+
+/* The status of kit `kit` of trial `trial`, read outside the library (static buffer). */
+static const char *status_in(const char *trial, const char *kit)
+{
+    static char status[32];
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT k.status FROM kits k JOIN trials t ON t.id = k.trial_id"
+                              " WHERE t.code = '%s' AND k.kit_number = '%s'", trial, kit);
+    char *s = tu_sql_text(db_path, sql);
+    snprintf(status, sizeof status, "%s", s);
+    free(s);
+    return status;
+}
+
+/* OTHER_TRIAL's kits are numbered as TRIAL's (A1..A8, B1..B8): every kit-taking call of
+ * dispensing resolves the kit in the trial it names, and touches only that trial's kit. */
+START_TEST(kits_numbered_alike_in_two_trials)
+{
+    tu_ok(ctm_trial_add(db, OTHER_TRIAL, "Other", "Sponsor", 1, ARM_A ":1," ARM_B ":1"));
+    ctm_kittype_options ko = CTM_KITTYPE_OPTIONS_INIT;
+    ko.dispensing_days = 28;
+    tu_ok(ctm_kittype_add(db, OTHER_TRIAL, "KT", "Drug Y or placebo", 30, 2, 8, 30, &ko));
+    char far[11], m[2048];
+    day(400, far);
+    size_t len = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
+    for (int i = 1; i <= 8; i++)
+        len += (size_t)snprintf(m + len, sizeof m - len, "A%d,KT,LOTHER,%s," ARM_A "\n"
+                                "B%d,KT,LOTHER,%s," ARM_B "\n", i, far, i, far);
+    tu_ok(ctm_receive(db, OTHER_TRIAL, "SH3", m, len, "FRIDGE1", NULL));
+    tu_ok(ctm_receive_confirm(db, "SH3", 1));
+    tu_ok(ctm_visit_add(db, OTHER_TRIAL, "V1", 0, "randomization", "-0..+3", "KT:1"));
+    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
+    tu_ok(ctm_random_generate(db, OTHER_TRIAL, 4, "2", &ro));
+    ctm_randomization r = CTM_RANDOMIZATION_INIT;
+    tu_ok(ctm_subject_add(db, OTHER_TRIAL, "O1", NULL));
+    tu_ok(ctm_randomize(db, OTHER_TRIAL, "O1", &r));
+
+    /* TRIAL: scan-to-verify by a scan of the pack, then the subject's return */
+    char kit[48], scan[80];
+    snprintf(kit, sizeof kit, "%s", assign_one("S1", "V1"));
+    snprintf(scan, sizeof scan, "(01)" PACK_GTIN "(21)%s", kit);
+    const char *scans[] = {scan};
+    tu_ok(ctm_dispense_confirm(db, TRIAL, "S1", scans, 1));
+    ck_assert_str_eq(status_in(TRIAL, kit), "dispensed");
+    ck_assert_str_eq(status_in(OTHER_TRIAL, kit), "available");
+    tu_ok(ctm_return(db, TRIAL, kit, 30, NULL, NULL));
+    ck_assert_str_eq(status_in(TRIAL, kit), "returned");
+    ck_assert_str_eq(status_in(OTHER_TRIAL, kit), "available");
+
+    /* OTHER_TRIAL: a replacement, the new kit confirmed by its number, then reversed */
+    char first[48], second[48];
+    ctm_query *q = NULL;
+    tu_ok(ctm_dispense_assign(&q, db, OTHER_TRIAL, "O1", "V1", NULL));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    snprintf(first, sizeof first, "%s", ctm_query_text(q, col(q, "kit_number")));
+    ctm_query_free(q);
+    tu_ok(ctm_dispense_replace(&q, db, OTHER_TRIAL, "O1", first, "damaged", "pack crushed"));
+    ck_assert_int_eq(ctm_query_next(q), CTM_ROW);
+    snprintf(second, sizeof second, "%s", ctm_query_text(q, col(q, "kit_number")));
+    ctm_query_free(q);
+    const char *numbers[] = {second};
+    tu_ok(ctm_dispense_confirm(db, OTHER_TRIAL, "O1", numbers, 1));
+    tu_ok(ctm_dispense_reverse(db, OTHER_TRIAL, "O1", second, "wrong subject"));
+    ck_assert_str_eq(status_in(OTHER_TRIAL, first), "damaged");
+    ck_assert_str_eq(status_in(OTHER_TRIAL, second), "not_dispensed");
+    /* TRIAL's kits of those numbers: as they were (only `kit` was TRIAL's to move) */
+    if (strcmp(first, kit) != 0)
+        ck_assert_str_eq(status_in(TRIAL, first), first[1] == '7' ? "quarantined" : "available");
+    if (strcmp(second, kit) != 0)
+        ck_assert_str_eq(status_in(TRIAL, second), second[1] == '7' ? "quarantined" : "available");
+
+    /* recorded afterwards in TRIAL: a kit of subject S2's arm, the same number in both trials */
+    char paper[8], when[40];
+    snprintf(paper, sizeof paper, "%s%d", prefix_of("S2"), strcmp(kit + 1, "6") == 0 ? 5 : 6);
+    time_t now = time(NULL) - 2;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const char *papers[] = {paper};
+    tu_ok(ctm_dispense_record(db, TRIAL, "S2", "V1", papers, 1, when, "network down"));
+    ck_assert_str_eq(status_in(TRIAL, paper), "dispensed");
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kits k JOIN trials t ON"
+                                         " t.id = k.trial_id WHERE t.code = ?1 AND"
+                                         " k.status = 'dispensed'", OTHER_TRIAL), 0);
+
+    /* with no trial named, the audit log's kit filter still finds the number ambiguous; with
+     * the trial, a scan of the pack names that trial's kit */
+    ctm_audit_filter f = CTM_AUDIT_FILTER_INIT;
+    f.kit = scan;
+    ck_assert_int_eq(ctm_audit_query(&q, db, &f), CTM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(ctm_errmsg(), "more than one trial"));
+    f.trial = TRIAL;
+    tu_ok(ctm_audit_query(&q, db, &f));
+    int entries = 0;
+    while (ctm_query_next(q) == CTM_ROW)
+        entries++;
+    ctm_query_free(q);
+    ck_assert_int_ge(entries, 3); /* assigned, confirmed, returned */
+    tu_assert_verifies_all(db, NULL);
+}
+END_TEST
+
 /* ---- emergency unblinding ---- */
 
 START_TEST(codebreak_gives_the_arm_to_the_asker_only)
@@ -491,6 +594,8 @@ static Suite *dispensing_suite(void)
     tcase_add_test(tc, window_hold_and_override);
     tcase_add_test(tc, titration_moves_the_dose_level_by_the_rules);
     tcase_add_test(tc, replace_reverse_and_record_afterwards);
+    tc = tu_tcase(s, "trials", setup, teardown, 30);
+    tcase_add_test(tc, kits_numbered_alike_in_two_trials);
     tc = tu_tcase(s, "blinding", setup, teardown, 30);
     tcase_add_test(tc, codebreak_gives_the_arm_to_the_asker_only);
     tcase_add_test(tc, blinded_reads_of_dispensing_hold_no_arm);

@@ -548,8 +548,10 @@ static int find_dispensation(ctm_db *db, int64_t subject_id, const char *number,
     return rc;
 }
 
-/* The kit numbers of scans (numbers or GS1 packs), each once; malloc'd array of 48-byte names. */
-static int read_scans(ctm_db *db, const char *const *scans, size_t n, char (**numbers)[48])
+/* The kit numbers of scans (numbers or GS1 packs) of the trial's kits, each once; malloc'd array
+ * of 48-byte names. */
+static int read_scans(ctm_db *db, int64_t trial_id, const char *const *scans, size_t n,
+                      char (**numbers)[48])
 {
     *numbers = NULL;
     if (scans == NULL || n == 0)
@@ -561,7 +563,7 @@ static int read_scans(ctm_db *db, const char *const *scans, size_t n, char (**nu
         return ctm__err(CTM_ENOMEM, "out of memory");
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
-        rc = ctm__kit_number(db, scans[i], out[i]);
+        rc = ctm__kit_number(db, trial_id, scans[i], out[i]);
         for (size_t j = 0; rc == CTM_OK && j < i; j++)
             if (strcmp(out[i], out[j]) == 0)
                 rc = ctm__err(CTM_EINVAL, "scans: kit %s scanned twice", out[i]);
@@ -585,7 +587,7 @@ int ctm_dispense_confirm(ctm_db *db, const char *trial, const char *screening,
     if (rc == CTM_OK)
         rc = ctm__trial_lookup(db, trial, &t);
     if (rc == CTM_OK)
-        rc = read_scans(db, scans, nscans, &numbers);
+        rc = read_scans(db, t.id, scans, nscans, &numbers);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
@@ -698,7 +700,7 @@ int ctm_dispense_replace(ctm_query **out, ctm_db *db, const char *trial, const c
     if (rc == CTM_OK && !lost && (how == NULL || strcmp(how, "damaged") != 0))
         rc = ctm__err(CTM_EINVAL, "how: give damaged or lost");
     if (rc == CTM_OK)
-        rc = ctm__kit_number(db, kit, number);
+        rc = ctm__kit_number(db, t.id, kit, number);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
@@ -774,7 +776,7 @@ int ctm_dispense_reverse(ctm_db *db, const char *trial, const char *screening, c
     char number[48];
     int rc = subject_call(db, "dispense.reverse", "dispense reverse", trial, reason, &t);
     if (rc == CTM_OK)
-        rc = ctm__kit_number(db, kit, number);
+        rc = ctm__kit_number(db, t.id, kit, number);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;
@@ -856,7 +858,7 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     if (rc == CTM_OK && when_us > ctm__now_us())
         rc = ctm__err(CTM_EINVAL, "when: %s is in the future", when);
     if (rc == CTM_OK)
-        rc = read_scans(db, scans, nscans, &numbers);
+        rc = read_scans(db, t.id, scans, nscans, &numbers);
     if (rc != CTM_OK)
         return rc;
     ctm__action a;

@@ -943,17 +943,19 @@ static int scan_ledger(ctm_db *db, table *t, account *acc, size_t nacc)
     return rc;
 }
 
-/* Enabled accounts whose newest action is more than stale_days old, or that have none. */
+/* Enabled accounts with no action for more than stale_days: since their newest action, or,
+ * for an account that has none, since it was created (a new account is not stale: its owner
+ * has not had the time to act). */
 static int find_stale(table *t, const account *acc, size_t nacc, int64_t now_us, int stale_days)
 {
     int64_t limit = now_us - (int64_t)stale_days * CTM__DAY_US;
     int rc = CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < nacc; i++) {
         const account *a = &acc[i];
-        if (a->last_us >= limit)
+        int never = a->last_us < 0;
+        if ((never ? a->created_us : a->last_us) >= limit)
             continue;
         char when[11], detail[512];
-        int never = a->last_us < 0;
         ctm__format_date(ctm__utc_day(never ? a->created_us : a->last_us), when);
         if (never)
             snprintf(detail, sizeof detail,

@@ -498,10 +498,10 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
     return rc;
 }
 
-int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48])
+int ctm__kit_number(ctm_db *db, int64_t trial_id, const char *kit_or_scan, char number[48])
 {
     kit_row k;
-    int rc = kit_lookup(db, 0, kit_or_scan, &k);
+    int rc = kit_lookup(db, trial_id, kit_or_scan, &k);
     if (rc == CTM_OK)
         memcpy(number, k.number, sizeof k.number);
     return rc;
@@ -1120,7 +1120,7 @@ int ctm_transfer_out(ctm_db *db, const char *trial, const char *const *kits, siz
 
 /* The audit log's filters live in the ledger, which knows nothing of kits: a kit filter given as
  * a scan of the pack (not a kit number's characters) is resolved to its kit here, as for every
- * other call that takes a kit. */
+ * other call that takes a kit, in the trial filtered on when one is (trials number alike). */
 int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
 {
     ctm__clear_error();
@@ -1140,8 +1140,11 @@ int ctm_audit_query(ctm_query **out, ctm_db *db, const ctm_audit_filter *filter)
     memcpy(&f, filter, filter->struct_size < sizeof f ? filter->struct_size : sizeof f);
     f.struct_size = sizeof f;
     char number[48];
+    ctm__trial t = {0, 0};
+    if (rc == CTM_OK && filter->trial != NULL)
+        rc = ctm__trial_lookup(db, filter->trial, &t);
     if (rc == CTM_OK)
-        rc = ctm__kit_number(db, filter->kit, number);
+        rc = ctm__kit_number(db, t.id, filter->kit, number);
     if (rc != CTM_OK)
         return rc;
     f.kit = number;

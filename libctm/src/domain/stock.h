@@ -98,9 +98,11 @@ int ctm__scan_read(const char *scan, ctm__scan *out);
  * (NULL: any trial); CTM_ENOTFOUND names what was not found. */
 int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, char number[48]);
 
-/* The kit number of a kit named by its number or by a scan of its pack, in any trial (the
- * resolver every kit-taking call uses).  CTM_ENOTFOUND, or CTM_EINVAL when two kits answer. */
-int ctm__kit_number(ctm_db *db, const char *kit_or_scan, char number[48]);
+/* The kit number of a kit named by its number or by a scan of its pack, in trial trial_id (0: in
+ * any trial, where two trials' kits of one number make the name ambiguous).  A call that names
+ * its trial resolves there: trials may number their kits alike.  CTM_ENOTFOUND, or CTM_EINVAL
+ * when two kits answer. */
+int ctm__kit_number(ctm_db *db, int64_t trial_id, const char *kit_or_scan, char number[48]);
 
 /* A kit back from its subject (returns.c): the row of kit_returns closing dispensation
  * `dispensation_id`, lost or returned with `units` (-1: not counted), on `day` (days since

@@ -711,12 +711,10 @@ void ctm__signer_free(ctm__signer *s)
     memset(s, 0, sizeof *s);
 }
 
+/* What refuses a second user who gave their right password: their account's state and role. */
 static int signer_refuse(const char *what, const char *field, const char *user, const user_row *u,
-                         unsigned role_mask, const char *actor)
+                         unsigned role_mask)
 {
-    if (actor != NULL && strcmp(user, actor) == 0)
-        return ctm__err(CTM_ERULE, "%s: %s '%s' is the user acting; a second user witnesses", what,
-                        field, user);
     if (u->disabled)
         return ctm__err(CTM_EDISABLED, "%s: %s '%s' is disabled", what, field, user);
     if (u->must_change)
@@ -754,23 +752,38 @@ int ctm__signer_open(ctm_db *db, const char *user, const char *password, unsigne
     }
     if (rc != CTM_OK)
         return rc;
-    /* the refusals that need no password first: they cost no guess */
-    rc = signer_refuse(what, field, user, &u, role_mask, db->session.user);
+    /* The acting user as their own witness is refused first: it tells nothing they do not know.
+     * Then the password, before anything about the account (disabled, reset, its role): a
+     * refusal for those would tell the acting user the state of another's account without its
+     * password.  A wrong password costs what it costs at a login (two Argon2id checks) and is
+     * counted against the witness's account, disabled or not. */
     unsigned char *sk = NULL;
-    if (rc == CTM_OK) {
+    int right = 0;
+    if (db->session.user != NULL && strcmp(user, db->session.user) == 0) {
+        rc = ctm__err(CTM_ERULE, "%s: %s '%s' is the user acting; a second user witnesses", what,
+                      field, user);
+    } else if (u.must_change) {
+        /* no sealed key until the user's own password: the stored hash is the check */
+        right = crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0;
+        if (!right)
+            spend_check(nobody_hash, password);
+    } else {
         rc = unseal_key(&u, password, &sk);
-        if (rc == CTM_EAUTH) {
-            if (crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0) {
-                rc = ctm__err(CTM_EINTEGRITY, "%s: the signing key of %s '%s' cannot be unsealed",
-                              what, field, user);
-            } else {
-                rc = record_failure(db, user, &u);
-                if (rc == CTM_OK)
-                    rc = ctm__err(CTM_EAUTH, "%s: unknown user or wrong password for %s '%s'",
-                                  what, field, user);
-            }
-        }
+        right = rc == CTM_OK;
+        if (rc == CTM_EAUTH)
+            rc = crypto_pwhash_str_verify(u.password_hash, password, strlen(password)) == 0
+                     ? ctm__err(CTM_EINTEGRITY, "%s: the signing key of %s '%s' cannot be"
+                                                " unsealed", what, field, user)
+                     : CTM_OK;
     }
+    if (rc == CTM_OK && !right) {
+        rc = record_failure(db, user, &u);
+        if (rc == CTM_OK)
+            rc = ctm__err(CTM_EAUTH, "%s: unknown user or wrong password for %s '%s'", what,
+                          field, user);
+    }
+    if (rc == CTM_OK)
+        rc = signer_refuse(what, field, user, &u, role_mask);
     if (rc == CTM_OK) {
         out->id = u.id;
         out->user = ctm__strdup(user);

@@ -257,7 +257,9 @@ int ctm__require_action(ctm_db *db, const char *name, const char *what);
  * a key of their own (not a password reset by an administrator), and unseal their key with
  * `password`.  A wrong password (or an unknown user) is CTM_EAUTH after recording it as a failed
  * login of that account (auth.failed, counted toward its lockout; never the logged-in user's);
- * so never inside a batch.  `what` names the call and `field` the argument in messages.
+ * so never inside a batch.  The order of the refusals: the logged-in user as `user` first (it
+ * tells nothing), then the password, and only for the right one the account's state and role,
+ * so that the caller learns nothing of another's account without its password.  `what` names the call and `field` the argument in messages.
  * ctm__signer_free wipes the key; ctm__signer_check re-reads the account under the writer lock
  * (still enabled, the same key). */
 int ctm__signer_open(ctm_db *db, const char *user, const char *password, unsigned role_mask,
