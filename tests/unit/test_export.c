@@ -260,6 +260,34 @@ START_TEST(sdtm_da_returns)
 }
 END_TEST
 
+/* An export reads in a read transaction of its own and ends it: the handle takes a batch after it
+ * and the text is the same again.  Inside a batch it reads that batch's changes and leaves the
+ * batch open: rolled back, they are in no export. */
+START_TEST(one_moment)
+{
+    char *fhir = export_of("fhir", TRIAL, NULL), *da = export_of("sdtm-da", TRIAL, NULL);
+    tu_ok(ctm_batch_begin(db));
+    tu_ok(ctm_return(db, TRIAL, "K001", 5, NULL, "opened"));
+    char *out = export_of("sdtm-da", TRIAL, NULL);
+    ck_assert_ptr_nonnull(strstr(out, TRIAL "-S1,2,K001,L1,RETAMT,Returned Amount,5,TABLET,5,"));
+    ctm_free(out);
+    out = export_of("fhir", TRIAL, NULL);
+    ck_assert_str_eq(out, fhir);
+    ctm_free(out);
+    tu_ok(ctm_batch_rollback(db));
+    static const char *const formats[] = {"fhir", "sdtm-da"};
+    for (int f = 0; f < 2; f++) {
+        out = export_of(formats[f], TRIAL, NULL);
+        ck_assert_str_eq(out, f == 0 ? fhir : da);
+        ctm_free(out);
+    }
+    tu_ok(ctm_batch_begin(db));
+    tu_ok(ctm_batch_rollback(db));
+    ctm_free(fhir);
+    ctm_free(da);
+}
+END_TEST
+
 START_TEST(period_selects)
 {
     ctm_export_options o = CTM_EXPORT_OPTIONS_INIT;
@@ -363,6 +391,7 @@ int main(void)
     tcase_add_test(tc, sdtm_da_returns);
     tc = tu_tcase(s, "options", setup, teardown, 0);
     tcase_add_test(tc, period_selects);
+    tcase_add_test(tc, one_moment);
     tcase_add_test(tc, errors);
     tc = tu_tcase(s, "blinding", setup, teardown, 0);
     tcase_add_test(tc, blind);

@@ -10,6 +10,9 @@
  *   - No person's name but the recording pharmacist's: a subject is its screening number.
  *   - Deterministic: nothing varies with the clock (no timestamp on the Bundle), rows in a fixed
  *     order, so that two exports of the same data are equal byte for byte.
+ *   - One moment: every statement of an export reads inside one read transaction
+ *     (ctm__store_begin_snapshot), so a PostgreSQL site written to meanwhile cannot give the
+ *     receipts of one moment and the dispensations of another.
  *   - R4's cardinalities: a SupplyDelivery carries at most one suppliedItem, so a receipt of
  *     several kit types or lots is one SupplyDelivery per kit type and lot, each with the
  *     shipment's number as its identifier.
@@ -505,7 +508,16 @@ int ctm_export(char **out, ctm_db *db, const char *format, const char *trial,
         return rc;
     ctm__buf b;
     ctm__buf_init(&b);
-    rc = fmt == 0 ? export_fhir(&b, db, t.id, &p) : export_sdtm_da(&b, db, trial, t.id, &p);
+    /* one moment: every statement reads the same state of the site (inside a caller's batch,
+     * that batch's own) */
+    int snapshot = !ctm__store_in_transaction(db->store);
+    if (snapshot)
+        rc = ctm__store_begin_snapshot(db->store, "export");
+    if (rc == CTM_OK) {
+        rc = fmt == 0 ? export_fhir(&b, db, t.id, &p) : export_sdtm_da(&b, db, trial, t.id, &p);
+        if (snapshot)
+            rc = ctm__store_end_snapshot(db->store, rc);
+    }
     ctm__buf_u8(&b, 0);
     if (rc == CTM_OK && b.oom)
         rc = ctm__err(CTM_ENOMEM, "out of memory");
