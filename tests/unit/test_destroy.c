@@ -27,14 +27,6 @@ static char db_path[4096];
 static ctm_db *db;
 static char returned_kit[48]; /* the kit subject S1 brought back, 12 units in it */
 
-static void day(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* A blinded trial, kit type KT of 30 units; A1..A6, B1..B6 received in FRIDGE1.  S1 got A1 or B1
  * (its arm's) on paper 28 days ago and brought it back with 12 units.  A2, A3, A4 are damaged then
  * pending destruction, A5 expired; the rest available. */
@@ -47,36 +39,21 @@ static void build_template(void)
         {"mona", "monitor", 0, "Mona Monitor", PW},
         {"ivy", "investigator", 0, "Ivy Invest", PW},
     };
-    template_dir = tu_build_template("admin", "Ada Admin", PW, users, 5);
-    if (template_dir == NULL)
-        exit(EXIT_FAILURE);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
+    static const struct tu_visit visits[] = {{"V1", 0, "randomization", "-30..+3"}};
+    char kits[1024];
+    tu_kit_pairs(kits, sizeof kits, 6);
+    struct tu_trial_site site = {
+        .password = PW, .users = users, .nusers = 5, .trial = TRIAL, .sponsor = "Acme Pharma",
+        .arms = "ACT:1,PLA:1", .kits = kits, .visits = visits, .nvisits = 1, .list_size = 8,
+        .subjects = 1,
+    };
     ctm_db *h = NULL;
-    tu_must(tu_open_rc(&h, path, NULL), "open");
+    template_dir = tu_build_trial_site(&site, &h);
     tu_must(ctm_audit_vkey(&vkey, h), "vkey");
-    tu_must(ctm_login(h, "pia", PW), "login");
-    tu_must(ctm_trial_add(h, TRIAL, "Blinded", "Acme Pharma", 1, "ACT:1,PLA:1"), "trial");
-    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X or placebo", 30, 2, 8, 0, NULL), "kit type");
-    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
-    char far[11], m[2048];
-    day(400, far);
-    size_t len = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
-    for (int i = 1; i <= 6; i++)
-        len += (size_t)snprintf(m + len, sizeof m - len, "A%d,KT,L1,%s,ACT\nB%d,KT,L1,%s,PLA\n",
-                                i, far, i, far);
-    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", NULL), "receive");
-    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
-    tu_must(ctm_visit_add(h, TRIAL, "V1", 0, "randomization", "-30..+3", "KT:1"), "visit");
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    tu_must(ctm_random_generate(h, TRIAL, 8, "2", &ro), "list");
     char when[32], ago[11];
-    day(-28, ago);
+    tu_day(-28, ago);
     snprintf(when, sizeof when, "%sT10:00:00Z", ago);
-    ctm_randomization r = CTM_RANDOMIZATION_INIT;
-    tu_must(ctm_subject_add(h, TRIAL, "S1", NULL), "subject");
-    tu_must(ctm_randomize(h, TRIAL, "S1", &r), "randomize");
-    const char *kit = strcmp(r.arm, "ACT") == 0 ? "A1" : "B1";
+    const char *kit = strcmp(site.arm[0], "ACT") == 0 ? "A1" : "B1";
     snprintf(returned_kit, sizeof returned_kit, "%s", kit);
     tu_must(ctm_dispense_record(h, TRIAL, "S1", "V1", &kit, 1, when, "system down"), "dispense");
     tu_must(ctm_return(h, TRIAL, kit, 12, NULL, "opened"), "return");
@@ -92,10 +69,7 @@ static void build_template(void)
 
 static void setup(void)
 {
-    dir = tu_test_dir(template_dir, TU_SITE_DB);
-    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
-    db = tu_open(db_path, NULL);
-    tu_login(db, "pia", PW);
+    db = tu_site_open(template_dir, &dir, db_path, "pia", PW);
 }
 
 static void teardown(void)
@@ -486,7 +460,7 @@ START_TEST(a_shipback_is_packed_listed_and_dispatched)
              "shipment,kit_number,kit_type,lot,expiry,status,units_left\r\n"
              "%s", "");
     char far[11];
-    day(400, far);
+    tu_day(400, far);
     /* kit numbers in order: A1 (or B1) is S1's, A4, A5 */
     const char *first = strcmp(returned_kit, "A1") == 0 ? returned_kit : "A4";
     const char *second = strcmp(returned_kit, "A1") == 0 ? "A4" : "A5";

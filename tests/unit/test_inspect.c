@@ -25,14 +25,6 @@ static char *dir;
 static char db_path[4096];
 static ctm_db *db;
 
-static void day(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* A blinded trial (ACT:1, PLA:1); kit type KT (do-not-dispense 10 days, 14 dispensing days);
  * visits V1 (day 0, window -30..+3), V2 and V3 (14 days after the previous, -2..+2); subjects S1
  * and S2 randomized today, one of each arm (blocks of 2), nothing dispensed.  In FRIDGE1, arm ACT:
@@ -44,55 +36,35 @@ static char *build_template(int swap)
         {"pia", "pharmacist", 1, "Pia Pharm", PW},
         {"tom", "technician", 0, "Tom Tech", PW},
     };
-    char *tdir = tu_build_template("admin", "Ada Admin", PW, users, 2);
-    if (tdir == NULL)
-        exit(EXIT_FAILURE);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/" TU_SITE_DB, tdir);
-    ctm_db *h = NULL;
-    tu_must(tu_open_rc(&h, path, NULL), "open");
-    tu_must(ctm_login(h, "pia", PW), "login");
-    tu_must(ctm_trial_add(h, TRIAL, "Blinded", "Sponsor", 1, "ACT:1,PLA:1"), "trial");
-    ctm_kittype_options ko = CTM_KITTYPE_OPTIONS_INIT;
-    ko.dispensing_days = 14;
-    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X or placebo", 30, 2, 8, 10, &ko), "kit type");
-    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
-    char far[11], d20[11], d5[11], m[2048];
-    day(400, far);
-    day(20, d20);
-    day(5, d5);
+    static const struct tu_visit visits[] = {
+        {"V1", 0, "randomization", "-30..+3"},
+        {"V2", 14, "previous", "-2..+2"},
+        {"V3", 14, "previous", "-2..+2"},
+    };
+    char far[11], d20[11], d5[11], kits[1024];
+    tu_day(400, far);
+    tu_day(20, d20);
+    tu_day(5, d5);
     const char *act = swap ? "PLA" : "ACT", *pla = swap ? "ACT" : "PLA";
-    size_t len = (size_t)snprintf(
-        m, sizeof m,
-        "kit_number,kit_type,lot,expiry,arm\n"
-        "A1,KT,L1,%s,%s\nA2,KT,L1,%s,%s\nA3,KT,L2,%s,%s\nA4,KT,L1,%s,%s\n"
-        "B1,KT,L1,%s,%s\nB2,KT,L2,%s,%s\nB3,KT,L3,%s,%s\nQ1,KT,L1,%s,%s\n",
-        far, act, far, act, d20, act, far, act, far, pla, d20, pla, d5, pla, far, pla);
-    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", NULL), "receive");
-    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
+    snprintf(kits, sizeof kits,
+             "A1,KT,L1,%s,%s\nA2,KT,L1,%s,%s\nA3,KT,L2,%s,%s\nA4,KT,L1,%s,%s\n"
+             "B1,KT,L1,%s,%s\nB2,KT,L2,%s,%s\nB3,KT,L3,%s,%s\nQ1,KT,L1,%s,%s\n",
+             far, act, far, act, d20, act, far, act, far, pla, d20, pla, d5, pla, far, pla);
+    struct tu_trial_site site = {
+        .password = PW, .users = users, .nusers = 2, .trial = TRIAL, .sponsor = "Sponsor",
+        .arms = "ACT:1,PLA:1", .dnd_days = 10, .dispensing_days = 14, .kits = kits,
+        .visits = visits, .nvisits = 3, .list_size = 8, .subjects = 2,
+    };
+    ctm_db *h = NULL;
+    char *tdir = tu_build_trial_site(&site, &h);
     tu_must(ctm_kit_set_status(h, TRIAL, "Q1", "quarantined", "label check"), "quarantine");
-    tu_must(ctm_visit_add(h, TRIAL, "V1", 0, "randomization", "-30..+3", "KT:1"), "visit 1");
-    tu_must(ctm_visit_add(h, TRIAL, "V2", 14, "previous", "-2..+2", "KT:1"), "visit 2");
-    tu_must(ctm_visit_add(h, TRIAL, "V3", 14, "previous", "-2..+2", "KT:1"), "visit 3");
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    tu_must(ctm_random_generate(h, TRIAL, 8, "2", &ro), "list");
-    for (int i = 1; i <= 2; i++) {
-        char s[8];
-        ctm_randomization r = CTM_RANDOMIZATION_INIT;
-        snprintf(s, sizeof s, "S%d", i);
-        tu_must(ctm_subject_add(h, TRIAL, s, NULL), "subject");
-        tu_must(ctm_randomize(h, TRIAL, s, &r), "randomize");
-    }
     ctm_close(h);
     return tdir;
 }
 
 static void setup_site(int which)
 {
-    dir = tu_test_dir(template_dir[which], TU_SITE_DB);
-    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
-    db = tu_open(db_path, NULL);
-    tu_login(db, "pia", PW);
+    db = tu_site_open(template_dir[which], &dir, db_path, "pia", PW);
 }
 
 static void setup(void)
@@ -108,12 +80,6 @@ static void setup_swapped(void)
 static void teardown(void)
 {
     tu_teardown(&dir, &db, NULL);
-}
-
-static void as(const char *user)
-{
-    ctm_logout(db);
-    tu_login(db, user, PW);
 }
 
 /* A listing as text: one line per row, cells "|"-separated, NULL as "-". */
@@ -156,7 +122,7 @@ static char *forecast_text(int days)
 START_TEST(the_forecast_counts_needs_against_stock_that_lasts)
 {
     char d28[11], want[1024];
-    day(28, d28);
+    tu_day(28, d28);
     char *text = forecast_text(28);
     /* pooled: V1 x2 take the kits expiring in 20 days, V2 and V3 x2 four of the five lasting;
      * ACT: enough; PLA: B3 expires within the do-not-dispense days of any visit, B2 serves V1,
@@ -170,7 +136,7 @@ START_TEST(the_forecast_counts_needs_against_stock_that_lasts)
     free(text);
     /* over 13 days only the V1 visits are due; still dispensable on day 13: the 400-day kits */
     char d13[11];
-    day(13, d13);
+    tu_day(13, d13);
     text = forecast_text(13);
     snprintf(want, sizeof want,
              "KT|-|%s|2|2|7|4|1|0|-\n"
@@ -185,7 +151,7 @@ END_TEST
 START_TEST(the_swapped_site_shows_the_other_arm_short)
 {
     char d28[11], want[1024];
-    day(28, d28);
+    tu_day(28, d28);
     char *text = forecast_text(28);
     snprintf(want, sizeof want,
              "KT|-|%s|6|6|7|4|1|0|-\n"
@@ -203,12 +169,12 @@ START_TEST(a_blinded_user_reads_the_same_forecast_whatever_the_arms)
     char *seen[2];
     for (int i = 0; i < 2; i++) {
         setup_site(i);
-        as("tom");
+        tu_as(db, "tom", PW);
         seen[i] = forecast_text(28);
         teardown();
     }
     char d28[11], want[256];
-    day(28, d28);
+    tu_day(28, d28);
     snprintf(want, sizeof want, "KT|-|%s|6|6|7|4|1|0|-\n", d28);
     ck_assert_str_eq(seen[0], want);
     ck_assert_str_eq(seen[1], want);
@@ -287,7 +253,7 @@ START_TEST(a_clean_site_shows_only_the_stale_accounts)
     free(text);
     tu_sql_exec(db_path, "UPDATE users SET created_us = created_us - 2 * 86400000000"
                          " WHERE username = 'tom'");
-    day(-91, ago);
+    tu_day(-91, ago);
     text = inspection_text(TRIAL);
     snprintf(want, sizeof want,
              "stale_access|-|tom|-|user tom (technician) is enabled and has recorded no action"
@@ -295,7 +261,7 @@ START_TEST(a_clean_site_shows_only_the_stale_accounts)
     ck_assert_str_eq(text, want);
     free(text);
     /* an action today: not stale */
-    as("tom");
+    tu_as(db, "tom", PW);
     tu_ok(ctm_audit_note(db, "fridge door checked", NULL));
     text = inspection_text(TRIAL);
     ck_assert_str_eq(text, "");
@@ -306,10 +272,10 @@ END_TEST
 START_TEST(the_self_inspection_lists_each_finding)
 {
     char today[11], ago20[11], back[11], after[11], want[4096];
-    day(0, today);
-    day(-20, ago20);
-    day(-4, back);
-    day(-3, after);
+    tu_day(0, today);
+    tu_day(-20, ago20);
+    tu_day(-4, back);
+    tu_day(-3, after);
     /* a receipt with a missing kit (X2) and a kit that expired in 2025 (E1) */
     char m[512];
     snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\nX1,KT,L9,2099-01-01,ACT\n"
@@ -368,13 +334,13 @@ START_TEST(the_self_inspection_lists_each_finding)
     ck_assert_str_eq(all, want_all);
     free(all);
     /* a blinded technician: the same rows */
-    as("tom");
+    tu_as(db, "tom", PW);
     char *blinded = inspection_text(TRIAL);
     ck_assert_str_eq(blinded, want);
     free(blinded);
     free(text);
     /* once returned, the kit is no longer overdue */
-    as("pia");
+    tu_as(db, "pia", PW);
     tu_ok(ctm_return(db, TRIAL, kit, 10, NULL, NULL));
     text = inspection_text(TRIAL);
     ck_assert_ptr_null(strstr(text, "overdue_return"));

@@ -24,14 +24,6 @@ static char *dir;
 static char db_path[4096];
 static ctm_db *db;
 
-static void day(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* A blinded trial, kit type KT (30 units): lot L1 A1-A4, B1-B4; lot L2 A5, B5.  Confirmed; A5
  * quarantined, B5 missing, B4 damaged: only L1 kits are dispensable.  Subjects S1, S2
  * randomized, visit V1 gives one kit. */
@@ -42,60 +34,36 @@ static void build_template(void)
         {"ted", "technician", 0, "Ted Tech", PW},
         {"mo", "monitor", 0, "Mo Monitor", PW},
     };
-    template_dir = tu_build_template("admin", "Ada Admin", PW, users, 3);
-    if (template_dir == NULL)
-        exit(EXIT_FAILURE);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
-    ctm_db *h = NULL;
-    tu_must(tu_open_rc(&h, path, NULL), "open");
-    tu_must(ctm_login(h, "pia", PW), "login");
-    tu_must(ctm_trial_add(h, TRIAL, "Blinded", "Sponsor", 1, ARM_A ":1," ARM_B ":1"), "trial");
-    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X or placebo", 30, 2, 8, 0, NULL), "kit type");
-    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
-    char far[11], m[2048];
-    day(400, far);
-    size_t len = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
+    static const struct tu_visit visits[] = {{"V1", 0, "randomization", "-0..+3"}};
+    char far[11], kits[1024];
+    tu_day(400, far);
+    size_t len = 0;
     const char *arms[2] = {ARM_A, ARM_B}, *prefix[2] = {"A", "B"};
     for (int a = 0; a < 2; a++)
         for (int i = 1; i <= 5; i++)
-            len += (size_t)snprintf(m + len, sizeof m - len, "%s%d,KT,%s,%s,%s\n", prefix[a], i,
-                                    i == 5 ? "L2" : "L1", far, arms[a]);
-    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", NULL), "receive");
-    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
+            len += (size_t)snprintf(kits + len, sizeof kits - len, "%s%d,KT,%s,%s,%s\n",
+                                    prefix[a], i, i == 5 ? "L2" : "L1", far, arms[a]);
+    struct tu_trial_site site = {
+        .password = PW, .users = users, .nusers = 3, .trial = TRIAL, .sponsor = "Sponsor",
+        .arms = ARM_A ":1," ARM_B ":1", .kits = kits, .visits = visits, .nvisits = 1,
+        .list_size = 4, .subjects = 2,
+    };
+    ctm_db *h = NULL;
+    template_dir = tu_build_trial_site(&site, &h);
     tu_must(ctm_kit_set_status(h, TRIAL, "A5", "quarantined", "recall"), "quarantine A5");
     tu_must(ctm_kit_set_status(h, TRIAL, "B5", "missing", "not found"), "B5 missing");
     tu_must(ctm_kit_set_status(h, TRIAL, "B4", "damaged", "broken vial"), "B4 damaged");
-    tu_must(ctm_visit_add(h, TRIAL, "V1", 0, "randomization", "-0..+3", "KT:1"), "visit");
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    tu_must(ctm_random_generate(h, TRIAL, 4, "2", &ro), "list");
-    for (int i = 1; i <= 2; i++) {
-        char s[8];
-        ctm_randomization r = CTM_RANDOMIZATION_INIT;
-        snprintf(s, sizeof s, "S%d", i);
-        tu_must(ctm_subject_add(h, TRIAL, s, NULL), "subject");
-        tu_must(ctm_randomize(h, TRIAL, s, &r), "randomize");
-    }
     ctm_close(h);
 }
 
 static void setup(void)
 {
-    dir = tu_test_dir(template_dir, TU_SITE_DB);
-    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
-    db = tu_open(db_path, NULL);
-    tu_login(db, "pia", PW);
+    db = tu_site_open(template_dir, &dir, db_path, "pia", PW);
 }
 
 static void teardown(void)
 {
     tu_teardown(&dir, &db, NULL);
-}
-
-static void as(const char *user)
-{
-    ctm_logout(db);
-    tu_login(db, user, PW);
 }
 
 static int col(ctm_query *q, const char *name)
@@ -321,9 +289,9 @@ START_TEST(as_of_a_past_day_from_the_history)
     const char *k1 = dispense("S1");
     dispense("S2");
     char yesterday[11], long_ago[11], tomorrow[11];
-    day(-1, yesterday);
-    day(-20, long_ago);
-    day(1, tomorrow);
+    tu_day(-1, yesterday);
+    tu_day(-20, long_ago);
+    tu_day(1, tomorrow);
     recon_row(yesterday, "L1", "received available dispensed damaged breaks balanced",
               "received=8 available=7 dispensed=0 damaged=1 breaks=0 balanced=1");
     recon_row(NULL, "L1", "received available dispensed damaged breaks balanced",
@@ -436,7 +404,7 @@ START_TEST(a_monitor_signs_off_and_changes_nothing_else)
 {
     dispense("S1");
     ck_assert_int_eq(ctm_signoff_reconciliation(db, TRIAL, NULL, "reviewed"), CTM_EDENIED);
-    as("mo");
+    tu_as(db, "mo", PW);
     ck_assert_int_eq(ctm_kit_set_status(db, TRIAL, "A2", "quarantined", "x"), CTM_EDENIED);
     uint64_t size = tu_audit_size(db);
     tu_ok(ctm_signoff_reconciliation(db, TRIAL, NULL, "reconciliation reviewed on site"));
@@ -456,7 +424,7 @@ START_TEST(a_monitor_signs_off_and_changes_nothing_else)
     /* a break, signed as it is: balanced 0 */
     tu_sql_exec(db_path, "UPDATE kits SET status = 'destroyed' WHERE kit_number = 'A2'");
     char yesterday[11];
-    day(-1, yesterday);
+    tu_day(-1, yesterday);
     tu_ok(ctm_signoff_reconciliation(db, TRIAL, NULL, NULL));
     ck_assert_int_eq(signoff_int("balanced"), 0);
     tu_sql_exec(db_path, "UPDATE kits SET status = 'available' WHERE kit_number = 'A2'");
@@ -485,7 +453,7 @@ static void no_arm_in(ctm_query *q)
 START_TEST(a_blinded_reader_finds_no_arm)
 {
     dispense("S1");
-    as("ted");
+    tu_as(db, "ted", PW);
     ctm_query *q = NULL;
     tu_ok(ctm_reconciliation(&q, db, TRIAL, NULL));
     for (int c = 0; c < ctm_query_column_count(q); c++)

@@ -51,20 +51,6 @@ static void build_template(void)
     ctm_close(h);
 }
 
-static void as(const char *user)
-{
-    ctm_logout(db);
-    tu_login(db, user, PW);
-}
-
-static void date_in(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* OPEN-1: K1 expires in 10 days, K2 in 100 (then quarantined), K3 today, K4 (missing), K5 three
  * days ago, K6 of kit type KU in 200 days; BLIND-1: B1 and B2, one per arm. */
 static void setup(void)
@@ -74,11 +60,11 @@ static void setup(void)
     db = tu_open(db_path, NULL);
     tu_login(db, "pia", PW);
     char d10[11], d100[11], d0[11], dm3[11], d200[11], m[1024];
-    date_in(10, d10);
-    date_in(100, d100);
-    date_in(0, d0);
-    date_in(-3, dm3);
-    date_in(200, d200);
+    tu_day(10, d10);
+    tu_day(100, d100);
+    tu_day(0, d0);
+    tu_day(-3, dm3);
+    tu_day(200, d200);
     int n = snprintf(m, sizeof m,
                      "kit_number,kit_type,lot,expiry\nK1,KT,L1,%s\nK2,KT,L2,%s\nK3,KT,L3,%s\n"
                      "K4,KT,L1,%s\nK5,KT,L5,%s\nK6,KU,L6,%s\n",
@@ -155,11 +141,11 @@ START_TEST(the_inventory_lists_kits_on_hand_with_days_to_expiry)
     o.trial = "OPEN-1";
     char *rows = rows_of("inventory", &o);
     char d10[11], d100[11], d0[11], dm3[11], d200[11], want[2048];
-    date_in(10, d10);
-    date_in(100, d100);
-    date_in(0, d0);
-    date_in(-3, dm3);
-    date_in(200, d200);
+    tu_day(10, d10);
+    tu_day(100, d100);
+    tu_day(0, d0);
+    tu_day(-3, dm3);
+    tu_day(200, d200);
     snprintf(want, sizeof want,
              "trial=OPEN-1|kit_number=K1|kit_type=KT|lot=L1|expiry=%s|status=available|"
              "location=FRIDGE1|units=30|days_to_expiry=10|expiring_soon=1|expired=0|arm=ACTIVE\n"
@@ -197,7 +183,7 @@ START_TEST(the_inventory_shows_arms_only_to_unblinded_readers)
     rows = rows_of("audit", &o);
     assert_has(rows, "arm=ARMALPHA");
     free(rows);
-    as("ted");
+    tu_as(db, "ted", PW);
     rows = rows_of("audit", &o);
     assert_lacks(rows, "arm=ARMALPHA");
     assert_lacks(rows, "arm=ARMBETA");
@@ -248,7 +234,7 @@ START_TEST(json_names_the_site_the_period_and_the_checkpoint)
     uint64_t size;
     checkpoint_root(root, sizeof root, &size);
     ck_assert_uint_eq(size, tu_audit_size(db));
-    date_in(0, today);
+    tu_day(0, today);
     static const char head[] = "{\n  \"report\": \"inventory\",\n"
                                "  \"title\": \"Inventory of kits on hand\",\n"
                                "  \"site\": \"Report Test Pharmacy\",\n"
@@ -279,7 +265,7 @@ START_TEST(text_aligns_columns_under_a_header)
     char root[64], want[1024], d200[11];
     uint64_t size;
     checkpoint_root(root, sizeof root, &size);
-    date_in(200, d200);
+    tu_day(200, d200);
     assert_has(text, "Inventory of kits on hand\n\nSite:          Report Test Pharmacy\n"
                      "Trial:         OPEN-1 (An open trial)\n"
                      "Period:        as of now (");
@@ -320,8 +306,8 @@ START_TEST(the_audit_trail_for_people)
     free(rows);
     /* a period that ended yesterday holds nothing; one from today holds it all */
     char yesterday[11], today[11];
-    date_in(-1, yesterday);
-    date_in(0, today);
+    tu_day(-1, yesterday);
+    tu_day(0, today);
     o.to = yesterday;
     rows = rows_of("audit", &o);
     ck_assert_str_eq(rows, "");

@@ -22,14 +22,6 @@ static char *dir;
 static char db_path[4096];
 static ctm_db *db;
 
-static void day(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* A blinded trial, kit type KT of 30 units covering 28 days; subjects S1 and S2 got their V1 kit
  * on paper 28 days ago (A1, B1: one of each arm, whatever the subjects' arms are), S3 today by
  * scan-to-verify; A2..A6 and B2..B6 are in stock. */
@@ -40,42 +32,27 @@ static void build_template(void)
         {"tom", "technician", 0, "Tom Tech", PW},
         {"ivy", "investigator", 0, "Ivy Invest", PW},
     };
-    template_dir = tu_build_template("admin", "Ada Admin", PW, users, 3);
-    if (template_dir == NULL)
-        exit(EXIT_FAILURE);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/" TU_SITE_DB, template_dir);
+    static const struct tu_visit visits[] = {
+        {"V1", 0, "randomization", "-30..+3"},
+        {"V2", 28, "previous", "-3..+3"},
+    };
+    char kits[1024];
+    tu_kit_pairs(kits, sizeof kits, 6);
+    struct tu_trial_site site = {
+        .password = PW, .users = users, .nusers = 3, .trial = TRIAL, .sponsor = "Sponsor",
+        .arms = "ACT:1,PLA:1", .dispensing_days = 28, .kits = kits, .visits = visits,
+        .nvisits = 2, .list_size = 8, .subjects = 3,
+    };
     ctm_db *h = NULL;
-    tu_must(tu_open_rc(&h, path, NULL), "open");
-    tu_must(ctm_login(h, "pia", PW), "login");
-    tu_must(ctm_trial_add(h, TRIAL, "Blinded", "Sponsor", 1, "ACT:1,PLA:1"), "trial");
-    ctm_kittype_options ko = CTM_KITTYPE_OPTIONS_INIT;
-    ko.dispensing_days = 28;
-    tu_must(ctm_kittype_add(h, TRIAL, "KT", "Drug X or placebo", 30, 2, 8, 0, &ko), "kit type");
-    tu_must(ctm_location_add(h, "FRIDGE1", "fridge", 2, 8), "location");
-    char far[11], m[2048];
-    day(400, far);
-    size_t len = (size_t)snprintf(m, sizeof m, "kit_number,kit_type,lot,expiry,arm\n");
-    for (int i = 1; i <= 6; i++)
-        len += (size_t)snprintf(m + len, sizeof m - len, "A%d,KT,L1,%s,ACT\nB%d,KT,L1,%s,PLA\n",
-                                i, far, i, far);
-    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", NULL), "receive");
-    tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
-    tu_must(ctm_visit_add(h, TRIAL, "V1", 0, "randomization", "-30..+3", "KT:1"), "visit 1");
-    tu_must(ctm_visit_add(h, TRIAL, "V2", 28, "previous", "-3..+3", "KT:1"), "visit 2");
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    tu_must(ctm_random_generate(h, TRIAL, 8, "2", &ro), "list");
+    template_dir = tu_build_trial_site(&site, &h);
     char when[32], ago[11];
-    day(-28, ago);
+    tu_day(-28, ago);
     snprintf(when, sizeof when, "%sT10:00:00Z", ago);
     for (int i = 1; i <= 3; i++) {
         char s[8];
-        ctm_randomization r = CTM_RANDOMIZATION_INIT;
         snprintf(s, sizeof s, "S%d", i);
-        tu_must(ctm_subject_add(h, TRIAL, s, NULL), "subject");
-        tu_must(ctm_randomize(h, TRIAL, s, &r), "randomize");
-        const char *kit = strcmp(r.arm, "ACT") == 0 ? (i == 1 ? "A1" : "A2")
-                                                    : (i == 1 ? "B1" : "B2");
+        const char *kit = strcmp(site.arm[i - 1], "ACT") == 0 ? (i == 1 ? "A1" : "A2")
+                                                              : (i == 1 ? "B1" : "B2");
         if (i < 3) {
             tu_must(ctm_dispense_record(h, TRIAL, s, "V1", &kit, 1, when, "system down"),
                     "dispense on paper");
@@ -96,21 +73,12 @@ static void build_template(void)
 
 static void setup(void)
 {
-    dir = tu_test_dir(template_dir, TU_SITE_DB);
-    snprintf(db_path, sizeof db_path, "%s/" TU_SITE_DB, dir);
-    db = tu_open(db_path, NULL);
-    tu_login(db, "pia", PW);
+    db = tu_site_open(template_dir, &dir, db_path, "pia", PW);
 }
 
 static void teardown(void)
 {
     tu_teardown(&dir, &db, NULL);
-}
-
-static void as(const char *user)
-{
-    ctm_logout(db);
-    tu_login(db, user, PW);
 }
 
 /* The kit number dispensed to a subject at V1. */
@@ -150,7 +118,7 @@ START_TEST(a_return_records_the_units_and_the_kit_never_goes_back_to_stock)
 {
     char kit[48], today[11];
     kit_of("S1", kit);
-    day(0, today);
+    tu_day(0, today);
     tu_ok(ctm_return(db, TRIAL, kit, 4, NULL, "opened, 4 tablets left"));
     assert_status(kit, "returned");
     char sql[512];
@@ -190,7 +158,7 @@ START_TEST(refused_returns_change_nothing)
 {
     char kit[48], future[11];
     kit_of("S1", kit);
-    day(1, future);
+    tu_day(1, future);
     uint64_t size = tu_audit_size(db);
     refused(ctm_return(db, TRIAL, kit, 31, NULL, NULL), CTM_EINVAL,
             "units: 31 is more than the 30 units", size);
@@ -225,7 +193,7 @@ START_TEST(a_lost_kit_is_recorded_with_its_reason)
     uint64_t size = tu_audit_size(db);
     refused(ctm_lost(db, TRIAL, kit, NULL, NULL), CTM_EINVAL, "reason: required", size);
     refused(ctm_lost(db, TRIAL, kit, NULL, ""), CTM_EINVAL, "reason: required", size);
-    as("tom");
+    tu_as(db, "tom", PW);
     tu_ok(ctm_lost(db, TRIAL, kit, NULL, "left on the bus"));
     assert_status(kit, "lost_by_subject");
     ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_returns WHERE lost = 1"
@@ -237,7 +205,7 @@ START_TEST(a_lost_kit_is_recorded_with_its_reason)
     ck_assert_str_eq(ctm_query_text(q, 4), "left on the bus");
     ctm_query_free(q);
     /* an investigator records neither */
-    as("ivy");
+    tu_as(db, "ivy", PW);
     char other[48];
     kit_of("S1", other);
     size = tu_audit_size(db);
@@ -324,7 +292,7 @@ START_TEST(compliance_per_subject_and_visit_is_flagged_against_the_limits)
     refused(ctm_compliance_limits(db, TRIAL, -1, 90), CTM_EINVAL, "low: -1%", size);
     refused(ctm_compliance_limits(db, TRIAL, 10, 1001), CTM_EINVAL, "high: 1001%", size);
     refused(ctm_compliance_limits(db, "NOPE", 10, 20), CTM_ENOTFOUND, "NOPE", size);
-    as("tom");
+    tu_as(db, "tom", PW);
     refused(ctm_compliance_limits(db, TRIAL, 70, 90), CTM_EDENIED, "not allowed for the role 'technician'", size);
     tu_assert_verifies_all(db, NULL);
 }
@@ -357,7 +325,7 @@ START_TEST(a_blinded_technician_records_returns_and_reads_compliance)
 {
     char kit[48];
     kit_of("S1", kit);
-    as("tom");
+    tu_as(db, "tom", PW);
     tu_ok(ctm_return(db, TRIAL, kit, 1, NULL, NULL));
     ctm_query *q = NULL;
     tu_ok(ctm_compliance(&q, db, TRIAL, NULL));

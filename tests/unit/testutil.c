@@ -404,6 +404,78 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
     return dir;
 }
 
+void tu_day(int days, char out[11])
+{
+    time_t t = time(NULL) + (time_t)days * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+void tu_kit_pairs(char *m, size_t cap, int n)
+{
+    char far[11];
+    tu_day(400, far);
+    size_t len = 0;
+    m[0] = '\0';
+    for (int i = 1; i <= n && len < cap; i++)
+        len += (size_t)snprintf(m + len, cap - len, "A%d,KT,L1,%s,ACT\nB%d,KT,L1,%s,PLA\n", i,
+                                far, i, far);
+}
+
+char *tu_build_trial_site(struct tu_trial_site *site, ctm_db **h)
+{
+    char *dir = tu_build_template("admin", "Ada Admin", site->password, site->users,
+                                  site->nusers);
+    if (dir == NULL)
+        exit(EXIT_FAILURE);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" TU_SITE_DB, dir);
+    *h = NULL;
+    tu_must(tu_open_rc(h, path, NULL), "open");
+    tu_must(ctm_login(*h, site->users[0].name, site->users[0].password), "login");
+    tu_must(ctm_trial_add(*h, site->trial, "Blinded", site->sponsor, 1, site->arms), "trial");
+    ctm_kittype_options ko = CTM_KITTYPE_OPTIONS_INIT;
+    ko.dispensing_days = site->dispensing_days;
+    tu_must(ctm_kittype_add(*h, site->trial, "KT", "Drug X or placebo", 30, 2, 8, site->dnd_days,
+                            site->dispensing_days > 0 ? &ko : NULL),
+            "kit type");
+    tu_must(ctm_location_add(*h, "FRIDGE1", "fridge", 2, 8), "location");
+    size_t len = strlen("kit_number,kit_type,lot,expiry,arm\n") + strlen(site->kits);
+    char *m = malloc(len + 1);
+    tu_must(m != NULL ? CTM_OK : CTM_ENOMEM, "manifest");
+    snprintf(m, len + 1, "kit_number,kit_type,lot,expiry,arm\n%s", site->kits);
+    tu_must(ctm_receive(*h, site->trial, "SH1", m, len, "FRIDGE1", NULL), "receive");
+    free(m);
+    tu_must(ctm_receive_confirm(*h, "SH1", 1), "confirm");
+    for (size_t i = 0; i < site->nvisits; i++) {
+        const struct tu_visit *v = &site->visits[i];
+        tu_must(ctm_visit_add(*h, site->trial, v->code, v->days, v->anchor, v->window, "KT:1"),
+                "visit");
+    }
+    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
+    tu_must(ctm_random_generate(*h, site->trial, site->list_size, "2", &ro), "list");
+    for (int i = 1; i <= site->subjects && i <= 8; i++) {
+        char s[8];
+        ctm_randomization r = CTM_RANDOMIZATION_INIT;
+        snprintf(s, sizeof s, "S%d", i);
+        tu_must(ctm_subject_add(*h, site->trial, s, NULL), "subject");
+        tu_must(ctm_randomize(*h, site->trial, s, &r), "randomize");
+        snprintf(site->arm[i - 1], sizeof site->arm[i - 1], "%s", r.arm);
+    }
+    return dir;
+}
+
+ctm_db *tu_site_open(const char *template_dir, char **dir, char path[4096], const char *user,
+                     const char *password)
+{
+    *dir = tu_test_dir(template_dir, TU_SITE_DB);
+    snprintf(path, 4096, "%s/" TU_SITE_DB, *dir);
+    ctm_db *h = tu_open(path, NULL);
+    tu_login(h, user, password);
+    return h;
+}
+
 char *tu_test_dir(const char *template_dir, const char *db_name)
 {
     char *dir = tu_tmpdir();
@@ -496,6 +568,12 @@ void tu_login(ctm_db *h, const char *user, const char *pw)
 {
     int rc = ctm_login(h, user, pw);
     ck_assert_msg(rc == CTM_OK, "login %s: %s", user, ctm_errmsg());
+}
+
+void tu_as(ctm_db *h, const char *user, const char *pw)
+{
+    ctm_logout(h);
+    tu_login(h, user, pw);
 }
 
 uint64_t tu_audit_size(ctm_db *h)

@@ -86,6 +86,43 @@ char *tu_build_template(const char *admin, const char *admin_name, const char *a
  * failed (`what`) and ctm_errmsg(). */
 void tu_must(int rc, const char *what);
 
+/* The day `days` from today (UTC), "YYYY-MM-DD". */
+void tu_day(int days, char out[11]);
+
+/* A visit of a trial site's schedule (ctm_visit_add), each giving one kit of type KT. */
+struct tu_visit {
+    const char *code;
+    int days;
+    const char *anchor, *window;
+};
+
+/* A template site with one blinded trial, as the suites of the pharmacy's daily work use it: the
+ * administrator "admin" (Ada Admin, `password`), then users[0..nusers) of which users[0] is the
+ * pharmacist who builds the rest; location FRIDGE1 (fridge, 2..8); the trial `trial` (title
+ * "Blinded", `sponsor`, the arms `arms`) with kit type KT ("Drug X or placebo", 30 units, 2..8,
+ * dnd_days do-not-dispense days, dispensing_days covered, 0 for the library's default);
+ * shipment SH1 of the manifest rows `kits` (after the header "kit_number,kit_type,lot,expiry,arm")
+ * received into FRIDGE1 and confirmed complete; the visits; a randomization list of list_size
+ * (blocks of 2); subjects S1..S<subjects> added and randomized in order, their arms in arm[]. */
+struct tu_trial_site {
+    const char *password;
+    const struct tu_user *users;
+    size_t nusers;
+    const char *trial, *sponsor, *arms;
+    int dnd_days, dispensing_days;
+    const char *kits;
+    const struct tu_visit *visits;
+    size_t nvisits;
+    int list_size, subjects;
+    char arm[8][40]; /* out */
+};
+/* Build it (tu_must: the program stops on a failure): the malloc'd template directory, with the
+ * site open in *h as users[0] for what a suite adds of its own (close it before the tests). */
+char *tu_build_trial_site(struct tu_trial_site *site, ctm_db **h);
+/* The manifest rows of kits A1..An (arm ACT) and B1..Bn (PLA) in lot L1, each A before its B,
+ * expiring in 400 days, into m (capacity cap). */
+void tu_kit_pairs(char *m, size_t cap, int n);
+
 /* SQL that takes a site's tables back to before schema version 8 (both back ends), for tests that
  * make an older site from a new one: the tables of migration 7 -> 8, in foreign-key order (their
  * indexes go with them). */
@@ -116,6 +153,10 @@ void tu_must(int rc, const char *what);
 /* A new temporary directory for one test (malloc'd path); when template_dir is not NULL it
  * receives a copy of the site db_name from there (tu_copy_site).  Asserts. */
 char *tu_test_dir(const char *template_dir, const char *db_name);
+/* A test's own copy of the template site: *dir (tu_test_dir), its site path into path, and the
+ * site open with `user` logged in.  Asserts. */
+ctm_db *tu_site_open(const char *template_dir, char **dir, char path[4096], const char *user,
+                     const char *password);
 /* Fixture teardown: close *a and *b (either pointer may itself be NULL), remove *dir with all in
  * it and free it; everything is left NULL.  Makes no assertion, so it is safe after a failure. */
 void tu_teardown(char **dir, ctm_db **a, ctm_db **b);
@@ -132,6 +173,8 @@ ctm_db *tu_open(const char *path, const ctm_open_options *options);
 int tu_open_rc(ctm_db **out, const char *path, const ctm_open_options *options);
 /* ctm_login must succeed. */
 void tu_login(ctm_db *h, const char *user, const char *pw);
+/* Log out whoever is logged in, then log user in (ctm_login must succeed). */
+void tu_as(ctm_db *h, const char *user, const char *pw);
 /* ctm_audit_size, which must succeed. */
 uint64_t tu_audit_size(ctm_db *h);
 /* ctm_audit_verify(h, vkey, no held checkpoint) must pass: CTM_OK and no failed entry.

@@ -58,32 +58,28 @@ static int read_named(ctm_db *db, named_kit *k)
     return rc;
 }
 
-/* Find every kit (numbers or scans), each once, with its status and shipback. */
+/* Find a kit named in a call (a number or a scan) with its status and shipback. */
+static int find_named(ctm_db *db, const char *kit, size_t i, void *row, void *arg,
+                      ctm__kit_ref *ref)
+{
+    named_kit *k = row;
+    const char *trial = *(const char *const *)arg;
+    int rc = kit == NULL ? ctm__err(CTM_EINVAL, "kits: entry %zu is NULL", i + 1)
+                         : ctm__kit_find(db, trial, kit, &k->id, k->number);
+    if (rc == CTM_OK)
+        rc = read_named(db, k);
+    *ref = (ctm__kit_ref){k->id, k->number};
+    return rc;
+}
+
+/* Find every kit of the call, each once (ctm__kits_resolve). */
 static int find_kits(ctm_db *db, const char *trial, const char *const *kits, size_t n,
                      named_kit **out)
 {
-    *out = NULL;
-    if (kits == NULL || n == 0)
-        return ctm__err(CTM_EINVAL, "kits: name at least one kit");
-    named_kit *rows = calloc(n, sizeof *rows);
-    if (rows == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    int rc = CTM_OK;
-    for (size_t i = 0; rc == CTM_OK && i < n; i++) {
-        rc = kits[i] == NULL ? ctm__err(CTM_EINVAL, "kits: entry %zu is NULL", i + 1)
-                             : ctm__kit_find(db, trial, kits[i], &rows[i].id, rows[i].number);
-        if (rc == CTM_OK)
-            rc = read_named(db, &rows[i]);
-        for (size_t j = 0; rc == CTM_OK && j < i; j++)
-            if (rows[j].id == rows[i].id)
-                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", rows[i].number);
-    }
-    if (rc != CTM_OK) {
-        free(rows);
-        return rc;
-    }
+    void *rows = NULL;
+    int rc = ctm__kits_resolve(db, kits, n, sizeof(named_kit), find_named, &trial, &rows);
     *out = rows;
-    return CTM_OK;
+    return rc;
 }
 
 /* ---- destruction ---- */

@@ -10,6 +10,9 @@
  *   - No person's name but the recording pharmacist's: a subject is its screening number.
  *   - Deterministic: nothing varies with the clock (no timestamp on the Bundle), rows in a fixed
  *     order, so that two exports of the same data are equal byte for byte.
+ *   - One moment: every statement of an export reads inside one read transaction
+ *     (ctm__store_begin_snapshot), so a PostgreSQL site written to meanwhile cannot give the
+ *     receipts of one moment and the dispensations of another.
  *   - R4's cardinalities: a SupplyDelivery carries at most one suppliedItem, so a receipt of
  *     several kit types or lots is one SupplyDelivery per kit type and lot, each with the
  *     shipment's number as its identifier.
@@ -94,6 +97,15 @@ static int period_read(const ctm_export_options *opts, period *p)
 
 /* ---- FHIR R4 ---- */
 
+/* ", \"key\": {\"inner\": \"value\"}": a member whose value is an object of one string, as FHIR
+ * writes a reference ("reference"), an identifier ("value"), a display or a text. */
+static void member_of_one(ctm__buf *b, const char *key, const char *inner, const char *value)
+{
+    putf(b, ", \"%s\": {\"%s\": ", key, inner);
+    ctm__json_string(b, value);
+    put(b, "}");
+}
+
 /* A kit type, its lot and expiry as a contained Medication with the id `id`. */
 static void fhir_medication(ctm__buf *b, const char *id, const char *code, const char *name,
                             const char *form, const char *lot, const char *expiry)
@@ -102,29 +114,79 @@ static void fhir_medication(ctm__buf *b, const char *id, const char *code, const
     member(b, "id", id);
     put(b, ", \"code\": {\"coding\": [{\"code\": ");
     ctm__json_string(b, code);
-    put(b, ", \"display\": ");
-    ctm__json_string(b, name);
-    put(b, "}], \"text\": ");
-    ctm__json_string(b, name);
+    member(b, "display", name);
+    put(b, "}]");
+    member(b, "text", name);
     put(b, "}");
-    if (form != NULL) {
-        put(b, ", \"form\": {\"text\": ");
-        ctm__json_string(b, form);
-        put(b, "}");
-    }
+    if (form != NULL)
+        member_of_one(b, "form", "text", form);
     put(b, ", \"batch\": {\"lotNumber\": ");
     ctm__json_string(b, lot);
-    put(b, ", \"expirationDate\": ");
-    ctm__json_string(b, expiry);
+    member(b, "expirationDate", expiry);
     put(b, "}}");
 }
 
-/* An amount of units as a SimpleQuantity: the kit type's dose form names the unit. */
-static void fhir_quantity(ctm__buf *b, int64_t units, const char *form)
+/* Both resources' statements give the kit type and lot that become the contained Medication,
+ * then the units of the quantity, at the same columns. */
+enum { COL_CODE = 3, COL_NAME, COL_FORM, COL_LOT, COL_EXPIRY, COL_UNITS };
+
+/* A Bundle entry's opening: the resource of type `type` with the id "<prefix>-<n>", its contained
+ * Medication with the id `medication` (the columns above) and its identifier.  The entry ends
+ * with "}}". */
+static void fhir_entry_begin(ctm__buf *b, int *first, const char *type, const char *prefix,
+                             int64_t n, ctm__st *st, const char *medication,
+                             const char *identifier)
 {
-    putf(b, "{\"value\": %" PRId64 ", \"unit\": ", units);
+    char id[32];
+    snprintf(id, sizeof id, "%s-%" PRId64, prefix, n);
+    put(b, *first ? "\n  " : ",\n  ");
+    *first = 0;
+    putf(b, "{\"resource\": {\"resourceType\": \"%s\"", type);
+    member(b, "id", id);
+    put(b, ", \"contained\": [");
+    fhir_medication(b, medication, ctm__st_text(st, COL_CODE), ctm__st_text(st, COL_NAME),
+                    col_text(st, COL_FORM), ctm__st_text(st, COL_LOT),
+                    ctm__st_text(st, COL_EXPIRY));
+    put(b, "], \"identifier\": [{\"value\": ");
+    ctm__json_string(b, identifier);
+    put(b, "}]");
+}
+
+/* The units as a SimpleQuantity: the kit type's dose form names the unit. */
+static void fhir_quantity(ctm__buf *b, ctm__st *st)
+{
+    const char *form = col_text(st, COL_FORM);
+    putf(b, "{\"value\": %" PRId64 ", \"unit\": ", ctm__st_int(st, COL_UNITS));
     ctm__json_string(b, form != NULL ? form : "unit");
     put(b, "}");
+}
+
+/* Prepare sql, whose ?1 is the trial and ?2, ?3 the period: its instants, or the days they fall
+ * in when by_day (for columns that hold a date). */
+static int period_prepare(ctm_db *db, ctm__st **st, const char *sql, int64_t trial_id,
+                          const period *p, int by_day)
+{
+    int rc = ctm__prepare(db, st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(*st, 1, trial_id);
+    if (by_day) {
+        ctm__st_bind_text(*st, 2, p->from_day);
+        ctm__st_bind_text(*st, 3, p->to_day);
+    } else {
+        ctm__st_bind_int(*st, 2, p->from_us);
+        ctm__st_bind_int(*st, 3, p->to_us);
+    }
+    return CTM_OK;
+}
+
+/* An instant as ISO 8601 in UTC to the second: with the zone ("Z") as FHIR writes a dateTime, or
+ * without it as SDTM writes --DTC. */
+static void datetime(int64_t us, int zone, char *out, size_t len)
+{
+    ctm__format_time_seconds(us, out, len);
+    if (!zone)
+        out[strcspn(out, "Z")] = '\0';
 }
 
 #define DISPENSE_SQL                                                                           \
@@ -145,33 +207,23 @@ static void fhir_quantity(ctm__buf *b, int64_t units, const char *form)
 static int fhir_dispenses(ctm__buf *b, ctm_db *db, int64_t trial_id, const period *p, int *first)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, DISPENSE_SQL "'dispensed', 'replaced', 'reversed')"
-                                   " ORDER BY d.dispensed_us, d.id");
+    int rc = period_prepare(db, &st,
+                            DISPENSE_SQL "'dispensed', 'replaced', 'reversed')"
+                                         " ORDER BY d.dispensed_us, d.id",
+                            trial_id, p, 0);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_int(st, 2, p->from_us);
-    ctm__st_bind_int(st, 3, p->to_us);
     int64_t n = 0;
     int src;
     while ((src = ctm__st_step(st)) == CTM_ROW) {
-        char id[32], when[32];
-        snprintf(id, sizeof id, "dispense-%" PRId64, ++n);
-        ctm__format_time_seconds(ctm__st_int(st, 9), when, sizeof when);
+        char when[32];
+        datetime(ctm__st_int(st, 9), 1, when, sizeof when);
         const char *recorder = col_text(st, 11), *name = col_text(st, 14);
-        put(b, *first ? "\n  " : ",\n  ");
-        *first = 0;
-        put(b, "{\"resource\": {\"resourceType\": \"MedicationDispense\"");
-        member(b, "id", id);
-        put(b, ", \"contained\": [");
-        fhir_medication(b, "kit", ctm__st_text(st, 3), ctm__st_text(st, 4), col_text(st, 5),
-                        ctm__st_text(st, 6), ctm__st_text(st, 7));
-        put(b, "], \"identifier\": [{\"value\": ");
-        ctm__json_string(b, ctm__st_text(st, 1));
-        put(b, "}]");
+        fhir_entry_begin(b, first, "MedicationDispense", "dispense", ++n, st, "kit",
+                         ctm__st_text(st, 1));
         member(b, "status",
                strcmp(ctm__st_text(st, 10), "reversed") == 0 ? "entered-in-error" : "completed");
-        put(b, ", \"medicationReference\": {\"reference\": \"#kit\"}");
+        member_of_one(b, "medicationReference", "reference", "#kit");
         put(b, ", \"subject\": {\"identifier\": {\"value\": ");
         ctm__json_string(b, ctm__st_text(st, 2));
         put(b, "}}");
@@ -184,7 +236,7 @@ static int fhir_dispenses(ctm__buf *b, ctm_db *db, int64_t trial_id, const perio
             put(b, "}}]");
         }
         put(b, ", \"quantity\": ");
-        fhir_quantity(b, ctm__st_int(st, 8), col_text(st, 5));
+        fhir_quantity(b, st);
         member(b, "whenHandedOver", when);
         put(b, "}}");
     }
@@ -200,7 +252,7 @@ static int fhir_deliveries(ctm__buf *b, ctm_db *db, int64_t trial_id, const peri
                            int *first)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(
+    int rc = period_prepare(
         db, &st,
         "SELECT s.number, s.origin, s.date_received, kt.code, kt.name, kt.dose_form, l.batch,"
         " l.expiry, SUM(k.units)"
@@ -212,35 +264,22 @@ static int fhir_deliveries(ctm__buf *b, ctm_db *db, int64_t trial_id, const peri
         "  AND x.kind = 'missing' AND x.kit_number = k.kit_number)"
         " GROUP BY s.id, s.number, s.origin, s.date_received, kt.id, kt.code, kt.name,"
         " kt.dose_form, l.id, l.batch, l.expiry"
-        " ORDER BY s.date_received, s.id, kt.code, l.batch");
+        " ORDER BY s.date_received, s.id, kt.code, l.batch",
+        trial_id, p, 1);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, p->from_day);
-    ctm__st_bind_text(st, 3, p->to_day);
     int64_t n = 0;
     int src;
     while ((src = ctm__st_step(st)) == CTM_ROW) {
-        char id[32];
-        snprintf(id, sizeof id, "delivery-%" PRId64, ++n);
-        put(b, *first ? "\n  " : ",\n  ");
-        *first = 0;
-        put(b, "{\"resource\": {\"resourceType\": \"SupplyDelivery\"");
-        member(b, "id", id);
-        put(b, ", \"contained\": [");
-        fhir_medication(b, "item", ctm__st_text(st, 3), ctm__st_text(st, 4), col_text(st, 5),
-                        ctm__st_text(st, 6), ctm__st_text(st, 7));
-        put(b, "], \"identifier\": [{\"value\": ");
-        ctm__json_string(b, ctm__st_text(st, 0));
-        put(b, "}], \"status\": \"completed\", \"suppliedItem\": {\"quantity\": ");
-        fhir_quantity(b, ctm__st_int(st, 8), col_text(st, 5));
-        put(b, ", \"itemReference\": {\"reference\": \"#item\"}}");
+        fhir_entry_begin(b, first, "SupplyDelivery", "delivery", ++n, st, "item",
+                         ctm__st_text(st, 0));
+        put(b, ", \"status\": \"completed\", \"suppliedItem\": {\"quantity\": ");
+        fhir_quantity(b, st);
+        member_of_one(b, "itemReference", "reference", "#item");
+        put(b, "}");
         member(b, "occurrenceDateTime", ctm__st_text(st, 2));
-        if (col_text(st, 1) != NULL) {
-            put(b, ", \"supplier\": {\"display\": ");
-            ctm__json_string(b, ctm__st_text(st, 1));
-            put(b, "}");
-        }
+        if (col_text(st, 1) != NULL)
+            member_of_one(b, "supplier", "display", ctm__st_text(st, 1));
         put(b, "}}");
     }
     if (src != CTM_OK)
@@ -307,12 +346,9 @@ static void da_unit(char *dst, size_t len, const char *form)
 static int da_dispensed(da_rows *r, ctm_db *db, int64_t trial_id, const period *p)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, DISPENSE_SQL "'dispensed', 'replaced')");
+    int rc = period_prepare(db, &st, DISPENSE_SQL "'dispensed', 'replaced')", trial_id, p, 0);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_int(st, 2, p->from_us);
-    ctm__st_bind_int(st, 3, p->to_us);
     int src;
     while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
         da_row *row = da_add(r);
@@ -327,9 +363,7 @@ static int da_dispensed(da_rows *r, ctm_db *db, int64_t trial_id, const period *
         copy(row->visit, sizeof row->visit, ctm__st_text(st, 12));
         row->visitnum = ctm__st_int(st, 13);
         row->units = ctm__st_int(st, 8);
-        /* ISO 8601 in UTC without the zone, as SDTM writes --DTC */
-        ctm__format_time_seconds(ctm__st_int(st, 9), row->dtc, sizeof row->dtc);
-        row->dtc[strcspn(row->dtc, "Z")] = '\0';
+        datetime(ctm__st_int(st, 9), 0, row->dtc, sizeof row->dtc);
     }
     if (rc == CTM_OK && src != CTM_OK)
         rc = ctm__store_fail(src, "reading dispensations");
@@ -340,18 +374,19 @@ static int da_dispensed(da_rows *r, ctm_db *db, int64_t trial_id, const period *
 static int da_returned(da_rows *r, ctm_db *db, int64_t trial_id, const period *p)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT su.screening, k.kit_number, l.batch, kt.dose_form, r.lost,"
-                          " r.units, r.returned_on"
-                          " FROM kit_returns r JOIN dispensations d ON d.id = r.dispensation_id"
-                          " JOIN subjects su ON su.id = d.subject_id JOIN kits k ON k.id = r.kit_id"
-                          " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
-                          " WHERE su.trial_id = ?1 AND r.returned_on >= ?2 AND r.returned_on <= ?3");
+    int rc = period_prepare(db, &st,
+                            "SELECT su.screening, k.kit_number, l.batch, kt.dose_form, r.lost,"
+                            " r.units, r.returned_on"
+                            " FROM kit_returns r JOIN dispensations d ON d.id = r.dispensation_id"
+                            " JOIN subjects su ON su.id = d.subject_id"
+                            " JOIN kits k ON k.id = r.kit_id"
+                            " JOIN kit_types kt ON kt.id = k.kit_type_id"
+                            " JOIN lots l ON l.id = k.lot_id"
+                            " WHERE su.trial_id = ?1 AND r.returned_on >= ?2"
+                            " AND r.returned_on <= ?3",
+                            trial_id, p, 1);
     if (rc != CTM_OK)
         return rc;
-    ctm__st_bind_int(st, 1, trial_id);
-    ctm__st_bind_text(st, 2, p->from_day);
-    ctm__st_bind_text(st, 3, p->to_day);
     int src;
     while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
         da_row *row = da_add(r);
@@ -473,7 +508,16 @@ int ctm_export(char **out, ctm_db *db, const char *format, const char *trial,
         return rc;
     ctm__buf b;
     ctm__buf_init(&b);
-    rc = fmt == 0 ? export_fhir(&b, db, t.id, &p) : export_sdtm_da(&b, db, trial, t.id, &p);
+    /* one moment: every statement reads the same state of the site (inside a caller's batch,
+     * that batch's own) */
+    int snapshot = !ctm__store_in_transaction(db->store);
+    if (snapshot)
+        rc = ctm__store_begin_snapshot(db->store, "export");
+    if (rc == CTM_OK) {
+        rc = fmt == 0 ? export_fhir(&b, db, t.id, &p) : export_sdtm_da(&b, db, trial, t.id, &p);
+        if (snapshot)
+            rc = ctm__store_end_snapshot(db->store, rc);
+    }
     ctm__buf_u8(&b, 0);
     if (rc == CTM_OK && b.oom)
         rc = ctm__err(CTM_ENOMEM, "out of memory");

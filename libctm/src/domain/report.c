@@ -357,19 +357,8 @@ static int snapshot_read(ctm_db *db, frame *f)
     if (ctm__store_in_transaction(db->store))
         return ctm__err(CTM_EMISUSE, "report: a batch is open on this handle (its changes are "
                                      "under no checkpoint yet); commit or roll it back first");
-    int rc = ctm__store_exec(db->store, ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES
-                                            ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                            : "BEGIN");
-    if (rc != CTM_OK)
-        return ctm__store_fail(rc, "report: beginning a read transaction");
-    rc = frame_read(db, f);
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
-    if (ctm__store_exec(db->store, "COMMIT") != CTM_OK)
-        ctm__store_rollback(db->store);
-    if (rc != CTM_OK)
-        ctm__err(rc, "%s", msg);
-    return rc;
+    int rc = ctm__store_begin_snapshot(db->store, "report");
+    return rc == CTM_OK ? ctm__store_end_snapshot(db->store, frame_read(db, f)) : rc;
 }
 
 /* ---- writing ---- */

@@ -498,6 +498,32 @@ static int kit_lookup(ctm_db *db, int64_t trial_id, const char *number, kit_row 
     return rc;
 }
 
+int ctm__kits_resolve(ctm_db *db, const char *const *kits, size_t n, size_t size,
+                      ctm__kit_finder find, void *arg, void **rows)
+{
+    *rows = NULL;
+    if (kits == NULL || n == 0)
+        return ctm__err(CTM_EINVAL, "kits: name at least one kit");
+    char *all = calloc(n, size);
+    int64_t *ids = calloc(n, sizeof *ids);
+    int rc = all == NULL || ids == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
+    for (size_t i = 0; rc == CTM_OK && i < n; i++) {
+        ctm__kit_ref ref = {0, ""};
+        rc = find(db, kits[i], i, all + i * size, arg, &ref);
+        ids[i] = ref.id;
+        for (size_t j = 0; rc == CTM_OK && j < i; j++)
+            if (ids[j] == ids[i])
+                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", ref.number);
+    }
+    free(ids);
+    if (rc != CTM_OK) {
+        free(all);
+        return rc;
+    }
+    *rows = all;
+    return CTM_OK;
+}
+
 int ctm__kit_number(ctm_db *db, int64_t trial_id, const char *kit_or_scan, char number[48])
 {
     kit_row k;
@@ -1002,35 +1028,37 @@ static int record_move(ctm_db *db, const kit_row *k, int64_t to, int64_t shipmen
     return kit_write(db, k, to == 0 ? "in_transit" : k->status, 0, KIT_ALSO_LOCATION, NULL, to, 0);
 }
 
-/* Look up and check every kit before anything is written. */
+/* Where the kits of a move go, to check each before anything is written. */
+typedef struct moving {
+    int64_t trial_id, to;
+    int outgoing;
+} moving;
+
+static int moving_kit(ctm_db *db, const char *kit, size_t i, void *row, void *arg,
+                      ctm__kit_ref *ref)
+{
+    (void)i;
+    const moving *m = arg;
+    kit_row *k = row;
+    int rc = kit_lookup(db, m->trial_id, kit, k);
+    *ref = (ctm__kit_ref){k->id, k->number};
+    if (rc == CTM_OK && !on_site(k->status))
+        rc = ctm__err(CTM_ERULE, "kit %s: %s, not on site", k->number, k->status);
+    if (rc == CTM_OK && m->outgoing && !ctm__transition_allowed(k->status, "in_transit", 0))
+        rc = ctm__err(CTM_ERULE, "kit %s: a %s kit cannot be sent", k->number, k->status);
+    if (rc == CTM_OK && !m->outgoing && k->location_id == m->to)
+        rc = ctm__err(CTM_ERULE, "kit %s: already at that location", k->number);
+    return rc;
+}
+
 static int moving_kits(ctm_db *db, int64_t trial_id, const char *const *kits, size_t nkits,
                        int64_t to, int outgoing, kit_row **out)
 {
-    if (kits == NULL || nkits == 0)
-        return ctm__err(CTM_EINVAL, "kits: name at least one kit");
-    kit_row *rows = calloc(nkits, sizeof *rows);
-    if (rows == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    int rc = CTM_OK;
-    for (size_t i = 0; rc == CTM_OK && i < nkits; i++) {
-        rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
-        if (rc == CTM_OK && !on_site(rows[i].status))
-            rc = ctm__err(CTM_ERULE, "kit %s: %s, not on site", rows[i].number, rows[i].status);
-        if (rc == CTM_OK && outgoing && !ctm__transition_allowed(rows[i].status, "in_transit", 0))
-            rc = ctm__err(CTM_ERULE, "kit %s: a %s kit cannot be sent", rows[i].number,
-                          rows[i].status);
-        if (rc == CTM_OK && !outgoing && rows[i].location_id == to)
-            rc = ctm__err(CTM_ERULE, "kit %s: already at that location", rows[i].number);
-        for (size_t j = 0; rc == CTM_OK && j < i; j++)
-            if (rows[j].id == rows[i].id)
-                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", rows[i].number);
-    }
-    if (rc != CTM_OK) {
-        free(rows);
-        return rc;
-    }
+    moving m = {trial_id, to, outgoing};
+    void *rows = NULL;
+    int rc = ctm__kits_resolve(db, kits, nkits, sizeof(kit_row), moving_kit, &m, &rows);
     *out = rows;
-    return CTM_OK;
+    return rc;
 }
 
 int ctm_transfer(ctm_db *db, const char *trial, const char *const *kits, size_t nkits,

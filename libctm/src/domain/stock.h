@@ -98,6 +98,22 @@ int ctm__scan_read(const char *scan, ctm__scan *out);
  * (NULL: any trial); CTM_ENOTFOUND names what was not found. */
 int ctm__kit_find(ctm_db *db, const char *trial, const char *kit, int64_t *id, char number[48]);
 
+/* A call's list of kits (numbers or scans), resolved before anything is written, for the calls
+ * that take several kits at once.  *rows is an array of n rows of `size` bytes, the caller's row
+ * type, freed by the caller (NULL on failure).  In the order named, find(db, kit, i, row, arg,
+ * &ref) finds entry i into its row and checks it, giving back its id and number (which may point
+ * into the row); then a kit named before is refused.  The first refusal wins, so that a list is
+ * refused the same way whatever its length.  Errors: CTM_EINVAL "kits: name at least one kit"
+ * for none, "kits: K named twice", CTM_ENOMEM, and whatever find returns. */
+typedef struct ctm__kit_ref {
+    int64_t id;
+    const char *number;
+} ctm__kit_ref;
+typedef int (*ctm__kit_finder)(ctm_db *db, const char *kit, size_t i, void *row, void *arg,
+                               ctm__kit_ref *ref);
+int ctm__kits_resolve(ctm_db *db, const char *const *kits, size_t n, size_t size,
+                      ctm__kit_finder find, void *arg, void **rows);
+
 /* The kit number of a kit named by its number or by a scan of its pack, in trial trial_id (0: in
  * any trial, where two trials' kits of one number make the name ambiguous).  A call that names
  * its trial resolves there: trials may number their kits alike.  CTM_ENOTFOUND, or CTM_EINVAL

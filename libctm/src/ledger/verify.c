@@ -1850,30 +1850,6 @@ static int check_site_key(vstate *v)
     return out != CTM_OK || rc == CTM_OK ? out : ctm__store_fail(rc, "verify: reading the site");
 }
 
-/* Every read of the live site inside one read transaction, so that the pages of the ledger and
- * of each table are of one state of the site: SQLite's deferred BEGIN (a read snapshot in WAL
- * mode); PostgreSQL's REPEATABLE READ, READ ONLY (one snapshot for the whole transaction). */
-static int begin_snapshot(vstate *v)
-{
-    int rc = ctm__store_exec(v->live, v->engine == CTM__ENGINE_POSTGRES
-                                          ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                          : "BEGIN");
-    return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, "verify: beginning a read transaction");
-}
-
-/* End it, keeping the run's result and message: the transaction wrote nothing. */
-static void end_snapshot(vstate *v, int rc)
-{
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
-    if (ctm__store_exec(v->live, "COMMIT") != CTM_OK)
-        ctm__store_rollback(v->live);
-    if (rc != CTM_OK)
-        ctm__err(rc, "%s", msg);
-    else
-        ctm__clear_error();
-}
-
 static int load_held(vstate *v, const char *held)
 {
     if (held == NULL)
@@ -1925,7 +1901,9 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     int rc = load_key(&v, db, vkey);
     if (rc == CTM_OK)
         rc = load_held(&v, held_checkpoint);
-    int snapshot = rc == CTM_OK && (rc = begin_snapshot(&v)) == CTM_OK;
+    /* every read of the live site in one read transaction, so that the pages of the ledger and
+     * of each table are of one state of the site */
+    int snapshot = rc == CTM_OK && (rc = ctm__store_begin_snapshot(v.live, "verify")) == CTM_OK;
     if (rc == CTM_OK)
         rc = check_encoding(&v);
     if (rc == CTM_OK)
@@ -1945,7 +1923,7 @@ int ctm_audit_verify(ctm_db *db, const char *vkey, const char *held_checkpoint,
     if (rc == CTM_OK)
         rc = compare_tables(&v);
     if (snapshot)
-        end_snapshot(&v, rc);
+        ctm__store_end_snapshot(v.live, rc);
     ctm_hash root;
     ctm__frontier_root(&v.frontier, root);
     ctm__hex(root, CTM_HASH_SIZE, v.r.root_hex);

@@ -165,6 +165,30 @@ int ctm__store_exec(ctm__store *s, const char *sql)
     return s->ops->exec(s, sql);
 }
 
+int ctm__store_begin_snapshot(ctm__store *s, const char *what)
+{
+    int rc = ctm__store_exec(s, ctm__store_engine(s) == CTM__ENGINE_POSTGRES
+                                    ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                    : "BEGIN");
+    if (rc == CTM_OK)
+        return CTM_OK;
+    char doing[128];
+    snprintf(doing, sizeof doing, "%s: beginning a read transaction", what);
+    return ctm__store_fail(rc, doing);
+}
+
+int ctm__store_end_snapshot(ctm__store *s, int rc)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ctm_errmsg());
+    if (ctm__store_exec(s, "COMMIT") != CTM_OK)
+        ctm__store_rollback(s);
+    if (rc != CTM_OK)
+        return ctm__err(rc, "%s", msg);
+    ctm__clear_error();
+    return CTM_OK;
+}
+
 /* ---- statements ---- */
 
 /* ---- the statement cache ----

@@ -77,6 +77,15 @@ int ctm__store_begin_read(ctm__store *s, ctm__st *first);
  * write of the transaction that waits: should it then fail (a lock on its row), the wait writes
  * something else and it stays undone, as after a crash in between. */
 int ctm__store_commit_after(ctm__store *s, ctm__st *const *sts, int n, ctm__st *tidy);
+/* A read transaction, for a call that reads several statements and must not mix two moments:
+ * every statement until ctm__store_end_snapshot reads one state of the site, and no lock a
+ * writer waits for is taken (SQLite: a deferred BEGIN, one WAL read snapshot; PostgreSQL:
+ * REPEATABLE READ, READ ONLY).  Outside a transaction only; a failure names `what` reads. */
+int ctm__store_begin_snapshot(ctm__store *s, const char *what);
+/* End it and return rc, the status of what was read in it: the transaction wrote nothing, so a
+ * COMMIT that fails is a rollback, and the thread's error is rc's (its message kept when rc is
+ * an error, cleared when it is CTM_OK). */
+int ctm__store_end_snapshot(ctm__store *s, int rc);
 /* Run SQL without parameters or result rows (several statements allowed). */
 int ctm__store_exec(ctm__store *s, const char *sql);
 
