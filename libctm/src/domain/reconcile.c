@@ -41,46 +41,49 @@
  * row, now or as of ?2, is one look-up along kit_events_by_kit (kit, time): its rows in time
  * order are its rows in the order written (stock.c).  "LIMIT ?4 OFFSET 0" keeps both engines from
  * copying that correlated look-up into every place the outer query names its column, each then
- * run again for every kit; the status (ST_SQL) is a plain column for a current reconciliation and
- * the history row in all but the rare kit without one as of a day. */
+ * run again for every kit.  Each statement is written for one kind (KIT_STATE_SQL(ST, NOW)): the
+ * status ST is the kit's column for a current reconciliation (ST_NOW, NOW "1 = 1") and its history
+ * row as of a day (ST_AS_OF, NOW "1 = 0"), and the checks only a current one makes are left out
+ * of the other by NOW; ?3 stays, tested once, so that both engines bind the same parameters. */
 #define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
 #define AFTER_HANDING                                                                         \
     "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
     " 'returned_to_sponsor')"
 
-#define ST_SQL                                                                                 \
-    "(CASE WHEN ?3 = 1 THEN k1.now_status ELSE COALESCE(k1.ev, CASE"                           \
+#define ST_NOW "k1.now_status"
+#define ST_AS_OF                                                                               \
+    "COALESCE(k1.ev, CASE"                                                                     \
     "  WHEN COALESCE((SELECT s.registered_us FROM shipments s WHERE s.id = k1.shipment_id), 0)"  \
     "   > ?2 THEN NULL"                                                                        \
     "  WHEN NOT EXISTS (SELECT 1 FROM kit_events e WHERE e.kit_id = k1.id) THEN k1.now_status"  \
     "  WHEN (SELECT e.status FROM kit_events e WHERE e.kit_id = k1.id"                         \
     "   ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                               \
-    "  ELSE 'unknown' END) END)"
+    "  ELSE 'unknown' END)"
 
-#define KIT_STATE_SQL                                                                          \
+#define KIT_STATE_SQL(ST, NOW)                                                                 \
     "SELECT k1.id AS id, k1.kit_number AS kit_number, k1.kit_type_id AS kit_type_id,"         \
-    " k1.lot_id AS lot_id, k1.units AS units, " ST_SQL " AS status, r.id AS return_id,"        \
+    " k1.lot_id AS lot_id, k1.units AS units, " ST " AS status, r.id AS return_id,"        \
     " r.lost AS lost, r.units AS returned_units,"                                              \
     " CASE"                                                                                    \
-    "  WHEN " ST_SQL " = 'unknown' THEN 'status on that day unknown: its history begins later'" \
-    "  WHEN ?3 = 1 AND COALESCE(k1.ev, k1.now_status) <> k1.now_status"                        \
+    "  WHEN " ST " = 'unknown' THEN 'status on that day unknown: its history begins later'" \
+    "  WHEN " NOW " AND COALESCE(k1.ev, k1.now_status) <> k1.now_status"                        \
     "   THEN 'history (kit_events) ends ' || k1.ev || ' but the kit is ' || k1.now_status"     \
-    "  WHEN " ST_SQL " IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"    \
+    "  WHEN " ST " IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"    \
     "   WHERE d.kit_id = k1.id AND d.status IN ('dispensed', 'replaced')"                     \
     "   AND d.dispensed_us IS NOT NULL AND d.dispensed_us <= ?2)"                              \
-    "   THEN " ST_SQL " || ' without a dispensation'"                                          \
-    "  WHEN ?3 = 1 AND k1.now_status NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1"             \
+    "   THEN " ST " || ' without a dispensation'"                                          \
+    "  WHEN " NOW " AND k1.now_status NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1"             \
     "   FROM dispensations d WHERE d.kit_id = k1.id AND d.status = 'dispensed')"               \
     "   THEN 'dispensed to a subject but ' || k1.now_status"                                   \
-    "  WHEN " ST_SQL " IN ('returned', 'lost_by_subject') AND r.id IS NULL"                     \
-    "   THEN " ST_SQL " || ' without a return recorded'"                                       \
+    "  WHEN " ST " IN ('returned', 'lost_by_subject') AND r.id IS NULL"                     \
+    "   THEN " ST " || ' without a return recorded'"                                       \
     "  WHEN r.units IS NOT NULL AND r.units > k1.units"                                        \
     "   THEN 'returned units ' || CAST(r.units AS TEXT) || ' above the '"                       \
     "   || CAST(k1.units AS TEXT) || ' dispensed'"                                             \
-    "  WHEN " ST_SQL " = 'destroyed' AND NOT EXISTS (SELECT 1 FROM destructions z"              \
+    "  WHEN " ST " = 'destroyed' AND NOT EXISTS (SELECT 1 FROM destructions z"              \
     "   WHERE z.kit_id = k1.id AND z.destroyed_us <= ?2)"                                      \
     "   THEN 'destroyed without a destruction recorded'"                                       \
-    "  WHEN " ST_SQL " = 'returned_to_sponsor' AND NOT EXISTS (SELECT 1 FROM shipback_kits b"    \
+    "  WHEN " ST " = 'returned_to_sponsor' AND NOT EXISTS (SELECT 1 FROM shipback_kits b"    \
     "   JOIN shipbacks s ON s.id = b.shipback_id WHERE b.kit_id = k1.id"                       \
     "   AND s.status = 'dispatched' AND s.dispatched_us <= ?2)"                                \
     "   THEN 'returned_to_sponsor without a dispatched shipback'"                              \
@@ -90,7 +93,7 @@
     "  AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                       \
     "  FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1"                                \
     " LEFT JOIN kit_returns r ON r.kit_id = k1.id AND r.returned_on <= ?5"                     \
-    " WHERE " ST_SQL " IS NOT NULL"
+    " WHERE " ST " IS NOT NULL AND ?3 IN (0, 1)"
 
 /* A trial and the instant a reconciliation is drawn at. */
 typedef struct recon_scope {
@@ -206,11 +209,16 @@ static void recon_free(void *p)
     "  THEN y.units - y.returned_units ELSE 0 END),"                                           \
     SUM "(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
     SUM "(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"
-static const char *const recon_sql[2] = {
-    "SELECT y.kit_type_id, y.lot_id, y.status, 1, " RECON_UNITS("")
-    " FROM (" KIT_STATE_SQL ") y",
-    "SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*), " RECON_UNITS("SUM")
-    " FROM (" KIT_STATE_SQL ") y GROUP BY y.kit_type_id, y.lot_id, y.status",
+#define RECON_EACH(ST, NOW)                                                                    \
+    "SELECT y.kit_type_id, y.lot_id, y.status, 1, " RECON_UNITS("")                           \
+    " FROM (" KIT_STATE_SQL(ST, NOW) ") y"
+#define RECON_GROUPED(ST, NOW)                                                                 \
+    "SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*), " RECON_UNITS("SUM")                 \
+    " FROM (" KIT_STATE_SQL(ST, NOW) ") y GROUP BY y.kit_type_id, y.lot_id, y.status"
+/* [grouped][current] */
+static const char *const recon_sql[2][2] = {
+    {RECON_EACH(ST_AS_OF, "1 = 0"), RECON_EACH(ST_NOW, "1 = 1")},
+    {RECON_GROUPED(ST_AS_OF, "1 = 0"), RECON_GROUPED(ST_NOW, "1 = 1")},
 };
 
 static int recon_add_row(recon *r, const char *kit_type, const char *lot)
@@ -336,7 +344,7 @@ static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
 {
     ctm__st *st = NULL;
     int grouped = ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES;
-    int rc = prepare_scoped(db, &st, recon_sql[grouped], s);
+    int rc = prepare_scoped(db, &st, recon_sql[grouped][s->current], s);
     if (rc != CTM_OK)
         return rc;
     int src;
@@ -518,6 +526,16 @@ int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
 
 /* ---- the kits that break it ---- */
 
+#define BREAKS_SQL(ST, NOW)                                                                    \
+    "SELECT y.kit_number AS kit, kt.code AS kit_type, l.batch AS lot,"                        \
+    " y.status AS status, y.problem AS problem"                                               \
+    " FROM (" KIT_STATE_SQL(ST, NOW) ") y"                                                     \
+    " JOIN kit_types kt ON kt.id = y.kit_type_id"                                              \
+    " JOIN lots l ON l.id = y.lot_id"                                                          \
+    " WHERE y.problem IS NOT NULL ORDER BY y.kit_number"
+static const char *const breaks_sql[2] = {BREAKS_SQL(ST_AS_OF, "1 = 0"),
+                                          BREAKS_SQL(ST_NOW, "1 = 1")};
+
 int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db, const char *trial, const char *as_of)
 {
     ctm__trial t;
@@ -529,14 +547,7 @@ int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db, const char *trial, co
         rc = scope_of(db, trial, as_of, &s);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
-        rc = prepare_scoped(db, &st,
-                            "SELECT y.kit_number AS kit, kt.code AS kit_type, l.batch AS lot,"
-                            " y.status AS status, y.problem AS problem"
-                            " FROM (" KIT_STATE_SQL ") y"
-                            " JOIN kit_types kt ON kt.id = y.kit_type_id"
-                            " JOIN lots l ON l.id = y.lot_id"
-                            " WHERE y.problem IS NOT NULL ORDER BY y.kit_number",
-                            &s);
+        rc = prepare_scoped(db, &st, breaks_sql[s.current], &s);
     if (rc != CTM_OK)
         return rc;
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);
