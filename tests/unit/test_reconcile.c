@@ -96,7 +96,8 @@ static void recon_row(const char *as_of, const char *lot, const char *cols, cons
     tu_ok(ctm_reconciliation(&q, db, TRIAL, as_of));
     char got[1024] = "";
     int found = 0;
-    while (ctm_query_next(q) == CTM_ROW) {
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW) {
         const char *l = ctm_query_text(q, col(q, "lot"));
         if (lot == NULL ? l != NULL : l == NULL || strcmp(l, lot) != 0)
             continue;
@@ -108,6 +109,7 @@ static void recon_row(const char *as_of, const char *lot, const char *cols, cons
             n += (size_t)snprintf(got + n, sizeof got - n, "%s%s=%lld", n ? " " : "", c,
                                   (long long)ctm_query_int64(q, col(q, c)));
     }
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     ck_assert_int_eq(found, 1);
     ck_assert_str_eq(got, want);
@@ -121,9 +123,11 @@ static char *breaks(const char *as_of)
     tu_ok(ctm_reconciliation_breaks(&q, db, TRIAL, as_of));
     size_t n = 0;
     out[0] = '\0';
-    while (ctm_query_next(q) == CTM_ROW)
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW)
         n += (size_t)snprintf(out + n, sizeof out - n, "%s:%s;", ctm_query_text(q, 0),
                               ctm_query_text(q, col(q, "problem")));
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     return out;
 }
@@ -190,7 +194,8 @@ START_TEST(returns_and_losses_balance_in_kits_and_units)
     tu_ok(ctm_darf(&q, db, TRIAL, "KT"));
     int64_t last = -1;
     int noted = 0;
-    while (ctm_query_next(q) == CTM_ROW) {
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW) {
         last = ctm_query_int64(q, col(q, "balance"));
         const char *ev = ctm_query_text(q, col(q, "event"));
         if (strcmp(ev, "returned") == 0 || strcmp(ev, "lost_by_subject") == 0) {
@@ -198,6 +203,7 @@ START_TEST(returns_and_losses_balance_in_kits_and_units)
             noted++;
         }
     }
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     ck_assert_int_eq(noted, 2);
     ck_assert_int_eq(last, 7); /* 10 received, B5 missing, two dispensed */
@@ -329,7 +335,8 @@ static void darf_is(const char *kit_type, const char *want, const char *last_rec
     size_t n = 0;
     const char *rec = NULL;
     char recorder[64] = "";
-    while (ctm_query_next(q) == CTM_ROW) {
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW) {
         const char *subject = ctm_query_text(q, col(q, "subject"));
         n += (size_t)snprintf(got + n, sizeof got - n, "%s%s:%lld:%lld:%s", n ? " " : "",
                               ctm_query_text(q, col(q, "event")),
@@ -339,6 +346,7 @@ static void darf_is(const char *kit_type, const char *want, const char *last_rec
         rec = ctm_query_text(q, col(q, "recorder"));
         snprintf(recorder, sizeof recorder, "%s", rec != NULL ? rec : "");
     }
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     ck_assert_str_eq(got, want);
     if (last_recorder != NULL)
@@ -375,12 +383,14 @@ START_TEST(the_darf_log_adds_receipts_subtracts_dispensings_and_never_adds_retur
     ctm_query *q = NULL;
     tu_ok(ctm_darf(&q, db, TRIAL, NULL));
     int last_units = 0, returned = -1;
-    while (ctm_query_next(q) == CTM_ROW) {
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW) {
         last_units = (int)ctm_query_int64(q, col(q, "balance_units"));
         if (strcmp(ctm_query_text(q, col(q, "event")), "returned") == 0)
             returned = (int)ctm_query_int64(q, col(q, "returned_units"));
         ck_assert_str_eq(ctm_query_text(q, col(q, "product")), "Drug X or placebo");
     }
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     ck_assert_int_eq(last_units, 240);
     ck_assert_int_eq(returned, 12);
@@ -394,8 +404,10 @@ static int64_t signoff_int(const char *name)
     ctm_query *q = NULL;
     tu_ok(ctm_signoffs(&q, db, TRIAL));
     int64_t v = -1;
-    while (ctm_query_next(q) == CTM_ROW)
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW)
         v = ctm_query_int64(q, col(q, name));
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     return v;
 }
@@ -442,11 +454,13 @@ END_TEST
 /* Every text cell of every row of q must hold neither arm code. */
 static void no_arm_in(ctm_query *q)
 {
-    while (ctm_query_next(q) == CTM_ROW)
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW)
         for (int c = 0; c < ctm_query_column_count(q); c++) {
             const char *t = ctm_query_text(q, c);
             ck_assert_ptr_null(t != NULL ? strstr(t, "QZ") : NULL);
         }
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
 }
 
@@ -487,8 +501,10 @@ START_TEST(the_reports_reconciliation_and_darf)
     ctm_query *q = NULL;
     tu_ok(ctm_report(&q, db, "darf", &o));
     int lines = 0;
-    while (ctm_query_next(q) == CTM_ROW)
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW)
         lines++;
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
     ctm_query_free(q);
     ck_assert_int_eq(lines, 12); /* 10 received, B5 missing, one dispensed */
     /* a trial is needed; the reconciliation takes no kit type */
