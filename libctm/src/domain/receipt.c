@@ -406,7 +406,7 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
     }
     ctm__st_finalize(full);
     /* each kit's history begins with its registration */
-    return rc == CTM_OK ? ctm__kit_events_sync(db, "k.shipment_id = ?1", shipment_id) : rc;
+    return rc == CTM_OK ? ctm__kit_events_first(db, "k.shipment_id = ?1", shipment_id) : rc;
 }
 
 static int check_receive(ctm_db *db, const char *shipment, const ctm_receive_options *o,

@@ -60,6 +60,9 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * in stock.c record their own; at_us 0 there means now (a change recorded after the fact, such as
  * a dispensing on paper, gives the time it happened). */
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id);
+/* The same for kits the calling action has just registered: their first row each, written
+ * without looking for one (a receipt's kits). */
+int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id);
 
 /* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
 typedef struct shipment_row {
