@@ -852,8 +852,9 @@ CTM_API CTM_WARN_UNUSED int ctm_kit_set_status(ctm_db *db, const char *trial, co
  * pharmacist ("expiry extended").  Expired kits become available, or quarantined when an
  * excursion holds them (a new date is no release).  Audited "expiry.extend".
  * Errors: CTM_EINVAL (new_expiry not a date, or not later than a covered kit's current expiry;
- * reference; both or neither of lot and kits), CTM_ENOTFOUND (trial, a kit, a lot with no kits in
- * stock), CTM_ERULE (a listed kit not in stock), CTM_EDENIED (pharmacists only).
+ * reference; both or neither of lot and kits; a kit listed twice), CTM_ENOTFOUND (trial, a kit, a
+ * lot with no kits in stock), CTM_ERULE (a listed kit not in stock), CTM_EDENIED (pharmacists
+ * only).
  */
 CTM_API CTM_WARN_UNUSED int ctm_expiry_extend(ctm_db *db, const char *trial, const char *lot,
                                               const char *const *kits, size_t nkits,

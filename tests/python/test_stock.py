@@ -592,7 +592,12 @@ def test_expiry_extend_by_kits(site):
         pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22", kits=["K9999"])
     with pytest.raises(ctm.InvalidError):  # a bare str is not a list of kits
         pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22", kits=_kit(2, 5))
+    with pytest.raises(ctm.InvalidError, match=f"kits: {_kit(2, 5)} named twice"):
+        pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22",
+                            kits=[_kit(2, 5), _kit(2, 6), _kit(2, 5)])
     assert pharm.size == size + 1
+    assert rows_by_kit(pharm.kits(trial=TRIAL, lot=_lot(2, "A")))[_kit(2, 5)]["expiry"] == \
+        EXPIRY["A"]
 
 
 def test_transfer_and_history(site):

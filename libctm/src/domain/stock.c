@@ -849,6 +849,20 @@ static int relabellable(const char *status)
 }
 
 /* The kits an extension covers: a lot's kits still on site, or the named ones. */
+/* A kit named for an expiry extension: in the trial, and in stock. */
+static int relabelled_kit(ctm_db *db, const char *kit, size_t i, void *row, void *arg,
+                          ctm__kit_ref *ref)
+{
+    (void)i;
+    kit_row *k = row;
+    int rc = kit_lookup(db, *(const int64_t *)arg, kit, k);
+    *ref = (ctm__kit_ref){k->id, k->number};
+    if (rc == CTM_OK && !relabellable(k->status))
+        rc = ctm__err(CTM_ERULE, "kit %s: %s; only kits in stock are relabelled", k->number,
+                      k->status);
+    return rc;
+}
+
 static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const char *const *kits,
                           size_t nkits, kit_row **out, size_t *n)
 {
@@ -857,22 +871,12 @@ static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const c
     if (lot == NULL) {
         if (kits == NULL || nkits == 0)
             return ctm__err(CTM_EINVAL, "kits: name a lot or at least one kit");
-        kit_row *rows = calloc(nkits, sizeof *rows);
-        if (rows == NULL)
-            return ctm__err(CTM_ENOMEM, "out of memory");
-        for (size_t i = 0; i < nkits; i++) {
-            int rc = kit_lookup(db, trial_id, kits[i], &rows[i]);
-            if (rc == CTM_OK && !relabellable(rows[i].status))
-                rc = ctm__err(CTM_ERULE, "kit %s: %s; only kits in stock are relabelled",
-                              rows[i].number, rows[i].status);
-            if (rc != CTM_OK) {
-                free(rows);
-                return rc;
-            }
-        }
+        void *rows = NULL;
+        int rc = ctm__kits_resolve(db, kits, nkits, sizeof(kit_row), relabelled_kit, &trial_id,
+                                   &rows);
         *out = rows;
-        *n = nkits;
-        return CTM_OK;
+        *n = rc == CTM_OK ? nkits : 0;
+        return rc;
     }
     ctm__st *st = NULL;
     int rc = ctm__prepare(db, &st,
