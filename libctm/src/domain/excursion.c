@@ -1007,74 +1007,7 @@ int ctm_excursion_kits(ctm_query **out, ctm_db *db, int64_t excursion)
 
 /* ---- the report ---- */
 
-/* A listing read whole: its column names and each cell as text (NULL for NULL), with whether
- * it is a number (JSON writes it bare). */
-typedef struct table {
-    int ncols;
-    char **names;
-    size_t nrows;
-    char **cells;
-    unsigned char *num;
-} table;
-
-static void table_free(table *t)
-{
-    for (int c = 0; t->names != NULL && c < t->ncols; c++)
-        free(t->names[c]);
-    for (size_t i = 0; t->cells != NULL && i < t->nrows * (size_t)t->ncols; i++)
-        free(t->cells[i]);
-    free(t->names);
-    free(t->cells);
-    free(t->num);
-    memset(t, 0, sizeof *t);
-}
-
-/* Read q to its end into t, and free q. */
-static int table_read(ctm_query *q, int rc, table *t)
-{
-    memset(t, 0, sizeof *t);
-    if (rc != CTM_OK)
-        return rc;
-    t->ncols = ctm_query_column_count(q);
-    t->names = calloc((size_t)t->ncols, sizeof *t->names);
-    rc = t->names == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
-    for (int c = 0; rc == CTM_OK && c < t->ncols; c++)
-        if ((t->names[c] = ctm__strdup(ctm_query_column_name(q, c))) == NULL)
-            rc = ctm__err(CTM_ENOMEM, "out of memory");
-    size_t cap = 0;
-    int step;
-    while (rc == CTM_OK && (step = ctm_query_next(q)) == CTM_ROW) {
-        if (t->nrows == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **cells = realloc(t->cells, cap * (size_t)t->ncols * sizeof *cells);
-            unsigned char *num = cells != NULL ? realloc(t->num, cap * (size_t)t->ncols) : NULL;
-            if (cells != NULL)
-                t->cells = cells;
-            if (num == NULL) {
-                rc = ctm__err(CTM_ENOMEM, "out of memory");
-                break;
-            }
-            t->num = num;
-        }
-        size_t base = t->nrows++ * (size_t)t->ncols;
-        for (int c = 0; c < t->ncols; c++) {
-            const char *v = ctm_query_text(q, c);
-            int type = ctm_query_column_type(q, c);
-            t->num[base + (size_t)c] = type == CTM_INTEGER || type == CTM_REAL;
-            t->cells[base + (size_t)c] = v != NULL ? ctm__strdup(v) : NULL;
-            if (v != NULL && t->cells[base + (size_t)c] == NULL)
-                rc = ctm__err(CTM_ENOMEM, "out of memory");
-        }
-    }
-    if (rc == CTM_OK && step != CTM_DONE)
-        rc = step;
-    ctm_query_free(q);
-    if (rc != CTM_OK)
-        table_free(t);
-    return rc;
-}
-
-static const char *cell(const table *t, size_t row, const char *name)
+static const char *cell(const ctm__table *t, size_t row, const char *name)
 {
     for (int c = 0; c < t->ncols; c++)
         if (strcmp(t->names[c], name) == 0)
@@ -1101,7 +1034,7 @@ static void putf(ctm__buf *b, const char *fmt, ...)
 
 /* ---- JSON ---- */
 
-static void json_row(ctm__buf *b, const table *t, size_t row)
+static void json_row(ctm__buf *b, const ctm__table *t, size_t row)
 {
     put(b, "{");
     for (int c = 0; c < t->ncols; c++) {
@@ -1120,7 +1053,7 @@ static void json_row(ctm__buf *b, const table *t, size_t row)
     put(b, "}");
 }
 
-static void json_rows(ctm__buf *b, const char *key, const table *t)
+static void json_rows(ctm__buf *b, const char *key, const ctm__table *t)
 {
     put(b, ",\n  ");
     ctm__json_string(b, key);
@@ -1135,7 +1068,7 @@ static void json_rows(ctm__buf *b, const char *key, const table *t)
 /* ---- CSV (RFC 4180) ---- */
 
 typedef struct report {
-    table ex, loggers, kits, signatures;
+    ctm__table ex, loggers, kits, signatures;
     double mkt_c, energy_kj;
     int has_mkt;
 } report;
@@ -1203,7 +1136,7 @@ static const char *or_dash(const char *s)
 
 /* The kits as a table whose columns are as wide as their widest cell (in bytes: the texts
  * here are codes and numbers). */
-static void kits_table(ctm__buf *b, const table *kits)
+static void kits_table(ctm__buf *b, const ctm__table *kits)
 {
     static const char *const cols[] = {"trial", "kit_number", "kit_type", "lot", "status_was",
                                        "status", "decision", "minutes_out", "budget_minutes",
@@ -1239,7 +1172,7 @@ static void kits_table(ctm__buf *b, const table *kits)
 
 static void report_text(ctm__buf *b, const report *r)
 {
-    const table *e = &r->ex;
+    const ctm__table *e = &r->ex;
     const char *loc = cell(e, 0, "location"), *ship = cell(e, 0, "shipment");
     putf(b, "Temperature excursion %s\n\n", or_dash(cell(e, 0, "excursion")));
     if (loc != NULL)
@@ -1295,7 +1228,7 @@ static void report_text(ctm__buf *b, const report *r)
 }
 
 /* A listing of sql with the excursion's id as ?1, its named time columns shown as times. */
-static int report_listing(ctm_db *db, int64_t id, const char *sql, table *t, const char *time1,
+static int report_listing(ctm_db *db, int64_t id, const char *sql, ctm__table *t, const char *time1,
                           const char *time2)
 {
     ctm__st *st = NULL;
@@ -1307,7 +1240,7 @@ static int report_listing(ctm_db *db, int64_t id, const char *sql, table *t, con
     }
     if (rc == CTM_OK && time1 != NULL)
         rc = ctm__query_show(&q, CTM__SHOW_TIME, time1, time2, NULL);
-    return table_read(q, rc, t);
+    return ctm__table_read(q, rc, t);
 }
 
 int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *format)
@@ -1335,7 +1268,7 @@ int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *
         rc = ctm__query_new(&q, st, NULL, 0, NULL, NULL, NULL);
         if (rc == CTM_OK)
             rc = show_excursion_times(&q);
-        rc = table_read(q, rc, &r.ex);
+        rc = ctm__table_read(q, rc, &r.ex);
     }
     if (rc == CTM_OK)
         rc = report_listing(
@@ -1351,7 +1284,7 @@ int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *
     if (rc == CTM_OK) {
         q = NULL;
         rc = ctm_excursion_kits(&q, db, excursion);
-        rc = table_read(q, rc, &r.kits);
+        rc = ctm__table_read(q, rc, &r.kits);
     }
     if (rc == CTM_OK)
         rc = report_listing(
@@ -1391,9 +1324,9 @@ int ctm_excursion_report(char **out, ctm_db *db, int64_t excursion, const char *
         b.p = NULL;
     }
     ctm__buf_free(&b);
-    table_free(&r.ex);
-    table_free(&r.loggers);
-    table_free(&r.kits);
-    table_free(&r.signatures);
+    ctm__table_free(&r.ex);
+    ctm__table_free(&r.loggers);
+    ctm__table_free(&r.kits);
+    ctm__table_free(&r.signatures);
     return rc;
 }

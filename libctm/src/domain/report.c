@@ -189,75 +189,6 @@ int ctm_report(ctm_query **out, ctm_db *db, const char *report, const ctm_report
 
 /* ---- reading a report whole ---- */
 
-/* The rows read whole: column names, and each cell as text (NULL for NULL) with whether it is a
- * number. */
-typedef struct table {
-    int ncols;
-    char **names;
-    size_t nrows, cap;
-    char **cells;
-    unsigned char *num;
-} table;
-
-static void table_free(table *t)
-{
-    for (int c = 0; t->names != NULL && c < t->ncols; c++)
-        free(t->names[c]);
-    for (size_t i = 0; t->cells != NULL && i < t->nrows * (size_t)t->ncols; i++)
-        free(t->cells[i]);
-    free(t->names);
-    free(t->cells);
-    free(t->num);
-    memset(t, 0, sizeof *t);
-}
-
-static int table_grow(table *t)
-{
-    if (t->nrows < t->cap)
-        return CTM_OK;
-    size_t cap = t->cap ? 2 * t->cap : 16, per = t->ncols > 0 ? (size_t)t->ncols : 1;
-    char **cells = realloc(t->cells, cap * per * sizeof *cells);
-    if (cells == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    t->cells = cells;
-    unsigned char *num = realloc(t->num, cap * per);
-    if (num == NULL)
-        return ctm__err(CTM_ENOMEM, "out of memory");
-    t->num = num;
-    t->cap = cap;
-    return CTM_OK;
-}
-
-/* Read q to its end into t, and free q. */
-static int table_read(ctm_query *q, table *t)
-{
-    memset(t, 0, sizeof *t);
-    t->ncols = ctm_query_column_count(q);
-    t->names = calloc(t->ncols > 0 ? (size_t)t->ncols : 1, sizeof *t->names);
-    int rc = t->names == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
-    for (int c = 0; rc == CTM_OK && c < t->ncols; c++)
-        if ((t->names[c] = ctm__strdup(ctm_query_column_name(q, c))) == NULL)
-            rc = ctm__err(CTM_ENOMEM, "out of memory");
-    int step = CTM_DONE;
-    while (rc == CTM_OK && (step = ctm_query_next(q)) == CTM_ROW && (rc = table_grow(t)) == CTM_OK) {
-        size_t base = t->nrows++ * (size_t)t->ncols;
-        for (int c = 0; c < t->ncols; c++) {
-            const char *v = ctm_query_text(q, c);
-            int type = ctm_query_column_type(q, c);
-            t->num[base + (size_t)c] = type == CTM_INTEGER || type == CTM_REAL;
-            t->cells[base + (size_t)c] = v != NULL ? ctm__strdup(v) : NULL;
-            if (v != NULL && t->cells[base + (size_t)c] == NULL)
-                rc = ctm__err(CTM_ENOMEM, "out of memory");
-        }
-    }
-    if (rc == CTM_OK && step != CTM_DONE)
-        rc = step;
-    ctm_query_free(q);
-    if (rc != CTM_OK)
-        table_free(t);
-    return rc;
-}
-
 /* What frames the rows: where, what, when, and the checkpoint they were read under. */
 typedef struct frame {
     const ctm__report_def *def;
@@ -269,7 +200,7 @@ typedef struct frame {
     char root_b64[64];        /* its root as the note writes it */
     char root_hex[65];
     ctm__report_summary summary;
-    table rows;
+    ctm__table rows;
 } frame;
 
 static void frame_free(frame *f)
@@ -278,7 +209,7 @@ static void frame_free(frame *f)
     free(f->origin);
     free(f->trial_title);
     ctm__summary_free(&f->summary);
-    table_free(&f->rows);
+    ctm__table_free(&f->rows);
 }
 
 /* The newest signed checkpoint: its size and root. */
@@ -347,7 +278,7 @@ static int frame_read(ctm_db *db, frame *f)
     if (rc == CTM_OK)
         rc = f->def->rows(&q, db, &f->o);
     if (rc == CTM_OK)
-        rc = table_read(q, &f->rows);
+        rc = ctm__table_read(q, CTM_OK, &f->rows);
     return rc;
 }
 
@@ -380,12 +311,12 @@ static void putf(ctm__buf *b, const char *fmt, ...)
         ctm__buf_put(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *cell(const table *t, size_t row, int col)
+static const char *cell(const ctm__table *t, size_t row, int col)
 {
     return t->cells[row * (size_t)t->ncols + (size_t)col];
 }
 
-static int is_num(const table *t, size_t row, int col)
+static int is_num(const ctm__table *t, size_t row, int col)
 {
     return t->num[row * (size_t)t->ncols + (size_t)col];
 }
@@ -488,7 +419,7 @@ static void render_text(ctm__buf *b, const frame *f)
         text_line(b, w, label,
                   f->summary.items[i].value != NULL ? f->summary.items[i].value : "-");
     }
-    const table *t = &f->rows;
+    const ctm__table *t = &f->rows;
     size_t *width = calloc(t->ncols > 0 ? (size_t)t->ncols : 1, sizeof *width);
     unsigned char *right = calloc(t->ncols > 0 ? (size_t)t->ncols : 1, 1);
     if (width == NULL || right == NULL) {
@@ -535,7 +466,7 @@ static void render_text(ctm__buf *b, const frame *f)
 
 static void render_csv(ctm__buf *b, const frame *f)
 {
-    const table *t = &f->rows;
+    const ctm__table *t = &f->rows;
     for (int c = 0; c < t->ncols; c++) {
         if (c > 0)
             put(b, ",");
@@ -588,7 +519,7 @@ static void render_json(ctm__buf *b, const frame *f)
     for (int i = 0; i < f->summary.n; i++)
         json_member(b, f->summary.items[i].key, f->summary.items[i].value,
                     f->summary.items[i].number);
-    const table *t = &f->rows;
+    const ctm__table *t = &f->rows;
     put(b, ",\n  \"rows\": [");
     for (size_t r = 0; r < t->nrows; r++) {
         put(b, r > 0 ? ",\n    {" : "\n    {");
@@ -694,7 +625,7 @@ static void render_html(ctm__buf *b, const frame *f)
         }
         put(b, "</dl>\n");
     }
-    const table *t = &f->rows;
+    const ctm__table *t = &f->rows;
     put(b, "<table class=\"rows\">\n<thead><tr>");
     for (int c = 0; c < t->ncols; c++) {
         put(b, "<th>");

@@ -346,3 +346,65 @@ double ctm_query_double(const ctm_query *q, int col)
         return 0.0;
     }
 }
+
+/* ---- a listing read whole ---- */
+
+void ctm__table_free(ctm__table *t)
+{
+    for (int c = 0; t->names != NULL && c < t->ncols; c++)
+        free(t->names[c]);
+    for (size_t i = 0; t->cells != NULL && i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->names);
+    free(t->cells);
+    free(t->num);
+    memset(t, 0, sizeof *t);
+}
+
+static int table_grow(ctm__table *t)
+{
+    if (t->nrows < t->cap)
+        return CTM_OK;
+    size_t cap = t->cap ? 2 * t->cap : 16, per = t->ncols > 0 ? (size_t)t->ncols : 1;
+    char **cells = realloc(t->cells, cap * per * sizeof *cells);
+    if (cells == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    t->cells = cells;
+    unsigned char *num = realloc(t->num, cap * per);
+    if (num == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    t->num = num;
+    t->cap = cap;
+    return CTM_OK;
+}
+
+int ctm__table_read(ctm_query *q, int rc, ctm__table *t)
+{
+    memset(t, 0, sizeof *t);
+    if (rc != CTM_OK)
+        return rc;
+    t->ncols = ctm_query_column_count(q);
+    t->names = calloc(t->ncols > 0 ? (size_t)t->ncols : 1, sizeof *t->names);
+    rc = t->names == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
+    for (int c = 0; rc == CTM_OK && c < t->ncols; c++)
+        if ((t->names[c] = ctm__strdup(ctm_query_column_name(q, c))) == NULL)
+            rc = ctm__err(CTM_ENOMEM, "out of memory");
+    int step = CTM_DONE;
+    while (rc == CTM_OK && (step = ctm_query_next(q)) == CTM_ROW && (rc = table_grow(t)) == CTM_OK) {
+        size_t base = t->nrows++ * (size_t)t->ncols;
+        for (int c = 0; c < t->ncols; c++) {
+            const char *v = ctm_query_text(q, c);
+            int type = ctm_query_column_type(q, c);
+            t->num[base + (size_t)c] = type == CTM_INTEGER || type == CTM_REAL;
+            t->cells[base + (size_t)c] = v != NULL ? ctm__strdup(v) : NULL;
+            if (v != NULL && t->cells[base + (size_t)c] == NULL)
+                rc = ctm__err(CTM_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == CTM_OK && step != CTM_DONE)
+        rc = step;
+    ctm_query_free(q);
+    if (rc != CTM_OK)
+        ctm__table_free(t);
+    return rc;
+}

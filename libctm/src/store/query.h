@@ -44,4 +44,18 @@ void ctm__row_set_int(ctm__row *row, int col, int64_t v);
 void ctm__row_set_real(ctm__row *row, int col, double v);
 void ctm__row_set_null(ctm__row *row, int col);
 
+/* A listing read whole: its column names, and each cell as text (NULL for NULL) with whether it
+ * is a number (JSON writes it bare).  ctm__table_read reads q to its end into t and frees q; t
+ * is emptied first, so that ctm__table_free is safe after any return; rc: the status of making
+ * q (not CTM_OK: returned, nothing read). */
+typedef struct ctm__table {
+    int ncols;
+    char **names;
+    size_t nrows, cap;
+    char **cells;
+    unsigned char *num;
+} ctm__table;
+int ctm__table_read(ctm_query *q, int rc, ctm__table *t);
+void ctm__table_free(ctm__table *t);
+
 #endif
