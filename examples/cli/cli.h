@@ -136,6 +136,9 @@ int cli_table_add(struct cli_table *t, const char *const *cells);
 int cli_table_print(FILE *out, struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 void cli_put_display(FILE *out, const char *text);
+/* Write text to the file at path (made or emptied); CLI_OK, or a failure naming the path and what
+ * could not be written ("the report", "the manifest"...). */
+int cli_write_file(const char *path, const char *text, const char *what);
 /* text as a JSON string (bytes that are not UTF-8 as U+FFFD). */
 void cli_put_json_string(FILE *out, const char *text);
 

@@ -77,18 +77,6 @@ int cmd_shipback(struct cli_session *s, const struct cli_args *a)
     return CLI_OK;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    size_t len = strlen(text);
-    int failed = fwrite(text, 1, len, f) != len;
-    if (fclose(f) != 0)
-        failed = 1;
-    return failed ? cli_fail("%s: cannot write the manifest: %s", path, strerror(errno)) : CLI_OK;
-}
-
 int cmd_shipback_manifest(struct cli_session *s, const struct cli_args *a)
 {
     const char *output = cli_arg(a, "output");
@@ -97,7 +85,7 @@ int cmd_shipback_manifest(struct cli_session *s, const struct cli_args *a)
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (output) {
-        rc = write_file(output, csv);
+        rc = cli_write_file(output, csv, "the manifest");
         if (rc == CLI_OK)
             printf("Wrote the manifest of shipback %s to %s.\n", a->pos[1], output);
     } else {

@@ -436,18 +436,6 @@ int cmd_excursion_decide(struct cli_session *s, const struct cli_args *a)
 
 /* ---- excursion report ---- */
 
-static int write_report(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    size_t len = strlen(text);
-    int failed = fwrite(text, 1, len, f) != len;
-    if (fclose(f) != 0)
-        failed = 1;
-    return failed ? cli_fail("%s: cannot write the report: %s", path, strerror(errno)) : CLI_OK;
-}
-
 int cmd_excursion_report(struct cli_session *s, const struct cli_args *a)
 {
     int64_t id = 0;
@@ -459,7 +447,7 @@ int cmd_excursion_report(struct cli_session *s, const struct cli_args *a)
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (output) {
-        rc = write_report(output, text);
+        rc = cli_write_file(output, text, "the report");
         if (rc == CLI_OK)
             printf("Wrote the %s report of excursion %" PRId64 " to %s.\n",
                    format ? format : "text", id, output);

@@ -21,18 +21,6 @@ int cli_check_export(const struct cli_args *a, const char *opt)
     return CLI_OK;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    size_t len = strlen(text);
-    int failed = fwrite(text, 1, len, f) != len;
-    if (fclose(f) != 0)
-        failed = 1;
-    return failed ? cli_fail("%s: cannot write the export: %s", path, strerror(errno)) : CLI_OK;
-}
-
 int cmd_export(struct cli_session *s, const struct cli_args *a)
 {
     const char *format = a->pos[0], *trial = a->pos[1], *output = cli_arg(a, "output");
@@ -44,7 +32,7 @@ int cmd_export(struct cli_session *s, const struct cli_args *a)
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (output) {
-        rc = write_file(output, text);
+        rc = cli_write_file(output, text, "the export");
         if (rc == CLI_OK)
             printf("Wrote the %s export of trial %s to %s.\n", format, trial, output);
     } else {

@@ -80,18 +80,6 @@ int cli_check_report(const struct cli_args *a, const char *opt)
     return CLI_OK;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    size_t len = strlen(text);
-    int failed = fwrite(text, 1, len, f) != len;
-    if (fclose(f) != 0)
-        failed = 1;
-    return failed ? cli_fail("%s: cannot write the report: %s", path, strerror(errno)) : CLI_OK;
-}
-
 /* Whether the reconciliation the report shows balances: its last row (the total) says so, read
  * from the report's rows with its options.  CLI_OK or an exit status. */
 static int reconciliation_balanced(ctm_db *db, const char *name, const ctm_report_options *o,
@@ -122,7 +110,7 @@ int cmd_report(struct cli_session *s, const struct cli_args *a)
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (output) {
-        rc = write_file(output, text);
+        rc = cli_write_file(output, text, "the report");
         if (rc == CLI_OK)
             printf("Wrote the %s report (%s) to %s.\n", a->pos[0], format, output);
     } else {

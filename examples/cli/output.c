@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -544,4 +545,16 @@ int cli_print_listing(int rc, ctm_query **q, const struct cli_args *a)
     rc = cli_print_query(stdout, *q, cli_format_of(a));
     ctm_query_free(*q);
     return rc;
+}
+
+int cli_write_file(const char *path, const char *text, const char *what)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cli_fail("%s: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    int failed = fwrite(text, 1, len, f) != len;
+    if (fclose(f) != 0)
+        failed = 1;
+    return failed ? cli_fail("%s: cannot write %s: %s", path, what, strerror(errno)) : CLI_OK;
 }
