@@ -308,33 +308,39 @@ static int recon_by_names(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->lot, y->lot);
 }
 
-/* Each row's kit type code and lot batch, then the rows in their order. */
-static int recon_name_rows(ctm_db *db, recon *r)
+/* Each row's kit type code and lot batch, read in one pass over the trial's kit types and lots,
+ * then the rows in their order. */
+static int recon_name_rows(ctm_db *db, const recon_scope *sc, recon *r)
 {
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "SELECT kt.code, l.batch FROM kit_types kt, lots l"
-                          " WHERE kt.id = ?1 AND l.id = ?2");
-    for (size_t i = 0; rc == CTM_OK && i < r->n; i++) {
-        recon_row *row = &r->rows[i];
-        ctm__st_reset(st);
-        ctm__st_bind_int(st, 1, row->kit_type_id);
-        ctm__st_bind_int(st, 2, row->lot_id);
-        int src = ctm__st_step(st);
-        if (src != CTM_ROW) {
-            rc = src == CTM_OK ? ctm__err(CTM_EINTEGRITY, "a kit of kit type %" PRId64
-                                                          " and lot %" PRId64 " without them",
-                                          row->kit_type_id, row->lot_id)
-                               : ctm__store_fail(src, "reading kit types and lots");
-            break;
-        }
-        row->kit_type = ctm__strdup(ctm__st_text(st, 0));
-        row->lot = ctm__strdup(ctm__st_text(st, 1));
+    int rc = r->n == 0 ? CTM_OK
+                       : ctm__prepare(db, &st,
+                                      "SELECT kt.id, kt.code, l.id, l.batch FROM kit_types kt"
+                                      " JOIN lots l ON l.trial_id = kt.trial_id"
+                                      " WHERE kt.trial_id = ?1");
+    if (rc != CTM_OK || r->n == 0)
+        return rc;
+    ctm__st_bind_int(st, 1, sc->t.id);
+    int src;
+    while (rc == CTM_OK && (src = ctm__st_step(st)) == CTM_ROW) {
+        size_t *slot = recon_slot(r, ctm__st_int(st, 0), ctm__st_int(st, 2));
+        if (*slot == 0)
+            continue;
+        recon_row *row = &r->rows[*slot - 1];
+        row->kit_type = ctm__strdup(ctm__st_text(st, 1));
+        row->lot = ctm__strdup(ctm__st_text(st, 3));
         if (row->kit_type == NULL || row->lot == NULL)
             rc = ctm__err(CTM_ENOMEM, "out of memory");
     }
+    if (rc == CTM_OK && src != CTM_OK)
+        rc = ctm__store_fail(src, "reading kit types and lots");
     ctm__st_finalize(st);
-    if (rc == CTM_OK && r->n > 1)
+    for (size_t i = 0; rc == CTM_OK && i < r->n; i++)
+        if (r->rows[i].kit_type == NULL)
+            rc = ctm__err(CTM_EINTEGRITY,
+                          "a kit of kit type %" PRId64 " and lot %" PRId64 " without them",
+                          r->rows[i].kit_type_id, r->rows[i].lot_id);
+    if (rc == CTM_OK)
         qsort(r->rows, r->n, sizeof *r->rows, recon_by_names);
     return rc;
 }
@@ -358,7 +364,7 @@ static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
         rc = ctm__store_fail(src, "reading the kits for the reconciliation");
     ctm__st_finalize(st);
     if (rc == CTM_OK)
-        rc = recon_name_rows(db, r);
+        rc = recon_name_rows(db, s, r);
     if (rc == CTM_OK)
         rc = recon_add_row(r, NULL, NULL);
     for (size_t i = 0; rc == CTM_OK && i + 1 < r->n; i++) {
