@@ -292,12 +292,20 @@ MIGRATION_8 = [
     ('table', 'signoffs', 'signoffs', "CREATE TABLE signoffs(  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),  kind TEXT NOT NULL CHECK (kind IN ('reconciliation')),  as_of TEXT NOT NULL,  balanced INTEGER NOT NULL CHECK (balanced IN (0, 1)),  ledger_size INTEGER NOT NULL,  signed_us INTEGER NOT NULL,  signed_by TEXT NOT NULL,  comment TEXT)"),
 ]
 
+# §1.1: kit_events_by_kit made again with the history row's id and status (its row moves to
+# the end).
+MIGRATION_9 = [
+    ('index', 'kit_events_by_kit', 'kit_events', 'CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status)'),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
+SCHEMA_8 = SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7 + MIGRATION_8
 SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_4,
            5: SCHEMA_4 + MIGRATION_5, 6: SCHEMA_4 + MIGRATION_5 + MIGRATION_6,
            7: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7,
-           8: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7 + MIGRATION_8}
+           8: SCHEMA_8}
+SCHEMAS[9] = [row for row in SCHEMA_8 if row[1] != 'kit_events_by_kit'] + MIGRATION_9
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

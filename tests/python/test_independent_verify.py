@@ -314,10 +314,17 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         live = live.fetchall()
     c.close()
-    assert version == 8 == max(documented) == max(script.SCHEMAS)
-    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert documented[8] == live
-    assert script.SCHEMAS[8] == live
+    assert version == 9 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert documented[9] == live
+    assert script.SCHEMAS[9] == live
+    # version 9 makes kit_events_by_kit again, with the row's id and status: its row moves
+    old_index = [r for r in documented[8] if r[1] == "kit_events_by_kit"]
+    assert [r for r in documented[8] if r not in old_index] == documented[9][:-1]
+    assert documented[9][-1] == script.SCHEMAS[9][-1] == (
+        "index", "kit_events_by_kit", "kit_events",
+        "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status)")
+    assert documented[8] == script.SCHEMAS[8]
     assert documented[7] == script.SCHEMAS[7] == documented[8][:len(documented[7])]
     assert documented[6] == script.SCHEMAS[6] == documented[7][:len(documented[6])]
     assert documented[5] == script.SCHEMAS[5] == documented[6][:len(documented[5])]
@@ -371,14 +378,14 @@ def test_accepts_a_database_of_schema_version_1(site):
 
 
 def test_refuses_a_schema_version_it_does_not_know(site):
-    for version in (9, 0):
+    for version in (10, 0):
         path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
         rc, out = independent(path, site["vkey"])
         assert rc == 1, out
         assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
-                       "1, 2, 3, 4, 5, 6, 7, 8): verify with a verifier that knows it" % version), out
+                       "1, 2, 3, 4, 5, 6, 7, 8, 9): verify with a verifier that knows it" % version), out
     with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
-        ctm.open(str(site["tmp"] / "v9.db"))
+        ctm.open(str(site["tmp"] / "v10.db"))
 
 
 def test_values_of_every_storage_class_encode_as_documented():

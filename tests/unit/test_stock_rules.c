@@ -321,6 +321,67 @@ START_TEST(site_of_schema_3_gains_the_check)
 }
 END_TEST
 
+/* A site of schema version 8 (kit_events_by_kit on kit and time only) gains the covering index
+ * on its first write-open, with one signed ledger.upgrade entry; every kit's history is kept,
+ * the site verifies, and its reconciliation reads the same. */
+START_TEST(site_of_schema_8_gains_the_covering_index)
+{
+    char later[11];
+    day(400, later);
+    const char *lots[] = {"LOT1", "LOT1"}, *expiries[] = {later, later};
+    receive_available(2, lots, expiries);
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K2", "quarantined", "dented box"));
+    const char *version = tu_dialect("PRAGMA user_version", "SELECT version FROM ctm__schema");
+    const char *index = tu_dialect("SELECT sql FROM sqlite_master WHERE name = 'kit_events_by_kit'",
+                                   "SELECT indexdef FROM pg_indexes"
+                                   " WHERE indexname = 'kit_events_by_kit'"
+                                   " AND schemaname = current_schema()");
+    ctm_close(db);
+    db = NULL;
+    int64_t events = tu_sql_int(db_path, "SELECT count(*) FROM kit_events", NULL);
+    ck_assert_int_eq(events, 5); /* received, available (x2), quarantined */
+    tu_sql_exec(db_path, tu_dialect("DROP INDEX kit_events_by_kit;"
+                                    " CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us);"
+                                    " PRAGMA user_version = 8",
+                                    "DROP INDEX kit_events_by_kit;"
+                                    " CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us);"
+                                    " UPDATE ctm__schema SET version = 8"));
+    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
+    ro.flags = CTM_OPEN_READONLY;
+    db = tu_open(db_path, &ro);
+    uint64_t size = tu_audit_size(db);
+    ctm_close(db);
+    db = NULL;
+
+    db = tu_open(db_path, NULL);
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 9);
+    char *sql = tu_sql_text(db_path, index);
+    ck_assert_msg(strstr(sql, "(kit_id, at_us, id, status)") != NULL, "%s", sql);
+    free(sql);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_events", NULL), events);
+    ck_assert_uint_eq(tu_audit_size(db), size + 1);
+    tu_login(db, "pia", PW);
+    ctm_query *q = tu_log_entry(db, size);
+    ck_assert_str_eq(ctm_query_text(q, 3), "ledger.upgrade");
+    ck_assert_str_eq(ctm_query_text(q, 5), "{\"from\":\"8\",\"to\":\"9\"}");
+    ctm_query_free(q);
+    tu_assert_verifies_all(db, NULL);
+    assert_kit("K2", "status", "quarantined");
+    /* the reconciliation reads each kit's newest row along the new index: it balances */
+    tu_ok(ctm_reconciliation(&q, db, TRIAL, NULL));
+    int balanced = 0, rows = 0;
+    while (ctm_query_next(q) == CTM_ROW) {
+        rows++;
+        int col = ctm_query_column_index(q, "balanced");
+        ck_assert_int_ge(col, 0);
+        balanced = ctm_query_int64(q, col) != 0;
+    }
+    ctm_query_free(q);
+    ck_assert_int_ge(rows, 1);
+    ck_assert(balanced);
+}
+END_TEST
+
 /* ---- expiry extension ---- */
 
 START_TEST(expiry_extended_to_its_own_date_is_refused)
@@ -440,6 +501,7 @@ static Suite *stock_rules_suite(void)
     tcase_add_test(tc, expired_kit_is_not_made_available_by_hand);
     tcase_add_test(tc, database_takes_the_tables_statuses_only);
     tcase_add_test(tc, site_of_schema_3_gains_the_check);
+    tcase_add_test(tc, site_of_schema_8_gains_the_covering_index);
     tcase_add_test(tc, expiry_extended_to_its_own_date_is_refused);
     tcase_add_test(tc, last_day_of_the_window_is_dispensable);
     tcase_add_test(tc, each_kit_type_has_its_own_window);

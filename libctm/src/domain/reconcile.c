@@ -38,17 +38,52 @@
  * ?1 trial id, ?2 the last instant that counts, ?3 1 for the current state (kits.status and the
  * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit, ?5 the last day that
  * counts ("YYYY-MM-DD"; returns are dated by the day the kit came back).  A kit's newest history
- * row, now or as of ?2, is one look-up along kit_events_by_kit (kit, time): its rows in time
- * order are its rows in the order written (stock.c).  "LIMIT ?4 OFFSET 0" keeps both engines from
- * copying that correlated look-up into every place the outer query names its column, each then
- * run again for every kit.  Each statement is written for one kind (KIT_STATE_SQL(ST, NOW)): the
- * status ST is the kit's column for a current reconciliation (ST_NOW, NOW "1 = 1") and its history
- * row as of a day (ST_AS_OF, NOW "1 = 0"), and the checks only a current one makes are left out
- * of the other by NOW; ?3 stays, tested once, so that both engines bind the same parameters. */
+ * row, now or as of ?2, is its last along kit_events_by_kit (kit, time, id, status: the index
+ * holds all the look-up needs): its rows in time order are its rows in the order written
+ * (stock.c).  Each statement is written for one kind and one engine (KIT_STATE_SQL(ST, NOW, K1,
+ * HANDED, OPEN)): the status ST is the kit's column for a current reconciliation (ST_NOW, NOW
+ * "1 = 1") and its history row as of a day (ST_AS_OF, NOW "1 = 0"), and the checks only a current
+ * one makes are left out of the other by NOW; ?3 stays, tested once, so that both engines bind
+ * the same parameters.  K1 gives each kit with its newest history row (ev), HANDED and OPEN its
+ * dispensations:
+ * - SQLite (K1_LOOKUP): one look-up per kit, in the index; "LIMIT ?4 OFFSET 0" keeps it from
+ *   copying that correlated look-up into every place the outer query names its column, each then
+ *   run again for every kit; the dispensation checks are look-ups too, made only for the kits
+ *   whose status asks for them.
+ * - PostgreSQL (K1_PASS): a correlated look-up costs it several times what a row of a join does,
+ *   so the newest rows come from one pass over the index, in kit order (merged with the trial's
+ *   kits, in the same order), and the dispensations from one pass over the trial's; both are
+ *   joined to the kits. */
 #define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
 #define AFTER_HANDING                                                                         \
     "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
     " 'returned_to_sponsor')"
+/* a dispensation that handed the kit out by ?2; one still open */
+#define DISP_HANDED                                                                               \
+    "d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL AND d.dispensed_us <= ?2"
+#define DISP_OPEN "d.status = 'dispensed'"
+
+#define K1_COLUMNS                                                                             \
+    "k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id, k.status AS now_status"
+#define K1_LOOKUP                                                                              \
+    "(SELECT " K1_COLUMNS ", (SELECT e.status FROM kit_events e WHERE e.kit_id = k.id"         \
+    "  AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                       \
+    "  FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1"
+#define HANDED_LOOKUP                                                                          \
+    "EXISTS (SELECT 1 FROM dispensations d WHERE d.kit_id = k1.id AND " DISP_HANDED ")"
+#define OPEN_LOOKUP "EXISTS (SELECT 1 FROM dispensations d WHERE d.kit_id = k1.id AND " DISP_OPEN ")"
+#define K1_PASS                                                                                \
+    "(SELECT " K1_COLUMNS ", ev.status AS ev, COALESCE(dk.handed, 0) AS handed,"              \
+    "  COALESCE(dk.open, 0) AS open FROM kits k"                                               \
+    "  LEFT JOIN (SELECT DISTINCT ON (e.kit_id) e.kit_id, e.status FROM kit_events e"          \
+    "   JOIN kits t ON t.id = e.kit_id AND t.trial_id = ?1 WHERE e.at_us <= ?2"                \
+    "   ORDER BY e.kit_id DESC, e.at_us DESC, e.id DESC) ev ON ev.kit_id = k.id"                \
+    "  LEFT JOIN (SELECT d.kit_id, MAX(CASE WHEN " DISP_HANDED " THEN 1 ELSE 0 END) AS handed,"   \
+    "   MAX(CASE WHEN " DISP_OPEN " THEN 1 ELSE 0 END) AS open FROM dispensations d"              \
+    "   JOIN kits t ON t.id = d.kit_id AND t.trial_id = ?1 GROUP BY d.kit_id) dk"               \
+    "  ON dk.kit_id = k.id WHERE k.trial_id = ?1 LIMIT ?4) k1"
+#define HANDED_PASS "k1.handed = 1"
+#define OPEN_PASS "k1.open = 1"
 
 #define ST_NOW "k1.now_status"
 #define ST_AS_OF                                                                               \
@@ -60,7 +95,7 @@
     "   ORDER BY e.at_us, e.id LIMIT 1) = 'received' THEN NULL"                               \
     "  ELSE 'unknown' END)"
 
-#define KIT_STATE_SQL(ST, NOW)                                                                 \
+#define KIT_STATE_SQL(ST, NOW, K1, HANDED, OPEN)                                               \
     "SELECT k1.id AS id, k1.kit_number AS kit_number, k1.kit_type_id AS kit_type_id,"         \
     " k1.lot_id AS lot_id, k1.units AS units, " ST " AS status, r.id AS return_id,"        \
     " r.lost AS lost, r.units AS returned_units,"                                              \
@@ -68,12 +103,9 @@
     "  WHEN " ST " = 'unknown' THEN 'status on that day unknown: its history begins later'" \
     "  WHEN " NOW " AND COALESCE(k1.ev, k1.now_status) <> k1.now_status"                        \
     "   THEN 'history (kit_events) ends ' || k1.ev || ' but the kit is ' || k1.now_status"     \
-    "  WHEN " ST " IN " HANDED_STATUSES " AND NOT EXISTS (SELECT 1 FROM dispensations d"    \
-    "   WHERE d.kit_id = k1.id AND d.status IN ('dispensed', 'replaced')"                     \
-    "   AND d.dispensed_us IS NOT NULL AND d.dispensed_us <= ?2)"                              \
+    "  WHEN " ST " IN " HANDED_STATUSES " AND NOT " HANDED                                  \
     "   THEN " ST " || ' without a dispensation'"                                          \
-    "  WHEN " NOW " AND k1.now_status NOT IN " AFTER_HANDING " AND EXISTS (SELECT 1"             \
-    "   FROM dispensations d WHERE d.kit_id = k1.id AND d.status = 'dispensed')"               \
+    "  WHEN " NOW " AND k1.now_status NOT IN " AFTER_HANDING " AND " OPEN                     \
     "   THEN 'dispensed to a subject but ' || k1.now_status"                                   \
     "  WHEN " ST " IN ('returned', 'lost_by_subject') AND r.id IS NULL"                     \
     "   THEN " ST " || ' without a return recorded'"                                       \
@@ -88,12 +120,16 @@
     "   AND s.status = 'dispatched' AND s.dispatched_us <= ?2)"                                \
     "   THEN 'returned_to_sponsor without a dispatched shipback'"                              \
     "  ELSE NULL END AS problem"                                                               \
-    " FROM (SELECT k.id, k.kit_number, k.kit_type_id, k.lot_id, k.units, k.shipment_id,"       \
-    "  k.status AS now_status, (SELECT e.status FROM kit_events e WHERE e.kit_id = k.id"       \
-    "  AND e.at_us <= ?2 ORDER BY e.at_us DESC, e.id DESC LIMIT 1) AS ev"                       \
-    "  FROM kits k WHERE k.trial_id = ?1 LIMIT ?4 OFFSET 0) k1"                                \
+    " FROM " K1                                                                                \
     " LEFT JOIN kit_returns r ON r.kit_id = k1.id AND r.returned_on <= ?5"                     \
     " WHERE " ST " IS NOT NULL AND ?3 IN (0, 1)"
+/* The four statements of a kind of listing L (a macro of the KIT_STATE_SQL arguments),
+ * [postgres][current]. */
+#define KIT_STATE_KINDS(L)                                                                     \
+    {{L(ST_AS_OF, "1 = 0", K1_LOOKUP, HANDED_LOOKUP, OPEN_LOOKUP),                             \
+      L(ST_NOW, "1 = 1", K1_LOOKUP, HANDED_LOOKUP, OPEN_LOOKUP)},                              \
+     {L(ST_AS_OF, "1 = 0", K1_PASS, HANDED_PASS, OPEN_PASS),                                   \
+      L(ST_NOW, "1 = 1", K1_PASS, HANDED_PASS, OPEN_PASS)}}
 
 /* A trial and the instant a reconciliation is drawn at. */
 typedef struct recon_scope {
@@ -209,17 +245,16 @@ static void recon_free(void *p)
     "  THEN y.units - y.returned_units ELSE 0 END),"                                           \
     SUM "(CASE WHEN y.lost = 1 THEN y.units ELSE 0 END),"                                      \
     SUM "(CASE WHEN y.lost = 0 AND y.returned_units IS NULL THEN y.units ELSE 0 END)"
-#define RECON_EACH(ST, NOW)                                                                    \
+/* SQLite's statements count each kit here; PostgreSQL's group on the server. */
+#define RECON_EACH(ST, NOW, K1, HANDED, OPEN)                                                  \
     "SELECT y.kit_type_id, y.lot_id, y.status, 1, " RECON_UNITS("")                           \
-    " FROM (" KIT_STATE_SQL(ST, NOW) ") y"
-#define RECON_GROUPED(ST, NOW)                                                                 \
+    " FROM (" KIT_STATE_SQL(ST, NOW, K1, HANDED, OPEN) ") y"
+#define RECON_GROUPED(ST, NOW, K1, HANDED, OPEN)                                               \
     "SELECT y.kit_type_id, y.lot_id, y.status, COUNT(*), " RECON_UNITS("SUM")                 \
-    " FROM (" KIT_STATE_SQL(ST, NOW) ") y GROUP BY y.kit_type_id, y.lot_id, y.status"
-/* [grouped][current] */
-static const char *const recon_sql[2][2] = {
-    {RECON_EACH(ST_AS_OF, "1 = 0"), RECON_EACH(ST_NOW, "1 = 1")},
-    {RECON_GROUPED(ST_AS_OF, "1 = 0"), RECON_GROUPED(ST_NOW, "1 = 1")},
-};
+    " FROM (" KIT_STATE_SQL(ST, NOW, K1, HANDED, OPEN) ") y"                                   \
+    " GROUP BY y.kit_type_id, y.lot_id, y.status"
+static const char *const recon_each_sql[2][2] = KIT_STATE_KINDS(RECON_EACH);
+static const char *const recon_grouped_sql[2][2] = KIT_STATE_KINDS(RECON_GROUPED);
 
 static int recon_add_row(recon *r, const char *kit_type, const char *lot)
 {
@@ -349,8 +384,8 @@ static int recon_name_rows(ctm_db *db, const recon_scope *sc, recon *r)
 static int recon_load(ctm_db *db, const recon_scope *s, recon *r)
 {
     ctm__st *st = NULL;
-    int grouped = ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES;
-    int rc = prepare_scoped(db, &st, recon_sql[grouped][s->current], s);
+    int pg = ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES;
+    int rc = prepare_scoped(db, &st, (pg ? recon_grouped_sql : recon_each_sql)[pg][s->current], s);
     if (rc != CTM_OK)
         return rc;
     int src;
@@ -532,15 +567,14 @@ int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts)
 
 /* ---- the kits that break it ---- */
 
-#define BREAKS_SQL(ST, NOW)                                                                    \
+#define BREAKS_SQL(ST, NOW, K1, HANDED, OPEN)                                                  \
     "SELECT y.kit_number AS kit, kt.code AS kit_type, l.batch AS lot,"                        \
     " y.status AS status, y.problem AS problem"                                               \
-    " FROM (" KIT_STATE_SQL(ST, NOW) ") y"                                                     \
+    " FROM (" KIT_STATE_SQL(ST, NOW, K1, HANDED, OPEN) ") y"                                   \
     " JOIN kit_types kt ON kt.id = y.kit_type_id"                                              \
     " JOIN lots l ON l.id = y.lot_id"                                                          \
     " WHERE y.problem IS NOT NULL ORDER BY y.kit_number"
-static const char *const breaks_sql[2] = {BREAKS_SQL(ST_AS_OF, "1 = 0"),
-                                          BREAKS_SQL(ST_NOW, "1 = 1")};
+static const char *const breaks_sql[2][2] = KIT_STATE_KINDS(BREAKS_SQL);
 
 int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db, const char *trial, const char *as_of)
 {
@@ -553,7 +587,9 @@ int ctm_reconciliation_breaks(ctm_query **out, ctm_db *db, const char *trial, co
         rc = scope_of(db, trial, as_of, &s);
     ctm__st *st = NULL;
     if (rc == CTM_OK)
-        rc = prepare_scoped(db, &st, breaks_sql[s.current], &s);
+        rc = prepare_scoped(
+            db, &st, breaks_sql[ctm__store_engine(db->store) == CTM__ENGINE_POSTGRES][s.current],
+            &s);
     if (rc != CTM_OK)
         return rc;
     return ctm__query_new(out, st, NULL, 0, NULL, NULL, NULL);

@@ -4,7 +4,7 @@
 
 #include "store.h"
 
-#define CTM_SCHEMA_VERSION 8
+#define CTM_SCHEMA_VERSION 9
 
 /* The SQL of migration v (from schema version v to v + 1), or NULL.  Shipped migrations never
  * change: a new version appends one.  verify builds its replay copy from the same list, so the
