@@ -50,10 +50,11 @@
  *   copying that correlated look-up into every place the outer query names its column, each then
  *   run again for every kit; the dispensation checks are look-ups too, made only for the kits
  *   whose status asks for them.
- * - PostgreSQL (K1_PASS): a correlated look-up costs it several times what a row of a join does,
- *   so the newest rows come from one pass over the index, in kit order (merged with the trial's
- *   kits, in the same order), and the dispensations from one pass over the trial's; both are
- *   joined to the kits. */
+ * - PostgreSQL (K1_PASS): a look-up per kit costs it about three times what a kit's share of one
+ *   pass over the index does, so every kit's newest row comes from one pass over the index (in
+ *   kit order, the newest row of each kit first) and the dispensations from one pass over theirs,
+ *   both joined to the trial's kits.  The passes read the whole site's history: a small trial at
+ *   a large site pays for the site's, which is still one read of an index (docs/performance.md). */
 #define HANDED_STATUSES "('dispensed', 'returned', 'lost_by_subject')"
 #define AFTER_HANDING                                                                         \
     "('dispensed', 'returned', 'lost_by_subject', 'pending_destruction', 'destroyed',"        \
@@ -76,12 +77,11 @@
     "(SELECT " K1_COLUMNS ", ev.status AS ev, COALESCE(dk.handed, 0) AS handed,"              \
     "  COALESCE(dk.open, 0) AS open FROM kits k"                                               \
     "  LEFT JOIN (SELECT DISTINCT ON (e.kit_id) e.kit_id, e.status FROM kit_events e"          \
-    "   JOIN kits t ON t.id = e.kit_id AND t.trial_id = ?1 WHERE e.at_us <= ?2"                \
-    "   ORDER BY e.kit_id DESC, e.at_us DESC, e.id DESC) ev ON ev.kit_id = k.id"                \
+    "   WHERE e.at_us <= ?2 ORDER BY e.kit_id DESC, e.at_us DESC, e.id DESC) ev"               \
+    "  ON ev.kit_id = k.id"                                                                    \
     "  LEFT JOIN (SELECT d.kit_id, MAX(CASE WHEN " DISP_HANDED " THEN 1 ELSE 0 END) AS handed,"   \
     "   MAX(CASE WHEN " DISP_OPEN " THEN 1 ELSE 0 END) AS open FROM dispensations d"              \
-    "   JOIN kits t ON t.id = d.kit_id AND t.trial_id = ?1 GROUP BY d.kit_id) dk"               \
-    "  ON dk.kit_id = k.id WHERE k.trial_id = ?1 LIMIT ?4) k1"
+    "   GROUP BY d.kit_id) dk ON dk.kit_id = k.id WHERE k.trial_id = ?1 LIMIT ?4) k1"
 #define HANDED_PASS "k1.handed = 1"
 #define OPEN_PASS "k1.open = 1"
 
