@@ -705,7 +705,10 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
  * server, the rows darf_delta would skip: a stock status (not the registration) that follows
  * neither nothing (the kit's first row) nor a time away from the site (missing, in transit)
  * changes nothing and is not a line; after it the kit is where it was.  So a few lines, not the
- * whole history, come over the connection.  darf_row_fn checks the order either way. */
+ * whole history, come over the connection.  The rows it leaves out are found in one pass over
+ * kit_events_by_kit (kit, time, id, status: no table row read), each kit's dispensation and
+ * return in one pass over theirs (a join, not a look-up per line), and only the lines kept
+ * read their row for the recorder.  darf_row_fn checks the order either way. */
 #define DARF_COLUMNS                                                                          \
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
     " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
@@ -726,14 +729,20 @@ static const char *const darf_sql[2] = {
     " CROSS JOIN kit_events e ON e.id = o.eid CROSS JOIN kits k ON k.id = o.kid"
     " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"
     DARF_SUBJECT,
-    DARF_COLUMNS
-    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, e.by_user, LAG(e.status)"
+    "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"
+    " k.units, w.by_user, k.id, s.screening, s.rand_number, dd.dose_level, r.units, e.id"
+    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, LAG(e.status)"
     "  OVER (PARTITION BY e.kit_id ORDER BY e.at_us, e.id) AS prev"
-    "  FROM kit_events e JOIN kits k ON k.id = e.kit_id"
-    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-    "  AND CAST(?3 AS BIGINT) > 0) e" /* ?3: bound alike on both engines */
-    " JOIN kits k ON k.id = e.kit_id JOIN kit_types kt ON kt.id = k.kit_type_id"
-    " JOIN lots l ON l.id = k.lot_id" DARF_SUBJECT
+    "  FROM kit_events e WHERE CAST(?3 AS BIGINT) > 0) e" /* ?3: bound alike on both engines */
+    " JOIN kits k ON k.id = e.kit_id AND k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
+    " JOIN kit_events w ON w.id = e.id"
+    " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
+    " LEFT JOIN (SELECT DISTINCT ON (d.kit_id) d.kit_id, d.subject_id, d.dose_level"
+    "  FROM dispensations d WHERE d.status IN ('dispensed', 'replaced')"
+    "  AND d.dispensed_us IS NOT NULL ORDER BY d.kit_id, d.id DESC) dd"
+    "  ON dd.kit_id = e.kit_id AND e.status IN " HANDED_STATUSES
+    " LEFT JOIN subjects s ON s.id = dd.subject_id"
+    " LEFT JOIN kit_returns r ON r.kit_id = e.kit_id AND e.status = 'returned'"
     " WHERE e.status NOT IN ('available', 'quarantined', 'expired', 'damaged',"
     "  'pending_destruction') OR e.prev IS NULL OR e.prev IN ('missing', 'in_transit')"
     " ORDER BY kt.code COLLATE \"C\", e.at_us, e.id",
