@@ -595,6 +595,13 @@ def test_expiry_extend_by_kits(site):
     with pytest.raises(ctm.InvalidError, match=f"kits: {_kit(2, 5)} named twice"):
         pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22",
                             kits=[_kit(2, 5), _kit(2, 6), _kit(2, 5)])
+    # a long list: the kit named again after every other kit of the trial is found
+    every = sorted(kit for kit, row in rows_by_kit(pharm.kits(trial=TRIAL)).items()
+                   if row["status"] == "available")
+    assert len(every) >= 20
+    again = every[len(every) // 2]
+    with pytest.raises(ctm.InvalidError, match=f"kits: {again} named twice"):
+        pharm.expiry_extend(TRIAL, "2040-01-01", "SPONSOR-LETTER-22", kits=every + [again])
     assert pharm.size == size + 1
     assert rows_by_kit(pharm.kits(trial=TRIAL, lot=_lot(2, "A")))[_kit(2, 5)]["expiry"] == \
         EXPIRY["A"]

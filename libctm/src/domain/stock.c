@@ -516,18 +516,28 @@ int ctm__kits_resolve(ctm_db *db, const char *const *kits, size_t n, size_t size
     *rows = NULL;
     if (kits == NULL || n == 0)
         return ctm__err(CTM_EINVAL, "kits: name at least one kit");
-    char *all = calloc(n, size);
-    int64_t *ids = calloc(n, sizeof *ids);
-    int rc = all == NULL || ids == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
+    /* the kits seen so far, a set of ids (open addressing, at most half full): a kit named
+     * twice is refused at its second naming, in one pass however long the list */
+    size_t nslots = 16;
+    while (nslots < 2 * n)
+        nslots *= 2;
+    char *all = n <= SIZE_MAX / size ? calloc(n, size) : NULL;
+    int64_t *seen = calloc(nslots, sizeof *seen);
+    int rc = all == NULL || seen == NULL ? ctm__err(CTM_ENOMEM, "out of memory") : CTM_OK;
     for (size_t i = 0; rc == CTM_OK && i < n; i++) {
         ctm__kit_ref ref = {0, ""};
         rc = find(db, kits[i], i, all + i * size, arg, &ref);
-        ids[i] = ref.id;
-        for (size_t j = 0; rc == CTM_OK && j < i; j++)
-            if (ids[j] == ids[i])
-                rc = ctm__err(CTM_EINVAL, "kits: %s named twice", ref.number);
+        if (rc != CTM_OK)
+            break;
+        uint64_t h = (uint64_t)ref.id * UINT64_C(0x9E3779B97F4A7C15);
+        size_t slot = (size_t)(h >> 32) & (nslots - 1);
+        while (seen[slot] != 0 && seen[slot] != ref.id)
+            slot = (slot + 1) & (nslots - 1);
+        if (seen[slot] == ref.id)
+            rc = ctm__err(CTM_EINVAL, "kits: %s named twice", ref.number);
+        seen[slot] = ref.id; /* ids are positive: 0 is a free slot */
     }
-    free(ids);
+    free(seen);
     if (rc != CTM_OK) {
         free(all);
         return rc;
