@@ -132,6 +132,35 @@ static char *breaks(const char *as_of)
     return out;
 }
 
+/* A kit's rows stay in time order when the clock was set back between two of its changes: the
+ * rows a confirmation writes in bulk are dated at the kit's newest row, not before it, and the
+ * current reconciliation finds each kit's history ending in its status. */
+START_TEST(rows_written_in_bulk_after_a_clock_set_back_come_after_the_newest)
+{
+    char far[11], manifest[256];
+    tu_day(400, far);
+    snprintf(manifest, sizeof manifest,
+             "kit_number,kit_type,lot,expiry,arm\nC1,KT,L3,%s,%s\nC2,KT,L3,%s,%s\n", far, ARM_A,
+             far, ARM_B);
+    tu_ok(ctm_receive(db, TRIAL, "SH2", manifest, strlen(manifest), "FRIDGE1", NULL));
+    /* the receipt's rows as a clock an hour ahead dated them */
+    tu_sql_exec(db_path, "UPDATE kit_events SET at_us = at_us + 3600000000 WHERE kit_id IN"
+                         " (SELECT id FROM kits WHERE kit_number IN ('C1', 'C2'))");
+    const char *scans[] = {"C1", "C2"};
+    for (int i = 0; i < 2; i++) {
+        ctm_scan_result r = {.struct_size = sizeof r};
+        tu_ok(ctm_receive_scan(db, "SH2", scans[i], 0, &r));
+    }
+    tu_ok(ctm_receive_confirm(db, "SH2", 1));
+    ck_assert_int_eq(tu_sql_int(db_path,
+                                "SELECT count(*) FROM kit_events a JOIN kit_events b"
+                                " ON b.kit_id = a.kit_id AND b.id > a.id AND b.at_us < a.at_us",
+                                NULL),
+                     0);
+    ck_assert_str_eq(breaks(NULL), "");
+}
+END_TEST
+
 static const char *const status_set =
     "received receiving available quarantined dispensed returned pending_destruction destroyed"
     " returned_to_sponsor damaged missing lost expired not_dispensed in_transit unknown";
@@ -530,6 +559,7 @@ static Suite *reconcile_suite(void)
     tcase_add_test(tc, a_monitor_signs_off_and_changes_nothing_else);
     tcase_add_test(tc, a_blinded_reader_finds_no_arm);
     tcase_add_test(tc, the_reports_reconciliation_and_darf);
+    tcase_add_test(tc, rows_written_in_bulk_after_a_clock_set_back_come_after_the_newest);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -227,8 +227,9 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * newest one (a change dated in the past, a return on an earlier day, comes after what was
  * recorded since).  So the newest row by time is the last written, and reconciliation reads both
  * "now" and "as of" along kit_events_by_kit.  The rows written in bulk (ctm__kit_events_sync)
- * are dated now, after every earlier row unless the clock was set back: looking up each kit's
- * newest row to be sure would cost a receipt of many kits a third of its speed. */
+ * are dated now, or at the kit's newest row when that is later (a clock set back since): the
+ * newest row is looked up anyway, to tell whether the kit changed, and the index holds its time.
+ * A receipt's rows (ctm__kit_events_first) are its kits' first, dated now without a look-up. */
 
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
@@ -251,14 +252,19 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
  * registered by this action and have no row yet (no look-up of their newest). */
 static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int new)
 {
-    char sql[640];
+#define NEWEST_AT "(SELECT MAX(e.at_us) FROM kit_events e WHERE e.kit_id = k.id)"
+    char sql[900];
     int n = snprintf(sql, sizeof sql,
                      "INSERT INTO kit_events(kit_id, status, at_us, by_user)"
-                     " SELECT k.id, k.status, ?2, ?3 FROM kits k WHERE %s%s ORDER BY k.id",
+                     " SELECT k.id, k.status, %s, ?3 FROM kits k WHERE %s%s ORDER BY k.id",
+                     new ? "?2"
+                         : "CASE WHEN COALESCE(" NEWEST_AT ", 0) > ?2 THEN " NEWEST_AT
+                           " ELSE ?2 END",
                      scope,
                      new ? ""
                          : " AND k.status <> COALESCE((SELECT e.status FROM kit_events e"
                            " WHERE e.kit_id = k.id ORDER BY e.at_us DESC, e.id DESC LIMIT 1), '')");
+#undef NEWEST_AT
     if (n < 0 || (size_t)n >= sizeof sql)
         return ctm__err(CTM_ERROR, "recording the kits' history: scope too long");
     ctm__st *st = NULL;
