@@ -40,7 +40,7 @@ static sqlite3 *raw_open(const char *path)
                  "CREATE TABLE kit_events(id INTEGER PRIMARY KEY,"
                  " kit_id INTEGER NOT NULL REFERENCES kits(id), status TEXT NOT NULL,"
                  " at_us INTEGER NOT NULL, by_user TEXT NOT NULL);"
-                 "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status);");
+                 "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user);");
 }
 
 /* The raw side: the same kit rows and their history rows, one transaction. */

@@ -292,10 +292,10 @@ MIGRATION_8 = [
     ('table', 'signoffs', 'signoffs', "CREATE TABLE signoffs(  id INTEGER PRIMARY KEY,  trial_id INTEGER NOT NULL REFERENCES trials(id),  kind TEXT NOT NULL CHECK (kind IN ('reconciliation')),  as_of TEXT NOT NULL,  balanced INTEGER NOT NULL CHECK (balanced IN (0, 1)),  ledger_size INTEGER NOT NULL,  signed_us INTEGER NOT NULL,  signed_by TEXT NOT NULL,  comment TEXT)"),
 ]
 
-# §1.1: kit_events_by_kit made again with the history row's id and status (its row moves to
+# §1.1: kit_events_by_kit made again with the history row's other columns (its row moves to
 # the end).
 MIGRATION_9 = [
-    ('index', 'kit_events_by_kit', 'kit_events', 'CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status)'),
+    ('index', 'kit_events_by_kit', 'kit_events', 'CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user)'),
 ]
 
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3

@@ -318,12 +318,12 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert documented[9] == live
     assert script.SCHEMAS[9] == live
-    # version 9 makes kit_events_by_kit again, with the row's id and status: its row moves
+    # version 9 makes kit_events_by_kit again, with the row's other columns: its row moves
     old_index = [r for r in documented[8] if r[1] == "kit_events_by_kit"]
     assert [r for r in documented[8] if r not in old_index] == documented[9][:-1]
     assert documented[9][-1] == script.SCHEMAS[9][-1] == (
         "index", "kit_events_by_kit", "kit_events",
-        "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status)")
+        "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user)")
     assert documented[8] == script.SCHEMAS[8]
     assert documented[7] == script.SCHEMAS[7] == documented[8][:len(documented[7])]
     assert documented[6] == script.SCHEMAS[6] == documented[7][:len(documented[6])]

@@ -356,7 +356,7 @@ START_TEST(site_of_schema_8_gains_the_covering_index)
     db = tu_open(db_path, NULL);
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 9);
     char *sql = tu_sql_text(db_path, index);
-    ck_assert_msg(strstr(sql, "(kit_id, at_us, id, status)") != NULL, "%s", sql);
+    ck_assert_msg(strstr(sql, "(kit_id, at_us, id, status, by_user)") != NULL, "%s", sql);
     free(sql);
     ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_events", NULL), events);
     ck_assert_uint_eq(tu_audit_size(db), size + 1);

@@ -38,7 +38,7 @@
  * ?1 trial id, ?2 the last instant that counts, ?3 1 for the current state (kits.status and the
  * cross-checks against current rows), 0 as of ?2 (the history), ?4 no limit, ?5 the last day that
  * counts ("YYYY-MM-DD"; returns are dated by the day the kit came back).  A kit's newest history
- * row, now or as of ?2, is its last along kit_events_by_kit (kit, time, id, status: the index
+ * row, now or as of ?2, is its last along kit_events_by_kit (kit, time, id, status, user: the index
  * holds all the look-up needs): its rows in time order are its rows in the order written
  * (stock.c).  Each statement is written for one kind and one engine (KIT_STATE_SQL(ST, NOW, K1,
  * HANDED, OPEN)): the status ST is the kit's column for a current reconciliation (ST_NOW, NOW
@@ -699,16 +699,18 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
 
 /* The trial's history in kit type and time order, one row per history row.  The order is the
  * only sort over the whole history.  SQLite sorts it narrow (kit type code, time, row and kit
- * ids) in a subquery its LIMIT materializes, then reads the sorted rows as the outer loop of
- * nested look-ups of the kits, products and subjects (CROSS JOIN keeps that order).  PostgreSQL,
+ * ids, from kit_events_by_kit) in a subquery its LIMIT materializes, then reads the sorted rows
+ * as the outer loop of nested look-ups of the history rows, kits, products and subjects (CROSS
+ * JOIN keeps that order; sorting the rows whole costs more than looking them up after).
+ * PostgreSQL,
  * whose planner may join in any order, sorts the joined rows, and first leaves out, on the
  * server, the rows darf_delta would skip: a stock status (not the registration) that follows
  * neither nothing (the kit's first row) nor a time away from the site (missing, in transit)
  * changes nothing and is not a line; after it the kit is where it was.  So a few lines, not the
  * whole history, come over the connection.  The rows it leaves out are found in one pass over
- * kit_events_by_kit (kit, time, id, status: no table row read), each kit's dispensation and
- * return in one pass over theirs (a join, not a look-up per line), and only the lines kept
- * read their row for the recorder.  darf_row_fn checks the order either way. */
+ * kit_events_by_kit (which holds every column of the history: no table row read), and each
+ * kit's dispensation and return in one pass over theirs (a join, not a look-up per line).
+ * darf_row_fn checks the order either way. */
 #define DARF_COLUMNS                                                                          \
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
     " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
@@ -730,12 +732,11 @@ static const char *const darf_sql[2] = {
     " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"
     DARF_SUBJECT,
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"
-    " k.units, w.by_user, k.id, s.screening, s.rand_number, dd.dose_level, r.units, e.id"
-    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, LAG(e.status)"
+    " k.units, e.by_user, k.id, s.screening, s.rand_number, dd.dose_level, r.units, e.id"
+    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, e.by_user, LAG(e.status)"
     "  OVER (PARTITION BY e.kit_id ORDER BY e.at_us, e.id) AS prev"
     "  FROM kit_events e WHERE CAST(?3 AS BIGINT) > 0) e" /* ?3: bound alike on both engines */
     " JOIN kits k ON k.id = e.kit_id AND k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-    " JOIN kit_events w ON w.id = e.id"
     " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
     " LEFT JOIN (SELECT DISTINCT ON (d.kit_id) d.kit_id, d.subject_id, d.dose_level"
     "  FROM dispensations d WHERE d.status IN ('dispensed', 'replaced')"
