@@ -228,7 +228,10 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * recorded since).  So the newest row by time is the last written, and reconciliation reads both
  * "now" and "as of" along kit_events_by_kit.  The rows written in bulk (ctm__kit_events_sync)
  * are dated now, after every earlier row unless the clock was set back: looking up each kit's
- * newest row to be sure would cost a receipt of many kits a third of its speed. */
+ * newest row to be sure would cost a receipt of many kits a third of its speed.  A receipt's
+ * rows, each kit's first (ctm__kit_events_first), are dated when the shipment arrived: the start
+ * of its day when that was before today, so that a dispensing on paper made after the arrival
+ * but recorded before the registration comes after the receipt in the history. */
 
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
@@ -247,9 +250,11 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
     return ctm__step_done(db, st, "recording the kit's history");
 }
 
-/* A row for each kit of scope whose status its newest row does not record; new: the kits were
- * registered by this action and have no row yet (no look-up of their newest). */
-static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int new)
+/* A row for each kit of scope whose status its newest row does not record, dated at_us (0: now);
+ * new: the kits were registered by this action and have no row yet (no look-up of their newest,
+ * and no row to come after). */
+static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int new,
+                            int64_t at_us)
 {
     char sql[640];
     int n = snprintf(sql, sizeof sql,
@@ -266,19 +271,19 @@ static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, scope_id);
-    ctm__st_bind_int(st, 2, ctm__now_us());
+    ctm__st_bind_int(st, 2, at_us != 0 ? at_us : ctm__now_us());
     ctm__st_bind_text(st, 3, db->session.user != NULL ? db->session.user : "");
     return ctm__step_done(db, st, "recording the kits' history");
 }
 
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id)
 {
-    return kit_events_write(db, scope, scope_id, 0);
+    return kit_events_write(db, scope, scope_id, 0, 0);
 }
 
-int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id)
+int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id, int64_t at_us)
 {
-    return kit_events_write(db, scope, scope_id, 1);
+    return kit_events_write(db, scope, scope_id, 1, at_us);
 }
 
 /* An excursion's row x that holds its kit: not decided, or rejected. */
