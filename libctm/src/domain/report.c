@@ -28,20 +28,21 @@
 
 static const ctm__report_def reports[] = {
     {"inventory", "Inventory of kits on hand",
-     CTM__REPORT_DAYS | CTM__REPORT_KIT_TYPE, ctm__inventory_rows, ctm__inventory_summary},
-    {"audit", "Audit trail", CTM__REPORT_AS_OF | CTM__REPORT_PERIOD, ctm__audit_trail_rows,
+     CTM__REPORT_DAYS | CTM__REPORT_KIT_TYPE, ctm__inventory_rows, ctm__inventory_summary,
      NULL},
+    {"audit", "Audit trail", CTM__REPORT_AS_OF | CTM__REPORT_PERIOD, ctm__audit_trail_rows,
+     NULL, NULL},
     {"subjects", "Accountability and compliance per subject", CTM__REPORT_NEEDS_TRIAL,
-     ctm__subjects_rows, ctm__subjects_summary},
+     ctm__subjects_rows, ctm__subjects_summary, NULL},
     {"reconciliation", "Reconciliation per kit type and lot",
-     CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_AS_OF, ctm__reconciliation_rows,
+     CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_AS_OF, ctm__reconciliation_rows, NULL,
      ctm__reconciliation_summary},
     {"darf", "Drug accountability record (DARF)", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_KIT_TYPE,
-     ctm__darf_rows, NULL},
+     ctm__darf_rows, NULL, NULL},
     {"forecast", "Supply forecast", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_DAYS,
-     ctm__forecast_rows, NULL},
+     ctm__forecast_rows, NULL, NULL},
     {"self-inspection", "Self-inspection findings", CTM__REPORT_DAYS, ctm__inspection_rows,
-     NULL},
+     NULL, NULL},
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 
@@ -279,6 +280,8 @@ static int frame_read(ctm_db *db, frame *f)
         rc = f->def->rows(&q, db, &f->o);
     if (rc == CTM_OK)
         rc = ctm__table_read(q, CTM_OK, &f->rows);
+    if (rc == CTM_OK && f->def->summary_of_rows != NULL)
+        rc = f->def->summary_of_rows(&f->summary, &f->rows);
     return rc;
 }
 
