@@ -1777,6 +1777,22 @@ CTM_API CTM_WARN_UNUSED int ctm_report_render(char **out, ctm_db *db, const char
                                               const ctm_report_options *opts,
                                               const char *format);
 
+/**
+ * As ctm_report_render(), and *summary gets the summary that rendering drew (from the same
+ * snapshot as its rows): a result set of one row per item, in the order the report shows them,
+ * with the columns key and value, both text, the value as the "text" format shows it ("true" or
+ * "false", a number in decimal; NULL for none); no rows for a report without a summary (see
+ * docs/reports.md).  A program that acts on what the report says, such as the reconciliation's
+ * "balanced", reads it here rather than drawing the report a second time, which would cost as
+ * much and could disagree under concurrent writes.  Free it with ctm_query_free().
+ * Errors: those of ctm_report_render(), CTM_EINVAL (summary NULL), CTM_ENOMEM.  On failure
+ * *out and *summary are NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_report_render_summary(char **out, ctm_query **summary,
+                                                      ctm_db *db, const char *report,
+                                                      const ctm_report_options *opts,
+                                                      const char *format);
+
 /* ---------------------------------------------------------------------------------------------
  * Exports
  *

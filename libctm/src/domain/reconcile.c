@@ -416,22 +416,6 @@ static int recon_row_fn(ctm__st *st, ctm__row *row, void *ctx)
     return ctm__row_set_text(row, c++, r->as_of[0] != '\0' ? r->as_of : NULL);
 }
 
-/* Rows computed here are handed out through a counting statement (1..n), one per row. */
-static int rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
-                      ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                          " WHERE i < ?1) SELECT i FROM n");
-    if (rc != CTM_OK) {
-        ctx_free(ctx);
-        return rc;
-    }
-    ctm__st_bind_int(st, 1, (int64_t)n);
-    return ctm__query_new(out, st, names, ncols, fn, ctx, ctx_free);
-}
-
 static int recon_compute(ctm_db *db, const char *trial, const char *as_of, recon **out,
                          recon_scope *s)
 {
@@ -477,7 +461,7 @@ int ctm_reconciliation(ctm_query **out, ctm_db *db, const char *trial, const cha
     names[c++] = "balanced";
     names[c++] = "as_of";
     size_t n = r->n;
-    rc = rows_query(out, db, n, names, c, recon_row_fn, r, recon_free);
+    rc = ctm__rows_query(out, db, n, names, c, recon_row_fn, r, recon_free);
     return rc;
 }
 

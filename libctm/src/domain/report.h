@@ -43,6 +43,13 @@ int ctm__summary_int(ctm__report_summary *s, const char *key, int64_t value);
 int ctm__summary_bool(ctm__report_summary *s, const char *key, int value);
 void ctm__summary_free(ctm__report_summary *s);
 
+/* Rows computed in memory, handed out as a result set: fn fills row i (1..n: column 0 of the
+ * statement st it is given) from ctx and returns CTM_DONE past n (n 0: no rows).  ctx is owned by
+ * the result set (freed with ctx_free, also on failure).  For the reconciliation's rows and a
+ * rendered report's summary. */
+int ctm__rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
+                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+
 /* The options a report reads (ctm__report_def.takes); any other given is refused. */
 enum {
     CTM__REPORT_NEEDS_TRIAL = 1, /* the report is of one trial: trial NULL is refused */
