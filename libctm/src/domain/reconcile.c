@@ -14,9 +14,12 @@
  *   and its first problem; the reconciliation counts it and the listing of breaks names the kits.
  * - Now: a kit's history must end (its last row written) in its status.  As of day D: each
  *   kit's status is the kit_events row of the latest time at or before the end of D (UTC);
- *   kits registered after D are left out; kits with no history (a site upgraded from schema
- *   version 7) count with their current status, and a kit whose history begins after D with a
- *   change (not its registration) is "unknown" on D, which breaks the reconciliation.
+ *   kits registered after D are left out, but for a receipt of an earlier day (date_received),
+ *   which dates its kits' first row at the start of that day: such a kit counts from the day it
+ *   arrived, its history row winning over its shipment's later registered_us; kits with no
+ *   history (a site upgraded from schema version 7) count with their current status, and a kit
+ *   whose history begins after D with a change (not its registration) is "unknown" on D, which
+ *   breaks the reconciliation.
  * - The DARF log: + at a kit's registration, - at its dispensing, returns noted but never added
  *   back; a kit that leaves the stock otherwise (transfer, missing, destruction, return to the
  *   sponsor) is - once; a reversal or a found kit is + again.
