@@ -349,6 +349,8 @@ static PyObject *ctm_py_verify_dict(const ctm_verify_result *r)
         SWIG_fail;
     }
 }
+/* ctm_report_render_summary(db, report, opts, format) -> [status, str or None, ctm_query or None] */
+%apply ctm_query **out { ctm_query **summary };
 
 /* ---- strings the library allocates: returned as str, freed with ctm_free --------------------- */
 

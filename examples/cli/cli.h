@@ -114,6 +114,11 @@ int cli_login(struct cli_session *s, const struct cli_args *a);
 enum cli_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 enum cli_format cli_format_of(const struct cli_args *a);
 int cli_print_query(FILE *out, ctm_query *q, enum cli_format format);
+/* The same, and *last gets the integer value of `column` on the last row printed (unchanged
+ * without rows): what a command decides from the rows it prints, read with them, not again.
+ * A query without that column prints nothing and fails. */
+int cli_print_query_last(FILE *out, ctm_query *q, enum cli_format format, const char *column,
+                         int64_t *last);
 /* Print the result set a listing call made (rc its status), then free it; used as
  *   return cli_print_listing(ctm_kits(&q, db, &f), &q, a); */
 int cli_print_listing(int rc, ctm_query **q, const struct cli_args *a);

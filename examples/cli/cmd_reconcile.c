@@ -5,7 +5,9 @@
  *
  * The library draws the figures (docs/reconciliation.md); here they are printed.  `ctm reconcile`
  * exits 1 when the reconciliation does not balance, after printing it and the kits that break it,
- * so a monitor's script can stop on it; --json says "balanced": true|false.  Nothing here holds
+ * so a monitor's script can stop on it; --json says "balanced": true|false.  Both come from the
+ * rows printed: the reconciliation is drawn once (twice would cost a large trial double, and
+ * could disagree with itself under concurrent writes).  Nothing here holds
  * an arm: the rows are per kit type and lot.
  */
 #include "cli.h"
@@ -14,21 +16,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether the reconciliation balances: its last row (the total) says so. */
-static int read_balanced(ctm_db *db, const char *trial, const char *as_of, int *balanced)
+/* The rows of the reconciliation q, printed in format, and whether it balances: its last row (the
+ * total) says so.  The reconciliation is drawn once, and what decides the exit status is what was
+ * printed.  For --json, "balanced" comes before the rows: they are written to memory first. */
+static int print_rows(ctm_query *q, enum cli_format format, int64_t *balanced, char **json)
 {
-    ctm_query *q = NULL;
-    int rc = ctm_reconciliation(&q, db, trial, as_of);
-    int col = rc == CTM_OK ? cli_query_column(q, "balanced") : -1;
-    if (rc == CTM_OK)
-        while ((rc = ctm_query_next(q)) == CTM_ROW)
-            *balanced = col >= 0 && ctm_query_int64(q, col) != 0;
-    ctm_query_free(q);
-    return rc == CTM_DONE ? CTM_OK : rc;
+    if (format != FORMAT_JSON)
+        return cli_print_query_last(stdout, q, format, "balanced", balanced);
+    size_t len = 0;
+    FILE *mem = open_memstream(json, &len);
+    if (mem == NULL)
+        return cli_fail("out of memory");
+    int rc = cli_print_query_last(mem, q, format, "balanced", balanced);
+    if (fclose(mem) != 0 && rc == CLI_OK)
+        rc = cli_fail("out of memory");
+    return rc;
 }
 
 static int print_json_report(struct cli_session *s, const char *trial, const char *as_of,
-                             int balanced)
+                             int balanced, const char *rows)
 {
     ctm_query *q = NULL;
     fputs("{\"trial\": ", stdout);
@@ -39,15 +45,10 @@ static int print_json_report(struct cli_session *s, const char *trial, const cha
     else
         fputs("null", stdout);
     printf(", \"balanced\": %s,\n\"rows\": ", balanced ? "true" : "false");
-    int rc = ctm_reconciliation(&q, s->db, trial, as_of);
-    if (rc != CTM_OK)
-        return cli_fail_ctm(rc);
-    rc = cli_print_query(stdout, q, FORMAT_JSON);
-    ctm_query_free(q);
-    if (rc != CLI_OK)
-        return rc;
+    fputs(rows, stdout);
     fputs(", \"breaks\": ", stdout);
-    if ((rc = ctm_reconciliation_breaks(&q, s->db, trial, as_of)) != CTM_OK)
+    int rc = ctm_reconciliation_breaks(&q, s->db, trial, as_of);
+    if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     rc = cli_print_query(stdout, q, FORMAT_JSON);
     ctm_query_free(q);
@@ -59,19 +60,20 @@ int cmd_reconcile(struct cli_session *s, const struct cli_args *a)
 {
     const char *trial = a->pos[0], *as_of = cli_arg(a, "as-of");
     enum cli_format format = cli_format_of(a);
-    int balanced = 0;
-    int rc = read_balanced(s->db, trial, as_of, &balanced);
+    ctm_query *q = NULL;
+    int rc = ctm_reconciliation(&q, s->db, trial, as_of);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
-    if (format == FORMAT_JSON)
-        rc = print_json_report(s, trial, as_of, balanced);
-    else {
-        ctm_query *q = NULL;
-        rc = cli_print_listing(ctm_reconciliation(&q, s->db, trial, as_of), &q, a);
-        if (rc == CLI_OK && format == FORMAT_TABLE && !balanced) {
-            printf("\nKits that break it:\n");
-            rc = cli_print_listing(ctm_reconciliation_breaks(&q, s->db, trial, as_of), &q, a);
-        }
+    int64_t balanced = 0;
+    char *rows = NULL;
+    rc = print_rows(q, format, &balanced, &rows);
+    ctm_query_free(q);
+    if (rc == CLI_OK && format == FORMAT_JSON)
+        rc = print_json_report(s, trial, as_of, balanced != 0, rows);
+    free(rows);
+    if (rc == CLI_OK && format == FORMAT_TABLE && !balanced) {
+        printf("\nKits that break it:\n");
+        rc = cli_print_listing(ctm_reconciliation_breaks(&q, s->db, trial, as_of), &q, a);
     }
     if (rc != CLI_OK)
         return rc;

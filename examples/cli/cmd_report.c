@@ -8,7 +8,10 @@
  * its message lists the reports there are.
  *
  * The reconciliation report exits 1 when the reconciliation does not balance, after printing or
- * writing it, as `ctm reconcile` does: a monitor's script stops on either.
+ * writing it, as `ctm reconcile` does: a monitor's script stops on either.  Whether it balances is
+ * the summary the library drew for the report it rendered (ctm_report_render_summary()), not a
+ * second reconciliation: that would cost as much again, and could disagree with the report under
+ * concurrent writes.
  */
 #include "cli.h"
 
@@ -80,22 +83,22 @@ int cli_check_report(const struct cli_args *a, const char *opt)
     return CLI_OK;
 }
 
-/* Whether the reconciliation the report shows balances: its last row (the total) says so, read
- * from the report's rows with its options.  CLI_OK or an exit status. */
-static int reconciliation_balanced(ctm_db *db, const char *name, const ctm_report_options *o,
-                                   int *balanced)
+/* Whether the report's summary says "balanced: true" (the reconciliation's does); the summary
+ * is freed.  CLI_OK or an exit status. */
+static int summary_balanced(ctm_query *summary, const char *name, int *balanced)
 {
-    ctm_query *q = NULL;
-    int rc = ctm_report(&q, db, name, o);
-    if (rc != CTM_OK)
+    int rc, found = 0;
+    while ((rc = ctm_query_next(summary)) == CTM_ROW) {
+        const char *key = ctm_query_text(summary, 0), *value = ctm_query_text(summary, 1);
+        if (key != NULL && strcmp(key, "balanced") == 0) {
+            found = 1;
+            *balanced = value != NULL && strcmp(value, "true") == 0;
+        }
+    }
+    ctm_query_free(summary);
+    if (rc != CTM_DONE)
         return cli_fail_ctm(rc);
-    int col = ctm_query_column_index(q, "balanced");
-    while (col >= 0 && (rc = ctm_query_next(q)) == CTM_ROW)
-        *balanced = ctm_query_int64(q, col) != 0;
-    ctm_query_free(q);
-    if (col < 0)
-        return cli_fail("report %s: no column 'balanced'", name);
-    return rc == CTM_DONE ? CLI_OK : cli_fail_ctm(rc);
+    return found ? CLI_OK : cli_fail("report %s: its summary does not say 'balanced'", name);
 }
 
 int cmd_report(struct cli_session *s, const struct cli_args *a)
@@ -106,7 +109,8 @@ int cmd_report(struct cli_session *s, const struct cli_args *a)
         return rc;
     const char *format = format_of(a), *output = cli_arg(a, "output");
     char *text = NULL;
-    rc = ctm_report_render(&text, s->db, a->pos[0], &o, format);
+    ctm_query *summary = NULL;
+    rc = ctm_report_render_summary(&text, &summary, s->db, a->pos[0], &o, format);
     if (rc != CTM_OK)
         return cli_fail_ctm(rc);
     if (output) {
@@ -120,10 +124,12 @@ int cmd_report(struct cli_session *s, const struct cli_args *a)
             fputc('\n', stdout);
     }
     ctm_free(text);
-    if (rc != CLI_OK || strcmp(a->pos[0], "reconciliation") != 0)
+    if (rc != CLI_OK || strcmp(a->pos[0], "reconciliation") != 0) {
+        ctm_query_free(summary);
         return rc;
+    }
     int balanced = 0;
-    if ((rc = reconciliation_balanced(s->db, a->pos[0], &o, &balanced)) != CLI_OK)
+    if ((rc = summary_balanced(summary, a->pos[0], &balanced)) != CLI_OK)
         return rc;
     if (!balanced) {
         fprintf(stderr, "ctm: the reconciliation of %s does not balance%s%s\n", o.trial,

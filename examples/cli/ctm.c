@@ -397,7 +397,8 @@ static const struct cli_command commands[] = {
       "Every kit is registered as received at LOCATION and stays unusable until the receipt\n"
       "is confirmed.  --excursion: the shipment's temperature logger showed an excursion, so\n"
       "the kits go to quarantine on confirmation.  --date: the day it arrived, when earlier\n"
-      "than today.\n\n"
+      "than today: the kits' receipt is dated at the start of that day (UTC), so dispensings\n"
+      "made on paper since can be recorded with 'ctm dispense record'.\n\n"
       "--logger FILE imports the logger file that travelled with the shipment in the same\n"
       "step, as 'ctm receive logger' does: any time out of the narrowest storage range of the\n"
       "shipment's kit types is recorded as an excursion, and the kits go to quarantine on\n"
@@ -615,7 +616,9 @@ static const struct cli_command commands[] = {
       "TRIAL SCREENING --visit VISIT --at WHEN --reason TEXT --scan CODE [CODE...]",
       "Record a dispensing made on paper while the system was down, e-signed (pharmacists)",
       "WHEN is when it happened (ISO 8601 UTC, such as 2026-12-01T09:30Z); the time it is\n"
-      "recorded is kept too.  The kits must have been eligible for the subject's visit.",
+      "recorded is kept too.  The kits must have been eligible for the subject's visit, and\n"
+      "received before WHEN (a shipment registered after the day it arrived: 'ctm receive\n"
+      "--date DAY' dates its kits' receipt at the start of that day, UTC).",
       dispense_record_opts, "TRIAL and SCREENING", 2, CLI_MAX_POS, 0, ACCESS_LOGIN,
       cmd_dispense_record },
     { "dispensations", "TRIAL [--subject SCREENING] [--json|--csv]",

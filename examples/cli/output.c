@@ -200,7 +200,20 @@ static void table_print(FILE *out, const struct cli_table *t)
     }
 }
 
-static int print_table(FILE *out, ctm_query *q)
+/* A column whose value on the last row a printer keeps as the rows go by (col -1: none), so that
+ * a command deciding something from the rows it prints reads them once (cli_print_query_last). */
+struct cli_watch {
+    int col;
+    int64_t value;
+};
+
+static void watch_row(struct cli_watch *w, ctm_query *q)
+{
+    if (w != NULL && w->col >= 0)
+        w->value = ctm_query_int64(q, w->col);
+}
+
+static int print_table(FILE *out, ctm_query *q, struct cli_watch *w)
 {
     struct cli_table t;
     int rc;
@@ -209,6 +222,7 @@ static int print_table(FILE *out, ctm_query *q)
         goto out;
     }
     while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        watch_row(w, q);
         if (table_add_row(&t, q) != 0) {
             rc = CTM_ENOMEM;
             goto out;
@@ -400,12 +414,13 @@ static void json_put_row(FILE *out, ctm_query *q)
     fputc('}', out);
 }
 
-static int print_json(FILE *out, ctm_query *q)
+static int print_json(FILE *out, ctm_query *q, struct cli_watch *w)
 {
     int rc;
     size_t rows = 0;
     fputc('[', out);
     while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        watch_row(w, q);
         fputs(rows++ ? ",\n" : "\n", out);
         json_put_row(out, q);
     }
@@ -445,7 +460,7 @@ static void csv_put_field(FILE *out, const char *text, int is_text)
         fputc('"', out);
 }
 
-static int print_csv(FILE *out, ctm_query *q)
+static int print_csv(FILE *out, ctm_query *q, struct cli_watch *w)
 {
     int n = ctm_query_column_count(q);
     int rc;
@@ -455,6 +470,7 @@ static int print_csv(FILE *out, ctm_query *q)
     }
     fputs("\r\n", out);
     while ((rc = ctm_query_next(q)) == CTM_ROW) {
+        watch_row(w, q);
         for (int c = 0; c < n; c++) {
             fputs(c > 0 ? "," : "", out);
             csv_put_field(out, ctm_query_text(q, c), ctm_query_column_type(q, c) == CTM_TEXT);
@@ -493,7 +509,7 @@ static int print_record_json(FILE *out, const char *member, ctm_query *q, const 
         fputs(", ", out);
         cli_put_json_string(out, child);
         fputs(": ", out);
-        rc = print_json(out, children);
+        rc = print_json(out, children, NULL);
     }
     fputs("}\n", out);
     return rc;
@@ -523,17 +539,33 @@ int cli_print_record_as(FILE *out, const char *member, ctm_query *q, const char 
     if (!children)
         return CLI_OK;
     fprintf(out, "\n%s:\n", child);
-    return print_table(out, children);
+    return print_table(out, children, NULL);
 }
 
 /* Print every remaining row of q.  Returns an exit status (the failure already printed). */
-int cli_print_query(FILE *out, ctm_query *q, enum cli_format format)
+static int print_watched(FILE *out, ctm_query *q, enum cli_format format, struct cli_watch *w)
 {
     switch (format) {
-    case FORMAT_JSON: return print_json(out, q);
-    case FORMAT_CSV: return print_csv(out, q);
-    default: return print_table(out, q);
+    case FORMAT_JSON: return print_json(out, q, w);
+    case FORMAT_CSV: return print_csv(out, q, w);
+    default: return print_table(out, q, w);
     }
+}
+
+int cli_print_query(FILE *out, ctm_query *q, enum cli_format format)
+{
+    return print_watched(out, q, format, NULL);
+}
+
+int cli_print_query_last(FILE *out, ctm_query *q, enum cli_format format, const char *column,
+                         int64_t *last)
+{
+    struct cli_watch w = {cli_query_column(q, column), *last};
+    if (w.col < 0)
+        return cli_fail("no column '%s' in the rows", column);
+    int rc = print_watched(out, q, format, &w);
+    *last = w.value;
+    return rc;
 }
 
 /* Print the listing a call made; rc is that call's status.  q is read only once the call is done

@@ -658,7 +658,11 @@ CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
 typedef struct ctm_receive_options {
     size_t struct_size;
     const char *origin;        /* depot or sponsor; NULL: not given */
-    const char *date_received; /* "YYYY-MM-DD" when it arrived (may be before today); NULL: today */
+    const char *date_received; /* "YYYY-MM-DD" when it arrived (may be before today); NULL: today.
+                                * Before today, the kits' history (their status "received")
+                                * begins at the start of that day (UTC), so that dispensings
+                                * recorded afterwards from that day on come after it; the
+                                * shipment's registration keeps the time it was made */
     int excursion;             /* non-zero: the shipment's logger showed an excursion */
     const char *logger;        /* the path of the logger file that travelled with the shipment:
                                 * imported with it as ctm_shipment_logger() does, in the same
@@ -1285,12 +1289,17 @@ CTM_API CTM_WARN_UNUSED int ctm_dispense_reverse(ctm_db *db, const char *trial,
  * Record a dispensing made while the system was down (the paper fallback), afterwards: the kits
  * (numbers or scans) of the subject's visit, dispensed at `when` (ISO 8601 UTC, in the past),
  * with the reason.  The kits must have been eligible for the subject (arm, kit type, available)
- * and the visit's window is checked at `when`.  Both times are kept (dispensed and recorded).
+ * and the visit's window is checked at `when`, which may not come before a kit's receipt (the
+ * first row of its history, to the second: a shipment received on an earlier day than it was
+ * registered, ctm_receive_options.date_received, dates it at the start of that day; a kit of a
+ * site upgraded from schema version 7, without history, is not checked).  Both times are kept
+ * (dispensed and recorded).
  * E-signed by the pharmacist ("dispensed").  In a blinded trial only an unblinded pharmacist
  * records (a kit refused for its arm would tell a blinded one the arm).  Audited
  * "dispense.record".
  * Errors: CTM_EINVAL (when, reason, scans), CTM_ENOTFOUND, CTM_ERULE (a kit not eligible for the
- * subject: the message never names its arm; outside the window), CTM_EBLINDED, CTM_EDENIED.
+ * subject: the message never names its arm; outside the window; `when` before the kit's receipt,
+ * naming the kit and both times), CTM_EBLINDED, CTM_EDENIED.  A refused call records nothing.
  */
 CTM_API CTM_WARN_UNUSED int ctm_dispense_record(ctm_db *db, const char *trial,
                                                 const char *screening, const char *visit,
@@ -1767,6 +1776,22 @@ CTM_API CTM_WARN_UNUSED int ctm_report(ctm_query **out, ctm_db *db, const char *
 CTM_API CTM_WARN_UNUSED int ctm_report_render(char **out, ctm_db *db, const char *report,
                                               const ctm_report_options *opts,
                                               const char *format);
+
+/**
+ * As ctm_report_render(), and *summary gets the summary that rendering drew (from the same
+ * snapshot as its rows): a result set of one row per item, in the order the report shows them,
+ * with the columns key and value, both text, the value as the "text" format shows it ("true" or
+ * "false", a number in decimal; NULL for none); no rows for a report without a summary (see
+ * docs/reports.md).  A program that acts on what the report says, such as the reconciliation's
+ * "balanced", reads it here rather than drawing the report a second time, which would cost as
+ * much and could disagree under concurrent writes.  Free it with ctm_query_free().
+ * Errors: those of ctm_report_render(), CTM_EINVAL (summary NULL), CTM_ENOMEM.  On failure
+ * *out and *summary are NULL.
+ */
+CTM_API CTM_WARN_UNUSED int ctm_report_render_summary(char **out, ctm_query **summary,
+                                                      ctm_db *db, const char *report,
+                                                      const ctm_report_options *opts,
+                                                      const char *format);
 
 /* ---------------------------------------------------------------------------------------------
  * Exports

@@ -27,7 +27,9 @@ def site(tmp_path_factory):
         db.location_add("FRIDGE-1", (2, 8))
         lines = ["kit_number,kit_type,lot,expiry,arm"] + [
             "K%02d,KT,L1,%s,%s" % (i, EXPIRY.isoformat(), ARMS[i % 2]) for i in range(12)]
-        db.receive(TRIAL, "SH1", "\n".join(lines) + "\n", "FRIDGE-1")
+        # arrived yesterday: a dispensing on paper a moment ago comes after its receipt
+        yesterday = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
+        db.receive(TRIAL, "SH1", "\n".join(lines) + "\n", "FRIDGE-1", date_received=yesterday)
         db.confirm("SH1", unchecked_present=True)
         db.visit_add(TRIAL, "V1", 0, "-0..+3", "KT:1")
         db.random_generate(TRIAL, 6, [2])

@@ -95,6 +95,101 @@ def test_a_kit_dispensed_and_returned_on_an_earlier_day(site):
         assert mona.reconciliation(TRIAL).fetchall()[-1]["returned"] == 1
 
 
+def receive_backdated(path, arrived):
+    """K1-K4 of SH-2 arrived on `arrived` and were registered today, while S-1 waits for its V1
+    kit: the receipt of a site whose system was down."""
+    with ctm_open(path, "paula", PW) as db:
+        db.trial_add("CT-LATE", "Late receipt", "Sponsor AB", {ARMS[0]: 1, ARMS[1]: 1},
+                     blinded=True)
+        db.kittype_add("CT-LATE", "KT", "Drug or placebo", 30, (2, 8))
+        db.receive("CT-LATE", "SH-2", "kit_number,kit_type,lot,expiry,arm\n"
+                   "K1,KT,L1,2030-01-31,%s\nK2,KT,L1,2030-01-31,%s\nK3,KT,L1,2030-01-31,%s\n"
+                   "K4,KT,L1,2030-01-31,%s\n" % (ARMS + ARMS), "FRIDGE-1",
+                   date_received=arrived)
+        db.confirm("SH-2", unchecked_present=True)
+        db.visit_add("CT-LATE", "V1", 0, "-30..+3", "KT:1")
+        db.random_generate("CT-LATE", 4, [2])
+        db.subject_add("CT-LATE", "S-1")
+        return "K1" if db.randomize("CT-LATE", "S-1")["arm"] == ARMS[0] else "K2"
+
+
+def test_a_receipt_registered_after_the_day_it_arrived(site):
+    """Registered today for three days ago: the kits' history begins at the start of that day,
+    so a dispensing made on paper that day after 00:00 is recorded and comes after the receipt in
+    the DARF log, one the day before is refused and changes nothing, and the reconciliation as
+    of the arrival day counts the kits, as of the day before does not."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    arrived = today - datetime.timedelta(days=3)
+    kit = receive_backdated(site, arrived)
+    midnight = datetime.datetime.combine(arrived, datetime.time(0, 0), datetime.timezone.utc)
+    with ctm_open(site, "paula", PW) as db:
+        size = db.size
+        with pytest.raises(ctm.RuleError) as refused:
+            db.dispense_record("CT-LATE", "S-1", "V1", [kit],
+                               midnight - datetime.timedelta(minutes=1), "system down")
+        assert str(refused.value) == (
+            "kit %s: dispensed at %sT23:59:00Z, before its receipt at %sT00:00:00Z"
+            % (kit, arrived - datetime.timedelta(days=1), arrived))
+        assert ARMS[0] not in str(refused.value) and ARMS[1] not in str(refused.value)
+        assert db.size == size
+        assert db.dispensations("CT-LATE").fetchall() == []
+        assert db.kit_show(kit, "CT-LATE")["status"] == "available"
+        at_ten = midnight + datetime.timedelta(hours=10)
+        db.dispense_record("CT-LATE", "S-1", "V1", [kit], at_ten, "system down")
+        [d] = db.dispensations("CT-LATE").fetchall()
+        assert (d["kit_number"], d["status"], d["dispensed"]) == (kit, "dispensed", at_ten)
+        [shipment] = [s for s in db.shipments("CT-LATE")]
+        assert shipment["date_received"] == arrived
+    # the registration keeps its own instant, today's, for the audit
+    [(registered,)] = raw_sql(site, "SELECT registered_us FROM shipments WHERE number = 'SH-2'")
+    today_us = (today - datetime.date(1970, 1, 1)).days * 86400 * 1000000
+    assert registered >= today_us
+    with ctm_open(site, "mona", PW) as mona:
+        lines = mona.darf("CT-LATE").fetchall()
+        assert [(d["event"], d["kit"], d["quantity"], d["balance"]) for d in lines] == [
+            ("received", "K1", 1, 1), ("received", "K2", 1, 2), ("received", "K3", 1, 3),
+            ("received", "K4", 1, 4), ("dispensed", kit, -1, 3)]
+        assert [d["date"] for d in lines[:4]] == [midnight] * 4
+        assert lines[4]["date"] >= at_ten and lines[4]["subject"] == "S-1"
+        [on_the_day] = [r for r in mona.reconciliation("CT-LATE", as_of=arrived)
+                        if r["kit_type"] is None]
+        assert (on_the_day["received"], on_the_day["receiving"], on_the_day["breaks"],
+                on_the_day["balanced"]) == (4, 4, 0, True)
+        day_before = mona.reconciliation("CT-LATE",
+                                         as_of=arrived - datetime.timedelta(days=1)).fetchall()
+        assert [(r["kit_type"], r["received"], r["balanced"]) for r in day_before] == [
+            (None, 0, True)]
+
+
+def test_a_receipt_of_today_is_dated_when_registered(site):
+    """A receipt of today keeps the time it was registered: a dispensing earlier that day is
+    before it."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    kit = receive_backdated(site, today)
+    midnight = datetime.datetime.combine(today, datetime.time(0, 0), datetime.timezone.utc)
+    with ctm_open(site, "mona", PW) as mona:
+        received = [d["date"] for d in mona.darf("CT-LATE")]
+    assert len(received) == 4 and min(received) > midnight
+    with ctm_open(site, "paula", PW) as db:
+        with pytest.raises(ctm.RuleError, match="kit %s: dispensed at %sT00:00:00Z, before its "
+                           "receipt at %sT" % (kit, today, today)):
+            db.dispense_record("CT-LATE", "S-1", "V1", [kit], midnight, "system down")
+
+
+def test_a_kit_without_history_is_not_refused(site):
+    """A kit of a site upgraded from schema version 7 has no history to compare with."""
+    arrived = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=3)
+    kit = receive_backdated(site, arrived)
+    raw_sql(site, "DELETE FROM kit_events WHERE kit_id = (SELECT k.id FROM kits k"
+            " JOIN trials t ON t.id = k.trial_id WHERE t.code = 'CT-LATE' AND k.kit_number = ?)",
+            kit)
+    before = datetime.datetime.combine(arrived - datetime.timedelta(days=5),
+                                       datetime.time(10, 0), datetime.timezone.utc)
+    with ctm_open(site, "paula", PW) as db:
+        db.dispense_record("CT-LATE", "S-1", "V1", [kit], before, "system down")
+        assert db.kit_show(kit, "CT-LATE")["status"] == "dispensed"
+
+
 def test_the_darf_log(mona):
     lines = mona.darf(TRIAL).fetchall()
     assert [(d["event"], d["kit"], d["quantity"], d["balance"], d["balance_units"],

@@ -30,7 +30,8 @@ def db(tmp_path):
         rows = "".join("A%d,KT,L1,2030-01-31,%s\nB%d,KT,L1,2030-01-31,%s\n" % (i, ARMS[0], i,
                                                                               ARMS[1])
                        for i in range(1, 4))
-        db.receive(TRIAL, "SH-1", "kit_number,kit_type,lot,expiry,arm\n" + rows, "FRIDGE-1")
+        db.receive(TRIAL, "SH-1", "kit_number,kit_type,lot,expiry,arm\n" + rows, "FRIDGE-1",
+                   date_received=TODAY - datetime.timedelta(days=30))  # before the paper dispensings
         db.confirm("SH-1", unchecked_present=True)
         db.visit_add(TRIAL, "V1", 0, "-30..+3", "KT:1")
         db.random_generate(TRIAL, 4, [2])

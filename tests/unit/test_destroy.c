@@ -42,10 +42,12 @@ static void build_template(void)
     static const struct tu_visit visits[] = {{"V1", 0, "randomization", "-30..+3"}};
     char kits[1024];
     tu_kit_pairs(kits, sizeof kits, 6);
+    char arrived[11]; /* the kits came before the dispensings on paper */
+    tu_day(-30, arrived);
     struct tu_trial_site site = {
         .password = PW, .users = users, .nusers = 5, .trial = TRIAL, .sponsor = "Acme Pharma",
         .arms = "ACT:1,PLA:1", .kits = kits, .visits = visits, .nvisits = 1, .list_size = 8,
-        .subjects = 1,
+        .subjects = 1, .date_received = arrived,
     };
     ctm_db *h = NULL;
     template_dir = tu_build_trial_site(&site, &h);

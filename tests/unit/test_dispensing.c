@@ -66,7 +66,12 @@ static void build_template(void)
             len += (size_t)snprintf(m + len, sizeof m - len, "%s%d,KT,%s,%s,%s\n", prefix[a], i,
                                     i == KITS_PER_ARM + 2 ? "LNEAR" : "LFAR",
                                     i == KITS_PER_ARM + 2 ? near : far, arms[a]);
-    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", NULL), "receive");
+    /* arrived yesterday: the dispensings recorded on paper a moment ago come after the receipt */
+    char yesterday[11];
+    day(-1, yesterday);
+    ctm_receive_options rec = CTM_RECEIVE_OPTIONS_INIT;
+    rec.date_received = yesterday;
+    tu_must(ctm_receive(h, TRIAL, "SH1", m, len, "FRIDGE1", &rec), "receive");
     tu_must(ctm_receive_confirm(h, "SH1", 1), "confirm");
     tu_must(ctm_kit_set_status(h, TRIAL, "A7", "quarantined", "temperature"), "quarantine A7");
     tu_must(ctm_kit_set_status(h, TRIAL, "B7", "quarantined", "temperature"), "quarantine B7");

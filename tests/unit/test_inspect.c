@@ -50,10 +50,12 @@ static char *build_template(int swap)
              "A1,KT,L1,%s,%s\nA2,KT,L1,%s,%s\nA3,KT,L2,%s,%s\nA4,KT,L1,%s,%s\n"
              "B1,KT,L1,%s,%s\nB2,KT,L2,%s,%s\nB3,KT,L3,%s,%s\nQ1,KT,L1,%s,%s\n",
              far, act, far, act, d20, act, far, act, far, pla, d20, pla, d5, pla, far, pla);
+    char arrived[11]; /* the kits came before the dispensings on paper */
+    tu_day(-30, arrived);
     struct tu_trial_site site = {
         .password = PW, .users = users, .nusers = 2, .trial = TRIAL, .sponsor = "Sponsor",
         .arms = "ACT:1,PLA:1", .dnd_days = 10, .dispensing_days = 14, .kits = kits,
-        .visits = visits, .nvisits = 3, .list_size = 8, .subjects = 2,
+        .visits = visits, .nvisits = 3, .list_size = 8, .subjects = 2, .date_received = arrived,
     };
     ctm_db *h = NULL;
     char *tdir = tu_build_trial_site(&site, &h);

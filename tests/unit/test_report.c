@@ -423,6 +423,55 @@ START_TEST(a_render_after_a_write_names_the_new_checkpoint)
 }
 END_TEST
 
+/* The summary of a rendered report, "key=value;..." (value NULL as NULL). */
+static char *summary_of(const char *report, const ctm_report_options *o, const char *format)
+{
+    char *text = NULL;
+    ctm_query *q = NULL;
+    int rc = ctm_report_render_summary(&text, &q, db, report, o, format);
+    ck_assert_msg(rc == CTM_OK, "render %s %s: %d %s", report, format, rc, ctm_errmsg());
+    ck_assert_ptr_nonnull(text);
+    ctm_free(text);
+    char *out = calloc(1, 512);
+    ck_assert_ptr_nonnull(out);
+    size_t len = 0;
+    while ((rc = ctm_query_next(q)) == CTM_ROW && len < 400) {
+        const char *v = ctm_query_text(q, 1);
+        len += (size_t)snprintf(out + len, 512 - len, "%s=%s;", ctm_query_text(q, 0),
+                                v != NULL ? v : "NULL");
+    }
+    ck_assert_int_eq(rc, CTM_DONE);
+    ctm_query_free(q);
+    return out;
+}
+
+/* The render hands back the summary it drew, in the same snapshot as the rows it shows, so a
+ * caller acting on "balanced" reconciles once; a report without a summary gives no rows. */
+START_TEST(the_render_hands_back_the_summary_it_drew)
+{
+    ctm_report_options o = CTM_REPORT_OPTIONS_INIT;
+    o.trial = "OPEN-1";
+    char *s = summary_of("reconciliation", &o, "csv");
+    ck_assert_str_eq(s, "balanced=true;breaks=0;received=6;");
+    free(s);
+    tu_sql_exec(db_path, "UPDATE kits SET status = 'destroyed' WHERE kit_number = 'K1'");
+    s = summary_of("reconciliation", &o, "text");
+    ck_assert_str_eq(s, "balanced=false;breaks=1;received=6;");
+    free(s);
+    char *text = render("reconciliation", &o, "json");
+    assert_has(text, "\"balanced\": false,\n  \"breaks\": 1,\n  \"received\": 6,\n");
+    ctm_free(text);
+    s = summary_of("audit", NULL, "json");
+    ck_assert_str_eq(s, "");
+    free(s);
+    text = (char *)"untouched";
+    ck_assert_int_eq(ctm_report_render_summary(&text, NULL, db, "audit", NULL, "json"),
+                     CTM_EINVAL);
+    ck_assert_ptr_null(text);
+    ck_assert_str_eq(ctm_errmsg(), "summary: NULL");
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -435,6 +484,7 @@ static Suite *report_suite(void)
     tcase_add_test(tc, csv_and_html_escape_what_people_typed);
     tcase_add_test(tc, refusals_name_the_field);
     tcase_add_test(tc, a_render_after_a_write_names_the_new_checkpoint);
+    tcase_add_test(tc, the_render_hands_back_the_summary_it_drew);
     return s;
 }
 

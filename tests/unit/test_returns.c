@@ -38,10 +38,12 @@ static void build_template(void)
     };
     char kits[1024];
     tu_kit_pairs(kits, sizeof kits, 6);
+    char arrived[11]; /* the kits came before the dispensings on paper */
+    tu_day(-30, arrived);
     struct tu_trial_site site = {
         .password = PW, .users = users, .nusers = 3, .trial = TRIAL, .sponsor = "Sponsor",
         .arms = "ACT:1,PLA:1", .dispensing_days = 28, .kits = kits, .visits = visits,
-        .nvisits = 2, .list_size = 8, .subjects = 3,
+        .nvisits = 2, .list_size = 8, .subjects = 3, .date_received = arrived,
     };
     ctm_db *h = NULL;
     template_dir = tu_build_trial_site(&site, &h);

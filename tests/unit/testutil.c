@@ -445,7 +445,9 @@ char *tu_build_trial_site(struct tu_trial_site *site, ctm_db **h)
     char *m = malloc(len + 1);
     tu_must(m != NULL ? CTM_OK : CTM_ENOMEM, "manifest");
     snprintf(m, len + 1, "kit_number,kit_type,lot,expiry,arm\n%s", site->kits);
-    tu_must(ctm_receive(*h, site->trial, "SH1", m, len, "FRIDGE1", NULL), "receive");
+    ctm_receive_options ro = CTM_RECEIVE_OPTIONS_INIT;
+    ro.date_received = site->date_received;
+    tu_must(ctm_receive(*h, site->trial, "SH1", m, len, "FRIDGE1", &ro), "receive");
     free(m);
     tu_must(ctm_receive_confirm(*h, "SH1", 1), "confirm");
     for (size_t i = 0; i < site->nvisits; i++) {
@@ -453,8 +455,8 @@ char *tu_build_trial_site(struct tu_trial_site *site, ctm_db **h)
         tu_must(ctm_visit_add(*h, site->trial, v->code, v->days, v->anchor, v->window, "KT:1"),
                 "visit");
     }
-    ctm_random_options ro = CTM_RANDOM_OPTIONS_INIT;
-    tu_must(ctm_random_generate(*h, site->trial, site->list_size, "2", &ro), "list");
+    ctm_random_options rand = CTM_RANDOM_OPTIONS_INIT;
+    tu_must(ctm_random_generate(*h, site->trial, site->list_size, "2", &rand), "list");
     for (int i = 1; i <= site->subjects && i <= 8; i++) {
         char s[8];
         ctm_randomization r = CTM_RANDOMIZATION_INIT;

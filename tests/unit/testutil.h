@@ -102,7 +102,9 @@ struct tu_visit {
  * "Blinded", `sponsor`, the arms `arms`) with kit type KT ("Drug X or placebo", 30 units, 2..8,
  * dnd_days do-not-dispense days, dispensing_days covered, 0 for the library's default);
  * shipment SH1 of the manifest rows `kits` (after the header "kit_number,kit_type,lot,expiry,arm")
- * received into FRIDGE1 and confirmed complete; the visits; a randomization list of list_size
+ * received into FRIDGE1 on date_received (NULL: today; a suite that records dispensings made on
+ * paper in the past receives the kits before them) and confirmed complete; the visits; a
+ * randomization list of list_size
  * (blocks of 2); subjects S1..S<subjects> added and randomized in order, their arms in arm[]. */
 struct tu_trial_site {
     const char *password;
@@ -114,6 +116,7 @@ struct tu_trial_site {
     const struct tu_visit *visits;
     size_t nvisits;
     int list_size, subjects;
+    const char *date_received;
     char arm[8][40]; /* out */
 };
 /* Build it (tu_must: the program stops on a failure): the malloc'd template directory, with the

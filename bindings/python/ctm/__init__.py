@@ -2087,8 +2087,9 @@ class Database:
     def dispense_record(self, trial: str, screening: str, visit: str, scans: Iterable[str],
                         when: Any, reason: str) -> None:
         """Record a dispensing made on paper while the system was down: when it happened (a
-        datetime or ISO 8601 text) and why; the time it is recorded is kept too.  E-signed
-        ("dispensed").  Audited "dispense.record"."""
+        datetime or ISO 8601 text), not before a kit's receipt (RuleError naming the kit and both
+        times), and why; the time it is recorded is kept too.  E-signed ("dispensed").  Audited
+        "dispense.record"."""
         _check(_c.ctm_dispense_record(self._handle(), _text("trial", trial),
                                       _text("screening", screening), _text("visit", visit),
                                       _kits(scans), _instant("when", when),

@@ -836,6 +836,35 @@ static int kit_was_eligible(ctm_db *db, int64_t trial_id, const visit_plan *p, c
                          number, screening);
 }
 
+/* A kit is not handed out before it arrived: `when` may not come before its first history row,
+ * its receipt (dated the day the shipment arrived, receipt.c), to the second, as times are given
+ * and shown (a receipt at 10:15:30.4 and a dispensing at 10:15:30 are one instant on paper).  A
+ * kit without history (a site upgraded from schema version 7) has nothing to compare with and is
+ * let through. */
+static int kit_was_received(ctm_db *db, int64_t kit_id, const char *number, int64_t when_us)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT MIN(at_us) FROM kit_events WHERE kit_id = ?1");
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, kit_id);
+    int src = ctm__st_step(st);
+    int64_t first = 0;
+    int known = src == CTM_ROW && ctm__st_type(st, 0) != CTM_V_NULL;
+    if (known)
+        first = ctm__st_int(st, 0) / 1000000 * 1000000;
+    ctm__st_finalize(st);
+    if (src != CTM_ROW)
+        return ctm__store_fail(src, "reading the kit's history");
+    if (!known || when_us >= first)
+        return CTM_OK;
+    char at[32], received[32];
+    ctm__format_time_seconds(when_us, at, sizeof at);
+    ctm__format_time_seconds(first, received, sizeof received);
+    return ctm__err(CTM_ERULE, "kit %s: dispensed at %s, before its receipt at %s", number, at,
+                    received);
+}
+
 int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, const char *visit,
                         const char *const *scans, size_t nscans, const char *when,
                         const char *reason)
@@ -880,6 +909,8 @@ int ctm_dispense_record(ctm_db *db, const char *trial, const char *screening, co
     for (size_t i = 0; rc == CTM_OK && i < nscans; i++) {
         int64_t kit_id = 0;
         rc = kit_was_eligible(db, t.id, &p, &s, numbers[i], &kit_id, screening);
+        if (rc == CTM_OK)
+            rc = kit_was_received(db, kit_id, numbers[i], when_us);
         if (rc == CTM_OK)
             rc = insert_dispensation(db, s.id, p.when.visit_id, kit_id, "dispensed", p.new_level,
                                      when_us, 0, NULL, reason);

@@ -14,9 +14,12 @@
  *   and its first problem; the reconciliation counts it and the listing of breaks names the kits.
  * - Now: a kit's history must end (its last row written) in its status.  As of day D: each
  *   kit's status is the kit_events row of the latest time at or before the end of D (UTC);
- *   kits registered after D are left out; kits with no history (a site upgraded from schema
- *   version 7) count with their current status, and a kit whose history begins after D with a
- *   change (not its registration) is "unknown" on D, which breaks the reconciliation.
+ *   kits registered after D are left out, but for a receipt of an earlier day (date_received),
+ *   which dates its kits' first row at the start of that day: such a kit counts from the day it
+ *   arrived, its history row winning over its shipment's later registered_us; kits with no
+ *   history (a site upgraded from schema version 7) count with their current status, and a kit
+ *   whose history begins after D with a change (not its registration) is "unknown" on D, which
+ *   breaks the reconciliation.
  * - The DARF log: + at a kit's registration, - at its dispensing, returns noted but never added
  *   back; a kit that leaves the stock otherwise (transfer, missing, destruction, return to the
  *   sponsor) is - once; a reversal or a found kit is + again.
@@ -451,22 +454,6 @@ static int recon_row_fn(ctm__st *st, ctm__row *row, void *ctx)
     return ctm__row_set_text(row, c++, r->as_of[0] != '\0' ? r->as_of : NULL);
 }
 
-/* Rows computed here are handed out through a counting statement (1..n), one per row. */
-static int rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
-                      ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
-{
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                          " WHERE i < ?1) SELECT i FROM n");
-    if (rc != CTM_OK) {
-        ctx_free(ctx);
-        return rc;
-    }
-    ctm__st_bind_int(st, 1, (int64_t)n);
-    return ctm__query_new(out, st, names, ncols, fn, ctx, ctx_free);
-}
-
 static int recon_compute(ctm_db *db, const char *trial, const char *as_of, recon **out,
                          recon_scope *s)
 {
@@ -512,7 +499,7 @@ int ctm_reconciliation(ctm_query **out, ctm_db *db, const char *trial, const cha
     names[c++] = "balanced";
     names[c++] = "as_of";
     size_t n = r->n;
-    rc = rows_query(out, db, n, names, c, recon_row_fn, r, recon_free);
+    rc = ctm__rows_query(out, db, n, names, c, recon_row_fn, r, recon_free);
     return rc;
 }
 
@@ -538,25 +525,35 @@ int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_optio
     return ctm_reconciliation(out, db, opts->trial, opts->as_of);
 }
 
-/* Above the rows: whether it balances, how many kits break it, how many were received. */
-int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,
-                                const ctm_report_options *opts)
+/* The column called name of the rows as the report read them, or -1. */
+static int table_column(const ctm__table *t, const char *name)
 {
-    recon_scope scope;
-    recon *r = NULL;
-    int rc = recon_compute(db, opts->trial, opts->as_of, &r, &scope);
-    if (rc != CTM_OK)
-        return rc;
-    const recon_row *total = &r->rows[r->n - 1];
+    for (int c = 0; c < t->ncols; c++)
+        if (strcmp(t->names[c], name) == 0)
+            return c;
+    return -1;
+}
+
+/* Above the rows: whether it balances, how many kits break it, how many were received.  Drawn
+ * from the rows the report just read (the total last), not by reconciling again: that would
+ * cost as much, and read the site a second time. */
+int ctm__reconciliation_summary(ctm__report_summary *s, const ctm__table *rows)
+{
+    int bc = table_column(rows, "balanced"), kc = table_column(rows, "breaks"),
+        nc = table_column(rows, "received");
+    if (bc < 0 || kc < 0 || nc < 0 || rows->nrows == 0)
+        return ctm__err(CTM_ERROR, "reconciliation: the rows lack their total");
+    const char *const *total = (const char *const *)rows->cells + (rows->nrows - 1) * rows->ncols;
     int balanced = 1;
-    for (size_t i = 0; i < r->n; i++)
-        balanced = balanced && recon_balanced(&r->rows[i]);
-    rc = ctm__summary_bool(s, "balanced", balanced);
+    for (size_t r = 0; r < rows->nrows; r++) {
+        const char *b = rows->cells[r * (size_t)rows->ncols + (size_t)bc];
+        balanced = balanced && b != NULL && strcmp(b, "1") == 0;
+    }
+    int rc = ctm__summary_bool(s, "balanced", balanced);
     if (rc == CTM_OK)
-        rc = ctm__summary_int(s, "breaks", total->breaks);
+        rc = ctm__summary_int(s, "breaks", strtoll(total[kc] != NULL ? total[kc] : "0", NULL, 10));
     if (rc == CTM_OK)
-        rc = ctm__summary_int(s, "received", total->received);
-    recon_free(r);
+        rc = ctm__summary_int(s, "received", strtoll(total[nc] != NULL ? total[nc] : "0", NULL, 10));
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * report.c - the reports: their registry, ctm_report() and ctm_report_render() (text, CSV, JSON,
- * HTML), the same for every report (report.h says how a report plugs in).
+ * HTML; ctm_report_render_summary() hands back the summary it drew too), the same for every
+ * report (report.h says how a report plugs in).
  *
  * Rules:
  * - A report's rows are a ctm_query as every listing's; the framework only frames them.
@@ -28,20 +29,21 @@
 
 static const ctm__report_def reports[] = {
     {"inventory", "Inventory of kits on hand",
-     CTM__REPORT_DAYS | CTM__REPORT_KIT_TYPE, ctm__inventory_rows, ctm__inventory_summary},
-    {"audit", "Audit trail", CTM__REPORT_AS_OF | CTM__REPORT_PERIOD, ctm__audit_trail_rows,
+     CTM__REPORT_DAYS | CTM__REPORT_KIT_TYPE, ctm__inventory_rows, ctm__inventory_summary,
      NULL},
+    {"audit", "Audit trail", CTM__REPORT_AS_OF | CTM__REPORT_PERIOD, ctm__audit_trail_rows,
+     NULL, NULL},
     {"subjects", "Accountability and compliance per subject", CTM__REPORT_NEEDS_TRIAL,
-     ctm__subjects_rows, ctm__subjects_summary},
+     ctm__subjects_rows, ctm__subjects_summary, NULL},
     {"reconciliation", "Reconciliation per kit type and lot",
-     CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_AS_OF, ctm__reconciliation_rows,
+     CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_AS_OF, ctm__reconciliation_rows, NULL,
      ctm__reconciliation_summary},
     {"darf", "Drug accountability record (DARF)", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_KIT_TYPE,
-     ctm__darf_rows, NULL},
+     ctm__darf_rows, NULL, NULL},
     {"forecast", "Supply forecast", CTM__REPORT_NEEDS_TRIAL | CTM__REPORT_DAYS,
-     ctm__forecast_rows, NULL},
+     ctm__forecast_rows, NULL, NULL},
     {"self-inspection", "Self-inspection findings", CTM__REPORT_DAYS, ctm__inspection_rows,
-     NULL},
+     NULL, NULL},
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 
@@ -99,6 +101,55 @@ void ctm__summary_free(ctm__report_summary *s)
     for (int i = 0; i < s->n; i++)
         free(s->items[i].value);
     s->n = 0;
+}
+
+int ctm__rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
+                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st,
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                          " WHERE i < ?1) SELECT i FROM n");
+    if (rc != CTM_OK) {
+        ctx_free(ctx);
+        return rc;
+    }
+    ctm__st_bind_int(st, 1, (int64_t)n);
+    return ctm__query_new(out, st, names, ncols, fn, ctx, ctx_free);
+}
+
+/* A summary handed out as a result set: key, value (text as the text format shows it). */
+static void summary_drop(void *p)
+{
+    if (p != NULL)
+        ctm__summary_free(p);
+    free(p);
+}
+
+static int summary_row(ctm__st *st, ctm__row *row, void *ctx)
+{
+    const ctm__report_summary *s = ctx;
+    int64_t i = ctm__st_int(st, 0) - 1;
+    if (i < 0 || i >= s->n)
+        return CTM_DONE;
+    int rc = ctm__row_set_text(row, 0, s->items[i].key);
+    if (rc == CTM_OK && s->items[i].value != NULL)
+        rc = ctm__row_set_text(row, 1, s->items[i].value);
+    else if (rc == CTM_OK)
+        ctm__row_set_null(row, 1);
+    return rc;
+}
+
+/* *out: the summary's items as rows; *s is moved into it (left empty). */
+static int summary_query(ctm_query **out, ctm_db *db, ctm__report_summary *s)
+{
+    static const char *const names[] = {"key", "value"};
+    ctm__report_summary *moved = malloc(sizeof *moved);
+    if (moved == NULL)
+        return ctm__err(CTM_ENOMEM, "out of memory");
+    *moved = *s;
+    s->n = 0;
+    return ctm__rows_query(out, db, (size_t)moved->n, names, 2, summary_row, moved, summary_drop);
 }
 
 /* ---- the options ---- */
@@ -279,6 +330,8 @@ static int frame_read(ctm_db *db, frame *f)
         rc = f->def->rows(&q, db, &f->o);
     if (rc == CTM_OK)
         rc = ctm__table_read(q, CTM_OK, &f->rows);
+    if (rc == CTM_OK && f->def->summary_of_rows != NULL)
+        rc = f->def->summary_of_rows(&f->summary, &f->rows);
     return rc;
 }
 
@@ -667,10 +720,13 @@ static int find_format(const char *format, render_fn *fn)
                     format != NULL ? format : "(null)");
 }
 
-int ctm_report_render(char **out, ctm_db *db, const char *report, const ctm_report_options *opts,
-                      const char *format)
+/* The report rendered into *out and, unless summary is NULL, its summary into *summary. */
+static int render(char **out, ctm_query **summary, ctm_db *db, const char *report,
+                  const ctm_report_options *opts, const char *format)
 {
     ctm__clear_error();
+    if (summary != NULL)
+        *summary = NULL;
     if (out == NULL)
         return ctm__err(CTM_EINVAL, "out: NULL");
     *out = NULL;
@@ -692,6 +748,8 @@ int ctm_report_render(char **out, ctm_db *db, const char *report, const ctm_repo
         if (b.oom)
             rc = ctm__err(CTM_ENOMEM, "out of memory");
     }
+    if (rc == CTM_OK && summary != NULL)
+        rc = summary_query(summary, db, &f.summary);
     if (rc == CTM_OK) {
         *out = (char *)b.p;
         b.p = NULL;
@@ -699,4 +757,22 @@ int ctm_report_render(char **out, ctm_db *db, const char *report, const ctm_repo
     ctm__buf_free(&b);
     frame_free(&f);
     return rc;
+}
+
+int ctm_report_render(char **out, ctm_db *db, const char *report, const ctm_report_options *opts,
+                      const char *format)
+{
+    return render(out, NULL, db, report, opts, format);
+}
+
+int ctm_report_render_summary(char **out, ctm_query **summary, ctm_db *db, const char *report,
+                              const ctm_report_options *opts, const char *format)
+{
+    if (summary == NULL) {
+        ctm__clear_error();
+        if (out != NULL)
+            *out = NULL;
+        return ctm__err(CTM_EINVAL, "summary: NULL");
+    }
+    return render(out, summary, db, report, opts, format);
 }

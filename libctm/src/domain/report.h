@@ -2,7 +2,9 @@
  *
  * A report is one row of the table in report.c: a name, a title, the options it reads, a
  * function that gives its rows as a ctm_query (as every listing does) and, optionally, one that
- * gives its summary (key/value pairs shown above the rows).  The framework does the rest alike
+ * gives its summary (key/value pairs shown above the rows): read from the site, or drawn from
+ * the rows once the renderer has read them (summary_of_rows), for a report whose summary would
+ * otherwise cost as much as its rows again.  The framework does the rest alike
  * for every report: it checks the options (a date that is not YYYY-MM-DD, an option the report
  * does not read: CTM_EINVAL naming it), and renders text, CSV, JSON or HTML with the site, the
  * trial, the period and the signed checkpoint the rows were read under.
@@ -41,6 +43,13 @@ int ctm__summary_int(ctm__report_summary *s, const char *key, int64_t value);
 int ctm__summary_bool(ctm__report_summary *s, const char *key, int value);
 void ctm__summary_free(ctm__report_summary *s);
 
+/* Rows computed in memory, handed out as a result set: fn fills row i (1..n: column 0 of the
+ * statement st it is given) from ctx and returns CTM_DONE past n (n 0: no rows).  ctx is owned by
+ * the result set (freed with ctx_free, also on failure).  For the reconciliation's rows and a
+ * rendered report's summary. */
+int ctm__rows_query(ctm_query **out, ctm_db *db, size_t n, const char *const *names, int ncols,
+                    ctm__row_fn fn, void *ctx, void (*ctx_free)(void *));
+
 /* The options a report reads (ctm__report_def.takes); any other given is refused. */
 enum {
     CTM__REPORT_NEEDS_TRIAL = 1, /* the report is of one trial: trial NULL is refused */
@@ -57,6 +66,8 @@ typedef struct ctm__report_def {
     int (*rows)(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
     /* NULL: no summary */
     int (*summary)(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
+    /* NULL, or (instead of summary) the summary drawn from the rows as read (query.h) */
+    int (*summary_of_rows)(ctm__report_summary *s, const struct ctm__table *rows);
 } ctm__report_def;
 
 /* The reports' own functions (one file each). */
@@ -67,10 +78,9 @@ int ctm__subjects_rows(ctm_query **out, ctm_db *db, const ctm_report_options *op
 int ctm__subjects_summary(ctm__report_summary *s, ctm_db *db, const ctm_report_options *opts);
 int ctm__forecast_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 int ctm__inspection_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
-/* reconcile.c: "reconciliation" (summary: balanced, breaks, received) and "darf" */
+/* reconcile.c: "reconciliation" (summary of its rows: balanced, breaks, received) and "darf" */
 int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
-int ctm__reconciliation_summary(ctm__report_summary *s, ctm_db *db,
-                                const ctm_report_options *opts);
+int ctm__reconciliation_summary(ctm__report_summary *s, const struct ctm__table *rows);
 int ctm__darf_rows(ctm_query **out, ctm_db *db, const ctm_report_options *opts);
 
 #endif

@@ -229,7 +229,10 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * "now" and "as of" along kit_events_by_kit.  The rows written in bulk (ctm__kit_events_sync)
  * are dated now, or at the kit's newest row when that is later (a clock set back since): the
  * newest row is looked up anyway, to tell whether the kit changed, and the index holds its time.
- * A receipt's rows (ctm__kit_events_first) are its kits' first, dated now without a look-up. */
+ * A receipt's rows, each kit's first (ctm__kit_events_first), are dated without a look-up when
+ * the shipment arrived: the start of its day when that was before today, so that a dispensing on
+ * paper made after the arrival but recorded before the registration comes after the receipt in
+ * the history. */
 
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
@@ -248,9 +251,11 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
     return ctm__step_done(db, st, "recording the kit's history");
 }
 
-/* A row for each kit of scope whose status its newest row does not record; new: the kits were
- * registered by this action and have no row yet (no look-up of their newest). */
-static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int new)
+/* A row for each kit of scope whose status its newest row does not record, dated at_us (0: now);
+ * new: the kits were registered by this action and have no row yet (no look-up of their newest,
+ * and no row to come after). */
+static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int new,
+                            int64_t at_us)
 {
 #define NEWEST_AT "(SELECT MAX(e.at_us) FROM kit_events e WHERE e.kit_id = k.id)"
     char sql[900];
@@ -272,19 +277,19 @@ static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, scope_id);
-    ctm__st_bind_int(st, 2, ctm__now_us());
+    ctm__st_bind_int(st, 2, at_us != 0 ? at_us : ctm__now_us());
     ctm__st_bind_text(st, 3, db->session.user != NULL ? db->session.user : "");
     return ctm__step_done(db, st, "recording the kits' history");
 }
 
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id)
 {
-    return kit_events_write(db, scope, scope_id, 0);
+    return kit_events_write(db, scope, scope_id, 0, 0);
 }
 
-int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id)
+int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id, int64_t at_us)
 {
-    return kit_events_write(db, scope, scope_id, 1);
+    return kit_events_write(db, scope, scope_id, 1, at_us);
 }
 
 /* An excursion's row x that holds its kit: not decided, or rejected. */

@@ -61,8 +61,9 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * a dispensing on paper, gives the time it happened). */
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id);
 /* The same for kits the calling action has just registered: their first row each, written
- * without looking for one (a receipt's kits). */
-int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id);
+ * without looking for one (a receipt's kits), dated at_us (0: now).  Being each kit's first, it
+ * may be dated in the past (a receipt of an earlier day) without breaking the history's order. */
+int ctm__kit_events_first(ctm_db *db, const char *scope, int64_t scope_id, int64_t at_us);
 
 /* An incoming shipment by its number (receipt.c); CTM_ENOTFOUND names it. */
 typedef struct shipment_row {
