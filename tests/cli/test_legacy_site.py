@@ -53,7 +53,7 @@ def test_legacy_site_through_the_cli(tmp_path):
     out = ctm(db, "audit", "log", "--json", user="tom", password="tom-password-12")
     assert out.returncode == 0, out
     events = json.loads(out.stdout)
-    assert user_version(db) == 8  # the newest schema version
+    assert user_version(db) == 9  # the newest schema version
     assert [e["action"] for e in events][-1] == "ledger.upgrade"
     assert [e["leaf_hash"] is None for e in events] == [True] * 16 + [False]
     receipt = next(e for e in events if e["action"] == "shipment.receive")
