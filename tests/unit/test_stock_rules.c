@@ -248,6 +248,18 @@ static void take_back_to_schema_3(void)
     tu_sql_exec(db_path, sql);
 }
 
+/* The audit log's size, read on a read-only handle (which migrates nothing); db is left closed. */
+static uint64_t size_read_only(void)
+{
+    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
+    ro.flags = CTM_OPEN_READONLY;
+    db = tu_open(db_path, &ro);
+    uint64_t size = tu_audit_size(db);
+    ctm_close(db);
+    db = NULL;
+    return size;
+}
+
 /* A site of schema version 3 (no CHECK) verifies as it is, read-only; its first write-open adds
  * the CHECK with one signed ledger.upgrade entry, keeps every kit and move, still verifies, and
  * the database then refuses a status the table does not name.  A kit given a status outside the
@@ -280,12 +292,7 @@ START_TEST(site_of_schema_3_gains_the_check)
      * made from it does not verify as version 3 (tests/cli/test_legacy_site.py reads a real
      * older site as it is).  The upgrade makes kit_events again, and the rows the downgrade took
      * away are put back before verifying. */
-    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
-    ro.flags = CTM_OPEN_READONLY;
-    db = tu_open(db_path, &ro);
-    uint64_t size = tu_audit_size(db);
-    ctm_close(db);
-    db = NULL;
+    uint64_t size = size_read_only();
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
 
     db = tu_open(db_path, NULL);
@@ -346,12 +353,7 @@ START_TEST(site_of_schema_8_gains_the_covering_index)
                                     "DROP INDEX kit_events_by_kit;"
                                     " CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us);"
                                     " UPDATE ctm__schema SET version = 8"));
-    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
-    ro.flags = CTM_OPEN_READONLY;
-    db = tu_open(db_path, &ro);
-    uint64_t size = tu_audit_size(db);
-    ctm_close(db);
-    db = NULL;
+    uint64_t size = size_read_only();
 
     db = tu_open(db_path, NULL);
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 9);
