@@ -507,8 +507,8 @@ static const char *const migrations[] = {
      * (the tie-break after the time), its status and its user, so that the reconciliation's
      * look-up of a kit's status now or as of a day, PostgreSQL's pass over every kit's newest
      * row and the DARF log's pass over every row read no table row (docs/performance.md). */
-    "DROP INDEX kit_events_by_kit;"
-    "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user);",
+    ("DROP INDEX kit_events_by_kit;"
+     "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user);"),
 };
 
 /* PostgreSQL's own text of a migration that the type translation (ctm__schema_postgres) cannot
