@@ -43,6 +43,9 @@ int ctm__days_in_month(int y, int m);
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian; month 1-12). */
 int64_t ctm__days_from_civil(int y, int m, int d);
 int64_t ctm__today(void);
+/* A day in microseconds, and the UTC day (since 1970-01-01) an instant falls in, rounding down. */
+#define CTM__DAY_US INT64_C(86400000000)
+int64_t ctm__utc_day(int64_t us);
 /* A code: ctm__check_name's characters, at most max long. */
 int ctm__check_code(const char *field, const char *s, size_t max);
 /* Non-zero when each of the n bytes of s is an ASCII letter, a digit or one of extra (no NUL):

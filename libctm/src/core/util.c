@@ -237,6 +237,11 @@ int64_t ctm__today(void)
     return us / 1000000 / 86400;
 }
 
+int64_t ctm__utc_day(int64_t us)
+{
+    return us >= 0 ? us / CTM__DAY_US : -((-us + CTM__DAY_US - 1) / CTM__DAY_US);
+}
+
 int ctm__check_code(const char *field, const char *s, size_t max)
 {
     int rc = ctm__check_name(field, s);

@@ -66,13 +66,6 @@ typedef struct period {
     char from_day[11], to_day[11];  /* the days they fall in, for columns that hold a date */
 } period;
 
-/* The day (since 1970-01-01, UTC) an instant falls in. */
-static int64_t day_of(int64_t us)
-{
-    const int64_t day = 86400000000LL;
-    return us / day - (us % day < 0);
-}
-
 static int period_read(const ctm_export_options *opts, period *p)
 {
     p->from_us = INT64_MIN;
@@ -86,10 +79,10 @@ static int period_read(const ctm_export_options *opts, period *p)
                         opts->struct_size);
     int rc = CTM_OK;
     if (opts->from != NULL && (rc = ctm__parse_instant("from", opts->from, 0, &p->from_us)) == CTM_OK)
-        ctm__format_date(day_of(p->from_us), p->from_day);
+        ctm__format_date(ctm__utc_day(p->from_us), p->from_day);
     if (rc == CTM_OK && opts->to != NULL &&
         (rc = ctm__parse_instant("to", opts->to, 1, &p->to_us)) == CTM_OK)
-        ctm__format_date(day_of(p->to_us), p->to_day);
+        ctm__format_date(ctm__utc_day(p->to_us), p->to_day);
     if (rc == CTM_OK && p->from_us > p->to_us)
         rc = ctm__err(CTM_EINVAL, "from: '%.40s' is after to '%.40s'", opts->from, opts->to);
     return rc;

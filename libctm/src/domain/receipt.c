@@ -8,8 +8,6 @@
 #include "stock.h"
 #include "temp.h"
 
-#define DAY_US INT64_C(86400000000)
-
 
 /* ---- registering a shipment ---- */
 
@@ -380,7 +378,7 @@ static int insert_chunk(ctm_db *db, ctm__st **full, int64_t trial_id, const char
  * registered_us keeps the instant of the registration. */
 static int received_events(ctm_db *db, int64_t shipment_id, int64_t day)
 {
-    int64_t at_us = day < ctm__today() ? day * DAY_US : 0;
+    int64_t at_us = day < ctm__today() ? day * CTM__DAY_US : 0;
     return ctm__kit_events_first(db, "k.shipment_id = ?1", shipment_id, at_us);
 }
 

@@ -33,7 +33,6 @@
 #include "report.h"
 #include "stock.h"
 
-#define DAY_US INT64_C(86400000000)
 /* "now" for a current reconciliation: every dated row counts */
 #define ALL_TIME INT64_C(9000000000000000000)
 
@@ -160,7 +159,7 @@ static int scope_of(ctm_db *db, const char *trial, const char *as_of, recon_scop
         return rc;
     if (day > today)
         return ctm__err(CTM_EINVAL, "as_of: '%s' is in the future", as_of);
-    s->until_us = (day + 1) * DAY_US - 1;
+    s->until_us = (day + 1) * CTM__DAY_US - 1;
     ctm__format_date(day, s->as_of);
     return CTM_OK;
 }

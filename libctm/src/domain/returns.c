@@ -23,8 +23,6 @@
 #include "query.h"
 #include "stock.h"
 
-#define DAY_US INT64_C(86400000000)
-
 /* The open dispensation of a kit: the one a return closes. */
 typedef struct handed {
     int64_t dispensation_id;
@@ -173,7 +171,7 @@ static int kit_back(ctm_db *db, const char *action, const char *trial, const cha
         snprintf(text, sizeof text, "%lld", (long long)units);
         ctm__action_param(&a, "units", text);
     }
-    int64_t handed_day = h.dispensed_us / DAY_US;
+    int64_t handed_day = h.dispensed_us / CTM__DAY_US;
     if (rc == CTM_OK && day < handed_day) {
         char was[11];
         ctm__format_date(handed_day, was);
@@ -185,7 +183,7 @@ static int kit_back(ctm_db *db, const char *action, const char *trial, const cha
                                 condition);
     /* the kit's history dates the change on the day it happened: now when today, else at the
      * start of that day (never before the dispensing) */
-    int64_t at = day == ctm__today() ? 0 : day * DAY_US;
+    int64_t at = day == ctm__today() ? 0 : day * CTM__DAY_US;
     if (at != 0 && at <= h.dispensed_us)
         at = h.dispensed_us + 1;
     if (rc == CTM_OK)
@@ -281,7 +279,7 @@ static int compliance_row(ctm__st *st, ctm__row *row, void *ctx)
         return rc;
     int64_t first_us = ctm__st_int(st, C_DISPENSED_ON);
     char day[11];
-    ctm__format_date(first_us / DAY_US, day);
+    ctm__format_date(first_us / CTM__DAY_US, day);
     if ((rc = ctm__row_set_text(row, C_DISPENSED_ON, day)) != CTM_OK)
         return rc;
     int64_t kits = ctm__st_int(st, C_KITS), units = ctm__st_int(st, C_UNITS);
@@ -304,7 +302,7 @@ static int compliance_row(ctm__st *st, ctm__row *row, void *ctx)
         rc = ctm__parse_date("returned_on", (const char *)ctm__st_text(st, C_RETURNED_ON), &back);
         if (rc != CTM_OK)
             return rc;
-        int64_t days = back - first_us / DAY_US;
+        int64_t days = back - first_us / CTM__DAY_US;
         int64_t consumed = units - ctm__st_int(st, C_UNITS_RETURNED);
         double prescribed = (double)units;
         if (ctm__st_type(st, C_DISPENSING_DAYS) != CTM_V_NULL &&

@@ -10,11 +10,6 @@
 /* A visit counts as dispensed: visits.h. */
 #define DISPENSED_SQL "d.status IN ('dispensed', 'replaced') AND d.dispensed_us IS NOT NULL"
 
-int64_t ctm__utc_day(int64_t us)
-{
-    return us >= 0 ? us / CTM__DAY_US : -((-us + CTM__DAY_US - 1) / CTM__DAY_US);
-}
-
 /* ---- small checks and lookups ---- */
 
 static int check_visit_code(const char *code)

@@ -22,11 +22,6 @@
 #include "randomization.h"
 #include "visit.h"
 
-#define CTM__DAY_US INT64_C(86400000000)
-
-/* The UTC day of a time (microseconds since the epoch), rounding down. */
-int64_t ctm__utc_day(int64_t us);
-
 /* A visit of a subject's schedule, dated for that subject. */
 typedef struct ctm__visit_when {
     int64_t visit_id;
