@@ -13,7 +13,10 @@ After every step:
   and in units the units dispensed are the units returned + consumed + lost (returned units never
   above a kit's units);
 - a returned kit never went back to stock (its history, kit_events, never leaves returned for
-  available or quarantined).
+  available or quarantined);
+- the library's own reconciliation (now and as of today) is balanced, names no kit, and counts
+  every status and the units as the model does; the DARF log's balance ends at the kits the
+  model has in stock.
 At the end the whole ledger verifies.
 
 The number of examples is small for the CI (CTM_PROPERTY_EXAMPLES, default 8, 2 on PostgreSQL, of
@@ -294,6 +297,7 @@ class Accountability:
         self.kits_are_as_the_model_says()
         self.the_balance_holds_in_kits_and_units()
         self.a_returned_kit_never_goes_back_to_stock()
+        self.the_library_reconciles_as_the_model_does()
 
     def kits_are_as_the_model_says(self):
         got = {r["kit_number"]: (r["status"], r["location"]) for r in self.db.kits(TRIAL)}
@@ -315,6 +319,33 @@ class Accountability:
         assert all(u is None or 0 <= u <= ku for _, u, ku in rows)
         assert returned == sum(k.units_returned or 0 for k in self.kits.values())
         assert dispensed == returned + consumed + lost and consumed >= 0
+
+    def the_library_reconciles_as_the_model_does(self):
+        """ctm_reconciliation() now and as of today: balanced, no kit breaking it, each status
+        counted as the model has it, the units dispensed and returned as the model's; no kit in
+        the listing of breaks; the DARF log's balance ends at the kits the model has in stock
+        (never handed out, in a stock status)."""
+        column = {"received": "receiving", "lost_by_subject": "lost"}
+        want = {}
+        for k in self.kits.values():
+            want[column.get(k.status, k.status)] = want.get(column.get(k.status, k.status), 0) + 1
+        handed = sum(1 for k in self.kits.values() if k.ever_dispensed)
+        returned = sum(k.units_returned or 0 for k in self.kits.values())
+        today = datetime.datetime.now(UTC).date()
+        for as_of in (None, today):
+            [total] = [r for r in self.db.reconciliation(TRIAL, as_of=as_of)
+                       if r["kit_type"] is None]
+            assert (total["received"], total["breaks"], total["balanced"]) == (
+                len(self.kits), 0, True), (as_of, total)
+            assert {c: total[c] for c in want} == want, (as_of, total)
+            assert (total["dispensed_units"], total["returned_units"]) == (
+                handed * UNITS, returned), (as_of, total)
+        assert self.db.reconciliation_breaks(TRIAL).fetchall() == []
+        in_stock = sum(1 for k in self.kits.values() if not k.ever_dispensed and k.status in (
+            "received", "available", "quarantined", "expired", "damaged",
+            "pending_destruction", "not_dispensed"))
+        lines = self.db.darf(TRIAL).fetchall()
+        assert lines[-1]["balance"] == in_stock, (lines[-1], in_stock)
 
     def a_returned_kit_never_goes_back_to_stock(self):
         back = raw_sql(self.path,
