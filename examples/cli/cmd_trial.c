@@ -148,6 +148,20 @@ static int check_date(const struct cli_args *a, const char *opt)
     return why ? cli_usage(a->cmd, "--%s '%s': %s", opt, text, why) : CLI_OK;
 }
 
+/* A day, or a day and a time ("YYYY-MM-DDTHH:MM[:SS]Z"): the day checked here, the time by
+ * libctm, which names the field. */
+static int check_date_or_time(const struct cli_args *a, const char *opt)
+{
+    const char *text = cli_arg(a, opt);
+    if (text == NULL || strlen(text) <= 10 || (text[10] != 'T' && text[10] != ' '))
+        return check_date(a, opt);
+    char day[11];
+    memcpy(day, text, 10);
+    day[10] = '\0';
+    const char *why = check_date_text(day);
+    return why ? cli_usage(a->cmd, "--%s '%s': %s", opt, text, why) : CLI_OK;
+}
+
 static int check_range(const struct cli_args *a, const char *opt)
 {
     double min, max;
@@ -210,7 +224,7 @@ static const struct value_rule value_rules[] = {
     { "kittype add", "dnd-days", check_int },
     { "kittype add", "dispensing-days", check_int },
     { "location add", "range", check_range },
-    { "receive", "date", check_date },
+    { "receive", "date", check_date_or_time },
     { "receive", NULL, cli_check_excursion },
     { "kits", "status", check_status },
     { "kits", "expiring", check_int },

@@ -388,7 +388,7 @@ static const struct cli_command commands[] = {
       listing_opts, "SHIPMENT", 1, 1, 0, ACCESS_LOGIN, cmd_receive_discrepancies },
     { "receive",
       "TRIAL --shipment NUMBER --manifest FILE --location LOCATION [--excursion] "
-      "[--origin DEPOT] [--date YYYY-MM-DD] [--logger FILE [--logger-format F] "
+      "[--origin DEPOT] [--date WHEN] [--logger FILE [--logger-format F] "
       "[--logger-tz ZONE] [--logger-date-order O] [--logger-unit C|F]]",
       "Register an arrived shipment from its manifest",
       "FILE is the depot's manifest, CSV with the header kit_number,kit_type,lot,expiry and\n"
@@ -396,9 +396,10 @@ static const struct cli_command commands[] = {
       "standard input.  A malformed manifest is refused whole, naming its line and field.\n"
       "Every kit is registered as received at LOCATION and stays unusable until the receipt\n"
       "is confirmed.  --excursion: the shipment's temperature logger showed an excursion, so\n"
-      "the kits go to quarantine on confirmation.  --date: the day it arrived, when earlier\n"
-      "than today: the kits' receipt is dated at the start of that day (UTC), so dispensings\n"
-      "made on paper since can be recorded with 'ctm dispense record'.\n\n"
+      "the kits go to quarantine on confirmation.  --date: when it arrived, YYYY-MM-DD or\n"
+      "YYYY-MM-DDTHH:MM[:SS]Z: the kits' receipt is dated then (a day before today: at its\n"
+      "start, UTC), so dispensings made on paper since can be recorded with\n"
+      "'ctm dispense record'.\n\n"
       "--logger FILE imports the logger file that travelled with the shipment in the same\n"
       "step, as 'ctm receive logger' does: any time out of the narrowest storage range of the\n"
       "shipment's kit types is recorded as an excursion, and the kits go to quarantine on\n"
@@ -617,8 +618,8 @@ static const struct cli_command commands[] = {
       "Record a dispensing made on paper while the system was down, e-signed (pharmacists)",
       "WHEN is when it happened (ISO 8601 UTC, such as 2026-12-01T09:30Z); the time it is\n"
       "recorded is kept too.  The kits must have been eligible for the subject's visit, and\n"
-      "received before WHEN (a shipment registered after the day it arrived: 'ctm receive\n"
-      "--date DAY' dates its kits' receipt at the start of that day, UTC).",
+      "received before WHEN (a shipment registered after it arrived: 'ctm receive --date\n"
+      "WHEN' dates its kits' receipt when it arrived).",
       dispense_record_opts, "TRIAL and SCREENING", 2, CLI_MAX_POS, 0, ACCESS_LOGIN,
       cmd_dispense_record },
     { "dispensations", "TRIAL [--subject SCREENING] [--json|--csv]",

@@ -658,11 +658,13 @@ CTM_API CTM_WARN_UNUSED int ctm_location_list(ctm_query **out, ctm_db *db);
 typedef struct ctm_receive_options {
     size_t struct_size;
     const char *origin;        /* depot or sponsor; NULL: not given */
-    const char *date_received; /* "YYYY-MM-DD" when it arrived (may be before today); NULL: today.
-                                * Before today, the kits' history (their status "received")
-                                * begins at the start of that day (UTC), so that dispensings
-                                * recorded afterwards from that day on come after it; the
-                                * shipment's registration keeps the time it was made */
+    const char *date_received; /* when it arrived, "YYYY-MM-DD" (may be before today) or
+                                * "YYYY-MM-DDTHH:MM[:SS]Z" (not in the future); NULL: now.  The
+                                * kits' history (their status "received") begins at that time,
+                                * or at the start of that day (UTC) when only a day before
+                                * today is given, so that dispensings recorded afterwards from
+                                * then on come after it; the shipment's registration keeps the
+                                * time it was made */
     int excursion;             /* non-zero: the shipment's logger showed an excursion */
     const char *logger;        /* the path of the logger file that travelled with the shipment:
                                 * imported with it as ctm_shipment_logger() does, in the same
@@ -1290,8 +1292,8 @@ CTM_API CTM_WARN_UNUSED int ctm_dispense_reverse(ctm_db *db, const char *trial,
  * (numbers or scans) of the subject's visit, dispensed at `when` (ISO 8601 UTC, in the past),
  * with the reason.  The kits must have been eligible for the subject (arm, kit type, available)
  * and the visit's window is checked at `when`, which may not come before a kit's receipt (the
- * first row of its history, to the second: a shipment received on an earlier day than it was
- * registered, ctm_receive_options.date_received, dates it at the start of that day; a kit of a
+ * first row of its history, to the second: a shipment registered later than it arrived,
+ * ctm_receive_options.date_received, dates it at that time or the start of that day; a kit of a
  * site upgraded from schema version 7, without history, is not checked).  Both times are kept
  * (dispensed and recorded).
  * E-signed by the pharmacist ("dispensed").  In a blinded trial only an unblinded pharmacist

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import subprocess
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -186,6 +186,8 @@ def test_help_lists_and_documents_every_command(tmp_path):
       "--date", "2026-02-30"], "no such day"),
     (["receive", TRIAL, "--shipment", "S", "--manifest", "m.csv", "--location", FRIDGE,
       "--date", "30/01/2026"], "YYYY-MM-DD"),
+    (["receive", TRIAL, "--shipment", "S", "--manifest", "m.csv", "--location", FRIDGE,
+      "--date", "2026-02-30T08:00Z"], "no such day"),
     (["receive", TRIAL, "--manifest", "m.csv", "--location", FRIDGE], "--shipment"),
     (["receive", "scan"], "SHIPMENT"),
     (["receive", "confirm", "S", "extra"], "extra"),
@@ -357,6 +359,26 @@ def test_manifest_from_stdin_with_excursion_and_date(site):
     out = site.run("receive", "confirm", "SH-007", user=PHARM).stdout
     assert "0 available, 4 quarantined, 0 damaged, 0 missing" in out
     assert {k["location"] for k in site.kits().values()} == {FRIDGE2}
+
+
+def test_a_shipment_registered_hours_after_it_arrived(site):
+    """--date with a time: the kits' history begins when the shipment arrived; a time of day
+    that is none, or in the future, is refused by the library naming the field."""
+    kits = standard_kits(2)
+    arrived = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:00Z")
+    site.run("receive", TRIAL, "--shipment", "SH-008", "--manifest", "-", "--location", FRIDGE,
+             "--date", arrived, user=TECH, input=manifest(kits))
+    darf = site.run("report", "darf", TRIAL, "--csv", user=PHARM).stdout
+    received = [line for line in darf.splitlines() if ",received," in line]
+    assert len(received) == 2 and all(line.startswith(arrived) for line in received), darf
+    err = site.fails("receive", TRIAL, "--shipment", "SH-009", "--manifest", "-", "--location",
+                     FRIDGE, "--date", arrived[:11] + "25:00Z", user=TECH,
+                     input=manifest(kits)).stderr
+    assert "date received: '%s25:00Z' is not a time of day" % arrived[:11] in err
+    later = (datetime.now(timezone.utc) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%MZ")
+    err = site.fails("receive", TRIAL, "--shipment", "SH-009", "--manifest", "-", "--location",
+                     FRIDGE, "--date", later, user=TECH, input=manifest(kits)).stderr
+    assert "date received: %s is in the future" % later in err
 
 
 def test_unchecked_present_and_damaged(site):

@@ -176,6 +176,38 @@ def test_a_receipt_of_today_is_dated_when_registered(site):
             db.dispense_record("CT-LATE", "S-1", "V1", [kit], midnight, "system down")
 
 
+def test_a_receipt_given_the_time_it_arrived(site):
+    """The system was down the morning the shipment arrived: registered later that day with the
+    time it arrived, the kits' history begins then, so a dispensing made on paper after it is
+    recorded and one before it is refused."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    arrived = now - datetime.timedelta(hours=2)
+    kit = receive_backdated(site, arrived)
+    with ctm_open(site, "paula", PW) as db:
+        with pytest.raises(ctm.RuleError, match="kit %s: dispensed at %s, before its receipt at "
+                           "%s" % (kit, (arrived - datetime.timedelta(minutes=30)).strftime(
+                               "%Y-%m-%dT%H:%M:%SZ"), arrived.strftime("%Y-%m-%dT%H:%M:%SZ"))):
+            db.dispense_record("CT-LATE", "S-1", "V1", [kit],
+                               arrived - datetime.timedelta(minutes=30), "system down")
+        db.dispense_record("CT-LATE", "S-1", "V1", [kit],
+                           arrived + datetime.timedelta(minutes=30), "system down")
+        [shipment] = [s for s in db.shipments("CT-LATE")]
+        assert shipment["date_received"] == arrived.date()
+    with ctm_open(site, "mona", PW) as mona:
+        lines = mona.darf("CT-LATE").fetchall()
+        assert [d["date"] for d in lines[:4]] == [arrived] * 4
+        assert lines[4]["event"] == "dispensed"
+    with ctm_open(site, "paula", PW) as db:
+        with pytest.raises(ctm.InvalidError, match="date received: .* is in the future"):
+            db.receive("CT-LATE", "SH-3", "kit_number,kit_type,lot,expiry,arm\n"
+                       "K9,KT,L1,2030-01-31,%s\n" % ARMS[0], "FRIDGE-1",
+                       date_received=now + datetime.timedelta(hours=1))
+        with pytest.raises(ctm.InvalidError, match="date received"):
+            db.receive("CT-LATE", "SH-3", "kit_number,kit_type,lot,expiry,arm\n"
+                       "K9,KT,L1,2030-01-31,%s\n" % ARMS[0], "FRIDGE-1",
+                       date_received="2026-12-01T25:00Z")
+
+
 def test_a_kit_without_history_is_not_refused(site):
     """A kit of a site upgraded from schema version 7 has no history to compare with."""
     arrived = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=3)

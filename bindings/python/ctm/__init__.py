@@ -1540,8 +1540,11 @@ class Database:
         columns ``arm``, ``gtin``, ``serial`` (any order; expiry as YYYY-MM-DD), given as str,
         bytes, or a path-like object (e.g. :class:`pathlib.Path`) whose file is read.  A plain
         str is always the manifest text, never a file name.
-        origin: the depot or sponsor.  date_received: a str "YYYY-MM-DD" or a datetime.date
-        (default: today).  excursion: True when the shipment's logger showed an excursion (its
+        origin: the depot or sponsor.  date_received: when it arrived, a str "YYYY-MM-DD" or
+        a datetime.date (the kits' history begins at the start of that day when it was before
+        today), or a datetime or a str "YYYY-MM-DDTHH:MM[:SS]Z" (it begins then); default: now.
+        A dispensing recorded on paper (:meth:`dispense_record`) may not come before it.
+        excursion: True when the shipment's logger showed an excursion (its
         kits are quarantined on confirmation).  logger: the logger file that travelled with
         the shipment (a path), imported with it in the same transaction as
         :meth:`shipment_logger` does; logger_options: how to read it, a dict with any of
@@ -1558,7 +1561,9 @@ class Database:
         location = _text("location", location)
         opts = {
             "origin": _text("origin", origin, optional=True),
-            "date_received": _date("date_received", date_received, optional=True),
+            "date_received": (_instant("date_received", date_received)
+                              if isinstance(date_received, datetime.datetime)
+                              else _date("date_received", date_received, optional=True)),
             "excursion": 1 if excursion else 0,
             "logger": _path("logger", logger, optional=True),
         }

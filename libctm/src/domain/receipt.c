@@ -371,19 +371,18 @@ static int insert_chunk(ctm_db *db, ctm__st **full, int64_t trial_id, const char
     return rc;
 }
 
-/* Each kit's history begins with its registration, dated when the shipment arrived: the start
- * of day `day` (days since 1970-01-01, UTC) when that was before today, else now.  A site whose
- * system was down registers the receipt afterwards, and the dispensings it made on paper from
- * that day on must come after it (ctm_dispense_record() refuses one before); the shipment's
- * registered_us keeps the instant of the registration. */
-static int received_events(ctm_db *db, int64_t shipment_id, int64_t day)
+/* Each kit's history begins with its registration, dated when the shipment arrived (at_us,
+ * check_receive; 0: now).  A site whose system was down registers the receipt afterwards, and
+ * the dispensings it made on paper after the arrival must come after it (ctm_dispense_record()
+ * refuses one before); the shipment's registered_us keeps the instant of the registration. */
+static int received_events(ctm_db *db, int64_t shipment_id, int64_t at_us)
 {
-    int64_t at_us = day < ctm__today() ? day * CTM__DAY_US : 0;
     return ctm__kit_events_first(db, "k.shipment_id = ?1", shipment_id, at_us);
 }
 
 static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
-                       const trial_refs *r, int64_t shipment_id, int64_t location, int64_t day)
+                       const trial_refs *r, int64_t shipment_id, int64_t location,
+                       int64_t arrived_us)
 {
     ctm__st *full = NULL;
     const kit_type_ref *types[KIT_CHUNK];
@@ -416,22 +415,32 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
         types[n++] = find_type(r, row->kit_type);
     }
     ctm__st_finalize(full);
-    return rc == CTM_OK ? received_events(db, shipment_id, day) : rc;
+    return rc == CTM_OK ? received_events(db, shipment_id, arrived_us) : rc;
 }
 
-/* The receipt's checks; *day and date: the day it arrived (days since 1970-01-01, and as text). */
+/* The receipt's checks; date: the day it arrived, *arrived_us the instant its kits' history
+ * begins at (0: now): the time date_received gives ("YYYY-MM-DDTHH:MM[:SS]Z"), the start of the
+ * day it gives when that was before today, else the registration's. */
 static int check_receive(ctm_db *db, const char *shipment, const ctm_receive_options *o,
-                         char date[11], int64_t *day)
+                         char date[11], int64_t *arrived_us)
 {
     int rc = ctm__check_code("shipment", shipment, CTM_MAX_NAME);
     if (rc == CTM_OK && o->origin != NULL)
         rc = ctm__check_text("origin", o->origin, CTM_MAX_TEXT);
-    int64_t today = ctm__today(), days = today;
-    if (rc == CTM_OK && o->date_received != NULL)
+    int64_t today = ctm__today(), days = today, at = 0;
+    *arrived_us = 0;
+    if (rc == CTM_OK && o->date_received != NULL && strlen(o->date_received) > 10) {
+        rc = ctm__parse_instant("date received", o->date_received, 0, &at);
+        if (rc == CTM_OK && at > ctm__now_us())
+            rc = ctm__err(CTM_EINVAL, "date received: %s is in the future", o->date_received);
+        days = ctm__utc_day(at);
+        *arrived_us = at;
+    } else if (rc == CTM_OK && o->date_received != NULL) {
         rc = ctm__parse_date("date received", o->date_received, &days);
-    if (rc == CTM_OK && days > today)
-        rc = ctm__err(CTM_EINVAL, "date received: %s is in the future", o->date_received);
-    *day = days;
+        if (rc == CTM_OK && days > today)
+            rc = ctm__err(CTM_EINVAL, "date received: %s is in the future", o->date_received);
+        *arrived_us = days < today ? days * CTM__DAY_US : 0;
+    }
     if (rc == CTM_OK) {
         ctm__format_date(days, date);
         ctm__st *st = NULL;
@@ -455,7 +464,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     if (opts != NULL)
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     ctm__trial t;
-    int64_t loc = 0, sid = 0, day = 0;
+    int64_t loc = 0, sid = 0, arrived_us = 0;
     char date[11];
     ctm__manifest m;
     memset(&m, 0, sizeof m);
@@ -473,7 +482,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
     if (rc == CTM_OK)
         rc = ctm__location_lookup(db, location, &loc);
     if (rc == CTM_OK)
-        rc = check_receive(db, shipment, &o, date, &day);
+        rc = check_receive(db, shipment, &o, date, &arrived_us);
     if (rc == CTM_OK && manifest == NULL)
         rc = ctm__err(CTM_EINVAL, "manifest: missing");
     if (rc == CTM_OK)
@@ -502,7 +511,7 @@ int ctm_receive(ctm_db *db, const char *trial, const char *shipment, const char 
         if (rc == CTM_OK)
             rc = insert_shipment(db, t.id, shipment, loc, &o, date, "receiving", &sid);
         if (rc == CTM_OK)
-            rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc, day);
+            rc = insert_kits(db, t.id, trial, &m, &refs, sid, loc, arrived_us);
         rc = rc == CTM_OK ? ctm__action_commit(&a) : (ctm__action_rollback(&a), rc);
     }
     int logger_failed = 0;
@@ -1162,7 +1171,7 @@ int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const 
     if (opts != NULL)
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     ctm__trial t;
-    int64_t loc = 0, sid = 0, type_id = 0, lot_id = 0, days = 0, day = 0;
+    int64_t loc = 0, sid = 0, type_id = 0, lot_id = 0, days = 0, arrived_us = 0;
     char date[11];
     int rc = ctm__require_action(db, "shipment.receive_bulk", "bulk receive");
     if (rc == CTM_OK)
@@ -1184,7 +1193,7 @@ int ctm_bulk_receive(ctm_db *db, const char *trial, const char *shipment, const 
     if (rc == CTM_OK)
         rc = ctm__location_lookup(db, location, &loc);
     if (rc == CTM_OK)
-        rc = check_receive(db, shipment, &o, date, &day);
+        rc = check_receive(db, shipment, &o, date, &arrived_us);
     ctm__action a;
     if (rc == CTM_OK && (rc = ctm__action_begin(&a, db, "shipment.receive_bulk", "")) == CTM_OK) {
         char count[24];
