@@ -32,6 +32,7 @@
 #include "inspect.h"
 #include "query.h"
 #include "randomization.h"
+#include "report.h"
 #include "visits.h"
 
 /* ---- rows computed in C, handed out as a result set ----
@@ -121,19 +122,10 @@ static int table_out(ctm__st *st, ctm__row *row, void *ctx)
     return CTM_OK;
 }
 
-/* The result set of t (taken: freed with it, or here on failure). */
+/* The result set of t (taken: freed with it, or on failure). */
 static int table_query(ctm_query **out, ctm_db *db, const char *const *cols, table *t)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st,
-                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                          " WHERE i < ?1) SELECT i FROM n");
-    if (rc != CTM_OK) {
-        table_free(t);
-        return rc;
-    }
-    ctm__st_bind_int(st, 1, (int64_t)t->nrows);
-    return ctm__query_new(out, st, cols, t->ncols, table_out, t, table_free);
+    return ctm__rows_query(out, db, t->nrows, cols, t->ncols, table_out, t, table_free);
 }
 
 static table *table_new(int ncols)
