@@ -1007,14 +1007,6 @@ int ctm_excursion_kits(ctm_query **out, ctm_db *db, int64_t excursion)
 
 /* ---- the report ---- */
 
-static const char *cell(const ctm__table *t, size_t row, const char *name)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (strcmp(t->names[c], name) == 0)
-            return row < t->nrows ? t->cells[row * (size_t)t->ncols + (size_t)c] : NULL;
-    return NULL;
-}
-
 static void put(ctm__buf *b, const char *s)
 {
     ctm__buf_put(b, s, strlen(s));
@@ -1088,7 +1080,7 @@ static void report_csv(ctm__buf *b, const report *r)
     put(b, "\r\n");
     char serials[512] = "";
     for (size_t i = 0; i < r->loggers.nrows; i++) {
-        const char *s = cell(&r->loggers, i, "serial");
+        const char *s = ctm__table_cell(&r->loggers, i, "serial");
         size_t n = strlen(serials);
         snprintf(serials + n, sizeof serials - n, "%s%s", n > 0 ? " " : "", s != NULL ? s : "");
     }
@@ -1151,14 +1143,14 @@ static void kits_table(ctm__buf *b, const ctm__table *kits)
     for (size_t c = 0; c < NCOLS; c++) {
         width[c] = strlen(heads[c]);
         for (size_t i = 0; i < kits->nrows; i++) {
-            size_t n = strlen(or_dash(cell(kits, i, cols[c])));
+            size_t n = strlen(or_dash(ctm__table_cell(kits, i, cols[c])));
             width[c] = n > width[c] ? n : width[c];
         }
     }
     for (size_t i = 0; i <= kits->nrows; i++) {
         put(b, " ");
         for (size_t c = 0; c < NCOLS; c++) {
-            const char *v = i == 0 ? heads[c] : or_dash(cell(kits, i - 1, cols[c]));
+            const char *v = i == 0 ? heads[c] : or_dash(ctm__table_cell(kits, i - 1, cols[c]));
             if (i > 0 && strcmp(cols[c], "over_budget") == 0)
                 v = strcmp(v, "1") == 0 ? "yes: flagged for rejection" : "no";
             putf(b, " %-*s", (int)width[c], v);
@@ -1173,58 +1165,58 @@ static void kits_table(ctm__buf *b, const ctm__table *kits)
 static void report_text(ctm__buf *b, const report *r)
 {
     const ctm__table *e = &r->ex;
-    const char *loc = cell(e, 0, "location"), *ship = cell(e, 0, "shipment");
-    putf(b, "Temperature excursion %s\n\n", or_dash(cell(e, 0, "excursion")));
+    const char *loc = ctm__table_cell(e, 0, "location"), *ship = ctm__table_cell(e, 0, "shipment");
+    putf(b, "Temperature excursion %s\n\n", or_dash(ctm__table_cell(e, 0, "excursion")));
     if (loc != NULL)
         putf(b, "Location:         %s\n", loc);
     else
         putf(b, "Shipment:         %s (in transit)\n", or_dash(ship));
-    putf(b, "Allowed range:    %s to %s C, alarm delay %s minutes\n", or_dash(cell(e, 0, "range_min")),
-         or_dash(cell(e, 0, "range_max")), or_dash(cell(e, 0, "delay_minutes")));
+    putf(b, "Allowed range:    %s to %s C, alarm delay %s minutes\n", or_dash(ctm__table_cell(e, 0, "range_min")),
+         or_dash(ctm__table_cell(e, 0, "range_max")), or_dash(ctm__table_cell(e, 0, "delay_minutes")));
     for (size_t i = 0; i < r->loggers.nrows; i++) {
-        const char *serial = cell(&r->loggers, i, "serial");
+        const char *serial = ctm__table_cell(&r->loggers, i, "serial");
         putf(b, "Logger:           serial %s, file %s (SHA-256 %.16s...)\n",
              serial != NULL && serial[0] != '\0' ? serial : "(none given)",
-             or_dash(cell(&r->loggers, i, "name")), or_dash(cell(&r->loggers, i, "sha256")));
+             or_dash(ctm__table_cell(&r->loggers, i, "name")), or_dash(ctm__table_cell(&r->loggers, i, "sha256")));
     }
-    const char *kind = or_dash(cell(e, 0, "kind"));
-    int daily = cell(e, 0, "daily") != NULL && strcmp(cell(e, 0, "daily"), "1") == 0;
+    const char *kind = or_dash(ctm__table_cell(e, 0, "kind"));
+    int daily = ctm__table_cell(e, 0, "daily") != NULL && strcmp(ctm__table_cell(e, 0, "daily"), "1") == 0;
     putf(b, "Kind:             %s%s\n", strcmp(kind, "unknown") == 0
                                             ? "unknown (no readings: a gap in the logger's record)"
                                             : kind,
          daily ? " (a daily summary: the minutes fall somewhere in that day)" : "");
-    const char *ongoing = cell(e, 0, "ongoing");
-    putf(b, "Period (UTC):     %s to %s%s\n", or_dash(cell(e, 0, "start")), or_dash(cell(e, 0, "end")),
+    const char *ongoing = ctm__table_cell(e, 0, "ongoing");
+    putf(b, "Period (UTC):     %s to %s%s\n", or_dash(ctm__table_cell(e, 0, "start")), or_dash(ctm__table_cell(e, 0, "end")),
          ongoing != NULL && strcmp(ongoing, "1") == 0 ? " (still out of range at the newest reading)"
                                                       : "");
-    putf(b, "Duration:         %s minutes\n", or_dash(cell(e, 0, "minutes")));
-    if (cell(e, 0, "min") != NULL) {
-        putf(b, "Minimum:          %s C at %s\n", cell(e, 0, "min"), or_dash(cell(e, 0, "min_time")));
-        putf(b, "Maximum:          %s C at %s\n", or_dash(cell(e, 0, "max")),
-             or_dash(cell(e, 0, "max_time")));
+    putf(b, "Duration:         %s minutes\n", or_dash(ctm__table_cell(e, 0, "minutes")));
+    if (ctm__table_cell(e, 0, "min") != NULL) {
+        putf(b, "Minimum:          %s C at %s\n", ctm__table_cell(e, 0, "min"), or_dash(ctm__table_cell(e, 0, "min_time")));
+        putf(b, "Maximum:          %s C at %s\n", or_dash(ctm__table_cell(e, 0, "max")),
+             or_dash(ctm__table_cell(e, 0, "max_time")));
     }
-    if (cell(e, 0, "degree_minutes") != NULL)
-        putf(b, "Degree-minutes:   %s C x min beyond the range\n", cell(e, 0, "degree_minutes"));
+    if (ctm__table_cell(e, 0, "degree_minutes") != NULL)
+        putf(b, "Degree-minutes:   %s C x min beyond the range\n", ctm__table_cell(e, 0, "degree_minutes"));
     if (r->has_mkt)
         putf(b, "MKT:              %.2f C over the period (dH/R 10,000 K, %.2f kJ/mol)\n",
              r->mkt_c, r->energy_kj);
-    putf(b, "Status:           %s\n", or_dash(cell(e, 0, "status")));
-    putf(b, "Detected:         %s by %s\n", or_dash(cell(e, 0, "detected")),
-         or_dash(cell(e, 0, "detected_by")));
+    putf(b, "Status:           %s\n", or_dash(ctm__table_cell(e, 0, "status")));
+    putf(b, "Detected:         %s by %s\n", or_dash(ctm__table_cell(e, 0, "detected")),
+         or_dash(ctm__table_cell(e, 0, "detected_by")));
     putf(b, "\nKits affected: %zu (%s put in quarantine by this excursion)\n", r->kits.nrows,
-         or_dash(cell(e, 0, "quarantined")));
+         or_dash(ctm__table_cell(e, 0, "quarantined")));
     kits_table(b, &r->kits);
     put(b, "\nDecisions and signatures:\n");
     if (r->signatures.nrows == 0)
         put(b, "  none yet: the excursion is open\n");
     for (size_t i = 0; i < r->signatures.nrows; i++)
         putf(b, "  %s (%s), %s, \"%s\", sponsor reference %s, %s kit(s)\n",
-             or_dash(cell(&r->signatures, i, "printed_name")),
-             or_dash(cell(&r->signatures, i, "username")),
-             or_dash(cell(&r->signatures, i, "signed")),
-             or_dash(cell(&r->signatures, i, "meaning")),
-             or_dash(cell(&r->signatures, i, "reference")),
-             or_dash(cell(&r->signatures, i, "kits")));
+             or_dash(ctm__table_cell(&r->signatures, i, "printed_name")),
+             or_dash(ctm__table_cell(&r->signatures, i, "username")),
+             or_dash(ctm__table_cell(&r->signatures, i, "signed")),
+             or_dash(ctm__table_cell(&r->signatures, i, "meaning")),
+             or_dash(ctm__table_cell(&r->signatures, i, "reference")),
+             or_dash(ctm__table_cell(&r->signatures, i, "kits")));
 }
 
 /* A listing of sql with the excursion's id as ?1, its named time columns shown as times. */

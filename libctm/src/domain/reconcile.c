@@ -524,35 +524,26 @@ int ctm__reconciliation_rows(ctm_query **out, ctm_db *db, const ctm_report_optio
     return ctm_reconciliation(out, db, opts->trial, opts->as_of);
 }
 
-/* The column called name of the rows as the report read them, or -1. */
-static int table_column(const ctm__table *t, const char *name)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (strcmp(t->names[c], name) == 0)
-            return c;
-    return -1;
-}
-
 /* Above the rows: whether it balances, how many kits break it, how many were received.  Drawn
  * from the rows the report just read (the total last), not by reconciling again: that would
  * cost as much, and read the site a second time. */
 int ctm__reconciliation_summary(ctm__report_summary *s, const ctm__table *rows)
 {
-    int bc = table_column(rows, "balanced"), kc = table_column(rows, "breaks"),
-        nc = table_column(rows, "received");
-    if (bc < 0 || kc < 0 || nc < 0 || rows->nrows == 0)
+    size_t last = rows->nrows - 1;
+    if (rows->nrows == 0 || ctm__table_cell(rows, last, "balanced") == NULL)
         return ctm__err(CTM_ERROR, "reconciliation: the rows lack their total");
-    const char *const *total = (const char *const *)rows->cells + (rows->nrows - 1) * rows->ncols;
+    const char *breaks = ctm__table_cell(rows, last, "breaks"),
+               *received = ctm__table_cell(rows, last, "received");
     int balanced = 1;
     for (size_t r = 0; r < rows->nrows; r++) {
-        const char *b = rows->cells[r * (size_t)rows->ncols + (size_t)bc];
+        const char *b = ctm__table_cell(rows, r, "balanced");
         balanced = balanced && b != NULL && strcmp(b, "1") == 0;
     }
     int rc = ctm__summary_bool(s, "balanced", balanced);
     if (rc == CTM_OK)
-        rc = ctm__summary_int(s, "breaks", strtoll(total[kc] != NULL ? total[kc] : "0", NULL, 10));
+        rc = ctm__summary_int(s, "breaks", strtoll(breaks != NULL ? breaks : "0", NULL, 10));
     if (rc == CTM_OK)
-        rc = ctm__summary_int(s, "received", strtoll(total[nc] != NULL ? total[nc] : "0", NULL, 10));
+        rc = ctm__summary_int(s, "received", strtoll(received != NULL ? received : "0", NULL, 10));
     return rc;
 }
 

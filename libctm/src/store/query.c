@@ -349,6 +349,14 @@ double ctm_query_double(const ctm_query *q, int col)
 
 /* ---- a listing read whole ---- */
 
+const char *ctm__table_cell(const ctm__table *t, size_t row, const char *name)
+{
+    for (int c = 0; c < t->ncols; c++)
+        if (strcmp(t->names[c], name) == 0)
+            return row < t->nrows ? t->cells[row * (size_t)t->ncols + (size_t)c] : NULL;
+    return NULL;
+}
+
 void ctm__table_free(ctm__table *t)
 {
     for (int c = 0; t->names != NULL && c < t->ncols; c++)

@@ -57,5 +57,7 @@ typedef struct ctm__table {
 } ctm__table;
 int ctm__table_read(ctm_query *q, int rc, ctm__table *t);
 void ctm__table_free(ctm__table *t);
+/* The cell of row `row` in the column called name; NULL for NULL, for no such column or row. */
+const char *ctm__table_cell(const ctm__table *t, size_t row, const char *name);
 
 #endif
