@@ -371,15 +371,6 @@ static int insert_chunk(ctm_db *db, ctm__st **full, int64_t trial_id, const char
     return rc;
 }
 
-/* Each kit's history begins with its registration, dated when the shipment arrived (at_us,
- * check_receive; 0: now).  A site whose system was down registers the receipt afterwards, and
- * the dispensings it made on paper after the arrival must come after it (ctm_dispense_record()
- * refuses one before); the shipment's registered_us keeps the instant of the registration. */
-static int received_events(ctm_db *db, int64_t shipment_id, int64_t at_us)
-{
-    return ctm__kit_events_first(db, "k.shipment_id = ?1", shipment_id, at_us);
-}
-
 static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ctm__manifest *m,
                        const trial_refs *r, int64_t shipment_id, int64_t location,
                        int64_t arrived_us)
@@ -415,7 +406,13 @@ static int insert_kits(ctm_db *db, int64_t trial_id, const char *trial, const ct
         types[n++] = find_type(r, row->kit_type);
     }
     ctm__st_finalize(full);
-    return rc == CTM_OK ? received_events(db, shipment_id, arrived_us) : rc;
+    /* Each kit's history begins with its registration, dated when the shipment arrived
+     * (check_receive; 0: now).  A site whose system was down registers the receipt afterwards,
+     * and the dispensings it made on paper after the arrival must come after it
+     * (ctm_dispense_record() refuses one before); the shipment's registered_us keeps the instant
+     * of the registration. */
+    return rc == CTM_OK ? ctm__kit_events_first(db, "k.shipment_id = ?1", shipment_id, arrived_us)
+                        : rc;
 }
 
 /* The receipt's checks; date: the day it arrived, *arrived_us the instant its kits' history

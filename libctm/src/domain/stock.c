@@ -230,9 +230,9 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * are dated now, or at the kit's newest row when that is later (a clock set back since): the
  * newest row is looked up anyway, to tell whether the kit changed, and the index holds its time.
  * A receipt's rows, each kit's first (ctm__kit_events_first), are dated without a look-up when
- * the shipment arrived: the start of its day when that was before today, so that a dispensing on
- * paper made after the arrival but recorded before the registration comes after the receipt in
- * the history. */
+ * the shipment arrived (receipt.c: the time given, or the start of an earlier day), so that a
+ * dispensing on paper made after the arrival but recorded before the registration comes after
+ * the receipt in the history. */
 
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
@@ -869,7 +869,6 @@ static int relabellable(const char *status)
            strcmp(status, "quarantined") == 0 || strcmp(status, "expired") == 0;
 }
 
-/* The kits an extension covers: a lot's kits still on site, or the named ones. */
 /* A kit named for an expiry extension: in the trial, and in stock. */
 static int relabelled_kit(ctm_db *db, const char *kit, size_t i, void *row, void *arg,
                           ctm__kit_ref *ref)
@@ -884,6 +883,7 @@ static int relabelled_kit(ctm_db *db, const char *kit, size_t i, void *row, void
     return rc;
 }
 
+/* The kits an extension covers: a lot's kits still on site, or the named ones. */
 static int extension_kits(ctm_db *db, int64_t trial_id, const char *lot, const char *const *kits,
                           size_t nkits, kit_row **out, size_t *n)
 {
