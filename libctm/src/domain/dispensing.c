@@ -837,7 +837,7 @@ static int kit_was_eligible(ctm_db *db, int64_t trial_id, const visit_plan *p, c
 }
 
 /* A kit is not handed out before it arrived: `when` may not come before its first history row,
- * its receipt (dated the day the shipment arrived, receipt.c), to the second, as times are given
+ * its receipt (dated when the shipment arrived, receipt.c), to the second, as times are given
  * and shown (a receipt at 10:15:30.4 and a dispensing at 10:15:30 are one instant on paper).  A
  * kit without history (a site upgraded from schema version 7) has nothing to compare with and is
  * let through. */
