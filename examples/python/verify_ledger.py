@@ -298,6 +298,12 @@ MIGRATION_9 = [
     ('index', 'kit_events_by_kit', 'kit_events', 'CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user)'),
 ]
 
+# §1.1: the DARF log's lines (a copy of each history row that may be a line, with its kit type).
+MIGRATION_10 = [
+    ('table', 'darf_lines', 'darf_lines', 'CREATE TABLE darf_lines(  id INTEGER PRIMARY KEY REFERENCES kit_events(id),  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),  kit_id INTEGER NOT NULL REFERENCES kits(id),  status TEXT NOT NULL,  at_us INTEGER NOT NULL,  by_user TEXT NOT NULL)'),
+    ('index', 'darf_lines_by_kit_type', 'darf_lines', 'CREATE INDEX darf_lines_by_kit_type ON darf_lines(kit_type_id, at_us, id, kit_id, status, by_user)'),
+]
+
 SCHEMA_3 = MIGRATION_1 + MIGRATION_2 + MIGRATION_3
 SCHEMA_4 = [row for row in SCHEMA_3 if row[2] not in REBUILT_4] + MIGRATION_4
 SCHEMA_8 = SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7 + MIGRATION_8
@@ -306,6 +312,7 @@ SCHEMAS = {1: MIGRATION_1, 2: MIGRATION_1 + MIGRATION_2, 3: SCHEMA_3, 4: SCHEMA_
            7: SCHEMA_4 + MIGRATION_5 + MIGRATION_6 + MIGRATION_7,
            8: SCHEMA_8}
 SCHEMAS[9] = [row for row in SCHEMA_8 if row[1] != 'kit_events_by_kit'] + MIGRATION_9
+SCHEMAS[10] = SCHEMAS[9] + MIGRATION_10
 
 def audited(schema):
     """§1: the audited tables of a schema: every table but the ledger and SQLite's own."""

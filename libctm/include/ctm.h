@@ -1673,9 +1673,12 @@ CTM_API CTM_WARN_UNUSED int ctm_reconciliation_breaks(ctm_query **out, ctm_db *d
  * units), balance and balance_units (the stock on hand after the line, per kit type),
  * returned_units (for a return), recorder (the user).  Changes that leave the balance alone
  * (a kit moving between stock statuses) are not lines.  kit_type NULL: every kit type.  The log
- * reads the kits' history (schema version 8 on).  Any logged-in user.
- * Errors: CTM_EINVAL (trial NULL), CTM_ENOTFOUND (trial, kit type), CTM_EDENIED, CTM_ENOMEM.
- * On failure *out is NULL.
+ * reads the kits' history through its lines (darf_lines, schema version 10; a site upgraded
+ * from an older version gets the lines of its whole history with the upgrade).  Any logged-in
+ * user.
+ * Errors: CTM_EINVAL (trial NULL), CTM_ENOTFOUND (trial, kit type), CTM_EDENIED, CTM_ENOMEM,
+ * CTM_EVERSION (a read-only handle on a site of an older schema version: open it for writing
+ * once).  On failure *out is NULL.
  */
 CTM_API CTM_WARN_UNUSED int ctm_darf(ctm_query **out, ctm_db *db, const char *trial,
                                      const char *kit_type);

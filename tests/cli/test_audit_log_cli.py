@@ -125,13 +125,13 @@ def test_long_change_lists_are_counted_in_the_table_full_in_json(site):
     site.receive(stock.manifest(stock.standard_kits(12)))
     table = site.run("audit", "log", "--action", "shipment.receive", user=PHARM).stdout
     assert re.search(r"^  changes  shipments: 1 inserted; lots: 2 inserted; kits: 12 inserted;"
-                     r" kit_events: 12 inserted$", table, re.M), table
+                     r" kit_events: 12 inserted; darf_lines: 12 inserted$", table, re.M), table
     assert "kit_number" not in table
     entry, = log(site, "--action", "shipment.receive")
     rows = json.loads(entry["changes"])
     assert len([r for r in rows if r["table"] == "kits"]) == 12
     assert entry["changes_summary"] == ("shipments: 1 inserted; lots: 2 inserted; kits: 12 inserted;"
-                                        " kit_events: 12 inserted")
+                                        " kit_events: 12 inserted; darf_lines: 12 inserted")
 
 
 def test_short_change_lists_show_each_row_and_hide_arms_from_the_blinded(site):
@@ -143,8 +143,10 @@ def test_short_change_lists_show_each_row_and_hide_arms_from_the_blinded(site):
                      re.M), table
     receipt = table.split("\n\n")[0]
     lines = re.search(r"^  changes  (.*(?:\n {11}.*)*)", receipt, re.M).group(1).split("\n")
-    assert len(lines) == 4 and lines[2].strip().startswith("kits id=1 inserted: ")
+    assert len(lines) == 5 and lines[2].strip().startswith("kits id=1 inserted: ")
     assert lines[3].strip().startswith("kit_events id=1 inserted: kit_id=1, status=received, ")
+    assert lines[4].strip().startswith("darf_lines id=1 inserted: kit_type_id=1, kit_id=1,"
+                                       " status=received, ")
     assert "arm=(blinded)" in lines[2]
     unblinded = site.run("audit", "log", "--kit", "K0001", user=PHARM).stdout
     assert "arm=" + stock.ARMS[1] in unblinded

@@ -314,10 +314,15 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
         live = c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         live = live.fetchall()
     c.close()
-    assert version == 9 == max(documented) == max(script.SCHEMAS)
-    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
-    assert documented[9] == live
-    assert script.SCHEMAS[9] == live
+    assert version == 10 == max(documented) == max(script.SCHEMAS)
+    assert sorted(documented) == sorted(script.SCHEMAS) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert documented[10] == live
+    assert script.SCHEMAS[10] == live
+    # version 10 appends the DARF log's lines and their index
+    assert documented[10][:-2] == documented[9] == script.SCHEMAS[9]
+    assert [r[:3] for r in documented[10][-2:]] == [
+        ("table", "darf_lines", "darf_lines"),
+        ("index", "darf_lines_by_kit_type", "darf_lines")]
     # version 9 makes kit_events_by_kit again, with the row's other columns: its row moves
     old_index = [r for r in documented[8] if r[1] == "kit_events_by_kit"]
     assert [r for r in documented[8] if r not in old_index] == documented[9][:-1]
@@ -349,6 +354,7 @@ def test_the_documented_schema_is_the_schema_libctm_makes(site):
     assert script.audited(script.SCHEMAS[8])[-8:] == [
         "kit_events", "compliance_limits", "kit_returns", "destructions", "shipbacks",
         "shipback_kits", "cosignatures", "signoffs"]
+    assert script.audited(script.SCHEMAS[10])[-1:] == ["darf_lines"]
 
 
 def test_accepts_a_database_of_schema_version_1(site):
@@ -356,7 +362,7 @@ def test_accepts_a_database_of_schema_version_1(site):
     dropping migration 2's tables (what a libctm 1.x database is): checked against version 1."""
     drops = ["DROP INDEX %s" % i for i in ("kits_for_dispensing", "kits_by_number",
                                            "kits_by_serial")] + [
-        "DROP TABLE %s" % t for t in ("signoffs", "cosignatures", "shipback_kits", "shipbacks",
+        "DROP TABLE %s" % t for t in ("darf_lines", "signoffs", "cosignatures", "shipback_kits", "shipbacks",
                                            "destructions", "kit_returns", "compliance_limits",
                                            "kit_events", "excursion_kits", "excursions", "location_alarms", "logger_days", "readings", "logger_files", "dispensations", "code_breaks", "titration_rules", "dose_levels",
                                            "visit_kits", "visits", "kit_list", "rand_list",
@@ -378,14 +384,15 @@ def test_accepts_a_database_of_schema_version_1(site):
 
 
 def test_refuses_a_schema_version_it_does_not_know(site):
-    for version in (10, 0):
+    for version in (11, 0):
         path = tampered(site, "v%d.db" % version, "PRAGMA user_version = %d" % version)
         rc, out = independent(path, site["vkey"])
         assert rc == 1, out
         assert out == ("FAIL: schema version %d is unknown to this verifier (it knows versions "
-                       "1, 2, 3, 4, 5, 6, 7, 8, 9): verify with a verifier that knows it" % version), out
+                       "1, 2, 3, 4, 5, 6, 7, 8, 9, 10): verify with a verifier that knows it"
+                       % version), out
     with pytest.raises(ctm.VersionError):  # libctm refuses a newer version too
-        ctm.open(str(site["tmp"] / "v10.db"))
+        ctm.open(str(site["tmp"] / "v11.db"))
 
 
 def test_values_of_every_storage_class_encode_as_documented():

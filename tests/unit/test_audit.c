@@ -418,7 +418,7 @@ START_TEST(long_change_lists_are_counted)
     free(m);
     char *s = entry_field(db, n, "changes_summary");
     ck_assert_str_eq(s, "shipments: 1 inserted; lots: 1 inserted; kits: 1,200 inserted;"
-                        " kit_events: 1,200 inserted");
+                        " kit_events: 1,200 inserted; darf_lines: 1,200 inserted");
     free(s);
     /* the full list stays in changes */
     s = entry_field(db, n, "changes");
@@ -454,16 +454,18 @@ START_TEST(short_change_lists_are_shown_row_by_row)
     s = entry_field(db, n + 3, "changes_summary");
     ck_assert_str_eq(s, "");
     free(s);
-    /* four rows (shipment, lot, kit, its history's first row): four lines; NULL columns of an
-     * inserted row are left out */
+    /* five rows (shipment, lot, kit, its history's first row and that row's DARF line): five
+     * lines; NULL columns of an inserted row are left out */
     s = entry_field(db, n, "changes_summary");
     ck_assert_ptr_nonnull(strstr(s, "\nkits id=1 inserted: trial_id=1, kit_number=K001, "));
     ck_assert_ptr_nonnull(strstr(s, "\nkit_events id=1 inserted: kit_id=1, status=received, "));
     ck_assert_ptr_nonnull(strstr(s, "arm=" ARM1 ","));
     ck_assert_ptr_null(strstr(s, "serial"));
-    const char *third = strchr(strchr(strchr(s, '\n') + 1, '\n') + 1, '\n');
-    ck_assert_ptr_nonnull(third);
-    ck_assert_ptr_eq(strchr(third + 1, '\n'), NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\ndarf_lines id=1 inserted: kit_type_id=1, kit_id=1,"
+                                    " status=received, "));
+    const char *fourth = strchr(strchr(strchr(strchr(s, '\n') + 1, '\n') + 1, '\n') + 1, '\n');
+    ck_assert_ptr_nonnull(fourth);
+    ck_assert_ptr_eq(strchr(fourth + 1, '\n'), NULL);
     free(s);
     /* a blinded reader sees the arm's place, not its value */
     ctm_db *ted = open_site(dir, "ted");

@@ -169,7 +169,7 @@ START_TEST(test_every_action_decodes_strictly)
     tu_ok(ctm_location_add(db_a, "FRIDGE2", "fridge", 2, 8));
     expect("location.add", PHARM, NULL, "locations");
     tu_ok(ctm_receive(db_a, "T1", "SH1", manifest, strlen(manifest), "FRIDGE", NULL));
-    expect("shipment.receive", PHARM, NULL, "shipments,lots,kits,kit_events");
+    expect("shipment.receive", PHARM, NULL, "shipments,lots,kits,kit_events,darf_lines");
     ctm_scan_result r = {.struct_size = sizeof r};
     tu_ok(ctm_receive_scan(db_a, "SH1", "K1", 0, &r));
     expect("shipment.scan", PHARM, NULL, "kits");
@@ -184,7 +184,7 @@ START_TEST(test_every_action_decodes_strictly)
     expect("kit.transfer", PHARM, NULL, "kit_moves,kits");
     const char *send[] = {"K4"};
     tu_ok(ctm_transfer_out(db_a, "T1", send, 1, "Other site", "OUT1", NULL));
-    expect("shipment.send", PHARM, NULL, "shipments,kit_moves,kits,kit_events");
+    expect("shipment.send", PHARM, NULL, "shipments,kit_moves,kits,kit_events,darf_lines");
     tu_ok(ctm_trial_add(db_a, "OL", "Open label", "Sponsor", 0, "A:1"));
     expect("trial.add", PHARM, NULL, "trials,arms");
     tu_ok(ctm_kittype_add(db_a, "OL", "TAB", "Tablets", 100, 15, 25, 0, NULL));

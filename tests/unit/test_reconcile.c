@@ -385,21 +385,9 @@ static void darf_is(const char *kit_type, const char *want, const char *last_rec
 START_TEST(the_darf_log_adds_receipts_subtracts_dispensings_and_never_adds_returns_back)
 {
     const char *k1 = dispense("S1");
-    char sql[512];
-    /* the subject brings it back with 12 units (the return as the library records it) */
-    snprintf(sql, sizeof sql, "UPDATE kits SET status = 'returned' WHERE kit_number = '%s'", k1);
-    tu_sql_exec(db_path, sql);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO kit_events(kit_id, status, at_us, by_user) SELECT id, 'returned',"
-             " (SELECT MAX(at_us) + 1 FROM kit_events), 'ted' FROM kits WHERE kit_number = '%s'",
-             k1);
-    tu_sql_exec(db_path, sql);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO kit_returns(kit_id, dispensation_id, lost, units, returned_on,"
-             " recorded_us, recorded_by) SELECT k.id, d.id, 0, 12, '2026-01-01', 1, 'ted'"
-             " FROM kits k JOIN dispensations d ON d.kit_id = k.id WHERE k.kit_number = '%s'",
-             k1);
-    tu_sql_exec(db_path, sql);
+    /* the subject brings it back with 12 units, recorded by the technician */
+    tu_as(db, "ted", PW);
+    tu_ok(ctm_return(db, TRIAL, k1, 12, NULL, NULL));
     darf_is("KT",
             "received:1:1:- received:1:2:- received:1:3:- received:1:4:- received:1:5:-"
             " received:1:6:- received:1:7:- received:1:8:- received:1:9:- received:1:10:-"

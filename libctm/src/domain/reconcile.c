@@ -684,25 +684,17 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
     return 0;
 }
 
-/* The trial's history in kit type and time order, one row per history row.  The order is the
- * only sort over the whole history.  SQLite sorts it narrow (kit type code, time, row and kit
- * ids, from kit_events_by_kit) in a subquery its LIMIT materializes, then reads the sorted rows
- * as the outer loop of nested look-ups of the history rows, kits, products and subjects (CROSS
- * JOIN keeps that order; sorting the rows whole costs more than looking them up after).
- * PostgreSQL,
- * whose planner may join in any order, sorts the joined rows, and first leaves out, on the
- * server, the rows darf_delta would skip: a stock status (not the registration) that follows
- * neither nothing (the kit's first row) nor a time away from the site (missing, in transit)
- * changes nothing and is not a line; after it the kit is where it was.  So a few lines, not the
- * whole history, come over the connection.  The rows it leaves out are found in one pass over
- * kit_events_by_kit (which holds every column of the history: no table row read), and each
- * kit's dispensation and return in one pass over theirs (a join, not a look-up per line).
- * darf_row_fn checks the order either way. */
-#define DARF_COLUMNS                                                                          \
-    "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"         \
-    " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"                    \
-    " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"                \
-    "  WHERE r.kit_id = k.id) END, e.id"
+/* The trial's DARF lines (darf_lines, written with the history: stock.c) in kit type and time
+ * order.  The rows left out of darf_lines are those darf_delta would skip: a status inside the
+ * stock that follows another inside it changes nothing.  darf_delta still decides each line's
+ * change (a status inside the stock after the kit was handed out or gone is no line either), and
+ * darf_row_fn checks the order.
+ * - SQLite reads each kit type's lines along darf_lines_by_kit_type, kit types in code order
+ *   (their unique index): the order the log needs, with no sort; each line's kit, lot,
+ *   dispensation and return are look-ups.
+ * - PostgreSQL, whose planner may join in any order, joins each line's kit, dispensation and
+ *   return in passes over theirs (a join, not a look-up per line) and sorts the lines, which are
+ *   far fewer than the history's rows. */
 #define DARF_SUBJECT                                                                          \
     " LEFT JOIN dispensations d ON d.id = CASE WHEN e.status IN " HANDED_STATUSES              \
     "  THEN (SELECT d2.id FROM dispensations d2 WHERE d2.kit_id = k.id"                        \
@@ -710,29 +702,25 @@ static int darf_delta(unsigned char *state, const char *status, int *noted)
     "  ORDER BY d2.id DESC LIMIT 1) END"                                                       \
     " LEFT JOIN subjects s ON s.id = d.subject_id"
 static const char *const darf_sql[2] = {
-    DARF_COLUMNS
-    " FROM (SELECT e.id AS eid, e.kit_id AS kid FROM kit_events e JOIN kits k ON k.id = e.kit_id"
-    "  JOIN kit_types kt ON kt.id = k.kit_type_id"
-    "  WHERE k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-    "  ORDER BY kt.code, e.at_us, e.id LIMIT ?3 OFFSET 0) o"
-    " CROSS JOIN kit_events e ON e.id = o.eid CROSS JOIN kits k ON k.id = o.kid"
-    " CROSS JOIN kit_types kt ON kt.id = k.kit_type_id CROSS JOIN lots l ON l.id = k.lot_id"
-    DARF_SUBJECT,
+    "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"
+    " k.units, e.by_user, k.id, s.screening, s.rand_number, d.dose_level,"
+    " CASE WHEN e.status = 'returned' THEN (SELECT r.units FROM kit_returns r"
+    "  WHERE r.kit_id = k.id) END, e.id"
+    " FROM kit_types kt CROSS JOIN darf_lines e ON e.kit_type_id = kt.id"
+    " CROSS JOIN kits k ON k.id = e.kit_id CROSS JOIN lots l ON l.id = k.lot_id"
+    DARF_SUBJECT
+    " WHERE kt.trial_id = ?1 AND (?2 = 0 OR kt.id = ?2) ORDER BY kt.code, e.at_us, e.id",
     "SELECT e.at_us, kt.code, kt.name, kt.strength, l.batch, k.kit_number, e.status,"
     " k.units, e.by_user, k.id, s.screening, s.rand_number, dd.dose_level, r.units, e.id"
-    " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, e.by_user, LAG(e.status)"
-    "  OVER (PARTITION BY e.kit_id ORDER BY e.at_us, e.id) AS prev"
-    "  FROM kit_events e WHERE CAST(?3 AS BIGINT) > 0) e" /* ?3: bound alike on both engines */
-    " JOIN kits k ON k.id = e.kit_id AND k.trial_id = ?1 AND (?2 = 0 OR k.kit_type_id = ?2)"
-    " JOIN kit_types kt ON kt.id = k.kit_type_id JOIN lots l ON l.id = k.lot_id"
+    " FROM darf_lines e JOIN kit_types kt ON kt.id = e.kit_type_id AND kt.trial_id = ?1"
+    "  AND (?2 = 0 OR kt.id = ?2)"
+    " JOIN kits k ON k.id = e.kit_id JOIN lots l ON l.id = k.lot_id"
     " LEFT JOIN (SELECT DISTINCT ON (d.kit_id) d.kit_id, d.subject_id, d.dose_level"
     "  FROM dispensations d WHERE d.status IN ('dispensed', 'replaced')"
     "  AND d.dispensed_us IS NOT NULL ORDER BY d.kit_id, d.id DESC) dd"
     "  ON dd.kit_id = e.kit_id AND e.status IN " HANDED_STATUSES
     " LEFT JOIN subjects s ON s.id = dd.subject_id"
     " LEFT JOIN kit_returns r ON r.kit_id = e.kit_id AND e.status = 'returned'"
-    " WHERE e.status NOT IN ('available', 'quarantined', 'expired', 'damaged',"
-    "  'pending_destruction') OR e.prev IS NULL OR e.prev IN ('missing', 'in_transit')"
     " ORDER BY kt.code COLLATE \"C\", e.at_us, e.id",
 };
 
@@ -841,6 +829,11 @@ int ctm_darf(ctm_query **out, ctm_db *db, const char *trial, const char *kit_typ
     int rc = ctm__listing_begin(out, db, "DARF", trial, &t);
     if (rc == CTM_OK && trial == NULL)
         rc = ctm__err(CTM_EINVAL, "trial: NULL");
+    /* the lines came with schema version 10; a read-only handle leaves an older site as it is */
+    if (rc == CTM_OK && db->schema_version < 10)
+        rc = ctm__err(CTM_EVERSION, "DARF: %s is at schema version %d; open it for writing once"
+                                    " to bring it to version %d", db->path, db->schema_version,
+                      CTM_SCHEMA_VERSION);
     int64_t kit_type_id = 0;
     if (rc == CTM_OK && kit_type != NULL)
         rc = kit_type_lookup(db, t.id, kit_type, &kit_type_id);
@@ -859,7 +852,6 @@ int ctm_darf(ctm_query **out, ctm_db *db, const char *trial, const char *kit_typ
     }
     ctm__st_bind_int(st, 1, t.id);
     ctm__st_bind_int(st, 2, kit_type_id);
-    ctm__st_bind_int(st, 3, INT64_MAX);
     return ctm__query_new(out, st, darf_cols, DARF_NCOLS, darf_row_fn, d, darf_free);
 }
 

@@ -234,6 +234,37 @@ int ctm__kit_leave(ctm_db *db, int64_t id, const char *number, const char *from,
  * dispensing on paper made after the arrival but recorded before the registration comes after
  * the receipt in the history. */
 
+/* The DARF log's lines (darf_lines): a copy, with the kit's type, of each history row e that may
+ * be a line of its kit type's log: every status but those inside the stock, and a status inside
+ * the stock that is the kit's first or follows a time away (missing, in transit), which puts the
+ * kit back on hand.  The other rows change nothing of the balance.  The log reads its lines
+ * along darf_lines_by_kit_type in time order (reconcile.c).  schema.c's DARF_LINE_9 is the same
+ * rule, for the rows of a site's history before schema version 10. */
+#define DARF_LINE                                                                              \
+    " SELECT e.id, k.kit_type_id, e.kit_id, e.status, e.at_us, e.by_user"                      \
+    " FROM kit_events e JOIN kits k ON k.id = e.kit_id WHERE %s AND (e.status NOT IN"          \
+    "  ('available', 'quarantined', 'expired', 'damaged', 'pending_destruction')"              \
+    "  OR COALESCE((SELECT p.status FROM kit_events p WHERE p.kit_id = e.kit_id"               \
+    "  AND (p.at_us, p.id) < (e.at_us, e.id) ORDER BY p.at_us DESC, p.id DESC LIMIT 1),"       \
+    "  'missing') IN ('missing', 'in_transit')) ORDER BY e.id"
+
+/* The lines among the history rows that `rows` picks (a condition on e, bound to ?1). */
+static int darf_lines_write(ctm_db *db, const char *rows, int64_t bound)
+{
+    char sql[900];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO darf_lines(id, kit_type_id, kit_id, status, at_us, by_user)"
+                     DARF_LINE, rows);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return ctm__err(CTM_ERROR, "recording the DARF log's lines: condition too long");
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    ctm__st_bind_int(st, 1, bound);
+    return ctm__step_done(db, st, "recording the DARF log's lines");
+}
+
 static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_us)
 {
     ctm__st *st = NULL;
@@ -248,7 +279,28 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
     ctm__st_bind_text(st, 2, status);
     ctm__st_bind_int(st, 3, at_us != 0 ? at_us : ctm__now_us());
     ctm__st_bind_text(st, 4, db->session.user != NULL ? db->session.user : "");
-    return ctm__step_done(db, st, "recording the kit's history");
+    rc = ctm__step_done(db, st, "recording the kit's history");
+    /* the row just written: the kit's of the largest id */
+    return rc != CTM_OK ? rc
+                        : darf_lines_write(db, "e.id = (SELECT MAX(x.id) FROM kit_events x"
+                                               " WHERE x.kit_id = ?1)", kit_id);
+}
+
+/* The largest id of the history (0: none): the rows written after it are an action's own, since
+ * a site's writes are one at a time (the ledger's lock). */
+static int kit_events_last_id(ctm_db *db, int64_t *id)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, "SELECT COALESCE(MAX(id), 0) FROM kit_events");
+    if (rc != CTM_OK)
+        return rc;
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *id = ctm__st_int(st, 0);
+    else
+        rc = ctm__store_fail(src, "reading the kits' history");
+    ctm__st_finalize(st);
+    return rc;
 }
 
 /* A row for each kit of scope whose status its newest row does not record, dated at_us (0: now);
@@ -272,14 +324,18 @@ static int kit_events_write(ctm_db *db, const char *scope, int64_t scope_id, int
 #undef NEWEST_AT
     if (n < 0 || (size_t)n >= sizeof sql)
         return ctm__err(CTM_ERROR, "recording the kits' history: scope too long");
+    int64_t last = 0;
+    int rc = kit_events_last_id(db, &last);
     ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, sql);
+    if (rc == CTM_OK)
+        rc = ctm__prepare(db, &st, sql);
     if (rc != CTM_OK)
         return rc;
     ctm__st_bind_int(st, 1, scope_id);
     ctm__st_bind_int(st, 2, at_us != 0 ? at_us : ctm__now_us());
     ctm__st_bind_text(st, 3, db->session.user != NULL ? db->session.user : "");
-    return ctm__step_done(db, st, "recording the kits' history");
+    rc = ctm__step_done(db, st, "recording the kits' history");
+    return rc != CTM_OK ? rc : darf_lines_write(db, "e.id > ?1", last);
 }
 
 int ctm__kit_events_sync(ctm_db *db, const char *scope, int64_t scope_id)

@@ -647,9 +647,29 @@ int ctm__ledger_upgrade(ctm_db *db, int from, int to)
     snprintf(sto, sizeof sto, "%d", to);
     ctm__action_param(&a, "from", sfrom);
     ctm__action_param(&a, "to", sto);
+    /* The rows the migrations derive from the site's rows (schema.c) are this entry's changes,
+     * so that a replay of the ledger holds them as the site does. */
+    for (int v = from; v < to && rc == CTM_OK; v++) {
+        const char *sql = ctm__schema_derivation(v);
+        if (sql == NULL)
+            continue;
+        if (!a.capture && (rc = ctm__store_capture_start(db->store, capture_row, &a)) != CTM_OK)
+            break;
+        a.capture = 1;
+        if ((rc = ctm__store_exec(db->store, sql)) != CTM_OK)
+            rc = ctm__store_fail(rc, "ledger.upgrade: deriving the new tables' rows");
+    }
+    if (a.capture) {
+        int crc = ctm__store_capture_collect(db->store);
+        ctm__store_capture_stop(db->store);
+        if (rc == CTM_OK)
+            rc = crc != CTM_OK ? crc : a.capture_rc;
+    }
     ctm__buf b;
     ctm__buf_init(&b);
-    rc = encode_entry(&a, &b, db->tx.next_seq);
+    if (rc == CTM_OK)
+        rc = encode_entry(&a, &b, db->tx.next_seq);
+    ctm__changes_free(&a.changes);
     if (rc == CTM_OK)
         rc = append_sealed(db, &b);
     ctm__buf_free(&b);

@@ -509,7 +509,45 @@ static const char *const migrations[] = {
      * row and the DARF log's pass over every row read no table row (docs/performance.md). */
     ("DROP INDEX kit_events_by_kit;"
      "CREATE INDEX kit_events_by_kit ON kit_events(kit_id, at_us, id, status, by_user);"),
+    /* 9 -> 10: the DARF log's lines.  A copy of each history row that may be a line of its kit
+     * type's log (DARF_LINE below), with the kit type, so that the log is one pass along an
+     * index in time order, with no sort of the whole history (docs/performance.md).  The rows of
+     * the history before the upgrade are derived by the upgrade's own entry (derivations). */
+    ("CREATE TABLE darf_lines("
+     "  id INTEGER PRIMARY KEY REFERENCES kit_events(id),"
+     "  kit_type_id INTEGER NOT NULL REFERENCES kit_types(id),"
+     "  kit_id INTEGER NOT NULL REFERENCES kits(id),"
+     "  status TEXT NOT NULL,"
+     "  at_us INTEGER NOT NULL,"
+     "  by_user TEXT NOT NULL);"
+     "CREATE INDEX darf_lines_by_kit_type"
+     " ON darf_lines(kit_type_id, at_us, id, kit_id, status, by_user);"),
 };
+
+/* A history row w (with prev, the status of its kit's row before it, NULL for its first) that
+ * may be a line of the DARF log: every status but those inside the stock, and a status inside
+ * the stock that is the kit's first or follows a time away (missing, in transit).  The rest
+ * change nothing of the balance.  Part of a shipped derivation, so never edited; stock.c writes
+ * the rows of later history by the same rule (DARF_LINE there). */
+#define DARF_LINE_9                                                                            \
+    "(w.status NOT IN ('available', 'quarantined', 'expired', 'damaged',"                      \
+    " 'pending_destruction') OR w.prev IS NULL OR w.prev IN ('missing', 'in_transit'))"
+
+/* Rows a migration derives from the site's rows, by the version it makes (NULL: none).  They are
+ * written by the site's ledger.upgrade entry, captured like any action's rows, so that a replay
+ * of the ledger holds them as the site does: a migration itself writes no row. */
+static const char *const derivations[CTM_SCHEMA_VERSION] = {
+    [9] = "INSERT INTO darf_lines(id, kit_type_id, kit_id, status, at_us, by_user)"
+          " SELECT w.id, k.kit_type_id, w.kit_id, w.status, w.at_us, w.by_user"
+          " FROM (SELECT e.id, e.kit_id, e.status, e.at_us, e.by_user, LAG(e.status)"
+          "  OVER (PARTITION BY e.kit_id ORDER BY e.at_us, e.id) AS prev FROM kit_events e) w"
+          " JOIN kits k ON k.id = w.kit_id WHERE " DARF_LINE_9 " ORDER BY w.id",
+};
+
+const char *ctm__schema_derivation(int v)
+{
+    return v >= 0 && v < CTM_SCHEMA_VERSION ? derivations[v] : NULL;
+}
 
 /* PostgreSQL's own text of a migration that the type translation (ctm__schema_postgres) cannot
  * give; NULL: the translated migration.  ALTER TABLE keeps the table, its grants and the

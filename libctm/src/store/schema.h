@@ -4,12 +4,16 @@
 
 #include "store.h"
 
-#define CTM_SCHEMA_VERSION 9
+#define CTM_SCHEMA_VERSION 10
 
 /* The SQL of migration v (from schema version v to v + 1), or NULL.  Shipped migrations never
  * change: a new version appends one.  verify builds its replay copy from the same list, so the
  * replay schema is always the live schema. */
 const char *ctm__schema_migration(int v);
+/* The SQL that writes the rows migration v derives from the site's existing rows (NULL: none),
+ * run by the upgrade's ledger entry with its changes captured (ctm__ledger_upgrade); the same
+ * text on every engine. */
+const char *ctm__schema_derivation(int v);
 /* Migration SQL in PostgreSQL's type names (malloc'ed; NULL when out of memory). */
 char *ctm__schema_postgres(const char *sql);
 /* The SQL PostgreSQL runs for migration v: its own text where schema.c gives one (version 4's
