@@ -39,11 +39,16 @@ def user_version(db):
         return c.execute("PRAGMA user_version").fetchone()[0]
 
 
-def test_legacy_site_through_the_cli(tmp_path):
+def copy_site(legacy, tmp_path):
+    """A copy of a legacy site and its key (mode 0600, which git does not keep): its path."""
     for name in ("site.db", "site.db.key"):
-        shutil.copyfile(LEGACY / name, tmp_path / name)
+        shutil.copyfile(legacy / name, tmp_path / name)
     os.chmod(tmp_path / "site.db.key", 0o600)
-    db = tmp_path / "site.db"
+    return tmp_path / "site.db"
+
+
+def test_legacy_site_through_the_cli(tmp_path):
+    db = copy_site(LEGACY, tmp_path)
 
     # read-only commands leave it at schema version 2
     out = ctm(db, "audit", "verify", "--key", VKEY)
@@ -98,10 +103,7 @@ def test_site_of_schema_9_gains_its_darf_lines_with_the_upgrade(tmp_path):
     again) has no darf_lines.  Its first write-open writes the lines of its whole history in the
     ledger.upgrade entry; the site verifies, and the DARF log read from the lines is the one that
     libctm drew from the history (darf.csv)."""
-    for name in ("site.db", "site.db.key"):
-        shutil.copyfile(LEGACY_9 / name, tmp_path / name)
-    os.chmod(tmp_path / "site.db.key", 0o600)
-    db = tmp_path / "site.db"
+    db = copy_site(LEGACY_9, tmp_path)
     out = ctm(db, "audit", "verify", "--key", VKEY_9)
     assert out.returncode == 0 and out.stdout.startswith("OK: 47 entries"), out
     assert user_version(db) == 9

@@ -859,17 +859,8 @@ int ctm_darf(ctm_query **out, ctm_db *db, const char *trial, const char *kit_typ
 
 static int ledger_size(ctm_db *db, int64_t *size)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, "SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger");
-    if (rc != CTM_OK)
-        return rc;
-    int src = ctm__st_step(st);
-    if (src == CTM_ROW)
-        *size = ctm__st_int(st, 0);
-    else
-        rc = ctm__store_fail(src, "reading the ledger's size");
-    ctm__st_finalize(st);
-    return rc;
+    return ctm__query_int(db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger",
+                          "reading the ledger's size", size);
 }
 
 int ctm_signoff_reconciliation(ctm_db *db, const char *trial, const char *as_of,

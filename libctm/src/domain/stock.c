@@ -290,17 +290,8 @@ static int kit_event(ctm_db *db, int64_t kit_id, const char *status, int64_t at_
  * a site's writes are one at a time (the ledger's lock). */
 static int kit_events_last_id(ctm_db *db, int64_t *id)
 {
-    ctm__st *st = NULL;
-    int rc = ctm__prepare(db, &st, "SELECT COALESCE(MAX(id), 0) FROM kit_events");
-    if (rc != CTM_OK)
-        return rc;
-    int src = ctm__st_step(st);
-    if (src == CTM_ROW)
-        *id = ctm__st_int(st, 0);
-    else
-        rc = ctm__store_fail(src, "reading the kits' history");
-    ctm__st_finalize(st);
-    return rc;
+    return ctm__query_int(db, "SELECT COALESCE(MAX(id), 0) FROM kit_events",
+                          "reading the kits' history", id);
 }
 
 /* A row for each kit of scope whose status its newest row does not record, dated at_us (0: now);

@@ -34,6 +34,21 @@ int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing)
     return rc == CTM_OK ? CTM_OK : ctm__store_fail(rc, doing);
 }
 
+int ctm__query_int(ctm_db *db, const char *sql, const char *doing, int64_t *out)
+{
+    ctm__st *st = NULL;
+    int rc = ctm__prepare(db, &st, sql);
+    if (rc != CTM_OK)
+        return rc;
+    int src = ctm__st_step(st);
+    if (src == CTM_ROW)
+        *out = ctm__st_int(st, 0);
+    else
+        rc = ctm__store_fail(src == CTM_OK ? CTM_ERROR : src, doing);
+    ctm__st_finalize(st);
+    return rc;
+}
+
 int ctm__step_changed(ctm_db *db, ctm__st *st, const char *doing, int64_t *changed)
 {
     (void)db;

@@ -43,6 +43,8 @@ int ctm__step_done(ctm_db *db, ctm__st *st, const char *doing);
 /* As ctm__step_done, and *changed gets the rows the statement changed (0 on failure): for the
  * guarded UPDATE that finds its row changed by another writer since it was read. */
 int ctm__step_changed(ctm_db *db, ctm__st *st, const char *doing, int64_t *changed);
+/* The integer that a statement without parameters gives in its one row (an aggregate). */
+int ctm__query_int(ctm_db *db, const char *sql, const char *doing, int64_t *out);
 /* Step a statement without result rows (a cached one or not); CTM_OK when done. */
 int ctm__step(ctm_db *db, ctm__st *st, const char *doing);
 /* Step an INSERT ... RETURNING id once, put the id in *id and finalize the statement. */
