@@ -535,7 +535,9 @@ static const char *const migrations[] = {
 
 /* Rows a migration derives from the site's rows, by the version it makes (NULL: none).  They are
  * written by the site's ledger.upgrade entry, captured like any action's rows, so that a replay
- * of the ledger holds them as the site does: a migration itself writes no row. */
+ * of the ledger holds them as the site does: a migration itself writes no row.  The entry runs
+ * them after the last migration, so a later migration that changes a table one reads or writes
+ * must keep it valid on the newer schema (or the entry must run it after its own migration). */
 static const char *const derivations[CTM_SCHEMA_VERSION] = {
     [9] = "INSERT INTO darf_lines(id, kit_type_id, kit_id, status, at_us, by_user)"
           " SELECT w.id, k.kit_type_id, w.kit_id, w.status, w.at_us, w.by_user"
